@@ -1,0 +1,1 @@
+//! vigie-hunt (to be written).

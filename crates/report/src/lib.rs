@@ -1,0 +1,1 @@
+//! vigie-report (to be written).

@@ -1,0 +1,1 @@
+//! vigie-scenario (to be written).

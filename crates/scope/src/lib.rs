@@ -1,0 +1,1 @@
+//! vigie-scope (to be written).

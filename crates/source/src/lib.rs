@@ -1,0 +1,1 @@
+//! vigie-source (to be written).
