@@ -1,0 +1,1 @@
+//! vigie-rules (to be written).
