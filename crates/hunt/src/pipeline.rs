@@ -1,0 +1,361 @@
+//! `run`: the whole hunt, from paths to detections, file reports and scope.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use vigie_detect::{
+    CorrelationMatch, Engine, LoadOptions, LoadReport, Match, MatchedField, RuleFailure, RuleSet,
+};
+use vigie_event::{Event, Locator, Origin, Timestamp};
+use vigie_scope::{Assets, Observer, Scope};
+use vigie_source::{Batch, FileReport, InputError, ReadOptions};
+
+use crate::timeline::{Detection, DetectionKind};
+
+/// Where rules come from.
+#[derive(Debug, Clone)]
+pub enum RuleSource {
+    /// Vigie's built-in pack (used by default).
+    Builtin,
+    /// A rule file or directory (`--rules PATH`).
+    Path(PathBuf),
+}
+
+/// Everything `vigie hunt` was asked to do.
+#[derive(Debug, Clone)]
+pub struct HuntConfig {
+    /// Files and directories to read (recursively).
+    pub inputs: Vec<PathBuf>,
+    /// Rule sources, in order. Empty means parse only (`--no-rules`).
+    pub rules: Vec<RuleSource>,
+    /// Rule selection (`--min-level`, `--status`).
+    pub load: LoadOptions,
+    /// Reading options (syslog year, batch size, ...).
+    pub read: ReadOptions,
+    /// Compute the scope (entities, incidents, coverage).
+    pub scope: bool,
+    /// The organisation's assets file, if any.
+    pub assets: Option<PathBuf>,
+}
+
+/// Progress reporting, called from worker threads.
+pub trait Progress: Sync {
+    /// Before reading: how many files and bytes there are.
+    fn start(&self, _files: usize, _bytes: u64) {}
+    /// One file is fully read.
+    fn file_done(&self, _bytes: u64) {}
+    /// All reading is done; what follows (correlation, scope) is quick.
+    fn finish(&self) {}
+}
+
+/// No progress output (scripts, tests, non-TTY).
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// A failure that stops the hunt before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum HuntError {
+    #[error("no input to read: {0}")]
+    NoInput(String),
+    #[error("no rule could be loaded ({0} failed); see the rules report")]
+    NoRules(usize),
+    #[error("assets file {path}: {reason}")]
+    Assets { path: PathBuf, reason: String },
+}
+
+/// What a hunt found and read.
+pub struct HuntOutcome {
+    /// Detections and correlations in timeline order.
+    pub detections: Vec<Detection>,
+    /// One report per input file, in input order.
+    pub files: Vec<FileReport>,
+    /// Paths that could not be opened or walked.
+    pub input_errors: Vec<InputError>,
+    /// The rules report (loaded counts, every rule not loaded and why);
+    /// compile failures are merged into its `failures`.
+    pub rules: LoadReport,
+    /// Number of rules compiled into the engine.
+    pub rules_compiled: usize,
+    /// Digest of the compiled rule set (empty when no rules).
+    pub rule_digest: String,
+    /// Events read across all files.
+    pub events: u64,
+    /// Time span of the events read.
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// The scope, when asked for.
+    pub scope: Option<Scope>,
+    /// Wall time of the reading + matching phase, and of scope/correlation.
+    pub read_time: Duration,
+    pub post_time: Duration,
+}
+
+/// Loads the rules of `config`, reporting every failure.
+pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
+    let mut set = RuleSet::default();
+    let mut report = LoadReport::default();
+    for source in &config.rules {
+        let (s, r) = match source {
+            RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
+            RuleSource::Path(p) => vigie_detect::load_paths(std::slice::from_ref(p), &config.load),
+        };
+        set.extend(s);
+        merge_report(&mut report, r);
+    }
+    (set, report)
+}
+
+fn merge_report(into: &mut LoadReport, r: LoadReport) {
+    into.files += r.files;
+    into.detection += r.detection;
+    into.correlation += r.correlation;
+    into.filter += r.filter;
+    into.deselected += r.deselected;
+    into.failures.extend(r.failures);
+}
+
+/// Matches produced by one batch, kept in read order for determinism.
+struct BatchOut {
+    file: usize,
+    seq: u64,
+    detections: Vec<Detection>,
+    /// (event time, matches of that event) for the correlator.
+    for_correlation: Vec<(Timestamp, Vec<Match>)>,
+    events: u64,
+}
+
+/// Runs the hunt.
+pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, HuntError> {
+    let (inputs, input_errors) = vigie_source::collect_inputs(&config.inputs);
+    if inputs.is_empty() {
+        let why = if input_errors.is_empty() {
+            "no file found under the given paths".to_string()
+        } else {
+            input_errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        return Err(HuntError::NoInput(why));
+    }
+
+    let assets = match &config.assets {
+        Some(p) => Arc::new(Assets::load(p).map_err(|e| HuntError::Assets {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?),
+        None => Arc::new(Assets::default()),
+    };
+
+    let (engine, rules, rules_compiled, rule_digest) = if config.rules.is_empty() {
+        (None, LoadReport::default(), 0, String::new())
+    } else {
+        let (set, mut report) = load_rules(config);
+        let (engine, failures) = Engine::compile(set);
+        report.failures.extend(failures);
+        let compiled = engine.rules().len();
+        if compiled == 0 {
+            return Err(HuntError::NoRules(report.failures.len()));
+        }
+        let digest = engine.digest();
+        (Some(engine), report, compiled, digest)
+    };
+
+    let sizes: Vec<u64> = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    progress.start(inputs.len(), sizes.iter().sum());
+
+    let started = Instant::now();
+    let outs: Mutex<Vec<BatchOut>> = Mutex::new(Vec::new());
+    let observers: Vec<Mutex<Option<Observer>>> = (0..=rayon::current_num_threads())
+        .map(|_| Mutex::new(None))
+        .collect();
+
+    let files: Vec<FileReport> = inputs
+        .par_iter()
+        .enumerate()
+        .map(|(file, path)| {
+            let on_batch = |batch: Batch| {
+                let out = process_batch(file, batch, engine.as_ref(), config.scope, &observers, &assets);
+                outs.lock().unwrap_or_else(|e| e.into_inner()).push(out);
+            };
+            let report = vigie_source::read_file(path, &config.read, &on_batch);
+            progress.file_done(sizes[file]);
+            report
+        })
+        .collect();
+    progress.finish();
+    let read_time = started.elapsed();
+
+    let post_started = Instant::now();
+    let mut outs = outs.into_inner().unwrap_or_else(|e| e.into_inner());
+    outs.sort_by_key(|o| (o.file, o.seq));
+    let events = outs.iter().map(|o| o.events).sum();
+
+    let mut detections: Vec<Detection> = Vec::new();
+    let mut for_correlation: Vec<(Timestamp, Vec<Match>)> = Vec::new();
+    for o in outs {
+        detections.extend(o.detections);
+        for_correlation.extend(o.for_correlation);
+    }
+
+    let correlations = match &engine {
+        Some(engine) => correlate(engine, for_correlation),
+        None => Vec::new(),
+    };
+    detections.extend(correlations.iter().map(correlation_detection));
+    detections.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+
+    let scope = if config.scope {
+        let mut merged = Observer::new(assets.clone());
+        for slot in observers {
+            if let Some(o) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                merged.merge(o);
+            }
+        }
+        Some(merged.finish(&correlations))
+    } else {
+        None
+    };
+
+    let first = files.iter().filter_map(|f| f.first).min();
+    let last = files.iter().filter_map(|f| f.last).max();
+    Ok(HuntOutcome {
+        detections,
+        files,
+        input_errors,
+        rules,
+        rules_compiled,
+        rule_digest,
+        events,
+        first,
+        last,
+        scope,
+        read_time,
+        post_time: post_started.elapsed(),
+    })
+}
+
+/// Matches one batch on the current thread, and feeds the scope observer
+/// of this thread.
+fn process_batch(
+    file: usize,
+    batch: Batch,
+    engine: Option<&Engine>,
+    scope: bool,
+    observers: &[Mutex<Option<Observer>>],
+    assets: &Arc<Assets>,
+) -> BatchOut {
+    let mut out = BatchOut {
+        file,
+        seq: batch.seq,
+        detections: Vec::new(),
+        for_correlation: Vec::new(),
+        events: batch.events.len() as u64,
+    };
+    let mut observer = if scope {
+        let slot = rayon::current_thread_index().unwrap_or(observers.len() - 1);
+        let slot = slot.min(observers.len() - 1);
+        Some(observers[slot].lock().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        None
+    };
+    let mut matches: Vec<Match> = Vec::new();
+    for event in &batch.events {
+        matches.clear();
+        if let Some(engine) = engine {
+            engine.evaluate(event, &mut matches);
+        }
+        if let Some(guard) = observer.as_mut() {
+            guard
+                .get_or_insert_with(|| Observer::new(assets.clone()))
+                .observe(event, &matches);
+        }
+        if matches.is_empty() {
+            continue;
+        }
+        for m in &matches {
+            if m.generate {
+                out.detections.push(event_detection(event, m));
+            }
+        }
+        if let Some(t) = event.timestamp {
+            if matches.iter().any(|m| !m.correlation_values.is_empty() || !m.generate) {
+                out.for_correlation.push((t, matches.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn event_detection(event: &Event, m: &Match) -> Detection {
+    Detection {
+        kind: DetectionKind::Detection,
+        time: event.timestamp,
+        computer: event.computer.clone(),
+        channel: event.channel.clone(),
+        event_id: event.event_id,
+        record_id: event.record_id,
+        rule: m.rule.clone(),
+        origin: event.origin.clone(),
+        matched: m.matched.clone(),
+    }
+}
+
+/// Feeds the correlator in time order (stable for equal times: read order).
+fn correlate(engine: &Engine, mut items: Vec<(Timestamp, Vec<Match>)>) -> Vec<CorrelationMatch> {
+    items.sort_by_key(|(t, _)| *t);
+    let mut correlator = engine.correlator();
+    let mut fired = Vec::new();
+    for (t, matches) in &items {
+        fired.extend(correlator.observe(*t, matches));
+    }
+    fired.extend(correlator.finish());
+    fired
+}
+
+fn correlation_detection(c: &CorrelationMatch) -> Detection {
+    let computer = c
+        .group
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Computer") || k.eq_ignore_ascii_case("devname"))
+        .map(|(_, v)| v.clone().into_boxed_str());
+    let mut matched: Vec<MatchedField> = c
+        .group
+        .iter()
+        .map(|(k, v)| MatchedField {
+            selection: "group-by".into(),
+            field: Some(k.clone()),
+            value: v.clone(),
+        })
+        .collect();
+    matched.push(MatchedField {
+        selection: "aggregate".into(),
+        field: Some("value".into()),
+        value: format!("{}", c.value),
+    });
+    matched.push(MatchedField {
+        selection: "window".into(),
+        field: Some("first".into()),
+        value: c.first.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+    });
+    Detection {
+        kind: DetectionKind::Correlation,
+        time: Some(c.last),
+        computer,
+        channel: None,
+        event_id: None,
+        record_id: None,
+        rule: c.rule.clone(),
+        origin: Origin {
+            source: Arc::from(c.rule.path.to_string_lossy().as_ref()),
+            locator: Locator::None,
+        },
+        matched,
+    }
+}

@@ -1,0 +1,175 @@
+//! SigmaHQ conformance: every regression case of the SigmaHQ corpus, run
+//! on its `.evtx` through the very code path of `vigie hunt`.
+//!
+//! Each `info.yml` under `sigma/regression_data` names a rule id and an
+//! `.evtx` on which that rule must fire (at least `match_count` times when
+//! given). Cases that truly cannot pass are listed with their reason in
+//! `tests/conformance-expected-failures.txt`; the test fails when an
+//! unlisted case fails *and* when a listed case starts passing, so the list
+//! never goes stale.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use vigie_hunt::{HuntConfig, Quiet, RuleSource};
+use yaml_rust2::{Yaml, YamlLoader};
+
+struct Case {
+    info: PathBuf,
+    rule_id: String,
+    evtx: PathBuf,
+    min_count: usize,
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, pred: &dyn Fn(&Path) -> bool) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out, pred);
+        } else if pred(&p) {
+            out.push(p);
+        }
+    }
+}
+
+/// Rule id → rule file, over every `rules*` folder of the SigmaHQ corpus.
+fn rule_index(sigma: &Path) -> BTreeMap<String, PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(sigma).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("rules") && entry.path().is_dir() {
+            walk(&entry.path(), &mut files, &|p| p.extension().is_some_and(|e| e == "yml"));
+        }
+    }
+    let mut index = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(id) = line.strip_prefix("id: ") {
+                index.entry(id.trim().to_string()).or_insert(f.clone());
+                break;
+            }
+        }
+    }
+    index
+}
+
+fn cases(sigma: &Path) -> Vec<Case> {
+    let mut infos = Vec::new();
+    walk(&sigma.join("regression_data"), &mut infos, &|p| {
+        p.file_name().is_some_and(|n| n == "info.yml")
+    });
+    let mut out = Vec::new();
+    for info in infos {
+        let text = std::fs::read_to_string(&info).unwrap();
+        let docs = YamlLoader::load_from_str(&text).unwrap();
+        let doc = &docs[0];
+        let rule_id = doc["rule_metadata"][0]["id"].as_str().unwrap().to_string();
+        for t in doc["regression_tests_info"].as_vec().unwrap() {
+            if t["type"].as_str() != Some("evtx") {
+                continue;
+            }
+            let rel = t["path"].as_str().unwrap();
+            let min_count = match &t["match_count"] {
+                Yaml::Integer(n) => *n as usize,
+                _ => 1,
+            };
+            out.push(Case {
+                info: info.clone(),
+                rule_id: rule_id.clone(),
+                evtx: sigma.join(rel),
+                min_count,
+            });
+        }
+    }
+    out
+}
+
+fn expected_failures() -> BTreeSet<String> {
+    include_str!("conformance-expected-failures.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn sigmahq_regression_cases_fire_through_hunt() {
+    let Some(corpus) = common::corpus() else { return };
+    let sigma = corpus.join("sigma");
+    let index = rule_index(&sigma);
+    let cases = cases(&sigma);
+    assert!(cases.len() >= 150, "only {} regression cases found", cases.len());
+    let expected = expected_failures();
+
+    let mut failed: BTreeMap<String, String> = BTreeMap::new();
+    for case in &cases {
+        let key = case
+            .info
+            .strip_prefix(&sigma)
+            .unwrap()
+            .parent()
+            .unwrap()
+            .display()
+            .to_string();
+        let Some(rule) = index.get(&case.rule_id) else {
+            failed.insert(key, format!("rule {} not found in the corpus", case.rule_id));
+            continue;
+        };
+        let config = HuntConfig {
+            inputs: vec![case.evtx.clone()],
+            rules: vec![RuleSource::Path(rule.clone())],
+            load: Default::default(),
+            read: Default::default(),
+            scope: false,
+            assets: None,
+        };
+        match vigie_hunt::run(&config, &Quiet) {
+            Err(e) => {
+                failed.insert(key, format!("hunt failed: {e}"));
+            }
+            Ok(outcome) => {
+                let n = outcome
+                    .detections
+                    .iter()
+                    .filter(|d| d.rule.id.as_deref() == Some(case.rule_id.as_str()))
+                    .count();
+                if n < case.min_count {
+                    let why = if outcome.rules_compiled == 0 || !outcome.rules.failures.is_empty() {
+                        format!("rule not loaded: {:?}", outcome.rules.failures.first().map(|f| &f.reason))
+                    } else {
+                        format!("{n} matches on {} events, expected ≥ {}", outcome.events, case.min_count)
+                    };
+                    failed.insert(key, why);
+                }
+            }
+        }
+    }
+
+    let unexpected: Vec<_> = failed.iter().filter(|(k, _)| !expected.contains(*k)).collect();
+    let now_passing: Vec<_> = expected.iter().filter(|k| !failed.contains_key(*k)).collect();
+    println!(
+        "SigmaHQ regression: {} cases, {} passed, {} failed ({} expected)",
+        cases.len(),
+        cases.len() - failed.len(),
+        failed.len(),
+        expected.len()
+    );
+    for (k, why) in &unexpected {
+        println!("UNEXPECTED FAILURE {k}: {why}");
+    }
+    for k in &now_passing {
+        println!("LISTED BUT NOW PASSING {k}");
+    }
+    assert!(
+        unexpected.is_empty() && now_passing.is_empty(),
+        "{} unexpected failures, {} listed cases now pass",
+        unexpected.len(),
+        now_passing.len()
+    );
+}
