@@ -1,0 +1,869 @@
+//! The data model of the scope stage: the [`Assets`] file that describes an
+//! organisation, and the [`Scope`] that Vigie derives from logs.
+//!
+//! Both are plain serde data so that other stages (HTML report, server,
+//! status page, STIX export, GDPR draft) can consume them without this
+//! crate's logic. `Scope` is a JSON contract, documented field by field in
+//! `docs/scope-schema.md`; changes must be additive (new optional fields,
+//! new enum values) and bump [`SCHEMA_VERSION`]'s minor number.
+//!
+//! Every claim in a `Scope` carries [`Evidence`]: a pointer back to the raw
+//! event (file + record id or line), so that a CSIRT can verify it.
+
+use serde::{Deserialize, Serialize};
+use vigie_detect::Level;
+use vigie_event::{Locator, Timestamp};
+
+/// Version of the JSON scope schema (`Scope::schema_version`).
+/// Major changes break consumers; minor ones only add fields or values.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+// ---------------------------------------------------------------------------
+// Assets
+// ---------------------------------------------------------------------------
+
+/// What an organisation tells Vigie about itself (`--assets FILE.yml`).
+///
+/// Optional: without it Vigie infers roles (e.g. domain controllers from
+/// Kerberos events) and answers "unknown" where only the organisation knows
+/// (which zone is isolated, which service depends on which host).
+/// Documented in `docs/assets.md`, example in `docs/assets.example.yml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Assets {
+    /// Name of the organisation, shown in reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// Active Directory domain names (e.g. `ccpab.local`, `CCPAB`): used
+    /// to strip domains from account and host names.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+    /// Network zones. A zone marked `critical` or `isolated` gets a
+    /// reached / not reached / unknown statement in every scope.
+    pub zones: Vec<ZoneAsset>,
+    /// Hosts; `name` may be a pattern with `*` and `?` (case-insensitive).
+    /// The first matching entry wins.
+    pub hosts: Vec<HostAsset>,
+    /// Accounts of note (admins, service accounts, outside providers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountAsset>,
+    /// Data stores and shares, with their sensitivity.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_stores: Vec<DataStoreAsset>,
+    /// Citizen services, with a plain description. Services named in
+    /// `hosts[].services` but not listed here are still known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceAsset>,
+    /// Address plan: VPN pools and internal ranges.
+    pub networks: NetworksAsset,
+}
+
+/// A network zone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZoneAsset {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Losing it stops essential services.
+    pub critical: bool,
+    /// Meant to be unreachable from the rest of the network (e.g. the
+    /// State's passport/ID-card station on its own line).
+    pub isolated: bool,
+}
+
+/// A host or a family of hosts (`PC-*`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostAsset {
+    /// Host name or pattern (`*` any run of characters, `?` one), matched
+    /// case-insensitively against the short name and the FQDN.
+    pub name: String,
+    /// Name of a zone from `zones`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Role, free text; Vigie understands `domain_controller`,
+    /// `file_server`, `application_server`, `database_server`,
+    /// `backup_server`, `remote_desktop`, `web_server`, `workstation`,
+    /// `firewall`, `vpn_gateway`, `isolated_station`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Citizen services that depend on this host; `"*"` means every service
+    /// (e.g. a domain controller that every logon needs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// IP addresses of the host (to resolve connections to it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Kind of account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// An administrator (domain or local).
+    Admin,
+    /// A service account (runs software, often with an SPN).
+    Service,
+    /// An outside provider's account.
+    Provider,
+    /// An ordinary staff account.
+    User,
+    /// A computer account (`NAME$`).
+    Machine,
+    /// A built-in Windows identity or well-known account.
+    Builtin,
+    #[default]
+    Unknown,
+}
+
+/// An account of note.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountAsset {
+    /// Account name or pattern (`adm.*`), without domain, case-insensitive.
+    pub name: String,
+    pub kind: AccountKind,
+    /// Holds administrative rights (domain admin, backup operator...).
+    pub privileged: bool,
+    /// Whether logons of this account require MFA, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// How sensitive a data store is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    Public,
+    #[default]
+    Internal,
+    Confidential,
+    /// Personal data (GDPR).
+    Personal,
+    /// Special-category personal data (GDPR Art. 9: health, social
+    /// situation...).
+    SpecialCategory,
+}
+
+/// A data store or share.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataStoreAsset {
+    /// Name used in the report (e.g. `CIAS`).
+    pub name: String,
+    /// Host that holds it (name as in `hosts`).
+    pub host: String,
+    /// Local path on the host (e.g. `D:\Partages\CIAS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// SMB share name (e.g. `CIAS`), if shared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
+    pub sensitivity: Sensitivity,
+    /// Holds personal data (GDPR notification may be due if it left).
+    pub personal_data: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A citizen service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceAsset {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The address plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworksAsset {
+    /// Address pools handed to VPN clients (CIDR), e.g. `10.212.134.0/24`.
+    /// A logon from there is remote access through the VPN.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vpn_pools: Vec<String>,
+    /// Extra internal ranges (CIDR) besides the RFC 1918 ones, e.g. a
+    /// public range the organisation owns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub internal: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------
+// Scope
+// ---------------------------------------------------------------------------
+
+/// Pointer from a claim back to the raw event that supports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// When the event happened (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timestamp>,
+    /// File (or live source) the event was read from.
+    pub source: String,
+    /// Where in the source: `{"kind":"record","at":N}`, `{"kind":"line","at":N}`...
+    pub locator: Locator,
+    /// Host that logged the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Windows event id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<u32>,
+    /// Rule id when the evidence is a detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// Rule title when the evidence is a detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_title: Option<String>,
+    /// Rule level when the evidence is a detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// One line saying what the event shows.
+    pub summary: String,
+}
+
+/// How sure Vigie is of a conclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+/// A time span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+/// The result of the scope stage: what happened, where, and how we know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    /// [`SCHEMA_VERSION`] of the producer.
+    pub schema_version: String,
+    /// Time span of every event observed.
+    pub observed: Option<Period>,
+    /// Time span of the malicious activity (first to last signal).
+    pub attack_period: Option<Period>,
+    /// Whether an assets file was given (otherwise roles are inferred).
+    pub assets_loaded: bool,
+    /// The plain-words answer for the crisis cell.
+    pub answer: Answer,
+    /// What kind of attack this is, strongest first.
+    pub nature: Vec<Nature>,
+    /// How and when the attacker got in, if the logs say.
+    pub entry_point: Option<EntryPoint>,
+    /// Detections grouped by shared entities and time, most severe first.
+    pub incidents: Vec<Incident>,
+    /// Every host seen, implicated ones first.
+    pub hosts: Vec<Host>,
+    /// Accounts of interest (implicated, privileged, or of note).
+    pub accounts: Vec<Account>,
+    /// Source addresses of remote logons and connections.
+    pub addresses: Vec<Address>,
+    /// Host-to-host (or address-to-host) movement evidence.
+    pub links: Vec<Link>,
+    /// Processes of interest (detected), with their parent chains.
+    pub processes: Vec<Process>,
+    /// Services installed (7045 / 4697).
+    pub services_installed: Vec<ServiceInstall>,
+    /// Scheduled tasks created or updated (4698 / 4702).
+    pub scheduled_tasks: Vec<ScheduledTask>,
+    /// Domains contacted (DNS queries) that detections point at.
+    pub domains: Vec<Domain>,
+    /// Files of interest (written by detected activity).
+    pub files: Vec<FileOfInterest>,
+    /// Archive, copy, upload and transfer activity tied to data stores.
+    pub data_exposure: Vec<DataExposure>,
+    /// Log coverage per host and channel.
+    pub coverage: Coverage,
+    /// Status of every critical or isolated zone.
+    pub zones: Vec<ZoneStatus>,
+    /// Prioritised containment actions.
+    pub containment: Vec<Action>,
+    /// Citizen services and whether they are affected.
+    pub services: Vec<ServiceStatus>,
+    /// Counts of detections.
+    pub detections: DetectionSummary,
+    /// Limits of this scope (missing assets file, missing logs...).
+    pub caveats: Vec<String>,
+}
+
+/// The headline answers, in plain words, one sentence each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// One paragraph summing up the rest.
+    pub headline: String,
+    /// What kind of attack.
+    pub nature: String,
+    /// How and when the attacker got in.
+    pub entry: String,
+    /// Which hosts and accounts are compromised.
+    pub extent: String,
+    /// Whether critical/isolated systems were reached, and how we know.
+    pub isolated_systems: String,
+    /// Which data probably left.
+    pub data_exposure: String,
+    /// What to isolate first, in order.
+    pub isolate_now: Vec<String>,
+}
+
+/// Kinds of attack behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NatureKind {
+    /// Encryption or destruction for extortion (impact, recovery inhibited).
+    Ransomware,
+    /// Data collected and sent out.
+    DataTheft,
+    /// Credentials dumped or tickets stolen.
+    CredentialTheft,
+    /// Remote-access tool installed to keep access.
+    RemoteAccessPersistence,
+    /// Movement between machines.
+    LateralMovement,
+    /// Accounts created or added to privileged groups.
+    AccountManipulation,
+    /// Security tools disabled, logs cleared.
+    DefenceEvasion,
+    /// Reconnaissance of the network and the directory.
+    Discovery,
+    /// Command-and-control channel.
+    CommandAndControl,
+    /// Other persistence (services, tasks, run keys).
+    Persistence,
+    /// Code execution (scripts, LOLBins) without a clearer purpose.
+    Execution,
+    /// Initial access (phishing, exposed service, valid accounts).
+    InitialAccess,
+}
+
+/// One nature of the attack with how sure we are and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nature {
+    pub kind: NatureKind,
+    /// Plain-words label (e.g. "human-operated ransomware").
+    pub label: String,
+    pub confidence: Confidence,
+    /// Distinct rules and behaviours behind it.
+    pub reasons: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Kind of network address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressKind {
+    /// Public address (outside the organisation).
+    External,
+    /// In a VPN pool of the assets file.
+    Vpn,
+    /// Private / internal address.
+    Internal,
+    /// Loopback or link-local.
+    Local,
+    /// Not an IP address.
+    Unknown,
+}
+
+/// Where and how the attacker got in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryPoint {
+    pub time: Option<Timestamp>,
+    /// First host the attacker used.
+    pub host: Option<String>,
+    pub account: Option<String>,
+    pub source_address: Option<String>,
+    pub source_kind: Option<AddressKind>,
+    /// How: `vpn`, `rdp`, `network_logon`, `first_detection`...
+    pub method: String,
+    /// One sentence.
+    pub description: String,
+    pub confidence: Confidence,
+    pub evidence: Vec<Evidence>,
+}
+
+/// One ATT&CK step in an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressionStep {
+    pub first: Timestamp,
+    pub last: Timestamp,
+    /// ATT&CK tactic id (`TA0008`), if known.
+    pub tactic_id: Option<String>,
+    /// ATT&CK tactic name (`Lateral Movement`) or `Unknown`.
+    pub tactic: String,
+    /// ATT&CK technique id (`T1021.002`), if the rule has one.
+    pub technique_id: Option<String>,
+    pub technique: Option<String>,
+    pub rule_id: Option<String>,
+    pub rule_title: String,
+    pub level: Option<Level>,
+    pub hosts: Vec<String>,
+    pub accounts: Vec<String>,
+    pub count: u64,
+    /// The first event of the step.
+    pub evidence: Evidence,
+}
+
+/// First/last activity of an entity within an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityActivity {
+    pub name: String,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub detections: u64,
+}
+
+/// Detections grouped into one incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `INC-1`, `INC-2`... (1 is the most severe).
+    pub id: String,
+    pub severity: Level,
+    pub nature: Vec<NatureKind>,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub hosts: Vec<EntityActivity>,
+    pub accounts: Vec<EntityActivity>,
+    /// External / VPN source addresses involved.
+    pub addresses: Vec<String>,
+    pub detections: u64,
+    /// ATT&CK steps in time order of first occurrence.
+    pub progression: Vec<ProgressionStep>,
+    /// Tactics in time order of first occurrence (deduplicated).
+    pub tactics: Vec<String>,
+    pub entry_point: Option<EntryPoint>,
+    /// Ids of the `links` that belong to this incident (lateral-movement graph).
+    pub links: Vec<String>,
+    pub services_affected: Vec<String>,
+}
+
+/// Whether an entity is compromised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compromise {
+    /// Not implicated by the logs.
+    No,
+    /// Implicated by weak signals only.
+    Suspected,
+    /// Implicated by strong signals.
+    Yes,
+}
+
+/// Detection counts by level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelCounts {
+    pub informational: u64,
+    pub low: u64,
+    pub medium: u64,
+    pub high: u64,
+    pub critical: u64,
+    /// Rules without a level.
+    pub unset: u64,
+}
+
+/// A host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    /// Short upper-case name (`SRV-RDS01`).
+    pub name: String,
+    /// Fully qualified names seen for it.
+    pub fqdns: Vec<String>,
+    pub zone: Option<String>,
+    pub role: Option<String>,
+    /// `assets` or `inferred`.
+    pub role_source: Option<String>,
+    /// Why the role was inferred.
+    pub role_reason: Option<String>,
+    pub critical: bool,
+    pub isolated: bool,
+    pub compromised: Compromise,
+    /// Why (strongest signals).
+    pub compromise_reasons: Vec<String>,
+    pub first_malicious: Option<Timestamp>,
+    pub last_malicious: Option<Timestamp>,
+    pub detections: LevelCounts,
+    pub services: Vec<String>,
+    pub addresses: Vec<String>,
+    pub incidents: Vec<String>,
+    /// Events logged by this host.
+    pub events: u64,
+    pub first_event: Option<Timestamp>,
+    pub last_event: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Lower-case name without domain (`presta.maint`).
+    pub name: String,
+    pub domains: Vec<String>,
+    pub kind: AccountKind,
+    /// `assets` or `inferred`.
+    pub kind_source: String,
+    pub privileged: bool,
+    pub privileged_reason: Option<String>,
+    pub compromised: Compromise,
+    pub compromise_reasons: Vec<String>,
+    /// Hosts it logged on to or acted on.
+    pub hosts: Vec<String>,
+    pub source_addresses: Vec<String>,
+    pub first_seen: Option<Timestamp>,
+    pub last_seen: Option<Timestamp>,
+    pub first_malicious: Option<Timestamp>,
+    pub last_malicious: Option<Timestamp>,
+    /// Created (4720) during the attack period.
+    pub created_during_attack: bool,
+    /// Groups it was added to (4728/4732/4756).
+    pub added_to_groups: Vec<String>,
+    pub detections: u64,
+    pub incidents: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A source address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Address {
+    pub address: String,
+    pub kind: AddressKind,
+    /// Host it belongs to, if known (assets or workstation names in logons).
+    pub host: Option<String>,
+    /// Hosts it logged on to / connected to.
+    pub targets: Vec<String>,
+    pub accounts: Vec<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub logons: u64,
+    pub failed_logons: u64,
+    /// Used by an implicated account or in an incident.
+    pub implicated: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+/// How one host reached another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkMethod {
+    /// Remote desktop (4624 type 10, RDP 1149/21/25).
+    Rdp,
+    /// PsExec-style remote service (7045 PSEXESVC..., ADMIN$ + svcctl).
+    Psexec,
+    /// Access to ADMIN$/C$ (5145/5140).
+    SmbAdminShare,
+    /// Network logon (4624 type 3).
+    LogonType3,
+    /// Explicit credentials (4648).
+    ExplicitCreds,
+    /// VPN session (firewall logs).
+    Vpn,
+    Winrm,
+    Wmi,
+    /// Remote scheduled task (ATSVC, 4698 over the network).
+    RemoteTask,
+    /// Remote service creation (svcctl) not recognised as PsExec.
+    RemoteService,
+}
+
+/// An edge of the lateral-movement graph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// `L1`, `L2`...
+    pub id: String,
+    /// Source host, or address when the host is unknown.
+    pub from: String,
+    /// Source address, when known.
+    pub from_address: Option<String>,
+    pub from_kind: AddressKind,
+    pub to: String,
+    pub account: Option<String>,
+    pub method: LinkMethod,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub count: u64,
+    /// Part of the attack (implicated account, host or address, in the attack period).
+    pub malicious: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A process of interest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub image: String,
+    pub command_line: Option<String>,
+    pub user: Option<String>,
+    pub process_id: Option<String>,
+    /// Parent images, nearest first (`cmd.exe`, `explorer.exe`...), as far
+    /// as the logs allow.
+    pub parent_chain: Vec<String>,
+    pub parent_command_line: Option<String>,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// A service installed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceInstall {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub name: String,
+    pub image_path: Option<String>,
+    pub account: Option<String>,
+    /// Looks like remote execution (PsExec and clones) or a remote-access tool.
+    pub suspicious: bool,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// A scheduled task created or updated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledTask {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub name: String,
+    pub command: Option<String>,
+    pub account: Option<String>,
+    /// 4698 created, 4702 updated, ...
+    pub action: String,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// A domain contacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    pub domain: String,
+    pub hosts: Vec<String>,
+    pub processes: Vec<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub count: u64,
+    /// Why it is of interest: rule titles or a known category
+    /// (`file_sharing`, `remote_access`).
+    pub reasons: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A file of interest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileOfInterest {
+    pub host: String,
+    pub path: String,
+    pub time: Option<Timestamp>,
+    pub process: Option<String>,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+/// Kind of data-exposure activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExposureActivity {
+    /// Files packed into an archive (rar, 7z, zip).
+    Archive,
+    /// Files copied in bulk (robocopy, xcopy).
+    Copy,
+    /// Files sent to a cloud or remote service (rclone, megacmd, curl).
+    Upload,
+    /// Share accessed by an implicated account.
+    ShareAccess,
+    /// Large outbound transfer in firewall logs.
+    Transfer,
+}
+
+/// Data that was touched, and possibly left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataExposure {
+    /// Data store name from the assets file, if tied to one.
+    pub store: Option<String>,
+    pub host: Option<String>,
+    pub activity: ExposureActivity,
+    /// Tool (`rar.exe`, `rclone.exe`) when a process did it.
+    pub tool: Option<String>,
+    pub description: String,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Destinations (remote names, domains, external addresses).
+    pub destinations: Vec<String>,
+    /// Bytes sent out, when firewall logs say.
+    pub bytes_out: Option<u64>,
+    pub probable_exfiltration: bool,
+    pub personal_data: bool,
+    pub sensitivity: Option<Sensitivity>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Log coverage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Gaps between events longer than this are reported as silences.
+    pub silence_threshold_secs: u64,
+    pub channels: Vec<ChannelCoverage>,
+}
+
+/// A range of missing record ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordGap {
+    /// Last record id present before the gap.
+    pub after: u64,
+    /// First record id present after the gap.
+    pub before: u64,
+    /// `before - after - 1`.
+    pub missing: u64,
+}
+
+/// A cleared log (Security 1102, System 104).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClearedLog {
+    pub time: Option<Timestamp>,
+    /// Channel that was cleared (104 names it; 1102 clears Security).
+    pub cleared_channel: String,
+    pub account: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// A silence: no event for longer than the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub seconds: u64,
+}
+
+/// Coverage of one (host, channel).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelCoverage {
+    pub host: String,
+    pub channel: String,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub events: u64,
+    pub first_record: Option<u64>,
+    pub last_record: Option<u64>,
+    pub record_gaps: Vec<RecordGap>,
+    pub cleared: Vec<ClearedLog>,
+    pub silences: Vec<Silence>,
+}
+
+/// Reached / not reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneReach {
+    Reached,
+    NotReached,
+    /// Not enough logs to say.
+    Unknown,
+}
+
+/// Statement about a critical or isolated zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneStatus {
+    pub zone: String,
+    pub critical: bool,
+    pub isolated: bool,
+    /// Hosts of the zone (assets entries and hosts seen matching them).
+    pub hosts: Vec<String>,
+    pub status: ZoneReach,
+    /// One sentence: why.
+    pub reason: String,
+    /// Logs that cover the zone over the period considered.
+    pub coverage: Vec<String>,
+    /// Contacts with the zone (or, for `reached`, the attacker's).
+    pub evidence: Vec<Evidence>,
+}
+
+/// Kind of containment action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Cut the account's remote (VPN) access.
+    RevokeRemoteAccess,
+    DisableAccount,
+    /// Delete an account the attacker created.
+    DeleteAccount,
+    ResetPassword,
+    IsolateHost,
+    BlockAddress,
+    BlockDomain,
+    RemoveService,
+    /// Reset the krbtgt password twice (domain controller compromised).
+    ResetKrbtgt,
+}
+
+/// A containment action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// 1 is the most urgent.
+    pub priority: u32,
+    pub kind: ActionKind,
+    pub target: String,
+    pub reason: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Status of a citizen service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Affected,
+    Degraded,
+    Unaffected,
+    Unknown,
+}
+
+/// A citizen service and whether the attack touched it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub description: Option<String>,
+    pub status: ServiceState,
+    /// Hosts that cause the status (compromised or without logs).
+    pub hosts: Vec<String>,
+    pub reason: String,
+}
+
+/// One rule's detections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleCount {
+    pub rule_id: Option<String>,
+    pub title: String,
+    pub level: Option<Level>,
+    pub tags: Vec<String>,
+    pub count: u64,
+    pub hosts: Vec<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+/// A correlation rule that fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationHit {
+    pub rule_id: Option<String>,
+    pub title: String,
+    pub level: Option<Level>,
+    pub group: Vec<(String, String)>,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub value: f64,
+}
+
+/// Detection counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionSummary {
+    pub total: u64,
+    pub by_level: LevelCounts,
+    /// Detections of level >= medium (or signals), which drive the scope.
+    pub signals: u64,
+    /// Per rule, by decreasing level then count.
+    pub rules: Vec<RuleCount>,
+    pub correlations: Vec<CorrelationHit>,
+}
