@@ -1,0 +1,376 @@
+//! Turning JSON documents into flat [`Event`]s.
+//!
+//! Four layouts are recognised, in this order:
+//!
+//! 1. **evtx_dump** (`{"Event": {"System": …, "EventData": …}}`, also
+//!    without the `Event` wrapper): the layout of `evtx_dump -o json`,
+//!    Chainsaw and SigmaHQ's `regression_data`. Flattened the way SigmaHQ
+//!    rules and Hayabusa address fields (see [`flatten_windows`]).
+//! 2. **Winlogbeat / ECS** (a `winlog` object): every field is kept under
+//!    its dotted ECS name (`winlog.event_data.Image`) *and* the
+//!    `winlog.event_data.*` / `winlog.user_data.*` values are pushed a
+//!    second time under their leaf names (`Image`), with the envelope under
+//!    the Sigma System names (`EventID`, `Channel`, `Computer`,
+//!    `Provider_Name`, `EventRecordID`). Why both: SigmaHQ rules then work
+//!    unchanged on Winlogbeat data without a field-mapping pipeline, and
+//!    rules or queries written against ECS names still find them.
+//! 3. **Flat Windows** (`EventID`/`Channel`/… at the top level: Hayabusa
+//!    or NXLog style): top-level keys are kept as they are.
+//! 4. **Generic JSON**: nested objects flattened with dotted keys.
+//!
+//! In every layout JSON numbers become [`Value::Int`] (or `Float`), strings
+//! `Str`, booleans `Bool`, arrays `List`; an object inside an array, which
+//! the flat model cannot address, is kept as its JSON text.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as J};
+use vigie_event::{Event, FieldName, Value};
+
+use crate::time::{from_epoch, parse_timestamp};
+
+thread_local! {
+    static NAMES: RefCell<HashMap<Box<str>, FieldName>> = RefCell::new(HashMap::new());
+}
+
+/// Interns a field name: every event read on a thread shares one `Arc`
+/// per distinct name, so a million events hold one `"CommandLine"`.
+/// The table is cleared if it grows past 50,000 names (generic JSON with
+/// data in its keys) so that memory stays bounded; sharing then restarts.
+pub fn name(s: &str) -> FieldName {
+    NAMES.with(|n| {
+        let mut n = n.borrow_mut();
+        if let Some(a) = n.get(s) {
+            return a.clone();
+        }
+        if n.len() > 50_000 {
+            n.clear();
+        }
+        let a: FieldName = FieldName::from(s);
+        n.insert(s.into(), a.clone());
+        a
+    })
+}
+
+/// A JSON scalar or array as an event value.
+pub fn value(v: &J) -> Value {
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if n.is_u64() {
+                // Above i64::MAX: keep the exact digits rather than round.
+                Value::Str(n.to_string().into())
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        J::String(s) => Value::Str(s.as_str().into()),
+        J::Array(a) => Value::List(a.iter().map(value).collect()),
+        J::Object(_) => Value::Str(v.to_string().into()),
+    }
+}
+
+/// Converts one JSON object to an event, detecting its layout.
+/// `ev` carries the origin; its envelope and fields are filled here.
+pub fn json_to_event(obj: &Map<String, J>, ev: &mut Event) {
+    if let Some(J::Object(inner)) = obj.get("Event") {
+        if inner.contains_key("System") {
+            flatten_windows(inner, ev);
+            return;
+        }
+    }
+    if obj.contains_key("System") && (obj.contains_key("EventData") || obj.contains_key("UserData"))
+    {
+        flatten_windows(obj, ev);
+        return;
+    }
+    if let Some(J::Object(_)) = obj.get("winlog") {
+        flatten_ecs(obj, ev);
+        return;
+    }
+    if obj.contains_key("EventID") || obj.contains_key("Channel") {
+        flatten_flat(obj, ev);
+        return;
+    }
+    flatten_generic(obj, ev);
+}
+
+/// evtx_dump layout → Sigma names.
+///
+/// * `System` children: a scalar keeps its name (`EventID`, `Channel`,
+///   `Computer`, `EventRecordID`, `Level`, …); an element with attributes
+///   gives `<Element>_<Attribute>` (`Provider_Name`, `Provider_Guid`,
+///   `TimeCreated_SystemTime`, `Execution_ProcessID`, `Security_UserID`,
+///   `EventID_Qualifiers`) and its text, if any, the element name (the
+///   `EventID` of classic providers is `{"#attributes": {"Qualifiers": …},
+///   "#text": 7045}`). Empty elements (`Correlation: null`) give nothing.
+/// * `EventData` children: `Name`d `Data` elements are already keys; the
+///   unnamed ones are under `Data` (a list when repeated), as Hayabusa and
+///   SigmaHQ expect.
+/// * `UserData` (and any other section): leaf names, recursively, so the
+///   1102 `LogFileCleared/SubjectUserName` becomes `SubjectUserName`;
+///   `xmlns` attributes are dropped, other attributes become leaves too.
+pub fn flatten_windows(event: &Map<String, J>, ev: &mut Event) {
+    if let Some(J::Object(sys)) = event.get("System") {
+        for (k, v) in sys {
+            match v {
+                J::Null => {}
+                J::Object(o) => {
+                    if let Some(J::Object(attrs)) = o.get("#attributes") {
+                        for (a, av) in attrs {
+                            ev.fields.push((name(&format!("{k}_{a}")), value(av)));
+                        }
+                    }
+                    if let Some(t) = o.get("#text") {
+                        ev.fields.push((name(k), value(t)));
+                    }
+                }
+                _ => ev.fields.push((name(k), value(v))),
+            }
+        }
+    }
+    for (section, v) in event {
+        match section.as_str() {
+            "System" | "#attributes" => {}
+            "EventData" => match v {
+                J::Object(o) => {
+                    for (k, v) in o {
+                        if k == "#attributes" {
+                            continue;
+                        }
+                        leaf(k, v, ev);
+                    }
+                }
+                J::Null => {}
+                other => ev.fields.push((name("Data"), value(other))),
+            },
+            _ => leaf(section, v, ev),
+        }
+    }
+    envelope_from_fields(ev);
+}
+
+/// Pushes `v` under leaf names: objects are descended into (their
+/// `#text` goes under the parent's name, their attributes under the
+/// attribute names, `xmlns` excepted), anything else is a value of `k`.
+fn leaf(k: &str, v: &J, ev: &mut Event) {
+    match v {
+        J::Object(o) => {
+            for (ck, cv) in o {
+                match ck.as_str() {
+                    "#attributes" => {
+                        if let J::Object(attrs) = cv {
+                            for (a, av) in attrs {
+                                if a != "xmlns" && !a.starts_with("xmlns:") {
+                                    ev.fields.push((name(a), value(av)));
+                                }
+                            }
+                        }
+                    }
+                    "#text" => ev.fields.push((name(k), value(cv))),
+                    _ => leaf(ck, cv, ev),
+                }
+            }
+        }
+        J::Array(items) if items.iter().any(J::is_object) => {
+            for item in items {
+                leaf(k, item, ev);
+            }
+        }
+        _ => ev.fields.push((name(k), value(v))),
+    }
+}
+
+/// Fills the typed envelope from Sigma-named fields already pushed.
+pub fn envelope_from_fields(ev: &mut Event) {
+    for (k, v) in &ev.fields {
+        match &**k {
+            "EventID" if ev.event_id.is_none() => {
+                ev.event_id = v.as_i64().and_then(|i| u32::try_from(i).ok())
+            }
+            "Channel" if ev.channel.is_none() => ev.channel = text(v),
+            "Computer" if ev.computer.is_none() => ev.computer = text(v),
+            "Provider_Name" if ev.provider.is_none() => ev.provider = text(v),
+            "EventRecordID" if ev.record_id.is_none() => {
+                ev.record_id = v.as_i64().and_then(|i| u64::try_from(i).ok())
+            }
+            "TimeCreated_SystemTime" if ev.timestamp.is_none() => ev.timestamp = time_of(v),
+            _ => {}
+        }
+    }
+}
+
+fn text(v: &Value) -> Option<Box<str>> {
+    match v {
+        Value::Null => None,
+        Value::Str(s) if s.is_empty() => None,
+        Value::Str(s) => Some(s.clone()),
+        other => Some(other.to_string().into()),
+    }
+}
+
+fn time_of(v: &Value) -> Option<vigie_event::Timestamp> {
+    match v {
+        Value::Str(s) => parse_timestamp(s),
+        Value::Int(i) => from_epoch(*i),
+        _ => None,
+    }
+}
+
+/// Generic dotted flattening of `obj` under `prefix`.
+fn dotted(prefix: &mut String, obj: &Map<String, J>, ev: &mut Event) {
+    for (k, v) in obj {
+        let len = prefix.len();
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        prefix.push_str(k);
+        match v {
+            J::Object(o) if !o.is_empty() => dotted(prefix, o, ev),
+            J::Object(_) => ev.fields.push((name(prefix), Value::Null)),
+            _ => ev.fields.push((name(prefix), value(v))),
+        }
+        prefix.truncate(len);
+    }
+}
+
+fn get_path<'a>(obj: &'a Map<String, J>, path: &[&str]) -> Option<&'a J> {
+    let (first, rest) = path.split_first()?;
+    let v = obj.get(*first)?;
+    if rest.is_empty() {
+        Some(v)
+    } else {
+        match v {
+            J::Object(o) => get_path(o, rest),
+            _ => None,
+        }
+    }
+}
+
+/// Winlogbeat / ECS: dotted names plus Sigma leaf names (see module doc).
+pub fn flatten_ecs(obj: &Map<String, J>, ev: &mut Event) {
+    let mut prefix = String::new();
+    dotted(&mut prefix, obj, ev);
+    let mut sigma = |sigma_name: &str, paths: &[&[&str]], numeric: bool| {
+        for p in paths {
+            if let Some(v) = get_path(obj, p) {
+                let mut val = value(v);
+                if numeric {
+                    if let Some(i) = val.as_i64() {
+                        val = Value::Int(i);
+                    }
+                }
+                ev.fields.push((name(sigma_name), val));
+                return;
+            }
+        }
+    };
+    sigma(
+        "EventID",
+        &[&["winlog", "event_id"], &["event", "code"]],
+        true,
+    );
+    sigma("Channel", &[&["winlog", "channel"]], false);
+    sigma(
+        "Computer",
+        &[
+            &["winlog", "computer_name"],
+            &["host", "name"],
+            &["host", "hostname"],
+        ],
+        false,
+    );
+    sigma(
+        "Provider_Name",
+        &[&["winlog", "provider_name"], &["event", "provider"]],
+        false,
+    );
+    sigma("Provider_Guid", &[&["winlog", "provider_guid"]], false);
+    sigma("EventRecordID", &[&["winlog", "record_id"]], true);
+    sigma(
+        "Security_UserID",
+        &[&["winlog", "user", "identifier"]],
+        false,
+    );
+    for section in ["event_data", "user_data"] {
+        if let Some(J::Object(data)) = get_path(obj, &["winlog", section]) {
+            for (k, v) in data {
+                leaf(k, v, ev);
+            }
+        }
+    }
+    envelope_from_fields(ev);
+    if ev.timestamp.is_none() {
+        ev.timestamp = first_time(obj, &["@timestamp", "timestamp"]);
+    }
+}
+
+/// Already-flat Windows objects (Hayabusa, NXLog `im_msvistalog`, …):
+/// top-level keys kept, nested objects dotted. NXLog's names for the
+/// envelope (`Hostname`, `SourceName`/`ProviderName`, `RecordNumber`,
+/// `EventTime`) are understood too.
+pub fn flatten_flat(obj: &Map<String, J>, ev: &mut Event) {
+    let mut prefix = String::new();
+    dotted(&mut prefix, obj, ev);
+    envelope_from_fields(ev);
+    let s = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| obj.get(*k).map(value))
+            .and_then(|v| text(&v))
+    };
+    if ev.computer.is_none() {
+        ev.computer = s(&["Hostname", "hostname", "host"]);
+    }
+    if ev.provider.is_none() {
+        ev.provider = s(&["ProviderName", "SourceName", "Provider"]);
+    }
+    if ev.record_id.is_none() {
+        ev.record_id = ["RecordNumber", "RecordID"]
+            .iter()
+            .find_map(|k| obj.get(*k).map(value))
+            .and_then(|v| v.as_i64())
+            .and_then(|i| u64::try_from(i).ok());
+    }
+    if ev.timestamp.is_none() {
+        ev.timestamp = first_time(
+            obj,
+            &[
+                "SystemTime",
+                "TimeCreated",
+                "Timestamp",
+                "EventTime",
+                "@timestamp",
+                "timestamp",
+                "UtcTime",
+            ],
+        );
+    }
+}
+
+/// Any other JSON object: dotted keys; the time from the usual keys, the
+/// computer from `host.name`/`hostname`/`host`.
+pub fn flatten_generic(obj: &Map<String, J>, ev: &mut Event) {
+    let mut prefix = String::new();
+    dotted(&mut prefix, obj, ev);
+    ev.timestamp = first_time(obj, &["@timestamp", "timestamp", "Timestamp", "time", "ts"]);
+    ev.computer = [
+        get_path(obj, &["host", "name"]),
+        obj.get("hostname"),
+        obj.get("host"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(Into::into));
+}
+
+fn first_time(obj: &Map<String, J>, keys: &[&str]) -> Option<vigie_event::Timestamp> {
+    keys.iter().find_map(|k| match obj.get(*k)? {
+        J::String(s) => parse_timestamp(s),
+        J::Number(n) => n.as_i64().and_then(from_epoch),
+        _ => None,
+    })
+}

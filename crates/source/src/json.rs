@@ -1,0 +1,296 @@
+//! JSON readers: JSON Lines, JSON arrays and concatenated (pretty-printed)
+//! objects — the three shapes Windows-event JSON comes in (`evtx_dump`
+//! writes concatenated pretty objects, SigmaHQ's `regression_data` holds
+//! single pretty objects or several concatenated, exporters write arrays
+//! or JSON Lines).
+//!
+//! Error recovery is per shape. JSON Lines: a bad line is reported with
+//! its number and reading goes on at the next line. Concatenated objects:
+//! values are delimited by a brace/string scanner first and parsed after,
+//! so a malformed object is skipped as a whole; an object that never
+//! closes (a truncated file) is reported and reading resumes at the next
+//! line that starts with `{`. Arrays: elements are delimited the same way.
+
+use std::sync::Arc;
+
+use memchr::memchr;
+use serde_json::Value as J;
+use vigie_event::{Event, Locator, Origin};
+
+use crate::flatten::json_to_event;
+use crate::{Place, Sink, SourceError};
+
+/// Skips ASCII whitespace and a UTF-8 byte-order mark.
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    if i == 0 && b.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        i = 3;
+    }
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the JSON object or array that starts at `start`
+/// (`b[start]` is `{` or `[`), or `None` if it does not close in `b`.
+/// Only braces outside strings count; escapes inside strings are honoured.
+pub(crate) fn value_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                // Jump to the closing quote, skipping escaped characters.
+                i += 1;
+                loop {
+                    let rel = memchr::memchr2(b'"', b'\\', &b[i..])?;
+                    i += rel;
+                    if b[i] == b'\\' {
+                        i += 2;
+                        if i > b.len() {
+                            return None;
+                        }
+                    } else {
+                        break;
+                    }
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a buffer that starts (after whitespace) with `{` holds one
+/// object per line: the first object closes before the first newline.
+/// `complete` says whether `b` is the whole input (else a prefix).
+pub(crate) fn looks_like_lines(b: &[u8], complete: bool) -> bool {
+    let start = skip_ws(b, 0);
+    let nl = memchr(b'\n', &b[start..]).map(|n| n + start);
+    match value_end(b, start) {
+        Some(end) => match nl {
+            Some(nl) => end <= nl,
+            None => true,
+        },
+        // Not closed within the sniffed prefix: a single very long line
+        // is JSON Lines, a multi-line object is pretty-printed.
+        None => nl.is_none() && !complete,
+    }
+}
+
+/// Emits one parsed JSON value as events (an array line gives one event
+/// per object element).
+fn emit(
+    v: J,
+    src: &Arc<str>,
+    locator: Locator,
+    sink: &mut Sink<'_>,
+    errors: &mut Vec<SourceError>,
+) {
+    match v {
+        J::Object(obj) => {
+            let mut ev = Event::new(Origin {
+                source: src.clone(),
+                locator,
+            });
+            json_to_event(&obj, &mut ev);
+            sink.push(ev);
+        }
+        J::Array(items) => {
+            for item in items {
+                emit(item, src, locator.clone(), sink, errors);
+            }
+        }
+        other => {
+            sink.skipped += 1;
+            errors.push(SourceError::new(
+                place_of(&locator),
+                format!(
+                    "JSON value is not an object: {}",
+                    truncate(&other.to_string(), 60)
+                ),
+            ));
+        }
+    }
+}
+
+fn place_of(l: &Locator) -> Place {
+    match l {
+        Locator::Line(n) => Place::Line(*n),
+        Locator::Index(i) => Place::Index(*i),
+        Locator::Record(r) => Place::Record {
+            chunk: None,
+            record_id: Some(*r),
+        },
+        Locator::None => Place::File,
+    }
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(n).collect();
+        format!("{t}…")
+    }
+}
+
+/// JSON Lines: one value per non-blank line.
+pub(crate) fn read_lines(
+    b: &[u8],
+    src: &Arc<str>,
+    sink: &mut Sink<'_>,
+    errors: &mut Vec<SourceError>,
+) {
+    let mut line_no = 0u64;
+    let mut pos = 0usize;
+    while pos < b.len() {
+        let end = memchr(b'\n', &b[pos..]).map_or(b.len(), |n| pos + n);
+        let line = &b[pos..end];
+        line_no += 1;
+        pos = end + 1;
+        let start = skip_ws(line, 0);
+        if start >= line.len() {
+            continue;
+        }
+        match serde_json::from_slice::<J>(&line[start..]) {
+            Ok(v) => emit(v, src, Locator::Line(line_no), sink, errors),
+            Err(e) => {
+                sink.skipped += 1;
+                errors.push(SourceError::new(
+                    Place::Line(line_no),
+                    format!("malformed JSON line: {e}"),
+                ));
+            }
+        }
+    }
+}
+
+/// A JSON array of objects, or one or more concatenated JSON documents.
+pub(crate) fn read_documents(
+    b: &[u8],
+    src: &Arc<str>,
+    sink: &mut Sink<'_>,
+    errors: &mut Vec<SourceError>,
+) {
+    let mut line = 1u64;
+    let mut counted = 0usize; // bytes up to which `line` is counted
+    let line_at = |pos: usize, line: &mut u64, counted: &mut usize| {
+        if pos > *counted {
+            *line += memchr::memchr_iter(b'\n', &b[*counted..pos]).count() as u64;
+            *counted = pos;
+        }
+        *line
+    };
+    let mut i = skip_ws(b, 0);
+    let in_array = b.get(i) == Some(&b'[');
+    if in_array {
+        // An array: each element is delimited and parsed on its own so
+        // that one bad element does not lose the others.
+        let mut index = 0u64;
+        i += 1;
+        loop {
+            while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b',') {
+                i += 1;
+            }
+            if i >= b.len() {
+                errors.push(SourceError::new(
+                    Place::Line(line_at(i, &mut line, &mut counted)),
+                    "JSON array is not closed (truncated file?)".to_string(),
+                ));
+                break;
+            }
+            if b[i] == b']' {
+                i = skip_ws(b, i + 1);
+                if i < b.len() {
+                    errors.push(SourceError::new(
+                        Place::Line(line_at(i, &mut line, &mut counted)),
+                        "trailing data after the JSON array ignored".to_string(),
+                    ));
+                }
+                break;
+            }
+            let end = if b[i] == b'{' || b[i] == b'[' {
+                value_end(b, i)
+            } else {
+                // A scalar element: up to the next separator.
+                Some(
+                    b[i..]
+                        .iter()
+                        .position(|&c| c == b',' || c == b']')
+                        .map_or(b.len(), |n| i + n),
+                )
+            };
+            let Some(end) = end else {
+                sink.skipped += 1;
+                errors.push(SourceError::new(
+                    Place::Index(index),
+                    format!(
+                        "JSON array element at line {} is not closed (truncated file?)",
+                        line_at(i, &mut line, &mut counted)
+                    ),
+                ));
+                break;
+            };
+            match serde_json::from_slice::<J>(&b[i..end]) {
+                Ok(v) => emit(v, src, Locator::Index(index), sink, errors),
+                Err(e) => {
+                    sink.skipped += 1;
+                    errors.push(SourceError::new(
+                        Place::Index(index),
+                        format!(
+                            "malformed JSON array element at line {}: {e}",
+                            line_at(i, &mut line, &mut counted)
+                        ),
+                    ));
+                }
+            }
+            index += 1;
+            i = end;
+        }
+        return;
+    }
+    while i < b.len() {
+        let at = line_at(i, &mut line, &mut counted);
+        let end = if b[i] == b'{' { value_end(b, i) } else { None };
+        match end {
+            Some(end) => {
+                match serde_json::from_slice::<J>(&b[i..end]) {
+                    Ok(v) => emit(v, src, Locator::Line(at), sink, errors),
+                    Err(e) => {
+                        sink.skipped += 1;
+                        errors.push(SourceError::new(
+                            Place::Line(at),
+                            format!("malformed JSON object: {e}"),
+                        ));
+                    }
+                }
+                i = skip_ws(b, end);
+            }
+            None => {
+                sink.skipped += 1;
+                let msg = if b[i] == b'{' {
+                    "JSON object is not closed (truncated or damaged); resuming at the next line starting with '{'".to_string()
+                } else {
+                    format!(
+                        "unexpected data {:?}; resuming at the next line starting with '{{'",
+                        truncate(&String::from_utf8_lossy(&b[i..b.len().min(i + 40)]), 40)
+                    )
+                };
+                errors.push(SourceError::new(Place::Line(at), msg));
+                match memchr::memmem::find(&b[i + 1..], b"\n{") {
+                    Some(n) => i = i + 1 + n + 1,
+                    None => break,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Every JSON rendering in SigmaHQ's regression_data reads cleanly.
+
+use std::path::PathBuf;
+
+use vigie_source::{collect_inputs, read_all};
+
+fn corpus() -> Option<PathBuf> {
+    let p = std::env::var_os("VIGIE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/corpus"
+            ))
+        });
+    if p.join("sigma/regression_data").is_dir() {
+        Some(p)
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("corpus not found at {}", p.display());
+    } else {
+        println!("skipped: corpus not found at {}", p.display());
+        None
+    }
+}
+
+#[test]
+fn regression_data_json_reads_without_errors() {
+    let Some(corpus) = corpus() else { return };
+    let (files, errs) = collect_inputs(&[corpus.join("sigma/regression_data")]);
+    assert!(errs.is_empty(), "{errs:?}");
+    let jsons: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert!(jsons.len() > 100, "only {} json files", jsons.len());
+    let mut total = 0;
+    for f in jsons {
+        let (events, report) = read_all(f);
+        assert!(
+            report.errors.is_empty(),
+            "{}: {:?}",
+            f.display(),
+            report.errors
+        );
+        assert!(!events.is_empty(), "{}: no events", f.display());
+        for e in &events {
+            assert!(e.event_id.is_some(), "{}: no EventID", f.display());
+            assert!(e.channel.is_some(), "{}: no Channel", f.display());
+            assert!(e.computer.is_some(), "{}: no Computer", f.display());
+            assert!(e.timestamp.is_some(), "{}: no timestamp", f.display());
+            assert!(e.get("Provider_Name").is_some(), "{}", f.display());
+        }
+        total += events.len();
+    }
+    println!("regression_data: {total} events from JSON");
+}
