@@ -408,7 +408,7 @@ fn ordered_prefix(g: &Group, n_rules: usize) -> (usize, Option<Timestamp>) {
 
 /// Percentile with linear interpolation between closest ranks (the
 /// "exclusive of nothing" R-7 / NumPy default). `sorted` is not empty.
-fn percentile_linear(sorted: &[f64], p: f64) -> f64 {
+pub(super) fn percentile_linear(sorted: &[f64], p: f64) -> f64 {
     if sorted.len() == 1 {
         return sorted[0];
     }
@@ -626,7 +626,36 @@ impl CorrelationState {
     /// must reach [`CorrelationState::observe`] even when it is not
     /// reported on its own).
     pub fn is_referenced(&self, rule: &RuleMeta) -> bool {
-        !self.targets(rule).is_empty()
+        [rule.id.as_deref(), rule.name.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|k| self.by_ref.contains_key(k))
+    }
+
+    /// Whether hits of `rule` (a detection rule, or a correlation rule
+    /// evaluated here) should be reported on their own. Sigma's
+    /// `generate` (default false) on a correlation says whether the rules
+    /// it references are also standalone rules; so a rule is reported
+    /// unless every correlation referencing it has `generate: false`.
+    /// Unreferenced rules are always reported. Use it for
+    /// [`Match::generate`] and to hide the firings of intermediate
+    /// correlations of a chain.
+    pub fn generates(&self, rule: &RuleMeta) -> bool {
+        let mut referencing = self.targets(rule).into_iter().map(|(c, _)| c).peekable();
+        let mut any = referencing.peek().is_some();
+        let mut generate = referencing.any(|c| self.corrs[c].rule.generate);
+        if let Some(pos) = self.corrs.iter().position(|c| same_rule(&c.meta, rule)) {
+            any |= !self.consumers[pos].is_empty();
+            generate |= self.consumers[pos]
+                .iter()
+                .any(|(c, _)| self.corrs[*c].rule.generate);
+        }
+        !any || generate
+    }
+
+    /// Metadata of the correlations evaluated, in evaluation order.
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<RuleMeta>> {
+        self.corrs.iter().map(|c| &c.meta)
     }
 
     /// Raw event field names that matches of detection rule `rule` must
@@ -824,6 +853,17 @@ impl CorrelationState {
             out.push(m);
         }
     }
+}
+
+/// Same rule: same allocation, or same id (or same name when neither has
+/// an id).
+fn same_rule(a: &RuleMeta, b: &RuleMeta) -> bool {
+    std::ptr::eq(a, b)
+        || match (&a.id, &b.id) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => a.name.is_some() && a.name == b.name && a.title == b.title,
+            _ => false,
+        }
 }
 
 fn compile(meta: Arc<RuleMeta>, rule: CorrelationRule) -> Compiled {
