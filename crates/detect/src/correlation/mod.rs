@@ -65,8 +65,10 @@
 //!   and for non-numeric values of `value_sum`/`value_avg`/numeric
 //!   percentile ([`CorrelationStats::non_numeric_value`]).
 //! * **Aliases.** For alias `a` mapping rule `x` to field `F`, events matched
-//!   by `x` contribute their `F` value as the group's `a` value. A
-//!   referenced rule not listed under an alias uses the field named `a`.
+//!   by `x` contribute their `F` value as the group's `a` value. `x` may be
+//!   the rule's id or name, whichever `rules:` uses. A referenced rule not
+//!   listed under an alias uses the field named `a`. Aliases apply to
+//!   group-by fields and to the condition's `field`.
 //! * **Temporal.** `temporal` fires when every referenced rule matched in
 //!   the window (one event matching two referenced rules counts for both).
 //!   `temporal_ordered` needs the matches to occur in the listed order
@@ -350,7 +352,8 @@ impl CorrelationRule {
 
     /// The raw event field that carries `field` (a group-by entry or value
     /// field, possibly an alias) in events matched by referenced rule
-    /// `reference` (as written in `rules:`).
+    /// `reference`, looked up as written (the runtime also accepts alias
+    /// keys naming the rule by its other identifier).
     pub fn resolve_field<'a>(&'a self, field: &'a str, reference: &str) -> &'a str {
         self.aliases
             .get(field)

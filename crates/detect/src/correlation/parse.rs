@@ -159,7 +159,7 @@ fn parse_inner(doc: &Yaml) -> Result<CorrelationRule, String> {
     // aliases
     let aliases = match cget("aliases") {
         None | Some(Yaml::Null) => BTreeMap::new(),
-        Some(y) => parse_aliases(y, &rules)?,
+        Some(y) => parse_aliases(y)?,
     };
 
     // condition
@@ -335,10 +335,11 @@ fn parse_meta(doc: &Yaml) -> Result<CorrelationMetaFields, String> {
     })
 }
 
-fn parse_aliases(
-    y: &Yaml,
-    rules: &[String],
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+/// Alias keys are checked against the referenced rules when the
+/// correlation is prepared ([`super::CorrelationState::new`]): a rule may
+/// be listed by id in `rules:` and named in `aliases:`, which only the rule
+/// set can resolve.
+fn parse_aliases(y: &Yaml) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
     let h = y.as_hash().ok_or_else(|| {
         format!(
             "`correlation.aliases` must be a mapping alias -> (rule -> field), found {}",
@@ -364,11 +365,6 @@ fn parse_aliases(
             let rule = rk.as_str().ok_or_else(|| {
                 format!("`correlation.aliases.{alias}` has a non-string rule name {rk:?}")
             })?;
-            if !rules.iter().any(|r| r == rule) {
-                return Err(format!(
-                    "`correlation.aliases.{alias}` maps rule `{rule}`, which is not listed in `correlation.rules`"
-                ));
-            }
             let field = match fv {
                 Yaml::String(s) if !s.is_empty() => s.clone(),
                 other => {

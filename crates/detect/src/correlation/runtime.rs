@@ -31,6 +31,22 @@ pub struct CorrelationConfig {
     pub lateness: std::time::Duration,
 }
 
+impl CorrelationConfig {
+    /// Holds every input until [`CorrelationState::finish`] and then
+    /// processes them all in time order: for offline hunts over files read
+    /// in any order (memory grows with the number of relevant matches).
+    pub fn unbounded() -> Self {
+        CorrelationConfig {
+            lateness: std::time::Duration::MAX,
+        }
+    }
+
+    /// A configuration with the given lateness.
+    pub fn with_lateness(lateness: std::time::Duration) -> Self {
+        CorrelationConfig { lateness }
+    }
+}
+
 impl Default for CorrelationConfig {
     fn default() -> Self {
         CorrelationConfig {
@@ -470,8 +486,33 @@ impl CorrelationState {
         // deps[i]: correlations referenced by i, with rule index
         let mut deps: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
         let mut bad: Vec<Option<String>> = vec![None; n];
+        // keys[i][ri]: every id/name the ri-th reference of i is known by,
+        // so that alias mappings may name a rule by id or name whichever
+        // way `rules:` refers to it
+        let mut keys: Vec<Vec<Vec<String>>> = vec![Vec::new(); n];
         for (i, (_, rule)) in correlations.iter().enumerate() {
             for (ri, r) in rule.rules.iter().enumerate() {
+                let mut known = vec![r.clone()];
+                let mut add = |x: Option<&str>| {
+                    if let Some(x) = x {
+                        if !known.iter().any(|k| k == x) {
+                            known.push(x.to_string());
+                        }
+                    }
+                };
+                for (m, c) in correlations.iter() {
+                    if named(m, r) || c.id() == Some(r) || c.name() == Some(r) {
+                        add(m.id.as_deref());
+                        add(m.name.as_deref());
+                        add(c.id());
+                        add(c.name());
+                    }
+                }
+                for d in detection_rules.iter().filter(|d| named(d, r)) {
+                    add(d.id.as_deref());
+                    add(d.name.as_deref());
+                }
+                keys[i].push(known);
                 let corr_hits: Vec<usize> = correlations
                     .iter()
                     .enumerate()
@@ -495,6 +536,20 @@ impl CorrelationState {
                             format!(
                                 "reference `{r}` is ambiguous: {} correlation rules have this id or name",
                                 many.len()
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        // alias mappings must name referenced rules
+        for (i, (_, rule)) in correlations.iter().enumerate() {
+            for (alias, map) in &rule.aliases {
+                for k in map.keys() {
+                    if !keys[i].iter().any(|ks| ks.contains(k)) {
+                        bad[i].get_or_insert_with(|| {
+                            format!(
+                                "alias `{alias}` maps rule `{k}`, which is none of the rules in `correlation.rules` (by id or name)"
                             )
                         });
                     }
@@ -574,7 +629,7 @@ impl CorrelationState {
                     by_ref.entry(r.clone()).or_default().push((pos, ri));
                 }
             }
-            corrs.push(compile(meta, rule));
+            corrs.push(compile(meta, rule, &keys[i]));
         }
         let lateness = TimeDelta::from_std(config.lateness).unwrap_or(TimeDelta::MAX);
         (
@@ -866,21 +921,19 @@ fn same_rule(a: &RuleMeta, b: &RuleMeta) -> bool {
         }
 }
 
-fn compile(meta: Arc<RuleMeta>, rule: CorrelationRule) -> Compiled {
-    let ref_fields = rule
-        .rules
-        .iter()
-        .map(|r| RefFields {
-            group: rule
-                .group_by
-                .iter()
-                .map(|g| rule.resolve_field(g, r).to_string())
-                .collect(),
-            value: rule
-                .value_fields
-                .iter()
-                .map(|f| rule.resolve_field(f, r).to_string())
-                .collect(),
+fn compile(meta: Arc<RuleMeta>, rule: CorrelationRule, keys: &[Vec<String>]) -> Compiled {
+    // the raw field for `field` in events of the ri-th reference
+    let resolve = |field: &str, ri: usize| -> String {
+        rule.aliases
+            .get(field)
+            .and_then(|map| keys[ri].iter().find_map(|k| map.get(k)))
+            .cloned()
+            .unwrap_or_else(|| field.to_string())
+    };
+    let ref_fields = (0..rule.rules.len())
+        .map(|ri| RefFields {
+            group: rule.group_by.iter().map(|g| resolve(g, ri)).collect(),
+            value: rule.value_fields.iter().map(|f| resolve(f, ri)).collect(),
         })
         .collect();
     let eager = match rule.kind {
