@@ -25,14 +25,20 @@
 //!     CorrelationConfig::default(),
 //! );                                                   // problems -> RuleFailure
 //! for each detection rule R:
-//!     state.is_referenced(&R)       // R feeds a correlation (emit its Match even if generate: false)
+//!     state.is_referenced(&R)       // R feeds a correlation: its matches must reach observe()
 //!     state.required_fields(&R)     // raw event fields to put in Match::correlation_values
+//!     state.generates(&R)           // value for Match::generate (Sigma `generate` flag)
 //!
-//! // run time, for every event in (roughly) time order, even without matches
+//! // run time (Engine::correlator() -> Correlator wrapping state.fresh()),
+//! // for every event in (roughly) time order, even without matches
 //! out.extend(state.observe(time, &matches));
 //! out.extend(state.finish());                          // end of input
 //! state.stats()                                        // dropped_late, missing fields, ...
+//! state.generates(&m.rule)          // false for intermediate correlations of a chain
 //! ```
+//!
+//! Events without a timestamp cannot be placed in a window: the caller
+//! counts them and does not call `observe`.
 //!
 //! # Semantics (choices where the specification is silent)
 //!

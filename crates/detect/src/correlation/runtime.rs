@@ -651,6 +651,46 @@ impl CorrelationState {
         )
     }
 
+    /// A new state with the same prepared correlations and settings and
+    /// nothing observed yet. The engine can keep one prepared state (for
+    /// [`CorrelationState::is_referenced`] and
+    /// [`CorrelationState::required_fields`] at compile time) and hand out
+    /// fresh copies per run, without resolving references again.
+    pub fn fresh(&self) -> CorrelationState {
+        CorrelationState {
+            corrs: self
+                .corrs
+                .iter()
+                .map(|c| Compiled {
+                    meta: c.meta.clone(),
+                    rule: c.rule.clone(),
+                    span: c.span,
+                    eager: c.eager,
+                    reset: c.reset,
+                    ref_fields: c.ref_fields.clone(),
+                    groups: HashMap::new(),
+                })
+                .collect(),
+            by_ref: self.by_ref.clone(),
+            consumers: self.consumers.clone(),
+            lateness: self.lateness,
+            buffer: BTreeMap::new(),
+            max_seen: None,
+            watermark: None,
+            timers: BTreeSet::new(),
+            arrival: 0,
+            seq: 0,
+            since_sweep: 0,
+            stats: CorrelationStats::default(),
+        }
+    }
+
+    /// Changes the lateness (see [`CorrelationConfig::lateness`]); meant
+    /// for a fresh state, before the first `observe`.
+    pub fn set_lateness(&mut self, lateness: std::time::Duration) {
+        self.lateness = TimeDelta::from_std(lateness).unwrap_or(TimeDelta::MAX);
+    }
+
     /// Number of correlations being evaluated.
     pub fn len(&self) -> usize {
         self.corrs.len()

@@ -1442,6 +1442,20 @@ fn unbounded_lateness_sorts_everything_at_finish() {
 }
 
 #[test]
+fn fresh_state_replays_identically() {
+    let (text, dets, sorted) = mixed();
+    let (mut s, _) = state_cfg(&text, &dets, CorrelationConfig::default());
+    let mut template = s.fresh();
+    let first = run(&mut s, &sorted);
+    assert!(s.stats().processed > 0);
+    let mut again = s.fresh();
+    assert_eq!(again.stats(), CorrelationStats::default());
+    assert_eq!(run(&mut again, &sorted), first);
+    template.set_lateness(Duration::from_secs(5));
+    assert_eq!(run(&mut template, &sorted), first);
+}
+
+#[test]
 fn equal_timestamps_in_any_arrival_order_give_the_same_result() {
     let text = "title: d\ncorrelation: {type: value_count, rules: [ra], group-by: [], timespan: 10s, condition: {field: User, gte: 2}}";
     let a = det("ida", "ra");
