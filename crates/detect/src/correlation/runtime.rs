@@ -351,10 +351,18 @@ impl Compiled {
 
     fn fire(&self, key: &GroupKey, value: f64) -> CorrelationMatch {
         let g = &self.groups[key];
-        let first = if self.rule.kind == CorrelationType::TemporalOrdered {
-            ordered_prefix(g, self.rule.rules.len()).1
-        } else {
-            None
+        let first = match self.rule.kind {
+            // the chosen start of the in-order sequence
+            CorrelationType::TemporalOrdered => ordered_prefix(g, self.rule.rules.len()).1,
+            // the tightest set: the latest hit of each rule
+            CorrelationType::Temporal => {
+                let mut latest: HashMap<usize, Timestamp> = HashMap::new();
+                for e in &g.entries {
+                    latest.insert(e.rule_idx, e.time);
+                }
+                latest.values().min().copied()
+            }
+            _ => None,
         };
         let first = first
             .or_else(|| g.entries.iter().map(|e| e.time).min())

@@ -887,6 +887,18 @@ fn temporal_needs_every_rule_in_any_order() {
     // all three, but not within 5 minutes
     let mut s = state(RECON, &dets);
     assert!(run(&mut s, &[(t(0), h(&c)), (t(10), h(&a)), (t(301), h(&b))]).is_empty());
+    // first/last span the tightest set of contributing events
+    let mut s = state(RECON, &dets);
+    let out = run(
+        &mut s,
+        &[
+            (t(0), h(&a)),
+            (t(10), h(&b)),
+            (t(20), h(&a)),
+            (t(30), h(&c)),
+        ],
+    );
+    assert_eq!((out[0].first, out[0].last), (t(10), t(30)));
     // one event matching two rules counts for both
     let mut s = state(RECON, &dets);
     let out = run(
