@@ -53,6 +53,32 @@ pub fn name(s: &str) -> FieldName {
     })
 }
 
+thread_local! {
+    static PAIRS: RefCell<(String, HashMap<Box<str>, FieldName>)> =
+        RefCell::new((String::new(), HashMap::new()));
+}
+
+/// Interns `<elem>_<attr>` (`Provider_Name`) without allocating when the
+/// name is already known.
+pub fn name2(elem: &str, attr: &str) -> FieldName {
+    PAIRS.with(|p| {
+        let (buf, map) = &mut *p.borrow_mut();
+        buf.clear();
+        buf.push_str(elem);
+        buf.push('_');
+        buf.push_str(attr);
+        if let Some(a) = map.get(buf.as_str()) {
+            return a.clone();
+        }
+        if map.len() > 50_000 {
+            map.clear();
+        }
+        let a = FieldName::from(buf.as_str());
+        map.insert(buf.as_str().into(), a.clone());
+        a
+    })
+}
+
 /// A JSON scalar or array as an event value.
 pub fn value(v: &J) -> Value {
     match v {
@@ -122,11 +148,15 @@ pub fn flatten_windows(event: &Map<String, J>, ev: &mut Event) {
                 J::Object(o) => {
                     if let Some(J::Object(attrs)) = o.get("#attributes") {
                         for (a, av) in attrs {
-                            ev.fields.push((name(&format!("{k}_{a}")), value(av)));
+                            ev.fields.push((name2(k, a), value(av)));
                         }
                     }
-                    if let Some(t) = o.get("#text") {
-                        ev.fields.push((name(k), value(t)));
+                    for (ck, cv) in o {
+                        match ck.as_str() {
+                            "#attributes" => {}
+                            "#text" => ev.fields.push((name(k), value(cv))),
+                            _ => leaf(ck, cv, ev),
+                        }
                     }
                 }
                 _ => ev.fields.push((name(k), value(v))),
@@ -177,8 +207,18 @@ fn leaf(k: &str, v: &J, ev: &mut Event) {
             }
         }
         J::Array(items) if items.iter().any(J::is_object) => {
+            // Objects are flattened as leaves; the other elements, if
+            // any, still form the list under `k`.
+            let mut rest = Vec::new();
             for item in items {
-                leaf(k, item, ev);
+                if item.is_object() {
+                    leaf(k, item, ev);
+                } else {
+                    rest.push(value(item));
+                }
+            }
+            if !rest.is_empty() {
+                ev.fields.push((name(k), Value::List(rest)));
             }
         }
         _ => ev.fields.push((name(k), value(v))),

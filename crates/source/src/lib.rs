@@ -52,6 +52,7 @@ use vigie_event::{Event, Timestamp};
 pub mod evtx;
 pub mod flatten;
 mod json;
+mod stream;
 pub mod syslog;
 mod time;
 
@@ -218,9 +219,18 @@ pub struct FileReport {
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
     pub errors: Vec<SourceError>,
+    /// Facts worth knowing that are not errors (an EVTX file marked
+    /// dirty, the year assumed for year-less syslog timestamps).
+    pub notes: Vec<String>,
 }
 
 impl FileReport {
+    /// An empty report for `path` (benchmarks and custom readers).
+    #[doc(hidden)]
+    pub fn empty(path: impl AsRef<Path>) -> Self {
+        Self::new(path.as_ref())
+    }
+
     fn new(path: &Path) -> Self {
         FileReport {
             path: path.to_path_buf(),
@@ -232,6 +242,7 @@ impl FileReport {
             first: None,
             last: None,
             errors: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -244,13 +255,13 @@ impl FileReport {
     }
 }
 
-fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+pub(crate) fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }
-fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+pub(crate) fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -266,8 +277,8 @@ pub(crate) struct Sink<'a> {
     batch_size: usize,
     pub read: u64,
     pub skipped: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
 }
 
 impl<'a> Sink<'a> {
@@ -562,6 +573,7 @@ fn read_content(
         report.first = inner_report.first;
         report.last = inner_report.last;
         report.errors.extend(inner_report.errors);
+        report.notes.extend(inner_report.notes);
         return;
     }
     let format = match sniff_bytes(bytes, true) {
