@@ -1,9 +1,5 @@
 //! Vigie's Sigma engine (the *detect* stage).
 //!
-//! CONTRACT STUB — the engine work replaces the bodies, keeps (and may
-//! extend) these public types and signatures, which `vigie-hunt` and
-//! `vigie-scope` are written against.
-//!
 //! Flow: [`load_paths`]/[`load_str`] parse rule files into a [`RuleSet`]
 //! plus a [`LoadReport`] (every rule not loaded, with file and reason);
 //! [`Engine::compile`] compiles a rule set once; [`Engine::evaluate`]
@@ -11,11 +7,25 @@
 //! appends [`Match`]es; a [`Correlator`] consumes matches in time order and
 //! emits [`CorrelationMatch`]es.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vigie_event::{Record, Timestamp, Value};
+
+mod compile;
+mod condition;
+pub mod correlation;
+mod load;
+pub mod logsource;
+mod modifier;
+mod prefilter;
+mod rule;
+mod value;
+
+pub use load::{load_paths, load_str};
+pub use logsource::{FieldMapping, LogsourceEntry, LogsourceMapping};
 
 /// Sigma `level`, ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -98,32 +108,37 @@ pub struct LoadOptions {
 /// Parsed (not yet compiled) rules.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
-    // engine-private
+    pub(crate) detections: Vec<rule::ParsedRule>,
+    pub(crate) filters: Vec<rule::ParsedFilter>,
+    pub(crate) correlations: Vec<(Arc<RuleMeta>, correlation::CorrelationRule)>,
+    /// SHA-256 of every source text read (for [`Engine::digest`]).
+    pub(crate) sources: Vec<[u8; 32]>,
 }
 
 impl RuleSet {
     /// Merges another rule set into this one (e.g. built-in pack + `--rules`).
-    pub fn extend(&mut self, _other: RuleSet) {
-        todo!()
+    pub fn extend(&mut self, other: RuleSet) {
+        self.detections.extend(other.detections);
+        self.filters.extend(other.filters);
+        self.correlations.extend(other.correlations);
+        self.sources.extend(other.sources);
     }
     /// Number of rules of all kinds.
     pub fn len(&self) -> usize {
-        todo!()
+        self.detections.len() + self.filters.len() + self.correlations.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Loads every `.yml`/`.yaml` file under the given files or directories.
-pub fn load_paths<P: AsRef<Path>>(_paths: &[P], _opts: &LoadOptions) -> (RuleSet, LoadReport) {
-    todo!()
-}
-
-/// Loads rules from YAML text (possibly multi-document); `path` names it
-/// in reports.
-pub fn load_str(_yaml: &str, _path: &Path, _opts: &LoadOptions) -> (RuleSet, LoadReport) {
-    todo!()
+    /// Metadata of every rule, all kinds.
+    pub fn metas(&self) -> Vec<RuleMeta> {
+        self.detections
+            .iter()
+            .map(|r| r.meta.clone())
+            .chain(self.filters.iter().map(|f| f.meta.clone()))
+            .chain(self.correlations.iter().map(|(m, _)| (**m).clone()))
+            .collect()
+    }
 }
 
 /// Why a field matched: for explanations in reports.
@@ -143,11 +158,13 @@ pub struct Match {
     pub rule: Arc<RuleMeta>,
     pub matched: Vec<MatchedField>,
     /// Values of the fields that correlations referencing this rule need
-    /// (group-by, value fields, aliases), extracted at match time so that
-    /// correlating never needs the event again. Empty otherwise.
+    /// (group-by, value fields, aliases resolved to the raw event field
+    /// names), extracted at match time so that correlating never needs the
+    /// event again. Empty otherwise.
     pub correlation_values: Vec<(Arc<str>, Value)>,
-    /// False for rules with `generate: false` referenced by correlations:
-    /// they feed the correlator but are not reported.
+    /// False when every correlation referencing this rule has
+    /// `generate: false` (the Sigma default): the match feeds the
+    /// correlator but is not reported on its own.
     pub generate: bool,
 }
 
@@ -163,53 +180,239 @@ pub struct CorrelationMatch {
     pub value: f64,
 }
 
+/// Compile-time settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Logsource → channel/event id table (built-in, plus user files).
+    pub logsources: LogsourceMapping,
+    /// Name of a field mapping of `logsources.field_mappings` (e.g.
+    /// `ecs`) for events that do not use Sigma's Windows field names;
+    /// `None`: native names.
+    pub field_mapping: Option<String>,
+    /// Values of `%name%` placeholders used with the `expand` modifier.
+    /// A rule using a placeholder without a value here fails to compile
+    /// (the specification says a tool that cannot resolve a placeholder
+    /// must reject the rule).
+    pub placeholders: HashMap<String, Vec<String>>,
+    /// Settings of the correlator.
+    pub correlation: correlation::CorrelationConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            logsources: LogsourceMapping::builtin(),
+            field_mapping: None,
+            placeholders: HashMap::new(),
+            correlation: correlation::CorrelationConfig::default(),
+        }
+    }
+}
+
+/// Figures about a compiled engine (cheap, computed at compile time).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EngineStats {
+    pub detection_rules: usize,
+    pub correlation_rules: usize,
+    pub filters_applied: usize,
+    /// Rules with no literal requirement (evaluated on every event of
+    /// their logsource).
+    pub always_candidates: usize,
+    /// Literal automata (one per field name, plus keywords).
+    pub automata: usize,
+    /// Literals across all automata.
+    pub literals: usize,
+    /// Rules evaluated on every Windows / non-Windows / any event because
+    /// their logsource maps to no channel.
+    pub windows_any: usize,
+    pub non_windows: usize,
+    pub unrestricted: usize,
+}
+
+/// Per-call counters of [`Engine::evaluate_counted`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalCounters {
+    pub events: u64,
+    /// Rules the logsource index selected.
+    pub indexed: u64,
+    /// Rules fully evaluated after the literal prefilter.
+    pub evaluated: u64,
+    pub matches: u64,
+}
+
 /// A compiled rule set, shared read-only across threads.
 pub struct Engine {
-    // engine-private
+    rules: Vec<compile::CompiledRule>,
+    metas: Vec<Arc<RuleMeta>>,
+    index: prefilter::Index,
+    prefilter: prefilter::Prefilter,
+    correlation: correlation::CorrelationState,
+    digest: String,
+    stats: EngineStats,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Engine {
-    /// Compiles the rule set once. Rules that cannot compile (bad regex,
-    /// unknown condition identifier, ...) are reported, not fatal.
-    pub fn compile(_rules: RuleSet) -> (Engine, Vec<RuleFailure>) {
-        todo!()
+    /// Compiles the rule set once with the default configuration. Rules
+    /// that cannot compile (bad regex, unresolved placeholder, ...) are
+    /// reported, not fatal.
+    pub fn compile(rules: RuleSet) -> (Engine, Vec<RuleFailure>) {
+        Self::compile_with(rules, &EngineConfig::default())
+    }
+
+    /// Compiles with an explicit configuration.
+    pub fn compile_with(rules: RuleSet, config: &EngineConfig) -> (Engine, Vec<RuleFailure>) {
+        load::compile_engine(rules, config)
     }
 
     /// Matches one event, appending every detection rule that fires
     /// (filters applied) to `out`.
-    pub fn evaluate<R: Record + ?Sized>(&self, _event: &R, _out: &mut Vec<Match>) {
-        todo!()
+    pub fn evaluate<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
+        let mut c = EvalCounters::default();
+        self.eval_inner(event, out, true, &mut c);
     }
 
-    /// Metadata of every compiled rule.
+    /// [`Engine::evaluate`], adding to counters.
+    pub fn evaluate_counted<R: Record + ?Sized>(
+        &self,
+        event: &R,
+        out: &mut Vec<Match>,
+        counters: &mut EvalCounters,
+    ) {
+        self.eval_inner(event, out, true, counters);
+    }
+
+    /// Evaluation without the literal prefilter (every rule the logsource
+    /// index selects is fully evaluated). Slower; exists to check that the
+    /// prefilter never changes results.
+    pub fn evaluate_unfiltered<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
+        let mut c = EvalCounters::default();
+        self.eval_inner(event, out, false, &mut c);
+    }
+
+    /// Evaluation of every rule on the event, ignoring logsource and
+    /// prefilter (for tests of the index).
+    pub fn evaluate_everything<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
+        for r in &self.rules {
+            if r.matches(event) {
+                out.push(self.make_match(r, event));
+            }
+        }
+    }
+
+    fn make_match<R: Record + ?Sized>(&self, r: &compile::CompiledRule, event: &R) -> Match {
+        let mut cv = Vec::new();
+        for (key, names) in &r.corr_fields {
+            if let Some(v) = names.iter().find_map(|n| event.field(n)) {
+                cv.push((key.clone(), v.clone()));
+            }
+        }
+        Match {
+            rule: r.meta.clone(),
+            matched: r.explain(event),
+            correlation_values: cv,
+            generate: r.generate,
+        }
+    }
+
+    fn eval_inner<R: Record + ?Sized>(
+        &self,
+        event: &R,
+        out: &mut Vec<Match>,
+        prefilter: bool,
+        counters: &mut EvalCounters,
+    ) {
+        counters.events += 1;
+        let cands = self.index.candidates(event.channel(), event.event_id());
+        if cands.is_empty() {
+            return;
+        }
+        counters.indexed += cands.len() as u64;
+        if !prefilter {
+            for &i in cands {
+                let r = &self.rules[i as usize];
+                counters.evaluated += 1;
+                if r.matches(event) {
+                    counters.matches += 1;
+                    out.push(self.make_match(r, event));
+                }
+            }
+            return;
+        }
+        SCRATCH.with(|s| {
+            let mut bits = s.borrow_mut();
+            let words = self.rules.len().div_ceil(64);
+            bits.clear();
+            bits.resize(words, 0);
+            if cands.iter().any(|&i| !self.prefilter.always[i as usize]) {
+                self.prefilter.mark(event, &mut bits);
+            }
+            for &i in cands {
+                let iu = i as usize;
+                if !self.prefilter.always[iu] && bits[iu / 64] & (1u64 << (iu % 64)) == 0 {
+                    continue;
+                }
+                let r = &self.rules[iu];
+                counters.evaluated += 1;
+                if r.matches(event) {
+                    counters.matches += 1;
+                    out.push(self.make_match(r, event));
+                }
+            }
+        });
+    }
+
+    /// Metadata of every compiled detection rule.
     pub fn rules(&self) -> &[Arc<RuleMeta>] {
-        todo!()
+        &self.metas
     }
 
-    /// A stable digest of the compiled rule set (for run manifests).
+    /// A stable digest of the compiled rule set (for run manifests): the
+    /// SHA-256 of the rule sources read and of the configuration.
     pub fn digest(&self) -> String {
-        todo!()
+        self.digest.clone()
     }
 
-    /// A correlator for this engine's correlation rules.
+    /// Figures about the compiled engine.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// A correlator for this engine's correlation rules (fresh state).
     pub fn correlator(&self) -> Correlator {
-        todo!()
+        Correlator {
+            state: self.correlation.fresh(),
+        }
     }
 }
 
 /// Stateful evaluation of correlation rules over matches in time order
 /// (events may arrive out of order within a bounded lateness).
 pub struct Correlator {
-    // engine-private
+    state: correlation::CorrelationState,
 }
 
 impl Correlator {
-    /// Feeds the matches of one event that happened at `time`.
-    pub fn observe(&mut self, _time: Timestamp, _matches: &[Match]) -> Vec<CorrelationMatch> {
-        todo!()
+    /// Feeds the matches of one event that happened at `time`. Call it
+    /// for every event, even without matches: time advancing is what
+    /// releases buffered inputs and closes windows.
+    pub fn observe(&mut self, time: Timestamp, matches: &[Match]) -> Vec<CorrelationMatch> {
+        self.state.observe(time, matches)
     }
     /// End of input: flushes what is still pending.
     pub fn finish(&mut self) -> Vec<CorrelationMatch> {
-        todo!()
+        self.state.finish()
+    }
+    /// Counters (late inputs dropped, missing fields, ...).
+    pub fn stats(&self) -> correlation::CorrelationStats {
+        self.state.stats()
+    }
+    /// Changes how late an input may arrive (see
+    /// [`correlation::CorrelationConfig`]).
+    pub fn set_lateness(&mut self, lateness: std::time::Duration) {
+        self.state.set_lateness(lateness)
     }
 }

@@ -1,0 +1,749 @@
+//! Rule ASTs → compiled rules: field names resolved through the logsource
+//! and field mappings, values turned into [`ValueMatcher`]s by applying
+//! their modifiers, conditions bound to search indices.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use vigie_event::{Record, Value};
+
+use crate::condition::{resolve, Expr};
+use crate::logsource::{FieldMapping, LogsourceEntry};
+use crate::modifier::{b64, b64_offsets, Modifier, WINDASH};
+use crate::rule::{FieldAst, RawValue, SearchAst};
+use crate::value::{literal_tokens, parse_wildcards, tokens_plain, Cmp, StrPat, Tok, ValueMatcher};
+use crate::{MatchedField, RuleMeta};
+
+/// Lookup names of one rule field: tried in order, the first present wins.
+pub(crate) type Names = Box<[Arc<str>]>;
+
+#[derive(Debug, Clone)]
+pub(crate) enum TestKind {
+    Exists(bool),
+    /// `field: null`: absent or null.
+    Null,
+    Values {
+        all: bool,
+        neq: bool,
+        /// One group per rule value; a group holds the alternatives the
+        /// value expanded to (windash, base64offset, placeholders).
+        groups: Vec<Vec<ValueMatcher>>,
+        /// A `null` is among the values: an absent field matches.
+        null_ok: bool,
+    },
+}
+
+/// One `field|modifiers: values` test (field `None`: keywords).
+#[derive(Debug, Clone)]
+pub(crate) struct CTest {
+    pub field: Option<Names>,
+    /// The field as the rule wrote it (explanations).
+    pub display: Arc<str>,
+    pub kind: TestKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CSearch {
+    pub name: String,
+    pub alts: Vec<Vec<CTest>>,
+}
+
+/// A logsource variant check, used only when some variant carries extra
+/// conditions (e.g. `registry_add` is Sysmon 12 with `EventType:
+/// CreateKey`).
+#[derive(Debug, Clone)]
+pub(crate) struct SourceCheck {
+    pub channels: Vec<String>,
+    pub event_ids: Vec<u32>,
+    pub conds: Vec<(Names, Vec<StrPat>)>,
+}
+
+/// A compiled detection rule.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledRule {
+    pub meta: Arc<RuleMeta>,
+    pub searches: Vec<CSearch>,
+    pub expr: Expr,
+    pub sources: Vec<SourceCheck>,
+    /// Searches that appear un-negated in the condition (explanations).
+    pub positive: Vec<usize>,
+    /// Event fields correlations need: (key, lookup names).
+    pub corr_fields: Vec<(Arc<str>, Names)>,
+    pub generate: bool,
+}
+
+/// Shares field name strings across rules.
+#[derive(Default)]
+pub(crate) struct Interner {
+    map: HashMap<String, Arc<str>>,
+}
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.map.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.map.insert(s.to_string(), a.clone());
+        a
+    }
+}
+
+/// Resolves rule field names for one rule.
+pub(crate) struct Resolver<'a> {
+    pub variants: Vec<&'a LogsourceEntry>,
+    pub mapping: Option<&'a FieldMapping>,
+}
+
+impl Resolver<'_> {
+    pub fn names(&self, field: &str, int: &mut Interner) -> Names {
+        let mut out: Vec<Arc<str>> = Vec::with_capacity(2);
+        let mut push = |s: &str, out: &mut Vec<Arc<str>>| {
+            if !out.iter().any(|x| &**x == s) {
+                out.push(int.get(s));
+            }
+        };
+        if let Some(m) = self.mapping {
+            if let Some(t) = m.fields.get(field) {
+                for x in t {
+                    push(x, &mut out);
+                }
+            }
+            if let Some(p) = &m.prefix {
+                push(&format!("{p}{field}"), &mut out);
+            }
+        }
+        push(field, &mut out);
+        for v in &self.variants {
+            for (from, to) in &v.fieldmappings {
+                if from == field {
+                    push(to, &mut out);
+                }
+            }
+        }
+        out.into_boxed_slice()
+    }
+}
+
+/// Compile-time inputs shared by all rules.
+pub(crate) struct Ctx<'a> {
+    pub placeholders: &'a HashMap<String, Vec<String>>,
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `windash`: every `-` or `/` that starts a word after a non-word
+/// character (pySigma's `\B[-/]\b`) takes each of the five dash forms.
+fn windash(toks: &[Tok]) -> Vec<Vec<Tok>> {
+    let positions: Vec<usize> = (0..toks.len())
+        .filter(|&i| {
+            matches!(toks[i], Tok::Char('-') | Tok::Char('/'))
+                && (i == 0 || !matches!(toks[i - 1], Tok::Char(c) if is_word(c)))
+                && matches!(toks.get(i + 1), Some(Tok::Char(c)) if is_word(*c))
+        })
+        .take(4)
+        .collect();
+    let mut out = vec![toks.to_vec()];
+    for &p in &positions {
+        let mut next = Vec::with_capacity(out.len() * WINDASH.len());
+        for v in &out {
+            for d in WINDASH {
+                let mut w = v.clone();
+                w[p] = Tok::Char(d);
+                next.push(w);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// Expands `%name%` placeholders (`\%` is a plain percent).
+fn expand(s: &str, ph: &HashMap<String, Vec<String>>) -> Result<Vec<String>, String> {
+    let mut outs = vec![String::new()];
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && chars.get(i + 1) == Some(&'%') {
+            outs.iter_mut().for_each(|o| o.push('%'));
+            i += 2;
+            continue;
+        }
+        if c == '%' {
+            if let Some(len) = chars[i + 1..].iter().position(|&x| x == '%') {
+                let name: String = chars[i + 1..i + 1 + len].iter().collect();
+                let vals = ph.get(&name).ok_or_else(|| {
+                    format!("unresolved placeholder '%{name}%' (no value configured)")
+                })?;
+                if vals.is_empty() {
+                    return Err(format!("placeholder '%{name}%' has no values"));
+                }
+                let mut next = Vec::new();
+                for o in &outs {
+                    for v in vals {
+                        next.push(format!("{o}{v}"));
+                    }
+                }
+                if next.len() > 4096 {
+                    return Err("placeholder expansion too large".into());
+                }
+                outs = next;
+                i += len + 2;
+                continue;
+            }
+        }
+        outs.iter_mut().for_each(|o| o.push(c));
+        i += 1;
+    }
+    Ok(outs)
+}
+
+enum Data {
+    Toks(Vec<Tok>),
+    Bytes(Vec<u8>),
+}
+
+fn plain_bytes(d: Data, what: &str) -> Result<Vec<u8>, String> {
+    match d {
+        Data::Bytes(b) => Ok(b),
+        Data::Toks(t) => tokens_plain(&t)
+            .map(String::into_bytes)
+            .ok_or_else(|| format!("{what} of a value with wildcards is not supported")),
+    }
+}
+
+fn utf16(s: &[u8], le: bool, bom: bool) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(s).map_err(|_| "utf16 of non-text bytes".to_string())?;
+    let mut out = Vec::with_capacity(text.len() * 2 + 2);
+    if bom {
+        out.extend_from_slice(&[0xFF, 0xFE]);
+    }
+    for u in text.encode_utf16() {
+        let b = if le || bom {
+            u.to_le_bytes()
+        } else {
+            u.to_be_bytes()
+        };
+        out.extend_from_slice(&b);
+    }
+    Ok(out)
+}
+
+fn raw_text(v: &RawValue) -> Option<String> {
+    match v {
+        RawValue::Str(s) => Some(s.clone()),
+        RawValue::Int(i) => Some(i.to_string()),
+        RawValue::Float(f) => Some(f.to_string()),
+        RawValue::Bool(b) => Some(b.to_string()),
+        RawValue::Null => None,
+    }
+}
+
+fn raw_num(v: &RawValue) -> Option<f64> {
+    match v {
+        RawValue::Int(i) => Some(*i as f64),
+        RawValue::Float(f) => Some(*f),
+        RawValue::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Compiles one `field|modifiers: values` item.
+pub(crate) fn compile_test(
+    fa: &FieldAst,
+    res: &Resolver<'_>,
+    ctx: &Ctx<'_>,
+    int: &mut Interner,
+) -> Result<CTest, String> {
+    let key = fa.field.clone().unwrap_or_default();
+    let ctxerr = |e: String| format!("'{key}': {e}");
+    let names = fa.field.as_deref().map(|f| res.names(f, int));
+    let display = int.get(&key);
+    let m = &fa.modifiers;
+    let has = |x: Modifier| m.contains(&x);
+    let all = has(Modifier::All);
+    let cased = has(Modifier::Cased);
+    let neq = has(Modifier::Neq);
+    let is_re = has(Modifier::Re);
+    let cmp = m.iter().find_map(|x| match x {
+        Modifier::Cmp(c) => Some(*c),
+        _ => None,
+    });
+    let time = m.iter().find_map(|x| match x {
+        Modifier::Time(t) => Some(*t),
+        _ => None,
+    });
+    let position: Vec<Modifier> = m
+        .iter()
+        .copied()
+        .filter(|x| {
+            matches!(
+                x,
+                Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith
+            )
+        })
+        .collect();
+    if position.len() > 1 {
+        return Err(ctxerr(
+            "more than one of contains/startswith/endswith".into(),
+        ));
+    }
+    if m.iter().any(|x| matches!(x, Modifier::ReFlag(_))) && !is_re {
+        return Err(ctxerr("re sub-modifiers i/m/s need 're'".into()));
+    }
+    if has(Modifier::Exists) {
+        if m.len() != 1 {
+            return Err(ctxerr(
+                "'exists' cannot be combined with other modifiers".into(),
+            ));
+        }
+        if names.is_none() {
+            return Err(ctxerr("'exists' needs a field".into()));
+        }
+        return match fa.values.as_slice() {
+            [RawValue::Bool(b)] => Ok(CTest {
+                field: names,
+                display,
+                kind: TestKind::Exists(*b),
+            }),
+            [RawValue::Str(s)]
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
+                Ok(CTest {
+                    field: names,
+                    display,
+                    kind: TestKind::Exists(s.eq_ignore_ascii_case("true")),
+                })
+            }
+            _ => Err(ctxerr("'exists' needs a single boolean value".into())),
+        };
+    }
+    if m.is_empty() && names.is_some() && fa.values == [RawValue::Null] {
+        return Ok(CTest {
+            field: names,
+            display,
+            kind: TestKind::Null,
+        });
+    }
+    if is_re && (!position.is_empty() || cmp.is_some() || has(Modifier::Cidr)) {
+        return Err(ctxerr(
+            "'re' cannot be combined with string position, numeric or cidr modifiers".into(),
+        ));
+    }
+    let transforms: Vec<Modifier> = m
+        .iter()
+        .copied()
+        .filter(|x| {
+            matches!(
+                x,
+                Modifier::Utf16Le
+                    | Modifier::Utf16Be
+                    | Modifier::Utf16
+                    | Modifier::Base64
+                    | Modifier::Base64Offset
+                    | Modifier::Windash
+            )
+        })
+        .collect();
+
+    let mut groups = Vec::with_capacity(fa.values.len());
+    let mut null_ok = false;
+    for v in &fa.values {
+        let mut alts: Vec<ValueMatcher> = Vec::new();
+        if *v == RawValue::Null {
+            null_ok = true;
+            alts.push(ValueMatcher::Null);
+            groups.push(alts);
+            continue;
+        }
+        if is_re {
+            let Some(src) = raw_text(v) else {
+                return Err(ctxerr("regex value must be a string".into()));
+            };
+            let mut flags = String::new();
+            for x in m {
+                if let Modifier::ReFlag(c) = x {
+                    flags.push(*c);
+                }
+            }
+            let pat = if flags.is_empty() {
+                src.clone()
+            } else {
+                format!("(?{flags}){src}")
+            };
+            let re = regex::RegexBuilder::new(&pat)
+                .size_limit(1 << 22)
+                .build()
+                .map_err(|e| {
+                    ctxerr(format!(
+                        "regex '{src}' does not compile: {}",
+                        first_line(&e.to_string())
+                    ))
+                })?;
+            alts.push(ValueMatcher::Regex(re));
+        } else if has(Modifier::Cidr) {
+            let s = raw_text(v).unwrap_or_default();
+            let net = s
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ctxerr(format!("invalid CIDR '{s}'")))?;
+            alts.push(ValueMatcher::Cidr(net));
+        } else if let Some(part) = time {
+            let n = raw_num(v).ok_or_else(|| ctxerr("time modifier needs a number".into()))?;
+            alts.push(ValueMatcher::Time(part, cmp.unwrap_or(Cmp::Eq), n));
+        } else if let Some(c) = cmp {
+            let n = raw_num(v)
+                .ok_or_else(|| ctxerr(format!("'{:?}' needs a number", c).to_lowercase()))?;
+            alts.push(ValueMatcher::Num(c, n));
+        } else if has(Modifier::FieldRef) {
+            let Some(other) = raw_text(v) else {
+                return Err(ctxerr("fieldref needs a field name".into()));
+            };
+            alts.push(ValueMatcher::FieldRef {
+                names: res.names(&other, int),
+                cased,
+            });
+        } else if let (RawValue::Bool(b), true) = (v, transforms.is_empty() && position.is_empty())
+        {
+            alts.push(ValueMatcher::Bool(*b));
+        } else {
+            let text = raw_text(v).unwrap_or_default();
+            let texts = if has(Modifier::Expand) {
+                expand(&text, ctx.placeholders).map_err(ctxerr)?
+            } else {
+                vec![text]
+            };
+            for t in texts {
+                let mut datas = vec![Data::Toks(parse_wildcards(&t))];
+                for tr in &transforms {
+                    let mut next = Vec::new();
+                    for d in datas {
+                        match tr {
+                            Modifier::Utf16Le => next.push(Data::Bytes(utf16(
+                                &plain_bytes(d, "utf16le")?,
+                                true,
+                                false,
+                            )?)),
+                            Modifier::Utf16Be => next.push(Data::Bytes(utf16(
+                                &plain_bytes(d, "utf16be")?,
+                                false,
+                                false,
+                            )?)),
+                            Modifier::Utf16 => next.push(Data::Bytes(utf16(
+                                &plain_bytes(d, "utf16")?,
+                                true,
+                                true,
+                            )?)),
+                            Modifier::Base64 => next.push(Data::Toks(literal_tokens(&b64(
+                                &plain_bytes(d, "base64").map_err(&ctxerr)?,
+                            )))),
+                            Modifier::Base64Offset => {
+                                for s in
+                                    b64_offsets(&plain_bytes(d, "base64offset").map_err(&ctxerr)?)
+                                {
+                                    next.push(Data::Toks(literal_tokens(&s)));
+                                }
+                            }
+                            Modifier::Windash => match d {
+                                Data::Toks(t) => {
+                                    next.extend(windash(&t).into_iter().map(Data::Toks))
+                                }
+                                Data::Bytes(_) => {
+                                    return Err(ctxerr("windash after an encoding".into()))
+                                }
+                            },
+                            _ => unreachable!("filtered"),
+                        }
+                    }
+                    datas = next;
+                }
+                for d in datas {
+                    let mut toks = match d {
+                        Data::Toks(t) => t,
+                        Data::Bytes(b) => b.into_iter().map(|x| Tok::Char(x as char)).collect(),
+                    };
+                    let (lead, trail) = match position.first() {
+                        Some(Modifier::Contains) => (true, true),
+                        Some(Modifier::StartsWith) => (false, true),
+                        Some(Modifier::EndsWith) => (true, false),
+                        // Keywords are searched anywhere in a field.
+                        _ => (names.is_none(), names.is_none()),
+                    };
+                    if lead && toks.first() != Some(&Tok::Star) {
+                        toks.insert(0, Tok::Star);
+                    }
+                    if trail && toks.last() != Some(&Tok::Star) {
+                        toks.push(Tok::Star);
+                    }
+                    alts.push(ValueMatcher::Str(
+                        StrPat::compile(&toks, cased).map_err(&ctxerr)?,
+                    ));
+                }
+            }
+        }
+        groups.push(alts);
+    }
+    Ok(CTest {
+        field: names,
+        display,
+        kind: TestKind::Values {
+            all,
+            neq,
+            groups,
+            null_ok,
+        },
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+pub(crate) fn compile_search(
+    s: &SearchAst,
+    res: &Resolver<'_>,
+    ctx: &Ctx<'_>,
+    int: &mut Interner,
+) -> Result<CSearch, String> {
+    let mut alts = Vec::with_capacity(s.alternatives.len());
+    for alt in &s.alternatives {
+        let mut tests = Vec::with_capacity(alt.len());
+        for fa in alt {
+            tests.push(
+                compile_test(fa, res, ctx, int)
+                    .map_err(|e| format!("search identifier '{}', {e}", s.name))?,
+            );
+        }
+        alts.push(tests);
+    }
+    Ok(CSearch {
+        name: s.name.clone(),
+        alts,
+    })
+}
+
+/// Shifts search indices (to append a filter's searches to a rule's).
+pub(crate) fn shift(e: Expr, off: usize) -> Expr {
+    match e {
+        Expr::Search(i) => Expr::Search(i + off),
+        Expr::Not(x) => Expr::Not(Box::new(shift(*x, off))),
+        Expr::And(v) => Expr::And(v.into_iter().map(|x| shift(x, off)).collect()),
+        Expr::Or(v) => Expr::Or(v.into_iter().map(|x| shift(x, off)).collect()),
+        Expr::AtLeast(n, v) => Expr::AtLeast(n, v.into_iter().map(|x| shift(x, off)).collect()),
+        s @ Expr::Source(_) => s,
+    }
+}
+
+/// Searches that occur outside any `not`.
+pub(crate) fn positive_searches(e: &Expr, neg: bool, out: &mut Vec<usize>) {
+    match e {
+        Expr::Search(i) => {
+            if !neg && !out.contains(i) {
+                out.push(*i)
+            }
+        }
+        Expr::Not(x) => positive_searches(x, !neg, out),
+        Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => {
+            v.iter().for_each(|x| positive_searches(x, neg, out))
+        }
+        Expr::Source(_) => {}
+    }
+}
+
+/// Compiles a condition over compiled searches.
+pub(crate) fn compile_condition(
+    cond: &crate::condition::CondAst,
+    searches: &[SearchAst],
+) -> Result<Expr, String> {
+    let names: Vec<String> = searches.iter().map(|s| s.name.clone()).collect();
+    resolve(cond, &names).map_err(|e| format!("bad condition: {e}"))
+}
+
+// ---------------------------------------------------------------------
+// Evaluation
+
+#[inline]
+fn lookup<'r, R: Record + ?Sized>(rec: &'r R, names: &[Arc<str>]) -> Option<&'r Value> {
+    match names {
+        [one] => rec.field(one),
+        _ => names.iter().find_map(|n| rec.field(n)),
+    }
+}
+
+fn keyword_group<R: Record + ?Sized>(g: &[ValueMatcher], rec: &R) -> bool {
+    rec.fields().any(|(_, v)| {
+        matches!(v, Value::Str(_) | Value::List(_)) && g.iter().any(|m| m.matches(v, rec))
+    })
+}
+
+impl CTest {
+    pub fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
+        let Some(names) = &self.field else {
+            return match &self.kind {
+                TestKind::Values { all, groups, .. } => {
+                    if *all {
+                        groups.iter().all(|g| keyword_group(g, rec))
+                    } else {
+                        groups.iter().any(|g| keyword_group(g, rec))
+                    }
+                }
+                _ => false,
+            };
+        };
+        let v = lookup(rec, names);
+        match &self.kind {
+            TestKind::Exists(b) => v.is_some() == *b,
+            TestKind::Null => v.is_none_or(|v| matches!(v, Value::Null)),
+            TestKind::Values {
+                all,
+                neq,
+                groups,
+                null_ok,
+            } => {
+                let r = match v {
+                    None => *null_ok && !*all,
+                    Some(v) => {
+                        if *all {
+                            groups.iter().all(|g| g.iter().any(|m| m.matches(v, rec)))
+                        } else {
+                            groups.iter().any(|g| g.iter().any(|m| m.matches(v, rec)))
+                        }
+                    }
+                };
+                r != *neq
+            }
+        }
+    }
+
+    /// The event value this test looked at, for explanations.
+    fn explain<R: Record + ?Sized>(&self, rec: &R, selection: &str, out: &mut Vec<MatchedField>) {
+        match &self.field {
+            Some(names) => {
+                let (field, value) = match names.iter().find_map(|n| rec.field(n).map(|v| (n, v))) {
+                    Some((n, v)) => (n.to_string(), v.to_text().into_owned()),
+                    None => (self.display.to_string(), String::new()),
+                };
+                out.push(MatchedField {
+                    selection: selection.to_string(),
+                    field: Some(field),
+                    value,
+                });
+            }
+            None => {
+                if let TestKind::Values { groups, .. } = &self.kind {
+                    for g in groups {
+                        if let Some((_, v)) = rec.fields().find(|(_, v)| {
+                            matches!(v, Value::Str(_) | Value::List(_))
+                                && g.iter().any(|m| m.matches(v, rec))
+                        }) {
+                            out.push(MatchedField {
+                                selection: selection.to_string(),
+                                field: None,
+                                value: v.to_text().into_owned(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CSearch {
+    pub fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
+        self.alts.iter().any(|a| a.iter().all(|t| t.eval(rec)))
+    }
+}
+
+impl SourceCheck {
+    fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
+        if !self.channels.is_empty() {
+            let Some(c) = rec.channel() else { return false };
+            if !self.channels.iter().any(|x| x.eq_ignore_ascii_case(c)) {
+                return false;
+            }
+        }
+        if !self.event_ids.is_empty()
+            && !rec.event_id().is_some_and(|e| self.event_ids.contains(&e))
+        {
+            return false;
+        }
+        self.conds.iter().all(|(names, pats)| {
+            lookup(rec, names).is_some_and(|v| {
+                pats.iter()
+                    .any(|p| crate::value::with_text(v, |t| p.matches_str(t)))
+            })
+        })
+    }
+}
+
+impl CompiledRule {
+    fn eval_expr<R: Record + ?Sized>(&self, e: &Expr, rec: &R) -> bool {
+        match e {
+            Expr::Search(i) => self.searches[*i].eval(rec),
+            Expr::Not(x) => !self.eval_expr(x, rec),
+            Expr::And(v) => v.iter().all(|x| self.eval_expr(x, rec)),
+            Expr::Or(v) => v.iter().any(|x| self.eval_expr(x, rec)),
+            Expr::AtLeast(n, v) => {
+                v.iter().filter(|x| self.eval_expr(x, rec)).take(*n).count() >= *n
+            }
+            Expr::Source(i) => self.sources[*i].eval(rec),
+        }
+    }
+
+    pub fn matches<R: Record + ?Sized>(&self, rec: &R) -> bool {
+        self.eval_expr(&self.expr, rec)
+    }
+
+    pub fn explain<R: Record + ?Sized>(&self, rec: &R) -> Vec<MatchedField> {
+        let mut out = Vec::new();
+        for &i in &self.positive {
+            let s = &self.searches[i];
+            if let Some(alt) = s.alts.iter().find(|a| a.iter().all(|t| t.eval(rec))) {
+                for t in alt {
+                    t.explain(rec, &s.name, &mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windash_permutes_word_leading_dashes_only() {
+        let v = windash(&parse_wildcards(" -enc x-y /c"));
+        assert_eq!(v.len(), 25);
+        let s: Vec<String> = v.iter().map(|t| tokens_plain(t).unwrap()).collect();
+        assert!(s.contains(&" /enc x-y -c".to_string()));
+        assert!(s.contains(&" \u{2015}enc x-y \u{2014}c".to_string()));
+        assert!(s.iter().all(|x| x.contains("x-y")));
+    }
+
+    #[test]
+    fn placeholders_expand_or_fail() {
+        let mut ph = HashMap::new();
+        ph.insert(
+            "Admins".to_string(),
+            vec!["adm_*".to_string(), "root".to_string()],
+        );
+        assert_eq!(expand("%Admins%", &ph).unwrap(), vec!["adm_*", "root"]);
+        assert_eq!(
+            expand(r"\%plain%Admins%", &ph).unwrap(),
+            vec!["%plainadm_*", "%plainroot"]
+        );
+        assert!(expand("%Nope%", &ph)
+            .unwrap_err()
+            .contains("unresolved placeholder '%Nope%'"));
+    }
+}

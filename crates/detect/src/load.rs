@@ -1,0 +1,475 @@
+//! Loading rule files into a [`RuleSet`], and compiling a rule set into an
+//! [`Engine`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::compile::{
+    compile_condition, compile_search, positive_searches, shift, CompiledRule, Ctx, Interner,
+    Resolver, SourceCheck,
+};
+use crate::condition::Expr;
+use crate::logsource::Scope;
+use crate::prefilter::{rule_requirement, Index, Placement, Prefilter};
+use crate::rule::{get, parse_doc, Doc};
+use crate::value::{parse_wildcards, StrPat};
+use crate::{
+    correlation, Engine, EngineConfig, EngineStats, LoadOptions, LoadReport, RuleFailure, RuleMeta,
+    RuleSet,
+};
+
+/// Loads every `.yml`/`.yaml` file under the given files or directories
+/// (directories recursively, in sorted order so results are stable).
+pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, LoadReport) {
+    let mut files = Vec::new();
+    let mut report = LoadReport::default();
+    for p in paths {
+        collect(p.as_ref(), &mut files, &mut report);
+    }
+    files.sort();
+    files.dedup();
+    let mut set = RuleSet::default();
+    for f in files {
+        match std::fs::read(&f) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let (s, r) = load_str(&text, &f, opts);
+                    set.extend(s);
+                    merge_report(&mut report, r);
+                }
+                Err(_) => {
+                    report.files += 1;
+                    report
+                        .failures
+                        .push(failure(&f, 0, None, "file is not valid UTF-8"));
+                }
+            },
+            Err(e) => {
+                report.files += 1;
+                report
+                    .failures
+                    .push(failure(&f, 0, None, &format!("cannot read: {e}")));
+            }
+        }
+    }
+    (set, report)
+}
+
+fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
+    if p.is_dir() {
+        match std::fs::read_dir(p) {
+            Ok(rd) => {
+                let mut entries: Vec<PathBuf> =
+                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                entries.sort();
+                for e in entries {
+                    collect(&e, files, report);
+                }
+            }
+            Err(e) => {
+                report
+                    .failures
+                    .push(failure(p, 0, None, &format!("cannot read directory: {e}")))
+            }
+        }
+    } else if p.is_file() {
+        if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            files.push(p.to_path_buf());
+        }
+    } else {
+        report
+            .failures
+            .push(failure(p, 0, None, "no such file or directory"));
+    }
+}
+
+fn merge_report(a: &mut LoadReport, b: LoadReport) {
+    a.files += b.files;
+    a.detection += b.detection;
+    a.correlation += b.correlation;
+    a.filter += b.filter;
+    a.deselected += b.deselected;
+    a.failures.extend(b.failures);
+}
+
+fn failure(path: &Path, document: usize, doc: Option<&Yaml>, reason: &str) -> RuleFailure {
+    let s = |k: &str| doc.and_then(|d| crate::rule::get_str(d, k));
+    RuleFailure {
+        path: path.to_path_buf(),
+        document,
+        id: s("id"),
+        title: s("title"),
+        reason: reason.to_string(),
+    }
+}
+
+/// Splits a multi-document YAML text at `---` lines, for salvaging the
+/// good documents of a file where one document is malformed.
+fn split_documents(text: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else {
+            let d = docs.last_mut().expect("non-empty");
+            d.push_str(line);
+            d.push('\n');
+        }
+    }
+    docs
+}
+
+fn selected(meta: &RuleMeta, opts: &LoadOptions) -> bool {
+    if let Some(min) = opts.min_level {
+        if meta.level.is_some_and(|l| l < min) {
+            return false;
+        }
+    }
+    if let Some(st) = &opts.statuses {
+        match &meta.status {
+            Some(s) => {
+                if !st.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                    return false;
+                }
+            }
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Loads rules from YAML text (possibly multi-document); `path` names it
+/// in reports.
+pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadReport) {
+    let mut set = RuleSet::default();
+    let mut report = LoadReport {
+        files: 1,
+        ..Default::default()
+    };
+    set.sources.push(Sha256::digest(yaml.as_bytes()).into());
+    let docs: Vec<Result<Yaml, String>> = match YamlLoader::load_from_str(yaml) {
+        Ok(d) => d.into_iter().map(Ok).collect(),
+        Err(_) => split_documents(yaml)
+            .iter()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| match YamlLoader::load_from_str(d) {
+                Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
+                Ok(v) if v.is_empty() => Ok(Yaml::Null),
+                Ok(_) => Err("YAML error: unexpected document structure".to_string()),
+                Err(e) => Err(format!("YAML error: {e}")),
+            })
+            .collect(),
+    };
+    for (i, doc) in docs.into_iter().enumerate() {
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => {
+                report.failures.push(failure(path, i, None, &e));
+                continue;
+            }
+        };
+        match &doc {
+            Yaml::Null => continue,
+            Yaml::Hash(_) => {}
+            _ => {
+                report
+                    .failures
+                    .push(failure(path, i, None, "document is not a map"));
+                continue;
+            }
+        }
+        if get(&doc, "action").is_some() {
+            report.failures.push(failure(
+                path,
+                i,
+                Some(&doc),
+                "legacy Sigma 1.0 rule collection ('action:' documents) is not supported",
+            ));
+            continue;
+        }
+        if get(&doc, "correlation").is_some() {
+            match correlation::parse_correlation(&doc, path) {
+                Ok(c) => {
+                    let meta = c.to_rule_meta(path);
+                    if selected(&meta, opts) {
+                        report.correlation += 1;
+                        set.correlations.push((Arc::new(meta), c));
+                    } else {
+                        report.deselected += 1;
+                    }
+                }
+                Err(e) => report.failures.push(failure(path, i, Some(&doc), &e)),
+            }
+            continue;
+        }
+        match parse_doc(&doc, path) {
+            Ok(Doc::Detection(mut r)) => {
+                if selected(&r.meta, opts) {
+                    r.document = i;
+                    report.detection += 1;
+                    set.detections.push(r);
+                } else {
+                    report.deselected += 1;
+                }
+            }
+            Ok(Doc::Filter(mut f)) => {
+                f.document = i;
+                report.filter += 1;
+                set.filters.push(f);
+            }
+            Err(e) => report.failures.push(failure(path, i, Some(&doc), &e)),
+        }
+    }
+    (set, report)
+}
+
+fn rf(meta: &RuleMeta, document: usize, reason: String) -> RuleFailure {
+    RuleFailure {
+        path: meta.path.clone(),
+        document,
+        id: meta.id.clone(),
+        title: Some(meta.title.clone()),
+        reason,
+    }
+}
+
+fn logsource_covers(filter: &crate::LogSource, rule: &crate::LogSource) -> bool {
+    let eq = |a: &Option<String>, b: &Option<String>| match a {
+        None => true,
+        Some(a) => b.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(a)),
+    };
+    eq(&filter.product, &rule.product)
+        && eq(&filter.category, &rule.category)
+        && eq(&filter.service, &rule.service)
+}
+
+/// Compiles a rule set (see [`Engine::compile_with`]).
+pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Vec<RuleFailure>) {
+    let mut failures = Vec::new();
+    let mut int = Interner::default();
+    let mapping = config.field_mapping.as_deref().and_then(|n| {
+        config
+            .logsources
+            .field_mappings
+            .get(&n.to_ascii_lowercase())
+    });
+    if let Some(n) = &config.field_mapping {
+        if mapping.is_none() {
+            failures.push(RuleFailure {
+                path: PathBuf::from("<config>"),
+                document: 0,
+                id: None,
+                title: None,
+                reason: format!("unknown field mapping '{n}': rules use native field names"),
+            });
+        }
+    }
+    let ctx = Ctx {
+        placeholders: &config.placeholders,
+    };
+    // Correlations first: which fields each detection rule must carry.
+    let det_metas: Vec<Arc<RuleMeta>> = set
+        .detections
+        .iter()
+        .map(|r| Arc::new(r.meta.clone()))
+        .collect();
+    let (corr_state, problems) = correlation::CorrelationState::new(
+        set.correlations.clone(),
+        &det_metas,
+        config.correlation.clone(),
+    );
+    for p in problems {
+        failures.push(rf(&p.rule, 0, p.reason));
+    }
+
+    let mut rules = Vec::with_capacity(set.detections.len());
+    let mut places = Vec::with_capacity(set.detections.len());
+    let mut filters_applied = 0;
+    let mut bad_filters: Vec<bool> = vec![false; set.filters.len()];
+    for (ri, r) in set.detections.iter().enumerate() {
+        let meta = det_metas[ri].clone();
+        let scope = config.logsources.resolve(&r.meta.logsource);
+        let mut place = Placement::default();
+        let variants = match &scope {
+            Scope::Variants(v) => v.clone(),
+            _ => Vec::new(),
+        };
+        match &scope {
+            Scope::Variants(v) => {
+                for e in v {
+                    let chans: Vec<Option<String>> = if e.channels.is_empty() {
+                        vec![None]
+                    } else {
+                        e.channels.iter().cloned().map(Some).collect()
+                    };
+                    let ids: Vec<Option<u32>> = if e.event_ids.is_empty() {
+                        vec![None]
+                    } else {
+                        e.event_ids.iter().copied().map(Some).collect()
+                    };
+                    for c in &chans {
+                        for id in &ids {
+                            place.keys.push((c.clone(), *id));
+                        }
+                    }
+                }
+            }
+            Scope::Product(p) if p == "windows" => place.windows_any = true,
+            Scope::Product(_) => place.non_windows = true,
+            Scope::Unrestricted => place.unrestricted = true,
+        }
+        let res = Resolver {
+            variants: variants.clone(),
+            mapping,
+        };
+        let result = (|| -> Result<CompiledRule, String> {
+            let mut searches = Vec::with_capacity(r.detection.searches.len());
+            for s in &r.detection.searches {
+                searches.push(compile_search(s, &res, &ctx, &mut int)?);
+            }
+            let mut expr = compile_condition(&r.detection.condition, &r.detection.searches)?;
+            let mut positive = Vec::new();
+            positive_searches(&expr, false, &mut positive);
+            // Logsource variant conditions.
+            let mut sources = Vec::new();
+            if variants.iter().any(|v| !v.conditions.is_empty()) {
+                for v in &variants {
+                    let mut conds = Vec::new();
+                    for (f, vals) in &v.conditions {
+                        let pats = vals
+                            .iter()
+                            .map(|x| StrPat::compile(&parse_wildcards(x), false))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        conds.push((res.names(f, &mut int), pats));
+                    }
+                    sources.push(SourceCheck {
+                        channels: v.channels.clone(),
+                        event_ids: v.event_ids.clone(),
+                        conds,
+                    });
+                }
+                let checks = (0..sources.len()).map(Expr::Source).collect();
+                expr = Expr::And(vec![expr, Expr::Or(checks)]);
+            }
+            // Filters.
+            for (fi, f) in set.filters.iter().enumerate() {
+                if bad_filters[fi] {
+                    continue;
+                }
+                let applies = if f.rules.is_empty() {
+                    logsource_covers(&f.meta.logsource, &r.meta.logsource)
+                } else {
+                    f.rules.iter().any(|x| {
+                        r.meta.id.as_deref() == Some(x.as_str())
+                            || r.meta.name.as_deref() == Some(x.as_str())
+                    })
+                };
+                if !applies {
+                    continue;
+                }
+                let mut fs = Vec::new();
+                let mut ok = true;
+                for s in &f.detection.searches {
+                    match compile_search(s, &res, &ctx, &mut int) {
+                        Ok(mut c) => {
+                            c.name = format!("filter:{}:{}", f.meta.title, c.name);
+                            fs.push(c);
+                        }
+                        Err(e) => {
+                            failures.push(rf(&f.meta, f.document, format!("filter: {e}")));
+                            bad_filters[fi] = true;
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                let fexpr = match compile_condition(&f.detection.condition, &f.detection.searches) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        failures.push(rf(&f.meta, f.document, format!("filter: {e}")));
+                        bad_filters[fi] = true;
+                        continue;
+                    }
+                };
+                let off = searches.len();
+                searches.extend(fs);
+                expr = Expr::And(vec![expr, Expr::Not(Box::new(shift(fexpr, off)))]);
+                filters_applied += 1;
+            }
+            let corr_fields = corr_state
+                .required_fields(&meta)
+                .into_iter()
+                .map(|f| {
+                    let names = res.names(&f, &mut int);
+                    (f, names)
+                })
+                .collect();
+            Ok(CompiledRule {
+                meta: meta.clone(),
+                searches,
+                expr,
+                sources,
+                positive,
+                corr_fields,
+                generate: corr_state.generates(&meta),
+            })
+        })();
+        match result {
+            Ok(c) => {
+                rules.push(c);
+                places.push(place);
+            }
+            Err(e) => failures.push(rf(&r.meta, r.document, e)),
+        }
+    }
+
+    let reqs: Vec<_> = rules.iter().map(rule_requirement).collect();
+    let prefilter = Prefilter::new(&reqs);
+    let index = Index::new(&places);
+    let metas: Vec<Arc<RuleMeta>> = rules.iter().map(|r| r.meta.clone()).collect();
+
+    let mut h = Sha256::new();
+    let mut srcs = set.sources.clone();
+    srcs.sort();
+    for s in &srcs {
+        h.update(s);
+    }
+    h.update(format!("{:?}", config.field_mapping).as_bytes());
+    h.update(format!("{:?}", config.logsources).as_bytes());
+    let mut ph: Vec<_> = config.placeholders.iter().collect();
+    ph.sort();
+    h.update(format!("{ph:?}").as_bytes());
+    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+
+    let stats = EngineStats {
+        detection_rules: rules.len(),
+        correlation_rules: corr_state.len(),
+        filters_applied,
+        always_candidates: prefilter.always.iter().filter(|a| **a).count(),
+        automata: prefilter.automata(),
+        literals: prefilter.words,
+        windows_any: places.iter().filter(|p| p.windows_any).count(),
+        non_windows: places.iter().filter(|p| p.non_windows).count(),
+        unrestricted: places.iter().filter(|p| p.unrestricted).count(),
+    };
+    let _: &HashMap<String, Vec<String>> = &config.placeholders;
+    (
+        Engine {
+            rules,
+            metas,
+            index,
+            prefilter,
+            correlation: corr_state,
+            digest,
+            stats,
+        },
+        failures,
+    )
+}

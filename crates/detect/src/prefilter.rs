@@ -1,0 +1,399 @@
+//! Candidate selection, so that a rule is fully evaluated only on events
+//! where it can possibly match.
+//!
+//! Two stages:
+//!
+//! 1. **Index** by logsource: rules are listed under the (channel, event
+//!    id) pairs their logsource maps to; an event only sees the rules of
+//!    its own pair (plus product-level and unrestricted rules).
+//! 2. **Literal prefilter**: for each rule a *necessary literal
+//!    requirement* is derived from its condition — a set of (field,
+//!    literal) pairs at least one of which must occur in the event for the
+//!    rule to match. `AND` keeps the most selective child's requirement,
+//!    `OR` takes the union, and anything without a literal (`not`, regex,
+//!    numbers, cidr, exists, null, `neq`) makes the rule an "always"
+//!    candidate. One Aho-Corasick automaton (ASCII case-insensitive) per
+//!    field name, plus one for keywords over all string fields, finds the
+//!    literals present in an event; only rules whose requirement is met
+//!    (or that have none) are evaluated.
+//!
+//! Soundness: a literal is only required when every value the matcher
+//! accepts contains it ASCII-case-insensitively (non-ASCII patterns, which
+//! use Unicode case folding, give no requirement), and every field value is
+//! scanned under every name it could be looked up by, so the prefilter
+//! never drops a rule that would match. `tests/prefilter.rs` checks this.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use vigie_event::{Record, Value};
+
+use crate::compile::{CTest, CompiledRule, TestKind};
+use crate::condition::Expr;
+use crate::value::{with_text, ValueMatcher};
+
+/// A literal that must occur in field `field` (`None`: any field).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Lit {
+    pub field: Option<Arc<str>>,
+    pub text: String,
+}
+
+/// A necessary requirement: `None` = always a candidate.
+type Req = Option<Vec<Lit>>;
+
+fn cost(r: &Req) -> f64 {
+    match r {
+        None => f64::INFINITY,
+        Some(l) => l
+            .iter()
+            .map(|x| 1.0 + 8.0 / (x.text.len().max(1) as f64))
+            .sum(),
+    }
+}
+
+fn best(reqs: impl Iterator<Item = Req>) -> Req {
+    let mut b: Req = None;
+    for r in reqs {
+        if cost(&r) < cost(&b) {
+            b = r;
+        }
+    }
+    b
+}
+
+fn union(reqs: impl Iterator<Item = Req>) -> Req {
+    let mut out = Vec::new();
+    for r in reqs {
+        out.extend(r?);
+    }
+    Some(out)
+}
+
+fn matcher_lit(m: &ValueMatcher) -> Option<String> {
+    match m {
+        ValueMatcher::Str(p) if p.ascii => {
+            let l = p.required_literal()?;
+            (!l.is_empty()).then(|| l.to_string())
+        }
+        _ => None,
+    }
+}
+
+fn test_req(t: &CTest) -> Req {
+    let TestKind::Values {
+        all,
+        neq: false,
+        groups,
+        null_ok: false,
+    } = &t.kind
+    else {
+        return None;
+    };
+    let fields: Vec<Option<Arc<str>>> = match &t.field {
+        Some(names) => names.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    };
+    let group_req = |g: &Vec<ValueMatcher>| -> Req {
+        let mut out = Vec::new();
+        for m in g {
+            let text = matcher_lit(m)?;
+            for f in &fields {
+                out.push(Lit {
+                    field: f.clone(),
+                    text: text.clone(),
+                });
+            }
+        }
+        Some(out)
+    };
+    if *all {
+        best(groups.iter().map(group_req))
+    } else {
+        union(groups.iter().map(group_req))
+    }
+}
+
+fn expr_req(rule: &CompiledRule, e: &Expr) -> Req {
+    match e {
+        Expr::Search(i) => union(
+            rule.searches[*i]
+                .alts
+                .iter()
+                .map(|alt| best(alt.iter().map(test_req))),
+        ),
+        Expr::Not(_) | Expr::Source(_) => None,
+        Expr::And(v) => best(v.iter().map(|x| expr_req(rule, x))),
+        Expr::Or(v) => union(v.iter().map(|x| expr_req(rule, x))),
+        // At least n of k: any k-n+1 children cover it; the union of all
+        // children is a (looser) sound requirement.
+        Expr::AtLeast(_, v) => union(v.iter().map(|x| expr_req(rule, x))),
+    }
+}
+
+/// The requirement of a compiled rule (deduplicated).
+pub(crate) fn rule_requirement(rule: &CompiledRule) -> Option<Vec<Lit>> {
+    let mut r = expr_req(rule, &rule.expr)?;
+    r.sort();
+    r.dedup();
+    Some(r)
+}
+
+struct FieldAutomaton {
+    ac: AhoCorasick,
+    /// Pattern id → rules it satisfies.
+    rules: Vec<Vec<u32>>,
+}
+
+/// The literal prefilter.
+pub(crate) struct Prefilter {
+    by_field: HashMap<Arc<str>, FieldAutomaton>,
+    keywords: Option<FieldAutomaton>,
+    /// Rules with no requirement.
+    pub always: Vec<bool>,
+    pub words: usize,
+}
+
+fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
+    let mut texts: Vec<String> = Vec::new();
+    let mut rules: Vec<Vec<u32>> = Vec::new();
+    let mut idx: HashMap<String, usize> = HashMap::new();
+    for (t, r) in pats {
+        let key = t.to_ascii_lowercase();
+        let i = *idx.entry(key.clone()).or_insert_with(|| {
+            texts.push(key);
+            rules.push(Vec::new());
+            texts.len() - 1
+        });
+        if !rules[i].contains(&r) {
+            rules[i].push(r);
+        }
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(&texts)
+        .expect("literal automaton builds");
+    FieldAutomaton { ac, rules }
+}
+
+impl Prefilter {
+    pub fn new(reqs: &[Option<Vec<Lit>>]) -> Prefilter {
+        let mut per_field: HashMap<Arc<str>, BTreeSet<(String, u32)>> = HashMap::new();
+        let mut kw: BTreeSet<(String, u32)> = BTreeSet::new();
+        let mut always = vec![false; reqs.len()];
+        let mut words = 0;
+        for (i, r) in reqs.iter().enumerate() {
+            match r {
+                None => always[i] = true,
+                Some(lits) => {
+                    for l in lits {
+                        words += 1;
+                        match &l.field {
+                            Some(f) => {
+                                per_field
+                                    .entry(f.clone())
+                                    .or_default()
+                                    .insert((l.text.clone(), i as u32));
+                            }
+                            None => {
+                                kw.insert((l.text.clone(), i as u32));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Prefilter {
+            by_field: per_field.into_iter().map(|(f, p)| (f, build(p))).collect(),
+            keywords: (!kw.is_empty()).then(|| build(kw)),
+            always,
+            words,
+        }
+    }
+
+    pub fn automata(&self) -> usize {
+        self.by_field.len() + usize::from(self.keywords.is_some())
+    }
+
+    fn scan(fa: &FieldAutomaton, v: &Value, bits: &mut [u64]) {
+        match v {
+            Value::List(items) => items.iter().for_each(|i| Self::scan(fa, i, bits)),
+            Value::Str(s) => Self::scan_str(fa, s, bits),
+            other => with_text(other, |t| Self::scan_str(fa, t, bits)),
+        }
+    }
+
+    fn scan_str(fa: &FieldAutomaton, s: &str, bits: &mut [u64]) {
+        for m in fa.ac.find_overlapping_iter(s) {
+            for &r in &fa.rules[m.pattern().as_usize()] {
+                bits[(r / 64) as usize] |= 1u64 << (r % 64);
+            }
+        }
+    }
+
+    /// Sets the bit of every rule whose requirement the event meets.
+    pub fn mark<R: Record + ?Sized>(&self, rec: &R, bits: &mut [u64]) {
+        for (name, v) in rec.fields() {
+            if let Some(fa) = self.by_field.get(name) {
+                Self::scan(fa, v, bits);
+            }
+            if let Some(kw) = &self.keywords {
+                if matches!(v, Value::Str(_) | Value::List(_)) {
+                    Self::scan(kw, v, bits);
+                }
+            }
+        }
+    }
+}
+
+/// Where a rule is evaluated (from its logsource).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Placement {
+    /// (channel, event id) pairs; event id `None` = any id of the channel;
+    /// channel `None` = that id on any channel.
+    pub keys: Vec<(Option<String>, Option<u32>)>,
+    /// Product-level Windows rule: every Windows event.
+    pub windows_any: bool,
+    /// Product-level non-Windows rule: every non-Windows event.
+    pub non_windows: bool,
+    /// Every event.
+    pub unrestricted: bool,
+}
+
+#[derive(Default)]
+struct ChannelIdx {
+    by_eid: HashMap<u32, Box<[u32]>>,
+    any: Box<[u32]>,
+}
+
+/// The logsource index.
+#[derive(Default)]
+pub(crate) struct Index {
+    channel_ids: HashMap<Box<str>, usize>,
+    channels: Vec<ChannelIdx>,
+    /// Event with an id but no channel.
+    eid_only: HashMap<u32, Box<[u32]>>,
+    eid_only_default: Box<[u32]>,
+    /// Windows event (has an id) on an unmapped channel.
+    windows_other: Box<[u32]>,
+    windows_other_eid: HashMap<u32, Box<[u32]>>,
+    /// Event with no id (non-Windows).
+    non_windows: Box<[u32]>,
+}
+
+fn merge(parts: &[&[u32]]) -> Box<[u32]> {
+    let mut v: Vec<u32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.into_boxed_slice()
+}
+
+impl Index {
+    pub fn new(places: &[Placement]) -> Index {
+        let mut specific: HashMap<(String, u32), Vec<u32>> = HashMap::new();
+        let mut chan_any: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut eid_any: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut eid_all_channels: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut win_any = Vec::new();
+        let mut non_win = Vec::new();
+        let mut unres = Vec::new();
+        for (i, p) in places.iter().enumerate() {
+            let i = i as u32;
+            if p.unrestricted {
+                unres.push(i);
+            }
+            if p.windows_any {
+                win_any.push(i);
+            }
+            if p.non_windows {
+                non_win.push(i);
+            }
+            for (c, e) in &p.keys {
+                match (c, e) {
+                    (Some(c), Some(e)) => {
+                        specific
+                            .entry((c.to_ascii_lowercase(), *e))
+                            .or_default()
+                            .push(i);
+                        eid_all_channels.entry(*e).or_default().push(i);
+                    }
+                    (Some(c), None) => chan_any.entry(c.to_ascii_lowercase()).or_default().push(i),
+                    (None, Some(e)) => eid_any.entry(*e).or_default().push(i),
+                    (None, None) => win_any.push(i),
+                }
+            }
+        }
+        let mut idx = Index::default();
+        let mut chans: BTreeSet<String> = chan_any.keys().cloned().collect();
+        chans.extend(specific.keys().map(|(c, _)| c.clone()));
+        let empty: Vec<u32> = Vec::new();
+        for c in chans {
+            let ca = chan_any.get(&c).unwrap_or(&empty);
+            let mut ci = ChannelIdx {
+                any: merge(&[ca, &win_any, &unres]),
+                by_eid: HashMap::new(),
+            };
+            let mut eids: BTreeSet<u32> = specific
+                .keys()
+                .filter(|(cc, _)| *cc == c)
+                .map(|(_, e)| *e)
+                .collect();
+            eids.extend(eid_any.keys().copied());
+            for e in eids {
+                let sp = specific.get(&(c.clone(), e)).unwrap_or(&empty);
+                let ea = eid_any.get(&e).unwrap_or(&empty);
+                ci.by_eid.insert(e, merge(&[sp, ca, ea, &win_any, &unres]));
+            }
+            idx.channel_ids
+                .insert(c.into_boxed_str(), idx.channels.len());
+            idx.channels.push(ci);
+        }
+        let mut all_eids: BTreeSet<u32> = eid_all_channels.keys().copied().collect();
+        all_eids.extend(eid_any.keys().copied());
+        for e in all_eids {
+            let a = eid_all_channels.get(&e).unwrap_or(&empty);
+            let b = eid_any.get(&e).unwrap_or(&empty);
+            idx.eid_only.insert(e, merge(&[a, b, &win_any, &unres]));
+        }
+        for (e, b) in &eid_any {
+            idx.windows_other_eid
+                .insert(*e, merge(&[b, &win_any, &unres]));
+        }
+        idx.eid_only_default = merge(&[&win_any, &unres]);
+        idx.windows_other = merge(&[&win_any, &unres]);
+        idx.non_windows = merge(&[&non_win, &unres]);
+        idx
+    }
+
+    fn channel(&self, c: &str) -> Option<&ChannelIdx> {
+        if let Some(&i) = self.channel_ids.get(c) {
+            return Some(&self.channels[i]);
+        }
+        if c.bytes().any(|b| b.is_ascii_uppercase()) {
+            let l = c.to_ascii_lowercase();
+            return self.channel_ids.get(l.as_str()).map(|&i| &self.channels[i]);
+        }
+        None
+    }
+
+    /// The rules to consider for an event (sorted rule indices).
+    pub fn candidates(&self, channel: Option<&str>, eid: Option<u32>) -> &[u32] {
+        match (channel, eid) {
+            (Some(c), Some(e)) => match self.channel(c) {
+                Some(ci) => ci.by_eid.get(&e).unwrap_or(&ci.any),
+                None => self
+                    .windows_other_eid
+                    .get(&e)
+                    .unwrap_or(&self.windows_other),
+            },
+            (Some(c), None) => match self.channel(c) {
+                Some(ci) => &ci.any,
+                None => &self.non_windows,
+            },
+            (None, Some(e)) => self.eid_only.get(&e).unwrap_or(&self.eid_only_default),
+            (None, None) => &self.non_windows,
+        }
+    }
+}
