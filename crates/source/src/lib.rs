@@ -592,7 +592,9 @@ fn read_content(
             match format {
                 Format::JsonLines => json::read_lines(bytes, src, &mut sink, &mut errors),
                 Format::Json => json::read_documents(bytes, src, &mut sink, &mut errors),
-                _ => syslog::read_syslog(bytes, src, opts, &mut sink, &mut errors),
+                _ => {
+                    syslog::read_syslog(bytes, src, opts, &mut sink, &mut errors, &mut report.notes)
+                }
             }
             sink.flush();
             report.absorb(&sink);
