@@ -1,0 +1,269 @@
+//! The report in a real browser: Debian's headless Chromium opens it from
+//! disk (as the crisis cell will, offline) and we check that
+//! * it renders with no console message at all (script errors, CSP
+//!   violations and blocked loads all log to the console),
+//! * its script ran to the end (it sets `data-vigie-ready` on `<html>`)
+//!   and the key sections are in the rendered DOM,
+//! * a scope full of hostile strings runs no injected script,
+//! * a screenshot can be taken (the docs' `docs/report-screenshot.png`
+//!   is refreshed from it when `VIGIE_UPDATE_SCREENSHOT=1`).
+//!
+//! Without Chromium the tests print "skipped" and pass, except under
+//! `CI=true`, where `.ci/run` installs it and its absence is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vigie_report::{write_html_with, Options, SECTIONS};
+
+/// The Chromium binary: `$CHROMIUM`, else `chromium` or
+/// `chromium-browser` on the PATH.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn chromium_or_skip() -> Option<PathBuf> {
+    match chromium() {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("chromium not found on PATH under CI=true: .ci/run must install Debian's `chromium` package")
+        }
+        None => {
+            println!("skipped: chromium not found (apt-get install chromium)");
+            None
+        }
+    }
+}
+
+struct Run {
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs headless Chromium on `page` with `extra` flags; kills it after 120 s.
+fn run_chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Run {
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(format!("file://{}", page.display()))
+    .stdin(Stdio::null());
+    std::fs::create_dir_all(profile).unwrap();
+    let out_path = profile.with_extension("stdout.txt");
+    let err_path = profile.with_extension("stderr.txt");
+    cmd.stdout(std::fs::File::create(&out_path).unwrap());
+    cmd.stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().expect("start chromium");
+    let start = Instant::now();
+    loop {
+        match child.try_wait().expect("wait for chromium") {
+            Some(status) => {
+                let run = Run {
+                    stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+                    stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+                };
+                assert!(
+                    status.success(),
+                    "chromium failed ({status}):\n{}",
+                    run.stderr
+                );
+                return run;
+            }
+            None if start.elapsed() > Duration::from_secs(120) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromium did not finish within 120 s");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Console lines Chromium logged (`…:CONSOLE:…] "message", source: …`).
+fn console_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains(":CONSOLE")).collect()
+}
+
+fn write_report(
+    dir: &Path,
+    scope: &vigie_scope::Scope,
+    rows: &[vigie_report::DetectionRow],
+) -> PathBuf {
+    let page = dir.join("report.html");
+    let opts = Options {
+        organisation: Some("Communauté de communes de Pen-Ar-Bed (CCPAB)".into()),
+        ..Options::default()
+    };
+    write_html_with(&page, scope, rows, &opts).expect("write report");
+    page
+}
+
+#[test]
+fn report_renders_without_console_errors_and_with_every_section() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_report(
+        dir.path(),
+        &common::ccpab_scope(),
+        &common::ccpab_detections(),
+    );
+
+    let run = run_chromium(
+        &bin,
+        &dir.path().join("profile-dom"),
+        &page,
+        &["--dump-dom".into()],
+    );
+    let console = console_lines(&run.stderr);
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let dom = run.stdout;
+    assert!(
+        dom.contains(r#"data-vigie-ready="1""#),
+        "the report's script did not run to the end"
+    );
+    for id in SECTIONS {
+        assert!(
+            dom.contains(&format!(r#"id="{id}""#)),
+            "section #{id} missing from the DOM"
+        );
+    }
+    // The script revealed the filter controls and counted the rows.
+    assert!(
+        dom.contains(r#"<div class="filters">"#),
+        "filters still hidden"
+    );
+    let rows = common::ccpab_detections().len();
+    assert!(dom.contains(&format!(
+        r#"<span id="det-count">{}</span>"#,
+        rows.min(2000)
+    )));
+    // The graph and charts are in the DOM as SVG.
+    for class in ["graph", "timeline", "progression"] {
+        assert!(
+            dom.contains(&format!(r#"<svg class="{class}""#)),
+            "{class} svg"
+        );
+    }
+}
+
+#[test]
+fn hostile_strings_run_no_script_in_the_browser() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_report(
+        dir.path(),
+        &common::hostile_scope(),
+        &common::hostile_detections(),
+    );
+    let run = run_chromium(
+        &bin,
+        &dir.path().join("profile"),
+        &page,
+        &["--dump-dom".into()],
+    );
+    // Injected markup would either run (setting data-pwned) or be blocked
+    // by the CSP, which logs a console message: neither may happen.
+    assert!(
+        !run.stdout.contains(r#"data-pwned="1""#),
+        "injected script ran"
+    );
+    let console = console_lines(&run.stderr);
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    assert!(run.stdout.contains(r#"data-vigie-ready="1""#));
+    assert!(
+        !run.stdout.contains("<iframe"),
+        "injected iframe in the DOM"
+    );
+    assert!(!run.stdout.contains("<img"), "injected img in the DOM");
+}
+
+#[test]
+fn screenshot_for_the_docs() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = write_report(
+        dir.path(),
+        &common::ccpab_scope(),
+        &common::ccpab_detections(),
+    );
+    let shot = dir.path().join("report-screenshot.png");
+    let run = run_chromium(
+        &bin,
+        &dir.path().join("profile-shot"),
+        &page,
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,2400".into(),
+        ],
+    );
+    let console = console_lines(&run.stderr);
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 2400));
+    // A blank page compresses to a few kB; the report is far richer.
+    assert!(
+        png.len() > 100_000,
+        "screenshot suspiciously small: {} bytes",
+        png.len()
+    );
+    if std::env::var("VIGIE_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report-screenshot.png");
+        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
+        std::fs::copy(&shot, &docs).unwrap();
+        println!("screenshot written to {}", docs.display());
+    }
+    if let Ok(keep) = std::env::var("VIGIE_KEEP_REPORT") {
+        std::fs::copy(&page, Path::new(&keep).join("report.html")).unwrap();
+        std::fs::copy(&shot, Path::new(&keep).join("report-screenshot.png")).unwrap();
+    }
+}
