@@ -30,8 +30,41 @@ use vigie_event::{Event, FieldName, Value};
 
 use crate::time::{from_epoch, parse_timestamp};
 
+/// FxHash (the rustc hasher): field names are short, trusted-enough keys
+/// (a hostile log can at worst slow its own reading down), and SipHash
+/// was a visible share of the EVTX conversion time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<V> = HashMap<Box<str>, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 thread_local! {
-    static NAMES: RefCell<HashMap<Box<str>, FieldName>> = RefCell::new(HashMap::new());
+    static NAMES: RefCell<FxMap<FieldName>> = RefCell::new(FxMap::default());
 }
 
 /// Interns a field name: every event read on a thread shares one `Arc`
@@ -54,8 +87,8 @@ pub fn name(s: &str) -> FieldName {
 }
 
 thread_local! {
-    static PAIRS: RefCell<(String, HashMap<Box<str>, FieldName>)> =
-        RefCell::new((String::new(), HashMap::new()));
+    static PAIRS: RefCell<(String, FxMap<FieldName>)> =
+        RefCell::new((String::new(), FxMap::default()));
 }
 
 /// Interns `<elem>_<attr>` (`Provider_Name`) without allocating when the
