@@ -30,6 +30,7 @@ const JOIN_WINDOW_H: i64 = 48;
 const LINK_LOOKBACK_H: i64 = 24;
 const MAX_LIST: usize = 500;
 const MAX_GAPS: usize = 200;
+const MAX_LINKS: usize = 5000;
 /// Outbound volume to one external address above which a transfer is
 /// probable exfiltration.
 const EXFIL_BYTES: u64 = 1 << 30;
@@ -336,6 +337,15 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         .cloned()
         .collect();
     for c in &cleared {
+        // A rule already reported this clearing (e.g. SigmaHQ "Security
+        // Eventlog Cleared"): the built-in signal would only duplicate it.
+        if dets.iter().any(|d| {
+            lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium))
+                && d.evidence.source == c.evidence.source
+                && d.evidence.locator == c.evidence.locator
+        }) {
+            continue;
+        }
         let mut ev = c.evidence.clone();
         ev.rule_title = Some(clear_rule.title.clone());
         ev.level = clear_rule.level;
@@ -1015,10 +1025,28 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     addresses.sort_by(|a, b| b.implicated.cmp(&a.implicated).then(a.kind.cmp(&b.kind)).then(a.address.cmp(&b.address)));
 
     // --- public links -------------------------------------------------------------
+    // Every link is kept (they are aggregated per source, target, account
+    // and method, so bounded by the number of distinct pairs); beyond
+    // MAX_LINKS, ordinary network logons between uninvolved hosts go first.
+    let keep: BTreeSet<usize> = {
+        let mut idx: Vec<usize> = (0..links_sorted.len()).collect();
+        idx.sort_by_key(|&i| {
+            let l = &links_sorted[i];
+            (
+                !l.malicious,
+                !(comp_hosts.contains(&l.to) || l.from_kind != AddressKind::Internal || strong_method(l.method)),
+                i,
+            )
+        });
+        if idx.len() > MAX_LINKS {
+            caveats.push(format!("{} links not listed (only the first {MAX_LINKS} by relevance).", idx.len() - MAX_LINKS));
+        }
+        idx.into_iter().take(MAX_LINKS).collect()
+    };
     let links: Vec<Link> = links_sorted
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.malicious || comp_hosts.contains(&l.to) || l.from_kind != AddressKind::Internal || strong_method(l.method))
+        .filter(|(i, _)| keep.contains(i))
         .map(|(i, l)| Link {
             id: format!("L{}", i + 1),
             from: l.from.clone(),
@@ -1081,6 +1109,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 || il.contains("\\admin$")
                 || il.contains("\\temp\\")
                 || il.contains("\\users\\public")
+                || matches!(
+                    crate::names::basename(img.split(' ').next().unwrap_or("")).as_str(),
+                    "cmd.exe" | "cmd" | "powershell.exe" | "rundll32.exe" | "mshta.exe" | "regsvr32.exe" | "wscript.exe" | "cscript.exe"
+                )
                 || il.contains("cmd.exe /c")
                 || il.contains("cmd /c")
                 || il.contains("powershell");
@@ -1436,7 +1468,11 @@ fn entry_point(
             LinkMethod::Psexec => "psexec",
             LinkMethod::Winrm => "winrm",
             LinkMethod::Wmi => "wmi",
-            _ => "remote_access",
+            LinkMethod::SmbAdminShare => "admin_share",
+            LinkMethod::ExplicitCreds => "explicit_credentials",
+            LinkMethod::Vpn => "vpn",
+            LinkMethod::RemoteTask => "remote_task",
+            LinkMethod::RemoteService => "remote_service",
         }
         .to_string();
         let mut source = l.from_address.clone();
@@ -1562,7 +1598,7 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
         if t("T1136") || t("T1098") {
             add(NatureKind::AccountManipulation, r.clone(), ev, lv);
         }
-        if a.has_tactic("TA0005") {
+        if a.has_tactic("TA0005") || a.has_tactic("TA0112") {
             add(NatureKind::DefenceEvasion, r.clone(), ev, lv);
         }
         if a.has_tactic("TA0007") {
@@ -2116,7 +2152,6 @@ fn containment(
         }
         out.push(Action { priority: 0, kind, target: target.to_string(), reason, evidence });
     };
-    let acct = |n: &str| accounts.iter().find(|a| a.name == n);
     if let Some(e) = entry {
         if let Some(a) = &e.account {
             let ev: Vec<Evidence> = e.evidence.iter().take(2).cloned().collect();
@@ -2146,10 +2181,9 @@ fn containment(
     }
     for a in accounts.iter().filter(|a| a.compromised == Compromise::Yes) {
         let kind = if a.kind == AccountKind::Service { ActionKind::ResetPassword } else { ActionKind::DisableAccount };
-        push(kind, &a.name, a.compromise_reasons.first().cloned().unwrap_or_default(), a.evidence.iter().take(1).cloned().collect());
-        if a.kind != AccountKind::Service && acct(&a.name).is_some() {
-            push(ActionKind::ResetPassword, &a.name, "credentials exposed".into(), vec![]);
-        }
+        let why = a.compromise_reasons.first().cloned().unwrap_or_default();
+        let why = if kind == ActionKind::DisableAccount { format!("{why}; then reset its password") } else { why };
+        push(kind, &a.name, why, a.evidence.iter().take(1).cloned().collect());
     }
     for s in services.iter().filter(|s| s.suspicious && comp_hosts.contains(&s.host) && exposure::remote_access_name(&format!("{} {}", s.name, s.image_path.as_deref().unwrap_or("")))) {
         push(ActionKind::RemoveService, &format!("{} on {}", s.name, s.host), "remote-access tool installed as a service".into(), vec![s.evidence.clone()]);

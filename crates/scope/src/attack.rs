@@ -13,7 +13,12 @@ pub const TACTICS: &[(&str, &str, &str)] = &[
     ("TA0002", "execution", "Execution"),
     ("TA0003", "persistence", "Persistence"),
     ("TA0004", "privilege-escalation", "Privilege Escalation"),
+    // ATT&CK v19 retired Defense Evasion, splitting it into Stealth
+    // (keeping TA0005) and Defense Impairment (TA0112); SigmaHQ uses both
+    // new slugs, older rules the old one.
     ("TA0005", "defense-evasion", "Defense Evasion"),
+    ("TA0005", "stealth", "Stealth"),
+    ("TA0112", "defense-impairment", "Defense Impairment"),
     ("TA0006", "credential-access", "Credential Access"),
     ("TA0007", "discovery", "Discovery"),
     ("TA0008", "lateral-movement", "Lateral Movement"),
@@ -114,6 +119,10 @@ pub const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1003.004", "LSA Secrets", "credential-access"),
 ];
 
+/// Technique families known only by their tactic (ATT&CK v19 additions
+/// whose names this table does not carry).
+const FAMILIES: &[(&str, &str)] = &[("T1685", "defense-impairment")];
+
 /// A tactic looked up by tag slug (`lateral-movement` or `lateral_movement`).
 pub fn tactic_by_slug(slug: &str) -> Option<(&'static str, &'static str, &'static str)> {
     let norm = slug.replace('_', "-");
@@ -140,8 +149,8 @@ pub fn technique(id: &str) -> Option<(&'static str, &'static str, &'static str)>
 /// The ATT&CK content of a rule's tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attack {
-    /// Tactic ids (`TA0008`), in tag order, deduplicated.
-    pub tactics: Vec<&'static str>,
+    /// Tactics (id `TA0008`, name), in tag order, deduplicated.
+    pub tactics: Vec<(&'static str, &'static str)>,
     /// Technique ids in upper case (`T1021.002`), in tag order.
     pub techniques: Vec<String>,
 }
@@ -161,19 +170,21 @@ impl Attack {
                 if !a.techniques.contains(&id) {
                     a.techniques.push(id);
                 }
-            } else if let Some((id, _, _)) = tactic_by_slug(rest) {
-                if !a.tactics.contains(&id) {
-                    a.tactics.push(id);
+            } else if let Some((id, _, name)) = tactic_by_slug(rest) {
+                if !a.tactics.contains(&(id, name)) {
+                    a.tactics.push((id, name));
                 }
             }
         }
         if a.tactics.is_empty() {
             for t in &a.techniques {
-                if let Some((_, _, slug)) = technique(t) {
-                    if let Some((id, _, _)) = tactic_by_slug(slug) {
-                        if !a.tactics.contains(&id) {
-                            a.tactics.push(id);
-                        }
+                let slug = technique(t).map(|x| x.2).or_else(|| {
+                    let parent = t.split('.').next().unwrap_or(t);
+                    FAMILIES.iter().find(|(f, _)| *f == parent).map(|(_, s)| *s)
+                });
+                if let Some((id, _, name)) = slug.and_then(tactic_by_slug) {
+                    if !a.tactics.contains(&(id, name)) {
+                        a.tactics.push((id, name));
                     }
                 }
             }
@@ -182,7 +193,7 @@ impl Attack {
     }
 
     pub fn has_tactic(&self, id: &str) -> bool {
-        self.tactics.contains(&id)
+        self.tactics.iter().any(|t| t.0 == id)
     }
 
     /// True if a technique equals `id` or is a sub-technique of it.
@@ -195,11 +206,7 @@ impl Attack {
     /// The main (tactic id, tactic name): the latest tactic in kill-chain
     /// order, since a rule tagged both execution and impact is about impact.
     pub fn main_tactic(&self) -> Option<(&'static str, &'static str)> {
-        self.tactics
-            .iter()
-            .max_by_key(|t| tactic_order(Some(t)))
-            .and_then(|id| TACTICS.iter().find(|(i, _, _)| i == id))
-            .map(|(i, _, n)| (*i, *n))
+        self.tactics.iter().copied().max_by_key(|t| tactic_order(Some(t.0)))
     }
 }
 
@@ -215,7 +222,7 @@ mod tests {
             "attack.execution".into(),
             "cve.2021-1234".into(),
         ]);
-        assert_eq!(a.tactics, vec!["TA0008", "TA0002"]);
+        assert_eq!(a.tactics, vec![("TA0008", "Lateral Movement"), ("TA0002", "Execution")]);
         assert_eq!(a.techniques, vec!["T1021.002"]);
         assert!(a.has_technique("T1021"));
         assert!(!a.has_technique("T102"));
@@ -225,7 +232,11 @@ mod tests {
     #[test]
     fn technique_only_tags_get_a_tactic() {
         let a = Attack::from_tags(&["attack.t1490".into()]);
-        assert_eq!(a.tactics, vec!["TA0040"]);
+        assert_eq!(a.tactics, vec![("TA0040", "Impact")]);
+        let v19 = Attack::from_tags(&["attack.t1685.005".into()]);
+        assert_eq!(v19.tactics, vec![("TA0112", "Defense Impairment")]);
+        let st = Attack::from_tags(&["attack.stealth".into()]);
+        assert_eq!(st.main_tactic(), Some(("TA0005", "Stealth")));
         assert_eq!(technique("t1003.001").unwrap().1, "LSASS Memory");
         // Unknown sub-technique falls back to its parent.
         assert_eq!(technique("T1003.099").unwrap().0, "T1003");

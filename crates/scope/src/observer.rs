@@ -114,6 +114,13 @@ fn user(raw: Option<&str>) -> Option<(String, Option<String>)> {
     if builtin_kind(&n).is_some() {
         return None;
     }
+    // Virtual identities (IIS application pools, service SIDs, DWM/UMFD).
+    if d.as_deref().is_some_and(|d| {
+        let d = d.to_ascii_lowercase();
+        matches!(d.as_str(), "iis apppool" | "nt service" | "window manager" | "font driver host" | "nt authority" | "autorite nt")
+    }) {
+        return None;
+    }
     Some((n, d))
 }
 
@@ -768,13 +775,15 @@ impl Observer {
         };
         let admin_share = share_up == "ADMIN$" || (share_up.len() == 2 && share_up.ends_with('$'));
         let method = if admin_share {
-            if is_psexec_name(&tb) {
+            // PsExec and clones copy their service binary to ADMIN$'s root.
+            let exe_in_root = share_up == "ADMIN$" && !target.contains('\\') && tb.ends_with(".exe");
+            if is_psexec_name(&tb) || exe_in_root {
                 Some(LinkMethod::Psexec)
             } else {
                 Some(LinkMethod::SmbAdminShare)
             }
         } else if share_up == "IPC$" {
-            if is_psexec_name(&tb) {
+            if is_psexec_name(&tb) || is_psexec_pipe(&tb) {
                 Some(LinkMethod::Psexec)
             } else if tb == "svcctl" {
                 Some(LinkMethod::RemoteService)
@@ -856,6 +865,18 @@ impl Observer {
         let Some(image) = image else {
             return;
         };
+        // Old 4688 layouts have no ParentProcessName: take it from the
+        // parent's own creation event when this observer saw it.
+        let parent_img = parent_img.map(str::to_string).or_else(|| {
+            let pk = parent_key.as_ref()?;
+            let nodes = self.procs.get(&(host.to_string(), pk.clone()))?;
+            nodes
+                .iter()
+                .filter(|n| n.time <= e.timestamp)
+                .max_by_key(|n| n.time)
+                .map(|n| n.image.clone())
+        });
+        let parent_img = parent_img.as_deref();
         if let Some(k) = &key {
             self.procs
                 .entry((host.to_string(), k.clone()))
@@ -965,7 +986,7 @@ impl Observer {
         let Some(name) = s(e, "TaskName") else {
             return;
         };
-        let command = s(e, "TaskContent").and_then(task_command);
+        let command = s(e, "TaskContent").or(s(e, "TaskContentNew")).and_then(task_command);
         let account = user(s(e, "SubjectUserName")).map(|u| u.0);
         let action = if id == 4698 { "created" } else { "updated" };
         let summary = format!("{id} scheduled task {name} {action} on {host}");
@@ -1249,6 +1270,15 @@ pub(crate) fn is_psexec_name(b: &str) -> bool {
         .any(|p| b.contains(p))
 }
 
+/// PsExec-style redirection pipes, renamed or not:
+/// `<service>-<HOST>-<pid>-stdin|stdout|stderr`.
+pub(crate) fn is_psexec_pipe(b: &str) -> bool {
+    let parts: Vec<&str> = b.split('-').collect();
+    parts.len() >= 4
+        && matches!(*parts.last().unwrap_or(&""), "stdin" | "stdout" | "stderr")
+        && parts[parts.len() - 2].chars().all(|c| c.is_ascii_digit())
+}
+
 /// The command of a scheduled task's XML (`<Command>` + `<Arguments>`).
 fn task_command(xml: &str) -> Option<String> {
     let grab = |tag: &str| -> Option<String> {
@@ -1259,8 +1289,15 @@ fn task_command(xml: &str) -> Option<String> {
         Some(xml[start..end].trim().to_string())
     };
     let cmd = grab("Command")?;
-    Some(match grab("Arguments") {
+    let full = match grab("Arguments") {
         Some(a) if !a.is_empty() => format!("{cmd} {a}"),
         _ => cmd,
-    })
+    };
+    Some(
+        full.replace("&gt;", ">")
+            .replace("&lt;", "<")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }

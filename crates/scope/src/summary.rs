@@ -94,11 +94,11 @@ pub(crate) fn answer(s: &Scope) -> Answer {
     let headline = match s.nature.first() {
         None => "No attack found in these logs.".to_string(),
         Some(n) => format!(
-            "{}{} {} host(s) compromised{}. {}",
+            "{}.{} {} host(s) compromised{}. {}",
             capitalise(&n.label),
             s.entry_point
                 .as_ref()
-                .map(|e| format!(", started {} via {}", t(e.time), e.method))
+                .map(|e| format!(" Started {} ({}).", t(e.time), e.method.replace('_', " ")))
                 .unwrap_or_default(),
             hosts_yes.len(),
             if exf.is_empty() { String::new() } else { ", data probably stolen".into() },
