@@ -465,6 +465,30 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     }
 }
 
+/// UTF-16 text with a byte-order mark, as UTF-8. Windows PowerShell 5.1
+/// writes UTF-16LE by default (`Get-WinEvent … | ConvertTo-Json >
+/// events.json`, `Out-File`), so exports made during an incident often are.
+/// Unpaired surrogates become U+FFFD. `None` if `b` has no UTF-16 BOM.
+fn utf16_to_utf8(b: &[u8]) -> Option<String> {
+    let le = match b {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units = b[2..].chunks_exact(2).map(|c| {
+        if le {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     let d = Sha256::digest(b);
     let mut s = String::with_capacity(64);
@@ -574,6 +598,13 @@ fn read_content(
         report.last = inner_report.last;
         report.errors.extend(inner_report.errors);
         report.notes.extend(inner_report.notes);
+        return;
+    }
+    if let Some(text) = utf16_to_utf8(bytes) {
+        report
+            .notes
+            .push("UTF-16 text (byte-order mark), read as converted to UTF-8".to_string());
+        read_content(src, text.as_bytes(), opts, on_batch, report);
         return;
     }
     let format = match sniff_bytes(bytes, true) {

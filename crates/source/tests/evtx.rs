@@ -412,3 +412,22 @@ fn regression_data_evtx_and_json_give_the_same_events() {
     println!("regression_data: {pairs} EVTX/JSON pairs agree");
     assert!(pairs > 100);
 }
+
+#[test]
+fn wrapped_log_is_read_from_its_oldest_chunk() {
+    let Some((clean, events)) = sample() else {
+        return;
+    };
+    // Rotate the chunk slots so that the oldest chunk sits in the middle
+    // of the file, as in a log that has wrapped around.
+    let n = (clean.len() - HEADER) / CHUNK;
+    let k = 3;
+    let mut b = clean[..HEADER].to_vec();
+    for i in 0..n {
+        let j = (i + k) % n;
+        b.extend_from_slice(&clean[HEADER + j * CHUNK..HEADER + (j + 1) * CHUNK]);
+    }
+    let (got, report) = read_bytes("wrapped.evtx", &b, &ReadOptions::default());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(ids_of(&got), ids_of(&events));
+}

@@ -169,3 +169,18 @@ fn batches_respect_batch_size_and_order() {
     assert_eq!(report.records_read, 25);
     assert_eq!(report.sha256, hex(&data));
 }
+
+#[test]
+fn utf16_exports_are_read() {
+    let text = std::fs::read_to_string(fixture("ecs.jsonl")).unwrap();
+    let mut b = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+    let (a, _) = read_all(&fixture("ecs.jsonl"));
+    let (got, report) = read_bytes("ps.json", &b, &ReadOptions::default());
+    assert_eq!(report.format, Some(Format::JsonLines));
+    assert!(report.notes.iter().any(|n| n.contains("UTF-16")));
+    assert_eq!(got.len(), a.len());
+    assert!(got.iter().zip(&a).all(|(x, y)| x.fields == y.fields));
+}

@@ -235,3 +235,27 @@ fn generic_json_is_dotted() {
     assert_eq!(e.get("http.tags"), Some(&Value::List(vec![s("a"), s("b")])));
     assert_eq!(e.event_id, None);
 }
+
+#[test]
+fn powershell_get_winevent_export() {
+    let (events, report) = read_all(&fixture("powershell.json"));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let e = &events[0];
+    assert_eq!(e.event_id, Some(4720));
+    assert_eq!(e.channel.as_deref(), Some("Security"));
+    assert_eq!(e.computer.as_deref(), Some("DC01.ccpab.local"));
+    assert_eq!(e.record_id, Some(90412));
+    assert_eq!(
+        e.timestamp.unwrap().to_rfc3339(),
+        "2026-01-04T00:00:00.123+00:00"
+    );
+    assert_eq!(e.get("EventID"), Some(&Value::Int(4720)));
+    match e.get("Data") {
+        Some(Value::List(d)) => {
+            assert_eq!(d[0], s("svc_sauvegarde"));
+            assert!(d[2].to_text().contains("S-1-5-21-1-2-3-1142"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.get_str("Message").unwrap().contains("créé"));
+}
