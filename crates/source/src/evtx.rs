@@ -44,7 +44,7 @@
 //! | JSON bytes → `serde_json::Value` → flatten | 79,000 |
 //! | **JSON bytes → streaming flatten (chosen)** | **142,000** |
 //!
-//! The streaming flattener ([`crate::stream`]) deserialises the rendered
+//! The streaming flattener (module `stream`) deserialises the rendered
 //! bytes straight into event fields, borrowing keys and interning field
 //! names, so no intermediate `Map` is built and no key is allocated; it
 //! gives exactly the fields of the `Value` path (checked by the tests).
@@ -73,7 +73,7 @@ pub enum Strategy {
     JsonValue,
     /// JSON bytes → `serde_json::Value` → `flatten_windows`.
     BytesValue,
-    /// JSON bytes → [`crate::stream`] (the default).
+    /// JSON bytes → the streaming flattener (the default).
     Streaming,
 }
 
