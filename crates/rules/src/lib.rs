@@ -59,7 +59,10 @@ fn collect(dir: &'static Dir<'static>, out: &mut Vec<(PathBuf, &'static str)>) {
         // repository; the pack test (`every_rule_file_is_utf8`) catches it,
         // and at run time it is skipped rather than crashing the binary.
         if let Some(text) = file.contents_utf8() {
-            let pseudo = format!("{BUILTIN_PREFIX}{}", file.path().to_string_lossy().replace('\\', "/"));
+            let pseudo = format!(
+                "{BUILTIN_PREFIX}{}",
+                file.path().to_string_lossy().replace('\\', "/")
+            );
             out.push((PathBuf::from(pseudo), text));
         }
     }
@@ -98,7 +101,11 @@ mod tests {
     #[test]
     fn builtin_lists_rules_not_tests() {
         let files = builtin();
-        assert!(files.len() >= 25, "only {} built-in rule files", files.len());
+        assert!(
+            files.len() >= 25,
+            "only {} built-in rule files",
+            files.len()
+        );
         for (p, text) in &files {
             let s = p.to_string_lossy();
             assert!(s.starts_with(BUILTIN_PREFIX), "{s}");

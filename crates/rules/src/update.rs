@@ -78,6 +78,24 @@ pub struct UpdateReport {
     pub dest: PathBuf,
 }
 
+/// One paragraph for the user: what was installed and how to use it.
+impl fmt::Display for UpdateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SigmaHQ release {}: {} rule files (and {} other files) installed into {} \
+             ({} bytes downloaded from {}).\nUse them with: vigie hunt --rules {} <logs>",
+            self.release,
+            self.rule_files,
+            self.other_files,
+            self.dest.display(),
+            self.bytes,
+            self.url,
+            self.dest.display()
+        )
+    }
+}
+
 /// What part of reaching the server failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetworkCause {
@@ -121,7 +139,10 @@ pub enum UpdateError {
     /// The download is not a usable rule archive.
     NotRules { reason: String },
     /// Local file system error while installing.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for UpdateError {
@@ -156,7 +177,11 @@ impl fmt::Display for UpdateError {
                  installed. {manual}"
             ),
             UpdateError::Io { path, source } => {
-                write!(f, "cannot install the rules into {}: {source}", path.display())
+                write!(
+                    f,
+                    "cannot install the rules into {}: {source}",
+                    path.display()
+                )
             }
         }
     }
@@ -180,11 +205,17 @@ pub fn update(dest: &Path, opts: &UpdateOptions) -> Result<UpdateReport, UpdateE
         opts.api_base.trim_end_matches('/'),
         opts.repo
     );
-    let manifest = get(&agent, &api_url, "application/vnd.github+json", 4 * 1024 * 1024)?;
-    let (release, url) = pick_asset(&manifest, &opts.asset).map_err(|reason| UpdateError::Release {
-        url: api_url.clone(),
-        reason,
-    })?;
+    let manifest = get(
+        &agent,
+        &api_url,
+        "application/vnd.github+json",
+        4 * 1024 * 1024,
+    )?;
+    let (release, url) =
+        pick_asset(&manifest, &opts.asset).map_err(|reason| UpdateError::Release {
+            url: api_url.clone(),
+            reason,
+        })?;
     let archive = get(&agent, &url, "application/octet-stream", opts.max_download)?;
     let bytes = archive.len() as u64;
     let (rule_files, other_files) = install(&archive, dest, opts)?;
@@ -288,7 +319,12 @@ fn pick_asset(manifest: &[u8], asset: &str) -> Result<(String, String), String> 
         .find(|a| a.get("name").and_then(|n| n.as_str()) == Some(asset))
         .and_then(|a| a.get("browser_download_url"))
         .and_then(|u| u.as_str())
-        .ok_or_else(|| format!("release {tag} has no asset `{asset}` (assets: {})", names.join(", ")))?;
+        .ok_or_else(|| {
+            format!(
+                "release {tag} has no asset `{asset}` (assets: {})",
+                names.join(", ")
+            )
+        })?;
     Ok((tag, url.to_string()))
 }
 
@@ -300,7 +336,11 @@ fn looks_like_rule(text: &str) -> bool {
 
 /// Validates the archive, extracts it beside `dest`, swaps it into place.
 /// Returns (rule files, other files).
-fn install(archive: &[u8], dest: &Path, opts: &UpdateOptions) -> Result<(usize, usize), UpdateError> {
+fn install(
+    archive: &[u8],
+    dest: &Path,
+    opts: &UpdateOptions,
+) -> Result<(usize, usize), UpdateError> {
     let not_rules = |reason: String| UpdateError::NotRules { reason };
     let mut zip = ZipArchive::new(Cursor::new(archive))
         .map_err(|e| not_rules(format!("not a zip archive ({e})")))?;
@@ -442,8 +482,13 @@ mod tests {
             ("r2025-01-01".to_string(), "http://x/all.zip".to_string())
         );
         let err = pick_asset(m, "nope.zip").unwrap_err();
-        assert!(err.contains("sigma_core.zip") && err.contains("nope.zip"), "{err}");
-        assert!(pick_asset(b"<html>proxy</html>", "a").unwrap_err().contains("not JSON"));
+        assert!(
+            err.contains("sigma_core.zip") && err.contains("nope.zip"),
+            "{err}"
+        );
+        assert!(pick_asset(b"<html>proxy</html>", "a")
+            .unwrap_err()
+            .contains("not JSON"));
     }
 
     #[test]
@@ -456,8 +501,12 @@ mod tests {
 
     #[test]
     fn rule_detection_needs_title_and_detection() {
-        assert!(looks_like_rule("title: a\nlogsource:\n  product: x\ndetection:\n  s: 1\n"));
-        assert!(looks_like_rule("title: a\ncorrelation:\n  type: temporal\n"));
+        assert!(looks_like_rule(
+            "title: a\nlogsource:\n  product: x\ndetection:\n  s: 1\n"
+        ));
+        assert!(looks_like_rule(
+            "title: a\ncorrelation:\n  type: temporal\n"
+        ));
         assert!(!looks_like_rule("name: not a rule\n"));
     }
 }

@@ -120,7 +120,13 @@ fn embedded_pack_is_the_pack_on_disk() {
     let (rules, _) = files();
     let on_disk: Vec<String> = rules
         .iter()
-        .map(|p| format!("{}{}", vigie_rules::BUILTIN_PREFIX, rel(p).replace('\\', "/")))
+        .map(|p| {
+            format!(
+                "{}{}",
+                vigie_rules::BUILTIN_PREFIX,
+                rel(p).replace('\\', "/")
+            )
+        })
         .collect();
     let embedded: Vec<String> = vigie_rules::builtin()
         .iter()
@@ -128,7 +134,10 @@ fn embedded_pack_is_the_pack_on_disk() {
         .collect();
     let mut a = on_disk.clone();
     a.sort();
-    assert_eq!(a, embedded, "rebuild: the embedded pack differs from rules/vigie");
+    assert_eq!(
+        a, embedded,
+        "rebuild: the embedded pack differs from rules/vigie"
+    );
     for ((_, text), p) in vigie_rules::builtin().iter().zip(&rules) {
         assert_eq!(*text, std::fs::read_to_string(p).unwrap(), "{}", rel(p));
     }
@@ -141,23 +150,59 @@ fn every_rule_loads_and_compiles_without_failure() {
     let (rules, _) = files();
     assert_eq!(report.files, rules.len());
     assert!(report.correlation >= 6, "{report:?}");
-    assert_eq!(set.len(), report.detection + report.correlation + report.filter);
+    assert_eq!(
+        set.len(),
+        report.detection + report.correlation + report.filter
+    );
     let (engine, failures) = Engine::compile(set);
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(engine.rules().len() >= report.detection, "{} compiled", engine.rules().len());
+    assert!(
+        engine.rules().len() >= report.detection,
+        "{} compiled",
+        engine.rules().len()
+    );
 }
 
+/// `--min-level` and `--status` must never cut a correlation off from the
+/// rules it references (base rules carry no level and their correlation's
+/// status), whatever the selection.
 #[test]
-fn level_selection_applies_to_the_builtin_pack() {
+fn selection_keeps_correlation_chains_whole() {
+    use vigie_detect::Level::*;
     let (_, all) = vigie_rules::builtin_rule_set(&LoadOptions::default());
-    let opts = LoadOptions {
-        min_level: Some(vigie_detect::Level::Critical),
-        statuses: None,
-    };
-    let (_, crit) = vigie_rules::builtin_rule_set(&opts);
-    assert!(crit.deselected > 0, "{crit:?}");
-    assert!(crit.detection + crit.correlation < all.detection + all.correlation);
-    assert!(crit.failures.is_empty(), "{:#?}", crit.failures);
+    let mut kept_critical = 0;
+    for level in [Informational, Low, Medium, High, Critical] {
+        let opts = LoadOptions {
+            min_level: Some(level),
+            statuses: None,
+        };
+        let (set, rep) = vigie_rules::builtin_rule_set(&opts);
+        assert!(rep.failures.is_empty(), "{level:?}: {:#?}", rep.failures);
+        assert_eq!(
+            rep.detection + rep.correlation + rep.deselected,
+            all.detection + all.correlation
+        );
+        let (_, failures) = Engine::compile(set);
+        assert!(failures.is_empty(), "{level:?}: {failures:#?}");
+        if level == Critical {
+            assert!(rep.deselected > 0);
+            kept_critical = rep.correlation;
+        }
+    }
+    assert!(
+        kept_critical >= 3,
+        "critical correlations lost: {kept_critical}"
+    );
+    for status in ["stable", "test", "experimental"] {
+        let opts = LoadOptions {
+            min_level: None,
+            statuses: Some(vec![status.to_string()]),
+        };
+        let (set, rep) = vigie_rules::builtin_rule_set(&opts);
+        assert!(rep.failures.is_empty(), "{status}: {:#?}", rep.failures);
+        let (_, failures) = Engine::compile(set);
+        assert!(failures.is_empty(), "{status}: {failures:#?}");
+    }
 }
 
 // ---------------------------------------------------------------- metadata
@@ -238,7 +283,10 @@ fn rule_metadata_is_complete_and_ids_are_fresh_uuids() {
                 continue;
             }
             // The outer document carries the metadata (Sigma correlation spec).
-            if !matches!(s("status").as_deref(), Some("stable" | "test" | "experimental")) {
+            if !matches!(
+                s("status").as_deref(),
+                Some("stable" | "test" | "experimental")
+            ) {
                 p(format!("status {:?}", s("status")));
             }
             if s("description").is_none_or(|t| t.len() < 40) {
@@ -247,9 +295,8 @@ fn rule_metadata_is_complete_and_ids_are_fresh_uuids() {
             if s("author").as_deref() != Some("Vigie") {
                 p(format!("author {:?}", s("author")));
             }
-            let date_ok = s("date").is_some_and(|d| {
-                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_ok()
-            });
+            let date_ok = s("date")
+                .is_some_and(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_ok());
             if !date_ok {
                 p(format!("date {:?}", s("date")));
             }
@@ -261,7 +308,11 @@ fn rule_metadata_is_complete_and_ids_are_fresh_uuids() {
             }
             let list = |k: &str| -> Vec<String> {
                 d[k].as_vec()
-                    .map(|v| v.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             if list("references").is_empty() {
@@ -274,16 +325,19 @@ fn rule_metadata_is_complete_and_ids_are_fresh_uuids() {
             if !tags.iter().any(|t| is_technique(t)) {
                 p(format!("no ATT&CK technique tag in {tags:?}"));
             }
-            if !tags
-                .iter()
-                .any(|t| t.strip_prefix("attack.").is_some_and(|x| TACTICS.contains(&x)))
-            {
+            if !tags.iter().any(|t| {
+                t.strip_prefix("attack.")
+                    .is_some_and(|x| TACTICS.contains(&x))
+            }) {
                 p(format!("no ATT&CK tactic tag in {tags:?}"));
             }
             for t in &tags {
-                let ok = t
-                    .strip_prefix("attack.")
-                    .is_some_and(|x| TACTICS.contains(&x) || is_technique(t) || x.starts_with('s') || x.starts_with('g'));
+                let ok = t.strip_prefix("attack.").is_some_and(|x| {
+                    TACTICS.contains(&x)
+                        || is_technique(t)
+                        || x.starts_with('s')
+                        || x.starts_with('g')
+                });
                 if !ok {
                     p(format!("tag {t} is not an ATT&CK tag"));
                 }
@@ -323,7 +377,13 @@ fn value(y: &Yaml, i: Option<usize>) -> Value {
 }
 
 /// Builds the events of one case map (several with `_repeat`).
-fn events(defaults: &Yaml, case: &Yaml, source: &Arc<str>, index: usize, base: DateTime<Utc>) -> Vec<Event> {
+fn events(
+    defaults: &Yaml,
+    case: &Yaml,
+    source: &Arc<str>,
+    index: usize,
+    base: DateTime<Utc>,
+) -> Vec<Event> {
     let get = |k: &str| -> Option<&Yaml> {
         let key = Yaml::String(k.into());
         case.as_hash().and_then(|h| h.get(&key))
@@ -336,7 +396,10 @@ fn events(defaults: &Yaml, case: &Yaml, source: &Arc<str>, index: usize, base: D
         })
         .unwrap_or(base);
     let repeat = get("_repeat").and_then(Yaml::as_i64).map(|n| n as usize);
-    let every = get("_step").and_then(Yaml::as_str).map(step).unwrap_or(Duration::seconds(1));
+    let every = get("_step")
+        .and_then(Yaml::as_str)
+        .map(step)
+        .unwrap_or(Duration::seconds(1));
     (0..repeat.unwrap_or(1))
         .map(|k| {
             let mut e = Event::new(Origin {
@@ -395,7 +458,11 @@ fn run(engine: &Engine, target: &str, mut evs: Vec<Event>) -> usize {
             .filter(|c| is_target(&c.rule, target))
             .count();
     }
-    n += corr.finish().iter().filter(|c| is_target(&c.rule, target)).count();
+    n += corr
+        .finish()
+        .iter()
+        .filter(|c| is_target(&c.rule, target))
+        .count();
     n
 }
 
@@ -417,16 +484,24 @@ fn every_rule_passes_its_test_cases() {
         let first_id = rule_docs[0]["id"].as_str().unwrap_or_default().to_string();
         let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         for (di, doc) in docs.iter().enumerate() {
-            let target = doc["rule"].as_str().map(str::to_string).unwrap_or(first_id.clone());
+            let target = doc["rule"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(first_id.clone());
             if !known.contains(&target) {
-                failures.push(format!("{file} doc {di}: rule {target} is not in the compiled pack"));
+                failures.push(format!(
+                    "{file} doc {di}: rule {target} is not in the compiled pack"
+                ));
                 continue;
             }
-            let in_file = rule_docs.iter().any(|d| {
-                d["id"].as_str() == Some(&target) || d["name"].as_str() == Some(&target)
-            });
+            let in_file = rule_docs
+                .iter()
+                .any(|d| d["id"].as_str() == Some(&target) || d["name"].as_str() == Some(&target));
             if !in_file {
-                failures.push(format!("{file} doc {di}: rule {target} is not defined in {}", rel(rule)));
+                failures.push(format!(
+                    "{file} doc {di}: rule {target} is not defined in {}",
+                    rel(rule)
+                ));
             }
             let defaults = &doc["defaults"];
             let (mut pos, mut neg) = (0, 0);
@@ -436,7 +511,11 @@ fn every_rule_passes_its_test_cases() {
                     cases += 1;
                     let evs = events(defaults, case, &source, ci, base);
                     let fired = run(&engine, &target, evs) > 0;
-                    if expect { pos += 1 } else { neg += 1 }
+                    if expect {
+                        pos += 1
+                    } else {
+                        neg += 1
+                    }
                     if fired != expect {
                         failures.push(format!(
                             "{file} doc {di} {key}[{ci}]: expected {}, got {} for {case:?}",
@@ -449,8 +528,15 @@ fn every_rule_passes_its_test_cases() {
             for seq in doc["sequences"].as_vec().unwrap_or(&empty) {
                 cases += 1;
                 let name = seq["name"].as_str().unwrap_or("?");
-                let expect = seq["expect"].as_i64().unwrap_or_else(|| panic!("{file}: sequence {name} has no expect")) as usize;
-                if expect > 0 { pos += 1 } else { neg += 1 }
+                let expect = seq["expect"]
+                    .as_i64()
+                    .unwrap_or_else(|| panic!("{file}: sequence {name} has no expect"))
+                    as usize;
+                if expect > 0 {
+                    pos += 1
+                } else {
+                    neg += 1
+                }
                 let mut evs = Vec::new();
                 for (ci, case) in seq["events"].as_vec().unwrap_or(&empty).iter().enumerate() {
                     evs.extend(events(defaults, case, &source, ci, base));
@@ -470,5 +556,10 @@ fn every_rule_passes_its_test_cases() {
         }
     }
     eprintln!("{cases} cases over {} rule files", rules.len());
-    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -57,7 +57,9 @@ fn handle(mut s: TcpStream, base: &str, zip: &[u8], asset: &str, status_latest: 
             break;
         }
     }
-    let (status, ctype, body): (u16, &str, Vec<u8>) = if path == "/repos/SigmaHQ/sigma/releases/latest" {
+    let (status, ctype, body): (u16, &str, Vec<u8>) = if path
+        == "/repos/SigmaHQ/sigma/releases/latest"
+    {
         let json = format!(
             r#"{{"tag_name":"r2099-01-01","assets":[{{"name":"sigma_core.zip","browser_download_url":"{base}/download/sigma_core.zip"}},{{"name":"{asset}","browser_download_url":"{base}/download/{asset}"}}]}}"#
         );
@@ -86,7 +88,10 @@ fn opts(base: &str) -> UpdateOptions {
 
 fn read(p: &Path) -> String {
     let mut s = String::new();
-    std::fs::File::open(p).unwrap().read_to_string(&mut s).unwrap();
+    std::fs::File::open(p)
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
     s
 }
 
@@ -94,7 +99,10 @@ fn read(p: &Path) -> String {
 fn downloads_verifies_and_installs_the_release() {
     let zip = rules_zip(&[
         ("rules/windows/a.yml", RULE),
-        ("rules/windows/b.yml", &RULE.replace("Test Rule", "Other Rule")),
+        (
+            "rules/windows/b.yml",
+            &RULE.replace("Test Rule", "Other Rule"),
+        ),
         ("rules/README.md", "# rules"),
         ("deprecated/config.yml", "name: not a rule\n"),
     ]);
@@ -111,7 +119,11 @@ fn downloads_verifies_and_installs_the_release() {
     assert_eq!(report.rule_files, 2);
     assert_eq!(report.other_files, 2);
     assert_eq!(report.bytes, size);
-    assert!(report.url.ends_with("/download/sigma_all_rules.zip"), "{}", report.url);
+    assert!(
+        report.url.ends_with("/download/sigma_all_rules.zip"),
+        "{}",
+        report.url
+    );
     assert_eq!(read(&dest.join("rules/windows/a.yml")), RULE);
     assert!(dest.join("rules/README.md").is_file());
     assert!(!dest.join("old").exists(), "old rule set left behind");
@@ -143,14 +155,23 @@ fn closed_port_gives_a_connection_error_with_instructions() {
         other => panic!("expected a network error, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("refused") || msg.contains("unreachable"), "{msg}");
-    assert!(msg.contains("--rules") && msg.contains("sigma_all_rules.zip"), "{msg}");
+    assert!(
+        msg.contains("refused") || msg.contains("unreachable"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("--rules") && msg.contains("sigma_all_rules.zip"),
+        "{msg}"
+    );
     assert!(!dest.exists());
 }
 
 #[test]
 fn a_zip_without_rules_is_refused_and_nothing_is_replaced() {
-    let zip = rules_zip(&[("index.html", "<html>captive portal</html>"), ("x.yml", "a: 1\n")]);
+    let zip = rules_zip(&[
+        ("index.html", "<html>captive portal</html>"),
+        ("x.yml", "a: 1\n"),
+    ]);
     let (base, _) = serve(zip, "sigma_all_rules.zip", 200);
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("sigma");
@@ -159,12 +180,20 @@ fn a_zip_without_rules_is_refused_and_nothing_is_replaced() {
     let err = update(&dest, &opts(&base)).unwrap_err();
     assert!(matches!(err, UpdateError::NotRules { .. }), "{err:?}");
     assert!(err.to_string().contains("0 Sigma rule file"), "{err}");
-    assert_eq!(read(&dest.join("keep.yml")), RULE, "previous rules must stay");
+    assert_eq!(
+        read(&dest.join("keep.yml")),
+        RULE,
+        "previous rules must stay"
+    );
 }
 
 #[test]
 fn a_non_zip_download_is_refused() {
-    let (base, _) = serve(b"<html>proxy login</html>".to_vec(), "sigma_all_rules.zip", 200);
+    let (base, _) = serve(
+        b"<html>proxy login</html>".to_vec(),
+        "sigma_all_rules.zip",
+        200,
+    );
     let tmp = tempfile::tempdir().unwrap();
     let err = update(&tmp.path().join("sigma"), &opts(&base)).unwrap_err();
     assert!(err.to_string().contains("not a zip"), "{err}");
@@ -197,11 +226,17 @@ fn missing_asset_and_http_errors_are_named() {
     };
     let err = update(&tmp.path().join("a"), &o).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("sigma_rules_missing.zip") && msg.contains("sigma_core.zip"), "{msg}");
+    assert!(
+        msg.contains("sigma_rules_missing.zip") && msg.contains("sigma_core.zip"),
+        "{msg}"
+    );
 
     let (base, _) = serve(zip, "sigma_all_rules.zip", 403);
     let err = update(&tmp.path().join("b"), &opts(&base)).unwrap_err();
-    assert!(matches!(err, UpdateError::Http { status: 403, .. }), "{err:?}");
+    assert!(
+        matches!(err, UpdateError::Http { status: 403, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("rate limit"), "{err}");
 }
 
