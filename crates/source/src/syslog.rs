@@ -93,11 +93,13 @@ fn bsd_time(s: &str) -> Option<(u32, u32, NaiveTime, &str)> {
     if b.len() < 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
         return None;
     }
-    let month = MONTHS.iter().position(|m| *m == &s[..3])? as u32 + 1;
-    let day: u32 = s[4..6].trim_start().parse().ok()?;
-    let time = NaiveTime::parse_from_str(&s[7..15], "%H:%M:%S").ok()?;
+    // `get`: the checks above are on bytes, a multi-byte character may
+    // still straddle these bounds in a line that is not a timestamp.
+    let month = MONTHS.iter().position(|m| Some(*m) == s.get(..3))? as u32 + 1;
+    let day: u32 = s.get(4..6)?.trim_start().parse().ok()?;
+    let time = NaiveTime::parse_from_str(s.get(7..15)?, "%H:%M:%S").ok()?;
     // Some devices add fractions (`02:10:03.123`).
-    let mut rest = &s[15..];
+    let mut rest = s.get(15..)?;
     if let Some(r) = rest.strip_prefix('.') {
         rest = r.trim_start_matches(|c: char| c.is_ascii_digit());
     }
@@ -546,6 +548,14 @@ mod tests {
             ]
         );
         assert!(parse_kv("not a pair").is_none());
+    }
+
+    #[test]
+    fn multibyte_characters_at_header_offsets() {
+        // 'é' straddles byte 15, where a BSD timestamp would end.
+        assert!(bsd_time("Jan  9 02:10:0é rest").is_none());
+        assert!(bsd_time("Jaé 9 02:10:03 h").is_none());
+        assert!(bsd_time("Jan  9 02:10:03 hé").is_some());
     }
 
     #[test]
