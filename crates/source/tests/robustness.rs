@@ -62,8 +62,8 @@ fn random_text_never_panics() {
         // Start like each format now and then, so every reader is hit.
         match round % 5 {
             0 => text.push_str("<13>"),
-            1 => text.push_str("{"),
-            2 => text.push_str("["),
+            1 => text.push('{'),
+            2 => text.push('['),
             3 => text.push_str("date="),
             _ => {}
         }
