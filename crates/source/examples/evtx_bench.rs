@@ -16,6 +16,9 @@ fn main() {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("ReadFile") {
         return read_file_pass();
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("Jsonl") {
+        return jsonl_pass();
+    }
     let mut args = std::env::args().skip(1);
     let dir = args.next().map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(concat!(
@@ -135,5 +138,45 @@ fn read_file_pass() {
         files.len(),
         n as f64 / best,
         rayon::current_num_threads()
+    );
+}
+
+/// JSON Lines in the evtx_dump layout: the corpus records rendered by the
+/// `evtx` crate, one per line, read back with `read_bytes`.
+fn jsonl_pass() {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/evtx-attack-samples"
+    ));
+    let (files, _) = collect_inputs(&[dir]);
+    let mut buf = Vec::new();
+    for f in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "evtx"))
+    {
+        let settings = evtx::ParserSettings::new().indent(false);
+        let mut p = evtx::EvtxParser::from_path(f)
+            .unwrap()
+            .with_configuration(settings);
+        for r in p.records_json().flatten() {
+            buf.extend_from_slice(r.data.as_bytes());
+            buf.push(b'\n');
+        }
+    }
+    let opts = ReadOptions::default();
+    let cpu0 = cpu_seconds();
+    let mut rounds = 0;
+    let mut n = 0;
+    while rounds < 3 || cpu_seconds() - cpu0 < 2.0 {
+        rounds += 1;
+        let (events, _) = vigie_source::read_bytes("x.jsonl", &buf, &opts);
+        n += events.len();
+    }
+    let cpu = cpu_seconds() - cpu0;
+    println!(
+        "JSON Lines ({:.1} MiB, {} events): {:.0} events per CPU-second",
+        buf.len() as f64 / 1048576.0,
+        n / rounds,
+        n as f64 / cpu
     );
 }

@@ -10,6 +10,13 @@
 //! so a malformed object is skipped as a whole; an object that never
 //! closes (a truncated file) is reported and reading resumes at the next
 //! line that starts with `{`. Arrays: elements are delimited the same way.
+//!
+//! Speed: evtx_dump documents (`{"Event": …}`) go through the streaming
+//! flattener shared with the EVTX reader (about 200,000 events per
+//! CPU-second on the attack-samples records rendered as JSON Lines, twice
+//! the generic path; `BENCH_ONLY=Jsonl cargo run --release -p
+//! vigie-source --example evtx_bench`); other layouts are parsed to a
+//! `serde_json::Value` and flattened by [`crate::flatten`].
 
 use std::sync::Arc;
 
@@ -18,6 +25,7 @@ use serde_json::Value as J;
 use vigie_event::{Event, Locator, Origin};
 
 use crate::flatten::json_to_event;
+use crate::stream::{flatten_json_bytes, NameCache};
 use crate::{Place, Sink, SourceError};
 
 /// Skips ASCII whitespace and a UTF-8 byte-order mark.
@@ -83,6 +91,43 @@ pub(crate) fn looks_like_lines(b: &[u8], complete: bool) -> bool {
         // Not closed within the sniffed prefix: a single very long line
         // is JSON Lines, a multi-line object is pretty-printed.
         None => nl.is_none() && !complete,
+    }
+}
+
+/// Whether a JSON text starts with `{"Event":` (whitespace allowed):
+/// the evtx_dump layout, which the streaming flattener reads about twice
+/// as fast as the generic `Value` path.
+fn starts_with_event_key(b: &[u8]) -> bool {
+    let i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return false;
+    }
+    let i = skip_ws(b, i + 1);
+    if !b[i..].starts_with(b"\"Event\"") {
+        return false;
+    }
+    b.get(skip_ws(b, i + 7)) == Some(&b':')
+}
+
+/// The streaming path for evtx_dump documents: `Some(event)` when it
+/// applies (an `Event` with a `System` giving an event id), `None` to
+/// fall back to the generic path (which also words the errors).
+fn fast_event(
+    text: &[u8],
+    src: &Arc<str>,
+    locator: &Locator,
+    names: &mut NameCache,
+) -> Option<Event> {
+    if !starts_with_event_key(text) {
+        return None;
+    }
+    let mut ev = Event::new(Origin {
+        source: src.clone(),
+        locator: locator.clone(),
+    });
+    match flatten_json_bytes(text, &mut ev, names) {
+        Ok(()) if ev.get("EventID").is_some() => Some(ev),
+        _ => None,
     }
 }
 
@@ -152,6 +197,7 @@ pub(crate) fn read_lines(
 ) {
     let mut line_no = 0u64;
     let mut pos = 0usize;
+    let mut names = NameCache::default();
     while pos < b.len() {
         let end = memchr(b'\n', &b[pos..]).map_or(b.len(), |n| pos + n);
         let line = &b[pos..end];
@@ -159,6 +205,10 @@ pub(crate) fn read_lines(
         pos = end + 1;
         let start = skip_ws(line, 0);
         if start >= line.len() {
+            continue;
+        }
+        if let Some(ev) = fast_event(&line[start..], src, &Locator::Line(line_no), &mut names) {
+            sink.push(ev);
             continue;
         }
         match serde_json::from_slice::<J>(&line[start..]) {
@@ -190,6 +240,7 @@ pub(crate) fn read_documents(
         }
         *line
     };
+    let mut names = NameCache::default();
     let mut i = skip_ws(b, 0);
     let in_array = b.get(i) == Some(&b'[');
     if in_array {
@@ -240,6 +291,12 @@ pub(crate) fn read_documents(
                 ));
                 break;
             };
+            if let Some(ev) = fast_event(&b[i..end], src, &Locator::Index(index), &mut names) {
+                sink.push(ev);
+                index += 1;
+                i = end;
+                continue;
+            }
             match serde_json::from_slice::<J>(&b[i..end]) {
                 Ok(v) => emit(v, src, Locator::Index(index), sink, errors),
                 Err(e) => {
@@ -263,6 +320,11 @@ pub(crate) fn read_documents(
         let end = if b[i] == b'{' { value_end(b, i) } else { None };
         match end {
             Some(end) => {
+                if let Some(ev) = fast_event(&b[i..end], src, &Locator::Line(at), &mut names) {
+                    sink.push(ev);
+                    i = skip_ws(b, end);
+                    continue;
+                }
                 match serde_json::from_slice::<J>(&b[i..end]) {
                     Ok(v) => emit(v, src, Locator::Line(at), sink, errors),
                     Err(e) => {

@@ -158,7 +158,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-/// `{"Event": {...}}`, or the event object itself.
+/// `{"Event": {...}}`.
 struct Root<'e>(&'e mut Cx);
 
 impl<'de> DeserializeSeed<'de> for Root<'_> {
@@ -177,9 +177,10 @@ impl<'de> Visitor<'de> for Root<'_> {
         while let Some(k) = m.next_key::<Key>()? {
             match &*k.0 {
                 "Event" => m.next_value_seed(Sections(self.0))?,
-                other => {
-                    let k = other.to_string();
-                    section(&k, &mut m, self.0)?
+                // As `flatten::json_to_event`: beside `Event`, top-level
+                // keys (a tool's annotations) are not event data.
+                _ => {
+                    m.next_value::<IgnoredAny>()?;
                 }
             }
         }

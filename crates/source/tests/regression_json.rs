@@ -54,3 +54,31 @@ fn regression_data_json_reads_without_errors() {
     }
     println!("regression_data: {total} events from JSON");
 }
+
+/// The streaming path used for evtx_dump documents gives the same events
+/// as the generic `serde_json::Value` path.
+#[test]
+fn streaming_and_value_paths_agree_on_regression_data() {
+    let Some(corpus) = corpus() else { return };
+    let (files, _) = collect_inputs(&[corpus.join("sigma/regression_data")]);
+    let mut compared = 0;
+    for f in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let (events, _) = read_all(f);
+        let text = std::fs::read(f).unwrap();
+        let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&text)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(docs.len(), events.len(), "{}", f.display());
+        for (doc, e) in docs.iter().zip(&events) {
+            let mut generic = vigie_event::Event::new(e.origin.clone());
+            vigie_source::flatten::json_to_event(doc.as_object().unwrap(), &mut generic);
+            assert_eq!(&generic, e, "{}", f.display());
+            compared += 1;
+        }
+    }
+    assert!(compared > 150);
+}
