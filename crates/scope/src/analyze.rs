@@ -105,7 +105,10 @@ struct L {
 }
 
 fn strong_method(m: LinkMethod) -> bool {
-    !matches!(m, LinkMethod::LogonType3 | LinkMethod::SmbAdminShare | LinkMethod::ExplicitCreds)
+    !matches!(
+        m,
+        LinkMethod::LogonType3 | LinkMethod::SmbAdminShare | LinkMethod::ExplicitCreds
+    )
 }
 
 fn method_name(m: LinkMethod) -> &'static str {
@@ -133,16 +136,22 @@ impl Ctx<'_> {
         self.assets.hosts.iter().find(|h| {
             let pat = h.name.trim();
             wildcard(pat, host)
-                || host_key(pat).is_some_and(|k| !pat.contains('*') && !pat.contains('?') && k == host)
+                || host_key(pat)
+                    .is_some_and(|k| !pat.contains('*') && !pat.contains('?') && k == host)
                 || fqdns.iter().any(|f| wildcard(pat, f))
         })
     }
     fn zone(&self, name: &str) -> Option<&ZoneAsset> {
-        self.assets.zones.iter().find(|z| z.name.eq_ignore_ascii_case(name))
+        self.assets
+            .zones
+            .iter()
+            .find(|z| z.name.eq_ignore_ascii_case(name))
     }
     fn account_asset(&self, name: &str) -> Option<&AccountAsset> {
         self.assets.accounts.iter().find(|a| {
-            let pat = crate::names::account_key(&a.name).map(|k| k.0).unwrap_or_default();
+            let pat = crate::names::account_key(&a.name)
+                .map(|k| k.0)
+                .unwrap_or_default();
             wildcard(&pat, name)
         })
     }
@@ -168,17 +177,25 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 Ok(n) => out.push(n),
                 Err(_) => match c.trim().parse::<std::net::IpAddr>() {
                     Ok(ip) => out.push(ipnet::IpNet::from(ip)),
-                    Err(_) => caveats.push(format!("assets networks.{what}: '{c}' is not a CIDR range; ignored")),
+                    Err(_) => caveats.push(format!(
+                        "assets networks.{what}: '{c}' is not a CIDR range; ignored"
+                    )),
                 },
             }
         }
     }
-    let ctx = Ctx { assets: &assets, plan };
+    let ctx = Ctx {
+        assets: &assets,
+        plan,
+    };
 
     // --- hosts seen and their FQDNs ---------------------------------------
     let mut fqdns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for ((h, _), c) in &o.cov {
-        fqdns.entry(h.clone()).or_default().extend(c.fqdns.iter().cloned());
+        fqdns
+            .entry(h.clone())
+            .or_default()
+            .extend(c.fqdns.iter().cloned());
     }
 
     // --- address → host ---------------------------------------------------
@@ -286,14 +303,25 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut derived: Vec<(LinkKey, L)> = Vec::new();
     for svc in &services {
         let psexec = crate::observer::is_psexec_name(&svc.name)
-            || svc.image.as_deref().is_some_and(crate::observer::is_psexec_name)
-            || svc.rules.iter().any(|r| r.to_ascii_lowercase().contains("psexec"));
+            || svc
+                .image
+                .as_deref()
+                .is_some_and(crate::observer::is_psexec_name)
+            || svc
+                .rules
+                .iter()
+                .any(|r| r.to_ascii_lowercase().contains("psexec"));
         let Some(t) = svc.time else { continue };
         if !psexec {
             continue;
         }
         if let Some(src) = pair_source(&lmap, &svc.host, t, 5, 1, None) {
-            derived.push(derived_link(&src, LinkMethod::Psexec, t, svc.evidence.clone()));
+            derived.push(derived_link(
+                &src,
+                LinkMethod::Psexec,
+                t,
+                svc.evidence.clone(),
+            ));
         }
     }
     for rx in &remote_exec {
@@ -303,7 +331,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
     }
     for (k, d) in derived {
-        let l = lmap.entry(k).or_insert_with(|| L { count: 0, evidence: Vec::new(), ..d.clone() });
+        let l = lmap.entry(k).or_insert_with(|| L {
+            count: 0,
+            evidence: Vec::new(),
+            ..d.clone()
+        });
         l.first = l.first.min(d.first);
         l.last = l.last.max(d.last);
         l.count += 1;
@@ -312,7 +344,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
 
     // --- signals ----------------------------------------------------------
     let mut dets = o.dets;
-    dets.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)).then(a.rule.title.cmp(&b.rule.title)));
+    dets.sort_by(|a, b| {
+        ev_key(&a.evidence)
+            .cmp(&ev_key(&b.evidence))
+            .then(a.rule.title.cmp(&b.rule.title))
+    });
     let all_dets = dets.len();
     let mut cleared = o.cleared;
     cleared.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
@@ -359,14 +395,27 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             builtin: true,
         });
     }
-    signals.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)).then(a.rule.title.cmp(&b.rule.title)));
-    let attacks: Vec<Attack> = signals.iter().map(|d| Attack::from_tags(&d.rule.tags)).collect();
+    signals.sort_by(|a, b| {
+        ev_key(&a.evidence)
+            .cmp(&ev_key(&b.evidence))
+            .then(a.rule.title.cmp(&b.rule.title))
+    });
+    let attacks: Vec<Attack> = signals
+        .iter()
+        .map(|d| Attack::from_tags(&d.rule.tags))
+        .collect();
 
     let sig_first = signals.iter().filter_map(|d| d.time).min();
     let sig_last = signals.iter().filter_map(|d| d.time).max();
-    let sig_accounts: BTreeSet<String> = signals.iter().flat_map(|d| d.accounts.iter().cloned()).collect();
+    let sig_accounts: BTreeSet<String> = signals
+        .iter()
+        .flat_map(|d| d.accounts.iter().cloned())
+        .collect();
     let sig_hosts: BTreeSet<String> = signals.iter().map(|d| d.host.clone()).collect();
-    let sig_addrs: BTreeSet<String> = signals.iter().flat_map(|d| d.addresses.iter().cloned()).collect();
+    let sig_addrs: BTreeSet<String> = signals
+        .iter()
+        .flat_map(|d| d.addresses.iter().cloned())
+        .collect();
 
     // --- malicious links --------------------------------------------------
     if let (Some(f), Some(l)) = (sig_first, sig_last) {
@@ -376,28 +425,42 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             if link.last < lo || link.first > hi {
                 continue;
             }
-            let acct = link.account.as_ref().is_some_and(|a| sig_accounts.contains(a));
+            let acct = link
+                .account
+                .as_ref()
+                .is_some_and(|a| sig_accounts.contains(a));
             let src_host = sig_hosts.contains(&link.from)
-                && signals
-                    .iter()
-                    .any(|d| d.host == link.from && d.time.is_some_and(|t| t <= link.last + Duration::hours(1)));
+                && signals.iter().any(|d| {
+                    d.host == link.from
+                        && d.time.is_some_and(|t| t <= link.last + Duration::hours(1))
+                });
             let ext = link.from_kind == AddressKind::External
-                || link.from_address.as_ref().is_some_and(|a| sig_addrs.contains(a));
+                || link
+                    .from_address
+                    .as_ref()
+                    .is_some_and(|a| sig_addrs.contains(a));
             link.malicious = acct || src_host || ext || link.method == LinkMethod::Psexec;
         }
     }
     let links_sorted: Vec<L> = {
         let mut v: Vec<L> = lmap.into_values().collect();
         v.sort_by(|a, b| {
-            (a.first, &a.from, &a.to, &a.account, a.method).cmp(&(b.first, &b.from, &b.to, &b.account, b.method))
+            (a.first, &a.from, &a.to, &a.account, a.method)
+                .cmp(&(b.first, &b.from, &b.to, &b.account, b.method))
         });
         v
     };
     let mal_links: Vec<&L> = links_sorted.iter().filter(|l| l.malicious).collect();
 
     let attack_period = {
-        let f = sig_first.into_iter().chain(mal_links.iter().map(|l| l.first)).min();
-        let l = sig_last.into_iter().chain(mal_links.iter().map(|l| l.last)).max();
+        let f = sig_first
+            .into_iter()
+            .chain(mal_links.iter().map(|l| l.first))
+            .min();
+        let l = sig_last
+            .into_iter()
+            .chain(mal_links.iter().map(|l| l.last))
+            .max();
         match (f, l) {
             (Some(first), Some(last)) => Some(Period { first, last }),
             _ => None,
@@ -447,7 +510,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             let near = |host: &str| {
                 signals.iter().position(|d| {
                     d.host == host
-                        && d.time.is_none_or(|t| t >= l.first - win && t <= l.last + win)
+                        && d.time
+                            .is_none_or(|t| t >= l.first - win && t <= l.last + win)
                 })
             };
             if let (Some(a), Some(b)) = (near(&l.from), near(&l.to)) {
@@ -464,8 +528,15 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     // --- host & account compromise -----------------------------------------
     let mut host_comp: BTreeMap<String, (Compromise, Vec<String>)> = BTreeMap::new();
     let mut acct_comp: BTreeMap<String, (Compromise, Vec<String>)> = BTreeMap::new();
-    fn raise(m: &mut BTreeMap<String, (Compromise, Vec<String>)>, k: &str, c: Compromise, why: String) {
-        let e = m.entry(k.to_string()).or_insert((Compromise::No, Vec::new()));
+    fn raise(
+        m: &mut BTreeMap<String, (Compromise, Vec<String>)>,
+        k: &str,
+        c: Compromise,
+        why: String,
+    ) {
+        let e = m
+            .entry(k.to_string())
+            .or_insert((Compromise::No, Vec::new()));
         if c > e.0 {
             e.0 = c;
         }
@@ -479,10 +550,24 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         } else {
             Compromise::Suspected
         };
-        let lv = d.rule.level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or_default();
-        raise(&mut host_comp, &d.host, c, format!("{} ({lv}) at {}", d.rule.title, fmt_t(d.time)));
+        let lv = d
+            .rule
+            .level
+            .map(|l| format!("{l:?}").to_lowercase())
+            .unwrap_or_default();
+        raise(
+            &mut host_comp,
+            &d.host,
+            c,
+            format!("{} ({lv}) at {}", d.rule.title, fmt_t(d.time)),
+        );
         for a in &d.accounts {
-            raise(&mut acct_comp, a, c, format!("{} ({lv}) on {} at {}", d.rule.title, d.host, fmt_t(d.time)));
+            raise(
+                &mut acct_comp,
+                a,
+                c,
+                format!("{} ({lv}) on {} at {}", d.rule.title, d.host, fmt_t(d.time)),
+            );
         }
     }
     for l in &mal_links {
@@ -494,18 +579,33 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             l.account.as_deref().unwrap_or("?"),
             fmt_t(Some(l.first))
         );
-        let c = if strong { Compromise::Yes } else { Compromise::Suspected };
+        let c = if strong {
+            Compromise::Yes
+        } else {
+            Compromise::Suspected
+        };
         if l.to.parse::<std::net::IpAddr>().is_err() {
             raise(&mut host_comp, &l.to, c, why.clone());
         }
         if let Some(a) = &l.account {
-            raise(&mut acct_comp, a, if strong || l.method == LinkMethod::ExplicitCreds { Compromise::Yes } else { Compromise::Suspected }, format!("used for {why} to {}", l.to));
+            raise(
+                &mut acct_comp,
+                a,
+                if strong || l.method == LinkMethod::ExplicitCreds {
+                    Compromise::Yes
+                } else {
+                    Compromise::Suspected
+                },
+                format!("used for {why} to {}", l.to),
+            );
         }
     }
     // Accounts created or made privileged during the attack.
     let in_attack = |t: Option<Timestamp>| -> bool {
         match (attack_period, t) {
-            (Some(p), Some(t)) => t >= p.first - Duration::hours(1) && t <= p.last + Duration::hours(1),
+            (Some(p), Some(t)) => {
+                t >= p.first - Duration::hours(1) && t <= p.last + Duration::hours(1)
+            }
             _ => false,
         }
     };
@@ -513,11 +613,21 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     accounts_raw.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, a) in &accounts_raw {
         if let Some(ev) = a.created.iter().find(|e| in_attack(e.time)) {
-            raise(&mut acct_comp, name, Compromise::Yes, format!("created during the attack: {}", ev.summary));
+            raise(
+                &mut acct_comp,
+                name,
+                Compromise::Yes,
+                format!("created during the attack: {}", ev.summary),
+            );
         }
         for (g, evs) in &a.groups {
             if evs.iter().any(|e| in_attack(e.time)) && privileged_group(g) {
-                raise(&mut acct_comp, name, Compromise::Suspected, format!("added to {g} during the attack"));
+                raise(
+                    &mut acct_comp,
+                    name,
+                    Compromise::Suspected,
+                    format!("added to {g} during the attack"),
+                );
             }
         }
     }
@@ -526,7 +636,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut incidents: Vec<Incident> = Vec::new();
     for idx in clusters.values() {
         let sigs: Vec<&Det> = idx.iter().map(|&i| &signals[i]).collect();
-        let severity = sigs.iter().filter_map(|d| d.rule.level).max().unwrap_or(Level::Medium);
+        let severity = sigs
+            .iter()
+            .filter_map(|d| d.rule.level)
+            .max()
+            .unwrap_or(Level::Medium);
         let times: Vec<Timestamp> = sigs.iter().filter_map(|d| d.time).collect();
         let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else {
             continue;
@@ -579,7 +693,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             let d = &signals[i];
             let a = &attacks[i];
             let t = d.time.unwrap_or(first);
-            let (tid, tname) = a.main_tactic().map(|(i, n)| (Some(i.to_string()), n.to_string())).unwrap_or((None, "Unknown".into()));
+            let (tid, tname) = a
+                .main_tactic()
+                .map(|(i, n)| (Some(i.to_string()), n.to_string()))
+                .unwrap_or((None, "Unknown".into()));
             let tech = a.techniques.first().cloned();
             let key = (d.rule.title.clone(), d.rule.id.clone().unwrap_or_default());
             let st = steps.entry(key).or_insert_with(|| ProgressionStep {
@@ -672,10 +789,20 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let entry = incidents.first().and_then(|i| i.entry_point.clone());
     if let Some(e) = &entry {
         if let Some(a) = &e.account {
-            raise(&mut acct_comp, a, Compromise::Yes, format!("entry point: {}", e.description));
+            raise(
+                &mut acct_comp,
+                a,
+                Compromise::Yes,
+                format!("entry point: {}", e.description),
+            );
         }
         if let Some(h) = &e.host {
-            raise(&mut host_comp, h, Compromise::Yes, format!("entry point: {}", e.description));
+            raise(
+                &mut host_comp,
+                h,
+                Compromise::Yes,
+                format!("entry point: {}", e.description),
+            );
         }
     }
 
@@ -696,7 +823,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
         let mut gaps: Vec<RecordGap> = merged
             .windows(2)
-            .map(|w| RecordGap { after: w[0].1, before: w[1].0, missing: w[1].0 - w[0].1 - 1 })
+            .map(|w| RecordGap {
+                after: w[0].1,
+                before: w[1].0,
+                missing: w[1].0 - w[0].1 - 1,
+            })
             .collect();
         gaps.truncate(MAX_GAPS);
         let mut mins = c.minutes;
@@ -708,7 +839,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             .filter_map(|w| {
                 let from = Utc.timestamp_opt(w[0] * 60 + 59, 0).single()?;
                 let to = Utc.timestamp_opt(w[1] * 60, 0).single()?;
-                Some(Silence { from: from.max(c.first?), to: to.min(c.last?), seconds: ((w[1] - w[0]) * 60) as u64 })
+                Some(Silence {
+                    from: from.max(c.first?),
+                    to: to.min(c.last?),
+                    seconds: ((w[1] - w[0]) * 60) as u64,
+                })
             })
             .take(MAX_GAPS)
             .collect();
@@ -735,7 +870,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             silences,
         });
     }
-    let coverage = Coverage { silence_threshold_secs: threshold, channels };
+    let coverage = Coverage {
+        silence_threshold_secs: threshold,
+        channels,
+    };
 
     // --- hosts -----------------------------------------------------------------
     let mut host_names: BTreeSet<String> = fqdns.keys().cloned().collect();
@@ -760,21 +898,29 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let za = zone.as_deref().and_then(|z| ctx.zone(z));
         let (mut role, mut role_source, mut role_reason) = (
             asset.and_then(|a| a.role.clone()),
-            asset.and_then(|a| a.role.as_ref()).map(|_| "assets".to_string()),
+            asset
+                .and_then(|a| a.role.as_ref())
+                .map(|_| "assets".to_string()),
             None,
         );
         if role.is_none() {
             if let Some(k) = kdc.get(name) {
                 role = Some("domain_controller".into());
                 role_source = Some("inferred".into());
-                role_reason = Some(format!("issues Kerberos tickets ({} events 4768/4769)", k.count));
+                role_reason = Some(format!(
+                    "issues Kerberos tickets ({} events 4768/4769)",
+                    k.count
+                ));
             } else if let Some(g) = gateways.get(name) {
                 role = Some("firewall".into());
                 role_source = Some("inferred".into());
                 role_reason = Some(format!("logs VPN sessions or traffic ({} events)", g.count));
             }
         }
-        let (comp, reasons) = host_comp.get(name).cloned().unwrap_or((Compromise::No, vec![]));
+        let (comp, reasons) = host_comp
+            .get(name)
+            .cloned()
+            .unwrap_or((Compromise::No, vec![]));
         let mut det_counts = LevelCounts::default();
         for d in dets.iter().filter(|d| &d.host == name) {
             count_level(&mut det_counts, d.rule.level);
@@ -795,8 +941,16 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 push_top(&mut evidence, e.clone());
             }
         }
-        let chans: Vec<&ChannelCoverage> = coverage.channels.iter().filter(|c| &c.host == name).collect();
-        let mut addrs: Vec<String> = addr_host.iter().filter(|(_, h)| *h == name).map(|(a, _)| a.clone()).collect();
+        let chans: Vec<&ChannelCoverage> = coverage
+            .channels
+            .iter()
+            .filter(|c| &c.host == name)
+            .collect();
+        let mut addrs: Vec<String> = addr_host
+            .iter()
+            .filter(|(_, h)| *h == name)
+            .map(|(a, _)| a.clone())
+            .collect();
         addrs.sort();
         hosts.push(Host {
             name: name.clone(),
@@ -828,7 +982,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     hosts.sort_by(|a, b| {
         b.compromised
             .cmp(&a.compromised)
-            .then(a.first_malicious.is_none().cmp(&b.first_malicious.is_none()))
+            .then(
+                a.first_malicious
+                    .is_none()
+                    .cmp(&b.first_malicious.is_none()),
+            )
             .then(a.first_malicious.cmp(&b.first_malicious))
             .then(a.name.cmp(&b.name))
     });
@@ -848,15 +1006,21 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
         let raw = raw_by_name.get(name.as_str()).copied();
         let asset = ctx.account_asset(&name);
-        let (comp, reasons) = acct_comp.get(&name).cloned().unwrap_or((Compromise::No, vec![]));
-        let groups: Vec<String> = raw.map(|r| r.groups.keys().cloned().collect()).unwrap_or_default();
+        let (comp, reasons) = acct_comp
+            .get(&name)
+            .cloned()
+            .unwrap_or((Compromise::No, vec![]));
+        let groups: Vec<String> = raw
+            .map(|r| r.groups.keys().cloned().collect())
+            .unwrap_or_default();
         let priv_group = groups.iter().find(|g| privileged_group(g));
         let privileged_reason = if asset.is_some_and(|a| a.privileged) {
             Some("assets file".to_string())
         } else if let Some(g) = priv_group {
             Some(format!("member of {g}"))
         } else {
-            raw.and_then(|r| r.privileged.first()).map(|e| e.summary.clone())
+            raw.and_then(|r| r.privileged.first())
+                .map(|e| e.summary.clone())
         };
         let privileged = privileged_reason.is_some();
         if comp == Compromise::No && asset.is_none() && !privileged {
@@ -866,7 +1030,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             Some(a) => (a.kind, "assets".to_string()),
             None => (infer_kind(&name, privileged), "inferred".to_string()),
         };
-        let sigs: Vec<&Det> = signals.iter().filter(|d| d.accounts.contains(&name)).collect();
+        let sigs: Vec<&Det> = signals
+            .iter()
+            .filter(|d| d.accounts.contains(&name))
+            .collect();
         let mut first_mal = sigs.iter().filter_map(|d| d.time).min();
         let mut last_mal = sigs.iter().filter_map(|d| d.time).max();
         let mut hosts_used: BTreeSet<String> = raw.map(|r| r.hosts.clone()).unwrap_or_default();
@@ -875,7 +1042,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             hosts_used.insert(d.host.clone());
             push_top(&mut evidence, d.evidence.clone());
         }
-        for l in mal_links.iter().filter(|l| l.account.as_deref() == Some(name.as_str())) {
+        for l in mal_links
+            .iter()
+            .filter(|l| l.account.as_deref() == Some(name.as_str()))
+        {
             first_mal = Some(first_mal.map_or(l.first, |f| f.min(l.first)));
             last_mal = Some(last_mal.map_or(l.last, |f| f.max(l.last)));
             hosts_used.insert(l.to.clone());
@@ -896,15 +1066,22 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
         accounts.push(Account {
             name: name.clone(),
-            domains: raw.map(|r| r.domains.iter().cloned().collect()).unwrap_or_default(),
+            domains: raw
+                .map(|r| r.domains.iter().cloned().collect())
+                .unwrap_or_default(),
             kind,
             kind_source,
             privileged,
             privileged_reason,
             compromised: comp,
             compromise_reasons: reasons,
-            hosts: hosts_used.into_iter().filter(|h| h.parse::<std::net::IpAddr>().is_err()).collect(),
-            source_addresses: raw.map(|r| r.addresses.iter().cloned().collect()).unwrap_or_default(),
+            hosts: hosts_used
+                .into_iter()
+                .filter(|h| h.parse::<std::net::IpAddr>().is_err())
+                .collect(),
+            source_addresses: raw
+                .map(|r| r.addresses.iter().cloned().collect())
+                .unwrap_or_default(),
             first_seen: raw.and_then(|r| r.first),
             last_seen: raw.and_then(|r| r.last),
             first_malicious: first_mal,
@@ -923,14 +1100,24 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     accounts.sort_by(|a, b| {
         b.compromised
             .cmp(&a.compromised)
-            .then(a.first_malicious.is_none().cmp(&b.first_malicious.is_none()))
+            .then(
+                a.first_malicious
+                    .is_none()
+                    .cmp(&b.first_malicious.is_none()),
+            )
             .then(a.first_malicious.cmp(&b.first_malicious))
             .then(a.name.cmp(&b.name))
     });
-    let comp_hosts: BTreeSet<String> =
-        hosts.iter().filter(|h| h.compromised != Compromise::No).map(|h| h.name.clone()).collect();
-    let comp_accts: BTreeSet<String> =
-        accounts.iter().filter(|a| a.compromised != Compromise::No).map(|a| a.name.clone()).collect();
+    let comp_hosts: BTreeSet<String> = hosts
+        .iter()
+        .filter(|h| h.compromised != Compromise::No)
+        .map(|h| h.name.clone())
+        .collect();
+    let comp_accts: BTreeSet<String> = accounts
+        .iter()
+        .filter(|a| a.compromised != Compromise::No)
+        .map(|a| a.name.clone())
+        .collect();
 
     // --- addresses ---------------------------------------------------------------
     let mut addr_acc: BTreeMap<String, Address> = BTreeMap::new();
@@ -1022,7 +1209,12 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         a.targets.sort();
         a.accounts.sort();
     }
-    addresses.sort_by(|a, b| b.implicated.cmp(&a.implicated).then(a.kind.cmp(&b.kind)).then(a.address.cmp(&b.address)));
+    addresses.sort_by(|a, b| {
+        b.implicated
+            .cmp(&a.implicated)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.address.cmp(&b.address))
+    });
 
     // --- public links -------------------------------------------------------------
     // Every link is kept (they are aggregated per source, target, account
@@ -1034,12 +1226,17 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             let l = &links_sorted[i];
             (
                 !l.malicious,
-                !(comp_hosts.contains(&l.to) || l.from_kind != AddressKind::Internal || strong_method(l.method)),
+                !(comp_hosts.contains(&l.to)
+                    || l.from_kind != AddressKind::Internal
+                    || strong_method(l.method)),
                 i,
             )
         });
         if idx.len() > MAX_LINKS {
-            caveats.push(format!("{} links not listed (only the first {MAX_LINKS} by relevance).", idx.len() - MAX_LINKS));
+            caveats.push(format!(
+                "{} links not listed (only the first {MAX_LINKS} by relevance).",
+                idx.len() - MAX_LINKS
+            ));
         }
         idx.into_iter().take(MAX_LINKS).collect()
     };
@@ -1083,7 +1280,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 command_line: p.cmdline.clone(),
                 user: p.user.clone(),
                 process_id: p.pid.clone(),
-                parent_chain: parent_chain(&procs, &p.host, p.parent_key.as_deref(), p.parent_image.as_deref(), p.time),
+                parent_chain: parent_chain(
+                    &procs,
+                    &p.host,
+                    p.parent_key.as_deref(),
+                    p.parent_image.as_deref(),
+                    p.time,
+                ),
                 parent_command_line: p.parent_cmdline.clone(),
                 rules,
                 evidence: p.evidence.clone(),
@@ -1111,7 +1314,14 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 || il.contains("\\users\\public")
                 || matches!(
                     crate::names::basename(img.split(' ').next().unwrap_or("")).as_str(),
-                    "cmd.exe" | "cmd" | "powershell.exe" | "rundll32.exe" | "mshta.exe" | "regsvr32.exe" | "wscript.exe" | "cscript.exe"
+                    "cmd.exe"
+                        | "cmd"
+                        | "powershell.exe"
+                        | "rundll32.exe"
+                        | "mshta.exe"
+                        | "regsvr32.exe"
+                        | "wscript.exe"
+                        | "cscript.exe"
                 )
                 || il.contains("cmd.exe /c")
                 || il.contains("cmd /c")
@@ -1215,7 +1425,19 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         (Some(first), Some(last)) => Some(Period { first, last }),
         _ => None,
     });
-    let zones = zone_statuses(&ctx, &hosts, &coverage, &links_sorted, &signals, &o.conns, &addr_host, period, attack_period.is_some(), &comp_hosts, &comp_accts);
+    let zones = zone_statuses(
+        &ctx,
+        &hosts,
+        &coverage,
+        &links_sorted,
+        &signals,
+        &o.conns,
+        &addr_host,
+        period,
+        attack_period.is_some(),
+        &comp_hosts,
+        &comp_accts,
+    );
 
     // --- services ---------------------------------------------------------------------
     let services_status = service_statuses(&ctx, &hosts, &coverage, period);
@@ -1223,29 +1445,42 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let names: BTreeSet<&str> = inc.hosts.iter().map(|h| h.name.as_str()).collect();
         inc.services_affected = services_status
             .iter()
-            .filter(|s| s.status == ServiceState::Affected && s.hosts.iter().any(|h| names.contains(h.as_str())))
+            .filter(|s| {
+                s.status == ServiceState::Affected
+                    && s.hosts.iter().any(|h| names.contains(h.as_str()))
+            })
             .map(|s| s.service.clone())
             .collect();
     }
 
     // --- containment -----------------------------------------------------------------
-    let containment = containment(&entry, &hosts, &accounts, &addresses, &domains, &services_installed, &comp_hosts);
+    let containment = containment(
+        &entry,
+        &hosts,
+        &accounts,
+        &addresses,
+        &domains,
+        &services_installed,
+        &comp_hosts,
+    );
 
     // --- detections summary ------------------------------------------------------------
     let mut by_level = LevelCounts::default();
     let mut rules: BTreeMap<(String, String), RuleCount> = BTreeMap::new();
     for d in &dets {
         count_level(&mut by_level, d.rule.level);
-        let r = rules.entry((d.rule.title.clone(), d.rule.id.clone().unwrap_or_default())).or_insert_with(|| RuleCount {
-            rule_id: d.rule.id.clone(),
-            title: d.rule.title.clone(),
-            level: d.rule.level,
-            tags: d.rule.tags.clone(),
-            count: 0,
-            hosts: vec![],
-            first: None,
-            last: None,
-        });
+        let r = rules
+            .entry((d.rule.title.clone(), d.rule.id.clone().unwrap_or_default()))
+            .or_insert_with(|| RuleCount {
+                rule_id: d.rule.id.clone(),
+                title: d.rule.title.clone(),
+                level: d.rule.level,
+                tags: d.rule.tags.clone(),
+                count: 0,
+                hosts: vec![],
+                first: None,
+                last: None,
+            });
         r.count += 1;
         if !r.hosts.contains(&d.host) {
             r.hosts.push(d.host.clone());
@@ -1257,7 +1492,12 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     for r in &mut rules {
         r.hosts.sort();
     }
-    rules.sort_by(|a, b| lvl_rank(b.level).cmp(&lvl_rank(a.level)).then(b.count.cmp(&a.count)).then(a.title.cmp(&b.title)));
+    rules.sort_by(|a, b| {
+        lvl_rank(b.level)
+            .cmp(&lvl_rank(a.level))
+            .then(b.count.cmp(&a.count))
+            .then(a.title.cmp(&b.title))
+    });
     let mut corr: Vec<CorrelationHit> = correlations
         .iter()
         .map(|c| CorrelationHit {
@@ -1282,9 +1522,15 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     if o.events == 0 {
         caveats.push("No event was read: nothing can be said.".into());
     }
-    let missing_time = coverage.channels.iter().filter(|c| c.first.is_none()).count();
+    let missing_time = coverage
+        .channels
+        .iter()
+        .filter(|c| c.first.is_none())
+        .count();
     if missing_time > 0 {
-        caveats.push(format!("{missing_time} log channel(s) have no timestamps: time-based reasoning ignores them."));
+        caveats.push(format!(
+            "{missing_time} log channel(s) have no timestamps: time-based reasoning ignores them."
+        ));
     }
 
     let mut scope = Scope {
@@ -1336,25 +1582,43 @@ fn crate_max(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 fn bump(m: &mut BTreeMap<String, EntityActivity>, name: &str, t: Timestamp) {
-    let e = m.entry(name.to_string()).or_insert(EntityActivity { name: name.to_string(), first: t, last: t, detections: 0 });
+    let e = m.entry(name.to_string()).or_insert(EntityActivity {
+        name: name.to_string(),
+        first: t,
+        last: t,
+        detections: 0,
+    });
     e.first = e.first.min(t);
     e.last = e.last.max(t);
     e.detections += 1;
 }
 fn touch(m: &mut BTreeMap<String, EntityActivity>, name: &str, f: Timestamp, l: Timestamp) {
-    let e = m.entry(name.to_string()).or_insert(EntityActivity { name: name.to_string(), first: f, last: l, detections: 0 });
+    let e = m.entry(name.to_string()).or_insert(EntityActivity {
+        name: name.to_string(),
+        first: f,
+        last: l,
+        detections: 0,
+    });
     e.first = e.first.min(f);
     e.last = e.last.max(l);
 }
 
 fn privileged_group(g: &str) -> bool {
     let l = g.to_lowercase();
-    l.contains("admin") || l.contains("opérateurs de sauvegarde") || l.contains("backup operators") || l.contains("account operators")
+    l.contains("admin")
+        || l.contains("opérateurs de sauvegarde")
+        || l.contains("backup operators")
+        || l.contains("account operators")
 }
 
 fn infer_kind(name: &str, privileged: bool) -> AccountKind {
     let l = name.to_lowercase();
-    if l.starts_with("svc") || l.starts_with("srv_") || l.starts_with("sa_") || l.contains("service") || l.starts_with("sql") {
+    if l.starts_with("svc")
+        || l.starts_with("srv_")
+        || l.starts_with("sa_")
+        || l.contains("service")
+        || l.starts_with("sql")
+    {
         AccountKind::Service
     } else if l.starts_with("adm") || l.contains("admin") || l == "administrateur" {
         AccountKind::Admin
@@ -1410,7 +1674,12 @@ fn pair_source(
 }
 
 fn derived_link(src: &L, method: LinkMethod, t: Timestamp, ev: Evidence) -> (LinkKey, L) {
-    let k = LinkKey { from: src.from.clone(), to: src.to.clone(), account: src.account.clone(), method };
+    let k = LinkKey {
+        from: src.from.clone(),
+        to: src.to.clone(),
+        account: src.account.clone(),
+        method,
+    };
     let mut evidence = vec![ev];
     if let Some(e) = src.evidence.first() {
         push_top(&mut evidence, e.clone());
@@ -1446,7 +1715,10 @@ fn entry_point(
     let accts: BTreeSet<&str> = inc.accounts.iter().map(|a| a.name.as_str()).collect();
     let first_sig = signals
         .iter()
-        .filter(|d| hosts.contains(d.host.as_str()) && d.time.is_some_and(|t| t >= inc.first && t <= inc.last))
+        .filter(|d| {
+            hosts.contains(d.host.as_str())
+                && d.time.is_some_and(|t| t >= inc.first && t <= inc.last)
+        })
         .min_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)))?;
     let t0 = first_sig.time?;
     // Inbound malicious link from outside the incident's hosts.
@@ -1486,14 +1758,26 @@ fn entry_point(
             l.from_address.as_deref().unwrap_or(&l.from),
             fmt_t(Some(l.first))
         );
-        let mut confidence = if l.from_kind == AddressKind::Internal { Confidence::Medium } else { Confidence::High };
+        let mut confidence = if l.from_kind == AddressKind::Internal {
+            Confidence::Medium
+        } else {
+            Confidence::High
+        };
         // Was that address a VPN tunnel? Find the VPN login behind it.
         let via_vpn = vpn
             .iter()
-            .filter(|v| v.success && v.time.is_some_and(|t| t <= l.first && t >= l.first - Duration::hours(LINK_LOOKBACK_H)))
+            .filter(|v| {
+                v.success
+                    && v.time.is_some_and(|t| {
+                        t <= l.first && t >= l.first - Duration::hours(LINK_LOOKBACK_H)
+                    })
+            })
             .filter(|v| {
                 (v.tunnel.is_some() && v.tunnel == l.from_address)
-                    || (v.tunnel.is_none() && l.from_kind == AddressKind::Vpn && v.user.is_some() && v.user == l.account)
+                    || (v.tunnel.is_none()
+                        && l.from_kind == AddressKind::Vpn
+                        && v.user.is_some()
+                        && v.user == l.account)
             })
             .max_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
         if let Some(v) = via_vpn {
@@ -1501,7 +1785,9 @@ fn entry_point(
                 .iter()
                 .filter(|x| {
                     !x.success
-                        && x.time.is_some_and(|t| Some(t) <= v.time && t >= l.first - Duration::hours(LINK_LOOKBACK_H))
+                        && x.time.is_some_and(|t| {
+                            Some(t) <= v.time && t >= l.first - Duration::hours(LINK_LOOKBACK_H)
+                        })
                         && (x.user == v.user || x.remote == v.remote)
                 })
                 .count();
@@ -1515,7 +1801,11 @@ fn entry_point(
                 v.user.as_deref().unwrap_or("?"),
                 v.remote.as_deref().unwrap_or("?"),
                 fmt_t(v.time),
-                if fails > 0 { format!(" after {fails} failed attempt(s)") } else { String::new() }
+                if fails > 0 {
+                    format!(" after {fails} failed attempt(s)")
+                } else {
+                    String::new()
+                }
             );
             confidence = Confidence::High;
             evidence.insert(0, v.evidence.clone());
@@ -1527,7 +1817,9 @@ fn entry_point(
         if let Some(a) = &l.from_address {
             let f: u64 = failed
                 .iter()
-                .filter(|((ad, _, h), agg)| ad == a && h == &l.to && agg.first.is_some_and(|t| t <= l.first))
+                .filter(|((ad, _, h), agg)| {
+                    ad == a && h == &l.to && agg.first.is_some_and(|t| t <= l.first)
+                })
                 .map(|(_, agg)| agg.count)
                 .sum();
             if f > 0 {
@@ -1566,7 +1858,12 @@ fn entry_point(
     })
 }
 
-fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[DataExposure]) -> Vec<Nature> {
+fn natures_of(
+    sigs: &[&Det],
+    attacks: &[&Attack],
+    links: &[&L],
+    exposure: &[DataExposure],
+) -> Vec<Nature> {
     let mut by: BTreeMap<NatureKind, (BTreeSet<String>, Vec<Evidence>, u8)> = BTreeMap::new();
     let mut add = |k: NatureKind, reason: String, ev: &Evidence, lvl: u8| {
         let e = by.entry(k).or_default();
@@ -1579,11 +1876,19 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
         let lv = lvl_rank(d.rule.level);
         let ev = &d.evidence;
         let t = |id: &str| a.has_technique(id);
-        let cmd_ransom = ["shadow", "bcdedit", "wbadmin", "ransom"].iter().any(|w| r.to_lowercase().contains(w));
+        let cmd_ransom = ["shadow", "bcdedit", "wbadmin", "ransom"]
+            .iter()
+            .any(|w| r.to_lowercase().contains(w));
         if t("T1486") || t("T1490") || t("T1485") || t("T1491") || t("T1489") || cmd_ransom {
             add(NatureKind::Ransomware, r.clone(), ev, lv);
         }
-        if a.has_tactic("TA0010") || t("T1567") || t("T1048") || t("T1041") || t("T1560") || t("T1537") {
+        if a.has_tactic("TA0010")
+            || t("T1567")
+            || t("T1048")
+            || t("T1041")
+            || t("T1560")
+            || t("T1537")
+        {
             add(NatureKind::DataTheft, r.clone(), ev, lv);
         }
         if a.has_tactic("TA0006") {
@@ -1618,12 +1923,23 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
         }
     }
     for l in links {
-        if matches!(l.method, LinkMethod::Psexec | LinkMethod::Rdp | LinkMethod::Winrm | LinkMethod::Wmi | LinkMethod::RemoteService)
-            && l.from_kind == AddressKind::Internal
+        if matches!(
+            l.method,
+            LinkMethod::Psexec
+                | LinkMethod::Rdp
+                | LinkMethod::Winrm
+                | LinkMethod::Wmi
+                | LinkMethod::RemoteService
+        ) && l.from_kind == AddressKind::Internal
             && l.from.parse::<std::net::IpAddr>().is_err()
         {
             if let Some(ev) = l.evidence.first() {
-                add(NatureKind::LateralMovement, format!("{} {} → {}", method_name(l.method), l.from, l.to), ev, 4);
+                add(
+                    NatureKind::LateralMovement,
+                    format!("{} {} → {}", method_name(l.method), l.from, l.to),
+                    ev,
+                    4,
+                );
             }
         }
     }
@@ -1632,9 +1948,13 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
             add(NatureKind::DataTheft, x.description.clone(), ev, 4);
         }
     }
-    let human = [NatureKind::LateralMovement, NatureKind::Discovery, NatureKind::CredentialTheft]
-        .iter()
-        .any(|k| by.contains_key(k));
+    let human = [
+        NatureKind::LateralMovement,
+        NatureKind::Discovery,
+        NatureKind::CredentialTheft,
+    ]
+    .iter()
+    .any(|k| by.contains_key(k));
     let double = by.contains_key(&NatureKind::DataTheft);
     let mut out: Vec<Nature> = by
         .into_iter()
@@ -1647,7 +1967,9 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
                 Confidence::Low
             };
             let label = match kind {
-                NatureKind::Ransomware if human && double => "human-operated ransomware with data theft (double extortion)",
+                NatureKind::Ransomware if human && double => {
+                    "human-operated ransomware with data theft (double extortion)"
+                }
                 NatureKind::Ransomware if human => "human-operated ransomware",
                 NatureKind::Ransomware => "ransomware",
                 NatureKind::DataTheft => "data theft",
@@ -1655,7 +1977,9 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
                 NatureKind::RemoteAccessPersistence => "remote-access tool persistence",
                 NatureKind::LateralMovement => "lateral movement",
                 NatureKind::AccountManipulation => "account creation or manipulation",
-                NatureKind::DefenceEvasion => "defence evasion (security tools disabled, logs cleared)",
+                NatureKind::DefenceEvasion => {
+                    "defence evasion (security tools disabled, logs cleared)"
+                }
                 NatureKind::Discovery => "network and directory reconnaissance",
                 NatureKind::CommandAndControl => "command-and-control channel",
                 NatureKind::Persistence => "persistence",
@@ -1663,7 +1987,13 @@ fn natures_of(sigs: &[&Det], attacks: &[&Attack], links: &[&L], exposure: &[Data
                 NatureKind::InitialAccess => "initial access",
             }
             .to_string();
-            Nature { kind, label, confidence, reasons: reasons.into_iter().collect(), evidence }
+            Nature {
+                kind,
+                label,
+                confidence,
+                reasons: reasons.into_iter().collect(),
+                evidence,
+            }
         })
         .collect();
     out.sort_by(|a, b| a.kind.cmp(&b.kind).then(b.confidence.cmp(&a.confidence)));
@@ -1681,14 +2011,17 @@ fn parent_chain(
     let mut chain = Vec::new();
     let mut fallback = parent_image.map(str::to_string);
     for _ in 0..12 {
-        let node = key.as_ref().and_then(|k| procs.get(&(host.to_string(), k.clone()))).and_then(|v| {
-            v.iter()
-                .filter(|n| match (n.time, t) {
-                    (Some(a), Some(b)) => a <= b,
-                    _ => true,
-                })
-                .max_by_key(|n| n.time)
-        });
+        let node = key
+            .as_ref()
+            .and_then(|k| procs.get(&(host.to_string(), k.clone())))
+            .and_then(|v| {
+                v.iter()
+                    .filter(|n| match (n.time, t) {
+                        (Some(a), Some(b)) => a <= b,
+                        _ => true,
+                    })
+                    .max_by_key(|n| n.time)
+            });
         match node {
             Some(n) => {
                 chain.push(n.image.clone());
@@ -1743,7 +2076,10 @@ fn data_exposure(
         let Some(activity) = exposure::tool_kind(&base, p.original.as_deref(), cmd) else {
             continue;
         };
-        let mut st: Vec<String> = exposure::stores_in(cmd, &p.host, stores).iter().map(|s| s.name.clone()).collect();
+        let mut st: Vec<String> = exposure::stores_in(cmd, &p.host, stores)
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
         let mut dest = Vec::new();
         if activity == ExposureActivity::Archive {
             for a in exposure::archive_names(cmd) {
@@ -1773,7 +2109,11 @@ fn data_exposure(
         st.dedup();
         let tool = p.original.clone().unwrap_or(base.clone());
         let probable = activity == ExposureActivity::Upload;
-        let targets: Vec<Option<String>> = if st.is_empty() { vec![None] } else { st.into_iter().map(Some).collect() };
+        let targets: Vec<Option<String>> = if st.is_empty() {
+            vec![None]
+        } else {
+            st.into_iter().map(Some).collect()
+        };
         for store in targets {
             let (personal, sens) = store_meta(store.as_deref());
             let what = match activity {
@@ -1784,10 +2124,17 @@ fn data_exposure(
             };
             let description = format!(
                 "{} {what} on {} with {tool} at {}{}",
-                store.as_deref().map(|s| format!("data store {s}")).unwrap_or_else(|| "data".into()),
+                store
+                    .as_deref()
+                    .map(|s| format!("data store {s}"))
+                    .unwrap_or_else(|| "data".into()),
                 p.host,
                 fmt_t(p.time),
-                if dest.is_empty() { String::new() } else { format!(" to {}", dest.join(", ")) }
+                if dest.is_empty() {
+                    String::new()
+                } else {
+                    format!(" to {}", dest.join(", "))
+                }
             );
             out.push(DataExposure {
                 store,
@@ -1813,7 +2160,12 @@ fn data_exposure(
         }
         let store = stores
             .iter()
-            .find(|s| s.share.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(share)) && exposure::store_on_host(s, host))
+            .find(|s| {
+                s.share
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(share))
+                    && exposure::store_on_host(s, host)
+            })
             .map(|s| s.name.clone());
         let (personal, sens) = store_meta(store.as_deref());
         out.push(DataExposure {
@@ -1821,7 +2173,10 @@ fn data_exposure(
             host: Some(host.clone()),
             activity: ExposureActivity::ShareAccess,
             tool: None,
-            description: format!("share \\\\{host}\\{share} accessed {} time(s) by {acct} during the attack", agg.count),
+            description: format!(
+                "share \\\\{host}\\{share} accessed {} time(s) by {acct} during the attack",
+                agg.count
+            ),
             first: agg.first,
             last: agg.last,
             destinations: vec![],
@@ -1849,7 +2204,11 @@ fn data_exposure(
             .collect();
         st.sort();
         st.dedup();
-        let targets: Vec<Option<String>> = if st.is_empty() { vec![None] } else { st.into_iter().map(Some).collect() };
+        let targets: Vec<Option<String>> = if st.is_empty() {
+            vec![None]
+        } else {
+            st.into_iter().map(Some).collect()
+        };
         let mut dests = vec![dst.clone()];
         dests.extend(agg.tags.iter().cloned());
         for store in targets {
@@ -1879,14 +2238,22 @@ fn data_exposure(
     }
     // A store archived on a host that then uploaded or sent data out is
     // probably exfiltrated even if the upload line does not name it.
-    let leaving_hosts: BTreeSet<Option<String>> =
-        out.iter().filter(|x| x.probable_exfiltration).map(|x| x.host.clone()).collect();
+    let leaving_hosts: BTreeSet<Option<String>> = out
+        .iter()
+        .filter(|x| x.probable_exfiltration)
+        .map(|x| x.host.clone())
+        .collect();
     for x in out.iter_mut() {
-        if x.activity == ExposureActivity::Archive && x.store.is_some() && leaving_hosts.contains(&x.host) {
+        if x.activity == ExposureActivity::Archive
+            && x.store.is_some()
+            && leaving_hosts.contains(&x.host)
+        {
             x.probable_exfiltration = true;
         }
     }
-    out.sort_by(|a, b| (a.first, &a.store, &a.host, a.activity).cmp(&(b.first, &b.store, &b.host, b.activity)));
+    out.sort_by(|a, b| {
+        (a.first, &a.store, &a.host, a.activity).cmp(&(b.first, &b.store, &b.host, b.activity))
+    });
     out.truncate(MAX_LIST);
     out
 }
@@ -1912,11 +2279,19 @@ fn zone_statuses(
             .assets
             .hosts
             .iter()
-            .filter(|h| h.zone.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&z.name)))
+            .filter(|h| {
+                h.zone
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&z.name))
+            })
             .collect();
         let mut zhosts: BTreeSet<String> = hosts
             .iter()
-            .filter(|h| h.zone.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&z.name)))
+            .filter(|h| {
+                h.zone
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&z.name))
+            })
             .map(|h| h.name.clone())
             .collect();
         // Named (non-pattern) hosts that never appear: no logs for them.
@@ -1933,7 +2308,11 @@ fn zone_statuses(
         }
         let mut zaddrs: BTreeSet<String> = entries
             .iter()
-            .flat_map(|e| e.addresses.iter().filter_map(|a| crate::names::address_key(a)))
+            .flat_map(|e| {
+                e.addresses
+                    .iter()
+                    .filter_map(|a| crate::names::address_key(a))
+            })
             .collect();
         for (a, h) in addr_host {
             if zhosts.contains(h) {
@@ -1943,7 +2322,9 @@ fn zone_statuses(
         // Attacker contact.
         let mut evidence: Vec<Evidence> = Vec::new();
         let mut benign = 0u64;
-        let in_p = |f: Timestamp, l: Timestamp| period.is_some_and(|p| l >= p.first - Duration::hours(LINK_LOOKBACK_H) && f <= p.last);
+        let in_p = |f: Timestamp, l: Timestamp| {
+            period.is_some_and(|p| l >= p.first - Duration::hours(LINK_LOOKBACK_H) && f <= p.last)
+        };
         if attack {
             for d in signals.iter().filter(|d| zhosts.contains(&d.host)) {
                 push_top(&mut evidence, d.evidence.clone());
@@ -1968,7 +2349,10 @@ fn zone_statuses(
             let mut cs: Vec<_> = conns.iter().collect();
             cs.sort_by(|a, b| a.0.cmp(b.0));
             for ((h, dst, _), agg) in cs {
-                if zaddrs.contains(dst) && comp_hosts.contains(h) && agg.first.zip(agg.last).is_some_and(|(f, l)| in_p(f, l)) {
+                if zaddrs.contains(dst)
+                    && comp_hosts.contains(h)
+                    && agg.first.zip(agg.last).is_some_and(|(f, l)| in_p(f, l))
+                {
                     for e in agg.evidence.iter().take(3) {
                         push_top(&mut evidence, e.clone());
                     }
@@ -2001,7 +2385,10 @@ fn zone_statuses(
         let mut cov_lines = Vec::new();
         let mut missing = Vec::new();
         if zhosts.is_empty() {
-            missing.push(format!("no host of zone {} is listed in the assets file or seen in the logs", z.name));
+            missing.push(format!(
+                "no host of zone {} is listed in the assets file or seen in the logs",
+                z.name
+            ));
         }
         for h in &zhosts {
             if unseen.contains(h) {
@@ -2012,13 +2399,17 @@ fn zone_statuses(
                 missing.push(format!("no timestamps to compare with for {h}"));
                 continue;
             };
-            let chans: Vec<&ChannelCoverage> = coverage.channels.iter().filter(|c| &c.host == h).collect();
+            let chans: Vec<&ChannelCoverage> =
+                coverage.channels.iter().filter(|c| &c.host == h).collect();
             let full = chans.iter().find(|c| {
                 c.first.is_some_and(|f| f <= p.first + slack)
                     && c.last.is_some_and(|l| l >= p.last - slack)
                     && c.cleared.is_empty()
                     && c.record_gaps.is_empty()
-                    && !c.silences.iter().any(|s| s.to >= p.first && s.from <= p.last)
+                    && !c
+                        .silences
+                        .iter()
+                        .any(|s| s.to >= p.first && s.from <= p.last)
             });
             match full {
                 Some(c) => cov_lines.push(format!(
@@ -2061,7 +2452,10 @@ fn zone_statuses(
                 ),
             )
         } else {
-            (ZoneReach::Unknown, format!("Unknown: {}.", missing.join("; ")))
+            (
+                ZoneReach::Unknown,
+                format!("Unknown: {}.", missing.join("; ")),
+            )
         };
         out.push(ZoneStatus {
             zone: z.name.clone(),
@@ -2077,7 +2471,12 @@ fn zone_statuses(
     out
 }
 
-fn service_statuses(ctx: &Ctx, hosts: &[Host], coverage: &Coverage, period: Option<Period>) -> Vec<ServiceStatus> {
+fn service_statuses(
+    ctx: &Ctx,
+    hosts: &[Host],
+    coverage: &Coverage,
+    period: Option<Period>,
+) -> Vec<ServiceStatus> {
     let mut names: Vec<String> = ctx.assets.services.iter().map(|s| s.name.clone()).collect();
     for h in &ctx.assets.hosts {
         for s in &h.services {
@@ -2086,52 +2485,112 @@ fn service_statuses(ctx: &Ctx, hosts: &[Host], coverage: &Coverage, period: Opti
             }
         }
     }
-    let isolated_zone = |z: &Option<String>| z.as_deref().and_then(|z| ctx.zone(z)).is_some_and(|z| z.isolated);
+    let isolated_zone = |z: &Option<String>| {
+        z.as_deref()
+            .and_then(|z| ctx.zone(z))
+            .is_some_and(|z| z.isolated)
+    };
     let mut out = Vec::new();
     for svc in names {
-        let direct: Vec<&HostAsset> = ctx.assets.hosts.iter().filter(|h| h.services.contains(&svc)).collect();
+        let direct: Vec<&HostAsset> = ctx
+            .assets
+            .hosts
+            .iter()
+            .filter(|h| h.services.contains(&svc))
+            .collect();
         let all_isolated = !direct.is_empty() && direct.iter().all(|h| isolated_zone(&h.zone));
         let entries: Vec<&HostAsset> = ctx
             .assets
             .hosts
             .iter()
-            .filter(|h| h.services.contains(&svc) || (!all_isolated && h.services.iter().any(|s| s == "*")))
+            .filter(|h| {
+                h.services.contains(&svc) || (!all_isolated && h.services.iter().any(|s| s == "*"))
+            })
             .collect();
         let mut seen: Vec<&Host> = Vec::new();
         let mut unseen: Vec<String> = Vec::new();
         for e in &entries {
             let m: Vec<&Host> = hosts
                 .iter()
-                .filter(|h| wildcard(&e.name, &h.name) || host_key(&e.name).is_some_and(|k| k == h.name))
+                .filter(|h| {
+                    wildcard(&e.name, &h.name) || host_key(&e.name).is_some_and(|k| k == h.name)
+                })
                 .collect();
             if m.is_empty() {
                 unseen.push(e.name.clone());
             }
             seen.extend(m);
         }
-        let yes: Vec<String> = seen.iter().filter(|h| h.compromised == Compromise::Yes).map(|h| h.name.clone()).collect();
-        let sus: Vec<String> = seen.iter().filter(|h| h.compromised == Compromise::Suspected).map(|h| h.name.clone()).collect();
+        let yes: Vec<String> = seen
+            .iter()
+            .filter(|h| h.compromised == Compromise::Yes)
+            .map(|h| h.name.clone())
+            .collect();
+        let sus: Vec<String> = seen
+            .iter()
+            .filter(|h| h.compromised == Compromise::Suspected)
+            .map(|h| h.name.clone())
+            .collect();
         let covered = |h: &Host| match period {
             Some(p) => coverage.channels.iter().any(|c| {
-                c.host == h.name && c.first.is_some_and(|f| f <= p.first) && c.last.is_some_and(|l| l >= p.last)
+                c.host == h.name
+                    && c.first.is_some_and(|f| f <= p.first)
+                    && c.last.is_some_and(|l| l >= p.last)
             }),
             None => h.events > 0,
         };
-        let uncovered: Vec<String> = seen.iter().filter(|h| !covered(h)).map(|h| h.name.clone()).collect();
-        let description = ctx.assets.services.iter().find(|s| s.name == svc).and_then(|s| s.description.clone());
+        let uncovered: Vec<String> = seen
+            .iter()
+            .filter(|h| !covered(h))
+            .map(|h| h.name.clone())
+            .collect();
+        let description = ctx
+            .assets
+            .services
+            .iter()
+            .find(|s| s.name == svc)
+            .and_then(|s| s.description.clone());
         let (status, hs, reason) = if !yes.is_empty() {
-            (ServiceState::Affected, yes.clone(), format!("depends on compromised host(s) {}", yes.join(", ")))
+            (
+                ServiceState::Affected,
+                yes.clone(),
+                format!("depends on compromised host(s) {}", yes.join(", ")),
+            )
         } else if !sus.is_empty() {
-            (ServiceState::Degraded, sus.clone(), format!("depends on host(s) suspected of compromise: {}", sus.join(", ")))
+            (
+                ServiceState::Degraded,
+                sus.clone(),
+                format!(
+                    "depends on host(s) suspected of compromise: {}",
+                    sus.join(", ")
+                ),
+            )
         } else if !unseen.is_empty() || !uncovered.is_empty() {
             let mut h = unseen.clone();
             h.extend(uncovered.iter().cloned());
-            (ServiceState::Unknown, h.clone(), format!("no complete logs for {}", h.join(", ")))
+            (
+                ServiceState::Unknown,
+                h.clone(),
+                format!("no complete logs for {}", h.join(", ")),
+            )
         } else {
             let names: Vec<String> = seen.iter().map(|h| h.name.clone()).collect();
-            (ServiceState::Unaffected, vec![], format!("its hosts ({}) are logged over the period and not implicated", names.join(", ")))
+            (
+                ServiceState::Unaffected,
+                vec![],
+                format!(
+                    "its hosts ({}) are logged over the period and not implicated",
+                    names.join(", ")
+                ),
+            )
         };
-        out.push(ServiceStatus { service: svc, description, status, hosts: hs, reason });
+        out.push(ServiceStatus {
+            service: svc,
+            description,
+            status,
+            hosts: hs,
+            reason,
+        });
     }
     out
 }
@@ -2150,49 +2609,157 @@ fn containment(
         if out.iter().any(|a| a.kind == kind && a.target == target) {
             return;
         }
-        out.push(Action { priority: 0, kind, target: target.to_string(), reason, evidence });
+        out.push(Action {
+            priority: 0,
+            kind,
+            target: target.to_string(),
+            reason,
+            evidence,
+        });
     };
     if let Some(e) = entry {
         if let Some(a) = &e.account {
             let ev: Vec<Evidence> = e.evidence.iter().take(2).cloned().collect();
-            if e.method == "vpn" || matches!(e.source_kind, Some(AddressKind::External | AddressKind::Vpn)) {
-                push(ActionKind::RevokeRemoteAccess, a, format!("entry point: {}", e.description), ev.clone());
+            if e.method == "vpn"
+                || matches!(
+                    e.source_kind,
+                    Some(AddressKind::External | AddressKind::Vpn)
+                )
+            {
+                push(
+                    ActionKind::RevokeRemoteAccess,
+                    a,
+                    format!("entry point: {}", e.description),
+                    ev.clone(),
+                );
             }
-            push(ActionKind::DisableAccount, a, "account used to get in".into(), ev);
+            push(
+                ActionKind::DisableAccount,
+                a,
+                "account used to get in".into(),
+                ev,
+            );
         }
         if let Some(h) = &e.host {
-            push(ActionKind::IsolateHost, h, "first host the attacker used".into(), e.evidence.iter().take(2).cloned().collect());
+            push(
+                ActionKind::IsolateHost,
+                h,
+                "first host the attacker used".into(),
+                e.evidence.iter().take(2).cloned().collect(),
+            );
         }
         if let (Some(ad), Some(AddressKind::External)) = (&e.source_address, e.source_kind) {
-            push(ActionKind::BlockAddress, ad, "address the attacker came from".into(), e.evidence.iter().take(1).cloned().collect());
+            push(
+                ActionKind::BlockAddress,
+                ad,
+                "address the attacker came from".into(),
+                e.evidence.iter().take(1).cloned().collect(),
+            );
         }
     }
     for a in accounts.iter().filter(|a| a.created_during_attack) {
-        push(ActionKind::DeleteAccount, &a.name, "account created during the attack (backdoor)".into(), a.evidence.iter().take(2).cloned().collect());
+        push(
+            ActionKind::DeleteAccount,
+            &a.name,
+            "account created during the attack (backdoor)".into(),
+            a.evidence.iter().take(2).cloned().collect(),
+        );
     }
-    for d in domains.iter().filter(|d| d.reasons.iter().any(|r| r == "remote_access" || r == "file_sharing") || !d.reasons.is_empty() && d.hosts.iter().any(|h| comp_hosts.contains(h))) {
-        push(ActionKind::BlockDomain, &d.domain, format!("contacted from {}: {}", d.hosts.join(", "), d.reasons.join("; ")), d.evidence.iter().take(1).cloned().collect());
+    for d in domains.iter().filter(|d| {
+        d.reasons
+            .iter()
+            .any(|r| r == "remote_access" || r == "file_sharing")
+            || !d.reasons.is_empty() && d.hosts.iter().any(|h| comp_hosts.contains(h))
+    }) {
+        push(
+            ActionKind::BlockDomain,
+            &d.domain,
+            format!(
+                "contacted from {}: {}",
+                d.hosts.join(", "),
+                d.reasons.join("; ")
+            ),
+            d.evidence.iter().take(1).cloned().collect(),
+        );
     }
-    for a in addresses.iter().filter(|a| a.implicated && a.kind == AddressKind::External) {
-        push(ActionKind::BlockAddress, &a.address, "external address used in the attack".into(), a.evidence.iter().take(1).cloned().collect());
+    for a in addresses
+        .iter()
+        .filter(|a| a.implicated && a.kind == AddressKind::External)
+    {
+        push(
+            ActionKind::BlockAddress,
+            &a.address,
+            "external address used in the attack".into(),
+            a.evidence.iter().take(1).cloned().collect(),
+        );
     }
     for h in hosts.iter().filter(|h| h.compromised == Compromise::Yes) {
-        push(ActionKind::IsolateHost, &h.name, h.compromise_reasons.first().cloned().unwrap_or_default(), h.evidence.iter().take(1).cloned().collect());
+        push(
+            ActionKind::IsolateHost,
+            &h.name,
+            h.compromise_reasons.first().cloned().unwrap_or_default(),
+            h.evidence.iter().take(1).cloned().collect(),
+        );
     }
     for a in accounts.iter().filter(|a| a.compromised == Compromise::Yes) {
-        let kind = if a.kind == AccountKind::Service { ActionKind::ResetPassword } else { ActionKind::DisableAccount };
+        let kind = if a.kind == AccountKind::Service {
+            ActionKind::ResetPassword
+        } else {
+            ActionKind::DisableAccount
+        };
         let why = a.compromise_reasons.first().cloned().unwrap_or_default();
-        let why = if kind == ActionKind::DisableAccount { format!("{why}; then reset its password") } else { why };
-        push(kind, &a.name, why, a.evidence.iter().take(1).cloned().collect());
+        let why = if kind == ActionKind::DisableAccount {
+            format!("{why}; then reset its password")
+        } else {
+            why
+        };
+        push(
+            kind,
+            &a.name,
+            why,
+            a.evidence.iter().take(1).cloned().collect(),
+        );
     }
-    for s in services.iter().filter(|s| s.suspicious && comp_hosts.contains(&s.host) && exposure::remote_access_name(&format!("{} {}", s.name, s.image_path.as_deref().unwrap_or("")))) {
-        push(ActionKind::RemoveService, &format!("{} on {}", s.name, s.host), "remote-access tool installed as a service".into(), vec![s.evidence.clone()]);
+    for s in services.iter().filter(|s| {
+        s.suspicious
+            && comp_hosts.contains(&s.host)
+            && exposure::remote_access_name(&format!(
+                "{} {}",
+                s.name,
+                s.image_path.as_deref().unwrap_or("")
+            ))
+    }) {
+        push(
+            ActionKind::RemoveService,
+            &format!("{} on {}", s.name, s.host),
+            "remote-access tool installed as a service".into(),
+            vec![s.evidence.clone()],
+        );
     }
-    if hosts.iter().any(|h| h.compromised == Compromise::Yes && h.role.as_deref() == Some("domain_controller")) {
-        push(ActionKind::ResetKrbtgt, "krbtgt", "a domain controller is compromised: Kerberos tickets may be forged".into(), vec![]);
+    if hosts
+        .iter()
+        .any(|h| h.compromised == Compromise::Yes && h.role.as_deref() == Some("domain_controller"))
+    {
+        push(
+            ActionKind::ResetKrbtgt,
+            "krbtgt",
+            "a domain controller is compromised: Kerberos tickets may be forged".into(),
+            vec![],
+        );
     }
-    for h in hosts.iter().filter(|h| h.compromised == Compromise::Suspected) {
-        push(ActionKind::IsolateHost, &h.name, format!("suspected: {}", h.compromise_reasons.first().cloned().unwrap_or_default()), h.evidence.iter().take(1).cloned().collect());
+    for h in hosts
+        .iter()
+        .filter(|h| h.compromised == Compromise::Suspected)
+    {
+        push(
+            ActionKind::IsolateHost,
+            &h.name,
+            format!(
+                "suspected: {}",
+                h.compromise_reasons.first().cloned().unwrap_or_default()
+            ),
+            h.evidence.iter().take(1).cloned().collect(),
+        );
     }
     for (i, a) in out.iter_mut().enumerate() {
         a.priority = i as u32 + 1;

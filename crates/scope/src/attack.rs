@@ -38,12 +38,20 @@ pub const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1005", "Data from Local System", "collection"),
     ("T1007", "System Service Discovery", "discovery"),
     ("T1012", "Query Registry", "discovery"),
-    ("T1016", "System Network Configuration Discovery", "discovery"),
+    (
+        "T1016",
+        "System Network Configuration Discovery",
+        "discovery",
+    ),
     ("T1018", "Remote System Discovery", "discovery"),
     ("T1021", "Remote Services", "lateral-movement"),
     ("T1021.001", "Remote Desktop Protocol", "lateral-movement"),
     ("T1021.002", "SMB/Windows Admin Shares", "lateral-movement"),
-    ("T1021.003", "Distributed Component Object Model", "lateral-movement"),
+    (
+        "T1021.003",
+        "Distributed Component Object Model",
+        "lateral-movement",
+    ),
     ("T1021.006", "Windows Remote Management", "lateral-movement"),
     ("T1033", "System Owner/User Discovery", "discovery"),
     ("T1036", "Masquerading", "defense-evasion"),
@@ -51,7 +59,11 @@ pub const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1041", "Exfiltration Over C2 Channel", "exfiltration"),
     ("T1046", "Network Service Discovery", "discovery"),
     ("T1047", "Windows Management Instrumentation", "execution"),
-    ("T1048", "Exfiltration Over Alternative Protocol", "exfiltration"),
+    (
+        "T1048",
+        "Exfiltration Over Alternative Protocol",
+        "exfiltration",
+    ),
     ("T1049", "System Network Connections Discovery", "discovery"),
     ("T1053", "Scheduled Task/Job", "execution"),
     ("T1053.005", "Scheduled Task", "execution"),
@@ -81,12 +93,20 @@ pub const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1136", "Create Account", "persistence"),
     ("T1136.001", "Local Account", "persistence"),
     ("T1136.002", "Domain Account", "persistence"),
-    ("T1190", "Exploit Public-Facing Application", "initial-access"),
+    (
+        "T1190",
+        "Exploit Public-Facing Application",
+        "initial-access",
+    ),
     ("T1218", "System Binary Proxy Execution", "defense-evasion"),
     ("T1218.011", "Rundll32", "defense-evasion"),
     ("T1219", "Remote Access Software", "command-and-control"),
     ("T1482", "Domain Trust Discovery", "discovery"),
-    ("T1484", "Domain or Tenant Policy Modification", "defense-evasion"),
+    (
+        "T1484",
+        "Domain or Tenant Policy Modification",
+        "defense-evasion",
+    ),
     ("T1484.001", "Group Policy Modification", "defense-evasion"),
     ("T1485", "Data Destruction", "impact"),
     ("T1486", "Data Encrypted for Impact", "impact"),
@@ -97,18 +117,38 @@ pub const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1543.003", "Windows Service", "persistence"),
     ("T1546", "Event Triggered Execution", "persistence"),
     ("T1547", "Boot or Logon Autostart Execution", "persistence"),
-    ("T1547.001", "Registry Run Keys / Startup Folder", "persistence"),
-    ("T1550", "Use Alternate Authentication Material", "lateral-movement"),
+    (
+        "T1547.001",
+        "Registry Run Keys / Startup Folder",
+        "persistence",
+    ),
+    (
+        "T1550",
+        "Use Alternate Authentication Material",
+        "lateral-movement",
+    ),
     ("T1550.002", "Pass the Hash", "lateral-movement"),
     ("T1552", "Unsecured Credentials", "credential-access"),
-    ("T1555", "Credentials from Password Stores", "credential-access"),
-    ("T1558", "Steal or Forge Kerberos Tickets", "credential-access"),
+    (
+        "T1555",
+        "Credentials from Password Stores",
+        "credential-access",
+    ),
+    (
+        "T1558",
+        "Steal or Forge Kerberos Tickets",
+        "credential-access",
+    ),
     ("T1558.003", "Kerberoasting", "credential-access"),
     ("T1560", "Archive Collected Data", "collection"),
     ("T1560.001", "Archive via Utility", "collection"),
     ("T1562", "Impair Defenses", "defense-evasion"),
     ("T1562.001", "Disable or Modify Tools", "defense-evasion"),
-    ("T1562.002", "Disable Windows Event Logging", "defense-evasion"),
+    (
+        "T1562.002",
+        "Disable Windows Event Logging",
+        "defense-evasion",
+    ),
     ("T1567", "Exfiltration Over Web Service", "exfiltration"),
     ("T1567.002", "Exfiltration to Cloud Storage", "exfiltration"),
     ("T1569", "System Services", "execution"),
@@ -206,7 +246,10 @@ impl Attack {
     /// The main (tactic id, tactic name): the latest tactic in kill-chain
     /// order, since a rule tagged both execution and impact is about impact.
     pub fn main_tactic(&self) -> Option<(&'static str, &'static str)> {
-        self.tactics.iter().copied().max_by_key(|t| tactic_order(Some(t.0)))
+        self.tactics
+            .iter()
+            .copied()
+            .max_by_key(|t| tactic_order(Some(t.0)))
     }
 }
 
@@ -222,7 +265,10 @@ mod tests {
             "attack.execution".into(),
             "cve.2021-1234".into(),
         ]);
-        assert_eq!(a.tactics, vec![("TA0008", "Lateral Movement"), ("TA0002", "Execution")]);
+        assert_eq!(
+            a.tactics,
+            vec![("TA0008", "Lateral Movement"), ("TA0002", "Execution")]
+        );
         assert_eq!(a.techniques, vec!["T1021.002"]);
         assert!(a.has_technique("T1021"));
         assert!(!a.has_technique("T102"));

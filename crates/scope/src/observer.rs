@@ -117,7 +117,15 @@ fn user(raw: Option<&str>) -> Option<(String, Option<String>)> {
     // Virtual identities (IIS application pools, service SIDs, DWM/UMFD).
     if d.as_deref().is_some_and(|d| {
         let d = d.to_ascii_lowercase();
-        matches!(d.as_str(), "iis apppool" | "nt service" | "window manager" | "font driver host" | "nt authority" | "autorite nt")
+        matches!(
+            d.as_str(),
+            "iis apppool"
+                | "nt service"
+                | "window manager"
+                | "font driver host"
+                | "nt authority"
+                | "autorite nt"
+        )
     }) {
         return None;
     }
@@ -381,6 +389,10 @@ pub(crate) struct DnsAcc {
     pub agg: Agg,
 }
 
+/// The last (computer, channel) raw pair seen and its coverage key: events
+/// come in runs from one file, so most lookups skip hashing.
+type CovCache = (Option<Box<str>>, Option<Box<str>>, (String, String));
+
 /// Streaming collector of scope facts; one per worker thread.
 pub struct Observer {
     pub(crate) assets: Arc<Assets>,
@@ -391,7 +403,7 @@ pub struct Observer {
     /// (host, channel) → coverage.
     pub(crate) cov: HashMap<(String, String), CovAcc>,
     /// Cache of the last (computer, channel) raw pair and its key.
-    cache: Option<(Option<Box<str>>, Option<Box<str>>, (String, String))>,
+    cache: Option<CovCache>,
     pub(crate) dets: Vec<Det>,
     pub(crate) links: HashMap<LinkKey, LinkAcc>,
     /// (address, account, target host) → failed logons.
@@ -516,8 +528,13 @@ impl Observer {
                 4625 => self.failed_logon(e, host),
                 4648 => self.explicit_creds(e, host),
                 4672 => {
-                    if let Some((n, d)) = user_with_domain(e, "SubjectUserName", "SubjectDomainName") {
-                        let ev = evidence(e, format!("4672 special privileges assigned to {n} on {host}"));
+                    if let Some((n, d)) =
+                        user_with_domain(e, "SubjectUserName", "SubjectDomainName")
+                    {
+                        let ev = evidence(
+                            e,
+                            format!("4672 special privileges assigned to {n} on {host}"),
+                        );
                         let a = self.accounts.entry(n).or_default();
                         a.seen(e.timestamp, d);
                         push_top(&mut a.privileged, ev);
@@ -533,7 +550,8 @@ impl Observer {
                 ),
                 4698 | 4702 => self.task(e, host, id),
                 4720 => {
-                    if let Some((n, d)) = user_with_domain(e, "TargetUserName", "TargetDomainName") {
+                    if let Some((n, d)) = user_with_domain(e, "TargetUserName", "TargetDomainName")
+                    {
                         let by = s(e, "SubjectUserName").unwrap_or("?");
                         let ev = evidence(e, format!("4720 account {n} created by {by} on {host}"));
                         let a = self.accounts.entry(n).or_default();
@@ -546,11 +564,17 @@ impl Observer {
                         .and_then(|dn| {
                             dn.split(',')
                                 .next()
-                                .and_then(|cn| cn.trim().strip_prefix("CN=").or(cn.trim().strip_prefix("cn=")))
+                                .and_then(|cn| {
+                                    cn.trim()
+                                        .strip_prefix("CN=")
+                                        .or(cn.trim().strip_prefix("cn="))
+                                })
                                 .map(|c| c.to_string())
                         })
                         .or_else(|| s(e, "MemberSid").map(str::to_string));
-                    if let (Some(m), Some(g)) = (member.and_then(|m| user(Some(&m))), s(e, "TargetUserName")) {
+                    if let (Some(m), Some(g)) =
+                        (member.and_then(|m| user(Some(&m))), s(e, "TargetUserName"))
+                    {
                         let ev = evidence(e, format!("{id} {} added to group {g} on {host}", m.0));
                         let a = self.accounts.entry(m.0).or_default();
                         a.seen(e.timestamp, None);
@@ -559,7 +583,10 @@ impl Observer {
                 }
                 4768 | 4769 => {
                     let ev = evidence(e, format!("{id} Kerberos ticket issued by {host}"));
-                    self.kdc.entry(host.to_string()).or_default().add(e.timestamp, Some(ev));
+                    self.kdc
+                        .entry(host.to_string())
+                        .or_default()
+                        .add(e.timestamp, Some(ev));
                 }
                 5140 | 5145 => self.share(e, host, id),
                 1102 => {
@@ -574,7 +601,10 @@ impl Observer {
                 3 => self.connection(e, host),
                 22 => {
                     if let Some(q) = s(e, "QueryName") {
-                        let d = self.dns.entry(q.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                        let d = self
+                            .dns
+                            .entry(q.trim_end_matches('.').to_ascii_lowercase())
+                            .or_default();
                         d.hosts.insert(host.to_string());
                         if let Some(i) = s(e, "Image") {
                             d.images.insert(basename(i));
@@ -619,10 +649,17 @@ impl Observer {
             };
             let addr = s(e, "Param3").and_then(address_key);
             self.rdp(e, host, who.as_deref(), addr, "1149 RDP authentication");
-        } else if ch.contains("TerminalServices-LocalSessionManager") && matches!(id, 21 | 22 | 25) {
+        } else if ch.contains("TerminalServices-LocalSessionManager") && matches!(id, 21 | 22 | 25)
+        {
             let addr = s(e, "Address").and_then(address_key);
             let what = if id == 25 { "reconnected" } else { "logon" };
-            self.rdp(e, host, s(e, "User"), addr, &format!("{id} RDP session {what}"));
+            self.rdp(
+                e,
+                host,
+                s(e, "User"),
+                addr,
+                &format!("{id} RDP session {what}"),
+            );
         }
     }
 
@@ -669,11 +706,16 @@ impl Observer {
     }
 
     fn failed_logon(&mut self, e: &Event, host: &str) {
-        let addr = s(e, "IpAddress").and_then(address_key).unwrap_or_else(|| "-".into());
+        let addr = s(e, "IpAddress")
+            .and_then(address_key)
+            .unwrap_or_else(|| "-".into());
         let name = account_key(s(e, "TargetUserName").unwrap_or("-"))
             .map(|a| a.0)
             .unwrap_or_else(|| "-".into());
-        let ev = evidence(e, format!("4625 failed logon on {host} as {name} from {addr}"));
+        let ev = evidence(
+            e,
+            format!("4625 failed logon on {host} as {name} from {addr}"),
+        );
         self.failed
             .entry((addr, name, host.to_string()))
             .or_default()
@@ -686,17 +728,32 @@ impl Observer {
         };
         let target = s(e, "TargetServerName").and_then(host_key);
         let addr = s(e, "IpAddress").and_then(address_key);
-        self.accounts.entry(name.clone()).or_default().seen(e.timestamp, dom);
+        self.accounts
+            .entry(name.clone())
+            .or_default()
+            .seen(e.timestamp, dom);
         let Some(to) = target.or_else(|| addr.clone().filter(|a| !is_local_addr(a))) else {
             return;
         };
-        if to == host || to.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        if to == host
+            || to
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        {
             return;
         }
         let by = s(e, "SubjectUserName").unwrap_or("?");
         let summary = format!("4648 {by} on {host} used explicit credentials of {name} for {to}");
         // 4648 is logged on the source host: the source address is ours.
-        self.link(e, host.to_string(), to, Some(name), LinkMethod::ExplicitCreds, None, summary);
+        self.link(
+            e,
+            host.to_string(),
+            to,
+            Some(name),
+            LinkMethod::ExplicitCreds,
+            None,
+            summary,
+        );
     }
 
     fn rdp(&mut self, e: &Event, host: &str, who: Option<&str>, addr: Option<String>, what: &str) {
@@ -717,7 +774,15 @@ impl Observer {
             "{what} on {host} as {} from {ad}",
             name.as_deref().unwrap_or("?")
         );
-        self.link(e, ad.clone(), host.to_string(), name, LinkMethod::Rdp, Some(ad), summary);
+        self.link(
+            e,
+            ad.clone(),
+            host.to_string(),
+            name,
+            LinkMethod::Rdp,
+            Some(ad),
+            summary,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -765,7 +830,11 @@ impl Observer {
         let Some(share_raw) = s(e, "ShareName") else {
             return;
         };
-        let share = share_raw.rsplit('\\').next().unwrap_or(share_raw).to_string();
+        let share = share_raw
+            .rsplit('\\')
+            .next()
+            .unwrap_or(share_raw)
+            .to_string();
         let share_up = share.to_ascii_uppercase();
         let addr = s(e, "IpAddress").and_then(address_key);
         let target = s(e, "RelativeTargetName").unwrap_or("");
@@ -776,7 +845,8 @@ impl Observer {
         let admin_share = share_up == "ADMIN$" || (share_up.len() == 2 && share_up.ends_with('$'));
         let method = if admin_share {
             // PsExec and clones copy their service binary to ADMIN$'s root.
-            let exe_in_root = share_up == "ADMIN$" && !target.contains('\\') && tb.ends_with(".exe");
+            let exe_in_root =
+                share_up == "ADMIN$" && !target.contains('\\') && tb.ends_with(".exe");
             if is_psexec_name(&tb) || exe_in_root {
                 Some(LinkMethod::Psexec)
             } else {
@@ -795,21 +865,36 @@ impl Observer {
         } else {
             None
         };
-        self.accounts.entry(name.clone()).or_default().seen(e.timestamp, dom);
+        self.accounts
+            .entry(name.clone())
+            .or_default()
+            .seen(e.timestamp, dom);
         match method {
             Some(m) => {
                 let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
                     return;
                 };
-                let summary = format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
-                self.link(e, ad.clone(), host.to_string(), Some(name), m, Some(ad), summary);
+                let summary =
+                    format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
+                self.link(
+                    e,
+                    ad.clone(),
+                    host.to_string(),
+                    Some(name),
+                    m,
+                    Some(ad),
+                    summary,
+                );
             }
             None => {
                 let summary = format!(
                     "{id} {name} from {} accessed \\\\{host}\\{share}\\{target}",
                     addr.as_deref().unwrap_or("?")
                 );
-                let agg = self.shares.entry((host.to_string(), share, name)).or_default();
+                let agg = self
+                    .shares
+                    .entry((host.to_string(), share, name))
+                    .or_default();
                 agg.add(e.timestamp, Some(evidence(e, summary)));
                 if let Some(a) = addr {
                     agg.tags.insert(a);
@@ -850,9 +935,15 @@ impl Observer {
                 s(e, "NewProcessName"),
                 s(e, "CommandLine"),
                 s(e, "ParentProcessName"),
-                e.get("NewProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
-                e.get("ProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
-                e.get("NewProcessId").and_then(Value::as_i64).map(|p| p.to_string()),
+                e.get("NewProcessId")
+                    .and_then(Value::as_i64)
+                    .map(|p| format!("pid:{p}")),
+                e.get("ProcessId")
+                    .and_then(Value::as_i64)
+                    .map(|p| format!("pid:{p}")),
+                e.get("NewProcessId")
+                    .and_then(Value::as_i64)
+                    .map(|p| p.to_string()),
                 s(e, "TargetUserName")
                     .filter(|u| *u != "-")
                     .or(s(e, "SubjectUserName"))
@@ -948,9 +1039,15 @@ impl Observer {
         if !initiated || is_local_addr(&dst) {
             return;
         }
-        let port = e.get("DestinationPort").and_then(Value::as_i64).unwrap_or(0) as u16;
+        let port = e
+            .get("DestinationPort")
+            .and_then(Value::as_i64)
+            .unwrap_or(0) as u16;
         let img = s(e, "Image").map(basename).unwrap_or_default();
-        let agg = self.conns.entry((host.to_string(), dst.clone(), port)).or_default();
+        let agg = self
+            .conns
+            .entry((host.to_string(), dst.clone(), port))
+            .or_default();
         if agg.evidence.len() < TOP_EVIDENCE {
             let summary = format!("{img} on {host} connected to {dst}:{port}");
             agg.add(e.timestamp, Some(evidence(e, summary)));
@@ -962,7 +1059,14 @@ impl Observer {
         }
     }
 
-    fn service(&mut self, e: &Event, host: &str, name: Option<&str>, image: Option<&str>, acct: Option<&str>) {
+    fn service(
+        &mut self,
+        e: &Event,
+        host: &str,
+        name: Option<&str>,
+        image: Option<&str>,
+        acct: Option<&str>,
+    ) {
         let Some(name) = name else {
             return;
         };
@@ -986,7 +1090,9 @@ impl Observer {
         let Some(name) = s(e, "TaskName") else {
             return;
         };
-        let command = s(e, "TaskContent").or(s(e, "TaskContentNew")).and_then(task_command);
+        let command = s(e, "TaskContent")
+            .or(s(e, "TaskContentNew"))
+            .and_then(task_command);
         let account = user(s(e, "SubjectUserName")).map(|u| u.0);
         let action = if id == 4698 { "created" } else { "updated" };
         let summary = format!("{id} scheduled task {name} {action} on {host}");
@@ -1011,16 +1117,25 @@ impl Observer {
             let desc = s(e, "logdesc").unwrap_or("").to_ascii_lowercase();
             let failed = action.contains("fail") || desc.contains("fail");
             let success = !failed
-                && (action == "tunnel-up" || action.contains("success") || desc.contains("tunnel up"));
+                && (action == "tunnel-up"
+                    || action.contains("success")
+                    || desc.contains("tunnel up"));
             if failed || success {
                 let u = vpn_user.and_then(|u| user(Some(u))).map(|u| u.0);
                 let tunnel = s(e, "tunnelip").or(s(e, "assignip")).and_then(address_key);
-                let what = if success { "VPN login" } else { "VPN login failure" };
+                let what = if success {
+                    "VPN login"
+                } else {
+                    "VPN login failure"
+                };
                 let summary = format!(
                     "{what} on {host} for {} from {}{}",
                     u.as_deref().unwrap_or("?"),
                     remip.as_deref().unwrap_or("?"),
-                    tunnel.as_deref().map(|t| format!(", tunnel address {t}")).unwrap_or_default()
+                    tunnel
+                        .as_deref()
+                        .map(|t| format!(", tunnel address {t}"))
+                        .unwrap_or_default()
                 );
                 if let Some(n) = &u {
                     let a = self.accounts.entry(n.clone()).or_default();
@@ -1029,7 +1144,10 @@ impl Observer {
                         a.addresses.insert(r.clone());
                     }
                 }
-                self.gateways.entry(host.to_string()).or_default().add(e.timestamp, None);
+                self.gateways
+                    .entry(host.to_string())
+                    .or_default()
+                    .add(e.timestamp, None);
                 self.vpn.push(VpnRaw {
                     time: e.timestamp,
                     user: u,
@@ -1048,8 +1166,14 @@ impl Observer {
             s(e, "srcip").and_then(address_key),
             s(e, "dstip").and_then(address_key),
         ) {
-            self.gateways.entry(host.to_string()).or_default().add(e.timestamp, None);
-            let agg = self.transfers.entry((src.clone(), dst.clone())).or_default();
+            self.gateways
+                .entry(host.to_string())
+                .or_default()
+                .add(e.timestamp, None);
+            let agg = self
+                .transfers
+                .entry((src.clone(), dst.clone()))
+                .or_default();
             let summary = format!("{host}: {src} sent {sent} bytes to {dst}");
             agg.add(e.timestamp, Some(evidence(e, summary)));
             agg.sum += sent.max(0) as u64;
@@ -1061,7 +1185,14 @@ impl Observer {
 
     fn detections(&mut self, e: &Event, matches: &[Match], host: &str) {
         let mut accounts = BTreeSet::new();
-        for f in ["User", "SubjectUserName", "TargetUserName", "AccountName", "SamAccountName", "user"] {
+        for f in [
+            "User",
+            "SubjectUserName",
+            "TargetUserName",
+            "AccountName",
+            "SamAccountName",
+            "user",
+        ] {
             if let Some((n, _)) = user(s(e, f)) {
                 accounts.insert(n);
             }
@@ -1079,7 +1210,14 @@ impl Observer {
             }
         }
         let mut addresses = BTreeSet::new();
-        for f in ["IpAddress", "SourceIp", "srcip", "remip", "Param3", "Address"] {
+        for f in [
+            "IpAddress",
+            "SourceIp",
+            "srcip",
+            "remip",
+            "Param3",
+            "Address",
+        ] {
             if let Some(a) = s(e, f).and_then(address_key) {
                 if !is_local_addr(&a) {
                     addresses.insert(a);
@@ -1112,14 +1250,18 @@ impl Observer {
             Some(4688) => self.interesting_process(e, host, false, &titles),
             Some(7045) | Some(4697) => {
                 if let Some(last) = self.services.last_mut() {
-                    if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+                    if last.evidence.locator == e.origin.locator
+                        && *last.evidence.source == *e.origin.source
+                    {
                         last.rules.extend(titles.iter().cloned());
                     }
                 }
             }
             Some(4698) | Some(4702) => {
                 if let Some(last) = self.tasks.last_mut() {
-                    if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+                    if last.evidence.locator == e.origin.locator
+                        && *last.evidence.source == *e.origin.source
+                    {
                         last.rules.extend(titles.iter().cloned());
                     }
                 }
@@ -1138,13 +1280,19 @@ impl Observer {
             }
             Some(22) if sysmon => {
                 if let Some(q) = s(e, "QueryName") {
-                    let d = self.dns.entry(q.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                    let d = self
+                        .dns
+                        .entry(q.trim_end_matches('.').to_ascii_lowercase())
+                        .or_default();
                     d.rules.extend(titles.iter().cloned());
                 }
             }
             Some(3) if sysmon => {
                 if let Some(h) = s(e, "DestinationHostname") {
-                    let d = self.dns.entry(h.trim_end_matches('.').to_ascii_lowercase()).or_default();
+                    let d = self
+                        .dns
+                        .entry(h.trim_end_matches('.').to_ascii_lowercase())
+                        .or_default();
                     d.hosts.insert(host.to_string());
                     d.rules.extend(titles.iter().cloned());
                     let ev = evidence(e, format!("connection to {h} from {host}"));
@@ -1158,7 +1306,9 @@ impl Observer {
     fn interesting_process(&mut self, e: &Event, host: &str, sysmon: bool, titles: &[String]) {
         // Already recorded as a data-moving tool by `process`: add the rules.
         if let Some(last) = self.interesting.last_mut() {
-            if last.evidence.locator == e.origin.locator && *last.evidence.source == *e.origin.source {
+            if last.evidence.locator == e.origin.locator
+                && *last.evidence.source == *e.origin.source
+            {
                 last.rules.extend(titles.iter().cloned());
                 return;
             }
@@ -1173,7 +1323,9 @@ impl Observer {
         } else {
             (
                 s(e, "NewProcessName"),
-                e.get("ProcessId").and_then(Value::as_i64).map(|p| format!("pid:{p}")),
+                e.get("ProcessId")
+                    .and_then(Value::as_i64)
+                    .map(|p| format!("pid:{p}")),
                 s(e, "ParentProcessName"),
                 s(e, "SubjectUserName").map(str::to_string),
             )
@@ -1185,7 +1337,11 @@ impl Observer {
         self.interesting.push(ProcRaw {
             host: host.to_string(),
             time: e.timestamp,
-            pid: if sysmon { text(e, "ProcessId") } else { text(e, "NewProcessId") },
+            pid: if sysmon {
+                text(e, "ProcessId")
+            } else {
+                text(e, "NewProcessId")
+            },
             image: image.to_string(),
             original: s(e, "OriginalFileName").map(|o| o.to_ascii_lowercase()),
             cmdline: cmd.map(str::to_string),
@@ -1194,7 +1350,10 @@ impl Observer {
             parent_image: parent_img.map(str::to_string),
             parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
             rules: titles.to_vec(),
-            evidence: evidence(e, format!("{} on {host}: {}", basename(image), cmd.unwrap_or(image))),
+            evidence: evidence(
+                e,
+                format!("{} on {host}: {}", basename(image), cmd.unwrap_or(image)),
+            ),
         });
     }
 
@@ -1265,9 +1424,17 @@ pub(crate) fn is_local_addr(a: &str) -> bool {
 /// Names PsExec and its clones give their service binary or pipes.
 pub(crate) fn is_psexec_name(b: &str) -> bool {
     let b = b.to_ascii_lowercase();
-    ["psexesvc", "remcomsvc", "remcom_", "paexec", "csexecsvc", "rexesvc", "psexec"]
-        .iter()
-        .any(|p| b.contains(p))
+    [
+        "psexesvc",
+        "remcomsvc",
+        "remcom_",
+        "paexec",
+        "csexecsvc",
+        "rexesvc",
+        "psexec",
+    ]
+    .iter()
+    .any(|p| b.contains(p))
 }
 
 /// PsExec-style redirection pipes, renamed or not:

@@ -20,9 +20,21 @@ pub(crate) fn answer(s: &Scope) -> Answer {
     let nature = match s.nature.first() {
         None => "No malicious activity was found in the logs read.".to_string(),
         Some(n) => {
-            let others: Vec<String> = s.nature.iter().skip(1).take(4).map(|n| n.label.clone()).collect();
+            let others: Vec<String> = s
+                .nature
+                .iter()
+                .skip(1)
+                .take(4)
+                .map(|n| n.label.clone())
+                .collect();
             if others.is_empty() {
-                format!("This looks like {} ({:?} confidence).", n.label, n.confidence).replace("High", "high").replace("Medium", "medium").replace("Low", "low")
+                format!(
+                    "This looks like {} ({:?} confidence).",
+                    n.label, n.confidence
+                )
+                .replace("High", "high")
+                .replace("Medium", "medium")
+                .replace("Low", "low")
             } else {
                 format!(
                     "This looks like {} ({} confidence), with {}.",
@@ -35,18 +47,41 @@ pub(crate) fn answer(s: &Scope) -> Answer {
     };
     let entry = match &s.entry_point {
         None => "The entry point is not in the logs.".to_string(),
-        Some(e) => format!("Entry: {} ({} confidence).", e.description, format!("{:?}", e.confidence).to_lowercase()),
+        Some(e) => format!(
+            "Entry: {} ({} confidence).",
+            e.description,
+            format!("{:?}", e.confidence).to_lowercase()
+        ),
     };
-    let hosts_yes: Vec<String> =
-        s.hosts.iter().filter(|h| h.compromised == Compromise::Yes).map(|h| h.name.clone()).collect();
-    let hosts_sus: Vec<String> =
-        s.hosts.iter().filter(|h| h.compromised == Compromise::Suspected).map(|h| h.name.clone()).collect();
-    let accts: Vec<String> =
-        s.accounts.iter().filter(|a| a.compromised != Compromise::No).map(|a| a.name.clone()).collect();
+    let hosts_yes: Vec<String> = s
+        .hosts
+        .iter()
+        .filter(|h| h.compromised == Compromise::Yes)
+        .map(|h| h.name.clone())
+        .collect();
+    let hosts_sus: Vec<String> = s
+        .hosts
+        .iter()
+        .filter(|h| h.compromised == Compromise::Suspected)
+        .map(|h| h.name.clone())
+        .collect();
+    let accts: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|a| a.compromised != Compromise::No)
+        .map(|a| a.name.clone())
+        .collect();
     let extent = if hosts_yes.is_empty() && hosts_sus.is_empty() {
         "No host is implicated.".to_string()
     } else {
-        let mut x = format!("Compromised hosts: {}", if hosts_yes.is_empty() { "none confirmed".into() } else { list(&hosts_yes, 12) });
+        let mut x = format!(
+            "Compromised hosts: {}",
+            if hosts_yes.is_empty() {
+                "none confirmed".into()
+            } else {
+                list(&hosts_yes, 12)
+            }
+        );
         if !hosts_sus.is_empty() {
             x.push_str(&format!("; suspected: {}", list(&hosts_sus, 8)));
         }
@@ -65,12 +100,19 @@ pub(crate) fn answer(s: &Scope) -> Answer {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let exf: Vec<&DataExposure> = s.data_exposure.iter().filter(|d| d.probable_exfiltration).collect();
+    let exf: Vec<&DataExposure> = s
+        .data_exposure
+        .iter()
+        .filter(|d| d.probable_exfiltration)
+        .collect();
     let data_exposure = if exf.is_empty() {
         if s.data_exposure.is_empty() {
             "No archive, upload or large transfer of data was seen.".to_string()
         } else {
-            format!("Data was handled ({}), with no sign that it left.", s.data_exposure[0].description)
+            format!(
+                "Data was handled ({}), with no sign that it left.",
+                s.data_exposure[0].description
+            )
         }
     } else {
         let mut stores: Vec<String> = exf.iter().filter_map(|d| d.store.clone()).collect();
@@ -80,9 +122,27 @@ pub(crate) fn answer(s: &Scope) -> Answer {
         let bytes: u64 = exf.iter().filter_map(|d| d.bytes_out).sum();
         format!(
             "Data probably left: {}{}{}.",
-            if stores.is_empty() { "data from ".to_string() + &list(&exf.iter().filter_map(|d| d.host.clone()).collect::<Vec<_>>(), 5) } else { list(&stores, 6) },
-            if bytes > 0 { format!(" (~{:.1} GB out)", bytes as f64 / 1e9) } else { String::new() },
-            if personal { "; it includes personal data (GDPR: notify the CNIL within 72 h)" } else { "" }
+            if stores.is_empty() {
+                "data from ".to_string()
+                    + &list(
+                        &exf.iter()
+                            .filter_map(|d| d.host.clone())
+                            .collect::<Vec<_>>(),
+                        5,
+                    )
+            } else {
+                list(&stores, 6)
+            },
+            if bytes > 0 {
+                format!(" (~{:.1} GB out)", bytes as f64 / 1e9)
+            } else {
+                String::new()
+            },
+            if personal {
+                "; it includes personal data (GDPR: notify the CNIL within 72 h)"
+            } else {
+                ""
+            }
         )
     };
     let isolate_now: Vec<String> = s
@@ -101,7 +161,11 @@ pub(crate) fn answer(s: &Scope) -> Answer {
                 .map(|e| format!(" Started {} ({}).", t(e.time), e.method.replace('_', " ")))
                 .unwrap_or_default(),
             hosts_yes.len(),
-            if exf.is_empty() { String::new() } else { ", data probably stolen".into() },
+            if exf.is_empty() {
+                String::new()
+            } else {
+                ", data probably stolen".into()
+            },
             s.zones
                 .iter()
                 .map(|z| format!("Zone {}: {}.", z.zone, zone_word(z.status)))
@@ -111,7 +175,15 @@ pub(crate) fn answer(s: &Scope) -> Answer {
         .trim()
         .to_string(),
     };
-    Answer { headline, nature, entry, extent, isolated_systems, data_exposure, isolate_now }
+    Answer {
+        headline,
+        nature,
+        entry,
+        extent,
+        isolated_systems,
+        data_exposure,
+        isolate_now,
+    }
 }
 
 fn capitalise(s: &str) -> String {
@@ -159,7 +231,14 @@ impl Scope {
             }
             if !a.isolate_now.is_empty() {
                 out.push_str("  Act now: ");
-                out.push_str(&a.isolate_now.iter().take(4).cloned().collect::<Vec<_>>().join("; "));
+                out.push_str(
+                    &a.isolate_now
+                        .iter()
+                        .take(4)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
                 out.push('\n');
             }
         } else {
@@ -171,7 +250,12 @@ impl Scope {
             }
         }
         let cleared: usize = self.coverage.channels.iter().map(|c| c.cleared.len()).sum();
-        let gaps: usize = self.coverage.channels.iter().filter(|c| !c.record_gaps.is_empty()).count();
+        let gaps: usize = self
+            .coverage
+            .channels
+            .iter()
+            .filter(|c| !c.record_gaps.is_empty())
+            .count();
         out.push_str(&format!(
             "  Logs: {} host/channel pair(s), {} with record-id gaps, {} cleared-log event(s).",
             self.coverage.channels.len(),

@@ -11,7 +11,12 @@ use vigie_scope::*;
 fn corpus() -> Option<PathBuf> {
     let p = std::env::var_os("VIGIE_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/corpus"
+            ))
+        });
     if p.join("evtx-attack-samples").is_dir() {
         return Some(p);
     }
@@ -23,7 +28,9 @@ fn corpus() -> Option<PathBuf> {
 }
 
 fn lm(corpus: &Path, name: &str) -> PathBuf {
-    corpus.join("evtx-attack-samples/Lateral Movement").join(name)
+    corpus
+        .join("evtx-attack-samples/Lateral Movement")
+        .join(name)
 }
 
 fn read(path: &Path) -> Vec<vigie_event::Event> {
@@ -44,9 +51,9 @@ fn raw_scope(corpus: &Path, names: &[&str]) -> Scope {
 }
 
 fn has_link(s: &Scope, from: &str, to: &str, account: &str, method: LinkMethod) -> bool {
-    s.links
-        .iter()
-        .any(|l| l.from == from && l.to == to && l.account.as_deref() == Some(account) && l.method == method)
+    s.links.iter().any(|l| {
+        l.from == from && l.to == to && l.account.as_deref() == Some(account) && l.method == method
+    })
 }
 
 #[test]
@@ -54,13 +61,33 @@ fn psexec_clones_are_recognised_on_the_target() {
     let Some(c) = corpus() else { return };
     // RemCom: 5145 ADMIN$\System32\RemComSvc.exe from 10.0.2.16 as IEUser.
     let s = raw_scope(&c, &["LM_REMCOM_5145_TargetHost.evtx"]);
-    assert!(has_link(&s, "10.0.2.16", "PC01", "ieuser", LinkMethod::Psexec), "{:#?}", s.links);
+    assert!(
+        has_link(&s, "10.0.2.16", "PC01", "ieuser", LinkMethod::Psexec),
+        "{:#?}",
+        s.links
+    );
     // Renamed PsExec: ADMIN$\blabla.exe and pipes blabla-NLLT108334-37048-stdin...
     let s = raw_scope(&c, &["LM_renamed_psexecsvc_5145.evtx"]);
-    let l = s.links.iter().find(|l| l.method == LinkMethod::Psexec).expect("psexec link");
-    assert_eq!((l.from.as_str(), l.to.as_str(), l.account.as_deref()), ("10.0.2.16", "IEWIN7", Some("ieuser")));
+    let l = s
+        .links
+        .iter()
+        .find(|l| l.method == LinkMethod::Psexec)
+        .expect("psexec link");
+    assert_eq!(
+        (l.from.as_str(), l.to.as_str(), l.account.as_deref()),
+        ("10.0.2.16", "IEWIN7", Some("ieuser"))
+    );
     assert!(l.evidence.iter().any(|e| e.summary.contains("blabla")));
-    assert!(has_link(&s, "10.0.2.16", "IEWIN7", "ieuser", LinkMethod::RemoteService), "svcctl pipe");
+    assert!(
+        has_link(
+            &s,
+            "10.0.2.16",
+            "IEWIN7",
+            "ieuser",
+            LinkMethod::RemoteService
+        ),
+        "svcctl pipe"
+    );
 }
 
 #[test]
@@ -68,38 +95,88 @@ fn remote_task_wmi_and_explicit_credentials() {
     let Some(c) = corpus() else { return };
     // ATSVC: IPC$\atsvc + ADMIN$\Temp\CYAlyNSS.tmp from 10.0.2.17, task \CYAlyNSS.
     let s = raw_scope(&c, &["LM_ScheduledTask_ATSVC_target_host.evtx"]);
-    assert!(has_link(&s, "10.0.2.17", "WIN-77LTAPHIQ1R", "administrator", LinkMethod::RemoteTask));
-    assert!(has_link(&s, "10.0.2.17", "WIN-77LTAPHIQ1R", "administrator", LinkMethod::SmbAdminShare));
-    let task = s.scheduled_tasks.iter().find(|t| t.name == "\\CYAlyNSS").expect("task");
-    assert_eq!(task.command.as_deref(), Some("cmd.exe /C tasklist > %windir%\\Temp\\CYAlyNSS.tmp 2>&1"));
+    assert!(has_link(
+        &s,
+        "10.0.2.17",
+        "WIN-77LTAPHIQ1R",
+        "administrator",
+        LinkMethod::RemoteTask
+    ));
+    assert!(has_link(
+        &s,
+        "10.0.2.17",
+        "WIN-77LTAPHIQ1R",
+        "administrator",
+        LinkMethod::SmbAdminShare
+    ));
+    let task = s
+        .scheduled_tasks
+        .iter()
+        .find(|t| t.name == "\\CYAlyNSS")
+        .expect("task");
+    assert_eq!(
+        task.command.as_deref(),
+        Some("cmd.exe /C tasklist > %windir%\\Temp\\CYAlyNSS.tmp 2>&1")
+    );
     assert_eq!(task.action, "created");
     // WMI: WmiPrvSE.exe (4688) spawns calc.exe right after a type-3 logon of
     // Administrator from 10.0.2.17, which logons name as workstation PC01.
     let s = raw_scope(&c, &["LM_WMI_4624_4688_TargetHost.evtx"]);
-    let wmi = s.links.iter().find(|l| l.method == LinkMethod::Wmi).expect("wmi link");
+    let wmi = s
+        .links
+        .iter()
+        .find(|l| l.method == LinkMethod::Wmi)
+        .expect("wmi link");
     assert_eq!(wmi.to, "WIN-77LTAPHIQ1R");
     assert_eq!(wmi.account.as_deref(), Some("administrator"));
     assert_eq!(wmi.from_address.as_deref(), Some("10.0.2.17"));
     // 4648 on PC01: user01 used administrator's credentials for WIN-77LTAPHIQ1R.
     let s = raw_scope(&c, &["LM_WMIC_4648_rpcss.evtx"]);
-    let l = s.links.iter().find(|l| l.method == LinkMethod::ExplicitCreds).expect("4648 link");
-    assert_eq!((l.from.as_str(), l.to.as_str(), l.account.as_deref(), l.count), ("PC01", "WIN-77LTAPHIQ1R", Some("administrator"), 3));
+    let l = s
+        .links
+        .iter()
+        .find(|l| l.method == LinkMethod::ExplicitCreds)
+        .expect("4648 link");
+    assert_eq!(
+        (
+            l.from.as_str(),
+            l.to.as_str(),
+            l.account.as_deref(),
+            l.count
+        ),
+        ("PC01", "WIN-77LTAPHIQ1R", Some("administrator"), 3)
+    );
     // Remote task update: type-3 logon from workstation 04246W-WIN10.
     let s = raw_scope(&c, &["remote task update 4624 4702 same logonid.evtx"]);
-    let l = s.links.iter().find(|l| l.to == "01566S-WIN16-IR").expect("logon link");
+    let l = s
+        .links
+        .iter()
+        .find(|l| l.to == "01566S-WIN16-IR")
+        .expect("logon link");
     assert_eq!(l.from, "04246W-WIN10");
     assert_eq!(l.from_address.as_deref(), Some("172.16.66.142"));
     assert_eq!(l.account.as_deref(), Some("a-jbrown"));
-    let t = s.scheduled_tasks.iter().find(|t| t.name == "\\LMST").expect("4702");
+    let t = s
+        .scheduled_tasks
+        .iter()
+        .find(|t| t.name == "\\LMST")
+        .expect("4702");
     assert_eq!(t.action, "updated");
-    assert_eq!(t.command.as_deref(), Some("cmd.exe /c echo testing > c:\\users\\public\\out.txt"));
+    assert_eq!(
+        t.command.as_deref(),
+        Some("cmd.exe /c echo testing > c:\\users\\public\\out.txt")
+    );
 }
 
 #[test]
 fn services_installed_with_lolbin_images_are_suspicious() {
     let Some(c) = corpus() else { return };
     let s = raw_scope(&c, &["LM_Remote_Service02_7045.evtx"]);
-    let names: BTreeMap<&str, bool> = s.services_installed.iter().map(|x| (x.name.as_str(), x.suspicious)).collect();
+    let names: BTreeMap<&str, bool> = s
+        .services_installed
+        .iter()
+        .map(|x| (x.name.as_str(), x.suspicious))
+        .collect();
     assert_eq!(names.get("spoolfool"), Some(&true), "ImagePath cmd.exe");
     assert_eq!(names.get("spoolsv"), Some(&true));
     assert_eq!(names.len(), 3);
@@ -111,7 +188,10 @@ fn services_installed_with_lolbin_images_are_suspicious() {
 fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
     let Some(c) = corpus() else { return };
     let dir = c.join("evtx-attack-samples/Lateral Movement");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|x| x == "evtx"));
     files.sort();
     assert!(files.len() >= 40);
@@ -124,9 +204,13 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
         for e in &events {
             o.observe(e, &[]);
             let host = names::host_key(e.computer.as_deref().unwrap()).unwrap();
-            ids.entry((host, e.channel.as_deref().unwrap().to_string())).or_default().insert(e.record_id.unwrap());
+            ids.entry((host, e.channel.as_deref().unwrap().to_string()))
+                .or_default()
+                .insert(e.record_id.unwrap());
             let ch = e.channel.as_deref().unwrap();
-            if (e.event_id == Some(1102) && ch == "Security") || (e.event_id == Some(104) && ch == "System") {
+            if (e.event_id == Some(1102) && ch == "Security")
+                || (e.event_id == Some(104) && ch == "System")
+            {
                 cleared += 1;
             }
         }
@@ -138,7 +222,11 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
             let gaps: Vec<RecordGap> = v
                 .windows(2)
                 .filter(|w| w[1] > w[0] + 1)
-                .map(|w| RecordGap { after: w[0], before: w[1], missing: w[1] - w[0] - 1 })
+                .map(|w| RecordGap {
+                    after: w[0],
+                    before: w[1],
+                    missing: w[1] - w[0] - 1,
+                })
                 .collect();
             assert_eq!(ch.record_gaps, gaps, "{} {}", f.display(), ch.channel);
             assert_eq!(ch.first_record, v.first().copied());
@@ -148,12 +236,21 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
         assert_eq!(found, cleared, "{}", f.display());
         total_cleared += cleared;
     }
-    assert!(total_cleared >= 5, "the set contains cleared logs ({total_cleared})");
+    assert!(
+        total_cleared >= 5,
+        "the set contains cleared logs ({total_cleared})"
+    );
     // A concrete one: LM_REMCOM_5145_TargetHost has 30 records in 237285..=237989.
     let s = raw_scope(&c, &["LM_REMCOM_5145_TargetHost.evtx"]);
     let ch = &s.coverage.channels[0];
-    assert_eq!((ch.host.as_str(), ch.channel.as_str(), ch.events), ("PC01", "Security", 30));
-    assert_eq!((ch.first_record, ch.last_record), (Some(237285), Some(237989)));
+    assert_eq!(
+        (ch.host.as_str(), ch.channel.as_str(), ch.events),
+        ("PC01", "Security", 30)
+    );
+    assert_eq!(
+        (ch.first_record, ch.last_record),
+        (Some(237285), Some(237989))
+    );
     assert_eq!(ch.record_gaps.len(), 6);
     // LM_5145_Remote_FileCopy: 869 consecutive records, no gap.
     let s = raw_scope(&c, &["LM_5145_Remote_FileCopy.evtx"]);
@@ -165,7 +262,10 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
     assert_eq!(cl.len(), 1);
     assert_eq!(cl[0].account.as_deref(), Some("user01"));
     assert_eq!(cl[0].evidence.event_id, Some(1102));
-    assert_eq!(cl[0].time.unwrap().to_rfc3339(), "2019-03-18T11:27:00.438449400+00:00");
+    assert_eq!(
+        cl[0].time.unwrap().to_rfc3339(),
+        "2019-03-18T11:27:00.438449400+00:00"
+    );
 }
 
 /// PC01 → WIN-77LTAPHIQ1R (March 2019): logs cleared on PC01, pass-the-hash,
@@ -174,7 +274,10 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
 #[test]
 fn pc01_story_with_sigmahq_rules() {
     let Some(c) = corpus() else { return };
-    let (rules, _) = vigie_detect::load_paths(&[c.join("sigma/rules/windows")], &vigie_detect::LoadOptions::default());
+    let (rules, _) = vigie_detect::load_paths(
+        &[c.join("sigma/rules/windows")],
+        &vigie_detect::LoadOptions::default(),
+    );
     let (engine, _) = vigie_detect::Engine::compile(rules);
     let files = [
         "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx",
@@ -185,7 +288,10 @@ fn pc01_story_with_sigmahq_rules() {
         "LM_Remote_Service01_5145_svcctl.evtx",
     ];
     // Two observers fed alternately, merged: as the hunt's threads do.
-    let mut obs = [Observer::new(Arc::new(Assets::default())), Observer::new(Arc::new(Assets::default()))];
+    let mut obs = [
+        Observer::new(Arc::new(Assets::default())),
+        Observer::new(Arc::new(Assets::default())),
+    ];
     let mut out = Vec::new();
     for (i, f) in files.iter().enumerate() {
         for e in read(&lm(&c, f)) {
@@ -206,9 +312,18 @@ fn pc01_story_with_sigmahq_rules() {
     assert_eq!(accts, BTreeSet::from(["administrator", "user01"]));
     assert!(inc.tactics.contains(&"Lateral Movement".to_string()));
     let kinds: Vec<NatureKind> = s.nature.iter().map(|n| n.kind).collect();
-    assert_eq!(kinds.first(), Some(&NatureKind::LateralMovement), "{kinds:?}");
+    assert_eq!(
+        kinds.first(),
+        Some(&NatureKind::LateralMovement),
+        "{kinds:?}"
+    );
     assert!(kinds.contains(&NatureKind::DefenceEvasion));
-    for m in [LinkMethod::ExplicitCreds, LinkMethod::Wmi, LinkMethod::RemoteTask, LinkMethod::RemoteService] {
+    for m in [
+        LinkMethod::ExplicitCreds,
+        LinkMethod::Wmi,
+        LinkMethod::RemoteTask,
+        LinkMethod::RemoteService,
+    ] {
         let l = s
             .links
             .iter()
@@ -225,19 +340,38 @@ fn pc01_story_with_sigmahq_rules() {
     assert_eq!(e.host.as_deref(), Some("PC01"));
     assert_eq!(e.account.as_deref(), Some("user01"));
     assert_eq!(e.confidence, Confidence::Low);
-    assert!(e.evidence[0].source.ends_with("LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"));
+    assert!(e.evidence[0]
+        .source
+        .ends_with("LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"));
     assert_eq!(e.evidence[0].event_id, Some(1102));
-    assert_eq!(e.evidence[0].rule_title.as_deref(), Some("Security Eventlog Cleared"));
+    assert_eq!(
+        e.evidence[0].rule_title.as_deref(),
+        Some("Security Eventlog Cleared")
+    );
     for h in ["PC01", "WIN-77LTAPHIQ1R"] {
-        assert_eq!(s.hosts.iter().find(|x| x.name == h).unwrap().compromised, Compromise::Yes);
+        assert_eq!(
+            s.hosts.iter().find(|x| x.name == h).unwrap().compromised,
+            Compromise::Yes
+        );
     }
     let cleared: Vec<(&str, Option<&str>)> = s
         .coverage
         .channels
         .iter()
-        .flat_map(|c| c.cleared.iter().map(move |x| (c.host.as_str(), x.account.as_deref())))
+        .flat_map(|c| {
+            c.cleared
+                .iter()
+                .map(move |x| (c.host.as_str(), x.account.as_deref()))
+        })
         .collect();
-    assert_eq!(cleared, vec![("PC01", Some("user01")), ("PC01", Some("user01")), ("WIN-77LTAPHIQ1R", Some("administrator"))]);
+    assert_eq!(
+        cleared,
+        vec![
+            ("PC01", Some("user01")),
+            ("PC01", Some("user01")),
+            ("WIN-77LTAPHIQ1R", Some("administrator"))
+        ]
+    );
     assert_eq!(s.containment[0].kind, ActionKind::DisableAccount);
     assert_eq!(s.containment[0].target, "user01");
     // Round trip on a real scope too.

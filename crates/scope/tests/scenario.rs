@@ -12,7 +12,10 @@ use vigie_detect::Level;
 use vigie_scope::*;
 
 fn host<'a>(s: &'a Scope, n: &str) -> &'a Host {
-    s.hosts.iter().find(|h| h.name == n).unwrap_or_else(|| panic!("host {n} missing"))
+    s.hosts
+        .iter()
+        .find(|h| h.name == n)
+        .unwrap_or_else(|| panic!("host {n} missing"))
 }
 
 #[test]
@@ -26,10 +29,17 @@ fn entry_point_is_the_vpn_login_of_the_provider() {
     assert_eq!(e.host.as_deref(), Some("SRV-RDS01"));
     assert_eq!(e.time, Some(t(14, 2, 10)));
     assert_eq!(e.confidence, Confidence::High);
-    assert!(e.description.contains("after 1 failed attempt"), "{}", e.description);
+    assert!(
+        e.description.contains("after 1 failed attempt"),
+        "{}",
+        e.description
+    );
     // Evidence points back at the firewall log line and the RDP logon.
     assert!(e.evidence.iter().any(|x| x.source.starts_with("FW01")));
-    assert!(e.evidence.iter().any(|x| x.event_id == Some(4624) && x.host.as_deref() == Some("SRV-RDS01")));
+    assert!(e
+        .evidence
+        .iter()
+        .any(|x| x.event_id == Some(4624) && x.host.as_deref() == Some("SRV-RDS01")));
 }
 
 #[test]
@@ -41,45 +51,86 @@ fn lateral_movement_graph_and_compromised_hosts() {
             .iter()
             .find(|l| l.method == LinkMethod::Psexec && l.to == target)
             .unwrap_or_else(|| panic!("no psexec link to {target}: {:#?}", s.links));
-        assert_eq!(l.from, "SRV-RDS01", "source resolved from 10.10.1.30 via the assets file");
+        assert_eq!(
+            l.from, "SRV-RDS01",
+            "source resolved from 10.10.1.30 via the assets file"
+        );
         assert_eq!(l.account.as_deref(), Some("presta.maint"));
         assert!(l.malicious);
-        assert!(l.evidence.iter().any(|e| e.event_id == Some(7045)) || l.evidence.iter().any(|e| e.event_id == Some(5145)));
+        assert!(
+            l.evidence.iter().any(|e| e.event_id == Some(7045))
+                || l.evidence.iter().any(|e| e.event_id == Some(5145))
+        );
     }
-    let rdp = s.links.iter().find(|l| l.method == LinkMethod::Rdp && l.to == "SRV-RDS01").expect("rdp link");
+    let rdp = s
+        .links
+        .iter()
+        .find(|l| l.method == LinkMethod::Rdp && l.to == "SRV-RDS01")
+        .expect("rdp link");
     assert_eq!(rdp.from_address.as_deref(), Some("10.212.134.11"));
     assert_eq!(rdp.from_kind, AddressKind::Vpn);
     assert!(rdp.malicious);
     for h in ["SRV-RDS01", "SRV-FIC01", "SRV-BKP01"] {
-        assert_eq!(host(&s, h).compromised, Compromise::Yes, "{h}: {:?}", host(&s, h).compromise_reasons);
+        assert_eq!(
+            host(&s, h).compromised,
+            Compromise::Yes,
+            "{h}: {:?}",
+            host(&s, h).compromise_reasons
+        );
     }
     for h in ["TES-01", "DC01", "SRV-WEB01"] {
         assert_eq!(host(&s, h).compromised, Compromise::No, "{h}");
     }
     assert_eq!(host(&s, "SRV-RDS01").first_malicious, Some(t(14, 2, 14)));
     assert_eq!(host(&s, "SRV-FIC01").last_malicious, Some(t(16, 1, 5)));
-    let acc = s.accounts.iter().find(|a| a.name == "presta.maint").expect("account");
+    let acc = s
+        .accounts
+        .iter()
+        .find(|a| a.name == "presta.maint")
+        .expect("account");
     assert_eq!(acc.compromised, Compromise::Yes);
     assert_eq!(acc.kind, AccountKind::Provider);
     assert!(acc.privileged);
     for h in ["SRV-RDS01", "SRV-FIC01", "SRV-BKP01"] {
         assert!(acc.hosts.contains(&h.to_string()), "{:?}", acc.hosts);
     }
-    assert!(!s.accounts.iter().any(|a| a.name == "agent.tes" && a.compromised != Compromise::No));
+    assert!(!s
+        .accounts
+        .iter()
+        .any(|a| a.name == "agent.tes" && a.compromised != Compromise::No));
 }
 
 #[test]
 fn one_incident_with_progression_in_time_order() {
     let s = run(&scenario(true));
-    assert_eq!(s.incidents.len(), 1, "{:#?}", s.incidents.iter().map(|i| (&i.id, &i.hosts)).collect::<Vec<_>>());
+    assert_eq!(
+        s.incidents.len(),
+        1,
+        "{:#?}",
+        s.incidents
+            .iter()
+            .map(|i| (&i.id, &i.hosts))
+            .collect::<Vec<_>>()
+    );
     let inc = &s.incidents[0];
     assert_eq!(inc.id, "INC-1");
     assert_eq!(inc.severity, Level::High);
-    let titles: Vec<&str> = inc.progression.iter().map(|p| p.rule_title.as_str()).collect();
-    assert_eq!(titles.first(), Some(&"Suspicious Group And Account Reconnaissance Activity Using Net.EXE"));
+    let titles: Vec<&str> = inc
+        .progression
+        .iter()
+        .map(|p| p.rule_title.as_str())
+        .collect();
+    assert_eq!(
+        titles.first(),
+        Some(&"Suspicious Group And Account Reconnaissance Activity Using Net.EXE")
+    );
     assert_eq!(titles.last(), Some(&"Event log cleared (Vigie built-in)"));
     assert!(inc.progression.windows(2).all(|w| w[0].first <= w[1].first));
-    let psexec = inc.progression.iter().find(|p| p.rule_title == "PsExec Service Installation").unwrap();
+    let psexec = inc
+        .progression
+        .iter()
+        .find(|p| p.rule_title == "PsExec Service Installation")
+        .unwrap();
     assert_eq!(psexec.count, 2);
     assert_eq!(psexec.hosts, vec!["SRV-BKP01", "SRV-FIC01"]);
     assert_eq!(psexec.technique_id.as_deref(), Some("T1569.002"));
@@ -96,52 +147,104 @@ fn nature_is_human_operated_ransomware_with_data_theft() {
     let s = run(&scenario(true));
     let kinds: Vec<NatureKind> = s.nature.iter().map(|n| n.kind).collect();
     assert_eq!(kinds[0], NatureKind::Ransomware);
-    assert_eq!(s.nature[0].label, "human-operated ransomware with data theft (double extortion)");
+    assert_eq!(
+        s.nature[0].label,
+        "human-operated ransomware with data theft (double extortion)"
+    );
     assert!(kinds.contains(&NatureKind::DataTheft));
     assert!(kinds.contains(&NatureKind::CredentialTheft));
     assert!(kinds.contains(&NatureKind::LateralMovement));
     assert!(kinds.contains(&NatureKind::DefenceEvasion));
-    let cred = s.nature.iter().find(|n| n.kind == NatureKind::CredentialTheft).unwrap();
+    let cred = s
+        .nature
+        .iter()
+        .find(|n| n.kind == NatureKind::CredentialTheft)
+        .unwrap();
     assert!(cred.evidence.iter().all(|e| e.rule_title.is_some()));
 }
 
 #[test]
 fn cias_data_probably_left() {
     let s = run(&scenario(true));
-    let cias: Vec<&DataExposure> = s.data_exposure.iter().filter(|d| d.store.as_deref() == Some("CIAS")).collect();
-    let arch = cias.iter().find(|d| d.activity == ExposureActivity::Archive).expect("archive");
+    let cias: Vec<&DataExposure> = s
+        .data_exposure
+        .iter()
+        .filter(|d| d.store.as_deref() == Some("CIAS"))
+        .collect();
+    let arch = cias
+        .iter()
+        .find(|d| d.activity == ExposureActivity::Archive)
+        .expect("archive");
     assert_eq!(arch.tool.as_deref(), Some("rar.exe"));
     assert!(arch.probable_exfiltration);
-    let up = cias.iter().find(|d| d.activity == ExposureActivity::Upload).expect("upload tied to CIAS via cias.rar");
-    assert!(up.destinations.contains(&"mega:depot".to_string()), "{:?}", up.destinations);
+    let up = cias
+        .iter()
+        .find(|d| d.activity == ExposureActivity::Upload)
+        .expect("upload tied to CIAS via cias.rar");
+    assert!(
+        up.destinations.contains(&"mega:depot".to_string()),
+        "{:?}",
+        up.destinations
+    );
     assert!(up.destinations.contains(&"g.api.mega.co.nz".to_string()));
     assert!(up.personal_data);
     assert_eq!(up.sensitivity, Some(Sensitivity::SpecialCategory));
-    assert!(s.answer.data_exposure.contains("CIAS") && s.answer.data_exposure.contains("GDPR"), "{}", s.answer.data_exposure);
-    let mega = s.domains.iter().find(|d| d.domain == "g.api.mega.co.nz").expect("mega domain");
+    assert!(
+        s.answer.data_exposure.contains("CIAS") && s.answer.data_exposure.contains("GDPR"),
+        "{}",
+        s.answer.data_exposure
+    );
+    let mega = s
+        .domains
+        .iter()
+        .find(|d| d.domain == "g.api.mega.co.nz")
+        .expect("mega domain");
     assert!(mega.reasons.contains(&"file_sharing".to_string()));
 }
 
 #[test]
 fn coverage_shows_the_cleared_log_and_the_gap() {
     let s = run(&scenario(true));
-    let fic = s.coverage.channels.iter().find(|c| c.host == "SRV-FIC01" && c.channel == "Security").unwrap();
+    let fic = s
+        .coverage
+        .channels
+        .iter()
+        .find(|c| c.host == "SRV-FIC01" && c.channel == "Security")
+        .unwrap();
     assert_eq!(fic.cleared.len(), 1);
     assert_eq!(fic.cleared[0].account.as_deref(), Some("presta.maint"));
     assert_eq!(fic.cleared[0].cleared_channel, "Security");
     assert_eq!(fic.cleared[0].time, Some(t(16, 1, 5)));
-    assert_eq!(fic.record_gaps, vec![RecordGap { after: 2, before: 503, missing: 500 }]);
-    let tes = s.coverage.channels.iter().find(|c| c.host == "TES-01").unwrap();
+    assert_eq!(
+        fic.record_gaps,
+        vec![RecordGap {
+            after: 2,
+            before: 503,
+            missing: 500
+        }]
+    );
+    let tes = s
+        .coverage
+        .channels
+        .iter()
+        .find(|c| c.host == "TES-01")
+        .unwrap();
     assert!(tes.record_gaps.is_empty() && tes.cleared.is_empty() && tes.silences.is_empty());
     assert_eq!(tes.events, 4 * 48 + 1);
     // A silence: the web server stops logging for 8 hours.
     let mut b = scenario(true);
     b.events.retain(|(e, _)| {
         !(e.computer.as_deref() == Some("SRV-WEB01.ccpab.local")
-            && e.timestamp.is_some_and(|x| x > t(14, 4, 0) && x < t(14, 12, 0)))
+            && e.timestamp
+                .is_some_and(|x| x > t(14, 4, 0) && x < t(14, 12, 0)))
     });
     let s = run(&b);
-    let web = s.coverage.channels.iter().find(|c| c.host == "SRV-WEB01").unwrap();
+    let web = s
+        .coverage
+        .channels
+        .iter()
+        .find(|c| c.host == "SRV-WEB01")
+        .unwrap();
     assert_eq!(web.silences.len(), 1);
     assert_eq!(web.silences[0].seconds, 8 * 3600);
 }
@@ -152,12 +255,29 @@ fn isolated_zone_with_full_coverage_and_no_contact_is_not_reached() {
     let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
     assert_eq!(z.status, ZoneReach::NotReached, "{}", z.reason);
     assert_eq!(z.hosts, vec!["TES-01"]);
-    assert!(z.coverage.iter().any(|c| c.starts_with("TES-01 Security")), "{:?}", z.coverage);
+    assert!(
+        z.coverage.iter().any(|c| c.starts_with("TES-01 Security")),
+        "{:?}",
+        z.coverage
+    );
     assert!(z.evidence.is_empty());
-    let passports = s.services.iter().find(|x| x.service == "passports").unwrap();
-    assert_eq!(passports.status, ServiceState::Unaffected, "{}", passports.reason);
+    let passports = s
+        .services
+        .iter()
+        .find(|x| x.service == "passports")
+        .unwrap();
+    assert_eq!(
+        passports.status,
+        ServiceState::Unaffected,
+        "{}",
+        passports.reason
+    );
     // The DC ("*") makes other services depend on it, not the isolated one.
-    let social = s.services.iter().find(|x| x.service == "social-action").unwrap();
+    let social = s
+        .services
+        .iter()
+        .find(|x| x.service == "social-action")
+        .unwrap();
     assert_eq!(social.status, ServiceState::Affected);
     assert_eq!(social.hosts, vec!["SRV-FIC01"]);
 }
@@ -165,11 +285,25 @@ fn isolated_zone_with_full_coverage_and_no_contact_is_not_reached() {
 #[test]
 fn isolated_zone_with_contact_is_reached() {
     let mut b = scenario(true);
-    b.ev(t(15, 10, 0), "TES-01", SEC, Some(4624), &[("TargetUserName", "presta.maint"), ("LogonType", "3"), ("IpAddress", "10.10.1.30"), ("WorkstationName", "SRV-RDS01")]);
+    b.ev(
+        t(15, 10, 0),
+        "TES-01",
+        SEC,
+        Some(4624),
+        &[
+            ("TargetUserName", "presta.maint"),
+            ("LogonType", "3"),
+            ("IpAddress", "10.10.1.30"),
+            ("WorkstationName", "SRV-RDS01"),
+        ],
+    );
     let s = run(&b);
     let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
     assert_eq!(z.status, ZoneReach::Reached, "{}", z.reason);
-    assert!(z.evidence.iter().any(|e| e.event_id == Some(4624) && e.host.as_deref() == Some("TES-01")));
+    assert!(z
+        .evidence
+        .iter()
+        .any(|e| e.event_id == Some(4624) && e.host.as_deref() == Some("TES-01")));
     assert_ne!(host(&s, "TES-01").compromised, Compromise::No);
 }
 
@@ -179,11 +313,17 @@ fn isolated_zone_without_logs_is_unknown_never_not_reached() {
     let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
     assert_eq!(z.status, ZoneReach::Unknown);
     assert!(z.reason.contains("no logs for TES-01"), "{}", z.reason);
-    let passports = s.services.iter().find(|x| x.service == "passports").unwrap();
+    let passports = s
+        .services
+        .iter()
+        .find(|x| x.service == "passports")
+        .unwrap();
     assert_eq!(passports.status, ServiceState::Unknown);
     // Logs that stop before the attack ends are not enough either.
     let mut b = scenario(true);
-    b.events.retain(|(e, _)| !(e.computer.as_deref() == Some("TES-01.ccpab.local") && e.timestamp.unwrap() > t(15, 0, 0)));
+    b.events.retain(|(e, _)| {
+        !(e.computer.as_deref() == Some("TES-01.ccpab.local") && e.timestamp.unwrap() > t(15, 0, 0))
+    });
     let s = run(&b);
     let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
     assert_eq!(z.status, ZoneReach::Unknown, "{}", z.reason);
@@ -196,29 +336,56 @@ fn containment_starts_with_the_entry() {
     let c = &s.containment;
     assert_eq!(c[0].kind, ActionKind::RevokeRemoteAccess);
     assert_eq!(c[0].target, "presta.maint");
-    assert!(c.iter().any(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01"));
-    assert!(c.iter().any(|a| a.kind == ActionKind::BlockAddress && a.target == "203.0.113.45"));
-    assert!(c.iter().any(|a| a.kind == ActionKind::BlockDomain && a.target == "g.api.mega.co.nz"));
-    let rds = c.iter().position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01").unwrap();
-    let fic = c.iter().position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-FIC01").unwrap();
+    assert!(c
+        .iter()
+        .any(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01"));
+    assert!(c
+        .iter()
+        .any(|a| a.kind == ActionKind::BlockAddress && a.target == "203.0.113.45"));
+    assert!(c
+        .iter()
+        .any(|a| a.kind == ActionKind::BlockDomain && a.target == "g.api.mega.co.nz"));
+    let rds = c
+        .iter()
+        .position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01")
+        .unwrap();
+    let fic = c
+        .iter()
+        .position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-FIC01")
+        .unwrap();
     assert!(rds < fic, "entry host first");
     assert!(c.windows(2).all(|w| w[0].priority < w[1].priority));
     assert!(!s.answer.isolate_now.is_empty());
     let text = s.summary_text();
-    assert!(text.contains("presta.maint") && text.contains("state-id: not reached"), "{text}");
+    assert!(
+        text.contains("presta.maint") && text.contains("state-id: not reached"),
+        "{text}"
+    );
 }
 
 #[test]
 fn parent_chain_follows_process_guids() {
     let s = run(&scenario(true));
-    let p = s.processes.iter().find(|p| p.image.ends_with("rundll32.exe")).expect("rundll32");
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.image.ends_with("rundll32.exe"))
+        .expect("rundll32");
     assert_eq!(
         p.parent_chain,
-        vec!["C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\explorer.exe", "C:\\Windows\\System32\\userinit.exe"]
+        vec![
+            "C:\\Windows\\System32\\cmd.exe",
+            "C:\\Windows\\explorer.exe",
+            "C:\\Windows\\System32\\userinit.exe"
+        ]
     );
     assert_eq!(p.rules, vec!["Process Memory Dump Via Comsvcs.DLL"]);
     assert_eq!(p.user.as_deref(), Some("presta.maint"));
-    let svc = s.services_installed.iter().filter(|x| x.name == "PSEXESVC").count();
+    let svc = s
+        .services_installed
+        .iter()
+        .filter(|x| x.name == "PSEXESVC")
+        .count();
     assert_eq!(svc, 2);
     assert!(s.services_installed.iter().all(|x| x.suspicious));
 }

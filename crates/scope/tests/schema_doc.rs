@@ -66,7 +66,10 @@ fn sample() -> Scope {
         logsource: LogSource::default(),
         path: "r.yml".into(),
     });
-    let mut e = Event::new(Origin { source: Arc::from("a.evtx"), locator: Locator::Record(1) });
+    let mut e = Event::new(Origin {
+        source: Arc::from("a.evtx"),
+        locator: Locator::Record(1),
+    });
     e.timestamp = Some(chrono::Utc::now());
     e.computer = Some("H2".into());
     e.channel = Some("Security".into());
@@ -75,7 +78,12 @@ fn sample() -> Scope {
     e.push("TargetUserName", "bob");
     e.push("LogonType", "10");
     e.push("IpAddress", "198.51.100.7");
-    let m = Match { rule, matched: vec![], correlation_values: vec![], generate: true };
+    let m = Match {
+        rule,
+        matched: vec![],
+        correlation_values: vec![],
+        generate: true,
+    };
     o.observe(&e, &[m]);
     o.finish(&[])
 }
@@ -86,18 +94,37 @@ fn every_top_level_field_is_documented() {
     let top: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
     let doc = documented(Some("## Scope (top level)"));
     let missing: Vec<_> = top.difference(&doc).collect();
-    assert!(missing.is_empty(), "top-level Scope fields not documented in docs/scope-schema.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "top-level Scope fields not documented in docs/scope-schema.md: {missing:?}"
+    );
     let stale: Vec<_> = doc.difference(&top).collect();
-    assert!(stale.is_empty(), "documented top-level fields that Scope does not have: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "documented top-level fields that Scope does not have: {stale:?}"
+    );
 }
 
 #[test]
 fn every_nested_field_seen_is_documented() {
     let mut all = BTreeSet::new();
     keys(&serde_json::to_value(sample()).unwrap(), &mut all);
-    keys(&serde_json::to_value(common::run(&common::scenario(true))).unwrap(), &mut all);
-    assert!(all.len() > 120, "the scenario fills most of the schema ({})", all.len());
+    keys(
+        &serde_json::to_value(common::run(&common::scenario(true))).unwrap(),
+        &mut all,
+    );
+    assert!(
+        all.len() > 120,
+        "the scenario fills most of the schema ({})",
+        all.len()
+    );
     let doc = documented(None);
-    let missing: Vec<_> = all.iter().filter(|k| !doc.contains(*k) && !["kind", "at"].contains(&k.as_str())).collect();
-    assert!(missing.is_empty(), "fields not documented in docs/scope-schema.md: {missing:?}");
+    let missing: Vec<_> = all
+        .iter()
+        .filter(|k| !doc.contains(*k) && !["kind", "at"].contains(&k.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields not documented in docs/scope-schema.md: {missing:?}"
+    );
 }
