@@ -1737,7 +1737,14 @@ fn detections_section(
                 .cmp(&b.time)
                 .then(level_rank(b.level).cmp(&level_rank(a.level)))
         });
-        let _ = write!(out, "<h3>{}</h3>", escape(t.rows_title));
+        // On paper the per-rule table above is the summary; thousands of
+        // alert rows would bury it, so the full list is screen-only.
+        let _ = write!(
+            out,
+            r#"<p class="printonly small">{}</p><div class="noprint"><h3>{}</h3>"#,
+            escape(t.print_rows_note),
+            escape(t.rows_title)
+        );
         let _ = write!(
             out,
             r#"<div class="filters" hidden><input id="det-filter" type="search" placeholder="{}" aria-label="{}"><label>{} <select id="det-level">"#,
@@ -1794,6 +1801,7 @@ fn detections_section(
         }
         tb.render(out);
         more_rows(out, t, alerts.len().saturating_sub(max));
+        out.push_str("</div>");
     } else if rules.is_empty() && scope.incidents.is_empty() {
         empty(out, t.none);
     }

@@ -13,22 +13,26 @@ use vigie_event::Timestamp;
 use crate::html::escape;
 use crate::text::Strings;
 
-/// ATT&CK enterprise tactics in kill-chain order: (id, Sigma tag, name).
-pub const TACTICS: [(&str, &str, &str); 14] = [
-    ("TA0043", "reconnaissance", "Reconnaissance"),
-    ("TA0042", "resource-development", "Resource Development"),
-    ("TA0001", "initial-access", "Initial Access"),
-    ("TA0002", "execution", "Execution"),
-    ("TA0003", "persistence", "Persistence"),
-    ("TA0004", "privilege-escalation", "Privilege Escalation"),
-    ("TA0005", "defense-evasion", "Defense Evasion"),
-    ("TA0006", "credential-access", "Credential Access"),
-    ("TA0007", "discovery", "Discovery"),
-    ("TA0008", "lateral-movement", "Lateral Movement"),
-    ("TA0009", "collection", "Collection"),
-    ("TA0011", "command-and-control", "Command and Control"),
-    ("TA0010", "exfiltration", "Exfiltration"),
-    ("TA0040", "impact", "Impact"),
+/// ATT&CK enterprise tactics in kill-chain order: (id, Sigma tag slugs,
+/// name). ATT&CK v19 split Defense Evasion into Stealth (keeping TA0005)
+/// and Defense Impairment (TA0112); SigmaHQ rules carry the old and the
+/// new slugs, so TA0005 answers to both `defense-evasion` and `stealth`.
+pub const TACTICS: [(&str, &[&str], &str); 15] = [
+    ("TA0043", &["reconnaissance"], "Reconnaissance"),
+    ("TA0042", &["resource-development"], "Resource Development"),
+    ("TA0001", &["initial-access"], "Initial Access"),
+    ("TA0002", &["execution"], "Execution"),
+    ("TA0003", &["persistence"], "Persistence"),
+    ("TA0004", &["privilege-escalation"], "Privilege Escalation"),
+    ("TA0005", &["defense-evasion", "stealth"], "Defense Evasion"),
+    ("TA0112", &["defense-impairment"], "Defense Impairment"),
+    ("TA0006", &["credential-access"], "Credential Access"),
+    ("TA0007", &["discovery"], "Discovery"),
+    ("TA0008", &["lateral-movement"], "Lateral Movement"),
+    ("TA0009", &["collection"], "Collection"),
+    ("TA0011", &["command-and-control"], "Command and Control"),
+    ("TA0010", &["exfiltration"], "Exfiltration"),
+    ("TA0040", &["impact"], "Impact"),
 ];
 
 /// One tactic as observed.
@@ -51,8 +55,10 @@ pub fn tactic_index(name: &str) -> Option<usize> {
         .chars()
         .map(|c| if c == ' ' || c == '_' { '-' } else { c })
         .collect();
-    TACTICS.iter().position(|(id, tag, name)| {
-        n == *tag || n.eq_ignore_ascii_case(id) || n == name.to_ascii_lowercase().replace(' ', "-")
+    TACTICS.iter().position(|(id, tags, name)| {
+        tags.contains(&n.as_str())
+            || n.eq_ignore_ascii_case(id)
+            || n == name.to_ascii_lowercase().replace(' ', "-")
     })
 }
 
@@ -66,12 +72,12 @@ pub fn ordered(seen: &[TacticSeen]) -> Vec<(Option<usize>, &TacticSeen)> {
 }
 
 const W: f64 = 1180.0;
-/// Tactics per row: two rows of seven keep every name on one line.
-const PER_ROW: usize = 7;
+/// Tactics per row: three rows of five keep every name on one line.
+const PER_ROW: usize = 5;
 const CHEVRON_H: f64 = 40.0;
 const ROW_H: f64 = 70.0;
 
-/// The chevron strip: two rows of seven, read left to right, top to bottom.
+/// The chevron strip: three rows of five, read left to right, top to bottom.
 pub fn render_svg(seen: &[TacticSeen], t: &Strings) -> String {
     let step = W / PER_ROW as f64;
     let rows = TACTICS.len().div_ceil(PER_ROW);
@@ -163,8 +169,13 @@ mod tests {
         assert_eq!(tactic_index("Initial Access"), Some(2));
         assert_eq!(tactic_index("initial_access"), Some(2));
         assert_eq!(tactic_index("TA0001"), Some(2));
-        assert_eq!(tactic_index("Command and Control"), Some(11));
-        assert_eq!(tactic_index("impact"), Some(13));
+        assert_eq!(tactic_index("Command and Control"), Some(12));
+        assert_eq!(tactic_index("impact"), Some(14));
+        assert_eq!(tactic_index("attack.stealth"), Some(6));
+        assert_eq!(tactic_index("Defense Evasion"), Some(6));
+        assert_eq!(tactic_index("TA0005"), Some(6));
+        assert_eq!(tactic_index("defense-impairment"), Some(7));
+        assert_eq!(tactic_index("TA0112"), Some(7));
         assert_eq!(tactic_index("t1078"), None);
     }
 
@@ -184,6 +195,6 @@ mod tests {
     fn strip_marks_seen_tactics() {
         let svg = render_svg(&[seen("impact"), seen("discovery")], &EN);
         assert_eq!(svg.matches(r#"class="tactic seen""#).count(), 2);
-        assert_eq!(svg.matches(r#"class="tactic""#).count(), 12);
+        assert_eq!(svg.matches(r#"class="tactic""#).count(), 13);
     }
 }

@@ -218,6 +218,99 @@ fn hostile_strings_run_no_script_in_the_browser() {
     assert!(!run.stdout.contains("<img"), "injected img in the DOM");
 }
 
+/// Drives the report's own script (sorting, filtering) from a test script
+/// added to a copy of the page, and reads the results back from the DOM.
+/// The copy drops the CSP (which would block the added script); the CSP
+/// itself is exercised by the other tests.
+#[test]
+fn sorting_and_filtering_work_in_the_browser() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rows = common::ccpab_detections();
+    let scope = common::ccpab_scope();
+    let page = write_report(dir.path(), &scope, &rows);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let csp_start = html
+        .find(r#"<meta http-equiv="Content-Security-Policy""#)
+        .unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+    let probe = r#"<script>(function () {
+  var out = [];
+  var det = document.getElementById('det-table');
+  var lvl = det.tHead.rows[0].cells[1];
+  lvl.click(); lvl.click();
+  out.push('desc=' + det.tBodies[0].rows[0].getAttribute('data-level'));
+  lvl.click();
+  out.push('asc=' + det.tBodies[0].rows[0].getAttribute('data-level'));
+  var f = document.getElementById('det-filter');
+  f.value = 'RCLONE'; f.dispatchEvent(new Event('input'));
+  out.push('rclone=' + document.getElementById('det-count').textContent);
+  f.value = ''; f.dispatchEvent(new Event('input'));
+  var sel = document.getElementById('det-level');
+  sel.value = '4'; sel.dispatchEvent(new Event('change'));
+  out.push('critical=' + document.getElementById('det-count').textContent);
+  var hosts = document.querySelector('#hosts table');
+  var alerts = hosts.tHead.rows[0].cells[6];
+  alerts.click();
+  out.push('hostsasc=' + hosts.tBodies[0].rows[0].cells[6].getAttribute('data-sort'));
+  alerts.click();
+  out.push('hostsdesc=' + hosts.tBodies[0].rows[0].cells[6].getAttribute('data-sort'));
+  document.documentElement.setAttribute('data-probe', out.join(';'));
+}());</script>"#;
+    let body_end = html.rfind("</body>").unwrap();
+    let probed = format!(
+        "{}{}{}{}",
+        &html[..csp_start],
+        &html[csp_end..body_end],
+        probe,
+        &html[body_end..]
+    );
+    let probe_page = dir.path().join("probe.html");
+    std::fs::write(&probe_page, probed).unwrap();
+    let run = run_chromium(
+        &bin,
+        &dir.path().join("profile-probe"),
+        &probe_page,
+        &["--dump-dom".into()],
+    );
+    let console = console_lines(&run.stderr);
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let start = run.stdout.find(r#"data-probe=""#).expect("probe ran") + 12;
+    let probe = &run.stdout[start..start + run.stdout[start..].find('"').unwrap()];
+    let rclone = rows
+        .iter()
+        .filter(|r| {
+            format!("{} {}", r.rule_title, r.details)
+                .to_lowercase()
+                .contains("rclone")
+        })
+        .count();
+    let critical = rows
+        .iter()
+        .filter(|r| r.level == Some(vigie_detect::Level::Critical))
+        .count();
+    let max_alerts = scope
+        .hosts
+        .iter()
+        .map(|h| {
+            let d = &h.detections;
+            d.informational + d.low + d.medium + d.high + d.critical + d.unset
+        })
+        .max()
+        .unwrap();
+    let expected = format!(
+        "desc=4;asc=0;rclone={rclone};critical={critical};hostsasc=0;hostsdesc={max_alerts}"
+    );
+    assert_eq!(probe, expected);
+    assert!(rclone > 0 && critical > 0);
+}
+
 #[test]
 fn screenshot_for_the_docs() {
     let Some(bin) = chromium_or_skip() else {

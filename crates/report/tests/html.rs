@@ -219,8 +219,8 @@ fn progression_follows_the_kill_chain_with_first_times() {
         &html[html.find(r#"id="progression""#).unwrap()..html.find(r#"id="timeline""#).unwrap()];
     assert_eq!(
         p.matches(r#"class="tactic seen""#).count(),
-        12,
-        "12 of 14 tactics seen"
+        13,
+        "13 of 15 tactics seen"
     );
     let order = [
         "Initial Access",
@@ -228,6 +228,7 @@ fn progression_follows_the_kill_chain_with_first_times() {
         "Persistence",
         "Privilege Escalation",
         "Defense Evasion",
+        "Defense Impairment",
         "Credential Access",
         "Discovery",
         "Lateral Movement",
@@ -267,7 +268,11 @@ fn timeline_bins_every_alert() {
         }
     }
     assert_eq!(total, rows.len() as u64);
-    assert_eq!(t.matches(r#"<g class="step">"#).count(), 12);
+    assert_eq!(
+        t.matches(r#"<g class="step">"#).count(),
+        13,
+        "one marker per tactic seen"
+    );
     // Without per-alert rows the chart falls back to the steps, and says so.
     let html = render_html(&common::ccpab_scope(), &[]);
     assert!(html.contains("Per-alert times were not provided"));

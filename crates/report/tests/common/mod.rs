@@ -123,7 +123,8 @@ const IA: (&str, &str) = ("TA0001", "Initial Access");
 const EX: (&str, &str) = ("TA0002", "Execution");
 const PE: (&str, &str) = ("TA0003", "Persistence");
 const PR: (&str, &str) = ("TA0004", "Privilege Escalation");
-const DE: (&str, &str) = ("TA0005", "Defense Evasion");
+const DE: (&str, &str) = ("TA0005", "Stealth");
+const DI2: (&str, &str) = ("TA0112", "Defense Impairment");
 const CA: (&str, &str) = ("TA0006", "Credential Access");
 const DI: (&str, &str) = ("TA0007", "Discovery");
 const LM: (&str, &str) = ("TA0008", "Lateral Movement");
@@ -391,7 +392,7 @@ fn attack_steps() -> Vec<StepSpec> {
             -1,
             23,
             30,
-            DE,
+            DI2,
             ("T1562.001", "Disable or Modify Tools"),
             "Windows Defender Real-time Protection Disabled",
             High,
