@@ -11,6 +11,18 @@
 //! around starts with the chunk holding the lowest record id, as Windows
 //! reads it.
 //!
+//! Each record becomes an [`Event`] flattened as described in
+//! [`crate::flatten::flatten_windows`]. Its `record_id` (and the
+//! `EventRecordID` field) is the `System/EventRecordID` of the record's
+//! content, as Event Viewer and SIEMs show it; its locator,
+//! `Locator::Record`, is the record identifier of the record *header* in
+//! the file, which is what errors can name (a record whose content cannot
+//! be read has only that) and what `evtx_dump` prints. The two are equal
+//! in logs written by Windows; they differ in logs saved from a filtered
+//! view (e.g. some EVTX-ATTACK-SAMPLES files, numbered from 1 in the
+//! file). When the content has no `TimeCreated`, the record header's
+//! time is used.
+//!
 //! Damage is handled per chunk and per record:
 //! * a chunk whose header is unreadable (zeroed, bad magic) is reported
 //!   with its index; the records it held are counted as skipped when the
