@@ -116,7 +116,15 @@ struct ChunkOutcome {
     ids: Option<(u64, u64)>,
     /// Header unreadable: nothing read, count unknown.
     lost: bool,
+    /// Records carved from slack space (`recover_records`).
+    recovered: u64,
 }
+
+/// Field set to `true` on records carved from chunk slack space
+/// ([`ReadOptions::recover_records`]): deleted, overwritten, or written
+/// after a live copy's chunk header was last updated. Not a Windows name,
+/// so that no rule matches it by accident.
+pub const RECOVERED_FIELD: &str = "vigie.recovered";
 
 pub(crate) fn read_evtx(
     src: &Arc<str>,
@@ -149,7 +157,8 @@ pub fn read_evtx_with(
             if h.flags.contains(HeaderFlags::DIRTY) {
                 report.notes.push(
                     "EVTX file marked dirty (not closed cleanly, e.g. copied from a live system): \
-                     every chunk present is read, whatever the header says"
+                     every chunk present is read, whatever the header says; records written \
+                     after a chunk header was last updated are only found with recover_records"
                         .to_string(),
                 );
             }
@@ -258,6 +267,13 @@ pub fn read_evtx_with(
                 }
             }
         }
+    }
+    let recovered: u64 = outcomes.iter().map(|o| o.recovered).sum();
+    if recovered > 0 {
+        report.notes.push(format!(
+            "{recovered} record(s) carved from chunk slack space (field {RECOVERED_FIELD} = true): \
+             deleted, overwritten or not yet in the chunk header; they may be stale"
+        ));
     }
     for o in outcomes {
         report.records_read += o.read;
@@ -422,6 +438,11 @@ fn read_chunk(
                 }
                 if ev.timestamp.is_none() {
                     ev.timestamp = header_time;
+                }
+                if recovered {
+                    // Carved from slack space: possibly stale, say so.
+                    ev.push(crate::flatten::name(RECOVERED_FIELD), true);
+                    out.recovered += 1;
                 }
                 fields_hint = ev.fields.len().max(8);
                 sink.push(ev);

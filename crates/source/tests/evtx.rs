@@ -431,3 +431,57 @@ fn wrapped_log_is_read_from_its_oldest_chunk() {
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(ids_of(&got), ids_of(&events));
 }
+
+#[test]
+fn records_past_a_stale_chunk_header_are_carved_on_request() {
+    let Some((clean, events)) = sample() else {
+        return;
+    };
+    // A live copy: chunk 0's header was last written when it held only
+    // its first 5 records; the later ones sit past its free space offset.
+    let mut b = clean.clone();
+    let c = HEADER;
+    let mut offsets = vec![c + 512];
+    for _ in 0..5 {
+        let off = *offsets.last().unwrap();
+        let size = u32::from_le_bytes(b[off + 4..off + 8].try_into().unwrap()) as usize;
+        offsets.push(off + size);
+    }
+    let (first, last) = chunk_ids(&clean, 0);
+    let fifth = offsets[4];
+    let fifth_id = u64_at(&b, fifth + 8);
+    b[c + 32..c + 40].copy_from_slice(&fifth_id.to_le_bytes()); // last record id
+    b[c + 16..c + 24].copy_from_slice(&5u64.to_le_bytes()); // last record number
+    b[c + 44..c + 48].copy_from_slice(&((fifth - c) as u32).to_le_bytes());
+    b[c + 48..c + 52].copy_from_slice(&((offsets[5] - c) as u32).to_le_bytes());
+    let hidden: Vec<u64> = ids_of(&events)
+        .into_iter()
+        .filter(|id| *id > fifth_id && *id <= last)
+        .collect();
+    assert!(first <= fifth_id && !hidden.is_empty());
+
+    let (plain, _) = read_bytes("live.evtx", &b, &ReadOptions::default());
+    assert!(hidden.iter().all(|id| !ids_of(&plain).contains(id)));
+
+    let opts = ReadOptions {
+        recover_records: true,
+        ..Default::default()
+    };
+    let (carved, report) = read_bytes("live.evtx", &b, &opts);
+    let got = ids_of(&carved);
+    for id in &hidden {
+        assert!(got.contains(id), "record {id} not carved");
+    }
+    let marked: Vec<u64> = carved
+        .iter()
+        .filter(|e| e.get(vigie_source::evtx::RECOVERED_FIELD) == Some(&Value::Bool(true)))
+        .map(|e| match e.origin.locator {
+            Locator::Record(r) => r,
+            _ => unreachable!(),
+        })
+        .collect();
+    for id in &hidden {
+        assert!(marked.contains(id), "record {id} not marked as carved");
+    }
+    assert!(report.notes.iter().any(|n| n.contains("carved")));
+}
