@@ -387,6 +387,21 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
     if syslog::looks_like_syslog(&b[i..]) {
         return Ok(Format::Syslog);
     }
+    for (magic, what) in [
+        (&b"PK\x03\x04"[..], "zip archive"),
+        (&b"7z\xBC\xAF\x27\x1C"[..], "7-Zip archive"),
+        (&b"Rar!"[..], "RAR archive"),
+        (&b"BZh"[..], "bzip2 stream"),
+        (&b"\xFD7zXZ\x00"[..], "xz stream"),
+        (&b"\x28\xB5\x2F\xFD"[..], "zstd stream"),
+    ] {
+        if b.starts_with(magic) {
+            return Err(SourceError::new(
+                Place::File,
+                format!("unrecognized format: {what}, not read (extract it first; only gzip is decompressed)"),
+            ));
+        }
+    }
     let head = &b[i..b.len().min(i + 24)];
     let shown: String = if head
         .iter()

@@ -184,3 +184,18 @@ fn utf16_exports_are_read() {
     assert_eq!(got.len(), a.len());
     assert!(got.iter().zip(&a).all(|(x, y)| x.fields == y.fields));
 }
+
+#[test]
+fn archives_are_named_in_the_skip_reason() {
+    let (_, report) = read_bytes(
+        "c.zip",
+        b"PK\x03\x04\x14\x00\x00\x00",
+        &ReadOptions::default(),
+    );
+    assert!(
+        report.errors[0].message.contains("zip archive"),
+        "{:?}",
+        report.errors
+    );
+    assert_eq!(report.format, None);
+}
