@@ -13,9 +13,21 @@
 //! | `{` closing on its line | [`Format::JsonLines`] | one JSON value per line |
 //! | `<PRI>`, a syslog date, `date=` | [`Format::Syslog`] | RFC 3164 / RFC 5424 syslog, FortiGate key=value |
 //!
-//! Anything else is reported as skipped, with the reason ([`sniff`]).
+//! UTF-16 text with a byte-order mark (Windows PowerShell exports) is
+//! converted to UTF-8 first. Anything else (archives, binaries, YAML…) is
+//! reported as skipped, with the reason ([`sniff`]).
 //! JSON objects are flattened according to their layout (evtx_dump,
-//! Winlogbeat/ECS, flat Windows, generic): see [`flatten`].
+//! Winlogbeat/ECS, PowerShell `Get-WinEvent`, flat Windows, generic): see
+//! [`flatten`]. Syslog field names and time rules: see [`syslog`]. EVTX
+//! damage handling and the conversion measurements: see [`evtx`].
+//!
+//! # Memory
+//!
+//! A file is read into memory whole (EVTX needs random access to its
+//! chunks, and its SHA-256 is taken from the same bytes); gzip content is
+//! decompressed into memory. Events are handed over in batches, so a
+//! caller that does not keep them holds one file's bytes plus the batches
+//! in flight.
 //!
 //! # Calling it
 //!
@@ -32,12 +44,18 @@
 //! }
 //! ```
 //!
+//! [`read_bytes`] reads content already in memory (tests, HTTP
+//! ingestion); [`read_all`] collects a file's events in order (tests).
+//!
 //! # Errors
 //!
-//! Nothing here panics on bad input. A damaged record, chunk or line is
-//! counted in [`FileReport::records_skipped`] (when it is known to be a
-//! record) and described in [`FileReport::errors`] with its [`Place`];
-//! everything else in the file is still read.
+//! Nothing here panics on bad input (the EVTX parser runs under
+//! `catch_unwind` per chunk, as a last resort). A damaged record, chunk or
+//! line is counted in [`FileReport::records_skipped`] (when it is known to
+//! be a record) and described in [`FileReport::errors`] with its
+//! [`Place`]; everything else in the file is still read. Facts that are not
+//! errors (a dirty EVTX, the year assumed for syslog) are in
+//! [`FileReport::notes`].
 
 use std::fmt;
 use std::fs;
