@@ -120,6 +120,13 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &["Network_Service_Guest_added_to_admins_4732.evtx"],
     ),
     (
+        "PsExec-Style Service Communication Pipes",
+        &[
+            "DE_renamed_psexec_service_sysmon_17_18.evtx",
+            "sysmon_privesc_psexec_dwell.evtx",
+        ],
+    ),
+    (
         "Service Installed With a Shell Command as Its Binary",
         &[
             "LM_Remote_Service02_7045.evtx",
