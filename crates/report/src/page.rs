@@ -798,7 +798,6 @@ fn progression_section(out: &mut String, scope: &Scope, rows: &[TacticRow], t: &
             (t.p_first, false),
             (t.c_level, false),
             (t.p_techniques, false),
-            (t.c_rules, false),
             (t.p_where, false),
         ]);
         for r in rows {
@@ -813,9 +812,16 @@ fn progression_section(out: &mut String, scope: &Scope, rows: &[TacticRow], t: &
                     sort: Some(level_rank(r.level).to_string()),
                     ..c(level_badge(r.level))
                 },
-                c(list(&r.seen.techniques, 6)),
-                c(list(&r.rules, 4)),
-                c(list(&r.seen.hosts, 6)),
+                // The rules behind a stage are in its tooltip (and in the
+                // detections section): the table stays short enough for
+                // the first screen.
+                c(format!(
+                    r#"<span title="{}: {}">{}</span>"#,
+                    escape(t.c_rules),
+                    escape(&r.rules.join("; ")),
+                    list(&r.seen.techniques, 6)
+                )),
+                c(list(&r.seen.hosts, 4)),
             ]);
         }
         tb.render(out);

@@ -37,6 +37,9 @@ pub struct Bins {
     pub counts: Vec<[u64; LEVELS]>,
 }
 
+const BADGE_GAP: f64 = 19.0;
+/// At least this many bins on the axis.
+const MIN_BINS: usize = 24;
 const W: f64 = 1180.0;
 const H: f64 = 300.0;
 const LEFT: f64 = 52.0;
@@ -66,7 +69,14 @@ pub fn bin(alerts: &[(Timestamp, usize, u64)], steps: &[Step]) -> Option<Bins> {
         let h = start.hour() as i64;
         start -= TimeDelta::hours(h % hours_per_bin);
     }
-    let n = ((hi - start).num_hours() / hours_per_bin + 1).max(1) as usize;
+    let mut n = ((hi - start).num_hours() / hours_per_bin + 1).max(1) as usize;
+    // A short incident still gets a day-wide axis, centred, so two alerts
+    // an hour apart do not become two wall-to-wall bars.
+    if n < MIN_BINS {
+        let pad = (MIN_BINS - n) / 2;
+        start -= TimeDelta::hours(hours_per_bin * pad as i64);
+        n = MIN_BINS;
+    }
     let mut counts = vec![[0u64; LEVELS]; n];
     for &(t, level, weight) in alerts {
         let i = ((t - start).num_hours() / hours_per_bin) as usize;
@@ -96,7 +106,9 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
         .max()
         .unwrap_or(0)
         .max(1);
-    let ymax = nice_ceiling(max);
+    // Round tick step (1, 2, 5 × 10^k), at most four steps, integer counts.
+    let tick = nice_ceiling(max.div_ceil(4));
+    let ymax = tick * max.div_ceil(tick);
     let x_of = |ts: Timestamp| {
         let hours = (ts - b.start).num_seconds() as f64 / 3600.0;
         LEFT + hours / b.hours_per_bin as f64 * bw
@@ -115,8 +127,8 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
         escape(t.s_timeline)
     );
     // Grid and y axis.
-    for i in 0..=4 {
-        let v = ymax as f64 * i as f64 / 4.0;
+    for i in 0..=ymax / tick {
+        let v = (i * tick) as f64;
         let y = y_of(v);
         let _ = write!(
             s,
@@ -140,6 +152,24 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
     let end = b.start + TimeDelta::hours(b.hours_per_bin * b.counts.len() as i64);
     let days = (end - first_day).num_days() + 1;
     let day_step = (days / 14 + 1).max(1);
+    // Over three days or less, hour marks help (`06:00`, `12:00`, `18:00`).
+    if days <= 3 && b.hours_per_bin <= 3 {
+        let mut h = b.start;
+        while h <= end {
+            let hour = h.hour();
+            if hour % 6 == 0 && hour != 0 {
+                let x = x_of(h);
+                let _ = write!(
+                    s,
+                    r##"<line x1="{x:.1}" x2="{x:.1}" y1="{y1}" y2="{y2}" stroke="#d0d5dd"/><text x="{x:.1}" y="{ty}" font-size="10" text-anchor="middle" fill="#98a2b3">{hour:02}:00</text>"##,
+                    y1 = TOP + plot_h,
+                    y2 = TOP + plot_h + 4.0,
+                    ty = TOP + plot_h + 30.0
+                );
+            }
+            h += TimeDelta::hours(1);
+        }
+    }
     let mut d = first_day;
     let mut k = 0;
     while d <= end {
@@ -150,7 +180,7 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
                 r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{y2}" stroke="#d0d5dd"/>"##,
                 y2 = TOP + plot_h
             );
-            if k % day_step == 0 {
+            if k % day_step == 0 && x < W - RIGHT - 40.0 {
                 let _ = write!(
                     s,
                     r##"<text x="{tx:.1}" y="{ty}" font-size="11" fill="#475467">{}</text>"##,
@@ -196,36 +226,51 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
         x2 = W - RIGHT,
         y = TOP + plot_h
     );
-    // Step markers, staggered on up to three rows when they crowd.
-    let mut row_end = [f64::MIN; 3];
+    // Step markers: numbered badges in one row above the plot, pushed
+    // apart where steps crowd (minutes apart on a week-long axis), each
+    // joined to its true time by a leader line.
     let mut sorted: Vec<&Step> = steps.iter().collect();
     sorted.sort_by(|a, b| a.time.cmp(&b.time).then(a.number.cmp(&b.number)));
-    for st in sorted {
-        let x = x_of(st.time);
-        let row = (0..3).find(|&r| row_end[r] + 20.0 <= x).unwrap_or_else(|| {
-            (0..3)
-                .min_by(|&a, &b| row_end[a].total_cmp(&row_end[b]))
-                .unwrap_or(0)
-        });
-        row_end[row] = x;
-        let cy = 12.0 + row as f64 * 16.0;
+    let xs: Vec<f64> = sorted.iter().map(|st| x_of(st.time)).collect();
+    let badges = spread(&xs, BADGE_GAP, LEFT, W - RIGHT - 9.0);
+    for ((st, &x), &bx) in sorted.iter().zip(&xs).zip(&badges) {
+        let cy = 14.0;
         let _ = write!(
             s,
-            r##"<g class="step"><title>{tip}</title><line x1="{x:.1}" x2="{x:.1}" y1="{y1:.1}" y2="{y2}" stroke="#b42318" stroke-dasharray="3 3" stroke-width="1"/><circle cx="{x:.1}" cy="{cy:.1}" r="8" fill="#b42318"/><text x="{x:.1}" y="{ty:.1}" font-size="10" font-weight="700" text-anchor="middle" fill="#ffffff">{n}</text></g>"##,
+            r##"<g class="step"><title>{tip}</title><path d="M{bx:.1},{y0:.1} L{bx:.1},{y1:.1} L{x:.1},{y2:.1} L{x:.1},{y3}" fill="none" stroke="#b42318" stroke-dasharray="3 3" stroke-width="1"/><circle cx="{bx:.1}" cy="{cy:.1}" r="8.5" fill="#b42318"/><text x="{bx:.1}" y="{ty:.1}" font-size="10" font-weight="700" text-anchor="middle" fill="#ffffff">{n}</text></g>"##,
             tip = escape(&format!(
                 "{} · {} · {}",
                 st.number,
                 t.long_time(&st.time),
                 st.label
             )),
-            y1 = cy + 8.0,
-            y2 = TOP + plot_h,
+            y0 = cy + 8.5,
+            y1 = cy + 16.0,
+            y2 = TOP - 4.0,
+            y3 = TOP + plot_h,
             ty = cy + 3.5,
             n = st.number,
         );
     }
     s.push_str("</svg>");
     s
+}
+
+/// Positions for badges wanted at `xs` (sorted): as close to their x as
+/// possible, at least `gap` apart, within `[lo, hi]`.
+fn spread(xs: &[f64], gap: f64, lo: f64, hi: f64) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::with_capacity(xs.len());
+    for &x in xs {
+        let min = out.last().map_or(lo, |&p| p + gap);
+        out.push(x.max(min));
+    }
+    // Pull back from the right edge.
+    let mut max = hi;
+    for p in out.iter_mut().rev() {
+        *p = p.min(max);
+        max = *p - gap;
+    }
+    out
 }
 
 /// 1, 2, 5 × 10^k at or above `v`, so the axis reads in round numbers.
@@ -287,12 +332,28 @@ mod tests {
             label: "noticed <b>".into(),
         }];
         let b = bin(&[(at(14, 1, 0), 4, 1)], &steps).unwrap();
-        assert_eq!(b.counts.len(), 8);
+        // Eight hours of data, padded to a day, centred.
+        assert_eq!(b.counts.len(), MIN_BINS);
+        assert_eq!(b.start, at(14, 1, 0) - TimeDelta::hours(8));
+        assert_eq!(b.counts[8][4], 1);
         let svg = render(&[(at(14, 1, 0), 4, 250)], &steps, &EN);
         assert!(svg.contains("250 critical"));
         assert!(svg.contains(">13</text>"));
         assert!(svg.contains("noticed &lt;b&gt;"));
         assert!(render(&[], &[], &EN).contains(EN.t_empty));
+    }
+
+    #[test]
+    fn crowded_step_badges_are_spread_apart() {
+        let p = spread(
+            &[100.0, 101.0, 102.0, 500.0, 1170.0, 1171.0],
+            19.0,
+            50.0,
+            1160.0,
+        );
+        assert_eq!(p[..4], [100.0, 119.0, 138.0, 500.0]);
+        assert_eq!(p[4..], [1141.0, 1160.0]);
+        assert!(p.windows(2).all(|w| w[1] - w[0] >= 19.0));
     }
 
     #[test]

@@ -1200,7 +1200,7 @@ pub fn ccpab_scope() -> Scope {
             headline: "Human-operated ransomware with data theft: the attacker came in through the provider's VPN account six days before encrypting the servers, copied the CIAS social files out to MEGA, and reached every zone except the State's passport station.".into(),
             nature: "Human-operated ransomware with data theft (double extortion).".into(),
             entry: "VPN account presta.maint (outside provider, no MFA) from 203.0.113.45, Sun 8 Mar 02:10 — six days before the encryption.".into(),
-            extent: "8 servers and 25 workstations; accounts presta.maint, adm.tech01, svc_veeam and the backdoor svc_sauvegarde (domain admin).".into(),
+            extent: "6 servers, the aquatic centre's ticketing station and 24 workstations; accounts presta.maint, adm.tech01, svc_veeam and the backdoor svc_sauvegarde (domain admin).".into(),
             isolated_systems: "The passport and ID-card station TES-01 was not reached: its logs are complete for the whole period and show no contact.".into(),
             data_exposure: "The CIAS share (social case files) was archived and about 150 GB were sent to MEGA on Fri 13 Mar from 22:40.".into(),
             isolate_now: s(&[
