@@ -77,6 +77,38 @@ pub(crate) fn value_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
+/// `Record <id>` on a line of its own at `i`, as `evtx_dump -o json`
+/// writes before each record: (id, index after the line).
+pub(crate) fn record_header(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let rest = b.get(i..)?.strip_prefix(b"Record ")?;
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let id = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let mut j = i + 7 + digits;
+    if b.get(j) == Some(&b'\r') {
+        j += 1;
+    }
+    match b.get(j) {
+        None => Some((id, j)),
+        Some(b'\n') => Some((id, j + 1)),
+        _ => None,
+    }
+}
+
+/// Where to resume after damage in concatenated documents: the next line
+/// that starts an object or an evtx_dump `Record` line.
+fn resync(b: &[u8], from: usize) -> Option<usize> {
+    let obj = memchr::memmem::find(&b[from..], b"\n{");
+    let rec = memchr::memmem::find(&b[from..], b"\nRecord ");
+    let n = match (obj, rec) {
+        (Some(a), Some(r)) => a.min(r),
+        (a, r) => a.or(r)?,
+    };
+    Some(from + n + 1)
+}
+
 /// Whether a buffer that starts (after whitespace) with `{` holds one
 /// object per line: the first object closes before the first newline.
 /// `complete` says whether `b` is the whole input (else a prefix).
@@ -315,24 +347,43 @@ pub(crate) fn read_documents(
         }
         return;
     }
+    // `evtx_dump -o json` precedes each record with `Record <id>`: the
+    // id becomes the event's locator, as for records read from EVTX.
+    let mut pending: Option<u64> = None;
     while i < b.len() {
         let at = line_at(i, &mut line, &mut counted);
+        if let Some((id, next)) = record_header(b, i) {
+            pending = Some(id);
+            i = skip_ws(b, next);
+            continue;
+        }
+        let locator = match pending.take() {
+            Some(id) => Locator::Record(id),
+            None => Locator::Line(at),
+        };
         let end = if b[i] == b'{' { value_end(b, i) } else { None };
         match end {
             Some(end) => {
-                if let Some(ev) = fast_event(&b[i..end], src, &Locator::Line(at), &mut names) {
+                if let Some(ev) = fast_event(&b[i..end], src, &locator, &mut names) {
                     sink.push(ev);
                     i = skip_ws(b, end);
                     continue;
                 }
                 match serde_json::from_slice::<J>(&b[i..end]) {
-                    Ok(v) => emit(v, src, Locator::Line(at), sink, errors),
+                    Ok(v) => emit(v, src, locator, sink, errors),
                     Err(e) => {
                         sink.skipped += 1;
                         errors.push(SourceError::new(
-                            Place::Line(at),
-                            format!("malformed JSON object: {e}"),
+                            place_of(&locator),
+                            format!("malformed JSON object at line {at}: {e}"),
                         ));
+                        // A cut string can make the delimiter swallow the
+                        // next objects: resume at the next top-level start
+                        // inside the span, if there is one.
+                        if let Some(n) = resync(b, i + 1).filter(|n| *n < end) {
+                            i = n;
+                            continue;
+                        }
                     }
                 }
                 i = skip_ws(b, end);
@@ -340,16 +391,16 @@ pub(crate) fn read_documents(
             None => {
                 sink.skipped += 1;
                 let msg = if b[i] == b'{' {
-                    "JSON object is not closed (truncated or damaged); resuming at the next line starting with '{'".to_string()
+                    format!("JSON object at line {at} is not closed (truncated or damaged); resuming at the next line starting with '{{' or 'Record'")
                 } else {
                     format!(
-                        "unexpected data {:?}; resuming at the next line starting with '{{'",
+                        "unexpected data at line {at}: {:?}; resuming at the next line starting with '{{' or 'Record'",
                         truncate(&String::from_utf8_lossy(&b[i..b.len().min(i + 40)]), 40)
                     )
                 };
-                errors.push(SourceError::new(Place::Line(at), msg));
-                match memchr::memmem::find(&b[i + 1..], b"\n{") {
-                    Some(n) => i = i + 1 + n + 1,
+                errors.push(SourceError::new(place_of(&locator), msg));
+                match resync(b, i + 1) {
+                    Some(n) => i = n,
                     None => break,
                 }
             }

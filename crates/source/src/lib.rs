@@ -391,6 +391,20 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
             "empty file (or only whitespace)",
         ));
     }
+    if let Some((_, next)) = json::record_header(b, i) {
+        // evtx_dump output: `Record <id>` then the record.
+        return match b.get(json::skip_ws(b, next)) {
+            Some(b'{') => Ok(Format::Json),
+            Some(b'<') => Err(SourceError::new(
+                Place::File,
+                "unrecognized format: evtx_dump XML output, not read (use evtx_dump -o json or -o jsonl, or the .evtx itself)",
+            )),
+            _ => Err(SourceError::new(
+                Place::File,
+                "unrecognized format: a 'Record <id>' line not followed by a JSON object",
+            )),
+        };
+    }
     match b[i] {
         b'[' => return Ok(Format::Json),
         b'{' => {

@@ -94,6 +94,11 @@ mod tests {
             iso(parse_timestamp("2026-01-09 02:10:03 UTC")),
             "2026-01-09T02:10:03+00:00"
         );
+        // Hayabusa's timeline format.
+        assert_eq!(
+            iso(parse_timestamp("2019-03-19 23:34:25.540 +01:00")),
+            "2019-03-19T22:34:25.540+00:00"
+        );
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp("2026-13-45T00:00:00Z"), None);
         assert_eq!(iso(from_epoch(1_767_924_603)), "2026-01-09T02:10:03+00:00");

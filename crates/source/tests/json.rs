@@ -259,3 +259,45 @@ fn powershell_get_winevent_export() {
     }
     assert!(e.get_str("Message").unwrap().contains("créé"));
 }
+
+#[test]
+fn evtx_dump_output_with_record_lines() {
+    let path = fixture("evtx_dump_output.json");
+    assert_eq!(sniff(&path).unwrap(), Format::Json);
+    let (events, report) = read_all(&path);
+    let locs: Vec<_> = events.iter().map(|e| e.origin.locator.clone()).collect();
+    assert_eq!(locs, [Locator::Record(41), Locator::Record(43)]);
+    assert_eq!(events[1].event_id, Some(4768));
+    assert_eq!(events[1].record_id, Some(1043));
+    assert_eq!(events[1].get("TargetUserName"), Some(&s("presta.maint")));
+    assert_eq!(report.records_skipped, 1);
+    assert_eq!(
+        report.errors[0].place,
+        Place::Record {
+            chunk: None,
+            record_id: Some(42)
+        }
+    );
+    // evtx_dump's XML output is named, not misread.
+    let xml = b"Record 1\n<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Event></Event>\n";
+    let (events, report) = read_bytes("dump.xml", xml, &ReadOptions::default());
+    assert!(events.is_empty());
+    assert!(
+        report.errors[0].message.contains("XML"),
+        "{:?}",
+        report.errors
+    );
+}
+
+#[test]
+fn a_string_cut_in_pretty_json_does_not_swallow_the_next_objects() {
+    let text = "{\n  \"EventID\": 1,\n  \"Image\": \"C:\\\\cut\n{\n  \"EventID\": 2,\n  \"Image\": \"b\"\n}\n{\n  \"EventID\": 3,\n  \"Image\": \"c\"\n}\n{\"x\": \"\"}\n";
+    let (events, report) = read_bytes("cut.json", text.as_bytes(), &ReadOptions::default());
+    let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+    assert!(
+        ids.contains(&Some(2)) && ids.contains(&Some(3)),
+        "{ids:?} {:?}",
+        report.errors
+    );
+    assert_eq!(report.errors[0].place, Place::Line(1));
+}
