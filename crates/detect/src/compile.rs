@@ -349,7 +349,7 @@ pub(crate) fn compile_test(
         })
         .collect();
 
-    let mut groups = Vec::with_capacity(fa.values.len());
+    let mut groups: Vec<Vec<ValueMatcher>> = Vec::with_capacity(fa.values.len());
     let mut null_ok = false;
     for v in &fa.values {
         let mut alts: Vec<ValueMatcher> = Vec::new();
@@ -486,6 +486,9 @@ pub(crate) fn compile_test(
         }
         groups.push(alts);
     }
+    if !all {
+        groups = merge_contains(groups);
+    }
     Ok(CTest {
         field: names,
         display,
@@ -496,6 +499,42 @@ pub(crate) fn compile_test(
             null_ok,
         },
     })
+}
+
+/// In an OR of values, replaces three or more case-insensitive bytewise
+/// `contains` alternatives by one [`ValueMatcher::ContainsAny`].
+fn merge_contains(groups: Vec<Vec<ValueMatcher>>) -> Vec<Vec<ValueMatcher>> {
+    let is_ci_contains = |m: &ValueMatcher| matches!(m, ValueMatcher::Str(p) if !p.cased && p.ascii && matches!(p.kind, crate::value::StrKind::Contains(ref l) if !l.is_empty()));
+    let n = groups
+        .iter()
+        .flatten()
+        .filter(|m| is_ci_contains(m))
+        .count();
+    if n < 3 {
+        return groups;
+    }
+    let mut lits: Vec<Box<str>> = Vec::with_capacity(n);
+    let mut rest = Vec::new();
+    for m in groups.into_iter().flatten() {
+        match m {
+            ValueMatcher::Str(StrPat {
+                kind: crate::value::StrKind::Contains(l),
+                cased: false,
+                ascii: true,
+                ..
+            }) if !l.is_empty() => lits.push(l),
+            other => rest.push(other),
+        }
+    }
+    let ac = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(lits.iter().map(|l| l.as_bytes()))
+        .expect("contains automaton builds");
+    rest.push(ValueMatcher::ContainsAny {
+        ac,
+        lits: lits.into_boxed_slice(),
+    });
+    vec![rest]
 }
 
 fn first_line(s: &str) -> String {
@@ -569,12 +608,56 @@ pub(crate) fn compile_condition(
 // ---------------------------------------------------------------------
 // Evaluation
 
+/// The value of the first of `names` present in the event.
+///
+/// Windows event data names may contain spaces (`Threat Name` in Defender
+/// events); Sigma writes them without (`ThreatName`, specification "Field
+/// Usage"). When no name is found as is, a field whose name equals one of
+/// `names` once its spaces are removed is used.
 #[inline]
-fn lookup<'r, R: Record + ?Sized>(rec: &'r R, names: &[Arc<str>]) -> Option<&'r Value> {
-    match names {
+pub(crate) fn lookup<'r, R: Record + ?Sized>(rec: &'r R, names: &[Arc<str>]) -> Option<&'r Value> {
+    let direct = match names {
         [one] => rec.field(one),
         _ => names.iter().find_map(|n| rec.field(n)),
+    };
+    if direct.is_some() || !SPACED.get() {
+        return direct;
     }
+    names
+        .iter()
+        .find_map(|n| spaced_lookup(rec, n).map(|(_, v)| v))
+}
+
+thread_local! {
+    /// Whether the event being evaluated has field names with spaces
+    /// (set per event by the engine; true when unknown).
+    pub(crate) static SPACED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Records whether `rec` has field names with spaces, for [`lookup`].
+pub(crate) fn note_spaced<R: Record + ?Sized>(rec: &R) {
+    let any = rec.fields().any(|(k, _)| k.as_bytes().contains(&b' '));
+    SPACED.set(any);
+}
+
+/// Finds a field whose name with spaces removed is `name`.
+pub(crate) fn spaced_lookup<'r, R: Record + ?Sized>(
+    rec: &'r R,
+    name: &str,
+) -> Option<(&'r str, &'r Value)> {
+    rec.fields().find(|(k, _)| {
+        k.len() > name.len() && k.as_bytes().contains(&b' ') && {
+            let mut a = k.bytes().filter(|b| *b != b' ');
+            let mut b = name.bytes();
+            loop {
+                match (a.next(), b.next()) {
+                    (None, None) => break true,
+                    (Some(x), Some(y)) if x == y => continue,
+                    _ => break false,
+                }
+            }
+        }
+    })
 }
 
 fn keyword_group<R: Record + ?Sized>(g: &[ValueMatcher], rec: &R) -> bool {
@@ -626,7 +709,11 @@ impl CTest {
     fn explain<R: Record + ?Sized>(&self, rec: &R, selection: &str, out: &mut Vec<MatchedField>) {
         match &self.field {
             Some(names) => {
-                let (field, value) = match names.iter().find_map(|n| rec.field(n).map(|v| (n, v))) {
+                let found = names
+                    .iter()
+                    .find_map(|n| rec.field(n).map(|v| (&**n, v)))
+                    .or_else(|| names.iter().find_map(|n| spaced_lookup(rec, n)));
+                let (field, value) = match found {
                     Some((n, v)) => (n.to_string(), v.to_text().into_owned()),
                     None => (self.display.to_string(), String::new()),
                 };

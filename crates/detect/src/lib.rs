@@ -227,6 +227,8 @@ pub struct EngineStats {
     pub windows_any: usize,
     pub non_windows: usize,
     pub unrestricted: usize,
+    /// Distinct candidate lists of the logsource index.
+    pub candidate_lists: usize,
 }
 
 /// Per-call counters of [`Engine::evaluate_counted`].
@@ -246,6 +248,8 @@ pub struct Engine {
     metas: Vec<Arc<RuleMeta>>,
     index: prefilter::Index,
     prefilter: prefilter::Prefilter,
+    /// Rules with no literal requirement.
+    always: Vec<bool>,
     correlation: correlation::CorrelationState,
     digest: String,
     stats: EngineStats,
@@ -296,6 +300,7 @@ impl Engine {
     /// Evaluation of every rule on the event, ignoring logsource and
     /// prefilter (for tests of the index).
     pub fn evaluate_everything<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
+        compile::note_spaced(event);
         for r in &self.rules {
             if r.matches(event) {
                 out.push(self.make_match(r, event));
@@ -306,7 +311,7 @@ impl Engine {
     fn make_match<R: Record + ?Sized>(&self, r: &compile::CompiledRule, event: &R) -> Match {
         let mut cv = Vec::new();
         for (key, names) in &r.corr_fields {
-            if let Some(v) = names.iter().find_map(|n| event.field(n)) {
+            if let Some(v) = compile::lookup(event, names) {
                 cv.push((key.clone(), v.clone()));
             }
         }
@@ -326,11 +331,13 @@ impl Engine {
         counters: &mut EvalCounters,
     ) {
         counters.events += 1;
-        let cands = self.index.candidates(event.channel(), event.event_id());
+        let list = self.index.candidates(event.channel(), event.event_id());
+        let cands: &[u32] = &self.index.lists[list];
         if cands.is_empty() {
             return;
         }
         counters.indexed += cands.len() as u64;
+        compile::note_spaced(event);
         if !prefilter {
             for &i in cands {
                 let r = &self.rules[i as usize];
@@ -347,12 +354,12 @@ impl Engine {
             let words = self.rules.len().div_ceil(64);
             bits.clear();
             bits.resize(words, 0);
-            if cands.iter().any(|&i| !self.prefilter.always[i as usize]) {
+            if cands.iter().any(|&i| !self.always[i as usize]) {
                 self.prefilter.mark(event, &mut bits);
             }
             for &i in cands {
                 let iu = i as usize;
-                if !self.prefilter.always[iu] && bits[iu / 64] & (1u64 << (iu % 64)) == 0 {
+                if !self.always[iu] && bits[iu / 64] & (1u64 << (iu % 64)) == 0 {
                     continue;
                 }
                 let r = &self.rules[iu];

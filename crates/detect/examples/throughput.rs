@@ -1,0 +1,113 @@
+//! Rough single-thread throughput of the engine on real events.
+//!
+//! `cargo run --release -p vigie-detect --example throughput -- <rules dir>... -- <event files or dirs>...`
+//! Defaults: the SigmaHQ Windows rules and the EVTX attack samples of the
+//! shared corpus. Prints load/compile times and events/s with and without
+//! the literal prefilter.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vigie_detect::{load_paths, Engine, EvalCounters, LoadOptions};
+
+/// CPU time of this thread (ns), from /proc: wall time is meaningless on a
+/// loaded shared machine.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let corpus = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus"
+    ));
+    let (rules, inputs): (Vec<PathBuf>, Vec<PathBuf>) = match args.iter().position(|a| a == "--") {
+        Some(i) => (
+            args[..i].iter().map(PathBuf::from).collect(),
+            args[i + 1..].iter().map(PathBuf::from).collect(),
+        ),
+        None => (
+            vec![
+                corpus.join("sigma/rules/windows"),
+                corpus.join("sigma/rules-emerging-threats"),
+                corpus.join("sigma/rules-threat-hunting"),
+            ],
+            vec![corpus.join("evtx-attack-samples")],
+        ),
+    };
+    let t = Instant::now();
+    let (set, report) = load_paths(&rules, &LoadOptions::default());
+    let load = t.elapsed();
+    let t = Instant::now();
+    let c0 = cpu_ns();
+    let (engine, fails) = Engine::compile(set);
+    let compile = t.elapsed();
+    if let (Some(a), Some(b)) = (c0, cpu_ns()) {
+        println!("compile CPU time: {:.3} s", (b - a) as f64 / 1e9);
+    }
+    println!(
+        "rules: {} detection loaded, {} load failures, {} compile failures; load {:?}, compile {:?}",
+        report.detection,
+        report.failures.len(),
+        fails.len(),
+        load,
+        compile
+    );
+    println!("{:?}", engine.stats());
+    let (files, _) = vigie_source::collect_inputs(&inputs);
+    let mut events = Vec::new();
+    for f in files {
+        let (ev, _) = vigie_source::read_all(&f);
+        events.extend(ev);
+    }
+    println!("events: {}", events.len());
+    let mut out = Vec::new();
+    let passes: usize = std::env::var("PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(2);
+    for pass in 0..passes {
+        let mut c = EvalCounters::default();
+        let cpu0 = cpu_ns();
+        let t = Instant::now();
+        for e in &events {
+            out.clear();
+            engine.evaluate_counted(e, &mut out, &mut c);
+        }
+        let dt = t.elapsed();
+        if let (Some(a), Some(b)) = (cpu0, cpu_ns()) {
+            println!(
+                "prefiltered (pass {pass}): {:.0} events/s of CPU time",
+                events.len() as f64 / ((b - a) as f64 / 1e9)
+            );
+        }
+        println!(
+            "prefiltered (pass {pass}): {:.0} events/s wall; per event: {:.1} indexed, {:.2} evaluated; {} matches",
+            events.len() as f64 / dt.as_secs_f64(),
+            c.indexed as f64 / c.events.max(1) as f64,
+            c.evaluated as f64 / c.events.max(1) as f64,
+            c.matches
+        );
+    }
+    if std::env::var_os("NO_UNFILTERED").is_some() {
+        return;
+    }
+    let t = Instant::now();
+    let mut n = 0;
+    for e in &events {
+        out.clear();
+        engine.evaluate_unfiltered(e, &mut out);
+        n += out.len();
+    }
+    let dt = t.elapsed();
+    println!(
+        "unfiltered: {:.0} events/s; {n} matches",
+        events.len() as f64 / dt.as_secs_f64()
+    );
+}
