@@ -127,6 +127,11 @@ const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // FullPowers.exe (token privilege restoration) run from C:\Users\Public by a task.
+        "Scheduled Task Registered to Run a Program From Temp, Public or PerfLogs",
+        &["PrivEsc_SeImpersonatePriv_enabled_back_for_upnp_localsvc_4698.evtx"],
+    ),
+    (
         "Service Installed With a Shell Command as Its Binary",
         &[
             "LM_Remote_Service02_7045.evtx",
