@@ -45,6 +45,11 @@ pub struct UpdateOptions {
     /// Fewer Sigma rule files than this and the archive is refused: a
     /// SigmaHQ release has thousands; a handful means a wrong asset.
     pub min_rules: usize,
+    /// Use the proxy named by `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (and
+    /// `NO_PROXY`), as administrations' networks usually require. Tests
+    /// against loopback servers turn it off so a proxy in the environment
+    /// cannot intercept them.
+    pub proxy_from_env: bool,
 }
 
 impl Default for UpdateOptions {
@@ -57,6 +62,7 @@ impl Default for UpdateOptions {
             max_download: 256 * 1024 * 1024,
             max_extracted: 1024 * 1024 * 1024,
             min_rules: 500,
+            proxy_from_env: true,
         }
     }
 }
@@ -232,6 +238,11 @@ pub fn update(dest: &Path, opts: &UpdateOptions) -> Result<UpdateReport, UpdateE
 fn agent(opts: &UpdateOptions) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(opts.timeout))
+        .proxy(if opts.proxy_from_env {
+            ureq::Proxy::try_from_env()
+        } else {
+            None
+        })
         .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
         // Status codes are turned into `UpdateError::Http` below, with the URL.
         .http_status_as_error(false)

@@ -82,6 +82,7 @@ fn opts(base: &str) -> UpdateOptions {
         api_base: base.to_string(),
         timeout: Duration::from_secs(10),
         min_rules: 2,
+        proxy_from_env: false,
         ..UpdateOptions::default()
     }
 }
