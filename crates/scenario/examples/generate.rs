@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use vigie_scenario::{generate, ScenarioConfig, Scale};
+use vigie_scenario::{generate, Scale, ScenarioConfig};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -17,7 +17,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut config = ScenarioConfig { scale, ..ScenarioConfig::default() };
+    let mut config = ScenarioConfig {
+        scale,
+        ..ScenarioConfig::default()
+    };
     if let Some(seed) = args.next() {
         match seed.parse() {
             Ok(s) => config.seed = s,
@@ -49,7 +52,13 @@ fn main() {
                 println!("  {n:>10}  {c}");
             }
             for s in &g.ground_truth.steps {
-                println!("  step {:>2} {:<18} {:>5} events on {}", s.number, s.name, s.events.len(), s.hosts.join(", "));
+                println!(
+                    "  step {:>2} {:<18} {:>5} events on {}",
+                    s.number,
+                    s.name,
+                    s.events.len(),
+                    s.hosts.join(", ")
+                );
             }
         }
         Err(e) => {

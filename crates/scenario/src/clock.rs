@@ -171,7 +171,10 @@ mod tests {
         let t = days_from_civil(2026, 1, 10) * DAY + HOUR + 10 * MIN + 3 * SEC + 123_456;
         let mut out = Vec::new();
         write_system_time(&mut out, t);
-        assert_eq!(String::from_utf8(out).unwrap(), "2026-01-10T01:10:03.123456Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-01-10T01:10:03.123456Z"
+        );
         assert_eq!(sysmon_time(t), "2026-01-10 01:10:03.123");
         assert_eq!(iso(t), "2026-01-10T01:10:03Z");
     }

@@ -50,17 +50,52 @@ impl W<'_> {
         self.emit(t, 1, step, format!("logid=\"0101039426\" type=\"event\" subtype=\"vpn\" level=\"alert\" vd=\"root\" logdesc=\"SSL VPN login fail\" action=\"ssl-login-fail\" tunneltype=\"ssl-web\" tunnelid=0 remip={remip} user=\"{user}\" group=\"N/A\" dst_host=\"N/A\" reason=\"sslvpn_login_permission_denied\" msg=\"SSL user failed to logged in\""));
     }
 
-    fn tunnel(&mut self, t: Us, step: u8, up: bool, user: &str, group: &str, remip: &str, tunnelip: &str, id: u64) {
+    #[allow(clippy::too_many_arguments)]
+    fn tunnel(
+        &mut self,
+        t: Us,
+        step: u8,
+        up: bool,
+        user: &str,
+        group: &str,
+        remip: &str,
+        tunnelip: &str,
+        id: u64,
+    ) {
         let (logid, desc, action, reason, msg) = if up {
-            ("0101039424", "SSL VPN tunnel up", "tunnel-up", "tunnel established", "SSL tunnel established")
+            (
+                "0101039424",
+                "SSL VPN tunnel up",
+                "tunnel-up",
+                "tunnel established",
+                "SSL tunnel established",
+            )
         } else {
-            ("0101039425", "SSL VPN tunnel down", "tunnel-down", "connection closed", "SSL tunnel shutdown")
+            (
+                "0101039425",
+                "SSL VPN tunnel down",
+                "tunnel-down",
+                "connection closed",
+                "SSL tunnel shutdown",
+            )
         };
         self.emit(t, 5, step, format!("logid=\"{logid}\" type=\"event\" subtype=\"vpn\" level=\"information\" vd=\"root\" logdesc=\"{desc}\" action=\"{action}\" tunneltype=\"ssl-tunnel\" tunnelid={id} remip={remip} tunnelip={tunnelip} user=\"{user}\" group=\"{group}\" dst_host=\"N/A\" reason=\"{reason}\" msg=\"{msg}\""));
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn traffic(&mut self, t: Us, step: u8, src: &str, dst: &str, dport: u16, duration: i64, sent: u64, rcvd: u64, host: &str, outbound: bool) {
+    fn traffic(
+        &mut self,
+        t: Us,
+        step: u8,
+        src: &str,
+        dst: &str,
+        dport: u16,
+        duration: i64,
+        sent: u64,
+        rcvd: u64,
+        host: &str,
+        outbound: bool,
+    ) {
         self.session += 1 + (self.session % 7);
         let sport = 49152 + (self.session * 7919 % 16000);
         let (sintf, dintf, srole, drole, policy, pname) = if outbound {
@@ -74,7 +109,11 @@ impl W<'_> {
             53 => "DNS",
             _ => "tcp/6568",
         };
-        let hostname = if host.is_empty() { String::new() } else { format!(" hostname=\"{host}\"") };
+        let hostname = if host.is_empty() {
+            String::new()
+        } else {
+            format!(" hostname=\"{host}\"")
+        };
         self.emit(
             t,
             5,
@@ -92,19 +131,43 @@ impl W<'_> {
 /// Generates FW01's log for the period.
 pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
     let tl = ctx.tl;
-    let mut w = W { ctx, out: Vec::new(), session: 1000 };
+    let mut w = W {
+        ctx,
+        out: Vec::new(),
+        session: 1000,
+    };
     let mut r = rng_for(ctx.seed, "FW01", 0);
 
     // Benign: staff browsing, the family portal, teleworkers' VPN.
     for h in org.pcs() {
         for day in 0..DAYS {
-            let Some(pd) = pc_day(ctx.seed, tl, h, day) else { continue };
+            let Some(pd) = pc_day(ctx.seed, tl, h, day) else {
+                continue;
+            };
             let n = (20.0 * ctx.rate) as usize + 1;
             for _ in 0..n {
                 let t = pd.arrive + r.gen_range(0..(pd.leave - pd.arrive));
-                let site = ["www.service-public.fr", "outlook.office365.com", "teams.microsoft.com", "www.impots.gouv.fr", "www.google.fr", "login.microsoftonline.com"][r.gen_range(0..6)];
+                let site = [
+                    "www.service-public.fr",
+                    "outlook.office365.com",
+                    "teams.microsoft.com",
+                    "www.impots.gouv.fr",
+                    "www.google.fr",
+                    "login.microsoftonline.com",
+                ][r.gen_range(0..6)];
                 let dur = r.gen_range(1..300);
-                w.traffic(t, 0, &h.ip, &public_ip(site), 443, dur, r.gen_range(800..60_000), r.gen_range(2_000..2_000_000), site, true);
+                w.traffic(
+                    t,
+                    0,
+                    &h.ip,
+                    &public_ip(site),
+                    443,
+                    dur,
+                    r.gen_range(800..60_000),
+                    r.gen_range(2_000..2_000_000),
+                    site,
+                    true,
+                );
             }
         }
     }
@@ -116,19 +179,53 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
                 continue;
             }
             let src = public_ip(&format!("famille{}", r.gen_range(0..3000)));
-            w.traffic(t, 0, &src, "10.0.11.10", 443, r.gen_range(1..120), r.gen_range(1_000..40_000), r.gen_range(5_000..900_000), "", false);
+            w.traffic(
+                t,
+                0,
+                &src,
+                "10.0.11.10",
+                443,
+                r.gen_range(1..120),
+                r.gen_range(1_000..40_000),
+                r.gen_range(5_000..900_000),
+                "",
+                false,
+            );
         }
         for (k, tw) in teleworkers(ctx.seed, tl, org, day).iter().enumerate() {
             let user = &org.users[tw.user].sam;
             let id = 100 + day as u64 * 10 + k as u64;
-            w.tunnel(tw.start, 0, true, user, "VPN-Agents", &tw.public_ip, &tw.tunnel_ip, id);
-            w.tunnel(tw.end + MIN, 0, false, user, "VPN-Agents", &tw.public_ip, &tw.tunnel_ip, id);
+            w.tunnel(
+                tw.start,
+                0,
+                true,
+                user,
+                "VPN-Agents",
+                &tw.public_ip,
+                &tw.tunnel_ip,
+                id,
+            );
+            w.tunnel(
+                tw.end + MIN,
+                0,
+                false,
+                user,
+                "VPN-Agents",
+                &tw.public_ip,
+                &tw.tunnel_ip,
+                id,
+            );
         }
     }
 
     // Step 1: failures then success of presta.maint from 203.0.113.45.
     for (i, s) in [3i64, 21, 40].iter().enumerate() {
-        w.vpn_fail(tl.at(0, 2, 10, *s) + i as i64 * 110_000, 1, "presta.maint", ATTACKER_IP);
+        w.vpn_fail(
+            tl.at(0, 2, 10, *s) + i as i64 * 110_000,
+            1,
+            "presta.maint",
+            ATTACKER_IP,
+        );
     }
     // One tunnel per attack night, each opened by the step of that night.
     let nights: [(i64, i64, i64, u8, i64, i64); 7] = [
@@ -143,19 +240,70 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
     for (i, (day, h, m, step, eh, em)) in nights.iter().enumerate() {
         let id = 900 + i as u64;
         let start = tl.at(*day, *h, *m, 5);
-        w.tunnel(start, *step, true, "presta.maint", "VPN-Presta", ATTACKER_IP, ATTACKER_VPN_IP, id);
-        w.tunnel(tl.at(*day, *eh, *em, 0), *step, false, "presta.maint", "VPN-Presta", ATTACKER_IP, ATTACKER_VPN_IP, id);
+        w.tunnel(
+            start,
+            *step,
+            true,
+            "presta.maint",
+            "VPN-Presta",
+            ATTACKER_IP,
+            ATTACKER_VPN_IP,
+            id,
+        );
+        w.tunnel(
+            tl.at(*day, *eh, *em, 0),
+            *step,
+            false,
+            "presta.maint",
+            "VPN-Presta",
+            ATTACKER_IP,
+            ATTACKER_VPN_IP,
+            id,
+        );
         // RDP inside the tunnel is VPN-to-LAN, not forwarded to WAN: the
         // FortiGate logs it as local-in forward traffic.
-        w.traffic(start + 90 * SEC, *step, ATTACKER_VPN_IP, RDS_IP, 3389, 3600, 40_000_000, 900_000_000, "", true);
+        w.traffic(
+            start + 90 * SEC,
+            *step,
+            ATTACKER_VPN_IP,
+            RDS_IP,
+            3389,
+            3600,
+            40_000_000,
+            900_000_000,
+            "",
+            true,
+        );
     }
 
     // Step 4: AnyDesk relay and Cobalt Strike beaconing from SRV-RDS01.
-    w.traffic(tl.at(1, 3, 5, 50), 4, RDS_IP, ANYDESK_RELAY_IP, 443, 7200, 2_400_000, 80_000_000, ANYDESK_RELAY, true);
+    w.traffic(
+        tl.at(1, 3, 5, 50),
+        4,
+        RDS_IP,
+        ANYDESK_RELAY_IP,
+        443,
+        7200,
+        2_400_000,
+        80_000_000,
+        ANYDESK_RELAY,
+        true,
+    );
     let mut t = tl.at(1, 3, 17, 30);
     while t < tl.end() {
         let dur = r.gen_range(1..30);
-        w.traffic(t, 4, RDS_IP, C2_IP, 443, dur, r.gen_range(400..4_000), r.gen_range(300..3_000), C2_NAME, true);
+        w.traffic(
+            t,
+            4,
+            RDS_IP,
+            C2_IP,
+            443,
+            dur,
+            r.gen_range(400..4_000),
+            r.gen_range(300..3_000),
+            C2_NAME,
+            true,
+        );
         t += r.gen_range(15..45) * MIN;
     }
 
@@ -172,12 +320,30 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
         let k = k as u64;
         let t = start + ((end - start) as u64 * k / sessions) as i64 + r.gen_range(0..30) * SEC;
         let (name, ip) = MEGA_STORAGE[(k % MEGA_STORAGE.len() as u64) as usize];
-        let sent = if k == sessions - 1 { target - total } else { target / sum * w8 };
+        let sent = if k == sessions - 1 {
+            target - total
+        } else {
+            target / sum * w8
+        };
         total += sent;
-        w.traffic(t, 9, "10.0.10.20", ip, 443, r.gen_range(600..900), sent, sent / 200, name, true);
+        w.traffic(
+            t,
+            9,
+            "10.0.10.20",
+            ip,
+            443,
+            r.gen_range(600..900),
+            sent,
+            sent / 200,
+            name,
+            true,
+        );
     }
 
     let mut lines = w.out;
     lines.sort_by_key(|l| l.t);
-    FwOutput { lines, exfil_bytes: total }
+    FwOutput {
+        lines,
+        exfil_bytes: total,
+    }
 }

@@ -40,7 +40,11 @@ const WINOS: &str = "Microsoft® Windows® Operating System";
 const WINVER: &str = "10.0.17763.5329 (WinBuild.160101.0800)";
 
 fn bin_meta(image: &str) -> BinMeta {
-    let file = image.rsplit('\\').next().unwrap_or(image).to_ascii_lowercase();
+    let file = image
+        .rsplit('\\')
+        .next()
+        .unwrap_or(image)
+        .to_ascii_lowercase();
     let m = |original, description, product, company, version| BinMeta {
         original,
         description,
@@ -49,55 +53,295 @@ fn bin_meta(image: &str) -> BinMeta {
         version,
     };
     match file.as_str() {
-        "cmd.exe" => m("Cmd.Exe", "Processeur de commandes Windows", WINOS, MS, WINVER),
+        "cmd.exe" => m(
+            "Cmd.Exe",
+            "Processeur de commandes Windows",
+            WINOS,
+            MS,
+            WINVER,
+        ),
         "net.exe" => m("net.exe", "Commande Net", WINOS, MS, WINVER),
         "net1.exe" => m("net1.exe", "Commande Net", WINOS, MS, WINVER),
-        "nltest.exe" => m("nltestrk.exe", "Microsoft® Logon Server Test Utility", WINOS, MS, WINVER),
-        "sc.exe" => m("sc.exe", "Programme de contrôle du Gestionnaire de services", WINOS, MS, WINVER),
+        "nltest.exe" => m(
+            "nltestrk.exe",
+            "Microsoft® Logon Server Test Utility",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "sc.exe" => m(
+            "sc.exe",
+            "Programme de contrôle du Gestionnaire de services",
+            WINOS,
+            MS,
+            WINVER,
+        ),
         "powershell.exe" => m("PowerShell.EXE", "Windows PowerShell", WINOS, MS, WINVER),
-        "rundll32.exe" => m("RUNDLL32.EXE", "Processus hôte Windows (Rundll32)", WINOS, MS, WINVER),
-        "vssadmin.exe" => m("VSSADMIN.EXE", "Outil d'administration de clichés instantanés de volumes", WINOS, MS, WINVER),
-        "bcdedit.exe" => m("bcdedit.exe", "Boot Configuration Data Editor", WINOS, MS, WINVER),
-        "wbadmin.exe" => m("WBADMIN.EXE", "Outil de ligne de commande de sauvegarde", WINOS, MS, WINVER),
-        "wevtutil.exe" => m("wevtutil.exe", "Eventing Command Line Utility", WINOS, MS, WINVER),
-        "svchost.exe" => m("svchost.exe", "Processus hôte pour les services Windows", WINOS, MS, WINVER),
-        "taskhostw.exe" => m("taskhostw.exe", "Processus hôte pour les tâches Windows", WINOS, MS, WINVER),
-        "conhost.exe" => m("CONHOST.EXE", "Hôte de la fenêtre de console", WINOS, MS, WINVER),
-        "gpupdate.exe" => m("GPUpdate.exe", "Microsoft® Windows Group Policy Update Utility", WINOS, MS, WINVER),
-        "ipconfig.exe" => m("ipconfig.exe", "IP Configuration Utility", WINOS, MS, WINVER),
-        "whoami.exe" => m("whoami.exe", "whoami - affiche les informations sur l'utilisateur", WINOS, MS, WINVER),
+        "rundll32.exe" => m(
+            "RUNDLL32.EXE",
+            "Processus hôte Windows (Rundll32)",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "vssadmin.exe" => m(
+            "VSSADMIN.EXE",
+            "Outil d'administration de clichés instantanés de volumes",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "bcdedit.exe" => m(
+            "bcdedit.exe",
+            "Boot Configuration Data Editor",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "wbadmin.exe" => m(
+            "WBADMIN.EXE",
+            "Outil de ligne de commande de sauvegarde",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "wevtutil.exe" => m(
+            "wevtutil.exe",
+            "Eventing Command Line Utility",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "svchost.exe" => m(
+            "svchost.exe",
+            "Processus hôte pour les services Windows",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "taskhostw.exe" => m(
+            "taskhostw.exe",
+            "Processus hôte pour les tâches Windows",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "conhost.exe" => m(
+            "CONHOST.EXE",
+            "Hôte de la fenêtre de console",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "gpupdate.exe" => m(
+            "GPUpdate.exe",
+            "Microsoft® Windows Group Policy Update Utility",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "ipconfig.exe" => m(
+            "ipconfig.exe",
+            "IP Configuration Utility",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "whoami.exe" => m(
+            "whoami.exe",
+            "whoami - affiche les informations sur l'utilisateur",
+            WINOS,
+            MS,
+            WINVER,
+        ),
         "mmc.exe" => m("MMC.EXE", "Microsoft Management Console", WINOS, MS, WINVER),
         "explorer.exe" => m("EXPLORER.EXE", "Explorateur Windows", WINOS, MS, WINVER),
-        "userinit.exe" => m("USERINIT.EXE", "Userinit Logon Application", WINOS, MS, WINVER),
-        "mstsc.exe" => m("mstsc.exe", "Connexion Bureau à distance", WINOS, MS, WINVER),
-        "searchprotocolhost.exe" => m("SearchProtocolHost.exe", "Microsoft Windows Search Protocol Host", WINOS, MS, WINVER),
-        "backgroundtaskhost.exe" => m("backgroundTaskHost.exe", "Background Task Host", WINOS, MS, WINVER),
+        "userinit.exe" => m(
+            "USERINIT.EXE",
+            "Userinit Logon Application",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "mstsc.exe" => m(
+            "mstsc.exe",
+            "Connexion Bureau à distance",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "searchprotocolhost.exe" => m(
+            "SearchProtocolHost.exe",
+            "Microsoft Windows Search Protocol Host",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "backgroundtaskhost.exe" => m(
+            "backgroundTaskHost.exe",
+            "Background Task Host",
+            WINOS,
+            MS,
+            WINVER,
+        ),
         "runtimebroker.exe" => m("RuntimeBroker.exe", "Runtime Broker", WINOS, MS, WINVER),
-        "compattelrunner.exe" => m("CompatTelRunner.exe", "Microsoft Compatibility Telemetry", WINOS, MS, WINVER),
-        "tiworker.exe" => m("TiWorker.exe", "Windows Modules Installer Worker", WINOS, MS, WINVER),
+        "compattelrunner.exe" => m(
+            "CompatTelRunner.exe",
+            "Microsoft Compatibility Telemetry",
+            WINOS,
+            MS,
+            WINVER,
+        ),
+        "tiworker.exe" => m(
+            "TiWorker.exe",
+            "Windows Modules Installer Worker",
+            WINOS,
+            MS,
+            WINVER,
+        ),
         "wmiprvse.exe" => m("Wmiprvse.exe", "WMI Provider Host", WINOS, MS, WINVER),
         "dllhost.exe" => m("dllhost.exe", "COM Surrogate", WINOS, MS, WINVER),
-        "msiexec.exe" => m("msiexec.exe", "Windows® installer", WINOS, MS, "5.0.17763.5329"),
-        "mpcmdrun.exe" => m("MpCmdRun.exe", "Microsoft Malware Protection Command Line Utility", WINOS, MS, "4.18.23110.3"),
-        "msedge.exe" => m("msedge.exe", "Microsoft Edge", "Microsoft Edge", MS, "120.0.2210.133"),
-        "outlook.exe" => m("Outlook.exe", "Microsoft Outlook", "Microsoft Outlook", MS, "16.0.17126.20132"),
-        "winword.exe" => m("WinWord.exe", "Microsoft Word", "Microsoft Office", MS, "16.0.17126.20132"),
-        "excel.exe" => m("Excel.exe", "Microsoft Excel", "Microsoft Office", MS, "16.0.17126.20132"),
-        "acrord32.exe" => m("AcroRd32.exe", "Adobe Acrobat Reader DC", "Adobe Acrobat Reader DC", "Adobe Systems Incorporated", "23.8.20470.0"),
-        "teams.exe" => m("Teams.exe", "Microsoft Teams", "Microsoft Teams", MS, "1.6.0.35756"),
-        "microsoftedgeupdate.exe" => m("msedgeupdate.dll", "Microsoft Edge Update", "Microsoft Edge Update", MS, "1.3.185.17"),
-        "sqlservr.exe" => m("SQLServr.exe", "SQL Server Windows NT - 64 Bit", "Microsoft SQL Server", MS, "2019.150.4345.5"),
-        "sqlcmd.exe" => m("SQLCMD.EXE", "T-SQL execution command line utility", "Microsoft SQL Server", MS, "2019.150.4345.5"),
-        "veeam.backup.manager.exe" => m("Veeam.Backup.Manager.exe", "Veeam Backup Manager", "Veeam Backup & Replication", "Veeam Software Group GmbH", "12.1.0.2131"),
-        "veeamagent.exe" => m("VeeamAgent.exe", "Veeam Agent", "Veeam Backup & Replication", "Veeam Software Group GmbH", "12.1.0.2131"),
-        "w3wp.exe" => m("w3wp.exe", "IIS Worker Process", "Internet Information Services", MS, "10.0.17763.1"),
-        "adfind.exe" => m("AdFind.exe", "AdFind", "AdFind", "www.joeware.net", "1.57.0.0"),
-        "advanced_ip_scanner.exe" => m("advanced_ip_scanner.exe", "Advanced IP Scanner", "Advanced IP Scanner", "Famatech Corp.", "2.5.4594.1"),
+        "msiexec.exe" => m(
+            "msiexec.exe",
+            "Windows® installer",
+            WINOS,
+            MS,
+            "5.0.17763.5329",
+        ),
+        "mpcmdrun.exe" => m(
+            "MpCmdRun.exe",
+            "Microsoft Malware Protection Command Line Utility",
+            WINOS,
+            MS,
+            "4.18.23110.3",
+        ),
+        "msedge.exe" => m(
+            "msedge.exe",
+            "Microsoft Edge",
+            "Microsoft Edge",
+            MS,
+            "120.0.2210.133",
+        ),
+        "outlook.exe" => m(
+            "Outlook.exe",
+            "Microsoft Outlook",
+            "Microsoft Outlook",
+            MS,
+            "16.0.17126.20132",
+        ),
+        "winword.exe" => m(
+            "WinWord.exe",
+            "Microsoft Word",
+            "Microsoft Office",
+            MS,
+            "16.0.17126.20132",
+        ),
+        "excel.exe" => m(
+            "Excel.exe",
+            "Microsoft Excel",
+            "Microsoft Office",
+            MS,
+            "16.0.17126.20132",
+        ),
+        "acrord32.exe" => m(
+            "AcroRd32.exe",
+            "Adobe Acrobat Reader DC",
+            "Adobe Acrobat Reader DC",
+            "Adobe Systems Incorporated",
+            "23.8.20470.0",
+        ),
+        "teams.exe" => m(
+            "Teams.exe",
+            "Microsoft Teams",
+            "Microsoft Teams",
+            MS,
+            "1.6.0.35756",
+        ),
+        "microsoftedgeupdate.exe" => m(
+            "msedgeupdate.dll",
+            "Microsoft Edge Update",
+            "Microsoft Edge Update",
+            MS,
+            "1.3.185.17",
+        ),
+        "sqlservr.exe" => m(
+            "SQLServr.exe",
+            "SQL Server Windows NT - 64 Bit",
+            "Microsoft SQL Server",
+            MS,
+            "2019.150.4345.5",
+        ),
+        "sqlcmd.exe" => m(
+            "SQLCMD.EXE",
+            "T-SQL execution command line utility",
+            "Microsoft SQL Server",
+            MS,
+            "2019.150.4345.5",
+        ),
+        "veeam.backup.manager.exe" => m(
+            "Veeam.Backup.Manager.exe",
+            "Veeam Backup Manager",
+            "Veeam Backup & Replication",
+            "Veeam Software Group GmbH",
+            "12.1.0.2131",
+        ),
+        "veeamagent.exe" => m(
+            "VeeamAgent.exe",
+            "Veeam Agent",
+            "Veeam Backup & Replication",
+            "Veeam Software Group GmbH",
+            "12.1.0.2131",
+        ),
+        "w3wp.exe" => m(
+            "w3wp.exe",
+            "IIS Worker Process",
+            "Internet Information Services",
+            MS,
+            "10.0.17763.1",
+        ),
+        "adfind.exe" => m(
+            "AdFind.exe",
+            "AdFind",
+            "AdFind",
+            "www.joeware.net",
+            "1.57.0.0",
+        ),
+        "advanced_ip_scanner.exe" => m(
+            "advanced_ip_scanner.exe",
+            "Advanced IP Scanner",
+            "Advanced IP Scanner",
+            "Famatech Corp.",
+            "2.5.4594.1",
+        ),
         "anydesk.exe" => m("-", "AnyDesk", "AnyDesk", "AnyDesk Software GmbH", "8.0.8"),
-        "psexec.exe" => m("psexec.c", "Execute processes remotely", "Sysinternals PsExec", "Sysinternals - www.sysinternals.com", "2.43"),
-        "psexesvc.exe" => m("psexesvc.exe", "PsExec Service", "Sysinternals PsExec", "Sysinternals", "2.43"),
-        "rar.exe" => m("Rar.exe", "Command line RAR", "WinRAR", "Alexander Roshal", "6.24.0"),
-        "rclone.exe" => m("rclone.exe", "Rsync for cloud storage", "Rclone", "https://rclone.org", "1.65.1"),
+        "psexec.exe" => m(
+            "psexec.c",
+            "Execute processes remotely",
+            "Sysinternals PsExec",
+            "Sysinternals - www.sysinternals.com",
+            "2.43",
+        ),
+        "psexesvc.exe" => m(
+            "psexesvc.exe",
+            "PsExec Service",
+            "Sysinternals PsExec",
+            "Sysinternals",
+            "2.43",
+        ),
+        "rar.exe" => m(
+            "Rar.exe",
+            "Command line RAR",
+            "WinRAR",
+            "Alexander Roshal",
+            "6.24.0",
+        ),
+        "rclone.exe" => m(
+            "rclone.exe",
+            "Rsync for cloud storage",
+            "Rclone",
+            "https://rclone.org",
+            "1.65.1",
+        ),
         _ => m("-", "-", "-", "-", "-"),
     }
 }
@@ -110,7 +354,10 @@ fn hashes(image: &str) -> String {
         let mut s = String::with_capacity(n);
         let mut i = 0u64;
         while s.len() < n {
-            s.push_str(&format!("{:016X}", mix(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15))));
+            s.push_str(&format!(
+                "{:016X}",
+                mix(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            ));
             i += 1;
         }
         s.truncate(n);
@@ -146,7 +393,11 @@ fn system_defaults(p: Provider, eid: u16) -> (u8, u8, u16, u8, &'static str) {
                 4800 | 4801 => (0, 12551),
                 _ => (0, 0),
             };
-            let kw = if eid == 4625 { "0x8010000000000000" } else { "0x8020000000000000" };
+            let kw = if eid == 4625 {
+                "0x8010000000000000"
+            } else {
+                "0x8020000000000000"
+            };
             (v, 0, task, 0, kw)
         }
         Provider::Eventlog if eid == 1102 => (0, 4, 104, 0, "0x4020000000000000"),
@@ -257,8 +508,16 @@ impl<'a> HostGen<'a> {
             machine_guid,
             sysmon_pid: 2400 + rng.gen_range(0..100) * 4,
             system: mk(4, "System", ""),
-            services: mk(services_pid, "C:\\Windows\\System32\\services.exe", "C:\\Windows\\system32\\services.exe"),
-            lsass: mk(lsass_pid, "C:\\Windows\\system32\\lsass.exe", "C:\\Windows\\system32\\lsass.exe"),
+            services: mk(
+                services_pid,
+                "C:\\Windows\\System32\\services.exe",
+                "C:\\Windows\\system32\\services.exe",
+            ),
+            lsass: mk(
+                lsass_pid,
+                "C:\\Windows\\system32\\lsass.exe",
+                "C:\\Windows\\system32\\lsass.exe",
+            ),
             scheduler: mk(
                 1100 + rng.gen_range(0..100) * 4,
                 "C:\\Windows\\System32\\svchost.exe",
@@ -289,7 +548,10 @@ impl<'a> HostGen<'a> {
             Provider::Sysmon => (self.sysmon_pid, Some("S-1-5-18".into())),
             Provider::ServiceControlManager => (self.services.pid, None),
             Provider::RdpConnectionManager => (1180, Some("S-1-5-20".into())),
-            _ => (1000 + (self.host.index as u32 % 50) * 4, Some("S-1-5-18".into())),
+            _ => (
+                1000 + (self.host.index as u32 % 50) * 4,
+                Some("S-1-5-18".into()),
+            ),
         };
         let tid = pid + 4 + self.rng.gen_range(0..64) * 4;
         self.events.push(WinEvent {
@@ -363,7 +625,11 @@ impl<'a> HostGen<'a> {
         };
         if self.sysmon {
             let meta = bin_meta(image);
-            let session: i64 = if user.starts_with("AUTORITE NT") { 0 } else { 1 + (fnv(logon_id) % 3) as i64 };
+            let session: i64 = if user.starts_with("AUTORITE NT") {
+                0
+            } else {
+                1 + (fnv(logon_id) % 3) as i64
+            };
             let logon_guid = format!(
                 "{:08X}-{:04X}-0000-{:04X}-{:012X}",
                 self.machine_guid,
@@ -407,7 +673,15 @@ impl<'a> HostGen<'a> {
                 ("SubjectLogonId", logon_id.to_string().into()),
                 ("NewProcessId", format!("0x{pid:x}").into()),
                 ("NewProcessName", image.to_string().into()),
-                ("TokenElevationType", (if integrity == "Medium" { "%%1938" } else { "%%1936" }).into()),
+                (
+                    "TokenElevationType",
+                    (if integrity == "Medium" {
+                        "%%1938"
+                    } else {
+                        "%%1936"
+                    })
+                    .into(),
+                ),
                 ("ProcessId", format!("0x{:x}", parent.pid).into()),
                 ("CommandLine", cmd.to_string().into()),
                 ("TargetUserSid", "S-1-0-0".into()),
@@ -425,7 +699,11 @@ impl<'a> HostGen<'a> {
     /// Subject (name, domain, SID) of a Sysmon-style `DOMAIN\user`.
     fn subject_of(&self, user: &str, _logon_id: &str) -> (String, String, String) {
         if user.starts_with("AUTORITE NT") {
-            return (format!("{}$", self.host.name), NETBIOS.into(), "S-1-5-18".into());
+            return (
+                format!("{}$", self.host.name),
+                NETBIOS.into(),
+                "S-1-5-18".into(),
+            );
         }
         let (dom, name) = user.split_once('\\').unwrap_or((NETBIOS, user));
         let sid = self
@@ -440,7 +718,16 @@ impl<'a> HostGen<'a> {
 
     /// Sysmon 3: a network connection.
     #[allow(clippy::too_many_arguments)]
-    pub fn net(&mut self, t: Us, p: &Proc, proto: &'static str, dst_ip: &str, dst_port: u16, dst_host: &str, initiated: bool) {
+    pub fn net(
+        &mut self,
+        t: Us,
+        p: &Proc,
+        proto: &'static str,
+        dst_ip: &str,
+        dst_port: u16,
+        dst_host: &str,
+        initiated: bool,
+    ) {
         if !self.sysmon {
             return;
         }
@@ -454,7 +741,10 @@ impl<'a> HostGen<'a> {
             ("Image", p.image.clone().into()),
             ("User", p.user.clone().into()),
             ("Protocol", proto.into()),
-            ("Initiated", (if initiated { "true" } else { "false" }).into()),
+            (
+                "Initiated",
+                (if initiated { "true" } else { "false" }).into(),
+            ),
             ("SourceIsIpv6", "false".into()),
             ("SourceIp", src_ip.into()),
             ("SourceHostname", self.computer.clone().into()),
@@ -462,7 +752,12 @@ impl<'a> HostGen<'a> {
             ("SourcePortName", "-".into()),
             ("DestinationIsIpv6", "false".into()),
             ("DestinationIp", dst_ip.to_string().into()),
-            ("DestinationHostname", (if dst_host.is_empty() { "-" } else { dst_host }).to_string().into()),
+            (
+                "DestinationHostname",
+                (if dst_host.is_empty() { "-" } else { dst_host })
+                    .to_string()
+                    .into(),
+            ),
             ("DestinationPort", (dst_port as i64).into()),
             ("DestinationPortName", port_name(dst_port).into()),
         ];
@@ -576,9 +871,19 @@ impl<'a> HostGen<'a> {
     ) -> String {
         let logon_id = self.new_logon_id();
         let (sub_sid, sub_name, sub_logon, proc_id) = if logon_type == 3 {
-            ("S-1-0-0".to_string(), "-".to_string(), "0x0".to_string(), "0x0".to_string())
+            (
+                "S-1-0-0".to_string(),
+                "-".to_string(),
+                "0x0".to_string(),
+                "0x0".to_string(),
+            )
         } else {
-            ("S-1-5-18".into(), format!("{}$", self.host.name), "0x3e7".into(), format!("0x{:x}", self.lsass.pid + 200))
+            (
+                "S-1-5-18".into(),
+                format!("{}$", self.host.name),
+                "0x3e7".into(),
+                format!("0x{:x}", self.lsass.pid + 200),
+            )
         };
         let (lproc, auth_pkg, lm) = match (logon_type, auth) {
             (3, "Kerberos") => ("Kerberos", "Kerberos", "-"),
@@ -589,7 +894,10 @@ impl<'a> HostGen<'a> {
         let data = vec![
             ("SubjectUserSid", sub_sid.into()),
             ("SubjectUserName", sub_name.into()),
-            ("SubjectDomainName", (if logon_type == 3 { "-" } else { NETBIOS }).into()),
+            (
+                "SubjectDomainName",
+                (if logon_type == 3 { "-" } else { NETBIOS }).into(),
+            ),
             ("SubjectLogonId", sub_logon.into()),
             ("TargetUserSid", who.sid.clone().into()),
             ("TargetUserName", who.name.clone().into()),
@@ -606,14 +914,28 @@ impl<'a> HostGen<'a> {
             ("ProcessId", proc_id.into()),
             ("ProcessName", process.to_string().into()),
             ("IpAddress", ip.to_string().into()),
-            ("IpPort", (if ip == "-" { "-".to_string() } else { self.rng.gen_range(49152..65535u32).to_string() }).into()),
+            (
+                "IpPort",
+                (if ip == "-" {
+                    "-".to_string()
+                } else {
+                    self.rng.gen_range(49152..65535u32).to_string()
+                })
+                .into(),
+            ),
             ("ImpersonationLevel", "%%1833".into()),
-            ("RestrictedAdminMode", (if logon_type == 10 { "%%1843" } else { "-" }).into()),
+            (
+                "RestrictedAdminMode",
+                (if logon_type == 10 { "%%1843" } else { "-" }).into(),
+            ),
             ("TargetOutboundUserName", "-".into()),
             ("TargetOutboundDomainName", "-".into()),
             ("VirtualAccount", "%%1843".into()),
             ("TargetLinkedLogonId", "0x0".into()),
-            ("ElevatedToken", (if who.admin { "%%1842" } else { "%%1843" }).into()),
+            (
+                "ElevatedToken",
+                (if who.admin { "%%1842" } else { "%%1843" }).into(),
+            ),
         ];
         self.push(t, Channel::Security, Provider::SecurityAuditing, 4624, data);
         if who.admin {
@@ -642,7 +964,16 @@ impl<'a> HostGen<'a> {
 
     /// Security 4625.
     #[allow(clippy::too_many_arguments)]
-    pub fn logon_failed(&mut self, t: Us, name: &str, logon_type: i64, ip: &str, workstation: &str, status: &str, sub_status: &str) {
+    pub fn logon_failed(
+        &mut self,
+        t: Us,
+        name: &str,
+        logon_type: i64,
+        ip: &str,
+        workstation: &str,
+        status: &str,
+        sub_status: &str,
+    ) {
         let data = vec![
             ("SubjectUserSid", "S-1-5-18".into()),
             ("SubjectUserName", format!("{}$", self.host.name).into()),
@@ -655,16 +986,51 @@ impl<'a> HostGen<'a> {
             ("FailureReason", "%%2313".into()),
             ("SubStatus", sub_status.to_string().into()),
             ("LogonType", logon_type.into()),
-            ("LogonProcessName", (if logon_type == 3 { "NtLmSsp " } else { "User32 " }).into()),
-            ("AuthenticationPackageName", (if logon_type == 3 { "NTLM" } else { "Negotiate" }).into()),
+            (
+                "LogonProcessName",
+                (if logon_type == 3 {
+                    "NtLmSsp "
+                } else {
+                    "User32 "
+                })
+                .into(),
+            ),
+            (
+                "AuthenticationPackageName",
+                (if logon_type == 3 { "NTLM" } else { "Negotiate" }).into(),
+            ),
             ("WorkstationName", workstation.to_string().into()),
             ("TransmittedServices", "-".into()),
             ("LmPackageName", "-".into()),
             ("KeyLength", 0i64.into()),
-            ("ProcessId", (if logon_type == 3 { "0x0".to_string() } else { format!("0x{:x}", self.lsass.pid + 200) }).into()),
-            ("ProcessName", (if logon_type == 3 { "-" } else { "C:\\Windows\\System32\\svchost.exe" }).into()),
+            (
+                "ProcessId",
+                (if logon_type == 3 {
+                    "0x0".to_string()
+                } else {
+                    format!("0x{:x}", self.lsass.pid + 200)
+                })
+                .into(),
+            ),
+            (
+                "ProcessName",
+                (if logon_type == 3 {
+                    "-"
+                } else {
+                    "C:\\Windows\\System32\\svchost.exe"
+                })
+                .into(),
+            ),
             ("IpAddress", ip.to_string().into()),
-            ("IpPort", (if ip == "-" { "-".to_string() } else { self.rng.gen_range(49152..65535u32).to_string() }).into()),
+            (
+                "IpPort",
+                (if ip == "-" {
+                    "-".to_string()
+                } else {
+                    self.rng.gen_range(49152..65535u32).to_string()
+                })
+                .into(),
+            ),
         ];
         self.push(t, Channel::Security, Provider::SecurityAuditing, 4625, data);
     }
@@ -682,7 +1048,10 @@ impl<'a> HostGen<'a> {
             ("TicketEncryptionType", "0x12".into()),
             ("PreAuthType", "2".into()),
             ("IpAddress", format!("::ffff:{ip}").into()),
-            ("IpPort", self.rng.gen_range(49152..65535u32).to_string().into()),
+            (
+                "IpPort",
+                self.rng.gen_range(49152..65535u32).to_string().into(),
+            ),
             ("CertIssuerName", "".into()),
             ("CertSerialNumber", "".into()),
             ("CertThumbprint", "".into()),
@@ -691,7 +1060,17 @@ impl<'a> HostGen<'a> {
     }
 
     /// DC: 4769 (service ticket request).
-    pub fn tgs(&mut self, t: Us, who: &Account, service: &str, service_sid: &str, ip: &str, options: &str, enc: &str) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn tgs(
+        &mut self,
+        t: Us,
+        who: &Account,
+        service: &str,
+        service_sid: &str,
+        ip: &str,
+        options: &str,
+        enc: &str,
+    ) {
         let data = vec![
             ("TargetUserName", format!("{}@CCPAB.LOCAL", who.name).into()),
             ("TargetDomainName", "CCPAB.LOCAL".into()),
@@ -700,16 +1079,38 @@ impl<'a> HostGen<'a> {
             ("TicketOptions", options.to_string().into()),
             ("TicketEncryptionType", enc.to_string().into()),
             ("IpAddress", format!("::ffff:{ip}").into()),
-            ("IpPort", self.rng.gen_range(49152..65535u32).to_string().into()),
+            (
+                "IpPort",
+                self.rng.gen_range(49152..65535u32).to_string().into(),
+            ),
             ("Status", "0x0".into()),
-            ("LogonGuid", format!("{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}", self.rng.gen::<u32>(), self.rng.gen::<u16>(), self.rng.gen::<u16>(), self.rng.gen::<u16>(), self.rng.gen::<u64>() & 0xFFFF_FFFF_FFFF).into()),
+            (
+                "LogonGuid",
+                format!(
+                    "{{{:08X}-{:04X}-{:04X}-{:04X}-{:012X}}}",
+                    self.rng.gen::<u32>(),
+                    self.rng.gen::<u16>(),
+                    self.rng.gen::<u16>(),
+                    self.rng.gen::<u16>(),
+                    self.rng.gen::<u64>() & 0xFFFF_FFFF_FFFF
+                )
+                .into(),
+            ),
             ("TransmittedServices", "-".into()),
         ];
         self.push(t, Channel::Security, Provider::SecurityAuditing, 4769, data);
     }
 
     /// 5140 (share accessed) on a file server.
-    pub fn share_access(&mut self, t: Us, who: &Account, logon_id: &str, ip: &str, share: &str, path: &str) {
+    pub fn share_access(
+        &mut self,
+        t: Us,
+        who: &Account,
+        logon_id: &str,
+        ip: &str,
+        share: &str,
+        path: &str,
+    ) {
         let data = vec![
             ("SubjectUserSid", who.sid.clone().into()),
             ("SubjectUserName", who.name.clone().into()),
@@ -717,7 +1118,10 @@ impl<'a> HostGen<'a> {
             ("SubjectLogonId", logon_id.to_string().into()),
             ("ObjectType", "File".into()),
             ("IpAddress", ip.to_string().into()),
-            ("IpPort", self.rng.gen_range(49152..65535u32).to_string().into()),
+            (
+                "IpPort",
+                self.rng.gen_range(49152..65535u32).to_string().into(),
+            ),
             ("ShareName", format!("\\\\*\\{share}").into()),
             ("ShareLocalPath", format!("\\??\\{path}").into()),
             ("AccessMask", "0x1".into()),
@@ -728,7 +1132,18 @@ impl<'a> HostGen<'a> {
 
     /// 5145 (detailed file share access).
     #[allow(clippy::too_many_arguments)]
-    pub fn share_check(&mut self, t: Us, who: &Account, logon_id: &str, ip: &str, share: &str, path: &str, relative: &str, mask: &str, access: &str) {
+    pub fn share_check(
+        &mut self,
+        t: Us,
+        who: &Account,
+        logon_id: &str,
+        ip: &str,
+        share: &str,
+        path: &str,
+        relative: &str,
+        mask: &str,
+        access: &str,
+    ) {
         let data = vec![
             ("SubjectUserSid", who.sid.clone().into()),
             ("SubjectUserName", who.name.clone().into()),
@@ -736,7 +1151,10 @@ impl<'a> HostGen<'a> {
             ("SubjectLogonId", logon_id.to_string().into()),
             ("ObjectType", "File".into()),
             ("IpAddress", ip.to_string().into()),
-            ("IpPort", self.rng.gen_range(49152..65535u32).to_string().into()),
+            (
+                "IpPort",
+                self.rng.gen_range(49152..65535u32).to_string().into(),
+            ),
             ("ShareName", format!("\\\\*\\{share}").into()),
             ("ShareLocalPath", format!("\\??\\{path}").into()),
             ("RelativeTargetName", relative.to_string().into()),
@@ -748,7 +1166,15 @@ impl<'a> HostGen<'a> {
     }
 
     /// System 7045 (a service was installed).
-    pub fn service_installed(&mut self, t: Us, name: &str, image: &str, start: &'static str, account: &str, by_sid: &str) {
+    pub fn service_installed(
+        &mut self,
+        t: Us,
+        name: &str,
+        image: &str,
+        start: &'static str,
+        account: &str,
+        by_sid: &str,
+    ) {
         let data = vec![
             ("ServiceName", name.to_string().into()),
             ("ImagePath", image.to_string().into()),
@@ -756,7 +1182,13 @@ impl<'a> HostGen<'a> {
             ("StartType", start.into()),
             ("AccountName", account.to_string().into()),
         ];
-        let e = self.push(t, Channel::System, Provider::ServiceControlManager, 7045, data);
+        let e = self.push(
+            t,
+            Channel::System,
+            Provider::ServiceControlManager,
+            7045,
+            data,
+        );
         e.user_sid = Some(by_sid.to_string().into());
     }
 
@@ -764,10 +1196,24 @@ impl<'a> HostGen<'a> {
     pub fn service_state(&mut self, t: Us, name: &str, running: bool) {
         let data = vec![
             ("param1", name.to_string().into()),
-            ("param2", (if running { "en cours d'exécution" } else { "arrêté" }).into()),
+            (
+                "param2",
+                (if running {
+                    "en cours d'exécution"
+                } else {
+                    "arrêté"
+                })
+                .into(),
+            ),
             ("Binary", "".into()),
         ];
-        self.push(t, Channel::System, Provider::ServiceControlManager, 7036, data);
+        self.push(
+            t,
+            Channel::System,
+            Provider::ServiceControlManager,
+            7036,
+            data,
+        );
     }
 
     /// PowerShell 4104 (script block logged).

@@ -47,7 +47,10 @@ use crate::org::{fnv, mix, Org, Zone};
 use crate::timeline::{pc_always_on, Timeline};
 use crate::winevt::{render, Channel};
 
-pub use crate::truth::{Coverage, EntryPoint, EventRef, Exfiltration, GroundTruth, IsolatedHost, StepInfo, StepTruth, STEPS};
+pub use crate::truth::{
+    Coverage, EntryPoint, EventRef, Exfiltration, GroundTruth, IsolatedHost, StepInfo, StepTruth,
+    STEPS,
+};
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +73,7 @@ impl Scale {
     fn rate(self) -> f64 {
         match self {
             Scale::Small => 0.8,
-            Scale::Week => 1.6,
+            Scale::Week => 4.5,
         }
     }
 }
@@ -148,7 +151,10 @@ pub fn generate(config: &ScenarioConfig, out_dir: &Path) -> io::Result<Generated
         } else if fs::read_dir(&logs_dir)?.next().is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a generated scenario; choose an empty directory", logs_dir.display()),
+                format!(
+                    "{} exists and is not a generated scenario; choose an empty directory",
+                    logs_dir.display()
+                ),
             ));
         }
     }
@@ -156,7 +162,11 @@ pub fn generate(config: &ScenarioConfig, out_dir: &Path) -> io::Result<Generated
 
     let org = Org::build(config.scale);
     let tl = Timeline::new(config.day0);
-    let ctx = Ctx { tl: &tl, seed: config.seed, rate: config.scale.rate() };
+    let ctx = Ctx {
+        tl: &tl,
+        seed: config.seed,
+        rate: config.scale.rate(),
+    };
     let plan = attack::Plan {
         gpo_reached: org
             .hosts
@@ -167,7 +177,9 @@ pub fn generate(config: &ScenarioConfig, out_dir: &Path) -> io::Result<Generated
     };
 
     // Largest hosts first so that the parallel pool stays busy.
-    let mut order: Vec<usize> = (0..org.hosts.len()).filter(|&i| org.hosts[i].zone != Zone::Edge).collect();
+    let mut order: Vec<usize> = (0..org.hosts.len())
+        .filter(|&i| org.hosts[i].zone != Zone::Edge)
+        .collect();
     order.sort_by_key(|&i| (!org.hosts[i].is_server(), i));
     let outputs: Vec<(usize, io::Result<HostOutput>)> = order
         .par_iter()
@@ -191,15 +203,18 @@ pub fn generate(config: &ScenarioConfig, out_dir: &Path) -> io::Result<Generated
             w.write_all(b"\n")?;
             fw_bytes += l.line.len() as u64 + 1;
             if l.step != 0 {
-                fw_refs.push((l.step, EventRef {
-                    host: "FW01".into(),
-                    channel: "fortigate".into(),
-                    file: fw_rel.clone(),
-                    line: n as u64 + 1,
-                    record_id: None,
-                    event_id: None,
-                    time: iso(l.t),
-                }));
+                fw_refs.push((
+                    l.step,
+                    EventRef {
+                        host: "FW01".into(),
+                        channel: "fortigate".into(),
+                        file: fw_rel.clone(),
+                        line: n as u64 + 1,
+                        record_id: None,
+                        event_id: None,
+                        time: iso(l.t),
+                    },
+                ));
             }
         }
         w.flush()?;
@@ -245,7 +260,13 @@ pub fn generate(config: &ScenarioConfig, out_dir: &Path) -> io::Result<Generated
 }
 
 /// Generates, orders, numbers and writes one Windows host's logs.
-fn host_logs(org: &Org, ctx: &Ctx, plan: &attack::Plan, index: usize, out_dir: &Path) -> io::Result<HostOutput> {
+fn host_logs(
+    org: &Org,
+    ctx: &Ctx,
+    plan: &attack::Plan,
+    index: usize,
+    out_dir: &Path,
+) -> io::Result<HostOutput> {
     let host = &org.hosts[index];
     let mut g = HostGen::new(org, host, ctx.seed, "host");
     noise::host(&mut g, ctx);
@@ -285,15 +306,18 @@ fn host_logs(org: &Org, ctx: &Ctx, plan: &attack::Plan, index: usize, out_dir: &
             first.get_or_insert(e.t);
             last = e.t;
             if e.step != 0 {
-                refs.push((e.step, EventRef {
-                    host: host.name.clone(),
-                    channel: ch.name().to_string(),
-                    file: rel.clone(),
-                    line: n,
-                    record_id: Some(record),
-                    event_id: Some(e.event_id as u32),
-                    time: iso(e.t),
-                }));
+                refs.push((
+                    e.step,
+                    EventRef {
+                        host: host.name.clone(),
+                        channel: ch.name().to_string(),
+                        file: rel.clone(),
+                        line: n,
+                        record_id: Some(record),
+                        event_id: Some(e.event_id as u32),
+                        time: iso(e.t),
+                    },
+                ));
             }
         }
         w.flush()?;
@@ -304,9 +328,19 @@ fn host_logs(org: &Org, ctx: &Ctx, plan: &attack::Plan, index: usize, out_dir: &
             first: iso(first.unwrap_or(start)),
             last: iso(last),
         });
-        files.push(LogFile { host: host.name.clone(), channel: ch.name().into(), path, events: n, bytes });
+        files.push(LogFile {
+            host: host.name.clone(),
+            channel: ch.name().into(),
+            path,
+            events: n,
+            bytes,
+        });
     }
-    Ok(HostOutput { files, refs, coverage })
+    Ok(HostOutput {
+        files,
+        refs,
+        coverage,
+    })
 }
 
 fn ground_truth(
@@ -318,19 +352,34 @@ fn ground_truth(
     tes_coverage: Vec<Coverage>,
     exfil_bytes: u64,
 ) -> GroundTruth {
-    refs.sort_by(|a, b| (a.0, &a.1.time, &a.1.host, &a.1.file, a.1.line).cmp(&(b.0, &b.1.time, &b.1.host, &b.1.file, b.1.line)));
+    refs.sort_by(|a, b| {
+        (a.0, &a.1.time, &a.1.host, &a.1.file, a.1.line)
+            .cmp(&(b.0, &b.1.time, &b.1.host, &b.1.file, b.1.line))
+    });
     let steps: Vec<StepTruth> = STEPS
         .iter()
         .map(|s| {
-            let events: Vec<EventRef> = refs.iter().filter(|(n, _)| *n == s.number).map(|(_, r)| r.clone()).collect();
+            let events: Vec<EventRef> = refs
+                .iter()
+                .filter(|(n, _)| *n == s.number)
+                .map(|(_, r)| r.clone())
+                .collect();
             let hosts: BTreeSet<String> = events.iter().map(|e| e.host.clone()).collect();
             let ids: BTreeSet<u32> = events.iter().filter_map(|e| e.event_id).collect();
             StepTruth {
                 number: s.number,
                 name: s.name.into(),
                 when: s.when.into(),
-                start: events.iter().map(|e| e.time.clone()).min().unwrap_or_default(),
-                end: events.iter().map(|e| e.time.clone()).max().unwrap_or_default(),
+                start: events
+                    .iter()
+                    .map(|e| e.time.clone())
+                    .min()
+                    .unwrap_or_default(),
+                end: events
+                    .iter()
+                    .map(|e| e.time.clone())
+                    .max()
+                    .unwrap_or_default(),
                 hosts: hosts.into_iter().collect(),
                 event_ids: ids.into_iter().collect(),
                 sigma_titles: s.sigma.iter().map(|t| t.to_string()).collect(),
@@ -343,7 +392,11 @@ fn ground_truth(
         .iter()
         .filter(|s| (2..=9).contains(&s.number))
         .flat_map(|s| s.hosts.iter().cloned())
-        .filter(|h| org.hosts.iter().any(|x| &x.name == h && x.zone != Zone::Edge))
+        .filter(|h| {
+            org.hosts
+                .iter()
+                .any(|x| &x.name == h && x.zone != Zone::Edge)
+        })
         .collect();
     let mut reached = plan.gpo_reached.clone();
     reached.sort();
@@ -367,7 +420,12 @@ fn ground_truth(
         },
         compromised_hosts: hands_on.into_iter().collect(),
         gpo_reached_hosts: reached,
-        compromised_accounts: vec!["adm.tech01".into(), "presta.maint".into(), "svc_sauvegarde".into(), "svc_veeam".into()],
+        compromised_accounts: vec![
+            "adm.tech01".into(),
+            "presta.maint".into(),
+            "svc_sauvegarde".into(),
+            "svc_veeam".into(),
+        ],
         backdoor_account: "svc_sauvegarde".into(),
         exfiltration: Exfiltration {
             host: "SRV-FIC01".into(),
@@ -380,7 +438,11 @@ fn ground_truth(
             start: iso(tl.at(5, 22, 0, 0)),
             end: iso(tl.at(6, 16, 50, 0)),
         },
-        isolated: IsolatedHost { host: "TES-01".into(), reached: false, coverage: tes_coverage },
+        isolated: IsolatedHost {
+            host: "TES-01".into(),
+            reached: false,
+            coverage: tes_coverage,
+        },
         attacker_infrastructure: vec![
             org::ATTACKER_IP.into(),
             attack::C2_IP.into(),

@@ -24,16 +24,40 @@ pub struct Ctx<'a> {
 
 const EDGE: &str = "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe";
 const SITES: &[&str] = &[
-    "www.service-public.fr", "www.impots.gouv.fr", "www.legifrance.gouv.fr", "www.ouest-france.fr",
-    "www.google.fr", "www.bing.com", "login.microsoftonline.com", "www.marches-publics.gouv.fr",
-    "www.caf.fr", "portail.chorus-pro.gouv.fr", "www.ants.gouv.fr", "meteofrance.com",
-    "fr.wikipedia.org", "www.collectivites-locales.gouv.fr", "www.amf.asso.fr", "www.cnil.fr",
-    "www.letelegramme.fr", "www.finistere.fr", "www.bretagne.bzh", "www.ccpab.bzh",
-    "www.legifrance.gouv.fr", "www.pole-emploi.fr", "www.ameli.fr", "www.data.gouv.fr",
+    "www.service-public.fr",
+    "www.impots.gouv.fr",
+    "www.legifrance.gouv.fr",
+    "www.ouest-france.fr",
+    "www.google.fr",
+    "www.bing.com",
+    "login.microsoftonline.com",
+    "www.marches-publics.gouv.fr",
+    "www.caf.fr",
+    "portail.chorus-pro.gouv.fr",
+    "www.ants.gouv.fr",
+    "meteofrance.com",
+    "fr.wikipedia.org",
+    "www.collectivites-locales.gouv.fr",
+    "www.amf.asso.fr",
+    "www.cnil.fr",
+    "www.letelegramme.fr",
+    "www.finistere.fr",
+    "www.bretagne.bzh",
+    "www.ccpab.bzh",
+    "www.legifrance.gouv.fr",
+    "www.pole-emploi.fr",
+    "www.ameli.fr",
+    "www.data.gouv.fr",
 ];
 const CDN: &[&str] = &[
-    "edge.microsoft.com", "config.edge.skype.com", "ecs.office.com", "fonts.gstatic.com",
-    "www.gstatic.com", "cdn.jsdelivr.net", "static.xx.fbcdn.net", "ajax.googleapis.com",
+    "edge.microsoft.com",
+    "config.edge.skype.com",
+    "ecs.office.com",
+    "fonts.gstatic.com",
+    "www.gstatic.com",
+    "cdn.jsdelivr.net",
+    "static.xx.fbcdn.net",
+    "ajax.googleapis.com",
 ];
 
 /// Generates a host's benign activity for the whole period.
@@ -57,10 +81,23 @@ pub fn host(g: &mut HostGen, ctx: &Ctx) {
 /// Services starting under SYSTEM log a type 5 logon (and 4672) every few
 /// hours on every Windows host, whoever is at the keyboard.
 fn service_logons(g: &mut HostGen, ctx: &Ctx) {
-    let system = Account { name: "Système".into(), domain: "AUTORITE NT".into(), sid: "S-1-5-18".into(), admin: true };
+    let system = Account {
+        name: "Système".into(),
+        domain: "AUTORITE NT".into(),
+        sid: "S-1-5-18".into(),
+        admin: true,
+    };
     let mut t = ctx.tl.start() + g.rng.gen_range(0..HOUR);
     while t < ctx.tl.end() {
-        g.logon(t, &system, 5, "-", "-", "C:\\Windows\\System32\\services.exe", "Negotiate");
+        g.logon(
+            t,
+            &system,
+            5,
+            "-",
+            "-",
+            "C:\\Windows\\System32\\services.exe",
+            "Negotiate",
+        );
         t += g.rng.gen_range(2 * HOUR..5 * HOUR);
     }
 }
@@ -71,29 +108,57 @@ fn count(g: &mut HostGen, base: f64, rate: f64) -> usize {
     whole + usize::from(g.chance(x - whole as f64))
 }
 
-fn user_proc(g: &mut HostGen) -> (Proc, Proc) {
-    // placeholder explorer/winlogon for sessions built below
-    let winlogon = Proc {
+/// The session's winlogon.exe, which Sysmon saw start before the period.
+fn winlogon(g: &HostGen) -> Proc {
+    Proc {
         guid: format!("{:08X}-0000-0000-0001-000000000800", g.host.rid),
         pid: 700,
         image: "C:\\Windows\\System32\\winlogon.exe".into(),
         cmd: "winlogon.exe".into(),
         user: SYSTEM_USER.into(),
         logon_id: "0x3e7".into(),
-    };
-    (winlogon.clone(), winlogon)
+    }
 }
 
 /// An interactive session: logon, userinit, explorer. Returns explorer.
-pub fn session_start(g: &mut HostGen, t: Us, who: &Account, logon_type: i64, ip: &str, ws: &str) -> (Proc, String) {
-    let process = if logon_type == 10 || logon_type == 2 { "C:\\Windows\\System32\\svchost.exe" } else { "C:\\Windows\\System32\\winlogon.exe" };
+pub fn session_start(
+    g: &mut HostGen,
+    t: Us,
+    who: &Account,
+    logon_type: i64,
+    ip: &str,
+    ws: &str,
+) -> (Proc, String) {
+    let process = if logon_type == 10 || logon_type == 2 {
+        "C:\\Windows\\System32\\svchost.exe"
+    } else {
+        "C:\\Windows\\System32\\winlogon.exe"
+    };
     let logon_id = g.logon(t, who, logon_type, ip, ws, process, "Negotiate");
-    let (winlogon, _) = user_proc(g);
+    let winlogon = winlogon(g);
     let user = who.qualified();
     let t1 = g.later(t, 900);
-    let userinit = g.proc(t1, &winlogon, "C:\\Windows\\System32\\userinit.exe", "C:\\Windows\\system32\\userinit.exe", &user, &logon_id, "Medium", "C:\\Windows\\system32\\");
+    let userinit = g.proc(
+        t1,
+        &winlogon,
+        "C:\\Windows\\System32\\userinit.exe",
+        "C:\\Windows\\system32\\userinit.exe",
+        &user,
+        &logon_id,
+        "Medium",
+        "C:\\Windows\\system32\\",
+    );
     let t2 = g.later(t1, 600);
-    let explorer = g.proc(t2, &userinit, "C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE", &user, &logon_id, if who.admin { "High" } else { "Medium" }, "C:\\Windows\\system32\\");
+    let explorer = g.proc(
+        t2,
+        &userinit,
+        "C:\\Windows\\explorer.exe",
+        "C:\\Windows\\Explorer.EXE",
+        &user,
+        &logon_id,
+        if who.admin { "High" } else { "Medium" },
+        "C:\\Windows\\system32\\",
+    );
     (explorer, logon_id)
 }
 
@@ -101,7 +166,16 @@ fn edge_session(g: &mut HostGen, t: Us, explorer: &Proc, ctx: &Ctx) {
     let user = explorer.user.clone();
     let lid = explorer.logon_id.clone();
     let home = format!("C:\\Users\\{}\\", user.split('\\').nth(1).unwrap_or("user"));
-    let edge = g.proc(t, explorer, EDGE, &format!("\"{EDGE}\" --single-argument https://www.ccpab.bzh/"), &user, &lid, "Medium", &home);
+    let edge = g.proc(
+        t,
+        explorer,
+        EDGE,
+        &format!("\"{EDGE}\" --single-argument https://www.ccpab.bzh/"),
+        &user,
+        &lid,
+        "Medium",
+        &home,
+    );
     let renderers = count(g, 3.0, ctx.rate.min(2.0));
     for i in 0..renderers {
         let tt = g.later(t, 4000 + i as i64 * 1000);
@@ -124,7 +198,11 @@ fn edge_session(g: &mut HostGen, t: Us, explorer: &Proc, ctx: &Ctx) {
         }
         if g.chance(0.08) {
             let n = g.rng.gen_range(1000..9999);
-            g.file(tt + 2 * SEC, &edge, &format!("{home}Downloads\\document_{n}.pdf"));
+            g.file(
+                tt + 2 * SEC,
+                &edge,
+                &format!("{home}Downloads\\document_{n}.pdf"),
+            );
         }
     }
 }
@@ -134,17 +212,41 @@ fn office_doc(g: &mut HostGen, t: Us, explorer: &Proc) {
     let lid = explorer.logon_id.clone();
     let sam = user.split('\\').nth(1).unwrap_or("user").to_string();
     let (image, ext) = if g.chance(0.6) {
-        ("C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE", "docx")
+        (
+            "C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE",
+            "docx",
+        )
     } else {
-        ("C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE", "xlsx")
+        (
+            "C:\\Program Files\\Microsoft Office\\root\\Office16\\EXCEL.EXE",
+            "xlsx",
+        )
     };
     let n = g.rng.gen_range(1..400);
     let doc = format!("\\\\SRV-FIC01\\Commun\\Dossiers\\{n:03}_note.{ext}");
-    let p = g.proc(t, explorer, image, &format!("\"{image}\" /n \"{doc}\""), &user, &lid, "Medium", &format!("C:\\Users\\{sam}\\Documents\\"));
+    let p = g.proc(
+        t,
+        explorer,
+        image,
+        &format!("\"{image}\" /n \"{doc}\""),
+        &user,
+        &lid,
+        "Medium",
+        &format!("C:\\Users\\{sam}\\Documents\\"),
+    );
     let t1 = g.later(t, 5000);
     let r0 = g.rng.gen::<u32>();
     g.file(t1, &p, &format!("C:\\Users\\{sam}\\AppData\\Local\\Microsoft\\Windows\\INetCache\\Content.MSO\\{:08X}.tmp", r0));
-    let key = format!("HKU\\{}\\Software\\Microsoft\\Office\\16.0\\{}\\Reading Locations\\Document 0\\File Path", g.org.users.iter().find(|u| u.sam == sam).map(|u| u.sid()).unwrap_or_default(), if ext == "docx" { "Word" } else { "Excel" });
+    let key = format!(
+        "HKU\\{}\\Software\\Microsoft\\Office\\16.0\\{}\\Reading Locations\\Document 0\\File Path",
+        g.org
+            .users
+            .iter()
+            .find(|u| u.sam == sam)
+            .map(|u| u.sid())
+            .unwrap_or_default(),
+        if ext == "docx" { "Word" } else { "Excel" }
+    );
     let r1 = g.later(t1, 3000);
     g.reg(r1, &p, &key, &doc);
 }
@@ -160,17 +262,38 @@ fn background_task(g: &mut HostGen, t: Us) {
         4 => ("C:\\Windows\\System32\\SearchProtocolHost.exe", "\"C:\\Windows\\system32\\SearchProtocolHost.exe\" Global\\UsGthrFltPipeMssGthrPipe5_ Global\\UsGthrCtrlFltPipeMssGthrPipe5 1 -2147483646 \"Software\\Microsoft\\Windows Search\" \"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT; MS Search 6.0 Robot)\" \"C:\\ProgramData\\Microsoft\\Search\\Data\\Temp\\usgthrsvc\" \"DownLevelDaemon\"".into(), SYSTEM_USER),
         _ => ("C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "C:\\Windows\\system32\\wbem\\wmiprvse.exe -secured -Embedding".into(), crate::host::NETWORK_SERVICE_USER),
     };
-    let p = g.proc(t, &sched, image, &cmd, user, "0x3e7", "System", "C:\\Windows\\system32\\");
+    let p = g.proc(
+        t,
+        &sched,
+        image,
+        &cmd,
+        user,
+        "0x3e7",
+        "System",
+        "C:\\Windows\\system32\\",
+    );
     if choice == 2 {
         let ip = public_ip("msedge.api.cdp.microsoft.com");
         let r2 = g.later(t, 2000);
         g.dns(r2, &p, "msedge.api.cdp.microsoft.com", &ip);
         let r3 = g.later(t, 3000);
-        g.net(r3, &p, "tcp", &ip, 443, "msedge.api.cdp.microsoft.com", true);
+        g.net(
+            r3,
+            &p,
+            "tcp",
+            &ip,
+            443,
+            "msedge.api.cdp.microsoft.com",
+            true,
+        );
     }
     if choice == 1 {
         let r4 = g.later(t, 4000);
-        g.file(r4, &p, "C:\\ProgramData\\Microsoft\\Windows Defender\\Scans\\History\\CacheManager\\MpSfc.bin");
+        g.file(
+            r4,
+            &p,
+            "C:\\ProgramData\\Microsoft\\Windows Defender\\Scans\\History\\CacheManager\\MpSfc.bin",
+        );
     }
 }
 
@@ -201,7 +324,16 @@ fn workstation(g: &mut HostGen, ctx: &Ctx) {
         // Outlook and Teams for the day.
         let outlook_img = "C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE";
         let t_out = g.later(pd.arrive, 120_000);
-        let outlook = g.proc(t_out, &explorer, outlook_img, &format!("\"{outlook_img}\" "), &user, &lid, "Medium", &home);
+        let outlook = g.proc(
+            t_out,
+            &explorer,
+            outlook_img,
+            &format!("\"{outlook_img}\" "),
+            &user,
+            &lid,
+            "Medium",
+            &home,
+        );
         let mut t = t_out;
         for _ in 0..count(g, 12.0, ctx.rate) {
             t += g.rng.gen_range(10..50) * MIN;
@@ -210,18 +342,40 @@ fn workstation(g: &mut HostGen, ctx: &Ctx) {
             }
             let ip = public_ip("outlook.office365.com");
             g.dns(t, &outlook, "outlook.office365.com", &ip);
-            g.net(t + 50_000, &outlook, "tcp", &ip, 443, "outlook.office365.com", true);
+            g.net(
+                t + 50_000,
+                &outlook,
+                "tcp",
+                &ip,
+                443,
+                "outlook.office365.com",
+                true,
+            );
         }
-        let teams_img = format!("C:\\Users\\{sam}\\AppData\\Local\\Microsoft\\Teams\\current\\Teams.exe");
+        let teams_img =
+            format!("C:\\Users\\{sam}\\AppData\\Local\\Microsoft\\Teams\\current\\Teams.exe");
         let r5 = g.later(t_out, 60_000);
-        let teams = g.proc(r5, &explorer, &teams_img, &format!("\"{teams_img}\" --process-start-time {}", pd.arrive / 10), &user, &lid, "Medium", &home);
+        let teams = g.proc(
+            r5,
+            &explorer,
+            &teams_img,
+            &format!("\"{teams_img}\" --process-start-time {}", pd.arrive / 10),
+            &user,
+            &lid,
+            "Medium",
+            &home,
+        );
         let mut t = t_out;
         for _ in 0..count(g, 15.0, ctx.rate) {
             t += g.rng.gen_range(5..40) * MIN;
             if t > pd.leave {
                 break;
             }
-            let name = *g.pick(&["teams.microsoft.com", "presence.teams.microsoft.com", "trouter.teams.microsoft.com"]);
+            let name = *g.pick(&[
+                "teams.microsoft.com",
+                "presence.teams.microsoft.com",
+                "trouter.teams.microsoft.com",
+            ]);
             let ip = public_ip(name);
             g.dns(t, &teams, name, &ip);
             g.net(t + 40_000, &teams, "tcp", &ip, 443, name, true);
@@ -240,16 +394,35 @@ fn workstation(g: &mut HostGen, ctx: &Ctx) {
         }
         // Business application of the service.
         let app = match owner.service {
-            "FIN" | "RH" => Some("C:\\Program Files (x86)\\Berger-Levrault\\e.magnus\\GF\\emagnus.exe"),
-            "ETATCIVIL" | "ACCUEIL" => Some("C:\\Program Files (x86)\\Berger-Levrault\\BL.Etat-Civil\\BLEC.exe"),
-            "CIAS" => Some("C:\\Program Files (x86)\\Arche MC2\\Millesime Action Sociale\\millesime.exe"),
+            "FIN" | "RH" => {
+                Some("C:\\Program Files (x86)\\Berger-Levrault\\e.magnus\\GF\\emagnus.exe")
+            }
+            "ETATCIVIL" | "ACCUEIL" => {
+                Some("C:\\Program Files (x86)\\Berger-Levrault\\BL.Etat-Civil\\BLEC.exe")
+            }
+            "CIAS" => {
+                Some("C:\\Program Files (x86)\\Arche MC2\\Millesime Action Sociale\\millesime.exe")
+            }
             "ENFANCE" => Some("C:\\Program Files (x86)\\Arpege\\Concerto\\Concerto.exe"),
             _ => None,
         };
         if let Some(app) = app {
             let r6 = g.later(pd.arrive, 600_000);
-            let p = g.proc(r6, &explorer, app, &format!("\"{app}\""), &user, &lid, "Medium", &home);
-            let server = if owner.service == "CIAS" { "10.0.10.22" } else { "10.0.10.21" };
+            let p = g.proc(
+                r6,
+                &explorer,
+                app,
+                &format!("\"{app}\""),
+                &user,
+                &lid,
+                "Medium",
+                &home,
+            );
+            let server = if owner.service == "CIAS" {
+                "10.0.10.22"
+            } else {
+                "10.0.10.21"
+            };
             for _ in 0..count(g, 10.0, ctx.rate) {
                 let t = g.jitter(pd.arrive + 15 * MIN, pd.leave - pd.arrive - 30 * MIN);
                 g.net(t, &p, "tcp", server, 1433, "", true);
@@ -259,7 +432,15 @@ fn workstation(g: &mut HostGen, ctx: &Ctx) {
         lock(g, pd.lunch_out, &who, &lid, 4800);
         let t_unlock = pd.lunch_in;
         lock(g, t_unlock, &who, &lid, 4801);
-        g.logon(t_unlock, &who, 7, "127.0.0.1", &host.name, "C:\\Windows\\System32\\svchost.exe", "Negotiate");
+        g.logon(
+            t_unlock,
+            &who,
+            7,
+            "127.0.0.1",
+            &host.name,
+            "C:\\Windows\\System32\\svchost.exe",
+            "Negotiate",
+        );
         // Background tasks during the day, registry churn.
         for _ in 0..count(g, 14.0, ctx.rate) {
             let t = g.jitter(pd.arrive, pd.leave - pd.arrive);
@@ -277,7 +458,13 @@ fn workstation(g: &mut HostGen, ctx: &Ctx) {
             ("TargetDomainName", who.domain.clone().into()),
             ("TargetLogonId", lid.clone().into()),
         ];
-        g.push(pd.leave, Channel::Security, Provider::SecurityAuditing, 4647, data);
+        g.push(
+            pd.leave,
+            Channel::Security,
+            Provider::SecurityAuditing,
+            4647,
+            data,
+        );
         g.logoff(pd.leave + SEC, &who, &lid, 2);
         if !always_on {
             shutdown(g, pd.leave + 30 * SEC);
@@ -302,27 +489,64 @@ fn lock(g: &mut HostGen, t: Us, who: &Account, lid: &str, eid: u16) {
 }
 
 fn boot(g: &mut HostGen, t: Us) {
-    g.push(t, Channel::System, Provider::KernelGeneral, 12, vec![
-        ("MajorVersion", 10i64.into()),
-        ("MinorVersion", 0i64.into()),
-        ("BuildVersion", 19045i64.into()),
-        ("QfeVersion", 3930i64.into()),
-        ("ServiceVersion", 0i64.into()),
-        ("BootMode", 0i64.into()),
-        ("StartTime", crate::clock::iso(t).into()),
-    ]);
+    g.push(
+        t,
+        Channel::System,
+        Provider::KernelGeneral,
+        12,
+        vec![
+            ("MajorVersion", 10i64.into()),
+            ("MinorVersion", 0i64.into()),
+            ("BuildVersion", 19045i64.into()),
+            ("QfeVersion", 3930i64.into()),
+            ("ServiceVersion", 0i64.into()),
+            ("BootMode", 0i64.into()),
+            ("StartTime", crate::clock::iso(t).into()),
+        ],
+    );
     let services = g.services.clone();
-    for (i, svc) in ["-k DcomLaunch -p", "-k RPCSS -p", "-k LocalServiceNetworkRestricted -p", "-k netsvcs -p -s Schedule", "-k NetworkService -p", "-k LocalSystemNetworkRestricted -p"].iter().enumerate() {
+    for (i, svc) in [
+        "-k DcomLaunch -p",
+        "-k RPCSS -p",
+        "-k LocalServiceNetworkRestricted -p",
+        "-k netsvcs -p -s Schedule",
+        "-k NetworkService -p",
+        "-k LocalSystemNetworkRestricted -p",
+    ]
+    .iter()
+    .enumerate()
+    {
         let tt = t + 20 * SEC + i as i64 * 150_000;
-        g.proc(tt, &services, "C:\\Windows\\System32\\svchost.exe", &format!("C:\\Windows\\system32\\svchost.exe {svc}"), SYSTEM_USER, "0x3e7", "System", "C:\\Windows\\system32\\");
+        g.proc(
+            tt,
+            &services,
+            "C:\\Windows\\System32\\svchost.exe",
+            &format!("C:\\Windows\\system32\\svchost.exe {svc}"),
+            SYSTEM_USER,
+            "0x3e7",
+            "System",
+            "C:\\Windows\\system32\\",
+        );
     }
-    for (i, name) in ["Client DHCP", "Client DNS", "Windows Defender Antivirus Service", "Planificateur de tâches", "Spouleur d'impression"].iter().enumerate() {
+    for (i, name) in [
+        "Client DHCP",
+        "Client DNS",
+        "Windows Defender Antivirus Service",
+        "Planificateur de tâches",
+        "Spouleur d'impression",
+    ]
+    .iter()
+    .enumerate()
+    {
         g.service_state(t + 30 * SEC + i as i64 * SEC, name, true);
     }
 }
 
 fn shutdown(g: &mut HostGen, t: Us) {
-    for (i, name) in ["Spouleur d'impression", "Windows Update", "Client DNS"].iter().enumerate() {
+    for (i, name) in ["Spouleur d'impression", "Windows Update", "Client DNS"]
+        .iter()
+        .enumerate()
+    {
         g.service_state(t + i as i64 * 200_000, name, false);
     }
 }
@@ -331,7 +555,9 @@ fn shutdown(g: &mut HostGen, t: Us) {
 fn os_housekeeping(g: &mut HostGen, ctx: &Ctx) {
     let pc = g.host.is_pc();
     for day in 0..DAYS {
-        let on = !pc || pc_always_on(ctx.seed, g.host) || pc_day(ctx.seed, ctx.tl, g.host, day).is_some();
+        let on = !pc
+            || pc_always_on(ctx.seed, g.host)
+            || pc_day(ctx.seed, ctx.tl, g.host, day).is_some();
         if !on {
             continue;
         }
@@ -344,25 +570,44 @@ fn os_housekeeping(g: &mut HostGen, ctx: &Ctx) {
             if t >= ctx.tl.end() {
                 continue;
             }
-            g.push(t, Channel::Defender, Provider::Defender, 2000, vec![
-                ("Product Name", "Microsoft Defender Antivirus".into()),
-                ("Product Version", "4.18.23110.3".into()),
-                ("Current security intelligence Version", format!("1.403.{}.0", 1700 + day * 40).into()),
-                ("Previous security intelligence Version", format!("1.403.{}.0", 1660 + day * 40).into()),
-                ("Security intelligence Type Index", "2".into()),
-                ("Security intelligence Type", "AntiVirus".into()),
-                ("Update Type Index", "1".into()),
-                ("Update Type", "Delta".into()),
-                ("Current Engine Version", "1.1.23110.2".into()),
-                ("Previous Engine Version", "1.1.23110.2".into()),
-            ]);
+            g.push(
+                t,
+                Channel::Defender,
+                Provider::Defender,
+                2000,
+                vec![
+                    ("Product Name", "Microsoft Defender Antivirus".into()),
+                    ("Product Version", "4.18.23110.3".into()),
+                    (
+                        "Current security intelligence Version",
+                        format!("1.403.{}.0", 1700 + day * 40).into(),
+                    ),
+                    (
+                        "Previous security intelligence Version",
+                        format!("1.403.{}.0", 1660 + day * 40).into(),
+                    ),
+                    ("Security intelligence Type Index", "2".into()),
+                    ("Security intelligence Type", "AntiVirus".into()),
+                    ("Update Type Index", "1".into()),
+                    ("Update Type", "Delta".into()),
+                    ("Current Engine Version", "1.1.23110.2".into()),
+                    ("Previous Engine Version", "1.1.23110.2".into()),
+                ],
+            );
         }
         for _ in 0..count(g, 12.0, ctx.rate.max(0.5)) {
             let t = g.jitter(from, span);
             if t >= ctx.tl.end() {
                 continue;
             }
-            let name = *g.pick(&["Windows Update", "Service de transfert intelligent en arrière-plan (BITS)", "Programme d'installation pour les modules Windows", "Service Windows Defender Antivirus Network Inspection", "Service de stratégie de diagnostic", "WinHTTP Web Proxy Auto-Discovery Service"]);
+            let name = *g.pick(&[
+                "Windows Update",
+                "Service de transfert intelligent en arrière-plan (BITS)",
+                "Programme d'installation pour les modules Windows",
+                "Service Windows Defender Antivirus Network Inspection",
+                "Service de stratégie de diagnostic",
+                "WinHTTP Web Proxy Auto-Discovery Service",
+            ]);
             g.service_state(t, name, true);
             let r7 = g.rng.gen_range(30..600);
             g.service_state(t + r7 * SEC, name, false);
@@ -372,13 +617,36 @@ fn os_housekeeping(g: &mut HostGen, ctx: &Ctx) {
             let t = g.jitter(from + HOUR, span.max(2 * HOUR) - HOUR);
             let sched = g.scheduler.clone();
             let tw = g.proc(t, &sched, "C:\\Windows\\WinSxS\\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.19041.3920_none_7e5e5f3fb0e3f8c2\\TiWorker.exe", "C:\\Windows\\winsxs\\amd64_microsoft-windows-servicingstack_31bf3856ad364e35_10.0.19041.3920_none_7e5e5f3fb0e3f8c2\\TiWorker.exe -Embedding", SYSTEM_USER, "0x3e7", "System", "C:\\Windows\\system32\\");
-            for (i, kb) in ["Mise à jour cumulative 2026-01 pour Windows (KB5034122)", "Mise à jour de la sécurité pour Microsoft Defender Antivirus (KB2267602)"].iter().enumerate() {
-                g.push(t + 20 * MIN + i as i64 * MIN, Channel::System, Provider::WindowsUpdateClient, 19, vec![
-                    ("updateTitle", (*kb).into()),
-                    ("updateGuid", format!("{{{:08x}-5b3c-4a9e-9f1e-{:012x}}}", crate::org::fnv(kb) as u32, crate::org::fnv(kb) & 0xFFFF_FFFF_FFFF).into()),
-                    ("updateRevisionNumber", 1i64.into()),
-                    ("serviceGuid", "{7971f918-a847-4430-9279-4a52d1efe18d}".into()),
-                ]);
+            for (i, kb) in [
+                "Mise à jour cumulative 2026-01 pour Windows (KB5034122)",
+                "Mise à jour de la sécurité pour Microsoft Defender Antivirus (KB2267602)",
+            ]
+            .iter()
+            .enumerate()
+            {
+                g.push(
+                    t + 20 * MIN + i as i64 * MIN,
+                    Channel::System,
+                    Provider::WindowsUpdateClient,
+                    19,
+                    vec![
+                        ("updateTitle", (*kb).into()),
+                        (
+                            "updateGuid",
+                            format!(
+                                "{{{:08x}-5b3c-4a9e-9f1e-{:012x}}}",
+                                crate::org::fnv(kb) as u32,
+                                crate::org::fnv(kb) & 0xFFFF_FFFF_FFFF
+                            )
+                            .into(),
+                        ),
+                        ("updateRevisionNumber", 1i64.into()),
+                        (
+                            "serviceGuid",
+                            "{7971f918-a847-4430-9279-4a52d1efe18d}".into(),
+                        ),
+                    ],
+                );
             }
             g.file(t + 5 * MIN, &tw, "C:\\Windows\\SoftwareDistribution\\Download\\a7f3c2\\Windows10.0-KB5034122-x64.cab");
         }
@@ -415,7 +683,6 @@ fn server(g: &mut HostGen, ctx: &Ctx) {
 fn domain_controller(g: &mut HostGen, ctx: &Ctx) {
     let org = g.org;
     let me = g.host.name.clone();
-    let dc_ip = g.host.ip.clone();
     let dc_name = me.clone();
     for h in org.hosts.iter().filter(|h| h.is_windows_domain()) {
         if org.dc_for(h) != me {
@@ -426,7 +693,10 @@ fn domain_controller(g: &mut HostGen, ctx: &Ctx) {
         for day in 0..DAYS {
             let pd = pc_day(ctx.seed, ctx.tl, h, day);
             let (from, to) = match (&pd, always) {
-                (_, true) => (ctx.tl.at(day, 0, 0, 0), ctx.tl.at(day + 1, 0, 0, 0).min(ctx.tl.end())),
+                (_, true) => (
+                    ctx.tl.at(day, 0, 0, 0),
+                    ctx.tl.at(day + 1, 0, 0, 0).min(ctx.tl.end()),
+                ),
                 (Some(pd), false) => (pd.arrive - 4 * MIN, pd.leave),
                 (None, false) => continue,
             };
@@ -435,7 +705,19 @@ fn domain_controller(g: &mut HostGen, ctx: &Ctx) {
             let step = (90.0 / ctx.rate.clamp(0.3, 3.0)) as i64;
             while t < to {
                 let lid = g.logon(t, &machine, 3, &h.ip, "", "-", "Kerberos");
-                g.tgs(t, &machine, &format!("{dc_name}$"), &format!("{}-{}", crate::org::DOMAIN_SID, if dc_name == "DC01" { 1000 } else { 1001 }), &h.ip, "0x40810000", "0x12");
+                g.tgs(
+                    t,
+                    &machine,
+                    &format!("{dc_name}$"),
+                    &format!(
+                        "{}-{}",
+                        crate::org::DOMAIN_SID,
+                        if dc_name == "DC01" { 1000 } else { 1001 }
+                    ),
+                    &h.ip,
+                    "0x40810000",
+                    "0x12",
+                );
                 for file in ["ccpab.local\\Policies\\{31B2F340-016D-11D2-945F-00C04FB984F9}\\gpt.ini", "ccpab.local\\Policies\\{31B2F340-016D-11D2-945F-00C04FB984F9}\\Machine\\Registry.pol"] {
                     g.share_check(t + 200_000, &machine, &lid, &h.ip, "SYSVOL", "C:\\Windows\\SYSVOL\\sysvol", file, "0x120089", "%%1538\n\t\t\t\t%%1541\n\t\t\t\t%%4416\n\t\t\t\t%%4419\n\t\t\t\t%%4423\n\t\t\t\t");
                 }
@@ -447,12 +729,32 @@ fn domain_controller(g: &mut HostGen, ctx: &Ctx) {
                 let who = Account::of(&org.users[owner]);
                 let t = pd.arrive - 300_000;
                 g.tgt(t, &who, &h.ip);
-                for (svc, rid) in [(format!("{}$", h.name), h.rid), ("SRV-FIC01$".to_string(), 1002), (format!("{dc_name}$"), 1000)] {
-                    g.tgs(t + 200_000, &who, &svc, &format!("{}-{rid}", crate::org::DOMAIN_SID), &h.ip, "0x40810000", "0x12");
+                for (svc, rid) in [
+                    (format!("{}$", h.name), h.rid),
+                    ("SRV-FIC01$".to_string(), 1002),
+                    (format!("{dc_name}$"), 1000),
+                ] {
+                    g.tgs(
+                        t + 200_000,
+                        &who,
+                        &svc,
+                        &format!("{}-{rid}", crate::org::DOMAIN_SID),
+                        &h.ip,
+                        "0x40810000",
+                        "0x12",
+                    );
                 }
                 let lid = g.logon(t + 400_000, &who, 3, &h.ip, "", "-", "Kerberos");
                 g.logoff(t + 900_000, &who, &lid, 3);
-                g.tgs(pd.lunch_in, &who, &format!("{}$", h.name), &format!("{}-{}", crate::org::DOMAIN_SID, h.rid), &h.ip, "0x40810000", "0x12");
+                g.tgs(
+                    pd.lunch_in,
+                    &who,
+                    &format!("{}$", h.name),
+                    &format!("{}-{}", crate::org::DOMAIN_SID, h.rid),
+                    &h.ip,
+                    "0x40810000",
+                    "0x12",
+                );
             }
         }
     }
@@ -462,20 +764,42 @@ fn domain_controller(g: &mut HostGen, ctx: &Ctx) {
             for tw in teleworkers(ctx.seed, ctx.tl, org, day) {
                 let who = Account::of(&org.users[tw.user]);
                 g.tgt(tw.start + 2 * SEC, &who, "10.0.10.24");
-                g.tgs(tw.start + 3 * SEC, &who, "SRV-RDS01$", &format!("{}-1006", crate::org::DOMAIN_SID), "10.0.10.24", "0x40810000", "0x12");
+                g.tgs(
+                    tw.start + 3 * SEC,
+                    &who,
+                    "SRV-RDS01$",
+                    &format!("{}-1006", crate::org::DOMAIN_SID),
+                    "10.0.10.24",
+                    "0x40810000",
+                    "0x12",
+                );
             }
             let t = ctx.tl.at(day, 22, 0, 5);
             if t < ctx.tl.end() {
                 let who = Account::of(org.user("svc_veeam"));
                 g.tgt(t, &who, "10.0.10.23");
-                for target in ["SRV-FIC01", "SRV-APP01", "SRV-SOC01", "SRV-WEB01", "SRV-RDS01", "DC01"] {
+                for target in [
+                    "SRV-FIC01",
+                    "SRV-APP01",
+                    "SRV-SOC01",
+                    "SRV-WEB01",
+                    "SRV-RDS01",
+                    "DC01",
+                ] {
                     let h = org.host(target);
-                    g.tgs(t + SEC, &who, &format!("{target}$"), &format!("{}-{}", crate::org::DOMAIN_SID, h.rid), "10.0.10.23", "0x40810000", "0x12");
+                    g.tgs(
+                        t + SEC,
+                        &who,
+                        &format!("{target}$"),
+                        &format!("{}-{}", crate::org::DOMAIN_SID, h.rid),
+                        "10.0.10.23",
+                        "0x40810000",
+                        "0x12",
+                    );
                 }
             }
         }
     }
-    let _ = dc_ip;
 }
 
 /// Staff open their service's share on SRV-FIC01.
@@ -491,11 +815,20 @@ fn file_server(g: &mut HostGen, ctx: &Ctx) {
             _ => ("Commun", "D:\\Partages\\Commun"),
         };
         for day in 0..DAYS {
-            let Some(pd) = pc_day(ctx.seed, ctx.tl, h, day) else { continue };
+            let Some(pd) = pc_day(ctx.seed, ctx.tl, h, day) else {
+                continue;
+            };
             let lid = g.logon(pd.arrive + 40 * SEC, &who, 3, &h.ip, "", "-", "Kerberos");
             g.share_access(pd.arrive + 41 * SEC, &who, &lid, &h.ip, share.0, share.1);
             if share.0 != "Commun" {
-                g.share_access(pd.arrive + 42 * SEC, &who, &lid, &h.ip, "Commun", "D:\\Partages\\Commun");
+                g.share_access(
+                    pd.arrive + 42 * SEC,
+                    &who,
+                    &lid,
+                    &h.ip,
+                    "Commun",
+                    "D:\\Partages\\Commun",
+                );
             }
             for _ in 0..count(g, 3.0, ctx.rate) {
                 let t = g.jitter(pd.arrive + MIN, pd.leave - pd.arrive - 2 * MIN);
@@ -518,13 +851,19 @@ fn app_server(g: &mut HostGen, ctx: &Ctx) {
     };
     for h in org.pcs() {
         let owner = &org.users[h.owner.expect("owner")];
-        let relevant = if is_app { matches!(owner.service, "FIN" | "RH") } else { owner.service == "CIAS" };
+        let relevant = if is_app {
+            matches!(owner.service, "FIN" | "RH")
+        } else {
+            owner.service == "CIAS"
+        };
         if !relevant {
             continue;
         }
         let who = Account::of(owner);
         for day in 0..DAYS {
-            let Some(pd) = pc_day(ctx.seed, ctx.tl, h, day) else { continue };
+            let Some(pd) = pc_day(ctx.seed, ctx.tl, h, day) else {
+                continue;
+            };
             let lid = g.logon(pd.arrive + 10 * MIN, &who, 3, &h.ip, "", "-", "Kerberos");
             if let Some(sql) = &sql {
                 for _ in 0..count(g, 4.0, ctx.rate) {
@@ -543,7 +882,14 @@ fn rds(g: &mut HostGen, ctx: &Ctx) {
         for tw in teleworkers(ctx.seed, ctx.tl, org, day) {
             let who = Account::of(&org.users[tw.user]);
             rdp_logon_events(g, tw.start + 5 * SEC, &who, &tw.tunnel_ip);
-            let (explorer, lid) = session_start(g, tw.start + 6 * SEC, &who, 10, &tw.tunnel_ip, &format!("PC-DOMICILE-{}", tw.user));
+            let (explorer, lid) = session_start(
+                g,
+                tw.start + 6 * SEC,
+                &who,
+                10,
+                &tw.tunnel_ip,
+                &format!("PC-DOMICILE-{}", tw.user),
+            );
             for _ in 0..count(g, 4.0, ctx.rate) {
                 let t = g.jitter(tw.start + MIN, tw.end - tw.start - 2 * MIN);
                 office_doc(g, t, &explorer);
@@ -553,33 +899,61 @@ fn rds(g: &mut HostGen, ctx: &Ctx) {
                 edge_session(g, t, &explorer, ctx);
             }
             g.logoff(tw.end, &who, &lid, 10);
-            g.push(tw.end, Channel::RdpLocalSession, Provider::RdpLocalSession, 23, vec![
-                ("User", who.qualified().into()),
-                ("SessionID", 3i64.into()),
-            ]).payload = Payload::UserData { element: "EventXML", xmlns: "Event_NS" };
+            g.push(
+                tw.end,
+                Channel::RdpLocalSession,
+                Provider::RdpLocalSession,
+                23,
+                vec![("User", who.qualified().into()), ("SessionID", 3i64.into())],
+            )
+            .payload = Payload::UserData {
+                element: "EventXML",
+                xmlns: "Event_NS",
+            };
         }
     }
 }
 
 /// Remote Desktop: 1149 (authenticated), then 21/22 (session logon, shell).
 pub fn rdp_logon_events(g: &mut HostGen, t: Us, who: &Account, ip: &str) {
-    g.push(t, Channel::RdpConnectionManager, Provider::RdpConnectionManager, 1149, vec![
-        ("Param1", who.name.clone().into()),
-        ("Param2", who.domain.clone().into()),
-        ("Param3", ip.to_string().into()),
-    ]).payload = Payload::UserData { element: "EventXML", xmlns: "Event_NS" };
+    g.push(
+        t,
+        Channel::RdpConnectionManager,
+        Provider::RdpConnectionManager,
+        1149,
+        vec![
+            ("Param1", who.name.clone().into()),
+            ("Param2", who.domain.clone().into()),
+            ("Param3", ip.to_string().into()),
+        ],
+    )
+    .payload = Payload::UserData {
+        element: "EventXML",
+        xmlns: "Event_NS",
+    };
     for (i, eid) in [21u16, 22].iter().enumerate() {
-        g.push(t + 1_500_000 + i as i64 * 300_000, Channel::RdpLocalSession, Provider::RdpLocalSession, *eid, vec![
-            ("User", who.qualified().into()),
-            ("SessionID", 3i64.into()),
-            ("Address", ip.to_string().into()),
-        ]).payload = Payload::UserData { element: "EventXML", xmlns: "Event_NS" };
+        g.push(
+            t + 1_500_000 + i as i64 * 300_000,
+            Channel::RdpLocalSession,
+            Provider::RdpLocalSession,
+            *eid,
+            vec![
+                ("User", who.qualified().into()),
+                ("SessionID", 3i64.into()),
+                ("Address", ip.to_string().into()),
+            ],
+        )
+        .payload = Payload::UserData {
+            element: "EventXML",
+            xmlns: "Event_NS",
+        };
     }
 }
 
 fn backup_server(g: &mut HostGen, ctx: &Ctx) {
     let services = g.services.clone();
-    let mgr_img = "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\Veeam.Backup.Manager.exe";
+    let mgr_img =
+        "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\Veeam.Backup.Manager.exe";
     let agent_img = "C:\\Program Files (x86)\\Veeam\\Backup Transport\\x64\\VeeamAgent.exe";
     let org = g.org;
     for day in 0..DAYS {
@@ -587,16 +961,58 @@ fn backup_server(g: &mut HostGen, ctx: &Ctx) {
         if t >= ctx.tl.end() {
             continue;
         }
-        let job = *g.pick(&["Sauvegarde quotidienne serveurs", "Sauvegarde quotidienne fichiers"]);
-        let mgr = g.proc(t, &services, mgr_img, &format!("\"{mgr_img}\" startbackupjob -id {:08x}-1f2e-4c5d-8a9b-{:012x} \"{job}\"", crate::org::fnv(job) as u32, day as u64 * 7919), "CCPAB\\svc_veeam", "0x3e7", "System", "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\");
-        for (i, target) in ["SRV-FIC01", "SRV-APP01", "SRV-SOC01", "SRV-WEB01", "SRV-RDS01", "DC01"].iter().enumerate() {
+        let job = *g.pick(&[
+            "Sauvegarde quotidienne serveurs",
+            "Sauvegarde quotidienne fichiers",
+        ]);
+        let mgr = g.proc(
+            t,
+            &services,
+            mgr_img,
+            &format!(
+                "\"{mgr_img}\" startbackupjob -id {:08x}-1f2e-4c5d-8a9b-{:012x} \"{job}\"",
+                crate::org::fnv(job) as u32,
+                day as u64 * 7919
+            ),
+            "CCPAB\\svc_veeam",
+            "0x3e7",
+            "System",
+            "C:\\Program Files\\Veeam\\Backup and Replication\\Backup\\",
+        );
+        for (i, target) in [
+            "SRV-FIC01",
+            "SRV-APP01",
+            "SRV-SOC01",
+            "SRV-WEB01",
+            "SRV-RDS01",
+            "DC01",
+        ]
+        .iter()
+        .enumerate()
+        {
             let h = org.host(target);
             let tt = t + (i as i64 * 20 + 2) * MIN;
             let agent = g.proc(tt, &mgr, agent_img, &format!("\"{agent_img}\" -l \"C:\\ProgramData\\Veeam\\Backup\\{job}\\Agent.Target.{target}.log\" -t 10 -s"), "CCPAB\\svc_veeam", "0x3e7", "System", "C:\\Windows\\system32\\");
             g.net(tt + SEC, &agent, "tcp", &h.ip, 445, &h.computer(), true);
-            g.net(tt + 2 * SEC, &agent, "tcp", &h.ip, 2500, &h.computer(), true);
+            g.net(
+                tt + 2 * SEC,
+                &agent,
+                "tcp",
+                &h.ip,
+                2500,
+                &h.computer(),
+                true,
+            );
             let r8 = g.rng.gen::<u16>();
-            g.file(tt + 15 * MIN, &agent, &format!("E:\\Backups\\{job}\\{target}\\{target}D2026-01-{:02}T220000_{:04X}.vib", 10 + day, r8));
+            g.file(
+                tt + 15 * MIN,
+                &agent,
+                &format!(
+                    "E:\\Backups\\{job}\\{target}\\{target}D2026-01-{:02}T220000_{:04X}.vib",
+                    10 + day,
+                    r8
+                ),
+            );
         }
         // Nightly maintenance of the configuration database (legitimate sqlcmd).
         let sched = g.scheduler.clone();
@@ -608,7 +1024,16 @@ fn backup_server(g: &mut HostGen, ctx: &Ctx) {
 /// Network logon of the backup account on the servers Veeam protects.
 fn backup_target(g: &mut HostGen, ctx: &Ctx) {
     let name = g.host.name.as_str();
-    let Some(i) = ["SRV-FIC01", "SRV-APP01", "SRV-SOC01", "SRV-WEB01", "SRV-RDS01", "DC01"].iter().position(|n| *n == name) else {
+    let Some(i) = [
+        "SRV-FIC01",
+        "SRV-APP01",
+        "SRV-SOC01",
+        "SRV-WEB01",
+        "SRV-RDS01",
+        "DC01",
+    ]
+    .iter()
+    .position(|n| *n == name) else {
         return;
     };
     let who = Account::of(g.org.user("svc_veeam"));
@@ -637,7 +1062,15 @@ fn web_server(g: &mut HostGen, ctx: &Ctx) {
         for _ in 0..count(g, 40.0, ctx.rate) {
             let t = g.jitter(ctx.tl.at(day, 6, 0, 0), 17 * HOUR);
             if t < ctx.tl.end() {
-                g.net(t, &w3wp, "tcp", "10.0.10.21", 1433, "SRV-APP01.ccpab.local", true);
+                g.net(
+                    t,
+                    &w3wp,
+                    "tcp",
+                    "10.0.10.21",
+                    1433,
+                    "SRV-APP01.ccpab.local",
+                    true,
+                );
             }
         }
     }
@@ -659,7 +1092,11 @@ fn admin_work(g: &mut HostGen, ctx: &Ctx) {
         let mut sessions = Vec::new();
         for k in 0..n {
             let s = servers[r.gen_range(0..servers.len())].name.clone();
-            let admin = if k % 3 == 2 { "adm.tech02" } else { "adm.tech01" };
+            let admin = if k % 3 == 2 {
+                "adm.tech02"
+            } else {
+                "adm.tech01"
+            };
             let start = ctx.tl.at(day, 9, 0, 0) + r.gen_range(0..7 * 60) * MIN;
             sessions.push((s, admin, start));
         }
@@ -668,22 +1105,68 @@ fn admin_work(g: &mut HostGen, ctx: &Ctx) {
                 continue;
             }
             let who = Account::of(org.user(admin));
-            let src = org.pc_ip(if admin == "adm.tech01" { "PC-INFO-01" } else { "PC-INFO-02" }).to_string();
+            let src = org
+                .pc_ip(if admin == "adm.tech01" {
+                    "PC-INFO-01"
+                } else {
+                    "PC-INFO-02"
+                })
+                .to_string();
             let src = src.as_str();
             rdp_logon_events(g, start, &who, src);
-            let (explorer, lid) = session_start(g, start + 2 * SEC, &who, 10, src, if admin == "adm.tech01" { "PC-INFO-01" } else { "PC-INFO-02" });
+            let (explorer, lid) = session_start(
+                g,
+                start + 2 * SEC,
+                &who,
+                10,
+                src,
+                if admin == "adm.tech01" {
+                    "PC-INFO-01"
+                } else {
+                    "PC-INFO-02"
+                },
+            );
             let user = explorer.user.clone();
             let home = format!("C:\\Users\\{admin}\\");
-            let cmd = g.proc(start + 3 * MIN, &explorer, "C:\\Windows\\System32\\cmd.exe", "\"C:\\Windows\\system32\\cmd.exe\" ", &user, &lid, "High", &home);
-            let staff = &org.users[5 + g.rng.gen_range(0..(org.users.len() - 5))].sam.clone();
+            let cmd = g.proc(
+                start + 3 * MIN,
+                &explorer,
+                "C:\\Windows\\System32\\cmd.exe",
+                "\"C:\\Windows\\system32\\cmd.exe\" ",
+                &user,
+                &lid,
+                "High",
+                &home,
+            );
+            let staff = &org.users[5 + g.rng.gen_range(0..(org.users.len() - 5))]
+                .sam
+                .clone();
             let grp = *g.pick(&["GG_RH", "GG_Compta", "GG_CIAS", "GG_Enfance"]);
             let commands: Vec<(String, String)> = vec![
-                ("C:\\Windows\\System32\\net.exe".into(), format!("net  user {staff} /domain")),
-                ("C:\\Windows\\System32\\net.exe".into(), format!("net  group \"{grp}\" /domain")),
-                ("C:\\Windows\\System32\\sc.exe".into(), "sc  query Spooler".into()),
-                ("C:\\Windows\\System32\\sc.exe".into(), "sc  config wuauserv start= delayed-auto".into()),
-                ("C:\\Windows\\System32\\ipconfig.exe".into(), "ipconfig  /all".into()),
-                ("C:\\Windows\\System32\\gpupdate.exe".into(), "gpupdate  /force".into()),
+                (
+                    "C:\\Windows\\System32\\net.exe".into(),
+                    format!("net  user {staff} /domain"),
+                ),
+                (
+                    "C:\\Windows\\System32\\net.exe".into(),
+                    format!("net  group \"{grp}\" /domain"),
+                ),
+                (
+                    "C:\\Windows\\System32\\sc.exe".into(),
+                    "sc  query Spooler".into(),
+                ),
+                (
+                    "C:\\Windows\\System32\\sc.exe".into(),
+                    "sc  config wuauserv start= delayed-auto".into(),
+                ),
+                (
+                    "C:\\Windows\\System32\\ipconfig.exe".into(),
+                    "ipconfig  /all".into(),
+                ),
+                (
+                    "C:\\Windows\\System32\\gpupdate.exe".into(),
+                    "gpupdate  /force".into(),
+                ),
             ];
             let mut t = start + 4 * MIN;
             let k = g.rng.gen_range(2..commands.len());
@@ -693,10 +1176,28 @@ fn admin_work(g: &mut HostGen, ctx: &Ctx) {
                 if img.ends_with("net.exe") {
                     let sub = line.replacen("net  ", "C:\\Windows\\system32\\net1  ", 1);
                     let r9 = g.later(t, 50);
-                    g.proc(r9, &p, "C:\\Windows\\System32\\net1.exe", &sub, &user, &lid, "High", &home);
+                    g.proc(
+                        r9,
+                        &p,
+                        "C:\\Windows\\System32\\net1.exe",
+                        &sub,
+                        &user,
+                        &lid,
+                        "High",
+                        &home,
+                    );
                 }
                 let r10 = g.later(t, 30);
-                g.proc(r10, &p, "C:\\Windows\\System32\\conhost.exe", "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1", &user, &lid, "High", &home);
+                g.proc(
+                    r10,
+                    &p,
+                    "C:\\Windows\\System32\\conhost.exe",
+                    "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1",
+                    &user,
+                    &lid,
+                    "High",
+                    &home,
+                );
             }
             // A PowerShell report script.
             let ps_img = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
@@ -750,7 +1251,10 @@ fn new_staff_account(g: &mut HostGen, t: Us) {
         ("AllowedToDelegateTo", "-".into()),
         ("OldUacValue", "0x0".into()),
         ("NewUacValue", "0x15".into()),
-        ("UserAccountControl", "\n\t\t%%2080\n\t\t%%2082\n\t\t%%2084".into()),
+        (
+            "UserAccountControl",
+            "\n\t\t%%2080\n\t\t%%2082\n\t\t%%2084".into(),
+        ),
         ("UserParameters", "%%1793".into()),
         ("SidHistory", "-".into()),
         ("LogonHours", "%%1797".into()),
@@ -762,17 +1266,35 @@ fn new_staff_account(g: &mut HostGen, t: Us) {
         ("TargetSid", sid.clone().into()),
     ];
     subj(&mut d);
-    g.push(t + 2 * SEC, Channel::Security, Provider::SecurityAuditing, 4722, d);
+    g.push(
+        t + 2 * SEC,
+        Channel::Security,
+        Provider::SecurityAuditing,
+        4722,
+        d,
+    );
     let mut d = vec![
-        ("MemberName", V::from(format!("CN=Léna Kerboul,OU=Enfance,OU=Utilisateurs,DC=ccpab,DC=local"))),
+        (
+            "MemberName",
+            V::from("CN=Léna Kerboul,OU=Enfance,OU=Utilisateurs,DC=ccpab,DC=local"),
+        ),
         ("MemberSid", sid.into()),
         ("TargetUserName", "GG_Enfance".into()),
         ("TargetDomainName", "CCPAB".into()),
-        ("TargetSid", format!("{}-1320", crate::org::DOMAIN_SID).into()),
+        (
+            "TargetSid",
+            format!("{}-1320", crate::org::DOMAIN_SID).into(),
+        ),
     ];
     subj(&mut d);
     d.push(("PrivilegeList", "-".into()));
-    g.push(t + 40 * SEC, Channel::Security, Provider::SecurityAuditing, 4728, d);
+    g.push(
+        t + 40 * SEC,
+        Channel::Security,
+        Provider::SecurityAuditing,
+        4728,
+        d,
+    );
 }
 
 /// Aquatic centre: ticketing open every day (weekends too), turnstiles
@@ -786,21 +1308,60 @@ fn aquatic(g: &mut HostGen, ctx: &Ctx) {
             continue; // D+1 morning is step 13's
         }
         if caisse {
-            let who = Account { name: "caisse.aqua".into(), domain: "CCPAB".into(), sid: format!("{}-1480", crate::org::DOMAIN_SID), admin: false };
+            let who = Account {
+                name: "caisse.aqua".into(),
+                domain: "CCPAB".into(),
+                sid: format!("{}-1480", crate::org::DOMAIN_SID),
+                admin: false,
+            };
             let (explorer, lid) = session_start(g, t0, &who, 2, "127.0.0.1", "AQUA-CAISSE01");
             let img = "C:\\Program Files (x86)\\Elisath\\Billetterie\\ElisathBilletterie.exe";
-            let app = g.proc(t0 + MIN, &explorer, img, &format!("\"{img}\" /caisse=1"), &explorer.user.clone(), &lid, "Medium", "C:\\Program Files (x86)\\Elisath\\Billetterie\\");
+            let app = g.proc(
+                t0 + MIN,
+                &explorer,
+                img,
+                &format!("\"{img}\" /caisse=1"),
+                &explorer.user.clone(),
+                &lid,
+                "Medium",
+                "C:\\Program Files (x86)\\Elisath\\Billetterie\\",
+            );
             for _ in 0..count(g, 60.0, ctx.rate) {
                 let t = g.jitter(t0 + 2 * MIN, 11 * HOUR);
-                g.net(t, &app, "tcp", "10.0.10.21", 1433, "SRV-APP01.ccpab.local", true);
+                g.net(
+                    t,
+                    &app,
+                    "tcp",
+                    "10.0.10.21",
+                    1433,
+                    "SRV-APP01.ccpab.local",
+                    true,
+                );
             }
             g.logoff(t0 + 11 * HOUR + 30 * MIN, &who, &lid, 2);
         } else {
             let img = "C:\\Program Files\\Elisath\\ControleAcces\\AccesService.exe";
-            let svc = g.proc(ctx.tl.at(day, 6, 0, 0), &services, img, &format!("\"{img}\" -service"), SYSTEM_USER, "0x3e7", "System", "C:\\Windows\\system32\\");
+            let svc = g.proc(
+                ctx.tl.at(day, 6, 0, 0),
+                &services,
+                img,
+                &format!("\"{img}\" -service"),
+                SYSTEM_USER,
+                "0x3e7",
+                "System",
+                "C:\\Windows\\system32\\",
+            );
             for _ in 0..count(g, 40.0, ctx.rate) {
                 let t = g.jitter(t0, 12 * HOUR);
-                g.net(t, &svc, "tcp", "10.0.30.10", 5020, "AQUA-CAISSE01.ccpab.local", true);
+                g.net(
+                    t,
+                    &svc,
+                    "tcp",
+                    "10.0.30.10",
+                    5020,
+                    "AQUA-CAISSE01.ccpab.local",
+                    true,
+                );
             }
         }
     }
@@ -810,7 +1371,12 @@ fn aquatic(g: &mut HostGen, ctx: &Ctx) {
 /// own logs for the whole period: proof that it was observed and not
 /// reached.
 fn tes(g: &mut HostGen, ctx: &Ctx) {
-    let agent = Account { name: "agent.titres".into(), domain: "TES-01".into(), sid: "S-1-5-21-1187345560-3958236712-2460341897-1001".into(), admin: false };
+    let agent = Account {
+        name: "agent.titres".into(),
+        domain: "TES-01".into(),
+        sid: "S-1-5-21-1187345560-3958236712-2460341897-1001".into(),
+        admin: false,
+    };
     for day in 0..DAYS {
         let t = ctx.tl.at(day, 0, 30, 0);
         for i in 0..6 {
@@ -824,7 +1390,15 @@ fn tes(g: &mut HostGen, ctx: &Ctx) {
         }
         for (h0, h1) in [(8, 12), (13, 17)] {
             let start = ctx.tl.at(day, h0, 30, 0) + g.rng.gen_range(0..20) * MIN;
-            let lid = g.logon(start, &agent, 2, "127.0.0.1", "TES-01", "C:\\Windows\\System32\\svchost.exe", "Negotiate");
+            let lid = g.logon(
+                start,
+                &agent,
+                2,
+                "127.0.0.1",
+                "TES-01",
+                "C:\\Windows\\System32\\svchost.exe",
+                "Negotiate",
+            );
             let r11 = g.rng.gen_range(0..30);
             g.logoff(ctx.tl.at(day, h1, 0, 0) + r11 * MIN, &agent, &lid, 2);
         }

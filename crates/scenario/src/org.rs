@@ -125,21 +125,98 @@ const SERVICES: &[(&str, usize, &[&str])] = &[
 ];
 
 const FIRST: &[&str] = &[
-    "marie", "jean", "anne", "pierre", "sophie", "yann", "nathalie", "erwan", "isabelle", "loic",
-    "catherine", "gwenael", "sylvie", "ronan", "christine", "thomas", "nolwenn", "julien",
-    "valerie", "kevin", "sandrine", "mathieu", "celine", "nicolas", "laurence", "gael", "emilie",
-    "francois", "aurelie", "tanguy", "morgane", "olivier", "helene", "maela", "patrick",
-    "stephanie", "goulven", "claire", "herve", "soizic",
+    "marie",
+    "jean",
+    "anne",
+    "pierre",
+    "sophie",
+    "yann",
+    "nathalie",
+    "erwan",
+    "isabelle",
+    "loic",
+    "catherine",
+    "gwenael",
+    "sylvie",
+    "ronan",
+    "christine",
+    "thomas",
+    "nolwenn",
+    "julien",
+    "valerie",
+    "kevin",
+    "sandrine",
+    "mathieu",
+    "celine",
+    "nicolas",
+    "laurence",
+    "gael",
+    "emilie",
+    "francois",
+    "aurelie",
+    "tanguy",
+    "morgane",
+    "olivier",
+    "helene",
+    "maela",
+    "patrick",
+    "stephanie",
+    "goulven",
+    "claire",
+    "herve",
+    "soizic",
 ];
 const LAST: &[&str] = &[
-    "le-gall", "tanguy", "le-bihan", "kerlan", "morvan", "le-roux", "guillou", "quere", "le-goff",
-    "bernard", "caradec", "pichon", "le-meur", "cloarec", "jezequel", "salaun", "abgrall",
-    "kervella", "thomas", "le-floch", "martin", "premel", "riou", "gourmelon", "boucher",
-    "le-corre", "nedelec", "stephan", "lozac-h", "calvez", "bothorel", "fily", "madec", "inizan",
-    "queffelec", "le-berre", "donnart", "hascoet", "le-bras",
+    "le-gall",
+    "tanguy",
+    "le-bihan",
+    "kerlan",
+    "morvan",
+    "le-roux",
+    "guillou",
+    "quere",
+    "le-goff",
+    "bernard",
+    "caradec",
+    "pichon",
+    "le-meur",
+    "cloarec",
+    "jezequel",
+    "salaun",
+    "abgrall",
+    "kervella",
+    "thomas",
+    "le-floch",
+    "martin",
+    "premel",
+    "riou",
+    "gourmelon",
+    "boucher",
+    "le-corre",
+    "nedelec",
+    "stephan",
+    "lozac-h",
+    "calvez",
+    "bothorel",
+    "fily",
+    "madec",
+    "inizan",
+    "queffelec",
+    "le-berre",
+    "donnart",
+    "hascoet",
+    "le-bras",
 ];
 
-fn server(name: &str, zone: Zone, ip: &str, os: &'static str, role: &str, services: &[&'static str], rid: u32) -> Host {
+fn server(
+    name: &str,
+    zone: Zone,
+    ip: &str,
+    os: &'static str,
+    role: &str,
+    services: &[&'static str],
+    rid: u32,
+) -> Host {
     Host {
         name: name.into(),
         zone,
@@ -160,29 +237,166 @@ impl Org {
         const WS: &str = "Windows Server 2019 Standard";
         const W10: &str = "Windows 10 Pro 22H2";
         const ALL: &[&str] = &[
-            "état civil", "finances et paie", "action sociale (CIAS)", "portail familles",
-            "centre aquatique", "accueil du public", "urbanisme", "services techniques",
+            "état civil",
+            "finances et paie",
+            "action sociale (CIAS)",
+            "portail familles",
+            "centre aquatique",
+            "accueil du public",
+            "urbanisme",
+            "services techniques",
         ];
         let mut hosts = vec![
-            server("DC01", Zone::Core, "10.0.10.10", WS, "contrôleur de domaine ccpab.local", ALL, 1000),
-            server("DC02", Zone::Core, "10.0.10.11", WS, "contrôleur de domaine ccpab.local", ALL, 1001),
-            server("SRV-FIC01", Zone::Servers, "10.0.10.20", WS, "serveur de fichiers (partages CIAS, RH, Etat-civil)", &["état civil", "action sociale (CIAS)", "finances et paie"], 1002),
-            server("SRV-APP01", Zone::Servers, "10.0.10.21", WS, "applications finances/RH, SQL Server", &["finances et paie"], 1003),
-            server("SRV-SOC01", Zone::Servers, "10.0.10.22", WS, "dossiers sociaux du CIAS", &["action sociale (CIAS)"], 1004),
-            server("SRV-BKP01", Zone::Servers, "10.0.10.23", WS, "sauvegardes (Veeam)", &["sauvegardes"], 1005),
-            server("SRV-RDS01", Zone::Servers, "10.0.10.24", WS, "bureau à distance (accès VPN)", &["télétravail"], 1006),
-            server("SRV-WEB01", Zone::Servers, "10.0.11.10", WS, "portail familles (cantine, accueil périscolaire)", &["portail familles"], 1007),
-            server("AQUA-CAISSE01", Zone::Aquatic, "10.0.30.10", W10, "billetterie du centre aquatique", &["centre aquatique"], 1008),
-            server("AQUA-ACCES01", Zone::Aquatic, "10.0.30.11", W10, "contrôle d'accès (tourniquets)", &["centre aquatique"], 1009),
-            server("TES-01", Zone::Isolated, "172.31.200.10", "Windows 10 Enterprise LTSC", "station de recueil passeports / CNI (ligne sécurisée de l'État)", &["passeports et cartes d'identité"], 0),
-            server("FW01", Zone::Edge, FW_INSIDE_IP, "FortiOS 7.2", "pare-feu FortiGate et VPN SSL (pool 10.212.134.0/24)", &["télétravail"], 0),
+            server(
+                "DC01",
+                Zone::Core,
+                "10.0.10.10",
+                WS,
+                "contrôleur de domaine ccpab.local",
+                ALL,
+                1000,
+            ),
+            server(
+                "DC02",
+                Zone::Core,
+                "10.0.10.11",
+                WS,
+                "contrôleur de domaine ccpab.local",
+                ALL,
+                1001,
+            ),
+            server(
+                "SRV-FIC01",
+                Zone::Servers,
+                "10.0.10.20",
+                WS,
+                "serveur de fichiers (partages CIAS, RH, Etat-civil)",
+                &["état civil", "action sociale (CIAS)", "finances et paie"],
+                1002,
+            ),
+            server(
+                "SRV-APP01",
+                Zone::Servers,
+                "10.0.10.21",
+                WS,
+                "applications finances/RH, SQL Server",
+                &["finances et paie"],
+                1003,
+            ),
+            server(
+                "SRV-SOC01",
+                Zone::Servers,
+                "10.0.10.22",
+                WS,
+                "dossiers sociaux du CIAS",
+                &["action sociale (CIAS)"],
+                1004,
+            ),
+            server(
+                "SRV-BKP01",
+                Zone::Servers,
+                "10.0.10.23",
+                WS,
+                "sauvegardes (Veeam)",
+                &["sauvegardes"],
+                1005,
+            ),
+            server(
+                "SRV-RDS01",
+                Zone::Servers,
+                "10.0.10.24",
+                WS,
+                "bureau à distance (accès VPN)",
+                &["télétravail"],
+                1006,
+            ),
+            server(
+                "SRV-WEB01",
+                Zone::Servers,
+                "10.0.11.10",
+                WS,
+                "portail familles (cantine, accueil périscolaire)",
+                &["portail familles"],
+                1007,
+            ),
+            server(
+                "AQUA-CAISSE01",
+                Zone::Aquatic,
+                "10.0.30.10",
+                W10,
+                "billetterie du centre aquatique",
+                &["centre aquatique"],
+                1008,
+            ),
+            server(
+                "AQUA-ACCES01",
+                Zone::Aquatic,
+                "10.0.30.11",
+                W10,
+                "contrôle d'accès (tourniquets)",
+                &["centre aquatique"],
+                1009,
+            ),
+            server(
+                "TES-01",
+                Zone::Isolated,
+                "172.31.200.10",
+                "Windows 10 Enterprise LTSC",
+                "station de recueil passeports / CNI (ligne sécurisée de l'État)",
+                &["passeports et cartes d'identité"],
+                0,
+            ),
+            server(
+                "FW01",
+                Zone::Edge,
+                FW_INSIDE_IP,
+                "FortiOS 7.2",
+                "pare-feu FortiGate et VPN SSL (pool 10.212.134.0/24)",
+                &["télétravail"],
+                0,
+            ),
         ];
         let mut users = vec![
-            User { sam: "presta.maint".into(), display: "Prestataire Maintenance".into(), rid: 1104, service: "INFO", domain_admin: true, kind: "provider" },
-            User { sam: "adm.tech01".into(), display: "Administrateur Technicien 1".into(), rid: 1105, service: "INFO", domain_admin: true, kind: "admin" },
-            User { sam: "adm.tech02".into(), display: "Administrateur Technicien 2".into(), rid: 1106, service: "INFO", domain_admin: true, kind: "admin" },
-            User { sam: "svc_veeam".into(), display: "Service Veeam".into(), rid: 1107, service: "INFO", domain_admin: false, kind: "service" },
-            User { sam: "svc_sql".into(), display: "Service SQL".into(), rid: 1108, service: "INFO", domain_admin: false, kind: "service" },
+            User {
+                sam: "presta.maint".into(),
+                display: "Prestataire Maintenance".into(),
+                rid: 1104,
+                service: "INFO",
+                domain_admin: true,
+                kind: "provider",
+            },
+            User {
+                sam: "adm.tech01".into(),
+                display: "Administrateur Technicien 1".into(),
+                rid: 1105,
+                service: "INFO",
+                domain_admin: true,
+                kind: "admin",
+            },
+            User {
+                sam: "adm.tech02".into(),
+                display: "Administrateur Technicien 2".into(),
+                rid: 1106,
+                service: "INFO",
+                domain_admin: true,
+                kind: "admin",
+            },
+            User {
+                sam: "svc_veeam".into(),
+                display: "Service Veeam".into(),
+                rid: 1107,
+                service: "INFO",
+                domain_admin: false,
+                kind: "service",
+            },
+            User {
+                sam: "svc_sql".into(),
+                display: "Service SQL".into(),
+                rid: 1108,
+                service: "INFO",
+                domain_admin: false,
+                kind: "service",
+            },
         ];
         let mut pc_index = 0usize;
         let mut pc_ips = Vec::new();
@@ -191,7 +405,11 @@ impl Org {
                 let first = FIRST[(pc_index * 7 + 3) % FIRST.len()];
                 let last = LAST[(pc_index * 11 + pc_index / LAST.len()) % LAST.len()];
                 let sam = format!("{first}.{last}");
-                let sam = if users.iter().any(|u| u.sam == sam) { format!("{sam}{n}") } else { sam };
+                let sam = if users.iter().any(|u| u.sam == sam) {
+                    format!("{sam}{n}")
+                } else {
+                    sam
+                };
                 let uid = users.len();
                 users.push(User {
                     display: sam.replace('.', " "),
@@ -203,7 +421,15 @@ impl Org {
                 });
                 let keep = match scale {
                     Scale::Week => true,
-                    Scale::Small => n == 1 && *code != "COM" && *code != "CULTURE" && *code != "SPORT" && *code != "EAU" && *code != "DECHETS" && *code != "DG",
+                    Scale::Small => {
+                        n == 1
+                            && *code != "COM"
+                            && *code != "CULTURE"
+                            && *code != "SPORT"
+                            && *code != "EAU"
+                            && *code != "DECHETS"
+                            && *code != "DG"
+                    }
                 };
                 let pc_name = format!("PC-{code}-{n:02}");
                 let pc_ip = format!("10.0.{}.{}", 20 + pc_index / 200, 10 + pc_index % 200);
@@ -227,7 +453,11 @@ impl Org {
         for (i, h) in hosts.iter_mut().enumerate() {
             h.index = i;
         }
-        Org { hosts, users, pc_ips }
+        Org {
+            hosts,
+            users,
+            pc_ips,
+        }
     }
 
     /// Address of a workstation of the organisation (any scale).

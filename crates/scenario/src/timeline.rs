@@ -26,7 +26,10 @@ pub struct Timeline {
 impl Timeline {
     pub fn new(day0: NaiveDate) -> Timeline {
         let first = day0 - Duration::days(6);
-        Timeline { start_local: date_us(first), day0 }
+        Timeline {
+            start_local: date_us(first),
+            day0,
+        }
     }
 
     /// UTC instant of local `day` (0 = D-6 … 6 = D0, 7 = D+1) at `h:m:s`.
@@ -99,7 +102,12 @@ pub fn pc_day(seed: u64, tl: &Timeline, host: &Host, day: i64) -> Option<PcDay> 
     let lunch_out = tl.at(day, 12, 0, 0) + r.gen_range(0..30 * MIN);
     let lunch_in = lunch_out + 45 * MIN + r.gen_range(0..45 * MIN);
     let leave = tl.at(day, 17, 0, 0) + r.gen_range(0..90 * MIN);
-    Some(PcDay { arrive, lunch_out, lunch_in, leave })
+    Some(PcDay {
+        arrive,
+        lunch_out,
+        lunch_in,
+        leave,
+    })
 }
 
 /// A staff member working from home through the VPN and SRV-RDS01.
@@ -170,6 +178,9 @@ mod tests {
         assert_eq!(tl.weekday(6), 4);
         assert!(!tl.is_workday(0) && !tl.is_workday(1));
         assert!((2..=6).all(|d| tl.is_workday(d)));
-        assert_eq!(crate::clock::iso(tl.at(0, 2, 10, 0)), "2026-01-10T01:10:00Z");
+        assert_eq!(
+            crate::clock::iso(tl.at(0, 2, 10, 0)),
+            "2026-01-10T01:10:00Z"
+        );
     }
 }

@@ -202,28 +202,36 @@ pub struct WinEvent {
     pub step: u8,
 }
 
+/// Bytes that JSON strings must escape (`"`, `\\`, control characters).
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Appends `s` as a JSON string literal.
 pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(format!("\\u{:04x}", b).as_bytes());
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+    while let Some(off) = bytes[start..].iter().position(|&b| ESCAPE[b as usize]) {
+        let i = start + off;
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b => out.extend_from_slice(format!("\\u{:04x}", b).as_bytes()),
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
@@ -231,12 +239,21 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn json_int(out: &mut Vec<u8>, i: i64) {
-    let mut b = itoa_buf(i);
-    out.append(&mut b);
-}
-
-fn itoa_buf(i: i64) -> Vec<u8> {
-    i.to_string().into_bytes()
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = buf.len();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[pos..]);
 }
 
 /// Renders one record as a single JSON line (without the newline).
@@ -350,14 +367,26 @@ mod tests {
                 element: "LogFileCleared",
                 xmlns: "http://manifests.microsoft.com/win/2004/08/windows/eventlog",
             },
-            data: vec![("SubjectUserName", "presta.maint".into()), ("N", 3i64.into())],
+            data: vec![
+                ("SubjectUserName", "presta.maint".into()),
+                ("N", 3i64.into()),
+            ],
             step: 12,
         };
         let mut out = Vec::new();
         render(&mut out, &ev, 77, "DC01.ccpab.local");
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut ints = Vec::new();
+        for i in [0i64, 7, -42, i64::MAX] {
+            ints.clear();
+            json_int(&mut ints, i);
+            assert_eq!(String::from_utf8(ints.clone()).unwrap(), i.to_string());
+        }
         let s = &v["Event"]["System"];
-        assert_eq!(s["Provider"]["#attributes"]["Name"], "Microsoft-Windows-Eventlog");
+        assert_eq!(
+            s["Provider"]["#attributes"]["Name"],
+            "Microsoft-Windows-Eventlog"
+        );
         assert_eq!(s["EventID"], 1102);
         assert_eq!(s["EventRecordID"], 77);
         assert_eq!(s["Channel"], "Security");

@@ -17,7 +17,12 @@ use vigie_scenario::{generate, ScenarioConfig};
 fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("VIGIE_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/corpus"
+            ))
+        });
     let rules = dir.join("sigma/rules");
     if rules.is_dir() {
         return Some(dir);
@@ -42,7 +47,11 @@ const KNOWN_GAPS: &[(&str, &str)] = &[(
 fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
     let Some(corpus) = corpus() else { return };
     let (rules, report) = load_paths(&[corpus.join("sigma/rules")], &LoadOptions::default());
-    assert!(report.detection > 2000, "SigmaHQ rules loaded: {}", report.detection);
+    assert!(
+        report.detection > 2000,
+        "SigmaHQ rules loaded: {}",
+        report.detection
+    );
     let (engine, _failures) = Engine::compile(rules);
 
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +73,13 @@ fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
     let mut out: Vec<Match> = Vec::new();
     for f in &g.files {
         let (events, rep) = vigie_source::read_all(&f.path);
-        assert_eq!(rep.records_skipped, 0, "{}: {:?}", f.path.display(), rep.errors);
+        assert_eq!(
+            rep.records_skipped,
+            0,
+            "{}: {:?}",
+            f.path.display(),
+            rep.errors
+        );
         assert_eq!(events.len() as u64, f.events, "{}", f.path.display());
         let rel = rel_path(dir.path(), &f.path);
         for ev in &events {
@@ -85,10 +100,17 @@ fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
                     benign_events += 1;
                     for m in &out {
                         let product = m.rule.logsource.product.clone().unwrap_or_default();
-                        let key = if product.is_empty() || product == "windows" || product == "fortinet" || product == "fortigate" {
+                        let key = if product.is_empty()
+                            || product == "windows"
+                            || product == "fortinet"
+                            || product == "fortigate"
+                        {
                             m.rule.title.clone()
                         } else {
-                            format!("{} [logsource product {product}: not in this scenario]", m.rule.title)
+                            format!(
+                                "{} [logsource product {product}: not in this scenario]",
+                                m.rule.title
+                            )
                         };
                         *false_positives.entry(key).or_default() += 1;
                     }
@@ -98,7 +120,10 @@ fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
     }
     assert_eq!(read, g.events);
 
-    println!("SigmaHQ detections per attack step (small scale, {} events):", g.events);
+    println!(
+        "SigmaHQ detections per attack step (small scale, {} events):",
+        g.events
+    );
     let mut missing = Vec::new();
     let mut wrongly = Vec::new();
     for s in &gt.steps {
@@ -113,34 +138,60 @@ fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
         }
         for t in &s.sigma_must_not_fire {
             let bad = got.contains(t);
-            println!("   [{}] (must not fire) {t}", if bad { "FIRES" } else { "silent" });
+            println!(
+                "   [{}] (must not fire) {t}",
+                if bad { "FIRES" } else { "silent" }
+            );
             if bad {
                 wrongly.push(format!("step {}: {t}", s.number));
             }
         }
         let extra: Vec<&String> = got.iter().filter(|t| !s.sigma_titles.contains(t)).collect();
         if !extra.is_empty() {
-            println!("   also: {}", extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "));
+            println!(
+                "   also: {}",
+                extra
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
         }
     }
     let total_fp: u64 = false_positives.values().sum();
-    println!("False positives on {benign_events} benign events: {total_fp} detections, {} rules", false_positives.len());
+    println!(
+        "False positives on {benign_events} benign events: {total_fp} detections, {} rules",
+        false_positives.len()
+    );
     let mut by_count: Vec<(&String, &u64)> = false_positives.iter().collect();
     by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (t, n) in by_count {
         println!("   {n:>6}  {t}");
     }
-    assert!(wrongly.is_empty(), "rules that must stay silent fired: {wrongly:?}");
+    assert!(
+        wrongly.is_empty(),
+        "rules that must stay silent fired: {wrongly:?}"
+    );
     let (known, unexpected): (Vec<String>, Vec<String>) = missing
         .into_iter()
         .partition(|m| KNOWN_GAPS.iter().any(|(t, _)| m.ends_with(t)));
     for k in &known {
-        let why = KNOWN_GAPS.iter().find(|(t, _)| k.ends_with(t)).map(|(_, w)| *w).unwrap_or("");
+        let why = KNOWN_GAPS
+            .iter()
+            .find(|(t, _)| k.ends_with(t))
+            .map(|(_, w)| *w)
+            .unwrap_or("");
         println!("known gap: {k}: {why}");
     }
-    assert!(unexpected.is_empty(), "expected SigmaHQ rules did not fire: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "expected SigmaHQ rules did not fire: {unexpected:?}"
+    );
 }
 
 fn rel_path(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")
+    p.strip_prefix(root)
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
 }
