@@ -94,6 +94,30 @@ mod tests {
         assert_eq!(escape("État-civil · Pen-Ar-Bed"), "État-civil · Pen-Ar-Bed");
     }
 
+    proptest::proptest! {
+        /// Whatever the input, the output has no markup character, no
+        /// control character but tab/newline/carriage return, and no
+        /// bidirectional override; and escaping is injective on what it
+        /// keeps (a `&` always starts an entity we wrote).
+        #[test]
+        fn escaped_text_is_inert(s in "\\PC*|[<>&\"'\u{0}-\u{1f}\u{202a}-\u{202e}a-z]{0,40}") {
+            let e = escape(&s);
+            proptest::prop_assert!(!e.contains(['<', '>', '"', '\'']));
+            let hidden = e.chars().any(|c| {
+                (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+            });
+            proptest::prop_assert!(!hidden, "invisible character left in {:?}", e);
+            for (i, _) in e.match_indices('&') {
+                let rest = &e[i..];
+                proptest::prop_assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&#39;"].iter().any(|x| rest.starts_with(x)),
+                    "{rest}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn truncation_counts_characters_not_bytes() {
         assert_eq!(escape_truncated("ééé<", 10), "ééé&lt;");

@@ -1227,8 +1227,8 @@ fn hosts_section(out: &mut String, scope: &Scope, t: &Strings, max: usize) {
             (t.c_zone, false),
             (t.c_role, false),
             (t.c_state, false),
-            (t.c_first, false),
-            (t.c_last, false),
+            (t.c_first_sign, false),
+            (t.c_last_sign, false),
             (t.a_detections, true),
             (t.c_services, false),
             (t.c_why, false),
@@ -1283,8 +1283,8 @@ fn accounts_section(out: &mut String, scope: &Scope, t: &Strings, max: usize) {
             (t.c_kind, false),
             (t.c_privileged, false),
             (t.c_state, false),
-            (t.c_first, false),
-            (t.c_last, false),
+            (t.c_first_sign, false),
+            (t.c_last_sign, false),
             (t.c_hosts, false),
             (t.c_groups, false),
             (t.c_why, false),
@@ -1815,14 +1815,14 @@ fn detections_section(
 }
 
 fn artifacts_section(out: &mut String, scope: &Scope, t: &Strings, max: usize) {
+    open_section(out, "artifacts", t.artifacts_title, "");
     if scope.processes.is_empty()
         && scope.services_installed.is_empty()
         && scope.scheduled_tasks.is_empty()
         && scope.domains.is_empty()
     {
-        return;
+        empty(out, t.none);
     }
-    open_section(out, "artifacts", t.artifacts_title, "");
     if !scope.processes.is_empty() {
         let _ = write!(out, "<h3>{}</h3>", escape(t.processes));
         let mut tb = Table::new(&[
@@ -2019,6 +2019,7 @@ pub(crate) fn render(scope: &Scope, alerts: &[DetectionRow], opts: &Options) -> 
         ("containment", t.s_containment),
         ("coverage", t.s_coverage),
         ("detections", t.s_detections),
+        ("artifacts", t.artifacts_title),
     ] {
         let _ = write!(out, r##"<li><a href="#{id}">{}</a></li>"##, escape(label));
     }
