@@ -215,6 +215,15 @@ pub fn flatten_windows(event: &Map<String, J>, ev: &mut Event) {
                 J::Null => {}
                 other => ev.fields.push((name("Data"), value(other))),
             },
+            // Localised texts (Event Viewer XML, forwarded events): kept
+            // apart, since `Level`, `Channel`, `Task` would shadow System.
+            "RenderingInfo" => match v {
+                J::Object(o) => {
+                    let mut prefix = String::from("RenderingInfo");
+                    dotted(&mut prefix, o, ev);
+                }
+                other => ev.fields.push((name("RenderingInfo"), value(other))),
+            },
             _ => leaf(section, v, ev),
         }
     }

@@ -150,7 +150,9 @@ fn fast_event(
     locator: &Locator,
     names: &mut NameCache,
 ) -> Option<Event> {
-    if !starts_with_event_key(text) {
+    // The streaming flattener has no RenderingInfo rule (EVTX rendering
+    // never has one); such documents take the generic path.
+    if !starts_with_event_key(text) || memchr::memmem::find(text, b"\"RenderingInfo\"").is_some() {
         return None;
     }
     let mut ev = Event::new(Origin {

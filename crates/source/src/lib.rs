@@ -11,6 +11,7 @@
 //! | `1f 8b` | [`Format::Gzip`] | decompressed in memory, then sniffed again |
 //! | `[` or `{` spanning lines | [`Format::Json`] | a JSON array, or one or more (pretty-printed) objects |
 //! | `{` closing on its line | [`Format::JsonLines`] | one JSON value per line |
+//! | `<?xml`, `<Events>`, `<Event …>` | [`Format::Xml`] | Windows event XML (Event Viewer, `wevtutil qe /f:xml`) |
 //! | `<PRI>`, a syslog date, `date=` | [`Format::Syslog`] | RFC 3164 / RFC 5424 syslog, FortiGate key=value |
 //!
 //! UTF-16 text with a byte-order mark (Windows PowerShell exports) is
@@ -73,6 +74,7 @@ mod json;
 mod stream;
 pub mod syslog;
 mod time;
+mod xml;
 
 pub use time::parse_timestamp;
 
@@ -90,6 +92,9 @@ pub enum Format {
     /// Syslog text (RFC 3164, RFC 5424, with or without header) including
     /// FortiGate `key=value` logs.
     Syslog,
+    /// Windows event XML (Event Viewer "Save as XML", `wevtutil qe
+    /// /f:xml`).
+    Xml,
     /// Gzip-compressed content of the inner format.
     Gzip(Box<Format>),
 }
@@ -101,6 +106,7 @@ impl fmt::Display for Format {
             Format::JsonLines => f.write_str("jsonl"),
             Format::Json => f.write_str("json"),
             Format::Syslog => f.write_str("syslog"),
+            Format::Xml => f.write_str("xml"),
             Format::Gzip(inner) => write!(f, "gzip+{inner}"),
         }
     }
@@ -416,6 +422,9 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
         }
         _ => {}
     }
+    if xml::looks_like_event_xml(&b[i..]) {
+        return Ok(Format::Xml);
+    }
     if syslog::looks_like_syslog(&b[i..]) {
         return Ok(Format::Syslog);
     }
@@ -677,12 +686,13 @@ fn read_content(
     report.format = Some(format.clone());
     match format {
         Format::Evtx => evtx::read_evtx(src, bytes, opts, on_batch, report),
-        Format::JsonLines | Format::Json | Format::Syslog => {
+        Format::JsonLines | Format::Json | Format::Syslog | Format::Xml => {
             let mut sink = Sink::new(on_batch, 0, opts.batch_size);
             let mut errors = Vec::new();
             match format {
                 Format::JsonLines => json::read_lines(bytes, src, &mut sink, &mut errors),
                 Format::Json => json::read_documents(bytes, src, &mut sink, &mut errors),
+                Format::Xml => xml::read_xml(bytes, src, &mut sink, &mut errors),
                 _ => {
                     syslog::read_syslog(bytes, src, opts, &mut sink, &mut errors, &mut report.notes)
                 }

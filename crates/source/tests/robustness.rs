@@ -60,7 +60,8 @@ fn random_text_never_panics() {
     for round in 0..3000 {
         let mut text = String::new();
         // Start like each format now and then, so every reader is hit.
-        match round % 5 {
+        match round % 6 {
+            4 => text.push_str("<Event>"),
             0 => text.push_str("<13>"),
             1 => text.push('{'),
             2 => text.push('['),
