@@ -62,7 +62,11 @@ impl HuntArgs {
         }
         HuntConfig {
             inputs: self.paths.clone(),
-            rules: if self.no_rules { Vec::new() } else { self.rules.sources() },
+            rules: if self.no_rules {
+                Vec::new()
+            } else {
+                self.rules.sources()
+            },
             load: self.rules.load_options(),
             read,
             scope: !self.no_rules,
@@ -88,7 +92,11 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if outcome.detections.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if outcome.detections.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Writes every output asked for; an unwritable path is an error (exit 2)

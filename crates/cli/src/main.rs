@@ -20,7 +20,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vigie_detect::Level;
 
 #[derive(Parser)]
-#[command(name = "vigie", version, about = "Security operations for communes: detect, scope and explain an attack from its logs")]
+#[command(
+    name = "vigie",
+    version,
+    about = "Security operations for communes: detect, scope and explain an attack from its logs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,11 @@ impl RuleArgs {
     pub fn load_options(&self) -> vigie_detect::LoadOptions {
         vigie_detect::LoadOptions {
             min_level: self.min_level.map(Level::from),
-            statuses: if self.status.is_empty() { None } else { Some(self.status.clone()) },
+            statuses: if self.status.is_empty() {
+                None
+            } else {
+                Some(self.status.clone())
+            },
         }
     }
 

@@ -57,7 +57,11 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
     } else {
         print!("{}", render(&report, engine.rules().len()));
     }
-    Ok(if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The rules report as text: counts, then each rule not loaded.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use vigie_detect::{
-    CorrelationMatch, Engine, LoadOptions, LoadReport, Match, MatchedField, RuleFailure, RuleSet,
+    CorrelationMatch, Engine, LoadOptions, LoadReport, Match, MatchedField, RuleSet,
 };
 use vigie_event::{Event, Locator, Origin, Timestamp};
 use vigie_scope::{Assets, Observer, Scope};
@@ -181,7 +181,14 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         .enumerate()
         .map(|(file, path)| {
             let on_batch = |batch: Batch| {
-                let out = process_batch(file, batch, engine.as_ref(), config.scope, &observers, &assets);
+                let out = process_batch(
+                    file,
+                    batch,
+                    engine.as_ref(),
+                    config.scope,
+                    &observers,
+                    &assets,
+                );
                 outs.lock().unwrap_or_else(|e| e.into_inner()).push(out);
             };
             let report = vigie_source::read_file(path, &config.read, &on_batch);
@@ -285,7 +292,10 @@ fn process_batch(
             }
         }
         if let Some(t) = event.timestamp {
-            if matches.iter().any(|m| !m.correlation_values.is_empty() || !m.generate) {
+            if matches
+                .iter()
+                .any(|m| !m.correlation_values.is_empty() || !m.generate)
+            {
                 out.for_correlation.push((t, matches.clone()));
             }
         }

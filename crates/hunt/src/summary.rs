@@ -15,7 +15,8 @@ const TOP: usize = 10;
 pub fn render(o: &HuntOutcome) -> String {
     let mut s = String::new();
     let skipped: u64 = o.files.iter().map(|f| f.records_skipped).sum();
-    let errors: usize = o.files.iter().map(|f| f.errors.len()).sum::<usize>() + o.input_errors.len();
+    let errors: usize =
+        o.files.iter().map(|f| f.errors.len()).sum::<usize>() + o.input_errors.len();
     let _ = writeln!(
         s,
         "Read {} events from {} files ({} records skipped, {} errors) in {:.2}s",
@@ -26,7 +27,12 @@ pub fn render(o: &HuntOutcome) -> String {
         o.read_time.as_secs_f64()
     );
     if let (Some(a), Some(b)) = (o.first, o.last) {
-        let _ = writeln!(s, "Time span: {} → {}", a.format("%Y-%m-%d %H:%M:%S UTC"), b.format("%Y-%m-%d %H:%M:%S UTC"));
+        let _ = writeln!(
+            s,
+            "Time span: {} → {}",
+            a.format("%Y-%m-%d %H:%M:%S UTC"),
+            b.format("%Y-%m-%d %H:%M:%S UTC")
+        );
     }
     let r = &o.rules;
     if o.rules_compiled > 0 || !r.failures.is_empty() {
@@ -50,8 +56,12 @@ pub fn render(o: &HuntOutcome) -> String {
     let mut by_host: BTreeMap<&str, usize> = BTreeMap::new();
     for d in &o.detections {
         *by_level.entry(d.level()).or_default() += 1;
-        *by_rule.entry((d.rule.title.as_str(), d.level())).or_default() += 1;
-        *by_host.entry(d.computer.as_deref().unwrap_or("-")).or_default() += 1;
+        *by_rule
+            .entry((d.rule.title.as_str(), d.level()))
+            .or_default() += 1;
+        *by_host
+            .entry(d.computer.as_deref().unwrap_or("-"))
+            .or_default() += 1;
     }
     let levels: Vec<String> = by_level
         .iter()
@@ -62,7 +72,11 @@ pub fn render(o: &HuntOutcome) -> String {
         s,
         "Detections: {}{}",
         o.detections.len(),
-        if levels.is_empty() { String::new() } else { format!(" ({})", levels.join(", ")) }
+        if levels.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", levels.join(", "))
+        }
     );
     if !by_rule.is_empty() {
         let _ = writeln!(s, "Top rules:");
@@ -90,7 +104,11 @@ pub fn render(o: &HuntOutcome) -> String {
         shown += 1;
     }
     if shown > TOP {
-        let _ = writeln!(s, "  … and {} more errors (all are in the manifest)", shown - TOP);
+        let _ = writeln!(
+            s,
+            "  … and {} more errors (all are in the manifest)",
+            shown - TOP
+        );
     }
     if let Some(scope) = &o.scope {
         let _ = writeln!(s, "\n{}", scope.summary_text());

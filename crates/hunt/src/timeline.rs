@@ -124,7 +124,11 @@ impl Detection {
             .join(" ¦ ");
         let computer = self.computer.as_deref().unwrap_or("");
         let message = if details.is_empty() {
-            format!("[{}] {} on {computer}", level_name(self.level()), self.rule.title)
+            format!(
+                "[{}] {} on {computer}",
+                level_name(self.level()),
+                self.rule.title
+            )
         } else {
             format!(
                 "[{}] {} on {computer}: {details}",

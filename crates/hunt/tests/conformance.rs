@@ -24,7 +24,9 @@ struct Case {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, pred: &dyn Fn(&Path) -> bool) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -42,7 +44,9 @@ fn rule_index(sigma: &Path) -> BTreeMap<String, PathBuf> {
     for entry in std::fs::read_dir(sigma).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with("rules") && entry.path().is_dir() {
-            walk(&entry.path(), &mut files, &|p| p.extension().is_some_and(|e| e == "yml"));
+            walk(&entry.path(), &mut files, &|p| {
+                p.extension().is_some_and(|e| e == "yml")
+            });
         }
     }
     let mut index = BTreeMap::new();
@@ -100,11 +104,17 @@ fn expected_failures() -> BTreeSet<String> {
 
 #[test]
 fn sigmahq_regression_cases_fire_through_hunt() {
-    let Some(corpus) = common::corpus() else { return };
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
     let sigma = corpus.join("sigma");
     let index = rule_index(&sigma);
     let cases = cases(&sigma);
-    assert!(cases.len() >= 150, "only {} regression cases found", cases.len());
+    assert!(
+        cases.len() >= 150,
+        "only {} regression cases found",
+        cases.len()
+    );
     let expected = expected_failures();
 
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
@@ -118,7 +128,10 @@ fn sigmahq_regression_cases_fire_through_hunt() {
             .display()
             .to_string();
         let Some(rule) = index.get(&case.rule_id) else {
-            failed.insert(key, format!("rule {} not found in the corpus", case.rule_id));
+            failed.insert(
+                key,
+                format!("rule {} not found in the corpus", case.rule_id),
+            );
             continue;
         };
         let config = HuntConfig {
@@ -141,9 +154,15 @@ fn sigmahq_regression_cases_fire_through_hunt() {
                     .count();
                 if n < case.min_count {
                     let why = if outcome.rules_compiled == 0 || !outcome.rules.failures.is_empty() {
-                        format!("rule not loaded: {:?}", outcome.rules.failures.first().map(|f| &f.reason))
+                        format!(
+                            "rule not loaded: {:?}",
+                            outcome.rules.failures.first().map(|f| &f.reason)
+                        )
                     } else {
-                        format!("{n} matches on {} events, expected ≥ {}", outcome.events, case.min_count)
+                        format!(
+                            "{n} matches on {} events, expected ≥ {}",
+                            outcome.events, case.min_count
+                        )
                     };
                     failed.insert(key, why);
                 }
@@ -151,8 +170,14 @@ fn sigmahq_regression_cases_fire_through_hunt() {
         }
     }
 
-    let unexpected: Vec<_> = failed.iter().filter(|(k, _)| !expected.contains(*k)).collect();
-    let now_passing: Vec<_> = expected.iter().filter(|k| !failed.contains_key(*k)).collect();
+    let unexpected: Vec<_> = failed
+        .iter()
+        .filter(|(k, _)| !expected.contains(*k))
+        .collect();
+    let now_passing: Vec<_> = expected
+        .iter()
+        .filter(|k| !failed.contains_key(*k))
+        .collect();
     println!(
         "SigmaHQ regression: {} cases, {} passed, {} failed ({} expected)",
         cases.len(),

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmark `vigie hunt` on the EVTX attack samples repeated to >= 1 GB,
+# beside Vigie's own parse-only pass over the same files.
+#
+#   scripts/bench-hunt.sh [BENCH_DIR]
+#
+# Needs: a release build (cargo build --release), GNU time (/usr/bin/time,
+# Debian package `time`) for peak memory, and $VIGIE_CORPUS (default
+# ../shared/corpus). The corpus copy is built once in BENCH_DIR (default
+# /tmp/vigie-bench); nothing is written into the repository.
+#
+# Peers measured in the same run, when given (binaries you obtained
+# yourself; see docs/benchmarks.md):
+#   HAYABUSA=/path/to/hayabusa HAYABUSA_RULES=/path/to/hayabusa-rules/
+#   RSIGMA=/path/to/rsigma
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${VIGIE_CORPUS:-$root/../shared/corpus}
+bench=${1:-/tmp/vigie-bench}
+vigie=$root/target/release/vigie
+target_bytes=$((1024 * 1024 * 1024))
+
+[ -x "$vigie" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+[ -d "$corpus/evtx-attack-samples" ] || { echo "corpus not found at $corpus" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 2; }
+
+mkdir -p "$bench/evtx"
+size() { du -sb "$bench/evtx" | cut -f1; }
+i=0
+while [ "$(size)" -lt "$target_bytes" ]; do
+    i=$((i + 1))
+    [ -d "$bench/evtx/copy-$i" ] || cp -r "$corpus/evtx-attack-samples" "$bench/evtx/copy-$i"
+done
+echo "corpus: $(du -sh "$bench/evtx" | cut -f1) in $(find "$bench/evtx" -name '*.evtx' | wc -l) EVTX files"
+
+rules=(--rules "$corpus/sigma/rules/windows" --rules "$corpus/sigma/rules-emerging-threats" --rules "$corpus/sigma/rules-threat-hunting")
+
+measure() { # name, command...
+    local name=$1; shift
+    local log=$bench/$name.time
+    /usr/bin/time -v "$@" >"$bench/$name.out" 2>"$log" || true
+    local wall rss
+    wall=$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')
+    rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
+    printf '%-14s wall %-10s peak RSS %6d MiB\n' "$name" "$wall" $((rss / 1024))
+}
+
+measure vigie-parse "$vigie" hunt --no-rules --quiet "$bench/evtx"
+measure vigie-hunt "$vigie" hunt --no-builtin "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
+grep -E '^Read|^Detections' "$bench/vigie-hunt.out" || true
+if [ -n "${HAYABUSA:-}" ]; then
+    measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" -w -q -C ${HAYABUSA_RULES:+-r "$HAYABUSA_RULES"}
+fi
+if [ -n "${RSIGMA:-}" ]; then
+    measure rsigma "$RSIGMA" rule backtest --corpus "$bench/evtx" "${rules[@]}"
+fi
