@@ -114,7 +114,8 @@ struct ChunkOutcome {
     errors: Vec<SourceError>,
     /// The chunk's record id range, if its header was readable.
     ids: Option<(u64, u64)>,
-    /// Header unreadable: nothing read, count unknown.
+    /// Nothing read and the number of records unknown (header unreadable):
+    /// estimated afterwards from the neighbouring chunks' record ids.
     lost: bool,
     /// Records carved from slack space (`recover_records`).
     recovered: u64,
@@ -349,10 +350,13 @@ fn read_chunk(
     let mut chunk = match chunk_data.parse(settings.clone()) {
         Ok(c) => c,
         Err(e) => {
-            out.lost = true;
+            // Its header says how many records are lost; if it cannot,
+            // the neighbours' ids will (`lost`).
             out.ids = None;
             if sane_range {
                 out.skipped += last_id - first_id + 1;
+            } else {
+                out.lost = true;
             }
             out.errors.push(SourceError::new(
                 Place::Chunk(index),
