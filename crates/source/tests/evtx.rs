@@ -550,3 +550,38 @@ fn xml_renderings_of_the_corpus_read_like_the_evtx() {
     println!("{compared} records compared between XML and EVTX");
     assert!(compared > 5000);
 }
+
+#[test]
+fn chunk_with_a_broken_string_table_is_counted_from_its_header() {
+    let Some((clean, events)) = sample() else {
+        return;
+    };
+    let mut b = clean.clone();
+    let (first, last) = chunk_ids(&clean, 1);
+    // Every string-table bucket of chunk 1 points past the chunk.
+    let c = HEADER + CHUNK;
+    for k in 0..64 {
+        let at = c + 128 + 4 * k;
+        b[at..at + 4].copy_from_slice(&0x00FF_FFF0u32.to_le_bytes());
+    }
+    let (got, report) = read_bytes("strings.evtx", &b, &ReadOptions::default());
+    let ids = ids_of(&got);
+    // Records of the other chunks are all there.
+    for id in ids_of(&events) {
+        if !(first..=last).contains(&id) {
+            assert!(ids.contains(&id), "record {id} lost");
+        }
+    }
+    let lost = ids.iter().filter(|id| (first..=last).contains(id)).count() as u64;
+    // Whatever the parser managed in chunk 1, the rest is counted, once.
+    assert_eq!(
+        report.records_skipped,
+        last - first + 1 - lost,
+        "{:?}",
+        report.errors
+    );
+    assert!(report.errors.iter().any(|e| matches!(
+        e.place,
+        Place::Chunk(1) | Place::Record { chunk: Some(1), .. }
+    )));
+}
