@@ -3,6 +3,9 @@
 //! `cargo run --release -p vigie-source --example evtx_bench -- [DIR] [THREADS]`
 //! DIR defaults to the corpus' evtx-attack-samples; THREADS to 1.
 //! Files are loaded in memory first so that only parsing is timed.
+//! `BENCH_ONLY=<Strategy>` runs one strategy; `BENCH_ONLY=ReadFile` times
+//! `read_file` end to end (`BENCH_NOHASH=1`: without SHA-256);
+//! `BENCH_ONLY=Jsonl` the JSON Lines reader on the corpus rendered as JSON.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +122,10 @@ fn read_file_pass() {
             ))
         });
     let (files, _) = collect_inputs(&[dir]);
-    let opts = ReadOptions::default();
+    let opts = ReadOptions {
+        sha256: std::env::var_os("BENCH_NOHASH").is_none(),
+        ..Default::default()
+    };
     let mut best = f64::MAX;
     let mut n = 0;
     let cpu0 = cpu_seconds();
