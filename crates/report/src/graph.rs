@@ -658,7 +658,7 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
         let ids: Vec<&str> = b.nodes.iter().map(|&n| l.nodes[n].id.as_str()).collect();
         let _ = write!(
             s,
-            r##"<g class="node {cls}" data-host="{id}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" rx="6" fill="{tint}" stroke="{c}" stroke-width="1.3"{dashed}/><rect x="{x:.1}" y="{y:.1}" width="5" height="{h}" rx="2" fill="{c}"/><text x="{tx:.1}" y="{ty1:.1}" font-size="13" font-weight="700" fill="#101828">{label}</text><text x="{tx:.1}" y="{ty2:.1}" font-size="11" fill="#475467">{detail}</text>"##,
+            r##"<g class="node {cls}" data-host="{id}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" rx="6" fill="{tint}" stroke="{c}" stroke-width="1.3"{dashed}/><rect x="{x:.1}" y="{y:.1}" width="5" height="{h}" rx="2" fill="{c}"/><text x="{tx:.1}" y="{ty1:.1}" font-size="13" font-weight="700" fill="#101828">{label}</text><text x="{tx:.1}" y="{ty2:.1}" font-size="10.5" fill="#475467">{detail}</text>"##,
             cls = b.tone.class(),
             id = escape(&ids.join(" ")),
             tip = escape(&b.tooltip),
@@ -672,12 +672,12 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
             ty1 = b.y + 18.0,
             ty2 = b.y + 33.0,
             label = escape(&clip(&b.label, 22)),
-            detail = escape(&clip(&b.detail, 30)),
+            detail = escape(&clip(&b.detail, 32)),
         );
         if !b.via.is_empty() {
             let _ = write!(
                 s,
-                r##"<text x="{:.1}" y="{:.1}" font-size="10.5" fill="#344054" font-weight="600">{}</text>"##,
+                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#344054" font-weight="600">{}</text>"##,
                 b.x + 12.0,
                 b.y + 48.0,
                 escape(&clip(&b.via, 31))

@@ -68,6 +68,33 @@ pub struct DetectionRow {
 }
 
 impl DetectionRow {
+    /// A row for a rule that matched: what `vigie hunt` has for each
+    /// detection (its rule, time, computer, `details` column and origin).
+    ///
+    /// ```text
+    /// DetectionRow::from_rule(&d.rule, d.time, d.computer.as_deref(),
+    ///                         d.row().details, d.origin.to_string())
+    /// ```
+    pub fn from_rule(
+        rule: &vigie_detect::RuleMeta,
+        time: Option<Timestamp>,
+        computer: Option<&str>,
+        details: String,
+        source: String,
+    ) -> Self {
+        DetectionRow {
+            time,
+            level: rule.level,
+            rule_id: rule.id.clone(),
+            rule_title: rule.title.clone(),
+            tags: rule.tags.clone(),
+            computer: computer.map(str::to_string),
+            account: None,
+            details,
+            source,
+        }
+    }
+
     /// A row from a scope [`Evidence`] that is a detection.
     pub fn from_evidence(e: &Evidence) -> Self {
         DetectionRow {

@@ -1195,11 +1195,11 @@ fn graph_section(out: &mut String, scope: &Scope, t: &Strings) {
             tb.row(vec![
                 ctime(t, Some(l.first)),
                 Cell {
-                    class: "strong",
+                    class: "strong nowrap",
                     ..ct(&from)
                 },
                 Cell {
-                    class: "strong",
+                    class: "strong nowrap",
                     ..ct(&l.to)
                 },
                 ct(t.link_long[link_index(l.method)]),

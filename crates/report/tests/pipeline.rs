@@ -122,15 +122,14 @@ fn scope_and_rows() -> (Scope, Vec<DetectionRow>) {
     let m = matched(rclone, "CommandLine", HOSTILE_CMD);
     obs.observe(&e, std::slice::from_ref(&m));
     rows.push(DetectionRow {
-        time: e.timestamp,
-        level: m.rule.level,
-        rule_id: m.rule.id.clone(),
-        rule_title: m.rule.title.clone(),
-        tags: m.rule.tags.clone(),
-        computer: e.computer.as_deref().map(str::to_string),
         account: Some("svc_sauvegarde".into()),
-        details: format!("CommandLine={HOSTILE_CMD}"),
-        source: e.origin.to_string(),
+        ..DetectionRow::from_rule(
+            &m.rule,
+            e.timestamp,
+            e.computer.as_deref(),
+            format!("CommandLine={HOSTILE_CMD}"),
+            e.origin.to_string(),
+        )
     });
     let vss = rule(
         "Shadow Copies Deletion Using Operating Systems Utilities",
