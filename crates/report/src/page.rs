@@ -747,6 +747,16 @@ fn answer(out: &mut String, scope: &Scope, t: &Strings) {
     {
         let _ = write!(out, r#"<p class="note red">{}</p>"#, escape(t.gdpr));
     }
+    // The answer is only as good as the logs: say so where it is read.
+    if !scope.caveats.is_empty() {
+        let _ = write!(
+            out,
+            r##"<p class="small limits">{} {} — <a href="#coverage">{}</a></p>"##,
+            scope.caveats.len(),
+            escape(t.caveats_short),
+            escape(t.s_coverage)
+        );
+    }
     out.push_str("</section>");
 }
 

@@ -183,6 +183,8 @@ fn the_answer_comes_first_in_plain_words() {
     assert!(answer.contains(&format!(
         r#"<div class="n">{n}</div><div class="l">machines compromised"#
     )));
+    // The limits of the analysis are pointed at from the answer.
+    assert!(answer.contains(r##"2 limit(s) to this analysis — <a href="#coverage">"##));
     // GDPR: special-category data went out.
     assert!(answer.contains("GDPR Art. 33"));
     // TES-01's zone is stated as not reached, in green.
