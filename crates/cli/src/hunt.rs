@@ -131,8 +131,7 @@ pub fn write_outputs(args: &HuntArgs, outcome: &HuntOutcome) -> Result<()> {
                 .with_context(|| format!("writing scope {}", path.display()))?;
         }
         if let Some(path) = &args.report {
-            vigie_report::write_html(path, scope)
-                .with_context(|| format!("writing report {}", path.display()))?;
+            write_report(path, outcome, scope)?;
         }
     }
     Ok(())
@@ -143,4 +142,28 @@ fn create(path: &Path) -> Result<File> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     File::create(path).with_context(|| format!("creating {}", path.display()))
+}
+
+/// The HTML report, with one row per alert for its timeline and table.
+fn write_report(path: &Path, outcome: &HuntOutcome, scope: &vigie_scope::Scope) -> Result<()> {
+    let rows: Vec<vigie_report::DetectionRow> = outcome
+        .detections
+        .iter()
+        .map(|d| {
+            vigie_report::DetectionRow::from_rule(
+                &d.rule,
+                d.time,
+                d.computer.as_deref(),
+                d.row().details,
+                d.origin.to_string(),
+            )
+        })
+        .collect();
+    let opts = vigie_report::Options {
+        organisation: outcome.assets.organisation.clone(),
+        generated_at: Some(chrono::Utc::now()),
+        ..Default::default()
+    };
+    vigie_report::write_html_with(path, scope, &rows, &opts)
+        .with_context(|| format!("writing report {}", path.display()))
 }

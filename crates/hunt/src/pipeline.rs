@@ -87,6 +87,8 @@ pub struct HuntOutcome {
     pub last: Option<Timestamp>,
     /// The scope, when asked for.
     pub scope: Option<Scope>,
+    /// The organisation's assets (empty when no assets file was given).
+    pub assets: Arc<Assets>,
     /// Wall time of the reading + matching phase, and of scope/correlation.
     pub read_time: Duration,
     pub post_time: Duration,
@@ -243,6 +245,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         first,
         last,
         scope,
+        assets,
         read_time,
         post_time: post_started.elapsed(),
     })
