@@ -205,6 +205,17 @@ impl std::error::Error for UpdateError {
 /// Downloads the latest SigmaHQ release archive and installs its content into
 /// `dest` (created if missing, replaced as a whole if present).
 pub fn update(dest: &Path, opts: &UpdateOptions) -> Result<UpdateReport, UpdateError> {
+    // Checked before downloading: replacing a file by a directory would
+    // surprise, and the user should not wait for a download to learn it.
+    if dest.exists() && !dest.is_dir() {
+        return Err(UpdateError::Io {
+            path: dest.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "exists and is not a directory",
+            ),
+        });
+    }
     let agent = agent(opts);
     let api_url = format!(
         "{}/repos/{}/releases/latest",

@@ -253,3 +253,20 @@ fn oversized_download_is_refused() {
     let err = update(&tmp.path().join("s"), &o).unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");
 }
+
+#[test]
+fn a_file_in_the_way_is_reported_before_any_download() {
+    let (base, hits) = serve(Vec::new(), "sigma_all_rules.zip", 200);
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("sigma");
+    std::fs::write(&dest, "not a directory").unwrap();
+    let err = update(&dest, &opts(&base)).unwrap_err();
+    assert!(matches!(err, UpdateError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a directory"), "{err}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing should be downloaded"
+    );
+    assert_eq!(read(&dest), "not a directory");
+}
