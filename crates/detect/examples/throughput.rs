@@ -95,6 +95,35 @@ fn main() {
             c.matches
         );
     }
+    if std::env::var_os("PROFILE_RULES").is_some() {
+        let mut counts: std::collections::HashMap<String, (usize, usize)> = Default::default();
+        let mut groups: std::collections::HashMap<(Option<String>, Option<u32>), usize> =
+            Default::default();
+        for e in &events {
+            *groups
+                .entry((e.channel.as_deref().map(String::from), e.event_id))
+                .or_default() += 1;
+            out.clear();
+            engine.evaluate(e, &mut out);
+            for r in engine.selected_rules(e) {
+                let c = counts.entry(r.title.clone()).or_default();
+                c.0 += 1;
+                if out.iter().any(|m| m.rule.title == r.title) {
+                    c.1 += 1;
+                }
+            }
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
+        for (t, (n, m)) in v.iter().take(25) {
+            println!("{n:6} evaluated {m:6} matched  {t}");
+        }
+        let mut g: Vec<_> = groups.into_iter().collect();
+        g.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (k, n) in g.iter().take(12) {
+            println!("{n:6} events {k:?}");
+        }
+    }
     if std::env::var_os("NO_UNFILTERED").is_some() {
         return;
     }

@@ -372,6 +372,22 @@ impl Engine {
         });
     }
 
+    /// The rules the index and prefilter select for full evaluation on
+    /// this event (profiling aid: which rules cost time).
+    #[doc(hidden)]
+    pub fn selected_rules<R: Record + ?Sized>(&self, event: &R) -> Vec<Arc<RuleMeta>> {
+        let list = self.index.candidates(event.channel(), event.event_id());
+        let cands: &[u32] = &self.index.lists[list];
+        let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
+        self.prefilter.mark(event, &mut bits);
+        cands
+            .iter()
+            .map(|&i| i as usize)
+            .filter(|&i| self.always[i] || bits[i / 64] & (1u64 << (i % 64)) != 0)
+            .map(|i| self.rules[i].meta.clone())
+            .collect()
+    }
+
     /// Metadata of every compiled detection rule.
     pub fn rules(&self) -> &[Arc<RuleMeta>] {
         &self.metas

@@ -100,6 +100,106 @@ fn union(reqs: impl Iterator<Item = Req>) -> Req {
     Some(out)
 }
 
+/// A literal every match of regex `src` must contain, found conservatively:
+/// the longest run of plain ASCII characters outside any group, class or
+/// alternation, not made optional by a quantifier. `None` when unsure
+/// (top-level `|`, verbose mode, escapes that are not plain characters).
+pub(crate) fn regex_literal(src: &str) -> Option<String> {
+    if src.contains("(?x") || src.contains("\\Q") {
+        return None;
+    }
+    let chars: Vec<char> = src.chars().collect();
+    let mut runs: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let flush = |cur: &mut String, runs: &mut Vec<String>| {
+        if !cur.is_empty() {
+            runs.push(std::mem::take(cur));
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let quantified = |j: usize| matches!(chars.get(j), Some('*' | '?' | '{'));
+        match c {
+            '\\' => {
+                let n = *chars.get(i + 1)?;
+                if n.is_ascii_alphanumeric() {
+                    if !"dDwWsSbBAzntr".contains(n) {
+                        return None;
+                    }
+                    flush(&mut cur, &mut runs);
+                    i += 2;
+                    continue;
+                }
+                if depth == 0 && n.is_ascii() {
+                    if quantified(i + 2) {
+                        flush(&mut cur, &mut runs);
+                    } else {
+                        cur.push(n);
+                        if chars.get(i + 2) == Some(&'+') {
+                            flush(&mut cur, &mut runs);
+                        }
+                    }
+                }
+                i += 2;
+                continue;
+            }
+            '[' => {
+                flush(&mut cur, &mut runs);
+                // skip the class (a `]` right after `[` or `[^` is literal)
+                let mut j = i + 1;
+                if chars.get(j) == Some(&'^') {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+                continue;
+            }
+            '(' => {
+                flush(&mut cur, &mut runs);
+                depth += 1;
+            }
+            ')' => {
+                flush(&mut cur, &mut runs);
+                depth = depth.checked_sub(1)?;
+            }
+            '|' if depth == 0 => return None,
+            '{' => {
+                flush(&mut cur, &mut runs);
+                while i < chars.len() && chars[i] != '}' {
+                    i += 1;
+                }
+            }
+            '.' | '^' | '$' | '*' | '+' | '?' | '}' | '|' => flush(&mut cur, &mut runs),
+            c if depth == 0 && c.is_ascii() && !c.is_ascii_control() => {
+                if quantified(i + 1) {
+                    flush(&mut cur, &mut runs);
+                } else {
+                    cur.push(c);
+                    if chars.get(i + 1) == Some(&'+') {
+                        flush(&mut cur, &mut runs);
+                    }
+                }
+            }
+            _ => flush(&mut cur, &mut runs),
+        }
+        i += 1;
+    }
+    flush(&mut cur, &mut runs);
+    runs.into_iter()
+        .filter(|r| r.len() >= 3)
+        .max_by_key(|r| r.len())
+}
+
 /// Literals one of which any value accepted by `m` contains.
 fn matcher_lits(m: &ValueMatcher) -> Option<Vec<String>> {
     match m {
@@ -110,6 +210,7 @@ fn matcher_lits(m: &ValueMatcher) -> Option<Vec<String>> {
         ValueMatcher::ContainsAny { lits, .. } => {
             Some(lits.iter().map(|l| l.to_string()).collect())
         }
+        ValueMatcher::Regex(r) => regex_literal(r.as_str()).map(|l| vec![l]),
         _ => None,
     }
 }
@@ -292,7 +393,7 @@ impl Prefilter {
 }
 
 /// Where a rule is evaluated (from its logsource).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Placement {
     /// (channel, event id) pairs; event id `None` = any id of the channel;
     /// channel `None` = that id on any channel.
@@ -469,5 +570,31 @@ impl Index {
             (None, Some(e)) => *self.eid_only.get(&e).unwrap_or(&self.eid_only_default),
             (None, None) => self.non_windows,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::regex_literal;
+
+    #[test]
+    fn regex_literals_are_conservative() {
+        assert_eq!(
+            regex_literal(r"net\s+user\s+\w+ /add").as_deref(),
+            Some(" /add")
+        );
+        assert_eq!(
+            regex_literal(r"(?i)\\rundll32\.exe$").as_deref(),
+            Some("\\rundll32.exe")
+        );
+        assert_eq!(regex_literal(r"abc|defgh"), None);
+        assert_eq!(regex_literal(r"(abc|def)ghij").as_deref(), Some("ghij"));
+        assert_eq!(regex_literal(r"abcd?e").as_deref(), Some("abc"));
+        assert_eq!(regex_literal(r"x{1234}yz"), None);
+        assert_eq!(regex_literal(r"\x41BCDEF"), None);
+        assert_eq!(regex_literal(r"[abcdef]+ghi").as_deref(), Some("ghi"));
+        assert_eq!(regex_literal(r"ab*cdef").as_deref(), Some("cdef"));
+        assert_eq!(regex_literal(r"(?x) a b c d"), None);
+        assert_eq!(regex_literal(r"^.*$"), None);
     }
 }
