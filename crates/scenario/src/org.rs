@@ -102,7 +102,7 @@ pub struct Org {
     /// Address of every workstation of the organisation, including those
     /// the small scale leaves out (admins connect from PC-INFO-02 even
     /// when its own logs are not generated).
-    pub pc_ips: Vec<(String, String)>,
+    pub pc_ips: Vec<(String, String, usize)>,
 }
 
 /// (service code, number of PCs, citizen services).
@@ -433,7 +433,7 @@ impl Org {
                 };
                 let pc_name = format!("PC-{code}-{n:02}");
                 let pc_ip = format!("10.0.{}.{}", 20 + pc_index / 200, 10 + pc_index % 200);
-                pc_ips.push((pc_name.clone(), pc_ip.clone()));
+                pc_ips.push((pc_name.clone(), pc_ip.clone(), uid));
                 if keep {
                     hosts.push(Host {
                         name: pc_name,
@@ -464,8 +464,8 @@ impl Org {
     pub fn pc_ip(&self, name: &str) -> &str {
         self.pc_ips
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, ip)| ip.as_str())
+            .find(|(n, _, _)| n == name)
+            .map(|(_, ip, _)| ip.as_str())
             .unwrap_or("10.0.20.250")
     }
 

@@ -89,9 +89,22 @@ pub fn pc_always_on(seed: u64, host: &Host) -> bool {
     host.name == "PC-INFO-01" || r.gen_bool(0.25)
 }
 
-/// When the owner of `host` works on `day`, if they come.
+/// Whether the owner of workstation `pc` works from home on `day` (VPN
+/// and SRV-RDS01): office staff of some services, about one day in ten.
+pub fn teleworks(seed: u64, tl: &Timeline, pc: &str, day: i64) -> bool {
+    let service = pc.split('-').nth(1).unwrap_or("");
+    if !tl.is_workday(day)
+        || day >= DAYS - 1
+        || !matches!(service, "FIN" | "RH" | "URBA" | "DG" | "COM" | "CIAS")
+    {
+        return false;
+    }
+    rng_for(seed, &format!("telework:{pc}"), day).gen_bool(0.1)
+}
+
+/// When the owner of `host` works on `day` at the office, if they come.
 pub fn pc_day(seed: u64, tl: &Timeline, host: &Host, day: i64) -> Option<PcDay> {
-    if !tl.is_workday(day) || day >= DAYS - 1 {
+    if !tl.is_workday(day) || day >= DAYS - 1 || teleworks(seed, tl, &host.name, day) {
         return None;
     }
     let mut r = rng_for(seed, &host.name, day);
@@ -120,37 +133,21 @@ pub struct Telework {
     pub end: Us,
 }
 
-/// The teleworkers of a day. Only staff whose own PC is absent from the
-/// scale are chosen, so that nobody is in two places at once.
+/// The teleworkers of a day, over the whole organisation (their PCs stay
+/// off that day, whatever the scale).
 pub fn teleworkers(seed: u64, tl: &Timeline, org: &Org, day: i64) -> Vec<Telework> {
-    if !tl.is_workday(day) || day >= DAYS - 1 {
-        return Vec::new();
-    }
-    let mut r = rng_for(seed, "telework", day);
-    let candidates: Vec<usize> = org
-        .users
-        .iter()
-        .enumerate()
-        .filter(|(i, u)| {
-            u.kind == "staff"
-                && matches!(u.service, "FIN" | "RH" | "URBA" | "DG" | "COM" | "CIAS")
-                && !org.hosts.iter().any(|h| h.owner == Some(*i))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let n = r.gen_range(3..7).min(candidates.len());
     let mut out = Vec::new();
-    for k in 0..n {
-        let user = candidates[r.gen_range(0..candidates.len())];
-        if out.iter().any(|t: &Telework| t.user == user) {
+    for (pc, _, user) in &org.pc_ips {
+        if !teleworks(seed, tl, pc, day) {
             continue;
         }
+        let mut r = rng_for(seed, &format!("telework-hours:{pc}"), day);
         let start = tl.at(day, 8, 0, 0) + r.gen_range(0..90 * MIN);
         let end = start + 3 * HOUR + r.gen_range(0..5 * HOUR);
         out.push(Telework {
-            user,
-            public_ip: format!("198.51.100.{}", 20 + (fnv(&org.users[user].sam) % 200)),
-            tunnel_ip: format!("10.212.134.{}", 20 + k),
+            user: *user,
+            public_ip: format!("198.51.100.{}", 20 + (fnv(&org.users[*user].sam) % 200)),
+            tunnel_ip: format!("10.212.134.{}", 20 + out.len()),
             start,
             end,
         });
