@@ -331,12 +331,23 @@ fn rds(g: &mut HostGen, ctx: &Ctx) {
     // Step 6: from SRV-RDS01 to DC01 as adm.tech01 (mstsc).
     g.step = 6;
     let t = tl.at(2, 3, 18, 0);
-    run(
+    let mstsc = run(
         g,
         t,
         &explorer,
         "C:\\Windows\\System32\\mstsc.exe",
         "\"C:\\Windows\\system32\\mstsc.exe\" /v:DC01.ccpab.local",
+    );
+    let adm = Account::of(g.org.user("adm.tech01"));
+    let me = presta(g);
+    g.explicit_creds(
+        t + 15 * SEC,
+        &mstsc,
+        &me,
+        &adm,
+        "DC01.ccpab.local",
+        "10.0.10.10",
+        "3389",
     );
 
     // Step 7: PsExec from SRV-RDS01 to the servers.
@@ -347,6 +358,16 @@ fn rds(g: &mut HostGen, ctx: &Ctx) {
         let t = psexec_time(ctx, i);
         let p = run(g, t - 2 * SEC, &cmd, "C:\\Users\\presta.maint\\Downloads\\PsExec64.exe", &format!("PsExec64.exe  \\\\{target} -accepteula -u CCPAB\\svc_sauvegarde -p ******** -s cmd.exe"));
         let ip = g.org.host(target).ip.clone();
+        let me = presta(g);
+        g.explicit_creds(
+            t - SEC - 200_000,
+            &p,
+            &me,
+            &backdoor(),
+            &format!("{target}.ccpab.local"),
+            &ip,
+            "445",
+        );
         g.net(
             t - SEC,
             &p,

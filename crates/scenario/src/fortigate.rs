@@ -55,13 +55,16 @@ impl W<'_> {
         &mut self,
         t: Us,
         step: u8,
-        up: bool,
+        // `None`: the tunnel comes up; `Some(start)`: it goes down, with
+        // the duration and byte counts of the session since `start`.
+        down_since: Option<Us>,
         user: &str,
         group: &str,
         remip: &str,
         tunnelip: &str,
         id: u64,
     ) {
+        let up = down_since.is_none();
         let (logid, desc, action, reason, msg) = if up {
             (
                 "0101039424",
@@ -79,7 +82,19 @@ impl W<'_> {
                 "SSL tunnel shutdown",
             )
         };
-        self.emit(t, 5, step, format!("logid=\"{logid}\" type=\"event\" subtype=\"vpn\" level=\"information\" vd=\"root\" logdesc=\"{desc}\" action=\"{action}\" tunneltype=\"ssl-tunnel\" tunnelid={id} remip={remip} tunnelip={tunnelip} user=\"{user}\" group=\"{group}\" dst_host=\"N/A\" reason=\"{reason}\" msg=\"{msg}\""));
+        let stats = match down_since {
+            Some(start) => {
+                let secs = ((t - start) / SEC).max(1);
+                // A remote-desktop session: ~12 kB/s down, ~1 kB/s up.
+                format!(
+                    " duration={secs} sentbyte={} rcvdbyte={}",
+                    secs * 12_000,
+                    secs * 1_100
+                )
+            }
+            None => String::new(),
+        };
+        self.emit(t, 5, step, format!("logid=\"{logid}\" type=\"event\" subtype=\"vpn\" level=\"information\" vd=\"root\" logdesc=\"{desc}\" action=\"{action}\" tunneltype=\"ssl-tunnel\" tunnelid={id} remip={remip} tunnelip={tunnelip} user=\"{user}\" group=\"{group}\" dst_host=\"N/A\" reason=\"{reason}\" msg=\"{msg}\"{stats}"));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -198,7 +213,7 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
             w.tunnel(
                 tw.start,
                 0,
-                true,
+                None,
                 user,
                 "VPN-Agents",
                 &tw.public_ip,
@@ -208,7 +223,7 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
             w.tunnel(
                 tw.end + MIN,
                 0,
-                false,
+                Some(tw.start),
                 user,
                 "VPN-Agents",
                 &tw.public_ip,
@@ -243,7 +258,7 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
         w.tunnel(
             start,
             *step,
-            true,
+            None,
             "presta.maint",
             "VPN-Presta",
             ATTACKER_IP,
@@ -253,7 +268,7 @@ pub fn generate(org: &Org, ctx: &Ctx) -> FwOutput {
         w.tunnel(
             tl.at(*day, *eh, *em, 0),
             *step,
-            false,
+            Some(start),
             "presta.maint",
             "VPN-Presta",
             ATTACKER_IP,

@@ -1101,6 +1101,41 @@ impl<'a> HostGen<'a> {
         self.push(t, Channel::Security, Provider::SecurityAuditing, 4769, data);
     }
 
+    /// 4648: a logon with explicit credentials (mstsc, PsExec `-u`), logged
+    /// on the machine the credentials were typed on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn explicit_creds(
+        &mut self,
+        t: Us,
+        by: &Proc,
+        by_account: &Account,
+        target: &Account,
+        server: &str,
+        ip: &str,
+        port: &str,
+    ) {
+        let data = vec![
+            ("SubjectUserSid", by_account.sid.clone().into()),
+            ("SubjectUserName", by_account.name.clone().into()),
+            ("SubjectDomainName", by_account.domain.clone().into()),
+            ("SubjectLogonId", by.logon_id.clone().into()),
+            ("LogonGuid", "{00000000-0000-0000-0000-000000000000}".into()),
+            ("TargetUserName", target.name.clone().into()),
+            ("TargetDomainName", target.domain.clone().into()),
+            (
+                "TargetLogonGuid",
+                "{00000000-0000-0000-0000-000000000000}".into(),
+            ),
+            ("TargetServerName", server.to_string().into()),
+            ("TargetInfo", server.to_string().into()),
+            ("ProcessId", format!("0x{:x}", by.pid).into()),
+            ("ProcessName", by.image.clone().into()),
+            ("IpAddress", ip.to_string().into()),
+            ("IpPort", port.to_string().into()),
+        ];
+        self.push(t, Channel::Security, Provider::SecurityAuditing, 4648, data);
+    }
+
     /// 5140 (share accessed) on a file server.
     pub fn share_access(
         &mut self,

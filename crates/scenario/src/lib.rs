@@ -73,7 +73,7 @@ impl Scale {
     fn rate(self) -> f64 {
         match self {
             Scale::Small => 0.8,
-            Scale::Week => 3.0,
+            Scale::Week => 3.8,
         }
     }
 }
