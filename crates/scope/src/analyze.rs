@@ -202,9 +202,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut addr_host: BTreeMap<String, String> = BTreeMap::new();
     {
         let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
-        let mut obs: Vec<_> = o.addr_host.iter().collect();
+        let mut obs: Vec<(&String, &String, &u64)> = o
+            .addr_host
+            .iter()
+            .flat_map(|(a, m)| m.iter().map(move |(h, n)| (a, h, n)))
+            .collect();
         obs.sort();
-        for ((a, h), n) in obs {
+        for (a, h, n) in obs {
             let e = best.entry(a.clone()).or_insert((0, h.clone()));
             if *n > e.0 || (*n == e.0 && h < &e.1) {
                 *e = (*n, h.clone());
@@ -2265,7 +2269,7 @@ fn zone_statuses(
     coverage: &Coverage,
     links: &[L],
     signals: &[Det],
-    conns: &HashMap<(String, String, u16), crate::observer::Agg>,
+    conns: &HashMap<(Arc<str>, std::net::IpAddr, u16), crate::observer::Agg>,
     addr_host: &BTreeMap<String, String>,
     period: Option<Period>,
     attack: bool,
@@ -2349,8 +2353,8 @@ fn zone_statuses(
             let mut cs: Vec<_> = conns.iter().collect();
             cs.sort_by(|a, b| a.0.cmp(b.0));
             for ((h, dst, _), agg) in cs {
-                if zaddrs.contains(dst)
-                    && comp_hosts.contains(h)
+                if zaddrs.contains(&dst.to_string())
+                    && comp_hosts.contains(&**h)
                     && agg.first.zip(agg.last).is_some_and(|(f, l)| in_p(f, l))
                 {
                     for e in agg.evidence.iter().take(3) {

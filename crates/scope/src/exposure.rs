@@ -48,13 +48,17 @@ pub(crate) fn tool_kind(base: &str, original: Option<&str>, cmd: &str) -> Option
     if is(COPIERS) {
         return Some(ExposureActivity::Copy);
     }
-    let lc = cmd.to_ascii_lowercase();
-    if base == "curl.exe"
-        && (lc.contains(" -t ") || lc.contains("--upload-file") || lc.contains(" -f "))
-    {
-        return Some(ExposureActivity::Upload);
+    // Lower-casing the command line costs an allocation: only for the two
+    // tools whose arguments decide.
+    if base == "curl.exe" {
+        let lc = cmd.to_ascii_lowercase();
+        if lc.contains(" -t ") || lc.contains("--upload-file") || lc.contains(" -f ") {
+            return Some(ExposureActivity::Upload);
+        }
     }
-    if (base == "powershell.exe" || base == "pwsh.exe") && lc.contains("compress-archive") {
+    if (base == "powershell.exe" || base == "pwsh.exe")
+        && cmd.to_ascii_lowercase().contains("compress-archive")
+    {
         return Some(ExposureActivity::Archive);
     }
     None

@@ -32,7 +32,8 @@ use vigie_detect::CorrelationMatch;
 impl Observer {
     /// Derives the scope from everything observed. `correlations` are the
     /// correlation matches of the run (listed in the detections summary).
-    pub fn finish(self, correlations: &[CorrelationMatch]) -> Scope {
+    pub fn finish(mut self, correlations: &[CorrelationMatch]) -> Scope {
+        self.settle();
         analyze::build(self, correlations)
     }
 }

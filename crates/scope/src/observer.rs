@@ -389,9 +389,13 @@ pub(crate) struct DnsAcc {
     pub agg: Agg,
 }
 
-/// The last (computer, channel) raw pair seen and its coverage key: events
-/// come in runs from one file, so most lookups skip hashing.
-type CovCache = (Option<Box<str>>, Option<Box<str>>, (String, String));
+/// Coverage being collected for one raw (computer, channel) pair.
+#[derive(Debug)]
+pub(crate) struct CovSlot {
+    pub host: Arc<str>,
+    pub channel: String,
+    pub acc: CovAcc,
+}
 
 /// Streaming collector of scope facts; one per worker thread.
 pub struct Observer {
@@ -400,16 +404,19 @@ pub struct Observer {
     pub(crate) events: u64,
     pub(crate) first: Option<Timestamp>,
     pub(crate) last: Option<Timestamp>,
-    /// (host, channel) → coverage.
+    /// (host, channel) → coverage, filled from `slots` by `settle`.
     pub(crate) cov: HashMap<(String, String), CovAcc>,
-    /// Cache of the last (computer, channel) raw pair and its key.
-    cache: Option<CovCache>,
+    /// Raw computer → raw channel → index in `slots`: looked up with the
+    /// event's own strings, so the per-event path does not allocate.
+    raw: HashMap<Box<str>, HashMap<Box<str>, usize>>,
+    slots: Vec<CovSlot>,
     pub(crate) dets: Vec<Det>,
     pub(crate) links: HashMap<LinkKey, LinkAcc>,
     /// (address, account, target host) → failed logons.
     pub(crate) failed: HashMap<(String, String, String), Agg>,
     /// (address, host) → times the address was seen as that host.
-    pub(crate) addr_host: HashMap<(String, String), u64>,
+    /// address → host → times the address was seen as that host.
+    pub(crate) addr_host: HashMap<String, HashMap<String, u64>>,
     pub(crate) procs: HashMap<(String, String), Vec<ProcNode>>,
     pub(crate) interesting: Vec<ProcRaw>,
     pub(crate) services: Vec<SvcRaw>,
@@ -429,7 +436,7 @@ pub struct Observer {
     pub(crate) vpn: Vec<VpnRaw>,
     pub(crate) remote_exec: Vec<RemoteExec>,
     /// (host, destination address, port) → outbound connections (Sysmon 3).
-    pub(crate) conns: HashMap<(String, String, u16), Agg>,
+    pub(crate) conns: HashMap<(Arc<str>, std::net::IpAddr, u16), Agg>,
 }
 
 const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
@@ -444,7 +451,8 @@ impl Observer {
             first: None,
             last: None,
             cov: HashMap::new(),
-            cache: None,
+            raw: HashMap::new(),
+            slots: Vec::new(),
             dets: Vec::new(),
             links: HashMap::new(),
             failed: HashMap::new(),
@@ -474,6 +482,28 @@ impl Observer {
         self
     }
 
+    /// The account accumulator, allocating its key only the first time.
+    fn account(&mut self, name: &str) -> &mut AccountAcc {
+        if !self.accounts.contains_key(name) {
+            self.accounts
+                .insert(name.to_string(), AccountAcc::default());
+        }
+        self.accounts.get_mut(name).expect("inserted above")
+    }
+
+    fn addr_is_host(&mut self, addr: &str, host: &str) {
+        let m = match self.addr_host.get_mut(addr) {
+            Some(m) => m,
+            None => self.addr_host.entry(addr.to_string()).or_default(),
+        };
+        match m.get_mut(host) {
+            Some(n) => *n += 1,
+            None => {
+                m.insert(host.to_string(), 1);
+            }
+        }
+    }
+
     /// Number of events observed.
     pub fn events(&self) -> u64 {
         self.events
@@ -497,31 +527,48 @@ impl Observer {
     }
 
     /// Updates coverage; returns the host key of the event.
-    fn touch_coverage(&mut self, e: &Event) -> String {
-        let hit = matches!(&self.cache, Some((c, ch, _)) if *c == e.computer && *ch == e.channel);
-        if !hit {
-            let host = e
-                .computer
-                .as_deref()
-                .and_then(host_key)
-                .unwrap_or_else(|| "UNKNOWN".to_string());
-            let channel = e.channel.as_deref().unwrap_or("(none)").to_string();
-            let key = (host, channel);
-            let acc = self.cov.entry(key.clone()).or_default();
-            if let Some(c) = e.computer.as_deref() {
-                if c.contains('.') && c.parse::<std::net::IpAddr>().is_err() {
-                    acc.fqdns.insert(c.to_ascii_lowercase());
+    fn touch_coverage(&mut self, e: &Event) -> Arc<str> {
+        let comp = e.computer.as_deref().unwrap_or("");
+        let chan = e.channel.as_deref().unwrap_or("");
+        let idx = match self.raw.get(comp).and_then(|m| m.get(chan)) {
+            Some(&i) => i,
+            None => {
+                let host = host_key(comp).unwrap_or_else(|| "UNKNOWN".to_string());
+                let channel = if chan.is_empty() { "(none)" } else { chan }.to_string();
+                let mut acc = CovAcc::default();
+                if comp.contains('.') && comp.parse::<std::net::IpAddr>().is_err() {
+                    acc.fqdns.insert(comp.to_ascii_lowercase());
                 }
+                self.slots.push(CovSlot {
+                    host: Arc::from(host.as_str()),
+                    channel,
+                    acc,
+                });
+                let i = self.slots.len() - 1;
+                self.raw
+                    .entry(comp.into())
+                    .or_default()
+                    .insert(chan.into(), i);
+                i
             }
-            self.cache = Some((e.computer.clone(), e.channel.clone(), key));
-        }
-        let key = &self.cache.as_ref().expect("set above").2;
-        let acc = self.cov.get_mut(key).expect("inserted above");
-        acc.add(e.timestamp, e.record_id);
-        key.0.clone()
+        };
+        let slot = &mut self.slots[idx];
+        slot.acc.add(e.timestamp, e.record_id);
+        slot.host.clone()
     }
 
-    fn windows(&mut self, e: &Event, id: u32, ch: &str, host: &str) {
+    /// Folds the per-raw-name slots into `cov` (keyed by canonical host).
+    pub(crate) fn settle(&mut self) {
+        self.raw.clear();
+        for slot in self.slots.drain(..) {
+            self.cov
+                .entry((slot.host.to_string(), slot.channel))
+                .or_default()
+                .merge(slot.acc);
+        }
+    }
+
+    fn windows(&mut self, e: &Event, id: u32, ch: &str, host: &Arc<str>) {
         if ch.eq_ignore_ascii_case("Security") {
             match id {
                 4624 => self.logon(e, host),
@@ -671,16 +718,20 @@ impl Observer {
         let addr = s(e, "IpAddress").and_then(address_key);
         let ws = s(e, "WorkstationName").and_then(host_key);
         {
-            let a = self.accounts.entry(name.clone()).or_default();
+            let a = self.account(&name);
             a.seen(e.timestamp, dom);
-            a.hosts.insert(host.to_string());
+            if !a.hosts.contains(host) {
+                a.hosts.insert(host.to_string());
+            }
             if let Some(ad) = &addr {
-                a.addresses.insert(ad.clone());
+                if !a.addresses.contains(ad) {
+                    a.addresses.insert(ad.clone());
+                }
             }
         }
         if let (Some(ad), Some(w)) = (&addr, &ws) {
             if !is_local_addr(ad) && w.parse::<std::net::IpAddr>().is_err() {
-                *self.addr_host.entry((ad.clone(), w.clone())).or_default() += 1;
+                self.addr_is_host(ad, w);
             }
         }
         let method = match lt {
@@ -691,18 +742,28 @@ impl Observer {
         if addr.as_deref().is_some_and(is_local_addr) {
             return;
         }
-        let Some(from) = ws.clone().or_else(|| addr.clone()) else {
+        let Some(from) = ws.as_deref().or(addr.as_deref()) else {
             return;
         };
         if from == host {
             return;
         }
-        let summary = format!(
-            "4624 logon type {lt} on {host} as {name} from {}{}",
-            addr.as_deref().unwrap_or("?"),
-            ws.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+        let summary = || {
+            format!(
+                "4624 logon type {lt} on {host} as {name} from {}{}",
+                addr.as_deref().unwrap_or("?"),
+                ws.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+            )
+        };
+        self.link(
+            e,
+            from,
+            host,
+            Some(&name),
+            method,
+            addr.as_deref(),
+            &summary,
         );
-        self.link(e, from, host.to_string(), Some(name), method, addr, summary);
     }
 
     fn failed_logon(&mut self, e: &Event, host: &str) {
@@ -728,10 +789,7 @@ impl Observer {
         };
         let target = s(e, "TargetServerName").and_then(host_key);
         let addr = s(e, "IpAddress").and_then(address_key);
-        self.accounts
-            .entry(name.clone())
-            .or_default()
-            .seen(e.timestamp, dom);
+        self.account(&name).seen(e.timestamp, dom);
         let Some(to) = target.or_else(|| addr.clone().filter(|a| !is_local_addr(a))) else {
             return;
         };
@@ -743,45 +801,52 @@ impl Observer {
             return;
         }
         let by = s(e, "SubjectUserName").unwrap_or("?");
-        let summary = format!("4648 {by} on {host} used explicit credentials of {name} for {to}");
+        let summary =
+            || format!("4648 {by} on {host} used explicit credentials of {name} for {to}");
         // 4648 is logged on the source host: the source address is ours.
         self.link(
             e,
-            host.to_string(),
-            to,
-            Some(name),
+            host,
+            &to,
+            Some(&name),
             LinkMethod::ExplicitCreds,
             None,
-            summary,
+            &summary,
         );
     }
 
     fn rdp(&mut self, e: &Event, host: &str, who: Option<&str>, addr: Option<String>, what: &str) {
         let acct = user(who);
         if let Some((n, d)) = &acct {
-            let a = self.accounts.entry(n.clone()).or_default();
+            let a = self.account(n);
             a.seen(e.timestamp, d.clone());
-            a.hosts.insert(host.to_string());
+            if !a.hosts.contains(host) {
+                a.hosts.insert(host.to_string());
+            }
             if let Some(ad) = &addr {
-                a.addresses.insert(ad.clone());
+                if !a.addresses.contains(ad) {
+                    a.addresses.insert(ad.clone());
+                }
             }
         }
         let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
             return;
         };
         let name = acct.map(|a| a.0);
-        let summary = format!(
-            "{what} on {host} as {} from {ad}",
-            name.as_deref().unwrap_or("?")
-        );
+        let summary = || {
+            format!(
+                "{what} on {host} as {} from {ad}",
+                name.as_deref().unwrap_or("?")
+            )
+        };
         self.link(
             e,
-            ad.clone(),
-            host.to_string(),
-            name,
+            &ad,
+            host,
+            name.as_deref(),
             LinkMethod::Rdp,
-            Some(ad),
-            summary,
+            Some(&ad),
+            &summary,
         );
     }
 
@@ -789,19 +854,19 @@ impl Observer {
     fn link(
         &mut self,
         e: &Event,
-        from: String,
-        to: String,
-        account: Option<String>,
+        from: &str,
+        to: &str,
+        account: Option<&str>,
         method: LinkMethod,
-        addr: Option<String>,
-        summary: String,
+        addr: Option<&str>,
+        summary: &dyn Fn() -> String,
     ) {
         let acc = self
             .links
             .entry(LinkKey {
-                from,
-                to,
-                account,
+                from: from.to_string(),
+                to: to.to_string(),
+                account: account.map(str::to_string),
                 method,
             })
             .or_default();
@@ -809,8 +874,8 @@ impl Observer {
         acc.first = min_t(acc.first, e.timestamp);
         acc.last = max_t(acc.last, e.timestamp);
         if let Some(a) = addr {
-            if !acc.from_address.contains(&a) {
-                acc.from_address.insert(a);
+            if !acc.from_address.contains(a) {
+                acc.from_address.insert(a.to_string());
             }
         }
         if let Some(t) = e.timestamp {
@@ -822,7 +887,7 @@ impl Observer {
         if acc.evidence.len() < TOP_EVIDENCE
             || acc.evidence.last().is_some_and(|l| l.time > e.timestamp)
         {
-            push_top(&mut acc.evidence, evidence(e, summary));
+            push_top(&mut acc.evidence, evidence(e, summary()));
         }
     }
 
@@ -865,26 +930,15 @@ impl Observer {
         } else {
             None
         };
-        self.accounts
-            .entry(name.clone())
-            .or_default()
-            .seen(e.timestamp, dom);
+        self.account(&name).seen(e.timestamp, dom);
         match method {
             Some(m) => {
                 let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
                     return;
                 };
                 let summary =
-                    format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
-                self.link(
-                    e,
-                    ad.clone(),
-                    host.to_string(),
-                    Some(name),
-                    m,
-                    Some(ad),
-                    summary,
-                );
+                    || format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
+                self.link(e, &ad, host, Some(&name), m, Some(&ad), &summary);
             }
             None => {
                 let summary = format!(
@@ -983,9 +1037,11 @@ impl Observer {
         let pb = parent_img.map(basename).unwrap_or_default();
         let acct = user(user_f.as_deref());
         if let Some((n, d)) = &acct {
-            let a = self.accounts.entry(n.clone()).or_default();
+            let a = self.account(n);
             a.seen(e.timestamp, d.clone());
-            a.hosts.insert(host.to_string());
+            if !a.hosts.contains(host) {
+                a.hosts.insert(host.to_string());
+            }
         }
         let remote = match pb.as_str() {
             "wsmprovhost.exe" | "winrshost.exe" => Some(LinkMethod::Winrm),
@@ -1022,8 +1078,12 @@ impl Observer {
         }
     }
 
-    fn connection(&mut self, e: &Event, host: &str) {
-        let Some(dst) = s(e, "DestinationIp").and_then(address_key) else {
+    fn connection(&mut self, e: &Event, host: &Arc<str>) {
+        let Some(dst) = s(e, "DestinationIp").and_then(|d| {
+            d.trim_start_matches("::ffff:")
+                .parse::<std::net::IpAddr>()
+                .ok()
+        }) else {
             return;
         };
         let initiated = match e.get("Initiated") {
@@ -1033,22 +1093,19 @@ impl Observer {
         };
         if let Some(src) = s(e, "SourceIp").and_then(address_key) {
             if !is_local_addr(&src) && initiated {
-                *self.addr_host.entry((src, host.to_string())).or_default() += 1;
+                self.addr_is_host(&src, host);
             }
         }
-        if !initiated || is_local_addr(&dst) {
+        if !initiated || dst.is_loopback() || dst.is_unspecified() {
             return;
         }
         let port = e
             .get("DestinationPort")
             .and_then(Value::as_i64)
             .unwrap_or(0) as u16;
-        let img = s(e, "Image").map(basename).unwrap_or_default();
-        let agg = self
-            .conns
-            .entry((host.to_string(), dst.clone(), port))
-            .or_default();
+        let agg = self.conns.entry((host.clone(), dst, port)).or_default();
         if agg.evidence.len() < TOP_EVIDENCE {
+            let img = s(e, "Image").map(basename).unwrap_or_default();
             let summary = format!("{img} on {host} connected to {dst}:{port}");
             agg.add(e.timestamp, Some(evidence(e, summary)));
         } else {
@@ -1363,10 +1420,12 @@ impl Observer {
         self.events += o.events;
         self.first = min_t(self.first, o.first);
         self.last = max_t(self.last, o.last);
+        let mut o = o;
+        o.settle();
+        self.settle();
         for (k, v) in o.cov {
             self.cov.entry(k).or_default().merge(v);
         }
-        self.cache = None;
         self.dets.extend(o.dets);
         for (k, v) in o.links {
             self.links.entry(k).or_default().merge(v);
@@ -1374,8 +1433,11 @@ impl Observer {
         for (k, v) in o.failed {
             self.failed.entry(k).or_default().merge(v);
         }
-        for (k, v) in o.addr_host {
-            *self.addr_host.entry(k).or_default() += v;
+        for (a, hosts) in o.addr_host {
+            let m = self.addr_host.entry(a).or_default();
+            for (h, n) in hosts {
+                *m.entry(h).or_default() += n;
+            }
         }
         for (k, v) in o.procs {
             self.procs.entry(k).or_default().extend(v);
