@@ -352,6 +352,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         ev_key(&a.evidence)
             .cmp(&ev_key(&b.evidence))
             .then(a.rule.title.cmp(&b.rule.title))
+            .then(a.rule.id.cmp(&b.rule.id))
+            .then(a.rule.path.cmp(&b.rule.path))
     });
     let all_dets = dets.len();
     let mut cleared = o.cleared;
@@ -403,6 +405,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         ev_key(&a.evidence)
             .cmp(&ev_key(&b.evidence))
             .then(a.rule.title.cmp(&b.rule.title))
+            .then(a.rule.id.cmp(&b.rule.id))
+            .then(a.rule.path.cmp(&b.rule.path))
     });
     let attacks: Vec<Attack> = signals
         .iter()
@@ -1287,7 +1291,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 parent_chain: parent_chain(
                     &procs,
                     &p.host,
-                    p.parent_key.as_deref(),
+                    p.parent_key,
                     p.parent_image.as_deref(),
                     p.time,
                 ),
@@ -2005,32 +2009,25 @@ fn natures_of(
 }
 
 fn parent_chain(
-    procs: &HashMap<(String, String), Vec<crate::observer::ProcNode>>,
+    procs: &crate::observer::ProcStore,
     host: &str,
-    key: Option<&str>,
+    key: Option<u64>,
     parent_image: Option<&str>,
     mut t: Option<Timestamp>,
 ) -> Vec<String> {
-    let mut key: Option<String> = key.map(str::to_string);
     let mut chain = Vec::new();
+    let Some(hid) = procs.host_id(host) else {
+        chain.extend(parent_image.map(str::to_string));
+        return chain;
+    };
+    let mut key = key;
     let mut fallback = parent_image.map(str::to_string);
     for _ in 0..12 {
-        let node = key
-            .as_ref()
-            .and_then(|k| procs.get(&(host.to_string(), k.clone())))
-            .and_then(|v| {
-                v.iter()
-                    .filter(|n| match (n.time, t) {
-                        (Some(a), Some(b)) => a <= b,
-                        _ => true,
-                    })
-                    .max_by_key(|n| n.time)
-            });
-        match node {
+        match key.and_then(|k| procs.lookup(hid, k, t)) {
             Some(n) => {
-                chain.push(n.image.clone());
-                key = n.parent_key.clone();
-                fallback = n.parent_image.clone();
+                chain.push(procs.name(n.image).to_string());
+                key = n.parent;
+                fallback = n.parent_image.map(|i| procs.name(i).to_string());
                 t = n.time;
             }
             None => {

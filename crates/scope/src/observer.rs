@@ -291,13 +291,99 @@ pub(crate) struct Det {
     pub builtin: bool,
 }
 
-/// One process creation (Sysmon 1 / 4688) for parent chains.
-#[derive(Debug, Clone)]
+/// One process creation (Sysmon 1 / 4688) for parent chains, compact:
+/// names are interned, keys hashed (every process creation of a hunt is
+/// kept, so each byte here counts a million times).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ProcNode {
     pub time: Option<Timestamp>,
-    pub image: String,
-    pub parent_key: Option<String>,
-    pub parent_image: Option<String>,
+    pub image: u32,
+    pub parent: Option<u64>,
+    pub parent_image: Option<u32>,
+}
+
+/// Process creations by (host, process key), with an interner for host
+/// and image names.
+#[derive(Debug, Default)]
+pub(crate) struct ProcStore {
+    names: Vec<Box<str>>,
+    index: HashMap<Box<str>, u32>,
+    nodes: HashMap<(u32, u64), ProcNode>,
+    /// Further creations under an already used key (4688 pid reuse).
+    reused: HashMap<(u32, u64), Vec<ProcNode>>,
+}
+
+impl ProcStore {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+    pub fn host_id(&self, host: &str) -> Option<u32> {
+        self.index.get(host).copied()
+    }
+    fn insert(&mut self, host: u32, key: u64, n: ProcNode) {
+        match self.nodes.entry((host, key)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(n);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.reused.entry((host, key)).or_default().push(n)
+            }
+        }
+    }
+    /// The latest creation under `key` on `host` not after `before`.
+    pub fn lookup(&self, host: u32, key: u64, before: Option<Timestamp>) -> Option<ProcNode> {
+        let first = self.nodes.get(&(host, key)).into_iter();
+        let more = self.reused.get(&(host, key)).into_iter().flatten();
+        first
+            .chain(more)
+            .filter(|n| match (n.time, before) {
+                (Some(a), Some(b)) => a <= b,
+                _ => true,
+            })
+            .max_by_key(|n| (n.time, n.image))
+            .copied()
+    }
+    fn merge(&mut self, o: ProcStore) {
+        let remap: Vec<u32> = o.names.iter().map(|n| self.intern(n)).collect();
+        let fix = |n: ProcNode| ProcNode {
+            time: n.time,
+            image: remap[n.image as usize],
+            parent: n.parent,
+            parent_image: n.parent_image.map(|p| remap[p as usize]),
+        };
+        for ((h, k), n) in o.nodes {
+            self.insert(remap[h as usize], k, fix(n));
+        }
+        for ((h, k), v) in o.reused {
+            for n in v {
+                self.insert(remap[h as usize], k, fix(n));
+            }
+        }
+    }
+}
+
+/// Process key of a Sysmon ProcessGuid (case-insensitive hash, top bit 0).
+pub(crate) fn guid_key(g: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in g.trim().bytes() {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    h.finish() >> 1
+}
+
+/// Process key of a 4688 process id (top bit 1: never equals a GUID key).
+pub(crate) fn pid_key(p: i64) -> u64 {
+    (p as u64 & !(1 << 63)) | (1 << 63)
 }
 
 /// A process of interest (detected, or a data-moving tool).
@@ -310,7 +396,7 @@ pub(crate) struct ProcRaw {
     pub original: Option<String>,
     pub cmdline: Option<String>,
     pub user: Option<String>,
-    pub parent_key: Option<String>,
+    pub parent_key: Option<u64>,
     pub parent_image: Option<String>,
     pub parent_cmdline: Option<String>,
     pub rules: Vec<String>,
@@ -417,7 +503,7 @@ pub struct Observer {
     /// (address, host) → times the address was seen as that host.
     /// address → host → times the address was seen as that host.
     pub(crate) addr_host: HashMap<String, HashMap<String, u64>>,
-    pub(crate) procs: HashMap<(String, String), Vec<ProcNode>>,
+    pub(crate) procs: ProcStore,
     pub(crate) interesting: Vec<ProcRaw>,
     pub(crate) services: Vec<SvcRaw>,
     pub(crate) tasks: Vec<TaskRaw>,
@@ -457,7 +543,7 @@ impl Observer {
             links: HashMap::new(),
             failed: HashMap::new(),
             addr_host: HashMap::new(),
-            procs: HashMap::new(),
+            procs: ProcStore::default(),
             interesting: Vec::new(),
             services: Vec::new(),
             tasks: Vec::new(),
@@ -979,22 +1065,18 @@ impl Observer {
                 s(e, "Image"),
                 s(e, "CommandLine"),
                 s(e, "ParentImage"),
-                s(e, "ProcessGuid").map(|g| g.to_ascii_lowercase()),
-                s(e, "ParentProcessGuid").map(|g| g.to_ascii_lowercase()),
+                s(e, "ProcessGuid").map(guid_key),
+                s(e, "ParentProcessGuid").map(guid_key),
                 text(e, "ProcessId"),
-                s(e, "User").map(str::to_string),
+                s(e, "User").map(std::borrow::Cow::Borrowed),
             )
         } else {
             (
                 s(e, "NewProcessName"),
                 s(e, "CommandLine"),
                 s(e, "ParentProcessName"),
-                e.get("NewProcessId")
-                    .and_then(Value::as_i64)
-                    .map(|p| format!("pid:{p}")),
-                e.get("ProcessId")
-                    .and_then(Value::as_i64)
-                    .map(|p| format!("pid:{p}")),
+                e.get("NewProcessId").and_then(Value::as_i64).map(pid_key),
+                e.get("ProcessId").and_then(Value::as_i64).map(pid_key),
                 e.get("NewProcessId")
                     .and_then(Value::as_i64)
                     .map(|p| p.to_string()),
@@ -1002,36 +1084,37 @@ impl Observer {
                     .filter(|u| *u != "-")
                     .or(s(e, "SubjectUserName"))
                     .map(|u| match s(e, "SubjectDomainName") {
-                        Some(d) => format!("{d}\\{u}"),
-                        None => u.to_string(),
+                        Some(d) => std::borrow::Cow::Owned(format!("{d}\\{u}")),
+                        None => std::borrow::Cow::Borrowed(u),
                     }),
             )
         };
         let Some(image) = image else {
             return;
         };
+        let hid = self.procs.intern(host);
         // Old 4688 layouts have no ParentProcessName: take it from the
         // parent's own creation event when this observer saw it.
-        let parent_img = parent_img.map(str::to_string).or_else(|| {
-            let pk = parent_key.as_ref()?;
-            let nodes = self.procs.get(&(host.to_string(), pk.clone()))?;
-            nodes
-                .iter()
-                .filter(|n| n.time <= e.timestamp)
-                .max_by_key(|n| n.time)
-                .map(|n| n.image.clone())
-        });
+        let parent_img: Option<std::borrow::Cow<str>> = match parent_img {
+            Some(p) => Some(std::borrow::Cow::Borrowed(p)),
+            None => parent_key
+                .and_then(|pk| self.procs.lookup(hid, pk, e.timestamp))
+                .map(|n| std::borrow::Cow::Owned(self.procs.name(n.image).to_string())),
+        };
         let parent_img = parent_img.as_deref();
-        if let Some(k) = &key {
-            self.procs
-                .entry((host.to_string(), k.clone()))
-                .or_default()
-                .push(ProcNode {
+        if let Some(k) = key {
+            let image_id = self.procs.intern(image);
+            let parent_image = parent_img.map(|p| self.procs.intern(p));
+            self.procs.insert(
+                hid,
+                k,
+                ProcNode {
                     time: e.timestamp,
-                    image: image.to_string(),
-                    parent_key: parent_key.clone(),
-                    parent_image: parent_img.map(str::to_string),
-                });
+                    image: image_id,
+                    parent: parent_key,
+                    parent_image,
+                },
+            );
         }
         let b = basename(image);
         let pb = parent_img.map(basename).unwrap_or_default();
@@ -1373,16 +1456,14 @@ impl Observer {
         let (image, parent_key, parent_img, user_f) = if sysmon {
             (
                 s(e, "Image"),
-                s(e, "ParentProcessGuid").map(|g| g.to_ascii_lowercase()),
+                s(e, "ParentProcessGuid").map(guid_key),
                 s(e, "ParentImage"),
                 s(e, "User").map(str::to_string),
             )
         } else {
             (
                 s(e, "NewProcessName"),
-                e.get("ProcessId")
-                    .and_then(Value::as_i64)
-                    .map(|p| format!("pid:{p}")),
+                e.get("ProcessId").and_then(Value::as_i64).map(pid_key),
                 s(e, "ParentProcessName"),
                 s(e, "SubjectUserName").map(str::to_string),
             )
@@ -1439,9 +1520,7 @@ impl Observer {
                 *m.entry(h).or_default() += n;
             }
         }
-        for (k, v) in o.procs {
-            self.procs.entry(k).or_default().extend(v);
-        }
+        self.procs.merge(o.procs);
         self.interesting.extend(o.interesting);
         self.services.extend(o.services);
         self.tasks.extend(o.tasks);

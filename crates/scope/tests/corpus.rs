@@ -377,3 +377,61 @@ fn pc01_story_with_sigmahq_rules() {
     // Round trip on a real scope too.
     assert_eq!(Scope::from_json(&s.to_json()).unwrap(), s);
 }
+
+/// How much the scope adds to a hunt: every evtx-attack-samples file read,
+/// matched against SigmaHQ's Windows rules and observed (run in release:
+/// `cargo test --release -p vigie-scope --test corpus -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn scope_share_of_hunt_time() {
+    use std::time::{Duration, Instant};
+    let Some(c) = corpus() else { return };
+    let (rules, _) = vigie_detect::load_paths(
+        &[c.join("sigma/rules/windows")],
+        &vigie_detect::LoadOptions::default(),
+    );
+    let (engine, _) = vigie_detect::Engine::compile(rules);
+    let mut files = Vec::new();
+    let mut stack = vec![c.join("evtx-attack-samples")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "evtx") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let (mut read, mut matching, mut observing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut o = Observer::new(Arc::new(Assets::default()));
+    let mut n = 0usize;
+    let mut out = Vec::new();
+    for f in &files {
+        let t = Instant::now();
+        let (events, _) = vigie_source::read_all(f);
+        read += t.elapsed();
+        n += events.len();
+        for e in &events {
+            out.clear();
+            let t = Instant::now();
+            engine.evaluate(e, &mut out);
+            let t2 = Instant::now();
+            o.observe(e, &out);
+            matching += t2 - t;
+            observing += t2.elapsed();
+        }
+    }
+    let t = Instant::now();
+    let s = o.finish(&[]);
+    let fin = t.elapsed();
+    println!(
+        "{} files, {n} events: read {read:?}, match {matching:?}, scope observe {observing:?} + finish {fin:?} \
+         ({:.1}% of read+match); {} incidents, {} links",
+        files.len(),
+        100.0 * (observing + fin).as_secs_f64() / (read + matching).as_secs_f64(),
+        s.incidents.len(),
+        s.links.len()
+    );
+}
