@@ -545,10 +545,15 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let e = m
             .entry(k.to_string())
             .or_insert((Compromise::No, Vec::new()));
+        if e.1.contains(&why) {
+            return;
+        }
+        // The reason that set the level comes first.
         if c > e.0 {
             e.0 = c;
-        }
-        if !e.1.contains(&why) && e.1.len() < 8 {
+            e.1.insert(0, why);
+            e.1.truncate(8);
+        } else if e.1.len() < 8 {
             e.1.push(why);
         }
     }
@@ -2630,7 +2635,14 @@ fn containment(
                 push(
                     ActionKind::RevokeRemoteAccess,
                     a,
-                    format!("entry point: {}", e.description),
+                    format!(
+                        "entry point ({} from {}, {})",
+                        e.method.replace('_', " "),
+                        e.source_address.as_deref().unwrap_or("an unknown address"),
+                        e.time
+                            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                            .unwrap_or_default()
+                    ),
                     ev.clone(),
                 );
             }

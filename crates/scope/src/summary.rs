@@ -231,14 +231,14 @@ impl Scope {
             }
             if !a.isolate_now.is_empty() {
                 out.push_str("  Act now: ");
-                out.push_str(
-                    &a.isolate_now
-                        .iter()
-                        .take(4)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                );
+                // Verb and target only: the reasons are in the report.
+                let acts: Vec<String> = self
+                    .containment
+                    .iter()
+                    .take(5)
+                    .map(|c| format!("{} {}", action_verb(c.kind), c.target))
+                    .collect();
+                out.push_str(&acts.join("; "));
                 out.push('\n');
             }
         } else {
