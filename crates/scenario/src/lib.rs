@@ -14,7 +14,16 @@
 //! ```
 //!
 //! That is what a collection of the estate looks like after the fact: one
-//! directory per host, one file per event log. Everything derives from
+//! directory per host, one file per event log. `EventRecordID`s run on per
+//! host and channel without gaps (the logs existed before the period, so
+//! numbering starts mid-way); the Security log cleared in step 12 shows its
+//! 1102 and numbering simply continues, the earlier records being kept as
+//! a collector would have shipped them.
+//!
+//! Scales (release build, `cargo run --release -p vigie-scenario --example
+//! generate -- DIR week`, 2 shared cores): `Small` ≈ 33 k events / 35 MB in
+//! well under a second; `Week` ≈ 2.3 M events / 2.6 GB in ≈ 7 s of CPU,
+//! 170 MB peak memory. Everything derives from
 //! [`ScenarioConfig`]: the same seed, scale and day 0 give the same files
 //! byte for byte (per-host ChaCha streams, no hash-map iteration, no
 //! wall clock), while hosts are generated in parallel.
