@@ -378,6 +378,63 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         .filter(|d| lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium)))
         .cloned()
         .collect();
+    // Correlations (brute force, bursts...) are signals when their group
+    // names the host they happened on.
+    for c in correlations {
+        if lvl_rank(c.rule.level) < lvl_rank(Some(Level::Medium)) {
+            continue;
+        }
+        let field = |names: &[&str]| {
+            c.group
+                .iter()
+                .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+                .map(|(_, v)| v.as_str())
+        };
+        let Some(host) =
+            field(&["Computer", "ComputerName", "Hostname", "host", "devname"]).and_then(host_key)
+        else {
+            continue;
+        };
+        let accounts: Vec<String> = c
+            .group
+            .iter()
+            .filter(|(k, _)| k.to_ascii_lowercase().contains("user"))
+            .filter_map(|(_, v)| crate::observer::user(Some(v)).map(|u| u.0))
+            .collect();
+        let addresses: Vec<String> = c
+            .group
+            .iter()
+            .filter_map(|(_, v)| crate::names::address_key(v))
+            .filter(|a| !crate::observer::is_local_addr(a))
+            .collect();
+        let group: Vec<String> = c.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        signals.push(Det {
+            time: Some(c.first),
+            host: host.clone(),
+            rule: c.rule.clone(),
+            accounts,
+            addresses,
+            evidence: Evidence {
+                time: Some(c.first),
+                source: c.rule.path.display().to_string(),
+                locator: vigie_event::Locator::None,
+                host: Some(host),
+                event_id: None,
+                rule_id: c.rule.id.clone(),
+                rule_title: Some(c.rule.title.clone()),
+                level: c.rule.level,
+                summary: format!(
+                    "correlation {} fired ({}; value {}) between {} and {}",
+                    c.rule.title,
+                    group.join(", "),
+                    c.value,
+                    fmt_t(Some(c.first)),
+                    fmt_t(Some(c.last))
+                ),
+            },
+            builtin: true,
+        });
+    }
     for c in &cleared {
         // A rule already reported this clearing (e.g. SigmaHQ "Security
         // Eventlog Cleared"): the built-in signal would only duplicate it.

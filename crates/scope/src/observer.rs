@@ -109,7 +109,7 @@ fn text(e: &Event, name: &str) -> Option<String> {
 }
 
 /// A user account of interest (not built-in, not a machine).
-fn user(raw: Option<&str>) -> Option<(String, Option<String>)> {
+pub(crate) fn user(raw: Option<&str>) -> Option<(String, Option<String>)> {
     let (n, d) = account_key(raw?)?;
     if builtin_kind(&n).is_some() {
         return None;

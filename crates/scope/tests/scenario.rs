@@ -452,3 +452,47 @@ fn quiet_logs_give_no_attack() {
     assert!(s.containment.is_empty());
     assert_eq!(s.answer.headline, "No attack found in these logs.");
 }
+
+#[test]
+fn correlations_with_a_host_become_signals() {
+    let mut b = common::B::new();
+    common::background(&mut b, true);
+    let mut o = Observer::new(common::assets());
+    for (e, m) in &b.events {
+        o.observe(e, m);
+    }
+    let corr = vigie_detect::CorrelationMatch {
+        rule: common::rule(
+            "Brute force on DC",
+            Level::High,
+            &["attack.credential-access", "attack.t1110"],
+        ),
+        group: vec![
+            ("Computer".into(), "DC01.ccpab.local".into()),
+            ("TargetUserName".into(), "adm.tech01".into()),
+        ],
+        first: common::t(14, 1, 0),
+        last: common::t(14, 1, 5),
+        value: 40.0,
+    };
+    let unplaced = vigie_detect::CorrelationMatch {
+        group: vec![("IpAddress".into(), "203.0.113.9".into())],
+        ..corr.clone()
+    };
+    let s = o.finish(&[corr, unplaced]);
+    assert_eq!(s.detections.correlations.len(), 2);
+    assert_eq!(s.incidents.len(), 1);
+    assert_eq!(s.incidents[0].hosts[0].name, "DC01");
+    assert_eq!(s.incidents[0].accounts[0].name, "adm.tech01");
+    assert!(s
+        .nature
+        .iter()
+        .any(|n| n.kind == NatureKind::CredentialTheft));
+    let dc = host(&s, "DC01");
+    assert_eq!(dc.compromised, Compromise::Yes);
+    // DC compromised: krbtgt reset is in the plan.
+    assert!(s
+        .containment
+        .iter()
+        .any(|a| a.kind == ActionKind::ResetKrbtgt));
+}
