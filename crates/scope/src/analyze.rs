@@ -378,6 +378,47 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         .filter(|d| lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium)))
         .cloned()
         .collect();
+    // Behaviours no rule reported are signals of Vigie's own.
+    let mut behaviours = o.behaviours;
+    behaviours.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
+    for b in &behaviours {
+        if dets.iter().any(|d| {
+            lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium))
+                && d.evidence.source == b.evidence.source
+                && d.evidence.locator == b.evidence.locator
+        }) {
+            continue;
+        }
+        let (title, tags) = match b.kind {
+            crate::observer::BehaviourKind::InhibitRecovery => (
+                "System recovery inhibited (Vigie built-in)",
+                ["attack.impact", "attack.t1490"],
+            ),
+            crate::observer::BehaviourKind::LsassDump => (
+                "LSASS memory dump (Vigie built-in)",
+                ["attack.credential-access", "attack.t1003.001"],
+            ),
+        };
+        let rule = Arc::new(RuleMeta {
+            title: title.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            path: format!("builtin:scope/{:?}", b.kind).into(),
+            description: Some(b.kind.what().into()),
+            ..(*clear_rule).clone()
+        });
+        let mut ev = b.evidence.clone();
+        ev.rule_title = Some(rule.title.clone());
+        ev.level = rule.level;
+        signals.push(Det {
+            time: b.time,
+            host: b.host.clone(),
+            rule,
+            accounts: b.user.iter().cloned().collect(),
+            addresses: vec![],
+            evidence: ev,
+            builtin: true,
+        });
+    }
     // Correlations (brute force, bursts...) are signals when their group
     // names the host they happened on.
     for c in correlations {

@@ -521,6 +521,8 @@ pub struct Observer {
     pub(crate) transfers: HashMap<(String, String), Agg>,
     pub(crate) vpn: Vec<VpnRaw>,
     pub(crate) remote_exec: Vec<RemoteExec>,
+    /// Attack behaviours recognised in command lines, rules or not.
+    pub(crate) behaviours: Vec<Behaviour>,
     /// (host, destination address, port) → outbound connections (Sysmon 3).
     pub(crate) conns: HashMap<(Arc<str>, std::net::IpAddr, u16), Agg>,
 }
@@ -557,6 +559,7 @@ impl Observer {
             transfers: HashMap::new(),
             vpn: Vec::new(),
             remote_exec: Vec::new(),
+            behaviours: Vec::new(),
             conns: HashMap::new(),
         }
     }
@@ -1141,6 +1144,16 @@ impl Observer {
                 evidence: evidence(e, summary),
             });
         }
+        if let Some(kind) = behaviour(&b, cmd.unwrap_or("")) {
+            let summary = format!("{} on {host}: {}", kind.what(), cmd.unwrap_or(image));
+            self.behaviours.push(Behaviour {
+                host: host.to_string(),
+                time: e.timestamp,
+                kind,
+                user: acct.as_ref().map(|a| a.0.clone()),
+                evidence: evidence(e, summary),
+            });
+        }
         let original = s(e, "OriginalFileName").map(|o| o.to_ascii_lowercase());
         let tool = crate::exposure::tool_kind(&b, original.as_deref(), cmd.unwrap_or(""));
         if tool.is_some() {
@@ -1550,6 +1563,7 @@ impl Observer {
         }
         self.vpn.extend(o.vpn);
         self.remote_exec.extend(o.remote_exec);
+        self.behaviours.extend(o.behaviours);
         for (k, v) in o.conns {
             self.conns.entry(k).or_default().merge(v);
         }
@@ -1560,6 +1574,70 @@ pub(crate) fn is_local_addr(a: &str) -> bool {
     a.parse::<std::net::IpAddr>()
         .map(|ip| ip.is_loopback() || ip.is_unspecified())
         .unwrap_or(false)
+}
+
+/// Behaviours that are malicious whatever the rule set says: the scope
+/// must name a ransomware or a credential dump even when no rule fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BehaviourKind {
+    /// Shadow copies, backup catalog or recovery deleted/disabled.
+    InhibitRecovery,
+    /// LSASS memory dumped.
+    LsassDump,
+}
+
+impl BehaviourKind {
+    pub fn what(self) -> &'static str {
+        match self {
+            BehaviourKind::InhibitRecovery => "system recovery inhibited",
+            BehaviourKind::LsassDump => "LSASS memory dumped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Behaviour {
+    pub host: String,
+    pub time: Option<Timestamp>,
+    pub kind: BehaviourKind,
+    pub user: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// Recognises a behaviour from a process's image name and command line.
+/// The image name filters first, so most processes cost one comparison.
+pub(crate) fn behaviour(base: &str, cmd: &str) -> Option<BehaviourKind> {
+    let interesting = matches!(
+        base,
+        "vssadmin.exe"
+            | "wbadmin.exe"
+            | "bcdedit.exe"
+            | "wmic.exe"
+            | "rundll32.exe"
+            | "powershell.exe"
+            | "pwsh.exe"
+    ) || base.starts_with("procdump");
+    if !interesting {
+        return None;
+    }
+    let c = cmd.to_ascii_lowercase();
+    let recovery = (base == "vssadmin.exe" && c.contains("delete") && c.contains("shadows"))
+        || (base == "vssadmin.exe" && c.contains("resize") && c.contains("shadowstorage"))
+        || (base == "wbadmin.exe"
+            && c.contains("delete")
+            && (c.contains("catalog") || c.contains("backup") || c.contains("systemstatebackup")))
+        || (base == "bcdedit.exe"
+            && (c.contains("recoveryenabled no") || c.contains("ignoreallfailures")))
+        || (base == "wmic.exe" && c.contains("shadowcopy") && c.contains("delete"))
+        || ((base == "powershell.exe" || base == "pwsh.exe")
+            && c.contains("win32_shadowcopy")
+            && (c.contains("delete") || c.contains("remove-")));
+    if recovery {
+        return Some(BehaviourKind::InhibitRecovery);
+    }
+    let lsass = (base == "rundll32.exe" && c.contains("comsvcs") && c.contains("minidump"))
+        || (base.starts_with("procdump") && c.contains("lsass"));
+    lsass.then_some(BehaviourKind::LsassDump)
 }
 
 /// Names PsExec and its clones give their service binary or pipes.

@@ -496,3 +496,34 @@ fn correlations_with_a_host_become_signals() {
         .iter()
         .any(|a| a.kind == ActionKind::ResetKrbtgt));
 }
+
+#[test]
+fn behaviours_are_recognised_without_rules() {
+    // The same attack with every rule match removed: the scope still sees
+    // recovery inhibited (vssadmin) and the LSASS dump (comsvcs MiniDump).
+    let mut b = common::scenario(true);
+    for (_, m) in b.events.iter_mut() {
+        m.clear();
+    }
+    let s = common::run(&b);
+    let kinds: Vec<NatureKind> = s.nature.iter().map(|n| n.kind).collect();
+    assert_eq!(kinds.first(), Some(&NatureKind::Ransomware), "{kinds:?}");
+    assert!(kinds.contains(&NatureKind::CredentialTheft));
+    assert!(
+        kinds.contains(&NatureKind::DataTheft),
+        "rclone upload of the CIAS archive"
+    );
+    let ransom = &s.nature[0];
+    assert!(ransom
+        .evidence
+        .iter()
+        .any(|e| e.summary.contains("vssadmin delete shadows")));
+    assert_eq!(
+        host(&s, "SRV-RDS01").compromised,
+        Compromise::Yes,
+        "LSASS dump there"
+    );
+    let e = s.entry_point.as_ref().unwrap();
+    assert_eq!(e.method, "vpn");
+    assert_eq!(e.account.as_deref(), Some("presta.maint"));
+}
