@@ -9,6 +9,7 @@
 use crate::model::{DataStoreAsset, ExposureActivity};
 use crate::names::{basename, host_key, wildcard};
 
+// makecab.exe is left out: Windows itself runs it all the time (CBS logs).
 const ARCHIVERS: &[&str] = &[
     "rar.exe",
     "winrar.exe",
@@ -17,7 +18,6 @@ const ARCHIVERS: &[&str] = &[
     "7zr.exe",
     "7zg.exe",
     "zip.exe",
-    "makecab.exe",
 ];
 const UPLOADERS: &[&str] = &[
     "rclone.exe",
