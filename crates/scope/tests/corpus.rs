@@ -456,9 +456,12 @@ fn whole_sample_set_is_deterministic_across_threads() {
     }
     files.sort();
     assert!(files.len() > 250);
-    let all: Vec<Vec<vigie_event::Event>> = files.iter().map(|f| vigie_source::read_all(f).0).collect();
+    let all: Vec<Vec<vigie_event::Event>> =
+        files.iter().map(|f| vigie_source::read_all(f).0).collect();
     let run = |parts: usize, reverse: bool| {
-        let mut obs: Vec<Observer> = (0..parts).map(|_| Observer::new(Arc::new(Assets::default()))).collect();
+        let mut obs: Vec<Observer> = (0..parts)
+            .map(|_| Observer::new(Arc::new(Assets::default())))
+            .collect();
         for (i, events) in all.iter().enumerate() {
             for e in events {
                 obs[i % parts].observe(e, &[]);
