@@ -31,6 +31,8 @@ const LINK_LOOKBACK_H: i64 = 24;
 const MAX_LIST: usize = 500;
 const MAX_GAPS: usize = 200;
 const MAX_LINKS: usize = 5000;
+/// Hosts on which one task or service name must appear to be a mass deployment.
+const MASS_HOSTS: usize = 3;
 /// Outbound volume to one external address above which a transfer is
 /// probable exfiltration.
 const EXFIL_BYTES: u64 = 1 << 30;
@@ -720,6 +722,43 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             _ => false,
         }
     };
+    // Mass deployment: the same scheduled task or service created on
+    // MASS_HOSTS hosts or more during the attack (GPO task, PsExec loop)
+    // is how ransomware reaches "everything": each such host is compromised.
+    let mut mass_ev: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
+    {
+        let mut by_name: BTreeMap<(&str, String), Vec<(&str, &Evidence)>> = BTreeMap::new();
+        for t in tasks.iter().filter(|t| in_attack(t.time)) {
+            by_name
+                .entry(("scheduled task", t.name.to_lowercase()))
+                .or_default()
+                .push((&t.host, &t.evidence));
+        }
+        for sv in services.iter().filter(|s| in_attack(s.time)) {
+            by_name
+                .entry(("service", sv.name.to_lowercase()))
+                .or_default()
+                .push((&sv.host, &sv.evidence));
+        }
+        for ((what, name), uses) in &by_name {
+            let hosts: BTreeSet<&str> = uses.iter().map(|u| u.0).collect();
+            if hosts.len() < MASS_HOSTS {
+                continue;
+            }
+            for (h, ev) in uses {
+                raise(
+                    &mut host_comp,
+                    h,
+                    Compromise::Yes,
+                    format!(
+                        "{what} {name} created on {} hosts during the attack (mass deployment)",
+                        hosts.len()
+                    ),
+                );
+                push_top(mass_ev.entry(h.to_string()).or_default(), (*ev).clone());
+            }
+        }
+    }
     let mut accounts_raw: Vec<_> = o.accounts.into_iter().collect();
     accounts_raw.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, a) in &accounts_raw {
@@ -1051,6 +1090,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             if let Some(e) = l.evidence.first() {
                 push_top(&mut evidence, e.clone());
             }
+        }
+        for e in mass_ev.get(name).into_iter().flatten() {
+            push_top(&mut evidence, e.clone());
+            first_mal =
+                Some(first_mal.map_or(e.time.unwrap_or_default(), |f| f.min(e.time.unwrap_or(f))));
+            last_mal =
+                Some(last_mal.map_or(e.time.unwrap_or_default(), |f| f.max(e.time.unwrap_or(f))));
         }
         let chans: Vec<&ChannelCoverage> = coverage
             .channels

@@ -527,3 +527,47 @@ fn behaviours_are_recognised_without_rules() {
     assert_eq!(e.method, "vpn");
     assert_eq!(e.account.as_deref(), Some("presta.maint"));
 }
+
+#[test]
+fn mass_deployed_task_marks_every_host_it_reached() {
+    let mut b = common::scenario(true);
+    for (i, pc) in ["PC-ACCUEIL-01", "PC-RH-02", "AQUA-CAISSE01"]
+        .iter()
+        .enumerate()
+    {
+        b.ev(common::t(16, 0, 45 + i as u32), pc, "Security", Some(4698), &[
+            ("TaskName", "\\Microsoft\\Windows\\upd"),
+            ("TaskContent", "<Task><Actions><Exec><Command>C:\\Windows\\Temp\\x.exe</Command></Exec></Actions></Task>"),
+            ("SubjectUserName", "DC01$"),
+        ]);
+    }
+    // The same name on two hosts only is not a mass deployment.
+    for pc in ["PC-A", "PC-B"] {
+        b.ev(
+            common::t(15, 12, 0),
+            pc,
+            "Security",
+            Some(4698),
+            &[("TaskName", "\\Other"), ("SubjectUserName", "agent")],
+        );
+    }
+    let s = common::run(&b);
+    for pc in ["PC-ACCUEIL-01", "PC-RH-02", "AQUA-CAISSE01"] {
+        let h = host(&s, pc);
+        assert_eq!(h.compromised, Compromise::Yes, "{pc}");
+        assert!(
+            h.compromise_reasons[0].contains("mass deployment"),
+            "{:?}",
+            h.compromise_reasons
+        );
+        assert!(h.evidence.iter().any(|e| e.event_id == Some(4698)));
+        assert!(h.first_malicious.is_some());
+    }
+    assert_eq!(host(&s, "PC-A").compromised, Compromise::No);
+    let t = s
+        .scheduled_tasks
+        .iter()
+        .find(|t| t.host == "PC-RH-02")
+        .unwrap();
+    assert_eq!(t.command.as_deref(), Some("C:\\Windows\\Temp\\x.exe"));
+}
