@@ -155,12 +155,25 @@ pub fn teleworkers(seed: u64, tl: &Timeline, org: &Org, day: i64) -> Vec<Telewor
     out
 }
 
-/// Deterministic public address of an Internet name (documentation
-/// ranges only).
+/// Deterministic public address of an Internet name. Invented sites get
+/// documentation ranges; Microsoft 365 endpoints get addresses in
+/// Microsoft's published ranges, as in reality, because SigmaHQ rules
+/// (e.g. "Office Application Initiated Network Connection To Non-Local
+/// IP") rely on those ranges to stay quiet on ordinary Outlook traffic.
 pub fn public_ip(name: &str) -> String {
     let h = fnv(name);
+    let (a, b) = ((h >> 8) % 250 + 1, (h >> 16) % 250 + 1);
+    if name.ends_with("office365.com") || name.ends_with("office.com") {
+        return format!("52.97.{a}.{b}"); // Exchange Online, 52.96.0.0/14
+    }
+    if name.ends_with("microsoft.com")
+        || name.ends_with("microsoftonline.com")
+        || name.ends_with("skype.com")
+    {
+        return format!("20.190.{a}.{b}"); // Microsoft, 20.184.0.0/13
+    }
     let net = if h & 1 == 0 { "192.0.2" } else { "198.51.100" };
-    format!("{net}.{}", 1 + (h >> 8) % 250)
+    format!("{net}.{a}")
 }
 
 #[cfg(test)]
