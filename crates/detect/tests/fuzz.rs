@@ -1,0 +1,404 @@
+//! Property-based fuzzing of the rule loader and of event evaluation.
+//!
+//! Why: rules come from users (`--rules`) and events from damaged or
+//! hostile logs, so neither may crash the engine or vanish silently. The
+//! properties checked:
+//!
+//! * any text given to `load_str` returns; every YAML document in it is
+//!   accounted for (loaded, deselected, or reported as a failure with a
+//!   reason), so a bad rule is never silently lost;
+//! * any rule that loads compiles or is reported, never panics;
+//! * any event (random names, unicode, huge strings, numbers, lists,
+//!   nulls) evaluates without panic against the real SigmaHQ rules and
+//!   against random rules, and the literal prefilter and the logsource
+//!   index only ever skip rules that could not match (`evaluate` equals
+//!   `evaluate_unfiltered` and is a subset of `evaluate_everything`).
+//!
+//! The default case counts keep the whole file under ~30 s in release
+//! (`cargo test --release -p vigie-detect --test fuzz`); raise them with
+//! `PROPTEST_CASES` for a longer run.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use proptest::prelude::*;
+use vigie_detect::{load_paths, load_str, Engine, LoadOptions, Match};
+use vigie_event::{Event, Locator, Origin, Value};
+
+// ---------------------------------------------------------------- rules
+
+const FIELDS: &[&str] = &[
+    "Image",
+    "CommandLine",
+    "ParentImage",
+    "TargetFilename",
+    "EventID",
+    "User",
+    "LogonType",
+    "IpAddress",
+    "Hashes",
+    "ScriptBlockText",
+    "Details",
+    "TargetObject",
+    "DestinationPort",
+    "Provider_Name",
+    "Channel",
+    "Weird Field",
+    "a.b.c",
+    "Événementÿ",
+];
+
+const MODIFIERS: &[&str] = &[
+    "contains",
+    "startswith",
+    "endswith",
+    "all",
+    "re",
+    "i",
+    "m",
+    "s",
+    "base64",
+    "base64offset",
+    "wide",
+    "utf16le",
+    "utf16be",
+    "utf16",
+    "windash",
+    "cidr",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "exists",
+    "cased",
+    "fieldref",
+    "expand",
+    "neq",
+    "hour",
+    "bogus",
+];
+
+const CATEGORIES: &[&str] = &[
+    "process_creation",
+    "file_event",
+    "registry_set",
+    "network_connection",
+    "ps_script",
+    "nonexistent",
+];
+
+/// A scalar as written in YAML (quoted strings with wildcards and
+/// escapes, numbers, booleans, null, regex-looking text).
+fn yaml_scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9 .:/\\\\*?-]{0,16}".prop_map(|s| format!("'{}'", s.replace('\'', "''"))),
+        "\\PC{0,12}".prop_map(|s| serde_json::to_string(&s).expect("string")),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<f64>().prop_map(|f| format!("{f:?}")),
+        Just("true".to_string()),
+        Just("null".to_string()),
+        Just("''".to_string()),
+        Just("'*'".to_string()),
+        Just("'\\\\*'".to_string()),
+        Just("'(a|b'".to_string()),
+        Just("'10.0.0.0/8'".to_string()),
+        Just("'%placeholder%'".to_string()),
+    ]
+}
+
+/// One `field|mod|mod: value(s)` line of a selection.
+fn detection_item() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(FIELDS),
+        prop::collection::vec(prop::sample::select(MODIFIERS), 0..3),
+        prop::collection::vec(yaml_scalar(), 1..4),
+        any::<bool>(),
+    )
+        .prop_map(|(f, mods, vals, list)| {
+            let mut key = f.to_string();
+            for m in mods {
+                key.push('|');
+                key.push_str(m);
+            }
+            let key = serde_json::to_string(&key).expect("key");
+            if list || vals.len() > 1 {
+                let mut s = format!("        {key}:\n");
+                for v in vals {
+                    s.push_str(&format!("            - {v}\n"));
+                }
+                s
+            } else {
+                format!("        {key}: {}\n", vals[0])
+            }
+        })
+}
+
+fn condition() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("sel0".to_string()),
+        Just("sel0 and not sel1".to_string()),
+        Just("1 of sel*".to_string()),
+        Just("all of them".to_string()),
+        Just("sel0 or (sel1 and not sel2)".to_string()),
+        Just("not 1 of them".to_string()),
+        Just("sel0 |".to_string()),
+        Just("missing".to_string()),
+        Just("((sel0)".to_string()),
+        Just("keywords".to_string()),
+        "[a-z0-9 ()|*]{0,20}",
+    ]
+}
+
+/// A whole rule document: mostly well-formed structure with random
+/// content, sometimes broken in a structural place.
+fn rule_doc() -> impl Strategy<Value = String> {
+    (
+        "[A-Za-z0-9 ]{0,20}",
+        prop::sample::select(CATEGORIES),
+        prop::collection::vec(prop::collection::vec(detection_item(), 1..4), 1..4),
+        condition(),
+        prop::option::of(prop::collection::vec("[a-z]{1,8}", 1..3)),
+        prop::sample::select(&["low", "medium", "high", "critical", "bogus"][..]),
+        0u8..6,
+    )
+        .prop_map(|(title, cat, sels, cond, keywords, level, breakage)| {
+            let mut s = format!(
+                "title: '{title}'\nlogsource:\n    product: windows\n    category: {cat}\ndetection:\n"
+            );
+            for (i, items) in sels.iter().enumerate() {
+                s.push_str(&format!("    sel{i}:\n"));
+                for it in items {
+                    s.push_str(it);
+                }
+            }
+            if let Some(k) = keywords {
+                s.push_str("    keywords:\n");
+                for w in k {
+                    s.push_str(&format!("        - '{w}'\n"));
+                }
+            }
+            match breakage {
+                0 => {} // no condition at all
+                1 => s.push_str("    condition:\n        - sel0\n        - sel1\n"),
+                _ => s.push_str(&format!("    condition: '{}'\n", cond.replace('\'', "''"))),
+            }
+            s.push_str(&format!("level: {level}\n"));
+            s
+        })
+}
+
+/// Random text: must never crash the loader.
+fn garbage_doc() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,200}",
+        "[a-z:{}\\[\\]'\"|>\\- \n]{0,200}",
+        Just("title: x\ndetection: [1, 2]\n".to_string()),
+        Just("title: x\nlogsource: 5\ndetection:\n  sel: {a: 1}\n  condition: sel\n".to_string()),
+        Just("- a\n- b\n".to_string()),
+        Just("title: x\naction: global\n".to_string()),
+        Just("title: c\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5x\n  condition: {gte: 2}\n".to_string()),
+        Just("title: f\nfilter:\n  rules: [a]\n  selection: {User: x}\n  condition: selection\nlogsource: {product: windows}\n".to_string()),
+        Just("&a [*a]".to_string()),
+    ]
+}
+
+/// YAML documents, as the loader must see them: the expected number of
+/// documents a loader has to account for, or `None` when the text is
+/// ambiguous (a piece that itself holds document markers).
+fn expected_documents(pieces: &[String]) -> Option<usize> {
+    let mut n = 0;
+    for p in pieces {
+        if p.lines()
+            .any(|l| l.starts_with("---") || l.starts_with("...") || l.starts_with('%'))
+        {
+            return None;
+        }
+        match yaml_rust2::YamlLoader::load_from_str(p) {
+            Ok(docs) if docs.len() > 1 => return None,
+            Ok(docs) => {
+                n += docs
+                    .iter()
+                    .filter(|d| !matches!(d, yaml_rust2::Yaml::Null))
+                    .count()
+            }
+            Err(_) => n += 1,
+        }
+    }
+    Some(n)
+}
+
+// --------------------------------------------------------------- events
+
+fn origin() -> Origin {
+    Origin {
+        source: Arc::from("fuzz"),
+        locator: Locator::None,
+    }
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<f64>().prop_map(Value::Float),
+        "\\PC{0,40}".prop_map(Value::from),
+        "[a-zA-Z0-9\\\\:./ -]{0,60}".prop_map(Value::from),
+        // Huge strings: quadratic or recursive matching would show here.
+        (1usize..200_000, "[a-zA-Z\\\\/-]{1,4}")
+            .prop_map(|(n, s)| Value::from(s.repeat(n / s.len().max(1) + 1))),
+        Just(Value::from("C:\\Windows\\System32\\cmd.exe /c whoami")),
+        Just(Value::from("powershell -enc SQBFAFgA")),
+        Just(Value::from("10.1.2.3")),
+        Just(Value::from("0x10")),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(Value::List)
+    })
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (
+        prop::option::of(prop::sample::select(
+            &[
+                "Security",
+                "Microsoft-Windows-Sysmon/Operational",
+                "Microsoft-Windows-PowerShell/Operational",
+                "System",
+                "Application",
+                "",
+            ][..],
+        )),
+        prop::option::of(prop_oneof![
+            prop::sample::select(&[1u32, 3, 4104, 4624, 4688, 7045, 11, 13][..]),
+            any::<u32>()
+        ]),
+        prop::collection::vec(
+            (
+                prop_oneof![
+                    prop::sample::select(FIELDS).prop_map(str::to_string),
+                    "\\PC{0,12}",
+                ],
+                value(),
+            ),
+            0..12,
+        ),
+    )
+        .prop_map(|(channel, eid, fields)| {
+            let mut e = Event::new(origin());
+            e.channel = channel.map(Into::into);
+            e.event_id = eid;
+            if let Some(c) = channel {
+                e.push("Channel", c);
+            }
+            if let Some(i) = eid {
+                e.push("EventID", i as i64);
+            }
+            for (k, v) in fields {
+                e.push(k.as_str(), v);
+            }
+            e
+        })
+}
+
+/// Evaluates every way the engine offers and checks the index and the
+/// prefilter only skip rules that could not match.
+fn check_event(engine: &Engine, ev: &Event) -> Result<(), TestCaseError> {
+    let ids = |v: &[Match]| {
+        let mut x: Vec<String> = v
+            .iter()
+            .map(|m| format!("{:?}{}", m.rule.id, m.rule.path.display()))
+            .collect();
+        x.sort();
+        x
+    };
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    engine.evaluate(ev, &mut a);
+    engine.evaluate_unfiltered(ev, &mut b);
+    engine.evaluate_everything(ev, &mut c);
+    let (a, b, c) = (ids(&a), ids(&b), ids(&c));
+    prop_assert_eq!(&a, &b, "the literal prefilter changed the result");
+    prop_assert!(
+        a.iter().all(|x| c.contains(x)),
+        "the logsource index added a match"
+    );
+    Ok(())
+}
+
+fn sigmahq() -> Option<&'static Engine> {
+    static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let corpus = common::corpus()?;
+            let (set, _) = load_paths(
+                &[
+                    corpus.join("sigma/rules/windows"),
+                    corpus.join("sigma/rules-emerging-threats"),
+                    corpus.join("sigma/rules-threat-hunting"),
+                ],
+                &LoadOptions::default(),
+            );
+            Some(Engine::compile(set).0)
+        })
+        .as_ref()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any text: the loader returns and accounts for every document.
+    #[test]
+    fn loader_accounts_for_every_document(
+        pieces in prop::collection::vec(prop_oneof![3 => rule_doc(), 1 => garbage_doc()], 1..5)
+    ) {
+        let text = pieces.join("\n---\n");
+        let (set, report) = load_str(&text, Path::new("fuzz.yml"), &LoadOptions::default());
+        for f in &report.failures {
+            prop_assert!(!f.reason.is_empty(), "failure without a reason: {:?}", f);
+        }
+        let accounted = report.detection + report.correlation + report.filter
+            + report.deselected + report.failures.len();
+        prop_assert_eq!(set.len() + report.failures.len() + report.deselected, accounted);
+        if let Some(n) = expected_documents(&pieces) {
+            prop_assert_eq!(accounted, n, "documents lost or invented:\n{}\n{:#?}", text, report);
+        }
+        // Whatever loaded compiles or is reported, and runs.
+        let (engine, fails) = Engine::compile(set);
+        for f in &fails {
+            prop_assert!(!f.reason.is_empty());
+        }
+        // Every loaded detection rule is compiled or reported (failures
+        // may also name filters and correlations).
+        prop_assert!(engine.rules().len() <= report.detection);
+        prop_assert!(engine.rules().len() + fails.len() >= report.detection);
+        let mut ev = Event::new(origin());
+        ev.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+        ev.event_id = Some(1);
+        ev.push("Image", "C:\\Windows\\System32\\cmd.exe");
+        ev.push("CommandLine", "cmd /c whoami");
+        check_event(&engine, &ev)?;
+    }
+
+    /// Random rules against random events.
+    #[test]
+    fn random_rules_on_random_events(
+        docs in prop::collection::vec(rule_doc(), 1..4),
+        events in prop::collection::vec(event(), 1..4),
+    ) {
+        let (set, _) = load_str(&docs.join("\n---\n"), Path::new("fuzz.yml"), &LoadOptions::default());
+        let (engine, _) = Engine::compile(set);
+        for ev in &events {
+            check_event(&engine, ev)?;
+        }
+    }
+
+    /// Random events against the real SigmaHQ Windows rules.
+    #[test]
+    fn sigmahq_rules_on_random_events(ev in event()) {
+        if let Some(engine) = sigmahq() {
+            check_event(engine, &ev)?;
+        }
+    }
+}
