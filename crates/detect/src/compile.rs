@@ -130,21 +130,23 @@ pub(crate) struct Ctx<'a> {
     pub placeholders: &'a HashMap<String, Vec<String>>,
 }
 
-fn is_word(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
-/// `windash`: every `-` or `/` that starts a word after a non-word
-/// character (pySigma's `\B[-/]\b`) takes each of the five dash forms.
+/// `windash`: every dash-like character of the value (`-`, `/`, en dash,
+/// em dash, horizontal bar) takes each of the five forms (Sigma 2.1
+/// modifiers appendix: "all possible permutations"). Up to three dashes
+/// expand into alternatives (at most 125, all literal, so the prefilter
+/// and the contains automata still apply); beyond that each dash becomes
+/// a character class matched by the regex engine.
 fn windash(toks: &[Tok]) -> Vec<Vec<Tok>> {
     let positions: Vec<usize> = (0..toks.len())
-        .filter(|&i| {
-            matches!(toks[i], Tok::Char('-') | Tok::Char('/'))
-                && (i == 0 || !matches!(toks[i - 1], Tok::Char(c) if is_word(c)))
-                && matches!(toks.get(i + 1), Some(Tok::Char(c)) if is_word(*c))
-        })
-        .take(4)
+        .filter(|&i| matches!(toks[i], Tok::Char(c) if WINDASH.contains(&c)))
         .collect();
+    if positions.len() > 3 {
+        let mut t = toks.to_vec();
+        for p in positions {
+            t[p] = Tok::Dash;
+        }
+        return vec![t];
+    }
     let mut out = vec![toks.to_vec()];
     for &p in &positions {
         let mut next = Vec::with_capacity(out.len() * WINDASH.len());
@@ -808,13 +810,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn windash_permutes_word_leading_dashes_only() {
-        let v = windash(&parse_wildcards(" -enc x-y /c"));
-        assert_eq!(v.len(), 25);
+    fn windash_permutes_every_dash() {
+        let v = windash(&parse_wildcards(" -enc x\u{2013}y /c"));
+        assert_eq!(v.len(), 125);
         let s: Vec<String> = v.iter().map(|t| tokens_plain(t).unwrap()).collect();
         assert!(s.contains(&" /enc x-y -c".to_string()));
-        assert!(s.contains(&" \u{2015}enc x-y \u{2014}c".to_string()));
-        assert!(s.iter().all(|x| x.contains("x-y")));
+        assert!(s.contains(&" \u{2015}enc x/y \u{2014}c".to_string()));
+        // beyond three dashes: character classes
+        let v = windash(&parse_wildcards("-a -b -c -d"));
+        assert_eq!(v.len(), 1);
+        let p = StrPat::compile(&v[0], false).unwrap();
+        assert!(p.matches_str("/A \u{2014}b -c \u{2015}D"));
+        assert!(!p.matches_str("+a -b -c -d"));
     }
 
     #[test]

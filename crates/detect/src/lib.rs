@@ -248,6 +248,9 @@ pub struct Engine {
     metas: Vec<Arc<RuleMeta>>,
     index: prefilter::Index,
     prefilter: prefilter::Prefilter,
+    /// Per candidate list, the automata worth running (see
+    /// `Prefilter::mask`).
+    masks: Vec<Box<[bool]>>,
     /// Rules with no literal requirement.
     always: Vec<bool>,
     correlation: correlation::CorrelationState,
@@ -355,7 +358,7 @@ impl Engine {
             bits.clear();
             bits.resize(words, 0);
             if cands.iter().any(|&i| !self.always[i as usize]) {
-                self.prefilter.mark(event, &mut bits);
+                self.prefilter.mark(event, &mut bits, &self.masks[list]);
             }
             for &i in cands {
                 let iu = i as usize;
@@ -379,7 +382,7 @@ impl Engine {
         let list = self.index.candidates(event.channel(), event.event_id());
         let cands: &[u32] = &self.index.lists[list];
         let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
-        self.prefilter.mark(event, &mut bits);
+        self.prefilter.mark(event, &mut bits, &self.masks[list]);
         cands
             .iter()
             .map(|&i| i as usize)

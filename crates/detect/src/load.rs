@@ -447,6 +447,11 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
     // ~15% slower). Scanning cost is per byte and per pass, so one pass
     // per field wins.
     let prefilter = Prefilter::new(&reqs, 0..rules.len() as u32);
+    let masks: Vec<Box<[bool]>> = index
+        .lists
+        .iter()
+        .map(|l| prefilter.mask(&reqs, l).into_boxed_slice())
+        .collect();
     let metas: Vec<Arc<RuleMeta>> = rules.iter().map(|r| r.meta.clone()).collect();
 
     let mut h = Sha256::new();
@@ -491,6 +496,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             metas,
             index,
             prefilter,
+            masks,
             always,
             correlation: corr_state,
             digest,

@@ -276,6 +276,8 @@ pub(crate) fn rule_requirement(rule: &CompiledRule) -> Option<Vec<Lit>> {
 }
 
 struct FieldAutomaton {
+    /// Position in [`Prefilter::mask`].
+    id: usize,
     ac: AhoCorasick,
     /// Pattern id → rules it satisfies.
     rules: Vec<Vec<u32>>,
@@ -311,7 +313,7 @@ fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
         .match_kind(MatchKind::Standard)
         .build(&texts)
         .expect("literal automaton builds");
-    FieldAutomaton { ac, rules }
+    FieldAutomaton { id: 0, ac, rules }
 }
 
 impl Prefilter {
@@ -343,8 +345,18 @@ impl Prefilter {
                 }
             }
         }
+        let mut fields: Vec<_> = per_field.into_iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
         Prefilter {
-            by_field: per_field.into_iter().map(|(f, p)| (f, build(p))).collect(),
+            by_field: fields
+                .into_iter()
+                .enumerate()
+                .map(|(i, (f, p))| {
+                    let mut fa = build(p);
+                    fa.id = i;
+                    (f, fa)
+                })
+                .collect(),
             keywords: (!kw.is_empty()).then(|| build(kw)),
             words,
         }
@@ -352,6 +364,26 @@ impl Prefilter {
 
     pub fn automata(&self) -> usize {
         self.by_field.len() + usize::from(self.keywords.is_some())
+    }
+
+    /// Which automata matter for a candidate list: those holding a literal
+    /// of one of its rules (`ids[i]` of each field automaton, the keyword
+    /// automaton last). The others need not scan the event.
+    pub fn mask(&self, reqs: &[Option<Vec<Lit>>], list: &[u32]) -> Vec<bool> {
+        let mut m = vec![false; self.by_field.len() + 1];
+        for &r in list {
+            for l in reqs[r as usize].iter().flatten() {
+                match &l.field {
+                    Some(f) => {
+                        if let Some(fa) = self.by_field.get(f) {
+                            m[fa.id] = true;
+                        }
+                    }
+                    None => m[self.by_field.len()] = true,
+                }
+            }
+        }
+        m
     }
 
     fn scan(fa: &FieldAutomaton, v: &Value, bits: &mut [u64]) {
@@ -370,20 +402,30 @@ impl Prefilter {
         }
     }
 
-    /// Sets the bit of every rule whose requirement the event meets.
-    pub fn mark<R: Record + ?Sized>(&self, rec: &R, bits: &mut [u64]) {
+    /// Sets the bit of every rule whose requirement the event meets,
+    /// scanning only with the automata `mask` selects (see
+    /// [`Prefilter::mask`]).
+    pub fn mark<R: Record + ?Sized>(&self, rec: &R, bits: &mut [u64], mask: &[bool]) {
+        let kw = self
+            .keywords
+            .as_ref()
+            .filter(|_| mask.get(self.by_field.len()).copied().unwrap_or(true));
         for (name, v) in rec.fields() {
             if let Some(fa) = self.by_field.get(name) {
-                Self::scan(fa, v, bits);
+                if mask.get(fa.id).copied().unwrap_or(true) {
+                    Self::scan(fa, v, bits);
+                }
             } else if name.contains(' ') {
                 // `Threat Name` is looked up as `ThreatName` (see
                 // `compile::lookup`): scan it under that name too.
                 let stripped: String = name.chars().filter(|c| *c != ' ').collect();
                 if let Some(fa) = self.by_field.get(stripped.as_str()) {
-                    Self::scan(fa, v, bits);
+                    if mask.get(fa.id).copied().unwrap_or(true) {
+                        Self::scan(fa, v, bits);
+                    }
                 }
             }
-            if let Some(kw) = &self.keywords {
+            if let Some(kw) = kw {
                 if matches!(v, Value::Str(_) | Value::List(_)) {
                     Self::scan(kw, v, bits);
                 }

@@ -19,6 +19,9 @@ pub(crate) enum Tok {
     Star,
     /// `?`: exactly one character.
     Quest,
+    /// Any of the five `windash` dashes (only produced by `windash` when a
+    /// value has too many dashes to expand into alternatives).
+    Dash,
 }
 
 /// Parses Sigma wildcards and escapes: `\*`, `\?` and `\\` are the plain
@@ -97,13 +100,14 @@ impl StrPat {
     /// Compiles wildcard tokens.
     pub fn compile(toks: &[Tok], cased: bool) -> Result<StrPat, String> {
         let fold = |s: String| if cased { s } else { s.to_lowercase() };
-        if toks.contains(&Tok::Quest) {
+        if toks.iter().any(|t| matches!(t, Tok::Quest | Tok::Dash)) {
             let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
             for t in toks {
                 match t {
                     Tok::Char(c) => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
                     Tok::Star => re.push_str(".*"),
                     Tok::Quest => re.push('.'),
+                    Tok::Dash => re.push_str("[-/\u{2013}\u{2014}\u{2015}]"),
                 }
             }
             re.push('$');
@@ -123,7 +127,7 @@ impl StrPat {
             match t {
                 Tok::Char(c) => segs.last_mut().expect("non-empty").push(*c),
                 Tok::Star => segs.push(String::new()),
-                Tok::Quest => unreachable!("handled above"),
+                Tok::Quest | Tok::Dash => unreachable!("handled above"),
             }
         }
         let ascii = segs.iter().all(|s| s.chars().all(bytewise_foldable));
