@@ -614,6 +614,22 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 last_by_addr.insert(a, i);
             }
         }
+        // One high/critical rule firing on several hosts within the hour is
+        // one operation (a GPO detonation, a PsExec loop): one incident.
+        let mut last_by_rule: HashMap<&str, usize> = HashMap::new();
+        for (i, d) in signals.iter().enumerate() {
+            if lvl_rank(d.rule.level) < lvl_rank(Some(Level::High)) {
+                continue;
+            }
+            if let Some(&j) = last_by_rule.get(d.rule.title.as_str()) {
+                if let (Some(a), Some(b)) = (signals[j].time, d.time) {
+                    if b - a <= Duration::hours(1) {
+                        dsu.union(i, j);
+                    }
+                }
+            }
+            last_by_rule.insert(&d.rule.title, i);
+        }
         for l in &mal_links {
             let near = |host: &str| {
                 signals.iter().position(|d| {
@@ -762,23 +778,37 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut accounts_raw: Vec<_> = o.accounts.into_iter().collect();
     accounts_raw.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, a) in &accounts_raw {
-        if let Some(ev) = a.created.iter().find(|e| in_attack(e.time)) {
+        let priv_add = a
+            .groups
+            .iter()
+            .find(|(g, evs)| evs.iter().any(|e| in_attack(e.time)) && privileged_group(g))
+            .map(|(g, _)| g.clone());
+        let created = a.created.iter().find(|e| in_attack(e.time));
+        // An account created during the attack is a backdoor when it was
+        // also made privileged or used by the attack; created alone (a new
+        // member of staff the same week) it only needs checking.
+        let used = acct_comp.get(name).is_some_and(|c| c.0 == Compromise::Yes);
+        if let Some(ev) = created {
+            let (level, why) = if priv_add.is_some() || used {
+                (
+                    Compromise::Yes,
+                    format!("created during the attack (backdoor): {}", ev.summary),
+                )
+            } else {
+                (
+                    Compromise::Suspected,
+                    format!("created during the attack, to check: {}", ev.summary),
+                )
+            };
+            raise(&mut acct_comp, name, level, why);
+        }
+        if let Some(g) = priv_add {
             raise(
                 &mut acct_comp,
                 name,
-                Compromise::Yes,
-                format!("created during the attack: {}", ev.summary),
+                Compromise::Suspected,
+                format!("added to {g} during the attack"),
             );
-        }
-        for (g, evs) in &a.groups {
-            if evs.iter().any(|e| in_attack(e.time)) && privileged_group(g) {
-                raise(
-                    &mut acct_comp,
-                    name,
-                    Compromise::Suspected,
-                    format!("added to {g} during the attack"),
-                );
-            }
         }
     }
 
@@ -1421,6 +1451,37 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut interesting = o.interesting;
     interesting.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
     interesting.dedup_by(|a, b| ev_key(&a.evidence) == ev_key(&b.evidence));
+    // The same process logged by both Security 4688 and Sysmon 1: keep one
+    // (the first in order), with the rules of both.
+    {
+        let key = |p: &crate::observer::ProcRaw| {
+            (
+                p.host.clone(),
+                p.time.map(|t| t.timestamp()),
+                p.image.to_lowercase(),
+                p.cmdline.as_deref().map(|c| c.trim().to_lowercase()),
+            )
+        };
+        let mut seen: HashMap<_, usize> = HashMap::new();
+        let mut kept: Vec<crate::observer::ProcRaw> = Vec::new();
+        for p in interesting {
+            match seen.get(&key(&p)) {
+                Some(&i) => {
+                    let k = &mut kept[i];
+                    for r in p.rules {
+                        if !k.rules.contains(&r) {
+                            k.rules.push(r);
+                        }
+                    }
+                }
+                None => {
+                    seen.insert(key(&p), kept.len());
+                    kept.push(p);
+                }
+            }
+        }
+        interesting = kept;
+    }
     let procs = o.procs;
     let processes: Vec<Process> = interesting
         .iter()
@@ -2232,18 +2293,28 @@ fn data_exposure(
             .collect();
         let mut dest = Vec::new();
         if activity == ExposureActivity::Archive {
-            for a in exposure::archive_names(cmd) {
+            for a in exposure::archive_paths(cmd) {
                 archives.push((p.host.clone(), a, st.clone(), p.time));
             }
         }
         if activity == ExposureActivity::Upload {
             dest = exposure::destinations(cmd);
             // Uploading an archive made earlier: it carries the archived stores.
-            for a in exposure::archive_names(cmd) {
-                for (h, name, s, _) in &archives {
-                    if *h == p.host && *name == a {
-                        st.extend(s.iter().cloned());
-                    }
+            // By the archive's name, or by a folder holding it
+            // (`rclone copy D:\Temp\ mega:` after `rar a D:\Temp\cias.rar`).
+            let names = exposure::archive_names(cmd);
+            let dirs = exposure::path_args(cmd);
+            for (h, path, s, _) in &archives {
+                let name = crate::names::basename(path);
+                let carried = names.contains(&name)
+                    || dirs
+                        .iter()
+                        .any(|d| d.ends_with('\\') && path.starts_with(d.as_str()))
+                    || dirs
+                        .iter()
+                        .any(|d| path.starts_with(&format!("{}\\", d.trim_end_matches('\\'))));
+                if *h == p.host && carried {
+                    st.extend(s.iter().cloned());
                 }
             }
             // File-sharing domains queried by the same host around then.
@@ -2814,7 +2885,10 @@ fn containment(
             );
         }
     }
-    for a in accounts.iter().filter(|a| a.created_during_attack) {
+    for a in accounts
+        .iter()
+        .filter(|a| a.created_during_attack && a.compromised == Compromise::Yes)
+    {
         push(
             ActionKind::DeleteAccount,
             &a.name,

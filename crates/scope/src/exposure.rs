@@ -122,6 +122,35 @@ fn split_args(cmd: &str) -> Vec<String> {
 }
 
 /// Files named on a command line that look like archives (`cias.rar`).
+/// Full paths (lower case) of archive files named on a command line.
+pub(crate) fn archive_paths(cmd: &str) -> Vec<String> {
+    split_args(cmd)
+        .into_iter()
+        .map(|t| t.trim_matches('"').to_lowercase())
+        .filter(|b| {
+            [".rar", ".7z", ".zip", ".tar", ".gz", ".cab"]
+                .iter()
+                .any(|x| b.ends_with(x))
+        })
+        .collect()
+}
+
+/// Plain path arguments of a command line (not options, not remotes), lower
+/// case: what an upload tool sends.
+pub(crate) fn path_args(cmd: &str) -> Vec<String> {
+    split_args(cmd)
+        .into_iter()
+        .skip(1)
+        .map(|t| t.trim_matches('"').to_lowercase())
+        .filter(|t| {
+            !t.starts_with('-')
+                && (t.contains('\\') || t.contains('/'))
+                && !t.contains("://")
+                && !t.split_once(':').is_some_and(|(r, _)| r.len() > 1)
+        })
+        .collect()
+}
+
 pub(crate) fn archive_names(cmd: &str) -> Vec<String> {
     split_args(cmd)
         .into_iter()

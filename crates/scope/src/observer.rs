@@ -1338,6 +1338,9 @@ impl Observer {
 
     fn detections(&mut self, e: &Event, matches: &[Match], host: &str) {
         let mut accounts = BTreeSet::new();
+        // In group-membership events TargetUserName is the group: the
+        // account is the member (MemberName is a DN: CN=name,...).
+        let group_event = matches!(e.event_id, Some(4727..=4737 | 4744..=4762 | 4798 | 4799));
         for f in [
             "User",
             "SubjectUserName",
@@ -1346,7 +1349,22 @@ impl Observer {
             "SamAccountName",
             "user",
         ] {
+            if group_event && f == "TargetUserName" {
+                continue;
+            }
             if let Some((n, _)) = user(s(e, f)) {
+                accounts.insert(n);
+            }
+        }
+        if group_event {
+            let member = s(e, "MemberName")
+                .and_then(|dn| dn.split(',').next())
+                .and_then(|cn| {
+                    cn.trim()
+                        .strip_prefix("CN=")
+                        .or(cn.trim().strip_prefix("cn="))
+                });
+            if let Some((n, _)) = user(member) {
                 accounts.insert(n);
             }
         }

