@@ -479,3 +479,88 @@ fn record(
             .push(ev.origin.to_string()),
     }
 }
+
+/// Correlations: the compared SigmaHQ directories hold no correlation
+/// rule, so this case is hand-made. The specification
+/// (sigma-correlation-rules, `rules`) lets a correlation reference its
+/// rules by `id` *or* by `name`, and a rule's `id` is optional. rsigma-eval
+/// 0.23.0 resolves a detection back to its correlation through the
+/// detection's `id` only, so a rule known only by its `name` never feeds
+/// the correlation. Vigie must fire; whether rsigma-eval does is printed
+/// (if a later version fixes it, the two agree and the test still passes).
+#[test]
+fn correlation_by_rule_name() {
+    let yaml = r#"
+title: Failed logon
+name: failed_logon
+logsource: {product: windows, service: security}
+detection:
+    selection: {EventID: 4625}
+    condition: selection
+---
+title: Many failed logons for one user
+id: 0b5e2d1c-8f3a-4c1e-9d2b-6a7f0e4c3b21
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [TargetUserName]
+    timespan: 5m
+    condition: {gte: 3}
+level: high
+"#;
+    let (set, rep) = vigie_detect::load_str(yaml, Path::new("corr.yml"), &LoadOptions::default());
+    assert!(rep.failures.is_empty(), "{:?}", rep.failures);
+    let (engine, fails) = Engine::compile(set);
+    assert!(fails.is_empty(), "{fails:?}");
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let events: Vec<Event> = (0..3)
+        .map(|i| {
+            let mut e = Event::new(vigie_event::Origin {
+                source: "corr".into(),
+                locator: vigie_event::Locator::Index(i),
+            });
+            e.timestamp = Some(t0 + chrono::Duration::seconds(30 * i as i64));
+            e.channel = Some("Security".into());
+            e.event_id = Some(4625);
+            e.push("EventID", 4625i64);
+            e.push("Channel", "Security");
+            e.push("TargetUserName", "alice");
+            e
+        })
+        .collect();
+    let mut corr = engine.correlator();
+    let mut fired = Vec::new();
+    for e in &events {
+        let mut out = Vec::new();
+        engine.evaluate(e, &mut out);
+        assert_eq!(out.len(), 1, "the detection rule matches each event");
+        fired.extend(corr.observe(e.timestamp.expect("ts"), &out));
+    }
+    fired.extend(corr.finish());
+    assert_eq!(
+        fired.len(),
+        1,
+        "Vigie fires the correlation once: {fired:?}"
+    );
+
+    let coll = rsigma_parser::parse_sigma_yaml(yaml).expect("rsigma parses");
+    let mut rs = rsigma_eval::CorrelationEngine::new(rsigma_eval::CorrelationConfig::default());
+    rs.add_collection(&coll).expect("rsigma loads");
+    let mut rs_fired = 0;
+    for e in &events {
+        let json = to_json(e);
+        let ts = e.timestamp.expect("ts").timestamp();
+        rs_fired += rs
+            .process_event_at(&JsonEvent::borrow(&json), ts)
+            .iter()
+            .filter(|r| r.is_correlation())
+            .count();
+    }
+    println!(
+        "correlation by name: vigie fired {}, rsigma-eval fired {rs_fired} (0 = the known \
+         rsigma-eval 0.23.0 bug, DIFFERENTIAL.md)",
+        fired.len()
+    );
+}
