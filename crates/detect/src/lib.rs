@@ -248,6 +248,9 @@ pub struct Engine {
     metas: Vec<Arc<RuleMeta>>,
     index: prefilter::Index,
     prefilter: prefilter::Prefilter,
+    /// Per candidate list, its rules as bitsets: (without a literal
+    /// requirement, with one).
+    list_bits: Vec<ListBits>,
     /// Per candidate list, the automata worth running (see
     /// `Prefilter::mask`).
     masks: Vec<Box<[bool]>>,
@@ -257,6 +260,10 @@ pub struct Engine {
     digest: String,
     stats: EngineStats,
 }
+
+/// A candidate list as two rule bitsets: rules without a literal
+/// requirement, rules with one.
+type ListBits = (Box<[u64]>, Box<[u64]>);
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -354,22 +361,26 @@ impl Engine {
         }
         SCRATCH.with(|s| {
             let mut bits = s.borrow_mut();
-            let words = self.rules.len().div_ceil(64);
+            let (always, literal) = &self.list_bits[list];
             bits.clear();
-            bits.resize(words, 0);
-            if cands.iter().any(|&i| !self.always[i as usize]) {
+            bits.resize(always.len(), 0);
+            if literal.iter().any(|w| *w != 0) {
                 self.prefilter.mark(event, &mut bits, &self.masks[list]);
             }
-            for &i in cands {
-                let iu = i as usize;
-                if !self.always[iu] && bits[iu / 64] & (1u64 << (iu % 64)) == 0 {
-                    continue;
-                }
-                let r = &self.rules[iu];
-                counters.evaluated += 1;
-                if r.matches(event) {
-                    counters.matches += 1;
-                    out.push(self.make_match(r, event));
+            // Rules to evaluate: the list's rules without a literal
+            // requirement, and those with one that the event met; in rule
+            // order, by walking the set bits.
+            for (w, word) in bits.iter().enumerate() {
+                let mut m = always[w] | (word & literal[w]);
+                while m != 0 {
+                    let iu = w * 64 + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let r = &self.rules[iu];
+                    counters.evaluated += 1;
+                    if r.matches(event) {
+                        counters.matches += 1;
+                        out.push(self.make_match(r, event));
+                    }
                 }
             }
         });

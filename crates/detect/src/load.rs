@@ -447,6 +447,20 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
     // ~15% slower). Scanning cost is per byte and per pass, so one pass
     // per field wins.
     let prefilter = Prefilter::new(&reqs, 0..rules.len() as u32);
+    let words = rules.len().div_ceil(64);
+    let list_bits = index
+        .lists
+        .iter()
+        .map(|l| {
+            let (mut a, mut b) = (vec![0u64; words], vec![0u64; words]);
+            for &i in l.iter() {
+                let i = i as usize;
+                let t = if always[i] { &mut a } else { &mut b };
+                t[i / 64] |= 1 << (i % 64);
+            }
+            (a.into_boxed_slice(), b.into_boxed_slice())
+        })
+        .collect();
     let masks: Vec<Box<[bool]>> = index
         .lists
         .iter()
@@ -496,6 +510,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             metas,
             index,
             prefilter,
+            list_bits,
             masks,
             always,
             correlation: corr_state,
