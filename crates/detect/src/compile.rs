@@ -530,6 +530,7 @@ fn merge_contains(groups: Vec<Vec<ValueMatcher>>) -> Vec<Vec<ValueMatcher>> {
     }
     let ac = aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(lits.iter().map(|l| l.as_bytes()))
         .expect("contains automaton builds");
     rest.push(ValueMatcher::ContainsAny {
