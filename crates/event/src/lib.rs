@@ -235,10 +235,19 @@ impl Event {
     }
 
     /// The value of field `name` (exact, case-sensitive name), if present.
+    ///
+    /// When a name occurs more than once the *last* occurrence wins.
+    /// Sources push `System` fields before `EventData`/`UserData`, so an
+    /// event's own data shadows a System field of the same name: event 104
+    /// ("log cleared") carries the System `Channel` (`System`) and, in its
+    /// `UserData`, the `Channel` of the log that was cleared, which is the
+    /// one SigmaHQ rules test (as Hayabusa and SigmaHQ's converters read
+    /// it). The envelope keeps the System channel for logsource indexing.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
             .iter()
+            .rev()
             .find(|(k, _)| k.len() == name.len() && &**k == name)
             .map(|(_, v)| v)
     }
@@ -312,6 +321,17 @@ mod tests {
         assert_eq!(e.get("EventID"), Some(&Value::Int(1)));
         assert_eq!(e.get("image"), None);
         assert_eq!(e.get("Imag"), None);
+    }
+
+    #[test]
+    fn data_shadows_a_system_field_of_the_same_name() {
+        let mut e = Event::new(origin());
+        e.push("Channel", "System");
+        e.push("Channel", "Microsoft-Windows-TaskScheduler/Operational");
+        assert_eq!(
+            e.get_str("Channel"),
+            Some("Microsoft-Windows-TaskScheduler/Operational")
+        );
     }
 
     #[test]

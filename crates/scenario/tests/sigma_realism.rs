@@ -36,12 +36,7 @@ fn corpus() -> Option<PathBuf> {
 
 /// Expected titles that cannot fire today, and why. Reported, not failed;
 /// any other missing title fails the test.
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "Eventlog Cleared",
-    "event 104 carries `Channel` twice (System/Channel = System, UserData/LogFileCleared/Channel = the cleared log); \
-     the source flattens both under `Channel` and the engine reads the first, so the rule's `Channel: System` filter \
-     always applies. Same on the real EVTX sample DE_104_system_log_cleared.evtx.",
-)];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 #[test]
 fn sigmahq_rules_fire_on_each_attack_step_and_false_positives_are_counted() {
