@@ -46,7 +46,18 @@ fn sigmahq_rules_load() {
     for f in report.failures.iter().chain(&compile_failures) {
         assert!(!f.reason.is_empty(), "failure without reason: {f:?}");
         println!("FAIL {}#{}: {}", f.path.display(), f.document, f.reason);
-        let key = f.reason.split(':').next().unwrap_or("").to_string();
+        let key = [
+            "unresolved placeholder",
+            "does not compile",
+            "obsolete",
+            "unknown modifier",
+            "YAML error",
+            "bad condition",
+        ]
+        .iter()
+        .find(|k| f.reason.contains(**k))
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| f.reason.clone());
         *by_reason.entry(key).or_default() += 1;
     }
     println!("failures by reason: {by_reason:#?}");
