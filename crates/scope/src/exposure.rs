@@ -146,7 +146,7 @@ pub(crate) fn path_args(cmd: &str) -> Vec<String> {
             !t.starts_with('-')
                 && (t.contains('\\') || t.contains('/'))
                 && !t.contains("://")
-                && !t.split_once(':').is_some_and(|(r, _)| r.len() > 1)
+                && t.split_once(':').is_none_or(|(r, _)| r.len() <= 1)
         })
         .collect()
 }

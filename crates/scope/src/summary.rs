@@ -68,7 +68,13 @@ pub(crate) fn answer(s: &Scope) -> Answer {
     let accts: Vec<String> = s
         .accounts
         .iter()
-        .filter(|a| a.compromised != Compromise::No)
+        .filter(|a| a.compromised == Compromise::Yes)
+        .map(|a| a.name.clone())
+        .collect();
+    let accts_check: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|a| a.compromised == Compromise::Suspected)
         .map(|a| a.name.clone())
         .collect();
     let extent = if hosts_yes.is_empty() && hosts_sus.is_empty() {
@@ -87,6 +93,9 @@ pub(crate) fn answer(s: &Scope) -> Answer {
         }
         if !accts.is_empty() {
             x.push_str(&format!("; accounts: {}", list(&accts, 10)));
+        }
+        if !accts_check.is_empty() {
+            x.push_str(&format!("; accounts to check: {}", list(&accts_check, 6)));
         }
         x.push('.');
         x
