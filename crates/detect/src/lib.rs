@@ -6,6 +6,26 @@
 //! matches one event (anything implementing [`vigie_event::Record`]) and
 //! appends [`Match`]es; a [`Correlator`] consumes matches in time order and
 //! emits [`CorrelationMatch`]es.
+//!
+//! ```text
+//! let (set, report) = load_paths(&["rules/"], &LoadOptions::default());
+//! let (engine, failures) = Engine::compile_with(set, &EngineConfig::default());
+//! let mut out = Vec::new();
+//! for event in events { out.clear(); engine.evaluate(&event, &mut out); }
+//! ```
+//!
+//! Modules: `rule` (YAML → rule AST, load-time checks), `modifier` and
+//! `value` (value modifiers, compiled matchers), `condition` (condition
+//! language), `compile` (AST → compiled rules, evaluation), `logsource`
+//! (logsource → channel/event id table, field mappings; data in
+//! `data/logsources.yml`), `prefilter` (logsource index and literal
+//! prefilter), `load` (files → [`RuleSet`], [`RuleSet`] → [`Engine`]),
+//! `correlation` (correlation rules and their state machine).
+//!
+//! Why it is fast: rules are indexed by the (channel, event id) their
+//! logsource maps to, and within an event's candidates only rules whose
+//! necessary literals occur in the event (one Aho-Corasick scan per
+//! field) are fully evaluated; see `prefilter`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -341,7 +361,9 @@ impl Engine {
         counters: &mut EvalCounters,
     ) {
         counters.events += 1;
-        let list = self.index.candidates(event.channel(), event.event_id());
+        let list = self
+            .index
+            .candidates(event.channel(), event.event_id(), event.provider());
         let cands: &[u32] = &self.index.lists[list];
         if cands.is_empty() {
             return;
@@ -390,7 +412,9 @@ impl Engine {
     /// this event (profiling aid: which rules cost time).
     #[doc(hidden)]
     pub fn selected_rules<R: Record + ?Sized>(&self, event: &R) -> Vec<Arc<RuleMeta>> {
-        let list = self.index.candidates(event.channel(), event.event_id());
+        let list = self
+            .index
+            .candidates(event.channel(), event.event_id(), event.provider());
         let cands: &[u32] = &self.index.lists[list];
         let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
         self.prefilter.mark(event, &mut bits, &self.masks[list]);

@@ -23,7 +23,9 @@ use crate::{
 };
 
 /// Loads every `.yml`/`.yaml` file under the given files or directories
-/// (directories recursively, in sorted order so results are stable).
+/// (directories recursively, in sorted order so results are stable;
+/// hidden directories such as `.github` of a SigmaHQ checkout, which hold
+/// CI workflows rather than rules, are not entered).
 pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, LoadReport) {
     let mut files = Vec::new();
     let mut report = LoadReport::default();
@@ -67,6 +69,13 @@ fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
                     rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
                 entries.sort();
                 for e in entries {
+                    let hidden = e
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'));
+                    if hidden && e.is_dir() {
+                        continue;
+                    }
                     collect(&e, files, report);
                 }
             }
@@ -319,7 +328,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
                 }
             }
             Scope::Product(p) if p == "windows" => place.windows_any = true,
-            Scope::Product(_) => place.non_windows = true,
+            Scope::Product(p) => place.non_windows = Some(p.clone()),
             Scope::Unrestricted => place.unrestricted = true,
         }
         let res = Resolver {
@@ -500,7 +509,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
         literals: prefilter.words,
         candidate_lists: index.lists.len(),
         windows_any: places.iter().filter(|p| p.windows_any).count(),
-        non_windows: places.iter().filter(|p| p.non_windows).count(),
+        non_windows: places.iter().filter(|p| p.non_windows.is_some()).count(),
         unrestricted: places.iter().filter(|p| p.unrestricted).count(),
     };
     let _: &HashMap<String, Vec<String>> = &config.placeholders;

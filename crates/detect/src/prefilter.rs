@@ -442,8 +442,10 @@ pub(crate) struct Placement {
     pub keys: Vec<(Option<String>, Option<u32>)>,
     /// Product-level Windows rule: every Windows event.
     pub windows_any: bool,
-    /// Product-level non-Windows rule: every non-Windows event.
-    pub non_windows: bool,
+    /// Product-level non-Windows rule (its product, lower-case): every
+    /// non-Windows event of that product, and every non-Windows event
+    /// whose product is unknown.
+    pub non_windows: Option<String>,
     /// Every event.
     pub unrestricted: bool,
 }
@@ -467,8 +469,13 @@ pub(crate) struct Index {
     /// Windows event (has an id) on an unmapped channel.
     windows_other: usize,
     windows_other_eid: FastMap<u32, usize>,
-    /// Event with no id (non-Windows).
+    /// Event with no id (non-Windows) of an unknown product: every
+    /// non-Windows rule.
     non_windows: usize,
+    /// Event with no id whose provider names a product that rules name
+    /// (e.g. FortiGate syslog, provider `fortigate`): that product's rules
+    /// only, so that Zeek or Cisco rules never run on FortiGate lines.
+    non_windows_by_product: FastMap<Box<str>, usize>,
     pub lists: Vec<Box<[u32]>>,
     list_ids: HashMap<Box<[u32]>, usize>,
     /// Rules placed by product or unrestricted (in many lists).
@@ -496,6 +503,7 @@ impl Index {
         let mut eid_all_channels: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut win_any = Vec::new();
         let mut non_win = Vec::new();
+        let mut by_product: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
         let mut unres = Vec::new();
         let mut idx = Index {
             shared: vec![false; places.len()],
@@ -512,8 +520,12 @@ impl Index {
                 win_any.push(i);
                 idx.shared[iu] = true;
             }
-            if p.non_windows {
+            if let Some(product) = &p.non_windows {
                 non_win.push(i);
+                by_product
+                    .entry(product.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
                 idx.shared[iu] = true;
             }
             for (c, e) in &p.keys {
@@ -581,6 +593,11 @@ impl Index {
         idx.eid_only_default = idx.intern(&[&win_any, &unres]);
         idx.windows_other = idx.eid_only_default;
         idx.non_windows = idx.intern(&[&non_win, &unres]);
+        for (product, rules) in &by_product {
+            let l = idx.intern(&[rules, &unres]);
+            idx.non_windows_by_product
+                .insert(product.clone().into_boxed_str(), l);
+        }
         idx
     }
 
@@ -596,7 +613,23 @@ impl Index {
     }
 
     /// The candidate list for an event (an index into `lists`).
-    pub fn candidates(&self, channel: Option<&str>, eid: Option<u32>) -> usize {
+    pub fn candidates(
+        &self,
+        channel: Option<&str>,
+        eid: Option<u32>,
+        provider: Option<&str>,
+    ) -> usize {
+        let non_windows = || {
+            provider
+                .and_then(|p| {
+                    self.non_windows_by_product.get(p).or_else(|| {
+                        self.non_windows_by_product
+                            .get(p.to_ascii_lowercase().as_str())
+                    })
+                })
+                .copied()
+                .unwrap_or(self.non_windows)
+        };
         match (channel, eid) {
             (Some(c), Some(e)) => match self.channel(c) {
                 Some(ci) => *ci.by_eid.get(&e).unwrap_or(&ci.any),
@@ -607,10 +640,10 @@ impl Index {
             },
             (Some(c), None) => match self.channel(c) {
                 Some(ci) => ci.any,
-                None => self.non_windows,
+                None => non_windows(),
             },
             (None, Some(e)) => *self.eid_only.get(&e).unwrap_or(&self.eid_only_default),
-            (None, None) => self.non_windows,
+            (None, None) => non_windows(),
         }
     }
 }

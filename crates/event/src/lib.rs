@@ -278,6 +278,12 @@ pub trait Record {
     fn channel(&self) -> Option<&str>;
     /// The Windows event id, for indexing rules by logsource.
     fn event_id(&self) -> Option<u32>;
+    /// The provider (Windows provider, or for syslog the application or
+    /// appliance, e.g. `fortigate`): places events without an event id in
+    /// the rules of their Sigma `product`.
+    fn provider(&self) -> Option<&str> {
+        None
+    }
     /// The event time, for correlation windows.
     fn timestamp(&self) -> Option<Timestamp>;
 }
@@ -295,6 +301,9 @@ impl Record for Event {
     }
     fn event_id(&self) -> Option<u32> {
         self.event_id
+    }
+    fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
     fn timestamp(&self) -> Option<Timestamp> {
         self.timestamp
