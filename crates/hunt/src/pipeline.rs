@@ -89,7 +89,9 @@ pub struct HuntOutcome {
     pub scope: Option<Scope>,
     /// The organisation's assets (empty when no assets file was given).
     pub assets: Arc<Assets>,
-    /// Wall time of the reading + matching phase, and of scope/correlation.
+    /// Wall time of rule loading and compiling, of the reading + matching
+    /// phase, and of correlation + scope.
+    pub rules_time: Duration,
     pub read_time: Duration,
     pub post_time: Duration,
 }
@@ -152,6 +154,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         None => Arc::new(Assets::default()),
     };
 
+    let rules_started = Instant::now();
     let (engine, rules, rules_compiled, rule_digest) = if config.rules.is_empty() {
         (None, LoadReport::default(), 0, String::new())
     } else {
@@ -166,6 +169,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         (Some(engine), report, compiled, digest)
     };
 
+    let rules_time = rules_started.elapsed();
     let sizes: Vec<u64> = inputs
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
@@ -246,6 +250,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         last,
         scope,
         assets,
+        rules_time,
         read_time,
         post_time: post_started.elapsed(),
     })

@@ -34,6 +34,13 @@ pub fn render(o: &HuntOutcome) -> String {
             b.format("%Y-%m-%d %H:%M:%S UTC")
         );
     }
+    let _ = writeln!(
+        s,
+        "Time: rules {:.2}s, read and match {:.2}s, correlation and scope {:.2}s",
+        o.rules_time.as_secs_f64(),
+        o.read_time.as_secs_f64(),
+        o.post_time.as_secs_f64()
+    );
     let r = &o.rules;
     if o.rules_compiled > 0 || !r.failures.is_empty() {
         let _ = writeln!(
