@@ -47,10 +47,27 @@ measure() { # name, command...
 
 measure vigie-parse "$vigie" hunt --no-rules --quiet "$bench/evtx"
 measure vigie-hunt "$vigie" hunt --no-builtin "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
-grep -E '^Read|^Detections' "$bench/vigie-hunt.out" || true
+grep -E '^Read|^Time|^Detections' "$bench/vigie-hunt.out" || true
 if [ -n "${HAYABUSA:-}" ]; then
-    measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" -w -q -C ${HAYABUSA_RULES:+-r "$HAYABUSA_RULES"}
+    # HAYABUSA_RULES: a hayabusa-rules checkout (holds config/); -w: no wizard, default rule set.
+    measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" \
+        -r "$HAYABUSA_RULES" -c "$HAYABUSA_RULES/config" -w -q -C -K
+    echo "  hayabusa detections: $(($(wc -l <"$bench/hayabusa.csv") - 1))"
 fi
 if [ -n "${RSIGMA:-}" ]; then
-    measure rsigma "$RSIGMA" rule backtest --corpus "$bench/evtx" "${rules[@]}"
+    # rsigma's backtest takes one rule path, and matches SigmaHQ field names
+    # only once records are flattened (EventData + System names).
+    mkdir -p "$bench/sigma-windows"
+    for d in rules/windows rules-emerging-threats rules-threat-hunting; do
+        ln -sfn "$corpus/sigma/$d" "$bench/sigma-windows/$(basename "$d")"
+    done
+    flatten='.Event
+| ((.EventData // {}) | if type == "object" then del(."#attributes") else {} end)
+  + ((.UserData // {}) | if type == "object" then ([.[] | select(type == "object")] | add // {}) else {} end)
+  + {EventID: (.System.EventID | if type == "object" then ."#text" else . end),
+     Channel: .System.Channel, Computer: .System.Computer,
+     Provider_Name: .System.Provider."#attributes".Name}'
+    measure rsigma "$RSIGMA" rule backtest -r "$bench/sigma-windows" --corpus "$bench/evtx" \
+        --jq "$flatten" --output-format json --report "$bench/rsigma.json"
+    python3 -c "import json,sys; print('  rsigma detections:', sum(r.get('fires',0) for r in json.load(open(sys.argv[1]))['rules']))" "$bench/rsigma.json" || true
 fi
