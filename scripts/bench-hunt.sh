@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${VIGIE_CORPUS:-$root/../shared/corpus}
 bench=${1:-/tmp/vigie-bench}
-vigie=$root/target/release/vigie
+vigie=${VIGIE:-$root/target/release/vigie}
 target_bytes=$((1024 * 1024 * 1024))
 
 [ -x "$vigie" ] || { echo "build first: cargo build --release" >&2; exit 2; }
@@ -25,13 +25,13 @@ target_bytes=$((1024 * 1024 * 1024))
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time: apt-get install time" >&2; exit 2; }
 
 mkdir -p "$bench/evtx"
-size() { du -sb "$bench/evtx" | cut -f1; }
+size() { du -sbL "$bench/evtx" | cut -f1; }
 i=0
 while [ "$(size)" -lt "$target_bytes" ]; do
     i=$((i + 1))
     [ -d "$bench/evtx/copy-$i" ] || cp -r "$corpus/evtx-attack-samples" "$bench/evtx/copy-$i"
 done
-echo "corpus: $(du -sh "$bench/evtx" | cut -f1) in $(find "$bench/evtx" -name '*.evtx' | wc -l) EVTX files"
+echo "corpus: $(du -shL "$bench/evtx" | cut -f1) in $(find -L "$bench/evtx" -name '*.evtx' | wc -l) EVTX files"
 
 rules=(--rules "$corpus/sigma/rules/windows" --rules "$corpus/sigma/rules-emerging-threats" --rules "$corpus/sigma/rules-threat-hunting")
 
