@@ -15,8 +15,9 @@
 //!   `evaluate_unfiltered` and is a subset of `evaluate_everything`).
 //!
 //! 1,024 cases per property keep the whole file under ~30 s in release
-//! (`cargo test --release -p vigie-detect --test fuzz`); raise them with
-//! `PROPTEST_CASES` for a longer run.
+//! (`cargo test --release -p vigie-detect --test fuzz`; 128 cases in debug
+//! builds, see [`cases`]); raise them with `PROPTEST_CASES` for a longer
+//! run.
 
 mod common;
 
@@ -378,8 +379,17 @@ fn sigmahq() -> Option<&'static Engine> {
         .as_ref()
 }
 
+/// Cases per property: 1,024 in release (~6 s for the file), 128 in
+/// debug builds (~20x slower); `PROPTEST_CASES` overrides both.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(if cfg!(debug_assertions) { 128 } else { 1024 })
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// Any text: the loader returns and accounts for every document.
     #[test]
