@@ -160,9 +160,21 @@ pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadRe
         ..Default::default()
     };
     set.sources.push(Sha256::digest(yaml.as_bytes()).into());
-    let docs: Vec<Result<Yaml, String>> = match YamlLoader::load_from_str(yaml) {
-        Ok(d) => d.into_iter().map(Ok).collect(),
-        Err(_) => split_documents(yaml)
+    // A whole-text parse that finds fewer documents than there are `---`
+    // separators has let one document swallow the next (e.g. a
+    // zero-indented block scalar running over the marker): trusting it
+    // would lose a rule without a word, so fall back to one parse per
+    // document, where the good ones load and the broken one is reported.
+    let separated = split_documents(yaml)
+        .iter()
+        .filter(|d| !d.trim().is_empty())
+        .count();
+    let whole = YamlLoader::load_from_str(yaml)
+        .ok()
+        .filter(|d| d.iter().filter(|y| !y.is_null()).count() >= separated);
+    let docs: Vec<Result<Yaml, String>> = match whole {
+        Some(d) => d.into_iter().map(Ok).collect(),
+        None => split_documents(yaml)
             .iter()
             .filter(|d| !d.trim().is_empty())
             .map(|d| match YamlLoader::load_from_str(d) {

@@ -217,26 +217,6 @@ fn garbage_doc() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A block scalar header (`>`, `|-`, `key: >` ...) followed by a line
-/// at column 0 (or ending the piece). yaml-rust2 then reads the following
-/// `---` and the next document as the scalar's content, and `load_str`
-/// trusts that parse: the next rule disappears without a failure of its
-/// own. Known Vigie bug (see `known_bug_block_scalar_swallows_next_document`),
-/// excluded from the strict count until it is fixed.
-fn zero_indented_block_scalar(piece: &str) -> bool {
-    let header = |l: &str| {
-        let h = l
-            .trim_end()
-            .trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
-        h.ends_with('>') || h.ends_with('|')
-    };
-    let lines: Vec<&str> = piece.lines().collect();
-    lines
-        .windows(2)
-        .any(|w| header(w[0]) && !w[1].starts_with([' ', '\t']))
-        || lines.last().is_some_and(|l| header(l))
-}
-
 /// YAML documents, as the loader must see them: the expected number of
 /// documents a loader has to account for, or `None` when the text is
 /// ambiguous (a piece that itself holds document markers).
@@ -245,7 +225,6 @@ fn expected_documents(pieces: &[String]) -> Option<usize> {
     for p in pieces {
         if p.lines()
             .any(|l| l.starts_with("---") || l.starts_with("...") || l.starts_with('%'))
-            || zero_indented_block_scalar(p)
         {
             return None;
         }
@@ -480,19 +459,15 @@ fn rule_generator_is_not_degenerate() {
     assert!(compiled >= 70, "compiled {compiled}");
 }
 
-/// Known Vigie bug found by `loader_accounts_for_every_document`: a
-/// malformed document made of a block scalar whose content starts at
-/// column 0 swallows the next document. yaml-rust2 reads `>` + `"` +
-/// `---` + the rule as one scalar, `load_str` reports one failure
-/// ("document is not a map", document 0) and the rule of document 1 is
-/// neither loaded nor reported. The YAML specification (1.2, 9.1.2) makes
-/// `---` at column 0 a document marker that ends the scalar. Must be
-/// fixed (e.g. when the whole-text parse yields fewer documents than
-/// there are `---` separator lines, fall back to per-document parsing);
-/// then remove `#[ignore]`.
+/// Found by `loader_accounts_for_every_document`: a malformed document
+/// made of a block scalar whose content starts at column 0 once swallowed
+/// the next document (yaml-rust2 read `>` + `"` + `---` + the rule as one
+/// scalar), and the rule of document 1 was neither loaded nor reported.
+/// YAML 1.2 §9.1.2 makes `---` at column 0 a document marker that ends the
+/// scalar; `load_str` now falls back to per-document parsing when the
+/// whole-text parse finds fewer documents than there are markers.
 #[test]
-#[ignore = "known Vigie bug: a zero-indented block scalar swallows the next rule (must be fixed)"]
-fn known_bug_block_scalar_swallows_next_document() {
+fn block_scalar_does_not_swallow_the_next_document() {
     let text = ">\n\"\n---\ntitle: T\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    sel0:\n        Image: x\n    condition: sel0\nlevel: low\n";
     let (_, report) = load_str(text, Path::new("fuzz.yml"), &LoadOptions::default());
     assert_eq!(
