@@ -369,7 +369,11 @@ fn vigie_agrees_with_rsigma_on_sigmahq() {
         .unwrap_or(if cfg!(debug_assertions) { 10 } else { 1 })
         .max(1);
     let compared: Vec<&Event> = events.iter().step_by(stride).collect();
-    println!("comparing {} of {} events (stride {stride})", compared.len(), events.len());
+    println!(
+        "comparing {} of {} events (stride {stride})",
+        compared.len(),
+        events.len()
+    );
     for &ev in &compared {
         out.clear();
         engine.evaluate_everything(ev, &mut out);
@@ -446,7 +450,7 @@ fn vigie_agrees_with_rsigma_on_sigmahq() {
         );
         // DIFF_DUMP=1: the first example event, as both engines read it.
         if std::env::var_os("DIFF_DUMP").is_some() {
-            if let Some(e) = events.iter().find(|e| e.origin.to_string() == evs[0]) {
+            if let Some(e) = events.iter().find(|e| short_origin(e) == evs[0]) {
                 println!("  event: {}", to_json(e));
             }
         }
@@ -456,6 +460,15 @@ fn vigie_agrees_with_rsigma_on_sigmahq() {
         "{} (rule, direction) disagreements outside the explained categories",
         unexplained.len()
     );
+}
+
+/// The event's origin relative to the attack-samples directory.
+fn short_origin(ev: &Event) -> String {
+    let o = ev.origin.to_string();
+    match o.find("evtx-attack-samples/") {
+        Some(i) => o[i + "evtx-attack-samples/".len()..].to_string(),
+        None => o,
+    }
 }
 
 struct Ctx<'a> {
@@ -481,11 +494,11 @@ fn record(
         Some(c) => by_cause
             .entry(c)
             .or_default()
-            .push((id.to_string(), ev.origin.to_string())),
+            .push((id.to_string(), short_origin(ev))),
         None => unexplained
             .entry((id.to_string(), vigie))
             .or_default()
-            .push(ev.origin.to_string()),
+            .push(short_origin(ev)),
     }
 }
 
