@@ -17,7 +17,8 @@
 //! 1,024 cases per property keep the whole file under ~30 s in release
 //! (`cargo test --release -p vigie-detect --test fuzz`; 128 cases in debug
 //! builds, see [`cases`]); raise them with `PROPTEST_CASES` for a longer
-//! run.
+//! run. A coverage-guided libFuzzer target with the same properties lives
+//! in `crates/detect/fuzz` (`cargo +nightly fuzz run load_and_eval`).
 
 mod common;
 
