@@ -14,18 +14,34 @@ const TOP: usize = 10;
 /// Renders the summary as plain text (no colours: it is also logged).
 pub fn render(o: &HuntOutcome) -> String {
     let mut s = String::new();
-    let skipped: u64 = o.files.iter().map(|f| f.records_skipped).sum();
-    let errors: usize =
-        o.files.iter().map(|f| f.errors.len()).sum::<usize>() + o.input_errors.len();
+    // Files in no log format (a README or a licence beside the logs of a
+    // collection) are skipped, not failed: listed apart from read errors.
+    let (logs, not_logs): (Vec<_>, Vec<_>) = o.files.iter().partition(|f| f.format.is_some());
+    let skipped: u64 = logs.iter().map(|f| f.records_skipped).sum();
+    let errors: usize = logs.iter().map(|f| f.errors.len()).sum::<usize>() + o.input_errors.len();
     let _ = writeln!(
         s,
         "Read {} events from {} files ({} records skipped, {} errors) in {:.2}s",
         o.events,
-        o.files.len(),
+        logs.len(),
         skipped,
         errors,
         o.read_time.as_secs_f64()
     );
+    if !not_logs.is_empty() {
+        let names: Vec<String> = not_logs
+            .iter()
+            .take(3)
+            .map(|f| f.path.display().to_string())
+            .collect();
+        let _ = writeln!(
+            s,
+            "Skipped {} files in no log format: {}{}",
+            not_logs.len(),
+            names.join(", "),
+            if not_logs.len() > 3 { ", …" } else { "" }
+        );
+    }
     if let (Some(a), Some(b)) = (o.first, o.last) {
         let _ = writeln!(
             s,
@@ -96,7 +112,7 @@ pub fn render(o: &HuntOutcome) -> String {
         }
     }
     let mut shown = 0;
-    for f in &o.files {
+    for f in &logs {
         for e in &f.errors {
             if shown < TOP {
                 let _ = writeln!(s, "  error: {}: {e}", f.path.display());
