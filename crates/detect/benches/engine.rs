@@ -22,10 +22,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{files, to_json};
+
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
 use vigie_detect::{load_paths, Engine, LoadOptions, Match};
-use vigie_event::{Event, Value};
+use vigie_event::Event;
 
 /// CPU time consumed by the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> u64 {
@@ -110,49 +114,6 @@ fn corpus() -> Option<PathBuf> {
         println!("skipped: corpus not found at {}", p.display());
         None
     }
-}
-
-fn files(dir: &std::path::Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-/// The flat JSON object rsigma-eval reads for a Vigie event (first
-/// occurrence of a repeated field name wins, as in `Event::get`).
-fn to_json(e: &Event) -> serde_json::Value {
-    fn conv(v: &Value) -> serde_json::Value {
-        match v {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
-            Value::Str(s) => serde_json::Value::String(s.to_string()),
-            Value::List(l) => serde_json::Value::Array(l.iter().map(conv).collect()),
-        }
-    }
-    let mut m = serde_json::Map::new();
-    for (k, v) in &e.fields {
-        if !m.contains_key(&**k) {
-            m.insert(k.to_string(), conv(v));
-        }
-    }
-    serde_json::Value::Object(m)
 }
 
 /// Minimum CPU time of `passes` runs of `f`, in seconds.

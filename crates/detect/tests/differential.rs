@@ -26,6 +26,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+mod support;
+use support::to_json;
+
 use rsigma_eval::JsonEvent;
 use vigie_detect::{
     load_paths, Engine, LoadOptions, LogSource, LogsourceEntry, LogsourceMapping, Match,
@@ -39,48 +42,6 @@ fn rule_dirs(corpus: &Path) -> Vec<PathBuf> {
         corpus.join("sigma/rules-emerging-threats"),
         corpus.join("sigma/rules-threat-hunting"),
     ]
-}
-
-fn yaml_files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            yaml_files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-/// The JSON object rsigma-eval reads for a Vigie event.
-fn to_json(e: &Event) -> serde_json::Value {
-    fn conv(v: &Value) -> serde_json::Value {
-        match v {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
-            Value::Str(s) => serde_json::Value::String(s.to_string()),
-            Value::List(l) => serde_json::Value::Array(l.iter().map(conv).collect()),
-        }
-    }
-    let mut m = serde_json::Map::new();
-    for (k, v) in &e.fields {
-        if !m.contains_key(&**k) {
-            m.insert(k.to_string(), conv(v));
-        }
-    }
-    serde_json::Value::Object(m)
 }
 
 /// A rule of the compared set, as both engines see it.
@@ -258,7 +219,7 @@ fn classify(
 
 fn load_events(corpus: &Path) -> Vec<Event> {
     let mut files = Vec::new();
-    yaml_files(&corpus.join("evtx-attack-samples"), &["evtx"], &mut files);
+    support::files(&corpus.join("evtx-attack-samples"), &["evtx"], &mut files);
     let mut events = Vec::new();
     for f in &files {
         let (ev, _) = vigie_source::read_all(f);
@@ -344,7 +305,7 @@ fn compare(mutate: fn(&Event) -> Event, debug_stride: usize) {
     // rsigma-eval, file by file so that one bad file costs one rule.
     let mut files = Vec::new();
     for d in &dirs {
-        yaml_files(d, &["yml", "yaml"], &mut files);
+        support::files(d, &["yml", "yaml"], &mut files);
     }
     let mut rs = rsigma_eval::Engine::new();
     let mut rs_fail = Vec::new();
