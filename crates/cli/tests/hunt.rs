@@ -279,3 +279,40 @@ fn parse_only_reads_everything_and_reports_no_rule() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_manifest_carries_what_was_assumed_about_an_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // RFC 3164 carries no year: the one assumed is a note of the input.
+    std::fs::write(
+        dir.join("auth.log"),
+        "<38>Jan 10 02:10:03 srv01 sshd[411]: Failed password for root from 203.0.113.45 port 4711 ssh2\n",
+    )
+    .unwrap();
+    let out = vigie(
+        &[
+            "hunt",
+            "auth.log",
+            "--no-rules",
+            "-q",
+            "--manifest",
+            "m.json",
+        ],
+        dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&std::fs::read(dir.join("m.json")).unwrap()).unwrap();
+    let input = &m["inputs"][0];
+    assert_eq!(input["records_read"], 1);
+    let notes = input["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("year")),
+        "{notes:?}"
+    );
+}

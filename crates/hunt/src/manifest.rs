@@ -53,6 +53,9 @@ pub struct InputManifest {
     pub errors: usize,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// Facts about the input that are not errors (an EVTX file marked
+    /// dirty, the year assumed for year-less syslog timestamps).
+    pub notes: Vec<String>,
 }
 
 impl From<&FileReport> for InputManifest {
@@ -67,6 +70,7 @@ impl From<&FileReport> for InputManifest {
             errors: f.errors.len(),
             first: f.first,
             last: f.last,
+            notes: f.notes.clone(),
         }
     }
 }
