@@ -1146,22 +1146,11 @@ impl<'a> HostGen<'a> {
         share: &str,
         path: &str,
     ) {
-        let data = vec![
-            ("SubjectUserSid", who.sid.clone().into()),
-            ("SubjectUserName", who.name.clone().into()),
-            ("SubjectDomainName", who.domain.clone().into()),
-            ("SubjectLogonId", logon_id.to_string().into()),
-            ("ObjectType", "File".into()),
-            ("IpAddress", ip.to_string().into()),
-            (
-                "IpPort",
-                self.rng.gen_range(49152..65535u32).to_string().into(),
-            ),
-            ("ShareName", format!("\\\\*\\{share}").into()),
-            ("ShareLocalPath", format!("\\??\\{path}").into()),
+        let mut data = self.share_fields(who, logon_id, ip, share, path);
+        data.extend([
             ("AccessMask", "0x1".into()),
             ("AccessList", "%%4416\n\t\t\t\t".into()),
-        ];
+        ]);
         self.push(t, Channel::Security, Provider::SecurityAuditing, 5140, data);
     }
 
@@ -1179,7 +1168,27 @@ impl<'a> HostGen<'a> {
         mask: &str,
         access: &str,
     ) {
-        let data = vec![
+        let mut data = self.share_fields(who, logon_id, ip, share, path);
+        data.extend([
+            ("RelativeTargetName", relative.to_string().into()),
+            ("AccessMask", mask.to_string().into()),
+            ("AccessList", access.to_string().into()),
+            ("AccessReason", "-".into()),
+        ]);
+        self.push(t, Channel::Security, Provider::SecurityAuditing, 5145, data);
+    }
+
+    /// The fields 5140 and 5145 share, in Windows' order (the source port
+    /// is drawn here, so both events consume the random stream alike).
+    fn share_fields(
+        &mut self,
+        who: &Account,
+        logon_id: &str,
+        ip: &str,
+        share: &str,
+        path: &str,
+    ) -> Vec<(&'static str, V)> {
+        vec![
             ("SubjectUserSid", who.sid.clone().into()),
             ("SubjectUserName", who.name.clone().into()),
             ("SubjectDomainName", who.domain.clone().into()),
@@ -1192,12 +1201,7 @@ impl<'a> HostGen<'a> {
             ),
             ("ShareName", format!("\\\\*\\{share}").into()),
             ("ShareLocalPath", format!("\\??\\{path}").into()),
-            ("RelativeTargetName", relative.to_string().into()),
-            ("AccessMask", mask.to_string().into()),
-            ("AccessList", access.to_string().into()),
-            ("AccessReason", "-".into()),
-        ];
-        self.push(t, Channel::Security, Provider::SecurityAuditing, 5145, data);
+        ]
     }
 
     /// System 7045 (a service was installed).
