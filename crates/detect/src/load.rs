@@ -341,6 +341,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             }
             Scope::Product(p) if p == "windows" => place.windows_any = true,
             Scope::Product(p) => place.non_windows = Some(p.clone()),
+            Scope::NonWindows => place.non_windows_any = true,
             Scope::Unrestricted => place.unrestricted = true,
         }
         let res = Resolver {
@@ -521,7 +522,10 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
         literals: prefilter.words,
         candidate_lists: index.lists.len(),
         windows_any: places.iter().filter(|p| p.windows_any).count(),
-        non_windows: places.iter().filter(|p| p.non_windows.is_some()).count(),
+        non_windows: places
+            .iter()
+            .filter(|p| p.non_windows.is_some() || p.non_windows_any)
+            .count(),
         unrestricted: places.iter().filter(|p| p.unrestricted).count(),
     };
     let _: &HashMap<String, Vec<String>> = &config.placeholders;

@@ -196,7 +196,8 @@ impl LogsourceMapping {
         }
         match p {
             Some(p) => Scope::Product(p),
-            None => Scope::Unrestricted,
+            None if c.is_none() && s.is_none() => Scope::Unrestricted,
+            None => Scope::NonWindows,
         }
     }
 }
@@ -210,7 +211,12 @@ pub enum Scope<'a> {
     /// event of that product family (Windows events for `windows`,
     /// non-Windows events for any other product).
     Product(String),
-    /// No product and nothing known: evaluate on every event.
+    /// A category or service that no entry maps, and no product (e.g.
+    /// `category: proxy`, `category: webserver`): the rule is for some
+    /// appliance's logs, never for Windows event logs, whose every channel
+    /// is a known logsource. Evaluate on every non-Windows event.
+    NonWindows,
+    /// No logsource at all: evaluate on every event.
     Unrestricted,
 }
 
@@ -256,10 +262,8 @@ mod tests {
             m.resolve(&ls(Some("windows"), Some("file_access"), None)),
             Scope::Product("windows".into())
         );
-        assert_eq!(
-            m.resolve(&ls(None, Some("proxy"), None)),
-            Scope::Unrestricted
-        );
+        assert_eq!(m.resolve(&ls(None, Some("proxy"), None)), Scope::NonWindows);
+        assert_eq!(m.resolve(&ls(None, None, None)), Scope::Unrestricted);
         assert!(m.field_mappings.contains_key("ecs"));
     }
 

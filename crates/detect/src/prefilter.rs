@@ -5,7 +5,9 @@
 //!
 //! 1. **Index** by logsource: rules are listed under the (channel, event
 //!    id) pairs their logsource maps to; an event only sees the rules of
-//!    its own pair (plus product-level and unrestricted rules).
+//!    its own pair (plus product-level and unrestricted rules; rules for
+//!    an appliance category that names no product, such as `proxy`, only
+//!    see non-Windows events).
 //! 2. **Literal prefilter**: for each rule a *necessary literal
 //!    requirement* is derived from its condition — a set of (field,
 //!    literal) pairs at least one of which must occur in the event for the
@@ -492,6 +494,9 @@ pub(crate) struct Placement {
     /// non-Windows event of that product, and every non-Windows event
     /// whose product is unknown.
     pub non_windows: Option<String>,
+    /// No product, unmapped category or service: every non-Windows event
+    /// whatever its product.
+    pub non_windows_any: bool,
     /// Every event.
     pub unrestricted: bool,
 }
@@ -549,6 +554,7 @@ impl Index {
         let mut eid_all_channels: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut win_any = Vec::new();
         let mut non_win = Vec::new();
+        let mut non_win_any = Vec::new();
         let mut by_product: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
         let mut unres = Vec::new();
         let mut idx = Index {
@@ -560,6 +566,11 @@ impl Index {
             let i = i as u32;
             if p.unrestricted {
                 unres.push(i);
+                idx.shared[iu] = true;
+            }
+            if p.non_windows_any {
+                non_win.push(i);
+                non_win_any.push(i);
                 idx.shared[iu] = true;
             }
             if p.windows_any {
@@ -640,7 +651,7 @@ impl Index {
         idx.windows_other = idx.eid_only_default;
         idx.non_windows = idx.intern(&[&non_win, &unres]);
         for (product, rules) in &by_product {
-            let l = idx.intern(&[rules, &unres]);
+            let l = idx.intern(&[rules, &non_win_any, &unres]);
             idx.non_windows_by_product
                 .insert(product.clone().into_boxed_str(), l);
         }

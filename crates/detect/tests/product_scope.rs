@@ -74,3 +74,68 @@ fn fortigate_lines_meet_fortigate_rules_only() {
         ["Any product", "FortiGate VPN failure", "Zeek RDP"]
     );
 }
+
+const APPLIANCE_RULES: &str = r#"
+title: Proxy rule
+id: 00000000-0000-4000-8000-000000000011
+logsource: {category: proxy}
+detection:
+    selection: {c-uri|contains: '/admin'}
+    condition: selection
+level: low
+---
+title: No logsource
+id: 00000000-0000-4000-8000-000000000012
+logsource: {}
+detection:
+    selection: {c-uri|contains: '/admin'}
+    condition: selection
+level: low
+"#;
+
+fn with_uri(channel: Option<&str>, event_id: Option<u32>, provider: Option<&str>) -> Event {
+    let mut e = Event::new(Origin {
+        source: Arc::from("x.log"),
+        locator: Locator::Line(1),
+    });
+    e.channel = channel.map(Into::into);
+    e.event_id = event_id;
+    e.provider = provider.map(Into::into);
+    e.push("c-uri", "https://intranet/admin/users");
+    e
+}
+
+/// A rule for an appliance category that nothing maps (`proxy`,
+/// `webserver`) and that names no product never runs on Windows events:
+/// every Windows channel is a known logsource, and it is not a proxy's.
+/// A rule with no logsource at all runs everywhere.
+#[test]
+fn unmapped_categories_without_product_skip_windows_events() {
+    let (set, report) = load_str(
+        APPLIANCE_RULES,
+        Path::new("appliance.yml"),
+        &LoadOptions::default(),
+    );
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let (engine, failures) = Engine::compile(set);
+    assert!(failures.is_empty(), "{failures:?}");
+    for windows in [
+        with_uri(Some("Security"), Some(4688), None),
+        with_uri(Some("Microsoft-Windows-Sysmon/Operational"), Some(1), None),
+        with_uri(Some("Some-Unmapped/Operational"), Some(42), None),
+        with_uri(None, Some(4688), None),
+    ] {
+        assert_eq!(titles(&engine, &windows), ["No logsource"], "{windows:?}");
+    }
+    for appliance in [
+        with_uri(Some("syslog"), None, Some("squid")),
+        with_uri(Some("syslog"), None, Some("fortigate")),
+        with_uri(None, None, None),
+    ] {
+        assert_eq!(
+            titles(&engine, &appliance),
+            ["No logsource", "Proxy rule"],
+            "{appliance:?}"
+        );
+    }
+}
