@@ -14,8 +14,8 @@ use crate::rule::{FieldAst, RawValue, SearchAst};
 use crate::value::{literal_tokens, parse_wildcards, tokens_plain, Cmp, StrPat, Tok, ValueMatcher};
 use crate::{MatchedField, RuleMeta};
 
-/// Lookup names of one rule field: tried in order, the first present wins.
-pub(crate) type Names = Box<[Arc<str>]>;
+pub(crate) use crate::view::Names;
+use crate::view::{Slots, View};
 
 #[derive(Debug, Clone)]
 pub(crate) enum TestKind {
@@ -72,10 +72,12 @@ pub(crate) struct CompiledRule {
     pub generate: bool,
 }
 
-/// Shares field name strings across rules.
+/// Shares field name strings across rules, and numbers the names fields
+/// are looked up by (see [`crate::view`]).
 #[derive(Default)]
 pub(crate) struct Interner {
     map: HashMap<String, Arc<str>>,
+    pub slots: Slots,
 }
 
 impl Interner {
@@ -97,6 +99,12 @@ pub(crate) struct Resolver<'a> {
 
 impl Resolver<'_> {
     pub fn names(&self, field: &str, int: &mut Interner) -> Names {
+        let names = self.name_list(field, int);
+        let slots = names.iter().map(|n| int.slots.intern(n)).collect();
+        Names { names, slots }
+    }
+
+    fn name_list(&self, field: &str, int: &mut Interner) -> Box<[Arc<str>]> {
         let mut out: Vec<Arc<str>> = Vec::with_capacity(2);
         let mut push = |s: &str, out: &mut Vec<Arc<str>>| {
             if !out.iter().any(|x| &**x == s) {
@@ -611,95 +619,51 @@ pub(crate) fn compile_condition(
 // ---------------------------------------------------------------------
 // Evaluation
 
-/// The value of the first of `names` present in the event.
-///
-/// Windows event data names may contain spaces (`Threat Name` in Defender
-/// events); Sigma writes them without (`ThreatName`, specification "Field
-/// Usage"). When no name is found as is, a field whose name equals one of
-/// `names` once its spaces are removed is used.
-#[inline]
-pub(crate) fn lookup<'r, R: Record + ?Sized>(rec: &'r R, names: &[Arc<str>]) -> Option<&'r Value> {
-    let direct = match names {
-        [one] => rec.field(one),
-        _ => names.iter().find_map(|n| rec.field(n)),
-    };
-    if direct.is_some() || !SPACED.get() {
-        return direct;
-    }
-    names
-        .iter()
-        .find_map(|n| spaced_lookup(rec, n).map(|(_, v)| v))
-}
-
-thread_local! {
-    /// Whether the event being evaluated has field names with spaces
-    /// (set per event by the engine; true when unknown).
-    pub(crate) static SPACED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
-}
-
-/// Records whether `rec` has field names with spaces, for [`lookup`].
-pub(crate) fn note_spaced<R: Record + ?Sized>(rec: &R) {
-    let any = rec.fields().any(|(k, _)| k.as_bytes().contains(&b' '));
-    SPACED.set(any);
-}
-
-/// Finds a field whose name with spaces removed is `name`.
-pub(crate) fn spaced_lookup<'r, R: Record + ?Sized>(
-    rec: &'r R,
-    name: &str,
-) -> Option<(&'r str, &'r Value)> {
-    rec.fields().find(|(k, _)| {
-        k.len() > name.len() && k.as_bytes().contains(&b' ') && {
-            let mut a = k.bytes().filter(|b| *b != b' ');
-            let mut b = name.bytes();
-            loop {
-                match (a.next(), b.next()) {
-                    (None, None) => break true,
-                    (Some(x), Some(y)) if x == y => continue,
-                    _ => break false,
-                }
-            }
-        }
-    })
-}
-
-fn keyword_group<R: Record + ?Sized>(g: &[ValueMatcher], rec: &R) -> bool {
-    rec.fields().any(|(_, v)| {
-        matches!(v, Value::Str(_) | Value::List(_)) && g.iter().any(|m| m.matches(v, rec))
+fn keyword_group<R: Record + ?Sized>(g: &[ValueMatcher], view: &View<'_, R>) -> bool {
+    (0..view.len()).any(|p| {
+        let v = view.vals[p];
+        matches!(v, Value::Str(_) | Value::List(_))
+            && g.iter().any(|m| m.matches(v, view.lowered_str(p), view))
     })
 }
 
 impl CTest {
-    pub fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
+    pub fn eval<R: Record + ?Sized>(&self, view: &View<'_, R>) -> bool {
         let Some(names) = &self.field else {
             return match &self.kind {
                 TestKind::Values { all, groups, .. } => {
                     if *all {
-                        groups.iter().all(|g| keyword_group(g, rec))
+                        groups.iter().all(|g| keyword_group(g, view))
                     } else {
-                        groups.iter().any(|g| keyword_group(g, rec))
+                        groups.iter().any(|g| keyword_group(g, view))
                     }
                 }
                 _ => false,
             };
         };
-        let v = lookup(rec, names);
+        let pos = view.find(names);
         match &self.kind {
-            TestKind::Exists(b) => v.is_some() == *b,
-            TestKind::Null => v.is_none_or(|v| matches!(v, Value::Null)),
+            TestKind::Exists(b) => pos.is_some() == *b,
+            TestKind::Null => pos.is_none_or(|p| matches!(view.vals[p], Value::Null)),
             TestKind::Values {
                 all,
                 neq,
                 groups,
                 null_ok,
             } => {
-                let r = match v {
+                let r = match pos {
                     None => *null_ok && !*all,
-                    Some(v) => {
+                    Some(p) => {
+                        let v = view.vals[p];
+                        let low = view.lowered_str(p);
                         if *all {
-                            groups.iter().all(|g| g.iter().any(|m| m.matches(v, rec)))
+                            groups
+                                .iter()
+                                .all(|g| g.iter().any(|m| m.matches(v, low, view)))
                         } else {
-                            groups.iter().any(|g| g.iter().any(|m| m.matches(v, rec)))
+                            groups
+                                .iter()
+                                .any(|g| g.iter().any(|m| m.matches(v, low, view)))
                         }
                     }
                 };
@@ -709,15 +673,19 @@ impl CTest {
     }
 
     /// The event value this test looked at, for explanations.
-    fn explain<R: Record + ?Sized>(&self, rec: &R, selection: &str, out: &mut Vec<MatchedField>) {
+    fn explain<R: Record + ?Sized>(
+        &self,
+        view: &View<'_, R>,
+        selection: &str,
+        out: &mut Vec<MatchedField>,
+    ) {
         match &self.field {
             Some(names) => {
-                let found = names
-                    .iter()
-                    .find_map(|n| rec.field(n).map(|v| (&**n, v)))
-                    .or_else(|| names.iter().find_map(|n| spaced_lookup(rec, n)));
-                let (field, value) = match found {
-                    Some((n, v)) => (n.to_string(), v.to_text().into_owned()),
+                let (field, value) = match view.find(names) {
+                    Some(p) => (
+                        view.name_at(p).to_string(),
+                        view.vals[p].to_text().into_owned(),
+                    ),
                     None => (self.display.to_string(), String::new()),
                 };
                 out.push(MatchedField {
@@ -729,14 +697,15 @@ impl CTest {
             None => {
                 if let TestKind::Values { groups, .. } = &self.kind {
                     for g in groups {
-                        if let Some((_, v)) = rec.fields().find(|(_, v)| {
+                        if let Some(p) = (0..view.len()).find(|&p| {
+                            let v = view.vals[p];
                             matches!(v, Value::Str(_) | Value::List(_))
-                                && g.iter().any(|m| m.matches(v, rec))
+                                && g.iter().any(|m| m.matches(v, view.lowered_str(p), view))
                         }) {
                             out.push(MatchedField {
                                 selection: selection.to_string(),
                                 field: None,
-                                value: v.to_text().into_owned(),
+                                value: view.vals[p].to_text().into_owned(),
                             });
                         }
                     }
@@ -747,13 +716,14 @@ impl CTest {
 }
 
 impl CSearch {
-    pub fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
-        self.alts.iter().any(|a| a.iter().all(|t| t.eval(rec)))
+    pub fn eval<R: Record + ?Sized>(&self, view: &View<'_, R>) -> bool {
+        self.alts.iter().any(|a| a.iter().all(|t| t.eval(view)))
     }
 }
 
 impl SourceCheck {
-    fn eval<R: Record + ?Sized>(&self, rec: &R) -> bool {
+    fn eval<R: Record + ?Sized>(&self, view: &View<'_, R>) -> bool {
+        let rec = view.rec;
         if !self.channels.is_empty() {
             let Some(c) = rec.channel() else { return false };
             if !self.channels.iter().any(|x| x.eq_ignore_ascii_case(c)) {
@@ -766,7 +736,7 @@ impl SourceCheck {
             return false;
         }
         self.conds.iter().all(|(names, pats)| {
-            lookup(rec, names).is_some_and(|v| {
+            view.get(names).is_some_and(|v| {
                 pats.iter()
                     .any(|p| crate::value::with_text(v, |t| p.matches_str(t)))
             })
@@ -775,30 +745,34 @@ impl SourceCheck {
 }
 
 impl CompiledRule {
-    fn eval_expr<R: Record + ?Sized>(&self, e: &Expr, rec: &R) -> bool {
+    fn eval_expr<R: Record + ?Sized>(&self, e: &Expr, view: &View<'_, R>) -> bool {
         match e {
-            Expr::Search(i) => self.searches[*i].eval(rec),
-            Expr::Not(x) => !self.eval_expr(x, rec),
-            Expr::And(v) => v.iter().all(|x| self.eval_expr(x, rec)),
-            Expr::Or(v) => v.iter().any(|x| self.eval_expr(x, rec)),
+            Expr::Search(i) => self.searches[*i].eval(view),
+            Expr::Not(x) => !self.eval_expr(x, view),
+            Expr::And(v) => v.iter().all(|x| self.eval_expr(x, view)),
+            Expr::Or(v) => v.iter().any(|x| self.eval_expr(x, view)),
             Expr::AtLeast(n, v) => {
-                v.iter().filter(|x| self.eval_expr(x, rec)).take(*n).count() >= *n
+                v.iter()
+                    .filter(|x| self.eval_expr(x, view))
+                    .take(*n)
+                    .count()
+                    >= *n
             }
-            Expr::Source(i) => self.sources[*i].eval(rec),
+            Expr::Source(i) => self.sources[*i].eval(view),
         }
     }
 
-    pub fn matches<R: Record + ?Sized>(&self, rec: &R) -> bool {
-        self.eval_expr(&self.expr, rec)
+    pub fn matches<R: Record + ?Sized>(&self, view: &View<'_, R>) -> bool {
+        self.eval_expr(&self.expr, view)
     }
 
-    pub fn explain<R: Record + ?Sized>(&self, rec: &R) -> Vec<MatchedField> {
+    pub fn explain<R: Record + ?Sized>(&self, view: &View<'_, R>) -> Vec<MatchedField> {
         let mut out = Vec::new();
         for &i in &self.positive {
             let s = &self.searches[i];
-            if let Some(alt) = s.alts.iter().find(|a| a.iter().all(|t| t.eval(rec))) {
+            if let Some(alt) = s.alts.iter().find(|a| a.iter().all(|t| t.eval(view))) {
                 for t in alt {
-                    t.explain(rec, &s.name, &mut out);
+                    t.explain(view, &s.name, &mut out);
                 }
             }
         }

@@ -43,6 +43,7 @@ mod modifier;
 mod prefilter;
 mod rule;
 mod value;
+mod view;
 
 pub use load::{load_paths, load_str};
 pub use logsource::{FieldMapping, LogsourceEntry, LogsourceMapping};
@@ -276,6 +277,8 @@ pub struct Engine {
     masks: Vec<Box<[bool]>>,
     /// Rules with no literal requirement.
     always: Vec<bool>,
+    /// The field names rules look up, numbered (see `view`).
+    slots: view::Slots,
     correlation: correlation::CorrelationState,
     digest: String,
     stats: EngineStats,
@@ -286,7 +289,8 @@ pub struct Engine {
 type ListBits = (Box<[u64]>, Box<[u64]>);
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The prefilter's rule bitset, reused across events.
+    static BITS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Engine {
@@ -330,24 +334,31 @@ impl Engine {
     /// Evaluation of every rule on the event, ignoring logsource and
     /// prefilter (for tests of the index).
     pub fn evaluate_everything<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
-        compile::note_spaced(event);
-        for r in &self.rules {
-            if r.matches(event) {
-                out.push(self.make_match(r, event));
+        view::SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let view = view::View::build(event, &self.slots, &mut s);
+            for r in &self.rules {
+                if r.matches(&view) {
+                    out.push(self.make_match(r, &view));
+                }
             }
-        }
+        })
     }
 
-    fn make_match<R: Record + ?Sized>(&self, r: &compile::CompiledRule, event: &R) -> Match {
+    fn make_match<R: Record + ?Sized>(
+        &self,
+        r: &compile::CompiledRule,
+        view: &view::View<'_, R>,
+    ) -> Match {
         let mut cv = Vec::new();
         for (key, names) in &r.corr_fields {
-            if let Some(v) = compile::lookup(event, names) {
+            if let Some(v) = view.get(names) {
                 cv.push((key.clone(), v.clone()));
             }
         }
         Match {
             rule: r.meta.clone(),
-            matched: r.explain(event),
+            matched: r.explain(view),
             correlation_values: cv,
             generate: r.generate,
         }
@@ -369,42 +380,46 @@ impl Engine {
             return;
         }
         counters.indexed += cands.len() as u64;
-        compile::note_spaced(event);
-        if !prefilter {
-            for &i in cands {
-                let r = &self.rules[i as usize];
-                counters.evaluated += 1;
-                if r.matches(event) {
-                    counters.matches += 1;
-                    out.push(self.make_match(r, event));
-                }
-            }
-            return;
-        }
-        SCRATCH.with(|s| {
-            let mut bits = s.borrow_mut();
-            let (always, literal) = &self.list_bits[list];
-            bits.clear();
-            bits.resize(always.len(), 0);
-            if literal.iter().any(|w| *w != 0) {
-                self.prefilter.mark(event, &mut bits, &self.masks[list]);
-            }
-            // Rules to evaluate: the list's rules without a literal
-            // requirement, and those with one that the event met; in rule
-            // order, by walking the set bits.
-            for (w, word) in bits.iter().enumerate() {
-                let mut m = always[w] | (word & literal[w]);
-                while m != 0 {
-                    let iu = w * 64 + m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    let r = &self.rules[iu];
+        view::SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let view = view::View::build(event, &self.slots, &mut s);
+            if !prefilter {
+                for &i in cands {
+                    let r = &self.rules[i as usize];
                     counters.evaluated += 1;
-                    if r.matches(event) {
+                    if r.matches(&view) {
                         counters.matches += 1;
-                        out.push(self.make_match(r, event));
+                        out.push(self.make_match(r, &view));
                     }
                 }
+                return;
             }
+            BITS.with(|b| {
+                let mut bits = b.borrow_mut();
+                let (always, literal) = &self.list_bits[list];
+                bits.clear();
+                bits.resize(always.len(), 0);
+                if literal.iter().any(|w| *w != 0) {
+                    self.prefilter
+                        .mark(&view, list, &mut bits, &self.masks[list]);
+                }
+                // Rules to evaluate: the list's rules without a literal
+                // requirement, and those with one that the event met; in
+                // rule order, by walking the set bits.
+                for (w, word) in bits.iter().enumerate() {
+                    let mut m = always[w] | (word & literal[w]);
+                    while m != 0 {
+                        let iu = w * 64 + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        let r = &self.rules[iu];
+                        counters.evaluated += 1;
+                        if r.matches(&view) {
+                            counters.matches += 1;
+                            out.push(self.make_match(r, &view));
+                        }
+                    }
+                }
+            });
         });
     }
 
@@ -417,7 +432,12 @@ impl Engine {
             .candidates(event.channel(), event.event_id(), event.provider());
         let cands: &[u32] = &self.index.lists[list];
         let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
-        self.prefilter.mark(event, &mut bits, &self.masks[list]);
+        view::SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let view = view::View::build(event, &self.slots, &mut s);
+            self.prefilter
+                .mark(&view, list, &mut bits, &self.masks[list]);
+        });
         cands
             .iter()
             .map(|&i| i as usize)

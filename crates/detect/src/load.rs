@@ -468,7 +468,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
     // faster) and per placement group (each field scanned once per group:
     // ~15% slower). Scanning cost is per byte and per pass, so one pass
     // per field wins.
-    let prefilter = Prefilter::new(&reqs, 0..rules.len() as u32);
+    let prefilter = Prefilter::new(&reqs, &index.lists, &int.slots);
     let words = rules.len().div_ceil(64);
     let list_bits = index
         .lists
@@ -538,6 +538,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             list_bits,
             masks,
             always,
+            slots: int.slots,
             correlation: corr_state,
             digest,
             stats,

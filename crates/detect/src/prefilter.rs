@@ -30,11 +30,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use vigie_event::{Record, Value};
+use vigie_event::Record;
 
 use crate::compile::{CTest, CompiledRule, TestKind};
 use crate::condition::Expr;
-use crate::value::{with_text, ValueMatcher};
+use crate::value::ValueMatcher;
+use crate::view::{Slots, View, NONE};
 
 /// FNV-1a: the maps looked up per event field (field names, channels,
 /// event ids) are keyed by short trusted strings and small integers, for
@@ -281,14 +282,33 @@ struct FieldAutomaton {
     /// Position in [`Prefilter::mask`].
     id: usize,
     ac: AhoCorasick,
+    /// For small literal sets (up to 64), a SIMD searcher (Teddy) that
+    /// answers "does any literal occur?" at many bytes per cycle; the
+    /// automaton then runs only on the rare values where one does.
+    ///
+    /// Why: the overlapping automaton scan is bound by the latency of one
+    /// transition lookup per byte (~3 ns here), whatever the automaton's
+    /// size, and the keyword literals of the rules every Windows event
+    /// meets (Mimikatz keywords) made it read every byte of every event.
+    /// A leftmost-first search that finds nothing proves no literal occurs;
+    /// when it finds one, the full overlapping scan gives the exact set.
+    quick: Option<aho_corasick::packed::Searcher>,
     /// Pattern id → rules it satisfies.
     rules: Vec<Vec<u32>>,
 }
 
 /// The literal prefilter.
 pub(crate) struct Prefilter {
-    by_field: FastMap<Arc<str>, FieldAutomaton>,
-    keywords: Option<FieldAutomaton>,
+    /// Field name → automaton `id` (index in `autos`).
+    by_field: FastMap<Arc<str>, usize>,
+    autos: Vec<FieldAutomaton>,
+    /// Field slot (see [`crate::view`]) → automaton `id`, or `NONE`.
+    by_slot: Vec<u32>,
+    /// Keyword automata, one per distinct keyword literal set of the
+    /// candidate lists: a list scans for its own rules' keywords only.
+    keywords: Vec<FieldAutomaton>,
+    /// Candidate list → its keyword automaton, or `NONE`.
+    kw_of_list: Vec<u32>,
     pub words: usize,
 }
 
@@ -316,57 +336,81 @@ fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
         .match_kind(MatchKind::Standard)
         .build(&texts)
         .expect("literal automaton builds");
-    FieldAutomaton { id: 0, ac, rules }
+    let quick = (texts.len() <= 64)
+        .then(|| aho_corasick::packed::Searcher::new(&texts))
+        .flatten();
+    FieldAutomaton {
+        id: 0,
+        ac,
+        quick,
+        rules,
+    }
 }
 
 impl Prefilter {
-    /// Automata over the literals of the rules `members` (indices into
-    /// `reqs`).
-    pub fn new(reqs: &[Option<Vec<Lit>>], members: impl Iterator<Item = u32>) -> Prefilter {
+    /// Automata over the literals of the rules (`reqs`, one per rule), for
+    /// the candidate lists `lists` of the logsource index.
+    pub fn new(reqs: &[Option<Vec<Lit>>], lists: &[Box<[u32]>], slots: &Slots) -> Prefilter {
         let mut per_field: HashMap<Arc<str>, BTreeSet<(String, u32)>> = HashMap::new();
-        let mut kw: BTreeSet<(String, u32)> = BTreeSet::new();
         let mut words = 0;
-        for i in members {
-            let i = i as usize;
-            match &reqs[i] {
-                None => {}
-                Some(lits) => {
-                    for l in lits {
-                        words += 1;
-                        match &l.field {
-                            Some(f) => {
-                                per_field
-                                    .entry(f.clone())
-                                    .or_default()
-                                    .insert((l.text.clone(), i as u32));
-                            }
-                            None => {
-                                kw.insert((l.text.clone(), i as u32));
-                            }
-                        }
-                    }
+        for (i, lits) in reqs.iter().enumerate() {
+            for l in lits.iter().flatten() {
+                words += 1;
+                if let Some(f) = &l.field {
+                    per_field
+                        .entry(f.clone())
+                        .or_default()
+                        .insert((l.text.clone(), i as u32));
                 }
             }
         }
+        let mut keywords = Vec::new();
+        let mut kw_ids: HashMap<BTreeSet<(String, u32)>, u32> = HashMap::new();
+        let kw_of_list = lists
+            .iter()
+            .map(|list| {
+                let set: BTreeSet<(String, u32)> = list
+                    .iter()
+                    .flat_map(|&r| reqs[r as usize].iter().flatten().map(move |l| (l, r)))
+                    .filter(|(l, _)| l.field.is_none())
+                    .map(|(l, r)| (l.text.clone(), r))
+                    .collect();
+                if set.is_empty() {
+                    return NONE;
+                }
+                *kw_ids.entry(set.clone()).or_insert_with(|| {
+                    keywords.push(build(set));
+                    keywords.len() as u32 - 1
+                })
+            })
+            .collect();
         let mut fields: Vec<_> = per_field.into_iter().collect();
         fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut by_slot = vec![NONE; slots.len()];
+        let mut by_field = FastMap::default();
+        let mut autos = Vec::with_capacity(fields.len());
+        for (i, (f, p)) in fields.into_iter().enumerate() {
+            let sl = slots.get(&f);
+            if sl != NONE {
+                by_slot[sl as usize] = i as u32;
+            }
+            let mut fa = build(p);
+            fa.id = i;
+            autos.push(fa);
+            by_field.insert(f, i);
+        }
         Prefilter {
-            by_field: fields
-                .into_iter()
-                .enumerate()
-                .map(|(i, (f, p))| {
-                    let mut fa = build(p);
-                    fa.id = i;
-                    (f, fa)
-                })
-                .collect(),
-            keywords: (!kw.is_empty()).then(|| build(kw)),
+            by_field,
+            autos,
+            by_slot,
+            keywords,
+            kw_of_list,
             words,
         }
     }
 
     pub fn automata(&self) -> usize {
-        self.by_field.len() + usize::from(self.keywords.is_some())
+        self.by_field.len() + self.keywords.len()
     }
 
     /// Which automata matter for a candidate list: those holding a literal
@@ -378,8 +422,8 @@ impl Prefilter {
             for l in reqs[r as usize].iter().flatten() {
                 match &l.field {
                     Some(f) => {
-                        if let Some(fa) = self.by_field.get(f) {
-                            m[fa.id] = true;
+                        if let Some(&id) = self.by_field.get(f) {
+                            m[id] = true;
                         }
                     }
                     None => m[self.by_field.len()] = true,
@@ -389,97 +433,74 @@ impl Prefilter {
         m
     }
 
-    fn scan(fa: &FieldAutomaton, v: &Value, bits: &mut [u64], buf: &mut Vec<u8>) {
-        match v {
-            Value::List(items) => items.iter().for_each(|i| Self::scan(fa, i, bits, buf)),
-            Value::Str(s) => Self::scan_str(fa, s, bits, buf),
-            other => with_text(other, |t| Self::scan_str(fa, t, bits, buf)),
+    /// Marks the rules of every literal of `fa` found in `lowered`.
+    #[inline]
+    fn scan(fa: &FieldAutomaton, lowered: &[u8], bits: &mut [u64]) {
+        if let Some(q) = &fa.quick {
+            if q.find(lowered).is_none() {
+                return;
+            }
         }
-    }
-
-    /// Scans `s` ASCII-lower-cased (into the reusable `buf`) with the
-    /// case-sensitive automaton over lower-cased literals: the same matches
-    /// as an ASCII-case-insensitive scan, since non-ASCII bytes are left
-    /// untouched by both.
-    fn scan_str(fa: &FieldAutomaton, s: &str, bits: &mut [u64], buf: &mut Vec<u8>) {
-        buf.clear();
-        buf.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
-        for m in fa.ac.find_overlapping_iter(&buf[..]) {
+        for m in fa.ac.find_overlapping_iter(lowered) {
             for &r in &fa.rules[m.pattern().as_usize()] {
                 bits[(r / 64) as usize] |= 1u64 << (r % 64);
             }
         }
     }
 
-    /// Appends the ASCII-lower-cased text of `v` (list items one by one)
-    /// to `out`, each piece followed by a NUL separator.
-    fn append_lower(v: &Value, out: &mut Vec<u8>) {
-        match v {
-            Value::List(items) => items.iter().for_each(|i| Self::append_lower(i, out)),
-            Value::Str(s) => {
-                out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
-                out.push(0);
+    /// The automaton of the field at `pos` of the view: its exact name's,
+    /// else (`Threat Name` looked up as `ThreatName`, see [`crate::view`])
+    /// its spaceless name's.
+    #[inline]
+    fn automaton_at<R: Record + ?Sized>(
+        &self,
+        view: &View<'_, R>,
+        pos: usize,
+    ) -> Option<&FieldAutomaton> {
+        let (d, sp) = view.slots_at(pos);
+        for sl in [d, sp] {
+            if sl != NONE {
+                let a = self.by_slot[sl as usize];
+                if a != NONE {
+                    return Some(&self.autos[a as usize]);
+                }
             }
-            other => with_text(other, |t| {
-                out.extend(t.bytes().map(|b| b.to_ascii_lowercase()));
-                out.push(0);
-            }),
         }
+        None
     }
 
     /// Sets the bit of every rule whose requirement the event meets,
     /// scanning only with the automata `mask` selects (see
     /// [`Prefilter::mask`]).
     ///
-    /// The keyword automaton scans all string fields at once: their
-    /// lower-cased texts are joined (NUL-separated) and scanned in one
-    /// call, because the cost of a scan is mostly per call (an event has
-    /// ~700 bytes of scanned text over ~20 values). A literal found across
-    /// a separator only makes a rule a candidate needlessly, which is
+    /// Each field's automaton scans the field's lower-cased text from the
+    /// view (literals are lower-case: the same matches as an ASCII
+    /// case-insensitive scan, non-ASCII bytes being left untouched by
+    /// both). The keyword automaton scans all values at once: the view
+    /// keeps them NUL-separated in one buffer, and the cost of a scan is
+    /// mostly per call. A literal found across a separator, or in a
+    /// number's text, only makes a rule a candidate needlessly, which is
     /// sound: the prefilter may over-select, never under-select.
-    pub fn mark<R: Record + ?Sized>(&self, rec: &R, bits: &mut [u64], mask: &[bool]) {
-        let kw = self
-            .keywords
-            .as_ref()
-            .filter(|_| mask.get(self.by_field.len()).copied().unwrap_or(true));
-        SCAN_BUFS.with(|b| {
-            let (buf, joined) = &mut *b.borrow_mut();
-            joined.clear();
-            for (name, v) in rec.fields() {
-                if let Some(fa) = self.by_field.get(name) {
-                    if mask.get(fa.id).copied().unwrap_or(true) {
-                        Self::scan(fa, v, bits, buf);
-                    }
-                } else if name.contains(' ') {
-                    // `Threat Name` is looked up as `ThreatName` (see
-                    // `compile::lookup`): scan it under that name too.
-                    let stripped: String = name.chars().filter(|c| *c != ' ').collect();
-                    if let Some(fa) = self.by_field.get(stripped.as_str()) {
-                        if mask.get(fa.id).copied().unwrap_or(true) {
-                            Self::scan(fa, v, bits, buf);
-                        }
-                    }
-                }
-                if kw.is_some() && matches!(v, Value::Str(_) | Value::List(_)) {
-                    Self::append_lower(v, joined);
+    pub fn mark<R: Record + ?Sized>(
+        &self,
+        view: &View<'_, R>,
+        list: usize,
+        bits: &mut [u64],
+        mask: &[bool],
+    ) {
+        for pos in 0..view.len() {
+            if let Some(fa) = self.automaton_at(view, pos) {
+                if mask.get(fa.id).copied().unwrap_or(true) {
+                    Self::scan(fa, view.lowered(pos), bits);
                 }
             }
-            if let Some(kw) = kw {
-                for m in kw.ac.find_overlapping_iter(&joined[..]) {
-                    for &r in &kw.rules[m.pattern().as_usize()] {
-                        bits[(r / 64) as usize] |= 1u64 << (r % 64);
-                    }
-                }
+        }
+        if let Some(&k) = self.kw_of_list.get(list) {
+            if k != NONE {
+                Self::scan(&self.keywords[k as usize], view.all_lowered(), bits);
             }
-        });
+        }
     }
-}
-
-thread_local! {
-    /// Reusable buffers of [`Prefilter::mark`]: one lower-cased value, and
-    /// the joined lower-cased string values for the keyword automaton.
-    static SCAN_BUFS: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Where a rule is evaluated (from its logsource).

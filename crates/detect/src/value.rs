@@ -6,10 +6,11 @@
 //! the common case (ASCII patterns, string values).
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use vigie_event::{Record, Value};
+
+use crate::view::View;
 
 /// One token of a Sigma string value after escape processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,9 @@ pub(crate) struct StrPat {
     /// The pattern read as an integer, when it is an exact number: lets
     /// `4624` match `Int(4624)` without rendering the integer.
     pub num: Option<i64>,
+    /// Substring searchers built once, one per literal of a `Contains`
+    /// or `Glob` pattern (building one per search was measurable).
+    finders: Box<[memchr::memmem::Finder<'static>]>,
 }
 
 impl StrPat {
@@ -120,6 +124,7 @@ impl StrPat {
                 cased,
                 ascii,
                 num: None,
+                finders: Box::new([]),
             });
         }
         let mut segs: Vec<String> = vec![String::new()];
@@ -156,11 +161,18 @@ impl StrPat {
                 end,
             },
         };
+        let finders = match &kind {
+            StrKind::Contains(l) => vec![finder(l)],
+            StrKind::Glob { segs, .. } => segs.iter().map(|l| finder(l)).collect(),
+            _ => Vec::new(),
+        }
+        .into_boxed_slice();
         Ok(StrPat {
             kind,
             cased,
             ascii,
             num,
+            finders,
         })
     }
 
@@ -173,6 +185,19 @@ impl StrPat {
             }
             StrKind::Glob { segs, .. } => segs.iter().map(|s| &**s).max_by_key(|s| s.len()),
             StrKind::Regex(_) => None,
+        }
+    }
+
+    /// Matches a string whose ASCII-lower-cased bytes are `low`, when the
+    /// caller has them (see [`crate::view`]): ASCII case-insensitive
+    /// patterns then compare bytes exactly, their literals being lower-case.
+    #[inline]
+    pub fn matches_low(&self, hay: &str, low: Option<&[u8]>) -> bool {
+        match low {
+            Some(l) if !self.cased && self.ascii && !matches!(self.kind, StrKind::Regex(_)) => {
+                self.match_bytes(l, false)
+            }
+            _ => self.matches_str(hay),
         }
     }
 
@@ -205,7 +230,13 @@ impl StrPat {
             StrKind::Suffix(p) => {
                 hay.len() >= p.len() && eq(&hay[hay.len() - p.len()..], p.as_bytes())
             }
-            StrKind::Contains(p) => find(hay, p.as_bytes(), ci).is_some(),
+            StrKind::Contains(p) => {
+                if ci {
+                    find(hay, p.as_bytes(), true).is_some()
+                } else {
+                    self.finders[0].find(hay).is_some()
+                }
+            }
             StrKind::Glob { segs, start, end } => {
                 let n = segs.len();
                 let mut pos = 0usize;
@@ -220,7 +251,12 @@ impl StrPat {
                     } else if i == n - 1 && *end {
                         return rest.len() >= seg.len() && eq(&rest[rest.len() - seg.len()..], seg);
                     } else {
-                        match find(rest, seg, ci) {
+                        let found = if ci {
+                            find(rest, seg, true)
+                        } else {
+                            self.finders[i].find(rest)
+                        };
+                        match found {
                             Some(j) => pos += j + seg.len(),
                             None => return false,
                         }
@@ -231,6 +267,10 @@ impl StrPat {
             StrKind::Regex(_) => false,
         }
     }
+}
+
+fn finder(lit: &str) -> memchr::memmem::Finder<'static> {
+    memchr::memmem::Finder::new(lit.as_bytes()).into_owned()
 }
 
 /// True for characters that case-insensitive matching may compare
@@ -333,7 +373,7 @@ pub(crate) enum ValueMatcher {
     Null,
     /// `fieldref`: equal to the value of another field of the event.
     FieldRef {
-        names: Box<[Arc<str>]>,
+        names: crate::view::Names,
         cased: bool,
     },
     /// Time modifiers: the date part of the value compared to a number.
@@ -391,17 +431,24 @@ pub(crate) fn with_text<T>(v: &Value, f: impl FnOnce(&str) -> T) -> T {
 }
 
 impl ValueMatcher {
-    /// Matches one event value; lists match when any element does.
-    pub fn matches<R: Record + ?Sized>(&self, v: &Value, rec: &R) -> bool {
+    /// Matches one event value; lists match when any element does. `low`
+    /// is the value's ASCII-lower-cased text when it is a string and the
+    /// caller has it; `view` resolves `fieldref` names.
+    pub fn matches<R: Record + ?Sized>(
+        &self,
+        v: &Value,
+        low: Option<&[u8]>,
+        view: &View<'_, R>,
+    ) -> bool {
         if let Value::List(items) = v {
-            return items.iter().any(|i| self.matches(i, rec));
+            return items.iter().any(|i| self.matches(i, None, view));
         }
         match self {
             ValueMatcher::Str(p) => match v {
                 Value::Int(i) if matches!(p.kind, StrKind::Exact(_)) && p.num.is_some() => {
                     p.num == Some(*i)
                 }
-                Value::Str(s) => p.matches_str(s),
+                Value::Str(s) => p.matches_low(s, low),
                 _ => with_text(v, |t| p.matches_str(t)),
             },
             ValueMatcher::Regex(r) => with_text(v, |t| r.is_match(t)),
@@ -420,7 +467,7 @@ impl ValueMatcher {
             },
             ValueMatcher::Null => matches!(v, Value::Null),
             ValueMatcher::FieldRef { names, cased } => {
-                let Some(other) = crate::compile::lookup(rec, names) else {
+                let Some(other) = view.get(names) else {
                     return false;
                 };
                 with_text(v, |a| {
@@ -435,7 +482,12 @@ impl ValueMatcher {
                     })
                 })
             }
-            ValueMatcher::ContainsAny { ac, .. } => with_text(v, |t| ac.is_match(t)),
+            ValueMatcher::ContainsAny { ac, .. } => match low {
+                // The automaton is ASCII case-insensitive: the lower-cased
+                // bytes give the same answer, and are already at hand.
+                Some(l) => ac.is_match(l),
+                None => with_text(v, |t| ac.is_match(t)),
+            },
             ValueMatcher::Time(part, op, n) => {
                 with_text(v, parse_time).is_some_and(|t| op.holds(time_part(&t, *part), *n))
             }
@@ -540,29 +592,78 @@ mod tests {
         assert!(!pat(r"a\*b", false).matches_str("axb"));
     }
 
-    #[test]
-    fn numbers_match_ints_and_text() {
-        let p = ValueMatcher::Str(pat("4624", false));
+    /// Matches `v` as evaluation does: through a view of an event, with
+    /// and without the lower-cased text at hand (both must agree).
+    fn m(p: &ValueMatcher, v: &Value) -> bool {
+        use crate::view::{Scratch, Slots};
         let e = vigie_event::Event::new(vigie_event::Origin {
             source: "t".into(),
             locator: vigie_event::Locator::None,
         });
-        assert!(p.matches(&Value::Int(4624), &e));
-        assert!(p.matches(&Value::from("4624"), &e));
-        assert!(!p.matches(&Value::Int(4625), &e));
+        let slots = Slots::default();
+        let mut s = Scratch::default();
+        let view = View::build(&e, &slots, &mut s);
+        let plain = p.matches(v, None, &view);
+        if let Value::Str(t) = v {
+            let low = t.to_ascii_lowercase();
+            assert_eq!(
+                plain,
+                p.matches(v, Some(low.as_bytes()), &view),
+                "{p:?} {v:?}"
+            );
+        }
+        plain
+    }
+
+    #[test]
+    fn numbers_match_ints_and_text() {
+        let p = ValueMatcher::Str(pat("4624", false));
+        assert!(m(&p, &Value::Int(4624)));
+        assert!(m(&p, &Value::from("4624")));
+        assert!(!m(&p, &Value::Int(4625)));
         let w = ValueMatcher::Str(pat("46*", false));
-        assert!(w.matches(&Value::Int(4624), &e));
+        assert!(m(&w, &Value::Int(4624)));
         let c = ValueMatcher::Cidr("10.0.0.0/8".parse().unwrap());
-        assert!(c.matches(&Value::from("10.1.2.3"), &e));
-        assert!(c.matches(&Value::from("::ffff:10.1.2.3"), &e));
-        assert!(!c.matches(&Value::from("11.1.2.3"), &e));
+        assert!(m(&c, &Value::from("10.1.2.3")));
+        assert!(m(&c, &Value::from("::ffff:10.1.2.3")));
+        assert!(!m(&c, &Value::from("11.1.2.3")));
         let c6 = ValueMatcher::Cidr("fe80::/10".parse().unwrap());
-        assert!(c6.matches(&Value::from("fe80::1"), &e));
-        assert!(ValueMatcher::Num(Cmp::Gt, 3.0).matches(&Value::from("4"), &e));
-        assert!(!ValueMatcher::Num(Cmp::Gt, 3.0).matches(&Value::from("x"), &e));
+        assert!(m(&c6, &Value::from("fe80::1")));
+        assert!(m(&ValueMatcher::Num(Cmp::Gt, 3.0), &Value::from("4")));
+        assert!(!m(&ValueMatcher::Num(Cmp::Gt, 3.0), &Value::from("x")));
         let h = ValueMatcher::Time(TimePart::Hour, Cmp::Eq, 5.0);
-        assert!(h.matches(&Value::from("2026-04-17 05:24:53.079"), &e));
-        assert!(h.matches(&Value::from("2026-04-17T05:24:53.092051Z"), &e));
+        assert!(m(&h, &Value::from("2026-04-17 05:24:53.079")));
+        assert!(m(&h, &Value::from("2026-04-17T05:24:53.092051Z")));
+    }
+
+    #[test]
+    fn lowered_text_gives_the_same_answers() {
+        for (p, cased) in [
+            ("*\\cmd.exe", false),
+            ("*\\cmd.exe", true),
+            ("a*b*c", false),
+            ("ab*ab", false),
+            ("*ÉTÉ*", false),
+            ("*été*", false),
+            ("*-EnC *", false),
+            ("Prog?.exe", false),
+            ("*🙂*", false),
+        ] {
+            let pm = ValueMatcher::Str(pat(p, cased));
+            for hay in [
+                "C:\\WINDOWS\\System32\\CMD.EXE",
+                "AxxBxxC",
+                "abab",
+                "un ÉTÉ chaud",
+                "un été chaud",
+                "powershell -enc AAA",
+                "PROGA.exe",
+                "smile 🙂 please",
+                "",
+            ] {
+                m(&pm, &Value::from(hay));
+            }
+        }
     }
 
     #[test]
