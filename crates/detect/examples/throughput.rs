@@ -128,7 +128,7 @@ fn main() {
         }
         let mut v: Vec<_> = counts.into_iter().collect();
         v.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
-        for (t, (n, m)) in v.iter().take(25) {
+        for (t, (n, m)) in v.iter().take(60) {
             println!("{n:6} evaluated {m:6} matched  {t}");
         }
         let mut g: Vec<_> = groups.into_iter().collect();

@@ -536,15 +536,9 @@ fn merge_contains(groups: Vec<Vec<ValueMatcher>>) -> Vec<Vec<ValueMatcher>> {
             other => rest.push(other),
         }
     }
-    let ac = aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(lits.iter().map(|l| l.as_bytes()))
-        .expect("contains automaton builds");
-    rest.push(ValueMatcher::ContainsAny {
-        ac,
-        lits: lits.into_boxed_slice(),
-    });
+    rest.push(ValueMatcher::ContainsAny(crate::value::AnyLiteral::new(
+        lits.into_boxed_slice(),
+    )));
     vec![rest]
 }
 

@@ -65,31 +65,51 @@ impl Hasher for Fnv {
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
-/// A literal that must occur in field `field` (`None`: any field).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A literal that must occur in field `field` (`None`: any field), or,
+/// with `non_ascii`, some non-ASCII byte (`text` is then empty).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Lit {
     pub field: Option<Arc<str>>,
     pub text: String,
+    pub non_ascii: bool,
 }
 
 /// A necessary requirement: `None` = always a candidate.
 type Req = Option<Vec<Lit>>;
 
-fn cost(r: &Req) -> f64 {
+/// How many rules test each literal (see [`literal_frequencies`]).
+pub(crate) type Freq = HashMap<Lit, u32>;
+
+/// The estimated cost of a requirement: how often its literals are
+/// expected to occur, hence how often the rule would be evaluated.
+///
+/// Short literals occur more often than long ones, and a literal that many
+/// rules test (`.exe` at the end of an image, `\windows\`) is one that
+/// logs are full of: a rule needing `\EDR-Freeze` or `\EDRFreeze` *and*
+/// `.exe` must be keyed on the first two, not on `.exe`. The rule count is
+/// the only frequency known when compiling; it is a good proxy.
+fn cost(r: &Req, freq: &Freq) -> f64 {
     match r {
         None => f64::INFINITY,
         Some(l) => l
             .iter()
-            .map(|x| 1.0 + 8.0 / (x.text.len().max(1) as f64))
+            .map(|x| {
+                let len = if x.non_ascii { 8 } else { x.text.len().max(1) };
+                let n = freq.get(x).copied().unwrap_or(1).max(1) as f64;
+                (1.0 + 8.0 / len as f64) * (1.0 + n.ln())
+            })
             .sum(),
     }
 }
 
-fn best(reqs: impl Iterator<Item = Req>) -> Req {
+fn best(reqs: impl Iterator<Item = Req>, freq: &Freq) -> Req {
     let mut b: Req = None;
+    let mut bc = f64::INFINITY;
     for r in reqs {
-        if cost(&r) < cost(&b) {
+        let c = cost(&r, freq);
+        if c < bc {
             b = r;
+            bc = c;
         }
     }
     b
@@ -203,22 +223,59 @@ pub(crate) fn regex_literal(src: &str) -> Option<String> {
         .max_by_key(|r| r.len())
 }
 
-/// Literals one of which any value accepted by `m` contains.
-fn matcher_lits(m: &ValueMatcher) -> Option<Vec<String>> {
+/// What a value accepted by a matcher must contain.
+enum Need {
+    Text(String),
+    /// Some non-ASCII byte: a case-insensitive pattern whose lower-cased
+    /// literal holds a non-ASCII character only matches values whose
+    /// Unicode lower-case form holds it too, and the lower-case form of
+    /// an ASCII text is ASCII. (Patterns whose literal folds to ASCII,
+    /// such as the Kelvin sign, give no requirement.)
+    NonAscii,
+}
+
+/// Needs one of which any value accepted by `m` meets.
+fn matcher_lits(m: &ValueMatcher) -> Option<Vec<Need>> {
     match m {
         ValueMatcher::Str(p) if p.ascii || p.cased => {
             let l = p.required_literal()?;
-            (!l.is_empty()).then(|| vec![l.to_string()])
+            (!l.is_empty()).then(|| vec![Need::Text(l.to_string())])
         }
-        ValueMatcher::ContainsAny { lits, .. } => {
-            Some(lits.iter().map(|l| l.to_string()).collect())
+        ValueMatcher::Str(p) => {
+            let l = p.required_literal()?;
+            (!l.is_ascii()).then(|| vec![Need::NonAscii])
         }
-        ValueMatcher::Regex(r) => regex_literal(r.as_str()).map(|l| vec![l]),
+        ValueMatcher::ContainsAny(any) => {
+            Some(any.lits.iter().map(|l| Need::Text(l.to_string())).collect())
+        }
+        ValueMatcher::Regex(r) => regex_literal(r.as_str()).map(|l| vec![Need::Text(l)]),
         _ => None,
     }
 }
 
-fn test_req(t: &CTest) -> Req {
+fn lit(field: &Option<Arc<str>>, need: &Need) -> Lit {
+    match need {
+        Need::Text(t) => Lit {
+            field: field.clone(),
+            text: t.clone(),
+            non_ascii: false,
+        },
+        Need::NonAscii => Lit {
+            field: field.clone(),
+            text: String::new(),
+            non_ascii: true,
+        },
+    }
+}
+
+fn test_fields(t: &CTest) -> Vec<Option<Arc<str>>> {
+    match &t.field {
+        Some(names) => names.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    }
+}
+
+fn test_req(t: &CTest, freq: &Freq) -> Req {
     let TestKind::Values {
         all,
         neq: false,
@@ -228,51 +285,73 @@ fn test_req(t: &CTest) -> Req {
     else {
         return None;
     };
-    let fields: Vec<Option<Arc<str>>> = match &t.field {
-        Some(names) => names.iter().cloned().map(Some).collect(),
-        None => vec![None],
-    };
+    let fields = test_fields(t);
     let group_req = |g: &Vec<ValueMatcher>| -> Req {
         let mut out = Vec::new();
         for m in g {
-            for text in matcher_lits(m)? {
+            for need in matcher_lits(m)? {
                 for f in &fields {
-                    out.push(Lit {
-                        field: f.clone(),
-                        text: text.clone(),
-                    });
+                    out.push(lit(f, &need));
                 }
             }
         }
         Some(out)
     };
     if *all {
-        best(groups.iter().map(group_req))
+        best(groups.iter().map(group_req), freq)
     } else {
         union(groups.iter().map(group_req))
     }
 }
 
-fn expr_req(rule: &CompiledRule, e: &Expr) -> Req {
+fn expr_req(rule: &CompiledRule, e: &Expr, freq: &Freq) -> Req {
     match e {
         Expr::Search(i) => union(
             rule.searches[*i]
                 .alts
                 .iter()
-                .map(|alt| best(alt.iter().map(test_req))),
+                .map(|alt| best(alt.iter().map(|t| test_req(t, freq)), freq)),
         ),
         Expr::Not(_) | Expr::Source(_) => None,
-        Expr::And(v) => best(v.iter().map(|x| expr_req(rule, x))),
-        Expr::Or(v) => union(v.iter().map(|x| expr_req(rule, x))),
+        Expr::And(v) => best(v.iter().map(|x| expr_req(rule, x, freq)), freq),
+        Expr::Or(v) => union(v.iter().map(|x| expr_req(rule, x, freq))),
         // At least n of k: any k-n+1 children cover it; the union of all
         // children is a (looser) sound requirement.
-        Expr::AtLeast(_, v) => union(v.iter().map(|x| expr_req(rule, x))),
+        Expr::AtLeast(_, v) => union(v.iter().map(|x| expr_req(rule, x, freq))),
     }
 }
 
+/// For every literal any test of any rule could require, the number of
+/// rules that test it (the cost model's frequency proxy).
+pub(crate) fn literal_frequencies(rules: &[CompiledRule]) -> Freq {
+    let mut freq = Freq::new();
+    for r in rules {
+        let mut seen: std::collections::HashSet<Lit> = Default::default();
+        for s in &r.searches {
+            for t in s.alts.iter().flatten() {
+                let TestKind::Values { groups, .. } = &t.kind else {
+                    continue;
+                };
+                let fields = test_fields(t);
+                for m in groups.iter().flatten() {
+                    for need in matcher_lits(m).into_iter().flatten() {
+                        for f in &fields {
+                            seen.insert(lit(f, &need));
+                        }
+                    }
+                }
+            }
+        }
+        for l in seen {
+            *freq.entry(l).or_default() += 1;
+        }
+    }
+    freq
+}
+
 /// The requirement of a compiled rule (deduplicated).
-pub(crate) fn rule_requirement(rule: &CompiledRule) -> Option<Vec<Lit>> {
-    let mut r = expr_req(rule, &rule.expr)?;
+pub(crate) fn rule_requirement(rule: &CompiledRule, freq: &Freq) -> Option<Vec<Lit>> {
+    let mut r = expr_req(rule, &rule.expr, freq)?;
     r.sort();
     r.dedup();
     Some(r)
@@ -281,7 +360,7 @@ pub(crate) fn rule_requirement(rule: &CompiledRule) -> Option<Vec<Lit>> {
 struct FieldAutomaton {
     /// Position in [`Prefilter::mask`].
     id: usize,
-    ac: AhoCorasick,
+    ac: Option<AhoCorasick>,
     /// For small literal sets (up to 64), a SIMD searcher (Teddy) that
     /// answers "does any literal occur?" at many bytes per cycle; the
     /// automaton then runs only on the rare values where one does.
@@ -295,6 +374,8 @@ struct FieldAutomaton {
     quick: Option<aho_corasick::packed::Searcher>,
     /// Pattern id → rules it satisfies.
     rules: Vec<Vec<u32>>,
+    /// Rules satisfied by any non-ASCII byte (see `Need::NonAscii`).
+    non_ascii: Vec<u32>,
 }
 
 /// The literal prefilter.
@@ -312,11 +393,21 @@ pub(crate) struct Prefilter {
     pub words: usize,
 }
 
-fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
+/// Requirements for one automaton: (non-ASCII byte?, literal, rule).
+type Pats = BTreeSet<(bool, String, u32)>;
+
+fn build(pats: Pats) -> FieldAutomaton {
     let mut texts: Vec<String> = Vec::new();
     let mut rules: Vec<Vec<u32>> = Vec::new();
     let mut idx: HashMap<String, usize> = HashMap::new();
-    for (t, r) in pats {
+    let mut non_ascii: Vec<u32> = Vec::new();
+    for (na, t, r) in pats {
+        if na {
+            if !non_ascii.contains(&r) {
+                non_ascii.push(r);
+            }
+            continue;
+        }
         let key = t.to_ascii_lowercase();
         let i = *idx.entry(key.clone()).or_insert_with(|| {
             texts.push(key);
@@ -327,16 +418,18 @@ fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
             rules[i].push(r);
         }
     }
-    let ac = AhoCorasickBuilder::new()
-        // Patterns are lower-cased and haystacks are ASCII-lower-cased once
-        // before scanning (see `Prefilter::scan_str`): a case-sensitive
-        // automaton has fewer byte classes, so its DFA is smaller and
-        // quicker to build than an `ascii_case_insensitive` one.
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .match_kind(MatchKind::Standard)
-        .build(&texts)
-        .expect("literal automaton builds");
-    let quick = (texts.len() <= 64)
+    let ac = (!texts.is_empty()).then(|| {
+        AhoCorasickBuilder::new()
+            // Patterns are lower-cased and haystacks are ASCII-lower-cased
+            // once (see `crate::view`): a case-sensitive automaton has
+            // fewer byte classes, so its DFA is smaller and quicker to
+            // build than an `ascii_case_insensitive` one.
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .match_kind(MatchKind::Standard)
+            .build(&texts)
+            .expect("literal automaton builds")
+    });
+    let quick = (!texts.is_empty() && texts.len() <= 64)
         .then(|| aho_corasick::packed::Searcher::new(&texts))
         .flatten();
     FieldAutomaton {
@@ -344,6 +437,7 @@ fn build(pats: BTreeSet<(String, u32)>) -> FieldAutomaton {
         ac,
         quick,
         rules,
+        non_ascii,
     }
 }
 
@@ -351,29 +445,30 @@ impl Prefilter {
     /// Automata over the literals of the rules (`reqs`, one per rule), for
     /// the candidate lists `lists` of the logsource index.
     pub fn new(reqs: &[Option<Vec<Lit>>], lists: &[Box<[u32]>], slots: &Slots) -> Prefilter {
-        let mut per_field: HashMap<Arc<str>, BTreeSet<(String, u32)>> = HashMap::new();
+        let mut per_field: HashMap<Arc<str>, Pats> = HashMap::new();
         let mut words = 0;
         for (i, lits) in reqs.iter().enumerate() {
             for l in lits.iter().flatten() {
                 words += 1;
                 if let Some(f) = &l.field {
-                    per_field
-                        .entry(f.clone())
-                        .or_default()
-                        .insert((l.text.clone(), i as u32));
+                    per_field.entry(f.clone()).or_default().insert((
+                        l.non_ascii,
+                        l.text.clone(),
+                        i as u32,
+                    ));
                 }
             }
         }
         let mut keywords = Vec::new();
-        let mut kw_ids: HashMap<BTreeSet<(String, u32)>, u32> = HashMap::new();
+        let mut kw_ids: HashMap<Pats, u32> = HashMap::new();
         let kw_of_list = lists
             .iter()
             .map(|list| {
-                let set: BTreeSet<(String, u32)> = list
+                let set: Pats = list
                     .iter()
                     .flat_map(|&r| reqs[r as usize].iter().flatten().map(move |l| (l, r)))
                     .filter(|(l, _)| l.field.is_none())
-                    .map(|(l, r)| (l.text.clone(), r))
+                    .map(|(l, r)| (l.non_ascii, l.text.clone(), r))
                     .collect();
                 if set.is_empty() {
                     return NONE;
@@ -436,12 +531,18 @@ impl Prefilter {
     /// Marks the rules of every literal of `fa` found in `lowered`.
     #[inline]
     fn scan(fa: &FieldAutomaton, lowered: &[u8], bits: &mut [u64]) {
+        if !fa.non_ascii.is_empty() && !lowered.is_ascii() {
+            for &r in &fa.non_ascii {
+                bits[(r / 64) as usize] |= 1u64 << (r % 64);
+            }
+        }
+        let Some(ac) = &fa.ac else { return };
         if let Some(q) = &fa.quick {
             if q.find(lowered).is_none() {
                 return;
             }
         }
-        for m in fa.ac.find_overlapping_iter(lowered) {
+        for m in ac.find_overlapping_iter(lowered) {
             for &r in &fa.rules[m.pattern().as_usize()] {
                 bits[(r / 64) as usize] |= 1u64 << (r % 64);
             }

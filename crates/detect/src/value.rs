@@ -381,10 +381,61 @@ pub(crate) enum ValueMatcher {
     /// Several case-insensitive `contains` alternatives of one test, found
     /// with one Aho-Corasick scan instead of one search each (rules often
     /// list dozens of command-line fragments).
-    ContainsAny {
-        ac: aho_corasick::AhoCorasick,
-        lits: Box<[Box<str>]>,
-    },
+    ContainsAny(AnyLiteral),
+}
+
+/// Lower-case literals, any of which makes a value match (a merged list
+/// of `contains` values, see [`ValueMatcher::ContainsAny`]).
+#[derive(Debug, Clone)]
+pub(crate) struct AnyLiteral {
+    pub lits: Box<[Box<str>]>,
+    search: AnySearch,
+}
+
+/// How [`AnyLiteral`] searches: up to 64 literals, the SIMD "Teddy"
+/// searcher (many bytes per cycle); more, an Aho-Corasick automaton.
+/// Both run case-sensitively over ASCII-lower-cased text.
+#[derive(Debug, Clone)]
+enum AnySearch {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl AnyLiteral {
+    pub fn new(lits: Box<[Box<str>]>) -> AnyLiteral {
+        let packed = if lits.len() <= 64 {
+            aho_corasick::packed::Searcher::new(lits.iter().map(|l| l.as_bytes()))
+        } else {
+            None
+        };
+        let search = match packed {
+            Some(p) => AnySearch::Packed(p),
+            None => AnySearch::Automaton(
+                aho_corasick::AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                    .build(lits.iter().map(|l| l.as_bytes()))
+                    .expect("contains automaton builds"),
+            ),
+        };
+        AnyLiteral { lits, search }
+    }
+
+    /// Whether any literal occurs in `low`, ASCII-lower-cased text.
+    #[inline]
+    fn is_match_low(&self, low: &[u8]) -> bool {
+        match &self.search {
+            AnySearch::Packed(p) => p.find(low).is_some(),
+            AnySearch::Automaton(a) => a.is_match(low),
+        }
+    }
+
+    /// Whether any literal occurs in `text`, ASCII case-insensitively.
+    pub fn is_match(&self, text: &str, low: Option<&[u8]>) -> bool {
+        match low {
+            Some(l) => self.is_match_low(l),
+            None => self.is_match_low(text.to_ascii_lowercase().as_bytes()),
+        }
+    }
 }
 
 /// Renders small scalars without allocating.
@@ -482,11 +533,9 @@ impl ValueMatcher {
                     })
                 })
             }
-            ValueMatcher::ContainsAny { ac, .. } => match low {
-                // The automaton is ASCII case-insensitive: the lower-cased
-                // bytes give the same answer, and are already at hand.
-                Some(l) => ac.is_match(l),
-                None => with_text(v, |t| ac.is_match(t)),
+            ValueMatcher::ContainsAny(any) => match (v, low) {
+                (Value::Str(s), low) => any.is_match(s, low),
+                _ => with_text(v, |t| any.is_match(t, None)),
             },
             ValueMatcher::Time(part, op, n) => {
                 with_text(v, parse_time).is_some_and(|t| op.holds(time_part(&t, *part), *n))

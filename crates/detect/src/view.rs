@@ -250,7 +250,11 @@ impl<R: Record + ?Sized> Drop for View<'_, R> {
 /// Appends the ASCII-lower-cased text of `v` (list items NUL-separated).
 fn append_lower(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Str(s) => out.extend(s.bytes().map(|b| b.to_ascii_lowercase())),
+        Value::Str(s) => {
+            let start = out.len();
+            out.extend_from_slice(s.as_bytes());
+            out[start..].make_ascii_lowercase();
+        }
         Value::List(items) => {
             for (i, it) in items.iter().enumerate() {
                 if i > 0 {

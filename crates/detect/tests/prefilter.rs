@@ -85,3 +85,69 @@ fn prefilter_never_drops_a_match() {
         "too few matches ({total}) for the check to mean anything"
     );
 }
+
+/// Case-insensitive patterns with non-ASCII letters have no ASCII literal
+/// to require; the prefilter requires "some non-ASCII byte" instead, which
+/// is only sound when the pattern's lower-case form keeps a non-ASCII
+/// character. The Kelvin sign lower-cases to an ASCII `k`: such a pattern
+/// must stay a candidate for plain ASCII values.
+#[test]
+fn non_ascii_patterns_are_prefiltered_soundly() {
+    let rules = r#"
+title: Homoglyph
+id: 00000000-0000-4000-8000-0000000000a1
+logsource: {product: windows, category: process_creation}
+detection:
+    selection: {CommandLine|contains: ['Ѕ', 'АДМИН']}
+    condition: selection
+level: low
+---
+title: Kelvin
+id: 00000000-0000-4000-8000-0000000000a2
+logsource: {product: windows, category: process_creation}
+detection:
+    selection: {CommandLine|contains: 'K-temp'}
+    condition: selection
+level: low
+---
+title: Circled M and emoji
+id: 00000000-0000-4000-8000-0000000000a3
+logsource: {product: windows, category: process_creation}
+detection:
+    selection: {CommandLine|contains: ['Ⓜ', '🦆', '🦉']}
+    condition: selection
+level: low
+"#;
+    let (set, report) =
+        vigie_detect::load_str(rules, Path::new("non-ascii.yml"), &LoadOptions::default());
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let (engine, failures) = Engine::compile(set);
+    assert!(failures.is_empty(), "{failures:?}");
+    let event = |cmd: &str| {
+        let mut e = Event::new(vigie_event::Origin {
+            source: "t".into(),
+            locator: vigie_event::Locator::None,
+        });
+        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+        e.event_id = Some(1);
+        e.push("EventID", 1i64);
+        e.push("CommandLine", cmd);
+        e
+    };
+    for (cmd, expected) in [
+        ("net user ѕvc /add", vec!["Homoglyph"]),
+        ("runas /user:админ cmd", vec!["Homoglyph"]),
+        ("set k-TEMP=1", vec!["Kelvin"]),
+        ("echo ⓜ", vec!["Circled M and emoji"]),
+        ("echo 🦉", vec!["Circled M and emoji"]),
+        ("plain ascii command", vec![]),
+        ("café au lait", vec![]),
+    ] {
+        let e = event(cmd);
+        let (mut fast, mut full) = (Vec::new(), Vec::new());
+        engine.evaluate(&e, &mut fast);
+        engine.evaluate_unfiltered(&e, &mut full);
+        assert_eq!(ids(&fast), ids(&full), "{cmd}");
+        assert_eq!(ids(&fast), expected, "{cmd}");
+    }
+}
