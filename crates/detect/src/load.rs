@@ -14,7 +14,7 @@ use crate::compile::{
 };
 use crate::condition::Expr;
 use crate::logsource::Scope;
-use crate::prefilter::{rule_requirement, Index, Placement, Prefilter};
+use crate::prefilter::{literal_frequencies, rule_requirement, Index, Placement, Prefilter};
 use crate::rule::{get, parse_doc, Doc};
 use crate::value::{parse_wildcards, StrPat};
 use crate::{
@@ -454,7 +454,8 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
         }
     }
 
-    let reqs: Vec<_> = rules.iter().map(rule_requirement).collect();
+    let freq = literal_frequencies(&rules);
+    let reqs: Vec<_> = rules.iter().map(|r| rule_requirement(r, &freq)).collect();
     let channels: Vec<String> = places
         .iter()
         .flat_map(|p| p.keys.iter().filter_map(|(c, _)| c.clone()))
