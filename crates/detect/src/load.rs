@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -34,31 +35,39 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, 
     }
     files.sort();
     files.dedup();
+    // Files are independent (nothing a file defines is looked up while
+    // parsing another), so they are read and parsed in parallel: a SigmaHQ
+    // checkout is ~3,000 files and this was ~0.12 s on one core. `collect`
+    // keeps the file order, and the merge below runs in that order, so the
+    // rule order, the report (failures included) and the digest are the
+    // same as a sequential load.
+    let loaded: Vec<(RuleSet, LoadReport)> = files.par_iter().map(|f| load_file(f, opts)).collect();
     let mut set = RuleSet::default();
-    for f in files {
-        match std::fs::read(&f) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => {
-                    let (s, r) = load_str(&text, &f, opts);
-                    set.extend(s);
-                    merge_report(&mut report, r);
-                }
-                Err(_) => {
-                    report.files += 1;
-                    report
-                        .failures
-                        .push(failure(&f, 0, None, "file is not valid UTF-8"));
-                }
-            },
-            Err(e) => {
-                report.files += 1;
-                report
-                    .failures
-                    .push(failure(&f, 0, None, &format!("cannot read: {e}")));
-            }
-        }
+    for (s, r) in loaded {
+        set.extend(s);
+        merge_report(&mut report, r);
     }
     (set, report)
+}
+
+/// Reads and parses one rule file; an unreadable or non-UTF-8 file is a
+/// failure of its own report.
+fn load_file(f: &Path, opts: &LoadOptions) -> (RuleSet, LoadReport) {
+    let unloadable = |reason: &str| {
+        let report = LoadReport {
+            files: 1,
+            failures: vec![failure(f, 0, None, reason)],
+            ..Default::default()
+        };
+        (RuleSet::default(), report)
+    };
+    match std::fs::read(f) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => load_str(&text, f, opts),
+            Err(_) => unloadable("file is not valid UTF-8"),
+        },
+        Err(e) => unloadable(&format!("cannot read: {e}")),
+    }
 }
 
 fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
