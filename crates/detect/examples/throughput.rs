@@ -75,6 +75,16 @@ fn main() {
     // /proc CPU times tick every few ms and a pass takes ~60 ms: report
     // the whole of passes 1.. as well (pass 0 warms caches).
     let (mut total_cpu, mut total_events) = (0u64, 0usize);
+    // COLD_KB=n: between events, touch n KB of a 64 MB buffer (one byte per
+    // cache line), as parsing the next event does in a real hunt: the
+    // engine's tables are then as cold as they are there. The touching is
+    // timed too; compare runs with the same COLD_KB.
+    let cold_kb: usize = std::env::var("COLD_KB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut cold = vec![0u8; if cold_kb > 0 { 64 << 20 } else { 0 }];
+    let mut cold_at = 0usize;
     for pass in 0..passes {
         let mut c = EvalCounters::default();
         let cpu0 = cpu_ns();
@@ -82,6 +92,10 @@ fn main() {
         for e in &events {
             out.clear();
             engine.evaluate_counted(e, &mut out, &mut c);
+            for _ in 0..cold_kb * 16 {
+                cold[cold_at] = cold[cold_at].wrapping_add(1);
+                cold_at = (cold_at + 64) % cold.len();
+            }
         }
         let dt = t.elapsed();
         if let (Some(a), Some(b)) = (cpu0, cpu_ns()) {
