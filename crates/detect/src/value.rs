@@ -386,10 +386,15 @@ pub(crate) enum ValueMatcher {
 
 /// Lower-case literals, any of which makes a value match (a merged list
 /// of `contains` values, see [`ValueMatcher::ContainsAny`]).
+///
+/// The searcher is built on first use: the literal prefilter already
+/// requires one of these literals, so most such lists are never searched
+/// in a hunt, and building them all was a tenth of the rule set's compile
+/// time.
 #[derive(Debug, Clone)]
 pub(crate) struct AnyLiteral {
     pub lits: Box<[Box<str>]>,
-    search: AnySearch,
+    search: std::sync::OnceLock<AnySearch>,
 }
 
 /// How [`AnyLiteral`] searches: up to 64 literals, the SIMD "Teddy"
@@ -403,27 +408,36 @@ enum AnySearch {
 
 impl AnyLiteral {
     pub fn new(lits: Box<[Box<str>]>) -> AnyLiteral {
-        let packed = if lits.len() <= 64 {
-            aho_corasick::packed::Searcher::new(lits.iter().map(|l| l.as_bytes()))
-        } else {
-            None
-        };
-        let search = match packed {
-            Some(p) => AnySearch::Packed(p),
-            None => AnySearch::Automaton(
-                aho_corasick::AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                    .build(lits.iter().map(|l| l.as_bytes()))
-                    .expect("contains automaton builds"),
-            ),
-        };
-        AnyLiteral { lits, search }
+        AnyLiteral {
+            lits,
+            search: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn searcher(&self) -> &AnySearch {
+        self.search.get_or_init(|| {
+            let lits = &self.lits;
+            let packed = if lits.len() <= 64 {
+                aho_corasick::packed::Searcher::new(lits.iter().map(|l| l.as_bytes()))
+            } else {
+                None
+            };
+            match packed {
+                Some(p) => AnySearch::Packed(p),
+                None => AnySearch::Automaton(
+                    aho_corasick::AhoCorasick::builder()
+                        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                        .build(lits.iter().map(|l| l.as_bytes()))
+                        .expect("contains automaton builds"),
+                ),
+            }
+        })
     }
 
     /// Whether any literal occurs in `low`, ASCII-lower-cased text.
     #[inline]
     fn is_match_low(&self, low: &[u8]) -> bool {
-        match &self.search {
+        match self.searcher() {
             AnySearch::Packed(p) => p.find(low).is_some(),
             AnySearch::Automaton(a) => a.is_match(low),
         }
