@@ -93,11 +93,18 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if outcome.detections.is_empty() {
+    let code = if outcome.detections.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    };
+    // The process exits right after this: freeing the outcome (compiled
+    // rules, detections, per-file reports, scope: ~0.12 s of CPU for
+    // SigmaHQ over 8,000 files, one small allocation at a time) is pure
+    // waste when the OS takes the memory back at once. ripgrep skips its
+    // destructors at exit for the same reason.
+    std::mem::forget(outcome);
+    Ok(code)
 }
 
 /// Writes every output asked for; an unwritable path is an error (exit 2)

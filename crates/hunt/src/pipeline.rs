@@ -78,6 +78,11 @@ pub struct HuntOutcome {
     pub rules: LoadReport,
     /// Number of rules compiled into the engine.
     pub rules_compiled: usize,
+    /// The compiled engine (`None` when parsing only). Handed back rather
+    /// than dropped inside [`run`]: freeing its automata and rule tables
+    /// costs ~0.07 s of CPU on 3,000 rules, which a process about to exit
+    /// can skip.
+    pub engine: Option<Engine>,
     /// Digest of the compiled rule set (empty when no rules).
     pub rule_digest: String,
     /// Events read across all files.
@@ -120,19 +125,71 @@ fn merge_report(into: &mut LoadReport, r: LoadReport) {
     into.failures.extend(r.failures);
 }
 
+/// The rules phase's result.
+struct Compiled {
+    engine: Option<Engine>,
+    report: LoadReport,
+    compiled: usize,
+    digest: String,
+}
+
+/// Loads and compiles the rules (nothing when parsing only); compile
+/// failures are merged into the report.
+fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
+    if config.rules.is_empty() {
+        return Ok(Compiled {
+            engine: None,
+            report: LoadReport::default(),
+            compiled: 0,
+            digest: String::new(),
+        });
+    }
+    let (set, mut report) = load_rules(config);
+    let (engine, failures) = Engine::compile(set);
+    report.failures.extend(failures);
+    let compiled = engine.rules().len();
+    if compiled == 0 {
+        return Err(HuntError::NoRules(report.failures.len()));
+    }
+    Ok(Compiled {
+        digest: engine.digest(),
+        engine: Some(engine),
+        report,
+        compiled,
+    })
+}
+
 /// Matches produced by one batch, kept in read order for determinism.
 struct BatchOut {
     file: usize,
     seq: u64,
     detections: Vec<Detection>,
-    /// (event time, matches of that event) for the correlator.
+    /// (event time, matches of that event) for the correlator; only
+    /// filled when the rule set has correlation rules.
     for_correlation: Vec<(Timestamp, Vec<Match>)>,
     events: u64,
 }
 
 /// Runs the hunt.
 pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, HuntError> {
-    let (inputs, input_errors) = vigie_source::collect_inputs(&config.inputs);
+    // Loading and compiling the rules (~0.5 s for SigmaHQ's 3,000) and
+    // walking and sizing the inputs (8,000 files: tens of milliseconds of
+    // system calls) do not depend on each other: they run side by side.
+    let (rules_phase, (inputs, input_errors, sizes)) = rayon::join(
+        || {
+            let started = Instant::now();
+            let compiled = compile_rules(config);
+            (compiled, started.elapsed())
+        },
+        || {
+            let (inputs, input_errors) = vigie_source::collect_inputs(&config.inputs);
+            let sizes: Vec<u64> = inputs
+                .iter()
+                .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+                .collect();
+            (inputs, input_errors, sizes)
+        },
+    );
     if inputs.is_empty() {
         let why = if input_errors.is_empty() {
             "no file found under the given paths".to_string()
@@ -154,26 +211,16 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         None => Arc::new(Assets::default()),
     };
 
-    let rules_started = Instant::now();
-    let (engine, rules, rules_compiled, rule_digest) = if config.rules.is_empty() {
-        (None, LoadReport::default(), 0, String::new())
-    } else {
-        let (set, mut report) = load_rules(config);
-        let (engine, failures) = Engine::compile(set);
-        report.failures.extend(failures);
-        let compiled = engine.rules().len();
-        if compiled == 0 {
-            return Err(HuntError::NoRules(report.failures.len()));
-        }
-        let digest = engine.digest();
-        (Some(engine), report, compiled, digest)
-    };
-
-    let rules_time = rules_started.elapsed();
-    let sizes: Vec<u64> = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .collect();
+    let (compiled, rules_time) = rules_phase;
+    let Compiled {
+        engine,
+        report: rules,
+        compiled: rules_compiled,
+        digest: rule_digest,
+    } = compiled?;
+    // Matches are kept for the correlator only when there is one to feed:
+    // a SigmaHQ Windows rule set has no correlation rule.
+    let correlating = engine.is_some() && rules.correlation > 0;
     progress.start(inputs.len(), sizes.iter().sum());
 
     let started = Instant::now();
@@ -191,6 +238,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                     file,
                     batch,
                     engine.as_ref(),
+                    correlating,
                     config.scope,
                     &observers,
                     &assets,
@@ -244,6 +292,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         input_errors,
         rules,
         rules_compiled,
+        engine,
         rule_digest,
         events,
         first,
@@ -258,10 +307,12 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
 
 /// Matches one batch on the current thread, and feeds the scope observer
 /// of this thread.
+#[allow(clippy::too_many_arguments)]
 fn process_batch(
     file: usize,
     batch: Batch,
     engine: Option<&Engine>,
+    correlating: bool,
     scope: bool,
     observers: &[Mutex<Option<Observer>>],
     assets: &Arc<Assets>,
@@ -299,13 +350,22 @@ fn process_batch(
                 out.detections.push(event_detection(event, m));
             }
         }
-        if let Some(t) = event.timestamp {
-            if matches
+        // Every match of a timed event goes to the correlator (it keeps
+        // those of the rules a correlation references, which cannot be
+        // told from the match alone: a rule counted by a correlation
+        // without group-by carries no correlation values), stripped of
+        // what it does not read: the matched-field explanations.
+        if let (true, Some(t)) = (correlating, event.timestamp) {
+            let slim = matches
                 .iter()
-                .any(|m| !m.correlation_values.is_empty() || !m.generate)
-            {
-                out.for_correlation.push((t, matches.clone()));
-            }
+                .map(|m| Match {
+                    rule: m.rule.clone(),
+                    matched: Vec::new(),
+                    correlation_values: m.correlation_values.clone(),
+                    generate: m.generate,
+                })
+                .collect();
+            out.for_correlation.push((t, slim));
         }
     }
     out
