@@ -74,18 +74,26 @@ fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
     if p.is_dir() {
         match std::fs::read_dir(p) {
             Ok(rd) => {
-                let mut entries: Vec<PathBuf> =
-                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-                entries.sort();
-                for e in entries {
+                // The entry's type comes with the directory listing on
+                // most file systems: two `stat` calls per file saved
+                // (SigmaHQ has 3,000 rule files). Symbolic links and
+                // unknown types go through the checks below, which
+                // follow links.
+                let mut entries: Vec<(PathBuf, Option<std::fs::FileType>)> = rd
+                    .filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok())))
+                    .collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                for (e, kind) in entries {
                     let hidden = e
                         .file_name()
                         .and_then(|n| n.to_str())
                         .is_some_and(|n| n.starts_with('.'));
-                    if hidden && e.is_dir() {
-                        continue;
+                    match kind {
+                        Some(k) if k.is_file() => push_rule_file(&e, files),
+                        Some(k) if k.is_dir() && hidden => {}
+                        _ if hidden && e.is_dir() => {}
+                        _ => collect(&e, files, report),
                     }
-                    collect(&e, files, report);
                 }
             }
             Err(e) => {
@@ -95,13 +103,17 @@ fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
             }
         }
     } else if p.is_file() {
-        if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-            files.push(p.to_path_buf());
-        }
+        push_rule_file(p, files);
     } else {
         report
             .failures
             .push(failure(p, 0, None, "no such file or directory"));
+    }
+}
+
+fn push_rule_file(p: &Path, files: &mut Vec<PathBuf>) {
+    if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+        files.push(p.to_path_buf());
     }
 }
 
@@ -141,6 +153,23 @@ fn split_documents(text: &str) -> Vec<String> {
     docs
 }
 
+/// How many non-blank documents [`split_documents`] would return, without
+/// building them (it runs on every file; the split itself only on the
+/// rare file that needs salvaging).
+fn count_documents(text: &str) -> usize {
+    let mut count = 0;
+    let mut content = false;
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            count += usize::from(content);
+            content = false;
+        } else if !line.trim().is_empty() {
+            content = true;
+        }
+    }
+    count + usize::from(content)
+}
+
 fn selected(meta: &RuleMeta, opts: &LoadOptions) -> bool {
     if let Some(min) = opts.min_level {
         if meta.level.is_some_and(|l| l < min) {
@@ -174,10 +203,7 @@ pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadRe
     // zero-indented block scalar running over the marker): trusting it
     // would lose a rule without a word, so fall back to one parse per
     // document, where the good ones load and the broken one is reported.
-    let separated = split_documents(yaml)
-        .iter()
-        .filter(|d| !d.trim().is_empty())
-        .count();
+    let separated = count_documents(yaml);
     let whole = YamlLoader::load_from_str(yaml)
         .ok()
         .filter(|d| d.iter().filter(|y| !y.is_null()).count() >= separated);
