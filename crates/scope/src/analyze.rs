@@ -24,7 +24,9 @@ use crate::attack::{technique, Attack, TACTICS};
 use crate::exposure;
 use crate::model::*;
 use crate::names::{builtin_kind, host_key, wildcard, AddressPlan};
-use crate::observer::{ev_key, merge_top, minute, push_top, Det, LinkKey, Observer, TOP_EVIDENCE};
+use crate::observer::{
+    ev_key, merge_top, minute, push_top_ref, Det, LinkKey, Observer, TOP_EVIDENCE,
+};
 
 const JOIN_WINDOW_H: i64 = 48;
 const LINK_LOOKBACK_H: i64 = 24;
@@ -349,15 +351,12 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     }
 
     // --- signals ----------------------------------------------------------
-    let mut dets = o.dets;
-    dets.sort_by(|a, b| {
-        ev_key(&a.evidence)
-            .cmp(&ev_key(&b.evidence))
-            .then(a.rule.title.cmp(&b.rule.title))
-            .then(a.rule.id.cmp(&b.rule.id))
-            .then(a.rule.path.cmp(&b.rule.path))
-    });
+    let dets = sort_by_evidence(o.dets, |d| &d.evidence, rule_order);
     let all_dets = dets.len();
+    // Everything later needs of the whole detection list is taken now, so
+    // that the signals can then be *moved* out of it rather than cloned
+    // (tens of thousands of detections on a large hunt).
+    let (by_level, rule_counts, host_det_counts) = det_counts(&dets);
     let mut cleared = o.cleared;
     cleared.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
     let clear_rule = Arc::new(RuleMeta {
@@ -376,19 +375,30 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         path: "builtin:scope/cleared-log".into(),
     });
     let mut signals: Vec<Det> = dets
-        .iter()
+        .into_iter()
         .filter(|d| lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium)))
-        .cloned()
         .collect();
+    // Was this event already reported by a rule of level medium or above
+    // (all in `signals` at this point)? Then a built-in signal on it would
+    // only duplicate it. The same source and locator is the same event, so
+    // the same time too: a binary search on the (time, source, locator)
+    // prefix of the evidence order, instead of a scan of tens of thousands
+    // of detections for each of hundreds of cleared logs and behaviours.
+    fn event_key(x: &Evidence) -> (Option<Timestamp>, &str, (u8, u64)) {
+        (x.time, x.source.as_str(), loc_key(&x.locator))
+    }
+    let is_reported = |e: &Evidence| {
+        let p = signals.partition_point(|d| event_key(&d.evidence) < event_key(e));
+        signals
+            .get(p)
+            .is_some_and(|d| event_key(&d.evidence) == event_key(e))
+    };
+    let mut builtin_signals: Vec<Det> = Vec::new();
     // Behaviours no rule reported are signals of Vigie's own.
     let mut behaviours = o.behaviours;
     behaviours.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
     for b in &behaviours {
-        if dets.iter().any(|d| {
-            lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium))
-                && d.evidence.source == b.evidence.source
-                && d.evidence.locator == b.evidence.locator
-        }) {
+        if is_reported(&b.evidence) {
             continue;
         }
         let (title, tags) = match b.kind {
@@ -411,7 +421,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let mut ev = b.evidence.clone();
         ev.rule_title = Some(rule.title.clone());
         ev.level = rule.level;
-        signals.push(Det {
+        builtin_signals.push(Det {
             time: b.time,
             host: b.host.clone(),
             rule,
@@ -451,7 +461,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             .filter(|a| !crate::observer::is_local_addr(a))
             .collect();
         let group: Vec<String> = c.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        signals.push(Det {
+        builtin_signals.push(Det {
             time: Some(c.first),
             host: host.clone(),
             rule: c.rule.clone(),
@@ -481,17 +491,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     for c in &cleared {
         // A rule already reported this clearing (e.g. SigmaHQ "Security
         // Eventlog Cleared"): the built-in signal would only duplicate it.
-        if dets.iter().any(|d| {
-            lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium))
-                && d.evidence.source == c.evidence.source
-                && d.evidence.locator == c.evidence.locator
-        }) {
+        if is_reported(&c.evidence) {
             continue;
         }
         let mut ev = c.evidence.clone();
         ev.rule_title = Some(clear_rule.title.clone());
         ev.level = clear_rule.level;
-        signals.push(Det {
+        builtin_signals.push(Det {
             time: c.time,
             host: c.host.clone(),
             rule: clear_rule.clone(),
@@ -501,29 +507,48 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             builtin: true,
         });
     }
-    signals.sort_by(|a, b| {
-        ev_key(&a.evidence)
-            .cmp(&ev_key(&b.evidence))
-            .then(a.rule.title.cmp(&b.rule.title))
-            .then(a.rule.id.cmp(&b.rule.id))
-            .then(a.rule.path.cmp(&b.rule.path))
-    });
-    let attacks: Vec<Attack> = signals
-        .iter()
-        .map(|d| Attack::from_tags(&d.rule.tags))
-        .collect();
+    signals.extend(builtin_signals);
+    let signals = sort_by_evidence(signals, |d| &d.evidence, rule_order);
+    // ATT&CK reading and natures of each distinct rule, keyed by the rule's
+    // allocation (its tags and title are fixed): tens of thousands of
+    // signals come from a few hundred rules.
+    let mut rule_ix: HashMap<*const RuleMeta, usize> = HashMap::new();
+    let mut rule_info: Vec<(Attack, Vec<NatureKind>)> = Vec::new();
+    let mut sig_rule: Vec<usize> = Vec::with_capacity(signals.len());
+    for d in &signals {
+        let i = *rule_ix.entry(Arc::as_ptr(&d.rule)).or_insert_with(|| {
+            let a = Attack::from_tags(&d.rule.tags);
+            let k = rule_natures(&d.rule.title, &a);
+            rule_info.push((a, k));
+            rule_info.len() - 1
+        });
+        sig_rule.push(i);
+    }
+    let attack_of = |i: usize| &rule_info[sig_rule[i]].0;
+    let natures_in = |i: usize| (&signals[i], rule_info[sig_rule[i]].1.as_slice());
+    // Signal indices (ascending, so in signal order) by host and by account.
+    let mut sig_by_host: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut sig_by_acct: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, d) in signals.iter().enumerate() {
+        sig_by_host.entry(d.host.as_str()).or_default().push(i);
+        for a in &d.accounts {
+            let v = sig_by_acct.entry(a.as_str()).or_default();
+            // A correlation's group may name the same account twice.
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
 
     let sig_first = signals.iter().filter_map(|d| d.time).min();
     let sig_last = signals.iter().filter_map(|d| d.time).max();
-    let sig_accounts: BTreeSet<String> = signals
-        .iter()
-        .flat_map(|d| d.accounts.iter().cloned())
-        .collect();
-    let sig_hosts: BTreeSet<String> = signals.iter().map(|d| d.host.clone()).collect();
-    let sig_addrs: BTreeSet<String> = signals
-        .iter()
-        .flat_map(|d| d.addresses.iter().cloned())
-        .collect();
+    // Kind of each address named by a signal, classified once.
+    let mut sig_addrs: HashMap<&str, AddressKind> = HashMap::new();
+    for a in signals.iter().flat_map(|d| &d.addresses) {
+        if !sig_addrs.contains_key(a.as_str()) {
+            sig_addrs.insert(a, ctx.plan.classify(a));
+        }
+    }
 
     // --- malicious links --------------------------------------------------
     if let (Some(f), Some(l)) = (sig_first, sig_last) {
@@ -535,18 +560,24 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             }
             let acct = link
                 .account
-                .as_ref()
-                .is_some_and(|a| sig_accounts.contains(a));
-            let src_host = sig_hosts.contains(&link.from)
-                && signals.iter().any(|d| {
-                    d.host == link.from
-                        && d.time.is_some_and(|t| t <= link.last + Duration::hours(1))
-                });
+                .as_deref()
+                .is_some_and(|a| sig_by_acct.contains_key(a));
+            // A signal on the source host before the link ended (+1 h). The
+            // host's signals are in time order, untimed ones first: the
+            // earliest timed one decides.
+            let src_host = sig_by_host.get(link.from.as_str()).is_some_and(|idx| {
+                let p = idx.partition_point(|&i| signals[i].time.is_none());
+                idx.get(p).is_some_and(|&i| {
+                    signals[i]
+                        .time
+                        .is_some_and(|t| t <= link.last + Duration::hours(1))
+                })
+            });
             let ext = link.from_kind == AddressKind::External
                 || link
                     .from_address
-                    .as_ref()
-                    .is_some_and(|a| sig_addrs.contains(a));
+                    .as_deref()
+                    .is_some_and(|a| sig_addrs.contains_key(a));
             link.malicious = acct || src_host || ext || link.method == LinkMethod::Psexec;
         }
     }
@@ -579,39 +610,37 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let n = signals.len();
     let mut dsu = Dsu((0..n).collect());
     {
+        // Each signal joins the previous one on the same host, account or
+        // non-internal address when within the window. The lists of
+        // `sig_by_*` are in signal order, so "previous" is the one before
+        // in the list. The partition does not depend on the order of the
+        // unions, and each root is the lowest index of its set.
         let win = Duration::hours(JOIN_WINDOW_H);
-        let mut last_by_host: HashMap<&str, usize> = HashMap::new();
-        let mut last_by_acct: HashMap<&str, usize> = HashMap::new();
-        let mut last_by_addr: HashMap<&str, usize> = HashMap::new();
+        let close = |j: usize, i: usize| match (signals[j].time, signals[i].time) {
+            (Some(a), Some(b)) => b - a <= win,
+            _ => true,
+        };
+        let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, d) in signals.iter().enumerate() {
-            let close = |j: usize| match (signals[j].time, d.time) {
-                (Some(a), Some(b)) => b - a <= win,
-                _ => true,
-            };
-            if let Some(&j) = last_by_host.get(d.host.as_str()) {
-                if close(j) {
-                    dsu.union(i, j);
-                }
-            }
-            last_by_host.insert(&d.host, i);
-            for a in &d.accounts {
-                if let Some(&j) = last_by_acct.get(a.as_str()) {
-                    if close(j) {
-                        dsu.union(i, j);
-                    }
-                }
-                last_by_acct.insert(a, i);
-            }
             for a in &d.addresses {
-                if ctx.plan.classify(a) == AddressKind::Internal {
+                if sig_addrs.get(a.as_str()) == Some(&AddressKind::Internal) {
                     continue;
                 }
-                if let Some(&j) = last_by_addr.get(a.as_str()) {
-                    if close(j) {
-                        dsu.union(i, j);
-                    }
+                let v = by_addr.entry(a.as_str()).or_default();
+                if v.last() != Some(&i) {
+                    v.push(i);
                 }
-                last_by_addr.insert(a, i);
+            }
+        }
+        for list in sig_by_host
+            .values()
+            .chain(sig_by_acct.values())
+            .chain(by_addr.values())
+        {
+            for w in list.windows(2) {
+                if close(w[0], w[1]) {
+                    dsu.union(w[1], w[0]);
+                }
             }
         }
         // One high/critical rule firing on several hosts within the hour is
@@ -631,12 +660,21 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             last_by_rule.insert(&d.rule.title, i);
         }
         for l in &mal_links {
+            // First signal on `host` untimed or within the link's window
+            // (a host's signals are in time order, untimed ones first).
             let near = |host: &str| {
-                signals.iter().position(|d| {
-                    d.host == host
-                        && d.time
-                            .is_none_or(|t| t >= l.first - win && t <= l.last + win)
-                })
+                let idx = sig_by_host.get(host)?;
+                let &i0 = idx.first()?;
+                if signals[i0].time.is_none() {
+                    return Some(i0);
+                }
+                let p =
+                    idx.partition_point(|&i| signals[i].time.is_some_and(|t| t < l.first - win));
+                let &i = idx.get(p)?;
+                signals[i]
+                    .time
+                    .is_some_and(|t| t <= l.last + win)
+                    .then_some(i)
             };
             if let (Some(a), Some(b)) = (near(&l.from), near(&l.to)) {
                 dsu.union(a, b);
@@ -652,15 +690,27 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     // --- host & account compromise -----------------------------------------
     let mut host_comp: BTreeMap<String, (Compromise, Vec<String>)> = BTreeMap::new();
     let mut acct_comp: BTreeMap<String, (Compromise, Vec<String>)> = BTreeMap::new();
+    /// Raises `k` to level `c` for reason `why`, keeping at most 8 distinct
+    /// reasons, the one that set the level first. `why` is built only when
+    /// it can change something: a busy host has thousands of signals but
+    /// keeps 8 reasons, and formatting each one (with its time) was most of
+    /// the cost of this step.
     fn raise(
         m: &mut BTreeMap<String, (Compromise, Vec<String>)>,
         k: &str,
         c: Compromise,
-        why: String,
+        why: impl FnOnce() -> String,
     ) {
-        let e = m
-            .entry(k.to_string())
-            .or_insert((Compromise::No, Vec::new()));
+        if !m.contains_key(k) {
+            m.insert(k.to_string(), (Compromise::No, Vec::new()));
+        }
+        let e = m.get_mut(k).expect("inserted above");
+        // Neither a higher level nor room for another reason: a no-op
+        // whatever the reason says.
+        if c <= e.0 && e.1.len() >= 8 {
+            return;
+        }
+        let why = why();
         if e.1.contains(&why) {
             return;
         }
@@ -679,24 +729,25 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         } else {
             Compromise::Suspected
         };
-        let lv = d
-            .rule
-            .level
-            .map(|l| format!("{l:?}").to_lowercase())
-            .unwrap_or_default();
-        raise(
-            &mut host_comp,
-            &d.host,
-            c,
-            format!("{} ({lv}) at {}", d.rule.title, fmt_t(d.time)),
-        );
+        let lv = || {
+            d.rule
+                .level
+                .map(|l| format!("{l:?}").to_lowercase())
+                .unwrap_or_default()
+        };
+        raise(&mut host_comp, &d.host, c, || {
+            format!("{} ({}) at {}", d.rule.title, lv(), fmt_t(d.time))
+        });
         for a in &d.accounts {
-            raise(
-                &mut acct_comp,
-                a,
-                c,
-                format!("{} ({lv}) on {} at {}", d.rule.title, d.host, fmt_t(d.time)),
-            );
+            raise(&mut acct_comp, a, c, || {
+                format!(
+                    "{} ({}) on {} at {}",
+                    d.rule.title,
+                    lv(),
+                    d.host,
+                    fmt_t(d.time)
+                )
+            });
         }
     }
     for l in &mal_links {
@@ -714,7 +765,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             Compromise::Suspected
         };
         if l.to.parse::<std::net::IpAddr>().is_err() {
-            raise(&mut host_comp, &l.to, c, why.clone());
+            raise(&mut host_comp, &l.to, c, || why.clone());
         }
         if let Some(a) = &l.account {
             raise(
@@ -725,7 +776,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 } else {
                     Compromise::Suspected
                 },
-                format!("used for {why} to {}", l.to),
+                || format!("used for {why} to {}", l.to),
             );
         }
     }
@@ -762,16 +813,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 continue;
             }
             for (h, ev) in uses {
-                raise(
-                    &mut host_comp,
-                    h,
-                    Compromise::Yes,
+                raise(&mut host_comp, h, Compromise::Yes, || {
                     format!(
                         "{what} {name} created on {} hosts during the attack (mass deployment)",
                         hosts.len()
-                    ),
-                );
-                push_top(mass_ev.entry(h.to_string()).or_default(), (*ev).clone());
+                    )
+                });
+                push_top_ref(mass_ev.entry(h.to_string()).or_default(), ev);
             }
         }
     }
@@ -800,15 +848,12 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                     format!("created during the attack, to check: {}", ev.summary),
                 )
             };
-            raise(&mut acct_comp, name, level, why);
+            raise(&mut acct_comp, name, level, || why);
         }
         if let Some(g) = priv_add {
-            raise(
-                &mut acct_comp,
-                name,
-                Compromise::Suspected,
-                format!("added to {g} during the attack"),
-            );
+            raise(&mut acct_comp, name, Compromise::Suspected, || {
+                format!("added to {g} during the attack")
+            });
         }
     }
 
@@ -835,7 +880,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 bump(&mut accts, a, t);
             }
             for a in &d.addresses {
-                if ctx.plan.classify(a) != AddressKind::Internal {
+                if !addrs.contains(a) && sig_addrs.get(a.as_str()) != Some(&AddressKind::Internal) {
                     addrs.insert(a.clone());
                 }
             }
@@ -868,31 +913,37 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             }
         }
         // Progression: one step per (rule, tactic/technique), time ordered.
-        let mut steps: BTreeMap<(String, String), ProgressionStep> = BTreeMap::new();
+        // Keys borrow the rule; a step is built only for its first signal.
+        let mut steps: BTreeMap<(&str, &str), ProgressionStep> = BTreeMap::new();
         for &i in idx {
             let d = &signals[i];
-            let a = &attacks[i];
             let t = d.time.unwrap_or(first);
-            let (tid, tname) = a
-                .main_tactic()
-                .map(|(i, n)| (Some(i.to_string()), n.to_string()))
-                .unwrap_or((None, "Unknown".into()));
-            let tech = a.techniques.first().cloned();
-            let key = (d.rule.title.clone(), d.rule.id.clone().unwrap_or_default());
-            let st = steps.entry(key).or_insert_with(|| ProgressionStep {
-                first: t,
-                last: t,
-                tactic_id: tid,
-                tactic: tname,
-                technique_id: tech.clone(),
-                technique: tech.as_deref().and_then(technique).map(|x| x.1.to_string()),
-                rule_id: d.rule.id.clone(),
-                rule_title: d.rule.title.clone(),
-                level: d.rule.level,
-                hosts: vec![],
-                accounts: vec![],
-                count: 0,
-                evidence: d.evidence.clone(),
+            let key = (
+                d.rule.title.as_str(),
+                d.rule.id.as_deref().unwrap_or_default(),
+            );
+            let st = steps.entry(key).or_insert_with(|| {
+                let a = attack_of(i);
+                let (tid, tname) = a
+                    .main_tactic()
+                    .map(|(i, n)| (Some(i.to_string()), n.to_string()))
+                    .unwrap_or((None, "Unknown".into()));
+                let tech = a.techniques.first().cloned();
+                ProgressionStep {
+                    first: t,
+                    last: t,
+                    tactic_id: tid,
+                    tactic: tname,
+                    technique_id: tech.clone(),
+                    technique: tech.as_deref().and_then(technique).map(|x| x.1.to_string()),
+                    rule_id: d.rule.id.clone(),
+                    rule_title: d.rule.title.clone(),
+                    level: d.rule.level,
+                    hosts: vec![],
+                    accounts: vec![],
+                    count: 0,
+                    evidence: d.evidence.clone(),
+                }
             });
             st.count += 1;
             if t < st.first {
@@ -921,8 +972,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                 tactics.push(s.tactic.clone());
             }
         }
-        let sub_attacks: Vec<&Attack> = idx.iter().map(|&i| &attacks[i]).collect();
-        let nature = natures_of(&sigs, &sub_attacks, &[], &[])
+        let sub: Vec<(&Det, &[NatureKind])> = idx.iter().map(|&i| natures_in(i)).collect();
+        let nature = natures_of(&sub, &[], &[])
             .into_iter()
             .map(|n| n.kind)
             .collect();
@@ -964,25 +1015,19 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut failed: Vec<_> = o.failed.into_iter().collect();
     failed.sort_by(|a, b| a.0.cmp(&b.0));
     for inc in &mut incidents {
-        inc.entry_point = entry_point(inc, &links_sorted, &signals, &vpn, &failed, &ctx);
+        inc.entry_point = entry_point(inc, &mal_links, &signals, &sig_by_host, &vpn, &failed, &ctx);
     }
     let entry = incidents.first().and_then(|i| i.entry_point.clone());
     if let Some(e) = &entry {
         if let Some(a) = &e.account {
-            raise(
-                &mut acct_comp,
-                a,
-                Compromise::Yes,
-                format!("entry point: {}", e.description),
-            );
+            raise(&mut acct_comp, a, Compromise::Yes, || {
+                format!("entry point: {}", e.description)
+            });
         }
         if let Some(h) = &e.host {
-            raise(
-                &mut host_comp,
-                h,
-                Compromise::Yes,
-                format!("entry point: {}", e.description),
-            );
+            raise(&mut host_comp, h, Compromise::Yes, || {
+                format!("entry point: {}", e.description)
+            });
         }
     }
 
@@ -1101,11 +1146,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             .get(name)
             .cloned()
             .unwrap_or((Compromise::No, vec![]));
-        let mut det_counts = LevelCounts::default();
-        for d in dets.iter().filter(|d| &d.host == name) {
-            count_level(&mut det_counts, d.rule.level);
-        }
-        let hs: Vec<&Det> = signals.iter().filter(|d| &d.host == name).collect();
+        let det_counts = host_det_counts.get(name).cloned().unwrap_or_default();
+        let hs: Vec<&Det> = sig_by_host
+            .get(name.as_str())
+            .map(|v| v.iter().map(|&i| &signals[i]).collect())
+            .unwrap_or_default();
         let mut first_mal = hs.iter().filter_map(|d| d.time).min();
         let mut last_mal = hs.iter().filter_map(|d| d.time).max();
         for l in mal_links.iter().filter(|l| &l.to == name) {
@@ -1114,15 +1159,15 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
         let mut evidence = Vec::new();
         for d in hs.iter() {
-            push_top(&mut evidence, d.evidence.clone());
+            push_top_ref(&mut evidence, &d.evidence);
         }
         for l in mal_links.iter().filter(|l| &l.to == name) {
             if let Some(e) = l.evidence.first() {
-                push_top(&mut evidence, e.clone());
+                push_top_ref(&mut evidence, e);
             }
         }
         for e in mass_ev.get(name).into_iter().flatten() {
-            push_top(&mut evidence, e.clone());
+            push_top_ref(&mut evidence, e);
             first_mal =
                 Some(first_mal.map_or(e.time.unwrap_or_default(), |f| f.min(e.time.unwrap_or(f))));
             last_mal =
@@ -1217,17 +1262,19 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             Some(a) => (a.kind, "assets".to_string()),
             None => (infer_kind(&name, privileged), "inferred".to_string()),
         };
-        let sigs: Vec<&Det> = signals
-            .iter()
-            .filter(|d| d.accounts.contains(&name))
-            .collect();
+        let sigs: Vec<&Det> = sig_by_acct
+            .get(name.as_str())
+            .map(|v| v.iter().map(|&i| &signals[i]).collect())
+            .unwrap_or_default();
         let mut first_mal = sigs.iter().filter_map(|d| d.time).min();
         let mut last_mal = sigs.iter().filter_map(|d| d.time).max();
         let mut hosts_used: BTreeSet<String> = raw.map(|r| r.hosts.clone()).unwrap_or_default();
         let mut evidence = Vec::new();
         for d in &sigs {
-            hosts_used.insert(d.host.clone());
-            push_top(&mut evidence, d.evidence.clone());
+            if !hosts_used.contains(&d.host) {
+                hosts_used.insert(d.host.clone());
+            }
+            push_top_ref(&mut evidence, &d.evidence);
         }
         for l in mal_links
             .iter()
@@ -1237,17 +1284,17 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             last_mal = Some(last_mal.map_or(l.last, |f| f.max(l.last)));
             hosts_used.insert(l.to.clone());
             if let Some(e) = l.evidence.first() {
-                push_top(&mut evidence, e.clone());
+                push_top_ref(&mut evidence, e);
             }
         }
         let created_ev = raw.and_then(|r| r.created.iter().find(|e| in_attack(e.time)).cloned());
         if let Some(e) = &created_ev {
-            push_top(&mut evidence, e.clone());
+            push_top_ref(&mut evidence, e);
         }
         if let Some(r) = raw {
             for evs in r.groups.values() {
                 if let Some(e) = evs.first() {
-                    push_top(&mut evidence, e.clone());
+                    push_top_ref(&mut evidence, e);
                 }
             }
         }
@@ -1341,7 +1388,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         e.logons += l.count;
         e.implicated |= implicated;
         if let Some(ev) = l.evidence.first() {
-            push_top(&mut e.evidence, ev.clone());
+            push_top_ref(&mut e.evidence, ev);
         }
     }
     for v in &vpn {
@@ -1376,7 +1423,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             } else {
                 e.failed_logons += 1;
             }
-            push_top(&mut e.evidence, v.evidence.clone());
+            push_top_ref(&mut e.evidence, &v.evidence);
         }
     }
     for ((a, _, _), agg) in &failed {
@@ -1448,25 +1495,55 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         .collect();
 
     // --- processes ------------------------------------------------------------------
-    let mut interesting = o.interesting;
-    interesting.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
+    let mut interesting = sort_by_evidence(
+        o.interesting,
+        |p| &p.evidence,
+        |_, _| std::cmp::Ordering::Equal,
+    );
     interesting.dedup_by(|a, b| ev_key(&a.evidence) == ev_key(&b.evidence));
     // The same process logged by both Security 4688 and Sysmon 1: keep one
-    // (the first in order), with the rules of both.
+    // (the first in order), with the rules of both. Same process: same
+    // host, second, image and command line (trimmed, case-insensitive).
+    // Processes are in time order (`time` is their evidence's time), so
+    // those of one second are contiguous: a duplicate is looked for among
+    // the kept processes of the current second only. Identical strings are
+    // equal in lowercase too, so lowercase copies are made only for the
+    // rare pairs that differ (once per process).
     {
-        let key = |p: &crate::observer::ProcRaw| {
+        type Lower = (String, Option<String>);
+        let lower = |p: &crate::observer::ProcRaw| -> Lower {
             (
-                p.host.clone(),
-                p.time.map(|t| t.timestamp()),
                 p.image.to_lowercase(),
                 p.cmdline.as_deref().map(|c| c.trim().to_lowercase()),
             )
         };
-        let mut seen: HashMap<_, usize> = HashMap::new();
         let mut kept: Vec<crate::observer::ProcRaw> = Vec::new();
+        // Kept processes of the current second: index in `kept`, lowercase key.
+        let mut second: Option<Option<i64>> = None;
+        let mut group: Vec<(usize, Option<Lower>)> = Vec::new();
         for p in interesting {
-            match seen.get(&key(&p)) {
-                Some(&i) => {
+            let secs = p.time.map(|t| t.timestamp());
+            if second != Some(secs) {
+                second = Some(secs);
+                group.clear();
+            }
+            let mut pk: Option<Lower> = None;
+            let mut dup = None;
+            for (i, key) in group.iter_mut() {
+                let k = &kept[*i];
+                if k.host != p.host {
+                    continue;
+                }
+                let same = (k.image == p.image
+                    && k.cmdline.as_deref().map(str::trim) == p.cmdline.as_deref().map(str::trim))
+                    || *key.get_or_insert_with(|| lower(k)) == *pk.get_or_insert_with(|| lower(&p));
+                if same {
+                    dup = Some(*i);
+                    break;
+                }
+            }
+            match dup {
+                Some(i) => {
                     let k = &mut kept[i];
                     for r in p.rules {
                         if !k.rules.contains(&r) {
@@ -1475,7 +1552,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                     }
                 }
                 None => {
-                    seen.insert(key(&p), kept.len());
+                    group.push((kept.len(), pk));
                     kept.push(p);
                 }
             }
@@ -1634,9 +1711,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     );
 
     // --- nature ----------------------------------------------------------------------
-    let sig_refs: Vec<&Det> = signals.iter().collect();
-    let att_refs: Vec<&Attack> = attacks.iter().collect();
-    let nature = natures_of(&sig_refs, &att_refs, &mal_links, &data_exposure);
+    let all: Vec<(&Det, &[NatureKind])> = (0..signals.len()).map(natures_in).collect();
+    let nature = natures_of(&all, &mal_links, &data_exposure);
 
     // --- zones -------------------------------------------------------------------------
     let period = attack_period.or(match (o.first, o.last) {
@@ -1683,39 +1759,6 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     );
 
     // --- detections summary ------------------------------------------------------------
-    let mut by_level = LevelCounts::default();
-    let mut rules: BTreeMap<(String, String), RuleCount> = BTreeMap::new();
-    for d in &dets {
-        count_level(&mut by_level, d.rule.level);
-        let r = rules
-            .entry((d.rule.title.clone(), d.rule.id.clone().unwrap_or_default()))
-            .or_insert_with(|| RuleCount {
-                rule_id: d.rule.id.clone(),
-                title: d.rule.title.clone(),
-                level: d.rule.level,
-                tags: d.rule.tags.clone(),
-                count: 0,
-                hosts: vec![],
-                first: None,
-                last: None,
-            });
-        r.count += 1;
-        if !r.hosts.contains(&d.host) {
-            r.hosts.push(d.host.clone());
-        }
-        r.first = crate_min(r.first, d.time);
-        r.last = crate_max(r.last, d.time);
-    }
-    let mut rules: Vec<RuleCount> = rules.into_values().collect();
-    for r in &mut rules {
-        r.hosts.sort();
-    }
-    rules.sort_by(|a, b| {
-        lvl_rank(b.level)
-            .cmp(&lvl_rank(a.level))
-            .then(b.count.cmp(&a.count))
-            .then(a.title.cmp(&b.title))
-    });
     let mut corr: Vec<CorrelationHit> = correlations
         .iter()
         .map(|c| CorrelationHit {
@@ -1733,7 +1776,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         total: all_dets as u64,
         by_level,
         signals: signals.len() as u64,
-        rules,
+        rules: rule_counts,
         correlations: corr,
     };
 
@@ -1784,6 +1827,152 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     scope
 }
 
+/// Stable sort of `v` by evidence order ([`ev_key`]), then by `then`.
+/// Same result as `v.sort_by(|a, b| ev_key(a).cmp(&ev_key(b)).then(..))`,
+/// but much cheaper on large inputs, which matters because a hunt yields
+/// tens of thousands of detections:
+///
+/// * the sort runs on a compact array of (time, source rank, locator,
+///   index): the full comparison (summary, then `then`) is only needed
+///   between items of the same event, where they tie. Comparing the source
+///   paths themselves was most of the cost when many events share a
+///   timestamp (the same logs collected from several places, copies);
+/// * each item is moved once, to its place, instead of being swapped
+///   around by the sort.
+fn sort_by_evidence<T>(
+    v: Vec<T>,
+    ev: impl Fn(&T) -> &Evidence,
+    then: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    // Rank of each source path in string order. Items of one file tend to
+    // be adjacent, so the previous item's source is tried before hashing.
+    let mut first_seen: HashMap<&str, u32> = HashMap::new();
+    let mut src_id: Vec<u32> = Vec::with_capacity(v.len());
+    let mut prev: Option<(&str, u32)> = None;
+    for x in &v {
+        let s = ev(x).source.as_str();
+        let id = match prev {
+            Some((p, id)) if p == s => id,
+            _ => {
+                let next = first_seen.len() as u32;
+                *first_seen.entry(s).or_insert(next)
+            }
+        };
+        prev = Some((s, id));
+        src_id.push(id);
+    }
+    let mut distinct: Vec<(&str, u32)> = first_seen.into_iter().collect();
+    distinct.sort_unstable();
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, (_, id)) in distinct.iter().enumerate() {
+        rank[*id as usize] = r as u32;
+    }
+    type Key = (Option<Timestamp>, u32, (u8, u64), usize);
+    let mut keys: Vec<Key> = v
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let e = ev(x);
+            (e.time, rank[src_id[i] as usize], loc_key(&e.locator), i)
+        })
+        .collect();
+    keys.sort_by(|a, b| {
+        (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then_with(|| {
+            let (x, y) = (&v[a.3], &v[b.3]);
+            ev(x).summary.cmp(&ev(y).summary).then_with(|| then(x, y))
+        })
+    });
+    let mut slots: Vec<Option<T>> = v.into_iter().map(Some).collect();
+    keys.into_iter()
+        .map(|k| slots[k.3].take().expect("each index once"))
+        .collect()
+}
+
+/// Rule order among detections of the same evidence.
+fn rule_order(a: &Det, b: &Det) -> std::cmp::Ordering {
+    a.rule
+        .title
+        .cmp(&b.rule.title)
+        .then(a.rule.id.cmp(&b.rule.id))
+        .then(a.rule.path.cmp(&b.rule.path))
+}
+
+/// Locator as a hashable pair (same encoding as in [`ev_key`]).
+fn loc_key(l: &vigie_event::Locator) -> (u8, u64) {
+    match *l {
+        vigie_event::Locator::Record(n) => (0, n),
+        vigie_event::Locator::Line(n) => (1, n),
+        vigie_event::Locator::Index(n) => (2, n),
+        vigie_event::Locator::None => (3, 0),
+    }
+}
+
+/// What the summaries need of all detections: counts by level, per rule
+/// (most severe and frequent first) and per host. One pass; each detection
+/// finds its rule by the rule's allocation (rules are shared `Arc`s), so
+/// the (title, id) key is built once per rule, not per detection. A rule's
+/// level and tags are those of its first detection in `dets` order.
+fn det_counts(dets: &[Det]) -> (LevelCounts, Vec<RuleCount>, HashMap<String, LevelCounts>) {
+    let mut by_level = LevelCounts::default();
+    let mut by_host: HashMap<String, LevelCounts> = HashMap::new();
+    let mut by_key: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut by_ptr: HashMap<*const RuleMeta, usize> = HashMap::new();
+    let mut rules: Vec<(RuleCount, BTreeSet<&str>)> = Vec::new();
+    for d in dets {
+        count_level(&mut by_level, d.rule.level);
+        match by_host.get_mut(d.host.as_str()) {
+            Some(c) => count_level(c, d.rule.level),
+            None => {
+                let mut c = LevelCounts::default();
+                count_level(&mut c, d.rule.level);
+                by_host.insert(d.host.clone(), c);
+            }
+        }
+        let i = *by_ptr.entry(Arc::as_ptr(&d.rule)).or_insert_with(|| {
+            let key = (
+                d.rule.title.as_str(),
+                d.rule.id.as_deref().unwrap_or_default(),
+            );
+            *by_key.entry(key).or_insert_with(|| {
+                rules.push((
+                    RuleCount {
+                        rule_id: d.rule.id.clone(),
+                        title: d.rule.title.clone(),
+                        level: d.rule.level,
+                        tags: d.rule.tags.clone(),
+                        count: 0,
+                        hosts: vec![],
+                        first: None,
+                        last: None,
+                    },
+                    BTreeSet::new(),
+                ));
+                rules.len() - 1
+            })
+        });
+        let (r, hosts) = &mut rules[i];
+        r.count += 1;
+        hosts.insert(&d.host);
+        r.first = crate_min(r.first, d.time);
+        r.last = crate_max(r.last, d.time);
+    }
+    // In (title, id) order before the stable sort, as ties keep it.
+    let mut out: Vec<RuleCount> = Vec::with_capacity(rules.len());
+    let mut slots: Vec<Option<(RuleCount, BTreeSet<&str>)>> = rules.into_iter().map(Some).collect();
+    for &i in by_key.values() {
+        let (mut r, hosts) = slots[i].take().expect("one rule per key");
+        r.hosts = hosts.into_iter().map(str::to_string).collect();
+        out.push(r);
+    }
+    out.sort_by(|a, b| {
+        lvl_rank(b.level)
+            .cmp(&lvl_rank(a.level))
+            .then(b.count.cmp(&a.count))
+            .then(a.title.cmp(&b.title))
+    });
+    (by_level, out, by_host)
+}
+
 fn crate_min(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
@@ -1800,12 +1989,17 @@ fn crate_max(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 fn bump(m: &mut BTreeMap<String, EntityActivity>, name: &str, t: Timestamp) {
-    let e = m.entry(name.to_string()).or_insert(EntityActivity {
-        name: name.to_string(),
-        first: t,
-        last: t,
-        detections: 0,
-    });
+    // Looked up before inserting: called once per signal, the name is
+    // almost always there already.
+    let e = match m.get_mut(name) {
+        Some(e) => e,
+        None => m.entry(name.to_string()).or_insert(EntityActivity {
+            name: name.to_string(),
+            first: t,
+            last: t,
+            detections: 0,
+        }),
+    };
     e.first = e.first.min(t);
     e.last = e.last.max(t);
     e.detections += 1;
@@ -1900,7 +2094,7 @@ fn derived_link(src: &L, method: LinkMethod, t: Timestamp, ev: Evidence) -> (Lin
     };
     let mut evidence = vec![ev];
     if let Some(e) = src.evidence.first() {
-        push_top(&mut evidence, e.clone());
+        push_top_ref(&mut evidence, e);
     }
     (
         k,
@@ -1921,23 +2115,34 @@ fn derived_link(src: &L, method: LinkMethod, t: Timestamp, ev: Evidence) -> (Lin
     )
 }
 
+/// The entry point of an incident. `links` are the malicious links in
+/// link order; `sig_by_host` indexes `signals` (sorted by evidence) by host.
 fn entry_point(
     inc: &Incident,
-    links: &[L],
+    links: &[&L],
     signals: &[Det],
+    sig_by_host: &HashMap<&str, Vec<usize>>,
     vpn: &[crate::observer::VpnRaw],
     failed: &[((String, String, String), crate::observer::Agg)],
     ctx: &Ctx,
 ) -> Option<EntryPoint> {
     let hosts: BTreeSet<&str> = inc.hosts.iter().map(|h| h.name.as_str()).collect();
     let accts: BTreeSet<&str> = inc.accounts.iter().map(|a| a.name.as_str()).collect();
-    let first_sig = signals
+    // The earliest signal (by evidence order) on the incident's hosts within
+    // its period. Signals are sorted by evidence, time first, so on each
+    // host it is the first one not before `inc.first`, and overall the
+    // lowest index of those: the same as a `min_by` over all signals
+    // (which keeps the first of equal ones), without scanning them all.
+    let first_sig = hosts
         .iter()
-        .filter(|d| {
-            hosts.contains(d.host.as_str())
-                && d.time.is_some_and(|t| t >= inc.first && t <= inc.last)
+        .filter_map(|h| {
+            let idx = sig_by_host.get(h)?;
+            let p = idx.partition_point(|&i| signals[i].time.is_none_or(|t| t < inc.first));
+            let i = *idx.get(p)?;
+            signals[i].time.is_some_and(|t| t <= inc.last).then_some(i)
         })
-        .min_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)))?;
+        .min()
+        .map(|i| &signals[i])?;
     let t0 = first_sig.time?;
     // Inbound malicious link from outside the incident's hosts.
     let inbound = links
@@ -2076,68 +2281,75 @@ fn entry_point(
     })
 }
 
+/// The natures a rule points to, from its title and ATT&CK reading. A
+/// function of the rule alone, so computed once per rule, not per signal.
+fn rule_natures(title: &str, a: &Attack) -> Vec<NatureKind> {
+    let mut out = Vec::new();
+    let lower = title.to_lowercase();
+    let t = |id: &str| a.has_technique(id);
+    let cmd_ransom = ["shadow", "bcdedit", "wbadmin", "ransom"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if t("T1486") || t("T1490") || t("T1485") || t("T1491") || t("T1489") || cmd_ransom {
+        out.push(NatureKind::Ransomware);
+    }
+    if a.has_tactic("TA0010") || t("T1567") || t("T1048") || t("T1041") || t("T1560") || t("T1537")
+    {
+        out.push(NatureKind::DataTheft);
+    }
+    if a.has_tactic("TA0006") {
+        out.push(NatureKind::CredentialTheft);
+    }
+    if t("T1219") {
+        out.push(NatureKind::RemoteAccessPersistence);
+    }
+    if a.has_tactic("TA0008") {
+        out.push(NatureKind::LateralMovement);
+    }
+    if t("T1136") || t("T1098") {
+        out.push(NatureKind::AccountManipulation);
+    }
+    if a.has_tactic("TA0005") || a.has_tactic("TA0112") {
+        out.push(NatureKind::DefenceEvasion);
+    }
+    if a.has_tactic("TA0007") {
+        out.push(NatureKind::Discovery);
+    }
+    if a.has_tactic("TA0011") && !t("T1219") {
+        out.push(NatureKind::CommandAndControl);
+    }
+    if a.has_tactic("TA0003") && !(t("T1136") || t("T1098")) {
+        out.push(NatureKind::Persistence);
+    }
+    if a.has_tactic("TA0002") {
+        out.push(NatureKind::Execution);
+    }
+    if a.has_tactic("TA0001") {
+        out.push(NatureKind::InitialAccess);
+    }
+    out
+}
+
+/// The nature of an attack from its signals (each with the natures of its
+/// rule, see [`rule_natures`]), malicious links and data exposure.
 fn natures_of(
-    sigs: &[&Det],
-    attacks: &[&Attack],
+    sigs: &[(&Det, &[NatureKind])],
     links: &[&L],
     exposure: &[DataExposure],
 ) -> Vec<Nature> {
     let mut by: BTreeMap<NatureKind, (BTreeSet<String>, Vec<Evidence>, u8)> = BTreeMap::new();
-    let mut add = |k: NatureKind, reason: String, ev: &Evidence, lvl: u8| {
+    let mut add = |k: NatureKind, reason: &str, ev: &Evidence, lvl: u8| {
         let e = by.entry(k).or_default();
-        e.0.insert(reason);
-        push_top(&mut e.1, ev.clone());
+        if !e.0.contains(reason) {
+            e.0.insert(reason.to_string());
+        }
+        push_top_ref(&mut e.1, ev);
         e.2 = e.2.max(lvl);
     };
-    for (d, a) in sigs.iter().zip(attacks) {
-        let r = d.rule.title.clone();
+    for (d, kinds) in sigs {
         let lv = lvl_rank(d.rule.level);
-        let ev = &d.evidence;
-        let t = |id: &str| a.has_technique(id);
-        let cmd_ransom = ["shadow", "bcdedit", "wbadmin", "ransom"]
-            .iter()
-            .any(|w| r.to_lowercase().contains(w));
-        if t("T1486") || t("T1490") || t("T1485") || t("T1491") || t("T1489") || cmd_ransom {
-            add(NatureKind::Ransomware, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0010")
-            || t("T1567")
-            || t("T1048")
-            || t("T1041")
-            || t("T1560")
-            || t("T1537")
-        {
-            add(NatureKind::DataTheft, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0006") {
-            add(NatureKind::CredentialTheft, r.clone(), ev, lv);
-        }
-        if t("T1219") {
-            add(NatureKind::RemoteAccessPersistence, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0008") {
-            add(NatureKind::LateralMovement, r.clone(), ev, lv);
-        }
-        if t("T1136") || t("T1098") {
-            add(NatureKind::AccountManipulation, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0005") || a.has_tactic("TA0112") {
-            add(NatureKind::DefenceEvasion, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0007") {
-            add(NatureKind::Discovery, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0011") && !t("T1219") {
-            add(NatureKind::CommandAndControl, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0003") && !(t("T1136") || t("T1098")) {
-            add(NatureKind::Persistence, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0002") {
-            add(NatureKind::Execution, r.clone(), ev, lv);
-        }
-        if a.has_tactic("TA0001") {
-            add(NatureKind::InitialAccess, r.clone(), ev, lv);
+        for &k in *kinds {
+            add(k, &d.rule.title, &d.evidence, lv);
         }
     }
     for l in links {
@@ -2154,7 +2366,7 @@ fn natures_of(
             if let Some(ev) = l.evidence.first() {
                 add(
                     NatureKind::LateralMovement,
-                    format!("{} {} → {}", method_name(l.method), l.from, l.to),
+                    &format!("{} {} → {}", method_name(l.method), l.from, l.to),
                     ev,
                     4,
                 );
@@ -2163,7 +2375,7 @@ fn natures_of(
     }
     for x in exposure.iter().filter(|x| x.probable_exfiltration) {
         if let Some(ev) = x.evidence.first() {
-            add(NatureKind::DataTheft, x.description.clone(), ev, 4);
+            add(NatureKind::DataTheft, &x.description, ev, 4);
         }
     }
     let human = [
@@ -2548,7 +2760,7 @@ fn zone_statuses(
         };
         if attack {
             for d in signals.iter().filter(|d| zhosts.contains(&d.host)) {
-                push_top(&mut evidence, d.evidence.clone());
+                push_top_ref(&mut evidence, &d.evidence);
             }
             for l in links {
                 let touches = zhosts.contains(&l.to) || zhosts.contains(&l.from);
@@ -2561,7 +2773,7 @@ fn zone_statuses(
                     || l.account.as_ref().is_some_and(|a| comp_accts.contains(a));
                 if bad {
                     for e in l.evidence.iter().take(3) {
-                        push_top(&mut evidence, e.clone());
+                        push_top_ref(&mut evidence, e);
                     }
                 } else {
                     benign += l.count;
@@ -2575,7 +2787,7 @@ fn zone_statuses(
                     && agg.first.zip(agg.last).is_some_and(|(f, l)| in_p(f, l))
                 {
                     for e in agg.evidence.iter().take(3) {
-                        push_top(&mut evidence, e.clone());
+                        push_top_ref(&mut evidence, e);
                     }
                 }
             }

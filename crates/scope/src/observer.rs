@@ -46,6 +46,18 @@ pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
     }
 }
 
+/// [`push_top`] of a borrowed item, cloned only when it is kept: when
+/// thousands of items compete for `TOP_EVIDENCE` places, most are not.
+pub(crate) fn push_top_ref(v: &mut Vec<Evidence>, e: &Evidence) {
+    let pos = v.binary_search_by(|x| ev_key(x).cmp(&ev_key(e)));
+    if let Err(p) = pos {
+        if p < TOP_EVIDENCE {
+            v.insert(p, e.clone());
+            v.truncate(TOP_EVIDENCE);
+        }
+    }
+}
+
 pub(crate) fn merge_top(a: &mut Vec<Evidence>, b: Vec<Evidence>) {
     for e in b {
         push_top(a, e);
@@ -339,7 +351,9 @@ impl ProcStore {
             }
         }
     }
-    /// The latest creation under `key` on `host` not after `before`.
+    /// The latest creation under `key` on `host` not after `before`. Ties
+    /// (same time) go to the greatest image *name*, not interned id: ids
+    /// depend on the order observers were filled and merged.
     pub fn lookup(&self, host: u32, key: u64, before: Option<Timestamp>) -> Option<ProcNode> {
         let first = self.nodes.get(&(host, key)).into_iter();
         let more = self.reused.get(&(host, key)).into_iter().flatten();
@@ -349,7 +363,11 @@ impl ProcStore {
                 (Some(a), Some(b)) => a <= b,
                 _ => true,
             })
-            .max_by_key(|n| (n.time, n.image))
+            .max_by(|a, b| {
+                a.time
+                    .cmp(&b.time)
+                    .then_with(|| self.name(a.image).cmp(self.name(b.image)))
+            })
             .copied()
     }
     fn merge(&mut self, o: ProcStore) {
@@ -1529,10 +1547,21 @@ impl Observer {
     /// Combines another observer's facts into this one. The result does
     /// not depend on the order of merges.
     pub fn merge(&mut self, o: Observer) {
+        // Merge the smaller into the larger: merging re-inserts every fact
+        // of `o` (every process creation, every detection...), and in a
+        // hunt the first merge is into an empty observer.
+        let mut o = o;
+        if o.events > self.events {
+            std::mem::swap(self, &mut o);
+            std::mem::swap(&mut self.assets, &mut o.assets);
+            std::mem::swap(
+                &mut self.silence_threshold_secs,
+                &mut o.silence_threshold_secs,
+            );
+        }
         self.events += o.events;
         self.first = min_t(self.first, o.first);
         self.last = max_t(self.last, o.last);
-        let mut o = o;
         o.settle();
         self.settle();
         for (k, v) in o.cov {
