@@ -270,19 +270,23 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         None => Vec::new(),
     };
     detections.extend(correlations.iter().map(correlation_detection));
-    detections.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
-    let scope = if config.scope {
-        let mut merged = Observer::new(assets.clone());
-        for slot in observers {
-            if let Some(o) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                merged.merge(o);
-            }
-        }
-        Some(merged.finish(&correlations))
-    } else {
-        None
-    };
+    // Putting the timeline in order and building the scope do not depend
+    // on each other: side by side.
+    let ((), scope) = rayon::join(
+        || detections.sort_by(|a, b| a.sort_key().cmp(&b.sort_key())),
+        || {
+            config.scope.then(|| {
+                let mut merged = Observer::new(assets.clone());
+                for slot in observers {
+                    if let Some(o) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                        merged.merge(o);
+                    }
+                }
+                merged.finish(&correlations)
+            })
+        },
+    );
 
     let first = files.iter().filter_map(|f| f.first).min();
     let last = files.iter().filter_map(|f| f.last).max();

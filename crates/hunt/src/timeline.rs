@@ -239,7 +239,7 @@ const CHUNK_ROWS: usize = 1024;
 /// tens of thousands of rows, 50 MB of JSON) and the chunks are written in
 /// order, a bounded window at a time so memory stays small: the bytes are
 /// exactly those of formatting the rows one after the other.
-pub fn write<W: Write>(
+pub fn write<W: Write + Send>(
     mut out: W,
     format: TimelineFormat,
     detections: &[Detection],
@@ -254,23 +254,37 @@ pub fn write<W: Write>(
     // allocating them afresh costs more than filling them (page faults,
     // and glibc consolidating its free lists on every large request).
     let pool: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-    let take = || pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    for group in detections.chunks(window) {
-        let chunks: Vec<Vec<u8>> = group
+    let format_window = |group: &[Detection]| -> io::Result<Vec<Vec<u8>>> {
+        group
             .par_chunks(CHUNK_ROWS)
             .map(|rows| {
+                let reused = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
                 // ~1.2 kB a row on SigmaHQ's Windows rules: room enough
                 // that a fresh buffer rarely grows (and is copied).
-                let buf = take().unwrap_or_else(|| Vec::with_capacity(rows.len() * 1536));
+                let buf = reused.unwrap_or_else(|| Vec::with_capacity(rows.len() * 1536));
                 format_rows(format, rows, buf)
             })
-            .collect::<io::Result<_>>()?;
+            .collect()
+    };
+    let write_window = |out: &mut W, chunks: Vec<Vec<u8>>| -> io::Result<()> {
         for mut c in chunks {
             out.write_all(&c)?;
             c.clear();
             pool.lock().unwrap_or_else(|e| e.into_inner()).push(c);
         }
+        Ok(())
+    };
+    // Each window is written while the next one is formatted.
+    let mut ready: Vec<Vec<u8>> = Vec::new();
+    for group in detections.chunks(window) {
+        let (written, formatted) = rayon::join(
+            || write_window(&mut out, std::mem::take(&mut ready)),
+            || format_window(group),
+        );
+        written?;
+        ready = formatted?;
     }
+    write_window(&mut out, ready)?;
     out.flush()
 }
 
