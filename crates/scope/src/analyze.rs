@@ -25,7 +25,8 @@ use crate::exposure;
 use crate::model::*;
 use crate::names::{builtin_kind, host_key, wildcard, AddressPlan};
 use crate::observer::{
-    ev_key, merge_top, minute, push_top_ref, Det, LinkKey, Observer, TOP_EVIDENCE,
+    ev_key, loc_key, merge_top, minute, push_top_det, push_top_ref, Det, LinkKey, Observer,
+    TOP_EVIDENCE,
 };
 
 const JOIN_WINDOW_H: i64 = 48;
@@ -351,11 +352,11 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     }
 
     // --- signals ----------------------------------------------------------
-    let dets = sort_by_evidence(o.dets, |d| &d.evidence, rule_order);
+    let dets = o.dets;
     let all_dets = dets.len();
-    // Everything later needs of the whole detection list is taken now, so
-    // that the signals can then be *moved* out of it rather than cloned
-    // (tens of thousands of detections on a large hunt).
+    // Everything later needs of the whole detection list is taken now (it
+    // does not depend on their order), so that the signals can then be
+    // *moved* out of it rather than cloned, and only they are sorted.
     let (by_level, rule_counts, host_det_counts) = det_counts(&dets);
     let mut cleared = o.cleared;
     cleared.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
@@ -374,24 +375,19 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         logsource: Default::default(),
         path: "builtin:scope/cleared-log".into(),
     });
-    let mut signals: Vec<Det> = dets
-        .into_iter()
-        .filter(|d| lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium)))
-        .collect();
+    let mut signals = dets;
+    signals.retain(|d| lvl_rank(d.rule.level) >= lvl_rank(Some(Level::Medium)));
+    let signals = sort_dets(signals);
     // Was this event already reported by a rule of level medium or above
     // (all in `signals` at this point)? Then a built-in signal on it would
     // only duplicate it. The same source and locator is the same event, so
     // the same time too: a binary search on the (time, source, locator)
     // prefix of the evidence order, instead of a scan of tens of thousands
     // of detections for each of hundreds of cleared logs and behaviours.
-    fn event_key(x: &Evidence) -> (Option<Timestamp>, &str, (u8, u64)) {
-        (x.time, x.source.as_str(), loc_key(&x.locator))
-    }
     let is_reported = |e: &Evidence| {
-        let p = signals.partition_point(|d| event_key(&d.evidence) < event_key(e));
-        signals
-            .get(p)
-            .is_some_and(|d| event_key(&d.evidence) == event_key(e))
+        let k = (e.time, e.source.as_str(), loc_key(&e.locator));
+        let p = signals.partition_point(|d| d.event_key() < k);
+        signals.get(p).is_some_and(|d| d.event_key() == k)
     };
     let mut builtin_signals: Vec<Det> = Vec::new();
     // Behaviours no rule reported are signals of Vigie's own.
@@ -418,18 +414,12 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             description: Some(b.kind.what().into()),
             ..(*clear_rule).clone()
         });
-        let mut ev = b.evidence.clone();
-        ev.rule_title = Some(rule.title.clone());
-        ev.level = rule.level;
-        builtin_signals.push(Det {
-            time: b.time,
-            host: b.host.clone(),
+        builtin_signals.push(builtin_det(
+            &b.evidence,
+            &b.host,
             rule,
-            accounts: b.user.iter().cloned().collect(),
-            addresses: vec![],
-            evidence: ev,
-            builtin: true,
-        });
+            b.user.iter().cloned().collect(),
+        ));
     }
     // Correlations (brute force, bursts...) are signals when their group
     // names the host they happened on.
@@ -463,28 +453,25 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let group: Vec<String> = c.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
         builtin_signals.push(Det {
             time: Some(c.first),
-            host: host.clone(),
+            host: Arc::from(host),
             rule: c.rule.clone(),
-            accounts,
-            addresses,
-            evidence: Evidence {
-                time: Some(c.first),
-                source: c.rule.path.display().to_string(),
-                locator: vigie_event::Locator::None,
-                host: Some(host),
-                event_id: None,
-                rule_id: c.rule.id.clone(),
-                rule_title: Some(c.rule.title.clone()),
-                level: c.rule.level,
-                summary: format!(
+            accounts: accounts.into(),
+            addresses: addresses.into(),
+            source: Arc::from(c.rule.path.display().to_string()),
+            locator: vigie_event::Locator::None,
+            event_id: None,
+            named_host: true,
+            summary: Some(
+                format!(
                     "correlation {} fired ({}; value {}) between {} and {}",
                     c.rule.title,
                     group.join(", "),
                     c.value,
                     fmt_t(Some(c.first)),
                     fmt_t(Some(c.last))
-                ),
-            },
+                )
+                .into(),
+            ),
             builtin: true,
         });
     }
@@ -494,21 +481,16 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         if is_reported(&c.evidence) {
             continue;
         }
-        let mut ev = c.evidence.clone();
-        ev.rule_title = Some(clear_rule.title.clone());
-        ev.level = clear_rule.level;
-        builtin_signals.push(Det {
-            time: c.time,
-            host: c.host.clone(),
-            rule: clear_rule.clone(),
-            accounts: c.account.iter().cloned().collect(),
-            addresses: vec![],
-            evidence: ev,
-            builtin: true,
-        });
+        builtin_signals.push(builtin_det(
+            &c.evidence,
+            &c.host,
+            clear_rule.clone(),
+            c.account.iter().cloned().collect(),
+        ));
     }
-    signals.extend(builtin_signals);
-    let signals = sort_by_evidence(signals, |d| &d.evidence, rule_order);
+    // Rule signals and built-in ones, in order: as a stable sort of both
+    // (rule signals first on ties), without sorting the former again.
+    let signals = merge_sorted(signals, sort_dets(builtin_signals), det_order);
     // ATT&CK reading and natures of each distinct rule, keyed by the rule's
     // allocation (its tags and title are fixed): tens of thousands of
     // signals come from a few hundred rules.
@@ -530,8 +512,8 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut sig_by_host: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut sig_by_acct: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, d) in signals.iter().enumerate() {
-        sig_by_host.entry(d.host.as_str()).or_default().push(i);
-        for a in &d.accounts {
+        sig_by_host.entry(&d.host).or_default().push(i);
+        for a in d.accounts.iter() {
             let v = sig_by_acct.entry(a.as_str()).or_default();
             // A correlation's group may name the same account twice.
             if v.last() != Some(&i) {
@@ -544,7 +526,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let sig_last = signals.iter().filter_map(|d| d.time).max();
     // Kind of each address named by a signal, classified once.
     let mut sig_addrs: HashMap<&str, AddressKind> = HashMap::new();
-    for a in signals.iter().flat_map(|d| &d.addresses) {
+    for a in signals.iter().flat_map(|d| d.addresses.iter()) {
         if !sig_addrs.contains_key(a.as_str()) {
             sig_addrs.insert(a, ctx.plan.classify(a));
         }
@@ -622,7 +604,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         };
         let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, d) in signals.iter().enumerate() {
-            for a in &d.addresses {
+            for a in d.addresses.iter() {
                 if sig_addrs.get(a.as_str()) == Some(&AddressKind::Internal) {
                     continue;
                 }
@@ -701,10 +683,18 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         c: Compromise,
         why: impl FnOnce() -> String,
     ) {
+        raise_in(entry(m, k), c, why);
+    }
+    fn entry<'a>(
+        m: &'a mut BTreeMap<String, (Compromise, Vec<String>)>,
+        k: &str,
+    ) -> &'a mut (Compromise, Vec<String>) {
         if !m.contains_key(k) {
             m.insert(k.to_string(), (Compromise::No, Vec::new()));
         }
-        let e = m.get_mut(k).expect("inserted above");
+        m.get_mut(k).expect("inserted above")
+    }
+    fn raise_in(e: &mut (Compromise, Vec<String>), c: Compromise, why: impl FnOnce() -> String) {
         // Neither a higher level nor room for another reason: a no-op
         // whatever the reason says.
         if c <= e.0 && e.1.len() >= 8 {
@@ -723,27 +713,39 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
             e.1.push(why);
         }
     }
-    for d in &signals {
-        let c = if lvl_rank(d.rule.level) >= lvl_rank(Some(Level::High)) {
+    let level_of = |d: &Det| {
+        if lvl_rank(d.rule.level) >= lvl_rank(Some(Level::High)) {
             Compromise::Yes
         } else {
             Compromise::Suspected
-        };
-        let lv = || {
-            d.rule
-                .level
-                .map(|l| format!("{l:?}").to_lowercase())
-                .unwrap_or_default()
-        };
-        raise(&mut host_comp, &d.host, c, || {
-            format!("{} ({}) at {}", d.rule.title, lv(), fmt_t(d.time))
-        });
-        for a in &d.accounts {
-            raise(&mut acct_comp, a, c, || {
+        }
+    };
+    let lv = |d: &Det| {
+        d.rule
+            .level
+            .map(|l| format!("{l:?}").to_lowercase())
+            .unwrap_or_default()
+    };
+    // Key by key, each in signal order: the outcome for a key depends only
+    // on the sequence of its own reasons, and its entry is looked up once.
+    for (h, idx) in &sig_by_host {
+        let e = entry(&mut host_comp, h);
+        for &i in idx {
+            let d = &signals[i];
+            raise_in(e, level_of(d), || {
+                format!("{} ({}) at {}", d.rule.title, lv(d), fmt_t(d.time))
+            });
+        }
+    }
+    for (a, idx) in &sig_by_acct {
+        let e = entry(&mut acct_comp, a);
+        for &i in idx {
+            let d = &signals[i];
+            raise_in(e, level_of(d), || {
                 format!(
                     "{} ({}) on {} at {}",
                     d.rule.title,
-                    lv(),
+                    lv(d),
                     d.host,
                     fmt_t(d.time)
                 )
@@ -876,10 +878,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         for d in &sigs {
             let t = d.time.unwrap_or(first);
             bump(&mut hosts, &d.host, t);
-            for a in &d.accounts {
+            for a in d.accounts.iter() {
                 bump(&mut accts, a, t);
             }
-            for a in &d.addresses {
+            for a in d.addresses.iter() {
                 if !addrs.contains(a) && sig_addrs.get(a.as_str()) != Some(&AddressKind::Internal) {
                     addrs.insert(a.clone());
                 }
@@ -942,19 +944,19 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
                     hosts: vec![],
                     accounts: vec![],
                     count: 0,
-                    evidence: d.evidence.clone(),
+                    evidence: d.evidence(),
                 }
             });
             st.count += 1;
             if t < st.first {
                 st.first = t;
-                st.evidence = d.evidence.clone();
+                st.evidence = d.evidence();
             }
             st.last = st.last.max(t);
-            if !st.hosts.contains(&d.host) {
-                st.hosts.push(d.host.clone());
+            if !st.hosts.iter().any(|h| **h == *d.host) {
+                st.hosts.push(d.host.to_string());
             }
-            for a in &d.accounts {
+            for a in d.accounts.iter() {
                 if !st.accounts.contains(a) {
                     st.accounts.push(a.clone());
                 }
@@ -1111,7 +1113,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
     }
     for d in &signals {
-        host_names.insert(d.host.clone());
+        host_names.insert(d.host.to_string());
     }
     let kdc = o.kdc;
     let gateways = o.gateways;
@@ -1159,7 +1161,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         }
         let mut evidence = Vec::new();
         for d in hs.iter() {
-            push_top_ref(&mut evidence, &d.evidence);
+            push_top_det(&mut evidence, d);
         }
         for l in mal_links.iter().filter(|l| &l.to == name) {
             if let Some(e) = l.evidence.first() {
@@ -1271,10 +1273,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         let mut hosts_used: BTreeSet<String> = raw.map(|r| r.hosts.clone()).unwrap_or_default();
         let mut evidence = Vec::new();
         for d in &sigs {
-            if !hosts_used.contains(&d.host) {
-                hosts_used.insert(d.host.clone());
+            if !hosts_used.contains(&*d.host) {
+                hosts_used.insert(d.host.to_string());
             }
-            push_top_ref(&mut evidence, &d.evidence);
+            push_top_det(&mut evidence, d);
         }
         for l in mal_links
             .iter()
@@ -1495,69 +1497,68 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
         .collect();
 
     // --- processes ------------------------------------------------------------------
-    let mut interesting = sort_by_evidence(
-        o.interesting,
-        |p| &p.evidence,
-        |_, _| std::cmp::Ordering::Equal,
-    );
+    let mut interesting = sort_by_evidence(o.interesting, |p| &p.evidence);
     interesting.dedup_by(|a, b| ev_key(&a.evidence) == ev_key(&b.evidence));
     // The same process logged by both Security 4688 and Sysmon 1: keep one
     // (the first in order), with the rules of both. Same process: same
     // host, second, image and command line (trimmed, case-insensitive).
     // Processes are in time order (`time` is their evidence's time), so
     // those of one second are contiguous: a duplicate is looked for among
-    // the kept processes of the current second only. Identical strings are
-    // equal in lowercase too, so lowercase copies are made only for the
-    // rare pairs that differ (once per process).
+    // the kept processes of the current second only, and compared without
+    // building lowercase copies (see `same_lowercase`).
     {
-        type Lower = (String, Option<String>);
-        let lower = |p: &crate::observer::ProcRaw| -> Lower {
-            (
-                p.image.to_lowercase(),
-                p.cmdline.as_deref().map(|c| c.trim().to_lowercase()),
-            )
-        };
-        let mut kept: Vec<crate::observer::ProcRaw> = Vec::new();
-        // Kept processes of the current second: index in `kept`, lowercase key.
+        // In place: kept processes are moved to the front (`w` of them).
+        let mut w = 0;
         let mut second: Option<Option<i64>> = None;
-        let mut group: Vec<(usize, Option<Lower>)> = Vec::new();
-        for p in interesting {
-            let secs = p.time.map(|t| t.timestamp());
+        // Kept processes of the current second, by hash of their key (a
+        // burst of thousands of processes in one second is common).
+        let mut group: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut buf = String::new();
+        for r in 0..interesting.len() {
+            let secs = interesting[r].time.map(|t| t.timestamp());
             if second != Some(secs) {
                 second = Some(secs);
                 group.clear();
             }
-            let mut pk: Option<Lower> = None;
-            let mut dup = None;
-            for (i, key) in group.iter_mut() {
-                let k = &kept[*i];
-                if k.host != p.host {
-                    continue;
-                }
-                let same = (k.image == p.image
-                    && k.cmdline.as_deref().map(str::trim) == p.cmdline.as_deref().map(str::trim))
-                    || *key.get_or_insert_with(|| lower(k)) == *pk.get_or_insert_with(|| lower(&p));
-                if same {
-                    dup = Some(*i);
-                    break;
-                }
-            }
+            let p = &interesting[r];
+            let h = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                p.host.hash(&mut h);
+                lowercase_for_hash(&p.image, &mut buf);
+                buf.hash(&mut h);
+                p.cmdline.is_some().hash(&mut h);
+                lowercase_for_hash(p.cmdline.as_deref().unwrap_or("").trim(), &mut buf);
+                buf.hash(&mut h);
+                h.finish()
+            };
+            let bucket = group.get(&h).map(Vec::as_slice).unwrap_or_default();
+            let dup = bucket.iter().copied().find(|&i| {
+                let k = &interesting[i];
+                k.host == p.host
+                    && same_lowercase(&k.image, &p.image)
+                    && match (&k.cmdline, &p.cmdline) {
+                        (Some(a), Some(b)) => same_lowercase(a.trim(), b.trim()),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            });
             match dup {
                 Some(i) => {
-                    let k = &mut kept[i];
-                    for r in p.rules {
-                        if !k.rules.contains(&r) {
-                            k.rules.push(r);
+                    for rule in std::mem::take(&mut interesting[r].rules) {
+                        if !interesting[i].rules.contains(&rule) {
+                            interesting[i].rules.push(rule);
                         }
                     }
                 }
                 None => {
-                    group.push((kept.len(), pk));
-                    kept.push(p);
+                    interesting.swap(w, r);
+                    group.entry(h).or_default().push(w);
+                    w += 1;
                 }
             }
         }
-        interesting = kept;
+        interesting.truncate(w);
     }
     let procs = o.procs;
     let processes: Vec<Process> = interesting
@@ -1827,22 +1828,22 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     scope
 }
 
-/// Stable sort of `v` by evidence order ([`ev_key`]), then by `then`.
-/// Same result as `v.sort_by(|a, b| ev_key(a).cmp(&ev_key(b)).then(..))`,
-/// but much cheaper on large inputs, which matters because a hunt yields
-/// tens of thousands of detections:
+/// Stable sort of `v` by event — `key`: (time, source, locator) — then by
+/// `tie` between items of the same event. Same result as
+/// `v.sort_by(|a, b| key(a).cmp(&key(b)).then_with(|| tie(a, b)))`, but much
+/// cheaper on large inputs, which matters because a hunt yields tens of
+/// thousands of detections:
 ///
 /// * the sort runs on a compact array of (time, source rank, locator,
-///   index): the full comparison (summary, then `then`) is only needed
-///   between items of the same event, where they tie. Comparing the source
-///   paths themselves was most of the cost when many events share a
-///   timestamp (the same logs collected from several places, copies);
-/// * each item is moved once, to its place, instead of being swapped
-///   around by the sort.
-fn sort_by_evidence<T>(
-    v: Vec<T>,
-    ev: impl Fn(&T) -> &Evidence,
-    then: impl Fn(&T, &T) -> std::cmp::Ordering,
+///   index): `tie` is only needed between items of the same event.
+///   Comparing the source paths themselves was most of the cost when many
+///   events share a timestamp (the same logs collected from several places);
+/// * items are not moved by the sort but put in place afterwards, in
+///   place (a large list copied into a new one costs page faults).
+fn sort_by_event<T>(
+    mut v: Vec<T>,
+    key: impl Fn(&T) -> (Option<Timestamp>, &str, (u8, u64)),
+    tie: impl Fn(&T, &T) -> std::cmp::Ordering,
 ) -> Vec<T> {
     // Rank of each source path in string order. Items of one file tend to
     // be adjacent, so the previous item's source is tried before hashing.
@@ -1850,7 +1851,7 @@ fn sort_by_evidence<T>(
     let mut src_id: Vec<u32> = Vec::with_capacity(v.len());
     let mut prev: Option<(&str, u32)> = None;
     for x in &v {
-        let s = ev(x).source.as_str();
+        let s = key(x).1;
         let id = match prev {
             Some((p, id)) if p == s => id,
             _ => {
@@ -1872,20 +1873,75 @@ fn sort_by_evidence<T>(
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            let e = ev(x);
-            (e.time, rank[src_id[i] as usize], loc_key(&e.locator), i)
+            let (t, _, l) = key(x);
+            (t, rank[src_id[i] as usize], l, i)
         })
         .collect();
     keys.sort_by(|a, b| {
-        (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then_with(|| {
-            let (x, y) = (&v[a.3], &v[b.3]);
-            ev(x).summary.cmp(&ev(y).summary).then_with(|| then(x, y))
-        })
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| tie(&v[a.3], &v[b.3]))
     });
-    let mut slots: Vec<Option<T>> = v.into_iter().map(Some).collect();
-    keys.into_iter()
-        .map(|k| slots[k.3].take().expect("each index once"))
-        .collect()
+    let order: Vec<usize> = keys.into_iter().map(|k| k.3).collect();
+    permute(&mut v, order);
+    v
+}
+
+/// Reorders `v` in place so that `v[j]` is the former `v[order[j]]`
+/// (`order` is a permutation), following its cycles.
+fn permute<T>(v: &mut [T], mut order: Vec<usize>) {
+    for i in 0..v.len() {
+        let mut cur = i;
+        while order[cur] != cur {
+            let next = order[cur];
+            order[cur] = cur;
+            if next == i {
+                break;
+            }
+            v.swap(cur, next);
+            cur = next;
+        }
+    }
+}
+
+/// [`sort_by_event`] for items with an evidence pointer, in [`ev_key`] order.
+fn sort_by_evidence<T>(v: Vec<T>, ev: impl Fn(&T) -> &Evidence) -> Vec<T> {
+    sort_by_event(
+        v,
+        |x| {
+            let e = ev(x);
+            (e.time, e.source.as_str(), loc_key(&e.locator))
+        },
+        |a, b| ev(a).summary.cmp(&ev(b).summary),
+    )
+}
+
+/// `a.to_lowercase() == b.to_lowercase()`, without allocating for ASCII
+/// strings (where it is an ASCII case-insensitive comparison).
+fn same_lowercase(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b || a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+/// Writes into `buf` a form of `s` equal for any two strings equal by
+/// [`same_lowercase`] (to hash them): ASCII lowercase for ASCII strings,
+/// else char-by-char lowercase with both sigmas as one (`to_lowercase`
+/// differs from char-by-char lowercase only by its final sigma).
+fn lowercase_for_hash(s: &str, buf: &mut String) {
+    buf.clear();
+    if s.is_ascii() {
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+    } else {
+        buf.extend(
+            s.chars()
+                .flat_map(char::to_lowercase)
+                .map(|c| if c == 'ς' { 'σ' } else { c }),
+        );
+    }
 }
 
 /// Rule order among detections of the same evidence.
@@ -1897,71 +1953,156 @@ fn rule_order(a: &Det, b: &Det) -> std::cmp::Ordering {
         .then(a.rule.path.cmp(&b.rule.path))
 }
 
-/// Locator as a hashable pair (same encoding as in [`ev_key`]).
-fn loc_key(l: &vigie_event::Locator) -> (u8, u64) {
-    match *l {
-        vigie_event::Locator::Record(n) => (0, n),
-        vigie_event::Locator::Line(n) => (1, n),
-        vigie_event::Locator::Index(n) => (2, n),
-        vigie_event::Locator::None => (3, 0),
+/// Order of detections: their evidence, then their rule.
+fn det_order(a: &Det, b: &Det) -> std::cmp::Ordering {
+    a.cmp_evidence_det(b).then_with(|| rule_order(a, b))
+}
+
+/// Detections in [`det_order`].
+fn sort_dets(v: Vec<Det>) -> Vec<Det> {
+    sort_by_event(
+        v,
+        |d| d.event_key(),
+        |a, b| a.cmp_evidence_det(b).then_with(|| rule_order(a, b)),
+    )
+}
+
+/// Merges two lists sorted by `order` as a stable sort of `a` then `b`
+/// would (on ties, items of `a` first), with a binary search per item of
+/// `b`: `b` (built-in signals) is small, `a` (rule signals) large.
+fn merge_sorted<T>(a: Vec<T>, b: Vec<T>, order: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    let mut cuts = Vec::with_capacity(b.len());
+    let mut start = 0;
+    for y in &b {
+        start += a[start..].partition_point(|x| order(x, y) != std::cmp::Ordering::Greater);
+        cuts.push(start);
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let mut a = a.into_iter();
+    let mut taken = 0;
+    for (y, cut) in b.into_iter().zip(cuts) {
+        out.extend(a.by_ref().take(cut - taken));
+        taken = cut;
+        out.push(y);
+    }
+    out.extend(a);
+    out
+}
+
+/// A signal of Vigie's own (cleared log, behaviour) on the event of `ev`.
+fn builtin_det(ev: &Evidence, host: &str, rule: Arc<RuleMeta>, accounts: Vec<String>) -> Det {
+    Det {
+        time: ev.time,
+        host: Arc::from(host),
+        rule,
+        accounts: accounts.into(),
+        addresses: Arc::from([]),
+        source: Arc::from(ev.source.as_str()),
+        locator: ev.locator.clone(),
+        event_id: ev.event_id,
+        named_host: ev.host.is_some(),
+        summary: Some(ev.summary.as_str().into()),
+        builtin: true,
     }
 }
 
 /// What the summaries need of all detections: counts by level, per rule
-/// (most severe and frequent first) and per host. One pass; each detection
-/// finds its rule by the rule's allocation (rules are shared `Arc`s), so
-/// the (title, id) key is built once per rule, not per detection. A rule's
-/// level and tags are those of its first detection in `dets` order.
+/// (most severe and frequent first) and per host, in any order of `dets`.
+/// One pass; each detection finds its rule by the rule's allocation (rules
+/// are shared `Arc`s), so the (title, id) key is built once per rule, not
+/// per detection. A rule's id, level and tags are those of its first
+/// detection in [`det_order`] (several rule files may share a title and id).
 fn det_counts(dets: &[Det]) -> (LevelCounts, Vec<RuleCount>, HashMap<String, LevelCounts>) {
+    struct Acc<'a> {
+        count: RuleCount,
+        hosts: BTreeSet<&'a str>,
+        /// Several rules share this key.
+        shared: bool,
+    }
     let mut by_level = LevelCounts::default();
     let mut by_host: HashMap<String, LevelCounts> = HashMap::new();
     let mut by_key: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut by_ptr: HashMap<*const RuleMeta, usize> = HashMap::new();
-    let mut rules: Vec<(RuleCount, BTreeSet<&str>)> = Vec::new();
+    let mut rules: Vec<Acc> = Vec::new();
     for d in dets {
         count_level(&mut by_level, d.rule.level);
-        match by_host.get_mut(d.host.as_str()) {
+        match by_host.get_mut(&*d.host) {
             Some(c) => count_level(c, d.rule.level),
             None => {
                 let mut c = LevelCounts::default();
                 count_level(&mut c, d.rule.level);
-                by_host.insert(d.host.clone(), c);
+                by_host.insert(d.host.to_string(), c);
             }
         }
-        let i = *by_ptr.entry(Arc::as_ptr(&d.rule)).or_insert_with(|| {
-            let key = (
-                d.rule.title.as_str(),
-                d.rule.id.as_deref().unwrap_or_default(),
-            );
-            *by_key.entry(key).or_insert_with(|| {
-                rules.push((
-                    RuleCount {
-                        rule_id: d.rule.id.clone(),
-                        title: d.rule.title.clone(),
-                        level: d.rule.level,
-                        tags: d.rule.tags.clone(),
-                        count: 0,
-                        hosts: vec![],
-                        first: None,
-                        last: None,
-                    },
-                    BTreeSet::new(),
-                ));
-                rules.len() - 1
-            })
-        });
-        let (r, hosts) = &mut rules[i];
-        r.count += 1;
-        hosts.insert(&d.host);
-        r.first = crate_min(r.first, d.time);
-        r.last = crate_max(r.last, d.time);
+        let ptr = Arc::as_ptr(&d.rule);
+        let i = match by_ptr.get(&ptr) {
+            Some(&i) => i,
+            None => {
+                let key = (
+                    d.rule.title.as_str(),
+                    d.rule.id.as_deref().unwrap_or_default(),
+                );
+                let i = match by_key.get(&key) {
+                    Some(&i) => {
+                        rules[i].shared = true;
+                        i
+                    }
+                    None => {
+                        rules.push(Acc {
+                            count: RuleCount {
+                                rule_id: d.rule.id.clone(),
+                                title: d.rule.title.clone(),
+                                level: d.rule.level,
+                                tags: d.rule.tags.clone(),
+                                count: 0,
+                                hosts: vec![],
+                                first: None,
+                                last: None,
+                            },
+                            hosts: BTreeSet::new(),
+                            shared: false,
+                        });
+                        by_key.insert(key, rules.len() - 1);
+                        rules.len() - 1
+                    }
+                };
+                by_ptr.insert(ptr, i);
+                i
+            }
+        };
+        let a = &mut rules[i];
+        a.count.count += 1;
+        a.hosts.insert(&d.host);
+        a.count.first = crate_min(a.count.first, d.time);
+        a.count.last = crate_max(a.count.last, d.time);
+    }
+    // Keys shared by several rules: the first detection decides.
+    if rules.iter().any(|a| a.shared) {
+        let mut best: HashMap<usize, &Det> = HashMap::new();
+        for d in dets {
+            let i = by_ptr[&Arc::as_ptr(&d.rule)];
+            if !rules[i].shared {
+                continue;
+            }
+            let b = best.entry(i).or_insert(d);
+            if det_order(d, b) == std::cmp::Ordering::Less {
+                *b = d;
+            }
+        }
+        for (i, d) in best {
+            let c = &mut rules[i].count;
+            c.rule_id = d.rule.id.clone();
+            c.level = d.rule.level;
+            c.tags = d.rule.tags.clone();
+        }
     }
     // In (title, id) order before the stable sort, as ties keep it.
     let mut out: Vec<RuleCount> = Vec::with_capacity(rules.len());
-    let mut slots: Vec<Option<(RuleCount, BTreeSet<&str>)>> = rules.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<Acc>> = rules.into_iter().map(Some).collect();
     for &i in by_key.values() {
-        let (mut r, hosts) = slots[i].take().expect("one rule per key");
-        r.hosts = hosts.into_iter().map(str::to_string).collect();
+        let a = slots[i].take().expect("one rule per key");
+        let mut r = a.count;
+        r.hosts = a.hosts.into_iter().map(str::to_string).collect();
         out.push(r);
     }
     out.sort_by(|a, b| {
@@ -2249,7 +2390,7 @@ fn entry_point(
                 desc.push_str(&format!(" ({f} failed logon(s) from that address before)"));
             }
         }
-        evidence.push(first_sig.evidence.clone());
+        evidence.push(first_sig.evidence());
         let _ = accts;
         return Some(EntryPoint {
             time: Some(time),
@@ -2265,7 +2406,7 @@ fn entry_point(
     }
     Some(EntryPoint {
         time: Some(t0),
-        host: Some(first_sig.host.clone()),
+        host: Some(first_sig.host.to_string()),
         account: first_sig.accounts.first().cloned(),
         source_address: first_sig.addresses.first().cloned(),
         source_kind: first_sig.addresses.first().map(|a| ctx.plan.classify(a)),
@@ -2277,7 +2418,7 @@ fn entry_point(
             fmt_t(Some(t0))
         ),
         confidence: Confidence::Low,
-        evidence: vec![first_sig.evidence.clone()],
+        evidence: vec![first_sig.evidence()],
     })
 }
 
@@ -2338,6 +2479,17 @@ fn natures_of(
     exposure: &[DataExposure],
 ) -> Vec<Nature> {
     let mut by: BTreeMap<NatureKind, (BTreeSet<String>, Vec<Evidence>, u8)> = BTreeMap::new();
+    for (d, kinds) in sigs {
+        let lv = lvl_rank(d.rule.level);
+        for &k in *kinds {
+            let e = by.entry(k).or_default();
+            if !e.0.contains(&d.rule.title) {
+                e.0.insert(d.rule.title.clone());
+            }
+            push_top_det(&mut e.1, d);
+            e.2 = e.2.max(lv);
+        }
+    }
     let mut add = |k: NatureKind, reason: &str, ev: &Evidence, lvl: u8| {
         let e = by.entry(k).or_default();
         if !e.0.contains(reason) {
@@ -2346,12 +2498,6 @@ fn natures_of(
         push_top_ref(&mut e.1, ev);
         e.2 = e.2.max(lvl);
     };
-    for (d, kinds) in sigs {
-        let lv = lvl_rank(d.rule.level);
-        for &k in *kinds {
-            add(k, &d.rule.title, &d.evidence, lv);
-        }
-    }
     for l in links {
         if matches!(
             l.method,
@@ -2759,8 +2905,8 @@ fn zone_statuses(
             period.is_some_and(|p| l >= p.first - Duration::hours(LINK_LOOKBACK_H) && f <= p.last)
         };
         if attack {
-            for d in signals.iter().filter(|d| zhosts.contains(&d.host)) {
-                push_top_ref(&mut evidence, &d.evidence);
+            for d in signals.iter().filter(|d| zhosts.contains(&*d.host)) {
+                push_top_det(&mut evidence, d);
             }
             for l in links {
                 let touches = zhosts.contains(&l.to) || zhosts.contains(&l.from);

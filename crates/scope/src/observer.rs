@@ -26,12 +26,7 @@ pub(crate) const TOP_EVIDENCE: usize = 10;
 /// Total order on evidence (time, source, locator, summary) so that
 /// "the K earliest" is the same whatever the order events arrived in.
 pub(crate) fn ev_key(e: &Evidence) -> (Option<Timestamp>, &str, u8, u64, &str) {
-    let (k, n) = match e.locator {
-        Locator::Record(n) => (0, n),
-        Locator::Line(n) => (1, n),
-        Locator::Index(n) => (2, n),
-        Locator::None => (3, 0),
-    };
+    let (k, n) = loc_key(&e.locator);
     (e.time, &e.source, k, n, &e.summary)
 }
 
@@ -49,6 +44,9 @@ pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
 /// [`push_top`] of a borrowed item, cloned only when it is kept: when
 /// thousands of items compete for `TOP_EVIDENCE` places, most are not.
 pub(crate) fn push_top_ref(v: &mut Vec<Evidence>, e: &Evidence) {
+    if v.len() >= TOP_EVIDENCE && v.last().is_some_and(|l| ev_key(e) >= ev_key(l)) {
+        return;
+    }
     let pos = v.binary_search_by(|x| ev_key(x).cmp(&ev_key(e)));
     if let Err(p) = pos {
         if p < TOP_EVIDENCE {
@@ -290,17 +288,105 @@ impl AccountAcc {
     }
 }
 
-/// A detection, with the entities of its event.
+/// A detection, with the entities of its event. Compact, because a hunt
+/// keeps every detection (tens of thousands) and the analysis goes over
+/// them many times: strings shared with the event, the other rules that
+/// matched it and the rule itself are `Arc`s (no allocation per
+/// detection), and the evidence pointer is built ([`Det::evidence`]) only
+/// for the few detections a scope shows.
 #[derive(Debug, Clone)]
 pub(crate) struct Det {
     pub time: Option<Timestamp>,
-    pub host: String,
+    pub host: Arc<str>,
     pub rule: Arc<RuleMeta>,
-    pub accounts: Vec<String>,
-    pub addresses: Vec<String>,
-    pub evidence: Evidence,
+    pub accounts: Arc<[String]>,
+    pub addresses: Arc<[String]>,
+    /// Where the event was read (the evidence's source and locator).
+    pub source: Arc<str>,
+    pub locator: Locator,
+    pub event_id: Option<u32>,
+    /// The event named its host: the evidence's `host` is `host`.
+    pub named_host: bool,
+    /// The evidence summary, when not the one of a rule match
+    /// ("{rule title} on {host}").
+    pub summary: Option<Box<str>>,
     /// Synthesised by the scope (cleared log), not a rule match.
     pub builtin: bool,
+}
+
+impl Det {
+    /// The evidence pointer of this detection. Its rule fields are the
+    /// detection's rule.
+    pub fn evidence(&self) -> Evidence {
+        Evidence {
+            time: self.time,
+            source: self.source.to_string(),
+            locator: self.locator.clone(),
+            host: self.named_host.then(|| self.host.to_string()),
+            event_id: self.event_id,
+            rule_id: self.rule.id.clone(),
+            rule_title: Some(self.rule.title.clone()),
+            level: self.rule.level,
+            summary: match &self.summary {
+                Some(s) => s.to_string(),
+                None => format!("{} on {}", self.rule.title, self.host),
+            },
+        }
+    }
+
+    /// The bytes of the evidence summary, without building it.
+    fn summary_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let (a, b, c): (&[u8], &[u8], &[u8]) = match &self.summary {
+            Some(s) => (s.as_bytes(), b"", b""),
+            None => (self.rule.title.as_bytes(), b" on ", self.host.as_bytes()),
+        };
+        a.iter().chain(b).chain(c).copied()
+    }
+
+    /// (time, source, locator): which event this is.
+    pub fn event_key(&self) -> (Option<Timestamp>, &str, (u8, u64)) {
+        (self.time, &self.source, loc_key(&self.locator))
+    }
+
+    /// Evidence order ([`ev_key`]) between this detection's evidence and `e`.
+    pub fn cmp_evidence(&self, e: &Evidence) -> std::cmp::Ordering {
+        self.event_key()
+            .cmp(&(e.time, e.source.as_str(), loc_key(&e.locator)))
+            .then_with(|| self.summary_bytes().cmp(e.summary.bytes()))
+    }
+
+    /// Evidence order between two detections' evidence.
+    pub fn cmp_evidence_det(&self, o: &Det) -> std::cmp::Ordering {
+        self.event_key()
+            .cmp(&o.event_key())
+            .then_with(|| self.summary_bytes().cmp(o.summary_bytes()))
+    }
+}
+
+/// Locator as an ordered, hashable pair (the encoding of [`ev_key`]).
+pub(crate) fn loc_key(l: &Locator) -> (u8, u64) {
+    match *l {
+        Locator::Record(n) => (0, n),
+        Locator::Line(n) => (1, n),
+        Locator::Index(n) => (2, n),
+        Locator::None => (3, 0),
+    }
+}
+
+/// [`push_top`] of a detection's evidence, built only when it is kept.
+pub(crate) fn push_top_det(v: &mut Vec<Evidence>, d: &Det) {
+    // Full and not before the last: the common case when detections come
+    // in order, settled with one comparison.
+    if v.len() >= TOP_EVIDENCE && v.last().is_some_and(|l| d.cmp_evidence(l).is_ge()) {
+        return;
+    }
+    let pos = v.binary_search_by(|x| d.cmp_evidence(x).reverse());
+    if let Err(p) = pos {
+        if p < TOP_EVIDENCE {
+            v.insert(p, d.evidence());
+            v.truncate(TOP_EVIDENCE);
+        }
+    }
 }
 
 /// One process creation (Sysmon 1 / 4688) for parent chains, compact:
@@ -318,28 +404,76 @@ pub(crate) struct ProcNode {
 /// and image names.
 #[derive(Debug, Default)]
 pub(crate) struct ProcStore {
-    names: Vec<Box<str>>,
-    index: HashMap<Box<str>, u32>,
+    names: Interner,
     nodes: HashMap<(u32, u64), ProcNode>,
     /// Further creations under an already used key (4688 pid reuse).
     reused: HashMap<(u32, u64), Vec<ProcNode>>,
 }
 
-impl ProcStore {
-    pub fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
+/// String interner without an allocation per name: names are stored back
+/// to back in one buffer and found by hash (a hunt interns an image path
+/// for every process creation, and frees them all at the end).
+#[derive(Debug, Default)]
+struct Interner {
+    text: String,
+    /// (start, end) of each name in `text`.
+    spans: Vec<(usize, usize)>,
+    /// Hash of a name → its id (the last interned with that hash).
+    by_hash: HashMap<u64, u32>,
+    /// Per id, the previous id with the same hash (collisions), or `NONE`.
+    same_hash: Vec<u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Interner {
+    const NONE: u32 = u32::MAX;
+
+    fn find(&self, h: u64, s: &str) -> Option<u32> {
+        let mut i = *self.by_hash.get(&h)?;
+        while i != Self::NONE {
+            if self.get(i) == s {
+                return Some(i);
+            }
+            i = self.same_hash[i as usize];
+        }
+        None
+    }
+    fn id(&self, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        self.find(self.hasher.hash_one(s), s)
+    }
+    fn intern(&mut self, s: &str) -> u32 {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(s);
+        if let Some(i) = self.find(h, s) {
             return i;
         }
-        let i = self.names.len() as u32;
-        self.names.push(s.into());
-        self.index.insert(s.into(), i);
+        let i = self.spans.len() as u32;
+        let start = self.text.len();
+        self.text.push_str(s);
+        self.spans.push((start, self.text.len()));
+        self.same_hash
+            .push(self.by_hash.insert(h, i).unwrap_or(Self::NONE));
         i
     }
+    fn get(&self, i: u32) -> &str {
+        let (a, b) = self.spans[i as usize];
+        &self.text[a..b]
+    }
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+impl ProcStore {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        self.names.intern(s)
+    }
     pub fn name(&self, i: u32) -> &str {
-        &self.names[i as usize]
+        self.names.get(i)
     }
     pub fn host_id(&self, host: &str) -> Option<u32> {
-        self.index.get(host).copied()
+        self.names.id(host)
     }
     fn insert(&mut self, host: u32, key: u64, n: ProcNode) {
         match self.nodes.entry((host, key)) {
@@ -371,7 +505,9 @@ impl ProcStore {
             .copied()
     }
     fn merge(&mut self, o: ProcStore) {
-        let remap: Vec<u32> = o.names.iter().map(|n| self.intern(n)).collect();
+        let remap: Vec<u32> = (0..o.names.len() as u32)
+            .map(|i| self.intern(o.names.get(i)))
+            .collect();
         let fix = |n: ProcNode| ProcNode {
             time: n.time,
             image: remap[n.image as usize],
@@ -497,6 +633,8 @@ pub(crate) struct DnsAcc {
 #[derive(Debug)]
 pub(crate) struct CovSlot {
     pub host: Arc<str>,
+    /// The raw computer name gives a host key (else `host` is UNKNOWN).
+    pub named: bool,
     pub channel: String,
     pub acc: CovAcc,
 }
@@ -622,32 +760,34 @@ impl Observer {
         self.events += 1;
         self.first = min_t(self.first, e.timestamp);
         self.last = max_t(self.last, e.timestamp);
-        let host = self.touch_coverage(e);
+        let (host, named) = self.touch_coverage(e);
         let ch = e.channel.as_deref().unwrap_or("");
         match e.event_id {
             Some(id) => self.windows(e, id, ch, &host),
             None => self.other(e, &host),
         }
         if matches.iter().any(|m| m.generate) {
-            self.detections(e, matches, &host);
+            self.detections(e, matches, &host, named);
         }
     }
 
     /// Updates coverage; returns the host key of the event.
-    fn touch_coverage(&mut self, e: &Event) -> Arc<str> {
+    fn touch_coverage(&mut self, e: &Event) -> (Arc<str>, bool) {
         let comp = e.computer.as_deref().unwrap_or("");
         let chan = e.channel.as_deref().unwrap_or("");
         let idx = match self.raw.get(comp).and_then(|m| m.get(chan)) {
             Some(&i) => i,
             None => {
-                let host = host_key(comp).unwrap_or_else(|| "UNKNOWN".to_string());
+                let named = host_key(comp);
+                let host = named.as_deref().unwrap_or("UNKNOWN");
                 let channel = if chan.is_empty() { "(none)" } else { chan }.to_string();
                 let mut acc = CovAcc::default();
                 if comp.contains('.') && comp.parse::<std::net::IpAddr>().is_err() {
                     acc.fqdns.insert(comp.to_ascii_lowercase());
                 }
                 self.slots.push(CovSlot {
-                    host: Arc::from(host.as_str()),
+                    host: Arc::from(host),
+                    named: named.is_some(),
                     channel,
                     acc,
                 });
@@ -661,7 +801,7 @@ impl Observer {
         };
         let slot = &mut self.slots[idx];
         slot.acc.add(e.timestamp, e.record_id);
-        slot.host.clone()
+        (slot.host.clone(), slot.named)
     }
 
     /// Folds the per-raw-name slots into `cov` (keyed by canonical host).
@@ -1166,7 +1306,6 @@ impl Observer {
             let summary = format!("{} on {host}: {}", kind.what(), cmd.unwrap_or(image));
             self.behaviours.push(Behaviour {
                 host: host.to_string(),
-                time: e.timestamp,
                 kind,
                 user: acct.as_ref().map(|a| a.0.clone()),
                 evidence: evidence(e, summary),
@@ -1354,7 +1493,7 @@ impl Observer {
         }
     }
 
-    fn detections(&mut self, e: &Event, matches: &[Match], host: &str) {
+    fn detections(&mut self, e: &Event, matches: &[Match], host: &Arc<str>, named: bool) {
         let mut accounts = BTreeSet::new();
         // In group-membership events TargetUserName is the group: the
         // account is the member (MemberName is a DN: CN=name,...).
@@ -1413,25 +1552,26 @@ impl Observer {
                 }
             }
         }
-        let accounts: Vec<String> = accounts.into_iter().collect();
-        let addresses: Vec<String> = addresses.into_iter().collect();
+        let accounts: Arc<[String]> = accounts.into_iter().collect();
+        let addresses: Arc<[String]> = addresses.into_iter().collect();
         let mut titles = Vec::new();
         for m in matches.iter().filter(|m| m.generate) {
             titles.push(m.rule.title.clone());
-            let mut ev = evidence(e, format!("{} on {host}", m.rule.title));
-            ev.rule_id = m.rule.id.clone();
-            ev.rule_title = Some(m.rule.title.clone());
-            ev.level = m.rule.level;
             self.dets.push(Det {
                 time: e.timestamp,
-                host: host.to_string(),
+                host: host.clone(),
                 rule: m.rule.clone(),
                 accounts: accounts.clone(),
                 addresses: addresses.clone(),
-                evidence: ev,
+                source: e.origin.source.clone(),
+                locator: e.origin.locator.clone(),
+                event_id: e.event_id,
+                named_host: named,
+                summary: None,
                 builtin: false,
             });
         }
+        let host: &str = host;
         let ch = e.channel.as_deref().unwrap_or("");
         let sysmon = ch.eq_ignore_ascii_case(SYSMON);
         match e.event_id {
@@ -1645,7 +1785,7 @@ impl BehaviourKind {
 #[derive(Debug, Clone)]
 pub(crate) struct Behaviour {
     pub host: String,
-    pub time: Option<Timestamp>,
+    /// Its time is the evidence's.
     pub kind: BehaviourKind,
     pub user: Option<String>,
     pub evidence: Evidence,
