@@ -935,7 +935,7 @@ impl Observer {
                 }
                 _ => {}
             }
-        } else if ch.contains("TerminalServices-RemoteConnectionManager") && id == 1149 {
+        } else if id == 1149 && ch.contains("TerminalServices-RemoteConnectionManager") {
             let who = match (s(e, "Param2"), s(e, "Param1")) {
                 (Some(d), Some(u)) => Some(format!("{d}\\{u}")),
                 (None, Some(u)) => Some(u.to_string()),
@@ -943,7 +943,7 @@ impl Observer {
             };
             let addr = s(e, "Param3").and_then(address_key);
             self.rdp(e, host, who.as_deref(), addr, "1149 RDP authentication");
-        } else if ch.contains("TerminalServices-LocalSessionManager") && matches!(id, 21 | 22 | 25)
+        } else if matches!(id, 21 | 22 | 25) && ch.contains("TerminalServices-LocalSessionManager")
         {
             let addr = s(e, "Address").and_then(address_key);
             let what = if id == 25 { "reconnected" } else { "logon" };
@@ -1142,29 +1142,26 @@ impl Observer {
         let Some(share_raw) = s(e, "ShareName") else {
             return;
         };
-        let share = share_raw
-            .rsplit('\\')
-            .next()
-            .unwrap_or(share_raw)
-            .to_string();
-        let share_up = share.to_ascii_uppercase();
+        // Compared case-insensitively in place: one share event in ten of
+        // a domain's logs, no copy needed unless it is kept.
+        let share = share_raw.rsplit('\\').next().unwrap_or(share_raw);
+        let is = |name: &str| share.eq_ignore_ascii_case(name);
         let addr = s(e, "IpAddress").and_then(address_key);
         let target = s(e, "RelativeTargetName").unwrap_or("");
         let tb = basename(target);
         let Some((name, dom)) = user_with_domain(e, "SubjectUserName", "SubjectDomainName") else {
             return;
         };
-        let admin_share = share_up == "ADMIN$" || (share_up.len() == 2 && share_up.ends_with('$'));
+        let admin_share = is("ADMIN$") || (share.len() == 2 && share.ends_with('$'));
         let method = if admin_share {
             // PsExec and clones copy their service binary to ADMIN$'s root.
-            let exe_in_root =
-                share_up == "ADMIN$" && !target.contains('\\') && tb.ends_with(".exe");
+            let exe_in_root = is("ADMIN$") && !target.contains('\\') && tb.ends_with(".exe");
             if is_psexec_name(&tb) || exe_in_root {
                 Some(LinkMethod::Psexec)
             } else {
                 Some(LinkMethod::SmbAdminShare)
             }
-        } else if share_up == "IPC$" {
+        } else if is("IPC$") {
             if is_psexec_name(&tb) || is_psexec_pipe(&tb) {
                 Some(LinkMethod::Psexec)
             } else if tb == "svcctl" {
@@ -1188,15 +1185,21 @@ impl Observer {
                 self.link(e, &ad, host, Some(&name), m, Some(&ad), &summary);
             }
             None => {
-                let summary = format!(
-                    "{id} {name} from {} accessed \\\\{host}\\{share}\\{target}",
-                    addr.as_deref().unwrap_or("?")
-                );
+                let summary = || {
+                    format!(
+                        "{id} {name} from {} accessed \\\\{host}\\{share}\\{target}",
+                        addr.as_deref().unwrap_or("?")
+                    )
+                };
                 let agg = self
                     .shares
-                    .entry((host.to_string(), share, name))
+                    .entry((host.to_string(), share.to_string(), name.clone()))
                     .or_default();
-                agg.add(e.timestamp, Some(evidence(e, summary)));
+                // The evidence is built only if it can be among the kept
+                // earliest (a busy share is accessed thousands of times).
+                let keep = agg.evidence.len() < TOP_EVIDENCE
+                    || agg.evidence.last().is_some_and(|l| l.time >= e.timestamp);
+                agg.add(e.timestamp, keep.then(|| evidence(e, summary())));
                 if let Some(a) = addr {
                     agg.tags.insert(a);
                 }
