@@ -31,7 +31,7 @@ while [ "$(size)" -lt "$target_bytes" ]; do
     i=$((i + 1))
     [ -d "$bench/evtx/copy-$i" ] || cp -r "$corpus/evtx-attack-samples" "$bench/evtx/copy-$i"
 done
-echo "corpus: $(du -shL "$bench/evtx" | cut -f1) in $(find -L "$bench/evtx" -name '*.evtx' | wc -l) EVTX files"
+echo "corpus: $(du -shL --apparent-size "$bench/evtx" | cut -f1) in $(find -L "$bench/evtx" -name '*.evtx' | wc -l) EVTX files"
 
 rules=(--rules "$corpus/sigma/rules/windows" --rules "$corpus/sigma/rules-emerging-threats" --rules "$corpus/sigma/rules-threat-hunting")
 
