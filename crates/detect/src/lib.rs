@@ -19,13 +19,17 @@
 //! language), `compile` (AST → compiled rules, evaluation), `logsource`
 //! (logsource → channel/event id table, field mappings; data in
 //! `data/logsources.yml`), `prefilter` (logsource index and literal
-//! prefilter), `load` (files → [`RuleSet`], [`RuleSet`] → [`Engine`]),
-//! `correlation` (correlation rules and their state machine).
+//! prefilter), `view` (one event as evaluation sees it: field slots and
+//! lower-cased values), `load` (files → [`RuleSet`], [`RuleSet`] →
+//! [`Engine`]), `correlation` (correlation rules and their state machine).
 //!
 //! Why it is fast: rules are indexed by the (channel, event id) their
 //! logsource maps to, and within an event's candidates only rules whose
 //! necessary literals occur in the event (one Aho-Corasick scan per
-//! field) are fully evaluated; see `prefilter`.
+//! field, keywords checked with a SIMD searcher first) are fully
+//! evaluated; see `prefilter`. Each event is viewed once (`view`): field
+//! names resolved to slots and values lower-cased a single time, so that
+//! tests are array reads and exact byte comparisons.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
