@@ -72,12 +72,10 @@ pub(crate) struct CompiledRule {
     pub generate: bool,
 }
 
-/// Shares field name strings across rules, and numbers the names fields
-/// are looked up by (see [`crate::view`]).
+/// Shares field name strings within a rule.
 #[derive(Default)]
 pub(crate) struct Interner {
     map: HashMap<String, Arc<str>>,
-    pub slots: Slots,
 }
 
 impl Interner {
@@ -98,10 +96,13 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// The lookup names of `field`; their slots are numbered once the
+    /// whole rule set is compiled ([`CompiledRule::number_slots`]).
     pub fn names(&self, field: &str, int: &mut Interner) -> Names {
-        let names = self.name_list(field, int);
-        let slots = names.iter().map(|n| int.slots.intern(n)).collect();
-        Names { names, slots }
+        Names {
+            names: self.name_list(field, int),
+            slots: Box::new([]),
+        }
     }
 
     fn name_list(&self, field: &str, int: &mut Interner) -> Box<[Arc<str>]> {
@@ -739,6 +740,37 @@ impl SourceCheck {
 }
 
 impl CompiledRule {
+    /// Numbers the slots of every field name the rule looks up (test
+    /// fields, `fieldref` targets, logsource conditions, correlation
+    /// fields): the view resolves event fields to these slots.
+    pub fn number_slots(&mut self, slots: &mut Slots) {
+        let mut number = |n: &mut Names| {
+            n.slots = n.names.iter().map(|x| slots.intern(x)).collect();
+        };
+        for t in self
+            .searches
+            .iter_mut()
+            .flat_map(|s| s.alts.iter_mut().flatten())
+        {
+            if let Some(n) = &mut t.field {
+                number(n);
+            }
+            if let TestKind::Values { groups, .. } = &mut t.kind {
+                for m in groups.iter_mut().flatten() {
+                    if let ValueMatcher::FieldRef { names, .. } = m {
+                        number(names);
+                    }
+                }
+            }
+        }
+        for (n, _) in self.sources.iter_mut().flat_map(|s| s.conds.iter_mut()) {
+            number(n);
+        }
+        for (_, n) in &mut self.corr_fields {
+            number(n);
+        }
+    }
+
     fn eval_expr<R: Record + ?Sized>(&self, e: &Expr, view: &View<'_, R>) -> bool {
         match e {
             Expr::Search(i) => self.searches[*i].eval(view),

@@ -760,6 +760,29 @@ fn filters_apply_by_id_and_by_logsource() {
     assert_eq!(e.stats().filters_applied, 1);
 }
 
+/// A filter that cannot compile is reported once, however many rules it
+/// applies to (rules compile in parallel), and those rules still load and
+/// match without it; failures keep rule order.
+#[test]
+fn a_broken_filter_is_reported_once() {
+    let rules = "title: A\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\a.exe'\n  condition: sel\n---\ntitle: Bad rule\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|re: '('\n  condition: sel\n---\ntitle: B\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\b.exe'\n  condition: sel\n";
+    let filter = "---\ntitle: Broken filter\nlogsource:\n  product: windows\n  category: process_creation\nfilter:\n  selection:\n    User|re: '(unclosed'\n  condition: selection\n";
+    let (e, f) = compile_cfg(&format!("{rules}{filter}"), &EngineConfig::default());
+    let titles: Vec<&str> = f.iter().filter_map(|x| x.title.as_deref()).collect();
+    assert_eq!(titles, ["Broken filter", "Bad rule"], "{f:#?}");
+    assert!(f[0].reason.starts_with("filter: "), "{}", f[0].reason);
+    assert_eq!(e.rules().len(), 2);
+    assert_eq!(e.stats().filters_applied, 0);
+    assert!(hits(
+        &e,
+        &proc(&[("Image", s("C:\\a.exe")), ("User", s("x"))])
+    ));
+    assert!(hits(
+        &e,
+        &proc(&[("Image", s("C:\\b.exe")), ("User", s("x"))])
+    ));
+}
+
 #[test]
 fn explanations_name_selections_and_values() {
     let e = rule("  sel:\n    Image|endswith: '\\cmd.exe'\n    CommandLine|contains: 'whoami'\n  filter:\n    User: SYSTEM\n  condition: sel and not filter");
