@@ -305,6 +305,30 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch]) -> Scope {
     let mut tasks = o.tasks;
     tasks.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
     let mut remote_exec = o.remote_exec;
+    // Processes whose parent image was not logged: started by a remote
+    // execution host process? Looked up now, among all process creations,
+    // so that the answer does not depend on how events were split between
+    // observers (see `Orphan`).
+    for p in o.orphans {
+        let Some(hid) = o.procs.host_id(&p.host) else {
+            continue;
+        };
+        let Some(parent) = o.procs.lookup(hid, p.parent_key, p.evidence.time) else {
+            continue;
+        };
+        let pb = crate::names::basename(o.procs.name(parent.image));
+        if let Some(m) = crate::observer::remote_method(&pb) {
+            let mut evidence = p.evidence;
+            evidence.summary = crate::observer::remote_summary(&p.image, &pb, m, &p.host);
+            remote_exec.push(crate::observer::RemoteExec {
+                host: p.host,
+                time: evidence.time,
+                user: p.user,
+                method: m,
+                evidence,
+            });
+        }
+    }
     remote_exec.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
 
     // PsExec-style service installs: pair with the admin-share access or

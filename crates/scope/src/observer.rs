@@ -41,6 +41,23 @@ pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
     }
 }
 
+/// Could the evidence of `e` be among the `TOP_EVIDENCE` earliest of `v`
+/// (sorted by [`ev_key`])? Lets callers skip building evidence that would
+/// be dropped. It compares the whole (time, source, locator) prefix of
+/// the order, not the time alone, and never the count alone: a test on
+/// time only ("strictly earlier than the last kept") or on the count
+/// ("while fewer than K are kept") keeps the *first-seen* of equal or
+/// later items, and which worker saw which copy of an event first depends
+/// on thread scheduling. On an equal prefix the summary decides, in
+/// [`push_top`].
+pub(crate) fn may_be_top(v: &[Evidence], e: &Event) -> bool {
+    v.len() < TOP_EVIDENCE
+        || v.last().is_some_and(|l| {
+            (e.timestamp, &*e.origin.source, loc_key(&e.origin.locator))
+                <= (l.time, l.source.as_str(), loc_key(&l.locator))
+        })
+}
+
 /// [`push_top`] of a borrowed item, cloned only when it is kept: when
 /// thousands of items compete for `TOP_EVIDENCE` places, most are not.
 pub(crate) fn push_top_ref(v: &mut Vec<Evidence>, e: &Evidence) {
@@ -486,8 +503,10 @@ impl ProcStore {
         }
     }
     /// The latest creation under `key` on `host` not after `before`. Ties
-    /// (same time) go to the greatest image *name*, not interned id: ids
-    /// depend on the order observers were filled and merged.
+    /// (same time) go to the greatest image *name*, then parent key and
+    /// parent image name, never to interned ids or to which creation was
+    /// stored first: both depend on the order observers were filled and
+    /// merged.
     pub fn lookup(&self, host: u32, key: u64, before: Option<Timestamp>) -> Option<ProcNode> {
         let first = self.nodes.get(&(host, key)).into_iter();
         let more = self.reused.get(&(host, key)).into_iter().flatten();
@@ -501,6 +520,11 @@ impl ProcStore {
                 a.time
                     .cmp(&b.time)
                     .then_with(|| self.name(a.image).cmp(self.name(b.image)))
+                    .then_with(|| a.parent.cmp(&b.parent))
+                    .then_with(|| {
+                        let pa = a.parent_image.map(|i| self.name(i));
+                        pa.cmp(&b.parent_image.map(|i| self.name(i)))
+                    })
             })
             .copied()
     }
@@ -621,6 +645,37 @@ pub(crate) struct RemoteExec {
     pub evidence: Evidence,
 }
 
+/// A process creation without its parent's image (4688 before Windows
+/// 10 logs only the parent's process id). Whether a remote-execution host
+/// process started it is known only once every creation is in
+/// ([`ProcStore::lookup`] on the merged store): deciding it in the
+/// observer would depend on which creations that observer saw first.
+#[derive(Debug, Clone)]
+pub(crate) struct Orphan {
+    pub host: String,
+    pub parent_key: u64,
+    /// Base name of the image.
+    pub image: String,
+    pub user: Option<String>,
+    /// Its summary is written once the parent is known.
+    pub evidence: Evidence,
+}
+
+/// The remote-execution method of a process started by `parent` (base
+/// name of the parent image), if that parent is the host process of one.
+pub(crate) fn remote_method(parent: &str) -> Option<LinkMethod> {
+    match parent {
+        "wsmprovhost.exe" | "winrshost.exe" => Some(LinkMethod::Winrm),
+        "wmiprvse.exe" => Some(LinkMethod::Wmi),
+        _ => None,
+    }
+}
+
+/// Evidence summary of a remote execution.
+pub(crate) fn remote_summary(image: &str, parent: &str, m: LinkMethod, host: &str) -> String {
+    format!("{image} started by {parent} (remote {m:?}) on {host}")
+}
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct DnsAcc {
     pub hosts: BTreeSet<String>,
@@ -677,6 +732,9 @@ pub struct Observer {
     pub(crate) transfers: HashMap<(String, String), Agg>,
     pub(crate) vpn: Vec<VpnRaw>,
     pub(crate) remote_exec: Vec<RemoteExec>,
+    /// Process creations whose parent image was not logged: remote
+    /// executions or not, decided at the end.
+    pub(crate) orphans: Vec<Orphan>,
     /// Attack behaviours recognised in command lines, rules or not.
     pub(crate) behaviours: Vec<Behaviour>,
     /// (host, destination address, port) → outbound connections (Sysmon 3).
@@ -715,6 +773,7 @@ impl Observer {
             transfers: HashMap::new(),
             vpn: Vec::new(),
             remote_exec: Vec::new(),
+            orphans: Vec::new(),
             behaviours: Vec::new(),
             conns: HashMap::new(),
         }
@@ -1131,9 +1190,7 @@ impl Observer {
                 acc.minutes.push(m);
             }
         }
-        if acc.evidence.len() < TOP_EVIDENCE
-            || acc.evidence.last().is_some_and(|l| l.time > e.timestamp)
-        {
+        if may_be_top(&acc.evidence, e) {
             push_top(&mut acc.evidence, evidence(e, summary()));
         }
     }
@@ -1197,8 +1254,7 @@ impl Observer {
                     .or_default();
                 // The evidence is built only if it can be among the kept
                 // earliest (a busy share is accessed thousands of times).
-                let keep = agg.evidence.len() < TOP_EVIDENCE
-                    || agg.evidence.last().is_some_and(|l| l.time >= e.timestamp);
+                let keep = may_be_top(&agg.evidence, e);
                 agg.add(e.timestamp, keep.then(|| evidence(e, summary())));
                 if let Some(a) = addr {
                     agg.tags.insert(a);
@@ -1257,6 +1313,7 @@ impl Observer {
             return;
         };
         let hid = self.procs.intern(host);
+        let parent_logged = parent_img.is_some();
         // Old 4688 layouts have no ParentProcessName: take it from the
         // parent's own creation event when this observer saw it.
         let parent_img: Option<std::borrow::Cow<str>> = match parent_img {
@@ -1290,19 +1347,32 @@ impl Observer {
                 a.hosts.insert(host.to_string());
             }
         }
-        let remote = match pb.as_str() {
-            "wsmprovhost.exe" | "winrshost.exe" => Some(LinkMethod::Winrm),
-            "wmiprvse.exe" => Some(LinkMethod::Wmi),
-            _ => None,
+        // Only a parent image the event logged says "remote" here. One
+        // looked up in this observer's process creations would depend on
+        // which creations this observer was given (the parent's may be in
+        // another worker's batch, or not read yet): those are decided at
+        // the end, on all creations ([`Orphan`]).
+        let remote = if parent_logged {
+            remote_method(&pb)
+        } else {
+            if let Some(pk) = parent_key {
+                self.orphans.push(Orphan {
+                    host: host.to_string(),
+                    parent_key: pk,
+                    image: b.clone(),
+                    user: acct.as_ref().map(|a| a.0.clone()),
+                    evidence: evidence(e, String::new()),
+                });
+            }
+            None
         };
         if let Some(m) = remote {
-            let summary = format!("{b} started by {pb} (remote {m:?}) on {host}");
             self.remote_exec.push(RemoteExec {
                 host: host.to_string(),
                 time: e.timestamp,
                 user: acct.as_ref().map(|a| a.0.clone()),
                 method: m,
-                evidence: evidence(e, summary),
+                evidence: evidence(e, remote_summary(&b, &pb, m, host)),
             });
         }
         if let Some(kind) = behaviour(&b, cmd.unwrap_or("")) {
@@ -1360,7 +1430,7 @@ impl Observer {
             .and_then(Value::as_i64)
             .unwrap_or(0) as u16;
         let agg = self.conns.entry((host.clone(), dst, port)).or_default();
-        if agg.evidence.len() < TOP_EVIDENCE {
+        if may_be_top(&agg.evidence, e) {
             let img = s(e, "Image").map(basename).unwrap_or_default();
             let summary = format!("{img} on {host} connected to {dst}:{port}");
             agg.add(e.timestamp, Some(evidence(e, summary)));
@@ -1753,6 +1823,7 @@ impl Observer {
         }
         self.vpn.extend(o.vpn);
         self.remote_exec.extend(o.remote_exec);
+        self.orphans.extend(o.orphans);
         self.behaviours.extend(o.behaviours);
         for (k, v) in o.conns {
             self.conns.entry(k).or_default().merge(v);
