@@ -8,24 +8,8 @@ use std::sync::Arc;
 
 use vigie_scope::*;
 
-fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("evtx-attack-samples").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    }
-    println!("skipped: corpus not found at {}", p.display());
-    None
-}
+mod common;
+use common::corpus;
 
 fn lm(corpus: &Path, name: &str) -> PathBuf {
     corpus

@@ -11,31 +11,14 @@
 //! and duplicated under a dozen source names — more copies than the scope
 //! keeps evidence items per fact, so that truncation has to choose.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use vigie_detect::Match;
 use vigie_event::Event;
 use vigie_scope::*;
 
-fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("evtx-attack-samples").is_dir() && p.join("sigma/rules/windows").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    }
-    println!("skipped: corpus not found at {}", p.display());
-    None
-}
+mod common;
+use common::corpus;
 
 /// Files with links (logons, share accesses, explicit credentials, PsExec
 /// clones), services, tasks, processes, a cleared log and Sysmon network

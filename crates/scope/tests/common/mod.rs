@@ -1,6 +1,7 @@
 //! The miniature reference scenario, shared by the scenario and schema tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -397,4 +398,26 @@ pub fn scenario(with_tes: bool) -> B {
     background(&mut b, with_tes);
     attack(&mut b);
     b
+}
+
+/// The shared test corpus (`VIGIE_CORPUS`, default `../shared/corpus`
+/// beside the workspace), or `None` with a "skipped" line when it is
+/// missing; under `CI=true` a missing corpus fails the test.
+pub fn corpus() -> Option<PathBuf> {
+    let p = std::env::var_os("VIGIE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/corpus"
+            ))
+        });
+    if p.join("evtx-attack-samples").is_dir() && p.join("sigma/rules/windows").is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("corpus not found at {}", p.display());
+    }
+    println!("skipped: corpus not found at {}", p.display());
+    None
 }
