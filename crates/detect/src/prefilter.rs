@@ -585,20 +585,15 @@ impl Prefilter {
         self.by_field.len() + self.keywords.len()
     }
 
-    /// Which automata matter for a candidate list: those holding a literal
-    /// of one of its rules (`ids[i]` of each field automaton, the keyword
-    /// automaton last). The others need not scan the event.
+    /// Which field automata matter for a candidate list: those holding a
+    /// literal of one of its rules (indexed by automaton id). The others
+    /// need not scan the event. (Keywords have an automaton per list.)
     pub fn mask(&self, reqs: &[Option<Vec<Lit>>], list: &[u32]) -> Vec<bool> {
-        let mut m = vec![false; self.by_field.len() + 1];
+        let mut m = vec![false; self.by_field.len()];
         for &r in list {
             for l in reqs[r as usize].iter().flatten() {
-                match &l.field {
-                    Some(f) => {
-                        if let Some(&id) = self.by_field.get(f) {
-                            m[id] = true;
-                        }
-                    }
-                    None => m[self.by_field.len()] = true,
+                if let Some(&id) = l.field.as_ref().and_then(|f| self.by_field.get(f)) {
+                    m[id] = true;
                 }
             }
         }
