@@ -340,7 +340,7 @@ impl Engine {
     pub fn evaluate_everything<R: Record + ?Sized>(&self, event: &R, out: &mut Vec<Match>) {
         view::SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let view = view::View::build(event, &self.slots, &mut s);
+            let view = view::View::build(event, &self.slots, &mut s, None);
             for r in &self.rules {
                 if r.matches(&view) {
                     out.push(self.make_match(r, &view));
@@ -386,7 +386,7 @@ impl Engine {
         counters.indexed += cands.len() as u64;
         view::SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let view = view::View::build(event, &self.slots, &mut s);
+            let view = view::View::build(event, &self.slots, &mut s, Some(list));
             if !prefilter {
                 for &i in cands {
                     let r = &self.rules[i as usize];
@@ -438,7 +438,7 @@ impl Engine {
         let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
         view::SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let view = view::View::build(event, &self.slots, &mut s);
+            let view = view::View::build(event, &self.slots, &mut s, Some(list));
             self.prefilter
                 .mark(&view, list, &mut bits, &self.masks[list]);
         });

@@ -665,7 +665,7 @@ mod tests {
         });
         let slots = Slots::default();
         let mut s = Scratch::default();
-        let view = View::build(&e, &slots, &mut s);
+        let view = View::build(&e, &slots, &mut s, None);
         let plain = p.matches(v, None, &view);
         if let Value::Str(t) = v {
             let low = t.to_ascii_lowercase();
