@@ -276,6 +276,9 @@ pub struct Engine {
     /// Per candidate list, its rules as bitsets: (without a literal
     /// requirement, with one).
     list_bits: Vec<ListBits>,
+    /// For clause k = 1.. of the prefilter requirements (see
+    /// `prefilter::CLAUSES`): the rules that have one, as a bitset.
+    more_clauses: Vec<Box<[u64]>>,
     /// Per candidate list, the automata worth running (see
     /// `Prefilter::mask`).
     masks: Vec<Box<[bool]>>,
@@ -401,17 +404,23 @@ impl Engine {
             BITS.with(|b| {
                 let mut bits = b.borrow_mut();
                 let (always, literal) = &self.list_bits[list];
+                let words = always.len();
                 bits.clear();
-                bits.resize(always.len(), 0);
+                bits.resize(words * prefilter::CLAUSES, 0);
                 if literal.iter().any(|w| *w != 0) {
                     self.prefilter
                         .mark(&view, list, &mut bits, &self.masks[list]);
                 }
                 // Rules to evaluate: the list's rules without a literal
-                // requirement, and those with one that the event met; in
-                // rule order, by walking the set bits.
-                for (w, word) in bits.iter().enumerate() {
-                    let mut m = always[w] | (word & literal[w]);
+                // requirement, and those with one whose every clause the
+                // event met (clause k of rule i is bit k * words * 64 + i);
+                // in rule order, by walking the set bits.
+                for w in 0..words {
+                    let mut met = bits[w] & literal[w];
+                    for (k, more) in self.more_clauses.iter().enumerate() {
+                        met &= bits[(k + 1) * words + w] | !more[w];
+                    }
+                    let mut m = always[w] | met;
                     while m != 0 {
                         let iu = w * 64 + m.trailing_zeros() as usize;
                         m &= m - 1;
@@ -435,7 +444,8 @@ impl Engine {
             .index
             .candidates(event.channel(), event.event_id(), event.provider());
         let cands: &[u32] = &self.index.lists[list];
-        let mut bits = vec![0u64; self.rules.len().div_ceil(64)];
+        let words = self.rules.len().div_ceil(64);
+        let mut bits = vec![0u64; words * prefilter::CLAUSES];
         view::SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let view = view::View::build(event, &self.slots, &mut s, Some(list));
@@ -445,7 +455,11 @@ impl Engine {
         cands
             .iter()
             .map(|&i| i as usize)
-            .filter(|&i| self.always[i] || bits[i / 64] & (1u64 << (i % 64)) != 0)
+            .filter(|&i| {
+                let bit = |k: usize| bits[k * words + i / 64] & (1u64 << (i % 64)) != 0;
+                let has = |k: usize| self.more_clauses[k - 1][i / 64] & (1u64 << (i % 64)) != 0;
+                self.always[i] || (bit(0) && (1..prefilter::CLAUSES).all(|k| !has(k) || bit(k)))
+            })
             .map(|i| self.rules[i].meta.clone())
             .collect()
     }

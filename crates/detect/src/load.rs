@@ -15,7 +15,9 @@ use crate::compile::{
 };
 use crate::condition::Expr;
 use crate::logsource::Scope;
-use crate::prefilter::{literal_frequencies, rule_requirement, Index, Placement, Prefilter};
+use crate::prefilter::{
+    literal_frequencies, rule_requirement, Index, Lit, Placement, Prefilter, CLAUSES,
+};
 use crate::rule::{get, parse_doc, Doc};
 use crate::value::{parse_wildcards, StrPat};
 use crate::view::Slots;
@@ -541,14 +543,37 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
         .into_iter()
         .collect();
     let index = Index::new(&places, &channels);
-    let always: Vec<bool> = reqs.iter().map(Option::is_none).collect();
+    let always: Vec<bool> = reqs.iter().map(Vec::is_empty).collect();
+    // The prefilter sees each clause as a rule of its own: clause k of
+    // rule i has bit `k * stride + i` (see `Engine::eval_inner`).
+    let words = rules.len().div_ceil(64);
+    let stride = words * 64;
+    let mut clause_reqs: Vec<Option<Vec<Lit>>> = vec![None; stride * CLAUSES];
+    for (i, cnf) in reqs.iter().enumerate() {
+        for (k, clause) in cnf.iter().enumerate() {
+            clause_reqs[k * stride + i] = Some(clause.clone());
+        }
+    }
+    let reqs = &reqs;
+    let clause_lists: Vec<Box<[u32]>> = index
+        .lists
+        .iter()
+        .map(|l| {
+            (0..CLAUSES)
+                .flat_map(|k| {
+                    l.iter()
+                        .filter(move |&&i| reqs[i as usize].len() > k)
+                        .map(move |&i| (k * stride) as u32 + i)
+                })
+                .collect()
+        })
+        .collect();
     // One prefilter over all rules. Measured alternatives on the SigmaHQ
     // set: automata per candidate list (twice the literals to compile, no
     // faster) and per placement group (each field scanned once per group:
     // ~15% slower). Scanning cost is per byte and per pass, so one pass
     // per field wins.
-    let prefilter = Prefilter::new(&reqs, &index.lists, &slots);
-    let words = rules.len().div_ceil(64);
+    let prefilter = Prefilter::new(&clause_reqs, &clause_lists, &slots);
     let list_bits = index
         .lists
         .iter()
@@ -562,10 +587,21 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             (a.into_boxed_slice(), b.into_boxed_slice())
         })
         .collect();
-    let masks: Vec<Box<[bool]>> = index
-        .lists
+    // Rules whose requirement has a clause k (k >= 1), as bitsets.
+    let more_clauses: Vec<Box<[u64]>> = (1..CLAUSES)
+        .map(|k| {
+            let mut b = vec![0u64; words];
+            for (i, cnf) in reqs.iter().enumerate() {
+                if cnf.len() > k {
+                    b[i / 64] |= 1 << (i % 64);
+                }
+            }
+            b.into_boxed_slice()
+        })
+        .collect();
+    let masks: Vec<Box<[bool]>> = clause_lists
         .iter()
-        .map(|l| prefilter.mask(&reqs, l).into_boxed_slice())
+        .map(|l| prefilter.mask(&clause_reqs, l).into_boxed_slice())
         .collect();
     let metas: Vec<Arc<RuleMeta>> = rules.iter().map(|r| r.meta.clone()).collect();
 
@@ -615,6 +651,7 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             index,
             prefilter,
             list_bits,
+            more_clauses,
             masks,
             always,
             slots,

@@ -151,3 +151,63 @@ level: low
         assert_eq!(ids(&fast), expected, "{cmd}");
     }
 }
+
+/// A rule's requirement has two clauses when it can: a common image
+/// literal alone would make the rule a candidate for every process under
+/// `\Windows\`; the command-line fragments of the same selection must be
+/// required too. Across an `or`, clauses join (one of the branches must
+/// hold), so an event meeting only the other branch is still a candidate.
+#[test]
+fn requirements_keep_a_second_clause() {
+    let rules = r#"
+title: Traversal
+id: 00000000-0000-4000-8000-0000000000b1
+logsource: {product: windows, category: process_creation}
+detection:
+    selection_1:
+        Image|contains: '\Windows\'
+        CommandLine|contains: ['\..\Windows\', '\..\..\']
+    selection_2:
+        CommandLine|contains: '.exe\..\'
+    condition: 1 of selection_*
+level: low
+"#;
+    let (set, report) =
+        vigie_detect::load_str(rules, Path::new("clauses.yml"), &LoadOptions::default());
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let (engine, failures) = Engine::compile(set);
+    assert!(failures.is_empty(), "{failures:?}");
+    let event = |image: &str, cmd: &str| {
+        let mut e = Event::new(vigie_event::Origin {
+            source: "t".into(),
+            locator: vigie_event::Locator::None,
+        });
+        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+        e.event_id = Some(1);
+        e.push("EventID", 1i64);
+        e.push("Image", image);
+        e.push("CommandLine", cmd);
+        e
+    };
+    let sys = r"C:\Windows\System32\cmd.exe";
+    for (image, cmd, candidate, matched) in [
+        // The image literal alone: not a candidate any more.
+        (sys, "cmd /c dir", false, false),
+        // Both clauses of the first branch.
+        (sys, r"cmd /c C:\x\..\Windows\a.exe", true, true),
+        // The command-line clause alone (image elsewhere): a candidate
+        // through the second branch's literal set joined into it.
+        (r"C:\Tools\x.exe", r"x.exe\..\..\y", true, true),
+        (r"C:\Tools\x.exe", r"x.exe\..\y", true, true),
+        (r"C:\Tools\x.exe", "x.exe y", false, false),
+    ] {
+        let e = event(image, cmd);
+        let selected = !engine.selected_rules(&e).is_empty();
+        assert_eq!(selected, candidate, "{image} {cmd}");
+        let (mut fast, mut full) = (Vec::new(), Vec::new());
+        engine.evaluate(&e, &mut fast);
+        engine.evaluate_unfiltered(&e, &mut full);
+        assert_eq!(ids(&fast), ids(&full), "{image} {cmd}");
+        assert_eq!(!fast.is_empty(), matched, "{image} {cmd}");
+    }
+}
