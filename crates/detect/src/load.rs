@@ -535,7 +535,10 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
     }
 
     let freq = literal_frequencies(&rules);
-    let reqs: Vec<_> = rules.iter().map(|r| rule_requirement(r, &freq)).collect();
+    let reqs: Vec<_> = rules
+        .par_iter()
+        .map(|r| rule_requirement(r, &freq))
+        .collect();
     let channels: Vec<String> = places
         .iter()
         .flat_map(|p| p.keys.iter().filter_map(|(c, _)| c.clone()))

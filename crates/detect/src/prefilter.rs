@@ -399,29 +399,40 @@ fn expr_req(rule: &CompiledRule, e: &Expr, freq: &Freq) -> Cnf {
 /// For every literal any test of any rule could require, the number of
 /// rules that test it (the cost model's frequency proxy).
 pub(crate) fn literal_frequencies(rules: &[CompiledRule]) -> Freq {
-    let mut freq = Freq::new();
-    for r in rules {
-        let mut seen: std::collections::HashSet<Lit> = Default::default();
-        for s in &r.searches {
-            for t in s.alts.iter().flatten() {
-                let TestKind::Values { groups, .. } = &t.kind else {
-                    continue;
-                };
-                let fields = test_fields(t);
-                for m in groups.iter().flatten() {
-                    for need in matcher_lits(m).into_iter().flatten() {
-                        for f in &fields {
-                            seen.insert(lit(f, &need));
+    use rayon::prelude::*;
+    rules
+        .par_iter()
+        .map(|r| {
+            let mut seen: std::collections::HashSet<Lit> = Default::default();
+            for s in &r.searches {
+                for t in s.alts.iter().flatten() {
+                    let TestKind::Values { groups, .. } = &t.kind else {
+                        continue;
+                    };
+                    let fields = test_fields(t);
+                    for m in groups.iter().flatten() {
+                        for need in matcher_lits(m).into_iter().flatten() {
+                            for f in &fields {
+                                seen.insert(lit(f, &need));
+                            }
                         }
                     }
                 }
             }
-        }
-        for l in seen {
-            *freq.entry(l).or_default() += 1;
-        }
-    }
-    freq
+            seen
+        })
+        .fold(Freq::new, |mut freq, seen| {
+            for l in seen {
+                *freq.entry(l).or_default() += 1;
+            }
+            freq
+        })
+        .reduce(Freq::new, |mut a, b| {
+            for (l, n) in b {
+                *a.entry(l).or_default() += n;
+            }
+            a
+        })
 }
 
 /// The requirement of a compiled rule: at most [`CLAUSES`] clauses,
@@ -578,7 +589,8 @@ impl Prefilter {
                 }
             }
         }
-        let mut keywords = Vec::new();
+        // Keyword literal sets, one per distinct set among the lists.
+        let mut kw_sets: Vec<Pats> = Vec::new();
         let mut kw_ids: HashMap<Pats, u32> = HashMap::new();
         let kw_of_list = lists
             .iter()
@@ -593,8 +605,8 @@ impl Prefilter {
                     return NONE;
                 }
                 *kw_ids.entry(set.clone()).or_insert_with(|| {
-                    keywords.push(build(set));
-                    keywords.len() as u32 - 1
+                    kw_sets.push(set);
+                    kw_sets.len() as u32 - 1
                 })
             })
             .collect();
@@ -602,17 +614,30 @@ impl Prefilter {
         fields.sort_by(|a, b| a.0.cmp(&b.0));
         let mut by_slot = vec![NONE; slots.len()];
         let mut by_field = FastMap::default();
-        let mut autos = Vec::with_capacity(fields.len());
-        for (i, (f, p)) in fields.into_iter().enumerate() {
-            let sl = slots.get(&f);
+        for (i, (f, _)) in fields.iter().enumerate() {
+            let sl = slots.get(f);
             if sl != NONE {
                 by_slot[sl as usize] = i as u32;
             }
-            let mut fa = build(p);
-            fa.id = i;
-            autos.push(fa);
-            by_field.insert(f, i);
+            by_field.insert(f.clone(), i);
         }
+        // The automata are independent: built in parallel (the large
+        // ones, hashes and command lines, take tens of milliseconds each).
+        use rayon::prelude::*;
+        let (autos, keywords) = rayon::join(
+            || {
+                fields
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(i, (_, p))| {
+                        let mut fa = build(p);
+                        fa.id = i;
+                        fa
+                    })
+                    .collect::<Vec<_>>()
+            },
+            || kw_sets.into_par_iter().map(build).collect::<Vec<_>>(),
+        );
         Prefilter {
             by_field,
             autos,
