@@ -496,8 +496,9 @@ impl Lits {
         Some(Lits { ac, quick, rules })
     }
 
+    /// Calls `f` with the rules of every literal found in `lowered`.
     #[inline]
-    fn mark(&self, lowered: &[u8], bits: &mut [u64]) {
+    fn each(&self, lowered: &[u8], f: &mut impl FnMut(u32)) {
         if let Some(q) = &self.quick {
             if q.find(lowered).is_none() {
                 return;
@@ -505,7 +506,7 @@ impl Lits {
         }
         for m in self.ac.find_overlapping_iter(lowered) {
             for &r in &self.rules[m.pattern().as_usize()] {
-                bits[(r / 64) as usize] |= 1u64 << (r % 64);
+                f(r);
             }
         }
     }
@@ -545,6 +546,8 @@ pub(crate) struct Prefilter {
     /// Candidate list → its keyword automaton, or `NONE`.
     kw_of_list: Vec<u32>,
     pub words: usize,
+    /// Identifies this prefilter for the thread memos (see [`Memo`]).
+    id: u64,
 }
 
 /// Requirements for one automaton: (non-ASCII byte?, literal, rule).
@@ -638,7 +641,9 @@ impl Prefilter {
             },
             || kw_sets.into_par_iter().map(build).collect::<Vec<_>>(),
         );
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Prefilter {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             by_field,
             autos,
             by_slot,
@@ -669,18 +674,43 @@ impl Prefilter {
 
     /// Marks the rules of every literal of `fa` found in `lowered`.
     #[inline]
-    fn scan(fa: &FieldAutomaton, lowered: &[u8], bits: &mut [u64]) {
+    fn scan(fa: &FieldAutomaton, lowered: &[u8], f: &mut impl FnMut(u32)) {
         if let Some(n) = &fa.narrow {
-            n.mark(lowered, bits);
+            n.each(lowered, f);
         }
         if (fa.wide.is_some() || !fa.non_ascii.is_empty()) && !lowered.is_ascii() {
             for &r in &fa.non_ascii {
-                bits[(r / 64) as usize] |= 1u64 << (r % 64);
+                f(r);
             }
             if let Some(w) = &fa.wide {
-                w.mark(lowered, bits);
+                w.each(lowered, f);
             }
         }
+    }
+
+    /// [`Prefilter::scan`] of a field value, through the thread's memo of
+    /// the last value each field automaton scanned (see [`Memo`]).
+    #[inline]
+    fn scan_memo(fa: &FieldAutomaton, lowered: &[u8], bits: &mut [u64], memo: &mut [Memo]) {
+        let set = |bits: &mut [u64], r: u32| bits[(r / 64) as usize] |= 1u64 << (r % 64);
+        let Some(m) = memo.get_mut(fa.id).filter(|_| lowered.len() <= MEMO_MAX) else {
+            Self::scan(fa, lowered, &mut |r| set(bits, r));
+            return;
+        };
+        if m.valid && m.value == lowered {
+            for &r in &m.rules {
+                set(bits, r);
+            }
+            return;
+        }
+        m.value.clear();
+        m.value.extend_from_slice(lowered);
+        m.rules.clear();
+        Self::scan(fa, lowered, &mut |r| {
+            set(bits, r);
+            m.rules.push(r);
+        });
+        m.valid = true;
     }
 
     /// The automaton of the field at `pos` of the view: its exact name's,
@@ -723,19 +753,58 @@ impl Prefilter {
         bits: &mut [u64],
         mask: &[bool],
     ) {
-        for pos in 0..view.len() {
-            if let Some(fa) = self.automaton_at(view, pos) {
-                if mask.get(fa.id).copied().unwrap_or(true) {
-                    Self::scan(fa, view.lowered(pos), bits);
+        MEMO.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (owner, memo) = &mut *cell;
+            if *owner != self.id {
+                // Another engine used this thread last: its memo is void.
+                *owner = self.id;
+                memo.clear();
+                memo.resize_with(self.autos.len(), Memo::default);
+            }
+            for pos in 0..view.len() {
+                if let Some(fa) = self.automaton_at(view, pos) {
+                    if mask.get(fa.id).copied().unwrap_or(true) {
+                        Self::scan_memo(fa, view.lowered(pos), bits, memo);
+                    }
                 }
             }
-        }
+        });
         if let Some(&k) = self.kw_of_list.get(list) {
             if k != NONE {
-                Self::scan(&self.keywords[k as usize], view.all_lowered(), bits);
+                Self::scan(&self.keywords[k as usize], view.all_lowered(), &mut |r| {
+                    bits[(r / 64) as usize] |= 1u64 << (r % 64)
+                });
             }
         }
     }
+}
+
+/// Values longer than this are scanned without the memo (long command
+/// lines rarely repeat, and copying them would cost more than it saves).
+const MEMO_MAX: usize = 512;
+
+/// The last value a field automaton scanned on this thread and the rules
+/// its literals marked.
+///
+/// Why: consecutive events of a log repeat most field values (the
+/// provider, the company and description of the image, the parent image,
+/// the user, the integrity level, the event id...), and a repeated value
+/// marks the same rules; replaying them is a comparison instead of an
+/// automaton scan, which cache misses make the dearest part of the
+/// prefilter in a real hunt.
+#[derive(Default)]
+struct Memo {
+    valid: bool,
+    value: Vec<u8>,
+    rules: Vec<u32>,
+}
+
+thread_local! {
+    /// Per thread: the prefilter the memo belongs to ([`Prefilter::id`])
+    /// and one [`Memo`] per field automaton.
+    static MEMO: std::cell::RefCell<(u64, Vec<Memo>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
 }
 
 /// Where a rule is evaluated (from its logsource).

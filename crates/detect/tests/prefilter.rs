@@ -211,3 +211,60 @@ level: low
         assert_eq!(!fast.is_empty(), matched, "{image} {cmd}");
     }
 }
+
+/// The prefilter remembers, per thread, the last value each field
+/// automaton scanned and the rules it marked. Two engines used in turn on
+/// one thread (a test suite, `vigie serve` with several rule sets) must
+/// not read each other's memo: automaton numbers mean different fields in
+/// each, and a stale "this value marks nothing" would drop a detection.
+#[test]
+fn engines_in_turn_do_not_share_memos() {
+    let rule = |id: u8, field: &str, lit: &str| {
+        format!(
+            "title: R{id}\nid: 00000000-0000-4000-8000-0000000000c{id}\n\
+             logsource: {{product: windows, category: process_creation}}\n\
+             detection:\n    selection: {{{field}|contains: '{lit}'}}\n    condition: selection\nlevel: low\n"
+        )
+    };
+    let compile = |yaml: String| {
+        let (set, report) =
+            vigie_detect::load_str(&yaml, Path::new("memo.yml"), &LoadOptions::default());
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        Engine::compile(set).0
+    };
+    // Field automata are numbered by field name: A's automaton 0 is
+    // CommandLine, B's is Company.
+    let a = compile(rule(1, "CommandLine", "zzz"));
+    let b = compile(format!(
+        "{}---\n{}",
+        rule(2, "Company", "acme"),
+        rule(3, "CommandLine", "bad")
+    ));
+    let event = |company: &str, cmd: &str| {
+        let mut e = Event::new(vigie_event::Origin {
+            source: "t".into(),
+            locator: vigie_event::Locator::None,
+        });
+        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+        e.event_id = Some(1);
+        e.push("EventID", 1i64);
+        e.push("Company", company);
+        e.push("CommandLine", cmd);
+        e
+    };
+    for (company, cmd, in_a, in_b) in [
+        ("Acme", "acme", vec![], vec!["R2"]),
+        ("Acme", "acme", vec![], vec!["R2"]),
+        ("Other", "zzz bad", vec!["R1"], vec!["R3"]),
+        ("Acme", "acme", vec![], vec!["R2"]),
+    ] {
+        let e = event(company, cmd);
+        for (engine, expected) in [(&a, &in_a), (&b, &in_b)] {
+            let mut out = Vec::new();
+            engine.evaluate(&e, &mut out);
+            let mut titles: Vec<String> = out.iter().map(|m| m.rule.title.clone()).collect();
+            titles.sort();
+            assert_eq!(&titles, expected, "{company} {cmd}");
+        }
+    }
+}
