@@ -34,6 +34,31 @@ fn mangle(e: &Event, f: fn(&str) -> String) -> Event {
     m
 }
 
+/// A Sysmon process creation (event 1) with these fields.
+fn process_creation(fields: &[(&str, &str)]) -> Event {
+    let mut e = Event::new(vigie_event::Origin {
+        source: "t".into(),
+        locator: vigie_event::Locator::None,
+    });
+    e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+    e.event_id = Some(1);
+    e.push("EventID", 1i64);
+    for (k, v) in fields {
+        e.push(*k, *v);
+    }
+    e
+}
+
+/// The engine of these rules, every one of which must load and compile.
+fn engine_of(yaml: &str) -> Engine {
+    let (set, report) =
+        vigie_detect::load_str(yaml, Path::new("rules.yml"), &LoadOptions::default());
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let (engine, failures) = Engine::compile(set);
+    assert!(failures.is_empty(), "{failures:?}");
+    engine
+}
+
 fn ids(v: &[Match]) -> Vec<String> {
     v.iter().map(|m| m.rule.title.clone()).collect()
 }
@@ -118,22 +143,8 @@ detection:
     condition: selection
 level: low
 "#;
-    let (set, report) =
-        vigie_detect::load_str(rules, Path::new("non-ascii.yml"), &LoadOptions::default());
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let (engine, failures) = Engine::compile(set);
-    assert!(failures.is_empty(), "{failures:?}");
-    let event = |cmd: &str| {
-        let mut e = Event::new(vigie_event::Origin {
-            source: "t".into(),
-            locator: vigie_event::Locator::None,
-        });
-        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
-        e.event_id = Some(1);
-        e.push("EventID", 1i64);
-        e.push("CommandLine", cmd);
-        e
-    };
+    let engine = engine_of(rules);
+    let event = |cmd: &str| process_creation(&[("CommandLine", cmd)]);
     for (cmd, expected) in [
         ("net user ѕvc /add", vec!["Homoglyph"]),
         ("runas /user:админ cmd", vec!["Homoglyph"]),
@@ -172,23 +183,9 @@ detection:
     condition: 1 of selection_*
 level: low
 "#;
-    let (set, report) =
-        vigie_detect::load_str(rules, Path::new("clauses.yml"), &LoadOptions::default());
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let (engine, failures) = Engine::compile(set);
-    assert!(failures.is_empty(), "{failures:?}");
-    let event = |image: &str, cmd: &str| {
-        let mut e = Event::new(vigie_event::Origin {
-            source: "t".into(),
-            locator: vigie_event::Locator::None,
-        });
-        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
-        e.event_id = Some(1);
-        e.push("EventID", 1i64);
-        e.push("Image", image);
-        e.push("CommandLine", cmd);
-        e
-    };
+    let engine = engine_of(rules);
+    let event =
+        |image: &str, cmd: &str| process_creation(&[("Image", image), ("CommandLine", cmd)]);
     let sys = r"C:\Windows\System32\cmd.exe";
     for (image, cmd, candidate, matched) in [
         // The image literal alone: not a candidate any more.
@@ -226,32 +223,16 @@ fn engines_in_turn_do_not_share_memos() {
              detection:\n    selection: {{{field}|contains: '{lit}'}}\n    condition: selection\nlevel: low\n"
         )
     };
-    let compile = |yaml: String| {
-        let (set, report) =
-            vigie_detect::load_str(&yaml, Path::new("memo.yml"), &LoadOptions::default());
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
-        Engine::compile(set).0
-    };
     // Field automata are numbered by field name: A's automaton 0 is
     // CommandLine, B's is Company.
-    let a = compile(rule(1, "CommandLine", "zzz"));
-    let b = compile(format!(
+    let a = engine_of(&rule(1, "CommandLine", "zzz"));
+    let b = engine_of(&format!(
         "{}---\n{}",
         rule(2, "Company", "acme"),
         rule(3, "CommandLine", "bad")
     ));
-    let event = |company: &str, cmd: &str| {
-        let mut e = Event::new(vigie_event::Origin {
-            source: "t".into(),
-            locator: vigie_event::Locator::None,
-        });
-        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
-        e.event_id = Some(1);
-        e.push("EventID", 1i64);
-        e.push("Company", company);
-        e.push("CommandLine", cmd);
-        e
-    };
+    let event =
+        |company: &str, cmd: &str| process_creation(&[("Company", company), ("CommandLine", cmd)]);
     for (company, cmd, in_a, in_b) in [
         ("Acme", "acme", vec![], vec!["R2"]),
         ("Acme", "acme", vec![], vec!["R2"]),
