@@ -188,104 +188,181 @@ fn or(parts: impl Iterator<Item = Cnf>, freq: &Freq) -> Cnf {
     keep_best(out, freq)
 }
 
-/// A literal every match of regex `src` must contain, found conservatively:
-/// the longest run of plain ASCII characters outside any group, class or
-/// alternation, not made optional by a quantifier. `None` when unsure
-/// (top-level `|`, verbose mode, escapes that are not plain characters).
-pub(crate) fn regex_literal(src: &str) -> Option<String> {
-    if src.contains("(?x") || src.contains("\\Q") {
+/// Literals one of which every match of regex `src` contains, ASCII
+/// lower-cased, each at least 2 bytes long (`None`: no such set found).
+///
+/// Found on the regex's syntax tree as `regex-syntax` (the regex crate's
+/// own parser) builds it, so flags, escapes, groups and alternations mean
+/// what they mean to the matcher. Only ASCII text is kept: a class with a
+/// non-ASCII member (`(?i)k` also matches the Kelvin sign) ends a literal,
+/// since the view lower-cases ASCII letters only. Why: SigmaHQ rules made
+/// only of regexes (`\\[a-z0-9]{1,32}\.[a-z0-9]{1,6}\.[ "']`) were
+/// evaluated on every event of their logsource; most have a short fixed
+/// part (here `. `, `."` or `.'`) that makes them rare candidates.
+pub(crate) fn regex_literals(src: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::Parser::new().parse(src).ok()?;
+    let mut set = required(&hir)?;
+    set.sort();
+    set.dedup();
+    if set.iter().any(|l| l.len() < 2) {
         return None;
     }
-    let chars: Vec<char> = src.chars().collect();
-    let mut runs: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0usize;
-    let mut i = 0;
-    let flush = |cur: &mut String, runs: &mut Vec<String>| {
-        if !cur.is_empty() {
-            runs.push(std::mem::take(cur));
+    set.into_iter().map(|l| String::from_utf8(l).ok()).collect()
+}
+
+/// At most this many strings in a set of alternatives.
+const MAX_ALTERNATIVES: usize = 16;
+
+/// Every string `h` can match, ASCII lower-cased, when they are few and
+/// ASCII (a literal, a small class, their concatenations, alternations
+/// and short fixed repetitions); `None` otherwise.
+fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::{Class, HirKind};
+    let out = match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => vec![Vec::new()],
+        HirKind::Literal(l) => {
+            if !l.0.is_ascii() {
+                return None;
+            }
+            vec![l.0.to_ascii_lowercase()]
+        }
+        HirKind::Class(c) => {
+            let mut bytes: Vec<u8> = Vec::new();
+            match c {
+                Class::Unicode(u) => {
+                    for r in u.iter() {
+                        if !r.end().is_ascii() || (r.end() as u32 - r.start() as u32) > 8 {
+                            return None;
+                        }
+                        bytes.extend(
+                            (r.start() as u8..=r.end() as u8).map(|b| b.to_ascii_lowercase()),
+                        );
+                    }
+                }
+                Class::Bytes(b) => {
+                    for r in b.iter() {
+                        if !r.end().is_ascii() || r.end() - r.start() > 8 {
+                            return None;
+                        }
+                        bytes.extend((r.start()..=r.end()).map(|b| b.to_ascii_lowercase()));
+                    }
+                }
+            }
+            bytes.sort_unstable();
+            bytes.dedup();
+            if bytes.is_empty() || bytes.len() > 8 {
+                return None;
+            }
+            bytes.into_iter().map(|b| vec![b]).collect()
+        }
+        HirKind::Capture(c) => exact(&c.sub)?,
+        HirKind::Concat(subs) => {
+            let mut acc = vec![Vec::new()];
+            for s in subs {
+                acc = product(&acc, &exact(s)?)?;
+            }
+            acc
+        }
+        HirKind::Alternation(subs) => {
+            let mut acc = Vec::new();
+            for s in subs {
+                acc.extend(exact(s)?);
+            }
+            acc
+        }
+        HirKind::Repetition(r) => {
+            let max = r.max?;
+            if max > 4 {
+                return None;
+            }
+            let one = exact(&r.sub)?;
+            let mut acc = Vec::new();
+            let mut cur = vec![Vec::new()];
+            for n in 0..=max {
+                if n >= r.min {
+                    acc.extend(cur.iter().cloned());
+                }
+                cur = product(&cur, &one)?;
+            }
+            acc
         }
     };
-    while i < chars.len() {
-        let c = chars[i];
-        let quantified = |j: usize| matches!(chars.get(j), Some('*' | '?' | '{'));
-        match c {
-            '\\' => {
-                let n = *chars.get(i + 1)?;
-                if n.is_ascii_alphanumeric() {
-                    if !"dDwWsSbBAzntr".contains(n) {
-                        return None;
-                    }
-                    flush(&mut cur, &mut runs);
-                    i += 2;
-                    continue;
-                }
-                if depth == 0 && n.is_ascii() {
-                    if quantified(i + 2) {
-                        flush(&mut cur, &mut runs);
-                    } else {
-                        cur.push(n);
-                        if chars.get(i + 2) == Some(&'+') {
-                            flush(&mut cur, &mut runs);
-                        }
-                    }
-                }
-                i += 2;
-                continue;
-            }
-            '[' => {
-                flush(&mut cur, &mut runs);
-                // skip the class (a `]` right after `[` or `[^` is literal)
-                let mut j = i + 1;
-                if chars.get(j) == Some(&'^') {
-                    j += 1;
-                }
-                if chars.get(j) == Some(&']') {
-                    j += 1;
-                }
-                while j < chars.len() && chars[j] != ']' {
-                    if chars[j] == '\\' {
-                        j += 1;
-                    }
-                    j += 1;
-                }
-                i = j + 1;
-                continue;
-            }
-            '(' => {
-                flush(&mut cur, &mut runs);
-                depth += 1;
-            }
-            ')' => {
-                flush(&mut cur, &mut runs);
-                depth = depth.checked_sub(1)?;
-            }
-            '|' if depth == 0 => return None,
-            '{' => {
-                flush(&mut cur, &mut runs);
-                while i < chars.len() && chars[i] != '}' {
-                    i += 1;
-                }
-            }
-            '.' | '^' | '$' | '*' | '+' | '?' | '}' | '|' => flush(&mut cur, &mut runs),
-            c if depth == 0 && c.is_ascii() && !c.is_ascii_control() => {
-                if quantified(i + 1) {
-                    flush(&mut cur, &mut runs);
-                } else {
-                    cur.push(c);
-                    if chars.get(i + 1) == Some(&'+') {
-                        flush(&mut cur, &mut runs);
-                    }
-                }
-            }
-            _ => flush(&mut cur, &mut runs),
-        }
-        i += 1;
+    let mut out = out;
+    out.sort();
+    out.dedup();
+    (out.len() <= MAX_ALTERNATIVES).then_some(out)
+}
+
+/// Each string of `a` followed by each of `b` (`None` when too many).
+fn product(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_ALTERNATIVES {
+        return None;
     }
-    flush(&mut cur, &mut runs);
-    runs.into_iter()
-        .filter(|r| r.len() >= 3)
-        .max_by_key(|r| r.len())
+    Some(
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| [x.as_slice(), y].concat()))
+            .collect(),
+    )
+}
+
+/// A set of strings one of which every match of `h` contains (see
+/// [`regex_literals`]), the best found: the longest shortest string.
+fn required(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    let score = |s: &Vec<Vec<u8>>| s.iter().map(Vec::len).min().unwrap_or(0);
+    let best = |cands: Vec<Vec<Vec<u8>>>| {
+        cands
+            .into_iter()
+            .filter(|c| score(c) > 0)
+            .max_by(|a, b| score(a).cmp(&score(b)).then(b.len().cmp(&a.len())))
+    };
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => None,
+        HirKind::Literal(_) | HirKind::Class(_) => exact(h),
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) => {
+            let whole = exact(h);
+            let one = if r.min >= 1 { required(&r.sub) } else { None };
+            best(whole.into_iter().chain(one).collect())
+        }
+        HirKind::Alternation(subs) => {
+            let mut acc = Vec::new();
+            for s in subs {
+                acc.extend(required(s)?);
+            }
+            acc.sort();
+            acc.dedup();
+            (acc.len() <= 4 * MAX_ALTERNATIVES).then_some(acc)
+        }
+        HirKind::Concat(subs) => {
+            // Runs of consecutive exact parts form longer literals; any
+            // part's own requirement is a candidate too.
+            let mut cands = Vec::new();
+            let mut run: Option<Vec<Vec<u8>>> = None;
+            for s in subs {
+                match exact(s) {
+                    Some(e) => {
+                        run = match run.take() {
+                            None => Some(e),
+                            Some(r) => match product(&r, &e) {
+                                Some(p) => Some(p),
+                                None => {
+                                    cands.push(r);
+                                    Some(e)
+                                }
+                            },
+                        };
+                    }
+                    None => {
+                        cands.extend(run.take());
+                        cands.extend(required(s));
+                    }
+                }
+            }
+            cands.extend(run);
+            best(cands)
+        }
+    }
 }
 
 /// What a value accepted by a matcher must contain.
@@ -313,7 +390,9 @@ fn matcher_lits(m: &ValueMatcher) -> Option<Vec<Need>> {
         ValueMatcher::ContainsAny(any) => {
             Some(any.lits.iter().map(|l| Need::Text(l.to_string())).collect())
         }
-        ValueMatcher::Regex(r) => regex_literal(r.as_str()).map(|l| vec![Need::Text(l)]),
+        ValueMatcher::Regex(r) => {
+            regex_literals(r.as_str()).map(|ls| ls.into_iter().map(Need::Text).collect())
+        }
         _ => None,
     }
 }
@@ -1032,26 +1111,48 @@ impl Index {
 
 #[cfg(test)]
 mod tests {
-    use super::regex_literal;
+    use super::regex_literals;
 
     #[test]
-    fn regex_literals_are_conservative() {
+    fn regex_literals_are_necessary() {
+        let lits = |src: &str| regex_literals(src);
+        let one = |l: &str| Some(vec![l.to_string()]);
+        let many = |l: &[&str]| Some(l.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(lits(r"net\s+user\s+\w+ /add"), one(" /add"));
+        assert_eq!(lits(r"(?i)\\rundll32\.exe$"), one("\\rundll32.exe"));
+        assert_eq!(lits(r"abc|defgh"), many(&["abc", "defgh"]));
+        assert_eq!(lits(r"(abc|def)ghij"), many(&["abcghij", "defghij"]));
+        assert_eq!(lits(r"abcd?e"), many(&["abcde", "abce"]));
+        assert_eq!(lits(r"x{1234}yz"), one("yz"));
+        assert_eq!(lits(r"\x41BCDEF"), one("abcdef"));
+        assert_eq!(lits(r"[abcdef]+ghi"), one("ghi"));
+        assert_eq!(lits(r"ab*cdef"), one("cdef"));
+        assert_eq!(lits(r"(?x) a b c d"), one("abcd"));
+        assert_eq!(lits(r"^.*$"), None);
+        // A branch without a literal: nothing is required.
+        assert_eq!(lits(r"abc|\d+"), None);
+        // Optional parts give nothing.
+        assert_eq!(lits(r"(?:abcdef)?x+"), None);
+        // (?i)k also matches the Kelvin sign, which the view does not
+        // lower-case: the literal stops there.
+        assert_eq!(lits(r"(?i)kelvin"), one("elvin"));
+        // Non-ASCII text is not required (case folding beyond ASCII).
+        assert_eq!(lits(r"(?i)été"), None);
+        // SigmaHQ's Raspberry Robin command line.
         assert_eq!(
-            regex_literal(r"net\s+user\s+\w+ /add").as_deref(),
-            Some(" /add")
+            lits(r#"\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}"#),
+            many(&[". ", ".\"", ".'"])
         );
-        assert_eq!(
-            regex_literal(r"(?i)\\rundll32\.exe$").as_deref(),
-            Some("\\rundll32.exe")
-        );
-        assert_eq!(regex_literal(r"abc|defgh"), None);
-        assert_eq!(regex_literal(r"(abc|def)ghij").as_deref(), Some("ghij"));
-        assert_eq!(regex_literal(r"abcd?e").as_deref(), Some("abc"));
-        assert_eq!(regex_literal(r"x{1234}yz"), None);
-        assert_eq!(regex_literal(r"\x41BCDEF"), None);
-        assert_eq!(regex_literal(r"[abcdef]+ghi").as_deref(), Some("ghi"));
-        assert_eq!(regex_literal(r"ab*cdef").as_deref(), Some("cdef"));
-        assert_eq!(regex_literal(r"(?x) a b c d"), None);
-        assert_eq!(regex_literal(r"^.*$"), None);
+        // Every literal found does occur in a matching text.
+        for (src, text) in [
+            (r"(?i)(abc|def)ghij", "xxDEFGHIJ"),
+            (r"(?i)\\rundll32\.exe$", r"C:\Windows\RUNDLL32.EXE"),
+            (r#"\\[a-z]{1,32}\.[a-z]{1,6}\.[ "']"#, r#"\abc.dll." x"#),
+        ] {
+            assert!(regex::Regex::new(src).unwrap().is_match(text));
+            let low = text.to_ascii_lowercase();
+            let ls = lits(src).unwrap();
+            assert!(ls.iter().any(|l| low.contains(l.as_str())), "{src} {ls:?}");
+        }
     }
 }
