@@ -1113,6 +1113,59 @@ impl Index {
 mod tests {
     use super::regex_literals;
 
+    /// A small regex over a tiny alphabet, so that random texts match it
+    /// often: literals (with case and the Kelvin sign), classes,
+    /// alternations, groups and repetitions.
+    fn regex_src() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            "[abAB.]{1,3}".prop_map(|s| s.replace('.', "\\.")),
+            Just("[ab]".to_string()),
+            Just("[aB.]".to_string()),
+            Just("\\w".to_string()),
+            Just(".".to_string()),
+            Just("\u{212A}".to_string()),
+            Just("k".to_string()),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
+                prop::collection::vec(inner.clone(), 2..4)
+                    .prop_map(|v| format!("(?:{})", v.join("|"))),
+                (
+                    inner.clone(),
+                    prop::sample::select(&["?", "*", "+", "{2}", "{1,3}", "{0,2}"][..])
+                )
+                    .prop_map(|(x, q)| format!("(?:{x}){q}")),
+                inner.prop_map(|x| format!("(?i:{x})")),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2048))]
+        /// Soundness: when the regex matches a text, one of the literals
+        /// found occurs in the text as the view lower-cases it.
+        #[test]
+        fn regex_literals_occur_in_every_match(
+            src in regex_src(),
+            texts in proptest::collection::vec("[abAB.kK\u{212A} x]{0,12}", 1..16),
+        ) {
+            let re = regex::Regex::new(&src).unwrap();
+            if let Some(lits) = regex_literals(&src) {
+                for t in &texts {
+                    if re.is_match(t) {
+                        let low = t.to_ascii_lowercase();
+                        proptest::prop_assert!(
+                            lits.iter().any(|l| low.contains(l.as_str())),
+                            "{src:?} matches {t:?} but none of {lits:?} occurs"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn regex_literals_are_necessary() {
         let lits = |src: &str| regex_literals(src);
