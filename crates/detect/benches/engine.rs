@@ -100,20 +100,7 @@ impl Measurement for ThreadCpu {
 }
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("sigma").is_dir() {
-        Some(p)
-    } else {
-        println!("skipped: corpus not found at {}", p.display());
-        None
-    }
+    vigie_testkit::corpus(&["sigma"])
 }
 
 /// Minimum CPU time of `passes` runs of `f`, in seconds.

@@ -8,22 +8,7 @@ use std::path::{Path, PathBuf};
 use vigie_detect::{Engine, LoadOptions};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if dir.join("evtx-attack-samples").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", dir.display());
-    }
-    println!("skipped: corpus not found at {}", dir.display());
-    None
+    vigie_testkit::corpus(&["evtx-attack-samples"])
 }
 
 fn engine() -> Engine {

@@ -15,23 +15,7 @@ use vigie_event::Locator;
 use vigie_scenario::{generate, ScenarioConfig};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    let rules = dir.join("sigma/rules");
-    if rules.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("SigmaHQ corpus not found at {} (CI=true)", rules.display());
-    }
-    println!("skipped: corpus not found at {}", rules.display());
-    None
+    vigie_testkit::corpus(&["sigma/rules"])
 }
 
 /// Expected titles that cannot fire today, and why. Reported, not failed;

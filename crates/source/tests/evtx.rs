@@ -9,22 +9,7 @@ use vigie_source::evtx::{read_evtx_with, Strategy};
 use vigie_source::{collect_inputs, read_all, read_bytes, FileReport, Format, Place, ReadOptions};
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("evtx-attack-samples").is_dir() {
-        Some(p)
-    } else if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    } else {
-        println!("skipped: corpus not found at {}", p.display());
-        None
-    }
+    vigie_testkit::corpus(&["evtx-attack-samples"])
 }
 
 fn evtx_files(dir: &Path) -> Vec<PathBuf> {

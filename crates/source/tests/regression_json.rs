@@ -5,22 +5,7 @@ use std::path::PathBuf;
 use vigie_source::{collect_inputs, read_all};
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("sigma/regression_data").is_dir() {
-        Some(p)
-    } else if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    } else {
-        println!("skipped: corpus not found at {}", p.display());
-        None
-    }
+    vigie_testkit::corpus(&["sigma/regression_data"])
 }
 
 #[test]

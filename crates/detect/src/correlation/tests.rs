@@ -139,28 +139,7 @@ impl Rng {
 }
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("sigma-specification").is_dir() {
-        return Some(p);
-    }
-    // the scratch crate used before lib.rs declares this module lives
-    // outside the workspace
-    let alt = PathBuf::from("/work/shared/corpus");
-    if alt.join("sigma-specification").is_dir() {
-        return Some(alt);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    }
-    println!("skipped: corpus not found at {}", p.display());
-    None
+    vigie_testkit::corpus(&["sigma-specification"])
 }
 
 // ---------------------------------------------------------------- parsing

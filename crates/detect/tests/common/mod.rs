@@ -7,22 +7,7 @@ use std::path::PathBuf;
 /// workspace root). `None` (after printing why) when it is missing and we
 /// are not on CI; on CI a missing corpus is a failure.
 pub fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("sigma").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {} (CI=true)", p.display());
-    }
-    println!("skipped: corpus not found at {}", p.display());
-    None
+    vigie_testkit::corpus(&["sigma"])
 }
 
 /// The SigmaHQ rule directories (`rules*`).

@@ -404,20 +404,5 @@ pub fn scenario(with_tes: bool) -> B {
 /// beside the workspace), or `None` with a "skipped" line when it is
 /// missing; under `CI=true` a missing corpus fails the test.
 pub fn corpus() -> Option<PathBuf> {
-    let p = std::env::var_os("VIGIE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/corpus"
-            ))
-        });
-    if p.join("evtx-attack-samples").is_dir() && p.join("sigma/rules/windows").is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus not found at {}", p.display());
-    }
-    println!("skipped: corpus not found at {}", p.display());
-    None
+    vigie_testkit::corpus(&["evtx-attack-samples", "sigma/rules/windows"])
 }
