@@ -122,6 +122,19 @@ pub struct LoadReport {
     pub failures: Vec<RuleFailure>,
 }
 
+impl LoadReport {
+    /// Adds the counts and failures of `other` (rules loaded from more
+    /// files or another source).
+    pub fn merge(&mut self, other: LoadReport) {
+        self.files += other.files;
+        self.detection += other.detection;
+        self.correlation += other.correlation;
+        self.filter += other.filter;
+        self.deselected += other.deselected;
+        self.failures.extend(other.failures);
+    }
+}
+
 /// Rule selection applied at load time.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {

@@ -48,7 +48,7 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, 
     let mut set = RuleSet::default();
     for (s, r) in loaded {
         set.extend(s);
-        merge_report(&mut report, r);
+        report.merge(r);
     }
     (set, report)
 }
@@ -118,15 +118,6 @@ fn push_rule_file(p: &Path, files: &mut Vec<PathBuf>) {
     if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
         files.push(p.to_path_buf());
     }
-}
-
-fn merge_report(a: &mut LoadReport, b: LoadReport) {
-    a.files += b.files;
-    a.detection += b.detection;
-    a.correlation += b.correlation;
-    a.filter += b.filter;
-    a.deselected += b.deselected;
-    a.failures.extend(b.failures);
 }
 
 fn failure(path: &Path, document: usize, doc: Option<&Yaml>, reason: &str) -> RuleFailure {

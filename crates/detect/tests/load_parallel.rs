@@ -43,12 +43,7 @@ fn one_by_one(roots: &[PathBuf], opts: &LoadOptions) -> (RuleSet, LoadReport) {
     for f in &files {
         let (s, r) = load_paths(std::slice::from_ref(f), opts);
         set.extend(s);
-        report.files += r.files;
-        report.detection += r.detection;
-        report.correlation += r.correlation;
-        report.filter += r.filter;
-        report.deselected += r.deselected;
-        report.failures.extend(r.failures);
+        report.merge(r);
     }
     (set, report)
 }

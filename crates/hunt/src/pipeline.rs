@@ -111,18 +111,9 @@ pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
             RuleSource::Path(p) => vigie_detect::load_paths(std::slice::from_ref(p), &config.load),
         };
         set.extend(s);
-        merge_report(&mut report, r);
+        report.merge(r);
     }
     (set, report)
-}
-
-fn merge_report(into: &mut LoadReport, r: LoadReport) {
-    into.files += r.files;
-    into.detection += r.detection;
-    into.correlation += r.correlation;
-    into.filter += r.filter;
-    into.deselected += r.deselected;
-    into.failures.extend(r.failures);
 }
 
 /// The rules phase's result.

@@ -79,19 +79,9 @@ pub fn builtin_rule_set(opts: &LoadOptions) -> (RuleSet, LoadReport) {
     for (path, text) in builtin() {
         let (s, r) = vigie_detect::load_str(text, &path, opts);
         set.extend(s);
-        merge_report(&mut report, r);
+        report.merge(r);
     }
     (set, report)
-}
-
-/// Adds the counts and failures of `other` to `into`.
-pub fn merge_report(into: &mut LoadReport, other: LoadReport) {
-    into.files += other.files;
-    into.detection += other.detection;
-    into.correlation += other.correlation;
-    into.filter += other.filter;
-    into.deselected += other.deselected;
-    into.failures.extend(other.failures);
 }
 
 #[cfg(test)]
