@@ -8,22 +8,28 @@
 //!    its own pair (plus product-level and unrestricted rules; rules for
 //!    an appliance category that names no product, such as `proxy`, only
 //!    see non-Windows events).
-//! 2. **Literal prefilter**: for each rule a *necessary literal
-//!    requirement* is derived from its condition — a set of (field,
-//!    literal) pairs at least one of which must occur in the event for the
-//!    rule to match. `AND` keeps the most selective child's requirement,
-//!    `OR` takes the union, and anything without a literal (`not`, regex,
-//!    numbers, cidr, exists, null, `neq`) makes the rule an "always"
-//!    candidate. One Aho-Corasick automaton (ASCII case-insensitive) per
-//!    field name, plus one for keywords over all string fields, finds the
-//!    literals present in an event; only rules whose requirement is met
-//!    (or that have none) are evaluated.
+//! 2. **Literal prefilter**: for each rule a *necessary requirement* is
+//!    derived from its condition, in conjunctive form: up to [`CLAUSES`]
+//!    clauses, each a set of (field, literal) pairs at least one of which
+//!    must occur in the event for the rule to match. `AND` keeps the most
+//!    selective clauses of its children, `OR` makes each clause the union
+//!    of one clause of every child (a clause every child implies), and
+//!    what has no literal (`not`, numbers, cidr, exists, null, `neq`, a
+//!    regex whose syntax tree names none) gives no clause; a rule without
+//!    any clause is an "always" candidate. Regex literals are read from the regex's
+//!    syntax tree (`regex-syntax`). One Aho-Corasick automaton per field
+//!    name over lower-cased literals scans the lower-cased values, and one
+//!    per distinct keyword set of the candidate lists scans all values;
+//!    only rules whose every clause is met (or that have none) are
+//!    evaluated.
 //!
 //! Soundness: a literal is only required when every value the matcher
-//! accepts contains it ASCII-case-insensitively (non-ASCII patterns, which
-//! use Unicode case folding, give no requirement), and every field value is
-//! scanned under every name it could be looked up by, so the prefilter
-//! never drops a rule that would match. `tests/prefilter.rs` checks this.
+//! accepts contains it ASCII-case-insensitively; a case-insensitive
+//! pattern with non-ASCII letters (Unicode case folding) requires "some
+//! non-ASCII byte" instead, and only when its lower-case form keeps one.
+//! Every field value is scanned under every name it can be looked up by
+//! (its exact name and its spaceless name), so the prefilter never drops a
+//! rule that would match. `tests/prefilter.rs` checks this.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -282,7 +288,9 @@ fn exact(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
                 if n >= r.min {
                     acc.extend(cur.iter().cloned());
                 }
-                cur = product(&cur, &one)?;
+                if n < max {
+                    cur = product(&cur, &one)?;
+                }
             }
             acc
         }
@@ -654,8 +662,10 @@ fn build(pats: Pats) -> FieldAutomaton {
 }
 
 impl Prefilter {
-    /// Automata over the literals of the rules (`reqs`, one per rule), for
-    /// the candidate lists `lists` of the logsource index.
+    /// Automata over the literals of the requirement clauses (`reqs`: one
+    /// entry per clause and rule, clause `k` of rule `i` at `k * stride +
+    /// i`; the automata report that index), for the candidate lists
+    /// `lists` of the logsource index (in the same numbering).
     pub fn new(reqs: &[Option<Vec<Lit>>], lists: &[Box<[u32]>], slots: &Slots) -> Prefilter {
         let mut per_field: HashMap<Arc<str>, Pats> = HashMap::new();
         let mut words = 0;
@@ -720,9 +730,8 @@ impl Prefilter {
             },
             || kw_sets.into_par_iter().map(build).collect::<Vec<_>>(),
         );
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Prefilter {
-            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: crate::view::next_id(),
             by_field,
             autos,
             by_slot,
@@ -792,25 +801,25 @@ impl Prefilter {
         m.valid = true;
     }
 
-    /// The automaton of the field at `pos` of the view: its exact name's,
-    /// else (`Threat Name` looked up as `ThreatName`, see [`crate::view`])
-    /// its spaceless name's.
+    /// The automata of the field at `pos` of the view: its exact name's
+    /// and its spaceless name's (`Threat Name` is also looked up as
+    /// `ThreatName`, see [`crate::view`]). Both, not the first found: a
+    /// rule testing `ThreatName` reads this value as well as one testing
+    /// `Threat Name`, so skipping either automaton would drop the other
+    /// rule.
     #[inline]
-    fn automaton_at<R: Record + ?Sized>(
+    fn automata_at<R: Record + ?Sized>(
         &self,
         view: &View<'_, R>,
         pos: usize,
-    ) -> Option<&FieldAutomaton> {
+    ) -> impl Iterator<Item = &FieldAutomaton> {
         let (d, sp) = view.slots_at(pos);
-        for sl in [d, sp] {
-            if sl != NONE {
-                let a = self.by_slot[sl as usize];
-                if a != NONE {
-                    return Some(&self.autos[a as usize]);
-                }
-            }
-        }
-        None
+        [d, sp]
+            .into_iter()
+            .filter(|&sl| sl != NONE)
+            .map(|sl| self.by_slot[sl as usize])
+            .filter(|&a| a != NONE)
+            .map(|a| &self.autos[a as usize])
     }
 
     /// Sets the bit of every rule whose requirement the event meets,
@@ -842,7 +851,7 @@ impl Prefilter {
                 memo.resize_with(self.autos.len(), Memo::default);
             }
             for pos in 0..view.len() {
-                if let Some(fa) = self.automaton_at(view, pos) {
+                for fa in self.automata_at(view, pos) {
                     if mask.get(fa.id).copied().unwrap_or(true) {
                         Self::scan_memo(fa, view.lowered(pos), bits, memo);
                     }
@@ -1181,6 +1190,8 @@ mod tests {
         assert_eq!(lits(r"[abcdef]+ghi"), one("ghi"));
         assert_eq!(lits(r"ab*cdef"), one("cdef"));
         assert_eq!(lits(r"(?x) a b c d"), one("abcd"));
+        // A repetition up to the limit: 4 x 4 = 16 strings, all kept.
+        assert_eq!(lits(r"q[a-d]{2}").map(|v| v.len()), Some(16));
         assert_eq!(lits(r"^.*$"), None);
         // A branch without a literal: nothing is required.
         assert_eq!(lits(r"abc|\d+"), None);

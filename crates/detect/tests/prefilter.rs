@@ -249,3 +249,45 @@ fn engines_in_turn_do_not_share_memos() {
         }
     }
 }
+
+/// A field named with a space (`Threat Name` in Defender events) is read
+/// by rules that test `Threat Name` and by rules that test `ThreatName`.
+/// When both kinds of rule are loaded, the value must be scanned for the
+/// literals of both: scanning it only with its exact name's automaton
+/// dropped the `ThreatName` rule.
+#[test]
+fn spaced_field_is_scanned_under_both_names() {
+    let rules = r#"
+title: Spaceless
+id: 00000000-0000-4000-8000-0000000000c1
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        ParentImage|contains: 'mimikatz'
+    condition: selection
+level: high
+---
+title: Spaced
+id: 00000000-0000-4000-8000-0000000000c2
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Parent Image|contains: 'rubeus'
+    condition: selection
+level: high
+"#;
+    let engine = engine_of(rules);
+    for (parent, expected) in [
+        (r"C:\t\mimikatz.exe", vec!["Spaceless"]),
+        (r"C:\t\Rubeus.exe", vec!["Spaced"]),
+        (r"C:\t\mimikatz-rubeus.exe", vec!["Spaceless", "Spaced"]),
+        (r"C:\Windows\explorer.exe", vec![]),
+    ] {
+        let e = process_creation(&[("Parent Image", parent)]);
+        let (mut fast, mut full) = (Vec::new(), Vec::new());
+        engine.evaluate(&e, &mut fast);
+        engine.evaluate_unfiltered(&e, &mut full);
+        assert_eq!(ids(&full), expected, "{parent}: full evaluation");
+        assert_eq!(ids(&fast), expected, "{parent}: with the prefilter");
+    }
+}
