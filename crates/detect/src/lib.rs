@@ -295,8 +295,6 @@ pub struct Engine {
     /// Per candidate list, the automata worth running (see
     /// `Prefilter::mask`).
     masks: Vec<Box<[bool]>>,
-    /// Rules with no literal requirement.
-    always: Vec<bool>,
     /// The field names rules look up, numbered (see `view`).
     slots: view::Slots,
     correlation: correlation::CorrelationState,
@@ -415,38 +413,48 @@ impl Engine {
                 return;
             }
             BITS.with(|b| {
-                let mut bits = b.borrow_mut();
-                let (always, literal) = &self.list_bits[list];
-                let words = always.len();
-                bits.clear();
-                bits.resize(words * prefilter::CLAUSES, 0);
-                if literal.iter().any(|w| *w != 0) {
-                    self.prefilter
-                        .mark(&view, list, &mut bits, &self.masks[list]);
-                }
-                // Rules to evaluate: the list's rules without a literal
-                // requirement, and those with one whose every clause the
-                // event met (clause k of rule i is bit k * words * 64 + i);
-                // in rule order, by walking the set bits.
-                for w in 0..words {
-                    let mut met = bits[w] & literal[w];
-                    for (k, more) in self.more_clauses.iter().enumerate() {
-                        met &= bits[(k + 1) * words + w] | !more[w];
+                self.each_selected(&view, list, &mut b.borrow_mut(), |i| {
+                    let r = &self.rules[i];
+                    counters.evaluated += 1;
+                    if r.matches(&view) {
+                        counters.matches += 1;
+                        out.push(self.make_match(r, &view));
                     }
-                    let mut m = always[w] | met;
-                    while m != 0 {
-                        let iu = w * 64 + m.trailing_zeros() as usize;
-                        m &= m - 1;
-                        let r = &self.rules[iu];
-                        counters.evaluated += 1;
-                        if r.matches(&view) {
-                            counters.matches += 1;
-                            out.push(self.make_match(r, &view));
-                        }
-                    }
-                }
+                });
             });
         });
+    }
+
+    /// Calls `f`, in rule order, with every rule of candidate list `list`
+    /// the prefilter selects for the event of `view`: the list's rules
+    /// without a literal requirement, and those with one whose every
+    /// clause the event met. `bits` is scratch space: clause k of rule i
+    /// is its bit `k * words * 64 + i` (see `Prefilter::mark`).
+    fn each_selected<R: Record + ?Sized>(
+        &self,
+        view: &view::View<'_, R>,
+        list: usize,
+        bits: &mut Vec<u64>,
+        mut f: impl FnMut(usize),
+    ) {
+        let (always, literal) = &self.list_bits[list];
+        let words = always.len();
+        bits.clear();
+        bits.resize(words * prefilter::CLAUSES, 0);
+        if literal.iter().any(|w| *w != 0) {
+            self.prefilter.mark(view, list, bits, &self.masks[list]);
+        }
+        for w in 0..words {
+            let mut met = bits[w] & literal[w];
+            for (k, more) in self.more_clauses.iter().enumerate() {
+                met &= bits[(k + 1) * words + w] | !more[w];
+            }
+            let mut m = always[w] | met;
+            while m != 0 {
+                f(w * 64 + m.trailing_zeros() as usize);
+                m &= m - 1;
+            }
+        }
     }
 
     /// The rules the index and prefilter select for full evaluation on
@@ -456,25 +464,15 @@ impl Engine {
         let list = self
             .index
             .candidates(event.channel(), event.event_id(), event.provider());
-        let cands: &[u32] = &self.index.lists[list];
-        let words = self.rules.len().div_ceil(64);
-        let mut bits = vec![0u64; words * prefilter::CLAUSES];
+        let mut selected = Vec::new();
         view::SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let view = view::View::build(event, &self.slots, &mut s, Some(list));
-            self.prefilter
-                .mark(&view, list, &mut bits, &self.masks[list]);
+            self.each_selected(&view, list, &mut Vec::new(), |i| {
+                selected.push(self.rules[i].meta.clone())
+            });
         });
-        cands
-            .iter()
-            .map(|&i| i as usize)
-            .filter(|&i| {
-                let bit = |k: usize| bits[k * words + i / 64] & (1u64 << (i % 64)) != 0;
-                let has = |k: usize| self.more_clauses[k - 1][i / 64] & (1u64 << (i % 64)) != 0;
-                self.always[i] || (bit(0) && (1..prefilter::CLAUSES).all(|k| !has(k) || bit(k)))
-            })
-            .map(|i| self.rules[i].meta.clone())
-            .collect()
+        selected
     }
 
     /// Metadata of every compiled detection rule.

@@ -297,7 +297,6 @@ fn logsource_covers(filter: &crate::LogSource, rule: &crate::LogSource) -> bool 
         && eq(&filter.service, &rule.service)
 }
 
-/// Compiles a rule set (see [`Engine::compile_with`]).
 /// One rule compiled (see `compile_engine`).
 struct RuleOut {
     result: Result<(CompiledRule, Placement), RuleFailure>,
@@ -307,6 +306,7 @@ struct RuleOut {
     applied: usize,
 }
 
+/// Compiles a rule set (see [`Engine::compile_with`]).
 pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Vec<RuleFailure>) {
     let mut failures = Vec::new();
     let mapping = config.field_mapping.as_deref().and_then(|n| {
@@ -647,7 +647,6 @@ pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Ve
             list_bits,
             more_clauses,
             masks,
-            always,
             slots,
             correlation: corr_state,
             digest,

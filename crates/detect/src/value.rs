@@ -399,11 +399,15 @@ pub(crate) struct AnyLiteral {
 
 /// How [`AnyLiteral`] searches: up to 64 literals, the SIMD "Teddy"
 /// searcher (many bytes per cycle); more, an Aho-Corasick automaton.
-/// Both run case-sensitively over ASCII-lower-cased text.
+/// All run case-sensitively over ASCII-lower-cased text.
 #[derive(Debug, Clone)]
 enum AnySearch {
     Packed(aho_corasick::packed::Searcher),
     Automaton(aho_corasick::AhoCorasick),
+    /// One substring search per literal: only if the automaton cannot be
+    /// built (it has a size limit). The searcher is built on first use,
+    /// in the middle of a hunt, where failing is not an option.
+    Each(Box<[memchr::memmem::Finder<'static>]>),
 }
 
 impl AnyLiteral {
@@ -422,15 +426,14 @@ impl AnyLiteral {
             } else {
                 None
             };
-            match packed {
-                Some(p) => AnySearch::Packed(p),
-                None => AnySearch::Automaton(
-                    aho_corasick::AhoCorasick::builder()
-                        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                        .build(lits.iter().map(|l| l.as_bytes()))
-                        .expect("contains automaton builds"),
-                ),
+            if let Some(p) = packed {
+                return AnySearch::Packed(p);
             }
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(lits.iter().map(|l| l.as_bytes()))
+                .map(AnySearch::Automaton)
+                .unwrap_or_else(|_| AnySearch::Each(lits.iter().map(|l| finder(l)).collect()))
         })
     }
 
@@ -440,6 +443,7 @@ impl AnyLiteral {
         match self.searcher() {
             AnySearch::Packed(p) => p.find(low).is_some(),
             AnySearch::Automaton(a) => a.is_match(low),
+            AnySearch::Each(f) => f.iter().any(|f| f.find(low).is_some()),
         }
     }
 

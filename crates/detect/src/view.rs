@@ -14,9 +14,9 @@
 //!   which the literal prefilter scans and the string matchers compare
 //!   with plain byte equality and prebuilt substring finders.
 //!
-//! Semantics are those of [`Record::field`] for [`vigie_event::Event`]: a
-//! name present several times resolves to its last occurrence. A name with
-//! spaces (`Threat Name`, Defender) also answers for the name without them
+//! Semantics are those of [`vigie_event::Event::get`]: a name present
+//! several times resolves to its last occurrence. A name with spaces
+//! (`Threat Name`, Defender) also answers for the name without them
 //! (`ThreatName`, as Sigma writes it), after any exact match of the names
 //! tried (Sigma "Field Usage").
 
@@ -39,8 +39,10 @@ pub(crate) struct Slots {
     id: u64,
 }
 
-/// A new [`Slots::id`].
-fn next_slots_id() -> u64 {
+/// A number never handed out before in this process: the identity of a
+/// [`Slots`] numbering or of a prefilter, which per-thread memos compare
+/// to know whether what they remember is still theirs.
+pub(crate) fn next_id() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
@@ -49,7 +51,7 @@ impl Default for Slots {
     fn default() -> Slots {
         Slots {
             map: FastMap::default(),
-            id: next_slots_id(),
+            id: next_id(),
         }
     }
 }
@@ -61,7 +63,7 @@ impl Slots {
         let slot = *self.map.entry(name.clone()).or_insert(n);
         if slot == n {
             // A new numbering: memos made with the old one are stale.
-            self.id = next_slots_id();
+            self.id = next_id();
         }
         slot
     }

@@ -266,13 +266,12 @@ impl Event {
 /// What the Sigma engine needs from an event.
 ///
 /// Kept minimal and borrow-only so that matching never allocates or
-/// converts an event. `field` is the hot path: it is called once per
-/// (candidate rule, tested field).
+/// converts an event.
 pub trait Record {
-    /// The value of field `name` under its (possibly mapped) name.
-    fn field(&self, name: &str) -> Option<&Value>;
-    /// Every field with its value, in source order (keyword search and
-    /// prefiltering scan these).
+    /// Every field with its value, in source order. The engine reads an
+    /// event only through this, once per event (it builds a view of the
+    /// fields its rules name, see `vigie_detect`). A name present several
+    /// times means its last occurrence, as in [`Event::get`].
     fn fields(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_>;
     /// The channel, for indexing rules by logsource.
     fn channel(&self) -> Option<&str>;
@@ -289,10 +288,6 @@ pub trait Record {
 }
 
 impl Record for Event {
-    #[inline]
-    fn field(&self, name: &str) -> Option<&Value> {
-        self.get(name)
-    }
     fn fields(&self) -> Box<dyn Iterator<Item = (&str, &Value)> + '_> {
         Box::new(self.fields.iter().map(|(k, v)| (&**k, v)))
     }
