@@ -211,7 +211,9 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
     } = compiled?;
     // Matches are kept for the correlator only when there is one to feed:
     // a SigmaHQ Windows rule set has no correlation rule.
-    let correlating = engine.is_some() && rules.correlation > 0;
+    let correlating = engine
+        .as_ref()
+        .is_some_and(|e| e.stats().correlation_rules > 0);
     progress.start(inputs.len(), sizes.iter().sum());
 
     let started = Instant::now();

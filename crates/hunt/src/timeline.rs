@@ -233,6 +233,16 @@ pub const CSV_COLUMNS: [&str; 16] = [
 /// Rows formatted together by one task.
 const CHUNK_ROWS: usize = 1024;
 
+/// Chunks formatted per window, at most: four per thread, for at most
+/// [`WINDOW_THREADS`] threads.
+///
+/// Why a cap: two windows are alive at once (one written while the next
+/// is formatted) at ~1.5 MB a chunk, so without it a 64-core server would
+/// hold ~770 MB of formatted rows; with it, at most ~100 MB. Formatting
+/// is far faster than writing, so more threads would not help anyway.
+const WINDOW_CHUNKS_PER_THREAD: usize = 4;
+const WINDOW_THREADS: usize = 8;
+
 /// Writes the detections (already in timeline order) in `format`.
 ///
 /// Rows are formatted in chunks on the rayon pool (a timeline can have
@@ -249,7 +259,8 @@ pub fn write<W: Write + Send>(
         header.write_record(CSV_COLUMNS)?;
         out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
     }
-    let window = CHUNK_ROWS * 4 * rayon::current_num_threads().max(1);
+    let threads = rayon::current_num_threads().clamp(1, WINDOW_THREADS);
+    let window = CHUNK_ROWS * WINDOW_CHUNKS_PER_THREAD * threads;
     // Chunk buffers (a megabyte each) are reused from window to window:
     // allocating them afresh costs more than filling them (page faults,
     // and glibc consolidating its free lists on every large request).
