@@ -2,12 +2,15 @@
 //! matches: evaluating with the prefilter gives exactly the matches of
 //! evaluating every rule the index selects, on real events (SigmaHQ
 //! regression data and EVTX attack samples) and on case-mangled copies of
-//! them (the prefilter is case-insensitive like the matchers).
+//! them (the prefilter is case-insensitive like the matchers), and on
+//! random rules and events over field names that resolve to one another
+//! (`ThreatName` and `Threat Name`).
 
 mod common;
 
 use std::path::Path;
 
+use proptest::prelude::*;
 use vigie_detect::{load_paths, Engine, LoadOptions, Match};
 use vigie_event::{Event, Value};
 
@@ -289,5 +292,53 @@ level: high
         engine.evaluate_unfiltered(&e, &mut full);
         assert_eq!(ids(&full), expected, "{parent}: full evaluation");
         assert_eq!(ids(&fast), expected, "{parent}: with the prefilter");
+    }
+}
+
+/// Field names that look each other up: Sigma's `ThreatName` also reads
+/// an event's `Threat Name` (and `Th reatName`), and each is also a name
+/// of its own.
+const SPACED_NAMES: &[&str] = &["ThreatName", "Threat Name", "Th reatName", "Threat"];
+
+/// One rule testing one of [`SPACED_NAMES`] with a short literal.
+fn spaced_name_rule() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(SPACED_NAMES),
+        prop::sample::select(&["", "|contains", "|startswith", "|endswith"][..]),
+        "[ab]{1,3}",
+    )
+        .prop_map(|(field, modifier, value)| format!("{field}{modifier}: '{value}'"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Random rules and events over names that resolve to one another:
+    /// the prefilter selects every rule that matches, whichever names the
+    /// rules and the event use.
+    #[test]
+    fn prefilter_follows_every_name_a_field_answers_to(
+        tests in prop::collection::vec(spaced_name_rule(), 1..5),
+        fields in prop::collection::vec((prop::sample::select(SPACED_NAMES), "[ab]{0,5}"), 1..4),
+    ) {
+        let rules: Vec<String> = tests
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                format!(
+                    "title: R{i}\nid: 00000000-0000-4000-8000-{i:012}\n\
+                     logsource: {{product: windows, category: process_creation}}\n\
+                     detection:\n    selection:\n        {t}\n    condition: selection\n"
+                )
+            })
+            .collect();
+        let engine = engine_of(&rules.join("---\n"));
+        let e = process_creation(
+            &fields.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>(),
+        );
+        let (mut fast, mut full) = (Vec::new(), Vec::new());
+        engine.evaluate(&e, &mut fast);
+        engine.evaluate_unfiltered(&e, &mut full);
+        prop_assert_eq!(ids(&fast), ids(&full), "rules {:?} event {:?}", tests, fields);
     }
 }
