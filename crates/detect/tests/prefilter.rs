@@ -66,6 +66,15 @@ fn ids(v: &[Match]) -> Vec<String> {
     v.iter().map(|m| m.rule.title.clone()).collect()
 }
 
+/// The titles of the rules matching `e`, with the prefilter and without
+/// it (every rule the logsource index selects).
+fn fast_and_full(engine: &Engine, e: &Event) -> (Vec<String>, Vec<String>) {
+    let (mut fast, mut full) = (Vec::new(), Vec::new());
+    engine.evaluate(e, &mut fast);
+    engine.evaluate_unfiltered(e, &mut full);
+    (ids(&fast), ids(&full))
+}
+
 #[test]
 fn prefilter_never_drops_a_match() {
     let Some(corpus) = common::corpus() else {
@@ -94,15 +103,8 @@ fn prefilter_never_drops_a_match() {
             mangle(e, |s| s.to_uppercase()),
             mangle(e, |s| s.to_ascii_lowercase()),
         ] {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            engine.evaluate(&v, &mut a);
-            engine.evaluate_unfiltered(&v, &mut b);
-            assert_eq!(
-                ids(&a),
-                ids(&b),
-                "prefilter changed the result on {:?}",
-                v.origin
-            );
+            let (a, b) = fast_and_full(&engine, &v);
+            assert_eq!(a, b, "prefilter changed the result on {:?}", v.origin);
             total += a.len();
             checked += 1;
         }
@@ -158,11 +160,9 @@ level: low
         ("café au lait", vec![]),
     ] {
         let e = event(cmd);
-        let (mut fast, mut full) = (Vec::new(), Vec::new());
-        engine.evaluate(&e, &mut fast);
-        engine.evaluate_unfiltered(&e, &mut full);
-        assert_eq!(ids(&fast), ids(&full), "{cmd}");
-        assert_eq!(ids(&fast), expected, "{cmd}");
+        let (fast, full) = fast_and_full(&engine, &e);
+        assert_eq!(fast, full, "{cmd}");
+        assert_eq!(fast, expected, "{cmd}");
     }
 }
 
@@ -204,10 +204,8 @@ level: low
         let e = event(image, cmd);
         let selected = !engine.selected_rules(&e).is_empty();
         assert_eq!(selected, candidate, "{image} {cmd}");
-        let (mut fast, mut full) = (Vec::new(), Vec::new());
-        engine.evaluate(&e, &mut fast);
-        engine.evaluate_unfiltered(&e, &mut full);
-        assert_eq!(ids(&fast), ids(&full), "{image} {cmd}");
+        let (fast, full) = fast_and_full(&engine, &e);
+        assert_eq!(fast, full, "{image} {cmd}");
         assert_eq!(!fast.is_empty(), matched, "{image} {cmd}");
     }
 }
@@ -287,11 +285,9 @@ level: high
         (r"C:\Windows\explorer.exe", vec![]),
     ] {
         let e = process_creation(&[("Parent Image", parent)]);
-        let (mut fast, mut full) = (Vec::new(), Vec::new());
-        engine.evaluate(&e, &mut fast);
-        engine.evaluate_unfiltered(&e, &mut full);
-        assert_eq!(ids(&full), expected, "{parent}: full evaluation");
-        assert_eq!(ids(&fast), expected, "{parent}: with the prefilter");
+        let (fast, full) = fast_and_full(&engine, &e);
+        assert_eq!(full, expected, "{parent}: full evaluation");
+        assert_eq!(fast, expected, "{parent}: with the prefilter");
     }
 }
 
@@ -336,9 +332,7 @@ proptest! {
         let e = process_creation(
             &fields.iter().map(|(n, v)| (*n, v.as_str())).collect::<Vec<_>>(),
         );
-        let (mut fast, mut full) = (Vec::new(), Vec::new());
-        engine.evaluate(&e, &mut fast);
-        engine.evaluate_unfiltered(&e, &mut full);
-        prop_assert_eq!(ids(&fast), ids(&full), "rules {:?} event {:?}", tests, fields);
+        let (fast, full) = fast_and_full(&engine, &e);
+        prop_assert_eq!(fast, full, "rules {:?} event {:?}", tests, fields);
     }
 }
