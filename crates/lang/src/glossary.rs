@@ -1,0 +1,131 @@
+//! The shared terms: one word per concept, in both languages, everywhere.
+//!
+//! Keys are the snake_case names the JSON contracts already use
+//! (`critical`, `partial_outage`, `false_positive`, `data_theft`…), so
+//! any stage can show an enum value it serialises without this crate
+//! knowing the enum. A key that is not here is shown as it is: a missing
+//! term is visible, never silently blank.
+
+use crate::Lang;
+
+/// `(key, French, English)`.
+const TERMS: &[(&str, &str, &str)] = &[
+    // Sigma levels.
+    ("informational", "information", "informational"),
+    ("low", "faible", "low"),
+    ("medium", "moyen", "medium"),
+    ("high", "élevé", "high"),
+    ("critical", "critique", "critical"),
+    // Confidence.
+    ("confidence_low", "confiance faible", "low confidence"),
+    (
+        "confidence_medium",
+        "confiance moyenne",
+        "medium confidence",
+    ),
+    ("confidence_high", "confiance élevée", "high confidence"),
+    // Compromise of a host or account.
+    ("compromised", "compromis", "compromised"),
+    ("suspected", "suspect", "suspected"),
+    ("not_compromised", "non compromis", "not compromised"),
+    // Zones.
+    ("reached", "atteinte", "reached"),
+    ("not_reached", "non atteinte", "not reached"),
+    ("unknown", "inconnu", "unknown"),
+    // Services (status board, status page).
+    ("operational", "opérationnel", "operational"),
+    ("degraded", "dégradé", "degraded"),
+    ("partial_outage", "interruption partielle", "partial outage"),
+    ("major_outage", "interruption majeure", "major outage"),
+    ("maintenance", "maintenance", "maintenance"),
+    // Triage.
+    ("new", "nouveau", "new"),
+    ("acknowledged", "pris en compte", "acknowledged"),
+    ("resolved", "résolu", "resolved"),
+    ("false_positive", "faux positif", "false positive"),
+    // Natures of an attack.
+    ("ransomware", "rançongiciel", "ransomware"),
+    ("data_theft", "vol de données", "data theft"),
+    ("credential_theft", "vol d'identifiants", "credential theft"),
+    (
+        "remote_access_persistence",
+        "accès distant persistant",
+        "persistent remote access",
+    ),
+    ("lateral_movement", "mouvement latéral", "lateral movement"),
+    (
+        "account_manipulation",
+        "manipulation de comptes",
+        "account manipulation",
+    ),
+    (
+        "defence_evasion",
+        "contournement des défenses",
+        "defence evasion",
+    ),
+    ("discovery", "reconnaissance", "discovery"),
+    (
+        "command_and_control",
+        "commande et contrôle",
+        "command and control",
+    ),
+    ("persistence", "persistance", "persistence"),
+    ("execution", "exécution", "execution"),
+    ("initial_access", "accès initial", "initial access"),
+    // Objects.
+    ("incident", "incident", "incident"),
+    ("detection", "détection", "detection"),
+    ("host", "poste ou serveur", "host"),
+    ("account", "compte", "account"),
+    ("service", "service", "service"),
+    ("entry_point", "point d'entrée", "entry point"),
+    ("evidence", "preuve", "evidence"),
+    ("containment", "confinement", "containment"),
+    ("action", "action", "action"),
+    ("timeline", "chronologie", "timeline"),
+    ("coverage", "couverture des journaux", "log coverage"),
+    ("crisis_log", "main courante", "crisis log"),
+    ("status_page", "page d'état des services", "status page"),
+    // Law and authorities: French names for French readers.
+    ("gdpr", "RGPD", "GDPR"),
+    ("cnil", "CNIL", "CNIL (French data protection authority)"),
+    ("complaint", "plainte", "complaint"),
+    ("personal_data", "données personnelles", "personal data"),
+];
+
+/// The term for `key` in `lang`, or `key` itself when it is not in the
+/// glossary.
+pub fn term(lang: Lang, key: &str) -> &str {
+    TERMS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, fr, en)| lang.pick(*fr, *en))
+        .unwrap_or(key)
+}
+
+/// Every key of the glossary (tests of other crates check that the enum
+/// values they show have a term).
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    TERMS.iter().map(|(k, _, _)| *k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_both_languages_filled() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, fr, en) in TERMS {
+            assert!(seen.insert(*k), "duplicate key {k}");
+            assert!(!fr.is_empty() && !en.is_empty(), "{k}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_show_as_themselves() {
+        assert_eq!(term(Lang::Fr, "gdpr"), "RGPD");
+        assert_eq!(term(Lang::En, "partial_outage"), "partial outage");
+        assert_eq!(term(Lang::Fr, "no_such_term"), "no_such_term");
+    }
+}
