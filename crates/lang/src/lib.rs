@@ -88,7 +88,7 @@ impl Lang {
         let sep = self.pick("\u{202f}", ",");
         let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push_str(sep);
             }
             out.push(c);
