@@ -15,11 +15,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use vigie_hunt::safe::{escape, escape_text};
+use vigie_lang::{tr, Lang};
 use vigie_scenario::{GroundTruth, Scale, ScenarioConfig};
 use vigie_scope::{Compromise, Scope};
 
-use crate::hunt::{FormatArg, HuntArgs};
-use crate::RuleArgs;
+use crate::hunt::{HuntArgs, Plan};
+use crate::output::DirLocks;
+use crate::{RuleArgs, SpeechArgs};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -37,6 +40,8 @@ pub struct DemoArgs {
     pub regenerate: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
+    #[command(flatten)]
+    pub speech: SpeechArgs,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -51,6 +56,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         config.seed = seed;
     }
     let scenario_dir = args.dir.join("scenario");
+    // One demo at a time per directory: a second one waits, then reuses
+    // the scenario the first generated (two at once used to read each
+    // other's half-written files).
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let _lock = DirLocks::acquire(&[&args.dir.join("timeline.jsonl")]);
     let started = Instant::now();
     let truth = prepare(&config, &scenario_dir, args.regenerate)?;
     let generated_in = started.elapsed();
@@ -60,44 +71,85 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         rules: args.rules.clone(),
         no_rules: false,
         output: Some(args.dir.join("timeline.jsonl")),
-        format: FormatArg::Jsonl,
+        format: None,
+        csv_dialect: None,
+        csv_raw: false,
         manifest: None,
         report: Some(args.dir.join("report.html")),
         scope: Some(args.dir.join("scope.json")),
+        navigator: None,
         assets: Some(scenario_dir.join("assets.yml")),
         syslog_year: None,
+        speech: args.speech.clone(),
         quiet: args.quiet,
     };
+    let plan: Plan = hunt.plan()?;
+    crate::hunt::check_plan(&plan, &hunt.paths)?;
+    let speech = args.speech.speech();
     let bar = crate::progress::Bar::new(!args.quiet);
     let hunted = Instant::now();
-    let outcome = vigie_hunt::run(&hunt.config(), &bar)?;
-    crate::hunt::write_outputs(&hunt, &outcome)?;
+    let outcome = vigie_hunt::run(&hunt.config(speech.lang), &bar)?;
+    eprint!("{}", vigie_hunt::summary::problems(&outcome, speech.lang));
+    let written = crate::hunt::write_outputs(&plan, &outcome, speech);
     let hunt_time = hunted.elapsed();
 
+    let lang = speech.lang;
+    let secs = |d: std::time::Duration| {
+        let t = format!("{:.1}", d.as_secs_f64());
+        lang.pick(format!("{} s", t.replace('.', ",")), format!("{t}s"))
+    };
     println!(
-        "Scenario: {} ({} scale, seed {}), {} in {:.1}s",
-        scenario_dir.display(),
-        truth.scale,
-        truth.seed,
-        if generated_in.as_millis() < 50 {
-            "reused"
-        } else {
-            "generated"
-        },
-        generated_in.as_secs_f64()
+        "{}",
+        tr!(
+            lang,
+            "Scénario : {} (échelle {}, graine {}), {} en {}",
+            "Scenario: {} ({} scale, seed {}), {} in {}",
+            escape(&scenario_dir.display().to_string()),
+            truth.scale,
+            truth.seed,
+            if generated_in.as_millis() < 50 {
+                lang.pick("réutilisé", "reused")
+            } else {
+                lang.pick("généré", "generated")
+            },
+            secs(generated_in)
+        )
     );
-    print!("{}", vigie_hunt::summary::render(&outcome));
-    println!("Analysed in {:.1}s.", hunt_time.as_secs_f64());
+    print!("{}", vigie_hunt::summary::render(&outcome, speech));
+    println!(
+        "{}",
+        tr!(lang, "Analysé en {}.", "Analysed in {}.", secs(hunt_time))
+    );
     if let Some(scope) = &outcome.scope {
-        println!("\n{}", scorecard(scope, &truth));
+        println!("\n{}", escape_text(&scorecard(scope, &truth, lang)));
     }
-    println!("\nReport:   {}", args.dir.join("report.html").display());
-    println!("Scope:    {}", args.dir.join("scope.json").display());
-    println!("Timeline: {}", args.dir.join("timeline.jsonl").display());
-    println!(
-        "Truth:    {}",
-        scenario_dir.join("ground-truth.json").display()
-    );
+    println!();
+    for (fr, en, path) in [
+        ("Rapport :     ", "Report:   ", args.dir.join("report.html")),
+        ("Périmètre :   ", "Scope:    ", args.dir.join("scope.json")),
+        (
+            "Chronologie : ",
+            "Timeline: ",
+            args.dir.join("timeline.jsonl"),
+        ),
+        (
+            "Vérité :      ",
+            "Truth:    ",
+            scenario_dir.join("ground-truth.json"),
+        ),
+    ] {
+        println!(
+            "{}{}",
+            lang.pick(fr, en),
+            escape(&path.display().to_string())
+        );
+    }
+    if !written.failures.is_empty() {
+        for f in &written.failures {
+            eprintln!("vigie: error: {}", vigie_hunt::safe::escape_text(f));
+        }
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -119,7 +171,7 @@ fn prepare(config: &ScenarioConfig, dir: &Path, regenerate: bool) -> Result<Grou
 }
 
 /// How Vigie's answer compares with what really happened.
-pub fn scorecard(scope: &Scope, truth: &GroundTruth) -> String {
+pub fn scorecard(scope: &Scope, truth: &GroundTruth, lang: Lang) -> String {
     let norm = |s: &str| s.split('.').next().unwrap_or(s).to_ascii_uppercase();
     let found_hosts: BTreeSet<String> = scope
         .hosts
@@ -156,7 +208,9 @@ pub fn scorecard(scope: &Scope, truth: &GroundTruth) -> String {
         } else {
             tp / truth.len() as f64
         };
-        format!(
+        tr!(
+            lang,
+            "précision {:.0} %, rappel {:.0} % ({} trouvés, {} réels)",
             "precision {:.0}%, recall {:.0}% ({} found, {} true)",
             p * 100.0,
             r * 100.0,
@@ -164,17 +218,27 @@ pub fn scorecard(scope: &Scope, truth: &GroundTruth) -> String {
             truth.len()
         )
     };
+    let (account, ip) = (&truth.entry_point.account, &truth.entry_point.source_ip);
     let entry = match &scope.entry_point {
-        Some(e) => format!(
+        Some(e) => tr!(
+            lang,
+            "{} (vérité : {} depuis {} par le VPN)",
             "{} (truth: {} from {} via VPN)",
-            e.description, truth.entry_point.account, truth.entry_point.source_ip
+            e.description,
+            account,
+            ip
         ),
-        None => format!(
+        None => tr!(
+            lang,
+            "non trouvé (vérité : {} depuis {})",
             "not found (truth: {} from {})",
-            truth.entry_point.account, truth.entry_point.source_ip
+            account,
+            ip
         ),
     };
-    format!(
+    tr!(
+        lang,
+        "Comparaison avec la vérité du scénario :\n  machines compromises : {}\n  comptes compromis :    {}\n  point d'entrée :       {}",
         "Against the ground truth:\n  hosts compromised:    {}\n  accounts compromised: {}\n  entry point:          {}",
         pr(&found_hosts, &true_hosts),
         pr(&found_accounts, &true_accounts),

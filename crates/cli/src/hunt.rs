@@ -1,34 +1,49 @@
 //! `vigie hunt`: offline triage over collected logs.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use vigie_hunt::manifest::OutputManifest;
+use vigie_hunt::safe::escape;
+use vigie_hunt::summary::Speech;
+use vigie_hunt::timeline::{CsvOptions, CsvValues};
 use vigie_hunt::{HuntConfig, HuntOutcome, Manifest, TimelineFormat};
+use vigie_lang::{glossary, tr, Lang};
 
+use crate::output::{self, DirLocks, Planned};
 use crate::progress::Bar;
-use crate::RuleArgs;
+use crate::{RuleArgs, SpeechArgs};
 
 #[derive(Args, Debug, Clone)]
 pub struct HuntArgs {
     /// Log files or directories (searched recursively). Formats are
-    /// recognised from content: EVTX, JSON / JSON Lines, syslog, gzip.
+    /// recognised from content: EVTX, JSON / JSON Lines, XML, syslog, gzip.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Read and parse only, match no rule (the parse-only baseline).
-    #[arg(long, conflicts_with_all = ["rules", "no_builtin"])]
+    #[arg(long, conflicts_with_all = ["rules", "no_builtin", "report", "scope", "navigator"])]
     pub no_rules: bool,
-    /// Write the detection timeline here (see --format).
+    /// Write the detection timeline here; its format follows the extension
+    /// (.csv: CSV; .jsonl, .json, .ndjson: JSON Lines) unless --format says.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Timeline format.
-    #[arg(long, value_enum, default_value = "jsonl")]
-    pub format: FormatArg,
+    /// Timeline format (default: from the --output extension, else jsonl).
+    #[arg(long, value_enum, requires = "output")]
+    pub format: Option<FormatArg>,
+    /// CSV flavour: standard (`,`), excel (`,` and a UTF-8 byte-order
+    /// mark), excel-fr (`;` and a byte-order mark: French Excel opens it in
+    /// columns, accents intact).
+    #[arg(long, value_enum, value_name = "DIALECT", requires = "output")]
+    pub csv_dialect: Option<CsvDialect>,
+    /// CSV cells exactly as read: no escaping of control characters, no `'`
+    /// before cells a spreadsheet would run as formulas (=, +, -, @). For
+    /// tools that escape themselves; never open such a file in a spreadsheet.
+    #[arg(long, requires = "output")]
+    pub csv_raw: bool,
     /// Write the run manifest here (default: beside the timeline, `<output>.manifest.json`).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
@@ -38,13 +53,19 @@ pub struct HuntArgs {
     /// Write the scope (entities, incidents, coverage) as JSON.
     #[arg(long, value_name = "FILE.json")]
     pub scope: Option<PathBuf>,
+    /// Write an ATT&CK Navigator layer (format 4.5) of the techniques that fired.
+    #[arg(long, value_name = "FILE.json")]
+    pub navigator: Option<PathBuf>,
     /// The organisation's assets file (hosts, zones, services, accounts, data stores).
     #[arg(long, value_name = "FILE")]
     pub assets: Option<PathBuf>,
     /// Year of RFC 3164 syslog timestamps (they carry none; default: file modification year).
-    #[arg(long, value_name = "YEAR")]
+    #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i32).range(1970..=2200))]
     pub syslog_year: Option<i32>,
-    /// No progress bar and no summary: only errors are printed.
+    #[command(flatten)]
+    pub speech: SpeechArgs,
+    /// No progress bar and no summary. Errors and the counts of what could
+    /// not be read still go to standard error.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -55,8 +76,52 @@ pub enum FormatArg {
     Jsonl,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CsvDialect {
+    Standard,
+    Excel,
+    ExcelFr,
+}
+
+/// What a run writes, resolved and checked before it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub timeline: Option<(PathBuf, TimelineFormat, CsvOptions)>,
+    pub manifest: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub scope: Option<PathBuf>,
+    pub navigator: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Every output, for [`output::check`].
+    pub fn planned(&self) -> Vec<Planned> {
+        let mut v = Vec::new();
+        if let Some((p, _, _)) = &self.timeline {
+            v.push(Planned {
+                kind: "timeline",
+                path: p.clone(),
+            });
+        }
+        for (kind, p) in [
+            ("manifest", &self.manifest),
+            ("report", &self.report),
+            ("scope", &self.scope),
+            ("navigator", &self.navigator),
+        ] {
+            if let Some(p) = p {
+                v.push(Planned {
+                    kind,
+                    path: p.clone(),
+                });
+            }
+        }
+        v
+    }
+}
+
 impl HuntArgs {
-    pub fn config(&self) -> HuntConfig {
+    pub fn config(&self, lang: Lang) -> HuntConfig {
         let mut read = vigie_source::ReadOptions::default();
         if self.syslog_year.is_some() {
             read.syslog_year = self.syslog_year;
@@ -72,31 +137,97 @@ impl HuntArgs {
             read,
             scope: !self.no_rules,
             assets: self.assets.clone(),
+            event_details: self.output.is_some() || self.report.is_some(),
+            lang,
         }
+    }
+
+    /// The outputs asked for, with the timeline's format resolved.
+    pub fn plan(&self) -> Result<Plan> {
+        let timeline = match &self.output {
+            None => None,
+            Some(path) => {
+                let format = match self.format {
+                    Some(FormatArg::Csv) => TimelineFormat::Csv,
+                    Some(FormatArg::Jsonl) => TimelineFormat::Jsonl,
+                    None => TimelineFormat::from_extension(path).unwrap_or(TimelineFormat::Jsonl),
+                };
+                if format == TimelineFormat::Jsonl && (self.csv_dialect.is_some() || self.csv_raw) {
+                    bail!(
+                        "--csv-dialect and --csv-raw apply to a CSV timeline, and {} is written as JSON Lines (give it a .csv name or add --format csv)",
+                        escape(&path.display().to_string())
+                    );
+                }
+                let mut csv = match self.csv_dialect.unwrap_or(CsvDialect::Standard) {
+                    CsvDialect::Standard => CsvOptions::default(),
+                    CsvDialect::Excel => CsvOptions {
+                        bom: true,
+                        ..CsvOptions::default()
+                    },
+                    CsvDialect::ExcelFr => CsvOptions::excel_fr(),
+                };
+                if self.csv_raw {
+                    csv.values = CsvValues::Raw;
+                }
+                Some((path.clone(), format, csv))
+            }
+        };
+        let manifest = self.manifest.clone().or_else(|| {
+            self.output.as_ref().map(|o| {
+                let mut s = o.clone().into_os_string();
+                s.push(".manifest.json");
+                PathBuf::from(s)
+            })
+        });
+        Ok(Plan {
+            timeline,
+            manifest,
+            report: self.report.clone(),
+            scope: self.scope.clone(),
+            navigator: self.navigator.clone(),
+        })
     }
 }
 
+/// Refuses a plan whose outputs could destroy or pollute evidence, or
+/// could not be written: before any work.
+pub fn check_plan(plan: &Plan, inputs: &[PathBuf]) -> Result<()> {
+    let problems = output::check(&plan.planned(), inputs);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "output refused, nothing was done:\n  {}",
+        problems.join("\n  ")
+    )
+}
+
 pub fn run(args: HuntArgs) -> Result<ExitCode> {
-    let config = args.config();
+    let plan = args.plan()?;
+    check_plan(&plan, &args.paths)?;
+    let speech = args.speech.speech();
+    let config = args.config(speech.lang);
     let bar = Bar::new(!args.quiet);
     let outcome = vigie_hunt::run(&config, &bar)?;
-    write_outputs(&args, &outcome)?;
+    // What could not be read goes to standard error whatever -q says.
+    eprint!("{}", vigie_hunt::summary::problems(&outcome, speech.lang));
+    let written = {
+        let planned = plan.planned();
+        let paths: Vec<&Path> = planned.iter().map(|p| p.path.as_path()).collect();
+        let _locks = DirLocks::acquire(&paths);
+        write_outputs(&plan, &outcome, speech)
+    };
     if !args.quiet {
-        print!("{}", vigie_hunt::summary::render(&outcome));
-        for (what, path) in [
-            ("timeline", &args.output),
-            ("report", &args.report),
-            ("scope", &args.scope),
-        ] {
-            if let Some(p) = path {
-                println!("{what}: {}", p.display());
-            }
-        }
+        print!("{}", vigie_hunt::summary::render(&outcome, speech));
+        print!("{}", written.listing(speech.lang));
     }
-    let code = if outcome.detections.is_empty() {
-        ExitCode::SUCCESS
+    for f in &written.failures {
+        eprintln!("vigie: error: {}", vigie_hunt::safe::escape_text(f));
+    }
+    let code = if !written.failures.is_empty() {
+        2
     } else {
-        ExitCode::from(1)
+        exit_code(&outcome)
     };
     // The process exits right after this: freeing the outcome (compiled
     // rules, detections, per-file reports, scope: ~0.12 s of CPU for
@@ -104,76 +235,127 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     // waste when the OS takes the memory back at once. ripgrep skips its
     // destructors at exit for the same reason.
     std::mem::forget(outcome);
-    Ok(code)
+    Ok(ExitCode::from(code))
 }
 
-/// Writes every output asked for; an unwritable path is an error (exit 2)
-/// after the hunt, so nothing read is lost from the other outputs.
-pub fn write_outputs(args: &HuntArgs, outcome: &HuntOutcome) -> Result<()> {
-    if let Some(path) = &args.output {
-        let format = match args.format {
-            FormatArg::Csv => TimelineFormat::Csv,
-            FormatArg::Jsonl => TimelineFormat::Jsonl,
-        };
-        let f = create(path)?;
-        vigie_hunt::timeline::write(f, format, &outcome.detections)
-            .with_context(|| format!("writing timeline {}", path.display()))?;
+/// `0` nothing found, `1` detections, `3`/`4` the same with some input
+/// not fully read (see `main.rs`).
+pub fn exit_code(outcome: &HuntOutcome) -> u8 {
+    let found = !outcome.detections.is_empty();
+    match (found, outcome.read_problems().any()) {
+        (false, false) => 0,
+        (true, false) => 1,
+        (false, true) => 3,
+        (true, true) => 4,
     }
-    let manifest_path = args.manifest.clone().or_else(|| {
-        args.output.as_ref().map(|o| {
-            let mut s = o.clone().into_os_string();
-            s.push(".manifest.json");
-            PathBuf::from(s)
-        })
-    });
-    if let Some(path) = manifest_path {
-        let manifest = Manifest::new(outcome, std::env::args().collect(), chrono::Utc::now());
-        let mut f = create(&path)?;
-        serde_json::to_writer_pretty(&mut f, &manifest)
-            .map_err(std::io::Error::from)
-            .and_then(|()| f.flush())
-            .with_context(|| format!("writing manifest {}", path.display()))?;
+}
+
+/// What was written, and what failed.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub outputs: Vec<OutputManifest>,
+    pub manifest: Option<OutputManifest>,
+    pub failures: Vec<String>,
+}
+
+impl Written {
+    /// `timeline: t.jsonl` lines, in the reader's language.
+    pub fn listing(&self, lang: Lang) -> String {
+        let mut s = String::new();
+        for o in self.outputs.iter().chain(&self.manifest) {
+            let what = match o.kind.as_str() {
+                "timeline" => glossary::term(lang, "timeline").to_string(),
+                "report" => lang.pick("rapport", "report").to_string(),
+                "scope" => lang.pick("périmètre", "scope").to_string(),
+                "navigator" => lang
+                    .pick("couche ATT&CK Navigator", "ATT&CK Navigator layer")
+                    .to_string(),
+                "manifest" => lang.pick("manifeste", "manifest").to_string(),
+                k => k.to_string(),
+            };
+            s.push_str(&tr!(lang, "{} : {}\n", "{}: {}\n", what, escape(&o.path)));
+        }
+        s
+    }
+}
+
+/// Writes every output of `plan`, each whole or not at all and each
+/// independently of the others, then the manifest with their hashes.
+/// The caller holds the directory locks.
+pub fn write_outputs(plan: &Plan, outcome: &HuntOutcome, speech: Speech) -> Written {
+    fn record(w: &mut Written, kind: &str, path: &Path, r: std::io::Result<OutputManifest>) {
+        match r {
+            Ok(m) => w.outputs.push(m),
+            Err(e) => w
+                .failures
+                .push(format!("{kind} {} not written: {e}", path.display())),
+        }
+    }
+    let mut w = Written::default();
+    if let Some((path, format, csv)) = &plan.timeline {
+        let r = output::write_atomic("timeline", path, |out| {
+            vigie_hunt::timeline::write_with(out, *format, csv, &outcome.detections)
+        });
+        record(&mut w, "timeline", path, r);
     }
     if let Some(scope) = &outcome.scope {
-        if let Some(path) = &args.scope {
-            let mut f = create(path)?;
-            serde_json::to_writer_pretty(&mut f, scope)
-                .map_err(std::io::Error::from)
-                .and_then(|()| f.flush())
-                .with_context(|| format!("writing scope {}", path.display()))?;
+        if let Some(path) = &plan.report {
+            let r = output::write_atomic("report", path, |out| {
+                std::io::Write::write_all(out, render_report(outcome, scope, speech).as_bytes())
+            });
+            record(&mut w, "report", path, r);
         }
-        if let Some(path) = &args.report {
-            write_report(path, outcome, scope)?;
+        if let Some(path) = &plan.scope {
+            let r = output::write_atomic("scope", path, |out| {
+                serde_json::to_writer_pretty(&mut *out, scope)?;
+                std::io::Write::write_all(out, b"\n")
+            });
+            record(&mut w, "scope", path, r);
         }
     }
-    Ok(())
-}
-
-/// A buffered writer: serde_json and the timeline writers issue one small
-/// write per token, and unbuffered they cost a system call each (the
-/// manifest of 8,000 inputs took 0.3 s of CPU time that way).
-fn create(path: &Path) -> Result<std::io::BufWriter<File>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(path) = &plan.navigator {
+        let title = match &outcome.assets.organisation {
+            Some(org) => format!("Vigie — {org}"),
+            None => "Vigie".to_string(),
+        };
+        let layer = vigie_hunt::navigator::layer(&outcome.detections, &title, speech.lang);
+        let r = output::write_atomic("navigator", path, |out| {
+            serde_json::to_writer_pretty(&mut *out, &layer)?;
+            std::io::Write::write_all(out, b"\n")
+        });
+        record(&mut w, "navigator", path, r);
     }
-    File::create(path)
-        .map(std::io::BufWriter::new)
-        .with_context(|| format!("creating {}", path.display()))
+    if let Some(path) = &plan.manifest {
+        let mut manifest = Manifest::new(outcome, std::env::args().collect(), chrono::Utc::now());
+        manifest.outputs = w.outputs.clone();
+        match output::write_atomic("manifest", path, |out| {
+            serde_json::to_writer_pretty(&mut *out, &manifest)?;
+            std::io::Write::write_all(out, b"\n")
+        }) {
+            Ok(m) => w.manifest = Some(m),
+            Err(e) => w
+                .failures
+                .push(format!("manifest {} not written: {e}", path.display())),
+        }
+    }
+    w
 }
 
 /// The HTML report, with one row per alert for its timeline and table.
-fn write_report(path: &Path, outcome: &HuntOutcome, scope: &vigie_scope::Scope) -> Result<()> {
+fn render_report(outcome: &HuntOutcome, scope: &vigie_scope::Scope, _speech: Speech) -> String {
     let rows: Vec<vigie_report::DetectionRow> = outcome
         .detections
         .iter()
         .map(|d| {
-            vigie_report::DetectionRow::from_rule(
+            let mut row = vigie_report::DetectionRow::from_rule(
                 &d.rule,
                 d.time,
                 d.computer.as_deref(),
-                d.row().details,
+                d.details(),
                 d.origin.to_string(),
-            )
+            );
+            row.account = d.account().map(str::to_string);
+            row
         })
         .collect();
     let opts = vigie_report::Options {
@@ -181,6 +363,5 @@ fn write_report(path: &Path, outcome: &HuntOutcome, scope: &vigie_scope::Scope) 
         generated_at: Some(chrono::Utc::now()),
         ..Default::default()
     };
-    vigie_report::write_html_with(path, scope, &rows, &opts)
-        .with_context(|| format!("writing report {}", path.display()))
+    vigie_report::render_html_with(scope, &rows, &opts)
 }

@@ -1,39 +1,71 @@
 //! `vigie`: the command line.
 //!
-//! Exit codes (stable, for scripts):
-//! * `0` — the command ran and found nothing (hunt: no detection; rules
-//!   check: every rule loaded);
-//! * `1` — the command ran and found something (hunt: at least one
-//!   detection; rules check: at least one rule not loaded);
-//! * `2` — usage error or nothing could be done (no readable input, no
-//!   loadable rule, unwritable output).
+//! Exit codes (stable, for scripts; `vigie hunt --help` and the README say
+//! the same):
+//!
+//! | code | `hunt` | `search` | `show` | `rules check` | `demo` |
+//! |---|---|---|---|---|---|
+//! | `0` | nothing detected, every input fully read | events matched, every input fully read | the event printed | every rule loaded | ran |
+//! | `1` | detections, every input fully read | no event matched, every input fully read | — | some rule not loaded | — |
+//! | `2` | usage error or nothing done: bad option value, missing path, a `--rules` path with no Sigma rule, no event read at all, an output refused or unwritable | the same | usage error, event not found, evidence changed since the manifest | usage error | failure |
+//! | `3` | nothing detected, but some input not fully read (records skipped, damaged parts, files not read): never "all clear" | events matched, some input not fully read | — | — | — |
+//! | `4` | detections, and some input not fully read | no event matched, some input not fully read | — | — | — |
+//!
+//! `search` follows `grep`: `0` when something matched. Errors and the
+//! counts of what was not read always go to standard error, also with
+//! `-q`.
 
 mod demo;
 mod hunt;
+mod output;
 mod progress;
 mod rules;
+mod search;
+mod show;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use vigie_detect::Level;
+use vigie_hunt::safe::escape_text;
 
 #[derive(Parser)]
 #[command(
     name = "vigie",
     version,
-    about = "Security operations for communes: detect, scope and explain an attack from its logs"
+    about = "Security operations for communes: detect, scope and explain an attack from its logs",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// The exit codes, as `--help` shows them.
+pub const EXIT_CODES: &str = "\
+Exit codes (hunt):
+  0  nothing detected, every input fully read
+  1  detections, every input fully read
+  2  usage error or nothing done (bad option value, missing path, no Sigma
+     rule in a --rules path, no event read at all, an output refused or
+     unwritable)
+  3  nothing detected, but some input was not fully read (records skipped,
+     damaged parts, files not read): never \"all clear\"
+  4  detections, and some input was not fully read
+search: 0 matched, 1 nothing matched (3 and 4: the same with input not
+fully read), 2 usage error. Errors and skipped counts always go to stderr,
+also with -q.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Hunt through collected logs (EVTX, JSON, syslog, gzip) with Sigma rules.
+    #[command(after_help = EXIT_CODES)]
     Hunt(hunt::HuntArgs),
+    /// Print the events that match a query, as JSON Lines.
+    Search(search::SearchArgs),
+    /// Print the whole event behind a timeline row, re-read from the evidence.
+    Show(show::ShowArgs),
     /// Rule tools: check a rule set, update SigmaHQ rules.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -63,6 +95,15 @@ impl From<LevelArg> for Level {
     }
 }
 
+/// The statuses Sigma defines.
+const STATUSES: [&str; 5] = [
+    "stable",
+    "test",
+    "experimental",
+    "deprecated",
+    "unsupported",
+];
+
 /// Rule selection shared by `hunt`, `rules check` and `demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuleArgs {
@@ -75,8 +116,9 @@ pub struct RuleArgs {
     /// Only rules of this level or above.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_level: Option<LevelArg>,
-    /// Only rules with this status (repeatable: stable, test, experimental, ...).
-    #[arg(long = "status", value_name = "STATUS")]
+    /// Only rules with this status (repeatable).
+    #[arg(long = "status", value_name = "STATUS",
+          value_parser = clap::builder::PossibleValuesParser::new(STATUSES))]
     pub status: Vec<String>,
 }
 
@@ -102,17 +144,55 @@ impl RuleArgs {
     }
 }
 
+/// `--lang` and `--timezone`: how people are spoken to (machine outputs
+/// stay in English keys and UTC).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SpeechArgs {
+    /// Language of the terminal summary and the report: fr or en (default:
+    /// from the locale, LC_ALL / LC_MESSAGES / LANG; French for fr_*).
+    #[arg(long, value_name = "fr|en", value_parser = parse_lang)]
+    pub lang: Option<vigie_lang::Lang>,
+    /// Time zone for times shown to people (IANA name such as
+    /// Europe/Paris, or UTC; default UTC). Timelines, scope and manifest
+    /// stay in UTC.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub timezone: Option<vigie_lang::Zone>,
+}
+
+impl SpeechArgs {
+    pub fn speech(&self) -> vigie_hunt::summary::Speech {
+        vigie_hunt::summary::Speech {
+            lang: vigie_lang::Lang::resolve(self.lang),
+            zone: self.timezone.unwrap_or_default(),
+        }
+    }
+}
+
+fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
+    s.parse()
+        .map_err(|e: vigie_lang::UnknownLang| e.to_string())
+}
+
+fn parse_zone(s: &str) -> Result<vigie_lang::Zone, String> {
+    s.parse()
+        .map_err(|e: vigie_lang::UnknownZone| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result: Result<ExitCode, anyhow::Error> = match cli.command {
         Command::Hunt(args) => hunt::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Show(args) => show::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("vigie: error: {e:#}");
+            // Messages may quote input (paths, values): escaped, so that a
+            // hostile name cannot drive the terminal.
+            eprintln!("vigie: error: {}", escape_text(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

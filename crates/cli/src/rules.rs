@@ -42,12 +42,10 @@ pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
 /// The same loading and compiling as `hunt`, without reading any log.
 fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
     let config = HuntConfig {
-        inputs: Vec::new(),
         rules: args.sources(),
         load: args.load_options(),
-        read: Default::default(),
         scope: false,
-        assets: None,
+        ..Default::default()
     };
     let (set, mut report) = vigie_hunt::pipeline::load_rules(&config);
     let (engine, failures) = Engine::compile(set);

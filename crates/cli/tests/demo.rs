@@ -38,7 +38,7 @@ fn pr(found: &BTreeSet<String>, truth: &BTreeSet<String>) -> (f64, f64) {
 fn demo_answers_like_the_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["demo", "--quiet", "--dir"])
+        .args(["demo", "--quiet", "--lang", "en", "--dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -147,4 +147,118 @@ fn demo_answers_like_the_ground_truth() {
         !zone["coverage"].as_array().unwrap().is_empty(),
         "not reached without coverage evidence: {zone}"
     );
+
+    one_answer_in_terminal_scope_and_report(&stdout, &scope, dir.path());
+}
+
+/// The terminal, the scope and the report give one count, one start time
+/// and the same host names (issue 11, item 7).
+fn one_answer_in_terminal_scope_and_report(stdout: &str, scope: &Value, dir: &std::path::Path) {
+    let total = scope["detections"]["total"].as_u64().unwrap();
+    let correlations = scope["detections"]["correlations"]
+        .as_array()
+        .unwrap()
+        .len();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Detections: "))
+        .expect(stdout);
+    assert!(
+        line.starts_with(&format!("Detections: {total} alerts"))
+            && line.ends_with(&format!("and {correlations} correlations")),
+        "terminal {line:?}, scope {total} + {correlations}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        text_of(&report).contains(&format!("{total} alerts")),
+        "the report counts {total} alerts too"
+    );
+    // One start time: the scope's, in the terminal and in the report.
+    let first: chrono::DateTime<chrono::Utc> = scope["attack_period"]["first"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let shown = first.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let period = stdout
+        .lines()
+        .find(|l| l.starts_with("Attack period: "))
+        .expect(stdout);
+    assert!(
+        period.starts_with(&format!("Attack period: {shown}")),
+        "{period} vs {shown}"
+    );
+    let report_times: Vec<chrono::DateTime<chrono::Utc>> = report
+        .split("datetime=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter_map(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .collect();
+    assert!(
+        report_times.contains(&first),
+        "the report shows the attack's start {first}"
+    );
+    // Host names: the scope's, and no "-" host.
+    let hosts: BTreeSet<&str> = scope["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    let top: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Top hosts:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert!(!top.is_empty(), "{stdout}");
+    for h in top {
+        assert!(hosts.contains(h), "terminal host {h} is a scope host");
+    }
+}
+
+/// The visible text of an HTML page, tags dropped, blanks collapsed.
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn two_demos_in_one_directory_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(["demo", "--quiet", "--lang", "en", "--dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let scope: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("scope.json")).unwrap()).unwrap();
+    assert!(scope["detections"]["total"].as_u64().unwrap() > 0);
 }

@@ -2,23 +2,14 @@
 //! written by the tests: output formats, manifest, bad input, rules report,
 //! exit codes.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{sysmon1, vigie, WHOAMI_RULE};
 use serde_json::Value;
 
-const RULE: &str = r#"
-title: Whoami Execution
-id: 5d2a9b8e-1111-4c3b-9a55-0a1b2c3d4e5f
-status: test
-level: medium
-tags: [attack.discovery, attack.t1033]
-logsource: {product: windows, category: process_creation}
-detection:
-    selection:
-        Image|endswith: '\whoami.exe'
-    condition: selection
-"#;
+const RULE: &str = WHOAMI_RULE;
 
 const BROKEN_RULE: &str = r#"
 title: Broken
@@ -29,20 +20,6 @@ detection:
         Image|nosuchmodifier: 'x'
     condition: selection
 "#;
-
-fn sysmon1(record: u64, time: &str, image: &str) -> String {
-    format!(
-        r##"{{"Event":{{"System":{{"Provider":{{"#attributes":{{"Name":"Microsoft-Windows-Sysmon"}}}},"EventID":1,"TimeCreated":{{"#attributes":{{"SystemTime":"{time}"}}}},"EventRecordID":{record},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"PC-01.ccpab.local"}},"EventData":{{"Image":"{image}","CommandLine":"x"}}}}}}"##
-    )
-}
-
-fn vigie(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
 
 fn fixtures(dir: &Path) {
     std::fs::create_dir_all(dir.join("logs/sub")).unwrap();
@@ -104,9 +81,13 @@ fn hunt_writes_a_sorted_timesketch_timeline_and_a_manifest() {
         dir,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "detections → exit 1: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "detections, one line not read → exit 4: {stdout}"
+    );
     assert!(stdout.contains("Read 5 events from 2 files"), "{stdout}");
-    assert!(stdout.contains("1 errors"), "{stdout}");
+    assert!(stdout.contains("(1 record skipped, 1 error)"), "{stdout}");
     assert!(stdout.contains("1 not loaded"), "{stdout}");
 
     let rows: Vec<Value> = std::fs::read_to_string(dir.join("t.jsonl"))
@@ -188,6 +169,7 @@ fn csv_timeline_has_the_same_columns() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "quiet prints nothing");
+    assert!(out.stderr.is_empty(), "and nothing went wrong");
     let text = std::fs::read_to_string(dir.join("t.csv")).unwrap();
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("timestamp,datetime,timestamp_desc,message,computer,channel,event_id,record_id,rule_id,rule_title,level,tags,source_file"));
@@ -273,7 +255,11 @@ fn parse_only_reads_everything_and_reports_no_rule() {
     fixtures(dir);
     let out = vigie(&["hunt", "logs", "--no-rules"], dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "nothing found, one line not read: {stdout}"
+    );
     assert!(
         stdout.contains("Read 5 events") && stdout.contains("Rules: none"),
         "{stdout}"

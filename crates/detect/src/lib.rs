@@ -516,6 +516,11 @@ impl Correlator {
     pub fn finish(&mut self) -> Vec<CorrelationMatch> {
         self.state.finish()
     }
+    /// Whether hits of `rule` are counted directly by `correlation` (see
+    /// [`correlation::CorrelationState::feeds`]).
+    pub fn feeds(&self, rule: &RuleMeta, correlation: &RuleMeta) -> bool {
+        self.state.feeds(rule, correlation)
+    }
     /// Counters (late inputs dropped, missing fields, ...).
     pub fn stats(&self) -> correlation::CorrelationStats {
         self.state.stats()

@@ -18,11 +18,18 @@
 //! tests (SigmaHQ regression data) and the benchmarks: what is tested is
 //! what users run.
 
+pub mod evidence;
+pub mod locate;
 pub mod manifest;
+pub mod navigator;
 pub mod pipeline;
+pub mod safe;
+pub mod search;
 pub mod summary;
 pub mod timeline;
 
 pub use manifest::Manifest;
-pub use pipeline::{run, HuntConfig, HuntError, HuntOutcome, Progress, Quiet, RuleSource};
+pub use pipeline::{
+    run, HuntConfig, HuntError, HuntOutcome, Progress, Quiet, ReadProblems, RuleSource,
+};
 pub use timeline::{Detection, DetectionKind, TimelineFormat};

@@ -28,6 +28,20 @@ pub struct Manifest {
     pub detections: usize,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// Every other output of the run (timeline, report, scope, ATT&CK
+    /// layer), hashed as written: the manifest is written last, once they
+    /// are complete. An output that could not be written is not listed.
+    pub outputs: Vec<OutputManifest>,
+}
+
+/// One output file of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputManifest {
+    /// `timeline`, `report`, `scope` or `navigator`.
+    pub kind: String,
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +114,7 @@ impl Manifest {
             detections: outcome.detections.len(),
             first: outcome.first,
             last: outcome.last,
+            outputs: Vec::new(),
         }
     }
 }

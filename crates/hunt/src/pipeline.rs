@@ -9,9 +9,11 @@ use vigie_detect::{
     CorrelationMatch, Engine, LoadOptions, LoadReport, Match, MatchedField, RuleSet,
 };
 use vigie_event::{Event, Locator, Origin, Timestamp};
+use vigie_lang::Lang;
 use vigie_scope::{Assets, Observer, Scope};
 use vigie_source::{Batch, FileReport, InputError, ReadOptions};
 
+use crate::evidence::{accounts, key_fields, EventDetail};
 use crate::timeline::{Detection, DetectionKind};
 
 /// Where rules come from.
@@ -38,6 +40,29 @@ pub struct HuntConfig {
     pub scope: bool,
     /// The organisation's assets file, if any.
     pub assets: Option<PathBuf>,
+    /// Keep the event behind each detection ([`Detection::event`]): its
+    /// fields as JSON and its key columns, for the timeline and the
+    /// report. Off when only the terminal summary is wanted.
+    pub event_details: bool,
+    /// The language of what the scope says (its answer and reasons).
+    pub lang: Lang,
+}
+
+impl Default for HuntConfig {
+    /// Nothing to read, no rules (parse only), default reading, scope and
+    /// event details on, English.
+    fn default() -> Self {
+        HuntConfig {
+            inputs: Vec::new(),
+            rules: Vec::new(),
+            load: LoadOptions::default(),
+            read: ReadOptions::default(),
+            scope: true,
+            assets: None,
+            event_details: true,
+            lang: Lang::En,
+        }
+    }
 }
 
 /// Progress reporting, called from worker threads.
@@ -59,8 +84,12 @@ impl Progress for Quiet {}
 pub enum HuntError {
     #[error("no input to read: {0}")]
     NoInput(String),
-    #[error("no rule could be loaded ({0} failed); see the rules report")]
-    NoRules(usize),
+    #[error("{0}")]
+    NoRules(String),
+    /// Files were found but not one event could be read from them: never
+    /// an "all clear".
+    #[error("no event could be read: {0}")]
+    NothingRead(String),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -99,6 +128,48 @@ pub struct HuntOutcome {
     pub rules_time: Duration,
     pub read_time: Duration,
     pub post_time: Duration,
+}
+
+/// What of the inputs was not read whole (exit codes 3 and 4: never an
+/// "all clear" over evidence that was only partly read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadProblems {
+    /// Records known to exist that could not be read.
+    pub records_skipped: u64,
+    /// Damaged parts and read errors in files of a log format.
+    pub errors: usize,
+    /// Non-empty files that were not read: no log format recognised, or
+    /// unreadable (the reason is among their errors).
+    pub not_logs: usize,
+    /// Paths that could not be opened or walked.
+    pub input_errors: usize,
+}
+
+impl ReadProblems {
+    /// Whether anything was not read.
+    pub fn any(&self) -> bool {
+        self.records_skipped > 0 || self.errors > 0 || self.not_logs > 0 || self.input_errors > 0
+    }
+}
+
+impl HuntOutcome {
+    /// What was not read whole. Empty files count as read: there was
+    /// nothing to lose.
+    pub fn read_problems(&self) -> ReadProblems {
+        let mut p = ReadProblems {
+            input_errors: self.input_errors.len(),
+            ..Default::default()
+        };
+        for f in &self.files {
+            p.records_skipped += f.records_skipped;
+            if f.format.is_some() {
+                p.errors += f.errors.len();
+            } else if f.size > 0 || f.sha256.is_empty() {
+                p.not_logs += 1;
+            }
+        }
+        p
+    }
 }
 
 /// Loads the rules of `config`, reporting every failure.
@@ -140,7 +211,7 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
     report.failures.extend(failures);
     let compiled = engine.rules().len();
     if compiled == 0 {
-        return Err(HuntError::NoRules(report.failures.len()));
+        return Err(HuntError::NoRules(no_rules_reason(config, &report)));
     }
     Ok(Compiled {
         digest: engine.digest(),
@@ -150,14 +221,49 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
     })
 }
 
+/// Why no rule is left to match, in words that name the cause.
+fn no_rules_reason(config: &HuntConfig, report: &LoadReport) -> String {
+    let mut why = format!("no rule could be loaded from {} rule file(s)", report.files);
+    if report.deselected > 0 {
+        let mut by = Vec::new();
+        if let Some(l) = config.load.min_level {
+            by.push(format!("--min-level {}", crate::timeline::level_name(l)));
+        }
+        if let Some(st) = &config.load.statuses {
+            by.push(format!("--status {}", st.join(",")));
+        }
+        why.push_str(&format!(
+            ": {} left out by {}",
+            report.deselected,
+            by.join(" and ")
+        ));
+    }
+    if !report.failures.is_empty() {
+        why.push_str(&format!(
+            "; {} not loaded (`vigie rules check` lists each with its reason)",
+            report.failures.len()
+        ));
+    }
+    why
+}
+
+/// What one correlated event brings: its time, host and accounts (to name
+/// the events behind a correlation), and its matches.
+struct CorrItem {
+    time: Timestamp,
+    computer: Option<Box<str>>,
+    accounts: Vec<Box<str>>,
+    matches: Vec<Match>,
+}
+
 /// Matches produced by one batch, kept in read order for determinism.
 struct BatchOut {
     file: usize,
     seq: u64,
     detections: Vec<Detection>,
-    /// (event time, matches of that event) for the correlator; only
-    /// filled when the rule set has correlation rules.
-    for_correlation: Vec<(Timestamp, Vec<Match>)>,
+    /// Events for the correlator; only filled when the rule set has
+    /// correlation rules.
+    for_correlation: Vec<CorrItem>,
     events: u64,
 }
 
@@ -183,11 +289,19 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
     );
     if inputs.is_empty() {
         let why = if input_errors.is_empty() {
-            "no file found under the given paths".to_string()
+            format!(
+                "no file found under {}",
+                config
+                    .inputs
+                    .iter()
+                    .map(|p| crate::safe::escape(&p.display().to_string()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         } else {
             input_errors
                 .iter()
-                .map(|e| e.to_string())
+                .map(|e| crate::safe::bounded(&e.to_string(), 300))
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -234,7 +348,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                 batch,
                 engine.as_ref(),
                 correlating,
-                config.scope,
+                config,
                 &observers,
                 &assets,
             );
@@ -277,18 +391,30 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
     outs.sort_by_key(|o| (o.file, o.seq));
     let events = outs.iter().map(|o| o.events).sum();
 
+    if events == 0 {
+        return Err(HuntError::NothingRead(nothing_read(&files, &input_errors)));
+    }
+
     let mut detections: Vec<Detection> = Vec::new();
-    let mut for_correlation: Vec<(Timestamp, Vec<Match>)> = Vec::new();
+    let mut for_correlation: Vec<CorrItem> = Vec::new();
     for o in outs {
         detections.extend(o.detections);
         for_correlation.extend(o.for_correlation);
     }
 
     let correlations = match &engine {
-        Some(engine) => correlate(engine, for_correlation),
+        Some(engine) => {
+            let (fired, items) = correlate(engine, for_correlation);
+            detections.extend(correlation_detections(
+                engine,
+                &fired,
+                &items,
+                config.event_details,
+            ));
+            fired
+        }
         None => Vec::new(),
     };
-    detections.extend(correlations.iter().map(correlation_detection));
 
     // Putting the timeline in order and building the scope do not depend
     // on each other: side by side.
@@ -353,18 +479,51 @@ fn thread_slot(len: usize) -> usize {
         .min(len - 1)
 }
 
+/// What was tried when nothing could be read: each file's fate, a few
+/// named (their reasons quoted short), and the paths that could not be
+/// opened.
+fn nothing_read(files: &[FileReport], input_errors: &[InputError]) -> String {
+    const SHOWN: usize = 5;
+    let mut parts = Vec::new();
+    let recognised = files.iter().filter(|f| f.format.is_some()).count();
+    parts.push(format!(
+        "{} file(s) tried, {} in a log format but holding no readable event",
+        files.len(),
+        recognised
+    ));
+    for f in files.iter().take(SHOWN) {
+        let why = match (&f.format, f.errors.first()) {
+            (_, Some(e)) => crate::safe::bounded(&e.to_string(), 160),
+            (Some(fmt), None) => format!("{fmt}, no event"),
+            (None, None) => "not read".to_string(),
+        };
+        parts.push(format!(
+            "{}: {}",
+            crate::safe::escape(&f.path.display().to_string()),
+            why
+        ));
+    }
+    if files.len() > SHOWN {
+        parts.push(format!("… and {} more file(s)", files.len() - SHOWN));
+    }
+    for e in input_errors.iter().take(SHOWN) {
+        parts.push(crate::safe::escape(&e.to_string()).into_owned());
+    }
+    parts.join("; ")
+}
+
 /// Matches one batch on the current thread, and feeds the scope observer
 /// of this thread.
-#[allow(clippy::too_many_arguments)]
 fn process_batch(
     file: usize,
     batch: Batch,
     engine: Option<&Engine>,
     correlating: bool,
-    scope: bool,
+    config: &HuntConfig,
     observers: &[Mutex<Option<Observer>>],
     assets: &Arc<Assets>,
 ) -> BatchOut {
+    let scope = config.scope;
     let mut out = BatchOut {
         file,
         seq: batch.seq,
@@ -395,9 +554,14 @@ fn process_batch(
         if matches.is_empty() {
             continue;
         }
+        // The event is kept, serialised once and shared, only when a rule
+        // reports it.
+        let detail = (config.event_details && matches.iter().any(|m| m.generate))
+            .then(|| Arc::new(EventDetail::of(event)));
         for m in &matches {
             if m.generate {
-                out.detections.push(event_detection(event, m));
+                out.detections
+                    .push(event_detection(event, m, detail.clone()));
             }
         }
         // Every match of a timed event goes to the correlator (it keeps
@@ -415,13 +579,22 @@ fn process_batch(
                     generate: m.generate,
                 })
                 .collect();
-            out.for_correlation.push((t, slim));
+            let names = match &detail {
+                Some(d) => accounts(&d.keys),
+                None => accounts(&key_fields(event)),
+            };
+            out.for_correlation.push(CorrItem {
+                time: t,
+                computer: event.computer.clone(),
+                accounts: names,
+                matches: slim,
+            });
         }
     }
     out
 }
 
-fn event_detection(event: &Event, m: &Match) -> Detection {
+fn event_detection(event: &Event, m: &Match, detail: Option<Arc<EventDetail>>) -> Detection {
     Detection {
         kind: DetectionKind::Detection,
         time: event.timestamp,
@@ -432,27 +605,90 @@ fn event_detection(event: &Event, m: &Match) -> Detection {
         rule: m.rule.clone(),
         origin: event.origin.clone(),
         matched: m.matched.clone(),
+        event: detail,
     }
 }
 
-/// Feeds the correlator in time order (stable for equal times: read order).
-fn correlate(engine: &Engine, mut items: Vec<(Timestamp, Vec<Match>)>) -> Vec<CorrelationMatch> {
-    items.sort_by_key(|(t, _)| *t);
+/// Feeds the correlator in time order (stable for equal times: read
+/// order); gives back what fired and the events in time order.
+fn correlate(engine: &Engine, mut items: Vec<CorrItem>) -> (Vec<CorrelationMatch>, Vec<CorrItem>) {
+    items.sort_by_key(|i| i.time);
     let mut correlator = engine.correlator();
     let mut fired = Vec::new();
-    for (t, matches) in &items {
-        fired.extend(correlator.observe(*t, matches));
+    for i in &items {
+        fired.extend(correlator.observe(i.time, &i.matches));
     }
     fired.extend(correlator.finish());
-    fired
+    (fired, items)
 }
 
-fn correlation_detection(c: &CorrelationMatch) -> Detection {
-    let computer = c
-        .group
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Computer") || k.eq_ignore_ascii_case("devname"))
-        .map(|(_, v)| v.clone().into_boxed_str());
+/// The timeline rows of fired correlations, each naming the hosts and
+/// accounts of the events it counted: the events in its window that
+/// matched a rule it counts, with its group-by values (and, for a chain,
+/// the correlations it counts).
+fn correlation_detections(
+    engine: &Engine,
+    fired: &[CorrelationMatch],
+    items: &[CorrItem],
+    details: bool,
+) -> Vec<Detection> {
+    let correlator = engine.correlator();
+    let mut named: Vec<(Vec<String>, Vec<String>)> = Vec::with_capacity(fired.len());
+    let mut out = Vec::with_capacity(fired.len());
+    for (i, c) in fired.iter().enumerate() {
+        let mut hosts: Vec<String> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let from = items.partition_point(|x| x.time < c.first);
+        for item in items[from..].iter().take_while(|x| x.time <= c.last) {
+            let counted = item.matches.iter().any(|m| {
+                correlator.feeds(&m.rule, &c.rule)
+                    && c.group.iter().all(|(_, v)| {
+                        m.correlation_values
+                            .iter()
+                            .any(|(_, cv)| cv.to_text().eq_ignore_ascii_case(v))
+                    })
+            });
+            if counted {
+                hosts.extend(item.computer.as_deref().map(str::to_string));
+                names.extend(item.accounts.iter().map(|a| a.to_string()));
+            }
+        }
+        for (j, inner) in fired[..i].iter().enumerate() {
+            if inner.last >= c.first
+                && inner.last <= c.last
+                && correlator.feeds(&inner.rule, &c.rule)
+            {
+                hosts.extend(named[j].0.iter().cloned());
+                names.extend(named[j].1.iter().cloned());
+            }
+        }
+        hosts.sort_by_key(|h| h.to_ascii_lowercase());
+        hosts.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        // One entry per account: `CORP\alice` and `alice` are one.
+        let bare = |a: &str| a.rsplit('\\').next().unwrap_or(a).to_ascii_lowercase();
+        names.sort_by_key(|a| (bare(a), !a.contains('\\')));
+        names.dedup_by(|a, b| bare(a) == bare(b));
+        out.push(correlation_detection(c, &hosts, &names, details));
+        named.push((hosts, names));
+    }
+    out
+}
+
+fn correlation_detection(
+    c: &CorrelationMatch,
+    hosts: &[String],
+    names: &[String],
+    details: bool,
+) -> Detection {
+    // The hosts of its events; failing those, a host it groups by.
+    let computer = if hosts.is_empty() {
+        c.group
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Computer") || k.eq_ignore_ascii_case("devname"))
+            .map(|(_, v)| v.clone().into_boxed_str())
+    } else {
+        Some(hosts.join(", ").into_boxed_str())
+    };
     let mut matched: Vec<MatchedField> = c
         .group
         .iter()
@@ -472,6 +708,11 @@ fn correlation_detection(c: &CorrelationMatch) -> Detection {
         field: Some("first".into()),
         value: c.first.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
     });
+    let event = details.then(|| {
+        Arc::new(crate::timeline::correlation_detail(
+            &c.group, c.value, c.first, c.last, hosts, names,
+        ))
+    });
     Detection {
         kind: DetectionKind::Correlation,
         time: Some(c.last),
@@ -485,5 +726,6 @@ fn correlation_detection(c: &CorrelationMatch) -> Detection {
             locator: Locator::None,
         },
         matched,
+        event,
     }
 }

@@ -1,147 +1,410 @@
-//! The terminal summary of a hunt: what was read, what fired, what failed.
+//! The terminal summary of a hunt: what was read, what fired, what failed,
+//! in the reader's language and time zone.
+//!
+//! Two texts: [`render`] (standard output: what was read and found) and
+//! [`problems`] (standard error, printed even with `-q`: what could not be
+//! read). Counts, times and host names are taken from the [`Scope`] when
+//! there is one, the same fields the report and the scope JSON show, so
+//! the three never disagree. Every value that comes from the logs is
+//! escaped ([`crate::safe`]) before it is written.
+//!
+//! [`Scope`]: vigie_scope::Scope
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::Duration;
 
 use vigie_detect::Level;
+use vigie_lang::{glossary, tr, Lang, Precision, Zone};
 
 use crate::pipeline::HuntOutcome;
-use crate::timeline::level_name;
+use crate::safe::{bounded, escape, escape_text};
+use crate::timeline::{level_name, DetectionKind};
 
 /// How many rows the "top" lists show.
 const TOP: usize = 10;
+/// How many read errors are listed one by one.
+const ERRORS_SHOWN: usize = 10;
+/// Longest error message shown (input quoted in messages is bounded too).
+const ERROR_CHARS: usize = 300;
+
+/// How the terminal speaks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Speech {
+    pub lang: Lang,
+    pub zone: Zone,
+}
+
+fn secs(lang: Lang, d: Duration) -> String {
+    let s = format!("{:.2}", d.as_secs_f64());
+    match lang {
+        Lang::Fr => format!("{} s", s.replace('.', ",")),
+        Lang::En => format!("{s}s"),
+    }
+}
+
+/// The label of detections whose event names no host.
+pub fn no_host(lang: Lang) -> &'static str {
+    lang.pick(
+        "(événement sans nom de machine)",
+        "(event without a host name)",
+    )
+}
 
 /// Renders the summary as plain text (no colours: it is also logged).
-pub fn render(o: &HuntOutcome) -> String {
+pub fn render(o: &HuntOutcome, speech: Speech) -> String {
+    let Speech { lang, zone } = speech;
     let mut s = String::new();
     // Files in no log format (a README or a licence beside the logs of a
-    // collection) are skipped, not failed: listed apart from read errors.
+    // collection) are counted apart from read errors.
     let (logs, not_logs): (Vec<_>, Vec<_>) = o.files.iter().partition(|f| f.format.is_some());
     let skipped: u64 = logs.iter().map(|f| f.records_skipped).sum();
     let errors: usize = logs.iter().map(|f| f.errors.len()).sum::<usize>() + o.input_errors.len();
+    let n = |x: u64| lang.number(x);
     let _ = writeln!(
         s,
-        "Read {} events from {} files ({} records skipped, {} errors) in {:.2}s",
-        o.events,
-        logs.len(),
-        skipped,
-        errors,
-        o.read_time.as_secs_f64()
+        "{}",
+        tr!(
+            lang,
+            "{} dans {} ({}, {}) en {}",
+            "Read {} from {} ({}, {}) in {}",
+            lang.pick(
+                lang.count(o.events, "événement lu", "événements lus"),
+                lang.count(o.events, "event", "events")
+            ),
+            lang.pick(
+                lang.count(logs.len() as u64, "fichier", "fichiers"),
+                lang.count(logs.len() as u64, "file", "files")
+            ),
+            lang.pick(
+                lang.count(skipped, "enregistrement ignoré", "enregistrements ignorés"),
+                lang.count(skipped, "record skipped", "records skipped")
+            ),
+            lang.pick(
+                lang.count(errors as u64, "erreur", "erreurs"),
+                lang.count(errors as u64, "error", "errors")
+            ),
+            secs(lang, o.read_time)
+        )
     );
     if !not_logs.is_empty() {
         let names: Vec<String> = not_logs
             .iter()
             .take(3)
-            .map(|f| f.path.display().to_string())
+            .map(|f| escape(&f.path.display().to_string()).into_owned())
             .collect();
+        let more = if not_logs.len() > 3 { ", …" } else { "" };
         let _ = writeln!(
             s,
-            "Skipped {} files in no log format: {}{}",
-            not_logs.len(),
-            names.join(", "),
-            if not_logs.len() > 3 { ", …" } else { "" }
+            "{}",
+            tr!(
+                lang,
+                "{} dans aucun format de journal, non lu(s) : {}{}",
+                "{} in no log format, not read: {}{}",
+                lang.pick(
+                    lang.count(not_logs.len() as u64, "fichier", "fichiers"),
+                    lang.count(not_logs.len() as u64, "file", "files")
+                ),
+                names.join(", "),
+                more
+            )
         );
     }
     if let (Some(a), Some(b)) = (o.first, o.last) {
         let _ = writeln!(
             s,
-            "Time span: {} → {}",
-            a.format("%Y-%m-%d %H:%M:%S UTC"),
-            b.format("%Y-%m-%d %H:%M:%S UTC")
+            "{}",
+            tr!(
+                lang,
+                "Période des journaux : {} → {}",
+                "Time span: {} → {}",
+                zone.format(a, Precision::Second),
+                zone.format(b, Precision::Second)
+            )
         );
     }
     let _ = writeln!(
         s,
-        "Time: rules {:.2}s, read and match {:.2}s, correlation and scope {:.2}s",
-        o.rules_time.as_secs_f64(),
-        o.read_time.as_secs_f64(),
-        o.post_time.as_secs_f64()
+        "{}",
+        tr!(
+            lang,
+            "Durée : règles {}, lecture et analyse {}, corrélation et périmètre {}",
+            "Time: rules {}, read and match {}, correlation and scope {}",
+            secs(lang, o.rules_time),
+            secs(lang, o.read_time),
+            secs(lang, o.post_time)
+        )
     );
     let r = &o.rules;
     if o.rules_compiled > 0 || !r.failures.is_empty() {
+        let see = if r.failures.is_empty() {
+            String::new()
+        } else {
+            tr!(
+                lang,
+                " (voir `vigie rules check`)",
+                " (see `vigie rules check`)"
+            )
+        };
         let _ = writeln!(
             s,
-            "Rules: {} compiled ({} detection, {} correlation, {} filter; {} deselected), {} not loaded{}",
-            o.rules_compiled,
-            r.detection,
-            r.correlation,
-            r.filter,
-            r.deselected,
-            r.failures.len(),
-            if r.failures.is_empty() { "" } else { " (see `vigie rules check`)" }
+            "{}",
+            tr!(
+                lang,
+                "Règles : {} compilée(s) ({} de détection, {} de corrélation, {} filtre(s) ; {} écartée(s) par la sélection), {} non chargée(s){}",
+                "Rules: {} compiled ({} detection, {} correlation, {} filter; {} deselected), {} not loaded{}",
+                n(o.rules_compiled as u64),
+                n(r.detection as u64),
+                n(r.correlation as u64),
+                n(r.filter as u64),
+                n(r.deselected as u64),
+                n(r.failures.len() as u64),
+                see
+            )
         );
     } else {
-        let _ = writeln!(s, "Rules: none (parse only)");
+        let _ = writeln!(
+            s,
+            "{}",
+            lang.pick(
+                "Règles : aucune (lecture seule)",
+                "Rules: none (parse only)"
+            )
+        );
     }
 
-    let mut by_level: BTreeMap<Level, usize> = BTreeMap::new();
-    let mut by_rule: BTreeMap<(&str, Level), usize> = BTreeMap::new();
-    let mut by_host: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in &o.detections {
-        *by_level.entry(d.level()).or_default() += 1;
-        *by_rule
-            .entry((d.rule.title.as_str(), d.level()))
-            .or_default() += 1;
-        *by_host
-            .entry(d.computer.as_deref().unwrap_or("-"))
-            .or_default() += 1;
-    }
-    let levels: Vec<String> = by_level
+    let counts = Counts::of(o, lang);
+    let levels: Vec<String> = counts
+        .by_level
         .iter()
         .rev()
-        .map(|(l, n)| format!("{n} {}", level_name(*l)))
+        .filter(|(_, n)| **n > 0)
+        .map(|(l, c)| {
+            tr!(
+                lang,
+                "{} : {}",
+                "{1} {0}",
+                glossary::term(lang, level_name(*l)),
+                n(*c)
+            )
+        })
         .collect();
     let _ = writeln!(
         s,
-        "Detections: {}{}",
-        o.detections.len(),
-        if levels.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", levels.join(", "))
-        }
+        "{}",
+        tr!(
+            lang,
+            "Détections : {}{}{}",
+            "Detections: {}{}{}",
+            lang.pick(
+                lang.count(counts.alerts, "alerte", "alertes"),
+                lang.count(counts.alerts, "alert", "alerts")
+            ),
+            if levels.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", levels.join(", "))
+            },
+            if counts.correlations == 0 {
+                String::new()
+            } else {
+                tr!(
+                    lang,
+                    " et {}",
+                    " and {}",
+                    lang.pick(
+                        lang.count(counts.correlations, "corrélation", "corrélations"),
+                        lang.count(counts.correlations, "correlation", "correlations")
+                    )
+                )
+            }
+        )
     );
-    if !by_rule.is_empty() {
-        let _ = writeln!(s, "Top rules:");
-        for ((title, level), n) in top(by_rule.into_iter()) {
-            let _ = writeln!(s, "  {n:>7}  {:<13} {title}", level_name(level));
+    if let Some(p) = o.scope.as_ref().and_then(|sc| sc.attack_period.as_ref()) {
+        let _ = writeln!(
+            s,
+            "{}",
+            tr!(
+                lang,
+                "Période de l'attaque : {} → {}",
+                "Attack period: {} → {}",
+                zone.format(p.first, Precision::Second),
+                zone.format(p.last, Precision::Second)
+            )
+        );
+    }
+    if !counts.rules.is_empty() {
+        let _ = writeln!(
+            s,
+            "{}",
+            lang.pick("Règles les plus déclenchées :", "Top rules:")
+        );
+        for ((title, level), c) in top(counts.rules.into_iter()) {
+            let _ = writeln!(
+                s,
+                "  {c:>7}  {:<13} {}",
+                glossary::term(lang, level_name(level)),
+                escape(&title)
+            );
         }
-        let _ = writeln!(s, "Top hosts:");
-        for (host, n) in top(by_host.into_iter()) {
-            let _ = writeln!(s, "  {n:>7}  {host}");
+        let _ = writeln!(
+            s,
+            "{}",
+            lang.pick("Machines les plus concernées :", "Top hosts:")
+        );
+        for (host, c) in top(counts.hosts.into_iter()) {
+            let _ = writeln!(s, "  {c:>7}  {}", escape(&host));
         }
     }
-    let mut shown = 0;
-    for f in &logs {
-        for e in &f.errors {
-            if shown < TOP {
-                let _ = writeln!(s, "  error: {}: {e}", f.path.display());
+    if let Some(scope) = &o.scope {
+        let _ = writeln!(s, "\n{}", escape_text(&scope.summary_text()));
+    }
+    s
+}
+
+/// The detection counts the terminal shows.
+struct Counts {
+    /// Detections of detection rules (the report's "alerts").
+    alerts: u64,
+    correlations: u64,
+    by_level: BTreeMap<Level, u64>,
+    rules: BTreeMap<(String, Level), u64>,
+    hosts: BTreeMap<String, u64>,
+}
+
+impl Counts {
+    /// From the scope when there is one (the figures the report and the
+    /// scope JSON show); from the detections otherwise.
+    fn of(o: &HuntOutcome, lang: Lang) -> Counts {
+        let mut c = Counts {
+            alerts: 0,
+            correlations: 0,
+            by_level: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+        };
+        let no_host = no_host(lang).to_string();
+        if let Some(scope) = &o.scope {
+            let d = &scope.detections;
+            c.alerts = d.total;
+            c.correlations = d.correlations.len() as u64;
+            let l = &d.by_level;
+            for (level, n) in [
+                (Level::Informational, l.informational + l.unset),
+                (Level::Low, l.low),
+                (Level::Medium, l.medium),
+                (Level::High, l.high),
+                (Level::Critical, l.critical),
+            ] {
+                c.by_level.insert(level, n);
             }
-            shown += 1;
+            for r in &d.rules {
+                *c.rules
+                    .entry((r.title.clone(), r.level.unwrap_or(Level::Informational)))
+                    .or_default() += r.count;
+            }
+            let mut attributed = 0;
+            for h in &scope.hosts {
+                let x = &h.detections;
+                let total = x.informational + x.low + x.medium + x.high + x.critical + x.unset;
+                if total > 0 {
+                    c.hosts.insert(h.name.clone(), total);
+                    attributed += total;
+                }
+            }
+            if d.total > attributed {
+                c.hosts.insert(no_host, d.total - attributed);
+            }
+            return c;
+        }
+        for d in &o.detections {
+            match d.kind {
+                DetectionKind::Detection => c.alerts += 1,
+                DetectionKind::Correlation => {
+                    c.correlations += 1;
+                    continue;
+                }
+            }
+            *c.by_level.entry(d.level()).or_default() += 1;
+            *c.rules
+                .entry((d.rule.title.clone(), d.level()))
+                .or_default() += 1;
+            let host = d
+                .computer
+                .as_deref()
+                .map(str::to_string)
+                .unwrap_or_else(|| no_host.clone());
+            *c.hosts.entry(host).or_default() += 1;
+        }
+        c
+    }
+}
+
+/// What could not be read, for standard error (printed even with `-q`):
+/// the counts, then the first errors one by one. Empty when every input
+/// was read whole.
+pub fn problems(o: &HuntOutcome, lang: Lang) -> String {
+    let p = o.read_problems();
+    if !p.any() {
+        return String::new();
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}",
+        tr!(
+            lang,
+            "vigie : lecture incomplète : {}, {}, {} dans aucun format de journal, {} inaccessible(s)",
+            "vigie: incomplete read: {}, {}, {} in no log format, {} not accessible",
+            lang.pick(
+                lang.count(p.records_skipped, "enregistrement ignoré", "enregistrements ignorés"),
+                lang.count(p.records_skipped, "record skipped", "records skipped")
+            ),
+            lang.pick(
+                lang.count(p.errors as u64, "erreur de lecture", "erreurs de lecture"),
+                lang.count(p.errors as u64, "read error", "read errors")
+            ),
+            lang.pick(
+                lang.count(p.not_logs as u64, "fichier", "fichiers"),
+                lang.count(p.not_logs as u64, "file", "files")
+            ),
+            lang.number(p.input_errors as u64)
+        )
+    );
+    let mut shown = 0;
+    let label = lang.pick("erreur", "error");
+    let mut line = |s: &mut String, text: String| {
+        if shown < ERRORS_SHOWN {
+            let _ = writeln!(s, "  {label}: {}", bounded(&text, ERROR_CHARS));
+        }
+        shown += 1;
+    };
+    for f in &o.files {
+        for e in &f.errors {
+            line(&mut s, format!("{}: {e}", f.path.display()));
         }
     }
     for e in &o.input_errors {
-        if shown < TOP {
-            let _ = writeln!(s, "  error: {e}");
-        }
-        shown += 1;
+        line(&mut s, e.to_string());
     }
-    if shown > TOP {
+    if shown > ERRORS_SHOWN {
         let _ = writeln!(
             s,
-            "  … and {} more errors (all are in the manifest)",
-            shown - TOP
+            "{}",
+            tr!(
+                lang,
+                "  … et {} autres erreurs (le manifeste compte celles de chaque fichier)",
+                "  … and {} more errors (the manifest counts each file's)",
+                lang.number((shown - ERRORS_SHOWN) as u64)
+            )
         );
-    }
-    if let Some(scope) = &o.scope {
-        let _ = writeln!(s, "\n{}", scope.summary_text());
     }
     s
 }
 
 /// The `TOP` largest counts, ties broken by key (deterministic).
-fn top<K: Ord>(items: impl Iterator<Item = (K, usize)>) -> Vec<(K, usize)> {
-    let mut v: Vec<(K, usize)> = items.collect();
+fn top<K: Ord>(items: impl Iterator<Item = (K, u64)>) -> Vec<(K, u64)> {
+    let mut v: Vec<(K, u64)> = items.collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(TOP);
     v

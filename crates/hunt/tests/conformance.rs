@@ -143,10 +143,8 @@ fn sigmahq_regression_cases_fire_through_hunt() {
         let config = HuntConfig {
             inputs: vec![case.evtx.clone()],
             rules: vec![RuleSource::Path(rule.clone())],
-            load: Default::default(),
-            read: Default::default(),
             scope: false,
-            assets: None,
+            ..Default::default()
         };
         match vigie_hunt::run(&config, &Quiet) {
             Err(e) => {

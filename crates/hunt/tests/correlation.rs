@@ -44,10 +44,8 @@ fn hunt(dir: &Path, correlation: &str) -> (usize, usize) {
     let config = HuntConfig {
         inputs: vec![dir.join("events.jsonl")],
         rules: vec![RuleSource::Path(dir.join("rules.yml"))],
-        load: Default::default(),
-        read: Default::default(),
         scope: false,
-        assets: None,
+        ..Default::default()
     };
     let outcome = vigie_hunt::run(&config, &Quiet).unwrap();
     assert_eq!(outcome.rules.correlation, 1, "{:?}", outcome.rules.failures);

@@ -756,6 +756,15 @@ impl CorrelationState {
         !any || generate
     }
 
+    /// Whether hits of `rule` (a detection rule, or a correlation of a
+    /// chain) are counted directly by correlation `correlation`: lets a
+    /// caller name the events behind a firing (their hosts and accounts).
+    pub fn feeds(&self, rule: &RuleMeta, correlation: &RuleMeta) -> bool {
+        self.targets(rule)
+            .iter()
+            .any(|(c, _)| same_rule(&self.corrs[*c].meta, correlation))
+    }
+
     /// Metadata of the correlations evaluated, in evaluation order.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<RuleMeta>> {
         self.corrs.iter().map(|c| &c.meta)

@@ -1,0 +1,115 @@
+//! Helpers shared by the command-line tests: running the binary, and
+//! writing small log fixtures (flat JSON Lines, as NXLog and Winlogbeat
+//! flatteners write Windows events).
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `vigie` in `dir`, in an English locale (tests that check French
+/// say so).
+pub fn vigie(args: &[&str], dir: &Path) -> Output {
+    vigie_env(args, dir, &[("LC_ALL", "C.UTF-8")])
+}
+
+/// Runs `vigie` with extra environment variables.
+pub fn vigie_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    c.args(args).current_dir(dir);
+    for k in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Both streams, for assertion messages.
+pub fn both(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// A rule firing on `whoami.exe` process creations.
+pub const WHOAMI_RULE: &str = r#"
+title: Whoami Execution
+id: 5d2a9b8e-1111-4c3b-9a55-0a1b2c3d4e5f
+status: test
+level: medium
+tags: [attack.discovery, attack.t1033]
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\whoami.exe'
+    condition: selection
+"#;
+
+/// A Sysmon process creation (evtx_dump JSON layout), one line.
+pub fn sysmon1(record: u64, time: &str, image: &str) -> String {
+    sysmon1_on(record, time, image, "PC-01.ccpab.local")
+}
+
+/// [`sysmon1`] on a given computer (a JSON string value, escaped here).
+pub fn sysmon1_on(record: u64, time: &str, image: &str, computer: &str) -> String {
+    let computer = serde_json::to_string(computer).unwrap();
+    format!(
+        r##"{{"Event":{{"System":{{"Provider":{{"#attributes":{{"Name":"Microsoft-Windows-Sysmon"}}}},"EventID":1,"TimeCreated":{{"#attributes":{{"SystemTime":"{time}"}}}},"EventRecordID":{record},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":{computer}}},"EventData":{{"Image":"{image}","CommandLine":"x","User":"CCPAB\\presta.maint","ParentImage":"C:\\Windows\\explorer.exe"}}}}}}"##
+    )
+}
+
+/// A Windows Security event in the flat layout, one line.
+pub fn security(time: &str, event_id: u32, computer: &str, fields: &[(&str, &str)]) -> String {
+    let mut m = serde_json::Map::new();
+    m.insert("@timestamp".into(), time.into());
+    m.insert("Channel".into(), "Security".into());
+    m.insert(
+        "Provider_Name".into(),
+        "Microsoft-Windows-Security-Auditing".into(),
+    );
+    m.insert("EventID".into(), event_id.into());
+    m.insert("Computer".into(), computer.into());
+    for (k, v) in fields {
+        m.insert((*k).into(), (*v).into());
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// JSON Lines rows of a file.
+pub fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The files directly in `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(std::fs::read(path).unwrap());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
