@@ -63,7 +63,7 @@ pub enum HuntError {
     NoRules(usize),
     /// A `--rules` path that does not exist or holds no Sigma rule.
     #[error("--rules {0}")]
-    RulePath(#[from] vigie_detect::RulePathError),
+    RulePath(vigie_detect::RulePathError),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -156,7 +156,7 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
             digest: String::new(),
         });
     }
-    let (set, mut report) = load_rules(config)?;
+    let (set, mut report) = load_rules(config).map_err(HuntError::RulePath)?;
     let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     let compiled = engine.rules().len();
