@@ -61,6 +61,9 @@ pub enum HuntError {
     NoInput(String),
     #[error("no rule could be loaded ({0} failed); see the rules report")]
     NoRules(usize),
+    /// A `--rules` path that does not exist or holds no Sigma rule.
+    #[error("--rules {0}")]
+    RulePath(vigie_detect::RulePathError),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -101,19 +104,37 @@ pub struct HuntOutcome {
     pub post_time: Duration,
 }
 
-/// Loads the rules of `config`, reporting every failure.
-pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
+/// Loads the rules of `config`, reporting every failure. The paths are
+/// read together, so a file reached through several of them is read
+/// once; a path that does not exist or holds no Sigma rule is an error.
+pub fn load_rules(
+    config: &HuntConfig,
+) -> Result<(RuleSet, LoadReport), vigie_detect::RulePathError> {
     let mut set = RuleSet::default();
     let mut report = LoadReport::default();
-    for source in &config.rules {
-        let (s, r) = match source {
-            RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
-            RuleSource::Path(p) => vigie_detect::load_paths(std::slice::from_ref(p), &config.load),
-        };
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::Builtin))
+    {
+        let (s, r) = vigie_rules::builtin_rule_set(&config.load);
         set.extend(s);
         report.merge(r);
     }
-    (set, report)
+    let paths: Vec<&PathBuf> = config
+        .rules
+        .iter()
+        .filter_map(|s| match s {
+            RuleSource::Path(p) => Some(p),
+            RuleSource::Builtin => None,
+        })
+        .collect();
+    if !paths.is_empty() {
+        let (s, r) = vigie_detect::load_rule_paths(&paths, &config.load)?;
+        set.extend(s);
+        report.merge(r);
+    }
+    Ok((set, report))
 }
 
 /// The rules phase's result.
@@ -135,8 +156,8 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
             digest: String::new(),
         });
     }
-    let (set, mut report) = load_rules(config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report) = load_rules(config).map_err(HuntError::RulePath)?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     let compiled = engine.rules().len();
     if compiled == 0 {
