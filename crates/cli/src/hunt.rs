@@ -14,7 +14,7 @@ use vigie_lang::{glossary, tr, Lang};
 
 use crate::output::{self, DirLocks, Planned};
 use crate::progress::Bar;
-use crate::{RuleArgs, SpeechArgs};
+use crate::{ReadArgs, RuleArgs, SpeechArgs};
 
 #[derive(Args, Debug, Clone)]
 pub struct HuntArgs {
@@ -25,7 +25,7 @@ pub struct HuntArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Read and parse only, match no rule (the parse-only baseline).
-    #[arg(long, conflicts_with_all = ["rules", "no_builtin", "report", "scope", "navigator"])]
+    #[arg(long, conflicts_with_all = ["rules", "no_builtin", "no_sigmahq", "report", "scope", "navigator"])]
     pub no_rules: bool,
     /// Write the detection timeline here; its format follows the extension
     /// (.csv: CSV; .jsonl, .json, .ndjson: JSON Lines) unless --format says.
@@ -59,9 +59,8 @@ pub struct HuntArgs {
     /// The organisation's assets file (hosts, zones, services, accounts, data stores).
     #[arg(long, value_name = "FILE")]
     pub assets: Option<PathBuf>,
-    /// Year of RFC 3164 syslog timestamps (they carry none; default: file modification year).
-    #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i32).range(1970..=2200))]
-    pub syslog_year: Option<i32>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     #[command(flatten)]
     pub speech: SpeechArgs,
     /// No progress bar and no summary. Errors and the counts of what could
@@ -122,10 +121,7 @@ impl Plan {
 
 impl HuntArgs {
     pub fn config(&self, lang: Lang) -> HuntConfig {
-        let mut read = vigie_source::ReadOptions::default();
-        if self.syslog_year.is_some() {
-            read.syslog_year = self.syslog_year;
-        }
+        let read = self.read.options();
         HuntConfig {
             inputs: self.paths.clone(),
             rules: if self.no_rules {
@@ -342,7 +338,7 @@ pub fn write_outputs(plan: &Plan, outcome: &HuntOutcome, speech: Speech) -> Writ
 }
 
 /// The HTML report, with one row per alert for its timeline and table.
-fn render_report(outcome: &HuntOutcome, scope: &vigie_scope::Scope, _speech: Speech) -> String {
+fn render_report(outcome: &HuntOutcome, scope: &vigie_scope::Scope, speech: Speech) -> String {
     let rows: Vec<vigie_report::DetectionRow> = outcome
         .detections
         .iter()
@@ -361,6 +357,8 @@ fn render_report(outcome: &HuntOutcome, scope: &vigie_scope::Scope, _speech: Spe
     let opts = vigie_report::Options {
         organisation: outcome.assets.organisation.clone(),
         generated_at: Some(chrono::Utc::now()),
+        lang: speech.lang,
+        zone: speech.zone,
         ..Default::default()
     };
     vigie_report::render_html_with(scope, &rows, &opts)

@@ -95,31 +95,42 @@ impl From<LevelArg> for Level {
     }
 }
 
-/// The statuses Sigma defines.
-const STATUSES: [&str; 5] = [
-    "stable",
-    "test",
-    "experimental",
-    "deprecated",
-    "unsupported",
-];
-
 /// Rule selection shared by `hunt`, `rules check` and `demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuleArgs {
-    /// Sigma rule file or directory (repeatable). Added to Vigie's built-in pack.
+    /// Sigma rule file or directory (repeatable). Added to the default rules
+    /// (Vigie's pack and the SigmaHQ snapshot); a rule also in the snapshot
+    /// is used once, from here.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Do not use Vigie's built-in rule pack.
+    /// Do not use Vigie's built-in rule pack (the SigmaHQ snapshot stays:
+    /// add --no-sigmahq to use only --rules).
     #[arg(long)]
     pub no_builtin: bool,
+    /// Do not use the vetted SigmaHQ snapshot (embedded in the binary or
+    /// installed by `vigie rules update`).
+    #[arg(long)]
+    pub no_sigmahq: bool,
     /// Only rules of this level or above.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_level: Option<LevelArg>,
-    /// Only rules with this status (repeatable).
-    #[arg(long = "status", value_name = "STATUS",
-          value_parser = clap::builder::PossibleValuesParser::new(STATUSES))]
+    /// Only rules with this status (repeatable: stable, test, experimental, deprecated, unsupported).
+    #[arg(
+        long = "status",
+        value_name = "STATUS",
+        ignore_case = true,
+        value_parser = clap::builder::PossibleValuesParser::new(vigie_detect::STATUSES)
+    )]
     pub status: Vec<String>,
+    /// Values of `%name%` placeholders for rules that use them (YAML: `name: [values]`, or a pySigma pipeline's `vars:`).
+    #[arg(long, value_name = "FILE", value_parser = read_placeholders)]
+    pub placeholders: Option<vigie_detect::Placeholders>,
+}
+
+/// `--placeholders FILE`, read when the command line is: a bad file is a
+/// usage error (exit 2) before any work.
+fn read_placeholders(path: &str) -> Result<vigie_detect::Placeholders, String> {
+    vigie_detect::Placeholders::load(std::path::Path::new(path)).map_err(|e| e.reason)
 }
 
 impl RuleArgs {
@@ -131,6 +142,7 @@ impl RuleArgs {
             } else {
                 Some(self.status.clone())
             },
+            placeholders: self.placeholders.clone().unwrap_or_default(),
         }
     }
 
@@ -138,6 +150,9 @@ impl RuleArgs {
         let mut v = Vec::new();
         if !self.no_builtin {
             v.push(vigie_hunt::RuleSource::Builtin);
+        }
+        if !self.no_sigmahq {
+            v.push(vigie_hunt::RuleSource::SigmaHq);
         }
         v.extend(self.rules.iter().cloned().map(vigie_hunt::RuleSource::Path));
         v
@@ -168,12 +183,37 @@ impl SpeechArgs {
     }
 }
 
+/// How logs are read: what they do not say about their own times.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ReadArgs {
+    /// Year of RFC 3164 syslog timestamps (they carry none; default: file modification year).
+    #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i32).range(1970..=2200))]
+    pub syslog_year: Option<i32>,
+    /// Zone of times the logs write without one (NXLog's EventTime, RFC 3164
+    /// syslog headers, FortiGate date/time without tz): IANA name such as
+    /// Europe/Paris. Default: read as UTC, and the manifest says so. Files
+    /// that also carry a UTC reading (Sysmon UtcTime, Logstash @timestamp)
+    /// have their offset detected and corrected whatever this says.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub input_timezone: Option<vigie_lang::Zone>,
+}
+
+impl ReadArgs {
+    pub fn options(&self) -> vigie_source::ReadOptions {
+        vigie_source::ReadOptions {
+            syslog_year: self.syslog_year,
+            input_zone: self.input_timezone,
+            ..Default::default()
+        }
+    }
+}
+
 fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
     s.parse()
         .map_err(|e: vigie_lang::UnknownLang| e.to_string())
 }
 
-fn parse_zone(s: &str) -> Result<vigie_lang::Zone, String> {
+pub fn parse_zone(s: &str) -> Result<vigie_lang::Zone, String> {
     s.parse()
         .map_err(|e: vigie_lang::UnknownZone| e.to_string())
 }

@@ -46,6 +46,8 @@ pub struct SearchArgs {
     /// UTC, the default). Output times stay UTC.
     #[arg(long, value_name = "ZONE", value_parser = crate::parse_zone)]
     pub timezone: Option<vigie_lang::Zone>,
+    #[command(flatten)]
+    pub read: crate::ReadArgs,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -66,7 +68,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
         to: bound(&args.to, true, "to")?,
         hosts: args.host.clone(),
         limit: args.limit,
-        read: Default::default(),
+        read: args.read.options(),
     };
     if let (Some(f), Some(t)) = (config.from, config.to) {
         anyhow::ensure!(f <= t, "--from is after --to: nothing can match");

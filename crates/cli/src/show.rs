@@ -29,6 +29,9 @@ pub struct ShowArgs {
     /// One line instead of indented JSON.
     #[arg(long)]
     pub compact: bool,
+    /// Read the file as the hunt did (same options give the same times).
+    #[command(flatten)]
+    pub read: crate::ReadArgs,
 }
 
 pub fn run(args: ShowArgs) -> Result<ExitCode> {
@@ -40,7 +43,7 @@ pub fn run(args: ShowArgs) -> Result<ExitCode> {
             escape(&r.path.display().to_string())
         );
     }
-    let (events, report) = locate::find(&r, &Default::default());
+    let (events, report) = locate::find(&r, &args.read.options());
     if let Some(m) = &args.manifest {
         let sha = locate::verify(&report, m).map_err(anyhow::Error::msg)?;
         eprintln!(

@@ -154,31 +154,40 @@ fn demo_answers_like_the_ground_truth() {
 /// The terminal, the scope and the report give one count, one start time
 /// and the same host names (issue 11, item 7).
 fn one_answer_in_terminal_scope_and_report(stdout: &str, scope: &Value, dir: &std::path::Path) {
-    let total = scope["detections"]["total"].as_u64().unwrap();
+    let single = scope["detections"]["total"].as_u64().unwrap();
     let correlations = scope["detections"]["correlations"]
         .as_array()
         .unwrap()
-        .len();
+        .len() as u64;
+    let total = single + correlations;
     let line = stdout
         .lines()
         .find(|l| l.starts_with("Detections: "))
         .expect(stdout);
     assert!(
-        line.starts_with(&format!("Detections: {total} alerts"))
-            && line.ends_with(&format!("and {correlations} correlations")),
-        "terminal {line:?}, scope {total} + {correlations}"
+        line.starts_with(&format!("Detections: {} (", thousands(total)))
+            && line.ends_with(&format!(
+                ": {} single-event and {correlations} correlations",
+                thousands(single)
+            )),
+        "terminal {line:?}, scope {single} + {correlations}"
     );
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        text_of(&report).contains(&format!("{total} alerts")),
-        "the report counts {total} alerts too"
+        text_of(&report).contains(&format!("{total} detections")),
+        "the report counts {total} detections too"
     );
-    // One start time: the scope's, in the terminal and in the report.
-    let first: chrono::DateTime<chrono::Utc> = scope["attack_period"]["first"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    // One start time: the entry point or the first malicious signal,
+    // whichever is earlier, in the terminal and in the report.
+    let time = |v: &Value| -> Option<chrono::DateTime<chrono::Utc>> { v.as_str()?.parse().ok() };
+    let first = [
+        time(&scope["attack_period"]["first"]),
+        time(&scope["entry_point"]["time"]),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap();
     let shown = first.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     let period = stdout
         .lines()
@@ -217,6 +226,19 @@ fn one_answer_in_terminal_scope_and_report(stdout: &str, scope: &Value, dir: &st
     for h in top {
         assert!(hosts.contains(h), "terminal host {h} is a scope host");
     }
+}
+
+/// `12345` as the English terminal writes it: `12,345`.
+fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The visible text of an HTML page, tags dropped, blanks collapsed.

@@ -80,6 +80,7 @@ fn the_timeline_format_follows_the_extension() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "whoami.yml",
             "-q",
@@ -120,6 +121,7 @@ fn quiet_still_reports_what_was_not_read() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "whoami.yml",
             "-q",
@@ -133,7 +135,14 @@ fn quiet_still_reports_what_was_not_read() {
     assert!(err.contains("b.jsonl") && err.contains("line 2"), "{err}");
     // Without -q: the summary on stdout, the problems on stderr.
     let out = vigie(
-        &["hunt", "logs", "--no-builtin", "--rules", "whoami.yml"],
+        &[
+            "hunt",
+            "logs",
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            "whoami.yml",
+        ],
         dir,
     );
     assert!(stdout(&out).contains("1 record skipped"), "{}", both(&out));
@@ -150,7 +159,15 @@ fn exit_codes_say_found_and_fully_read() {
     std::fs::write(dir.join("clean/c.jsonl"), &clean).unwrap();
     let code = |path: &str| {
         let out = vigie(
-            &["hunt", path, "--no-builtin", "--rules", "whoami.yml", "-q"],
+            &[
+                "hunt",
+                path,
+                "--no-builtin",
+                "--no-sigmahq",
+                "--rules",
+                "whoami.yml",
+                "-q",
+            ],
             dir,
         );
         out.status.code()

@@ -83,6 +83,7 @@ fn hunt(dir: &Path, out: &str) -> Vec<serde_json::Value> {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "dsrm.yml",
             "--rules",

@@ -40,6 +40,7 @@ fn hunt(dir: &Path, extra: &[&str]) -> std::process::Output {
         "hunt",
         "logs",
         "--no-builtin",
+        "--no-sigmahq",
         "--rules",
         "whoami.yml",
         "-q",
@@ -112,7 +113,7 @@ fn one_failing_output_does_not_lose_the_others() {
     // counts 512-byte blocks) and the report does not: the
     // report fails while it is written, after every check passed.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 64; exec {} hunt logs --no-builtin --rules whoami.yml -q -o t.jsonl --report r.html --scope s.json",
+        "trap '' XFSZ; ulimit -f 64; exec {} hunt logs --no-builtin --no-sigmahq --rules whoami.yml -q -o t.jsonl --report r.html --scope s.json",
         env!("CARGO_BIN_EXE_vigie")
     );
     let out = std::process::Command::new("/bin/sh")
@@ -186,6 +187,7 @@ fn two_hunts_writing_one_output_leave_one_whole_run() {
                 "hunt",
                 "logs",
                 "--no-builtin",
+                "--no-sigmahq",
                 "--rules",
                 "whoami.yml",
                 "-q",

@@ -185,6 +185,7 @@ fn show_prints_the_event_behind_a_timeline_row() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rule.yml",
             "-q",

@@ -39,6 +39,7 @@ fn hostile_names_never_drive_the_terminal() {
                 "hunt",
                 "logs",
                 "--no-builtin",
+                "--no-sigmahq",
                 "--rules",
                 "whoami.yml",
                 "--lang",
@@ -70,9 +71,20 @@ fn the_summary_speaks_french_or_english() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     setup(dir, &[sysmon1(1, "2026-01-10T02:30:00Z", WHOAMI)]);
-    let args = ["hunt", "logs", "--no-builtin", "--rules", "whoami.yml"];
-    let fr_markers = ["1 événement lu", "Détections : 1 alerte", "Règles :"];
-    let en_markers = ["Read 1 event from 1 file", "Detections: 1 alert", "Rules:"];
+    let args = [
+        "hunt",
+        "logs",
+        "--no-builtin",
+        "--no-sigmahq",
+        "--rules",
+        "whoami.yml",
+    ];
+    let fr_markers = ["1 événement lu", "Détections : 1 (moyen : 1)", "Règles :"];
+    let en_markers = [
+        "Read 1 event from 1 file",
+        "Detections: 1 (1 medium)",
+        "Rules:",
+    ];
     let check = |out: &std::process::Output, markers: &[&str]| {
         assert_eq!(out.status.code(), Some(1), "{}", both(out));
         for m in markers {
@@ -123,6 +135,7 @@ fn times_show_in_the_chosen_zone_with_the_year() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "whoami.yml",
             "-o",

@@ -172,6 +172,9 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             )
         );
     }
+    if let Some(snapshot) = &o.sigmahq {
+        let _ = writeln!(s, "{snapshot}");
+    }
 
     let counts = Counts::of(o, lang);
     let levels: Vec<String> = counts
@@ -189,6 +192,9 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             )
         })
         .collect();
+    // One figure, as the report gives it: every detection row, then how
+    // it splits between single-event detections and correlations.
+    let total = counts.alerts + counts.correlations;
     let _ = writeln!(
         s,
         "{}",
@@ -196,10 +202,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             lang,
             "Détections : {}{}{}",
             "Detections: {}{}{}",
-            lang.pick(
-                lang.count(counts.alerts, "alerte", "alertes"),
-                lang.count(counts.alerts, "alert", "alerts")
-            ),
+            n(total),
             if levels.is_empty() {
                 String::new()
             } else {
@@ -210,8 +213,9 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             } else {
                 tr!(
                     lang,
-                    " et {}",
-                    " and {}",
+                    ", dont {} sur un seul événement et {}",
+                    ": {} single-event and {}",
+                    n(counts.alerts),
                     lang.pick(
                         lang.count(counts.correlations, "corrélation", "corrélations"),
                         lang.count(counts.correlations, "correlation", "correlations")
@@ -220,18 +224,20 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             }
         )
     );
-    if let Some(p) = o.scope.as_ref().and_then(|sc| sc.attack_period.as_ref()) {
-        let _ = writeln!(
-            s,
-            "{}",
-            tr!(
-                lang,
-                "Période de l'attaque : {} → {}",
-                "Attack period: {} → {}",
-                zone.format(p.first, Precision::Second),
-                zone.format(p.last, Precision::Second)
-            )
-        );
+    if let Some(scope) = &o.scope {
+        if let (Some(start), Some(p)) = (scope.attack_start(), scope.attack_period.as_ref()) {
+            let _ = writeln!(
+                s,
+                "{}",
+                tr!(
+                    lang,
+                    "Période de l'attaque : {} → {}",
+                    "Attack period: {} → {}",
+                    zone.format(start, Precision::Second),
+                    zone.format(p.last, Precision::Second)
+                )
+            );
+        }
     }
     if !counts.rules.is_empty() {
         let _ = writeln!(
@@ -264,7 +270,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
 
 /// The detection counts the terminal shows.
 struct Counts {
-    /// Detections of detection rules (the report's "alerts").
+    /// Single-event detections.
     alerts: u64,
     correlations: u64,
     by_level: BTreeMap<Level, u64>,
@@ -298,6 +304,11 @@ impl Counts {
             ] {
                 c.by_level.insert(level, n);
             }
+            for h in &d.correlations {
+                *c.by_level
+                    .entry(h.level.unwrap_or(Level::Informational))
+                    .or_default() += 1;
+            }
             for r in &d.rules {
                 *c.rules
                     .entry((r.title.clone(), r.level.unwrap_or(Level::Informational)))
@@ -322,6 +333,7 @@ impl Counts {
                 DetectionKind::Detection => c.alerts += 1,
                 DetectionKind::Correlation => {
                     c.correlations += 1;
+                    *c.by_level.entry(d.level()).or_default() += 1;
                     continue;
                 }
             }

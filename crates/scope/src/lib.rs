@@ -48,4 +48,17 @@ impl Scope {
     pub fn from_json(s: &str) -> Result<Scope, serde_json::Error> {
         serde_json::from_str(s)
     }
+
+    /// When the attack started, as one time everywhere (terminal, report):
+    /// the entry point if it is earlier than the first malicious signal (a
+    /// VPN logon is not itself "malicious" to a rule, yet it is where the
+    /// attack began).
+    pub fn attack_start(&self) -> Option<vigie_event::Timestamp> {
+        let first = self.attack_period.map(|p| p.first);
+        let entry = self.entry_point.as_ref().and_then(|e| e.time);
+        match (first, entry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
