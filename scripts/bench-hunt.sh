@@ -13,6 +13,8 @@
 # yourself; see docs/benchmarks.md):
 #   HAYABUSA=/path/to/hayabusa HAYABUSA_RULES=/path/to/hayabusa-rules/
 #   RSIGMA=/path/to/rsigma
+# An earlier Vigie build to compare with, same run (e.g. before a change):
+#   BEFORE=/path/to/old/vigie
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${VIGIE_CORPUS:-$root/../shared/corpus}
@@ -55,6 +57,19 @@ measure vigie-pack "$vigie" hunt --no-sigmahq --output "$bench/pack.jsonl" "$ben
 grep -E '^Time|^Rules|^Detections' "$bench/vigie-pack.out" || true
 measure vigie-hunt "$vigie" hunt --no-builtin --no-sigmahq "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
 grep -E '^Read|^Time|^Rules|^Detections' "$bench/vigie-hunt.out" || true
+echo "  timeline: $(du -m "$bench/vigie.jsonl" | cut -f1) MiB"
+if [ -n "${BEFORE:-}" ]; then
+    measure before-hunt "$BEFORE" hunt --no-builtin --no-sigmahq "${rules[@]}" --output "$bench/before.jsonl" "$bench/evtx"
+    echo "  timeline: $(du -m "$bench/before.jsonl" | cut -f1) MiB"
+fi
+# `vigie search` beside the parse-only pass: a field query, a keyword
+# (every value scanned), and one printing every match.
+measure vigie-search-field "$vigie" search --quiet --count --query 'EventID:4688 CommandLine|contains:whoami' "$bench/evtx"
+echo "  matches: $(cat "$bench/vigie-search-field.out")"
+measure vigie-search-word "$vigie" search --quiet --count --query 'mimikatz' "$bench/evtx"
+echo "  matches: $(cat "$bench/vigie-search-word.out")"
+measure vigie-search-print "$vigie" search --quiet --query 'EventID:4624' "$bench/evtx"
+echo "  printed: $(wc -l <"$bench/vigie-search-print.out") events, $(du -m "$bench/vigie-search-print.out" | cut -f1) MiB"
 if [ -n "${HAYABUSA:-}" ]; then
     # HAYABUSA_RULES: a hayabusa-rules checkout (holds config/); -w: no wizard, default rule set.
     measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" \

@@ -122,11 +122,19 @@ const DOMAIN_OF: [(&str, &str); 2] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyField {
     /// The event field (`SubjectUserName`).
-    pub field: Box<str>,
+    pub field: &'static str,
     /// The column text (`CORP\alice` for a user with its domain).
     pub text: Box<str>,
-    /// The field's own value (`alice`), for the `details` column.
-    pub raw: Box<str>,
+    /// The field's own value (`alice`) when it differs from `text`
+    /// (kept once otherwise: tens of thousands of events are held).
+    pub own: Option<Box<str>>,
+}
+
+impl KeyField {
+    /// The field's own value, for the `details` column.
+    pub fn raw(&self) -> &str {
+        self.own.as_deref().unwrap_or(&self.text)
+    }
 }
 
 /// What a timeline row shows of the event it was found on.
@@ -191,16 +199,21 @@ pub fn key_fields(event: &Event) -> [Option<KeyField>; 7] {
     for (slot, names) in out.iter_mut().zip(CANDIDATES) {
         *slot = names.iter().find_map(|name| {
             let raw = usable(event.get(name)?)?;
-            let mut text = raw.to_string();
-            if let Some((_, dom)) = DOMAIN_OF.iter().find(|(u, _)| u == name) {
-                if let Some(d) = event.get(dom).and_then(usable) {
-                    text = format!("{d}\\{raw}");
-                }
-            }
-            Some(KeyField {
-                field: (*name).into(),
-                text: text.into_boxed_str(),
-                raw: raw.into_owned().into_boxed_str(),
+            let domain = DOMAIN_OF
+                .iter()
+                .find(|(u, _)| u == name)
+                .and_then(|(_, dom)| event.get(dom).and_then(usable));
+            Some(match domain {
+                Some(d) => KeyField {
+                    field: name,
+                    text: format!("{d}\\{raw}").into_boxed_str(),
+                    own: Some(raw.into_owned().into_boxed_str()),
+                },
+                None => KeyField {
+                    field: name,
+                    text: raw.into_owned().into_boxed_str(),
+                    own: None,
+                },
             })
         });
     }
@@ -214,7 +227,7 @@ pub fn accounts(keys: &[Option<KeyField>; 7]) -> Vec<Box<str>> {
     keys[..2]
         .iter()
         .flatten()
-        .filter(|k| !k.raw.ends_with('$'))
+        .filter(|k| !k.raw().ends_with('$'))
         .map(|k| k.text.clone())
         .collect()
 }
@@ -387,7 +400,7 @@ mod tests {
         let k = key_fields(&e);
         let k0 = k[0].as_ref().unwrap();
         assert_eq!(
-            (&*k0.field, &*k0.text, &*k0.raw),
+            (k0.field, &*k0.text, k0.raw()),
             ("SubjectUserName", "CORP\\admin", "admin")
         );
         assert!(k[1].is_none(), "'-' is Windows for none");

@@ -249,7 +249,7 @@ fn other_fields(d: &Detection, out: &mut String) {
         return;
     };
     let shown = |name: &str, value: &serde_json::Value| -> bool {
-        if ev.keys.iter().flatten().any(|k| &*k.field == name) {
+        if ev.keys.iter().flatten().any(|k| k.field == name) {
             return true;
         }
         let column = match name {
@@ -319,16 +319,16 @@ impl RowText {
             for k in ev.keys.iter().flatten() {
                 if d.matched
                     .iter()
-                    .any(|m| m.field.as_deref() == Some(&*k.field))
+                    .any(|m| m.field.as_deref() == Some(k.field))
                 {
                     continue;
                 }
                 if !self.details.is_empty() {
                     self.details.push_str(" ¦ ");
                 }
-                self.details.push_str(&k.field);
+                self.details.push_str(k.field);
                 self.details.push('=');
-                self.details.push_str(&k.raw);
+                self.details.push_str(k.raw());
             }
         }
         let computer = d.computer.as_deref().unwrap_or("");
@@ -437,11 +437,10 @@ pub(crate) fn correlation_detail(
     json.push('}');
     let mut keys: [Option<KeyField>; 7] = Default::default();
     if !accounts.is_empty() {
-        let text = accounts.join(", ").into_boxed_str();
         keys[0] = Some(KeyField {
-            field: "accounts".into(),
-            raw: text.clone(),
-            text,
+            field: "accounts",
+            text: accounts.join(", ").into_boxed_str(),
+            own: None,
         });
     }
     EventDetail::from_parts(json, keys)

@@ -56,14 +56,15 @@ impl CsvOptions {
 /// Rows formatted together by one task.
 const CHUNK_ROWS: usize = 1024;
 
-/// Chunks formatted per window, at most: four per thread, for at most
+/// Chunks formatted per window, at most: two per thread, for at most
 /// [`WINDOW_THREADS`] threads.
 ///
 /// Why a cap: two windows are alive at once (one written while the next
-/// is formatted) at ~1.5 MB a chunk, so without it a 64-core server would
-/// hold ~770 MB of formatted rows; with it, at most ~100 MB. Formatting
-/// is far faster than writing, so more threads would not help anyway.
-const WINDOW_CHUNKS_PER_THREAD: usize = 4;
+/// is formatted) at ~3 MB a chunk (rows carry their event), so without it
+/// a 64-core server would hold ~770 MB of formatted rows; with it, at
+/// most ~100 MB. Formatting is far faster than writing, so more threads
+/// would not help anyway; two chunks per thread keep both busy.
+const WINDOW_CHUNKS_PER_THREAD: usize = 2;
 const WINDOW_THREADS: usize = 8;
 
 /// Writes the detections (already in timeline order) in `format`, CSV
