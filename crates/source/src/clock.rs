@@ -780,7 +780,7 @@ mod tests {
             Stamp {
                 time: Some(seen),
                 field: "TimeCreated",
-                check: check.then(|| Check {
+                check: check.then_some(Check {
                     seen,
                     seen_field: "TimeCreated",
                     truth: t,
