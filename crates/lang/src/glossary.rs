@@ -170,6 +170,36 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("firewall", "pare-feu", "firewall"),
     ("vpn_gateway", "passerelle VPN", "VPN gateway"),
     ("isolated_station", "poste isolé", "isolated station"),
+    // How the attacker got in (`entry_point.method`).
+    ("network_logon", "connexion réseau", "network logon"),
+    (
+        "admin_share",
+        "partage d'administration",
+        "administrative share",
+    ),
+    (
+        "explicit_credentials",
+        "identifiants fournis explicitement",
+        "explicit credentials",
+    ),
+    (
+        "remote_task",
+        "tâche planifiée à distance",
+        "remote scheduled task",
+    ),
+    (
+        "remote_service",
+        "service créé à distance",
+        "remote service creation",
+    ),
+    ("first_detection", "première détection", "first detection"),
+    // Why a domain is of interest (`domains[].reasons` categories).
+    (
+        "remote_access",
+        "outil d'accès à distance",
+        "remote access tool",
+    ),
+    ("file_sharing", "partage de fichiers", "file sharing"),
     // Containment actions (`ActionKind`).
     (
         "revoke_remote_access",

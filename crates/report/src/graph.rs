@@ -79,6 +79,11 @@ pub struct Graph {
 /// readable.
 pub const MAX_PER_CELL: usize = 5;
 
+/// At most this many hop columns after the entry; deeper machines share
+/// the last one ("Hop 8+"). With [`MAX_PER_CELL`], the picture is bounded
+/// whatever the scope.
+pub const MAX_HOPS: usize = 8;
+
 const NODE_W: f64 = 196.0;
 const NODE_H: f64 = 56.0;
 const COL_GAP: f64 = 50.0;
@@ -314,6 +319,11 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
             None => break,
         }
     }
+    // Hops past MAX_HOPS share the last hop column (folded like any
+    // crowded cell): a chain of 20,000 machines is not 20,000 columns.
+    for l in layer.iter_mut().flatten() {
+        *l = (*l).min(MAX_HOPS);
+    }
     let max_layer = layer.iter().flatten().copied().max();
     let unlinked_col = max_layer.map_or(0, |m| m + 1);
     let column: Vec<usize> = layer.iter().map(|l| l.unwrap_or(unlinked_col)).collect();
@@ -505,8 +515,9 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
                     .filter(|&n| column[n] == c)
                     .fold(None, |acc, n| min_time(acc, contact[n]));
                 match first {
-                    Some(f) => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
-                    None => format!("{} {}", t.g_hop, c),
+                    Some(f) if c < MAX_HOPS => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
+                    _ if c == MAX_HOPS => format!("{} {}+", t.g_hop, c),
+                    _ => format!("{} {}", t.g_hop, c),
                 }
             }
         })
@@ -862,6 +873,30 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn long_chains_share_the_last_hop_column() {
+        let mut g = Graph {
+            lanes: vec![lane("ws")],
+            ..Graph::default()
+        };
+        for i in 0..2000 {
+            g.nodes.push(node(&format!("PC-{i:04}"), "ws", Tone::Red));
+            g.edges.push(edge(
+                &format!("PC-{i:04}"),
+                &format!("PC-{:04}", i + 1),
+                "SMB",
+                at(9, 1),
+            ));
+        }
+        let l = layout(&g, &en());
+        assert_eq!(l.column_of("PC-0000"), Some(0));
+        assert_eq!(l.column_of("PC-1999"), Some(MAX_HOPS));
+        assert_eq!(l.columns.len(), MAX_HOPS + 1);
+        assert_eq!(l.columns[MAX_HOPS], format!("Hop {MAX_HOPS}+"));
+        assert!(l.boxes.len() <= (MAX_HOPS + 1) * MAX_PER_CELL);
+        assert!(render(&g, &en()).len() < 100_000);
     }
 
     #[test]

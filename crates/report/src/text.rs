@@ -675,6 +675,15 @@ impl Voice {
         }
     }
 
+    /// `label:` as the language writes it: French puts a (no-break)
+    /// space before the colon (`Période couverte :`).
+    pub fn label(&self, s: &str) -> String {
+        match self.lang {
+            Lang::Fr => format!("{s}\u{a0}:"),
+            Lang::En => format!("{s}:"),
+        }
+    }
+
     /// A glossary term.
     pub fn term<'a>(&self, key: &'a str) -> &'a str {
         glossary::term(self.lang, key)

@@ -17,38 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cdp::chromium_or_skip;
 use vigie_report::{write_html_with, Options, SECTIONS};
-
-/// The Chromium binary: `$CHROMIUM`, else `chromium` or
-/// `chromium-browser` on the PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser"] {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-fn chromium_or_skip() -> Option<PathBuf> {
-    match chromium() {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("chromium not found on PATH under CI=true: .ci/run must install Debian's `chromium` package")
-        }
-        None => {
-            println!("skipped: chromium not found (apt-get install chromium)");
-            None
-        }
-    }
-}
 
 struct Run {
     stdout: String,

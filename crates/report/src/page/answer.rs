@@ -71,8 +71,8 @@ pub(super) fn answer(out: &mut String, scope: &Scope, verdict: &Verdict, t: &Voi
     if let (Some(start), Some(p)) = (attack_start(scope), &scope.attack_period) {
         let _ = write!(
             out,
-            r#"<span class="period">{}: {} → {}</span>"#,
-            escape(t.v_period),
+            r#"<span class="period">{} {} → {}</span>"#,
+            escape(&t.label(t.v_period)),
             time_html(t, Some(start)),
             time_html(t, Some(p.last.max(start)))
         );
@@ -208,7 +208,7 @@ pub(super) fn answer(out: &mut String, scope: &Scope, verdict: &Verdict, t: &Voi
         for z in &scope.zones {
             s.push_str(&pill(
                 reach_tone(z.status),
-                &format!("{}: {}", z.zone, reach_word(t, z.status)),
+                &format!("{} {}", t.label(&z.zone), reach_word(t, z.status)),
             ));
         }
         s.push_str("</div>");

@@ -13,6 +13,17 @@ use crate::timeline::LEVEL_NAMES;
 use crate::tone::Tone;
 use crate::DetectionRow;
 
+/// A Sigma ATT&CK tag as the reader should see it: a tactic by its name
+/// (`attack.lateral-movement` → "Mouvement latéral"), a technique by its
+/// id (`attack.t1021.002` → `T1021.002`); other tags are not ATT&CK.
+fn attack_tag(tag: &str, t: &Voice) -> Option<String> {
+    let x = tag.strip_prefix("attack.")?;
+    if crate::progression::tactic_index(x).is_some() {
+        return Some(tactic_name(x, t));
+    }
+    Some(x.to_uppercase())
+}
+
 pub(super) fn coverage_section(out: &mut String, scope: &Scope, t: &Voice, max: usize) {
     open_section(out, "coverage", t.s_coverage, t.i_coverage);
     if !scope.caveats.is_empty() {
@@ -30,8 +41,8 @@ pub(super) fn coverage_section(out: &mut String, scope: &Scope, t: &Voice, max: 
     if let Some(p) = &scope.observed {
         let _ = write!(
             out,
-            r#"<p class="small">{}: {} → {}</p>"#,
-            escape(t.c_period),
+            r#"<p class="small">{} {} → {}</p>"#,
+            escape(&t.label(t.c_period)),
             time_html(t, Some(p.first)),
             time_html(t, Some(p.last))
         );
@@ -169,12 +180,7 @@ pub(super) fn detections_section(
             (t.c_tactics, false),
         ]);
         for r in rules.iter().take(max_table) {
-            let tags: Vec<String> = r
-                .tags
-                .iter()
-                .filter_map(|x| x.strip_prefix("attack."))
-                .map(|x| x.to_string())
-                .collect();
+            let tags: Vec<String> = r.tags.iter().filter_map(|x| attack_tag(x, t)).collect();
             tb.row(vec![
                 Cell {
                     class: "strong",
@@ -416,7 +422,13 @@ pub(super) fn artifacts_section(out: &mut String, scope: &Scope, t: &Voice, max:
                 c(list(&d.hosts, 4)),
                 ctime(t, d.first),
                 cnum(t, d.count),
-                c(list(&d.reasons, 3)),
+                c(list(
+                    &d.reasons
+                        .iter()
+                        .map(|r| role_word(t, r))
+                        .collect::<Vec<_>>(),
+                    3,
+                )),
             ]);
         }
         tb.render(out, t, scope.domains.len());

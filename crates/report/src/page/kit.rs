@@ -320,6 +320,25 @@ pub(super) fn c(html: String) -> Cell {
 pub(super) fn ct(text: &str) -> Cell {
     c(escape_truncated(text, CELL_CHARS))
 }
+/// A name (host, account): kept on one line when it is name-sized, so
+/// `SRV-RDS01` never breaks at its hyphen; a longer one (hostile or not)
+/// wraps anywhere rather than widening the table.
+pub(super) fn name_html(s: &str) -> String {
+    if s.chars().count() <= 32 {
+        format!(r#"<span class="nowrap">{}</span>"#, escape(s))
+    } else {
+        escape_truncated(s, CELL_CHARS)
+    }
+}
+
+/// A bold name cell (see [`name_html`]).
+pub(super) fn cname(s: &str) -> Cell {
+    Cell {
+        class: "strong",
+        ..c(name_html(s))
+    }
+}
+
 pub(super) fn ctime(t: &Voice, ts: Option<Timestamp>) -> Cell {
     Cell {
         html: time_html(t, ts),
