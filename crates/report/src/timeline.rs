@@ -488,9 +488,7 @@ mod tests {
 
     #[test]
     fn a_date_in_9999_is_an_outlier_not_a_million_bars() {
-        let mut alerts: Vec<_> = (0..200)
-            .map(|i| (at(8 + i % 5, i % 24, 0), 3, 1))
-            .collect();
+        let mut alerts: Vec<_> = (0..200).map(|i| (at(8 + i % 5, i % 24, 0), 3, 1)).collect();
         let y9999 = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
         alerts.push((y9999, 4, 1));
         let b = bin(&alerts, &[], Zone::Utc).unwrap();

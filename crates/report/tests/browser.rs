@@ -5,8 +5,8 @@
 //! * its script ran to the end (it sets `data-vigie-ready` on `<html>`)
 //!   and the key sections are in the rendered DOM,
 //! * a scope full of hostile strings runs no injected script,
-//! * a screenshot can be taken (the docs' `docs/report-screenshot.png`
-//!   is refreshed from it when `VIGIE_UPDATE_SCREENSHOT=1`).
+//! * a screenshot can be taken (the docs' screenshots are taken from
+//!   `vigie demo`'s real report by `docs/screenshots.sh`).
 //!
 //! Without Chromium the tests print "skipped" and pass, except under
 //! `CI=true`, where `.ci/run` installs it and its absence is a failure.
@@ -283,7 +283,7 @@ fn sorting_and_filtering_work_in_the_browser() {
 }
 
 #[test]
-fn screenshot_for_the_docs() {
+fn a_screenshot_can_be_taken() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
@@ -320,12 +320,6 @@ fn screenshot_for_the_docs() {
         "screenshot suspiciously small: {} bytes",
         png.len()
     );
-    if std::env::var("VIGIE_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report-screenshot.png");
-        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
-        std::fs::copy(&shot, &docs).unwrap();
-        println!("screenshot written to {}", docs.display());
-    }
     if let Ok(keep) = std::env::var("VIGIE_KEEP_REPORT") {
         std::fs::copy(&page, Path::new(&keep).join("report.html")).unwrap();
         std::fs::copy(&shot, Path::new(&keep).join("report-screenshot.png")).unwrap();

@@ -230,3 +230,43 @@ fn print_gives_the_summary_in_two_pages_and_the_rest_compactly() {
         b.media("");
     }
 }
+
+/// The docs' screenshots, from a report given by path (`docs/screenshots.sh`
+/// passes `vigie demo`'s real output): `VIGIE_DEMO_REPORT=…/report.html
+/// VIGIE_SHOTS_DIR=docs cargo test -p vigie-report --test layout -- --ignored`.
+/// Each page is measured as above before it is photographed.
+#[test]
+#[ignore = "writes the docs' screenshots; run by docs/screenshots.sh"]
+fn screenshots_of_the_demo_report() {
+    let (Ok(page), Ok(out)) = (
+        std::env::var("VIGIE_DEMO_REPORT"),
+        std::env::var("VIGIE_SHOTS_DIR"),
+    ) else {
+        panic!("set VIGIE_DEMO_REPORT and VIGIE_SHOTS_DIR");
+    };
+    let prefix = std::env::var("VIGIE_SHOTS_PREFIX").unwrap_or_else(|_| "report".into());
+    let bin = cdp::chromium().expect("chromium");
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Browser::start(&bin, &dir.path().join("profile"));
+    let out = Path::new(&out);
+    for (w, h, mobile, anchor, name) in [
+        (1400, 2300, false, None, "screenshot"),
+        (390, 2600, true, None, "phone"),
+        (390, 1800, true, Some("hosts"), "phone-tables"),
+    ] {
+        b.viewport(w, h, mobile);
+        b.open(Path::new(&page));
+        check(
+            &b.eval(MEASURE),
+            &format!("{page} at {w} px"),
+            MIN_SCREEN_PX,
+        );
+        if let Some(id) = anchor {
+            b.eval(&format!(
+                "window.scrollTo(0, document.getElementById('{id}').getBoundingClientRect().top + window.scrollY - 48)"
+            ));
+        }
+        let png = b.screenshot(false);
+        std::fs::write(out.join(format!("{prefix}-{name}.png")), png).unwrap();
+    }
+}

@@ -58,7 +58,7 @@ pub(super) fn hosts_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
                     ..c(alerts)
                 },
                 c(services_list(t, &h.services)),
-                c(lines(&h.compromise_reasons, 3)),
+                wide(c(lines(&h.compromise_reasons, 3))),
             ]);
         }
         tb.render(out, t, scope.hosts.len());
@@ -108,7 +108,7 @@ pub(super) fn accounts_section(out: &mut String, scope: &Scope, t: &Voice, max: 
                 ctime(t, a.last_malicious),
                 c(list(&a.hosts, 4)),
                 c(list(&a.added_to_groups, 3)),
-                c(lines(&why, 3)),
+                wide(c(lines(&why, 3))),
             ]);
         }
         tb.render(out, t, scope.accounts.len());
@@ -143,7 +143,7 @@ pub(super) fn services_section(out: &mut String, scope: &Scope, t: &Voice, max: 
                     ..c(pill(tone, service_word(t, s.status)))
                 },
                 c(list(&s.hosts, 6)),
-                ct(&s.reason),
+                wide(ct(&s.reason)),
             ]);
         }
         tb.render(out, t, scope.services.len());
@@ -262,7 +262,7 @@ pub(super) fn data_section(out: &mut String, scope: &Scope, t: &Voice, max: usiz
                 ctime(t, d.first),
                 c(what),
                 c(name_html(d.host.as_deref().unwrap_or("—"))),
-                c(desc),
+                wide(c(desc)),
                 c(list(&d.destinations, 4)),
                 Cell {
                     html: d
@@ -308,7 +308,7 @@ pub(super) fn containment_section(out: &mut String, scope: &Scope, t: &Voice, ma
                         ..ct(&action_word(t, a.kind))
                     },
                     c(format!("<code>{}</code>", escape(&a.target))),
-                    ct(&a.reason),
+                    wide(ct(&a.reason)),
                 ],
             );
         }

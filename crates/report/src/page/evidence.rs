@@ -292,10 +292,10 @@ pub(super) fn detections_section(
                     ct(&a.rule_title),
                     ct(a.computer.as_deref().unwrap_or("—")),
                     ct(a.account.as_deref().unwrap_or("—")),
-                    c(format!(
+                    wide(c(format!(
                         "<code>{}</code>",
                         escape_truncated(&a.details, 400)
-                    )),
+                    ))),
                     c(format!(
                         r#"<code class="small">{}</code>"#,
                         escape_truncated(&a.source, 120)
@@ -339,7 +339,7 @@ pub(super) fn artifacts_section(out: &mut String, scope: &Scope, t: &Voice, max:
                     ..ct(&p.host)
                 },
                 ct(p.user.as_deref().unwrap_or("—")),
-                c(format!("<code>{}</code>", escape_truncated(cmd, 400))),
+                wide(c(format!("<code>{}</code>", escape_truncated(cmd, 400)))),
                 c(format!(
                     "<code>{}</code>",
                     escape_truncated(&p.parent_chain.join(" ← "), 200)

@@ -216,13 +216,26 @@ pub(super) fn role_word(t: &Voice, role: &str) -> String {
     }
 }
 
+/// `2026-01-10 02:11 CET` that may break between the date and the hour
+/// (a narrow table column) but never inside either.
+fn breakable_time(s: &str) -> String {
+    match s.split_once(' ') {
+        Some((date, rest)) => format!(
+            r#"<span class="nowrap">{}</span> <span class="nowrap">{}</span>"#,
+            escape(date),
+            escape(rest)
+        ),
+        None => escape(s),
+    }
+}
+
 pub(super) fn time_html(t: &Voice, ts: Option<Timestamp>) -> String {
     match ts {
         Some(ts) => format!(
             r#"<time datetime="{}" title="{}">{}</time>"#,
             ts.to_rfc3339(),
             escape(&t.utc_time(&ts)),
-            escape(&t.short_time(&ts))
+            breakable_time(&t.short_time(&ts))
         ),
         None => "—".to_string(),
     }
@@ -320,6 +333,16 @@ pub(super) fn c(html: String) -> Cell {
 pub(super) fn ct(text: &str) -> Cell {
     c(escape_truncated(text, CELL_CHARS))
 }
+/// A prose cell (why, reason, description, command line): given room,
+/// so that the table's automatic layout never squeezes the sentences into
+/// a column one word wide while a date column takes the space.
+pub(super) fn wide(cell: Cell) -> Cell {
+    Cell {
+        class: "wide",
+        ..cell
+    }
+}
+
 /// A name (host, account): kept on one line when it is name-sized, so
 /// `SRV-RDS01` never breaks at its hyphen; a longer one (hostile or not)
 /// wraps anywhere rather than widening the table.
