@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 
 use vigie_event::Timestamp;
 
-use crate::html::escape;
+use crate::html::{escape, escape_truncated};
 use crate::text::Voice;
 use crate::tone::Tone;
 
@@ -186,6 +186,23 @@ fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Longest tooltip (characters): names come from logs and can be huge.
+const TOOLTIP_CHARS: usize = 1000;
+
+/// `a, b, c +N`: the first `max` names of a folded box.
+fn clip_list(names: &[&str], max: usize) -> String {
+    let mut s = names
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > max {
+        let _ = write!(s, " +{}", names.len() - max);
+    }
+    s
 }
 
 /// Cuts a label to `max` characters with an ellipsis (SVG text does not wrap).
@@ -445,7 +462,7 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
                 (
                     format!("+{} {}", group.len(), t.g_more),
                     clip(&names.join(", "), 40),
-                    names.join(", "),
+                    clip_list(&names, 40),
                 )
             };
             let vias: Vec<String> = group.iter().map(|&n| via_label(n)).collect();
@@ -608,7 +625,10 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
             s,
             r##"<g class="lane" data-zone="{id}"><title>{tip}</title><rect x="{x}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}" stroke="#eaecf0"/><rect x="{x}" y="{y:.1}" width="4" height="{h:.1}" fill="{c}"/><text x="{tx}" y="{ty:.1}" font-size="12.5" font-weight="700" fill="#344054">{title}</text>"##,
             id = escape(&lane.id),
-            tip = escape(&format!("{} — {}\n{}", lane.title, lane.status, lane.note)),
+            tip = escape_truncated(
+                &format!("{} — {}\n{}", lane.title, lane.status, lane.note),
+                TOOLTIP_CHARS
+            ),
             x = MARGIN,
             w = l.width - 2.0 * MARGIN,
             c = lane.tone.strong(),
@@ -655,7 +675,7 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
                 s,
                 r##"<path class="edge" d="{}" fill="none" {style}><title>{}</title></path>"##,
                 e.path,
-                escape(&e.tooltip)
+                escape_truncated(&e.tooltip, TOOLTIP_CHARS)
             );
         }
     }
@@ -666,13 +686,20 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
         } else {
             ""
         };
-        let ids: Vec<&str> = b.nodes.iter().map(|&n| l.nodes[n].id.as_str()).collect();
+        // The hosts a box stands for (tests and scripts find boxes by it),
+        // bounded like everything else that comes from logs.
+        let ids: Vec<String> = b
+            .nodes
+            .iter()
+            .take(40)
+            .map(|&n| clip(&l.nodes[n].id, 200))
+            .collect();
         let _ = write!(
             s,
             r##"<g class="node {cls}" data-host="{id}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" rx="6" fill="{tint}" stroke="{c}" stroke-width="1.3"{dashed}/><rect x="{x:.1}" y="{y:.1}" width="5" height="{h}" rx="2" fill="{c}"/><text x="{tx:.1}" y="{ty1:.1}" font-size="13" font-weight="700" fill="#101828">{label}</text><text x="{tx:.1}" y="{ty2:.1}" font-size="10.5" fill="#475467">{detail}</text>"##,
             cls = b.tone.class(),
             id = escape(&ids.join(" ")),
-            tip = escape(&b.tooltip),
+            tip = escape_truncated(&b.tooltip, TOOLTIP_CHARS),
             x = b.x,
             y = b.y,
             w = NODE_W,

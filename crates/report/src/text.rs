@@ -704,7 +704,7 @@ impl Voice {
             Zone::Utc => tr!(self.lang, "Heures en UTC.", "All times are UTC."),
             z => tr!(
                 self.lang,
-                "Heures de {zone} ; survolez une heure pour la voir en UTC.",
+                "Heures du fuseau {zone} ; survolez une heure pour la voir en UTC.",
                 "Times in {zone}; hover over a time to see it in UTC.",
                 zone = z.name()
             ),

@@ -28,25 +28,12 @@ struct Run {
 /// Runs headless Chromium on `page` with `extra` flags; kills it after 120 s.
 fn run_chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Run {
     let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .args(extra)
-    .arg(format!("file://{}", page.display()))
-    .stdin(Stdio::null());
+    cmd.args(common::cdp::HEADLESS)
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null());
     std::fs::create_dir_all(profile).unwrap();
     let out_path = profile.with_extension("stdout.txt");
     let err_path = profile.with_extension("stderr.txt");

@@ -686,6 +686,7 @@ fn one_detection_dated_9999_keeps_the_report_small() {
         p.last = y9999;
     }
     let html = render_html_with(&far, &rows, &Options::default());
+    println!("{base} bytes, {} with a detection dated 9999", html.len());
     // Before: one SVG line per day of the span, 175 MB.
     assert!(
         html.len() < base + 20_000,
@@ -734,7 +735,11 @@ fn huge_scopes_give_a_bounded_report_that_says_what_it_left_out() {
         rows.push(row.clone());
     }
     let html = render_html_with(&scope, &rows, &Options::default());
-    assert!(html.len() < 16_000_000, "{} bytes", html.len());
+    println!("huge scope: {} bytes", html.len());
+
+    // 20,000 machines, links, accounts and rules, 100,000 detections,
+    // megabyte names: 3.5 MB (a bound, with room, not a target).
+    assert!(html.len() < 6_000_000, "{} bytes", html.len());
     // Never silently: each capped table says how many rows it left out.
     assert!(html.contains("more rows not shown here"));
     assert!(html.matches(r#"<p class="more">"#).count() >= 5);

@@ -436,7 +436,7 @@ impl<'a> Table<'a> {
                     let _ = write!(out, r#" data-label="{}""#, escape(h));
                 }
                 if let Some(k) = &cell.sort {
-                    let _ = write!(out, r#" data-sort="{}""#, escape(k));
+                    let _ = write!(out, r#" data-sort="{}""#, escape_truncated(k, 200));
                 }
                 let _ = write!(out, ">{}</td>", cell.html);
             }
