@@ -270,3 +270,57 @@ fn screenshots_of_the_demo_report() {
         std::fs::write(out.join(format!("{prefix}-{name}.png")), png).unwrap();
     }
 }
+
+/// The keyboard: the first Tab lands on "skip to the answer", Enter goes
+/// there; sortable headers and scrolling charts are in the tab order and
+/// Enter on a header sorts it.
+#[test]
+fn the_keyboard_reaches_the_answer_tables_and_charts() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = report(
+        dir.path(),
+        "kb.html",
+        &common::ccpab_scope(),
+        &common::ccpab_detections(),
+        Lang::Fr,
+    );
+    let mut b = Browser::start(&bin, &dir.path().join("profile"));
+    b.viewport(1400, 900, false);
+    b.open(&page);
+    let key = |b: &mut Browser, key: &str, code: u32| {
+        for kind in ["keyDown", "keyUp"] {
+            b.call(
+                "Input.dispatchKeyEvent",
+                serde_json::json!({"type": kind, "key": key, "code": key,
+                    "windowsVirtualKeyCode": code, "text": if key == "Enter" { "\r" } else { "" }}),
+            );
+        }
+    };
+    key(&mut b, "Tab", 9);
+    assert_eq!(
+        b.eval("document.activeElement.className"),
+        "skip",
+        "first Tab"
+    );
+    assert_eq!(
+        b.eval("document.activeElement.textContent"),
+        "Aller à la réponse"
+    );
+    key(&mut b, "Enter", 13);
+    assert_eq!(b.eval("location.hash"), "#answer");
+    // Headers and charts are focusable; Enter on a focused header sorts.
+    let n = b.eval("document.querySelectorAll('th[tabindex=\"0\"]').length");
+    assert!(n.as_u64().unwrap() > 20, "{n}");
+    let charts = b.eval("document.querySelectorAll('.chart[tabindex=\"0\"]').length");
+    assert_eq!(charts, 2);
+    b.eval("document.querySelector('#hosts th').focus()");
+    key(&mut b, "Enter", 13);
+    assert_eq!(
+        b.eval("document.querySelector('#hosts th').getAttribute('aria-sort')"),
+        "ascending"
+    );
+    assert!(b.console.is_empty(), "console: {:?}", b.console);
+}

@@ -300,7 +300,8 @@ pub(super) fn timeline_section(
     );
     let _ = write!(
         out,
-        r#"<div class="chart">{}</div>"#,
+        r#"<div class="chart" tabindex="0" role="region" aria-label="{}">{}</div>"#,
+        escape(t.s_timeline),
         timeline::render(&points, &markers, t)
     );
     if fallback {
@@ -591,7 +592,14 @@ pub(super) fn graph_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
         );
     }
     out.push_str("</div>");
-    let _ = write!(out, r#"<div class="chart">{}</div>"#, graph::render(&g, t));
+    // Focusable: on a phone the drawing scrolls inside its box, and the
+    // keyboard must be able to scroll it too.
+    let _ = write!(
+        out,
+        r#"<div class="chart" tabindex="0" role="region" aria-label="{}">{}</div>"#,
+        escape(t.s_graph),
+        graph::render(&g, t)
+    );
     if g.edges.is_empty() {
         empty(out, t.g_empty);
     }

@@ -1,6 +1,7 @@
 //! What the answer rests on: log coverage, detections and technical
 //! traces.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use vigie_scope::Scope;
@@ -12,6 +13,28 @@ use crate::text::Voice;
 use crate::timeline::LEVEL_NAMES;
 use crate::tone::Tone;
 use crate::DetectionRow;
+
+/// The scope's names for the machines detection rows name: rows carry
+/// what the log says (`SRV-RDS01.ccpab.local`), the scope and the rest of
+/// the report say `SRV-RDS01`; one name per machine everywhere.
+fn host_names(scope: &Scope) -> HashMap<String, &str> {
+    let mut m = HashMap::new();
+    for h in &scope.hosts {
+        for n in std::iter::once(&h.name).chain(&h.fqdns) {
+            m.entry(n.to_uppercase()).or_insert(h.name.as_str());
+        }
+    }
+    m
+}
+
+fn host_name(names: &HashMap<String, &str>, computer: Option<&str>) -> String {
+    match computer.filter(|c| !c.is_empty()) {
+        None => "—".into(),
+        Some(c) => names
+            .get(&c.to_uppercase())
+            .map_or_else(|| c.to_string(), |n| n.to_string()),
+    }
+}
 
 /// A Sigma ATT&CK tag as the reader should see it: a tactic by its name
 /// (`attack.lateral-movement` → "Mouvement latéral"), a technique by its
@@ -279,6 +302,7 @@ pub(super) fn detections_section(
             (t.c_evidence, false),
         ]);
         tb.id = Some("det-table");
+        let names = host_names(scope);
         for a in shown {
             let rank = level_rank(a.level);
             tb.row_attrs(
@@ -290,7 +314,7 @@ pub(super) fn detections_section(
                         ..c(level_badge(t, a.level))
                     },
                     ct(&a.rule_title),
-                    ct(a.computer.as_deref().unwrap_or("—")),
+                    c(name_html(&host_name(&names, a.computer.as_deref()))),
                     ct(a.account.as_deref().unwrap_or("—")),
                     wide(c(format!(
                         "<code>{}</code>",
