@@ -36,6 +36,25 @@ pub(crate) fn quote_max(s: &str, max: usize) -> String {
     }
 }
 
+/// `s` unquoted, for a field that holds rule text (a title, an id):
+/// control characters escaped, and past `max` characters cut with an
+/// ellipsis.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n >= max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_bidi(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// [`quote_max`] with the default length.
 pub(crate) fn quote(s: &str) -> String {
     quote_max(s, QUOTE_CHARS)
@@ -108,6 +127,13 @@ mod tests {
             "'a\\u{1b}]52;c;x\\u{7}\\nb'"
         );
         assert_eq!(quote("x\u{202e}y"), "'x\\u{202e}y'");
+    }
+
+    #[test]
+    fn clipped_fields() {
+        assert_eq!(clip("Title", 200), "Title");
+        assert_eq!(clip(&"t".repeat(300), 200), format!("{}…", "t".repeat(200)));
+        assert_eq!(clip("a\u{1b}[2J", 200), "a\\u{1b}[2J");
     }
 
     #[test]
