@@ -66,12 +66,19 @@ impl From<LevelArg> for Level {
 /// Rule selection shared by `hunt`, `rules check` and `demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuleArgs {
-    /// Sigma rule file or directory (repeatable). Added to Vigie's built-in pack.
+    /// Sigma rule file or directory (repeatable). Added to the default rules
+    /// (Vigie's pack and the SigmaHQ snapshot); a rule also in the snapshot
+    /// is used once, from here.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Do not use Vigie's built-in rule pack.
+    /// Do not use Vigie's built-in rule pack (the SigmaHQ snapshot stays:
+    /// add --no-sigmahq to use only --rules).
     #[arg(long)]
     pub no_builtin: bool,
+    /// Do not use the vetted SigmaHQ snapshot (embedded in the binary or
+    /// installed by `vigie rules update`).
+    #[arg(long)]
+    pub no_sigmahq: bool,
     /// Only rules of this level or above.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_level: Option<LevelArg>,
@@ -111,6 +118,9 @@ impl RuleArgs {
         let mut v = Vec::new();
         if !self.no_builtin {
             v.push(vigie_hunt::RuleSource::Builtin);
+        }
+        if !self.no_sigmahq {
+            v.push(vigie_hunt::RuleSource::SigmaHq);
         }
         v.extend(self.rules.iter().cloned().map(vigie_hunt::RuleSource::Path));
         v

@@ -21,19 +21,38 @@ pub enum RulesCommand {
         json: bool,
     },
     /// Download the latest SigmaHQ rule release (needs internet access).
+    /// Without --dest it refreshes the SigmaHQ snapshot `vigie hunt` uses by
+    /// default (in the user's data directory; used when newer than the one
+    /// in the binary).
     Update {
-        /// Where to put the rules.
-        #[arg(long, value_name = "DIR", default_value = "sigma-rules")]
-        dest: PathBuf,
+        /// Put the whole release here instead (to use with --rules).
+        #[arg(long, value_name = "DIR")]
+        dest: Option<PathBuf>,
     },
 }
 
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     match cmd {
         RulesCommand::Check { rules, json } => check(&rules, json),
-        RulesCommand::Update { dest } => {
+        RulesCommand::Update { dest: Some(dest) } => {
             let report = vigie_rules::update(&dest, &vigie_rules::UpdateOptions::default())?;
             println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Update { dest: None } => {
+            let dir = vigie_rules::sigmahq::installed_dir().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no data directory for this user (set VIGIE_DATA_DIR, or use --dest DIR)"
+                )
+            })?;
+            let report = vigie_rules::update(&dir, &vigie_rules::UpdateOptions::default())?;
+            println!(
+                "SigmaHQ release {}: {} rule files installed into {}.",
+                report.release,
+                report.rule_files,
+                dir.display()
+            );
+            println!("{}", vigie_rules::sigmahq::status_in(Some(&dir)));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -49,14 +68,22 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
         scope: false,
         assets: None,
     };
-    let (set, mut report) =
-        vigie_hunt::pipeline::load_rules(&config).map_err(|e| anyhow::anyhow!("--rules {e}"))?;
+    let (set, mut report, sigmahq) = vigie_hunt::pipeline::load_rules_with_snapshot(&config)
+        .map_err(|e| anyhow::anyhow!("--rules {e}"))?;
     let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // The report's fields, plus the snapshot (additive).
+        let mut v = serde_json::to_value(&report)?;
+        if let (Some(s), Some(map)) = (&sigmahq, v.as_object_mut()) {
+            map.insert("sigmahq".into(), serde_json::to_value(s)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render(&report, engine.rules().len()));
+        if let Some(s) = &sigmahq {
+            println!("{s}");
+        }
     }
     Ok(if report.failures.is_empty() {
         ExitCode::SUCCESS
