@@ -12,16 +12,13 @@ pub(crate) const QUOTE_CHARS: usize = 120;
 /// Longest failure reason, in characters (a reason quotes a few pieces).
 pub(crate) const REASON_CHARS: usize = 600;
 
-/// `s` for a message: control characters escaped (`\n`, `\u{1b}`…), and
-/// when longer than `max` characters, its head, an ellipsis and its full
-/// size (`'aaaa…' (1,048,576 bytes)`), so the reader knows it was cut.
-pub(crate) fn quote_max(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max * 2) + 2);
-    let mut cut = false;
-    for (shown, c) in s.chars().enumerate() {
-        if shown >= max {
-            cut = true;
-            break;
+/// The first `max` characters of `s`, control and bidirectional
+/// characters escaped (`\n`, `\u{1b}`…), and whether `s` was longer.
+fn escaped(s: &str, max: usize) -> (String, bool) {
+    let mut out = String::with_capacity(s.len().min(max * 2));
+    for (n, c) in s.chars().enumerate() {
+        if n >= max {
+            return (out, true);
         }
         if c.is_control() || is_bidi(c) {
             out.extend(c.escape_default());
@@ -29,10 +26,16 @@ pub(crate) fn quote_max(s: &str, max: usize) -> String {
             out.push(c);
         }
     }
-    if cut {
-        format!("'{out}…' ({} bytes)", thousands(s.len()))
-    } else {
-        format!("'{out}'")
+    (out, false)
+}
+
+/// `s` for a message: control characters escaped (`\n`, `\u{1b}`…), and
+/// when longer than `max` characters, its head, an ellipsis and its full
+/// size (`'aaaa…' (1,048,576 bytes)`), so the reader knows it was cut.
+pub(crate) fn quote_max(s: &str, max: usize) -> String {
+    match escaped(s, max) {
+        (out, true) => format!("'{out}…' ({} bytes)", thousands(s.len())),
+        (out, false) => format!("'{out}'"),
     }
 }
 
@@ -40,17 +43,9 @@ pub(crate) fn quote_max(s: &str, max: usize) -> String {
 /// control characters escaped, and past `max` characters cut with an
 /// ellipsis.
 pub(crate) fn clip(s: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n >= max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() || is_bidi(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let (mut out, cut) = escaped(s, max);
+    if cut {
+        out.push('…');
     }
     out
 }
@@ -69,17 +64,9 @@ pub(crate) fn cap_reason(reason: String) -> String {
     if reason.len() <= REASON_CHARS && !needs_escape {
         return reason;
     }
-    let mut out = String::new();
-    for (n, c) in reason.chars().enumerate() {
-        if n >= REASON_CHARS {
-            out.push_str(&format!("… ({} bytes in all)", thousands(reason.len())));
-            break;
-        }
-        if c.is_control() || is_bidi(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let (mut out, cut) = escaped(&reason, REASON_CHARS);
+    if cut {
+        out.push_str(&format!("… ({} bytes in all)", thousands(reason.len())));
     }
     out
 }

@@ -149,10 +149,11 @@ pub fn load_rules_with_snapshot(
     // Ids of the rules given with `--rules`, when there is a snapshot to
     // take them out of.
     let given: std::collections::HashSet<String> = match &given_rules {
-        Some((s, _)) if config
-            .rules
-            .iter()
-            .any(|s| matches!(s, RuleSource::SigmaHq)) =>
+        Some((s, _))
+            if config
+                .rules
+                .iter()
+                .any(|s| matches!(s, RuleSource::SigmaHq)) =>
         {
             s.metas()
                 .into_iter()
