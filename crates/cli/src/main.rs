@@ -82,9 +82,23 @@ pub struct RuleArgs {
     /// Only rules of this level or above.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_level: Option<LevelArg>,
-    /// Only rules with this status (repeatable: stable, test, experimental, ...).
-    #[arg(long = "status", value_name = "STATUS")]
+    /// Only rules with this status (repeatable: stable, test, experimental, deprecated, unsupported).
+    #[arg(
+        long = "status",
+        value_name = "STATUS",
+        ignore_case = true,
+        value_parser = clap::builder::PossibleValuesParser::new(vigie_detect::STATUSES)
+    )]
     pub status: Vec<String>,
+    /// Values of `%name%` placeholders for rules that use them (YAML: `name: [values]`, or a pySigma pipeline's `vars:`).
+    #[arg(long, value_name = "FILE", value_parser = read_placeholders)]
+    pub placeholders: Option<vigie_detect::Placeholders>,
+}
+
+/// `--placeholders FILE`, read when the command line is: a bad file is a
+/// usage error (exit 2) before any work.
+fn read_placeholders(path: &str) -> Result<vigie_detect::Placeholders, String> {
+    vigie_detect::Placeholders::load(std::path::Path::new(path)).map_err(|e| e.reason)
 }
 
 impl RuleArgs {
@@ -96,6 +110,7 @@ impl RuleArgs {
             } else {
                 Some(self.status.clone())
             },
+            placeholders: self.placeholders.clone().unwrap_or_default(),
         }
     }
 

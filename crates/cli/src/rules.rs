@@ -68,8 +68,9 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
         scope: false,
         assets: None,
     };
-    let (set, mut report, sigmahq) = vigie_hunt::pipeline::load_rules_with_snapshot(&config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report, sigmahq) = vigie_hunt::pipeline::load_rules_with_snapshot(&config)
+        .map_err(|e| anyhow::anyhow!("--rules {e}"))?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     if json {
         // The report's fields, plus the snapshot (additive).
@@ -91,10 +92,21 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
     })
 }
 
-/// The rules report as text: counts, then each rule not loaded.
+/// The rules report as text: counts, then each rule not loaded (with
+/// the kinds of problems counted), then the warnings.
 pub fn render(r: &LoadReport, compiled: usize) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in &r.failures {
+        *kinds.entry(f.kind.as_str()).or_default() += 1;
+    }
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        let k: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(" ({})", k.join(", "))
+    };
     let mut s = format!(
-        "{} rule files: {} detection, {} correlation, {} filter rules loaded; {} deselected; {} compiled; {} not loaded\n",
+        "{} rule files: {} detection, {} correlation, {} filter rules loaded; {} deselected; {} compiled; {} not loaded{kinds}\n",
         r.files,
         r.detection,
         r.correlation,
@@ -115,6 +127,20 @@ pub fn render(r: &LoadReport, compiled: usize) -> String {
             f.path.display(),
             f.document,
             f.reason
+        ));
+    }
+    for w in &r.warnings {
+        let what = w
+            .title
+            .as_deref()
+            .or(w.id.as_deref())
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "warning: {}#{}{what}: {}\n",
+            w.path.display(),
+            w.document,
+            w.message
         ));
     }
     s

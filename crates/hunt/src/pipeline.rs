@@ -64,6 +64,9 @@ pub enum HuntError {
     NoInput(String),
     #[error("no rule could be loaded ({0} failed); see the rules report")]
     NoRules(usize),
+    /// A `--rules` path that does not exist or holds no Sigma rule.
+    #[error("--rules {0}")]
+    RulePath(vigie_detect::RulePathError),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -107,10 +110,13 @@ pub struct HuntOutcome {
     pub post_time: Duration,
 }
 
-/// Loads the rules of `config`, reporting every failure.
-pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
-    let (set, report, _) = load_rules_with_snapshot(config);
-    (set, report)
+/// Loads the rules of `config`, reporting every failure. The paths are
+/// read together, so a file reached through several of them is read
+/// once; a path that does not exist or holds no Sigma rule is an error.
+pub fn load_rules(
+    config: &HuntConfig,
+) -> Result<(RuleSet, LoadReport), vigie_detect::RulePathError> {
+    load_rules_with_snapshot(config).map(|(set, report, _)| (set, report))
 }
 
 /// [`load_rules`], with the status of the SigmaHQ snapshot when the
@@ -118,57 +124,62 @@ pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
 /// the snapshot is loaded once, from `--rules`.
 pub fn load_rules_with_snapshot(
     config: &HuntConfig,
-) -> (
-    RuleSet,
-    LoadReport,
-    Option<vigie_rules::sigmahq::SnapshotStatus>,
-) {
-    let paths: Vec<(RuleSet, LoadReport)> = config
+) -> Result<
+    (
+        RuleSet,
+        LoadReport,
+        Option<vigie_rules::sigmahq::SnapshotStatus>,
+    ),
+    vigie_detect::RulePathError,
+> {
+    let mut set = RuleSet::default();
+    let mut report = LoadReport::default();
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::Builtin))
+    {
+        let (s, r) = vigie_rules::builtin_rule_set(&config.load);
+        set.extend(s);
+        report.merge(r);
+    }
+    let paths: Vec<&PathBuf> = config
         .rules
         .iter()
         .filter_map(|s| match s {
-            RuleSource::Path(p) => Some(vigie_detect::load_paths(
-                std::slice::from_ref(p),
-                &config.load,
-            )),
-            _ => None,
+            RuleSource::Path(p) => Some(p),
+            RuleSource::Builtin | RuleSource::SigmaHq => None,
         })
         .collect();
-    // Ids of the rules given with `--rules`, when there is a snapshot to
-    // take them out of.
-    let given: std::collections::HashSet<String> = if config
+    // Read before the snapshot: their ids are taken out of it.
+    let given = if paths.is_empty() {
+        None
+    } else {
+        Some(vigie_detect::load_rule_paths(&paths, &config.load)?)
+    };
+    let mut snapshot = None;
+    if config
         .rules
         .iter()
         .any(|s| matches!(s, RuleSource::SigmaHq))
     {
-        paths
+        let ids: std::collections::HashSet<String> = given
             .iter()
             .flat_map(|(s, _)| s.metas())
             .filter_map(|m| m.id.map(|id| id.to_ascii_lowercase()))
-            .collect()
-    } else {
-        Default::default()
-    };
-    let mut paths = paths.into_iter();
-    let mut set = RuleSet::default();
-    let mut report = LoadReport::default();
-    let mut snapshot = None;
-    for source in &config.rules {
-        let (s, r) = match source {
-            RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
-            RuleSource::SigmaHq => {
-                let installed = vigie_rules::sigmahq::installed_dir();
-                let (s, r, status) =
-                    vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &given);
-                snapshot = Some(status);
-                (s, r)
-            }
-            RuleSource::Path(_) => paths.next().unwrap_or_default(),
-        };
+            .collect();
+        let installed = vigie_rules::sigmahq::installed_dir();
+        let (s, r, status) =
+            vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &ids);
+        set.extend(s);
+        report.merge(r);
+        snapshot = Some(status);
+    }
+    if let Some((s, r)) = given {
         set.extend(s);
         report.merge(r);
     }
-    (set, report, snapshot)
+    Ok((set, report, snapshot))
 }
 
 /// The rules phase's result.
@@ -192,8 +203,9 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
             sigmahq: None,
         });
     }
-    let (set, mut report, sigmahq) = load_rules_with_snapshot(config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report, sigmahq) =
+        load_rules_with_snapshot(config).map_err(HuntError::RulePath)?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     let compiled = engine.rules().len();
     if compiled == 0 {

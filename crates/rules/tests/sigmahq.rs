@@ -45,11 +45,17 @@ fn every_include_and_exclude_names_a_sigmahq_rule_the_policy_would_decide_otherw
     for (list, want_kept_by_policy) in [(&sel.include, false), (&sel.exclude, true)] {
         for e in list {
             let Some((rel, title, _)) = all.get(&e.id) else {
-                problems.push(format!("{} ({}) is not a rule the policy considers", e.id, e.title));
+                problems.push(format!(
+                    "{} ({}) is not a rule the policy considers",
+                    e.id, e.title
+                ));
                 continue;
             };
             if *title != e.title {
-                problems.push(format!("{}: title is now {title:?}, vetted as {:?}", e.id, e.title));
+                problems.push(format!(
+                    "{}: title is now {title:?}, vetted as {:?}",
+                    e.id, e.title
+                ));
             }
             let text = std::fs::read_to_string(root.join(rel)).unwrap();
             let by_policy = policy_only.judge(&rule_info(&text).unwrap());
@@ -147,7 +153,9 @@ fn the_binary_embeds_exactly_the_vetted_selection_of_the_corpus() {
         "{line}"
     );
     // Medium rules that matter stay in; most medium rules do not.
-    assert!(got.iter().any(|(rel, _)| rel.ends_with("win_security_kerberoasting_activity.yml")));
+    assert!(got
+        .iter()
+        .any(|(rel, _)| rel.ends_with("win_security_kerberoasting_activity.yml")));
     assert!(!got
         .iter()
         .any(|(rel, _)| rel.ends_with("proc_creation_win_net_groups_and_accounts_recon.yml")));
@@ -159,8 +167,7 @@ fn every_embedded_rule_loads_and_compiles() {
         eprintln!("skipped: this build embeds no SigmaHQ snapshot");
         return;
     }
-    let (set, report, status) =
-        sigmahq::rule_set(&LoadOptions::default(), None, &HashSet::new());
+    let (set, report, status) = sigmahq::rule_set(&LoadOptions::default(), None, &HashSet::new());
     assert!(report.failures.is_empty(), "{:#?}", report.failures);
     assert_eq!(report.files, status.rules);
     assert!(status.rules > 1000, "{status}");
@@ -243,7 +250,10 @@ fn a_rule_given_with_rules_is_taken_out_of_the_snapshot() {
         sigmahq::rule_set(&LoadOptions::default(), None, &HashSet::from([id.clone()]));
     assert_eq!(status.rules, all.rules - 1);
     assert!(set.metas().iter().all(|m| m.id.as_deref() != Some(&id)));
-    assert!(status.to_string().contains("also given with --rules"), "{status}");
+    assert!(
+        status.to_string().contains("also given with --rules"),
+        "{status}"
+    );
 }
 
 #[test]

@@ -102,7 +102,8 @@ fn downloads_verifies_and_installs_the_release() {
         ("rules/windows/a.yml", RULE),
         (
             "rules/windows/b.yml",
-            &RULE.replace("Test Rule", "Other Rule")
+            &RULE
+                .replace("Test Rule", "Other Rule")
                 .replace("level: low", "date: 2099-02-03\nlevel: low"),
         ),
         ("rules/README.md", "# rules"),
@@ -144,7 +145,10 @@ fn downloads_verifies_and_installs_the_release() {
         serde_json::from_str(&read(&dest.join(vigie_rules::sigmahq::MARKER))).unwrap();
     assert_eq!(marker["release"], "r2099-01-01");
     assert_eq!(marker["newest_rule"], "2099-02-03");
-    assert!(marker["url"].as_str().unwrap().ends_with("sigma_all_rules.zip"));
+    assert!(marker["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("sigma_all_rules.zip"));
 }
 
 #[test]
