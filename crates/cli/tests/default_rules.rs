@@ -212,7 +212,7 @@ fn summary_manifest_and_rules_check_name_the_sigmahq_snapshot_and_its_license() 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("SigmaHQ snapshot: SigmaHQ commit 8eaafff (2026-08-05)"),
+        stdout.contains("SigmaHQ snapshot: commit 8eaafff (2026-08-05)"),
         "{stdout}"
     );
     let out = vigie(&["rules", "check", "--json"], tmp.path(), &data);
@@ -251,7 +251,7 @@ fn a_newer_snapshot_installed_by_rules_update_is_the_one_hunt_uses() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("SigmaHQ snapshot: SigmaHQ release r2099-01-01, 1 rules"),
+        stdout.contains("SigmaHQ snapshot: release r2099-01-01, 1 rule selected"),
         "{stdout}"
     );
     assert!(
