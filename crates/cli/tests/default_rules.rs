@@ -62,6 +62,10 @@ fn titles(timeline: &Path) -> Vec<String> {
         .collect()
 }
 
+fn manifest(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
 /// (input under the corpus, rules that must fire on it with no option).
 const CASES: &[(&str, &[&str])] = &[
     (
@@ -181,9 +185,7 @@ fn summary_manifest_and_rules_check_name_the_sigmahq_snapshot_and_its_license() 
         .unwrap_or_else(|| panic!("no snapshot line in\n{stdout}"));
     assert!(line.contains("8eaafff"), "{line}");
     assert!(line.contains("Detection Rule License"), "{line}");
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("t.jsonl.manifest.json")).unwrap())
-            .unwrap();
+    let m = manifest(&tmp.path().join("t.jsonl.manifest.json"));
     let s = &m["rules"]["sigmahq"];
     assert_eq!(s["origin"], "embedded");
     assert_eq!(s["commit"], "8eaafff");
@@ -202,9 +204,7 @@ fn summary_manifest_and_rules_check_name_the_sigmahq_snapshot_and_its_license() 
         &data,
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("SigmaHQ snapshot"));
-    let m: Value =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("u.jsonl.manifest.json")).unwrap())
-            .unwrap();
+    let m = manifest(&tmp.path().join("u.jsonl.manifest.json"));
     assert!(m["rules"].get("sigmahq").is_none(), "{}", m["rules"]);
     assert!(m["rules"]["compiled"].as_u64().unwrap() + 1000 < with);
 

@@ -115,6 +115,23 @@ pub struct SnapshotStatus {
 }
 
 impl SnapshotStatus {
+    /// No snapshot: the build embeds none and none is installed.
+    pub fn none(notes: Vec<String>) -> Self {
+        SnapshotStatus {
+            origin: Origin::None,
+            path: None,
+            commit: None,
+            commit_date: None,
+            release: None,
+            newest_rule: None,
+            rules: 0,
+            vetted: false,
+            embedded_in_build: false,
+            attribution: ATTRIBUTION,
+            notes,
+        }
+    }
+
     /// "commit 8eaafff (2026-08-05)" / "release r2026-09-01" / "rules
     /// dated up to 2026-07-30".
     pub fn identity(&self) -> String {
@@ -255,19 +272,7 @@ pub fn status_in(installed: Option<&Path>) -> SnapshotStatus {
             s.notes.extend(notes);
             s
         }
-        (None, None) => SnapshotStatus {
-            origin: Origin::None,
-            path: None,
-            commit: None,
-            commit_date: None,
-            release: None,
-            newest_rule: None,
-            rules: 0,
-            vetted: false,
-            embedded_in_build: false,
-            attribution: ATTRIBUTION,
-            notes,
-        },
+        (None, None) => SnapshotStatus::none(notes),
     }
 }
 

@@ -258,19 +258,7 @@ fn a_rule_given_with_rules_is_taken_out_of_the_snapshot() {
 
 #[test]
 fn without_a_snapshot_the_status_says_so() {
-    let status = sigmahq::SnapshotStatus {
-        origin: Origin::None,
-        path: None,
-        commit: None,
-        commit_date: None,
-        release: None,
-        newest_rule: None,
-        rules: 0,
-        vetted: false,
-        embedded_in_build: false,
-        attribution: sigmahq::ATTRIBUTION,
-        notes: Vec::new(),
-    };
+    let status = sigmahq::SnapshotStatus::none(Vec::new());
     let line = status.to_string();
     assert!(line.contains("not embedded in this build"), "{line}");
 }
