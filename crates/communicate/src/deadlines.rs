@@ -46,17 +46,18 @@ impl KnownAt {
         }
     }
 
-    /// The scope's first malicious time (start of the attack period, else
-    /// the earliest malicious time of a host or account).
+    /// The scope's first malicious time: the earliest of the attack
+    /// period's start, the entry point (a VPN login before any detection)
+    /// and the first malicious time of any host or account.
     pub fn from_scope(scope: &Scope) -> Option<KnownAt> {
-        let t = scope.attack_period.map(|p| p.first).or_else(|| {
-            scope
-                .hosts
-                .iter()
-                .filter_map(|h| h.first_malicious)
-                .chain(scope.accounts.iter().filter_map(|a| a.first_malicious))
-                .min()
-        })?;
+        let t = scope
+            .attack_period
+            .map(|p| p.first)
+            .into_iter()
+            .chain(scope.entry_point.as_ref().and_then(|e| e.time))
+            .chain(scope.hosts.iter().filter_map(|h| h.first_malicious))
+            .chain(scope.accounts.iter().filter_map(|a| a.first_malicious))
+            .min()?;
         Some(KnownAt {
             time: t,
             source: KnownAtSource::FirstSignal,
