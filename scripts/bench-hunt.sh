@@ -46,8 +46,15 @@ measure() { # name, command...
 }
 
 measure vigie-parse "$vigie" hunt --no-rules --quiet "$bench/evtx"
-measure vigie-hunt "$vigie" hunt --no-builtin "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
-grep -E '^Read|^Time|^Detections' "$bench/vigie-hunt.out" || true
+# The default rule set (Vigie's pack + the vetted SigmaHQ snapshot), the
+# previous default (the pack alone) and the full SigmaHQ Windows set, in the
+# same run.
+measure vigie-default "$vigie" hunt --output "$bench/default.jsonl" "$bench/evtx"
+grep -E '^Time|^Rules|^Detections' "$bench/vigie-default.out" || true
+measure vigie-pack "$vigie" hunt --no-sigmahq --output "$bench/pack.jsonl" "$bench/evtx"
+grep -E '^Time|^Rules|^Detections' "$bench/vigie-pack.out" || true
+measure vigie-hunt "$vigie" hunt --no-builtin --no-sigmahq "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
+grep -E '^Read|^Time|^Rules|^Detections' "$bench/vigie-hunt.out" || true
 if [ -n "${HAYABUSA:-}" ]; then
     # HAYABUSA_RULES: a hayabusa-rules checkout (holds config/); -w: no wizard, default rule set.
     measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" \

@@ -19,6 +19,9 @@ use crate::timeline::{Detection, DetectionKind};
 pub enum RuleSource {
     /// Vigie's built-in pack (used by default).
     Builtin,
+    /// The vetted SigmaHQ snapshot, embedded or installed by `vigie rules
+    /// update` (used by default; `--no-sigmahq` leaves it out).
+    SigmaHq,
     /// A rule file or directory (`--rules PATH`).
     Path(PathBuf),
 }
@@ -61,6 +64,9 @@ pub enum HuntError {
     NoInput(String),
     #[error("no rule could be loaded ({0} failed); see the rules report")]
     NoRules(usize),
+    /// A `--rules` path that does not exist or holds no Sigma rule.
+    #[error("--rules {0}")]
+    RulePath(vigie_detect::RulePathError),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -85,6 +91,9 @@ pub struct HuntOutcome {
     pub engine: Option<Engine>,
     /// Digest of the compiled rule set (empty when no rules).
     pub rule_digest: String,
+    /// The SigmaHQ snapshot used (or why none was), when the run asked
+    /// for it.
+    pub sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
     /// Events read across all files.
     pub events: u64,
     /// Time span of the events read.
@@ -102,18 +111,78 @@ pub struct HuntOutcome {
 }
 
 /// Loads the rules of `config`, reporting every failure.
-pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
+pub fn load_rules(
+    config: &HuntConfig,
+) -> Result<(RuleSet, LoadReport), vigie_detect::RulePathError> {
+    let (set, report, _) = load_rules_with_snapshot(config)?;
+    Ok((set, report))
+}
+
+/// [`load_rules`], with the status of the SigmaHQ snapshot when the
+/// configuration asks for it. The `--rules` paths are read together, so a
+/// file reached through several of them is read once; a path that does
+/// not exist or holds no Sigma rule is an error. A rule given with
+/// `--rules` that is also in the snapshot is loaded once, from `--rules`.
+pub fn load_rules_with_snapshot(
+    config: &HuntConfig,
+) -> Result<
+    (
+        RuleSet,
+        LoadReport,
+        Option<vigie_rules::sigmahq::SnapshotStatus>,
+    ),
+    vigie_detect::RulePathError,
+> {
+    let paths: Vec<&PathBuf> = config
+        .rules
+        .iter()
+        .filter_map(|s| match s {
+            RuleSource::Path(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let given_rules = if paths.is_empty() {
+        None
+    } else {
+        Some(vigie_detect::load_rule_paths(&paths, &config.load)?)
+    };
+    // Ids of the rules given with `--rules`, when there is a snapshot to
+    // take them out of.
+    let given: std::collections::HashSet<String> = match &given_rules {
+        Some((s, _)) if config
+            .rules
+            .iter()
+            .any(|s| matches!(s, RuleSource::SigmaHq)) =>
+        {
+            s.metas()
+                .into_iter()
+                .filter_map(|m| m.id.map(|id| id.to_ascii_lowercase()))
+                .collect()
+        }
+        _ => Default::default(),
+    };
+    let mut given_rules = given_rules;
     let mut set = RuleSet::default();
     let mut report = LoadReport::default();
+    let mut snapshot = None;
     for source in &config.rules {
         let (s, r) = match source {
             RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
-            RuleSource::Path(p) => vigie_detect::load_paths(std::slice::from_ref(p), &config.load),
+            RuleSource::SigmaHq => {
+                let installed = vigie_rules::sigmahq::installed_dir();
+                let (s, r, status) =
+                    vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &given);
+                snapshot = Some(status);
+                (s, r)
+            }
+            // Every path was read at once above: their rules go in at the
+            // place of the first path.
+            RuleSource::Path(_) => given_rules.take().unwrap_or_default(),
         };
         set.extend(s);
         report.merge(r);
     }
-    (set, report)
+    Ok((set, report, snapshot))
 }
 
 /// The rules phase's result.
@@ -122,6 +191,7 @@ struct Compiled {
     report: LoadReport,
     compiled: usize,
     digest: String,
+    sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
 }
 
 /// Loads and compiles the rules (nothing when parsing only); compile
@@ -133,10 +203,12 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
             report: LoadReport::default(),
             compiled: 0,
             digest: String::new(),
+            sigmahq: None,
         });
     }
-    let (set, mut report) = load_rules(config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report, sigmahq) =
+        load_rules_with_snapshot(config).map_err(HuntError::RulePath)?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     let compiled = engine.rules().len();
     if compiled == 0 {
@@ -147,6 +219,7 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
         engine: Some(engine),
         report,
         compiled,
+        sigmahq,
     })
 }
 
@@ -208,6 +281,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         report: rules,
         compiled: rules_compiled,
         digest: rule_digest,
+        sigmahq,
     } = compiled?;
     // Matches are kept for the correlator only when there is one to feed:
     // a SigmaHQ Windows rule set has no correlation rule.
@@ -317,6 +391,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         rules_compiled,
         engine,
         rule_digest,
+        sigmahq,
         events,
         first,
         last,

@@ -154,6 +154,149 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("cnil", "CNIL", "CNIL (French data protection authority)"),
     ("complaint", "plainte", "complaint"),
     ("personal_data", "données personnelles", "personal data"),
+    // ATT&CK tactics (the kill-chain strip of the report and the console).
+    // `tactic_` + the Sigma tag slug with `_`. French follows the glossary
+    // where a nature has the same meaning (Discovery is "reconnaissance"
+    // there, so TA0043 Reconnaissance is "repérage préalable").
+    (
+        "tactic_reconnaissance",
+        "repérage préalable",
+        "reconnaissance",
+    ),
+    (
+        "tactic_resource_development",
+        "préparation des moyens",
+        "resource development",
+    ),
+    ("tactic_initial_access", "accès initial", "initial access"),
+    ("tactic_execution", "exécution", "execution"),
+    ("tactic_persistence", "persistance", "persistence"),
+    (
+        "tactic_privilege_escalation",
+        "élévation de privilèges",
+        "privilege escalation",
+    ),
+    (
+        "tactic_defense_evasion",
+        "contournement des défenses",
+        "defense evasion",
+    ),
+    (
+        "tactic_defense_impairment",
+        "neutralisation des défenses",
+        "defense impairment",
+    ),
+    (
+        "tactic_credential_access",
+        "accès aux identifiants",
+        "credential access",
+    ),
+    ("tactic_discovery", "reconnaissance", "discovery"),
+    (
+        "tactic_lateral_movement",
+        "mouvement latéral",
+        "lateral movement",
+    ),
+    ("tactic_collection", "collecte", "collection"),
+    (
+        "tactic_command_and_control",
+        "commande et contrôle",
+        "command and control",
+    ),
+    ("tactic_exfiltration", "exfiltration", "exfiltration"),
+    ("tactic_impact", "impact", "impact"),
+    // Host roles the assets file understands (`hosts[].role`).
+    (
+        "domain_controller",
+        "contrôleur de domaine",
+        "domain controller",
+    ),
+    ("file_server", "serveur de fichiers", "file server"),
+    (
+        "application_server",
+        "serveur d'applications",
+        "application server",
+    ),
+    (
+        "database_server",
+        "serveur de bases de données",
+        "database server",
+    ),
+    ("backup_server", "serveur de sauvegarde", "backup server"),
+    (
+        "remote_desktop",
+        "serveur de bureau à distance",
+        "remote desktop server",
+    ),
+    ("web_server", "serveur web", "web server"),
+    ("workstation", "poste de travail", "workstation"),
+    ("firewall", "pare-feu", "firewall"),
+    ("vpn_gateway", "passerelle VPN", "VPN gateway"),
+    ("isolated_station", "poste isolé", "isolated station"),
+    // Containment actions (`ActionKind`).
+    (
+        "revoke_remote_access",
+        "couper l'accès à distance (VPN)",
+        "cut remote (VPN) access",
+    ),
+    (
+        "disable_account",
+        "désactiver le compte",
+        "disable the account",
+    ),
+    (
+        "delete_account",
+        "supprimer le compte",
+        "delete the account",
+    ),
+    (
+        "reset_password",
+        "changer le mot de passe",
+        "reset the password",
+    ),
+    (
+        "isolate_host",
+        "isoler la machine du réseau",
+        "isolate the machine from the network",
+    ),
+    ("block_address", "bloquer l'adresse", "block the address"),
+    ("block_domain", "bloquer le domaine", "block the domain"),
+    (
+        "remove_service",
+        "supprimer le service",
+        "remove the service",
+    ),
+    (
+        "reset_krbtgt",
+        "changer deux fois le mot de passe krbtgt",
+        "reset the krbtgt password twice",
+    ),
+    // Data sensitivity (`Sensitivity`).
+    ("public", "public", "public"),
+    ("internal", "interne", "internal"),
+    ("confidential", "confidentiel", "confidential"),
+    ("personal", "données personnelles", "personal data"),
+    (
+        "special_category",
+        "données personnelles sensibles",
+        "sensitive personal data",
+    ),
+    // Kinds of address (`AddressKind`).
+    ("external", "externe", "external"),
+    ("vpn", "VPN", "VPN"),
+    // The verdict of a run (`assessment`): what the banner says.
+    ("attack", "attaque", "attack"),
+    ("suspicious", "activité suspecte", "suspicious activity"),
+    (
+        "nothing_found_with_gaps",
+        "rien trouvé, analyse incomplète",
+        "nothing found, analysis incomplete",
+    ),
+    (
+        "nothing_found",
+        "aucun signe d'attaque",
+        "no sign of attack",
+    ),
 ];
 
 /// The term for `key` in `lang`, or `key` itself when it is not in the
@@ -190,5 +333,13 @@ mod tests {
         assert_eq!(term(Lang::Fr, "gdpr"), "RGPD");
         assert_eq!(term(Lang::En, "partial_outage"), "partial outage");
         assert_eq!(term(Lang::Fr, "no_such_term"), "no_such_term");
+        assert_eq!(
+            term(Lang::Fr, "tactic_discovery"),
+            term(Lang::Fr, "discovery")
+        );
+        assert_eq!(
+            term(Lang::Fr, "isolate_host"),
+            "isoler la machine du réseau"
+        );
     }
 }

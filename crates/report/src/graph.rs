@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use vigie_event::Timestamp;
 
 use crate::html::escape;
-use crate::text::Strings;
+use crate::text::Voice;
 use crate::tone::Tone;
 
 /// A network zone, drawn as a horizontal lane.
@@ -195,7 +195,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Computes the layout. Pure and deterministic.
-pub fn layout(graph: &Graph, t: &Strings) -> Layout {
+pub fn layout(graph: &Graph, t: &Voice) -> Layout {
     // 1. Nodes, with any edge endpoint the input forgot added as unknown.
     let mut nodes = graph.nodes.clone();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -525,7 +525,7 @@ pub fn layout(graph: &Graph, t: &Strings) -> Layout {
 }
 
 /// `PsExec · svc_sauvegarde` (methods and accounts merged).
-fn edge_label(m: &Merged, t: &Strings) -> String {
+fn edge_label(m: &Merged, t: &Voice) -> String {
     let mut label = m.methods.join(" / ");
     if label.is_empty() {
         label = t.unknown.to_string();
@@ -536,7 +536,7 @@ fn edge_label(m: &Merged, t: &Strings) -> String {
     label
 }
 
-fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Strings) -> PlacedEdge {
+fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Voice) -> PlacedEdge {
     let (a, b) = (&boxes[m.from], &boxes[m.to]);
     let label = edge_label(m, t);
     let mut tooltip = format!("{} → {}\n{}", a.label, b.label, label);
@@ -576,7 +576,7 @@ fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Strings) -> PlacedEdge {
 }
 
 /// Renders the graph as an inline `<svg>` element.
-pub fn render(graph: &Graph, t: &Strings) -> String {
+pub fn render(graph: &Graph, t: &Voice) -> String {
     let l = layout(graph, t);
     let mut s = String::new();
     let _ = write!(
@@ -692,7 +692,12 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::EN;
+    use crate::text::Voice;
+    use vigie_lang::{Lang, Zone};
+
+    fn en() -> Voice {
+        Voice::new(Lang::En, Zone::Utc)
+    }
     use chrono::{TimeZone, Utc};
 
     fn at(d: u32, h: u32) -> Option<Timestamp> {
@@ -747,18 +752,22 @@ mod tests {
                 edge("SRV-RDS01", "SRV-FIC01", "PsExec", at(11, 9)),
             ],
         };
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         assert_eq!(l.column_of("203.0.113.45"), Some(0));
         assert_eq!(l.column_of("SRV-RDS01"), Some(1));
         assert_eq!(l.column_of("DC01"), Some(2));
         assert_eq!(l.column_of("SRV-FIC01"), Some(2));
         // Unlinked machine in its own last column, titled as such.
         assert_eq!(l.column_of("TES-01"), Some(3));
-        assert_eq!(l.columns[3], EN.g_unlinked);
-        assert_eq!(l.columns[0], EN.g_entry);
-        assert!(l.columns[1].contains("8 Mar 02:00"), "{:?}", l.columns);
+        assert_eq!(l.columns[3], en().g_unlinked);
+        assert_eq!(l.columns[0], en().g_entry);
+        assert!(
+            l.columns[1].contains("2026-03-08 02:00 UTC"),
+            "{:?}",
+            l.columns
+        );
         // Deterministic.
-        assert_eq!(l, layout(&g, &EN));
+        assert_eq!(l, layout(&g, &en()));
     }
 
     #[test]
@@ -774,7 +783,7 @@ mod tests {
             g.edges
                 .push(edge("DC01", &id, "GPO scheduled task", at(14, 0)));
         }
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         let in_ws: Vec<&PlacedBox> = l.boxes.iter().filter(|b| b.lane == 1).collect();
         assert_eq!(in_ws.len(), MAX_PER_CELL);
         let folded = in_ws.iter().find(|b| b.nodes.len() > 1).unwrap();
@@ -806,7 +815,7 @@ mod tests {
                 edge("A", "A", "local", at(9, 3)),
             ],
         };
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         assert_eq!(l.nodes.len(), 2);
         assert_eq!(l.nodes[1].tone, Tone::Grey);
         assert_eq!(l.column_of("A"), Some(0));
@@ -843,7 +852,7 @@ mod tests {
             g.edges.push(edge(&b, &a, "SMB", at(9, 2)));
         }
         let start = std::time::Instant::now();
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         // Every pair rooted at its earlier node (A, by time), B one hop right.
         assert_eq!(l.column_of("PC-0999-A"), Some(0));
         assert_eq!(l.column_of("PC-0999-B"), Some(1));
@@ -867,7 +876,7 @@ mod tests {
                 at(9, 1),
             )],
         };
-        let svg = render(&g, &EN);
+        let svg = render(&g, &en());
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("<img"));
         assert!(!svg.contains("<b>"));

@@ -173,12 +173,13 @@ fn report_renders_without_console_errors_and_with_every_section() {
         rows.min(2000)
     )));
     // The graph and charts are in the DOM as SVG.
-    for class in ["graph", "timeline", "progression"] {
+    for class in ["graph", "timeline"] {
         assert!(
             dom.contains(&format!(r#"<svg class="{class}""#)),
             "{class} svg"
         );
     }
+    assert!(dom.contains(r#"<ol class="killchain""#), "kill-chain strip");
 }
 
 #[test]

@@ -34,6 +34,11 @@ const ALLOWED_ATTRS: &[&str] = &[
     "data-level",
     "data-zone",
     "data-host",
+    "data-label",
+    "data-tactic",
+    "data-assessment",
+    "scope",
+    "tabindex",
     "hidden",
     "type",
     "placeholder",
@@ -183,8 +188,11 @@ fn the_answer_comes_first_in_plain_words() {
     assert!(answer.contains(&format!(
         r#"<div class="n">{n}</div><div class="l">machines compromised"#
     )));
-    // The limits of the analysis are pointed at from the answer.
-    assert!(answer.contains(r##"2 limit(s) to this analysis — <a href="#coverage">"##));
+    // The limits of the analysis are said where the answer is read.
+    assert!(answer.contains("<strong>Not analysed</strong>"));
+    for c in &scope.caveats {
+        assert!(answer.contains(&c.replace('\'', "&#39;")), "{c}");
+    }
     // GDPR: special-category data went out.
     assert!(answer.contains("GDPR Art. 33"));
     // TES-01's zone is stated as not reached, in green.
@@ -225,17 +233,17 @@ fn progression_follows_the_kill_chain_with_first_times() {
         "13 of 15 tactics seen"
     );
     let order = [
-        "Initial Access",
+        "Initial access",
         "Execution",
         "Persistence",
-        "Privilege Escalation",
-        "Defense Evasion",
-        "Defense Impairment",
-        "Credential Access",
+        "Privilege escalation",
+        "Defense evasion",
+        "Defense impairment",
+        "Credential access",
         "Discovery",
-        "Lateral Movement",
+        "Lateral movement",
         "Collection",
-        "Command and Control",
+        "Command and control",
         "Exfiltration",
         "Impact",
     ];
@@ -244,7 +252,9 @@ fn progression_follows_the_kill_chain_with_first_times() {
         .iter()
         .map(|t| {
             table
-                .find(&format!(r#"<td class="strong">{t}</td>"#))
+                .find(&format!(
+                    r#"<td class="strong" data-label="Stage (tactic)">{t}</td>"#
+                ))
                 .expect(t)
         })
         .collect();
@@ -277,7 +287,7 @@ fn timeline_bins_every_alert() {
     );
     // Without per-alert rows the chart falls back to the steps, and says so.
     let html = render_html(&common::ccpab_scope(), &[]);
-    assert!(html.contains("Per-alert times were not provided"));
+    assert!(html.contains("Per-detection times were not provided"));
 }
 
 #[test]

@@ -34,7 +34,7 @@ const BY_STEP: &[(u8, &[&str])] = &[
         &[
             "LSASS Memory Dump via Comsvcs.dll MiniDump",
             "LSASS Opened for Memory Read by a LOLBin or Script Host",
-            "RC4 Kerberos Service Ticket for a Service Account (Kerberoasting)",
+            "RC4 Kerberos Service Ticket for a User Account (Kerberoasting)",
         ],
     ),
     (
@@ -87,11 +87,16 @@ const BY_STEP: &[(u8, &[&str])] = &[
     ),
 ];
 
-/// Correlations expected over the whole run (steps 1, 1-2, 6, 12).
+/// Correlations expected over the whole run (steps 1, 1-2, 6, 7, 10, 12).
 const CORRELATIONS: &[&str] = &[
     "Event Logs Cleared on Several Hosts Within an Hour",
     "FortiGate SSL-VPN Login Failures Followed by Success for the Same User",
     "New Account Added to a Privileged Group Soon After Its Creation",
+    // Step 10: Set-MpPreference pushed to every server through WMI from
+    // the attacker's network session.
+    "Program Started by WMI in a Network Logon Session (Remote WMI Execution)",
+    // Step 7: PsExec's service on each server seconds after the network logon.
+    "Service Installed Within a Minute of a Network Logon (Possible Remote Service Creation)",
     "SSL-VPN Account Brute-Forced Then Used for a Remote Desktop Logon",
     "Same Note File Written in Many Folders (Ransom Note Drop)",
     "Same Program Writing Ransom-Note-Like Files on Several Hosts",
@@ -212,6 +217,36 @@ fn pack_on_reference_scenario() {
         let groups = &correlations[t];
         assert_eq!(groups.len(), 1, "{t}: {groups:?}");
         assert_eq!(groups[0][0].1, "presta.maint", "{t}");
+    }
+    // The remote-execution correlations name only hosts the attack reached
+    // in their step (ground truth), each at most once.
+    for (t, step) in [
+        (
+            "Service Installed Within a Minute of a Network Logon (Possible Remote Service Creation)",
+            7,
+        ),
+        (
+            "Program Started by WMI in a Network Logon Session (Remote WMI Execution)",
+            10,
+        ),
+    ] {
+        let truth: BTreeSet<String> = gen
+            .ground_truth
+            .steps
+            .iter()
+            .find(|s| s.number == step)
+            .map(|s| s.hosts.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        for g in &correlations[t] {
+            let host = g
+                .iter()
+                .find(|(k, _)| k == "Computer")
+                .map(|(_, v)| v.split('.').next().unwrap_or(v).to_string())
+                .unwrap_or_default();
+            assert!(truth.contains(&host), "{t} on {host}, not a host of step {step}");
+            assert!(seen.insert(host.clone()), "{t} twice on {host}");
+        }
     }
     assert_eq!(
         correlations["New Account Added to a Privileged Group Soon After Its Creation"].len(),
