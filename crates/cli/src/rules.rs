@@ -48,6 +48,7 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
         read: Default::default(),
         scope: false,
         assets: None,
+        lang: vigie_lang::Lang::En,
     };
     let (set, mut report) = vigie_hunt::pipeline::load_rules(&config);
     let (engine, failures) = Engine::compile(set);

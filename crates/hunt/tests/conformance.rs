@@ -147,6 +147,7 @@ fn sigmahq_regression_cases_fire_through_hunt() {
             read: Default::default(),
             scope: false,
             assets: None,
+            lang: vigie_lang::Lang::En,
         };
         match vigie_hunt::run(&config, &Quiet) {
             Err(e) => {

@@ -154,6 +154,7 @@ fn link_index(m: LinkMethod) -> usize {
         LinkMethod::Wmi => 7,
         LinkMethod::RemoteTask => 8,
         LinkMethod::RemoteService => 9,
+        LinkMethod::Dcom => 10,
     }
 }
 
@@ -168,6 +169,7 @@ fn action_word(t: &Strings, a: ActionKind) -> &'static str {
         ActionKind::BlockDomain => 6,
         ActionKind::RemoveService => 7,
         ActionKind::ResetKrbtgt => 8,
+        ActionKind::CollectLogs => 9,
     }]
 }
 

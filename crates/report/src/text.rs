@@ -125,9 +125,9 @@ pub struct Strings {
     pub reach: [&'static str; 3],
     pub service_state: [&'static str; 4],
     pub confidence: [&'static str; 3],
-    pub link_short: [&'static str; 10],
-    pub link_long: [&'static str; 10],
-    pub action: [&'static str; 9],
+    pub link_short: [&'static str; 11],
+    pub link_long: [&'static str; 11],
+    pub action: [&'static str; 10],
     pub exposure: [&'static str; 5],
     pub account_kind: [&'static str; 7],
     pub sensitivity: [&'static str; 5],
@@ -298,7 +298,7 @@ pub const EN: Strings = Strings {
     confidence: ["low confidence", "medium confidence", "high confidence"],
     link_short: [
         "RDP", "PsExec", "Admin share", "Network logon", "Explicit creds", "VPN", "WinRM", "WMI",
-        "Remote task", "Remote service",
+        "Remote task", "Remote service", "DCOM",
     ],
     link_long: [
         "Remote desktop (RDP)",
@@ -311,6 +311,7 @@ pub const EN: Strings = Strings {
         "WMI",
         "Remote scheduled task",
         "Remote service creation",
+        "DCOM (remote Office or MMC automation)",
     ],
     action: [
         "Cut remote (VPN) access",
@@ -322,6 +323,7 @@ pub const EN: Strings = Strings {
         "Block the domain",
         "Remove the service",
         "Reset the krbtgt password twice",
+        "Collect the host's logs",
     ],
     exposure: ["Archived", "Copied in bulk", "Uploaded out", "Share accessed", "Large transfer out"],
     account_kind: ["Administrator", "Service", "Outside provider", "Staff", "Computer", "Built-in", "Unknown"],
