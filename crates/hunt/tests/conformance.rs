@@ -163,6 +163,7 @@ fn sigmahq_regression_cases_fire_through_hunt() {
             read: Default::default(),
             scope: false,
             assets: None,
+            lang: vigie_lang::Lang::En,
         };
         match vigie_hunt::run(&config, &Quiet) {
             Err(e) => {
@@ -261,6 +262,7 @@ fn sysmon_for_linux_sample_fires_sigmahq_linux_rules() {
         },
         scope: false,
         assets: None,
+        lang: vigie_lang::Lang::En,
     };
     let outcome = vigie_hunt::run(&config, &Quiet).unwrap();
     assert_eq!(outcome.rules_compiled, 3);
