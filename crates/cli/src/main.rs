@@ -9,9 +9,11 @@
 //!   loadable rule, unwritable output).
 
 mod demo;
+mod draft;
 mod hunt;
 mod progress;
 mod rules;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,14 @@ enum Command {
     Rules(rules::RulesCommand),
     /// Generate the reference municipal ransomware scenario and analyse it end to end.
     Demo(demo::DemoArgs),
+    /// Crisis cell: the service board and the public status page (static export).
+    #[command(subcommand)]
+    Status(status::StatusCommand),
+    /// Crisis cell: notification drafts (CNIL, letter, NIS2, complaint) and deadlines.
+    Draft(draft::DraftArgs),
+    /// Crisis cell: the crisis log (main courante).
+    #[command(subcommand)]
+    CrisisLog(draft::CrisisLogCommand),
 }
 
 /// Sigma levels as CLI values.
@@ -133,6 +143,9 @@ fn main() -> ExitCode {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Status(cmd) => status::run(cmd),
+        Command::Draft(args) => draft::run(args),
+        Command::CrisisLog(cmd) => draft::run_log(cmd),
     };
     match result {
         Ok(code) => code,

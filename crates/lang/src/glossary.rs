@@ -38,6 +38,69 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("partial_outage", "interruption partielle", "partial outage"),
     ("major_outage", "interruption majeure", "major outage"),
     ("maintenance", "maintenance", "maintenance"),
+    // Incidents on the status page (Statuspage's phases).
+    ("investigating", "analyse en cours", "investigating"),
+    ("identified", "cause identifiée", "identified"),
+    ("monitoring", "sous surveillance", "monitoring"),
+    // Crisis log entries.
+    ("decision", "décision", "decision"),
+    ("communication", "communication", "communication"),
+    ("information", "information", "information"),
+    // Categories of personal data (CNIL breach notification form).
+    (
+        "identity",
+        "identité et état civil",
+        "identity and civil status",
+    ),
+    (
+        "family_situation",
+        "situation familiale",
+        "family situation",
+    ),
+    ("personal_life", "vie personnelle", "personal life"),
+    (
+        "professional_life",
+        "vie professionnelle",
+        "professional life",
+    ),
+    (
+        "economic_financial",
+        "informations d'ordre économique et financier",
+        "economic and financial information",
+    ),
+    (
+        "social",
+        "situation sociale et aides",
+        "social situation and benefits",
+    ),
+    ("connection_data", "données de connexion", "connection data"),
+    ("location", "données de localisation", "location data"),
+    (
+        "nir",
+        "numéro de sécurité sociale (NIR)",
+        "social security number (NIR)",
+    ),
+    (
+        "identity_documents",
+        "copies de pièces d'identité",
+        "copies of identity documents",
+    ),
+    (
+        "credentials",
+        "identifiants et mots de passe",
+        "credentials and passwords",
+    ),
+    ("health", "données de santé", "health data"),
+    (
+        "offences",
+        "infractions, condamnations et mesures de sûreté",
+        "offences, convictions and security measures",
+    ),
+    (
+        "other_special",
+        "autres données sensibles (origine, opinions, religion, orientation sexuelle, biométrie…)",
+        "other special categories (origin, opinions, religion, sexual orientation, biometrics…)",
+    ),
     // Triage.
     ("new", "nouveau", "new"),
     ("acknowledged", "pris en compte", "acknowledged"),
