@@ -319,6 +319,41 @@ const TERMS: &[(&str, &str, &str)] = &[
     // Kinds of address (`AddressKind`).
     ("external", "externe", "external"),
     ("vpn", "VPN", "VPN"),
+    // Indicators of compromise (`vigie-intel`): the timeline's `kind: ioc`.
+    (
+        "ioc",
+        "indicateur de compromission",
+        "indicator of compromise",
+    ),
+    // Accounts named by their role in exports (`--include-accounts` off).
+    (
+        "account_role_admin",
+        "compte administrateur",
+        "administrator account",
+    ),
+    (
+        "account_role_domain_admin",
+        "compte administrateur du domaine",
+        "domain administrator account",
+    ),
+    (
+        "account_role_service",
+        "compte de service",
+        "service account",
+    ),
+    (
+        "account_role_provider",
+        "compte de prestataire",
+        "outside provider's account",
+    ),
+    ("account_role_user", "compte d'agent", "staff account"),
+    ("account_role_machine", "compte machine", "computer account"),
+    (
+        "account_role_builtin",
+        "compte intégré de Windows",
+        "built-in Windows account",
+    ),
+    ("account_role_unknown", "compte", "account"),
     // The verdict of a run (`assessment`): what the banner says.
     ("attack", "attaque", "attack"),
     ("suspicious", "activité suspecte", "suspicious activity"),
