@@ -41,10 +41,12 @@ measure() { # name, command...
     local name=$1; shift
     local log=$bench/$name.time
     /usr/bin/time -v "$@" >"$bench/$name.out" 2>"$log" || true
-    local wall rss
+    local wall rss cpu
     wall=$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')
     rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
-    printf '%-14s wall %-10s peak RSS %6d MiB\n' "$name" "$wall" $((rss / 1024))
+    # CPU time (user + system): steadier than wall time on a shared machine.
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$log")
+    printf '%-14s wall %-10s cpu %7ss  peak RSS %6d MiB\n' "$name" "$wall" "$cpu" $((rss / 1024))
 }
 
 measure vigie-parse "$vigie" hunt --no-rules --quiet "$bench/evtx"

@@ -16,12 +16,14 @@
 //! `-q`.
 
 mod demo;
+mod draft;
 mod hunt;
 mod output;
 mod progress;
 mod rules;
 mod search;
 mod show;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +73,14 @@ enum Command {
     Rules(rules::RulesCommand),
     /// Generate the reference municipal ransomware scenario and analyse it end to end.
     Demo(demo::DemoArgs),
+    /// Crisis cell: the service board and the public status page (static export).
+    #[command(subcommand)]
+    Status(status::StatusCommand),
+    /// Crisis cell: notification drafts (CNIL, letter, NIS2, complaint) and deadlines.
+    Draft(draft::DraftArgs),
+    /// Crisis cell: the crisis log (main courante).
+    #[command(subcommand)]
+    CrisisLog(draft::CrisisLogCommand),
 }
 
 /// Sigma levels as CLI values.
@@ -226,6 +236,9 @@ fn main() -> ExitCode {
         Command::Show(args) => show::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Status(cmd) => status::run(cmd),
+        Command::Draft(args) => draft::run(args),
+        Command::CrisisLog(cmd) => draft::run_log(cmd),
     };
     match result {
         Ok(code) => code,

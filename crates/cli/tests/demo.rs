@@ -154,12 +154,18 @@ fn demo_answers_like_the_ground_truth() {
 /// The terminal, the scope and the report give one count, one start time
 /// and the same host names (issue 11, item 7).
 fn one_answer_in_terminal_scope_and_report(stdout: &str, scope: &Value, dir: &std::path::Path) {
-    let single = scope["detections"]["total"].as_u64().unwrap();
+    // The scope's total counts every timeline row, correlations included.
+    let total = scope["detections"]["total"].as_u64().unwrap();
     let correlations = scope["detections"]["correlations"]
         .as_array()
         .unwrap()
         .len() as u64;
-    let total = single + correlations;
+    let single = total - correlations;
+    let rows = std::fs::read_to_string(dir.join("timeline.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(rows, total, "the timeline has one row per detection");
     let line = stdout
         .lines()
         .find(|l| l.starts_with("Detections: "))

@@ -111,6 +111,7 @@ fn bad_status_and_level_values_name_the_valid_ones() {
             "rules",
             "check",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules",
             "--status",
@@ -127,7 +128,17 @@ fn placeholders_file_makes_placeholder_rules_load() {
     let d = t.path();
     let rule = "title: Admin tool outside admin workstations\nid: 5d2a9b8e-3333-4c3b-9a55-0a1b2c3d4e5f\nlogsource: {product: windows, category: process_creation}\ndetection:\n    selection:\n        Image|endswith: '\\whoami.exe'\n    filter_admin:\n        User|expand: '%Administrators%'\n    condition: selection and not filter_admin\n";
     std::fs::write(d.join("rules/admins.yml"), rule).unwrap();
-    let o = vigie(&["rules", "check", "--no-builtin", "--rules", "rules"], d);
+    let o = vigie(
+        &[
+            "rules",
+            "check",
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            "rules",
+        ],
+        d,
+    );
     let out = text(&o).0;
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("1 not loaded (1 placeholder)"), "{out}");
@@ -141,6 +152,7 @@ fn placeholders_file_makes_placeholder_rules_load() {
             "rules",
             "check",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules",
             "--placeholders",
@@ -156,6 +168,7 @@ fn placeholders_file_makes_placeholder_rules_load() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules",
             "--placeholders",
@@ -201,7 +214,17 @@ fn rules_check_lists_every_failure_kind_and_the_filter_warning() {
         "title: Old-style filter\nlogsource: {product: windows, category: process_creation}\nfilter:\n  rules: any\n  selection:\n    User|startswith: 'adm_'\n  condition: selection\n",
     )
     .unwrap();
-    let o = vigie(&["rules", "check", "--no-builtin", "--rules", "rules"], d);
+    let o = vigie(
+        &[
+            "rules",
+            "check",
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            "rules",
+        ],
+        d,
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     assert!(
@@ -224,6 +247,7 @@ fn rules_check_lists_every_failure_kind_and_the_filter_warning() {
             "rules",
             "check",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules",
             "--json",

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use yaml_rust2::Yaml;
 
-use crate::quote::{cap_reason, quote, thousands};
+use crate::quote::{cap_reason, clip, quote, thousands};
 use crate::rule::{get, is_rule_document, parse_doc, Doc};
 use crate::walk::{walk, RootProblem};
 use crate::yaml::{self, Budget, LIMITS};
@@ -275,14 +275,9 @@ pub(crate) fn failure(path: &Path, document: usize, doc: Option<&Yaml>, fail: Fa
 }
 
 /// An id or title for a message: long ones are cut (a title is at most
-/// 256 characters by the specification).
+/// 256 characters by the specification), control characters escaped.
 pub(crate) fn short(s: String) -> String {
-    if s.len() <= 256 && !s.chars().any(char::is_control) {
-        s
-    } else {
-        let q = quote(&s);
-        q[1..q.len() - 1].to_string()
-    }
+    clip(&s, 200)
 }
 
 /// Splits a multi-document YAML text at `---` lines, for salvaging the

@@ -12,16 +12,13 @@ pub(crate) const QUOTE_CHARS: usize = 120;
 /// Longest failure reason, in characters (a reason quotes a few pieces).
 pub(crate) const REASON_CHARS: usize = 600;
 
-/// `s` for a message: control characters escaped (`\n`, `\u{1b}`…), and
-/// when longer than `max` characters, its head, an ellipsis and its full
-/// size (`'aaaa…' (1,048,576 bytes)`), so the reader knows it was cut.
-pub(crate) fn quote_max(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max * 2) + 2);
-    let mut cut = false;
-    for (shown, c) in s.chars().enumerate() {
-        if shown >= max {
-            cut = true;
-            break;
+/// The first `max` characters of `s`, control and bidirectional
+/// characters escaped (`\n`, `\u{1b}`…), and whether `s` was longer.
+fn escaped(s: &str, max: usize) -> (String, bool) {
+    let mut out = String::with_capacity(s.len().min(max * 2));
+    for (n, c) in s.chars().enumerate() {
+        if n >= max {
+            return (out, true);
         }
         if c.is_control() || is_bidi(c) {
             out.extend(c.escape_default());
@@ -29,11 +26,28 @@ pub(crate) fn quote_max(s: &str, max: usize) -> String {
             out.push(c);
         }
     }
-    if cut {
-        format!("'{out}…' ({} bytes)", thousands(s.len()))
-    } else {
-        format!("'{out}'")
+    (out, false)
+}
+
+/// `s` for a message: control characters escaped (`\n`, `\u{1b}`…), and
+/// when longer than `max` characters, its head, an ellipsis and its full
+/// size (`'aaaa…' (1,048,576 bytes)`), so the reader knows it was cut.
+pub(crate) fn quote_max(s: &str, max: usize) -> String {
+    match escaped(s, max) {
+        (out, true) => format!("'{out}…' ({} bytes)", thousands(s.len())),
+        (out, false) => format!("'{out}'"),
     }
+}
+
+/// `s` unquoted, for a field that holds rule text (a title, an id):
+/// control characters escaped, and past `max` characters cut with an
+/// ellipsis.
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    let (mut out, cut) = escaped(s, max);
+    if cut {
+        out.push('…');
+    }
+    out
 }
 
 /// [`quote_max`] with the default length.
@@ -50,17 +64,9 @@ pub(crate) fn cap_reason(reason: String) -> String {
     if reason.len() <= REASON_CHARS && !needs_escape {
         return reason;
     }
-    let mut out = String::new();
-    for (n, c) in reason.chars().enumerate() {
-        if n >= REASON_CHARS {
-            out.push_str(&format!("… ({} bytes in all)", thousands(reason.len())));
-            break;
-        }
-        if c.is_control() || is_bidi(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    let (mut out, cut) = escaped(&reason, REASON_CHARS);
+    if cut {
+        out.push_str(&format!("… ({} bytes in all)", thousands(reason.len())));
     }
     out
 }
@@ -108,6 +114,13 @@ mod tests {
             "'a\\u{1b}]52;c;x\\u{7}\\nb'"
         );
         assert_eq!(quote("x\u{202e}y"), "'x\\u{202e}y'");
+    }
+
+    #[test]
+    fn clipped_fields() {
+        assert_eq!(clip("Title", 200), "Title");
+        assert_eq!(clip(&"t".repeat(300), 200), format!("{}…", "t".repeat(200)));
+        assert_eq!(clip("a\u{1b}[2J", 200), "a\\u{1b}[2J");
     }
 
     #[test]

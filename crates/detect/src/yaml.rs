@@ -256,18 +256,18 @@ impl Builder<'_> {
             Yaml::Hash(h) => match parent.key.take() {
                 None => parent.key = Some(node),
                 Some(k) => {
-                    if h.contains_key(&k) {
+                    // One hash operation: a replaced entry moves to the
+                    // back, where the message finds its key.
+                    if h.insert(k, node).is_some() {
+                        let key = h.back().map_or_else(String::new, |(k, _)| key_text(k));
                         self.failed = Some(DocProblem {
                             kind: FailureKind::Yaml,
                             reason: format!(
-                                "YAML error: key {} appears twice in one map (line {})",
-                                key_text(&k),
+                                "YAML error: key {key} appears twice in one map (line {})",
                                 mark.line()
                             ),
                         });
-                        return;
                     }
-                    h.insert(k, node);
                 }
             },
             _ => {}

@@ -68,6 +68,38 @@ impl Default for HuntConfig {
     }
 }
 
+/// What the scope's verdict must know of the run: which rules ran, and
+/// which input was not (fully) read.
+fn run_info(
+    config: &HuntConfig,
+    rules_compiled: usize,
+    files: &[FileReport],
+    input_errors: &[InputError],
+) -> vigie_scope::RunInfo {
+    let logs = files.iter().filter(|f| f.format.is_some());
+    vigie_scope::RunInfo {
+        rules: Some(rules_compiled as u64),
+        rule_sets: config
+            .rules
+            .iter()
+            .map(|r| match r {
+                RuleSource::Builtin => "Vigie pack".to_string(),
+                RuleSource::SigmaHq => "SigmaHQ snapshot".to_string(),
+                RuleSource::Path(p) => p.display().to_string(),
+            })
+            .collect(),
+        files: Some(logs.clone().count() as u64),
+        files_not_fully_read: Some(
+            (logs
+                .clone()
+                .filter(|f| !f.errors.is_empty() || f.records_skipped > 0)
+                .count()
+                + input_errors.len()) as u64,
+        ),
+        records_skipped: Some(logs.map(|f| f.records_skipped).sum()),
+    }
+}
+
 /// Progress reporting, called from worker threads.
 pub trait Progress: Sync {
     /// Before reading: how many files and bytes there are.
@@ -181,12 +213,13 @@ impl HuntOutcome {
     }
 }
 
-/// Loads the rules of `config`, reporting every failure.
+/// Loads the rules of `config`, reporting every failure. The paths are
+/// read together, so a file reached through several of them is read
+/// once; a path that does not exist or holds no Sigma rule is an error.
 pub fn load_rules(
     config: &HuntConfig,
 ) -> Result<(RuleSet, LoadReport), vigie_detect::RulePathError> {
-    let (set, report, _) = load_rules_with_snapshot(config)?;
-    Ok((set, report))
+    load_rules_with_snapshot(config).map(|(set, report, _)| (set, report))
 }
 
 /// [`load_rules`], with the status of the SigmaHQ snapshot when the
@@ -204,53 +237,50 @@ pub fn load_rules_with_snapshot(
     ),
     vigie_detect::RulePathError,
 > {
+    let mut set = RuleSet::default();
+    let mut report = LoadReport::default();
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::Builtin))
+    {
+        let (s, r) = vigie_rules::builtin_rule_set(&config.load);
+        set.extend(s);
+        report.merge(r);
+    }
     let paths: Vec<&PathBuf> = config
         .rules
         .iter()
         .filter_map(|s| match s {
             RuleSource::Path(p) => Some(p),
-            _ => None,
+            RuleSource::Builtin | RuleSource::SigmaHq => None,
         })
         .collect();
-    let given_rules = if paths.is_empty() {
+    // Read before the snapshot: their ids are taken out of it.
+    let given = if paths.is_empty() {
         None
     } else {
         Some(vigie_detect::load_rule_paths(&paths, &config.load)?)
     };
-    // Ids of the rules given with `--rules`, when there is a snapshot to
-    // take them out of.
-    let given: std::collections::HashSet<String> = match &given_rules {
-        Some((s, _))
-            if config
-                .rules
-                .iter()
-                .any(|s| matches!(s, RuleSource::SigmaHq)) =>
-        {
-            s.metas()
-                .into_iter()
-                .filter_map(|m| m.id.map(|id| id.to_ascii_lowercase()))
-                .collect()
-        }
-        _ => Default::default(),
-    };
-    let mut given_rules = given_rules;
-    let mut set = RuleSet::default();
-    let mut report = LoadReport::default();
     let mut snapshot = None;
-    for source in &config.rules {
-        let (s, r) = match source {
-            RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
-            RuleSource::SigmaHq => {
-                let installed = vigie_rules::sigmahq::installed_dir();
-                let (s, r, status) =
-                    vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &given);
-                snapshot = Some(status);
-                (s, r)
-            }
-            // Every path was read at once above: their rules go in at the
-            // place of the first path.
-            RuleSource::Path(_) => given_rules.take().unwrap_or_default(),
-        };
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::SigmaHq))
+    {
+        let ids: std::collections::HashSet<String> = given
+            .iter()
+            .flat_map(|(s, _)| s.metas())
+            .filter_map(|m| m.id.map(|id| id.to_ascii_lowercase()))
+            .collect();
+        let installed = vigie_rules::sigmahq::installed_dir();
+        let (s, r, status) =
+            vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &ids);
+        set.extend(s);
+        report.merge(r);
+        snapshot = Some(status);
+    }
+    if let Some((s, r)) = given {
         set.extend(s);
         report.merge(r);
     }
@@ -503,7 +533,8 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                         merged.merge(o);
                     }
                 }
-                merged.finish(&correlations)
+                merged.set_run_info(run_info(config, rules_compiled, &files, &input_errors));
+                merged.finish(&correlations, config.lang)
             })
         },
     );

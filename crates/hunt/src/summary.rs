@@ -291,9 +291,11 @@ impl Counts {
         };
         let no_host = no_host(lang).to_string();
         if let Some(scope) = &o.scope {
+            // The scope's `total` and `by_level` count every detection row,
+            // correlations included (the figure the report shows).
             let d = &scope.detections;
-            c.alerts = d.total;
             c.correlations = d.correlations.len() as u64;
+            c.alerts = d.total.saturating_sub(c.correlations);
             let l = &d.by_level;
             for (level, n) in [
                 (Level::Informational, l.informational + l.unset),
@@ -303,11 +305,6 @@ impl Counts {
                 (Level::Critical, l.critical),
             ] {
                 c.by_level.insert(level, n);
-            }
-            for h in &d.correlations {
-                *c.by_level
-                    .entry(h.level.unwrap_or(Level::Informational))
-                    .or_default() += 1;
             }
             for r in &d.rules {
                 *c.rules
@@ -323,8 +320,8 @@ impl Counts {
                     attributed += total;
                 }
             }
-            if d.total > attributed {
-                c.hosts.insert(no_host, d.total - attributed);
+            if c.alerts > attributed {
+                c.hosts.insert(no_host, c.alerts - attributed);
             }
             return c;
         }

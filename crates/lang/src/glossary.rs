@@ -38,6 +38,69 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("partial_outage", "interruption partielle", "partial outage"),
     ("major_outage", "interruption majeure", "major outage"),
     ("maintenance", "maintenance", "maintenance"),
+    // Incidents on the status page (Statuspage's phases).
+    ("investigating", "analyse en cours", "investigating"),
+    ("identified", "cause identifiée", "identified"),
+    ("monitoring", "sous surveillance", "monitoring"),
+    // Crisis log entries.
+    ("decision", "décision", "decision"),
+    ("communication", "communication", "communication"),
+    ("information", "information", "information"),
+    // Categories of personal data (CNIL breach notification form).
+    (
+        "identity",
+        "identité et état civil",
+        "identity and civil status",
+    ),
+    (
+        "family_situation",
+        "situation familiale",
+        "family situation",
+    ),
+    ("personal_life", "vie personnelle", "personal life"),
+    (
+        "professional_life",
+        "vie professionnelle",
+        "professional life",
+    ),
+    (
+        "economic_financial",
+        "informations d'ordre économique et financier",
+        "economic and financial information",
+    ),
+    (
+        "social",
+        "situation sociale et aides",
+        "social situation and benefits",
+    ),
+    ("connection_data", "données de connexion", "connection data"),
+    ("location", "données de localisation", "location data"),
+    (
+        "nir",
+        "numéro de sécurité sociale (NIR)",
+        "social security number (NIR)",
+    ),
+    (
+        "identity_documents",
+        "copies de pièces d'identité",
+        "copies of identity documents",
+    ),
+    (
+        "credentials",
+        "identifiants et mots de passe",
+        "credentials and passwords",
+    ),
+    ("health", "données de santé", "health data"),
+    (
+        "offences",
+        "infractions, condamnations et mesures de sûreté",
+        "offences, convictions and security measures",
+    ),
+    (
+        "other_special",
+        "autres données sensibles (origine, opinions, religion, orientation sexuelle, biométrie…)",
+        "other special categories (origin, opinions, religion, sexual orientation, biometrics…)",
+    ),
     // Triage.
     ("new", "nouveau", "new"),
     ("acknowledged", "pris en compte", "acknowledged"),
@@ -170,6 +233,36 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("firewall", "pare-feu", "firewall"),
     ("vpn_gateway", "passerelle VPN", "VPN gateway"),
     ("isolated_station", "poste isolé", "isolated station"),
+    // How the attacker got in (`entry_point.method`).
+    ("network_logon", "connexion réseau", "network logon"),
+    (
+        "admin_share",
+        "partage d'administration",
+        "administrative share",
+    ),
+    (
+        "explicit_credentials",
+        "identifiants fournis explicitement",
+        "explicit credentials",
+    ),
+    (
+        "remote_task",
+        "tâche planifiée à distance",
+        "remote scheduled task",
+    ),
+    (
+        "remote_service",
+        "service créé à distance",
+        "remote service creation",
+    ),
+    ("first_detection", "première détection", "first detection"),
+    // Why a domain is of interest (`domains[].reasons` categories).
+    (
+        "remote_access",
+        "outil d'accès à distance",
+        "remote access tool",
+    ),
+    ("file_sharing", "partage de fichiers", "file sharing"),
     // Containment actions (`ActionKind`).
     (
         "revoke_remote_access",
@@ -208,6 +301,11 @@ const TERMS: &[(&str, &str, &str)] = &[
         "changer deux fois le mot de passe krbtgt",
         "reset the krbtgt password twice",
     ),
+    (
+        "collect_logs",
+        "collecter les journaux de la machine",
+        "collect the host's logs",
+    ),
     // Data sensitivity (`Sensitivity`).
     ("public", "public", "public"),
     ("internal", "interne", "internal"),
@@ -221,6 +319,41 @@ const TERMS: &[(&str, &str, &str)] = &[
     // Kinds of address (`AddressKind`).
     ("external", "externe", "external"),
     ("vpn", "VPN", "VPN"),
+    // Indicators of compromise (`vigie-intel`): the timeline's `kind: ioc`.
+    (
+        "ioc",
+        "indicateur de compromission",
+        "indicator of compromise",
+    ),
+    // Accounts named by their role in exports (`--include-accounts` off).
+    (
+        "account_role_admin",
+        "compte administrateur",
+        "administrator account",
+    ),
+    (
+        "account_role_domain_admin",
+        "compte administrateur du domaine",
+        "domain administrator account",
+    ),
+    (
+        "account_role_service",
+        "compte de service",
+        "service account",
+    ),
+    (
+        "account_role_provider",
+        "compte de prestataire",
+        "outside provider's account",
+    ),
+    ("account_role_user", "compte d'agent", "staff account"),
+    ("account_role_machine", "compte machine", "computer account"),
+    (
+        "account_role_builtin",
+        "compte intégré de Windows",
+        "built-in Windows account",
+    ),
+    ("account_role_unknown", "compte", "account"),
     // The verdict of a run (`assessment`): what the banner says.
     ("attack", "attaque", "attack"),
     ("suspicious", "activité suspecte", "suspicious activity"),

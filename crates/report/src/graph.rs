@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 
 use vigie_event::Timestamp;
 
-use crate::html::escape;
+use crate::html::{escape, escape_truncated};
 use crate::text::Voice;
 use crate::tone::Tone;
 
@@ -78,6 +78,11 @@ pub struct Graph {
 /// into one "+N more" box, so that a GPO pushed to 180 workstations stays
 /// readable.
 pub const MAX_PER_CELL: usize = 5;
+
+/// At most this many hop columns after the entry; deeper machines share
+/// the last one ("Hop 8+"). With [`MAX_PER_CELL`], the picture is bounded
+/// whatever the scope.
+pub const MAX_HOPS: usize = 8;
 
 const NODE_W: f64 = 196.0;
 const NODE_H: f64 = 56.0;
@@ -181,6 +186,23 @@ fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Longest tooltip (characters): names come from logs and can be huge.
+const TOOLTIP_CHARS: usize = 1000;
+
+/// `a, b, c +N`: the first `max` names of a folded box.
+fn clip_list(names: &[&str], max: usize) -> String {
+    let mut s = names
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > max {
+        let _ = write!(s, " +{}", names.len() - max);
+    }
+    s
 }
 
 /// Cuts a label to `max` characters with an ellipsis (SVG text does not wrap).
@@ -314,6 +336,11 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
             None => break,
         }
     }
+    // Hops past MAX_HOPS share the last hop column (folded like any
+    // crowded cell): a chain of 20,000 machines is not 20,000 columns.
+    for l in layer.iter_mut().flatten() {
+        *l = (*l).min(MAX_HOPS);
+    }
     let max_layer = layer.iter().flatten().copied().max();
     let unlinked_col = max_layer.map_or(0, |m| m + 1);
     let column: Vec<usize> = layer.iter().map(|l| l.unwrap_or(unlinked_col)).collect();
@@ -435,7 +462,7 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
                 (
                     format!("+{} {}", group.len(), t.g_more),
                     clip(&names.join(", "), 40),
-                    names.join(", "),
+                    clip_list(&names, 40),
                 )
             };
             let vias: Vec<String> = group.iter().map(|&n| via_label(n)).collect();
@@ -505,8 +532,9 @@ pub fn layout(graph: &Graph, t: &Voice) -> Layout {
                     .filter(|&n| column[n] == c)
                     .fold(None, |acc, n| min_time(acc, contact[n]));
                 match first {
-                    Some(f) => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
-                    None => format!("{} {}", t.g_hop, c),
+                    Some(f) if c < MAX_HOPS => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
+                    _ if c == MAX_HOPS => format!("{} {}+", t.g_hop, c),
+                    _ => format!("{} {}", t.g_hop, c),
                 }
             }
         })
@@ -597,7 +625,10 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
             s,
             r##"<g class="lane" data-zone="{id}"><title>{tip}</title><rect x="{x}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}" stroke="#eaecf0"/><rect x="{x}" y="{y:.1}" width="4" height="{h:.1}" fill="{c}"/><text x="{tx}" y="{ty:.1}" font-size="12.5" font-weight="700" fill="#344054">{title}</text>"##,
             id = escape(&lane.id),
-            tip = escape(&format!("{} — {}\n{}", lane.title, lane.status, lane.note)),
+            tip = escape_truncated(
+                &format!("{} — {}\n{}", lane.title, lane.status, lane.note),
+                TOOLTIP_CHARS
+            ),
             x = MARGIN,
             w = l.width - 2.0 * MARGIN,
             c = lane.tone.strong(),
@@ -644,7 +675,7 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
                 s,
                 r##"<path class="edge" d="{}" fill="none" {style}><title>{}</title></path>"##,
                 e.path,
-                escape(&e.tooltip)
+                escape_truncated(&e.tooltip, TOOLTIP_CHARS)
             );
         }
     }
@@ -655,13 +686,20 @@ pub fn render(graph: &Graph, t: &Voice) -> String {
         } else {
             ""
         };
-        let ids: Vec<&str> = b.nodes.iter().map(|&n| l.nodes[n].id.as_str()).collect();
+        // The hosts a box stands for (tests and scripts find boxes by it),
+        // bounded like everything else that comes from logs.
+        let ids: Vec<String> = b
+            .nodes
+            .iter()
+            .take(40)
+            .map(|&n| clip(&l.nodes[n].id, 200))
+            .collect();
         let _ = write!(
             s,
             r##"<g class="node {cls}" data-host="{id}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" rx="6" fill="{tint}" stroke="{c}" stroke-width="1.3"{dashed}/><rect x="{x:.1}" y="{y:.1}" width="5" height="{h}" rx="2" fill="{c}"/><text x="{tx:.1}" y="{ty1:.1}" font-size="13" font-weight="700" fill="#101828">{label}</text><text x="{tx:.1}" y="{ty2:.1}" font-size="10.5" fill="#475467">{detail}</text>"##,
             cls = b.tone.class(),
             id = escape(&ids.join(" ")),
-            tip = escape(&b.tooltip),
+            tip = escape_truncated(&b.tooltip, TOOLTIP_CHARS),
             x = b.x,
             y = b.y,
             w = NODE_W,
@@ -862,6 +900,30 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn long_chains_share_the_last_hop_column() {
+        let mut g = Graph {
+            lanes: vec![lane("ws")],
+            ..Graph::default()
+        };
+        for i in 0..2000 {
+            g.nodes.push(node(&format!("PC-{i:04}"), "ws", Tone::Red));
+            g.edges.push(edge(
+                &format!("PC-{i:04}"),
+                &format!("PC-{:04}", i + 1),
+                "SMB",
+                at(9, 1),
+            ));
+        }
+        let l = layout(&g, &en());
+        assert_eq!(l.column_of("PC-0000"), Some(0));
+        assert_eq!(l.column_of("PC-1999"), Some(MAX_HOPS));
+        assert_eq!(l.columns.len(), MAX_HOPS + 1);
+        assert_eq!(l.columns[MAX_HOPS], format!("Hop {MAX_HOPS}+"));
+        assert!(l.boxes.len() <= (MAX_HOPS + 1) * MAX_PER_CELL);
+        assert!(render(&g, &en()).len() < 100_000);
     }
 
     #[test]

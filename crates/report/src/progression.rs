@@ -81,6 +81,8 @@ pub fn tactic_key(i: usize) -> String {
 pub fn tactic_name(raw: &str, t: &Voice) -> String {
     match tactic_index(raw) {
         Some(i) => crate::text::capitalise(t.term(&tactic_key(i))),
+        // The scope's word for a rule without an ATT&CK tag.
+        None if raw.eq_ignore_ascii_case("unknown") => crate::text::capitalise(t.unknown),
         None => raw.to_string(),
     }
 }
@@ -96,7 +98,7 @@ pub fn render_strip(seen: &[TacticSeen], t: &Voice) -> String {
         r#"<ol class="killchain" aria-label="{}">"#,
         escape(t.s_progression)
     );
-    for i in 0..TACTICS.len() {
+    for (i, (tactic_id, _, _)) in TACTICS.iter().enumerate() {
         let hit = seen
             .iter()
             .filter(|s| tactic_index(&s.tactic) == Some(i))
@@ -127,7 +129,7 @@ pub fn render_strip(seen: &[TacticSeen], t: &Voice) -> String {
             r#"<li class="{cls}" data-tactic="{id}"><span class="name">{}</span><span class="state"><span class="sr">{}: </span>{below}</span></li>"#,
             escape(&name),
             escape(title),
-            id = TACTICS[i].0,
+            id = tactic_id,
         );
     }
     s.push_str("</ol>");

@@ -61,7 +61,7 @@ pub struct Bins {
 const BADGE_GAP: f64 = 19.0;
 /// At least this many bins on the axis.
 const MIN_BINS: usize = 24;
-const W: f64 = 1180.0;
+const W: f64 = 960.0;
 const H: f64 = 300.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 16.0;
@@ -488,9 +488,7 @@ mod tests {
 
     #[test]
     fn a_date_in_9999_is_an_outlier_not_a_million_bars() {
-        let mut alerts: Vec<_> = (0..200)
-            .map(|i| (at(8 + i % 5, i as u32 % 24, 0), 3, 1))
-            .collect();
+        let mut alerts: Vec<_> = (0..200).map(|i| (at(8 + i % 5, i % 24, 0), 3, 1)).collect();
         let y9999 = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
         alerts.push((y9999, 4, 1));
         let b = bin(&alerts, &[], Zone::Utc).unwrap();

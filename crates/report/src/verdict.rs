@@ -138,12 +138,12 @@ pub fn assess(scope: &Scope, declared: Option<Assessment>, t: &Voice) -> Verdict
     if !silent.is_empty() && !nothing_read {
         not_analysed.push(tr!(
             t.lang,
-            "{n} sans aucun journal : {list}.",
-            "{n} without any log: {list}.",
+            "{n} dans les journaux sans en fournir aucun : {list}.",
+            "{n} in the logs without sending any: {list}.",
             n = t.lang.count(
                 silent.len() as u64,
-                t.lang.pick("machine connue", "known machine"),
-                t.lang.pick("machines connues", "known machines")
+                t.lang.pick("machine nommée", "machine named"),
+                t.lang.pick("machines nommées", "machines named")
             ),
             list = names(t, &silent)
         ));

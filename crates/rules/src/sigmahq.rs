@@ -115,15 +115,32 @@ pub struct SnapshotStatus {
 }
 
 impl SnapshotStatus {
-    /// "SigmaHQ 8eaafff (2026-08-05)" / "SigmaHQ release r2026-09-01" /
-    /// "SigmaHQ rules dated up to 2026-07-30".
+    /// No snapshot: the build embeds none and none is installed.
+    pub fn none(notes: Vec<String>) -> Self {
+        SnapshotStatus {
+            origin: Origin::None,
+            path: None,
+            commit: None,
+            commit_date: None,
+            release: None,
+            newest_rule: None,
+            rules: 0,
+            vetted: false,
+            embedded_in_build: false,
+            attribution: ATTRIBUTION,
+            notes,
+        }
+    }
+
+    /// "commit 8eaafff (2026-08-05)" / "release r2026-09-01" / "rules
+    /// dated up to 2026-07-30".
     pub fn identity(&self) -> String {
         match (&self.commit, &self.commit_date, &self.release) {
-            (Some(c), Some(d), _) => format!("SigmaHQ commit {c} ({d})"),
-            (Some(c), None, _) => format!("SigmaHQ commit {c}"),
-            (None, _, Some(r)) => format!("SigmaHQ release {r}"),
+            (Some(c), Some(d), _) => format!("commit {c} ({d})"),
+            (Some(c), None, _) => format!("commit {c}"),
+            (None, _, Some(r)) => format!("release {r}"),
             _ => format!(
-                "SigmaHQ rules dated up to {}",
+                "rules dated up to {}",
                 self.newest_rule.as_deref().unwrap_or("an unknown date")
             ),
         }
@@ -142,9 +159,10 @@ impl fmt::Display for SnapshotStatus {
             Origin::Embedded | Origin::Installed => {
                 write!(
                     f,
-                    "SigmaHQ snapshot: {}, {} rules selected by Vigie's vetting, {}",
+                    "SigmaHQ snapshot: {}, {} rule{} selected by Vigie's vetting, {}",
                     self.identity(),
                     self.rules,
+                    if self.rules == 1 { "" } else { "s" },
                     match (&self.origin, &self.path) {
                         (Origin::Installed, Some(p)) => format!("installed in {}", p.display()),
                         _ => "embedded in this build".to_string(),
@@ -254,19 +272,7 @@ pub fn status_in(installed: Option<&Path>) -> SnapshotStatus {
             s.notes.extend(notes);
             s
         }
-        (None, None) => SnapshotStatus {
-            origin: Origin::None,
-            path: None,
-            commit: None,
-            commit_date: None,
-            release: None,
-            newest_rule: None,
-            rules: 0,
-            vetted: false,
-            embedded_in_build: false,
-            attribution: ATTRIBUTION,
-            notes,
-        },
+        (None, None) => SnapshotStatus::none(notes),
     }
 }
 

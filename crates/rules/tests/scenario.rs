@@ -1,11 +1,12 @@
-//! The built-in pack alone (no SigmaHQ rules) on the reference scenario of
-//! `vigie-scenario`: every attack step must be detected by the rules meant
-//! for it, and a week of benign activity (including IT staff using net, sc
-//! and PowerShell) must raise nothing but the low-level VPN-RDP context rule.
+//! The built-in pack alone, then the default rule set (pack + SigmaHQ
+//! snapshot), on the reference scenario of `vigie-scenario`: every attack
+//! step must be detected by the rules meant for it, and a week of benign
+//! activity (including IT staff using net, sc and PowerShell) must raise
+//! nothing but the low-level VPN-RDP context rule.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use vigie_detect::{Engine, Level, LoadOptions};
+use vigie_detect::{Engine, Level, LoadOptions, RuleSet};
 use vigie_event::Locator;
 
 /// Detection rules expected on the events of each step (scenario.md table).
@@ -102,8 +103,18 @@ const CORRELATIONS: &[&str] = &[
     "Same Program Writing Ransom-Note-Like Files on Several Hosts",
 ];
 
-#[test]
-fn pack_on_reference_scenario() {
+/// What a rule set raised on the reference scenario, against its ground
+/// truth: titles of detections per attack step, detections on benign events
+/// (title -> count and first place), correlations (title -> groups). Fails
+/// on any benign detection above `low`.
+struct Outcome {
+    gen: vigie_scenario::GeneratedScenario,
+    on_step: BTreeMap<u8, BTreeSet<String>>,
+    noise: BTreeMap<String, (usize, String)>,
+    correlations: BTreeMap<String, Vec<Vec<(String, String)>>>,
+}
+
+fn analyse(set: RuleSet) -> Outcome {
     let tmp = tempfile::tempdir().unwrap();
     let gen = vigie_scenario::generate(&vigie_scenario::ScenarioConfig::default(), tmp.path())
         .expect("scenario generation");
@@ -126,9 +137,8 @@ fn pack_on_reference_scenario() {
     }
     events.sort_by_key(|e| e.timestamp);
 
-    let (set, report) = vigie_rules::builtin_rule_set(&LoadOptions::default());
-    assert!(report.failures.is_empty());
-    let (engine, _) = Engine::compile(set);
+    let (engine, failures) = Engine::compile(set);
+    assert!(failures.is_empty(), "{failures:#?}");
     let mut corr = engine.correlator();
     let root = tmp.path().to_string_lossy().replace('\\', "/");
     let mut on_step: BTreeMap<u8, BTreeSet<String>> = BTreeMap::new();
@@ -183,6 +193,24 @@ fn pack_on_reference_scenario() {
             .push(c.group.clone());
     }
 
+    Outcome {
+        gen,
+        on_step,
+        noise,
+        correlations,
+    }
+}
+
+#[test]
+fn pack_on_reference_scenario() {
+    let (set, report) = vigie_rules::builtin_rule_set(&LoadOptions::default());
+    assert!(report.failures.is_empty());
+    let Outcome {
+        gen,
+        on_step,
+        noise,
+        correlations,
+    } = analyse(set);
     let mut missing = Vec::new();
     for (step, titles) in BY_STEP {
         let got = on_step.get(step).cloned().unwrap_or_default();
@@ -252,4 +280,60 @@ fn pack_on_reference_scenario() {
         correlations["New Account Added to a Privileged Group Soon After Its Creation"].len(),
         1
     );
+}
+
+/// The default rule set (the pack and the SigmaHQ snapshot) on the same
+/// scenario: still nothing above `low` on benign activity (checked in
+/// [`analyse`]), every step detected as by the pack alone, and the SigmaHQ
+/// rules the ground truth names for a step fire on it when the vetting kept
+/// them; those it says must not fire do not.
+#[test]
+fn default_rules_on_reference_scenario() {
+    if !vigie_rules::sigmahq::embedded_in_build() {
+        eprintln!("skipped: this build embeds no SigmaHQ snapshot");
+        return;
+    }
+    let opts = LoadOptions::default();
+    let (mut set, report) = vigie_rules::builtin_rule_set(&opts);
+    assert!(report.failures.is_empty());
+    let (snapshot, report, _) =
+        vigie_rules::sigmahq::rule_set(&opts, None, &std::collections::HashSet::new());
+    assert!(report.failures.is_empty());
+    let kept: BTreeSet<String> = snapshot.metas().into_iter().map(|m| m.title).collect();
+    set.extend(snapshot);
+    let out = analyse(set);
+    assert!(
+        out.noise
+            .keys()
+            .all(|k| k == "RDP Logon From the SSL-VPN Address Pool"),
+        "{:?}",
+        out.noise
+    );
+    let mut problems = Vec::new();
+    for (step, titles) in BY_STEP {
+        let got = out.on_step.get(step).cloned().unwrap_or_default();
+        for t in *titles {
+            if !got.contains(*t) {
+                problems.push(format!("step {step}: {t} no longer detected"));
+            }
+        }
+    }
+    let mut sigma_fired = 0;
+    for s in &out.gen.ground_truth.steps {
+        let got = out.on_step.get(&s.number).cloned().unwrap_or_default();
+        for t in s.sigma_titles.iter().filter(|t| kept.contains(*t)) {
+            if got.contains(t) {
+                sigma_fired += 1;
+            } else {
+                problems.push(format!("step {}: SigmaHQ {t} kept but silent", s.number));
+            }
+        }
+        for t in &s.sigma_must_not_fire {
+            if out.on_step.values().any(|g| g.contains(t)) {
+                problems.push(format!("step {}: {t} fired", s.number));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(sigma_fired >= 20, "only {sigma_fired} SigmaHQ titles fired");
 }

@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use vigie_detect::Level;
 use vigie_scope::{Compromise, Confidence, Scope, ServiceState};
 
 use super::kit::*;
@@ -26,17 +25,12 @@ pub(super) fn attack_start(scope: &Scope) -> Option<vigie_event::Timestamp> {
 
 /// The detections figure as the terminal prints it: every detection
 /// row, single-event and correlation alike, with its critical and high
-/// counts; the breakdown says how it splits.
+/// counts; the breakdown says how it splits. The scope's `total` and
+/// `by_level` already count the correlations.
 pub(super) fn detection_figures(scope: &Scope) -> (u64, u64, u64, u64) {
     let d = &scope.detections;
     let corr = d.correlations.len() as u64;
-    let level = |l: Level| d.correlations.iter().filter(|c| c.level == Some(l)).count() as u64;
-    (
-        d.total + corr,
-        corr,
-        d.by_level.critical + level(Level::Critical),
-        d.by_level.high + level(Level::High),
-    )
+    (d.total, corr, d.by_level.critical, d.by_level.high)
 }
 
 pub(super) fn answer(out: &mut String, scope: &Scope, verdict: &Verdict, t: &Voice) {
@@ -71,8 +65,8 @@ pub(super) fn answer(out: &mut String, scope: &Scope, verdict: &Verdict, t: &Voi
     if let (Some(start), Some(p)) = (attack_start(scope), &scope.attack_period) {
         let _ = write!(
             out,
-            r#"<span class="period">{}: {} → {}</span>"#,
-            escape(t.v_period),
+            r#"<span class="period">{} {} → {}</span>"#,
+            escape(&t.label(t.v_period)),
             time_html(t, Some(start)),
             time_html(t, Some(p.last.max(start)))
         );
@@ -208,7 +202,7 @@ pub(super) fn answer(out: &mut String, scope: &Scope, verdict: &Verdict, t: &Voi
         for z in &scope.zones {
             s.push_str(&pill(
                 reach_tone(z.status),
-                &format!("{}: {}", z.zone, reach_word(t, z.status)),
+                &format!("{} {}", t.label(&z.zone), reach_word(t, z.status)),
             ));
         }
         s.push_str("</div>");

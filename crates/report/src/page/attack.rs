@@ -167,8 +167,8 @@ pub(super) fn progression_section(
     if let Some(e) = &scope.entry_point {
         let _ = write!(
             out,
-            r#"<div class="entry"><div class="d"><strong>{}:</strong> {} <span class="pill tone-grey">{}</span></div>"#,
-            escape(t.entry_card),
+            r#"<div class="entry"><div class="d"><strong>{}</strong> {} <span class="pill tone-grey">{}</span></div>"#,
+            escape(&t.label(t.entry_card)),
             escape(&e.description),
             escape(confidence_word(t, e.confidence))
         );
@@ -300,7 +300,8 @@ pub(super) fn timeline_section(
     );
     let _ = write!(
         out,
-        r#"<div class="chart">{}</div>"#,
+        r#"<div class="chart" tabindex="0" role="region" aria-label="{}">{}</div>"#,
+        escape(t.s_timeline),
         timeline::render(&points, &markers, t)
     );
     if fallback {
@@ -326,6 +327,36 @@ pub(super) fn timeline_section(
     out.push_str("</section>");
 }
 
+/// The graph's nodes with a case-insensitive index by id: a scope with
+/// tens of thousands of hosts must not take quadratic time to draw.
+#[derive(Default)]
+struct Nodes {
+    list: Vec<Node>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Nodes {
+    fn has(&self, id: &str) -> bool {
+        self.index.contains_key(&id.to_uppercase())
+    }
+    /// The id as first added (`DC01` for `dc01`), or empty.
+    fn id(&self, id: &str) -> String {
+        self.index
+            .get(&id.to_uppercase())
+            .map(|&i| self.list[i].id.clone())
+            .unwrap_or_default()
+    }
+    fn push(&mut self, n: Node) {
+        self.index
+            .entry(n.id.to_uppercase())
+            .or_insert(self.list.len());
+        self.list.push(n);
+    }
+    fn iter(&self) -> std::slice::Iter<'_, Node> {
+        self.list.iter()
+    }
+}
+
 pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
     let host_index: BTreeMap<String, usize> = scope
         .hosts
@@ -336,9 +367,9 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
     let find = |name: &str| host_index.get(&name.to_uppercase()).copied();
     let links: Vec<_> = scope.links.iter().filter(|l| l.malicious).collect();
 
-    let mut nodes: Vec<Node> = Vec::new();
-    let add_host = |nodes: &mut Vec<Node>, h: &Host| {
-        if nodes.iter().any(|n| n.id.eq_ignore_ascii_case(&h.name)) {
+    let mut nodes = Nodes::default();
+    let add_host = |nodes: &mut Nodes, h: &Host| {
+        if nodes.has(&h.name) {
             return;
         }
         let detail = h
@@ -369,26 +400,24 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
         for name in &z.hosts {
             match find(name) {
                 Some(i) => add_host(&mut nodes, &scope.hosts[i]),
-                None if !nodes.iter().any(|n| n.id.eq_ignore_ascii_case(name)) => {
-                    nodes.push(Node {
-                        id: name.clone(),
-                        label: name.clone(),
-                        detail: reach_word(t, z.status).to_string(),
-                        lane: z.zone.clone(),
-                        tone: match z.status {
-                            ZoneReach::NotReached => Tone::Green,
-                            _ => Tone::Grey,
-                        },
-                        first_seen: None,
-                    })
-                }
+                None if !nodes.has(name) => nodes.push(Node {
+                    id: name.clone(),
+                    label: name.clone(),
+                    detail: reach_word(t, z.status).to_string(),
+                    lane: z.zone.clone(),
+                    tone: match z.status {
+                        ZoneReach::NotReached => Tone::Green,
+                        _ => Tone::Grey,
+                    },
+                    first_seen: None,
+                }),
                 None => {}
             }
         }
     }
     let outside = "\u{0}outside";
-    let add_endpoint = |nodes: &mut Vec<Node>, name: &str, kind: Option<AddressKind>| {
-        if nodes.iter().any(|n| n.id.eq_ignore_ascii_case(name)) {
+    let add_endpoint = |nodes: &mut Nodes, name: &str, kind: Option<AddressKind>| {
+        if nodes.has(name) {
             return;
         }
         match find(name) {
@@ -416,16 +445,8 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
         add_endpoint(&mut nodes, &l.from, Some(l.from_kind));
         add_endpoint(&mut nodes, &l.to, None);
         edges.push(Edge {
-            from: nodes
-                .iter()
-                .find(|n| n.id.eq_ignore_ascii_case(&l.from))
-                .map(|n| n.id.clone())
-                .unwrap_or_default(),
-            to: nodes
-                .iter()
-                .find(|n| n.id.eq_ignore_ascii_case(&l.to))
-                .map(|n| n.id.clone())
-                .unwrap_or_default(),
+            from: nodes.id(&l.from),
+            to: nodes.id(&l.to),
             method: t.link_short[link_index(l.method)].to_string(),
             account: l.account.clone(),
             first: Some(l.first),
@@ -445,16 +466,9 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
             if !known {
                 add_endpoint(&mut nodes, src, e.source_kind);
                 add_endpoint(&mut nodes, host, None);
-                let id = |n: &str| {
-                    nodes
-                        .iter()
-                        .find(|x| x.id.eq_ignore_ascii_case(n))
-                        .map(|x| x.id.clone())
-                        .unwrap_or_default()
-                };
                 edges.push(Edge {
-                    from: id(src),
-                    to: id(host),
+                    from: nodes.id(src),
+                    to: nodes.id(host),
                     method: entry_method(t, &e.method),
                     account: e.account.clone(),
                     first: e.time,
@@ -476,7 +490,7 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
         });
     }
     let mut zone_names: Vec<String> = Vec::new();
-    for n in &nodes {
+    for n in nodes.iter() {
         if n.lane != outside && !n.lane.is_empty() && !zone_names.contains(&n.lane) {
             zone_names.push(n.lane.clone());
         }
@@ -549,7 +563,7 @@ pub(super) fn graph_model(scope: &Scope, t: &Voice) -> Graph {
     }
     Graph {
         lanes,
-        nodes,
+        nodes: nodes.list,
         edges,
     }
 }
@@ -578,7 +592,14 @@ pub(super) fn graph_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
         );
     }
     out.push_str("</div>");
-    let _ = write!(out, r#"<div class="chart">{}</div>"#, graph::render(&g, t));
+    // Focusable: on a phone the drawing scrolls inside its box, and the
+    // keyboard must be able to scroll it too.
+    let _ = write!(
+        out,
+        r#"<div class="chart" tabindex="0" role="region" aria-label="{}">{}</div>"#,
+        escape(t.s_graph),
+        graph::render(&g, t)
+    );
     if g.edges.is_empty() {
         empty(out, t.g_empty);
     }
@@ -603,14 +624,8 @@ pub(super) fn graph_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
             };
             tb.row(vec![
                 ctime(t, Some(l.first)),
-                Cell {
-                    class: "strong nowrap",
-                    ..ct(&from)
-                },
-                Cell {
-                    class: "strong nowrap",
-                    ..ct(&l.to)
-                },
+                cname(&from),
+                cname(&l.to),
                 ct(t.link_long[link_index(l.method)]),
                 ct(l.account.as_deref().unwrap_or("—")),
                 ctime(t, Some(l.last)),

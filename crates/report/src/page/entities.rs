@@ -29,14 +29,14 @@ pub(super) fn hosts_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
         ]);
         for h in scope.hosts.iter().take(max) {
             let (alerts, total) = level_counts_html(t, &h.detections);
-            let mut name = escape(&h.name);
+            let mut name = name_html(&h.name);
             if h.isolated {
                 let _ = write!(name, " {}", pill(Tone::Grey, t.isolated_zone));
             }
             let tone = host_tone(h);
             tb.row(vec![
                 Cell {
-                    class: "strong nowrap",
+                    class: "strong",
                     sort: Some(h.name.clone()),
                     ..c(name)
                 },
@@ -58,7 +58,7 @@ pub(super) fn hosts_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
                     ..c(alerts)
                 },
                 c(services_list(t, &h.services)),
-                c(lines(&h.compromise_reasons, 3)),
+                wide(c(lines(&h.compromise_reasons, 3))),
             ]);
         }
         tb.render(out, t, scope.hosts.len());
@@ -108,7 +108,7 @@ pub(super) fn accounts_section(out: &mut String, scope: &Scope, t: &Voice, max: 
                 ctime(t, a.last_malicious),
                 c(list(&a.hosts, 4)),
                 c(list(&a.added_to_groups, 3)),
-                c(lines(&why, 3)),
+                wide(c(lines(&why, 3))),
             ]);
         }
         tb.render(out, t, scope.accounts.len());
@@ -143,7 +143,7 @@ pub(super) fn services_section(out: &mut String, scope: &Scope, t: &Voice, max: 
                     ..c(pill(tone, service_word(t, s.status)))
                 },
                 c(list(&s.hosts, 6)),
-                ct(&s.reason),
+                wide(ct(&s.reason)),
             ]);
         }
         tb.render(out, t, scope.services.len());
@@ -174,17 +174,17 @@ pub(super) fn zones_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
             }
             let _ = write!(
                 out,
-                r#"</span></h3><div class="status">{}</div><p>{}</p><p class="small"><strong>{}:</strong> {}</p>"#,
+                r#"</span></h3><div class="status">{}</div><p>{}</p><p class="small"><strong>{}</strong> {}</p>"#,
                 escape(reach_word(t, z.status)),
                 escape(&z.reason),
-                escape(t.zone_hosts),
+                escape(&t.label(t.zone_hosts)),
                 list(&z.hosts, 8)
             );
             if !z.coverage.is_empty() {
                 let _ = write!(
                     out,
-                    r#"<p class="small"><strong>{}:</strong></p><ul>"#,
-                    escape(t.zone_coverage)
+                    r#"<p class="small"><strong>{}</strong></p><ul>"#,
+                    escape(&t.label(t.zone_coverage))
                 );
                 for cov in z.coverage.iter().take(6) {
                     let _ = write!(out, "<li>{}</li>", escape(cov));
@@ -197,8 +197,8 @@ pub(super) fn zones_section(out: &mut String, scope: &Scope, t: &Voice, max: usi
             if !z.evidence.is_empty() {
                 let _ = write!(
                     out,
-                    r#"<p class="small"><strong>{}:</strong></p><ul>"#,
-                    escape(t.zone_evidence)
+                    r#"<p class="small"><strong>{}</strong></p><ul>"#,
+                    escape(&t.label(t.zone_evidence))
                 );
                 for e in z.evidence.iter().take(4) {
                     let _ = write!(
@@ -261,11 +261,8 @@ pub(super) fn data_section(out: &mut String, scope: &Scope, t: &Voice, max: usiz
             tb.row(vec![
                 ctime(t, d.first),
                 c(what),
-                Cell {
-                    class: "nowrap",
-                    ..ct(d.host.as_deref().unwrap_or("—"))
-                },
-                c(desc),
+                c(name_html(d.host.as_deref().unwrap_or("—"))),
+                wide(c(desc)),
                 c(list(&d.destinations, 4)),
                 Cell {
                     html: d
@@ -311,7 +308,7 @@ pub(super) fn containment_section(out: &mut String, scope: &Scope, t: &Voice, ma
                         ..ct(&action_word(t, a.kind))
                     },
                     c(format!("<code>{}</code>", escape(&a.target))),
-                    ct(&a.reason),
+                    wide(ct(&a.reason)),
                 ],
             );
         }

@@ -1,6 +1,7 @@
 //! What the answer rests on: log coverage, detections and technical
 //! traces.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use vigie_scope::Scope;
@@ -12,6 +13,39 @@ use crate::text::Voice;
 use crate::timeline::LEVEL_NAMES;
 use crate::tone::Tone;
 use crate::DetectionRow;
+
+/// The scope's names for the machines detection rows name: rows carry
+/// what the log says (`SRV-RDS01.ccpab.local`), the scope and the rest of
+/// the report say `SRV-RDS01`; one name per machine everywhere.
+fn host_names(scope: &Scope) -> HashMap<String, &str> {
+    let mut m = HashMap::new();
+    for h in &scope.hosts {
+        for n in std::iter::once(&h.name).chain(&h.fqdns) {
+            m.entry(n.to_uppercase()).or_insert(h.name.as_str());
+        }
+    }
+    m
+}
+
+fn host_name(names: &HashMap<String, &str>, computer: Option<&str>) -> String {
+    match computer.filter(|c| !c.is_empty()) {
+        None => "—".into(),
+        Some(c) => names
+            .get(&c.to_uppercase())
+            .map_or_else(|| c.to_string(), |n| n.to_string()),
+    }
+}
+
+/// A Sigma ATT&CK tag as the reader should see it: a tactic by its name
+/// (`attack.lateral-movement` → "Mouvement latéral"), a technique by its
+/// id (`attack.t1021.002` → `T1021.002`); other tags are not ATT&CK.
+fn attack_tag(tag: &str, t: &Voice) -> Option<String> {
+    let x = tag.strip_prefix("attack.")?;
+    if crate::progression::tactic_index(x).is_some() {
+        return Some(tactic_name(x, t));
+    }
+    Some(x.to_uppercase())
+}
 
 pub(super) fn coverage_section(out: &mut String, scope: &Scope, t: &Voice, max: usize) {
     open_section(out, "coverage", t.s_coverage, t.i_coverage);
@@ -30,8 +64,8 @@ pub(super) fn coverage_section(out: &mut String, scope: &Scope, t: &Voice, max: 
     if let Some(p) = &scope.observed {
         let _ = write!(
             out,
-            r#"<p class="small">{}: {} → {}</p>"#,
-            escape(t.c_period),
+            r#"<p class="small">{} {} → {}</p>"#,
+            escape(&t.label(t.c_period)),
             time_html(t, Some(p.first)),
             time_html(t, Some(p.last))
         );
@@ -169,12 +203,7 @@ pub(super) fn detections_section(
             (t.c_tactics, false),
         ]);
         for r in rules.iter().take(max_table) {
-            let tags: Vec<String> = r
-                .tags
-                .iter()
-                .filter_map(|x| x.strip_prefix("attack."))
-                .map(|x| x.to_string())
-                .collect();
+            let tags: Vec<String> = r.tags.iter().filter_map(|x| attack_tag(x, t)).collect();
             tb.row(vec![
                 Cell {
                     class: "strong",
@@ -273,6 +302,7 @@ pub(super) fn detections_section(
             (t.c_evidence, false),
         ]);
         tb.id = Some("det-table");
+        let names = host_names(scope);
         for a in shown {
             let rank = level_rank(a.level);
             tb.row_attrs(
@@ -284,12 +314,12 @@ pub(super) fn detections_section(
                         ..c(level_badge(t, a.level))
                     },
                     ct(&a.rule_title),
-                    ct(a.computer.as_deref().unwrap_or("—")),
+                    c(name_html(&host_name(&names, a.computer.as_deref()))),
                     ct(a.account.as_deref().unwrap_or("—")),
-                    c(format!(
+                    wide(c(format!(
                         "<code>{}</code>",
                         escape_truncated(&a.details, 400)
-                    )),
+                    ))),
                     c(format!(
                         r#"<code class="small">{}</code>"#,
                         escape_truncated(&a.source, 120)
@@ -333,7 +363,7 @@ pub(super) fn artifacts_section(out: &mut String, scope: &Scope, t: &Voice, max:
                     ..ct(&p.host)
                 },
                 ct(p.user.as_deref().unwrap_or("—")),
-                c(format!("<code>{}</code>", escape_truncated(cmd, 400))),
+                wide(c(format!("<code>{}</code>", escape_truncated(cmd, 400)))),
                 c(format!(
                     "<code>{}</code>",
                     escape_truncated(&p.parent_chain.join(" ← "), 200)
@@ -416,7 +446,13 @@ pub(super) fn artifacts_section(out: &mut String, scope: &Scope, t: &Voice, max:
                 c(list(&d.hosts, 4)),
                 ctime(t, d.first),
                 cnum(t, d.count),
-                c(list(&d.reasons, 3)),
+                c(list(
+                    &d.reasons
+                        .iter()
+                        .map(|r| role_word(t, r))
+                        .collect::<Vec<_>>(),
+                    3,
+                )),
             ]);
         }
         tb.render(out, t, scope.domains.len());

@@ -141,6 +141,7 @@ pub(super) fn link_index(m: LinkMethod) -> usize {
         LinkMethod::Wmi => 7,
         LinkMethod::RemoteTask => 8,
         LinkMethod::RemoteService => 9,
+        LinkMethod::Dcom => 10,
     }
 }
 
@@ -155,6 +156,7 @@ pub(super) fn action_word(t: &Voice, a: ActionKind) -> String {
         ActionKind::BlockDomain => "block_domain",
         ActionKind::RemoveService => "remove_service",
         ActionKind::ResetKrbtgt => "reset_krbtgt",
+        ActionKind::CollectLogs => "collect_logs",
     })
 }
 
@@ -216,13 +218,26 @@ pub(super) fn role_word(t: &Voice, role: &str) -> String {
     }
 }
 
+/// `2026-01-10 02:11 CET` that may break between the date and the hour
+/// (a narrow table column) but never inside either.
+fn breakable_time(s: &str) -> String {
+    match s.split_once(' ') {
+        Some((date, rest)) => format!(
+            r#"<span class="nowrap">{}</span> <span class="nowrap">{}</span>"#,
+            escape(date),
+            escape(rest)
+        ),
+        None => escape(s),
+    }
+}
+
 pub(super) fn time_html(t: &Voice, ts: Option<Timestamp>) -> String {
     match ts {
         Some(ts) => format!(
             r#"<time datetime="{}" title="{}">{}</time>"#,
             ts.to_rfc3339(),
             escape(&t.utc_time(&ts)),
-            escape(&t.short_time(&ts))
+            breakable_time(&t.short_time(&ts))
         ),
         None => "—".to_string(),
     }
@@ -320,6 +335,35 @@ pub(super) fn c(html: String) -> Cell {
 pub(super) fn ct(text: &str) -> Cell {
     c(escape_truncated(text, CELL_CHARS))
 }
+/// A prose cell (why, reason, description, command line): given room,
+/// so that the table's automatic layout never squeezes the sentences into
+/// a column one word wide while a date column takes the space.
+pub(super) fn wide(cell: Cell) -> Cell {
+    Cell {
+        class: "wide",
+        ..cell
+    }
+}
+
+/// A name (host, account): kept on one line when it is name-sized, so
+/// `SRV-RDS01` never breaks at its hyphen; a longer one (hostile or not)
+/// wraps anywhere rather than widening the table.
+pub(super) fn name_html(s: &str) -> String {
+    if s.chars().count() <= 32 {
+        format!(r#"<span class="nowrap">{}</span>"#, escape(s))
+    } else {
+        escape_truncated(s, CELL_CHARS)
+    }
+}
+
+/// A bold name cell (see [`name_html`]).
+pub(super) fn cname(s: &str) -> Cell {
+    Cell {
+        class: "strong",
+        ..c(name_html(s))
+    }
+}
+
 pub(super) fn ctime(t: &Voice, ts: Option<Timestamp>) -> Cell {
     Cell {
         html: time_html(t, ts),
@@ -394,7 +438,7 @@ impl<'a> Table<'a> {
                     let _ = write!(out, r#" data-label="{}""#, escape(h));
                 }
                 if let Some(k) = &cell.sort {
-                    let _ = write!(out, r#" data-sort="{}""#, escape(k));
+                    let _ = write!(out, r#" data-sort="{}""#, escape_truncated(k, 200));
                 }
                 let _ = write!(out, ">{}</td>", cell.html);
             }

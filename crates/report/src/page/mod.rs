@@ -102,8 +102,8 @@ pub(crate) fn render(scope: &Scope, alerts: &[DetectionRow], opts: &Options) -> 
     if let Some(p) = &scope.observed {
         let _ = write!(
             out,
-            "{}: {} → {}<br>",
-            escape(t.c_period),
+            "{} {} → {}<br>",
+            escape(&t.label(t.c_period)),
             kit::time_html(t, Some(p.first)),
             kit::time_html(t, Some(p.last))
         );
