@@ -314,7 +314,17 @@ pub fn write_outputs(plan: &Plan, outcome: &HuntOutcome, speech: Speech) -> Writ
             Some(org) => format!("Vigie — {org}"),
             None => "Vigie".to_string(),
         };
-        let layer = vigie_hunt::navigator::layer(&outcome.detections, &title, speech.lang);
+        // One layer model in Vigie (`vigie_intel::navigator`): the hunt's
+        // detections, each counted once under the techniques its rule tags.
+        let mut b = vigie_intel::navigator::LayerBuilder::new();
+        for d in &outcome.detections {
+            b.add(&d.rule.tags, &d.rule.title, d.level(), 1);
+        }
+        let description = speech.lang.pick(
+            "Techniques ATT&CK des règles Sigma déclenchées par la recherche Vigie ; score = nombre de détections.",
+            "ATT&CK techniques of the Sigma rules that fired in the Vigie hunt; score = number of detections.",
+        );
+        let layer = b.build(&title, description, speech.lang);
         let r = output::write_atomic("navigator", path, |out| {
             serde_json::to_writer_pretty(&mut *out, &layer)?;
             std::io::Write::write_all(out, b"\n")

@@ -102,32 +102,12 @@ pub fn run(args: SearchArgs) -> Result<ExitCode> {
         _ => {}
     }
     // What could not be read, on standard error.
-    let skipped: u64 = outcome.files.iter().map(|f| f.records_skipped).sum();
-    let errors: usize = outcome.files.iter().map(|f| f.errors.len()).sum();
-    let not_read = outcome
-        .files
-        .iter()
-        .filter(|f| f.format.is_none() && (f.size > 0 || f.sha256.is_empty()))
-        .count();
-    let partial = skipped > 0 || errors > 0 || not_read > 0 || !outcome.input_errors.is_empty();
-    if partial {
-        eprintln!(
-            "vigie: incomplete read: {skipped} records skipped, {errors} read errors, {not_read} files not read, {} paths not accessible",
-            outcome.input_errors.len()
-        );
-        for f in outcome
-            .files
-            .iter()
-            .filter(|f| !f.errors.is_empty())
-            .take(10)
-        {
-            eprintln!(
-                "  error: {}: {}",
-                vigie_hunt::safe::escape(&f.path.display().to_string()),
-                vigie_hunt::safe::quote(&f.errors[0].to_string(), 200)
-            );
-        }
-    }
+    let lang = vigie_lang::Lang::resolve(None);
+    eprint!(
+        "{}",
+        vigie_hunt::summary::problems_of(&outcome.files, &outcome.input_errors, lang)
+    );
+    let partial = outcome.read_problems().any();
     if outcome.stopped && args.limit.is_some_and(|l| outcome.matched >= l) && !args.quiet {
         eprintln!("vigie: stopped at --limit {}", outcome.matched);
     }

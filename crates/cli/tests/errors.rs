@@ -6,20 +6,17 @@ mod common;
 
 use std::path::Path;
 
-use common::{both, security, stderr, stdout, sysmon1, vigie, WHOAMI_RULE};
+use common::{both, security, stderr, stdout, sysmon1, vigie, whoami_case, whoami_hunt};
 
 fn setup(dir: &Path) {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
-    std::fs::write(
-        dir.join("logs/a.jsonl"),
-        sysmon1(
+    whoami_case(
+        dir,
+        &[sysmon1(
             1,
             "2026-01-10T02:30:00Z",
             r"C:\\Windows\\System32\\whoami.exe",
-        ) + "\n",
-    )
-    .unwrap();
+        )],
+    );
 }
 
 #[test]
@@ -76,17 +73,9 @@ fn the_timeline_format_follows_the_extension() {
     let dir = tmp.path();
     setup(dir);
     let hunt = |args: &[&str]| {
-        let mut a = vec![
-            "hunt",
-            "logs",
-            "--no-builtin",
-            "--no-sigmahq",
-            "--rules",
-            "whoami.yml",
-            "-q",
-        ];
+        let mut a = vec!["-q"];
         a.extend(args);
-        let out = vigie(&a, dir);
+        let out = whoami_hunt(dir, "logs", &a);
         assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     };
     hunt(&["-o", "guess.csv"]);
@@ -116,35 +105,14 @@ fn quiet_still_reports_what_was_not_read() {
         format!("{good}\n{}\n{good}\n", &good[..30]),
     )
     .unwrap();
-    let out = vigie(
-        &[
-            "hunt",
-            "logs",
-            "--no-builtin",
-            "--no-sigmahq",
-            "--rules",
-            "whoami.yml",
-            "-q",
-        ],
-        dir,
-    );
+    let out = whoami_hunt(dir, "logs", &["-q"]);
     assert_eq!(out.status.code(), Some(4), "detections + partial read");
     assert!(out.stdout.is_empty(), "{}", both(&out));
     let err = stderr(&out);
     assert!(err.contains("1 record skipped"), "{err}");
     assert!(err.contains("b.jsonl") && err.contains("line 2"), "{err}");
     // Without -q: the summary on stdout, the problems on stderr.
-    let out = vigie(
-        &[
-            "hunt",
-            "logs",
-            "--no-builtin",
-            "--no-sigmahq",
-            "--rules",
-            "whoami.yml",
-        ],
-        dir,
-    );
+    let out = whoami_hunt(dir, "logs", &[]);
     assert!(stdout(&out).contains("1 record skipped"), "{}", both(&out));
     assert!(stderr(&out).contains("line 2"), "{}", both(&out));
 }
@@ -157,21 +125,7 @@ fn exit_codes_say_found_and_fully_read() {
     let clean = sysmon1(2, "2026-01-10T02:31:00Z", r"C:\\Windows\\notepad.exe") + "\n";
     std::fs::create_dir_all(dir.join("clean")).unwrap();
     std::fs::write(dir.join("clean/c.jsonl"), &clean).unwrap();
-    let code = |path: &str| {
-        let out = vigie(
-            &[
-                "hunt",
-                path,
-                "--no-builtin",
-                "--no-sigmahq",
-                "--rules",
-                "whoami.yml",
-                "-q",
-            ],
-            dir,
-        );
-        out.status.code()
-    };
+    let code = |path: &str| whoami_hunt(dir, path, &["-q"]).status.code();
     assert_eq!(code("clean"), Some(0), "nothing found, all read");
     assert_eq!(code("logs"), Some(1), "found, all read");
     // A file in no log format beside the clean one: not all read.

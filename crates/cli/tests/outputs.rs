@@ -8,11 +8,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{both, jsonl, listing, sha256, stderr, sysmon1, sysmon1_on, vigie, WHOAMI_RULE};
+use common::{
+    both, jsonl, listing, sha256, stderr, sysmon1, sysmon1_on, vigie, whoami_case, whoami_hunt,
+};
 
 fn setup(dir: &Path) {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
     let lines = [
         sysmon1(
             1,
@@ -32,21 +32,13 @@ fn setup(dir: &Path) {
             "PC-\u{1b}]52;c;ZXZpbA==\u{7}\r\n\t02",
         ),
     ];
-    std::fs::write(dir.join("logs/a.jsonl"), lines.join("\n") + "\n").unwrap();
+    whoami_case(dir, &lines);
 }
 
 fn hunt(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let mut a = vec![
-        "hunt",
-        "logs",
-        "--no-builtin",
-        "--no-sigmahq",
-        "--rules",
-        "whoami.yml",
-        "-q",
-    ];
+    let mut a = vec!["-q"];
     a.extend(extra);
-    vigie(&a, dir)
+    whoami_hunt(dir, "logs", &a)
 }
 
 #[test]

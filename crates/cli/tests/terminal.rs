@@ -3,15 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{both, stdout, sysmon1, sysmon1_on, vigie, vigie_env, WHOAMI_RULE};
-
-fn setup(dir: &Path, lines: &[String]) {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
-    std::fs::write(dir.join("logs/a.jsonl"), lines.join("\n") + "\n").unwrap();
-}
+use common::{
+    both, stdout, sysmon1, sysmon1_on, vigie, vigie_env, whoami_case as setup, whoami_hunt,
+};
 
 const WHOAMI: &str = r"C:\\Windows\\System32\\whoami.exe";
 
@@ -34,19 +28,7 @@ fn hostile_names_never_drive_the_terminal() {
         .collect();
     setup(dir, &lines);
     for lang in ["en", "fr"] {
-        let out = vigie(
-            &[
-                "hunt",
-                "logs",
-                "--no-builtin",
-                "--no-sigmahq",
-                "--rules",
-                "whoami.yml",
-                "--lang",
-                lang,
-            ],
-            dir,
-        );
+        let out = whoami_hunt(dir, "logs", &["--lang", lang]);
         assert_eq!(out.status.code(), Some(1), "{}", both(&out));
         let text = format!("{}{}", stdout(&out), common::stderr(&out));
         for c in text.chars() {
@@ -131,18 +113,9 @@ fn times_show_in_the_chosen_zone_with_the_year() {
         ],
     );
     let hunt = |zone: &[&str]| {
-        let mut a = vec![
-            "hunt",
-            "logs",
-            "--no-builtin",
-            "--no-sigmahq",
-            "--rules",
-            "whoami.yml",
-            "-o",
-            "t.jsonl",
-        ];
+        let mut a = vec!["-o", "t.jsonl"];
         a.extend(zone);
-        let out = vigie(&a, dir);
+        let out = whoami_hunt(dir, "logs", &a);
         assert_eq!(out.status.code(), Some(1), "{}", both(&out));
         stdout(&out)
     };

@@ -21,7 +21,6 @@
 pub mod evidence;
 pub mod locate;
 pub mod manifest;
-pub mod navigator;
 pub mod pipeline;
 pub mod safe;
 pub mod search;

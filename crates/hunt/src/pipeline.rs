@@ -194,14 +194,21 @@ impl ReadProblems {
 }
 
 impl HuntOutcome {
-    /// What was not read whole. Empty files count as read: there was
-    /// nothing to lose.
+    /// What was not read whole.
     pub fn read_problems(&self) -> ReadProblems {
+        ReadProblems::of(&self.files, &self.input_errors)
+    }
+}
+
+impl ReadProblems {
+    /// What of `files` and the given paths was not read whole. Empty
+    /// files count as read: there was nothing to lose.
+    pub fn of(files: &[FileReport], input_errors: &[InputError]) -> ReadProblems {
         let mut p = ReadProblems {
-            input_errors: self.input_errors.len(),
+            input_errors: input_errors.len(),
             ..Default::default()
         };
-        for f in &self.files {
+        for f in files {
             p.records_skipped += f.records_skipped;
             if f.format.is_some() {
                 p.errors += f.errors.len();
@@ -325,6 +332,27 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
     })
 }
 
+/// Why there is nothing to read: the paths given, or why they could not
+/// be opened (escaped and bounded: they may carry anything).
+pub(crate) fn no_input(inputs: &[PathBuf], input_errors: &[InputError]) -> String {
+    if input_errors.is_empty() {
+        format!(
+            "no file found under {}",
+            inputs
+                .iter()
+                .map(|p| crate::safe::escape(&p.display().to_string()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        input_errors
+            .iter()
+            .map(|e| crate::safe::bounded(&e.to_string(), 300))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Why no rule is left to match, in words that name the cause.
 fn no_rules_reason(config: &HuntConfig, report: &LoadReport) -> String {
     let mut why = format!("no rule could be loaded from {} rule file(s)", report.files);
@@ -392,23 +420,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         },
     );
     if inputs.is_empty() {
-        let why = if input_errors.is_empty() {
-            format!(
-                "no file found under {}",
-                config
-                    .inputs
-                    .iter()
-                    .map(|p| crate::safe::escape(&p.display().to_string()).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        } else {
-            input_errors
-                .iter()
-                .map(|e| crate::safe::bounded(&e.to_string(), 300))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let why = no_input(&config.inputs, &input_errors);
         return Err(HuntError::NoInput(why));
     }
 

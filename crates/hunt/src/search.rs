@@ -327,6 +327,13 @@ pub struct SearchOutcome {
     pub stopped: bool,
 }
 
+impl SearchOutcome {
+    /// What was not read whole (exit codes 3 and 4).
+    pub fn read_problems(&self) -> crate::ReadProblems {
+        crate::ReadProblems::of(&self.files, &self.input_errors)
+    }
+}
+
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -381,23 +388,7 @@ pub fn search(
     let inverted = config.query.as_ref().is_some_and(Query::inverted);
     let (inputs, input_errors) = vigie_source::collect_inputs(&config.inputs);
     if inputs.is_empty() {
-        let why = if input_errors.is_empty() {
-            format!(
-                "no file found under {}",
-                config
-                    .inputs
-                    .iter()
-                    .map(|p| crate::safe::escape(&p.display().to_string()).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        } else {
-            input_errors
-                .iter()
-                .map(|e| crate::safe::escape(&e.to_string()).into_owned())
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let why = crate::pipeline::no_input(&config.inputs, &input_errors);
         return Err(SearchError::NoInput(why));
     }
     let sizes: Vec<u64> = inputs

@@ -353,7 +353,16 @@ impl Counts {
 /// the counts, then the first errors one by one. Empty when every input
 /// was read whole.
 pub fn problems(o: &HuntOutcome, lang: Lang) -> String {
-    let p = o.read_problems();
+    problems_of(&o.files, &o.input_errors, lang)
+}
+
+/// [`problems`] of any read (a hunt's, a search's).
+pub fn problems_of(
+    files: &[vigie_source::FileReport],
+    input_errors: &[vigie_source::InputError],
+    lang: Lang,
+) -> String {
+    let p = crate::ReadProblems::of(files, input_errors);
     if !p.any() {
         return String::new();
     }
@@ -388,12 +397,12 @@ pub fn problems(o: &HuntOutcome, lang: Lang) -> String {
         }
         shown += 1;
     };
-    for f in &o.files {
+    for f in files {
         for e in &f.errors {
             line(&mut s, format!("{}: {e}", f.path.display()));
         }
     }
-    for e in &o.input_errors {
+    for e in input_errors {
         line(&mut s, e.to_string());
     }
     if shown > ERRORS_SHOWN {

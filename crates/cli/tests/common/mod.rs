@@ -113,3 +113,24 @@ pub fn sha256(path: &Path) -> String {
     let d = sha2::Sha256::digest(std::fs::read(path).unwrap());
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Writes `whoami.yml` and `logs/a.jsonl` (the given lines) in `dir`.
+pub fn whoami_case(dir: &Path, lines: &[String]) {
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
+    std::fs::write(dir.join("logs/a.jsonl"), lines.join("\n") + "\n").unwrap();
+}
+
+/// `vigie hunt PATH` with the whoami rule alone, then `extra`.
+pub fn whoami_hunt(dir: &Path, path: &str, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "hunt",
+        path,
+        "--no-builtin",
+        "--no-sigmahq",
+        "--rules",
+        "whoami.yml",
+    ];
+    a.extend(extra);
+    vigie(&a, dir)
+}
