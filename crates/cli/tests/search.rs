@@ -49,6 +49,8 @@ fn setup(dir: &Path) {
         &[("TargetUserName", "ALICE"), ("IpAddress", "203.0.113.45")],
     )];
     std::fs::write(dir.join("logs/pc.jsonl"), pc.join("\n") + "\n").unwrap();
+    // An empty file loses nothing: the exit codes stay 0 and 1.
+    std::fs::write(dir.join("logs/empty.log"), "").unwrap();
 }
 
 /// (exit code, matching rows).

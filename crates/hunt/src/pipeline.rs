@@ -212,7 +212,8 @@ impl ReadProblems {
             p.records_skipped += f.records_skipped;
             if f.format.is_some() {
                 p.errors += f.errors.len();
-            } else if f.size > 0 || f.sha256.is_empty() {
+            } else if f.size > 0 || f.errors.iter().any(|e| e.message.starts_with("cannot")) {
+                // Not empty, or not readable at all ("cannot open/read").
                 p.not_logs += 1;
             }
         }
