@@ -106,7 +106,7 @@ pub enum HashAlgo {
 
 impl HashAlgo {
     /// Length of the digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn bytes(self) -> usize {
         match self {
             HashAlgo::Md5 | HashAlgo::Imphash => 16,
             HashAlgo::Sha1 => 20,

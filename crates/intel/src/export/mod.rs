@@ -411,15 +411,8 @@ impl Findings {
                 )),
             }
         }
-        let mut domain_candidates: Vec<(
-            String,
-            Role,
-            Option<Timestamp>,
-            Option<Timestamp>,
-            u64,
-            usize,
-            Vec<String>,
-        )> = Vec::new();
+        // Names as the scope writes them (normalised below).
+        let mut domain_candidates: Vec<Observed> = Vec::new();
         for x in &scope.data_exposure {
             if !x.probable_exfiltration && x.bytes_out.is_none() {
                 continue;
@@ -437,15 +430,15 @@ impl Findings {
                         &mut left_out,
                     );
                 } else {
-                    domain_candidates.push((
-                        d.clone(),
-                        Role::Exfiltration,
-                        x.first,
-                        x.last,
-                        1,
-                        usize::from(x.host.is_some()),
-                        vec![],
-                    ));
+                    domain_candidates.push(Observed {
+                        value: d.clone(),
+                        role: Role::Exfiltration,
+                        first: x.first,
+                        last: x.last,
+                        count: 1,
+                        hosts: usize::from(x.host.is_some()),
+                        reasons: vec![],
+                    });
                 }
             }
         }
@@ -468,19 +461,28 @@ impl Findings {
                 ));
                 continue;
             }
-            domain_candidates.push((
-                d.domain.clone(),
+            domain_candidates.push(Observed {
+                value: d.domain.clone(),
                 role,
-                d.first,
-                d.last,
-                d.count,
-                d.hosts.len(),
-                d.reasons.clone(),
-            ));
+                first: d.first,
+                last: d.last,
+                count: d.count,
+                hosts: d.hosts.len(),
+                reasons: d.reasons.clone(),
+            });
         }
         let internal = internal_names(scope, assets);
         let mut domains: BTreeMap<String, Observed> = BTreeMap::new();
-        for (raw, role, first, last, count, hosts, reasons) in domain_candidates {
+        for Observed {
+            value: raw,
+            role,
+            first,
+            last,
+            count,
+            hosts,
+            reasons,
+        } in domain_candidates
+        {
             let Some(d) = normalize::domain(&raw).filter(|d| normalize::looks_like_domain(d))
             else {
                 continue;
