@@ -72,6 +72,8 @@ impl HuntArgs {
             read,
             scope: !self.no_rules,
             assets: self.assets.clone(),
+            // The locale decides until `--lang` is added (HELPERS.md: Lang::resolve).
+            lang: vigie_lang::Lang::resolve(None),
         }
     }
 }

@@ -67,6 +67,7 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
         read: Default::default(),
         scope: false,
         assets: None,
+        lang: vigie_lang::Lang::En,
     };
     let (set, mut report, sigmahq) = vigie_hunt::pipeline::load_rules_with_snapshot(&config)
         .map_err(|e| anyhow::anyhow!("--rules {e}"))?;

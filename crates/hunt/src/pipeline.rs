@@ -41,6 +41,40 @@ pub struct HuntConfig {
     pub scope: bool,
     /// The organisation's assets file, if any.
     pub assets: Option<PathBuf>,
+    /// Language of the scope's sentences (answers, reasons, evidence).
+    pub lang: vigie_lang::Lang,
+}
+
+/// What the scope's verdict must know of the run: which rules ran, and
+/// which input was not (fully) read.
+fn run_info(
+    config: &HuntConfig,
+    rules_compiled: usize,
+    files: &[FileReport],
+    input_errors: &[InputError],
+) -> vigie_scope::RunInfo {
+    let logs = files.iter().filter(|f| f.format.is_some());
+    vigie_scope::RunInfo {
+        rules: Some(rules_compiled as u64),
+        rule_sets: config
+            .rules
+            .iter()
+            .map(|r| match r {
+                RuleSource::Builtin => "Vigie pack".to_string(),
+                RuleSource::SigmaHq => "SigmaHQ snapshot".to_string(),
+                RuleSource::Path(p) => p.display().to_string(),
+            })
+            .collect(),
+        files: Some(logs.clone().count() as u64),
+        files_not_fully_read: Some(
+            (logs
+                .clone()
+                .filter(|f| !f.errors.is_empty() || f.records_skipped > 0)
+                .count()
+                + input_errors.len()) as u64,
+        ),
+        records_skipped: Some(logs.map(|f| f.records_skipped).sum()),
+    }
 }
 
 /// Progress reporting, called from worker threads.
@@ -375,7 +409,8 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                         merged.merge(o);
                     }
                 }
-                merged.finish(&correlations)
+                merged.set_run_info(run_info(config, rules_compiled, &files, &input_errors));
+                merged.finish(&correlations, config.lang)
             })
         },
     );

@@ -48,6 +48,7 @@ fn hunt(dir: &Path, correlation: &str) -> (usize, usize) {
         read: Default::default(),
         scope: false,
         assets: None,
+        lang: vigie_lang::Lang::En,
     };
     let outcome = vigie_hunt::run(&config, &Quiet).unwrap();
     assert_eq!(outcome.rules.correlation, 1, "{:?}", outcome.rules.failures);

@@ -66,6 +66,7 @@ fn detections() -> Option<Vec<Detection>> {
         read: Default::default(),
         scope: false,
         assets: None,
+        lang: vigie_lang::Lang::En,
     };
     let found = vigie_hunt::run(&config, &Quiet).unwrap().detections;
     assert!(found.len() > 1000, "{} detections", found.len());

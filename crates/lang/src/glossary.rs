@@ -301,6 +301,11 @@ const TERMS: &[(&str, &str, &str)] = &[
         "changer deux fois le mot de passe krbtgt",
         "reset the krbtgt password twice",
     ),
+    (
+        "collect_logs",
+        "collecter les journaux de la machine",
+        "collect the host's logs",
+    ),
     // Data sensitivity (`Sensitivity`).
     ("public", "public", "public"),
     ("internal", "interne", "internal"),

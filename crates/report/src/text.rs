@@ -145,8 +145,8 @@ pub struct Strings {
     pub reach: [&'static str; 3],
     pub service_state: [&'static str; 4],
     pub confidence: [&'static str; 3],
-    pub link_short: [&'static str; 10],
-    pub link_long: [&'static str; 10],
+    pub link_short: [&'static str; 11],
+    pub link_long: [&'static str; 11],
     pub exposure: [&'static str; 5],
     pub account_kind: [&'static str; 7],
     pub lane_outside: &'static str,
@@ -324,7 +324,7 @@ pub const EN: Strings = Strings {
     confidence: ["low confidence", "medium confidence", "high confidence"],
     link_short: [
         "RDP", "PsExec", "Admin share", "Network logon", "Explicit creds", "VPN", "WinRM", "WMI",
-        "Remote task", "Remote service",
+        "Remote task", "Remote service", "DCOM",
     ],
     link_long: [
         "Remote desktop (RDP)",
@@ -337,6 +337,7 @@ pub const EN: Strings = Strings {
         "WMI",
         "Remote scheduled task",
         "Remote service creation",
+        "DCOM (remote Office or MMC automation)",
     ],
     exposure: ["Archived", "Copied in bulk", "Uploaded out", "Share accessed", "Large transfer out"],
     account_kind: ["Administrator", "Service", "Outside provider", "Staff", "Computer", "Built-in", "Unknown"],
@@ -526,6 +527,7 @@ pub const FR: Strings = Strings {
         "WMI",
         "Tâche à distance",
         "Service à distance",
+        "DCOM",
     ],
     link_long: [
         "Bureau à distance (RDP)",
@@ -538,6 +540,7 @@ pub const FR: Strings = Strings {
         "WMI",
         "Tâche planifiée à distance",
         "Création de service à distance",
+        "DCOM (automatisation Office ou MMC à distance)",
     ],
     exposure: [
         "Archivées",

@@ -662,7 +662,7 @@ trait EmptyScope {
 impl EmptyScope for vigie_scope::Scope {
     /// What the scope stage gives when nothing was read.
     fn default_for_test() -> Self {
-        vigie_scope::Observer::new(std::sync::Arc::new(vigie_scope::Assets::default())).finish(&[])
+        vigie_scope::Observer::new(std::sync::Arc::new(vigie_scope::Assets::default())).finish(&[], vigie_lang::Lang::En)
     }
 }
 

@@ -160,7 +160,7 @@ fn scope_and_rows() -> (Scope, Vec<DetectionRow>) {
         source: e.origin.to_string(),
         ..DetectionRow::default()
     });
-    (obs.finish(&[]), rows)
+    (obs.finish(&[], vigie_scope::Lang::En), rows)
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn a_real_scope_renders_with_every_section_and_no_injection() {
 
 #[test]
 fn an_empty_scope_still_renders_and_says_so() {
-    let scope = Observer::new(Arc::new(Assets::default())).finish(&[]);
+    let scope = Observer::new(Arc::new(Assets::default())).finish(&[], vigie_scope::Lang::En);
     let html = render_html(&scope, &[]);
     for id in SECTIONS {
         assert!(html.contains(&format!(r#"id="{id}""#)), "#{id}");
@@ -218,7 +218,7 @@ fn green_only_when_coverage_supports_it() {
         );
         obs.observe(&e, &[]);
     }
-    let scope = obs.finish(&[]);
+    let scope = obs.finish(&[], vigie_lang::Lang::En);
     let html = render_html(&scope, &[]);
     if scope.caveats.is_empty() {
         assert!(

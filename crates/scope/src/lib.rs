@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! for each worker:  Observer::new(assets) ─ observe(event, matches) × N
-//! then:             observer.merge(other) … ─ finish(correlations) → Scope
+//! then:             observer.merge(other) … ─ finish(correlations, lang) → Scope
 //! ```
 //!
 //! [`Observer`] is the cheap streaming part (one per thread, merged in any
@@ -14,27 +14,30 @@
 //! `docs/scope-schema.md`; [`Assets`] is the organisation's description
 //! (`docs/assets.md`).
 
-mod analyze;
+mod analysis;
 pub mod assets;
 pub mod attack;
 mod exposure;
 pub mod model;
 pub mod names;
 mod observer;
-mod summary;
+mod say;
+mod text;
 
 pub use assets::AssetsError;
 pub use model::*;
 pub use observer::Observer;
 
 use vigie_detect::CorrelationMatch;
+pub use vigie_lang::Lang;
 
 impl Observer {
     /// Derives the scope from everything observed. `correlations` are the
-    /// correlation matches of the run (listed in the detections summary).
-    pub fn finish(mut self, correlations: &[CorrelationMatch]) -> Scope {
+    /// correlation matches of the run (listed in the detections summary);
+    /// every sentence of the scope is written in `lang`.
+    pub fn finish(mut self, correlations: &[CorrelationMatch], lang: Lang) -> Scope {
         self.settle();
-        analyze::build(self, correlations)
+        analysis::build(self, correlations, lang)
     }
 }
 

@@ -13,10 +13,11 @@
 use serde::{Deserialize, Serialize};
 use vigie_detect::Level;
 use vigie_event::{Locator, Timestamp};
+use vigie_lang::Lang;
 
 /// Version of the JSON scope schema (`Scope::schema_version`).
 /// Major changes break consumers; minor ones only add fields or values.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 // ---------------------------------------------------------------------------
 // Assets
@@ -556,6 +557,15 @@ pub struct Period {
 pub struct Scope {
     /// [`SCHEMA_VERSION`] of the producer.
     pub schema_version: String,
+    /// Language of every sentence of this scope (answers, reasons,
+    /// descriptions, evidence summaries). Keys and enum values are English
+    /// whatever it is.
+    #[serde(default)]
+    pub lang: Lang,
+    /// The verdict, with what was analysed and what was not: never "all
+    /// clear" when the logs cannot support it.
+    #[serde(default)]
+    pub assessment: Assessment,
     /// Time span of every event observed.
     pub observed: Option<Period>,
     /// Time span of the malicious activity (first to last signal).
@@ -578,6 +588,10 @@ pub struct Scope {
     pub addresses: Vec<Address>,
     /// Host-to-host (or address-to-host) movement evidence.
     pub links: Vec<Link>,
+    /// Password sprays, brute force and Kerberoasting, with the accounts
+    /// they targeted and the outcome for each.
+    #[serde(default)]
+    pub credential_attacks: Vec<CredentialAttack>,
     /// Processes of interest (detected), with their parent chains.
     pub processes: Vec<Process>,
     /// Services installed (7045 / 4697).
@@ -663,6 +677,13 @@ pub struct Nature {
     /// Distinct rules and behaviours behind it.
     pub reasons: Vec<String>,
     pub evidence: Vec<Evidence>,
+    /// Independent pieces of evidence behind it (distinct rules or
+    /// behaviours that do not rest on the same events).
+    #[serde(default)]
+    pub independent_evidence: u32,
+    /// Why this confidence, in one sentence.
+    #[serde(default)]
+    pub confidence_reason: String,
 }
 
 /// Kind of network address.
@@ -690,12 +711,20 @@ pub struct EntryPoint {
     pub account: Option<String>,
     pub source_address: Option<String>,
     pub source_kind: Option<AddressKind>,
-    /// How: `vpn`, `rdp`, `network_logon`, `first_detection`...
+    /// How: `vpn`, `rdp`, `network_logon`, `local_execution`,
+    /// `first_detection`...
     pub method: String,
     /// One sentence.
     pub description: String,
     pub confidence: Confidence,
     pub evidence: Vec<Evidence>,
+    /// For an entry inside the network (`local_execution`): the first
+    /// malicious process (image and command line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    /// Its parent image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// One ATT&CK step in an incident.
@@ -751,6 +780,13 @@ pub struct Incident {
     /// Ids of the `links` that belong to this incident (lateral-movement graph).
     pub links: Vec<String>,
     pub services_affected: Vec<String>,
+    /// One sentence: what, where, when.
+    #[serde(default)]
+    pub summary: String,
+    /// Its natures with their evidence and confidence, in the order of
+    /// `nature` (the main incident's are the scope's `nature`).
+    #[serde(default)]
+    pub nature_detail: Vec<Nature>,
 }
 
 /// Whether an entity is compromised.
@@ -830,6 +866,9 @@ pub struct Account {
     pub last_malicious: Option<Timestamp>,
     /// Created (4720) during the attack period.
     pub created_during_attack: bool,
+    /// Accounts that created it (4720 `SubjectUserName`).
+    #[serde(default)]
+    pub created_by: Vec<String>,
     /// Groups it was added to (4728/4732/4756).
     pub added_to_groups: Vec<String>,
     pub detections: u64,
@@ -876,8 +915,12 @@ pub enum LinkMethod {
     Wmi,
     /// Remote scheduled task (ATSVC, 4698 over the network).
     RemoteTask,
-    /// Remote service creation (svcctl) not recognised as PsExec.
+    /// Remote service creation (svcctl, or a service installed right
+    /// after a network logon) not recognised as PsExec.
     RemoteService,
+    /// DCOM: an Office application or MMC started by DcomLaunch
+    /// (`-Embedding`) for a remote account.
+    Dcom,
 }
 
 /// An edge of the lateral-movement graph.
@@ -1105,6 +1148,8 @@ pub enum ActionKind {
     RemoveService,
     /// Reset the krbtgt password twice (domain controller compromised).
     ResetKrbtgt,
+    /// Collect the logs of a host the attacker reached but that sent none.
+    CollectLogs,
 }
 
 /// A containment action.
@@ -1116,6 +1161,9 @@ pub struct Action {
     pub target: String,
     pub reason: String,
     pub evidence: Vec<Evidence>,
+    /// How to undo it, in one sentence.
+    #[serde(default)]
+    pub undo: String,
 }
 
 /// Status of a citizen service.
@@ -1174,4 +1222,121 @@ pub struct DetectionSummary {
     /// Per rule, by decreasing level then count.
     pub rules: Vec<RuleCount>,
     pub correlations: Vec<CorrelationHit>,
+}
+
+// ---------------------------------------------------------------------------
+// Verdict
+// ---------------------------------------------------------------------------
+
+/// What the scope concludes, as a machine-readable verdict.
+///
+/// Why four values and not "attack / no attack": nothing found in logs that
+/// cannot show an attack (no domain controller, no process creation, a
+/// cleared log) is not an all-clear, and saying so is the point.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// An attack with defining evidence (a nature of medium or high
+    /// confidence, or a host compromised on several independent pieces).
+    Attack,
+    /// Signals, but too weak or too isolated to call it an attack.
+    Suspicious,
+    /// No signal, but the logs do not cover enough to say there is none.
+    #[default]
+    NothingFoundWithGaps,
+    /// No signal, and the logs cover domain controllers, process creation
+    /// and the observed period without gap or clearing.
+    NothingFound,
+}
+
+/// The verdict with its reasons and the extent of the analysis.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub verdict: Verdict,
+    /// Why this verdict (sentences in the scope's language).
+    pub reasons: Vec<String>,
+    /// What was analysed: events, hosts, channels, period, rules.
+    pub analysed: Vec<String>,
+    /// What was not, or not completely: missing logs, gaps, clearings,
+    /// unread input.
+    pub not_analysed: Vec<String>,
+}
+
+/// What the run knew that the observer cannot see: the rules and the
+/// input's fate. Given by the driver (`hunt`, `serve`) with
+/// [`crate::Observer::with_run_info`]; unknown parts are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Rules compiled (detection and correlation).
+    pub rules: Option<u64>,
+    /// Rule sets used (`Vigie pack`, a `--rules` path…).
+    pub rule_sets: Vec<String>,
+    /// Input files read.
+    pub files: Option<u64>,
+    /// Files not read or only partly read.
+    pub files_not_fully_read: Option<u64>,
+    /// Records skipped (damaged, unparsable).
+    pub records_skipped: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------
+// Credential attacks
+// ---------------------------------------------------------------------------
+
+/// Kind of attack on credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialAttackKind {
+    /// Failed logons on many accounts from one source.
+    PasswordSpray,
+    /// Many failed logons on one account from one source.
+    BruteForce,
+    /// RC4 service tickets requested for several user accounts with an SPN.
+    Kerberoasting,
+}
+
+/// Outcome for one targeted account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// Only failures were logged.
+    Failed,
+    /// A successful logon or ticket from the same source followed.
+    Succeeded,
+    /// A service ticket was obtained (its password can be cracked offline).
+    TicketObtained,
+}
+
+/// One account targeted by a credential attack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialTarget {
+    pub account: String,
+    pub outcome: AttemptOutcome,
+    /// Failed attempts (or tickets requested, for Kerberoasting).
+    pub attempts: u64,
+    /// When the success (or the ticket) came.
+    pub succeeded_at: Option<Timestamp>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A password spray, brute force or Kerberoasting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredentialAttack {
+    pub kind: CredentialAttackKind,
+    /// Source address or host (for Kerberoasting: the client address).
+    pub source: String,
+    /// Host of the source, when known.
+    pub source_host: Option<String>,
+    /// Account that requested the tickets (Kerberoasting).
+    pub by_account: Option<String>,
+    /// Hosts (domain controllers, servers) that logged the attempts.
+    pub logged_by: Vec<String>,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    pub targets: Vec<CredentialTarget>,
+    /// One sentence.
+    pub description: String,
+    pub evidence: Vec<Evidence>,
 }

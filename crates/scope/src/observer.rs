@@ -17,8 +17,9 @@ use std::sync::Arc;
 use vigie_detect::{Match, RuleMeta};
 use vigie_event::{Event, Locator, Timestamp, Value};
 
-use crate::model::{Assets, Evidence, LinkMethod};
+use crate::model::{Assets, Evidence, LinkMethod, RunInfo};
 use crate::names::{account_key, address_key, basename, builtin_kind, host_key};
+use crate::say::enc;
 
 /// How many evidence items an aggregate keeps (the earliest ones).
 pub(crate) const TOP_EVIDENCE: usize = 10;
@@ -191,7 +192,7 @@ impl CovAcc {
         }
         if let Some(r) = rec {
             match self.runs.last_mut() {
-                Some((_, end)) if r == *end + 1 => *end = r,
+                Some((_, end)) if end.checked_add(1) == Some(r) => *end = r,
                 Some((start, end)) if r >= *start && r <= *end => {}
                 _ => self.runs.push((r, r)),
             }
@@ -258,7 +259,7 @@ impl Agg {
             push_top(&mut self.evidence, ev);
         }
     }
-    fn merge(&mut self, o: Agg) {
+    pub(crate) fn merge(&mut self, o: Agg) {
         self.count += o.count;
         self.first = min_t(self.first, o.first);
         self.last = max_t(self.last, o.last);
@@ -279,6 +280,8 @@ pub(crate) struct AccountAcc {
     pub privileged: Vec<Evidence>,
     /// 4720 creations.
     pub created: Vec<Evidence>,
+    /// Accounts that created it (4720 `SubjectUserName`).
+    pub created_by: BTreeSet<String>,
     /// Groups added to, with evidence.
     pub groups: BTreeMap<String, Vec<Evidence>>,
 }
@@ -299,6 +302,7 @@ impl AccountAcc {
         self.last = max_t(self.last, o.last);
         merge_top(&mut self.privileged, o.privileged);
         merge_top(&mut self.created, o.created);
+        self.created_by.extend(o.created_by);
         for (g, ev) in o.groups {
             merge_top(self.groups.entry(g).or_default(), ev);
         }
@@ -346,18 +350,19 @@ impl Det {
             level: self.rule.level,
             summary: match &self.summary {
                 Some(s) => s.to_string(),
-                None => format!("{} on {}", self.rule.title, self.host),
+                None => crate::say::det(&self.rule.title, &self.host),
             },
         }
     }
 
     /// The bytes of the evidence summary, without building it.
     fn summary_bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        let (a, b, c): (&[u8], &[u8], &[u8]) = match &self.summary {
-            Some(s) => (s.as_bytes(), b"", b""),
-            None => (self.rule.title.as_bytes(), b" on ", self.host.as_bytes()),
-        };
-        a.iter().chain(b).chain(c).copied()
+        let custom: &[u8] = self.summary.as_deref().map(str::as_bytes).unwrap_or(b"");
+        let coded = self
+            .summary
+            .is_none()
+            .then(|| crate::say::det_bytes(&self.rule.title, &self.host));
+        custom.iter().copied().chain(coded.into_iter().flatten())
     }
 
     /// (time, source, locator): which event this is.
@@ -588,6 +593,8 @@ pub(crate) struct SvcRaw {
     pub name: String,
     pub image: Option<String>,
     pub account: Option<String>,
+    /// Who installed it (4697 `SubjectUserName`).
+    pub creator: Option<String>,
     pub rules: Vec<String>,
     pub evidence: Evidence,
 }
@@ -673,7 +680,10 @@ pub(crate) fn remote_method(parent: &str) -> Option<LinkMethod> {
 
 /// Evidence summary of a remote execution.
 pub(crate) fn remote_summary(image: &str, parent: &str, m: LinkMethod, host: &str) -> String {
-    format!("{image} started by {parent} (remote {m:?}) on {host}")
+    enc(
+        "remote",
+        &[image, parent, crate::text::method_code(m), host],
+    )
 }
 
 #[derive(Debug, Default, Clone)]
@@ -739,7 +749,32 @@ pub struct Observer {
     pub(crate) behaviours: Vec<Behaviour>,
     /// (host, destination address, port) → outbound connections (Sysmon 3).
     pub(crate) conns: HashMap<(Arc<str>, std::net::IpAddr, u16), Agg>,
+    /// (source address or host, account) → successful authentications
+    /// (4624, 4768, 4776): did a spray or brute force succeed?
+    pub(crate) auth_ok: HashMap<(String, String), Agg>,
+    /// (requesting account, service account) → RC4 service tickets (4769);
+    /// tags hold the client addresses and `@dc`.
+    pub(crate) tgs: HashMap<(String, String), Agg>,
+    /// (host, writing image) → files with ransom-note names (Sysmon 11).
+    pub(crate) notes: HashMap<(String, String), NoteAcc>,
+    /// What the driver knows of the run (rules, unread input).
+    pub(crate) run: RunInfo,
+    /// Process creations seen (Sysmon 1, 4688): without any, the logs
+    /// cannot show what ran.
+    pub(crate) proc_events: u64,
 }
+
+/// Files with ransom-note names written by one program on one host.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct NoteAcc {
+    /// Distinct folders (at most [`NOTE_DIRS`]).
+    pub dirs: BTreeSet<String>,
+    pub agg: Agg,
+}
+
+/// Folders kept per (host, program) for ransom notes: enough to tell
+/// "everywhere" from "one file".
+pub(crate) const NOTE_DIRS: usize = 16;
 
 const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
 
@@ -776,7 +811,24 @@ impl Observer {
             orphans: Vec::new(),
             behaviours: Vec::new(),
             conns: HashMap::new(),
+            auth_ok: HashMap::new(),
+            tgs: HashMap::new(),
+            notes: HashMap::new(),
+            run: RunInfo::default(),
+            proc_events: 0,
         }
+    }
+
+    /// Tells the analysis what the run knew: the rules compiled, the input
+    /// not fully read. Without it the verdict cannot say which rules ran.
+    pub fn with_run_info(mut self, run: RunInfo) -> Self {
+        self.run = run;
+        self
+    }
+
+    /// [`Observer::with_run_info`] on a borrowed observer.
+    pub fn set_run_info(&mut self, run: RunInfo) {
+        self.run = run;
     }
 
     /// Sets the gap length above which a silence in a log is reported
@@ -884,10 +936,7 @@ impl Observer {
                     if let Some((n, d)) =
                         user_with_domain(e, "SubjectUserName", "SubjectDomainName")
                     {
-                        let ev = evidence(
-                            e,
-                            format!("4672 special privileges assigned to {n} on {host}"),
-                        );
+                        let ev = evidence(e, enc("priv", &[&n, host]));
                         let a = self.accounts.entry(n).or_default();
                         a.seen(e.timestamp, d);
                         push_top(&mut a.privileged, ev);
@@ -905,11 +954,18 @@ impl Observer {
                 4720 => {
                     if let Some((n, d)) = user_with_domain(e, "TargetUserName", "TargetDomainName")
                     {
-                        let by = s(e, "SubjectUserName").unwrap_or("?");
-                        let ev = evidence(e, format!("4720 account {n} created by {by} on {host}"));
+                        let by_raw = s(e, "SubjectUserName").unwrap_or("?");
+                        let by = user(Some(by_raw)).map(|u| u.0);
+                        let ev = evidence(
+                            e,
+                            enc("created", &[&n, by.as_deref().unwrap_or(by_raw), host]),
+                        );
                         let a = self.accounts.entry(n).or_default();
                         a.seen(e.timestamp, d);
                         push_top(&mut a.created, ev);
+                        if let Some(b) = by {
+                            a.created_by.insert(b);
+                        }
                     }
                 }
                 4728 | 4732 | 4756 => {
@@ -928,19 +984,22 @@ impl Observer {
                     if let (Some(m), Some(g)) =
                         (member.and_then(|m| user(Some(&m))), s(e, "TargetUserName"))
                     {
-                        let ev = evidence(e, format!("{id} {} added to group {g} on {host}", m.0));
+                        let ev = evidence(e, enc("group", &[&id.to_string(), &m.0, g, host]));
                         let a = self.accounts.entry(m.0).or_default();
                         a.seen(e.timestamp, None);
                         push_top(a.groups.entry(g.to_string()).or_default(), ev);
                     }
                 }
                 4768 | 4769 => {
-                    let ev = evidence(e, format!("{id} Kerberos ticket issued by {host}"));
-                    self.kdc
-                        .entry(host.to_string())
-                        .or_default()
-                        .add(e.timestamp, Some(ev));
+                    let kdc = self.kdc.entry(host.to_string()).or_default();
+                    let keep = may_be_top(&kdc.evidence, e);
+                    kdc.add(
+                        e.timestamp,
+                        keep.then(|| evidence(e, enc("kdc", &[&id.to_string(), host]))),
+                    );
+                    self.kerberos(e, host, id);
                 }
+                4771 | 4776 => self.auth_validation(e, host, id),
                 5140 | 5145 => self.share(e, host, id),
                 1102 => {
                     let acc = user(s(e, "SubjectUserName")).map(|u| u.0);
@@ -952,6 +1011,26 @@ impl Observer {
             match id {
                 1 => self.process(e, host, true),
                 3 => self.connection(e, host),
+                11 => self.file_created(e, host),
+                19 | 21 => {
+                    // A WMI event subscription created for an account: a
+                    // remote WMI execution when a network logon of that
+                    // account comes with it (paired at the end).
+                    let op = s(e, "Operation").unwrap_or("Created");
+                    if let (true, Some((n, _))) =
+                        (op.eq_ignore_ascii_case("created"), user(s(e, "User")))
+                    {
+                        let name = s(e, "Name").or(s(e, "Consumer")).unwrap_or("?");
+                        let ev = evidence(e, enc("wmisub", &[&id.to_string(), name, &n, host]));
+                        self.remote_exec.push(RemoteExec {
+                            host: host.to_string(),
+                            time: e.timestamp,
+                            user: Some(n),
+                            method: LinkMethod::Wmi,
+                            evidence: ev,
+                        });
+                    }
+                }
                 22 => {
                     if let Some(q) = s(e, "QueryName") {
                         let d = self
@@ -962,7 +1041,7 @@ impl Observer {
                         if let Some(i) = s(e, "Image") {
                             d.images.insert(basename(i));
                         }
-                        let ev = evidence(e, format!("DNS query {q} from {host}"));
+                        let ev = evidence(e, enc("dns", &[q, host]));
                         d.agg.add(e.timestamp, Some(ev));
                     }
                 }
@@ -1001,28 +1080,41 @@ impl Observer {
                 _ => None,
             };
             let addr = s(e, "Param3").and_then(address_key);
-            self.rdp(e, host, who.as_deref(), addr, "1149 RDP authentication");
+            self.rdp(e, host, who.as_deref(), addr, "1149");
         } else if matches!(id, 21 | 22 | 25) && ch.contains("TerminalServices-LocalSessionManager")
         {
             let addr = s(e, "Address").and_then(address_key);
-            let what = if id == 25 { "reconnected" } else { "logon" };
-            self.rdp(
-                e,
-                host,
-                s(e, "User"),
-                addr,
-                &format!("{id} RDP session {what}"),
-            );
+            self.rdp(e, host, s(e, "User"), addr, &id.to_string());
         }
     }
 
     fn logon(&mut self, e: &Event, host: &str) {
         let lt = e.get("LogonType").and_then(Value::as_i64).unwrap_or(0);
+        // A computer account logging on from an address names the host
+        // behind that address (`WEC$` from 172.18.38.6 is WEC).
+        if let (Some(m), Some(ad)) = (
+            s(e, "TargetUserName").filter(|n| n.ends_with('$')),
+            s(e, "IpAddress").and_then(address_key),
+        ) {
+            if !is_local_addr(&ad) {
+                if let Some(h) = host_key(m).filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
+                    self.addr_is_host(&ad, &h);
+                }
+            }
+        }
         let Some((name, dom)) = user_with_domain(e, "TargetUserName", "TargetDomainName") else {
             return;
         };
         let addr = s(e, "IpAddress").and_then(address_key);
         let ws = s(e, "WorkstationName").and_then(host_key);
+        if lt == 3 || lt == 10 {
+            for src in [addr.as_deref().filter(|a| !is_local_addr(a)), ws.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                self.auth_ok(e, src, &name, host);
+            }
+        }
         {
             let a = self.account(&name);
             a.seen(e.timestamp, dom);
@@ -1055,10 +1147,15 @@ impl Observer {
             return;
         }
         let summary = || {
-            format!(
-                "4624 logon type {lt} on {host} as {name} from {}{}",
-                addr.as_deref().unwrap_or("?"),
-                ws.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+            enc(
+                "logon",
+                &[
+                    &lt.to_string(),
+                    host,
+                    &name,
+                    addr.as_deref().unwrap_or("?"),
+                    ws.as_deref().unwrap_or(""),
+                ],
             )
         };
         self.link(
@@ -1075,18 +1172,131 @@ impl Observer {
     fn failed_logon(&mut self, e: &Event, host: &str) {
         let addr = s(e, "IpAddress")
             .and_then(address_key)
+            .filter(|a| !is_local_addr(a))
+            .or_else(|| s(e, "WorkstationName").and_then(host_key))
             .unwrap_or_else(|| "-".into());
+        self.auth_failure(e, host, 4625, addr);
+    }
+
+    /// A failed authentication (4625 logon, 4771 Kerberos pre-auth, 4776
+    /// NTLM validation) of `TargetUserName` from `src` (address or host).
+    fn auth_failure(&mut self, e: &Event, host: &str, id: u32, src: String) {
         let name = account_key(s(e, "TargetUserName").unwrap_or("-"))
             .map(|a| a.0)
             .unwrap_or_else(|| "-".into());
-        let ev = evidence(
-            e,
-            format!("4625 failed logon on {host} as {name} from {addr}"),
+        if name.ends_with('$') {
+            return;
+        }
+        let agg = self
+            .failed
+            .entry((src, name, host.to_string()))
+            .or_default();
+        let keep = may_be_top(&agg.evidence, e);
+        let ev = keep.then(|| {
+            evidence(
+                e,
+                enc(
+                    "authfail",
+                    &[
+                        &id.to_string(),
+                        host,
+                        s(e, "TargetUserName").unwrap_or("-"),
+                        s(e, "IpAddress")
+                            .or(s(e, "Workstation"))
+                            .or(s(e, "WorkstationName"))
+                            .unwrap_or("?"),
+                    ],
+                ),
+            )
+        });
+        agg.add(e.timestamp, ev);
+    }
+
+    /// A successful authentication of `account` from `src`: whether a
+    /// password spray or brute force succeeded.
+    fn auth_ok(&mut self, e: &Event, src: &str, account: &str, host: &str) {
+        let key = (src.to_string(), account.to_string());
+        let agg = self.auth_ok.entry(key).or_default();
+        let keep = may_be_top(&agg.evidence, e);
+        let id = e.event_id.unwrap_or(0).to_string();
+        agg.add(
+            e.timestamp,
+            keep.then(|| evidence(e, enc("authok", &[&id, host, account, src]))),
         );
-        self.failed
-            .entry((addr, name, host.to_string()))
-            .or_default()
-            .add(e.timestamp, Some(ev));
+    }
+
+    /// 4771 (Kerberos pre-authentication) and 4776 (NTLM validation) on a
+    /// domain controller: failures feed spray detection, successes its
+    /// outcome.
+    fn auth_validation(&mut self, e: &Event, host: &str, id: u32) {
+        let status = s(e, "Status")
+            .or(s(e, "FailureCode"))
+            .unwrap_or("0x0")
+            .to_ascii_lowercase();
+        let ok = status == "0x0" || status == "0";
+        let src = if id == 4771 {
+            s(e, "IpAddress")
+                .and_then(address_key)
+                .filter(|a| !is_local_addr(a))
+        } else {
+            s(e, "Workstation").and_then(host_key)
+        };
+        let Some(src) = src else { return };
+        if ok {
+            if let Some((n, _)) = user(s(e, "TargetUserName")) {
+                self.auth_ok(e, &src, &n, host);
+            }
+        } else {
+            self.auth_failure(e, host, id, src);
+        }
+    }
+
+    /// 4768/4769 on a domain controller: TGT successes (spray outcome) and
+    /// RC4 service tickets for user accounts (Kerberoasting).
+    fn kerberos(&mut self, e: &Event, host: &str, id: u32) {
+        let status = s(e, "Status").unwrap_or("0x0").to_ascii_lowercase();
+        if status != "0x0" && status != "0" {
+            return;
+        }
+        let addr = s(e, "IpAddress")
+            .and_then(address_key)
+            .filter(|a| !is_local_addr(a));
+        if id == 4768 {
+            if let (Some(a), Some((n, _))) = (&addr, user(s(e, "TargetUserName"))) {
+                self.auth_ok(e, a, &n, host);
+            }
+            return;
+        }
+        let enc_type = s(e, "TicketEncryptionType")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let rc4 = matches!(enc_type.as_str(), "0x17" | "0x18" | "23" | "24");
+        if !rc4 {
+            return;
+        }
+        let Some((svc, _)) = user(s(e, "ServiceName")) else {
+            return;
+        };
+        if svc == "krbtgt" || svc.ends_with('$') {
+            return;
+        }
+        let Some((req, _)) = user(s(e, "TargetUserName")) else {
+            return;
+        };
+        if req == svc {
+            return;
+        }
+        let agg = self.tgs.entry((req.clone(), svc.clone())).or_default();
+        let keep = may_be_top(&agg.evidence, e);
+        let a = addr.clone().unwrap_or_else(|| "?".into());
+        agg.add(
+            e.timestamp,
+            keep.then(|| evidence(e, enc("tgs", &["RC4", &svc, &req, &a, host]))),
+        );
+        if let Some(a) = addr {
+            agg.tags.insert(a);
+        }
+        agg.tags.insert(format!("@{host}"));
     }
 
     fn explicit_creds(&mut self, e: &Event, host: &str) {
@@ -1107,8 +1317,7 @@ impl Observer {
             return;
         }
         let by = s(e, "SubjectUserName").unwrap_or("?");
-        let summary =
-            || format!("4648 {by} on {host} used explicit credentials of {name} for {to}");
+        let summary = || enc("explicit", &[by, host, &name, &to]);
         // 4648 is logged on the source host: the source address is ours.
         self.link(
             e,
@@ -1139,12 +1348,7 @@ impl Observer {
             return;
         };
         let name = acct.map(|a| a.0);
-        let summary = || {
-            format!(
-                "{what} on {host} as {} from {ad}",
-                name.as_deref().unwrap_or("?")
-            )
-        };
+        let summary = || enc("rdp", &[what, host, name.as_deref().unwrap_or("?"), &ad]);
         self.link(
             e,
             &ad,
@@ -1206,6 +1410,15 @@ impl Observer {
         let addr = s(e, "IpAddress").and_then(address_key);
         let target = s(e, "RelativeTargetName").unwrap_or("");
         let tb = basename(target);
+        // A computer account accessing a share from an address names the
+        // host behind it.
+        if let (Some(m), Some(ad)) = (s(e, "SubjectUserName").filter(|n| n.ends_with('$')), &addr) {
+            if !is_local_addr(ad) {
+                if let Some(h) = host_key(m).filter(|h| h.parse::<std::net::IpAddr>().is_err()) {
+                    self.addr_is_host(ad, &h);
+                }
+            }
+        }
         let Some((name, dom)) = user_with_domain(e, "SubjectUserName", "SubjectDomainName") else {
             return;
         };
@@ -1237,15 +1450,21 @@ impl Observer {
                 let Some(ad) = addr.filter(|a| !is_local_addr(a)) else {
                     return;
                 };
-                let summary =
-                    || format!("{id} {name} from {ad} accessed \\\\{host}\\{share}\\{target}");
+                let summary = || enc("share", &[&id.to_string(), &name, &ad, host, share, target]);
                 self.link(e, &ad, host, Some(&name), m, Some(&ad), &summary);
             }
             None => {
                 let summary = || {
-                    format!(
-                        "{id} {name} from {} accessed \\\\{host}\\{share}\\{target}",
-                        addr.as_deref().unwrap_or("?")
+                    enc(
+                        "share",
+                        &[
+                            &id.to_string(),
+                            &name,
+                            addr.as_deref().unwrap_or("?"),
+                            host,
+                            share,
+                            target,
+                        ],
                     )
                 };
                 let agg = self
@@ -1264,10 +1483,14 @@ impl Observer {
     }
 
     fn cleared_log(&mut self, e: &Event, host: &str, cleared: String, account: Option<String>) {
-        let summary = format!(
-            "{} log {cleared} cleared on {host} by {}",
-            e.event_id.unwrap_or(0),
-            account.as_deref().unwrap_or("?")
+        let summary = enc(
+            "cleared",
+            &[
+                &e.event_id.unwrap_or(0).to_string(),
+                &cleared,
+                host,
+                account.as_deref().unwrap_or("?"),
+            ],
         );
         self.cleared.push(ClearedRaw {
             host: host.to_string(),
@@ -1312,6 +1535,7 @@ impl Observer {
         let Some(image) = image else {
             return;
         };
+        self.proc_events += 1;
         let hid = self.procs.intern(host);
         let parent_logged = parent_img.is_some();
         // Old 4688 layouts have no ParentProcessName: take it from the
@@ -1375,8 +1599,25 @@ impl Observer {
                 evidence: evidence(e, remote_summary(&b, &pb, m, host)),
             });
         }
+        // The host process of a remote session itself, started for the
+        // remote account: WinRM (wsmprovhost) and DCOM (an Office
+        // application or MMC started with `-Embedding`).
+        if let Some((m, n)) = session_host(&b, cmd.unwrap_or("")).zip(acct.as_ref()) {
+            let parent = if pb.is_empty() {
+                "svchost.exe"
+            } else {
+                pb.as_str()
+            };
+            self.remote_exec.push(RemoteExec {
+                host: host.to_string(),
+                time: e.timestamp,
+                user: Some(n.0.clone()),
+                method: m,
+                evidence: evidence(e, remote_summary(&b, parent, m, host)),
+            });
+        }
         if let Some(kind) = behaviour(&b, cmd.unwrap_or("")) {
-            let summary = format!("{} on {host}: {}", kind.what(), cmd.unwrap_or(image));
+            let summary = enc("behaviour", &[kind.code(), host, cmd.unwrap_or(image)]);
             self.behaviours.push(Behaviour {
                 host: host.to_string(),
                 kind,
@@ -1399,9 +1640,41 @@ impl Observer {
                 parent_image: parent_img.map(str::to_string),
                 parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
                 rules: Vec::new(),
-                evidence: evidence(e, format!("{b} on {host}: {}", cmd.unwrap_or(image))),
+                evidence: evidence(e, enc("proc", &[&b, host, cmd.unwrap_or(image)])),
             });
         }
+    }
+
+    /// Sysmon 11: files whose names ransomware gives its notes, counted
+    /// per folder for the program that wrote them.
+    fn file_created(&mut self, e: &Event, host: &str) {
+        let Some(path) = s(e, "TargetFilename") else {
+            return;
+        };
+        let name = basename(path);
+        if !ransom_note_name(&name) {
+            return;
+        }
+        let image = s(e, "Image").map(basename).unwrap_or_default();
+        let dir = path
+            .rsplit_once(['\\', '/'])
+            .map(|(d, _)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        let n = self
+            .notes
+            .entry((host.to_string(), image.clone()))
+            .or_default();
+        if n.dirs.len() < NOTE_DIRS || n.dirs.last().is_some_and(|l| dir < *l) {
+            n.dirs.insert(dir);
+            while n.dirs.len() > NOTE_DIRS {
+                n.dirs.pop_last();
+            }
+        }
+        let keep = may_be_top(&n.agg.evidence, e);
+        n.agg.add(
+            e.timestamp,
+            keep.then(|| evidence(e, enc("note", &[path, &image, host]))),
+        );
     }
 
     fn connection(&mut self, e: &Event, host: &Arc<str>) {
@@ -1432,7 +1705,7 @@ impl Observer {
         let agg = self.conns.entry((host.clone(), dst, port)).or_default();
         if may_be_top(&agg.evidence, e) {
             let img = s(e, "Image").map(basename).unwrap_or_default();
-            let summary = format!("{img} on {host} connected to {dst}:{port}");
+            let summary = enc("conn", &[&img, host, &dst.to_string(), &port.to_string()]);
             agg.add(e.timestamp, Some(evidence(e, summary)));
         } else {
             agg.add(e.timestamp, None);
@@ -1453,17 +1726,29 @@ impl Observer {
         let Some(name) = name else {
             return;
         };
-        let summary = format!(
-            "{} service {name} installed on {host}: {}",
-            e.event_id.unwrap_or(0),
-            image.unwrap_or("?")
+        let summary = enc(
+            "svc",
+            &[
+                &e.event_id.unwrap_or(0).to_string(),
+                name,
+                host,
+                image.unwrap_or("?"),
+            ],
         );
+        // 4697 names who installed it (for a remote installation, the
+        // remote account); 7045 does not.
+        let creator = if e.event_id == Some(4697) {
+            user(s(e, "SubjectUserName")).map(|u| u.0)
+        } else {
+            None
+        };
         self.services.push(SvcRaw {
             host: host.to_string(),
             time: e.timestamp,
             name: name.to_string(),
             image: image.map(str::to_string),
             account: acct.map(str::to_string),
+            creator,
             rules: Vec::new(),
             evidence: evidence(e, summary),
         });
@@ -1478,7 +1763,7 @@ impl Observer {
             .and_then(task_command);
         let account = user(s(e, "SubjectUserName")).map(|u| u.0);
         let action = if id == 4698 { "created" } else { "updated" };
-        let summary = format!("{id} scheduled task {name} {action} on {host}");
+        let summary = enc("task", &[&id.to_string(), name, action, host]);
         self.tasks.push(TaskRaw {
             host: host.to_string(),
             time: e.timestamp,
@@ -1506,19 +1791,15 @@ impl Observer {
             if failed || success {
                 let u = vpn_user.and_then(|u| user(Some(u))).map(|u| u.0);
                 let tunnel = s(e, "tunnelip").or(s(e, "assignip")).and_then(address_key);
-                let what = if success {
-                    "VPN login"
-                } else {
-                    "VPN login failure"
-                };
-                let summary = format!(
-                    "{what} on {host} for {} from {}{}",
-                    u.as_deref().unwrap_or("?"),
-                    remip.as_deref().unwrap_or("?"),
-                    tunnel
-                        .as_deref()
-                        .map(|t| format!(", tunnel address {t}"))
-                        .unwrap_or_default()
+                let summary = enc(
+                    "vpn",
+                    &[
+                        if success { "1" } else { "0" },
+                        host,
+                        u.as_deref().unwrap_or("?"),
+                        remip.as_deref().unwrap_or("?"),
+                        tunnel.as_deref().unwrap_or(""),
+                    ],
                 );
                 if let Some(n) = &u {
                     let a = self.accounts.entry(n.clone()).or_default();
@@ -1557,7 +1838,7 @@ impl Observer {
                 .transfers
                 .entry((src.clone(), dst.clone()))
                 .or_default();
-            let summary = format!("{host}: {src} sent {sent} bytes to {dst}");
+            let summary = enc("sent", &[host, &src, &sent.to_string(), &dst]);
             agg.add(e.timestamp, Some(evidence(e, summary)));
             agg.sum += sent.max(0) as u64;
             if let Some(n) = s(e, "dstname").or(s(e, "hostname")) {
@@ -1676,7 +1957,7 @@ impl Observer {
                         path: p.to_string(),
                         process: s(e, "Image").map(str::to_string),
                         rules: titles.clone(),
-                        evidence: evidence(e, format!("file {p} on {host}")),
+                        evidence: evidence(e, enc("file", &[p, host])),
                     });
                 }
             }
@@ -1697,7 +1978,7 @@ impl Observer {
                         .or_default();
                     d.hosts.insert(host.to_string());
                     d.rules.extend(titles.iter().cloned());
-                    let ev = evidence(e, format!("connection to {h} from {host}"));
+                    let ev = evidence(e, enc("connto", &[h, host]));
                     d.agg.add(e.timestamp, Some(ev));
                 }
             }
@@ -1752,7 +2033,7 @@ impl Observer {
             rules: titles.to_vec(),
             evidence: evidence(
                 e,
-                format!("{} on {host}: {}", basename(image), cmd.unwrap_or(image)),
+                enc("proc", &[&basename(image), host, cmd.unwrap_or(image)]),
             ),
         });
     }
@@ -1828,6 +2109,24 @@ impl Observer {
         for (k, v) in o.conns {
             self.conns.entry(k).or_default().merge(v);
         }
+        for (k, v) in o.auth_ok {
+            self.auth_ok.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.tgs {
+            self.tgs.entry(k).or_default().merge(v);
+        }
+        for (k, v) in o.notes {
+            let n = self.notes.entry(k).or_default();
+            n.dirs.extend(v.dirs);
+            while n.dirs.len() > NOTE_DIRS {
+                n.dirs.pop_last();
+            }
+            n.agg.merge(v.agg);
+        }
+        if self.run == RunInfo::default() {
+            self.run = o.run;
+        }
+        self.proc_events += o.proc_events;
     }
 }
 
@@ -1848,11 +2147,64 @@ pub(crate) enum BehaviourKind {
 }
 
 impl BehaviourKind {
-    pub fn what(self) -> &'static str {
+    /// Code of the behaviour in coded summaries ([`crate::say`]).
+    pub fn code(self) -> &'static str {
         match self {
-            BehaviourKind::InhibitRecovery => "system recovery inhibited",
-            BehaviourKind::LsassDump => "LSASS memory dumped",
+            BehaviourKind::InhibitRecovery => "inhibit_recovery",
+            BehaviourKind::LsassDump => "lsass_dump",
         }
+    }
+}
+
+/// Names ransomware gives its notes: `README.txt`, `HOW_TO_DECRYPT.html`,
+/// `restore-my-files.txt`, `LISEZ-MOI.txt`… (a text or HTML file whose
+/// name speaks of decrypting, restoring or a ransom). A single such file
+/// is ordinary; the analysis needs them in several folders.
+pub(crate) fn ransom_note_name(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if !matches!(ext, "txt" | "html" | "htm" | "hta" | "rtf") {
+        return false;
+    }
+    let words = [
+        "decrypt",
+        "ransom",
+        "restore",
+        "recover",
+        "how_to",
+        "how-to",
+        "howto",
+        "readme",
+        "read_me",
+        "read-me",
+        "lisez",
+        "dechiffr",
+        "déchiffr",
+        "rancon",
+        "rançon",
+        "unlock",
+        "your_files",
+        "your-files",
+        "vos_fichiers",
+        "vos-fichiers",
+    ];
+    words.iter().any(|w| stem.contains(w))
+}
+
+/// The host process of a remote session, started for the remote account:
+/// WinRM's `wsmprovhost.exe`, and DCOM's Office applications and MMC
+/// started with `-Embedding` (MMC20.Application, Excel.Application…).
+pub(crate) fn session_host(base: &str, cmd: &str) -> Option<LinkMethod> {
+    match base {
+        "wsmprovhost.exe" => Some(LinkMethod::Winrm),
+        "mmc.exe" | "excel.exe" | "winword.exe" | "powerpnt.exe" | "outlook.exe"
+        | "msaccess.exe" | "visio.exe" | "mspub.exe"
+            if cmd.to_ascii_lowercase().contains("-embedding") =>
+        {
+            Some(LinkMethod::Dcom)
+        }
+        _ => None,
     }
 }
 

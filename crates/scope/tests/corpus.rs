@@ -31,7 +31,7 @@ fn raw_scope(corpus: &Path, names: &[&str]) -> Scope {
             o.observe(&e, &[]);
         }
     }
-    o.finish(&[])
+    o.finish(&[], Lang::En)
 }
 
 fn has_link(s: &Scope, from: &str, to: &str, account: &str, method: LinkMethod) -> bool {
@@ -198,7 +198,7 @@ fn coverage_gaps_and_cleared_logs_match_the_raw_records() {
                 cleared += 1;
             }
         }
-        let s = o.finish(&[]);
+        let s = o.finish(&[], Lang::En);
         assert_eq!(s.coverage.channels.len(), ids.len(), "{}", f.display());
         for ch in &s.coverage.channels {
             let set = &ids[&(ch.host.clone(), ch.channel.clone())];
@@ -286,7 +286,7 @@ fn pc01_story_with_sigmahq_rules() {
     }
     let [mut a, b] = obs;
     a.merge(b);
-    let s = a.finish(&[]);
+    let s = a.finish(&[], Lang::En);
 
     assert_eq!(s.incidents.len(), 1, "{:#?}", s.incidents);
     let inc = &s.incidents[0];
@@ -408,7 +408,7 @@ fn scope_share_of_hunt_time() {
         }
     }
     let t = Instant::now();
-    let s = o.finish(&[]);
+    let s = o.finish(&[], Lang::En);
     let fin = t.elapsed();
     println!(
         "{} files, {n} events: read {read:?}, match {matching:?}, scope observe {observing:?} + finish {fin:?} \
@@ -459,7 +459,7 @@ fn whole_sample_set_is_deterministic_across_threads() {
         for o in it {
             acc.merge(o);
         }
-        acc.finish(&[]).to_json()
+        acc.finish(&[], Lang::En).to_json()
     };
     let one = run(1, false);
     assert_eq!(run(3, false), one);

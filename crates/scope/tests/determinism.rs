@@ -89,7 +89,7 @@ fn scope_json(items: &[(Event, Vec<Match>)], parts: &[Vec<usize>], merge: &[usiz
     for &i in &merge[1..] {
         acc.merge(obs[i].take().expect("each observer merged once"));
     }
-    serde_json::to_string_pretty(&acc.finish(&[])).expect("scope serialises")
+    serde_json::to_string_pretty(&acc.finish(&[], Lang::En)).expect("scope serialises")
 }
 
 /// A deterministic shuffle (xorshift), so that a failure can be replayed.

@@ -79,7 +79,7 @@ fn observe_cost_per_event() {
     }
     let observe = start.elapsed();
     let start = Instant::now();
-    let s = o.finish(&[]);
+    let s = o.finish(&[], Lang::En);
     let finish = start.elapsed();
     println!(
         "{n} events: observe {:.0} ns/event ({observe:?}), finish {finish:?}; {} links, {} channels",

@@ -120,11 +120,24 @@ fn one_incident_with_progression_in_time_order() {
         .iter()
         .map(|p| p.rule_title.as_str())
         .collect();
+    // The entry (VPN login) opens the progression as Initial Access, then
+    // the first rule.
+    assert_eq!(titles.first(), Some(&"Entry point: vpn (Vigie reading)"));
     assert_eq!(
-        titles.first(),
+        titles.get(1),
         Some(&"Suspicious Group And Account Reconnaissance Activity Using Net.EXE")
     );
     assert_eq!(titles.last(), Some(&"Event log cleared (Vigie built-in)"));
+    // One start time: the entry, the incident and the attack period agree.
+    let period = s.attack_period.unwrap();
+    assert_eq!(inc.first, t(14, 2, 10));
+    assert_eq!(period.first, inc.first);
+    assert_eq!(s.entry_point.as_ref().unwrap().time, Some(inc.first));
+    assert!(
+        s.answer.headline.contains("2026-11-14 02:10 UTC"),
+        "{}",
+        s.answer.headline
+    );
     assert!(inc.progression.windows(2).all(|w| w[0].first <= w[1].first));
     let psexec = inc
         .progression
@@ -135,7 +148,11 @@ fn one_incident_with_progression_in_time_order() {
     assert_eq!(psexec.hosts, vec!["SRV-BKP01", "SRV-FIC01"]);
     assert_eq!(psexec.technique_id.as_deref(), Some("T1569.002"));
     assert_eq!(psexec.tactic, "Execution");
-    assert_eq!(inc.tactics.first().map(String::as_str), Some("Discovery"));
+    assert_eq!(
+        inc.tactics.first().map(String::as_str),
+        Some("Initial Access")
+    );
+    assert!(inc.tactics.contains(&"Lateral Movement".to_string()));
     assert!(inc.tactics.contains(&"Impact".to_string()));
     assert!(inc.services_affected.contains(&"social-action".to_string()));
     assert!(inc.links.len() >= 3, "{:?}", inc.links);
@@ -342,9 +359,16 @@ fn containment_starts_with_the_entry() {
     assert!(c
         .iter()
         .any(|a| a.kind == ActionKind::BlockAddress && a.target == "203.0.113.45"));
+    // One block for the registrable domain, not one per MEGA host.
     assert!(c
         .iter()
-        .any(|a| a.kind == ActionKind::BlockDomain && a.target == "g.api.mega.co.nz"));
+        .any(|a| a.kind == ActionKind::BlockDomain && a.target == "mega.co.nz"));
+    assert!(!c.iter().any(|a| a.target == "g.api.mega.co.nz"));
+    // Every action names its evidence and how to undo it.
+    for a in c {
+        assert!(!a.evidence.is_empty(), "{a:?}");
+        assert!(!a.undo.is_empty(), "{a:?}");
+    }
     let rds = c
         .iter()
         .position(|a| a.kind == ActionKind::IsolateHost && a.target == "SRV-RDS01")
@@ -405,7 +429,7 @@ fn merge_order_does_not_change_the_scope() {
         for o in rev {
             acc.merge(o);
         }
-        assert_eq!(acc.finish(&[]).to_json(), whole, "split {split}");
+        assert_eq!(acc.finish(&[], Lang::En).to_json(), whole, "split {split}");
     }
 }
 
@@ -415,7 +439,7 @@ fn json_round_trip_is_lossless() {
     let json = s.to_json();
     let back = Scope::from_json(&json).expect("parse back");
     assert_eq!(back, s);
-    assert!(json.contains("\"schema_version\": \"1.0\""));
+    assert!(json.contains("\"schema_version\": \"1.1\""));
 }
 
 #[test]
@@ -425,7 +449,7 @@ fn without_assets_roles_are_inferred() {
     for (e, m) in &b.events {
         o.observe(e, m);
     }
-    let s = o.finish(&[]);
+    let s = o.finish(&[], Lang::En);
     assert!(!s.assets_loaded);
     let dc = host(&s, "DC01");
     assert_eq!(dc.role.as_deref(), Some("domain_controller"));
@@ -450,7 +474,24 @@ fn quiet_logs_give_no_attack() {
     let z = s.zones.iter().find(|z| z.zone == "state-id").unwrap();
     assert_eq!(z.status, ZoneReach::NotReached, "{}", z.reason);
     assert!(s.containment.is_empty());
-    assert_eq!(s.answer.headline, "No attack found in these logs.");
+    // No process creation in these logs: nothing found, but not an all-clear.
+    assert_eq!(s.assessment.verdict, Verdict::NothingFoundWithGaps);
+    assert!(
+        s.assessment
+            .not_analysed
+            .iter()
+            .any(|g| g.contains("no process creation")),
+        "{:?}",
+        s.assessment.not_analysed
+    );
+    assert!(
+        s.answer
+            .headline
+            .starts_with("No attack found in what was read, but this is not an all-clear"),
+        "{}",
+        s.answer.headline
+    );
+    assert!(s.assessment.analysed.iter().any(|a| a.contains("DC01")));
 }
 
 #[test]
@@ -479,7 +520,7 @@ fn correlations_with_a_host_become_signals() {
         group: vec![("IpAddress".into(), "203.0.113.9".into())],
         ..corr.clone()
     };
-    let s = o.finish(&[corr, unplaced]);
+    let s = o.finish(&[corr, unplaced], Lang::En);
     assert_eq!(s.detections.correlations.len(), 2);
     assert_eq!(s.incidents.len(), 1);
     assert_eq!(s.incidents[0].hosts[0].name, "DC01");
@@ -518,6 +559,17 @@ fn behaviours_are_recognised_without_rules() {
         .evidence
         .iter()
         .any(|e| e.summary.contains("vssadmin delete shadows")));
+    // Its defining evidence: recovery inhibited and ransom notes in three
+    // folders, both Vigie's own readings (no rule ran).
+    assert!(ransom
+        .reasons
+        .contains(&"Ransom notes written in several folders (Vigie built-in)".to_string()));
+    assert_eq!(
+        ransom.confidence,
+        Confidence::High,
+        "{}",
+        ransom.confidence_reason
+    );
     assert_eq!(
         host(&s, "SRV-RDS01").compromised,
         Compromise::Yes,

@@ -85,7 +85,7 @@ fn sample() -> Scope {
         generate: true,
     };
     o.observe(&e, &[m]);
-    o.finish(&[])
+    o.finish(&[], Lang::En)
 }
 
 #[test]

@@ -460,6 +460,11 @@ pub fn action_label(lang: Lang, kind: ActionKind, target: &str) -> String {
             "réinitialiser deux fois le mot de passe du compte krbtgt ({target})",
             "reset the krbtgt password twice ({target})"
         ),
+        ActionKind::CollectLogs => tr!(
+            lang,
+            "collecter les journaux de {target}, atteint mais qui n'en envoie pas",
+            "collect the logs of {target}, reached but sending none"
+        ),
     }
 }
 

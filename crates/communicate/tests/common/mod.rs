@@ -37,6 +37,7 @@ pub fn demo() -> &'static Demo {
             read: Default::default(),
             scope: true,
             assets: Some(g.assets.clone()),
+            lang: vigie_lang::Lang::Fr,
         };
         let outcome = vigie_hunt::run(&hunt, &vigie_hunt::Quiet).expect("hunt the scenario");
         let scope = outcome.scope.clone().expect("a scope");

@@ -141,6 +141,7 @@ pub(super) fn link_index(m: LinkMethod) -> usize {
         LinkMethod::Wmi => 7,
         LinkMethod::RemoteTask => 8,
         LinkMethod::RemoteService => 9,
+        LinkMethod::Dcom => 10,
     }
 }
 
@@ -155,6 +156,7 @@ pub(super) fn action_word(t: &Voice, a: ActionKind) -> String {
         ActionKind::BlockDomain => "block_domain",
         ActionKind::RemoveService => "remove_service",
         ActionKind::ResetKrbtgt => "reset_krbtgt",
+        ActionKind::CollectLogs => "collect_logs",
     })
 }
 

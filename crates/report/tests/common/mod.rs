@@ -510,6 +510,8 @@ pub fn ccpab_scope() -> Scope {
         description: "The provider account presta.maint (no MFA) opened a VPN session from 203.0.113.45 after 14 failed attempts, then a remote desktop session on SRV-RDS01.".into(),
         confidence: Confidence::High,
         evidence: vec![ev(at(-6, 2, 10), "FW01", 0, 88123, "SSL-VPN tunnel up for presta.maint from 203.0.113.45")],
+        process: None,
+        parent: None,
     };
     let ws = workstations();
     let mut hosts = vec![
@@ -699,6 +701,7 @@ pub fn ccpab_scope() -> Scope {
         source_addresses: vec![],
         first_seen: Some(at(-8, 7, 30)),
         last_seen: Some(at(0, 1, 5)),
+        created_by: vec![],
         first_malicious: first,
         last_malicious: first.map(|_| at(0, 1, 5)),
         created_during_attack: created,
@@ -966,6 +969,8 @@ pub fn ccpab_scope() -> Scope {
                 "Aquatic centre",
                 "Backups",
             ]),
+            summary: String::new(),
+            nature_detail: vec![],
         },
         Incident {
             id: "INC-2".into(),
@@ -1006,6 +1011,8 @@ pub fn ccpab_scope() -> Scope {
             entry_point: None,
             links: vec![],
             services_affected: vec![],
+            summary: String::new(),
+            nature_detail: vec![],
         },
     ];
 
@@ -1195,6 +1202,9 @@ pub fn ccpab_scope() -> Scope {
 
     Scope {
         schema_version: SCHEMA_VERSION.into(),
+        lang: Default::default(),
+        assessment: Default::default(),
+        credential_attacks: vec![],
         observed: Some(Period { first: at(-8, 0, 0), last: at(0, 9, 0) }),
         attack_period: Some(Period { first: at(-6, 2, 10), last: at(0, 8, 30) }),
         assets_loaded: true,
@@ -1213,9 +1223,9 @@ pub fn ccpab_scope() -> Scope {
             ]),
         },
         nature: vec![
-            Nature { kind: NatureKind::Ransomware, label: "Human-operated ransomware".into(), confidence: Confidence::High, reasons: s(&["Shadow copies deleted", "GPO mass deployment"]), evidence: vec![] },
-            Nature { kind: NatureKind::DataTheft, label: "Data theft".into(), confidence: Confidence::High, reasons: s(&["rar + rclone to MEGA"]), evidence: vec![] },
-            Nature { kind: NatureKind::CredentialTheft, label: "Credential theft".into(), confidence: Confidence::Medium, reasons: s(&["LSASS dump", "Kerberoasting"]), evidence: vec![] },
+            Nature { kind: NatureKind::Ransomware, label: "Human-operated ransomware".into(), confidence: Confidence::High, reasons: s(&["Shadow copies deleted", "GPO mass deployment"]), evidence: vec![], independent_evidence: 0, confidence_reason: String::new() },
+            Nature { kind: NatureKind::DataTheft, label: "Data theft".into(), confidence: Confidence::High, reasons: s(&["rar + rclone to MEGA"]), evidence: vec![], independent_evidence: 0, confidence_reason: String::new() },
+            Nature { kind: NatureKind::CredentialTheft, label: "Credential theft".into(), confidence: Confidence::Medium, reasons: s(&["LSASS dump", "Kerberoasting"]), evidence: vec![], independent_evidence: 0, confidence_reason: String::new() },
         ],
         entry_point: Some(entry),
         incidents,
@@ -1306,15 +1316,15 @@ pub fn ccpab_scope() -> Scope {
         coverage: Coverage { silence_threshold_secs: 6 * 3600, channels },
         zones,
         containment: vec![
-            Action { priority: 1, kind: ActionKind::RevokeRemoteAccess, target: "presta.maint".into(), reason: "Entry point: VPN account without MFA used by the attacker.".into(), evidence: vec![] },
-            Action { priority: 2, kind: ActionKind::IsolateHost, target: "SRV-RDS01".into(), reason: "Attacker's base: AnyDesk, Cobalt Strike pipe, LSASS dump.".into(), evidence: vec![] },
-            Action { priority: 3, kind: ActionKind::BlockDomain, target: "*.net.anydesk.com".into(), reason: "Remote-access channel kept by the attacker.".into(), evidence: vec![] },
-            Action { priority: 4, kind: ActionKind::DisableAccount, target: "svc_sauvegarde".into(), reason: "Backdoor domain admin created during the attack.".into(), evidence: vec![] },
-            Action { priority: 5, kind: ActionKind::BlockAddress, target: "203.0.113.45".into(), reason: "Attacker's VPN source address.".into(), evidence: vec![] },
-            Action { priority: 6, kind: ActionKind::BlockDomain, target: "mega.nz".into(), reason: "Exfiltration destination.".into(), evidence: vec![] },
-            Action { priority: 7, kind: ActionKind::ResetPassword, target: "adm.tech01".into(), reason: "Used by the attacker after the LSASS dump.".into(), evidence: vec![] },
-            Action { priority: 8, kind: ActionKind::ResetPassword, target: "svc_veeam".into(), reason: "Kerberoasted; Veeam credentials read.".into(), evidence: vec![] },
-            Action { priority: 9, kind: ActionKind::ResetKrbtgt, target: "ccpab.local".into(), reason: "Domain controller compromised.".into(), evidence: vec![] },
+            Action { priority: 1, kind: ActionKind::RevokeRemoteAccess, target: "presta.maint".into(), reason: "Entry point: VPN account without MFA used by the attacker.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 2, kind: ActionKind::IsolateHost, target: "SRV-RDS01".into(), reason: "Attacker's base: AnyDesk, Cobalt Strike pipe, LSASS dump.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 3, kind: ActionKind::BlockDomain, target: "*.net.anydesk.com".into(), reason: "Remote-access channel kept by the attacker.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 4, kind: ActionKind::DisableAccount, target: "svc_sauvegarde".into(), reason: "Backdoor domain admin created during the attack.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 5, kind: ActionKind::BlockAddress, target: "203.0.113.45".into(), reason: "Attacker's VPN source address.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 6, kind: ActionKind::BlockDomain, target: "mega.nz".into(), reason: "Exfiltration destination.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 7, kind: ActionKind::ResetPassword, target: "adm.tech01".into(), reason: "Used by the attacker after the LSASS dump.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 8, kind: ActionKind::ResetPassword, target: "svc_veeam".into(), reason: "Kerberoasted; Veeam credentials read.".into(), evidence: vec![], undo: String::new() },
+            Action { priority: 9, kind: ActionKind::ResetKrbtgt, target: "ccpab.local".into(), reason: "Domain controller compromised.".into(), evidence: vec![], undo: String::new() },
         ],
         services,
         detections: DetectionSummary {

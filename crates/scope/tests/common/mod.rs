@@ -368,6 +368,24 @@ pub fn attack(b: &mut B) {
         Level::High,
         &["attack.impact", "attack.t1490"],
     ));
+    // Ransom notes dropped in several folders by the encryptor.
+    for dir in [
+        "D:\\Partages\\CIAS",
+        "D:\\Partages\\RH",
+        "C:\\Users\\Public",
+    ] {
+        let path = format!("{dir}\\LISEZ-MOI.txt");
+        b.ev(
+            t(16, 1, 2),
+            "SRV-FIC01",
+            SYSMON,
+            Some(11),
+            &[
+                ("TargetFilename", path.as_str()),
+                ("Image", "C:\\PerfLogs\\locker.exe"),
+            ],
+        );
+    }
     b.skip("SRV-FIC01", SEC, 500);
     b.ev(
         t(16, 1, 5),
@@ -390,7 +408,7 @@ pub fn run(b: &B) -> Scope {
     for (e, m) in &b.events {
         o.observe(e, m);
     }
-    o.finish(&[])
+    o.finish(&[], Lang::En)
 }
 
 pub fn scenario(with_tes: bool) -> B {

@@ -137,9 +137,11 @@ pub(crate) fn is_sysmon(ev: &Event) -> bool {
 }
 
 /// Sysmon's `UtcTime` (the instant Sysmon saw the activity, documented as
-/// UTC) as the reference for `seen`, when the event is Sysmon's.
+/// UTC) as the reference for `seen`, when the event is Sysmon's — except
+/// network connections (3) and DNS queries (22), whose `UtcTime` is the
+/// connection's or query's start, minutes or hours before the record.
 pub(crate) fn sysmon_check(ev: &Event, seen: When, seen_field: &'static str) -> Option<Check> {
-    if !is_sysmon(ev) {
+    if !is_sysmon(ev) || matches!(ev.event_id, Some(3 | 22)) {
         return None;
     }
     let truth = match ev.get("UtcTime")? {

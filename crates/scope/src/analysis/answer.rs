@@ -1,0 +1,445 @@
+//! Plain-words answers for the crisis cell, built from the scope's own
+//! facts (nothing here is inferred that the structured scope does not
+//! hold), in the scope's language.
+//!
+//! One answer: the headline speaks of the main incident (`INC-1`), its
+//! start is the attack period's first time and the main incident's, and
+//! the other sentences never contradict it (data theft is named only with
+//! its evidence, and the data sentence says what that evidence is).
+
+use vigie_lang::tr;
+
+use super::actions::verb;
+use crate::model::*;
+use crate::text;
+
+pub(crate) fn answer(s: &Scope) -> Answer {
+    let lang = s.lang;
+    let main = s.incidents.first();
+    let nature = match s.nature.first() {
+        None => match s.assessment.verdict {
+            Verdict::Suspicious => lang
+                .pick(
+                    "Activité suspecte, sans nature d'attaque établie.",
+                    "Suspicious activity, with no nature of attack established.",
+                )
+                .to_string(),
+            _ => lang
+                .pick(
+                    "Aucune activité malveillante dans les journaux lus.",
+                    "No malicious activity was found in the logs read.",
+                )
+                .to_string(),
+        },
+        Some(n) => {
+            let others: Vec<String> = s
+                .nature
+                .iter()
+                .skip(1)
+                .take(4)
+                .map(|n| format!("{} ({})", n.label, text::confidence(lang, n.confidence)))
+                .collect();
+            if others.is_empty() {
+                tr!(
+                    lang,
+                    "Il s'agit de : {} ({} ; {}).",
+                    "This looks like {} ({}; {}).",
+                    n.label,
+                    text::confidence(lang, n.confidence),
+                    n.confidence_reason
+                )
+            } else {
+                tr!(
+                    lang,
+                    "Il s'agit de : {} ({} ; {}), avec {}.",
+                    "This looks like {} ({}; {}), with {}.",
+                    n.label,
+                    text::confidence(lang, n.confidence),
+                    n.confidence_reason,
+                    text::join(lang, &others)
+                )
+            }
+        }
+    };
+    let entry = match &s.entry_point {
+        None => lang
+            .pick(
+                "Le point d'entrée n'est pas dans les journaux.",
+                "The entry point is not in the logs.",
+            )
+            .to_string(),
+        Some(e) => tr!(
+            lang,
+            "Entrée : {} ({}).",
+            "Entry: {} ({}).",
+            e.description,
+            text::confidence(lang, e.confidence)
+        ),
+    };
+    let names = |c: Compromise, filter: &dyn Fn(&Host) -> bool| -> Vec<String> {
+        s.hosts
+            .iter()
+            .filter(|h| h.compromised == c && filter(h))
+            .map(|h| h.name.clone())
+            .collect()
+    };
+    let in_main = |h: &Host| main.is_some_and(|m| h.incidents.first() == Some(&m.id));
+    let hosts_yes = names(Compromise::Yes, &|_| true);
+    let hosts_sus = names(Compromise::Suspected, &|_| true);
+    let main_yes = names(Compromise::Yes, &in_main);
+    let accts: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|a| a.compromised == Compromise::Yes)
+        .map(|a| a.name.clone())
+        .collect();
+    let accts_check: Vec<String> = s
+        .accounts
+        .iter()
+        .filter(|a| a.compromised == Compromise::Suspected)
+        .map(|a| a.name.clone())
+        .collect();
+    let unlogged: Vec<String> = s
+        .hosts
+        .iter()
+        .filter(|h| h.events == 0 && h.compromised != Compromise::No)
+        .map(|h| h.name.clone())
+        .collect();
+    let extent = if hosts_yes.is_empty() && hosts_sus.is_empty() {
+        lang.pick(
+            "Aucun poste ou serveur n'est impliqué.",
+            "No host is implicated.",
+        )
+        .to_string()
+    } else {
+        let mut x = tr!(
+            lang,
+            "Postes et serveurs compromis : {}",
+            "Compromised hosts: {}",
+            if hosts_yes.is_empty() {
+                lang.pick("aucun confirmé", "none confirmed").to_string()
+            } else {
+                text::list(lang, &hosts_yes, 12)
+            }
+        );
+        if !hosts_sus.is_empty() {
+            x.push_str(&tr!(
+                lang,
+                " ; suspects : {}",
+                "; suspected: {}",
+                text::list(lang, &hosts_sus, 8)
+            ));
+        }
+        if !accts.is_empty() {
+            x.push_str(&tr!(
+                lang,
+                " ; comptes : {}",
+                "; accounts: {}",
+                text::list(lang, &accts, 10)
+            ));
+        }
+        if !accts_check.is_empty() {
+            x.push_str(&tr!(
+                lang,
+                " ; comptes à vérifier : {}",
+                "; accounts to check: {}",
+                text::list(lang, &accts_check, 6)
+            ));
+        }
+        if !unlogged.is_empty() {
+            x.push_str(&tr!(
+                lang,
+                " ; atteints sans aucun journal (à collecter) : {}",
+                "; reached but sent no logs (collect them): {}",
+                text::list(lang, &unlogged, 6)
+            ));
+        }
+        x.push('.');
+        x
+    };
+    let isolated_systems = if s.zones.is_empty() {
+        lang.pick(
+            "Aucune zone critique ou isolée n'est décrite (pas de fichier des actifs, ou aucune zone marquée).",
+            "No critical or isolated zone is described (no assets file or none marked).",
+        )
+        .to_string()
+    } else {
+        s.zones
+            .iter()
+            .map(|z| tr!(lang, "{} : {}", "{}: {}", z.zone, z.reason))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let exf: Vec<&DataExposure> = s
+        .data_exposure
+        .iter()
+        .filter(|d| d.probable_exfiltration)
+        .collect();
+    let theft = s.nature.iter().find(|n| n.kind == NatureKind::DataTheft);
+    let data_exposure = if !exf.is_empty() {
+        let mut stores: Vec<String> = exf.iter().filter_map(|d| d.store.clone()).collect();
+        stores.sort();
+        stores.dedup();
+        let personal = exf.iter().any(|d| d.personal_data);
+        let bytes: u64 = exf.iter().filter_map(|d| d.bytes_out).sum();
+        let what = if stores.is_empty() {
+            let mut hosts: Vec<String> = exf.iter().filter_map(|d| d.host.clone()).collect();
+            hosts.sort();
+            hosts.dedup();
+            tr!(
+                lang,
+                "des données de {}",
+                "data from {}",
+                text::list(lang, &hosts, 5)
+            )
+        } else {
+            text::list(lang, &stores, 6)
+        };
+        let gb = if bytes > 0 {
+            tr!(
+                lang,
+                " (~{:.1} Go sortis)",
+                " (~{:.1} GB out)",
+                bytes as f64 / 1e9
+            )
+        } else {
+            String::new()
+        };
+        let gdpr = if personal {
+            lang.pick(
+                " ; elles comprennent des données personnelles (RGPD : notifier la CNIL sous 72 h)",
+                "; it includes personal data (GDPR: notify the CNIL within 72 h)",
+            )
+        } else {
+            ""
+        };
+        tr!(
+            lang,
+            "Des données sont probablement sorties : {what}{gb}{gdpr}.",
+            "Data probably left: {what}{gb}{gdpr}."
+        )
+    } else if let Some(n) = theft {
+        tr!(
+            lang,
+            "{} ({}) : {}. Aucun envoi de données n'est établi par les journaux au-delà de ces éléments.",
+            "{} ({}): {}. No data transfer is established by the logs beyond this evidence.",
+            text::capitalise(&n.label),
+            text::confidence(lang, n.confidence),
+            text::list(lang, &n.reasons, 3)
+        )
+    } else if let Some(d) = s.data_exposure.first() {
+        tr!(
+            lang,
+            "Des données ont été manipulées ({}), sans signe qu'elles soient sorties.",
+            "Data was handled ({}), with no sign that it left.",
+            d.description
+        )
+    } else {
+        lang.pick(
+            "Aucune archive, aucun envoi ni gros transfert de données n'a été vu.",
+            "No archive, upload or large transfer of data was seen.",
+        )
+        .to_string()
+    };
+    let isolate_now: Vec<String> = s
+        .containment
+        .iter()
+        .take(6)
+        .map(|a| format!("{} {} — {}", verb(lang, a.kind), a.target, a.reason))
+        .collect();
+    let headline = headline(s, &main_yes, &exf, theft);
+    Answer {
+        headline,
+        nature,
+        entry,
+        extent,
+        isolated_systems,
+        data_exposure,
+        isolate_now,
+    }
+}
+
+fn headline(
+    s: &Scope,
+    main_yes: &[String],
+    exf: &[&DataExposure],
+    theft: Option<&Nature>,
+) -> String {
+    let lang = s.lang;
+    let a = &s.assessment;
+    let others = s.incidents.len().saturating_sub(1);
+    let others_sentence = if others > 0 {
+        let other_hosts: std::collections::BTreeSet<&str> = s
+            .incidents
+            .iter()
+            .skip(1)
+            .flat_map(|i| i.hosts.iter().map(|h| h.name.as_str()))
+            .collect();
+        tr!(
+            lang,
+            " {} sans lien avec lui (ni entités ni période communes) concerne(nt) {} : voir INC-2 et suivants.",
+            " {} unrelated to it (no shared entity or period) involve(s) {}: see INC-2 onwards.",
+            text::count(lang, others, ("autre incident", "autres incidents"), ("other incident", "other incidents")),
+            text::count(lang, other_hosts.len(), ("poste ou serveur", "postes ou serveurs"), ("host", "hosts"))
+        )
+    } else {
+        String::new()
+    };
+    match a.verdict {
+        Verdict::Attack | Verdict::Suspicious => {
+            let Some(inc) = s.incidents.first() else {
+                return String::new();
+            };
+            let what = match (a.verdict, s.nature.first()) {
+                (Verdict::Attack, Some(n)) => tr!(
+                    lang,
+                    "{} ({})",
+                    "{} ({})",
+                    text::capitalise(&n.label),
+                    text::confidence(lang, n.confidence)
+                ),
+                _ => lang
+                    .pick(
+                        "Activité suspecte, pas établie comme une attaque",
+                        "Suspicious activity, not established as an attack",
+                    )
+                    .to_string(),
+            };
+            let how = s
+                .entry_point
+                .as_ref()
+                .map(|e| e.method.replace('_', " "))
+                .unwrap_or_default();
+            let start = tr!(
+                lang,
+                " Début : {} ({how}).",
+                " Started {} ({how}).",
+                text::time(lang, Some(inc.first))
+            );
+            let stolen =
+                if !exf.is_empty() || theft.is_some_and(|n| n.confidence >= Confidence::Medium) {
+                    lang.pick(", données probablement volées", ", data probably stolen")
+                } else {
+                    ""
+                };
+            let hosts = tr!(
+                lang,
+                " {} compromis dans {}{stolen}.",
+                " {} compromised in {}{stolen}.",
+                text::count(
+                    lang,
+                    main_yes.len(),
+                    ("poste ou serveur", "postes ou serveurs"),
+                    ("host", "hosts")
+                ),
+                inc.id
+            );
+            let zones: Vec<String> = s
+                .zones
+                .iter()
+                .map(|z| {
+                    tr!(
+                        lang,
+                        "Zone {} : {}.",
+                        "Zone {}: {}.",
+                        z.zone,
+                        vigie_lang::glossary::term(lang, zone_key(z.status))
+                    )
+                })
+                .collect();
+            let zones = if zones.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", zones.join(" "))
+            };
+            format!("{what}.{start}{hosts}{zones}{others_sentence}")
+                .trim()
+                .to_string()
+        }
+        Verdict::NothingFoundWithGaps => {
+            let gaps: Vec<String> = a.not_analysed.iter().take(2).cloned().collect();
+            tr!(
+                lang,
+                "Aucune attaque trouvée dans ce qui a été lu, mais ce n'est pas une absence d'attaque : {}.",
+                "No attack found in what was read, but this is not an all-clear: {}.",
+                text::join(lang, &gaps)
+            )
+        }
+        Verdict::NothingFound => lang
+            .pick(
+                "Aucune attaque trouvée dans ces journaux.",
+                "No attack found in these logs.",
+            )
+            .to_string(),
+    }
+}
+
+/// The glossary key of a zone status.
+pub(crate) fn zone_key(z: ZoneReach) -> &'static str {
+    match z {
+        ZoneReach::Reached => "reached",
+        ZoneReach::NotReached => "not_reached",
+        ZoneReach::Unknown => "unknown",
+    }
+}
+
+impl Scope {
+    /// A short plain-language summary for the terminal, in the scope's
+    /// language: the verdict and headline, then the answers, the first
+    /// actions, what was not analysed, and the logs.
+    pub fn summary_text(&self) -> String {
+        let lang = self.lang;
+        let a = &self.answer;
+        let mut out = String::new();
+        out.push_str(&a.headline);
+        out.push('\n');
+        let attack = matches!(
+            self.assessment.verdict,
+            Verdict::Attack | Verdict::Suspicious
+        );
+        if attack {
+            for line in [&a.entry, &a.extent, &a.data_exposure, &a.isolated_systems] {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+            if !self.containment.is_empty() {
+                out.push_str(lang.pick("  Agir maintenant : ", "  Act now: "));
+                // Verb and target only: the reasons are in the report.
+                let acts: Vec<String> = self
+                    .containment
+                    .iter()
+                    .take(5)
+                    .map(|c| format!("{} {}", verb(lang, c.kind), c.target))
+                    .collect();
+                out.push_str(&acts.join("; "));
+                out.push('\n');
+            }
+        } else if !self.zones.is_empty() {
+            out.push_str("  ");
+            out.push_str(&a.isolated_systems);
+            out.push('\n');
+        }
+        if !self.assessment.not_analysed.is_empty() {
+            out.push_str(lang.pick("  Non analysé : ", "  Not analysed: "));
+            out.push_str(&self.assessment.not_analysed.join("; "));
+            out.push('\n');
+        }
+        let cleared: usize = self.coverage.channels.iter().map(|c| c.cleared.len()).sum();
+        let gaps: usize = self
+            .coverage
+            .channels
+            .iter()
+            .filter(|c| !c.record_gaps.is_empty())
+            .count();
+        out.push_str(&tr!(
+            lang,
+            "  Journaux : {} couple(s) poste/journal, {} avec des trous de numéros d'enregistrement, {} effacement(s) de journal.",
+            "  Logs: {} host/channel pair(s), {} with record-id gaps, {} cleared-log event(s).",
+            self.coverage.channels.len(),
+            gaps,
+            cleared
+        ));
+        out
+    }
+}
