@@ -606,7 +606,7 @@ impl Findings {
         let mut accounts: Vec<String> = scope
             .accounts
             .iter()
-            .filter(|a| a.compromised != Compromise::No)
+            .filter(|a| a.compromised == Compromise::Yes)
             .map(|a| {
                 if opts.include_accounts {
                     a.name.clone()
@@ -734,14 +734,19 @@ fn summary(
         ));
     }
     if hosts > 0 {
-        let list: Vec<String> = roles.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let list: Vec<String> = roles.iter().map(|(r, n)| format!("{r} ×{n}")).collect();
         parts.push(tr!(
             lang,
-            "{} compromis ({}).",
-            "{} compromised ({}).",
+            "{} {} ({}).",
+            "{} {} ({}).",
+            lang.count(hosts, "machine", "machines"),
             lang.pick(
-                lang.count(hosts, "machine", "machines"),
-                lang.count(hosts, "machine", "machines")
+                if hosts > 1 {
+                    "compromises"
+                } else {
+                    "compromise"
+                },
+                "compromised"
             ),
             list.join(", ")
         ));
@@ -786,7 +791,19 @@ fn summary(
     let tactics: Vec<String> = inc.tactics.iter().filter_map(|t| tactic_slug(t)).collect();
     Some(IncidentSummary {
         id: inc.id.clone(),
-        name: format!("{} — {}", inc.id, capitalise(&nature_words.join(", "))),
+        // The two strongest natures name it; the description has them all.
+        name: format!(
+            "{} — {}",
+            inc.id,
+            capitalise(
+                &nature_words
+                    .iter()
+                    .take(2)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        ),
         description: parts.join(" "),
         severity: inc.severity,
         first: inc.first,
