@@ -17,6 +17,7 @@
 
 mod demo;
 mod draft;
+mod export;
 mod hunt;
 mod output;
 mod progress;
@@ -81,6 +82,8 @@ enum Command {
     /// Crisis cell: the crisis log (main courante).
     #[command(subcommand)]
     CrisisLog(draft::CrisisLogCommand),
+    /// Share the incident: STIX 2.1, MISP event or feed, ATT&CK Navigator layer, firewall blocklists.
+    Export(export::ExportArgs),
 }
 
 /// Sigma levels as CLI values.
@@ -239,6 +242,7 @@ fn main() -> ExitCode {
         Command::Status(cmd) => status::run(cmd),
         Command::Draft(args) => draft::run(args),
         Command::CrisisLog(cmd) => draft::run_log(cmd),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,

@@ -106,7 +106,7 @@ pub enum HashAlgo {
 
 impl HashAlgo {
     /// Length of the digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn bytes(self) -> usize {
         match self {
             HashAlgo::Md5 | HashAlgo::Imphash => 16,
             HashAlgo::Sha1 => 20,
@@ -180,7 +180,7 @@ pub enum Subdomains {
 }
 
 /// One test on one observable of an event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Test {
     /// The address is inside this network (a single address is a /32 or
     /// a /128).
@@ -236,7 +236,7 @@ impl Test {
 }
 
 /// A test, or its negation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Term {
     pub test: Test,
     pub negated: bool,
@@ -253,7 +253,7 @@ impl Term {
 
 /// Any of several alternatives, each all of several terms, on one event.
 /// Every alternative holds at least one positive term.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Condition {
     pub any: Vec<Vec<Term>>,
 }

@@ -204,7 +204,7 @@ pub fn hash(s: &str) -> Option<(HashAlgo, String)> {
 /// not fit the algorithm.
 pub fn hash_of(algo: HashAlgo, s: &str) -> Option<String> {
     let t = s.trim();
-    (t.len() == algo.len() * 2 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    (t.len() == algo.bytes() * 2 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| t.to_ascii_lowercase())
 }
 

@@ -46,3 +46,47 @@ pub fn corpus(needs: &[&str]) -> Option<PathBuf> {
     println!("skipped: {why}");
     None
 }
+
+/// A Python interpreter that can import every module of `modules` (e.g.
+/// `["stix2validator", "pymisp"]`): `VIGIE_PYTHON`, else the virtual
+/// environment `.ci/run` makes (`target/pyenv`), else `python3`.
+///
+/// `None` after printing a "skipped" line when there is none, outside CI.
+///
+/// # Panics
+///
+/// Under `CI=true` when none can import them: `.ci/run` installs them.
+pub fn python(modules: &[&str]) -> Option<PathBuf> {
+    let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("VIGIE_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(workspace.join("target/pyenv/bin/python"));
+    candidates.push(PathBuf::from("python3"));
+    let probe = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    for c in &candidates {
+        let ok = std::process::Command::new(c)
+            .args(["-c", &probe])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(c.clone());
+        }
+    }
+    let why = format!(
+        "no Python with {} (tried VIGIE_PYTHON, target/pyenv, python3; `.ci/run` installs them: pip install stix2-validator pymisp taxii2-client)",
+        modules.join(", ")
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why} (CI=true)");
+    }
+    println!("skipped: {why}");
+    None
+}

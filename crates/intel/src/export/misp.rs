@@ -84,6 +84,21 @@ impl Ctx {
     }
 }
 
+/// A tag as MISP writes it in feeds.
+fn tag(name: &str, colour: &str) -> Json {
+    json!({"colour": colour, "local": false, "name": name, "relationship_type": ""})
+}
+
+/// The colours of MISP's `tlp` taxonomy.
+fn tlp_colour(tlp: Tlp) -> &'static str {
+    match tlp {
+        Tlp::Clear => "#ffffff",
+        Tlp::Green => "#339900",
+        Tlp::Amber | Tlp::AmberStrict => "#FFC000",
+        Tlp::Red => "#CC0033",
+    }
+}
+
 /// The MISP event of `f` under `tlp` (`{"Event": …}`).
 pub fn event(f: &Findings, tlp: Tlp, include_accounts: bool, lang: vigie_lang::Lang) -> Json {
     let event_uuid = uuid_from(&format!(
@@ -152,12 +167,13 @@ pub fn event(f: &Findings, tlp: Tlp, include_accounts: bool, lang: vigie_lang::L
             "Attribute": attrs,
         }));
     }
-    let mut tags = vec![json!({"name": tlp.misp_tag()})];
+    let mut tags = vec![tag(&tlp.misp_tag(), tlp_colour(tlp))];
     for t in &f.techniques {
         if let Some(name) = &t.name {
-            tags.push(
-                json!({"name": format!("misp-galaxy:mitre-attack-pattern=\"{name} - {}\"", t.id)}),
-            );
+            tags.push(tag(
+                &format!("misp-galaxy:mitre-attack-pattern=\"{name} - {}\"", t.id),
+                "#0088cc",
+            ));
         }
     }
     let (info, date, threat) = match &f.incident {
@@ -202,15 +218,22 @@ pub fn event(f: &Findings, tlp: Tlp, include_accounts: bool, lang: vigie_lang::L
 pub fn feed(event: &Json) -> Vec<(String, String)> {
     let e = &event["Event"];
     let uuid = e["uuid"].as_str().unwrap_or_default().to_string();
+    // As PyMISP's feed generator writes it: numbers as numbers.
+    let number = |v: &Json| -> Json {
+        v.as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(Json::from)
+            .unwrap_or_else(|| v.clone())
+    };
     let manifest = json!({
         uuid.clone(): {
             "Orgc": e["Orgc"],
             "Tag": e["Tag"],
             "info": e["info"],
             "date": e["date"],
-            "analysis": e["analysis"],
-            "threat_level_id": e["threat_level_id"],
-            "timestamp": e["timestamp"],
+            "analysis": number(&e["analysis"]),
+            "threat_level_id": number(&e["threat_level_id"]),
+            "timestamp": number(&e["timestamp"]),
         }
     });
     // `hashes.csv`: the MD5 of every attribute value (each part of a

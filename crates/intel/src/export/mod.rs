@@ -411,15 +411,8 @@ impl Findings {
                 )),
             }
         }
-        let mut domain_candidates: Vec<(
-            String,
-            Role,
-            Option<Timestamp>,
-            Option<Timestamp>,
-            u64,
-            usize,
-            Vec<String>,
-        )> = Vec::new();
+        // Names as the scope writes them (normalised below).
+        let mut domain_candidates: Vec<Observed> = Vec::new();
         for x in &scope.data_exposure {
             if !x.probable_exfiltration && x.bytes_out.is_none() {
                 continue;
@@ -437,15 +430,15 @@ impl Findings {
                         &mut left_out,
                     );
                 } else {
-                    domain_candidates.push((
-                        d.clone(),
-                        Role::Exfiltration,
-                        x.first,
-                        x.last,
-                        1,
-                        usize::from(x.host.is_some()),
-                        vec![],
-                    ));
+                    domain_candidates.push(Observed {
+                        value: d.clone(),
+                        role: Role::Exfiltration,
+                        first: x.first,
+                        last: x.last,
+                        count: 1,
+                        hosts: usize::from(x.host.is_some()),
+                        reasons: vec![],
+                    });
                 }
             }
         }
@@ -468,19 +461,28 @@ impl Findings {
                 ));
                 continue;
             }
-            domain_candidates.push((
-                d.domain.clone(),
+            domain_candidates.push(Observed {
+                value: d.domain.clone(),
                 role,
-                d.first,
-                d.last,
-                d.count,
-                d.hosts.len(),
-                d.reasons.clone(),
-            ));
+                first: d.first,
+                last: d.last,
+                count: d.count,
+                hosts: d.hosts.len(),
+                reasons: d.reasons.clone(),
+            });
         }
         let internal = internal_names(scope, assets);
         let mut domains: BTreeMap<String, Observed> = BTreeMap::new();
-        for (raw, role, first, last, count, hosts, reasons) in domain_candidates {
+        for Observed {
+            value: raw,
+            role,
+            first,
+            last,
+            count,
+            hosts,
+            reasons,
+        } in domain_candidates
+        {
             let Some(d) = normalize::domain(&raw).filter(|d| normalize::looks_like_domain(d))
             else {
                 continue;
@@ -604,7 +606,7 @@ impl Findings {
         let mut accounts: Vec<String> = scope
             .accounts
             .iter()
-            .filter(|a| a.compromised != Compromise::No)
+            .filter(|a| a.compromised == Compromise::Yes)
             .map(|a| {
                 if opts.include_accounts {
                     a.name.clone()
@@ -732,14 +734,19 @@ fn summary(
         ));
     }
     if hosts > 0 {
-        let list: Vec<String> = roles.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let list: Vec<String> = roles.iter().map(|(r, n)| format!("{r} ×{n}")).collect();
         parts.push(tr!(
             lang,
-            "{} compromis ({}).",
-            "{} compromised ({}).",
+            "{} {} ({}).",
+            "{} {} ({}).",
+            lang.count(hosts, "machine", "machines"),
             lang.pick(
-                lang.count(hosts, "machine", "machines"),
-                lang.count(hosts, "machine", "machines")
+                if hosts > 1 {
+                    "compromises"
+                } else {
+                    "compromise"
+                },
+                "compromised"
             ),
             list.join(", ")
         ));
@@ -784,7 +791,19 @@ fn summary(
     let tactics: Vec<String> = inc.tactics.iter().filter_map(|t| tactic_slug(t)).collect();
     Some(IncidentSummary {
         id: inc.id.clone(),
-        name: format!("{} — {}", inc.id, capitalise(&nature_words.join(", "))),
+        // The two strongest natures name it; the description has them all.
+        name: format!(
+            "{} — {}",
+            inc.id,
+            capitalise(
+                &nature_words
+                    .iter()
+                    .take(2)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        ),
         description: parts.join(" "),
         severity: inc.severity,
         first: inc.first,

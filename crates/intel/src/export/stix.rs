@@ -5,9 +5,10 @@
 //!   place of the sightings), `sectors: government-local`;
 //! * the chosen TLP 2.0 `marking-definition` (the OASIS objects, ids as
 //!   published), on every object;
-//! * `incident` (core properties: name, description, ATT&CK tactics as
-//!   kill-chain phases), `related-to` its `attack-pattern`s (external
-//!   reference `mitre-attack` with the technique id) and its indicators;
+//! * `incident` (its core properties: name, description; the incident core
+//!   extension is not used), `related-to` its `attack-pattern`s (external
+//!   reference `mitre-attack` with the technique id, kill-chain phase of
+//!   its tactic), its tools and its indicators;
 //! * per observable: the SCO (deterministic UUIDv5 id), an
 //!   `observed-data` of it, an `indicator` whose STIX pattern matches it
 //!   (`based-on` the observed data), and a `sighting` of the indicator by
@@ -133,6 +134,8 @@ impl Ctx<'_> {
         let first = first.unwrap_or(self.f.as_of);
         let last = last.unwrap_or(first).max(first);
         let count = count.clamp(1, 999_999_999);
+        let mut sco = sco;
+        sco["object_marking_refs"] = json!([tlp_marking_id(self.tlp)]);
         self.objects.push(sco);
 
         let od_id = sdo_id("observed-data", &self.seed(&sco_ref));
@@ -219,14 +222,6 @@ pub fn bundle(f: &Findings, tlp: Tlp, lang: vigie_lang::Lang) -> Json {
         let mut o = c.sdo("incident", &id);
         o["name"] = json!(inc.name);
         o["description"] = json!(inc.description);
-        let phases: Vec<Json> = inc
-            .tactics
-            .iter()
-            .map(|t| json!({"kill_chain_name": "mitre-attack", "phase_name": t}))
-            .collect();
-        if !phases.is_empty() {
-            o["kill_chain_phases"] = json!(phases);
-        }
         c.objects.push(o);
         c.incident_id = Some(id);
     }
@@ -235,10 +230,11 @@ pub fn bundle(f: &Findings, tlp: Tlp, lang: vigie_lang::Lang) -> Json {
         let id = sdo_id("attack-pattern", &format!("mitre-attack\u{0}{}", t.id));
         let mut o = c.sdo("attack-pattern", &id);
         o["name"] = json!(t.name.clone().unwrap_or_else(|| t.id.clone()));
+        // No `url`: the validator wants a hash of any page a reference
+        // points at, and the technique id is what platforms key on.
         o["external_references"] = json!([{
             "source_name": "mitre-attack",
             "external_id": t.id,
-            "url": format!("https://attack.mitre.org/techniques/{}/", t.id.replace('.', "/")),
         }]);
         if let Some(tac) = &t.tactic {
             o["kill_chain_phases"] =

@@ -160,13 +160,22 @@ fn import_dir(dir: &Path) -> Imported {
         .filter(|f| f.file_name().is_some_and(|n| n == "manifest.json"))
         .filter_map(|f| f.parent().map(Path::to_path_buf))
         .collect();
-    for f in files {
+    files.retain(|f| {
         let in_feed = f.parent().is_some_and(|p| feed_dirs.contains(p));
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if in_feed && (name == "manifest.json" || name == "hashes.csv") {
-            continue;
-        }
-        match read_file(&f) {
+        !(in_feed && (name == "manifest.json" || name == "hashes.csv"))
+    });
+    // Files are read side by side, their results merged in name order.
+    use rayon::prelude::*;
+    let results: Vec<(PathBuf, Result<Imported, String>)> = files
+        .into_par_iter()
+        .map(|f| {
+            let r = read_file(&f);
+            (f, r)
+        })
+        .collect();
+    for (f, r) in results {
+        match r {
             Ok(i) => out.merge(i),
             Err(reason) => {
                 out.files += 1;

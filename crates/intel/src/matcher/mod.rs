@@ -184,8 +184,9 @@ impl Matcher {
         };
         let mut report = CompileReport::default();
         // Entries by condition: the same condition from several sources is
-        // matched once.
-        let mut by_condition: HashMap<String, u32> = HashMap::new();
+        // matched once. Keyed by the condition's hash, compared in full.
+        let mut by_condition: Map<u64, Vec<u32>> = Map::default();
+        let hasher = foldhash::fast::FixedState::default();
         let mut scan_patterns: Map<Kind, Vec<(String, u32)>> = Map::default();
         for ind in indicators {
             if ind.condition.any.is_empty() {
@@ -195,14 +196,20 @@ impl Matcher {
                 continue;
             }
             let idx = m.indicators.len() as u32;
-            let key = condition_key(&ind);
-            if let Some(&e) = by_condition.get(&key) {
+            let key = std::hash::BuildHasher::hash_one(&hasher, &ind.condition);
+            let same = by_condition.get(&key).and_then(|entries| {
+                entries.iter().copied().find(|&e| {
+                    let first = m.entries[e as usize].indicators[0] as usize;
+                    m.indicators[first].condition == ind.condition
+                })
+            });
+            if let Some(e) = same {
                 m.entries[e as usize].indicators.push(idx);
                 m.indicators.push(ind);
                 continue;
             }
             let entry = m.entries.len() as u32;
-            by_condition.insert(key, entry);
+            by_condition.entry(key).or_default().push(entry);
             for alt in &ind.condition.any {
                 let Some(anchor) = pick_anchor(alt) else {
                     continue;
@@ -833,26 +840,6 @@ fn pick_anchor(alt: &[Term]) -> Option<usize> {
         .filter(|(_, t)| !t.negated)
         .min_by_key(|(_, t)| rank(&t.test))
         .map(|(i, _)| i)
-}
-
-/// A key telling identical conditions apart.
-fn condition_key(ind: &Indicator) -> String {
-    let mut alts: Vec<String> = ind
-        .condition
-        .any
-        .iter()
-        .map(|alt| {
-            let mut terms: Vec<String> = alt
-                .iter()
-                .map(|t| format!("{}{:?}", if t.negated { "!" } else { "" }, t.test))
-                .collect();
-            terms.sort();
-            terms.join("&")
-        })
-        .collect();
-    alts.sort();
-    alts.dedup();
-    alts.join("|")
 }
 
 fn collect(event: &Event, how: Extract, s: &str, seen: &mut Vec<Seen>) {

@@ -389,10 +389,42 @@ pub fn accepts(accept: Option<&str>) -> bool {
     })
 }
 
+impl Response {
+    /// A strong validator of the body (`"<sha-256 prefix>"`), for `ETag`.
+    pub fn etag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(self.body.as_bytes());
+        let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("\"{hex}\"")
+    }
+}
+
 /// Routes a GET: `path` is the request path (from the server's root),
-/// `query` its query string, `accept` its `Accept` header. Methods other
-/// than GET are serve's to refuse (405): collections are read-only.
-pub fn handle(s: &Server, path: &str, query: &str, accept: Option<&str>) -> Response {
+/// `query` its query string, `accept` its `Accept` header,
+/// `if_none_match` its `If-None-Match`. Successful responses carry an
+/// `ETag`; a request whose `If-None-Match` names it gets `304` with no
+/// body. Methods other than GET are serve's to refuse (405): collections
+/// are read-only.
+pub fn handle(
+    s: &Server,
+    path: &str,
+    query: &str,
+    accept: Option<&str>,
+    if_none_match: Option<&str>,
+) -> Response {
+    let mut r = route(s, path, query, accept);
+    if r.status == 200 {
+        let tag = r.etag();
+        if if_none_match.is_some_and(|m| m.split(',').any(|t| t.trim() == tag || t.trim() == "*")) {
+            r.status = 304;
+            r.body.clear();
+        }
+        r.headers.push(("ETag".into(), tag));
+    }
+    r
+}
+
+fn route(s: &Server, path: &str, query: &str, accept: Option<&str>) -> Response {
     if !accepts(accept) {
         return error(
             406,
