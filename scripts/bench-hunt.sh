@@ -39,15 +39,24 @@ measure() { # name, command...
     local name=$1; shift
     local log=$bench/$name.time
     /usr/bin/time -v "$@" >"$bench/$name.out" 2>"$log" || true
-    local wall rss
+    local wall rss cpu
     wall=$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')
     rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
-    printf '%-14s wall %-10s peak RSS %6d MiB\n' "$name" "$wall" $((rss / 1024))
+    # CPU time (user + system): steadier than wall time on a shared machine.
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$log")
+    printf '%-14s wall %-10s cpu %7ss  peak RSS %6d MiB\n' "$name" "$wall" "$cpu" $((rss / 1024))
 }
 
 measure vigie-parse "$vigie" hunt --no-rules --quiet "$bench/evtx"
-measure vigie-hunt "$vigie" hunt --no-builtin "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
-grep -E '^Read|^Time|^Detections' "$bench/vigie-hunt.out" || true
+# The default rule set (Vigie's pack + the vetted SigmaHQ snapshot), the
+# previous default (the pack alone) and the full SigmaHQ Windows set, in the
+# same run.
+measure vigie-default "$vigie" hunt --output "$bench/default.jsonl" "$bench/evtx"
+grep -E '^Time|^Rules|^Detections' "$bench/vigie-default.out" || true
+measure vigie-pack "$vigie" hunt --no-sigmahq --output "$bench/pack.jsonl" "$bench/evtx"
+grep -E '^Time|^Rules|^Detections' "$bench/vigie-pack.out" || true
+measure vigie-hunt "$vigie" hunt --no-builtin --no-sigmahq "${rules[@]}" --output "$bench/vigie.jsonl" "$bench/evtx"
+grep -E '^Read|^Time|^Rules|^Detections' "$bench/vigie-hunt.out" || true
 if [ -n "${HAYABUSA:-}" ]; then
     # HAYABUSA_RULES: a hayabusa-rules checkout (holds config/); -w: no wizard, default rule set.
     measure hayabusa "$HAYABUSA" dfir-timeline -d "$bench/evtx" -o "$bench/hayabusa.csv" \

@@ -21,7 +21,7 @@ pub struct HuntArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Read and parse only, match no rule (the parse-only baseline).
-    #[arg(long, conflicts_with_all = ["rules", "no_builtin"])]
+    #[arg(long, conflicts_with_all = ["rules", "no_builtin", "no_sigmahq"])]
     pub no_rules: bool,
     /// Write the detection timeline here (see --format).
     #[arg(long, short, value_name = "FILE")]

@@ -9,9 +9,11 @@
 //!   loadable rule, unwritable output).
 
 mod demo;
+mod draft;
 mod hunt;
 mod progress;
 mod rules;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,14 @@ enum Command {
     Rules(rules::RulesCommand),
     /// Generate the reference municipal ransomware scenario and analyse it end to end.
     Demo(demo::DemoArgs),
+    /// Crisis cell: the service board and the public status page (static export).
+    #[command(subcommand)]
+    Status(status::StatusCommand),
+    /// Crisis cell: notification drafts (CNIL, letter, NIS2, complaint) and deadlines.
+    Draft(draft::DraftArgs),
+    /// Crisis cell: the crisis log (main courante).
+    #[command(subcommand)]
+    CrisisLog(draft::CrisisLogCommand),
 }
 
 /// Sigma levels as CLI values.
@@ -66,18 +76,39 @@ impl From<LevelArg> for Level {
 /// Rule selection shared by `hunt`, `rules check` and `demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RuleArgs {
-    /// Sigma rule file or directory (repeatable). Added to Vigie's built-in pack.
+    /// Sigma rule file or directory (repeatable). Added to the default rules
+    /// (Vigie's pack and the SigmaHQ snapshot); a rule also in the snapshot
+    /// is used once, from here.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
-    /// Do not use Vigie's built-in rule pack.
+    /// Do not use Vigie's built-in rule pack (the SigmaHQ snapshot stays:
+    /// add --no-sigmahq to use only --rules).
     #[arg(long)]
     pub no_builtin: bool,
+    /// Do not use the vetted SigmaHQ snapshot (embedded in the binary or
+    /// installed by `vigie rules update`).
+    #[arg(long)]
+    pub no_sigmahq: bool,
     /// Only rules of this level or above.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_level: Option<LevelArg>,
-    /// Only rules with this status (repeatable: stable, test, experimental, ...).
-    #[arg(long = "status", value_name = "STATUS")]
+    /// Only rules with this status (repeatable: stable, test, experimental, deprecated, unsupported).
+    #[arg(
+        long = "status",
+        value_name = "STATUS",
+        ignore_case = true,
+        value_parser = clap::builder::PossibleValuesParser::new(vigie_detect::STATUSES)
+    )]
     pub status: Vec<String>,
+    /// Values of `%name%` placeholders for rules that use them (YAML: `name: [values]`, or a pySigma pipeline's `vars:`).
+    #[arg(long, value_name = "FILE", value_parser = read_placeholders)]
+    pub placeholders: Option<vigie_detect::Placeholders>,
+}
+
+/// `--placeholders FILE`, read when the command line is: a bad file is a
+/// usage error (exit 2) before any work.
+fn read_placeholders(path: &str) -> Result<vigie_detect::Placeholders, String> {
+    vigie_detect::Placeholders::load(std::path::Path::new(path)).map_err(|e| e.reason)
 }
 
 impl RuleArgs {
@@ -89,6 +120,7 @@ impl RuleArgs {
             } else {
                 Some(self.status.clone())
             },
+            placeholders: self.placeholders.clone().unwrap_or_default(),
         }
     }
 
@@ -96,6 +128,9 @@ impl RuleArgs {
         let mut v = Vec::new();
         if !self.no_builtin {
             v.push(vigie_hunt::RuleSource::Builtin);
+        }
+        if !self.no_sigmahq {
+            v.push(vigie_hunt::RuleSource::SigmaHq);
         }
         v.extend(self.rules.iter().cloned().map(vigie_hunt::RuleSource::Path));
         v
@@ -108,6 +143,9 @@ fn main() -> ExitCode {
         Command::Hunt(args) => hunt::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Status(cmd) => status::run(cmd),
+        Command::Draft(args) => draft::run(args),
+        Command::CrisisLog(cmd) => draft::run_log(cmd),
     };
     match result {
         Ok(code) => code,

@@ -21,19 +21,38 @@ pub enum RulesCommand {
         json: bool,
     },
     /// Download the latest SigmaHQ rule release (needs internet access).
+    /// Without --dest it refreshes the SigmaHQ snapshot `vigie hunt` uses by
+    /// default (in the user's data directory; used when newer than the one
+    /// in the binary).
     Update {
-        /// Where to put the rules.
-        #[arg(long, value_name = "DIR", default_value = "sigma-rules")]
-        dest: PathBuf,
+        /// Put the whole release here instead (to use with --rules).
+        #[arg(long, value_name = "DIR")]
+        dest: Option<PathBuf>,
     },
 }
 
 pub fn run(cmd: RulesCommand) -> Result<ExitCode> {
     match cmd {
         RulesCommand::Check { rules, json } => check(&rules, json),
-        RulesCommand::Update { dest } => {
+        RulesCommand::Update { dest: Some(dest) } => {
             let report = vigie_rules::update(&dest, &vigie_rules::UpdateOptions::default())?;
             println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Update { dest: None } => {
+            let dir = vigie_rules::sigmahq::installed_dir().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no data directory for this user (set VIGIE_DATA_DIR, or use --dest DIR)"
+                )
+            })?;
+            let report = vigie_rules::update(&dir, &vigie_rules::UpdateOptions::default())?;
+            println!(
+                "SigmaHQ release {}: {} rule files installed into {}.",
+                report.release,
+                report.rule_files,
+                dir.display()
+            );
+            println!("{}", vigie_rules::sigmahq::status_in(Some(&dir)));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -50,13 +69,22 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
         assets: None,
         lang: vigie_lang::Lang::En,
     };
-    let (set, mut report) = vigie_hunt::pipeline::load_rules(&config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report, sigmahq) = vigie_hunt::pipeline::load_rules_with_snapshot(&config)
+        .map_err(|e| anyhow::anyhow!("--rules {e}"))?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // The report's fields, plus the snapshot (additive).
+        let mut v = serde_json::to_value(&report)?;
+        if let (Some(s), Some(map)) = (&sigmahq, v.as_object_mut()) {
+            map.insert("sigmahq".into(), serde_json::to_value(s)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", render(&report, engine.rules().len()));
+        if let Some(s) = &sigmahq {
+            println!("{s}");
+        }
     }
     Ok(if report.failures.is_empty() {
         ExitCode::SUCCESS
@@ -65,10 +93,21 @@ fn check(args: &RuleArgs, json: bool) -> Result<ExitCode> {
     })
 }
 
-/// The rules report as text: counts, then each rule not loaded.
+/// The rules report as text: counts, then each rule not loaded (with
+/// the kinds of problems counted), then the warnings.
 pub fn render(r: &LoadReport, compiled: usize) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in &r.failures {
+        *kinds.entry(f.kind.as_str()).or_default() += 1;
+    }
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        let k: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(" ({})", k.join(", "))
+    };
     let mut s = format!(
-        "{} rule files: {} detection, {} correlation, {} filter rules loaded; {} deselected; {} compiled; {} not loaded\n",
+        "{} rule files: {} detection, {} correlation, {} filter rules loaded; {} deselected; {} compiled; {} not loaded{kinds}\n",
         r.files,
         r.detection,
         r.correlation,
@@ -89,6 +128,20 @@ pub fn render(r: &LoadReport, compiled: usize) -> String {
             f.path.display(),
             f.document,
             f.reason
+        ));
+    }
+    for w in &r.warnings {
+        let what = w
+            .title
+            .as_deref()
+            .or(w.id.as_deref())
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "warning: {}#{}{what}: {}\n",
+            w.path.display(),
+            w.document,
+            w.message
         ));
     }
     s

@@ -96,6 +96,7 @@ fn hunt_writes_a_sorted_timesketch_timeline_and_a_manifest() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules",
             "-o",
@@ -176,6 +177,7 @@ fn csv_timeline_has_the_same_columns() {
             "hunt",
             "logs/a.jsonl",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules/whoami.yml",
             "-o",
@@ -210,6 +212,7 @@ fn exit_codes_for_nothing_found_and_usage_errors() {
             "hunt",
             "clean.jsonl",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules/whoami.yml",
             "-q",
@@ -227,6 +230,7 @@ fn exit_codes_for_nothing_found_and_usage_errors() {
             "hunt",
             "logs",
             "--no-builtin",
+            "--no-sigmahq",
             "--rules",
             "rules/broken.yml",
             "-q",
@@ -244,7 +248,17 @@ fn rules_check_lists_every_rule_not_loaded_with_its_reason() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     fixtures(dir);
-    let out = vigie(&["rules", "check", "--no-builtin", "--rules", "rules"], dir);
+    let out = vigie(
+        &[
+            "rules",
+            "check",
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            "rules",
+        ],
+        dir,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("1 detection"), "{stdout}");

@@ -10,9 +10,10 @@ use vigie_event::{Record, Value};
 use crate::condition::{resolve, Expr};
 use crate::logsource::{FieldMapping, LogsourceEntry};
 use crate::modifier::{b64, b64_offsets, Modifier, WINDASH};
+use crate::quote::{quote, thousands};
 use crate::rule::{FieldAst, RawValue, SearchAst};
 use crate::value::{literal_tokens, parse_wildcards, tokens_plain, Cmp, StrPat, Tok, ValueMatcher};
-use crate::{MatchedField, RuleMeta};
+use crate::{Fail, FailureKind, MatchedField, Placeholders, RuleMeta};
 
 pub(crate) use crate::view::Names;
 use crate::view::{Slots, View};
@@ -136,7 +137,86 @@ impl Resolver<'_> {
 
 /// Compile-time inputs shared by all rules.
 pub(crate) struct Ctx<'a> {
-    pub placeholders: &'a HashMap<String, Vec<String>>,
+    pub placeholders: &'a Placeholders,
+}
+
+/// Longest `re` pattern accepted, in bytes. SigmaHQ's longest is ~600;
+/// the regex parser's time and memory grow with the pattern before any
+/// size limit applies.
+pub(crate) const MAX_REGEX_LEN: usize = 32 << 10;
+/// The regex crate's limit on a compiled program (its default is 10 MiB).
+pub(crate) const REGEX_SIZE_LIMIT: usize = 4 << 20;
+/// The regex crate's limit on each lazy DFA cache (one per regex and
+/// thread; its default is 2 MiB): past it the cache is cleared and
+/// matching stays linear.
+pub(crate) const REGEX_DFA_SIZE_LIMIT: usize = 1 << 20;
+
+/// What one rule may compile to. Modifiers multiply values (`windash`
+/// up to 125 alternatives, `base64offset` 3, placeholders one per
+/// value): without a bound, a rule file of a few megabytes could compile
+/// to gigabytes. SigmaHQ's largest rule compiles to ~5,000 alternatives
+/// and ~300 KB of patterns.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub alternatives: usize,
+    pub bytes: usize,
+}
+
+pub(crate) const MAX_ALTERNATIVES: usize = 100_000;
+pub(crate) const MAX_PATTERN_BYTES: usize = 16 << 20;
+
+impl Budget {
+    pub fn new() -> Budget {
+        Budget {
+            alternatives: 0,
+            bytes: 0,
+        }
+    }
+    /// Whether `bytes` more of patterns would still fit.
+    fn room(&self, bytes: usize) -> Result<(), Fail> {
+        self.check(self.alternatives, self.bytes.saturating_add(bytes))
+    }
+    fn spend(&mut self, bytes: usize) -> Result<(), Fail> {
+        self.alternatives += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.check(self.alternatives, self.bytes)
+    }
+    fn check(&self, alternatives: usize, bytes: usize) -> Result<(), Fail> {
+        if alternatives > MAX_ALTERNATIVES || bytes > MAX_PATTERN_BYTES {
+            return Err(Fail::new(
+                FailureKind::TooLarge,
+                format!(
+                    "the rule compiles to more than {} values or {} MiB of patterns (modifiers and placeholders multiply values)",
+                    thousands(MAX_ALTERNATIVES),
+                    MAX_PATTERN_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The `%name%` placeholders of an `expand` value (`\%` is a plain
+/// percent).
+pub(crate) fn placeholder_names(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' && chars.get(i + 1) == Some(&'%') {
+            i += 2;
+            continue;
+        }
+        if chars[i] == '%' {
+            if let Some(len) = chars[i + 1..].iter().position(|&x| x == '%') {
+                out.push(chars[i + 1..i + 1 + len].iter().collect());
+                i += len + 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 /// `windash`: every dash-like character of the value (`-`, `/`, en dash,
@@ -172,7 +252,7 @@ fn windash(toks: &[Tok]) -> Vec<Vec<Tok>> {
 }
 
 /// Expands `%name%` placeholders (`\%` is a plain percent).
-fn expand(s: &str, ph: &HashMap<String, Vec<String>>) -> Result<Vec<String>, String> {
+fn expand(s: &str, ph: &Placeholders) -> Result<Vec<String>, Fail> {
     let mut outs = vec![String::new()];
     let chars: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -187,10 +267,19 @@ fn expand(s: &str, ph: &HashMap<String, Vec<String>>) -> Result<Vec<String>, Str
             if let Some(len) = chars[i + 1..].iter().position(|&x| x == '%') {
                 let name: String = chars[i + 1..i + 1 + len].iter().collect();
                 let vals = ph.get(&name).ok_or_else(|| {
-                    format!("unresolved placeholder '%{name}%' (no value configured)")
+                    Fail::new(
+                        FailureKind::Placeholder,
+                        format!(
+                            "unresolved placeholder {} (no value given: see --placeholders)",
+                            quote(&format!("%{name}%"))
+                        ),
+                    )
                 })?;
                 if vals.is_empty() {
-                    return Err(format!("placeholder '%{name}%' has no values"));
+                    return Err(Fail::new(
+                        FailureKind::Placeholder,
+                        format!("placeholder {} has no values", quote(&format!("%{name}%"))),
+                    ));
                 }
                 let mut next = Vec::new();
                 for o in &outs {
@@ -199,7 +288,10 @@ fn expand(s: &str, ph: &HashMap<String, Vec<String>>) -> Result<Vec<String>, Str
                     }
                 }
                 if next.len() > 4096 {
-                    return Err("placeholder expansion too large".into());
+                    return Err(Fail::new(
+                        FailureKind::TooLarge,
+                        "placeholder expansion gives more than 4,096 values for one value",
+                    ));
                 }
                 outs = next;
                 i += len + 2;
@@ -268,9 +360,11 @@ pub(crate) fn compile_test(
     res: &Resolver<'_>,
     ctx: &Ctx<'_>,
     int: &mut Interner,
-) -> Result<CTest, String> {
+    budget: &mut Budget,
+) -> Result<CTest, Fail> {
     let key = fa.field.clone().unwrap_or_default();
-    let ctxerr = |e: String| format!("'{key}': {e}");
+    let within = |e: Fail| e.context(format!("{}: ", quote(&key)));
+    let ctxerr = |e: String| within(Fail::from(e));
     let names = fa.field.as_deref().map(|f| res.names(f, int));
     let display = int.get(&key);
     let m = &fa.modifiers;
@@ -380,27 +474,47 @@ pub(crate) fn compile_test(
                     flags.push(*c);
                 }
             }
+            if src.len() > MAX_REGEX_LEN {
+                return Err(within(Fail::new(
+                    FailureKind::TooLarge,
+                    format!(
+                        "regex {} is longer than the {} KiB a pattern may have",
+                        quote(&src),
+                        MAX_REGEX_LEN >> 10
+                    ),
+                )));
+            }
             let pat = if flags.is_empty() {
                 src.clone()
             } else {
                 format!("(?{flags}){src}")
             };
             let re = regex::RegexBuilder::new(&pat)
-                .size_limit(1 << 22)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
                 .build()
                 .map_err(|e| {
-                    ctxerr(format!(
-                        "regex '{src}' does not compile: {}",
-                        first_line(&e.to_string())
+                    let kind = match e {
+                        regex::Error::CompiledTooBig(_) => FailureKind::TooLarge,
+                        _ => FailureKind::Invalid,
+                    };
+                    within(Fail::new(
+                        kind,
+                        format!(
+                            "regex {} does not compile: {}",
+                            quote(&src),
+                            first_line(&e.to_string())
+                        ),
                     ))
                 })?;
+            budget.spend(src.len())?;
             alts.push(ValueMatcher::Regex(re));
         } else if has(Modifier::Cidr) {
             let s = raw_text(v).unwrap_or_default();
             let net = s
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| ctxerr(format!("invalid CIDR '{s}'")))?;
+                .map_err(|_| ctxerr(format!("invalid CIDR {}", quote(&s))))?;
             alts.push(ValueMatcher::Cidr(net));
         } else if let Some(part) = time {
             let n = raw_num(v).ok_or_else(|| ctxerr("time modifier needs a number".into()))?;
@@ -423,7 +537,7 @@ pub(crate) fn compile_test(
         } else {
             let text = raw_text(v).unwrap_or_default();
             let texts = if has(Modifier::Expand) {
-                expand(&text, ctx.placeholders).map_err(ctxerr)?
+                expand(&text, ctx.placeholders).map_err(within)?
             } else {
                 vec![text]
             };
@@ -460,6 +574,9 @@ pub(crate) fn compile_test(
                             }
                             Modifier::Windash => match d {
                                 Data::Toks(t) => {
+                                    // Checked before expanding: the copies
+                                    // are what would grow.
+                                    budget.room(t.len() * 125).map_err(within)?;
                                     next.extend(windash(&t).into_iter().map(Data::Toks))
                                 }
                                 Data::Bytes(_) => {
@@ -489,8 +606,9 @@ pub(crate) fn compile_test(
                     if trail && toks.last() != Some(&Tok::Star) {
                         toks.push(Tok::Star);
                     }
+                    budget.spend(toks.len()).map_err(within)?;
                     alts.push(ValueMatcher::Str(
-                        StrPat::compile(&toks, cased).map_err(&ctxerr)?,
+                        StrPat::compile(&toks, cased).map_err(within)?,
                     ));
                 }
             }
@@ -556,14 +674,15 @@ pub(crate) fn compile_search(
     res: &Resolver<'_>,
     ctx: &Ctx<'_>,
     int: &mut Interner,
-) -> Result<CSearch, String> {
+    budget: &mut Budget,
+) -> Result<CSearch, Fail> {
     let mut alts = Vec::with_capacity(s.alternatives.len());
     for alt in &s.alternatives {
         let mut tests = Vec::with_capacity(alt.len());
         for fa in alt {
             tests.push(
-                compile_test(fa, res, ctx, int)
-                    .map_err(|e| format!("search identifier '{}', {e}", s.name))?,
+                compile_test(fa, res, ctx, int, budget)
+                    .map_err(|e| e.context(format!("search identifier {}, ", quote(&s.name))))?,
             );
         }
         alts.push(tests);
@@ -827,18 +946,19 @@ mod tests {
 
     #[test]
     fn placeholders_expand_or_fail() {
-        let mut ph = HashMap::new();
-        ph.insert(
-            "Admins".to_string(),
-            vec!["adm_*".to_string(), "root".to_string()],
-        );
+        let mut ph = Placeholders::new();
+        ph.insert("Admins", vec!["adm_*".to_string(), "root".to_string()]);
         assert_eq!(expand("%Admins%", &ph).unwrap(), vec!["adm_*", "root"]);
         assert_eq!(
             expand(r"\%plain%Admins%", &ph).unwrap(),
             vec!["%plainadm_*", "%plainroot"]
         );
-        assert!(expand("%Nope%", &ph)
-            .unwrap_err()
-            .contains("unresolved placeholder '%Nope%'"));
+        let e = expand("%Nope%", &ph).unwrap_err();
+        assert_eq!(e.kind, FailureKind::Placeholder);
+        assert!(e.reason.contains("unresolved placeholder '%Nope%'"), "{e}");
+        assert_eq!(
+            placeholder_names(r"\%plain%Admins% and %Other%"),
+            vec!["Admins".to_string(), "Other".to_string()]
+        );
     }
 }

@@ -5,6 +5,15 @@
 //! binds the names to search indices (expanding `of` patterns) so that
 //! evaluation never looks names up.
 
+use crate::quote::quote;
+use crate::{Fail, FailureKind};
+
+/// Deepest nesting of parentheses and `not` in a condition. SigmaHQ's
+/// deepest is 3; every walk of a condition (parsing, binding, compiling,
+/// evaluating, dropping) recurses once per level, so the bound keeps
+/// them all far from the end of a 2 MiB thread stack.
+pub(crate) const MAX_CONDITION_DEPTH: usize = 64;
+
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum CondAst {
@@ -52,7 +61,7 @@ enum Token {
     Ident(String),
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+fn tokenize(s: &str) -> Result<Vec<Token>, Fail> {
     let mut out = Vec::new();
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut Vec<Token>| {
@@ -85,12 +94,10 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
                     Token::RParen
                 });
             }
-            '|' => {
-                return Err(
-                    "aggregation expression ('|') in condition: obsolete since Sigma 2.0, use a correlation rule"
-                        .into(),
-                )
-            }
+            '|' => return Err(
+                "aggregation expression ('|') in condition: obsolete since Sigma 2.0, use a correlation rule"
+                    .into(),
+            ),
             c if c.is_whitespace() => flush(&mut word, &mut out),
             c => word.push(c),
         }
@@ -113,10 +120,16 @@ impl Parser {
         self.pos += 1;
         t
     }
-    fn or(&mut self, depth: usize) -> Result<CondAst, String> {
-        if depth > 200 {
-            return Err("condition nested too deeply".into());
+    fn deeper(depth: usize) -> Result<usize, Fail> {
+        if depth >= MAX_CONDITION_DEPTH {
+            return Err(Fail::new(
+                FailureKind::TooDeep,
+                format!("condition nested deeper than {MAX_CONDITION_DEPTH} levels (parentheses and 'not')"),
+            ));
         }
+        Ok(depth + 1)
+    }
+    fn or(&mut self, depth: usize) -> Result<CondAst, Fail> {
         let mut items = vec![self.and(depth)?];
         while self.peek() == Some(&Token::Or) {
             self.pos += 1;
@@ -128,7 +141,7 @@ impl Parser {
             CondAst::Or(items)
         })
     }
-    fn and(&mut self, depth: usize) -> Result<CondAst, String> {
+    fn and(&mut self, depth: usize) -> Result<CondAst, Fail> {
         let mut items = vec![self.not(depth)?];
         while self.peek() == Some(&Token::And) {
             self.pos += 1;
@@ -140,17 +153,17 @@ impl Parser {
             CondAst::And(items)
         })
     }
-    fn not(&mut self, depth: usize) -> Result<CondAst, String> {
+    fn not(&mut self, depth: usize) -> Result<CondAst, Fail> {
         if self.peek() == Some(&Token::Not) {
             self.pos += 1;
-            return Ok(CondAst::Not(Box::new(self.not(depth + 1)?)));
+            return Ok(CondAst::Not(Box::new(self.not(Self::deeper(depth)?)?)));
         }
         self.primary(depth)
     }
-    fn primary(&mut self, depth: usize) -> Result<CondAst, String> {
+    fn primary(&mut self, depth: usize) -> Result<CondAst, Fail> {
         match self.next() {
             Some(Token::LParen) => {
-                let e = self.or(depth + 1)?;
+                let e = self.or(Self::deeper(depth)?)?;
                 match self.next() {
                     Some(Token::RParen) => Ok(e),
                     _ => Err("missing ')'".into()),
@@ -175,19 +188,30 @@ impl Parser {
                         pattern: Some(p),
                     }),
                     other => Err(format!(
-                        "expected 'them' or a pattern after 'of', got {other:?}"
-                    )),
+                        "expected 'them' or a pattern after 'of', got {}",
+                        token_text(other.as_ref())
+                    )
+                    .into()),
                 }
             }
             Some(Token::Ident(id)) => Ok(CondAst::Id(id)),
-            Some(t) => Err(format!("unexpected {t:?}")),
+            Some(t) => Err(format!("unexpected {}", token_text(Some(&t))).into()),
             None => Err("unexpected end of condition".into()),
         }
     }
 }
 
+/// A token for a message (identifiers quoted and bounded).
+fn token_text(t: Option<&Token>) -> String {
+    match t {
+        None => "the end".into(),
+        Some(Token::Ident(s)) => format!("Ident({})", quote(s)),
+        Some(t) => format!("{t:?}"),
+    }
+}
+
 /// Parses one condition string.
-pub(crate) fn parse_condition(s: &str) -> Result<CondAst, String> {
+pub(crate) fn parse_condition(s: &str) -> Result<CondAst, Fail> {
     let toks = tokenize(s)?;
     if toks.is_empty() {
         return Err("empty condition".into());
@@ -195,7 +219,11 @@ pub(crate) fn parse_condition(s: &str) -> Result<CondAst, String> {
     let mut p = Parser { toks, pos: 0 };
     let e = p.or(0)?;
     if let Some(t) = p.peek() {
-        return Err(format!("unexpected {t:?} after complete expression"));
+        return Err(format!(
+            "unexpected {} after complete expression",
+            token_text(Some(t))
+        )
+        .into());
     }
     Ok(e)
 }
@@ -232,7 +260,8 @@ pub(crate) fn resolve(ast: &CondAst, names: &[String]) -> Result<Expr, String> {
             Some(i) => Expr::Search(i),
             None => {
                 return Err(format!(
-                    "condition references unknown search identifier '{id}'"
+                    "condition references unknown search identifier {}",
+                    quote(id)
                 ))
             }
         },
@@ -259,8 +288,8 @@ pub(crate) fn resolve(ast: &CondAst, names: &[String]) -> Result<Expr, String> {
                 .collect();
             if items.is_empty() {
                 return Err(format!(
-                    "'of {}' matches no search identifier",
-                    pattern.as_deref().unwrap_or("them")
+                    "{} matches no search identifier",
+                    quote(&format!("of {}", pattern.as_deref().unwrap_or("them")))
                 ));
             }
             match quant {
@@ -312,20 +341,32 @@ mod tests {
 
     #[test]
     fn errors_are_precise() {
-        assert!(parse_condition("a and").unwrap_err().contains("end"));
-        assert!(parse_condition("(a").unwrap_err().contains("')'"));
-        assert!(parse_condition("a b")
-            .unwrap_err()
-            .contains("after complete"));
-        assert!(parse_condition("sel | count() > 5")
-            .unwrap_err()
-            .contains("correlation"));
+        let err = |s: &str| parse_condition(s).unwrap_err().reason;
+        assert!(err("a and").contains("end"));
+        assert!(err("(a").contains("')'"));
+        assert!(err("a b").contains("after complete"));
+        assert!(err("sel | count() > 5").contains("correlation"));
         assert!(parse_condition("").is_err());
         let n = names(&["sel"]);
         assert!(resolve(&parse_condition("nope").unwrap(), &n)
             .unwrap_err()
             .contains("unknown search identifier 'nope'"));
         assert!(resolve(&parse_condition("1 of x*").unwrap(), &n).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        for deep in [
+            format!("{}sel", "not ".repeat(100_000)),
+            format!("{}sel{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}sel{}", "(not ".repeat(50_000), ")".repeat(50_000)),
+        ] {
+            let e = parse_condition(&deep).unwrap_err();
+            assert_eq!(e.kind, FailureKind::TooDeep, "{}", e.reason);
+            assert!(e.reason.contains("deeper than 64"), "{}", e.reason);
+        }
+        let ok = format!("{}sel{}", "(not ".repeat(31), ")".repeat(31));
+        assert!(parse_condition(&ok).is_ok());
     }
 
     #[test]

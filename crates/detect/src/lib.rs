@@ -31,26 +31,44 @@
 //! names resolved to slots and values lower-cased a single time, so that
 //! tests are array reads and exact byte comparisons.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vigie_event::{Record, Timestamp, Value};
 
+mod build;
 mod compile;
 mod condition;
 pub mod correlation;
 mod load;
 pub mod logsource;
 mod modifier;
+mod placeholders;
 mod prefilter;
+mod quote;
 mod rule;
 mod value;
 mod view;
+mod walk;
+mod yaml;
 
-pub use load::{load_paths, load_str};
+pub use load::{
+    load_paths, load_rule_paths, load_str, RulePathError, RulePathProblem, MAX_RULE_FILE,
+};
 pub use logsource::{FieldMapping, LogsourceEntry, LogsourceMapping};
+pub use placeholders::{PlaceholderSource, Placeholders, PlaceholdersError};
+
+/// The rule statuses of the Sigma specification (`status:`), for
+/// checking a `--status` value.
+pub const STATUSES: &[&str] = &[
+    "stable",
+    "test",
+    "experimental",
+    "deprecated",
+    "unsupported",
+];
 
 /// Sigma `level`, ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,6 +126,102 @@ pub struct RuleFailure {
     pub id: Option<String>,
     pub title: Option<String>,
     pub reason: String,
+    /// What kind of problem (for grouping and scripts; `reason` says it
+    /// in words).
+    #[serde(default)]
+    pub kind: FailureKind,
+}
+
+/// The kinds of [`RuleFailure`].
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The rule breaks the Sigma specification or uses what Vigie does
+    /// not support (unknown modifier, bad condition, bad regex...).
+    #[default]
+    Invalid,
+    /// The file could not be read: I/O error, not UTF-8, not a regular
+    /// file.
+    Unreadable,
+    /// The YAML is not well formed.
+    Yaml,
+    /// A YAML document that is not a Sigma rule (no `detection`,
+    /// `filter` or `correlation`).
+    NotARule,
+    /// A size limit: rule file, YAML values, regex, compiled patterns.
+    TooLarge,
+    /// A nesting limit: YAML or condition.
+    TooDeep,
+    /// YAML aliases that would expand past the limits (an alias bomb).
+    AliasExpansion,
+    /// A `%name%` placeholder with no value given.
+    Placeholder,
+    /// A rule id already loaded from another document.
+    Duplicate,
+    /// An internal error, caught: the rule is left out, the run goes on.
+    Internal,
+}
+
+impl FailureKind {
+    /// The kind's name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Invalid => "invalid",
+            FailureKind::Unreadable => "unreadable",
+            FailureKind::Yaml => "yaml",
+            FailureKind::NotARule => "not_a_rule",
+            FailureKind::TooLarge => "too_large",
+            FailureKind::TooDeep => "too_deep",
+            FailureKind::AliasExpansion => "alias_expansion",
+            FailureKind::Placeholder => "placeholder",
+            FailureKind::Duplicate => "duplicate",
+            FailureKind::Internal => "internal",
+        }
+    }
+}
+
+/// A rule problem found while reading or compiling: its kind and its
+/// reason. Plain text errors are [`FailureKind::Invalid`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fail {
+    pub kind: FailureKind,
+    pub reason: String,
+}
+
+impl Fail {
+    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Fail {
+        Fail {
+            kind,
+            reason: reason.into(),
+        }
+    }
+    /// The same problem, its reason preceded by `prefix` (where it is).
+    pub fn context(self, prefix: impl std::fmt::Display) -> Fail {
+        Fail {
+            kind: self.kind,
+            reason: format!("{prefix}{}", self.reason),
+        }
+    }
+}
+
+impl From<String> for Fail {
+    fn from(reason: String) -> Fail {
+        Fail::new(FailureKind::Invalid, reason)
+    }
+}
+
+impl From<&str> for Fail {
+    fn from(reason: &str) -> Fail {
+        Fail::new(FailureKind::Invalid, reason)
+    }
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
 }
 
 /// The loading report: counts by kind, and every rule not loaded.
@@ -120,6 +234,20 @@ pub struct LoadReport {
     /// Rules deliberately left out by selection (`--min-level`, `--status`).
     pub deselected: usize,
     pub failures: Vec<RuleFailure>,
+    /// Rules loaded whose meaning deserves a word (a filter whose
+    /// condition does not start with `not`: its meaning changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RuleWarning>,
+}
+
+/// A rule that loaded, with something the user should know about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleWarning {
+    pub path: PathBuf,
+    pub document: usize,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub message: String,
 }
 
 impl LoadReport {
@@ -132,15 +260,31 @@ impl LoadReport {
         self.filter += other.filter;
         self.deselected += other.deselected;
         self.failures.extend(other.failures);
+        self.warnings.extend(other.warnings);
     }
 }
 
-/// Rule selection applied at load time.
+/// Rule selection applied at load time, and what compiling the rules
+/// will need.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     pub min_level: Option<Level>,
     /// Keep only these statuses (e.g. `stable`, `test`); `None` keeps all.
     pub statuses: Option<Vec<String>>,
+    /// Placeholder values (`--placeholders FILE`, then what the assets
+    /// file answers): see [`LoadOptions::engine_config`].
+    pub placeholders: Placeholders,
+}
+
+impl LoadOptions {
+    /// The engine configuration these options call for (the built-in
+    /// logsource table, these placeholder values).
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            placeholders: self.placeholders.clone(),
+            ..EngineConfig::default()
+        }
+    }
 }
 
 /// Parsed (not yet compiled) rules.
@@ -168,6 +312,18 @@ impl RuleSet {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The placeholder names (`%name%` under the `expand` modifier) that
+    /// the detection rules and filters use: what a placeholders file or
+    /// the assets file should answer.
+    pub fn placeholder_names(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let detections = self.detections.iter().map(|r| &r.detection);
+        for d in detections.chain(self.filters.iter().map(|f| &f.detection)) {
+            d.placeholder_names(&mut out);
+        }
+        out
+    }
+
     /// Metadata of every rule, all kinds.
     pub fn metas(&self) -> Vec<RuleMeta> {
         self.detections
@@ -231,7 +387,7 @@ pub struct EngineConfig {
     /// A rule using a placeholder without a value here fails to compile
     /// (the specification says a tool that cannot resolve a placeholder
     /// must reject the rule).
-    pub placeholders: HashMap<String, Vec<String>>,
+    pub placeholders: Placeholders,
     /// Settings of the correlator.
     pub correlation: correlation::CorrelationConfig,
 }
@@ -241,7 +397,7 @@ impl Default for EngineConfig {
         EngineConfig {
             logsources: LogsourceMapping::builtin(),
             field_mapping: None,
-            placeholders: HashMap::new(),
+            placeholders: Placeholders::default(),
             correlation: correlation::CorrelationConfig::default(),
         }
     }
@@ -321,7 +477,7 @@ impl Engine {
 
     /// Compiles with an explicit configuration.
     pub fn compile_with(rules: RuleSet, config: &EngineConfig) -> (Engine, Vec<RuleFailure>) {
-        load::compile_engine(rules, config)
+        build::compile_engine(rules, config)
     }
 
     /// Matches one event, appending every detection rule that fires

@@ -1,134 +1,283 @@
-//! Loading rule files into a [`RuleSet`], and compiling a rule set into an
-//! [`Engine`].
+//! Reading rule files into a [`RuleSet`].
+//!
+//! Rule files come from users, from downloaded rule packs and from
+//! archives of unknown origin, so reading them is bounded and isolated:
+//! a file is read only if it is a regular file of at most
+//! [`MAX_RULE_FILE`] bytes, its YAML within the limits of
+//! [`crate::yaml`], each document parsed on its own, and a file whose
+//! reading fails in any way (even by a panic) is one listed failure with
+//! its path and reason; the other files load. Directories are walked by
+//! [`crate::walk`] (symlink loops, files reached twice).
 
-use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
-use crate::compile::{
-    compile_condition, compile_search, positive_searches, shift, CompiledRule, Ctx, Interner,
-    Resolver, SourceCheck,
-};
-use crate::condition::Expr;
-use crate::logsource::Scope;
-use crate::prefilter::{
-    literal_frequencies, rule_requirement, Index, Lit, Placement, Prefilter, CLAUSES,
-};
-use crate::rule::{get, parse_doc, Doc};
-use crate::value::{parse_wildcards, StrPat};
-use crate::view::Slots;
+use crate::quote::{cap_reason, clip, quote, thousands};
+use crate::rule::{get, is_rule_document, parse_doc, Doc};
+use crate::walk::{walk, RootProblem};
+use crate::yaml::{self, Budget, LIMITS};
 use crate::{
-    correlation, Engine, EngineConfig, EngineStats, LoadOptions, LoadReport, RuleFailure, RuleMeta,
-    RuleSet,
+    correlation, Fail, FailureKind, LoadOptions, LoadReport, RuleFailure, RuleMeta, RuleSet,
+    RuleWarning,
 };
 
-/// Loads every `.yml`/`.yaml` file under the given files or directories
-/// (directories recursively, in sorted order so results are stable;
-/// hidden directories such as `.github` of a SigmaHQ checkout, which hold
-/// CI workflows rather than rules, are not entered).
-pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, LoadReport) {
-    let mut files = Vec::new();
-    let mut report = LoadReport::default();
-    for p in paths {
-        collect(p.as_ref(), &mut files, &mut report);
+/// Largest rule file read, in bytes. SigmaHQ's largest rule file is
+/// 295 KB, and all of SigmaHQ concatenated 5.8 MB; a 100 MB file took
+/// 5.7 GB to parse before this limit.
+pub const MAX_RULE_FILE: u64 = 16 << 20;
+
+/// A path given for rules that cannot serve: a usage error (`vigie hunt`
+/// exits 2), so that a typo does not silently run without the rules the
+/// user meant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulePathError {
+    /// Every bad path, with what is wrong with it.
+    pub problems: Vec<(PathBuf, RulePathProblem)>,
+}
+
+impl std::fmt::Display for RulePathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (p, why)) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {why}", p.display())?;
+        }
+        Ok(())
     }
-    files.sort();
-    files.dedup();
-    // Files are independent (nothing a file defines is looked up while
-    // parsing another), so they are read and parsed in parallel: a SigmaHQ
-    // checkout is ~3,000 files and this was ~0.12 s on one core. `collect`
-    // keeps the file order, and the merge below runs in that order, so the
-    // rule order, the report (failures included) and the digest are the
-    // same as a sequential load.
-    let loaded: Vec<(RuleSet, LoadReport)> = files.par_iter().map(|f| load_file(f, opts)).collect();
-    let mut set = RuleSet::default();
-    for (s, r) in loaded {
-        set.extend(s);
-        report.merge(r);
+}
+
+impl std::error::Error for RulePathError {}
+
+/// What is wrong with a rules path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RulePathProblem {
+    #[error("no such file or directory")]
+    NotFound,
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    #[error("not a file or directory (a FIFO, socket or device is not read)")]
+    Special,
+    #[error("holds no Sigma rule (no .yml or .yaml file in it)")]
+    NoRuleFile,
+    /// Files were read but none holds a Sigma rule document; the text
+    /// says what was found.
+    #[error("holds no Sigma rule ({0})")]
+    NoRule(String),
+}
+
+/// One file read.
+struct FileOut {
+    set: RuleSet,
+    report: LoadReport,
+    /// Documents that are Sigma rules (loaded, deselected or failed).
+    rule_documents: usize,
+}
+
+/// Loads every rule file under the given files or directories
+/// (directories recursively: their `.yml`/`.yaml` files, in path order,
+/// hidden directories such as `.github` not entered; a file named
+/// directly is read whatever its name). A path that does not exist or
+/// holds no rule is a failure of the report; see [`load_rule_paths`] to
+/// refuse it instead.
+pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> (RuleSet, LoadReport) {
+    let (set, mut report, problems) = load_all(paths, opts);
+    for (p, why) in problems {
+        // An empty directory or a path with other files: nothing to
+        // list, as before (the strict entry point refuses them).
+        if matches!(
+            why,
+            RulePathProblem::NoRuleFile | RulePathProblem::NoRule(_)
+        ) {
+            continue;
+        }
+        let fail = Fail::new(FailureKind::Unreadable, why.to_string());
+        report.failures.push(failure(&p, 0, None, fail));
     }
     (set, report)
 }
 
-/// Reads and parses one rule file; an unreadable or non-UTF-8 file is a
-/// failure of its own report.
-fn load_file(f: &Path, opts: &LoadOptions) -> (RuleSet, LoadReport) {
-    let unloadable = |reason: &str| {
-        let report = LoadReport {
-            files: 1,
-            failures: vec![failure(f, 0, None, reason)],
-            ..Default::default()
-        };
-        (RuleSet::default(), report)
-    };
-    match std::fs::read(f) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => load_str(&text, f, opts),
-            Err(_) => unloadable("file is not valid UTF-8"),
-        },
-        Err(e) => unloadable(&format!("cannot read: {e}")),
-    }
-}
-
-fn collect(p: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
-    if p.is_dir() {
-        match std::fs::read_dir(p) {
-            Ok(rd) => {
-                // The entry's type comes with the directory listing on
-                // most file systems: two `stat` calls per file saved
-                // (SigmaHQ has 3,000 rule files). Symbolic links and
-                // unknown types go through the checks below, which
-                // follow links.
-                let mut entries: Vec<(PathBuf, Option<std::fs::FileType>)> = rd
-                    .filter_map(|e| e.ok().map(|e| (e.path(), e.file_type().ok())))
-                    .collect();
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                for (e, kind) in entries {
-                    let hidden = e
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with('.'));
-                    match kind {
-                        Some(k) if k.is_file() => push_rule_file(&e, files),
-                        Some(k) if k.is_dir() && hidden => {}
-                        _ if hidden && e.is_dir() => {}
-                        _ => collect(&e, files, report),
-                    }
-                }
-            }
-            Err(e) => {
-                report
-                    .failures
-                    .push(failure(p, 0, None, &format!("cannot read directory: {e}")))
-            }
-        }
-    } else if p.is_file() {
-        push_rule_file(p, files);
+/// [`load_paths`], refusing paths that do not exist, cannot be read or
+/// hold no Sigma rule (README.md, /etc/passwd, an empty directory). A
+/// path holds a rule when one of its documents is a Sigma rule, even one
+/// that fails to load (that failure is listed in the report).
+pub fn load_rule_paths<P: AsRef<Path>>(
+    paths: &[P],
+    opts: &LoadOptions,
+) -> Result<(RuleSet, LoadReport), RulePathError> {
+    let (set, report, problems) = load_all(paths, opts);
+    if problems.is_empty() {
+        Ok((set, report))
     } else {
-        report
+        Err(RulePathError { problems })
+    }
+}
+
+fn load_all<P: AsRef<Path>>(
+    paths: &[P],
+    opts: &LoadOptions,
+) -> (RuleSet, LoadReport, Vec<(PathBuf, RulePathProblem)>) {
+    let w = walk(paths);
+    let mut report = LoadReport::default();
+    for p in &w.problems {
+        report.failures.push(failure(
+            &p.path,
+            0,
+            None,
+            Fail::new(p.kind, p.reason.clone()),
+        ));
+    }
+    // Files are independent (nothing a file defines is looked up while
+    // parsing another), so they are read and parsed in parallel: a SigmaHQ
+    // checkout is ~3,000 files and this was ~0.12 s on one core. The merge
+    // below runs in file order, so the rule order, the report (failures
+    // included) and the digest are the same as a sequential load.
+    let loaded: Vec<FileOut> = w.files.par_iter().map(|f| load_file(f, opts)).collect();
+    let mut problems = Vec::new();
+    for (root, path) in w.roots.iter().zip(paths) {
+        let path = path.as_ref().to_path_buf();
+        let problem = match &root.problem {
+            Some(RootProblem::NotFound) => Some(RulePathProblem::NotFound),
+            Some(RootProblem::Unreadable(e)) => Some(RulePathProblem::Unreadable(e.clone())),
+            Some(RootProblem::Special) => Some(RulePathProblem::Special),
+            None if root.files.is_empty() => Some(RulePathProblem::NoRuleFile),
+            None if root.files.iter().all(|&i| loaded[i].rule_documents == 0) => Some(
+                RulePathProblem::NoRule(no_rule_detail(&root.files, &w.files, &loaded)),
+            ),
+            None => None,
+        };
+        if let Some(p) = problem {
+            problems.push((path, p));
+        }
+    }
+    let mut set = RuleSet::default();
+    for out in loaded {
+        set.extend(out.set);
+        report.merge(out.report);
+    }
+    (set, report, problems)
+}
+
+/// What was found under a path that holds no rule: how many files, and
+/// the first file's first problem.
+fn no_rule_detail(files: &[usize], paths: &[PathBuf], loaded: &[FileOut]) -> String {
+    let first = files.iter().find_map(|&i| {
+        loaded[i]
+            .report
             .failures
-            .push(failure(p, 0, None, "no such file or directory"));
+            .first()
+            .map(|f| format!("{}: {}", paths[i].display(), f.reason))
+    });
+    let n = files.len();
+    let files = if n == 1 {
+        "1 file read".to_string()
+    } else {
+        format!("{} files read", thousands(n))
+    };
+    match first {
+        Some(f) => format!("{files}, no Sigma rule document; first problem: {f}"),
+        None => format!("{files}, no Sigma rule document"),
     }
 }
 
-fn push_rule_file(p: &Path, files: &mut Vec<PathBuf>) {
-    if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-        files.push(p.to_path_buf());
+/// Reads a text file of at most `max` bytes. Only regular files are
+/// opened (a FIFO would block, `/dev/zero` never end), and the read
+/// itself is bounded (the file may grow after the size check).
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<String, Fail> {
+    let unreadable =
+        |e: std::io::Error| Fail::new(FailureKind::Unreadable, format!("cannot read: {e}"));
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(Fail::new(
+            FailureKind::Unreadable,
+            "not a regular file (FIFO, socket or device): not read",
+        ));
+    }
+    let too_large = |n: u64| {
+        Fail::new(
+            FailureKind::TooLarge,
+            format!(
+                "file is {} bytes, more than the {} MiB a rule file may have",
+                thousands(n as usize),
+                max >> 20
+            ),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(bytes.len() as u64));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Fail::new(FailureKind::Unreadable, "file is not valid UTF-8 text"))
+}
+
+/// Reads and parses one rule file; any failure, a panic included, is a
+/// failure of its own report.
+fn load_file(f: &Path, opts: &LoadOptions) -> FileOut {
+    let unloadable = |fail: Fail| FileOut {
+        set: RuleSet::default(),
+        report: LoadReport {
+            files: 1,
+            failures: vec![failure(f, 0, None, fail)],
+            ..Default::default()
+        },
+        rule_documents: 0,
+    };
+    let text = match read_bounded(f, MAX_RULE_FILE) {
+        Ok(t) => t,
+        Err(e) => return unloadable(e),
+    };
+    // A bug of ours or of a library on some input must cost one file, not
+    // the hunt: the panic becomes this file's failure.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_text(&text, f, opts))) {
+        Ok(out) => out,
+        Err(panic) => unloadable(Fail::new(
+            FailureKind::Internal,
+            format!(
+                "internal error while reading the file: {}",
+                panic_text(&panic)
+            ),
+        )),
     }
 }
 
-fn failure(path: &Path, document: usize, doc: Option<&Yaml>, reason: &str) -> RuleFailure {
-    let s = |k: &str| doc.and_then(|d| crate::rule::get_str(d, k));
+/// The message of a caught panic.
+pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+pub(crate) fn failure(path: &Path, document: usize, doc: Option<&Yaml>, fail: Fail) -> RuleFailure {
+    let s = |k: &str| doc.and_then(|d| crate::rule::get_str(d, k)).map(short);
     RuleFailure {
         path: path.to_path_buf(),
         document,
         id: s("id"),
         title: s("title"),
-        reason: reason.to_string(),
+        reason: cap_reason(fail.reason),
+        kind: fail.kind,
     }
+}
+
+/// An id or title for a message: long ones are cut (a title is at most
+/// 256 characters by the specification), control characters escaped.
+pub(crate) fn short(s: String) -> String {
+    clip(&s, 200)
 }
 
 /// Splits a multi-document YAML text at `---` lines, for salvaging the
@@ -186,39 +335,86 @@ fn selected(meta: &RuleMeta, opts: &LoadOptions) -> bool {
 /// Loads rules from YAML text (possibly multi-document); `path` names it
 /// in reports.
 pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadReport) {
-    let mut set = RuleSet::default();
-    let mut report = LoadReport {
-        files: 1,
-        ..Default::default()
-    };
-    set.sources.push(Sha256::digest(yaml.as_bytes()).into());
+    let out = load_text(yaml, path, opts);
+    (out.set, out.report)
+}
+
+/// Every document of `yaml`, each its tree or why it was not read.
+fn documents(yaml: &str) -> Vec<Result<Yaml, Fail>> {
+    let problem = |p: yaml::DocProblem| Fail::new(p.kind, p.reason);
     // A whole-text parse that finds fewer documents than there are `---`
     // separators has let one document swallow the next (e.g. a
     // zero-indented block scalar running over the marker): trusting it
     // would lose a rule without a word, so fall back to one parse per
     // document, where the good ones load and the broken one is reported.
     let separated = count_documents(yaml);
-    let whole = YamlLoader::load_from_str(yaml)
-        .ok()
-        .filter(|d| d.iter().filter(|y| !y.is_null()).count() >= separated);
-    let docs: Vec<Result<Yaml, String>> = match whole {
-        Some(d) => d.into_iter().map(Ok).collect(),
-        None => split_documents(yaml)
+    let whole = yaml::load(yaml, &mut Budget::default(), &LIMITS);
+    if whole.error.is_none()
+        && whole
+            .docs
             .iter()
-            .filter(|d| !d.trim().is_empty())
-            .map(|d| match YamlLoader::load_from_str(d) {
-                Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
-                Ok(v) if v.is_empty() => Ok(Yaml::Null),
-                Ok(_) => Err("YAML error: unexpected document structure".to_string()),
-                Err(e) => Err(format!("YAML error: {e}")),
-            })
-            .collect(),
+            .filter(|d| !matches!(d, Ok(Yaml::Null)))
+            .count()
+            >= separated
+    {
+        return whole.docs.into_iter().map(|d| d.map_err(problem)).collect();
+    }
+    drop(whole);
+    // One budget for the pieces too: they are the same file.
+    let mut budget = Budget::default();
+    split_documents(yaml)
+        .iter()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            let mut s = yaml::load(d, &mut budget, &LIMITS);
+            if let Some(e) = s.error {
+                return Err(Fail::new(FailureKind::Yaml, format!("YAML error: {e}")));
+            }
+            match s.docs.len() {
+                0 => Ok(Yaml::Null),
+                1 => s.docs.remove(0).map_err(problem),
+                _ => Err(Fail::new(
+                    FailureKind::Yaml,
+                    "YAML error: unexpected document structure",
+                )),
+            }
+        })
+        .collect()
+}
+
+fn load_text(yaml: &str, path: &Path, opts: &LoadOptions) -> FileOut {
+    let mut set = RuleSet::default();
+    let mut report = LoadReport {
+        files: 1,
+        ..Default::default()
     };
-    for (i, doc) in docs.into_iter().enumerate() {
+    let mut rule_documents = 0;
+    if yaml.len() as u64 > MAX_RULE_FILE {
+        report.failures.push(failure(
+            path,
+            0,
+            None,
+            Fail::new(
+                FailureKind::TooLarge,
+                format!(
+                    "text is {} bytes, more than the {} MiB a rule file may have",
+                    thousands(yaml.len()),
+                    MAX_RULE_FILE >> 20
+                ),
+            ),
+        ));
+        return FileOut {
+            set,
+            report,
+            rule_documents,
+        };
+    }
+    set.sources.push(Sha256::digest(yaml.as_bytes()).into());
+    for (i, doc) in documents(yaml).into_iter().enumerate() {
         let doc = match doc {
             Ok(d) => d,
             Err(e) => {
-                report.failures.push(failure(path, i, None, &e));
+                report.failures.push(failure(path, i, None, e));
                 continue;
             }
         };
@@ -226,18 +422,27 @@ pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadRe
             Yaml::Null => continue,
             Yaml::Hash(_) => {}
             _ => {
-                report
-                    .failures
-                    .push(failure(path, i, None, "document is not a map"));
+                report.failures.push(failure(
+                    path,
+                    i,
+                    None,
+                    Fail::new(
+                        FailureKind::NotARule,
+                        "not a Sigma rule: the document is not a map",
+                    ),
+                ));
                 continue;
             }
+        }
+        if is_rule_document(&doc) {
+            rule_documents += 1;
         }
         if get(&doc, "action").is_some() {
             report.failures.push(failure(
                 path,
                 i,
                 Some(&doc),
-                "legacy Sigma 1.0 rule collection ('action:' documents) is not supported",
+                "legacy Sigma 1.0 rule collection ('action:' documents) is not supported".into(),
             ));
             continue;
         }
@@ -252,7 +457,9 @@ pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadRe
                         report.deselected += 1;
                     }
                 }
-                Err(e) => report.failures.push(failure(path, i, Some(&doc), &e)),
+                Err(e) => report
+                    .failures
+                    .push(failure(path, i, Some(&doc), Fail::from(e))),
             }
             continue;
         }
@@ -269,389 +476,26 @@ pub fn load_str(yaml: &str, path: &Path, opts: &LoadOptions) -> (RuleSet, LoadRe
             Ok(Doc::Filter(mut f)) => {
                 f.document = i;
                 report.filter += 1;
+                if f.condition_keeps_matches() {
+                    report.warnings.push(RuleWarning {
+                        path: path.to_path_buf(),
+                        document: i,
+                        id: f.meta.id.clone(),
+                        title: Some(short(f.meta.title.clone())),
+                        message: format!(
+                            "filter condition {} does not start with 'not': a filter now keeps only the events its condition matches (as pySigma and rsigma do); before, Vigie dropped them. To drop them, write 'not ' before the condition (docs/sigma.md, Filters)",
+                            quote(&f.detection.condition_text.join(" or ")),
+                        ),
+                    });
+                }
                 set.filters.push(f);
             }
-            Err(e) => report.failures.push(failure(path, i, Some(&doc), &e)),
+            Err(e) => report.failures.push(failure(path, i, Some(&doc), e)),
         }
     }
-    (set, report)
-}
-
-fn rf(meta: &RuleMeta, document: usize, reason: String) -> RuleFailure {
-    RuleFailure {
-        path: meta.path.clone(),
-        document,
-        id: meta.id.clone(),
-        title: Some(meta.title.clone()),
-        reason,
+    FileOut {
+        set,
+        report,
+        rule_documents,
     }
-}
-
-fn logsource_covers(filter: &crate::LogSource, rule: &crate::LogSource) -> bool {
-    let eq = |a: &Option<String>, b: &Option<String>| match a {
-        None => true,
-        Some(a) => b.as_deref().is_some_and(|b| b.eq_ignore_ascii_case(a)),
-    };
-    eq(&filter.product, &rule.product)
-        && eq(&filter.category, &rule.category)
-        && eq(&filter.service, &rule.service)
-}
-
-/// One rule compiled (see `compile_engine`).
-struct RuleOut {
-    result: Result<(CompiledRule, Placement), RuleFailure>,
-    /// Failures of filters that apply to the rule, by filter index.
-    filter_failures: Vec<(usize, RuleFailure)>,
-    /// Filters applied to the rule.
-    applied: usize,
-}
-
-/// Compiles a rule set (see [`Engine::compile_with`]).
-pub(crate) fn compile_engine(set: RuleSet, config: &EngineConfig) -> (Engine, Vec<RuleFailure>) {
-    let mut failures = Vec::new();
-    let mapping = config.field_mapping.as_deref().and_then(|n| {
-        config
-            .logsources
-            .field_mappings
-            .get(&n.to_ascii_lowercase())
-    });
-    if let Some(n) = &config.field_mapping {
-        if mapping.is_none() {
-            failures.push(RuleFailure {
-                path: PathBuf::from("<config>"),
-                document: 0,
-                id: None,
-                title: None,
-                reason: format!("unknown field mapping '{n}': rules use native field names"),
-            });
-        }
-    }
-    let ctx = Ctx {
-        placeholders: &config.placeholders,
-    };
-    // Correlations first: which fields each detection rule must carry.
-    let det_metas: Vec<Arc<RuleMeta>> = set
-        .detections
-        .iter()
-        .map(|r| Arc::new(r.meta.clone()))
-        .collect();
-    let (corr_state, problems) = correlation::CorrelationState::new(
-        set.correlations.clone(),
-        &det_metas,
-        config.correlation.clone(),
-    );
-    for p in problems {
-        failures.push(rf(&p.rule, 0, p.reason));
-    }
-
-    // Rules compile independently, so in parallel (half the wall time on
-    // two cores for SigmaHQ's 3,000 rules); everything order-dependent is
-    // done after, in rule order: failures are listed as a one-by-one
-    // compile lists them, a filter that cannot compile is reported once
-    // (it fails the same way for every rule), and field slots are numbered
-    // by walking the rules in order.
-    let outs: Vec<RuleOut> = set
-        .detections
-        .par_iter()
-        .enumerate()
-        .map(|(ri, r)| {
-            let mut int = Interner::default();
-            let mut filter_failures: Vec<(usize, RuleFailure)> = Vec::new();
-            let mut applied = 0usize;
-            let meta = det_metas[ri].clone();
-            let scope = config.logsources.resolve(&r.meta.logsource);
-            let mut place = Placement::default();
-            let variants = match &scope {
-                Scope::Variants(v) => v.clone(),
-                _ => Vec::new(),
-            };
-            match &scope {
-                Scope::Variants(v) => {
-                    for e in v {
-                        let chans: Vec<Option<String>> = if e.channels.is_empty() {
-                            vec![None]
-                        } else {
-                            e.channels.iter().cloned().map(Some).collect()
-                        };
-                        let ids: Vec<Option<u32>> = if e.event_ids.is_empty() {
-                            vec![None]
-                        } else {
-                            e.event_ids.iter().copied().map(Some).collect()
-                        };
-                        for c in &chans {
-                            for id in &ids {
-                                place.keys.push((c.clone(), *id));
-                            }
-                        }
-                    }
-                }
-                Scope::Product(p) if p == "windows" => place.windows_any = true,
-                Scope::Product(p) => place.non_windows = Some(p.clone()),
-                Scope::NonWindows => place.non_windows_any = true,
-                Scope::Unrestricted => place.unrestricted = true,
-            }
-            let res = Resolver {
-                variants: variants.clone(),
-                mapping,
-            };
-            let result = (|| -> Result<CompiledRule, String> {
-                let mut searches = Vec::with_capacity(r.detection.searches.len());
-                for s in &r.detection.searches {
-                    searches.push(compile_search(s, &res, &ctx, &mut int)?);
-                }
-                let mut expr = compile_condition(&r.detection.condition, &r.detection.searches)?;
-                let mut positive = Vec::new();
-                positive_searches(&expr, false, &mut positive);
-                // Logsource variant conditions.
-                let mut sources = Vec::new();
-                if variants.iter().any(|v| !v.conditions.is_empty()) {
-                    for v in &variants {
-                        let mut conds = Vec::new();
-                        for (f, vals) in &v.conditions {
-                            let pats = vals
-                                .iter()
-                                .map(|x| StrPat::compile(&parse_wildcards(x), false))
-                                .collect::<Result<Vec<_>, _>>()?;
-                            conds.push((res.names(f, &mut int), pats));
-                        }
-                        sources.push(SourceCheck {
-                            channels: v.channels.clone(),
-                            event_ids: v.event_ids.clone(),
-                            conds,
-                        });
-                    }
-                    let checks = (0..sources.len()).map(Expr::Source).collect();
-                    expr = Expr::And(vec![expr, Expr::Or(checks)]);
-                }
-                // Filters.
-                for (fi, f) in set.filters.iter().enumerate() {
-                    let applies = if f.rules.is_empty() {
-                        logsource_covers(&f.meta.logsource, &r.meta.logsource)
-                    } else {
-                        f.rules.iter().any(|x| {
-                            r.meta.id.as_deref() == Some(x.as_str())
-                                || r.meta.name.as_deref() == Some(x.as_str())
-                        })
-                    };
-                    if !applies {
-                        continue;
-                    }
-                    let mut fs = Vec::new();
-                    let mut ok = true;
-                    for s in &f.detection.searches {
-                        match compile_search(s, &res, &ctx, &mut int) {
-                            Ok(mut c) => {
-                                c.name = format!("filter:{}:{}", f.meta.title, c.name);
-                                fs.push(c);
-                            }
-                            Err(e) => {
-                                filter_failures
-                                    .push((fi, rf(&f.meta, f.document, format!("filter: {e}"))));
-                                ok = false;
-                                break;
-                            }
-                        }
-                    }
-                    if !ok {
-                        continue;
-                    }
-                    let fexpr =
-                        match compile_condition(&f.detection.condition, &f.detection.searches) {
-                            Ok(e) => e,
-                            Err(e) => {
-                                filter_failures
-                                    .push((fi, rf(&f.meta, f.document, format!("filter: {e}"))));
-                                continue;
-                            }
-                        };
-                    let off = searches.len();
-                    searches.extend(fs);
-                    expr = Expr::And(vec![expr, Expr::Not(Box::new(shift(fexpr, off)))]);
-                    applied += 1;
-                }
-                let corr_fields = corr_state
-                    .required_fields(&meta)
-                    .into_iter()
-                    .map(|f| {
-                        let names = res.names(&f, &mut int);
-                        (f, names)
-                    })
-                    .collect();
-                Ok(CompiledRule {
-                    meta: meta.clone(),
-                    searches,
-                    expr,
-                    sources,
-                    positive,
-                    corr_fields,
-                    generate: corr_state.generates(&meta),
-                })
-            })();
-            let result = result
-                .map(|c| {
-                    place.keys.sort();
-                    place.keys.dedup();
-                    (c, place)
-                })
-                .map_err(|e| rf(&r.meta, r.document, e));
-            RuleOut {
-                result,
-                filter_failures,
-                applied,
-            }
-        })
-        .collect();
-    let mut rules = Vec::with_capacity(set.detections.len());
-    let mut places: Vec<Placement> = Vec::with_capacity(set.detections.len());
-    let mut filters_applied = 0;
-    let mut bad_filters: Vec<bool> = vec![false; set.filters.len()];
-    for out in outs {
-        for (fi, f) in out.filter_failures {
-            if !std::mem::replace(&mut bad_filters[fi], true) {
-                failures.push(f);
-            }
-        }
-        filters_applied += out.applied;
-        match out.result {
-            Ok((c, place)) => {
-                rules.push(c);
-                places.push(place);
-            }
-            Err(f) => failures.push(f),
-        }
-    }
-    let mut slots = Slots::default();
-    for r in &mut rules {
-        r.number_slots(&mut slots);
-    }
-
-    let freq = literal_frequencies(&rules);
-    let reqs: Vec<_> = rules
-        .par_iter()
-        .map(|r| rule_requirement(r, &freq))
-        .collect();
-    let channels: Vec<String> = places
-        .iter()
-        .flat_map(|p| p.keys.iter().filter_map(|(c, _)| c.clone()))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let index = Index::new(&places, &channels);
-    let always: Vec<bool> = reqs.iter().map(Vec::is_empty).collect();
-    // The prefilter sees each clause as a rule of its own: clause k of
-    // rule i has bit `k * stride + i` (see `Engine::eval_inner`).
-    let words = rules.len().div_ceil(64);
-    let stride = words * 64;
-    let mut clause_reqs: Vec<Option<Vec<Lit>>> = vec![None; stride * CLAUSES];
-    for (i, cnf) in reqs.iter().enumerate() {
-        for (k, clause) in cnf.iter().enumerate() {
-            clause_reqs[k * stride + i] = Some(clause.clone());
-        }
-    }
-    let reqs = &reqs;
-    let clause_lists: Vec<Box<[u32]>> = index
-        .lists
-        .iter()
-        .map(|l| {
-            (0..CLAUSES)
-                .flat_map(|k| {
-                    l.iter()
-                        .filter(move |&&i| reqs[i as usize].len() > k)
-                        .map(move |&i| (k * stride) as u32 + i)
-                })
-                .collect()
-        })
-        .collect();
-    // One prefilter over all rules. Measured alternatives on the SigmaHQ
-    // set: automata per candidate list (twice the literals to compile, no
-    // faster) and per placement group (each field scanned once per group:
-    // ~15% slower). Scanning cost is per byte and per pass, so one pass
-    // per field wins.
-    let prefilter = Prefilter::new(&clause_reqs, &clause_lists, &slots);
-    let list_bits = index
-        .lists
-        .iter()
-        .map(|l| {
-            let (mut a, mut b) = (vec![0u64; words], vec![0u64; words]);
-            for &i in l.iter() {
-                let i = i as usize;
-                let t = if always[i] { &mut a } else { &mut b };
-                t[i / 64] |= 1 << (i % 64);
-            }
-            (a.into_boxed_slice(), b.into_boxed_slice())
-        })
-        .collect();
-    // Rules whose requirement has a clause k (k >= 1), as bitsets.
-    let more_clauses: Vec<Box<[u64]>> = (1..CLAUSES)
-        .map(|k| {
-            let mut b = vec![0u64; words];
-            for (i, cnf) in reqs.iter().enumerate() {
-                if cnf.len() > k {
-                    b[i / 64] |= 1 << (i % 64);
-                }
-            }
-            b.into_boxed_slice()
-        })
-        .collect();
-    let masks: Vec<Box<[bool]>> = clause_lists
-        .iter()
-        .map(|l| prefilter.mask(&clause_reqs, l).into_boxed_slice())
-        .collect();
-    let metas: Vec<Arc<RuleMeta>> = rules.iter().map(|r| r.meta.clone()).collect();
-
-    let mut h = Sha256::new();
-    let mut srcs = set.sources.clone();
-    srcs.sort();
-    for s in &srcs {
-        h.update(s);
-    }
-    h.update(format!("{:?}", config.field_mapping).as_bytes());
-    h.update(format!("{:?}", config.logsources.entries).as_bytes());
-    let fm: std::collections::BTreeMap<_, _> = config
-        .logsources
-        .field_mappings
-        .iter()
-        .map(|(k, v)| {
-            let f: std::collections::BTreeMap<_, _> = v.fields.iter().collect();
-            (k, (&v.prefix, f))
-        })
-        .collect();
-    h.update(format!("{fm:?}").as_bytes());
-    let mut ph: Vec<_> = config.placeholders.iter().collect();
-    ph.sort();
-    h.update(format!("{ph:?}").as_bytes());
-    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-
-    let stats = EngineStats {
-        detection_rules: rules.len(),
-        correlation_rules: corr_state.len(),
-        filters_applied,
-        always_candidates: always.iter().filter(|a| **a).count(),
-        automata: prefilter.automata(),
-        literals: prefilter.words,
-        candidate_lists: index.lists.len(),
-        windows_any: places.iter().filter(|p| p.windows_any).count(),
-        non_windows: places
-            .iter()
-            .filter(|p| p.non_windows.is_some() || p.non_windows_any)
-            .count(),
-        unrestricted: places.iter().filter(|p| p.unrestricted).count(),
-    };
-    let _: &HashMap<String, Vec<String>> = &config.placeholders;
-    (
-        Engine {
-            rules,
-            metas,
-            index,
-            prefilter,
-            list_bits,
-            more_clauses,
-            masks,
-            slots,
-            correlation: corr_state,
-            digest,
-            stats,
-        },
-        failures,
-    )
 }

@@ -254,8 +254,17 @@ mod tests {
             }
             s => panic!("{s:?}"),
         }
+        // Sysmon for Linux.
+        match m.resolve(&ls(Some("linux"), Some("process_creation"), None)) {
+            Scope::Variants(v) => {
+                assert_eq!(v.len(), 1);
+                assert_eq!(v[0].channels, vec!["Linux-Sysmon/Operational"]);
+                assert_eq!(v[0].event_ids, vec![1]);
+            }
+            s => panic!("{s:?}"),
+        }
         assert_eq!(
-            m.resolve(&ls(Some("linux"), Some("process_creation"), None)),
+            m.resolve(&ls(Some("linux"), Some("file_access"), None)),
             Scope::Product("linux".into())
         );
         assert_eq!(

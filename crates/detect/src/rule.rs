@@ -10,9 +10,12 @@ use std::path::Path;
 
 use yaml_rust2::Yaml;
 
+use std::collections::BTreeSet;
+
 use crate::condition::{parse_condition, CondAst};
 use crate::modifier::{parse_key, Modifier};
-use crate::{Level, LogSource, RuleKind, RuleMeta};
+use crate::quote::quote;
+use crate::{Fail, FailureKind, Level, LogSource, RuleKind, RuleMeta};
 
 /// A rule value as written in YAML.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +49,28 @@ pub(crate) struct DetectionAst {
     /// Conditions (a list is OR-ed), parsed and checked against the
     /// search identifiers at load time.
     pub condition: CondAst,
+    /// The conditions as written (messages, the filter migration note).
+    pub condition_text: Vec<String>,
+}
+
+impl DetectionAst {
+    /// Adds the `%name%` placeholders of its `expand` values to `out`.
+    pub fn placeholder_names(&self, out: &mut BTreeSet<String>) {
+        for fa in self
+            .searches
+            .iter()
+            .flat_map(|s| s.alternatives.iter().flatten())
+        {
+            if !fa.modifiers.contains(&Modifier::Expand) {
+                continue;
+            }
+            for v in &fa.values {
+                if let RawValue::Str(s) = v {
+                    out.extend(crate::compile::placeholder_names(s));
+                }
+            }
+        }
+    }
 }
 
 /// A detection rule, parsed.
@@ -62,10 +87,25 @@ pub(crate) struct ParsedRule {
 pub(crate) struct ParsedFilter {
     pub meta: RuleMeta,
     pub document: usize,
-    /// Rule ids or names the filter applies to; empty: every rule of the
-    /// filter's logsource.
+    /// Rule ids or names the filter applies to (rules of its logsource
+    /// only, as in pySigma and rsigma); empty (`rules: any`, `all`, `[]`
+    /// or no `rules`): every rule of the filter's logsource.
     pub rules: Vec<String>,
     pub detection: DetectionAst,
+}
+
+impl ParsedFilter {
+    /// Whether the filter's condition reads as pySigma's and rsigma's
+    /// filters are written (`not selection`): a condition that does not
+    /// start with `not` keeps only the events it describes, which before
+    /// Vigie 0.2 was how it dropped them (see docs/sigma.md, "Filters").
+    pub fn condition_keeps_matches(&self) -> bool {
+        !self
+            .detection
+            .condition_text
+            .iter()
+            .all(|c| c.trim_start().to_ascii_lowercase().starts_with("not"))
+    }
 }
 
 pub(crate) fn get<'a>(doc: &'a Yaml, key: &str) -> Option<&'a Yaml> {
@@ -252,7 +292,7 @@ fn parse_search(name: &str, y: &Yaml) -> Result<SearchAst, String> {
 
 /// Parses a `detection` (or filter `filter`) section; `extra_keys` are
 /// keys that are not search identifiers (`rules` for filters).
-pub(crate) fn parse_detection(y: &Yaml, extra_keys: &[&str]) -> Result<DetectionAst, String> {
+pub(crate) fn parse_detection(y: &Yaml, extra_keys: &[&str]) -> Result<DetectionAst, Fail> {
     let Yaml::Hash(h) = y else {
         return Err("'detection' must be a map".into());
     };
@@ -287,7 +327,8 @@ pub(crate) fn parse_detection(y: &Yaml, extra_keys: &[&str]) -> Result<Detection
     }
     let mut asts = Vec::new();
     for c in &conds {
-        let a = parse_condition(c).map_err(|e| format!("bad condition '{c}': {e}"))?;
+        let a =
+            parse_condition(c).map_err(|e| e.context(format!("bad condition {}: ", quote(c))))?;
         asts.push(a);
     }
     let condition = if asts.len() == 1 {
@@ -301,6 +342,7 @@ pub(crate) fn parse_detection(y: &Yaml, extra_keys: &[&str]) -> Result<Detection
     Ok(DetectionAst {
         searches,
         condition,
+        condition_text: conds,
     })
 }
 
@@ -310,14 +352,50 @@ pub(crate) enum Doc {
     Filter(ParsedFilter),
 }
 
+/// The `rules:` of a filter: rule ids or names; empty for every rule of
+/// its logsource (`any`, `all`, `[]`, or no `rules`, as rsigma reads it).
+fn filter_rules(f: &Yaml) -> Result<Vec<String>, Fail> {
+    match get(f, "rules") {
+        None => Ok(Vec::new()),
+        Some(Yaml::String(s)) if s.eq_ignore_ascii_case("any") || s.eq_ignore_ascii_case("all") => {
+            Ok(Vec::new())
+        }
+        Some(Yaml::String(s)) => Ok(vec![s.clone()]),
+        Some(Yaml::Array(a)) => a
+            .iter()
+            .map(|y| match y {
+                Yaml::String(s) => Ok(s.clone()),
+                _ => Err("filter: 'rules' items must be rule ids or names".into()),
+            })
+            .collect(),
+        Some(_) => {
+            Err("filter: 'rules' must be 'any', a rule id or name, or a list of them".into())
+        }
+    }
+}
+
+/// Whether a document is a Sigma rule of some kind (as opposed to another
+/// YAML file that happens to sit among rules).
+pub(crate) fn is_rule_document(doc: &Yaml) -> bool {
+    ["detection", "filter", "correlation", "action", "logsource"]
+        .iter()
+        .any(|k| get(doc, k).is_some())
+}
+
 /// Parses a detection rule or filter document (correlations are handled
 /// by the caller).
-pub(crate) fn parse_doc(doc: &Yaml, path: &Path) -> Result<Doc, String> {
+pub(crate) fn parse_doc(doc: &Yaml, path: &Path) -> Result<Doc, Fail> {
+    if !is_rule_document(doc) {
+        return Err(Fail::new(
+            FailureKind::NotARule,
+            "not a Sigma rule: no 'detection', 'filter', 'correlation' or 'logsource'",
+        ));
+    }
     if get(doc, "filter").is_some() && get(doc, "detection").is_none() {
         let meta = parse_meta(doc, RuleKind::Filter, path)?;
         let f = get(doc, "filter").expect("checked");
-        let rules = get_list(f, "rules");
-        let detection = parse_detection(f, &["rules"]).map_err(|e| format!("filter: {e}"))?;
+        let rules = filter_rules(f)?;
+        let detection = parse_detection(f, &["rules"]).map_err(|e| e.context("filter: "))?;
         return Ok(Doc::Filter(ParsedFilter {
             meta,
             document: 0,

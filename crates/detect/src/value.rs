@@ -102,7 +102,7 @@ pub(crate) struct StrPat {
 
 impl StrPat {
     /// Compiles wildcard tokens.
-    pub fn compile(toks: &[Tok], cased: bool) -> Result<StrPat, String> {
+    pub fn compile(toks: &[Tok], cased: bool) -> Result<StrPat, crate::Fail> {
         let fold = |s: String| if cased { s } else { s.to_lowercase() };
         if toks.iter().any(|t| matches!(t, Tok::Quest | Tok::Dash)) {
             let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
@@ -115,7 +115,20 @@ impl StrPat {
                 }
             }
             re.push('$');
-            let r = regex::Regex::new(&re).map_err(|e| format!("wildcard pattern: {e}"))?;
+            let r = regex::RegexBuilder::new(&re)
+                .size_limit(crate::compile::REGEX_SIZE_LIMIT)
+                .dfa_size_limit(crate::compile::REGEX_DFA_SIZE_LIMIT)
+                .build()
+                .map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => crate::Fail::new(
+                        crate::FailureKind::TooLarge,
+                        format!(
+                            "a value with '?' wildcards or windash of {} characters is too large to compile",
+                            toks.len()
+                        ),
+                    ),
+                    e => crate::Fail::from(format!("wildcard pattern: {e}")),
+                })?;
             let ascii = toks
                 .iter()
                 .all(|t| !matches!(t, Tok::Char(c) if !c.is_ascii()));

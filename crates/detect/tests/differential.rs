@@ -598,3 +598,111 @@ level: high
         fired.len()
     );
 }
+
+/// The one process_creation rule whose Sysmon events fall in the
+/// `RsigmaWindashSlash` category (a `/` windash value rsigma-eval does
+/// not permute): not compared by the filter test.
+const RSIGMA_WINDASH_RULE: &str = "4a0b2c7e-7cb2-495d-8b63-5f268e7bfd67";
+
+/// Filters (issue 18.7): Vigie applies a filter as rsigma-eval does
+/// (`rule and (filter condition)`, to the named rules of the filter's
+/// logsource, or all of them). The process_creation rules of SigmaHQ with
+/// three filters written for pySigma/rsigma, on the EVTX samples: every
+/// (event, rule) pair must agree, apart from the categories above, left
+/// out here: Sysmon events only (no Security 4688 field mapping), and the
+/// windash rule of `RsigmaWindashSlash`.
+#[test]
+fn filters_agree_with_rsigma() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let filters = "
+title: Admin workstation inventories accounts
+logsource: {category: process_creation, product: windows}
+filter:
+    rules: [502b42de-4306-40b4-9596-6f590c81f073]
+    selection:
+        Computer: MSEDGEWIN10
+    condition: not selection
+---
+title: Only on the lab domain controller
+logsource: {category: process_creation, product: windows}
+filter:
+    rules: [79ce34ca-af29-4d0e-b832-fc1b377020db]
+    selection:
+        Computer|endswith: '.insecurebank.local'
+    condition: selection
+---
+title: Never on the test laptop
+logsource: {category: process_creation, product: windows}
+filter:
+    rules: any
+    selection:
+        Computer|startswith: 'LAPTOP-'
+    condition: not selection
+";
+    let dir = corpus.join("sigma/rules/windows/process_creation");
+    let (mut set, _) = load_paths(&[&dir], &LoadOptions::default());
+    let (f, rep) =
+        vigie_detect::load_str(filters, Path::new("filters.yml"), &LoadOptions::default());
+    assert_eq!(rep.filter, 3, "{rep:?}");
+    set.extend(f);
+    let (engine, _) = Engine::compile(set);
+    assert!(
+        engine.stats().filters_applied > 1_000,
+        "{:?}",
+        engine.stats()
+    );
+
+    let mut files = Vec::new();
+    support::files(&dir, &["yml", "yaml"], &mut files);
+    let mut coll = rsigma_parser::parse_sigma_yaml(filters).expect("rsigma parses the filters");
+    for f in &files {
+        if let Ok(c) = rsigma_parser::parse_sigma_file(f) {
+            coll.rules.extend(c.rules);
+        }
+    }
+    let mut rs = rsigma_eval::Engine::new();
+    rs.add_collection(&coll).expect("rsigma loads");
+
+    let sysmon = |e: &&Event| e.channel.as_deref() == Some("Microsoft-Windows-Sysmon/Operational");
+    let events: Vec<Event> = load_events(&corpus);
+    let (mut agreed, mut pairs, mut filtered_out) = (0usize, 0usize, 0usize);
+    let (unfiltered, _) = Engine::compile(load_paths(&[&dir], &LoadOptions::default()).0);
+    let mut diffs = Vec::new();
+    for e in events.iter().filter(sysmon) {
+        let mut out = Vec::new();
+        engine.evaluate_everything(e, &mut out);
+        let ours: BTreeSet<String> = out
+            .iter()
+            .filter_map(|m| m.rule.id.clone())
+            .filter(|id| id != RSIGMA_WINDASH_RULE)
+            .collect();
+        let json = to_json(e);
+        let theirs: BTreeSet<String> = rs
+            .evaluate(&JsonEvent::borrow(&json))
+            .into_iter()
+            .filter_map(|m| m.header.rule_id)
+            .filter(|id| id != RSIGMA_WINDASH_RULE)
+            .filter(|id| engine.rules().iter().any(|r| r.id.as_deref() == Some(id)))
+            .collect();
+        let mut all = Vec::new();
+        unfiltered.evaluate_everything(e, &mut all);
+        filtered_out += all.len() - out.len();
+        pairs += ours.len().max(theirs.len());
+        if ours == theirs {
+            agreed += ours.len();
+        } else {
+            diffs.push((short_origin(e), ours, theirs));
+        }
+    }
+    println!(
+        "filters: {agreed} matches agreed, {filtered_out} removed by the filters, {} events differ",
+        diffs.len()
+    );
+    assert!(
+        filtered_out > 10,
+        "the filters removed {filtered_out} matches"
+    );
+    assert!(diffs.is_empty(), "{pairs} pairs; disagreements: {diffs:#?}");
+}

@@ -243,6 +243,75 @@ fn expected_documents(pieces: &[String]) -> Option<usize> {
     Some(n)
 }
 
+// ------------------------------------------------------ hostile shapes
+
+/// The largest hostile piece built (bytes): several limits are crossed
+/// well below it, and it keeps a case fast.
+const HOSTILE_BYTES: usize = 3 << 20;
+
+/// A document built to trip the loader (issue 19): deep block or flow
+/// nesting, alias chains that multiply, huge scalars (in values, regexes,
+/// conditions, keys), deeply nested conditions, anchors in odd places.
+/// Sizes are drawn on both sides of each limit.
+fn hostile_doc() -> impl Strategy<Value = String> {
+    let rule = |detection: String| {
+        format!("title: Hostile\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n{detection}level: low\n")
+    };
+    prop_oneof![
+        // Block nesting, inside a rule value or as the whole document.
+        (1usize..5_000, any::<bool>()).prop_map(move |(n, inside)| if inside {
+            rule(format!("  sel:\n    Image:\n{}x\n  condition: sel\n", "      - ".repeat(n)))
+        } else {
+            format!("{}x\n", "- ".repeat(n))
+        }),
+        // Flow nesting (the scanner stops at 255 levels itself).
+        (1usize..400, prop::sample::select(&["[", "{a: "][..])).prop_map(|(n, open)| {
+            let close = if open == "[" { "]" } else { "}" };
+            format!("{}x{}\n", open.repeat(n), close.repeat(n))
+        }),
+        // Alias chains: each level `width` aliases of the previous.
+        (1usize..14, 1usize..10, any::<bool>()).prop_map(move |(levels, width, in_rule)| {
+            let mut s = String::from("title: Aliases\nlogsource: {product: windows}\na0: &a0 [x]\n");
+            for i in 1..levels {
+                let items = vec![format!("*a{}", i - 1); width].join(", ");
+                s.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+            }
+            if in_rule {
+                s.push_str(&format!("detection:\n  sel:\n    Image: *a{}\n  condition: sel\n", levels - 1));
+            }
+            s
+        }),
+        // Huge scalars where messages quote them.
+        (1usize..HOSTILE_BYTES, prop::sample::select(&["value", "re", "key", "condition", "title"][..]))
+            .prop_map(move |(n, place)| {
+                let big = "ab-".repeat(n / 3 + 1);
+                match place {
+                    "value" => rule(format!("  sel:\n    CommandLine|windash|contains: '{big}'\n  condition: sel\n")),
+                    "re" => rule(format!("  sel:\n    CommandLine|re: '{big}('\n  condition: sel\n")),
+                    "key" => rule(format!("  sel:\n    {big}|bogus: x\n  condition: sel\n")),
+                    "condition" => rule(format!("  sel:\n    Image: x\n  condition: 'sel and {big}'\n")),
+                    _ => format!("title: '{big}'\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    Image|nope: x\n  condition: sel\n"),
+                }
+            }),
+        // Nested conditions.
+        (1usize..3_000, prop::sample::select(&["not ", "(", "(not "][..])).prop_map(move |(n, open)| {
+            let close = if open == "not " { "" } else { ")" };
+            rule(format!("  sel:\n    Image: x\n  condition: '{}sel{}'\n", open.repeat(n), close.repeat(n)))
+        }),
+        // Many values and many modifiers that multiply them.
+        (1usize..200_000).prop_map(move |n| {
+            let mut s = String::from("  sel:\n    CommandLine|windash|base64offset|contains:\n");
+            for i in 0..n.min(60_000) {
+                s.push_str(&format!("      - ' -a{i} -b'\n"));
+            }
+            s.push_str("  condition: sel\n");
+            rule(s)
+        }),
+        // Anchors on keys, merge keys, aliases to scalars.
+        Just("title: &t T\nid: *t\nlogsource: {product: windows}\ndetection:\n  sel: &s {Image: x}\n  other: *s\n  <<: {condition: sel}\n  condition: other\n".to_string()),
+    ]
+}
+
 // --------------------------------------------------------------- events
 
 fn origin() -> Origin {
@@ -402,6 +471,29 @@ proptest! {
         ev.push("Image", "C:\\Windows\\System32\\cmd.exe");
         ev.push("CommandLine", "cmd /c whoami");
         check_event(&engine, &ev)?;
+    }
+
+    /// A hostile document between two good rules: the good rules load,
+    /// the hostile one loads or is one failure with a bounded reason, and
+    /// nothing panics or grows without bound (the limits cap what any of
+    /// these may take; a run of the shapes at full size is in
+    /// `tests/hostile.rs`, under a memory limit).
+    #[test]
+    fn hostile_documents_fail_alone(doc in hostile_doc()) {
+        let good = |i: usize| format!("title: Good {i}\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '\\good{i}.exe'\n  condition: sel\n");
+        let text = format!("{}\n---\n{doc}\n---\n{}", good(1), good(2));
+        let (set, report) = load_str(&text, Path::new("hostile.yml"), &LoadOptions::default());
+        let (engine, fails) = Engine::compile(set);
+        let titles: Vec<&str> = engine.rules().iter().map(|r| r.title.as_str()).collect();
+        prop_assert!(titles.contains(&"Good 1") && titles.contains(&"Good 2"), "{:?} {:#?}", titles, report.failures);
+        let all: Vec<_> = report.failures.iter().chain(&fails).collect();
+        prop_assert!(all.len() <= 1, "{:#?}", all);
+        for f in all {
+            prop_assert!(!f.reason.is_empty());
+            prop_assert!(f.reason.chars().count() <= 700, "{} chars", f.reason.chars().count());
+            prop_assert!(!f.reason.chars().any(char::is_control), "{:?}", f.reason);
+            prop_assert!(f.title.as_ref().is_none_or(|t| t.chars().count() <= 200), "{:?}", f.title);
+        }
     }
 
     /// Random rules against random events.

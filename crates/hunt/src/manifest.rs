@@ -40,6 +40,10 @@ pub struct RulesManifest {
     pub filter: usize,
     pub deselected: usize,
     pub not_loaded: usize,
+    /// The SigmaHQ snapshot used, with its identity and attribution (absent
+    /// when the run did not ask for it, e.g. `--no-sigmahq`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,6 +97,7 @@ impl Manifest {
                 filter: r.filter,
                 deselected: r.deselected,
                 not_loaded: r.failures.len(),
+                sigmahq: outcome.sigmahq.clone(),
             },
             inputs: outcome.files.iter().map(InputManifest::from).collect(),
             input_errors: outcome.input_errors.iter().map(|e| e.to_string()).collect(),

@@ -19,6 +19,9 @@ use crate::timeline::{Detection, DetectionKind};
 pub enum RuleSource {
     /// Vigie's built-in pack (used by default).
     Builtin,
+    /// The vetted SigmaHQ snapshot, embedded or installed by `vigie rules
+    /// update` (used by default; `--no-sigmahq` leaves it out).
+    SigmaHq,
     /// A rule file or directory (`--rules PATH`).
     Path(PathBuf),
 }
@@ -58,6 +61,7 @@ fn run_info(
             .iter()
             .map(|r| match r {
                 RuleSource::Builtin => "Vigie pack".to_string(),
+                RuleSource::SigmaHq => "SigmaHQ snapshot".to_string(),
                 RuleSource::Path(p) => p.display().to_string(),
             })
             .collect(),
@@ -94,6 +98,9 @@ pub enum HuntError {
     NoInput(String),
     #[error("no rule could be loaded ({0} failed); see the rules report")]
     NoRules(usize),
+    /// A `--rules` path that does not exist or holds no Sigma rule.
+    #[error("--rules {0}")]
+    RulePath(vigie_detect::RulePathError),
     #[error("assets file {path}: {reason}")]
     Assets { path: PathBuf, reason: String },
 }
@@ -118,6 +125,9 @@ pub struct HuntOutcome {
     pub engine: Option<Engine>,
     /// Digest of the compiled rule set (empty when no rules).
     pub rule_digest: String,
+    /// The SigmaHQ snapshot used (or why none was), when the run asked
+    /// for it.
+    pub sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
     /// Events read across all files.
     pub events: u64,
     /// Time span of the events read.
@@ -134,19 +144,78 @@ pub struct HuntOutcome {
     pub post_time: Duration,
 }
 
-/// Loads the rules of `config`, reporting every failure.
-pub fn load_rules(config: &HuntConfig) -> (RuleSet, LoadReport) {
+/// Loads the rules of `config`, reporting every failure. The paths are
+/// read together, so a file reached through several of them is read
+/// once; a path that does not exist or holds no Sigma rule is an error.
+pub fn load_rules(
+    config: &HuntConfig,
+) -> Result<(RuleSet, LoadReport), vigie_detect::RulePathError> {
+    load_rules_with_snapshot(config).map(|(set, report, _)| (set, report))
+}
+
+/// [`load_rules`], with the status of the SigmaHQ snapshot when the
+/// configuration asks for it. The `--rules` paths are read together, so a
+/// file reached through several of them is read once; a path that does
+/// not exist or holds no Sigma rule is an error. A rule given with
+/// `--rules` that is also in the snapshot is loaded once, from `--rules`.
+pub fn load_rules_with_snapshot(
+    config: &HuntConfig,
+) -> Result<
+    (
+        RuleSet,
+        LoadReport,
+        Option<vigie_rules::sigmahq::SnapshotStatus>,
+    ),
+    vigie_detect::RulePathError,
+> {
     let mut set = RuleSet::default();
     let mut report = LoadReport::default();
-    for source in &config.rules {
-        let (s, r) = match source {
-            RuleSource::Builtin => vigie_rules::builtin_rule_set(&config.load),
-            RuleSource::Path(p) => vigie_detect::load_paths(std::slice::from_ref(p), &config.load),
-        };
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::Builtin))
+    {
+        let (s, r) = vigie_rules::builtin_rule_set(&config.load);
         set.extend(s);
         report.merge(r);
     }
-    (set, report)
+    let paths: Vec<&PathBuf> = config
+        .rules
+        .iter()
+        .filter_map(|s| match s {
+            RuleSource::Path(p) => Some(p),
+            RuleSource::Builtin | RuleSource::SigmaHq => None,
+        })
+        .collect();
+    // Read before the snapshot: their ids are taken out of it.
+    let given = if paths.is_empty() {
+        None
+    } else {
+        Some(vigie_detect::load_rule_paths(&paths, &config.load)?)
+    };
+    let mut snapshot = None;
+    if config
+        .rules
+        .iter()
+        .any(|s| matches!(s, RuleSource::SigmaHq))
+    {
+        let ids: std::collections::HashSet<String> = given
+            .iter()
+            .flat_map(|(s, _)| s.metas())
+            .filter_map(|m| m.id.map(|id| id.to_ascii_lowercase()))
+            .collect();
+        let installed = vigie_rules::sigmahq::installed_dir();
+        let (s, r, status) =
+            vigie_rules::sigmahq::rule_set(&config.load, installed.as_deref(), &ids);
+        set.extend(s);
+        report.merge(r);
+        snapshot = Some(status);
+    }
+    if let Some((s, r)) = given {
+        set.extend(s);
+        report.merge(r);
+    }
+    Ok((set, report, snapshot))
 }
 
 /// The rules phase's result.
@@ -155,6 +224,7 @@ struct Compiled {
     report: LoadReport,
     compiled: usize,
     digest: String,
+    sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
 }
 
 /// Loads and compiles the rules (nothing when parsing only); compile
@@ -166,10 +236,12 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
             report: LoadReport::default(),
             compiled: 0,
             digest: String::new(),
+            sigmahq: None,
         });
     }
-    let (set, mut report) = load_rules(config);
-    let (engine, failures) = Engine::compile(set);
+    let (set, mut report, sigmahq) =
+        load_rules_with_snapshot(config).map_err(HuntError::RulePath)?;
+    let (engine, failures) = Engine::compile_with(set, &config.load.engine_config());
     report.failures.extend(failures);
     let compiled = engine.rules().len();
     if compiled == 0 {
@@ -180,6 +252,7 @@ fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {
         engine: Some(engine),
         report,
         compiled,
+        sigmahq,
     })
 }
 
@@ -241,6 +314,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         report: rules,
         compiled: rules_compiled,
         digest: rule_digest,
+        sigmahq,
     } = compiled?;
     // Matches are kept for the correlator only when there is one to feed:
     // a SigmaHQ Windows rule set has no correlation rule.
@@ -351,6 +425,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         rules_compiled,
         engine,
         rule_digest,
+        sigmahq,
         events,
         first,
         last,

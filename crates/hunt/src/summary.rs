@@ -73,6 +73,9 @@ pub fn render(o: &HuntOutcome) -> String {
     } else {
         let _ = writeln!(s, "Rules: none (parse only)");
     }
+    if let Some(snapshot) = &o.sigmahq {
+        let _ = writeln!(s, "{snapshot}");
+    }
 
     let mut by_level: BTreeMap<Level, usize> = BTreeMap::new();
     let mut by_rule: BTreeMap<(&str, Level), usize> = BTreeMap::new();

@@ -96,6 +96,34 @@ impl Lang {
         out
     }
 
+    /// A decimal number with `places` digits after the separator this
+    /// language uses: `150,0` in French, `150.0` in English.
+    pub fn decimal(self, v: f64, places: usize) -> String {
+        let s = format!("{v:.places$}");
+        match self {
+            Lang::Fr => s.replace('.', ","),
+            Lang::En => s,
+        }
+    }
+
+    /// A size in bytes, in decimal units as disks and transfers are
+    /// counted: `150,0 Go` (octets) in French, `150.0 GB` in English.
+    pub fn bytes(self, n: u64) -> String {
+        let units: [&str; 5] =
+            self.pick(["o", "ko", "Mo", "Go", "To"], ["B", "kB", "MB", "GB", "TB"]);
+        let mut v = n as f64;
+        let mut u = 0;
+        while v >= 1000.0 && u < units.len() - 1 {
+            v /= 1000.0;
+            u += 1;
+        }
+        if u == 0 {
+            format!("{} {}", self.number(n), units[0])
+        } else {
+            format!("{} {}", self.decimal(v, 1), units[u])
+        }
+    }
+
     /// `n` followed by the singular or plural noun (French uses the
     /// singular for 0 and 1, English only for 1).
     pub fn count(self, n: u64, one: &str, many: &str) -> String {
@@ -379,6 +407,10 @@ mod tests {
         assert_eq!(Lang::En.number(1234567), "1,234,567");
         assert_eq!(Lang::En.number(12), "12");
         assert_eq!(Lang::Fr.count(0, "hôte", "hôtes"), "0 hôte");
+        assert_eq!(Lang::Fr.bytes(150_000_000_000), "150,0 Go");
+        assert_eq!(Lang::En.bytes(150_000_000_000), "150.0 GB");
+        assert_eq!(Lang::En.bytes(999), "999 B");
+        assert_eq!(Lang::Fr.decimal(2.5, 1), "2,5");
         assert_eq!(Lang::En.count(0, "host", "hosts"), "0 hosts");
         assert_eq!(Lang::Fr.count(2, "hôte", "hôtes"), "2 hôtes");
         let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();

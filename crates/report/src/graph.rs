@@ -24,8 +24,8 @@ use std::fmt::Write as _;
 
 use vigie_event::Timestamp;
 
-use crate::html::escape;
-use crate::text::Strings;
+use crate::html::{escape, escape_truncated};
+use crate::text::Voice;
 use crate::tone::Tone;
 
 /// A network zone, drawn as a horizontal lane.
@@ -78,6 +78,11 @@ pub struct Graph {
 /// into one "+N more" box, so that a GPO pushed to 180 workstations stays
 /// readable.
 pub const MAX_PER_CELL: usize = 5;
+
+/// At most this many hop columns after the entry; deeper machines share
+/// the last one ("Hop 8+"). With [`MAX_PER_CELL`], the picture is bounded
+/// whatever the scope.
+pub const MAX_HOPS: usize = 8;
 
 const NODE_W: f64 = 196.0;
 const NODE_H: f64 = 56.0;
@@ -183,6 +188,23 @@ fn min_time(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     }
 }
 
+/// Longest tooltip (characters): names come from logs and can be huge.
+const TOOLTIP_CHARS: usize = 1000;
+
+/// `a, b, c +N`: the first `max` names of a folded box.
+fn clip_list(names: &[&str], max: usize) -> String {
+    let mut s = names
+        .iter()
+        .take(max)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > max {
+        let _ = write!(s, " +{}", names.len() - max);
+    }
+    s
+}
+
 /// Cuts a label to `max` characters with an ellipsis (SVG text does not wrap).
 fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -195,7 +217,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// Computes the layout. Pure and deterministic.
-pub fn layout(graph: &Graph, t: &Strings) -> Layout {
+pub fn layout(graph: &Graph, t: &Voice) -> Layout {
     // 1. Nodes, with any edge endpoint the input forgot added as unknown.
     let mut nodes = graph.nodes.clone();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -313,6 +335,11 @@ pub fn layout(graph: &Graph, t: &Strings) -> Layout {
             Some(n) => layer[n] = Some(0),
             None => break,
         }
+    }
+    // Hops past MAX_HOPS share the last hop column (folded like any
+    // crowded cell): a chain of 20,000 machines is not 20,000 columns.
+    for l in layer.iter_mut().flatten() {
+        *l = (*l).min(MAX_HOPS);
     }
     let max_layer = layer.iter().flatten().copied().max();
     let unlinked_col = max_layer.map_or(0, |m| m + 1);
@@ -435,7 +462,7 @@ pub fn layout(graph: &Graph, t: &Strings) -> Layout {
                 (
                     format!("+{} {}", group.len(), t.g_more),
                     clip(&names.join(", "), 40),
-                    names.join(", "),
+                    clip_list(&names, 40),
                 )
             };
             let vias: Vec<String> = group.iter().map(|&n| via_label(n)).collect();
@@ -505,8 +532,9 @@ pub fn layout(graph: &Graph, t: &Strings) -> Layout {
                     .filter(|&n| column[n] == c)
                     .fold(None, |acc, n| min_time(acc, contact[n]));
                 match first {
-                    Some(f) => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
-                    None => format!("{} {}", t.g_hop, c),
+                    Some(f) if c < MAX_HOPS => format!("{} {} · {}", t.g_hop, c, t.short_time(&f)),
+                    _ if c == MAX_HOPS => format!("{} {}+", t.g_hop, c),
+                    _ => format!("{} {}", t.g_hop, c),
                 }
             }
         })
@@ -525,7 +553,7 @@ pub fn layout(graph: &Graph, t: &Strings) -> Layout {
 }
 
 /// `PsExec · svc_sauvegarde` (methods and accounts merged).
-fn edge_label(m: &Merged, t: &Strings) -> String {
+fn edge_label(m: &Merged, t: &Voice) -> String {
     let mut label = m.methods.join(" / ");
     if label.is_empty() {
         label = t.unknown.to_string();
@@ -536,7 +564,7 @@ fn edge_label(m: &Merged, t: &Strings) -> String {
     label
 }
 
-fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Strings) -> PlacedEdge {
+fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Voice) -> PlacedEdge {
     let (a, b) = (&boxes[m.from], &boxes[m.to]);
     let label = edge_label(m, t);
     let mut tooltip = format!("{} → {}\n{}", a.label, b.label, label);
@@ -576,7 +604,7 @@ fn place_edge(m: &Merged, boxes: &[PlacedBox], t: &Strings) -> PlacedEdge {
 }
 
 /// Renders the graph as an inline `<svg>` element.
-pub fn render(graph: &Graph, t: &Strings) -> String {
+pub fn render(graph: &Graph, t: &Voice) -> String {
     let l = layout(graph, t);
     let mut s = String::new();
     let _ = write!(
@@ -597,7 +625,10 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
             s,
             r##"<g class="lane" data-zone="{id}"><title>{tip}</title><rect x="{x}" y="{y:.1}" width="{w:.1}" height="{h:.1}" fill="{fill}" stroke="#eaecf0"/><rect x="{x}" y="{y:.1}" width="4" height="{h:.1}" fill="{c}"/><text x="{tx}" y="{ty:.1}" font-size="12.5" font-weight="700" fill="#344054">{title}</text>"##,
             id = escape(&lane.id),
-            tip = escape(&format!("{} — {}\n{}", lane.title, lane.status, lane.note)),
+            tip = escape_truncated(
+                &format!("{} — {}\n{}", lane.title, lane.status, lane.note),
+                TOOLTIP_CHARS
+            ),
             x = MARGIN,
             w = l.width - 2.0 * MARGIN,
             c = lane.tone.strong(),
@@ -644,7 +675,7 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
                 s,
                 r##"<path class="edge" d="{}" fill="none" {style}><title>{}</title></path>"##,
                 e.path,
-                escape(&e.tooltip)
+                escape_truncated(&e.tooltip, TOOLTIP_CHARS)
             );
         }
     }
@@ -655,13 +686,20 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
         } else {
             ""
         };
-        let ids: Vec<&str> = b.nodes.iter().map(|&n| l.nodes[n].id.as_str()).collect();
+        // The hosts a box stands for (tests and scripts find boxes by it),
+        // bounded like everything else that comes from logs.
+        let ids: Vec<String> = b
+            .nodes
+            .iter()
+            .take(40)
+            .map(|&n| clip(&l.nodes[n].id, 200))
+            .collect();
         let _ = write!(
             s,
             r##"<g class="node {cls}" data-host="{id}"><title>{tip}</title><rect x="{x:.1}" y="{y:.1}" width="{w}" height="{h}" rx="6" fill="{tint}" stroke="{c}" stroke-width="1.3"{dashed}/><rect x="{x:.1}" y="{y:.1}" width="5" height="{h}" rx="2" fill="{c}"/><text x="{tx:.1}" y="{ty1:.1}" font-size="13" font-weight="700" fill="#101828">{label}</text><text x="{tx:.1}" y="{ty2:.1}" font-size="10.5" fill="#475467">{detail}</text>"##,
             cls = b.tone.class(),
             id = escape(&ids.join(" ")),
-            tip = escape(&b.tooltip),
+            tip = escape_truncated(&b.tooltip, TOOLTIP_CHARS),
             x = b.x,
             y = b.y,
             w = NODE_W,
@@ -692,7 +730,12 @@ pub fn render(graph: &Graph, t: &Strings) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::EN;
+    use crate::text::Voice;
+    use vigie_lang::{Lang, Zone};
+
+    fn en() -> Voice {
+        Voice::new(Lang::En, Zone::Utc)
+    }
     use chrono::{TimeZone, Utc};
 
     fn at(d: u32, h: u32) -> Option<Timestamp> {
@@ -747,18 +790,22 @@ mod tests {
                 edge("SRV-RDS01", "SRV-FIC01", "PsExec", at(11, 9)),
             ],
         };
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         assert_eq!(l.column_of("203.0.113.45"), Some(0));
         assert_eq!(l.column_of("SRV-RDS01"), Some(1));
         assert_eq!(l.column_of("DC01"), Some(2));
         assert_eq!(l.column_of("SRV-FIC01"), Some(2));
         // Unlinked machine in its own last column, titled as such.
         assert_eq!(l.column_of("TES-01"), Some(3));
-        assert_eq!(l.columns[3], EN.g_unlinked);
-        assert_eq!(l.columns[0], EN.g_entry);
-        assert!(l.columns[1].contains("8 Mar 02:00"), "{:?}", l.columns);
+        assert_eq!(l.columns[3], en().g_unlinked);
+        assert_eq!(l.columns[0], en().g_entry);
+        assert!(
+            l.columns[1].contains("2026-03-08 02:00 UTC"),
+            "{:?}",
+            l.columns
+        );
         // Deterministic.
-        assert_eq!(l, layout(&g, &EN));
+        assert_eq!(l, layout(&g, &en()));
     }
 
     #[test]
@@ -774,7 +821,7 @@ mod tests {
             g.edges
                 .push(edge("DC01", &id, "GPO scheduled task", at(14, 0)));
         }
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         let in_ws: Vec<&PlacedBox> = l.boxes.iter().filter(|b| b.lane == 1).collect();
         assert_eq!(in_ws.len(), MAX_PER_CELL);
         let folded = in_ws.iter().find(|b| b.nodes.len() > 1).unwrap();
@@ -806,7 +853,7 @@ mod tests {
                 edge("A", "A", "local", at(9, 3)),
             ],
         };
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         assert_eq!(l.nodes.len(), 2);
         assert_eq!(l.nodes[1].tone, Tone::Grey);
         assert_eq!(l.column_of("A"), Some(0));
@@ -843,7 +890,7 @@ mod tests {
             g.edges.push(edge(&b, &a, "SMB", at(9, 2)));
         }
         let start = std::time::Instant::now();
-        let l = layout(&g, &EN);
+        let l = layout(&g, &en());
         // Every pair rooted at its earlier node (A, by time), B one hop right.
         assert_eq!(l.column_of("PC-0999-A"), Some(0));
         assert_eq!(l.column_of("PC-0999-B"), Some(1));
@@ -853,6 +900,30 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn long_chains_share_the_last_hop_column() {
+        let mut g = Graph {
+            lanes: vec![lane("ws")],
+            ..Graph::default()
+        };
+        for i in 0..2000 {
+            g.nodes.push(node(&format!("PC-{i:04}"), "ws", Tone::Red));
+            g.edges.push(edge(
+                &format!("PC-{i:04}"),
+                &format!("PC-{:04}", i + 1),
+                "SMB",
+                at(9, 1),
+            ));
+        }
+        let l = layout(&g, &en());
+        assert_eq!(l.column_of("PC-0000"), Some(0));
+        assert_eq!(l.column_of("PC-1999"), Some(MAX_HOPS));
+        assert_eq!(l.columns.len(), MAX_HOPS + 1);
+        assert_eq!(l.columns[MAX_HOPS], format!("Hop {MAX_HOPS}+"));
+        assert!(l.boxes.len() <= (MAX_HOPS + 1) * MAX_PER_CELL);
+        assert!(render(&g, &en()).len() < 100_000);
     }
 
     #[test]
@@ -867,7 +938,7 @@ mod tests {
                 at(9, 1),
             )],
         };
-        let svg = render(&g, &EN);
+        let svg = render(&g, &en());
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("<img"));
         assert!(!svg.contains("<b>"));

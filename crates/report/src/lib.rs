@@ -18,6 +18,12 @@
 //! ```no_run
 //! # fn scope() -> vigie_scope::Scope { unimplemented!() }
 //! let html = vigie_report::render_html(&scope(), &[]);
+//! let opts = vigie_report::Options {
+//!     lang: vigie_report::Lang::Fr,
+//!     zone: "Europe/Paris".parse().unwrap(),
+//!     ..Default::default()
+//! };
+//! let french = vigie_report::render_html_with(&scope(), &[], &opts);
 //! vigie_report::write_html("report.html", &scope()).unwrap();
 //! ```
 
@@ -34,11 +40,14 @@ pub mod html;
 mod page;
 pub use page::SECTIONS;
 pub mod progression;
+pub mod style;
 pub mod text;
 pub mod timeline;
 pub mod tone;
+pub mod verdict;
 
-pub use text::{Strings, EN};
+pub use text::{Strings, Voice, EN, FR};
+pub use vigie_lang::{Lang, Zone};
 
 /// One alert, as the report's detections table and timeline chart need it.
 ///
@@ -122,13 +131,17 @@ pub(crate) fn origin_text(e: &Evidence) -> String {
 
 /// What the report needs besides the scope.
 #[derive(Debug, Clone)]
-pub struct Options<'a> {
+pub struct Options {
     /// Shown in the title (the scope does not carry it; the assets file does).
     pub organisation: Option<String>,
     /// When the report was generated; `None` leaves it out (reproducible output).
     pub generated_at: Option<Timestamp>,
-    /// Vocabulary (language).
-    pub strings: &'a Strings,
+    /// The language of every word the report writes (`--lang`). The
+    /// scope's own sentences (answer, reasons) come in the language the
+    /// scope was made in.
+    pub lang: Lang,
+    /// The zone times are shown in (`--timezone`); UTC stays on hover.
+    pub zone: Zone,
     /// At most this many alerts in the detections table, most severe and
     /// earliest kept (the full list is in the JSON/CSV timeline). Keeps
     /// the file light enough to open on an old laptop.
@@ -137,12 +150,15 @@ pub struct Options<'a> {
     pub max_table_rows: usize,
 }
 
-impl Default for Options<'_> {
+impl Default for Options {
+    /// English and UTC, as `vigie hunt` in a non-French locale without
+    /// `--timezone`.
     fn default() -> Self {
         Options {
             organisation: None,
             generated_at: None,
-            strings: &EN,
+            lang: Lang::En,
+            zone: Zone::Utc,
             max_detection_rows: 2000,
             max_table_rows: 500,
         }

@@ -1,6 +1,6 @@
 //! The ATT&CK progression: the fourteen enterprise tactics in kill-chain
 //! order, the ones seen in the logs coloured, each with the first time it
-//! was seen. Inline SVG for the overview, a table for the details.
+//! was seen. A wrapping list for the overview, a table for the details.
 //!
 //! Why all fourteen and not only those seen: the gaps are information too
 //! (no exfiltration seen is a question to ask, not a reassurance), and a
@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use vigie_event::Timestamp;
 
 use crate::html::escape;
-use crate::text::Strings;
+use crate::text::Voice;
 
 /// ATT&CK enterprise tactics in kill-chain order: (id, Sigma tag slugs,
 /// name). ATT&CK v19 split Defense Evasion into Stealth (keeping TA0005)
@@ -71,24 +71,34 @@ pub fn ordered(seen: &[TacticSeen]) -> Vec<(Option<usize>, &TacticSeen)> {
     rows
 }
 
-const W: f64 = 1180.0;
-/// Tactics per row: three rows of five keep every name on one line.
-const PER_ROW: usize = 5;
-const CHEVRON_H: f64 = 40.0;
-const ROW_H: f64 = 70.0;
+/// The glossary key of tactic `i` of [`TACTICS`] (`tactic_initial_access`).
+pub fn tactic_key(i: usize) -> String {
+    format!("tactic_{}", TACTICS[i].1[0].replace('-', "_"))
+}
 
-/// The chevron strip: three rows of five, read left to right, top to bottom.
-pub fn render_svg(seen: &[TacticSeen], t: &Strings) -> String {
-    let step = W / PER_ROW as f64;
-    let rows = TACTICS.len().div_ceil(PER_ROW);
-    let h = rows as f64 * ROW_H;
+/// A tactic's name in the reader's language, in any usual spelling;
+/// unknown names are shown as they are.
+pub fn tactic_name(raw: &str, t: &Voice) -> String {
+    match tactic_index(raw) {
+        Some(i) => crate::text::capitalise(t.term(&tactic_key(i))),
+        // The scope's word for a rule without an ATT&CK tag.
+        None if raw.eq_ignore_ascii_case("unknown") => crate::text::capitalise(t.unknown),
+        None => raw.to_string(),
+    }
+}
+
+/// The kill-chain strip: the fifteen tactics as a list that wraps to the
+/// width of the screen (five a row on a desktop, two on a phone, every
+/// name readable), the ones seen coloured with the first time seen.
+/// HTML rather than SVG so that it reflows and prints crisply.
+pub fn render_strip(seen: &[TacticSeen], t: &Voice) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg class="progression" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {h}" width="{W}" role="img" aria-label="{}" font-family="inherit">"#,
+        r#"<ol class="killchain" aria-label="{}">"#,
         escape(t.s_progression)
     );
-    for (i, (_, _, name)) in TACTICS.iter().enumerate() {
+    for (i, (tactic_id, _, _)) in TACTICS.iter().enumerate() {
         let hit = seen
             .iter()
             .filter(|s| tactic_index(&s.tactic) == Some(i))
@@ -99,59 +109,42 @@ pub fn render_svg(seen: &[TacticSeen], t: &Strings) -> String {
                     (a, b) => a.or(b),
                 })
             });
-        let (row, col) = (i / PER_ROW, i % PER_ROW);
-        let x = col as f64 * step;
-        let y0 = 2.0 + row as f64 * ROW_H;
-        let (y1, ym) = (y0 + CHEVRON_H, y0 + CHEVRON_H / 2.0);
-        let tip = 12.0;
-        let (fill, stroke, ink) = if hit.is_some() {
-            ("#b42318", "#912018", "#ffffff")
-        } else {
-            ("#f2f4f7", "#d0d5dd", "#98a2b3")
+        let name = crate::text::capitalise(t.term(&tactic_key(i)));
+        let (cls, below, title) = match hit {
+            Some(Some(f)) => (
+                "tactic seen",
+                format!(
+                    r#"<time datetime="{}" title="{}">{}</time>"#,
+                    f.to_rfc3339(),
+                    escape(&t.utc_time(&f)),
+                    escape(&t.short_time(&f))
+                ),
+                t.p_seen,
+            ),
+            Some(None) => ("tactic seen", String::new(), t.p_seen),
+            None => ("tactic", escape(t.p_not_seen), t.p_not_seen),
         };
         let _ = write!(
             s,
-            r#"<g class="tactic{cls}"><title>{title}</title><path d="M{x0:.1},{y0:.1} L{x1:.1},{y0:.1} L{x2:.1},{ym:.1} L{x1:.1},{y1:.1} L{x0:.1},{y1:.1} L{x3:.1},{ym:.1} Z" fill="{fill}" stroke="{stroke}"/>"#,
-            cls = if hit.is_some() { " seen" } else { "" },
-            title = escape(name),
-            x0 = x + 1.0,
-            x1 = x + step - tip,
-            x2 = x + step - 1.0,
-            x3 = x + 1.0 + if col == 0 { 0.0 } else { tip },
-        );
-        let cx = x + step / 2.0 + if col == 0 { -4.0 } else { 2.0 };
-        let _ = write!(
-            s,
-            r#"<text x="{cx:.1}" y="{ty:.1}" font-size="11.5" font-weight="700" text-anchor="middle" fill="{ink}">{}</text>"#,
-            escape(name),
-            ty = ym + 4.5
-        );
-        let below = match hit {
-            Some(Some(f)) => t.short_time(&f),
-            Some(None) => String::new(),
-            None => t.p_not_seen.to_string(),
-        };
-        let _ = write!(
-            s,
-            r##"<text x="{cx:.1}" y="{ty:.1}" font-size="11.5" text-anchor="middle" fill="{c}"{w}>{}</text></g>"##,
-            escape(&below),
-            ty = y1 + 16.0,
-            c = if hit.is_some() { "#101828" } else { "#98a2b3" },
-            w = if hit.is_some() {
-                r#" font-weight="600""#
-            } else {
-                ""
-            },
+            r#"<li class="{cls}" data-tactic="{id}"><span class="name">{}</span><span class="state"><span class="sr">{}: </span>{below}</span></li>"#,
+            escape(&name),
+            escape(title),
+            id = tactic_id,
         );
     }
-    s.push_str("</svg>");
+    s.push_str("</ol>");
     s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::EN;
+    use crate::text::Voice;
+    use vigie_lang::{Lang, Zone};
+
+    fn en() -> Voice {
+        Voice::new(Lang::En, Zone::Utc)
+    }
 
     fn seen(t: &str) -> TacticSeen {
         TacticSeen {
@@ -193,8 +186,23 @@ mod tests {
 
     #[test]
     fn strip_marks_seen_tactics() {
-        let svg = render_svg(&[seen("impact"), seen("discovery")], &EN);
-        assert_eq!(svg.matches(r#"class="tactic seen""#).count(), 2);
-        assert_eq!(svg.matches(r#"class="tactic""#).count(), 13);
+        let html = render_strip(&[seen("impact"), seen("discovery")], &en());
+        assert_eq!(html.matches(r#"class="tactic seen""#).count(), 2);
+        assert_eq!(html.matches(r#"class="tactic""#).count(), 13);
+        let fr = Voice::new(Lang::Fr, Zone::Utc);
+        assert!(render_strip(&[], &fr).contains("Accès initial"));
+        assert_eq!(
+            tactic_name("attack.lateral-movement", &fr),
+            "Mouvement latéral"
+        );
+        assert_eq!(tactic_name("made-up", &fr), "made-up");
+        for i in 0..TACTICS.len() {
+            assert_ne!(
+                fr.term(&tactic_key(i)),
+                tactic_key(i),
+                "glossary lacks {}",
+                tactic_key(i)
+            );
+        }
     }
 }

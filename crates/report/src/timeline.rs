@@ -1,24 +1,34 @@
-//! The timeline chart: alerts per time bin, stacked by severity, with the
-//! attack steps marked on top. Inline SVG, computed in Rust.
+//! The timeline chart: detections per time bin, stacked by severity, with
+//! the attack steps marked on top. Inline SVG, computed in Rust.
 //!
 //! Why stacked by severity with critical at the bottom: the reader should
-//! see at a glance *when* the serious alerts happened, even when a week of
-//! low-severity noise from ordinary activity surrounds them.
+//! see at a glance *when* the serious detections happened, even when a
+//! week of low-severity noise from ordinary activity surrounds them.
+//!
+//! Why the size is bounded whatever the dates: the chart has at most
+//! [`MAX_BARS`] bars and a handful of axis labels, the bar width growing
+//! with the period (an hour up to years). Detections far away from all
+//! the others (a clock set to 9999, a record dated 1601) would stretch
+//! the axis until the attack is one bar: they are set aside as outliers,
+//! counted and named under the chart, never silently dropped.
 
 use std::fmt::Write as _;
 
-use chrono::{DurationRound, TimeDelta, Timelike};
+use chrono::{NaiveTime, TimeDelta, TimeZone, Timelike};
 use vigie_event::Timestamp;
+use vigie_lang::Zone;
 
 use crate::html::escape;
-use crate::text::Strings;
+use crate::text::Voice;
 
 /// Severity ranks, 0 = informational … 4 = critical (Sigma levels).
 pub const LEVELS: usize = 5;
 /// Bar colours per rank.
 pub const LEVEL_COLOURS: [&str; LEVELS] = ["#d0d5dd", "#84adff", "#f79009", "#d92d20", "#7a271a"];
-/// Level names per rank (Sigma vocabulary, not translated).
+/// Level keys per rank (Sigma vocabulary; shown through the glossary).
 pub const LEVEL_NAMES: [&str; LEVELS] = ["informational", "low", "medium", "high", "critical"];
+/// At most this many bars, whatever the period.
+pub const MAX_BARS: usize = 168;
 
 /// An attack step to mark on the chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,71 +38,195 @@ pub struct Step {
     pub label: String,
 }
 
+/// Detections set aside because their dates are far from all the others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outliers {
+    pub count: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
 /// The binned data, exposed for tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bins {
     pub start: Timestamp,
+    /// Width of one bar, in hours.
     pub hours_per_bin: i64,
     /// Counts per bin per level rank.
     pub counts: Vec<[u64; LEVELS]>,
+    /// What the chart does not show, if anything.
+    pub outliers: Option<Outliers>,
 }
 
 const BADGE_GAP: f64 = 19.0;
 /// At least this many bins on the axis.
 const MIN_BINS: usize = 24;
-const W: f64 = 1180.0;
+const W: f64 = 960.0;
 const H: f64 = 300.0;
 const LEFT: f64 = 52.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 62.0;
 const BOTTOM: f64 = 44.0;
+/// Bar widths, in hours: round durations a reader can name.
+const LADDER: [i64; 14] = [
+    1,
+    2,
+    3,
+    6,
+    12,
+    24,
+    48,
+    24 * 7,
+    24 * 14,
+    24 * 30,
+    24 * 91,
+    24 * 182,
+    24 * 365,
+    24 * 365 * 2,
+];
 
-/// Bins the alerts: (time, level rank, how many). The bin width grows with the period covered, so the
-/// chart keeps at most a few hundred bars.
-pub fn bin(alerts: &[(Timestamp, usize, u64)], steps: &[Step]) -> Option<Bins> {
-    let times = alerts
-        .iter()
-        .map(|a| a.0)
-        .chain(steps.iter().map(|s| s.time));
-    let (lo, hi) = times.fold(None, |acc: Option<(Timestamp, Timestamp)>, t| match acc {
-        None => Some((t, t)),
-        Some((lo, hi)) => Some((lo.min(t), hi.max(t))),
-    })?;
-    let span_h = (hi - lo).num_hours() + 1;
-    let hours_per_bin = [1, 2, 3, 6, 12, 24, 48, 168]
-        .into_iter()
-        .find(|&b| span_h / b <= 400)
-        .unwrap_or(168);
-    let mut start = lo.duration_trunc(TimeDelta::hours(1)).unwrap_or(lo);
-    // Align multi-hour bins on the day, so bars start at 00:00, 06:00, ...
-    if hours_per_bin > 1 && hours_per_bin <= 24 {
-        let h = start.hour() as i64;
-        start -= TimeDelta::hours(h % hours_per_bin);
+/// The time range worth drawing: everything, except small groups of
+/// points at either end separated from the rest by a gap much longer than
+/// the rest lasts. `points` sorted by time, with weights.
+fn core_range(points: &[(Timestamp, u64)]) -> (usize, usize) {
+    let total: u64 = points.iter().map(|p| p.1).sum();
+    // A side may be cut if it holds at most a tenth of the detections
+    // and is separated by ten times the core's duration and more than a
+    // week.
+    let small = total / 10;
+    let (mut lo, mut hi) = (0usize, points.len().saturating_sub(1));
+    for _ in 0..16 {
+        if hi <= lo {
+            break;
+        }
+        let mut best: Option<(i64, bool, usize)> = None;
+        // Left side: cut before index i (points lo..i are outliers).
+        let mut w = 0;
+        for i in lo + 1..=hi {
+            w += points[i - 1].1;
+            if w > small {
+                break;
+            }
+            let gap = (points[i].0 - points[i - 1].0).num_seconds();
+            if best.is_none_or(|b| gap > b.0) {
+                best = Some((gap, true, i));
+            }
+        }
+        let mut w = 0;
+        for i in (lo..hi).rev() {
+            w += points[i + 1].1;
+            if w > small {
+                break;
+            }
+            let gap = (points[i + 1].0 - points[i].0).num_seconds();
+            if best.is_none_or(|b| gap > b.0) {
+                best = Some((gap, false, i));
+            }
+        }
+        let Some((gap, left, i)) = best else { break };
+        let (nlo, nhi) = if left { (i, hi) } else { (lo, i) };
+        let core = (points[nhi].0 - points[nlo].0).num_seconds().max(3600);
+        if gap > 7 * 86_400 && gap / 10 > core {
+            (lo, hi) = (nlo, nhi);
+        } else {
+            break;
+        }
     }
+    (lo, hi)
+}
+
+/// Local start of the hour or day holding `t`, so bars begin at 00:00,
+/// 06:00… in the reader's zone.
+fn align(t: Timestamp, hours: i64, zone: Zone) -> Timestamp {
+    let (naive, offset) = match zone {
+        Zone::Utc => (t.naive_utc(), 0),
+        Zone::Iana(tz) => {
+            let l = t.with_timezone(&tz);
+            (
+                l.naive_local(),
+                (l.naive_local() - t.naive_utc()).num_seconds(),
+            )
+        }
+    };
+    let truncated = if hours >= 24 {
+        naive.date().and_time(NaiveTime::MIN)
+    } else {
+        let h = naive.hour() as i64;
+        naive.date().and_time(NaiveTime::MIN) + TimeDelta::hours(h - h % hours)
+    };
+    chrono::Utc
+        .from_utc_datetime(&truncated)
+        .checked_sub_signed(TimeDelta::seconds(offset))
+        .map_or(t, |utc| utc.min(t))
+}
+
+/// Bins the detections: (time, level rank, how many). At most
+/// [`MAX_BARS`] bars (plus padding for very short periods), whatever the
+/// dates.
+pub fn bin(alerts: &[(Timestamp, usize, u64)], steps: &[Step], zone: Zone) -> Option<Bins> {
+    let mut points: Vec<(Timestamp, u64)> = alerts
+        .iter()
+        .map(|a| (a.0, a.2.max(1)))
+        .chain(steps.iter().map(|s| (s.time, 0)))
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    points.sort_by_key(|p| p.0);
+    let (ilo, ihi) = core_range(&points);
+    let (lo, hi) = (points[ilo].0, points[ihi].0);
+    let outside: Vec<&(Timestamp, u64)> = points[..ilo]
+        .iter()
+        .chain(&points[ihi + 1..])
+        .filter(|p| p.1 > 0)
+        .collect();
+    let outliers = (!outside.is_empty()).then(|| Outliers {
+        count: outside.iter().map(|p| p.1).sum(),
+        first: outside.iter().map(|p| p.0).min().unwrap_or(lo),
+        last: outside.iter().map(|p| p.0).max().unwrap_or(hi),
+    });
+
+    let span_h = (hi - lo).num_hours() + 1;
+    let hours_per_bin = LADDER
+        .into_iter()
+        .find(|&b| span_h / b < MAX_BARS as i64)
+        .unwrap_or_else(|| {
+            // Beyond the ladder (centuries of real data): whole multiples
+            // of two years.
+            let two_years = 24 * 365 * 2;
+            (span_h / MAX_BARS as i64 / two_years + 1) * two_years
+        });
+    let mut start = align(lo, hours_per_bin, zone);
     let mut n = ((hi - start).num_hours() / hours_per_bin + 1).max(1) as usize;
-    // A short incident still gets a day-wide axis, centred, so two alerts
-    // an hour apart do not become two wall-to-wall bars.
+    // A short incident still gets a day-wide axis, centred, so two
+    // detections an hour apart do not become two wall-to-wall bars.
     if n < MIN_BINS {
         let pad = (MIN_BINS - n) / 2;
-        start -= TimeDelta::hours(hours_per_bin * pad as i64);
+        start = start
+            .checked_sub_signed(TimeDelta::hours(hours_per_bin * pad as i64))
+            .unwrap_or(start);
         n = MIN_BINS;
     }
     let mut counts = vec![[0u64; LEVELS]; n];
     for &(t, level, weight) in alerts {
-        let i = ((t - start).num_hours() / hours_per_bin) as usize;
+        if t < lo || t > hi {
+            continue;
+        }
+        let i = ((t - start).num_hours() / hours_per_bin).max(0) as usize;
         counts[i.min(n - 1)][level.min(LEVELS - 1)] += weight;
     }
     Some(Bins {
         start,
         hours_per_bin,
         counts,
+        outliers,
     })
 }
 
-/// Renders the chart as inline SVG, or a sentence when there is nothing
-/// with a time to draw.
-pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -> String {
-    let Some(b) = bin(alerts, steps) else {
+/// Renders the chart as inline SVG (with a note for outliers), or a
+/// sentence when there is nothing with a time to draw.
+pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Voice) -> String {
+    let Some(b) = bin(alerts, steps, t.zone) else {
         return format!(r#"<p class="empty">{}</p>"#, escape(t.t_empty));
     };
     let n = b.counts.len() as f64;
@@ -109,6 +243,12 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
     // Round tick step (1, 2, 5 × 10^k), at most four steps, integer counts.
     let tick = nice_ceiling(max.div_ceil(4));
     let ymax = tick * max.div_ceil(tick);
+    // Checked arithmetic: times at the ends of what chrono represents must
+    // not panic the report.
+    let end = b
+        .start
+        .checked_add_signed(TimeDelta::hours(b.hours_per_bin * b.counts.len() as i64))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
     let x_of = |ts: Timestamp| {
         let hours = (ts - b.start).num_seconds() as f64 / 3600.0;
         LEFT + hours / b.hours_per_bin as f64 * bw
@@ -119,7 +259,7 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
     let unit = if b.hours_per_bin == 1 {
         t.t_per_hour.to_string()
     } else {
-        format!("{} (×{} h)", t.t_per_hour, b.hours_per_bin)
+        t.per_bin(&t.span_words(b.hours_per_bin))
     };
     let _ = write!(
         s,
@@ -140,58 +280,54 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
     }
     let _ = write!(
         s,
-        r##"<text x="{LEFT}" y="{y}" font-size="11" fill="#667085">{}</text>"##,
+        r##"<text x="{LEFT}" y="{y}" font-size="11" fill="#475467">{}</text>"##,
         escape(&unit),
         y = TOP - 8.0
     );
-    // Day boundaries.
-    let first_day = b
-        .start
-        .duration_trunc(TimeDelta::days(1))
-        .unwrap_or(b.start);
-    let end = b.start + TimeDelta::hours(b.hours_per_bin * b.counts.len() as i64);
-    let days = (end - first_day).num_days() + 1;
-    let day_step = (days / 14 + 1).max(1);
-    // Over three days or less, hour marks help (`06:00`, `12:00`, `18:00`).
-    if days <= 3 && b.hours_per_bin <= 3 {
-        let mut h = b.start;
-        while h <= end {
-            let hour = h.hour();
-            if hour % 6 == 0 && hour != 0 {
-                let x = x_of(h);
-                let _ = write!(
-                    s,
-                    r##"<line x1="{x:.1}" x2="{x:.1}" y1="{y1}" y2="{y2}" stroke="#d0d5dd"/><text x="{x:.1}" y="{ty}" font-size="10" text-anchor="middle" fill="#98a2b3">{hour:02}:00</text>"##,
-                    y1 = TOP + plot_h,
-                    y2 = TOP + plot_h + 4.0,
-                    ty = TOP + plot_h + 30.0
-                );
-            }
-            h += TimeDelta::hours(1);
-        }
+    // Axis labels: at most a dozen, on local day (or hour) boundaries.
+    let span_h = (end - b.start).num_hours().max(1);
+    let label_h = LADDER
+        .into_iter()
+        .chain([24 * 365 * 5, 24 * 365 * 10, 24 * 365 * 100])
+        .find(|&h| h >= b.hours_per_bin && span_h / h <= 12)
+        .unwrap_or(span_h);
+    let mut tick_t = align(b.start, label_h.min(24), t.zone);
+    if tick_t < b.start {
+        tick_t = tick_t
+            .checked_add_signed(TimeDelta::hours(label_h.min(24)))
+            .unwrap_or(end);
     }
-    let mut d = first_day;
-    let mut k = 0;
-    while d <= end {
-        if d >= b.start {
-            let x = x_of(d);
+    let mut last_year = None;
+    for _ in 0..64 {
+        if tick_t > end {
+            break;
+        }
+        let x = x_of(tick_t);
+        let local = t.zone.date(tick_t);
+        let label = if label_h < 24 {
+            let hm = t.short_time(&tick_t);
+            // `2026-01-10 06:00 CET` → `06:00`
+            hm.split(' ').nth(1).unwrap_or(&hm).to_string()
+        } else {
+            use chrono::Datelike;
+            let year = last_year != Some(local.year());
+            last_year = Some(local.year());
+            t.day(&tick_t, year)
+        };
+        if x < W - RIGHT - 30.0 {
             let _ = write!(
                 s,
-                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{y2}" stroke="#d0d5dd"/>"##,
-                y2 = TOP + plot_h
+                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{y2}" stroke="#d0d5dd"/><text x="{tx:.1}" y="{ty}" font-size="11" fill="#475467">{}</text>"##,
+                escape(&label),
+                y2 = TOP + plot_h + 4.0,
+                tx = x + 3.0,
+                ty = TOP + plot_h + 16.0
             );
-            if k % day_step == 0 && x < W - RIGHT - 40.0 {
-                let _ = write!(
-                    s,
-                    r##"<text x="{tx:.1}" y="{ty}" font-size="11" fill="#475467">{}</text>"##,
-                    escape(&t.day(&d)),
-                    tx = x + 3.0,
-                    ty = TOP + plot_h + 16.0
-                );
-            }
         }
-        d += TimeDelta::days(1);
-        k += 1;
+        match tick_t.checked_add_signed(TimeDelta::hours(label_h)) {
+            Some(next) => tick_t = align(next, label_h.min(24), t.zone),
+            None => break,
+        }
     }
     // Bars, critical at the bottom.
     for (i, c) in b.counts.iter().enumerate() {
@@ -203,7 +339,10 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
             let y0 = y_of(acc);
             acc += c[level] as f64;
             let y1 = y_of(acc);
-            let bin_start = b.start + TimeDelta::hours(b.hours_per_bin * i as i64);
+            let bin_start = b
+                .start
+                .checked_add_signed(TimeDelta::hours(b.hours_per_bin * i as i64))
+                .unwrap_or(b.start);
             let _ = write!(
                 s,
                 r##"<rect x="{x:.2}" y="{y1:.2}" width="{w:.2}" height="{h:.2}" fill="{fill}"><title>{tip}</title></rect>"##,
@@ -214,8 +353,8 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
                 tip = escape(&format!(
                     "{} — {} {}",
                     t.short_time(&bin_start),
-                    c[level],
-                    LEVEL_NAMES[level]
+                    t.number(c[level]),
+                    t.term(LEVEL_NAMES[level])
                 )),
             );
         }
@@ -228,8 +367,12 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
     );
     // Step markers: numbered badges in one row above the plot, pushed
     // apart where steps crowd (minutes apart on a week-long axis), each
-    // joined to its true time by a leader line.
-    let mut sorted: Vec<&Step> = steps.iter().collect();
+    // joined to its true time by a leader line. Steps among the outliers
+    // are listed under the chart, not drawn off it.
+    let mut sorted: Vec<&Step> = steps
+        .iter()
+        .filter(|st| st.time >= b.start && st.time <= end)
+        .collect();
     sorted.sort_by(|a, b| a.time.cmp(&b.time).then(a.number.cmp(&b.number)));
     let xs: Vec<f64> = sorted.iter().map(|st| x_of(st.time)).collect();
     let badges = spread(&xs, BADGE_GAP, LEFT, W - RIGHT - 9.0);
@@ -253,6 +396,13 @@ pub fn render(alerts: &[(Timestamp, usize, u64)], steps: &[Step], t: &Strings) -
         );
     }
     s.push_str("</svg>");
+    if let Some(o) = b.outliers {
+        let _ = write!(
+            s,
+            r#"<p class="note outliers">{}</p>"#,
+            escape(&t.outliers(o.count, &o.first, &o.last))
+        );
+    }
     s
 }
 
@@ -277,9 +427,9 @@ fn spread(xs: &[f64], gap: f64, lo: f64, hi: f64) -> Vec<f64> {
 fn nice_ceiling(v: u64) -> u64 {
     let mut p = 1u64;
     loop {
-        for m in [1, 2, 5] {
-            if m * p >= v {
-                return m * p;
+        for m in [1u64, 2, 5] {
+            if m.saturating_mul(p) >= v {
+                return m.saturating_mul(p);
             }
         }
         p = p.saturating_mul(10);
@@ -289,39 +439,90 @@ fn nice_ceiling(v: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::EN;
+    use crate::text::Voice;
     use chrono::{TimeZone, Utc};
+    use vigie_lang::{Lang, Zone};
+
+    fn en() -> Voice {
+        Voice::new(Lang::En, Zone::Utc)
+    }
 
     fn at(d: u32, h: u32, m: u32) -> Timestamp {
         Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap()
     }
 
     #[test]
-    fn alerts_are_binned_per_hour_over_a_week() {
+    fn alerts_are_binned_per_hour_over_a_few_days() {
         let alerts = vec![
             (at(8, 2, 10), 4, 1),
             (at(8, 2, 59), 3, 1),
             (at(8, 3, 0), 3, 1),
-            (at(14, 1, 0), 4, 1),
-            (at(14, 1, 30), 9, 1), // out-of-range level clamps to critical
+            (at(13, 1, 0), 4, 1),
+            (at(13, 1, 30), 9, 1), // out-of-range level clamps to critical
         ];
-        let b = bin(&alerts, &[]).unwrap();
+        let b = bin(&alerts, &[], Zone::Utc).unwrap();
         assert_eq!(b.hours_per_bin, 1);
         assert_eq!(b.start, at(8, 2, 0));
         assert_eq!(b.counts[0], [0, 0, 0, 1, 1]);
         assert_eq!(b.counts[1], [0, 0, 0, 1, 0]);
-        assert_eq!(b.counts.len(), 6 * 24 + 1 - 2 + 1);
         assert_eq!(b.counts.last().unwrap()[4], 2);
         let total: u64 = b.counts.iter().flatten().sum();
         assert_eq!(total, alerts.len() as u64);
+        assert_eq!(b.outliers, None);
     }
 
     #[test]
-    fn long_periods_use_wider_bins() {
+    fn long_periods_use_wider_bins_and_few_bars() {
         let alerts = vec![(at(1, 0, 0), 1, 1), (at(31, 23, 0), 1, 1)];
-        let b = bin(&alerts, &[]).unwrap();
-        assert_eq!(b.hours_per_bin, 2);
-        assert!(b.counts.len() <= 400);
+        let b = bin(&alerts, &[], Zone::Utc).unwrap();
+        assert_eq!(b.hours_per_bin, 6);
+        assert!(b.counts.len() <= MAX_BARS);
+        // Two clusters of equal weight years apart are both data, not outliers.
+        let far = Utc.with_ymd_and_hms(2031, 3, 1, 0, 0, 0).unwrap();
+        let alerts = vec![(at(1, 0, 0), 1, 5), (far, 1, 5)];
+        let b = bin(&alerts, &[], Zone::Utc).unwrap();
+        assert!(b.counts.len() <= MAX_BARS, "{}", b.counts.len());
+        assert_eq!(b.outliers, None);
+        assert_eq!(b.counts.iter().flatten().sum::<u64>(), 10);
+    }
+
+    #[test]
+    fn a_date_in_9999_is_an_outlier_not_a_million_bars() {
+        let mut alerts: Vec<_> = (0..200).map(|i| (at(8 + i % 5, i % 24, 0), 3, 1)).collect();
+        let y9999 = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+        alerts.push((y9999, 4, 1));
+        let b = bin(&alerts, &[], Zone::Utc).unwrap();
+        assert!(b.hours_per_bin <= 2, "{}", b.hours_per_bin);
+        let o = b.outliers.unwrap();
+        assert_eq!((o.count, o.first, o.last), (1, y9999, y9999));
+        let svg = render(&alerts, &[], &en());
+        assert!(svg.len() < 150_000, "{} bytes", svg.len());
+        assert!(svg.contains("9999-12-31 23:59 UTC"), "outlier named");
+        // Only outliers, nothing else: the chart spans them.
+        let b = bin(&[(y9999, 4, 1)], &[], Zone::Utc).unwrap();
+        assert_eq!(b.outliers, None);
+        // Extreme spans (year 1 to 9999 evenly) stay bounded.
+        let spread: Vec<_> = (1..=9999)
+            .step_by(97)
+            .map(|y| (Utc.with_ymd_and_hms(y, 6, 1, 0, 0, 0).unwrap(), 2, 1))
+            .collect();
+        let b = bin(&spread, &[], Zone::Utc).unwrap();
+        assert!(b.counts.len() <= MAX_BARS, "{}", b.counts.len());
+        assert!(render(&spread, &[], &en()).len() < 150_000);
+    }
+
+    #[test]
+    fn bars_start_at_local_midnight() {
+        let paris: Zone = "Europe/Paris".parse().unwrap();
+        let july = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
+        let alerts = vec![(at(1, 5, 0), 1, 1), (july, 1, 1)];
+        let b = bin(&alerts, &[], paris).unwrap();
+        assert_eq!(b.hours_per_bin, 24);
+        // 1 March 00:00 in Paris is 28 February 23:00 UTC.
+        assert_eq!(
+            b.start,
+            Utc.with_ymd_and_hms(2026, 2, 28, 23, 0, 0).unwrap()
+        );
     }
 
     #[test]
@@ -331,16 +532,16 @@ mod tests {
             time: at(14, 8, 30),
             label: "noticed <b>".into(),
         }];
-        let b = bin(&[(at(14, 1, 0), 4, 1)], &steps).unwrap();
+        let b = bin(&[(at(14, 1, 0), 4, 1)], &steps, Zone::Utc).unwrap();
         // Eight hours of data, padded to a day, centred.
         assert_eq!(b.counts.len(), MIN_BINS);
         assert_eq!(b.start, at(14, 1, 0) - TimeDelta::hours(8));
         assert_eq!(b.counts[8][4], 1);
-        let svg = render(&[(at(14, 1, 0), 4, 250)], &steps, &EN);
+        let svg = render(&[(at(14, 1, 0), 4, 250)], &steps, &en());
         assert!(svg.contains("250 critical"));
         assert!(svg.contains(">13</text>"));
         assert!(svg.contains("noticed &lt;b&gt;"));
-        assert!(render(&[], &[], &EN).contains(EN.t_empty));
+        assert!(render(&[], &[], &en()).contains(en().t_empty));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! * its script ran to the end (it sets `data-vigie-ready` on `<html>`)
 //!   and the key sections are in the rendered DOM,
 //! * a scope full of hostile strings runs no injected script,
-//! * a screenshot can be taken (the docs' `docs/report-screenshot.png`
-//!   is refreshed from it when `VIGIE_UPDATE_SCREENSHOT=1`).
+//! * a screenshot can be taken (the docs' screenshots are taken from
+//!   `vigie demo`'s real report by `docs/screenshots.sh`).
 //!
 //! Without Chromium the tests print "skipped" and pass, except under
 //! `CI=true`, where `.ci/run` installs it and its absence is a failure.
@@ -17,38 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cdp::chromium_or_skip;
 use vigie_report::{write_html_with, Options, SECTIONS};
-
-/// The Chromium binary: `$CHROMIUM`, else `chromium` or
-/// `chromium-browser` on the PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    for dir in std::env::split_paths(&path) {
-        for name in ["chromium", "chromium-browser"] {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-fn chromium_or_skip() -> Option<PathBuf> {
-    match chromium() {
-        Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("chromium not found on PATH under CI=true: .ci/run must install Debian's `chromium` package")
-        }
-        None => {
-            println!("skipped: chromium not found (apt-get install chromium)");
-            None
-        }
-    }
-}
 
 struct Run {
     stdout: String,
@@ -58,25 +28,12 @@ struct Run {
 /// Runs headless Chromium on `page` with `extra` flags; kills it after 120 s.
 fn run_chromium(bin: &Path, profile: &Path, page: &Path, extra: &[String]) -> Run {
     let mut cmd = Command::new(bin);
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--force-device-scale-factor=1",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .args(extra)
-    .arg(format!("file://{}", page.display()))
-    .stdin(Stdio::null());
+    cmd.args(common::cdp::HEADLESS)
+        .args(["--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null());
     std::fs::create_dir_all(profile).unwrap();
     let out_path = profile.with_extension("stdout.txt");
     let err_path = profile.with_extension("stderr.txt");
@@ -173,12 +130,13 @@ fn report_renders_without_console_errors_and_with_every_section() {
         rows.min(2000)
     )));
     // The graph and charts are in the DOM as SVG.
-    for class in ["graph", "timeline", "progression"] {
+    for class in ["graph", "timeline"] {
         assert!(
             dom.contains(&format!(r#"<svg class="{class}""#)),
             "{class} svg"
         );
     }
+    assert!(dom.contains(r#"<ol class="killchain""#), "kill-chain strip");
 }
 
 #[test]
@@ -312,7 +270,7 @@ fn sorting_and_filtering_work_in_the_browser() {
 }
 
 #[test]
-fn screenshot_for_the_docs() {
+fn a_screenshot_can_be_taken() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
@@ -349,12 +307,6 @@ fn screenshot_for_the_docs() {
         "screenshot suspiciously small: {} bytes",
         png.len()
     );
-    if std::env::var("VIGIE_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report-screenshot.png");
-        std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
-        std::fs::copy(&shot, &docs).unwrap();
-        println!("screenshot written to {}", docs.display());
-    }
     if let Ok(keep) = std::env::var("VIGIE_KEEP_REPORT") {
         std::fs::copy(&page, Path::new(&keep).join("report.html")).unwrap();
         std::fs::copy(&shot, Path::new(&keep).join("report-screenshot.png")).unwrap();

@@ -6,7 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use vigie_report::{render_html, render_html_with, Options, SECTIONS};
+use vigie_report::{render_html, render_html_with, Lang, Options, SECTIONS};
+use vigie_scope::Scope;
 
 /// Every tag the report may contain. Anything else in the output was
 /// injected.
@@ -34,6 +35,11 @@ const ALLOWED_ATTRS: &[&str] = &[
     "data-level",
     "data-zone",
     "data-host",
+    "data-label",
+    "data-tactic",
+    "data-assessment",
+    "scope",
+    "tabindex",
     "hidden",
     "type",
     "placeholder",
@@ -183,8 +189,11 @@ fn the_answer_comes_first_in_plain_words() {
     assert!(answer.contains(&format!(
         r#"<div class="n">{n}</div><div class="l">machines compromised"#
     )));
-    // The limits of the analysis are pointed at from the answer.
-    assert!(answer.contains(r##"2 limit(s) to this analysis — <a href="#coverage">"##));
+    // The limits of the analysis are said where the answer is read.
+    assert!(answer.contains("<strong>Not analysed</strong>"));
+    for c in &scope.caveats {
+        assert!(answer.contains(&c.replace('\'', "&#39;")), "{c}");
+    }
     // GDPR: special-category data went out.
     assert!(answer.contains("GDPR Art. 33"));
     // TES-01's zone is stated as not reached, in green.
@@ -225,17 +234,17 @@ fn progression_follows_the_kill_chain_with_first_times() {
         "13 of 15 tactics seen"
     );
     let order = [
-        "Initial Access",
+        "Initial access",
         "Execution",
         "Persistence",
-        "Privilege Escalation",
-        "Defense Evasion",
-        "Defense Impairment",
-        "Credential Access",
+        "Privilege escalation",
+        "Defense evasion",
+        "Defense impairment",
+        "Credential access",
         "Discovery",
-        "Lateral Movement",
+        "Lateral movement",
         "Collection",
-        "Command and Control",
+        "Command and control",
         "Exfiltration",
         "Impact",
     ];
@@ -244,7 +253,9 @@ fn progression_follows_the_kill_chain_with_first_times() {
         .iter()
         .map(|t| {
             table
-                .find(&format!(r#"<td class="strong">{t}</td>"#))
+                .find(&format!(
+                    r#"<td class="strong" data-label="Stage (tactic)">{t}</td>"#
+                ))
                 .expect(t)
         })
         .collect();
@@ -277,7 +288,7 @@ fn timeline_bins_every_alert() {
     );
     // Without per-alert rows the chart falls back to the steps, and says so.
     let html = render_html(&common::ccpab_scope(), &[]);
-    assert!(html.contains("Per-alert times were not provided"));
+    assert!(html.contains("Per-detection times were not provided"));
 }
 
 #[test]
@@ -359,4 +370,377 @@ fn hostile_strings_cannot_inject_markup() {
     // The checker itself sees injection when there is one.
     let (tags, attrs) = tags_and_attrs(r#"<p>x<img src=x onerror="y"></p>"#);
     assert!(tags.contains("img") && attrs.contains("onerror"));
+}
+
+/// Every string of `v` that holds a space (a sentence, a rule title, a
+/// reason) replaced by a neutral token: what is left of the report's
+/// text is its own wording, which must be all in the chosen language.
+/// Names, ids and enum values have no space and are kept.
+fn neutralise(v: &mut serde_json::Value) {
+    match v {
+        // Sentences and titles (spaces), file paths (`logs/DC01/…`).
+        serde_json::Value::String(s) if s.contains([' ', '/', '\\']) => *s = "Xq".into(),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(neutralise),
+        serde_json::Value::Object(o) => o.values_mut().for_each(neutralise),
+        _ => {}
+    }
+}
+
+fn neutral<T: serde::Serialize + serde::de::DeserializeOwned>(x: &T) -> T {
+    let mut v = serde_json::to_value(x).unwrap();
+    neutralise(&mut v);
+    serde_json::from_value(v).unwrap()
+}
+
+/// The words a reader sees: text outside tags (not the style and script),
+/// and the attributes a browser shows (`title`, `aria-label`,
+/// `placeholder`) or reads out (`data-label`, shown on phones).
+fn visible_words(html: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        text.push_str(&rest[..lt]);
+        text.push(' ');
+        let tag_end = lt + rest[lt..].find('>').unwrap();
+        let tag = &rest[lt..=tag_end];
+        for attr in ["title", "aria-label", "placeholder", "data-label"] {
+            let key = format!(r#" {attr}=""#);
+            if let Some(i) = tag.find(&key) {
+                let v = &tag[i + key.len()..];
+                text.push(' ');
+                text.push_str(&v[..v.find('"').unwrap()]);
+                text.push(' ');
+            }
+        }
+        let lower = tag.to_ascii_lowercase();
+        rest = &rest[tag_end + 1..];
+        for raw in ["style", "script"] {
+            if lower.starts_with(&format!("<{raw}")) {
+                let close = format!("</{raw}>");
+                rest = &rest[rest.find(&close).unwrap() + close.len()..];
+            }
+        }
+    }
+    text.push_str(rest);
+    let text = text
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    text.split(|c: char| !c.is_alphabetic() && c != '\'')
+        .flat_map(|w| w.split('\''))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect()
+}
+
+/// English words that a French report must not contain (and are not
+/// French words too).
+const ENGLISH: &[&str] = &[
+    "the",
+    "and",
+    "with",
+    "from",
+    "which",
+    "what",
+    "when",
+    "where",
+    "how",
+    "why",
+    "log",
+    "logs",
+    "account",
+    "accounts",
+    "host",
+    "hosts",
+    "alert",
+    "alerts",
+    "detection",
+    "detections",
+    "compromised",
+    "reached",
+    "unknown",
+    "status",
+    "level",
+    "rule",
+    "rules",
+    "details",
+    "evidence",
+    "priority",
+    "count",
+    "first",
+    "last",
+    "seen",
+    "shown",
+    "more",
+    "times",
+    "hover",
+    "analysed",
+    "attack",
+    "attacker",
+    "data",
+    "personal",
+    "period",
+    "entry",
+    "low",
+    "medium",
+    "high",
+    "critical",
+    "informational",
+    "yes",
+    "none",
+    "step",
+    "steps",
+    "hop",
+    "outside",
+    "address",
+    "remote",
+    "access",
+    "created",
+    "every",
+    "gdpr",
+    "stage",
+    "sent",
+    "out",
+    "isolate",
+    "disable",
+    "reset",
+    "password",
+    "block",
+    "remove",
+    "affected",
+    "generated",
+    "filter",
+    "minimum",
+    "network",
+    "severity",
+    "privileged",
+    "groups",
+    "added",
+    "processes",
+    "tasks",
+    "domains",
+    "command",
+    "line",
+    "user",
+    "name",
+    "domain",
+    "records",
+    "missing",
+    "cleared",
+    "coverage",
+    "critical",
+    "isolated",
+    "confidence",
+    "discovery",
+    "execution",
+    "movement",
+    "lateral",
+    "collection",
+    "timeline",
+    "chart",
+    "per",
+    "bar",
+    "day",
+    "days",
+];
+
+/// French words that an English report must not contain.
+const FRENCH: &[&str] = &[
+    "le",
+    "la",
+    "les",
+    "des",
+    "du",
+    "une",
+    "est",
+    "pas",
+    "aucun",
+    "aucune",
+    "compte",
+    "comptes",
+    "poste",
+    "postes",
+    "serveur",
+    "serveurs",
+    "journal",
+    "journaux",
+    "données",
+    "détection",
+    "détections",
+    "heure",
+    "heures",
+    "atteinte",
+    "compromis",
+    "élevé",
+    "moyen",
+    "faible",
+    "critique",
+    "preuve",
+    "règle",
+    "règles",
+    "niveau",
+    "priorité",
+    "première",
+    "dernière",
+    "fois",
+    "rgpd",
+    "attaque",
+    "attaquant",
+    "quoi",
+    "pourquoi",
+    "comment",
+    "où",
+    "état",
+    "oui",
+    "non",
+    "inconnu",
+    "chronologie",
+    "déroulement",
+    "parcours",
+    "rançongiciel",
+];
+
+fn assert_no_words(html: &str, forbidden: &[&str], what: &str) {
+    let words = visible_words(html);
+    let found: BTreeSet<&str> = forbidden
+        .iter()
+        .copied()
+        .filter(|f| words.iter().any(|w| w == f))
+        .collect();
+    assert!(found.is_empty(), "{what}: {found:?}");
+}
+
+#[test]
+fn french_report_has_no_english_and_english_no_french() {
+    let scope: vigie_scope::Scope = neutral(&common::ccpab_scope());
+    let rows: Vec<vigie_report::DetectionRow> = neutral(&common::ccpab_detections());
+    // Scope enum-like values that the scope writes in English and the
+    // report must translate.
+    assert!(scope.incidents.iter().any(|i| !i.progression.is_empty()));
+    for (lang, forbidden) in [(Lang::Fr, ENGLISH), (Lang::En, FRENCH)] {
+        let opts = Options {
+            lang,
+            zone: "Europe/Paris".parse().unwrap(),
+            generated_at: Some(common::at(0, 9, 0)),
+            ..Options::default()
+        };
+        let html = render_html_with(&scope, &rows, &opts);
+        assert!(html.contains(&format!(r#"<html lang="{}">"#, lang.code())));
+        assert_no_words(&html, forbidden, &format!("{lang} report"));
+        // Empty and nothing-found reports too.
+        // (Its sentences are the scope stage's, in the scope's language.)
+        let empty: Scope = neutral(&Scope::default_for_test());
+        let html = render_html_with(&empty, &[], &opts);
+        assert_no_words(&html, forbidden, &format!("{lang} empty report"));
+    }
+    // The French words a crisis cell expects.
+    let opts = Options {
+        lang: Lang::Fr,
+        zone: "Europe/Paris".parse().unwrap(),
+        ..Options::default()
+    };
+    let html = render_html_with(&common::ccpab_scope(), &common::ccpab_detections(), &opts);
+    for w in [
+        "RGPD",
+        "CNIL",
+        "Postes et serveurs",
+        "Comptes",
+        "Rapport d&#39;incident",
+    ] {
+        assert!(html.contains(w), "{w}");
+    }
+    // Times in Paris with the year and the zone, UTC on hover.
+    assert!(html.contains("2026-03-08 03:10 CET"), "entry in Paris time");
+    assert!(html.contains(r#"title="2026-03-08 02:10:00 UTC""#));
+}
+
+trait EmptyScope {
+    fn default_for_test() -> Self;
+}
+impl EmptyScope for vigie_scope::Scope {
+    /// What the scope stage gives when nothing was read.
+    fn default_for_test() -> Self {
+        vigie_scope::Observer::new(std::sync::Arc::new(vigie_scope::Assets::default())).finish(&[], vigie_lang::Lang::En)
+    }
+}
+
+#[test]
+fn one_detection_dated_9999_keeps_the_report_small() {
+    let scope = common::ccpab_scope();
+    let mut rows = common::ccpab_detections();
+    let base = render_html_with(&scope, &rows, &Options::default()).len();
+    let y9999 = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 9999, 12, 31, 23, 59, 59).unwrap();
+    rows.push(vigie_report::DetectionRow {
+        time: Some(y9999),
+        level: Some(vigie_detect::Level::High),
+        rule_title: "Clock set far ahead".into(),
+        ..Default::default()
+    });
+    let mut far = scope.clone();
+    if let Some(p) = far.observed.as_mut() {
+        p.last = y9999;
+    }
+    if let Some(p) = far.attack_period.as_mut() {
+        p.last = y9999;
+    }
+    let html = render_html_with(&far, &rows, &Options::default());
+    println!("{base} bytes, {} with a detection dated 9999", html.len());
+    // Before: one SVG line per day of the span, 175 MB.
+    assert!(
+        html.len() < base + 20_000,
+        "{} bytes against {base} without the 9999 detection",
+        html.len()
+    );
+    assert!(
+        html.contains("9999-12-31 23:59 UTC"),
+        "the outlier is named"
+    );
+    assert!(html.contains("outside the chart"));
+}
+
+#[test]
+fn huge_scopes_give_a_bounded_report_that_says_what_it_left_out() {
+    let mut scope = common::ccpab_scope();
+    let host = scope.hosts[0].clone();
+    let link = scope.links[0].clone();
+    let account = scope.accounts[0].clone();
+    let rule = scope.detections.rules[0].clone();
+    let long = "A".repeat(1_000_000);
+    for i in 0..20_000 {
+        let mut h = host.clone();
+        h.name = format!("PC-{i:05}");
+        if i < 3 {
+            // A megabyte of reason (and of name) is cut, not copied.
+            h.compromise_reasons = vec![long.clone()];
+            h.name = format!("PC-{i:05}-{long}");
+        }
+        scope.hosts.push(h);
+        let mut l = link.clone();
+        l.from = format!("PC-{i:05}");
+        l.to = format!("PC-{:05}", i + 1);
+        scope.links.push(l);
+        let mut a = account.clone();
+        a.name = format!("user{i}");
+        scope.accounts.push(a);
+        let mut r = rule.clone();
+        r.title = format!("Rule {i}");
+        scope.detections.rules.push(r);
+        scope.caveats.push(format!("caveat {i}"));
+    }
+    let mut rows = common::ccpab_detections();
+    let row = rows[0].clone();
+    for _ in 0..100_000 {
+        rows.push(row.clone());
+    }
+    let html = render_html_with(&scope, &rows, &Options::default());
+    println!("huge scope: {} bytes", html.len());
+
+    // 20,000 machines, links, accounts and rules, 100,000 detections,
+    // megabyte names: 3.5 MB (a bound, with room, not a target).
+    assert!(html.len() < 6_000_000, "{} bytes", html.len());
+    // Never silently: each capped table says how many rows it left out.
+    assert!(html.contains("more rows not shown here"));
+    assert!(html.matches(r#"<p class="more">"#).count() >= 5);
 }

@@ -192,7 +192,56 @@ fn an_empty_scope_still_renders_and_says_so() {
     for id in SECTIONS {
         assert!(html.contains(&format!(r#"id="{id}""#)), "#{id}");
     }
-    assert!(html.contains("No sign of attack in the logs analysed"));
+    // Nothing read is not "no attack": a grey banner that says so, never
+    // the green one.
+    assert!(html.contains("Nothing could be analysed"));
+    assert!(html.contains(r#"data-assessment="nothing_found_with_gaps""#));
+    assert!(!html.contains("No sign of attack in the logs analysed"));
+    assert!(!html.contains(r#"class="card answer tone-green""#));
     assert!(html.contains("No timed detections to chart."));
     assert!(html.contains("No ATT&amp;CK technique was identified."));
+}
+
+/// Ordinary activity fully read, nothing detected: the one case where the
+/// banner is green. The same activity with a cleared log is not.
+#[test]
+fn green_only_when_coverage_supports_it() {
+    let mut obs = Observer::new(Arc::new(Assets::default()));
+    for (i, h) in [7, 8, 9, 10].into_iter().enumerate() {
+        let e = event(
+            "SRV-FIC01",
+            "Security",
+            4624,
+            100 + i as u64,
+            at(h, 5),
+            &[("TargetUserName", "marie.dupont"), ("LogonType", "3")],
+        );
+        obs.observe(&e, &[]);
+    }
+    let scope = obs.finish(&[], vigie_lang::Lang::En);
+    let html = render_html(&scope, &[]);
+    if scope.caveats.is_empty() {
+        assert!(
+            html.contains(r#"data-assessment="nothing_found""#),
+            "{:?}",
+            scope.caveats
+        );
+        assert!(html.contains("No sign of attack in the logs analysed"));
+        assert!(html.contains(r#"class="card answer tone-green""#));
+    } else {
+        // The scope stage itself named a limit: never green then.
+        assert!(html.contains(r#"data-assessment="nothing_found_with_gaps""#));
+    }
+    let mut gap = scope.clone();
+    gap.coverage.channels[0]
+        .record_gaps
+        .push(vigie_scope::RecordGap {
+            after: 101,
+            before: 140,
+            missing: 38,
+        });
+    let html = render_html(&gap, &[]);
+    assert!(html.contains(r#"data-assessment="nothing_found_with_gaps""#));
+    assert!(html.contains("Incomplete logs: 0 cleared, 1 with missing records."));
+    assert!(!html.contains(r#"class="card answer tone-green""#));
 }

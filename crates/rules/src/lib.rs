@@ -1,11 +1,16 @@
-//! Vigie's own Sigma rule pack, and `vigie rules update`.
+//! Vigie's own Sigma rule pack, the vetted SigmaHQ snapshot, and `vigie
+//! rules update`.
 //!
 //! * [`builtin`] / [`builtin_rule_set`]: the rules under `rules/vigie/` of the
-//!   repository, embedded into the binary at build time. They are what Vigie
-//!   detects with by default, so that a commune with no internet access and no
-//!   SigmaHQ checkout still gets detections for the ransomware playbook
-//!   (VPN brute force, French AD group names, RMM tools, exfiltration, impact).
-//!   SigmaHQ rules are added on top with `--rules`.
+//!   repository, embedded into the binary at build time. With the SigmaHQ
+//!   snapshot they are what Vigie detects with by default, so that a commune
+//!   with no internet access still gets detections for the ransomware
+//!   playbook (VPN brute force, French AD group names, RMM tools,
+//!   exfiltration, impact) and for Active Directory intrusions (password
+//!   spray, Kerberoasting, DCSync, remote execution).
+//! * [`sigmahq`]: the SigmaHQ rules selected by `rules/sigmahq-selection.yml`
+//!   ([`selection`]), embedded at build time or installed by `vigie rules
+//!   update`, with their identity and attribution.
 //! * [`update`]: downloads the latest SigmaHQ release archive for users who
 //!   have internet access, checks that it really is a rule archive, and
 //!   installs it atomically (see [`update`] for the steps).
@@ -19,6 +24,8 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use vigie_detect::{LoadOptions, LoadReport, RuleSet};
 
+pub mod selection;
+pub mod sigmahq;
 mod update;
 
 pub use update::{update, NetworkCause, UpdateError, UpdateOptions, UpdateReport};

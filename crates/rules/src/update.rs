@@ -9,7 +9,10 @@
 //!    not replace a working rule set);
 //! 4. extract into a temporary directory beside `dest`, then swap it into
 //!    place with renames, so `dest` is always either the old complete set or
-//!    the new complete set, never a half-written mix.
+//!    the new complete set, never a half-written mix;
+//! 5. record the release in `dest/vigie-snapshot.json` (tag, newest rule
+//!    date), which is how the binary tells whether an installed release is
+//!    newer than the SigmaHQ snapshot it embeds.
 //!
 //! Machines of French local authorities often have no direct internet
 //! access; every network failure therefore says what failed and how to do the
@@ -236,6 +239,18 @@ pub fn update(dest: &Path, opts: &UpdateOptions) -> Result<UpdateReport, UpdateE
     let archive = get(&agent, &url, "application/octet-stream", opts.max_download)?;
     let bytes = archive.len() as u64;
     let (rule_files, other_files) = install(&archive, dest, opts)?;
+    // What the release is, for the binary to choose between it and the
+    // embedded snapshot (and for a build that embeds this directory).
+    let marker = crate::sigmahq::Marker {
+        release: release.clone(),
+        newest_rule: crate::sigmahq::newest_rule(dest).unwrap_or_default(),
+        url: url.clone(),
+        installed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    crate::sigmahq::write_marker(dest, &marker).map_err(|source| UpdateError::Io {
+        path: dest.join(crate::sigmahq::MARKER),
+        source,
+    })?;
     Ok(UpdateReport {
         release,
         url,

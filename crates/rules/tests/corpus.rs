@@ -79,6 +79,11 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &["PanacheSysmon_vs_AtomicRedTeam01.evtx"],
     ),
     (
+        // Mimikatz lsadump::dcsync by a user account.
+        "Directory Replication Requested by a User Account (DCSync)",
+        &["CA_DCSync_4662.evtx"],
+    ),
+    (
         "Executable Written to a Remote ADMIN$ Share",
         &[
             "LM_REMCOM_5145_TargetHost.evtx",
@@ -101,14 +106,52 @@ const EXPECTED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Every caller is a credential-theft tool: Meterpreter (hashdump,
+        // process listing of LSASS), a Python dumper, Dumpert and its
+        // companion, Mimikatz, MalSeclogon, and a dropper named
+        // voice_mail.msg.exe run from a share.
+        "LSASS Opened for Memory Read by an Unusual Process",
+        &[
+            "CA_sysmon_hashdump_cmd_meterpreter.evtx",
+            "discovery_meterpreter_ps_cmd_process_listing_sysmon_10.evtx",
+            "sysmon_10_11_lsass_memdump.evtx",
+            "sysmon_10_11_outlfank_dumpert_and_andrewspecial_memdump.evtx",
+            "sysmon_10_lsass_mimikatz_sekurlsa_logonpasswords.evtx",
+            "sysmon_20_21_1_CommandLineEventConsumer.evtx",
+            "tutto_malseclogon.evtx",
+        ],
+    ),
+    (
         "Member Added to the Administrators Group (French or English Name)",
         &["Network_Service_Guest_added_to_admins_4732.evtx"],
+    ),
+    (
+        // Kerberos spray: seven unknown names (4768 0x6) and two wrong
+        // passwords (4771 0x18) from 172.16.66.1 within a second.
+        "Password Spray Against the Domain (Failed Kerberos or NTLM Authentications for Many Accounts From One Client)",
+        &["kerberos_pwd_spray_4771.evtx"],
+    ),
+    (
+        "Program Started Through PowerShell Remoting or WinRS",
+        &[
+            "LM_PowershellRemoting_sysmon_1_wsmprovhost.evtx",
+            "LM_winrm_exec_sysmon_1_winrshost.evtx",
+        ],
     ),
     (
         "PsExec-Style Service Communication Pipes",
         &[
             "DE_renamed_psexec_service_sysmon_17_18.evtx",
             "sysmon_privesc_psexec_dwell.evtx",
+        ],
+    ),
+    (
+        // Tasks created over ATSVC and updated, each in the session of a
+        // network logon.
+        "Scheduled Task Created or Changed From a Network Logon Session (Remote Scheduled Task)",
+        &[
+            "LM_ScheduledTask_ATSVC_target_host.evtx",
+            "remote task update 4624 4702 same logonid.evtx",
         ],
     ),
     (
@@ -126,6 +169,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     (
         "Volume Shadow Copies Deleted or Shrunk",
         &["PanacheSysmon_vs_AtomicRedTeam01.evtx"],
+    ),
+    (
+        "WinRM Remote Shell Opened on This Host (PowerShell Remoting or WinRS)",
+        &["LM_winrm_target_wrmlogs_91_wsmanShellStarted_poorLog.evtx"],
     ),
     (
         "Windows Backup Catalog or Backups Deleted With Wbadmin",

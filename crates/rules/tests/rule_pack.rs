@@ -175,6 +175,7 @@ fn selection_keeps_correlation_chains_whole() {
         let opts = LoadOptions {
             min_level: Some(level),
             statuses: None,
+            ..Default::default()
         };
         let (set, rep) = vigie_rules::builtin_rule_set(&opts);
         assert!(rep.failures.is_empty(), "{level:?}: {:#?}", rep.failures);
@@ -197,6 +198,7 @@ fn selection_keeps_correlation_chains_whole() {
         let opts = LoadOptions {
             min_level: None,
             statuses: Some(vec![status.to_string()]),
+            ..Default::default()
         };
         let (set, rep) = vigie_rules::builtin_rule_set(&opts);
         assert!(rep.failures.is_empty(), "{status}: {:#?}", rep.failures);

@@ -102,7 +102,9 @@ fn downloads_verifies_and_installs_the_release() {
         ("rules/windows/a.yml", RULE),
         (
             "rules/windows/b.yml",
-            &RULE.replace("Test Rule", "Other Rule"),
+            &RULE
+                .replace("Test Rule", "Other Rule")
+                .replace("level: low", "date: 2099-02-03\nlevel: low"),
         ),
         ("rules/README.md", "# rules"),
         ("deprecated/config.yml", "name: not a rule\n"),
@@ -137,6 +139,16 @@ fn downloads_verifies_and_installs_the_release() {
     // The installed rules load in the engine.
     let (_, rep) = vigie_detect::load_paths(&[dest.join("rules")], &Default::default());
     assert_eq!(rep.detection, 2, "{rep:?}");
+    // The release is recorded for the binary to compare it with the
+    // SigmaHQ snapshot it embeds.
+    let marker: serde_json::Value =
+        serde_json::from_str(&read(&dest.join(vigie_rules::sigmahq::MARKER))).unwrap();
+    assert_eq!(marker["release"], "r2099-01-01");
+    assert_eq!(marker["newest_rule"], "2099-02-03");
+    assert!(marker["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("sigma_all_rules.zip"));
 }
 
 #[test]

@@ -57,6 +57,13 @@ pub struct Assets {
     pub services: Vec<ServiceAsset>,
     /// Address plan: VPN pools and internal ranges.
     pub networks: NetworksAsset,
+    /// Who the organisation is for the authorities (SIREN, address, DPO,
+    /// crisis cell, NIS2 status): read by the notification drafts.
+    #[serde(skip_serializing_if = "OrganisationDetails::is_empty")]
+    pub organisation_details: OrganisationDetails,
+    /// Title and introduction of the public status page.
+    #[serde(skip_serializing_if = "StatusPageAsset::is_empty")]
+    pub status_page: StatusPageAsset,
 }
 
 /// A network zone.
@@ -174,6 +181,20 @@ pub struct DataStoreAsset {
     pub personal_data: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Categories of personal data it holds (CNIL form categories:
+    /// `identity`, `family_situation`, `social`, `health`, `nir`...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_categories: Vec<DataCategory>,
+    /// Who the data is about, in words (`Bénéficiaires de l'aide sociale`,
+    /// `Agents`, `Mineurs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_subjects: Vec<String>,
+    /// Approximate number of persons concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persons: Option<u64>,
+    /// Approximate number of records (files, rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<u64>,
 }
 
 /// A citizen service.
@@ -181,8 +202,291 @@ pub struct DataStoreAsset {
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceAsset {
     pub name: String,
+    /// Internal description (reports, console).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The name residents know it by, for the public status page
+    /// (`Centre aquatique`). Without it the page shows `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_name: Option<LocalText>,
+    /// One sentence for residents: what the service does for them. Never
+    /// host names or internal detail: it is published as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_description: Option<LocalText>,
+    /// Heading the status page groups it under (`Solidarité`, `Sports`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<LocalText>,
+    /// An internal service (backups, remote work): on the service board,
+    /// never on the public status page.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+    /// Who depends on it (`Bénéficiaires de l'aide sociale`), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependants: Option<String>,
+    /// Approximate number of people who depend on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependants_count: Option<u64>,
+    /// What residents can do while it is down: phone, address, hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<AlternativeAsset>,
+}
+
+/// A text for people, in one language for both (`Accueil`) or in each
+/// (`{fr: Piscine, en: Swimming pool}`). French is the default language
+/// of everything public; English falls back to it when not given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LocalText {
+    /// The same text in every language.
+    Same(String),
+    /// French and (optionally) English.
+    Both(LocalTextBoth),
+}
+
+/// The two-language form of [`LocalText`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalTextBoth {
+    pub fr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
+
+impl LocalText {
+    /// The French text.
+    pub fn fr(&self) -> &str {
+        match self {
+            LocalText::Same(s) => s,
+            LocalText::Both(b) => &b.fr,
+        }
+    }
+
+    /// The English text, else the French one.
+    pub fn en(&self) -> &str {
+        match self {
+            LocalText::Same(s) => s,
+            LocalText::Both(b) => b.en.as_deref().unwrap_or(&b.fr),
+        }
+    }
+
+    /// The text in French (`french`) or English.
+    pub fn get(&self, french: bool) -> &str {
+        if french {
+            self.fr()
+        } else {
+            self.en()
+        }
+    }
+}
+
+impl From<&str> for LocalText {
+    fn from(s: &str) -> Self {
+        LocalText::Same(s.to_string())
+    }
+}
+
+/// What residents can use while a service is down.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlternativeAsset {
+    /// What to do, in words (`Les travailleurs sociaux vous rappellent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<LocalText>,
+    /// Temporary phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Where to go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// When (`lundi–vendredi 9 h–12 h`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hours: Option<LocalText>,
+    /// A page outside the compromised network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Categories of personal data, as the CNIL's breach notification form
+/// lists them (keys in English, French labels in the glossary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    /// Civil status, identity, identification data (état civil, identité).
+    Identity,
+    /// Family situation (situation familiale).
+    FamilySituation,
+    /// Personal life (habits, lifestyle).
+    PersonalLife,
+    /// Professional life (CV, career, HR files).
+    ProfessionalLife,
+    /// Economic and financial data (income, bank details, tax).
+    EconomicFinancial,
+    /// Social situation and benefits (données sociales, aides).
+    Social,
+    /// Connection data (logins, IP addresses, logs).
+    ConnectionData,
+    /// Location data.
+    Location,
+    /// The French social security number (NIR).
+    Nir,
+    /// Copies of official identity documents.
+    IdentityDocuments,
+    /// Passwords or other credentials.
+    Credentials,
+    /// Health data (GDPR Art. 9).
+    Health,
+    /// Offences, convictions, security measures (GDPR Art. 10).
+    Offences,
+    /// Other special categories of GDPR Art. 9 (origin, opinions, beliefs,
+    /// union membership, sexual life, genetic, biometric).
+    OtherSpecial,
+}
+
+impl DataCategory {
+    /// Special categories (GDPR Art. 9) and offences (Art. 10): a breach of
+    /// them is presumed to carry a high risk.
+    pub fn is_sensitive(self) -> bool {
+        matches!(
+            self,
+            DataCategory::Health | DataCategory::Offences | DataCategory::OtherSpecial
+        )
+    }
+
+    /// The snake_case key (as in the assets file and the glossary).
+    pub fn key(self) -> &'static str {
+        match self {
+            DataCategory::Identity => "identity",
+            DataCategory::FamilySituation => "family_situation",
+            DataCategory::PersonalLife => "personal_life",
+            DataCategory::ProfessionalLife => "professional_life",
+            DataCategory::EconomicFinancial => "economic_financial",
+            DataCategory::Social => "social",
+            DataCategory::ConnectionData => "connection_data",
+            DataCategory::Location => "location",
+            DataCategory::Nir => "nir",
+            DataCategory::IdentityDocuments => "identity_documents",
+            DataCategory::Credentials => "credentials",
+            DataCategory::Health => "health",
+            DataCategory::Offences => "offences",
+            DataCategory::OtherSpecial => "other_special",
+        }
+    }
+}
+
+/// How NIS2 applies to the organisation (French transposition terms).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Nis2Status {
+    /// Entité essentielle.
+    Essential,
+    /// Entité importante.
+    Important,
+    /// Not covered.
+    NotCovered,
+    /// Not stated: the drafts are written, marked "to be confirmed".
+    #[default]
+    Unknown,
+}
+
+/// A person or office to contact.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactAsset {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Function (`Président`, `Délégué à la protection des données`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl ContactAsset {
+    pub fn is_empty(&self) -> bool {
+        self == &ContactAsset::default()
+    }
+}
+
+/// The organisation as the authorities know it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganisationDetails {
+    /// SIREN number (9 digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub siren: Option<String>,
+    /// Kind of organisation (`communauté de communes`, `commune`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Postal address of the seat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Residents served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population: Option<u64>,
+    /// Legal representative, who signs notifications and the complaint.
+    #[serde(skip_serializing_if = "ContactAsset::is_empty")]
+    pub representative: ContactAsset,
+    /// Data protection officer (DPO / DPD).
+    #[serde(skip_serializing_if = "ContactAsset::is_empty")]
+    pub dpo: ContactAsset,
+    /// The crisis cell's contact.
+    #[serde(skip_serializing_if = "ContactAsset::is_empty")]
+    pub crisis_cell: ContactAsset,
+    /// Cyber-insurance: insurer and policy (the complaint within 72 h is
+    /// the condition of its payment, Code des assurances L.12-10-1).
+    #[serde(skip_serializing_if = "ContactAsset::is_empty")]
+    pub insurer: ContactAsset,
+    /// Insurance policy number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insurance_policy: Option<String>,
+    /// Whether NIS2 applies: `essential`, `important`, `not_covered`,
+    /// `unknown` (default).
+    pub nis2: Nis2Status,
+    /// The competent NIS2 authority (default ANSSI).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nis2_authority: Option<String>,
+    /// NIS2 sector (`administration publique`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nis2_sector: Option<String>,
+}
+
+impl OrganisationDetails {
+    pub fn is_empty(&self) -> bool {
+        self == &OrganisationDetails::default()
+    }
+}
+
+/// The public status page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusPageAsset {
+    /// Title (default: "État des services — ORGANISATION").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<LocalText>,
+    /// Introduction shown above the services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intro: Option<LocalText>,
+    /// Public address where the page is published (Atom ids and links);
+    /// a host outside the compromised network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// General phone number for residents during the crisis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl StatusPageAsset {
+    pub fn is_empty(&self) -> bool {
+        self == &StatusPageAsset::default()
+    }
 }
 
 /// The address plan.

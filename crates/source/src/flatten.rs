@@ -1,22 +1,13 @@
-//! Turning JSON documents into flat [`Event`]s.
+//! Turning JSON documents into flat [`Event`]s: the helpers every layout
+//! shares, and the Windows event layout itself.
 //!
-//! Four layouts are recognised, in this order:
-//!
-//! 1. **evtx_dump** (`{"Event": {"System": …, "EventData": …}}`, also
-//!    without the `Event` wrapper): the layout of `evtx_dump -o json`,
-//!    Chainsaw and SigmaHQ's `regression_data`. Flattened the way SigmaHQ
-//!    rules and Hayabusa address fields (see [`flatten_windows`]).
-//! 2. **Winlogbeat / ECS** (a `winlog` object): every field is kept under
-//!    its dotted ECS name (`winlog.event_data.Image`) *and* the
-//!    `winlog.event_data.*` / `winlog.user_data.*` values are pushed a
-//!    second time under their leaf names (`Image`), with the envelope under
-//!    the Sigma System names (`EventID`, `Channel`, `Computer`,
-//!    `Provider_Name`, `EventRecordID`). Why both: SigmaHQ rules then work
-//!    unchanged on Winlogbeat data without a field-mapping pipeline, and
-//!    rules or queries written against ECS names still find them.
-//! 3. **Flat Windows** (`EventID`/`Channel`/… at the top level: Hayabusa
-//!    or NXLog style): top-level keys are kept as they are.
-//! 4. **Generic JSON**: nested objects flattened with dotted keys.
+//! Which layout a JSON object is in (evtx_dump, Velociraptor, Winlogbeat,
+//! NXLog, Splunk, …) is recognised per record by [`crate::layout`]; the
+//! table of layouts, their time fields and their traps is in
+//! `docs/layouts.md`. Whatever the layout, events carry the field names
+//! SigmaHQ rules use, with the envelope (`EventID`, `Channel`,
+//! `Computer`, `Provider_Name`, `EventRecordID`) also pushed as fields so
+//! that rules testing them match.
 //!
 //! In every layout JSON numbers become [`Value::Int`] (or `Float`), strings
 //! `Str`, booleans `Bool`, arrays `List`; an object inside an array, which
@@ -28,7 +19,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value as J};
 use vigie_event::{Event, FieldName, Value};
 
-use crate::time::{from_epoch, parse_timestamp};
+use crate::time::{from_epoch, from_epoch_f64, parse_timestamp};
 
 /// FxHash (the rustc hasher): field names are short, trusted-enough keys
 /// (a hostile log can at worst slow its own reading down), and SipHash
@@ -133,33 +124,17 @@ pub fn value(v: &J) -> Value {
     }
 }
 
-/// Converts one JSON object to an event, detecting its layout.
-/// `ev` carries the origin; its envelope and fields are filled here.
+/// Converts one JSON object to an event, detecting its layout (see
+/// [`crate::layout`]). `ev` carries the origin; its envelope and fields
+/// are filled here. The time is taken as the layout gives it, offset-less
+/// times as UTC: readers of whole files use [`crate::layout::convert`] and
+/// let [`crate::clock`] decide which zone such times are in.
 pub fn json_to_event(obj: &Map<String, J>, ev: &mut Event) {
-    if let Some(J::Object(inner)) = obj.get("Event") {
-        if inner.contains_key("System") {
-            flatten_windows(inner, ev);
-            return;
-        }
-    }
-    if obj.contains_key("System") && (obj.contains_key("EventData") || obj.contains_key("UserData"))
-    {
-        flatten_windows(obj, ev);
-        return;
-    }
-    if let Some(J::Object(_)) = obj.get("winlog") {
-        flatten_ecs(obj, ev);
-        return;
-    }
-    if obj.contains_key("Id") && obj.contains_key("LogName") && obj.contains_key("ProviderName") {
-        flatten_powershell(obj, ev);
-        return;
-    }
-    if obj.contains_key("EventID") || obj.contains_key("Channel") {
-        flatten_flat(obj, ev);
-        return;
-    }
-    flatten_generic(obj, ev);
+    let stamp = crate::layout::convert(obj, ev);
+    ev.timestamp = stamp
+        .time
+        .and_then(|w| w.resolve(None))
+        .or(stamp.fallback.map(|f| f.0));
 }
 
 /// evtx_dump layout → Sigma names.
@@ -171,6 +146,12 @@ pub fn json_to_event(obj: &Map<String, J>, ev: &mut Event) {
 ///   `EventID_Qualifiers`) and its text, if any, the element name (the
 ///   `EventID` of classic providers is `{"#attributes": {"Qualifiers": …},
 ///   "#text": 7045}`). Empty elements (`Correlation: null`) give nothing.
+///   Attributes are recognised in the three ways JSON renderers write
+///   them: under `#attributes` (evtx_dump), with an `@` prefix (xmltodict,
+///   `@Name`), or as plain keys (Velociraptor's `parse_evtx`:
+///   `"Provider": {"Name": …}`, `"EventID": {"Value": 4624}`,
+///   `"TimeCreated": {"SystemTime": 1549462715.946133}`, whose `Value`
+///   is the element's text).
 /// * `EventData` children: `Name`d `Data` elements are already keys; the
 ///   unnamed ones are under `Data` (a list when repeated), as Hayabusa and
 ///   SigmaHQ expect.
@@ -189,10 +170,14 @@ pub fn flatten_windows(event: &Map<String, J>, ev: &mut Event) {
                         }
                     }
                     for (ck, cv) in o {
-                        match ck.as_str() {
-                            "#attributes" => {}
-                            "#text" => ev.fields.push((name(k), value(cv))),
-                            _ => leaf(ck, cv, ev),
+                        match (ck.as_str(), cv) {
+                            ("#attributes", _) => {}
+                            ("#text" | "Value", _) => ev.fields.push((name(k), value(cv))),
+                            (_, J::Object(_) | J::Array(_)) => leaf(ck, cv, ev),
+                            (a, _) => {
+                                let a = a.strip_prefix('@').unwrap_or(a);
+                                ev.fields.push((name2(k, a), value(cv)))
+                            }
                         }
                     }
                 }
@@ -233,7 +218,7 @@ pub fn flatten_windows(event: &Map<String, J>, ev: &mut Event) {
 /// Pushes `v` under leaf names: objects are descended into (their
 /// `#text` goes under the parent's name, their attributes under the
 /// attribute names, `xmlns` excepted), anything else is a value of `k`.
-fn leaf(k: &str, v: &J, ev: &mut Event) {
+pub(crate) fn leaf(k: &str, v: &J, ev: &mut Event) {
     match v {
         J::Object(o) => {
             for (ck, cv) in o {
@@ -290,7 +275,7 @@ pub fn envelope_from_fields(ev: &mut Event) {
     }
 }
 
-fn text(v: &Value) -> Option<Box<str>> {
+pub(crate) fn text(v: &Value) -> Option<Box<str>> {
     match v {
         Value::Null => None,
         Value::Str(s) if s.is_empty() => None,
@@ -299,16 +284,17 @@ fn text(v: &Value) -> Option<Box<str>> {
     }
 }
 
-fn time_of(v: &Value) -> Option<vigie_event::Timestamp> {
+pub(crate) fn time_of(v: &Value) -> Option<vigie_event::Timestamp> {
     match v {
         Value::Str(s) => parse_timestamp(s),
         Value::Int(i) => from_epoch(*i),
+        Value::Float(x) => from_epoch_f64(*x),
         _ => None,
     }
 }
 
 /// Generic dotted flattening of `obj` under `prefix`.
-fn dotted(prefix: &mut String, obj: &Map<String, J>, ev: &mut Event) {
+pub(crate) fn dotted(prefix: &mut String, obj: &Map<String, J>, ev: &mut Event) {
     for (k, v) in obj {
         let len = prefix.len();
         if !prefix.is_empty() {
@@ -324,7 +310,7 @@ fn dotted(prefix: &mut String, obj: &Map<String, J>, ev: &mut Event) {
     }
 }
 
-fn get_path<'a>(obj: &'a Map<String, J>, path: &[&str]) -> Option<&'a J> {
+pub(crate) fn get_path<'a>(obj: &'a Map<String, J>, path: &[&str]) -> Option<&'a J> {
     let (first, rest) = path.split_first()?;
     let v = obj.get(*first)?;
     if rest.is_empty() {
@@ -335,186 +321,4 @@ fn get_path<'a>(obj: &'a Map<String, J>, path: &[&str]) -> Option<&'a J> {
             _ => None,
         }
     }
-}
-
-/// Winlogbeat / ECS: dotted names plus Sigma leaf names (see module doc).
-pub fn flatten_ecs(obj: &Map<String, J>, ev: &mut Event) {
-    let mut prefix = String::new();
-    dotted(&mut prefix, obj, ev);
-    let mut sigma = |sigma_name: &str, paths: &[&[&str]], numeric: bool| {
-        for p in paths {
-            if let Some(v) = get_path(obj, p) {
-                let mut val = value(v);
-                if numeric {
-                    if let Some(i) = val.as_i64() {
-                        val = Value::Int(i);
-                    }
-                }
-                ev.fields.push((name(sigma_name), val));
-                return;
-            }
-        }
-    };
-    sigma(
-        "EventID",
-        &[&["winlog", "event_id"], &["event", "code"]],
-        true,
-    );
-    sigma("Channel", &[&["winlog", "channel"]], false);
-    sigma(
-        "Computer",
-        &[
-            &["winlog", "computer_name"],
-            &["host", "name"],
-            &["host", "hostname"],
-        ],
-        false,
-    );
-    sigma(
-        "Provider_Name",
-        &[&["winlog", "provider_name"], &["event", "provider"]],
-        false,
-    );
-    sigma("Provider_Guid", &[&["winlog", "provider_guid"]], false);
-    sigma("EventRecordID", &[&["winlog", "record_id"]], true);
-    sigma(
-        "Security_UserID",
-        &[&["winlog", "user", "identifier"]],
-        false,
-    );
-    for section in ["event_data", "user_data"] {
-        if let Some(J::Object(data)) = get_path(obj, &["winlog", section]) {
-            for (k, v) in data {
-                leaf(k, v, ev);
-            }
-        }
-    }
-    envelope_from_fields(ev);
-    if ev.timestamp.is_none() {
-        ev.timestamp = first_time(obj, &["@timestamp", "timestamp"]);
-    }
-}
-
-/// PowerShell `Get-WinEvent | ConvertTo-Json` objects (`Id`, `LogName`,
-/// `ProviderName`, `MachineName`, `RecordId`, `TimeCreated`,
-/// `Properties`, `Message`). Their keys are kept (dotted), the envelope is
-/// added under the Sigma System names, and the `Properties` values become
-/// `Data` (a list) as unnamed EventData would: PowerShell drops the
-/// EventData *names*, so rules on named fields (`Image`, `TargetUserName`)
-/// cannot match such exports — keyword rules and `Data` can. Export with
-/// `wevtutil epl` / EVTX copies when possible.
-pub fn flatten_powershell(obj: &Map<String, J>, ev: &mut Event) {
-    let mut prefix = String::new();
-    for (k, v) in obj {
-        if k == "Properties" {
-            continue;
-        }
-        match v {
-            J::Object(o) => {
-                prefix.clear();
-                prefix.push_str(k);
-                dotted(&mut prefix, o, ev);
-            }
-            _ => ev.fields.push((name(k), value(v))),
-        }
-    }
-    if let Some(J::Array(props)) = obj.get("Properties") {
-        let data: Vec<Value> = props
-            .iter()
-            .map(|p| match p {
-                J::Object(o) => o.get("Value").map_or(Value::Null, value),
-                other => value(other),
-            })
-            .collect();
-        ev.fields.push((name("Data"), Value::List(data)));
-    }
-    let mut sigma = |sigma_name: &str, key: &[&str]| {
-        if let Some(v) = get_path(obj, key) {
-            ev.fields.push((name(sigma_name), value(v)));
-        }
-    };
-    sigma("EventID", &["Id"]);
-    sigma("Channel", &["LogName"]);
-    sigma("Computer", &["MachineName"]);
-    sigma("Provider_Name", &["ProviderName"]);
-    sigma("EventRecordID", &["RecordId"]);
-    sigma("Security_UserID", &["UserId", "Value"]);
-    envelope_from_fields(ev);
-    ev.timestamp = match obj.get("TimeCreated") {
-        // Windows PowerShell 5.1: "\/Date(1767402603123)\/".
-        Some(J::String(s)) if s.contains("Date(") => s
-            .split("Date(")
-            .nth(1)
-            .and_then(|r| r.split([')', '+', '-']).next())
-            .and_then(|ms| ms.parse::<i64>().ok())
-            .and_then(chrono::DateTime::from_timestamp_millis),
-        Some(J::String(s)) => parse_timestamp(s),
-        _ => None,
-    };
-}
-
-/// Already-flat Windows objects (Hayabusa, NXLog `im_msvistalog`, …):
-/// top-level keys kept, nested objects dotted. NXLog's names for the
-/// envelope (`Hostname`, `SourceName`/`ProviderName`, `RecordNumber`,
-/// `EventTime`) are understood too.
-pub fn flatten_flat(obj: &Map<String, J>, ev: &mut Event) {
-    let mut prefix = String::new();
-    dotted(&mut prefix, obj, ev);
-    envelope_from_fields(ev);
-    let s = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| obj.get(*k).map(value))
-            .and_then(|v| text(&v))
-    };
-    if ev.computer.is_none() {
-        ev.computer = s(&["Hostname", "hostname", "host"]);
-    }
-    if ev.provider.is_none() {
-        ev.provider = s(&["ProviderName", "SourceName", "Provider"]);
-    }
-    if ev.record_id.is_none() {
-        ev.record_id = ["RecordNumber", "RecordID"]
-            .iter()
-            .find_map(|k| obj.get(*k).map(value))
-            .and_then(|v| v.as_i64())
-            .and_then(|i| u64::try_from(i).ok());
-    }
-    if ev.timestamp.is_none() {
-        ev.timestamp = first_time(
-            obj,
-            &[
-                "SystemTime",
-                "TimeCreated",
-                "Timestamp",
-                "EventTime",
-                "@timestamp",
-                "timestamp",
-                "UtcTime",
-            ],
-        );
-    }
-}
-
-/// Any other JSON object: dotted keys; the time from the usual keys, the
-/// computer from `host.name`/`hostname`/`host`.
-pub fn flatten_generic(obj: &Map<String, J>, ev: &mut Event) {
-    let mut prefix = String::new();
-    dotted(&mut prefix, obj, ev);
-    ev.timestamp = first_time(obj, &["@timestamp", "timestamp", "Timestamp", "time", "ts"]);
-    ev.computer = [
-        get_path(obj, &["host", "name"]),
-        obj.get("hostname"),
-        obj.get("host"),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(Into::into));
-}
-
-fn first_time(obj: &Map<String, J>, keys: &[&str]) -> Option<vigie_event::Timestamp> {
-    keys.iter().find_map(|k| match obj.get(*k)? {
-        J::String(s) => parse_timestamp(s),
-        J::Number(n) => n.as_i64().and_then(from_epoch),
-        _ => None,
-    })
 }

@@ -24,7 +24,7 @@ use memchr::memchr;
 use serde_json::Value as J;
 use vigie_event::{Event, Locator, Origin};
 
-use crate::flatten::json_to_event;
+use crate::layout::convert;
 use crate::stream::{flatten_json_bytes, NameCache};
 use crate::{Place, Sink, SourceError};
 
@@ -180,8 +180,8 @@ fn emit(
                 source: src.clone(),
                 locator,
             });
-            json_to_event(&obj, &mut ev);
-            sink.push(ev);
+            let stamp = convert(&obj, &mut ev);
+            sink.push_stamped(ev, stamp);
         }
         J::Array(items) => {
             for item in items {

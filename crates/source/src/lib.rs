@@ -17,10 +17,22 @@
 //! UTF-16 text with a byte-order mark (Windows PowerShell exports) is
 //! converted to UTF-8 first. Anything else (archives, binaries, YAML…) is
 //! reported as skipped, with the reason ([`sniff`]).
-//! JSON objects are flattened according to their layout (evtx_dump,
-//! Winlogbeat/ECS, PowerShell `Get-WinEvent`, flat Windows, generic): see
-//! [`flatten`]. Syslog field names and time rules: see [`syslog`]. EVTX
-//! damage handling and the conversion measurements: see [`evtx`].
+//! JSON objects are flattened according to their layout, recognised per
+//! record (evtx_dump, Velociraptor, Winlogbeat 6/7/8, NXLog and Logstash,
+//! Splunk exports, PowerShell `Get-WinEvent`, generic): see [`layout`] and
+//! `docs/layouts.md`. Syslog field names and time rules, Sysmon for Linux
+//! included: see [`syslog`]. EVTX damage handling and the conversion
+//! measurements: see [`evtx`].
+//!
+//! # Times
+//!
+//! Every event time is UTC. Where a collector wrote local time — without
+//! a zone (NXLog's `EventTime`, RFC 3164 headers) or labelled UTC — and
+//! the file also carries a trustworthy UTC reading (Sysmon's `UtcTime`,
+//! Logstash's `@timestamp`), the offset is found per file and per
+//! computer and corrected; otherwise offset-less times are read in
+//! [`ReadOptions::input_zone`]. Each correction and assumption is stated
+//! in [`FileReport::notes`]: see [`clock`].
 //!
 //! # Memory
 //!
@@ -68,15 +80,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vigie_event::{Event, Timestamp};
 
+pub mod clock;
 pub mod evtx;
 pub mod flatten;
 mod json;
+pub mod layout;
 mod stream;
 pub mod syslog;
 mod time;
 mod xml;
 
-pub use time::parse_timestamp;
+pub use time::{parse_timestamp, parse_when, When};
+pub use vigie_lang::Zone;
 
 /// A file format, as detected from content by [`sniff`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,10 +206,13 @@ pub struct ReadOptions {
     /// [`syslog`]): `None` in [`read_file`] means the file's modification
     /// time, in [`read_bytes`] the current time.
     pub reference_time: Option<Timestamp>,
-    /// Offset from UTC, in seconds, of timestamps that carry no zone
-    /// (RFC 3164 headers, FortiGate `date`/`time` without `tz`). Default 0:
-    /// such times are taken as UTC.
-    pub local_offset_secs: i32,
+    /// The zone of times written without one (NXLog's `EventTime`, RFC
+    /// 3164 syslog headers, FortiGate `date`/`time` without `tz`), with its
+    /// daylight-saving rules. `None` (the default): such times are read as
+    /// UTC, and each file's notes say so. Either way, a file whose records
+    /// also carry a trustworthy UTC reading has its actual offset detected
+    /// and corrected (see [`clock`]). The CLI's `--input-timezone`.
+    pub input_zone: Option<Zone>,
     /// Events per [`Batch`] for line-based formats. EVTX gives one batch
     /// per chunk whatever this says.
     pub batch_size: usize,
@@ -214,7 +232,7 @@ impl Default for ReadOptions {
         ReadOptions {
             syslog_year: None,
             reference_time: None,
-            local_offset_secs: 0,
+            input_zone: None,
             batch_size: 1024,
             recover_records: false,
             sha256: true,
@@ -310,6 +328,8 @@ pub(crate) struct Sink<'a> {
     pub skipped: u64,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// The zone detector of text formats (see [`clock`]); `None` for EVTX.
+    clock: Option<clock::Clock>,
 }
 
 impl<'a> Sink<'a> {
@@ -323,7 +343,47 @@ impl<'a> Sink<'a> {
             skipped: 0,
             first: None,
             last: None,
+            clock: None,
         }
+    }
+
+    /// Puts records with doubtful times through a [`clock::Clock`] reading
+    /// offset-less times in `zone`.
+    pub(crate) fn with_clock(mut self, zone: Option<Zone>) -> Self {
+        self.clock = Some(clock::Clock::new(zone));
+        self
+    }
+
+    /// Pushes an event whose time is described by `stamp` (see
+    /// [`clock`]): it may be held until the file's offsets are known.
+    pub(crate) fn push_stamped(&mut self, mut ev: Event, stamp: clock::Stamp) {
+        let Some(c) = self.clock.as_mut() else {
+            ev.timestamp = stamp
+                .time
+                .and_then(|w| w.resolve(None))
+                .or(stamp.fallback.map(|f| f.0));
+            self.push(ev);
+            return;
+        };
+        if let Some(ev) = c.admit(ev, stamp) {
+            self.push(ev);
+        } else if c.must_release() {
+            let released = c.release();
+            for ev in released {
+                self.push(ev);
+            }
+        }
+    }
+
+    /// Releases held events, states the clock's findings in `notes`, and
+    /// flushes.
+    pub(crate) fn finish(&mut self, notes: &mut Vec<String>) {
+        if let Some(mut c) = self.clock.take() {
+            for ev in c.finish(notes) {
+                self.push(ev);
+            }
+        }
+        self.flush();
     }
 
     pub(crate) fn push(&mut self, ev: Event) {
@@ -687,7 +747,7 @@ fn read_content(
     match format {
         Format::Evtx => evtx::read_evtx(src, bytes, opts, on_batch, report),
         Format::JsonLines | Format::Json | Format::Syslog | Format::Xml => {
-            let mut sink = Sink::new(on_batch, 0, opts.batch_size);
+            let mut sink = Sink::new(on_batch, 0, opts.batch_size).with_clock(opts.input_zone);
             let mut errors = Vec::new();
             match format {
                 Format::JsonLines => json::read_lines(bytes, src, &mut sink, &mut errors),
@@ -697,7 +757,7 @@ fn read_content(
                     syslog::read_syslog(bytes, src, opts, &mut sink, &mut errors, &mut report.notes)
                 }
             }
-            sink.flush();
+            sink.finish(&mut report.notes);
             report.absorb(&sink);
             report.errors.extend(errors);
         }

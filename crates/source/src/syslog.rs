@@ -24,6 +24,23 @@
 //! * timestamp, in order of preference: FortiGate `eventtime` (epoch in
 //!   s/ms/µs/ns), FortiGate `date`+`time`(+`tz`), the header timestamp.
 //!
+//! # Sysmon for Linux
+//!
+//! Sysmon for Linux logs each event as Windows event XML in the message of
+//! a syslog line from `sysmon` (`Nov 18 14:33:22 host sysmon:
+//! <Event><System><Provider Name="Linux-Sysmon" …`; Sysinternals'
+//! SysmonForLinux README: "logs to /var/log/syslog"). Such a payload is
+//! read as event XML ([`crate::xml`]): fields under their Sigma names
+//! (`Image`, `CommandLine`, `DestinationIp`…), the envelope from `System`
+//! (channel `Linux-Sysmon/Operational`, provider `Linux-Sysmon`, the
+//! event id, the computer), and the time from `SystemTime` (UTC) rather
+//! than the header. The header keeps `hostname`/`appname`/`procid`; the
+//! XML text itself is not kept a second time as `message`. Its header
+//! time, beside the exact `SystemTime`, tells the zone of that host's
+//! syslog clock, which corrects the header times of its other lines in
+//! the same file (see [`crate::clock`]). A payload cut at the relay's
+//! message size limit is reported and kept as text.
+//!
 //! # Year-less and zone-less timestamps
 //!
 //! RFC 3164 timestamps (`Jan  9 02:10:03`) have no year. The year is
@@ -34,17 +51,19 @@
 //! reference (a log cannot be written after its file was last modified;
 //! so a December line in a file modified in January belongs to the
 //! previous year). Times without a zone (RFC 3164, FortiGate without
-//! `tz`) are shifted by [`ReadOptions::local_offset_secs`] (default 0:
-//! taken as UTC). The assumed year is stated in the report's notes.
+//! `tz`) are read in [`ReadOptions::input_zone`] (default: UTC, stated in
+//! the notes) unless the file shows their offset (see [`crate::clock`]).
+//! The assumed year is stated in the report's notes.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use memchr::memchr;
-use vigie_event::{Event, Locator, Origin, Timestamp, Value};
+use vigie_event::{Event, Locator, Origin, Value};
 
-use crate::flatten::name;
-use crate::time::parse_timestamp;
+use crate::clock::{Check, Stamp};
+use crate::flatten::{flatten_windows, name};
+use crate::time::{parse_when, When};
 use crate::{Place, ReadOptions, Sink, SourceError};
 
 const MONTHS: [&str; 12] = [
@@ -107,7 +126,7 @@ fn bsd_time(s: &str) -> Option<(u32, u32, NaiveTime, &str)> {
 }
 
 /// An ISO 8601 timestamp token at the start: (timestamp, rest).
-fn iso_prefix(s: &str) -> Option<(Timestamp, &str)> {
+fn iso_prefix(s: &str) -> Option<(When, &str)> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') {
         return None;
@@ -118,7 +137,7 @@ fn iso_prefix(s: &str) -> Option<(Timestamp, &str)> {
         // `2026-01-09 02:10:03 host …`: the time is the second token.
         s[11..].find(' ').map_or(s.len(), |n| n + 11)
     };
-    let t = parse_timestamp(&s[..end])?;
+    let t = parse_when(&s[..end])?;
     Some((t, s[end..].trim_start_matches(' ')))
 }
 
@@ -243,17 +262,16 @@ fn structured_data(s: &str) -> Option<(Vec<(String, String)>, &str)> {
 /// Year inference for year-less timestamps (see the module doc).
 struct YearRule {
     fixed: Option<i32>,
-    reference: Timestamp,
-    offset: Duration,
+    /// The reference instant as a wall-clock time (the day of tolerance
+    /// covers any zone).
+    reference: NaiveDateTime,
     used: Option<i32>,
 }
 
 impl YearRule {
-    fn resolve(&mut self, month: u32, day: u32, time: NaiveTime) -> Option<Timestamp> {
-        let mk = |y: i32| {
-            NaiveDate::from_ymd_opt(y, month, day)
-                .map(|d| Utc.from_utc_datetime(&NaiveDateTime::new(d, time)) - self.offset)
-        };
+    fn resolve(&mut self, month: u32, day: u32, time: NaiveTime) -> Option<NaiveDateTime> {
+        let mk =
+            |y: i32| NaiveDate::from_ymd_opt(y, month, day).map(|d| NaiveDateTime::new(d, time));
         let t = match self.fixed {
             Some(y) => mk(y)?,
             None => {
@@ -281,10 +299,10 @@ pub(crate) fn read_syslog(
     errors: &mut Vec<SourceError>,
     notes: &mut Vec<String>,
 ) {
+    let reference = opts.reference_time.unwrap_or_else(Utc::now);
     let mut years = YearRule {
         fixed: opts.syslog_year,
-        reference: opts.reference_time.unwrap_or_else(Utc::now),
-        offset: Duration::seconds(opts.local_offset_secs as i64),
+        reference: reference.naive_utc(),
         used: None,
     };
     let mut headerless = (0u64, 0u64);
@@ -312,13 +330,20 @@ pub(crate) fn read_syslog(
             source: src.clone(),
             locator: Locator::Line(line_no),
         });
-        if !parse_line(&text, &mut ev, &mut years, opts) {
+        let line = parse_line(&text, &mut ev, &mut years);
+        if !line.recognised {
             if headerless.0 == 0 {
                 headerless.1 = line_no;
             }
             headerless.0 += 1;
         }
-        sink.push(ev);
+        if let Some(e) = line.xml_error {
+            errors.push(SourceError::new(
+                Place::Line(line_no),
+                format!("Sysmon event XML truncated or malformed ({e}); line kept as text"),
+            ));
+        }
+        sink.push_stamped(ev, line.stamp);
     }
     if headerless.0 > 0 {
         notes.push(format!(
@@ -330,14 +355,22 @@ pub(crate) fn read_syslog(
         notes.push(format!(
             "year-less syslog timestamps placed in {y} (or the year before when later than {}): \
              reference = file modification time; set the year explicitly if this is wrong",
-            years.reference.format("%Y-%m-%d")
+            reference.format("%Y-%m-%d")
         ));
     }
 }
 
-/// Parses one line into `ev`. Returns false when no header was
-/// recognised (the line is then kept as a message-only event).
-fn parse_line(line: &str, ev: &mut Event, years: &mut YearRule, opts: &ReadOptions) -> bool {
+/// What [`parse_line`] found.
+struct Line {
+    /// A header was recognised (else the line is a message-only event).
+    recognised: bool,
+    stamp: Stamp,
+    /// A Sysmon XML payload that could not be read.
+    xml_error: Option<String>,
+}
+
+/// Parses one line into `ev`.
+fn parse_line(line: &str, ev: &mut Event, years: &mut YearRule) -> Line {
     let mut recognised = false;
     let mut rest = line;
     let mut header_time = None;
@@ -358,7 +391,7 @@ fn parse_line(line: &str, ev: &mut Event, years: &mut YearRule, opts: &ReadOptio
             let procid = parts.next().unwrap_or("-");
             let msgid = parts.next().unwrap_or("-");
             let after = parts.next().unwrap_or("");
-            header_time = if ts == "-" { None } else { parse_timestamp(ts) };
+            header_time = if ts == "-" { None } else { parse_when(ts) };
             let nil = |s: &str| (s != "-" && !s.is_empty()).then(|| s.to_string());
             hostname = (host != "-").then_some(host);
             app = (appname != "-").then_some(appname);
@@ -384,14 +417,18 @@ fn parse_line(line: &str, ev: &mut Event, years: &mut YearRule, opts: &ReadOptio
                 None => after,
             };
             let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-            finish(ev, msg, header_time, hostname, app, opts);
-            return true;
+            let (stamp, xml_error) = finish(ev, msg, header_time, hostname, app);
+            return Line {
+                recognised: true,
+                stamp,
+                xml_error,
+            };
         }
     }
     // RFC 3164-style header (or none, for bare FortiGate lines).
     if let Some((month, day, time, r)) = bsd_time(rest) {
         recognised = true;
-        header_time = years.resolve(month, day, time);
+        header_time = years.resolve(month, day, time).map(When::Naive);
         rest = r;
         (hostname, app, rest) = host_and_tag(rest, ev);
     } else if let Some((t, r)) = iso_prefix(rest) {
@@ -403,8 +440,12 @@ fn parse_line(line: &str, ev: &mut Event, years: &mut YearRule, opts: &ReadOptio
     if !recognised && is_forti(rest) {
         recognised = true;
     }
-    finish(ev, rest, header_time, hostname, app, opts);
-    recognised
+    let (stamp, xml_error) = finish(ev, rest, header_time, hostname, app);
+    Line {
+        recognised,
+        stamp,
+        xml_error,
+    }
 }
 
 /// After a 3164 timestamp: `HOSTNAME TAG[PID]: MSG`, where either part may
@@ -441,15 +482,54 @@ fn host_and_tag<'a>(
     (hostname, app, rest)
 }
 
-/// Adds the payload (`message`, key=value fields) and the envelope.
+/// Adds the payload (`message`, key=value fields, or a Sysmon for Linux
+/// event) and the envelope; describes the line's time.
 fn finish(
     ev: &mut Event,
     msg: &str,
-    header_time: Option<Timestamp>,
+    header_time: Option<When>,
     hostname: Option<&str>,
     app: Option<&str>,
-    opts: &ReadOptions,
-) {
+) -> (Stamp, Option<String>) {
+    let header = |time: Option<When>| Stamp {
+        time,
+        field: "syslog header",
+        // A header stating its offset (RFC 5424, rsyslog's RFC 3339) is
+        // believed; a zone-less one is checked where the file allows.
+        trusted: matches!(time, Some(When::Utc(_))),
+        ..Stamp::default()
+    };
+    let mut xml_error = None;
+    if msg.starts_with("<Event") {
+        match crate::xml::first_event_json(msg) {
+            Some(Ok(event)) => {
+                flatten_windows(&event, ev);
+                if ev.computer.is_none() {
+                    ev.computer = hostname.map(Into::into);
+                }
+                let t = ev
+                    .get("TimeCreated_SystemTime")
+                    .and_then(crate::flatten::time_of);
+                let mut stamp = Stamp::trusted(t, "SystemTime");
+                stamp.check = match (header_time, t) {
+                    (Some(seen @ When::Naive(_)), Some(truth)) => Some(Check {
+                        seen,
+                        seen_field: "syslog header",
+                        truth,
+                        truth_field: "Sysmon SystemTime",
+                        exact: true,
+                    }),
+                    _ => None,
+                };
+                if stamp.time.is_none() {
+                    stamp = header(header_time);
+                }
+                return (stamp, None);
+            }
+            Some(Err(e)) => xml_error = Some(e),
+            None => {}
+        }
+    }
     ev.push(name("message"), msg);
     let mut forti = false;
     let mut kv_time = None;
@@ -458,7 +538,7 @@ fn finish(
             let get = |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| &**v);
             forti = get("logid").is_some()
                 && (get("devname").is_some() || get("devid").is_some() || get("type").is_some());
-            kv_time = kv_timestamp(get("eventtime"), get("date"), get("time"), get("tz"), opts);
+            kv_time = kv_timestamp(get("eventtime"), get("date"), get("time"), get("tz"));
             if let Some(d) = get("devname") {
                 ev.computer = Some(d.into());
             }
@@ -467,7 +547,6 @@ fn finish(
             }
         }
     }
-    ev.timestamp = kv_time.or(header_time);
     if ev.computer.is_none() {
         ev.computer = hostname.map(Into::into);
     }
@@ -477,18 +556,27 @@ fn finish(
     } else {
         app.map(Into::into)
     };
+    let stamp = match kv_time {
+        Some((t, field)) => Stamp {
+            time: Some(t),
+            field,
+            trusted: matches!(t, When::Utc(_)),
+            ..Stamp::default()
+        },
+        None => header(header_time),
+    };
+    (stamp, xml_error)
 }
 
 /// FortiGate time: `eventtime` (epoch, precision from its length), else
-/// `date` + `time` with `tz` (`+0100`, `-0800`, `+01:00`) or the local
-/// offset option.
+/// `date` + `time` with `tz` (`+0100`, `-0800`, `+01:00`), else the same
+/// without a zone.
 fn kv_timestamp(
     eventtime: Option<&str>,
     date: Option<&str>,
     time: Option<&str>,
     tz: Option<&str>,
-    opts: &ReadOptions,
-) -> Option<Timestamp> {
+) -> Option<(When, &'static str)> {
     if let Some(n) = eventtime.and_then(|e| e.trim().parse::<i64>().ok()) {
         let t = match n.unsigned_abs() {
             x if x >= 100_000_000_000_000_000 => Some(DateTime::from_timestamp_nanos(n)),
@@ -496,18 +584,18 @@ fn kv_timestamp(
             x if x >= 100_000_000_000 => DateTime::from_timestamp_millis(n),
             _ => DateTime::from_timestamp(n, 0),
         };
-        if t.is_some() {
-            return t;
+        if let Some(t) = t {
+            return Some((When::Utc(t), "FortiGate eventtime"));
         }
     }
     let (date, time) = (date?, time?);
     let naive =
         NaiveDateTime::parse_from_str(&format!("{date} {time}"), "%Y-%m-%d %H:%M:%S").ok()?;
-    let offset = match tz.map(str::trim) {
-        Some(tz) => parse_offset(tz).unwrap_or(opts.local_offset_secs),
-        None => opts.local_offset_secs,
+    let when = match tz.map(str::trim).and_then(parse_offset) {
+        Some(offset) => When::Utc(naive.and_utc() - Duration::seconds(offset as i64)),
+        None => When::Naive(naive),
     };
-    Some(Utc.from_utc_datetime(&naive) - Duration::seconds(offset as i64))
+    Some((when, "FortiGate date/time"))
 }
 
 /// `+0100`, `-08:00`, `UTC` → seconds east of UTC.
@@ -570,8 +658,10 @@ mod tests {
     fn year_rule_goes_back_a_year_past_the_reference() {
         let mut y = YearRule {
             fixed: None,
-            reference: Utc.with_ymd_and_hms(2026, 1, 12, 8, 0, 0).unwrap(),
-            offset: Duration::zero(),
+            reference: NaiveDate::from_ymd_opt(2026, 1, 12)
+                .unwrap()
+                .and_hms_opt(8, 0, 0)
+                .unwrap(),
             used: None,
         };
         let t = NaiveTime::from_hms_opt(23, 0, 0).unwrap();

@@ -1,23 +1,75 @@
 //! Timestamp parsing shared by every reader.
 //!
 //! Logs write instants in many ways; every reader converts them to UTC
-//! here. A time without an offset is taken as UTC, because that is what
-//! Windows (`SystemTime`), Sysmon (`UtcTime`) and most JSON exporters write.
+//! here. [`parse_when`] keeps apart what a text *states* (an offset or a
+//! `Z`: [`When::Utc`]) from what it leaves open (no zone at all:
+//! [`When::Naive`]), because an offset-less time is only an instant once
+//! the zone it was written in is known ([`resolve`]): NXLog's `EventTime`
+//! is the collector's local time, RFC 3164 syslog headers the sender's.
+//! Which zone, and whether a `Z` can be believed, is decided per file by
+//! [`crate::clock`]. [`parse_timestamp`] is the short form that takes an
+//! offset-less time as UTC, which is right for the values Windows and
+//! Sysmon document as UTC (`SystemTime`, `UtcTime`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use vigie_event::Timestamp;
+use vigie_lang::Zone;
 
-/// Parses the timestamp layouts found in Windows, ECS and generic JSON logs:
-/// RFC 3339 (`2025-11-27T07:40:10.165324Z`, `...+01:00`), the same with a
-/// space instead of `T`, with `+0100` offsets, and offset-less times
-/// (taken as UTC).
-pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
+/// A time as written: an instant, or a wall-clock time whose zone the
+/// text does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The text stated its offset (`Z`, `+02:00`, ` UTC`), or was an
+    /// epoch number.
+    Utc(Timestamp),
+    /// No zone in the text (`2020-08-06 11:56:04`).
+    Naive(NaiveDateTime),
+}
+
+impl When {
+    /// The instant, reading a naive time in `zone` (UTC when `None`).
+    pub fn resolve(self, zone: Option<Zone>) -> Option<Timestamp> {
+        match self {
+            When::Utc(t) => Some(t),
+            When::Naive(n) => resolve(n, zone),
+        }
+    }
+}
+
+/// A wall-clock time in `zone` as an instant, with the zone's
+/// daylight-saving rules. In the hour repeated when clocks go back the
+/// earlier instant is taken; a time in the hour skipped when they go
+/// forward (which no clock showed) is read with the offset in force just
+/// before the change, as most log tools do.
+pub fn resolve(n: NaiveDateTime, zone: Option<Zone>) -> Option<Timestamp> {
+    match zone {
+        None | Some(Zone::Utc) => Some(Utc.from_utc_datetime(&n)),
+        Some(Zone::Iana(tz)) => match tz.from_local_datetime(&n) {
+            LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
+            LocalResult::None => {
+                let before = n - chrono::Duration::hours(3);
+                let off = tz.offset_from_local_datetime(&before).earliest()?;
+                let fixed = chrono::Offset::fix(&off);
+                fixed
+                    .from_local_datetime(&n)
+                    .single()
+                    .map(|t| t.with_timezone(&Utc))
+            }
+        },
+    }
+}
+
+/// Parses a time the way [`parse_timestamp`] does, but keeps whether the
+/// text stated its zone. Numbers in text are not epochs here (a JSON
+/// number is: see [`from_epoch`]).
+pub fn parse_when(s: &str) -> Option<When> {
     let s = s.trim();
     if s.len() < 10 || !s.as_bytes()[0].is_ascii_digit() {
         return None;
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(When::Utc(t.with_timezone(&Utc)));
     }
     // Normalise the date/time separator so one set of patterns suffices.
     let owned;
@@ -28,26 +80,39 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
         s
     };
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(When::Utc(t.with_timezone(&Utc)));
     }
-    let s = s.strip_suffix(" UTC").unwrap_or(s);
-    let s = s.strip_suffix('Z').unwrap_or(s);
+    let (s, stated) = match s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f %z"] {
         if let Ok(t) = DateTime::<FixedOffset>::parse_from_str(s, fmt) {
-            return Some(t.with_timezone(&Utc));
+            return Some(When::Utc(t.with_timezone(&Utc)));
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(Utc.from_utc_datetime(&t));
-        }
-    }
-    if s.len() == 10 {
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t));
-        }
-    }
-    None
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
+        .or_else(|| {
+            (s.len() == 10)
+                .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .flatten()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(if stated {
+        When::Utc(Utc.from_utc_datetime(&naive))
+    } else {
+        When::Naive(naive)
+    })
+}
+
+/// Parses the timestamp layouts found in Windows, ECS and generic JSON logs:
+/// RFC 3339 (`2025-11-27T07:40:10.165324Z`, `...+01:00`), the same with a
+/// space instead of `T`, with `+0100` offsets, and offset-less times
+/// (taken as UTC: use [`parse_when`] where the zone is in doubt).
+pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
+    parse_when(s).and_then(|w| w.resolve(None))
 }
 
 /// An epoch number as a timestamp: seconds, or milliseconds when the value
@@ -58,6 +123,16 @@ pub fn from_epoch(n: i64) -> Option<Timestamp> {
     } else {
         DateTime::from_timestamp(n, 0)
     }
+}
+
+/// A fractional epoch in seconds (Velociraptor writes
+/// `TimeCreated.SystemTime` as `1549462715.946133`), to the microsecond.
+pub fn from_epoch_f64(x: f64) -> Option<Timestamp> {
+    if !x.is_finite() || x.abs() > 1e13 {
+        return None;
+    }
+    let micros = (x * 1e6).round() as i64;
+    DateTime::from_timestamp_micros(micros)
 }
 
 #[cfg(test)]
@@ -104,6 +179,50 @@ mod tests {
         assert_eq!(iso(from_epoch(1_767_924_603)), "2026-01-09T02:10:03+00:00");
         assert_eq!(
             iso(from_epoch(1_767_924_603_000)),
+            "2026-01-09T02:10:03+00:00"
+        );
+        assert_eq!(
+            iso(from_epoch_f64(1_549_462_715.946_133)),
+            "2019-02-06T14:18:35.946133+00:00"
+        );
+    }
+
+    #[test]
+    fn zone_stated_or_not() {
+        let n = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        // NXLog's EventTime: no zone.
+        assert_eq!(
+            parse_when("2020-08-06 11:56:04"),
+            Some(When::Naive(n("2020-08-06 11:56:04")))
+        );
+        // A Z, an offset or " UTC" state it.
+        for s in [
+            "2020-08-06T15:56:04Z",
+            "2020-08-06 17:56:04+02:00",
+            "2020-08-06 15:56:04 UTC",
+            "2020-08-06 16:56:04 +0100",
+        ] {
+            assert_eq!(
+                parse_when(s),
+                Some(When::Utc(Utc.from_utc_datetime(&n("2020-08-06 15:56:04")))),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn naive_times_read_in_a_zone_with_its_daylight_saving_rules() {
+        let paris: Zone = "Europe/Paris".parse().unwrap();
+        let n = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let r = |s: &str| iso(resolve(n(s), Some(paris)));
+        assert_eq!(r("2026-01-09 02:10:03"), "2026-01-09T01:10:03+00:00");
+        assert_eq!(r("2026-07-09 02:10:03"), "2026-07-09T00:10:03+00:00");
+        // 29 March 2026: 02:00 CET -> 03:00 CEST; 02:30 never existed.
+        assert_eq!(r("2026-03-29 02:30:00"), "2026-03-29T01:30:00+00:00");
+        // 25 October 2026: 03:00 CEST -> 02:00 CET; 02:30 happened twice.
+        assert_eq!(r("2026-10-25 02:30:00"), "2026-10-25T00:30:00+00:00");
+        assert_eq!(
+            iso(resolve(n("2026-01-09 02:10:03"), None)),
             "2026-01-09T02:10:03+00:00"
         );
     }

@@ -13,6 +13,11 @@
 //!
 //! A damaged `<Event>` is reported with its line and skipped; reading
 //! resumes at the next `<Event`.
+//!
+//! Sysmon for Linux writes the same XML (provider `Linux-Sysmon`, channel
+//! `Linux-Sysmon/Operational`), usually inside syslog lines (see
+//! [`crate::syslog`]); bare, as `sysmonLogView` input or extracted from
+//! syslog, it is read here like any Windows event XML.
 
 use std::sync::Arc;
 
@@ -273,6 +278,21 @@ fn scalar(s: &str, numeric: bool) -> J {
         }
     }
     J::String(s.to_string())
+}
+
+/// The first `<Event>` element of `s` in the evtx_dump JSON layout, for
+/// events wrapped in other formats (Sysmon for Linux in syslog, Splunk's
+/// `_raw`). `None` when `s` holds no `<Event`; an error when the element
+/// is damaged (a syslog line cut at the relay's size limit).
+pub(crate) fn first_event_json(s: &str) -> Option<Result<Map<String, J>, String>> {
+    let start = next_event(s.as_bytes(), 0)?;
+    let mut pos = start;
+    Some(
+        element(s, &mut pos, 0).map(|node| match to_json(&node, false) {
+            J::Object(o) => o,
+            _ => Map::new(),
+        }),
+    )
 }
 
 /// Finds the next `<Event` start tag at or after `from`.

@@ -75,10 +75,10 @@ fn rfc3164_headers_tags_and_year_inference() {
         "2025-12-31T23:59:59+00:00"
     );
 
-    // An explicit year wins, and local time is shifted to UTC.
+    // An explicit year wins, and local time is read in the given zone.
     let opts = ReadOptions {
         syslog_year: Some(2024),
-        local_offset_secs: 3600,
+        input_zone: Some("Europe/Paris".parse().unwrap()),
         ..Default::default()
     };
     let (events, _) = read_all_with(&path, &opts);

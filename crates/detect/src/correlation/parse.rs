@@ -121,13 +121,10 @@ fn parse_inner(doc: &Yaml) -> Result<CorrelationRule, String> {
     }
 
     // group-by
+    // Optional in the Sigma 2.1 JSON schema: without it, every matching
+    // event falls in one global group (as `group-by: []`).
     let group_by = match cget("group-by") {
-        None => {
-            return Err(format!(
-                "missing `correlation.group-by`, required for {} (use `group-by: []` for one global group)",
-                kind.as_str()
-            ))
-        }
+        None => Vec::new(),
         Some(y) => string_list(y, "correlation.group-by")?,
     };
     if let Some(f) = group_by.iter().find(|f| f.is_empty()) {

@@ -506,10 +506,6 @@ fn every_parse_error_has_a_precise_message() {
             "`temporal_ordered` needs at least two rules",
         ),
         (
-            c("{type: event_count, rules: [ab], timespan: 1h, condition: {gte: 2}}"),
-            "missing `correlation.group-by`",
-        ),
-        (
             c("{type: event_count, rules: [ab], group-by: h, timespan: 1h, condition: {gte: 2}}"),
             "`correlation.group-by` must be a list",
         ),
@@ -679,6 +675,65 @@ fn event_count_fires_once_with_group_times_and_value() {
     assert_eq!(out[0].rule.title, "burst");
     assert_eq!(s.stats().fired, 1);
     assert_eq!(s.stats().processed, 3);
+}
+
+/// `group-by` is optional in the Sigma 2.1 JSON schema: without it,
+/// every event is in one global group, for every correlation type.
+#[test]
+fn correlations_without_group_by_use_one_global_group() {
+    let (a, b) = (det("ia", "cmd_a"), det("ib", "cmd_b"));
+    let dets = [a.clone(), b.clone()];
+    let cases = [
+        (
+            "{type: event_count, rules: [cmd_a], timespan: 60s, condition: {gte: 3}}",
+            3.0,
+        ),
+        (
+            "{type: value_count, rules: [cmd_a], timespan: 60s, condition: {field: User, gte: 2}}",
+            2.0,
+        ),
+        (
+            "{type: temporal, rules: [cmd_a, cmd_b], timespan: 60s}",
+            2.0,
+        ),
+        (
+            "{type: temporal_ordered, rules: [cmd_a, cmd_b], timespan: 60s}",
+            2.0,
+        ),
+    ];
+    for (corr, value) in cases {
+        let text = format!("title: global\ncorrelation: {corr}");
+        let rule = parse(&text).unwrap_or_else(|e| panic!("{corr}: {e}"));
+        assert!(rule.group_by().is_empty());
+        let mut s = state(&text, &dets);
+        // Different users and hosts: with no group-by they add up.
+        let out = run(
+            &mut s,
+            &[
+                (t(0), vec![m(&a, &[("User", "alice"), ("Computer", "pc1")])]),
+                (t(10), vec![m(&a, &[("User", "bob"), ("Computer", "pc2")])]),
+                (
+                    t(20),
+                    vec![m(&b, &[("User", "carol"), ("Computer", "pc3")])],
+                ),
+                (t(30), vec![m(&a, &[("User", "dave"), ("Computer", "pc4")])]),
+            ],
+        );
+        assert_eq!(out.len(), 1, "{corr}: {out:?}");
+        assert!(out[0].group.is_empty(), "{corr}: {:?}", out[0].group);
+        assert_eq!(out[0].value, value, "{corr}");
+        // Outside the window: nothing.
+        let mut s = state(&text, &dets);
+        let out = run(
+            &mut s,
+            &[
+                (t(0), vec![m(&a, &[("User", "alice")])]),
+                (t(100), vec![m(&b, &[("User", "bob")])]),
+                (t(200), vec![m(&a, &[("User", "carol")])]),
+            ],
+        );
+        assert!(out.is_empty(), "{corr}: {out:?}");
+    }
 }
 
 #[test]

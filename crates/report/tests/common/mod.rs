@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod cdp;
+
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value as Json;
 use vigie_detect::Level;

@@ -1,0 +1,96 @@
+//! The few HTTP GETs of feeds and TAXII: one agent (rustls, proxy from
+//! the environment, global timeout), bodies read with a size limit,
+//! `ETag` / `If-None-Match` where the server supports them.
+
+use std::time::Duration;
+
+use crate::import::Auth;
+
+/// One agent for feeds: 60 s for a whole request, status codes handled by
+/// the caller (with the URL in the message).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .proxy(ureq::Proxy::try_from_env())
+        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A response: its body (`None` on `304 Not Modified`) and headers.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    pub status: u16,
+    pub body: Option<Vec<u8>>,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    /// TAXII 2.1 `X-TAXII-Date-Added-Last`.
+    pub date_added_last: Option<String>,
+}
+
+/// GET `url` with `Accept: accept`, the credentials, and `If-None-Match`
+/// when an ETag is known. Fails on any status but 2xx and 304.
+pub fn get(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: &Auth,
+    accept: Option<&str>,
+    etag: Option<&str>,
+    limit: u64,
+) -> Result<Fetched, String> {
+    let mut req = agent.get(url);
+    if let Some(a) = accept {
+        req = req.header("Accept", a);
+    }
+    if let Some(e) = etag {
+        req = req.header("If-None-Match", e);
+    }
+    let mut resp = auth.apply(req).call().map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut out = Fetched {
+        status,
+        body: None,
+        etag: header("etag"),
+        content_type: header("content-type"),
+        date_added_last: header("x-taxii-date-added-last"),
+    };
+    match status {
+        304 => Ok(out),
+        200..=299 => {
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(limit)
+                .read_to_vec()
+                .map_err(|e| match e {
+                    ureq::Error::BodyExceedsLimit(n) => {
+                        format!("larger than the {n} bytes accepted")
+                    }
+                    e => e.to_string(),
+                })?;
+            out.body = Some(body);
+            Ok(out)
+        }
+        401 | 403 => Err(format!("HTTP {status}: the credentials were refused")),
+        _ => Err(format!("HTTP {status}")),
+    }
+}
+
+/// The body of a GET (`None` when not modified) and its ETag.
+pub fn get_bytes(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: &Auth,
+    etag: Option<&str>,
+    limit: u64,
+) -> Result<(Option<Vec<u8>>, Option<String>), String> {
+    let f = get(agent, url, auth, None, etag, limit)?;
+    Ok((f.body, f.etag))
+}

@@ -1,0 +1,311 @@
+//! Indicators in: the format is told by the content, never by the name.
+//!
+//! [`import_bytes`] reads one document (what `vigie serve` receives by
+//! upload or from a feed); [`import_path`] a file or a directory (a MISP
+//! feed directory, a folder of exports); [`import_url`] a file or a MISP
+//! feed over HTTP(S). Everything not read is in [`Imported::problems`]
+//! with its place and reason.
+
+pub mod csv;
+pub mod misp;
+pub mod stix;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::model::{Imported, ProblemKind};
+
+/// Largest document read (bytes): a full ThreatFox dump is about 100 MB.
+pub const MAX_DOCUMENT: u64 = 512 * 1024 * 1024;
+/// Most files read under one directory.
+pub const MAX_FILES: usize = 100_000;
+
+/// A path that could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}: no such file or directory")]
+    NotFound(PathBuf),
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{location}: {reason}")]
+    Fetch { location: String, reason: String },
+}
+
+/// Reads indicators from one document, whatever its format: STIX 2.1
+/// (bundle, TAXII envelope, objects), MISP (event, list, search result),
+/// abuse.ch CSV, `value,type` CSV, plain list.
+pub fn import_bytes(bytes: &[u8], location: &str) -> Imported {
+    let mut out = Imported {
+        files: 1,
+        ..Default::default()
+    };
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        out.problem(
+            location,
+            ProblemKind::NotIndicators,
+            "not UTF-8 text (compressed or binary?)",
+        );
+        return out;
+    };
+    let start = text.trim_start();
+    if start.starts_with('{') || start.starts_with('[') {
+        match serde_json::from_str::<Json>(start) {
+            Ok(doc) => json(&doc, location, &mut out),
+            Err(e) => out.problem(location, ProblemKind::Invalid, format!("JSON: {e}")),
+        }
+    } else if start.is_empty() {
+        out.problem(location, ProblemKind::NotIndicators, "empty");
+    } else {
+        csv::import(text, location, &mut out);
+    }
+    out
+}
+
+fn json(doc: &Json, location: &str, out: &mut Imported) {
+    if misp::is_misp(doc) {
+        misp::import(doc, location, out);
+    } else if is_stix(doc) {
+        stix::import(doc, location, out);
+    } else if is_misp_manifest(doc) {
+        out.problem(
+            location,
+            ProblemKind::NotIndicators,
+            "a MISP feed manifest: give the directory or URL that holds it",
+        );
+    } else {
+        out.problem(
+            location,
+            ProblemKind::NotIndicators,
+            "JSON that is neither STIX 2.1 nor MISP",
+        );
+    }
+}
+
+fn is_stix(doc: &Json) -> bool {
+    let typed = |o: &Json| o["type"].is_string() && o["id"].is_string();
+    match doc {
+        Json::Object(o) => {
+            o.get("type").and_then(Json::as_str) == Some("bundle")
+                || o.get("objects")
+                    .and_then(Json::as_array)
+                    .is_some_and(|a| a.iter().all(typed))
+                || typed(doc)
+        }
+        Json::Array(a) => !a.is_empty() && a.iter().all(typed),
+        _ => false,
+    }
+}
+
+/// A MISP feed's `manifest.json`: event UUIDs to `{info, Orgc, …}`.
+pub fn is_misp_manifest(doc: &Json) -> bool {
+    doc.as_object().is_some_and(|o| {
+        !o.is_empty()
+            && o.values()
+                .all(|v| v.get("info").is_some() && v.get("Orgc").is_some())
+    })
+}
+
+/// Reads a file, or every file under a directory (sorted, recursively;
+/// a MISP feed's `manifest.json` and `hashes.csv` are its index, not
+/// indicators). `manifest.json` given alone reads the feed it indexes.
+pub fn import_path(path: &Path) -> Result<Imported, ImportError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ImportError::NotFound(path.to_path_buf()),
+        _ => ImportError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+    })?;
+    if meta.is_dir() {
+        return Ok(import_dir(path));
+    }
+    if path.file_name().is_some_and(|n| n == "manifest.json") {
+        if let Some(dir) = path.parent() {
+            return Ok(import_dir(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }));
+        }
+    }
+    read_file(path).map_err(|reason| ImportError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+fn read_file(path: &Path) -> Result<Imported, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_DOCUMENT {
+        return Err(format!(
+            "{} bytes: larger than {MAX_DOCUMENT} bytes, not read",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    Ok(import_bytes(&bytes, &path.display().to_string()))
+}
+
+fn import_dir(dir: &Path) -> Imported {
+    let mut out = Imported::default();
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    walk(dir, &mut files, &mut seen, 0, &mut out);
+    files.sort();
+    let feed_dirs: HashSet<PathBuf> = files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "manifest.json"))
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    for f in files {
+        let in_feed = f.parent().is_some_and(|p| feed_dirs.contains(p));
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if in_feed && (name == "manifest.json" || name == "hashes.csv") {
+            continue;
+        }
+        match read_file(&f) {
+            Ok(i) => out.merge(i),
+            Err(reason) => {
+                out.files += 1;
+                out.problem(f.display().to_string(), ProblemKind::NotIndicators, reason)
+            }
+        }
+    }
+    out
+}
+
+fn walk(
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+    depth: usize,
+    out: &mut Imported,
+) {
+    if depth > 32 || files.len() >= MAX_FILES {
+        out.problem(
+            dir.display().to_string(),
+            ProblemKind::NotIndicators,
+            "too deep or too many files: not read further",
+        );
+        return;
+    }
+    let Ok(canon) = dir.canonicalize() else {
+        return;
+    };
+    if !seen.insert(canon) {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.problem(
+                dir.display().to_string(),
+                ProblemKind::NotIndicators,
+                e.to_string(),
+            );
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, files, seen, depth + 1, out),
+            Ok(m) if m.is_file() => files.push(p),
+            _ => {}
+        }
+    }
+}
+
+/// How to authenticate to a feed or TAXII server.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// HTTP basic authentication.
+    Basic { user: String, password: String },
+    /// `Authorization: Bearer <token>` (TAXII servers), or a MISP key
+    /// (`Authorization: <key>`) with [`Auth::Header`].
+    Bearer(String),
+    /// A header given as it is (`Authorization: <MISP key>`).
+    Header { name: String, value: String },
+}
+
+impl Auth {
+    pub(crate) fn apply<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        use base64::Engine;
+        match self {
+            Auth::None => req,
+            Auth::Basic { user, password } => {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                req.header("Authorization", format!("Basic {token}"))
+            }
+            Auth::Bearer(t) => req.header("Authorization", format!("Bearer {t}")),
+            Auth::Header { name, value } => req.header(name.as_str(), value.as_str()),
+        }
+    }
+}
+
+/// Reads indicators from a URL: a MISP feed (the URL of its directory
+/// or of its `manifest.json`: every event it lists is fetched) or any
+/// single document.
+pub fn import_url(url: &str, auth: &Auth) -> Result<Imported, ImportError> {
+    let agent = crate::http::agent();
+    let fetch = |u: &str| -> Result<Vec<u8>, ImportError> {
+        crate::http::get_bytes(&agent, u, auth, None, MAX_DOCUMENT)
+            .map(|(b, _)| b.unwrap_or_default())
+            .map_err(|reason| ImportError::Fetch {
+                location: u.to_string(),
+                reason,
+            })
+    };
+    let (base, manifest_url) = if url.ends_with("manifest.json") {
+        (
+            url.trim_end_matches("manifest.json").to_string(),
+            url.to_string(),
+        )
+    } else if url.ends_with('/') {
+        (url.to_string(), format!("{url}manifest.json"))
+    } else {
+        return Ok(import_bytes(&fetch(url)?, url));
+    };
+    let manifest = fetch(&manifest_url)?;
+    let doc: Json = serde_json::from_slice(&manifest).map_err(|e| ImportError::Fetch {
+        location: manifest_url.clone(),
+        reason: format!("not a MISP feed manifest: {e}"),
+    })?;
+    if !is_misp_manifest(&doc) {
+        return Err(ImportError::Fetch {
+            location: manifest_url,
+            reason: "not a MISP feed manifest (event UUIDs to {info, Orgc, …})".into(),
+        });
+    }
+    let mut out = Imported::default();
+    let mut uuids: Vec<&String> = doc
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    uuids.sort();
+    for uuid in uuids {
+        if !uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            out.problem(
+                &manifest_url,
+                ProblemKind::Invalid,
+                format!("'{uuid}' is not an event UUID"),
+            );
+            continue;
+        }
+        let u = format!("{base}{uuid}.json");
+        match fetch(&u) {
+            Ok(b) => out.merge(import_bytes(&b, &u)),
+            Err(e) => {
+                out.files += 1;
+                out.problem(&u, ProblemKind::NotIndicators, e.to_string())
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,275 @@
+//! STIX 2.1 bundles (and TAXII envelopes, and lone objects): `indicator`
+//! objects with STIX patterns become [`Indicator`]s.
+//!
+//! * source: the `identity` of `created_by_ref` when the bundle holds it,
+//!   else the file or collection;
+//! * TLP: `object_marking_refs` naming a TLP 1.0 or 2.0 marking (the
+//!   published ids, or a `marking-definition` of the bundle that is one);
+//! * validity: `valid_from`, `valid_until`, narrowed by the pattern's
+//!   `START … STOP …`; `revoked` indicators are not imported (counted);
+//! * confidence: `confidence`;
+//! * tags: `kill_chain_phases` of the `mitre-attack` chain, ATT&CK ids of
+//!   `external_references`, and the techniques of the `attack-pattern`s
+//!   the indicator `indicates`.
+//!
+//! Other objects are not indicators: counted by type, not lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+
+use crate::model::{Format, Imported, Indicator, ProblemKind, Source, Tlp};
+use crate::pattern::{self, PatternError};
+
+/// The TLP marking definitions, by id: TLP 2.0 (the OASIS extension) and
+/// TLP 1.0 (STIX 2.1 section 7.2.1.4).
+pub const TLP_MARKINGS: &[(&str, Tlp)] = &[
+    (
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        Tlp::Clear,
+    ),
+    (
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        Tlp::Green,
+    ),
+    (
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        Tlp::Amber,
+    ),
+    (
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        Tlp::AmberStrict,
+    ),
+    (
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        Tlp::Red,
+    ),
+    (
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        Tlp::Clear,
+    ),
+    (
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        Tlp::Green,
+    ),
+    (
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        Tlp::Amber,
+    ),
+    (
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        Tlp::Red,
+    ),
+];
+
+/// Reads the STIX objects of a parsed JSON document: a bundle, a TAXII
+/// envelope (`objects`), a list, or one object.
+pub fn import(doc: &Json, location: &str, out: &mut Imported) {
+    let objects: Vec<&Json> = match doc {
+        Json::Object(o) if o.get("objects").is_some() => o["objects"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
+        Json::Array(a) => a.iter().collect(),
+        one @ Json::Object(_) => vec![one],
+        _ => Vec::new(),
+    };
+    import_objects(&objects, location, out);
+}
+
+/// Reads a list of STIX objects (what a TAXII collection returns).
+pub fn import_objects(objects: &[&Json], location: &str, out: &mut Imported) {
+    let fallback = Arc::new(Source {
+        name: short_name(location),
+        location: location.to_string(),
+        format: Format::Stix,
+    });
+    let mut identities: HashMap<&str, Arc<Source>> = HashMap::new();
+    let mut tlp_ids: HashMap<String, Tlp> = TLP_MARKINGS
+        .iter()
+        .map(|(id, t)| (id.to_string(), *t))
+        .collect();
+    let mut techniques: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut indicates: HashMap<&str, Vec<&str>> = HashMap::new();
+    for o in objects {
+        let ty = o["type"].as_str().unwrap_or("");
+        let id = o["id"].as_str().unwrap_or("");
+        match ty {
+            "identity" => {
+                if let Some(name) = o["name"].as_str() {
+                    identities.insert(
+                        id,
+                        Arc::new(Source {
+                            name: name.to_string(),
+                            location: location.to_string(),
+                            format: Format::Stix,
+                        }),
+                    );
+                }
+            }
+            "marking-definition" => {
+                if let Some(t) = marking_tlp(o) {
+                    tlp_ids.insert(id.to_string(), t);
+                }
+            }
+            "attack-pattern" => {
+                techniques.insert(id, attack_ids(o));
+            }
+            "relationship" if o["relationship_type"] == "indicates" => {
+                if let (Some(s), Some(t)) = (o["source_ref"].as_str(), o["target_ref"].as_str()) {
+                    indicates.entry(s).or_default().push(t);
+                }
+            }
+            _ => {}
+        }
+    }
+    for o in objects {
+        let ty = o["type"].as_str().unwrap_or("");
+        if ty != "indicator" {
+            *out.other_objects
+                .entry(if ty.is_empty() {
+                    "(no type)".into()
+                } else {
+                    ty.to_string()
+                })
+                .or_default() += 1;
+            continue;
+        }
+        let id = o["id"].as_str().unwrap_or("");
+        let place = format!("{location} {id}");
+        if o["revoked"].as_bool() == Some(true) {
+            out.problem(place, ProblemKind::Revoked, "revoked by its producer");
+            continue;
+        }
+        let pattern_type = o["pattern_type"].as_str().unwrap_or("stix");
+        if pattern_type != "stix" {
+            out.problem(
+                place,
+                ProblemKind::Unsupported,
+                format!("pattern_type '{pattern_type}': Vigie reads STIX patterns only"),
+            );
+            continue;
+        }
+        let Some(text) = o["pattern"].as_str() else {
+            out.problem(place, ProblemKind::Invalid, "indicator without pattern");
+            continue;
+        };
+        let lowered = match pattern::compile(text) {
+            Ok(l) => l,
+            Err(e) => {
+                let kind = match e {
+                    PatternError::Unsupported(_) => ProblemKind::Unsupported,
+                    _ => ProblemKind::Invalid,
+                };
+                out.problem(
+                    place,
+                    kind,
+                    format!("pattern {}: {e}", crate::normalize::cut(text, 200)),
+                );
+                continue;
+            }
+        };
+        let source = o["created_by_ref"]
+            .as_str()
+            .and_then(|c| identities.get(c).cloned())
+            .unwrap_or_else(|| fallback.clone());
+        let tlp = o["object_marking_refs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str().and_then(|m| tlp_ids.get(m)))
+            .max()
+            .copied();
+        let mut valid_from = time(&o["valid_from"]);
+        let mut valid_until = time(&o["valid_until"]);
+        if let Some(s) = lowered.start {
+            valid_from = Some(valid_from.map_or(s, |v| v.max(s)));
+        }
+        if let Some(s) = lowered.stop {
+            valid_until = Some(valid_until.map_or(s, |v| v.min(s)));
+        }
+        let mut tags: Vec<Box<str>> = Vec::new();
+        for k in o["kill_chain_phases"].as_array().into_iter().flatten() {
+            if k["kill_chain_name"] == "mitre-attack" {
+                if let Some(p) = k["phase_name"].as_str() {
+                    tags.push(format!("attack.{}", p.to_ascii_lowercase()).into());
+                }
+            }
+        }
+        for t in attack_ids(o) {
+            tags.push(format!("attack.{}", t.to_ascii_lowercase()).into());
+        }
+        for target in indicates.get(id).into_iter().flatten() {
+            for t in techniques.get(target).into_iter().flatten() {
+                tags.push(format!("attack.{}", t.to_ascii_lowercase()).into());
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        out.indicators.push(Indicator {
+            id: if id.is_empty() {
+                crate::ids::ioc_id(&source.name, text).into()
+            } else {
+                id.into()
+            },
+            name: o["name"].as_str().map(Into::into),
+            pattern: text.into(),
+            condition: lowered.condition,
+            source,
+            tlp,
+            valid_from,
+            valid_until,
+            confidence: o["confidence"].as_u64().map(|c| c.min(100) as u8),
+            tags,
+            description: o["description"].as_str().map(Into::into),
+        });
+    }
+}
+
+/// The TLP of a `marking-definition`: TLP 2.0 extension, or TLP 1.0
+/// `definition_type: tlp`.
+fn marking_tlp(o: &Json) -> Option<Tlp> {
+    if let Some(ext) = o["extensions"].as_object() {
+        for v in ext.values() {
+            if let Some(t) = v["tlp_2_0"].as_str() {
+                return Tlp::parse(t);
+            }
+        }
+    }
+    if o["definition_type"] == "tlp" {
+        return o["definition"]["tlp"].as_str().and_then(Tlp::parse);
+    }
+    o["name"].as_str().and_then(Tlp::parse)
+}
+
+/// ATT&CK technique ids (`T1021.001`) of an object's external references.
+fn attack_ids(o: &Json) -> Vec<String> {
+    o["external_references"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["source_name"] == "mitre-attack")
+        .filter_map(|r| r["external_id"].as_str())
+        .filter(|id| id.starts_with('T') || id.starts_with('t'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn time(v: &Json) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The file name of a path or URL, for naming a source.
+pub fn short_name(location: &str) -> String {
+    location
+        .trim_end_matches('/')
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(location)
+        .to_string()
+}

@@ -1,0 +1,869 @@
+//! Which clock wrote a file's times: per-file detection and correction of
+//! zone offsets.
+//!
+//! # Why
+//!
+//! Collectors do not all write instants. NXLog's `EventTime` is the
+//! collector's *local* time without an offset; some pipelines write local
+//! time followed by a `Z` (OTRF's lab exports do, some even on a 12-hour
+//! clock without AM/PM); an RFC 3164 syslog header is the sender's local
+//! time. Read as UTC, every event of such a file is hours off while
+//! claiming to be exact — a timeline that is confidently wrong.
+//!
+//! # How
+//!
+//! Readers describe each record's time with a [`Stamp`]: the value chosen
+//! for the event, whether it can be taken as written (`trusted`: Windows'
+//! `SystemTime` as evtx_dump, Winlogbeat or Velociraptor render it), and,
+//! when the record also carries a trustworthy reading of the same instant,
+//! a [`Check`] pairing the doubtful reading with it (Sysmon's `UtcTime`, a
+//! Linux Sysmon `SystemTime` under a syslog header: *exact* references;
+//! Logstash's `@timestamp`, written seconds after the event: an *ingest*
+//! reference).
+//!
+//! For every computer of the file the differences (doubtful − reference)
+//! are put in quarter-hour bins. A difference counts only if it falls
+//! between 5 s before and 60 s after a whole quarter-hour (exact
+//! references: a busy Sysmon writes its record up to half a minute after
+//! its `UtcTime`) or is a whole quarter-hour minus at most 5 minutes of
+//! ingestion delay (ingest references); others count as outliers. Sysmon
+//! network and DNS events, whose `UtcTime` is the connection's or query's
+//! start rather than the record's time, are not used at all. A computer's
+//! offset is the bin holding most of its checks (at least 5, and a
+//! majority of all its checks), exact references first. Other bins with
+//! at least 1 % of the checks are kept too: a file that spans noon on a
+//! 12-hour clock, or a daylight-saving change, has two offsets; each
+//! record then takes its own check's offset, else the one that puts it
+//! nearest to a reference time of its computer (exports group records by
+//! channel, so file order is no guide), else, when that does not decide,
+//! that of its nearest checked neighbour in file order. A computer with no
+//! checks of its own takes the offset every other computer of the file
+//! agrees on, if they all agree (one collector wrote them all), and the
+//! note says so.
+//!
+//! Records whose time needs correcting are held back until the offsets
+//! are known — the whole file, or its first [`HOLD_LIMIT`] records, after
+//! which the offsets found so far are kept for the rest (memory stays
+//! bounded; the note says so). Records that need no correction and come
+//! before the first doubtful one are not held.
+//!
+//! Offset-less times without any reference are read in the zone the user
+//! gave (`ReadOptions::input_zone`), else as UTC, and a note states the
+//! assumption. Every correction and every disagreement between a trusted
+//! time and its reference is stated in the file's notes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use vigie_event::{Event, Timestamp};
+use vigie_lang::Zone;
+
+use crate::time::When;
+
+/// How a reader sees the time of one record (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Stamp {
+    /// The value chosen for the event, and the field it came from.
+    pub time: Option<When>,
+    pub field: &'static str,
+    /// `time` is taken as written: it is a zone-bearing value that the
+    /// collector computed from the event's own UTC clock.
+    pub trusted: bool,
+    /// A doubtful reading of the record's instant beside a trustworthy one.
+    pub check: Option<Check>,
+    /// A zone-bearing value to use when `time` is offset-less, no zone was
+    /// given and the file holds too little evidence to find its offset
+    /// (Logstash's `@timestamp`: the ingestion time, seconds late).
+    pub fallback: Option<(Timestamp, &'static str)>,
+}
+
+impl Stamp {
+    /// A time taken as written.
+    pub fn trusted(time: Option<Timestamp>, field: &'static str) -> Stamp {
+        Stamp {
+            time: time.map(When::Utc),
+            field,
+            trusted: true,
+            ..Stamp::default()
+        }
+    }
+}
+
+/// Two readings of one instant (see [`Stamp::check`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    /// The doubtful reading, and where it was read.
+    pub seen: When,
+    pub seen_field: &'static str,
+    /// The trustworthy reading, and where it was read.
+    pub truth: Timestamp,
+    pub truth_field: &'static str,
+    /// `truth` is the instant itself (Sysmon `UtcTime`, `SystemTime`);
+    /// else an ingestion time, later by a few seconds or minutes.
+    pub exact: bool,
+}
+
+/// Records held at most before offsets are decided (see the module doc).
+/// Held records cost about as much memory as their JSON text, twice at
+/// most: 100,000 OTRF records are ~150 MB.
+pub(crate) const HOLD_LIMIT: usize = 100_000;
+/// Checks a computer needs before its offset is believed.
+const MIN_CHECKS: u32 = 5;
+const QUARTER_MS: i64 = 15 * 60 * 1000;
+/// How far an exact check may be from a whole quarter-hour: whole-second
+/// readings (`EventTime`, a syslog header) against millisecond references
+/// a few seconds either way, and up to a minute later, because a busy
+/// Sysmon writes its record (the doubtful time) well after its `UtcTime`
+/// (OTRF's recordings show lags of 30 s).
+const EXACT_EARLY_MS: i64 = 5_000;
+const EXACT_LATE_MS: i64 = 60_000;
+/// Ingestion delay allowed for ingest checks (the reference is later).
+const INGEST_DELAY_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Default)]
+struct Bins {
+    tight: BTreeMap<i32, u32>,
+    loose: u32,
+}
+
+impl Bins {
+    /// The offsets this evidence supports, main first, with the main
+    /// offset's support and the number of checks.
+    fn decide(&self) -> Option<(Vec<i32>, u32, u32)> {
+        let tight: u32 = self.tight.values().sum();
+        let total = tight + self.loose;
+        if tight < MIN_CHECKS {
+            return None;
+        }
+        let (&main, &support) = self.tight.iter().max_by_key(|(b, n)| (**n, -b.abs()))?;
+        if support * 2 < total {
+            return None;
+        }
+        let minor = MIN_CHECKS.max(tight / 100);
+        let mut others: Vec<(i32, u32)> = self
+            .tight
+            .iter()
+            .filter(|(b, n)| **b != main && **n >= minor)
+            .map(|(b, n)| (*b, *n))
+            .collect();
+        others.sort_by_key(|(b, n)| (std::cmp::Reverse(*n), *b));
+        let mut modes = vec![main];
+        modes.extend(others.into_iter().map(|(b, _)| b));
+        Some((modes, support, total))
+    }
+}
+
+#[derive(Clone, PartialEq)]
+struct Offsets {
+    /// Quarter-hours (doubtful − reference), main first.
+    modes: Vec<i32>,
+    support: u32,
+    total: u32,
+    truth_field: &'static str,
+}
+
+#[derive(Default)]
+struct Host {
+    name: String,
+    exact: Bins,
+    ingest: Bins,
+    exact_field: Option<&'static str>,
+    ingest_field: Option<&'static str>,
+    /// Checks of trusted records against their own time (conflicts).
+    conflict: Bins,
+    conflict_fields: Option<(&'static str, &'static str)>,
+    decision: Option<Offsets>,
+    /// Bin of the last exact check of a doubtful record (streaming after
+    /// the hold limit).
+    last_bin: Option<i32>,
+    /// Instants (ms) of the exact references that agreed with a bin,
+    /// sorted when offsets are decided: they place records of computers
+    /// with several offsets.
+    truths: Vec<i64>,
+    corrected: u64,
+    by_consensus: bool,
+    doubtful_fields: Vec<&'static str>,
+    naive: bool,
+}
+
+struct Held {
+    ev: Event,
+    /// `None`: the record's time is final (trusted, or not resolvable).
+    doubt: Option<Doubt>,
+}
+
+struct Doubt {
+    host: usize,
+    t0: Timestamp,
+    field: &'static str,
+    naive: bool,
+    fallback: Option<(Timestamp, &'static str)>,
+    /// The bin of this record's own exact check, if tight.
+    own_bin: Option<i32>,
+}
+
+/// The per-file offset detector (see the module doc).
+pub(crate) struct Clock {
+    zone: Option<Zone>,
+    hosts: Vec<Host>,
+    host_ix: HashMap<String, usize>,
+    held: Vec<Held>,
+    holding: bool,
+    frozen: bool,
+    capped: bool,
+    consensus: Option<Offsets>,
+    /// Offset-less times read in the input zone, by field.
+    naive_read: BTreeMap<&'static str, u64>,
+    /// Zone-labelled doubtful times nothing could check, by field.
+    unchecked: BTreeMap<&'static str, u64>,
+    /// Records that took their fallback, by (field, fallback field).
+    fell_back: BTreeMap<(&'static str, &'static str), u64>,
+}
+
+impl Clock {
+    /// `zone`: the zone of offset-less times, when the user gave one.
+    pub fn new(zone: Option<Zone>) -> Clock {
+        Clock {
+            zone,
+            hosts: Vec::new(),
+            host_ix: HashMap::new(),
+            held: Vec::new(),
+            holding: false,
+            frozen: false,
+            capped: false,
+            consensus: None,
+            naive_read: BTreeMap::new(),
+            unchecked: BTreeMap::new(),
+            fell_back: BTreeMap::new(),
+        }
+    }
+
+    fn host(&mut self, computer: Option<&str>) -> usize {
+        let name = computer.unwrap_or("");
+        // Computer names are case-insensitive (NetBIOS, DNS).
+        let key = name.to_ascii_lowercase();
+        if let Some(&i) = self.host_ix.get(&key) {
+            return i;
+        }
+        self.hosts.push(Host {
+            name: name.to_string(),
+            ..Host::default()
+        });
+        self.host_ix.insert(key, self.hosts.len() - 1);
+        self.hosts.len() - 1
+    }
+
+    /// Takes one record: `Some(event)` with its final time when it can go
+    /// on now, `None` when it is held (then see [`Clock::must_release`]).
+    pub fn admit(&mut self, mut ev: Event, stamp: Stamp) -> Option<Event> {
+        let zone = self.zone;
+        let t0 = stamp.time.and_then(|w| w.resolve(zone));
+        let naive = matches!(stamp.time, Some(When::Naive(_)));
+        let doubtful = !stamp.trusted && t0.is_some();
+        let h = (doubtful || stamp.check.is_some()).then(|| self.host(ev.computer.as_deref()));
+        let mut own_bin = None;
+        if let (Some(c), Some(h)) = (&stamp.check, h) {
+            if let Some(seen) = c.seen.resolve(zone) {
+                let diff = (seen - c.truth).num_milliseconds();
+                let bin = diff.div_euclid(QUARTER_MS)
+                    + i64::from(diff.rem_euclid(QUARTER_MS) * 2 >= QUARTER_MS);
+                let rest = diff - bin * QUARTER_MS;
+                let tight = if c.exact {
+                    (-EXACT_EARLY_MS..=EXACT_LATE_MS).contains(&rest)
+                } else {
+                    (-INGEST_DELAY_MS..=10_000).contains(&rest)
+                };
+                let bin = bin.clamp(-10_000, 10_000) as i32;
+                let host = &mut self.hosts[h];
+                // A trusted record checked against its own time: a
+                // disagreement is reported, never corrected.
+                let conflict = stamp.trusted && Some(c.seen) == stamp.time;
+                let bins = if conflict {
+                    host.conflict_fields = Some((c.seen_field, c.truth_field));
+                    &mut host.conflict
+                } else if c.exact {
+                    host.exact_field = Some(c.truth_field);
+                    &mut host.exact
+                } else {
+                    host.ingest_field = Some(c.truth_field);
+                    &mut host.ingest
+                };
+                if tight {
+                    *bins.tight.entry(bin).or_default() += 1;
+                } else {
+                    bins.loose += 1;
+                }
+                if tight && c.exact && !conflict && !self.frozen {
+                    host.truths.push(c.truth.timestamp_millis());
+                }
+                if tight && c.exact && doubtful {
+                    own_bin = Some(bin);
+                    host.last_bin = Some(bin);
+                }
+            }
+        }
+        let (Some(h), Some(t0), true) = (h, t0, doubtful) else {
+            ev.timestamp = t0.or(stamp.fallback.map(|f| f.0));
+            if self.holding {
+                self.held.push(Held { ev, doubt: None });
+                return None;
+            }
+            return Some(ev);
+        };
+        let host = &mut self.hosts[h];
+        if !host.doubtful_fields.contains(&stamp.field) {
+            host.doubtful_fields.push(stamp.field);
+        }
+        host.naive |= naive;
+        let doubt = Doubt {
+            host: h,
+            t0,
+            field: stamp.field,
+            naive,
+            fallback: stamp.fallback,
+            own_bin,
+        };
+        if self.frozen {
+            let bin = own_bin.or(self.hosts[h].last_bin);
+            ev.timestamp = Some(self.place(&doubt, bin));
+            return Some(ev);
+        }
+        self.holding = true;
+        self.held.push(Held {
+            ev,
+            doubt: Some(doubt),
+        });
+        None
+    }
+
+    /// Whether the held records must be released now (memory bound).
+    pub fn must_release(&self) -> bool {
+        self.held.len() >= HOLD_LIMIT
+    }
+
+    /// Decides the offsets from the evidence so far, and gives back every
+    /// held record, in file order, with its final time. Later records are
+    /// placed as they come, with the same offsets.
+    pub fn release(&mut self) -> Vec<Event> {
+        if !self.frozen {
+            self.decide();
+            self.frozen = true;
+            self.capped = self.held.len() >= HOLD_LIMIT;
+        }
+        let held = std::mem::take(&mut self.held);
+        self.holding = false;
+        // The nearest checked neighbour of the same computer, in file
+        // order, for files with several offsets: the previous one and the
+        // next one, the closer wins.
+        let n = held.len();
+        let mut prev: Vec<Option<(usize, i32)>> = vec![None; n];
+        let mut last: HashMap<usize, (usize, i32)> = HashMap::new();
+        for (i, r) in held.iter().enumerate() {
+            if let Some(d) = &r.doubt {
+                prev[i] = last.get(&d.host).copied();
+                if let Some(b) = d.own_bin {
+                    last.insert(d.host, (i, b));
+                }
+            }
+        }
+        let mut next: Vec<Option<(usize, i32)>> = vec![None; n];
+        last.clear();
+        for (i, r) in held.iter().enumerate().rev() {
+            if let Some(d) = &r.doubt {
+                next[i] = last.get(&d.host).copied();
+                if let Some(b) = d.own_bin {
+                    last.insert(d.host, (i, b));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for (i, r) in held.into_iter().enumerate() {
+            let Held { mut ev, doubt } = r;
+            if let Some(d) = doubt {
+                let near = match (prev[i], next[i]) {
+                    (Some((a, ba)), Some((b, bb))) => Some(if i - a <= b - i { ba } else { bb }),
+                    (p, q) => p.or(q).map(|x| x.1),
+                };
+                ev.timestamp = Some(self.place(&d, d.own_bin.or(near)));
+            }
+            out.push(ev);
+        }
+        out
+    }
+
+    fn decide(&mut self) {
+        for host in &mut self.hosts {
+            host.truths.sort_unstable();
+            let exact = host.exact.decide().map(|d| (d, host.exact_field));
+            let any = exact.or_else(|| host.ingest.decide().map(|d| (d, host.ingest_field)));
+            host.decision = any.map(|((modes, support, total), f)| Offsets {
+                modes,
+                support,
+                total,
+                truth_field: f.unwrap_or("a reference time"),
+            });
+        }
+        let mut decided = self.hosts.iter().filter_map(|h| h.decision.as_ref());
+        if let Some(first) = decided.next() {
+            if decided.all(|d| d.modes == first.modes) {
+                self.consensus = Some(first.clone());
+            }
+        }
+    }
+
+    /// The final time of a doubtful record. `near`: the offset bin of the
+    /// nearest checked record of its computer, for computers with several
+    /// offsets.
+    fn place(&mut self, d: &Doubt, near: Option<i32>) -> Timestamp {
+        let host = &self.hosts[d.host];
+        let offsets = match &host.decision {
+            Some(o) => Some((o, false)),
+            None => self.consensus.as_ref().map(|o| (o, true)),
+        };
+        let chosen = offsets.map(|(o, borrowed)| (choose(o, &host.truths, d, near), borrowed));
+        match chosen {
+            Some((m, borrowed)) => {
+                if m != 0 {
+                    let host = &mut self.hosts[d.host];
+                    host.corrected += 1;
+                    host.by_consensus |= borrowed;
+                }
+                d.t0 - chrono::Duration::milliseconds(m as i64 * QUARTER_MS)
+            }
+            None => match d.fallback {
+                Some((t, f)) if d.naive && self.zone.is_none() => {
+                    *self.fell_back.entry((d.field, f)).or_default() += 1;
+                    t
+                }
+                _ => {
+                    let counter = if d.naive {
+                        &mut self.naive_read
+                    } else {
+                        &mut self.unchecked
+                    };
+                    *counter.entry(d.field).or_default() += 1;
+                    d.t0
+                }
+            },
+        }
+    }
+
+    /// Releases what is still held and states, in `notes`, every
+    /// correction, disagreement and assumption (see the module doc).
+    pub fn finish(&mut self, notes: &mut Vec<String>) -> Vec<Event> {
+        let out = self.release();
+        let zone_name = match self.zone {
+            Some(z) => format!("{} (as asked)", z.name()),
+            None => "UTC (no zone given)".to_string(),
+        };
+        for host in &self.hosts {
+            let name = if host.name.is_empty() {
+                "(no computer name)"
+            } else {
+                host.name.as_str()
+            };
+            let fields = host.doubtful_fields.join("/");
+            let what = if host.naive {
+                "local time without a zone"
+            } else {
+                "local time labelled UTC"
+            };
+            match (&host.decision, host.corrected) {
+                (Some(o), n) if n > 0 => {
+                    let mut note = format!(
+                        "times of {name} in this file were {} ({fields} is {what}); corrected using {} over {} of {} records",
+                        relative(o.modes[0]),
+                        o.truth_field,
+                        o.support,
+                        o.total
+                    );
+                    if o.modes[0].abs() > 14 * 4 && o.modes.len() == 1 {
+                        note.push_str(
+                            " (more than any zone's offset: a 12-hour clock written without AM/PM)",
+                        );
+                    }
+                    if o.modes.len() > 1 {
+                        let others: Vec<String> =
+                            o.modes[1..].iter().map(|m| relative(*m)).collect();
+                        note.push_str(&format!(
+                            "; also seen: {} ({}), each record placed by the nearest reference time",
+                            others.join(", "),
+                            cause(&o.modes)
+                        ));
+                    }
+                    notes.push(note);
+                }
+                (None, n) if n > 0 && host.by_consensus => {
+                    if let Some(o) = &self.consensus {
+                        notes.push(format!(
+                            "times of {name} ({fields}, {what}) have no reference of their own; corrected by the offset all other computers of this file show ({}, from {}), assuming one collector wrote them all",
+                            relative(o.modes[0]),
+                            o.truth_field
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            if let (Some((main, support, total)), Some((seen, truth))) = (
+                host.conflict.decide().map(|(m, s, t)| (m[0], s, t)),
+                host.conflict_fields,
+            ) {
+                if main != 0 {
+                    notes.push(format!(
+                        "conflicting times on {name}: {seen} is {} over {support} of {total} records; {seen} kept as written (it states its zone)",
+                        relative_to(main, truth),
+                    ));
+                }
+            }
+        }
+        for (field, n) in &self.naive_read {
+            notes.push(format!(
+                "{n} offset-less time(s) ({field}) read as {zone_name}; nothing in the file gave their zone"
+            ));
+        }
+        for ((field, fallback), n) in &self.fell_back {
+            notes.push(format!(
+                "{n} record(s) timed by {fallback} (their ingestion time, seconds late): {field} has no zone and too little evidence to find its offset (give the zone to use {field})"
+            ));
+        }
+        for (field, n) in &self.unchecked {
+            notes.push(format!(
+                "{n} time(s) ({field}) taken as written (UTC): this collector sometimes writes local time as UTC, and nothing in the file could check them"
+            ));
+        }
+        if self.capped {
+            notes.push(format!(
+                "time offsets decided on the first {HOLD_LIMIT} records of the file (memory bound); later records follow the same offsets"
+            ));
+        }
+        out
+    }
+}
+
+/// The offset of a doubtful record among a computer's offsets: its own
+/// check's, else the one that puts it nearest to a reference instant of
+/// its computer (records are seldom in time order: exports group them by
+/// channel), else, when several candidates are equally near, that of its
+/// nearest checked neighbour in file order.
+fn choose(o: &Offsets, truths: &[i64], d: &Doubt, near: Option<i32>) -> i32 {
+    if o.modes.len() == 1 {
+        return o.modes[0];
+    }
+    if let Some(b) = d.own_bin.filter(|b| o.modes.contains(b)) {
+        return b;
+    }
+    let distance = |m: i32| -> Option<i64> {
+        let t = d.t0.timestamp_millis() - m as i64 * QUARTER_MS;
+        let i = truths.partition_point(|x| *x < t);
+        let after = truths.get(i).map(|x| x - t);
+        let before = i.checked_sub(1).and_then(|j| truths.get(j)).map(|x| t - x);
+        match (after, before) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    };
+    let mut ranked: Vec<(i64, i32)> = o
+        .modes
+        .iter()
+        .filter_map(|m| distance(*m).map(|dist| (dist, *m)))
+        .collect();
+    ranked.sort_unstable();
+    match ranked.as_slice() {
+        // Ten minutes tell two offsets apart when they are hours apart.
+        [(d0, m0), (d1, _), ..] if d1 - d0 > 10 * 60 * 1000 => *m0,
+        [(_, m0)] => *m0,
+        _ => near.filter(|b| o.modes.contains(b)).unwrap_or(o.modes[0]),
+    }
+}
+
+/// `-16` quarter-hours → "4 h behind UTC".
+fn relative(bin: i32) -> String {
+    relative_to(bin, "UTC")
+}
+
+/// `-16` quarter-hours → "4 h behind {what}".
+fn relative_to(bin: i32, what: &str) -> String {
+    if bin == 0 {
+        return format!("in step with {what}");
+    }
+    let mins = bin.unsigned_abs() * 15;
+    let span = match (mins / 60, mins % 60) {
+        (h, 0) => format!("{h} h"),
+        (0, m) => format!("{m} min"),
+        (h, m) => format!("{h} h {m} min"),
+    };
+    if bin < 0 {
+        format!("{span} behind {what}")
+    } else {
+        format!("{span} ahead of {what}")
+    }
+}
+
+/// Why a file shows several offsets.
+fn cause(modes: &[i32]) -> &'static str {
+    let main = modes[0];
+    if modes[1..].iter().all(|m| (m - main).abs() == 48) {
+        "12 hours apart: a 12-hour clock written without AM/PM"
+    } else if modes[1..].iter().all(|m| (m - main).abs() == 4) {
+        "1 hour apart: a daylight-saving change"
+    } else {
+        "several clocks"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{Duration, NaiveDateTime, TimeZone, Utc};
+    use vigie_event::{Locator, Origin};
+
+    use super::*;
+
+    fn ev(host: &str) -> Event {
+        let mut e = Event::new(Origin {
+            source: Arc::from("t.json"),
+            locator: Locator::None,
+        });
+        e.computer = Some(host.into());
+        e
+    }
+
+    fn utc(s: &str) -> Timestamp {
+        Utc.from_utc_datetime(&NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap())
+    }
+
+    fn naive(t: Timestamp) -> When {
+        When::Naive(t.naive_utc())
+    }
+
+    /// NXLog-like: `EventTime` local (UTC-4, naive), Sysmon `UtcTime` exact.
+    fn nxlog(true_t: Timestamp, sysmon: bool) -> Stamp {
+        let seen = naive(true_t - Duration::hours(4));
+        Stamp {
+            time: Some(seen),
+            field: "EventTime",
+            trusted: false,
+            check: sysmon.then(|| Check {
+                seen,
+                seen_field: "EventTime",
+                truth: true_t + Duration::milliseconds(430),
+                truth_field: "Sysmon UtcTime",
+                exact: true,
+            }),
+            fallback: None,
+        }
+    }
+
+    fn run(clock: &mut Clock, items: Vec<(Event, Stamp)>) -> (Vec<Event>, Vec<String>) {
+        let mut out = Vec::new();
+        for (e, s) in items {
+            if let Some(e) = clock.admit(e, s) {
+                out.push(e);
+            }
+            if clock.must_release() {
+                out.extend(clock.release());
+            }
+        }
+        let mut notes = Vec::new();
+        out.extend(clock.finish(&mut notes));
+        (out, notes)
+    }
+
+    #[test]
+    fn an_offset_found_on_sysmon_events_corrects_every_event_of_the_computer() {
+        let t0 = utc("2020-08-06 15:56:00");
+        let mut items = Vec::new();
+        for i in 0..20 {
+            let t = t0 + Duration::seconds(i);
+            // Every other record is Sysmon; the rest (Security) has no check.
+            items.push((ev("WS5"), nxlog(t, i % 2 == 0)));
+        }
+        // A Sysmon network event whose UtcTime is the connection's time,
+        // an hour and 7 minutes earlier: an outlier, left out.
+        let mut out = nxlog(t0 + Duration::seconds(30), true);
+        if let Some(c) = &mut out.check {
+            c.truth -= Duration::minutes(67);
+        }
+        items.push((ev("WS5"), out));
+        let (events, notes) = run(&mut Clock::new(None), items);
+        for (i, e) in events.iter().take(20).enumerate() {
+            assert_eq!(e.timestamp, Some(t0 + Duration::seconds(i as i64)));
+        }
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("times of WS5 in this file were 4 h behind UTC (EventTime is local time without a zone); corrected using Sysmon UtcTime over 10 of 11 records"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_computer_without_references_takes_the_offset_all_others_agree_on() {
+        let t0 = utc("2020-08-06 15:56:00");
+        let mut items: Vec<(Event, Stamp)> = (0..10)
+            .map(|i| (ev("WS5"), nxlog(t0 + Duration::seconds(i), true)))
+            .collect();
+        items.push((ev("DC"), nxlog(t0 + Duration::seconds(50), false)));
+        let (events, notes) = run(&mut Clock::new(None), items);
+        assert_eq!(events[10].timestamp, Some(t0 + Duration::seconds(50)));
+        assert!(
+            notes.iter().any(|n| n.starts_with("times of DC (EventTime, local time without a zone) have no reference of their own; corrected by the offset all other computers of this file show (4 h behind UTC")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn ingestion_times_give_the_offset_despite_their_delay() {
+        let t0 = utc("2020-09-22 18:53:00");
+        let items = (0..10)
+            .map(|i| {
+                let t = t0 + Duration::seconds(i);
+                let seen = naive(t - Duration::hours(4));
+                // Logstash's @timestamp: 3 to 40 s later.
+                let ingest = t + Duration::seconds(3 + 4 * i);
+                (
+                    ev("DC"),
+                    Stamp {
+                        time: Some(seen),
+                        field: "EventTime",
+                        check: Some(Check {
+                            seen,
+                            seen_field: "EventTime",
+                            truth: ingest,
+                            truth_field: "Logstash @timestamp",
+                            exact: false,
+                        }),
+                        fallback: Some((ingest, "Logstash @timestamp")),
+                        ..Stamp::default()
+                    },
+                )
+            })
+            .collect();
+        let (events, notes) = run(&mut Clock::new(None), items);
+        assert_eq!(events[9].timestamp, Some(t0 + Duration::seconds(9)));
+        assert!(notes[0].contains("corrected using Logstash @timestamp over 10 of 10"));
+    }
+
+    #[test]
+    fn too_little_evidence_falls_back_to_the_zone_bearing_time_and_says_so() {
+        let t = utc("2020-09-22 18:53:00");
+        let seen = naive(t - Duration::hours(4));
+        let stamp = Stamp {
+            time: Some(seen),
+            field: "EventTime",
+            check: None,
+            fallback: Some((t + Duration::seconds(2), "Logstash @timestamp")),
+            ..Stamp::default()
+        };
+        let (events, notes) = run(&mut Clock::new(None), vec![(ev("DC"), stamp.clone())]);
+        assert_eq!(events[0].timestamp, Some(t + Duration::seconds(2)));
+        assert!(
+            notes[0].contains("timed by Logstash @timestamp"),
+            "{notes:?}"
+        );
+        // A zone given by the user is believed instead.
+        let zone: Zone = "America/New_York".parse().unwrap();
+        let (events, notes) = run(&mut Clock::new(Some(zone)), vec![(ev("DC"), stamp)]);
+        assert_eq!(events[0].timestamp, Some(t));
+        assert!(
+            notes[0].contains("read as America/New_York (as asked)"),
+            "{notes:?}"
+        );
+    }
+
+    /// A 12-hour clock without AM/PM (seen in OTRF's exports): two
+    /// offsets 12 h apart, each record placed by the nearest reference,
+    /// whatever the file order.
+    #[test]
+    fn two_offsets_twelve_hours_apart_place_each_record_by_its_nearest_reference() {
+        let am = utc("2022-08-03 18:35:00"); // 11:35 PDT, written 11:35
+        let pm = utc("2022-08-04 02:30:00"); // 19:30 PDT, written 07:30
+        let written = |t: Timestamp, h: i64| naive(t - Duration::hours(h));
+        let stamp = |t: Timestamp, h: i64, check: bool| {
+            let seen = written(t, h);
+            Stamp {
+                time: Some(seen),
+                field: "TimeCreated",
+                check: check.then_some(Check {
+                    seen,
+                    seen_field: "TimeCreated",
+                    truth: t,
+                    truth_field: "Sysmon UtcTime",
+                    exact: true,
+                }),
+                ..Stamp::default()
+            }
+        };
+        let mut items = Vec::new();
+        // Security events first (no check), as exports grouped by channel.
+        items.push((ev("P"), stamp(pm + Duration::seconds(5), 19, false)));
+        items.push((ev("P"), stamp(am + Duration::seconds(5), 7, false)));
+        for i in 0..30 {
+            items.push((ev("P"), stamp(pm + Duration::seconds(i), 19, true)));
+        }
+        for i in 0..6 {
+            items.push((ev("P"), stamp(am + Duration::seconds(i), 7, true)));
+        }
+        let (events, notes) = run(&mut Clock::new(None), items);
+        assert_eq!(events[0].timestamp, Some(pm + Duration::seconds(5)));
+        assert_eq!(events[1].timestamp, Some(am + Duration::seconds(5)));
+        assert_eq!(events[35].timestamp, Some(am + Duration::seconds(3)));
+        assert!(notes[0].contains("19 h behind UTC"), "{notes:?}");
+        assert!(notes[0].contains("12-hour clock"), "{notes:?}");
+        assert!(notes[0].contains("also seen: 7 h behind UTC"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_trusted_time_disagreeing_with_its_reference_is_reported_not_corrected() {
+        let t0 = utc("2026-01-09 01:00:00");
+        let items = (0..6)
+            .map(|i| {
+                let t = t0 + Duration::seconds(i);
+                let written = When::Utc(t + Duration::hours(2));
+                (
+                    ev("SRV"),
+                    Stamp {
+                        time: Some(written),
+                        field: "@timestamp",
+                        trusted: true,
+                        check: Some(Check {
+                            seen: written,
+                            seen_field: "@timestamp",
+                            truth: t,
+                            truth_field: "Sysmon UtcTime",
+                            exact: true,
+                        }),
+                        fallback: None,
+                    },
+                )
+            })
+            .collect();
+        let (events, notes) = run(&mut Clock::new(None), items);
+        assert_eq!(events[0].timestamp, Some(t0 + Duration::hours(2)));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(
+            notes[0],
+            "conflicting times on SRV: @timestamp is 2 h ahead of Sysmon UtcTime over 6 of 6 records; @timestamp kept as written (it states its zone)"
+        );
+    }
+
+    #[test]
+    fn holding_is_bounded_and_later_records_follow_the_offsets_found() {
+        let t0 = utc("2020-08-06 12:00:00");
+        let n = HOLD_LIMIT + 50;
+        let items: Vec<(Event, Stamp)> = (0..n)
+            .map(|i| {
+                (
+                    ev("WS"),
+                    nxlog(t0 + Duration::milliseconds(i as i64 * 10), i % 3 == 0),
+                )
+            })
+            .collect();
+        let mut clock = Clock::new(None);
+        let (events, notes) = run(&mut clock, items);
+        assert_eq!(events.len(), n);
+        assert_eq!(
+            events[n - 1].timestamp,
+            Some(t0 + Duration::milliseconds((n - 1) as i64 * 10))
+        );
+        assert!(notes
+            .iter()
+            .any(|x| x.contains("decided on the first 100000 records")));
+    }
+}
