@@ -1002,7 +1002,12 @@ impl Observer {
                 4771 | 4776 => self.auth_validation(e, host, id),
                 5140 | 5145 => self.share(e, host, id),
                 1102 => {
-                    let acc = user(s(e, "SubjectUserName")).map(|u| u.0);
+                    // Some collectors keep only the rendered message of
+                    // 1102 (its UserData is not flattened): the account is
+                    // then read from "Account Name:" there.
+                    let acc = user(s(e, "SubjectUserName"))
+                        .or_else(|| user(s(e, "Message").and_then(|m| message_field(m, "Account Name:"))))
+                        .map(|u| u.0);
                     self.cleared_log(e, host, "Security".into(), acc);
                 }
                 _ => {}
@@ -2154,6 +2159,14 @@ impl BehaviourKind {
             BehaviourKind::LsassDump => "lsass_dump",
         }
     }
+}
+
+/// The value of `label` in a rendered Windows message
+/// ("Account Name:\twardog" → "wardog").
+pub(crate) fn message_field<'a>(message: &'a str, label: &str) -> Option<&'a str> {
+    let at = message.find(label)? + label.len();
+    let v = message[at..].lines().next()?.trim();
+    (!v.is_empty() && v != "-").then_some(v)
 }
 
 /// Names ransomware gives its notes: `README.txt`, `HOW_TO_DECRYPT.html`,

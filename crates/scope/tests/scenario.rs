@@ -498,14 +498,35 @@ fn quiet_logs_give_no_attack() {
 fn correlations_with_a_host_become_signals() {
     let mut b = common::B::new();
     common::background(&mut b, true);
-    let mut o = Observer::new(common::assets());
-    for (e, m) in &b.events {
-        o.observe(e, m);
-    }
-    let corr = vigie_detect::CorrelationMatch {
+    let observe = || {
+        let mut o = Observer::new(common::assets());
+        for (e, m) in &b.events {
+            o.observe(e, m);
+        }
+        o
+    };
+    // One high correlation alone: one piece of evidence, to look into.
+    let high = vigie_detect::CorrelationMatch {
         rule: common::rule(
             "Brute force on DC",
             Level::High,
+            &["attack.credential-access", "attack.t1110"],
+        ),
+        group: vec![("Computer".into(), "DC01.ccpab.local".into())],
+        first: common::t(14, 1, 0),
+        last: common::t(14, 1, 5),
+        value: 40.0,
+    };
+    let s = observe().finish(&[high], Lang::En);
+    assert_eq!(s.assessment.verdict, Verdict::Suspicious);
+    assert_eq!(host(&s, "DC01").compromised, Compromise::Suspected);
+    assert!(!s.containment.iter().any(|a| a.kind == ActionKind::ResetKrbtgt));
+    // A critical one is enough to call it.
+    let o = observe();
+    let corr = vigie_detect::CorrelationMatch {
+        rule: common::rule(
+            "Brute force on DC",
+            Level::Critical,
             &["attack.credential-access", "attack.t1110"],
         ),
         group: vec![

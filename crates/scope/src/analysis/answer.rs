@@ -298,6 +298,13 @@ fn headline(
                     text::capitalise(&n.label),
                     text::confidence(lang, n.confidence)
                 ),
+                (_, Some(n)) => tr!(
+                    lang,
+                    "Activité suspecte, pas établie comme une attaque : {} ({})",
+                    "Suspicious activity, not established as an attack: {} ({})",
+                    n.label,
+                    text::confidence(lang, n.confidence)
+                ),
                 _ => lang
                     .pick(
                         "Activité suspecte, pas établie comme une attaque",
@@ -322,18 +329,29 @@ fn headline(
                 } else {
                     ""
                 };
-            let hosts = tr!(
-                lang,
-                " {} compromis dans {}{stolen}.",
-                " {} compromised in {}{stolen}.",
-                text::count(
+            let hosts = if a.verdict == Verdict::Attack {
+                tr!(
                     lang,
-                    main_yes.len(),
-                    ("poste ou serveur", "postes ou serveurs"),
-                    ("host", "hosts")
-                ),
-                inc.id
-            );
+                    " {} compromis dans {}{stolen}.",
+                    " {} compromised in {}{stolen}.",
+                    text::count(
+                        lang,
+                        main_yes.len(),
+                        ("poste ou serveur", "postes ou serveurs"),
+                        ("host", "hosts")
+                    ),
+                    inc.id
+                )
+            } else {
+                let names: Vec<String> = inc.hosts.iter().map(|h| h.name.clone()).collect();
+                tr!(
+                    lang,
+                    " À examiner dans {} : {}.",
+                    " To look into in {}: {}.",
+                    inc.id,
+                    text::list(lang, &names, 6)
+                )
+            };
             let zones: Vec<String> = s
                 .zones
                 .iter()

@@ -149,6 +149,26 @@ pub(crate) fn from_links(comp: &mut Comp, links: &[&L], lang: Lang) {
         if l.to.parse::<std::net::IpAddr>().is_err() {
             comp.raise_host(&l.to, c, || why.clone());
         }
+        // The source of a movement is in the attacker's hands too (it ran
+        // the PsExec, held the credentials): an internal host by name.
+        if l.from_kind == AddressKind::Internal && l.from.parse::<std::net::IpAddr>().is_err() {
+            let c = if strong || l.method == LinkMethod::ExplicitCreds {
+                Compromise::Yes
+            } else {
+                Compromise::Suspected
+            };
+            comp.raise_host(&l.from, c, || {
+                tr!(
+                    lang,
+                    "source de {} vers {} avec le compte {} le {}",
+                    "source of {} to {} as {} at {}",
+                    text::method(lang, l.method),
+                    l.to,
+                    l.account.as_deref().unwrap_or("?"),
+                    text::time(lang, Some(l.first))
+                )
+            });
+        }
         if let Some(a) = &l.account {
             let c = if strong || l.method == LinkMethod::ExplicitCreds {
                 Compromise::Yes

@@ -46,33 +46,66 @@ pub(crate) fn entry_point(
         .find(|&i| sig.list[i].time.is_some())
         .map(|i| &sig.list[i])?;
     let t0 = first_sig.time?;
-    // 1. An inbound malicious link from outside the incident's hosts.
+    // 1. A malicious link into the incident's hosts just before its first
+    // signal: from outside (an external or VPN address: the way in), or
+    // else from an internal host (the attacker was already there, and
+    // moved on from it).
+    let outside = |l: &L| l.from_kind != AddressKind::Internal;
+    let before = |l: &&&L| {
+        l.malicious
+            && hosts.contains(l.to.as_str())
+            && l.from != l.to
+            && l.first >= minus(t0, hours(LINK_LOOKBACK_H))
+            && if outside(l) {
+                !hosts.contains(l.from.as_str()) && l.first <= plus(t0, hours(1))
+            } else {
+                l.first <= plus(t0, super::time::minutes(5))
+            }
+    };
+    let earliest = |a: &&&L, b: &&&L| {
+        (a.first, strong_method(b.method)).cmp(&(b.first, strong_method(a.method)))
+    };
     let inbound = links
         .iter()
-        .filter(|l| {
-            l.malicious
-                && hosts.contains(l.to.as_str())
-                && !hosts.contains(l.from.as_str())
-                && l.first <= plus(t0, hours(1))
-                && l.first >= minus(t0, hours(LINK_LOOKBACK_H))
-        })
-        .min_by(|a, b| (a.first, strong_method(b.method)).cmp(&(b.first, strong_method(a.method))));
+        .filter(before)
+        .filter(|l| outside(l))
+        .min_by(earliest)
+        .or_else(|| links.iter().filter(before).min_by(earliest));
+    if let Some(l) = inbound.filter(|l| !outside(l)) {
+        // Already inside: the source host is where the attacker was first.
+        let named = l.from.parse::<std::net::IpAddr>().is_err();
+        let who = l
+            .account
+            .clone()
+            .unwrap_or_else(|| lang.pick("un compte inconnu", "an unknown account").into());
+        let desc = tr!(
+            lang,
+            "l'attaquant était déjà sur {} (comment il y est arrivé n'est pas dans les journaux) et a atteint {} par {} avec le compte {who} le {}",
+            "the attacker was already on {} (how it got there is not in the logs) and reached {} by {} as {who} at {}",
+            l.from,
+            l.to,
+            text::method(lang, l.method),
+            text::time(lang, Some(l.first))
+        );
+        let mut evidence: Vec<Evidence> = l.evidence.iter().take(3).cloned().collect();
+        evidence.push(first_sig.evidence());
+        return Some(EntryPoint {
+            time: Some(l.first.min(t0)),
+            host: Some(if named { l.from.clone() } else { l.to.clone() }),
+            account: l.account.clone(),
+            source_address: l.from_address.clone(),
+            source_kind: Some(AddressKind::Internal),
+            method: link_method_code(l.method).into(),
+            description: desc,
+            confidence: Confidence::Medium,
+            evidence,
+            process: None,
+            parent: None,
+        });
+    }
     if let Some(l) = inbound {
         let mut evidence = l.evidence.iter().take(3).cloned().collect::<Vec<_>>();
-        let mut method = match l.method {
-            LinkMethod::Rdp => "rdp",
-            LinkMethod::LogonType3 => "network_logon",
-            LinkMethod::Psexec => "psexec",
-            LinkMethod::Winrm => "winrm",
-            LinkMethod::Wmi => "wmi",
-            LinkMethod::Dcom => "dcom",
-            LinkMethod::SmbAdminShare => "admin_share",
-            LinkMethod::ExplicitCreds => "explicit_credentials",
-            LinkMethod::Vpn => "vpn",
-            LinkMethod::RemoteTask => "remote_task",
-            LinkMethod::RemoteService => "remote_service",
-        }
-        .to_string();
+        let mut method = link_method_code(l.method).to_string();
         let mut source = l.from_address.clone();
         let mut kind = l.from_address.as_deref().map(|a| ctx.plan.classify(a));
         let mut time = l.first;
@@ -277,4 +310,21 @@ pub(crate) fn entry_point(
         process: None,
         parent: None,
     })
+}
+
+/// The entry-point method of a link method (`EntryPoint::method`).
+fn link_method_code(m: LinkMethod) -> &'static str {
+    match m {
+        LinkMethod::Rdp => "rdp",
+        LinkMethod::LogonType3 => "network_logon",
+        LinkMethod::Psexec => "psexec",
+        LinkMethod::Winrm => "winrm",
+        LinkMethod::Wmi => "wmi",
+        LinkMethod::Dcom => "dcom",
+        LinkMethod::SmbAdminShare => "admin_share",
+        LinkMethod::ExplicitCreds => "explicit_credentials",
+        LinkMethod::Vpn => "vpn",
+        LinkMethod::RemoteTask => "remote_task",
+        LinkMethod::RemoteService => "remote_service",
+    }
 }

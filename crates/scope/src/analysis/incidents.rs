@@ -216,6 +216,9 @@ pub(crate) fn build(idx: &[usize], sig: &Signals, links: &[L]) -> Option<Draft> 
         if l.to.parse::<std::net::IpAddr>().is_err() {
             touch(&mut hosts, &l.to, l.first, l.last);
         }
+        if l.from_kind == AddressKind::Internal && l.from.parse::<std::net::IpAddr>().is_err() {
+            touch(&mut hosts, &l.from, l.first, l.last);
+        }
         if let Some(a) = &l.account {
             touch(&mut accts, a, l.first, l.last);
         }

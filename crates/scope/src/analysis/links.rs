@@ -61,6 +61,7 @@ pub(crate) fn resolve(addr_host: &BTreeMap<String, String>, s: &str) -> (String,
 pub(crate) fn resolve_all(
     raw: HashMap<LinkKey, LinkAcc>,
     addr_host: &BTreeMap<String, String>,
+    vpn_tunnels: &std::collections::BTreeSet<String>,
     ctx: &Ctx,
 ) -> BTreeMap<LinkKey, L> {
     let mut lmap: BTreeMap<LinkKey, L> = BTreeMap::new();
@@ -76,9 +77,17 @@ pub(crate) fn resolve_all(
             continue;
         }
         let from_address = acc.from_address.iter().next().cloned().or(from_addr0);
+        // A tunnel address the firewall handed to a VPN client is a VPN
+        // source even without the assets file's pools.
         let from_kind = from_address
             .as_deref()
-            .map(|a| ctx.plan.classify(a))
+            .map(|a| {
+                if vpn_tunnels.contains(a) {
+                    AddressKind::Vpn
+                } else {
+                    ctx.plan.classify(a)
+                }
+            })
             .unwrap_or(AddressKind::Internal);
         let key = LinkKey {
             from: from.clone(),

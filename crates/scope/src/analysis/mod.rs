@@ -183,7 +183,13 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         }
     }
     remote_exec.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
-    let mut lmap = links::resolve_all(o.links, &addr_host, &ctx);
+    let vpn_tunnels: BTreeSet<String> = o
+        .vpn
+        .iter()
+        .filter(|v| v.success)
+        .filter_map(|v| v.tunnel.clone())
+        .collect();
+    let mut lmap = links::resolve_all(o.links, &addr_host, &vpn_tunnels, &ctx);
     links::derive(&mut lmap, &services, &tasks, &remote_exec);
 
     // --- signals -------------------------------------------------------------
@@ -392,6 +398,52 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         inc.links = dr.d.links.iter().map(|i| format!("L{}", i + 1)).collect();
         inc.summary = incident_summary(inc, &dr.natures, lang);
         inc.nature_detail = dr.natures.clone();
+    }
+    // Hosts and accounts seen only in incidents that do not establish an
+    // attack (one strong piece of evidence: a cleared log, one high rule)
+    // are suspected, not compromised: to look into, not to be told as fact.
+    {
+        let established: Vec<bool> = drafts
+            .iter()
+            .map(|d| verdict::established_attack(&d.natures))
+            .collect();
+        let mut in_est: BTreeSet<&str> = BTreeSet::new();
+        let mut in_weak: BTreeSet<&str> = BTreeSet::new();
+        let mut acct_est: BTreeSet<&str> = BTreeSet::new();
+        let mut acct_weak: BTreeSet<&str> = BTreeSet::new();
+        for (d, est) in drafts.iter().zip(&established) {
+            let (h, a) = if *est {
+                (&mut in_est, &mut acct_est)
+            } else {
+                (&mut in_weak, &mut acct_weak)
+            };
+            h.extend(d.d.incident.hosts.iter().map(|x| x.name.as_str()));
+            a.extend(d.d.incident.accounts.iter().map(|x| x.name.as_str()));
+        }
+        let why = || {
+            tr!(
+                lang,
+                "seulement dans un incident qui n'établit pas une attaque (une seule preuve forte) : à examiner",
+                "only in an incident that does not establish an attack (one strong piece of evidence): to look into"
+            )
+        };
+        for (k, v) in comp.hosts.iter_mut() {
+            if v.0 == Compromise::Yes && in_weak.contains(k.as_str()) && !in_est.contains(k.as_str()) {
+                v.0 = Compromise::Suspected;
+                v.1.insert(0, why());
+                v.1.truncate(8);
+            }
+        }
+        for (k, v) in comp.accts.iter_mut() {
+            if v.0 == Compromise::Yes
+                && acct_weak.contains(k.as_str())
+                && !acct_est.contains(k.as_str())
+            {
+                v.0 = Compromise::Suspected;
+                v.1.insert(0, why());
+                v.1.truncate(8);
+            }
+        }
     }
     let main_natures: Vec<Nature> = drafts
         .first()

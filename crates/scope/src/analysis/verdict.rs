@@ -34,6 +34,23 @@ pub(crate) struct Input<'a> {
     pub signals: u64,
 }
 
+/// Do these natures (one incident's) establish an attack? A nature of high
+/// confidence (several independent pieces agree), two natures of at least
+/// medium confidence, or one of medium confidence on a critical rule.
+pub(crate) fn established_attack(natures: &[Nature]) -> bool {
+    let medium: Vec<&Nature> = natures
+        .iter()
+        .filter(|n| n.confidence >= Confidence::Medium)
+        .collect();
+    natures.iter().any(|n| n.confidence == Confidence::High)
+        || medium.len() >= 2
+        || medium.iter().any(|n| {
+            n.evidence
+                .iter()
+                .any(|e| e.level == Some(vigie_detect::Level::Critical))
+        })
+}
+
 pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
     let lang = ctx.lang;
     let mut analysed = Vec::new();
@@ -269,13 +286,18 @@ pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
     }
     // --- verdict -----------------------------------------------------------------
     let mut reasons = Vec::new();
+    // An attack: several independent pieces agree — a nature of high
+    // confidence, or two natures of at least medium confidence. One strong
+    // piece alone (a cleared log, one high rule) is suspicious: it must be
+    // looked at, it does not tell an attack by itself.
     let established = inp
         .natures
         .iter()
         .filter(|n| n.confidence >= Confidence::Medium)
         .collect::<Vec<_>>();
+    let attack = established_attack(inp.natures);
     let verdict = if let Some(main) = inp.incidents.first() {
-        if !established.is_empty() {
+        if attack {
             let labels: Vec<String> = established
                 .iter()
                 .map(|n| format!("{} ({})", n.label, text::confidence(lang, n.confidence)))
@@ -289,13 +311,24 @@ pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
             ));
             Verdict::Attack
         } else {
-            reasons.push(tr!(
-                lang,
-                "{} signal(s) de niveau moyen ou plus, en {}, mais aucune nature d'attaque établie avec au moins une confiance moyenne (preuves trop faibles ou isolées)",
-                "{} signal(s) of medium level or above, in {}, but no nature of attack established with at least medium confidence (evidence too weak or isolated)",
-                inp.signals,
-                text::count(lang, inp.incidents.len(), ("incident", "incidents"), ("incident", "incidents"))
-            ));
+            let what = match established.first() {
+                Some(n) => tr!(
+                    lang,
+                    "{} : {} ({}), sur une seule preuve forte : à examiner, pas établi comme une attaque",
+                    "{}: {} ({}), on one strong piece of evidence: to look into, not established as an attack",
+                    main.id,
+                    n.label,
+                    text::confidence(lang, n.confidence)
+                ),
+                None => tr!(
+                    lang,
+                    "{} signal(s) de niveau moyen ou plus, en {}, mais aucune nature d'attaque établie (preuves trop faibles ou isolées)",
+                    "{} signal(s) of medium level or above, in {}, but no nature of attack established (evidence too weak or isolated)",
+                    inp.signals,
+                    text::count(lang, inp.incidents.len(), ("incident", "incidents"), ("incident", "incidents"))
+                ),
+            };
+            reasons.push(what);
             Verdict::Suspicious
         }
     } else {
