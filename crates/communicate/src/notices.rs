@@ -234,14 +234,16 @@ impl Notices {
             text: None,
             author: None,
         };
+        // Shown in this order (they share a time): what to do, what we
+        // know of personal data, then each service's alternative.
         let mut updates = vec![update(Template::PostponeNonUrgent, None)];
+        if scope.data_exposure.iter().any(|d| d.personal_data) {
+            updates.push(update(Template::PersonalData, None));
+        }
         for e in &board.services {
             if !e.internal && e.status.is_down() && e.alternative.is_some() {
                 updates.push(update(Template::ServiceAlternative, Some(&e.service)));
             }
-        }
-        if scope.data_exposure.iter().any(|d| d.personal_data) {
-            updates.push(update(Template::PersonalData, None));
         }
         Notices {
             incidents: vec![Notice {

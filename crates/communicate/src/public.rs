@@ -524,8 +524,8 @@ fn personal_data_text(ctx: &TemplateContext) -> String {
         ));
     }
     s.push_str(lang.pick(
-        "La CNIL en est informée et les personnes concernées seront contactées directement. Nous ne vous demanderons jamais votre mot de passe ni vos coordonnées bancaires par téléphone, SMS ou courriel : méfiez-vous des messages inattendus qui se réclament de nous.",
-        "The CNIL is being notified and the persons concerned will be contacted directly. We will never ask for your password or bank details by phone, text or e-mail: beware of unexpected messages claiming to come from us.",
+        "Nous le signalons à la CNIL et les personnes concernées seront contactées directement. Nous ne vous demanderons jamais votre mot de passe ni vos coordonnées bancaires par téléphone, SMS ou courriel : méfiez-vous des messages inattendus qui se réclament de nous.",
+        "We are reporting it to the CNIL, and the persons concerned will be contacted directly. We will never ask for your password or bank details by phone, text or e-mail: beware of unexpected messages claiming to come from us.",
     ));
     s
 }

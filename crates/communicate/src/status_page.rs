@@ -20,6 +20,9 @@ use crate::style::{csp, esc, tel_uri, time_tag, when};
 
 const CSS: &str = include_str!("status.css");
 
+/// Updates of an incident shown before "show earlier updates".
+const SHOWN_UPDATES: usize = 3;
+
 /// The page's HTML.
 pub fn render_html(p: &PublicPage) -> String {
     let lang = p.lang;
@@ -379,16 +382,38 @@ fn incident(h: &mut String, p: &PublicPage, i: &PublicIncident) {
             esc(&i.services.join(", "))
         ));
     }
-    h.push_str("</p>\n<ol class=\"updates\">\n");
-    for u in &i.updates {
-        h.push_str(&format!(
+    h.push_str("</p>\n");
+    let update = |u: &crate::public::PublicUpdate| {
+        format!(
             "<li><p class=\"when\">{} — <strong>{}</strong></p><p>{}</p></li>\n",
             time_tag(l, z, u.at),
             esc(&capitalise(u.phase.label(l))),
             esc(&u.text)
-        ));
+        )
+    };
+    // The latest updates in full; older ones one click away (a native
+    // <details>, which needs no script and is keyboard-accessible).
+    h.push_str("<ol class=\"updates\">\n");
+    for u in i.updates.iter().take(SHOWN_UPDATES) {
+        h.push_str(&update(u));
     }
-    h.push_str("</ol>\n</article>\n");
+    h.push_str("</ol>\n");
+    if i.updates.len() > SHOWN_UPDATES {
+        let rest = i.updates.len() - SHOWN_UPDATES;
+        h.push_str(&format!(
+            "<details>\n<summary>{}</summary>\n<ol class=\"updates\">\n",
+            tr!(
+                l,
+                "Voir les {rest} autres informations",
+                "Show {rest} more updates"
+            )
+        ));
+        for u in i.updates.iter().skip(SHOWN_UPDATES) {
+            h.push_str(&update(u));
+        }
+        h.push_str("</ol>\n</details>\n");
+    }
+    h.push_str("</article>\n");
 }
 
 /// A stable `urn:uuid:` (name-based, from SHA-256) for Atom ids when the

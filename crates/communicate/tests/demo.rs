@@ -431,6 +431,17 @@ fn default_notices_use_the_templates_and_an_updates_file_is_checked() {
     assert!(templates.contains(&(Template::ServiceAlternative, Some("social-action"))));
     assert!(templates.contains(&(Template::PersonalData, None)));
     assert!(!templates.contains(&(Template::ServiceAlternative, Some("passports-id-cards"))));
+    // Every update is on the page; beyond the latest three, in a <details>.
+    let (p0, _) = page(Lang::Fr, &b, &n);
+    let html = status_page::render_html(&p0);
+    assert!(html.contains("<details>") && html.contains("autres informations"));
+    for u in &p0.incidents[0].updates {
+        assert!(
+            html.contains(&vigie_report::html::escape(&u.text)),
+            "{}",
+            u.text
+        );
+    }
 
     let (p, _) = page(Lang::Fr, &b, &n);
     let texts: Vec<&str> = p.incidents[0]

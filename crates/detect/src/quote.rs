@@ -40,12 +40,29 @@ pub(crate) fn quote_max(s: &str, max: usize) -> String {
 }
 
 /// `s` unquoted, for a field that holds rule text (a title, an id):
-/// control characters escaped, and past `max` characters cut with an
-/// ellipsis.
+/// control characters escaped, and at most `max` characters in all —
+/// escapes and the ellipsis that marks a cut included, so a field's
+/// width is a promise a table or a terminal can rely on.
 pub(crate) fn clip(s: &str, max: usize) -> String {
-    let (mut out, cut) = escaped(s, max);
-    if cut {
-        out.push('…');
+    let mut out = String::with_capacity(s.len().min(max * 2));
+    let mut width = 0;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let piece: String = if c.is_control() || is_bidi(c) {
+            c.escape_default().collect()
+        } else {
+            c.to_string()
+        };
+        let n = piece.chars().count();
+        // The last piece may use the whole width; any other must leave
+        // room for the ellipsis.
+        let room = if chars.peek().is_none() { max } else { max.saturating_sub(1) };
+        if width + n > room {
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        width += n;
     }
     out
 }
@@ -119,8 +136,11 @@ mod tests {
     #[test]
     fn clipped_fields() {
         assert_eq!(clip("Title", 200), "Title");
-        assert_eq!(clip(&"t".repeat(300), 200), format!("{}…", "t".repeat(200)));
+        assert_eq!(clip(&"t".repeat(300), 200), format!("{}…", "t".repeat(199)));
+        assert_eq!(clip(&"t".repeat(200), 200), "t".repeat(200));
         assert_eq!(clip("a\u{1b}[2J", 200), "a\\u{1b}[2J");
+        let c = clip(&"\u{1b}".repeat(100), 200);
+        assert!(c.chars().count() <= 200 && c.ends_with('…'), "{c}");
     }
 
     #[test]

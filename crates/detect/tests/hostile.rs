@@ -462,3 +462,53 @@ fn rule_paths_without_rules_are_refused() {
     let (_, rep) = load_rule_paths(&[d.join("empty")], &opts).unwrap();
     assert_eq!(rep.failures.len(), 1, "{rep:#?}");
 }
+
+/// Conditions that are valid but wide or shaped to blow up a conversion
+/// to normal form (the prefilter's literal requirements): they compile,
+/// bounded, and match.
+#[test]
+fn wide_conditions_compile_bounded() {
+    bounded("wide_conditions_compile_bounded", || {
+        let t = dir("wide");
+        let d = t.path().to_path_buf();
+        let n = 2_000;
+        let mut det = String::new();
+        for i in 0..n {
+            det.push_str(&format!("  s{i}:\n    CommandLine|contains: 'alpha{i}'\n  t{i}:\n    Image|endswith: 'beta{i}.exe'\n"));
+        }
+        // (s0 and t0) or (s1 and t1) or …: 2^2000 clauses in conjunctive
+        // normal form.
+        let dnf: Vec<String> = (0..n).map(|i| format!("(s{i} and t{i})")).collect();
+        let cnf: Vec<String> = (0..n).map(|i| format!("(s{i} or t{i})")).collect();
+        let mut text = String::new();
+        for (k, cond) in [dnf.join(" or "), cnf.join(" and "), "1 of s* and all of t*".to_string()]
+            .iter()
+            .enumerate()
+        {
+            text.push_str(&format!(
+                "---\ntitle: Wide {k}\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n{det}  condition: '{cond}'\nlevel: low\n"
+            ));
+        }
+        std::fs::write(d.join("wide.yml"), text).unwrap();
+        let l = load(&d);
+        assert!(l.failures.is_empty(), "{:#?}", l.failures);
+        assert_eq!(l.engine.rules().len(), 4);
+        let mut e = Event::new(Origin {
+            source: Arc::from("test"),
+            locator: Locator::None,
+        });
+        e.channel = Some("Microsoft-Windows-Sysmon/Operational".into());
+        e.event_id = Some(1);
+        e.push("EventID", 1i64);
+        e.push("CommandLine", "x alpha1234 y");
+        e.push("Image", "C:\\beta1234.exe");
+        let mut out = Vec::new();
+        l.engine.evaluate(&e, &mut out);
+        let titles: Vec<&str> = out.iter().map(|m| m.rule.title.as_str()).collect();
+        assert_eq!(titles, ["Wide 0"]);
+        out.clear();
+        l.engine.evaluate(&whoami(), &mut out);
+        let titles: Vec<&str> = out.iter().map(|m| m.rule.title.as_str()).collect();
+        assert_eq!(titles, ["Good rule"]);
+    });
+}

@@ -618,7 +618,12 @@ fn product_rules_stay_on_their_side() {
         locator: Locator::Line(1),
     });
     syslog.push("Image", "/bin/bash");
-    assert!(hits(&linux, &syslog));
+    // a Linux process creation is Sysmon for Linux's event 1 (the
+    // built-in table maps no other Linux process source): a bare syslog
+    // line with the same field is not one
+    assert!(!hits(&linux, &syslog));
+    let sysmon = event("Linux-Sysmon/Operational", 1, &[("Image", s("/bin/bash"))]);
+    assert!(hits(&linux, &sysmon));
     // unknown windows category: every Windows event, no non-Windows event
     let w = engine("title: W\nlogsource:\n  product: windows\n  category: file_access\ndetection:\n  sel:\n    FileName|endswith: '.kdbx'\n  condition: sel\n");
     assert!(hits(

@@ -117,14 +117,20 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-/// The rules of the default run, plus `VIGIE_RECORDINGS_RULES` if set.
+/// The rules of the default run (`vigie hunt DIR`: Vigie's pack and the
+/// SigmaHQ snapshot embedded in the binary), plus `VIGIE_RECORDINGS_RULES`
+/// if set.
 fn engine() -> Engine {
-    let (mut rules, _) = vigie_rules::builtin_rule_set(&LoadOptions::default());
+    let opts = LoadOptions::default();
+    let (mut rules, _) = vigie_rules::builtin_rule_set(&opts);
+    let (snapshot, _, _) =
+        vigie_rules::sigmahq::rule_set(&opts, None, &std::collections::HashSet::new());
+    rules.extend(snapshot);
     if let Some(p) = std::env::var_os("VIGIE_RECORDINGS_RULES") {
-        let (more, _) = vigie_detect::load_paths(&[PathBuf::from(p)], &LoadOptions::default());
+        let (more, _) = vigie_detect::load_paths(&[PathBuf::from(p)], &opts);
         rules.extend(more);
     }
-    Engine::compile(rules).0
+    Engine::compile_with(rules, &opts.engine_config()).0
 }
 
 /// (name, archive, metadata text) of every recording with a host archive.
@@ -620,7 +626,11 @@ fn figures(all: &[Arc<Outcome>]) -> Result<(), Failed> {
     println!(
         "\nSecurity-Datasets, {} recordings, {}:\n  flagged: {flagged} ({attack} attack, {} suspicious); {} nothing found with gaps, {} nothing found\n{}\n  entry points right: {right} of {} assessable (of {with_truth} with a known entry host)\n  techniques surfaced (ATT&CK id in a progression): {tech_hit} of {tech_total}\n  attack periods within the recording's Sysmon UtcTime range: {times_right} of {times_checked}",
         all.len(),
-        if std::env::var_os("VIGIE_RECORDINGS_RULES").is_some() { "Vigie pack + VIGIE_RECORDINGS_RULES" } else { "default rules (Vigie pack)" },
+        if std::env::var_os("VIGIE_RECORDINGS_RULES").is_some() {
+            "default rules + VIGIE_RECORDINGS_RULES"
+        } else {
+            "default rules (Vigie pack + SigmaHQ snapshot)"
+        },
         flagged - attack,
         all.iter().filter(|o| o.scope.assessment.verdict == Verdict::NothingFoundWithGaps).count(),
         all.iter().filter(|o| o.scope.assessment.verdict == Verdict::NothingFound).count(),

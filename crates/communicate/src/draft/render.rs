@@ -103,11 +103,18 @@ fn text_html(t: &Text, l: Lang) -> String {
         ),
         Certainty::ToFill => format!("<span class=\"fill\">[{}]</span>", esc(&t.text)),
     };
-    for n in &t.notes {
-        s.push_str(&format!(
-            "<sup class=\"ref\"><a href=\"#note-{n}\" aria-label=\"{} {n}\">{n}</a></sup>",
-            l.pick("source", "source")
-        ));
+    if !t.notes.is_empty() {
+        let links: Vec<String> = t
+            .notes
+            .iter()
+            .map(|n| {
+                format!(
+                    "<a href=\"#note-{n}\" aria-label=\"{} {n}\">{n}</a>",
+                    l.pick("source", "source")
+                )
+            })
+            .collect();
+        s.push_str(&format!("<sup class=\"ref\">{}</sup>", links.join(",")));
     }
     s
 }
