@@ -135,6 +135,7 @@ impl HuntArgs {
             assets: self.assets.clone(),
             event_details: self.output.is_some() || self.report.is_some(),
             lang,
+            zone: self.speech.timezone.unwrap_or_default(),
         }
     }
 

@@ -98,3 +98,72 @@ fn events_at_chronos_limits_do_not_stop_the_hunt() {
         }
     }
 }
+
+/// Issue 11 item 7 and 18 item 3: with `--timezone`, the scope's
+/// sentences (answer, incident summary, entry) give the start time the
+/// terminal and the report give, in that zone; without it, all say UTC.
+/// Machine fields stay UTC either way.
+#[test]
+fn terminal_report_and_scope_agree_on_the_start_time_in_the_chosen_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    whoami_case(
+        dir,
+        &[
+            sysmon1_on(1, "2026-01-10T02:30:00Z", WHOAMI, "PC-01"),
+            sysmon1_on(2, "2026-01-10T02:35:00Z", WHOAMI, "PC-01"),
+        ],
+    );
+    for (zone, start, other) in [
+        (None, "2026-01-10 02:30", "UTC"),
+        (Some("Europe/Paris"), "2026-01-10 03:30", "CET"),
+        (Some("America/New_York"), "2026-01-09 21:30", "EST"),
+    ] {
+        for lang in ["en", "fr"] {
+            let mut args = vec!["--lang", lang, "--report", "r.html", "--scope", "s.json"];
+            if let Some(z) = zone {
+                args.extend(["--timezone", z]);
+            }
+            let out = whoami_hunt(dir, "logs", &args);
+            let what = format!("{zone:?} {lang}: {}", both(&out));
+            assert_eq!(out.status.code(), Some(1), "{what}");
+            let terminal = stdout(&out);
+            let minute = format!("{start} {other}");
+            let second = format!("{start}:00 {other}");
+            // The terminal's attack period and its answer lines.
+            assert!(terminal.contains(&second), "{what}");
+            let scope: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap())
+                    .unwrap();
+            let answer = &scope["answer"];
+            for field in ["headline", "entry"] {
+                let text = answer[field].as_str().unwrap();
+                assert!(text.contains(&minute), "{field}: {text} ({what})");
+                assert!(terminal.contains(text), "terminal says {text} ({what})");
+            }
+            let summary = scope["incidents"][0]["summary"].as_str().unwrap();
+            assert!(summary.contains(&minute), "{summary} ({what})");
+            // Machine fields: UTC.
+            assert_eq!(
+                scope["attack_period"]["first"], "2026-01-10T02:30:00Z",
+                "{what}"
+            );
+            let report = std::fs::read_to_string(dir.join("r.html")).unwrap();
+            assert!(report.contains(&minute), "report: {minute} ({what})");
+            if zone.is_some() {
+                // No sentence left in UTC: only hover titles say UTC.
+                for text in [terminal.clone(), answer.to_string()] {
+                    assert!(!text.contains("02:30 UTC"), "{text} ({what})");
+                }
+                let visible: String = report
+                    .split("title=\"")
+                    .map(|s| s.split_once('"').map_or(s, |(_, rest)| rest))
+                    .collect();
+                assert!(
+                    !visible.contains("02:30 UTC"),
+                    "report sentence in UTC ({what})"
+                );
+            }
+        }
+    }
+}

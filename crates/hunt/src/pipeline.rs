@@ -9,7 +9,7 @@ use vigie_detect::{
     CorrelationMatch, Engine, LoadOptions, LoadReport, Match, MatchedField, RuleSet,
 };
 use vigie_event::{Event, Locator, Origin, Timestamp};
-use vigie_lang::Lang;
+use vigie_lang::{Lang, Zone};
 use vigie_scope::{Assets, Observer, Scope};
 use vigie_source::{Batch, FileReport, InputError, ReadOptions};
 
@@ -49,6 +49,10 @@ pub struct HuntConfig {
     pub event_details: bool,
     /// The language of what the scope says (its answer and reasons).
     pub lang: Lang,
+    /// The zone of the times in what the scope says (`--timezone`), so
+    /// that its answer gives the start time the terminal and the report
+    /// give; its timestamps stay UTC.
+    pub zone: Zone,
 }
 
 impl Default for HuntConfig {
@@ -64,6 +68,7 @@ impl Default for HuntConfig {
             assets: None,
             event_details: true,
             lang: Lang::En,
+            zone: Zone::Utc,
         }
     }
 }
@@ -548,7 +553,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                     }
                 }
                 merged.set_run_info(run_info(config, rules_compiled, &files, &input_errors));
-                merged.finish(&correlations, config.lang)
+                merged.finish_in(&correlations, config.lang, config.zone)
             })
         },
     );

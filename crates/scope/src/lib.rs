@@ -30,15 +30,22 @@ pub use model::*;
 pub use observer::Observer;
 
 use vigie_detect::CorrelationMatch;
-pub use vigie_lang::Lang;
+pub use vigie_lang::{Lang, Zone};
 
 impl Observer {
     /// Derives the scope from everything observed. `correlations` are the
     /// correlation matches of the run (listed in the detections summary);
     /// every sentence of the scope is written in `lang`.
-    pub fn finish(mut self, correlations: &[CorrelationMatch], lang: Lang) -> Scope {
+    pub fn finish(self, correlations: &[CorrelationMatch], lang: Lang) -> Scope {
+        self.finish_in(correlations, lang, Zone::Utc)
+    }
+
+    /// [`Observer::finish`] with the sentences' times in `zone` (the
+    /// run's `--timezone`): the answer then gives the start time the
+    /// terminal and the report give. Timestamps stay UTC.
+    pub fn finish_in(mut self, correlations: &[CorrelationMatch], lang: Lang, zone: Zone) -> Scope {
         self.settle();
-        analysis::build(self, correlations, lang)
+        analysis::build(self, correlations, lang, zone)
     }
 }
 

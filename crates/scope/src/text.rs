@@ -10,11 +10,12 @@ use vigie_lang::{glossary, tr, Lang, Precision, Zone};
 use crate::model::{Confidence, LinkMethod};
 
 /// A time in sentences: `2026-01-10 01:11 UTC`, always with the year
-/// (multi-year data must never be ambiguous). The scope speaks UTC: its
-/// consumers convert to the reader's zone where they show times.
-pub(crate) fn time(lang: Lang, t: Option<Timestamp>) -> String {
+/// (multi-year data must never be ambiguous), in the reader's zone (the
+/// run's `--timezone`), so that the answer, the terminal and the report
+/// give one start time. The scope's timestamps stay UTC.
+pub(crate) fn time(lang: Lang, zone: Zone, t: Option<Timestamp>) -> String {
     match t {
-        Some(t) => Zone::Utc.format(t, Precision::Minute),
+        Some(t) => zone.format(t, Precision::Minute),
         None => lang.pick("heure inconnue", "unknown time").to_string(),
     }
 }

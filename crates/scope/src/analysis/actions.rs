@@ -257,6 +257,7 @@ impl Plan {
 /// blocked because they are essential or internal).
 pub(crate) fn plan(inp: &Input, ctx: &Ctx) -> (Vec<Action>, Vec<String>) {
     let lang = ctx.lang;
+    let zone = ctx.zone;
     let mut p = Plan {
         out: Vec::new(),
         lang,
@@ -289,7 +290,7 @@ pub(crate) fn plan(inp: &Input, ctx: &Ctx) -> (Vec<Action>, Vec<String>) {
                         e.source_address
                             .as_deref()
                             .unwrap_or(lang.pick("une adresse inconnue", "an unknown address")),
-                        text::time(lang, e.time)
+                        text::time(lang, zone, e.time)
                     ),
                     ev.clone(),
                 );

@@ -7,13 +7,13 @@
 //! the other sentences never contradict it (data theft is named only with
 //! its evidence, and the data sentence says what that evidence is).
 
-use vigie_lang::tr;
+use vigie_lang::{tr, Zone};
 
 use super::actions::verb;
 use crate::model::*;
 use crate::text;
 
-pub(crate) fn answer(s: &Scope) -> Answer {
+pub(crate) fn answer(s: &Scope, zone: Zone) -> Answer {
     let lang = s.lang;
     let main = s.incidents.first();
     let nature = match s.nature.first() {
@@ -247,7 +247,7 @@ pub(crate) fn answer(s: &Scope) -> Answer {
         .take(6)
         .map(|a| format!("{} {} — {}", verb(lang, a.kind), a.target, a.reason))
         .collect();
-    let headline = headline(s, &main_yes, &exf, theft);
+    let headline = headline(s, &main_yes, &exf, theft, zone);
     Answer {
         headline,
         nature,
@@ -264,6 +264,7 @@ fn headline(
     main_yes: &[String],
     exf: &[&DataExposure],
     theft: Option<&Nature>,
+    zone: Zone,
 ) -> String {
     let lang = s.lang;
     let a = &s.assessment;
@@ -321,7 +322,7 @@ fn headline(
                 lang,
                 " Début : {} ({how}).",
                 " Started {} ({how}).",
-                text::time(lang, Some(inc.first))
+                text::time(lang, zone, Some(inc.first))
             );
             let stolen =
                 if !exf.is_empty() || theft.is_some_and(|n| n.confidence >= Confidence::Medium) {

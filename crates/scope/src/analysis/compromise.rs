@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vigie_detect::Level;
 use vigie_event::Timestamp;
-use vigie_lang::{tr, Lang};
+use vigie_lang::{tr, Lang, Zone};
 
 use super::links::{strong_method, L};
 use super::order::lvl_rank;
@@ -79,7 +79,7 @@ impl Comp {
 }
 
 /// Signals: high or critical make an entity compromised, medium suspected.
-pub(crate) fn from_signals(comp: &mut Comp, sig: &Signals, lang: Lang) {
+pub(crate) fn from_signals(comp: &mut Comp, sig: &Signals, lang: Lang, zone: Zone) {
     let level_of = |d: &crate::observer::Det| {
         if lvl_rank(d.rule.level) >= lvl_rank(Some(Level::High)) {
             Compromise::Yes
@@ -101,7 +101,7 @@ pub(crate) fn from_signals(comp: &mut Comp, sig: &Signals, lang: Lang) {
                     d.rule.title,
                     text::level(lang, d.rule.level),
                     lang.pick("le", "at"),
-                    text::time(lang, d.time)
+                    text::time(lang, zone, d.time)
                 )
             });
         }
@@ -120,7 +120,7 @@ pub(crate) fn from_signals(comp: &mut Comp, sig: &Signals, lang: Lang) {
                     d.rule.title,
                     text::level(lang, d.rule.level),
                     d.host,
-                    text::time(lang, d.time)
+                    text::time(lang, zone, d.time)
                 )
             });
         }
@@ -129,7 +129,7 @@ pub(crate) fn from_signals(comp: &mut Comp, sig: &Signals, lang: Lang) {
 
 /// Malicious links: a session or execution on the target makes it
 /// compromised; a network logon or admin-share access, suspected.
-pub(crate) fn from_links(comp: &mut Comp, links: &[&L], lang: Lang) {
+pub(crate) fn from_links(comp: &mut Comp, links: &[&L], lang: Lang, zone: Zone) {
     for l in links {
         let strong = strong_method(l.method);
         let why = tr!(
@@ -139,7 +139,7 @@ pub(crate) fn from_links(comp: &mut Comp, links: &[&L], lang: Lang) {
             text::method(lang, l.method),
             l.from,
             l.account.as_deref().unwrap_or("?"),
-            text::time(lang, Some(l.first))
+            text::time(lang, zone, Some(l.first))
         );
         let c = if strong {
             Compromise::Yes
@@ -165,7 +165,7 @@ pub(crate) fn from_links(comp: &mut Comp, links: &[&L], lang: Lang) {
                     text::method(lang, l.method),
                     l.to,
                     l.account.as_deref().unwrap_or("?"),
-                    text::time(lang, Some(l.first))
+                    text::time(lang, zone, Some(l.first))
                 )
             });
         }
@@ -327,7 +327,7 @@ pub(crate) fn accounts(
 /// Credential attacks: an account whose password a spray or brute force
 /// found is compromised; a Kerberoasted service account is suspected
 /// (its ticket can be cracked offline: reset its password).
-pub(crate) fn credentials(comp: &mut Comp, attacks: &[CredentialAttack], lang: Lang) {
+pub(crate) fn credentials(comp: &mut Comp, attacks: &[CredentialAttack], lang: Lang, zone: Zone) {
     for a in attacks {
         for t in &a.targets {
             match t.outcome {
@@ -338,7 +338,7 @@ pub(crate) fn credentials(comp: &mut Comp, attacks: &[CredentialAttack], lang: L
                         "password found by {} from {} at {}",
                         attack_words(lang, a.kind),
                         a.source,
-                        text::time(lang, t.succeeded_at)
+                        text::time(lang, zone, t.succeeded_at)
                     )
                 }),
                 AttemptOutcome::TicketObtained => {
@@ -348,7 +348,7 @@ pub(crate) fn credentials(comp: &mut Comp, attacks: &[CredentialAttack], lang: L
                             "ticket de service RC4 obtenu par {} (Kerberoasting) le {} : mot de passe exposé à un cassage hors ligne",
                             "RC4 service ticket obtained by {} (Kerberoasting) at {}: password exposed to offline cracking",
                             a.by_account.as_deref().unwrap_or("?"),
-                            text::time(lang, t.succeeded_at)
+                            text::time(lang, zone, t.succeeded_at)
                         )
                     })
                 }

@@ -133,6 +133,7 @@ pub(crate) fn find(
             .map(|t| t.account.clone())
             .collect();
         let lang = ctx.lang;
+        let zone = ctx.zone;
         let what = match kind {
             CredentialAttackKind::PasswordSpray => {
                 lang.pick("Pulvérisation de mots de passe", "Password spray")
@@ -150,8 +151,8 @@ pub(crate) fn find(
                 ("compte", "comptes"),
                 ("account", "accounts")
             ),
-            text::time(lang, Some(first)),
-            text::time(lang, Some(last))
+            text::time(lang, zone, Some(first)),
+            text::time(lang, zone, Some(last))
         );
         if won.is_empty() {
             description.push_str(lang.pick(", aucun succès vu.", ", no success seen."));
@@ -247,14 +248,15 @@ pub(crate) fn find(
         let source = clients.iter().next().cloned().unwrap_or_else(|| "?".into());
         let (h, _) = resolve(addr_host, &source);
         let lang = ctx.lang;
+        let zone = ctx.zone;
         let names: Vec<String> = targets.iter().map(|t| t.account.clone()).collect();
         let description = tr!(
             lang,
             "Kerberoasting : {req} a demandé des tickets de service RC4 pour {} entre {} et {} ; leurs mots de passe peuvent être cassés hors ligne.",
             "Kerberoasting: {req} requested RC4 service tickets for {} between {} and {}; their passwords can be cracked offline.",
             text::list(lang, &names, 8),
-            text::time(lang, Some(first)),
-            text::time(lang, Some(last))
+            text::time(lang, zone, Some(first)),
+            text::time(lang, zone, Some(last))
         );
         out.push(CredentialAttack {
             kind: CredentialAttackKind::Kerberoasting,

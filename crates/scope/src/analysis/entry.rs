@@ -38,6 +38,7 @@ pub(crate) fn entry_point(
     ctx: &Ctx,
 ) -> Option<EntryPoint> {
     let lang = ctx.lang;
+    let zone = ctx.zone;
     // Its earliest timed signal (signals are sorted by evidence, time
     // first, untimed first).
     let first_sig = sigs
@@ -85,7 +86,7 @@ pub(crate) fn entry_point(
             l.from,
             l.to,
             text::method(lang, l.method),
-            text::time(lang, Some(l.first))
+            text::time(lang, zone, Some(l.first))
         );
         let mut evidence: Vec<Evidence> = l.evidence.iter().take(3).cloned().collect();
         evidence.push(first_sig.evidence());
@@ -125,7 +126,7 @@ pub(crate) fn entry_point(
             "{} to {} as {who} from {from} at {}",
             text::method(lang, l.method),
             l.to,
-            text::time(lang, Some(l.first))
+            text::time(lang, zone, Some(l.first))
         );
         let mut confidence = if l.from_kind == AddressKind::Internal {
             Confidence::Medium
@@ -180,7 +181,7 @@ pub(crate) fn entry_point(
                 v.gateway,
                 v.user.as_deref().unwrap_or("?"),
                 v.remote.as_deref().unwrap_or("?"),
-                text::time(lang, v.time)
+                text::time(lang, zone, v.time)
             );
             confidence = Confidence::High;
             evidence.insert(0, v.evidence.clone());
@@ -254,14 +255,14 @@ pub(crate) fn entry_point(
                 "premier processus malveillant sur {} le {} : {short}{ellipsis} (compte {who}, lancé par {par}) ; comment le poste a été atteint n'est pas dans les journaux",
                 "first malicious process on {} at {}: {short}{ellipsis} (account {who}, started by {par}); how the host was reached is not in the logs",
                 p.host,
-                text::time(lang, p.time)
+                text::time(lang, zone, p.time)
             ),
             None => tr!(
                 lang,
                 "premier processus malveillant sur {} le {} : {short}{ellipsis} (compte {who}) ; comment le poste a été atteint n'est pas dans les journaux",
                 "first malicious process on {} at {}: {short}{ellipsis} (account {who}); how the host was reached is not in the logs",
                 p.host,
-                text::time(lang, p.time)
+                text::time(lang, zone, p.time)
             ),
         };
         let mut evidence = vec![p.evidence.clone()];
@@ -303,7 +304,7 @@ pub(crate) fn entry_point(
             "earliest malicious activity: {} on {} at {} (how the attacker reached it is not in the logs)",
             first_sig.rule.title,
             first_sig.host,
-            text::time(lang, Some(t0))
+            text::time(lang, zone, Some(t0))
         ),
         confidence: Confidence::Low,
         evidence: vec![first_sig.evidence()],

@@ -104,6 +104,7 @@ pub(crate) fn data_exposure(
         for store in targets {
             let (personal, sens) = store_meta(store.as_deref());
             let lang = ctx.lang;
+            let zone = ctx.zone;
             let what = match (activity, lang) {
                 (ExposureActivity::Archive, Lang::Fr) => "archivées",
                 (ExposureActivity::Upload, Lang::Fr) => "envoyées",
@@ -128,7 +129,7 @@ pub(crate) fn data_exposure(
                 "{data} {what} sur {} avec {tool} le {}{to}",
                 "{data} {what} on {} with {tool} at {}{to}",
                 p.host,
-                text::time(lang, p.time)
+                text::time(lang, zone, p.time)
             );
             out.push(DataExposure {
                 store,
@@ -220,8 +221,8 @@ pub(crate) fn data_exposure(
                     "{:.1} GB sent from {} to {dst} between {} and {}",
                     agg.sum as f64 / 1e9,
                     host.as_deref().unwrap_or(src),
-                    text::time(ctx.lang, agg.first),
-                    text::time(ctx.lang, agg.last)
+                    text::time(ctx.lang, ctx.zone, agg.first),
+                    text::time(ctx.lang, ctx.zone, agg.last)
                 ),
                 first: agg.first,
                 last: agg.last,

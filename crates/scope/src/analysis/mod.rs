@@ -46,7 +46,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vigie_detect::{CorrelationMatch, Level};
 use vigie_event::Timestamp;
-use vigie_lang::{tr, Lang};
+use vigie_lang::{tr, Lang, Zone};
 
 use crate::model::*;
 use crate::names::{host_key, wildcard, AddressPlan};
@@ -65,6 +65,8 @@ pub(crate) struct Ctx<'a> {
     pub assets: &'a Assets,
     pub plan: AddressPlan,
     pub lang: Lang,
+    /// The zone times are written in (sentences only; timestamps are UTC).
+    pub zone: Zone,
     /// `assets.hosts` names, compiled once.
     pub host_patterns: crate::patterns::NamePatterns,
 }
@@ -102,7 +104,12 @@ struct Draft {
     compromised: usize,
 }
 
-pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) -> Scope {
+pub(crate) fn build(
+    o: Observer,
+    correlations: &[CorrelationMatch],
+    lang: Lang,
+    zone: Zone,
+) -> Scope {
     let assets = o.assets.clone();
     let mut caveats = Vec::new();
     let assets_loaded = *assets != Assets::default();
@@ -138,6 +145,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         assets: &assets,
         plan,
         lang,
+        zone,
         host_patterns: crate::patterns::NamePatterns::new(
             assets.hosts.iter().map(|h| h.name.as_str()),
         ),
@@ -248,10 +256,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
 
     // --- compromise ------------------------------------------------------------
     let mut comp = compromise::Comp::default();
-    compromise::from_signals(&mut comp, &sig, lang);
-    compromise::from_links(&mut comp, &mal_links, lang);
+    compromise::from_signals(&mut comp, &sig, lang, zone);
+    compromise::from_links(&mut comp, &mal_links, lang, zone);
     compromise::mass_deployment(&mut comp, &tasks, &services, &in_attack, lang);
-    compromise::credentials(&mut comp, &credential_attacks, lang);
+    compromise::credentials(&mut comp, &credential_attacks, lang, zone);
     let mut accounts_raw: Vec<_> = o.accounts.into_iter().collect();
     accounts_raw.sort_by(|a, b| a.0.cmp(&b.0));
     compromise::accounts(&mut comp, &accounts_raw, &sig, &mal_links, &in_attack, lang);
@@ -401,7 +409,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         let inc = &mut dr.d.incident;
         inc.id = format!("INC-{}", i + 1);
         inc.links = dr.d.links.iter().map(|i| format!("L{}", i + 1)).collect();
-        inc.summary = incident_summary(inc, &dr.natures, lang);
+        inc.summary = incident_summary(inc, &dr.natures, lang, zone);
         inc.nature_detail = dr.natures.clone();
     }
     // Hosts and accounts seen only in incidents that do not establish an
@@ -756,7 +764,7 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         caveats,
     };
     localise(&mut scope);
-    scope.answer = answer::answer(&scope);
+    scope.answer = answer::answer(&scope, zone);
     scope
 }
 
@@ -970,7 +978,7 @@ fn vigie_steps(
 }
 
 /// One sentence for an incident: what, where, when.
-fn incident_summary(inc: &Incident, natures: &[Nature], lang: Lang) -> String {
+fn incident_summary(inc: &Incident, natures: &[Nature], lang: Lang, zone: Zone) -> String {
     let what = natures
         .first()
         .map(|n| {
@@ -990,8 +998,8 @@ fn incident_summary(inc: &Incident, natures: &[Nature], lang: Lang) -> String {
         "{what} sur {} du {} au {} ({})",
         "{what} on {} from {} to {} ({})",
         text::list(lang, &hosts, 4),
-        text::time(lang, Some(inc.first)),
-        text::time(lang, Some(inc.last)),
+        text::time(lang, zone, Some(inc.first)),
+        text::time(lang, zone, Some(inc.last)),
         text::count(
             lang,
             inc.detections as usize,

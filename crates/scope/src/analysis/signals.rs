@@ -211,8 +211,8 @@ pub(crate) fn collect(
                         &c.rule.title,
                         &group.join(", "),
                         &c.value.to_string(),
-                        &crate::text::time(ctx.lang, Some(c.first)),
-                        &crate::text::time(ctx.lang, Some(c.last)),
+                        &crate::text::time(ctx.lang, ctx.zone, Some(c.first)),
+                        &crate::text::time(ctx.lang, ctx.zone, Some(c.last)),
                     ],
                 )
                 .into(),

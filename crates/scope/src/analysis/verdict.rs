@@ -53,6 +53,7 @@ pub(crate) fn established_attack(natures: &[Nature]) -> bool {
 
 pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
     let lang = ctx.lang;
+    let zone = ctx.zone;
     let mut analysed = Vec::new();
     let mut gaps = Vec::new();
     // --- what was analysed --------------------------------------------------
@@ -102,8 +103,8 @@ pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
             lang,
             "période : {} – {} ({})",
             "period: {} – {} ({})",
-            text::time(lang, Some(p.first)),
-            text::time(lang, Some(p.last)),
+            text::time(lang, zone, Some(p.first)),
+            text::time(lang, zone, Some(p.last)),
             text::span(lang, p.last.signed_duration_since(p.first))
         ));
     }

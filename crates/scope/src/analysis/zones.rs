@@ -34,6 +34,7 @@ pub(crate) fn zone_statuses(
     let mut out = Vec::new();
     let slack = minutes(10);
     let lang = ctx.lang;
+    let zone = ctx.zone;
     for z in ctx.assets.zones.iter().filter(|z| z.critical || z.isolated) {
         let entries: Vec<&HostAsset> = ctx
             .assets
@@ -124,8 +125,8 @@ pub(crate) fn zone_statuses(
             .map(|p| {
                 format!(
                     "{} – {}",
-                    text::time(lang, Some(p.first)),
-                    text::time(lang, Some(p.last))
+                    text::time(lang, zone, Some(p.first)),
+                    text::time(lang, zone, Some(p.last))
                 )
             })
             .unwrap_or_else(|| lang.pick("la période", "the period").into());
@@ -191,8 +192,8 @@ pub(crate) fn zone_statuses(
                     "{h} {} : {} – {}, {} événements, aucun trou de numéros d'enregistrement, aucun silence sur la période, jamais effacé",
                     "{h} {}: {} – {}, {} events, no record-id gap, no silence over the period, not cleared",
                     c.channel,
-                    text::time(lang, c.first),
-                    text::time(lang, c.last),
+                    text::time(lang, zone, c.first),
+                    text::time(lang, zone, c.last),
                     c.events
                 )),
                 None => {
@@ -205,8 +206,8 @@ pub(crate) fn zone_statuses(
                                 let mut w = format!(
                                     "{} {} – {}",
                                     c.channel,
-                                    text::time(lang, c.first),
-                                    text::time(lang, c.last)
+                                    text::time(lang, zone, c.first),
+                                    text::time(lang, zone, c.last)
                                 );
                                 if !c.record_gaps.is_empty() {
                                     w.push_str(&tr!(
