@@ -80,6 +80,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vigie_event::{Event, Timestamp};
 
+pub mod archive;
 pub mod clock;
 pub mod evtx;
 pub mod flatten;
@@ -112,6 +113,11 @@ pub enum Format {
     Xml,
     /// Gzip-compressed content of the inner format.
     Gzip(Box<Format>),
+    /// A ZIP archive, read like a directory ([`archive`]).
+    Zip,
+    /// A 7-Zip archive, read like a directory ([`archive`]).
+    #[serde(rename = "7z")]
+    SevenZip,
 }
 
 impl fmt::Display for Format {
@@ -123,6 +129,8 @@ impl fmt::Display for Format {
             Format::Syslog => f.write_str("syslog"),
             Format::Xml => f.write_str("xml"),
             Format::Gzip(inner) => write!(f, "gzip+{inner}"),
+            Format::Zip => f.write_str("zip"),
+            Format::SevenZip => f.write_str("7z"),
         }
     }
 }
@@ -225,6 +233,8 @@ pub struct ReadOptions {
     /// files are mostly empty preallocated chunks. Off only for
     /// benchmarks or re-reads of already-hashed evidence.
     pub sha256: bool,
+    /// How far a ZIP or 7z archive may make the reader go ([`archive`]).
+    pub archive: archive::ArchiveLimits,
 }
 
 impl Default for ReadOptions {
@@ -236,6 +246,7 @@ impl Default for ReadOptions {
             batch_size: 1024,
             recover_records: false,
             sha256: true,
+            archive: archive::ArchiveLimits::default(),
         }
     }
 }
@@ -662,6 +673,41 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
     report
 }
 
+/// Reads one input as [`read_file`] does, an archive included: a ZIP or
+/// 7z file gives one report for itself, then one per member (named
+/// `archive.zip!/member`, see [`archive`]); any other file, its one
+/// report. Batches of an archive's members are numbered so that sorting
+/// by `seq` restores archive order.
+pub fn read_input(
+    path: &Path,
+    opts: &ReadOptions,
+    on_batch: &(dyn Fn(Batch) + Sync),
+) -> Vec<FileReport> {
+    let mut head = [0u8; 8];
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if archive::archive_format(&head[..n]).is_none() {
+        return vec![read_file(path, opts, on_batch)];
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(_) => return vec![read_file(path, opts, on_batch)],
+    };
+    let mut opts = opts.clone();
+    if opts.reference_time.is_none() {
+        opts.reference_time = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+    }
+    let mut reports = archive::read_archive(&path.to_string_lossy(), &bytes, &opts, on_batch);
+    if let Some(top) = reports.first_mut() {
+        top.path = path.to_path_buf();
+    }
+    reports
+}
+
 /// Reads content already in memory (tests, HTTP ingestion): all events in
 /// file order, and the report. `name` is used as the events' source.
 /// Year-less syslog timestamps use `opts.syslog_year` or the current year.
@@ -761,6 +807,6 @@ fn read_content(
             report.absorb(&sink);
             report.errors.extend(errors);
         }
-        Format::Gzip(_) => {}
+        Format::Gzip(_) | Format::Zip | Format::SevenZip => {}
     }
 }
