@@ -13,6 +13,7 @@ use vigie_hunt::safe::escape;
 Examples:
   vigie show 'logs/DC01/Security.evtx#record=4242'
   vigie show logs/fw.log line=17 --manifest timeline.jsonl.manifest.json
+  vigie show 'collecte.zip!/uploads/auto/C:/Windows/System32/winevt/Logs/Security.evtx#record=42'
 The reference is a timeline row's source_file and source_locator (the report
 prints them joined: FILE#record=N, FILE:LINE, FILE[INDEX]).")]
 pub struct ShowArgs {

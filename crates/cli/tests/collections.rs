@@ -141,7 +141,7 @@ fn same_as_plain(
     stored_prefix: &str,
     shown_prefix: &str,
     store: impl Fn(&[(String, Vec<u8>)]) -> Vec<u8>,
-) {
+) -> Value {
     let (tmp, plain) = baseline(samples);
     let stored: Vec<(String, Vec<u8>)> = samples
         .iter()
@@ -172,13 +172,15 @@ fn same_as_plain(
         assert_eq!(m["format"], "evtx");
         assert_eq!(m["archive"], file);
     }
+    manifest
 }
 
 #[test]
 fn zip_and_7z_give_the_detections_of_the_extracted_files() {
     let Some(s) = samples() else { return };
     same_as_plain(&s, "collecte.zip", "logs/DC01/", "logs/DC01/", zip_of);
-    same_as_plain(&s, "ORC_Server_DC01.7z", "Event/", "Event/", sevenz_of);
+    let m = same_as_plain(&s, "ORC_Server_DC01.7z", "Event/", "Event/", sevenz_of);
+    assert_eq!(input(&m, "ORC_Server_DC01.7z")["format"], "7z");
 }
 
 #[test]
@@ -193,7 +195,17 @@ fn kape_and_velociraptor_layouts() {
     );
     // Velociraptor's offline collector: URL-encoded upload paths, and its
     // own bookkeeping beside them, which is not read as events.
-    same_as_plain(
+    // A `Windows.EventLogs.Evtx` result row (the source layouts' fixture).
+    let row = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../source/tests/fixtures/velociraptor_evtx.json"),
+    )
+    .unwrap()
+    .lines()
+    .next()
+    .unwrap()
+    .to_string();
+    let m = same_as_plain(
         &s,
         "Collection-WS07.zip",
         "uploads/auto/C%3A/Windows/System32/winevt/Logs/",
@@ -209,11 +221,33 @@ fn kape_and_velociraptor_layouts() {
                 ),
                 ("uploads.json", r#"{"Components":["auto","C:"]}"#),
                 ("uploads.json.index", "\u{1}\u{0}\u{0}"),
+                ("results/Windows.EventLogs.Evtx.json", row.as_str()),
             ] {
                 all.push((n.to_string(), body.as_bytes().to_vec()));
             }
             zip_of(&all)
         },
+    );
+    let results = input(
+        &m,
+        "Collection-WS07.zip!/results/Windows.EventLogs.Evtx.json",
+    );
+    assert_eq!(results["records_read"], 1, "{results}");
+    assert_eq!(results["errors"], 0);
+    let top = input(&m, "Collection-WS07.zip");
+    let notes = top["notes"].to_string();
+    assert!(notes.contains("Velociraptor offline collection"), "{notes}");
+    assert!(
+        notes.contains(
+            "client_info.json, collection_context.json, log.json, uploads.json, uploads.json.index"
+        ),
+        "{notes}"
+    );
+    assert!(
+        !m["inputs"]
+            .to_string()
+            .contains("\"Collection-WS07.zip!/log.json\""),
+        "bookkeeping is not read as events"
     );
 }
 

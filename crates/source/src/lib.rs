@@ -15,8 +15,10 @@
 //! | `<PRI>`, a syslog date, `date=` | [`Format::Syslog`] | RFC 3164 / RFC 5424 syslog, FortiGate key=value |
 //!
 //! UTF-16 text with a byte-order mark (Windows PowerShell exports) is
-//! converted to UTF-8 first. Anything else (archives, binaries, YAML…) is
-//! reported as skipped, with the reason ([`sniff`]).
+//! converted to UTF-8 first. ZIP and 7z archives are read like
+//! directories by [`read_input`] (see [`archive`]). Anything else (other
+//! archives, binaries, YAML…) is reported as skipped, with the reason
+//! ([`sniff`]).
 //! JSON objects are flattened according to their layout, recognised per
 //! record (evtx_dump, Velociraptor, Winlogbeat 6/7/8, NXLog and Logstash,
 //! Splunk exports, PowerShell `Get-WinEvent`, generic): see [`layout`] and
@@ -510,7 +512,7 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
         if b.starts_with(magic) {
             return Err(SourceError::new(
                 Place::File,
-                format!("unrecognized format: {what}, not read (extract it first; only gzip is decompressed)"),
+                format!("unrecognized format: {what}, not read here (ZIP and 7z are read as inputs or archive members, not inside another compression; RAR, bzip2, xz and zstd: extract them first)"),
             ));
         }
     }
