@@ -56,7 +56,11 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
         let n = piece.chars().count();
         // The last piece may use the whole width; any other must leave
         // room for the ellipsis.
-        let room = if chars.peek().is_none() { max } else { max.saturating_sub(1) };
+        let room = if chars.peek().is_none() {
+            max
+        } else {
+            max.saturating_sub(1)
+        };
         if width + n > room {
             out.push('…');
             return out;

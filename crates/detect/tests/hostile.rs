@@ -481,9 +481,13 @@ fn wide_conditions_compile_bounded() {
         let dnf: Vec<String> = (0..n).map(|i| format!("(s{i} and t{i})")).collect();
         let cnf: Vec<String> = (0..n).map(|i| format!("(s{i} or t{i})")).collect();
         let mut text = String::new();
-        for (k, cond) in [dnf.join(" or "), cnf.join(" and "), "1 of s* and all of t*".to_string()]
-            .iter()
-            .enumerate()
+        for (k, cond) in [
+            dnf.join(" or "),
+            cnf.join(" and "),
+            "1 of s* and all of t*".to_string(),
+        ]
+        .iter()
+        .enumerate()
         {
             text.push_str(&format!(
                 "---\ntitle: Wide {k}\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n{det}  condition: '{cond}'\nlevel: low\n"

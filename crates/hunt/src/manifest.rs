@@ -80,6 +80,12 @@ pub struct InputManifest {
     /// Facts about the input that are not errors (an EVTX file marked
     /// dirty, the year assumed for year-less syslog timestamps).
     pub notes: Vec<String>,
+    /// For a member of a ZIP or 7z archive (`path` is then
+    /// `archive.zip!/member`), the archive it came from (for nested
+    /// archives, the innermost); `sha256` and `size` are the member's own,
+    /// decompressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 impl From<&FileReport> for InputManifest {
@@ -97,6 +103,11 @@ impl From<&FileReport> for InputManifest {
             first: f.first,
             last: f.last,
             notes: f.notes.clone(),
+            archive: f
+                .path
+                .to_str()
+                .and_then(|p| p.rsplit_once(vigie_source::archive::MEMBER_SEPARATOR))
+                .map(|(a, _)| a.to_string()),
         }
     }
 }

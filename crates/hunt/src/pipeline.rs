@@ -492,10 +492,12 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                     match_group(group);
                 }
             };
-            let report = vigie_source::read_file(path, &config.read, &on_batch);
+            // An archive gives one report per member (vigie_source::archive).
+            let reports = vigie_source::read_input(path, &config.read, &on_batch);
             progress.file_done(sizes[file]);
-            report
+            reports
         })
+        .flatten_iter()
         .collect();
     pending
         .into_par_iter()

@@ -1006,7 +1006,9 @@ impl Observer {
                     // 1102 (its UserData is not flattened): the account is
                     // then read from "Account Name:" there.
                     let acc = user(s(e, "SubjectUserName"))
-                        .or_else(|| user(s(e, "Message").and_then(|m| message_field(m, "Account Name:"))))
+                        .or_else(|| {
+                            user(s(e, "Message").and_then(|m| message_field(m, "Account Name:")))
+                        })
                         .map(|u| u.0);
                     self.cleared_log(e, host, "Security".into(), acc);
                 }

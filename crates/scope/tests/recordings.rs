@@ -69,7 +69,11 @@ fn main() {
     assert!(recordings.len() >= 70, "{} recordings", recordings.len());
     // `cargo test … -- NAME` analyses only the recordings it names (the
     // figures need them all).
-    if let Some(f) = args.filter.as_deref().filter(|f| !"figures over all recordings".contains(f)) {
+    if let Some(f) = args
+        .filter
+        .as_deref()
+        .filter(|f| !"figures over all recordings".contains(f))
+    {
         recordings.retain(|r| r.0.contains(f));
     }
     let engine = Arc::new(engine());
@@ -315,7 +319,10 @@ fn analyse(name: &str, archive: &Path, meta: &str, engine: &Engine) -> Outcome {
     let scope = o.finish(&correlations, Lang::En);
     if let Some(d) = std::env::var_os("VIGIE_RECORDINGS_DUMP") {
         // For a person looking into a figure: every scope as JSON.
-        let _ = std::fs::write(PathBuf::from(d).join(format!("{name}.json")), scope.to_json());
+        let _ = std::fs::write(
+            PathBuf::from(d).join(format!("{name}.json")),
+            scope.to_json(),
+        );
     }
     Outcome {
         name: name.to_string(),

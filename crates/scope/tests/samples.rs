@@ -95,7 +95,9 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
     let main = &s.incidents[0];
     assert!(main.hosts.len() <= 3, "{:?}", main.hosts);
     assert!(
-        s.answer.headline.contains("other incidents unrelated to it"),
+        s.answer
+            .headline
+            .contains("other incidents unrelated to it"),
         "{}",
         s.answer.headline
     );
@@ -130,8 +132,9 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
             match n.kind {
                 NatureKind::Ransomware => {
                     assert!(
-                        n.reasons.iter().any(|r| builtin(r)
-                            || tagged(r, &["attack.t1486", "attack.t1490"])),
+                        n.reasons
+                            .iter()
+                            .any(|r| builtin(r) || tagged(r, &["attack.t1486", "attack.t1490"])),
                         "{ctx}"
                     );
                     let encryption = n.reasons.iter().any(|r| {
@@ -167,8 +170,12 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
                         .unwrap_or_else(|| panic!("C2 without a named tool: {ctx}"));
                     let first_word = tool.split(|c: char| !c.is_alphanumeric()).next().unwrap();
                     assert!(
-                        n.reasons.iter().any(|r| r.to_lowercase().contains(first_word)
-                            || tags.get(r).is_some_and(|t| t.iter().any(|x| x.starts_with("attack.s0")))),
+                        n.reasons
+                            .iter()
+                            .any(|r| r.to_lowercase().contains(first_word)
+                                || tags
+                                    .get(r)
+                                    .is_some_and(|t| t.iter().any(|x| x.starts_with("attack.s0")))),
                         "{ctx}"
                     );
                 }
@@ -201,7 +208,15 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
     assert!(kinds_seen.len() >= 6, "{kinds_seen:?}");
 
     // --- no action targets an internal name or address ------------------------
-    let internal_tld = ["local", "lan", "internal", "corp", "home", "localdomain", "intranet"];
+    let internal_tld = [
+        "local",
+        "lan",
+        "internal",
+        "corp",
+        "home",
+        "localdomain",
+        "intranet",
+    ];
     for a in &s.containment {
         assert!(!a.evidence.is_empty() && !a.undo.is_empty(), "{a:?}");
         match a.kind {
@@ -211,10 +226,15 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
                 let tld = d.rsplit('.').next().unwrap();
                 assert!(!internal_tld.contains(&tld), "{d}");
                 assert!(
-                    !fqdn_suffixes.iter().any(|x| d == *x || d.ends_with(&format!(".{x}"))),
+                    !fqdn_suffixes
+                        .iter()
+                        .any(|x| d == *x || d.ends_with(&format!(".{x}"))),
                     "{d} is the organisation's own"
                 );
-                assert!(!hosts.contains(d.split('.').next().unwrap()), "{d} is a host");
+                assert!(
+                    !hosts.contains(d.split('.').next().unwrap()),
+                    "{d} is a host"
+                );
             }
             ActionKind::BlockAddress => {
                 let ip: std::net::IpAddr = a.target.parse().expect("an address");
@@ -222,7 +242,9 @@ fn unrelated_samples_are_told_faithfully_with_sigmahq() {
                     std::net::IpAddr::V4(v) => {
                         v.is_private() || v.is_loopback() || v.is_link_local()
                     }
-                    std::net::IpAddr::V6(v) => v.is_loopback() || (v.segments()[0] & 0xfe00) == 0xfc00,
+                    std::net::IpAddr::V6(v) => {
+                        v.is_loopback() || (v.segments()[0] & 0xfe00) == 0xfc00
+                    }
                 };
                 assert!(!private, "{ip}");
             }

@@ -520,7 +520,10 @@ fn correlations_with_a_host_become_signals() {
     let s = observe().finish(&[high], Lang::En);
     assert_eq!(s.assessment.verdict, Verdict::Suspicious);
     assert_eq!(host(&s, "DC01").compromised, Compromise::Suspected);
-    assert!(!s.containment.iter().any(|a| a.kind == ActionKind::ResetKrbtgt));
+    assert!(!s
+        .containment
+        .iter()
+        .any(|a| a.kind == ActionKind::ResetKrbtgt));
     // A critical one is enough to call it.
     let o = observe();
     let corr = vigie_detect::CorrelationMatch {

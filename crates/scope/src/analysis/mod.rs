@@ -428,7 +428,10 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
             )
         };
         for (k, v) in comp.hosts.iter_mut() {
-            if v.0 == Compromise::Yes && in_weak.contains(k.as_str()) && !in_est.contains(k.as_str()) {
+            if v.0 == Compromise::Yes
+                && in_weak.contains(k.as_str())
+                && !in_est.contains(k.as_str())
+            {
                 v.0 = Compromise::Suspected;
                 v.1.insert(0, why());
                 v.1.truncate(8);
