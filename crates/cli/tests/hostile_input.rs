@@ -102,6 +102,12 @@ fn run(args: &[&str], dir: &Path) -> Run {
         .unwrap_or_else(|| panic!("no peak memory in /usr/bin/time output: {time}"));
     // `time` exits 128+n when the child is killed by signal n.
     let code = status.code();
+    eprintln!(
+        "vigie {}: exit {code:?}, peak {} MiB, {:.1?}",
+        args.first().copied().unwrap_or(""),
+        peak_kib / 1024,
+        start.elapsed()
+    );
     assert!(!stderr.contains("panicked"), "vigie panicked: {stderr}");
     Run {
         code,
