@@ -205,7 +205,7 @@ impl ReadProblems {
     /// files count as read: there was nothing to lose.
     pub fn of(files: &[FileReport], input_errors: &[InputError]) -> ReadProblems {
         let mut p = ReadProblems {
-            input_errors: input_errors.len(),
+            input_errors: input_errors.iter().filter(|e| e.loses_evidence()).count(),
             ..Default::default()
         };
         for f in files {
