@@ -173,7 +173,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
         );
     }
     if let Some(snapshot) = &o.sigmahq {
-        let _ = writeln!(s, "{snapshot}");
+        let _ = writeln!(s, "{}", snapshot_line(snapshot, lang));
     }
 
     let counts = Counts::of(o, lang);
@@ -474,4 +474,49 @@ fn top<K: Ord>(items: impl Iterator<Item = (K, u64)>) -> Vec<(K, u64)> {
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(TOP);
     v
+}
+
+/// The SigmaHQ snapshot line of the summary, in the reader's language
+/// (`vigie rules check` prints the English `Display`; notes come from the
+/// rules crate and stay as written).
+fn snapshot_line(sn: &vigie_rules::sigmahq::SnapshotStatus, lang: Lang) -> String {
+    use vigie_rules::sigmahq::Origin;
+    if lang == Lang::En {
+        return sn.to_string();
+    }
+    let mut s = match sn.origin {
+        Origin::None => "Instantané SigmaHQ : absent de ce binaire (et aucun installé par \
+                         `vigie rules update`) ; seuls le pack de Vigie et --rules sont utilisés"
+            .to_string(),
+        Origin::Embedded | Origin::Installed => {
+            let identity = match (&sn.commit, &sn.commit_date, &sn.release) {
+                (Some(c), Some(d), _) => format!("commit {c} ({d})"),
+                (Some(c), None, _) => format!("commit {c}"),
+                (None, _, Some(r)) => format!("version {r}"),
+                _ => format!(
+                    "règles datées jusqu'au {}",
+                    sn.newest_rule.as_deref().unwrap_or("(date inconnue)")
+                ),
+            };
+            let place = match (&sn.origin, &sn.path) {
+                (Origin::Installed, Some(p)) => format!("installé dans {}", p.display()),
+                _ => "intégré à ce binaire".to_string(),
+            };
+            let mut s = format!(
+                "Instantané SigmaHQ : {identity}, {} règle(s) retenue(s) par la sélection de Vigie, {place}",
+                lang.number(sn.rules as u64)
+            );
+            if !sn.vetted && sn.origin == Origin::Embedded {
+                s.push_str(" (pas le commit SigmaHQ sur lequel la sélection a été mesurée)");
+            }
+            s.push_str(
+                ". Règles SigmaHQ (https://github.com/SigmaHQ/sigma) de leurs auteurs, nommés dans chaque règle, sous la Detection Rule License 1.1 (https://github.com/SigmaHQ/Detection-Rule-License)",
+            );
+            s
+        }
+    };
+    for n in &sn.notes {
+        s.push_str(&format!(". {n}"));
+    }
+    s
 }

@@ -235,6 +235,12 @@ const TERMS: &[(&str, &str, &str)] = &[
     ("isolated_station", "poste isolé", "isolated station"),
     // How the attacker got in (`entry_point.method`).
     ("network_logon", "connexion réseau", "network logon"),
+    ("rdp", "RDP", "RDP"),
+    ("psexec", "PsExec", "PsExec"),
+    ("winrm", "WinRM", "WinRM"),
+    ("wmi", "WMI", "WMI"),
+    ("dcom", "DCOM", "DCOM"),
+    ("local_execution", "exécution locale", "local execution"),
     (
         "admin_share",
         "partage d'administration",

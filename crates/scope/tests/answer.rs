@@ -47,7 +47,7 @@ fn french_answers_read_as_french() {
     assert_eq!(s.lang, Lang::Fr);
     let a = &s.answer;
     assert!(
-        a.headline.starts_with("Rançongiciel opéré par un humain, avec vol de données (double extorsion) (confiance élevée). Début : 2026-11-14 02:10 UTC (vpn)."),
+        a.headline.starts_with("Rançongiciel opéré par un humain, avec vol de données (double extorsion) (confiance élevée). Début : 2026-11-14 02:10 UTC (VPN)."),
         "{}",
         a.headline
     );

@@ -274,7 +274,7 @@ pub(crate) fn plan(inp: &Input, ctx: &Ctx) -> (Vec<Action>, Vec<String>) {
                         lang,
                         "point d'entrée ({} depuis {}, {})",
                         "entry point ({} from {}, {})",
-                        e.method.replace('_', " "),
+                        vigie_lang::glossary::term(lang, &e.method),
                         e.source_address
                             .as_deref()
                             .unwrap_or(lang.pick("une adresse inconnue", "an unknown address")),

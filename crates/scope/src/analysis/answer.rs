@@ -315,7 +315,7 @@ fn headline(
             let how = s
                 .entry_point
                 .as_ref()
-                .map(|e| e.method.replace('_', " "))
+                .map(|e| vigie_lang::glossary::term(lang, &e.method).to_string())
                 .unwrap_or_default();
             let start = tr!(
                 lang,

@@ -911,7 +911,7 @@ fn vigie_steps(
                     lang,
                     "Point d'entrée : {} (lecture Vigie)",
                     "Entry point: {} (Vigie reading)",
-                    e.method.replace('_', " ")
+                    vigie_lang::glossary::term(lang, &e.method)
                 ),
                 if e.confidence == Confidence::High {
                     Level::High
