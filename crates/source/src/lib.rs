@@ -874,13 +874,7 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
         }
     };
     report.size = bytes.len() as u64;
-    let mut opts = opts.clone();
-    if opts.reference_time.is_none() {
-        opts.reference_time = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(chrono::DateTime::<chrono::Utc>::from);
-    }
+    let opts = with_file_time(opts, path);
     let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     if opts.sha256 {
         let (hash, ()) = rayon::join(
@@ -892,6 +886,19 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
         read_content(&src, &bytes, &opts, on_batch, &mut report);
     }
     report
+}
+
+/// `opts` with the file's modification time as the reference time of
+/// year-less timestamps, unless one is given.
+fn with_file_time(opts: &ReadOptions, path: &Path) -> ReadOptions {
+    let mut opts = opts.clone();
+    if opts.reference_time.is_none() {
+        opts.reference_time = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+    }
+    opts
 }
 
 /// Reads one input as [`read_file`] does, an archive included: a ZIP or
@@ -919,13 +926,7 @@ pub fn read_input(
         Ok(b) => b,
         Err(_) => return vec![read_file(path, opts, on_batch)],
     };
-    let mut opts = opts.clone();
-    if opts.reference_time.is_none() {
-        opts.reference_time = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(chrono::DateTime::<chrono::Utc>::from);
-    }
+    let opts = with_file_time(opts, path);
     let mut reports = archive::read_archive(&path.to_string_lossy(), &bytes, &opts, on_batch);
     if let Some(top) = reports.first_mut() {
         top.path = path.to_path_buf();
