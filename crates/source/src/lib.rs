@@ -892,13 +892,7 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
         }
     };
     report.size = bytes.len() as u64;
-    let mut opts = opts.clone();
-    if opts.reference_time.is_none() {
-        opts.reference_time = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(chrono::DateTime::<chrono::Utc>::from);
-    }
+    let opts = with_file_time(opts, path);
     let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     if opts.sha256 {
         let (hash, ()) = rayon::join(
@@ -910,6 +904,52 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
         read_content(&src, &bytes, &opts, on_batch, &mut report);
     }
     report
+}
+
+/// `opts` with the file's modification time as the reference time of
+/// year-less timestamps, unless one is given.
+fn with_file_time(opts: &ReadOptions, path: &Path) -> ReadOptions {
+    let mut opts = opts.clone();
+    if opts.reference_time.is_none() {
+        opts.reference_time = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+    }
+    opts
+}
+
+/// Reads one input as [`read_file`] does, an archive included: a ZIP or
+/// 7z file gives one report for itself, then one per member (named
+/// `archive.zip!/member`, see [`archive`]); any other file, its one
+/// report. Batches of an archive's members are numbered so that sorting
+/// by `seq` restores archive order.
+pub fn read_input(
+    path: &Path,
+    opts: &ReadOptions,
+    on_batch: &(dyn Fn(Batch) + Sync),
+) -> Vec<FileReport> {
+    // Only regular files are sniffed here: opening a FIFO could block.
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return vec![read_file(path, opts, on_batch)];
+    }
+    let mut head = [0u8; 8];
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if archive::archive_format(&head[..n]).is_none() {
+        return vec![read_file(path, opts, on_batch)];
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(_) => return vec![read_file(path, opts, on_batch)],
+    };
+    let opts = with_file_time(opts, path);
+    let mut reports = archive::read_archive(&path.to_string_lossy(), &bytes, &opts, on_batch);
+    if let Some(top) = reports.first_mut() {
+        top.path = path.to_path_buf();
+    }
+    reports
 }
 
 /// What a FIFO, device or socket given with
@@ -986,46 +1026,6 @@ fn read_evidence(
         ));
     }
     Ok(bytes)
-}
-
-/// Reads one input as [`read_file`] does, an archive included: a ZIP or
-/// 7z file gives one report for itself, then one per member (named
-/// `archive.zip!/member`, see [`archive`]); any other file, its one
-/// report. Batches of an archive's members are numbered so that sorting
-/// by `seq` restores archive order.
-pub fn read_input(
-    path: &Path,
-    opts: &ReadOptions,
-    on_batch: &(dyn Fn(Batch) + Sync),
-) -> Vec<FileReport> {
-    // Opening a FIFO blocks until a writer comes: only regular files
-    // are looked into here; read_file refuses the others with the reason.
-    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return vec![read_file(path, opts, on_batch)];
-    }
-    let mut head = [0u8; 8];
-    let n = fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .unwrap_or(0);
-    if archive::archive_format(&head[..n]).is_none() {
-        return vec![read_file(path, opts, on_batch)];
-    }
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(_) => return vec![read_file(path, opts, on_batch)],
-    };
-    let mut opts = opts.clone();
-    if opts.reference_time.is_none() {
-        opts.reference_time = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(chrono::DateTime::<chrono::Utc>::from);
-    }
-    let mut reports = archive::read_archive(&path.to_string_lossy(), &bytes, &opts, on_batch);
-    if let Some(top) = reports.first_mut() {
-        top.path = path.to_path_buf();
-    }
-    reports
 }
 
 /// Reads content already in memory (tests, HTTP ingestion): all events in
