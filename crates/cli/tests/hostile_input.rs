@@ -102,6 +102,12 @@ fn run(args: &[&str], dir: &Path) -> Run {
         .unwrap_or_else(|| panic!("no peak memory in /usr/bin/time output: {time}"));
     // `time` exits 128+n when the child is killed by signal n.
     let code = status.code();
+    eprintln!(
+        "vigie {}: exit {code:?}, peak {} MiB, {:.1?}",
+        args.first().copied().unwrap_or(""),
+        peak_kib / 1024,
+        start.elapsed()
+    );
     assert!(!stderr.contains("panicked"), "vigie panicked: {stderr}");
     Run {
         code,
@@ -532,8 +538,12 @@ fn unclosed_json_documents_are_split_in_linear_time() {
 #[test]
 fn a_huge_xml_comment_is_scanned_in_linear_time() {
     let case = Case::new();
-    let mut s = String::from("<Events>\n<Event><!-- ");
-    s.push_str(&"<Event x='1'>".repeat(180_000)); // 2.3 MB
+    // 2.3 MB: events each opening a comment that never closes (every
+    // start used to rescan the rest for `-->`), then starts nested past
+    // the depth limit.
+    let mut s = String::from("<Events>\n");
+    s.push_str(&"<Event>x<!-- ".repeat(150_000));
+    s.push_str(&"<Event x='1'>".repeat(30_000));
     s.push('\n');
     let f = case.write("comment.xml", s.as_bytes());
     let start = Instant::now();
@@ -586,4 +596,33 @@ fn control_characters_in_names_never_reach_the_terminal_raw() {
         );
     }
     assert!(r.stdout.contains("WS"), "{}", r.both());
+}
+
+#[test]
+fn a_damaged_head_before_many_unclosed_lines_is_sniffed_in_linear_time() {
+    // The format search past a damaged head looks at each line once.
+    let case = Case::new();
+    let mut s = String::from("garbage\n");
+    s.push_str(&"{\n".repeat(300_000));
+    let f = case.write("head-then-braces.json", s.as_bytes());
+    let g = case.write("good.jsonl", good_lines(2).as_bytes());
+    let (r, m) = case.hunt(&[&f, &g], &[]);
+    let m = m.unwrap_or_else(|| panic!("{}", r.both()));
+    assert_eq!(r.code, Some(3), "{}", r.both());
+    assert_eq!(input(&m, "head-then-braces.json")["fate"], "not_read");
+}
+
+#[test]
+fn a_text_file_quoting_one_json_line_is_not_taken_for_logs() {
+    let case = Case::new();
+    let f = case.write(
+        "README.txt",
+        b"How to export:\n\n{\"EventID\": 4624}\n\nthen copy the file.\n",
+    );
+    let g = case.write("good.jsonl", good_lines(2).as_bytes());
+    let (r, m) = case.hunt(&[&f, &g], &[]);
+    let m = m.unwrap_or_else(|| panic!("{}", r.both()));
+    let i = input(&m, "README.txt");
+    assert_eq!(i["fate"], "not_read", "{}", r.both());
+    assert!(reasons(i).contains("unrecognized format"), "{}", reasons(i));
 }

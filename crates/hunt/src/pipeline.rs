@@ -128,7 +128,8 @@ pub enum HuntError {
     /// an "all clear".
     #[error("no event could be read: {0}")]
     NothingRead(String),
-    #[error("assets file {path}: {reason}")]
+    /// `reason` names the file already (and the place in it).
+    #[error("{reason}")]
     Assets { path: PathBuf, reason: String },
 }
 

@@ -273,9 +273,22 @@ impl Zone {
 
     /// The local calendar date of `t` (for grouping by day).
     pub fn date(&self, t: DateTime<Utc>) -> chrono::NaiveDate {
+        self.naive_local(t).date()
+    }
+
+    /// `t` as local wall-clock time. At chrono's limits (year ±262,143) the
+    /// local time may not exist: then UTC's, rather than chrono's panic —
+    /// an event dated there by a damaged log must not stop a hunt.
+    pub fn naive_local(&self, t: DateTime<Utc>) -> chrono::NaiveDateTime {
+        use chrono::{Offset, TimeZone};
         match self {
-            Zone::Utc => t.date_naive(),
-            Zone::Iana(tz) => t.with_timezone(tz).date_naive(),
+            Zone::Utc => t.naive_utc(),
+            Zone::Iana(tz) => {
+                let offset = tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+                t.naive_utc()
+                    .checked_add_offset(offset)
+                    .unwrap_or_else(|| t.naive_utc())
+            }
         }
     }
 
@@ -342,6 +355,26 @@ pub fn long_date(lang: Lang, zone: Zone, t: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn local_times_at_chronos_limits_do_not_panic() {
+        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            for z in [
+                Zone::Utc,
+                Zone::paris(),
+                Zone::Iana(chrono_tz::Pacific::Kiritimati),
+            ] {
+                assert_eq!(z.naive_local(t).date(), z.date(t));
+                assert!(!z.format(t, Precision::Second).is_empty());
+                assert!(!long_date(Lang::Fr, z, t).is_empty());
+            }
+        }
+        let t = Utc.with_ymd_and_hms(2026, 1, 10, 1, 30, 0).unwrap();
+        assert_eq!(
+            Zone::paris().naive_local(t).to_string(),
+            "2026-01-10 02:30:00"
+        );
+    }
 
     #[test]
     fn locale_decides_when_nothing_is_explicit() {

@@ -138,21 +138,17 @@ fn core_range(points: &[(Timestamp, u64)]) -> (usize, usize) {
 /// Local start of the hour or day holding `t`, so bars begin at 00:00,
 /// 06:00… in the reader's zone.
 fn align(t: Timestamp, hours: i64, zone: Zone) -> Timestamp {
-    let (naive, offset) = match zone {
-        Zone::Utc => (t.naive_utc(), 0),
-        Zone::Iana(tz) => {
-            let l = t.with_timezone(&tz);
-            (
-                l.naive_local(),
-                (l.naive_local() - t.naive_utc()).num_seconds(),
-            )
-        }
-    };
+    // `Zone::naive_local` does not panic at chrono's limits (year 262142).
+    let naive = zone.naive_local(t);
+    let offset = (naive - t.naive_utc()).num_seconds();
+    let midnight = naive.date().and_time(NaiveTime::MIN);
     let truncated = if hours >= 24 {
-        naive.date().and_time(NaiveTime::MIN)
+        midnight
     } else {
         let h = naive.hour() as i64;
-        naive.date().and_time(NaiveTime::MIN) + TimeDelta::hours(h - h % hours)
+        midnight
+            .checked_add_signed(TimeDelta::hours(h - h % hours))
+            .unwrap_or(midnight)
     };
     chrono::Utc
         .from_utc_datetime(&truncated)

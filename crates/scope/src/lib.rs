@@ -21,6 +21,7 @@ mod exposure;
 pub mod model;
 pub mod names;
 mod observer;
+mod patterns;
 mod say;
 mod text;
 

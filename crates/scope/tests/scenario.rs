@@ -122,7 +122,7 @@ fn one_incident_with_progression_in_time_order() {
         .collect();
     // The entry (VPN login) opens the progression as Initial Access, then
     // the first rule.
-    assert_eq!(titles.first(), Some(&"Entry point: vpn (Vigie reading)"));
+    assert_eq!(titles.first(), Some(&"Entry point: VPN (Vigie reading)"));
     assert_eq!(
         titles.get(1),
         Some(&"Suspicious Group And Account Reconnaissance Activity Using Net.EXE")

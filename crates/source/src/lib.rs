@@ -667,34 +667,52 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
 /// encrypted or overwritten block, a comment, a stray value).
 const RESYNC_WINDOW: usize = 1 << 20;
 
-/// A text format recognised past a damaged head: the first line (within
-/// [`RESYNC_WINDOW`]) that is a whole JSON object, or a syslog line,
-/// decides. The readers then count the lines before it as bad, with their
+/// A text format recognised past a damaged head: two consecutive
+/// non-blank lines (within [`RESYNC_WINDOW`]) that are whole JSON
+/// objects, or syslog lines, decide (one is enough when it is the last
+/// line: a README quoting one JSON line stays "not a log format"); or
+/// a pretty-printed JSON document starting at the first line that opens
+/// one. The readers then count the lines before as bad, with their
 /// numbers ([`json`] and [`syslog`] resynchronise line by line), so
-/// nothing is dropped silently. A file with no such line stays
-/// "not a log format".
+/// nothing is dropped silently. Each line is looked at once: linear.
 fn sniff_past_head(b: &[u8], complete: bool) -> Option<Format> {
     let window = &b[..b.len().min(RESYNC_WINDOW)];
     let mut pos = 0usize;
+    let mut pending: Option<Format> = None;
+    let mut tried_document = false;
     while let Some(n) = memchr::memchr(b'\n', &window[pos..]) {
         pos += n + 1;
         let line_end = memchr::memchr(b'\n', &window[pos..]).map_or(window.len(), |n| pos + n);
         let line = &window[pos..line_end];
         let i = json::skip_ws(line, 0);
-        if line.get(i) == Some(&b'{') {
-            if serde_json::from_slice::<serde::de::IgnoredAny>(&line[i..]).is_ok() {
-                return Some(Format::JsonLines);
-            }
-            // A pretty-printed document after the damage.
+        if i >= line.len() {
+            continue;
+        }
+        let kind = if line[i] == b'{' {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&line[i..])
+                .is_ok()
+                .then_some(Format::JsonLines)
+        } else if syslog::looks_like_syslog(&line[i..]) {
+            Some(Format::Syslog)
+        } else {
+            None
+        };
+        if kind.is_some() && kind == pending {
+            return kind;
+        }
+        if kind.is_none() && line[i] == b'{' && !tried_document {
+            // A pretty-printed document after the damage (one try: a
+            // scan to its end).
+            tried_document = true;
             if json::value_end(b, pos + i).is_some() && !json::looks_like_lines(&b[pos..], complete)
             {
                 return Some(Format::Json);
             }
-        } else if i < line.len() && syslog::looks_like_syslog(&line[i..]) {
-            return Some(Format::Syslog);
         }
+        pending = kind;
     }
-    None
+    // The last line of the file, alone after the damage.
+    pending.filter(|_| complete && window.len() == b.len())
 }
 
 /// Lists the files under `paths`: files as given, directories walked

@@ -143,7 +143,9 @@ fn element_memo(
     depth: usize,
     memo: &mut Unclosed,
 ) -> Result<Node, String> {
-    if depth > 64 {
+    // Windows event XML is a few levels deep (Event/UserData/x/y); the
+    // limit also bounds the work of each retried start in damaged input.
+    if depth > 32 {
         return Err("elements nested too deeply".into());
     }
     let b = s.as_bytes();

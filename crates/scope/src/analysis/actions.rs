@@ -22,7 +22,7 @@ use vigie_lang::{tr, Lang};
 use super::Ctx;
 use crate::exposure;
 use crate::model::*;
-use crate::names::{host_key, wildcard};
+use crate::names::host_key;
 use crate::text;
 
 /// Name suffixes that only exist inside an organisation.
@@ -82,6 +82,10 @@ pub(crate) struct OwnNames {
     pub domains: BTreeSet<String>,
     /// Host short names (lower case).
     pub hosts: BTreeSet<String>,
+    /// The assets file's host names and patterns, compiled once.
+    patterns: crate::patterns::NamePatterns,
+    /// Its exact (pattern-free) names, lower case.
+    exact: std::collections::HashSet<String>,
 }
 
 impl OwnNames {
@@ -112,11 +116,24 @@ impl OwnNames {
                 }
             }
         }
-        OwnNames { domains, hosts: hs }
+        let patterns =
+            crate::patterns::NamePatterns::new(assets.hosts.iter().map(|h| h.name.trim()));
+        let exact = assets
+            .hosts
+            .iter()
+            .map(|h| h.name.trim().to_ascii_lowercase())
+            .filter(|p| !p.contains(['*', '?']))
+            .collect();
+        OwnNames {
+            domains,
+            hosts: hs,
+            patterns,
+            exact,
+        }
     }
 
     /// Is `name` the organisation's own or internal (never to block)?
-    pub fn is_own(&self, name: &str, assets: &Assets) -> bool {
+    pub fn is_own(&self, name: &str, _assets: &Assets) -> bool {
         let d = name.trim().trim_end_matches('.').to_ascii_lowercase();
         if d.is_empty() || d.parse::<std::net::IpAddr>().is_ok() {
             return true;
@@ -139,14 +156,8 @@ impl OwnNames {
         if self.hosts.contains(first) && self.domains.iter().any(|o| d.ends_with(o.as_str())) {
             return true;
         }
-        assets.hosts.iter().any(|h| {
-            let p = h.name.trim().to_ascii_lowercase();
-            wildcard(&p, &d)
-                || (!p.contains('*')
-                    && !p.contains('?')
-                    && wildcard(&p, first)
-                    && self.hosts.contains(first))
-        })
+        self.patterns.first(&d).is_some()
+            || (self.exact.contains(first) && self.hosts.contains(first))
     }
 }
 

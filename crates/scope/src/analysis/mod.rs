@@ -65,17 +65,19 @@ pub(crate) struct Ctx<'a> {
     pub assets: &'a Assets,
     pub plan: AddressPlan,
     pub lang: Lang,
+    /// `assets.hosts` names, compiled once.
+    pub host_patterns: crate::patterns::NamePatterns,
 }
 
 impl Ctx<'_> {
     pub fn host_asset(&self, host: &str, fqdns: &BTreeSet<String>) -> Option<&HostAsset> {
-        self.assets.hosts.iter().find(|h| {
-            let pat = h.name.trim();
-            wildcard(pat, host)
-                || host_key(pat)
-                    .is_some_and(|k| !pat.contains('*') && !pat.contains('?') && k == host)
-                || fqdns.iter().any(|f| wildcard(pat, f))
-        })
+        // The first matching entry wins, whether it matched the short
+        // name or one of the FQDNs.
+        std::iter::once(host)
+            .chain(fqdns.iter().map(String::as_str))
+            .filter_map(|n| self.host_patterns.first(n))
+            .min()
+            .map(|i| &self.assets.hosts[i])
     }
     pub fn zone(&self, name: &str) -> Option<&ZoneAsset> {
         self.assets
@@ -136,6 +138,9 @@ pub(crate) fn build(o: Observer, correlations: &[CorrelationMatch], lang: Lang) 
         assets: &assets,
         plan,
         lang,
+        host_patterns: crate::patterns::NamePatterns::new(
+            assets.hosts.iter().map(|h| h.name.as_str()),
+        ),
     };
     let o_first = o.first;
     let o_last = o.last;

@@ -5,7 +5,6 @@ use vigie_lang::tr;
 
 use super::Ctx;
 use crate::model::*;
-use crate::names::{host_key, wildcard};
 
 pub(crate) fn service_statuses(
     ctx: &Ctx,
@@ -26,6 +25,14 @@ pub(crate) fn service_statuses(
             .and_then(|z| ctx.zone(z))
             .is_some_and(|z| z.isolated)
     };
+    // Seen hosts of each assets entry, matched once (not entries × hosts
+    // for every service).
+    let mut by_entry: Vec<Vec<usize>> = vec![Vec::new(); ctx.assets.hosts.len()];
+    for (hi, h) in hosts.iter().enumerate() {
+        for i in ctx.host_patterns.all(&h.name) {
+            by_entry[i].push(hi);
+        }
+    }
     let mut out = Vec::new();
     let lang = ctx.lang;
     for svc in names {
@@ -36,23 +43,19 @@ pub(crate) fn service_statuses(
             .filter(|h| h.services.contains(&svc))
             .collect();
         let all_isolated = !direct.is_empty() && direct.iter().all(|h| isolated_zone(&h.zone));
-        let entries: Vec<&HostAsset> = ctx
+        let entries: Vec<(usize, &HostAsset)> = ctx
             .assets
             .hosts
             .iter()
-            .filter(|h| {
+            .enumerate()
+            .filter(|(_, h)| {
                 h.services.contains(&svc) || (!all_isolated && h.services.iter().any(|s| s == "*"))
             })
             .collect();
         let mut seen: Vec<&Host> = Vec::new();
         let mut unseen: Vec<String> = Vec::new();
-        for e in &entries {
-            let m: Vec<&Host> = hosts
-                .iter()
-                .filter(|h| {
-                    wildcard(&e.name, &h.name) || host_key(&e.name).is_some_and(|k| k == h.name)
-                })
-                .collect();
+        for (i, e) in &entries {
+            let m: Vec<&Host> = by_entry[*i].iter().map(|&hi| &hosts[hi]).collect();
             if m.is_empty() {
                 unseen.push(e.name.clone());
             }
