@@ -209,6 +209,10 @@ pub struct ReadArgs {
     /// have their offset detected and corrected whatever this says.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub input_timezone: Option<vigie_lang::Zone>,
+    /// Also read FIFOs, devices and sockets given as inputs (at most 256 MiB
+    /// each). Off by default: they may block forever or never end.
+    #[arg(long)]
+    pub allow_special: bool,
 }
 
 impl ReadArgs {
@@ -216,6 +220,7 @@ impl ReadArgs {
         vigie_source::ReadOptions {
             syslog_year: self.syslog_year,
             input_zone: self.input_timezone,
+            allow_special: self.allow_special,
             ..Default::default()
         }
     }

@@ -13,6 +13,7 @@ use vigie_hunt::safe::escape;
 Examples:
   vigie show 'logs/DC01/Security.evtx#record=4242'
   vigie show logs/fw.log line=17 --manifest timeline.jsonl.manifest.json
+  vigie show 'collecte.zip!/uploads/auto/C:/Windows/System32/winevt/Logs/Security.evtx#record=42'
 The reference is a timeline row's source_file and source_locator (the report
 prints them joined: FILE#record=N, FILE:LINE, FILE[INDEX]).")]
 pub struct ShowArgs {
@@ -37,7 +38,7 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> Result<ExitCode> {
     let r = locate::parse_reference(&args.source, args.locator.as_deref())
         .map_err(anyhow::Error::msg)?;
-    if !r.path.is_file() {
+    if !r.path.is_file() && locate::archive_of(&r.path).is_none() {
         bail!(
             "{}: no such file (source_file is the path as given to the hunt, relative to where it ran)",
             escape(&r.path.display().to_string())
@@ -45,10 +46,11 @@ pub fn run(args: ShowArgs) -> Result<ExitCode> {
     }
     let (events, report) = locate::find(&r, &args.read.options());
     if let Some(m) = &args.manifest {
+        // For an archive member, `report` is the archive's.
         let sha = locate::verify(&report, m).map_err(anyhow::Error::msg)?;
         eprintln!(
             "vigie: {} matches the manifest (sha256 {sha})",
-            escape(&r.path.display().to_string())
+            escape(&report.path.display().to_string())
         );
     }
     if events.is_empty() {

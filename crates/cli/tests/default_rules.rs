@@ -11,7 +11,6 @@
 //! recording; the Kerberoasting rules are tested on the real 4769 layout in
 //! their sidecar files.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -31,23 +30,6 @@ fn vigie(args: &[&str], dir: &Path, data: &Path) -> Output {
         .env("LANG", "C")
         .output()
         .expect("run vigie")
-}
-
-/// Extracts the JSON Lines of an OTRF recording into `into` (the zip as
-/// shipped; macOS junk entries skipped).
-fn unzip(zip: &Path, into: &Path) {
-    let mut a = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
-    for i in 0..a.len() {
-        let mut f = a.by_index(i).unwrap();
-        let name = String::from_utf8_lossy(f.name_raw()).into_owned();
-        if f.is_dir() || name.starts_with("__MACOSX") || !name.ends_with(".json") {
-            continue;
-        }
-        let base = Path::new(&name).file_name().unwrap().to_owned();
-        let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).unwrap();
-        std::fs::write(into.join(base), bytes).unwrap();
-    }
 }
 
 /// Titles of the rows of a JSON Lines timeline.
@@ -129,15 +111,8 @@ fn hunt_with_no_option_detects_a_common_active_directory_intrusion() {
     let data = tmp.path().join("data");
     let mut problems = Vec::new();
     for (i, (input, want)) in CASES.iter().enumerate() {
-        let src = root.join(input);
-        let target = if input.ends_with(".zip") {
-            let d = tmp.path().join(format!("rec{i}"));
-            std::fs::create_dir_all(&d).unwrap();
-            unzip(&src, &d);
-            d
-        } else {
-            src
-        };
+        // OTRF recordings are hunted as shipped, zipped.
+        let target = root.join(input);
         let timeline = tmp.path().join(format!("t{i}.jsonl"));
         let out = vigie(
             &[

@@ -20,7 +20,7 @@ fn escaped(s: &str, max: usize) -> (String, bool) {
         if n >= max {
             return (out, true);
         }
-        if c.is_control() || is_bidi(c) {
+        if vigie_event::terminal::is_unsafe(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -48,7 +48,7 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     let mut width = 0;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        let piece: String = if c.is_control() || is_bidi(c) {
+        let piece: String = if vigie_event::terminal::is_unsafe(c) {
             c.escape_default().collect()
         } else {
             c.to_string()
@@ -81,7 +81,7 @@ pub(crate) fn quote(s: &str) -> String {
 /// key, a regex error) may still carry input. Control characters are
 /// escaped as in [`quote_max`].
 pub(crate) fn cap_reason(reason: String) -> String {
-    let needs_escape = reason.chars().any(|c| c.is_control() || is_bidi(c));
+    let needs_escape = reason.chars().any(vigie_event::terminal::is_unsafe);
     if reason.len() <= REASON_CHARS && !needs_escape {
         return reason;
     }
@@ -90,12 +90,6 @@ pub(crate) fn cap_reason(reason: String) -> String {
         out.push_str(&format!("… ({} bytes in all)", thousands(reason.len())));
     }
     out
-}
-
-/// Bidirectional overrides and isolates: they reorder what a terminal
-/// shows (a rule title that reads differently from what it is).
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// `1048576` → `1,048,576`.

@@ -233,8 +233,10 @@ fn placeholder_rules_load_with_values() {
 fn placeholder_values_are_matched_as_sigma_text() {
     let rule = "title: Admin logon\nid: 0c0ffee0-0000-4000-8000-0000000000a1\nlogsource:\n  product: windows\n  service: security\ndetection:\n  selection:\n    EventID: 4672\n  filter_main_valid_account:\n    SubjectUserName|expand: '%Admins_Workstations%'\n  condition: selection and not 1 of filter_main_*\n";
     let (set, _) = load_str(rule, Path::new("r.yml"), &LoadOptions::default());
-    let mut config = EngineConfig::default();
-    config.placeholders = Placeholders::parse("Admins_Workstations: ['ADM-*', PAW01]\n").unwrap();
+    let config = EngineConfig {
+        placeholders: Placeholders::parse("Admins_Workstations: ['ADM-*', PAW01]\n").unwrap(),
+        ..EngineConfig::default()
+    };
     let (engine, failures) = Engine::compile_with(set, &config);
     assert!(failures.is_empty(), "{failures:#?}");
     let logon = |user: &str| {

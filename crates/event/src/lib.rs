@@ -22,6 +22,8 @@
 //! The [`Record`] trait is the only thing the Sigma engine needs from an
 //! event. [`Event`] implements it; tests and other stores can too.
 
+pub mod terminal;
+
 use std::fmt;
 use std::sync::Arc;
 

@@ -82,23 +82,46 @@ pub fn parse_reference(source: &str, locator: Option<&str>) -> Result<Reference,
     ))
 }
 
+/// For a member of an archive (`a.zip!/dir/x.evtx`, nested
+/// `a.zip!/b.7z!/x.evtx`): the outermost archive file. `None` for a path
+/// that is a file itself (a directory may be named `x!`).
+pub fn archive_of(path: &Path) -> Option<PathBuf> {
+    if path.is_file() {
+        return None;
+    }
+    let s = path.to_str()?;
+    let sep = vigie_source::archive::MEMBER_SEPARATOR;
+    s.match_indices(sep)
+        .map(|(i, _)| PathBuf::from(&s[..i]))
+        .find(|p| p.is_file())
+}
+
 /// The events of `r.path` at `r.locator` (one, unless a damaged file holds
-/// a record twice), and the file's report (with its SHA-256).
+/// a record twice), and the file's report (with its SHA-256). For a member
+/// of an archive the whole archive is read again and its report is the
+/// archive's (so that [`verify`] checks the archive as the hunt read it).
 pub fn find(r: &Reference, read: &ReadOptions) -> (Vec<Event>, FileReport) {
+    let archive = archive_of(&r.path);
+    let member = r.path.to_string_lossy();
     let found: Mutex<Vec<(u64, Event)>> = Mutex::new(Vec::new());
     let on_batch = |batch: Batch| {
         let seq = batch.seq;
         let hits: Vec<Event> = batch
             .events
             .into_iter()
-            .filter(|e| e.origin.locator == r.locator)
+            .filter(|e| {
+                e.origin.locator == r.locator && (archive.is_none() || *e.origin.source == *member)
+            })
             .collect();
         if !hits.is_empty() {
             let mut f = found.lock().unwrap_or_else(|e| e.into_inner());
             f.extend(hits.into_iter().map(|e| (seq, e)));
         }
     };
-    let report = vigie_source::read_file(&r.path, read, &on_batch);
+    let report = match &archive {
+        Some(a) => vigie_source::read_input(a, read, &on_batch).swap_remove(0),
+        None => vigie_source::read_file(&r.path, read, &on_batch),
+    };
     let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
     found.sort_by_key(|(seq, _)| *seq);
     (found.into_iter().map(|(_, e)| e).collect(), report)

@@ -66,6 +66,12 @@ pub struct InputManifest {
     pub format: Option<String>,
     pub sha256: String,
     pub size: u64,
+    /// `read`, `partly_read` or `not_read` (issue 19): never an "all
+    /// clear" over a file that was not read whole.
+    pub fate: vigie_source::Fate,
+    /// Why the file was not read whole: its first errors (bounded).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
     pub records_read: u64,
     pub records_skipped: u64,
     pub errors: usize,
@@ -74,6 +80,12 @@ pub struct InputManifest {
     /// Facts about the input that are not errors (an EVTX file marked
     /// dirty, the year assumed for year-less syslog timestamps).
     pub notes: Vec<String>,
+    /// For a member of a ZIP or 7z archive (`path` is then
+    /// `archive.zip!/member`), the archive it came from (for nested
+    /// archives, the innermost); `sha256` and `size` are the member's own,
+    /// decompressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 impl From<&FileReport> for InputManifest {
@@ -83,12 +95,19 @@ impl From<&FileReport> for InputManifest {
             format: f.format.as_ref().map(|x| format!("{x}")),
             sha256: f.sha256.clone(),
             size: f.size,
+            fate: f.fate(),
+            reasons: f.errors.iter().take(5).map(|e| e.to_string()).collect(),
             records_read: f.records_read,
             records_skipped: f.records_skipped,
             errors: f.errors.len(),
             first: f.first,
             last: f.last,
             notes: f.notes.clone(),
+            archive: f
+                .path
+                .to_str()
+                .and_then(|p| p.rsplit_once(vigie_source::archive::MEMBER_SEPARATOR))
+                .map(|(a, _)| a.to_string()),
         }
     }
 }

@@ -211,7 +211,7 @@ impl ReadProblems {
     /// files count as read: there was nothing to lose.
     pub fn of(files: &[FileReport], input_errors: &[InputError]) -> ReadProblems {
         let mut p = ReadProblems {
-            input_errors: input_errors.len(),
+            input_errors: input_errors.iter().filter(|e| e.loses_evidence()).count(),
             ..Default::default()
         };
         for f in files {
@@ -498,10 +498,12 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
                     match_group(group);
                 }
             };
-            let report = vigie_source::read_file(path, &config.read, &on_batch);
+            // An archive gives one report per member (vigie_source::archive).
+            let reports = vigie_source::read_input(path, &config.read, &on_batch);
             progress.file_done(sizes[file]);
-            report
+            reports
         })
+        .flatten_iter()
         .collect();
     pending
         .into_par_iter()

@@ -437,10 +437,11 @@ pub fn search(
                         s.1.push((batch.seq, kept));
                     }
                 };
-                let report = vigie_source::read_file(&inputs[i], &config.read, &on_batch);
+                let reports = vigie_source::read_input(&inputs[i], &config.read, &on_batch);
                 progress.file_done(sizes[i]);
-                report
+                reports
             })
+            .flatten_iter()
             .collect();
         outcome.files.extend(reports);
         for slot in found {

@@ -356,6 +356,53 @@ pub fn problems(o: &HuntOutcome, lang: Lang) -> String {
     problems_of(&o.files, &o.input_errors, lang)
 }
 
+/// Each input's fate (issue 19): the counts, then the files not read
+/// whole, each with its first reason (bounded, escaped).
+fn fates(s: &mut String, files: &[vigie_source::FileReport], lang: Lang) {
+    use vigie_source::Fate;
+    let count = |f: Fate| files.iter().filter(|r| r.fate() == f).count() as u64;
+    let _ = writeln!(
+        s,
+        "{}",
+        tr!(
+            lang,
+            "  fichiers : {} lu(s), {} lu(s) en partie, {} non lu(s)",
+            "  files: {} read, {} partly read, {} not read",
+            lang.number(count(Fate::Read)),
+            lang.number(count(Fate::PartlyRead)),
+            lang.number(count(Fate::NotRead))
+        )
+    );
+    let not_whole: Vec<_> = files.iter().filter(|f| f.fate() != Fate::Read).collect();
+    for f in not_whole.iter().take(ERRORS_SHOWN) {
+        let what = match f.fate() {
+            Fate::NotRead => lang.pick("non lu", "not read").to_string(),
+            _ => tr!(
+                lang,
+                "lu en partie ({} lus, {} ignorés, {} erreur(s))",
+                "partly read ({} read, {} skipped, {} error(s))",
+                lang.number(f.records_read),
+                lang.number(f.records_skipped),
+                lang.number(f.errors.len() as u64)
+            ),
+        };
+        let reason = f.errors.first().map(|e| e.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {what}: {}: {}",
+            bounded(&f.path.display().to_string(), ERROR_CHARS),
+            bounded(&reason, ERROR_CHARS)
+        );
+    }
+    if not_whole.len() > ERRORS_SHOWN {
+        let _ = writeln!(
+            s,
+            "  … (+{})",
+            lang.number((not_whole.len() - ERRORS_SHOWN) as u64)
+        );
+    }
+}
+
 /// [`problems`] of any read (a hunt's, a search's).
 pub fn problems_of(
     files: &[vigie_source::FileReport],
@@ -389,6 +436,7 @@ pub fn problems_of(
             lang.number(p.input_errors as u64)
         )
     );
+    fates(&mut s, files, lang);
     let mut shown = 0;
     let label = lang.pick("erreur", "error");
     let mut line = |s: &mut String, text: String| {

@@ -25,8 +25,9 @@
 //! holds them above a floor. Runs the default rule set (Vigie's pack, as
 //! `vigie hunt DIR` without `--rules`); `VIGIE_RECORDINGS_RULES=PATH` adds
 //! a Sigma rule set (the figures of the report were made with SigmaHQ's).
-//! Recordings are read from the zips as shipped (extracted to a temporary
-//! folder until `vigie-source` reads archives itself).
+//! Recordings are read from the zips as shipped, by `vigie-source`'s
+//! archive reader (the few `.tar.gz` ones are extracted to a temporary
+//! folder: Vigie does not read tar).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -188,96 +189,100 @@ fn list(ds: &Path) -> Vec<(String, PathBuf, String)> {
     out
 }
 
-/// Extracts an archive (zip or tar.gz) into `dir`, skipping macOS junk.
+/// Extracts a tar.gz archive into `dir`, skipping macOS junk.
 fn extract(archive: &Path, dir: &Path) {
-    let name = archive.to_string_lossy();
-    if name.ends_with(".zip") {
-        let f = std::fs::File::open(archive).unwrap();
-        let mut z = zip::ZipArchive::new(f).unwrap();
-        for i in 0..z.len() {
-            let mut e = z.by_index(i).unwrap();
-            let n = String::from_utf8_lossy(e.name_raw()).into_owned();
-            if e.is_dir()
-                || n.contains("__MACOSX")
-                || n.rsplit('/').next().unwrap_or("").starts_with("._")
-            {
-                continue;
-            }
-            let out = dir.join(format!("{i}-{}", n.replace('/', "_")));
-            let mut w = std::fs::File::create(out).unwrap();
-            std::io::copy(&mut e, &mut w).unwrap();
+    // A tar inside gzip: 512-byte headers, data padded to 512.
+    let mut data = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap())
+        .read_to_end(&mut data)
+        .unwrap();
+    let mut at = 0;
+    let mut i = 0;
+    while at + 512 <= data.len() {
+        let h = &data[at..at + 512];
+        if h.iter().all(|b| *b == 0) {
+            break;
         }
-    } else {
-        // A tar inside gzip: 512-byte headers, data padded to 512.
-        let mut data = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(archive).unwrap())
-            .read_to_end(&mut data)
-            .unwrap();
-        let mut at = 0;
-        let mut i = 0;
-        while at + 512 <= data.len() {
-            let h = &data[at..at + 512];
-            if h.iter().all(|b| *b == 0) {
-                break;
-            }
-            let n = String::from_utf8_lossy(&h[..100])
-                .trim_end_matches('\0')
-                .to_string();
-            let size = usize::from_str_radix(
-                String::from_utf8_lossy(&h[124..136]).trim_matches(|c: char| c == '\0' || c == ' '),
-                8,
+        let n = String::from_utf8_lossy(&h[..100])
+            .trim_end_matches('\0')
+            .to_string();
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&h[124..136]).trim_matches(|c: char| c == '\0' || c == ' '),
+            8,
+        )
+        .unwrap_or(0);
+        let kind = h[156];
+        let body = at + 512;
+        if (kind == b'0' || kind == 0)
+            && !n.contains("__MACOSX")
+            && !n.rsplit('/').next().unwrap_or("").starts_with("._")
+        {
+            let end = (body + size).min(data.len());
+            std::fs::write(
+                dir.join(format!("{i}-{}", n.replace('/', "_"))),
+                &data[body..end],
             )
-            .unwrap_or(0);
-            let kind = h[156];
-            let body = at + 512;
-            if (kind == b'0' || kind == 0)
-                && !n.contains("__MACOSX")
-                && !n.rsplit('/').next().unwrap_or("").starts_with("._")
-            {
-                let end = (body + size).min(data.len());
-                std::fs::write(
-                    dir.join(format!("{i}-{}", n.replace('/', "_"))),
-                    &data[body..end],
-                )
-                .unwrap();
-                i += 1;
-            }
-            at = body + size.div_ceil(512) * 512;
+            .unwrap();
+            i += 1;
         }
+        at = body + size.div_ceil(512) * 512;
     }
 }
 
 fn analyse(name: &str, archive: &Path, meta: &str, engine: &Engine) -> Outcome {
-    let tmp = tempfile::tempdir().unwrap();
-    extract(archive, tmp.path());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
     let mut events = Vec::new();
     let mut utc: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-    for f in &files {
-        events.extend(vigie_source::read_all(f).0);
-        // The reliable clock, read from the raw JSON.
-        let text = std::fs::read_to_string(f).unwrap_or_default();
-        for line in text.lines() {
-            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let Some(u) = v.get("UtcTime").and_then(|u| u.as_str()) else {
-                continue;
-            };
-            let Ok(t) = NaiveDateTime::parse_from_str(u, "%Y-%m-%d %H:%M:%S%.f") else {
-                continue;
-            };
-            let t = t.and_utc();
-            utc = Some(match utc {
-                Some((a, b)) => (a.min(t), b.max(t)),
-                None => (t, t),
-            });
+    // Sysmon's UtcTime values: the reliable clock.
+    let mut stamps: Vec<String> = Vec::new();
+    if archive.to_string_lossy().ends_with(".zip") {
+        // Read as shipped, by vigie-source's archive reader (as `vigie
+        // hunt recording.zip` does); UtcTime as each event carries it.
+        let batches = std::sync::Mutex::new(Vec::new());
+        vigie_source::read_input(archive, &vigie_source::ReadOptions::default(), &|b| {
+            batches.lock().unwrap().push(b)
+        });
+        let mut batches = batches.into_inner().unwrap();
+        batches.sort_by_key(|b| b.seq);
+        events.extend(batches.into_iter().flat_map(|b| b.events));
+        stamps.extend(
+            events
+                .iter()
+                .filter_map(|e| e.get_str("UtcTime"))
+                .map(String::from),
+        );
+    } else {
+        // Vigie does not read tar: extracted to a temporary folder.
+        let tmp = tempfile::tempdir().unwrap();
+        extract(archive, tmp.path());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for f in &files {
+            events.extend(vigie_source::read_all(f).0);
+            // UtcTime read from the raw JSON.
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                if let Some(u) = v.get("UtcTime").and_then(|u| u.as_str()) {
+                    stamps.push(u.to_string());
+                }
+            }
         }
+    }
+    for u in &stamps {
+        let Ok(t) = NaiveDateTime::parse_from_str(u, "%Y-%m-%d %H:%M:%S%.f") else {
+            continue;
+        };
+        let t = t.and_utc();
+        utc = Some(match utc {
+            Some((a, b)) => (a.min(t), b.max(t)),
+            None => (t, t),
+        });
     }
     events.sort_by_key(|e| e.timestamp);
     let logged_hosts: BTreeSet<String> = events

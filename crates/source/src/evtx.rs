@@ -75,6 +75,21 @@ const CHUNK_SIZE: usize = 65536;
 const CHUNK_MAGIC: &[u8] = b"ElfChnk\0";
 static ZEROS: [u8; CHUNK_SIZE] = [0; CHUNK_SIZE];
 
+/// Whether `b` is an EVTX file whose header is damaged (zeroed or
+/// overwritten, as partial encryption leaves it): a chunk signature
+/// `ElfChnk\0` at a chunk boundary. The reader locates chunks by
+/// arithmetic, so everything after the header is still read.
+pub(crate) fn damaged_head(b: &[u8]) -> bool {
+    let mut at = FILE_HEADER_SIZE;
+    while at + CHUNK_MAGIC.len() <= b.len() {
+        if b[at..].starts_with(CHUNK_MAGIC) {
+            return true;
+        }
+        at += CHUNK_SIZE;
+    }
+    false
+}
+
 /// How a parsed record becomes an [`Event`] (benchmarks compare them).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +134,9 @@ struct ChunkOutcome {
     lost: bool,
     /// Records carved from slack space (`recover_records`).
     recovered: u64,
+    /// All zeros: preallocated space when only zeros follow, damage
+    /// (a zeroed chunk) when a used chunk comes after it.
+    zeroed: bool,
 }
 
 /// Field set to `true` on records carved from chunk slack space
@@ -245,6 +263,33 @@ pub fn read_evtx_with(
             }
         })
         .collect();
+    let mut outcomes = outcomes;
+    // Windows fills chunks in order and preallocates the rest with
+    // zeros: a zeroed chunk with a used chunk after it was wiped
+    // (partial encryption, an overwritten block), not preallocated.
+    // (In a log that has wrapped around, the chunk after the gap holds
+    // older records than the one before: that is not damage.)
+    let damaged_zeros: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].zeroed)
+        .filter(|&i| {
+            let prev = outcomes[..i].iter().rev().find_map(|o| o.ids);
+            let next = outcomes[i + 1..].iter().find_map(|o| o.ids);
+            match (prev, next) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((_, prev_last)), Some((next_first, _))) => next_first > prev_last,
+            }
+        })
+        .collect();
+    for i in damaged_zeros {
+        let o = &mut outcomes[i];
+        o.lost = true;
+        o.errors.push(SourceError::new(
+            Place::Chunk(i as u64),
+            "chunk is all zeros but used chunks with later records follow it: damaged (wiped), \
+             not preallocated; its records are lost",
+        ));
+    }
     // Chunks lost whole: estimate their records from the neighbours' ids.
     for (i, o) in outcomes.iter().enumerate() {
         if o.lost {
@@ -299,7 +344,9 @@ fn read_chunk(
         // Compared against zeros with memcmp: a byte loop here was 9% of
         // the whole read on logs with many preallocated chunks.
         if data == &ZEROS[..data.len()] {
-            // Preallocated, never used: nothing to read, nothing lost.
+            // Preallocated, never used — unless a used chunk follows
+            // (decided in `read_evtx_with`, which sees every chunk).
+            out.zeroed = true;
             return out;
         }
         out.lost = true;
@@ -466,6 +513,12 @@ fn read_chunk(
         }
     }
     sink.flush();
+    if let Some(mut e) = sink.time_errors() {
+        if let Place::Record { chunk, .. } = &mut e.place {
+            *chunk = Some(index);
+        }
+        out.errors.push(e);
+    }
     out.read = sink.read;
     out.first = sink.first;
     out.last = sink.last;

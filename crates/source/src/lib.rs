@@ -15,8 +15,10 @@
 //! | `<PRI>`, a syslog date, `date=` | [`Format::Syslog`] | RFC 3164 / RFC 5424 syslog, FortiGate key=value |
 //!
 //! UTF-16 text with a byte-order mark (Windows PowerShell exports) is
-//! converted to UTF-8 first. Anything else (archives, binaries, YAML…) is
-//! reported as skipped, with the reason ([`sniff`]).
+//! converted to UTF-8 first. ZIP and 7z archives are read like
+//! directories by [`read_input`] (see [`archive`]). Anything else (other
+//! archives, binaries, YAML…) is reported as skipped, with the reason
+//! ([`sniff`]).
 //! JSON objects are flattened according to their layout, recognised per
 //! record (evtx_dump, Velociraptor, Winlogbeat 6/7/8, NXLog and Logstash,
 //! Splunk exports, PowerShell `Get-WinEvent`, generic): see [`layout`] and
@@ -80,9 +82,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use vigie_event::{Event, Timestamp};
 
+pub mod archive;
 pub mod clock;
 pub mod evtx;
 pub mod flatten;
+pub mod gzip;
 mod json;
 pub mod layout;
 mod stream;
@@ -112,6 +116,11 @@ pub enum Format {
     Xml,
     /// Gzip-compressed content of the inner format.
     Gzip(Box<Format>),
+    /// A ZIP archive, read like a directory ([`archive`]).
+    Zip,
+    /// A 7-Zip archive, read like a directory ([`archive`]).
+    #[serde(rename = "7z")]
+    SevenZip,
 }
 
 impl fmt::Display for Format {
@@ -123,6 +132,8 @@ impl fmt::Display for Format {
             Format::Syslog => f.write_str("syslog"),
             Format::Xml => f.write_str("xml"),
             Format::Gzip(inner) => write!(f, "gzip+{inner}"),
+            Format::Zip => f.write_str("zip"),
+            Format::SevenZip => f.write_str("7z"),
         }
     }
 }
@@ -195,6 +206,18 @@ pub struct InputError {
     pub message: String,
 }
 
+impl InputError {
+    /// Whether evidence may be missing because of this error. A
+    /// directory reached a second time (a symbolic link loop, or two
+    /// links to one place) loses nothing: it was walked once, and is
+    /// reported for the record only.
+    pub fn loses_evidence(&self) -> bool {
+        !self.message.starts_with(ALREADY_WALKED)
+    }
+}
+
+const ALREADY_WALKED: &str = "directory already walked";
+
 /// Reading options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadOptions {
@@ -219,12 +242,19 @@ pub struct ReadOptions {
     /// EVTX: also carve records from the slack space of chunks (deleted
     /// or overwritten records). Off by default: such records may be stale.
     pub recover_records: bool,
+    /// Read FIFOs, character/block devices and sockets given as inputs
+    /// (at most [`SPECIAL_MAX_BYTES`]). Off by default: such a file may
+    /// block forever (a FIFO without writer) or never end (`/dev/zero`).
+    /// The CLI's `--allow-special`.
+    pub allow_special: bool,
     /// Compute [`FileReport::sha256`] (default true). Hashing runs beside
     /// parsing, but it is not free: with SHA-NI about 1.7 GB/s, i.e. ~20%
     /// of the CPU of a `read_file` pass over EVTX-ATTACK-SAMPLES, whose
     /// files are mostly empty preallocated chunks. Off only for
     /// benchmarks or re-reads of already-hashed evidence.
     pub sha256: bool,
+    /// How far a ZIP or 7z archive may make the reader go ([`archive`]).
+    pub archive: archive::ArchiveLimits,
 }
 
 impl Default for ReadOptions {
@@ -235,7 +265,9 @@ impl Default for ReadOptions {
             input_zone: None,
             batch_size: 1024,
             recover_records: false,
+            allow_special: false,
             sha256: true,
+            archive: archive::ArchiveLimits::default(),
         }
     }
 }
@@ -273,7 +305,54 @@ pub struct FileReport {
     pub notes: Vec<String>,
 }
 
+/// What became of one input file: the one word a person and a script
+/// need before the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// Every record read (an empty file too: nothing was lost).
+    Read,
+    /// A log format, but records skipped or damaged parts (the counts and
+    /// reasons are in [`FileReport::records_skipped`] and
+    /// [`FileReport::errors`]).
+    PartlyRead,
+    /// Nothing read: the operating system's reason (cannot open or read,
+    /// not a regular file), or content that is no log format; the reason
+    /// is the report's first error.
+    NotRead,
+}
+
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Fate::Read => "read",
+            Fate::PartlyRead => "partly read",
+            Fate::NotRead => "not read",
+        })
+    }
+}
+
 impl FileReport {
+    /// What became of the file (see [`Fate`]).
+    pub fn fate(&self) -> Fate {
+        if self.format.is_none() {
+            if self.size == 0
+                && self
+                    .errors
+                    .iter()
+                    .all(|e| e.message.starts_with("empty file"))
+            {
+                Fate::Read
+            } else {
+                Fate::NotRead
+            }
+        } else if self.records_skipped > 0 || !self.errors.is_empty() {
+            Fate::PartlyRead
+        } else {
+            Fate::Read
+        }
+    }
+
     /// An empty report for `path` (benchmarks and custom readers).
     #[doc(hidden)]
     pub fn empty(path: impl AsRef<Path>) -> Self {
@@ -330,6 +409,11 @@ pub(crate) struct Sink<'a> {
     pub last: Option<Timestamp>,
     /// The zone detector of text formats (see [`clock`]); `None` for EVTX.
     clock: Option<clock::Clock>,
+    /// Times outside [`time::PLAUSIBLE_YEARS`] dropped from events, and
+    /// where the first was.
+    out_of_range: (u64, Option<vigie_event::Locator>),
+    /// [`time::rejected`] when this sink was made.
+    rejected_before: u64,
 }
 
 impl<'a> Sink<'a> {
@@ -344,6 +428,8 @@ impl<'a> Sink<'a> {
             first: None,
             last: None,
             clock: None,
+            out_of_range: (0, None),
+            rejected_before: time::rejected(),
         }
     }
 
@@ -377,16 +463,58 @@ impl<'a> Sink<'a> {
 
     /// Releases held events, states the clock's findings in `notes`, and
     /// flushes.
-    pub(crate) fn finish(&mut self, notes: &mut Vec<String>) {
+    pub(crate) fn finish(&mut self, notes: &mut Vec<String>, errors: &mut Vec<SourceError>) {
         if let Some(mut c) = self.clock.take() {
             for ev in c.finish(notes) {
                 self.push(ev);
             }
         }
         self.flush();
+        if let Some(e) = self.time_errors() {
+            errors.push(e);
+        }
     }
 
-    pub(crate) fn push(&mut self, ev: Event) {
+    /// The report of times out of range (see [`time::PLAUSIBLE_YEARS`]).
+    pub(crate) fn time_errors(&mut self) -> Option<SourceError> {
+        let rejected = time::rejected().saturating_sub(self.rejected_before);
+        self.rejected_before = time::rejected();
+        let (n, first) = std::mem::take(&mut self.out_of_range);
+        let total = n + rejected;
+        if total == 0 {
+            return None;
+        }
+        let place = match first {
+            Some(vigie_event::Locator::Line(l)) => Place::Line(l),
+            Some(vigie_event::Locator::Index(i)) => Place::Index(i),
+            Some(vigie_event::Locator::Record(r)) => Place::Record {
+                chunk: None,
+                record_id: Some(r),
+            },
+            _ => Place::File,
+        };
+        Some(SourceError::new(
+            place,
+            format!(
+                "{total} time value(s) outside the years {}–{} (first here): read as no time, \
+                 the events are kept with the raw value in their fields",
+                time::PLAUSIBLE_YEARS.start(),
+                time::PLAUSIBLE_YEARS.end()
+            ),
+        ))
+    }
+
+    pub(crate) fn push(&mut self, mut ev: Event) {
+        if let Some(t) = ev.timestamp {
+            use chrono::Datelike;
+            if !time::PLAUSIBLE_YEARS.contains(&t.year()) {
+                ev.timestamp = None;
+                if self.out_of_range.0 == 0 {
+                    self.out_of_range.1 = Some(ev.origin.locator.clone());
+                }
+                self.out_of_range.0 += 1;
+            }
+        }
         self.read += 1;
         if let Some(t) = ev.timestamp {
             self.first = min_opt(self.first, Some(t));
@@ -422,10 +550,21 @@ pub fn sniff(path: &Path) -> Result<Format, SourceError> {
         .take(SNIFF_LEN as u64)
         .read_to_end(&mut buf)
         .map_err(|e| SourceError::new(Place::File, format!("cannot read: {e}")))?;
-    let complete = buf.len() < SNIFF_LEN;
-    if buf.starts_with(GZIP_MAGIC) {
+    let mut complete = buf.len() < SNIFF_LEN;
+    if buf.starts_with(gzip::MAGIC) {
+        // A long name or comment field: read past the header (bounded).
+        let mut to_read = (gzip::FIELD_MAX * 2) as u64;
+        while !complete && gzip::header_len(&buf).is_err() && to_read > 0 {
+            let got = (&mut f)
+                .take(SNIFF_LEN as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| SourceError::new(Place::File, format!("cannot read: {e}")))?;
+            complete = got < SNIFF_LEN;
+            to_read = to_read.saturating_sub(got as u64);
+        }
+        let body = gzip::header_len(&buf).map_or(&buf[buf.len()..], |n| &buf[n..]);
         let mut inner = Vec::with_capacity(SNIFF_LEN);
-        let mut dec = flate2::read::MultiGzDecoder::new(&buf[..]);
+        let mut dec = flate2::bufread::DeflateDecoder::new(body);
         // A prefix of a gzip stream decodes to a prefix of its content;
         // the "unexpected end" error at the cut is expected here.
         let _ = (&mut dec).take(SNIFF_LEN as u64).read_to_end(&mut inner);
@@ -435,16 +574,15 @@ pub fn sniff(path: &Path) -> Result<Format, SourceError> {
     sniff_bytes(&buf, complete)
 }
 
-const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 
 /// Detects a format from content. `complete` says whether `b` is all of
 /// it (else a prefix, which matters to tell JSON Lines from pretty JSON).
 pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
-    if b.starts_with(EVTX_MAGIC) {
+    if b.starts_with(EVTX_MAGIC) || evtx::damaged_head(b) {
         return Ok(Format::Evtx);
     }
-    if b.starts_with(GZIP_MAGIC) {
+    if b.starts_with(gzip::MAGIC) {
         return Err(SourceError::new(
             Place::File,
             "gzip content: decompress before sniffing",
@@ -488,6 +626,9 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
     if syslog::looks_like_syslog(&b[i..]) {
         return Ok(Format::Syslog);
     }
+    if let Some(f) = sniff_past_head(b, complete) {
+        return Ok(f);
+    }
     for (magic, what) in [
         (&b"PK\x03\x04"[..], "zip archive"),
         (&b"7z\xBC\xAF\x27\x1C"[..], "7-Zip archive"),
@@ -499,7 +640,7 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
         if b.starts_with(magic) {
             return Err(SourceError::new(
                 Place::File,
-                format!("unrecognized format: {what}, not read (extract it first; only gzip is decompressed)"),
+                format!("unrecognized format: {what}, not read here (ZIP and 7z are read as inputs or archive members, not inside another compression; RAR, bzip2, xz and zstd: extract them first)"),
             ));
         }
     }
@@ -521,18 +662,81 @@ pub fn sniff_bytes(b: &[u8], complete: bool) -> Result<Format, SourceError> {
     ))
 }
 
+/// How far into a file whose head is not a log format [`sniff_past_head`]
+/// looks for the first good line (a damaged head: a few KB of an
+/// encrypted or overwritten block, a comment, a stray value).
+const RESYNC_WINDOW: usize = 1 << 20;
+
+/// A text format recognised past a damaged head: two consecutive
+/// non-blank lines (within [`RESYNC_WINDOW`]) that are whole JSON
+/// objects, or syslog lines, decide (one is enough when it is the last
+/// line: a README quoting one JSON line stays "not a log format"); or
+/// a pretty-printed JSON document starting at the first line that opens
+/// one. The readers then count the lines before as bad, with their
+/// numbers ([`json`] and [`syslog`] resynchronise line by line), so
+/// nothing is dropped silently. Each line is looked at once: linear.
+fn sniff_past_head(b: &[u8], complete: bool) -> Option<Format> {
+    let window = &b[..b.len().min(RESYNC_WINDOW)];
+    let mut pos = 0usize;
+    let mut pending: Option<Format> = None;
+    let mut tried_document = false;
+    while let Some(n) = memchr::memchr(b'\n', &window[pos..]) {
+        pos += n + 1;
+        let line_end = memchr::memchr(b'\n', &window[pos..]).map_or(window.len(), |n| pos + n);
+        let line = &window[pos..line_end];
+        let i = json::skip_ws(line, 0);
+        if i >= line.len() {
+            continue;
+        }
+        let kind = if line[i] == b'{' {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&line[i..])
+                .is_ok()
+                .then_some(Format::JsonLines)
+        } else if syslog::looks_like_syslog(&line[i..]) {
+            Some(Format::Syslog)
+        } else {
+            None
+        };
+        if kind.is_some() && kind == pending {
+            return kind;
+        }
+        if kind.is_none() && line[i] == b'{' && !tried_document {
+            // A pretty-printed document after the damage (one try: a
+            // scan to its end).
+            tried_document = true;
+            if json::value_end(b, pos + i).is_some() && !json::looks_like_lines(&b[pos..], complete)
+            {
+                return Some(Format::Json);
+            }
+        }
+        pending = kind;
+    }
+    // The last line of the file, alone after the damage.
+    pending.filter(|_| complete && window.len() == b.len())
+}
+
 /// Lists the files under `paths`: files as given, directories walked
 /// recursively. The result is sorted and deduplicated so that runs are
-/// reproducible. Symbolic links to files are followed; links to
-/// directories are not walked (they could loop). Missing or unreadable
-/// paths become [`InputError`]s; nothing is filtered by extension (the
+/// reproducible. Symbolic links are followed, to files and to
+/// directories, each directory once: a directory already walked (a link
+/// loop, or two links to one place), identified by device and inode, is
+/// not walked again and is reported. Missing or unreadable paths and
+/// dangling links become [`InputError`]s with the operating system's
+/// reason. Non-regular files (FIFOs, devices, sockets) are listed: it is
+/// [`read_file`] that refuses them, with the reason, unless
+/// [`ReadOptions::allow_special`]. Nothing is filtered by extension (the
 /// readers decide from content).
 pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
+    let mut seen = Walked::default();
     for p in paths {
         match fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut files, &mut errors),
+            Ok(m) if m.is_dir() => {
+                if seen.first_visit(p, &m, &mut errors) {
+                    walk(p, &mut files, &mut errors, &mut seen)
+                }
+            }
             Ok(_) => files.push(p.clone()),
             Err(e) => errors.push(InputError {
                 path: p.clone(),
@@ -545,7 +749,46 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<InputError>) {
     (files, errors)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
+/// Directories already walked, by (device, inode), with the path they
+/// were first walked under (for the message).
+#[derive(Default)]
+struct Walked(std::collections::HashMap<(u64, u64), PathBuf>);
+
+impl Walked {
+    /// Records `dir`; false (and an [`InputError`]) when it was walked
+    /// already.
+    fn first_visit(&mut self, dir: &Path, m: &fs::Metadata, errors: &mut Vec<InputError>) -> bool {
+        #[cfg(unix)]
+        let key = {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let key = {
+            let _ = m;
+            return true;
+        };
+        #[allow(unreachable_code)]
+        match self.0.get(&key) {
+            Some(first) => {
+                errors.push(InputError {
+                    path: dir.to_path_buf(),
+                    message: format!(
+                        "{ALREADY_WALKED} (as {}): not walked again (a symbolic link loop, or two paths to one place); nothing lost",
+                        first.display()
+                    ),
+                });
+                false
+            }
+            None => {
+                self.0.insert(key, dir.to_path_buf());
+                true
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>, seen: &mut Walked) {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
@@ -569,17 +812,26 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     entries.sort();
     for p in entries {
         match fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, files, errors),
+            Ok(m) if m.is_dir() => {
+                if seen.first_visit(&p, &m, errors) {
+                    walk(&p, files, errors, seen)
+                }
+            }
             Ok(m) if m.file_type().is_symlink() => match fs::metadata(&p) {
-                Ok(t) if t.is_file() => files.push(p),
-                Ok(_) => {}
+                Ok(t) if t.is_dir() => {
+                    if seen.first_visit(&p, &t, errors) {
+                        walk(&p, files, errors, seen)
+                    }
+                }
+                Ok(_) => files.push(p),
                 Err(e) => errors.push(InputError {
                     path: p,
-                    message: format!("broken symbolic link: {e}"),
+                    message: format!("dangling or looping symbolic link, not followed: {e}"),
                 }),
             },
-            Ok(m) if m.is_file() => files.push(p),
-            Ok(_) => {} // sockets, fifos, devices: not logs
+            // Regular files, and FIFOs, devices, sockets: read_file
+            // refuses the latter with the reason.
+            Ok(_) => files.push(p),
             Err(e) => errors.push(InputError {
                 path: p,
                 message: format!("cannot access: {e}"),
@@ -632,23 +884,15 @@ fn sha256_hex(b: &[u8]) -> String {
 /// disk and, with a free core, no wall time.
 pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sync)) -> FileReport {
     let mut report = FileReport::new(path);
-    let bytes = match fs::read(path) {
+    let bytes = match read_evidence(path, opts, &mut report) {
         Ok(b) => b,
         Err(e) => {
-            report
-                .errors
-                .push(SourceError::new(Place::File, format!("cannot read: {e}")));
+            report.errors.push(e);
             return report;
         }
     };
     report.size = bytes.len() as u64;
-    let mut opts = opts.clone();
-    if opts.reference_time.is_none() {
-        opts.reference_time = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(chrono::DateTime::<chrono::Utc>::from);
-    }
+    let opts = with_file_time(opts, path);
     let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     if opts.sha256 {
         let (hash, ()) = rayon::join(
@@ -660,6 +904,128 @@ pub fn read_file(path: &Path, opts: &ReadOptions, on_batch: &(dyn Fn(Batch) + Sy
         read_content(&src, &bytes, &opts, on_batch, &mut report);
     }
     report
+}
+
+/// `opts` with the file's modification time as the reference time of
+/// year-less timestamps, unless one is given.
+fn with_file_time(opts: &ReadOptions, path: &Path) -> ReadOptions {
+    let mut opts = opts.clone();
+    if opts.reference_time.is_none() {
+        opts.reference_time = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+    }
+    opts
+}
+
+/// Reads one input as [`read_file`] does, an archive included: a ZIP or
+/// 7z file gives one report for itself, then one per member (named
+/// `archive.zip!/member`, see [`archive`]); any other file, its one
+/// report. Batches of an archive's members are numbered so that sorting
+/// by `seq` restores archive order.
+pub fn read_input(
+    path: &Path,
+    opts: &ReadOptions,
+    on_batch: &(dyn Fn(Batch) + Sync),
+) -> Vec<FileReport> {
+    // Only regular files are sniffed here: opening a FIFO could block.
+    if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return vec![read_file(path, opts, on_batch)];
+    }
+    let mut head = [0u8; 8];
+    let n = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if archive::archive_format(&head[..n]).is_none() {
+        return vec![read_file(path, opts, on_batch)];
+    }
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(_) => return vec![read_file(path, opts, on_batch)],
+    };
+    let opts = with_file_time(opts, path);
+    let mut reports = archive::read_archive(&path.to_string_lossy(), &bytes, &opts, on_batch);
+    if let Some(top) = reports.first_mut() {
+        top.path = path.to_path_buf();
+    }
+    reports
+}
+
+/// What a FIFO, device or socket given with
+/// [`ReadOptions::allow_special`] may give at most: `/dev/zero` never
+/// ends.
+pub const SPECIAL_MAX_BYTES: u64 = 256 << 20;
+
+/// The kind of a non-regular file, for messages.
+fn special_kind(m: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    let _ = m;
+    "not a regular file"
+}
+
+/// The bytes of one input: a regular file whole; a FIFO, device or
+/// socket only with [`ReadOptions::allow_special`], and then at most
+/// [`SPECIAL_MAX_BYTES`] (reported when the limit cuts it). Errors carry
+/// the operating system's reason.
+fn read_evidence(
+    path: &Path,
+    opts: &ReadOptions,
+    report: &mut FileReport,
+) -> Result<Vec<u8>, SourceError> {
+    let m = fs::metadata(path)
+        .map_err(|e| SourceError::new(Place::File, format!("cannot access: {e}")))?;
+    if m.is_dir() {
+        return Err(SourceError::new(Place::File, "cannot read: is a directory"));
+    }
+    if m.is_file() {
+        return fs::read(path)
+            .map_err(|e| SourceError::new(Place::File, format!("cannot read: {e}")));
+    }
+    let kind = special_kind(&m);
+    if !opts.allow_special {
+        return Err(SourceError::new(
+            Place::File,
+            format!(
+                "cannot read: {kind}, not a regular file: not read (it may never end or block forever; \
+                 --allow-special reads up to {} MiB of it)",
+                SPECIAL_MAX_BYTES >> 20
+            ),
+        ));
+    }
+    let f = fs::File::open(path)
+        .map_err(|e| SourceError::new(Place::File, format!("cannot open: {e}")))?;
+    let mut bytes = Vec::new();
+    f.take(SPECIAL_MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| SourceError::new(Place::File, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > SPECIAL_MAX_BYTES {
+        bytes.truncate(SPECIAL_MAX_BYTES as usize);
+        report.errors.push(SourceError::new(
+            Place::Offset(SPECIAL_MAX_BYTES),
+            format!(
+                "{kind}: reading stopped after {} MiB (--allow-special limit); the rest is not read",
+                SPECIAL_MAX_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Reads content already in memory (tests, HTTP ingestion): all events in
@@ -704,20 +1070,8 @@ fn read_content(
     on_batch: &(dyn Fn(Batch) + Sync),
     report: &mut FileReport,
 ) {
-    if bytes.starts_with(GZIP_MAGIC) {
-        let mut inner = Vec::new();
-        let mut dec = flate2::read::MultiGzDecoder::new(bytes);
-        if let Err(e) = dec.read_to_end(&mut inner) {
-            // Keep what was decompressed: a truncated .gz still holds
-            // every complete line before the cut.
-            report.errors.push(SourceError::new(
-                Place::Offset(inner.len() as u64),
-                format!(
-                    "gzip stream broken after {} decompressed bytes: {e}; reading what was recovered",
-                    inner.len()
-                ),
-            ));
-        }
+    if bytes.starts_with(gzip::MAGIC) {
+        let inner = gzip::inflate(bytes, &mut report.errors);
         let mut inner_report = FileReport::new(&report.path);
         read_content(src, &inner, opts, on_batch, &mut inner_report);
         report.format = inner_report.format.map(|f| Format::Gzip(Box::new(f)));
@@ -757,10 +1111,10 @@ fn read_content(
                     syslog::read_syslog(bytes, src, opts, &mut sink, &mut errors, &mut report.notes)
                 }
             }
-            sink.finish(&mut report.notes);
+            sink.finish(&mut report.notes, &mut errors);
             report.absorb(&sink);
             report.errors.extend(errors);
         }
-        Format::Gzip(_) => {}
+        Format::Gzip(_) | Format::Zip | Format::SevenZip => {}
     }
 }

@@ -277,13 +277,21 @@ impl YearRule {
             None => {
                 let y = self.reference.year();
                 match mk(y) {
-                    Some(t) if t <= self.reference + Duration::days(1) => t,
+                    Some(t)
+                        if self
+                            .reference
+                            .checked_add_signed(Duration::days(1))
+                            .is_none_or(|r| t <= r) =>
+                    {
+                        t
+                    }
                     // In the future of the reference, or 29 February of a
                     // common year: the previous year (or the one before).
                     _ => mk(y - 1).or_else(|| mk(y - 4))?,
                 }
             }
         };
+        let t = crate::time::sane_naive(t)?;
         if self.used.is_none() {
             self.used = Some(t.year());
         }
@@ -584,15 +592,20 @@ fn kv_timestamp(
             x if x >= 100_000_000_000 => DateTime::from_timestamp_millis(n),
             _ => DateTime::from_timestamp(n, 0),
         };
-        if let Some(t) = t {
+        if let Some(t) = t.and_then(crate::time::sane) {
             return Some((When::Utc(t), "FortiGate eventtime"));
         }
     }
     let (date, time) = (date?, time?);
     let naive =
         NaiveDateTime::parse_from_str(&format!("{date} {time}"), "%Y-%m-%d %H:%M:%S").ok()?;
+    let naive = crate::time::sane_naive(naive)?;
     let when = match tz.map(str::trim).and_then(parse_offset) {
-        Some(offset) => When::Utc(naive.and_utc() - Duration::seconds(offset as i64)),
+        Some(offset) => When::Utc(
+            naive
+                .and_utc()
+                .checked_sub_signed(Duration::seconds(offset as i64))?,
+        ),
         None => When::Naive(naive),
     };
     Some((when, "FortiGate date/time"))

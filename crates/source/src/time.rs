@@ -15,6 +15,45 @@ use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZ
 use vigie_event::Timestamp;
 use vigie_lang::Zone;
 
+/// Times are clamped at parse time to years 1..=9999, so that no later
+/// arithmetic (zone offsets, year inference, the scope's spans) can
+/// overflow chrono's range (±262,143 years): a time beyond is read as no
+/// time, counted here per thread (a file is parsed on one thread) and
+/// reported by the reader ([`crate::Sink`]), which also applies the
+/// narrower plausible range [`PLAUSIBLE_YEARS`].
+pub const PARSE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Event times outside these years are kept as no time (the raw value
+/// stays in the event's fields) and reported: no Windows, syslog or
+/// collector clock writes them, and one such time would stretch every
+/// span and chart of the run.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
+thread_local! {
+    static REJECTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times were rejected at parse on this thread so far.
+pub(crate) fn rejected() -> u64 {
+    REJECTED.with(|c| c.get())
+}
+
+/// `n` if its year is in [`PARSE_YEARS`] (else counted, `None`).
+pub(crate) fn sane_naive(n: NaiveDateTime) -> Option<NaiveDateTime> {
+    use chrono::Datelike;
+    if PARSE_YEARS.contains(&n.year()) {
+        Some(n)
+    } else {
+        REJECTED.with(|c| c.set(c.get() + 1));
+        None
+    }
+}
+
+/// `t` if its year is in [`PARSE_YEARS`] (else counted, `None`).
+pub(crate) fn sane(t: Timestamp) -> Option<Timestamp> {
+    sane_naive(t.naive_utc()).map(|_| t)
+}
+
 /// A time as written: an instant, or a wall-clock time whose zone the
 /// text does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +103,13 @@ pub fn resolve(n: NaiveDateTime, zone: Option<Zone>) -> Option<Timestamp> {
 /// text stated its zone. Numbers in text are not epochs here (a JSON
 /// number is: see [`from_epoch`]).
 pub fn parse_when(s: &str) -> Option<When> {
+    match parse_when_unchecked(s)? {
+        When::Utc(t) => sane(t).map(When::Utc),
+        When::Naive(n) => sane_naive(n).map(When::Naive),
+    }
+}
+
+fn parse_when_unchecked(s: &str) -> Option<When> {
     let s = s.trim();
     if s.len() < 10 || !s.as_bytes()[0].is_ascii_digit() {
         return None;
@@ -118,11 +164,12 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
 /// An epoch number as a timestamp: seconds, or milliseconds when the value
 /// is too large to be seconds before year 5000 (JSON exporters use both).
 pub fn from_epoch(n: i64) -> Option<Timestamp> {
-    if n.abs() >= 100_000_000_000 {
+    if n.unsigned_abs() >= 100_000_000_000 {
         DateTime::from_timestamp_millis(n)
     } else {
         DateTime::from_timestamp(n, 0)
     }
+    .and_then(sane)
 }
 
 /// A fractional epoch in seconds (Velociraptor writes
@@ -132,7 +179,7 @@ pub fn from_epoch_f64(x: f64) -> Option<Timestamp> {
         return None;
     }
     let micros = (x * 1e6).round() as i64;
-    DateTime::from_timestamp_micros(micros)
+    DateTime::from_timestamp_micros(micros).and_then(sane)
 }
 
 #[cfg(test)]

@@ -122,8 +122,13 @@ fn directories_are_walked_sorted_and_missing_paths_reported() {
         .map(|p| p.strip_prefix(d).unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(rel, ["a/x.evtx", "b/sub/z.log", "b/y.json", "c.txt"]);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].path, missing);
+    // `b` given, then again inside `d`, then through the `a/loop` link:
+    // walked once, the other two reported as losing nothing.
+    let losing: Vec<_> = errors.iter().filter(|e| e.loses_evidence()).collect();
+    assert_eq!(losing.len(), 1, "{errors:?}");
+    assert_eq!(losing[0].path, missing);
+    #[cfg(unix)]
+    assert_eq!(errors.len(), 3, "{errors:?}");
 }
 
 #[test]
@@ -135,7 +140,13 @@ fn unreadable_file_gives_a_report_not_a_panic() {
     );
     assert_eq!(report.format, None);
     assert_eq!(report.errors[0].place, Place::File);
-    assert!(report.errors[0].message.contains("cannot read"));
+    // The operating system's reason, not "no log format".
+    assert!(
+        report.errors[0].message.contains("cannot access")
+            && report.errors[0].message.contains("No such file"),
+        "{:?}",
+        report.errors
+    );
 }
 
 #[test]
