@@ -79,6 +79,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         scope: Some(args.dir.join("scope.json")),
         navigator: None,
         assets: Some(scenario_dir.join("assets.yml")),
+        ioc: Vec::new(),
         read: Default::default(),
         speech: args.speech.clone(),
         quiet: args.quiet,

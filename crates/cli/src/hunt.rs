@@ -59,6 +59,12 @@ pub struct HuntArgs {
     /// The organisation's assets file (hosts, zones, services, accounts, data stores).
     #[arg(long, value_name = "FILE")]
     pub assets: Option<PathBuf>,
+    /// Indicators of compromise to match in every event beside the rules
+    /// (repeatable): a STIX 2.1 bundle, a MISP event or feed, an abuse.ch
+    /// or `value,type` CSV, a plain list — a file, a directory, or an
+    /// http(s):// URL. A match is a detection of kind `ioc`.
+    #[arg(long, value_name = "FILE|DIR|URL", conflicts_with = "no_rules")]
+    pub ioc: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -136,6 +142,7 @@ impl HuntArgs {
             event_details: self.output.is_some() || self.report.is_some(),
             lang,
             zone: self.speech.timezone.unwrap_or_default(),
+            ioc: self.ioc.clone(),
         }
     }
 

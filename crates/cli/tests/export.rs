@@ -50,7 +50,6 @@ fn python_check(script: &str, args: &[&str]) {
 }
 
 /// Hosts of the demo named in a timeline's `kind: ioc` rows.
-#[allow(dead_code)]
 fn ioc_hosts(timeline: &Path) -> BTreeSet<String> {
     std::fs::read_to_string(timeline)
         .unwrap()
@@ -164,6 +163,108 @@ fn demo_incident_exported_checked_and_hunted_back() {
         .unwrap()
         .contains("presta.maint"));
 
+    // Read back by `vigie hunt --ioc` over the demo's logs, with one rule
+    // that matches nothing: every detection is an indicator's. Each
+    // export finds the attack where the ground truth puts its
+    // infrastructure (the firewall that saw the entry address, the server
+    // the data left from) and nowhere else.
+    let rules = d.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("never.yml"),
+        "title: Never\nid: 00000000-0000-4000-8000-0000000000ff\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 999999\n  condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    let host = |v: &Value| v.as_str().unwrap().to_ascii_uppercase();
+    let mut attack: BTreeSet<String> = truth["compromised_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(truth["gpo_reached_hosts"].as_array().unwrap())
+        .map(host)
+        .collect();
+    let gateway = host(&truth["entry_point"]["vpn_device"]);
+    let exfil = host(&truth["exfiltration"]["host"]);
+    attack.insert(gateway.clone());
+    let logs = d.join("scenario/logs");
+    let all_hosts: BTreeSet<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_ascii_uppercase()
+        })
+        .collect();
+    assert!(all_hosts.len() > attack.len(), "benign hosts to check");
+    for source in [
+        out.join("incident.stix.json"),
+        out.join("incident.misp.json"),
+        out.join("feed"),
+        out.join("blocklist"),
+    ] {
+        let timeline = d.join("ioc.jsonl");
+        let hunt = vigie(&[
+            "hunt",
+            s(&logs),
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            s(&rules),
+            "--ioc",
+            s(&source),
+            "-o",
+            s(&timeline),
+            "-q",
+        ]);
+        assert_eq!(
+            hunt.status.code(),
+            Some(1),
+            "{source:?}: {}",
+            String::from_utf8_lossy(&hunt.stderr)
+        );
+        let said = String::from_utf8_lossy(&hunt.stderr);
+        assert!(said.contains("indicateurs"), "{said}");
+        let found = ioc_hosts(&timeline);
+        assert!(found.contains(&gateway), "{source:?}: {found:?}");
+        assert!(found.contains(&exfil), "{source:?}: {found:?}");
+        let benign: Vec<_> = found.difference(&attack).collect();
+        assert!(
+            benign.is_empty(),
+            "{source:?}: indicators on benign hosts {benign:?}"
+        );
+        let rows = common_rows(&timeline);
+        assert!(rows.iter().all(|r| r["kind"] == "ioc"), "{source:?}");
+        // Each row names its indicator's source, and its TLP when the
+        // format carries one (the blocklist's plain lists do not).
+        assert!(
+            rows.iter()
+                .all(|r| r["details"].as_str().unwrap().contains("source=")),
+            "{source:?}: {}",
+            rows[0]
+        );
+        if !source.ends_with("blocklist") {
+            assert!(
+                rows.iter().all(|r| r["tags"].to_string().contains("tlp.")),
+                "{source:?}: {}",
+                rows[0]
+            );
+        }
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(d.join("ioc.jsonl.manifest.json")).unwrap())
+                .unwrap();
+        let compiled = manifest["indicators"]["compiled"].as_u64().unwrap();
+        assert!(compiled > 0, "{}", manifest["indicators"]);
+    }
+    // An indicator source that cannot be read stops the run: exit 2.
+    let missing = vigie(&["hunt", s(&logs), "--ioc", s(&d.join("nowhere.json")), "-q"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
     // Inputs are never overwritten; a bad TLP is a usage error.
     let refused = vigie(&["export", "stix", "--scope", s(&scope), "--out", s(&scope)]);
     assert_eq!(refused.status.code(), Some(2));
@@ -178,6 +279,14 @@ fn demo_incident_exported_checked_and_hunted_back() {
         "white+",
     ]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+fn common_rows(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -19,6 +19,7 @@
 //! what users run.
 
 pub mod evidence;
+pub mod indicators;
 pub mod locate;
 pub mod manifest;
 pub mod pipeline;

@@ -28,6 +28,10 @@ pub struct Manifest {
     pub detections: usize,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// The indicators matched (`--ioc`): sources, counts, what was left
+    /// out and why. Absent when none were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicators: Option<crate::indicators::IndicatorsReport>,
     /// Every other output of the run (timeline, report, scope, ATT&CK
     /// layer), hashed as written: the manifest is written last, once they
     /// are complete. An output that could not be written is not listed.
@@ -138,6 +142,7 @@ impl Manifest {
             detections: outcome.detections.len(),
             first: outcome.first,
             last: outcome.last,
+            indicators: outcome.indicators.clone(),
             outputs: Vec::new(),
         }
     }

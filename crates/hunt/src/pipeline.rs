@@ -49,6 +49,9 @@ pub struct HuntConfig {
     pub event_details: bool,
     /// The language of what the scope says (its answer and reasons).
     pub lang: Lang,
+    /// Indicator sources (`--ioc`: files, directories, `http(s)://`
+    /// URLs), matched on every event beside the rules.
+    pub ioc: Vec<String>,
     /// The zone of the times in what the scope says (`--timezone`), so
     /// that its answer gives the start time the terminal and the report
     /// give; its timestamps stay UTC.
@@ -68,6 +71,7 @@ impl Default for HuntConfig {
             assets: None,
             event_details: true,
             lang: Lang::En,
+            ioc: Vec::new(),
             zone: Zone::Utc,
         }
     }
@@ -136,6 +140,9 @@ pub enum HuntError {
     /// `reason` names the file already (and the place in it).
     #[error("{reason}")]
     Assets { path: PathBuf, reason: String },
+    /// An `--ioc` source that cannot be read at all.
+    #[error(transparent)]
+    Indicators(#[from] crate::indicators::IndicatorsError),
 }
 
 /// What a hunt found and read.
@@ -161,6 +168,8 @@ pub struct HuntOutcome {
     /// The SigmaHQ snapshot used (or why none was), when the run asked
     /// for it.
     pub sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
+    /// The indicators matched (`--ioc`), when some were given.
+    pub indicators: Option<crate::indicators::IndicatorsReport>,
     /// Events read across all files.
     pub events: u64,
     /// Time span of the events read.
@@ -415,7 +424,8 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         || {
             let started = Instant::now();
             let compiled = compile_rules(config);
-            (compiled, started.elapsed())
+            let indicators = crate::indicators::load(&config.ioc);
+            (compiled, indicators, started.elapsed())
         },
         || {
             let (inputs, input_errors) = vigie_source::collect_inputs(&config.inputs);
@@ -439,7 +449,8 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         None => Arc::new(Assets::default()),
     };
 
-    let (compiled, rules_time) = rules_phase;
+    let (compiled, indicators, rules_time) = rules_phase;
+    let (matcher, indicators) = indicators?.unzip();
     let Compiled {
         engine,
         report: rules,
@@ -470,7 +481,10 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
             let out = process_batch(
                 file,
                 batch,
-                engine.as_ref(),
+                Detectors {
+                    engine: engine.as_ref(),
+                    indicators: matcher.as_deref(),
+                },
                 correlating,
                 config,
                 &observers,
@@ -571,6 +585,7 @@ pub fn run(config: &HuntConfig, progress: &dyn Progress) -> Result<HuntOutcome, 
         engine,
         rule_digest,
         sigmahq,
+        indicators,
         events,
         first,
         last,
@@ -640,12 +655,34 @@ fn nothing_read(files: &[FileReport], input_errors: &[InputError]) -> String {
     parts.join("; ")
 }
 
+/// What judges each event: the compiled rules and the indicators.
+#[derive(Clone, Copy)]
+pub struct Detectors<'a> {
+    pub engine: Option<&'a Engine>,
+    pub indicators: Option<&'a vigie_intel::Matcher>,
+}
+
+impl Detectors<'_> {
+    /// Appends the rules' matches, then the indicators' (in the same
+    /// pass over the event); returns where the indicators' begin.
+    pub fn evaluate(&self, event: &Event, matches: &mut Vec<Match>) -> usize {
+        if let Some(engine) = self.engine {
+            engine.evaluate(event, matches);
+        }
+        let from_rules = matches.len();
+        if let Some(indicators) = self.indicators {
+            indicators.evaluate(event, matches);
+        }
+        from_rules
+    }
+}
+
 /// Matches one batch on the current thread, and feeds the scope observer
 /// of this thread.
 fn process_batch(
     file: usize,
     batch: Batch,
-    engine: Option<&Engine>,
+    detectors: Detectors<'_>,
     correlating: bool,
     config: &HuntConfig,
     observers: &[Mutex<Option<Observer>>],
@@ -671,9 +708,7 @@ fn process_batch(
     let mut matches: Vec<Match> = Vec::new();
     for event in &batch.events {
         matches.clear();
-        if let Some(engine) = engine {
-            engine.evaluate(event, &mut matches);
-        }
+        let from_rules = detectors.evaluate(event, &mut matches);
         if let Some(guard) = observer.as_mut() {
             guard
                 .get_or_insert_with(|| Observer::new(assets.clone()))
@@ -686,10 +721,13 @@ fn process_batch(
         // reports it.
         let detail = (config.event_details && matches.iter().any(|m| m.generate))
             .then(|| Arc::new(EventDetail::of(event)));
-        for m in &matches {
+        for (i, m) in matches.iter().enumerate() {
             if m.generate {
-                out.detections
-                    .push(event_detection(event, m, detail.clone()));
+                let mut d = event_detection(event, m, detail.clone());
+                if i >= from_rules {
+                    d.kind = DetectionKind::Ioc;
+                }
+                out.detections.push(d);
             }
         }
         // Every match of a timed event goes to the correlator (it keeps

@@ -327,7 +327,7 @@ impl Counts {
         }
         for d in &o.detections {
             match d.kind {
-                DetectionKind::Detection => c.alerts += 1,
+                DetectionKind::Detection | DetectionKind::Ioc => c.alerts += 1,
                 DetectionKind::Correlation => {
                     c.correlations += 1;
                     *c.by_level.entry(d.level()).or_default() += 1;
@@ -353,7 +353,61 @@ impl Counts {
 /// the counts, then the first errors one by one. Empty when every input
 /// was read whole.
 pub fn problems(o: &HuntOutcome, lang: Lang) -> String {
-    problems_of(&o.files, &o.input_errors, lang)
+    let mut s = problems_of(&o.files, &o.input_errors, lang);
+    if let Some(r) = &o.indicators {
+        indicator_problems(&mut s, r, lang);
+    }
+    s
+}
+
+/// The indicators read, and those left out with their place and why
+/// (bounded, escaped): a shared indicator Vigie cannot match must be
+/// known, not silently absent.
+fn indicator_problems(s: &mut String, r: &crate::indicators::IndicatorsReport, lang: Lang) {
+    let _ = writeln!(
+        s,
+        "{}",
+        tr!(
+            lang,
+            "vigie : indicateurs : {} compilé(s) sur {} importé(s) de {} fichier(s), {} laissé(s) de côté",
+            "vigie: indicators: {} compiled of {} imported from {} file(s), {} left out",
+            lang.number(r.compiled as u64),
+            lang.number(r.imported as u64),
+            lang.number(r.files as u64),
+            lang.number(r.left_out() as u64)
+        )
+    );
+    for (kind, n) in &r.not_imported {
+        let kind = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {kind}: {}", lang.number(*n as u64));
+    }
+    for p in r.problems.iter().take(ERRORS_SHOWN) {
+        let _ = writeln!(s, "  {}: {}", escape_text(&p.place), escape_text(&p.reason));
+    }
+    for x in r.rejected.iter().take(ERRORS_SHOWN) {
+        let _ = writeln!(
+            s,
+            "  {}: {}",
+            escape_text(&x.indicator),
+            escape_text(&x.reason)
+        );
+    }
+    let shown = r.problems.len().min(ERRORS_SHOWN) + r.rejected.len().min(ERRORS_SHOWN);
+    if r.left_out() > shown {
+        let _ = writeln!(
+            s,
+            "{}",
+            tr!(
+                lang,
+                "  … et {} autre(s) : voir le manifeste",
+                "  … and {} more: see the manifest",
+                lang.number((r.left_out() - shown) as u64)
+            )
+        );
+    }
 }
 
 /// Each input's fate (issue 19): the counts, then the files not read

@@ -55,6 +55,7 @@ fn csv_reference(detections: &[Detection], opts: &CsvOptions) -> Vec<u8> {
             match r.kind {
                 DetectionKind::Detection => "detection".into(),
                 DetectionKind::Correlation => "correlation".into(),
+                DetectionKind::Ioc => "ioc".into(),
             },
             cell(&r.details),
             cell(r.user),

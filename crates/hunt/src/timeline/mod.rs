@@ -41,6 +41,8 @@ pub use write::{write, write_with, CsvOptions};
 pub enum DetectionKind {
     Detection,
     Correlation,
+    /// An indicator of compromise (`--ioc`) found in one event.
+    Ioc,
 }
 
 /// One detection, in memory.
@@ -230,7 +232,7 @@ impl Detection {
 
 fn timestamp_desc(kind: DetectionKind) -> &'static str {
     match kind {
-        DetectionKind::Detection => "Event Recorded",
+        DetectionKind::Detection | DetectionKind::Ioc => "Event Recorded",
         DetectionKind::Correlation => "Correlation Window End",
     }
 }
@@ -239,6 +241,7 @@ fn kind_name(kind: DetectionKind) -> &'static str {
     match kind {
         DetectionKind::Detection => "detection",
         DetectionKind::Correlation => "correlation",
+        DetectionKind::Ioc => "ioc",
     }
 }
 
@@ -315,7 +318,9 @@ impl RowText {
         // Then who, what and where, when the rule did not test them: a
         // DSRM password change row says which account and workstation,
         // not just `EventID=4794`.
-        if let (DetectionKind::Detection, Some(ev)) = (d.kind, d.event.as_deref()) {
+        if let (DetectionKind::Detection | DetectionKind::Ioc, Some(ev)) =
+            (d.kind, d.event.as_deref())
+        {
             for k in ev.keys.iter().flatten() {
                 if d.matched
                     .iter()
