@@ -235,21 +235,27 @@ fn demo_incident_exported_checked_and_hunted_back() {
         );
         let rows = common_rows(&timeline);
         assert!(rows.iter().all(|r| r["kind"] == "ioc"), "{source:?}");
-        // Each row names its indicator's source, and its TLP when the
-        // format carries one (the blocklist's plain lists do not).
+        // Each row names its indicator's source and carries the TLP of
+        // the export (AMBER; GREEN for the MISP ones): in the blocklist
+        // directory the plain lists have no label, and the CSV beside
+        // them gives it.
         assert!(
             rows.iter()
                 .all(|r| r["details"].as_str().unwrap().contains("source=")),
             "{source:?}: {}",
             rows[0]
         );
-        if !source.ends_with("blocklist") {
-            assert!(
-                rows.iter().all(|r| r["tags"].to_string().contains("tlp.")),
-                "{source:?}: {}",
-                rows[0]
-            );
-        }
+        let name = source.to_string_lossy();
+        let tlp = if name.contains("misp") || name.ends_with("feed") {
+            "tlp.green"
+        } else {
+            "tlp.amber"
+        };
+        assert!(
+            rows.iter().all(|r| r["tags"].to_string().contains(tlp)),
+            "{source:?}: {}",
+            rows[0]
+        );
         let manifest: Value =
             serde_json::from_slice(&std::fs::read(d.join("ioc.jsonl.manifest.json")).unwrap())
                 .unwrap();

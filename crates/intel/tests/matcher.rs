@@ -282,6 +282,42 @@ fn a_match_names_the_indicator_its_source_and_tlp() {
         .collect();
     assert_eq!(fields["DestinationIp"], "203.0.113.45");
     assert_eq!(fields["also"], "abuse.ch ThreatFox (TLP:CLEAR)");
+    assert_eq!(fields["tlp"], "TLP:AMBER");
+
+    // The other way round: the source named first carries no label (a
+    // plain list) or a laxer one; the detection still carries the
+    // strictest label of all its sources, once.
+    for first in [None, Some(Tlp::Green)] {
+        let mut list = indicator(
+            "list",
+            Condition::single(Test::Ip("203.0.113.45/32".parse().unwrap())),
+        );
+        list.tlp = first;
+        let mut red = list.clone();
+        red.id = "red".into();
+        red.tlp = Some(Tlp::Red);
+        let (m, _) = Matcher::compile(vec![list, red], MatchOptions::default());
+        let mut out = Vec::new();
+        m.evaluate(
+            &event(&[("DestinationIp", "203.0.113.45")], "2026-01-10T00:00:00Z"),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        let tlp_tags: Vec<&String> = out[0]
+            .rule
+            .tags
+            .iter()
+            .filter(|t| t.starts_with("tlp."))
+            .collect();
+        assert_eq!(tlp_tags, ["tlp.red"], "{first:?}");
+        let tlp: Vec<&str> = out[0]
+            .matched
+            .iter()
+            .filter(|f| f.field.as_deref() == Some("tlp"))
+            .map(|f| f.value.as_str())
+            .collect();
+        assert_eq!(tlp, ["TLP:RED"], "{first:?}");
+    }
 }
 
 #[test]

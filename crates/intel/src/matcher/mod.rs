@@ -712,7 +712,22 @@ impl Matcher {
                 value: ind.source.name.clone(),
             },
         ];
-        if let Some(t) = ind.tlp {
+        // The same value from several sources is shared under the most
+        // restrictive of their labels: a TLP:RED report must not lose its
+        // label because a public list also holds the value.
+        let strictest = std::iter::once(h.indicator)
+            .chain(h.also.iter().copied())
+            .filter_map(|i| self.indicators[i].tlp)
+            .max();
+        if strictest != ind.tlp {
+            if let Some(t) = strictest {
+                let mut r = (*rule).clone();
+                r.tags.retain(|tag| !tag.starts_with("tlp."));
+                r.tags.insert(1.min(r.tags.len()), t.sigma_tag());
+                rule = Arc::new(r);
+            }
+        }
+        if let Some(t) = strictest {
             matched.push(MatchedField {
                 selection: "indicator".into(),
                 field: Some("tlp".into()),
