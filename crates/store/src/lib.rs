@@ -1,0 +1,99 @@
+//! What `vigie serve` keeps, behind small traits.
+//!
+//! The live system acknowledges an event to its shipper only once the
+//! event is durable, and its detection workers move their position only
+//! once their detections are durable; a `kill -9` at any moment then loses
+//! nothing acknowledged and doubles nothing (detection ids are
+//! deterministic, see [`ids`]). Those promises are the traits' contracts:
+//!
+//! * [`EventLog`]: the durable queue between ingestion and detection —
+//!   `append` returns once the batch is on disk, `consume` delivers from a
+//!   consumer's committed position (at least once), `commit` moves that
+//!   position after the consumer's results are durable.
+//!
+//! The embedded backend ([`embedded::FileLog`], one commune, one machine)
+//! implements them on local disk; the regional deployment implements the
+//! same traits on NATS JetStream and PostgreSQL, and runs the same
+//! [`conformance`] checks.
+
+pub mod conformance;
+pub mod embedded;
+pub mod ids;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A record's place in the log: records are numbered from 0, in the order
+/// they were made durable, without gaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position(pub u64);
+
+/// Events received together from one source, for one tenant. Each event is
+/// kept as it arrived (one JSON line, one syslog message…): the log holds
+/// the evidence, the worker parses it with `vigie-source`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestBatch {
+    /// The commune (`default` for a single one).
+    pub tenant: String,
+    /// The source that sent it (a token's name, a listener).
+    pub source: String,
+    /// When Vigie received it, microseconds since the Unix epoch.
+    pub received: i64,
+    pub events: Vec<Vec<u8>>,
+}
+
+/// What `append` made durable: positions `first .. first + count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub first: Position,
+    pub count: u64,
+}
+
+/// One event delivered to a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub position: Position,
+    pub tenant: String,
+    pub source: String,
+    pub received: i64,
+    pub event: Vec<u8>,
+}
+
+/// Why the store failed. Every variant names what it was doing and where.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A damaged record followed by good ones: the log is not truncated
+    /// (that would drop acknowledged evidence); the operator decides.
+    #[error("{segment}: damaged record at byte {offset} followed by intact records; the log is left as it is (move the segment aside to start without it)")]
+    Damaged { segment: String, offset: u64 },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The durable queue between ingestion and detection.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends a batch; durable when this returns (the shipper may be
+    /// acknowledged).
+    async fn append(&self, batch: IngestBatch) -> Result<Appended>;
+    /// Up to `max` events after what `consumer` has already been given in
+    /// this process (after its committed position on a fresh start),
+    /// waiting up to `wait` when there are none yet.
+    async fn consume(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<Delivery>>;
+    /// Everything up to and including `upto` is done for `consumer`: after
+    /// a restart, delivery resumes after it.
+    async fn commit(&self, consumer: &str, upto: Position) -> Result<()>;
+    /// The position `consumer` committed last, if any.
+    async fn committed(&self, consumer: &str) -> Result<Option<Position>>;
+    /// Records held (the next record's position).
+    async fn records(&self) -> Result<u64>;
+}
