@@ -23,6 +23,7 @@ mod output;
 mod progress;
 mod rules;
 mod search;
+mod serve;
 mod show;
 mod status;
 
@@ -84,6 +85,11 @@ enum Command {
     CrisisLog(draft::CrisisLogCommand),
     /// Share the incident: STIX 2.1, MISP event or feed, ATT&CK Navigator layer, firewall blocklists.
     Export(export::ExportArgs),
+    /// Watch continuously: receive logs over HTTP, detect as they arrive, keep the evidence.
+    Serve(serve::ServeArgs),
+    /// Access tokens of `vigie serve` (shippers, scripts).
+    #[command(subcommand)]
+    Token(serve::TokenCommand),
 }
 
 /// Sigma levels as CLI values.
@@ -248,6 +254,8 @@ fn main() -> ExitCode {
         Command::Draft(args) => draft::run(args),
         Command::CrisisLog(cmd) => draft::run_log(cmd),
         Command::Export(args) => export::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => serve::run_token(cmd),
     };
     match result {
         Ok(code) => code,

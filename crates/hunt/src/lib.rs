@@ -30,6 +30,7 @@ pub mod timeline;
 
 pub use manifest::Manifest;
 pub use pipeline::{
-    run, HuntConfig, HuntError, HuntOutcome, Progress, Quiet, ReadProblems, RuleSource,
+    compile_engine, run, Detectors, HuntConfig, HuntError, HuntOutcome, Progress, Quiet,
+    ReadProblems, RuleSource,
 };
 pub use timeline::{Detection, DetectionKind, TimelineFormat};

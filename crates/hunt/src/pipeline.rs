@@ -319,6 +319,14 @@ struct Compiled {
     sigmahq: Option<vigie_rules::sigmahq::SnapshotStatus>,
 }
 
+/// The rules of `config`, loaded and compiled as `hunt` compiles them,
+/// with the load report: for the other driver of the same stages
+/// (`vigie serve`), so that both judge events with one engine.
+pub fn compile_engine(config: &HuntConfig) -> Result<(Option<Engine>, LoadReport), HuntError> {
+    let c = compile_rules(config)?;
+    Ok((c.engine, c.report))
+}
+
 /// Loads and compiles the rules (nothing when parsing only); compile
 /// failures are merged into the report.
 fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {

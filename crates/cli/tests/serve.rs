@@ -1,0 +1,309 @@
+//! `vigie serve` through the binary: a real child process on a loopback
+//! port, driven over HTTP as a shipper and a script would.
+//!
+//! - Every route but `/healthz` answers 401 without a token, 403 with a
+//!   token of the wrong scope (the route table is enumerated).
+//! - Equivalence: the demo's JSON Lines logs sent over `POST
+//!   /api/v1/ingest` give the same detections as `vigie hunt` on the same
+//!   files.
+//! - Hostile bodies: a bad gzip, bad lines among good ones (each rejected
+//!   line named, the good ones kept).
+//! - `kill -9`, restart: every acknowledged event and its detections
+//!   there, none twice.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn vigie() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vigie"))
+}
+
+fn token(data: &Path, scope: &str) -> String {
+    let out = vigie()
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--scope", scope])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let t = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(t.lines().count(), 1, "one token, nothing else: {t:?}");
+    assert!(t.starts_with("vgt_") && t.trim().len() == 68, "{t:?}");
+    t.trim().to_string()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path) -> Server {
+    let mut child = vigie()
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+            break at.to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = agent().get(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap())
+}
+
+fn post(base: &str, path: &str, token: Option<&str>, body: &[u8], gzip: bool) -> (u16, Value) {
+    let mut req = agent().post(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    if gzip {
+        req = req.header("Content-Encoding", "gzip");
+    }
+    let mut resp = req.send(body).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn stats(base: &str, t: &str) -> Value {
+    let (s, body) = get(base, "/api/v1/stats", Some(t));
+    assert_eq!(s, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Waits until the worker has judged `n` events since its start.
+fn processed(base: &str, t: &str, n: u64) {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = stats(base, t);
+        if s["events_processed"].as_u64().unwrap() >= n {
+            return;
+        }
+        assert!(Instant::now() < until, "worker stuck: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
+    list.iter()
+        .map(|d| {
+            (
+                d["rule_id"].as_str().unwrap().to_string(),
+                d["record_id"].as_u64().unwrap_or(0),
+                d["computer"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(jsonl_files(&p));
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let read = token(&data, "read");
+    let ingest = token(&data, "ingest");
+    let server = start(&data);
+    let base = server.base.clone();
+
+    // Authentication on every route of the table.
+    assert_eq!(get(&base, "/healthz", None).0, 200);
+    for (method, path, access) in vigie_serve::ROUTES {
+        let open = *access == vigie_serve::Access::Open;
+        let status = if *method == vigie_serve::Method::GET {
+            get(&base, path, None).0
+        } else {
+            post(&base, path, None, b"{}", false).0
+        };
+        if open {
+            assert_eq!(status, 200, "{path}");
+        } else {
+            assert_eq!(status, 401, "{method} {path} without a token");
+            let bad = if *method == vigie_serve::Method::GET {
+                get(&base, path, Some("vgt_not-a-token")).0
+            } else {
+                post(&base, path, Some("vgt_not-a-token"), b"{}", false).0
+            };
+            assert_eq!(bad, 401, "{path} with an unknown token");
+        }
+    }
+    assert_eq!(
+        post(&base, "/api/v1/ingest", Some(&read), b"{}", false).0,
+        403
+    );
+    assert_eq!(get(&base, "/api/v1/stats", Some(&ingest)).0, 403);
+
+    // The demo's JSON Lines logs, sent host by host, file by file.
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let logs = demo.join("scenario/logs");
+    let files = jsonl_files(&logs);
+    assert!(files.len() > 20);
+    let mut sent = 0u64;
+    for f in &files {
+        let body = std::fs::read(f).unwrap();
+        let (s, r) = post(&base, "/api/v1/ingest", Some(&ingest), &body, false);
+        assert_eq!(s, 200, "{f:?}: {r}");
+        assert_eq!(r["rejected"], 0, "{f:?}: {r}");
+        sent += r["accepted"].as_u64().unwrap();
+    }
+    let lines: u64 = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count() as u64
+        })
+        .sum();
+    assert_eq!(sent, lines, "every line acknowledged");
+    processed(&base, &admin, sent);
+
+    // The same files through `vigie hunt`.
+    let only = tmp.path().join("jsonl");
+    for f in &files {
+        let to = only.join(f.strip_prefix(&logs).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(f, &to).unwrap();
+    }
+    let timeline = tmp.path().join("hunt.jsonl");
+    let h = vigie()
+        .arg("hunt")
+        .arg(&only)
+        .arg("-q")
+        .arg("-o")
+        .arg(&timeline)
+        .output()
+        .unwrap();
+    assert_eq!(h.status.code(), Some(1));
+    let hunted: Vec<Value> = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|d: &Value| d["kind"] == "detection")
+        .collect();
+    let (s, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
+    assert_eq!(s, 200);
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(hunted.len() > 100, "{} detections", hunted.len());
+    assert_eq!(
+        detection_keys(&served),
+        detection_keys(&hunted),
+        "serve and hunt agree"
+    );
+    assert_eq!(served.len(), hunted.len());
+    // Each detection carries the event as it arrived.
+    assert!(served.iter().all(|d| d["event"].is_object()));
+
+    // Hostile bodies: clear errors, good lines kept.
+    let (s, r) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        b"\x1f\x8bnot gzip",
+        true,
+    );
+    assert_eq!(s, 400, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("gzip"), "{r}");
+    let mixed = format!(
+        "{{\"EventID\":1,\"Computer\":\"X\"}}\nnot json\n\n[1,2]\n{{\"big\":\"{}\"}}\n{{\"EventID\":2}}\n",
+        "a".repeat(2 << 20)
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, mixed.as_bytes()).unwrap();
+    let (s, r) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        &gz.finish().unwrap(),
+        true,
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["accepted"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(3)),
+        "{r}"
+    );
+    let rejected: Vec<u64> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, [2, 4, 5], "{r}");
+    sent += 2;
+    processed(&base, &admin, sent);
+    let before = stats(&base, &admin);
+    assert_eq!(before["events_stored"].as_u64(), Some(sent));
+
+    // kill -9, restart: everything acknowledged is there, nothing twice.
+    drop(server);
+    let server = start(&data);
+    let after = stats(&server.base, &admin);
+    assert_eq!(after["events_stored"], before["events_stored"], "{after}");
+    assert_eq!(after["detections"], before["detections"], "{after}");
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&read));
+    let again: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), again.len(), "no detection twice");
+    assert_eq!(again.len(), served.len());
+}

@@ -1,0 +1,166 @@
+//! Access tokens: who may send events, who may read.
+//!
+//! Tokens are random 256-bit values shown once, at creation; only their
+//! SHA-256 is kept (`tokens.jsonl` under the data directory), so a copy of
+//! the data directory does not hold a usable token. A hash is enough:
+//! tokens are not passwords a person chose, there is nothing to guess.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Send events.
+    Ingest,
+    /// Read detections and statistics.
+    Read,
+    /// Everything.
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "ingest" => Some(Scope::Ingest),
+            "read" => Some(Scope::Read),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    /// Whether a token of this scope may do what `needed` allows.
+    pub fn allows(self, needed: Scope) -> bool {
+        self == Scope::Admin || self == needed
+    }
+}
+
+/// One token, as kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    pub scope: Scope,
+    pub tenant: String,
+    pub sha256: String,
+    pub created: String,
+}
+
+fn file(data: &Path) -> PathBuf {
+    data.join("tokens.jsonl")
+}
+
+fn digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a token and returns it (the only time it is seen).
+pub fn create(data: &Path, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String> {
+    std::fs::create_dir_all(data)?;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = format!(
+        "vgt_{}",
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let record = TokenRecord {
+        name: name.to_string(),
+        scope,
+        tenant: tenant.to_string(),
+        sha256: digest(&token),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    let mut line = serde_json::to_string(&record).expect("a token record serialises");
+    line.push('\n');
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file(data))?;
+    f.write_all(line.as_bytes())?;
+    f.sync_all()?;
+    Ok(token)
+}
+
+/// The tokens of a data directory.
+#[derive(Debug, Default, Clone)]
+pub struct Tokens {
+    records: Vec<TokenRecord>,
+}
+
+impl Tokens {
+    /// Reads them; a damaged line is an error naming it (a token store
+    /// read halfway would lock people out without saying why).
+    pub fn load(data: &Path) -> Result<Tokens, String> {
+        let path = file(data);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Tokens::default()),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let mut records = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: TokenRecord = serde_json::from_str(line)
+                .map_err(|e| format!("{} line {}: {e}", path.display(), i + 1))?;
+            records.push(r);
+        }
+        Ok(Tokens { records })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The record of `token`, if it is one of ours.
+    pub fn check(&self, token: &str) -> Option<&TokenRecord> {
+        let d = digest(token);
+        self.records.iter().find(|r| r.sha256 == d)
+    }
+}
+
+/// The tokens, re-read when `tokens.jsonl` changes: a token created with
+/// `vigie token create` while the server runs works at once, without a
+/// restart.
+pub struct Live {
+    data: PathBuf,
+    cached: std::sync::Mutex<(Option<std::time::SystemTime>, Tokens)>,
+}
+
+impl Live {
+    pub fn new(data: &Path, tokens: Tokens) -> Live {
+        let mtime = std::fs::metadata(file(data))
+            .and_then(|m| m.modified())
+            .ok();
+        Live {
+            data: data.to_path_buf(),
+            cached: std::sync::Mutex::new((mtime, tokens)),
+        }
+    }
+
+    /// The record of `token`, if it is one of ours now.
+    pub fn check(&self, token: &str) -> Option<TokenRecord> {
+        let mtime = std::fs::metadata(file(&self.data))
+            .and_then(|m| m.modified())
+            .ok();
+        let mut c = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if mtime != c.0 {
+            match Tokens::load(&self.data) {
+                Ok(t) => *c = (mtime, t),
+                // Keep the tokens known: a file being written is read
+                // again at the next request.
+                Err(e) => eprintln!("vigie serve: tokens: {e}"),
+            }
+        }
+        c.1.check(token).cloned()
+    }
+}

@@ -1,0 +1,220 @@
+//! The detection worker: the log's events through the same stages as
+//! `hunt` (read by `vigie-source`, judged by the engine `hunt` compiles),
+//! detections made durable, then the log position committed.
+//!
+//! Why this order: a worker killed between the two gets the same events
+//! again, and writes the same detections under the same deterministic ids
+//! ([`vigie_store::ids`]), which [`Detections`] keeps once.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use vigie_detect::Match;
+use vigie_hunt::Detectors;
+use vigie_store::ids::{detection_id, EventIdentity};
+use vigie_store::{Delivery, EventLog};
+
+/// The consumer name of the detection worker in the log.
+pub const CONSUMER: &str = "detect";
+
+/// One detection, as stored and served.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredDetection {
+    pub id: String,
+    pub tenant: String,
+    pub rule_id: String,
+    pub rule_title: String,
+    pub level: serde_json::Value,
+    pub tags: Vec<String>,
+    pub time: Option<String>,
+    pub computer: Option<String>,
+    pub channel: Option<String>,
+    pub event_id: Option<u32>,
+    pub record_id: Option<u64>,
+    /// The source that sent the event, and its place in the log.
+    pub source: String,
+    pub position: u64,
+    /// The event as it arrived.
+    pub event: serde_json::Value,
+}
+
+/// The detections, kept in `detections.jsonl` (appended and synced),
+/// each id once.
+pub struct Detections {
+    path: PathBuf,
+    file: Mutex<File>,
+    ids: Mutex<HashSet<String>>,
+    count: AtomicU64,
+}
+
+impl Detections {
+    pub fn open(data: &Path) -> std::io::Result<Detections> {
+        let path = data.join("detections.jsonl");
+        let mut ids = HashSet::new();
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            for line in text.lines() {
+                // A line cut by a crash before its sync is not a stored
+                // detection: its event is delivered again and it is
+                // written whole.
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                    if let Some(id) = v["id"].as_str() {
+                        ids.insert(id.to_string());
+                    }
+                }
+            }
+            if !text.is_empty() && !text.ends_with('\n') {
+                let f = OpenOptions::new().append(true).open(&path)?;
+                f.set_len(text.rfind('\n').map_or(0, |i| i as u64 + 1))?;
+                f.sync_all()?;
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Detections {
+            count: AtomicU64::new(ids.len() as u64),
+            path,
+            file: Mutex::new(file),
+            ids: Mutex::new(ids),
+        })
+    }
+
+    /// Appends those not yet stored; durable on return.
+    pub fn put(&self, detections: Vec<StoredDetection>) -> std::io::Result<usize> {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = Vec::new();
+        let mut added = Vec::new();
+        for d in detections {
+            if ids.contains(&d.id) || added.contains(&d.id) {
+                continue;
+            }
+            serde_json::to_writer(&mut bytes, &d).map_err(std::io::Error::other)?;
+            bytes.push(b'\n');
+            added.push(d.id);
+        }
+        if added.is_empty() {
+            return Ok(0);
+        }
+        let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        f.write_all(&bytes)?;
+        f.sync_data()?;
+        let n = added.len();
+        ids.extend(added);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Every stored detection, in the order stored (bounded by `limit`).
+    pub fn list(&self, limit: usize) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .take(limit)
+            .collect()
+    }
+}
+
+/// The detections of one delivered event.
+pub fn judge(detectors: &Detectors<'_>, d: &Delivery) -> Vec<StoredDetection> {
+    let opts = vigie_source::ReadOptions::default();
+    let name = format!("ingest:{}", d.source);
+    let (events, _report) = vigie_source::read_bytes(&name, &d.event, &opts);
+    let raw: serde_json::Value =
+        serde_json::from_slice(&d.event).unwrap_or(serde_json::Value::Null);
+    let mut out = Vec::new();
+    let mut matches: Vec<Match> = Vec::new();
+    for event in &events {
+        matches.clear();
+        detectors.evaluate(event, &mut matches);
+        for m in matches.iter().filter(|m| m.generate) {
+            let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
+            let identity = match (&event.computer, &event.channel, event.record_id) {
+                (Some(c), Some(ch), Some(r)) => EventIdentity::Record {
+                    computer: c,
+                    channel: ch,
+                    record_id: r,
+                },
+                _ => EventIdentity::Content(&d.event),
+            };
+            out.push(StoredDetection {
+                id: detection_id(&d.tenant, &rule_id, identity),
+                tenant: d.tenant.clone(),
+                rule_id,
+                rule_title: m.rule.title.clone(),
+                level: serde_json::to_value(m.rule.level).unwrap_or_default(),
+                tags: m.rule.tags.clone(),
+                time: event
+                    .timestamp
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                computer: event.computer.as_deref().map(str::to_string),
+                channel: event.channel.as_deref().map(str::to_string),
+                event_id: event.event_id,
+                record_id: event.record_id,
+                source: d.source.clone(),
+                position: d.position.0,
+                event: raw.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Runs for ever: consume, judge, store, commit.
+pub async fn run(
+    log: Arc<dyn EventLog>,
+    engine: Arc<Option<vigie_detect::Engine>>,
+    detections: Arc<Detections>,
+    processed: Arc<AtomicU64>,
+) {
+    loop {
+        let batch = match log.consume(CONSUMER, 2048, Duration::from_secs(1)).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("vigie serve: detection worker: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(last) = batch.last().map(|d| d.position) else {
+            continue;
+        };
+        let engine2 = engine.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let detectors = Detectors {
+                engine: engine2.as_ref().as_ref(),
+                indicators: None,
+            };
+            let found: Vec<StoredDetection> =
+                batch.iter().flat_map(|d| judge(&detectors, d)).collect();
+            (found, batch.len())
+        })
+        .await;
+        let Ok((found, n)) = found else {
+            eprintln!("vigie serve: detection worker: a batch failed to evaluate");
+            continue;
+        };
+        let store = detections.clone();
+        let stored = tokio::task::spawn_blocking(move || store.put(found)).await;
+        match stored {
+            Ok(Ok(_)) => {}
+            other => {
+                // Not committed: the batch is judged again after a restart.
+                eprintln!("vigie serve: detections not stored: {other:?}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        if let Err(e) = log.commit(CONSUMER, last).await {
+            eprintln!("vigie serve: commit: {e}");
+        }
+        processed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
