@@ -162,6 +162,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     // Authentication on every route of the table.
     assert_eq!(get(&base, "/healthz", None).0, 200);
     for (method, path, access) in vigie_serve::ROUTES {
+        let path = &path.replace("{index}", "winlogbeat-8.17.0");
         let open = *access == vigie_serve::Access::Open;
         let status = if *method == vigie_serve::Method::GET {
             get(&base, path, None).0
@@ -291,6 +292,80 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         .collect();
     assert_eq!(rejected, [2, 4, 5], "{r}");
     sent += 2;
+
+    // Elasticsearch `_bulk` as Winlogbeat 8 sends it: GET / (version and
+    // product header checked by Beats), then create actions and their
+    // documents; one status per item, in order.
+    let mut resp = agent()
+        .get(format!("{base}/"))
+        .header("Authorization", format!("Bearer {ingest}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers().get("X-Elastic-Product").unwrap(),
+        "Elasticsearch"
+    );
+    let root: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    // Shippers that only know basic auth or Elasticsearch API keys.
+    use base64::Engine as _;
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    for auth in [
+        format!("Basic {}", b64(format!("elastic:{ingest}"))),
+        format!("ApiKey {}", b64(format!("winlogbeat:{ingest}"))),
+    ] {
+        let resp = agent()
+            .get(format!("{base}/_license"))
+            .header("Authorization", &auth)
+            .call()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{auth}");
+    }
+    let resp = agent()
+        .get(format!("{base}/_license"))
+        .header(
+            "Authorization",
+            format!("Basic {}", b64("elastic:wrong".into())),
+        )
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(root["version"]["number"]
+        .as_str()
+        .unwrap()
+        .starts_with("8."));
+    let docs: Vec<String> = std::fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .take(3)
+        .map(str::to_string)
+        .collect();
+    let action = "{\"create\":{\"_index\":\"winlogbeat-8.17.0\"}}";
+    let body = format!(
+        "{action}\n{}\n{action}\n{{broken\n{action}\n{}\n{{\"update\":{{\"_id\":\"1\"}}}}\n{{\"doc\":{{}}}}\n{action}\n{}\n",
+        docs[0], docs[1], docs[2]
+    );
+    let (s, r) = post(
+        &base,
+        "/_bulk?filter_path=errors,items.*.error,items.*.status",
+        Some(&ingest),
+        body.as_bytes(),
+        false,
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["errors"], true, "{r}");
+    let statuses: Vec<u64> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i.as_object().unwrap().values().next().unwrap()["status"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(statuses, [201, 400, 201, 400, 201], "{r}");
+    sent += 3;
     processed(&base, &admin, sent);
     let before = stats(&base, &admin);
     assert_eq!(before["events_stored"].as_u64(), Some(sent));

@@ -13,6 +13,7 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+pub mod elastic;
 pub mod tokens;
 pub mod worker;
 
@@ -89,16 +90,22 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
+    // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
+    // and Logstash use it to send (elastic.rs).
+    (Method::GET, "/", Access::Needs(Scope::Ingest)),
+    (Method::GET, "/_license", Access::Needs(Scope::Ingest)),
+    (Method::POST, "/_bulk", Access::Needs(Scope::Ingest)),
+    (Method::POST, "/{index}/_bulk", Access::Needs(Scope::Ingest)),
 ];
 
-struct AppState {
-    config: Config,
-    log: Arc<dyn EventLog>,
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) log: Arc<dyn EventLog>,
     detections: Arc<Detections>,
     processed: Arc<AtomicU64>,
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +203,9 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             "/api/v1/ingest" => post(ingest),
             "/api/v1/detections" => get(detections),
             "/api/v1/stats" => get(stats),
+            "/" => get(elastic::root),
+            "/_license" => get(elastic::license),
+            "/_bulk" | "/{index}/_bulk" => post(elastic::bulk),
             other => unreachable!("route {other} without a handler"),
         };
         debug_assert!(*method == Method::GET || *method == Method::POST);
@@ -254,7 +264,7 @@ fn presented(h: &HeaderMap) -> Option<String> {
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -263,7 +273,7 @@ async fn healthz() -> &'static str {
 }
 
 /// Reads a body, inflating gzip within the limit.
-fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, String> {
     let gzip = headers
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
