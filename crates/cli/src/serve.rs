@@ -18,6 +18,12 @@ pub struct ServeArgs {
     /// HTTP address to listen on (loopback by default; port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Also receive syslog over UDP here (RFC 3164/5424; e.g. 0.0.0.0:514).
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_udp: Option<SocketAddr>,
+    /// Also receive syslog over TCP here (RFC 6587 octet counting or LF framing).
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_tcp: Option<SocketAddr>,
     #[command(flatten)]
     pub rules: RuleArgs,
 }
@@ -25,6 +31,8 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let mut config = vigie_serve::Config::new(args.data.clone());
     config.listen = args.listen;
+    config.syslog_udp = args.syslog_udp;
+    config.syslog_tcp = args.syslog_tcp;
     config.hunt.rules = args.rules.sources();
     config.hunt.load = args.rules.load_options();
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -50,24 +50,36 @@ impl Drop for Server {
 }
 
 fn start(data: &Path) -> Server {
+    start_with(data, &[]).0
+}
+
+/// Starts serve with `extra` options; also returns the other listeners'
+/// addresses it announced (`syslog UDP on …`), by kind.
+fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
     let mut child = vigie()
         .args(["serve", "--data"])
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut others = Vec::new();
     let base = loop {
         let line = lines.next().expect("serve said where it listens").unwrap();
         if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
             break at.to_string();
         }
+        if let Some(rest) = line.strip_prefix("vigie serve: syslog ") {
+            let (kind, at) = rest.split_once(" on ").unwrap();
+            others.push((kind.to_string(), at.to_string()));
+        }
     };
     // Keep draining stderr so the child never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+    (Server { child, base }, others)
 }
 
 fn agent() -> ureq::Agent {
@@ -381,4 +393,110 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), again.len(), "no detection twice");
     assert_eq!(again.len(), served.len());
+}
+
+/// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587
+/// octet counting on the same connection) and UDP: every message kept,
+/// a message past the limit refused and counted, the same detections as
+/// `vigie hunt` on the same lines, and a message received twice (UDP
+/// after TCP) detected once.
+#[test]
+fn syslog_over_tcp_and_udp_detects_like_hunt() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // The demo's firewall log, its VPN tunnels coming from abroad (which
+    // a single-event rule of the pack reports).
+    let lines: Vec<String> = std::fs::read_to_string(demo.join("scenario/logs/FW01/fortigate.log"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.contains("action=\"tunnel-up\"") {
+                format!("{l} srccountry=\"Netherlands\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let abroad: Vec<&String> = lines.iter().filter(|l| l.contains("Netherlands")).collect();
+    assert!(abroad.len() >= 2);
+    let file = tmp.path().join("fw/fortigate.log");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let timeline = tmp.path().join("hunt.jsonl");
+    let h = vigie()
+        .arg("hunt")
+        .arg(file.parent().unwrap())
+        .args(["-q", "-o"])
+        .arg(&timeline)
+        .output()
+        .unwrap();
+    assert_eq!(h.status.code(), Some(1));
+    let hunted: Vec<Value> = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|d: &Value| d["kind"] == "detection")
+        .collect();
+    assert_eq!(hunted.len(), abroad.len(), "one per tunnel from abroad");
+
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (server, others) = start_with(
+        &data,
+        &["--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "127.0.0.1:0"],
+    );
+    let at = |kind: &str| others.iter().find(|(k, _)| k == kind).unwrap().1.clone();
+    let mut tcp = std::net::TcpStream::connect(at("TCP")).unwrap();
+    let half = lines.len() / 2;
+    for l in &lines[..half] {
+        tcp.write_all(format!("{l}\n").as_bytes()).unwrap();
+    }
+    // A message past the 1 MiB limit, skipped whole: the stream stays in step.
+    let huge = "x".repeat((1 << 20) + 10);
+    tcp.write_all(format!("{} {huge}", huge.len()).as_bytes())
+        .unwrap();
+    for l in &lines[half..] {
+        tcp.write_all(format!("{} {l}", l.len()).as_bytes())
+            .unwrap();
+    }
+    drop(tcp);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for l in &abroad {
+        udp.send_to(l.as_bytes(), at("UDP")).unwrap();
+    }
+    let expected = (lines.len() + abroad.len()) as u64;
+    processed(&server.base, &admin, expected);
+    let s = stats(&server.base, &admin);
+    assert_eq!(s["events_stored"].as_u64(), Some(expected), "{s}");
+    assert_eq!(s["syslog_refused"].as_u64(), Some(1), "{s}");
+    let (_, body) = get(&server.base, "/api/v1/detections", Some(&admin));
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let key = |d: &Value| {
+        (
+            d["rule_id"].as_str().unwrap().to_string(),
+            d["datetime"]
+                .as_str()
+                .or(d["time"].as_str())
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let a: BTreeSet<_> = served.iter().map(key).collect();
+    let b: BTreeSet<_> = hunted.iter().map(key).collect();
+    assert_eq!(a, b, "serve and hunt agree");
+    assert_eq!(
+        served.len(),
+        hunted.len(),
+        "a message received twice is detected once"
+    );
+    assert!(served
+        .iter()
+        .all(|d| d["event"].as_str().is_some_and(|e| e.contains("tunnel-up"))));
 }

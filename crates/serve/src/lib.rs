@@ -14,6 +14,7 @@
 //! retro-hunt and the console come next (docs/serve.md).
 
 pub mod elastic;
+pub mod syslog;
 pub mod tokens;
 pub mod worker;
 
@@ -54,8 +55,12 @@ pub struct Config {
     pub max_body: usize,
     /// Largest body once decompressed (bytes).
     pub max_inflated: usize,
-    /// Largest line of JSON Lines (bytes).
+    /// Largest line of JSON Lines, or syslog message (bytes).
     pub max_line: usize,
+    /// Syslog over UDP (`--syslog-udp`), off unless given.
+    pub syslog_udp: Option<SocketAddr>,
+    /// Syslog over TCP (`--syslog-tcp`), off unless given.
+    pub syslog_tcp: Option<SocketAddr>,
 }
 
 impl Config {
@@ -67,6 +72,8 @@ impl Config {
             max_body: 32 << 20,
             max_inflated: 256 << 20,
             max_line: 1 << 20,
+            syslog_udp: None,
+            syslog_tcp: None,
         }
     }
 }
@@ -103,6 +110,7 @@ pub(crate) struct AppState {
     pub(crate) log: Arc<dyn EventLog>,
     detections: Arc<Detections>,
     processed: Arc<AtomicU64>,
+    syslog: Arc<syslog::SyslogStats>,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -176,12 +184,34 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         what: "listener address".into(),
         source,
     })?;
+    let syslog_stats = Arc::new(syslog::SyslogStats::default());
+    if let Some(addr) = config.syslog_udp {
+        let (at, task) = syslog::udp(addr, log.clone(), syslog_stats.clone())
+            .await
+            .map_err(|source| ServeError::Io {
+                what: format!("syslog UDP on {addr}"),
+                source,
+            })?;
+        eprintln!("vigie serve: syslog UDP on {at}");
+        tokio::spawn(task);
+    }
+    if let Some(addr) = config.syslog_tcp {
+        let (at, task) = syslog::tcp(addr, log.clone(), syslog_stats.clone(), config.max_line)
+            .await
+            .map_err(|source| ServeError::Io {
+                what: format!("syslog TCP on {addr}"),
+                source,
+            })?;
+        eprintln!("vigie serve: syslog TCP on {at}");
+        tokio::spawn(task);
+    }
     let max_body = config.max_body;
     let state = Arc::new(AppState {
         config,
         log,
         detections,
         processed,
+        syslog: syslog_stats,
     });
     let tokens = tokens::Live::new(&state.config.data, tokens);
     let app = router(state, tokens).layer(DefaultBodyLimit::max(max_body));
@@ -370,6 +400,8 @@ async fn stats(State(s): State<Shared>) -> Response {
         "events_stored": stored,
         "events_processed": s.processed.load(Ordering::Relaxed),
         "detections": s.detections.count(),
+        "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
+        "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
         // The live scope is not computed by this slice yet: no incident
         // count is claimed (null, never 0).
         "incidents": null,

@@ -127,8 +127,10 @@ pub fn judge(detectors: &Detectors<'_>, d: &Delivery) -> Vec<StoredDetection> {
     let opts = vigie_source::ReadOptions::default();
     let name = format!("ingest:{}", d.source);
     let (events, _report) = vigie_source::read_bytes(&name, &d.event, &opts);
-    let raw: serde_json::Value =
-        serde_json::from_slice(&d.event).unwrap_or(serde_json::Value::Null);
+    // JSON as an object; anything else (a syslog message) as its text.
+    let raw: serde_json::Value = serde_json::from_slice(&d.event).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
+    });
     let mut out = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
     for event in &events {
