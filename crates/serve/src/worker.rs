@@ -203,16 +203,17 @@ pub async fn run(
             eprintln!("vigie serve: detection worker: a batch failed to evaluate");
             continue;
         };
-        let store = detections.clone();
-        let stored = tokio::task::spawn_blocking(move || store.put(found)).await;
-        match stored {
-            Ok(Ok(_)) => {}
-            other => {
-                // Not committed: the batch is judged again after a restart.
-                eprintln!("vigie serve: detections not stored: {other:?}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        // Stored before the position moves; retried until it is (a full
+        // disk is said every time, and nothing after it is judged first).
+        loop {
+            let store = detections.clone();
+            let batch = found.clone();
+            match tokio::task::spawn_blocking(move || store.put(batch)).await {
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
+                Err(e) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
             }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         if let Err(e) = log.commit(CONSUMER, last).await {
             eprintln!("vigie serve: commit: {e}");
