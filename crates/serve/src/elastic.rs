@@ -156,6 +156,9 @@ pub(crate) async fn bulk(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(_slot) = s.bodies.clone().acquire_owned().await else {
+        return product(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"));
+    };
     let bytes = match body_bytes(&headers, &body, s.config.max_inflated) {
         Ok(b) => b,
         Err(e) => return product(error(StatusCode::BAD_REQUEST, &e)),

@@ -111,7 +111,13 @@ pub(crate) struct AppState {
     detections: Arc<Detections>,
     processed: Arc<AtomicU64>,
     syslog: Arc<syslog::SyslogStats>,
+    /// Bodies being inflated and checked at once: each may take
+    /// `max_inflated` bytes, so their number is what bounds memory.
+    pub(crate) bodies: Arc<tokio::sync::Semaphore>,
 }
+
+/// Request bodies inflated and checked at the same time, at most.
+pub const BODIES_AT_ONCE: usize = 4;
 
 pub(crate) type Shared = Arc<AppState>;
 
@@ -212,6 +218,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections,
         processed,
         syslog: syslog_stats,
+        bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
     let tokens = tokens::Live::new(&state.config.data, tokens);
     let app = router(state, tokens).layer(DefaultBodyLimit::max(max_body));
@@ -322,6 +329,9 @@ pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result
 }
 
 async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(_slot) = s.bodies.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
     let bytes = match body_bytes(&headers, &body, s.config.max_inflated) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),

@@ -38,6 +38,10 @@ const HEADER: usize = 12;
 /// this big, and a length field must not make the reader allocate
 /// gigabytes.
 pub const MAX_EVENT: usize = 16 << 20;
+/// One `consume` returns at most about this many bytes of events (and
+/// at least one event), whatever `max` says: memory stays bounded when
+/// events are large.
+pub const MAX_DELIVERY_BYTES: usize = 16 << 20;
 /// Segments start anew past this size (the default).
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -418,7 +422,10 @@ impl Reader {
 
     fn read(mut self, dir: &Path, max: usize, durable: u64) -> Result<(Vec<Delivery>, Reader)> {
         let mut out = Vec::new();
-        while out.len() < max && self.next < durable {
+        let mut bytes = 0usize;
+        let full =
+            |out: &Vec<Delivery>, bytes: usize| out.len() >= max || bytes >= MAX_DELIVERY_BYTES;
+        while !full(&out, bytes) && self.next < durable {
             let path = dir.join(segment_name(self.segment_first));
             let file = File::open(&path).map_err(io(format!("open {}", path.display())))?;
             let len = file
@@ -437,7 +444,7 @@ impl Reader {
             let mut r = BufReader::with_capacity(1 << 16, file);
             r.seek(SeekFrom::Start(self.offset))
                 .map_err(io(format!("seek {}", path.display())))?;
-            while out.len() < max && self.next < durable && self.offset < len {
+            while !full(&out, bytes) && self.next < durable && self.offset < len {
                 let damaged = || StoreError::Damaged {
                     segment: path.display().to_string(),
                     offset: self.offset,
@@ -455,6 +462,7 @@ impl Reader {
                     return Err(damaged());
                 }
                 let d = decode(self.next, &payload).ok_or_else(damaged)?;
+                bytes += d.event.len();
                 out.push(d);
                 self.next += 1;
                 self.offset += (HEADER + size) as u64;

@@ -194,3 +194,27 @@ async fn kill_9_while_appending_loses_nothing_acknowledged() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_delivery_is_bounded_in_bytes_not_only_in_events() {
+    use vigie_store::embedded::MAX_DELIVERY_BYTES;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = FileLog::open(dir.path(), 64 << 20).unwrap();
+    let big = vec![b'x'; MAX_DELIVERY_BYTES * 5 / 8];
+    for _ in 0..3 {
+        log.append(IngestBatch {
+            tenant: "default".into(),
+            source: "test".into(),
+            received: 0,
+            events: vec![big.clone()],
+        })
+        .await
+        .unwrap();
+    }
+    let sizes = |v: Vec<vigie_store::Delivery>| v.iter().map(|d| d.event.len()).sum::<usize>();
+    let first = log.consume("w", 1000, Duration::ZERO).await.unwrap();
+    assert_eq!(first.len(), 2, "stops once past the byte bound");
+    assert!(sizes(first) < 2 * MAX_DELIVERY_BYTES);
+    let rest = log.consume("w", 1000, Duration::ZERO).await.unwrap();
+    assert_eq!(rest.len(), 1);
+}
