@@ -500,3 +500,77 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
         .iter()
         .all(|d| d["event"].as_str().is_some_and(|e| e.contains("tunnel-up"))));
 }
+
+/// A real lab recording nobody here wrote (OTRF, NXLog → Logstash JSON,
+/// `EventTime` in the collector's local time without a zone), sent over
+/// HTTP as a shipper would: the same detections at the same times as
+/// `vigie hunt` on the zip as shipped — the per-file clock inference
+/// works on each request, so no time is hours off.
+#[test]
+fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
+    let Some(corpus) = vigie_testkit::corpus(&["security-datasets"]) else {
+        return;
+    };
+    let zip_path = corpus.join("security-datasets/windows/other/aptsimulator_cobaltstrike.zip");
+    let tmp = tempfile::tempdir().unwrap();
+    let timeline = tmp.path().join("hunt.jsonl");
+    let h = vigie()
+        .arg("hunt")
+        .arg(&zip_path)
+        .args(["-q", "-o"])
+        .arg(&timeline)
+        .output()
+        .unwrap();
+    assert_eq!(
+        h.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&h.stderr)
+    );
+    let key = |d: &Value| {
+        (
+            d["rule_id"].as_str().unwrap().to_string(),
+            d["datetime"]
+                .as_str()
+                .or(d["time"].as_str())
+                .unwrap()
+                .to_string(),
+            d["computer"].as_str().unwrap_or("").to_ascii_lowercase(),
+        )
+    };
+    let mut hunted: Vec<_> = std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d["kind"] == "detection")
+        .map(|d| key(&d))
+        .collect();
+    hunted.sort();
+    assert!(!hunted.is_empty());
+
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let server = start(&data);
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let mut sent = 0;
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        if !member.name().unwrap().ends_with(".json") {
+            continue;
+        }
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut member, &mut body).unwrap();
+        let (s, r) = post(&server.base, "/api/v1/ingest", Some(&admin), &body, false);
+        assert_eq!(s, 200, "{r}");
+        sent += r["accepted"].as_u64().unwrap();
+    }
+    processed(&server.base, &admin, sent);
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
+    let mut served: Vec<_> = serde_json::from_str::<Vec<Value>>(&body)
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    served.sort();
+    assert_eq!(served, hunted, "same detections, same times");
+}

@@ -122,20 +122,60 @@ impl Detections {
     }
 }
 
-/// The detections of one delivered event.
-pub fn judge(detectors: &Detectors<'_>, d: &Delivery) -> Vec<StoredDetection> {
-    let opts = vigie_source::ReadOptions::default();
-    let name = format!("ingest:{}", d.source);
-    let (events, _report) = vigie_source::read_bytes(&name, &d.event, &opts);
-    // JSON as an object; anything else (a syslog message) as its text.
-    let raw: serde_json::Value = serde_json::from_slice(&d.event).unwrap_or_else(|_| {
-        serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
-    });
+/// The detections of delivered events.
+///
+/// Events are read together per request (same tenant, source and time of
+/// receipt, in log order), as `hunt` reads a file: the readers infer per
+/// file which clock wrote offset-less times (NXLog's `EventTime` is the
+/// collector's local time) from the references other records carry
+/// (Sysmon's `UtcTime`, Logstash's `@timestamp`). Read one by one, such
+/// events would be hours off while claiming to be UTC.
+pub fn judge(detectors: &Detectors<'_>, deliveries: &[Delivery]) -> Vec<StoredDetection> {
     let mut out = Vec::new();
+    let mut start = 0;
+    while start < deliveries.len() {
+        let d0 = &deliveries[start];
+        let end = deliveries[start..]
+            .iter()
+            .position(|d| {
+                d.tenant != d0.tenant || d.source != d0.source || d.received != d0.received
+            })
+            .map_or(deliveries.len(), |i| start + i);
+        judge_request(detectors, &deliveries[start..end], &mut out);
+        start = end;
+    }
+    out
+}
+
+/// One request's events: one line each (lines never hold a newline:
+/// ingestion splits on them), read as one file whose line `n` is
+/// delivery `n - 1`.
+fn judge_request(detectors: &Detectors<'_>, group: &[Delivery], out: &mut Vec<StoredDetection>) {
+    let opts = vigie_source::ReadOptions::default();
+    let name = format!("ingest:{}", group[0].source);
+    let mut text = Vec::with_capacity(group.iter().map(|d| d.event.len() + 1).sum());
+    for d in group {
+        text.extend_from_slice(&d.event);
+        text.push(b'\n');
+    }
+    let (events, _report) = vigie_source::read_bytes(&name, &text, &opts);
     let mut matches: Vec<Match> = Vec::new();
     for event in &events {
+        let vigie_event::Locator::Line(n) = event.origin.locator else {
+            continue;
+        };
+        let Some(d) = (n as usize).checked_sub(1).and_then(|i| group.get(i)) else {
+            continue;
+        };
         matches.clear();
         detectors.evaluate(event, &mut matches);
+        if !matches.iter().any(|m| m.generate) {
+            continue;
+        }
+        // JSON as an object; anything else (a syslog message) as its text.
+        let raw: serde_json::Value = serde_json::from_slice(&d.event).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
+        });
         for m in matches.iter().filter(|m| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
             let identity = match (&event.computer, &event.channel, event.record_id) {
@@ -166,7 +206,6 @@ pub fn judge(detectors: &Detectors<'_>, d: &Delivery) -> Vec<StoredDetection> {
             });
         }
     }
-    out
 }
 
 /// Runs for ever: consume, judge, store, commit.
@@ -177,7 +216,7 @@ pub async fn run(
     processed: Arc<AtomicU64>,
 ) {
     loop {
-        let batch = match log.consume(CONSUMER, 2048, Duration::from_secs(1)).await {
+        let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("vigie serve: detection worker: {e}");
@@ -194,8 +233,7 @@ pub async fn run(
                 engine: engine2.as_ref().as_ref(),
                 indicators: None,
             };
-            let found: Vec<StoredDetection> =
-                batch.iter().flat_map(|d| judge(&detectors, d)).collect();
+            let found = judge(&detectors, &batch);
             (found, batch.len())
         })
         .await;
