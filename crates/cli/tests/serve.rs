@@ -147,6 +147,31 @@ fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
         .collect()
 }
 
+/// `vigie hunt PATH` with the default rules: its single-event
+/// detections (timeline rows of kind `detection`).
+fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
+    let timeline = work.join("hunt.jsonl");
+    let h = vigie()
+        .arg("hunt")
+        .arg(path)
+        .args(["-q", "-o"])
+        .arg(&timeline)
+        .output()
+        .unwrap();
+    assert_eq!(
+        h.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&h.stderr)
+    );
+    std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|d| d["kind"] == "detection")
+        .collect()
+}
+
 fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -238,22 +263,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(f, &to).unwrap();
     }
-    let timeline = tmp.path().join("hunt.jsonl");
-    let h = vigie()
-        .arg("hunt")
-        .arg(&only)
-        .arg("-q")
-        .arg("-o")
-        .arg(&timeline)
-        .output()
-        .unwrap();
-    assert_eq!(h.status.code(), Some(1));
-    let hunted: Vec<Value> = std::fs::read_to_string(&timeline)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|d: &Value| d["kind"] == "detection")
-        .collect();
+    let hunted = hunt_detections(&only, tmp.path());
     let (s, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
     assert_eq!(s, 200);
     let served: Vec<Value> = serde_json::from_str(&body).unwrap();
@@ -429,21 +439,7 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
     let file = tmp.path().join("fw/fortigate.log");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let timeline = tmp.path().join("hunt.jsonl");
-    let h = vigie()
-        .arg("hunt")
-        .arg(file.parent().unwrap())
-        .args(["-q", "-o"])
-        .arg(&timeline)
-        .output()
-        .unwrap();
-    assert_eq!(h.status.code(), Some(1));
-    let hunted: Vec<Value> = std::fs::read_to_string(&timeline)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|d: &Value| d["kind"] == "detection")
-        .collect();
+    let hunted = hunt_detections(file.parent().unwrap(), tmp.path());
     assert_eq!(hunted.len(), abroad.len(), "one per tunnel from abroad");
 
     let data = tmp.path().join("data");
@@ -513,20 +509,6 @@ fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
     };
     let zip_path = corpus.join("security-datasets/windows/other/aptsimulator_cobaltstrike.zip");
     let tmp = tempfile::tempdir().unwrap();
-    let timeline = tmp.path().join("hunt.jsonl");
-    let h = vigie()
-        .arg("hunt")
-        .arg(&zip_path)
-        .args(["-q", "-o"])
-        .arg(&timeline)
-        .output()
-        .unwrap();
-    assert_eq!(
-        h.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&h.stderr)
-    );
     let key = |d: &Value| {
         (
             d["rule_id"].as_str().unwrap().to_string(),
@@ -538,12 +520,9 @@ fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
             d["computer"].as_str().unwrap_or("").to_ascii_lowercase(),
         )
     };
-    let mut hunted: Vec<_> = std::fs::read_to_string(&timeline)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|d| d["kind"] == "detection")
-        .map(|d| key(&d))
+    let mut hunted: Vec<_> = hunt_detections(&zip_path, tmp.path())
+        .iter()
+        .map(key)
         .collect();
     hunted.sort();
     assert!(!hunted.is_empty());

@@ -103,6 +103,7 @@ pub async fn tcp(
             tokio::spawn(async move {
                 let mut r = BufReader::with_capacity(1 << 16, stream);
                 let mut events = Vec::new();
+                let mut ended = false;
                 loop {
                     match next_message(&mut r, max_message).await {
                         Ok(Some(Ok(m))) => {
@@ -113,26 +114,16 @@ pub async fn tcp(
                         Ok(Some(Err(()))) => {
                             stats.refused.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(None) | Err(_) => {
-                            store(
-                                log.as_ref(),
-                                "syslog-tcp",
-                                std::mem::take(&mut events),
-                                &stats,
-                            )
-                            .await;
-                            return;
-                        }
+                        Ok(None) | Err(_) => ended = true,
                     }
-                    // Store when nothing more is waiting, or the batch is full.
-                    if events.len() >= BATCH || r.buffer().is_empty() {
-                        store(
-                            log.as_ref(),
-                            "syslog-tcp",
-                            std::mem::take(&mut events),
-                            &stats,
-                        )
-                        .await;
+                    // Store when nothing more is waiting, the batch is
+                    // full, or the connection ended.
+                    if ended || events.len() >= BATCH || r.buffer().is_empty() {
+                        let batch = std::mem::take(&mut events);
+                        store(log.as_ref(), "syslog-tcp", batch, &stats).await;
+                    }
+                    if ended {
+                        return;
                     }
                 }
             });
