@@ -1,7 +1,8 @@
 //! FortiGate CLI (FortiOS) for the perimeter actions.
 //!
 //! Syntax from Fortinet's FortiOS CLI reference: `config firewall address`
-//! (`set subnet`, `set type fqdn` / `set fqdn`), `config firewall addrgrp`
+//! (`set subnet`, `set type fqdn` / `set fqdn`, wildcard FQDNs such as
+//! `*.example.org` being accepted by the `fqdn` type since FortiOS 6.2.2), `config firewall addrgrp`
 //! (`append member` / `unselect member`), `config firewall policy`,
 //! `config user local` (`set status disable`), `execute vpn sslvpn list`
 //! and `execute vpn sslvpn del-tunnel <index>`.
@@ -85,9 +86,10 @@ fn address(value: &str) -> Result<IpAddr, Unsafe> {
 
 /// The name of the address object for a blocked value.
 pub fn object_name(value: &str) -> String {
-    // Object names are at most 79 characters.
+    // Address names are at most 79 characters in FortiOS 7, 63 in older
+    // releases: keep to 63.
     let mut n = format!("vigie-block-{value}");
-    n.truncate(79);
+    n.truncate(63);
     n
 }
 
