@@ -15,6 +15,7 @@
 //! counts of what was not read always go to standard error, also with
 //! `-q`.
 
+mod actions;
 mod demo;
 mod draft;
 mod export;
@@ -78,6 +79,8 @@ enum Command {
     /// Crisis cell: the service board and the public status page (static export).
     #[command(subcommand)]
     Status(status::StatusCommand),
+    /// Containment: the plan's actions with their impact, approval and undo, or as PowerShell / FortiGate commands.
+    Actions(actions::ActionsArgs),
     /// Crisis cell: notification drafts (CNIL, letter, NIS2, complaint) and deadlines.
     Draft(draft::DraftArgs),
     /// Crisis cell: the crisis log (main courante).
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Status(cmd) => status::run(cmd),
         Command::Draft(args) => draft::run(args),
+        Command::Actions(args) => actions::run(args),
         Command::CrisisLog(cmd) => draft::run_log(cmd),
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(args),
