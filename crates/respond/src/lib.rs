@@ -16,6 +16,7 @@
 
 pub mod commands;
 pub mod impact;
+pub mod ldap;
 pub mod lifecycle;
 pub mod proposal;
 pub mod sequence;
