@@ -19,7 +19,7 @@ use vigie_lang::{tr, Lang};
 use vigie_scope::ActionKind;
 
 use super::{Commands, Unsafe};
-use crate::proposal::{kind_key, Plan, Proposal};
+use crate::proposal::{Plan, Proposal};
 
 /// The address group every blocked address and domain joins.
 pub const BLOCKLIST: &str = "vigie-blocklist";
@@ -178,14 +178,7 @@ pub fn commands(p: &Proposal, lang: Lang) -> Result<Option<Commands>, Unsafe> {
         }
         _ => return Ok(None),
     };
-    Ok(Some(Commands {
-        id: p.id.clone(),
-        order: p.order,
-        kind: kind_key(p.kind),
-        target: p.target.clone(),
-        apply,
-        rollback,
-    }))
+    Ok(Some(Commands::new(p, apply, rollback)))
 }
 
 /// The deny policies that make the blocklist group effective, both ways;

@@ -26,6 +26,19 @@ pub struct Commands {
     pub rollback: String,
 }
 
+impl Commands {
+    pub fn new(p: &crate::Proposal, apply: String, rollback: String) -> Commands {
+        Commands {
+            id: p.id.clone(),
+            order: p.order,
+            kind: crate::proposal::kind_key(p.kind),
+            target: p.target.clone(),
+            apply,
+            rollback,
+        }
+    }
+}
+
 /// A value that cannot be put in a command safely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unsafe {

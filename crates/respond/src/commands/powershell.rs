@@ -13,7 +13,7 @@ use vigie_lang::{tr, Lang};
 use vigie_scope::ActionKind;
 
 use super::{Commands, Unsafe};
-use crate::proposal::{kind_key, Plan, Proposal};
+use crate::proposal::{Plan, Proposal};
 
 /// The quote characters PowerShell treats as a single quote.
 const QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
@@ -127,14 +127,7 @@ pub fn commands(p: &Proposal, opts: &Options, lang: Lang) -> Result<Option<Comma
         | ActionKind::BlockDomain
         | ActionKind::CollectLogs => return Ok(None),
     };
-    Ok(Some(Commands {
-        id: p.id.clone(),
-        order: p.order,
-        kind: kind_key(p.kind),
-        target: p.target.clone(),
-        apply,
-        rollback,
-    }))
+    Ok(Some(Commands::new(p, apply, rollback)))
 }
 
 /// The service's display name from the scope's target `NAME sur HOST` /
