@@ -26,6 +26,19 @@ pub struct ServeArgs {
     pub syslog_tcp: Option<SocketAddr>,
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
+    #[arg(long, value_name = "FILE")]
+    pub assets: Option<PathBuf>,
+    /// Indicators of compromise matched on every event beside the rules
+    /// (repeatable), as `vigie hunt --ioc` takes them; read at start.
+    #[arg(long, value_name = "FILE|DIR|URL")]
+    pub ioc: Vec<String>,
+    #[command(flatten)]
+    pub speech: crate::SpeechArgs,
+    /// Zone of times the logs write without one (NXLog's EventTime, RFC 3164
+    /// syslog headers), as `vigie hunt --input-timezone`.
+    #[arg(long, value_name = "ZONE", value_parser = crate::parse_zone)]
+    pub input_timezone: Option<vigie_lang::Zone>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -35,6 +48,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     config.syslog_tcp = args.syslog_tcp;
     config.hunt.rules = args.rules.sources();
     config.hunt.load = args.rules.load_options();
+    config.hunt.assets = args.assets.clone();
+    config.hunt.ioc = args.ioc.clone();
+    let speech = args.speech.speech();
+    config.hunt.lang = speech.lang;
+    config.hunt.zone = speech.zone;
+    config.hunt.read.input_zone = args.input_timezone;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -9,9 +9,11 @@
 //! - Hostile bodies: a bad gzip, bad lines among good ones (each rejected
 //!   line named, the good ones kept).
 //! - `kill -9`, restart: every acknowledged event and its detections
-//!   there, none twice.
+//!   there, none twice; the live scope rebuilt from the log.
+//! - The live scope (`/api/v1/scope`) says what `hunt --scope` says.
 //! - Heavy senders: bodies wait for a slot, then 429; a bulk request of
-//!   too many items 413; events kept under their token's tenant.
+//!   too many items 413; events kept under their token's tenant;
+//!   `--ioc` indicators matched beside the rules.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -162,6 +164,8 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
         .arg(path)
         .args(["-q", "-o"])
         .arg(&timeline)
+        .arg("--scope")
+        .arg(work.join("hunt-scope.json"))
         .output()
         .unwrap();
     assert_eq!(
@@ -176,6 +180,70 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|d| d["kind"] == "detection")
         .collect()
+}
+
+/// Evidence without its place (a file and line for `hunt`, the log
+/// position for `serve`); the places, by kind, in `kinds`.
+fn without_places(v: &mut Value, kinds: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(l) = o.remove("locator") {
+                kinds.insert(l["kind"].as_str().unwrap_or_default().to_string());
+                o.remove("source");
+            }
+            o.values_mut().for_each(|x| without_places(x, kinds));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| without_places(x, kinds)),
+        _ => {}
+    }
+}
+
+/// What a scope says that does not depend on how the events were read
+/// (files or requests): the natures, the entry point, the attack period,
+/// each incident's hosts and accounts, and each host's and account's
+/// status, with their evidence but not its places.
+fn scope_claims(scope: &Value) -> Value {
+    let names = |v: &Value, key: &str| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["name"].as_str().unwrap_or_default().to_string(),
+                    x["compromised"].to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let incidents: Vec<Value> = scope["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            serde_json::json!([
+                i["nature"],
+                i["detections"],
+                i["hosts"],
+                i["accounts"],
+                i["first"],
+                i["last"]
+            ])
+        })
+        .collect();
+    let mut claims = serde_json::json!({
+        "nature": scope["nature"].as_array().unwrap().iter().map(|n| (n["kind"].clone(), n["confidence"].clone())).collect::<Vec<_>>(),
+        "entry_point": scope["entry_point"],
+        "attack_period": scope["attack_period"],
+        "incidents": incidents,
+        "hosts": names(scope, "hosts"),
+        "accounts": names(scope, "accounts"),
+        "credential_attacks": scope["credential_attacks"],
+    });
+    without_places(&mut claims, &mut BTreeSet::new());
+    claims
 }
 
 fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
@@ -282,6 +350,36 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(served.len(), hunted.len());
     // Each detection carries the event as it arrived.
     assert!(served.iter().all(|d| d["event"].is_object()));
+
+    // The live scope says what `hunt --scope` says on the same files.
+    let hunted_scope: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("hunt-scope.json")).unwrap())
+            .unwrap();
+    let (s, body) = get(&base, "/api/v1/scope", Some(&read));
+    assert_eq!(s, 200, "{body}");
+    let live: Value = serde_json::from_str(&body).unwrap();
+    assert!(!live["incidents"].as_array().unwrap().is_empty());
+    assert_eq!(scope_claims(&live), scope_claims(&hunted_scope));
+    // Its evidence names each event by its place in the log.
+    let mut kinds = BTreeSet::new();
+    without_places(&mut live.clone(), &mut kinds);
+    // ("none": correlations, which have no one event, as in `hunt`.)
+    assert!(kinds.contains("position"), "{kinds:?}");
+    assert!(
+        kinds.iter().all(|k| k == "position" || k == "none"),
+        "{kinds:?}"
+    );
+    assert!(body.contains("\"source\":\"serve:default/http\""));
+    let (s, body) = get(&base, "/api/v1/incidents", Some(&read));
+    assert_eq!(s, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        live["incidents"]
+    );
+    assert_eq!(
+        stats(&base, &admin)["incidents"].as_u64(),
+        Some(live["incidents"].as_array().unwrap().len() as u64)
+    );
 
     // Hostile bodies: clear errors, good lines kept.
     let (s, r) = post(
@@ -398,12 +496,24 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let before = stats(&base, &admin);
     assert_eq!(before["events_stored"].as_u64(), Some(sent));
 
-    // kill -9, restart: everything acknowledged is there, nothing twice.
+    let (_, scope_before) = get(&base, "/api/v1/scope", Some(&read));
+    let scope_before: Value = serde_json::from_str(&scope_before).unwrap();
+
+    // kill -9, restart: everything acknowledged is there, nothing twice,
+    // and the live scope is rebuilt from the log.
     drop(server);
     let server = start(&data);
     let after = stats(&server.base, &admin);
     assert_eq!(after["events_stored"], before["events_stored"], "{after}");
     assert_eq!(after["detections"], before["detections"], "{after}");
+    let until = Instant::now() + Duration::from_secs(120);
+    while stats(&server.base, &admin)["events_observed"] != before["events_observed"] {
+        assert!(Instant::now() < until, "scope not rebuilt");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, scope_after) = get(&server.base, "/api/v1/scope", Some(&read));
+    let scope_after: Value = serde_json::from_str(&scope_after).unwrap();
+    assert_eq!(scope_claims(&scope_after), scope_claims(&scope_before));
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&read));
     let again: Vec<Value> = serde_json::from_str(&body).unwrap();
     let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
@@ -425,7 +535,27 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let data = tmp.path().join("data");
     let admin = token(&data, "admin");
     let commune = token_of(&data, "ingest", "mairie-de-fouesnant");
-    let server = start(&data);
+    // The demo, and the domain its data left for (ground truth) as an
+    // indicator matched beside the rules (`--ioc`, as `hunt` takes it).
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(demo.join("scenario/ground-truth.json")).unwrap(),
+    )
+    .unwrap();
+    let destination = truth["exfiltration"]["destination"].as_str().unwrap();
+    let domain = destination
+        .split_once('(')
+        .and_then(|(_, d)| d.strip_suffix(')'))
+        .unwrap();
+    let iocs = tmp.path().join("iocs.txt");
+    std::fs::write(&iocs, format!("{domain}\n")).unwrap();
+    let (server, _) = start_with(&data, &["--ioc", iocs.to_str().unwrap()]);
     let base = server.base.clone();
     let addr = base.strip_prefix("http://").unwrap();
 
@@ -460,13 +590,6 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     assert_eq!(stats(&base, &admin)["events_stored"].as_u64(), Some(0));
 
     // The demo's logs, sent with the commune's token.
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
     let mut sent = 0;
     for file in jsonl_files(&demo.join("scenario/logs")) {
         let text = std::fs::read(&file).unwrap();
@@ -475,10 +598,36 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         sent += body["accepted"].as_u64().unwrap();
     }
     processed(&base, &admin, sent);
-    let (_, body) = get(&base, "/api/v1/detections?limit=10000", Some(&admin));
+    let (_, body) = get(
+        &base,
+        "/api/v1/detections?limit=10000&tenant=mairie-de-fouesnant",
+        Some(&admin),
+    );
     let served: Vec<Value> = serde_json::from_str(&body).unwrap();
     assert!(served.len() > 10, "{}", served.len());
     assert!(served.iter().all(|d| d["tenant"] == "mairie-de-fouesnant"));
+    let ioc_hosts: BTreeSet<String> = served
+        .iter()
+        .filter(|d| d["kind"] == "ioc")
+        .map(|d| {
+            let c = d["computer"].as_str().unwrap();
+            c.split('.').next().unwrap().to_ascii_uppercase()
+        })
+        .collect();
+    assert!(
+        ioc_hosts.contains(truth["exfiltration"]["host"].as_str().unwrap()),
+        "{ioc_hosts:?}"
+    );
+    // Another tenant's token sees none of them, and may not ask for them.
+    let other = token_of(&data, "read", "mairie-de-benodet");
+    let (_, body) = get(&base, "/api/v1/detections", Some(&other));
+    assert_eq!(body.trim(), "[]");
+    let (status, _) = get(
+        &base,
+        "/api/v1/detections?tenant=mairie-de-fouesnant",
+        Some(&other),
+    );
+    assert_eq!(status, 403);
 }
 
 /// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587

@@ -166,6 +166,23 @@ pub enum Locator {
     Index(u64),
     /// Pushed by a live source that has no position (HTTP, NATS).
     None,
+    /// Position in `vigie serve`'s event log, where the event is kept as
+    /// it arrived (0-based).
+    Position(u64),
+}
+
+impl Locator {
+    /// The locator as an ordered, hashable pair (kind, number): events
+    /// of one source sort by it, and indexes are keyed by it.
+    pub fn key(&self) -> (u8, u64) {
+        match *self {
+            Locator::Record(n) => (0, n),
+            Locator::Line(n) => (1, n),
+            Locator::Index(n) => (2, n),
+            Locator::None => (3, 0),
+            Locator::Position(n) => (4, n),
+        }
+    }
 }
 
 /// The origin of an event: its source (usually a file path, shared between
@@ -183,6 +200,7 @@ impl fmt::Display for Origin {
             Locator::Line(l) => write!(f, "{}:{l}", self.source),
             Locator::Index(i) => write!(f, "{}[{i}]", self.source),
             Locator::None => f.write_str(&self.source),
+            Locator::Position(p) => write!(f, "{}#position={p}", self.source),
         }
     }
 }

@@ -22,7 +22,7 @@ pub struct Reference {
     pub locator: Locator,
 }
 
-/// `record=N`, `line=N`, `index=N`.
+/// `record=N`, `line=N`, `index=N`, `position=N` (vigie serve's log).
 pub fn parse_locator(s: &str) -> Option<Locator> {
     let (kind, n) = s.trim().split_once('=')?;
     let n: u64 = n.trim().parse().ok()?;
@@ -30,6 +30,7 @@ pub fn parse_locator(s: &str) -> Option<Locator> {
         "record" => Some(Locator::Record(n)),
         "line" => Some(Locator::Line(n)),
         "index" => Some(Locator::Index(n)),
+        "position" => Some(Locator::Position(n)),
         _ => None,
     }
 }

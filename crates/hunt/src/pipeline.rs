@@ -748,15 +748,7 @@ fn process_batch(
         // without group-by carries no correlation values), stripped of
         // what it does not read: the matched-field explanations.
         if let (true, Some(t)) = (correlating, event.timestamp) {
-            let slim = matches
-                .iter()
-                .map(|m| Match {
-                    rule: m.rule.clone(),
-                    matched: Vec::new(),
-                    correlation_values: m.correlation_values.clone(),
-                    generate: m.generate,
-                })
-                .collect();
+            let slim = for_correlator(&matches);
             let names = match &detail {
                 Some(d) => accounts(&d.keys),
                 None => accounts(&key_fields(event)),
@@ -770,6 +762,22 @@ fn process_batch(
         }
     }
     out
+}
+
+/// An event's matches as the correlator reads them: every match (it keeps
+/// those of the rules a correlation references, which cannot be told
+/// from the match alone), stripped of the matched-field explanations.
+/// `serve` keeps the same for its live scope.
+pub fn for_correlator(matches: &[Match]) -> Vec<Match> {
+    matches
+        .iter()
+        .map(|m| Match {
+            rule: m.rule.clone(),
+            matched: Vec::new(),
+            correlation_values: m.correlation_values.clone(),
+            generate: m.generate,
+        })
+        .collect()
 }
 
 fn event_detection(event: &Event, m: &Match, detail: Option<Arc<EventDetail>>) -> Detection {

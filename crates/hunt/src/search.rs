@@ -528,6 +528,7 @@ pub fn locator_text(l: &vigie_event::Locator) -> String {
         vigie_event::Locator::Line(n) => format!("line={n}"),
         vigie_event::Locator::Index(n) => format!("index={n}"),
         vigie_event::Locator::None => String::new(),
+        vigie_event::Locator::Position(n) => format!("position={n}"),
     }
 }
 

@@ -387,12 +387,7 @@ impl Det {
 
 /// Locator as an ordered, hashable pair (the encoding of [`ev_key`]).
 pub(crate) fn loc_key(l: &Locator) -> (u8, u64) {
-    match *l {
-        Locator::Record(n) => (0, n),
-        Locator::Line(n) => (1, n),
-        Locator::Index(n) => (2, n),
-        Locator::None => (3, 0),
-    }
+    l.key()
 }
 
 /// [`push_top`] of a detection's evidence, built only when it is kept.
@@ -424,7 +419,7 @@ pub(crate) struct ProcNode {
 
 /// Process creations by (host, process key), with an interner for host
 /// and image names.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ProcStore {
     names: Interner,
     nodes: HashMap<(u32, u64), ProcNode>,
@@ -435,7 +430,7 @@ pub(crate) struct ProcStore {
 /// String interner without an allocation per name: names are stored back
 /// to back in one buffer and found by hash (a hunt interns an image path
 /// for every process creation, and frees them all at the end).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Interner {
     text: String,
     /// (start, end) of each name in `text`.
@@ -695,7 +690,7 @@ pub(crate) struct DnsAcc {
 }
 
 /// Coverage being collected for one raw (computer, channel) pair.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct CovSlot {
     pub host: Arc<str>,
     /// The raw computer name gives a host key (else `host` is UNKNOWN).
@@ -705,6 +700,10 @@ pub(crate) struct CovSlot {
 }
 
 /// Streaming collector of scope facts; one per worker thread.
+///
+/// `Clone`: `vigie serve` keeps observing while it answers "what is the
+/// scope now" from a copy (finishing consumes the observer).
+#[derive(Clone)]
 pub struct Observer {
     pub(crate) assets: Arc<Assets>,
     pub(crate) silence_threshold_secs: u64,

@@ -176,12 +176,14 @@ pub(crate) async fn bulk(
     .await;
     let items = match parsed {
         Ok(Ok(Ok(items))) => items,
-        Ok(Ok(Err(_))) => return product(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
+        Ok(Ok(Err(_))) => {
+            return product(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
                 "more than {MAX_BULK_ITEMS} items in one request: send them in smaller requests"
             ),
-        )),
+            ))
+        }
         Ok(Err(e)) => return product(error(StatusCode::BAD_REQUEST, &e)),
         Err(_) => {
             return product(error(

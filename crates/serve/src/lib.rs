@@ -14,6 +14,7 @@
 //! retro-hunt and the console come next (docs/serve.md).
 
 pub mod elastic;
+pub mod live;
 pub mod syslog;
 pub mod tokens;
 pub mod worker;
@@ -97,6 +98,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Needs(Scope::Ingest)),
@@ -110,6 +113,7 @@ pub(crate) struct AppState {
     pub(crate) log: Arc<dyn EventLog>,
     detections: Arc<Detections>,
     progress: Arc<worker::Progress>,
+    live: Arc<live::LiveScope>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -137,6 +141,8 @@ pub enum ServeError {
     },
     #[error("{0}")]
     Tokens(String),
+    #[error("{0}")]
+    Indicators(String),
 }
 
 /// Opens the store, compiles the rules, starts the worker and serves
@@ -175,12 +181,47 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         })?,
     );
     let log: Arc<dyn EventLog> = Arc::new(log);
+    let assets = match &config.hunt.assets {
+        Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {
+            what: format!("--assets {}", p.display()),
+            source: std::io::Error::other(e.to_string()),
+        })?),
+        None => Arc::new(vigie_scope::Assets::default()),
+    };
+    let indicators = {
+        let ioc = config.hunt.ioc.clone();
+        tokio::task::spawn_blocking(move || vigie_hunt::indicators::load(&ioc))
+            .await
+            .map_err(|e| ServeError::Tokens(e.to_string()))?
+            .map_err(|e| ServeError::Indicators(e.to_string()))?
+    };
+    let indicators = indicators.map(|(matcher, report)| {
+        eprintln!(
+            "vigie serve: {} indicator(s) matched on every event ({} left out)",
+            report.compiled,
+            report.left_out()
+        );
+        matcher
+    });
+    let engine = Arc::new(engine);
+    let judging = Arc::new(worker::Judging {
+        engine: engine.clone(),
+        indicators,
+        read: config.hunt.read.clone(),
+    });
+    let live = Arc::new(live::LiveScope::new(
+        assets,
+        engine.clone(),
+        config.hunt.lang,
+        config.hunt.zone,
+    ));
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
-        Arc::new(engine),
+        judging,
         detections.clone(),
         progress.clone(),
+        live.clone(),
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -219,6 +260,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         log,
         detections,
         progress,
+        live,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
@@ -243,6 +285,8 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             "/api/v1/ingest" => post(ingest),
             "/api/v1/detections" => get(detections),
             "/api/v1/stats" => get(stats),
+            "/api/v1/scope" => get(scope),
+            "/api/v1/incidents" => get(incidents),
             "/" => get(elastic::root),
             "/_license" => get(elastic::license),
             "/_bulk" | "/{index}/_bulk" => post(elastic::bulk),
@@ -270,7 +314,10 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
                             let mut req = req;
                             match presented(req.headers()).and_then(|t| tokens.check(&t)) {
                                 Some(r) if r.scope.allows(scope) => {
-                                    req.extensions_mut().insert(Caller { tenant: r.tenant });
+                                    req.extensions_mut().insert(Caller {
+                                        tenant: r.tenant,
+                                        admin: r.scope == Scope::Admin,
+                                    });
                                     next.run(req).await
                                 }
                                 Some(_) => error(
@@ -304,6 +351,23 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) tenant: String,
+    /// An admin token sees every tenant; others only their own.
+    pub(crate) admin: bool,
+}
+
+impl Caller {
+    /// The tenant a read asks for (`?tenant=`, else the token's own);
+    /// `Err` (403) when it is another's and the token is not an admin's.
+    fn reads(&self, asked: Option<&str>) -> Result<String, Box<Response>> {
+        match asked {
+            Some(t) if t != self.tenant && !self.admin => Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                "this token reads its own tenant only",
+            ))),
+            Some(t) => Ok(t.to_string()),
+            None => Ok(self.tenant.clone()),
+        }
+    }
 }
 
 /// How long a request waits for a body slot before being told to come
@@ -483,18 +547,95 @@ async fn ingest(
 #[derive(Deserialize)]
 struct ListQuery {
     limit: Option<usize>,
+    tenant: Option<String>,
 }
 
-async fn detections(State(s): State<Shared>, Query(q): Query<ListQuery>) -> Response {
+/// The detections of the caller's tenant (`?tenant=` for an admin token).
+async fn detections(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
     let limit = q.limit.unwrap_or(1000).min(10_000);
     let store = s.detections.clone();
-    match tokio::task::spawn_blocking(move || store.list(limit)).await {
+    match tokio::task::spawn_blocking(move || store.list(&tenant, limit)).await {
         Ok(list) => Json(list).into_response(),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable"),
     }
 }
 
-async fn stats(State(s): State<Shared>) -> Response {
+#[derive(Deserialize)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+/// The live scope of the caller's tenant (blocking analysis off the
+/// async threads); `None` when none of its events was observed.
+async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope>> {
+    let live = s.live.clone();
+    tokio::task::spawn_blocking(move || live.scope(&tenant))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The scope now, as `vigie hunt --scope FILE` writes it (so what reads
+/// one reads the other: `vigie actions --scope`, the report).
+async fn scope(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    match live_scope(&s, tenant.clone()).await {
+        Some(scope) => Json(scope.as_ref()).into_response(),
+        // Nothing received is not "no attack": said as such.
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("no event of tenant {tenant:?} received yet: no scope to give"),
+        ),
+    }
+}
+
+/// The incidents of the scope now.
+async fn incidents(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    match live_scope(&s, tenant.clone()).await {
+        Some(scope) => Json(&scope.incidents).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("no event of tenant {tenant:?} received yet: no incident to give"),
+        ),
+    }
+}
+
+async fn stats(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    // Null until the tenant's first event: nothing received is no count.
+    let incidents = live_scope(&s, tenant.clone())
+        .await
+        .map(|scope| scope.incidents.len());
     let stored = s.log.records().await.unwrap_or(0);
     Json(json!({
         "events_stored": stored,
@@ -509,9 +650,9 @@ async fn stats(State(s): State<Shared>) -> Response {
         "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
         "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
         "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
-        // The live scope is not computed by this slice yet: no incident
-        // count is claimed (null, never 0).
-        "incidents": null,
+        "tenant": tenant,
+        "events_observed": s.live.events(&tenant),
+        "incidents": incidents,
     }))
     .into_response()
 }

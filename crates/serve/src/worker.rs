@@ -20,6 +20,8 @@ use vigie_hunt::Detectors;
 use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, EventLog};
 
+use crate::live::LiveScope;
+
 /// The consumer name of the detection worker in the log.
 pub const CONSUMER: &str = "detect";
 
@@ -27,6 +29,9 @@ pub const CONSUMER: &str = "detect";
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredDetection {
     pub id: String,
+    /// `detection` (a rule) or `ioc` (an indicator of `--ioc`), as in
+    /// `hunt`'s timeline.
+    pub kind: &'static str,
     pub tenant: String,
     pub rule_id: String,
     pub rule_title: String,
@@ -122,13 +127,32 @@ impl Detections {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Every stored detection, in the order stored (bounded by `limit`).
-    pub fn list(&self, limit: usize) -> Vec<serde_json::Value> {
+    /// The stored detections of `tenant`, in the order stored (bounded
+    /// by `limit`).
+    pub fn list(&self, tenant: &str, limit: usize) -> Vec<serde_json::Value> {
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|d| d["tenant"] == tenant)
             .take(limit)
             .collect()
+    }
+}
+
+/// What judges an event: the engine `hunt` compiles, the indicators
+/// `hunt --ioc` loads, and how events are read (`--input-timezone`).
+pub struct Judging {
+    pub engine: Arc<Option<vigie_detect::Engine>>,
+    pub indicators: Option<Arc<vigie_intel::Matcher>>,
+    pub read: vigie_source::ReadOptions,
+}
+
+impl Judging {
+    pub fn detectors(&self) -> Detectors<'_> {
+        Detectors {
+            engine: self.engine.as_ref().as_ref(),
+            indicators: self.indicators.as_deref(),
+        }
     }
 }
 
@@ -197,9 +221,10 @@ fn json_lines(source: &str) -> bool {
 /// (Sysmon's `UtcTime`, Logstash's `@timestamp`). Read one by one, such
 /// events would be hours off while claiming to be UTC.
 pub fn judge(
-    detectors: &Detectors<'_>,
+    judging: &Judging,
     deliveries: &[Delivery],
     progress: &Progress,
+    observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
 ) -> Vec<StoredDetection> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -220,7 +245,7 @@ pub fn judge(
         // nor the worker: said, counted, the position moves on.
         let mut found = Vec::new();
         let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            judge_request(detectors, group, progress, &mut found)
+            judge_request(judging, group, progress, observe, &mut found)
         }));
         match judged {
             Ok(()) => out.append(&mut found),
@@ -254,9 +279,10 @@ pub fn judge(
 /// splits on newlines) read as one file whose line `n` is delivery
 /// `n - 1`; or one syslog message alone.
 fn judge_request(
-    detectors: &Detectors<'_>,
+    judging: &Judging,
     group: &[Delivery],
     progress: &Progress,
+    observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
     out: &mut Vec<StoredDetection>,
 ) {
     let received = chrono::DateTime::from_timestamp_micros(group[0].received);
@@ -264,15 +290,18 @@ fn judge_request(
         // Year-less syslog times lie before their receipt.
         reference_time: received,
         sha256: false,
-        ..Default::default()
+        ..judging.read.clone()
     };
-    let name = format!("ingest:{}", group[0].source);
+    let detectors = judging.detectors();
+    // Evidence names the event by its place in the log, where it is kept
+    // as it arrived: `serve:TENANT/SOURCE#position=N`.
+    let name = format!("serve:{}/{}", group[0].tenant, group[0].source);
     let mut text = Vec::with_capacity(group.iter().map(|d| d.event.len() + 1).sum());
     for d in group {
         text.extend_from_slice(&d.event);
         text.push(b'\n');
     }
-    let (events, report) = vigie_source::read_bytes(&name, &text, &opts);
+    let (mut events, report) = vigie_source::read_bytes(&name, &text, &opts);
     let unread = |d: &Delivery, reason: String| {
         progress.problem(
             Problem {
@@ -308,7 +337,7 @@ fn judge_request(
         }
     }
     let mut matches: Vec<Match> = Vec::new();
-    for event in &events {
+    for event in &mut events {
         let d = if group.len() == 1 {
             &group[0]
         } else {
@@ -320,8 +349,11 @@ fn judge_request(
             };
             d
         };
+        event.origin.locator = vigie_event::Locator::Position(d.position.0);
+        let event = &*event;
         matches.clear();
-        detectors.evaluate(event, &mut matches);
+        let from_rules = detectors.evaluate(event, &mut matches);
+        observe(d, event, &matches);
         if !matches.iter().any(|m| m.generate) {
             continue;
         }
@@ -329,7 +361,7 @@ fn judge_request(
         let raw: serde_json::Value = serde_json::from_slice(&d.event).unwrap_or_else(|_| {
             serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
         });
-        for m in matches.iter().filter(|m| m.generate) {
+        for (i, m) in matches.iter().enumerate().filter(|(_, m)| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
             let identity = match (&event.computer, &event.channel, event.record_id) {
                 (Some(c), Some(ch), Some(r)) => EventIdentity::Record {
@@ -341,6 +373,7 @@ fn judge_request(
             };
             out.push(StoredDetection {
                 id: detection_id(&d.tenant, &rule_id, identity),
+                kind: if i >= from_rules { "ioc" } else { "detection" },
                 tenant: d.tenant.clone(),
                 rule_id,
                 rule_title: m.rule.title.clone(),
@@ -361,13 +394,69 @@ fn judge_request(
     }
 }
 
+/// The consumer that rebuilds the live scope at start; it never commits,
+/// so each start reads the log again from its beginning.
+pub const REPLAY: &str = "scope-replay";
+
+/// Rebuilds the live scope from the events judged before this start (up
+/// to the detection worker's committed position): read again, judged
+/// again, observed — their detections are already stored. Said on stderr
+/// with its size, since it takes the time of a `hunt` over the log.
+async fn replay(log: &dyn EventLog, judging: &Arc<Judging>, live: &Arc<LiveScope>) {
+    let upto = match log.committed(CONSUMER).await {
+        Ok(Some(p)) => p.0,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("vigie serve: the live scope cannot be rebuilt: {e}");
+            return;
+        }
+    };
+    eprintln!(
+        "vigie serve: rebuilding the live scope from the {} events already judged",
+        upto + 1
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let batch = match log.consume(REPLAY, 8192, Duration::from_millis(100)).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("vigie serve: the live scope cannot be rebuilt: {e}");
+                return;
+            }
+        };
+        let mut batch: Vec<Delivery> = batch.into_iter().filter(|d| d.position.0 <= upto).collect();
+        let done = batch.is_empty() || batch.last().is_some_and(|d| d.position.0 >= upto);
+        if !batch.is_empty() {
+            let (judging, live) = (judging.clone(), live.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                // Problems were counted the first time; not twice.
+                let quiet = Progress::default();
+                judge(&judging, &batch, &quiet, &|d, e, m| {
+                    live.observe(&d.tenant, e, m)
+                });
+                batch.clear();
+            })
+            .await;
+        }
+        if done {
+            break;
+        }
+    }
+    eprintln!(
+        "vigie serve: live scope rebuilt in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// Runs for ever: consume, judge, store, commit.
 pub async fn run(
     log: Arc<dyn EventLog>,
-    engine: Arc<Option<vigie_detect::Engine>>,
+    judging: Arc<Judging>,
     detections: Arc<Detections>,
     progress: Arc<Progress>,
+    live: Arc<LiveScope>,
 ) {
+    replay(log.as_ref(), &judging, &live).await;
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
             Ok(b) => b,
@@ -380,14 +469,12 @@ pub async fn run(
         let Some(last) = batch.last().map(|d| d.position) else {
             continue;
         };
-        let (engine2, progress2) = (engine.clone(), progress.clone());
+        let (judging2, progress2, live2) = (judging.clone(), progress.clone(), live.clone());
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
-            let detectors = Detectors {
-                engine: engine2.as_ref().as_ref(),
-                indicators: None,
-            };
-            judge(&detectors, &batch, &progress2)
+            judge(&judging2, &batch, &progress2, &|d, e, m| {
+                live2.observe(&d.tenant, e, m)
+            })
         })
         .await
         // judge catches what fails per request; nothing else can.

@@ -286,7 +286,7 @@ fn place_of(l: &Locator) -> Place {
             chunk: None,
             record_id: Some(*r),
         },
-        Locator::None => Place::File,
+        Locator::None | Locator::Position(_) => Place::File,
     }
 }
 

@@ -18,6 +18,11 @@ pub fn locator_words(lang: Lang, l: &Locator) -> String {
         Locator::Line(n) => tr!(lang, "ligne {n}", "line {n}"),
         Locator::Index(n) => tr!(lang, "élément {n}", "item {n}"),
         Locator::None => String::new(),
+        Locator::Position(n) => tr!(
+            lang,
+            "position {n} du journal de vigie serve",
+            "position {n} of vigie serve's log"
+        ),
     }
 }
 

@@ -112,7 +112,7 @@ impl Detection {
 fn locator_key(o: &Origin) -> u64 {
     match o.locator {
         vigie_event::Locator::Record(n) | vigie_event::Locator::Line(n) => n,
-        vigie_event::Locator::Index(n) => n,
+        vigie_event::Locator::Index(n) | vigie_event::Locator::Position(n) => n,
         vigie_event::Locator::None => 0,
     }
 }
@@ -361,6 +361,7 @@ impl RowText {
             vigie_event::Locator::Record(n) => write!(self.locator, "record={n}"),
             vigie_event::Locator::Line(n) => write!(self.locator, "line={n}"),
             vigie_event::Locator::Index(n) => write!(self.locator, "index={n}"),
+            vigie_event::Locator::Position(n) => write!(self.locator, "position={n}"),
             vigie_event::Locator::None => Ok(()),
         };
     }

@@ -238,13 +238,7 @@ pub type EvidenceEvents = HashMap<(String, (u8, u64)), Event>;
 
 /// The key of an evidence event in [`EvidenceEvents`].
 pub fn evidence_key(source: &str, l: &Locator) -> (String, (u8, u64)) {
-    let at = match l {
-        Locator::Record(n) => (0, *n),
-        Locator::Line(n) => (1, *n),
-        Locator::Index(n) => (2, *n),
-        Locator::None => (3, 0),
-    };
-    (source.to_string(), at)
+    (source.to_string(), l.key())
 }
 
 /// The evidence events the findings need (the processes of the scope),
