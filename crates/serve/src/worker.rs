@@ -45,6 +45,10 @@ pub struct StoredDetection {
     /// The source that sent the event, and its place in the log.
     pub source: String,
     pub position: u64,
+    /// When the event was received (durable) and when it was judged
+    /// (UTC, µs): the delay from receipt to detection, per detection.
+    pub received: Option<String>,
+    pub detected: String,
     /// The event as it arrived.
     pub event: serde_json::Value,
 }
@@ -336,6 +340,10 @@ fn judge_request(
             }
         }
     }
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let received_at = received.map(stamp);
+    let detected_at = stamp(chrono::Utc::now());
     let mut matches: Vec<Match> = Vec::new();
     for event in &mut events {
         let d = if group.len() == 1 {
@@ -388,6 +396,8 @@ fn judge_request(
                 record_id: event.record_id,
                 source: d.source.clone(),
                 position: d.position.0,
+                received: received_at.clone(),
+                detected: detected_at.clone(),
                 event: raw.clone(),
             });
         }
