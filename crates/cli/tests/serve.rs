@@ -11,6 +11,8 @@
 //! - `kill -9`, restart: every acknowledged event and its detections
 //!   there, none twice; the live scope rebuilt from the log.
 //! - The live scope (`/api/v1/scope`) says what `hunt --scope` says.
+//! - Events sent again (same computer, channel, record id) are kept but
+//!   not judged twice.
 //! - Heavy senders: bodies wait for a slot, then 429; a bulk request of
 //!   too many items 413; events kept under their token's tenant;
 //!   `--ioc` indicators matched beside the rules.
@@ -380,6 +382,27 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         stats(&base, &admin)["incidents"].as_u64(),
         Some(live["incidents"].as_array().unwrap().len() as u64)
     );
+
+    // An at-least-once shipper sends a file again: kept in the log as
+    // sent, not judged nor observed twice (same computer, channel and
+    // record id).
+    let once = stats(&base, &admin);
+    let (s, r) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        &std::fs::read(&files[0]).unwrap(),
+        false,
+    );
+    assert_eq!(s, 200, "{r}");
+    let resent = r["accepted"].as_u64().unwrap();
+    assert!(resent > 0);
+    sent += resent;
+    processed(&base, &admin, sent);
+    let twice = stats(&base, &admin);
+    assert_eq!(twice["events_duplicate"].as_u64(), Some(resent), "{twice}");
+    assert_eq!(twice["events_observed"], once["events_observed"], "{twice}");
+    assert_eq!(twice["detections"], once["detections"], "{twice}");
 
     // Hostile bodies: clear errors, good lines kept.
     let (s, r) = post(

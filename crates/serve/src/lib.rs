@@ -644,6 +644,7 @@ async fn stats(
         // the log, in `unreadable_recent`), or whose judging failed.
         "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
         "events_failed": s.progress.failed.load(Ordering::Relaxed),
+        "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
         "unreadable_recent": s.progress.recent(),
         "detections": s.detections.count(),
         "requests_busy": s.busy.load(Ordering::Relaxed),
