@@ -235,7 +235,7 @@ impl ReadArgs {
     }
 }
 
-fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
+pub fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
     s.parse()
         .map_err(|e: vigie_lang::UnknownLang| e.to_string())
 }

@@ -6,18 +6,24 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
+use vigie_serve::file::ServeFile;
 use vigie_serve::tokens::{self, Scope};
 
 use crate::RuleArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Where the event log, the detections and the tokens are kept.
+    /// Where the event log, the detections and the tokens are kept
+    /// (required, here or in the --config file).
     #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
-    /// HTTP address to listen on (loopback by default; port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub data: Option<PathBuf>,
+    /// HTTP address to listen on (default 127.0.0.1:8080; port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// A TOML file whose keys are these options' long names (`_` for `-`);
+    /// an option given here wins over the file (docs/serve.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Also receive syslog over UDP here (RFC 3164/5424; e.g. 0.0.0.0:514).
     #[arg(long, value_name = "ADDR")]
     pub syslog_udp: Option<SocketAddr>,
@@ -42,18 +48,23 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let mut config = vigie_serve::Config::new(args.data.clone());
-    config.listen = args.listen;
-    config.syslog_udp = args.syslog_udp;
-    config.syslog_tcp = args.syslog_tcp;
-    config.hunt.rules = args.rules.sources();
-    config.hunt.load = args.rules.load_options();
-    config.hunt.assets = args.assets.clone();
-    config.hunt.ioc = args.ioc.clone();
-    let speech = args.speech.speech();
-    config.hunt.lang = speech.lang;
-    config.hunt.zone = speech.zone;
-    config.hunt.read.input_zone = args.input_timezone;
+    let file = match &args.config {
+        Some(path) => match ServeFile::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("vigie: error: --config {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => ServeFile::default(),
+    };
+    let config = match merge(&args, &file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigie: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -63,6 +74,85 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }))
     .map_err(|e| anyhow!("{e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The options, the file's keys where an option is not given, the
+/// defaults where neither says.
+fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, String> {
+    let data = args
+        .data
+        .clone()
+        .or_else(|| file.data.clone())
+        .ok_or("--data DIR is required (or `data` in the --config file)")?;
+    let mut config = vigie_serve::Config::new(data);
+    file.limit(&mut config);
+    if let Some(listen) = args.listen.or(file.listen) {
+        config.listen = listen;
+    }
+    config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
+    config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
+    let mut rules = args.rules.clone();
+    if rules.rules.is_empty() {
+        rules.rules = file.rules.clone();
+    }
+    rules.no_builtin |= file.no_builtin;
+    rules.no_sigmahq |= file.no_sigmahq;
+    if rules.status.is_empty() {
+        for s in &file.status {
+            if !vigie_detect::STATUSES.contains(&s.as_str()) {
+                return Err(format!(
+                    "status {s:?} in the --config file: one of {}",
+                    vigie_detect::STATUSES.join(", ")
+                ));
+            }
+        }
+        rules.status = file.status.clone();
+    }
+    if rules.placeholders.is_none() {
+        if let Some(p) = &file.placeholders {
+            rules.placeholders = Some(
+                vigie_detect::Placeholders::load(p)
+                    .map_err(|e| format!("placeholders {}: {}", p.display(), e.reason))?,
+            );
+        }
+    }
+    config.hunt.rules = rules.sources();
+    config.hunt.load = rules.load_options();
+    if rules.min_level.is_none() {
+        config.hunt.load.min_level = file.min_level;
+    }
+    config.hunt.assets = args.assets.clone().or_else(|| file.assets.clone());
+    config.hunt.ioc = if args.ioc.is_empty() {
+        file.ioc.clone()
+    } else {
+        args.ioc.clone()
+    };
+    let mut speech = args.speech.clone();
+    if speech.lang.is_none() {
+        if let Some(l) = &file.lang {
+            speech.lang =
+                Some(crate::parse_lang(l).map_err(|e| format!("lang in the --config file: {e}"))?);
+        }
+    }
+    if speech.timezone.is_none() {
+        if let Some(z) = &file.timezone {
+            speech.timezone = Some(
+                crate::parse_zone(z).map_err(|e| format!("timezone in the --config file: {e}"))?,
+            );
+        }
+    }
+    let speech = speech.speech();
+    config.hunt.lang = speech.lang;
+    config.hunt.zone = speech.zone;
+    config.hunt.read.input_zone = match (args.input_timezone, &file.input_timezone) {
+        (Some(z), _) => Some(z),
+        (None, Some(z)) => Some(
+            crate::parse_zone(z)
+                .map_err(|e| format!("input_timezone in the --config file: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    Ok(config)
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -621,6 +621,17 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         sent += body["accepted"].as_u64().unwrap();
     }
     processed(&base, &admin, sent);
+    // The same counters for Prometheus.
+    let (status, metrics) = get(&base, "/metrics", Some(&admin));
+    assert_eq!(status, 200);
+    let stored = stats(&base, &admin)["events_stored"].as_u64().unwrap();
+    assert!(
+        metrics.contains(&format!("\nvigie_events_stored_total {stored}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE vigie_requests_busy_total counter\nvigie_requests_busy_total 1\n")
+    );
     let (_, body) = get(
         &base,
         "/api/v1/detections?limit=10000&tenant=mairie-de-fouesnant",
@@ -821,4 +832,66 @@ fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
         .collect();
     served.sort();
     assert_eq!(served, hunted, "same detections, same times");
+}
+
+/// `--config FILE`: the options as TOML keys (paths relative to the
+/// file), the command line winning; a misspelt key or no data directory
+/// is a usage error (exit 2) that names it.
+#[test]
+fn the_config_file_holds_the_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let admin = token(&tmp.path().join("var"), "admin");
+    let conf = etc.join("vigie.toml");
+    std::fs::write(
+        &conf,
+        "data = \"../var\"\nlisten = \"127.0.0.1:1\"\nsyslog_tcp = \"127.0.0.1:0\"\nmin_level = \"high\"\nlang = \"fr\"\n",
+    )
+    .unwrap();
+    // --listen on the command line wins over the file's.
+    let mut child = vigie()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+            break at.to_string();
+        }
+        said.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server { child, base };
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("vigie serve: syslog TCP on 127.0.0.1:")),
+        "{said:?}"
+    );
+    let s = stats(&server.base, &admin);
+    assert_eq!(s["events_stored"].as_u64(), Some(0), "{s}");
+    drop(server);
+
+    std::fs::write(&conf, "data = \"../var\"\nlisten_on = \"0.0.0.0:80\"\n").unwrap();
+    let out = vigie()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listen_on") && err.contains("vigie.toml"),
+        "{err}"
+    );
+
+    let out = vigie().args(["serve"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
 }

@@ -14,6 +14,7 @@
 //! retro-hunt and the console come next (docs/serve.md).
 
 pub mod elastic;
+pub mod file;
 pub mod live;
 pub mod syslog;
 pub mod tokens;
@@ -98,6 +99,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
+    (Method::GET, "/metrics", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
@@ -285,6 +287,7 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             "/api/v1/ingest" => post(ingest),
             "/api/v1/detections" => get(detections),
             "/api/v1/stats" => get(stats),
+            "/metrics" => get(metrics),
             "/api/v1/scope" => get(scope),
             "/api/v1/incidents" => get(incidents),
             "/" => get(elastic::root),
@@ -566,6 +569,81 @@ async fn detections(
         Ok(list) => Json(list).into_response(),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable"),
     }
+}
+
+/// The counters in Prometheus' text format (version 0.0.4), for a
+/// `scrape_config` with `authorization: { credentials: TOKEN }`.
+async fn metrics(State(s): State<Shared>) -> Response {
+    let stored = s.log.records().await.unwrap_or(0);
+    let p = &s.progress;
+    let counters: [(&str, &str, u64); 11] = [
+        ("events_stored", "Events kept in the event log.", stored),
+        (
+            "events_processed",
+            "Events judged since start.",
+            p.processed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_unreadable",
+            "Events kept but in no format Vigie reads.",
+            p.unreadable.load(Ordering::Relaxed),
+        ),
+        (
+            "events_failed",
+            "Events whose judging failed (a defect).",
+            p.failed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_duplicate",
+            "Events sent again, not judged twice.",
+            p.duplicates.load(Ordering::Relaxed),
+        ),
+        ("detections", "Detections stored.", s.detections.count()),
+        (
+            "requests_busy",
+            "Requests told 429 (no body slot).",
+            s.busy.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_refused",
+            "Syslog messages refused (too long).",
+            s.syslog.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_lost",
+            "Syslog messages not stored (log failure).",
+            s.syslog.lost.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_connections_refused",
+            "Syslog TCP connections refused (too many).",
+            s.syslog.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tenants",
+            "Tenants whose events were received.",
+            s.live.tenants().len() as u64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        let (kind, suffix) = if name == "tenants" {
+            ("gauge", "")
+        } else {
+            ("counter", "_total")
+        };
+        text.push_str(&format!(
+            "# HELP vigie_{name}{suffix} {help}\n# TYPE vigie_{name}{suffix} {kind}\nvigie_{name}{suffix} {value}\n"
+        ));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
