@@ -19,7 +19,8 @@
 //! On open, every segment is checked: each must start where the previous
 //! one ends (its frame headers are walked to count its records), or the
 //! log refuses to open and names the missing positions
-//! ([`StoreError::Missing`]). Sealed segments (synced before the next one
+//! ([`StoreError::Missing`]); `events/newest-segment`, written when a
+//! segment starts, tells when the newest one is gone. Sealed segments (synced before the next one
 //! starts) hold only acknowledged frames. The last segment is scanned
 //! whole: a damaged last frame — no frame of this log after it — was being
 //! written when the process or the machine stopped, never acknowledged,
@@ -97,8 +98,9 @@ struct Writer {
     size: u64,
     /// The next frame's first position.
     next: u64,
-    /// The current segment's directory entry is not known durable yet.
-    dir_unsynced: bool,
+    /// The current segment is new: its directory entry and the newest
+    /// segment mark are not known durable yet.
+    new_segment: bool,
     /// Why the writer must not append any more (the file holds bytes it
     /// could not cut): every append fails until the log is reopened, which
     /// judges those bytes as a torn tail.
@@ -138,7 +140,7 @@ fn missing(dir: &Path, first: u64, end: u64) -> Result<StoreError> {
     Ok(StoreError::Missing {
         events: dir.display().to_string(),
         first,
-        last: after.unwrap_or(end).max(first + 1) - 1,
+        last: Some(after.unwrap_or(end).max(first + 1) - 1),
     })
 }
 
@@ -147,6 +149,59 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(io(format!("sync {}", dir.display())))
 }
+
+/// Why the current segment, as `meta` shows it, must not be appended to
+/// when the writer expects it to hold `size` bytes.
+fn unusable(meta: &fs::Metadata, size: u64) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() == 0 {
+            return Some("the current event segment was deleted".into());
+        }
+    }
+    (meta.len() != size).then(|| {
+        format!(
+            "the current event segment holds {} bytes, {size} expected",
+            meta.len()
+        )
+    })
+}
+
+/// Writes `value` to `dir/name` so that a crash leaves the old value or
+/// the new one, never a mix: a temporary file synced, renamed, the
+/// directory synced.
+fn write_durably(dir: &Path, name: &str, value: u64) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io(format!("write {}", tmp.display())))?;
+    f.write_all(value.to_string().as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io(format!("write {}", tmp.display())))?;
+    fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
+    sync_dir(dir)
+}
+
+/// A number written by [`write_durably`], if the file is there.
+fn read_number(path: &Path) -> Result<Option<u64>> {
+    match fs::read_to_string(path) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Invalid(format!("{}: not a position", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Io {
+            what: format!("read {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+/// The file that names the newest segment ever started (its first
+/// position): the segment files alone cannot tell that the newest one is
+/// gone, and the log would then give its positions again to new events.
+const NEWEST: &str = "newest-segment";
 
 fn old_format(path: &Path) -> StoreError {
     StoreError::Invalid(format!(
@@ -213,7 +268,7 @@ impl FileLog {
                 return Err(StoreError::Missing {
                     events: events.display().to_string(),
                     first: expected,
-                    last: first - 1,
+                    last: Some(first - 1),
                 });
             }
             let path = events.join(segment_name(first));
@@ -234,6 +289,14 @@ impl FileLog {
             return Err(old_format(&path));
         }
         let scan = frame::scan(&bytes, last);
+        // The newest segment ever started must still be there.
+        if read_number(&events.join(NEWEST))?.is_some_and(|newest| newest > last) {
+            return Err(StoreError::Missing {
+                events: events.display().to_string(),
+                first: last + scan.records,
+                last: None,
+            });
+        }
         let mut recovery = Recovery {
             records: last + scan.records,
             segments: firsts.len() as u64,
@@ -270,7 +333,7 @@ impl FileLog {
                     file,
                     size: scan.good as u64,
                     next,
-                    dir_unsynced: false,
+                    new_segment: false,
                     broken: None,
                 }),
                 durable: AtomicU64::new(next),
@@ -314,24 +377,18 @@ impl Inner {
         if w.size > 0 && w.size + bytes.len() as u64 > self.segment_bytes {
             self.rotate(&mut w)?;
         }
-        if w.dir_unsynced {
-            // A new segment's name must be durable before anything in it
-            // is acknowledged; retried here until it is.
+        if w.new_segment {
+            // A new segment's name, and the mark that it exists, must be
+            // durable before anything in it is acknowledged; retried here
+            // until they are (nothing is in it yet: it starts at `next`).
             sync_dir(&self.events)?;
-            w.dir_unsynced = false;
+            write_durably(&self.events, NEWEST, w.next)?;
+            w.new_segment = false;
         }
         // The frame's checksums cover where it goes: the file must end
         // where the writer thinks it does.
-        let on_disk = w
-            .file
-            .metadata()
-            .map_err(io("stat the event segment"))?
-            .len();
-        if on_disk != w.size {
-            let why = format!(
-                "the current event segment holds {on_disk} bytes, {} expected",
-                w.size
-            );
+        let meta = w.file.metadata().map_err(io("stat the event segment"))?;
+        if let Some(why) = unusable(&meta, w.size) {
             w.broken = Some(why.clone());
             return Err(StoreError::MustReopen(why));
         }
@@ -377,25 +434,13 @@ impl Inner {
             .map_err(io(format!("create {}", path.display())))?;
         w.file = file;
         w.size = 0;
-        w.dir_unsynced = true;
+        w.new_segment = true;
         Ok(())
     }
 
     fn committed(&self, consumer: &str) -> Result<Option<Position>> {
         check_consumer(consumer)?;
-        let path = self.consumers.join(format!("{consumer}.pos"));
-        match fs::read_to_string(&path) {
-            Ok(s) => s
-                .trim()
-                .parse()
-                .map(|p| Some(Position(p)))
-                .map_err(|_| StoreError::Invalid(format!("{}: not a position", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io {
-                what: format!("read {}", path.display()),
-                source: e,
-            }),
-        }
+        Ok(read_number(&self.consumers.join(format!("{consumer}.pos")))?.map(Position))
     }
 
     fn commit(&self, consumer: &str, upto: Position) -> Result<()> {
@@ -406,14 +451,7 @@ impl Inner {
                 upto.0
             )));
         }
-        let path = self.consumers.join(format!("{consumer}.pos"));
-        let tmp = self.consumers.join(format!("{consumer}.pos.tmp"));
-        let mut f = File::create(&tmp).map_err(io(format!("write {}", tmp.display())))?;
-        f.write_all(upto.0.to_string().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io(format!("write {}", tmp.display())))?;
-        fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
-        sync_dir(&self.consumers)
+        write_durably(&self.consumers, &format!("{consumer}.pos"), upto.0)
     }
 
     /// Reads up to `max` durable records for `consumer`.

@@ -77,12 +77,13 @@ pub enum StoreError {
     Damaged { segment: String, offset: u64 },
     /// Positions that no segment holds: a segment file moved aside or
     /// deleted. The log does not open, and a reader does not go on, with
-    /// a hole in it.
-    #[error("{events}: positions {first} to {last} are in no segment (a segment file moved aside or deleted?); the log is left as it is: put the segment back")]
+    /// a hole in it. `last` is unknown when the log's newest segment is
+    /// the one gone.
+    #[error("{events}: positions {first} {} are in no segment (a segment file moved aside or deleted?); the log is left as it is: put the segment back", until(last))]
     Missing {
         events: String,
         first: u64,
-        last: u64,
+        last: Option<u64>,
     },
     /// The writer could not undo a failed append: nothing more is appended
     /// until the log is reopened (which cuts what that append left).
@@ -90,6 +91,13 @@ pub enum StoreError {
     MustReopen(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+fn until(last: &Option<u64>) -> String {
+    match last {
+        Some(last) => format!("to {last}"),
+        None => "and after".into(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -207,9 +207,9 @@ async fn segmented(dir: &Path) -> Vec<u64> {
     }
     let mut firsts: Vec<u64> = std::fs::read_dir(dir.join("events"))
         .unwrap()
-        .map(|e| {
+        .filter_map(|e| {
             let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_suffix(".seg").unwrap().parse().unwrap()
+            name.strip_suffix(".seg").map(|n| n.parse().unwrap())
         })
         .collect();
     firsts.sort();
@@ -224,24 +224,53 @@ fn aside(dir: &Path, first: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_segment_moved_aside_stops_the_open_naming_the_missing_positions() {
-    for moved in [0, 1] {
+    // The first, one in the middle, the newest, the two newest.
+    for moved in [vec![0], vec![1], vec![11], vec![10, 11]] {
         let dir = tempfile::tempdir().unwrap();
         let firsts = segmented(dir.path()).await;
-        aside(dir.path(), firsts[moved]);
-        let (from, to) = (firsts[moved], firsts[moved + 1] - 1);
+        assert_eq!(firsts.len(), 12, "one batch per segment: {firsts:?}");
+        for &m in &moved {
+            aside(dir.path(), firsts[m]);
+        }
+        let from = firsts[moved[0]];
+        let (to, said_to) = match firsts.get(moved[moved.len() - 1] + 1) {
+            Some(next) => (Some(next - 1), format!("to {}", next - 1)),
+            None => (None, "and after".to_string()),
+        };
         match FileLog::open(dir.path(), 200) {
             Err(e @ StoreError::Missing { first, last, .. }) => {
-                assert_eq!((first, last), (from, to));
+                assert_eq!((first, last), (from, to), "{moved:?}");
                 let said = e.to_string();
                 assert!(
-                    said.contains(&format!("positions {from} to {to}")),
+                    said.contains(&format!("positions {from} {said_to}")),
                     "{said}"
                 );
             }
             Err(e) => panic!("{e}"),
-            Ok(_) => panic!("opened with positions {from} to {to} missing"),
+            Ok(_) => panic!("opened with segments {moved:?} moved aside"),
         }
     }
+}
+
+/// The segment being written deleted under the running service: appends
+/// stop (they would be acknowledged into a file no one will read).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_current_segment_deleted_stops_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = FileLog::open(dir.path(), 64 << 20).unwrap();
+    log.append(one("{\"n\":0}")).await.unwrap();
+    std::fs::remove_file(dir.path().join(SEG0)).unwrap();
+    for _ in 0..2 {
+        match log.append(one("{\"n\":1}")).await {
+            Err(e @ StoreError::MustReopen(_)) => {
+                assert!(e.to_string().contains("deleted"), "{e}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(a) => panic!("acknowledged into a deleted file at {:?}", a.first),
+        }
+    }
+    assert_eq!(log.records().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +294,7 @@ async fn a_reader_stops_at_a_missing_segment_and_never_skips() {
     assert_eq!(seen, want, "everything before the hole, nothing after it");
     match err {
         StoreError::Missing { first, last, .. } => {
-            assert_eq!((first, last), (firsts[2], firsts[3] - 1))
+            assert_eq!((first, last), (firsts[2], Some(firsts[3] - 1)))
         }
         e => panic!("{e}"),
     }
