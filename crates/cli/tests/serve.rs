@@ -10,6 +10,8 @@
 //!   line named, the good ones kept).
 //! - `kill -9`, restart: every acknowledged event and its detections
 //!   there, none twice.
+//! - Heavy senders: bodies wait for a slot, then 429; a bulk request of
+//!   too many items 413; events kept under their token's tenant.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -24,10 +26,14 @@ fn vigie() -> Command {
 }
 
 fn token(data: &Path, scope: &str) -> String {
+    token_of(data, scope, "default")
+}
+
+fn token_of(data: &Path, scope: &str, tenant: &str) -> String {
     let out = vigie()
         .args(["token", "create", "--data"])
         .arg(data)
-        .args(["--scope", scope])
+        .args(["--scope", scope, "--tenant", tenant])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -405,6 +411,76 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(again.len(), served.len());
 }
 
+/// Senders that would take the server's memory get told to wait: four
+/// bodies being read at once hold every slot, the fifth request waits
+/// [`vigie_serve::SLOT_WAIT`] then gets 429 with `Retry-After` (what
+/// Beats, Fluent Bit, Vector and Logstash retry on); a bulk request of
+/// more than [`vigie_serve::elastic::MAX_BULK_ITEMS`] items gets 413
+/// before any is kept; and what a tenant's token sends is detected under
+/// that tenant.
+#[test]
+fn senders_are_bounded_and_kept_under_their_tenant() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let commune = token_of(&data, "ingest", "mairie-de-fouesnant");
+    let server = start(&data);
+    let base = server.base.clone();
+    let addr = base.strip_prefix("http://").unwrap();
+
+    let mut slow = Vec::new();
+    for _ in 0..vigie_serve::BODIES_AT_ONCE {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "POST /api/v1/ingest HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {commune}\r\n\
+             Content-Length: 100000\r\n\r\n{{\"a\":"
+        )
+        .unwrap();
+        slow.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let (status, body) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&commune),
+        b"{\"x\":1}\n",
+        false,
+    );
+    assert_eq!(status, 429, "{body}");
+    assert!(asked.elapsed() >= vigie_serve::SLOT_WAIT - Duration::from_millis(200));
+    assert_eq!(stats(&base, &admin)["requests_busy"].as_u64(), Some(1));
+    drop(slow);
+
+    let too_many = "{\"create\":{}}\n{\"a\":1}\n".repeat(vigie_serve::elastic::MAX_BULK_ITEMS + 1);
+    let (status, body) = post(&base, "/_bulk", Some(&commune), too_many.as_bytes(), false);
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(stats(&base, &admin)["events_stored"].as_u64(), Some(0));
+
+    // The demo's logs, sent with the commune's token.
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut sent = 0;
+    for file in jsonl_files(&demo.join("scenario/logs")) {
+        let text = std::fs::read(&file).unwrap();
+        let (status, body) = post(&base, "/api/v1/ingest", Some(&commune), &text, false);
+        assert_eq!(status, 200, "{body}");
+        sent += body["accepted"].as_u64().unwrap();
+    }
+    processed(&base, &admin, sent);
+    let (_, body) = get(&base, "/api/v1/detections?limit=10000", Some(&admin));
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(served.len() > 10, "{}", served.len());
+    assert!(served.iter().all(|d| d["tenant"] == "mairie-de-fouesnant"));
+}
+
 /// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587
 /// octet counting on the same connection) and UDP: every message kept,
 /// a message past the limit refused and counted, the same detections as
@@ -454,9 +530,16 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
     for l in &lines[..half] {
         tcp.write_all(format!("{l}\n").as_bytes()).unwrap();
     }
-    // A message past the 1 MiB limit, skipped whole: the stream stays in step.
+    // A line past the 1 MiB limit, then a message past it with its
+    // count: each skipped whole, the stream stays in step.
     let huge = "x".repeat((1 << 20) + 10);
+    tcp.write_all(format!("{huge}\n").as_bytes()).unwrap();
     tcp.write_all(format!("{} {huge}", huge.len()).as_bytes())
+        .unwrap();
+    // A counted message holding a newline: the messages after it are
+    // still matched to their own events.
+    let two = "<13>Dec  5 10:00:00 fw01 first half\nsecond half";
+    tcp.write_all(format!("{} {two}", two.len()).as_bytes())
         .unwrap();
     for l in &lines[half..] {
         tcp.write_all(format!("{} {l}", l.len()).as_bytes())
@@ -467,11 +550,25 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
     for l in &abroad {
         udp.send_to(l.as_bytes(), at("UDP")).unwrap();
     }
-    let expected = (lines.len() + abroad.len()) as u64;
+    // Bytes that are no log: kept (evidence), counted as unreadable with
+    // their place in the log and the reason.
+    udp.send_to(b"\x01\x02\x03\xff\xfe", at("UDP")).unwrap();
+    let expected = (lines.len() + abroad.len() + 2) as u64;
     processed(&server.base, &admin, expected);
     let s = stats(&server.base, &admin);
     assert_eq!(s["events_stored"].as_u64(), Some(expected), "{s}");
-    assert_eq!(s["syslog_refused"].as_u64(), Some(1), "{s}");
+    assert_eq!(s["syslog_refused"].as_u64(), Some(2), "{s}");
+    assert_eq!(s["events_unreadable"].as_u64(), Some(1), "{s}");
+    let problem = &s["unreadable_recent"][0];
+    assert_eq!(problem["source"], "syslog-udp", "{s}");
+    assert!(problem["position"].as_u64().unwrap() < expected, "{s}");
+    assert!(
+        problem["reason"]
+            .as_str()
+            .unwrap()
+            .contains("starts with 01 02 03"),
+        "{s}"
+    );
     let (_, body) = get(&server.base, "/api/v1/detections", Some(&admin));
     let served: Vec<Value> = serde_json::from_str(&body).unwrap();
     let key = |d: &Value| {

@@ -65,11 +65,15 @@ pub fn load(
         } else {
             vigie_intel::import_path(Path::new(source))
         }
-        .map_err(|e| IndicatorsError(e.to_string()))?;
+        .map_err(|e| IndicatorsError(hide_secrets(source, &e.to_string())))?;
         all.merge(imported);
     }
     let mut report = IndicatorsReport {
-        sources: sources.to_vec(),
+        // Credentials given in a feed's URL never reach the manifest.
+        sources: sources
+            .iter()
+            .map(|s| vigie_intel::http::redact_url(s))
+            .collect(),
         files: all.files,
         imported: all.indicators.len(),
         not_imported: all.problems_total.clone(),
@@ -84,6 +88,19 @@ pub fn load(
         .map(|(indicator, reason)| Rejected { indicator, reason })
         .collect();
     Ok(Some((Arc::new(matcher), report)))
+}
+
+/// A message about `source` with its secrets hidden (see
+/// [`vigie_intel::http::redact_url`]).
+fn hide_secrets(source: &str, message: &str) -> String {
+    let shown = vigie_intel::http::redact_url(source);
+    let mut m = message.replace(source, &shown);
+    if let Ok(url) = url::Url::parse(source) {
+        if let Some(p) = url.password() {
+            m = m.replace(p, "***");
+        }
+    }
+    m
 }
 
 impl IndicatorsReport {

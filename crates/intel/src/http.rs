@@ -94,3 +94,61 @@ pub fn get_bytes(
     let f = get(agent, url, auth, None, etag, limit)?;
     Ok((f.body, f.etag))
 }
+
+/// A URL as it may be shown or written down (manifests, messages, logs):
+/// a user name and password in it, and the values of query parameters
+/// that carry keys (`key`, `token`, `auth…`, `pass…`, `secret`,
+/// `apikey`, `sig…`), are replaced by `***`. Feed URLs are often given
+/// that way; secrets must never reach a log or a report.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return raw.to_string();
+    };
+    if !url.username().is_empty() {
+        let _ = url.set_username("***");
+    }
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    if url.query().is_some() {
+        let secret = |k: &str| {
+            let k = k.to_ascii_lowercase();
+            ["key", "token", "auth", "pass", "secret", "sig", "session"]
+                .iter()
+                .any(|s| k.contains(s))
+        };
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn secrets_in_urls_are_hidden() {
+        assert_eq!(
+            redact_url(
+                "https://misp:s3cret@feeds.example.fr/feed/manifest.json?authkey=ABC&page=2"
+            ),
+            "https://***:***@feeds.example.fr/feed/manifest.json?authkey=***&page=2"
+        );
+        assert_eq!(
+            redact_url("https://feeds.example.fr/iocs.csv"),
+            "https://feeds.example.fr/iocs.csv"
+        );
+        assert_eq!(redact_url("./local/file.csv"), "./local/file.csv");
+    }
+}

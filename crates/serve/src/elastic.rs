@@ -18,12 +18,18 @@ use axum::Json;
 use serde_json::{json, Value};
 use vigie_store::IngestBatch;
 
-use crate::{body_bytes, error, Shared};
+use crate::{body_bytes, error, Caller, Shared};
+
+/// Items in one bulk request, at most: more is answered 413 before any
+/// is kept (Beats send 1,600 by default, Logstash 125, Vector and Fluent
+/// Bit a few thousand), so that a body of tiny items cannot make the
+/// server hold millions of them.
+pub const MAX_BULK_ITEMS: usize = 50_000;
 
 /// The version announced: one Beats 8 and 9 accept.
 pub const VERSION: &str = "8.17.0";
 
-fn product(mut r: Response) -> Response {
+pub(crate) fn product(mut r: Response) -> Response {
     r.headers_mut().insert(
         "X-Elastic-Product",
         HeaderValue::from_static("Elasticsearch"),
@@ -74,13 +80,17 @@ enum Item {
     },
 }
 
-fn parse(bytes: &[u8], default_index: &str, max_line: usize) -> Vec<Item> {
+/// The items of a bulk body; `Err` with their count past [`MAX_BULK_ITEMS`].
+fn parse(bytes: &[u8], default_index: &str, max_line: usize) -> Result<Vec<Item>, usize> {
     let mut items = Vec::new();
     let mut lines = bytes
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     while let Some(action_line) = lines.next() {
+        if items.len() == MAX_BULK_ITEMS {
+            return Err(items.len() + 1);
+        }
         let action: Option<(String, Value)> = serde_json::from_slice::<Value>(action_line)
             .ok()
             .and_then(|v| {
@@ -147,24 +157,39 @@ fn parse(bytes: &[u8], default_index: &str, max_line: usize) -> Vec<Item> {
             }),
         }
     }
-    items
+    Ok(items)
 }
 
 pub(crate) async fn bulk(
     State(s): State<Shared>,
     path: Option<axum::extract::Path<String>>,
+    axum::Extension(caller): axum::Extension<Caller>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(_slot) = s.bodies.clone().acquire_owned().await else {
-        return product(error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"));
-    };
-    let bytes = match body_bytes(&headers, &body, s.config.max_inflated) {
-        Ok(b) => b,
-        Err(e) => return product(error(StatusCode::BAD_REQUEST, &e)),
-    };
     let default_index = path.map(|p| p.0).unwrap_or_else(|| "logs".into());
-    let items = parse(&bytes, &default_index, s.config.max_line);
+    // Inflating and parsing take CPU: off the threads serving requests.
+    let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
+    let parsed = tokio::task::spawn_blocking(move || {
+        body_bytes(&headers, &body, max_inflated).map(|b| parse(&b, &default_index, max_line))
+    })
+    .await;
+    let items = match parsed {
+        Ok(Ok(Ok(items))) => items,
+        Ok(Ok(Err(_))) => return product(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "more than {MAX_BULK_ITEMS} items in one request: send them in smaller requests"
+            ),
+        )),
+        Ok(Err(e)) => return product(error(StatusCode::BAD_REQUEST, &e)),
+        Err(_) => {
+            return product(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the body could not be checked",
+            ))
+        }
+    };
     let docs: Vec<Vec<u8>> = items
         .iter()
         .filter_map(|i| match i {
@@ -176,7 +201,7 @@ pub(crate) async fn bulk(
         0
     } else {
         let batch = IngestBatch {
-            tenant: "default".into(),
+            tenant: caller.tenant,
             source: "elasticsearch-bulk".into(),
             received: chrono::Utc::now().timestamp_micros(),
             events: docs,

@@ -109,8 +109,10 @@ pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) log: Arc<dyn EventLog>,
     detections: Arc<Detections>,
-    processed: Arc<AtomicU64>,
+    progress: Arc<worker::Progress>,
     syslog: Arc<syslog::SyslogStats>,
+    /// Requests told 429 because every body slot stayed taken.
+    busy: AtomicU64,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -173,12 +175,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         })?,
     );
     let log: Arc<dyn EventLog> = Arc::new(log);
-    let processed = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
         Arc::new(engine),
         detections.clone(),
-        processed.clone(),
+        progress.clone(),
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -216,8 +218,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         config,
         log,
         detections,
-        processed,
+        progress,
         syslog: syslog_stats,
+        busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
     let tokens = tokens::Live::new(&state.config.data, tokens);
@@ -246,6 +249,16 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             other => unreachable!("route {other} without a handler"),
         };
         debug_assert!(*method == Method::GET || *method == Method::POST);
+        // Bodies are read inside a slot (layered before the token check,
+        // so only authenticated requests wait for one).
+        let handler = if *method == Method::POST {
+            handler.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                body_slot,
+            ))
+        } else {
+            handler
+        };
         let handler = match *access {
             Access::Open => handler,
             Access::Needs(scope) => {
@@ -254,8 +267,12 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
                     move |req: axum::extract::Request, next: axum::middleware::Next| {
                         let tokens = tokens.clone();
                         async move {
+                            let mut req = req;
                             match presented(req.headers()).and_then(|t| tokens.check(&t)) {
-                                Some(r) if r.scope.allows(scope) => next.run(req).await,
+                                Some(r) if r.scope.allows(scope) => {
+                                    req.extensions_mut().insert(Caller { tenant: r.tenant });
+                                    next.run(req).await
+                                }
                                 Some(_) => error(
                                     StatusCode::FORBIDDEN,
                                     "this token's scope does not allow it",
@@ -280,6 +297,49 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         app = app.route(path, handler);
     }
     app.with_state(state)
+}
+
+/// Who sent a request, as its token says: its events are kept under
+/// the token's tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) tenant: String,
+}
+
+/// How long a request waits for a body slot before being told to come
+/// back (429): shippers (Beats, Fluent Bit, Vector, Logstash) retry on
+/// 429 with backoff, keeping the events on their side meanwhile.
+pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Holds one of [`BODIES_AT_ONCE`] slots while the request's body is
+/// read, inflated and checked: the body is only read from the socket
+/// once a slot is held, so memory is bounded by the number of slots
+/// whatever the number of senders (the others wait in their TCP
+/// buffers, then get 429).
+async fn body_slot(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let slot = tokio::time::timeout(SLOT_WAIT, s.bodies.clone().acquire_owned()).await;
+    match slot {
+        Ok(Ok(slot)) => {
+            let resp = next.run(req).await;
+            drop(slot);
+            resp
+        }
+        Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(_) => {
+            s.busy.fetch_add(1, Ordering::Relaxed);
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy: send again in a few seconds",
+            );
+            resp.headers_mut()
+                .insert("Retry-After", "5".parse().expect("header"));
+            elastic::product(resp)
+        }
+    }
 }
 
 /// The token a request presents: `Bearer`, the password of basic auth, or
@@ -328,14 +388,15 @@ pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result
     Ok(out)
 }
 
-async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let Ok(_slot) = s.bodies.clone().acquire_owned().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    };
-    let bytes = match body_bytes(&headers, &body, s.config.max_inflated) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
-    };
+/// JSON Lines checked: the events kept, the count and first reasons of
+/// those refused.
+struct Checked {
+    events: Vec<Vec<u8>>,
+    rejected: Vec<serde_json::Value>,
+    rejected_count: usize,
+}
+
+fn check_lines(bytes: &[u8], max_line: usize) -> Checked {
     let mut events = Vec::new();
     let mut rejected = Vec::new();
     let mut rejected_count = 0usize;
@@ -344,12 +405,8 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let why = if line.len() > s.config.max_line {
-            Some(format!(
-                "line of {} bytes (at most {})",
-                line.len(),
-                s.config.max_line
-            ))
+        let why = if line.len() > max_line {
+            Some(format!("line of {} bytes (at most {max_line})", line.len()))
         } else {
             match serde_json::from_slice::<serde_json::Value>(line) {
                 Ok(serde_json::Value::Object(_)) => None,
@@ -367,10 +424,43 @@ async fn ingest(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
             }
         }
     }
+    Checked {
+        events,
+        rejected,
+        rejected_count,
+    }
+}
+
+async fn ingest(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Inflating and parsing take CPU: off the threads serving requests.
+    let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
+    let checked = tokio::task::spawn_blocking(move || {
+        body_bytes(&headers, &body, max_inflated).map(|b| check_lines(&b, max_line))
+    })
+    .await;
+    let Checked {
+        events,
+        rejected,
+        rejected_count,
+    } = match checked {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the body could not be checked",
+            )
+        }
+    };
     let accepted = events.len();
     if accepted > 0 {
         let batch = IngestBatch {
-            tenant: "default".into(),
+            tenant: caller.tenant,
             source: "http".into(),
             received: chrono::Utc::now().timestamp_micros(),
             events,
@@ -408,10 +498,17 @@ async fn stats(State(s): State<Shared>) -> Response {
     let stored = s.log.records().await.unwrap_or(0);
     Json(json!({
         "events_stored": stored,
-        "events_processed": s.processed.load(Ordering::Relaxed),
+        "events_processed": s.progress.processed.load(Ordering::Relaxed),
+        // Stored but not readable as an event (said, with their place in
+        // the log, in `unreadable_recent`), or whose judging failed.
+        "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
+        "events_failed": s.progress.failed.load(Ordering::Relaxed),
+        "unreadable_recent": s.progress.recent(),
         "detections": s.detections.count(),
+        "requests_busy": s.busy.load(Ordering::Relaxed),
         "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
         "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
+        "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
         // The live scope is not computed by this slice yet: no incident
         // count is claimed (null, never 0).
         "incidents": null,

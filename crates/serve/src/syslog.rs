@@ -16,8 +16,16 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
 use vigie_store::{EventLog, IngestBatch};
 
-/// Messages sent together share one append, up to this many.
+/// Messages sent together share one append, up to this many…
 const BATCH: usize = 1000;
+/// …and up to about this many bytes.
+const BATCH_BYTES: usize = 4 << 20;
+/// TCP connections served at once, at most: each holds a read buffer
+/// and a batch. Firewalls and relays keep one or a few; past this, a new
+/// connection is closed at once (counted).
+pub const MAX_CONNECTIONS: usize = 256;
+/// Digits of an octet count, at most (RFC 6587: a message length).
+const COUNT_DIGITS: u64 = 10;
 
 /// Counts of what the listeners could not keep.
 #[derive(Debug, Default)]
@@ -26,6 +34,8 @@ pub struct SyslogStats {
     pub refused: AtomicU64,
     /// Messages not stored because the log failed.
     pub lost: AtomicU64,
+    /// TCP connections closed at once: [`MAX_CONNECTIONS`] were open.
+    pub connections_refused: AtomicU64,
 }
 
 async fn store(log: &dyn EventLog, source: &str, events: Vec<Vec<u8>>, stats: &SyslogStats) {
@@ -71,10 +81,14 @@ pub async fn udp(
                 continue;
             };
             let mut events = vec![trim(&buf[..n]).to_vec()];
+            let mut bytes = n;
             // What arrived meanwhile joins this append.
-            while events.len() < BATCH {
+            while events.len() < BATCH && bytes < BATCH_BYTES {
                 match socket.try_recv_from(&mut buf) {
-                    Ok((n, _)) => events.push(trim(&buf[..n]).to_vec()),
+                    Ok((n, _)) => {
+                        bytes += n;
+                        events.push(trim(&buf[..n]).to_vec())
+                    }
                     Err(_) => break,
                 }
             }
@@ -94,20 +108,32 @@ pub async fn tcp(
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let task = async move {
         loop {
-            let Ok((stream, _peer)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "vigie serve: syslog TCP: {MAX_CONNECTIONS} connections open, {peer} refused"
+                );
+                drop(stream);
                 continue;
             };
             let (log, stats) = (log.clone(), stats.clone());
             tokio::spawn(async move {
+                let _slot = slot;
                 let mut r = BufReader::with_capacity(1 << 16, stream);
                 let mut events = Vec::new();
+                let mut bytes = 0usize;
                 let mut ended = false;
                 loop {
                     match next_message(&mut r, max_message).await {
                         Ok(Some(Ok(m))) => {
                             if !m.is_empty() {
+                                bytes += m.len();
                                 events.push(m);
                             }
                         }
@@ -118,7 +144,12 @@ pub async fn tcp(
                     }
                     // Store when nothing more is waiting, the batch is
                     // full, or the connection ended.
-                    if ended || events.len() >= BATCH || r.buffer().is_empty() {
+                    if ended
+                        || events.len() >= BATCH
+                        || bytes >= BATCH_BYTES
+                        || r.buffer().is_empty()
+                    {
+                        bytes = 0;
                         let batch = std::mem::take(&mut events);
                         store(log.as_ref(), "syslog-tcp", batch, &stats).await;
                     }
@@ -134,65 +165,153 @@ pub async fn tcp(
 
 /// The next message of a TCP stream: `None` at its end, `Some(Err(()))`
 /// for one refused (too long: skipped whole).
+///
+/// RFC 6587 tells the framing by the first bytes: digits then a space is
+/// an octet count; anything else is a line. Every read is bounded: the
+/// count by [`COUNT_DIGITS`], a line by `max` (its excess is skipped, not
+/// kept), so no sender can make a connection hold more than `max` bytes.
 async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> std::io::Result<Option<Result<Vec<u8>, ()>>> {
-    let first = loop {
+    loop {
         let buf = r.fill_buf().await?;
         match buf.first() {
             None => return Ok(None),
             // Blank lines between messages.
             Some(b'\n' | b'\r' | b' ') => r.consume(1),
-            Some(&b) => break b,
+            Some(_) => break,
+        }
+    }
+    // The leading digits, read across buffer refills.
+    let mut digits = Vec::new();
+    let next = loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            break None;
+        }
+        let room = COUNT_DIGITS as usize + 1 - digits.len();
+        let d = buf
+            .iter()
+            .take(room)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let after = buf.get(d).copied();
+        digits.extend_from_slice(&buf[..d]);
+        r.consume(d);
+        if digits.len() > COUNT_DIGITS as usize {
+            break None;
+        }
+        if after.is_some() {
+            break after;
         }
     };
-    if first.is_ascii_digit() {
-        // Octet counting: "LEN SP MSG".
-        let mut len = Vec::new();
-        let n = r.read_until(b' ', &mut len).await?;
-        let digits = std::str::from_utf8(
-            trim(&len[..n])
-                .strip_suffix(b" ")
-                .unwrap_or(trim(&len[..n])),
-        )
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok());
-        match digits {
-            Some(len) if len <= max => {
-                let mut m = vec![0u8; len];
-                r.read_exact(&mut m).await?;
-                Ok(Some(Ok(trim(&m).to_vec())))
-            }
-            Some(len) => {
-                // Skipped whole, the stream stays in step.
-                let mut skip = (&mut *r).take(len as u64);
-                tokio::io::copy(&mut skip, &mut tokio::io::sink()).await?;
-                Ok(Some(Err(())))
-            }
-            // Not a count after all: a line that starts with a digit.
-            None => {
-                let mut rest = Vec::new();
-                r.read_until(b'\n', &mut rest).await?;
-                let mut m = len;
-                m.extend_from_slice(&rest);
-                Ok(Some(if m.len() > max {
-                    Err(())
-                } else {
-                    Ok(trim(&m).to_vec())
-                }))
-            }
-        }
-    } else {
-        let mut m = Vec::new();
-        let mut limited = (&mut *r).take(max as u64 + 1);
-        limited.read_until(b'\n', &mut m).await?;
-        if m.len() > max && !m.ends_with(b"\n") {
-            // Too long: drop the rest of the line.
-            let mut rest = Vec::new();
-            r.read_until(b'\n', &mut rest).await?;
+    if next == Some(b' ') && !digits.is_empty() && digits.len() <= COUNT_DIGITS as usize {
+        r.consume(1);
+        let len: usize = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(usize::MAX);
+        if len > max {
+            // Skipped whole, the stream stays in step.
+            let mut skip = (&mut *r).take(len as u64);
+            tokio::io::copy(&mut skip, &mut tokio::io::sink()).await?;
             return Ok(Some(Err(())));
         }
-        Ok(Some(Ok(trim(&m).to_vec())))
+        let mut m = vec![0u8; len];
+        r.read_exact(&mut m).await?;
+        return Ok(Some(Ok(trim(&m).to_vec())));
+    }
+    // A line (which may start with digits).
+    let mut m = digits;
+    let room = (max + 1).saturating_sub(m.len()) as u64;
+    (&mut *r).take(room).read_until(b'\n', &mut m).await?;
+    if m.len() > max && !m.ends_with(b"\n") {
+        // Too long: drop the rest of the line.
+        skip_line(r).await?;
+        return Ok(Some(Err(())));
+    }
+    Ok(Some(Ok(trim(&m).to_vec())))
+}
+
+/// Drops the rest of a line without keeping it: a line without end
+/// takes no memory, only time (the sender's).
+async fn skip_line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<()> {
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message of `stream`, read through a buffer of `capacity`
+    /// bytes (small, so that counts and lines straddle refills).
+    async fn messages(stream: &[u8], capacity: usize, max: usize) -> Vec<Result<String, ()>> {
+        let mut r = BufReader::with_capacity(capacity, stream);
+        let mut out = Vec::new();
+        while let Some(m) = next_message(&mut r, max).await.unwrap() {
+            out.push(m.map(|m| String::from_utf8(m).unwrap()));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn framing_is_told_by_digits_then_a_space() {
+        let stream = b"5 hello14 <13>Jan 1 a b\n2026\nnext line\n123456789012345 long digits\n";
+        for capacity in [1, 2, 3, 7, 64] {
+            assert_eq!(
+                messages(stream, capacity, 100).await,
+                vec![
+                    Ok("hello".to_string()),
+                    Ok("<13>Jan 1 a b".to_string()),
+                    Ok("2026".to_string()),
+                    Ok("next line".to_string()),
+                    Ok("123456789012345 long digits".to_string()),
+                ],
+                "buffer of {capacity}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn too_long_messages_are_skipped_whole_and_the_stream_stays_in_step() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(b"ok 1\n");
+        stream.extend_from_slice(&vec![b'x'; 5000]);
+        stream.extend_from_slice(b"\n");
+        stream.extend_from_slice(b"300 ");
+        stream.extend_from_slice(&vec![b'y'; 300]);
+        stream.extend_from_slice(b"4 ok 2");
+        // Digits then a newline: a line, not a count.
+        stream.extend_from_slice(b"99999999999999999999\nok 3\n");
+        // A line without end, longer than the limit: refused, not kept.
+        stream.extend_from_slice(&vec![b'z'; 5000]);
+        assert_eq!(
+            messages(&stream, 64, 100).await,
+            vec![
+                Ok("ok 1".to_string()),
+                Err(()),
+                Err(()),
+                Ok("ok 2".to_string()),
+                Ok("99999999999999999999".to_string()),
+                Ok("ok 3".to_string()),
+                Err(()),
+            ]
+        );
     }
 }

@@ -100,8 +100,18 @@ impl Detections {
             return Ok(0);
         }
         let mut f = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        f.write_all(&bytes)?;
-        f.sync_data()?;
+        let before = f.metadata()?.len();
+        if let Err(e) = f.write_all(&bytes).and_then(|_| f.sync_data()) {
+            // A part written would be a fragment glued to the next line:
+            // cut back to the last whole line (the batch is retried).
+            if let Err(cut) = f.set_len(before).and_then(|_| f.sync_data()) {
+                return Err(std::io::Error::other(format!(
+                    "{e}; and the partial write could not be cut ({cut}): {} needs repair",
+                    self.path.display()
+                )));
+            }
+            return Err(e);
+        }
         let n = added.len();
         ids.extend(added);
         self.count.fetch_add(n as u64, Ordering::Relaxed);
@@ -122,6 +132,62 @@ impl Detections {
     }
 }
 
+/// What the worker has done, for `/api/v1/stats`.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Events judged.
+    pub processed: AtomicU64,
+    /// Events stored that could not be read as an event.
+    pub unreadable: AtomicU64,
+    /// Events whose judging failed (a defect of Vigie: said, counted,
+    /// the others carry on).
+    pub failed: AtomicU64,
+    recent: Mutex<std::collections::VecDeque<Problem>>,
+}
+
+/// One event that could not be read or judged, with its place in the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub position: u64,
+    pub tenant: String,
+    pub source: String,
+    pub reason: String,
+}
+
+/// Problems kept for `/api/v1/stats` (the latest; the counts are whole).
+const RECENT: usize = 50;
+
+impl Progress {
+    fn problem(&self, p: Problem, failed: bool) {
+        let counter = if failed {
+            &self.failed
+        } else {
+            &self.unreadable
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if r.len() == RECENT {
+            r.pop_front();
+        }
+        r.push_back(p);
+    }
+
+    /// The latest problems, oldest first.
+    pub fn recent(&self) -> Vec<Problem> {
+        let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        r.iter().cloned().collect()
+    }
+}
+
+/// Whether a source's events are JSON documents, one per line (HTTP
+/// ingestion and `_bulk` check it before storing): those of one request
+/// are read together. Anything else (syslog) is read message by
+/// message: a message may hold a newline, and one UDP batch mixes
+/// senders of different formats.
+fn json_lines(source: &str) -> bool {
+    matches!(source, "http" | "elasticsearch-bulk")
+}
+
 /// The detections of delivered events.
 ///
 /// Events are read together per request (same tenant, source and time of
@@ -130,42 +196,129 @@ impl Detections {
 /// collector's local time) from the references other records carry
 /// (Sysmon's `UtcTime`, Logstash's `@timestamp`). Read one by one, such
 /// events would be hours off while claiming to be UTC.
-pub fn judge(detectors: &Detectors<'_>, deliveries: &[Delivery]) -> Vec<StoredDetection> {
+pub fn judge(
+    detectors: &Detectors<'_>,
+    deliveries: &[Delivery],
+    progress: &Progress,
+) -> Vec<StoredDetection> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < deliveries.len() {
         let d0 = &deliveries[start];
-        let end = deliveries[start..]
-            .iter()
-            .position(|d| {
-                d.tenant != d0.tenant || d.source != d0.source || d.received != d0.received
-            })
-            .map_or(deliveries.len(), |i| start + i);
-        judge_request(detectors, &deliveries[start..end], &mut out);
+        let end = if json_lines(&d0.source) {
+            deliveries[start..]
+                .iter()
+                .position(|d| {
+                    d.tenant != d0.tenant || d.source != d0.source || d.received != d0.received
+                })
+                .map_or(deliveries.len(), |i| start + i)
+        } else {
+            start + 1
+        };
+        let group = &deliveries[start..end];
+        // A defect met on one request's events must not stop the others
+        // nor the worker: said, counted, the position moves on.
+        let mut found = Vec::new();
+        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            judge_request(detectors, group, progress, &mut found)
+        }));
+        match judged {
+            Ok(()) => out.append(&mut found),
+            Err(_) => {
+                for d in group {
+                    progress.problem(
+                        Problem {
+                            position: d.position.0,
+                            tenant: d.tenant.clone(),
+                            source: d.source.clone(),
+                            reason:
+                                "judging this event failed (a defect of Vigie: please report it)"
+                                    .into(),
+                        },
+                        true,
+                    );
+                }
+                eprintln!(
+                    "vigie serve: judging events {}..={} failed; counted in /api/v1/stats, the others go on",
+                    group[0].position.0,
+                    group[group.len() - 1].position.0
+                );
+            }
+        }
         start = end;
     }
     out
 }
 
-/// One request's events: one line each (lines never hold a newline:
-/// ingestion splits on them), read as one file whose line `n` is
-/// delivery `n - 1`.
-fn judge_request(detectors: &Detectors<'_>, group: &[Delivery], out: &mut Vec<StoredDetection>) {
-    let opts = vigie_source::ReadOptions::default();
+/// One request's events (JSON documents, one line each: ingestion
+/// splits on newlines) read as one file whose line `n` is delivery
+/// `n - 1`; or one syslog message alone.
+fn judge_request(
+    detectors: &Detectors<'_>,
+    group: &[Delivery],
+    progress: &Progress,
+    out: &mut Vec<StoredDetection>,
+) {
+    let received = chrono::DateTime::from_timestamp_micros(group[0].received);
+    let opts = vigie_source::ReadOptions {
+        // Year-less syslog times lie before their receipt.
+        reference_time: received,
+        sha256: false,
+        ..Default::default()
+    };
     let name = format!("ingest:{}", group[0].source);
     let mut text = Vec::with_capacity(group.iter().map(|d| d.event.len() + 1).sum());
     for d in group {
         text.extend_from_slice(&d.event);
         text.push(b'\n');
     }
-    let (events, _report) = vigie_source::read_bytes(&name, &text, &opts);
+    let (events, report) = vigie_source::read_bytes(&name, &text, &opts);
+    let unread = |d: &Delivery, reason: String| {
+        progress.problem(
+            Problem {
+                position: d.position.0,
+                tenant: d.tenant.clone(),
+                source: d.source.clone(),
+                reason,
+            },
+            false,
+        )
+    };
+    if group.len() == 1 && events.is_empty() {
+        let reason = report
+            .errors
+            .first()
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| "not a log format Vigie reads".into());
+        unread(&group[0], reason);
+    } else {
+        for e in &report.errors {
+            match e.place {
+                vigie_source::Place::Line(n) => {
+                    if let Some(d) = (n as usize).checked_sub(1).and_then(|i| group.get(i)) {
+                        unread(d, e.message.clone());
+                    }
+                }
+                _ => {
+                    for d in group {
+                        unread(d, e.message.clone());
+                    }
+                }
+            }
+        }
+    }
     let mut matches: Vec<Match> = Vec::new();
     for event in &events {
-        let vigie_event::Locator::Line(n) = event.origin.locator else {
-            continue;
-        };
-        let Some(d) = (n as usize).checked_sub(1).and_then(|i| group.get(i)) else {
-            continue;
+        let d = if group.len() == 1 {
+            &group[0]
+        } else {
+            let vigie_event::Locator::Line(n) = event.origin.locator else {
+                continue;
+            };
+            let Some(d) = (n as usize).checked_sub(1).and_then(|i| group.get(i)) else {
+                continue;
+            };
+            d
         };
         matches.clear();
         detectors.evaluate(event, &mut matches);
@@ -213,7 +366,7 @@ pub async fn run(
     log: Arc<dyn EventLog>,
     engine: Arc<Option<vigie_detect::Engine>>,
     detections: Arc<Detections>,
-    processed: Arc<AtomicU64>,
+    progress: Arc<Progress>,
 ) {
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
@@ -227,20 +380,18 @@ pub async fn run(
         let Some(last) = batch.last().map(|d| d.position) else {
             continue;
         };
-        let engine2 = engine.clone();
+        let (engine2, progress2) = (engine.clone(), progress.clone());
+        let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
             let detectors = Detectors {
                 engine: engine2.as_ref().as_ref(),
                 indicators: None,
             };
-            let found = judge(&detectors, &batch);
-            (found, batch.len())
+            judge(&detectors, &batch, &progress2)
         })
-        .await;
-        let Ok((found, n)) = found else {
-            eprintln!("vigie serve: detection worker: a batch failed to evaluate");
-            continue;
-        };
+        .await
+        // judge catches what fails per request; nothing else can.
+        .unwrap_or_default();
         // Stored before the position moves; retried until it is (a full
         // disk is said every time, and nothing after it is judged first).
         loop {
@@ -256,6 +407,6 @@ pub async fn run(
         if let Err(e) = log.commit(CONSUMER, last).await {
             eprintln!("vigie serve: commit: {e}");
         }
-        processed.fetch_add(n as u64, Ordering::Relaxed);
+        progress.processed.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
