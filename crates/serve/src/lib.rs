@@ -160,8 +160,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
     let (log, recovery) = FileLog::open(&config.data, vigie_store::embedded::SEGMENT_BYTES)?;
     if recovery.truncated_bytes > 0 {
         eprintln!(
-            "vigie serve: event log: a torn last record ({} bytes, never acknowledged) was cut",
-            recovery.truncated_bytes
+            "vigie serve: event log: a torn last batch ({} bytes at offset {} of the last segment, never acknowledged) was cut",
+            recovery.truncated_bytes,
+            recovery.truncated_at.unwrap_or_default()
         );
     }
     let (engine, report) = {
