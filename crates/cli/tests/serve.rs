@@ -274,23 +274,31 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
 
     // Authentication on every route of the table.
     assert_eq!(get(&base, "/healthz", None).0, 200);
+    let call = |method: &vigie_serve::Method, path: &str, token: Option<&str>| -> u16 {
+        match method.as_str() {
+            "GET" => get(&base, path, token).0,
+            "POST" => post(&base, path, token, b"{}", false).0,
+            "PUT" => {
+                let mut req = agent().put(format!("{base}{path}"));
+                if let Some(t) = token {
+                    req = req.header("Authorization", format!("Bearer {t}"));
+                }
+                req.send(&b"{}"[..]).unwrap().status().as_u16()
+            }
+            other => panic!("a route of method {other}: test it"),
+        }
+    };
     for (method, path, access) in vigie_serve::ROUTES {
-        let path = &path.replace("{index}", "winlogbeat-8.17.0");
+        let path = &path
+            .replace("{index}", "winlogbeat-8.17.0")
+            .replace("{name}", "winlogbeat-8.17.0");
         let open = *access == vigie_serve::Access::Open;
-        let status = if *method == vigie_serve::Method::GET {
-            get(&base, path, None).0
-        } else {
-            post(&base, path, None, b"{}", false).0
-        };
+        let status = call(method, path, None);
         if open {
             assert_eq!(status, 200, "{path}");
         } else {
             assert_eq!(status, 401, "{method} {path} without a token");
-            let bad = if *method == vigie_serve::Method::GET {
-                get(&base, path, Some("vgt_not-a-token")).0
-            } else {
-                post(&base, path, Some("vgt_not-a-token"), b"{}", false).0
-            };
+            let bad = call(method, path, Some("vgt_not-a-token"));
             assert_eq!(bad, 401, "{path} with an unknown token");
         }
     }
@@ -483,6 +491,36 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         .as_str()
         .unwrap()
         .starts_with("8."));
+    // Beats' setup before sending (setup.template and setup.ilm on, the
+    // defaults), Vector's health check: each answered so that they send.
+    for (method, path) in [
+        ("HEAD", "/_index_template/winlogbeat-8.17.0"),
+        ("GET", "/_ilm/policy/winlogbeat"),
+        ("PUT", "/_ilm/policy/winlogbeat"),
+        ("PUT", "/_index_template/winlogbeat-8.17.0"),
+        ("GET", "/_xpack"),
+        ("GET", "/_cluster/health"),
+        ("GET", "/_nodes"),
+        ("GET", "/_template/logstash"),
+    ] {
+        let url = format!("{base}{path}");
+        let auth = format!("Bearer {ingest}");
+        let resp = match method {
+            "HEAD" => agent().head(url).header("Authorization", auth).call(),
+            "GET" => agent().get(url).header("Authorization", auth).call(),
+            _ => agent()
+                .put(url)
+                .header("Authorization", auth)
+                .send(&b"{\"policy\":{}}"[..]),
+        }
+        .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{method} {path}");
+        assert_eq!(
+            resp.headers().get("X-Elastic-Product").unwrap(),
+            "Elasticsearch",
+            "{method} {path}"
+        );
+    }
     let docs: Vec<String> = std::fs::read_to_string(&files[0])
         .unwrap()
         .lines()

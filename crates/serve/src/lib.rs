@@ -108,6 +108,45 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/_license", Access::Needs(Scope::Ingest)),
     (Method::POST, "/_bulk", Access::Needs(Scope::Ingest)),
     (Method::POST, "/{index}/_bulk", Access::Needs(Scope::Ingest)),
+    // What shippers call before sending (templates, ILM, health), each
+    // answered so that they go on to send (elastic.rs).
+    (Method::GET, "/_xpack", Access::Needs(Scope::Ingest)),
+    (
+        Method::GET,
+        "/_cluster/health",
+        Access::Needs(Scope::Ingest),
+    ),
+    (Method::GET, "/_nodes", Access::Needs(Scope::Ingest)),
+    (
+        Method::GET,
+        "/_index_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_index_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::GET,
+        "/_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::GET,
+        "/_ilm/policy/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_ilm/policy/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
 ];
 
 pub(crate) struct AppState {
@@ -283,20 +322,26 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
     let tokens = Arc::new(tokens);
     let mut app = Router::new();
     for (method, path, access) in ROUTES {
-        let handler = match *path {
-            "/healthz" => get(healthz),
-            "/api/v1/ingest" => post(ingest),
-            "/api/v1/detections" => get(detections),
-            "/api/v1/stats" => get(stats),
-            "/metrics" => get(metrics),
-            "/api/v1/scope" => get(scope),
-            "/api/v1/incidents" => get(incidents),
-            "/" => get(elastic::root),
-            "/_license" => get(elastic::license),
-            "/_bulk" | "/{index}/_bulk" => post(elastic::bulk),
-            other => unreachable!("route {other} without a handler"),
+        let handler = match (method.clone(), *path) {
+            (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
+            (_, "/_xpack") => get(elastic::xpack),
+            (_, "/_cluster/health") => get(elastic::health),
+            (_, "/_nodes") => get(elastic::nodes),
+            (_, "/_index_template/{name}") => get(elastic::index_template),
+            (_, "/_template/{name}") => get(elastic::legacy_template),
+            (_, "/_ilm/policy/{name}") => get(elastic::ilm_policy),
+            (_, "/healthz") => get(healthz),
+            (_, "/api/v1/ingest") => post(ingest),
+            (_, "/api/v1/detections") => get(detections),
+            (_, "/api/v1/stats") => get(stats),
+            (_, "/metrics") => get(metrics),
+            (_, "/api/v1/scope") => get(scope),
+            (_, "/api/v1/incidents") => get(incidents),
+            (_, "/") => get(elastic::root),
+            (_, "/_license") => get(elastic::license),
+            (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
+            (m, other) => unreachable!("route {m} {other} without a handler"),
         };
-        debug_assert!(*method == Method::GET || *method == Method::POST);
         // Bodies are read inside a slot (layered before the token check,
         // so only authenticated requests wait for one).
         let handler = if *method == Method::POST {
