@@ -91,6 +91,16 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     }
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
+    config.alert_webhook = file
+        .alert_webhook
+        .clone()
+        .or_else(|| std::env::var("VIGIE_ALERT_WEBHOOK").ok())
+        .filter(|u| !u.trim().is_empty());
+    if let Some(u) = &config.alert_webhook {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err("alert_webhook: an http:// or https:// URL".into());
+        }
+    }
     let mut rules = args.rules.clone();
     if rules.rules.is_empty() {
         rules.rules = file.rules.clone();

@@ -380,12 +380,18 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         "{kinds:?}"
     );
     assert!(body.contains("\"source\":\"serve:default/http\""));
+    // The incidents, each with a live id that stays as it grows.
     let (s, body) = get(&base, "/api/v1/incidents", Some(&read));
     assert_eq!(s, 200);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
-        live["incidents"]
-    );
+    let mut listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let live_ids: Vec<Value> = listed
+        .iter_mut()
+        .map(|i| i.as_object_mut().unwrap().remove("live_id").unwrap())
+        .collect();
+    assert!(live_ids
+        .iter()
+        .all(|id| id.as_str().unwrap().starts_with('L')));
+    assert_eq!(Value::Array(listed), live["incidents"]);
     assert_eq!(
         stats(&base, &admin)["incidents"].as_u64(),
         Some(live["incidents"].as_array().unwrap().len() as u64)
@@ -575,6 +581,17 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let (_, scope_after) = get(&server.base, "/api/v1/scope", Some(&read));
     let scope_after: Value = serde_json::from_str(&scope_after).unwrap();
     assert_eq!(scope_claims(&scope_after), scope_claims(&scope_before));
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&read));
+    let after: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let after_ids: BTreeSet<&str> = after
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap())
+        .collect();
+    let before_ids: BTreeSet<&str> = live_ids.iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(
+        before_ids.is_subset(&after_ids),
+        "live ids kept: {before_ids:?} {after_ids:?}"
+    );
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&read));
     let again: Vec<Value> = serde_json::from_str(&body).unwrap();
     let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
@@ -932,4 +949,136 @@ fn the_config_file_holds_the_options() {
     let out = vigie().args(["serve"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
+}
+
+/// A webhook receiver as chat tools run one: every POST body, in order.
+fn webhook() -> (String, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/vigie", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let body = loop {
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some(buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Some(b) = body {
+                if tx.send(serde_json::from_slice(&b).unwrap()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Alerts: the demo's intrusion sent over HTTP gives one message per
+/// incident at the webhook of the configuration file, named by its live
+/// id (the one `/api/v1/incidents` gives); after a restart, nothing is
+/// sent again, and the live ids stay.
+#[test]
+fn each_incident_is_sent_once_to_the_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (url, received) = webhook();
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let (server, _) = start_with(&data, &["--config", &conf]);
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut sent = 0;
+    for file in jsonl_files(&demo.join("scenario/logs")) {
+        let text = std::fs::read(&file).unwrap();
+        let (status, body) = post(&server.base, "/api/v1/ingest", Some(&admin), &text, false);
+        assert_eq!(status, 200, "{body}");
+        sent += body["accepted"].as_u64().unwrap();
+    }
+    processed(&server.base, &admin, sent);
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+    let incidents: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(!incidents.is_empty());
+    let ids: BTreeSet<String> = incidents
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap().to_string())
+        .collect();
+    // One message per incident (updates may follow while the last
+    // events are judged; never a second "new").
+    let mut new = BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(60);
+    while new != ids {
+        let left = until.saturating_duration_since(Instant::now());
+        let m = received.recv_timeout(left).expect("an alert per incident");
+        assert_eq!(m["source"], "vigie");
+        assert_eq!(m["tenant"], "default");
+        let id = m["incident"]["live_id"].as_str().unwrap().to_string();
+        assert!(m["text"].as_str().unwrap().contains(&id), "{m}");
+        assert!(
+            !m["incident"]["hosts"].as_array().unwrap().is_empty(),
+            "{m}"
+        );
+        if m["kind"] == "incident_new" {
+            assert!(new.insert(id.clone()), "{id} new twice");
+        }
+    }
+    // Until the alerter has nothing more to say (incidents seen while the
+    // events were arriving may have grown or merged since).
+    while received
+        .recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1))
+        .is_ok()
+    {}
+    let s = stats(&server.base, &admin);
+    assert!(
+        s["alerts_delivered"].as_u64().unwrap() >= ids.len() as u64,
+        "{s}"
+    );
+    assert_eq!(s["alerts_failed"].as_u64(), Some(0), "{s}");
+
+    // Restart: the same incidents under the same live ids, not sent again.
+    drop(server);
+    let (server, _) = start_with(&data, &["--config", &conf]);
+    let until = Instant::now() + Duration::from_secs(120);
+    while stats(&server.base, &admin)["events_observed"].as_u64() != Some(sent) {
+        assert!(Instant::now() < until, "scope not rebuilt");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+    let again: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let again_ids: BTreeSet<String> = again
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(again_ids, ids);
+    // Two looks of the alerter.
+    std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
+    while let Ok(m) = received.try_recv() {
+        assert_ne!(m["kind"], "incident_new", "sent again after a restart: {m}");
+    }
 }

@@ -52,6 +52,10 @@ pub struct ServeFile {
     pub timezone: Option<String>,
     /// `--input-timezone`.
     pub input_timezone: Option<String>,
+    /// Where alerts are sent: a webhook URL (it may hold a secret: keep
+    /// this file readable by the service only). Only here or in
+    /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
+    pub alert_webhook: Option<String>,
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,

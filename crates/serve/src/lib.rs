@@ -13,6 +13,7 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+pub mod alerts;
 pub mod elastic;
 pub mod file;
 pub mod live;
@@ -63,6 +64,9 @@ pub struct Config {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
     pub syslog_tcp: Option<SocketAddr>,
+    /// Where alerts are sent (a webhook URL: from the configuration file
+    /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
+    pub alert_webhook: Option<String>,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             max_line: 1 << 20,
             syslog_udp: None,
             syslog_tcp: None,
+            alert_webhook: None,
         }
     }
 }
@@ -155,6 +160,7 @@ pub(crate) struct AppState {
     detections: Arc<Detections>,
     progress: Arc<worker::Progress>,
     live: Arc<live::LiveScope>,
+    alerting: Option<Arc<alerts::Alerting>>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -256,7 +262,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         engine.clone(),
         config.hunt.lang,
         config.hunt.zone,
+        Some(&config.data),
     ));
+    let alerting = config.alert_webhook.clone().map(|url| {
+        eprintln!("vigie serve: alerts to the webhook of the configuration");
+        Arc::new(alerts::Alerting::new(url, &config.data))
+    });
+    if let Some(a) = &alerting {
+        tokio::spawn(alerts::run(live.clone(), a.clone()));
+    }
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
@@ -303,6 +317,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections,
         progress,
         live,
+        alerting,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
@@ -738,8 +753,28 @@ async fn incidents(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    match live_scope(&s, tenant.clone()).await {
-        Some(scope) => Json(&scope.incidents).into_response(),
+    let live = s.live.clone();
+    let t = tenant.clone();
+    let answer = tokio::task::spawn_blocking(move || live.answer(&t))
+        .await
+        .ok()
+        .flatten();
+    match answer {
+        // Each with its live id, which stays as the incident grows.
+        Some(a) => {
+            let list: Vec<serde_json::Value> = a
+                .scope
+                .incidents
+                .iter()
+                .zip(a.live_ids.iter())
+                .map(|(i, id)| {
+                    let mut v = serde_json::to_value(i).unwrap_or_default();
+                    v["live_id"] = json!(id);
+                    v
+                })
+                .collect();
+            Json(list).into_response()
+        }
         None => error(
             StatusCode::NOT_FOUND,
             &format!("no event of tenant {tenant:?} received yet: no incident to give"),
@@ -776,6 +811,10 @@ async fn stats(
         "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
         "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
         "tenant": tenant,
+        // Null when no webhook is configured.
+        "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
+        "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
+        "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
         "events_observed": s.live.events(&tenant),
         "incidents": incidents,
     }))

@@ -509,6 +509,7 @@ pub async fn run(
 ) {
     let seen = Arc::new(Seen::default());
     replay(log.as_ref(), &judging, &seen, &live).await;
+    live.rebuilt.store(true, Ordering::Release);
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
             Ok(b) => b,
