@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// syslog headers), as `vigie hunt --input-timezone`.
     #[arg(long, value_name = "ZONE", value_parser = crate::parse_zone)]
     pub input_timezone: Option<vigie_lang::Zone>,
+    /// A host's channel that sent nothing for this long is silent, and
+    /// alerted (default 60).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub silence_minutes: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -91,6 +95,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     }
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
+    if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
+        if m == 0 {
+            return Err("silence_minutes: at least 1".into());
+        }
+        config.silence_secs = m * 60;
+    }
     config.alert_webhook = file
         .alert_webhook
         .clone()

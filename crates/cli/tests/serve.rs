@@ -707,6 +707,26 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         ioc_hosts.contains(truth["exfiltration"]["host"].as_str().unwrap()),
         "{ioc_hosts:?}"
     );
+    // The sources' health: the demo's hosts and channels, as received
+    // just now (none silent), and the sender.
+    let (status, body) = get(
+        &base,
+        "/api/v1/sources?tenant=mairie-de-fouesnant",
+        Some(&admin),
+    );
+    assert_eq!(status, 200, "{body}");
+    let sources: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sources["senders"][0]["source"], "http", "{sources}");
+    let channels = sources["channels"].as_array().unwrap();
+    assert!(channels.len() > 20, "{}", channels.len());
+    assert!(channels.iter().all(|c| c["silent"] == false));
+    assert!(
+        channels
+            .iter()
+            .any(|c| c["host"] == "dc01.ccpab.local" && c["channel"] == "Security"),
+        "{sources}"
+    );
+    assert!(sources["coverage"]["channels"].as_array().unwrap().len() > 20);
     // Another tenant's token sees none of them, and may not ask for them.
     let other = token_of(&data, "read", "mairie-de-benodet");
     let (_, body) = get(&base, "/api/v1/detections", Some(&other));

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::health::Health;
 use crate::live::LiveScope;
 
 /// How often the live scope is looked at for new or grown incidents.
@@ -72,6 +73,8 @@ pub struct Alerting {
     url: String,
     log: PathBuf,
     sent: Mutex<HashMap<(String, String), Sent>>,
+    /// Channels already said silent (tenant, host, channel).
+    silent: Mutex<std::collections::HashSet<String>>,
     pub stats: AlertStats,
 }
 
@@ -104,6 +107,7 @@ impl Alerting {
             url,
             log,
             sent: Mutex::new(sent),
+            silent: Mutex::new(Default::default()),
             stats: AlertStats::default(),
         }
     }
@@ -185,20 +189,76 @@ fn error_kind(e: &ureq::Error) -> &'static str {
 
 /// Looks at every tenant's live scope each [`LOOK_EVERY`] and sends what
 /// is new; runs for ever.
-pub async fn run(live: Arc<LiveScope>, alerting: Arc<Alerting>) {
+pub async fn run(live: Arc<LiveScope>, health: Arc<Health>, alerting: Arc<Alerting>) {
     loop {
         tokio::time::sleep(LOOK_EVERY).await;
-        let (live, alerting) = (live.clone(), alerting.clone());
-        let _ = tokio::task::spawn_blocking(move || look(&live, &alerting)).await;
+        let (live, health, alerting) = (live.clone(), health.clone(), alerting.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            // A scope and health being rebuilt after a restart are
+            // partial: nothing from them.
+            if live.rebuilt.load(Ordering::Acquire) {
+                look(&live, &alerting);
+                look_for_silence(&health, &alerting);
+            }
+        })
+        .await;
+    }
+}
+
+/// Channels that fell silent: said once each (in one message per tenant
+/// and look, however many), again only after they sent something and
+/// fell silent anew.
+fn look_for_silence(health: &Health, a: &Alerting) {
+    let now = chrono::Utc::now().timestamp_micros();
+    for tenant in health.tenants() {
+        let h = health.of(&tenant, now);
+        let mut newly = Vec::new();
+        {
+            let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
+            for c in h.channels {
+                let key = format!("{tenant}\u{1f}{}\u{1f}{}", c.host, c.channel);
+                if !c.silent {
+                    silent.remove(&key);
+                } else if !silent.contains(&key) {
+                    newly.push((key, c));
+                }
+            }
+        }
+        if newly.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = newly
+            .iter()
+            .map(|(_, c)| format!("{} ({})", c.host, c.channel))
+            .collect();
+        let body = json!({
+            "source": "vigie",
+            "kind": "sources_silent",
+            "tenant": tenant,
+            "silence_threshold_secs": h.silence_threshold_secs,
+            "channels": newly.iter().map(|(_, c)| c).collect::<Vec<_>>(),
+            "text": format!(
+                "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
+                h.silence_threshold_secs / 60,
+                names.join(", ")
+            ),
+        });
+        match deliver(&a.url, &body) {
+            Ok(()) => {
+                a.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
+                silent.extend(newly.into_iter().map(|(k, _)| k));
+            }
+            Err(e) => {
+                a.stats.failed.fetch_add(1, Ordering::Relaxed);
+                eprintln!("vigie serve: silence alert of {tenant} not delivered: {e}");
+            }
+        }
     }
 }
 
 /// One look: the messages due, sent in order.
 fn look(live: &LiveScope, a: &Alerting) {
-    // A scope being rebuilt after a restart is partial: nothing from it.
-    if !live.rebuilt.load(Ordering::Acquire) {
-        return;
-    }
     for tenant in live.tenants() {
         let Some(answer) = live.answer(&tenant) else {
             continue;

@@ -52,6 +52,9 @@ pub struct ServeFile {
     pub timezone: Option<String>,
     /// `--input-timezone`.
     pub input_timezone: Option<String>,
+    /// `--silence-minutes`: a channel that sent nothing for this long is
+    /// silent (and alerted).
+    pub silence_minutes: Option<u64>,
     /// Where alerts are sent: a webhook URL (it may hold a secret: keep
     /// this file readable by the service only). Only here or in
     /// `VIGIE_ALERT_WEBHOOK`, never on the command line.

@@ -16,6 +16,7 @@
 pub mod alerts;
 pub mod elastic;
 pub mod file;
+pub mod health;
 pub mod live;
 pub mod syslog;
 pub mod tokens;
@@ -64,6 +65,8 @@ pub struct Config {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
     pub syslog_tcp: Option<SocketAddr>,
+    /// A channel that sent nothing for this long is silent (seconds).
+    pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
@@ -81,6 +84,7 @@ impl Config {
             syslog_udp: None,
             syslog_tcp: None,
             alert_webhook: None,
+            silence_secs: health::SILENCE_SECS,
         }
     }
 }
@@ -107,6 +111,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/metrics", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Needs(Scope::Ingest)),
@@ -160,6 +165,7 @@ pub(crate) struct AppState {
     detections: Arc<Detections>,
     progress: Arc<worker::Progress>,
     live: Arc<live::LiveScope>,
+    health: Arc<health::Health>,
     alerting: Option<Arc<alerts::Alerting>>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
@@ -264,12 +270,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         config.hunt.zone,
         Some(&config.data),
     ));
+    let health = Arc::new(health::Health::new(config.silence_secs));
     let alerting = config.alert_webhook.clone().map(|url| {
         eprintln!("vigie serve: alerts to the webhook of the configuration");
         Arc::new(alerts::Alerting::new(url, &config.data))
     });
     if let Some(a) = &alerting {
-        tokio::spawn(alerts::run(live.clone(), a.clone()));
+        tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
@@ -278,6 +285,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections.clone(),
         progress.clone(),
         live.clone(),
+        health.clone(),
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -317,6 +325,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections,
         progress,
         live,
+        health,
         alerting,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
@@ -352,6 +361,7 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             (_, "/metrics") => get(metrics),
             (_, "/api/v1/scope") => get(scope),
             (_, "/api/v1/incidents") => get(incidents),
+            (_, "/api/v1/sources") => get(sources),
             (_, "/") => get(elastic::root),
             (_, "/_license") => get(elastic::license),
             (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
@@ -780,6 +790,31 @@ async fn incidents(
             &format!("no event of tenant {tenant:?} received yet: no incident to give"),
         ),
     }
+}
+
+/// The sources' health: per sender and per host and channel, what
+/// arrived and when, which are silent; with the scope's event-time view
+/// of the same channels (gaps, record-id holes, cleared logs).
+async fn sources(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
+    let coverage = live_scope(&s, tenant)
+        .await
+        .map(|scope| scope.coverage.clone());
+    Json(json!({
+        "silence_threshold_secs": health.silence_threshold_secs,
+        "senders": health.senders,
+        "channels": health.channels,
+        "coverage": coverage,
+    }))
+    .into_response()
 }
 
 async fn stats(

@@ -20,6 +20,7 @@ use vigie_hunt::Detectors;
 use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, EventLog};
 
+use crate::health::Health;
 use crate::live::LiveScope;
 
 /// The consumer name of the detection worker in the log.
@@ -453,6 +454,7 @@ async fn replay(
     judging: &Arc<Judging>,
     seen: &Arc<Seen>,
     live: &Arc<LiveScope>,
+    health: &Arc<Health>,
 ) {
     let upto = match log.committed(CONSUMER).await {
         Ok(Some(p)) => p.0,
@@ -479,11 +481,12 @@ async fn replay(
         let done = batch.is_empty() || batch.last().is_some_and(|d| d.position.0 >= upto);
         if !batch.is_empty() {
             let (judging, seen, live) = (judging.clone(), seen.clone(), live.clone());
+            let health = health.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 // Problems were counted the first time; not twice.
                 let quiet = Progress::default();
                 judge(&judging, &batch, &seen, &quiet, &|d, e, m| {
-                    live.observe(&d.tenant, e, m)
+                    observed(&live, &health, d, e, m)
                 });
                 batch.clear();
             })
@@ -499,6 +502,19 @@ async fn replay(
     );
 }
 
+/// What follows the judging of one event: the live scope observes it,
+/// the sources' health counts it.
+fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Event, m: &[Match]) {
+    live.observe(&d.tenant, e, m);
+    health.saw(
+        &d.tenant,
+        &d.source,
+        d.received,
+        e.computer.as_deref(),
+        e.channel.as_deref(),
+    );
+}
+
 /// Runs for ever: consume, judge, store, commit.
 pub async fn run(
     log: Arc<dyn EventLog>,
@@ -506,9 +522,10 @@ pub async fn run(
     detections: Arc<Detections>,
     progress: Arc<Progress>,
     live: Arc<LiveScope>,
+    health: Arc<Health>,
 ) {
     let seen = Arc::new(Seen::default());
-    replay(log.as_ref(), &judging, &seen, &live).await;
+    replay(log.as_ref(), &judging, &seen, &live, &health).await;
     live.rebuilt.store(true, Ordering::Release);
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
@@ -523,11 +540,11 @@ pub async fn run(
             continue;
         };
         let (judging2, progress2, live2) = (judging.clone(), progress.clone(), live.clone());
-        let seen2 = seen.clone();
+        let (seen2, health2) = (seen.clone(), health.clone());
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
             judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
-                live2.observe(&d.tenant, e, m)
+                observed(&live2, &health2, d, e, m)
             })
         })
         .await
