@@ -93,6 +93,8 @@ enum Command {
     /// Access tokens of `vigie serve` (shippers, scripts).
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Run new or updated rules over the events a running `vigie serve` keeps.
+    Retrohunt(serve::RetrohuntArgs),
 }
 
 /// Sigma levels as CLI values.
@@ -260,6 +262,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => serve::run_token(cmd),
+        Command::Retrohunt(args) => serve::run_retrohunt(args),
     };
     match result {
         Ok(code) => code,

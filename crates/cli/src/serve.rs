@@ -211,3 +211,148 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
         }
     }
 }
+
+/// `vigie retrohunt`: asks a running server (the event log is its own).
+#[derive(Args, Debug, Clone)]
+pub struct RetrohuntArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Sigma rule file or directory (repeatable; .yml and .yaml files).
+    #[arg(long = "rules", value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// Only events from this time on (RFC 3339, e.g. 2026-01-10T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Only events up to this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Another tenant's events (an admin token's).
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// A file holding the admin token (else the VIGIE_TOKEN environment
+    /// variable: a token is never given on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The rule files of `paths`, in order (directories walked, sorted).
+fn rule_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            inner.sort();
+            let (dirs, files): (Vec<_>, Vec<_>) = inner.into_iter().partition(|p| p.is_dir());
+            out.extend(
+                files
+                    .into_iter()
+                    .filter(|f| f.extension().is_some_and(|x| x == "yml" || x == "yaml")),
+            );
+            out.extend(rule_files(&dirs)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Prints the detections (JSON Lines, stdout) and the summary (stderr).
+/// Exit 1 when something was found, 0 when not, 2 when it could not run.
+pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
+    let token = match &args.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow!("--token-file {}: {e}", f.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("VIGIE_TOKEN").unwrap_or_default(),
+    };
+    if token.is_empty() {
+        eprintln!("vigie: error: a token is needed: --token-file FILE or VIGIE_TOKEN");
+        return Ok(ExitCode::from(2));
+    }
+    let mut rules = String::new();
+    for f in rule_files(&args.rules).map_err(|e| anyhow!("--rules: {e}"))? {
+        let text = std::fs::read_to_string(&f).map_err(|e| anyhow!("{}: {e}", f.display()))?;
+        if !rules.is_empty() {
+            rules.push_str("\n---\n");
+        }
+        rules.push_str(&text);
+    }
+    let mut body = serde_json::json!({ "rules": rules });
+    for (key, value) in [("from", &args.from), ("to", &args.to)] {
+        if let Some(v) = value {
+            if chrono::DateTime::parse_from_rfc3339(v).is_err() {
+                eprintln!("vigie: error: --{key} {v:?}: an RFC 3339 time (2026-01-10T00:00:00Z)");
+                return Ok(ExitCode::from(2));
+            }
+            body[key] = serde_json::json!(v);
+        }
+    }
+    let mut url = format!("{}/api/v1/retrohunt", args.server.trim_end_matches('/'));
+    if let Some(t) = &args.tenant {
+        url.push_str(&format!("?tenant={}", percent_encode(t)));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = match agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(&body)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vigie: error: {}: {e}", args.server);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        let why = answer["error"].as_str().unwrap_or(text.as_str());
+        eprintln!("vigie: error: the server answered {status}: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let found = answer["detections"].as_array().cloned().unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    for d in &found {
+        use std::io::Write;
+        writeln!(out, "{d}")?;
+    }
+    let s = &answer["summary"];
+    eprintln!(
+        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read; {} detection(s) in {:.1} s; kept on the server in {}",
+        s["rules_loaded"],
+        s["rules_refused"].as_array().map_or(0, Vec::len),
+        s["events_in_range"],
+        s["events_read"],
+        s["detections"],
+        s["seconds"].as_f64().unwrap_or_default(),
+        s["kept_in"].as_str().unwrap_or("?"),
+    );
+    for r in s["rules_refused"].as_array().into_iter().flatten() {
+        eprintln!(
+            "  refused: {}: {}",
+            r["rule"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::from(if found.is_empty() { 0 } else { 1 }))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -15,7 +15,8 @@
 //!   not judged twice.
 //! - Heavy senders: bodies wait for a slot, then 429; a bulk request of
 //!   too many items 413; events kept under their token's tenant;
-//!   `--ioc` indicators matched beside the rules.
+//!   `--ioc` indicators matched beside the rules; a retro-hunt over what
+//!   was stored.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -727,6 +728,71 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         "{sources}"
     );
     assert!(sources["coverage"]["channels"].as_array().unwrap().len() > 20);
+    // Retro-hunt: a rule written after the fact (an RC4 service ticket,
+    // Kerberoasting) run over the stored events, through the CLI as a
+    // script would; a rule that cannot be loaded is listed with its
+    // reason; a range after the attack finds nothing.
+    let rules = tmp.path().join("retro");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("rc4.yml"),
+        "title: RC4 service ticket (retro-hunt)\nid: 5f0c9d7e-1d1a-4a4e-9b1e-6a2f1f3b0001\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4769\n    TicketEncryptionType: '0x17'\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    std::fs::write(rules.join("broken.yml"), "title: Broken\ndetection: [\n").unwrap();
+    let retro = |extra: &[&str]| {
+        vigie()
+            .args([
+                "retrohunt",
+                "--server",
+                &base,
+                "--tenant",
+                "mairie-de-fouesnant",
+                "--rules",
+            ])
+            .arg(&rules)
+            .args(extra)
+            .env("VIGIE_TOKEN", &admin)
+            .output()
+            .unwrap()
+    };
+    let out = retro(&[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let found: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!found.is_empty());
+    assert!(found
+        .iter()
+        .all(|d| d["rule_title"] == "RC4 service ticket (retro-hunt)"
+            && d["computer"]
+                .as_str()
+                .unwrap()
+                .to_ascii_uppercase()
+                .starts_with("DC0")
+            && d["tenant"] == "mairie-de-fouesnant"));
+    assert!(said.contains("refused: "), "{said}");
+    let out = retro(&["--from", "2026-01-18T00:00:00Z"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    // Only an admin token may run one.
+    let out = vigie()
+        .args(["retrohunt", "--server", &base, "--rules"])
+        .arg(&rules)
+        .env("VIGIE_TOKEN", &commune)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+
     // Another tenant's token sees none of them, and may not ask for them.
     let other = token_of(&data, "read", "mairie-de-benodet");
     let (_, body) = get(&base, "/api/v1/detections", Some(&other));

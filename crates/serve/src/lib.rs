@@ -18,6 +18,7 @@ pub mod elastic;
 pub mod file;
 pub mod health;
 pub mod live;
+pub mod retrohunt;
 pub mod syslog;
 pub mod tokens;
 pub mod worker;
@@ -112,6 +113,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
+    (
+        Method::POST,
+        "/api/v1/retrohunt",
+        Access::Needs(Scope::Admin),
+    ),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Needs(Scope::Ingest)),
@@ -167,6 +173,8 @@ pub(crate) struct AppState {
     live: Arc<live::LiveScope>,
     health: Arc<health::Health>,
     alerting: Option<Arc<alerts::Alerting>>,
+    /// Held while a retro-hunt runs (one at a time: it reads the whole log).
+    retrohunting: tokio::sync::Mutex<()>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -327,6 +335,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         live,
         health,
         alerting,
+        retrohunting: tokio::sync::Mutex::new(()),
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
@@ -362,6 +371,7 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             (_, "/api/v1/scope") => get(scope),
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
+            (_, "/api/v1/retrohunt") => post(retrohunt),
             (_, "/") => get(elastic::root),
             (_, "/_license") => get(elastic::license),
             (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
@@ -369,7 +379,7 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         };
         // Bodies are read inside a slot (layered before the token check,
         // so only authenticated requests wait for one).
-        let handler = if *method == Method::POST {
+        let handler = if *method == Method::POST && *path != "/api/v1/retrohunt" {
             handler.route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 body_slot,
@@ -815,6 +825,57 @@ async fn sources(
         "coverage": coverage,
     }))
     .into_response()
+}
+
+#[derive(Deserialize)]
+struct RetroQuery {
+    tenant: Option<String>,
+}
+
+/// Runs rules over the stored events (retrohunt.rs); one at a time.
+async fn retrohunt(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<RetroQuery>,
+    body: Bytes,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let req: retrohunt::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a retro-hunt request ({{\"rules\": YAML, \"from\"?, \"to\"?}}): {e}"),
+            )
+        }
+    };
+    let Ok(_running) = s.retrohunting.try_lock() else {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "a retro-hunt is running: send again when it is done",
+        );
+        resp.headers_mut()
+            .insert("Retry-After", "10".parse().expect("header"));
+        return resp;
+    };
+    match retrohunt::run(
+        s.log.as_ref(),
+        &s.config.data,
+        &s.config.hunt.read,
+        &tenant,
+        req,
+    )
+    .await
+    {
+        Ok((summary, found)) => {
+            Json(json!({ "summary": summary, "detections": found })).into_response()
+        }
+        Err(retrohunt::RetroError::Rules(e)) => error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
 }
 
 async fn stats(

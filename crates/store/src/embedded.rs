@@ -511,6 +511,13 @@ impl EventLog for FileLog {
     async fn records(&self) -> Result<u64> {
         Ok(self.inner.durable.load(Ordering::Acquire))
     }
+
+    async fn release(&self, consumer: &str) -> Result<()> {
+        check_consumer(consumer)?;
+        let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.remove(consumer);
+        Ok(())
+    }
 }
 
 /// Runs blocking file I/O off the async threads.

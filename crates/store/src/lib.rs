@@ -119,4 +119,8 @@ pub trait EventLog: Send + Sync {
     async fn committed(&self, consumer: &str) -> Result<Option<Position>>;
     /// Records held (the next record's position).
     async fn records(&self) -> Result<u64>;
+    /// Forgets what this process gave `consumer` (its committed position
+    /// stays): a one-off reader (a retro-hunt, a replay) releases what
+    /// it held once done.
+    async fn release(&self, consumer: &str) -> Result<()>;
 }
