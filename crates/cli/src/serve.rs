@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Also receive syslog over TCP here (RFC 6587 octet counting or LF framing).
     #[arg(long, value_name = "ADDR")]
     pub syslog_tcp: Option<SocketAddr>,
+    /// Also receive JSON Lines over TCP here (NXLog om_tcp with to_json(), OpenWEC's TCP output).
+    #[arg(long, value_name = "ADDR")]
+    pub ndjson_tcp: Option<SocketAddr>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
@@ -95,6 +98,7 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     }
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
+    config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
     if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
         if m == 0 {
             return Err("silence_minutes: at least 1".into());

@@ -83,7 +83,10 @@ fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
         if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
             break at.to_string();
         }
-        if let Some(rest) = line.strip_prefix("vigie serve: syslog ") {
+        if let Some(rest) = line
+            .strip_prefix("vigie serve: syslog ")
+            .or_else(|| line.strip_prefix("vigie serve: NDJSON "))
+        {
             let (kind, at) = rest.split_once(" on ").unwrap();
             others.push((kind.to_string(), at.to_string()));
         }
@@ -916,6 +919,45 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
     assert!(served
         .iter()
         .all(|d| d["event"].as_str().is_some_and(|e| e.contains("tunnel-up"))));
+}
+
+/// JSON Lines over TCP, as NXLog's `om_tcp` (with `to_json()`) and
+/// OpenWEC send them: a domain controller's Security log gives the
+/// detections `vigie hunt` gives on the same file.
+#[test]
+fn json_lines_over_tcp_detect_like_hunt() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file = demo.join("scenario/logs/DC01/Security.jsonl");
+    let only = tmp.path().join("dc01");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(&file, only.join("Security.jsonl")).unwrap();
+    let hunted = hunt_detections(&only, tmp.path());
+    assert!(!hunted.is_empty());
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (server, others) = start_with(&data, &["--ndjson-tcp", "127.0.0.1:0"]);
+    let at = &others.iter().find(|(k, _)| k == "TCP").unwrap().1;
+    let text = std::fs::read(&file).unwrap();
+    let lines = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    tcp.write_all(&text).unwrap();
+    drop(tcp);
+    processed(&server.base, &admin, lines);
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(detection_keys(&served), detection_keys(&hunted));
+    assert!(served.iter().all(|d| d["source"] == "ndjson-tcp"));
 }
 
 /// A real lab recording nobody here wrote (OTRF, NXLog → Logstash JSON,

@@ -25,6 +25,8 @@ pub struct ServeFile {
     pub syslog_udp: Option<SocketAddr>,
     /// `--syslog-tcp`.
     pub syslog_tcp: Option<SocketAddr>,
+    /// `--ndjson-tcp`.
+    pub ndjson_tcp: Option<SocketAddr>,
     /// `--rules` (a list).
     #[serde(default)]
     pub rules: Vec<PathBuf>,

@@ -66,6 +66,9 @@ pub struct Config {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
     pub syslog_tcp: Option<SocketAddr>,
+    /// JSON Lines over TCP (`--ndjson-tcp`: NXLog `om_tcp`, OpenWEC), off
+    /// unless given.
+    pub ndjson_tcp: Option<SocketAddr>,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
@@ -84,6 +87,7 @@ impl Config {
             max_line: 1 << 20,
             syslog_udp: None,
             syslog_tcp: None,
+            ndjson_tcp: None,
             alert_webhook: None,
             silence_secs: health::SILENCE_SECS,
         }
@@ -317,13 +321,35 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         tokio::spawn(task);
     }
     if let Some(addr) = config.syslog_tcp {
-        let (at, task) = syslog::tcp(addr, log.clone(), syslog_stats.clone(), config.max_line)
-            .await
-            .map_err(|source| ServeError::Io {
-                what: format!("syslog TCP on {addr}"),
-                source,
-            })?;
+        let (at, task) = syslog::tcp(
+            addr,
+            log.clone(),
+            syslog_stats.clone(),
+            config.max_line,
+            "syslog-tcp",
+        )
+        .await
+        .map_err(|source| ServeError::Io {
+            what: format!("syslog TCP on {addr}"),
+            source,
+        })?;
         eprintln!("vigie serve: syslog TCP on {at}");
+        tokio::spawn(task);
+    }
+    if let Some(addr) = config.ndjson_tcp {
+        let (at, task) = syslog::tcp(
+            addr,
+            log.clone(),
+            syslog_stats.clone(),
+            config.max_line,
+            "ndjson-tcp",
+        )
+        .await
+        .map_err(|source| ServeError::Io {
+            what: format!("NDJSON TCP on {addr}"),
+            source,
+        })?;
+        eprintln!("vigie serve: NDJSON TCP on {at}");
         tokio::spawn(task);
     }
     let max_body = config.max_body;

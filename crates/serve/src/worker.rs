@@ -244,7 +244,7 @@ impl Progress {
 /// message: a message may hold a newline, and one UDP batch mixes
 /// senders of different formats.
 fn json_lines(source: &str) -> bool {
-    matches!(source, "http" | "elasticsearch-bulk")
+    matches!(source, "http" | "elasticsearch-bulk" | "ndjson-tcp")
 }
 
 /// The detections of delivered events.
