@@ -20,6 +20,24 @@ pub struct ServeArgs {
     /// HTTP address to listen on (default 127.0.0.1:8080; port 0: any free port).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with a self-signed certificate made at the first run
+    /// (DATA/tls/), its fingerprint printed (default off loopback).
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+    /// Serve HTTPS with this certificate (PEM; with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "no_tls"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Plain HTTP even off loopback (behind a TLS reverse proxy).
+    #[arg(long)]
+    pub no_tls: bool,
     /// A TOML file whose keys are these options' long names (`_` for `-`);
     /// an option given here wins over the file (docs/serve.md).
     #[arg(long, value_name = "FILE")]
@@ -75,9 +93,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(vigie_serve::serve(config, |addr| {
+    rt.block_on(vigie_serve::serve(config, |url| {
         // On stderr, for people and for scripts that asked for port 0.
-        eprintln!("vigie serve: listening on http://{addr}");
+        eprintln!("vigie serve: listening on {url}");
     }))
     .map_err(|e| anyhow!("{e}"))?;
     Ok(ExitCode::SUCCESS)
@@ -96,6 +114,22 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     if let Some(listen) = args.listen.or(file.listen) {
         config.listen = listen;
     }
+    config.tls = {
+        let cert = args.tls_cert.clone().or_else(|| file.tls_cert.clone());
+        let key = args.tls_key.clone().or_else(|| file.tls_key.clone());
+        let no_tls = args.no_tls || file.no_tls;
+        match (cert, key) {
+            (Some(cert), Some(key)) if !no_tls => vigie_serve::tls::Tls::Given { cert, key },
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("tls_cert and tls_key go together".into());
+            }
+            _ if no_tls => vigie_serve::tls::Tls::Off,
+            _ if args.tls || file.tls || !config.listen.ip().is_loopback() => {
+                vigie_serve::tls::Tls::SelfSigned
+            }
+            _ => vigie_serve::tls::Tls::Off,
+        }
+    };
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);

@@ -1210,3 +1210,86 @@ fn each_incident_is_sent_once_to_the_webhook() {
         assert_ne!(m["kind"], "incident_new", "sent again after a restart: {m}");
     }
 }
+
+/// HTTPS: `--tls` makes a self-signed certificate at the first run (its
+/// key readable by the owner only) and prints its SHA-256 fingerprint,
+/// which matches the certificate a client receives; the same certificate
+/// is used at the next start; plain HTTP is not answered.
+#[test]
+fn tls_with_a_certificate_made_at_the_first_run() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let start_tls = || {
+        let mut child = vigie()
+            .args(["serve", "--data"])
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--tls"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut fingerprint = String::new();
+        let base = loop {
+            let line = lines.next().expect("serve said where it listens").unwrap();
+            if let Some(rest) = line.strip_prefix("vigie serve: TLS certificate ") {
+                fingerprint = rest.rsplit_once("SHA-256 ").unwrap().1.replace(':', "");
+            }
+            if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+                break at.to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        (Server { child, base }, fingerprint)
+    };
+    let (server, fingerprint) = start_tls();
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let pem = std::fs::read_to_string(data.join("tls/cert.pem")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let hex: String = sha2::Sha256::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(fingerprint, hex);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("tls/key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0);
+    // A client that trusts this certificate only.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            ureq::tls::Certificate::from_der(&der).to_owned(),
+        ])))
+        .build();
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = client
+        .get(format!("{}/api/v1/stats", server.base))
+        .header("Authorization", format!("Bearer {admin}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let s: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(s["events_stored"].as_u64(), Some(0));
+    // Plain HTTP on the same port gets no answer of Vigie's.
+    let plain = server.base.replace("https://", "http://");
+    assert!(agent().get(format!("{plain}/healthz")).call().is_err());
+    drop(server);
+    let (_server, again) = start_tls();
+    assert_eq!(again, fingerprint, "the same certificate at the next start");
+}

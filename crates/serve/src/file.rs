@@ -25,6 +25,15 @@ pub struct ServeFile {
     pub syslog_udp: Option<SocketAddr>,
     /// `--syslog-tcp`.
     pub syslog_tcp: Option<SocketAddr>,
+    /// `--tls`.
+    #[serde(default)]
+    pub tls: bool,
+    /// `--tls-cert`, `--tls-key`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--no-tls`.
+    #[serde(default)]
+    pub no_tls: bool,
     /// `--ndjson-tcp`.
     pub ndjson_tcp: Option<SocketAddr>,
     /// `--rules` (a list).
@@ -92,6 +101,8 @@ impl ServeFile {
         file.rules.iter_mut().for_each(resolve);
         file.placeholders.as_mut().map(resolve);
         file.assets.as_mut().map(resolve);
+        file.tls_cert.as_mut().map(resolve);
+        file.tls_key.as_mut().map(resolve);
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
                 *ioc = base.join(&*ioc).display().to_string();

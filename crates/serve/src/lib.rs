@@ -20,6 +20,7 @@ pub mod health;
 pub mod live;
 pub mod retrohunt;
 pub mod syslog;
+pub mod tls;
 pub mod tokens;
 pub mod worker;
 
@@ -69,6 +70,9 @@ pub struct Config {
     /// JSON Lines over TCP (`--ndjson-tcp`: NXLog `om_tcp`, OpenWEC), off
     /// unless given.
     pub ndjson_tcp: Option<SocketAddr>,
+    /// HTTPS for the HTTP listener (`--tls`, `--tls-cert`/`--tls-key`,
+    /// `--no-tls`).
+    pub tls: tls::Tls,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
@@ -90,6 +94,7 @@ impl Config {
             ndjson_tcp: None,
             alert_webhook: None,
             silence_secs: health::SILENCE_SECS,
+            tls: tls::Tls::Off,
         }
     }
 }
@@ -211,8 +216,9 @@ pub enum ServeError {
 }
 
 /// Opens the store, compiles the rules, starts the worker and serves
-/// until the process ends. `on_ready` is told the address listened on.
-pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+/// until the process ends. `on_ready` is told the URL listened on
+/// (`http://` or `https://`).
+pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), ServeError> {
     let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
     if tokens.is_empty() {
         eprintln!(
@@ -366,15 +372,60 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
+    let tls = {
+        let mut names = vec!["localhost".to_string()];
+        if !addr.ip().is_unspecified() {
+            names.push(addr.ip().to_string());
+        }
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            names.push(h.trim().to_string());
+        }
+        tls::prepare(&state.config.tls, &state.config.data, names).map_err(|source| {
+            ServeError::Io {
+                what: "TLS certificate".into(),
+                source,
+            }
+        })?
+    };
     let tokens = tokens::Live::new(&state.config.data, tokens);
     let app = router(state, tokens).layer(DefaultBodyLimit::max(max_body));
-    on_ready(addr);
-    axum::serve(listener, app)
-        .await
-        .map_err(|source| ServeError::Io {
-            what: "serve".into(),
-            source,
-        })
+    let io = |source| ServeError::Io {
+        what: "serve".into(),
+        source,
+    };
+    match tls {
+        None => {
+            on_ready(&format!("http://{addr}"));
+            axum::serve(listener, app).await.map_err(io)
+        }
+        Some(ready) => {
+            eprintln!(
+                "vigie serve: TLS certificate {} ({}), SHA-256 {}",
+                ready.cert.display(),
+                if ready.made {
+                    "made now, self-signed"
+                } else {
+                    "in use"
+                },
+                tls::colons(&ready.fingerprint)
+            );
+            let rustls =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&ready.cert, &ready.key)
+                    .await
+                    .map_err(|source| ServeError::Io {
+                        what: format!(
+                            "TLS certificate {} or key {}",
+                            ready.cert.display(),
+                            ready.key.display()
+                        ),
+                        source,
+                    })?;
+            let std_listener = listener.into_std().map_err(io)?;
+            let server = axum_server::from_tcp_rustls(std_listener, rustls).map_err(io)?;
+            on_ready(&format!("https://{addr}"));
+            server.serve(app.into_make_service()).await.map_err(io)
+        }
+    }
 }
 
 fn router(state: Shared, tokens: tokens::Live) -> Router {
