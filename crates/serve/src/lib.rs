@@ -220,9 +220,10 @@ pub enum ServeError {
 /// (`http://` or `https://`).
 pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), ServeError> {
     let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
+    eprintln!("vigie serve: data in {}", config.data.display());
     if tokens.is_empty() {
         eprintln!(
-            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest`",
+            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest` (and one of scope read or admin to read what it finds)",
             config.data.display()
         );
     }
