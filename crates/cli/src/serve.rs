@@ -71,6 +71,14 @@ pub struct ServeArgs {
     /// alerted (default 60).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub silence_minutes: Option<u64>,
+    /// Events received longer ago are removed from the event log (default
+    /// 90; 0: no limit by age). Detections stay.
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u64>,
+    /// The event log is kept under this size, oldest removed first
+    /// (default 20; 0: no limit by size). Events not judged yet stay.
+    #[arg(long, value_name = "GB")]
+    pub retention_gb: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -143,6 +151,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
+    if let Some(d) = args.retention_days.or(file.retention_days) {
+        config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
+    }
+    if let Some(g) = args.retention_gb.or(file.retention_gb) {
+        config.retention.max_bytes = (g > 0).then_some(g << 30);
+    }
     if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
         if m == 0 {
             return Err("silence_minutes: at least 1".into());
