@@ -161,9 +161,20 @@ fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
         .collect()
 }
 
+/// The detections of one kind (`detection`, `ioc`, `correlation`).
+fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
+    list.iter().filter(|d| d["kind"] == kind).cloned().collect()
+}
+
 /// `vigie hunt PATH` with the default rules: its single-event
 /// detections (timeline rows of kind `detection`).
 fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
+    of_kind(&hunt_rows(path, work), "detection")
+}
+
+/// Every timeline row of `vigie hunt PATH` (its scope in
+/// `work/hunt-scope.json`).
+fn hunt_rows(path: &Path, work: &Path) -> Vec<Value> {
     let timeline = work.join("hunt.jsonl");
     let h = vigie()
         .arg("hunt")
@@ -184,7 +195,6 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|d| d["kind"] == "detection")
         .collect()
 }
 
@@ -351,10 +361,12 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(f, &to).unwrap();
     }
-    let hunted = hunt_detections(&only, tmp.path());
+    let rows = hunt_rows(&only, tmp.path());
+    let hunted = of_kind(&rows, "detection");
     let (s, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
     assert_eq!(s, 200);
     let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let served = of_kind(&served, "detection");
     assert!(hunted.len() > 100, "{} detections", hunted.len());
     assert_eq!(
         detection_keys(&served),
@@ -364,6 +376,34 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(served.len(), hunted.len());
     // Each detection carries the event as it arrived.
     assert!(served.iter().all(|d| d["event"].is_object()));
+    // The correlations `hunt` finds, at the same times (kept within
+    // seconds of their last event).
+    let corr_key = |d: &Value| {
+        (
+            d["rule_id"].as_str().unwrap().to_string(),
+            d["datetime"]
+                .as_str()
+                .or(d["time"].as_str())
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let hunted_corr: BTreeSet<_> = of_kind(&rows, "correlation").iter().map(corr_key).collect();
+    assert!(!hunted_corr.is_empty(), "the demo fires correlations");
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
+        let all: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let served_corr: BTreeSet<_> = of_kind(&all, "correlation").iter().map(corr_key).collect();
+        if served_corr == hunted_corr {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "correlations: served {served_corr:?}, hunt {hunted_corr:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // The live scope says what `hunt --scope` says on the same files.
     let hunted_scope: Value =
@@ -600,7 +640,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let again: Vec<Value> = serde_json::from_str(&body).unwrap();
     let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), again.len(), "no detection twice");
-    assert_eq!(again.len(), served.len());
+    assert_eq!(of_kind(&again, "detection").len(), served.len());
 }
 
 /// Senders that would take the server's memory get told to wait: four
@@ -897,7 +937,10 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
         "{s}"
     );
     let (_, body) = get(&server.base, "/api/v1/detections", Some(&admin));
-    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let served: Vec<Value> = of_kind(
+        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
+        "detection",
+    );
     let key = |d: &Value| {
         (
             d["rule_id"].as_str().unwrap().to_string(),
@@ -955,7 +998,10 @@ fn json_lines_over_tcp_detect_like_hunt() {
     drop(tcp);
     processed(&server.base, &admin, lines);
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
-    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let served: Vec<Value> = of_kind(
+        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
+        "detection",
+    );
     assert_eq!(detection_keys(&served), detection_keys(&hunted));
     assert!(served.iter().all(|d| d["source"] == "ndjson-tcp"));
 }
@@ -1008,11 +1054,13 @@ fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
     }
     processed(&server.base, &admin, sent);
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
-    let mut served: Vec<_> = serde_json::from_str::<Vec<Value>>(&body)
-        .unwrap()
-        .iter()
-        .map(key)
-        .collect();
+    let mut served: Vec<_> = of_kind(
+        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
+        "detection",
+    )
+    .iter()
+    .map(key)
+    .collect();
     served.sort();
     assert_eq!(served, hunted, "same detections, same times");
 }

@@ -770,8 +770,25 @@ async fn detections(
         Err(r) => return *r,
     };
     let limit = q.limit.unwrap_or(1000).min(10_000);
-    let store = s.detections.clone();
-    match tokio::task::spawn_blocking(move || store.list(&tenant, limit)).await {
+    let (store, live) = (s.detections.clone(), s.live.clone());
+    let listed = tokio::task::spawn_blocking(move || {
+        let mut list = store.list(&tenant, limit);
+        // The correlations of the live scope's answer: computed over
+        // every match kept, in time order, as `hunt` computes them (kept
+        // as they stand now, not as they stood on partial data).
+        if let Some(answer) = live.answer(&tenant) {
+            for c in answer.correlations.iter() {
+                if list.len() >= limit {
+                    break;
+                }
+                let d = worker::correlation_detection(&tenant, c);
+                list.push(serde_json::to_value(d).unwrap_or_default());
+            }
+        }
+        list
+    })
+    .await;
+    match listed {
         Ok(list) => Json(list).into_response(),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable"),
     }

@@ -40,6 +40,8 @@ struct Tenant {
 pub struct Answer {
     pub scope: Arc<Scope>,
     pub live_ids: Arc<Vec<String>>,
+    /// The correlations the scope was derived with.
+    pub correlations: Arc<Vec<CorrelationMatch>>,
 }
 
 /// An incident already seen: its live id and the entities it had.
@@ -229,7 +231,7 @@ impl LiveScope {
             }
             (t.observer.clone(), t.for_correlation.clone(), events)
         };
-        let correlations = self.correlations(&mut items);
+        let correlations = Arc::new(self.correlations(&mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = tenants.get_mut(tenant)?;
@@ -248,7 +250,11 @@ impl LiveScope {
             t.known.len(),
             t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
         );
-        let answer = Answer { scope, live_ids };
+        let answer = Answer {
+            scope,
+            live_ids,
+            correlations,
+        };
         t.answered = Some((events, answer.clone()));
         if before != after {
             if let Some(path) = &self.known_path {

@@ -30,7 +30,8 @@ pub const CONSUMER: &str = "detect";
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredDetection {
     pub id: String,
-    /// `detection` (a rule) or `ioc` (an indicator of `--ioc`), as in
+    /// `detection` (a rule), `ioc` (an indicator of `--ioc`) or
+    /// `correlation` (a correlation rule over several events), as in
     /// `hunt`'s timeline.
     pub kind: &'static str,
     pub tenant: String,
@@ -43,9 +44,10 @@ pub struct StoredDetection {
     pub channel: Option<String>,
     pub event_id: Option<u32>,
     pub record_id: Option<u64>,
-    /// The source that sent the event, and its place in the log.
+    /// The source that sent the event, and its place in the log (none
+    /// for a correlation, which stands for several events).
     pub source: String,
-    pub position: u64,
+    pub position: Option<u64>,
     /// When the event was received (durable) and when it was judged
     /// (UTC, µs): the delay from receipt to detection, per detection.
     pub received: Option<String>,
@@ -432,7 +434,7 @@ fn judge_request(
                 event_id: event.event_id,
                 record_id: event.record_id,
                 source: d.source.clone(),
-                position: d.position.0,
+                position: Some(d.position.0),
                 received: received_at.clone(),
                 detected: detected_at.clone(),
                 event: raw.clone(),
@@ -566,5 +568,48 @@ pub async fn run(
             eprintln!("vigie serve: commit: {e}");
         }
         progress.processed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// A fired correlation as a detection: its time is the last event
+/// counted (as in `hunt`'s timeline), its id deterministic from the rule,
+/// the group and the window.
+pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -> StoredDetection {
+    let rule_id = c.rule.id.clone().unwrap_or_else(|| c.rule.title.clone());
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let identity = format!("{:?}|{}", c.group, stamp(c.first));
+    let computer = c
+        .group
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Computer") || k.eq_ignore_ascii_case("devname"))
+        .map(|(_, v)| v.clone());
+    StoredDetection {
+        id: detection_id(
+            tenant,
+            &rule_id,
+            EventIdentity::Content(identity.as_bytes()),
+        ),
+        kind: "correlation",
+        tenant: tenant.to_string(),
+        rule_id,
+        rule_title: c.rule.title.clone(),
+        level: serde_json::to_value(c.rule.level).unwrap_or_default(),
+        tags: c.rule.tags.clone(),
+        time: Some(stamp(c.last)),
+        computer,
+        channel: None,
+        event_id: None,
+        record_id: None,
+        source: "correlation".into(),
+        position: None,
+        received: None,
+        detected: stamp(chrono::Utc::now()),
+        event: serde_json::json!({
+            "group": c.group.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+            "value": c.value,
+            "first": stamp(c.first),
+            "last": stamp(c.last),
+        }),
     }
 }
