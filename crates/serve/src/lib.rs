@@ -145,6 +145,25 @@ async fn retain(log: FileLog, policy: vigie_store::embedded::Retention) {
     }
 }
 
+/// Re-derives each tenant's scope every few seconds when new events
+/// were observed, so that the stats' incident count, the console and the
+/// alerts follow the events without anyone asking first.
+async fn keep_scope_current(live: Arc<live::LiveScope>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        if !live.rebuilt.load(Ordering::Acquire) {
+            continue;
+        }
+        let l = live.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for tenant in l.tenants() {
+                l.answer(&tenant);
+            }
+        })
+        .await;
+    }
+}
+
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -344,6 +363,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
+    tokio::spawn(keep_scope_current(live.clone()));
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
@@ -1029,10 +1049,13 @@ async fn stats(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    // Null until the tenant's first event: nothing received is no count.
-    let incidents = live_scope(&s, tenant.clone())
-        .await
-        .map(|scope| scope.incidents.len());
+    // The last answer of the live scope (stats are polled: they never
+    // start an analysis), with the events it covers; null before the
+    // first one — nothing analysed is no count.
+    let (incidents, incidents_as_of) = match s.live.last_answer(&tenant) {
+        Some((events, a)) => (Some(a.scope.incidents.len()), Some(events)),
+        None => (None, None),
+    };
     let stored = s.log.records().await.unwrap_or(0);
     Json(json!({
         "events_stored": stored,
@@ -1055,6 +1078,7 @@ async fn stats(
         "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
         "events_observed": s.live.events(&tenant),
         "incidents": incidents,
+        "incidents_as_of_events": incidents_as_of,
     }))
     .into_response()
 }

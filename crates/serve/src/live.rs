@@ -218,6 +218,13 @@ impl LiveScope {
         self.answer(tenant).map(|a| a.scope)
     }
 
+    /// The last answer computed for `tenant` and the number of events it
+    /// covers, without computing one.
+    pub fn last_answer(&self, tenant: &str) -> Option<(u64, Answer)> {
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        tenants.get(tenant)?.answered.clone()
+    }
+
     /// [`LiveScope::scope`] with its incidents' live ids.
     pub fn answer(&self, tenant: &str) -> Option<Answer> {
         let (observer, mut items, events) = {
