@@ -67,33 +67,45 @@ fn start(data: &Path) -> Server {
 /// Starts serve with `extra` options; also returns the other listeners'
 /// addresses it announced (`syslog UDP on …`), by kind.
 fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
-    let mut child = vigie()
-        .args(["serve", "--data"])
+    let mut cmd = vigie();
+    cmd.args(["serve", "--data"])
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
+        .args(extra);
+    let (server, said) = spawn_serve(cmd);
+    let others = said
+        .iter()
+        .filter_map(|line| {
+            let rest = line
+                .strip_prefix("vigie serve: syslog ")
+                .or_else(|| line.strip_prefix("vigie serve: NDJSON "))?;
+            let (kind, at) = rest.split_once(" on ").unwrap();
+            Some((kind.to_string(), at.to_string()))
+        })
+        .collect();
+    (server, others)
+}
+
+/// Runs `cmd` (a `vigie serve …`) until it says where it listens: the
+/// server and what it said before.
+fn spawn_serve(mut cmd: Command) -> (Server, Vec<String>) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut others = Vec::new();
+    let mut said = Vec::new();
     let base = loop {
         let line = lines.next().expect("serve said where it listens").unwrap();
         if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
             break at.to_string();
         }
-        if let Some(rest) = line
-            .strip_prefix("vigie serve: syslog ")
-            .or_else(|| line.strip_prefix("vigie serve: NDJSON "))
-        {
-            let (kind, at) = rest.split_once(" on ").unwrap();
-            others.push((kind.to_string(), at.to_string()));
-        }
+        said.push(line);
     };
     // Keep draining stderr so the child never blocks on it.
     std::thread::spawn(move || for _ in lines {});
-    (Server { child, base }, others)
+    (Server { child, base }, said)
 }
 
 fn agent() -> ureq::Agent {
@@ -1081,25 +1093,11 @@ fn the_config_file_holds_the_options() {
     )
     .unwrap();
     // --listen on the command line wins over the file's.
-    let mut child = vigie()
-        .args(["serve", "--config"])
+    let mut cmd = vigie();
+    cmd.args(["serve", "--config"])
         .arg(&conf)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut said = Vec::new();
-    let base = loop {
-        let line = lines.next().expect("serve said where it listens").unwrap();
-        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
-            break at.to_string();
-        }
-        said.push(line);
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, base };
+        .args(["--listen", "127.0.0.1:0"]);
+    let (server, said) = spawn_serve(cmd);
     assert!(
         said.iter()
             .any(|l| l.starts_with("vigie serve: syslog TCP on 127.0.0.1:")),
@@ -1133,24 +1131,10 @@ fn the_config_file_holds_the_options() {
         .unwrap();
     assert!(out.status.success());
     let first = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut child = vigie()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("VIGIE_DATA_DIR", &home)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut said = Vec::new();
-    let base = loop {
-        let line = lines.next().expect("serve said where it listens").unwrap();
-        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
-            break at.to_string();
-        }
-        said.push(line);
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, base };
+    let mut cmd = vigie();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VIGIE_DATA_DIR", &home);
+    let (server, said) = spawn_serve(cmd);
     let here = format!("vigie serve: data in {}", home.join("serve").display());
     assert!(said.contains(&here), "{said:?}");
     assert_eq!(
@@ -1302,27 +1286,17 @@ fn tls_with_a_certificate_made_at_the_first_run() {
     let data = tmp.path().join("data");
     let admin = token(&data, "admin");
     let start_tls = || {
-        let mut child = vigie()
-            .args(["serve", "--data"])
+        let mut cmd = vigie();
+        cmd.args(["serve", "--data"])
             .arg(&data)
-            .args(["--listen", "127.0.0.1:0", "--tls"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut fingerprint = String::new();
-        let base = loop {
-            let line = lines.next().expect("serve said where it listens").unwrap();
-            if let Some(rest) = line.strip_prefix("vigie serve: TLS certificate ") {
-                fingerprint = rest.rsplit_once("SHA-256 ").unwrap().1.replace(':', "");
-            }
-            if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
-                break at.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        (Server { child, base }, fingerprint)
+            .args(["--listen", "127.0.0.1:0", "--tls"]);
+        let (server, said) = spawn_serve(cmd);
+        let fingerprint = said
+            .iter()
+            .find_map(|l| l.strip_prefix("vigie serve: TLS certificate "))
+            .map(|rest| rest.rsplit_once("SHA-256 ").unwrap().1.replace(':', ""))
+            .expect("the fingerprint said");
+        (server, fingerprint)
     };
     let (server, fingerprint) = start_tls();
     assert!(

@@ -174,9 +174,12 @@ pub enum Access {
 
 /// Every route, in one place: the router is built from it and the tests
 /// enumerate it (nothing open but `/healthz`).
+/// What the shippers' routes need: a token of scope `ingest`.
+const INGEST: Access = Access::Needs(Scope::Ingest);
+
 pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/healthz", Access::Open),
-    (Method::POST, "/api/v1/ingest", Access::Needs(Scope::Ingest)),
+    (Method::POST, "/api/v1/ingest", INGEST),
     (
         Method::GET,
         "/api/v1/detections",
@@ -194,49 +197,21 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
-    (Method::GET, "/", Access::Needs(Scope::Ingest)),
-    (Method::GET, "/_license", Access::Needs(Scope::Ingest)),
-    (Method::POST, "/_bulk", Access::Needs(Scope::Ingest)),
-    (Method::POST, "/{index}/_bulk", Access::Needs(Scope::Ingest)),
+    (Method::GET, "/", INGEST),
+    (Method::GET, "/_license", INGEST),
+    (Method::POST, "/_bulk", INGEST),
+    (Method::POST, "/{index}/_bulk", INGEST),
     // What shippers call before sending (templates, ILM, health), each
     // answered so that they go on to send (elastic.rs).
-    (Method::GET, "/_xpack", Access::Needs(Scope::Ingest)),
-    (
-        Method::GET,
-        "/_cluster/health",
-        Access::Needs(Scope::Ingest),
-    ),
-    (Method::GET, "/_nodes", Access::Needs(Scope::Ingest)),
-    (
-        Method::GET,
-        "/_index_template/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
-    (
-        Method::PUT,
-        "/_index_template/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
-    (
-        Method::GET,
-        "/_template/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
-    (
-        Method::PUT,
-        "/_template/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
-    (
-        Method::GET,
-        "/_ilm/policy/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
-    (
-        Method::PUT,
-        "/_ilm/policy/{name}",
-        Access::Needs(Scope::Ingest),
-    ),
+    (Method::GET, "/_xpack", INGEST),
+    (Method::GET, "/_cluster/health", INGEST),
+    (Method::GET, "/_nodes", INGEST),
+    (Method::GET, "/_index_template/{name}", INGEST),
+    (Method::PUT, "/_index_template/{name}", INGEST),
+    (Method::GET, "/_template/{name}", INGEST),
+    (Method::PUT, "/_template/{name}", INGEST),
+    (Method::GET, "/_ilm/policy/{name}", INGEST),
+    (Method::PUT, "/_ilm/policy/{name}", INGEST),
 ];
 
 pub(crate) struct AppState {
