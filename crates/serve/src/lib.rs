@@ -13,8 +13,10 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+mod auth;
 pub mod elastic;
 pub mod live;
+mod openapi;
 pub mod syslog;
 pub mod tokens;
 pub mod worker;
@@ -82,15 +84,31 @@ impl Config {
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Open: only `/healthz`.
+    /// Open: `/healthz` (no data in it) and the login page (the way in).
     Open,
+    /// Any valid token or session (who am I, sign out, the API's description).
+    Anyone,
+    /// A token of this scope, or a session whose role grants it
+    /// ([`auth::role_grants`]).
     Needs(Scope),
+    /// `/`: the Elasticsearch handshake for an ingest token, the console
+    /// for a session that reads; a browser without either goes to `/login`.
+    Root,
 }
 
+pub use auth::role_grants;
+
 /// Every route, in one place: the router is built from it and the tests
-/// enumerate it (nothing open but `/healthz`).
+/// enumerate it (nothing open but `/healthz` and the login page).
 pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/healthz", Access::Open),
+    // The console's way in and out (vigie-console).
+    (Method::GET, "/login", Access::Open),
+    (Method::POST, "/login", Access::Open),
+    (Method::POST, "/logout", Access::Anyone),
+    (Method::GET, "/api/v1/me", Access::Anyone),
+    (Method::GET, "/api/v1/audit", Access::Needs(Scope::Admin)),
+    (Method::GET, "/api/v1/openapi.json", Access::Anyone),
     (Method::POST, "/api/v1/ingest", Access::Needs(Scope::Ingest)),
     (
         Method::GET,
@@ -102,7 +120,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
-    (Method::GET, "/", Access::Needs(Scope::Ingest)),
+    (Method::GET, "/", Access::Root),
     (Method::GET, "/_license", Access::Needs(Scope::Ingest)),
     (Method::POST, "/_bulk", Access::Needs(Scope::Ingest)),
     (Method::POST, "/{index}/_bulk", Access::Needs(Scope::Ingest)),
@@ -265,34 +283,81 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
-    let tokens = tokens::Live::new(&state.config.data, tokens);
-    let app = router(state, tokens).layer(DefaultBodyLimit::max(max_body));
+    let console = Arc::new(vigie_console::Console::new(&state.config.data));
+    if !console.has_users() {
+        eprintln!(
+            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
+            state.config.data.display()
+        );
+    }
+    let gate = auth::Gate {
+        tokens: tokens::Live::new(&state.config.data, tokens),
+        console,
+    };
+    let app = router(state, gate).layer(DefaultBodyLimit::max(max_body));
     on_ready(addr);
-    axum::serve(listener, app)
-        .await
-        .map_err(|source| ServeError::Io {
-            what: "serve".into(),
-            source,
-        })
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(|source| ServeError::Io {
+        what: "serve".into(),
+        source,
+    })
 }
 
-fn router(state: Shared, tokens: tokens::Live) -> Router {
-    let tokens = Arc::new(tokens);
+fn router(state: Shared, gate: auth::Gate) -> Router {
+    let gate = Arc::new(gate);
+    let console = gate.console.clone();
     let mut app = Router::new();
     for (method, path, access) in ROUTES {
-        let handler = match *path {
-            "/healthz" => get(healthz),
-            "/api/v1/ingest" => post(ingest),
-            "/api/v1/detections" => get(detections),
-            "/api/v1/stats" => get(stats),
-            "/api/v1/scope" => get(scope),
-            "/api/v1/incidents" => get(incidents),
-            "/" => get(elastic::root),
-            "/_license" => get(elastic::license),
-            "/_bulk" | "/{index}/_bulk" => post(elastic::bulk),
-            other => unreachable!("route {other} without a handler"),
+        let c = console.clone();
+        let handler = match (method.as_str(), *path) {
+            ("GET", "/healthz") => get(healthz),
+            ("GET", "/login") => get(
+                move |headers: HeaderMap, Query(q): Query<vigie_console::web::LangQuery>| {
+                    vigie_console::web::login_get(c, headers, q)
+                },
+            ),
+            ("POST", "/login") => post(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      headers: HeaderMap,
+                      axum::Form(form): axum::Form<vigie_console::web::LoginForm>| {
+                    vigie_console::web::login_post(c, client(ci), headers, form)
+                },
+            ),
+            ("POST", "/logout") => post(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      axum::Extension(p): axum::Extension<vigie_console::Principal>,
+                      headers: HeaderMap| {
+                    vigie_console::web::logout(c, client(ci), p, headers)
+                },
+            ),
+            ("GET", "/api/v1/me") => get(
+                |axum::Extension(p): axum::Extension<vigie_console::Principal>,
+                 headers: HeaderMap,
+                 Query(q): Query<vigie_console::web::LangQuery>| async move {
+                    vigie_console::web::me(&p, vigie_console::web::lang_of(q.lang.as_deref(), &headers))
+                },
+            ),
+            ("GET", "/api/v1/audit") => get(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      axum::Extension(p): axum::Extension<vigie_console::Principal>| {
+                    vigie_console::web::audit_export(c, client(ci), p)
+                },
+            ),
+            ("GET", "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            ("POST", "/api/v1/ingest") => post(ingest),
+            ("GET", "/api/v1/detections") => get(detections),
+            ("GET", "/api/v1/stats") => get(stats),
+            ("GET", "/api/v1/scope") => get(scope),
+            ("GET", "/api/v1/incidents") => get(incidents),
+            ("GET", "/") => get(root),
+            ("GET", "/_license") => get(elastic::license),
+            ("POST", "/_bulk") | ("POST", "/{index}/_bulk") => post(elastic::bulk),
+            (m, other) => unreachable!("route {m} {other} without a handler"),
         };
-        debug_assert!(*method == Method::GET || *method == Method::POST);
         // Bodies are read inside a slot (layered before the token check,
         // so only authenticated requests wait for one).
         let handler = if *method == Method::POST {
@@ -305,38 +370,11 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         };
         let handler = match *access {
             Access::Open => handler,
-            Access::Needs(scope) => {
-                let tokens = tokens.clone();
+            access => {
+                let gate = gate.clone();
                 handler.route_layer(axum::middleware::from_fn(
                     move |req: axum::extract::Request, next: axum::middleware::Next| {
-                        let tokens = tokens.clone();
-                        async move {
-                            let mut req = req;
-                            match presented(req.headers()).and_then(|t| tokens.check(&t)) {
-                                Some(r) if r.scope.allows(scope) => {
-                                    req.extensions_mut().insert(Caller {
-                                        tenant: r.tenant,
-                                        admin: r.scope == Scope::Admin,
-                                    });
-                                    next.run(req).await
-                                }
-                                Some(_) => error(
-                                    StatusCode::FORBIDDEN,
-                                    "this token's scope does not allow it",
-                                ),
-                                None => {
-                                    let mut resp = error(
-                                        StatusCode::UNAUTHORIZED,
-                                        "a token is needed: Authorization: Bearer <token>",
-                                    );
-                                    resp.headers_mut().insert(
-                                        "WWW-Authenticate",
-                                        "Bearer realm=\"vigie\"".parse().expect("header"),
-                                    );
-                                    resp
-                                }
-                            }
-                        }
+                        auth::check(gate.clone(), access, req, next)
                     },
                 ))
             }
@@ -344,6 +382,31 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         app = app.route(path, handler);
     }
     app.with_state(state)
+}
+
+/// The client's address (unspecified when the server was not started
+/// with connection information, as in unit tests).
+fn client(ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>) -> std::net::IpAddr {
+    ci.map(|e| e.0 .0.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// `/`: the console's page for a person signed in, the Elasticsearch
+/// handshake for a shipper's token.
+async fn root(
+    principal: Option<axum::Extension<vigie_console::Principal>>,
+    headers: HeaderMap,
+    Query(q): Query<vigie_console::web::LangQuery>,
+) -> Response {
+    match principal {
+        Some(axum::Extension(vigie_console::Principal::Person { session, .. })) => {
+            vigie_console::web::console_page(
+                &session,
+                vigie_console::web::lang_of(q.lang.as_deref(), &headers),
+            )
+        }
+        _ => elastic::root().await,
+    }
 }
 
 /// Who sent a request, as its token says: its events are kept under
