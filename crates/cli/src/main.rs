@@ -100,6 +100,8 @@ enum Command {
     /// The console's audit log.
     #[command(subcommand)]
     Audit(user::AuditCommand),
+    /// Run new or updated rules over the events a running `vigie serve` keeps.
+    Retrohunt(serve::RetrohuntArgs),
 }
 
 /// Sigma levels as CLI values.
@@ -242,7 +244,7 @@ impl ReadArgs {
     }
 }
 
-fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
+pub fn parse_lang(s: &str) -> Result<vigie_lang::Lang, String> {
     s.parse()
         .map_err(|e: vigie_lang::UnknownLang| e.to_string())
 }
@@ -269,6 +271,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => serve::run_token(cmd),
         Command::User(cmd) => user::run(cmd),
         Command::Audit(cmd) => user::run_audit(cmd),
+        Command::Retrohunt(args) => serve::run_retrohunt(args),
     };
     match result {
         Ok(code) => code,

@@ -6,24 +6,51 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
+use vigie_serve::file::ServeFile;
 use vigie_serve::tokens::{self, Scope};
 
 use crate::RuleArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Where the event log, the detections and the tokens are kept.
+    /// Where the event log, the detections and the tokens are kept
+    /// (required, here or in the --config file).
     #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
-    /// HTTP address to listen on (loopback by default; port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    pub data: Option<PathBuf>,
+    /// HTTP address to listen on (default 127.0.0.1:8080; port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with a self-signed certificate made at the first run
+    /// (DATA/tls/), its fingerprint printed (default off loopback).
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+    /// Serve HTTPS with this certificate (PEM; with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "no_tls"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Plain HTTP even off loopback (behind a TLS reverse proxy).
+    #[arg(long)]
+    pub no_tls: bool,
+    /// A TOML file whose keys are these options' long names (`_` for `-`);
+    /// an option given here wins over the file (docs/serve.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Also receive syslog over UDP here (RFC 3164/5424; e.g. 0.0.0.0:514).
     #[arg(long, value_name = "ADDR")]
     pub syslog_udp: Option<SocketAddr>,
     /// Also receive syslog over TCP here (RFC 6587 octet counting or LF framing).
     #[arg(long, value_name = "ADDR")]
     pub syslog_tcp: Option<SocketAddr>,
+    /// Also receive JSON Lines over TCP here (NXLog om_tcp with to_json(), OpenWEC's TCP output).
+    #[arg(long, value_name = "ADDR")]
+    pub ndjson_tcp: Option<SocketAddr>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
@@ -39,30 +66,151 @@ pub struct ServeArgs {
     /// syslog headers), as `vigie hunt --input-timezone`.
     #[arg(long, value_name = "ZONE", value_parser = crate::parse_zone)]
     pub input_timezone: Option<vigie_lang::Zone>,
+    /// A host's channel that sent nothing for this long is silent, and
+    /// alerted (default 60).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub silence_minutes: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let mut config = vigie_serve::Config::new(args.data.clone());
-    config.listen = args.listen;
-    config.syslog_udp = args.syslog_udp;
-    config.syslog_tcp = args.syslog_tcp;
-    config.hunt.rules = args.rules.sources();
-    config.hunt.load = args.rules.load_options();
-    config.hunt.assets = args.assets.clone();
-    config.hunt.ioc = args.ioc.clone();
-    let speech = args.speech.speech();
-    config.hunt.lang = speech.lang;
-    config.hunt.zone = speech.zone;
-    config.hunt.read.input_zone = args.input_timezone;
+    let file = match &args.config {
+        Some(path) => match ServeFile::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("vigie: error: --config {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => ServeFile::default(),
+    };
+    let config = match merge(&args, &file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vigie: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(vigie_serve::serve(config, |addr| {
+    rt.block_on(vigie_serve::serve(config, |url| {
         // On stderr, for people and for scripts that asked for port 0.
-        eprintln!("vigie serve: listening on http://{addr}");
+        eprintln!("vigie serve: listening on {url}");
     }))
     .map_err(|e| anyhow!("{e}"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The options, the file's keys where an option is not given, the
+/// defaults where neither says.
+fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, String> {
+    let data = args
+        .data
+        .clone()
+        .or_else(|| file.data.clone())
+        .ok_or("--data DIR is required (or `data` in the --config file)")?;
+    let mut config = vigie_serve::Config::new(data);
+    file.limit(&mut config);
+    if let Some(listen) = args.listen.or(file.listen) {
+        config.listen = listen;
+    }
+    config.tls = {
+        let cert = args.tls_cert.clone().or_else(|| file.tls_cert.clone());
+        let key = args.tls_key.clone().or_else(|| file.tls_key.clone());
+        let no_tls = args.no_tls || file.no_tls;
+        match (cert, key) {
+            (Some(cert), Some(key)) if !no_tls => vigie_serve::tls::Tls::Given { cert, key },
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("tls_cert and tls_key go together".into());
+            }
+            _ if no_tls => vigie_serve::tls::Tls::Off,
+            _ if args.tls || file.tls || !config.listen.ip().is_loopback() => {
+                vigie_serve::tls::Tls::SelfSigned
+            }
+            _ => vigie_serve::tls::Tls::Off,
+        }
+    };
+    config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
+    config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
+    config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
+    if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
+        if m == 0 {
+            return Err("silence_minutes: at least 1".into());
+        }
+        config.silence_secs = m * 60;
+    }
+    config.alert_webhook = file
+        .alert_webhook
+        .clone()
+        .or_else(|| std::env::var("VIGIE_ALERT_WEBHOOK").ok())
+        .filter(|u| !u.trim().is_empty());
+    if let Some(u) = &config.alert_webhook {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err("alert_webhook: an http:// or https:// URL".into());
+        }
+    }
+    let mut rules = args.rules.clone();
+    if rules.rules.is_empty() {
+        rules.rules = file.rules.clone();
+    }
+    rules.no_builtin |= file.no_builtin;
+    rules.no_sigmahq |= file.no_sigmahq;
+    if rules.status.is_empty() {
+        for s in &file.status {
+            if !vigie_detect::STATUSES.contains(&s.as_str()) {
+                return Err(format!(
+                    "status {s:?} in the --config file: one of {}",
+                    vigie_detect::STATUSES.join(", ")
+                ));
+            }
+        }
+        rules.status = file.status.clone();
+    }
+    if rules.placeholders.is_none() {
+        if let Some(p) = &file.placeholders {
+            rules.placeholders = Some(
+                vigie_detect::Placeholders::load(p)
+                    .map_err(|e| format!("placeholders {}: {}", p.display(), e.reason))?,
+            );
+        }
+    }
+    config.hunt.rules = rules.sources();
+    config.hunt.load = rules.load_options();
+    if rules.min_level.is_none() {
+        config.hunt.load.min_level = file.min_level;
+    }
+    config.hunt.assets = args.assets.clone().or_else(|| file.assets.clone());
+    config.hunt.ioc = if args.ioc.is_empty() {
+        file.ioc.clone()
+    } else {
+        args.ioc.clone()
+    };
+    let mut speech = args.speech.clone();
+    if speech.lang.is_none() {
+        if let Some(l) = &file.lang {
+            speech.lang =
+                Some(crate::parse_lang(l).map_err(|e| format!("lang in the --config file: {e}"))?);
+        }
+    }
+    if speech.timezone.is_none() {
+        if let Some(z) = &file.timezone {
+            speech.timezone = Some(
+                crate::parse_zone(z).map_err(|e| format!("timezone in the --config file: {e}"))?,
+            );
+        }
+    }
+    let speech = speech.speech();
+    config.hunt.lang = speech.lang;
+    config.hunt.zone = speech.zone;
+    config.hunt.read.input_zone = match (args.input_timezone, &file.input_timezone) {
+        (Some(z), _) => Some(z),
+        (None, Some(z)) => Some(
+            crate::parse_zone(z)
+                .map_err(|e| format!("input_timezone in the --config file: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    Ok(config)
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -101,4 +249,149 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `vigie retrohunt`: asks a running server (the event log is its own).
+#[derive(Args, Debug, Clone)]
+pub struct RetrohuntArgs {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Sigma rule file or directory (repeatable; .yml and .yaml files).
+    #[arg(long = "rules", value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// Only events from this time on (RFC 3339, e.g. 2026-01-10T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Only events up to this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Another tenant's events (an admin token's).
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// A file holding the admin token (else the VIGIE_TOKEN environment
+    /// variable: a token is never given on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// The rule files of `paths`, in order (directories walked, sorted).
+fn rule_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut inner: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            inner.sort();
+            let (dirs, files): (Vec<_>, Vec<_>) = inner.into_iter().partition(|p| p.is_dir());
+            out.extend(
+                files
+                    .into_iter()
+                    .filter(|f| f.extension().is_some_and(|x| x == "yml" || x == "yaml")),
+            );
+            out.extend(rule_files(&dirs)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Prints the detections (JSON Lines, stdout) and the summary (stderr).
+/// Exit 1 when something was found, 0 when not, 2 when it could not run.
+pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
+    let token = match &args.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow!("--token-file {}: {e}", f.display()))?
+            .trim()
+            .to_string(),
+        None => std::env::var("VIGIE_TOKEN").unwrap_or_default(),
+    };
+    if token.is_empty() {
+        eprintln!("vigie: error: a token is needed: --token-file FILE or VIGIE_TOKEN");
+        return Ok(ExitCode::from(2));
+    }
+    let mut rules = String::new();
+    for f in rule_files(&args.rules).map_err(|e| anyhow!("--rules: {e}"))? {
+        let text = std::fs::read_to_string(&f).map_err(|e| anyhow!("{}: {e}", f.display()))?;
+        if !rules.is_empty() {
+            rules.push_str("\n---\n");
+        }
+        rules.push_str(&text);
+    }
+    let mut body = serde_json::json!({ "rules": rules });
+    for (key, value) in [("from", &args.from), ("to", &args.to)] {
+        if let Some(v) = value {
+            if chrono::DateTime::parse_from_rfc3339(v).is_err() {
+                eprintln!("vigie: error: --{key} {v:?}: an RFC 3339 time (2026-01-10T00:00:00Z)");
+                return Ok(ExitCode::from(2));
+            }
+            body[key] = serde_json::json!(v);
+        }
+    }
+    let mut url = format!("{}/api/v1/retrohunt", args.server.trim_end_matches('/'));
+    if let Some(t) = &args.tenant {
+        url.push_str(&format!("?tenant={}", percent_encode(t)));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = match agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(&body)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vigie: error: {}: {e}", args.server);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        let why = answer["error"].as_str().unwrap_or(text.as_str());
+        eprintln!("vigie: error: the server answered {status}: {why}");
+        return Ok(ExitCode::from(2));
+    }
+    let found = answer["detections"].as_array().cloned().unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    for d in &found {
+        use std::io::Write;
+        writeln!(out, "{d}")?;
+    }
+    let s = &answer["summary"];
+    eprintln!(
+        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read; {} detection(s) in {:.1} s; kept on the server in {}",
+        s["rules_loaded"],
+        s["rules_refused"].as_array().map_or(0, Vec::len),
+        s["events_in_range"],
+        s["events_read"],
+        s["detections"],
+        s["seconds"].as_f64().unwrap_or_default(),
+        s["kept_in"].as_str().unwrap_or("?"),
+    );
+    for r in s["rules_refused"].as_array().into_iter().flatten() {
+        eprintln!(
+            "  refused: {}: {}",
+            r["rule"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::from(if found.is_empty() { 0 } else { 1 }))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

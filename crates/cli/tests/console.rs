@@ -168,6 +168,7 @@ fn http(
         m => {
             let mut r = match m {
                 "POST" => agent.post(&uri),
+                "PUT" => agent.put(&uri),
                 "DELETE" => {
                     let mut r = agent.delete(&uri);
                     for (k, v) in headers {
@@ -386,7 +387,9 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
     // Every route of the table: 401 without a session or token, and with
     // a session id that is not one.
     for (method, path, access) in vigie_serve::ROUTES {
-        let path = &path.replace("{index}", "winlogbeat-8.17.0");
+        let path = &path
+            .replace("{index}", "winlogbeat-8.17.0")
+            .replace("{name}", "winlogbeat-8.17.0");
         let m = method.as_str();
         let bare = http(&base, m, path, &[], Some(b"{}"));
         let forged = http(
@@ -501,7 +504,9 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
         {
             continue;
         }
-        let path = &path.replace("{index}", "winlogbeat-8.17.0");
+        let path = &path
+            .replace("{index}", "winlogbeat-8.17.0")
+            .replace("{name}", "winlogbeat-8.17.0");
         let r = http(
             &base,
             method.as_str(),

@@ -11,9 +11,12 @@
 //! - `kill -9`, restart: every acknowledged event and its detections
 //!   there, none twice; the live scope rebuilt from the log.
 //! - The live scope (`/api/v1/scope`) says what `hunt --scope` says.
+//! - Events sent again (same computer, channel, record id) are kept but
+//!   not judged twice.
 //! - Heavy senders: bodies wait for a slot, then 429; a bulk request of
 //!   too many items 413; events kept under their token's tenant;
-//!   `--ioc` indicators matched beside the rules.
+//!   `--ioc` indicators matched beside the rules; a retro-hunt over what
+//!   was stored.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -80,7 +83,10 @@ fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
         if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
             break at.to_string();
         }
-        if let Some(rest) = line.strip_prefix("vigie serve: syslog ") {
+        if let Some(rest) = line
+            .strip_prefix("vigie serve: syslog ")
+            .or_else(|| line.strip_prefix("vigie serve: NDJSON "))
+        {
             let (kind, at) = rest.split_once(" on ").unwrap();
             others.push((kind.to_string(), at.to_string()));
         }
@@ -272,14 +278,26 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
 
     // Authentication on every route of the table.
     assert_eq!(get(&base, "/healthz", None).0, 200);
+    let call = |method: &vigie_serve::Method, path: &str, token: Option<&str>| -> u16 {
+        match method.as_str() {
+            "GET" => get(&base, path, token).0,
+            "POST" => post(&base, path, token, b"{}", false).0,
+            "PUT" => {
+                let mut req = agent().put(format!("{base}{path}"));
+                if let Some(t) = token {
+                    req = req.header("Authorization", format!("Bearer {t}"));
+                }
+                req.send(&b"{}"[..]).unwrap().status().as_u16()
+            }
+            other => panic!("a route of method {other}: test it"),
+        }
+    };
     for (method, path, access) in vigie_serve::ROUTES {
-        let path = &path.replace("{index}", "winlogbeat-8.17.0");
+        let path = &path
+            .replace("{index}", "winlogbeat-8.17.0")
+            .replace("{name}", "winlogbeat-8.17.0");
         let open = *access == vigie_serve::Access::Open;
-        let status = if *method == vigie_serve::Method::GET {
-            get(&base, path, None).0
-        } else {
-            post(&base, path, None, b"{}", false).0
-        };
+        let status = call(method, path, None);
         if open {
             // POST /login without its form is refused (tests/console.rs).
             if *method == vigie_serve::Method::GET {
@@ -287,11 +305,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
             }
         } else {
             assert_eq!(status, 401, "{method} {path} without a token");
-            let bad = if *method == vigie_serve::Method::GET {
-                get(&base, path, Some("vgt_not-a-token")).0
-            } else {
-                post(&base, path, Some("vgt_not-a-token"), b"{}", false).0
-            };
+            let bad = call(method, path, Some("vgt_not-a-token"));
             assert_eq!(bad, 401, "{path} with an unknown token");
         }
     }
@@ -373,16 +387,43 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         "{kinds:?}"
     );
     assert!(body.contains("\"source\":\"serve:default/http\""));
+    // The incidents, each with a live id that stays as it grows.
     let (s, body) = get(&base, "/api/v1/incidents", Some(&read));
     assert_eq!(s, 200);
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
-        live["incidents"]
-    );
+    let mut listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let live_ids: Vec<Value> = listed
+        .iter_mut()
+        .map(|i| i.as_object_mut().unwrap().remove("live_id").unwrap())
+        .collect();
+    assert!(live_ids
+        .iter()
+        .all(|id| id.as_str().unwrap().starts_with('L')));
+    assert_eq!(Value::Array(listed), live["incidents"]);
     assert_eq!(
         stats(&base, &admin)["incidents"].as_u64(),
         Some(live["incidents"].as_array().unwrap().len() as u64)
     );
+
+    // An at-least-once shipper sends a file again: kept in the log as
+    // sent, not judged nor observed twice (same computer, channel and
+    // record id).
+    let once = stats(&base, &admin);
+    let (s, r) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        &std::fs::read(&files[0]).unwrap(),
+        false,
+    );
+    assert_eq!(s, 200, "{r}");
+    let resent = r["accepted"].as_u64().unwrap();
+    assert!(resent > 0);
+    sent += resent;
+    processed(&base, &admin, sent);
+    let twice = stats(&base, &admin);
+    assert_eq!(twice["events_duplicate"].as_u64(), Some(resent), "{twice}");
+    assert_eq!(twice["events_observed"], once["events_observed"], "{twice}");
+    assert_eq!(twice["detections"], once["detections"], "{twice}");
 
     // Hostile bodies: clear errors, good lines kept.
     let (s, r) = post(
@@ -463,6 +504,36 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         .as_str()
         .unwrap()
         .starts_with("8."));
+    // Beats' setup before sending (setup.template and setup.ilm on, the
+    // defaults), Vector's health check: each answered so that they send.
+    for (method, path) in [
+        ("HEAD", "/_index_template/winlogbeat-8.17.0"),
+        ("GET", "/_ilm/policy/winlogbeat"),
+        ("PUT", "/_ilm/policy/winlogbeat"),
+        ("PUT", "/_index_template/winlogbeat-8.17.0"),
+        ("GET", "/_xpack"),
+        ("GET", "/_cluster/health"),
+        ("GET", "/_nodes"),
+        ("GET", "/_template/logstash"),
+    ] {
+        let url = format!("{base}{path}");
+        let auth = format!("Bearer {ingest}");
+        let resp = match method {
+            "HEAD" => agent().head(url).header("Authorization", auth).call(),
+            "GET" => agent().get(url).header("Authorization", auth).call(),
+            _ => agent()
+                .put(url)
+                .header("Authorization", auth)
+                .send(&b"{\"policy\":{}}"[..]),
+        }
+        .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{method} {path}");
+        assert_eq!(
+            resp.headers().get("X-Elastic-Product").unwrap(),
+            "Elasticsearch",
+            "{method} {path}"
+        );
+    }
     let docs: Vec<String> = std::fs::read_to_string(&files[0])
         .unwrap()
         .lines()
@@ -517,6 +588,17 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let (_, scope_after) = get(&server.base, "/api/v1/scope", Some(&read));
     let scope_after: Value = serde_json::from_str(&scope_after).unwrap();
     assert_eq!(scope_claims(&scope_after), scope_claims(&scope_before));
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&read));
+    let after: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let after_ids: BTreeSet<&str> = after
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap())
+        .collect();
+    let before_ids: BTreeSet<&str> = live_ids.iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(
+        before_ids.is_subset(&after_ids),
+        "live ids kept: {before_ids:?} {after_ids:?}"
+    );
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&read));
     let again: Vec<Value> = serde_json::from_str(&body).unwrap();
     let ids: BTreeSet<&str> = again.iter().map(|d| d["id"].as_str().unwrap()).collect();
@@ -601,6 +683,17 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         sent += body["accepted"].as_u64().unwrap();
     }
     processed(&base, &admin, sent);
+    // The same counters for Prometheus.
+    let (status, metrics) = get(&base, "/metrics", Some(&admin));
+    assert_eq!(status, 200);
+    let stored = stats(&base, &admin)["events_stored"].as_u64().unwrap();
+    assert!(
+        metrics.contains(&format!("\nvigie_events_stored_total {stored}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE vigie_requests_busy_total counter\nvigie_requests_busy_total 1\n")
+    );
     let (_, body) = get(
         &base,
         "/api/v1/detections?limit=10000&tenant=mairie-de-fouesnant",
@@ -621,6 +714,91 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         ioc_hosts.contains(truth["exfiltration"]["host"].as_str().unwrap()),
         "{ioc_hosts:?}"
     );
+    // The sources' health: the demo's hosts and channels, as received
+    // just now (none silent), and the sender.
+    let (status, body) = get(
+        &base,
+        "/api/v1/sources?tenant=mairie-de-fouesnant",
+        Some(&admin),
+    );
+    assert_eq!(status, 200, "{body}");
+    let sources: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sources["senders"][0]["source"], "http", "{sources}");
+    let channels = sources["channels"].as_array().unwrap();
+    assert!(channels.len() > 20, "{}", channels.len());
+    assert!(channels.iter().all(|c| c["silent"] == false));
+    assert!(
+        channels
+            .iter()
+            .any(|c| c["host"] == "dc01.ccpab.local" && c["channel"] == "Security"),
+        "{sources}"
+    );
+    assert!(sources["coverage"]["channels"].as_array().unwrap().len() > 20);
+    // Retro-hunt: a rule written after the fact (an RC4 service ticket,
+    // Kerberoasting) run over the stored events, through the CLI as a
+    // script would; a rule that cannot be loaded is listed with its
+    // reason; a range after the attack finds nothing.
+    let rules = tmp.path().join("retro");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("rc4.yml"),
+        "title: RC4 service ticket (retro-hunt)\nid: 5f0c9d7e-1d1a-4a4e-9b1e-6a2f1f3b0001\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4769\n    TicketEncryptionType: '0x17'\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    std::fs::write(rules.join("broken.yml"), "title: Broken\ndetection: [\n").unwrap();
+    let retro = |extra: &[&str]| {
+        vigie()
+            .args([
+                "retrohunt",
+                "--server",
+                &base,
+                "--tenant",
+                "mairie-de-fouesnant",
+                "--rules",
+            ])
+            .arg(&rules)
+            .args(extra)
+            .env("VIGIE_TOKEN", &admin)
+            .output()
+            .unwrap()
+    };
+    let out = retro(&[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let found: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!found.is_empty());
+    assert!(found
+        .iter()
+        .all(|d| d["rule_title"] == "RC4 service ticket (retro-hunt)"
+            && d["computer"]
+                .as_str()
+                .unwrap()
+                .to_ascii_uppercase()
+                .starts_with("DC0")
+            && d["tenant"] == "mairie-de-fouesnant"));
+    assert!(said.contains("refused: "), "{said}");
+    let out = retro(&["--from", "2026-01-18T00:00:00Z"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    // Only an admin token may run one.
+    let out = vigie()
+        .args(["retrohunt", "--server", &base, "--rules"])
+        .arg(&rules)
+        .env("VIGIE_TOKEN", &commune)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+
     // Another tenant's token sees none of them, and may not ask for them.
     let other = token_of(&data, "read", "mairie-de-benodet");
     let (_, body) = get(&base, "/api/v1/detections", Some(&other));
@@ -746,6 +924,45 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
         .all(|d| d["event"].as_str().is_some_and(|e| e.contains("tunnel-up"))));
 }
 
+/// JSON Lines over TCP, as NXLog's `om_tcp` (with `to_json()`) and
+/// OpenWEC send them: a domain controller's Security log gives the
+/// detections `vigie hunt` gives on the same file.
+#[test]
+fn json_lines_over_tcp_detect_like_hunt() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let file = demo.join("scenario/logs/DC01/Security.jsonl");
+    let only = tmp.path().join("dc01");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(&file, only.join("Security.jsonl")).unwrap();
+    let hunted = hunt_detections(&only, tmp.path());
+    assert!(!hunted.is_empty());
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (server, others) = start_with(&data, &["--ndjson-tcp", "127.0.0.1:0"]);
+    let at = &others.iter().find(|(k, _)| k == "TCP").unwrap().1;
+    let text = std::fs::read(&file).unwrap();
+    let lines = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    tcp.write_all(&text).unwrap();
+    drop(tcp);
+    processed(&server.base, &admin, lines);
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(detection_keys(&served), detection_keys(&hunted));
+    assert!(served.iter().all(|d| d["source"] == "ndjson-tcp"));
+}
+
 /// A real lab recording nobody here wrote (OTRF, NXLog → Logstash JSON,
 /// `EventTime` in the collector's local time without a zone), sent over
 /// HTTP as a shipper would: the same detections at the same times as
@@ -801,4 +1018,281 @@ fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
         .collect();
     served.sort();
     assert_eq!(served, hunted, "same detections, same times");
+}
+
+/// `--config FILE`: the options as TOML keys (paths relative to the
+/// file), the command line winning; a misspelt key or no data directory
+/// is a usage error (exit 2) that names it.
+#[test]
+fn the_config_file_holds_the_options() {
+    let tmp = tempfile::tempdir().unwrap();
+    let etc = tmp.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let admin = token(&tmp.path().join("var"), "admin");
+    let conf = etc.join("vigie.toml");
+    std::fs::write(
+        &conf,
+        "data = \"../var\"\nlisten = \"127.0.0.1:1\"\nsyslog_tcp = \"127.0.0.1:0\"\nmin_level = \"high\"\nlang = \"fr\"\n",
+    )
+    .unwrap();
+    // --listen on the command line wins over the file's.
+    let mut child = vigie()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+            break at.to_string();
+        }
+        said.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server { child, base };
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("vigie serve: syslog TCP on 127.0.0.1:")),
+        "{said:?}"
+    );
+    let s = stats(&server.base, &admin);
+    assert_eq!(s["events_stored"].as_u64(), Some(0), "{s}");
+    drop(server);
+
+    std::fs::write(&conf, "data = \"../var\"\nlisten_on = \"0.0.0.0:80\"\n").unwrap();
+    let out = vigie()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listen_on") && err.contains("vigie.toml"),
+        "{err}"
+    );
+
+    let out = vigie().args(["serve"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
+}
+
+/// A webhook receiver as chat tools run one: every POST body, in order.
+fn webhook() -> (String, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/vigie", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            let body = loop {
+                let n = conn.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some(buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Some(b) = body {
+                if tx.send(serde_json::from_slice(&b).unwrap()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// Alerts: the demo's intrusion sent over HTTP gives one message per
+/// incident at the webhook of the configuration file, named by its live
+/// id (the one `/api/v1/incidents` gives); after a restart, nothing is
+/// sent again, and the live ids stay.
+#[test]
+fn each_incident_is_sent_once_to_the_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (url, received) = webhook();
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let (server, _) = start_with(&data, &["--config", &conf]);
+    let demo = tmp.path().join("demo");
+    let out = vigie()
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut sent = 0;
+    for file in jsonl_files(&demo.join("scenario/logs")) {
+        let text = std::fs::read(&file).unwrap();
+        let (status, body) = post(&server.base, "/api/v1/ingest", Some(&admin), &text, false);
+        assert_eq!(status, 200, "{body}");
+        sent += body["accepted"].as_u64().unwrap();
+    }
+    processed(&server.base, &admin, sent);
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+    let incidents: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(!incidents.is_empty());
+    let ids: BTreeSet<String> = incidents
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap().to_string())
+        .collect();
+    // One message per incident (updates may follow while the last
+    // events are judged; never a second "new").
+    let mut new = BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(60);
+    while new != ids {
+        let left = until.saturating_duration_since(Instant::now());
+        let m = received.recv_timeout(left).expect("an alert per incident");
+        assert_eq!(m["source"], "vigie");
+        assert_eq!(m["tenant"], "default");
+        let id = m["incident"]["live_id"].as_str().unwrap().to_string();
+        assert!(m["text"].as_str().unwrap().contains(&id), "{m}");
+        assert!(
+            !m["incident"]["hosts"].as_array().unwrap().is_empty(),
+            "{m}"
+        );
+        if m["kind"] == "incident_new" {
+            assert!(new.insert(id.clone()), "{id} new twice");
+        }
+    }
+    // Until the alerter has nothing more to say (incidents seen while the
+    // events were arriving may have grown or merged since).
+    while received
+        .recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1))
+        .is_ok()
+    {}
+    let s = stats(&server.base, &admin);
+    assert!(
+        s["alerts_delivered"].as_u64().unwrap() >= ids.len() as u64,
+        "{s}"
+    );
+    assert_eq!(s["alerts_failed"].as_u64(), Some(0), "{s}");
+
+    // Restart: the same incidents under the same live ids, not sent again.
+    drop(server);
+    let (server, _) = start_with(&data, &["--config", &conf]);
+    let until = Instant::now() + Duration::from_secs(120);
+    while stats(&server.base, &admin)["events_observed"].as_u64() != Some(sent) {
+        assert!(Instant::now() < until, "scope not rebuilt");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+    let again: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let again_ids: BTreeSet<String> = again
+        .iter()
+        .map(|i| i["live_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(again_ids, ids);
+    // Two looks of the alerter.
+    std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
+    while let Ok(m) = received.try_recv() {
+        assert_ne!(m["kind"], "incident_new", "sent again after a restart: {m}");
+    }
+}
+
+/// HTTPS: `--tls` makes a self-signed certificate at the first run (its
+/// key readable by the owner only) and prints its SHA-256 fingerprint,
+/// which matches the certificate a client receives; the same certificate
+/// is used at the next start; plain HTTP is not answered.
+#[test]
+fn tls_with_a_certificate_made_at_the_first_run() {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let start_tls = || {
+        let mut child = vigie()
+            .args(["serve", "--data"])
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0", "--tls"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut fingerprint = String::new();
+        let base = loop {
+            let line = lines.next().expect("serve said where it listens").unwrap();
+            if let Some(rest) = line.strip_prefix("vigie serve: TLS certificate ") {
+                fingerprint = rest.rsplit_once("SHA-256 ").unwrap().1.replace(':', "");
+            }
+            if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+                break at.to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        (Server { child, base }, fingerprint)
+    };
+    let (server, fingerprint) = start_tls();
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let pem = std::fs::read_to_string(data.join("tls/cert.pem")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let hex: String = sha2::Sha256::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(fingerprint, hex);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("tls/key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0);
+    // A client that trusts this certificate only.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            ureq::tls::Certificate::from_der(&der).to_owned(),
+        ])))
+        .build();
+    let client: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = client
+        .get(format!("{}/api/v1/stats", server.base))
+        .header("Authorization", format!("Bearer {admin}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let s: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(s["events_stored"].as_u64(), Some(0));
+    // Plain HTTP on the same port gets no answer of Vigie's.
+    let plain = server.base.replace("https://", "http://");
+    assert!(agent().get(format!("{plain}/healthz")).call().is_err());
+    drop(server);
+    let (_server, again) = start_tls();
+    assert_eq!(again, fingerprint, "the same certificate at the next start");
 }

@@ -242,3 +242,84 @@ pub(crate) async fn bulk(
         .collect();
     product(Json(json!({ "took": 0, "errors": errors, "items": out })).into_response())
 }
+
+/// `GET /_xpack`: the features shippers look for before using them
+/// (Beats and Logstash check that ILM is there).
+pub(crate) async fn xpack() -> Response {
+    product(
+        Json(json!({
+            "build": { "hash": "vigie" },
+            "license": { "status": "active", "type": "basic", "mode": "basic", "uid": "vigie" },
+            "features": { "ilm": { "available": true, "enabled": true } }
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /_cluster/health`: Vector's health check before it sends.
+pub(crate) async fn health() -> Response {
+    product(
+        Json(json!({
+            "cluster_name": "vigie",
+            "status": "green",
+            "timed_out": false,
+            "number_of_nodes": 1,
+            "number_of_data_nodes": 1
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET /_nodes`: one node (Logstash and clients that sniff).
+pub(crate) async fn nodes() -> Response {
+    product(
+        Json(json!({
+            "_nodes": { "total": 1, "successful": 1, "failed": 0 },
+            "cluster_name": "vigie",
+            "nodes": { "vigie": { "name": "vigie", "version": VERSION, "roles": ["data", "ingest"] } }
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET`/`HEAD /_index_template/{name}`: said to exist, so that Beats
+/// (`setup.template.enabled`, the default) do not stop on a missing one.
+/// Vigie keeps each event as it was sent: index templates have nothing
+/// to shape, and none is kept.
+pub(crate) async fn index_template(
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    product(
+        Json(
+            json!({ "index_templates": [ { "name": name, "index_template": {
+            "index_patterns": [format!("{name}*")], "data_stream": {}, "template": {} } } ] }),
+        )
+        .into_response(),
+    )
+}
+
+/// `GET`/`HEAD /_template/{name}`: the legacy form (Logstash).
+pub(crate) async fn legacy_template(
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    product(
+        Json(json!({ name.clone(): { "index_patterns": [format!("{name}*")] } })).into_response(),
+    )
+}
+
+/// `GET`/`HEAD /_ilm/policy/{name}`: said to exist (Beats' and
+/// Logstash's `ilm` setup); retention is Vigie's own (docs/serve.md).
+pub(crate) async fn ilm_policy(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    product(
+        Json(
+            json!({ name: { "version": 1, "policy": { "phases": { "hot": { "actions": {} } } } } }),
+        )
+        .into_response(),
+    )
+}
+
+/// `PUT` of a template or policy: acknowledged, nothing kept (see
+/// [`index_template`]).
+pub(crate) async fn acknowledged() -> Response {
+    product(Json(json!({ "acknowledged": true })).into_response())
+}

@@ -13,11 +13,16 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+pub mod alerts;
 mod auth;
 pub mod elastic;
+pub mod file;
+pub mod health;
 pub mod live;
 mod openapi;
+pub mod retrohunt;
 pub mod syslog;
+pub mod tls;
 pub mod tokens;
 pub mod worker;
 
@@ -64,6 +69,17 @@ pub struct Config {
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
     pub syslog_tcp: Option<SocketAddr>,
+    /// JSON Lines over TCP (`--ndjson-tcp`: NXLog `om_tcp`, OpenWEC), off
+    /// unless given.
+    pub ndjson_tcp: Option<SocketAddr>,
+    /// HTTPS for the HTTP listener (`--tls`, `--tls-cert`/`--tls-key`,
+    /// `--no-tls`).
+    pub tls: tls::Tls,
+    /// A channel that sent nothing for this long is silent (seconds).
+    pub silence_secs: u64,
+    /// Where alerts are sent (a webhook URL: from the configuration file
+    /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
+    pub alert_webhook: Option<String>,
 }
 
 impl Config {
@@ -77,6 +93,10 @@ impl Config {
             max_line: 1 << 20,
             syslog_udp: None,
             syslog_tcp: None,
+            ndjson_tcp: None,
+            alert_webhook: None,
+            silence_secs: health::SILENCE_SECS,
+            tls: tls::Tls::Off,
         }
     }
 }
@@ -116,14 +136,60 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
+    (Method::GET, "/metrics", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
+    (
+        Method::POST,
+        "/api/v1/retrohunt",
+        Access::Needs(Scope::Admin),
+    ),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Root),
     (Method::GET, "/_license", Access::Needs(Scope::Ingest)),
     (Method::POST, "/_bulk", Access::Needs(Scope::Ingest)),
     (Method::POST, "/{index}/_bulk", Access::Needs(Scope::Ingest)),
+    // What shippers call before sending (templates, ILM, health), each
+    // answered so that they go on to send (elastic.rs).
+    (Method::GET, "/_xpack", Access::Needs(Scope::Ingest)),
+    (
+        Method::GET,
+        "/_cluster/health",
+        Access::Needs(Scope::Ingest),
+    ),
+    (Method::GET, "/_nodes", Access::Needs(Scope::Ingest)),
+    (
+        Method::GET,
+        "/_index_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_index_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::GET,
+        "/_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_template/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::GET,
+        "/_ilm/policy/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
+    (
+        Method::PUT,
+        "/_ilm/policy/{name}",
+        Access::Needs(Scope::Ingest),
+    ),
 ];
 
 pub(crate) struct AppState {
@@ -132,6 +198,10 @@ pub(crate) struct AppState {
     detections: Arc<Detections>,
     progress: Arc<worker::Progress>,
     live: Arc<live::LiveScope>,
+    health: Arc<health::Health>,
+    alerting: Option<Arc<alerts::Alerting>>,
+    /// Held while a retro-hunt runs (one at a time: it reads the whole log).
+    retrohunting: tokio::sync::Mutex<()>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -164,8 +234,9 @@ pub enum ServeError {
 }
 
 /// Opens the store, compiles the rules, starts the worker and serves
-/// until the process ends. `on_ready` is told the address listened on.
-pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+/// until the process ends. `on_ready` is told the URL listened on
+/// (`http://` or `https://`).
+pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), ServeError> {
     let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
     if tokens.is_empty() {
         eprintln!(
@@ -176,8 +247,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
     let (log, recovery) = FileLog::open(&config.data, vigie_store::embedded::SEGMENT_BYTES)?;
     if recovery.truncated_bytes > 0 {
         eprintln!(
-            "vigie serve: event log: a torn last record ({} bytes, never acknowledged) was cut",
-            recovery.truncated_bytes
+            "vigie serve: event log: a torn last batch ({} bytes at offset {} of the last segment, never acknowledged) was cut",
+            recovery.truncated_bytes,
+            recovery.truncated_at.unwrap_or_default()
         );
     }
     let (engine, report) = {
@@ -232,7 +304,16 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         engine.clone(),
         config.hunt.lang,
         config.hunt.zone,
+        Some(&config.data),
     ));
+    let health = Arc::new(health::Health::new(config.silence_secs));
+    let alerting = config.alert_webhook.clone().map(|url| {
+        eprintln!("vigie serve: alerts to the webhook of the configuration");
+        Arc::new(alerts::Alerting::new(url, &config.data))
+    });
+    if let Some(a) = &alerting {
+        tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
+    }
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
@@ -240,6 +321,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections.clone(),
         progress.clone(),
         live.clone(),
+        health.clone(),
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -263,13 +345,35 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         tokio::spawn(task);
     }
     if let Some(addr) = config.syslog_tcp {
-        let (at, task) = syslog::tcp(addr, log.clone(), syslog_stats.clone(), config.max_line)
-            .await
-            .map_err(|source| ServeError::Io {
-                what: format!("syslog TCP on {addr}"),
-                source,
-            })?;
+        let (at, task) = syslog::tcp(
+            addr,
+            log.clone(),
+            syslog_stats.clone(),
+            config.max_line,
+            "syslog-tcp",
+        )
+        .await
+        .map_err(|source| ServeError::Io {
+            what: format!("syslog TCP on {addr}"),
+            source,
+        })?;
         eprintln!("vigie serve: syslog TCP on {at}");
+        tokio::spawn(task);
+    }
+    if let Some(addr) = config.ndjson_tcp {
+        let (at, task) = syslog::tcp(
+            addr,
+            log.clone(),
+            syslog_stats.clone(),
+            config.max_line,
+            "ndjson-tcp",
+        )
+        .await
+        .map_err(|source| ServeError::Io {
+            what: format!("NDJSON TCP on {addr}"),
+            source,
+        })?;
+        eprintln!("vigie serve: NDJSON TCP on {at}");
         tokio::spawn(task);
     }
     let max_body = config.max_body;
@@ -279,10 +383,28 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         detections,
         progress,
         live,
+        health,
+        alerting,
+        retrohunting: tokio::sync::Mutex::new(()),
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
+    let tls = {
+        let mut names = vec!["localhost".to_string()];
+        if !addr.ip().is_unspecified() {
+            names.push(addr.ip().to_string());
+        }
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            names.push(h.trim().to_string());
+        }
+        tls::prepare(&state.config.tls, &state.config.data, names).map_err(|source| {
+            ServeError::Io {
+                what: "TLS certificate".into(),
+                source,
+            }
+        })?
+    };
     let console = Arc::new(vigie_console::Console::new(&state.config.data));
     if !console.has_users() {
         eprintln!(
@@ -295,16 +417,51 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(SocketAddr)) -> Result<
         console,
     };
     let app = router(state, gate).layer(DefaultBodyLimit::max(max_body));
-    on_ready(addr);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .map_err(|source| ServeError::Io {
+    let io = |source| ServeError::Io {
         what: "serve".into(),
         source,
-    })
+    };
+    match tls {
+        None => {
+            on_ready(&format!("http://{addr}"));
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .map_err(io)
+        }
+        Some(ready) => {
+            eprintln!(
+                "vigie serve: TLS certificate {} ({}), SHA-256 {}",
+                ready.cert.display(),
+                if ready.made {
+                    "made now, self-signed"
+                } else {
+                    "in use"
+                },
+                tls::colons(&ready.fingerprint)
+            );
+            let rustls =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&ready.cert, &ready.key)
+                    .await
+                    .map_err(|source| ServeError::Io {
+                        what: format!(
+                            "TLS certificate {} or key {}",
+                            ready.cert.display(),
+                            ready.key.display()
+                        ),
+                        source,
+                    })?;
+            let std_listener = listener.into_std().map_err(io)?;
+            let server = axum_server::from_tcp_rustls(std_listener, rustls).map_err(io)?;
+            on_ready(&format!("https://{addr}"));
+            server
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .map_err(io)
+        }
+    }
 }
 
 fn router(state: Shared, gate: auth::Gate) -> Router {
@@ -313,54 +470,64 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
     let mut app = Router::new();
     for (method, path, access) in ROUTES {
         let c = console.clone();
-        let handler = match (method.as_str(), *path) {
-            ("GET", "/healthz") => get(healthz),
-            ("GET", "/login") => get(
+        let handler = match (method.clone(), *path) {
+            (Method::GET, "/login") => get(
                 move |headers: HeaderMap, Query(q): Query<vigie_console::web::LangQuery>| {
                     vigie_console::web::login_get(c, headers, q)
                 },
             ),
-            ("POST", "/login") => post(
+            (Method::POST, "/login") => post(
                 move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
                       headers: HeaderMap,
                       axum::Form(form): axum::Form<vigie_console::web::LoginForm>| {
                     vigie_console::web::login_post(c, client(ci), headers, form)
                 },
             ),
-            ("POST", "/logout") => post(
+            (_, "/logout") => post(
                 move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
                       axum::Extension(p): axum::Extension<vigie_console::Principal>,
                       headers: HeaderMap| {
                     vigie_console::web::logout(c, client(ci), p, headers)
                 },
             ),
-            ("GET", "/api/v1/me") => get(
+            (_, "/api/v1/me") => get(
                 |axum::Extension(p): axum::Extension<vigie_console::Principal>,
                  headers: HeaderMap,
                  Query(q): Query<vigie_console::web::LangQuery>| async move {
                     vigie_console::web::me(&p, vigie_console::web::lang_of(q.lang.as_deref(), &headers))
                 },
             ),
-            ("GET", "/api/v1/audit") => get(
+            (_, "/api/v1/audit") => get(
                 move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
                       axum::Extension(p): axum::Extension<vigie_console::Principal>| {
                     vigie_console::web::audit_export(c, client(ci), p)
                 },
             ),
-            ("GET", "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
-            ("POST", "/api/v1/ingest") => post(ingest),
-            ("GET", "/api/v1/detections") => get(detections),
-            ("GET", "/api/v1/stats") => get(stats),
-            ("GET", "/api/v1/scope") => get(scope),
-            ("GET", "/api/v1/incidents") => get(incidents),
-            ("GET", "/") => get(root),
-            ("GET", "/_license") => get(elastic::license),
-            ("POST", "/_bulk") | ("POST", "/{index}/_bulk") => post(elastic::bulk),
+            (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
+            (_, "/_xpack") => get(elastic::xpack),
+            (_, "/_cluster/health") => get(elastic::health),
+            (_, "/_nodes") => get(elastic::nodes),
+            (_, "/_index_template/{name}") => get(elastic::index_template),
+            (_, "/_template/{name}") => get(elastic::legacy_template),
+            (_, "/_ilm/policy/{name}") => get(elastic::ilm_policy),
+            (_, "/healthz") => get(healthz),
+            (_, "/api/v1/ingest") => post(ingest),
+            (_, "/api/v1/detections") => get(detections),
+            (_, "/api/v1/stats") => get(stats),
+            (_, "/metrics") => get(metrics),
+            (_, "/api/v1/scope") => get(scope),
+            (_, "/api/v1/incidents") => get(incidents),
+            (_, "/api/v1/sources") => get(sources),
+            (_, "/api/v1/retrohunt") => post(retrohunt),
+            (_, "/") => get(root),
+            (_, "/_license") => get(elastic::license),
+            (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
             (m, other) => unreachable!("route {m} {other} without a handler"),
         };
         // Bodies are read inside a slot (layered before the token check,
         // so only authenticated requests wait for one).
-        let handler = if *method == Method::POST {
+        let handler = if *method == Method::POST && *path != "/api/v1/retrohunt" {
             handler.route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 body_slot,
@@ -631,6 +798,81 @@ async fn detections(
     }
 }
 
+/// The counters in Prometheus' text format (version 0.0.4), for a
+/// `scrape_config` with `authorization: { credentials: TOKEN }`.
+async fn metrics(State(s): State<Shared>) -> Response {
+    let stored = s.log.records().await.unwrap_or(0);
+    let p = &s.progress;
+    let counters: [(&str, &str, u64); 11] = [
+        ("events_stored", "Events kept in the event log.", stored),
+        (
+            "events_processed",
+            "Events judged since start.",
+            p.processed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_unreadable",
+            "Events kept but in no format Vigie reads.",
+            p.unreadable.load(Ordering::Relaxed),
+        ),
+        (
+            "events_failed",
+            "Events whose judging failed (a defect).",
+            p.failed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_duplicate",
+            "Events sent again, not judged twice.",
+            p.duplicates.load(Ordering::Relaxed),
+        ),
+        ("detections", "Detections stored.", s.detections.count()),
+        (
+            "requests_busy",
+            "Requests told 429 (no body slot).",
+            s.busy.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_refused",
+            "Syslog messages refused (too long).",
+            s.syslog.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_lost",
+            "Syslog messages not stored (log failure).",
+            s.syslog.lost.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_connections_refused",
+            "Syslog TCP connections refused (too many).",
+            s.syslog.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tenants",
+            "Tenants whose events were received.",
+            s.live.tenants().len() as u64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        let (kind, suffix) = if name == "tenants" {
+            ("gauge", "")
+        } else {
+            ("counter", "_total")
+        };
+        text.push_str(&format!(
+            "# HELP vigie_{name}{suffix} {help}\n# TYPE vigie_{name}{suffix} {kind}\nvigie_{name}{suffix} {value}\n"
+        ));
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
 #[derive(Deserialize)]
 struct TenantQuery {
     tenant: Option<String>,
@@ -677,12 +919,108 @@ async fn incidents(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    match live_scope(&s, tenant.clone()).await {
-        Some(scope) => Json(&scope.incidents).into_response(),
+    let live = s.live.clone();
+    let t = tenant.clone();
+    let answer = tokio::task::spawn_blocking(move || live.answer(&t))
+        .await
+        .ok()
+        .flatten();
+    match answer {
+        // Each with its live id, which stays as the incident grows.
+        Some(a) => {
+            let list: Vec<serde_json::Value> = a
+                .scope
+                .incidents
+                .iter()
+                .zip(a.live_ids.iter())
+                .map(|(i, id)| {
+                    let mut v = serde_json::to_value(i).unwrap_or_default();
+                    v["live_id"] = json!(id);
+                    v
+                })
+                .collect();
+            Json(list).into_response()
+        }
         None => error(
             StatusCode::NOT_FOUND,
             &format!("no event of tenant {tenant:?} received yet: no incident to give"),
         ),
+    }
+}
+
+/// The sources' health: per sender and per host and channel, what
+/// arrived and when, which are silent; with the scope's event-time view
+/// of the same channels (gaps, record-id holes, cleared logs).
+async fn sources(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
+    let coverage = live_scope(&s, tenant)
+        .await
+        .map(|scope| scope.coverage.clone());
+    Json(json!({
+        "silence_threshold_secs": health.silence_threshold_secs,
+        "senders": health.senders,
+        "channels": health.channels,
+        "coverage": coverage,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct RetroQuery {
+    tenant: Option<String>,
+}
+
+/// Runs rules over the stored events (retrohunt.rs); one at a time.
+async fn retrohunt(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<RetroQuery>,
+    body: Bytes,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    let req: retrohunt::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a retro-hunt request ({{\"rules\": YAML, \"from\"?, \"to\"?}}): {e}"),
+            )
+        }
+    };
+    let Ok(_running) = s.retrohunting.try_lock() else {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "a retro-hunt is running: send again when it is done",
+        );
+        resp.headers_mut()
+            .insert("Retry-After", "10".parse().expect("header"));
+        return resp;
+    };
+    match retrohunt::run(
+        s.log.as_ref(),
+        &s.config.data,
+        &s.config.hunt.read,
+        &tenant,
+        req,
+    )
+    .await
+    {
+        Ok((summary, found)) => {
+            Json(json!({ "summary": summary, "detections": found })).into_response()
+        }
+        Err(retrohunt::RetroError::Rules(e)) => error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
@@ -707,6 +1045,7 @@ async fn stats(
         // the log, in `unreadable_recent`), or whose judging failed.
         "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
         "events_failed": s.progress.failed.load(Ordering::Relaxed),
+        "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
         "unreadable_recent": s.progress.recent(),
         "detections": s.detections.count(),
         "requests_busy": s.busy.load(Ordering::Relaxed),
@@ -714,6 +1053,10 @@ async fn stats(
         "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
         "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
         "tenant": tenant,
+        // Null when no webhook is configured.
+        "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
+        "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
+        "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
         "events_observed": s.live.events(&tenant),
         "incidents": incidents,
     }))

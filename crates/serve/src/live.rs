@@ -30,7 +30,105 @@ struct Tenant {
     /// Slim matches of timed events, for the correlator.
     for_correlation: Vec<(Timestamp, Vec<Match>)>,
     /// The last answer and the number of events it covers.
-    answered: Option<(u64, Arc<Scope>)>,
+    answered: Option<(u64, Answer)>,
+    /// Every incident seen, by its live id.
+    known: Vec<Known>,
+}
+
+/// The scope now, with the live id of each of its incidents (same order).
+#[derive(Clone)]
+pub struct Answer {
+    pub scope: Arc<Scope>,
+    pub live_ids: Arc<Vec<String>>,
+}
+
+/// An incident already seen: its live id and the entities it had.
+///
+/// Why live ids: the scope numbers its incidents by severity (`INC-1` is
+/// the main one), so a number changes when another incident grows. A
+/// console, an alert and a ticket need a name that stays: an incident
+/// keeps its live id as it grows (it shares a host or an account with
+/// what it was); when two merge, the merged one keeps the older id.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Known {
+    pub id: String,
+    pub entities: std::collections::BTreeSet<String>,
+}
+
+/// `incidents.json` under the data directory: every tenant's known
+/// incidents, so that live ids survive a restart.
+fn load_known(path: &std::path::Path) -> BTreeMap<String, Vec<Known>> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            eprintln!(
+                "vigie serve: {}: {e}; incidents get new live ids",
+                path.display()
+            );
+            BTreeMap::new()
+        }),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+fn save_known(path: &std::path::Path, all: &BTreeMap<String, Vec<Known>>) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(all).map_err(std::io::Error::other)?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Names each incident of `scope` with a live id: the known incident
+/// sharing most of its hosts and accounts (the oldest on a tie), each
+/// known id used once; otherwise a new one. Pure: `known` is updated.
+pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str) -> Vec<String> {
+    let entities = |i: &vigie_scope::model::Incident| -> std::collections::BTreeSet<String> {
+        i.hosts
+            .iter()
+            .map(|h| format!("host:{}", h.name.to_ascii_lowercase()))
+            .chain(
+                i.accounts
+                    .iter()
+                    .map(|a| format!("account:{}", a.name.to_ascii_lowercase())),
+            )
+            .collect()
+    };
+    let mut used = vec![false; known.len()];
+    // The largest incidents choose first: a merge keeps the older id for
+    // the whole, not for a fragment.
+    let mut order: Vec<usize> = (0..scope.incidents.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(scope.incidents[i].detections));
+    let mut named = vec![String::new(); scope.incidents.len()];
+    for i in order {
+        let e = entities(&scope.incidents[i]);
+        let best = known
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| !used[*k])
+            .map(|(k, kn)| (kn.entities.intersection(&e).count(), k))
+            .filter(|(shared, _)| *shared > 0)
+            .max_by_key(|(shared, k)| (*shared, std::cmp::Reverse(*k)));
+        match best {
+            Some((_, k)) => {
+                used[k] = true;
+                known[k].entities.extend(e);
+                named[i] = known[k].id.clone();
+            }
+            None => {
+                let id = format!("{tenant_prefix}{}", known.len() + 1);
+                known.push(Known {
+                    id: id.clone(),
+                    entities: e,
+                });
+                used.push(true);
+                named[i] = id;
+            }
+        }
+    }
+    named
 }
 
 /// The live scope of every tenant.
@@ -41,10 +139,26 @@ pub struct LiveScope {
     engine: Arc<Option<Engine>>,
     correlating: bool,
     tenants: Mutex<BTreeMap<String, Tenant>>,
+    /// Known incidents of tenants not observed yet since the start.
+    known: Mutex<BTreeMap<String, Vec<Known>>>,
+    known_path: Option<std::path::PathBuf>,
+    /// Set once the events stored before this start are observed again
+    /// (see [`crate::worker::run`]): until then the scope is partial, and
+    /// nothing is alerted from it.
+    pub rebuilt: std::sync::atomic::AtomicBool,
 }
 
 impl LiveScope {
-    pub fn new(assets: Arc<Assets>, engine: Arc<Option<Engine>>, lang: Lang, zone: Zone) -> Self {
+    /// `data`: where live ids are kept (`incidents.json`); `None` keeps
+    /// them in memory only.
+    pub fn new(
+        assets: Arc<Assets>,
+        engine: Arc<Option<Engine>>,
+        lang: Lang,
+        zone: Zone,
+        data: Option<&std::path::Path>,
+    ) -> Self {
+        let known_path = data.map(|d| d.join("incidents.json"));
         let correlating = engine
             .as_ref()
             .as_ref()
@@ -56,6 +170,9 @@ impl LiveScope {
             engine,
             correlating,
             tenants: Mutex::new(BTreeMap::new()),
+            known: Mutex::new(known_path.as_deref().map(load_known).unwrap_or_default()),
+            known_path,
+            rebuilt: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -66,6 +183,12 @@ impl LiveScope {
             observer: Observer::new(self.assets.clone()),
             for_correlation: Vec::new(),
             answered: None,
+            known: self
+                .known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(tenant)
+                .unwrap_or_default(),
         });
         t.observer.observe(event, matches);
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
@@ -90,13 +213,18 @@ impl LiveScope {
     /// when nothing of it was observed. Blocking: call it off the async
     /// threads.
     pub fn scope(&self, tenant: &str) -> Option<Arc<Scope>> {
+        self.answer(tenant).map(|a| a.scope)
+    }
+
+    /// [`LiveScope::scope`] with its incidents' live ids.
+    pub fn answer(&self, tenant: &str) -> Option<Answer> {
         let (observer, mut items, events) = {
             let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
             let t = tenants.get(tenant)?;
             let events = t.observer.events();
-            if let Some((n, s)) = &t.answered {
+            if let Some((n, a)) = &t.answered {
                 if *n == events {
-                    return Some(s.clone());
+                    return Some(a.clone());
                 }
             }
             (t.observer.clone(), t.for_correlation.clone(), events)
@@ -104,13 +232,36 @@ impl LiveScope {
         let correlations = self.correlations(&mut items);
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = tenants.get_mut(tenant) {
-            // Kept unless a newer answer was stored meanwhile.
-            if t.answered.as_ref().is_none_or(|(n, _)| *n < events) {
-                t.answered = Some((events, scope.clone()));
+        let t = tenants.get_mut(tenant)?;
+        if let Some((n, a)) = &t.answered {
+            // A newer answer was stored meanwhile: it stands.
+            if *n >= events {
+                return Some(a.clone());
             }
         }
-        Some(scope)
+        let before = (
+            t.known.len(),
+            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
+        );
+        let live_ids = Arc::new(name_incidents(&scope, &mut t.known, "L"));
+        let after = (
+            t.known.len(),
+            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
+        );
+        let answer = Answer { scope, live_ids };
+        t.answered = Some((events, answer.clone()));
+        if before != after {
+            if let Some(path) = &self.known_path {
+                let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for (name, tenant) in tenants.iter() {
+                    all.insert(name.clone(), tenant.known.clone());
+                }
+                if let Err(e) = save_known(path, &all) {
+                    eprintln!("vigie serve: {}: {e}", path.display());
+                }
+            }
+        }
+        Some(answer)
     }
 
     /// The correlator run over the kept matches in time order (stable

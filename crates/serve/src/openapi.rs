@@ -28,6 +28,22 @@ fn summary(method: &str, path: &str) -> &'static str {
         }
         ("GET", "/_license") => "Elasticsearch licence, for shippers",
         ("POST", "/_bulk") | ("POST", "/{index}/_bulk") => "Elasticsearch _bulk ingestion",
+        ("GET", "/metrics") => "Prometheus metrics",
+        ("GET", "/api/v1/sources") => {
+            "Sources health: per source and host, last event, rate, silences"
+        }
+        ("POST", "/api/v1/retrohunt") => "Run rules over the stored events of a time range (admin)",
+        ("GET", "/_xpack") => "Elasticsearch features, for shippers",
+        ("GET", "/_cluster/health") => "Elasticsearch cluster health, for shippers",
+        ("GET", "/_nodes") => "Elasticsearch nodes, for shippers",
+        ("GET", "/_index_template/{name}") | ("GET", "/_template/{name}") => {
+            "Elasticsearch index template, for shippers (none kept)"
+        }
+        ("PUT", "/_index_template/{name}") | ("PUT", "/_template/{name}") => {
+            "Elasticsearch index template, acknowledged (shippers install one before sending)"
+        }
+        ("GET", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, for shippers",
+        ("PUT", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, acknowledged",
         _ => "",
     }
 }

@@ -99,12 +99,16 @@ pub async fn udp(
     Ok((local, task))
 }
 
-/// Binds the TCP listener; returns its address and the task serving it.
+/// Binds a TCP listener; returns its address and the task serving it.
+/// `source` names what it receives: `syslog-tcp`, or `ndjson-tcp` (JSON
+/// Lines as NXLog's `om_tcp` with `to_json()` and OpenWEC's TCP output
+/// send them: LF framing, which the same reader tells apart).
 pub async fn tcp(
     addr: SocketAddr,
     log: Arc<dyn EventLog>,
     stats: Arc<SyslogStats>,
     max_message: usize,
+    source: &'static str,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -151,7 +155,7 @@ pub async fn tcp(
                     {
                         bytes = 0;
                         let batch = std::mem::take(&mut events);
-                        store(log.as_ref(), "syslog-tcp", batch, &stats).await;
+                        store(log.as_ref(), source, batch, &stats).await;
                     }
                     if ended {
                         return;

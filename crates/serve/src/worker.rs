@@ -20,6 +20,7 @@ use vigie_hunt::Detectors;
 use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, EventLog};
 
+use crate::health::Health;
 use crate::live::LiveScope;
 
 /// The consumer name of the detection worker in the log.
@@ -45,6 +46,10 @@ pub struct StoredDetection {
     /// The source that sent the event, and its place in the log.
     pub source: String,
     pub position: u64,
+    /// When the event was received (durable) and when it was judged
+    /// (UTC, µs): the delay from receipt to detection, per detection.
+    pub received: Option<String>,
+    pub detected: String,
     /// The event as it arrived.
     pub event: serde_json::Value,
 }
@@ -156,6 +161,33 @@ impl Judging {
     }
 }
 
+/// Events already judged, by (tenant, computer, channel, record id):
+/// at-least-once shippers (Winlogbeat after a restart, NXLog after a lost
+/// acknowledgement) send some again. The copy stays in the log, as sent;
+/// it is not judged nor observed a second time, so the scope does not
+/// count it twice. Kept as 64-bit hashes (about 30 bytes per event with
+/// a record id; rebuilt at start by the replay).
+#[derive(Debug, Default)]
+pub struct Seen {
+    hashes: Mutex<HashSet<u64>>,
+}
+
+impl Seen {
+    /// Whether this is the first time the event is seen (events without
+    /// a record id always are: nothing identifies a copy of them).
+    fn first_time(&self, tenant: &str, event: &vigie_event::Event) -> bool {
+        use std::hash::{Hash, Hasher};
+        let (Some(c), Some(ch), Some(r)) = (&event.computer, &event.channel, event.record_id)
+        else {
+            return true;
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (tenant, c.to_ascii_lowercase(), ch.to_ascii_lowercase(), r).hash(&mut h);
+        let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
+        hashes.insert(h.finish())
+    }
+}
+
 /// What the worker has done, for `/api/v1/stats`.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -163,6 +195,9 @@ pub struct Progress {
     pub processed: AtomicU64,
     /// Events stored that could not be read as an event.
     pub unreadable: AtomicU64,
+    /// Events sent again (same tenant, computer, channel and record id),
+    /// kept in the log but not judged twice.
+    pub duplicates: AtomicU64,
     /// Events whose judging failed (a defect of Vigie: said, counted,
     /// the others carry on).
     pub failed: AtomicU64,
@@ -209,7 +244,7 @@ impl Progress {
 /// message: a message may hold a newline, and one UDP batch mixes
 /// senders of different formats.
 fn json_lines(source: &str) -> bool {
-    matches!(source, "http" | "elasticsearch-bulk")
+    matches!(source, "http" | "elasticsearch-bulk" | "ndjson-tcp")
 }
 
 /// The detections of delivered events.
@@ -223,6 +258,7 @@ fn json_lines(source: &str) -> bool {
 pub fn judge(
     judging: &Judging,
     deliveries: &[Delivery],
+    seen: &Seen,
     progress: &Progress,
     observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
 ) -> Vec<StoredDetection> {
@@ -245,7 +281,7 @@ pub fn judge(
         // nor the worker: said, counted, the position moves on.
         let mut found = Vec::new();
         let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            judge_request(judging, group, progress, observe, &mut found)
+            judge_request(judging, group, seen, progress, observe, &mut found)
         }));
         match judged {
             Ok(()) => out.append(&mut found),
@@ -281,6 +317,7 @@ pub fn judge(
 fn judge_request(
     judging: &Judging,
     group: &[Delivery],
+    seen: &Seen,
     progress: &Progress,
     observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
     out: &mut Vec<StoredDetection>,
@@ -336,6 +373,10 @@ fn judge_request(
             }
         }
     }
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let received_at = received.map(stamp);
+    let detected_at = stamp(chrono::Utc::now());
     let mut matches: Vec<Match> = Vec::new();
     for event in &mut events {
         let d = if group.len() == 1 {
@@ -351,6 +392,10 @@ fn judge_request(
         };
         event.origin.locator = vigie_event::Locator::Position(d.position.0);
         let event = &*event;
+        if !seen.first_time(&d.tenant, event) {
+            progress.duplicates.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         matches.clear();
         let from_rules = detectors.evaluate(event, &mut matches);
         observe(d, event, &matches);
@@ -388,6 +433,8 @@ fn judge_request(
                 record_id: event.record_id,
                 source: d.source.clone(),
                 position: d.position.0,
+                received: received_at.clone(),
+                detected: detected_at.clone(),
                 event: raw.clone(),
             });
         }
@@ -402,7 +449,13 @@ pub const REPLAY: &str = "scope-replay";
 /// to the detection worker's committed position): read again, judged
 /// again, observed — their detections are already stored. Said on stderr
 /// with its size, since it takes the time of a `hunt` over the log.
-async fn replay(log: &dyn EventLog, judging: &Arc<Judging>, live: &Arc<LiveScope>) {
+async fn replay(
+    log: &dyn EventLog,
+    judging: &Arc<Judging>,
+    seen: &Arc<Seen>,
+    live: &Arc<LiveScope>,
+    health: &Arc<Health>,
+) {
     let upto = match log.committed(CONSUMER).await {
         Ok(Some(p)) => p.0,
         Ok(None) => return,
@@ -427,12 +480,13 @@ async fn replay(log: &dyn EventLog, judging: &Arc<Judging>, live: &Arc<LiveScope
         let mut batch: Vec<Delivery> = batch.into_iter().filter(|d| d.position.0 <= upto).collect();
         let done = batch.is_empty() || batch.last().is_some_and(|d| d.position.0 >= upto);
         if !batch.is_empty() {
-            let (judging, live) = (judging.clone(), live.clone());
+            let (judging, seen, live) = (judging.clone(), seen.clone(), live.clone());
+            let health = health.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 // Problems were counted the first time; not twice.
                 let quiet = Progress::default();
-                judge(&judging, &batch, &quiet, &|d, e, m| {
-                    live.observe(&d.tenant, e, m)
+                judge(&judging, &batch, &seen, &quiet, &|d, e, m| {
+                    observed(&live, &health, d, e, m)
                 });
                 batch.clear();
             })
@@ -448,6 +502,19 @@ async fn replay(log: &dyn EventLog, judging: &Arc<Judging>, live: &Arc<LiveScope
     );
 }
 
+/// What follows the judging of one event: the live scope observes it,
+/// the sources' health counts it.
+fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Event, m: &[Match]) {
+    live.observe(&d.tenant, e, m);
+    health.saw(
+        &d.tenant,
+        &d.source,
+        d.received,
+        e.computer.as_deref(),
+        e.channel.as_deref(),
+    );
+}
+
 /// Runs for ever: consume, judge, store, commit.
 pub async fn run(
     log: Arc<dyn EventLog>,
@@ -455,8 +522,11 @@ pub async fn run(
     detections: Arc<Detections>,
     progress: Arc<Progress>,
     live: Arc<LiveScope>,
+    health: Arc<Health>,
 ) {
-    replay(log.as_ref(), &judging, &live).await;
+    let seen = Arc::new(Seen::default());
+    replay(log.as_ref(), &judging, &seen, &live, &health).await;
+    live.rebuilt.store(true, Ordering::Release);
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
             Ok(b) => b,
@@ -470,10 +540,11 @@ pub async fn run(
             continue;
         };
         let (judging2, progress2, live2) = (judging.clone(), progress.clone(), live.clone());
+        let (seen2, health2) = (seen.clone(), health.clone());
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
-            judge(&judging2, &batch, &progress2, &|d, e, m| {
-                live2.observe(&d.tenant, e, m)
+            judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
+                observed(&live2, &health2, d, e, m)
             })
         })
         .await

@@ -97,4 +97,13 @@ pub async fn event_log_restart<L: EventLog>(open: impl Fn() -> L) {
     assert_eq!(got[0].event, b"{\"n\":3}");
     let fresh = log.consume("new", 10, Duration::ZERO).await.unwrap();
     assert_eq!(fresh.len(), 5);
+    // Released, a reader starts again after its committed position.
+    log.release("new").await.unwrap();
+    assert_eq!(
+        log.consume("new", 10, Duration::ZERO).await.unwrap().len(),
+        5
+    );
+    log.release("w").await.unwrap();
+    let again = log.consume("w", 10, Duration::ZERO).await.unwrap();
+    assert_eq!(again.first().map(|d| d.position.0), Some(3));
 }

@@ -11,17 +11,32 @@
 //! consumers/<name>.pos              a consumer's committed position
 //! ```
 //!
-//! A record is `VGR1`, the payload's length and CRC-32, then the payload
-//! (tenant, source, time received, the event as it arrived). A segment is
-//! sealed (synced) before the next one starts, so only the last one can
-//! end in a torn record: on open, such a tail (no intact record after it)
-//! was never acknowledged and is cut, and said; a damaged record followed
-//! by intact ones is acknowledged evidence, and the log refuses to open
-//! rather than drop it ([`StoreError::Damaged`]).
+//! Each `append` writes one batch frame (magic `VGF2`, see [`frame`] for
+//! the layout and why) and syncs it before it is acknowledged. The format
+//! before it (`VGR1`, one record per event) was never released and is not
+//! read: a segment in it is refused with a message, not taken for damage.
+//!
+//! On open, every segment is checked: each must start where the previous
+//! one ends (its frame headers are walked to count its records), or the
+//! log refuses to open and names the missing positions
+//! ([`StoreError::Missing`]); `events/newest-segment`, written when a
+//! segment starts, tells when the newest one is gone. Sealed segments (synced before the next one
+//! starts) hold only acknowledged frames. The last segment is scanned
+//! whole: a damaged last frame — no frame of this log after it — was being
+//! written when the process or the machine stopped, never acknowledged,
+//! and is cut whole and said ([`Recovery`]); damage followed by a frame of
+//! this log (checked at its offset and position) is acknowledged evidence,
+//! and the log refuses to open rather than drop it
+//! ([`StoreError::Damaged`]). The one case no format tells apart: the very
+//! last frame damaged after it was acknowledged (a disk error in it) looks
+//! torn and is cut; what was cut is said.
+
+mod frame;
+mod reader;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,8 +47,9 @@ use tokio::sync::Notify;
 
 use crate::{Appended, Delivery, EventLog, IngestBatch, Position, Result, StoreError};
 
-const MAGIC: &[u8; 4] = b"VGR1";
-const HEADER: usize = 12;
+use frame::{Damage, HEADER};
+use reader::Reader;
+
 /// Larger events are refused: nothing a shipper sends as one event is
 /// this big, and a length field must not make the reader allocate
 /// gigabytes.
@@ -50,9 +66,13 @@ pub const SEGMENT_BYTES: u64 = 64 << 20;
 pub struct Recovery {
     /// Records held.
     pub records: u64,
-    /// Bytes of a torn last record cut from the last segment (never
+    /// Segment files checked.
+    pub segments: u64,
+    /// Bytes of a torn last frame cut from the last segment (never
     /// acknowledged: the batch's `fsync` had not returned).
     pub truncated_bytes: u64,
+    /// Where that frame started in the last segment.
+    pub truncated_at: Option<u64>,
 }
 
 /// The embedded [`EventLog`].
@@ -74,16 +94,17 @@ struct Inner {
 
 struct Writer {
     file: File,
+    /// Bytes of the current segment: where the next frame starts.
     size: u64,
+    /// The next frame's first position.
     next: u64,
-}
-
-/// Where a consumer's next record is on disk.
-#[derive(Clone, Copy)]
-struct Reader {
-    next: u64,
-    segment_first: u64,
-    offset: u64,
+    /// The current segment is new: its directory entry and the newest
+    /// segment mark are not known durable yet.
+    new_segment: bool,
+    /// Why the writer must not append any more (the file holds bytes it
+    /// could not cut): every append fails until the log is reopened, which
+    /// judges those bytes as a torn tail.
+    broken: Option<String>,
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -112,113 +133,121 @@ fn segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(firsts)
 }
 
+/// The error for positions from `first` held by no segment: up to the
+/// next segment present, or up to `end` (exclusive) when none follows.
+fn missing(dir: &Path, first: u64, end: u64) -> Result<StoreError> {
+    let after = segments(dir)?.into_iter().find(|&f| f > first);
+    Ok(StoreError::Missing {
+        events: dir.display().to_string(),
+        first,
+        last: Some(after.unwrap_or(end).max(first + 1) - 1),
+    })
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(format!("sync {}", dir.display())))
 }
 
-fn encode(batch: &IngestBatch, out: &mut Vec<u8>) -> Result<()> {
-    if batch.tenant.len() > u16::MAX as usize || batch.source.len() > u16::MAX as usize {
-        return Err(StoreError::Invalid("tenant or source name too long".into()));
-    }
-    for event in &batch.events {
-        if event.len() > MAX_EVENT {
-            return Err(StoreError::Invalid(format!(
-                "an event of {} bytes (at most {MAX_EVENT})",
-                event.len()
-            )));
+/// Why the current segment, as `meta` shows it, must not be appended to
+/// when the writer expects it to hold `size` bytes.
+fn unusable(meta: &fs::Metadata, size: u64) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() == 0 {
+            return Some("the current event segment was deleted".into());
         }
-        let mut payload =
-            Vec::with_capacity(12 + batch.tenant.len() + batch.source.len() + event.len());
-        payload.extend_from_slice(&(batch.tenant.len() as u16).to_le_bytes());
-        payload.extend_from_slice(batch.tenant.as_bytes());
-        payload.extend_from_slice(&(batch.source.len() as u16).to_le_bytes());
-        payload.extend_from_slice(batch.source.as_bytes());
-        payload.extend_from_slice(&batch.received.to_le_bytes());
-        payload.extend_from_slice(event);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        out.extend_from_slice(&payload);
     }
-    Ok(())
-}
-
-fn decode(position: u64, payload: &[u8]) -> Option<Delivery> {
-    let take = |at: &mut usize, n: usize| -> Option<&[u8]> {
-        let s = payload.get(*at..*at + n)?;
-        *at += n;
-        Some(s)
-    };
-    let mut at = 0;
-    let tl = u16::from_le_bytes(take(&mut at, 2)?.try_into().ok()?) as usize;
-    let tenant = String::from_utf8(take(&mut at, tl)?.to_vec()).ok()?;
-    let sl = u16::from_le_bytes(take(&mut at, 2)?.try_into().ok()?) as usize;
-    let source = String::from_utf8(take(&mut at, sl)?.to_vec()).ok()?;
-    let received = i64::from_le_bytes(take(&mut at, 8)?.try_into().ok()?);
-    Some(Delivery {
-        position: Position(position),
-        tenant,
-        source,
-        received,
-        event: payload[at..].to_vec(),
+    (meta.len() != size).then(|| {
+        format!(
+            "the current event segment holds {} bytes, {size} expected",
+            meta.len()
+        )
     })
 }
 
-/// The record at `bytes[at..]`: its payload range, or `None` when what is
-/// there is not an intact record.
-fn record_at(bytes: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
-    let head = bytes.get(at..at + HEADER)?;
-    if &head[..4] != MAGIC {
-        return None;
-    }
-    let len = u32::from_le_bytes(head[4..8].try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(head[8..12].try_into().ok()?);
-    if len > MAX_EVENT + 2 * u16::MAX as usize + 12 {
-        return None;
-    }
-    let payload = at + HEADER..at + HEADER + len;
-    let body = bytes.get(payload.clone())?;
-    (crc32fast::hash(body) == crc).then_some(payload)
+/// Writes `value` to `dir/name` so that a crash leaves the old value or
+/// the new one, never a mix: a temporary file synced, renamed, the
+/// directory synced.
+fn write_durably(dir: &Path, name: &str, value: u64) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = File::create(&tmp).map_err(io(format!("write {}", tmp.display())))?;
+    f.write_all(value.to_string().as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(io(format!("write {}", tmp.display())))?;
+    fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
+    sync_dir(dir)
 }
 
-/// Counts the intact records of a segment; `Err(offset)` where the first
-/// damaged one starts, with whether an intact record follows it.
-fn scan(bytes: &[u8]) -> (u64, usize, Option<bool>) {
-    let (mut n, mut at) = (0u64, 0usize);
-    while at < bytes.len() {
-        match record_at(bytes, at) {
-            Some(p) => {
-                n += 1;
-                at = p.end;
-            }
-            None => {
-                // Is there an intact record after the damage? Then the
-                // damage is not a torn tail.
-                let mut from = at + 1;
-                let mut intact_after = false;
-                while let Some(i) = memfind(&bytes[from..], MAGIC) {
-                    if record_at(bytes, from + i).is_some() {
-                        intact_after = true;
-                        break;
-                    }
-                    from += i + 1;
-                }
-                return (n, at, Some(intact_after));
-            }
+/// A number written by [`write_durably`], if the file is there.
+fn read_number(path: &Path) -> Result<Option<u64>> {
+    match fs::read_to_string(path) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Invalid(format!("{}: not a position", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::Io {
+            what: format!("read {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+/// The file that names the newest segment ever started (its first
+/// position): the segment files alone cannot tell that the newest one is
+/// gone, and the log would then give its positions again to new events.
+const NEWEST: &str = "newest-segment";
+
+fn old_format(path: &Path) -> StoreError {
+    StoreError::Invalid(format!(
+        "{}: written by a development version of Vigie (VGR1 records), never released and not read; move the data directory aside",
+        path.display()
+    ))
+}
+
+/// Counts the records of a sealed segment whose first position is
+/// `first`, from its frame headers alone (their own checksums, at their
+/// offsets): a sealed segment holds only acknowledged frames, so anything
+/// that is not a whole frame chain is damage.
+fn count_sealed(path: &Path, first: u64) -> Result<u64> {
+    let file = File::open(path).map_err(io(format!("open {}", path.display())))?;
+    let len = file
+        .metadata()
+        .map_err(io(format!("stat {}", path.display())))?
+        .len();
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let (mut at, mut pos) = (0u64, first);
+    let damaged = |offset| StoreError::Damaged {
+        segment: path.display().to_string(),
+        offset,
+    };
+    while at < len {
+        let mut head = [0u8; HEADER];
+        r.read_exact(&mut head).map_err(|_| damaged(at))?;
+        if at == 0 && &head[..4] == frame::OLD_MAGIC {
+            return Err(old_format(path));
         }
+        let h = match frame::header(&head, at) {
+            Some(h) if h.first == pos && h.end(at) <= len => h,
+            _ => return Err(damaged(at)),
+        };
+        pos += h.count;
+        r.seek_relative(h.body as i64)
+            .map_err(io(format!("read {}", path.display())))?;
+        at = h.end(at);
     }
-    (n, at, None)
-}
-
-fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    Ok(pos - first)
 }
 
 impl FileLog {
-    /// Opens (or creates) the log under `data`, cutting a torn last
-    /// record; segments start anew past `segment_bytes`.
+    /// Opens (or creates) the log under `data`: checks that the segments
+    /// follow one another, cuts a torn last frame; segments start anew
+    /// past `segment_bytes`.
     pub fn open(data: &Path, segment_bytes: u64) -> Result<(FileLog, Recovery)> {
         let events = data.join("events");
         let consumers = data.join("consumers");
@@ -232,34 +261,69 @@ impl FileLog {
             sync_dir(&events)?;
             firsts.push(0);
         }
+        // Every segment where the previous one ends, from position 0.
+        let mut expected = 0u64;
+        for (i, &first) in firsts.iter().enumerate() {
+            if first > expected {
+                return Err(StoreError::Missing {
+                    events: events.display().to_string(),
+                    first: expected,
+                    last: Some(first - 1),
+                });
+            }
+            let path = events.join(segment_name(first));
+            if first < expected {
+                return Err(StoreError::Invalid(format!(
+                    "{}: starts at position {first}, but the segment before it ends at position {expected}; the log is left as it is",
+                    path.display()
+                )));
+            }
+            if i + 1 < firsts.len() {
+                expected = first + count_sealed(&path, first)?;
+            }
+        }
         let last = *firsts.last().expect("one segment");
         let path = events.join(segment_name(last));
         let bytes = fs::read(&path).map_err(io(format!("read {}", path.display())))?;
-        let (count, good, damage) = scan(&bytes);
+        if bytes.starts_with(frame::OLD_MAGIC) {
+            return Err(old_format(&path));
+        }
+        let scan = frame::scan(&bytes, last);
+        // The newest segment ever started must still be there.
+        if read_number(&events.join(NEWEST))?.is_some_and(|newest| newest > last) {
+            return Err(StoreError::Missing {
+                events: events.display().to_string(),
+                first: last + scan.records,
+                last: None,
+            });
+        }
         let mut recovery = Recovery {
-            records: last + count,
+            records: last + scan.records,
+            segments: firsts.len() as u64,
             truncated_bytes: 0,
+            truncated_at: None,
         };
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(io(format!("open {}", path.display())))?;
-        match damage {
-            Some(true) => {
+        match scan.damage {
+            Some(Damage::Acknowledged) => {
                 return Err(StoreError::Damaged {
                     segment: path.display().to_string(),
-                    offset: good as u64,
+                    offset: scan.good as u64,
                 })
             }
-            Some(false) => {
-                file.set_len(good as u64)
+            Some(Damage::Torn) => {
+                file.set_len(scan.good as u64)
                     .and_then(|_| file.sync_all())
                     .map_err(io(format!("cut the torn tail of {}", path.display())))?;
-                recovery.truncated_bytes = (bytes.len() - good) as u64;
+                recovery.truncated_bytes = (bytes.len() - scan.good) as u64;
+                recovery.truncated_at = Some(scan.good as u64);
             }
             None => {}
         }
-        let next = last + count;
+        let next = recovery.records;
         let log = FileLog {
             inner: Arc::new(Inner {
                 events,
@@ -267,8 +331,10 @@ impl FileLog {
                 segment_bytes,
                 writer: Mutex::new(Writer {
                     file,
-                    size: good as u64,
+                    size: scan.good as u64,
                     next,
+                    new_segment: false,
+                    broken: None,
                 }),
                 durable: AtomicU64::new(next),
                 appended: Notify::new(),
@@ -296,10 +362,12 @@ fn check_consumer(name: &str) -> Result<()> {
 
 impl Inner {
     fn append(&self, batch: &IngestBatch) -> Result<Appended> {
-        let mut bytes = Vec::new();
-        encode(batch, &mut bytes)?;
+        let mut bytes = frame::encode(batch)?;
         let count = batch.events.len() as u64;
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = &w.broken {
+            return Err(StoreError::MustReopen(why.clone()));
+        }
         if count == 0 {
             return Ok(Appended {
                 first: Position(w.next),
@@ -307,24 +375,36 @@ impl Inner {
             });
         }
         if w.size > 0 && w.size + bytes.len() as u64 > self.segment_bytes {
-            // Seal this segment, then start the next one.
-            w.file.sync_all().map_err(io("seal the event segment"))?;
-            let path = self.events.join(segment_name(w.next));
-            let file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)
-                .map_err(io(format!("create {}", path.display())))?;
+            self.rotate(&mut w)?;
+        }
+        if w.new_segment {
+            // A new segment's name, and the mark that it exists, must be
+            // durable before anything in it is acknowledged; retried here
+            // until they are (nothing is in it yet: it starts at `next`).
             sync_dir(&self.events)?;
-            w.file = file;
-            w.size = 0;
+            write_durably(&self.events, NEWEST, w.next)?;
+            w.new_segment = false;
+        }
+        // The frame's checksums cover where it goes: the file must end
+        // where the writer thinks it does.
+        let meta = w.file.metadata().map_err(io("stat the event segment"))?;
+        if let Some(why) = unusable(&meta, w.size) {
+            w.broken = Some(why.clone());
+            return Err(StoreError::MustReopen(why));
         }
         let before = w.size;
+        frame::seal(&mut bytes, before, w.next, count);
         let written = w.file.write_all(&bytes).and_then(|_| w.file.sync_data());
         if let Err(e) = written {
             // Nothing of a failed batch is acknowledged: cut what reached
-            // the file so that the next batch follows intact records.
-            let _ = w.file.set_len(before);
+            // the file so that the next batch follows intact frames. If
+            // even that fails, the file holds bytes after the last frame
+            // that no later frame may follow.
+            if let Err(cut) = w.file.set_len(before) {
+                w.broken = Some(format!(
+                    "a failed append ({e}) could not be cut from the event segment ({cut})"
+                ));
+            }
             return Err(StoreError::Io {
                 what: "append to the event log".into(),
                 source: e,
@@ -342,21 +422,25 @@ impl Inner {
         })
     }
 
+    /// Seals the current segment and starts the next one at the writer's
+    /// next position. Nothing moves when sealing or creating fails.
+    fn rotate(&self, w: &mut Writer) -> Result<()> {
+        w.file.sync_all().map_err(io("seal the event segment"))?;
+        let path = self.events.join(segment_name(w.next));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(format!("create {}", path.display())))?;
+        w.file = file;
+        w.size = 0;
+        w.new_segment = true;
+        Ok(())
+    }
+
     fn committed(&self, consumer: &str) -> Result<Option<Position>> {
         check_consumer(consumer)?;
-        let path = self.consumers.join(format!("{consumer}.pos"));
-        match fs::read_to_string(&path) {
-            Ok(s) => s
-                .trim()
-                .parse()
-                .map(|p| Some(Position(p)))
-                .map_err(|_| StoreError::Invalid(format!("{}: not a position", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io {
-                what: format!("read {}", path.display()),
-                source: e,
-            }),
-        }
+        Ok(read_number(&self.consumers.join(format!("{consumer}.pos")))?.map(Position))
     }
 
     fn commit(&self, consumer: &str, upto: Position) -> Result<()> {
@@ -367,14 +451,7 @@ impl Inner {
                 upto.0
             )));
         }
-        let path = self.consumers.join(format!("{consumer}.pos"));
-        let tmp = self.consumers.join(format!("{consumer}.pos.tmp"));
-        let mut f = File::create(&tmp).map_err(io(format!("write {}", tmp.display())))?;
-        f.write_all(upto.0.to_string().as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(io(format!("write {}", tmp.display())))?;
-        fs::rename(&tmp, &path).map_err(io(format!("rename to {}", path.display())))?;
-        sync_dir(&self.consumers)
+        write_durably(&self.consumers, &format!("{consumer}.pos"), upto.0)
     }
 
     /// Reads up to `max` durable records for `consumer`.
@@ -382,93 +459,16 @@ impl Inner {
         check_consumer(consumer)?;
         let durable = self.durable.load(Ordering::Acquire);
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-        let reader = match readers.get(consumer) {
-            Some(r) => *r,
+        let mut reader = match readers.get(consumer) {
+            Some(r) => r.clone(),
             None => {
                 let start = self.committed(consumer)?.map_or(0, |p| p.0 + 1);
-                let firsts = segments(&self.events)?;
-                let first = firsts
-                    .iter()
-                    .copied()
-                    .filter(|&f| f <= start)
-                    .max()
-                    .unwrap_or(0);
-                Reader {
-                    next: first,
-                    segment_first: first,
-                    offset: 0,
-                }
-                .skip_to(&self.events, start)?
+                Reader::at(&self.events, start, durable)?
             }
         };
-        let (out, reader) = reader.read(&self.events, max, durable)?;
+        let out = reader.read(&self.events, max, durable)?;
         readers.insert(consumer.to_string(), reader);
         Ok(out)
-    }
-}
-
-impl Reader {
-    /// Moves to position `to` (records before it are skipped).
-    fn skip_to(mut self, dir: &Path, to: u64) -> Result<Reader> {
-        while self.next < to {
-            let (skipped, r) = self.read(dir, (to - self.next).min(4096) as usize, to)?;
-            if skipped.is_empty() {
-                break;
-            }
-            self = r;
-        }
-        Ok(self)
-    }
-
-    fn read(mut self, dir: &Path, max: usize, durable: u64) -> Result<(Vec<Delivery>, Reader)> {
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        let full =
-            |out: &Vec<Delivery>, bytes: usize| out.len() >= max || bytes >= MAX_DELIVERY_BYTES;
-        while !full(&out, bytes) && self.next < durable {
-            let path = dir.join(segment_name(self.segment_first));
-            let file = File::open(&path).map_err(io(format!("open {}", path.display())))?;
-            let len = file
-                .metadata()
-                .map_err(io(format!("stat {}", path.display())))?
-                .len();
-            if self.offset >= len {
-                // This segment is done: the next one starts here.
-                self.segment_first = self.next;
-                self.offset = 0;
-                if !dir.join(segment_name(self.next)).exists() {
-                    break;
-                }
-                continue;
-            }
-            let mut r = BufReader::with_capacity(1 << 16, file);
-            r.seek(SeekFrom::Start(self.offset))
-                .map_err(io(format!("seek {}", path.display())))?;
-            while !full(&out, bytes) && self.next < durable && self.offset < len {
-                let damaged = || StoreError::Damaged {
-                    segment: path.display().to_string(),
-                    offset: self.offset,
-                };
-                let mut head = [0u8; HEADER];
-                r.read_exact(&mut head).map_err(|_| damaged())?;
-                let size = u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) as usize;
-                if &head[..4] != MAGIC || size > MAX_EVENT + 2 * u16::MAX as usize + 12 {
-                    return Err(damaged());
-                }
-                let mut payload = vec![0u8; size];
-                r.read_exact(&mut payload).map_err(|_| damaged())?;
-                let crc = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
-                if crc32fast::hash(&payload) != crc {
-                    return Err(damaged());
-                }
-                let d = decode(self.next, &payload).ok_or_else(damaged)?;
-                bytes += d.event.len();
-                out.push(d);
-                self.next += 1;
-                self.offset += (HEADER + size) as u64;
-            }
-        }
-        Ok((out, self))
     }
 }
 
@@ -511,6 +511,13 @@ impl EventLog for FileLog {
     async fn records(&self) -> Result<u64> {
         Ok(self.inner.durable.load(Ordering::Acquire))
     }
+
+    async fn release(&self, consumer: &str) -> Result<()> {
+        check_consumer(consumer)?;
+        let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.remove(consumer);
+        Ok(())
+    }
 }
 
 /// Runs blocking file I/O off the async threads.
@@ -524,23 +531,35 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 mod tests {
     use super::*;
 
+    /// `/dev/full` is a real file whose writes fail (no space) and which
+    /// cannot be cut (`ftruncate` on a device): an append that fails and
+    /// cannot be undone leaves the writer refusing every later append,
+    /// its size and next position where they were.
+    #[cfg(target_os = "linux")]
     #[test]
-    fn a_torn_tail_is_told_from_damage_before_intact_records() {
+    fn a_failed_append_that_cannot_be_cut_stops_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = FileLog::open(dir.path(), SEGMENT_BYTES).unwrap();
+        let full = OpenOptions::new().append(true).open("/dev/full").unwrap();
+        {
+            let mut w = log.inner.writer.lock().unwrap();
+            w.file = full;
+        }
         let batch = IngestBatch {
             tenant: "default".into(),
             source: "t".into(),
-            received: 1,
-            events: vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()],
+            received: 0,
+            events: vec![b"{}".to_vec()],
         };
-        let mut bytes = Vec::new();
-        encode(&batch, &mut bytes).unwrap();
-        let whole = bytes.len();
-        assert_eq!(scan(&bytes), (2, whole, None));
-        // Torn: the second record cut short.
-        assert_eq!(scan(&bytes[..whole - 3]), (1, whole / 2, Some(false)));
-        // Damaged: a byte of the first record's payload flipped.
-        let mut flipped = bytes.clone();
-        flipped[HEADER + 2] ^= 0xff;
-        assert_eq!(scan(&flipped), (0, 0, Some(true)));
+        let first = log.inner.append(&batch).unwrap_err();
+        assert!(matches!(first, StoreError::Io { .. }), "{first}");
+        for _ in 0..2 {
+            let again = log.inner.append(&batch).unwrap_err();
+            assert!(matches!(again, StoreError::MustReopen(_)), "{again}");
+            assert!(again.to_string().contains("reopened"), "{again}");
+        }
+        let w = log.inner.writer.lock().unwrap();
+        assert_eq!((w.size, w.next), (0, 0), "nothing moved for a failed batch");
+        assert_eq!(log.inner.durable.load(Ordering::Acquire), 0);
     }
 }

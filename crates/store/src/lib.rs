@@ -69,12 +69,35 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// A damaged record followed by good ones: the log is not truncated
-    /// (that would drop acknowledged evidence); the operator decides.
-    #[error("{segment}: damaged record at byte {offset} followed by intact records; the log is left as it is (move the segment aside to start without it)")]
+    /// Damaged acknowledged evidence: a damaged frame followed by frames
+    /// of the log, or a frame a reader cannot read. The log is not cut
+    /// (that would drop acknowledged evidence) nor read past the damage;
+    /// the operator decides.
+    #[error("{segment}: damaged frame at byte {offset}, before frames that were acknowledged; the log is left as it is and nothing is skipped (keep a copy of the segment for the record before any repair)")]
     Damaged { segment: String, offset: u64 },
+    /// Positions that no segment holds: a segment file moved aside or
+    /// deleted. The log does not open, and a reader does not go on, with
+    /// a hole in it. `last` is unknown when the log's newest segment is
+    /// the one gone.
+    #[error("{events}: positions {first} {} are in no segment (a segment file moved aside or deleted?); the log is left as it is: put the segment back", until(last))]
+    Missing {
+        events: String,
+        first: u64,
+        last: Option<u64>,
+    },
+    /// The writer could not undo a failed append: nothing more is appended
+    /// until the log is reopened (which cuts what that append left).
+    #[error("the event log must be reopened (restart the service) before anything more is appended: {0}")]
+    MustReopen(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+fn until(last: &Option<u64>) -> String {
+    match last {
+        Some(last) => format!("to {last}"),
+        None => "and after".into(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -96,4 +119,8 @@ pub trait EventLog: Send + Sync {
     async fn committed(&self, consumer: &str) -> Result<Option<Position>>;
     /// Records held (the next record's position).
     async fn records(&self) -> Result<u64>;
+    /// Forgets what this process gave `consumer` (its committed position
+    /// stays): a one-off reader (a retro-hunt, a replay) releases what
+    /// it held once done.
+    async fn release(&self, consumer: &str) -> Result<()>;
 }

@@ -15,7 +15,13 @@ async fn conformance_with_one_segment_and_with_many() {
     for segment_bytes in [64 << 20, 60] {
         let dir = tempfile::tempdir().unwrap();
         let (log, recovery) = FileLog::open(dir.path(), segment_bytes).unwrap();
-        assert_eq!(recovery, Recovery::default());
+        assert_eq!(
+            recovery,
+            Recovery {
+                segments: 1,
+                ..Recovery::default()
+            }
+        );
         conformance::event_log(&log).await;
         let segments = std::fs::read_dir(dir.path().join("events"))
             .unwrap()
@@ -57,7 +63,7 @@ async fn a_torn_tail_is_cut_and_said_damage_before_good_records_refuses_to_open(
     let good = std::fs::read(&seg).unwrap();
     // A batch cut short by the crash: never acknowledged.
     let mut torn = good.clone();
-    torn.extend_from_slice(b"VGR1\x40\x00\x00\x00partial");
+    torn.extend_from_slice(b"VGF2\x40\x00\x00\x00partial");
     std::fs::write(&seg, &torn).unwrap();
     let (log, recovery) = FileLog::open(dir.path(), 64 << 20).unwrap();
     assert_eq!(recovery.records, 3);
@@ -69,8 +75,8 @@ async fn a_torn_tail_is_cut_and_said_damage_before_good_records_refuses_to_open(
     );
     assert_eq!(log.records().await.unwrap(), 3);
     drop(log);
-    // A flipped byte in the first record, intact records after it: the
-    // log is acknowledged evidence, it is not cut.
+    // A flipped byte in the first frame's header, intact frames after it:
+    // the log is acknowledged evidence, it is not cut.
     let mut damaged = good.clone();
     damaged[14] ^= 0xff;
     std::fs::write(&seg, &damaged).unwrap();

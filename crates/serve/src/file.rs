@@ -1,0 +1,173 @@
+//! The configuration file of `vigie serve` (`--config FILE`, TOML).
+//!
+//! Why one-to-one with the command line: a key is an option's long name
+//! with `_` for `-`, so what the docs say of an option holds for its key,
+//! and a service unit can move options to the file without translation.
+//! An option given on the command line wins over the file. Unknown keys
+//! are errors (a misspelt `listen` must not silently serve on the
+//! default address), as are relative paths that do not exist: they are
+//! read relative to the file's own directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the file may say; every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    /// `--data`: where everything is kept.
+    pub data: Option<PathBuf>,
+    /// `--listen`: the HTTP address.
+    pub listen: Option<SocketAddr>,
+    /// `--syslog-udp`.
+    pub syslog_udp: Option<SocketAddr>,
+    /// `--syslog-tcp`.
+    pub syslog_tcp: Option<SocketAddr>,
+    /// `--tls`.
+    #[serde(default)]
+    pub tls: bool,
+    /// `--tls-cert`, `--tls-key`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// `--no-tls`.
+    #[serde(default)]
+    pub no_tls: bool,
+    /// `--ndjson-tcp`.
+    pub ndjson_tcp: Option<SocketAddr>,
+    /// `--rules` (a list).
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// `--no-builtin`.
+    #[serde(default)]
+    pub no_builtin: bool,
+    /// `--no-sigmahq`.
+    #[serde(default)]
+    pub no_sigmahq: bool,
+    /// `--min-level`: informational, low, medium, high, critical.
+    pub min_level: Option<vigie_detect::Level>,
+    /// `--status` (a list).
+    #[serde(default)]
+    pub status: Vec<String>,
+    /// `--placeholders`.
+    pub placeholders: Option<PathBuf>,
+    /// `--assets`.
+    pub assets: Option<PathBuf>,
+    /// `--ioc` (a list of files, directories or URLs).
+    #[serde(default)]
+    pub ioc: Vec<String>,
+    /// `--lang`: fr or en.
+    pub lang: Option<String>,
+    /// `--timezone`.
+    pub timezone: Option<String>,
+    /// `--input-timezone`.
+    pub input_timezone: Option<String>,
+    /// `--silence-minutes`: a channel that sent nothing for this long is
+    /// silent (and alerted).
+    pub silence_minutes: Option<u64>,
+    /// Where alerts are sent: a webhook URL (it may hold a secret: keep
+    /// this file readable by the service only). Only here or in
+    /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
+    pub alert_webhook: Option<String>,
+    /// The limits of [`crate::Config`] (bytes).
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[limits]`: the request and message bounds (bytes).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_body: Option<usize>,
+    pub max_inflated: Option<usize>,
+    pub max_line: Option<usize>,
+}
+
+impl ServeFile {
+    /// Reads `path`; the error names the file, and the line and key for
+    /// a bad one.
+    pub fn load(path: &Path) -> Result<ServeFile, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut file: ServeFile =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        file.data.as_mut().map(resolve);
+        file.rules.iter_mut().for_each(resolve);
+        file.placeholders.as_mut().map(resolve);
+        file.assets.as_mut().map(resolve);
+        file.tls_cert.as_mut().map(resolve);
+        file.tls_key.as_mut().map(resolve);
+        for ioc in &mut file.ioc {
+            if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
+                *ioc = base.join(&*ioc).display().to_string();
+            }
+        }
+        Ok(file)
+    }
+
+    /// Applies the limits to `config`.
+    pub fn limit(&self, config: &mut crate::Config) {
+        if let Some(v) = self.limits.max_body {
+            config.max_body = v;
+        }
+        if let Some(v) = self.limits.max_inflated {
+            config.max_inflated = v;
+        }
+        if let Some(v) = self.limits.max_line {
+            config.max_line = v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_options_and_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(
+            &path,
+            "data = \"donnees\"\nlisten = \"0.0.0.0:8443\"\nrules = [\"regles\", \"/etc/vigie/r\"]\nmin_level = \"medium\"\nioc = [\"iocs.csv\", \"https://feeds.example.fr/x.json\"]\n[limits]\nmax_line = 65536\n",
+        )
+        .unwrap();
+        let f = ServeFile::load(&path).unwrap();
+        assert_eq!(f.data, Some(dir.path().join("donnees")));
+        assert_eq!(f.listen, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(
+            f.rules,
+            vec![dir.path().join("regles"), PathBuf::from("/etc/vigie/r")]
+        );
+        assert_eq!(f.min_level, Some(vigie_detect::Level::Medium));
+        assert_eq!(f.ioc[0], dir.path().join("iocs.csv").display().to_string());
+        assert_eq!(f.ioc[1], "https://feeds.example.fr/x.json");
+        let mut c = crate::Config::new(PathBuf::from("x"));
+        f.limit(&mut c);
+        assert_eq!(c.max_line, 65536);
+    }
+
+    /// The example shipped in packaging/ stays a valid file.
+    #[test]
+    fn the_packaged_example_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/vigie.toml");
+        let f = ServeFile::load(&path).unwrap();
+        assert_eq!(f.data, Some(PathBuf::from("/var/lib/vigie")));
+        assert_eq!(f.lang.as_deref(), Some("fr"));
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(&path, "data = \"d\"\nlisten_on = \"0.0.0.0:80\"\n").unwrap();
+        let e = ServeFile::load(&path).unwrap_err();
+        assert!(e.contains("listen_on") && e.contains("line 2"), "{e}");
+    }
+}

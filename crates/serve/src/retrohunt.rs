@@ -1,0 +1,211 @@
+//! Retro-hunt: new or updated rules run over the events already stored,
+//! in a time range — the rule written on Monday from a CERT-FR bulletin
+//! finds what happened last Thursday.
+//!
+//! The same stages as live detection: the log read again (a one-off
+//! reader, released after), each request's events read by `vigie-source`
+//! as the worker reads them, judged by an engine compiled by
+//! [`vigie_hunt::compile_engine`] from the rules given. Each run is kept
+//! under `retrohunts/<id>/` (the rules as given, the detections, a
+//! summary): what was searched, when, and what it found stays on record.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use vigie_store::{Delivery, EventLog};
+
+use crate::worker::{judge, Judging, Progress, Seen, StoredDetection};
+
+/// What a retro-hunt is asked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// One or more Sigma rules (YAML documents).
+    pub rules: String,
+    /// Events from this time on (their own time, UTC), if given.
+    pub from: Option<DateTime<Utc>>,
+    /// Events up to this time, if given.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A rule that could not be loaded, with its reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    pub rule: String,
+    pub reason: String,
+}
+
+/// What a retro-hunt did and found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub tenant: String,
+    pub started: String,
+    pub seconds: f64,
+    pub rules_loaded: usize,
+    pub rules_refused: Vec<Refused>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Log positions read: `[0, events_read)`.
+    pub events_read: u64,
+    /// Of the tenant's events, those in the range judged.
+    pub events_in_range: u64,
+    /// Events without a time: judged whatever the range (a range cannot
+    /// leave them out without saying so; they are counted here).
+    pub events_without_time: u64,
+    pub detections: usize,
+    /// Where the run is kept.
+    pub kept_in: PathBuf,
+}
+
+/// Why a retro-hunt was not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RetroError {
+    #[error("{0}")]
+    Rules(String),
+    #[error("{0}")]
+    Store(#[from] vigie_store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs `req` over `tenant`'s stored events. Blocking parts run off the
+/// async threads.
+pub async fn run(
+    log: &dyn EventLog,
+    data: &std::path::Path,
+    read: &vigie_source::ReadOptions,
+    tenant: &str,
+    req: Request,
+) -> Result<(Summary, Vec<StoredDetection>), RetroError> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let id = format!(
+        "{}-{:08x}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>()
+    );
+    let dir = data.join("retrohunts").join(&id);
+    std::fs::create_dir_all(&dir)?;
+    let rules = dir.join("rules.yml");
+    std::fs::write(&rules, req.rules.as_bytes())?;
+    let hunt = vigie_hunt::HuntConfig {
+        rules: vec![vigie_hunt::pipeline::RuleSource::Path(rules)],
+        ..Default::default()
+    };
+    let (engine, report) = tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
+        .await
+        .map_err(|e| RetroError::Rules(e.to_string()))?
+        .map_err(|e| RetroError::Rules(e.to_string()))?;
+    let refused: Vec<Refused> = report
+        .failures
+        .iter()
+        .map(|f| Refused {
+            rule: f
+                .title
+                .clone()
+                .or_else(|| f.id.clone())
+                .unwrap_or_else(|| format!("document {}", f.document + 1)),
+            reason: f.reason.clone(),
+        })
+        .collect();
+    let loaded = engine.as_ref().map_or(0, |e| e.stats().detection_rules);
+    if loaded == 0 {
+        return Err(RetroError::Rules(match refused.first() {
+            Some(r) => format!("no rule could be loaded: {}", r.reason),
+            None => "no rule given".into(),
+        }));
+    }
+    let judging = Arc::new(Judging {
+        engine: Arc::new(engine),
+        indicators: None,
+        read: read.clone(),
+    });
+    // What is stored now; what arrives meanwhile is the live worker's.
+    let end = log.records().await?;
+    let consumer = format!("retrohunt-{:08x}", rand::random::<u32>());
+    let mut found = Vec::new();
+    let (mut read_upto, mut in_range, mut untimed) = (0u64, 0u64, 0u64);
+    let seen = Arc::new(Seen::default());
+    let outcome: Result<(), RetroError> = async {
+        while read_upto < end {
+            let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
+            if batch.is_empty() {
+                break;
+            }
+            read_upto = batch.last().map_or(read_upto, |d| d.position.0 + 1);
+            let mine: Vec<Delivery> = batch
+                .into_iter()
+                .filter(|d| d.tenant == tenant && d.position.0 < end)
+                .collect();
+            let (judging, seen) = (judging.clone(), seen.clone());
+            let (from, to) = (req.from, req.to);
+            let (got, n, u) = tokio::task::spawn_blocking(move || {
+                let quiet = Progress::default();
+                let counts = std::sync::Mutex::new((0u64, 0u64));
+                let got = judge(&judging, &mine, &seen, &quiet, &|_, e, _| {
+                    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+                    match e.timestamp {
+                        Some(t) if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) => {}
+                        Some(_) => c.0 += 1,
+                        None => c.1 += 1,
+                    }
+                });
+                let (n, u) = counts.into_inner().unwrap_or_else(|p| p.into_inner());
+                (got, n, u)
+            })
+            .await
+            .map_err(|e| RetroError::Rules(e.to_string()))?;
+            in_range += n;
+            untimed += u;
+            found.extend(got.into_iter().filter(|d| in_window(d, req.from, req.to)));
+        }
+        Ok(())
+    }
+    .await;
+    let _ = log.release(&consumer).await;
+    outcome?;
+    let summary = Summary {
+        id,
+        tenant: tenant.to_string(),
+        started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        seconds: clock.elapsed().as_secs_f64(),
+        rules_loaded: loaded,
+        rules_refused: refused,
+        from: req.from,
+        to: req.to,
+        events_read: read_upto,
+        events_in_range: in_range,
+        events_without_time: untimed,
+        detections: found.len(),
+        kept_in: dir.clone(),
+    };
+    let mut lines = Vec::new();
+    for d in &found {
+        serde_json::to_writer(&mut lines, d).map_err(std::io::Error::other)?;
+        lines.push(b'\n');
+    }
+    std::fs::write(dir.join("detections.jsonl"), lines)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?,
+    )?;
+    Ok((summary, found))
+}
+
+/// Whether a detection's event lies in the range (an event without a time
+/// is kept: leaving it out would be a silent choice).
+fn in_window(d: &StoredDetection, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
+    let Some(t) = d
+        .time
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return true;
+    };
+    let t = t.with_timezone(&Utc);
+    !(from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x))
+}

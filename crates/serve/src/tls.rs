@@ -1,0 +1,142 @@
+//! HTTPS for the HTTP listener: a given certificate, or a self-signed one
+//! made at the first run and kept under the data directory.
+//!
+//! Why TLS by default off loopback: tokens travel in every request; on a
+//! commune's network, read by anyone on the path, they would let an
+//! attacker send false events or read the detections. Why self-signed
+//! at first: a commune rarely has a PKI; shippers pin the certificate by
+//! its SHA-256 fingerprint (Beats: `ssl.ca_trusted_fingerprint`, NXLog:
+//! `CAFile` with the PEM), which is printed at every start.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain HTTP (loopback by default, or `--no-tls` behind a proxy).
+    Off,
+    /// A certificate and its key, PEM.
+    Given { cert: PathBuf, key: PathBuf },
+    /// Made at the first run under `DATA/tls/`, then reused.
+    SelfSigned,
+}
+
+/// The PEM files to serve with, and the certificate's fingerprint.
+pub struct Ready {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// SHA-256 of the certificate (DER), hex, upper case, no separators.
+    pub fingerprint: String,
+    /// Whether it was made by this start.
+    pub made: bool,
+}
+
+/// The fingerprint as people compare it: `AB:CD:…`.
+pub fn colons(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn fingerprint(cert_pem: &[u8]) -> std::io::Result<String> {
+    let text = std::str::from_utf8(cert_pem).map_err(std::io::Error::other)?;
+    let b64: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| std::io::Error::other("no PEM certificate in the file"))?;
+    Ok(Sha256::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect())
+}
+
+/// Makes (first run) or finds the certificate. `names`: the host names
+/// and addresses the certificate is for (the listen address, the
+/// machine's name, localhost).
+pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Option<Ready>> {
+    match tls {
+        Tls::Off => Ok(None),
+        Tls::Given { cert, key } => {
+            let pem = std::fs::read(cert)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", cert.display())))?;
+            Ok(Some(Ready {
+                fingerprint: fingerprint(&pem)?,
+                cert: cert.clone(),
+                key: key.clone(),
+                made: false,
+            }))
+        }
+        Tls::SelfSigned => {
+            let dir = data.join("tls");
+            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            let made = !cert.exists() || !key.exists();
+            if made {
+                std::fs::create_dir_all(&dir)?;
+                let made = rcgen::generate_simple_self_signed(names)
+                    .map_err(|e| std::io::Error::other(format!("certificate: {e}")))?;
+                write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
+                std::fs::write(&cert, made.cert.pem())?;
+            }
+            let pem = std::fs::read(&cert)?;
+            Ok(Some(Ready {
+                fingerprint: fingerprint(&pem)?,
+                cert,
+                key,
+                made,
+            }))
+        }
+    }
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_certificate_is_made_once_and_its_key_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let first = prepare(&Tls::SelfSigned, dir.path(), names.clone())
+            .unwrap()
+            .unwrap();
+        assert!(first.made);
+        assert_eq!(first.fingerprint.len(), 64);
+        let again = prepare(&Tls::SelfSigned, dir.path(), names)
+            .unwrap()
+            .unwrap();
+        assert!(!again.made);
+        assert_eq!(again.fingerprint, first.fingerprint);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&first.key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}");
+        }
+        assert_eq!(&colons("ABCD12")[..], "AB:CD:12");
+    }
+}
