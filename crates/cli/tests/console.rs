@@ -289,6 +289,12 @@ fn signed_in(base: &str, name: &str, password: &str, code: &str) -> Person {
     }
 }
 
+/// The status of `GET /api/v1/me` with a person's cookie (200 while the
+/// session lives, 401 once it ended).
+fn me_status(base: &str, p: &Person) -> u16 {
+    http(base, "GET", "/api/v1/me", &[("Cookie", &p.cookie)], None).status
+}
+
 const ANNE: &str = "Anne Le Goff (DSI)";
 const ANNE_PW: &str = "marée haute à Fouesnant";
 const VERA: &str = "vera";
@@ -625,17 +631,7 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
         r.body
     );
     // The session she had is ended by the lock.
-    assert_eq!(
-        http(
-            &base,
-            "GET",
-            "/api/v1/me",
-            &[("Cookie", &vera.cookie)],
-            None
-        )
-        .status,
-        401
-    );
+    assert_eq!(me_status(&base, &vera), 401);
     // An unknown name gets the same answers: nothing says it is not one.
     for i in 1..=5 {
         let (r, _) = login(&base, "personne", "whatever it is", "");
@@ -663,17 +659,7 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
         None,
     );
     assert_eq!(r.status, 204);
-    assert_eq!(
-        http(
-            &base,
-            "GET",
-            "/api/v1/me",
-            &[("Cookie", &vera.cookie)],
-            None
-        )
-        .status,
-        401
-    );
+    assert_eq!(me_status(&base, &vera), 401);
 
     // The audit log, as an admin exports it.
     let r = http(

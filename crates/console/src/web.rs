@@ -16,6 +16,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use vigie_lang::{tr, Lang};
+// The report's escaping: the console and the report share their look.
+use vigie_report::html::escape;
 
 use crate::audit::{Action, Outcome};
 use crate::sessions::{random_token, same_secret, Session, ABSOLUTE_SECONDS};
@@ -79,21 +81,6 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// An HTML page with the headers every console page carries.
@@ -500,7 +487,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn language_cookie_and_escaping() {
+    fn language_and_cookie() {
         let mut h = HeaderMap::new();
         assert_eq!(lang_of(None, &h), Lang::Fr, "French by default");
         h.insert(
@@ -515,9 +502,5 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "c"), None);
-        assert_eq!(
-            escape("<a href=\"x\">'&"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
-        );
     }
 }
