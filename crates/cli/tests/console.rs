@@ -661,6 +661,23 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
     assert_eq!(r.status, 204);
     assert_eq!(me_status(&base, &vera), 401);
 
+    // Removing an account ends its sessions at once.
+    let vera = signed_in(&base, VERA, VERA_PW, "");
+    let out = vigie()
+        .args(["user", "remove", VERA, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(me_status(&base, &vera), 401);
+    assert_eq!(login(&base, VERA, VERA_PW, "").0.status, 401);
+    let out = vigie()
+        .args(["user", "remove", VERA, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no such account");
+
     // The audit log, as an admin exports it.
     let r = http(
         &base,
@@ -701,7 +718,7 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
             "{who} {action} {outcome} in {seen:?}"
         );
     }
-    for action in ["user_add", "user_unlock", "token_create"] {
+    for action in ["user_add", "user_unlock", "user_remove", "token_create"] {
         let e = entries
             .iter()
             .find(|e| e["action"] == action)
