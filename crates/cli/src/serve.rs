@@ -14,7 +14,8 @@ use crate::RuleArgs;
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Where the event log, the detections and the tokens are kept
-    /// (required, here or in the --config file).
+    /// (default: the --config file's `data`, else
+    /// $VIGIE_DATA_DIR/serve or ~/.local/share/vigie/serve).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// HTTP address to listen on (default 127.0.0.1:8080; port 0: any free port).
@@ -70,6 +71,14 @@ pub struct ServeArgs {
     /// alerted (default 60).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub silence_minutes: Option<u64>,
+    /// Events received longer ago are removed from the event log (default
+    /// 90; 0: no limit by age). Detections stay.
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u64>,
+    /// The event log is kept under this size, oldest removed first
+    /// (default 20; 0: no limit by size). Events not judged yet stay.
+    #[arg(long, value_name = "GB")]
+    pub retention_gb: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -101,6 +110,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where `serve` and `token create` keep everything when `--data` is not
+/// given: `$VIGIE_DATA_DIR/serve`, else the user's data directory
+/// (`~/.local/share/vigie/serve`) — a first run from a fresh clone works
+/// without choosing; a service gives `data` in its configuration file.
+fn default_data() -> Option<PathBuf> {
+    vigie_rules::sigmahq::data_dir().map(|d| d.join("serve"))
+}
+
 /// The options, the file's keys where an option is not given, the
 /// defaults where neither says.
 fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, String> {
@@ -108,7 +125,8 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         .data
         .clone()
         .or_else(|| file.data.clone())
-        .ok_or("--data DIR is required (or `data` in the --config file)")?;
+        .or_else(default_data)
+        .ok_or("--data DIR is required (or `data` in the --config file): no home directory to keep it in")?;
     let mut config = vigie_serve::Config::new(data);
     file.limit(&mut config);
     if let Some(listen) = args.listen.or(file.listen) {
@@ -133,6 +151,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
+    if let Some(d) = args.retention_days.or(file.retention_days) {
+        config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
+    }
+    if let Some(g) = args.retention_gb.or(file.retention_gb) {
+        config.retention.max_bytes = (g > 0).then_some(g << 30);
+    }
     if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
         if m == 0 {
             return Err("silence_minutes: at least 1".into());
@@ -217,8 +241,9 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
 pub enum TokenCommand {
     /// Create an access token and print it (only here, only once) on stdout.
     Create {
+        /// The server's data directory (default as for `vigie serve`).
         #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        data: Option<PathBuf>,
         /// ingest (send events), read (detections, statistics) or admin.
         #[arg(long, value_name = "SCOPE")]
         scope: String,
@@ -241,6 +266,10 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
         } => {
             let Some(scope) = Scope::parse(&scope) else {
                 eprintln!("vigie: error: --scope {scope:?}: ingest, read or admin");
+                return Ok(ExitCode::from(2));
+            };
+            let Some(data) = data.or_else(default_data) else {
+                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
                 return Ok(ExitCode::from(2));
             };
             let token = tokens::create(&data, &name, scope, &tenant)?;

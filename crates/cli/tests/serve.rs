@@ -1077,9 +1077,41 @@ fn the_config_file_holds_the_options() {
         "{err}"
     );
 
-    let out = vigie().args(["serve"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--data"));
+    // A first run with nothing said: the data goes to the user's data
+    // directory ($VIGIE_DATA_DIR/serve), said at start, where `vigie
+    // token create` puts the first token.
+    let home = tmp.path().join("home");
+    let out = vigie()
+        .args(["token", "create", "--scope", "admin"])
+        .env("VIGIE_DATA_DIR", &home)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let first = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut child = vigie()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VIGIE_DATA_DIR", &home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+            break at.to_string();
+        }
+        said.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server { child, base };
+    let here = format!("vigie serve: data in {}", home.join("serve").display());
+    assert!(said.contains(&here), "{said:?}");
+    assert_eq!(
+        stats(&server.base, &first)["events_stored"].as_u64(),
+        Some(0)
+    );
 }
 
 /// A webhook receiver as chat tools run one: every POST body, in order.

@@ -63,6 +63,12 @@ pub struct ServeFile {
     pub timezone: Option<String>,
     /// `--input-timezone`.
     pub input_timezone: Option<String>,
+    /// `--retention-days`: events older than this are removed (0: no
+    /// limit by age).
+    pub retention_days: Option<u64>,
+    /// `--retention-gb`: the event log is kept under this size (0: no
+    /// limit by size).
+    pub retention_gb: Option<u64>,
     /// `--silence-minutes`: a channel that sent nothing for this long is
     /// silent (and alerted).
     pub silence_minutes: Option<u64>,

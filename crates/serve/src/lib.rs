@@ -75,6 +75,8 @@ pub struct Config {
     /// HTTPS for the HTTP listener (`--tls`, `--tls-cert`/`--tls-key`,
     /// `--no-tls`).
     pub tls: tls::Tls,
+    /// How long and how much of the event log is kept.
+    pub retention: vigie_store::embedded::Retention,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
@@ -97,7 +99,51 @@ impl Config {
             alert_webhook: None,
             silence_secs: health::SILENCE_SECS,
             tls: tls::Tls::Off,
+            retention: DEFAULT_RETENTION,
         }
+    }
+}
+
+/// The event log keeps 90 days and at most 20 GiB by default: a week of
+/// a commune of 20,000 residents (the demo's week scale) is about 1.5 GB,
+/// so a quarter fits; the disk is never filled without bound.
+pub const DEFAULT_RETENTION: vigie_store::embedded::Retention = vigie_store::embedded::Retention {
+    max_age: Some(std::time::Duration::from_secs(90 * 24 * 3600)),
+    max_bytes: Some(20 << 30),
+};
+
+/// Applies the retention policy at start and every ten minutes, never
+/// removing events the detection worker has not judged.
+async fn retain(log: FileLog, policy: vigie_store::embedded::Retention) {
+    loop {
+        let keep_from = match log.committed(worker::CONSUMER).await {
+            Ok(Some(p)) => p.0 + 1,
+            Ok(None) => 0,
+            Err(e) => {
+                eprintln!("vigie serve: retention: {e}");
+                0
+            }
+        };
+        let l = log.clone();
+        match tokio::task::spawn_blocking(move || l.retain(&policy, keep_from)).await {
+            Ok(Ok(r)) => {
+                if r.segments > 0 {
+                    eprintln!(
+                        "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
+                        r.segments, r.bytes, r.oldest_kept
+                    );
+                }
+                if r.over_limit {
+                    eprintln!(
+                        "vigie serve: retention: the event log ({} bytes) is over its limit with events not judged yet: kept",
+                        r.bytes_kept
+                    );
+                }
+            }
+            Ok(Err(e)) => eprintln!("vigie serve: retention: {e}"),
+            Err(e) => eprintln!("vigie serve: retention: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
     }
 }
 
@@ -238,9 +284,10 @@ pub enum ServeError {
 /// (`http://` or `https://`).
 pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), ServeError> {
     let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
+    eprintln!("vigie serve: data in {}", config.data.display());
     if tokens.is_empty() {
         eprintln!(
-            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest`",
+            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest` (and one of scope read or admin to read what it finds)",
             config.data.display()
         );
     }
@@ -270,6 +317,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             source,
         })?,
     );
+    tokio::spawn(retain(log.clone(), config.retention));
     let log: Arc<dyn EventLog> = Arc::new(log);
     let assets = match &config.hunt.assets {
         Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {

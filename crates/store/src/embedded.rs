@@ -203,6 +203,35 @@ fn read_number(path: &Path) -> Result<Option<u64>> {
 /// gone, and the log would then give its positions again to new events.
 const NEWEST: &str = "newest-segment";
 
+/// The file that names the first position still kept: retention writes
+/// it before it removes the segments below it, so a log opened after a
+/// crash in between finishes the removal instead of taking the missing
+/// segments for a hole.
+const OLDEST: &str = "oldest-kept";
+
+/// How long and how much the log keeps ([`FileLog::retain`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Sealed segments whose last append is older than this go.
+    pub max_age: Option<Duration>,
+    /// The oldest sealed segments go while the log is larger than this.
+    pub max_bytes: Option<u64>,
+}
+
+/// What [`FileLog::retain`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retained {
+    pub segments: u64,
+    pub bytes: u64,
+    /// The first position still kept.
+    pub oldest_kept: u64,
+    /// Bytes of the log after it.
+    pub bytes_kept: u64,
+    /// The size limit could not be met without removing events not yet
+    /// judged (`keep_from`): kept, and said here.
+    pub over_limit: bool,
+}
+
 fn old_format(path: &Path) -> StoreError {
     StoreError::Invalid(format!(
         "{}: written by a development version of Vigie (VGR1 records), never released and not read; move the data directory aside",
@@ -255,14 +284,31 @@ impl FileLog {
             fs::create_dir_all(d).map_err(io(format!("create {}", d.display())))?;
         }
         let mut firsts = segments(&events)?;
+        let oldest = read_number(&events.join(OLDEST))?.unwrap_or(0);
+        // A retention stopped between its mark and its removals: finished.
+        if firsts.iter().any(|&f| f < oldest) {
+            for &f in firsts.iter().filter(|&&f| f < oldest) {
+                let path = events.join(segment_name(f));
+                fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+            }
+            sync_dir(&events)?;
+            firsts.retain(|&f| f >= oldest);
+        }
         if firsts.is_empty() {
+            if oldest > 0 {
+                return Err(StoreError::Missing {
+                    events: events.display().to_string(),
+                    first: oldest,
+                    last: None,
+                });
+            }
             File::create(events.join(segment_name(0)))
                 .map_err(io(format!("create {}", events.display())))?;
             sync_dir(&events)?;
             firsts.push(0);
         }
-        // Every segment where the previous one ends, from position 0.
-        let mut expected = 0u64;
+        // Every segment where the previous one ends, from the oldest kept.
+        let mut expected = oldest;
         for (i, &first) in firsts.iter().enumerate() {
             if first > expected {
                 return Err(StoreError::Missing {
@@ -342,6 +388,62 @@ impl FileLog {
             }),
         };
         Ok((log, recovery))
+    }
+}
+
+impl FileLog {
+    /// Removes the oldest sealed segments that `policy` no longer keeps,
+    /// never one holding a position at or after `keep_from` (events the
+    /// detection worker has not judged yet) nor the segment being
+    /// written. Readers starting afterwards start at the oldest kept.
+    pub fn retain(&self, policy: &Retention, keep_from: u64) -> Result<Retained> {
+        let dir = &self.inner.events;
+        // Held: no segment starts while the list is judged.
+        let _w = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let firsts = segments(dir)?;
+        let mut info = Vec::with_capacity(firsts.len());
+        for &f in &firsts {
+            let path = dir.join(segment_name(f));
+            let meta = fs::metadata(&path).map_err(io(format!("stat {}", path.display())))?;
+            info.push((f, meta.len(), meta.modified().ok()));
+        }
+        let total: u64 = info.iter().map(|i| i.1).sum();
+        let (mut remove, mut left) = (0usize, total);
+        let mut over_limit = false;
+        for k in 0..info.len().saturating_sub(1) {
+            let (_, len, modified) = info[k];
+            let too_old = match (policy.max_age, modified) {
+                (Some(age), Some(m)) => m.elapsed().is_ok_and(|e| e > age),
+                _ => false,
+            };
+            let too_big = policy.max_bytes.is_some_and(|m| left > m);
+            if !(too_old || too_big) {
+                break;
+            }
+            // The next segment's first position: this one ends before it.
+            if info[k + 1].0 > keep_from {
+                over_limit = too_big;
+                break;
+            }
+            remove = k + 1;
+            left -= len;
+        }
+        let oldest_kept = info.get(remove).map_or(0, |i| i.0);
+        if remove > 0 {
+            write_durably(dir, OLDEST, oldest_kept)?;
+            for &(f, _, _) in &info[..remove] {
+                let path = dir.join(segment_name(f));
+                fs::remove_file(&path).map_err(io(format!("remove {}", path.display())))?;
+            }
+            sync_dir(dir)?;
+        }
+        Ok(Retained {
+            segments: remove as u64,
+            bytes: total - left,
+            oldest_kept,
+            bytes_kept: left,
+            over_limit: over_limit || policy.max_bytes.is_some_and(|m| left > m),
+        })
     }
 }
 

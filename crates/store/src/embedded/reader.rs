@@ -155,11 +155,16 @@ impl Reader {
     /// segment that should hold `to` and moves there frame by frame,
     /// checking that every segment is where the previous one ends.
     pub fn at(dir: &Path, to: u64, durable: u64) -> Result<Reader> {
-        let first = segments(dir)?
+        let firsts = segments(dir)?;
+        // Positions below the oldest segment kept were removed by the
+        // retention policy: a reader starts at the oldest kept.
+        let oldest = firsts.first().copied().unwrap_or(0);
+        let to = to.max(oldest);
+        let first = firsts
             .into_iter()
             .filter(|&f| f <= to)
             .max()
-            .unwrap_or(0);
+            .unwrap_or(oldest);
         let mut reader = Reader {
             next: first,
             segment_first: first,
