@@ -27,6 +27,7 @@ mod search;
 mod serve;
 mod show;
 mod status;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,12 @@ enum Command {
     /// Access tokens of `vigie serve` (shippers, scripts).
     #[command(subcommand)]
     Token(serve::TokenCommand),
+    /// Accounts of the console (local, independent of the Active Directory).
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// The console's audit log.
+    #[command(subcommand)]
+    Audit(user::AuditCommand),
     /// Run new or updated rules over the events a running `vigie serve` keeps.
     Retrohunt(serve::RetrohuntArgs),
 }
@@ -262,6 +269,8 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(cmd) => serve::run_token(cmd),
+        Command::User(cmd) => user::run(cmd),
+        Command::Audit(cmd) => user::run_audit(cmd),
         Command::Retrohunt(args) => serve::run_retrohunt(args),
     };
     match result {

@@ -273,6 +273,7 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let token = tokens::create(&data, &name, scope, &tenant)?;
+            crate::user::token_created(&data, &name, &format!("{scope:?}").to_lowercase())?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }

@@ -321,7 +321,10 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         let open = *access == vigie_serve::Access::Open;
         let status = call(method, path, None);
         if open {
-            assert_eq!(status, 200, "{path}");
+            // POST /login without its form is refused (tests/console.rs).
+            if *method == vigie_serve::Method::GET {
+                assert_eq!(status, 200, "{path}");
+            }
         } else {
             assert_eq!(status, 401, "{method} {path} without a token");
             let bad = call(method, path, Some("vgt_not-a-token"));
@@ -402,7 +405,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     };
     let hunted_corr: BTreeSet<_> = of_kind(&rows, "correlation").iter().map(corr_key).collect();
     assert!(!hunted_corr.is_empty(), "the demo fires correlations");
-    let until = Instant::now() + Duration::from_secs(60);
+    let until = Instant::now() + Duration::from_secs(180);
     loop {
         let (_, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
         let all: Vec<Value> = serde_json::from_str(&body).unwrap();
@@ -1224,7 +1227,7 @@ fn each_incident_is_sent_once_to_the_webhook() {
     // One message per incident (updates may follow while the last
     // events are judged; never a second "new").
     let mut new = BTreeSet::new();
-    let until = Instant::now() + Duration::from_secs(60);
+    let until = Instant::now() + Duration::from_secs(180);
     while new != ids {
         let left = until.saturating_duration_since(Instant::now());
         let m = received.recv_timeout(left).expect("an alert per incident");

@@ -373,6 +373,11 @@ const TERMS: &[(&str, &str, &str)] = &[
         "aucun signe d'attaque",
         "no sign of attack",
     ),
+    // Console roles (the communication role shares the service's key).
+    ("admin", "administrateur", "administrator"),
+    ("analyst", "analyste", "analyst"),
+    ("crisis", "cellule de crise", "crisis cell"),
+    ("viewer", "lecteur", "viewer"),
 ];
 
 /// The term for `key` in `lang`, or `key` itself when it is not in the

@@ -14,10 +14,12 @@
 //! retro-hunt and the console come next (docs/serve.md).
 
 pub mod alerts;
+mod auth;
 pub mod elastic;
 pub mod file;
 pub mod health;
 pub mod live;
+mod openapi;
 pub mod retrohunt;
 pub mod syslog;
 pub mod tls;
@@ -167,18 +169,34 @@ async fn keep_scope_current(live: Arc<live::LiveScope>) {
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Open: only `/healthz`.
+    /// Open: `/healthz` (no data in it) and the login page (the way in).
     Open,
+    /// Any valid token or session (who am I, sign out, the API's description).
+    Anyone,
+    /// A token of this scope, or a session whose role grants it
+    /// ([`auth::role_grants`]).
     Needs(Scope),
+    /// `/`: the Elasticsearch handshake for an ingest token, the console
+    /// for a session that reads; a browser without either goes to `/login`.
+    Root,
 }
 
-/// Every route, in one place: the router is built from it and the tests
-/// enumerate it (nothing open but `/healthz`).
+pub use auth::role_grants;
+
 /// What the shippers' routes need: a token of scope `ingest`.
 const INGEST: Access = Access::Needs(Scope::Ingest);
 
+/// Every route, in one place: the router is built from it and the tests
+/// enumerate it (nothing open but `/healthz` and the login page).
 pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/healthz", Access::Open),
+    // The console's way in and out (vigie-console).
+    (Method::GET, "/login", Access::Open),
+    (Method::POST, "/login", Access::Open),
+    (Method::POST, "/logout", Access::Anyone),
+    (Method::GET, "/api/v1/me", Access::Anyone),
+    (Method::GET, "/api/v1/audit", Access::Needs(Scope::Admin)),
+    (Method::GET, "/api/v1/openapi.json", Access::Anyone),
     (Method::POST, "/api/v1/ingest", INGEST),
     (
         Method::GET,
@@ -197,7 +215,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     ),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
-    (Method::GET, "/", INGEST),
+    (Method::GET, "/", Access::Root),
     (Method::GET, "/_license", INGEST),
     (Method::POST, "/_bulk", INGEST),
     (Method::POST, "/{index}/_bulk", INGEST),
@@ -430,8 +448,18 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             }
         })?
     };
-    let tokens = tokens::Live::new(&state.config.data, tokens);
-    let app = router(state, tokens).layer(DefaultBodyLimit::max(max_body));
+    let console = Arc::new(vigie_console::Console::new(&state.config.data));
+    if !console.has_users() {
+        eprintln!(
+            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
+            state.config.data.display()
+        );
+    }
+    let gate = auth::Gate {
+        tokens: tokens::Live::new(&state.config.data, tokens),
+        console,
+    };
+    let app = router(state, gate).layer(DefaultBodyLimit::max(max_body));
     let io = |source| ServeError::Io {
         what: "serve".into(),
         source,
@@ -439,7 +467,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     match tls {
         None => {
             on_ready(&format!("http://{addr}"));
-            axum::serve(listener, app).await.map_err(io)
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .map_err(io)
         }
         Some(ready) => {
             eprintln!(
@@ -466,16 +499,54 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             let std_listener = listener.into_std().map_err(io)?;
             let server = axum_server::from_tcp_rustls(std_listener, rustls).map_err(io)?;
             on_ready(&format!("https://{addr}"));
-            server.serve(app.into_make_service()).await.map_err(io)
+            server
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .map_err(io)
         }
     }
 }
 
-fn router(state: Shared, tokens: tokens::Live) -> Router {
-    let tokens = Arc::new(tokens);
+fn router(state: Shared, gate: auth::Gate) -> Router {
+    let gate = Arc::new(gate);
+    let console = gate.console.clone();
     let mut app = Router::new();
     for (method, path, access) in ROUTES {
+        let c = console.clone();
         let handler = match (method.clone(), *path) {
+            (Method::GET, "/login") => get(
+                move |headers: HeaderMap, Query(q): Query<vigie_console::web::LangQuery>| {
+                    vigie_console::web::login_get(c, headers, q)
+                },
+            ),
+            (Method::POST, "/login") => post(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      headers: HeaderMap,
+                      axum::Form(form): axum::Form<vigie_console::web::LoginForm>| {
+                    vigie_console::web::login_post(c, client(ci), headers, form)
+                },
+            ),
+            (_, "/logout") => post(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      axum::Extension(p): axum::Extension<vigie_console::Principal>,
+                      headers: HeaderMap| {
+                    vigie_console::web::logout(c, client(ci), p, headers)
+                },
+            ),
+            (_, "/api/v1/me") => get(
+                |axum::Extension(p): axum::Extension<vigie_console::Principal>,
+                 headers: HeaderMap,
+                 Query(q): Query<vigie_console::web::LangQuery>| async move {
+                    vigie_console::web::me(&p, vigie_console::web::lang_of(q.lang.as_deref(), &headers))
+                },
+            ),
+            (_, "/api/v1/audit") => get(
+                move |ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+                      axum::Extension(p): axum::Extension<vigie_console::Principal>| {
+                    vigie_console::web::audit_export(c, client(ci), p)
+                },
+            ),
+            (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),
@@ -492,7 +563,7 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
             (_, "/api/v1/retrohunt") => post(retrohunt),
-            (_, "/") => get(elastic::root),
+            (_, "/") => get(root),
             (_, "/_license") => get(elastic::license),
             (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
             (m, other) => unreachable!("route {m} {other} without a handler"),
@@ -509,38 +580,11 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         };
         let handler = match *access {
             Access::Open => handler,
-            Access::Needs(scope) => {
-                let tokens = tokens.clone();
+            access => {
+                let gate = gate.clone();
                 handler.route_layer(axum::middleware::from_fn(
                     move |req: axum::extract::Request, next: axum::middleware::Next| {
-                        let tokens = tokens.clone();
-                        async move {
-                            let mut req = req;
-                            match presented(req.headers()).and_then(|t| tokens.check(&t)) {
-                                Some(r) if r.scope.allows(scope) => {
-                                    req.extensions_mut().insert(Caller {
-                                        tenant: r.tenant,
-                                        admin: r.scope == Scope::Admin,
-                                    });
-                                    next.run(req).await
-                                }
-                                Some(_) => error(
-                                    StatusCode::FORBIDDEN,
-                                    "this token's scope does not allow it",
-                                ),
-                                None => {
-                                    let mut resp = error(
-                                        StatusCode::UNAUTHORIZED,
-                                        "a token is needed: Authorization: Bearer <token>",
-                                    );
-                                    resp.headers_mut().insert(
-                                        "WWW-Authenticate",
-                                        "Bearer realm=\"vigie\"".parse().expect("header"),
-                                    );
-                                    resp
-                                }
-                            }
-                        }
+                        auth::check(gate.clone(), access, req, next)
                     },
                 ))
             }
@@ -548,6 +592,31 @@ fn router(state: Shared, tokens: tokens::Live) -> Router {
         app = app.route(path, handler);
     }
     app.with_state(state)
+}
+
+/// The client's address (unspecified when the server was not started
+/// with connection information, as in unit tests).
+fn client(ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>) -> std::net::IpAddr {
+    ci.map(|e| e.0 .0.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// `/`: the console's page for a person signed in, the Elasticsearch
+/// handshake for a shipper's token.
+async fn root(
+    principal: Option<axum::Extension<vigie_console::Principal>>,
+    headers: HeaderMap,
+    Query(q): Query<vigie_console::web::LangQuery>,
+) -> Response {
+    match principal {
+        Some(axum::Extension(vigie_console::Principal::Person { session, .. })) => {
+            vigie_console::web::console_page(
+                &session,
+                vigie_console::web::lang_of(q.lang.as_deref(), &headers),
+            )
+        }
+        _ => elastic::root().await,
+    }
 }
 
 /// Who sent a request, as its token says: its events are kept under

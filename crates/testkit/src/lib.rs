@@ -7,6 +7,8 @@
 //! repository. Under `CI=true` a missing corpus fails the test loudly; on a
 //! machine without it the test says it was skipped and passes.
 
+pub mod cdp;
+
 use std::path::PathBuf;
 
 /// The shared corpus, if it holds every path of `needs` (relative to the

@@ -5,7 +5,8 @@
 
 #![allow(dead_code)]
 
-pub mod cdp;
+#[allow(unused_imports)]
+pub use vigie_testkit::cdp;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value as Json;

@@ -1,7 +1,8 @@
 //! A small Chrome DevTools Protocol client over `--remote-debugging-pipe`,
-//! for the layout tests: set a viewport (desktop, phone) or the print
-//! media, run a script in the page and read its result, print to PDF,
-//! take a screenshot.
+//! for the browser tests (the report's layout, the console): set a
+//! viewport (desktop, phone) or the print media, open a file or a URL,
+//! run a script in the page and read its result, print to PDF, take a
+//! screenshot.
 //!
 //! Why not a crate: `headless_chrome` and `chromiumoxide` bring a
 //! WebSocket stack and (for the latter) an async runtime for what is five
@@ -227,12 +228,30 @@ impl Browser {
 
     /// Opens `page` and waits for its load event.
     pub fn open(&mut self, page: &Path) {
-        self.send(
-            "Page.navigate",
-            json!({"url": format!("file://{}", page.display())}),
-            true,
-        );
+        self.open_url(&format!("file://{}", page.display()));
+    }
+
+    /// Opens `url` (e.g. a local `vigie serve`) and waits for its load event.
+    pub fn open_url(&mut self, url: &str) {
+        self.send("Page.navigate", json!({ "url": url }), true);
         self.wait(None, Some("Page.loadEventFired"));
+    }
+
+    /// Waits until `expr` evaluates to `true` in the page (after a form
+    /// submission or a script's fetch), or fails after the timeout.
+    pub fn wait_for(&mut self, expr: &str) {
+        let start = Instant::now();
+        while start.elapsed() < TIMEOUT {
+            let r = self.call(
+                "Runtime.evaluate",
+                json!({"expression": expr, "returnByValue": true}),
+            );
+            if r["result"]["value"] == json!(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the page never satisfied {expr} within {TIMEOUT:?}");
     }
 
     /// Evaluates `expr` in the page; its value, as JSON.

@@ -1,0 +1,164 @@
+//! The one authorisation check of every route: a token (shippers,
+//! scripts) or a session (people, through the console), judged against
+//! what the route's line of [`crate::ROUTES`] needs.
+//!
+//! - `Authorization` present: the token decides, never a cookie (a
+//!   shipper's request is judged on its own credentials).
+//! - Else the session cookie: the role must grant the route's scope
+//!   ([`role_grants`]); a state-changing request must carry the
+//!   session's CSRF token (`X-CSRF-Token`, or the `csrf` field of a form).
+//! - Else 401, except a browser asking for `/`, sent to `/login`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use vigie_console::web::{self, SESSION_COOKIE};
+use vigie_console::{Console, Principal, Role};
+
+use crate::tokens::{self, Scope};
+use crate::{error, presented, Access, Caller};
+
+/// Largest form body read to find its CSRF field (forms of the console
+/// are a few fields; a JSON body carries the header instead).
+const FORM_MAX: usize = 64 << 10;
+
+/// What the check needs: the tokens and the console's sessions.
+pub(crate) struct Gate {
+    pub(crate) tokens: tokens::Live,
+    pub(crate) console: Arc<Console>,
+}
+
+/// Whether a person of `role` may do what a token of scope `needed` may.
+/// Reading is every role's but `communication`'s (public notices only);
+/// sending events and administering are `admin`'s.
+pub fn role_grants(role: Role, needed: Scope) -> bool {
+    match needed {
+        Scope::Read => role.reads(),
+        Scope::Ingest | Scope::Admin => role == Role::Admin,
+    }
+}
+
+/// What a token and what a session need for a route: `None` when
+/// being authenticated is enough.
+fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
+    match access {
+        Access::Open => (None, None),
+        Access::Anyone => (None, None),
+        Access::Needs(s) => (Some(s), Some(s)),
+        // Shippers' handshake for a token, the console for a person.
+        Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
+    }
+}
+
+fn changes_state(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn unauthorized() -> Response {
+    let mut resp = error(
+        StatusCode::UNAUTHORIZED,
+        "a token (Authorization: Bearer <token>) or a session (/login) is needed",
+    );
+    resp.headers_mut().insert(
+        "WWW-Authenticate",
+        "Bearer realm=\"vigie\"".parse().expect("header"),
+    );
+    resp
+}
+
+/// The check, as a middleware of each route but the open ones.
+pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: Next) -> Response {
+    if access == Access::Open {
+        return next.run(req).await;
+    }
+    let (token_needs, session_needs) = needs(access);
+    let mut req = req;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return match presented(req.headers()).and_then(|t| gate.tokens.check(&t)) {
+            Some(r) if token_needs.is_none_or(|s| r.scope.allows(s)) => {
+                let scope = format!("{:?}", r.scope).to_lowercase();
+                req.extensions_mut().insert(Principal::Token {
+                    name: r.name.clone(),
+                    scope,
+                });
+                req.extensions_mut().insert(Caller {
+                    tenant: r.tenant,
+                    admin: r.scope == Scope::Admin,
+                });
+                next.run(req).await
+            }
+            Some(_) => error(
+                StatusCode::FORBIDDEN,
+                "this token's scope does not allow it",
+            ),
+            None => unauthorized(),
+        };
+    }
+    let now = vigie_console::now();
+    let session = web::cookie(req.headers(), SESSION_COOKIE)
+        .map(str::to_string)
+        .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
+    let Some((id, session)) = session else {
+        if req.method() == Method::GET && access == Access::Root && web::accepts_html(req.headers())
+        {
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+        }
+        return unauthorized();
+    };
+    if session_needs.is_some_and(|s| !role_grants(session.role, s)) {
+        return error(
+            StatusCode::FORBIDDEN,
+            &format!("the role {} does not allow it", session.role),
+        );
+    }
+    if changes_state(req.method()) {
+        let (parts, body) = req.into_parts();
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let (field, body) = if is_form && !parts.headers.contains_key(web::CSRF_HEADER) {
+            match axum::body::to_bytes(body, FORM_MAX).await {
+                Ok(b) => (web::form_field(&b, web::CSRF_FIELD), Body::from(b)),
+                Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "form too large"),
+            }
+        } else {
+            (None, body)
+        };
+        if !web::csrf_ok(&session, &parts.headers, field.as_deref()) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "CSRF token missing or wrong: send the session's token in X-CSRF-Token (GET /api/v1/me gives it)",
+            );
+        }
+        req = Request::from_parts(parts, body);
+    }
+    req.extensions_mut().insert(Caller {
+        // Accounts are the commune's own: its default tenant; an admin
+        // reads every tenant as an admin token does.
+        tenant: "default".to_string(),
+        admin: session.role == Role::Admin,
+    });
+    req.extensions_mut()
+        .insert(Principal::Person { id, session });
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_grant_reading_but_only_admin_changes() {
+        for r in Role::ALL {
+            assert_eq!(role_grants(r, Scope::Read), r != Role::Communication);
+            assert_eq!(role_grants(r, Scope::Ingest), r == Role::Admin);
+            assert_eq!(role_grants(r, Scope::Admin), r == Role::Admin);
+        }
+    }
+}

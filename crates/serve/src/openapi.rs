@@ -1,0 +1,134 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of every
+//! route of [`crate::ROUTES`], with what each needs.
+
+use serde_json::{json, Map, Value};
+
+use crate::{Access, ROUTES};
+
+/// One line per route: what it is for (the document is built from the
+/// route table; a route without a line here is a test failure).
+fn summary(method: &str, path: &str) -> &'static str {
+    match (method, path) {
+        ("GET", "/healthz") => "Liveness: 200 once serving (open: it holds no data)",
+        ("GET", "/login") => "The login page (HTML; open: it is the way in)",
+        ("POST", "/login") => "Sign in: name, password, TOTP code (form; open)",
+        ("POST", "/logout") => "Sign out: ends the session (CSRF token required)",
+        ("GET", "/api/v1/me") => {
+            "Who is calling: account and role, or token and scope; the session's CSRF token"
+        }
+        ("GET", "/api/v1/audit") => "The audit log, JSON Lines (admin)",
+        ("GET", "/api/v1/openapi.json") => "This document",
+        ("POST", "/api/v1/ingest") => "Send events as JSON Lines (gzip allowed); 200 once durable",
+        ("GET", "/api/v1/detections") => "Detections, latest first, with the raw event",
+        ("GET", "/api/v1/stats") => "Counts: events stored, detections, incidents",
+        ("GET", "/api/v1/scope") => "The live scope of the incident (the JSON of hunt --scope)",
+        ("GET", "/api/v1/incidents") => "The incidents of the live scope",
+        ("GET", "/") => {
+            "Elasticsearch handshake for shippers (token); the console for a signed-in browser"
+        }
+        ("GET", "/_license") => "Elasticsearch licence, for shippers",
+        ("POST", "/_bulk") | ("POST", "/{index}/_bulk") => "Elasticsearch _bulk ingestion",
+        ("GET", "/metrics") => "Prometheus metrics",
+        ("GET", "/api/v1/sources") => {
+            "Sources health: per source and host, last event, rate, silences"
+        }
+        ("POST", "/api/v1/retrohunt") => "Run rules over the stored events of a time range (admin)",
+        ("GET", "/_xpack") => "Elasticsearch features, for shippers",
+        ("GET", "/_cluster/health") => "Elasticsearch cluster health, for shippers",
+        ("GET", "/_nodes") => "Elasticsearch nodes, for shippers",
+        ("GET", "/_index_template/{name}") | ("GET", "/_template/{name}") => {
+            "Elasticsearch index template, for shippers (none kept)"
+        }
+        ("PUT", "/_index_template/{name}") | ("PUT", "/_template/{name}") => {
+            "Elasticsearch index template, acknowledged (shippers install one before sending)"
+        }
+        ("GET", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, for shippers",
+        ("PUT", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, acknowledged",
+        _ => "",
+    }
+}
+
+fn security(access: Access) -> (Value, &'static str) {
+    let any = json!([{"bearer": []}, {"basic": []}, {"session": []}]);
+    match access {
+        Access::Open => (json!([]), "open"),
+        Access::Anyone => (any, "any token or session"),
+        Access::Needs(s) => (
+            any,
+            match s {
+                crate::tokens::Scope::Ingest => "scope ingest, or role admin",
+                crate::tokens::Scope::Read => "scope read, or any role but communication",
+                crate::tokens::Scope::Admin => "scope admin, or role admin",
+            },
+        ),
+        Access::Root => (
+            any,
+            "scope ingest (shippers), or a session of any role but communication (console)",
+        ),
+    }
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for (method, path, access) in ROUTES {
+        let (sec, needs) = security(*access);
+        let mut responses = Map::new();
+        responses.insert("200".into(), json!({"description": "done"}));
+        if *access != Access::Open {
+            responses.insert(
+                "401".into(),
+                json!({"description": "no valid token or session"}),
+            );
+            responses.insert("403".into(), json!({"description": "the token's scope or the session's role does not allow it, or a state-changing request without the session's CSRF token"}));
+        }
+        let op = json!({
+            "summary": summary(method.as_str(), path),
+            "security": sec,
+            "x-vigie-access": needs,
+            "responses": responses,
+        });
+        paths
+            .entry(path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("an object")
+            .insert(method.as_str().to_lowercase(), op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Vigie", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "a token of `vigie token create`"},
+            "basic": {"type": "http", "scheme": "basic", "description": "the token as the password (shippers)"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "vigie_session", "description": "a console session; state-changing requests also need X-CSRF-Token"}
+        }}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described_once() {
+        let doc = document();
+        let mut n = 0;
+        for (method, path, _) in ROUTES {
+            assert!(
+                !summary(method.as_str(), path).is_empty(),
+                "{method} {path}"
+            );
+            assert!(doc["paths"][*path][method.as_str().to_lowercase()].is_object());
+            n += 1;
+        }
+        let ops: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_object().unwrap().len())
+            .sum();
+        assert_eq!(ops, n);
+    }
+}
