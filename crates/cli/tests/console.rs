@@ -18,10 +18,13 @@
 //! - a real headless Chromium signs in with a TOTP code, sees the demo's
 //!   detections sent through `/api/v1/ingest`, and signs out.
 
+mod common;
+
+use common::server::{make_demo, spawn_serve, Server};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -75,44 +78,18 @@ fn code(t: &totp_rs::Totp) -> String {
     t.generate(now).to_string()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    said: Vec<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data: &Path) -> Server {
-    let mut child = vigie()
-        .args(["serve", "--data"])
+    let mut cmd = vigie();
+    cmd.args(["serve", "--data"])
         .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut said = Vec::new();
-    let base = loop {
-        let line = lines.next().expect("serve said where it listens").unwrap();
-        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
-            break at.to_string();
-        }
-        said.push(line);
-    };
-    std::thread::spawn(move || for _ in lines {});
+        .args(["--listen", "127.0.0.1:0"]);
+    let server = spawn_serve(cmd);
     let until = Instant::now() + Duration::from_secs(60);
-    while http(&base, "GET", "/healthz", &[], None).status != 200 {
+    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
         assert!(Instant::now() < until, "serve never became healthy");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Server { child, base, said }
+    server
 }
 
 struct Resp {
@@ -786,13 +763,7 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
     let base = server.base.clone();
 
     // The demo's logs, sent as a shipper sends them.
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     let auth = format!("Bearer {ingest}");
     let mut sent = 0;
     let mut stack = vec![demo.join("scenario/logs")];

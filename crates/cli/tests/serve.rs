@@ -18,10 +18,12 @@
 //!   `--ioc` indicators matched beside the rules; a retro-hunt over what
 //!   was stored.
 
+mod common;
+
+use common::server::{make_demo, spawn_serve, Server};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -48,18 +50,6 @@ fn token_of(data: &Path, scope: &str, tenant: &str) -> String {
     t.trim().to_string()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(data: &Path) -> Server {
     start_with(data, &[]).0
 }
@@ -72,8 +62,9 @@ fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
         .args(extra);
-    let (server, said) = spawn_serve(cmd);
-    let others = said
+    let server = spawn_serve(cmd);
+    let others = server
+        .said
         .iter()
         .filter_map(|line| {
             let rest = line
@@ -84,28 +75,6 @@ fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
         })
         .collect();
     (server, others)
-}
-
-/// Runs `cmd` (a `vigie serve …`) until it says where it listens: the
-/// server and what it said before.
-fn spawn_serve(mut cmd: Command) -> (Server, Vec<String>) {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut said = Vec::new();
-    let base = loop {
-        let line = lines.next().expect("serve said where it listens").unwrap();
-        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
-            break at.to_string();
-        }
-        said.push(line);
-    };
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    (Server { child, base }, said)
 }
 
 fn agent() -> ureq::Agent {
@@ -338,13 +307,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(get(&base, "/api/v1/stats", Some(&ingest)).0, 403);
 
     // The demo's JSON Lines logs, sent host by host, file by file.
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     let logs = demo.join("scenario/logs");
     let files = jsonl_files(&logs);
     assert!(files.len() > 20);
@@ -674,13 +637,7 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let commune = token_of(&data, "ingest", "mairie-de-fouesnant");
     // The demo, and the domain its data left for (ground truth) as an
     // indicator matched beside the rules (`--ioc`, as `hunt` takes it).
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     let truth: Value = serde_json::from_str(
         &std::fs::read_to_string(demo.join("scenario/ground-truth.json")).unwrap(),
     )
@@ -872,13 +829,7 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
 fn syslog_over_tcp_and_udp_detects_like_hunt() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     // The demo's firewall log, its VPN tunnels coming from abroad (which
     // a single-event rule of the pack reports).
     let lines: Vec<String> = std::fs::read_to_string(demo.join("scenario/logs/FW01/fortigate.log"))
@@ -986,13 +937,7 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
 fn json_lines_over_tcp_detect_like_hunt() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     let file = demo.join("scenario/logs/DC01/Security.jsonl");
     let only = tmp.path().join("dc01");
     std::fs::create_dir_all(&only).unwrap();
@@ -1100,7 +1045,8 @@ fn the_config_file_holds_the_options() {
     cmd.args(["serve", "--config"])
         .arg(&conf)
         .args(["--listen", "127.0.0.1:0"]);
-    let (server, said) = spawn_serve(cmd);
+    let server = spawn_serve(cmd);
+    let said = server.said.clone();
     assert!(
         said.iter()
             .any(|l| l.starts_with("vigie serve: syslog TCP on 127.0.0.1:")),
@@ -1137,7 +1083,8 @@ fn the_config_file_holds_the_options() {
     let mut cmd = vigie();
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env("VIGIE_DATA_DIR", &home);
-    let (server, said) = spawn_serve(cmd);
+    let server = spawn_serve(cmd);
+    let said = server.said.clone();
     let here = format!("vigie serve: data in {}", home.join("serve").display());
     assert!(said.contains(&here), "{said:?}");
     assert_eq!(
@@ -1202,13 +1149,7 @@ fn each_incident_is_sent_once_to_the_webhook() {
     std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
     let conf = conf.to_str().unwrap().to_string();
     let (server, _) = start_with(&data, &["--config", &conf]);
-    let demo = tmp.path().join("demo");
-    let out = vigie()
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&demo)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let demo = make_demo(tmp.path());
     let mut sent = 0;
     for file in jsonl_files(&demo.join("scenario/logs")) {
         let text = std::fs::read(&file).unwrap();
@@ -1293,7 +1234,8 @@ fn tls_with_a_certificate_made_at_the_first_run() {
         cmd.args(["serve", "--data"])
             .arg(&data)
             .args(["--listen", "127.0.0.1:0", "--tls"]);
-        let (server, said) = spawn_serve(cmd);
+        let server = spawn_serve(cmd);
+        let said = server.said.clone();
         let fingerprint = said
             .iter()
             .find_map(|l| l.strip_prefix("vigie serve: TLS certificate "))

@@ -820,19 +820,14 @@ async fn ingest(
 #[derive(Deserialize)]
 struct ListQuery {
     limit: Option<usize>,
-    tenant: Option<String>,
 }
 
 /// The detections of the caller's tenant (`?tenant=` for an admin token).
 async fn detections(
     State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
+    ReadTenant(tenant): ReadTenant,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let limit = q.limit.unwrap_or(1000).min(10_000);
     let (store, live) = (s.detections.clone(), s.live.clone());
     let listed = tokio::task::spawn_blocking(move || {
@@ -938,6 +933,33 @@ struct TenantQuery {
     tenant: Option<String>,
 }
 
+/// The tenant a request reads: `?tenant=` (another's: an admin's only),
+/// else the caller's own; 403 otherwise.
+pub(crate) struct ReadTenant(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "a token or a session is needed",
+            ));
+        };
+        let asked = Query::<TenantQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.tenant);
+        caller
+            .reads(asked.as_deref())
+            .map(ReadTenant)
+            .map_err(|r| *r)
+    }
+}
+
 /// The live scope of the caller's tenant (blocking analysis off the
 /// async threads); `None` when none of its events was observed.
 async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope>> {
@@ -950,15 +972,7 @@ async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope
 
 /// The scope now, as `vigie hunt --scope FILE` writes it (so what reads
 /// one reads the other: `vigie actions --scope`, the report).
-async fn scope(
-    State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<TenantQuery>,
-) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
+async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     match live_scope(&s, tenant.clone()).await {
         Some(scope) => Json(scope.as_ref()).into_response(),
         // Nothing received is not "no attack": said as such.
@@ -970,15 +984,7 @@ async fn scope(
 }
 
 /// The incidents of the scope now.
-async fn incidents(
-    State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<TenantQuery>,
-) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
+async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     let live = s.live.clone();
     let t = tenant.clone();
     let answer = tokio::task::spawn_blocking(move || live.answer(&t))
@@ -1011,15 +1017,7 @@ async fn incidents(
 /// The sources' health: per sender and per host and channel, what
 /// arrived and when, which are silent; with the scope's event-time view
 /// of the same channels (gaps, record-id holes, cleared logs).
-async fn sources(
-    State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<TenantQuery>,
-) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
+async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
     let coverage = live_scope(&s, tenant)
         .await
@@ -1033,22 +1031,12 @@ async fn sources(
     .into_response()
 }
 
-#[derive(Deserialize)]
-struct RetroQuery {
-    tenant: Option<String>,
-}
-
 /// Runs rules over the stored events (retrohunt.rs); one at a time.
 async fn retrohunt(
     State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<RetroQuery>,
+    ReadTenant(tenant): ReadTenant,
     body: Bytes,
 ) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let req: retrohunt::Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -1084,15 +1072,7 @@ async fn retrohunt(
     }
 }
 
-async fn stats(
-    State(s): State<Shared>,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(q): Query<TenantQuery>,
-) -> Response {
-    let tenant = match caller.reads(q.tenant.as_deref()) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
+async fn stats(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     // The last answer of the live scope (stats are polled: they never
     // start an analysis), with the events it covers; null before the
     // first one — nothing analysed is no count.

@@ -1,0 +1,59 @@
+//! A `vigie serve` child process for the tests that drive it over HTTP
+//! (serve.rs, console.rs), and the demo they send to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running server, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// `http://…` or `https://…`, as the server said.
+    pub base: String,
+    /// What it said on stderr before it listened.
+    pub said: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd` (a `vigie serve …`) until it says where it listens.
+pub fn spawn_serve(mut cmd: Command) -> Server {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let base = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
+            break at.to_string();
+        }
+        said.push(line);
+    };
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base, said }
+}
+
+/// `vigie demo` written under `dir/demo`; its path.
+pub fn make_demo(dir: &Path) -> PathBuf {
+    let demo = dir.join("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    demo
+}
