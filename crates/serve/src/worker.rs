@@ -264,7 +264,8 @@ pub fn judge(
     progress: &Progress,
     observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
 ) -> Vec<StoredDetection> {
-    let mut out = Vec::new();
+    use rayon::prelude::*;
+    let mut groups = Vec::new();
     let mut start = 0;
     while start < deliveries.len() {
         let d0 = &deliveries[start];
@@ -278,17 +279,24 @@ pub fn judge(
         } else {
             start + 1
         };
-        let group = &deliveries[start..end];
-        // A defect met on one request's events must not stop the others
-        // nor the worker: said, counted, the position moves on.
-        let mut found = Vec::new();
-        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            judge_request(judging, group, seen, progress, observe, &mut found)
-        }));
-        match judged {
-            Ok(()) => out.append(&mut found),
-            Err(_) => {
-                for d in group {
+        groups.push(&deliveries[start..end]);
+        start = end;
+    }
+    // Requests are judged in parallel, as `hunt` judges files: the
+    // scope's observer does not depend on their order, nor do detections
+    // (deterministic ids) or correlations (run in time order later).
+    groups
+        .par_iter()
+        .flat_map_iter(|group| {
+            // A defect met on one request's events must not stop the
+            // others nor the worker: said, counted, the position moves on.
+            let mut found = Vec::new();
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                judge_request(judging, group, seen, progress, observe, &mut found)
+            }));
+            if judged.is_err() {
+                found.clear();
+                for d in group.iter() {
                     progress.problem(
                         Problem {
                             position: d.position.0,
@@ -307,10 +315,9 @@ pub fn judge(
                     group[group.len() - 1].position.0
                 );
             }
-        }
-        start = end;
-    }
-    out
+            found
+        })
+        .collect()
 }
 
 /// One request's events (JSON documents, one line each: ingestion
