@@ -122,11 +122,7 @@ fn parse(bytes: &[u8], default_index: &str, max_line: usize) -> Result<Vec<Item>
                         doc.len()
                     ))
                 } else {
-                    match serde_json::from_slice::<Value>(doc) {
-                        Ok(Value::Object(_)) => None,
-                        Ok(_) => Some("not a JSON object".to_string()),
-                        Err(e) => Some(format!("not JSON: {e}")),
-                    }
+                    crate::json_object(doc)
                 };
                 items.push(match why {
                     None => Item::Doc {
