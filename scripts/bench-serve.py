@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Replays a `vigie demo` into a fresh `vigie serve` over `_bulk`, as
+Winlogbeat sends (1,600 documents per request, `create` actions, gzip,
+several senders, 429 + Retry-After honoured), and prints one JSON object:
+events, seconds until every event was acknowledged (`ack_s`) and judged
+(`done_s`), events/s, 429s, detections, receipt-to-detection delay p50/p99
+(from each detection's `received` and `detected`), RSS in the first and
+last thirds of the run and the peak (VmHWM), disk of the event log per
+million events.
+
+    target/release/vigie demo --scale week --quiet --dir /tmp/week
+    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS]
+
+Python 3 standard library only. The data directory is emptied first.
+"""
+import gzip, http.client, json, os, subprocess, sys, threading, time, glob, statistics, re, shutil
+VIGIE = sys.argv[1]; LOGS = sys.argv[2]; DATA = sys.argv[3]; SENDERS = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+shutil.rmtree(DATA, ignore_errors=True)
+tok = subprocess.run([VIGIE, "token", "create", "--data", DATA, "--scope", "admin"], capture_output=True, text=True, check=True).stdout.strip()
+srv = subprocess.Popen([VIGIE, "serve", "--data", DATA, "--listen", "127.0.0.1:0", "--retention-gb", "0", "--retention-days", "0"], stderr=subprocess.PIPE, text=True)
+base = None
+while base is None:
+    line = srv.stderr.readline()
+    m = re.match(r"vigie serve: listening on http://(.*)", line)
+    if m: base = m.group(1)
+threading.Thread(target=lambda: [None for _ in srv.stderr], daemon=True).start()
+host, port = base.split(":")
+def req(method, path, body=None, headers={}):
+    c = http.client.HTTPConnection(host, int(port), timeout=600)
+    h = {"Authorization": "Bearer " + tok}; h.update(headers)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse(); d = r.read(); c.close()
+    return r.status, d, r.getheader("Retry-After")
+files = sorted(glob.glob(os.path.join(LOGS, "**", "*.jsonl"), recursive=True))
+chunks = []
+for f in files:
+    with open(f, "rb") as fh:
+        lines = [l for l in fh.read().split(b"\n") if l.strip()]
+    for i in range(0, len(lines), 1600):
+        chunks.append(lines[i:i+1600])
+total = sum(len(c) for c in chunks)
+bodies = [gzip.compress(b"".join(b'{"create":{}}\n' + l + b"\n" for l in c), 1) for c in chunks]
+rss = []; stop = False
+def sample():
+    while not stop:
+        try:
+            for l in open(f"/proc/{srv.pid}/status"):
+                if l.startswith("VmRSS"): rss.append(int(l.split()[1]))
+        except Exception: pass
+        time.sleep(1)
+threading.Thread(target=sample, daemon=True).start()
+lock = threading.Lock(); idx = [0]; busy = [0]
+def sender():
+    while True:
+        with lock:
+            if idx[0] >= len(bodies): return
+            b = bodies[idx[0]]; idx[0] += 1
+        while True:
+            s, d, ra = req("POST", "/_bulk", b, {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
+            if s == 200: break
+            if s in (429, 503): busy[0] += 1; time.sleep(float(ra or 1)); continue
+            raise SystemExit(f"bulk {s} {d[:200]}")
+t0 = time.time()
+ts = [threading.Thread(target=sender) for _ in range(SENDERS)]
+[t.start() for t in ts]; [t.join() for t in ts]
+t_ack = time.time() - t0
+while True:
+    s, d, _ = req("GET", "/api/v1/stats")
+    st = json.loads(d)
+    if st["events_processed"] >= st["events_stored"]: break
+    time.sleep(0.5)
+t_done = time.time() - t0
+stop = True
+hwm = [l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmHWM")][0].split()[1]
+delays = []
+for l in open(os.path.join(DATA, "detections.jsonl")):
+    d = json.loads(l)
+    if d.get("received") and d.get("detected"):
+        from datetime import datetime
+        r = datetime.fromisoformat(d["received"].replace("Z", "+00:00")); x = datetime.fromisoformat(d["detected"].replace("Z", "+00:00"))
+        delays.append((x - r).total_seconds())
+delays.sort()
+du = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(os.path.join(DATA, "events")) for f in fs)
+srv.terminate()
+third = max(1, len(rss)//3)
+print(json.dumps({"events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
+  "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
+  "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
+  "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
+  "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1)}, indent=1))
