@@ -439,6 +439,34 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(twice["events_duplicate"].as_u64(), Some(resent), "{twice}");
     assert_eq!(twice["events_observed"], once["events_observed"], "{twice}");
     assert_eq!(twice["detections"], once["detections"], "{twice}");
+    // An event that only shares its record id (other bytes: forged ahead,
+    // or a log refilled) is judged, not taken for a copy.
+    let first_line = std::fs::read_to_string(&files[0]).unwrap();
+    let first_line = first_line.lines().next().unwrap();
+    let other = format!(
+        "{},\"Vigie_Test\":\"other bytes\"}}",
+        first_line.trim_end().strip_suffix('}').unwrap()
+    );
+    let (s, r) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        other.as_bytes(),
+        false,
+    );
+    assert_eq!((s, r["accepted"].as_u64()), (200, Some(1)), "{r}");
+    sent += 1;
+    processed(&base, &admin, sent);
+    let thrice = stats(&base, &admin);
+    assert_eq!(
+        thrice["events_duplicate"], twice["events_duplicate"],
+        "{thrice}"
+    );
+    assert_eq!(
+        thrice["events_observed"].as_u64(),
+        twice["events_observed"].as_u64().map(|n| n + 1),
+        "{thrice}"
+    );
 
     // Hostile bodies: clear errors, good lines kept.
     let (s, r) = post(
@@ -810,6 +838,12 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
 
     // Another tenant's token sees none of them, and may not ask for them.
     let other = token_of(&data, "read", "mairie-de-benodet");
+    let theirs = stats(&base, &other);
+    assert_eq!(theirs["tenant"], "mairie-de-benodet");
+    assert_eq!(theirs["events_processed"].as_u64(), Some(0), "{theirs}");
+    assert_eq!(theirs["detections"].as_u64(), Some(0), "{theirs}");
+    assert!(theirs["events_stored"].is_null(), "{theirs}");
+    assert_eq!(get(&base, "/metrics", Some(&other)).0, 403);
     let (_, body) = get(&base, "/api/v1/detections", Some(&other));
     assert_eq!(body.trim(), "[]");
     let (status, _) = get(

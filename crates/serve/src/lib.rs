@@ -114,7 +114,16 @@ pub const DEFAULT_RETENTION: vigie_store::embedded::Retention = vigie_store::emb
 
 /// Applies the retention policy at start and every ten minutes, never
 /// removing events the detection worker has not judged.
-async fn retain(log: FileLog, policy: vigie_store::embedded::Retention) {
+async fn retain(
+    log: FileLog,
+    policy: vigie_store::embedded::Retention,
+    live: Arc<live::LiveScope>,
+) {
+    // Not while the live scope is rebuilt: its reader must not lose the
+    // segment it is in.
+    while !live.rebuilt.load(Ordering::Acquire) {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
     loop {
         let keep_from = match log.committed(worker::CONSUMER).await {
             Ok(Some(p)) => p.0 + 1,
@@ -211,7 +220,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
-    (Method::GET, "/metrics", Access::Needs(Scope::Read)),
+    (Method::GET, "/metrics", Access::Needs(Scope::Admin)),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
@@ -318,7 +327,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             source,
         })?,
     );
-    tokio::spawn(retain(log.clone(), config.retention));
+    let file_log = log.clone();
     let log: Arc<dyn EventLog> = Arc::new(log);
     let assets = match &config.hunt.assets {
         Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {
@@ -364,6 +373,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
     tokio::spawn(keep_scope_current(live.clone()));
+    tokio::spawn(retain(file_log, config.retention, live.clone()));
     let progress = Arc::new(worker::Progress::default());
     tokio::spawn(worker::run(
         log.clone(),
@@ -856,7 +866,9 @@ async fn detections(
         // The correlations of the live scope's answer: computed over
         // every match kept, in time order, as `hunt` computes them (kept
         // as they stand now, not as they stood on partial data).
-        if let Some(answer) = live.answer(&tenant) {
+        // (Not while the live scope is rebuilt: they would be partial.)
+        let ready = live.rebuilt.load(Ordering::Acquire);
+        if let Some(answer) = ready.then(|| live.answer(&tenant)).flatten() {
             for c in answer.correlations.iter() {
                 if list.len() >= limit {
                     break;
@@ -981,6 +993,22 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
     }
 }
 
+/// 503 while the live scope is rebuilt from the log after a start: an
+/// answer from part of the events would be wrong, and its incidents would
+/// get live ids that do not last.
+fn rebuilding(s: &Shared) -> Option<Response> {
+    if s.live.rebuilt.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut resp = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the live scope is being rebuilt from the stored events (after a start): ask again shortly",
+    );
+    resp.headers_mut()
+        .insert("Retry-After", "5".parse().expect("header"));
+    Some(resp)
+}
+
 /// The live scope of the caller's tenant (blocking analysis off the
 /// async threads); `None` when none of its events was observed.
 async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope>> {
@@ -994,6 +1022,9 @@ async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope
 /// The scope now, as `vigie hunt --scope FILE` writes it (so what reads
 /// one reads the other: `vigie actions --scope`, the report).
 async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+    if let Some(r) = rebuilding(&s) {
+        return r;
+    }
     match live_scope(&s, tenant.clone()).await {
         Some(scope) => Json(scope.as_ref()).into_response(),
         // Nothing received is not "no attack": said as such.
@@ -1006,6 +1037,9 @@ async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Respo
 
 /// The incidents of the scope now.
 async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+    if let Some(r) = rebuilding(&s) {
+        return r;
+    }
     let live = s.live.clone();
     let t = tenant.clone();
     let answer = tokio::task::spawn_blocking(move || live.answer(&t))
@@ -1040,9 +1074,11 @@ async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> R
 /// of the same channels (gaps, record-id holes, cleared logs).
 async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
-    let coverage = live_scope(&s, tenant)
-        .await
-        .map(|scope| scope.coverage.clone());
+    let coverage = match rebuilding(&s) {
+        Some(_) => None,
+        None => live_scope(&s, tenant).await,
+    }
+    .map(|scope| scope.coverage.clone());
     Json(json!({
         "silence_threshold_secs": health.silence_threshold_secs,
         "senders": health.senders,
@@ -1093,7 +1129,15 @@ async fn retrohunt(
     }
 }
 
-async fn stats(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+/// The figures of the caller's tenant; an admin token asking for no
+/// tenant in particular gets the server's as well (a token of one
+/// commune never sees another's counts).
+async fn stats(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    ReadTenant(tenant): ReadTenant,
+    raw: axum::extract::RawQuery,
+) -> Response {
     // The last answer of the live scope (stats are polled: they never
     // start an analysis), with the events it covers; null before the
     // first one — nothing analysed is no count.
@@ -1101,29 +1145,47 @@ async fn stats(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Respo
         Some((events, a)) => (Some(a.scope.incidents.len()), Some(events)),
         None => (None, None),
     };
-    let stored = s.log.records().await.unwrap_or(0);
-    Json(json!({
-        "events_stored": stored,
-        "events_processed": s.progress.processed.load(Ordering::Relaxed),
+    let mine = s.progress.of(&tenant);
+    let mut out = json!({
+        "tenant": tenant,
+        "events_processed": mine.processed,
         // Stored but not readable as an event (said, with their place in
         // the log, in `unreadable_recent`), or whose judging failed.
-        "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
-        "events_failed": s.progress.failed.load(Ordering::Relaxed),
-        "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
-        "unreadable_recent": s.progress.recent(),
-        "detections": s.detections.count(),
-        "requests_busy": s.busy.load(Ordering::Relaxed),
-        "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
-        "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
-        "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
-        "tenant": tenant,
-        // Null when no webhook is configured.
-        "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
-        "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
-        "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+        "events_unreadable": mine.unreadable,
+        "events_failed": mine.failed,
+        "events_duplicate": mine.duplicate,
+        "unreadable_recent": s.progress.recent(Some(&tenant)),
+        "detections": s.detections.count_of(&tenant),
         "events_observed": s.live.events(&tenant),
         "incidents": incidents,
         "incidents_as_of_events": incidents_as_of,
-    }))
-    .into_response()
+        // Of the whole server: an admin's only.
+        "events_stored": null,
+    });
+    let whole = caller.admin && !raw.0.as_deref().unwrap_or("").contains("tenant=");
+    if whole {
+        let stored = s.log.records().await.unwrap_or(0);
+        let server = json!({
+            "events_stored": stored,
+            "events_processed": s.progress.processed.load(Ordering::Relaxed),
+            "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
+            "events_failed": s.progress.failed.load(Ordering::Relaxed),
+            "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
+            "unreadable_recent": s.progress.recent(None),
+            "detections": s.detections.count(),
+            "requests_busy": s.busy.load(Ordering::Relaxed),
+            "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
+            "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
+            "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
+            "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
+            // Null when no webhook is configured.
+            "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
+            "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
+            "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+        });
+        if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
+            o.extend(sv);
+        }
+    }
+    Json(out).into_response()
 }

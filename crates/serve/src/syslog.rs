@@ -24,6 +24,10 @@ const BATCH_BYTES: usize = 4 << 20;
 /// and a batch. Firewalls and relays keep one or a few; past this, a new
 /// connection is closed at once (counted).
 pub const MAX_CONNECTIONS: usize = 256;
+/// A TCP connection silent this long is closed: idle connections must not
+/// hold the [`MAX_CONNECTIONS`] slots (senders reconnect when they have
+/// something to say).
+pub const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 /// Digits of an octet count, at most (RFC 6587: a message length).
 const COUNT_DIGITS: u64 = 10;
 
@@ -36,6 +40,8 @@ pub struct SyslogStats {
     pub lost: AtomicU64,
     /// TCP connections closed at once: [`MAX_CONNECTIONS`] were open.
     pub connections_refused: AtomicU64,
+    /// TCP connections closed after [`IDLE`] without a byte.
+    pub idle_closed: AtomicU64,
 }
 
 async fn store(log: &dyn EventLog, source: &str, events: Vec<Vec<u8>>, stats: &SyslogStats) {
@@ -134,7 +140,19 @@ pub async fn tcp(
                 let mut bytes = 0usize;
                 let mut ended = false;
                 loop {
-                    match next_message(&mut r, max_message).await {
+                    let next = tokio::time::timeout(IDLE, next_message(&mut r, max_message));
+                    let Ok(next) = next.await else {
+                        // Silent for IDLE: the slot goes to others (what
+                        // was half sent is counted refused).
+                        stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        if !r.buffer().is_empty() {
+                            stats.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let batch = std::mem::take(&mut events);
+                        store(log.as_ref(), source, batch, &stats).await;
+                        return;
+                    };
+                    match next {
                         Ok(Some(Ok(m))) => {
                             if !m.is_empty() {
                                 bytes += m.len();
@@ -146,12 +164,13 @@ pub async fn tcp(
                         }
                         Ok(None) | Err(_) => ended = true,
                     }
-                    // Store when nothing more is waiting, the batch is
-                    // full, or the connection ended.
+                    // Store when no whole message more is waiting (so a
+                    // message is never held while the next one trickles
+                    // in), the batch is full, or the connection ended.
                     if ended
                         || events.len() >= BATCH
                         || bytes >= BATCH_BYTES
-                        || r.buffer().is_empty()
+                        || !r.buffer().contains(&b'\n')
                     {
                         bytes = 0;
                         let batch = std::mem::take(&mut events);

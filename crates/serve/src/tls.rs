@@ -79,13 +79,23 @@ pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Op
         Tls::SelfSigned => {
             let dir = data.join("tls");
             let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-            let made = !cert.exists() || !key.exists();
+            // The certificate is written last: without it, whatever key
+            // is there is from a start that stopped halfway, and both are
+            // made again.
+            let made = !cert.exists();
             if made {
                 std::fs::create_dir_all(&dir)?;
                 let made = rcgen::generate_simple_self_signed(names)
                     .map_err(|e| std::io::Error::other(format!("certificate: {e}")))?;
-                write_private(&key, made.signing_key.serialize_pem().as_bytes())?;
-                std::fs::write(&cert, made.cert.pem())?;
+                let (key_tmp, cert_tmp) = (dir.join("key.pem.tmp"), dir.join("cert.pem.tmp"));
+                let _ = std::fs::remove_file(&key_tmp);
+                write_private(&key_tmp, made.signing_key.serialize_pem().as_bytes())?;
+                std::fs::rename(&key_tmp, &key)?;
+                let mut f = std::fs::File::create(&cert_tmp)?;
+                std::io::Write::write_all(&mut f, made.cert.pem().as_bytes())?;
+                f.sync_all()?;
+                std::fs::rename(&cert_tmp, &cert)?;
+                std::fs::File::open(&dir)?.sync_all()?;
             }
             let pem = std::fs::read(&cert)?;
             Ok(Some(Ready {

@@ -63,12 +63,14 @@ pub struct Detections {
     file: Mutex<File>,
     ids: Mutex<HashSet<String>>,
     count: AtomicU64,
+    by_tenant: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Detections {
     pub fn open(data: &Path) -> std::io::Result<Detections> {
         let path = data.join("detections.jsonl");
         let mut ids = HashSet::new();
+        let mut by_tenant: std::collections::HashMap<String, u64> = Default::default();
         if let Ok(text) = std::fs::read_to_string(&path) {
             for line in text.lines() {
                 // A line cut by a crash before its sync is not a stored
@@ -76,7 +78,10 @@ impl Detections {
                 // written whole.
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
                     if let Some(id) = v["id"].as_str() {
-                        ids.insert(id.to_string());
+                        if ids.insert(id.to_string()) {
+                            let t = v["tenant"].as_str().unwrap_or_default().to_string();
+                            *by_tenant.entry(t).or_default() += 1;
+                        }
                     }
                 }
             }
@@ -92,6 +97,7 @@ impl Detections {
             path,
             file: Mutex::new(file),
             ids: Mutex::new(ids),
+            by_tenant: Mutex::new(by_tenant),
         })
     }
 
@@ -100,6 +106,7 @@ impl Detections {
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
         let mut bytes = Vec::new();
         let mut added = Vec::new();
+        let mut tenants = Vec::new();
         for d in detections {
             if ids.contains(&d.id) || added.contains(&d.id) {
                 continue;
@@ -107,6 +114,7 @@ impl Detections {
             serde_json::to_writer(&mut bytes, &d).map_err(std::io::Error::other)?;
             bytes.push(b'\n');
             added.push(d.id);
+            tenants.push(d.tenant);
         }
         if added.is_empty() {
             return Ok(0);
@@ -127,11 +135,21 @@ impl Detections {
         let n = added.len();
         ids.extend(added);
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        let mut by = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        for t in tenants {
+            *by.entry(t).or_default() += 1;
+        }
         Ok(n)
     }
 
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// Detections stored for `tenant`.
+    pub fn count_of(&self, tenant: &str) -> u64 {
+        let by = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        by.get(tenant).copied().unwrap_or(0)
     }
 
     /// The stored detections of `tenant`, in the order stored (bounded
@@ -163,7 +181,7 @@ impl Judging {
     }
 }
 
-/// Events already judged, by (tenant, computer, channel, record id):
+/// Events already judged, by (tenant, computer, channel, record id, bytes):
 /// at-least-once shippers (Winlogbeat after a restart, NXLog after a lost
 /// acknowledgement) send some again. The copy stays in the log, as sent;
 /// it is not judged nor observed a second time, so the scope does not
@@ -177,14 +195,26 @@ pub struct Seen {
 impl Seen {
     /// Whether this is the first time the event is seen (events without
     /// a record id always are: nothing identifies a copy of them).
-    fn first_time(&self, tenant: &str, event: &vigie_event::Event) -> bool {
+    ///
+    /// A copy is the same record *and the same bytes*: an event that only
+    /// shares the record id (a forged one sent ahead, a log cleared and
+    /// refilled) is judged — dropping it would let anyone who can send
+    /// blind detection by pre-sending record ids.
+    fn first_time(&self, tenant: &str, event: &vigie_event::Event, raw: &[u8]) -> bool {
         use std::hash::{Hash, Hasher};
         let (Some(c), Some(ch), Some(r)) = (&event.computer, &event.channel, event.record_id)
         else {
             return true;
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (tenant, c.to_ascii_lowercase(), ch.to_ascii_lowercase(), r).hash(&mut h);
+        (
+            tenant,
+            c.to_ascii_lowercase(),
+            ch.to_ascii_lowercase(),
+            r,
+            raw,
+        )
+            .hash(&mut h);
         let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
         hashes.insert(h.finish())
     }
@@ -204,6 +234,17 @@ pub struct Progress {
     /// the others carry on).
     pub failed: AtomicU64,
     recent: Mutex<std::collections::VecDeque<Problem>>,
+    /// The same counts per tenant (a token sees its own tenant's only).
+    by_tenant: Mutex<std::collections::HashMap<String, TenantCounts>>,
+}
+
+/// What the worker did with one tenant's events (since start).
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct TenantCounts {
+    pub processed: u64,
+    pub unreadable: u64,
+    pub failed: u64,
+    pub duplicate: u64,
 }
 
 /// One event that could not be read or judged, with its place in the log.
@@ -219,6 +260,20 @@ pub struct Problem {
 const RECENT: usize = 50;
 
 impl Progress {
+    fn count(&self, tenant: &str, f: impl FnOnce(&mut TenantCounts)) {
+        let mut m = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        match m.get_mut(tenant) {
+            Some(c) => f(c),
+            None => f(m.entry(tenant.to_string()).or_default()),
+        }
+    }
+
+    /// The counts of `tenant`.
+    pub fn of(&self, tenant: &str) -> TenantCounts {
+        let m = self.by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(tenant).copied().unwrap_or_default()
+    }
+
     fn problem(&self, p: Problem, failed: bool) {
         let counter = if failed {
             &self.failed
@@ -226,6 +281,13 @@ impl Progress {
             &self.unreadable
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.count(&p.tenant, |c| {
+            if failed {
+                c.failed += 1
+            } else {
+                c.unreadable += 1
+            }
+        });
         let mut r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if r.len() == RECENT {
             r.pop_front();
@@ -233,10 +295,13 @@ impl Progress {
         r.push_back(p);
     }
 
-    /// The latest problems, oldest first.
-    pub fn recent(&self) -> Vec<Problem> {
+    /// The latest problems, oldest first (of `tenant` only, if given).
+    pub fn recent(&self, tenant: Option<&str>) -> Vec<Problem> {
         let r = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        r.iter().cloned().collect()
+        r.iter()
+            .filter(|p| tenant.is_none_or(|t| p.tenant == t))
+            .cloned()
+            .collect()
     }
 }
 
@@ -291,6 +356,7 @@ pub fn judge(
             // A defect met on one request's events must not stop the
             // others nor the worker: said, counted, the position moves on.
             let mut found = Vec::new();
+            progress.count(&group[0].tenant, |c| c.processed += group.len() as u64);
             let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 judge_request(judging, group, seen, progress, observe, &mut found)
             }));
@@ -401,8 +467,9 @@ fn judge_request(
         };
         event.origin.locator = vigie_event::Locator::Position(d.position.0);
         let event = &*event;
-        if !seen.first_time(&d.tenant, event) {
+        if !seen.first_time(&d.tenant, event, &d.event) {
             progress.duplicates.fetch_add(1, Ordering::Relaxed);
+            progress.count(&d.tenant, |c| c.duplicate += 1);
             continue;
         }
         matches.clear();
@@ -464,13 +531,13 @@ async fn replay(
     seen: &Arc<Seen>,
     live: &Arc<LiveScope>,
     health: &Arc<Health>,
-) {
+) -> bool {
     let upto = match log.committed(CONSUMER).await {
         Ok(Some(p)) => p.0,
-        Ok(None) => return,
+        Ok(None) => return true,
         Err(e) => {
             eprintln!("vigie serve: the live scope cannot be rebuilt: {e}");
-            return;
+            return false;
         }
     };
     eprintln!(
@@ -483,7 +550,7 @@ async fn replay(
             Ok(b) => b,
             Err(e) => {
                 eprintln!("vigie serve: the live scope cannot be rebuilt: {e}");
-                return;
+                return false;
             }
         };
         let mut batch: Vec<Delivery> = batch.into_iter().filter(|d| d.position.0 <= upto).collect();
@@ -509,6 +576,7 @@ async fn replay(
         "vigie serve: live scope rebuilt in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    true
 }
 
 /// What follows the judging of one event: the live scope observes it,
@@ -534,8 +602,13 @@ pub async fn run(
     health: Arc<Health>,
 ) {
     let seen = Arc::new(Seen::default());
-    replay(log.as_ref(), &judging, &seen, &live, &health).await;
-    live.rebuilt.store(true, Ordering::Release);
+    if replay(log.as_ref(), &judging, &seen, &live, &health).await {
+        live.rebuilt.store(true, Ordering::Release);
+    } else {
+        // Never an answer from part of the events: the scope stays
+        // unavailable (503, said), detection goes on.
+        eprintln!("vigie serve: the live scope is NOT available until the next start (see above)");
+    }
     loop {
         let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
             Ok(b) => b,
