@@ -862,21 +862,33 @@ async fn detections(
     let limit = q.limit.unwrap_or(1000).min(10_000);
     let (store, live) = (s.detections.clone(), s.live.clone());
     let listed = tokio::task::spawn_blocking(move || {
-        let mut list = store.list(&tenant, limit);
         // The correlations of the live scope's answer: computed over
         // every match kept, in time order, as `hunt` computes them (kept
-        // as they stand now, not as they stood on partial data).
-        // (Not while the live scope is rebuilt: they would be partial.)
+        // as they stand now, not as they stood on partial data). Not
+        // while the live scope is rebuilt: they would be partial. They
+        // take their place within `limit`, the latest stored detections
+        // the rest.
         let ready = live.rebuilt.load(Ordering::Acquire);
-        if let Some(answer) = ready.then(|| live.answer(&tenant)).flatten() {
-            for c in answer.correlations.iter() {
-                if list.len() >= limit {
-                    break;
-                }
-                let d = worker::correlation_detection(&tenant, c);
-                list.push(serde_json::to_value(d).unwrap_or_default());
-            }
-        }
+        let correlations: Vec<serde_json::Value> = ready
+            .then(|| live.answer(&tenant))
+            .flatten()
+            .map(|a| {
+                a.correlations
+                    .iter()
+                    .rev()
+                    .take(limit)
+                    .map(|c| {
+                        serde_json::to_value(worker::correlation_detection(&tenant, c))
+                            .unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut list = store.list(&tenant, limit - correlations.len());
+        list.extend(correlations);
         list
     })
     .await;

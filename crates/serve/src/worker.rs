@@ -152,15 +152,26 @@ impl Detections {
         by.get(tenant).copied().unwrap_or(0)
     }
 
-    /// The stored detections of `tenant`, in the order stored (bounded
-    /// by `limit`).
+    /// The latest `limit` stored detections of `tenant`, in the order
+    /// stored (the newest last): what arrives now is never hidden behind
+    /// what came first.
     pub fn list(&self, tenant: &str, limit: usize) -> Vec<serde_json::Value> {
+        if limit == 0 {
+            return Vec::new();
+        }
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
-        text.lines()
+        let mut latest = std::collections::VecDeque::with_capacity(limit.min(10_000));
+        for d in text
+            .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|d| d["tenant"] == tenant)
-            .take(limit)
-            .collect()
+        {
+            if latest.len() == limit {
+                latest.pop_front();
+            }
+            latest.push_back(d);
+        }
+        latest.into()
     }
 }
 
