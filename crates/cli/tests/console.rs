@@ -43,12 +43,13 @@ fn add_user(data: &Path, name: &str, role: &str, password: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
+    // A refusal may come before the password is read (an unknown role
+    // is a usage error): the pipe is then closed, which is no failure.
+    let _ = child
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
+        .write_all(format!("{password}\n").as_bytes());
     child.wait_with_output().unwrap()
 }
 
