@@ -26,7 +26,22 @@ struct Seen {
 #[derive(Debug, Default)]
 struct Tenant {
     senders: BTreeMap<String, Seen>,
-    channels: BTreeMap<(String, String), Seen>,
+    /// Host as written (case folded when read out) → channel → seen:
+    /// looked up with the event's own strings, no allocation per event.
+    channels: BTreeMap<String, BTreeMap<String, Seen>>,
+}
+
+fn bump(s: &mut Seen, received: i64) {
+    s.events += 1;
+    s.last_received = s.last_received.max(received);
+}
+
+/// The entry of `key` in `map`, made on first sight only.
+fn entry<'a>(map: &'a mut BTreeMap<String, Seen>, key: &str) -> &'a mut Seen {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), Seen::default());
+    }
+    map.get_mut(key).expect("inserted")
 }
 
 /// One channel of one host, as received.
@@ -87,20 +102,17 @@ impl Health {
         channel: Option<&str>,
     ) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let t = tenants.entry(tenant.to_string()).or_default();
-        let bump = |s: &mut Seen| {
-            s.events += 1;
-            s.last_received = s.last_received.max(received);
-        };
-        match t.senders.get_mut(source) {
-            Some(s) => bump(s),
-            None => bump(t.senders.entry(source.to_string()).or_default()),
+        if !tenants.contains_key(tenant) {
+            tenants.insert(tenant.to_string(), Tenant::default());
         }
-        let key = (
-            host.unwrap_or("?").to_ascii_lowercase(),
-            channel.unwrap_or("?").to_string(),
-        );
-        bump(t.channels.entry(key).or_default());
+        let t = tenants.get_mut(tenant).expect("inserted");
+        bump(entry(&mut t.senders, source), received);
+        let host = host.unwrap_or("?");
+        if !t.channels.contains_key(host) {
+            t.channels.insert(host.to_string(), BTreeMap::new());
+        }
+        let channels = t.channels.get_mut(host).expect("inserted");
+        bump(entry(channels, channel.unwrap_or("?")), received);
     }
 
     /// The health of `tenant`'s sources at `now` (µs).
@@ -120,18 +132,30 @@ impl Health {
                     last_received: stamp(s.last_received),
                 })
                 .collect(),
-            channels: t
-                .channels
-                .iter()
-                .map(|((host, channel), s)| ChannelHealth {
-                    host: host.clone(),
-                    channel: channel.clone(),
-                    events: s.events,
-                    last_received: stamp(s.last_received),
-                    silent: quiet(s) > self.silence_secs,
-                    silent_for_secs: quiet(s),
-                })
-                .collect(),
+            channels: {
+                // One host however its name was written.
+                let mut folded: BTreeMap<(String, &str), Seen> = BTreeMap::new();
+                for (host, channels) in &t.channels {
+                    for (channel, s) in channels {
+                        let f = folded
+                            .entry((host.to_ascii_lowercase(), channel.as_str()))
+                            .or_default();
+                        f.events += s.events;
+                        f.last_received = f.last_received.max(s.last_received);
+                    }
+                }
+                folded
+                    .into_iter()
+                    .map(|((host, channel), s)| ChannelHealth {
+                        host,
+                        channel: channel.to_string(),
+                        events: s.events,
+                        last_received: stamp(s.last_received),
+                        silent: quiet(&s) > self.silence_secs,
+                        silent_for_secs: quiet(&s),
+                    })
+                    .collect()
+            },
         }
     }
 

@@ -404,36 +404,24 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         eprintln!("vigie serve: syslog UDP on {at}");
         tokio::spawn(task);
     }
-    if let Some(addr) = config.syslog_tcp {
+    for (addr, source, said) in [
+        (config.syslog_tcp, "syslog-tcp", "syslog TCP"),
+        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP"),
+    ] {
+        let Some(addr) = addr else { continue };
         let (at, task) = syslog::tcp(
             addr,
             log.clone(),
             syslog_stats.clone(),
             config.max_line,
-            "syslog-tcp",
+            source,
         )
         .await
         .map_err(|source| ServeError::Io {
-            what: format!("syslog TCP on {addr}"),
+            what: format!("{said} on {addr}"),
             source,
         })?;
-        eprintln!("vigie serve: syslog TCP on {at}");
-        tokio::spawn(task);
-    }
-    if let Some(addr) = config.ndjson_tcp {
-        let (at, task) = syslog::tcp(
-            addr,
-            log.clone(),
-            syslog_stats.clone(),
-            config.max_line,
-            "ndjson-tcp",
-        )
-        .await
-        .map_err(|source| ServeError::Io {
-            what: format!("NDJSON TCP on {addr}"),
-            source,
-        })?;
-        eprintln!("vigie serve: NDJSON TCP on {at}");
+        eprintln!("vigie serve: {said} on {at}");
         tokio::spawn(task);
     }
     let max_body = config.max_body;

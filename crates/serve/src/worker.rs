@@ -218,14 +218,12 @@ impl Seen {
             return true;
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (
-            tenant,
-            c.to_ascii_lowercase(),
-            ch.to_ascii_lowercase(),
-            r,
-            raw,
-        )
-            .hash(&mut h);
+        tenant.hash(&mut h);
+        // Case folded as hashed: no allocation per event.
+        for b in c.bytes().chain([0]).chain(ch.bytes()) {
+            b.to_ascii_lowercase().hash(&mut h);
+        }
+        (r, raw).hash(&mut h);
         let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
         hashes.insert(h.finish())
     }
