@@ -142,6 +142,19 @@ fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
         .collect()
 }
 
+/// A detection's rule and time, whether from `hunt`'s timeline
+/// (`datetime`) or from serve (`time`).
+fn rule_and_time(d: &Value) -> (String, String) {
+    (
+        d["rule_id"].as_str().unwrap().to_string(),
+        d["datetime"]
+            .as_str()
+            .or(d["time"].as_str())
+            .unwrap()
+            .to_string(),
+    )
+}
+
 /// The detections of one kind (`detection`, `ioc`, `correlation`).
 fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
     list.iter().filter(|d| d["kind"] == kind).cloned().collect()
@@ -356,23 +369,19 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert!(served.iter().all(|d| d["event"].is_object()));
     // The correlations `hunt` finds, at the same times (kept within
     // seconds of their last event).
-    let corr_key = |d: &Value| {
-        (
-            d["rule_id"].as_str().unwrap().to_string(),
-            d["datetime"]
-                .as_str()
-                .or(d["time"].as_str())
-                .unwrap()
-                .to_string(),
-        )
-    };
-    let hunted_corr: BTreeSet<_> = of_kind(&rows, "correlation").iter().map(corr_key).collect();
+    let hunted_corr: BTreeSet<_> = of_kind(&rows, "correlation")
+        .iter()
+        .map(rule_and_time)
+        .collect();
     assert!(!hunted_corr.is_empty(), "the demo fires correlations");
     let until = Instant::now() + Duration::from_secs(180);
     loop {
         let (_, body) = get(&base, "/api/v1/detections?limit=10000", Some(&read));
         let all: Vec<Value> = serde_json::from_str(&body).unwrap();
-        let served_corr: BTreeSet<_> = of_kind(&all, "correlation").iter().map(corr_key).collect();
+        let served_corr: BTreeSet<_> = of_kind(&all, "correlation")
+            .iter()
+            .map(rule_and_time)
+            .collect();
         if served_corr == hunted_corr {
             break;
         }
@@ -941,18 +950,8 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
         &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
         "detection",
     );
-    let key = |d: &Value| {
-        (
-            d["rule_id"].as_str().unwrap().to_string(),
-            d["datetime"]
-                .as_str()
-                .or(d["time"].as_str())
-                .unwrap()
-                .to_string(),
-        )
-    };
-    let a: BTreeSet<_> = served.iter().map(key).collect();
-    let b: BTreeSet<_> = hunted.iter().map(key).collect();
+    let a: BTreeSet<_> = served.iter().map(rule_and_time).collect();
+    let b: BTreeSet<_> = hunted.iter().map(rule_and_time).collect();
     assert_eq!(a, b, "serve and hunt agree");
     assert_eq!(
         served.len(),
