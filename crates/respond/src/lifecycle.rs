@@ -12,46 +12,8 @@ use vigie_event::Timestamp;
 
 use crate::proposal::Proposal;
 
-/// A person's role in the console (issue 13's roles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Analyst,
-    Crisis,
-    Communication,
-    Viewer,
-}
-
-impl Role {
-    pub fn key(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Analyst => "analyst",
-            Role::Crisis => "crisis",
-            Role::Communication => "communication",
-            Role::Viewer => "viewer",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        [
-            Role::Admin,
-            Role::Analyst,
-            Role::Crisis,
-            Role::Communication,
-            Role::Viewer,
-        ]
-        .into_iter()
-        .find(|r| r.key() == s.trim())
-        .ok_or_else(|| {
-            format!("unknown role {s:?} (admin, analyst, crisis, communication, viewer)")
-        })
-    }
-}
+/// A person's role (issue 13's roles): the console's, one enum for both.
+pub use vigie_access::Role;
 
 /// Who takes a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
