@@ -54,7 +54,7 @@ impl PgDetections {
     }
 
     /// The database as said in messages: without its password.
-    fn place(&self) -> String {
+    pub fn place(&self) -> String {
         match self.url.split_once('@') {
             Some((scheme_user, rest)) => {
                 let user = scheme_user.split(':').take(2).collect::<Vec<_>>().join(":");

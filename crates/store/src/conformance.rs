@@ -116,7 +116,8 @@ fn doc(id: &str, tenant: &str, n: u32) -> DetectionDoc {
     }
 }
 
-/// Checks `store`, which must be empty: each id kept once (a batch given
+/// Checks `store`, which must be empty (documents carry their `tenant`
+/// too, as Vigie's do): each id kept once (a batch given
 /// again, an id twice in one batch), reads of one tenant only, the latest
 /// in the order kept.
 pub async fn detection_store(store: &dyn DetectionStore) {
@@ -161,7 +162,7 @@ pub async fn detection_store(store: &dyn DetectionStore) {
     let odd = DetectionDoc {
         id: "odd".into(),
         tenant: "mairie-b".into(),
-        json: br#"{"id":"odd","cmd":"a\u0000b \u00e9 \ud83d\ude00"}"#.to_vec(),
+        json: br#"{"id":"odd","tenant":"mairie-b","cmd":"a\u0000b \u00e9 \ud83d\ude00"}"#.to_vec(),
     };
     assert_eq!(store.put(vec![odd.clone()]).await.unwrap(), 1);
     let back = store.latest("mairie-b", 1).await.unwrap();
