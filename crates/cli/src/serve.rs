@@ -79,6 +79,23 @@ pub struct ServeArgs {
     /// (default 20; 0: no limit by size). Events not judged yet stay.
     #[arg(long, value_name = "GB")]
     pub retention_gb: Option<u64>,
+    /// The regional event log: NATS JetStream at this URL (nats://HOST:PORT)
+    /// instead of the embedded one in --data (docs/regional.md).
+    #[arg(long, value_name = "URL")]
+    pub bus: Option<String>,
+    /// With --bus: how long an event given to a detect worker stays its own
+    /// before another gets it (default 60; longer than a batch takes).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub bus_ack_wait: Option<u64>,
+    /// The regional detection store: PostgreSQL at this URL
+    /// (postgres://USER@HOST:PORT/DB; a password only in the --config file).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// What this process does: all (default), ingest (takes events),
+    /// detect (judges the log's events; several share the work) or api
+    /// (answers reads from --db).
+    #[arg(long, value_name = "ROLE", value_parser = ["all", "ingest", "detect", "api"])]
+    pub role: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
@@ -148,6 +165,37 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
             _ => vigie_serve::tls::Tls::Off,
         }
     };
+    if let Some(url) = &args.bus {
+        if !url.starts_with("nats://") {
+            return Err(format!("--bus {url:?}: a nats://HOST:PORT URL"));
+        }
+    }
+    if let Some(url) = &args.db {
+        // A password in argv is readable by every user of the machine.
+        let userinfo = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .map(|(u, _)| u);
+        if userinfo.is_some_and(|u| u.contains(':')) {
+            return Err(
+                "--db: no password on the command line (every user of the machine reads it): put the URL in the --config file's `db` key".into(),
+            );
+        }
+    }
+    config.bus = args.bus.clone().or_else(|| file.bus.clone());
+    config.db = args.db.clone().or_else(|| file.db.clone());
+    if let Some(w) = args.bus_ack_wait.or(file.bus_ack_wait) {
+        config.bus_ack_wait = w.max(1);
+    }
+    config.role = match &args.role {
+        Some(r) => vigie_serve::Role::parse(r).ok_or(format!("--role {r}"))?,
+        None => file.role.unwrap_or_default(),
+    };
+    if let Some(url) = &config.db {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("db: a postgres://USER@HOST:PORT/DB URL".into());
+        }
+    }
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);

@@ -163,6 +163,9 @@ pub(crate) async fn bulk(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = crate::not_ingesting(&s) {
+        return product(refused);
+    }
     let default_index = path.map(|p| p.0).unwrap_or_else(|| "logs".into());
     // Inflating and parsing take CPU: off the threads serving requests.
     let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
@@ -207,12 +210,7 @@ pub(crate) async fn bulk(
         match s.log.append(batch).await {
             Ok(a) => a.first.0,
             // Nothing acknowledged: shippers retry on 429/503.
-            Err(e) => {
-                return product(error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("not stored, send again: {e}"),
-                ))
-            }
+            Err(e) => return product(crate::unavailable(&format!("not stored, send again: {e}"))),
         }
     };
     let mut next = first;

@@ -76,6 +76,18 @@ pub struct ServeFile {
     /// this file readable by the service only). Only here or in
     /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
     pub alert_webhook: Option<String>,
+    /// `--bus`: the regional event log, `nats://HOST:PORT`.
+    pub bus: Option<String>,
+    /// `--bus-ack-wait`: seconds before a dead detection worker's events
+    /// go to another.
+    pub bus_ack_wait: Option<u64>,
+    /// `--db`: the regional detection store,
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (a password only here,
+    /// never on the command line: keep this file readable by the service
+    /// only).
+    pub db: Option<String>,
+    /// `--role`: all, ingest, detect or api.
+    pub role: Option<crate::Role>,
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,
@@ -157,6 +169,26 @@ mod tests {
         let mut c = crate::Config::new(PathBuf::from("x"));
         f.limit(&mut c);
         assert_eq!(c.max_line, 65536);
+    }
+
+    #[test]
+    fn the_regional_keys_are_the_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(
+            &path,
+            "bus = \"nats://10.0.0.5:4222\"\ndb = \"postgres://vigie@10.0.0.6:5432/vigie\"\nrole = \"detect\"\n",
+        )
+        .unwrap();
+        let f = ServeFile::load(&path).unwrap();
+        assert_eq!(f.bus.as_deref(), Some("nats://10.0.0.5:4222"));
+        assert_eq!(
+            f.db.as_deref(),
+            Some("postgres://vigie@10.0.0.6:5432/vigie")
+        );
+        assert_eq!(f.role, Some(crate::Role::Detect));
+        std::fs::write(&path, "role = \"worker\"\n").unwrap();
+        assert!(ServeFile::load(&path).unwrap_err().contains("worker"));
     }
 
     /// The example shipped in packaging/ stays a valid file.

@@ -45,7 +45,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 use vigie_store::embedded::FileLog;
-use vigie_store::{EventLog, IngestBatch};
+use vigie_store::{DetectionStore, EventLog, IngestBatch};
 
 use tokens::{Scope, Tokens};
 use worker::Detections;
@@ -82,6 +82,56 @@ pub struct Config {
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
+    /// The regional event log: NATS JetStream at this URL (`--bus
+    /// nats://HOST:PORT`) instead of the embedded one in `data`.
+    pub bus: Option<String>,
+    /// How long an event given to a detection worker of `bus` stays its
+    /// own before another gets it (`--bus-ack-wait`, seconds): how long a
+    /// dead worker's events wait.
+    pub bus_ack_wait: u64,
+    /// The regional detection store: PostgreSQL at this URL (`--db
+    /// postgres://USER@HOST:PORT/DB`) instead of `data/detections.jsonl`.
+    pub db: Option<String>,
+    /// What this process does (`--role`, default `all`).
+    pub role: Role,
+}
+
+/// What one `vigie serve` process does in a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: one commune's server.
+    #[default]
+    All,
+    /// Takes events (HTTP, syslog, NDJSON) and appends them to the log.
+    Ingest,
+    /// Judges the log's events and stores the detections (several share
+    /// the log's `detect` consumer).
+    Detect,
+    /// Answers reads from the detection store.
+    Api,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "all" => Some(Role::All),
+            "ingest" => Some(Role::Ingest),
+            "detect" => Some(Role::Detect),
+            "api" => Some(Role::Api),
+            _ => None,
+        }
+    }
+
+    /// Takes events.
+    pub fn ingests(self) -> bool {
+        matches!(self, Role::All | Role::Ingest)
+    }
+
+    /// Runs the detection worker.
+    pub fn detects(self) -> bool {
+        matches!(self, Role::All | Role::Detect)
+    }
 }
 
 impl Config {
@@ -100,6 +150,10 @@ impl Config {
             silence_secs: health::SILENCE_SECS,
             tls: tls::Tls::Off,
             retention: DEFAULT_RETENTION,
+            bus: None,
+            bus_ack_wait: 60,
+            db: None,
+            role: Role::All,
         }
     }
 }
@@ -251,7 +305,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) log: Arc<dyn EventLog>,
-    detections: Arc<Detections>,
+    detections: Arc<dyn DetectionStore>,
     progress: Arc<worker::Progress>,
     live: Arc<live::LiveScope>,
     health: Arc<health::Health>,
@@ -287,6 +341,8 @@ pub enum ServeError {
     Tokens(String),
     #[error("{0}")]
     Indicators(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Opens the store, compiles the rules, starts the worker and serves
@@ -301,14 +357,45 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             config.data.display()
         );
     }
-    let (log, recovery) = FileLog::open(&config.data, vigie_store::embedded::SEGMENT_BYTES)?;
-    if recovery.truncated_bytes > 0 {
-        eprintln!(
-            "vigie serve: event log: a torn last batch ({} bytes at offset {} of the last segment, never acknowledged) was cut",
-            recovery.truncated_bytes,
-            recovery.truncated_at.unwrap_or_default()
-        );
+    if config.role == Role::Api && config.db.is_none() {
+        return Err(ServeError::Config(
+            "--role api answers reads from PostgreSQL: give --db postgres://USER@HOST:PORT/DB"
+                .into(),
+        ));
     }
+    if config.role != Role::All && config.bus.is_none() {
+        return Err(ServeError::Config(format!(
+            "--role {:?} is a part of a regional deployment: give --bus nats://HOST:PORT (the embedded log is one process's)",
+            config.role
+        ).to_lowercase()));
+    }
+    // The embedded log in `data`, or the regional one on NATS JetStream.
+    let (file_log, log): (Option<FileLog>, Arc<dyn EventLog>) = match &config.bus {
+        Some(url) => {
+            eprintln!(
+                "vigie serve: event log on NATS JetStream at {url} (role {:?})",
+                config.role
+            );
+            let opts = vigie_bus::Options {
+                local: vec![worker::REPLAY.into(), retrohunt::CONSUMER_PREFIX.into()],
+                ack_wait: std::time::Duration::from_secs(config.bus_ack_wait.max(1)),
+                ..vigie_bus::Options::default()
+            };
+            (None, Arc::new(vigie_bus::JetStreamLog::new(url, opts)))
+        }
+        None => {
+            let (log, recovery) =
+                FileLog::open(&config.data, vigie_store::embedded::SEGMENT_BYTES)?;
+            if recovery.truncated_bytes > 0 {
+                eprintln!(
+                    "vigie serve: event log: a torn last batch ({} bytes at offset {} of the last segment, never acknowledged) was cut",
+                    recovery.truncated_bytes,
+                    recovery.truncated_at.unwrap_or_default()
+                );
+            }
+            (Some(log.clone()), Arc::new(log))
+        }
+    };
     let (engine, report) = {
         let hunt = config.hunt.clone();
         tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
@@ -321,14 +408,19 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             report.failures.len()
         );
     }
-    let detections = Arc::new(
-        Detections::open(&config.data).map_err(|source| ServeError::Io {
-            what: format!("{}/detections.jsonl", config.data.display()),
-            source,
-        })?,
-    );
-    let file_log = log.clone();
-    let log: Arc<dyn EventLog> = Arc::new(log);
+    let detections: Arc<dyn DetectionStore> = match &config.db {
+        Some(url) => {
+            let db = vigie_db::PgDetections::new(url);
+            eprintln!("vigie serve: detections in {}", db.place());
+            Arc::new(db)
+        }
+        None => Arc::new(worker::FileDetections(Arc::new(
+            Detections::open(&config.data).map_err(|source| ServeError::Io {
+                what: format!("{}/detections.jsonl", config.data.display()),
+                source,
+            })?,
+        ))),
+    };
     let assets = match &config.hunt.assets {
         Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {
             what: format!("--assets {}", p.display()),
@@ -373,16 +465,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
     tokio::spawn(keep_scope_current(live.clone()));
-    tokio::spawn(retain(file_log, config.retention, live.clone()));
+    if let Some(file_log) = file_log {
+        tokio::spawn(retain(file_log, config.retention, live.clone()));
+    }
     let progress = Arc::new(worker::Progress::default());
-    tokio::spawn(worker::run(
-        log.clone(),
-        judging,
-        detections.clone(),
-        progress.clone(),
-        live.clone(),
-        health.clone(),
-    ));
+    if config.role.detects() {
+        tokio::spawn(worker::run(
+            log.clone(),
+            judging,
+            detections.clone(),
+            progress.clone(),
+            live.clone(),
+            health.clone(),
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Io {
@@ -394,7 +490,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         source,
     })?;
     let syslog_stats = Arc::new(syslog::SyslogStats::default());
-    if let Some(addr) = config.syslog_udp {
+    if let Some(addr) = config.syslog_udp.filter(|_| config.role.ingests()) {
         let (at, task) = syslog::udp(addr, log.clone(), syslog_stats.clone())
             .await
             .map_err(|source| ServeError::Io {
@@ -408,7 +504,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         (config.syslog_tcp, "syslog-tcp", "syslog TCP"),
         (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP"),
     ] {
-        let Some(addr) = addr else { continue };
+        let Some(addr) = addr.filter(|_| config.role.ingests()) else {
+            continue;
+        };
         let (at, task) = syslog::tcp(
             addr,
             log.clone(),
@@ -703,6 +801,32 @@ fn presented(h: &HeaderMap) -> Option<String> {
     }
 }
 
+/// 503 with `Retry-After`: the event log cannot take events now (a disk,
+/// NATS down); nothing was acknowledged, the shipper sends again.
+pub(crate) fn unavailable(message: &str) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    r
+}
+
+/// The ingestion routes of a process that does not take events (`--role
+/// detect` or `api`): 421, the shipper is pointed at the wrong node.
+pub(crate) fn not_ingesting(s: &AppState) -> Option<Response> {
+    (!s.config.role.ingests()).then(|| {
+        error(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this node does not take events (--role {:?}): send them to an ingest node",
+                s.config.role
+            )
+            .to_lowercase(),
+        )
+    })
+}
+
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
@@ -793,6 +917,9 @@ async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(refused) = not_ingesting(&s) {
+        return refused;
+    }
     // Inflating and parsing take CPU: off the threads serving requests.
     let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
     let checked = tokio::task::spawn_blocking(move || {
@@ -822,10 +949,7 @@ async fn ingest(
             events,
         };
         if let Err(e) = s.log.append(batch).await {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("not stored, send again: {e}"),
-            );
+            return unavailable(&format!("not stored, send again: {e}"));
         }
     }
     Json(json!({
@@ -848,8 +972,9 @@ async fn detections(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let limit = q.limit.unwrap_or(1000).min(10_000);
-    let (store, live) = (s.detections.clone(), s.live.clone());
+    let (store, live, of) = (s.detections.clone(), s.live.clone(), tenant.clone());
     let listed = tokio::task::spawn_blocking(move || {
+        let tenant = of;
         // The correlations of the live scope's answer: computed over
         // every match kept, in time order, as `hunt` computes them (kept
         // as they stand now, not as they stood on partial data). Not
@@ -857,7 +982,7 @@ async fn detections(
         // take their place within `limit`, the latest stored detections
         // the rest.
         let ready = live.rebuilt.load(Ordering::Acquire);
-        let correlations: Vec<serde_json::Value> = ready
+        ready
             .then(|| live.answer(&tenant))
             .flatten()
             .map(|a| {
@@ -872,17 +997,24 @@ async fn detections(
                     .collect::<Vec<_>>()
                     .into_iter()
                     .rev()
-                    .collect()
+                    .collect::<Vec<serde_json::Value>>()
             })
-            .unwrap_or_default();
-        let mut list = store.list(&tenant, limit - correlations.len());
-        list.extend(correlations);
-        list
+            .unwrap_or_default()
     })
     .await;
-    match listed {
-        Ok(list) => Json(list).into_response(),
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable"),
+    let Ok(correlations) = listed else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable");
+    };
+    match store.latest(&tenant, limit - correlations.len()).await {
+        Ok(docs) => {
+            let mut list: Vec<serde_json::Value> = docs
+                .iter()
+                .filter_map(|d| serde_json::from_slice(d).ok())
+                .collect();
+            list.extend(correlations);
+            Json(list).into_response()
+        }
+        Err(e) => unavailable(&format!("detections unreadable now: {e}")),
     }
 }
 
@@ -913,7 +1045,11 @@ async fn metrics(State(s): State<Shared>) -> Response {
             "Events sent again, not judged twice.",
             p.duplicates.load(Ordering::Relaxed),
         ),
-        ("detections", "Detections stored.", s.detections.count()),
+        (
+            "detections",
+            "Detections stored.",
+            s.detections.count_all().await.unwrap_or(0),
+        ),
         (
             "requests_busy",
             "Requests told 429 (no body slot).",
@@ -1155,7 +1291,9 @@ async fn stats(
         "events_failed": mine.failed,
         "events_duplicate": mine.duplicate,
         "unreadable_recent": s.progress.recent(Some(&tenant)),
-        "detections": s.detections.count_of(&tenant),
+        // Null when the detection store cannot be read now: no count is
+        // not zero.
+        "detections": s.detections.count(&tenant).await.ok(),
         "events_observed": s.live.events(&tenant),
         "incidents": incidents,
         "incidents_as_of_events": incidents_as_of,
@@ -1172,7 +1310,11 @@ async fn stats(
             "events_failed": s.progress.failed.load(Ordering::Relaxed),
             "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
             "unreadable_recent": s.progress.recent(None),
-            "detections": s.detections.count(),
+            "detections": s.detections.count_all().await.ok(),
+            // Events judged by every detection worker of the deployment
+            // (the log's committed position), beside this process's own
+            // `events_processed`.
+            "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
             "requests_busy": s.busy.load(Ordering::Relaxed),
             "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),

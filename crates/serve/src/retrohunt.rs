@@ -20,6 +20,9 @@ use vigie_store::{Delivery, EventLog};
 use crate::worker::{judge, Judging, Progress, Seen, StoredDetection};
 
 /// What a retro-hunt is asked.
+/// The consumer names of retro-hunts (one process's own readers).
+pub const CONSUMER_PREFIX: &str = "retrohunt-";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
@@ -126,7 +129,7 @@ pub async fn run(
     });
     // What is stored now; what arrives meanwhile is the live worker's.
     let end = log.records().await?;
-    let consumer = format!("retrohunt-{:08x}", rand::random::<u32>());
+    let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
     let mut found = Vec::new();
     let (mut read_upto, mut in_range, mut untimed) = (0u64, 0u64, 0u64);
     let seen = Arc::new(Seen::default());

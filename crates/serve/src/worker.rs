@@ -18,7 +18,7 @@ use serde::Serialize;
 use vigie_detect::Match;
 use vigie_hunt::Detectors;
 use vigie_store::ids::{detection_id, EventIdentity};
-use vigie_store::{Delivery, EventLog};
+use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, StoreError};
 
 use crate::health::Health;
 use crate::live::LiveScope;
@@ -103,15 +103,25 @@ impl Detections {
 
     /// Appends those not yet stored; durable on return.
     pub fn put(&self, detections: Vec<StoredDetection>) -> std::io::Result<usize> {
+        let docs = detections
+            .iter()
+            .map(document)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(std::io::Error::other)?;
+        self.put_docs(docs)
+    }
+
+    /// Appends the documents whose id is not stored yet; durable on return.
+    pub fn put_docs(&self, detections: Vec<DetectionDoc>) -> std::io::Result<usize> {
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
         let mut bytes = Vec::new();
-        let mut added = Vec::new();
+        let mut added: Vec<String> = Vec::new();
         let mut tenants = Vec::new();
         for d in detections {
             if ids.contains(&d.id) || added.contains(&d.id) {
                 continue;
             }
-            serde_json::to_writer(&mut bytes, &d).map_err(std::io::Error::other)?;
+            bytes.extend_from_slice(&d.json);
             bytes.push(b'\n');
             added.push(d.id);
             tenants.push(d.tenant);
@@ -156,22 +166,86 @@ impl Detections {
     /// stored (the newest last): what arrives now is never hidden behind
     /// what came first.
     pub fn list(&self, tenant: &str, limit: usize) -> Vec<serde_json::Value> {
+        self.latest_lines(tenant, limit)
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The latest `limit` stored lines of `tenant`, as written.
+    fn latest_lines(&self, tenant: &str, limit: usize) -> Vec<String> {
+        #[derive(serde::Deserialize)]
+        struct Of<'a> {
+            #[serde(borrow)]
+            tenant: Option<std::borrow::Cow<'a, str>>,
+        }
         if limit == 0 {
             return Vec::new();
         }
         let text = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut latest = std::collections::VecDeque::with_capacity(limit.min(10_000));
-        for d in text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|d| d["tenant"] == tenant)
-        {
+        for line in text.lines().filter(|l| {
+            serde_json::from_str::<Of>(l).is_ok_and(|d| d.tenant.as_deref() == Some(tenant))
+        }) {
             if latest.len() == limit {
                 latest.pop_front();
             }
-            latest.push_back(d);
+            latest.push_back(line.to_string());
         }
         latest.into()
+    }
+}
+
+/// A detection as the store keeps it: its JSON document.
+pub fn document(d: &StoredDetection) -> serde_json::Result<DetectionDoc> {
+    Ok(DetectionDoc {
+        id: d.id.clone(),
+        tenant: d.tenant.clone(),
+        json: serde_json::to_vec(d)?,
+    })
+}
+
+/// The embedded detection store: `detections.jsonl` in the data directory.
+pub struct FileDetections(pub Arc<Detections>);
+
+#[async_trait::async_trait]
+impl DetectionStore for FileDetections {
+    async fn put(&self, detections: Vec<DetectionDoc>) -> vigie_store::Result<usize> {
+        let file = self.0.clone();
+        let what = || format!("{}", file.path.display());
+        let put = {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || file.put_docs(detections))
+        };
+        match put.await {
+            Ok(r) => r.map_err(|source| StoreError::Io {
+                what: what(),
+                source,
+            }),
+            Err(e) => Err(StoreError::Io {
+                what: what(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+
+    async fn count(&self, tenant: &str) -> vigie_store::Result<u64> {
+        Ok(self.0.count_of(tenant))
+    }
+
+    async fn count_all(&self) -> vigie_store::Result<u64> {
+        Ok(self.0.count())
+    }
+
+    async fn latest(&self, tenant: &str, limit: usize) -> vigie_store::Result<Vec<Vec<u8>>> {
+        let (file, tenant) = (self.0.clone(), tenant.to_string());
+        let listed = tokio::task::spawn_blocking(move || file.latest_lines(&tenant, limit))
+            .await
+            .map_err(|e| StoreError::Io {
+                what: format!("{}", self.0.path.display()),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        Ok(listed.into_iter().map(String::into_bytes).collect())
     }
 }
 
@@ -605,7 +679,7 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
 pub async fn run(
     log: Arc<dyn EventLog>,
     judging: Arc<Judging>,
-    detections: Arc<Detections>,
+    detections: Arc<dyn DetectionStore>,
     progress: Arc<Progress>,
     live: Arc<LiveScope>,
     health: Arc<Health>,
@@ -642,13 +716,12 @@ pub async fn run(
         // judge catches what fails per request; nothing else can.
         .unwrap_or_default();
         // Stored before the position moves; retried until it is (a full
-        // disk is said every time, and nothing after it is judged first).
+        // disk or a database down is said every time, and nothing after
+        // it is judged first).
+        let docs: Vec<DetectionDoc> = found.iter().filter_map(|d| document(d).ok()).collect();
         loop {
-            let store = detections.clone();
-            let batch = found.clone();
-            match tokio::task::spawn_blocking(move || store.put(batch)).await {
-                Ok(Ok(_)) => break,
-                Ok(Err(e)) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
+            match detections.put(docs.clone()).await {
+                Ok(_) => break,
                 Err(e) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -700,5 +773,23 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
             "first": stamp(c.first),
             "last": stamp(c.last),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded detection store keeps the contract the regional one
+    /// (PostgreSQL) keeps, and keeps it across a reopening.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_file_detection_store_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileDetections(Arc::new(Detections::open(dir.path()).unwrap()));
+        vigie_store::conformance::detection_store(&store).await;
+        let all = store.count_all().await.unwrap();
+        let again = FileDetections(Arc::new(Detections::open(dir.path()).unwrap()));
+        assert_eq!(again.count_all().await.unwrap(), all);
+        assert_eq!(again.count("mairie-a").await.unwrap(), 3);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::{EventLog, IngestBatch, Position};
+use crate::{DetectionDoc, DetectionStore, EventLog, IngestBatch, Position};
 
 fn batch(tenant: &str, events: &[&str]) -> IngestBatch {
     IngestBatch {
@@ -106,4 +106,65 @@ pub async fn event_log_restart<L: EventLog>(open: impl Fn() -> L) {
     log.release("w").await.unwrap();
     let again = log.consume("w", 10, Duration::ZERO).await.unwrap();
     assert_eq!(again.first().map(|d| d.position.0), Some(3));
+}
+
+fn doc(id: &str, tenant: &str, n: u32) -> DetectionDoc {
+    DetectionDoc {
+        id: id.into(),
+        tenant: tenant.into(),
+        json: format!("{{\"id\":\"{id}\",\"tenant\":\"{tenant}\",\"n\":{n}}}").into_bytes(),
+    }
+}
+
+/// Checks `store`, which must be empty (documents carry their `tenant`
+/// too, as Vigie's do): each id kept once (a batch given
+/// again, an id twice in one batch), reads of one tenant only, the latest
+/// in the order kept.
+pub async fn detection_store(store: &dyn DetectionStore) {
+    assert_eq!(store.count_all().await.unwrap(), 0, "starts empty");
+    let first = vec![
+        doc("a1", "mairie-a", 1),
+        doc("a2", "mairie-a", 2),
+        doc("b1", "mairie-b", 1),
+    ];
+    assert_eq!(store.put(first.clone()).await.unwrap(), 3);
+    // Redelivered: nothing new.
+    assert_eq!(store.put(first).await.unwrap(), 0);
+    // Twice in one batch, and one already kept: one new.
+    let again = vec![
+        doc("a3", "mairie-a", 3),
+        doc("a3", "mairie-a", 3),
+        doc("a1", "mairie-a", 1),
+    ];
+    assert_eq!(store.put(again).await.unwrap(), 1);
+    assert_eq!(store.put(Vec::new()).await.unwrap(), 0);
+    assert_eq!(store.count("mairie-a").await.unwrap(), 3);
+    assert_eq!(store.count("mairie-b").await.unwrap(), 1);
+    assert_eq!(store.count("mairie-c").await.unwrap(), 0);
+    assert_eq!(store.count_all().await.unwrap(), 4);
+    let text = |docs: Vec<Vec<u8>>| -> Vec<String> {
+        docs.into_iter()
+            .map(|d| String::from_utf8(d).unwrap())
+            .collect()
+    };
+    let latest = text(store.latest("mairie-a", 2).await.unwrap());
+    assert_eq!(latest.len(), 2);
+    assert!(
+        latest[0].contains("\"a2\"") && latest[1].contains("\"a3\""),
+        "{latest:?}"
+    );
+    let b = text(store.latest("mairie-b", 10).await.unwrap());
+    assert_eq!(b.len(), 1);
+    assert!(b[0].contains("\"b1\""));
+    assert!(store.latest("mairie-c", 10).await.unwrap().is_empty());
+    assert!(store.latest("mairie-a", 0).await.unwrap().is_empty());
+    // A document with any text in it is kept as it is.
+    let odd = DetectionDoc {
+        id: "odd".into(),
+        tenant: "mairie-b".into(),
+        json: br#"{"id":"odd","tenant":"mairie-b","cmd":"a\u0000b \u00e9 \ud83d\ude00"}"#.to_vec(),
+    };
+    assert_eq!(store.put(vec![odd.clone()]).await.unwrap(), 1);
+    let back = store.latest("mairie-b", 1).await.unwrap();
+    assert_eq!(back, vec![odd.json]);
 }

@@ -11,6 +11,10 @@
 //!   consumer's committed position (at least once), `commit` moves that
 //!   position after the consumer's results are durable.
 //!
+//! * [`DetectionStore`]: where detections are kept — `put` returns once
+//!   they are durable, and keeps each id once (a redelivered event's
+//!   detection is the same id, stored once); reads name their tenant.
+//!
 //! The embedded backend ([`embedded::FileLog`], one commune, one machine)
 //! implements them on local disk; the regional deployment implements the
 //! same traits on NATS JetStream and PostgreSQL, and runs the same
@@ -123,4 +127,29 @@ pub trait EventLog: Send + Sync {
     /// stays): a one-off reader (a retro-hunt, a replay) releases what
     /// it held once done.
     async fn release(&self, consumer: &str) -> Result<()>;
+}
+
+/// One detection as kept: its deterministic id ([`ids`]), its tenant, and
+/// the document served (JSON, as `/api/v1/detections` gives it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionDoc {
+    pub id: String,
+    pub tenant: String,
+    pub json: Vec<u8>,
+}
+
+/// Where the detection workers keep what they find, and the API reads it
+/// (a file per data directory when embedded, PostgreSQL in the regional
+/// deployment).
+#[async_trait]
+pub trait DetectionStore: Send + Sync {
+    /// Keeps those whose id is not kept yet; durable when this returns.
+    /// How many were new.
+    async fn put(&self, detections: Vec<DetectionDoc>) -> Result<usize>;
+    /// Detections kept for `tenant`.
+    async fn count(&self, tenant: &str) -> Result<u64>;
+    /// Detections kept for every tenant (the deployment's statistics).
+    async fn count_all(&self) -> Result<u64>;
+    /// The latest `limit` documents of `tenant`, oldest first.
+    async fn latest(&self, tenant: &str, limit: usize) -> Result<Vec<Vec<u8>>>;
 }

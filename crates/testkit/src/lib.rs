@@ -8,6 +8,7 @@
 //! machine without it the test says it was skipped and passes.
 
 pub mod cdp;
+pub mod servers;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,563 @@
+//! The regional deployment's event log: [`EventLog`] on NATS JetStream.
+//!
+//! One stream (limits retention, file storage) holds every commune's
+//! events under `vigie.events.<tenant>.<source>`: a CSIRT's ingest nodes
+//! publish to it, its detection workers read it through one durable pull
+//! consumer that JetStream shares among them, each event going to one
+//! worker at a time.
+//!
+//! How the [`EventLog`] contract maps onto JetStream:
+//!
+//! * **position** = stream sequence − 1 (records are numbered from 0);
+//! * **`append`** publishes every event of the batch and returns once
+//!   JetStream acknowledged each (the server stored it): only then may the
+//!   shipper be acknowledged. The tenant, source and time of receipt
+//!   travel as headers, exactly as received (the subject's tokens are
+//!   sanitised copies for filtering);
+//! * **`consume`** pulls from the durable consumer named after the Vigie
+//!   consumer (explicit acks): JetStream hands each event to one worker and
+//!   hands it again when that worker does not acknowledge it within the
+//!   ack wait (a worker killed with `kill -9`), or at once when the worker
+//!   lets it go (on `release`, on a clean stop);
+//! * **`commit`** acknowledges what this process was given up to the
+//!   position, after the worker's detections are durable; the last ack
+//!   waits for the server's answer, so the commit is known when it returns;
+//! * **`committed`** is the consumer's ack floor.
+//!
+//! Readers that belong to one process only (the live scope's replay, a
+//! retro-hunt: consumer names starting with one of [`Options::local`]) get
+//! a consumer of their own that the server forgets once unused, instead of
+//! a durable one that two processes would split between them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::{self, stream};
+use async_nats::{HeaderMap, Subject};
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+use vigie_store::{Appended, Delivery, EventLog, IngestBatch, Position, Result, StoreError};
+
+/// The subjects' common prefix: `vigie.events.<tenant>.<source>`.
+pub const SUBJECT_PREFIX: &str = "vigie.events";
+
+const TENANT: &str = "Vigie-Tenant";
+const SOURCE: &str = "Vigie-Source";
+const RECEIVED: &str = "Vigie-Received";
+
+/// How the log uses the server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The JetStream stream (created when missing).
+    pub stream: String,
+    /// How long an event given to a worker stays its own before JetStream
+    /// gives it to another: longer than a batch takes to judge and store,
+    /// short enough that a dead worker's events are not waited for long.
+    pub ack_wait: Duration,
+    /// How long any one request to the server may take before the call
+    /// fails (an ingest answers 503 then, nothing acknowledged).
+    pub timeout: Duration,
+    /// Consumer names (prefixes) read by one process only.
+    pub local: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stream: "VIGIE_EVENTS".into(),
+            ack_wait: Duration::from_secs(60),
+            timeout: Duration::from_secs(5),
+            local: Vec::new(),
+        }
+    }
+}
+
+/// The event log on a NATS JetStream server.
+///
+/// Made without a connection: the first call connects (and makes the
+/// stream), and a call made while the server cannot be reached fails and
+/// the next one tries again — `vigie serve` starts, and answers 503, while
+/// NATS is down.
+pub struct JetStreamLog {
+    url: String,
+    opts: Options,
+    conn: OnceCell<Conn>,
+    consumers: tokio::sync::Mutex<HashMap<String, PullConsumer>>,
+    /// What this process was given and has not acknowledged, by consumer:
+    /// position → the ack subject.
+    held: Arc<Mutex<HashMap<String, BTreeMap<u64, Subject>>>>,
+    /// One batch's events get consecutive sequences (from this process).
+    appending: tokio::sync::Mutex<()>,
+}
+
+struct Conn {
+    client: async_nats::Client,
+    js: jetstream::Context,
+}
+
+fn failed(what: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io {
+        what: what.to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// A subject token: letters, digits, `-` and `_` kept, anything else `_`.
+pub fn token(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if t.is_empty() {
+        "_".into()
+    } else {
+        t
+    }
+}
+
+/// A header value carries any string: `%`, CR and LF escaped.
+fn escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("%0A", "\n")
+        .replace("%0D", "\r")
+        .replace("%25", "%")
+}
+
+/// Consumer names become JetStream consumer names: no dots, slashes or
+/// wildcards, no path to escape through.
+fn check_name(consumer: &str) -> Result<()> {
+    let ok = !consumer.is_empty()
+        && consumer.len() <= 64
+        && consumer
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "consumer name {consumer:?}: letters, digits, '-' and '_' only (64 at most)"
+        )))
+    }
+}
+
+impl JetStreamLog {
+    /// The log on the server at `url` (`nats://HOST:PORT`); nothing is
+    /// contacted yet.
+    pub fn new(url: &str, opts: Options) -> JetStreamLog {
+        JetStreamLog {
+            url: url.to_string(),
+            opts,
+            conn: OnceCell::new(),
+            consumers: Default::default(),
+            held: Default::default(),
+            appending: Default::default(),
+        }
+    }
+
+    async fn conn(&self) -> Result<&Conn> {
+        self.conn
+            .get_or_try_init(|| async {
+                let client = async_nats::ConnectOptions::new()
+                    .connection_timeout(self.opts.timeout)
+                    .connect(self.url.as_str())
+                    .await
+                    .map_err(|e| failed(format!("NATS at {}", self.url), e))?;
+                let mut js = jetstream::new(client.clone());
+                js.set_timeout(self.opts.timeout);
+                js.get_or_create_stream(stream::Config {
+                    name: self.opts.stream.clone(),
+                    subjects: vec![format!("{SUBJECT_PREFIX}.>")],
+                    retention: stream::RetentionPolicy::Limits,
+                    storage: stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| failed(format!("JetStream stream {}", self.opts.stream), e))?;
+                Ok(Conn { client, js })
+            })
+            .await
+    }
+
+    fn is_local(&self, consumer: &str) -> bool {
+        self.opts.local.iter().any(|p| consumer.starts_with(p))
+    }
+
+    async fn consumer(&self, consumer: &str) -> Result<PullConsumer> {
+        if let Some(c) = self.consumers.lock().await.get(consumer) {
+            return Ok(c.clone());
+        }
+        let conn = self.conn().await?;
+        let local = self.is_local(consumer);
+        let config = pull::Config {
+            durable_name: (!local).then(|| consumer.to_string()),
+            description: Some(if local {
+                format!("vigie {consumer} (one process)")
+            } else {
+                format!("vigie {consumer}")
+            }),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.opts.ack_wait,
+            // Each worker holds at most one batch (8192) unacknowledged.
+            max_ack_pending: 65_536,
+            inactive_threshold: if local {
+                Duration::from_secs(300)
+            } else {
+                Duration::ZERO
+            },
+            ..Default::default()
+        };
+        let stream = conn
+            .js
+            .get_stream(&self.opts.stream)
+            .await
+            .map_err(|e| failed(format!("JetStream stream {}", self.opts.stream), e))?;
+        let made = if local {
+            stream.create_consumer(config).await
+        } else {
+            stream.get_or_create_consumer(consumer, config).await
+        };
+        let c: PullConsumer =
+            made.map_err(|e| failed(format!("JetStream consumer {consumer}"), e))?;
+        self.consumers
+            .lock()
+            .await
+            .insert(consumer.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Up to `max` messages: those there now, or (with `wait`) the first
+    /// that arrives within it — a request for one, so that nothing is
+    /// handed to this process after it stopped listening.
+    async fn pull(
+        &self,
+        c: &PullConsumer,
+        consumer: &str,
+        max: usize,
+        wait: Option<Duration>,
+    ) -> Result<Vec<(Delivery, Subject)>> {
+        let what = || format!("JetStream consumer {consumer}");
+        let mut messages = match wait {
+            None => c.fetch().max_messages(max).messages().await,
+            Some(w) => c.batch().max_messages(1).expires(w).messages().await,
+        }
+        .map_err(|e| failed(what(), e))?;
+        let mut out = Vec::new();
+        while let Some(m) = messages.next().await {
+            let m = m.map_err(|e| failed(what(), e))?;
+            out.push(delivery(&m).map_err(|e| failed(what(), e))?);
+        }
+        Ok(out)
+    }
+
+    async fn stream_info(&self) -> Result<stream::Info> {
+        let conn = self.conn().await?;
+        let mut s = conn
+            .js
+            .get_stream(&self.opts.stream)
+            .await
+            .map_err(|e| failed(format!("JetStream stream {}", self.opts.stream), e))?;
+        s.info()
+            .await
+            .cloned()
+            .map_err(|e| failed(format!("JetStream stream {}", self.opts.stream), e))
+    }
+
+    /// Lets go of what `consumer` holds: JetStream hands it out again at
+    /// once.
+    async fn nak(&self, consumer: &str) -> Result<()> {
+        let held = {
+            let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            h.remove(consumer).unwrap_or_default()
+        };
+        if held.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn().await?;
+        nak_all(&conn.client, held.into_values())
+            .await
+            .map_err(|e| failed(format!("JetStream consumer {consumer}"), e))
+    }
+}
+
+async fn nak_all(
+    client: &async_nats::Client,
+    replies: impl IntoIterator<Item = Subject>,
+) -> std::result::Result<(), async_nats::Error> {
+    for r in replies {
+        client.publish(r, "-NAK".into()).await?;
+    }
+    client.flush().await?;
+    Ok(())
+}
+
+/// A stored message as a delivery, and its ack subject.
+fn delivery(m: &jetstream::Message) -> std::result::Result<(Delivery, Subject), async_nats::Error> {
+    let info = m.info()?;
+    let position = Position(info.stream_sequence.saturating_sub(1));
+    let header = |name: &str| {
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| unescape(v.as_str()))
+    };
+    // A message published by something else than Vigie: its subject's
+    // tokens, its time of storage.
+    let mut tokens = m.subject.as_str().split('.').skip(2);
+    let tenant = header(TENANT)
+        .or_else(|| tokens.next().map(str::to_string))
+        .unwrap_or_default();
+    let source = header(SOURCE)
+        .or_else(|| tokens.next().map(str::to_string))
+        .unwrap_or_default();
+    let received = header(RECEIVED)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| (info.published.unix_timestamp_nanos() / 1000) as i64);
+    let reply = m
+        .reply
+        .clone()
+        .ok_or("a delivered message without ack subject")?;
+    Ok((
+        Delivery {
+            position,
+            tenant,
+            source,
+            received,
+            event: m.payload.to_vec(),
+        },
+        reply,
+    ))
+}
+
+#[async_trait]
+impl EventLog for JetStreamLog {
+    async fn append(&self, batch: IngestBatch) -> Result<Appended> {
+        if batch.events.is_empty() {
+            let next = self.records().await?;
+            return Ok(Appended {
+                first: Position(next),
+                count: 0,
+            });
+        }
+        let conn = self.conn().await?;
+        let subject = format!(
+            "{SUBJECT_PREFIX}.{}.{}",
+            token(&batch.tenant),
+            token(&batch.source)
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(TENANT, escape(&batch.tenant).as_str());
+        headers.insert(SOURCE, escape(&batch.source).as_str());
+        headers.insert(RECEIVED, batch.received.to_string().as_str());
+        let what = || format!("publishing to JetStream ({subject})");
+        let _one_batch = self.appending.lock().await;
+        let mut acks = Vec::with_capacity(batch.events.len());
+        for event in batch.events {
+            let ack = conn
+                .js
+                .publish_with_headers(subject.clone(), headers.clone(), event.into())
+                .await
+                .map_err(|e| failed(what(), e))?;
+            acks.push(ack);
+        }
+        let count = acks.len() as u64;
+        let mut first = None;
+        for ack in acks {
+            let ack = ack.await.map_err(|e| failed(what(), e))?;
+            first.get_or_insert(ack.sequence);
+        }
+        Ok(Appended {
+            first: Position(first.unwrap_or(1).saturating_sub(1)),
+            count,
+        })
+    }
+
+    async fn consume(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        check_name(consumer)?;
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let c = self.consumer(consumer).await?;
+        let mut got = self.pull(&c, consumer, max, None).await;
+        if matches!(&got, Ok(g) if g.is_empty()) && !wait.is_zero() {
+            got = self.pull(&c, consumer, 1, Some(wait)).await;
+            if let Ok(g) = &mut got {
+                if !g.is_empty() && max > 1 {
+                    match self.pull(&c, consumer, max - 1, None).await {
+                        Ok(more) => g.extend(more),
+                        Err(e) => got = Err(e),
+                    }
+                }
+            }
+        }
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                // The consumer may be gone (a server without its store):
+                // made again on the next call.
+                self.consumers.lock().await.remove(consumer);
+                return Err(e);
+            }
+        };
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = held.entry(consumer.to_string()).or_default();
+        Ok(got
+            .into_iter()
+            .map(|(d, reply)| {
+                mine.insert(d.position.0, reply);
+                d
+            })
+            .collect())
+    }
+
+    async fn commit(&self, consumer: &str, upto: Position) -> Result<()> {
+        check_name(consumer)?;
+        let records = self.records().await?;
+        if upto.0 >= records {
+            return Err(StoreError::Invalid(format!(
+                "commit of position {} for {consumer}: the log holds {records} records",
+                upto.0
+            )));
+        }
+        let done: Vec<Subject> = {
+            let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = h.entry(consumer.to_string()).or_default();
+            let rest = mine.split_off(&(upto.0 + 1));
+            std::mem::replace(mine, rest).into_values().collect()
+        };
+        let Some((last, before)) = done.split_last() else {
+            return Ok(());
+        };
+        let conn = self.conn().await?;
+        let what = || format!("acknowledging to JetStream consumer {consumer}");
+        for r in before {
+            conn.client
+                .publish(r.clone(), "+ACK".into())
+                .await
+                .map_err(|e| failed(what(), e))?;
+        }
+        // The server answers the last once it is recorded; acks of one
+        // consumer are recorded in order.
+        tokio::time::timeout(
+            self.opts.timeout,
+            conn.client.request(last.clone(), "+ACK".into()),
+        )
+        .await
+        .map_err(|e| failed(what(), e))?
+        .map_err(|e| failed(what(), e))?;
+        Ok(())
+    }
+
+    async fn committed(&self, consumer: &str) -> Result<Option<Position>> {
+        check_name(consumer)?;
+        if self.is_local(consumer) {
+            return Ok(None);
+        }
+        let conn = self.conn().await?;
+        let what = || format!("JetStream consumer {consumer}");
+        let stream = conn
+            .js
+            .get_stream(&self.opts.stream)
+            .await
+            .map_err(|e| failed(what(), e))?;
+        match stream.consumer_info(consumer).await {
+            Ok(info) => Ok(info.ack_floor.stream_sequence.checked_sub(1).map(Position)),
+            Err(e) if e.to_string().contains("not found") => Ok(None),
+            Err(e) => Err(failed(what(), e)),
+        }
+    }
+
+    async fn records(&self) -> Result<u64> {
+        Ok(self.stream_info().await?.state.last_sequence)
+    }
+
+    async fn release(&self, consumer: &str) -> Result<()> {
+        check_name(consumer)?;
+        if self.is_local(consumer) {
+            // Its own consumer is dropped: the next read starts again.
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(consumer);
+            if let Some(c) = self.consumers.lock().await.remove(consumer) {
+                let conn = self.conn().await?;
+                let name = c.cached_info().name.clone();
+                let stream = conn
+                    .js
+                    .get_stream(&self.opts.stream)
+                    .await
+                    .map_err(|e| failed(format!("JetStream consumer {consumer}"), e))?;
+                let _ = stream.delete_consumer(&name).await;
+            }
+            return Ok(());
+        }
+        self.nak(consumer).await
+    }
+}
+
+impl Drop for JetStreamLog {
+    /// A clean stop hands what this process held to the other workers at
+    /// once (a `kill -9` leaves it to the ack wait).
+    fn drop(&mut self) {
+        let held: Vec<Subject> = {
+            let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            h.drain().flat_map(|(_, m)| m.into_values()).collect()
+        };
+        let (Some(conn), false) = (self.conn.get(), held.is_empty()) else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let client = conn.client.clone();
+        let timeout = self.opts.timeout;
+        let nak = async move {
+            let _ = tokio::time::timeout(timeout, nak_all(&client, held)).await;
+        };
+        if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // Done before the process goes on (and before a successor
+            // reads): the ack floor and the redeliveries are then known.
+            tokio::task::block_in_place(|| rt.block_on(nak));
+        } else {
+            rt.spawn(nak);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_headers_keep_what_they_carry() {
+        assert_eq!(token("mairie-bénodet"), "mairie-b_nodet");
+        assert_eq!(token("a.b>*"), "a_b__");
+        assert_eq!(token(""), "_");
+        let odd = "50% de\r\nla mairie";
+        assert_eq!(unescape(&escape(odd)), odd);
+        assert!(!escape(odd).contains(['\r', '\n']));
+    }
+
+    #[test]
+    fn consumer_names_cannot_escape() {
+        assert!(check_name("detect").is_ok());
+        assert!(check_name("retrohunt-0a1b2c3d").is_ok());
+        for bad in ["", "../escape", "a.b", "a*", "a>", "a b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}
