@@ -298,10 +298,27 @@ async fn nak_all(
     client: &async_nats::Client,
     replies: impl IntoIterator<Item = Subject>,
 ) -> std::result::Result<(), async_nats::Error> {
-    for r in replies {
-        client.publish(r, "-NAK".into()).await?;
+    let replies: Vec<Subject> = replies.into_iter().collect();
+    let Some((last, before)) = replies.split_last() else {
+        return Ok(());
+    };
+    for r in before {
+        client.publish(r.clone(), "-NAK".into()).await?;
     }
-    client.flush().await?;
+    // The server answers the last once it is recorded (acks of one
+    // consumer are recorded in order): a read that follows sees every
+    // message handed back, not only those the server had reached.
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        client.request(last.clone(), "-NAK".into()),
+    )
+    .await
+    {
+        Ok(answer) => {
+            answer?;
+        }
+        Err(_) => client.flush().await?,
+    }
     Ok(())
 }
 
