@@ -16,11 +16,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::server::{make_demo, spawn_serve, Server};
+use common::server::{jsonl_files, make_demo, spawn_serve, Server};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
 
@@ -94,20 +94,6 @@ fn stats(base: &str, admin: &str) -> Value {
     let (s, body) = get(base, "/api/v1/stats", admin);
     assert_eq!(s, 200, "{body}");
     serde_json::from_str(&body).unwrap()
-}
-
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(jsonl_files(&p));
-        } else if p.extension().is_some_and(|x| x == "jsonl") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {

@@ -20,9 +20,9 @@
 
 mod common;
 
-use common::server::{make_demo, spawn_serve, Server};
+use common::server::{jsonl_files, make_demo, spawn_serve, Server};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -254,20 +254,6 @@ fn scope_claims(scope: &Value) -> Value {
     });
     without_places(&mut claims, &mut BTreeSet::new());
     claims
-}
-
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(jsonl_files(&p));
-        } else if p.extension().is_some_and(|x| x == "jsonl") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -57,3 +57,18 @@ pub fn make_demo(dir: &Path) -> PathBuf {
     );
     demo
 }
+
+/// The JSON Lines files under `dir`, sorted: the demo's events as files.
+pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(jsonl_files(&p));
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
