@@ -161,15 +161,39 @@ impl JetStreamLog {
                     .map_err(|e| failed(format!("NATS at {}", self.url), e))?;
                 let mut js = jetstream::new(client.clone());
                 js.set_timeout(self.opts.timeout);
-                js.get_or_create_stream(stream::Config {
+                let config = stream::Config {
                     name: self.opts.stream.clone(),
                     subjects: vec![format!("{SUBJECT_PREFIX}.>")],
                     retention: stream::RetentionPolicy::Limits,
                     storage: stream::StorageType::File,
                     ..Default::default()
-                })
-                .await
-                .map_err(|e| failed(format!("JetStream stream {}", self.opts.stream), e))?;
+                };
+                // A server that has just restarted answers before it has
+                // recovered its streams from disk: the stream is "not
+                // found", then its creation "overlaps" the one recovered
+                // meanwhile. Asked again shortly, it is there.
+                let mut tries = 0;
+                loop {
+                    match js.get_or_create_stream(config.clone()).await {
+                        Ok(_) => break,
+                        // Only when the server answered (not a timeout:
+                        // a server that does not answer is said at once).
+                        Err(e)
+                            if tries < 10
+                                && matches!(
+                                    e.kind(),
+                                    jetstream::context::CreateStreamErrorKind::JetStream(_)
+                                        | jetstream::context::CreateStreamErrorKind::JetStreamUnavailable
+                                ) =>
+                        {
+                            tries += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => {
+                            return Err(failed(format!("JetStream stream {}", self.opts.stream), e))
+                        }
+                    }
+                }
                 Ok(Conn { client, js })
             })
             .await
