@@ -44,6 +44,11 @@ use vigie_store::{Appended, Delivery, EventLog, IngestBatch, Position, Result, S
 /// The subjects' common prefix: `vigie.events.<tenant>.<source>`.
 pub const SUBJECT_PREFIX: &str = "vigie.events";
 
+/// Publishes awaiting their acks at once, at most: well under the
+/// client's own limit (async-nats' `max_ack_inflight`, 5,000 by default),
+/// which makes a publish past it wait until an earlier ack is awaited.
+const PUBLISH_WINDOW: usize = 1024;
+
 const TENANT: &str = "Vigie-Tenant";
 const SOURCE: &str = "Vigie-Source";
 const RECEIVED: &str = "Vigie-Received";
@@ -389,20 +394,30 @@ impl EventLog for JetStreamLog {
         headers.insert(RECEIVED, batch.received.to_string().as_str());
         let what = || format!("publishing to JetStream ({subject})");
         let _one_batch = self.appending.lock().await;
-        let mut acks = Vec::with_capacity(batch.events.len());
-        for event in batch.events {
-            let ack = conn
-                .js
-                .publish_with_headers(subject.clone(), headers.clone(), event.into())
-                .await
-                .map_err(|e| failed(what(), e))?;
-            acks.push(ack);
-        }
-        let count = acks.len() as u64;
+        let count = batch.events.len() as u64;
         let mut first = None;
-        for ack in acks {
-            let ack = ack.await.map_err(|e| failed(what(), e))?;
-            first.get_or_insert(ack.sequence);
+        let mut events = batch.events.into_iter().peekable();
+        // In windows: the client lets at most `MAX_ACK_INFLIGHT` publishes
+        // wait for their acks, and a publish past it waits for one of them
+        // to be *awaited*. Publishing a whole request (a 5,582-line
+        // Security.jsonl) before awaiting any ack waited for ever.
+        while events.peek().is_some() {
+            let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
+            for event in events.by_ref().take(PUBLISH_WINDOW) {
+                let ack = tokio::time::timeout(
+                    self.opts.timeout,
+                    conn.js
+                        .publish_with_headers(subject.clone(), headers.clone(), event.into()),
+                )
+                .await
+                .map_err(|e| failed(what(), e))?
+                .map_err(|e| failed(what(), e))?;
+                acks.push(ack);
+            }
+            for ack in acks {
+                let ack = ack.await.map_err(|e| failed(what(), e))?;
+                first.get_or_insert(ack.sequence);
+            }
         }
         Ok(Appended {
             first: Position(first.unwrap_or(1).saturating_sub(1)),

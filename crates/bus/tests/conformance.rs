@@ -42,6 +42,29 @@ async fn jetstream_log_resumes_after_a_restart() {
     conformance::event_log_restart(|| JetStreamLog::new(&url, Options::default())).await;
 }
 
+/// A request bigger than the client's in-flight publish limit (5,000)
+/// is stored whole, in order, and answered: it used to wait for ever
+/// (every publish sent before any ack was awaited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_twelve_thousand_events_is_stored_whole() {
+    let Some(nats) = Nats::start() else { return };
+    let log = JetStreamLog::new(&nats.url(), Options::default());
+    let appended = tokio::time::timeout(
+        Duration::from_secs(60),
+        log.append(batch("default", 0..12_000)),
+    )
+    .await
+    .expect("the append answers")
+    .unwrap();
+    assert_eq!((appended.first, appended.count), (Position(0), 12_000));
+    let again = log.append(batch("default", 12_000..12_010)).await.unwrap();
+    assert_eq!((again.first, again.count), (Position(12_000), 10));
+    assert_eq!(log.records().await.unwrap(), 12_010);
+    let first = log.consume("detect", 3, Duration::ZERO).await.unwrap();
+    let events: Vec<&[u8]> = first.iter().map(|d| d.event.as_slice()).collect();
+    assert_eq!(events, [&b"{\"n\":0}"[..], b"{\"n\":1}", b"{\"n\":2}"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_share_one_consumer_each_event_to_one() {
     let Some(nats) = Nats::start() else { return };

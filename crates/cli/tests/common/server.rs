@@ -37,8 +37,19 @@ pub fn spawn_serve(mut cmd: Command) -> Server {
         }
         said.push(line);
     };
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining stderr so the child never blocks on it (echoed with
+    // its address when VIGIE_TEST_SERVE_STDERR is set, to see what the
+    // processes of a failing test said).
+    let echo = std::env::var_os("VIGIE_TEST_SERVE_STDERR")
+        .is_some()
+        .then(|| base.clone());
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(at) = &echo {
+                eprintln!("[{at}] {line}");
+            }
+        }
+    });
     Server { child, base, said }
 }
 
