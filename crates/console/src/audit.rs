@@ -50,6 +50,15 @@ pub enum Action {
     UserUnlock,
     TokenCreate,
     AuditExport,
+    /// A detection's or incident's status changed (target `kind:id=status`).
+    TriageStatus,
+    /// Assigned to someone, or to nobody.
+    TriageAssign,
+    TriageComment,
+    /// A false-positive filter made, edited (a new version), removed.
+    FilterCreate,
+    FilterEdit,
+    FilterRemove,
 }
 
 impl Action {
@@ -64,6 +73,12 @@ impl Action {
             Action::UserUnlock => "user_unlock",
             Action::TokenCreate => "token_create",
             Action::AuditExport => "audit_export",
+            Action::TriageStatus => "triage_status",
+            Action::TriageAssign => "triage_assign",
+            Action::TriageComment => "triage_comment",
+            Action::FilterCreate => "filter_create",
+            Action::FilterEdit => "filter_edit",
+            Action::FilterRemove => "filter_remove",
         }
     }
 }

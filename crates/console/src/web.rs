@@ -83,8 +83,17 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Every field of a form body (the first value of each name).
+pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
 /// An HTML page with the headers every console page carries.
-fn page(status: StatusCode, nonce: &str, html: String) -> Response {
+pub(crate) fn page(status: StatusCode, nonce: &str, html: String) -> Response {
     let mut r = (status, html).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -445,6 +454,14 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
       const tr = body.insertRow();
       for (const v of [d.time || '', levels[d.level] || d.level || '', d.rule_title || d.rule_id || '', d.computer || '']) {{
         tr.insertCell().textContent = v;
+      }}
+      if (d.kind !== 'correlation' && d.id) {{
+        const cell = tr.cells[2];
+        const a = document.createElement('a');
+        a.href = '/detections/' + encodeURIComponent(d.id) + location.search;
+        a.textContent = cell.textContent;
+        cell.textContent = '';
+        cell.appendChild(a);
       }}
       tr.className = 'detection';
     }}

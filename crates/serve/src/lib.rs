@@ -20,10 +20,12 @@ pub mod file;
 pub mod health;
 pub mod live;
 mod openapi;
+pub mod pages;
 pub mod retrohunt;
 pub mod syslog;
 pub mod tls;
 pub mod tokens;
+pub mod triage;
 pub mod worker;
 
 /// The HTTP method of a route in [`ROUTES`].
@@ -249,6 +251,12 @@ pub enum Access {
     /// `/`: the Elasticsearch handshake for an ingest token, the console
     /// for a session that reads; a browser without either goes to `/login`.
     Root,
+    /// A page of the console: as `Needs(Read)`, and a browser without a
+    /// session goes to `/login`.
+    Page,
+    /// Triage (status, assignee, comment, false-positive filters): an
+    /// `admin` token, or a session of role `admin` or `analyst`.
+    Triage,
 }
 
 pub use auth::role_grants;
@@ -278,6 +286,23 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
+    // The console's pages of the incident and its triage (pages.rs,
+    // triage.rs).
+    (Method::GET, "/incidents", Access::Page),
+    (Method::GET, "/incidents/table", Access::Page),
+    (Method::GET, "/incidents/{id}", Access::Page),
+    (Method::GET, "/detections/{id}", Access::Page),
+    (Method::GET, "/filters", Access::Page),
+    (
+        Method::GET,
+        "/api/v1/detections/{id}",
+        Access::Needs(Scope::Read),
+    ),
+    (Method::GET, "/api/v1/triage", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/triage", Access::Triage),
+    (Method::GET, "/api/v1/filters", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/filters/{id}", Access::Triage),
+    (Method::POST, "/api/v1/filters/{id}/remove", Access::Triage),
     (
         Method::POST,
         "/api/v1/retrohunt",
@@ -315,6 +340,15 @@ pub(crate) struct AppState {
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
+    /// The console (accounts, sessions, audit log).
+    pub(crate) console: Arc<vigie_console::Console>,
+    /// The judging in force (swapped when a false-positive filter
+    /// changes the rules).
+    pub(crate) judging: Arc<worker::Current>,
+    /// Triage: status, assignee, comments, false-positive filters.
+    pub(crate) triage: Arc<dyn vigie_store::triage::TriageStore>,
+    /// Held while the rules change (one rebuild at a time).
+    pub(crate) rules_change: tokio::sync::Mutex<()>,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -397,7 +431,8 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         }
     };
     let (engine, report) = {
-        let hunt = config.hunt.clone();
+        // With the false-positive filters of the console applied.
+        let hunt = triage::with_filters(&config.data, config.hunt.clone());
         tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
             .await
             .map_err(|e| ServeError::Tokens(e.to_string()))??
@@ -444,11 +479,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         matcher
     });
     let engine = Arc::new(engine);
-    let judging = Arc::new(worker::Judging {
+    let judging = Arc::new(worker::Current::new(Arc::new(worker::Judging {
         engine: engine.clone(),
         indicators,
         read: config.hunt.read.clone(),
-    });
+    })));
+    let triage: Arc<dyn vigie_store::triage::TriageStore> =
+        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
     let live = Arc::new(live::LiveScope::new(
         assets,
         engine.clone(),
@@ -472,7 +509,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     if config.role.detects() {
         tokio::spawn(worker::run(
             log.clone(),
-            judging,
+            judging.clone(),
             detections.clone(),
             progress.clone(),
             live.clone(),
@@ -523,7 +560,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(task);
     }
     let max_body = config.max_body;
+    let console = Arc::new(vigie_console::Console::new(&config.data));
     let state = Arc::new(AppState {
+        console: console.clone(),
+        judging,
+        triage,
+        rules_change: tokio::sync::Mutex::new(()),
         config,
         log,
         detections,
@@ -551,7 +593,6 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             }
         })?
     };
-    let console = Arc::new(vigie_console::Console::new(&state.config.data));
     if !console.has_users() {
         eprintln!(
             "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
@@ -650,6 +691,17 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
                 },
             ),
             (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            (_, "/incidents") => get(pages::incidents),
+            (_, "/incidents/table") => get(pages::incidents_fragment),
+            (_, "/incidents/{id}") => get(pages::incident),
+            (_, "/detections/{id}") => get(pages::detection),
+            (_, "/filters") => get(pages::filters),
+            (_, "/api/v1/detections/{id}") => get(pages::detection_json),
+            (Method::GET, "/api/v1/triage") => get(triage::list),
+            (Method::POST, "/api/v1/triage") => post(triage::post),
+            (_, "/api/v1/filters") => get(triage::filters),
+            (_, "/api/v1/filters/{id}") => post(triage::edit),
+            (_, "/api/v1/filters/{id}/remove") => post(triage::remove),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

@@ -44,6 +44,25 @@ fn summary(method: &str, path: &str) -> &'static str {
         }
         ("GET", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, for shippers",
         ("PUT", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, acknowledged",
+        ("GET", "/incidents") => "The console's incidents page, the answer at the top (HTML)",
+        ("GET", "/incidents/table") => {
+            "The incidents table alone, with an ETag: what the page polls for live updates (HTML)"
+        }
+        ("GET", "/incidents/{id}") => "One incident by its live id (HTML)",
+        ("GET", "/detections/{id}") => {
+            "One detection: the raw event read back from the event log, the matched fields, triage (HTML)"
+        }
+        ("GET", "/filters") => "The false-positive filters, every version, editable (HTML)",
+        ("GET", "/api/v1/detections/{id}") => {
+            "One detection with its raw event read back from the event log and its triage"
+        }
+        ("GET", "/api/v1/triage") => "Triage of the tenant: status, assignee, history per target",
+        ("POST", "/api/v1/triage") => {
+            "Triage a detection or incident: status, assignee, comment; false_positive makes a filter"
+        }
+        ("GET", "/api/v1/filters") => "False-positive filters (Sigma), every version",
+        ("POST", "/api/v1/filters/{id}") => "A new version of a filter, applied at once",
+        ("POST", "/api/v1/filters/{id}/remove") => "Stop applying a filter (its versions stay)",
         _ => "",
     }
 }
@@ -65,6 +84,8 @@ fn security(access: Access) -> (Value, &'static str) {
             any,
             "scope ingest (shippers), or a session of any role but communication (console)",
         ),
+        Access::Page => (any, "scope read, or any role but communication"),
+        Access::Triage => (any, "scope admin, or role admin or analyst"),
     }
 }
 
