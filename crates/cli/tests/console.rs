@@ -743,76 +743,118 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
     assert!(err.contains(&format!("line {}", k + 2)), "{err}");
 }
 
+/// A server with an admin (Anne, TOTP) and the demo's logs sent through
+/// `/api/v1/ingest` as a shipper sends them, judged.
+struct DemoServer {
+    server: Server,
+    data: std::path::PathBuf,
+    anne: totp_rs::Totp,
+    /// `Bearer …` of a token of scope ingest, and of scope read.
+    ingest: String,
+    read: String,
+    /// Detections stored once the demo's events were judged.
+    detections: u64,
+}
+
+fn token(data: &Path, scope: &str) -> String {
+    let out = vigie()
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--scope", scope])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Waits until the worker judged `sent` events; the detections stored.
+fn judged(base: &str, read: &str, sent: u64) -> u64 {
+    let until = Instant::now() + Duration::from_secs(180);
+    loop {
+        let s = http(
+            base,
+            "GET",
+            "/api/v1/stats",
+            &[("Authorization", read)],
+            None,
+        )
+        .json();
+        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
+            return s["detections"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < until, "the worker never caught up: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn demo_server(tmp: &Path) -> DemoServer {
+    let data = tmp.join("data");
+    let anne = add_admin(&data, ANNE, ANNE_PW);
+    let ingest = token(&data, "ingest");
+    let read = token(&data, "read");
+    let server = start(&data);
+    let base = server.base.clone();
+    let demo = make_demo(tmp);
+    let mut sent = 0;
+    for p in common::server::jsonl_files(&demo.join("scenario/logs")) {
+        let r = http(
+            &base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", &ingest)],
+            Some(&std::fs::read(&p).unwrap()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        sent += r.json()["accepted"].as_u64().unwrap();
+    }
+    assert!(sent > 1000, "{sent}");
+    let detections = judged(&base, &read, sent);
+    assert!(detections > 0);
+    DemoServer {
+        server,
+        data,
+        anne,
+        ingest,
+        read,
+        detections,
+    }
+}
+
+/// Signs in through the login page as a person types it (TOTP code
+/// computed from the printed otpauth URI).
+fn browser_signs_in(
+    b: &mut vigie_testkit::cdp::Browser,
+    base: &str,
+    anne: &totp_rs::Totp,
+    to: &str,
+) {
+    b.open_url(&format!("{base}{to}"));
+    b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
+    assert_eq!(b.eval("document.documentElement.lang"), "fr");
+    let fill = format!(
+        "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('#code').value = {}; document.querySelector('form').submit(); true",
+        serde_json::to_string(ANNE).unwrap(),
+        serde_json::to_string(ANNE_PW).unwrap(),
+        serde_json::to_string(&code(anne)).unwrap(),
+    );
+    b.eval(&fill);
+    b.wait_for("location.pathname === '/' && !!document.querySelector('#logout')");
+}
+
 #[test]
 fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
     let Some(bin) = vigie_testkit::cdp::chromium_or_skip() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let anne = add_admin(&data, ANNE, ANNE_PW);
-    let ingest = {
-        let out = vigie()
-            .args(["token", "create", "--data"])
-            .arg(&data)
-            .args(["--scope", "ingest"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let server = start(&data);
+    let DemoServer {
+        server,
+        data,
+        anne,
+        detections,
+        ..
+    } = demo_server(tmp.path());
     let base = server.base.clone();
-
-    // The demo's logs, sent as a shipper sends them.
-    let demo = make_demo(tmp.path());
-    let auth = format!("Bearer {ingest}");
-    let mut sent = 0;
-    let mut stack = vec![demo.join("scenario/logs")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "jsonl") {
-                let r = http(
-                    &base,
-                    "POST",
-                    "/api/v1/ingest",
-                    &[("Authorization", &auth)],
-                    Some(&std::fs::read(&p).unwrap()),
-                );
-                assert_eq!(r.status, 200, "{}", r.body);
-                sent += r.json()["accepted"].as_u64().unwrap();
-            }
-        }
-    }
-    assert!(sent > 1000, "{sent}");
-    let read = {
-        let out = vigie()
-            .args(["token", "create", "--data"])
-            .arg(&data)
-            .args(["--scope", "read"])
-            .output()
-            .unwrap();
-        format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
-    };
-    let until = Instant::now() + Duration::from_secs(180);
-    let detections = loop {
-        let s = http(
-            &base,
-            "GET",
-            "/api/v1/stats",
-            &[("Authorization", &read)],
-            None,
-        )
-        .json();
-        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
-            break s["detections"].as_u64().unwrap();
-        }
-        assert!(Instant::now() < until, "the worker never caught up: {s}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(detections > 0);
 
     let profile = tmp.path().join("chromium");
     let mut b = vigie_testkit::cdp::Browser::start(&bin, &profile);
@@ -823,18 +865,8 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         "Network.setUserAgentOverride",
         serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
     );
-    b.open_url(&format!("{base}/"));
-    b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
-    assert_eq!(b.eval("document.documentElement.lang"), "fr");
-    let c = code(&anne);
-    let fill = format!(
-        "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('#code').value = {}; document.querySelector('form').submit(); true",
-        serde_json::to_string(ANNE).unwrap(),
-        serde_json::to_string(ANNE_PW).unwrap(),
-        serde_json::to_string(&c).unwrap(),
-    );
-    b.eval(&fill);
-    b.wait_for("location.pathname === '/' && document.querySelectorAll('tr.detection').length > 0");
+    browser_signs_in(&mut b, &base, &anne, "/");
+    b.wait_for("document.querySelectorAll('tr.detection').length > 0");
     let shown = b
         .eval("document.querySelectorAll('tr.detection').length")
         .as_u64()
@@ -868,4 +900,292 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"action\":\"login\""));
     assert!(audit.contains("\"action\":\"logout\""));
+}
+
+/// The raw event of a stored detection (read back from the event log),
+/// sent again as a new record: another record id, an hour later.
+fn again(base: &str, read: &str, d: &Value, record: u64) -> String {
+    let id = d["id"].as_str().unwrap();
+    let full = http(
+        base,
+        "GET",
+        &format!("/api/v1/detections/{id}"),
+        &[("Authorization", read)],
+        None,
+    )
+    .json();
+    assert_eq!(full["raw_event_from_log"], true, "{full}");
+    let mut ev: Value = serde_json::from_str(full["raw_event"].as_str().unwrap()).unwrap();
+    let sys = &mut ev["Event"]["System"];
+    sys["EventRecordID"] = record.into();
+    let t = sys["TimeCreated"]["#attributes"]["SystemTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let later = chrono::DateTime::parse_from_rfc3339(&t).unwrap() + chrono::Duration::hours(1);
+    sys["TimeCreated"]["#attributes"]["SystemTime"] = later
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        .into();
+    serde_json::to_string(&ev).unwrap()
+}
+
+/// Issue 13's "done when", in a real headless Chromium: sign in with a
+/// TOTP code, open an incident of the demo's data (the answer at the
+/// top, French, Paris times with UTC on hover, fits a phone), open a
+/// detection's raw event read back from the event log, mark it a false
+/// positive, send the same kind of event again and see no new detection
+/// for it while another rule still fires, see the filter, sign out; the
+/// audit log holds each action with who and when.
+#[test]
+fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
+    let Some(bin) = vigie_testkit::cdp::chromium_or_skip() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = demo_server(tmp.path());
+    let base = demo.server.base.clone();
+    let profile = tmp.path().join("chromium");
+    let mut b = vigie_testkit::cdp::Browser::start(&bin, &profile);
+    b.viewport(390, 844, true);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+    );
+    // A page of the console without a session goes to the login page.
+    browser_signs_in(&mut b, &base, &demo.anne, "/incidents");
+
+    // The incidents: the report's answer at the top, then the incidents.
+    b.open_url(&format!("{base}/incidents"));
+    b.wait_for("document.querySelectorAll('tr.incident').length > 0");
+    assert_eq!(b.eval("document.documentElement.lang"), "fr");
+    assert_eq!(
+        b.eval("!!document.querySelector('section#answer .verdict')"),
+        true
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#incidents tbody tr td[data-label=Statut]').textContent"),
+        "nouveau"
+    );
+    let fits = "document.documentElement.scrollWidth <= window.innerWidth";
+    assert_eq!(b.eval(fits), true, "the incidents page fits a phone");
+    // One incident: its answer, progression, hosts and detections.
+    b.eval("document.querySelector('tr.incident a').click(); true");
+    b.wait_for("location.pathname.startsWith('/incidents/L') && document.querySelectorAll('#incident-detections tr.detection').length > 0");
+    for section in ["incident", "progression", "timeline", "hosts", "accounts"] {
+        assert_eq!(
+            b.eval(&format!("!!document.getElementById('{section}')")),
+            true,
+            "section {section}"
+        );
+    }
+    assert_eq!(b.eval(fits), true, "the incident page fits a phone");
+    // Paris time shown, UTC on hover.
+    let time = b.eval("(() => { const t = document.querySelector('#incident time'); return [t.textContent, t.title]; })()");
+    assert!(time[0].as_str().unwrap().ends_with("CET"), "{time}");
+    assert!(time[1].as_str().unwrap().ends_with("UTC"), "{time}");
+
+    // A detection of the incident: the ransom note rule.
+    let rule = "Ransom Note With a French Name Created";
+    b.eval(&format!(
+        "[...document.querySelectorAll('#incident-detections a')].find(a => a.textContent === {}).click(); true",
+        serde_json::to_string(rule).unwrap()
+    ));
+    b.wait_for(
+        "location.pathname.startsWith('/detections/') && !!document.getElementById('raw-event')",
+    );
+    let id = b
+        .eval("location.pathname.split('/').pop()")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = http(
+        &base,
+        "GET",
+        &format!("/api/v1/detections/{id}"),
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(d["rule_title"], rule);
+    let raw = b.eval("document.getElementById('raw-event').textContent");
+    let raw: Value = serde_json::from_str(raw.as_str().unwrap()).unwrap();
+    assert_eq!(
+        raw["Event"]["System"]["EventRecordID"], d["record_id"],
+        "the raw event is the detection's own"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('position').textContent"),
+        d["position"].to_string().as_str()
+    );
+    assert!(
+        b.eval("document.querySelectorAll('#matched tr.matched').length")
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the matched fields are shown"
+    );
+    assert_eq!(b.eval(fits), true, "the detection page fits a phone");
+
+    // Marked a false positive from the page's form (keyboard reachable:
+    // every control is labelled).
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#triage select, #triage input[type=text], #triage textarea')].every(e => !!document.querySelector('label[for=' + e.id + ']'))"),
+        true
+    );
+    b.eval("document.getElementById('status').value = 'false_positive'; document.getElementById('comment').value = 'Script de test du prestataire'; document.getElementById('triage-submit').click(); true");
+    b.wait_for("!!document.querySelector('#detection [data-status=false_positive]')");
+    assert!(b
+        .eval("document.getElementById('history').textContent")
+        .as_str()
+        .unwrap()
+        .contains("Script de test du prestataire"));
+
+    // The same kind of event again on the same host: no detection of
+    // that rule; another rule's event on that host still fires.
+    let host = d["computer"].as_str().unwrap().to_string();
+    let all = http(
+        &base,
+        "GET",
+        "/api/v1/detections?limit=10000",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    let other = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["kind"] == "detection"
+                && o["computer"] == host.as_str()
+                && o["rule_id"] != d["rule_id"]
+        })
+        .expect("another rule fired on that host")
+        .clone();
+    // And the same event on another host: the filter is that host's
+    // only, so the rule fires there.
+    let elsewhere = again(&base, &demo.read, &d, 900_003).replace(&host, "PC-AUTRE-99.ccpab.local");
+    let body = format!(
+        "{}\n{}\n{elsewhere}\n",
+        again(&base, &demo.read, &d, 900_001),
+        again(&base, &demo.read, &other, 900_002)
+    );
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/ingest",
+        &[("Authorization", &demo.ingest)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.json()["accepted"], 3, "{}", r.body);
+    // Both events came in one request, judged and stored together: once
+    // the other rule's detection is there, the false positive's would be.
+    let until = Instant::now() + Duration::from_secs(120);
+    let new: Vec<Value> = loop {
+        let all = http(
+            &base,
+            "GET",
+            "/api/v1/detections?limit=10000",
+            &[("Authorization", &demo.read)],
+            None,
+        )
+        .json();
+        let new: Vec<Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| {
+                x["record_id"]
+                    .as_u64()
+                    .is_some_and(|r| (900_001..=900_003).contains(&r))
+            })
+            .cloned()
+            .collect();
+        if new.iter().any(|x| x["record_id"] == 900_002)
+            && new.iter().any(|x| x["record_id"] == 900_003)
+        {
+            break new;
+        }
+        assert!(
+            Instant::now() < until,
+            "the events sent again were never judged"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        !new.iter()
+            .any(|x| x["rule_id"] == d["rule_id"] && x["record_id"] == 900_001),
+        "the false positive's rule fired again: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .any(|x| x["rule_id"] == other["rule_id"] && x["record_id"] == 900_002),
+        "another rule still fires: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .any(|x| x["rule_id"] == d["rule_id"] && x["record_id"] == 900_003),
+        "the rule still fires on another host: {new:?}"
+    );
+
+    // The filter: shown, applied, version 1, made from this detection.
+    b.open_url(&format!("{base}/filters"));
+    b.wait_for("document.querySelectorAll('section.filter').length === 1");
+    let yaml = b.eval("document.querySelector('section.filter textarea').value");
+    assert!(
+        yaml.as_str().unwrap().contains("condition: not selection"),
+        "{yaml}"
+    );
+    assert!(yaml.as_str().unwrap().contains(&host), "{yaml}");
+    // English by choice.
+    b.open_url(&format!("{base}/filters?lang=en"));
+    b.wait_for("document.documentElement.lang === 'en'");
+    assert_eq!(
+        b.eval("document.querySelector('h1').textContent"),
+        "False-positive filters"
+    );
+
+    b.eval("document.querySelector('#logout').click(); true");
+    b.wait_for("location.pathname === '/login'");
+    b.open_url(&format!("{base}/incidents"));
+    b.wait_for("location.pathname === '/login'");
+    assert!(
+        b.console.iter().all(|m| !m.starts_with("exception")),
+        "{:?}",
+        b.console
+    );
+    drop(b);
+
+    // Each action in the audit log, with who and when.
+    let audit = std::fs::read_to_string(demo.data.join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for action in [
+        "login",
+        "triage_status",
+        "triage_comment",
+        "filter_create",
+        "logout",
+    ] {
+        let e = lines
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {audit}"));
+        assert_eq!(e["who"], ANNE, "{e}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).is_ok(),
+            "{e}"
+        );
+    }
+    let status = lines
+        .iter()
+        .find(|e| e["action"] == "triage_status")
+        .unwrap();
+    assert_eq!(
+        status["target"],
+        format!("detection:{id}=false_positive").as_str()
+    );
 }
