@@ -969,6 +969,52 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
     );
     let fits = "document.documentElement.scrollWidth <= window.innerWidth";
     assert_eq!(b.eval(fits), true, "the incidents page fits a phone");
+    // Live: the incident acknowledged elsewhere (a script with an admin
+    // token) shows on the open page without a reload.
+    b.eval("window.notReloaded = true; true");
+    let live_id = b
+        .eval("document.querySelector('tr.incident a').textContent")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = token(&demo.data, "admin");
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/triage",
+        &[
+            ("Authorization", &admin),
+            ("Content-Type", "application/json"),
+        ],
+        Some(
+            format!(r#"{{"kind":"incident","id":"{live_id}","status":"acknowledged"}}"#).as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.wait_for("document.querySelector('#incidents tbody tr td[data-label=Statut]').textContent === 'pris en compte'");
+    assert_eq!(
+        b.eval("window.notReloaded === true"),
+        true,
+        "updated without reload"
+    );
+    // What the page polls: unchanged is 304 with the same ETag.
+    let t = http(
+        &base,
+        "GET",
+        "/incidents/table",
+        &[("Authorization", &demo.read)],
+        None,
+    );
+    assert_eq!(t.status, 200);
+    let etag = t.header("etag").unwrap().to_string();
+    let t = http(
+        &base,
+        "GET",
+        "/incidents/table",
+        &[("Authorization", &demo.read), ("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(t.status, 304);
     // One incident: its answer, progression, hosts and detections.
     b.eval("document.querySelector('tr.incident a').click(); true");
     b.wait_for("location.pathname.startsWith('/incidents/L') && document.querySelectorAll('#incident-detections tr.detection').length > 0");
@@ -1172,20 +1218,24 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
     ] {
         let e = lines
             .iter()
-            .find(|e| e["action"] == action)
-            .unwrap_or_else(|| panic!("no {action} in {audit}"));
-        assert_eq!(e["who"], ANNE, "{e}");
+            .find(|e| e["action"] == action && e["who"] == ANNE)
+            .unwrap_or_else(|| panic!("no {action} by {ANNE} in {audit}"));
         assert!(
             chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).is_ok(),
             "{e}"
         );
     }
-    let status = lines
-        .iter()
-        .find(|e| e["action"] == "triage_status")
-        .unwrap();
-    assert_eq!(
-        status["target"],
-        format!("detection:{id}=false_positive").as_str()
+    let status = |who: &str, target: String| {
+        lines.iter().any(|e| {
+            e["action"] == "triage_status" && e["who"] == who && e["target"] == target.as_str()
+        })
+    };
+    assert!(
+        status(ANNE, format!("detection:{id}=false_positive")),
+        "{audit}"
+    );
+    assert!(
+        status("token:token", format!("incident:{live_id}=acknowledged")),
+        "{audit}"
     );
 }
