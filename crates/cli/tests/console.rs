@@ -748,10 +748,13 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
 struct DemoServer {
     server: Server,
     data: std::path::PathBuf,
+    /// `vigie demo`'s directory (its logs under `scenario/logs`).
+    demo: std::path::PathBuf,
     anne: totp_rs::Totp,
-    /// `Bearer …` of a token of scope ingest, and of scope read.
+    /// `Bearer …` of a token of scope ingest, read, admin.
     ingest: String,
     read: String,
+    admin: String,
     /// Detections stored once the demo's events were judged.
     detections: u64,
 }
@@ -767,19 +770,21 @@ fn token(data: &Path, scope: &str) -> String {
     format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
 }
 
-/// Waits until the worker judged `sent` events; the detections stored.
-fn judged(base: &str, read: &str, sent: u64) -> u64 {
+/// Waits until the worker committed `sent` events (their detections
+/// are stored before the commit); the detections stored. `admin`: a
+/// token of scope admin (the committed position is the server's).
+fn judged(base: &str, admin: &str, sent: u64) -> u64 {
     let until = Instant::now() + Duration::from_secs(180);
     loop {
         let s = http(
             base,
             "GET",
             "/api/v1/stats",
-            &[("Authorization", read)],
+            &[("Authorization", admin)],
             None,
         )
         .json();
-        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
+        if s["events_committed"].as_u64().unwrap_or(0) >= sent {
             return s["detections"].as_u64().unwrap();
         }
         assert!(Instant::now() < until, "the worker never caught up: {s}");
@@ -792,6 +797,7 @@ fn demo_server(tmp: &Path) -> DemoServer {
     let anne = add_admin(&data, ANNE, ANNE_PW);
     let ingest = token(&data, "ingest");
     let read = token(&data, "read");
+    let admin = token(&data, "admin");
     let server = start(&data);
     let base = server.base.clone();
     let demo = make_demo(tmp);
@@ -808,14 +814,16 @@ fn demo_server(tmp: &Path) -> DemoServer {
         sent += r.json()["accepted"].as_u64().unwrap();
     }
     assert!(sent > 1000, "{sent}");
-    let detections = judged(&base, &read, sent);
+    let detections = judged(&base, &admin, sent);
     assert!(detections > 0);
     DemoServer {
         server,
         data,
+        demo,
         anne,
         ingest,
         read,
+        admin,
         detections,
     }
 }
@@ -977,7 +985,7 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
         .as_str()
         .unwrap()
         .to_string();
-    let admin = token(&demo.data, "admin");
+    let admin = demo.admin.clone();
     let r = http(
         &base,
         "POST",
@@ -1192,6 +1200,89 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
         "False-positive filters"
     );
 
+    // Event search over the stored events: the failed logons of DC01, as
+    // counted in the demo's own files.
+    let truth = common::server::jsonl_files(&demo.demo.join("scenario/logs"))
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| {
+            let sys = &e["Event"]["System"];
+            sys["EventID"] == 4625
+                && sys["Computer"]
+                    .as_str()
+                    .is_some_and(|c| c.to_uppercase().starts_with("DC01."))
+        })
+        .count();
+    assert!(truth > 0);
+    let found = http(
+        &base,
+        "GET",
+        "/api/v1/search?q=EventID:4625&host=dc01&limit=1000",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(found["stopped"], Value::Null, "{found}");
+    assert_eq!(found["hits"].as_array().unwrap().len(), truth, "{found}");
+    assert!(found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["event_id"] == 4625));
+    // Bounded: a limit says it stopped there.
+    let three = http(
+        &base,
+        "GET",
+        "/api/v1/search?q=EventID:4625&limit=3",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(three["hits"].as_array().unwrap().len(), 3);
+    assert_eq!(three["stopped"], "limit");
+    // A time range in Paris time keeps only what lies in it.
+    let first = found["hits"][0]["time"].as_str().unwrap().to_string();
+    let t = chrono::DateTime::parse_from_rfc3339(&first).unwrap();
+    let paris = (t + chrono::Duration::hours(1))
+        .format("%Y-%m-%d %H:%M:%S%.f")
+        .to_string();
+    let ranged = http(
+        &base,
+        "GET",
+        &format!(
+            "/api/v1/search?q=EventID:4625&host=DC01&from={}&to={}",
+            paris.replace(' ', "%20"),
+            paris.replace(' ', "%20")
+        ),
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    let ranged = ranged["hits"].as_array().unwrap();
+    assert!(
+        !ranged.is_empty() && ranged.iter().all(|h| h["time"] == first.as_str()),
+        "{ranged:?}"
+    );
+    // In the page, saved under a name, run again from the list.
+    b.open_url(&format!("{base}/search?q=EventID%3A4625&host=DC01"));
+    b.wait_for("!!document.getElementById('search-results')");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#results tr.hit').length")
+            .as_u64()
+            .unwrap(),
+        truth.min(100) as u64
+    );
+    b.eval("document.getElementById('name').value = 'Échecs de connexion sur DC01'; document.querySelector('#save-search button').click(); true");
+    b.wait_for("document.querySelectorAll('#saved-searches li.saved').length === 1");
+    b.eval("document.querySelector('#saved-searches li.saved a').click(); true");
+    b.wait_for("!!document.getElementById('search-results') && document.getElementById('q').value === 'EventID:4625'");
+
     b.eval("document.querySelector('#logout').click(); true");
     b.wait_for("location.pathname === '/login'");
     b.open_url(&format!("{base}/incidents"));
@@ -1214,6 +1305,7 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
         "triage_status",
         "triage_comment",
         "filter_create",
+        "search_save",
         "logout",
     ] {
         let e = lines

@@ -59,6 +59,9 @@ pub enum Action {
     FilterCreate,
     FilterEdit,
     FilterRemove,
+    /// A search of the events saved under a name, or removed.
+    SearchSave,
+    SearchRemove,
 }
 
 impl Action {
@@ -79,6 +82,8 @@ impl Action {
             Action::FilterCreate => "filter_create",
             Action::FilterEdit => "filter_edit",
             Action::FilterRemove => "filter_remove",
+            Action::SearchSave => "search_save",
+            Action::SearchRemove => "search_remove",
         }
     }
 }

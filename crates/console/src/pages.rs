@@ -67,6 +67,7 @@ pub fn css() -> String {
 const NAV: &[(&str, &str, &str)] = &[
     ("/incidents", "Incidents", "Incidents"),
     ("/", "Détections", "Detections"),
+    ("/search", "Recherche", "Search"),
     (
         "/filters",
         "Filtres de faux positifs",

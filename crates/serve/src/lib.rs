@@ -22,6 +22,7 @@ pub mod live;
 mod openapi;
 pub mod pages;
 pub mod retrohunt;
+pub mod search;
 pub mod syslog;
 pub mod tls;
 pub mod tokens;
@@ -303,6 +304,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/filters", Access::Needs(Scope::Read)),
     (Method::POST, "/api/v1/filters/{id}", Access::Triage),
     (Method::POST, "/api/v1/filters/{id}/remove", Access::Triage),
+    (Method::GET, "/search", Access::Page),
+    (Method::GET, "/api/v1/search", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/searches", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/searches", Access::Triage),
+    (Method::POST, "/api/v1/searches/{id}/remove", Access::Triage),
     (
         Method::POST,
         "/api/v1/retrohunt",
@@ -349,6 +355,8 @@ pub(crate) struct AppState {
     pub(crate) triage: Arc<dyn vigie_store::triage::TriageStore>,
     /// Held while the rules change (one rebuild at a time).
     pub(crate) rules_change: tokio::sync::Mutex<()>,
+    /// Held while an event search reads the log (one at a time).
+    pub(crate) searching: tokio::sync::Mutex<()>,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -566,6 +574,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         judging,
         triage,
         rules_change: tokio::sync::Mutex::new(()),
+        searching: tokio::sync::Mutex::new(()),
         config,
         log,
         detections,
@@ -702,6 +711,11 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/api/v1/filters") => get(triage::filters),
             (_, "/api/v1/filters/{id}") => post(triage::edit),
             (_, "/api/v1/filters/{id}/remove") => post(triage::remove),
+            (_, "/search") => get(search::page),
+            (_, "/api/v1/search") => get(search::api),
+            (Method::GET, "/api/v1/searches") => get(search::saved),
+            (Method::POST, "/api/v1/searches") => post(search::save),
+            (_, "/api/v1/searches/{id}/remove") => post(search::remove),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

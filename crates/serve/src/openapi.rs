@@ -63,6 +63,13 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v1/filters") => "False-positive filters (Sigma), every version",
         ("POST", "/api/v1/filters/{id}") => "A new version of a filter, applied at once",
         ("POST", "/api/v1/filters/{id}/remove") => "Stop applying a filter (its versions stay)",
+        ("GET", "/search") => "The console's event search, with saved searches (HTML)",
+        ("GET", "/api/v1/search") => {
+            "Search the stored events: q (vigie search's language), from, to, host, limit (at most 1,000; 10 s of reading at most)"
+        }
+        ("GET", "/api/v1/searches") => "Saved searches of the tenant",
+        ("POST", "/api/v1/searches") => "Save a search: name, query, from, to, host",
+        ("POST", "/api/v1/searches/{id}/remove") => "Remove a saved search",
         _ => "",
     }
 }

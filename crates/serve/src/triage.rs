@@ -59,7 +59,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &[u8]) -> Result<T, String> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, String> {
     if is_form(headers) {
         let fields = vigie_console::web::form_fields(body);
         serde_json::from_value(json!(fields)).map_err(|e| e.to_string())
@@ -75,7 +78,7 @@ fn back_to(back: Option<&str>) -> Option<String> {
 }
 
 /// The answer: back to the page for a form, JSON otherwise.
-fn answer(headers: &HeaderMap, back: Option<&str>, body: Value) -> Response {
+pub(crate) fn answer(headers: &HeaderMap, back: Option<&str>, body: Value) -> Response {
     match back_to(back).filter(|_| is_form(headers)) {
         Some(to) => (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response(),
         None => Json(body).into_response(),

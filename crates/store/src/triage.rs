@@ -187,6 +187,33 @@ pub struct Removal {
     pub who: String,
 }
 
+/// A search kept under a name, to run again (the console's event
+/// search: query, time range, host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSearch {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub query: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    pub who: String,
+    pub time: String,
+}
+
+/// A saved search removed, by whom and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchRemoval {
+    pub id: String,
+    pub tenant: String,
+    pub who: String,
+    pub time: String,
+}
+
 /// Where triage is kept.
 #[async_trait]
 pub trait TriageStore: Send + Sync {
@@ -202,6 +229,12 @@ pub trait TriageStore: Send + Sync {
     async fn remove_filter(&self, removal: Removal) -> Result<()>;
     /// Every filter, removed ones included.
     async fn filters(&self) -> Result<Vec<Filter>>;
+    /// Keeps a saved search (an id already kept is replaced).
+    async fn save_search(&self, search: SavedSearch) -> Result<()>;
+    /// The saved searches of `tenant` (removed ones left out), oldest first.
+    async fn searches(&self, tenant: &str) -> Result<Vec<SavedSearch>>;
+    /// Removes a saved search; whether it was there.
+    async fn remove_search(&self, removal: SearchRemoval) -> Result<bool>;
 }
 
 /// One line of `triage.jsonl`.
@@ -211,6 +244,8 @@ enum Line {
     Entry(Entry),
     FilterVersion(FilterVersion),
     FilterRemoved(Removal),
+    SearchSaved(SavedSearch),
+    SearchRemoved(SearchRemoval),
 }
 
 /// The embedded triage store: `triage.jsonl` in the data directory
@@ -328,10 +363,25 @@ impl FileTriage {
                         f.removed = Some(r.clone());
                     }
                 }
-                Line::Entry(_) => {}
+                _ => {}
             }
         }
         by.into_values().collect()
+    }
+
+    fn searches_now(lines: &[Line], tenant: &str) -> Vec<SavedSearch> {
+        let mut out: Vec<SavedSearch> = Vec::new();
+        for l in lines {
+            match l {
+                Line::SearchSaved(s) if s.tenant == tenant => {
+                    out.retain(|x| x.id != s.id);
+                    out.push(s.clone());
+                }
+                Line::SearchRemoved(r) if r.tenant == tenant => out.retain(|x| x.id != r.id),
+                _ => {}
+            }
+        }
+        out
     }
 }
 
@@ -399,6 +449,33 @@ impl TriageStore for FileTriage {
     async fn filters(&self) -> Result<Vec<Filter>> {
         let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         Ok(FileTriage::filters_now(&g.lines))
+    }
+
+    async fn save_search(&self, search: SavedSearch) -> Result<()> {
+        let me = self.clone();
+        blocking(move || me.append(Line::SearchSaved(search))).await
+    }
+
+    async fn searches(&self, tenant: &str) -> Result<Vec<SavedSearch>> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(FileTriage::searches_now(&g.lines, tenant))
+    }
+
+    async fn remove_search(&self, removal: SearchRemoval) -> Result<bool> {
+        let me = self.clone();
+        blocking(move || {
+            let there = {
+                let g = me.inner.lock().unwrap_or_else(|e| e.into_inner());
+                FileTriage::searches_now(&g.lines, &removal.tenant)
+                    .iter()
+                    .any(|s| s.id == removal.id)
+            };
+            if there {
+                me.append(Line::SearchRemoved(removal))?;
+            }
+            Ok(there)
+        })
+        .await
     }
 }
 
@@ -502,6 +579,29 @@ mod tests {
             t.put_filter(v).await.is_err(),
             "a removed filter stays removed"
         );
+        let saved = SavedSearch {
+            id: "s1".into(),
+            tenant: "default".into(),
+            name: "échecs de connexion".into(),
+            query: "EventID:4625".into(),
+            from: None,
+            to: None,
+            host: Some("DC01".into()),
+            who: "anne".into(),
+            time: "t".into(),
+        };
+        t.save_search(saved.clone()).await.unwrap();
+        assert_eq!(t.searches("default").await.unwrap(), vec![saved.clone()]);
+        assert!(t.searches("other").await.unwrap().is_empty());
+        let gone = SearchRemoval {
+            id: "s1".into(),
+            tenant: "default".into(),
+            who: "anne".into(),
+            time: "t".into(),
+        };
+        assert!(t.remove_search(gone.clone()).await.unwrap());
+        assert!(!t.remove_search(gone).await.unwrap());
+        assert!(t.searches("default").await.unwrap().is_empty());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
