@@ -1331,3 +1331,145 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
         "{audit}"
     );
 }
+
+/// API tokens are listed (never the tokens) and revoked, from the API
+/// (admin) and the command line; a revoked token opens nothing from the
+/// next request on; each revocation audited.
+#[test]
+fn tokens_are_listed_and_revoked_through_the_api_and_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ingest = token(&data, "ingest");
+    let read = token(&data, "read");
+    let admin = token(&data, "admin");
+    let server = start(&data);
+    let base = server.base.clone();
+
+    let out = vigie()
+        .args(["token", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{tsv}");
+    for t in [&ingest, &read, &admin] {
+        assert!(
+            !tsv.contains(t.trim_start_matches("Bearer ")),
+            "never the token"
+        );
+    }
+    let id_of = |scope: &str| rows.iter().find(|r| r[2] == scope).unwrap()[0].to_string();
+
+    let listed = http(
+        &base,
+        "GET",
+        "/api/v1/tokens",
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(!listed.to_string().contains("sha256"), "{listed}");
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            "/api/v1/tokens",
+            &[("Authorization", &read)],
+            None
+        )
+        .status,
+        403
+    );
+
+    // Revoked through the API: the shipper's token opens nothing now.
+    let send = |auth: &str| {
+        http(
+            &base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", auth)],
+            Some(b"{\"EventID\": 1}\n"),
+        )
+        .status
+    };
+    assert_eq!(send(&ingest), 200);
+    let r = http(
+        &base,
+        "POST",
+        &format!("/api/v1/tokens/{}/revoke", id_of("ingest")),
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(send(&ingest), 401, "revoked");
+    assert_eq!(
+        http(
+            &base,
+            "POST",
+            "/api/v1/tokens/000000000000/revoke",
+            &[("Authorization", &admin)],
+            None
+        )
+        .status,
+        404
+    );
+
+    // Revoked from the command line.
+    let stats = |auth: &str| {
+        http(
+            &base,
+            "GET",
+            "/api/v1/stats",
+            &[("Authorization", auth)],
+            None,
+        )
+        .status
+    };
+    assert_eq!(stats(&read), 200);
+    let out = vigie()
+        .args(["token", "revoke", &id_of("read"), "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stats(&read), 401, "revoked");
+    let out = vigie()
+        .args(["token", "revoke", "nope", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = vigie()
+        .args(["token", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        tsv.lines().filter(|l| l.contains(" by ")).count(),
+        2,
+        "{tsv}"
+    );
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let revokes: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "token_revoke")
+        .collect();
+    assert_eq!(revokes.len(), 2, "{audit}");
+    assert_eq!(revokes[0]["who"], "token:token");
+    assert!(revokes[1]["who"].as_str().unwrap().starts_with("cli:"));
+}

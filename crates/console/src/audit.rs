@@ -49,6 +49,8 @@ pub enum Action {
     UserRemove,
     UserUnlock,
     TokenCreate,
+    /// An API token revoked (console, API or `vigie token revoke`).
+    TokenRevoke,
     AuditExport,
     /// A detection's or incident's status changed (target `kind:id=status`).
     TriageStatus,
@@ -75,6 +77,7 @@ impl Action {
             Action::UserRemove => "user_remove",
             Action::UserUnlock => "user_unlock",
             Action::TokenCreate => "token_create",
+            Action::TokenRevoke => "token_revoke",
             Action::AuditExport => "audit_export",
             Action::TriageStatus => "triage_status",
             Action::TriageAssign => "triage_assign",

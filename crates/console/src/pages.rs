@@ -75,6 +75,9 @@ const NAV: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What only administrators see in the navigation.
+const ADMIN_NAV: &[(&str, &str, &str)] = &[("/tokens", "Jetons", "Tokens")];
+
 /// A page of the console: the header (navigation, who, sign out, the
 /// other language), `body` inside, and `script` (if any) run with the
 /// response's nonce. `path` is the page's own path and query, for the
@@ -103,7 +106,12 @@ pub fn frame(
         tr!(lang, "Console", "Console"),
     );
     let here = path.split('?').next().unwrap_or(path);
-    for (href, fr, en) in NAV {
+    let admin: &[_] = if session.role == crate::Role::Admin {
+        ADMIN_NAV
+    } else {
+        &[]
+    };
+    for (href, fr, en) in NAV.iter().chain(admin) {
         let current = if here == *href || (*href != "/" && here.starts_with(&format!("{href}/"))) {
             " aria-current=\"page\""
         } else {

@@ -13,6 +13,7 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+mod admin;
 pub mod alerts;
 mod auth;
 pub mod elastic;
@@ -309,6 +310,13 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/searches", Access::Needs(Scope::Read)),
     (Method::POST, "/api/v1/searches", Access::Triage),
     (Method::POST, "/api/v1/searches/{id}/remove", Access::Triage),
+    (Method::GET, "/tokens", Access::Needs(Scope::Admin)),
+    (Method::GET, "/api/v1/tokens", Access::Needs(Scope::Admin)),
+    (
+        Method::POST,
+        "/api/v1/tokens/{id}/revoke",
+        Access::Needs(Scope::Admin),
+    ),
     (
         Method::POST,
         "/api/v1/retrohunt",
@@ -716,6 +724,9 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (Method::GET, "/api/v1/searches") => get(search::saved),
             (Method::POST, "/api/v1/searches") => post(search::save),
             (_, "/api/v1/searches/{id}/remove") => post(search::remove),
+            (_, "/tokens") => get(admin::page),
+            (_, "/api/v1/tokens") => get(admin::list),
+            (_, "/api/v1/tokens/{id}/revoke") => post(admin::revoke),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

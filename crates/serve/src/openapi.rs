@@ -70,6 +70,13 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v1/searches") => "Saved searches of the tenant",
         ("POST", "/api/v1/searches") => "Save a search: name, query, from, to, host",
         ("POST", "/api/v1/searches/{id}/remove") => "Remove a saved search",
+        ("GET", "/tokens") => "The API tokens, each revocable (HTML, admin)",
+        ("GET", "/api/v1/tokens") => {
+            "The API tokens: id, name, scope, tenant, created, revoked (never the token; admin)"
+        }
+        ("POST", "/api/v1/tokens/{id}/revoke") => {
+            "Revoke a token: it opens nothing from the next request on (admin)"
+        }
         _ => "",
     }
 }
