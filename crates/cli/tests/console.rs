@@ -1473,3 +1473,79 @@ fn tokens_are_listed_and_revoked_through_the_api_and_the_cli() {
     assert_eq!(revokes[0]["who"], "token:token");
     assert!(revokes[1]["who"].as_str().unwrap().starts_with("cli:"));
 }
+
+/// The docs' screenshots of the console, from a real server holding the
+/// demo's logs (never a hand-made page), at desktop and phone width:
+/// `VIGIE_SHOTS_DIR=docs cargo test -p vigie --test console -- --ignored
+/// console_screenshots` (or `docs/screenshots.sh`). Each page is checked
+/// to fit its width before it is photographed.
+#[test]
+#[ignore = "writes the docs' screenshots; run by docs/screenshots.sh"]
+fn console_screenshots() {
+    let out =
+        std::path::PathBuf::from(std::env::var("VIGIE_SHOTS_DIR").expect("set VIGIE_SHOTS_DIR"));
+    let bin = vigie_testkit::cdp::chromium().expect("chromium");
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = demo_server(tmp.path());
+    let base = demo.server.base.clone();
+    let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+    b.viewport(1400, 1000, false);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9"}),
+    );
+    browser_signs_in(&mut b, &base, &demo.anne, "/incidents");
+    // A detection to show: the first ransom note of the first incident.
+    b.open_url(&format!("{base}/incidents/L1"));
+    b.wait_for("document.querySelectorAll('#incident-detections a').length > 0");
+    let detection = b
+        .eval("[...document.querySelectorAll('#incident-detections a')].find(a => a.textContent.startsWith('Ransom Note')).getAttribute('href')")
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (w, h, mobile, path, ready, name) in [
+        (
+            1400,
+            1000,
+            false,
+            "/incidents".to_string(),
+            "tr.incident",
+            "incidents",
+        ),
+        (
+            1400,
+            1000,
+            false,
+            detection.clone(),
+            "#raw-event",
+            "detection",
+        ),
+        (
+            390,
+            1600,
+            true,
+            "/incidents".to_string(),
+            "tr.incident",
+            "incidents-phone",
+        ),
+        (
+            390,
+            1600,
+            true,
+            detection.clone(),
+            "#raw-event",
+            "detection-phone",
+        ),
+    ] {
+        b.viewport(w, h, mobile);
+        b.open_url(&format!("{base}{path}"));
+        b.wait_for(&format!("!!document.querySelector('{ready}')"));
+        assert_eq!(
+            b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
+            true,
+            "{path} at {w} px"
+        );
+        std::fs::write(out.join(format!("console-{name}.png")), b.screenshot(false)).unwrap();
+    }
+}
