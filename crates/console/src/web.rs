@@ -445,6 +445,7 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
   const status = document.getElementById('status');
   const table = document.getElementById('detections');
   const levels = {levels};
+  const paris = new Intl.DateTimeFormat({locale}, {{timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short'}});
   try {{
     const r = await fetch('/api/v1/detections?limit=500', {{credentials: 'same-origin', headers: {{'Accept': 'application/json'}}}});
     if (!r.ok) throw new Error(r.status);
@@ -454,6 +455,15 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
       const tr = body.insertRow();
       for (const v of [d.time || '', levels[d.level] || d.level || '', d.rule_title || d.rule_id || '', d.computer || '']) {{
         tr.insertCell().textContent = v;
+      }}
+      if (d.time) {{
+        const cell = tr.cells[0];
+        const t = document.createElement('time');
+        t.dateTime = d.time;
+        t.title = d.time.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+        t.textContent = paris.format(new Date(d.time));
+        cell.textContent = '';
+        cell.appendChild(t);
       }}
       if (d.kind !== 'correlation' && d.id) {{
         const cell = tr.cells[2];
@@ -480,7 +490,8 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
         csrf = session.csrf,
         logout = tr!(lang, "Se déconnecter", "Sign out"),
         loading = tr!(lang, "Chargement…", "Loading…"),
-        time = tr!(lang, "Heure (UTC)", "Time (UTC)"),
+        time = tr!(lang, "Heure (Paris ; UTC au survol)", "Time (Paris; UTC on hover)"),
+        locale = lang.pick("'fr-FR'", "'en-GB'"),
         level = tr!(lang, "Niveau", "Level"),
         rule = tr!(lang, "Règle", "Rule"),
         host = tr!(lang, "Machine", "Host"),

@@ -446,9 +446,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             (Some(log.clone()), Arc::new(log))
         }
     };
+    let triage: Arc<dyn vigie_store::triage::TriageStore> =
+        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
     let (engine, report) = {
         // With the false-positive filters of the console applied.
-        let hunt = triage::with_filters(&config.data, config.hunt.clone());
+        let filters = triage.filters().await?;
+        let hunt = triage::with_filters(&config.data, config.hunt.clone(), &filters)
+            .map_err(ServeError::Config)?;
         tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
             .await
             .map_err(|e| ServeError::Tokens(e.to_string()))??
@@ -500,8 +504,6 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         indicators,
         read: config.hunt.read.clone(),
     })));
-    let triage: Arc<dyn vigie_store::triage::TriageStore> =
-        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
     let live = Arc::new(live::LiveScope::new(
         assets,
         engine.clone(),

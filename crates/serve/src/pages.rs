@@ -389,6 +389,55 @@ fn detection_row(d: &Value) -> vigie_report::DetectionRow {
     }
 }
 
+/// Detections listed on a page, at most: a page stays light on a phone
+/// at the week scale; the rest are a search or an API call away.
+const TABLE_ROWS: usize = 500;
+
+fn level_rank(d: &Value) -> u8 {
+    match d["level"].as_str() {
+        Some("critical") => 4,
+        Some("high") => 3,
+        Some("medium") => 2,
+        Some("low") => 1,
+        _ => 0,
+    }
+}
+
+/// The `max` most severe of `list` (the earliest first among equals),
+/// shown in time order.
+fn most_severe<'a>(list: &[&'a Value], max: usize) -> Vec<&'a Value> {
+    let mut kept: Vec<&Value> = list.to_vec();
+    if kept.len() > max {
+        kept.sort_by(|a, b| {
+            level_rank(b)
+                .cmp(&level_rank(a))
+                .then_with(|| a["time"].as_str().cmp(&b["time"].as_str()))
+        });
+        kept.truncate(max);
+    }
+    kept.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    kept
+}
+
+fn shown_note(lang: Lang, shown: usize, total: usize) -> String {
+    if shown == total {
+        tr!(
+            lang,
+            "{} détection(s) sur ses machines pendant sa période ; chacune mène à son événement brut.",
+            "{} detection(s) on its hosts during its period; each leads to its raw event.",
+            total
+        )
+    } else {
+        tr!(
+            lang,
+            "{} détections sur ses machines pendant sa période ; les {} plus graves sont listées ici, chacune menant à son événement brut (les autres : recherche ou /api/v1/detections).",
+            "{} detections on its hosts during its period; the {} most severe are listed here, each leading to its raw event (the others: search or /api/v1/detections).",
+            total,
+            shown
+        )
+    }
+}
+
 /// A table of detections, each linking to its page.
 fn detections_table(list: &[&Value], states: &BTreeMap<Target, TriageState>, lang: Lang) -> String {
     let heads = [
@@ -462,6 +511,7 @@ pub(crate) async fn incident(
     let states = triage_states(&s, &tenant).await;
     let state = states.get(&target(TargetKind::Incident, &id));
     let sub = incident_scope(&a.scope, i);
+    let shown = most_severe(&mine, TABLE_ROWS);
 
     let mut body = String::new();
     // What it is, and what to do now for its hosts and accounts.
@@ -540,8 +590,8 @@ pub(crate) async fn incident(
         body,
         "<section class=\"card\" id=\"incident-detections\"><h2>{}</h2><p class=\"intro\">{}</p>{}</section>",
         tr!(lang, "Détections de l'incident", "The incident's detections"),
-        escape(&tr!(lang, "{} détection(s) sur ses machines pendant sa période ; chacune mène à son événement brut.", "{} detection(s) on its hosts during its period; each leads to its raw event.", mine.len())),
-        detections_table(&mine, &states, lang)
+        escape(&shown_note(lang, shown.len(), mine.len())),
+        detections_table(&shown, &states, lang)
     );
     let _ = write!(
         body,
@@ -918,6 +968,17 @@ pub(crate) async fn filters(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_severe_are_kept_and_shown_in_time_order() {
+        let d = |t: &str, l: &str| serde_json::json!({"time": t, "level": l});
+        let all = [d("3", "low"), d("1", "high"), d("2", "critical"), d("0", "low")];
+        let refs: Vec<&Value> = all.iter().collect();
+        let kept = most_severe(&refs, 3);
+        let times: Vec<&str> = kept.iter().map(|v| v["time"].as_str().unwrap()).collect();
+        assert_eq!(times, ["0", "1", "2"]);
+        assert_eq!(most_severe(&refs, 10).len(), 4);
+    }
 
     #[test]
     fn host_names_as_the_scope_writes_them() {

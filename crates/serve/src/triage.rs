@@ -542,24 +542,8 @@ pub(crate) async fn apply_filters(s: &Shared) -> Result<(), String> {
     let data = s.config.data.clone();
     let hunt = s.config.hunt.clone();
     let compiled = tokio::task::spawn_blocking(move || {
+        let hunt = with_filters(&data, hunt, &filters)?;
         let dir = data.join(FILTERS_DIR);
-        let staging = data.join("filters/active.new");
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
-        let mut any = false;
-        for f in &filters {
-            if let Some(v) = f.active() {
-                let p = staging.join(format!("{}.yml", f.id));
-                std::fs::write(&p, &v.yaml).map_err(|e| format!("{}: {e}", p.display()))?;
-                any = true;
-            }
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&staging, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut hunt = hunt;
-        if any {
-            hunt.rules.push(vigie_hunt::RuleSource::Path(dir.clone()));
-        }
         let (engine, report) = vigie_hunt::compile_engine(&hunt).map_err(|e| e.to_string())?;
         if let Some(f) = report.failures.iter().find(|f| f.path.starts_with(&dir)) {
             return Err(format!("{}: {}", f.path.display(), f.reason));
@@ -577,20 +561,34 @@ pub(crate) async fn apply_filters(s: &Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// The rule sources `serve` starts with: the configuration's, and the
-/// filters applied (written by [`apply_filters`]) when there are any.
+/// Writes the applied version of each filter to `DATA/filters/active/`
+/// (written aside, then put in place whole), and gives the rule sources
+/// with that directory added when it holds any: what `serve` compiles at
+/// start and after each change of the filters. The triage store is the
+/// record; the directory is rewritten from it every time.
 pub fn with_filters(
     data: &std::path::Path,
     mut hunt: vigie_hunt::HuntConfig,
-) -> vigie_hunt::HuntConfig {
+    filters: &[vigie_store::triage::Filter],
+) -> Result<vigie_hunt::HuntConfig, String> {
     let dir = data.join(FILTERS_DIR);
-    let any = std::fs::read_dir(&dir)
-        .map(|mut d| d.any(|e| e.is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yml"))))
-        .unwrap_or(false);
+    let staging = data.join("filters/active.new");
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    let mut any = false;
+    for f in filters {
+        if let Some(v) = f.active() {
+            let p = staging.join(format!("{}.yml", f.id));
+            std::fs::write(&p, &v.yaml).map_err(|e| format!("{}: {e}", p.display()))?;
+            any = true;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&staging, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if any {
         hunt.rules.push(vigie_hunt::RuleSource::Path(dir));
     }
-    hunt
+    Ok(hunt)
 }
 
 #[cfg(test)]
