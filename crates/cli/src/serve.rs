@@ -188,7 +188,7 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         config.bus_ack_wait = w.max(1);
     }
     config.role = match &args.role {
-        Some(r) => vigie_serve::Role::parse(r).ok_or(format!("--role {r}"))?,
+        Some(r) => vigie_serve::NodeRole::parse(r).ok_or(format!("--role {r}"))?,
         None => file.role.unwrap_or_default(),
     };
     if let Some(url) = &config.db {

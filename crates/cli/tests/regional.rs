@@ -276,10 +276,12 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
         &tmp.path().join("ingest"),
         &["--bus", &bus, "--role", "ingest"],
     );
+    // Events handed to the worker while NATS was away come back after the
+    // ack wait: short here, so the wait below (60 s) is well past it.
     let all = node(
         &tokens,
         &tmp.path().join("all"),
-        &["--bus", &bus, "--db", &db],
+        &["--bus", &bus, "--db", &db, "--bus-ack-wait", "5"],
     );
     let line = |n: u32| format!("{{\"n\":{n},\"message\":\"event {n}\"}}\n").into_bytes();
     let (s, _, r) = post(&ingest.base, "/api/v1/ingest", &ingest_token, &line(1));

@@ -460,7 +460,7 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
         const cell = tr.cells[0];
         const t = document.createElement('time');
         t.dateTime = d.time;
-        t.title = d.time.replace('T', ' ').replace(/\.\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+        t.title = d.time.replace('T', ' ').replace(/\\.\\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
         t.textContent = paris.format(new Date(d.time));
         cell.textContent = '';
         cell.appendChild(t);

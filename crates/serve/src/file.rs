@@ -87,7 +87,7 @@ pub struct ServeFile {
     /// only).
     pub db: Option<String>,
     /// `--role`: all, ingest, detect or api.
-    pub role: Option<crate::Role>,
+    pub role: Option<crate::NodeRole>,
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,
@@ -186,7 +186,7 @@ mod tests {
             f.db.as_deref(),
             Some("postgres://vigie@10.0.0.6:5432/vigie")
         );
-        assert_eq!(f.role, Some(crate::Role::Detect));
+        assert_eq!(f.role, Some(crate::NodeRole::Detect));
         std::fs::write(&path, "role = \"worker\"\n").unwrap();
         assert!(ServeFile::load(&path).unwrap_err().contains("worker"));
     }

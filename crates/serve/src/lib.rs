@@ -97,13 +97,14 @@ pub struct Config {
     /// postgres://USER@HOST:PORT/DB`) instead of `data/detections.jsonl`.
     pub db: Option<String>,
     /// What this process does (`--role`, default `all`).
-    pub role: Role,
+    pub role: NodeRole,
 }
 
-/// What one `vigie serve` process does in a deployment.
+/// What one `vigie serve` process does in a deployment (`--role`). Not
+/// a person's role (that is `vigie_access::Role`): a node's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum NodeRole {
     /// Everything: one commune's server.
     #[default]
     All,
@@ -116,25 +117,36 @@ pub enum Role {
     Api,
 }
 
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "all" => Some(Role::All),
-            "ingest" => Some(Role::Ingest),
-            "detect" => Some(Role::Detect),
-            "api" => Some(Role::Api),
-            _ => None,
+impl NodeRole {
+    const ALL: [NodeRole; 4] = [
+        NodeRole::All,
+        NodeRole::Ingest,
+        NodeRole::Detect,
+        NodeRole::Api,
+    ];
+
+    /// The key, as in `--role` and the configuration file.
+    pub fn key(self) -> &'static str {
+        match self {
+            NodeRole::All => "all",
+            NodeRole::Ingest => "ingest",
+            NodeRole::Detect => "detect",
+            NodeRole::Api => "api",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<NodeRole> {
+        NodeRole::ALL.into_iter().find(|r| r.key() == s)
     }
 
     /// Takes events.
     pub fn ingests(self) -> bool {
-        matches!(self, Role::All | Role::Ingest)
+        matches!(self, NodeRole::All | NodeRole::Ingest)
     }
 
     /// Runs the detection worker.
     pub fn detects(self) -> bool {
-        matches!(self, Role::All | Role::Detect)
+        matches!(self, NodeRole::All | NodeRole::Detect)
     }
 }
 
@@ -157,7 +169,7 @@ impl Config {
             bus: None,
             bus_ack_wait: 60,
             db: None,
-            role: Role::All,
+            role: NodeRole::All,
         }
     }
 }
@@ -407,24 +419,24 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             config.data.display()
         );
     }
-    if config.role == Role::Api && config.db.is_none() {
+    if config.role == NodeRole::Api && config.db.is_none() {
         return Err(ServeError::Config(
             "--role api answers reads from PostgreSQL: give --db postgres://USER@HOST:PORT/DB"
                 .into(),
         ));
     }
-    if config.role != Role::All && config.bus.is_none() {
+    if config.role != NodeRole::All && config.bus.is_none() {
         return Err(ServeError::Config(format!(
-            "--role {:?} is a part of a regional deployment: give --bus nats://HOST:PORT (the embedded log is one process's)",
-            config.role
-        ).to_lowercase()));
+            "--role {} is a part of a regional deployment: give --bus nats://HOST:PORT (the embedded log is one process's)",
+            config.role.key()
+        )));
     }
     // The embedded log in `data`, or the regional one on NATS JetStream.
     let (file_log, log): (Option<FileLog>, Arc<dyn EventLog>) = match &config.bus {
         Some(url) => {
             eprintln!(
-                "vigie serve: event log on NATS JetStream at {url} (role {:?})",
-                config.role
+                "vigie serve: event log on NATS JetStream at {url} (role {})",
+                config.role.key()
             );
             let opts = vigie_bus::Options {
                 local: vec![worker::REPLAY.into(), retrohunt::CONSUMER_PREFIX.into()],
@@ -898,10 +910,9 @@ pub(crate) fn not_ingesting(s: &AppState) -> Option<Response> {
         error(
             StatusCode::MISDIRECTED_REQUEST,
             &format!(
-                "this node does not take events (--role {:?}): send them to an ingest node",
-                s.config.role
-            )
-            .to_lowercase(),
+                "this node does not take events (--role {}): send them to an ingest node",
+                s.config.role.key()
+            ),
         )
     })
 }

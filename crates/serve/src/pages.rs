@@ -972,7 +972,12 @@ mod tests {
     #[test]
     fn the_most_severe_are_kept_and_shown_in_time_order() {
         let d = |t: &str, l: &str| serde_json::json!({"time": t, "level": l});
-        let all = [d("3", "low"), d("1", "high"), d("2", "critical"), d("0", "low")];
+        let all = [
+            d("3", "low"),
+            d("1", "high"),
+            d("2", "critical"),
+            d("0", "low"),
+        ];
         let refs: Vec<&Value> = all.iter().collect();
         let kept = most_severe(&refs, 3);
         let times: Vec<&str> = kept.iter().map(|v| v["time"].as_str().unwrap()).collect();

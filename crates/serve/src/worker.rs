@@ -166,16 +166,6 @@ impl Detections {
         by.get(tenant).copied().unwrap_or(0)
     }
 
-    /// The latest `limit` stored detections of `tenant`, in the order
-    /// stored (the newest last): what arrives now is never hidden behind
-    /// what came first.
-    pub fn list(&self, tenant: &str, limit: usize) -> Vec<serde_json::Value> {
-        self.latest_lines(tenant, limit)
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
     /// The stored line of detection `id` of `tenant`: lines are found by
     /// their id's text before any is parsed (a page of one detection reads
     /// the file once, parsing one line).
@@ -191,7 +181,9 @@ impl Detections {
             .map(str::to_string)
     }
 
-    /// The latest `limit` stored lines of `tenant`, as written.
+    /// The latest `limit` stored lines of `tenant`, as written, in the
+    /// order stored (the newest last): what arrives now is never hidden
+    /// behind what came first.
     fn latest_lines(&self, tenant: &str, limit: usize) -> Vec<String> {
         #[derive(serde::Deserialize)]
         struct Of<'a> {
@@ -768,7 +760,19 @@ pub async fn run(
         // Stored before the position moves; retried until it is (a full
         // disk or a database down is said every time, and nothing after
         // it is judged first).
-        let docs: Vec<DetectionDoc> = found.iter().filter_map(|d| document(d).ok()).collect();
+        let docs: Vec<DetectionDoc> = found
+            .iter()
+            .filter_map(|d| {
+                document(d)
+                    .inspect_err(|e| {
+                        eprintln!(
+                            "vigie serve: detection {} not encodable, not stored: {e}",
+                            d.id
+                        )
+                    })
+                    .ok()
+            })
+            .collect();
         loop {
             match detections.put(docs.clone()).await {
                 Ok(_) => break,

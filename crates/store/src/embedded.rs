@@ -45,7 +45,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use crate::{Appended, Delivery, EventLog, IngestBatch, Position, Result, StoreError};
+use crate::{
+    check_consumer, Appended, Delivery, EventLog, IngestBatch, Position, Result, StoreError,
+};
 
 use frame::{Damage, HEADER};
 use reader::Reader;
@@ -444,21 +446,6 @@ impl FileLog {
             bytes_kept: left,
             over_limit: over_limit || policy.max_bytes.is_some_and(|m| left > m),
         })
-    }
-}
-
-fn check_consumer(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "consumer name {name:?}: 1 to 64 letters, digits, - or _"
-        )))
     }
 }
 

@@ -110,6 +110,25 @@ fn until(last: &Option<u64>) -> String {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A consumer's name, the same for every backend (a file name in the
+/// embedded log, a JetStream consumer name on NATS): letters, digits,
+/// `-` and `_`, 1 to 64 of them — no dots, slashes or wildcards, no path
+/// to escape through.
+pub fn check_consumer(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "consumer name {name:?}: 1 to 64 letters, digits, - or _"
+        )))
+    }
+}
+
 /// The durable queue between ingestion and detection.
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -177,5 +196,19 @@ pub trait DetectionStore: Send + Sync {
         Ok(docs
             .into_iter()
             .find(|d| serde_json::from_slice::<Id>(d).is_ok_and(|d| d.id == id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_consumer;
+
+    #[test]
+    fn consumer_names_cannot_escape() {
+        assert!(check_consumer("detect").is_ok());
+        assert!(check_consumer("retrohunt-0a1b2c3d").is_ok());
+        for bad in ["", "../escape", "a.b", "a*", "a>", "a b", &"x".repeat(65)] {
+            assert!(check_consumer(bad).is_err(), "{bad}");
+        }
     }
 }
