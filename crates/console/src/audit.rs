@@ -64,6 +64,11 @@ pub enum Action {
     /// A search of the events saved under a name, or removed.
     SearchSave,
     SearchRemove,
+    /// A rule turned off or on again for new events (target `rule: reason`).
+    RuleDisable,
+    RuleEnable,
+    /// The SigmaHQ rules updated from the console or the API.
+    RulesUpdate,
 }
 
 impl Action {
@@ -87,6 +92,9 @@ impl Action {
             Action::FilterRemove => "filter_remove",
             Action::SearchSave => "search_save",
             Action::SearchRemove => "search_remove",
+            Action::RuleDisable => "rule_disable",
+            Action::RuleEnable => "rule_enable",
+            Action::RulesUpdate => "rules_update",
         }
     }
 }

@@ -73,10 +73,15 @@ const NAV: &[(&str, &str, &str)] = &[
         "Filtres de faux positifs",
         "False-positive filters",
     ),
+    ("/rules", "Règles", "Rules"),
+    ("/sources", "Sources", "Sources"),
 ];
 
 /// What only administrators see in the navigation.
-const ADMIN_NAV: &[(&str, &str, &str)] = &[("/tokens", "Jetons", "Tokens")];
+const ADMIN_NAV: &[(&str, &str, &str)] = &[
+    ("/tokens", "Jetons", "Tokens"),
+    ("/audit", "Audit", "Audit"),
+];
 
 /// A page of the console: the header (navigation, who, sign out, the
 /// other language), `body` inside, and `script` (if any) run with the

@@ -23,8 +23,10 @@ pub mod live;
 mod openapi;
 pub mod pages;
 pub mod retrohunt;
+mod rules;
 pub mod search;
 pub mod syslog;
+mod system;
 pub mod tls;
 pub mod tokens;
 pub mod triage;
@@ -307,6 +309,20 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/incidents/{id}", Access::Page),
     (Method::GET, "/detections/{id}", Access::Page),
     (Method::GET, "/filters", Access::Page),
+    (Method::GET, "/rules", Access::Page),
+    (Method::GET, "/api/v1/rules", Access::Needs(Scope::Read)),
+    (
+        Method::POST,
+        "/api/v1/rules/{rule}/switch",
+        Access::Needs(Scope::Admin),
+    ),
+    (
+        Method::POST,
+        "/api/v1/rules/update",
+        Access::Needs(Scope::Admin),
+    ),
+    (Method::GET, "/sources", Access::Page),
+    (Method::GET, "/audit", Access::Needs(Scope::Admin)),
     (
         Method::GET,
         "/api/v1/detections/{id}",
@@ -375,6 +391,9 @@ pub(crate) struct AppState {
     pub(crate) triage: Arc<dyn vigie_store::triage::TriageStore>,
     /// Held while the rules change (one rebuild at a time).
     pub(crate) rules_change: tokio::sync::Mutex<()>,
+    /// What the last compilation of the rules said (swapped with the
+    /// engine).
+    pub(crate) rules: std::sync::RwLock<Arc<rules::Loaded>>,
     /// Held while an event search reads the log (one at a time).
     pub(crate) searching: tokio::sync::Mutex<()>,
     /// Bodies being inflated and checked at once: each may take
@@ -460,19 +479,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     };
     let triage: Arc<dyn vigie_store::triage::TriageStore> =
         Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
-    let (engine, report) = {
-        // With the false-positive filters of the console applied.
-        let filters = triage.filters().await?;
-        let hunt = triage::with_filters(&config.data, config.hunt.clone(), &filters)
-            .map_err(ServeError::Config)?;
-        tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
-            .await
-            .map_err(|e| ServeError::Tokens(e.to_string()))??
-    };
-    if !report.failures.is_empty() {
+    // With the console's false-positive filters applied and the rules
+    // turned off left out.
+    let (engine, loaded) = rules::compile(&config.data, config.hunt.clone(), &*triage)
+        .await
+        .map_err(ServeError::Config)?;
+    if !loaded.report.failures.is_empty() {
         eprintln!(
-            "vigie serve: {} rule(s) not loaded (see `vigie rules check`)",
-            report.failures.len()
+            "vigie serve: {} rule(s) not loaded (see `vigie rules check` or /rules)",
+            loaded.report.failures.len()
         );
     }
     let detections: Arc<dyn DetectionStore> = match &config.db {
@@ -596,6 +611,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         judging,
         triage,
         rules_change: tokio::sync::Mutex::new(()),
+        rules: std::sync::RwLock::new(Arc::new(loaded)),
         searching: tokio::sync::Mutex::new(()),
         config,
         log,
@@ -727,6 +743,12 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/incidents/{id}") => get(pages::incident),
             (_, "/detections/{id}") => get(pages::detection),
             (_, "/filters") => get(pages::filters),
+            (_, "/rules") => get(rules::page),
+            (_, "/api/v1/rules") => get(rules::api),
+            (_, "/api/v1/rules/{rule}/switch") => post(rules::switch),
+            (_, "/api/v1/rules/update") => post(rules::update),
+            (_, "/sources") => get(system::sources),
+            (_, "/audit") => get(system::audit),
             (_, "/api/v1/detections/{id}") => get(pages::detection_json),
             (Method::GET, "/api/v1/triage") => get(triage::list),
             (Method::POST, "/api/v1/triage") => post(triage::post),

@@ -63,6 +63,24 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v1/filters") => "False-positive filters (Sigma), every version",
         ("POST", "/api/v1/filters/{id}") => "A new version of a filter, applied at once",
         ("POST", "/api/v1/filters/{id}/remove") => "Stop applying a filter (its versions stay)",
+        ("GET", "/rules") => {
+            "The rules in force (searchable), those not loaded with why, those turned off (HTML)"
+        }
+        ("GET", "/api/v1/rules") => {
+            "Every rule in force, the failures with their reason, the rules turned off, the SigmaHQ snapshot"
+        }
+        ("POST", "/api/v1/rules/{rule}/switch") => {
+            "Turn a rule off or on again for new events: enabled, reason (admin; audited)"
+        }
+        ("POST", "/api/v1/rules/update") => {
+            "Update the installed SigmaHQ rules to the latest release and apply them (admin; audited)"
+        }
+        ("GET", "/sources") => {
+            "What arrives per listener, host and channel, the silent ones first, and the coverage (HTML)"
+        }
+        ("GET", "/audit") => {
+            "The audit log's latest entries and whether its hash chain holds (HTML, admin)"
+        }
         ("GET", "/search") => "The console's event search, with saved searches (HTML)",
         ("GET", "/api/v1/search") => {
             "Search the stored events: q (vigie search's language), from, to, host, limit (at most 1,000; 10 s of reading at most)"

@@ -33,7 +33,7 @@ pub(crate) struct PageQuery {
 
 /// The person a page is for: pages are for sessions (a token reads the
 /// API).
-fn person(p: &Principal) -> Result<&Session, Box<Response>> {
+pub(crate) fn person(p: &Principal) -> Result<&Session, Box<Response>> {
     match p {
         Principal::Person { session, .. } => Ok(session),
         Principal::Token { .. } => Err(Box::new(error(

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -85,7 +84,7 @@ pub(crate) fn answer(headers: &HeaderMap, back: Option<&str>, body: Value) -> Re
     }
 }
 
-fn who_and_from(
+pub(crate) fn who_and_from(
     p: &Principal,
     ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
 ) -> (String, String) {
@@ -331,7 +330,7 @@ pub(crate) async fn edit(
         &format!("{id} v{}", kept.version),
         Outcome::Success,
     );
-    if let Err(e) = apply_filters(&s).await {
+    if let Err(e) = crate::rules::apply(&s).await {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("version {} kept but not applied: {e}", kept.version),
@@ -377,7 +376,7 @@ pub(crate) async fn remove(
     }
     s.console
         .audit(&who, &from, Action::FilterRemove, &id, Outcome::Success);
-    if let Err(e) = apply_filters(&s).await {
+    if let Err(e) = crate::rules::apply(&s).await {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("removal kept but not applied: {e}"),
@@ -530,35 +529,8 @@ async fn false_positive_filter(
         &format!("{id} from detection {did}"),
         Outcome::Success,
     );
-    apply_filters(s).await?;
+    crate::rules::apply(s).await?;
     Ok(Some(kept))
-}
-
-/// Writes the applied filters where the engine loads them, compiles the
-/// rules with them, and swaps the new engine in: the next batch of
-/// events is judged with it. Callers hold `rules_change`.
-pub(crate) async fn apply_filters(s: &Shared) -> Result<(), String> {
-    let filters = s.triage.filters().await.map_err(|e| e.to_string())?;
-    let data = s.config.data.clone();
-    let hunt = s.config.hunt.clone();
-    let compiled = tokio::task::spawn_blocking(move || {
-        let hunt = with_filters(&data, hunt, &filters)?;
-        let dir = data.join(FILTERS_DIR);
-        let (engine, report) = vigie_hunt::compile_engine(&hunt).map_err(|e| e.to_string())?;
-        if let Some(f) = report.failures.iter().find(|f| f.path.starts_with(&dir)) {
-            return Err(format!("{}: {}", f.path.display(), f.reason));
-        }
-        Ok(engine)
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    let current = s.judging.get();
-    s.judging.set(Arc::new(crate::worker::Judging {
-        engine: Arc::new(compiled),
-        indicators: current.indicators.clone(),
-        read: current.read.clone(),
-    }));
-    Ok(())
 }
 
 /// Writes the applied version of each filter to `DATA/filters/active/`

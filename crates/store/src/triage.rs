@@ -214,6 +214,34 @@ pub struct SearchRemoval {
     pub time: String,
 }
 
+/// A rule turned off or on again for the whole deployment (the engine is
+/// one for every tenant: an administrator's act), by whom, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSwitch {
+    /// The rule's `id` (its `name` when it has no id).
+    pub rule: String,
+    /// Its title when switched: a rule turned off is no longer in the
+    /// engine, the page still names it.
+    pub title: String,
+    pub enabled: bool,
+    pub reason: String,
+    pub who: String,
+    pub time: String,
+}
+
+/// The rules turned off now: the last switch of each rule decides.
+pub fn disabled_rules(switches: &[RuleSwitch]) -> BTreeMap<String, RuleSwitch> {
+    let mut off = BTreeMap::new();
+    for s in switches {
+        if s.enabled {
+            off.remove(&s.rule);
+        } else {
+            off.insert(s.rule.clone(), s.clone());
+        }
+    }
+    off
+}
+
 /// Where triage is kept.
 #[async_trait]
 pub trait TriageStore: Send + Sync {
@@ -235,6 +263,10 @@ pub trait TriageStore: Send + Sync {
     async fn searches(&self, tenant: &str) -> Result<Vec<SavedSearch>>;
     /// Removes a saved search; whether it was there.
     async fn remove_search(&self, removal: SearchRemoval) -> Result<bool>;
+    /// Keeps a rule turned off or on; durable when this returns.
+    async fn switch_rule(&self, switch: RuleSwitch) -> Result<()>;
+    /// Every rule switch, oldest first (see [`disabled_rules`]).
+    async fn rule_switches(&self) -> Result<Vec<RuleSwitch>>;
 }
 
 /// One line of `triage.jsonl`.
@@ -246,6 +278,7 @@ enum Line {
     FilterRemoved(Removal),
     SearchSaved(SavedSearch),
     SearchRemoved(SearchRemoval),
+    RuleSwitched(RuleSwitch),
 }
 
 /// The embedded triage store: `triage.jsonl` in the data directory
@@ -451,6 +484,22 @@ impl TriageStore for FileTriage {
         Ok(FileTriage::filters_now(&g.lines))
     }
 
+    async fn switch_rule(&self, switch: RuleSwitch) -> Result<()> {
+        let me = self.clone();
+        blocking(move || me.append(Line::RuleSwitched(switch))).await
+    }
+
+    async fn rule_switches(&self) -> Result<Vec<RuleSwitch>> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(g.lines
+            .iter()
+            .filter_map(|l| match l {
+                Line::RuleSwitched(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn save_search(&self, search: SavedSearch) -> Result<()> {
         let me = self.clone();
         blocking(move || me.append(Line::SearchSaved(search))).await
@@ -500,6 +549,30 @@ mod tests {
             },
             change,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rule_switches_survive_a_reopen_and_the_last_one_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = FileTriage::open(dir.path()).unwrap();
+        let s = |rule: &str, enabled: bool| RuleSwitch {
+            rule: rule.into(),
+            title: format!("title of {rule}"),
+            enabled,
+            reason: "noisy on the backup server".into(),
+            who: "anne".into(),
+            time: "2026-12-05T10:00:00Z".into(),
+        };
+        t.switch_rule(s("r1", false)).await.unwrap();
+        t.switch_rule(s("r2", false)).await.unwrap();
+        t.switch_rule(s("r1", true)).await.unwrap();
+        drop(t);
+        let t = FileTriage::open(dir.path()).unwrap();
+        let all = t.rule_switches().await.unwrap();
+        assert_eq!(all.len(), 3);
+        let off = disabled_rules(&all);
+        assert_eq!(off.keys().collect::<Vec<_>>(), ["r2"]);
+        assert_eq!(off["r2"].title, "title of r2");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
