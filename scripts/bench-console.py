@@ -98,6 +98,11 @@ pages = {
     "detection": "/detections/" + one["id"],
     "detections_json": "/api/v1/detections?limit=500",
     "filters": "/filters",
+    "rules": "/rules",
+    "rules_search": "/rules?q=process_creation",
+    "sources": "/sources",
+    "audit": "/audit",
+    "home": "/",
     "search_one_host_one_hour": "/search?" + urllib.parse.urlencode({
         "q": "EventID:4688", "host": host_name,
         "from": one["time"][:13].replace("T", " ") + ":00", "to": one["time"][:13].replace("T", " ") + ":59"}),
