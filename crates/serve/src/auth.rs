@@ -51,6 +51,9 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Needs(s) => (Some(s), Some(s)),
         // Shippers' handshake for a token, the console for a person.
         Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
+        Access::Page => (Some(Scope::Read), Some(Scope::Read)),
+        // The role is checked by itself (admin or analyst).
+        Access::Triage => (Some(Scope::Admin), None),
     }
 }
 
@@ -103,13 +106,19 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         .map(str::to_string)
         .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
     let Some((id, session)) = session else {
-        if req.method() == Method::GET && access == Access::Root && web::accepts_html(req.headers())
+        if req.method() == Method::GET
+            && matches!(access, Access::Root | Access::Page)
+            && web::accepts_html(req.headers())
         {
             return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
         }
         return unauthorized();
     };
-    if session_needs.is_some_and(|s| !role_grants(session.role, s)) {
+    let refused = match access {
+        Access::Triage => !crate::triage::may_triage(session.role),
+        _ => session_needs.is_some_and(|s| !role_grants(session.role, s)),
+    };
+    if refused {
         return error(
             StatusCode::FORBIDDEN,
             &format!("the role {} does not allow it", session.role),
