@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::console::{code, http, signed_in, Person};
-use common::server::{jsonl_files, make_demo, spawn_serve, Server};
+use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, Server};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
 
@@ -116,7 +116,8 @@ fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
     list.iter().filter(|d| d["kind"] == kind).cloned().collect()
 }
 
-/// `vigie hunt PATH`'s single-event detections.
+/// `vigie hunt PATH`'s single-event detections (its scope in
+/// `work/hunt-scope.json`).
 fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
     let timeline = work.join("hunt.jsonl");
     let h = vigie()
@@ -124,6 +125,8 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
         .arg(path)
         .args(["-q", "-o"])
         .arg(&timeline)
+        .arg("--scope")
+        .arg(work.join("hunt-scope.json"))
         .output()
         .unwrap();
     assert_eq!(
@@ -270,6 +273,32 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
         w2_stats["events_processed"].as_u64().unwrap() >= sent - killed_at,
         "{w2_stats}"
     );
+
+    // The api node's live scope (it observes the whole stream; the
+    // workers each see part of it) says what `hunt --scope` says; a
+    // worker keeps none and says where it is.
+    let until = Instant::now() + Duration::from_secs(120);
+    let live: Value = loop {
+        let (s, body) = get(&api.base, "/api/v1/scope", &read);
+        let observed = stats(&api.base, &read)["events_observed"].as_u64();
+        if s == 200 && observed == Some(sent) {
+            break serde_json::from_str(&body).unwrap();
+        }
+        assert!(
+            Instant::now() < until,
+            "the api node's scope: {s} {observed:?} of {sent}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let hunted_scope: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("hunt-scope.json")).unwrap())
+            .unwrap();
+    assert!(!live["incidents"].as_array().unwrap().is_empty());
+    assert_eq!(scope_claims(&live), scope_claims(&hunted_scope));
+    let (s, _) = get(&api.base, "/api/v1/incidents", &read);
+    assert_eq!(s, 200);
+    let (s, body) = get(&w2.base, "/api/v1/scope", &read);
+    assert_eq!(s, 421, "{body}");
 
     // Another commune's token: nothing of `default`, on every read route.
     let (s, body) = get(&api.base, "/api/v1/detections?limit=10000", &other);
