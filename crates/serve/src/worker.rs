@@ -717,6 +717,28 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
     );
 }
 
+/// Positions already observed: every one below `floor`, and those above
+/// it (few: the stream is read in order, a gap is an event handed out
+/// again later).
+#[derive(Debug, Default)]
+struct Positions {
+    floor: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Positions {
+    /// Whether `p` is new (then it is recorded).
+    fn insert(&mut self, p: u64) -> bool {
+        if p < self.floor || !self.above.insert(p) {
+            return false;
+        }
+        while self.above.remove(&self.floor) {
+            self.floor += 1;
+        }
+        true
+    }
+}
+
 /// The consumer of an `api` node's scope observer: one per process
 /// (JetStream gives each its own consumer, see [`observe_stream`]).
 pub const OBSERVER: &str = "scope-observer";
@@ -743,6 +765,7 @@ pub async fn observe_stream(
     health: Arc<Health>,
 ) {
     let seen = Arc::new(Seen::default());
+    let mut done = Positions::default();
     let stored = loop {
         match log.records().await {
             Ok(n) => break n,
@@ -770,6 +793,13 @@ pub async fn observe_stream(
         let Some(last) = batch.last().map(|d| d.position) else {
             continue;
         };
+        // Each event observed once: a consumer made again (NATS
+        // restarted without it) starts from the stream's beginning, and
+        // an event the server handed out again comes back.
+        let batch: Vec<Delivery> = batch
+            .into_iter()
+            .filter(|d| done.insert(d.position.0))
+            .collect();
         let (judging2, live2, seen2, health2) =
             (judging.get(), live.clone(), seen.clone(), health.clone());
         let _ = tokio::task::spawn_blocking(move || {
@@ -918,6 +948,18 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_observed_once_whatever_their_order() {
+        let mut p = Positions::default();
+        assert!(p.insert(1));
+        assert!(p.insert(0));
+        assert!(!p.insert(1) && !p.insert(0));
+        assert_eq!((p.floor, p.above.len()), (2, 0));
+        assert!(p.insert(5) && !p.insert(5));
+        assert!(p.insert(2) && p.insert(4) && p.insert(3));
+        assert_eq!((p.floor, p.above.len()), (6, 0));
+    }
 
     /// The embedded detection store keeps the contract the regional one
     /// (PostgreSQL) keeps, and keeps it across a reopening.
