@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::console::{code, http, signed_in, Person};
+use common::console::{add_user_with, code, http, signed_in, Person};
 use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, Server};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
@@ -401,23 +401,7 @@ fn add_user_of(
     tenant: &str,
     pw: &str,
 ) -> std::process::Output {
-    use std::io::Write;
-    let mut child = vigie()
-        .args([
-            "user", "add", name, "--role", role, "--tenant", tenant, "--data",
-        ])
-        .arg(data)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes());
-    child.wait_with_output().unwrap()
+    add_user_with(data, name, role, pw, &["--tenant", tenant])
 }
 
 #[test]
@@ -537,4 +521,79 @@ fn a_communes_account_reads_its_own_tenant_only() {
             .collect();
         assert!(open.is_empty(), "{who} read another commune's on {open:?}");
     }
+}
+
+#[test]
+fn postgres_down_means_503_on_reads_and_nothing_lost() {
+    let (Some(nats), Some(mut pg)) = (Nats::start(), Postgres::start()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = tmp.path().join("tokens");
+    let ingest_token = token(&tokens, "ingest", "default");
+    let admin = token(&tokens, "admin", "default");
+    let read = token(&tokens, "read", "default");
+    let rule = tmp.path().join("whoami.yml");
+    std::fs::write(&rule, common::WHOAMI_RULE).unwrap();
+    let all = node(
+        &tokens,
+        &tmp.path().join("all"),
+        &[
+            "--bus",
+            &nats.url(),
+            "--db",
+            &pg.url(),
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            rule.to_str().unwrap(),
+        ],
+    );
+    let whoami = |record: u64| {
+        let line = common::sysmon1(
+            record,
+            "2026-03-02T09:00:00Z",
+            "C:\\\\Windows\\\\System32\\\\whoami.exe",
+        );
+        format!("{line}\n").into_bytes()
+    };
+    let judged = |n: u64| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = stats(&all.base, &admin);
+            if s["events_committed"].as_u64() == Some(n) {
+                return s;
+            }
+            assert!(Instant::now() < until, "not judged: {s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (s, _, r) = post(&all.base, "/api/v1/ingest", &ingest_token, &whoami(1));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(judged(1)["detections"], 1);
+
+    pg.stop();
+    // Events are still taken (the stream holds them) …
+    let (s, _, r) = post(&all.base, "/api/v1/ingest", &ingest_token, &whoami(2));
+    assert_eq!(s, 200, "{r}");
+    // … but not acknowledged by the worker while their detections cannot
+    // be stored; reads say the store is unavailable, never "none".
+    std::thread::sleep(Duration::from_secs(2));
+    let s = stats(&all.base, &admin);
+    assert_eq!(s["events_committed"], 1, "{s}");
+    assert!(s["detections"].is_null(), "unknown is not zero: {s}");
+    let (status, body) = get(&all.base, "/api/v1/detections", &read);
+    assert_eq!(status, 503, "{body}");
+
+    pg.resume();
+    let s = judged(2);
+    assert_eq!(s["detections"], 2, "{s}");
+    let (status, body) = get(&all.base, "/api/v1/detections", &read);
+    assert_eq!(status, 200, "{body}");
+    let list: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let records: BTreeSet<u64> = list
+        .iter()
+        .filter_map(|d| d["record_id"].as_u64())
+        .collect();
+    assert_eq!(records, [1, 2].into());
 }
