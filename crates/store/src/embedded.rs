@@ -268,7 +268,8 @@ fn count_sealed(path: &Path, first: u64) -> Result<u64> {
             _ => return Err(damaged(at)),
         };
         pos += h.count;
-        r.seek_relative(h.body as i64)
+        // Every frame is longer than the bytes read to know its header.
+        r.seek_relative((h.end(at) - at - HEADER as u64) as i64)
             .map_err(io(format!("read {}", path.display())))?;
         at = h.end(at);
     }

@@ -195,12 +195,9 @@ async fn damage_before_frames_of_the_log_refuses_with_its_offset() {
 async fn segmented(dir: &Path) -> Vec<u64> {
     let (log, _) = FileLog::open(dir, 200).unwrap();
     for i in 0..12 {
-        log.append(one(&format!(
-            "{{\"n\":{i},\"pad\":\"{}\"}}",
-            noise(i, 100)
-        )))
-        .await
-        .unwrap();
+        log.append(one(&format!("{{\"n\":{i},\"pad\":\"{}\"}}", noise(i, 100))))
+            .await
+            .unwrap();
     }
     let mut firsts: Vec<u64> = std::fs::read_dir(dir.join("events"))
         .unwrap()

@@ -100,7 +100,7 @@ impl Segment {
     /// checksum, decompresses its records and reads their shared fields.
     fn enter(&mut self, offset: u64, h: &Header) -> Result<Inside> {
         let mut body = vec![0u8; h.body as usize];
-        self.read_at(offset + HEADER as u64, &mut body)
+        self.read_at(h.body_start(offset), &mut body)
             .map_err(|_| self.damaged(offset))?;
         let mut hasher = h.body_hasher();
         hasher.update(&body);
