@@ -306,7 +306,7 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
     assert_eq!(body.trim(), "[]");
     let theirs = stats(&api.base, &other);
     assert_eq!(theirs["detections"], 0, "{theirs}");
-    for path in tenant_read_routes() {
+    for path in tenant_read_routes(false) {
         let (s, body) = get(&api.base, &format!("{path}?tenant=default"), &other);
         assert_eq!(s, 403, "{path} read another commune's: {body}");
     }
@@ -372,16 +372,17 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
 /// force are the deployment's (one engine judges every commune).
 const DEPLOYMENT_WIDE: &[&str] = &["/rules", "/api/v1/rules"];
 
-/// Every route that reads a tenant's data with a GET (API and console
-/// pages), `{…}` filled with a placeholder: asked for another tenant,
-/// each must answer 403 before looking anything up.
-fn tenant_read_routes() -> Vec<String> {
+/// Every route that reads a tenant's data with a GET — the API's, and
+/// with `pages` the console's pages too (people's only: a token is sent
+/// to the API) — `{…}` filled with a placeholder: asked for another
+/// tenant, each must answer 403 before looking anything up.
+fn tenant_read_routes(pages: bool) -> Vec<String> {
     use vigie_serve::{tokens::Scope, Access};
     vigie_serve::ROUTES
         .iter()
         .filter(|(m, p, a)| {
             *m == vigie_serve::Method::GET
-                && matches!(a, Access::Needs(Scope::Read) | Access::Page)
+                && (*a == Access::Needs(Scope::Read) || (pages && *a == Access::Page))
                 && !DEPLOYMENT_WIDE.contains(p)
         })
         .map(|(_, p, _)| {
@@ -511,7 +512,7 @@ fn a_communes_account_reads_its_own_tenant_only() {
             "no server-wide figure: {own}"
         );
         // Another commune's: refused on every read route.
-        let open: Vec<(String, u16)> = tenant_read_routes()
+        let open: Vec<(String, u16)> = tenant_read_routes(true)
             .into_iter()
             .map(|path| {
                 let r = as_person(p, &format!("{path}?tenant=default"));
