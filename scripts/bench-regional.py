@@ -163,6 +163,7 @@ def run(n, bodies, total):
     ingest_tok, admin = token(tokens, "ingest"), token(tokens, "admin")
     ingest = Node(work, "ingest", "ingest", servers, tokens)
     idx = [0]
+    failed = []
     lock = threading.Lock()
 
     def sender():
@@ -172,16 +173,27 @@ def run(n, bodies, total):
                     return
                 b = bodies[idx[0]]
                 idx[0] += 1
+            refused_since = None
             while True:
                 s, d = ingest.req("POST", "/api/v1/ingest", ingest_tok, b)
                 if s == 200:
                     break
+                # 503 / 429: sent again, as a shipper does; a minute of
+                # refusals is a deployment that does not take events (a
+                # JetStream store full: its limit is 75 % of the disk free
+                # when nats-server started, unless configured).
+                refused_since = refused_since or time.time()
+                if time.time() - refused_since > 60:
+                    failed.append(f"ingest refused for a minute: {s} {d[:300]!r}")
+                    return
                 time.sleep(1)
 
     t0 = time.time()
     senders = [threading.Thread(target=sender) for _ in range(2)]
     [t.start() for t in senders]
     [t.join() for t in senders]
+    if failed:
+        sys.exit(failed[0])
     ingest_s = time.time() - t0
     stats = lambda: json.loads(ingest.req("GET", "/api/v1/stats", admin)[1])
     assert stats()["events_stored"] == total, stats()
