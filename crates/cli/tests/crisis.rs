@@ -254,3 +254,654 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+// ---------------------------------------------------------------------
+// The crisis cell inside `vigie serve`, through the binary: the board
+// derived live from the demo's events (the same statuses as `vigie status
+// board` on the same scope), a `crisis` user changing a status and a
+// `communication` user publishing a notice in a real headless Chromium,
+// the public `/status` page and its feed showing both, the refusals, the
+// audit log, no internal name on the public page, axe-core on it served
+// live, and everything still there after a restart.
+
+mod common;
+
+use common::server::{jsonl_files, make_demo, spawn_serve, Server};
+use common::web::{add_user, http, sign_in, token, Person};
+use std::time::{Duration, Instant};
+
+const CLAIRE: &str = "Claire Le Bihan (DGS)";
+const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
+const CORENTIN: &str = "Corentin (communication)";
+const CORENTIN_PW: &str = "avis aux habitants, page publique";
+const VERA: &str = "vera";
+const VERA_PW: &str = "lecture seule, merci";
+const ALAN: &str = "alan";
+const ALAN_PW: &str = "analyste du CSIRT breton";
+
+fn serve(data: &Path, assets: &Path) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    cmd.args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0", "--assets"])
+        .arg(assets);
+    let server = spawn_serve(cmd);
+    let until = Instant::now() + Duration::from_secs(60);
+    while http(&server.base, "GET", "/healthz", &[], b"").status != 200 {
+        assert!(Instant::now() < until, "serve never became healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+/// `GET path` with a token, retried while the live scope is rebuilt (503).
+fn get_json(base: &str, path: &str, bearer: &str) -> serde_json::Value {
+    let auth = format!("Bearer {bearer}");
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = http(base, "GET", path, &[("Authorization", &auth)], b"");
+        if r.status == 200 {
+            return r.json();
+        }
+        assert!(
+            r.status == 503 && Instant::now() < until,
+            "GET {path}: {} {}",
+            r.status,
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn status_of(services: &serde_json::Value, id: &str) -> String {
+    services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == id)
+        .unwrap_or_else(|| panic!("no service {id}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Every internal name of the scope a public page must not show: hosts
+/// (their FQDNs and addresses), accounts, addresses, domains, rules.
+fn internal_names(scope: &serde_json::Value) -> Vec<String> {
+    let mut v = Vec::new();
+    let strings = |x: &serde_json::Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for h in scope["hosts"].as_array().unwrap() {
+        v.push(h["name"].as_str().unwrap().to_string());
+        v.extend(strings(&h["fqdns"]));
+        v.extend(strings(&h["addresses"]));
+    }
+    for a in scope["accounts"].as_array().unwrap() {
+        v.push(a["name"].as_str().unwrap().to_string());
+        v.extend(strings(&a["source_addresses"]));
+    }
+    for a in scope["addresses"].as_array().unwrap() {
+        v.push(a["address"].as_str().unwrap().to_string());
+    }
+    for d in scope["domains"].as_array().unwrap() {
+        v.push(d["domain"].as_str().unwrap().to_string());
+    }
+    for r in scope["detections"]["rules"].as_array().unwrap() {
+        v.push(r["title"].as_str().unwrap().to_string());
+    }
+    v.retain(|s| s.len() >= 3);
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The `<li>` of a service on the public page, by its public name.
+fn public_service<'a>(page: &'a str, name: &str) -> &'a str {
+    let at = page
+        .find(&format!("<h4>{name}</h4>"))
+        .unwrap_or_else(|| panic!("{name} on the page"));
+    let end = page[at..].find("</li>").unwrap() + at;
+    &page[at..end]
+}
+
+fn person_post(base: &str, p: &Person, path: &str, body: &serde_json::Value) -> u16 {
+    http(
+        base,
+        "POST",
+        path,
+        &[
+            ("Cookie", &p.cookie),
+            ("X-CSRF-Token", &p.csrf),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .status
+}
+
+#[test]
+fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let demo = make_demo(tmp.path());
+    let assets = demo.join("scenario/assets.yml");
+    add_user(&data, CLAIRE, "crisis", CLAIRE_PW);
+    add_user(&data, CORENTIN, "communication", CORENTIN_PW);
+    add_user(&data, VERA, "viewer", VERA_PW);
+    add_user(&data, ALAN, "analyst", ALAN_PW);
+    let ingest = token(&data, "ingest");
+    let read = token(&data, "read");
+    let admin = token(&data, "admin");
+    let server = serve(&data, &assets);
+    let base = server.base.clone();
+
+    // Before any event: the page is open, French, and says nothing is
+    // known — never "operational" on nothing read.
+    let r = http(&base, "GET", "/status", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .starts_with("default-src 'none'"));
+    assert!(r.body.contains("<html lang=\"fr\">") && !r.body.contains("<script"));
+    assert!(public_service(&r.body, "Action sociale (CIAS)").contains("s-unknown"));
+    assert!(
+        !r.body.contains("class=\"status s-operational\""),
+        "nothing read is not operational"
+    );
+    assert_eq!(
+        http(&base, "GET", "/status/nulle-part", &[], b"").status,
+        404,
+        "a tenant that does not exist"
+    );
+
+    // The demo's events, as a shipper sends them.
+    let auth = format!("Bearer {ingest}");
+    let mut sent = 0;
+    for f in jsonl_files(&demo.join("scenario/logs")) {
+        let r = http(
+            &base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", &auth)],
+            &std::fs::read(&f).unwrap(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        sent += r.json()["accepted"].as_u64().unwrap();
+    }
+    let until = Instant::now() + Duration::from_secs(300);
+    loop {
+        let s = get_json(&base, "/api/v1/stats", &read);
+        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
+            break;
+        }
+        assert!(Instant::now() < until, "the worker never caught up: {s}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // The board, live: the domain controllers are compromised, so the
+    // CIAS and the aquatic centre are in major outage; the State's
+    // passport station, on its own line and never reached, works.
+    let board = get_json(&base, "/api/v1/services", &read);
+    assert_eq!(status_of(&board, "social-action"), "major_outage");
+    assert_eq!(status_of(&board, "pool"), "major_outage");
+    assert_eq!(status_of(&board, "passports-id-cards"), "operational");
+    // The same statuses as `vigie status board` on the same scope.
+    let scope = get_json(&base, "/api/v1/scope", &read);
+    std::fs::write(tmp.path().join("scope.json"), scope.to_string()).unwrap();
+    let offline = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["status", "board", "--format", "json", "--scope"])
+        .arg(tmp.path().join("scope.json"))
+        .arg("--assets")
+        .arg(&assets)
+        .output()
+        .unwrap();
+    let offline: serde_json::Value = serde_json::from_slice(&ok(&offline).into_bytes()).unwrap();
+    let offline = offline["services"].as_array().unwrap();
+    assert_eq!(offline.len(), board["services"].as_array().unwrap().len());
+    for s in offline {
+        let id = s["service"].as_str().unwrap();
+        assert_eq!(
+            s["status"].as_str().unwrap(),
+            status_of(&board, id),
+            "{id}: the static board and the live one"
+        );
+    }
+
+    // A crisis user, in Chromium: signs in, sets the aquatic centre to
+    // degraded with a reason.
+    let reason = "Ouvert, paiement en espèces uniquement";
+    let extra = "Permanence téléphonique le samedi matin.";
+    if let Some(bin) = vigie_testkit::cdp::chromium_or_skip() {
+        let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+        b.viewport(390, 844, true);
+        // A French browser, as at the town hall.
+        let ua = b.eval("navigator.userAgent");
+        b.call(
+            "Network.setUserAgentOverride",
+            serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+        );
+        let sign_in_as = |b: &mut vigie_testkit::cdp::Browser, who: &str, pw: &str, page: &str| {
+            b.open_url(&format!("{base}{page}"));
+            b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
+            b.eval(&format!(
+                "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
+                serde_json::to_string(who).unwrap(),
+                serde_json::to_string(pw).unwrap(),
+            ));
+            b.wait_for("location.pathname === '/'");
+            b.open_url(&format!("{base}{page}"));
+        };
+        sign_in_as(&mut b, CLAIRE, CLAIRE_PW, "/crisis");
+        b.wait_for("!!document.querySelector('tr[data-service=\"pool\"] form')");
+        assert_eq!(b.eval("document.documentElement.lang"), "fr");
+        assert_eq!(
+            b.eval("document.querySelector('tr[data-service=\"pool\"]').dataset.status"),
+            "major_outage"
+        );
+        b.eval(&format!(
+            "const f = document.querySelector('tr[data-service=\"pool\"] form'); f.querySelector('select').value = 'degraded'; f.querySelector('input[name=reason]').value = {}; f.submit(); true",
+            serde_json::to_string(reason).unwrap()
+        ));
+        b.wait_for("location.pathname === '/crisis' && document.querySelector('tr[data-service=\"pool\"]').dataset.status === 'degraded'");
+        let row = b.eval("document.querySelector('tr[data-service=\"pool\"]').textContent");
+        assert!(row.as_str().unwrap().contains(reason), "{row}");
+        assert!(row.as_str().unwrap().contains(CLAIRE), "{row}");
+        b.eval("document.querySelector('header form button').click(); true");
+        b.wait_for("location.pathname === '/login'");
+
+        // A communication user: the board is not theirs; the notice form
+        // fills the CIAS's text from its template, edited, published.
+        sign_in_as(
+            &mut b,
+            CORENTIN,
+            CORENTIN_PW,
+            "/crisis/notices?template=service_alternative&service=social-action",
+        );
+        b.wait_for("!!document.querySelector('#publish')");
+        let text = b.eval("document.querySelector('#text').value");
+        let text = text.as_str().unwrap();
+        assert!(
+            text.starts_with("Action sociale (CIAS) : interruption majeure.")
+                && text.contains("02 61 91 00 12"),
+            "{text}"
+        );
+        assert!(b
+            .eval("document.querySelector('#text_en').value")
+            .as_str()
+            .unwrap()
+            .contains("Call 02 61 91 00 12"));
+        b.eval(&format!(
+            "document.querySelector('#title').value = 'Cyberattaque : services perturbés'; document.querySelector('#text').value += ' ' + {}; document.querySelector('#publish').submit(); true",
+            serde_json::to_string(extra).unwrap()
+        ));
+        b.wait_for("location.pathname === '/crisis/notices' && document.querySelectorAll('article.notice').length === 1");
+        // The board names hosts: not the communication role's.
+        b.open_url(&format!("{base}/crisis"));
+        let refused = b.eval("document.body.textContent");
+        assert!(
+            refused
+                .as_str()
+                .unwrap()
+                .contains("the role communication does not allow it"),
+            "{refused}"
+        );
+        assert!(
+            b.console.iter().all(|m| !m.starts_with("exception")),
+            "{:?}",
+            b.console
+        );
+    } else {
+        // Without Chromium, the same through HTTP forms.
+        let claire = sign_in(&base, CLAIRE, CLAIRE_PW);
+        assert_eq!(
+            person_post(
+                &base,
+                &claire,
+                "/api/v1/services/pool/status",
+                &serde_json::json!({"status": "degraded", "reason": reason})
+            ),
+            200
+        );
+        let corentin = sign_in(&base, CORENTIN, CORENTIN_PW);
+        assert_eq!(
+            person_post(
+                &base,
+                &corentin,
+                "/api/v1/notices",
+                &serde_json::json!({"title": "Cyberattaque : services perturbés", "text": format!("Action sociale (CIAS) : interruption majeure. Appelez le 02 61 91 00 12. {extra}"), "service": "social-action"})
+            ),
+            200
+        );
+    }
+
+    // Who may not: a viewer, an analyst, a communication user on the
+    // board, a read token; a change without a reason.
+    let change = serde_json::json!({"status": "operational", "reason": "essai"});
+    let notice = serde_json::json!({"title": "x", "text": "y"});
+    for (who, pw) in [(VERA, VERA_PW), (ALAN, ALAN_PW)] {
+        let p = sign_in(&base, who, pw);
+        assert_eq!(
+            person_post(&base, &p, "/api/v1/services/pool/status", &change),
+            403,
+            "{who}"
+        );
+        assert_eq!(
+            person_post(&base, &p, "/api/v1/notices", &notice),
+            403,
+            "{who}"
+        );
+        let r = http(
+            &base,
+            "GET",
+            "/api/v1/services",
+            &[("Cookie", &p.cookie)],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{who} reads the board");
+    }
+    let corentin = sign_in(&base, CORENTIN, CORENTIN_PW);
+    assert_eq!(
+        person_post(&base, &corentin, "/api/v1/services/pool/status", &change),
+        403
+    );
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            "/api/v1/services",
+            &[("Cookie", &corentin.cookie)],
+            b""
+        )
+        .status,
+        403
+    );
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/services/pool/status",
+        &[("Authorization", &format!("Bearer {read}"))],
+        change.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 403);
+    let claire = sign_in(&base, CLAIRE, CLAIRE_PW);
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/services/pool/status",
+        &[
+            ("Cookie", &claire.cookie),
+            ("X-CSRF-Token", &claire.csrf),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"status": "operational", "reason": "  "}"#,
+    );
+    assert_eq!(r.status, 400, "a reason is required: {}", r.body);
+    assert_eq!(
+        person_post(&base, &claire, "/api/v1/services/piscine/status", &change),
+        404
+    );
+    // The crisis cell edits notices too (issue 13): a template, filled in
+    // on the page; and a text naming a server, whose name never shows.
+    let notices = get_json(&base, "/api/v1/notices", &read);
+    let incident = notices["incidents"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        person_post(
+            &base,
+            &claire,
+            "/api/v1/notices",
+            &serde_json::json!({"incident": incident, "template": "postpone_non_urgent"})
+        ),
+        200
+    );
+    assert_eq!(
+        person_post(
+            &base,
+            &claire,
+            "/api/v1/notices",
+            &serde_json::json!({"incident": incident, "text": "Le serveur SRV-FIC01 est arrêté.", "phase": "identified"})
+        ),
+        200
+    );
+
+    // The public page and its feed show both, with their times.
+    let page = http(&base, "GET", "/status", &[], b"").body;
+    assert!(public_service(&page, "Centre aquatique").contains("s-degraded"));
+    assert!(public_service(&page, "Action sociale (CIAS)").contains("s-major_outage"));
+    assert!(page.contains("Cyberattaque : services perturbés"));
+    assert!(page.contains(extra), "the published text");
+    assert!(page.contains("Merci de reporter vos démarches non urgentes"));
+    assert!(page.contains("Le serveur […] est arrêté."));
+    assert!(page.contains("décision de la cellule de crise"));
+    assert!(
+        !page.contains(reason),
+        "the reason is the cell's, not public"
+    );
+    let feed = http(&base, "GET", "/status/feed.atom", &[], b"");
+    assert_eq!(feed.header("content-type"), Some("application/atom+xml"));
+    let parsed = atom_entries(&feed.body);
+    let now = chrono::Utc::now();
+    for (what, entry) in [
+        (
+            "the notice",
+            parsed.iter().find(|(_, c, _)| c.contains(extra)),
+        ),
+        (
+            "the status change",
+            parsed
+                .iter()
+                .find(|(t, _, _)| t == "Centre aquatique : Dégradé"),
+        ),
+    ] {
+        let (_, _, updated) = entry.unwrap_or_else(|| panic!("{what} in the feed"));
+        let t = chrono::DateTime::parse_from_rfc3339(updated).unwrap();
+        assert!(
+            (now - t.with_timezone(&chrono::Utc)).num_minutes() < 30,
+            "{what}: its time, {updated}"
+        );
+    }
+    let en = http(&base, "GET", "/status?lang=en", &[], b"").body;
+    assert!(en.contains("<html lang=\"en\">") && en.contains("Aquatic centre"));
+    assert!(public_service(&en, "Aquatic centre").contains("s-degraded"));
+    let history = http(&base, "GET", "/status/history", &[], b"").body;
+    assert!(history.contains("Centre aquatique") && history.contains("Historique"));
+
+    // Nothing internal on any public document.
+    let names = internal_names(&scope);
+    assert!(names.iter().any(|n| n == "SRV-FIC01"), "{names:?}");
+    for path in [
+        "/status",
+        "/status?lang=en",
+        "/status/feed.atom",
+        "/status/feed.atom?lang=en",
+        "/status/history",
+        "/status/history?lang=en",
+    ] {
+        let text = http(&base, "GET", path, &[], b"").body.to_lowercase();
+        for n in &names {
+            assert!(
+                !text.contains(&n.to_lowercase()),
+                "{path} shows the internal name {n:?}"
+            );
+        }
+    }
+
+    // The audit log: each change with who and when.
+    let audit = http(
+        &base,
+        "GET",
+        "/api/v1/audit",
+        &[("Authorization", &format!("Bearer {admin}"))],
+        b"",
+    );
+    assert_eq!(audit.status, 200);
+    let entries: Vec<serde_json::Value> = audit
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |who: &str, action: &str, target: &str| {
+        entries
+            .iter()
+            .find(|e| {
+                e["who"] == who
+                    && e["action"] == action
+                    && e["outcome"] == "success"
+                    && e["target"].as_str().unwrap().contains(target)
+            })
+            .unwrap_or_else(|| panic!("{who} {action} {target} in the audit log"))
+            .clone()
+    };
+    for e in [
+        find(CLAIRE, "service_status", "default/service:pool=degraded"),
+        find(CORENTIN, "notice_publish", "default/notice:"),
+        find(CLAIRE, "notice_publish", &incident),
+    ] {
+        let t = chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).unwrap();
+        assert!(
+            (now - t.with_timezone(&chrono::Utc)).num_minutes() < 30,
+            "{e}"
+        );
+    }
+
+    // axe-core on the page served live, at two widths, in two languages.
+    axe_live(&base, tmp.path());
+
+    // After a restart: the same statuses set and notices, with who.
+    drop(server);
+    let server = serve(&data, &assets);
+    let base = server.base.clone();
+    let board = get_json(&base, "/api/v1/services", &read);
+    let pool = board["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "pool")
+        .unwrap();
+    assert_eq!(pool["status"], "degraded");
+    assert_eq!(pool["overridden"]["author"], CLAIRE);
+    assert_eq!(pool["overridden"]["reason"], reason);
+    let notices = get_json(&base, "/api/v1/notices", &read);
+    assert_eq!(notices["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        notices["incidents"][0]["updates"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(notices["incidents"][0]["updates"][0]["author"], CORENTIN);
+}
+
+/// (title, content, updated) of each entry of an Atom feed.
+fn atom_entries(xml: &str) -> Vec<(String, String, String)> {
+    let tag = |s: &str, t: &str| -> String {
+        s.split(&format!("<{t}"))
+            .nth(1)
+            .and_then(|r| r.split_once('>'))
+            .and_then(|(_, r)| r.split(&format!("</{t}>")).next())
+            .unwrap_or("")
+            .replace("&apos;", "'")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    xml.split("<entry>")
+        .skip(1)
+        .map(|e| (tag(e, "title"), tag(e, "content"), tag(e, "updated")))
+        .collect()
+}
+
+/// Runs `tests/browser/axe.mjs` on `/status` served live: no violation,
+/// no console error, nothing loaded from elsewhere, no sideways scroll.
+fn axe_live(base: &str, tmp: &Path) {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+    };
+    let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    let tools = (
+        on_path("node"),
+        vigie_testkit::cdp::chromium(),
+        pkg.join("node_modules/axe-core").is_dir()
+            && pkg.join("node_modules/playwright-core").is_dir(),
+    );
+    let (Some(node), Some(chromium), true) = tools else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "node, chromium and tests/browser/node_modules are needed under CI=true"
+        );
+        println!("skipped: axe-core (node, chromium or tests/browser/node_modules missing)");
+        return;
+    };
+    let mut pages = Vec::new();
+    for (lang, q) in [("fr", ""), ("en", "?lang=en")] {
+        for (form, w, h) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+            pages.push(serde_json::json!({
+                "name": format!("status {lang} {form}"),
+                "url": format!("{base}/status{q}"),
+                "width": w, "height": h,
+            }));
+        }
+        pages.push(serde_json::json!({
+            "name": format!("history {lang} phone"),
+            "url": format!("{base}/status/history{q}"),
+            "width": 390, "height": 844,
+        }));
+    }
+    let config = tmp.join("axe.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({ "chromium": chromium, "pages": pages }).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(node)
+        .arg(pkg.join("axe.mjs"))
+        .arg(&config)
+        .current_dir(&pkg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    let mut problems = Vec::new();
+    for r in results {
+        let name = r["name"].as_str().unwrap();
+        assert!(
+            r["passes"].as_u64().unwrap() > 20,
+            "{name}: axe ran no rule"
+        );
+        let lang = if name.contains(" fr ") { "fr" } else { "en" };
+        assert_eq!(r["lang"].as_str(), Some(lang), "{name}");
+        for v in r["violations"].as_array().unwrap() {
+            problems.push(format!(
+                "{name}: {} ({}) {} {}",
+                v["id"], v["impact"], v["help"], v["nodes"]
+            ));
+        }
+        for e in r["consoleErrors"].as_array().unwrap() {
+            problems.push(format!("{name}: console error {e}"));
+        }
+        for q in r["requests"].as_array().unwrap() {
+            problems.push(format!("{name}: loaded {q}"));
+        }
+        if r["overflow"].as_i64().unwrap() > 0 {
+            problems.push(format!("{name}: scrolls sideways by {} px", r["overflow"]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -50,6 +50,11 @@ pub enum Action {
     UserUnlock,
     TokenCreate,
     AuditExport,
+    /// A service's status set by the crisis cell (target
+    /// `tenant/service:id=status`).
+    ServiceStatus,
+    /// A notice published for residents (target `tenant/notice:id`).
+    NoticePublish,
 }
 
 impl Action {
@@ -64,6 +69,8 @@ impl Action {
             Action::UserUnlock => "user_unlock",
             Action::TokenCreate => "token_create",
             Action::AuditExport => "audit_export",
+            Action::ServiceStatus => "service_status",
+            Action::NoticePublish => "notice_publish",
         }
     }
 }

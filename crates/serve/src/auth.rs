@@ -51,6 +51,8 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Needs(s) => (Some(s), Some(s)),
         // Shippers' handshake for a token, the console for a person.
         Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
+        // The roles are checked by themselves.
+        Access::Roles(s, _) => (Some(s), None),
     }
 }
 
@@ -103,13 +105,21 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         .map(str::to_string)
         .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
     let Some((id, session)) = session else {
-        if req.method() == Method::GET && access == Access::Root && web::accepts_html(req.headers())
-        {
+        let page = match access {
+            Access::Root => true,
+            Access::Roles(..) => !req.uri().path().starts_with("/api/"),
+            _ => false,
+        };
+        if req.method() == Method::GET && page && web::accepts_html(req.headers()) {
             return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
         }
         return unauthorized();
     };
-    if session_needs.is_some_and(|s| !role_grants(session.role, s)) {
+    let refused = match access {
+        Access::Roles(_, roles) => !roles.contains(&session.role),
+        _ => session_needs.is_some_and(|s| !role_grants(session.role, s)),
+    };
+    if refused {
         return error(
             StatusCode::FORBIDDEN,
             &format!("the role {} does not allow it", session.role),

@@ -15,6 +15,7 @@
 
 pub mod alerts;
 mod auth;
+pub mod crisis;
 pub mod elastic;
 pub mod file;
 pub mod health;
@@ -261,6 +262,10 @@ pub enum Access {
     /// `/`: the Elasticsearch handshake for an ingest token, the console
     /// for a session that reads; a browser without either goes to `/login`.
     Root,
+    /// A token of this scope, or a session of one of these roles (the
+    /// crisis cell's routes: see [`crisis`]); a browser without a session
+    /// asking for a page goes to `/login`.
+    Roles(Scope, &'static [vigie_console::Role]),
 }
 
 pub use auth::role_grants;
@@ -295,6 +300,45 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    // The crisis cell (crisis/): the board, statuses set by hand, notices
+    // for residents, the console's pages of it, and the public status
+    // page — the one page open without login.
+    (
+        Method::GET,
+        "/api/v1/services",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/services/{id}/status",
+        Access::Roles(Scope::Admin, crisis::STATUS_SETTERS),
+    ),
+    (
+        Method::GET,
+        "/api/v1/notices",
+        Access::Roles(Scope::Read, crisis::NOTICE_READERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/notices",
+        Access::Roles(Scope::Admin, crisis::PUBLISHERS),
+    ),
+    (
+        Method::GET,
+        "/crisis",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
+    (
+        Method::GET,
+        "/crisis/notices",
+        Access::Roles(Scope::Read, crisis::PUBLISHERS),
+    ),
+    (Method::GET, "/status", Access::Open),
+    (Method::GET, "/status/feed.atom", Access::Open),
+    (Method::GET, "/status/history", Access::Open),
+    (Method::GET, "/status/{tenant}", Access::Open),
+    (Method::GET, "/status/{tenant}/feed.atom", Access::Open),
+    (Method::GET, "/status/{tenant}/history", Access::Open),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Root),
@@ -327,6 +371,10 @@ pub(crate) struct AppState {
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
+    /// The console (accounts, sessions, audit log).
+    pub(crate) console: Arc<vigie_console::Console>,
+    /// The crisis cell's journal (statuses set by hand, notices).
+    pub(crate) crisis: crisis::Cell,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -535,7 +583,16 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(task);
     }
     let max_body = config.max_body;
+    let console = Arc::new(vigie_console::Console::new(&config.data));
+    let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
+    if torn > 0 {
+        eprintln!(
+            "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
+        );
+    }
     let state = Arc::new(AppState {
+        console: console.clone(),
+        crisis: crisis::Cell::new(Arc::new(journal)),
         config,
         log,
         detections,
@@ -563,7 +620,6 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             }
         })?
     };
-    let console = Arc::new(vigie_console::Console::new(&state.config.data));
     if !console.has_users() {
         eprintln!(
             "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
@@ -662,6 +718,18 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
                 },
             ),
             (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            (Method::GET, "/api/v1/services") => get(crisis::list),
+            (_, "/api/v1/services/{id}/status") => post(crisis::set_status),
+            (Method::GET, "/api/v1/notices") => get(crisis::notices),
+            (Method::POST, "/api/v1/notices") => post(crisis::publish),
+            (_, "/crisis") => get(crisis::pages::board_page),
+            (_, "/crisis/notices") => get(crisis::pages::notices_page),
+            (_, "/status") => get(crisis::public::default_page),
+            (_, "/status/feed.atom") => get(crisis::public::default_feed),
+            (_, "/status/history") => get(crisis::public::default_history),
+            (_, "/status/{tenant}") => get(crisis::public::tenant_page),
+            (_, "/status/{tenant}/feed.atom") => get(crisis::public::tenant_feed),
+            (_, "/status/{tenant}/history") => get(crisis::public::tenant_history),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

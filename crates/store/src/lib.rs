@@ -15,12 +15,16 @@
 //!   they are durable, and keeps each id once (a redelivered event's
 //!   detection is the same id, stored once); reads name their tenant.
 //!
+//! * [`crisis::CrisisJournal`]: the crisis cell's service statuses and
+//!   public notices, an append-only journal.
+//!
 //! The embedded backend ([`embedded::FileLog`], one commune, one machine)
 //! implements them on local disk; the regional deployment implements the
 //! same traits on NATS JetStream and PostgreSQL, and runs the same
 //! [`conformance`] checks.
 
 pub mod conformance;
+pub mod crisis;
 pub mod embedded;
 pub mod ids;
 

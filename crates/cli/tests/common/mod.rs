@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod server;
+pub mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};
