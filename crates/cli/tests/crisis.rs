@@ -105,12 +105,7 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
     ];
     args.extend(common);
     let board: serde_json::Value = serde_json::from_str(&ok(&vigie(&args, d))).unwrap();
-    let pool = board["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "pool")
-        .unwrap();
+    let pool = service(&board, "pool");
     assert_eq!(pool["status"], "degraded");
     assert_eq!(pool["derived"]["status"], "major_outage");
     assert_eq!(pool["history"][1]["author"], "DGS");
@@ -313,16 +308,19 @@ fn get_json(base: &str, path: &str, bearer: &str) -> serde_json::Value {
     }
 }
 
-fn status_of(services: &serde_json::Value, id: &str) -> String {
-    services["services"]
+/// Service `id` of a board (`vigie status board --format json`, or
+/// `/api/v1/services`).
+fn service<'a>(board: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    board["services"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id}"))["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .unwrap_or_else(|| panic!("no service {id}"))
+}
+
+fn status_of(board: &serde_json::Value, id: &str) -> String {
+    service(board, id)["status"].as_str().unwrap().to_string()
 }
 
 /// Every internal name of the scope a public page must not show: hosts
@@ -780,12 +778,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let server = serve(&data, &assets);
     let base = server.base.clone();
     let board = get_json(&base, "/api/v1/services", &read);
-    let pool = board["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "pool")
-        .unwrap();
+    let pool = service(&board, "pool");
     assert_eq!(pool["status"], "degraded");
     assert_eq!(pool["overridden"]["author"], CLAIRE);
     assert_eq!(pool["overridden"]["reason"], reason);
@@ -818,29 +811,10 @@ fn atom_entries(xml: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Runs `tests/browser/axe.mjs` on `/status` served live: no violation,
+/// axe-core on `/status` (and its history) served live: no violation,
 /// no console error, nothing loaded from elsewhere, no sideways scroll.
 fn axe_live(base: &str, tmp: &Path) {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH").and_then(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        })
-    };
-    let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
-    let tools = (
-        on_path("node"),
-        vigie_testkit::cdp::chromium(),
-        pkg.join("node_modules/axe-core").is_dir()
-            && pkg.join("node_modules/playwright-core").is_dir(),
-    );
-    let (Some(node), Some(chromium), true) = tools else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "node, chromium and tests/browser/node_modules are needed under CI=true"
-        );
-        println!("skipped: axe-core (node, chromium or tests/browser/node_modules missing)");
+    let Some(tools) = vigie_testkit::axe::tools_or_skip() else {
         return;
     };
     let mut pages = Vec::new();
@@ -858,50 +832,18 @@ fn axe_live(base: &str, tmp: &Path) {
             "width": 390, "height": 844,
         }));
     }
-    let config = tmp.join("axe.json");
-    std::fs::write(
-        &config,
-        serde_json::json!({ "chromium": chromium, "pages": pages }).to_string(),
-    )
-    .unwrap();
-    let out = Command::new(node)
-        .arg(pkg.join("axe.mjs"))
-        .arg(&config)
-        .current_dir(&pkg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let results = report["results"].as_array().unwrap();
+    let results = vigie_testkit::axe::run(&tools, pages, tmp);
     assert_eq!(results.len(), 6);
-    let mut problems = Vec::new();
-    for r in results {
-        let name = r["name"].as_str().unwrap();
-        assert!(
-            r["passes"].as_u64().unwrap() > 20,
-            "{name}: axe ran no rule"
-        );
-        let lang = if name.contains(" fr ") { "fr" } else { "en" };
-        assert_eq!(r["lang"].as_str(), Some(lang), "{name}");
-        for v in r["violations"].as_array().unwrap() {
-            problems.push(format!(
-                "{name}: {} ({}) {} {}",
-                v["id"], v["impact"], v["help"], v["nodes"]
-            ));
-        }
-        for e in r["consoleErrors"].as_array().unwrap() {
-            problems.push(format!("{name}: console error {e}"));
-        }
-        for q in r["requests"].as_array().unwrap() {
-            problems.push(format!("{name}: loaded {q}"));
-        }
-        if r["overflow"].as_i64().unwrap() > 0 {
-            problems.push(format!("{name}: scrolls sideways by {} px", r["overflow"]));
-        }
-    }
+    let problems: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            let lang = if r["name"].as_str().unwrap().contains(" fr ") {
+                "fr"
+            } else {
+                "en"
+            };
+            vigie_testkit::axe::problems(r, lang)
+        })
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

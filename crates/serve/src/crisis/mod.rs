@@ -202,6 +202,15 @@ pub(crate) async fn scope_of(
     })
 }
 
+/// The scope ([`scope_of`]) and the records ([`kept`]) of `tenant`.
+pub(crate) async fn current(
+    s: &Shared,
+    tenant: &str,
+    fresh: bool,
+) -> Result<(Arc<Scope>, Kept), Response> {
+    Ok((scope_of(s, tenant, fresh).await?, kept(s, tenant).await?))
+}
+
 /// The board of `scope` with the cell's statuses applied, in `lang`.
 /// Derived statuses date from the incident's first malicious signal (as
 /// `vigie status` without `--known-at`), or the server's start when the
@@ -222,6 +231,41 @@ pub(crate) fn board(s: &Shared, scope: &Scope, kept: &Kept, lang: Lang) -> Servi
     );
     b.apply(&kept.overrides);
     b
+}
+
+/// An answer of `kind` with the headers every page of the crisis cell
+/// carries: its Content-Security-Policy, `cache` (`no-store` for the
+/// console, `no-cache` for the public page), no sniffing, no referrer,
+/// never framed.
+pub(crate) fn with_headers(
+    body: String,
+    kind: &'static str,
+    csp: &str,
+    cache: &'static str,
+) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(kind));
+    if let Ok(v) = header::HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    r
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,12 +289,8 @@ pub(crate) async fn list(
     ReadTenant(tenant): ReadTenant,
     Query(q): Query<LangQuery>,
 ) -> Response {
-    let scope = match scope_of(&s, &tenant, true).await {
+    let (scope, kept) = match current(&s, &tenant, true).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let kept = match kept(&s, &tenant).await {
-        Ok(k) => k,
         Err(r) => return r,
     };
     let b = board(&s, &scope, &kept, lang_of(&q, s.config.hunt.lang));
@@ -360,9 +400,7 @@ pub(crate) async fn set_status(
             &format!("the reason is longer than {MAX_REASON} characters"),
         );
     }
-    if !s.live.assets().services.iter().any(|a| a.name == id)
-        && !vigie_communicate::board::service_names(s.live.assets()).contains(&id)
-    {
+    if !vigie_communicate::board::service_names(s.live.assets()).contains(&id) {
         return error(
             StatusCode::NOT_FOUND,
             &format!("no service {id:?} in the assets file"),
@@ -382,32 +420,19 @@ pub(crate) async fn set_status(
     );
     {
         let _w = s.crisis.writing.lock().await;
-        if let Err(r) = append(
-            &s,
-            &tenant,
-            &Record::Status {
-                change: change.clone(),
-            },
-        )
-        .await
-        {
-            s.console.audit(
-                &who,
-                &from,
-                Action::ServiceStatus,
-                &target,
-                Outcome::Failure,
-            );
+        let record = Record::Status {
+            change: change.clone(),
+        };
+        let kept = (
+            who.as_str(),
+            from.as_str(),
+            Action::ServiceStatus,
+            target.as_str(),
+        );
+        if let Err(r) = keep(&s, &tenant, &record, kept).await {
             return r;
         }
     }
-    s.console.audit(
-        &who,
-        &from,
-        Action::ServiceStatus,
-        &target,
-        Outcome::Success,
-    );
     done(
         &headers,
         back_to(&m),
@@ -415,17 +440,31 @@ pub(crate) async fn set_status(
     )
 }
 
-async fn append(s: &Shared, tenant: &str, r: &Record) -> Result<(), Response> {
+/// Appends `r` to the journal (durable when it returns) and writes the
+/// audit line (who, from where, what, on what): a success, or a failure
+/// when it could not be kept.
+async fn keep(
+    s: &Shared,
+    tenant: &str,
+    r: &Record,
+    (who, from, action, target): (&str, &str, Action, &str),
+) -> Result<(), Response> {
     let json = serde_json::to_vec(r)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
-    s.crisis
+    let kept = s
+        .crisis
         .journal
         .append(Stored {
             tenant: tenant.to_string(),
             json,
         })
-        .await
-        .map_err(|e| unavailable(&format!("not kept, send again: {e}")))
+        .await;
+    let outcome = match kept {
+        Ok(()) => Outcome::Success,
+        Err(_) => Outcome::Failure,
+    };
+    s.console.audit(who, from, action, target, outcome);
+    kept.map_err(|e| unavailable(&format!("not kept, send again: {e}")))
 }
 
 /// `GET /api/v1/notices`: the notices of the tenant, each update with
@@ -494,23 +533,15 @@ pub(crate) async fn publish(
         return error(StatusCode::BAD_REQUEST, pr);
     }
     let target = format!("{tenant}/notice:{incident}");
-    if let Err(r) = append(&s, &tenant, &record).await {
-        s.console.audit(
-            &who,
-            &from,
-            Action::NoticePublish,
-            &target,
-            Outcome::Failure,
-        );
+    let kept = (
+        who.as_str(),
+        from.as_str(),
+        Action::NoticePublish,
+        target.as_str(),
+    );
+    if let Err(r) = keep(&s, &tenant, &record, kept).await {
         return r;
     }
-    s.console.audit(
-        &who,
-        &from,
-        Action::NoticePublish,
-        &target,
-        Outcome::Success,
-    );
     let Record::Notice { update, .. } = record else {
         unreachable!("a notice record")
     };

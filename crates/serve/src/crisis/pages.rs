@@ -6,8 +6,8 @@
 //! French by default, English with `?lang=en`.
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use vigie_communicate::board::Origin;
 use vigie_communicate::{public, Phase, Status, Template};
@@ -15,7 +15,7 @@ use vigie_console::{Principal, Session};
 use vigie_lang::{tr, Lang};
 use vigie_report::html::escape as esc;
 
-use super::{board, kept, scope_of, PUBLISHERS, STATUS_SETTERS};
+use super::{board, current, PUBLISHERS, STATUS_SETTERS};
 use crate::Shared;
 
 const STYLE: &str = "
@@ -45,28 +45,14 @@ input:focus,select:focus,textarea:focus,button:focus,a:focus,summary:focus{outli
 /// A page with the console's headers: no script at all, styles by nonce,
 /// forms to this server only.
 fn html_page(html: String, nonce: &str) -> Response {
-    let mut r = (StatusCode::OK, html).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    r
+    super::with_headers(
+        html,
+        "text/html; charset=utf-8",
+        &format!(
+            "default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "no-store",
+    )
 }
 
 fn nonce() -> String {
@@ -173,12 +159,8 @@ pub(crate) async fn board_page(
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let tenant = "default";
-    let scope = match scope_of(&s, tenant, true).await {
+    let (scope, kept) = match current(&s, tenant, true).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let kept = match kept(&s, tenant).await {
-        Ok(k) => k,
         Err(r) => return r,
     };
     let b = board(&s, &scope, &kept, lang);
@@ -329,12 +311,8 @@ pub(crate) async fn notices_page(
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let tenant = "default";
-    let scope = match scope_of(&s, tenant, false).await {
+    let (scope, kept) = match current(&s, tenant, false).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let kept = match kept(&s, tenant).await {
-        Ok(k) => k,
         Err(r) => return r,
     };
     let who = session(&p);

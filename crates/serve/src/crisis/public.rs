@@ -97,23 +97,13 @@ async fn render(s: Shared, tenant: String, q: LangQuery, doc: Doc) -> Response {
         ),
         Doc::Feed => (status_page::render_atom(&page), "application/atom+xml"),
     };
-    let mut r = (StatusCode::OK, body).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    if let Ok(v) = HeaderValue::from_str(&status_page::content_security_policy()) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
     // Residents reload it: always asked again, never kept stale.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
+    super::with_headers(
+        body,
+        kind,
+        &status_page::content_security_policy(),
+        "no-cache",
+    )
 }
 
 /// The public page of `tenant` in `lang`, as `vigie status export`
