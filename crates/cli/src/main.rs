@@ -174,6 +174,7 @@ impl RuleArgs {
                 Some(self.status.clone())
             },
             placeholders: self.placeholders.clone().unwrap_or_default(),
+            ..Default::default()
         }
     }
 

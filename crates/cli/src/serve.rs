@@ -302,6 +302,22 @@ pub enum TokenCommand {
         #[arg(long, default_value = "default")]
         tenant: String,
     },
+    /// List the tokens (TSV: id, name, scope, tenant, created, revoked);
+    /// the tokens themselves are not kept, only their hash.
+    List {
+        /// The server's data directory (default as for `vigie serve`).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Revoke a token by its id (the first column of `vigie token list`):
+    /// it opens nothing from the server's next request on.
+    Revoke {
+        /// The token's id.
+        id: String,
+        /// The server's data directory (default as for `vigie serve`).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
@@ -324,6 +340,46 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
             crate::user::token_created(&data, &name, &format!("{scope:?}").to_lowercase())?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List { data } => {
+            let Some(data) = data.or_else(default_data) else {
+                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
+                return Ok(ExitCode::from(2));
+            };
+            let all = tokens::Tokens::load(&data).map_err(|e| anyhow::anyhow!(e))?;
+            println!("id\tname\tscope\ttenant\tcreated\trevoked");
+            for r in all.records() {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id(),
+                    r.name,
+                    format!("{:?}", r.scope).to_lowercase(),
+                    r.tenant,
+                    r.created,
+                    r.revoked
+                        .as_ref()
+                        .map_or(String::new(), |x| format!("{} by {}", x.time, x.by))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id, data } => {
+            let Some(data) = data.or_else(default_data) else {
+                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
+                return Ok(ExitCode::from(2));
+            };
+            match tokens::revoke(&data, &id, &crate::user::cli_who()) {
+                Ok(r) => {
+                    crate::user::token_revoked(&data, &format!("{} ({})", r.name, r.id()))?;
+                    eprintln!("vigie: token {} ({}) revoked", r.id(), r.name);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(tokens::RevokeError::Unknown(m)) => {
+                    eprintln!("vigie: error: {m}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(anyhow::anyhow!(e)),
+            }
         }
     }
 }

@@ -195,6 +195,16 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
     }
 }
 
+/// Records a token's revocation (called by `vigie token revoke`).
+pub fn token_revoked(data: &Path, target: &str) -> Result<()> {
+    record(data, Action::TokenRevoke, target, Outcome::Success)
+}
+
+/// Who runs the command, as the audit log names them (`cli:USER`).
+pub fn cli_who() -> String {
+    who()
+}
+
 /// Records a token's creation (called by `vigie token create`).
 pub fn token_created(data: &Path, name: &str, scope: &str) -> Result<()> {
     record(

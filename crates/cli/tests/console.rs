@@ -20,263 +20,11 @@
 
 mod common;
 
-use common::server::{make_demo, spawn_serve, Server};
+use common::console::*;
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn vigie() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vigie"))
-}
-
-/// `vigie user add` with the password on stdin.
-fn add_user(data: &Path, name: &str, role: &str, password: &str) -> Output {
-    let mut child = vigie()
-        .args(["user", "add", name, "--role", role, "--data"])
-        .arg(data)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A refusal may come before the password is read (an unknown role
-    // is a usage error): the pipe is then closed, which is no failure.
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-/// Adds an admin; its TOTP generator, from the printed otpauth URI.
-fn add_admin(data: &Path, name: &str, password: &str) -> totp_rs::Totp {
-    let out = add_user(data, name, "admin", password);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        stdout.lines().count(),
-        1,
-        "the URI and nothing else: {stdout:?}"
-    );
-    assert!(!stdout.contains(password));
-    totp_rs::Totp::from_url(stdout.trim()).expect("an otpauth URI")
-}
-
-fn code(t: &totp_rs::Totp) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    t.generate(now).to_string()
-}
-
-fn start(data: &Path) -> Server {
-    let mut cmd = vigie();
-    cmd.args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"]);
-    let server = spawn_serve(cmd);
-    let until = Instant::now() + Duration::from_secs(60);
-    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
-        assert!(Instant::now() < until, "serve never became healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn cookies(&self) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-/// One request, redirects not followed, cookies given by hand (as the
-/// tests check each one).
-fn http(
-    base: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Resp {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let uri = format!("{base}{path}");
-    let mut resp = match method {
-        "GET" => {
-            let mut r = agent.get(&uri);
-            for (k, v) in headers {
-                r = r.header(*k, *v);
-            }
-            r.call().unwrap()
-        }
-        m => {
-            let mut r = match m {
-                "POST" => agent.post(&uri),
-                "PUT" => agent.put(&uri),
-                "DELETE" => {
-                    let mut r = agent.delete(&uri);
-                    for (k, v) in headers {
-                        r = r.header(*k, *v);
-                    }
-                    let mut resp = r.call().unwrap();
-                    return Resp {
-                        status: resp.status().as_u16(),
-                        headers: Vec::new(),
-                        body: resp.body_mut().read_to_string().unwrap_or_default(),
-                    };
-                }
-                _ => unreachable!(),
-            };
-            for (k, v) in headers {
-                r = r.header(*k, *v);
-            }
-            r.send(body.unwrap_or(b"")).unwrap()
-        }
-    };
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    Resp {
-        status: resp.status().as_u16(),
-        headers,
-        body: resp.body_mut().read_to_string().unwrap_or_default(),
-    }
-}
-
-fn form(fields: &[(&str, &str)]) -> Vec<u8> {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            let enc: String = v
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
-            format!("{k}={enc}")
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
-/// The value of cookie `name` among Set-Cookie headers.
-fn set_cookie<'a>(r: &'a Resp, name: &str) -> Option<&'a str> {
-    r.cookies().into_iter().find_map(|c| {
-        c.split(';')
-            .next()
-            .and_then(|kv| kv.split_once('='))
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    })
-}
-
-/// Signs in through the login form as a browser does; the response and
-/// the session id when one was given.
-fn login(base: &str, name: &str, password: &str, code: &str) -> (Resp, Option<String>) {
-    let page = http(base, "GET", "/login", &[], None);
-    assert_eq!(page.status, 200);
-    let form_cookie = set_cookie(&page, "vigie_login")
-        .expect("the login form's cookie")
-        .to_string();
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the form's csrf field")
-        .to_string();
-    let cookie = format!("vigie_login={form_cookie}");
-    let body = form(&[
-        ("csrf", &csrf),
-        ("name", name),
-        ("password", password),
-        ("code", code),
-    ]);
-    let r = http(
-        base,
-        "POST",
-        "/login",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&body),
-    );
-    let id = set_cookie(&r, "vigie_session")
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    (r, id)
-}
-
-struct Person {
-    cookie: String,
-    csrf: String,
-}
-
-fn signed_in(base: &str, name: &str, password: &str, code: &str) -> Person {
-    let (r, id) = login(base, name, password, code);
-    assert_eq!(r.status, 303, "{name}: {}", r.body);
-    let cookie = format!("vigie_session={}", id.expect("a session cookie"));
-    let me = http(base, "GET", "/api/v1/me", &[("Cookie", &cookie)], None);
-    assert_eq!(me.status, 200);
-    let me = me.json();
-    assert_eq!(me["who"], name);
-    Person {
-        cookie,
-        csrf: me["csrf"].as_str().unwrap().to_string(),
-    }
-}
-
-/// The status of `GET /api/v1/me` with a person's cookie (200 while the
-/// session lives, 401 once it ended).
-fn me_status(base: &str, p: &Person) -> u16 {
-    http(base, "GET", "/api/v1/me", &[("Cookie", &p.cookie)], None).status
-}
-
-const ANNE: &str = "Anne Le Goff (DSI)";
-const ANNE_PW: &str = "marée haute à Fouesnant";
-const VERA: &str = "vera";
-const VERA_PW: &str = "lecture seule, merci";
 
 #[test]
 fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
@@ -755,70 +503,14 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let anne = add_admin(&data, ANNE, ANNE_PW);
-    let ingest = {
-        let out = vigie()
-            .args(["token", "create", "--data"])
-            .arg(&data)
-            .args(["--scope", "ingest"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let server = start(&data);
+    let DemoServer {
+        server,
+        data,
+        anne,
+        detections,
+        ..
+    } = demo_server(tmp.path());
     let base = server.base.clone();
-
-    // The demo's logs, sent as a shipper sends them.
-    let demo = make_demo(tmp.path());
-    let auth = format!("Bearer {ingest}");
-    let mut sent = 0;
-    let mut stack = vec![demo.join("scenario/logs")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "jsonl") {
-                let r = http(
-                    &base,
-                    "POST",
-                    "/api/v1/ingest",
-                    &[("Authorization", &auth)],
-                    Some(&std::fs::read(&p).unwrap()),
-                );
-                assert_eq!(r.status, 200, "{}", r.body);
-                sent += r.json()["accepted"].as_u64().unwrap();
-            }
-        }
-    }
-    assert!(sent > 1000, "{sent}");
-    let read = {
-        let out = vigie()
-            .args(["token", "create", "--data"])
-            .arg(&data)
-            .args(["--scope", "read"])
-            .output()
-            .unwrap();
-        format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
-    };
-    let until = Instant::now() + Duration::from_secs(180);
-    let detections = loop {
-        let s = http(
-            &base,
-            "GET",
-            "/api/v1/stats",
-            &[("Authorization", &read)],
-            None,
-        )
-        .json();
-        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
-            break s["detections"].as_u64().unwrap();
-        }
-        assert!(Instant::now() < until, "the worker never caught up: {s}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(detections > 0);
 
     let profile = tmp.path().join("chromium");
     let mut b = vigie_testkit::cdp::Browser::start(&bin, &profile);
@@ -829,18 +521,8 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         "Network.setUserAgentOverride",
         serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
     );
-    b.open_url(&format!("{base}/"));
-    b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
-    assert_eq!(b.eval("document.documentElement.lang"), "fr");
-    let c = code(&anne);
-    let fill = format!(
-        "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('#code').value = {}; document.querySelector('form').submit(); true",
-        serde_json::to_string(ANNE).unwrap(),
-        serde_json::to_string(ANNE_PW).unwrap(),
-        serde_json::to_string(&c).unwrap(),
-    );
-    b.eval(&fill);
-    b.wait_for("location.pathname === '/' && document.querySelectorAll('tr.detection').length > 0");
+    browser_signs_in(&mut b, &base, &anne, "/");
+    b.wait_for("document.querySelectorAll('tr.detection').length > 0");
     let shown = b
         .eval("document.querySelectorAll('tr.detection').length")
         .as_u64()
@@ -874,4 +556,617 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     assert!(audit.contains("\"action\":\"login\""));
     assert!(audit.contains("\"action\":\"logout\""));
+}
+
+/// Issue 13's "done when", in a real headless Chromium: sign in with a
+/// TOTP code, open an incident of the demo's data (the answer at the
+/// top, French, Paris times with UTC on hover, fits a phone), open a
+/// detection's raw event read back from the event log, mark it a false
+/// positive, send the same kind of event again and see no new detection
+/// for it while another rule still fires, see the filter, sign out; the
+/// audit log holds each action with who and when.
+#[test]
+fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
+    let Some(bin) = vigie_testkit::cdp::chromium_or_skip() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = demo_server(tmp.path());
+    let base = demo.server.base.clone();
+    let profile = tmp.path().join("chromium");
+    let mut b = vigie_testkit::cdp::Browser::start(&bin, &profile);
+    b.viewport(390, 844, true);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+    );
+    // A page of the console without a session goes to the login page.
+    browser_signs_in(&mut b, &base, &demo.anne, "/incidents");
+
+    // The incidents: the report's answer at the top, then the incidents.
+    b.open_url(&format!("{base}/incidents"));
+    b.wait_for("document.querySelectorAll('tr.incident').length > 0");
+    assert_eq!(b.eval("document.documentElement.lang"), "fr");
+    assert_eq!(
+        b.eval("!!document.querySelector('section#answer .verdict')"),
+        true
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#incidents tbody tr td[data-label=Statut]').textContent"),
+        "nouveau"
+    );
+    let fits = "document.documentElement.scrollWidth <= window.innerWidth";
+    assert_eq!(b.eval(fits), true, "the incidents page fits a phone");
+    // Live: the incident acknowledged elsewhere (a script with an admin
+    // token) shows on the open page without a reload.
+    b.eval("window.notReloaded = true; true");
+    let live_id = b
+        .eval("document.querySelector('tr.incident a').textContent")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = demo.admin.clone();
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/triage",
+        &[
+            ("Authorization", &admin),
+            ("Content-Type", "application/json"),
+        ],
+        Some(
+            format!(r#"{{"kind":"incident","id":"{live_id}","status":"acknowledged"}}"#).as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.wait_for("document.querySelector('#incidents tbody tr td[data-label=Statut]').textContent === 'pris en compte'");
+    assert_eq!(
+        b.eval("window.notReloaded === true"),
+        true,
+        "updated without reload"
+    );
+    // What the page polls: unchanged is 304 with the same ETag.
+    let t = http(
+        &base,
+        "GET",
+        "/incidents/table",
+        &[("Authorization", &demo.read)],
+        None,
+    );
+    assert_eq!(t.status, 200);
+    let etag = t.header("etag").unwrap().to_string();
+    let t = http(
+        &base,
+        "GET",
+        "/incidents/table",
+        &[("Authorization", &demo.read), ("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(t.status, 304);
+    // One incident: its answer, progression, hosts and detections.
+    b.eval("document.querySelector('tr.incident a').click(); true");
+    b.wait_for("location.pathname.startsWith('/incidents/L') && document.querySelectorAll('#incident-detections tr.detection').length > 0");
+    for section in ["incident", "progression", "timeline", "hosts", "accounts"] {
+        assert_eq!(
+            b.eval(&format!("!!document.getElementById('{section}')")),
+            true,
+            "section {section}"
+        );
+    }
+    assert_eq!(b.eval(fits), true, "the incident page fits a phone");
+    // Paris time shown, UTC on hover.
+    let time = b.eval("(() => { const t = document.querySelector('#incident time'); return [t.textContent, t.title]; })()");
+    assert!(time[0].as_str().unwrap().ends_with("CET"), "{time}");
+    assert!(time[1].as_str().unwrap().ends_with("UTC"), "{time}");
+
+    // A detection of the incident: the ransom note rule.
+    let rule = "Ransom Note With a French Name Created";
+    b.eval(&format!(
+        "[...document.querySelectorAll('#incident-detections a')].find(a => a.textContent === {}).click(); true",
+        serde_json::to_string(rule).unwrap()
+    ));
+    b.wait_for(
+        "location.pathname.startsWith('/detections/') && !!document.getElementById('raw-event')",
+    );
+    let id = b
+        .eval("location.pathname.split('/').pop()")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = http(
+        &base,
+        "GET",
+        &format!("/api/v1/detections/{id}"),
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(d["rule_title"], rule);
+    let raw = b.eval("document.getElementById('raw-event').textContent");
+    let raw: Value = serde_json::from_str(raw.as_str().unwrap()).unwrap();
+    assert_eq!(
+        raw["Event"]["System"]["EventRecordID"], d["record_id"],
+        "the raw event is the detection's own"
+    );
+    assert_eq!(
+        b.eval("document.getElementById('position').textContent"),
+        d["position"].to_string().as_str()
+    );
+    assert!(
+        b.eval("document.querySelectorAll('#matched tr.matched').length")
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the matched fields are shown"
+    );
+    assert_eq!(b.eval(fits), true, "the detection page fits a phone");
+
+    // Marked a false positive from the page's form (keyboard reachable:
+    // every control is labelled).
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#triage select, #triage input[type=text], #triage textarea')].every(e => !!document.querySelector('label[for=' + e.id + ']'))"),
+        true
+    );
+    b.eval("document.getElementById('status').value = 'false_positive'; document.getElementById('comment').value = 'Script de test du prestataire'; document.getElementById('triage-submit').click(); true");
+    b.wait_for("!!document.querySelector('#detection [data-status=false_positive]')");
+    assert!(b
+        .eval("document.getElementById('history').textContent")
+        .as_str()
+        .unwrap()
+        .contains("Script de test du prestataire"));
+
+    // The same kind of event again on the same host: no detection of
+    // that rule; another rule's event on that host still fires.
+    let host = d["computer"].as_str().unwrap().to_string();
+    let all = http(
+        &base,
+        "GET",
+        "/api/v1/detections?limit=10000",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    let other = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["kind"] == "detection"
+                && o["computer"] == host.as_str()
+                && o["rule_id"] != d["rule_id"]
+        })
+        .expect("another rule fired on that host")
+        .clone();
+    // And the same event on another host: the filter is that host's
+    // only, so the rule fires there.
+    let elsewhere = again(&base, &demo.read, &d, 900_003).replace(&host, "PC-AUTRE-99.ccpab.local");
+    let body = format!(
+        "{}\n{}\n{elsewhere}\n",
+        again(&base, &demo.read, &d, 900_001),
+        again(&base, &demo.read, &other, 900_002)
+    );
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/ingest",
+        &[("Authorization", &demo.ingest)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.json()["accepted"], 3, "{}", r.body);
+    // Both events came in one request, judged and stored together: once
+    // the other rule's detection is there, the false positive's would be.
+    let until = Instant::now() + Duration::from_secs(120);
+    let new: Vec<Value> = loop {
+        let all = http(
+            &base,
+            "GET",
+            "/api/v1/detections?limit=10000",
+            &[("Authorization", &demo.read)],
+            None,
+        )
+        .json();
+        let new: Vec<Value> = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| {
+                x["record_id"]
+                    .as_u64()
+                    .is_some_and(|r| (900_001..=900_003).contains(&r))
+            })
+            .cloned()
+            .collect();
+        if new.iter().any(|x| x["record_id"] == 900_002)
+            && new.iter().any(|x| x["record_id"] == 900_003)
+        {
+            break new;
+        }
+        assert!(
+            Instant::now() < until,
+            "the events sent again were never judged"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        !new.iter()
+            .any(|x| x["rule_id"] == d["rule_id"] && x["record_id"] == 900_001),
+        "the false positive's rule fired again: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .any(|x| x["rule_id"] == other["rule_id"] && x["record_id"] == 900_002),
+        "another rule still fires: {new:?}"
+    );
+    assert!(
+        new.iter()
+            .any(|x| x["rule_id"] == d["rule_id"] && x["record_id"] == 900_003),
+        "the rule still fires on another host: {new:?}"
+    );
+
+    // The filter: shown, applied, version 1, made from this detection.
+    b.open_url(&format!("{base}/filters"));
+    b.wait_for("document.querySelectorAll('section.filter').length === 1");
+    let yaml = b.eval("document.querySelector('section.filter textarea').value");
+    assert!(
+        yaml.as_str().unwrap().contains("condition: not selection"),
+        "{yaml}"
+    );
+    assert!(yaml.as_str().unwrap().contains(&host), "{yaml}");
+    // English by choice.
+    b.open_url(&format!("{base}/filters?lang=en"));
+    b.wait_for("document.documentElement.lang === 'en'");
+    assert_eq!(
+        b.eval("document.querySelector('h1').textContent"),
+        "False-positive filters"
+    );
+
+    // Event search over the stored events: the failed logons of DC01, as
+    // counted in the demo's own files.
+    let truth = common::server::jsonl_files(&demo.demo.join("scenario/logs"))
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|e| {
+            let sys = &e["Event"]["System"];
+            sys["EventID"] == 4625
+                && sys["Computer"]
+                    .as_str()
+                    .is_some_and(|c| c.to_uppercase().starts_with("DC01."))
+        })
+        .count();
+    assert!(truth > 0);
+    let found = http(
+        &base,
+        "GET",
+        "/api/v1/search?q=EventID:4625&host=dc01&limit=1000",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(found["stopped"], Value::Null, "{found}");
+    assert_eq!(found["hits"].as_array().unwrap().len(), truth, "{found}");
+    assert!(found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["event_id"] == 4625));
+    // Bounded: a limit says it stopped there.
+    let three = http(
+        &base,
+        "GET",
+        "/api/v1/search?q=EventID:4625&limit=3",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert_eq!(three["hits"].as_array().unwrap().len(), 3);
+    assert_eq!(three["stopped"], "limit");
+    // A time range in Paris time keeps only what lies in it.
+    let first = found["hits"][0]["time"].as_str().unwrap().to_string();
+    let t = chrono::DateTime::parse_from_rfc3339(&first).unwrap();
+    let paris = (t + chrono::Duration::hours(1))
+        .format("%Y-%m-%d %H:%M:%S%.f")
+        .to_string();
+    let ranged = http(
+        &base,
+        "GET",
+        &format!(
+            "/api/v1/search?q=EventID:4625&host=DC01&from={}&to={}",
+            paris.replace(' ', "%20"),
+            paris.replace(' ', "%20")
+        ),
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    let ranged = ranged["hits"].as_array().unwrap();
+    assert!(
+        !ranged.is_empty() && ranged.iter().all(|h| h["time"] == first.as_str()),
+        "{ranged:?}"
+    );
+    // In the page, saved under a name, run again from the list.
+    b.open_url(&format!("{base}/search?q=EventID%3A4625&host=DC01"));
+    b.wait_for("!!document.getElementById('search-results')");
+    assert_eq!(
+        b.eval("document.querySelectorAll('#results tr.hit').length")
+            .as_u64()
+            .unwrap(),
+        truth.min(100) as u64
+    );
+    b.eval("document.getElementById('name').value = 'Échecs de connexion sur DC01'; document.querySelector('#save-search button').click(); true");
+    b.wait_for("document.querySelectorAll('#saved-searches li.saved').length === 1");
+    b.eval("document.querySelector('#saved-searches li.saved a').click(); true");
+    b.wait_for("!!document.getElementById('search-results') && document.getElementById('q').value === 'EventID:4625'");
+
+    b.eval("document.querySelector('#logout').click(); true");
+    b.wait_for("location.pathname === '/login'");
+    b.open_url(&format!("{base}/incidents"));
+    b.wait_for("location.pathname === '/login'");
+    assert!(
+        b.console.iter().all(|m| !m.starts_with("exception")),
+        "{:?}",
+        b.console
+    );
+    drop(b);
+
+    // Each action in the audit log, with who and when.
+    let audit = std::fs::read_to_string(demo.data.join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for action in [
+        "login",
+        "triage_status",
+        "triage_comment",
+        "filter_create",
+        "search_save",
+        "logout",
+    ] {
+        let e = lines
+            .iter()
+            .find(|e| e["action"] == action && e["who"] == ANNE)
+            .unwrap_or_else(|| panic!("no {action} by {ANNE} in {audit}"));
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap()).is_ok(),
+            "{e}"
+        );
+    }
+    let status = |who: &str, target: String| {
+        lines.iter().any(|e| {
+            e["action"] == "triage_status" && e["who"] == who && e["target"] == target.as_str()
+        })
+    };
+    assert!(
+        status(ANNE, format!("detection:{id}=false_positive")),
+        "{audit}"
+    );
+    assert!(
+        status("token:token", format!("incident:{live_id}=acknowledged")),
+        "{audit}"
+    );
+}
+
+/// API tokens are listed (never the tokens) and revoked, from the API
+/// (admin) and the command line; a revoked token opens nothing from the
+/// next request on; each revocation audited.
+#[test]
+fn tokens_are_listed_and_revoked_through_the_api_and_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ingest = token(&data, "ingest");
+    let read = token(&data, "read");
+    let admin = token(&data, "admin");
+    let server = start(&data);
+    let base = server.base.clone();
+
+    let out = vigie()
+        .args(["token", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{tsv}");
+    for t in [&ingest, &read, &admin] {
+        assert!(
+            !tsv.contains(t.trim_start_matches("Bearer ")),
+            "never the token"
+        );
+    }
+    let id_of = |scope: &str| rows.iter().find(|r| r[2] == scope).unwrap()[0].to_string();
+
+    let listed = http(
+        &base,
+        "GET",
+        "/api/v1/tokens",
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert!(!listed.to_string().contains("sha256"), "{listed}");
+    assert_eq!(
+        http(
+            &base,
+            "GET",
+            "/api/v1/tokens",
+            &[("Authorization", &read)],
+            None
+        )
+        .status,
+        403
+    );
+
+    // Revoked through the API: the shipper's token opens nothing now.
+    let send = |auth: &str| {
+        http(
+            &base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", auth)],
+            Some(b"{\"EventID\": 1}\n"),
+        )
+        .status
+    };
+    assert_eq!(send(&ingest), 200);
+    let r = http(
+        &base,
+        "POST",
+        &format!("/api/v1/tokens/{}/revoke", id_of("ingest")),
+        &[("Authorization", &admin)],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(send(&ingest), 401, "revoked");
+    assert_eq!(
+        http(
+            &base,
+            "POST",
+            "/api/v1/tokens/000000000000/revoke",
+            &[("Authorization", &admin)],
+            None
+        )
+        .status,
+        404
+    );
+
+    // Revoked from the command line.
+    let stats = |auth: &str| {
+        http(
+            &base,
+            "GET",
+            "/api/v1/stats",
+            &[("Authorization", auth)],
+            None,
+        )
+        .status
+    };
+    assert_eq!(stats(&read), 200);
+    let out = vigie()
+        .args(["token", "revoke", &id_of("read"), "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stats(&read), 401, "revoked");
+    let out = vigie()
+        .args(["token", "revoke", "nope", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = vigie()
+        .args(["token", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let tsv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        tsv.lines().filter(|l| l.contains(" by ")).count(),
+        2,
+        "{tsv}"
+    );
+
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let revokes: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "token_revoke")
+        .collect();
+    assert_eq!(revokes.len(), 2, "{audit}");
+    assert_eq!(revokes[0]["who"], "token:token");
+    assert!(revokes[1]["who"].as_str().unwrap().starts_with("cli:"));
+}
+
+/// The docs' screenshots of the console, from a real server holding the
+/// demo's logs (never a hand-made page), at desktop and phone width:
+/// `VIGIE_SHOTS_DIR=docs cargo test -p vigie --test console -- --ignored
+/// console_screenshots` (or `docs/screenshots.sh`). Each page is checked
+/// to fit its width before it is photographed.
+#[test]
+#[ignore = "writes the docs' screenshots; run by docs/screenshots.sh"]
+fn console_screenshots() {
+    let out =
+        std::path::PathBuf::from(std::env::var("VIGIE_SHOTS_DIR").expect("set VIGIE_SHOTS_DIR"));
+    let bin = vigie_testkit::cdp::chromium().expect("chromium");
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = demo_server(tmp.path());
+    let base = demo.server.base.clone();
+    let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+    b.viewport(1400, 1000, false);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9"}),
+    );
+    browser_signs_in(&mut b, &base, &demo.anne, "/incidents");
+    // A detection to show: the first ransom note of the first incident.
+    b.open_url(&format!("{base}/incidents/L1"));
+    b.wait_for("document.querySelectorAll('#incident-detections a').length > 0");
+    let detection = b
+        .eval("[...document.querySelectorAll('#incident-detections a')].find(a => a.textContent.startsWith('Ransom Note')).getAttribute('href')")
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (w, h, mobile, path, ready, name) in [
+        (
+            1400,
+            1000,
+            false,
+            "/incidents".to_string(),
+            "tr.incident",
+            "incidents",
+        ),
+        (
+            1400,
+            1000,
+            false,
+            detection.clone(),
+            "#raw-event",
+            "detection",
+        ),
+        (
+            390,
+            1600,
+            true,
+            "/incidents".to_string(),
+            "tr.incident",
+            "incidents-phone",
+        ),
+        (
+            390,
+            1600,
+            true,
+            detection.clone(),
+            "#raw-event",
+            "detection-phone",
+        ),
+    ] {
+        b.viewport(w, h, mobile);
+        b.open_url(&format!("{base}{path}"));
+        b.wait_for(&format!("!!document.querySelector('{ready}')"));
+        assert_eq!(
+            b.eval("document.documentElement.scrollWidth <= window.innerWidth"),
+            true,
+            "{path} at {w} px"
+        );
+        std::fs::write(out.join(format!("console-{name}.png")), b.screenshot(false)).unwrap();
+    }
 }

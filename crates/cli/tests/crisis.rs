@@ -261,8 +261,8 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 
 mod common;
 
+use common::console::{add_user, http, judged, signed_in, token, Person};
 use common::server::{jsonl_files, make_demo, spawn_serve, Server};
-use common::web::{add_user, http, sign_in, token, Person};
 use std::time::{Duration, Instant};
 
 const CLAIRE: &str = "Claire Le Bihan (DGS)";
@@ -282,7 +282,7 @@ fn serve(data: &Path, assets: &Path) -> Server {
         .arg(assets);
     let server = spawn_serve(cmd);
     let until = Instant::now() + Duration::from_secs(60);
-    while http(&server.base, "GET", "/healthz", &[], b"").status != 200 {
+    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
         assert!(Instant::now() < until, "serve never became healthy");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -290,11 +290,10 @@ fn serve(data: &Path, assets: &Path) -> Server {
 }
 
 /// `GET path` with a token, retried while the live scope is rebuilt (503).
-fn get_json(base: &str, path: &str, bearer: &str) -> serde_json::Value {
-    let auth = format!("Bearer {bearer}");
+fn get_json(base: &str, path: &str, auth: &str) -> serde_json::Value {
     let until = Instant::now() + Duration::from_secs(120);
     loop {
-        let r = http(base, "GET", path, &[("Authorization", &auth)], b"");
+        let r = http(base, "GET", path, &[("Authorization", auth)], None);
         if r.status == 200 {
             return r.json();
         }
@@ -379,7 +378,7 @@ fn person_post(base: &str, p: &Person, path: &str, body: &serde_json::Value) -> 
             ("X-CSRF-Token", &p.csrf),
             ("Content-Type", "application/json"),
         ],
-        body.to_string().as_bytes(),
+        Some(body.to_string().as_bytes()),
     )
     .status
 }
@@ -390,10 +389,14 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let data = tmp.path().join("data");
     let demo = make_demo(tmp.path());
     let assets = demo.join("scenario/assets.yml");
-    add_user(&data, CLAIRE, "crisis", CLAIRE_PW);
-    add_user(&data, CORENTIN, "communication", CORENTIN_PW);
-    add_user(&data, VERA, "viewer", VERA_PW);
-    add_user(&data, ALAN, "analyst", ALAN_PW);
+    for (name, role, pw) in [
+        (CLAIRE, "crisis", CLAIRE_PW),
+        (CORENTIN, "communication", CORENTIN_PW),
+        (VERA, "viewer", VERA_PW),
+        (ALAN, "analyst", ALAN_PW),
+    ] {
+        assert!(add_user(&data, name, role, pw).status.success(), "{name}");
+    }
     let ingest = token(&data, "ingest");
     let read = token(&data, "read");
     let admin = token(&data, "admin");
@@ -402,7 +405,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
 
     // Before any event: the page is open, French, and says nothing is
     // known — never "operational" on nothing read.
-    let r = http(&base, "GET", "/status", &[], b"");
+    let r = http(&base, "GET", "/status", &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r
@@ -416,13 +419,13 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         "nothing read is not operational"
     );
     assert_eq!(
-        http(&base, "GET", "/status/nulle-part", &[], b"").status,
+        http(&base, "GET", "/status/nulle-part", &[], None).status,
         404,
         "a tenant that does not exist"
     );
 
     // The demo's events, as a shipper sends them.
-    let auth = format!("Bearer {ingest}");
+    let auth = ingest;
     let mut sent = 0;
     for f in jsonl_files(&demo.join("scenario/logs")) {
         let r = http(
@@ -430,20 +433,12 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             "POST",
             "/api/v1/ingest",
             &[("Authorization", &auth)],
-            &std::fs::read(&f).unwrap(),
+            Some(&std::fs::read(&f).unwrap()),
         );
         assert_eq!(r.status, 200, "{}", r.body);
         sent += r.json()["accepted"].as_u64().unwrap();
     }
-    let until = Instant::now() + Duration::from_secs(300);
-    loop {
-        let s = get_json(&base, "/api/v1/stats", &read);
-        if s["events_processed"].as_u64().unwrap_or(0) >= sent {
-            break;
-        }
-        assert!(Instant::now() < until, "the worker never caught up: {s}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    judged(&base, &admin, sent);
 
     // The board, live: the domain controllers are compromised, so the
     // CIAS and the aquatic centre are in major outage; the State's
@@ -559,7 +554,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         );
     } else {
         // Without Chromium, the same through HTTP forms.
-        let claire = sign_in(&base, CLAIRE, CLAIRE_PW);
+        let claire = signed_in(&base, CLAIRE, CLAIRE_PW, "");
         assert_eq!(
             person_post(
                 &base,
@@ -569,7 +564,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             ),
             200
         );
-        let corentin = sign_in(&base, CORENTIN, CORENTIN_PW);
+        let corentin = signed_in(&base, CORENTIN, CORENTIN_PW, "");
         assert_eq!(
             person_post(
                 &base,
@@ -586,7 +581,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let change = serde_json::json!({"status": "operational", "reason": "essai"});
     let notice = serde_json::json!({"title": "x", "text": "y"});
     for (who, pw) in [(VERA, VERA_PW), (ALAN, ALAN_PW)] {
-        let p = sign_in(&base, who, pw);
+        let p = signed_in(&base, who, pw, "");
         assert_eq!(
             person_post(&base, &p, "/api/v1/services/pool/status", &change),
             403,
@@ -602,11 +597,11 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             "GET",
             "/api/v1/services",
             &[("Cookie", &p.cookie)],
-            b"",
+            None,
         );
         assert_eq!(r.status, 200, "{who} reads the board");
     }
-    let corentin = sign_in(&base, CORENTIN, CORENTIN_PW);
+    let corentin = signed_in(&base, CORENTIN, CORENTIN_PW, "");
     assert_eq!(
         person_post(&base, &corentin, "/api/v1/services/pool/status", &change),
         403
@@ -617,7 +612,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             "GET",
             "/api/v1/services",
             &[("Cookie", &corentin.cookie)],
-            b""
+            None,
         )
         .status,
         403
@@ -626,11 +621,11 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         &base,
         "POST",
         "/api/v1/services/pool/status",
-        &[("Authorization", &format!("Bearer {read}"))],
-        change.to_string().as_bytes(),
+        &[("Authorization", &read)],
+        Some(change.to_string().as_bytes()),
     );
     assert_eq!(r.status, 403);
-    let claire = sign_in(&base, CLAIRE, CLAIRE_PW);
+    let claire = signed_in(&base, CLAIRE, CLAIRE_PW, "");
     let r = http(
         &base,
         "POST",
@@ -640,7 +635,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             ("X-CSRF-Token", &claire.csrf),
             ("Content-Type", "application/json"),
         ],
-        br#"{"status": "operational", "reason": "  "}"#,
+        Some(br#"{"status": "operational", "reason": "  "}"#),
     );
     assert_eq!(r.status, 400, "a reason is required: {}", r.body);
     assert_eq!(
@@ -671,7 +666,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     );
 
     // The public page and its feed show both, with their times.
-    let page = http(&base, "GET", "/status", &[], b"").body;
+    let page = http(&base, "GET", "/status", &[], None).body;
     assert!(public_service(&page, "Centre aquatique").contains("s-degraded"));
     assert!(public_service(&page, "Action sociale (CIAS)").contains("s-major_outage"));
     assert!(page.contains("Cyberattaque : services perturbés"));
@@ -683,7 +678,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         !page.contains(reason),
         "the reason is the cell's, not public"
     );
-    let feed = http(&base, "GET", "/status/feed.atom", &[], b"");
+    let feed = http(&base, "GET", "/status/feed.atom", &[], None);
     assert_eq!(feed.header("content-type"), Some("application/atom+xml"));
     let parsed = atom_entries(&feed.body);
     let now = chrono::Utc::now();
@@ -706,10 +701,10 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
             "{what}: its time, {updated}"
         );
     }
-    let en = http(&base, "GET", "/status?lang=en", &[], b"").body;
+    let en = http(&base, "GET", "/status?lang=en", &[], None).body;
     assert!(en.contains("<html lang=\"en\">") && en.contains("Aquatic centre"));
     assert!(public_service(&en, "Aquatic centre").contains("s-degraded"));
-    let history = http(&base, "GET", "/status/history", &[], b"").body;
+    let history = http(&base, "GET", "/status/history", &[], None).body;
     assert!(history.contains("Centre aquatique") && history.contains("Historique"));
 
     // Nothing internal on any public document.
@@ -723,7 +718,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         "/status/history",
         "/status/history?lang=en",
     ] {
-        let text = http(&base, "GET", path, &[], b"").body.to_lowercase();
+        let text = http(&base, "GET", path, &[], None).body.to_lowercase();
         for n in &names {
             assert!(
                 !text.contains(&n.to_lowercase()),
@@ -737,8 +732,8 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         &base,
         "GET",
         "/api/v1/audit",
-        &[("Authorization", &format!("Bearer {admin}"))],
-        b"",
+        &[("Authorization", &admin)],
+        None,
     );
     assert_eq!(audit.status, 200);
     let entries: Vec<serde_json::Value> = audit

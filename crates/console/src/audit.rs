@@ -49,12 +49,31 @@ pub enum Action {
     UserRemove,
     UserUnlock,
     TokenCreate,
+    /// An API token revoked (console, API or `vigie token revoke`).
+    TokenRevoke,
     AuditExport,
     /// A service's status set by the crisis cell (target
     /// `tenant/service:id=status`).
     ServiceStatus,
     /// A notice published for residents (target `tenant/notice:id`).
     NoticePublish,
+    /// A detection's or incident's status changed (target `kind:id=status`).
+    TriageStatus,
+    /// Assigned to someone, or to nobody.
+    TriageAssign,
+    TriageComment,
+    /// A false-positive filter made, edited (a new version), removed.
+    FilterCreate,
+    FilterEdit,
+    FilterRemove,
+    /// A search of the events saved under a name, or removed.
+    SearchSave,
+    SearchRemove,
+    /// A rule turned off or on again for new events (target `rule: reason`).
+    RuleDisable,
+    RuleEnable,
+    /// The SigmaHQ rules updated from the console or the API.
+    RulesUpdate,
 }
 
 impl Action {
@@ -68,9 +87,21 @@ impl Action {
             Action::UserRemove => "user_remove",
             Action::UserUnlock => "user_unlock",
             Action::TokenCreate => "token_create",
+            Action::TokenRevoke => "token_revoke",
             Action::AuditExport => "audit_export",
             Action::ServiceStatus => "service_status",
             Action::NoticePublish => "notice_publish",
+            Action::TriageStatus => "triage_status",
+            Action::TriageAssign => "triage_assign",
+            Action::TriageComment => "triage_comment",
+            Action::FilterCreate => "filter_create",
+            Action::FilterEdit => "filter_edit",
+            Action::FilterRemove => "filter_remove",
+            Action::SearchSave => "search_save",
+            Action::SearchRemove => "search_remove",
+            Action::RuleDisable => "rule_disable",
+            Action::RuleEnable => "rule_enable",
+            Action::RulesUpdate => "rules_update",
         }
     }
 }

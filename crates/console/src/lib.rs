@@ -11,8 +11,11 @@
 //! - [`sessions`]: sessions in memory, expiries, throttles.
 //! - [`audit`]: the hash-chained `audit.jsonl`.
 //! - [`web`]: the login and console pages and their handlers.
+//! - [`pages`]: the frame and pieces of the incident, detection and
+//!   filter pages (the report's look).
 
 pub mod audit;
+pub mod pages;
 pub mod role;
 pub mod sessions;
 pub mod users;

@@ -83,8 +83,17 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Every field of a form body (the first value of each name).
+pub fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
 /// An HTML page with the headers every console page carries.
-fn page(status: StatusCode, nonce: &str, html: String) -> Response {
+pub(crate) fn page(status: StatusCode, nonce: &str, html: String) -> Response {
     let mut r = (status, html).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -436,6 +445,7 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
   const status = document.getElementById('status');
   const table = document.getElementById('detections');
   const levels = {levels};
+  const paris = new Intl.DateTimeFormat({locale}, {{timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short'}});
   try {{
     const r = await fetch('/api/v1/detections?limit=500', {{credentials: 'same-origin', headers: {{'Accept': 'application/json'}}}});
     if (!r.ok) throw new Error(r.status);
@@ -445,6 +455,23 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
       const tr = body.insertRow();
       for (const v of [d.time || '', levels[d.level] || d.level || '', d.rule_title || d.rule_id || '', d.computer || '']) {{
         tr.insertCell().textContent = v;
+      }}
+      if (d.time) {{
+        const cell = tr.cells[0];
+        const t = document.createElement('time');
+        t.dateTime = d.time;
+        t.title = d.time.replace('T', ' ').replace(/\\.\\d+Z$/, ' UTC').replace(/Z$/, ' UTC');
+        t.textContent = paris.format(new Date(d.time));
+        cell.textContent = '';
+        cell.appendChild(t);
+      }}
+      if (d.kind !== 'correlation' && d.id) {{
+        const cell = tr.cells[2];
+        const a = document.createElement('a');
+        a.href = '/detections/' + encodeURIComponent(d.id) + location.search;
+        a.textContent = cell.textContent;
+        cell.textContent = '';
+        cell.appendChild(a);
       }}
       tr.className = 'detection';
     }}
@@ -463,7 +490,8 @@ pub fn console_page(session: &Session, lang: Lang) -> Response {
         csrf = session.csrf,
         logout = tr!(lang, "Se déconnecter", "Sign out"),
         loading = tr!(lang, "Chargement…", "Loading…"),
-        time = tr!(lang, "Heure (UTC)", "Time (UTC)"),
+        time = tr!(lang, "Heure (Paris ; UTC au survol)", "Time (Paris; UTC on hover)"),
+        locale = lang.pick("'fr-FR'", "'en-GB'"),
         level = tr!(lang, "Niveau", "Level"),
         rule = tr!(lang, "Règle", "Rule"),
         host = tr!(lang, "Machine", "Host"),

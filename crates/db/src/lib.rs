@@ -211,4 +211,18 @@ impl DetectionStore for PgDetections {
             .map(|r| r.get::<_, String>(0).into_bytes())
             .collect())
     }
+
+    /// By the primary key (tenant, id): one row read, whatever the count.
+    async fn get(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .with("reading a detection", async |c| {
+                c.query_opt(
+                    "SELECT doc FROM detections WHERE tenant = $1 AND id = $2",
+                    &[&tenant, &id],
+                )
+                .await
+            })
+            .await?;
+        Ok(row.map(|r| r.get::<_, String>(0).into_bytes()))
+    }
 }

@@ -274,6 +274,9 @@ pub struct LoadOptions {
     /// Placeholder values (`--placeholders FILE`, then what the assets
     /// file answers): see [`LoadOptions::engine_config`].
     pub placeholders: Placeholders,
+    /// Rules turned off by their `id` (or `name`): left out like a rule
+    /// below `min_level` (counted as deselected).
+    pub disabled: std::collections::BTreeSet<String>,
 }
 
 impl LoadOptions {

@@ -314,6 +314,13 @@ fn count_documents(text: &str) -> usize {
 }
 
 fn selected(meta: &RuleMeta, opts: &LoadOptions) -> bool {
+    if [&meta.id, &meta.name]
+        .into_iter()
+        .flatten()
+        .any(|k| opts.disabled.contains(k))
+    {
+        return false;
+    }
     if let Some(min) = opts.min_level {
         if meta.level.is_some_and(|l| l < min) {
             return false;

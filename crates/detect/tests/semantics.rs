@@ -563,6 +563,20 @@ fn selection_by_level_and_status() {
 }
 
 #[test]
+fn rules_turned_off_by_id_or_name_are_left_out() {
+    let yaml = "title: A\nid: 5f1a0b4e-0000-4000-8000-00000000000a\nlogsource: {product: windows}\ndetection:\n  sel:\n    A: x\n  condition: sel\n---\ntitle: B\nname: rule_b\nlogsource: {product: windows}\ndetection:\n  sel:\n    A: x\n  condition: sel\n---\ntitle: C\nlogsource: {product: windows}\ndetection:\n  sel:\n    A: x\n  condition: sel\n";
+    let opts = LoadOptions {
+        disabled: ["5f1a0b4e-0000-4000-8000-00000000000a", "rule_b"]
+            .map(String::from)
+            .into(),
+        ..Default::default()
+    };
+    let (set, rep) = load_str(yaml, Path::new("x.yml"), &opts);
+    assert_eq!((set.len(), rep.deselected), (1, 2));
+    assert_eq!(set.metas()[0].title, "C");
+}
+
+#[test]
 fn logsource_mapping_and_field_renames() {
     let e = rule("  sel:\n    Image|endswith: '\\whoami.exe'\n    ParentImage|endswith: '\\w3wp.exe'\n  condition: sel");
     // Sysmon 1

@@ -30,7 +30,7 @@ pub mod timeline;
 
 pub use manifest::Manifest;
 pub use pipeline::{
-    compile_engine, run, Detectors, HuntConfig, HuntError, HuntOutcome, Progress, Quiet,
-    ReadProblems, RuleSource,
+    compile_engine, compile_engine_with_snapshot, run, Detectors, HuntConfig, HuntError,
+    HuntOutcome, Progress, Quiet, ReadProblems, RuleSource,
 };
 pub use timeline::{Detection, DetectionKind, TimelineFormat};

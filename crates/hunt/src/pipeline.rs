@@ -327,6 +327,22 @@ pub fn compile_engine(config: &HuntConfig) -> Result<(Option<Engine>, LoadReport
     Ok((c.engine, c.report))
 }
 
+/// [`compile_engine`], with the SigmaHQ snapshot the rules came from (the
+/// console's page of the rules in force says which).
+pub fn compile_engine_with_snapshot(
+    config: &HuntConfig,
+) -> Result<
+    (
+        Option<Engine>,
+        LoadReport,
+        Option<vigie_rules::sigmahq::SnapshotStatus>,
+    ),
+    HuntError,
+> {
+    let c = compile_rules(config)?;
+    Ok((c.engine, c.report, c.sigmahq))
+}
+
 /// Loads and compiles the rules (nothing when parsing only); compile
 /// failures are merged into the report.
 fn compile_rules(config: &HuntConfig) -> Result<Compiled, HuntError> {

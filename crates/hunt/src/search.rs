@@ -347,8 +347,9 @@ pub enum SearchError {
     Output(#[from] std::io::Error),
 }
 
-/// Whether `event` passes the time and host filters.
-fn passes(config: &SearchConfig, event: &Event) -> bool {
+/// Whether `event` passes the time and host filters (also the
+/// console's search over the stored events: one meaning for both).
+pub fn passes(config: &SearchConfig, event: &Event) -> bool {
     if config.from.is_some() || config.to.is_some() {
         let Some(t) = event.timestamp else {
             return false;

@@ -175,6 +175,19 @@ pub fn render_html_with(scope: &Scope, detections: &[DetectionRow], opts: &Optio
     page::render(scope, detections, opts)
 }
 
+/// Some sections of the report (ids of [`SECTIONS`]), as HTML without
+/// the page around them, for pages that show them in their own frame
+/// with [`style::THEME_CSS`] and [`style::REPORT_CSS`] (the console's
+/// incident pages): one wording and one look for both.
+pub fn render_sections(
+    scope: &Scope,
+    detections: &[DetectionRow],
+    opts: &Options,
+    ids: &[&str],
+) -> String {
+    page::sections(scope, detections, opts, ids)
+}
+
 /// Writes the report for a scope alone (no per-alert rows: the timeline
 /// falls back to the scope's attack steps).
 pub fn write_html(path: impl AsRef<Path>, scope: &Scope) -> io::Result<()> {

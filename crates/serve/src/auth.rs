@@ -51,6 +51,9 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Needs(s) => (Some(s), Some(s)),
         // Shippers' handshake for a token, the console for a person.
         Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
+        Access::Page => (Some(Scope::Read), Some(Scope::Read)),
+        // The role is checked by itself (admin or analyst).
+        Access::Triage => (Some(Scope::Admin), None),
         // The roles are checked by themselves.
         Access::Roles(s, _) => (Some(s), None),
     }
@@ -106,7 +109,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
     let Some((id, session)) = session else {
         let page = match access {
-            Access::Root => true,
+            Access::Root | Access::Page => true,
             Access::Roles(..) => !req.uri().path().starts_with("/api/"),
             _ => false,
         };
@@ -116,6 +119,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         return unauthorized();
     };
     let refused = match access {
+        Access::Triage => !crate::triage::may_triage(session.role),
         Access::Roles(_, roles) => !roles.contains(&session.role),
         _ => session_needs.is_some_and(|s| !role_grants(session.role, s)),
     };

@@ -13,6 +13,7 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+mod admin;
 pub mod alerts;
 mod auth;
 pub mod crisis;
@@ -21,10 +22,15 @@ pub mod file;
 pub mod health;
 pub mod live;
 mod openapi;
+pub mod pages;
 pub mod retrohunt;
+mod rules;
+pub mod search;
 pub mod syslog;
+mod system;
 pub mod tls;
 pub mod tokens;
+pub mod triage;
 pub mod worker;
 
 /// The HTTP method of a route in [`ROUTES`].
@@ -262,6 +268,12 @@ pub enum Access {
     /// `/`: the Elasticsearch handshake for an ingest token, the console
     /// for a session that reads; a browser without either goes to `/login`.
     Root,
+    /// A page of the console: as `Needs(Read)`, and a browser without a
+    /// session goes to `/login`.
+    Page,
+    /// Triage (status, assignee, comment, false-positive filters): an
+    /// `admin` token, or a session of role `admin` or `analyst`.
+    Triage,
     /// A token of this scope, or a session of one of these roles (the
     /// crisis cell's routes: see [`crisis`]); a browser without a session
     /// asking for a page goes to `/login`.
@@ -295,6 +307,49 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
+    // The console's pages of the incident and its triage (pages.rs,
+    // triage.rs).
+    (Method::GET, "/incidents", Access::Page),
+    (Method::GET, "/incidents/table", Access::Page),
+    (Method::GET, "/incidents/{id}", Access::Page),
+    (Method::GET, "/detections/{id}", Access::Page),
+    (Method::GET, "/filters", Access::Page),
+    (Method::GET, "/rules", Access::Page),
+    (Method::GET, "/api/v1/rules", Access::Needs(Scope::Read)),
+    (
+        Method::POST,
+        "/api/v1/rules/{rule}/switch",
+        Access::Needs(Scope::Admin),
+    ),
+    (
+        Method::POST,
+        "/api/v1/rules/update",
+        Access::Needs(Scope::Admin),
+    ),
+    (Method::GET, "/sources", Access::Page),
+    (Method::GET, "/audit", Access::Needs(Scope::Admin)),
+    (
+        Method::GET,
+        "/api/v1/detections/{id}",
+        Access::Needs(Scope::Read),
+    ),
+    (Method::GET, "/api/v1/triage", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/triage", Access::Triage),
+    (Method::GET, "/api/v1/filters", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/filters/{id}", Access::Triage),
+    (Method::POST, "/api/v1/filters/{id}/remove", Access::Triage),
+    (Method::GET, "/search", Access::Page),
+    (Method::GET, "/api/v1/search", Access::Needs(Scope::Read)),
+    (Method::GET, "/api/v1/searches", Access::Needs(Scope::Read)),
+    (Method::POST, "/api/v1/searches", Access::Triage),
+    (Method::POST, "/api/v1/searches/{id}/remove", Access::Triage),
+    (Method::GET, "/tokens", Access::Needs(Scope::Admin)),
+    (Method::GET, "/api/v1/tokens", Access::Needs(Scope::Admin)),
+    (
+        Method::POST,
+        "/api/v1/tokens/{id}/revoke",
+        Access::Needs(Scope::Admin),
+    ),
     (
         Method::POST,
         "/api/v1/retrohunt",
@@ -373,6 +428,18 @@ pub(crate) struct AppState {
     busy: AtomicU64,
     /// The console (accounts, sessions, audit log).
     pub(crate) console: Arc<vigie_console::Console>,
+    /// The judging in force (swapped when a false-positive filter
+    /// changes the rules).
+    pub(crate) judging: Arc<worker::Current>,
+    /// Triage: status, assignee, comments, false-positive filters.
+    pub(crate) triage: Arc<dyn vigie_store::triage::TriageStore>,
+    /// Held while the rules change (one rebuild at a time).
+    pub(crate) rules_change: tokio::sync::Mutex<()>,
+    /// What the last compilation of the rules said (swapped with the
+    /// engine).
+    pub(crate) rules: std::sync::RwLock<Arc<rules::Loaded>>,
+    /// Held while an event search reads the log (one at a time).
+    pub(crate) searching: tokio::sync::Mutex<()>,
     /// The crisis cell's journal (statuses set by hand, notices).
     pub(crate) crisis: crisis::Cell,
     /// Bodies being inflated and checked at once: each may take
@@ -456,16 +523,17 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             (Some(log.clone()), Arc::new(log))
         }
     };
-    let (engine, report) = {
-        let hunt = config.hunt.clone();
-        tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
-            .await
-            .map_err(|e| ServeError::Tokens(e.to_string()))??
-    };
-    if !report.failures.is_empty() {
+    let triage: Arc<dyn vigie_store::triage::TriageStore> =
+        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
+    // With the console's false-positive filters applied and the rules
+    // turned off left out.
+    let (engine, loaded) = rules::compile(&config.data, config.hunt.clone(), &*triage)
+        .await
+        .map_err(ServeError::Config)?;
+    if !loaded.report.failures.is_empty() {
         eprintln!(
-            "vigie serve: {} rule(s) not loaded (see `vigie rules check`)",
-            report.failures.len()
+            "vigie serve: {} rule(s) not loaded (see `vigie rules check` or /rules)",
+            loaded.report.failures.len()
         );
     }
     let detections: Arc<dyn DetectionStore> = match &config.db {
@@ -504,11 +572,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         matcher
     });
     let engine = Arc::new(engine);
-    let judging = Arc::new(worker::Judging {
+    let judging = Arc::new(worker::Current::new(Arc::new(worker::Judging {
         engine: engine.clone(),
         indicators,
         read: config.hunt.read.clone(),
-    });
+    })));
     let live = Arc::new(live::LiveScope::new(
         assets,
         engine.clone(),
@@ -532,7 +600,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     if config.role.detects() {
         tokio::spawn(worker::run(
             log.clone(),
-            judging,
+            judging.clone(),
             detections.clone(),
             progress.clone(),
             live.clone(),
@@ -592,6 +660,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     }
     let state = Arc::new(AppState {
         console: console.clone(),
+        judging,
+        triage,
+        rules_change: tokio::sync::Mutex::new(()),
+        rules: std::sync::RwLock::new(Arc::new(loaded)),
+        searching: tokio::sync::Mutex::new(()),
         crisis: crisis::Cell::new(Arc::new(journal)),
         config,
         log,
@@ -718,6 +791,31 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
                 },
             ),
             (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            (_, "/incidents") => get(pages::incidents),
+            (_, "/incidents/table") => get(pages::incidents_fragment),
+            (_, "/incidents/{id}") => get(pages::incident),
+            (_, "/detections/{id}") => get(pages::detection),
+            (_, "/filters") => get(pages::filters),
+            (_, "/rules") => get(rules::page),
+            (_, "/api/v1/rules") => get(rules::api),
+            (_, "/api/v1/rules/{rule}/switch") => post(rules::switch),
+            (_, "/api/v1/rules/update") => post(rules::update),
+            (_, "/sources") => get(system::sources),
+            (_, "/audit") => get(system::audit),
+            (_, "/api/v1/detections/{id}") => get(pages::detection_json),
+            (Method::GET, "/api/v1/triage") => get(triage::list),
+            (Method::POST, "/api/v1/triage") => post(triage::post),
+            (_, "/api/v1/filters") => get(triage::filters),
+            (_, "/api/v1/filters/{id}") => post(triage::edit),
+            (_, "/api/v1/filters/{id}/remove") => post(triage::remove),
+            (_, "/search") => get(search::page),
+            (_, "/api/v1/search") => get(search::api),
+            (Method::GET, "/api/v1/searches") => get(search::saved),
+            (Method::POST, "/api/v1/searches") => post(search::save),
+            (_, "/api/v1/searches/{id}/remove") => post(search::remove),
+            (_, "/tokens") => get(admin::page),
+            (_, "/api/v1/tokens") => get(admin::list),
+            (_, "/api/v1/tokens/{id}/revoke") => post(admin::revoke),
             (Method::GET, "/api/v1/services") => get(crisis::list),
             (_, "/api/v1/services/{id}/status") => post(crisis::set_status),
             (Method::GET, "/api/v1/notices") => get(crisis::notices),

@@ -44,6 +44,57 @@ fn summary(method: &str, path: &str) -> &'static str {
         }
         ("GET", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, for shippers",
         ("PUT", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, acknowledged",
+        ("GET", "/incidents") => "The console's incidents page, the answer at the top (HTML)",
+        ("GET", "/incidents/table") => {
+            "The incidents table alone, with an ETag: what the page polls for live updates (HTML)"
+        }
+        ("GET", "/incidents/{id}") => "One incident by its live id (HTML)",
+        ("GET", "/detections/{id}") => {
+            "One detection: the raw event read back from the event log, the matched fields, triage (HTML)"
+        }
+        ("GET", "/filters") => "The false-positive filters, every version, editable (HTML)",
+        ("GET", "/api/v1/detections/{id}") => {
+            "One detection with its raw event read back from the event log and its triage"
+        }
+        ("GET", "/api/v1/triage") => "Triage of the tenant: status, assignee, history per target",
+        ("POST", "/api/v1/triage") => {
+            "Triage a detection or incident: status, assignee, comment; false_positive makes a filter"
+        }
+        ("GET", "/api/v1/filters") => "False-positive filters (Sigma), every version",
+        ("POST", "/api/v1/filters/{id}") => "A new version of a filter, applied at once",
+        ("POST", "/api/v1/filters/{id}/remove") => "Stop applying a filter (its versions stay)",
+        ("GET", "/rules") => {
+            "The rules in force (searchable), those not loaded with why, those turned off (HTML)"
+        }
+        ("GET", "/api/v1/rules") => {
+            "Every rule in force, the failures with their reason, the rules turned off, the SigmaHQ snapshot"
+        }
+        ("POST", "/api/v1/rules/{rule}/switch") => {
+            "Turn a rule off or on again for new events: enabled, reason (admin; audited)"
+        }
+        ("POST", "/api/v1/rules/update") => {
+            "Update the installed SigmaHQ rules to the latest release and apply them (admin; audited)"
+        }
+        ("GET", "/sources") => {
+            "What arrives per listener, host and channel, the silent ones first, and the coverage (HTML)"
+        }
+        ("GET", "/audit") => {
+            "The audit log's latest entries and whether its hash chain holds (HTML, admin)"
+        }
+        ("GET", "/search") => "The console's event search, with saved searches (HTML)",
+        ("GET", "/api/v1/search") => {
+            "Search the stored events: q (vigie search's language), from, to, host, limit (at most 1,000; 10 s of reading at most)"
+        }
+        ("GET", "/api/v1/searches") => "Saved searches of the tenant",
+        ("POST", "/api/v1/searches") => "Save a search: name, query, from, to, host",
+        ("POST", "/api/v1/searches/{id}/remove") => "Remove a saved search",
+        ("GET", "/tokens") => "The API tokens, each revocable (HTML, admin)",
+        ("GET", "/api/v1/tokens") => {
+            "The API tokens: id, name, scope, tenant, created, revoked (never the token; admin)"
+        }
+        ("POST", "/api/v1/tokens/{id}/revoke") => {
+            "Revoke a token: it opens nothing from the next request on (admin)"
+        }
         ("GET", "/api/v1/services") => {
             "The service board: each service's derived status and why, the status in force, its history (who, when, why)"
         }
@@ -87,6 +138,8 @@ fn security(access: Access) -> (Value, String) {
             any,
             "scope ingest (shippers), or a session of any role but communication (console)".into(),
         ),
+        Access::Page => (any, "scope read, or any role but communication".into()),
+        Access::Triage => (any, "scope admin, or role admin or analyst".into()),
         Access::Roles(s, roles) => {
             let scope = match s {
                 crate::tokens::Scope::Ingest => "ingest",

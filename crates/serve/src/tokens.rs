@@ -49,6 +49,38 @@ pub struct TokenRecord {
     pub tenant: String,
     pub sha256: String,
     pub created: String,
+    /// When and by whom it was revoked: then it opens nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revoked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub time: String,
+    pub by: String,
+}
+
+impl TokenRecord {
+    /// How a token is named in listings and revoked: the first 12 hex
+    /// digits of its hash (names need not be unique; the hash of a token
+    /// gives nothing of the token).
+    pub fn id(&self) -> &str {
+        self.sha256.get(..12).unwrap_or(&self.sha256)
+    }
+}
+
+/// Orders the writers of `tokens.jsonl` (`vigie token create|revoke`,
+/// the server's revocation): a revocation rewrites the file whole, and
+/// must not lose a token created meanwhile.
+fn locked(data: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::create_dir_all(data)?;
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data.join("tokens.lock"))?;
+    f.lock()?;
+    Ok(f)
 }
 
 fn file(data: &Path) -> PathBuf {
@@ -77,7 +109,9 @@ pub fn create(data: &Path, name: &str, scope: Scope, tenant: &str) -> std::io::R
         tenant: tenant.to_string(),
         sha256: digest(&token),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        revoked: None,
     };
+    let _lock = locked(data)?;
     let mut line = serde_json::to_string(&record).expect("a token record serialises");
     line.push('\n');
     let mut f = OpenOptions::new()
@@ -121,11 +155,67 @@ impl Tokens {
         self.records.is_empty()
     }
 
-    /// The record of `token`, if it is one of ours.
+    /// The record of `token`, if it is one of ours and not revoked.
     pub fn check(&self, token: &str) -> Option<&TokenRecord> {
         let d = digest(token);
-        self.records.iter().find(|r| r.sha256 == d)
+        self.records
+            .iter()
+            .find(|r| r.sha256 == d && r.revoked.is_none())
     }
+
+    /// Every token, revoked ones included (their records stay).
+    pub fn records(&self) -> &[TokenRecord] {
+        &self.records
+    }
+}
+
+/// Why a token could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("no token {0} (see `vigie token list`)")]
+    Unknown(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Revokes the token whose id ([`TokenRecord::id`]) is `id`: kept, marked
+/// revoked with when and by whom; the file rewritten whole (temporary
+/// file, sync, rename). Revoking a revoked token changes nothing. The
+/// server reads the file again at its next request: the token opens
+/// nothing from then on.
+pub fn revoke(data: &Path, id: &str, by: &str) -> Result<TokenRecord, RevokeError> {
+    let store = |e: std::io::Error| RevokeError::Store(format!("{}: {e}", file(data).display()));
+    let _lock = locked(data).map_err(store)?;
+    let mut tokens = Tokens::load(data).map_err(RevokeError::Store)?;
+    let Some(r) = tokens
+        .records
+        .iter_mut()
+        .find(|r| r.id() == id && id.len() == 12)
+    else {
+        return Err(RevokeError::Unknown(id.to_string()));
+    };
+    if r.revoked.is_none() {
+        r.revoked = Some(Revoked {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            by: by.to_string(),
+        });
+    }
+    let revoked = r.clone();
+    let mut text = String::new();
+    for r in &tokens.records {
+        text.push_str(&serde_json::to_string(r).expect("a token record serialises"));
+        text.push('\n');
+    }
+    let tmp = data.join("tokens.jsonl.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(store)?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(store)?;
+    std::fs::rename(&tmp, file(data)).map_err(store)?;
+    std::fs::File::open(data)
+        .and_then(|d| d.sync_all())
+        .map_err(store)?;
+    Ok(revoked)
 }
 
 /// The tokens, re-read when `tokens.jsonl` changes: a token created with
@@ -162,5 +252,32 @@ impl Live {
             }
         }
         c.1.check(token).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_token_opens_nothing_and_stays_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = create(dir.path(), "winlogbeat", Scope::Ingest, "default").unwrap();
+        let b = create(dir.path(), "winlogbeat", Scope::Read, "default").unwrap();
+        let t = Tokens::load(dir.path()).unwrap();
+        let id = t.check(&a).unwrap().id().to_string();
+        assert!(matches!(
+            revoke(dir.path(), "nope", "anne"),
+            Err(RevokeError::Unknown(_))
+        ));
+        let r = revoke(dir.path(), &id, "anne").unwrap();
+        assert_eq!(r.revoked.as_ref().unwrap().by, "anne");
+        let t = Tokens::load(dir.path()).unwrap();
+        assert!(t.check(&a).is_none(), "revoked");
+        assert!(t.check(&b).is_some(), "the other still opens");
+        assert_eq!(t.records().len(), 2, "the record stays");
+        // Again: nothing changes, the first revocation stands.
+        let again = revoke(dir.path(), &id, "bob").unwrap();
+        assert_eq!(again.revoked.unwrap().by, "anne");
     }
 }

@@ -54,6 +54,10 @@ pub struct StoredDetection {
     pub detected: String,
     /// The event as it arrived.
     pub event: serde_json::Value,
+    /// Why it matched: each selection's field and the value that matched
+    /// (the console shows them beside the raw event).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<vigie_detect::MatchedField>,
 }
 
 /// The detections, kept in `detections.jsonl` (appended and synced),
@@ -162,6 +166,21 @@ impl Detections {
         by.get(tenant).copied().unwrap_or(0)
     }
 
+    /// The stored line of detection `id` of `tenant`: lines are found by
+    /// their id's text before any is parsed (a page of one detection reads
+    /// the file once, parsing one line).
+    pub fn get(&self, tenant: &str, id: &str) -> Option<String> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let needle = format!("\"id\":{}", serde_json::to_string(id).ok()?);
+        text.lines()
+            .filter(|l| l.contains(&needle))
+            .find(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .is_ok_and(|v| v["id"] == id && v["tenant"] == tenant)
+            })
+            .map(str::to_string)
+    }
+
     /// The latest `limit` stored lines of `tenant`, as written, in the
     /// order stored (the newest last): what arrives now is never hidden
     /// behind what came first.
@@ -229,6 +248,16 @@ impl DetectionStore for FileDetections {
         Ok(self.0.count())
     }
 
+    async fn get(&self, tenant: &str, id: &str) -> vigie_store::Result<Option<Vec<u8>>> {
+        let (file, tenant, id) = (self.0.clone(), tenant.to_string(), id.to_string());
+        tokio::task::spawn_blocking(move || file.get(&tenant, &id).map(String::into_bytes))
+            .await
+            .map_err(|e| StoreError::Io {
+                what: format!("{}", self.0.path.display()),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
     async fn latest(&self, tenant: &str, limit: usize) -> vigie_store::Result<Vec<Vec<u8>>> {
         let (file, tenant) = (self.0.clone(), tenant.to_string());
         let listed = tokio::task::spawn_blocking(move || file.latest_lines(&tenant, limit))
@@ -247,6 +276,26 @@ pub struct Judging {
     pub engine: Arc<Option<vigie_detect::Engine>>,
     pub indicators: Option<Arc<vigie_intel::Matcher>>,
     pub read: vigie_source::ReadOptions,
+}
+
+/// The judging in force, replaced whole when the rules change (a
+/// false-positive filter made in the console): each batch is judged by
+/// one engine from start to end, and the next batch by the new one,
+/// without a restart.
+pub struct Current(std::sync::RwLock<Arc<Judging>>);
+
+impl Current {
+    pub fn new(judging: Arc<Judging>) -> Current {
+        Current(std::sync::RwLock::new(judging))
+    }
+
+    pub fn get(&self) -> Arc<Judging> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, judging: Arc<Judging>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = judging;
+    }
 }
 
 impl Judging {
@@ -587,6 +636,7 @@ fn judge_request(
                 received: received_at.clone(),
                 detected: detected_at.clone(),
                 event: raw.clone(),
+                matched: m.matched.clone(),
             });
         }
     }
@@ -670,14 +720,14 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
 /// Runs for ever: consume, judge, store, commit.
 pub async fn run(
     log: Arc<dyn EventLog>,
-    judging: Arc<Judging>,
+    judging: Arc<Current>,
     detections: Arc<dyn DetectionStore>,
     progress: Arc<Progress>,
     live: Arc<LiveScope>,
     health: Arc<Health>,
 ) {
     let seen = Arc::new(Seen::default());
-    if replay(log.as_ref(), &judging, &seen, &live, &health).await {
+    if replay(log.as_ref(), &judging.get(), &seen, &live, &health).await {
         live.rebuilt.store(true, Ordering::Release);
     } else {
         // Never an answer from part of the events: the scope stays
@@ -696,7 +746,7 @@ pub async fn run(
         let Some(last) = batch.last().map(|d| d.position) else {
             continue;
         };
-        let (judging2, progress2, live2) = (judging.clone(), progress.clone(), live.clone());
+        let (judging2, progress2, live2) = (judging.get(), progress.clone(), live.clone());
         let (seen2, health2) = (seen.clone(), health.clone());
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
@@ -777,6 +827,7 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
             "first": stamp(c.first),
             "last": stamp(c.last),
         }),
+        matched: Vec::new(),
     }
 }
 

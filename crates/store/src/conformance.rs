@@ -158,6 +158,15 @@ pub async fn detection_store(store: &dyn DetectionStore) {
     assert!(b[0].contains("\"b1\""));
     assert!(store.latest("mairie-c", 10).await.unwrap().is_empty());
     assert!(store.latest("mairie-a", 0).await.unwrap().is_empty());
+    // One detection by its id, only in its own tenant.
+    let one = store
+        .get("mairie-a", "a2")
+        .await
+        .unwrap()
+        .map(|d| text(vec![d]));
+    assert!(one.is_some_and(|d| d[0].contains("\"a2\"")));
+    assert!(store.get("mairie-b", "a2").await.unwrap().is_none());
+    assert!(store.get("mairie-a", "zz").await.unwrap().is_none());
     // A document with any text in it is kept as it is.
     let odd = DetectionDoc {
         id: "odd".into(),

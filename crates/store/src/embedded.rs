@@ -601,6 +601,24 @@ impl EventLog for FileLog {
         Ok(self.inner.durable.load(Ordering::Acquire))
     }
 
+    async fn read_at(&self, position: Position) -> Result<Option<Delivery>> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let durable = inner.durable.load(Ordering::Acquire);
+            if position.0 >= durable {
+                return Ok(None);
+            }
+            let mut r = Reader::at(&inner.events, position.0, durable)?;
+            // A reader starts at the oldest position kept: one removed by
+            // retention is not given in its place.
+            Ok(r.read(&inner.events, 1, durable)?
+                .into_iter()
+                .next()
+                .filter(|d| d.position == position))
+        })
+        .await
+    }
+
     async fn release(&self, consumer: &str) -> Result<()> {
         check_consumer(consumer)?;
         let mut readers = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
@@ -619,6 +637,32 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event is read back by its position, as it arrived, across
+    /// frames and segments; a position not held is `None`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_is_read_back_by_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = FileLog::open(dir.path(), 256).unwrap();
+        for b in 0..5u8 {
+            let batch = IngestBatch {
+                tenant: "default".into(),
+                source: "t".into(),
+                received: b as i64,
+                events: (0..3u8)
+                    .map(|i| format!("{{\"n\":{}}}", b * 3 + i).into_bytes())
+                    .collect(),
+            };
+            log.append(batch).await.unwrap();
+        }
+        for p in [0u64, 4, 7, 14] {
+            let d = log.read_at(Position(p)).await.unwrap().unwrap();
+            assert_eq!(d.position, Position(p));
+            assert_eq!(d.event, format!("{{\"n\":{p}}}").into_bytes());
+            assert_eq!(d.received, (p / 3) as i64);
+        }
+        assert!(log.read_at(Position(15)).await.unwrap().is_none());
+    }
 
     /// `/dev/full` is a real file whose writes fail (no space) and which
     /// cannot be cut (`ftruncate` on a device): an append that fails and

@@ -15,6 +15,8 @@
 //!   they are durable, and keeps each id once (a redelivered event's
 //!   detection is the same id, stored once); reads name their tenant.
 //!
+//! * [`triage::TriageStore`]: the console's triage (status, assignee,
+//!   comments, false-positive filters), an append-only history.
 //! * [`crisis::CrisisJournal`]: the crisis cell's service statuses and
 //!   public notices, an append-only journal.
 //!
@@ -27,6 +29,7 @@ pub mod conformance;
 pub mod crisis;
 pub mod embedded;
 pub mod ids;
+pub mod triage;
 
 use std::time::Duration;
 
@@ -150,6 +153,14 @@ pub trait EventLog: Send + Sync {
     /// stays): a one-off reader (a retro-hunt, a replay) releases what
     /// it held once done.
     async fn release(&self, consumer: &str) -> Result<()>;
+    /// The event kept at `position`, as it arrived (the console shows a
+    /// detection's raw event from here: the evidence, not a copy).
+    /// `None` when the log does not hold it (removed by retention, not
+    /// durable yet) or the backend cannot read by position.
+    async fn read_at(&self, position: Position) -> Result<Option<Delivery>> {
+        let _ = position;
+        Ok(None)
+    }
 }
 
 /// One detection as kept: its deterministic id ([`ids`]), its tenant, and
@@ -175,6 +186,20 @@ pub trait DetectionStore: Send + Sync {
     async fn count_all(&self) -> Result<u64>;
     /// The latest `limit` documents of `tenant`, oldest first.
     async fn latest(&self, tenant: &str, limit: usize) -> Result<Vec<Vec<u8>>>;
+    /// The document of detection `id` of `tenant`, if kept (the console's
+    /// page of one detection). A backend with an index by id answers
+    /// directly; this default looks among the latest 100,000.
+    async fn get(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        #[derive(serde::Deserialize)]
+        struct Id<'a> {
+            #[serde(borrow)]
+            id: std::borrow::Cow<'a, str>,
+        }
+        let docs = self.latest(tenant, 100_000).await?;
+        Ok(docs
+            .into_iter()
+            .find(|d| serde_json::from_slice::<Id>(d).is_ok_and(|d| d.id == id)))
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 pub mod server;
-pub mod web;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -52,6 +52,42 @@ fn css() -> String {
     format!("{}\n{}", style::THEME_CSS, style::REPORT_CSS)
 }
 
+/// The sections named by `ids` (ids of [`SECTIONS`], shown in that
+/// order), without the page around them: the console shows an incident
+/// with the report's own sections, words and look.
+pub(crate) fn sections(
+    scope: &Scope,
+    alerts: &[DetectionRow],
+    opts: &Options,
+    ids: &[&str],
+) -> String {
+    let t = &Voice::new(opts.lang, opts.zone);
+    let steps = attack_steps(scope);
+    let rows = tactic_rows(&steps, scope.entry_point.as_ref(), t);
+    let max = opts.max_table_rows;
+    let mut body = String::with_capacity(64 * 1024);
+    for id in SECTIONS.iter().filter(|s| ids.contains(s)) {
+        match *id {
+            "answer" => answer(&mut body, scope, &verdict::assess(scope, None, t), t),
+            "progression" => progression_section(&mut body, scope, &rows, t, max),
+            "timeline" => timeline_section(&mut body, &steps, &rows, alerts, t),
+            "graph" => graph_section(&mut body, scope, t, max),
+            "hosts" => hosts_section(&mut body, scope, t, max),
+            "accounts" => accounts_section(&mut body, scope, t, max),
+            "services" => services_section(&mut body, scope, t, max),
+            "zones" => zones_section(&mut body, scope, t, max),
+            "data" => data_section(&mut body, scope, t, max),
+            "containment" => containment_section(&mut body, scope, t, max),
+            "coverage" => coverage_section(&mut body, scope, t, max),
+            "detections" => {
+                detections_section(&mut body, scope, alerts, t, opts.max_detection_rows, max)
+            }
+            _ => artifacts_section(&mut body, scope, t, max),
+        }
+    }
+    body
+}
+
 pub(crate) fn render(scope: &Scope, alerts: &[DetectionRow], opts: &Options) -> String {
     let t = &Voice::new(opts.lang, opts.zone);
     let steps = attack_steps(scope);

@@ -18,45 +18,17 @@ use vigie_report::html::escape as esc;
 use super::{board, current, PUBLISHERS, STATUS_SETTERS};
 use crate::Shared;
 
-const STYLE: &str = "
-:root{color-scheme:light;--ink:#14213d;--mute:#44506a;--line:#c9d1e0;--accent:#0b4f9c}
-*{box-sizing:border-box}
-body{margin:0;font:1rem/1.5 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--ink);background:#f6f8fb}
-header{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center;justify-content:space-between;background:var(--ink);color:#fff;padding:.6rem 1rem}
-header a{color:#fff}
-main{max-width:72rem;margin:0 auto;padding:1rem}
-h1{font-size:1.5rem}
-nav ul{list-style:none;display:flex;flex-wrap:wrap;gap:1rem;padding:0;margin:0}
-table{width:100%;border-collapse:collapse;background:#fff}
-th,td{text-align:left;padding:.45rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-.badge{display:inline-block;padding:.05rem .45rem;border-radius:.3rem;border:1px solid var(--mute);font-weight:600;white-space:nowrap}
-.s-operational{background:#e3f4e8}.s-degraded,.s-maintenance{background:#fff4d6}.s-unknown{background:#eceff4}.s-partial_outage{background:#ffe3cc}.s-major_outage{background:#fbdcdc}
-.hint{color:var(--mute);font-size:.95rem}
-label{display:block;font-weight:600;margin:.5rem 0 .2rem}
-input,select,textarea{font:inherit;padding:.45rem;border:1px solid var(--mute);border-radius:.3rem;width:100%;max-width:40rem}
-textarea{min-height:7rem}
-button{font:inherit;font-weight:600;margin-top:.6rem;padding:.5rem .9rem;border:0;border-radius:.3rem;background:var(--accent);color:#fff;cursor:pointer}
-header button{background:#fff;color:var(--ink);margin:0}
-input:focus,select:focus,textarea:focus,button:focus,a:focus,summary:focus{outline:3px solid #ffbf47;outline-offset:2px}
-.card{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:1rem 0}
-@media (max-width:48rem){thead{display:none}tr{display:block;border-bottom:2px solid var(--line)}td{display:block;border:0;padding:.15rem .5rem}}
-";
-
-/// A page with the console's headers: no script at all, styles by nonce,
-/// forms to this server only.
-fn html_page(html: String, nonce: &str) -> Response {
-    super::with_headers(
-        html,
-        "text/html; charset=utf-8",
-        &format!(
-            "default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+/// The console's frame (navigation, who, sign out, the other language)
+/// around `body`, for a person; a token gets 403 (these pages are for
+/// people signed in: the API serves scripts).
+fn framed(p: &Principal, lang: Lang, path: &str, title: &str, body: &str) -> Response {
+    match session(p) {
+        Some(s) => vigie_console::pages::frame(s, lang, path, title, body, None),
+        None => crate::error(
+            axum::http::StatusCode::FORBIDDEN,
+            "the console's pages are for people signed in; scripts use /api/v1/services and /api/v1/notices",
         ),
-        "no-store",
-    )
-}
-
-fn nonce() -> String {
-    vigie_console::sessions::random_token()
+    }
 }
 
 fn session(p: &Principal) -> Option<&Session> {
@@ -66,76 +38,19 @@ fn session(p: &Principal) -> Option<&Session> {
     }
 }
 
-/// The frame: header with who and sign-out, navigation, `body`.
-fn frame(lang: Lang, title: &str, who: Option<&Session>, body: &str) -> Response {
-    let n = nonce();
-    let q = match lang {
-        Lang::Fr => "",
-        Lang::En => "?lang=en",
-    };
-    let (who_html, logout) = match who {
-        Some(s) => (
-            format!(
-                "<span id=\"who\">{} — {}</span>",
-                esc(&s.user),
-                esc(s.role.name(lang))
-            ),
-            format!(
-                "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form>",
-                esc(&s.csrf),
-                lang.pick("Se déconnecter", "Sign out")
-            ),
-        ),
-        None => (String::new(), String::new()),
-    };
-    let other = lang.pick(("en", "English"), ("fr", "Français"));
-    let html = format!(
-        "<!doctype html>
-<html lang=\"{code}\"><head><meta charset=\"utf-8\">
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
-<title>Vigie — {title}</title><style nonce=\"{n}\">{STYLE}</style></head>
-<body>
-<header><strong>Vigie</strong>{who_html}{logout}</header>
-<main>
-<nav aria-label=\"{navl}\"><ul>
-<li><a href=\"/{q}\">{det}</a></li>
-<li><a href=\"/crisis{q}\">{board}</a></li>
-<li><a href=\"/crisis/notices{q}\">{notices}</a></li>
-<li><a href=\"/status{q}\">{public}</a></li>
-<li><a href=\"?lang={oc}\" lang=\"{oc}\">{on}</a></li>
-</ul></nav>
-<h1>{title}</h1>
-{body}
-</main></body></html>",
-        code = lang.code(),
-        title = esc(title),
-        navl = lang.pick("Cellule de crise", "Crisis cell"),
-        det = lang.pick("Détections", "Detections"),
-        board = lang.pick("Services", "Services"),
-        notices = lang.pick("Avis aux habitants", "Notices to residents"),
-        public = lang.pick("Page publique", "Public page"),
-        oc = other.0,
-        on = other.1,
-    );
-    html_page(html, &n)
-}
-
+/// A status as a pill of the report's status language.
 fn badge(lang: Lang, s: Status) -> String {
-    format!(
-        "<span class=\"badge s-{}\">{}</span>",
-        s.key(),
-        esc(s.label(lang))
-    )
+    let tone = match s {
+        Status::Operational => "tone-green",
+        Status::Degraded | Status::Maintenance => "tone-amber",
+        Status::PartialOutage | Status::MajorOutage => "tone-red",
+        Status::Unknown => "tone-grey",
+    };
+    format!("<span class=\"pill {tone}\">{}</span>", esc(s.label(lang)))
 }
 
 fn when(t: vigie_event::Timestamp) -> String {
-    let z = vigie_lang::Zone::paris();
-    format!(
-        "<time datetime=\"{}\" title=\"{}\">{}</time>",
-        esc(&t.to_rfc3339()),
-        esc(&vigie_lang::Zone::Utc.format(t, vigie_lang::Precision::Second)),
-        esc(&z.format(t, vigie_lang::Precision::Minute))
-    )
+    vigie_console::pages::time_of(t)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +59,13 @@ pub(crate) struct PageQuery {
     template: Option<String>,
     service: Option<String>,
     incident: Option<String>,
+}
+
+fn with_lang_query(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "",
+        Lang::En => "?lang=en",
+    }
 }
 
 fn lang_of(q: &PageQuery, headers: &HeaderMap) -> Lang {
@@ -169,7 +91,7 @@ pub(crate) async fn board_page(
     let csrf = who.map(|s| s.csrf.clone()).unwrap_or_default();
     let mut h = String::new();
     h.push_str(&format!(
-        "<p class=\"hint\">{}</p>\n",
+        "<p class=\"small\">{}</p>\n",
         tr!(
             lang,
             "Chaque service du fichier des actifs, avec l'état que Vigie déduit du périmètre de l'incident ({} événements observés) et l'état en vigueur. La cellule de crise peut changer un état, avec un motif ; chaque changement est gardé avec son auteur et son heure, et publié sur la page publique.",
@@ -197,10 +119,14 @@ pub(crate) async fn board_page(
         row(&mut h, lang, i, e, may_set, &csrf);
     }
     h.push_str("</tbody></table>\n");
-    frame(
+    framed(
+        &p,
         lang,
-        lang.pick("État des services", "Service status"),
-        who,
+        &format!("/crisis{}", with_lang_query(lang)),
+        lang.pick(
+            "Cellule de crise : état des services",
+            "Crisis cell: service status",
+        ),
         &h,
     )
 }
@@ -232,7 +158,7 @@ fn row(
         esc(&service_name(lang, e)),
         esc(&e.service),
         if e.internal {
-            format!(" <span class=\"hint\">({})</span>", lang.pick("interne", "internal"))
+            format!(" <span class=\"small\">({})</span>", lang.pick("interne", "internal"))
         } else {
             String::new()
         }
@@ -241,7 +167,7 @@ fn row(
     h.push_str(&format!("<td>{}", badge(lang, e.status)));
     if let Some(o) = &e.overridden {
         h.push_str(&format!(
-            "<br><span class=\"hint\">{} {} — {}</span>",
+            "<br><span class=\"small\">{} {} — {}</span>",
             esc(&o.author),
             when(o.at),
             esc(&o.reason)
@@ -273,14 +199,14 @@ fn row(
             ));
         }
         h.push_str(&format!(
-            "</select>\n<label for=\"{id}-reason\">{}</label><input id=\"{id}-reason\" name=\"reason\" required maxlength=\"2000\">\n<button type=\"submit\">{}</button></form>",
+            "</select>\n<label for=\"{id}-reason\">{}</label><input id=\"{id}-reason\" name=\"reason\" type=\"text\" required maxlength=\"2000\">\n<button type=\"submit\">{}</button></form>",
             lang.pick("Motif (obligatoire)", "Reason (required)"),
             lang.pick("Changer l'état", "Change the status"),
         ));
     }
     h.push_str("</td>");
     h.push_str(&format!(
-        "<td>{}<br><span class=\"hint\">{}</span></td>",
+        "<td>{}<br><span class=\"small\">{}</span></td>",
         badge(lang, e.derived.status),
         esc(&e.derived.reason)
     ));
@@ -399,7 +325,7 @@ pub(crate) async fn notices_page(
             ));
         }
         h.push_str(&format!(
-            "</select>\n<label for=\"title\">{}</label><input id=\"title\" name=\"title\" maxlength=\"200\">\n<label for=\"phase\">{}</label><select id=\"phase\" name=\"phase\">",
+            "</select>\n<label for=\"title\">{}</label><input id=\"title\" name=\"title\" type=\"text\" maxlength=\"200\">\n<label for=\"phase\">{}</label><select id=\"phase\" name=\"phase\">",
             lang.pick("Titre d'un nouvel incident", "Title of a new incident"),
             lang.pick("Phase", "Phase"),
         ));
@@ -411,7 +337,7 @@ pub(crate) async fn notices_page(
             ));
         }
         h.push_str(&format!(
-            "</select>\n<label for=\"text\">{}</label><textarea id=\"text\" name=\"text\" required maxlength=\"5000\">{}</textarea>\n<label for=\"text_en\">{}</label><textarea id=\"text_en\" name=\"text_en\" maxlength=\"5000\">{}</textarea>\n<p class=\"hint\">{}</p><button type=\"submit\">{}</button></form></section>\n",
+            "</select>\n<label for=\"text\">{}</label><textarea id=\"text\" name=\"text\" required maxlength=\"5000\">{}</textarea>\n<label for=\"text_en\">{}</label><textarea id=\"text_en\" name=\"text_en\" maxlength=\"5000\">{}</textarea>\n<p class=\"small\">{}</p><button type=\"submit\">{}</button></form></section>\n",
             lang.pick("Texte (français)", "Text (French)"),
             esc(&text_fr),
             lang.pick("Texte (anglais, facultatif)", "Text (English, optional)"),
@@ -435,7 +361,7 @@ pub(crate) async fn notices_page(
     }
     for n in kept.notices.incidents.iter().rev() {
         h.push_str(&format!(
-            "<article class=\"card notice\" data-id=\"{}\"><h3>{}</h3><p class=\"hint\">{} · {}</p><ol>",
+            "<article class=\"card notice\" data-id=\"{}\"><h3>{}</h3><p class=\"small\">{} · {}</p><ol>",
             esc(&n.id),
             esc(n.title.get(lang == Lang::Fr)),
             esc(&n.id),
@@ -458,10 +384,14 @@ pub(crate) async fn notices_page(
         h.push_str("</ol></article>\n");
     }
     h.push_str("</section>\n");
-    frame(
+    framed(
+        &p,
         lang,
-        lang.pick("Avis aux habitants", "Notices to residents"),
-        who,
+        &format!("/crisis/notices{}", with_lang_query(lang)),
+        lang.pick(
+            "Cellule de crise : avis aux habitants",
+            "Crisis cell: notices to residents",
+        ),
         &h,
     )
 }

@@ -1,0 +1,256 @@
+//! The console's pages about Vigie itself: the sources' health (what
+//! arrives, from where, and which went silent — beside the scope's
+//! coverage of what the events themselves say), and the audit log for
+//! administrators (the latest entries, the chain checked, the export).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use vigie_console::pages::{self as ui, Table};
+use vigie_console::Principal;
+use vigie_lang::tr;
+use vigie_report::html::escape;
+
+use crate::pages::{person, PageQuery};
+use crate::{ReadTenant, Shared};
+
+/// `GET /sources`: per listener and per host and channel, what arrived
+/// and when, the silent ones first; then the scope's coverage.
+pub(crate) async fn sources(
+    State(s): State<Shared>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ReadTenant(tenant): ReadTenant,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match person(&p) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
+    let path = ui::with_lang("/sources", lang);
+    let title = tr!(lang, "Sources", "Sources");
+    let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
+    let silent = health.channels.iter().filter(|c| c.silent).count();
+    let mut body = format!(
+        "<p class=\"intro\" id=\"sources-summary\">{}</p>",
+        escape(&tr!(
+            lang,
+            "{} réception(s), {} canal(aux) de machines ; {} silencieux depuis plus de {} min (une source qui se tait peut être un attaquant qui coupe la journalisation).",
+            "{} listener(s), {} host channel(s); {} silent for more than {} min (a source that goes quiet may be an attacker stopping the logging).",
+            health.senders.len(),
+            health.channels.len(),
+            silent,
+            health.silence_threshold_secs / 60
+        ))
+    );
+    if health.senders.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"note\" role=\"status\">{}</p>",
+            tr!(lang, "Aucun événement reçu pour l'instant : rien n'a pu être analysé (ce n'est pas une absence d'attaque).", "No event received yet: nothing could be analysed (which is not the absence of an attack).")
+        );
+    }
+    let heads = [
+        tr!(lang, "Réception", "Listener"),
+        tr!(lang, "Événements", "Events"),
+        tr!(lang, "Dernier reçu", "Last received"),
+    ];
+    let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+    let mut t = Table::new("senders", &heads);
+    for x in &health.senders {
+        t.row(
+            "sender",
+            &[
+                escape(&x.source),
+                x.events.to_string(),
+                ui::time(Some(&x.last_received)),
+            ],
+        );
+    }
+    let _ = write!(
+        body,
+        "<section class=\"card\"><h2>{}</h2>{}</section>",
+        tr!(lang, "Réceptions", "Listeners"),
+        t.html()
+    );
+    let heads = [
+        tr!(lang, "Machine", "Host"),
+        tr!(lang, "Canal", "Channel"),
+        tr!(lang, "Événements", "Events"),
+        tr!(lang, "Dernier reçu", "Last received"),
+        tr!(lang, "État", "State"),
+    ];
+    let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+    let mut t = Table::new("channels", &heads);
+    let mut channels: Vec<_> = health.channels.iter().collect();
+    channels.sort_by_key(|c| !c.silent);
+    for c in channels {
+        let state = if c.silent {
+            format!(
+                "<span class=\"pill tone-red\">{}</span>",
+                escape(&tr!(
+                    lang,
+                    "silencieux depuis {} min",
+                    "silent for {} min",
+                    c.silent_for_secs / 60
+                ))
+            )
+        } else {
+            format!(
+                "<span class=\"pill tone-green\">{}</span>",
+                tr!(lang, "reçoit", "receiving")
+            )
+        };
+        t.row(
+            if c.silent {
+                "channel silent"
+            } else {
+                "channel"
+            },
+            &[
+                escape(&c.host),
+                escape(&c.channel),
+                c.events.to_string(),
+                ui::time(Some(&c.last_received)),
+                state,
+            ],
+        );
+    }
+    let _ = write!(
+        body,
+        "<section class=\"card\" id=\"channels-section\"><h2>{}</h2>{}</section>",
+        tr!(lang, "Machines et canaux", "Hosts and channels"),
+        t.html()
+    );
+    // What the events themselves say (gaps, cleared logs): the scope's
+    // coverage, as the report words it.
+    if s.live.rebuilt.load(std::sync::atomic::Ordering::Acquire) {
+        let live = s.live.clone();
+        let t = tenant.clone();
+        let scope = tokio::task::spawn_blocking(move || live.scope(&t))
+            .await
+            .ok()
+            .flatten();
+        if let Some(scope) = scope {
+            let opts = vigie_report::Options {
+                lang,
+                zone: ui::zone(),
+                ..Default::default()
+            };
+            body.push_str(&vigie_report::render_sections(
+                &scope,
+                &[],
+                &opts,
+                &["coverage"],
+            ));
+        }
+    }
+    ui::frame(session, lang, &path, &title, &body, None)
+}
+
+/// Entries shown on the audit page, the latest first (the whole log is
+/// the export's).
+const AUDIT_SHOWN: usize = 500;
+
+/// `GET /audit` (administrators): the latest entries, whether the chain
+/// holds, and the export.
+pub(crate) async fn audit(
+    State(s): State<Shared>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let session = match person(&p) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
+    let path = ui::with_lang("/audit", lang);
+    let title = tr!(lang, "Journal d'audit", "Audit log");
+    let file = vigie_console::audit::file(s.console.data());
+    let text = match tokio::fs::read(&file).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return crate::unavailable(&format!("audit log unreadable now: {e}")),
+    };
+    let chain = match vigie_console::audit::verify_bytes(&text) {
+        Ok(n) => format!(
+            "<p class=\"pill tone-green\" id=\"audit-chain\">{}</p>",
+            escape(&tr!(
+                lang,
+                "{} entrée(s) ; la chaîne d'empreintes est intacte (aucune ligne retirée ni modifiée).",
+                "{} entries; the hash chain holds (no line removed or changed).",
+                n
+            ))
+        ),
+        Err(b) => format!(
+            "<p class=\"pill tone-red\" id=\"audit-chain\" role=\"alert\">{}</p>",
+            escape(&tr!(
+                lang,
+                "La chaîne d'empreintes est rompue à la ligne {} : {}. Exportez le journal et conservez-le comme preuve.",
+                "The hash chain breaks at line {}: {}. Export the log and keep it as evidence.",
+                b.line,
+                b.reason
+            ))
+        ),
+    };
+    let entries: Vec<vigie_console::audit::Entry> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let mut body = format!(
+        "{chain}<p><a href=\"/api/v1/audit\" download=\"audit.jsonl\" id=\"audit-export\">{}</a></p>",
+        tr!(
+            lang,
+            "Exporter le journal entier (JSON Lines, l'export lui-même est audité)",
+            "Export the whole log (JSON Lines; the export itself is audited)"
+        )
+    );
+    let heads = [
+        tr!(lang, "Quand", "When"),
+        tr!(lang, "Qui", "Who"),
+        tr!(lang, "Depuis", "From"),
+        tr!(lang, "Action", "Action"),
+        tr!(lang, "Objet", "Target"),
+        tr!(lang, "Résultat", "Outcome"),
+    ];
+    let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+    let mut t = Table::new("audit", &heads);
+    for e in entries.iter().rev().take(AUDIT_SHOWN) {
+        let tone = match e.outcome.as_str() {
+            "success" => "tone-green",
+            "refused" => "tone-amber",
+            _ => "tone-red",
+        };
+        t.row(
+            "audit-entry",
+            &[
+                ui::time(Some(&e.time)),
+                escape(&e.who),
+                escape(&e.from),
+                format!("<code>{}</code>", escape(&e.action)),
+                escape(&e.target),
+                format!("<span class=\"pill {tone}\">{}</span>", escape(&e.outcome)),
+            ],
+        );
+    }
+    if entries.len() > AUDIT_SHOWN {
+        let _ = write!(
+            body,
+            "<p class=\"intro\">{}</p>",
+            escape(&tr!(
+                lang,
+                "Les {} dernières entrées sur {} (le reste : l'export).",
+                "The latest {} entries of {} (the rest: the export).",
+                AUDIT_SHOWN,
+                entries.len()
+            ))
+        );
+    }
+    body.push_str(&t.html());
+    ui::frame(session, lang, &path, &title, &body, None)
+}
