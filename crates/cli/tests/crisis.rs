@@ -665,6 +665,36 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         200
     );
 
+    // The drafts, from the live scope: the CNIL notification names the
+    // CIAS social files with the assets file's counts, as `vigie draft
+    // cnil` does; HTML and Markdown; the crisis cell's and admins' only.
+    let get_as = |p: &Person, path: &str| http(&base, "GET", path, &[("Cookie", &p.cookie)], None);
+    let page = get_as(&claire, "/crisis/drafts?known_at=2026-01-17%2008:30");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Notification à la CNIL"));
+    assert!(page.body.contains("id=\"deadlines\""));
+    let cnil = get_as(&claire, "/crisis/drafts/cnil?known_at=2026-01-17%2008:30");
+    assert_eq!(cnil.status, 200);
+    assert!(cnil.body.contains("contenteditable=\"true\""));
+    for needle in ["CIAS (Dossiers sociaux du CIAS)", "environ 3\u{202f}400"] {
+        assert!(cnil.body.contains(needle), "{needle}");
+    }
+    let md = get_as(
+        &claire,
+        "/crisis/drafts/cnil?format=md&known_at=2026-01-17%2008:30",
+    );
+    assert_eq!(
+        md.header("content-type"),
+        Some("text/markdown; charset=utf-8")
+    );
+    assert!(md.body.contains("CIAS (Dossiers sociaux du CIAS)"));
+    assert!(get_as(&claire, "/crisis/drafts/plainte?lang=en")
+        .body
+        .contains("lang=\"en\""));
+    for p in [&signed_in(&base, VERA, VERA_PW, ""), &corentin] {
+        assert_eq!(get_as(p, "/crisis/drafts/cnil").status, 403);
+    }
+
     // The public page and its feed show both, with their times.
     let page = http(&base, "GET", "/status", &[], None).body;
     assert!(public_service(&page, "Centre aquatique").contains("s-degraded"));

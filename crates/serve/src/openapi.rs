@@ -107,6 +107,12 @@ fn summary(method: &str, path: &str) -> &'static str {
         }
         ("GET", "/crisis") => "The crisis cell's page: the service board and its forms (HTML)",
         ("GET", "/crisis/notices") => "The crisis cell's notices page and its form (HTML)",
+        ("GET", "/crisis/drafts") => {
+            "The deadlines board and the notification drafts, from the live scope (HTML; ?known_at=)"
+        }
+        ("GET", "/crisis/drafts/{kind}") => {
+            "A draft (cnil, letter, nis2-early, nis2-notification, nis2-final, plainte) from the live scope: ?format=html|md, ?known_at=, ?lang=en"
+        }
         ("GET", "/status") | ("GET", "/status/{tenant}") => {
             "The public status page (HTML, no script; open: the one page without login; ?lang=en)"
         }

@@ -14,13 +14,16 @@
 //! - [`public`]: `/status` (open: the one page without login), its Atom
 //!   feed and its history page;
 //! - [`pages`]: the console's pages of the crisis cell (`/crisis`, the
-//!   board and its form; `/crisis/notices`, the notices and theirs).
+//!   board and its form; `/crisis/notices`, the notices and theirs);
+//! - [`drafts`]: the notification drafts and the deadlines board
+//!   (`/crisis/drafts`), HTML or Markdown, from the live scope.
 //!
 //! Who may do what (issue 13's roles): the board is read by every role
 //! that reads (not `communication`: it shows hosts); statuses are set by
 //! `crisis` and `admin`; notices are published by `communication`,
 //! `crisis` ("edits service status and notices") and `admin`.
 
+pub(crate) mod drafts;
 pub(crate) mod pages;
 pub(crate) mod public;
 
@@ -50,6 +53,9 @@ use crate::{error, unavailable, ReadTenant, Shared};
 pub const STATUS_SETTERS: &[Role] = &[Role::Admin, Role::Crisis];
 /// Who publishes notices for residents.
 pub const PUBLISHERS: &[Role] = &[Role::Admin, Role::Crisis, Role::Communication];
+/// Who reads the notification drafts (they name hosts, accounts and
+/// evidence): the crisis cell and administrators.
+pub const DRAFTERS: &[Role] = &[Role::Admin, Role::Crisis];
 /// Who reads the board (it names hosts: not `communication`).
 pub const BOARD_READERS: &[Role] = &[Role::Admin, Role::Analyst, Role::Crisis, Role::Viewer];
 /// Who reads the notices (they are public anyway).

@@ -61,6 +61,18 @@ pub(crate) struct PageQuery {
     incident: Option<String>,
 }
 
+/// The crisis cell's pages, one from another.
+fn links(lang: Lang) -> String {
+    let q = with_lang_query(lang);
+    format!(
+        "<p class=\"actions\"><a href=\"/crisis{q}\">{}</a> · <a href=\"/crisis/notices{q}\">{}</a> · <a href=\"/crisis/drafts{q}\">{}</a> · <a href=\"/status{q}\">{}</a></p>\n",
+        lang.pick("État des services", "Service status"),
+        lang.pick("Avis aux habitants", "Notices to residents"),
+        lang.pick("Brouillons et échéances", "Drafts and deadlines"),
+        lang.pick("Page publique", "Public page"),
+    )
+}
+
 fn with_lang_query(lang: Lang) -> &'static str {
     match lang {
         Lang::Fr => "",
@@ -89,7 +101,7 @@ pub(crate) async fn board_page(
     let who = session(&p);
     let may_set = who.is_some_and(|s| STATUS_SETTERS.contains(&s.role));
     let csrf = who.map(|s| s.csrf.clone()).unwrap_or_default();
-    let mut h = String::new();
+    let mut h = links(lang);
     h.push_str(&format!(
         "<p class=\"small\">{}</p>\n",
         tr!(
@@ -251,7 +263,7 @@ pub(crate) async fn notices_page(
         Lang::Fr => "",
         Lang::En => "?lang=en",
     };
-    let mut h = String::new();
+    let mut h = links(lang);
     if may_publish {
         let template = q.template.as_deref().and_then(Template::parse);
         let service = q.service.as_deref().filter(|s| !s.is_empty());
