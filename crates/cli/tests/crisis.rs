@@ -261,8 +261,8 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 
 mod common;
 
-use common::console::{add_user, http, judged, signed_in, token, Person};
-use common::server::{jsonl_files, make_demo, spawn_serve, Server};
+use common::console::{add_user, http, judged, send_logs, signed_in, token, Person};
+use common::server::{make_demo, spawn_serve, Server};
 use std::time::{Duration, Instant};
 
 const CLAIRE: &str = "Claire Le Bihan (DGS)";
@@ -425,19 +425,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     );
 
     // The demo's events, as a shipper sends them.
-    let auth = ingest;
-    let mut sent = 0;
-    for f in jsonl_files(&demo.join("scenario/logs")) {
-        let r = http(
-            &base,
-            "POST",
-            "/api/v1/ingest",
-            &[("Authorization", &auth)],
-            Some(&std::fs::read(&f).unwrap()),
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        sent += r.json()["accepted"].as_u64().unwrap();
-    }
+    let sent = send_logs(&base, &ingest, &demo.join("scenario/logs"));
     judged(&base, &admin, sent);
 
     // The board, live: the domain controllers are compromised, so the

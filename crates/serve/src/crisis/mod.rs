@@ -309,32 +309,13 @@ pub(crate) async fn list(
     .into_response()
 }
 
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// A form's fields, or a JSON object's string fields, by name.
+/// A form's fields or a JSON object's, by name (the console's forms and
+/// scripts send the same fields).
 fn fields(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    if is_form(headers) {
-        let mut m = serde_json::Map::new();
-        for (k, v) in form_urlencoded::parse(body) {
-            m.entry(k.into_owned())
-                .or_insert_with(|| serde_json::Value::String(v.into_owned()));
-        }
-        Ok(m)
-    } else {
-        match serde_json::from_slice(body) {
-            Ok(serde_json::Value::Object(m)) => Ok(m),
-            Ok(_) => Err("the body is not a JSON object".into()),
-            Err(e) => Err(format!("the body is not JSON: {e}")),
-        }
-    }
+    crate::triage::parse(headers, body)
 }
 
 fn text_field(m: &serde_json::Map<String, serde_json::Value>, k: &str) -> Option<String> {
@@ -344,25 +325,14 @@ fn text_field(m: &serde_json::Map<String, serde_json::Value>, k: &str) -> Option
         .filter(|s| !s.is_empty())
 }
 
-/// Back to a page of this server (a form's `back`), never elsewhere.
-fn back_to(m: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
-    text_field(m, "back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-}
-
-/// The answer: back to the page for a form, JSON otherwise.
-fn done(headers: &HeaderMap, back: Option<String>, body: serde_json::Value) -> Response {
-    match back.filter(|_| is_form(headers)) {
-        Some(to) => (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response(),
-        None => Json(body).into_response(),
-    }
-}
-
-fn who_and_from(
-    p: &Principal,
-    ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
-) -> (String, String) {
-    (p.who(), crate::client(ci).to_string())
+/// The answer: back to the page (`back`, a path of this server) for a
+/// form, JSON otherwise.
+fn done(
+    headers: &HeaderMap,
+    m: &serde_json::Map<String, serde_json::Value>,
+    body: serde_json::Value,
+) -> Response {
+    crate::triage::answer(headers, text_field(m, "back").as_deref(), body)
 }
 
 /// `POST /api/v1/services/{id}/status`: `{"status": "degraded", "reason":
@@ -412,7 +382,7 @@ pub(crate) async fn set_status(
             &format!("no service {id:?} in the assets file"),
         );
     }
-    let (who, from) = who_and_from(&p, ci);
+    let (who, from) = crate::triage::who_and_from(&p, ci);
     let change = Override {
         service: id.clone(),
         status,
@@ -439,11 +409,7 @@ pub(crate) async fn set_status(
             return r;
         }
     }
-    done(
-        &headers,
-        back_to(&m),
-        json!({ "tenant": tenant, "change": change }),
-    )
+    done(&headers, &m, json!({ "tenant": tenant, "change": change }))
 }
 
 /// Appends `r` to the journal (durable when it returns) and writes the
@@ -504,7 +470,7 @@ pub(crate) async fn publish(
         Ok(m) => m,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
-    let (who, from) = who_and_from(&p, ci);
+    let (who, from) = crate::triage::who_and_from(&p, ci);
     let _w = s.crisis.writing.lock().await;
     let mut records = match s.crisis.journal.records(&tenant).await {
         Ok(r) => r,
@@ -553,7 +519,7 @@ pub(crate) async fn publish(
     };
     done(
         &headers,
-        back_to(&m),
+        &m,
         json!({ "tenant": tenant, "incident": incident, "update": update }),
     )
 }
