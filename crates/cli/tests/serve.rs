@@ -1224,7 +1224,17 @@ fn each_incident_is_sent_once_to_the_webhook() {
         assert!(Instant::now() < until, "scope not rebuilt");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+    // Every event observed again, then the rebuild said done (503 until
+    // then): the incidents are those of every stored event.
+    let body = loop {
+        let (status, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
+        if status != 503 {
+            assert_eq!(status, 200, "{body}");
+            break body;
+        }
+        assert!(Instant::now() < until, "scope never said rebuilt: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let again: Vec<Value> = serde_json::from_str(&body).unwrap();
     let again_ids: BTreeSet<String> = again
         .iter()

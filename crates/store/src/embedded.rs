@@ -11,8 +11,8 @@
 //! consumers/<name>.pos              a consumer's committed position
 //! ```
 //!
-//! Each `append` writes one batch frame (magic `VGF2`, see [`frame`] for
-//! the layout and why) and syncs it before it is acknowledged. The format
+//! Each `append` writes its batch as compressed frames (magic `VGF3`, see
+//! [`frame`] for the layout and why) and syncs it before it is acknowledged. The format
 //! before it (`VGR1`, one record per event) was never released and is not
 //! read: a segment in it is refused with a message, not taken for damage.
 //!
@@ -268,7 +268,8 @@ fn count_sealed(path: &Path, first: u64) -> Result<u64> {
             _ => return Err(damaged(at)),
         };
         pos += h.count;
-        r.seek_relative(h.body as i64)
+        // Every frame is longer than the bytes read to know its header.
+        r.seek_relative((h.end(at) - at - HEADER as u64) as i64)
             .map_err(io(format!("read {}", path.display())))?;
         at = h.end(at);
     }
@@ -451,7 +452,7 @@ impl FileLog {
 
 impl Inner {
     fn append(&self, batch: &IngestBatch) -> Result<Appended> {
-        let mut bytes = frame::encode(batch)?;
+        let mut encoded = frame::encode(batch)?;
         let count = batch.events.len() as u64;
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = &w.broken {
@@ -463,7 +464,7 @@ impl Inner {
                 count: 0,
             });
         }
-        if w.size > 0 && w.size + bytes.len() as u64 > self.segment_bytes {
+        if w.size > 0 && w.size + encoded.bytes.len() as u64 > self.segment_bytes {
             self.rotate(&mut w)?;
         }
         if w.new_segment {
@@ -482,7 +483,8 @@ impl Inner {
             return Err(StoreError::MustReopen(why));
         }
         let before = w.size;
-        frame::seal(&mut bytes, before, w.next, count);
+        frame::seal_all(&mut encoded, before, w.next);
+        let bytes = encoded.bytes;
         let written = w.file.write_all(&bytes).and_then(|_| w.file.sync_data());
         if let Err(e) = written {
             // Nothing of a failed batch is acknowledged: cut what reached

@@ -106,10 +106,16 @@ fn appending_child() {
         for b in start.. {
             let events = (0..50)
                 .map(|i| {
-                    format!(
-                        "{{\"batch\":{b},\"i\":{i},\"pad\":\"{}\"}}",
-                        "x".repeat(200)
-                    )
+                    // Padding that does not compress (frames are
+                    // compressed): segments still fill and rotate.
+                    let pad: String = (0..25u64)
+                        .map(|k| {
+                            let x = (b * 50 + i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                                ^ k.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                            format!("{:08x}", x.wrapping_mul(0x94D0_49BB_1331_11EB) >> 32)
+                        })
+                        .collect();
+                    format!("{{\"batch\":{b},\"i\":{i},\"pad\":\"{pad}\"}}")
                 })
                 .map(String::into_bytes)
                 .collect();

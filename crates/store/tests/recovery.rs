@@ -17,7 +17,7 @@ use vigie_store::embedded::FileLog;
 use vigie_store::{EventLog, IngestBatch, Position, StoreError};
 
 mod common;
-use common::{frame, SOURCE};
+use common::{frame, noise, SOURCE};
 
 fn batch(events: Vec<Vec<u8>>) -> IngestBatch {
     IngestBatch {
@@ -129,19 +129,16 @@ async fn a_torn_last_frame_is_cut_whatever_look_alikes_its_events_hold() {
     })
     .await;
 
-    // Control: the same event with the forged frame at its own offset and
-    // a later position is taken for a frame of the log, so the cut above
-    // is the offset and position checks at work.
-    let mut control = b"{\"msg\":\"".to_vec();
-    let here = event_offset(at) + control.len() as u64;
-    control.extend_from_slice(&frame(here, 4, &[b"{\"forged\":3}"]));
-    control.extend_from_slice(b"\"}");
-    let (log, _) = FileLog::open(dir.path(), 64 << 20).unwrap();
-    log.append(batch(vec![control])).await.unwrap();
-    drop(log);
+    // Control: a frame at its own offset with a later position, after
+    // damaged bytes, is taken for a frame of the log, so the cut above is
+    // the offset and position checks at work. (Frames are compressed: an
+    // event's bytes do not land at an offset its sender can know; the
+    // control's frame is put there by hand.)
     let seg = dir.path().join(SEG0);
-    let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[at as usize..at as usize + 28].fill(0);
+    let mut bytes = good.clone();
+    bytes.extend_from_slice(&[0u8; 100]);
+    let here = bytes.len() as u64;
+    bytes.extend_from_slice(&frame(here, 4, &[b"{\"forged\":3}"]));
     std::fs::write(&seg, &bytes).unwrap();
     match FileLog::open(dir.path(), 64 << 20) {
         Err(StoreError::Damaged { offset, .. }) => assert_eq!(offset, at),
@@ -155,12 +152,12 @@ async fn a_torn_frame_whose_later_pages_reached_the_disk_is_cut() {
     let dir = tempfile::tempdir().unwrap();
     let good = three(dir.path()).await;
     let at = good.len();
-    // A batch of 40 events over 12 KiB: its first 4 KiB page lost, the
+    // A batch of 40 events over 12 KiB compressed: its first 4 KiB page lost, the
     // later ones written, as the kernel may leave an unsynced batch.
     let whole = {
         let (log, _) = FileLog::open(dir.path(), 64 << 20).unwrap();
         let events = (0..40)
-            .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}", "y".repeat(300)).into_bytes())
+            .map(|i| format!("{{\"i\":{i},\"pad\":\"{}\"}}", noise(i, 1000)).into_bytes())
             .collect();
         log.append(batch(events)).await.unwrap();
         std::fs::read(dir.path().join(SEG0)).unwrap()
@@ -198,12 +195,9 @@ async fn damage_before_frames_of_the_log_refuses_with_its_offset() {
 async fn segmented(dir: &Path) -> Vec<u64> {
     let (log, _) = FileLog::open(dir, 200).unwrap();
     for i in 0..12 {
-        log.append(one(&format!(
-            "{{\"n\":{i},\"pad\":\"{}\"}}",
-            "z".repeat(60)
-        )))
-        .await
-        .unwrap();
+        log.append(one(&format!("{{\"n\":{i},\"pad\":\"{}\"}}", noise(i, 100))))
+            .await
+            .unwrap();
     }
     let mut firsts: Vec<u64> = std::fs::read_dir(dir.join("events"))
         .unwrap()

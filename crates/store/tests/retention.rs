@@ -7,12 +7,16 @@ use std::time::Duration;
 use vigie_store::embedded::{FileLog, Retention};
 use vigie_store::{EventLog, IngestBatch, Position};
 
+mod common;
+use common::noise;
+
 fn one(n: u64) -> IngestBatch {
     IngestBatch {
         tenant: "default".into(),
         source: "test".into(),
         received: 0,
-        events: vec![format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(200)).into_bytes()],
+        // Padding that does not compress: about one event per segment.
+        events: vec![format!("{{\"n\":{n},\"pad\":\"{}\"}}", noise(n, 450)).into_bytes()],
     }
 }
 

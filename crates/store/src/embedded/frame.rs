@@ -1,23 +1,50 @@
-//! The batch frame: what one `append` writes, as plain functions on bytes.
+//! The frame: what one `append` writes, as plain functions on bytes.
 //!
 //! ```text
-//! 0   magic "VGF2"
+//! 0   magic "VGF3"
 //! 4   body length          u32 LE
 //! 8   record count         u32 LE (never 0)
 //! 12  first log position   u64 LE
-//! 20  header CRC-32        over bytes 4..20, then the frame's file offset (u64 LE)
-//! 24  frame CRC-32         over bytes 4..20, the file offset, then the body
-//! 28  body                 tenant (u16 LE length + UTF-8), source (same),
+//! 20  its batch's first    u64 LE (the position of the batch's first record)
+//! 28  header CRC-32        over bytes 4..28, then the frame's file offset (u64 LE)
+//! 32  frame CRC-32         over bytes 4..28, the file offset, then the body
+//! 36  body                 the records' length (u32 LE), then the records
+//!                          compressed as one Zstandard frame; the records:
+//!                          tenant (u16 LE length + UTF-8), source (same),
 //!                          time received (i64 LE), then per event its
 //!                          length (u32 LE) and its bytes as they arrived
 //! ```
 //!
-//! Why a frame per batch and not a checksum per event: a batch is
-//! acknowledged whole after its `fsync`, so it must be judged whole after
-//! a crash. The kernel may persist the later pages of an unsynced batch and
-//! not the earlier ones; with one checksum per event, an intact event after
-//! a damaged one looked like acknowledged evidence, and the log refused to
-//! open although nothing was lost.
+//! `VGF2` frames are still read: a 28-byte header without the batch's
+//! first position (a batch was one frame), the body the records as they
+//! are.
+//!
+//! Why compressed: Windows events as JSON repeat their field names and
+//! most values from one event to the next; the log took about 1.1 GB per
+//! million events written as they arrived, and a commune's machine keeps
+//! weeks of them. Why per frame of at most [`FRAME_RECORDS`] bytes of
+//! records, and not per batch: a reader holds the records of the frame it
+//! is in, decompressed, so that bound is what a reader costs in memory
+//! whatever the size of a shipper's request (256 MiB at most); one event
+//! larger than that is a frame of its own.
+//!
+//! A batch is written as its frames one after the other, then synced once,
+//! and acknowledged whole after that `fsync`. After a crash, its first
+//! frames may be whole and a later one torn: from the torn one on, the
+//! rest is cut (see [`scan`]), the whole ones before it are kept although
+//! never acknowledged — the shipper sends the batch again, and its events
+//! are then twice in the log, as with any at-least-once delivery (the
+//! detections' ids are derived from the events, so they are not doubled).
+//! Each frame names its batch's first position so that a whole frame of
+//! the torn batch found after the damage (the kernel persisted its pages,
+//! not the earlier ones) is not taken for a later, acknowledged batch.
+//!
+//! Why a checksum per frame and not per event: a frame is written whole,
+//! so it must be judged whole after a crash. The kernel may persist the
+//! later pages of an unsynced write and not the earlier ones; with one
+//! checksum per event, an intact event after a damaged one looked like
+//! acknowledged evidence, and the log refused to open although nothing was
+//! lost.
 //!
 //! Why the offset and the position are in the checksums: an event's bytes
 //! are chosen by whoever sends it, and a CRC is not a secret. Bytes copied
@@ -33,16 +60,29 @@ use crate::{IngestBatch, Result, StoreError};
 
 use super::MAX_EVENT;
 
-pub(super) const MAGIC: &[u8; 4] = b"VGF2";
+pub(super) const MAGIC: &[u8; 4] = b"VGF3";
+/// Frames written before compression: read, never written.
+pub(super) const PLAIN_MAGIC: &[u8; 4] = b"VGF2";
+/// The records of one frame, at most (bytes before compression), unless
+/// one event alone is larger.
+pub const FRAME_RECORDS: usize = 1 << 20;
+/// Zstandard's level: its fast end; higher levels gained little on
+/// events (measured in docs/benchmarks.md) and cost ingest time.
+const LEVEL: i32 = 3;
 /// The first development format (one checksummed record per event, no
 /// batch frame, no offset in the checksum). Never released: it is not
 /// read, and a segment starting with it is refused with a clear message
 /// rather than taken for damage and cut.
 pub(super) const OLD_MAGIC: &[u8; 4] = b"VGR1";
-pub(super) const HEADER: usize = 28;
-/// The fewest bytes one record takes in a body (its length field): bounds
-/// how many positions a damaged stretch of bytes can have held.
-const MIN_RECORD: u64 = 4;
+/// The bytes read to know a frame: a `VGF3` header (a `VGF2` one is
+/// shorter; every frame is longer than this).
+pub(super) const HEADER: usize = 36;
+const PLAIN_HEADER: usize = 28;
+/// The most records one byte of a body can hold: a plain record takes at
+/// least its length field (4 bytes), a compressed one can take far less —
+/// Zstandard's ratio stays under 2^15 — so this bounds how many positions
+/// a damaged stretch of bytes can have held.
+const RECORDS_PER_BYTE: u64 = 1 << 13;
 
 /// A frame header that passed its checksum where it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,23 +90,34 @@ pub(super) struct Header {
     pub body: u64,
     pub count: u64,
     pub first: u64,
+    /// The first position of the batch the frame is part of.
+    pub batch_first: u64,
     crc: u32,
-    /// The header fields and the offset, which the body's checksum
-    /// starts with.
-    fields: [u8; 16],
+    /// The header fields (the first `len - 12` bytes) and the offset,
+    /// which the body's checksum starts with.
+    fields: [u8; 24],
     offset: u64,
+    /// The header's length: 36 (`VGF3`) or 28 (`VGF2`).
+    pub len: u64,
+    /// A `VGF3` frame: the body is the records compressed.
+    pub compressed: bool,
 }
 
 impl Header {
+    /// Where the body of the frame read at `offset` starts.
+    pub fn body_start(&self, offset: u64) -> u64 {
+        offset + self.len
+    }
+
     /// Where the frame read at `offset` ends.
     pub fn end(&self, offset: u64) -> u64 {
-        offset + HEADER as u64 + self.body
+        offset + self.len + self.body
     }
 
     /// A checksum to feed the body through; [`Header::body_ok`] says
     /// whether it matched.
     pub fn body_hasher(&self) -> Hasher {
-        fields_hasher(&self.fields, self.offset)
+        fields_hasher(&self.fields[..self.len as usize - 12], self.offset)
     }
 
     pub fn body_ok(&self, hasher: Hasher) -> bool {
@@ -93,74 +144,141 @@ fn fields_hasher(fields: &[u8], offset: u64) -> Hasher {
 /// `offset`, when it is one: right magic, and its checksum passes for this
 /// offset.
 pub(super) fn header(head: &[u8], offset: u64) -> Option<Header> {
-    let head = head.get(..HEADER)?;
-    if &head[..4] != MAGIC {
-        return None;
-    }
-    if fields_hasher(&head[4..20], offset).finalize() != u32le(head, 20) {
+    let (compressed, len) = match head.get(..4)? {
+        m if m == MAGIC => (true, HEADER),
+        m if m == PLAIN_MAGIC => (false, PLAIN_HEADER),
+        _ => return None,
+    };
+    let head = head.get(..len)?;
+    let end = len - 8;
+    if fields_hasher(&head[4..end], offset).finalize() != u32le(head, end) {
         return None;
     }
     let count = u64::from(u32le(head, 8));
+    let first = u64le(head, 12);
+    let mut fields = [0u8; 24];
+    fields[..end - 4].copy_from_slice(&head[4..end]);
     (count > 0).then(|| Header {
         body: u64::from(u32le(head, 4)),
         count,
-        first: u64le(head, 12),
-        crc: u32le(head, 24),
-        fields: head[4..20].try_into().expect("16 bytes"),
+        first,
+        batch_first: if compressed { u64le(head, 20) } else { first },
+        crc: u32le(head, end + 4),
+        fields,
         offset,
+        len: len as u64,
+        compressed,
     })
 }
 
-/// The frame of `batch`, its header left blank for [`seal`] (which needs
-/// the offset and the position, known only under the writer's lock).
-pub(super) fn encode(batch: &IngestBatch) -> Result<Vec<u8>> {
+/// A batch as frames, one after the other in `bytes`, their headers left
+/// blank for [`seal`] (which needs the offset and the position, known only
+/// under the writer's lock).
+pub(super) struct Encoded {
+    pub bytes: Vec<u8>,
+    /// Each frame's length in `bytes` and its record count.
+    pub frames: Vec<(usize, u64)>,
+}
+
+/// The frames of `batch`: its events cut into runs of at most
+/// [`FRAME_RECORDS`] bytes of records, each compressed.
+pub(super) fn encode(batch: &IngestBatch) -> Result<Encoded> {
     let invalid = |m: String| Err(StoreError::Invalid(m));
     if batch.tenant.len() > u16::MAX as usize || batch.source.len() > u16::MAX as usize {
         return invalid("tenant or source name too long".into());
     }
-    if batch.events.len() > u32::MAX as usize {
-        return invalid(format!("a batch of {} events", batch.events.len()));
+    if let Some(e) = batch.events.iter().find(|e| e.len() > MAX_EVENT) {
+        return invalid(format!(
+            "an event of {} bytes (at most {MAX_EVENT})",
+            e.len()
+        ));
     }
-    let size = HEADER
-        + 12
-        + batch.tenant.len()
-        + batch.source.len()
-        + batch.events.iter().map(|e| 4 + e.len()).sum::<usize>();
-    if size - HEADER > u32::MAX as usize {
-        return invalid(format!("a batch of {size} bytes (at most 4 GiB)"));
-    }
-    let mut out = Vec::with_capacity(size);
-    out.resize(HEADER, 0);
-    out.extend_from_slice(&(batch.tenant.len() as u16).to_le_bytes());
-    out.extend_from_slice(batch.tenant.as_bytes());
-    out.extend_from_slice(&(batch.source.len() as u16).to_le_bytes());
-    out.extend_from_slice(batch.source.as_bytes());
-    out.extend_from_slice(&batch.received.to_le_bytes());
-    for event in &batch.events {
-        if event.len() > MAX_EVENT {
-            return invalid(format!(
-                "an event of {} bytes (at most {MAX_EVENT})",
-                event.len()
-            ));
+    let mut out = Encoded {
+        bytes: Vec::new(),
+        frames: Vec::new(),
+    };
+    let mut records = Vec::with_capacity(FRAME_RECORDS + 64);
+    let mut rest = &batch.events[..];
+    while !rest.is_empty() {
+        records.clear();
+        records.extend_from_slice(&(batch.tenant.len() as u16).to_le_bytes());
+        records.extend_from_slice(batch.tenant.as_bytes());
+        records.extend_from_slice(&(batch.source.len() as u16).to_le_bytes());
+        records.extend_from_slice(batch.source.as_bytes());
+        records.extend_from_slice(&batch.received.to_le_bytes());
+        let mut count = 0usize;
+        for event in rest {
+            if count > 0 && records.len() + 4 + event.len() > FRAME_RECORDS {
+                break;
+            }
+            records.extend_from_slice(&(event.len() as u32).to_le_bytes());
+            records.extend_from_slice(event);
+            count += 1;
         }
-        out.extend_from_slice(&(event.len() as u32).to_le_bytes());
-        out.extend_from_slice(event);
+        rest = &rest[count..];
+        let packed = zstd::bulk::compress(&records, LEVEL).map_err(|e| StoreError::Io {
+            what: "compress a frame".into(),
+            source: e,
+        })?;
+        let start = out.bytes.len();
+        out.bytes.resize(start + HEADER, 0);
+        out.bytes
+            .extend_from_slice(&(records.len() as u32).to_le_bytes());
+        out.bytes.extend_from_slice(&packed);
+        out.frames.push((out.bytes.len() - start, count as u64));
     }
     Ok(out)
 }
 
-/// Fills the header of a frame from [`encode`] holding `count` records,
-/// to be written at file offset `offset` with first position `first`.
-pub(super) fn seal(frame: &mut [u8], offset: u64, first: u64, count: u64) {
+/// Fills the headers of `encoded`'s frames, written from file offset
+/// `offset` with first position `first`.
+pub(super) fn seal_all(encoded: &mut Encoded, mut offset: u64, mut first: u64) {
+    let (mut at, batch_first) = (0usize, first);
+    for &(len, count) in &encoded.frames {
+        seal(
+            &mut encoded.bytes[at..at + len],
+            offset,
+            first,
+            batch_first,
+            count,
+        );
+        at += len;
+        offset += len as u64;
+        first += count;
+    }
+}
+
+/// Fills the header of one frame holding `count` records, to be written at
+/// file offset `offset` with first position `first`.
+fn seal(frame: &mut [u8], offset: u64, first: u64, batch_first: u64, count: u64) {
     let body = (frame.len() - HEADER) as u32;
     frame[..4].copy_from_slice(MAGIC);
     frame[4..8].copy_from_slice(&body.to_le_bytes());
     frame[8..12].copy_from_slice(&(count as u32).to_le_bytes());
     frame[12..20].copy_from_slice(&first.to_le_bytes());
-    let mut h = fields_hasher(&frame[4..20], offset);
-    frame[20..24].copy_from_slice(&h.clone().finalize().to_le_bytes());
+    frame[20..28].copy_from_slice(&batch_first.to_le_bytes());
+    let mut h = fields_hasher(&frame[4..28], offset);
+    frame[28..32].copy_from_slice(&h.clone().finalize().to_le_bytes());
     h.update(&frame[HEADER..]);
-    frame[24..28].copy_from_slice(&h.finalize().to_le_bytes());
+    frame[32..36].copy_from_slice(&h.finalize().to_le_bytes());
+}
+
+/// The records of a frame whose body (checked) is `body`: decompressed
+/// for a `VGF3` frame, as they are for a `VGF2` one. `None` when they do
+/// not decompress to the length the frame says, or that length is more
+/// than its records can take.
+pub(super) fn records(h: &Header, body: Vec<u8>) -> Option<Vec<u8>> {
+    if !h.compressed {
+        return Some(body);
+    }
+    let len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
+    // Never allocated past what the frame's records can be.
+    let most = 12 + 2 * usize::from(u16::MAX) + FRAME_RECORDS.max(4 + MAX_EVENT);
+    if len > most {
+        return None;
+    }
+    let records = zstd::bulk::decompress(&body[4..], len).ok()?;
+    (records.len() == len).then_some(records)
 }
 
 /// What is at `bytes[at..]`.
@@ -179,7 +297,7 @@ fn frame_at(bytes: &[u8], at: usize) -> At {
     };
     let body = usize::try_from(h.end(at as u64))
         .ok()
-        .and_then(|end| bytes.get(at + HEADER..end));
+        .and_then(|end| bytes.get(h.body_start(at as u64) as usize..end));
     match body {
         Some(body) => {
             let mut hasher = h.body_hasher();
@@ -263,17 +381,18 @@ pub(super) fn scan(bytes: &[u8], first: u64) -> Scan {
 /// Whether a frame of this log starts at or after `from`, after damage at
 /// `damaged` where position `pos` was due: a header that passes its
 /// checksum at its own offset, with a later position that the damaged
-/// bytes could have held.
+/// bytes could have held, of a later batch (a frame of the batch that
+/// holds `pos` was written with it, unacknowledged like it).
 fn later_frame(bytes: &[u8], from: usize, damaged: usize, pos: u64) -> bool {
     let mut at = from;
-    while let Some(i) = bytes
-        .get(at..)
-        .and_then(|rest| rest.windows(MAGIC.len()).position(|w| w == MAGIC))
-    {
+    while let Some(i) = bytes.get(at..).and_then(|rest| {
+        rest.windows(MAGIC.len())
+            .position(|w| w == MAGIC || w == PLAIN_MAGIC)
+    }) {
         let x = at + i;
         if let Some(h) = header(&bytes[x..], x as u64) {
-            let room = (x - damaged) as u64 / MIN_RECORD;
-            if h.first > pos && h.first - pos <= room {
+            let room = ((x - damaged) as u64).saturating_mul(RECORDS_PER_BYTE);
+            if h.first > pos && h.batch_first > pos && h.first - pos <= room {
                 return true;
             }
         }
@@ -291,7 +410,8 @@ pub(super) struct Shared {
 }
 
 /// How many bytes the shared fields take, from the two name lengths.
-pub(super) fn shared_len(tenant: usize, source: usize) -> usize {
+#[cfg(test)]
+fn shared_len(tenant: usize, source: usize) -> usize {
     12 + tenant + source
 }
 
@@ -330,8 +450,114 @@ mod tests {
 
     fn frame(events: &[&[u8]], offset: u64, first: u64) -> Vec<u8> {
         let mut f = encode(&batch(events)).unwrap();
-        seal(&mut f, offset, first, events.len() as u64);
-        f
+        assert_eq!(f.frames.len(), 1);
+        seal_all(&mut f, offset, first);
+        f.bytes
+    }
+
+    fn body_of(f: &[u8], offset: u64) -> Vec<u8> {
+        let h = header(f, offset).unwrap();
+        records(&h, f[HEADER..].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_large_batch_is_frames_of_bounded_records_that_read_back() {
+        let event = vec![b'x'; 300 << 10];
+        let events: Vec<&[u8]> = vec![&event[..]; 7];
+        let mut f = encode(&batch(&events)).unwrap();
+        // 7 events of 300 KiB: 3 per MiB frame, then 3, then 1.
+        assert_eq!(
+            f.frames.iter().map(|&(_, c)| c).collect::<Vec<_>>(),
+            [3, 3, 1]
+        );
+        assert!(f.bytes.len() < 64 << 10, "compressed: {}", f.bytes.len());
+        seal_all(&mut f, 0, 10);
+        let s = scan(&f.bytes, 10);
+        assert_eq!((s.records, s.good, s.damage), (7, f.bytes.len(), None));
+        let (len0, _) = f.frames[0];
+        let second = header(&f.bytes[len0..], len0 as u64).unwrap();
+        assert_eq!(second.first, 13);
+        let body = records(
+            &second,
+            f.bytes[len0 + HEADER..len0 + f.frames[1].0].to_vec(),
+        );
+        assert_eq!(
+            body.unwrap().len(),
+            shared_len(7, 1) + 3 * (4 + event.len())
+        );
+        // One event larger than a frame's bound is a frame of its own.
+        let big = vec![b'y'; (1 << 20) + 5];
+        let f = encode(&batch(&[b"{}", &big, b"{}"])).unwrap();
+        assert_eq!(
+            f.frames.iter().map(|&(_, c)| c).collect::<Vec<_>>(),
+            [1, 1, 1]
+        );
+    }
+
+    #[test]
+    fn plain_frames_written_before_compression_are_read() {
+        // The records of a frame, as VGF2 wrote them uncompressed with a
+        // 28-byte header.
+        let plain_records = body_of(&frame(&[b"{\"a\":1}"], 0, 0), 0);
+        let mut fields = Vec::new();
+        fields.extend_from_slice(&(plain_records.len() as u32).to_le_bytes());
+        fields.extend_from_slice(&1u32.to_le_bytes());
+        fields.extend_from_slice(&9u64.to_le_bytes());
+        let mut h = fields_hasher(&fields, 40);
+        let mut f = PLAIN_MAGIC.to_vec();
+        f.extend_from_slice(&fields);
+        f.extend_from_slice(&h.clone().finalize().to_le_bytes());
+        h.update(&plain_records);
+        f.extend_from_slice(&h.finalize().to_le_bytes());
+        f.extend_from_slice(&plain_records);
+        let head = header(&f, 40).unwrap();
+        assert!(!head.compressed);
+        assert_eq!((head.len, head.first, head.batch_first), (28, 9, 9));
+        assert_eq!(head.end(40), 40 + f.len() as u64);
+        let mut hasher = head.body_hasher();
+        hasher.update(&f[28..]);
+        assert!(head.body_ok(hasher));
+        assert_eq!(records(&head, f[28..].to_vec()).unwrap(), plain_records);
+        assert_eq!(header(&f, 41), None, "another offset");
+    }
+
+    #[test]
+    fn a_whole_frame_of_the_torn_batch_after_the_damage_is_no_evidence() {
+        let a = frame(&[b"{\"a\":1}"], 0, 0);
+        // A batch of three frames after it, its middle frame damaged and
+        // its last one whole (the kernel wrote that page, not the other).
+        let event = noise_like(700 << 10);
+        let mut b = encode(&batch(&[&event, &event, &event])).unwrap();
+        assert_eq!(b.frames.len(), 3);
+        seal_all(&mut b, a.len() as u64, 1);
+        let whole = [a.clone(), b.bytes.clone()].concat();
+        assert_eq!(scan(&whole, 0).damage, None);
+        let mut torn = whole.clone();
+        let middle = a.len() + b.frames[0].0;
+        torn[middle + HEADER + 10] ^= 0xff;
+        let s = scan(&torn, 0);
+        assert_eq!((s.records, s.good), (2, middle), "the first frame stays");
+        assert_eq!(s.damage, Some(Damage::Torn));
+        // A later batch's frame after the damage is acknowledged evidence.
+        let mut c = encode(&batch(&[b"{}"])).unwrap();
+        seal_all(&mut c, whole.len() as u64, 4);
+        let mut later = [torn, c.bytes].concat();
+        assert_eq!(scan(&later, 0).damage, Some(Damage::Acknowledged));
+        later.truncate(whole.len());
+        assert_eq!(scan(&later, 0).damage, Some(Damage::Torn));
+    }
+
+    /// Bytes that do not compress (a frame's worth of them fills it).
+    fn noise_like(n: usize) -> Vec<u8> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
     }
 
     #[test]
@@ -340,7 +566,7 @@ mod tests {
         let h = header(&f, 100).unwrap();
         assert_eq!((h.count, h.first, h.end(100)), (2, 7, 100 + f.len() as u64));
         assert_eq!(header(&f, 101), None, "another offset");
-        let (shared, n) = shared(&f[HEADER..]).unwrap();
+        let (shared, n) = shared(&body_of(&f, 100)).unwrap();
         assert_eq!(
             (shared.tenant.as_str(), shared.source.as_str()),
             ("default", "t")

@@ -31,9 +31,13 @@ pub(super) struct Reader {
 #[derive(Clone)]
 struct Inside {
     shared: Shared,
-    /// Where the next record's length is.
-    at: u64,
-    /// Where the frame ends, and the position after its last record.
+    /// The frame's records, decompressed (at most about
+    /// [`frame::FRAME_RECORDS`] bytes).
+    records: std::sync::Arc<Vec<u8>>,
+    /// Where the next record's length is in `records`.
+    at: usize,
+    /// Where the frame ends in the segment, and the position after its
+    /// last record.
     end: u64,
     end_position: u64,
 }
@@ -92,61 +96,42 @@ impl Segment {
         }
     }
 
-    /// Checks the body of the frame at `offset` against its checksum,
-    /// then reads its shared fields.
+    /// Reads the body of the frame at `offset`, checks it against its
+    /// checksum, decompresses its records and reads their shared fields.
     fn enter(&mut self, offset: u64, h: &Header) -> Result<Inside> {
+        let mut body = vec![0u8; h.body as usize];
+        self.read_at(h.body_start(offset), &mut body)
+            .map_err(|_| self.damaged(offset))?;
         let mut hasher = h.body_hasher();
-        let mut buf = vec![0u8; 1 << 16];
-        let (mut at, end) = (offset + HEADER as u64, h.end(offset));
-        while at < end {
-            let n = (end - at).min(buf.len() as u64) as usize;
-            self.read_at(at, &mut buf[..n])
-                .map_err(|_| self.damaged(offset))?;
-            hasher.update(&buf[..n]);
-            at += n as u64;
-        }
+        hasher.update(&body);
         if !h.body_ok(hasher) {
             return Err(self.damaged(offset));
         }
-        let start = offset + HEADER as u64;
-        let mut lens = [0u8; 2];
-        self.read_at(start, &mut lens)
-            .map_err(|_| self.damaged(offset))?;
-        let tenant = u16::from_le_bytes(lens) as u64;
-        self.read_at(start + 2 + tenant, &mut lens)
-            .map_err(|_| self.damaged(offset))?;
-        let len = frame::shared_len(tenant as usize, u16::from_le_bytes(lens) as usize);
-        if len as u64 > h.body {
-            return Err(self.damaged(offset));
-        }
-        let mut b = vec![0u8; len];
-        self.read_at(start, &mut b)
-            .map_err(|_| self.damaged(offset))?;
-        let (shared, len) = frame::shared(&b).ok_or_else(|| self.damaged(offset))?;
+        let records = frame::records(h, body).ok_or_else(|| self.damaged(offset))?;
+        let (shared, len) = frame::shared(&records).ok_or_else(|| self.damaged(offset))?;
         Ok(Inside {
             shared,
-            at: start + len as u64,
-            end,
+            records: std::sync::Arc::new(records),
+            at: len,
+            end: h.end(offset),
             end_position: h.first + h.count,
         })
     }
 
     /// The event at `inside.at`, and where the next one starts.
-    fn event(&mut self, frame: u64, inside: &Inside, last: bool) -> Result<(Vec<u8>, u64)> {
-        let mut len = [0u8; 4];
-        self.read_at(inside.at, &mut len)
-            .map_err(|_| self.damaged(frame))?;
-        let len = u32::from_le_bytes(len) as u64;
+    fn event(&self, frame: u64, inside: &Inside, last: bool) -> Result<(Vec<u8>, usize)> {
+        let r = &inside.records;
+        let len = r
+            .get(inside.at..inside.at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+            .ok_or_else(|| self.damaged(frame))?;
         let next = inside.at + 4 + len;
         // Checked already, so only a defect of the writer fails here;
-        // still never allocated past the bound nor read past the frame.
-        if len > MAX_EVENT as u64 || next > inside.end || (last && next != inside.end) {
+        // still never read past the frame.
+        if len > MAX_EVENT || next > r.len() || (last && next != r.len()) {
             return Err(self.damaged(frame));
         }
-        let mut event = vec![0u8; len as usize];
-        self.read_at(inside.at + 4, &mut event)
-            .map_err(|_| self.damaged(frame))?;
-        Ok((event, next))
+        Ok((r[inside.at + 4..next].to_vec(), next))
     }
 }
 
