@@ -60,6 +60,11 @@ impl DraftKind {
         DraftKind::Plainte,
     ];
 
+    /// The kind named `name` (the CLI's).
+    pub fn parse(name: &str) -> Option<DraftKind> {
+        DraftKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The CLI name (`cnil`, `nis2-early`…).
     pub fn name(self) -> &'static str {
         match self {
