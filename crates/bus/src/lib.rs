@@ -17,8 +17,10 @@
 //! * **`consume`** pulls from the durable consumer named after the Vigie
 //!   consumer (explicit acks): JetStream hands each event to one worker and
 //!   hands it again when that worker does not acknowledge it within the
-//!   ack wait (a worker killed with `kill -9`), or at once when the worker
-//!   lets it go (on `release`, on a clean stop);
+//!   ack wait (a worker killed with `kill -9`: a living one says it is at
+//!   work on what it holds every third of the ack wait, see
+//!   [`Options::max_hold`]), or at once when the worker lets it go (on
+//!   `release`, on a clean stop);
 //! * **`commit`** acknowledges what this process was given up to the
 //!   position, after the worker's detections are durable; the last ack
 //!   waits for the server's answer, so the commit is known when it returns;
@@ -31,7 +33,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::{self, stream};
@@ -43,6 +45,11 @@ use vigie_store::{Appended, Delivery, EventLog, IngestBatch, Position, Result, S
 
 /// The subjects' common prefix: `vigie.events.<tenant>.<source>`.
 pub const SUBJECT_PREFIX: &str = "vigie.events";
+
+/// Publishes awaiting their acks at once, at most: well under the
+/// client's own limit (async-nats' `max_ack_inflight`, 5,000 by default),
+/// which makes a publish past it wait until an earlier ack is awaited.
+const PUBLISH_WINDOW: usize = 1024;
 
 const TENANT: &str = "Vigie-Tenant";
 const SOURCE: &str = "Vigie-Source";
@@ -62,6 +69,12 @@ pub struct Options {
     pub timeout: Duration,
     /// Consumer names (prefixes) read by one process only.
     pub local: Vec<String>,
+    /// How long a living worker may keep events it has not acknowledged:
+    /// while it judges them, the log tells the server every third of the
+    /// ack wait that it is still at work on them (JetStream's in-progress
+    /// ack), so a slow batch is not handed to another worker as well; past
+    /// this, a worker that is stuck lets them go to the others.
+    pub max_hold: Duration,
 }
 
 impl Default for Options {
@@ -71,6 +84,7 @@ impl Default for Options {
             ack_wait: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
             local: Vec::new(),
+            max_hold: Duration::from_secs(600),
         }
     }
 }
@@ -87,8 +101,11 @@ pub struct JetStreamLog {
     conn: OnceCell<Conn>,
     consumers: tokio::sync::Mutex<HashMap<String, PullConsumer>>,
     /// What this process was given and has not acknowledged, by consumer:
-    /// position → the ack subject.
-    held: Arc<Mutex<HashMap<String, BTreeMap<u64, Subject>>>>,
+    /// position → the ack subject and when it was given.
+    held: Arc<Mutex<Held>>,
+    /// The task that tells the server this process is still at work on
+    /// what it holds ([`keep_working`]), started by the first `consume`.
+    keeper: std::sync::Once,
     /// One batch's events get consecutive sequences (from this process).
     appending: tokio::sync::Mutex<()>,
 }
@@ -147,6 +164,7 @@ impl JetStreamLog {
             conn: OnceCell::new(),
             consumers: Default::default(),
             held: Default::default(),
+            keeper: std::sync::Once::new(),
             appending: Default::default(),
         }
     }
@@ -295,9 +313,51 @@ impl JetStreamLog {
             return Ok(());
         }
         let conn = self.conn().await?;
-        nak_all(&conn.client, held.into_values())
+        nak_all(&conn.client, held.into_values().map(|(r, _)| r))
             .await
             .map_err(|e| failed(format!("JetStream consumer {consumer}"), e))
+    }
+}
+
+/// What this process holds, by consumer: position → (ack subject, given at).
+type Held = HashMap<String, BTreeMap<u64, (Subject, Instant)>>;
+
+/// Every third of the ack wait, an in-progress ack (`+WPI`) for each
+/// event this process holds, given less than `max_hold` ago: JetStream
+/// then waits a whole ack wait again before handing it to another worker.
+///
+/// Why: the ack wait says how long a *dead* worker's events wait; a living
+/// one judging a large batch (8,192 events, a debug build, a busy
+/// machine) may take longer, and without this every worker would judge
+/// the batch again in turn. A `kill -9` stops this task with the process:
+/// its events go to the others after one ack wait. Ends when the log is
+/// dropped.
+async fn keep_working(
+    held: std::sync::Weak<Mutex<Held>>,
+    client: async_nats::Client,
+    ack_wait: Duration,
+    max_hold: Duration,
+) {
+    let every = (ack_wait / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(held) = held.upgrade() else { return };
+        let working: Vec<Subject> = {
+            let h = held.lock().unwrap_or_else(|e| e.into_inner());
+            h.values()
+                .flat_map(|m| m.values())
+                .filter(|(_, since)| since.elapsed() < max_hold)
+                .map(|(r, _)| r.clone())
+                .collect()
+        };
+        drop(held);
+        for r in working {
+            // Lost with the connection: the server then hands the events
+            // out again after the ack wait, as for a dead worker.
+            if client.publish(r, "+WPI".into()).await.is_err() {
+                break;
+            }
+        }
     }
 }
 
@@ -389,20 +449,30 @@ impl EventLog for JetStreamLog {
         headers.insert(RECEIVED, batch.received.to_string().as_str());
         let what = || format!("publishing to JetStream ({subject})");
         let _one_batch = self.appending.lock().await;
-        let mut acks = Vec::with_capacity(batch.events.len());
-        for event in batch.events {
-            let ack = conn
-                .js
-                .publish_with_headers(subject.clone(), headers.clone(), event.into())
-                .await
-                .map_err(|e| failed(what(), e))?;
-            acks.push(ack);
-        }
-        let count = acks.len() as u64;
+        let count = batch.events.len() as u64;
         let mut first = None;
-        for ack in acks {
-            let ack = ack.await.map_err(|e| failed(what(), e))?;
-            first.get_or_insert(ack.sequence);
+        let mut events = batch.events.into_iter().peekable();
+        // In windows: the client lets at most `MAX_ACK_INFLIGHT` publishes
+        // wait for their acks, and a publish past it waits for one of them
+        // to be *awaited*. Publishing a whole request (a 5,582-line
+        // Security.jsonl) before awaiting any ack waited for ever.
+        while events.peek().is_some() {
+            let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
+            for event in events.by_ref().take(PUBLISH_WINDOW) {
+                let ack = tokio::time::timeout(
+                    self.opts.timeout,
+                    conn.js
+                        .publish_with_headers(subject.clone(), headers.clone(), event.into()),
+                )
+                .await
+                .map_err(|e| failed(what(), e))?
+                .map_err(|e| failed(what(), e))?;
+                acks.push(ack);
+            }
+            for ack in acks {
+                let ack = ack.await.map_err(|e| failed(what(), e))?;
+                first.get_or_insert(ack.sequence);
+            }
         }
         Ok(Appended {
             first: Position(first.unwrap_or(1).saturating_sub(1)),
@@ -437,12 +507,24 @@ impl EventLog for JetStreamLog {
                 return Err(e);
             }
         };
+        if !got.is_empty() {
+            let conn = self.conn().await?;
+            self.keeper.call_once(|| {
+                tokio::spawn(keep_working(
+                    Arc::downgrade(&self.held),
+                    conn.client.clone(),
+                    self.opts.ack_wait,
+                    self.opts.max_hold,
+                ));
+            });
+        }
+        let now = Instant::now();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let mine = held.entry(consumer.to_string()).or_default();
         Ok(got
             .into_iter()
             .map(|(d, reply)| {
-                mine.insert(d.position.0, reply);
+                mine.insert(d.position.0, (reply, now));
                 d
             })
             .collect())
@@ -461,7 +543,10 @@ impl EventLog for JetStreamLog {
             let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
             let mine = h.entry(consumer.to_string()).or_default();
             let rest = mine.split_off(&(upto.0 + 1));
-            std::mem::replace(mine, rest).into_values().collect()
+            std::mem::replace(mine, rest)
+                .into_values()
+                .map(|(r, _)| r)
+                .collect()
         };
         let Some((last, before)) = done.split_last() else {
             return Ok(());
@@ -539,7 +624,9 @@ impl Drop for JetStreamLog {
     fn drop(&mut self) {
         let held: Vec<Subject> = {
             let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            h.drain().flat_map(|(_, m)| m.into_values()).collect()
+            h.drain()
+                .flat_map(|(_, m)| m.into_values().map(|(r, _)| r))
+                .collect()
         };
         let (Some(conn), false) = (self.conn.get(), held.is_empty()) else {
             return;

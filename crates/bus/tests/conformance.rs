@@ -42,6 +42,29 @@ async fn jetstream_log_resumes_after_a_restart() {
     conformance::event_log_restart(|| JetStreamLog::new(&url, Options::default())).await;
 }
 
+/// A request bigger than the client's in-flight publish limit (5,000)
+/// is stored whole, in order, and answered: it used to wait for ever
+/// (every publish sent before any ack was awaited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_of_twelve_thousand_events_is_stored_whole() {
+    let Some(nats) = Nats::start() else { return };
+    let log = JetStreamLog::new(&nats.url(), Options::default());
+    let appended = tokio::time::timeout(
+        Duration::from_secs(60),
+        log.append(batch("default", 0..12_000)),
+    )
+    .await
+    .expect("the append answers")
+    .unwrap();
+    assert_eq!((appended.first, appended.count), (Position(0), 12_000));
+    let again = log.append(batch("default", 12_000..12_010)).await.unwrap();
+    assert_eq!((again.first, again.count), (Position(12_000), 10));
+    assert_eq!(log.records().await.unwrap(), 12_010);
+    let first = log.consume("detect", 3, Duration::ZERO).await.unwrap();
+    let events: Vec<&[u8]> = first.iter().map(|d| d.event.as_slice()).collect();
+    assert_eq!(events, [&b"{\"n\":0}"[..], b"{\"n\":1}", b"{\"n\":2}"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_share_one_consumer_each_event_to_one() {
     let Some(nats) = Nats::start() else { return };
@@ -90,11 +113,24 @@ async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
     let wait = Duration::from_secs(1);
     let ingest = JetStreamLog::new(&nats.url(), short(wait));
     ingest.append(batch("default", 0..10)).await.unwrap();
-    let dead = JetStreamLog::new(&nats.url(), short(wait));
-    let taken = dead.consume("detect", 4, Duration::ZERO).await.unwrap();
-    assert_eq!(taken.len(), 4);
-    // Killed: it never acknowledges nor lets go (no clean stop).
-    std::mem::forget(dead);
+    // Killed: its runtime (its connection, its tasks) ends at once; it
+    // never acknowledges nor lets go (no clean stop).
+    let url = nats.url();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dead = JetStreamLog::new(&url, short(wait));
+            let taken = dead.consume("detect", 4, Duration::ZERO).await.unwrap();
+            assert_eq!(taken.len(), 4);
+            std::mem::forget(dead);
+        });
+        drop(rt);
+    })
+    .join()
+    .unwrap();
     let alive = JetStreamLog::new(&nats.url(), short(wait));
     let started = Instant::now();
     let mut got = BTreeSet::new();
@@ -162,4 +198,71 @@ async fn a_server_down_at_start_is_an_error_then_a_connection() {
     assert!(log.records().await.is_err());
     nats.resume();
     assert_eq!(log.records().await.unwrap(), 0);
+}
+
+/// A living worker slower than the ack wait keeps its events (it says it
+/// is at work on them): no other worker judges them meanwhile, and its
+/// commit is the only one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_living_worker_keeps_its_events_past_the_ack_wait() {
+    let Some(nats) = Nats::start() else { return };
+    let wait = Duration::from_secs(1);
+    let ingest = JetStreamLog::new(&nats.url(), short(wait));
+    ingest.append(batch("default", 0..10)).await.unwrap();
+    let slow = JetStreamLog::new(&nats.url(), short(wait));
+    let other = JetStreamLog::new(&nats.url(), short(wait));
+    let taken = slow.consume("detect", 100, Duration::ZERO).await.unwrap();
+    assert_eq!(taken.len(), 10);
+    // Three ack waits of judging: the other worker is given nothing.
+    let until = Instant::now() + 3 * wait;
+    while Instant::now() < until {
+        let got = other
+            .consume("detect", 100, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "handed out again: {got:?}");
+    }
+    slow.commit("detect", Position(9)).await.unwrap();
+    assert_eq!(other.committed("detect").await.unwrap(), Some(Position(9)));
+    let after = other
+        .consume("detect", 100, Duration::from_millis(1500))
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{after:?}");
+}
+
+/// Past `max_hold`, a worker that is still alive but stuck lets its
+/// events go to the others after the ack wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_worker_lets_go_after_max_hold() {
+    let Some(nats) = Nats::start() else { return };
+    let wait = Duration::from_secs(1);
+    let stuck_opts = Options {
+        max_hold: Duration::from_millis(500),
+        ..short(wait)
+    };
+    let ingest = JetStreamLog::new(&nats.url(), short(wait));
+    ingest.append(batch("default", 0..10)).await.unwrap();
+    let stuck = JetStreamLog::new(&nats.url(), stuck_opts);
+    let other = JetStreamLog::new(&nats.url(), short(wait));
+    assert_eq!(
+        stuck
+            .consume("detect", 100, Duration::ZERO)
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut got = BTreeSet::new();
+    while got.len() < 10 && Instant::now() < until {
+        for d in other
+            .consume("detect", 100, Duration::from_millis(200))
+            .await
+            .unwrap()
+        {
+            got.insert(d.position.0);
+        }
+    }
+    assert_eq!(got, (0..10).collect());
 }

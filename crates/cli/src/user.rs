@@ -27,6 +27,11 @@ pub enum UserCommand {
         /// Also give a second factor to a role that does not require one.
         #[arg(long)]
         totp: bool,
+        /// The commune (tenant) the account belongs to: it reads that
+        /// tenant's data only, whatever its role (a CSIRT serving several
+        /// communes). Without it: the deployment's own account.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
     },
     /// List the accounts (name, role, second factor, lock), as TSV.
     List {
@@ -93,6 +98,7 @@ fn usage_or_fail(e: UserError) -> Result<ExitCode> {
         UserError::Exists(_)
         | UserError::NoSuch(_)
         | UserError::BadName(_)
+        | UserError::BadTenant(_)
         | UserError::BadPassword => {
             eprintln!("vigie: error: {e}");
             Ok(ExitCode::from(2))
@@ -108,6 +114,7 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
             role,
             data,
             totp,
+            tenant,
         } => {
             let Some(role) = Role::parse(&role) else {
                 eprintln!(
@@ -116,7 +123,7 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let password = read_password()?;
-            match users::add(&data, &name, role, &password, totp) {
+            match users::add(&data, &name, role, &password, totp, tenant.as_deref()) {
                 Ok(added) => {
                     record(&data, Action::UserAdd, &name, Outcome::Success)?;
                     if let Some(uri) = added.otpauth {
@@ -124,7 +131,12 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                         // takes it now.
                         println!("{uri}");
                     }
-                    eprintln!("vigie: account {name:?} created ({role})");
+                    match &tenant {
+                        Some(t) => eprintln!(
+                            "vigie: account {name:?} created ({role}, reads tenant {t:?} only)"
+                        ),
+                        None => eprintln!("vigie: account {name:?} created ({role})"),
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -135,7 +147,7 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
         }
         UserCommand::List { data } => {
             let now = vigie_console::now();
-            println!("name\trole\ttotp\tlocked_until\tcreated");
+            println!("name\trole\ttotp\tlocked_until\tcreated\ttenant");
             for u in users::load(&data)? {
                 let locked = u
                     .locked_until
@@ -144,12 +156,13 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                     .unwrap_or_default();
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     u.name,
                     u.role,
                     if u.totp.is_some() { "yes" } else { "no" },
                     locked,
-                    u.created
+                    u.created,
+                    u.tenant.as_deref().unwrap_or("")
                 );
             }
             Ok(ExitCode::SUCCESS)

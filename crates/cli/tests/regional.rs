@@ -12,6 +12,9 @@
 //! - A commune's token reads its own detections only, on every read route.
 //! - NATS down: the ingest node answers 503 with `Retry-After`, and takes
 //!   events again once NATS is back; nothing acknowledged is lost.
+//! - A commune's console account (`vigie user add --tenant`) reads its own
+//!   tenant only, on every read route, whatever its role (no servers
+//!   needed: the embedded store).
 
 mod common;
 
@@ -20,7 +23,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::server::{jsonl_files, make_demo, spawn_serve, Server};
+use common::console::{code, http, signed_in, Person};
+use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, Server};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
 
@@ -112,7 +116,8 @@ fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
     list.iter().filter(|d| d["kind"] == kind).cloned().collect()
 }
 
-/// `vigie hunt PATH`'s single-event detections.
+/// `vigie hunt PATH`'s single-event detections (its scope in
+/// `work/hunt-scope.json`).
 fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
     let timeline = work.join("hunt.jsonl");
     let h = vigie()
@@ -120,6 +125,8 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
         .arg(path)
         .args(["-q", "-o"])
         .arg(&timeline)
+        .arg("--scope")
+        .arg(work.join("hunt-scope.json"))
         .output()
         .unwrap();
     assert_eq!(
@@ -137,12 +144,29 @@ fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
 }
 
 #[test]
-#[ignore = "not yet passing: did not finish within 10 minutes in a debug build (under investigation, see the regional report)"]
 fn two_detect_workers_one_killed_give_hunts_detections_once() {
     let (Some(nats), Some(pg)) = (Nats::start(), Postgres::start()) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    // The demo's events, and `vigie hunt` over them, made while the
+    // deployment starts and judges (independent work, a debug build).
+    let made = {
+        let dir = tmp.path().to_path_buf();
+        std::thread::spawn(move || {
+            let demo = make_demo(&dir);
+            let logs = demo.join("scenario/logs");
+            let files = jsonl_files(&logs);
+            let only = dir.join("jsonl");
+            for f in &files {
+                let to = only.join(f.strip_prefix(&logs).unwrap());
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(f, &to).unwrap();
+            }
+            let hunting = std::thread::spawn(move || hunt_detections(&only, &dir));
+            (files, hunting)
+        })
+    };
     let tokens = tmp.path().join("tokens");
     let ingest_token = token(&tokens, "ingest", "default");
     let admin = token(&tokens, "admin", "default");
@@ -161,18 +185,30 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
             "3".into(),
         ]
     };
-    let ingest = node(&tokens, &tmp.path().join("ingest"), &(regional("ingest")));
-    let api = node(&tokens, &tmp.path().join("api"), &(regional("api")));
-    let mut w1 = node(&tokens, &tmp.path().join("w1"), &(regional("detect")));
-    let w2 = node(&tokens, &tmp.path().join("w2"), &(regional("detect")));
+    // The four nodes start together (each compiles the rules).
+    let starting: Vec<_> = [
+        ("ingest", "ingest"),
+        ("api", "api"),
+        ("w1", "detect"),
+        ("w2", "detect"),
+    ]
+    .into_iter()
+    .map(|(name, role)| {
+        let (tokens, dir, args) = (tokens.clone(), tmp.path().join(name), regional(role));
+        std::thread::spawn(move || node(&tokens, &dir, &args))
+    })
+    .collect();
+    let mut started = starting.into_iter().map(|t| t.join().unwrap());
+    let ingest = started.next().unwrap();
+    let api = started.next().unwrap();
+    let mut w1 = started.next().unwrap();
+    let w2 = started.next().unwrap();
 
     // Roles: the api node takes no events.
     let (s, _, _) = post(&api.base, "/api/v1/ingest", &ingest_token, b"{}\n");
     assert_eq!(s, 421);
 
-    let demo = make_demo(tmp.path());
-    let logs = demo.join("scenario/logs");
-    let files = jsonl_files(&logs);
+    let (files, hunting) = made.join().unwrap();
     assert!(files.len() > 20);
     let mut sent = 0u64;
     let mut killed_at = None;
@@ -214,13 +250,7 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
     }
 
     // The same files through `vigie hunt`.
-    let only = tmp.path().join("jsonl");
-    for f in &files {
-        let to = only.join(f.strip_prefix(&logs).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(f, &to).unwrap();
-    }
-    let hunted = hunt_detections(&only, tmp.path());
+    let hunted = hunting.join().unwrap();
     assert!(hunted.len() > 100, "{} detections", hunted.len());
     let (s, body) = get(&api.base, "/api/v1/detections?limit=10000", &read);
     assert_eq!(s, 200, "{body}");
@@ -244,18 +274,39 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
         "{w2_stats}"
     );
 
+    // The api node's live scope (it observes the whole stream; the
+    // workers each see part of it) says what `hunt --scope` says; a
+    // worker keeps none and says where it is.
+    let until = Instant::now() + Duration::from_secs(120);
+    let live: Value = loop {
+        let (s, body) = get(&api.base, "/api/v1/scope", &read);
+        let observed = stats(&api.base, &read)["events_observed"].as_u64();
+        if s == 200 && observed == Some(sent) {
+            break serde_json::from_str(&body).unwrap();
+        }
+        assert!(
+            Instant::now() < until,
+            "the api node's scope: {s} {observed:?} of {sent}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let hunted_scope: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("hunt-scope.json")).unwrap())
+            .unwrap();
+    assert!(!live["incidents"].as_array().unwrap().is_empty());
+    assert_eq!(scope_claims(&live), scope_claims(&hunted_scope));
+    let (s, _) = get(&api.base, "/api/v1/incidents", &read);
+    assert_eq!(s, 200);
+    let (s, body) = get(&w2.base, "/api/v1/scope", &read);
+    assert_eq!(s, 421, "{body}");
+
     // Another commune's token: nothing of `default`, on every read route.
     let (s, body) = get(&api.base, "/api/v1/detections?limit=10000", &other);
     assert_eq!(s, 200);
     assert_eq!(body.trim(), "[]");
     let theirs = stats(&api.base, &other);
     assert_eq!(theirs["detections"], 0, "{theirs}");
-    for (method, path, access) in vigie_serve::ROUTES {
-        if *method != vigie_serve::Method::GET
-            || *access != vigie_serve::Access::Needs(vigie_serve::tokens::Scope::Read)
-        {
-            continue;
-        }
+    for path in tenant_read_routes() {
         let (s, body) = get(&api.base, &format!("{path}?tenant=default"), &other);
         assert_eq!(s, 403, "{path} read another commune's: {body}");
     }
@@ -314,5 +365,176 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
         }
         assert!(Instant::now() < until, "not judged: {s}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Routes a reader may GET that hold no tenant's data: the rules in
+/// force are the deployment's (one engine judges every commune).
+const DEPLOYMENT_WIDE: &[&str] = &["/rules", "/api/v1/rules"];
+
+/// Every route that reads a tenant's data with a GET (API and console
+/// pages), `{…}` filled with a placeholder: asked for another tenant,
+/// each must answer 403 before looking anything up.
+fn tenant_read_routes() -> Vec<String> {
+    use vigie_serve::{tokens::Scope, Access};
+    vigie_serve::ROUTES
+        .iter()
+        .filter(|(m, p, a)| {
+            *m == vigie_serve::Method::GET
+                && matches!(a, Access::Needs(Scope::Read) | Access::Page)
+                && !DEPLOYMENT_WIDE.contains(p)
+        })
+        .map(|(_, p, _)| {
+            p.split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+/// `vigie user add NAME --role ROLE --tenant T` (password on stdin).
+fn add_user_of(
+    data: &Path,
+    name: &str,
+    role: &str,
+    tenant: &str,
+    pw: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = vigie()
+        .args([
+            "user", "add", name, "--role", role, "--tenant", tenant, "--data",
+        ])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{pw}\n").as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_communes_account_reads_its_own_tenant_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let bea_pw = "mairie de Bénodet, lecture";
+    let out = add_user_of(&data, "bea", "analyst", "mairie-b", bea_pw);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An admin of the commune: a second factor, and still its tenant only.
+    let chef_pw = "le maire adjoint, admin";
+    let out = add_user_of(&data, "chef", "admin", "mairie-b", chef_pw);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chef_totp = totp_rs::Totp::from_url(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let bad = add_user_of(&data, "x", "viewer", " mairie", "long enough password");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a tenant name with a space at an end"
+    );
+    let list = vigie()
+        .args(["user", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.starts_with("name\trole\ttotp\tlocked_until\tcreated\ttenant\n"),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("bea\tanalyst\tno\t") && l.ends_with("\tmairie-b")),
+        "{list}"
+    );
+
+    let ingest_a = token(&data, "ingest", "default");
+    let ingest_b = token(&data, "ingest", "mairie-b");
+    let admin = token(&data, "admin", "default");
+    std::fs::write(tmp.path().join("whoami.yml"), common::WHOAMI_RULE).unwrap();
+    let mut cmd = vigie();
+    cmd.args(["serve", "--data"])
+        .arg(&data)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+        ])
+        .arg(tmp.path().join("whoami.yml"));
+    let server = spawn_serve(cmd);
+    let base = server.base.clone();
+    for (tok, record) in [(&ingest_a, 1), (&ingest_b, 2)] {
+        let line = common::sysmon1(
+            record,
+            "2026-03-02T09:00:00Z",
+            "C:\\\\Windows\\\\System32\\\\whoami.exe",
+        );
+        let (s, _, r) = post(&base, "/api/v1/ingest", tok, format!("{line}\n").as_bytes());
+        assert_eq!((s, r["accepted"].as_u64()), (200, Some(1)), "{r}");
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while stats(&base, &admin)["events_committed"].as_u64() != Some(2) {
+        assert!(Instant::now() < until, "not judged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The deployment's admin token reads both communes.
+    for tenant in ["default", "mairie-b"] {
+        let (s, body) = get(
+            &base,
+            &format!("/api/v1/detections?tenant={tenant}"),
+            &admin,
+        );
+        let list: Vec<Value> = serde_json::from_str(&body).unwrap();
+        assert_eq!((s, list.len()), (200, 1), "{tenant}: {body}");
+    }
+
+    let bea = signed_in(&base, "bea", bea_pw, "");
+    let chef = signed_in(&base, "chef", chef_pw, &code(&chef_totp));
+    let as_person =
+        |p: &Person, path: &str| http(&base, "GET", path, &[("Cookie", &p.cookie)], None);
+    for (who, p) in [("bea", &bea), ("chef", &chef)] {
+        // Its own commune's, without asking and when asking.
+        for path in ["/api/v1/detections", "/api/v1/detections?tenant=mairie-b"] {
+            let r = as_person(p, path);
+            assert_eq!(r.status, 200, "{who} {path}: {}", r.body);
+            let list = r.json();
+            let list = list.as_array().unwrap();
+            assert_eq!(list.len(), 1, "{who}: {list:?}");
+            assert_eq!(list[0]["tenant"], "mairie-b");
+            assert_eq!(list[0]["record_id"], 2);
+        }
+        let own = as_person(p, "/api/v1/stats").json();
+        assert_eq!(own["tenant"], "mairie-b", "{own}");
+        assert_eq!(own["detections"], 1, "{own}");
+        assert!(
+            own["events_stored"].is_null(),
+            "no server-wide figure: {own}"
+        );
+        // Another commune's: refused on every read route.
+        let open: Vec<(String, u16)> = tenant_read_routes()
+            .into_iter()
+            .map(|path| {
+                let r = as_person(p, &format!("{path}?tenant=default"));
+                (path, r.status)
+            })
+            .filter(|(_, s)| *s != 403)
+            .collect();
+        assert!(open.is_empty(), "{who} read another commune's on {open:?}");
     }
 }

@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::server::{jsonl_files, make_demo, spawn_serve, Server};
+use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, without_places, Server};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -190,70 +190,6 @@ fn hunt_rows(path: &Path, work: &Path) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .collect()
-}
-
-/// Evidence without its place (a file and line for `hunt`, the log
-/// position for `serve`); the places, by kind, in `kinds`.
-fn without_places(v: &mut Value, kinds: &mut BTreeSet<String>) {
-    match v {
-        Value::Object(o) => {
-            if let Some(l) = o.remove("locator") {
-                kinds.insert(l["kind"].as_str().unwrap_or_default().to_string());
-                o.remove("source");
-            }
-            o.values_mut().for_each(|x| without_places(x, kinds));
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| without_places(x, kinds)),
-        _ => {}
-    }
-}
-
-/// What a scope says that does not depend on how the events were read
-/// (files or requests): the natures, the entry point, the attack period,
-/// each incident's hosts and accounts, and each host's and account's
-/// status, with their evidence but not its places.
-fn scope_claims(scope: &Value) -> Value {
-    let names = |v: &Value, key: &str| -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = v[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| {
-                (
-                    x["name"].as_str().unwrap_or_default().to_string(),
-                    x["compromised"].to_string(),
-                )
-            })
-            .collect();
-        out.sort();
-        out
-    };
-    let incidents: Vec<Value> = scope["incidents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            serde_json::json!([
-                i["nature"],
-                i["detections"],
-                i["hosts"],
-                i["accounts"],
-                i["first"],
-                i["last"]
-            ])
-        })
-        .collect();
-    let mut claims = serde_json::json!({
-        "nature": scope["nature"].as_array().unwrap().iter().map(|n| (n["kind"].clone(), n["confidence"].clone())).collect::<Vec<_>>(),
-        "entry_point": scope["entry_point"],
-        "attack_period": scope["attack_period"],
-        "incidents": incidents,
-        "hosts": names(scope, "hosts"),
-        "accounts": names(scope, "accounts"),
-        "credential_attacks": scope["credential_attacks"],
-    });
-    without_places(&mut claims, &mut BTreeSet::new());
-    claims
 }
 
 #[test]

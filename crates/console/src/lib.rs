@@ -76,8 +76,12 @@ pub struct Console {
     accounts: Mutex<Accounts>,
 }
 
-/// The accounts' names and roles, with the mtime of the file read.
-type Accounts = (Option<std::time::SystemTime>, Vec<(String, Role)>);
+/// The accounts' names, roles and tenants, with the mtime of the file
+/// read.
+type Accounts = (
+    Option<std::time::SystemTime>,
+    Vec<(String, Role, Option<String>)>,
+);
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -115,14 +119,19 @@ impl Console {
         !self.accounts().is_empty()
     }
 
-    fn accounts(&self) -> Vec<(String, Role)> {
+    fn accounts(&self) -> Vec<(String, Role, Option<String>)> {
         let mtime = std::fs::metadata(self.data.join("users.json"))
             .and_then(|m| m.modified())
             .ok();
         let mut c = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         if c.0 != mtime || mtime.is_none() {
             match users::load(&self.data) {
-                Ok(u) => *c = (mtime, u.into_iter().map(|u| (u.name, u.role)).collect()),
+                Ok(u) => {
+                    *c = (
+                        mtime,
+                        u.into_iter().map(|u| (u.name, u.role, u.tenant)).collect(),
+                    )
+                }
                 Err(e) => eprintln!("vigie serve: {e}"),
             }
         }
@@ -130,13 +139,13 @@ impl Console {
     }
 
     /// The live session of a cookie id, if its account still exists with
-    /// the same role.
+    /// the same role and tenant.
     pub fn session(&self, id: &str, now: i64) -> Option<Session> {
         let s = self.sessions.touch(id, now)?;
         if self
             .accounts()
             .iter()
-            .any(|(n, r)| *n == s.user && *r == s.role)
+            .any(|(n, r, t)| *n == s.user && *r == s.role && *t == s.tenant)
         {
             Some(s)
         } else {
@@ -198,6 +207,7 @@ impl Console {
                 .map(Some),
         };
         let role = user.role;
+        let tenant = user.tenant.clone();
         match (password_ok, step) {
             (true, Some(step)) => {
                 let r = users::update(&self.data, name, |u| {
@@ -212,7 +222,7 @@ impl Console {
                     return Err(Refusal::Wrong);
                 }
                 self.audit(name, &from, Action::Login, name, Outcome::Success);
-                Ok(self.sessions.open(name, role, now))
+                Ok(self.sessions.open(name, role, tenant, now))
             }
             _ => {
                 self.throttle.ip_failed(ip, now);

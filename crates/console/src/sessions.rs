@@ -26,6 +26,9 @@ pub const MAX_SESSIONS: usize = 10_000;
 pub struct Session {
     pub user: String,
     pub role: Role,
+    /// The account's tenant, when it is bound to one
+    /// ([`crate::users::User::tenant`]).
+    pub tenant: Option<String>,
     /// Sent back with every state-changing request.
     pub csrf: String,
     pub created: i64,
@@ -59,11 +62,18 @@ pub struct Sessions {
 
 impl Sessions {
     /// Opens a session; returns the id for the cookie and the session.
-    pub fn open(&self, user: &str, role: Role, now: i64) -> (String, Session) {
+    pub fn open(
+        &self,
+        user: &str,
+        role: Role,
+        tenant: Option<String>,
+        now: i64,
+    ) -> (String, Session) {
         let id = random_token();
         let s = Session {
             user: user.to_string(),
             role,
+            tenant,
             csrf: random_token(),
             created: now,
             last: now,
@@ -198,7 +208,7 @@ mod tests {
     #[test]
     fn sessions_expire_when_idle_and_at_their_absolute_end() {
         let s = Sessions::default();
-        let (id, sess) = s.open("anne", Role::Analyst, 1000);
+        let (id, sess) = s.open("anne", Role::Analyst, None, 1000);
         assert_eq!(id.len(), 64);
         assert_ne!(id, sess.csrf);
         assert!(s.touch(&id, 1000 + IDLE_SECONDS - 1).is_some());
@@ -207,7 +217,7 @@ mod tests {
             s.touch(&id, 1000 + 3 * IDLE_SECONDS).is_none(),
             "idle too long"
         );
-        let (id, _) = s.open("anne", Role::Analyst, 0);
+        let (id, _) = s.open("anne", Role::Analyst, None, 0);
         let mut t = 0;
         while t + IDLE_SECONDS / 2 < ABSOLUTE_SECONDS {
             t += IDLE_SECONDS / 2;

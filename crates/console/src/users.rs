@@ -49,6 +49,13 @@ pub struct User {
     /// Unix seconds until which the account is locked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_until: Option<i64>,
+    /// The commune (tenant) the account belongs to, in a deployment
+    /// serving several (`vigie user add --tenant`): it reads that
+    /// tenant's data only, whatever its role. None: the deployment's own
+    /// account (the `default` tenant; an admin reads every tenant, as an
+    /// admin token does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 impl User {
@@ -77,6 +84,10 @@ pub enum UserError {
     BadName(String),
     #[error("the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long")]
     BadPassword,
+    #[error(
+        "tenant {0:?}: 1 to 64 characters, no colon, no control character, no space at either end"
+    )]
+    BadTenant(String),
     #[error("{0}")]
     Totp(String),
 }
@@ -202,7 +213,8 @@ pub struct Added {
     pub otpauth: Option<String>,
 }
 
-/// Creates an account. A second factor is generated for `admin`
+/// Creates an account, bound to `tenant` when given (it reads that
+/// commune's data only). A second factor is generated for `admin`
 /// (always) and for other roles when `totp` is asked.
 pub fn add(
     data: &Path,
@@ -210,9 +222,13 @@ pub fn add(
     role: Role,
     password: &str,
     totp_wanted: bool,
+    tenant: Option<&str>,
 ) -> Result<Added, UserError> {
     if !valid_name(name) {
         return Err(UserError::BadName(name.to_string()));
+    }
+    if let Some(t) = tenant.filter(|t| !valid_name(t)) {
+        return Err(UserError::BadTenant(t.to_string()));
     }
     let n = password.chars().count();
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
@@ -242,6 +258,7 @@ pub fn add(
         created: now_rfc3339(),
         failures: 0,
         locked_until: None,
+        tenant: tenant.map(str::to_string),
     });
     save(data, &users)?;
     Ok(Added { otpauth })
@@ -294,6 +311,7 @@ mod tests {
             Role::Admin,
             "correct horse battery",
             false,
+            None,
         )
         .unwrap();
         let uri = added.otpauth.unwrap();
@@ -306,7 +324,8 @@ mod tests {
             "lecteur",
             Role::Viewer,
             "another long one",
-            false
+            false,
+            None
         )
         .unwrap()
         .otpauth
@@ -344,16 +363,24 @@ mod tests {
                 "lecteur",
                 Role::Viewer,
                 "another long one",
-                false
+                false,
+                Some("mairie-b")
             ),
             Err(UserError::Exists(_))
         ));
         assert!(matches!(
-            add(dir.path(), "x", Role::Viewer, "short", false),
+            add(dir.path(), "x", Role::Viewer, "short", false, None),
             Err(UserError::BadPassword)
         ));
         assert!(matches!(
-            add(dir.path(), "a:b", Role::Viewer, "long enough pass", false),
+            add(
+                dir.path(),
+                "a:b",
+                Role::Viewer,
+                "long enough pass",
+                false,
+                None
+            ),
             Err(UserError::BadName(_))
         ));
         remove(dir.path(), "lecteur").unwrap();
@@ -362,6 +389,31 @@ mod tests {
             Err(UserError::NoSuch(_))
         ));
         assert_eq!(load(dir.path()).unwrap().len(), 1);
+        assert!(matches!(
+            add(
+                dir.path(),
+                "b",
+                Role::Viewer,
+                "long enough pass",
+                false,
+                Some(" x")
+            ),
+            Err(UserError::BadTenant(_))
+        ));
+        add(
+            dir.path(),
+            "b",
+            Role::Viewer,
+            "long enough pass",
+            false,
+            Some("mairie-b"),
+        )
+        .unwrap();
+        let b = load(dir.path())
+            .unwrap()
+            .into_iter()
+            .find(|u| u.name == "b");
+        assert_eq!(b.unwrap().tenant.as_deref(), Some("mairie-b"));
     }
 
     #[test]
@@ -369,6 +421,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("users.json"), "[{\"name\":").unwrap();
         assert!(matches!(load(dir.path()), Err(UserError::Damaged { .. })));
-        assert!(add(dir.path(), "a", Role::Viewer, "long enough pass", false).is_err());
+        assert!(add(
+            dir.path(),
+            "a",
+            Role::Viewer,
+            "long enough pass",
+            false,
+            None
+        )
+        .is_err());
     }
 }

@@ -153,10 +153,15 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         req = Request::from_parts(parts, body);
     }
     req.extensions_mut().insert(Caller {
-        // Accounts are the commune's own: its default tenant; an admin
-        // reads every tenant as an admin token does.
-        tenant: "default".to_string(),
-        admin: session.role == Role::Admin,
+        // An account bound to a commune (`vigie user add --tenant`) reads
+        // that commune's only, whatever its role; the deployment's own
+        // accounts are of the `default` tenant, and its admins read every
+        // tenant as an admin token does.
+        tenant: session
+            .tenant
+            .clone()
+            .unwrap_or_else(|| "default".to_string()),
+        admin: session.role == Role::Admin && session.tenant.is_none(),
     });
     req.extensions_mut()
         .insert(Principal::Person { id, session });

@@ -514,7 +514,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 config.role.key()
             );
             let opts = vigie_bus::Options {
-                local: vec![worker::REPLAY.into(), retrohunt::CONSUMER_PREFIX.into()],
+                local: vec![
+                    worker::REPLAY.into(),
+                    worker::OBSERVER.into(),
+                    retrohunt::CONSUMER_PREFIX.into(),
+                ],
                 ack_wait: std::time::Duration::from_secs(config.bus_ack_wait.max(1)),
                 ..vigie_bus::Options::default()
             };
@@ -613,6 +617,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             judging.clone(),
             detections.clone(),
             progress.clone(),
+            live.clone(),
+            health.clone(),
+            config.role == NodeRole::All,
+        ));
+    }
+    if config.role == NodeRole::Api {
+        tokio::spawn(worker::observe_stream(
+            log.clone(),
+            judging.clone(),
             live.clone(),
             health.clone(),
         ));
@@ -1324,6 +1337,17 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
 fn rebuilding(s: &Shared) -> Option<Response> {
     if s.live.rebuilt.load(Ordering::Acquire) {
         return None;
+    }
+    if matches!(s.config.role, NodeRole::Detect | NodeRole::Ingest) {
+        // A detect node sees part of each commune's events: no scope of
+        // its own (it would be wrong); the api node keeps it.
+        return Some(error(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this node (--role {}) keeps no live scope: ask an api node",
+                s.config.role.key()
+            ),
+        ));
     }
     let mut resp = error(
         StatusCode::SERVICE_UNAVAILABLE,

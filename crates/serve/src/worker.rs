@@ -717,7 +717,116 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
     );
 }
 
-/// Runs for ever: consume, judge, store, commit.
+/// Positions already observed: every one below `floor`, and those above
+/// it (few: the stream is read in order, a gap is an event handed out
+/// again later).
+#[derive(Debug, Default)]
+struct Positions {
+    floor: u64,
+    above: std::collections::BTreeSet<u64>,
+}
+
+impl Positions {
+    /// Whether `p` is new (then it is recorded).
+    fn insert(&mut self, p: u64) -> bool {
+        if p < self.floor || !self.above.insert(p) {
+            return false;
+        }
+        while self.above.remove(&self.floor) {
+            self.floor += 1;
+        }
+        true
+    }
+}
+
+/// The consumer of an `api` node's scope observer: one per process
+/// (JetStream gives each its own consumer, see [`observe_stream`]).
+pub const OBSERVER: &str = "scope-observer";
+
+/// The live scope of a regional deployment, on its `api` node: every
+/// event of the stream read (a consumer of this process's own, not the
+/// detection workers' shared one), judged and observed — nothing stored,
+/// the workers store the detections. The scope's streaming half is then
+/// fed every event of each tenant, as `hunt` feeds it every file; its
+/// analysis (the batch half) runs on demand, as in one process.
+///
+/// Why not the workers' scopes: two workers share the stream event by
+/// event, so each sees part of every commune; an answer from part of the
+/// events would be wrong, and scopes do not add up. The price is that the
+/// api node judges every event once more (one worker's CPU, see
+/// docs/regional.md).
+///
+/// The scope answers (not 503) once the events stored at start are
+/// observed.
+pub async fn observe_stream(
+    log: Arc<dyn EventLog>,
+    judging: Arc<Current>,
+    live: Arc<LiveScope>,
+    health: Arc<Health>,
+) {
+    let seen = Arc::new(Seen::default());
+    let mut done = Positions::default();
+    let stored = loop {
+        match log.records().await {
+            Ok(n) => break n,
+            Err(e) => {
+                eprintln!("vigie serve: live scope: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    if stored == 0 {
+        live.rebuilt.store(true, Ordering::Release);
+    } else {
+        eprintln!("vigie serve: observing the {stored} events stored, for the live scope");
+    }
+    loop {
+        let batch = match log.consume(OBSERVER, 8192, Duration::from_secs(1)).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("vigie serve: live scope: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(last) = batch.last().map(|d| d.position) else {
+            continue;
+        };
+        // Each event observed once: a consumer made again (NATS
+        // restarted without it) starts from the stream's beginning, and
+        // an event the server handed out again comes back.
+        let batch: Vec<Delivery> = batch
+            .into_iter()
+            .filter(|d| done.insert(d.position.0))
+            .collect();
+        let (judging2, live2, seen2, health2) =
+            (judging.get(), live.clone(), seen.clone(), health.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            // Problems are counted by the workers; not twice.
+            let quiet = Progress::default();
+            judge(&judging2, &batch, &seen2, &quiet, &|d, e, m| {
+                observed(&live2, &health2, d, e, m)
+            });
+        })
+        .await;
+        // Acknowledged, so that the server does not hand it out again.
+        if let Err(e) = log.commit(OBSERVER, last).await {
+            eprintln!("vigie serve: live scope: {e}");
+        }
+        if last.0 + 1 >= stored && !live.rebuilt.swap(true, Ordering::AcqRel) {
+            eprintln!(
+                "vigie serve: live scope rebuilt in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Runs for ever: consume, judge, store, commit. `keeps_scope`: the live
+/// scope is rebuilt at start and fed (one process judging every event);
+/// not on a `detect` node of a regional deployment, which sees part of
+/// the events (the `api` node keeps the scope, [`observe_stream`]).
 pub async fn run(
     log: Arc<dyn EventLog>,
     judging: Arc<Current>,
@@ -725,9 +834,12 @@ pub async fn run(
     progress: Arc<Progress>,
     live: Arc<LiveScope>,
     health: Arc<Health>,
+    keeps_scope: bool,
 ) {
     let seen = Arc::new(Seen::default());
-    if replay(log.as_ref(), &judging.get(), &seen, &live, &health).await {
+    if !keeps_scope {
+        // Its scope routes say where the scope is (see `rebuilding`).
+    } else if replay(log.as_ref(), &judging.get(), &seen, &live, &health).await {
         live.rebuilt.store(true, Ordering::Release);
     } else {
         // Never an answer from part of the events: the scope stays
@@ -751,7 +863,9 @@ pub async fn run(
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
             judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
-                observed(&live2, &health2, d, e, m)
+                if keeps_scope {
+                    observed(&live2, &health2, d, e, m)
+                }
             })
         })
         .await
@@ -834,6 +948,18 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_observed_once_whatever_their_order() {
+        let mut p = Positions::default();
+        assert!(p.insert(1));
+        assert!(p.insert(0));
+        assert!(!p.insert(1) && !p.insert(0));
+        assert_eq!((p.floor, p.above.len()), (2, 0));
+        assert!(p.insert(5) && !p.insert(5));
+        assert!(p.insert(2) && p.insert(4) && p.insert(3));
+        assert_eq!((p.floor, p.above.len()), (6, 0));
+    }
 
     /// The embedded detection store keeps the contract the regional one
     /// (PostgreSQL) keeps, and keeps it across a reopening.

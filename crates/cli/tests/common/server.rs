@@ -1,6 +1,7 @@
 //! A `vigie serve` child process for the tests that drive it over HTTP
 //! (serve.rs, console.rs), and the demo they send to it.
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -37,8 +38,19 @@ pub fn spawn_serve(mut cmd: Command) -> Server {
         }
         said.push(line);
     };
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining stderr so the child never blocks on it (echoed with
+    // its address when VIGIE_TEST_SERVE_STDERR is set, to see what the
+    // processes of a failing test said).
+    let echo = std::env::var_os("VIGIE_TEST_SERVE_STDERR")
+        .is_some()
+        .then(|| base.clone());
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(at) = &echo {
+                eprintln!("[{at}] {line}");
+            }
+        }
+    });
     Server { child, base, said }
 }
 
@@ -71,4 +83,68 @@ pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Evidence without its place (a file and line for `hunt`, the log
+/// position for `serve`); the places, by kind, in `kinds`.
+pub fn without_places(v: &mut Value, kinds: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(l) = o.remove("locator") {
+                kinds.insert(l["kind"].as_str().unwrap_or_default().to_string());
+                o.remove("source");
+            }
+            o.values_mut().for_each(|x| without_places(x, kinds));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| without_places(x, kinds)),
+        _ => {}
+    }
+}
+
+/// What a scope says that does not depend on how the events were read
+/// (files or requests): the natures, the entry point, the attack period,
+/// each incident's hosts and accounts, and each host's and account's
+/// status, with their evidence but not its places.
+pub fn scope_claims(scope: &Value) -> Value {
+    let names = |v: &Value, key: &str| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["name"].as_str().unwrap_or_default().to_string(),
+                    x["compromised"].to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let incidents: Vec<Value> = scope["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            serde_json::json!([
+                i["nature"],
+                i["detections"],
+                i["hosts"],
+                i["accounts"],
+                i["first"],
+                i["last"]
+            ])
+        })
+        .collect();
+    let mut claims = serde_json::json!({
+        "nature": scope["nature"].as_array().unwrap().iter().map(|n| (n["kind"].clone(), n["confidence"].clone())).collect::<Vec<_>>(),
+        "entry_point": scope["entry_point"],
+        "attack_period": scope["attack_period"],
+        "incidents": incidents,
+        "hosts": names(scope, "hosts"),
+        "accounts": names(scope, "accounts"),
+        "credential_attacks": scope["credential_attacks"],
+    });
+    without_places(&mut claims, &mut std::collections::BTreeSet::new());
+    claims
 }
