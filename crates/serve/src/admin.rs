@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +16,7 @@ use vigie_console::Principal;
 use vigie_lang::tr;
 use vigie_report::html::escape;
 
-use crate::pages::PageQuery;
+use crate::pages::Reader;
 use crate::tokens::{self, TokenRecord, Tokens};
 use crate::{error, Shared};
 
@@ -81,17 +81,8 @@ pub(crate) async fn revoke(
 /// `GET /tokens` (admin): the tokens, each revocable.
 pub(crate) async fn page(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
+    Reader { ref session, lang }: Reader,
 ) -> Response {
-    let Principal::Person { session, .. } = &p else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "the console's pages are for people signed in; a token reads /api/v1/tokens",
-        );
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang("/tokens", lang);
     let title = tr!(lang, "Jetons d'accès", "Access tokens");
     let tokens = match load(&s) {

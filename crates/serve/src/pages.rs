@@ -31,15 +31,38 @@ pub(crate) struct PageQuery {
     pub(crate) lang: Option<String>,
 }
 
-/// The person a page is for: pages are for sessions (a token reads the
-/// API).
-pub(crate) fn person(p: &Principal) -> Result<&Session, Box<Response>> {
-    match p {
-        Principal::Person { session, .. } => Ok(session),
-        Principal::Token { .. } => Err(Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "the console's pages are for people signed in; a token reads /api/v1/…",
-        ))),
+/// A person signed in reading a page, in the language asked for (`?lang=`,
+/// else the browser's): what every page of the console starts from. Pages
+/// are for sessions; a token reads the API (400).
+pub(crate) struct Reader {
+    pub(crate) session: Session,
+    pub(crate) lang: Lang,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        let session = match parts.extensions.get::<Principal>() {
+            Some(Principal::Person { session, .. }) => session.clone(),
+            Some(Principal::Token { .. }) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "the console's pages are for people signed in; a token reads /api/v1/…",
+                ))
+            }
+            None => return Err(error(StatusCode::UNAUTHORIZED, "a session is needed")),
+        };
+        let asked = Query::<PageQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.lang);
+        Ok(Reader {
+            lang: vigie_console::web::lang_of(asked.as_deref(), &parts.headers),
+            session,
+        })
     }
 }
 
@@ -147,16 +170,9 @@ async fn answer_or_page(
 /// `GET /incidents`: the answer at the top, then every incident.
 pub(crate) async fn incidents(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang("/incidents", lang);
     let title = tr!(lang, "Incidents", "Incidents");
     let a = match answer_or_page(&s, &tenant, session, lang, &path, &title).await {
@@ -478,17 +494,10 @@ fn detections_table(list: &[&Value], states: &BTreeMap<Target, TriageState>, lan
 /// `GET /incidents/{id}`: one incident.
 pub(crate) async fn incident(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang(&format!("/incidents/{id}"), lang);
     let title = format!("{} {id}", tr!(lang, "Incident", "Incident"));
     let a = match answer_or_page(&s, &tenant, session, lang, &path, &title).await {
@@ -593,25 +602,36 @@ pub(crate) async fn incident(
         escape(&shown_note(lang, shown.len(), mine.len())),
         detections_table(&shown, &states, lang)
     );
-    let _ = write!(
-        body,
+    body.push_str(&triage_card(lang, session, "incident", &id, state, &path));
+    ui::frame(session, lang, &path, &title, &body, None)
+}
+
+/// The history of a target's triage, oldest first.
+/// The triage card of a detection or incident: its history and the form.
+fn triage_card(
+    lang: Lang,
+    session: &Session,
+    kind: &str,
+    id: &str,
+    state: Option<&TriageState>,
+    path: &str,
+) -> String {
+    format!(
         "<section class=\"card\" id=\"triage-card\"><h2>{}</h2>{}{}</section>",
         tr!(lang, "Triage", "Triage"),
         history_html(state, lang),
         ui::triage_form(
             lang,
             session,
-            "incident",
-            &id,
+            kind,
+            id,
             state.map_or("new", |s| s.status.key()),
             state.and_then(|s| s.assignee.as_deref()),
-            &path
+            path
         )
-    );
-    ui::frame(session, lang, &path, &title, &body, None)
+    )
 }
 
-/// The history of a target's triage, oldest first.
 fn history_html(state: Option<&TriageState>, lang: Lang) -> String {
     let Some(state) = state else {
         return format!(
@@ -685,17 +705,10 @@ pub(crate) async fn raw_event(s: &Shared, d: &Value) -> (String, bool) {
 /// `GET /detections/{id}`: one detection, its raw event, why it matched.
 pub(crate) async fn detection(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang(&format!("/detections/{id}"), lang);
     let d = match find_detection(&s, &tenant, &id).await {
         Ok(Some(d)) => d,
@@ -841,21 +854,7 @@ pub(crate) async fn detection(
         },
         escape(&raw)
     );
-    let _ = write!(
-        body,
-        "<section class=\"card\" id=\"triage-card\"><h2>{}</h2>{}{}</section>",
-        tr!(lang, "Triage", "Triage"),
-        history_html(state, lang),
-        ui::triage_form(
-            lang,
-            session,
-            "detection",
-            &id,
-            state.map_or("new", |s| s.status.key()),
-            state.and_then(|s| s.assignee.as_deref()),
-            &path
-        )
-    );
+    body.push_str(&triage_card(lang, session, "detection", &id, state, &path));
     ui::frame(session, lang, &path, &title, &body, None)
 }
 
@@ -883,16 +882,9 @@ pub(crate) async fn detection_json(
 /// `GET /filters`: the false-positive filters, each version, editable.
 pub(crate) async fn filters(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang("/filters", lang);
     let title = tr!(lang, "Filtres de faux positifs", "False-positive filters");
     let list = match s.triage.filters().await {

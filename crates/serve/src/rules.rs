@@ -32,6 +32,7 @@ use vigie_report::html::escape;
 use vigie_rules::sigmahq::SnapshotStatus;
 use vigie_store::triage::{disabled_rules, RuleSwitch, TriageStore};
 
+use crate::pages::Reader;
 use crate::triage::{answer, parse, who_and_from};
 use crate::{error, Shared};
 
@@ -142,7 +143,6 @@ pub(crate) async fn api(State(s): State<Shared>) -> Response {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RulesQuery {
-    lang: Option<String>,
     /// Words that must all appear in the title, id, level, status or file.
     q: Option<String>,
 }
@@ -188,15 +188,9 @@ fn csrf_fields(csrf: &str, back: &str) -> String {
 /// `GET /rules`: the rules in force (searchable), failed, turned off.
 pub(crate) async fn page(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     Query(q): Query<RulesQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match crate::pages::person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let words: Vec<String> =
         q.q.as_deref()
             .unwrap_or_default()

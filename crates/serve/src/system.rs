@@ -5,31 +5,22 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use vigie_console::pages::{self as ui, Table};
-use vigie_console::Principal;
 use vigie_lang::tr;
 use vigie_report::html::escape;
 
-use crate::pages::{person, PageQuery};
+use crate::pages::Reader;
 use crate::{ReadTenant, Shared};
 
 /// `GET /sources`: per listener and per host and channel, what arrived
 /// and when, the silent ones first; then the scope's coverage.
 pub(crate) async fn sources(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
+    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang("/sources", lang);
     let title = tr!(lang, "Sources", "Sources");
     let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
@@ -159,15 +150,8 @@ const AUDIT_SHOWN: usize = 500;
 /// holds, and the export.
 pub(crate) async fn audit(
     State(s): State<Shared>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Query<PageQuery>,
-    headers: HeaderMap,
+    Reader { ref session, lang }: Reader,
 ) -> Response {
-    let session = match person(&p) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
     let path = ui::with_lang("/audit", lang);
     let title = tr!(lang, "Journal d'audit", "Audit log");
     let file = vigie_console::audit::file(s.console.data());
