@@ -903,7 +903,9 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
     b.wait_for("document.querySelectorAll('#saved-searches li.saved').length === 1");
     // The page it leads to is like this one: wait for a new document,
     // not for the same conditions on the old one.
-    b.eval("window.oldPage = true; document.querySelector('#saved-searches li.saved a').click(); true");
+    b.eval(
+        "window.oldPage = true; document.querySelector('#saved-searches li.saved a').click(); true",
+    );
     b.wait_for("!window.oldPage && document.readyState === 'complete' && !!document.getElementById('search-results') && document.getElementById('q').value === 'EventID:4625'");
 
     b.eval("document.querySelector('#logout').click(); true");
