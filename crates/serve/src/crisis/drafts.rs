@@ -135,7 +135,7 @@ pub(crate) async fn list(
     for k in DraftKind::ALL {
         h.push_str(&format!(
             "<li><a href=\"/crisis/drafts/{n}?format=html{l}{at}\">{}</a> — <a href=\"/crisis/drafts/{n}?format=md{l}{at}\">Markdown</a></li>\n",
-            esc(kind_name(k, lang)),
+            esc(k.label(lang)),
             n = k.name(),
         ));
     }
@@ -166,31 +166,6 @@ pub(crate) async fn list(
             StatusCode::FORBIDDEN,
             "the console's pages are for people signed in",
         ),
-    }
-}
-
-fn kind_name(k: DraftKind, lang: Lang) -> &'static str {
-    match k {
-        DraftKind::Cnil => lang.pick(
-            "Notification à la CNIL (RGPD art. 33)",
-            "CNIL notification (GDPR Art. 33)",
-        ),
-        DraftKind::Letter => lang.pick(
-            "Lettre aux personnes concernées (RGPD art. 34)",
-            "Letter to the persons concerned (GDPR Art. 34)",
-        ),
-        DraftKind::Nis2Early => {
-            lang.pick("NIS2 : alerte précoce (24 h)", "NIS2: early warning (24 h)")
-        }
-        DraftKind::Nis2Notification => lang.pick(
-            "NIS2 : notification d'incident (72 h)",
-            "NIS2: incident notification (72 h)",
-        ),
-        DraftKind::Nis2Final => lang.pick(
-            "NIS2 : rapport final (un mois)",
-            "NIS2: final report (one month)",
-        ),
-        DraftKind::Plainte => lang.pick("Plainte contre X", "Complaint against persons unknown"),
     }
 }
 
