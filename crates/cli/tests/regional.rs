@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::console::{code, http, signed_in, Person};
+use common::console::{add_user_with, code, http, signed_in, Person};
 use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, Server};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
@@ -306,7 +306,7 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
     assert_eq!(body.trim(), "[]");
     let theirs = stats(&api.base, &other);
     assert_eq!(theirs["detections"], 0, "{theirs}");
-    for path in tenant_read_routes() {
+    for path in tenant_read_routes(false) {
         let (s, body) = get(&api.base, &format!("{path}?tenant=default"), &other);
         assert_eq!(s, 403, "{path} read another commune's: {body}");
     }
@@ -372,16 +372,17 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
 /// force are the deployment's (one engine judges every commune).
 const DEPLOYMENT_WIDE: &[&str] = &["/rules", "/api/v1/rules"];
 
-/// Every route that reads a tenant's data with a GET (API and console
-/// pages), `{…}` filled with a placeholder: asked for another tenant,
-/// each must answer 403 before looking anything up.
-fn tenant_read_routes() -> Vec<String> {
+/// Every route that reads a tenant's data with a GET — the API's, and
+/// with `pages` the console's pages too (people's only: a token is sent
+/// to the API) — `{…}` filled with a placeholder: asked for another
+/// tenant, each must answer 403 before looking anything up.
+fn tenant_read_routes(pages: bool) -> Vec<String> {
     use vigie_serve::{tokens::Scope, Access};
     vigie_serve::ROUTES
         .iter()
         .filter(|(m, p, a)| {
             *m == vigie_serve::Method::GET
-                && matches!(a, Access::Needs(Scope::Read) | Access::Page)
+                && (*a == Access::Needs(Scope::Read) || (pages && *a == Access::Page))
                 && !DEPLOYMENT_WIDE.contains(p)
         })
         .map(|(_, p, _)| {
@@ -401,23 +402,7 @@ fn add_user_of(
     tenant: &str,
     pw: &str,
 ) -> std::process::Output {
-    use std::io::Write;
-    let mut child = vigie()
-        .args([
-            "user", "add", name, "--role", role, "--tenant", tenant, "--data",
-        ])
-        .arg(data)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes());
-    child.wait_with_output().unwrap()
+    add_user_with(data, name, role, pw, &["--tenant", tenant])
 }
 
 #[test]
@@ -527,7 +512,7 @@ fn a_communes_account_reads_its_own_tenant_only() {
             "no server-wide figure: {own}"
         );
         // Another commune's: refused on every read route.
-        let open: Vec<(String, u16)> = tenant_read_routes()
+        let open: Vec<(String, u16)> = tenant_read_routes(true)
             .into_iter()
             .map(|path| {
                 let r = as_person(p, &format!("{path}?tenant=default"));
@@ -537,4 +522,79 @@ fn a_communes_account_reads_its_own_tenant_only() {
             .collect();
         assert!(open.is_empty(), "{who} read another commune's on {open:?}");
     }
+}
+
+#[test]
+fn postgres_down_means_503_on_reads_and_nothing_lost() {
+    let (Some(nats), Some(mut pg)) = (Nats::start(), Postgres::start()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = tmp.path().join("tokens");
+    let ingest_token = token(&tokens, "ingest", "default");
+    let admin = token(&tokens, "admin", "default");
+    let read = token(&tokens, "read", "default");
+    let rule = tmp.path().join("whoami.yml");
+    std::fs::write(&rule, common::WHOAMI_RULE).unwrap();
+    let all = node(
+        &tokens,
+        &tmp.path().join("all"),
+        &[
+            "--bus",
+            &nats.url(),
+            "--db",
+            &pg.url(),
+            "--no-builtin",
+            "--no-sigmahq",
+            "--rules",
+            rule.to_str().unwrap(),
+        ],
+    );
+    let whoami = |record: u64| {
+        let line = common::sysmon1(
+            record,
+            "2026-03-02T09:00:00Z",
+            "C:\\\\Windows\\\\System32\\\\whoami.exe",
+        );
+        format!("{line}\n").into_bytes()
+    };
+    let judged = |n: u64| {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = stats(&all.base, &admin);
+            if s["events_committed"].as_u64() == Some(n) {
+                return s;
+            }
+            assert!(Instant::now() < until, "not judged: {s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (s, _, r) = post(&all.base, "/api/v1/ingest", &ingest_token, &whoami(1));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(judged(1)["detections"], 1);
+
+    pg.stop();
+    // Events are still taken (the stream holds them) …
+    let (s, _, r) = post(&all.base, "/api/v1/ingest", &ingest_token, &whoami(2));
+    assert_eq!(s, 200, "{r}");
+    // … but not acknowledged by the worker while their detections cannot
+    // be stored; reads say the store is unavailable, never "none".
+    std::thread::sleep(Duration::from_secs(2));
+    let s = stats(&all.base, &admin);
+    assert_eq!(s["events_committed"], 1, "{s}");
+    assert!(s["detections"].is_null(), "unknown is not zero: {s}");
+    let (status, body) = get(&all.base, "/api/v1/detections", &read);
+    assert_eq!(status, 503, "{body}");
+
+    pg.resume();
+    let s = judged(2);
+    assert_eq!(s["detections"], 2, "{s}");
+    let (status, body) = get(&all.base, "/api/v1/detections", &read);
+    assert_eq!(status, 200, "{body}");
+    let list: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let records: BTreeSet<u64> = list
+        .iter()
+        .filter_map(|d| d["record_id"].as_u64())
+        .collect();
+    assert_eq!(records, [1, 2].into());
 }

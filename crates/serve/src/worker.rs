@@ -719,21 +719,23 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
 
 /// Positions already observed: every one below `floor`, and those above
 /// it (few: the stream is read in order, a gap is an event handed out
-/// again later).
+/// again later). The floor starts at the first position read: a stream
+/// whose oldest events its limits removed starts past 0.
 #[derive(Debug, Default)]
 struct Positions {
-    floor: u64,
+    floor: Option<u64>,
     above: std::collections::BTreeSet<u64>,
 }
 
 impl Positions {
     /// Whether `p` is new (then it is recorded).
     fn insert(&mut self, p: u64) -> bool {
-        if p < self.floor || !self.above.insert(p) {
+        let floor = self.floor.get_or_insert(p);
+        if p < *floor || !self.above.insert(p) {
             return false;
         }
-        while self.above.remove(&self.floor) {
-            self.floor += 1;
+        while self.above.remove(floor) {
+            *floor += 1;
         }
         true
     }
@@ -952,13 +954,18 @@ mod tests {
     #[test]
     fn positions_observed_once_whatever_their_order() {
         let mut p = Positions::default();
-        assert!(p.insert(1));
         assert!(p.insert(0));
-        assert!(!p.insert(1) && !p.insert(0));
-        assert_eq!((p.floor, p.above.len()), (2, 0));
+        assert!(p.insert(2));
+        assert!(p.insert(1));
+        assert!(!p.insert(1) && !p.insert(0) && !p.insert(2));
+        assert_eq!((p.floor, p.above.len()), (Some(3), 0));
         assert!(p.insert(5) && !p.insert(5));
-        assert!(p.insert(2) && p.insert(4) && p.insert(3));
-        assert_eq!((p.floor, p.above.len()), (6, 0));
+        assert!(p.insert(4) && p.insert(3));
+        assert_eq!((p.floor, p.above.len()), (Some(6), 0));
+        // A stream whose first events are gone: nothing kept below.
+        let mut q = Positions::default();
+        assert!(q.insert(1_000) && q.insert(1_001));
+        assert_eq!((q.floor, q.above.len()), (Some(1_002), 0));
     }
 
     /// The embedded detection store keeps the contract the regional one

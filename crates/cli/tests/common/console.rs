@@ -16,8 +16,15 @@ pub fn vigie() -> Command {
 
 /// `vigie user add` with the password on stdin.
 pub fn add_user(data: &Path, name: &str, role: &str, password: &str) -> Output {
+    add_user_with(data, name, role, password, &[])
+}
+
+/// [`add_user`] with more options (`--tenant T`, `--totp`).
+pub fn add_user_with(data: &Path, name: &str, role: &str, password: &str, more: &[&str]) -> Output {
     let mut child = vigie()
-        .args(["user", "add", name, "--role", role, "--data"])
+        .args(["user", "add", name, "--role", role])
+        .args(more)
+        .arg("--data")
         .arg(data)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
