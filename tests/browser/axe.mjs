@@ -2,7 +2,7 @@
 //
 //   node axe.mjs CONFIG.json
 //
-// CONFIG: {"chromium": "/usr/bin/chromium", "pages": [{"name", "path",
+// CONFIG: {"chromium": "/usr/bin/chromium", "pages": [{"name", "path" or "url",
 // "width", "height", "screenshot"?}]}. For each page: opens it from disk at
 // that viewport in a fresh profile, runs axe-core (every rule that is not
 // experimental: WCAG 2.0/2.1 A and AA, and best practices), records the
@@ -42,7 +42,8 @@ try {
     const requests = [];
     page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    const url = pathToFileURL(p.path).href;
+    // A file of the disk (`path`), or a page served live (`url`).
+    const url = p.url ?? pathToFileURL(p.path).href;
     page.on('request', (r) => { if (r.url() !== url && !r.url().startsWith('data:')) requests.push(r.url()); });
     await page.goto(url, { waitUntil: 'load' });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -45,6 +45,17 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Phase; 4] = [
+        Phase::Investigating,
+        Phase::Identified,
+        Phase::Monitoring,
+        Phase::Resolved,
+    ];
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.key() == s.trim())
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Phase::Investigating => "investigating",
@@ -71,6 +82,58 @@ pub enum Template {
     PersonalData,
     /// "X works again." — needs `service`.
     ServiceRestored,
+}
+
+impl Template {
+    pub const ALL: [Template; 4] = [
+        Template::PostponeNonUrgent,
+        Template::ServiceAlternative,
+        Template::PersonalData,
+        Template::ServiceRestored,
+    ];
+
+    /// The snake_case key (JSON value, form value).
+    pub fn key(self) -> &'static str {
+        match self {
+            Template::PostponeNonUrgent => "postpone_non_urgent",
+            Template::ServiceAlternative => "service_alternative",
+            Template::PersonalData => "personal_data",
+            Template::ServiceRestored => "service_restored",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Template> {
+        Template::ALL.into_iter().find(|t| t.key() == s.trim())
+    }
+
+    /// Whether it speaks of one service.
+    pub fn needs_service(self) -> bool {
+        matches!(
+            self,
+            Template::ServiceAlternative | Template::ServiceRestored
+        )
+    }
+
+    /// What the console calls it.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Template::PostponeNonUrgent => lang.pick(
+                "Reporter les démarches non urgentes",
+                "Postpone non-urgent requests",
+            ),
+            Template::ServiceAlternative => lang.pick(
+                "Un service : comment nous joindre",
+                "A service: how to reach us",
+            ),
+            Template::PersonalData => lang.pick(
+                "Vos données personnelles : ce que nous savons",
+                "Your personal data: what we know",
+            ),
+            Template::ServiceRestored => {
+                lang.pick("Un service fonctionne de nouveau", "A service works again")
+            }
+        }
+    }
 }
 
 /// One public update of an incident.

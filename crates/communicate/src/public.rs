@@ -53,6 +53,18 @@ pub struct PublicPage {
     /// Status changes, latest first.
     pub history: Vec<PublicChange>,
     pub links: PageLinks,
+    /// Where `vigie serve` serves the page (`None` for the static export).
+    pub served: Option<Served>,
+}
+
+/// The addresses of a page served live by `vigie serve` (absolute paths:
+/// `/status`, `/status/history`), for its links and its feed's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Served {
+    /// The page itself (`/status`, `/status/quimper`).
+    pub page: String,
+    /// The page of the whole history (`/status/history`).
+    pub history: String,
 }
 
 /// Services under one heading.
@@ -291,6 +303,7 @@ impl PublicPage {
                 past_incidents: past,
                 history,
                 links,
+                served: None,
             },
             warnings,
         )
@@ -311,6 +324,53 @@ impl PublicPage {
             .max()
             .unwrap_or(self.generated_at)
     }
+}
+
+/// The text of one update written from `template` (about `service` when
+/// the template speaks of one), as the page would show it now: what the
+/// console offers the communication role to edit before publishing.
+/// Internal names are removed, as on the page.
+pub fn template_text(
+    scope: &Scope,
+    assets: &Assets,
+    board: &ServiceBoard,
+    template: Template,
+    service: Option<&str>,
+    lang: Lang,
+) -> String {
+    let fr = lang == Lang::Fr;
+    let red = Redactor::new(scope, assets);
+    let names: Vec<(String, String)> = board
+        .services
+        .iter()
+        .filter(|e| !e.internal)
+        .map(|e| {
+            let name = e
+                .public_name
+                .as_ref()
+                .map(|t| t.get(fr).to_string())
+                .unwrap_or_else(|| e.service.clone());
+            (e.service.clone(), red.clean(&name).0)
+        })
+        .collect();
+    let phone = assets.status_page.phone.as_ref().map(|p| red.clean(p).0);
+    let facts = PersonalDataFacts::from(scope, assets);
+    let ctx = TemplateContext {
+        lang,
+        board,
+        names: &names,
+        phone: phone.as_deref(),
+        facts: &facts,
+    };
+    let u = Update {
+        at: board.as_of,
+        phase: Phase::Investigating,
+        template: Some(template),
+        service: service.map(str::to_string),
+        text: None,
+        author: None,
+    };
+    red.clean(&render_update(&u, &ctx)).0
 }
 
 fn public_alternative(

@@ -23,10 +23,30 @@ const CSS: &str = include_str!("status.css");
 /// Updates of an incident shown before "show earlier updates".
 const SHOWN_UPDATES: usize = 3;
 
+/// Status changes shown on a page served live before "the whole
+/// history" (the history page has them all).
+const SHOWN_CHANGES: usize = 10;
+
+/// The Content-Security-Policy of the page (also in its `<meta>`), for a
+/// server to send as a header: nothing loads, no script runs.
+pub fn content_security_policy() -> String {
+    format!("{}; frame-ancestors 'none'", csp(CSS))
+}
+
 /// The page's HTML.
 pub fn render_html(p: &PublicPage) -> String {
+    render(p, false)
+}
+
+/// The history page of a page served live (`/status/history`): the
+/// resolved incidents and every status change, in the page's frame.
+pub fn render_history_html(p: &PublicPage) -> String {
+    render(p, true)
+}
+
+fn render(p: &PublicPage, history_page: bool) -> String {
     let lang = p.lang;
-    let (z, l) = (p.zone, lang);
+    let l = lang;
     let mut h = String::with_capacity(32 * 1024);
     h.push_str("<!DOCTYPE html>\n");
     h.push_str(&format!("<html lang=\"{}\">\n<head>\n", lang.code()));
@@ -37,7 +57,18 @@ pub fn render_html(p: &PublicPage) -> String {
         esc(&csp(CSS))
     ));
     h.push_str("<meta name=\"referrer\" content=\"no-referrer\">\n");
-    h.push_str(&format!("<title>{}</title>\n", esc(&p.title)));
+    // No icon to fetch: a browser asks for /favicon.ico otherwise, which
+    // the host of a static copy (and `vigie serve`) does not have.
+    h.push_str("<link rel=\"icon\" href=\"data:,\">\n");
+    if history_page {
+        h.push_str(&format!(
+            "<title>{} — {}</title>\n",
+            l.pick("Historique", "History"),
+            esc(&p.title)
+        ));
+    } else {
+        h.push_str(&format!("<title>{}</title>\n", esc(&p.title)));
+    }
     h.push_str(&format!(
         "<link rel=\"alternate\" type=\"application/atom+xml\" href=\"{}\" title=\"{}\">\n",
         esc(&p.links.feed),
@@ -76,6 +107,19 @@ pub fn render_html(p: &PublicPage) -> String {
     h.push_str("</div>\n</header>\n");
 
     h.push_str("<main id=\"contenu\">\n<div class=\"wrap\">\n");
+    if history_page {
+        history(&mut h, p, None);
+        if let Some(s) = &p.served {
+            h.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>\n",
+                esc(&with_lang(&s.page, p)),
+                l.pick("Retour à l'état des services", "Back to the service status")
+            ));
+        }
+        h.push_str("</div>\n</main>\n");
+        footer(&mut h, p);
+        return h;
+    }
     overall(&mut h, p);
     // Incidents in progress come before the services: residents come for
     // what to do now.
@@ -114,7 +158,28 @@ pub fn render_html(p: &PublicPage) -> String {
     }
     h.push_str("</section>\n");
 
-    // History: resolved incidents and status changes.
+    // History: resolved incidents and status changes (served live: the
+    // latest, the whole on the history page).
+    let shown = p.served.as_ref().map(|_| SHOWN_CHANGES);
+    history(&mut h, p, shown);
+    h.push_str("</div>\n</main>\n");
+    footer(&mut h, p);
+    h
+}
+
+/// `href` with the page's language when it is not French (the served
+/// pages take `?lang=en`).
+fn with_lang(href: &str, p: &PublicPage) -> String {
+    match p.lang {
+        Lang::Fr => href.to_string(),
+        Lang::En => format!("{href}?lang=en"),
+    }
+}
+
+/// The resolved incidents and the status changes: at most `shown` of
+/// them, with a link to the history page when there are more.
+fn history(h: &mut String, p: &PublicPage, shown: Option<usize>) {
+    let (l, z) = (p.lang, p.zone);
     h.push_str(&format!(
         "<section class=\"card\" aria-labelledby=\"history-h\">\n<h2 id=\"history-h\">{}</h2>\n",
         l.pick("Historique", "History")
@@ -147,7 +212,7 @@ pub fn render_html(p: &PublicPage) -> String {
             "<h3>{}</h3>\n<ul class=\"history\">\n",
             l.pick("Changements d'état des services", "Service status changes")
         ));
-        for c in &p.history {
+        for c in p.history.iter().take(shown.unwrap_or(usize::MAX)) {
             h.push_str(&format!(
                 "<li>{} — {} : {} <span class=\"meta\">({})</span></li>\n",
                 time_tag(l, z, c.at),
@@ -162,8 +227,25 @@ pub fn render_html(p: &PublicPage) -> String {
         }
         h.push_str("</ul>\n");
     }
-    h.push_str("</section>\n</div>\n</main>\n");
+    if let (Some(n), Some(s)) = (shown, &p.served) {
+        if p.history.len() > n {
+            h.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>\n",
+                esc(&with_lang(&s.history, p)),
+                tr!(
+                    l,
+                    "Tout l'historique ({} changements)",
+                    "The whole history ({} changes)",
+                    p.history.len()
+                )
+            ));
+        }
+    }
+    h.push_str("</section>\n");
+}
 
+fn footer(h: &mut String, p: &PublicPage) {
+    let (l, z) = (p.lang, p.zone);
     // Footer: when, the feed, how the page is made.
     h.push_str("<footer>\n<div class=\"wrap\">\n");
     h.push_str(&format!(
@@ -180,15 +262,22 @@ pub fn render_html(p: &PublicPage) -> String {
             "to be told of every new update."
         )
     ));
+    // Where the page is published is only known of the static export
+    // (made to be copied outside); a page served live says what it is.
     h.push_str(&format!(
         "<p>{}</p>\n",
-        l.pick(
-            "Cette page est publiée hors du réseau de la collectivité ; elle ne contient aucun détail technique interne.",
-            "This page is published outside the organisation's network; it holds no internal technical detail."
-        )
+        match p.served {
+            None => l.pick(
+                "Cette page est publiée hors du réseau de la collectivité ; elle ne contient aucun détail technique interne.",
+                "This page is published outside the organisation's network; it holds no internal technical detail."
+            ),
+            Some(_) => l.pick(
+                "Cette page ne contient aucun détail technique interne.",
+                "This page holds no internal technical detail."
+            ),
+        }
     ));
     h.push_str("</div>\n</footer>\n</body>\n</html>\n");
-    h
 }
 
 fn other_lang(l: Lang) -> Lang {
@@ -446,11 +535,14 @@ pub fn render_atom(p: &PublicPage) -> String {
     let l = p.lang;
     let z = p.zone;
     let fixed = |t: vigie_event::Timestamp| t.fixed_offset();
-    let page_href = p
-        .links
-        .page_url
-        .clone()
-        .unwrap_or_else(|| "index.html".to_string());
+    let page_href = match &p.served {
+        Some(s) => with_lang(&s.page, p),
+        None => p
+            .links
+            .page_url
+            .clone()
+            .unwrap_or_else(|| "index.html".to_string()),
+    };
     let base = p.links.page_url.clone().unwrap_or_default();
     let feed_id = urn(&["vigie-status-feed", &base, &p.title, l.code()]);
     let mut entries: Vec<atom::Entry> = Vec::new();
@@ -515,6 +607,7 @@ pub fn render_atom(p: &PublicPage) -> String {
     }
     entries.sort_by(|a, b| b.updated.cmp(&a.updated).then(a.id.cmp(&b.id)));
     let self_href = match &p.links.page_url {
+        _ if p.served.is_some() => p.links.feed.clone(),
         Some(u) => format!("{}{}", u.trim_end_matches("index.html"), p.links.feed),
         None => p.links.feed.clone(),
     };

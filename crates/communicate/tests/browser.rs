@@ -17,8 +17,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{demo, noon, noticed};
 use vigie_communicate::draft::{self, render, DraftOptions};
@@ -30,43 +28,6 @@ use vigie_lang::{Lang, Zone};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Node, Chromium and the npm packages, or why not.
-fn tools() -> Result<(PathBuf, PathBuf, PathBuf), String> {
-    let node = on_path("node").ok_or("node not found on PATH")?;
-    let chromium = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .or_else(|| on_path("chromium"))
-        .or_else(|| on_path("chromium-browser"))
-        .ok_or("chromium not found (apt-get install chromium)")?;
-    let pkg = repo().join("tests/browser");
-    for m in ["axe-core", "playwright-core"] {
-        if !pkg.join("node_modules").join(m).is_dir() {
-            return Err(format!("{m} not installed (cd tests/browser && npm ci)"));
-        }
-    }
-    Ok((node, chromium, pkg))
-}
-
-fn tools_or_skip() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    match tools() {
-        Ok(t) => Some(t),
-        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{why} under CI=true: .ci/run must install it")
-        }
-        Err(why) => {
-            println!("skipped: {why}");
-            None
-        }
-    }
 }
 
 fn export_pages(dir: &Path) {
@@ -136,7 +97,7 @@ fn write_draft(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_status_page_passes_axe_in_chromium_at_two_widths_in_two_languages() {
-    let Some((node, chromium, pkg)) = tools_or_skip() else {
+    let Some(tools) = vigie_testkit::axe::tools_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -176,41 +137,7 @@ fn the_status_page_passes_axe_in_chromium_at_two_widths_in_two_languages() {
             "screenshot": docs.join("cnil-draft.png"),
         }));
     }
-    let config = dir.path().join("axe.json");
-    std::fs::write(
-        &config,
-        serde_json::json!({ "chromium": chromium, "pages": pages }).to_string(),
-    )
-    .unwrap();
-
-    let out = dir.path().join("axe.out");
-    let err = dir.path().join("axe.err");
-    let mut child = Command::new(node)
-        .arg(pkg.join("axe.mjs"))
-        .arg(&config)
-        .current_dir(&pkg)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .expect("start node");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > Duration::from_secs(240) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the axe run did not finish within 240 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
-    assert!(status.success(), "axe run failed ({status}):\n{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("axe output is JSON");
-    let results = report["results"].as_array().unwrap();
+    let results = vigie_testkit::axe::run(&tools, pages, dir.path());
     let status_runs: Vec<&serde_json::Value> = results
         .iter()
         .filter(|r| r["name"].as_str().unwrap().starts_with("status"))
@@ -219,27 +146,7 @@ fn the_status_page_passes_axe_in_chromium_at_two_widths_in_two_languages() {
     let mut problems = Vec::new();
     for r in status_runs {
         let name = r["name"].as_str().unwrap();
-        assert!(
-            r["passes"].as_u64().unwrap() > 20,
-            "{name}: axe ran no rule: {r}"
-        );
-        let lang = &name[7..9];
-        assert_eq!(r["lang"].as_str(), Some(lang), "{name}");
-        for v in r["violations"].as_array().unwrap() {
-            problems.push(format!(
-                "{name}: {} ({}) {}",
-                v["id"], v["impact"], v["help"]
-            ));
-        }
-        for e in r["consoleErrors"].as_array().unwrap() {
-            problems.push(format!("{name}: console error {e}"));
-        }
-        for q in r["requests"].as_array().unwrap() {
-            problems.push(format!("{name}: loaded {q}"));
-        }
-        if r["overflow"].as_i64().unwrap() > 0 {
-            problems.push(format!("{name}: scrolls sideways by {} px", r["overflow"]));
-        }
+        problems.extend(vigie_testkit::axe::problems(r, &name[7..9]));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     println!(

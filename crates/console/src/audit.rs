@@ -52,6 +52,11 @@ pub enum Action {
     /// An API token revoked (console, API or `vigie token revoke`).
     TokenRevoke,
     AuditExport,
+    /// A service's status set by the crisis cell (target
+    /// `tenant/service:id=status`).
+    ServiceStatus,
+    /// A notice published for residents (target `tenant/notice:id`).
+    NoticePublish,
     /// A detection's or incident's status changed (target `kind:id=status`).
     TriageStatus,
     /// Assigned to someone, or to nobody.
@@ -84,6 +89,8 @@ impl Action {
             Action::TokenCreate => "token_create",
             Action::TokenRevoke => "token_revoke",
             Action::AuditExport => "audit_export",
+            Action::ServiceStatus => "service_status",
+            Action::NoticePublish => "notice_publish",
             Action::TriageStatus => "triage_status",
             Action::TriageAssign => "triage_assign",
             Action::TriageComment => "triage_comment",

@@ -75,6 +75,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ),
     ("/rules", "Règles", "Rules"),
     ("/sources", "Sources", "Sources"),
+    ("/crisis", "Cellule de crise", "Crisis cell"),
 ];
 
 /// What only administrators see in the navigation.

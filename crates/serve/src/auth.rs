@@ -54,6 +54,8 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Page => (Some(Scope::Read), Some(Scope::Read)),
         // The role is checked by itself (admin or analyst).
         Access::Triage => (Some(Scope::Admin), None),
+        // The roles are checked by themselves.
+        Access::Roles(s, _) => (Some(s), None),
     }
 }
 
@@ -106,16 +108,19 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         .map(str::to_string)
         .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
     let Some((id, session)) = session else {
-        if req.method() == Method::GET
-            && matches!(access, Access::Root | Access::Page)
-            && web::accepts_html(req.headers())
-        {
+        let page = match access {
+            Access::Root | Access::Page => true,
+            Access::Roles(..) => !req.uri().path().starts_with("/api/"),
+            _ => false,
+        };
+        if req.method() == Method::GET && page && web::accepts_html(req.headers()) {
             return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
         }
         return unauthorized();
     };
     let refused = match access {
         Access::Triage => !crate::triage::may_triage(session.role),
+        Access::Roles(_, roles) => !roles.contains(&session.role),
         _ => session_needs.is_some_and(|s| !role_grants(session.role, s)),
     };
     if refused {

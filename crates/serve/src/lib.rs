@@ -16,6 +16,7 @@
 mod admin;
 pub mod alerts;
 mod auth;
+pub mod crisis;
 pub mod elastic;
 pub mod file;
 pub mod health;
@@ -273,6 +274,10 @@ pub enum Access {
     /// Triage (status, assignee, comment, false-positive filters): an
     /// `admin` token, or a session of role `admin` or `analyst`.
     Triage,
+    /// A token of this scope, or a session of one of these roles (the
+    /// crisis cell's routes: see [`crisis`]); a browser without a session
+    /// asking for a page goes to `/login`.
+    Roles(Scope, &'static [vigie_console::Role]),
 }
 
 pub use auth::role_grants;
@@ -350,6 +355,55 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    // The crisis cell (crisis/): the board, statuses set by hand, notices
+    // for residents, the console's pages of it, and the public status
+    // page — the one page open without login.
+    (
+        Method::GET,
+        "/api/v1/services",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/services/{id}/status",
+        Access::Roles(Scope::Admin, crisis::STATUS_SETTERS),
+    ),
+    (
+        Method::GET,
+        "/api/v1/notices",
+        Access::Roles(Scope::Read, crisis::NOTICE_READERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/notices",
+        Access::Roles(Scope::Admin, crisis::PUBLISHERS),
+    ),
+    (
+        Method::GET,
+        "/crisis",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
+    (
+        Method::GET,
+        "/crisis/notices",
+        Access::Roles(Scope::Read, crisis::PUBLISHERS),
+    ),
+    (
+        Method::GET,
+        "/crisis/drafts",
+        Access::Roles(Scope::Read, crisis::DRAFTERS),
+    ),
+    (
+        Method::GET,
+        "/crisis/drafts/{kind}",
+        Access::Roles(Scope::Read, crisis::DRAFTERS),
+    ),
+    (Method::GET, "/status", Access::Open),
+    (Method::GET, "/status/feed.atom", Access::Open),
+    (Method::GET, "/status/history", Access::Open),
+    (Method::GET, "/status/{tenant}", Access::Open),
+    (Method::GET, "/status/{tenant}/feed.atom", Access::Open),
+    (Method::GET, "/status/{tenant}/history", Access::Open),
     // The Elasticsearch API as Winlogbeat, Filebeat, Fluent Bit, Vector
     // and Logstash use it to send (elastic.rs).
     (Method::GET, "/", Access::Root),
@@ -396,6 +450,8 @@ pub(crate) struct AppState {
     pub(crate) rules: std::sync::RwLock<Arc<rules::Loaded>>,
     /// Held while an event search reads the log (one at a time).
     pub(crate) searching: tokio::sync::Mutex<()>,
+    /// The crisis cell's journal (statuses set by hand, notices).
+    pub(crate) crisis: crisis::Cell,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -619,6 +675,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     }
     let max_body = config.max_body;
     let console = Arc::new(vigie_console::Console::new(&config.data));
+    let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
+    if torn > 0 {
+        eprintln!(
+            "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
+        );
+    }
     let state = Arc::new(AppState {
         console: console.clone(),
         judging,
@@ -626,6 +688,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         rules_change: tokio::sync::Mutex::new(()),
         rules: std::sync::RwLock::new(Arc::new(loaded)),
         searching: tokio::sync::Mutex::new(()),
+        crisis: crisis::Cell::new(Arc::new(journal)),
         config,
         log,
         detections,
@@ -776,6 +839,20 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/tokens") => get(admin::page),
             (_, "/api/v1/tokens") => get(admin::list),
             (_, "/api/v1/tokens/{id}/revoke") => post(admin::revoke),
+            (Method::GET, "/api/v1/services") => get(crisis::list),
+            (_, "/api/v1/services/{id}/status") => post(crisis::set_status),
+            (Method::GET, "/api/v1/notices") => get(crisis::notices),
+            (Method::POST, "/api/v1/notices") => post(crisis::publish),
+            (_, "/crisis") => get(crisis::pages::board_page),
+            (_, "/crisis/notices") => get(crisis::pages::notices_page),
+            (_, "/crisis/drafts") => get(crisis::drafts::list),
+            (_, "/crisis/drafts/{kind}") => get(crisis::drafts::one),
+            (_, "/status") => get(crisis::public::default_page),
+            (_, "/status/feed.atom") => get(crisis::public::default_feed),
+            (_, "/status/history") => get(crisis::public::default_history),
+            (_, "/status/{tenant}") => get(crisis::public::tenant_page),
+            (_, "/status/{tenant}/feed.atom") => get(crisis::public::tenant_feed),
+            (_, "/status/{tenant}/history") => get(crisis::public::tenant_history),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

@@ -178,6 +178,11 @@ impl LiveScope {
         }
     }
 
+    /// The assets file the scope reads (the crisis cell's board too).
+    pub fn assets(&self) -> &Arc<Assets> {
+        &self.assets
+    }
+
     /// Observes one judged event of `tenant` (the streaming half).
     pub fn observe(&self, tenant: &str, event: &Event, matches: &[Match]) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());

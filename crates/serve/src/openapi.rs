@@ -95,29 +95,69 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("POST", "/api/v1/tokens/{id}/revoke") => {
             "Revoke a token: it opens nothing from the next request on (admin)"
         }
+        ("GET", "/api/v1/services") => {
+            "The service board: each service's derived status and why, the status in force, its history (who, when, why)"
+        }
+        ("POST", "/api/v1/services/{id}/status") => {
+            "Set a service's status by hand: {status (or derived), reason} (crisis, admin; CSRF for sessions); audited"
+        }
+        ("GET", "/api/v1/notices") => "The notices published for residents, with their updates",
+        ("POST", "/api/v1/notices") => {
+            "Publish an update for residents: {incident? | title, template | text, text_en?, service?, phase?} (communication, crisis, admin); audited"
+        }
+        ("GET", "/crisis") => "The crisis cell's page: the service board and its forms (HTML)",
+        ("GET", "/crisis/notices") => "The crisis cell's notices page and its form (HTML)",
+        ("GET", "/crisis/drafts") => {
+            "The deadlines board and the notification drafts, from the live scope (HTML; ?known_at=)"
+        }
+        ("GET", "/crisis/drafts/{kind}") => {
+            "A draft (cnil, letter, nis2-early, nis2-notification, nis2-final, plainte) from the live scope: ?format=html|md, ?known_at=, ?lang=en"
+        }
+        ("GET", "/status") | ("GET", "/status/{tenant}") => {
+            "The public status page (HTML, no script; open: the one page without login; ?lang=en)"
+        }
+        ("GET", "/status/feed.atom") | ("GET", "/status/{tenant}/feed.atom") => {
+            "The public status page's Atom feed (open)"
+        }
+        ("GET", "/status/history") | ("GET", "/status/{tenant}/history") => {
+            "The public status page's history: resolved incidents and every status change (open)"
+        }
         _ => "",
     }
 }
 
-fn security(access: Access) -> (Value, &'static str) {
+fn security(access: Access) -> (Value, String) {
     let any = json!([{"bearer": []}, {"basic": []}, {"session": []}]);
     match access {
-        Access::Open => (json!([]), "open"),
-        Access::Anyone => (any, "any token or session"),
+        Access::Open => (json!([]), "open".into()),
+        Access::Anyone => (any, "any token or session".into()),
         Access::Needs(s) => (
             any,
             match s {
                 crate::tokens::Scope::Ingest => "scope ingest, or role admin",
                 crate::tokens::Scope::Read => "scope read, or any role but communication",
                 crate::tokens::Scope::Admin => "scope admin, or role admin",
-            },
+            }
+            .into(),
         ),
         Access::Root => (
             any,
-            "scope ingest (shippers), or a session of any role but communication (console)",
+            "scope ingest (shippers), or a session of any role but communication (console)".into(),
         ),
-        Access::Page => (any, "scope read, or any role but communication"),
-        Access::Triage => (any, "scope admin, or role admin or analyst"),
+        Access::Page => (any, "scope read, or any role but communication".into()),
+        Access::Triage => (any, "scope admin, or role admin or analyst".into()),
+        Access::Roles(s, roles) => {
+            let scope = match s {
+                crate::tokens::Scope::Ingest => "ingest",
+                crate::tokens::Scope::Read => "read",
+                crate::tokens::Scope::Admin => "admin",
+            };
+            let roles: Vec<&str> = roles.iter().map(|r| r.key()).collect();
+            (
+                any,
+                format!("scope {scope}, or a session of role {}", roles.join(", ")),
+            )
+        }
     }
 }
 

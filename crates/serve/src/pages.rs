@@ -33,7 +33,9 @@ pub(crate) struct PageQuery {
 
 /// A person signed in reading a page, in the language asked for (`?lang=`,
 /// else the browser's): what every page of the console starts from. Pages
-/// are for sessions; a token reads the API (400).
+/// are for sessions; a token reads the API (400). Taken after
+/// [`ReadTenant`] in a handler's arguments: a tenant that may not be read
+/// is refused (403) before anything else is said.
 pub(crate) struct Reader {
     pub(crate) session: Session,
     pub(crate) lang: Lang,
@@ -170,8 +172,8 @@ async fn answer_or_page(
 /// `GET /incidents`: the answer at the top, then every incident.
 pub(crate) async fn incidents(
     State(s): State<Shared>,
-    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
+    Reader { ref session, lang }: Reader,
 ) -> Response {
     let path = ui::with_lang("/incidents", lang);
     let title = tr!(lang, "Incidents", "Incidents");
@@ -494,8 +496,8 @@ fn detections_table(list: &[&Value], states: &BTreeMap<Target, TriageState>, lan
 /// `GET /incidents/{id}`: one incident.
 pub(crate) async fn incident(
     State(s): State<Shared>,
-    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
+    Reader { ref session, lang }: Reader,
     Path(id): Path<String>,
 ) -> Response {
     let path = ui::with_lang(&format!("/incidents/{id}"), lang);
@@ -705,8 +707,8 @@ pub(crate) async fn raw_event(s: &Shared, d: &Value) -> (String, bool) {
 /// `GET /detections/{id}`: one detection, its raw event, why it matched.
 pub(crate) async fn detection(
     State(s): State<Shared>,
-    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
+    Reader { ref session, lang }: Reader,
     Path(id): Path<String>,
 ) -> Response {
     let path = ui::with_lang(&format!("/detections/{id}"), lang);
@@ -882,8 +884,8 @@ pub(crate) async fn detection_json(
 /// `GET /filters`: the false-positive filters, each version, editable.
 pub(crate) async fn filters(
     State(s): State<Shared>,
-    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
+    Reader { ref session, lang }: Reader,
 ) -> Response {
     let path = ui::with_lang("/filters", lang);
     let title = tr!(lang, "Filtres de faux positifs", "False-positive filters");

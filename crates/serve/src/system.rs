@@ -18,8 +18,8 @@ use crate::{ReadTenant, Shared};
 /// and when, the silent ones first; then the scope's coverage.
 pub(crate) async fn sources(
     State(s): State<Shared>,
-    Reader { ref session, lang }: Reader,
     ReadTenant(tenant): ReadTenant,
+    Reader { ref session, lang }: Reader,
 ) -> Response {
     let path = ui::with_lang("/sources", lang);
     let title = tr!(lang, "Sources", "Sources");

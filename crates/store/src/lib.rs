@@ -17,6 +17,8 @@
 //!
 //! * [`triage::TriageStore`]: the console's triage (status, assignee,
 //!   comments, false-positive filters), an append-only history.
+//! * [`crisis::CrisisJournal`]: the crisis cell's service statuses and
+//!   public notices, an append-only journal.
 //!
 //! The embedded backend ([`embedded::FileLog`], one commune, one machine)
 //! implements them on local disk; the regional deployment implements the
@@ -24,6 +26,7 @@
 //! [`conformance`] checks.
 
 pub mod conformance;
+pub mod crisis;
 pub mod embedded;
 pub mod ids;
 pub mod triage;

@@ -7,6 +7,7 @@
 //! repository. Under `CI=true` a missing corpus fails the test loudly; on a
 //! machine without it the test says it was skipped and passes.
 
+pub mod axe;
 pub mod cdp;
 pub mod servers;
 

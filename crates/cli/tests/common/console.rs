@@ -315,6 +315,25 @@ pub fn judged(base: &str, admin: &str, sent: u64) -> u64 {
     }
 }
 
+/// Sends the JSON Lines files under `dir` through `/api/v1/ingest` as a
+/// shipper does (`ingest`: `Bearer …`); the events accepted.
+pub fn send_logs(base: &str, ingest: &str, dir: &Path) -> u64 {
+    let mut sent = 0;
+    for p in super::server::jsonl_files(dir) {
+        let r = http(
+            base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", ingest)],
+            Some(&std::fs::read(&p).unwrap()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        sent += r.json()["accepted"].as_u64().unwrap();
+    }
+    assert!(sent > 1000, "{sent}");
+    sent
+}
+
 pub fn demo_server(tmp: &Path) -> DemoServer {
     let data = tmp.join("data");
     let anne = add_admin(&data, ANNE, ANNE_PW);
@@ -324,19 +343,7 @@ pub fn demo_server(tmp: &Path) -> DemoServer {
     let server = start(&data);
     let base = server.base.clone();
     let demo = make_demo(tmp);
-    let mut sent = 0;
-    for p in super::server::jsonl_files(&demo.join("scenario/logs")) {
-        let r = http(
-            &base,
-            "POST",
-            "/api/v1/ingest",
-            &[("Authorization", &ingest)],
-            Some(&std::fs::read(&p).unwrap()),
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        sent += r.json()["accepted"].as_u64().unwrap();
-    }
-    assert!(sent > 1000, "{sent}");
+    let sent = send_logs(&base, &ingest, &demo.join("scenario/logs"));
     let detections = judged(&base, &admin, sent);
     assert!(detections > 0);
     DemoServer {

@@ -60,6 +60,39 @@ impl DraftKind {
         DraftKind::Plainte,
     ];
 
+    /// What the crisis cell calls it.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            DraftKind::Cnil => lang.pick(
+                "Notification à la CNIL (RGPD art. 33)",
+                "CNIL notification (GDPR Art. 33)",
+            ),
+            DraftKind::Letter => lang.pick(
+                "Lettre aux personnes concernées (RGPD art. 34)",
+                "Letter to the persons concerned (GDPR Art. 34)",
+            ),
+            DraftKind::Nis2Early => {
+                lang.pick("NIS2 : alerte précoce (24 h)", "NIS2: early warning (24 h)")
+            }
+            DraftKind::Nis2Notification => lang.pick(
+                "NIS2 : notification d'incident (72 h)",
+                "NIS2: incident notification (72 h)",
+            ),
+            DraftKind::Nis2Final => lang.pick(
+                "NIS2 : rapport final (un mois)",
+                "NIS2: final report (one month)",
+            ),
+            DraftKind::Plainte => {
+                lang.pick("Plainte contre X", "Complaint against persons unknown")
+            }
+        }
+    }
+
+    /// The kind named `name` (the CLI's).
+    pub fn parse(name: &str) -> Option<DraftKind> {
+        DraftKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The CLI name (`cnil`, `nis2-early`…).
     pub fn name(self) -> &'static str {
         match self {

@@ -124,6 +124,12 @@ fn text_html(t: &Text, l: Lang) -> String {
     s
 }
 
+/// The Content-Security-Policy of a draft's HTML (also in its `<meta>`),
+/// for a server to send as a header: no script, nothing loaded.
+pub fn content_security_policy() -> String {
+    format!("{}; frame-ancestors 'none'", csp(CSS))
+}
+
 /// The draft as a self-contained HTML page.
 pub fn render_html(d: &Draft) -> String {
     let l = d.lang;
