@@ -485,19 +485,34 @@ impl EventLog for JetStreamLog {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let c = self.consumer(consumer).await?;
-        let mut got = self.pull(&c, consumer, max, None).await;
-        if matches!(&got, Ok(g) if g.is_empty()) && !wait.is_zero() {
-            got = self.pull(&c, consumer, 1, Some(wait)).await;
-            if let Ok(g) = &mut got {
-                if !g.is_empty() && max > 1 {
-                    match self.pull(&c, consumer, max - 1, None).await {
-                        Ok(more) => g.extend(more),
-                        Err(e) => got = Err(e),
+        let pulled = async {
+            let c = self.consumer(consumer).await?;
+            let mut got = self.pull(&c, consumer, max, None).await;
+            if matches!(&got, Ok(g) if g.is_empty()) && !wait.is_zero() {
+                got = self.pull(&c, consumer, 1, Some(wait)).await;
+                if let Ok(g) = &mut got {
+                    if !g.is_empty() && max > 1 {
+                        match self.pull(&c, consumer, max - 1, None).await {
+                            Ok(more) => g.extend(more),
+                            Err(e) => got = Err(e),
+                        }
                     }
                 }
             }
-        }
+            got
+        };
+        // Bounded whatever happens to the requests (a server restarting
+        // while a pull was asked may never answer it): a worker that
+        // waited for ever would judge nothing more. What was handed to
+        // this call and dropped comes back after the ack wait.
+        let bound = self.opts.timeout * 3 + wait;
+        let got = match tokio::time::timeout(bound, pulled).await {
+            Ok(got) => got,
+            Err(_) => Err(failed(
+                format!("JetStream consumer {consumer}"),
+                format!("no answer within {} s", bound.as_secs()),
+            )),
+        };
         let got = match got {
             Ok(g) => g,
             Err(e) => {
