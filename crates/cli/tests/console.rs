@@ -890,6 +890,23 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
         !ranged.is_empty() && ranged.iter().all(|h| h["time"] == first.as_str()),
         "{ranged:?}"
     );
+    // A period in which nothing happened is not read at all: the index
+    // the worker keeps says no block holds it (every event was judged).
+    let nothing = http(
+        &base,
+        "GET",
+        "/api/v1/search?q=EventID:4625&from=2031-01-01&to=2031-01-02",
+        &[("Authorization", &demo.read)],
+        None,
+    )
+    .json();
+    assert!(nothing["hits"].as_array().unwrap().is_empty(), "{nothing}");
+    assert_eq!(nothing["events_scanned"], 0, "{nothing}");
+    assert_eq!(
+        nothing["positions_skipped"], nothing["events_in_log"],
+        "{nothing}"
+    );
+    assert_eq!(nothing["stopped"], Value::Null, "{nothing}");
     // In the page, saved under a name, run again from the list.
     b.open_url(&format!("{base}/search?q=EventID%3A4625&host=DC01"));
     b.wait_for("!!document.getElementById('search-results')");

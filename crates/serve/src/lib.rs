@@ -20,6 +20,7 @@ pub mod crisis;
 pub mod elastic;
 pub mod file;
 pub mod health;
+pub mod index;
 pub mod live;
 mod openapi;
 pub mod pages;
@@ -450,6 +451,9 @@ pub(crate) struct AppState {
     pub(crate) rules: std::sync::RwLock<Arc<rules::Loaded>>,
     /// Held while an event search reads the log (one at a time).
     pub(crate) searching: tokio::sync::Mutex<()>,
+    /// Each block of the log's time span and hosts per tenant, for the
+    /// search (embedded log only).
+    pub(crate) index: Option<Arc<index::EventIndex>>,
     /// The crisis cell's journal (statuses set by hand, notices).
     pub(crate) crisis: crisis::Cell,
     /// Bodies being inflated and checked at once: each may take
@@ -607,6 +611,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
     tokio::spawn(keep_scope_current(live.clone()));
+    // Where a search can skip (the embedded log only: a JetStream
+    // consumer is not moved by position).
+    let index = file_log
+        .is_some()
+        .then(|| Arc::new(index::EventIndex::default()));
     if let Some(file_log) = file_log {
         tokio::spawn(retain(file_log, config.retention, live.clone()));
     }
@@ -620,6 +629,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             live.clone(),
             health.clone(),
             config.role == NodeRole::All,
+            index.clone(),
         ));
     }
     if config.role == NodeRole::Api {
@@ -688,6 +698,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         rules_change: tokio::sync::Mutex::new(()),
         rules: std::sync::RwLock::new(Arc::new(loaded)),
         searching: tokio::sync::Mutex::new(()),
+        index,
         crisis: crisis::Cell::new(Arc::new(journal)),
         config,
         log,

@@ -88,8 +88,12 @@ pub struct Hit {
 #[derive(Debug, Clone, Serialize)]
 pub struct Found {
     pub hits: Vec<Hit>,
-    /// The tenant's events read (positions `[0, read_upto)` of the log).
+    /// The tenant's events read (positions `[0, read_upto)` of the log,
+    /// less those skipped).
     pub events_scanned: u64,
+    /// Log positions not read: in blocks whose events, by the index the
+    /// worker keeps, are outside the period or on other hosts.
+    pub positions_skipped: u64,
     pub read_upto: u64,
     pub events_in_log: u64,
     /// `limit` or `time_budget` when a bound stopped it; `null` when every
@@ -143,8 +147,44 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
     let seen = Arc::new(Seen::default());
     let mut hits: Vec<Hit> = Vec::new();
     let (mut read_upto, mut scanned, mut stopped) = (0u64, 0u64, None);
+    // Only the blocks the period and the host can be in (all of them
+    // without an index, or when the log cannot be read from a position).
+    let mut ranges = match &s.index {
+        Some(ix) => ix.to_read(
+            &crate::index::Wanted {
+                tenant,
+                from: config.from,
+                to: config.to,
+                hosts: &config.hosts,
+            },
+            end,
+        ),
+        None => std::iter::once(0..end).collect(),
+    }
+    .into_iter();
+    let mut range = ranges.next();
+    let mut skipped = 0u64;
     let outcome: Result<(), String> = async {
-        while read_upto < end {
+        while let Some(r) = range.clone() {
+            if read_upto >= r.end {
+                range = ranges.next();
+                continue;
+            }
+            if read_upto < r.start {
+                if s.log
+                    .seek(&consumer, vigie_store::Position(r.start))
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    skipped += r.start - read_upto;
+                    read_upto = r.start;
+                } else {
+                    // Read on from here: nothing is skipped.
+                    range = Some(read_upto..end);
+                    ranges = Vec::new().into_iter();
+                    continue;
+                }
+            }
             if clock.elapsed() >= BUDGET {
                 stopped = Some("time_budget");
                 break;
@@ -191,11 +231,17 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
         Ok(())
     }
     .await;
+    if stopped.is_none() && range.is_none() && read_upto < end {
+        // The last blocks could not hold a hit: skipped too.
+        skipped += end - read_upto;
+        read_upto = end;
+    }
     let _ = s.log.release(&consumer).await;
     outcome?;
     Ok(Found {
         hits,
         events_scanned: scanned,
+        positions_skipped: skipped,
         read_upto,
         events_in_log: end,
         stopped,

@@ -21,6 +21,7 @@ use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, StoreError};
 
 use crate::health::Health;
+use crate::index::EventIndex;
 use crate::live::LiveScope;
 
 /// The consumer name of the detection worker in the log.
@@ -656,6 +657,7 @@ async fn replay(
     seen: &Arc<Seen>,
     live: &Arc<LiveScope>,
     health: &Arc<Health>,
+    index: &Option<Arc<EventIndex>>,
 ) -> bool {
     let upto = match log.committed(CONSUMER).await {
         Ok(Some(p)) => p.0,
@@ -682,13 +684,19 @@ async fn replay(
         let done = batch.is_empty() || batch.last().is_some_and(|d| d.position.0 >= upto);
         if !batch.is_empty() {
             let (judging, seen, live) = (judging.clone(), seen.clone(), live.clone());
-            let health = health.clone();
+            let (health, index) = (health.clone(), index.clone());
             let _ = tokio::task::spawn_blocking(move || {
                 // Problems were counted the first time; not twice.
                 let quiet = Progress::default();
                 judge(&judging, &batch, &seen, &quiet, &|d, e, m| {
-                    observed(&live, &health, d, e, m)
+                    observed(&live, &health, d, e, m);
+                    if let Some(ix) = &index {
+                        ix.saw(&d.tenant, d.position.0, e);
+                    }
                 });
+                if let Some(ix) = &index {
+                    ix.judged(batch.iter().map(|d| d.position.0));
+                }
                 batch.clear();
             })
             .await;
@@ -829,6 +837,9 @@ pub async fn observe_stream(
 /// scope is rebuilt at start and fed (one process judging every event);
 /// not on a `detect` node of a regional deployment, which sees part of
 /// the events (the `api` node keeps the scope, [`observe_stream`]).
+// Each argument is one of the stages it feeds (log, judging, store,
+// progress, live scope, sources health, search index) or the node's role.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     log: Arc<dyn EventLog>,
     judging: Arc<Current>,
@@ -837,11 +848,12 @@ pub async fn run(
     live: Arc<LiveScope>,
     health: Arc<Health>,
     keeps_scope: bool,
+    index: Option<Arc<EventIndex>>,
 ) {
     let seen = Arc::new(Seen::default());
     if !keeps_scope {
         // Its scope routes say where the scope is (see `rebuilding`).
-    } else if replay(log.as_ref(), &judging.get(), &seen, &live, &health).await {
+    } else if replay(log.as_ref(), &judging.get(), &seen, &live, &health, &index).await {
         live.rebuilt.store(true, Ordering::Release);
     } else {
         // Never an answer from part of the events: the scope stays
@@ -861,14 +873,21 @@ pub async fn run(
             continue;
         };
         let (judging2, progress2, live2) = (judging.get(), progress.clone(), live.clone());
-        let (seen2, health2) = (seen.clone(), health.clone());
+        let (seen2, health2, index2) = (seen.clone(), health.clone(), index.clone());
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
-            judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
+            let found = judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
                 if keeps_scope {
                     observed(&live2, &health2, d, e, m)
                 }
-            })
+                if let Some(ix) = &index2 {
+                    ix.saw(&d.tenant, d.position.0, e);
+                }
+            });
+            if let Some(ix) = &index2 {
+                ix.judged(batch.iter().map(|d| d.position.0));
+            }
+            found
         })
         .await
         // judge catches what fails per request; nothing else can.

@@ -627,6 +627,20 @@ impl EventLog for FileLog {
         readers.remove(consumer);
         Ok(())
     }
+
+    async fn seek(&self, consumer: &str, to: Position) -> Result<bool> {
+        check_consumer(consumer)?;
+        let inner = self.inner.clone();
+        let name = consumer.to_string();
+        blocking(move || {
+            let durable = inner.durable.load(Ordering::Acquire);
+            let reader = Reader::at(&inner.events, to.0.min(durable), durable)?;
+            let mut readers = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            readers.insert(name, reader);
+            Ok(true)
+        })
+        .await
+    }
 }
 
 /// Runs blocking file I/O off the async threads.

@@ -161,6 +161,14 @@ pub trait EventLog: Send + Sync {
         let _ = position;
         Ok(None)
     }
+    /// Moves this process's reader of a one-off `consumer` to `to` (its
+    /// committed position unchanged): the next `consume` gives `to` first.
+    /// A search that knows where its events cannot be skips there. `false`
+    /// when the backend cannot (the caller reads on).
+    async fn seek(&self, consumer: &str, to: Position) -> Result<bool> {
+        let _ = (consumer, to);
+        Ok(false)
+    }
 }
 
 /// One detection as kept: its deterministic id ([`ids`]), its tenant, and

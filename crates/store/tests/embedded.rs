@@ -230,3 +230,33 @@ async fn one_delivery_is_bounded_in_bytes_not_only_in_events() {
     let rest = log.consume("w", 1000, Duration::ZERO).await.unwrap();
     assert_eq!(rest.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_off_reader_moved_to_a_position_reads_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = FileLog::open(dir.path(), 1 << 12).unwrap();
+    for b in 0..10u64 {
+        log.append(IngestBatch {
+            tenant: "default".into(),
+            source: "test".into(),
+            received: 0,
+            events: (0..10)
+                .map(|i| format!("{{\"n\":{}}}", b * 10 + i).into_bytes())
+                .collect(),
+        })
+        .await
+        .unwrap();
+    }
+    let got = log.consume("search-1", 5, Duration::ZERO).await.unwrap();
+    assert_eq!(got[0].position, Position(0));
+    // Forward across segments, then back: the next read starts there.
+    assert!(log.seek("search-1", Position(73)).await.unwrap());
+    let got = log.consume("search-1", 5, Duration::ZERO).await.unwrap();
+    assert_eq!(got[0].position, Position(73));
+    assert_eq!(got[0].event, b"{\"n\":73}");
+    assert!(log.seek("search-1", Position(12)).await.unwrap());
+    let got = log.consume("search-1", 1, Duration::ZERO).await.unwrap();
+    assert_eq!(got[0].position, Position(12));
+    // Its committed position is not moved.
+    assert_eq!(log.committed("search-1").await.unwrap(), None);
+}
