@@ -116,6 +116,13 @@ impl EventIndex {
         }
     }
 
+    /// Forgets the blocks wholly below `position` (removed from the log by
+    /// retention): the index is bounded by the log it describes.
+    pub fn forget_below(&self, position: u64) {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        *blocks = blocks.split_off(&(position / BLOCK));
+    }
+
     /// The ranges of positions below `end` a search for `w` must read,
     /// in order: every block not wholly judged here, and those whose span
     /// for the tenant meets the period and the hosts.
@@ -251,6 +258,14 @@ mod tests {
             one(BLOCK * 2..BLOCK * 2 + 11),
             "position 10 of block 2 not judged yet"
         );
+        // Blocks the log no longer holds are forgotten (and read again,
+        // as unknown, should a search ever ask for them).
+        ix.forget_below(BLOCK + 5);
+        assert_eq!(
+            ix.blocks.lock().unwrap().keys().collect::<Vec<_>>(),
+            [&1, &2]
+        );
+        ix.judged(0..BLOCK);
         // A position judged twice counts once.
         ix.judged(0..10);
         assert_eq!(ask(Some(500), None, &[], "default"), one(BLOCK..end));

@@ -192,6 +192,7 @@ async fn retain(
     log: FileLog,
     policy: vigie_store::embedded::Retention,
     live: Arc<live::LiveScope>,
+    index: Option<Arc<index::EventIndex>>,
 ) {
     // Not while the live scope is rebuilt: its reader must not lose the
     // segment it is in.
@@ -210,6 +211,10 @@ async fn retain(
         let l = log.clone();
         match tokio::task::spawn_blocking(move || l.retain(&policy, keep_from)).await {
             Ok(Ok(r)) => {
+                // The index keeps nothing of what the log no longer holds.
+                if let Some(ix) = &index {
+                    ix.forget_below(r.oldest_kept);
+                }
                 if r.segments > 0 {
                     eprintln!(
                         "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
@@ -617,7 +622,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         .is_some()
         .then(|| Arc::new(index::EventIndex::default()));
     if let Some(file_log) = file_log {
-        tokio::spawn(retain(file_log, config.retention, live.clone()));
+        tokio::spawn(retain(
+            file_log,
+            config.retention,
+            live.clone(),
+            index.clone(),
+        ));
     }
     let progress = Arc::new(worker::Progress::default());
     if config.role.detects() {
