@@ -27,7 +27,8 @@ struct Span {
     /// The earliest and latest event times (events without one are in
     /// no time range: not counted).
     times: Option<(Timestamp, Timestamp)>,
-    /// Computer names as written, lower-cased, and their short names.
+    /// Computer names lower-cased and their short names (what a search
+    /// asks, lower-cased), and as written.
     hosts: HashSet<String>,
 }
 
@@ -107,11 +108,14 @@ impl EventIndex {
             });
         }
         if let Some(c) = e.computer.as_deref() {
+            // The name as written is kept too, so that the next event of
+            // the host (the common case) is found without allocating.
             if !span.hosts.contains(c) {
                 let full = c.to_ascii_lowercase();
                 let short = full.split('.').next().unwrap_or(&full).to_string();
                 span.hosts.insert(short);
                 span.hosts.insert(full);
+                span.hosts.insert(c.to_string());
             }
         }
     }
