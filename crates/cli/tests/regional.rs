@@ -24,7 +24,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::console::{add_user_with, code, http, signed_in, Person};
-use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, Server};
+use common::server::{
+    hunt_detections, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve, Server,
+};
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
 
@@ -110,37 +112,6 @@ fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
             )
         })
         .collect()
-}
-
-fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
-    list.iter().filter(|d| d["kind"] == kind).cloned().collect()
-}
-
-/// `vigie hunt PATH`'s single-event detections (its scope in
-/// `work/hunt-scope.json`).
-fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
-    let timeline = work.join("hunt.jsonl");
-    let h = vigie()
-        .arg("hunt")
-        .arg(path)
-        .args(["-q", "-o"])
-        .arg(&timeline)
-        .arg("--scope")
-        .arg(work.join("hunt-scope.json"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        h.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&h.stderr)
-    );
-    let rows: Vec<Value> = std::fs::read_to_string(&timeline)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    of_kind(&rows, "detection")
 }
 
 #[test]

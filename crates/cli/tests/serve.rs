@@ -20,7 +20,10 @@
 
 mod common;
 
-use common::server::{jsonl_files, make_demo, scope_claims, spawn_serve, without_places, Server};
+use common::server::{
+    hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
+    without_places, Server,
+};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -153,43 +156,6 @@ fn rule_and_time(d: &Value) -> (String, String) {
             .unwrap()
             .to_string(),
     )
-}
-
-/// The detections of one kind (`detection`, `ioc`, `correlation`).
-fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
-    list.iter().filter(|d| d["kind"] == kind).cloned().collect()
-}
-
-/// `vigie hunt PATH` with the default rules: its single-event
-/// detections (timeline rows of kind `detection`).
-fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
-    of_kind(&hunt_rows(path, work), "detection")
-}
-
-/// Every timeline row of `vigie hunt PATH` (its scope in
-/// `work/hunt-scope.json`).
-fn hunt_rows(path: &Path, work: &Path) -> Vec<Value> {
-    let timeline = work.join("hunt.jsonl");
-    let h = vigie()
-        .arg("hunt")
-        .arg(path)
-        .args(["-q", "-o"])
-        .arg(&timeline)
-        .arg("--scope")
-        .arg(work.join("hunt-scope.json"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        h.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&h.stderr)
-    );
-    std::fs::read_to_string(&timeline)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .collect()
 }
 
 #[test]

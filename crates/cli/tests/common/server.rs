@@ -148,3 +148,40 @@ pub fn scope_claims(scope: &Value) -> Value {
     without_places(&mut claims, &mut std::collections::BTreeSet::new());
     claims
 }
+
+/// The rows of `list` of `kind` (`detection`, `correlation`).
+pub fn of_kind(list: &[Value], kind: &str) -> Vec<Value> {
+    list.iter().filter(|d| d["kind"] == kind).cloned().collect()
+}
+
+/// `vigie hunt PATH` with the default rules: its single-event
+/// detections (timeline rows of kind `detection`).
+pub fn hunt_detections(path: &Path, work: &Path) -> Vec<Value> {
+    of_kind(&hunt_rows(path, work), "detection")
+}
+
+/// Every timeline row of `vigie hunt PATH` (its scope in
+/// `work/hunt-scope.json`); `hunt` exits 1 when it found something.
+pub fn hunt_rows(path: &Path, work: &Path) -> Vec<Value> {
+    let timeline = work.join("hunt.jsonl");
+    let h = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("hunt")
+        .arg(path)
+        .args(["-q", "-o"])
+        .arg(&timeline)
+        .arg("--scope")
+        .arg(work.join("hunt-scope.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        h.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&h.stderr)
+    );
+    std::fs::read_to_string(&timeline)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect()
+}
