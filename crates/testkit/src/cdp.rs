@@ -194,6 +194,9 @@ impl Browser {
             }
             if id.is_some() && msg["id"].as_u64() == id {
                 if let Some(e) = msg.get("error") {
+                    if navigated(e) {
+                        return json!({ "navigated": true });
+                    }
                     panic!("chromium error: {e}");
                 }
                 return msg["result"].clone();
@@ -254,7 +257,9 @@ impl Browser {
         panic!("the page never satisfied {expr} within {TIMEOUT:?}");
     }
 
-    /// Evaluates `expr` in the page; its value, as JSON.
+    /// Evaluates `expr` in the page; its value, as JSON (`null` when the
+    /// script navigated the page away before it answered: a click on a
+    /// link or a submit).
     pub fn eval(&mut self, expr: &str) -> Value {
         let r = self.call(
             "Runtime.evaluate",
@@ -340,4 +345,13 @@ pub fn pdf_pages(pdf: &Path) -> Vec<String> {
     v.truncate(pages);
     assert_eq!(v.len(), pages, "pdftotext pages");
     v
+}
+
+/// Chromium's answer to a command on a page that navigated away (or
+/// closed) meanwhile: a script that clicked a link, a poll during a
+/// navigation. The caller sees no result (and polls again).
+fn navigated(error: &Value) -> bool {
+    error["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("Inspected target navigated or closed"))
 }
