@@ -52,6 +52,17 @@ pub struct ServeArgs {
     /// Also receive JSON Lines over TCP here (NXLog om_tcp with to_json(), OpenWEC's TCP output).
     #[arg(long, value_name = "ADDR")]
     pub ndjson_tcp: Option<SocketAddr>,
+    /// Also receive syslog over TLS here (RFC 5425; e.g. 0.0.0.0:6514), with
+    /// --tls-cert's certificate or the self-signed one of DATA/tls/.
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_tls: Option<SocketAddr>,
+    /// Also receive JSON Lines over TLS here (NXLog om_ssl).
+    #[arg(long, value_name = "ADDR")]
+    pub ndjson_tls: Option<SocketAddr>,
+    /// Senders on --syslog-tls and --ndjson-tls must show a client
+    /// certificate signed by this CA (PEM); each is named by it.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
@@ -153,6 +164,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         let cert = args.tls_cert.clone().or_else(|| file.tls_cert.clone());
         let key = args.tls_key.clone().or_else(|| file.tls_key.clone());
         let no_tls = args.no_tls || file.no_tls;
+        if let (Some(cert), Some(key)) = (&cert, &key) {
+            config.listener_tls = vigie_serve::tls::Tls::Given {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+        }
         match (cert, key) {
             (Some(cert), Some(key)) if !no_tls => vigie_serve::tls::Tls::Given { cert, key },
             (Some(_), None) | (None, Some(_)) => {
@@ -199,6 +216,16 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
+    config.syslog_tls = args.syslog_tls.or(file.syslog_tls);
+    config.ndjson_tls = args.ndjson_tls.or(file.ndjson_tls);
+    config.tls_client_ca = args
+        .tls_client_ca
+        .clone()
+        .or_else(|| file.tls_client_ca.clone());
+    if config.tls_client_ca.is_some() && config.syslog_tls.is_none() && config.ndjson_tls.is_none()
+    {
+        return Err("tls_client_ca is for syslog_tls and ndjson_tls: give one of them".into());
+    }
     if let Some(d) = args.retention_days.or(file.retention_days) {
         config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
     }

@@ -21,8 +21,8 @@
 mod common;
 
 use common::server::{
-    hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
-    without_places, Server,
+    detection_keys, hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, rule_and_time,
+    scope_claims, spawn_serve, without_places, Server,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -131,31 +131,6 @@ fn processed(base: &str, t: &str, n: u64) {
         assert!(Instant::now() < until, "worker stuck: {s}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
-    list.iter()
-        .map(|d| {
-            (
-                d["rule_id"].as_str().unwrap().to_string(),
-                d["record_id"].as_u64().unwrap_or(0),
-                d["computer"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-/// A detection's rule and time, whether from `hunt`'s timeline
-/// (`datetime`) or from serve (`time`).
-fn rule_and_time(d: &Value) -> (String, String) {
-    (
-        d["rule_id"].as_str().unwrap().to_string(),
-        d["datetime"]
-            .as_str()
-            .or(d["time"].as_str())
-            .unwrap()
-            .to_string(),
-    )
 }
 
 #[test]

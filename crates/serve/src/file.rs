@@ -36,6 +36,12 @@ pub struct ServeFile {
     pub no_tls: bool,
     /// `--ndjson-tcp`.
     pub ndjson_tcp: Option<SocketAddr>,
+    /// `--syslog-tls`.
+    pub syslog_tls: Option<SocketAddr>,
+    /// `--ndjson-tls`.
+    pub ndjson_tls: Option<SocketAddr>,
+    /// `--tls-client-ca`.
+    pub tls_client_ca: Option<PathBuf>,
     /// `--rules` (a list).
     #[serde(default)]
     pub rules: Vec<PathBuf>,
@@ -121,6 +127,7 @@ impl ServeFile {
         file.assets.as_mut().map(resolve);
         file.tls_cert.as_mut().map(resolve);
         file.tls_key.as_mut().map(resolve);
+        file.tls_client_ca.as_mut().map(resolve);
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
                 *ioc = base.join(&*ioc).display().to_string();

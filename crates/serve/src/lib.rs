@@ -83,6 +83,18 @@ pub struct Config {
     /// HTTPS for the HTTP listener (`--tls`, `--tls-cert`/`--tls-key`,
     /// `--no-tls`).
     pub tls: tls::Tls,
+    /// Syslog over TLS (`--syslog-tls`, RFC 5425), off unless given.
+    pub syslog_tls: Option<SocketAddr>,
+    /// JSON Lines over TLS (`--ndjson-tls`: NXLog `om_ssl`), off unless
+    /// given.
+    pub ndjson_tls: Option<SocketAddr>,
+    /// The certificate of the TLS listeners: `--tls-cert`/`--tls-key`
+    /// when given (even with `--no-tls`, which is about HTTP), else the
+    /// self-signed one under `data/tls/`.
+    pub listener_tls: tls::Tls,
+    /// Senders on the TLS listeners must show a certificate signed by
+    /// this CA (`--tls-client-ca`, PEM).
+    pub tls_client_ca: Option<PathBuf>,
     /// How long and how much of the event log is kept.
     pub retention: vigie_store::embedded::Retention,
     /// A channel that sent nothing for this long is silent (seconds).
@@ -169,6 +181,10 @@ impl Config {
             alert_webhook: None,
             silence_secs: health::SILENCE_SECS,
             tls: tls::Tls::Off,
+            syslog_tls: None,
+            ndjson_tls: None,
+            listener_tls: tls::Tls::SelfSigned,
+            tls_client_ca: None,
             retention: DEFAULT_RETENTION,
             bus: None,
             bus_ack_wait: 60,
@@ -671,9 +687,26 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         eprintln!("vigie serve: syslog UDP on {at}");
         tokio::spawn(task);
     }
-    for (addr, source, said) in [
-        (config.syslog_tcp, "syslog-tcp", "syslog TCP"),
-        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP"),
+    let acceptor = match (config.syslog_tls, config.ndjson_tls) {
+        (None, None) => None,
+        _ if !config.role.ingests() => None,
+        _ => Some(listener_acceptor(&config)?),
+    };
+    for (addr, source, said, tls) in [
+        (config.syslog_tcp, "syslog-tcp", "syslog TCP", None),
+        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP", None),
+        (
+            config.syslog_tls,
+            "syslog-tls",
+            "syslog TLS",
+            acceptor.clone(),
+        ),
+        (
+            config.ndjson_tls,
+            "ndjson-tls",
+            "NDJSON TLS",
+            acceptor.clone(),
+        ),
     ] {
         let Some(addr) = addr.filter(|_| config.role.ingests()) else {
             continue;
@@ -684,6 +717,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             syslog_stats.clone(),
             config.max_line,
             source,
+            tls,
         )
         .await
         .map_err(|source| ServeError::Io {
@@ -793,6 +827,44 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 .map_err(io)
         }
     }
+}
+
+/// The TLS of the syslog and NDJSON listeners, said at start: the
+/// certificate's fingerprint (senders pin it), and whether senders must
+/// show a client certificate.
+fn listener_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    let mut names = vec!["localhost".to_string()];
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        names.push(h.trim().to_string());
+    }
+    for addr in [config.syslog_tls, config.ndjson_tls].into_iter().flatten() {
+        if !addr.ip().is_unspecified() {
+            names.push(addr.ip().to_string());
+        }
+    }
+    let io = |source| ServeError::Io {
+        what: "TLS of the TCP listeners".into(),
+        source,
+    };
+    let ready = tls::prepare(&config.listener_tls, &config.data, names)
+        .map_err(io)?
+        .ok_or_else(|| io(std::io::Error::other("no certificate")))?;
+    let acceptor = tls::acceptor(&ready, config.tls_client_ca.as_deref()).map_err(io)?;
+    eprintln!(
+        "vigie serve: TLS listeners' certificate {}, SHA-256 {}",
+        ready.cert.display(),
+        tls::colons(&ready.fingerprint)
+    );
+    match &config.tls_client_ca {
+        Some(ca) => eprintln!(
+            "vigie serve: TLS listeners: senders must show a certificate signed by {}",
+            ca.display()
+        ),
+        None => eprintln!(
+            "vigie serve: TLS listeners: no --tls-client-ca, any sender reaching them may send (encrypted, not authenticated)"
+        ),
+    }
+    Ok(acceptor)
 }
 
 fn router(state: Shared, gate: auth::Gate) -> Router {
@@ -1246,7 +1318,7 @@ async fn detections(
 async fn metrics(State(s): State<Shared>) -> Response {
     let stored = s.log.records().await.unwrap_or(0);
     let p = &s.progress;
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 12] = [
         ("events_stored", "Events kept in the event log.", stored),
         (
             "events_processed",
@@ -1292,6 +1364,11 @@ async fn metrics(State(s): State<Shared>) -> Response {
             "syslog_connections_refused",
             "Syslog TCP connections refused (too many).",
             s.syslog.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tls_refused",
+            "TLS connections refused on the TCP listeners (no or unknown client certificate, failed handshake).",
+            s.syslog.tls_refused.load(Ordering::Relaxed),
         ),
         (
             "tenants",
@@ -1554,6 +1631,7 @@ async fn stats(
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
             "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
+            "tls_refused": s.syslog.tls_refused.load(Ordering::Relaxed),
             // Null when no webhook is configured.
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
