@@ -82,6 +82,17 @@ pub struct ServeArgs {
     /// alerted (default 60).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub silence_minutes: Option<u64>,
+    /// Alerts are also mailed to this address (repeatable), through the
+    /// relay of the --config file's `alert_smtp` (or VIGIE_ALERT_SMTP).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alert_email_to: Vec<String>,
+    /// The sender of alert mails (default vigie@localhost).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alert_email_from: Option<String>,
+    /// Alerts are also forwarded as syslog (RFC 5424) with a CEF payload,
+    /// to a SIEM or collector: udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub alert_syslog: Option<String>,
     /// Events received longer ago are removed from the event log (default
     /// 90; 0: no limit by age). Detections stay.
     #[arg(long, value_name = "DAYS")]
@@ -248,6 +259,24 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
             return Err("alert_webhook: an http:// or https:// URL".into());
         }
     }
+    config.alert_smtp = file
+        .alert_smtp
+        .clone()
+        .or_else(|| std::env::var("VIGIE_ALERT_SMTP").ok())
+        .filter(|u| !u.trim().is_empty());
+    config.alert_email_from = args
+        .alert_email_from
+        .clone()
+        .or_else(|| file.alert_email_from.clone());
+    config.alert_email_to = if args.alert_email_to.is_empty() {
+        file.alert_email_to.clone()
+    } else {
+        args.alert_email_to.clone()
+    };
+    config.alert_syslog = args
+        .alert_syslog
+        .clone()
+        .or_else(|| file.alert_syslog.clone());
     let mut rules = args.rules.clone();
     if rules.rules.is_empty() {
         rules.rules = file.rules.clone();

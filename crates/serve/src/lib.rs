@@ -102,6 +102,17 @@ pub struct Config {
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
+    /// The SMTP relay alerts are mailed through (`smtp://` or `smtps://`,
+    /// credentials in the URL: configuration file or `VIGIE_ALERT_SMTP`
+    /// only), off unless given.
+    pub alert_smtp: Option<String>,
+    /// The sender of alert mails (`--alert-email-from`).
+    pub alert_email_from: Option<String>,
+    /// Who receives alert mails (`--alert-email-to`, repeatable).
+    pub alert_email_to: Vec<String>,
+    /// Alerts forwarded as syslog with CEF (`--alert-syslog
+    /// udp://HOST:PORT` or `tcp://HOST:PORT`), off unless given.
+    pub alert_syslog: Option<String>,
     /// The regional event log: NATS JetStream at this URL (`--bus
     /// nats://HOST:PORT`) instead of the embedded one in `data`.
     pub bus: Option<String>,
@@ -179,6 +190,10 @@ impl Config {
             syslog_tcp: None,
             ndjson_tcp: None,
             alert_webhook: None,
+            alert_smtp: None,
+            alert_email_from: None,
+            alert_email_to: Vec::new(),
+            alert_syslog: None,
             silence_secs: health::SILENCE_SECS,
             tls: tls::Tls::Off,
             syslog_tls: None,
@@ -624,9 +639,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         Some(&config.data),
     ));
     let health = Arc::new(health::Health::new(config.silence_secs));
-    let alerting = config.alert_webhook.clone().map(|url| {
-        eprintln!("vigie serve: alerts to the webhook of the configuration");
-        Arc::new(alerts::Alerting::new(url, &config.data))
+    let sinks = alert_sinks(&config)?;
+    let alerting = (!sinks.is_empty()).then(|| {
+        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        eprintln!("vigie serve: alerts to: {}", names.join(", "));
+        Arc::new(alerts::Alerting::new(sinks, &config.data))
     });
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
@@ -827,6 +844,37 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 .map_err(io)
         }
     }
+}
+
+/// Where alerts go, from the configuration (each checked at start: a
+/// mistyped address is an error now, not a silent 2 a.m.).
+fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>, ServeError> {
+    let mut sinks: Vec<Box<dyn alerts::Sink>> = Vec::new();
+    if let Some(url) = &config.alert_webhook {
+        sinks.push(Box::new(alerts::sinks::Webhook { url: url.clone() }));
+    }
+    if let Some(relay) = &config.alert_smtp {
+        let from = config
+            .alert_email_from
+            .as_deref()
+            .unwrap_or("vigie@localhost");
+        let mail = alerts::sinks::Email::new(relay, from, &config.alert_email_to, config.hunt.lang)
+            .map_err(ServeError::Config)?;
+        sinks.push(Box::new(mail));
+    } else if !config.alert_email_to.is_empty() {
+        return Err(ServeError::Config(
+            "alert_email_to without alert_smtp (in the --config file or VIGIE_ALERT_SMTP): no relay to send through".into(),
+        ));
+    }
+    if let Some(url) = &config.alert_syslog {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        sinks.push(Box::new(
+            alerts::sinks::Syslog::parse(url, host).map_err(ServeError::Config)?,
+        ));
+    }
+    Ok(sinks)
 }
 
 /// The TLS of the syslog and NDJSON listeners, said at start: the
