@@ -727,6 +727,21 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         Some(&other),
     );
     assert_eq!(status, 403);
+    // Nor may another commune's admin token: admin of its own commune
+    // only (the deployment's admin tokens are those of `default`).
+    let their_admin = token_of(&data, "admin", "mairie-de-benodet");
+    let theirs = stats(&base, &their_admin);
+    assert_eq!(theirs["tenant"], "mairie-de-benodet");
+    assert!(theirs["events_stored"].is_null(), "{theirs}");
+    for path in [
+        "/api/v1/detections?tenant=mairie-de-fouesnant",
+        "/api/v1/stats?tenant=mairie-de-fouesnant",
+        "/api/v1/incidents?tenant=mairie-de-fouesnant",
+    ] {
+        assert_eq!(get(&base, path, Some(&their_admin)).0, 403, "{path}");
+    }
+    let (_, body) = get(&base, "/api/v1/detections", Some(&their_admin));
+    assert_eq!(body.trim(), "[]");
 }
 
 /// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587
