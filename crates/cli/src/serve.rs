@@ -237,6 +237,8 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     {
         return Err("tls_client_ca is for syslog_tls and ndjson_tls: give one of them".into());
     }
+    config.stream_retention = args.retention_days.or(file.retention_days).is_some()
+        || args.retention_gb.or(file.retention_gb).is_some();
     if let Some(d) = args.retention_days.or(file.retention_days) {
         config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
     }
