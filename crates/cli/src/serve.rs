@@ -65,8 +65,9 @@ pub struct ServeArgs {
     pub tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
-    /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
-    #[arg(long, value_name = "FILE")]
+    /// The organisation's assets file (hosts, zones, services, accounts), for the live scope;
+    /// a directory: one file per commune, DIR/<tenant>.yml (default.yml for the others).
+    #[arg(long, value_name = "FILE|DIR")]
     pub assets: Option<PathBuf>,
     /// Indicators of compromise matched on every event beside the rules
     /// (repeatable), as `vigie hunt --ioc` takes them; read at start.

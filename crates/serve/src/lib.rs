@@ -610,13 +610,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             })?,
         ))),
     };
-    let assets = match &config.hunt.assets {
-        Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {
-            what: format!("--assets {}", p.display()),
-            source: std::io::Error::other(e.to_string()),
-        })?),
-        None => Arc::new(vigie_scope::Assets::default()),
-    };
+    let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
     let indicators = {
         let ioc = config.hunt.ioc.clone();
         tokio::task::spawn_blocking(move || vigie_hunt::indicators::load(&ioc))
@@ -638,13 +632,16 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         indicators,
         read: config.hunt.read.clone(),
     })));
-    let live = Arc::new(live::LiveScope::new(
-        assets,
-        engine.clone(),
-        config.hunt.lang,
-        config.hunt.zone,
-        Some(&config.data),
-    ));
+    let live = Arc::new(
+        live::LiveScope::new(
+            assets,
+            engine.clone(),
+            config.hunt.lang,
+            config.hunt.zone,
+            Some(&config.data),
+        )
+        .with_tenant_assets(tenant_assets),
+    );
     let health = Arc::new(health::Health::new(config.silence_secs));
     let sinks = alert_sinks(&config)?;
     let alerting = (!sinks.is_empty()).then(|| {
@@ -851,6 +848,69 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 .map_err(io)
         }
     }
+}
+
+/// `--assets FILE`: every tenant's; `--assets DIR`: one file per commune,
+/// `DIR/<tenant>.yml` (or `.yaml`), `default.yml` for the tenant
+/// `default` and for a commune without a file of its own (none: an empty
+/// one). Every file is read at start: one that cannot be read stops
+/// `serve` with its name and the reason.
+#[allow(clippy::type_complexity)]
+fn load_assets(
+    path: Option<&std::path::Path>,
+) -> Result<
+    (
+        Arc<vigie_scope::Assets>,
+        std::collections::BTreeMap<String, Arc<vigie_scope::Assets>>,
+    ),
+    ServeError,
+> {
+    let load = |p: &std::path::Path| {
+        vigie_scope::Assets::load(p)
+            .map(Arc::new)
+            .map_err(|e| ServeError::Io {
+                what: format!("--assets {}", p.display()),
+                source: std::io::Error::other(e.to_string()),
+            })
+    };
+    let Some(path) = path else {
+        return Ok((Arc::new(vigie_scope::Assets::default()), Default::default()));
+    };
+    if !path.is_dir() {
+        return Ok((load(path)?, Default::default()));
+    }
+    let io = |source| ServeError::Io {
+        what: format!("--assets {}", path.display()),
+        source,
+    };
+    let mut by_tenant = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        let is_yaml = p
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
+        let Some(tenant) = p.file_stem().and_then(|s| s.to_str()).filter(|_| is_yaml) else {
+            continue;
+        };
+        if by_tenant.insert(tenant.to_string(), load(&p)?).is_some() {
+            return Err(ServeError::Config(format!(
+                "--assets {}: two files for the tenant {tenant:?} (.yml and .yaml)",
+                path.display()
+            )));
+        }
+    }
+    let default = by_tenant
+        .remove("default")
+        .unwrap_or_else(|| Arc::new(vigie_scope::Assets::default()));
+    eprintln!(
+        "vigie serve: assets per commune from {}: {}",
+        path.display(),
+        std::iter::once("default")
+            .chain(by_tenant.keys().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((default, by_tenant))
 }
 
 /// Where alerts go, from the configuration (each checked at start: a
