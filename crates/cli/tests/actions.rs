@@ -127,3 +127,488 @@ fn usage_errors_exit_2() {
     let bad = actions("json", &["--responders", "not-an-address"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+// Containment inside `vigie serve`, through the binary: the demo's events
+// sent live, the plan proposed from the live scope, an analyst requests,
+// a crisis-cell member approves (never their own request), the account
+// disabled in a real Samba AD DC and read back, rolled back, the audit
+// log and the crisis log with the four steps and their authors; and,
+// where Vigie cannot act, the commands and "done by hand", the service
+// board updated, the notice prepared and published by the communication
+// role only.
+
+mod common;
+#[path = "../../respond/tests/common/samba.rs"]
+mod samba;
+
+use common::console::{add_user, http, judged, send_logs, signed_in, token, Person, Resp};
+use common::server::{spawn_serve, Server};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const ALAN: &str = "alan";
+const ALAN_PW: &str = "analyste du CSIRT breton";
+const CLAIRE: &str = "Claire Le Bihan (DGS)";
+const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
+const CORENTIN: &str = "Corentin (communication)";
+const CORENTIN_PW: &str = "avis aux habitants, page publique";
+const VERA: &str = "vera";
+const VERA_PW: &str = "lecture seule, merci";
+
+/// A live server on the demo's events, with an analyst, a crisis-cell
+/// member, a communication officer and a viewer signed in.
+struct Cell {
+    server: Server,
+    data: std::path::PathBuf,
+    read: String,
+    admin: String,
+    alan: Person,
+    claire: Person,
+    corentin: Person,
+    vera: Person,
+}
+
+fn start(data: &Path, config: Option<&Path>) -> Server {
+    let (_, _, assets) = demo();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    cmd.args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0", "--assets"])
+        .arg(assets);
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    let server = spawn_serve(cmd);
+    let until = Instant::now() + Duration::from_secs(60);
+    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
+        assert!(Instant::now() < until, "serve never became healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+fn live_cell(tmp: &Path, config: Option<&Path>) -> Cell {
+    let data = tmp.join("data");
+    for (name, role, pw) in [
+        (ALAN, "analyst", ALAN_PW),
+        (CLAIRE, "crisis", CLAIRE_PW),
+        (CORENTIN, "communication", CORENTIN_PW),
+        (VERA, "viewer", VERA_PW),
+    ] {
+        assert!(add_user(&data, name, role, pw).status.success(), "{name}");
+    }
+    let ingest = token(&data, "ingest");
+    let read = token(&data, "read");
+    let admin = token(&data, "admin");
+    let server = start(&data, config);
+    let base = server.base.clone();
+    let (dir, _, _) = demo();
+    let sent = send_logs(&base, &ingest, &dir.path().join("scenario/logs"));
+    judged(&base, &admin, sent);
+    Cell {
+        alan: signed_in(&base, ALAN, ALAN_PW, ""),
+        claire: signed_in(&base, CLAIRE, CLAIRE_PW, ""),
+        corentin: signed_in(&base, CORENTIN, CORENTIN_PW, ""),
+        vera: signed_in(&base, VERA, VERA_PW, ""),
+        server,
+        data,
+        read,
+        admin,
+    }
+}
+
+impl Cell {
+    fn base(&self) -> &str {
+        &self.server.base
+    }
+
+    /// `GET path` with a token, retried while the live scope is rebuilt.
+    fn get(&self, path: &str, auth: &str) -> Value {
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = http(self.base(), "GET", path, &[("Authorization", auth)], None);
+            if r.status == 200 {
+                return r.json();
+            }
+            assert!(
+                r.status == 503 && Instant::now() < until,
+                "GET {path}: {} {}",
+                r.status,
+                r.body
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn actions(&self) -> Vec<Value> {
+        self.get("/api/v1/actions", &self.read)["actions"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn action(&self, id: &str) -> Value {
+        self.actions()
+            .into_iter()
+            .find(|a| a["id"] == id)
+            .unwrap_or_else(|| panic!("no action {id}"))
+    }
+
+    /// A step as the console's script would send it (JSON, CSRF header).
+    fn step(&self, who: &Person, id: &str, step: &str, body: Value) -> Resp {
+        http(
+            self.base(),
+            "POST",
+            &format!("/api/v1/actions/{id}/{step}"),
+            &[
+                ("Cookie", &who.cookie),
+                ("X-CSRF-Token", &who.csrf),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    /// The audit log's lines about action `id`: (action, who, outcome).
+    fn audit(&self, id: &str) -> Vec<(String, String, String)> {
+        let r = http(
+            self.base(),
+            "GET",
+            "/api/v1/audit",
+            &[("Authorization", &self.admin)],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| {
+                e["target"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("/action:{id} "))
+            })
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap().to_string(),
+                    e["who"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The crisis log's entries (main courante) about action `id`:
+    /// (kind, author), from the crisis journal as kept on disk.
+    fn crisis_log(&self, id: &str) -> Vec<(String, String, String)> {
+        std::fs::read_to_string(self.data.join("crisis.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["record"]["kind"] == "log")
+            .map(|l| l["record"]["entry"].clone())
+            .filter(|e| e["refs"][0] == format!("action:{id}"))
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_string(),
+                    e["author"].as_str().unwrap().to_string(),
+                    e["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn trail(a: &Value) -> Vec<(String, String)> {
+    a["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["what"].as_str().unwrap().to_string(),
+                e["author"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// The account as the directory holds it, read on a connection of its
+/// own (StartTLS, the test's CA).
+fn in_directory(dc: &samba::Dc, sam: &str) -> vigie_respond::ldap::AccountEntry {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = dc.target(&format!("ldap://{}", samba::ADDR), true);
+        let mut d = vigie_respond::ldap::Directory::connect(&t, &samba::password())
+            .await
+            .expect("StartTLS bind");
+        let e = d.account(sam).await.unwrap().expect("the account exists");
+        d.close().await.unwrap();
+        e
+    })
+}
+
+#[test]
+fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_it_back() {
+    let Some(mut dc) = samba::start_dc() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // The directory in the configuration file; its password in a file
+    // (never on the command line).
+    let pass = tmp.path().join("dc.pass");
+    std::fs::write(&pass, format!("{}\n", samba::ADMIN_PASS)).unwrap();
+    let config = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[respond.directory]\nurl = \"ldaps://{}\"\nbind = \"Administrator@{}\"\nca_file = {:?}\npassword_file = {:?}\n",
+            samba::ADDR,
+            samba::REALM.to_lowercase(),
+            dc.ca(),
+            pass
+        ),
+    )
+    .unwrap();
+    let cell = live_cell(tmp.path(), Some(&config));
+    let base = cell.base().to_string();
+
+    // The live plan holds the demo's accounts to disable, each needing
+    // four eyes, proposed by Vigie.
+    let actions = cell.actions();
+    assert!(actions.len() >= 20, "{}", actions.len());
+    let orders: Vec<u64> = actions
+        .iter()
+        .map(|a| a["order"].as_u64().unwrap())
+        .collect();
+    let mut sorted = orders.clone();
+    sorted.sort();
+    assert_eq!(orders, sorted, "in the sequence's order");
+    let accounts: Vec<vigie_respond::Proposal> = actions
+        .iter()
+        .filter(|a| a["kind"] == "disable_account" || a["kind"] == "delete_account")
+        .map(|a| serde_json::from_value(a.clone()).unwrap())
+        .collect();
+    assert!(accounts.len() >= 3, "{accounts:?}");
+    let backdoor = accounts
+        .iter()
+        .find(|a| !a.groups.is_empty())
+        .expect("an account the attacker added to a group")
+        .clone();
+    let id = backdoor.id.clone();
+    let a = cell.action(&id);
+    assert_eq!(a["state"], "proposed");
+    assert_eq!(a["four_eyes"], true);
+    assert_eq!(a["execution"], "ldap");
+    assert_eq!(trail(&a), pairs(&[("proposed", "vigie")]));
+    assert!(!a["evidence"].as_array().unwrap().is_empty());
+    assert!(a["commands"]["powershell"]["apply"]
+        .as_str()
+        .unwrap()
+        .contains("Disable-ADAccount"));
+
+    // The directory as the attacker left it.
+    dc.populate(&accounts);
+    samba::wait_listening(&mut dc);
+    assert!(!in_directory(&dc, &backdoor.target).disabled());
+
+    // Who may not: a viewer (403), an analyst approving (403), approving
+    // what nobody requested (409), executing before approval (409), a
+    // step without the session's CSRF token (403).
+    assert_eq!(cell.step(&cell.vera, &id, "request", json!({})).status, 403);
+    assert_eq!(cell.step(&cell.alan, &id, "approve", json!({})).status, 403);
+    assert_eq!(
+        cell.step(&cell.claire, &id, "approve", json!({})).status,
+        409
+    );
+    assert_eq!(cell.step(&cell.alan, &id, "execute", json!({})).status, 409);
+    assert!(
+        !in_directory(&dc, &backdoor.target).disabled(),
+        "nothing done before approval"
+    );
+    let no_csrf = http(
+        &base,
+        "POST",
+        &format!("/api/v1/actions/{id}/request"),
+        &[
+            ("Cookie", &cell.alan.cookie),
+            ("Content-Type", "application/json"),
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(no_csrf.status, 403);
+
+    // The analyst requests; the crisis cell approves; the analyst
+    // executes: disabled in the directory, out of the attacker's group.
+    let r = cell.step(
+        &cell.alan,
+        &id,
+        "request",
+        json!({"reason": "compte de la porte dérobée"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["action"]["state"], "requested");
+    let r = cell.step(&cell.claire, &id, "approve", json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = cell.step(&cell.alan, &id, "execute", json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = r.json()["action"].clone();
+    assert_eq!(done["state"], "executed");
+    let e = in_directory(&dc, &backdoor.target);
+    assert!(e.disabled(), "disabled in the directory: {e:?}");
+    assert!(e.member_of.is_empty(), "out of {:?}", e.member_of);
+    assert!(done["trail"][3]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("userAccountControl"));
+
+    // Rollback: one step, re-enabled in the directory.
+    let r = cell.step(&cell.alan, &id, "rollback", json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["action"]["state"], "rolled_back");
+    assert!(
+        !in_directory(&dc, &backdoor.target).disabled(),
+        "enabled again"
+    );
+
+    // The same person may not approve their own request (four-eyes),
+    // whatever their role.
+    let other = accounts.iter().find(|a| a.id != id).unwrap();
+    assert_eq!(
+        cell.step(&cell.claire, &other.id, "request", json!({}))
+            .status,
+        200
+    );
+    let own = cell.step(&cell.claire, &other.id, "approve", json!({}));
+    assert_eq!(own.status, 403, "{}", own.body);
+    assert!(own.body.contains("four-eyes"), "{}", own.body);
+
+    // The four steps with their authors: in the trail, the audit log and
+    // the crisis log.
+    let a = cell.action(&id);
+    assert_eq!(
+        trail(&a),
+        pairs(&[
+            ("proposed", "vigie"),
+            ("request", ALAN),
+            ("approve", CLAIRE),
+            ("execute", ALAN),
+            ("roll_back", ALAN),
+        ])
+    );
+    let audit = cell.audit(&id);
+    let ok: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|(_, _, o)| o == "success")
+        .map(|(a, w, _)| (a.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        ok,
+        vec![
+            ("action_request", ALAN),
+            ("action_approve", CLAIRE),
+            ("action_execute", ALAN),
+            ("action_roll_back", ALAN),
+        ]
+    );
+    // The refusals are audited too.
+    assert!(audit
+        .iter()
+        .any(|(a, w, o)| a == "action_approve" && w == CLAIRE && o == "refused"));
+    assert!(cell
+        .audit(&other.id)
+        .iter()
+        .any(|(a, w, o)| a == "action_approve" && w == CLAIRE && o == "refused"));
+    let log = cell.crisis_log(&id);
+    let who: Vec<(&str, &str)> = log
+        .iter()
+        .map(|(k, w, _)| (k.as_str(), w.as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("action", ALAN),
+            ("decision", CLAIRE),
+            ("action", ALAN),
+            ("action", ALAN),
+        ]
+    );
+    assert!(log[2].2.contains(&backdoor.target), "{}", log[2].2);
+
+    // A directory that does not answer: the execution is recorded as
+    // failed with the error, never as done.
+    let third = accounts
+        .iter()
+        .find(|a| a.id != id && a.id != other.id)
+        .unwrap();
+    assert_eq!(
+        cell.step(&cell.alan, &third.id, "request", json!({}))
+            .status,
+        200
+    );
+    assert_eq!(
+        cell.step(&cell.claire, &third.id, "approve", json!({}))
+            .status,
+        200
+    );
+    let _ = dc.child.kill();
+    let _ = dc.child.wait();
+    let r = cell.step(&cell.alan, &third.id, "execute", json!({}));
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.json()["action"]["state"], "failed");
+    let a = cell.action(&third.id);
+    assert_eq!(a["state"], "failed");
+    assert_eq!(
+        a["trail"].as_array().unwrap().last().unwrap()["what"],
+        "fail"
+    );
+    assert!(cell
+        .audit(&third.id)
+        .iter()
+        .any(|(a, w, o)| a == "action_execute" && w == ALAN && o == "failure"));
+
+    // Kept across a restart: the states and trails as they were.
+    let data = cell.data.clone();
+    let (read, alan_trail) = (cell.read.clone(), trail(&cell.action(&id)));
+    drop(cell);
+    let server = start(&data, Some(&config));
+    let until = Instant::now() + Duration::from_secs(120);
+    let again = loop {
+        let r = http(
+            &server.base,
+            "GET",
+            "/api/v1/actions",
+            &[("Authorization", &read)],
+            None,
+        );
+        if r.status == 200 {
+            break r.json();
+        }
+        assert!(
+            r.status == 503 && Instant::now() < until,
+            "{} {}",
+            r.status,
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let a = again["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(a["state"], "rolled_back");
+    assert_eq!(trail(&a), alan_trail);
+}
