@@ -612,3 +612,244 @@ fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_
     assert_eq!(a["state"], "rolled_back");
     assert_eq!(trail(&a), alan_trail);
 }
+
+#[test]
+fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_the_board_and_prepares_the_notice(
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        "lang = \"fr\"\n[respond]\nresponders = [\"10.0.0.50\"]\n",
+    )
+    .unwrap();
+    let cell = live_cell(tmp.path(), Some(&config));
+    let base = cell.base().to_string();
+    let fic = cell
+        .actions()
+        .into_iter()
+        .find(|a| a["kind"] == "isolate_host" && a["target"] == "SRV-FIC01")
+        .expect("the file server's isolation");
+    let id = fic["id"].as_str().unwrap().to_string();
+    assert_eq!(fic["execution"], "by_hand");
+    let ps = &fic["commands"]["powershell"];
+    assert!(
+        ps["apply"]
+            .as_str()
+            .unwrap()
+            .contains("New-NetFirewallRule"),
+        "{ps}"
+    );
+    assert!(ps["apply"]
+        .as_str()
+        .unwrap()
+        .contains("'0.0.0.0-10.0.0.49', '10.0.0.51-255.255.255.255'"));
+    assert!(ps["rollback"]
+        .as_str()
+        .unwrap()
+        .contains("Remove-NetFirewallRule"));
+    let impact: Vec<(String, String)> = fic["impact"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap().to_string(),
+                s["after"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        impact.iter().any(|(s, _)| s == "social-action"),
+        "{impact:?}"
+    );
+
+    // Approved by four eyes; Vigie cannot isolate a host itself: said
+    // clearly, nothing recorded as done.
+    assert_eq!(cell.step(&cell.alan, &id, "request", json!({})).status, 200);
+    assert_eq!(
+        cell.step(&cell.claire, &id, "approve", json!({})).status,
+        200
+    );
+    let r = cell.step(&cell.alan, &id, "execute", json!({}));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("à la main") && r.body.contains(&format!("/api/v1/actions/{id}/done")),
+        "{}",
+        r.body
+    );
+    assert_eq!(cell.action(&id)["state"], "approved");
+
+    // The console's page, without script: the commands and the form of
+    // each step the analyst may take; the form posts with its CSRF field
+    // and comes back to the page.
+    let page = http(
+        &base,
+        "GET",
+        "/actions",
+        &[("Cookie", &cell.alan.cookie), ("Accept", "text/html")],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<html lang=\"fr\">") && page.body.contains("Confinement"));
+    assert!(!page.body.contains("<script"));
+    assert!(page.body.contains("New-NetFirewallRule"));
+    assert!(page
+        .body
+        .contains(&format!("action=\"/api/v1/actions/{id}/done\"")));
+    assert!(
+        !page
+            .body
+            .contains(&format!("action=\"/api/v1/actions/{id}/approve\"")),
+        "an analyst does not approve"
+    );
+    let en = http(
+        &base,
+        "GET",
+        "/actions?lang=en",
+        &[("Cookie", &cell.alan.cookie), ("Accept", "text/html")],
+        None,
+    );
+    assert!(en.body.contains("<html lang=\"en\">") && en.body.contains("Mark as done by hand"));
+    let body = common::console::form(&[
+        ("csrf", &cell.alan.csrf),
+        ("back", &format!("/actions#a-{id}")),
+        (
+            "note",
+            "pare-feu activé sur SRV-FIC01, règles Vigie isolation",
+        ),
+    ]);
+    let r = http(
+        &base,
+        "POST",
+        &format!("/api/v1/actions/{id}/done"),
+        &[
+            ("Cookie", &cell.alan.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/actions#a-{id}").as_str())
+    );
+    let a = cell.action(&id);
+    assert_eq!(a["state"], "executed");
+    let last = a["trail"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["what"].as_str(), last["author"].as_str()),
+        (Some("execute"), Some(ALAN))
+    );
+    assert!(last["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("by hand: pare-feu"));
+
+    // The board: each service the simulation names at its simulated
+    // status, set by the one who executed, with why.
+    let board = cell.get("/api/v1/services", &cell.read);
+    for (service, after) in &impact {
+        let e = board["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == service.as_str())
+            .unwrap();
+        assert_eq!(e["status"], after.as_str(), "{service}");
+        assert_eq!(e["overridden"]["author"], ALAN, "{service}");
+        let why = e["overridden"]["reason"].as_str().unwrap();
+        assert!(
+            why.contains(&id) && why.contains("exécutée par alan"),
+            "{why}"
+        );
+    }
+
+    // The notice is prepared, not published: the communication role sees
+    // it (and nothing internal), publishes it; nobody else may.
+    let draft = a["notice_draft"].as_str().unwrap().to_string();
+    assert!(draft.contains("Action sociale (CIAS)"), "{draft}");
+    let notices = cell.get("/api/v1/notices", &cell.read).to_string();
+    assert!(!notices.contains("Par mesure de protection"), "{notices}");
+    let seen = http(
+        &base,
+        "GET",
+        "/api/v1/actions",
+        &[("Cookie", &cell.corentin.cookie)],
+        None,
+    );
+    assert_eq!(seen.status, 200);
+    let seen = seen.json();
+    let mine = seen["actions"].as_array().unwrap();
+    assert_eq!(mine.len(), 1, "{seen}");
+    assert_eq!(mine[0]["notice_draft"], draft.as_str());
+    assert!(!seen.to_string().contains("SRV-FIC01"), "{seen}");
+    assert_eq!(cell.step(&cell.vera, &id, "publish", json!({})).status, 403);
+    assert_eq!(cell.step(&cell.alan, &id, "publish", json!({})).status, 403);
+    let r = cell.step(&cell.corentin, &id, "publish", json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        cell.step(&cell.corentin, &id, "publish", json!({})).status,
+        409,
+        "once"
+    );
+    let notices = cell.get("/api/v1/notices", &cell.read).to_string();
+    assert!(notices.contains("Par mesure de protection"), "{notices}");
+    let public = http(&base, "GET", "/status", &[], None);
+    assert!(public.body.contains("Par mesure de protection"));
+    assert!(!public.body.contains("SRV-FIC01"));
+
+    // Rolled back by hand: the services return to their derived status.
+    let r = cell.step(
+        &cell.alan,
+        &id,
+        "rollback",
+        json!({"note": "règles retirées"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let board = cell.get("/api/v1/services", &cell.read);
+    for (service, _) in &impact {
+        let e = board["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == service.as_str())
+            .unwrap();
+        assert_eq!(e["status"], e["derived"]["status"], "{service}");
+    }
+
+    // Every step in the crisis log with its author; the board's changes
+    // audited as status changes by the executor.
+    let log: Vec<(String, String)> = cell
+        .crisis_log(&id)
+        .into_iter()
+        .map(|(k, w, _)| (k, w))
+        .collect();
+    assert_eq!(
+        log,
+        pairs(&[
+            ("action", ALAN),
+            ("decision", CLAIRE),
+            ("action", ALAN),
+            ("communication", CORENTIN),
+            ("action", ALAN),
+        ])
+    );
+    let audit = http(
+        &base,
+        "GET",
+        "/api/v1/audit",
+        &[("Authorization", &cell.admin)],
+        None,
+    )
+    .body;
+    let status_changes = audit
+        .lines()
+        .filter(|l| {
+            l.contains("\"service_status\"")
+                && l.contains("service:social-action")
+                && l.contains("\"who\":\"alan\"")
+        })
+        .count();
+    assert_eq!(status_changes, 2, "set, then back to derived");
+}
