@@ -141,20 +141,13 @@ mod common;
 #[path = "../../respond/tests/common/samba.rs"]
 mod samba;
 
-use common::console::{add_user, http, judged, send_logs, signed_in, token, Person, Resp};
-use common::server::{spawn_serve, Server};
+use common::console::{
+    add_cell_users, get_json, http, judged, send_logs, signed_in, start_with, token, Person, Resp,
+    ALAN, ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+};
+use common::server::Server;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-const ALAN: &str = "alan";
-const ALAN_PW: &str = "analyste du CSIRT breton";
-const CLAIRE: &str = "Claire Le Bihan (DGS)";
-const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
-const CORENTIN: &str = "Corentin (communication)";
-const CORENTIN_PW: &str = "avis aux habitants, page publique";
-const VERA: &str = "vera";
-const VERA_PW: &str = "lecture seule, merci";
 
 /// A live server on the demo's events, with an analyst, a crisis-cell
 /// member, a communication officer and a viewer signed in.
@@ -171,33 +164,16 @@ struct Cell {
 
 fn start(data: &Path, config: Option<&Path>) -> Server {
     let (_, _, assets) = demo();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    cmd.args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--assets"])
-        .arg(assets);
+    let mut more = vec!["--assets".as_ref(), assets.as_os_str()];
     if let Some(c) = config {
-        cmd.arg("--config").arg(c);
+        more.extend(["--config".as_ref(), c.as_os_str()]);
     }
-    let server = spawn_serve(cmd);
-    let until = Instant::now() + Duration::from_secs(60);
-    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
-        assert!(Instant::now() < until, "serve never became healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
+    start_with(data, &more)
 }
 
 fn live_cell(tmp: &Path, config: Option<&Path>) -> Cell {
     let data = tmp.join("data");
-    for (name, role, pw) in [
-        (ALAN, "analyst", ALAN_PW),
-        (CLAIRE, "crisis", CLAIRE_PW),
-        (CORENTIN, "communication", CORENTIN_PW),
-        (VERA, "viewer", VERA_PW),
-    ] {
-        assert!(add_user(&data, name, role, pw).status.success(), "{name}");
-    }
+    add_cell_users(&data);
     let ingest = token(&data, "ingest");
     let read = token(&data, "read");
     let admin = token(&data, "admin");
@@ -223,22 +199,8 @@ impl Cell {
         &self.server.base
     }
 
-    /// `GET path` with a token, retried while the live scope is rebuilt.
     fn get(&self, path: &str, auth: &str) -> Value {
-        let until = Instant::now() + Duration::from_secs(120);
-        loop {
-            let r = http(self.base(), "GET", path, &[("Authorization", auth)], None);
-            if r.status == 200 {
-                return r.json();
-            }
-            assert!(
-                r.status == 503 && Instant::now() < until,
-                "GET {path}: {} {}",
-                r.status,
-                r.body
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        get_json(self.base(), path, auth)
     }
 
     fn actions(&self) -> Vec<Value> {
@@ -318,6 +280,16 @@ impl Cell {
             })
             .collect()
     }
+}
+
+/// Service `id` of a board (`/api/v1/services`).
+fn entry<'a>(board: &'a Value, id: &str) -> &'a Value {
+    board["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == id)
+        .unwrap_or_else(|| panic!("no service {id}"))
 }
 
 fn trail(a: &Value) -> Vec<(String, String)> {
@@ -582,26 +554,7 @@ fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_
     let (read, alan_trail) = (cell.read.clone(), trail(&cell.action(&id)));
     drop(cell);
     let server = start(&data, Some(&config));
-    let until = Instant::now() + Duration::from_secs(120);
-    let again = loop {
-        let r = http(
-            &server.base,
-            "GET",
-            "/api/v1/actions",
-            &[("Authorization", &read)],
-            None,
-        );
-        if r.status == 200 {
-            break r.json();
-        }
-        assert!(
-            r.status == 503 && Instant::now() < until,
-            "{} {}",
-            r.status,
-            r.body
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let again = get_json(&server.base, "/api/v1/actions", &read);
     let a = again["actions"]
         .as_array()
         .unwrap()
@@ -750,12 +703,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     // status, set by the one who executed, with why.
     let board = cell.get("/api/v1/services", &cell.read);
     for (service, after) in &impact {
-        let e = board["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["service"] == service.as_str())
-            .unwrap();
+        let e = entry(&board, service);
         assert_eq!(e["status"], after.as_str(), "{service}");
         assert_eq!(e["overridden"]["author"], ALAN, "{service}");
         let why = e["overridden"]["reason"].as_str().unwrap();
@@ -809,12 +757,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     assert_eq!(r.status, 200, "{}", r.body);
     let board = cell.get("/api/v1/services", &cell.read);
     for (service, _) in &impact {
-        let e = board["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["service"] == service.as_str())
-            .unwrap();
+        let e = entry(&board, service);
         assert_eq!(e["status"], e["derived"]["status"], "{service}");
     }
 
@@ -852,4 +795,105 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
         })
         .count();
     assert_eq!(status_changes, 2, "set, then back to derived");
+
+    // The four-eyes flow as people click it, in Chromium, no script of
+    // ours: the analyst requests, the crisis cell approves (the analyst
+    // is offered no approval), the analyst marks it done by hand.
+    let Some(bin) = vigie_testkit::cdp::chromium_or_skip() else {
+        return;
+    };
+    let account = cell
+        .actions()
+        .into_iter()
+        .find(|a| a["kind"] == "disable_account" && a["state"] == "proposed")
+        .expect("an account to disable");
+    let aid = account["id"].as_str().unwrap().to_string();
+    let card = format!("document.querySelector('#a-{aid}')");
+    let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+    // A French browser, as at the town hall.
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+    );
+    let sign_in_as = |b: &mut vigie_testkit::cdp::Browser, who: &str, pw: &str| {
+        b.open_url(&format!("{base}/actions"));
+        b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
+        b.eval(&format!(
+            "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
+            serde_json::to_string(who).unwrap(),
+            serde_json::to_string(pw).unwrap(),
+        ));
+        b.wait_for("location.pathname === '/'");
+        b.open_url(&format!("{base}/actions"));
+        b.wait_for(
+            "location.pathname === '/actions' && !!document.querySelector('section.action')",
+        );
+    };
+    let sign_out = |b: &mut vigie_testkit::cdp::Browser| {
+        b.eval("document.querySelector('header form button').click(); true");
+        b.wait_for("location.pathname === '/login'");
+    };
+    let state = |b: &mut vigie_testkit::cdp::Browser| {
+        b.eval(&format!("{card}.dataset.state"))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let has_form = |b: &mut vigie_testkit::cdp::Browser, step: &str| {
+        b.eval(&format!(
+            "!!{card}.querySelector('form[action$=\"/{step}\"]')"
+        )) == json!(true)
+    };
+    sign_in_as(&mut b, ALAN, ALAN_PW);
+    assert_eq!(b.eval("document.documentElement.lang"), "fr");
+    assert_eq!(state(&mut b), "proposed");
+    assert!(has_form(&mut b, "request") && !has_form(&mut b, "approve"));
+    b.eval(&format!(
+        "const f = {card}.querySelector('form[action$=\"/request\"]'); f.querySelector('input[name=reason]').value = 'compte utilisé par l\\'attaquant'; f.submit(); true"
+    ));
+    b.wait_for(&format!(
+        "location.pathname === '/actions' && {card}.dataset.state === 'requested'"
+    ));
+    assert!(
+        !has_form(&mut b, "approve"),
+        "the requester is offered no approval"
+    );
+    sign_out(&mut b);
+    sign_in_as(&mut b, CLAIRE, CLAIRE_PW);
+    assert!(has_form(&mut b, "approve") && !has_form(&mut b, "done"));
+    b.eval(&format!(
+        "{card}.querySelector('form[action$=\"/approve\"]').submit(); true"
+    ));
+    b.wait_for(&format!(
+        "location.pathname === '/actions' && {card}.dataset.state === 'approved'"
+    ));
+    sign_out(&mut b);
+    sign_in_as(&mut b, ALAN, ALAN_PW);
+    b.eval(&format!(
+        "{card}.querySelector('form[action$=\"/done\"]').submit(); true"
+    ));
+    b.wait_for(&format!(
+        "location.pathname === '/actions' && {card}.dataset.state === 'executed'"
+    ));
+    let shown = b.eval(&format!("{card}.querySelector('ol.trail').textContent"));
+    let shown = shown.as_str().unwrap();
+    assert!(
+        shown.contains(ALAN) && shown.contains(CLAIRE) && shown.contains("by hand"),
+        "{shown}"
+    );
+    assert!(
+        b.console.iter().all(|m| !m.starts_with("exception")),
+        "{:?}",
+        b.console
+    );
+    assert_eq!(
+        trail(&cell.action(&aid)),
+        pairs(&[
+            ("proposed", "vigie"),
+            ("request", ALAN),
+            ("approve", CLAIRE),
+            ("execute", ALAN),
+        ])
+    );
 }

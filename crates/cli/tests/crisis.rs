@@ -261,50 +261,14 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 
 mod common;
 
-use common::console::{add_user, http, judged, send_logs, signed_in, token, Person};
-use common::server::{make_demo, spawn_serve, Server};
-use std::time::{Duration, Instant};
-
-const CLAIRE: &str = "Claire Le Bihan (DGS)";
-const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
-const CORENTIN: &str = "Corentin (communication)";
-const CORENTIN_PW: &str = "avis aux habitants, page publique";
-const VERA: &str = "vera";
-const VERA_PW: &str = "lecture seule, merci";
-const ALAN: &str = "alan";
-const ALAN_PW: &str = "analyste du CSIRT breton";
+use common::console::{
+    add_cell_users, get_json, http, judged, send_logs, signed_in, start_with, token, Person, ALAN,
+    ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+};
+use common::server::{make_demo, Server};
 
 fn serve(data: &Path, assets: &Path) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    cmd.args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--assets"])
-        .arg(assets);
-    let server = spawn_serve(cmd);
-    let until = Instant::now() + Duration::from_secs(60);
-    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
-        assert!(Instant::now() < until, "serve never became healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
-
-/// `GET path` with a token, retried while the live scope is rebuilt (503).
-fn get_json(base: &str, path: &str, auth: &str) -> serde_json::Value {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = http(base, "GET", path, &[("Authorization", auth)], None);
-        if r.status == 200 {
-            return r.json();
-        }
-        assert!(
-            r.status == 503 && Instant::now() < until,
-            "GET {path}: {} {}",
-            r.status,
-            r.body
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    start_with(data, &["--assets".as_ref(), assets.as_os_str()])
 }
 
 /// Service `id` of a board (`vigie status board --format json`, or
@@ -389,14 +353,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let data = tmp.path().join("data");
     let demo = make_demo(tmp.path());
     let assets = demo.join("scenario/assets.yml");
-    for (name, role, pw) in [
-        (CLAIRE, "crisis", CLAIRE_PW),
-        (CORENTIN, "communication", CORENTIN_PW),
-        (VERA, "viewer", VERA_PW),
-        (ALAN, "analyst", ALAN_PW),
-    ] {
-        assert!(add_user(&data, name, role, pw).status.success(), "{name}");
-    }
+    add_cell_users(&data);
     let ingest = token(&data, "ingest");
     let read = token(&data, "read");
     let admin = token(&data, "admin");

@@ -16,9 +16,8 @@
 //! the next open, and said; a damaged line before others stops the open
 //! rather than drop what was acknowledged.
 
-use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +27,7 @@ use vigie_event::Timestamp;
 
 use crate::lifecycle::{Actor, Record, Step};
 use crate::proposal::Proposal;
-use crate::store::{ProposalStore, Result, StoreError};
+use crate::store::{lock, ProposalStore, Records, Result, StoreError};
 
 /// The file name under the data directory.
 pub const FILE: &str = "proposals.jsonl";
@@ -39,8 +38,6 @@ struct Line {
     tenant: String,
     record: Record,
 }
-
-type Records = BTreeMap<(String, String), Record>;
 
 /// Proposals and trails in `proposals.jsonl`.
 pub struct FileProposalStore {
@@ -61,41 +58,16 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> StoreError {
     move |e| StoreError::Backend(format!("{what}: {e}"))
 }
 
-fn lock(m: &Mutex<Records>) -> std::sync::MutexGuard<'_, Records> {
-    // Records are replaced whole: a panic cannot leave one half-applied.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl FileProposalStore {
     /// Opens (or creates) the store in `data`.
     pub fn open(data: &Path) -> Result<(FileProposalStore, Opened)> {
         std::fs::create_dir_all(data).map_err(io(format!("create {}", data.display())))?;
         let path = data.join(FILE);
-        let mut bytes = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut bytes)
-                    .map_err(io(format!("read {}", path.display())))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(format!("open {}", path.display()))(e)),
-        }
-        // The newline is written with its line, then synced: a last line
-        // without it was never acknowledged.
-        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let torn = (bytes.len() - whole) as u64;
-        if torn > 0 {
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(io(format!("open {}", path.display())))?;
-            f.set_len(whole as u64)
-                .and_then(|_| f.sync_all())
-                .map_err(io(format!("cut the torn last line of {}", path.display())))?;
-        }
+        let (bytes, torn) = vigie_store::crisis::read_acknowledged(&path)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let mut records = Records::new();
         let mut lines = 0;
-        for (i, line) in bytes[..whole].split(|&b| b == b'\n').enumerate() {
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
                 continue;
             }
@@ -211,20 +183,11 @@ impl ProposalStore for FileProposalStore {
     }
 
     async fn get(&self, tenant: &str, id: &str) -> Result<Option<Record>> {
-        Ok(lock(&self.records)
-            .get(&(tenant.to_string(), id.to_string()))
-            .cloned())
+        Ok(crate::store::one(&lock(&self.records), tenant, id))
     }
 
     async fn list(&self, tenant: &str) -> Result<Vec<Record>> {
-        let m = lock(&self.records);
-        let mut v: Vec<Record> = m
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, r)| r.clone())
-            .collect();
-        v.sort_by_key(|r| (r.proposal.order, r.proposal.id.clone()));
-        Ok(v)
+        Ok(crate::store::in_plan_order(&lock(&self.records), tenant))
     }
 
     async fn apply(

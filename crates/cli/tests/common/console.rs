@@ -68,10 +68,17 @@ pub fn code(t: &totp_rs::Totp) -> String {
 }
 
 pub fn start(data: &Path) -> Server {
+    start_with(data, &[])
+}
+
+/// `vigie serve` with more arguments (`--assets FILE`, `--config FILE`),
+/// once healthy.
+pub fn start_with(data: &Path, more: &[&std::ffi::OsStr]) -> Server {
     let mut cmd = vigie();
     cmd.args(["serve", "--data"])
         .arg(data)
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["--listen", "127.0.0.1:0"])
+        .args(more);
     let server = spawn_serve(cmd);
     let until = Instant::now() + Duration::from_secs(60);
     while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
@@ -79,6 +86,24 @@ pub fn start(data: &Path) -> Server {
         std::thread::sleep(Duration::from_millis(100));
     }
     server
+}
+
+/// `GET path` with a token, retried while the live scope is rebuilt (503).
+pub fn get_json(base: &str, path: &str, auth: &str) -> Value {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = http(base, "GET", path, &[("Authorization", auth)], None);
+        if r.status == 200 {
+            return r.json();
+        }
+        assert!(
+            r.status == 503 && Instant::now() < until,
+            "GET {path}: {} {}",
+            r.status,
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 pub struct Resp {
@@ -265,6 +290,26 @@ pub const ANNE: &str = "Anne Le Goff (DSI)";
 pub const ANNE_PW: &str = "marée haute à Fouesnant";
 pub const VERA: &str = "vera";
 pub const VERA_PW: &str = "lecture seule, merci";
+/// The crisis cell's people (crisis.rs, actions.rs).
+pub const CLAIRE: &str = "Claire Le Bihan (DGS)";
+pub const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
+pub const CORENTIN: &str = "Corentin (communication)";
+pub const CORENTIN_PW: &str = "avis aux habitants, page publique";
+pub const ALAN: &str = "alan";
+pub const ALAN_PW: &str = "analyste du CSIRT breton";
+
+/// Claire (crisis), Corentin (communication), Vera (viewer) and Alan
+/// (analyst), none with TOTP, added with `vigie user add`.
+pub fn add_cell_users(data: &Path) {
+    for (name, role, pw) in [
+        (CLAIRE, "crisis", CLAIRE_PW),
+        (CORENTIN, "communication", CORENTIN_PW),
+        (VERA, "viewer", VERA_PW),
+        (ALAN, "analyst", ALAN_PW),
+    ] {
+        assert!(add_user(data, name, role, pw).status.success(), "{name}");
+    }
+}
 
 /// A server with an admin (Anne, TOTP) and the demo's logs sent through
 /// `/api/v1/ingest` as a shipper sends them, judged.

@@ -424,6 +424,8 @@ fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 /// `POST /api/v1/actions/{id}/{step}`: `{"reason"?: "…", "note"?: "…"}`
 /// (JSON, or the console's form with `csrf` and `back`).
+// An axum handler: each argument is an extractor.
+#[allow(clippy::too_many_arguments)]
 async fn act(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,

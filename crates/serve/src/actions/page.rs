@@ -10,13 +10,13 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use vigie_communicate::Status;
 use vigie_console::{Principal, Role};
 use vigie_lang::{glossary, tr, Lang};
 use vigie_report::html::escape as esc;
 use vigie_respond::{Record, State as Stage, Step};
 
 use super::{actor, commands, executable, notice_draft, records, Kind};
+use crate::crisis::pages::badge;
 use crate::{ReadTenant, Shared};
 
 #[derive(Debug, Default, Deserialize)]
@@ -43,16 +43,6 @@ fn tone(s: Stage) -> &'static str {
         Stage::Rejected | Stage::RolledBack => "tone-grey",
         Stage::Failed => "tone-red",
     }
-}
-
-fn status_pill(lang: Lang, s: Status) -> String {
-    let tone = match s {
-        Status::Operational => "tone-green",
-        Status::Degraded | Status::Maintenance => "tone-amber",
-        Status::PartialOutage | Status::MajorOutage => "tone-red",
-        Status::Unknown => "tone-grey",
-    };
-    format!("<span class=\"pill {tone}\">{}</span>", esc(s.label(lang)))
 }
 
 fn what_label(lang: Lang, what: &str) -> String {
@@ -236,8 +226,8 @@ fn card(
             h.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(x.public_name.as_deref().unwrap_or(&x.service)),
-                status_pill(lang, x.before),
-                status_pill(lang, x.after),
+                badge(lang, x.before),
+                badge(lang, x.after),
                 esc(x.dependants.as_deref().unwrap_or("")),
                 esc(x
                     .status_page
