@@ -809,23 +809,9 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
         .expect("an account to disable");
     let aid = account["id"].as_str().unwrap().to_string();
     let card = format!("document.querySelector('#a-{aid}')");
-    let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
-    // A French browser, as at the town hall.
-    let ua = b.eval("navigator.userAgent");
-    b.call(
-        "Network.setUserAgentOverride",
-        json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
-    );
+    let mut b = common::console::french_browser(&bin, &tmp.path().join("chromium"));
     let sign_in_as = |b: &mut vigie_testkit::cdp::Browser, who: &str, pw: &str| {
-        b.open_url(&format!("{base}/actions"));
-        b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
-        b.eval(&format!(
-            "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
-            serde_json::to_string(who).unwrap(),
-            serde_json::to_string(pw).unwrap(),
-        ));
-        b.wait_for("location.pathname === '/'");
-        b.open_url(&format!("{base}/actions"));
+        common::console::browser_sign_in_as(b, &base, who, pw, "/actions");
         b.wait_for(
             "location.pathname === '/actions' && !!document.querySelector('section.action')",
         );

@@ -262,8 +262,9 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 mod common;
 
 use common::console::{
-    add_cell_users, get_json, http, judged, send_logs, signed_in, start_with, token, Person, ALAN,
-    ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+    add_cell_users, browser_sign_in_as, french_browser, get_json, http, judged, send_logs,
+    signed_in, start_with, token, Person, ALAN, ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW,
+    VERA, VERA_PW,
 };
 use common::server::{make_demo, Server};
 
@@ -419,24 +420,10 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let reason = "Ouvert, paiement en espèces uniquement";
     let extra = "Permanence téléphonique le samedi matin.";
     if let Some(bin) = vigie_testkit::cdp::chromium_or_skip() {
-        let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+        let mut b = french_browser(&bin, &tmp.path().join("chromium"));
         b.viewport(390, 844, true);
-        // A French browser, as at the town hall.
-        let ua = b.eval("navigator.userAgent");
-        b.call(
-            "Network.setUserAgentOverride",
-            serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
-        );
         let sign_in_as = |b: &mut vigie_testkit::cdp::Browser, who: &str, pw: &str, page: &str| {
-            b.open_url(&format!("{base}{page}"));
-            b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
-            b.eval(&format!(
-                "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
-                serde_json::to_string(who).unwrap(),
-                serde_json::to_string(pw).unwrap(),
-            ));
-            b.wait_for("location.pathname === '/'");
-            b.open_url(&format!("{base}{page}"));
+            browser_sign_in_as(b, &base, who, pw, page)
         };
         sign_in_as(&mut b, CLAIRE, CLAIRE_PW, "/crisis");
         b.wait_for("!!document.querySelector('tr[data-service=\"pool\"] form')");

@@ -403,6 +403,37 @@ pub fn demo_server(tmp: &Path) -> DemoServer {
     }
 }
 
+/// Chromium as at the town hall: French first.
+pub fn french_browser(bin: &Path, profile: &Path) -> vigie_testkit::cdp::Browser {
+    let mut b = vigie_testkit::cdp::Browser::start(bin, profile);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+    );
+    b
+}
+
+/// Opens `page`, is sent to the login page, signs in as `who` (no TOTP)
+/// and opens `page` again.
+pub fn browser_sign_in_as(
+    b: &mut vigie_testkit::cdp::Browser,
+    base: &str,
+    who: &str,
+    pw: &str,
+    page: &str,
+) {
+    b.open_url(&format!("{base}{page}"));
+    b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
+    b.eval(&format!(
+        "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
+        serde_json::to_string(who).unwrap(),
+        serde_json::to_string(pw).unwrap(),
+    ));
+    b.wait_for("location.pathname === '/'");
+    b.open_url(&format!("{base}{page}"));
+}
+
 /// Signs in through the login page as a person types it (TOTP code
 /// computed from the printed otpauth URI).
 pub fn browser_signs_in(
