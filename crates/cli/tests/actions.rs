@@ -142,8 +142,8 @@ mod common;
 mod samba;
 
 use common::console::{
-    add_cell_users, get_json, http, judged, send_logs, signed_in, start_with, token, Person, Resp,
-    ALAN, ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+    add_cell_users, get_json, http, judged, signed_in, start_with, token, Person, Resp, ALAN,
+    ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
 };
 use common::server::Server;
 use serde_json::{json, Value};
@@ -153,6 +153,9 @@ use std::path::Path;
 /// member, a communication officer and a viewer signed in.
 struct Cell {
     server: Server,
+    ingest: String,
+    /// Events sent so far.
+    sent: u64,
     data: std::path::PathBuf,
     read: String,
     admin: String,
@@ -171,7 +174,34 @@ fn start(data: &Path, config: Option<&Path>) -> Server {
     start_with(data, &more)
 }
 
-fn live_cell(tmp: &Path, config: Option<&Path>) -> Cell {
+/// The demo's logs of the hosts `held`, as files.
+fn held_logs(held: &[&str]) -> Vec<std::path::PathBuf> {
+    let (dir, _, _) = demo();
+    held.iter()
+        .flat_map(|h| common::server::jsonl_files(&dir.path().join("scenario/logs").join(h)))
+        .collect()
+}
+
+/// Sends `files` as a shipper does; the events accepted.
+fn send_files(base: &str, ingest: &str, files: &[std::path::PathBuf]) -> u64 {
+    files
+        .iter()
+        .map(|p| {
+            let r = http(
+                base,
+                "POST",
+                "/api/v1/ingest",
+                &[("Authorization", ingest)],
+                Some(&std::fs::read(p).unwrap()),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.json()["accepted"].as_u64().unwrap()
+        })
+        .sum()
+}
+
+/// [`Cell`] with the demo's events sent but those of the hosts `held`.
+fn live_cell(tmp: &Path, config: Option<&Path>, held: &[&str]) -> Cell {
     let data = tmp.join("data");
     add_cell_users(&data);
     let ingest = token(&data, "ingest");
@@ -180,9 +210,14 @@ fn live_cell(tmp: &Path, config: Option<&Path>) -> Cell {
     let server = start(&data, config);
     let base = server.base.clone();
     let (dir, _, _) = demo();
-    let sent = send_logs(&base, &ingest, &dir.path().join("scenario/logs"));
+    let held = held_logs(held);
+    let all = common::server::jsonl_files(&dir.path().join("scenario/logs"));
+    let now: Vec<_> = all.into_iter().filter(|p| !held.contains(p)).collect();
+    let sent = send_files(&base, &ingest, &now);
     judged(&base, &admin, sent);
     Cell {
+        ingest,
+        sent,
         alan: signed_in(&base, ALAN, ALAN_PW, ""),
         claire: signed_in(&base, CLAIRE, CLAIRE_PW, ""),
         corentin: signed_in(&base, CORENTIN, CORENTIN_PW, ""),
@@ -282,6 +317,21 @@ impl Cell {
     }
 }
 
+/// The services an action's simulation names, with their status after it.
+fn impact_of(a: &Value) -> Vec<(String, String)> {
+    a["impact"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap().to_string(),
+                s["after"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Service `id` of a board (`/api/v1/services`).
 fn entry<'a>(board: &'a Value, id: &str) -> &'a Value {
     board["services"]
@@ -352,7 +402,7 @@ fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_
         ),
     )
     .unwrap();
-    let cell = live_cell(tmp.path(), Some(&config));
+    let cell = live_cell(tmp.path(), Some(&config), &[]);
     let base = cell.base().to_string();
 
     // The live plan holds the demo's accounts to disable, each needing
@@ -576,7 +626,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
         "lang = \"fr\"\n[respond]\nresponders = [\"10.0.0.50\"]\n",
     )
     .unwrap();
-    let cell = live_cell(tmp.path(), Some(&config));
+    let mut cell = live_cell(tmp.path(), Some(&config), &["AQUA-CAISSE01"]);
     let base = cell.base().to_string();
     let fic = cell
         .actions()
@@ -601,25 +651,40 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
         .as_str()
         .unwrap()
         .contains("Remove-NetFirewallRule"));
-    let impact: Vec<(String, String)> = fic["impact"]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["service"].as_str().unwrap().to_string(),
-                s["after"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let impact = impact_of(&fic);
     assert!(
         impact.iter().any(|(s, _)| s == "social-action"),
         "{impact:?}"
     );
 
+    // The scope grows (the pool's till sends its logs late): the plan
+    // gains its isolation, the actions already there keep their state
+    // and trail.
+    let before = cell.actions();
+    assert!(!before.iter().any(|a| a["target"] == "AQUA-CAISSE01"));
+    assert_eq!(cell.step(&cell.alan, &id, "request", json!({})).status, 200);
+    let late = send_files(&base, &cell.ingest, &held_logs(&["AQUA-CAISSE01"]));
+    cell.sent += late;
+    judged(&base, &cell.admin, cell.sent);
+    let after = cell.actions();
+    assert!(
+        after.iter().any(|a| a["kind"] == "isolate_host"
+            && a["target"] == "AQUA-CAISSE01"
+            && a["state"] == "proposed"),
+        "{late} events later"
+    );
+    assert!(after.len() > before.len());
+    let fic_now = cell.action(&id);
+    assert_eq!(fic_now["state"], "requested");
+    assert_eq!(
+        trail(&fic_now),
+        pairs(&[("proposed", "vigie"), ("request", ALAN)])
+    );
+    // What the board will be set to: the simulation as it is now.
+    let impact = impact_of(&fic_now);
+
     // Approved by four eyes; Vigie cannot isolate a host itself: said
     // clearly, nothing recorded as done.
-    assert_eq!(cell.step(&cell.alan, &id, "request", json!({})).status, 200);
     assert_eq!(
         cell.step(&cell.claire, &id, "approve", json!({})).status,
         200
