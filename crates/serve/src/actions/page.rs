@@ -261,7 +261,13 @@ fn card(
             "<li>{} — <strong>{}</strong> ({}) : {}{}</li>\n",
             vigie_console::pages::time_of(e.at),
             esc(&e.author),
-            esc(glossary::term(lang, e.role.key())),
+            esc(
+                if e.what == "proposed" && e.author == vigie_respond::lifecycle::SYSTEM {
+                    lang.pick("son plan", "its plan")
+                } else {
+                    glossary::term(lang, e.role.key())
+                }
+            ),
             esc(&what_label(lang, &e.what)),
             if e.detail.is_empty() {
                 String::new()
