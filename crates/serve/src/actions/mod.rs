@@ -471,6 +471,12 @@ async fn act(
     let (who, from) = crate::triage::who_and_from(&p, ci);
     let by = actor(&p);
     let store = &s.actions.store;
+    // Held from the read of the record to the outcome kept: a second
+    // execution waits, then sees the first one's outcome.
+    let _acting = match kind {
+        Kind::Execute | Kind::Done | Kind::RollBack => Some(s.actions.acting.lock().await),
+        _ => None,
+    };
     // An id of a plan not asked for yet: the plan is made now.
     let found = match store.get(&tenant, &id).await {
         Ok(Some(r)) => Some(r),
@@ -501,10 +507,6 @@ async fn act(
     };
     let lang = s.config.hunt.lang;
     let now = chrono::Utc::now();
-    let _acting = match kind {
-        Kind::Execute | Kind::Done | Kind::RollBack => Some(s.actions.acting.lock().await),
-        _ => None,
-    };
     // The step as the state machine will take it; for what touches the
     // directory, checked before the directory is touched.
     let step = match kind {
@@ -531,10 +533,19 @@ async fn act(
                         lang,
                         "Vigie ne peut pas exécuter cette action elle-même ({}) : passez les commandes indiquées (PowerShell ou FortiGate, avec leur retour arrière), puis marquez-la « faite à la main » (POST /api/v1/actions/{}/done).",
                         "Vigie cannot carry this action out itself ({}): run the commands given (PowerShell or FortiGate, with their rollback), then mark it done by hand (POST /api/v1/actions/{}/done).",
-                        if s.actions.config.directory.is_none() && vigie_respond::proposal::touches_account(record.proposal.kind) {
-                            lang.pick("aucun annuaire configuré", "no directory configured")
-                        } else {
-                            lang.pick("ni l'hôte ni le pare-feu ne sont pilotés par Vigie", "Vigie drives neither hosts nor the firewall")
+                        match (
+                            vigie_respond::proposal::touches_account(record.proposal.kind),
+                            s.actions.config.directory.is_some(),
+                        ) {
+                            (true, false) => lang.pick("aucun annuaire configuré", "no directory configured"),
+                            (true, true) => lang.pick(
+                                "dans l'annuaire, Vigie désactive des comptes ; le reste se fait à la main",
+                                "in the directory Vigie disables accounts; the rest is done by hand",
+                            ),
+                            (false, _) => lang.pick(
+                                "ni les postes ni le pare-feu ne sont pilotés par Vigie",
+                                "Vigie drives neither hosts nor the firewall",
+                            ),
                         },
                         id
                     ),
