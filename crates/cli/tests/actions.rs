@@ -482,8 +482,20 @@ fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_
     assert_eq!(r.json()["action"]["state"], "requested");
     let r = cell.step(&cell.claire, &id, "approve", json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = cell.step(&cell.alan, &id, "execute", json!({}));
+    // Two executions at once (a double click, two tabs): one is carried
+    // out, the other refused once it sees the first's outcome.
+    let (r, twin) = std::thread::scope(|t| {
+        let a = t.spawn(|| cell.step(&cell.alan, &id, "execute", json!({})));
+        let b = t.spawn(|| cell.step(&cell.alan, &id, "execute", json!({})));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (r, twin) = if r.status == 200 {
+        (r, twin)
+    } else {
+        (twin, r)
+    };
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(twin.status, 409, "{}", twin.body);
     let done = r.json()["action"].clone();
     assert_eq!(done["state"], "executed");
     let e = in_directory(&dc, &backdoor.target);
