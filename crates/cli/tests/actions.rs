@@ -142,8 +142,8 @@ mod common;
 mod samba;
 
 use common::console::{
-    add_cell_users, get_json, http, judged, signed_in, start_with, token, Person, Resp, ALAN,
-    ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+    add_cell_users, board_service as entry, get_json, http, judged, signed_in, start_with, token,
+    Person, Resp, ALAN, ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW, VERA, VERA_PW,
 };
 use common::server::Server;
 use serde_json::{json, Value};
@@ -330,16 +330,6 @@ fn impact_of(a: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-/// Service `id` of a board (`/api/v1/services`).
-fn entry<'a>(board: &'a Value, id: &str) -> &'a Value {
-    board["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id}"))
 }
 
 fn trail(a: &Value) -> Vec<(String, String)> {

@@ -262,25 +262,14 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 mod common;
 
 use common::console::{
-    add_cell_users, browser_sign_in_as, french_browser, get_json, http, judged, send_logs,
-    signed_in, start_with, token, Person, ALAN, ALAN_PW, CLAIRE, CLAIRE_PW, CORENTIN, CORENTIN_PW,
-    VERA, VERA_PW,
+    add_cell_users, board_service as service, browser_sign_in_as, french_browser, get_json, http,
+    judged, send_logs, signed_in, start_with, token, Person, ALAN, ALAN_PW, CLAIRE, CLAIRE_PW,
+    CORENTIN, CORENTIN_PW, VERA, VERA_PW,
 };
 use common::server::{make_demo, Server};
 
 fn serve(data: &Path, assets: &Path) -> Server {
     start_with(data, &["--assets".as_ref(), assets.as_os_str()])
-}
-
-/// Service `id` of a board (`vigie status board --format json`, or
-/// `/api/v1/services`).
-fn service<'a>(board: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    board["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id}"))
 }
 
 fn status_of(board: &serde_json::Value, id: &str) -> String {

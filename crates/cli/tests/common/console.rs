@@ -88,6 +88,17 @@ pub fn start_with(data: &Path, more: &[&std::ffi::OsStr]) -> Server {
     server
 }
 
+/// Service `id` of a board (`vigie status board --format json`, or
+/// `/api/v1/services`).
+pub fn board_service<'a>(board: &'a Value, id: &str) -> &'a Value {
+    board["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == id)
+        .unwrap_or_else(|| panic!("no service {id}"))
+}
+
 /// `GET path` with a token, retried while the live scope is rebuilt (503).
 pub fn get_json(base: &str, path: &str, auth: &str) -> Value {
     let until = Instant::now() + Duration::from_secs(120);
