@@ -311,6 +311,7 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         config.hunt.load.min_level = file.min_level;
     }
     config.hunt.assets = args.assets.clone().or_else(|| file.assets.clone());
+    config.respond = file.respond.clone();
     config.hunt.ioc = if args.ioc.is_empty() {
         file.ioc.clone()
     } else {

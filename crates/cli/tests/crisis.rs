@@ -261,61 +261,15 @@ fn status_page_drafts_and_crisis_log_from_a_hunt() {
 
 mod common;
 
-use common::console::{add_user, http, judged, send_logs, signed_in, token, Person};
-use common::server::{make_demo, spawn_serve, Server};
-use std::time::{Duration, Instant};
-
-const CLAIRE: &str = "Claire Le Bihan (DGS)";
-const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
-const CORENTIN: &str = "Corentin (communication)";
-const CORENTIN_PW: &str = "avis aux habitants, page publique";
-const VERA: &str = "vera";
-const VERA_PW: &str = "lecture seule, merci";
-const ALAN: &str = "alan";
-const ALAN_PW: &str = "analyste du CSIRT breton";
+use common::console::{
+    add_cell_users, board_service as service, browser_sign_in_as, french_browser, get_json, http,
+    judged, send_logs, signed_in, start_with, token, Person, ALAN, ALAN_PW, CLAIRE, CLAIRE_PW,
+    CORENTIN, CORENTIN_PW, VERA, VERA_PW,
+};
+use common::server::{make_demo, Server};
 
 fn serve(data: &Path, assets: &Path) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
-    cmd.args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0", "--assets"])
-        .arg(assets);
-    let server = spawn_serve(cmd);
-    let until = Instant::now() + Duration::from_secs(60);
-    while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
-        assert!(Instant::now() < until, "serve never became healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
-
-/// `GET path` with a token, retried while the live scope is rebuilt (503).
-fn get_json(base: &str, path: &str, auth: &str) -> serde_json::Value {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = http(base, "GET", path, &[("Authorization", auth)], None);
-        if r.status == 200 {
-            return r.json();
-        }
-        assert!(
-            r.status == 503 && Instant::now() < until,
-            "GET {path}: {} {}",
-            r.status,
-            r.body
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Service `id` of a board (`vigie status board --format json`, or
-/// `/api/v1/services`).
-fn service<'a>(board: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    board["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == id)
-        .unwrap_or_else(|| panic!("no service {id}"))
+    start_with(data, &["--assets".as_ref(), assets.as_os_str()])
 }
 
 fn status_of(board: &serde_json::Value, id: &str) -> String {
@@ -389,14 +343,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let data = tmp.path().join("data");
     let demo = make_demo(tmp.path());
     let assets = demo.join("scenario/assets.yml");
-    for (name, role, pw) in [
-        (CLAIRE, "crisis", CLAIRE_PW),
-        (CORENTIN, "communication", CORENTIN_PW),
-        (VERA, "viewer", VERA_PW),
-        (ALAN, "analyst", ALAN_PW),
-    ] {
-        assert!(add_user(&data, name, role, pw).status.success(), "{name}");
-    }
+    add_cell_users(&data);
     let ingest = token(&data, "ingest");
     let read = token(&data, "read");
     let admin = token(&data, "admin");
@@ -462,24 +409,10 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let reason = "Ouvert, paiement en espèces uniquement";
     let extra = "Permanence téléphonique le samedi matin.";
     if let Some(bin) = vigie_testkit::cdp::chromium_or_skip() {
-        let mut b = vigie_testkit::cdp::Browser::start(&bin, &tmp.path().join("chromium"));
+        let mut b = french_browser(&bin, &tmp.path().join("chromium"));
         b.viewport(390, 844, true);
-        // A French browser, as at the town hall.
-        let ua = b.eval("navigator.userAgent");
-        b.call(
-            "Network.setUserAgentOverride",
-            serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
-        );
         let sign_in_as = |b: &mut vigie_testkit::cdp::Browser, who: &str, pw: &str, page: &str| {
-            b.open_url(&format!("{base}{page}"));
-            b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
-            b.eval(&format!(
-                "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
-                serde_json::to_string(who).unwrap(),
-                serde_json::to_string(pw).unwrap(),
-            ));
-            b.wait_for("location.pathname === '/'");
-            b.open_url(&format!("{base}{page}"));
+            browser_sign_in_as(b, &base, who, pw, page)
         };
         sign_in_as(&mut b, CLAIRE, CLAIRE_PW, "/crisis");
         b.wait_for("!!document.querySelector('tr[data-service=\"pool\"] form')");

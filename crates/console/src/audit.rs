@@ -74,6 +74,16 @@ pub enum Action {
     RuleEnable,
     /// The SigmaHQ rules updated from the console or the API.
     RulesUpdate,
+    /// A step of a containment action (target `tenant/action:id …`):
+    /// requested, approved (four-eyes), rejected, executed (or done by
+    /// hand, or failed: outcome `failure`), rolled back, its notice
+    /// published.
+    ActionRequest,
+    ActionApprove,
+    ActionReject,
+    ActionExecute,
+    ActionRollBack,
+    ActionPublish,
 }
 
 impl Action {
@@ -102,6 +112,12 @@ impl Action {
             Action::RuleDisable => "rule_disable",
             Action::RuleEnable => "rule_enable",
             Action::RulesUpdate => "rules_update",
+            Action::ActionRequest => "action_request",
+            Action::ActionApprove => "action_approve",
+            Action::ActionReject => "action_reject",
+            Action::ActionExecute => "action_execute",
+            Action::ActionRollBack => "action_roll_back",
+            Action::ActionPublish => "action_publish",
         }
     }
 }

@@ -76,6 +76,7 @@ const NAV: &[(&str, &str, &str)] = &[
     ("/rules", "Règles", "Rules"),
     ("/sources", "Sources", "Sources"),
     ("/crisis", "Cellule de crise", "Crisis cell"),
+    ("/actions", "Confinement", "Containment"),
 ];
 
 /// What only administrators see in the navigation.

@@ -50,10 +50,10 @@ pub struct Impact {
     /// An account loses access (or its password).
     pub touches_account: bool,
     /// Hosts cut from the network.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts_cut: Vec<String>,
     /// Services that need those hosts, in the assets file's order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceImpact>,
     /// One sentence, in the plan's language.
     pub summary: String,

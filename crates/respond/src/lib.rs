@@ -16,6 +16,7 @@
 
 pub mod commands;
 pub mod impact;
+pub mod journal;
 pub mod ldap;
 pub mod lifecycle;
 pub mod proposal;
@@ -23,6 +24,7 @@ pub mod sequence;
 pub mod store;
 
 pub use impact::{Impact, ServiceImpact};
+pub use journal::FileProposalStore;
 pub use lifecycle::{Actor, Entry, Record, Refusal, Role, State, Step};
 pub use proposal::{plan, proposal_id, Plan, Proposal};
 pub use sequence::Phase;

@@ -22,12 +22,23 @@ pub struct Actor {
     pub role: Role,
 }
 
+/// The name under which Vigie itself proposes the plan's actions (in
+/// `vigie serve`, every proposal comes from the live scope's plan).
+pub const SYSTEM: &str = "vigie";
+
 impl Actor {
     pub fn new(name: &str, role: Role) -> Actor {
         Actor {
             name: name.to_string(),
             role,
         }
+    }
+
+    /// Vigie itself, proposing its plan. A proposal of Vigie's needs a
+    /// person to [`Step::Request`] it before anyone approves it: the
+    /// requester is then the first pair of eyes, the approver the second.
+    pub fn system() -> Actor {
+        Actor::new(SYSTEM, Role::Analyst)
     }
 }
 
@@ -36,6 +47,8 @@ impl Actor {
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Proposed,
+    /// A person asked for it to be carried out (the first pair of eyes).
+    Requested,
     Approved,
     Rejected,
     Executed,
@@ -48,6 +61,12 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
+    /// A person asks for the action (roles `admin`, `analyst`, `crisis`):
+    /// needed before approval when Vigie itself proposed it.
+    Request {
+        #[serde(default)]
+        reason: String,
+    },
     /// Four-eyes approval (roles `admin` or `crisis`, never the proposer).
     Approve,
     /// Refused by the crisis cell (roles `admin` or `crisis`), with why.
@@ -68,6 +87,7 @@ pub enum Step {
 impl Step {
     pub fn key(&self) -> &'static str {
         match self {
+            Step::Request { .. } => "request",
             Step::Approve => "approve",
             Step::Reject { .. } => "reject",
             Step::Execute { .. } => "execute",
@@ -118,6 +138,10 @@ pub enum Refusal {
     },
     #[error("this action cuts a service or touches an account: it must be approved before it is executed")]
     NotApproved,
+    #[error(
+        "Vigie proposed this action: a person must request it before a second person approves it"
+    )]
+    NotRequested,
     #[error("cannot {step} an action that is {state}")]
     WrongState { step: String, state: String },
     #[error("this action cannot be undone ({why})")]
@@ -195,12 +219,22 @@ impl Record {
             state: state_key(self.state),
         };
         let (state, detail) = match step {
-            Step::Approve => {
-                need(by, step, &[Role::Admin, Role::Crisis])?;
+            Step::Request { reason } => {
+                need(by, step, &[Role::Admin, Role::Analyst, Role::Crisis])?;
                 if self.state != State::Proposed {
                     return Err(wrong_state());
                 }
-                if by.name.trim().eq_ignore_ascii_case(self.proposer().trim()) {
+                (State::Requested, reason.clone())
+            }
+            Step::Approve => {
+                need(by, step, &[Role::Admin, Role::Crisis])?;
+                match self.state {
+                    State::Requested => {}
+                    State::Proposed if self.by_system() => return Err(Refusal::NotRequested),
+                    State::Proposed => {}
+                    _ => return Err(wrong_state()),
+                }
+                if self.first_eyes().any(|n| same_person(n, &by.name)) {
                     return Err(Refusal::SelfApproval {
                         who: by.name.clone(),
                     });
@@ -209,7 +243,10 @@ impl Record {
             }
             Step::Reject { reason } => {
                 need(by, step, &[Role::Admin, Role::Crisis])?;
-                if !matches!(self.state, State::Proposed | State::Approved) {
+                if !matches!(
+                    self.state,
+                    State::Proposed | State::Requested | State::Approved
+                ) {
                     return Err(wrong_state());
                 }
                 (State::Rejected, reason.clone())
@@ -218,8 +255,10 @@ impl Record {
                 need(by, step, &[Role::Admin, Role::Analyst])?;
                 match self.state {
                     State::Approved => {}
-                    State::Proposed if self.proposal.four_eyes => return Err(Refusal::NotApproved),
-                    State::Proposed => {}
+                    State::Proposed | State::Requested if self.proposal.four_eyes => {
+                        return Err(Refusal::NotApproved)
+                    }
+                    State::Proposed | State::Requested => {}
                     // A failed attempt may be retried, under the same approval.
                     State::Failed if self.approved() || !self.proposal.four_eyes => {}
                     State::Failed => return Err(Refusal::NotApproved),
@@ -231,7 +270,11 @@ impl Record {
                 need(by, step, &[Role::Admin, Role::Analyst])?;
                 if !matches!(
                     self.state,
-                    State::Proposed | State::Approved | State::Failed | State::Executed
+                    State::Proposed
+                        | State::Requested
+                        | State::Approved
+                        | State::Failed
+                        | State::Executed
                 ) {
                     return Err(wrong_state());
                 }
@@ -282,10 +325,34 @@ impl Record {
         Ok(next)
     }
 
+    /// Proposed by Vigie itself (its plan), not by a person.
+    pub fn by_system(&self) -> bool {
+        self.trail
+            .first()
+            .is_some_and(|e| same_person(&e.author, SYSTEM))
+    }
+
+    /// The people who proposed or requested it: none of them may approve
+    /// it (Vigie itself is no person).
+    pub fn first_eyes(&self) -> impl Iterator<Item = &str> {
+        let system = self.by_system();
+        self.trail
+            .iter()
+            .enumerate()
+            .filter(move |(i, e)| (*i == 0 && !system) || e.what == "request")
+            .map(|(_, e)| e.author.as_str())
+    }
+
     /// Approved by a second person at some point.
     pub fn approved(&self) -> bool {
         self.trail.iter().any(|e| e.what == "approve")
     }
+}
+
+/// Names are compared as people type them: case and surrounding spaces
+/// aside.
+fn same_person(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 /// Hosts isolated by executed (and not rolled back) proposals: the input

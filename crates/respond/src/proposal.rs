@@ -37,10 +37,10 @@ pub struct Proposal {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// The host's addresses from the scope and the assets file.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_addresses: Vec<String>,
     /// Groups the attacker added the account to (to remove it from).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
     /// The account holds administrative rights.
     pub privileged: bool,

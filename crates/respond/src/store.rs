@@ -60,10 +60,29 @@ pub trait ProposalStore: Send + Sync {
     ) -> Result<Record>;
 }
 
+/// Records by (tenant, id): what the in-process stores hold.
+pub(crate) type Records = BTreeMap<(String, String), Record>;
+
+/// The record `id` of `tenant`.
+pub(crate) fn one(m: &Records, tenant: &str, id: &str) -> Option<Record> {
+    m.get(&(tenant.to_string(), id.to_string())).cloned()
+}
+
+/// The records of `tenant`, in plan order.
+pub(crate) fn in_plan_order(m: &Records, tenant: &str) -> Vec<Record> {
+    let mut v: Vec<Record> = m
+        .iter()
+        .filter(|((t, _), _)| t == tenant)
+        .map(|(_, r)| r.clone())
+        .collect();
+    v.sort_by_key(|r| (r.proposal.order, r.proposal.id.clone()));
+    v
+}
+
 /// Proposals in memory (lost at exit): for offline use and tests.
 #[derive(Default)]
 pub struct MemoryProposalStore {
-    records: Mutex<BTreeMap<(String, String), Record>>,
+    records: Mutex<Records>,
 }
 
 impl MemoryProposalStore {
@@ -72,7 +91,7 @@ impl MemoryProposalStore {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock cannot leave a half-applied record:
     // records are replaced whole.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -109,20 +128,11 @@ impl ProposalStore for MemoryProposalStore {
     }
 
     async fn get(&self, tenant: &str, id: &str) -> Result<Option<Record>> {
-        Ok(lock(&self.records)
-            .get(&(tenant.to_string(), id.to_string()))
-            .cloned())
+        Ok(one(&lock(&self.records), tenant, id))
     }
 
     async fn list(&self, tenant: &str) -> Result<Vec<Record>> {
-        let m = lock(&self.records);
-        let mut v: Vec<Record> = m
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, r)| r.clone())
-            .collect();
-        v.sort_by_key(|r| (r.proposal.order, r.proposal.id.clone()));
-        Ok(v)
+        Ok(in_plan_order(&lock(&self.records), tenant))
     }
 
     async fn apply(

@@ -360,10 +360,132 @@ fn the_state_machine_refuses_with_reasons() {
     assert!(Refusal::NotApproved.to_string().contains("approved"));
 }
 
+#[test]
+fn a_proposal_of_vigie_is_requested_by_one_person_and_approved_by_another() {
+    let d = demo();
+    let p = plan(&d.scope, &d.assets, noon(), Lang::En);
+    let guarded = p
+        .proposals
+        .iter()
+        .find(|x| x.kind == ActionKind::DisableAccount)
+        .unwrap();
+    let alan = Actor::new("alan", Role::Analyst);
+    let claire = Actor::new("Claire", Role::Crisis);
+    let anne = Actor::new("anne", Role::Admin);
+    let r = Record::propose(guarded.clone(), &Actor::system(), noon()).unwrap();
+    assert!(r.by_system());
+    // Nobody approves what no person asked for: Vigie is no pair of eyes.
+    assert_eq!(
+        r.apply(&Step::Approve, &claire, noon()),
+        Err(Refusal::NotRequested)
+    );
+    let viewer = Actor::new("v", Role::Viewer);
+    let ask = Step::Request {
+        reason: "compte de la porte dérobée".into(),
+    };
+    assert!(matches!(
+        r.apply(&ask, &viewer, noon()),
+        Err(Refusal::WrongRole { .. })
+    ));
+    // An admin who requests cannot approve their own request either.
+    let by_anne = r.apply(&ask, &anne, noon()).unwrap();
+    assert_eq!(by_anne.state, State::Requested);
+    assert!(matches!(
+        by_anne.apply(&Step::Approve, &Actor::new(" ANNE ", Role::Admin), noon()),
+        Err(Refusal::SelfApproval { .. })
+    ));
+    let exec = Step::Execute { how: "ldap".into() };
+    assert_eq!(
+        by_anne.apply(&exec, &anne, noon()),
+        Err(Refusal::NotApproved)
+    );
+    let q = r.apply(&ask, &alan, noon()).unwrap();
+    assert!(matches!(
+        q.apply(&ask, &anne, noon()),
+        Err(Refusal::WrongState { .. })
+    ));
+    let a = q.apply(&Step::Approve, &claire, noon()).unwrap();
+    assert_eq!(a.state, State::Approved);
+    let e = a.apply(&exec, &alan, noon()).unwrap();
+    let trail: Vec<(&str, &str)> = e
+        .trail
+        .iter()
+        .map(|x| (x.what.as_str(), x.author.as_str()))
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("proposed", "vigie"),
+            ("request", "alan"),
+            ("approve", "Claire"),
+            ("execute", "alan")
+        ]
+    );
+    assert_eq!(e.trail[1].detail, "compte de la porte dérobée");
+    // A request can be rejected as a proposal can.
+    let rj = q
+        .apply(
+            &Step::Reject {
+                reason: "non".into(),
+            },
+            &claire,
+            noon(),
+        )
+        .unwrap();
+    assert_eq!(rj.state, State::Rejected);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn the_memory_store_passes_the_conformance_suite() {
     let d = demo();
     let p = plan(&d.scope, &d.assets, noon(), Lang::Fr);
     let store = MemoryProposalStore::new();
     conformance::proposal_store(&store, p.proposals).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_file_store_passes_the_conformance_suite_and_keeps_trails_across_a_reopen() {
+    use std::io::Write;
+    use vigie_respond::journal::{FileProposalStore, FILE};
+    use vigie_respond::store::ProposalStore;
+    let d = demo();
+    let p = plan(&d.scope, &d.assets, noon(), Lang::Fr);
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let (store, opened) = FileProposalStore::open(dir.path()).unwrap();
+        assert_eq!(opened.lines, 0);
+        conformance::proposal_store(&store, p.proposals.clone()).await;
+        store.list("a").await.unwrap()
+    };
+    // A crash in the middle of a line: never acknowledged, cut and said.
+    let path = dir.path().join(FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(br#"{"tenant":"a","record":{"proposal":"#)
+        .unwrap();
+    drop(f);
+    let (store, opened) = FileProposalStore::open(dir.path()).unwrap();
+    assert!(opened.torn > 0);
+    assert!(opened.lines > before.len());
+    let after = store.list("a").await.unwrap();
+    assert_eq!(after.len(), before.len());
+    for (a, b) in after.iter().zip(&before) {
+        // The trail and state as acknowledged (the refreshed reason was
+        // kept in memory only, and written with a later step).
+        assert_eq!(a.trail, b.trail, "{}", a.proposal.id);
+        assert_eq!(a.state, b.state);
+    }
+    // Damage before acknowledged lines stops the open, file untouched.
+    let text = std::fs::read(&path).unwrap();
+    let mut damaged = b"garbage\n".to_vec();
+    damaged.extend_from_slice(&text);
+    std::fs::write(&path, &damaged).unwrap();
+    let e = FileProposalStore::open(dir.path())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("line 1"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), damaged);
 }

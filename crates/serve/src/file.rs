@@ -109,6 +109,9 @@ pub struct ServeFile {
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,
+    /// `[respond]`: containment (responders, `[respond.directory]`).
+    #[serde(default)]
+    pub respond: crate::actions::RespondConfig,
 }
 
 /// `[limits]`: the request and message bounds (bytes).
@@ -140,6 +143,10 @@ impl ServeFile {
         file.tls_cert.as_mut().map(resolve);
         file.tls_key.as_mut().map(resolve);
         file.tls_client_ca.as_mut().map(resolve);
+        if let Some(d) = &mut file.respond.directory {
+            d.ca_file.as_mut().map(resolve);
+            d.password_file.as_mut().map(resolve);
+        }
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
                 *ioc = base.join(&*ioc).display().to_string();

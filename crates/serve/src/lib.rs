@@ -13,6 +13,7 @@
 //! HTTP with token authentication; the other listeners, the live scope,
 //! retro-hunt and the console come next (docs/serve.md).
 
+pub mod actions;
 mod admin;
 pub mod alerts;
 mod auth;
@@ -130,6 +131,8 @@ pub struct Config {
     pub db: Option<String>,
     /// What this process does (`--role`, default `all`).
     pub role: NodeRole,
+    /// Containment (`[respond]`: the responders' addresses, the directory).
+    pub respond: actions::RespondConfig,
 }
 
 /// What one `vigie serve` process does in a deployment (`--role`). Not
@@ -211,6 +214,7 @@ impl Config {
             bus_ack_wait: 60,
             db: None,
             role: NodeRole::All,
+            respond: actions::RespondConfig::default(),
         }
     }
 }
@@ -398,6 +402,53 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    // Containment (actions/): the live scope's plan, the four-eyes steps,
+    // execution through the directory or by hand, the console's page.
+    (
+        Method::GET,
+        "/api/v1/actions",
+        Access::Roles(Scope::Read, actions::READERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/request",
+        Access::Roles(Scope::Admin, actions::REQUESTERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/approve",
+        Access::Roles(Scope::Admin, actions::APPROVERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/reject",
+        Access::Roles(Scope::Admin, actions::APPROVERS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/execute",
+        Access::Roles(Scope::Admin, actions::EXECUTORS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/done",
+        Access::Roles(Scope::Admin, actions::EXECUTORS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/rollback",
+        Access::Roles(Scope::Admin, actions::EXECUTORS),
+    ),
+    (
+        Method::POST,
+        "/api/v1/actions/{id}/publish",
+        Access::Roles(Scope::Admin, actions::PUBLISHERS),
+    ),
+    (
+        Method::GET,
+        "/actions",
+        Access::Roles(Scope::Read, actions::READERS),
+    ),
     // The crisis cell (crisis/): the board, statuses set by hand, notices
     // for residents, the console's pages of it, and the public status
     // page — the one page open without login.
@@ -498,6 +549,8 @@ pub(crate) struct AppState {
     pub(crate) index: Option<Arc<index::EventIndex>>,
     /// The crisis cell's journal (statuses set by hand, notices).
     pub(crate) crisis: crisis::Cell,
+    /// Containment: the proposals and what executes them.
+    pub(crate) actions: actions::Respond,
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
@@ -756,7 +809,10 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
         );
     }
+    let respond = actions::Respond::open(&config.data, config.respond.clone())
+        .map_err(|e| ServeError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
+        actions: respond,
         console: console.clone(),
         judging,
         triage,
@@ -1061,6 +1117,7 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/status/{tenant}") => get(crisis::public::tenant_page),
             (_, "/status/{tenant}/feed.atom") => get(crisis::public::tenant_feed),
             (_, "/status/{tenant}/history") => get(crisis::public::tenant_history),
+            (_, p) if actions::handles(p) => actions::route(p),
             (Method::PUT, _) => axum::routing::put(elastic::acknowledged),
             (_, "/_xpack") => get(elastic::xpack),
             (_, "/_cluster/health") => get(elastic::health),

@@ -95,6 +95,33 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("POST", "/api/v1/tokens/{id}/revoke") => {
             "Revoke a token: it opens nothing from the next request on (admin)"
         }
+        ("GET", "/api/v1/actions") => {
+            "Containment: the live scope's plan, each action with target, evidence, impact on services, order in the ANSSI/CERT-FR sequence, undo, state, trail, commands to copy (communication: the notices to publish only)"
+        }
+        ("POST", "/api/v1/actions/{id}/request") => {
+            "Request an action: {reason?} (admin, analyst, crisis; CSRF for sessions); audited and in the crisis log"
+        }
+        ("POST", "/api/v1/actions/{id}/approve") => {
+            "Approve a requested action, four-eyes: never by its requester (crisis, admin); audited"
+        }
+        ("POST", "/api/v1/actions/{id}/reject") => {
+            "Reject an action: {reason} (crisis, admin); audited"
+        }
+        ("POST", "/api/v1/actions/{id}/execute") => {
+            "Execute an approved account action in the configured directory (LDAP); 409 where Vigie cannot act (use the commands, then done); 502 with the error when the directory fails (analyst, admin)"
+        }
+        ("POST", "/api/v1/actions/{id}/done") => {
+            "Mark an approved action done by hand from the commands: {note?} (analyst, admin); audited"
+        }
+        ("POST", "/api/v1/actions/{id}/rollback") => {
+            "Undo an executed action (through the directory when it was executed there) (analyst, admin); audited"
+        }
+        ("POST", "/api/v1/actions/{id}/publish") => {
+            "Publish the notice an executed action prepared for the public page (communication, admin); audited"
+        }
+        ("GET", "/actions") => {
+            "The console's containment page: proposals in sequence order, impact, trail, the steps the role may take, the commands (HTML)"
+        }
         ("GET", "/api/v1/services") => {
             "The service board: each service's derived status and why, the status in force, its history (who, when, why)"
         }

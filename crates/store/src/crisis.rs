@@ -58,30 +58,9 @@ impl FileJournal {
         let io = |what: String| move |source| StoreError::Io { what, source };
         std::fs::create_dir_all(data).map_err(io(format!("create {}", data.display())))?;
         let path = data.join(FILE);
-        let mut bytes = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut bytes)
-                    .map_err(io(format!("read {}", path.display())))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(format!("open {}", path.display()))(e)),
-        }
-        // A last line without its newline was never acknowledged (the
-        // newline is written with it, then synced): cut it.
-        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let torn = (bytes.len() - whole) as u64;
-        if torn > 0 {
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(io(format!("open {}", path.display())))?;
-            f.set_len(whole as u64)
-                .and_then(|_| f.sync_all())
-                .map_err(io(format!("cut the torn last line of {}", path.display())))?;
-        }
+        let (bytes, torn) = read_acknowledged(&path)?;
         let mut records = Vec::new();
-        for (i, line) in bytes[..whole].split(|&b| b == b'\n').enumerate() {
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
                 continue;
             }
@@ -102,6 +81,37 @@ impl FileJournal {
             torn,
         ))
     }
+}
+
+/// The whole lines of the journal at `path` (none yet: empty), a torn
+/// last line cut from the file first: its newline is written with it and
+/// synced, so a last line without one was never acknowledged. The bytes
+/// of the whole lines, and how many bytes were cut. Every journal of
+/// JSON lines opens this way (the crisis cell's, respond's proposals).
+pub fn read_acknowledged(path: &Path) -> Result<(Vec<u8>, u64)> {
+    let io = |what: String| move |source| StoreError::Io { what, source };
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes)
+                .map_err(io(format!("read {}", path.display())))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(format!("open {}", path.display()))(e)),
+    }
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let torn = (bytes.len() - whole) as u64;
+    if torn > 0 {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io(format!("open {}", path.display())))?;
+        f.set_len(whole as u64)
+            .and_then(|_| f.sync_all())
+            .map_err(io(format!("cut the torn last line of {}", path.display())))?;
+    }
+    bytes.truncate(whole);
+    Ok((bytes, torn))
 }
 
 /// One line of the file.

@@ -68,10 +68,17 @@ pub fn code(t: &totp_rs::Totp) -> String {
 }
 
 pub fn start(data: &Path) -> Server {
+    start_with(data, &[])
+}
+
+/// `vigie serve` with more arguments (`--assets FILE`, `--config FILE`),
+/// once healthy.
+pub fn start_with(data: &Path, more: &[&std::ffi::OsStr]) -> Server {
     let mut cmd = vigie();
     cmd.args(["serve", "--data"])
         .arg(data)
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["--listen", "127.0.0.1:0"])
+        .args(more);
     let server = spawn_serve(cmd);
     let until = Instant::now() + Duration::from_secs(60);
     while http(&server.base, "GET", "/healthz", &[], None).status != 200 {
@@ -79,6 +86,35 @@ pub fn start(data: &Path) -> Server {
         std::thread::sleep(Duration::from_millis(100));
     }
     server
+}
+
+/// Service `id` of a board (`vigie status board --format json`, or
+/// `/api/v1/services`).
+pub fn board_service<'a>(board: &'a Value, id: &str) -> &'a Value {
+    board["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == id)
+        .unwrap_or_else(|| panic!("no service {id}"))
+}
+
+/// `GET path` with a token, retried while the live scope is rebuilt (503).
+pub fn get_json(base: &str, path: &str, auth: &str) -> Value {
+    let until = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = http(base, "GET", path, &[("Authorization", auth)], None);
+        if r.status == 200 {
+            return r.json();
+        }
+        assert!(
+            r.status == 503 && Instant::now() < until,
+            "GET {path}: {} {}",
+            r.status,
+            r.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 pub struct Resp {
@@ -265,6 +301,26 @@ pub const ANNE: &str = "Anne Le Goff (DSI)";
 pub const ANNE_PW: &str = "marée haute à Fouesnant";
 pub const VERA: &str = "vera";
 pub const VERA_PW: &str = "lecture seule, merci";
+/// The crisis cell's people (crisis.rs, actions.rs).
+pub const CLAIRE: &str = "Claire Le Bihan (DGS)";
+pub const CLAIRE_PW: &str = "cellule de crise, salle du conseil";
+pub const CORENTIN: &str = "Corentin (communication)";
+pub const CORENTIN_PW: &str = "avis aux habitants, page publique";
+pub const ALAN: &str = "alan";
+pub const ALAN_PW: &str = "analyste du CSIRT breton";
+
+/// Claire (crisis), Corentin (communication), Vera (viewer) and Alan
+/// (analyst), none with TOTP, added with `vigie user add`.
+pub fn add_cell_users(data: &Path) {
+    for (name, role, pw) in [
+        (CLAIRE, "crisis", CLAIRE_PW),
+        (CORENTIN, "communication", CORENTIN_PW),
+        (VERA, "viewer", VERA_PW),
+        (ALAN, "analyst", ALAN_PW),
+    ] {
+        assert!(add_user(data, name, role, pw).status.success(), "{name}");
+    }
+}
 
 /// A server with an admin (Anne, TOTP) and the demo's logs sent through
 /// `/api/v1/ingest` as a shipper sends them, judged.
@@ -356,6 +412,37 @@ pub fn demo_server(tmp: &Path) -> DemoServer {
         admin,
         detections,
     }
+}
+
+/// Chromium as at the town hall: French first.
+pub fn french_browser(bin: &Path, profile: &Path) -> vigie_testkit::cdp::Browser {
+    let mut b = vigie_testkit::cdp::Browser::start(bin, profile);
+    let ua = b.eval("navigator.userAgent");
+    b.call(
+        "Network.setUserAgentOverride",
+        serde_json::json!({"userAgent": ua, "acceptLanguage": "fr-FR,fr;q=0.9,en;q=0.5"}),
+    );
+    b
+}
+
+/// Opens `page`, is sent to the login page, signs in as `who` (no TOTP)
+/// and opens `page` again.
+pub fn browser_sign_in_as(
+    b: &mut vigie_testkit::cdp::Browser,
+    base: &str,
+    who: &str,
+    pw: &str,
+    page: &str,
+) {
+    b.open_url(&format!("{base}{page}"));
+    b.wait_for("location.pathname === '/login' && !!document.querySelector('#name')");
+    b.eval(&format!(
+        "document.querySelector('#name').value = {}; document.querySelector('#password').value = {}; document.querySelector('form').submit(); true",
+        serde_json::to_string(who).unwrap(),
+        serde_json::to_string(pw).unwrap(),
+    ));
+    b.wait_for("location.pathname === '/'");
+    b.open_url(&format!("{base}{page}"));
 }
 
 /// Signs in through the login page as a person types it (TOTP code

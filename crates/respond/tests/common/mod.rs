@@ -8,6 +8,8 @@
 #[path = "../../../communicate/tests/common/mod.rs"]
 mod shared;
 
+pub mod samba;
+
 use chrono::{TimeZone, Utc};
 use vigie_event::Timestamp;
 

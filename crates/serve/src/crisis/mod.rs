@@ -102,15 +102,20 @@ enum Record {
         services: Vec<String>,
         update: Update,
     },
+    /// An entry of the crisis log (main courante): a containment step
+    /// (actions.rs), with who and when.
+    Log { entry: vigie_communicate::LogEntry },
 }
 
-/// What a tenant's records say: the overrides and the notices.
+/// What a tenant's records say: the overrides, the notices and the
+/// crisis log's entries.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
     /// Whose records these are (the board reads its assets file).
     pub(crate) tenant: String,
     pub(crate) overrides: OverrideLog,
     pub(crate) notices: Notices,
+    pub(crate) log: Vec<vigie_communicate::LogEntry>,
 }
 
 /// Folds the records of one tenant, in their order. A record that cannot
@@ -123,6 +128,7 @@ fn fold(records: &[Vec<u8>]) -> Result<Kept, String> {
             .map_err(|e| format!("record {} of the crisis journal: {e}", i + 1))?;
         match rec {
             Record::Status { change } => k.overrides.push(change),
+            Record::Log { entry } => k.log.push(entry),
             Record::Notice {
                 incident,
                 title,
@@ -475,19 +481,37 @@ pub(crate) async fn publish(
         Err(e) => return error(StatusCode::BAD_REQUEST, &e),
     };
     let (who, from) = crate::triage::who_and_from(&p, ci);
+    match post_notice(&s, &tenant, &who, &from, &m).await {
+        Ok((incident, update)) => done(
+            &headers,
+            &m,
+            json!({ "tenant": tenant, "incident": incident, "update": update }),
+        ),
+        Err(r) => r,
+    }
+}
+
+/// Publishes the notice update `m` asks for (the fields of
+/// `POST /api/v1/notices`), checked as `--updates` files are, kept and
+/// audited: its incident and the update. Also the way a containment
+/// action's notice, once the `communication` role publishes it, reaches
+/// the public page (actions.rs).
+pub(crate) async fn post_notice(
+    s: &Shared,
+    tenant: &str,
+    who: &str,
+    from: &str,
+    m: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, Update), Response> {
     let _w = s.crisis.writing.lock().await;
-    let mut records = match s.crisis.journal.records(&tenant).await {
-        Ok(r) => r,
-        Err(e) => return unavailable(&format!("the crisis journal cannot be read now: {e}")),
-    };
-    let kept = match fold(&records) {
-        Ok(k) => k,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
-    };
-    let record = match notice_record(&m, &kept, &who, chrono::Utc::now()) {
-        Ok(r) => r,
-        Err((code, e)) => return error(code, &e),
-    };
+    let mut records = s
+        .crisis
+        .journal
+        .records(tenant)
+        .await
+        .map_err(|e| unavailable(&format!("the crisis journal cannot be read now: {e}")))?;
+    let kept = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    let record = notice_record(m, &kept, who, chrono::Utc::now()).map_err(|(c, e)| error(c, &e))?;
     let Record::Notice { incident, .. } = &record else {
         unreachable!("a notice record")
     };
@@ -496,36 +520,69 @@ pub(crate) async fn publish(
     // as they would be: services that exist, a template with what it
     // needs.
     records.push(serde_json::to_vec(&record).unwrap_or_default());
-    let after = match fold(&records) {
-        Ok(k) => k,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e),
-    };
-    let scope = match scope_of(&s, &tenant, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let b = board(&s, &scope, &kept, s.config.hunt.lang);
+    let after = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    let scope = scope_of(s, tenant, false).await?;
+    let b = board(s, &scope, &kept, s.config.hunt.lang);
     if let Some(pr) = after.notices.problems(&b).first() {
-        return error(StatusCode::BAD_REQUEST, pr);
+        return Err(error(StatusCode::BAD_REQUEST, pr));
     }
     let target = format!("{tenant}/notice:{incident}");
-    let kept = (
-        who.as_str(),
-        from.as_str(),
-        Action::NoticePublish,
-        target.as_str(),
-    );
-    if let Err(r) = keep(&s, &tenant, &record, kept).await {
-        return r;
-    }
+    keep(
+        s,
+        tenant,
+        &record,
+        (who, from, Action::NoticePublish, &target),
+    )
+    .await?;
     let Record::Notice { update, .. } = record else {
         unreachable!("a notice record")
     };
-    done(
-        &headers,
-        &m,
-        json!({ "tenant": tenant, "incident": incident, "update": update }),
+    Ok((incident, update))
+}
+
+/// Sets a service's status on behalf of a containment action (actions.rs:
+/// an isolation executed, or rolled back with `status: None`), kept in
+/// the journal and audited as a status change by its author.
+pub(crate) async fn set_by_action(
+    s: &Shared,
+    tenant: &str,
+    change: Override,
+    from: &str,
+) -> Result<(), Response> {
+    let _w = s.crisis.writing.lock().await;
+    let target = format!(
+        "{tenant}/service:{}={}",
+        change.service,
+        change.status.map_or("derived", |s| s.key())
+    );
+    let who = change.author.clone();
+    let record = Record::Status { change };
+    keep(
+        s,
+        tenant,
+        &record,
+        (&who, from, Action::ServiceStatus, &target),
     )
+    .await
+}
+
+/// Appends an entry to the tenant's crisis log (main courante), durable
+/// when it returns. Not audited here: the step it records is.
+pub(crate) async fn log(
+    s: &Shared,
+    tenant: &str,
+    entry: vigie_communicate::LogEntry,
+) -> Result<(), String> {
+    let json = serde_json::to_vec(&Record::Log { entry }).map_err(|e| e.to_string())?;
+    let _w = s.crisis.writing.lock().await;
+    s.crisis
+        .journal
+        .append(Stored {
+            tenant: tenant.to_string(),
+            json,
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The record of a notice asked for, checked against what is kept.

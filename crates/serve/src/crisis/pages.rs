@@ -39,7 +39,7 @@ fn session(p: &Principal) -> Option<&Session> {
 }
 
 /// A status as a pill of the report's status language.
-fn badge(lang: Lang, s: Status) -> String {
+pub(crate) fn badge(lang: Lang, s: Status) -> String {
     let tone = match s {
         Status::Operational => "tone-green",
         Status::Degraded | Status::Maintenance => "tone-amber",
