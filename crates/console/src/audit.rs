@@ -74,6 +74,10 @@ pub enum Action {
     RuleEnable,
     /// The SigmaHQ rules updated from the console or the API.
     RulesUpdate,
+    /// Indicators uploaded (a source added or replaced) or removed (target
+    /// `source-name: counts`).
+    IndicatorsAdd,
+    IndicatorsRemove,
 }
 
 impl Action {
@@ -102,6 +106,8 @@ impl Action {
             Action::RuleDisable => "rule_disable",
             Action::RuleEnable => "rule_enable",
             Action::RulesUpdate => "rules_update",
+            Action::IndicatorsAdd => "indicators_add",
+            Action::IndicatorsRemove => "indicators_remove",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod elastic;
 pub mod file;
 pub mod health;
 pub mod index;
+pub mod indicators;
 pub mod live;
 mod openapi;
 pub mod pages;
@@ -29,6 +30,7 @@ mod rules;
 pub mod search;
 pub mod syslog;
 mod system;
+mod taxii;
 pub mod tls;
 pub mod tokens;
 pub mod triage;
@@ -102,6 +104,10 @@ pub struct Config {
     pub db: Option<String>,
     /// What this process does (`--role`, default `all`).
     pub role: NodeRole,
+    /// Indicator feeds polled (`--ioc-feed`, `ioc_feeds`).
+    pub ioc_feeds: Vec<String>,
+    /// How often they are polled (`--ioc-poll`, default 1 h).
+    pub ioc_poll: std::time::Duration,
 }
 
 /// What one `vigie serve` process does in a deployment (`--role`). Not
@@ -174,6 +180,8 @@ impl Config {
             bus_ack_wait: 60,
             db: None,
             role: NodeRole::All,
+            ioc_feeds: Vec::new(),
+            ioc_poll: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -361,6 +369,53 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    // Indicators live (indicators.rs): uploaded by an analyst or an
+    // administrator, listed to readers, removed by an administrator.
+    (
+        Method::GET,
+        "/api/v1/indicators",
+        Access::Needs(Scope::Read),
+    ),
+    (Method::POST, "/api/v1/indicators", Access::Triage),
+    (
+        Method::DELETE,
+        "/api/v1/indicators/{source}",
+        Access::Needs(Scope::Admin),
+    ),
+    // TAXII 2.1, read-only (taxii.rs): discovery, an API root per tenant,
+    // its collections (the live incident, the indicators held).
+    (Method::GET, "/taxii2/", Access::Needs(Scope::Read)),
+    (Method::GET, "/taxii2/{root}/", Access::Needs(Scope::Read)),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/{object}/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/{object}/versions/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/manifest/",
+        Access::Needs(Scope::Read),
+    ),
     // The crisis cell (crisis/): the board, statuses set by hand, notices
     // for residents, the console's pages of it, and the public status
     // page — the one page open without login.
@@ -439,6 +494,8 @@ pub(crate) struct AppState {
     alerting: Option<Arc<alerts::Alerting>>,
     /// Held while a retro-hunt runs (one at a time: it reads the whole log).
     retrohunting: tokio::sync::Mutex<()>,
+    /// The indicators held: `--ioc` and the uploaded sources.
+    pub(crate) intel: Arc<indicators::Intel>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -579,21 +636,31 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         })?),
         None => Arc::new(vigie_scope::Assets::default()),
     };
-    let indicators = {
-        let ioc = config.hunt.ioc.clone();
-        tokio::task::spawn_blocking(move || vigie_hunt::indicators::load(&ioc))
-            .await
-            .map_err(|e| ServeError::Tokens(e.to_string()))?
-            .map_err(|e| ServeError::Indicators(e.to_string()))?
+    let (intel, retro_queue) = {
+        let (data, ioc) = (config.data.clone(), config.hunt.ioc.clone());
+        let feeds: Vec<String> = config
+            .ioc_feeds
+            .iter()
+            .map(|u| indicators::feeds::source_name(u))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds)?;
+            let matcher = intel.compile_now();
+            Ok::<_, String>((Arc::new(intel), queue, matcher))
+        })
+        .await
+        .map_err(|e| ServeError::Indicators(e.to_string()))?
+        .map(|(intel, queue, matcher)| ((intel, matcher), queue))
+        .map_err(ServeError::Indicators)?
     };
-    let indicators = indicators.map(|(matcher, report)| {
+    let (intel, indicators) = intel;
+    if let Some(report) = intel.fixed_report() {
         eprintln!(
-            "vigie serve: {} indicator(s) matched on every event ({} left out)",
-            report.compiled,
+            "vigie serve: {} indicator(s) of --ioc matched on every event ({} left out)",
+            report.imported,
             report.left_out()
         );
-        matcher
-    });
+    }
     let engine = Arc::new(engine);
     let judging = Arc::new(worker::Current::new(Arc::new(worker::Judging {
         engine: engine.clone(),
@@ -718,6 +785,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         health,
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
+        intel,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
@@ -742,6 +810,14 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
             state.config.data.display()
         );
+    }
+    tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
+    if !state.config.ioc_feeds.is_empty() && state.config.role.detects() {
+        tokio::spawn(indicators::feeds::run(
+            state.clone(),
+            state.config.ioc_feeds.clone(),
+            state.config.ioc_poll,
+        ));
     }
     let gate = auth::Gate {
         tokens: tokens::Live::new(&state.config.data, tokens),
@@ -890,6 +966,10 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
             (_, "/api/v1/retrohunt") => post(retrohunt),
+            (Method::GET, "/api/v1/indicators") => get(indicators::list),
+            (Method::POST, "/api/v1/indicators") => post(indicators::upload),
+            (_, "/api/v1/indicators/{source}") => axum::routing::delete(indicators::remove),
+            (Method::GET, p) if p.starts_with(taxii::BASE) => get(taxii::get),
             (_, "/") => get(root),
             (_, "/_license") => get(elastic::license),
             (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
@@ -1558,6 +1638,8 @@ async fn stats(
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
             "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+            // The indicator feeds polled (--ioc-feed).
+            "ioc_feeds": s.intel.feeds.json(),
         });
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);
