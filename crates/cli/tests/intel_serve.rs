@@ -38,6 +38,26 @@ fn host(v: &Value) -> String {
         .to_ascii_uppercase()
 }
 
+/// `GET path` with a token.
+fn get(base: &str, path: &str, auth: &str) -> Resp {
+    http(base, "GET", path, &[("Authorization", auth)], None)
+}
+
+/// `GET path` of the TAXII server, as a TAXII client asks.
+fn taxii_get(base: &str, path: &str, auth: &str) -> Resp {
+    let accept = ("Accept", "application/taxii+json;version=2.1");
+    http(base, "GET", path, &[accept, ("Authorization", auth)], None)
+}
+
+/// Tokens of scope ingest, read and admin.
+fn tokens(data: &Path) -> (String, String, String) {
+    (
+        token(data, "ingest"),
+        token(data, "read"),
+        token(data, "admin"),
+    )
+}
+
 /// Uploads `file` as source `name` with a token; the answer.
 fn upload(base: &str, auth: &str, name: &str, query: &str, file: &Path) -> Resp {
     upload_as(base, &[("Authorization", auth)], name, query, file)
@@ -59,14 +79,7 @@ fn upload_as(base: &str, headers: &[(&str, &str)], name: &str, query: &str, file
 fn retro_done(base: &str, read: &str, id: &str) -> Value {
     let until = Instant::now() + Duration::from_secs(180);
     loop {
-        let list = http(
-            base,
-            "GET",
-            "/api/v1/indicators",
-            &[("Authorization", read)],
-            None,
-        )
-        .json();
+        let list = get(base, "/api/v1/indicators", read).json();
         let run = list["retrohunts"]
             .as_array()
             .unwrap()
@@ -85,17 +98,11 @@ fn retro_done(base: &str, read: &str, id: &str) -> Value {
 }
 
 fn detections(base: &str, read: &str) -> Vec<Value> {
-    http(
-        base,
-        "GET",
-        "/api/v1/detections?limit=10000",
-        &[("Authorization", read)],
-        None,
-    )
-    .json()
-    .as_array()
-    .unwrap()
-    .clone()
+    get(base, "/api/v1/detections?limit=10000", read)
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// (indicator, host, record id, time) of each `ioc` row: what `hunt` and
@@ -119,11 +126,7 @@ fn found(rows: &[Value], time_key: &str) -> BTreeSet<(String, String, u64, i64)>
 fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let (ingest, read, admin) = (
-        token(&data, "ingest"),
-        token(&data, "read"),
-        token(&data, "admin"),
-    );
+    let (ingest, read, admin) = tokens(&data);
     // An analyst of the console uploads too (a session and its CSRF token).
     let out = add_user(&data, "lea", "analyst", "analyste de garde 2026");
     assert!(
@@ -168,42 +171,19 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         ("Cookie", lea.cookie.as_str()),
         ("X-CSRF-Token", lea.csrf.as_str()),
     ];
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(d.join("scenario/ground-truth.json")).unwrap())
-            .unwrap();
-    let mut attack: BTreeSet<String> = truth["compromised_hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(truth["gpo_reached_hosts"].as_array().unwrap())
-        .map(host)
-        .collect();
-    let gateway = host(&truth["entry_point"]["vpn_device"]);
-    let exfil = host(&truth["exfiltration"]["host"]);
-    attack.insert(gateway.clone());
+    let common::server::DemoHosts {
+        truth,
+        attack,
+        gateway,
+        exfil,
+        ..
+    } = common::server::demo_hosts(d);
     let logs = d.join("scenario/logs");
-    let all_hosts: BTreeSet<String> = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .to_ascii_uppercase()
-        })
-        .collect();
-    assert!(all_hosts.len() > attack.len(), "benign hosts to check");
 
     // Nothing of kind ioc before indicators arrive.
     let before = detections(&base, &read);
     assert!(before.iter().all(|d| d["kind"] != "ioc"));
-    let scope_before = http(
-        &base,
-        "GET",
-        "/api/v1/scope",
-        &[("Authorization", &read)],
-        None,
-    )
-    .json();
+    let scope_before = get(&base, "/api/v1/scope", &read).json();
 
     // The demo's indicators, as a CSIRT would receive them.
     let out = tmp.path().join("out");
@@ -352,13 +332,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
             .sum()
     };
     loop {
-        let scope = http(
-            &base,
-            "GET",
-            "/api/v1/scope",
-            &[("Authorization", &read)],
-            None,
-        );
+        let scope = get(&base, "/api/v1/scope", &read);
         if scope.status == 200 && detections_in(&scope.json()) > detections_in(&scope_before) {
             break;
         }
@@ -425,14 +399,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     .unwrap();
     let r = upload(&base, &admin, "old", "&format=stix", &expired);
     assert_eq!(r.status, 201, "{}", r.body);
-    let list = http(
-        &base,
-        "GET",
-        "/api/v1/indicators",
-        &[("Authorization", &read)],
-        None,
-    )
-    .json();
+    let list = get(&base, "/api/v1/indicators", &read).json();
     let names: Vec<&str> = list["sources"]
         .as_array()
         .unwrap()
@@ -474,14 +441,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     assert_eq!(del(&read), 403);
     assert_eq!(del(&admin), 200);
     assert_eq!(del(&admin), 404);
-    let audit = http(
-        &base,
-        "GET",
-        "/api/v1/audit",
-        &[("Authorization", &admin)],
-        None,
-    )
-    .body;
+    let audit = get(&base, "/api/v1/audit", &admin).body;
     assert!(audit.contains("\"indicators_add\""), "{audit}");
     assert!(audit.contains("\"indicators_remove\""), "{audit}");
     assert!(audit.contains("csirt-misp"), "{audit}");
@@ -490,14 +450,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     // (TLP:AMBER, accounts by role) and the indicators held.
     let none = http(&base, "GET", "/taxii2/", &[], None);
     assert_eq!(none.status, 401);
-    let taxii_json = [("Accept", "application/taxii+json;version=2.1")];
-    let disc = http(
-        &base,
-        "GET",
-        "/taxii2/",
-        &[taxii_json[0], ("Authorization", &read)],
-        None,
-    );
+    let disc = taxii_get(&base, "/taxii2/", &read);
     assert_eq!(disc.status, 200, "{}", disc.body);
     assert_eq!(
         disc.header("content-type"),
@@ -507,22 +460,9 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         disc.json()["api_roots"],
         serde_json::json!(["/taxii2/default/"])
     );
-    let other = http(
-        &base,
-        "GET",
-        "/taxii2/another/collections/",
-        &[taxii_json[0], ("Authorization", &read)],
-        None,
-    );
+    let other = taxii_get(&base, "/taxii2/another/collections/", &read);
     assert_eq!(other.status, 403, "{}", other.body);
-    let cols = http(
-        &base,
-        "GET",
-        "/taxii2/default/collections/",
-        &[taxii_json[0], ("Authorization", &read)],
-        None,
-    )
-    .json();
+    let cols = taxii_get(&base, "/taxii2/default/collections/", &read).json();
     let incident_id = cols["collections"]
         .as_array()
         .unwrap()
@@ -532,12 +472,10 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         .as_str()
         .unwrap()
         .to_string();
-    let objects = http(
+    let objects = taxii_get(
         &base,
-        "GET",
         &format!("/taxii2/default/collections/{incident_id}/objects/?limit=1000"),
-        &[taxii_json[0], ("Authorization", &read)],
-        None,
+        &read,
     );
     assert_eq!(objects.status, 200, "{}", objects.body);
     let text = objects.body.to_lowercase();
@@ -605,14 +543,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     // Kept across a restart: the sources read again from their files.
     drop(server);
     let server = start(&data);
-    let list = http(
-        &server.base,
-        "GET",
-        "/api/v1/indicators",
-        &[("Authorization", &read)],
-        None,
-    )
-    .json();
+    let list = get(&server.base, "/api/v1/indicators", &read).json();
     assert_eq!(list["sources"].as_array().unwrap().len(), 3, "{list}");
     assert_eq!(expired_of(&list, "old"), None, "{list}");
     assert_eq!(retro_ids.len(), 3);
@@ -698,11 +629,7 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
 fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let (ingest, read, admin) = (
-        token(&data, "ingest"),
-        token(&data, "read"),
-        token(&data, "admin"),
-    );
+    let (ingest, read, admin) = tokens(&data);
     let feed = std::sync::Arc::new(std::sync::Mutex::new(Feed {
         body: "# CSIRT list\n198.51.100.23\n".into(),
         etag: "\"v1\"".into(),
@@ -736,16 +663,7 @@ fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
             .to_string();
         !base.is_empty()
     });
-    let indicators = || {
-        http(
-            &base,
-            "GET",
-            "/api/v1/indicators",
-            &[("Authorization", &read)],
-            None,
-        )
-        .json()
-    };
+    let indicators = || get(&base, "/api/v1/indicators", &read).json();
     wait_until("the feed read", || indicators()["indicators"] == 1);
     // Unchanged: 304s, nothing changes.
     wait_until("a 304", || feed.lock().unwrap().not_modified >= 2);
@@ -793,20 +711,14 @@ fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
     assert_eq!(r.status, 200, "{}", r.body);
     judged(&base, &admin, 2);
     let iocs = || -> Vec<Value> {
-        http(
-            &base,
-            "GET",
-            "/api/v1/detections",
-            &[("Authorization", &read)],
-            None,
-        )
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["kind"] == "ioc")
-        .cloned()
-        .collect()
+        get(&base, "/api/v1/detections", &read)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "ioc")
+            .cloned()
+            .collect()
     };
     let live = iocs();
     assert_eq!(live.len(), 1, "{live:?}");
@@ -831,16 +743,7 @@ fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
 
     // Down: counted, tried again, the indicators held kept.
     let failures = |s: &Value| s["ioc_feeds"]["failures"].as_u64().unwrap();
-    let stats = || {
-        http(
-            &base,
-            "GET",
-            "/api/v1/stats",
-            &[("Authorization", &admin)],
-            None,
-        )
-        .json()
-    };
+    let stats = || get(&base, "/api/v1/stats", &admin).json();
     assert_eq!(failures(&stats()), 0);
     feed.lock().unwrap().fail = true;
     wait_until("two failures", || failures(&stats()) >= 2);
