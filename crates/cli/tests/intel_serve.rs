@@ -446,6 +446,58 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     assert!(audit.contains("\"indicators_remove\""), "{audit}");
     assert!(audit.contains("csirt-misp"), "{audit}");
 
+    // The live incident as FortiGate external threat feeds, read as a
+    // FortiGate reads them (the token as the password of basic auth).
+    let basic = {
+        use base64::Engine as _;
+        let token = read.strip_prefix("Bearer ").unwrap();
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("fortigate:{token}"))
+        )
+    };
+    let ips = http(
+        &base,
+        "GET",
+        "/api/v1/blocklist/ip.txt",
+        &[("Authorization", &basic)],
+        None,
+    );
+    assert_eq!(ips.status, 200, "{}", ips.body);
+    assert!(ips
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+    let entries: Vec<&str> = ips.body.lines().collect();
+    assert!(entries.contains(&"203.0.113.45"), "{entries:?}");
+    for e in &entries {
+        let ip: std::net::IpAddr = e
+            .parse()
+            .unwrap_or_else(|_| panic!("{e}: one address a line"));
+        let private = match ip {
+            std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback(),
+        };
+        assert!(!private, "{e} in the firewall's list");
+    }
+    let domains = get(&base, "/api/v1/blocklist/domain.txt", &read);
+    assert_eq!(domains.status, 200, "{}", domains.body);
+    assert!(
+        domains.body.lines().any(|l| l.ends_with("mega.co.nz")),
+        "{}",
+        domains.body
+    );
+    assert!(
+        !domains.body.to_lowercase().contains("ccpab.local"),
+        "{}",
+        domains.body
+    );
+    assert_eq!(get(&base, "/api/v1/blocklist/url.txt", &read).status, 404);
+    assert_eq!(
+        http(&base, "GET", "/api/v1/blocklist/ip.txt", &[], None).status,
+        401
+    );
+
     // TAXII 2.1: authenticated, read-only; the tenant's live incident
     // (TLP:AMBER, accounts by role) and the indicators held.
     let none = http(&base, "GET", "/taxii2/", &[], None);

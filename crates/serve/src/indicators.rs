@@ -239,6 +239,95 @@ impl Intel {
     }
 }
 
+/// What of `tenant`'s live scope is shared (as `vigie export` shares a
+/// scope file's): TLP `tlp`, accounts by their role, no host name, no
+/// internal address; `None` while nothing of the tenant was received.
+/// The tools' digests are read from evidence files by `vigie export`;
+/// the live scope's evidence is the event log: tools are named without
+/// digests here. Blocking.
+pub(crate) fn live_findings(
+    s: &Shared,
+    tenant: &str,
+    tlp: Tlp,
+) -> Option<vigie_intel::export::Findings> {
+    let scope = s.live.scope(tenant)?;
+    let opts = vigie_intel::export::ExportOptions {
+        tlp,
+        include_accounts: false,
+        lang: s.config.hunt.lang,
+    };
+    Some(vigie_intel::export::Findings::collect(
+        &scope,
+        s.live.assets(),
+        &vigie_intel::export::EvidenceEvents::new(),
+        &opts,
+    ))
+}
+
+/// `GET /api/v1/blocklist/{list}`: the tenant's live incident as a
+/// FortiGate external threat feed, one entry per line (`ip.txt`: "IP
+/// Address", `domain.txt`: "Domain Name", `hash.txt`: "Malware Hash"),
+/// or `blocklist.csv` with each entry's type, TLP, times and why. The
+/// firewall polls it with the token as the password of basic auth.
+pub(crate) async fn blocklist(
+    State(s): State<Shared>,
+    ReadTenant(tenant): ReadTenant,
+    UrlPath(list): UrlPath<String>,
+) -> Response {
+    let file = match list.as_str() {
+        "ip.txt" => "addresses.txt",
+        "domain.txt" => "domains.txt",
+        "hash.txt" => "hashes.txt",
+        "blocklist.csv" => "blocklist.csv",
+        "url.txt" => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "an incident gives addresses, domains and digests to block, not URLs: ip.txt, domain.txt, hash.txt, blocklist.csv",
+            )
+        }
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "ip.txt, domain.txt, hash.txt or blocklist.csv",
+            )
+        }
+    };
+    if let Some(r) = crate::rebuilding(&s) {
+        return r;
+    }
+    let lang = s.config.hunt.lang;
+    let made = tokio::task::spawn_blocking(move || {
+        live_findings(&s, &tenant, Tlp::Amber)
+            .map(|f| vigie_intel::export::blocklist::files(&f, Tlp::Amber, lang))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(files) = made else {
+        // Nothing received is not "nothing to block".
+        return error(
+            StatusCode::NOT_FOUND,
+            "no event of this tenant received yet: no incident to derive a blocklist from",
+        );
+    };
+    let Some((_, content)) = files.into_iter().find(|(n, _)| n == file) else {
+        return error(StatusCode::NOT_FOUND, &format!("no {list}"));
+    };
+    let ty = if file.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, ty),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        content,
+    )
+        .into_response()
+}
+
 /// Reads a kept source again from its bytes.
 fn reload(meta: &Path) -> Result<Held, String> {
     let info: SourceInfo = serde_json::from_slice(&std::fs::read(meta).map_err(|e| e.to_string())?)

@@ -382,6 +382,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/indicators/{source}",
         Access::Needs(Scope::Admin),
     ),
+    // The live incident as FortiGate external threat feeds.
+    (
+        Method::GET,
+        "/api/v1/blocklist/{list}",
+        Access::Needs(Scope::Read),
+    ),
     // TAXII 2.1, read-only (taxii.rs): discovery, an API root per tenant,
     // its collections (the live incident, the indicators held).
     (Method::GET, "/taxii2/", Access::Needs(Scope::Read)),
@@ -969,6 +975,7 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (Method::GET, "/api/v1/indicators") => get(indicators::list),
             (Method::POST, "/api/v1/indicators") => post(indicators::upload),
             (_, "/api/v1/indicators/{source}") => axum::routing::delete(indicators::remove),
+            (_, "/api/v1/blocklist/{list}") => get(indicators::blocklist),
             (Method::GET, p) if p.starts_with(taxii::BASE) => get(taxii::get),
             (_, "/") => get(root),
             (_, "/_license") => get(elastic::license),

@@ -40,6 +40,9 @@ fn summary(method: &str, path: &str) -> &'static str {
             "Upload indicators (STIX 2.1, MISP event, CSV, list; ?name=&format=&tlp=): matched at once, retro-hunted over the stored events"
         }
         ("DELETE", "/api/v1/indicators/{source}") => "Remove an indicator source (admin)",
+        ("GET", "/api/v1/blocklist/{list}") => {
+            "The live incident as a FortiGate external threat feed: ip.txt, domain.txt, hash.txt, blocklist.csv"
+        }
         ("GET", "/taxii2/") => "TAXII 2.1 discovery: the API roots this caller reads",
         ("GET", "/taxii2/{root}/") => "TAXII 2.1 API root of a tenant",
         ("GET", "/taxii2/{root}/collections/") => {

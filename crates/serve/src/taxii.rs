@@ -27,7 +27,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
-use vigie_intel::export::{stix, ExportOptions, Findings};
+use vigie_intel::export::stix;
 use vigie_intel::taxii::server::{self as taxii, ApiRoot, Collection, Server, Stored};
 use vigie_intel::Tlp;
 
@@ -71,24 +71,10 @@ fn collection_id(tenant: &str, what: &str) -> String {
 /// The tenant's incident as STIX objects, from the live scope (none
 /// while nothing of the tenant was received). Blocking.
 fn incident_objects(s: &Shared, tenant: &str) -> Vec<Json> {
-    let Some(scope) = s.live.scope(tenant) else {
+    let Some(findings) = crate::indicators::live_findings(s, tenant, Tlp::Amber) else {
         return Vec::new();
     };
-    let opts = ExportOptions {
-        tlp: Tlp::Amber,
-        include_accounts: false,
-        lang: s.config.hunt.lang,
-    };
-    // The tools' digests are read from evidence files by `vigie export`;
-    // the live scope's evidence is the event log, not files: tools are
-    // named without digests here.
-    let findings = Findings::collect(
-        &scope,
-        s.live.assets(),
-        &vigie_intel::export::EvidenceEvents::new(),
-        &opts,
-    );
-    let bundle = stix::bundle(&findings, opts.tlp, opts.lang);
+    let bundle = stix::bundle(&findings, Tlp::Amber, s.config.hunt.lang);
     bundle["objects"].as_array().cloned().unwrap_or_default()
 }
 
