@@ -63,6 +63,8 @@ search: 0 matched, 1 nothing matched (3 and 4: the same with input not
 fully read), 2 usage error. Errors and skipped counts always go to stderr,
 also with -q.";
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Hunt through collected logs (EVTX, JSON, syslog, gzip) with Sigma rules.

@@ -73,6 +73,15 @@ pub struct ServeArgs {
     /// (repeatable), as `vigie hunt --ioc` takes them; read at start.
     #[arg(long, value_name = "FILE|DIR|URL")]
     pub ioc: Vec<String>,
+    /// An indicator feed polled on a schedule (repeatable): a STIX, MISP,
+    /// CSV or list document over HTTP(S), fetched again when it changes
+    /// (ETag, Last-Modified). A URL holding a key is better given in the
+    /// --config file (`ioc_feeds`): it is never printed.
+    #[arg(long, value_name = "URL")]
+    pub ioc_feed: Vec<String>,
+    /// How often the feeds are polled: `90s`, `30m`, `1h` (default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_every)]
+    pub ioc_poll: Option<std::time::Duration>,
     #[command(flatten)]
     pub speech: crate::SpeechArgs,
     /// Zone of times the logs write without one (NXLog's EventTime, RFC 3164
@@ -317,6 +326,25 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     } else {
         args.ioc.clone()
     };
+    config.ioc_feeds = if args.ioc_feed.is_empty() {
+        file.ioc_feeds.clone()
+    } else {
+        args.ioc_feed.clone()
+    };
+    for u in &config.ioc_feeds {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(format!(
+                "ioc feed {}: an http:// or https:// URL",
+                vigie_intel::http::redact_url(u)
+            ));
+        }
+    }
+    if let Some(every) = args.ioc_poll {
+        config.ioc_poll = every;
+    } else if let Some(e) = &file.ioc_poll {
+        config.ioc_poll =
+            parse_every(e).map_err(|e| format!("ioc_poll in the --config file: {e}"))?;
+    }
     let mut speech = args.speech.clone();
     if speech.lang.is_none() {
         if let Some(l) = &file.lang {
@@ -343,6 +371,27 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         (None, None) => None,
     };
     Ok(config)
+}
+
+/// A duration as people write it: `90s`, `30m`, `1h`, `2d` (seconds
+/// without a unit); at least 1 second.
+fn parse_every(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (n, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: a number and a unit (90s, 30m, 1h, 2d)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("{s:?}: a number and a unit (90s, 30m, 1h, 2d)")),
+    };
+    if secs == 0 {
+        return Err(format!("{s:?}: at least 1 second"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -4,6 +4,8 @@
 //! back by `vigie hunt --ioc` over the demo's logs: detections on the
 //! attack's hosts, none on the others.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -175,28 +177,13 @@ fn demo_incident_exported_checked_and_hunted_back() {
         "title: Never\nid: 00000000-0000-4000-8000-0000000000ff\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 999999\n  condition: sel\nlevel: low\n",
     )
     .unwrap();
-    let host = |v: &Value| v.as_str().unwrap().to_ascii_uppercase();
-    let mut attack: BTreeSet<String> = truth["compromised_hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(truth["gpo_reached_hosts"].as_array().unwrap())
-        .map(host)
-        .collect();
-    let gateway = host(&truth["entry_point"]["vpn_device"]);
-    let exfil = host(&truth["exfiltration"]["host"]);
-    attack.insert(gateway.clone());
+    let common::server::DemoHosts {
+        attack,
+        gateway,
+        exfil,
+        ..
+    } = common::server::demo_hosts(d);
     let logs = d.join("scenario/logs");
-    let all_hosts: BTreeSet<String> = std::fs::read_dir(&logs)
-        .unwrap()
-        .map(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .to_ascii_uppercase()
-        })
-        .collect();
-    assert!(all_hosts.len() > attack.len(), "benign hosts to check");
     for source in [
         out.join("incident.stix.json"),
         out.join("incident.misp.json"),

@@ -156,6 +156,13 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
                 }
                 req.send(&b"{}"[..]).unwrap().status().as_u16()
             }
+            "DELETE" => {
+                let mut req = agent().delete(format!("{base}{path}"));
+                if let Some(t) = token {
+                    req = req.header("Authorization", format!("Bearer {t}"));
+                }
+                req.call().unwrap().status().as_u16()
+            }
             other => panic!("a route of method {other}: test it"),
         }
     };

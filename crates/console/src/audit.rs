@@ -84,6 +84,10 @@ pub enum Action {
     ActionExecute,
     ActionRollBack,
     ActionPublish,
+    /// Indicators uploaded (a source added or replaced) or removed (target
+    /// `source-name: counts`).
+    IndicatorsAdd,
+    IndicatorsRemove,
 }
 
 impl Action {
@@ -118,6 +122,8 @@ impl Action {
             Action::ActionExecute => "action_execute",
             Action::ActionRollBack => "action_roll_back",
             Action::ActionPublish => "action_publish",
+            Action::IndicatorsAdd => "indicators_add",
+            Action::IndicatorsRemove => "indicators_remove",
         }
     }
 }

@@ -55,6 +55,23 @@ pub struct IndicatorsError(pub String);
 pub fn load(
     sources: &[String],
 ) -> Result<Option<(Arc<Matcher>, IndicatorsReport)>, IndicatorsError> {
+    let Some((all, mut report)) = import(sources)? else {
+        return Ok(None);
+    };
+    let (matcher, compiled) = Matcher::compile(all.indicators, MatchOptions::default());
+    report.compiled = compiled.indicators;
+    report.rejected = compiled
+        .rejected
+        .into_iter()
+        .map(|(indicator, reason)| Rejected { indicator, reason })
+        .collect();
+    Ok(Some((Arc::new(matcher), report)))
+}
+
+/// Reads every source, without compiling: what `vigie serve` keeps to
+/// compile again with the indicators uploaded later. `None` when no
+/// source was given.
+pub fn import(sources: &[String]) -> Result<Option<(Imported, IndicatorsReport)>, IndicatorsError> {
     if sources.is_empty() {
         return Ok(None);
     }
@@ -68,7 +85,7 @@ pub fn load(
         .map_err(|e| IndicatorsError(hide_secrets(source, &e.to_string())))?;
         all.merge(imported);
     }
-    let mut report = IndicatorsReport {
+    let report = IndicatorsReport {
         // Credentials given in a feed's URL never reach the manifest.
         sources: sources
             .iter()
@@ -80,19 +97,12 @@ pub fn load(
         problems: all.problems.clone(),
         ..Default::default()
     };
-    let (matcher, compiled) = Matcher::compile(all.indicators, MatchOptions::default());
-    report.compiled = compiled.indicators;
-    report.rejected = compiled
-        .rejected
-        .into_iter()
-        .map(|(indicator, reason)| Rejected { indicator, reason })
-        .collect();
-    Ok(Some((Arc::new(matcher), report)))
+    Ok(Some((all, report)))
 }
 
 /// A message about `source` with its secrets hidden (see
 /// [`vigie_intel::http::redact_url`]).
-fn hide_secrets(source: &str, message: &str) -> String {
+pub fn hide_secrets(source: &str, message: &str) -> String {
     let shown = vigie_intel::http::redact_url(source);
     let mut m = message.replace(source, &shown);
     if let Ok(url) = url::Url::parse(source) {

@@ -27,6 +27,17 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// TAXII 2.1 `X-TAXII-Date-Added-Last`.
     pub date_added_last: Option<String>,
+    /// `Last-Modified`, for the next `If-Modified-Since`.
+    pub last_modified: Option<String>,
+}
+
+/// What a client knows of the version it holds: sent back as
+/// `If-None-Match` and `If-Modified-Since`, so that an unchanged feed
+/// costs a `304` and no body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 /// GET `url` with `Accept: accept`, the credentials, and `If-None-Match`
@@ -39,12 +50,32 @@ pub fn get(
     etag: Option<&str>,
     limit: u64,
 ) -> Result<Fetched, String> {
+    let known = Validators {
+        etag: etag.map(str::to_string),
+        last_modified: None,
+    };
+    get_if_changed(agent, url, auth, accept, &known, limit)
+}
+
+/// [`get`] with both validators of the version held (`If-None-Match`,
+/// `If-Modified-Since`): a feed polled on a schedule.
+pub fn get_if_changed(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: &Auth,
+    accept: Option<&str>,
+    known: &Validators,
+    limit: u64,
+) -> Result<Fetched, String> {
     let mut req = agent.get(url);
     if let Some(a) = accept {
         req = req.header("Accept", a);
     }
-    if let Some(e) = etag {
+    if let Some(e) = &known.etag {
         req = req.header("If-None-Match", e);
+    }
+    if let Some(m) = &known.last_modified {
+        req = req.header("If-Modified-Since", m);
     }
     let mut resp = auth.apply(req).call().map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
@@ -60,6 +91,7 @@ pub fn get(
         etag: header("etag"),
         content_type: header("content-type"),
         date_added_last: header("x-taxii-date-added-last"),
+        last_modified: header("last-modified"),
     };
     match status {
         304 => Ok(out),

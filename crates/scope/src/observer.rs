@@ -881,6 +881,18 @@ impl Observer {
         }
     }
 
+    /// Adds detections raised later on an event already observed (a
+    /// retro-hunt with indicators that arrived after it): its signals
+    /// are taken, the event is not counted again.
+    pub fn observe_late(&mut self, e: &Event, matches: &[Match]) {
+        if !matches.iter().any(|m| m.generate) {
+            return;
+        }
+        let named = host_key(e.computer.as_deref().unwrap_or(""));
+        let host: Arc<str> = Arc::from(named.as_deref().unwrap_or("UNKNOWN"));
+        self.detections(e, matches, &host, named.is_some());
+    }
+
     /// Updates coverage; returns the host key of the event.
     fn touch_coverage(&mut self, e: &Event) -> (Arc<str>, bool) {
         let comp = e.computer.as_deref().unwrap_or("");

@@ -63,6 +63,12 @@ pub struct ServeFile {
     /// `--ioc` (a list of files, directories or URLs).
     #[serde(default)]
     pub ioc: Vec<String>,
+    /// `--ioc-feed` (a list of URLs polled; secrets in them belong here
+    /// rather than on the command line).
+    #[serde(default)]
+    pub ioc_feeds: Vec<String>,
+    /// `--ioc-poll`: how often the feeds are polled (`90s`, `30m`, `1h`).
+    pub ioc_poll: Option<String>,
     /// `--lang`: fr or en.
     pub lang: Option<String>,
     /// `--timezone`.

@@ -22,6 +22,7 @@ pub mod elastic;
 pub mod file;
 pub mod health;
 pub mod index;
+pub mod indicators;
 pub mod live;
 mod openapi;
 pub mod pages;
@@ -30,6 +31,7 @@ mod rules;
 pub mod search;
 pub mod syslog;
 mod system;
+mod taxii;
 pub mod tls;
 pub mod tokens;
 pub mod triage;
@@ -133,6 +135,10 @@ pub struct Config {
     pub role: NodeRole,
     /// Containment (`[respond]`: the responders' addresses, the directory).
     pub respond: actions::RespondConfig,
+    /// Indicator feeds polled (`--ioc-feed`, `ioc_feeds`).
+    pub ioc_feeds: Vec<String>,
+    /// How often they are polled (`--ioc-poll`, default 1 h).
+    pub ioc_poll: std::time::Duration,
 }
 
 /// What one `vigie serve` process does in a deployment (`--role`). Not
@@ -215,6 +221,8 @@ impl Config {
             db: None,
             role: NodeRole::All,
             respond: actions::RespondConfig::default(),
+            ioc_feeds: Vec::new(),
+            ioc_poll: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -449,6 +457,59 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/actions",
         Access::Roles(Scope::Read, actions::READERS),
     ),
+    // Indicators live (indicators.rs): uploaded by an analyst or an
+    // administrator, listed to readers, removed by an administrator.
+    (
+        Method::GET,
+        "/api/v1/indicators",
+        Access::Needs(Scope::Read),
+    ),
+    (Method::POST, "/api/v1/indicators", Access::Triage),
+    (
+        Method::DELETE,
+        "/api/v1/indicators/{source}",
+        Access::Needs(Scope::Admin),
+    ),
+    // The live incident as FortiGate external threat feeds.
+    (
+        Method::GET,
+        "/api/v1/blocklist/{list}",
+        Access::Needs(Scope::Read),
+    ),
+    // TAXII 2.1, read-only (taxii.rs): discovery, an API root per tenant,
+    // its collections (the live incident, the indicators held).
+    (Method::GET, "/taxii2/", Access::Needs(Scope::Read)),
+    (Method::GET, "/taxii2/{root}/", Access::Needs(Scope::Read)),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/{object}/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/objects/{object}/versions/",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/taxii2/{root}/collections/{id}/manifest/",
+        Access::Needs(Scope::Read),
+    ),
     // The crisis cell (crisis/): the board, statuses set by hand, notices
     // for residents, the console's pages of it, and the public status
     // page — the one page open without login.
@@ -527,6 +588,8 @@ pub(crate) struct AppState {
     alerting: Option<Arc<alerts::Alerting>>,
     /// Held while a retro-hunt runs (one at a time: it reads the whole log).
     retrohunting: tokio::sync::Mutex<()>,
+    /// The indicators held: `--ioc` and the uploaded sources.
+    pub(crate) intel: Arc<indicators::Intel>,
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
@@ -664,21 +727,31 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         ))),
     };
     let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
-    let indicators = {
-        let ioc = config.hunt.ioc.clone();
-        tokio::task::spawn_blocking(move || vigie_hunt::indicators::load(&ioc))
-            .await
-            .map_err(|e| ServeError::Tokens(e.to_string()))?
-            .map_err(|e| ServeError::Indicators(e.to_string()))?
+    let (intel, retro_queue) = {
+        let (data, ioc) = (config.data.clone(), config.hunt.ioc.clone());
+        let feeds: Vec<String> = config
+            .ioc_feeds
+            .iter()
+            .map(|u| indicators::feeds::source_name(u))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds)?;
+            let matcher = intel.compile_now();
+            Ok::<_, String>((Arc::new(intel), queue, matcher))
+        })
+        .await
+        .map_err(|e| ServeError::Indicators(e.to_string()))?
+        .map(|(intel, queue, matcher)| ((intel, matcher), queue))
+        .map_err(ServeError::Indicators)?
     };
-    let indicators = indicators.map(|(matcher, report)| {
+    let (intel, indicators) = intel;
+    if let Some(report) = intel.fixed_report() {
         eprintln!(
-            "vigie serve: {} indicator(s) matched on every event ({} left out)",
-            report.compiled,
+            "vigie serve: {} indicator(s) of --ioc matched on every event ({} left out)",
+            report.imported,
             report.left_out()
         );
-        matcher
-    });
+    }
     let engine = Arc::new(engine);
     let judging = Arc::new(worker::Current::new(Arc::new(worker::Judging {
         engine: engine.clone(),
@@ -829,6 +902,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         health,
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
+        intel,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
@@ -853,6 +927,14 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
             state.config.data.display()
         );
+    }
+    tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
+    if !state.config.ioc_feeds.is_empty() && state.config.role.detects() {
+        tokio::spawn(indicators::feeds::run(
+            state.clone(),
+            state.config.ioc_feeds.clone(),
+            state.config.ioc_poll,
+        ));
     }
     let gate = auth::Gate {
         tokens: tokens::Live::new(&state.config.data, tokens),
@@ -1134,6 +1216,11 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
             (_, "/api/v1/retrohunt") => post(retrohunt),
+            (Method::GET, "/api/v1/indicators") => get(indicators::list),
+            (Method::POST, "/api/v1/indicators") => post(indicators::upload),
+            (_, "/api/v1/indicators/{source}") => axum::routing::delete(indicators::remove),
+            (_, "/api/v1/blocklist/{list}") => get(indicators::blocklist),
+            (Method::GET, p) if p.starts_with(taxii::BASE) => get(taxii::get),
             (_, "/") => get(root),
             (_, "/_license") => get(elastic::license),
             (_, "/_bulk" | "/{index}/_bulk") => post(elastic::bulk),
@@ -1808,6 +1895,8 @@ async fn stats(
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
             "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+            // The indicator feeds polled (--ioc-feed).
+            "ioc_feeds": s.intel.feeds.json(),
         });
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);

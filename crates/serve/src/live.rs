@@ -33,6 +33,9 @@ struct Tenant {
     answered: Option<(u64, Answer)>,
     /// Every incident seen, by its live id.
     known: Vec<Known>,
+    /// Detections came late (a retro-hunt) since the last answer: the
+    /// next one is derived again, though no event was added.
+    stale: bool,
 }
 
 /// The scope now, with the live id of each of its incidents (same order).
@@ -207,6 +210,7 @@ impl LiveScope {
             observer: Observer::new(self.assets_of(tenant).clone()),
             for_correlation: Vec::new(),
             answered: None,
+            stale: false,
             known: self
                 .known
                 .lock()
@@ -218,6 +222,17 @@ impl LiveScope {
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
             t.for_correlation
                 .push((time, vigie_hunt::pipeline::for_correlator(matches)));
+        }
+    }
+
+    /// Takes detections raised later on an event already observed (a
+    /// retro-hunt's): the scope's signals grow, the event is not counted
+    /// twice, and the next answer is derived again.
+    pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tenants.get_mut(tenant) {
+            t.observer.observe_late(event, matches);
+            t.stale = true;
         }
     }
 
@@ -254,7 +269,7 @@ impl LiveScope {
             let t = tenants.get(tenant)?;
             let events = t.observer.events();
             if let Some((n, a)) = &t.answered {
-                if *n == events {
+                if *n == events && !t.stale {
                     return Some(a.clone());
                 }
             }
@@ -266,7 +281,7 @@ impl LiveScope {
         let t = tenants.get_mut(tenant)?;
         if let Some((n, a)) = &t.answered {
             // A newer answer was stored meanwhile: it stands.
-            if *n >= events {
+            if *n > events || (*n == events && !t.stale) {
                 return Some(a.clone());
             }
         }
@@ -285,6 +300,7 @@ impl LiveScope {
             correlations,
         };
         t.answered = Some((events, answer.clone()));
+        t.stale = false;
         if before != after {
             if let Some(path) = &self.known_path {
                 let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();

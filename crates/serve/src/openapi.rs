@@ -33,6 +33,30 @@ fn summary(method: &str, path: &str) -> &'static str {
             "Sources health: per source and host, last event, rate, silences"
         }
         ("POST", "/api/v1/retrohunt") => "Run rules over the stored events of a time range (admin)",
+        ("GET", "/api/v1/indicators") => {
+            "The indicator sources held: counts, what was left out and why, expired, retro-hunts"
+        }
+        ("POST", "/api/v1/indicators") => {
+            "Upload indicators (STIX 2.1, MISP event, CSV, list; ?name=&format=&tlp=): matched at once, retro-hunted over the stored events"
+        }
+        ("DELETE", "/api/v1/indicators/{source}") => "Remove an indicator source (admin)",
+        ("GET", "/api/v1/blocklist/{list}") => {
+            "The live incident as a FortiGate external threat feed: ip.txt, domain.txt, hash.txt, blocklist.csv"
+        }
+        ("GET", "/taxii2/") => "TAXII 2.1 discovery: the API roots this caller reads",
+        ("GET", "/taxii2/{root}/") => "TAXII 2.1 API root of a tenant",
+        ("GET", "/taxii2/{root}/collections/") => {
+            "TAXII 2.1 collections: the live incident (STIX 2.1, TLP:AMBER) and the indicators held"
+        }
+        ("GET", "/taxii2/{root}/collections/{id}/") => "TAXII 2.1 collection",
+        ("GET", "/taxii2/{root}/collections/{id}/objects/") => {
+            "TAXII 2.1 objects (added_after, limit/next, match[id|type|version|spec_version])"
+        }
+        ("GET", "/taxii2/{root}/collections/{id}/objects/{object}/") => "TAXII 2.1 one object",
+        ("GET", "/taxii2/{root}/collections/{id}/objects/{object}/versions/") => {
+            "TAXII 2.1 an object's versions"
+        }
+        ("GET", "/taxii2/{root}/collections/{id}/manifest/") => "TAXII 2.1 manifest",
         ("GET", "/_xpack") => "Elasticsearch features, for shippers",
         ("GET", "/_cluster/health") => "Elasticsearch cluster health, for shippers",
         ("GET", "/_nodes") => "Elasticsearch nodes, for shippers",

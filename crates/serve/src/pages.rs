@@ -470,7 +470,7 @@ fn detections_table(list: &[&Value], states: &BTreeMap<Target, TriageState>, lan
     for d in list {
         let id = d["id"].as_str().unwrap_or_default();
         let title = d["rule_title"].as_str().unwrap_or_default();
-        let link = if d["kind"] == "correlation" {
+        let mut link = if d["kind"] == "correlation" {
             escape(title)
         } else {
             format!(
@@ -479,6 +479,13 @@ fn detections_table(list: &[&Value], states: &BTreeMap<Target, TriageState>, lan
                 escape(title)
             )
         };
+        if d["retrohunt"].is_string() {
+            let _ = write!(
+                link,
+                " <span class=\"small retrohunt\">({})</span>",
+                tr!(lang, "recherche rétrospective", "retro-hunt")
+            );
+        }
         t.row(
             "detection",
             &[
@@ -766,6 +773,23 @@ pub(crate) async fn detection(
             escape(d["rule_id"].as_str().unwrap_or(""))
         ),
     );
+    if let Some(run) = d["retrohunt"].as_str() {
+        // Found later, over stored events, by indicators that arrived
+        // after them: said, so that nobody reads it as a live alert.
+        fact(
+            &mut body,
+            tr!(lang, "Trouvée par", "Found by"),
+            format!(
+                "<span id=\"retrohunt\">{} <code>{}</code></span>",
+                tr!(
+                    lang,
+                    "une recherche rétrospective (indicateurs arrivés après l'événement)",
+                    "a retro-hunt (indicators that arrived after the event)"
+                ),
+                escape(run)
+            ),
+        );
+    }
     let tags: Vec<&str> = d["tags"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())

@@ -127,50 +127,9 @@ pub async fn run(
         indicators: None,
         read: read.clone(),
     });
-    // What is stored now; what arrives meanwhile is the live worker's.
-    let end = log.records().await?;
-    let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
-    let mut found = Vec::new();
-    let (mut read_upto, mut in_range, mut untimed) = (0u64, 0u64, 0u64);
-    let seen = Arc::new(Seen::default());
-    let outcome: Result<(), RetroError> = async {
-        while read_upto < end {
-            let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
-            if batch.is_empty() {
-                break;
-            }
-            read_upto = batch.last().map_or(read_upto, |d| d.position.0 + 1);
-            let mine: Vec<Delivery> = batch
-                .into_iter()
-                .filter(|d| d.tenant == tenant && d.position.0 < end)
-                .collect();
-            let (judging, seen) = (judging.clone(), seen.clone());
-            let (from, to) = (req.from, req.to);
-            let (got, n, u) = tokio::task::spawn_blocking(move || {
-                let quiet = Progress::default();
-                let counts = std::sync::Mutex::new((0u64, 0u64));
-                let got = judge(&judging, &mine, &seen, &quiet, &|_, e, _| {
-                    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-                    match e.timestamp {
-                        Some(t) if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) => {}
-                        Some(_) => c.0 += 1,
-                        None => c.1 += 1,
-                    }
-                });
-                let (n, u) = counts.into_inner().unwrap_or_else(|p| p.into_inner());
-                (got, n, u)
-            })
-            .await
-            .map_err(|e| RetroError::Rules(e.to_string()))?;
-            in_range += n;
-            untimed += u;
-            found.extend(got.into_iter().filter(|d| in_window(d, req.from, req.to)));
-        }
-        Ok(())
-    }
-    .await;
-    let _ = log.release(&consumer).await;
-    outcome?;
+    let scanned = scan(log, judging, Some(tenant), req.from, req.to, false).await?;
+    let (read_upto, in_range, untimed) = (scanned.read_upto, scanned.in_range, scanned.untimed);
+    let found = scanned.found;
     let summary = Summary {
         id,
         tenant: tenant.to_string(),
@@ -197,6 +156,95 @@ pub async fn run(
         serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?,
     )?;
     Ok((summary, found))
+}
+
+/// What a scan of the stored events read and found.
+pub struct Scanned {
+    /// Log positions read: `[0, read_upto)`.
+    pub read_upto: u64,
+    /// Events of the tenant(s) scanned within the range.
+    pub in_range: u64,
+    /// Events without a time (judged whatever the range).
+    pub untimed: u64,
+    pub found: Vec<StoredDetection>,
+    /// The events found, with the matches they raised, in the order of
+    /// `found`'s events (for the live scope).
+    pub events: Vec<(String, vigie_event::Event, Vec<vigie_detect::Match>)>,
+}
+
+/// Reads the events stored now (what arrives meanwhile is the live
+/// worker's) with a one-off reader, as the worker reads them, and judges
+/// those of `tenant` (every tenant when `None`) in the range with
+/// `judging`. One reader, released after, whatever the outcome. With
+/// `keep_events`, the events that raised something are kept too.
+pub async fn scan(
+    log: &dyn EventLog,
+    judging: Arc<Judging>,
+    tenant: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    keep_events: bool,
+) -> Result<Scanned, RetroError> {
+    let end = log.records().await?;
+    let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
+    let mut out = Scanned {
+        read_upto: 0,
+        in_range: 0,
+        untimed: 0,
+        found: Vec::new(),
+        events: Vec::new(),
+    };
+    let seen = Arc::new(Seen::default());
+    let outcome: Result<(), RetroError> = async {
+        while out.read_upto < end {
+            let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
+            if batch.is_empty() {
+                break;
+            }
+            out.read_upto = batch.last().map_or(out.read_upto, |d| d.position.0 + 1);
+            let mine: Vec<Delivery> = batch
+                .into_iter()
+                .filter(|d| tenant.is_none_or(|t| d.tenant == t) && d.position.0 < end)
+                .collect();
+            let (judging, seen) = (judging.clone(), seen.clone());
+            let (got, n, u, events) = tokio::task::spawn_blocking(move || {
+                let quiet = Progress::default();
+                let counts = std::sync::Mutex::new((0u64, 0u64, Vec::new()));
+                let got = judge(&judging, &mine, &seen, &quiet, &|d, e, m| {
+                    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+                    let inside = match e.timestamp {
+                        Some(t) if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) => {
+                            false
+                        }
+                        Some(_) => {
+                            c.0 += 1;
+                            true
+                        }
+                        None => {
+                            c.1 += 1;
+                            true
+                        }
+                    };
+                    if keep_events && inside && m.iter().any(|m| m.generate) {
+                        c.2.push((d.tenant.clone(), e.clone(), m.to_vec()));
+                    }
+                });
+                let (n, u, events) = counts.into_inner().unwrap_or_else(|p| p.into_inner());
+                (got, n, u, events)
+            })
+            .await
+            .map_err(|e| RetroError::Rules(e.to_string()))?;
+            out.in_range += n;
+            out.untimed += u;
+            out.events.extend(events);
+            out.found
+                .extend(got.into_iter().filter(|d| in_window(d, from, to)));
+        }
+        Ok(())
+    }
+    .await;
+    let _ = log.release(&consumer).await;
+    outcome.map(|()| out)
 }
 
 /// Whether a detection's event lies in the range (an event without a time

@@ -59,6 +59,11 @@ pub struct StoredDetection {
     /// (the console shows them beside the raw event).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched: Vec<vigie_detect::MatchedField>,
+    /// Found by a retro-hunt (its id) over events stored before the
+    /// indicators arrived, not as the event came in: `time` is still the
+    /// event's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrohunt: Option<String>,
 }
 
 /// The detections, kept in `detections.jsonl` (appended and synced),
@@ -643,6 +648,7 @@ fn judge_request(
                 detected: detected_at.clone(),
                 event: raw.clone(),
                 matched: m.matched.clone(),
+                retrohunt: None,
             });
         }
     }
@@ -968,6 +974,7 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
             "last": stamp(c.last),
         }),
         matched: Vec::new(),
+        retrohunt: None,
     }
 }
 

@@ -211,3 +211,52 @@ pub fn rule_and_time(d: &Value) -> (String, String) {
             .to_string(),
     )
 }
+
+/// The demo's hosts as its ground truth tells them (upper case).
+pub struct DemoHosts {
+    /// `scenario/ground-truth.json`.
+    pub truth: Value,
+    /// Those the attack reached, and the firewall it came in through.
+    pub attack: std::collections::BTreeSet<String>,
+    /// The firewall that saw the entry address.
+    pub gateway: String,
+    /// The server the data left from.
+    pub exfil: String,
+    /// Every host with logs.
+    pub all: std::collections::BTreeSet<String>,
+}
+
+/// [`DemoHosts`] of the demo written under `demo`.
+pub fn demo_hosts(demo: &Path) -> DemoHosts {
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(demo.join("scenario/ground-truth.json")).unwrap())
+            .unwrap();
+    let host = |v: &Value| v.as_str().unwrap().to_ascii_uppercase();
+    let mut attack: std::collections::BTreeSet<String> = truth["compromised_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(truth["gpo_reached_hosts"].as_array().unwrap())
+        .map(host)
+        .collect();
+    let gateway = host(&truth["entry_point"]["vpn_device"]);
+    let exfil = host(&truth["exfiltration"]["host"]);
+    attack.insert(gateway.clone());
+    let all: std::collections::BTreeSet<String> = std::fs::read_dir(demo.join("scenario/logs"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .to_ascii_uppercase()
+        })
+        .collect();
+    assert!(all.len() > attack.len(), "benign hosts to check");
+    DemoHosts {
+        truth,
+        attack,
+        gateway,
+        exfil,
+        all,
+    }
+}

@@ -20,6 +20,7 @@
 //! * each export carries the TLP the user chose (AMBER by default).
 
 pub mod blocklist;
+pub mod indicators;
 pub mod misp;
 pub mod stix;
 

@@ -1,0 +1,962 @@
+//! Indicators live in `vigie serve`: uploaded through the API, kept under
+//! the data directory, compiled into one matcher swapped into the worker
+//! without a restart, and retro-hunted over the stored events when they
+//! arrive.
+//!
+//! Why a retro-hunt on arrival: a CSIRT shares an address days after the
+//! attacker used it; the commune's logs of last week already hold the
+//! connection. Matching new events only would say nothing about it.
+//!
+//! Each upload is a *source*: its bytes as received (`indicators/NAME.src`)
+//! and what was made of them (`indicators/NAME.json`: format, TLP, who,
+//! when, counts, what was left out with its place), each written whole
+//! then renamed. At start every source is read again from its bytes, so
+//! what judges events is always what the files say. Indicators are one
+//! set for every tenant, as the rules are: an analyst's or an
+//! administrator's act, audited.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::Digest;
+use vigie_console::audit::{Action, Outcome};
+use vigie_console::Principal;
+use vigie_intel::{Indicator, MatchOptions, Matcher, Problem, ProblemKind, Tlp};
+
+pub(crate) mod feeds;
+
+use crate::triage::who_and_from;
+use crate::{error, ReadTenant, Shared};
+
+/// Where the sources are kept, under the data directory.
+pub const DIR: &str = "indicators";
+
+/// Problems kept with their place per source (the others are counted).
+const PROBLEMS_SHOWN: usize = 100;
+
+/// Retro-hunts kept in memory for `GET /api/v1/indicators` (every one is
+/// on disk under `retrohunts/`).
+const RUNS_SHOWN: usize = 20;
+
+/// What was made of one upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub name: String,
+    /// The formats the content was read as (told by the content).
+    pub formats: Vec<String>,
+    /// The TLP given with the upload (indicators without their own take
+    /// it; those with a less restrictive one are raised to it).
+    pub tlp: Option<Tlp>,
+    pub added_by: String,
+    pub added_from: String,
+    pub added_at: String,
+    pub bytes: usize,
+    pub sha256: String,
+    /// Indicators imported and compiled.
+    pub imported: usize,
+    /// Indicators the matcher could not take, with why.
+    pub rejected: Vec<(String, String)>,
+    /// Everything not imported, by kind; the first ones with their place.
+    pub left_out: BTreeMap<ProblemKind, usize>,
+    pub problems: Vec<Problem>,
+    /// A source of the same name replaced by this one.
+    #[serde(default)]
+    pub replaced: bool,
+    /// The feed it is polled from (its URL, secrets hidden), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+}
+
+/// A source held in memory: its description and its indicators.
+struct Held {
+    info: SourceInfo,
+    indicators: Vec<Indicator>,
+}
+
+/// One retro-hunt of indicators that arrived, and what it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetroRun {
+    pub id: String,
+    pub source: String,
+    pub indicators: usize,
+    /// `queued`, `running`, `done`, `failed`.
+    pub state: &'static str,
+    pub started: Option<String>,
+    pub seconds: Option<f64>,
+    pub events_read: Option<u64>,
+    pub detections: Option<usize>,
+    /// Detections not stored before (the others were found live).
+    pub new_detections: Option<usize>,
+    pub error: Option<String>,
+}
+
+/// A retro-hunt waiting its turn.
+pub struct Job {
+    id: String,
+    source: String,
+    indicators: Vec<Indicator>,
+}
+
+/// The indicators the server holds.
+pub struct Intel {
+    dir: PathBuf,
+    /// `--ioc` (and `ioc` in the configuration file), read at start.
+    fixed: Vec<Indicator>,
+    fixed_report: Option<vigie_hunt::indicators::IndicatorsReport>,
+    /// Uploaded sources by name; held while a change is made (one at a
+    /// time, compiled then swapped).
+    held: tokio::sync::Mutex<BTreeMap<String, Held>>,
+    /// Compiled now, with what the matcher left out.
+    compiled: Mutex<(usize, usize)>,
+    queue: tokio::sync::mpsc::UnboundedSender<Job>,
+    runs: Mutex<Vec<RetroRun>>,
+    /// When the server started: the `--ioc` indicators' time of arrival.
+    started: chrono::DateTime<chrono::Utc>,
+    /// When each TAXII object was first served.
+    pub(crate) added: crate::taxii::Added,
+    /// The feeds' counters.
+    pub(crate) feeds: feeds::FeedStats,
+}
+
+impl Intel {
+    /// Reads `--ioc` and every kept source again; the retro-hunts' queue
+    /// is to be given to [`retro_hunts`]. Blocking: call it off the async
+    /// threads.
+    pub fn open(
+        data: &Path,
+        ioc: &[String],
+        feeds: &[String],
+    ) -> Result<(Intel, tokio::sync::mpsc::UnboundedReceiver<Job>), String> {
+        let (fixed, fixed_report) = match vigie_hunt::indicators::import(ioc) {
+            Ok(Some((all, report))) => (all.indicators, Some(report)),
+            Ok(None) => (Vec::new(), None),
+            Err(e) => return Err(e.to_string()),
+        };
+        let dir = data.join(DIR);
+        let mut held = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut names: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            names.sort();
+            for meta in names {
+                match reload(&meta) {
+                    // A feed no longer configured: its last version goes
+                    // (said), as the configuration says.
+                    Ok(h) if h.info.feed.is_some() && !feeds.contains(&h.info.name) => {
+                        eprintln!(
+                            "vigie serve: indicators: feed {} is no longer configured: its {} indicator(s) removed",
+                            h.info.feed.as_deref().unwrap_or_default(),
+                            h.indicators.len()
+                        );
+                        let _ = std::fs::remove_file(&meta);
+                        let _ = std::fs::remove_file(meta.with_extension("src"));
+                    }
+                    Ok(h) => {
+                        held.insert(h.info.name.clone(), h);
+                    }
+                    // Said, never dropped silently; the files stay.
+                    Err(e) => eprintln!("vigie serve: indicators: {}: {e}", meta.display()),
+                }
+            }
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        Ok((
+            Intel {
+                dir,
+                fixed,
+                fixed_report,
+                held: tokio::sync::Mutex::new(held),
+                compiled: Mutex::new((0, 0)),
+                queue: tx,
+                runs: Mutex::new(Vec::new()),
+                started: chrono::Utc::now(),
+                added: Default::default(),
+                feeds: Default::default(),
+            },
+            rx,
+        ))
+    }
+
+    /// The matcher of every indicator held now (`None` when there is
+    /// none). Blocking.
+    pub fn compile_now(&self) -> Option<Arc<Matcher>> {
+        let held = self.held.try_lock().ok()?;
+        let m = compile(&self.fixed, &held);
+        let out = m.map(|(m, rejected)| {
+            *self.compiled.lock().unwrap_or_else(|e| e.into_inner()) = (m.len(), rejected);
+            Arc::new(m)
+        });
+        let uploaded: usize = held.values().map(|h| h.indicators.len()).sum();
+        if !held.is_empty() {
+            eprintln!(
+                "vigie serve: {} indicator(s) of {} uploaded source(s) kept in {}",
+                uploaded,
+                held.len(),
+                self.dir.display()
+            );
+        }
+        out
+    }
+
+    /// Every indicator held as a STIX 2.1 `indicator` (the TAXII
+    /// collection of indicators), with the TLP marking definitions they
+    /// refer to. Blocking.
+    pub fn stix_objects(&self) -> Vec<serde_json::Value> {
+        let held = self.held.blocking_lock();
+        let mut out = Vec::new();
+        let mut tlps = BTreeSet::new();
+        let fixed = self.fixed.iter().map(|i| (i, self.started));
+        let uploaded = held.values().flat_map(|h| {
+            let added = chrono::DateTime::parse_from_rfc3339(&h.info.added_at)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(self.started);
+            h.indicators.iter().map(move |i| (i, added))
+        });
+        for (i, added) in fixed.chain(uploaded) {
+            if let Some(o) = vigie_intel::export::indicators::indicator_object(i, added) {
+                tlps.extend(i.tlp);
+                out.push(o);
+            }
+        }
+        out.extend(tlps.into_iter().map(vigie_intel::export::stix::tlp_marking));
+        out
+    }
+
+    /// The `--ioc` report (what the start said).
+    pub fn fixed_report(&self) -> Option<&vigie_hunt::indicators::IndicatorsReport> {
+        self.fixed_report.as_ref()
+    }
+}
+
+/// What of `tenant`'s live scope is shared (as `vigie export` shares a
+/// scope file's): TLP `tlp`, accounts by their role, no host name, no
+/// internal address; `None` while nothing of the tenant was received.
+/// The tools' digests are read from evidence files by `vigie export`;
+/// the live scope's evidence is the event log: tools are named without
+/// digests here. Blocking.
+pub(crate) fn live_findings(
+    s: &Shared,
+    tenant: &str,
+    tlp: Tlp,
+) -> Option<vigie_intel::export::Findings> {
+    let scope = s.live.scope(tenant)?;
+    let opts = vigie_intel::export::ExportOptions {
+        tlp,
+        include_accounts: false,
+        lang: s.config.hunt.lang,
+    };
+    Some(vigie_intel::export::Findings::collect(
+        &scope,
+        s.live.assets_of(tenant),
+        &vigie_intel::export::EvidenceEvents::new(),
+        &opts,
+    ))
+}
+
+/// `GET /api/v1/blocklist/{list}`: the tenant's live incident as a
+/// FortiGate external threat feed, one entry per line (`ip.txt`: "IP
+/// Address", `domain.txt`: "Domain Name", `hash.txt`: "Malware Hash"),
+/// or `blocklist.csv` with each entry's type, TLP, times and why. The
+/// firewall polls it with the token as the password of basic auth.
+pub(crate) async fn blocklist(
+    State(s): State<Shared>,
+    ReadTenant(tenant): ReadTenant,
+    UrlPath(list): UrlPath<String>,
+) -> Response {
+    let file = match list.as_str() {
+        "ip.txt" => "addresses.txt",
+        "domain.txt" => "domains.txt",
+        "hash.txt" => "hashes.txt",
+        "blocklist.csv" => "blocklist.csv",
+        "url.txt" => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "an incident gives addresses, domains and digests to block, not URLs: ip.txt, domain.txt, hash.txt, blocklist.csv",
+            )
+        }
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "ip.txt, domain.txt, hash.txt or blocklist.csv",
+            )
+        }
+    };
+    if let Some(r) = crate::rebuilding(&s) {
+        return r;
+    }
+    let lang = s.config.hunt.lang;
+    let made = tokio::task::spawn_blocking(move || {
+        live_findings(&s, &tenant, Tlp::Amber)
+            .map(|f| vigie_intel::export::blocklist::files(&f, Tlp::Amber, lang))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(files) = made else {
+        // Nothing received is not "nothing to block".
+        return error(
+            StatusCode::NOT_FOUND,
+            "no event of this tenant received yet: no incident to derive a blocklist from",
+        );
+    };
+    let Some((_, content)) = files.into_iter().find(|(n, _)| n == file) else {
+        return error(StatusCode::NOT_FOUND, &format!("no {list}"));
+    };
+    let ty = if file.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, ty),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        content,
+    )
+        .into_response()
+}
+
+/// Reads a kept source again from its bytes.
+fn reload(meta: &Path) -> Result<Held, String> {
+    let info: SourceInfo = serde_json::from_slice(&std::fs::read(meta).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(meta.with_extension("src")).map_err(|e| e.to_string())?;
+    let mut imported = vigie_intel::import_bytes(&bytes, &location(&info.name));
+    apply_tlp(&mut imported.indicators, info.tlp);
+    Ok(Held {
+        info,
+        indicators: imported.indicators,
+    })
+}
+
+fn location(name: &str) -> String {
+    format!("upload:{name}")
+}
+
+/// The upload's TLP on its indicators: the most restrictive of the two
+/// (a value a TLP:RED report holds stays RED).
+fn apply_tlp(indicators: &mut [Indicator], tlp: Option<Tlp>) {
+    if let Some(t) = tlp {
+        for i in indicators {
+            i.tlp = Some(i.tlp.map_or(t, |own| own.max(t)));
+        }
+    }
+}
+
+/// One matcher of every indicator (`--ioc`, then the sources by name),
+/// and how many the matcher left out.
+fn compile(fixed: &[Indicator], held: &BTreeMap<String, Held>) -> Option<(Matcher, usize)> {
+    let all: Vec<Indicator> = fixed
+        .iter()
+        .chain(held.values().flat_map(|h| h.indicators.iter()))
+        .cloned()
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    let (m, report) = Matcher::compile(all, MatchOptions::default());
+    Some((m, report.rejected.len()))
+}
+
+/// Compiles every indicator held (off the async threads) and swaps the
+/// matcher into the worker: the next batch is judged with it. The rules'
+/// lock is held for the swap, so a rule change at the same time keeps
+/// both.
+async fn swap(s: &Shared, held: &BTreeMap<String, Held>) -> Result<(), String> {
+    let fixed = s.intel.fixed.clone();
+    let snapshot: BTreeMap<String, Held> = held
+        .iter()
+        .map(|(k, h)| {
+            (
+                k.clone(),
+                Held {
+                    info: h.info.clone(),
+                    indicators: h.indicators.clone(),
+                },
+            )
+        })
+        .collect();
+    let compiled = tokio::task::spawn_blocking(move || compile(&fixed, &snapshot))
+        .await
+        .map_err(|e| e.to_string())?;
+    *s.intel.compiled.lock().unwrap_or_else(|e| e.into_inner()) = compiled
+        .as_ref()
+        .map_or((0, 0), |(m, rejected)| (m.len(), *rejected));
+    let _rules = s.rules_change.lock().await;
+    let current = s.judging.get();
+    s.judging.set(Arc::new(crate::worker::Judging {
+        engine: current.engine.clone(),
+        indicators: compiled.map(|(m, _)| Arc::new(m)),
+        read: current.read.clone(),
+    }));
+    Ok(())
+}
+
+/// Writes `bytes` to `path` whole: a temporary file synced, then renamed.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// A source's name: what a file name and a URL segment can hold.
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadQuery {
+    name: Option<String>,
+    /// The format the uploader expects: refused when the content is read
+    /// as another (`stix`, `misp`, `csv`, `list`, `threatfox`, `urlhaus`,
+    /// `feodo`).
+    format: Option<String>,
+    tlp: Option<String>,
+}
+
+/// The format names of [`vigie_intel::Format`] as serde writes them.
+fn format_key(f: vigie_intel::Format) -> String {
+    serde_json::to_value(f)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// `POST /api/v1/indicators?name=&format=&tlp=`: a STIX bundle, a MISP
+/// event, a CSV or a list as the body. What cannot be imported is
+/// answered with its place and counted; nothing importable at all is 422
+/// and nothing is kept.
+pub(crate) async fn upload(
+    State(s): State<Shared>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+    Query(q): Query<UploadQuery>,
+    body: Bytes,
+) -> Response {
+    let Some(name) = q.name.filter(|n| valid_name(n)) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "?name= is required: 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.'); a source of the same name is replaced",
+        );
+    };
+    let tlp = match q.tlp.as_deref().map(|t| Tlp::parse(t).ok_or(t)) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(t)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("?tlp={t}: clear, green, amber, amber+strict or red"),
+            )
+        }
+    };
+    let (who, from) = who_and_from(&p, ci);
+    let incoming = Incoming {
+        name,
+        body,
+        tlp,
+        format: q.format,
+        who,
+        from,
+        feed: None,
+    };
+    match keep(&s, incoming).await {
+        Ok((info, retrohunt)) => (
+            if info.replaced {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            },
+            Json(json!({ "source": info, "retrohunt": retrohunt })),
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// Indicators arriving: an upload, or a feed's new version.
+pub(crate) struct Incoming {
+    pub(crate) name: String,
+    pub(crate) body: Bytes,
+    pub(crate) tlp: Option<Tlp>,
+    /// The format expected (`?format=`), checked against the content.
+    pub(crate) format: Option<String>,
+    pub(crate) who: String,
+    pub(crate) from: String,
+    /// The feed it came from (its URL, secrets hidden).
+    pub(crate) feed: Option<String>,
+}
+
+/// Why indicators were not kept: the status and the answer.
+pub(crate) struct Refused {
+    pub(crate) status: StatusCode,
+    pub(crate) body: serde_json::Value,
+}
+
+impl Refused {
+    fn new(status: StatusCode, message: &str) -> Refused {
+        Refused {
+            status,
+            body: json!({ "error": message }),
+        }
+    }
+
+    /// What a log line says of it.
+    pub(crate) fn message(&self) -> String {
+        self.body["error"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Reads `incoming`, keeps it as a source (replacing one of the same
+/// name), compiles and swaps the matcher, audits, and queues the
+/// retro-hunt of the indicators the source did not hold before.
+pub(crate) async fn keep(
+    s: &Shared,
+    incoming: Incoming,
+) -> Result<(SourceInfo, Option<RetroRun>), Refused> {
+    let Incoming {
+        name,
+        body,
+        tlp,
+        format,
+        who,
+        from,
+        feed,
+    } = incoming;
+    let loc = location(&name);
+    let read = {
+        let body = body.clone();
+        tokio::task::spawn_blocking(move || vigie_intel::import_bytes(&body, &loc)).await
+    };
+    let Ok(mut imported) = read else {
+        return Err(Refused::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the import failed",
+        ));
+    };
+    apply_tlp(&mut imported.indicators, tlp);
+    let formats: BTreeSet<String> = imported
+        .indicators
+        .iter()
+        .map(|i| format_key(i.source.format))
+        .collect();
+    if let Some(want) = format.as_deref() {
+        if !formats.is_empty() && !formats.contains(want) {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "?format={want}, but the content reads as {} (the format is told by the content)",
+                    formats.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    let problems: Vec<Problem> = imported
+        .problems
+        .iter()
+        .take(PROBLEMS_SHOWN)
+        .cloned()
+        .collect();
+    if imported.indicators.is_empty() {
+        s.console.audit(
+            &who,
+            &from,
+            Action::IndicatorsAdd,
+            &format!("{name}: nothing importable"),
+            Outcome::Failure,
+        );
+        return Err(Refused {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({
+                "error": format!(
+                    "no indicator could be imported: nothing kept ({})",
+                    problems.first().map_or("empty".to_string(), |p| p.reason.clone())
+                ),
+                "left_out": imported.problems_total,
+                "problems": problems,
+            }),
+        });
+    }
+    let mut held = s.intel.held.lock().await;
+    let old: BTreeSet<(Box<str>, Box<str>)> = held
+        .get(&name)
+        .map(|h| {
+            h.indicators
+                .iter()
+                .map(|i| (i.id.clone(), i.pattern.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fresh: Vec<Indicator> = imported
+        .indicators
+        .iter()
+        .filter(|i| !old.contains(&(i.id.clone(), i.pattern.clone())))
+        .cloned()
+        .collect();
+    let (_, rejected) = {
+        let ind = imported.indicators.clone();
+        tokio::task::spawn_blocking(move || Matcher::compile(ind, MatchOptions::default()))
+            .await
+            .unwrap_or_else(|_| (Matcher::empty(), Default::default()))
+    };
+    let info = SourceInfo {
+        name: name.clone(),
+        formats: formats.into_iter().collect(),
+        tlp,
+        added_by: who.clone(),
+        added_from: from.clone(),
+        added_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        bytes: body.len(),
+        sha256: hex(&sha2::Sha256::digest(&body)),
+        imported: imported.indicators.len(),
+        rejected: rejected.rejected,
+        left_out: imported.problems_total.clone(),
+        problems,
+        replaced: held.contains_key(&name),
+        feed,
+    };
+    let dir = s.intel.dir.clone();
+    let kept = {
+        let (info, body, name) = (info.clone(), body.clone(), name.clone());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            write_whole(&dir.join(format!("{name}.src")), &body)?;
+            let meta = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
+            write_whole(&dir.join(format!("{name}.json")), &meta)
+        })
+        .await
+    };
+    if let Err(e) = kept
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        return Err(Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("not kept, send again: {e}"),
+        ));
+    }
+    held.insert(
+        name.clone(),
+        Held {
+            info: info.clone(),
+            indicators: imported.indicators,
+        },
+    );
+    if let Err(e) = swap(s, &held).await {
+        return Err(Refused::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("kept but not applied: {e}"),
+        ));
+    }
+    drop(held);
+    let left_out: usize = info.left_out.values().sum::<usize>() + info.rejected.len();
+    s.console.audit(
+        &who,
+        &from,
+        Action::IndicatorsAdd,
+        &format!(
+            "{name}: {} imported, {} new, {left_out} left out{}",
+            info.imported,
+            fresh.len(),
+            if info.replaced {
+                ", replacing the source of the same name"
+            } else {
+                ""
+            }
+        ),
+        Outcome::Success,
+    );
+    let retrohunt = (!fresh.is_empty()).then(|| s.intel.enqueue(&name, fresh));
+    Ok((info, retrohunt))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Intel {
+    /// Queues a retro-hunt of `indicators` (run one at a time); its run.
+    fn enqueue(&self, source: &str, indicators: Vec<Indicator>) -> RetroRun {
+        let id = format!(
+            "{}-{:08x}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            rand::random::<u32>()
+        );
+        let run = RetroRun {
+            id: id.clone(),
+            source: source.to_string(),
+            indicators: indicators.len(),
+            state: "queued",
+            started: None,
+            seconds: None,
+            events_read: None,
+            detections: None,
+            new_detections: None,
+            error: None,
+        };
+        self.record(run.clone());
+        if self
+            .queue
+            .send(Job {
+                id,
+                source: source.to_string(),
+                indicators,
+            })
+            .is_err()
+        {
+            let mut failed = run.clone();
+            failed.state = "failed";
+            failed.error = Some("the retro-hunt queue is closed".into());
+            self.record(failed.clone());
+            return failed;
+        }
+        run
+    }
+
+    /// Whether source `name` holds exactly these bytes now.
+    pub(crate) async fn holds(&self, name: &str, sha256: &str) -> bool {
+        let held = self.held.lock().await;
+        held.get(name).is_some_and(|h| h.info.sha256 == sha256)
+    }
+
+    /// Keeps a run's latest state (the last [`RUNS_SHOWN`]).
+    fn record(&self, run: RetroRun) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        match runs.iter_mut().find(|r| r.id == run.id) {
+            Some(r) => *r = run,
+            None => runs.push(run),
+        }
+        let excess = runs.len().saturating_sub(RUNS_SHOWN);
+        runs.drain(..excess);
+    }
+}
+
+/// `GET /api/v1/indicators`: the sources with their counts, the `--ioc`
+/// ones, what is compiled, how many have expired, the retro-hunts.
+pub(crate) async fn list(State(s): State<Shared>, ReadTenant(_): ReadTenant) -> Response {
+    let now = chrono::Utc::now();
+    let expired = |i: &Indicator| i.valid_until.is_some_and(|t| t < now);
+    let held = s.intel.held.lock().await;
+    let sources: Vec<_> = held
+        .values()
+        .map(|h| {
+            let mut v = serde_json::to_value(&h.info).unwrap_or_default();
+            v["expired"] = json!(h.indicators.iter().filter(|i| expired(i)).count());
+            v
+        })
+        .collect();
+    let uploaded: usize = held.values().map(|h| h.indicators.len()).sum();
+    let uploaded_expired: usize = held
+        .values()
+        .map(|h| h.indicators.iter().filter(|i| expired(i)).count())
+        .sum();
+    drop(held);
+    let fixed_expired = s.intel.fixed.iter().filter(|i| expired(i)).count();
+    let (compiled, rejected) = *s.intel.compiled.lock().unwrap_or_else(|e| e.into_inner());
+    let runs = s
+        .intel
+        .runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    Json(json!({
+        "indicators": uploaded + s.intel.fixed.len(),
+        "compiled": compiled,
+        "rejected": rejected,
+        "expired": uploaded_expired + fixed_expired,
+        "sources": sources,
+        "ioc": s.intel.fixed_report.as_ref().map(|r| json!({
+            "sources": r.sources,
+            "imported": r.imported,
+            "expired": fixed_expired,
+            "left_out": r.not_imported,
+        })),
+        "retrohunts": runs,
+    }))
+    .into_response()
+}
+
+/// `DELETE /api/v1/indicators/{source}` (admin): the source removed, its
+/// indicators stop matching new events; the detections they raised stay.
+pub(crate) async fn remove(
+    State(s): State<Shared>,
+    axum::Extension(p): axum::Extension<Principal>,
+    ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
+    let (who, from) = who_and_from(&p, ci);
+    let mut held = s.intel.held.lock().await;
+    let Some(gone) = held.remove(&name) else {
+        return error(StatusCode::NOT_FOUND, &format!("no source {name}"));
+    };
+    let dir = s.intel.dir.clone();
+    let n = name.clone();
+    let removed = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        // The description first: a crash in between leaves bytes without
+        // a description, which the next start does not read.
+        std::fs::remove_file(dir.join(format!("{n}.json")))?;
+        std::fs::remove_file(dir.join(format!("{n}.src")))?;
+        std::fs::File::open(&dir)?.sync_all()
+    })
+    .await;
+    if let Err(e) = removed
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        held.insert(name.clone(), gone);
+        return crate::unavailable(&format!("not removed: {e}"));
+    }
+    if let Err(e) = swap(&s, &held).await {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("removed but not applied: {e}"),
+        );
+    }
+    drop(held);
+    s.console.audit(
+        &who,
+        &from,
+        Action::IndicatorsRemove,
+        &format!("{name}: {} indicator(s)", gone.indicators.len()),
+        Outcome::Success,
+    );
+    Json(json!({ "removed": name, "indicators": gone.indicators.len() })).into_response()
+}
+
+/// Runs the queued retro-hunts one at a time, for as long as the server
+/// runs.
+pub(crate) async fn retro_hunts(s: Shared, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        // Not while the live scope is rebuilt: its findings would be
+        // added to part of the events.
+        while s.config.role == crate::NodeRole::All
+            && !s.live.rebuilt.load(std::sync::atomic::Ordering::Acquire)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let _one = s.retrohunting.lock().await;
+        let (id, source, n) = (job.id.clone(), job.source.clone(), job.indicators.len());
+        let started = chrono::Utc::now();
+        let clock = std::time::Instant::now();
+        let mut run = RetroRun {
+            id: id.clone(),
+            source,
+            indicators: n,
+            state: "running",
+            started: Some(started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            seconds: None,
+            events_read: None,
+            detections: None,
+            new_detections: None,
+            error: None,
+        };
+        s.intel.record(run.clone());
+        match retro_one(&s, job).await {
+            Ok((read, found, new)) => {
+                run.state = "done";
+                run.events_read = Some(read);
+                run.detections = Some(found);
+                run.new_detections = Some(new);
+                eprintln!(
+                    "vigie serve: retro-hunt {id} of {n} new indicator(s): {read} event(s) read, {found} detection(s) ({new} new)"
+                );
+            }
+            Err(e) => {
+                run.state = "failed";
+                run.error = Some(e.clone());
+                eprintln!("vigie serve: retro-hunt {id}: {e}");
+            }
+        }
+        run.seconds = Some(clock.elapsed().as_secs_f64());
+        if let Ok(bytes) = serde_json::to_vec_pretty(&run) {
+            let dir = s.config.data.join("retrohunts").join(&run.id);
+            if let Err(e) = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(dir.join("summary.json"), bytes))
+            {
+                eprintln!("vigie serve: retro-hunt {}: {e}", run.id);
+            }
+        }
+        s.intel.record(run);
+    }
+}
+
+/// One retro-hunt: the stored events of every tenant judged with the
+/// new indicators only; what they raise stored as detections of kind
+/// `ioc` marked with the run (the event's own time kept) and given to
+/// the live scope. Events read, detections found, detections new.
+async fn retro_one(s: &Shared, job: Job) -> Result<(u64, usize, usize), String> {
+    let indicators = job.indicators;
+    let matcher = tokio::task::spawn_blocking(move || {
+        Matcher::compile(indicators, MatchOptions::default()).0
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let judging = Arc::new(crate::worker::Judging {
+        engine: Arc::new(None),
+        indicators: Some(Arc::new(matcher)),
+        read: s.config.hunt.read.clone(),
+    });
+    let scanned = crate::retrohunt::scan(&*s.log, judging, None, None, None, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut found = scanned.found;
+    for d in &mut found {
+        d.retrohunt = Some(job.id.clone());
+    }
+    let dir = s.config.data.join("retrohunts").join(&job.id);
+    let mut lines = Vec::new();
+    for d in &found {
+        serde_json::to_writer(&mut lines, d).map_err(|e| e.to_string())?;
+        lines.push(b'\n');
+    }
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("detections.jsonl"), lines))
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let docs = found
+        .iter()
+        .map(crate::worker::document)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let n = docs.len();
+    let new = s.detections.put(docs).await.map_err(|e| e.to_string())?;
+    if new > 0 {
+        let live = s.live.clone();
+        let events = scanned.events;
+        let _ = tokio::task::spawn_blocking(move || {
+            for (tenant, event, matches) in &events {
+                live.observe_late(tenant, event, matches);
+            }
+        })
+        .await;
+    }
+    Ok((scanned.read_upto, n, new))
+}
