@@ -21,8 +21,8 @@
 mod common;
 
 use common::server::{
-    detection_keys, hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, rule_and_time,
-    scope_claims, spawn_serve, without_places, Server,
+    detection_keys, fortigate_abroad, hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind,
+    rule_and_time, scope_claims, spawn_serve, without_places, Server,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -761,25 +761,10 @@ fn syslog_over_tcp_and_udp_detects_like_hunt() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let demo = make_demo(tmp.path());
-    // The demo's firewall log, its VPN tunnels coming from abroad (which
-    // a single-event rule of the pack reports).
-    let lines: Vec<String> = std::fs::read_to_string(demo.join("scenario/logs/FW01/fortigate.log"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.contains("action=\"tunnel-up\"") {
-                format!("{l} srccountry=\"Netherlands\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
+    let (lines, fw) = fortigate_abroad(&demo, tmp.path());
     let abroad: Vec<&String> = lines.iter().filter(|l| l.contains("Netherlands")).collect();
     assert!(abroad.len() >= 2);
-    let file = tmp.path().join("fw/fortigate.log");
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let hunted = hunt_detections(file.parent().unwrap(), tmp.path());
+    let hunted = hunt_detections(&fw, tmp.path());
     assert_eq!(hunted.len(), abroad.len(), "one per tunnel from abroad");
 
     let data = tmp.path().join("data");

@@ -15,7 +15,8 @@ mod common;
 
 use common::console::{http, judged, token};
 use common::server::{
-    detection_keys, hunt_detections, make_demo, of_kind, rule_and_time, spawn_serve, Server,
+    detection_keys, fortigate_abroad, hunt_detections, make_demo, of_kind, rule_and_time,
+    spawn_serve, Server,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -145,23 +146,8 @@ fn get(base: &str, path: &str, auth: &str) -> Value {
 fn syslog_over_tls_takes_certified_senders_only_and_detects_like_hunt() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = make_demo(tmp.path());
-    // The demo's firewall log, its VPN tunnels coming from abroad (which
-    // a single-event rule of the pack reports).
-    let lines: Vec<String> = std::fs::read_to_string(demo.join("scenario/logs/FW01/fortigate.log"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            if l.contains("action=\"tunnel-up\"") {
-                format!("{l} srccountry=\"Netherlands\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    let file = tmp.path().join("fw/fortigate.log");
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let hunted = hunt_detections(file.parent().unwrap(), tmp.path());
+    let (lines, fw) = fortigate_abroad(&demo, tmp.path());
+    let hunted = hunt_detections(&fw, tmp.path());
     assert!(hunted.len() >= 2, "{hunted:?}");
 
     let pki = tmp.path().join("pki");

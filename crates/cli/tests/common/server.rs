@@ -260,3 +260,24 @@ pub fn demo_hosts(demo: &Path) -> DemoHosts {
         all,
     }
 }
+
+/// The demo's firewall log with its VPN tunnels coming from abroad (which
+/// a single-event rule of the pack reports), written alone under
+/// `work/fw/` as `hunt` will read it; its lines.
+pub fn fortigate_abroad(demo: &Path, work: &Path) -> (Vec<String>, PathBuf) {
+    let lines: Vec<String> = std::fs::read_to_string(demo.join("scenario/logs/FW01/fortigate.log"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.contains("action=\"tunnel-up\"") {
+                format!("{l} srccountry=\"Netherlands\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let dir = work.join("fw");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("fortigate.log"), lines.join("\n") + "\n").unwrap();
+    (lines, dir)
+}
