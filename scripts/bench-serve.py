@@ -9,18 +9,34 @@ last thirds of the run and the peak (VmHWM), disk of the event log per
 million events.
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
-    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS]
+    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp]
+
+--rate holds the senders to that many events per second in all (the
+issue's p99 target is at 20,000 events/s); --via sends over `_bulk`
+(default), over the JSON Lines TCP listener (NXLog om_tcp), or over the
+syslog TCP listener (RFC 6587 octet counting, each event one message).
+Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
 
 Python 3 standard library only. The data directory is emptied first.
 """
 import gzip, http.client, json, os, subprocess, sys, threading, time, glob, statistics, re, shutil
-VIGIE = sys.argv[1]; LOGS = sys.argv[2]; DATA = sys.argv[3]; SENDERS = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+import argparse, socket
+ap = argparse.ArgumentParser()
+ap.add_argument("vigie"); ap.add_argument("logs"); ap.add_argument("data")
+ap.add_argument("senders", nargs="?", type=int, default=2)
+ap.add_argument("--rate", type=float, default=0)
+ap.add_argument("--via", choices=["bulk", "ndjson-tcp", "syslog-tcp"], default="bulk")
+args = ap.parse_args()
+VIGIE, LOGS, DATA, SENDERS, RATE, VIA = args.vigie, args.logs, args.data, args.senders, args.rate, args.via
 shutil.rmtree(DATA, ignore_errors=True)
 tok = subprocess.run([VIGIE, "token", "create", "--data", DATA, "--scope", "admin"], capture_output=True, text=True, check=True).stdout.strip()
-srv = subprocess.Popen([VIGIE, "serve", "--data", DATA, "--listen", "127.0.0.1:0", "--retention-gb", "0", "--retention-days", "0"], stderr=subprocess.PIPE, text=True)
-base = None
+listener = [] if VIA == "bulk" else ["--" + VIA, "127.0.0.1:0"]
+srv = subprocess.Popen([VIGIE, "serve", "--data", DATA, "--listen", "127.0.0.1:0", "--retention-gb", "0", "--retention-days", "0"] + listener, stderr=subprocess.PIPE, text=True)
+base = None; tcp_at = None
 while base is None:
     line = srv.stderr.readline()
+    m = re.match(r"vigie serve: (?:syslog|NDJSON) TCP on (.*)", line)
+    if m: tcp_at = m.group(1)
     m = re.match(r"vigie serve: listening on http://(.*)", line)
     if m: base = m.group(1)
 threading.Thread(target=lambda: [None for _ in srv.stderr], daemon=True).start()
@@ -39,7 +55,14 @@ for f in files:
     for i in range(0, len(lines), 1600):
         chunks.append(lines[i:i+1600])
 total = sum(len(c) for c in chunks)
-bodies = [gzip.compress(b"".join(b'{"create":{}}\n' + l + b"\n" for l in c), 1) for c in chunks]
+if VIA == "bulk":
+    bodies = [gzip.compress(b"".join(b'{"create":{}}\n' + l + b"\n" for l in c), 1) for c in chunks]
+elif VIA == "ndjson-tcp":
+    bodies = [b"".join(l + b"\n" for l in c) for c in chunks]
+else:
+    bodies = [b"".join(str(len(l)).encode() + b" " + l for l in c) for c in chunks]
+counts = [len(c) for c in chunks]
+sent = [0]
 rss = []; stop = False
 def sample():
     while not stop:
@@ -50,11 +73,28 @@ def sample():
         time.sleep(1)
 threading.Thread(target=sample, daemon=True).start()
 lock = threading.Lock(); idx = [0]; busy = [0]
+def pace(n):
+    """Waits until sending n more events keeps to --rate."""
+    if RATE <= 0: return
+    with lock:
+        due = t0 + sent[0] / RATE; sent[0] += n
+    wait = due - time.time()
+    if wait > 0: time.sleep(wait)
 def sender():
+    conn = None
+    if VIA != "bulk":
+        h, p = tcp_at.rsplit(":", 1)
+        conn = socket.create_connection((h, int(p)))
     while True:
         with lock:
-            if idx[0] >= len(bodies): return
-            b = bodies[idx[0]]; idx[0] += 1
+            if idx[0] >= len(bodies):
+                if conn: conn.close()
+                return
+            i = idx[0]; idx[0] += 1
+        b = bodies[i]
+        pace(counts[i])
+        if conn:
+            conn.sendall(b); continue
         while True:
             s, d, ra = req("POST", "/_bulk", b, {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
             if s == 200: break
@@ -67,7 +107,7 @@ t_ack = time.time() - t0
 while True:
     s, d, _ = req("GET", "/api/v1/stats")
     st = json.loads(d)
-    if st["events_processed"] >= st["events_stored"]: break
+    if st["events_stored"] >= total and st["events_processed"] >= st["events_stored"]: break
     time.sleep(0.5)
 t_done = time.time() - t0
 stop = True
@@ -83,7 +123,7 @@ delays.sort()
 du = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(os.path.join(DATA, "events")) for f in fs)
 srv.terminate()
 third = max(1, len(rss)//3)
-print(json.dumps({"events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
+print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
   "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
   "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
