@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::console::{get_json as get, http, judged, send_logs};
+use common::console::{add_user_with, code, get_json as get, http, judged, send_logs, signed_in};
 use common::server::{make_demo, spawn_serve};
 use serde_json::Value;
 use std::path::Path;
@@ -35,6 +35,7 @@ fn services(board: &Value) -> Vec<String> {
 }
 
 const OTHER: &str = "mairie-de-benodet";
+const PASSWORD: &str = "une phrase de passe assez longue";
 
 #[test]
 fn each_commune_reads_its_own_assets_file() {
@@ -117,4 +118,86 @@ fn each_commune_reads_its_own_assets_file() {
     let ours_page = http(base, "GET", "/status", &[], None);
     assert!(ours_page.body.contains("CIAS"));
     assert!(!ours_page.body.contains("Capitainerie"));
+}
+
+/// What every commune shares (audit log, metrics, rules, tokens, indicator
+/// sources: the routes of `Access::Deployment`, enumerated) is refused to
+/// a commune's administrator, token or account, and open to the
+/// deployment's.
+#[test]
+fn a_communes_administrator_does_not_administer_the_deployment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin", "default");
+    let their_admin = token(&data, "admin", OTHER);
+    let out = add_user_with(&data, "Bea", "admin", PASSWORD, &["--tenant", OTHER]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let totp = totp_rs::Totp::from_url(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    cmd.args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"]);
+    let server = spawn_serve(cmd);
+    let base = &server.base;
+    let bea = signed_in(base, "Bea", PASSWORD, &code(&totp));
+    let deployment: Vec<_> = vigie_serve::ROUTES
+        .iter()
+        .filter(|(_, _, a)| *a == vigie_serve::Access::Deployment)
+        .collect();
+    assert!(deployment.len() >= 9, "{deployment:?}");
+    for (method, path, _) in deployment {
+        let path = path
+            .replace("{rule}", "no-such-rule")
+            .replace("{id}", "no-such-token")
+            .replace("{source}", "no-such-source");
+        let m = method.as_str();
+        let r = http(
+            base,
+            m,
+            &path,
+            &[("Authorization", &their_admin)],
+            Some(b"{}"),
+        );
+        assert_eq!(
+            r.status, 403,
+            "{m} {path} with a commune's admin token: {}",
+            r.body
+        );
+        let r = http(
+            base,
+            m,
+            &path,
+            &[("Cookie", &bea.cookie), ("X-CSRF-Token", &bea.csrf)],
+            Some(b"{}"),
+        );
+        assert_eq!(
+            r.status, 403,
+            "{m} {path} with a commune's admin account: {}",
+            r.body
+        );
+        if m == "GET" {
+            let r = http(base, m, &path, &[("Authorization", &admin)], None);
+            // (A console page asks a token for a session: 400, not 403.)
+            assert!(
+                r.status == 200 || (r.status == 400 && !path.starts_with("/api/")),
+                "{m} {path} with the deployment's admin token: {} {}",
+                r.status,
+                r.body
+            );
+        }
+    }
+    // Their commune is still theirs to read.
+    let r = http(
+        base,
+        "GET",
+        "/api/v1/stats",
+        &[("Authorization", &their_admin)],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["tenant"], OTHER);
 }

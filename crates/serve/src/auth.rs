@@ -49,6 +49,7 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Open => (None, None),
         Access::Anyone => (None, None),
         Access::Needs(s) => (Some(s), Some(s)),
+        Access::Deployment => (Some(Scope::Admin), Some(Scope::Admin)),
         // Shippers' handshake for a token, the console for a person.
         Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
         Access::Page => (Some(Scope::Read), Some(Scope::Read)),
@@ -84,6 +85,10 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
     let mut req = req;
     if req.headers().contains_key(header::AUTHORIZATION) {
         return match presented(req.headers()).and_then(|t| gate.tokens.check(&t)) {
+            Some(r) if access == Access::Deployment && r.tenant != "default" => error(
+                StatusCode::FORBIDDEN,
+                "this token administers its commune, not the deployment",
+            ),
             Some(r) if token_needs.is_none_or(|s| r.scope.allows(s)) => {
                 let scope = format!("{:?}", r.scope).to_lowercase();
                 req.extensions_mut().insert(Principal::Token {
@@ -122,6 +127,12 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         }
         return unauthorized();
     };
+    if access == Access::Deployment && session.tenant.is_some() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "an account of one commune does not administer the deployment",
+        );
+    }
     let refused = match access {
         Access::Triage => !crate::triage::may_triage(session.role),
         Access::Roles(_, roles) => !roles.contains(&session.role),

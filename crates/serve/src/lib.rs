@@ -326,6 +326,12 @@ pub enum Access {
     /// A page of the console: as `Needs(Read)`, and a browser without a
     /// session goes to `/login`.
     Page,
+    /// The deployment's administration (audit log, metrics, rules, tokens,
+    /// indicator sources — what every commune shares): a token of scope
+    /// `admin` of the tenant `default`, or a session of role `admin` not
+    /// bound to a commune. A commune's administrator administers its
+    /// commune, not the region's.
+    Deployment,
     /// Triage (status, assignee, comment, false-positive filters): an
     /// `admin` token, or a session of role `admin` or `analyst`.
     Triage,
@@ -349,7 +355,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::POST, "/login", Access::Open),
     (Method::POST, "/logout", Access::Anyone),
     (Method::GET, "/api/v1/me", Access::Anyone),
-    (Method::GET, "/api/v1/audit", Access::Needs(Scope::Admin)),
+    (Method::GET, "/api/v1/audit", Access::Deployment),
     (Method::GET, "/api/v1/openapi.json", Access::Anyone),
     (Method::POST, "/api/v1/ingest", INGEST),
     (
@@ -358,7 +364,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         Access::Needs(Scope::Read),
     ),
     (Method::GET, "/api/v1/stats", Access::Needs(Scope::Read)),
-    (Method::GET, "/metrics", Access::Needs(Scope::Admin)),
+    (Method::GET, "/metrics", Access::Deployment),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
@@ -374,15 +380,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::POST,
         "/api/v1/rules/{rule}/switch",
-        Access::Needs(Scope::Admin),
+        Access::Deployment,
     ),
-    (
-        Method::POST,
-        "/api/v1/rules/update",
-        Access::Needs(Scope::Admin),
-    ),
+    (Method::POST, "/api/v1/rules/update", Access::Deployment),
     (Method::GET, "/sources", Access::Page),
-    (Method::GET, "/audit", Access::Needs(Scope::Admin)),
+    (Method::GET, "/audit", Access::Deployment),
     (
         Method::GET,
         "/api/v1/detections/{id}",
@@ -398,12 +400,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/searches", Access::Needs(Scope::Read)),
     (Method::POST, "/api/v1/searches", Access::Triage),
     (Method::POST, "/api/v1/searches/{id}/remove", Access::Triage),
-    (Method::GET, "/tokens", Access::Needs(Scope::Admin)),
-    (Method::GET, "/api/v1/tokens", Access::Needs(Scope::Admin)),
+    (Method::GET, "/tokens", Access::Deployment),
+    (Method::GET, "/api/v1/tokens", Access::Deployment),
     (
         Method::POST,
         "/api/v1/tokens/{id}/revoke",
-        Access::Needs(Scope::Admin),
+        Access::Deployment,
     ),
     (
         Method::POST,
@@ -468,7 +470,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (
         Method::DELETE,
         "/api/v1/indicators/{source}",
-        Access::Needs(Scope::Admin),
+        Access::Deployment,
     ),
     // The live incident as FortiGate external threat feeds.
     (

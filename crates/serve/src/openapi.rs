@@ -196,6 +196,10 @@ fn security(access: Access) -> (Value, String) {
             "scope ingest (shippers), or a session of any role but communication (console)".into(),
         ),
         Access::Page => (any, "scope read, or any role but communication".into()),
+        Access::Deployment => (
+            any,
+            "scope admin of the tenant default, or role admin not bound to a commune".into(),
+        ),
         Access::Triage => (any, "scope admin, or role admin or analyst".into()),
         Access::Roles(s, roles) => {
             let scope = match s {
