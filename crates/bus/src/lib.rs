@@ -82,11 +82,21 @@ pub struct Options {
     /// ack), so a slow batch is not handed to another worker as well; past
     /// this, a worker that is stuck lets them go to the others.
     pub max_hold: Duration,
-    /// The stream's limits (`--retention-days`, `--retention-gb` when
-    /// given): set on the stream when it is made, and again when found
-    /// different. `None`: a new stream has none, an existing one keeps
-    /// what it has (an operator's `nats stream edit`).
-    pub retention: Option<vigie_store::embedded::Retention>,
+    /// The stream's limits, each as given (`--retention-days`,
+    /// `--retention-gb`): set on the stream when it is made, and again
+    /// when found different; a limit not given is left as it is (an
+    /// operator's `nats stream edit`), none on a new stream.
+    pub limits: StreamLimits,
+}
+
+/// Limits of the stream, each `None` when not given (left as it is) and
+/// `Some(0)` for "no limit of that kind".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Events older than this many seconds are removed by the server.
+    pub max_age_secs: Option<u64>,
+    /// The stream is kept under this many bytes, oldest removed first.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for Options {
@@ -97,7 +107,7 @@ impl Default for Options {
             timeout: Duration::from_secs(5),
             local: Vec::new(),
             max_hold: Duration::from_secs(600),
-            retention: None,
+            limits: StreamLimits::default(),
         }
     }
 }
@@ -172,9 +182,12 @@ fn storage_hint(error: &str) -> &'static str {
     }
 }
 
-/// JetStream's form of a size limit: -1 for none.
+/// JetStream's form of a size limit: -1 for none (not given, or 0).
 fn limit_bytes(b: Option<u64>) -> i64 {
-    b.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
+    match b {
+        None | Some(0) => -1,
+        Some(b) => i64::try_from(b).unwrap_or(i64::MAX),
+    }
 }
 
 /// A stream's limits as people read them.
@@ -228,12 +241,8 @@ impl JetStreamLog {
                     subjects: vec![format!("{SUBJECT_PREFIX}.>")],
                     retention: stream::RetentionPolicy::Limits,
                     storage: stream::StorageType::File,
-                    max_age: self
-                        .opts
-                        .retention
-                        .and_then(|r| r.max_age)
-                        .unwrap_or(Duration::ZERO),
-                    max_bytes: limit_bytes(self.opts.retention.and_then(|r| r.max_bytes)),
+                    max_age: Duration::from_secs(self.opts.limits.max_age_secs.unwrap_or(0)),
+                    max_bytes: limit_bytes(self.opts.limits.max_bytes),
                     ..Default::default()
                 };
                 // A server that has just restarted answers before it has
@@ -272,19 +281,22 @@ impl JetStreamLog {
                 // embedded log's is. The rest of its settings (replicas,
                 // placement an operator chose) is kept.
                 let info = found.cached_info();
-                let differ = (info.config.max_age, info.config.max_bytes)
-                    != (config.max_age, config.max_bytes);
-                if self.opts.retention.is_some() && differ {
-                    let mut wanted = info.config.clone();
+                let mut wanted = info.config.clone();
+                if self.opts.limits.max_age_secs.is_some() {
                     wanted.max_age = config.max_age;
+                }
+                if self.opts.limits.max_bytes.is_some() {
                     wanted.max_bytes = config.max_bytes;
+                }
+                if (wanted.max_age, wanted.max_bytes) != (info.config.max_age, info.config.max_bytes)
+                {
                     let was = limits(&info.config);
-                    js.update_stream(wanted).await.map_err(|e| {
+                    js.update_stream(wanted.clone()).await.map_err(|e| {
                         failed(
                             format!(
                                 "JetStream stream {} limits ({}){}",
                                 self.opts.stream,
-                                limits(&config),
+                                limits(&wanted),
                                 storage_hint(&e.to_string())
                             ),
                             e,
@@ -293,7 +305,7 @@ impl JetStreamLog {
                     eprintln!(
                         "vigie: JetStream stream {}: retention now {} (was {was})",
                         self.opts.stream,
-                        limits(&config)
+                        limits(&wanted)
                     );
                 }
                 Ok(Conn { client, js })

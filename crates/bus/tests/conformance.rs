@@ -7,8 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use vigie_bus::{JetStreamLog, Options};
-use vigie_store::embedded::Retention;
+use vigie_bus::{JetStreamLog, Options, StreamLimits};
 use vigie_store::{conformance, EventLog, IngestBatch, Position};
 use vigie_testkit::servers::Nats;
 
@@ -49,15 +48,15 @@ async fn jetstream_log_resumes_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_streams_limits_are_the_configurations_retention() {
     let Some(nats) = Nats::start() else { return };
-    let day = Duration::from_secs(86_400);
-    let first = Options {
-        retention: Some(Retention {
-            max_age: Some(90 * day),
-            max_bytes: Some(1 << 30),
-        }),
+    let day = 86_400;
+    let limits = |max_age_secs, max_bytes| Options {
+        limits: StreamLimits {
+            max_age_secs,
+            max_bytes,
+        },
         ..Options::default()
     };
-    let log = JetStreamLog::new(&nats.url(), first);
+    let log = JetStreamLog::new(&nats.url(), limits(Some(90 * day), Some(1 << 30)));
     log.append(batch("default", 0..3)).await.unwrap();
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = async_nats::jetstream::new(client);
@@ -70,44 +69,43 @@ async fn the_streams_limits_are_the_configurations_retention() {
             .unwrap()
     };
     let i = info(js.clone()).await;
-    assert_eq!(i.config.max_age, 90 * day);
+    assert_eq!(i.config.max_age, Duration::from_secs(90 * day));
     assert_eq!(i.config.max_bytes, 1 << 30);
     assert_eq!(
         i.config.retention,
         async_nats::jetstream::stream::RetentionPolicy::Limits
     );
-    // Another node, told 30 days and no size limit: the stream follows,
-    // its events stay.
-    let other = JetStreamLog::new(
-        &nats.url(),
-        Options {
-            retention: Some(Retention {
-                max_age: Some(30 * day),
-                max_bytes: None,
-            }),
-            ..Options::default()
-        },
-    );
+    // An operator's own setting, which Vigie never touches.
+    let mut edited = i.config.clone();
+    edited.max_messages_per_subject = 1_000_000;
+    js.update_stream(edited).await.unwrap();
+    // Another node told 30 days only: the age follows, the size and the
+    // operator's setting stay, and so do the events.
+    let other = JetStreamLog::new(&nats.url(), limits(Some(30 * day), None));
     assert_eq!(other.records().await.unwrap(), 3);
     let i = info(js.clone()).await;
-    assert_eq!((i.config.max_age, i.config.max_bytes), (30 * day, -1));
+    assert_eq!(i.config.max_age, Duration::from_secs(30 * day));
+    assert_eq!(i.config.max_bytes, 1 << 30);
+    assert_eq!(i.config.max_messages_per_subject, 1_000_000);
     assert_eq!(i.state.messages, 3);
-    // A node told nothing leaves the stream's limits as they are (an
-    // operator's `nats stream edit`).
+    // "0": no limit of that kind.
+    let unlimited = JetStreamLog::new(&nats.url(), limits(None, Some(0)));
+    assert_eq!(unlimited.records().await.unwrap(), 3);
+    let i = info(js.clone()).await;
+    assert_eq!(
+        (i.config.max_age, i.config.max_bytes),
+        (Duration::from_secs(30 * day), -1)
+    );
+    // A node told nothing leaves every limit as it is.
     let silent = JetStreamLog::new(&nats.url(), Options::default());
     assert_eq!(silent.records().await.unwrap(), 3);
-    assert_eq!(info(js.clone()).await.config.max_age, 30 * day);
-    // A size the server's store cannot hold: refused, and said why.
-    let huge = JetStreamLog::new(
-        &nats.url(),
-        Options {
-            retention: Some(Retention {
-                max_age: None,
-                max_bytes: Some(1 << 50),
-            }),
-            ..Options::default()
-        },
+    let i = info(js.clone()).await;
+    assert_eq!(
+        (i.config.max_age, i.config.max_bytes),
+        (Duration::from_secs(30 * day), -1)
     );
+    // A size the server's store cannot hold: refused, and said why.
+    let huge = JetStreamLog::new(&nats.url(), limits(None, Some(1 << 50)));
     let e = huge.records().await.unwrap_err().to_string();
     assert!(e.contains("max_file_store"), "{e}");
 }

@@ -247,8 +247,16 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     {
         return Err("tls_client_ca is for syslog_tls and ndjson_tls: give one of them".into());
     }
-    config.stream_retention = args.retention_days.or(file.retention_days).is_some()
-        || args.retention_gb.or(file.retention_gb).is_some();
+    config.stream_limits = vigie_bus::StreamLimits {
+        max_age_secs: args
+            .retention_days
+            .or(file.retention_days)
+            .map(|d| d.saturating_mul(24 * 3600)),
+        max_bytes: args
+            .retention_gb
+            .or(file.retention_gb)
+            .map(|g| g.saturating_mul(1 << 30)),
+    };
     if let Some(d) = args.retention_days.or(file.retention_days) {
         config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
     }

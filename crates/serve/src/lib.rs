@@ -100,11 +100,11 @@ pub struct Config {
     pub tls_client_ca: Option<PathBuf>,
     /// How long and how much of the event log is kept.
     pub retention: vigie_store::embedded::Retention,
-    /// Whether `retention` was given (`--retention-days`/`--retention-gb`
-    /// or their keys): only then is it set on a JetStream stream, whose
-    /// limits are otherwise the operator's (the embedded log's defaults
-    /// would not fit a region).
-    pub stream_retention: bool,
+    /// The JetStream stream's limits: only those given
+    /// (`--retention-days`/`--retention-gb` or their keys); a limit not
+    /// given stays the operator's (the embedded log's defaults would not
+    /// fit a region).
+    pub stream_limits: vigie_bus::StreamLimits,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
@@ -215,7 +215,10 @@ impl Config {
             listener_tls: tls::Tls::SelfSigned,
             tls_client_ca: None,
             retention: DEFAULT_RETENTION,
-            stream_retention: false,
+            stream_limits: vigie_bus::StreamLimits {
+                max_age_secs: None,
+                max_bytes: None,
+            },
             bus: None,
             bus_ack_wait: 60,
             db: None,
@@ -684,7 +687,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     retrohunt::CONSUMER_PREFIX.into(),
                 ],
                 ack_wait: std::time::Duration::from_secs(config.bus_ack_wait.max(1)),
-                retention: config.stream_retention.then_some(config.retention),
+                limits: config.stream_limits,
                 ..vigie_bus::Options::default()
             };
             (None, Arc::new(vigie_bus::JetStreamLog::new(url, opts)))
