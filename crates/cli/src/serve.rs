@@ -66,7 +66,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope;
-    /// a directory: one file per commune, DIR/<tenant>.yml (default.yml for the others).
+    /// a directory: one file per commune, DIR/<tenant>.yml (default.yml: the tenant default's).
     #[arg(long, value_name = "FILE|DIR")]
     pub assets: Option<PathBuf>,
     /// Indicators of compromise matched on every event beside the rules

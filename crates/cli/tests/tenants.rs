@@ -35,6 +35,7 @@ fn services(board: &Value) -> Vec<String> {
 }
 
 const OTHER: &str = "mairie-de-benodet";
+const THIRD: &str = "mairie-de-combrit";
 const PASSWORD: &str = "une phrase de passe assez longue";
 
 #[test]
@@ -89,7 +90,9 @@ fn each_commune_reads_its_own_assets_file() {
     )
     .unwrap();
     let other = send_logs(base, &theirs, &only);
-    judged(base, &admin, mine + other);
+    // A third commune, without a file of its own.
+    let third = send_logs(base, &token(&data, "ingest", THIRD), &only);
+    judged(base, &admin, mine + other + third);
 
     let ours = get(base, "/api/v1/services", &admin);
     let ours_names = services(&ours);
@@ -97,6 +100,21 @@ fn each_commune_reads_its_own_assets_file() {
     assert!(!ours_names.contains(&"port-de-plaisance".to_string()));
     let board = get(base, &format!("/api/v1/services?tenant={OTHER}"), &admin);
     assert_eq!(services(&board), ["port-de-plaisance"], "{board}");
+    // Without a file of its own: no service at all, never another's.
+    let none = get(base, &format!("/api/v1/services?tenant={THIRD}"), &admin);
+    assert!(services(&none).is_empty(), "{none}");
+    // Their crisis cell's page shows their board.
+    let out = add_user_with(&data, "Gwen", "crisis", PASSWORD, &["--tenant", OTHER]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gwen = signed_in(base, "Gwen", PASSWORD, "");
+    let page = http(base, "GET", "/crisis", &[("Cookie", &gwen.cookie)], None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("port-de-plaisance") || page.body.contains("Capitainerie"));
+    assert!(!page.body.contains("social-action") && !page.body.contains("CIAS"));
     // Their admin token reads their board, and not ours.
     assert_eq!(
         services(&get(base, "/api/v1/services", &their_admin)),

@@ -763,16 +763,17 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         indicators,
         read: config.hunt.read.clone(),
     })));
-    let live = Arc::new(
-        live::LiveScope::new(
-            assets,
-            engine.clone(),
-            config.hunt.lang,
-            config.hunt.zone,
-            Some(&config.data),
-        )
-        .with_tenant_assets(tenant_assets),
+    let live = live::LiveScope::new(
+        assets,
+        engine.clone(),
+        config.hunt.lang,
+        config.hunt.zone,
+        Some(&config.data),
     );
+    let live = Arc::new(match tenant_assets {
+        Some(by_tenant) => live.with_tenant_assets(by_tenant),
+        None => live,
+    });
     let health = Arc::new(health::Health::new(config.silence_secs));
     let sinks = alert_sinks(&config)?;
     let alerting = (!sinks.is_empty()).then(|| {
@@ -995,16 +996,16 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
 
 /// `--assets FILE`: every tenant's; `--assets DIR`: one file per commune,
 /// `DIR/<tenant>.yml` (or `.yaml`), `default.yml` for the tenant
-/// `default` and for a commune without a file of its own (none: an empty
-/// one). Every file is read at start: one that cannot be read stops
-/// `serve` with its name and the reason.
+/// `default` (a commune without a file of its own has none: never
+/// another's). Every file is read at start: one that cannot be read
+/// stops `serve` with its name and the reason.
 #[allow(clippy::type_complexity)]
 fn load_assets(
     path: Option<&std::path::Path>,
 ) -> Result<
     (
         Arc<vigie_scope::Assets>,
-        std::collections::BTreeMap<String, Arc<vigie_scope::Assets>>,
+        Option<std::collections::BTreeMap<String, Arc<vigie_scope::Assets>>>,
     ),
     ServeError,
 > {
@@ -1017,10 +1018,10 @@ fn load_assets(
             })
     };
     let Some(path) = path else {
-        return Ok((Arc::new(vigie_scope::Assets::default()), Default::default()));
+        return Ok((Arc::new(vigie_scope::Assets::default()), None));
     };
     if !path.is_dir() {
-        return Ok((load(path)?, Default::default()));
+        return Ok((load(path)?, None));
     }
     let io = |source| ServeError::Io {
         what: format!("--assets {}", path.display()),
@@ -1053,7 +1054,7 @@ fn load_assets(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok((default, by_tenant))
+    Ok((default, Some(by_tenant)))
 }
 
 /// Where alerts go, from the configuration (each checked at start: a

@@ -139,9 +139,13 @@ pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str
 /// The live scope of every tenant.
 pub struct LiveScope {
     assets: Arc<Assets>,
-    /// Communes with an assets file of their own (`--assets DIR`); the
-    /// others read `assets`.
+    /// Communes with an assets file of their own (`--assets DIR`).
     tenant_assets: BTreeMap<String, Arc<Assets>>,
+    /// With `--assets DIR`, what a commune without a file of its own
+    /// reads: nothing (another's hosts and services would be shown on its
+    /// board and its public page as its own). `None`: `assets`, every
+    /// tenant's (`--assets FILE`).
+    others: Option<Arc<Assets>>,
     lang: Lang,
     zone: Zone,
     engine: Arc<Option<Engine>>,
@@ -174,6 +178,7 @@ impl LiveScope {
         LiveScope {
             assets,
             tenant_assets: BTreeMap::new(),
+            others: None,
             lang,
             zone,
             engine,
@@ -191,16 +196,24 @@ impl LiveScope {
     }
 
     /// Gives communes their own assets files (hosts, services, accounts
-    /// differ from one to the next); a tenant not named reads the one
-    /// given to [`LiveScope::new`].
+    /// differ from one to the next): the one given to [`LiveScope::new`]
+    /// is then the tenant `default`'s only, and a commune without a file
+    /// of its own has none (empty: roles inferred, no service).
     pub fn with_tenant_assets(mut self, by_tenant: BTreeMap<String, Arc<Assets>>) -> Self {
         self.tenant_assets = by_tenant;
+        self.others = Some(Arc::new(Assets::default()));
         self
     }
 
     /// The assets file of `tenant`.
     pub fn assets_of(&self, tenant: &str) -> &Arc<Assets> {
-        self.tenant_assets.get(tenant).unwrap_or(&self.assets)
+        if let Some(a) = self.tenant_assets.get(tenant) {
+            return a;
+        }
+        match &self.others {
+            Some(none) if tenant != "default" => none,
+            _ => &self.assets,
+        }
     }
 
     /// Observes one judged event of `tenant` (the streaming half).

@@ -52,11 +52,12 @@ fn known_at(q: &DraftQuery, scope: &vigie_scope::Scope) -> Result<KnownAt, (Stat
 pub(crate) async fn list(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,
+    crate::ReadTenant(tenant): crate::ReadTenant,
     headers: HeaderMap,
     Query(q): Query<DraftQuery>,
 ) -> Response {
     let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
-    let scope = match super::scope_of(&s, "default", true).await {
+    let scope = match super::scope_of(&s, &tenant, true).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -66,7 +67,7 @@ pub(crate) async fn list(
     };
     let now = chrono::Utc::now();
     let deadlines =
-        vigie_communicate::Deadlines::compute(&scope, s.live.assets(), known, now, lang);
+        vigie_communicate::Deadlines::compute(&scope, s.live.assets_of(&tenant), known, now, lang);
     let l = if lang == Lang::En { "&lang=en" } else { "" };
     let at = q
         .known_at
@@ -172,6 +173,7 @@ pub(crate) async fn list(
 /// `GET /crisis/drafts/{kind}`: the draft, HTML or Markdown.
 pub(crate) async fn one(
     State(s): State<Shared>,
+    crate::ReadTenant(tenant): crate::ReadTenant,
     Path(kind): Path<String>,
     headers: HeaderMap,
     Query(q): Query<DraftQuery>,
@@ -186,7 +188,7 @@ pub(crate) async fn one(
         );
     };
     let lang = vigie_console::web::lang_of(q.lang.as_deref(), &headers);
-    let (scope, kept) = match current(&s, "default", true).await {
+    let (scope, kept) = match current(&s, &tenant, true).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -198,7 +200,7 @@ pub(crate) async fn one(
     let d = draft::build(
         kind,
         &scope,
-        s.live.assets(),
+        s.live.assets_of(&tenant),
         &b,
         &DraftOptions {
             lang,

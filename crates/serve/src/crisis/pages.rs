@@ -88,11 +88,12 @@ fn lang_of(q: &PageQuery, headers: &HeaderMap) -> Lang {
 pub(crate) async fn board_page(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,
+    crate::ReadTenant(tenant): crate::ReadTenant,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let tenant = "default";
+    let tenant = tenant.as_str();
     let (scope, kept) = match current(&s, tenant, true).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -244,11 +245,12 @@ fn row(
 pub(crate) async fn notices_page(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,
+    crate::ReadTenant(tenant): crate::ReadTenant,
     headers: HeaderMap,
     Query(q): Query<PageQuery>,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let tenant = "default";
+    let tenant = tenant.as_str();
     let (scope, kept) = match current(&s, tenant, false).await {
         Ok(x) => x,
         Err(r) => return r,
