@@ -54,10 +54,16 @@ fn needs(access: Access) -> (Option<Scope>, Option<Scope>) {
         Access::Root => (Some(Scope::Ingest), Some(Scope::Read)),
         Access::Page => (Some(Scope::Read), Some(Scope::Read)),
         // The role is checked by itself (admin or analyst).
-        Access::Triage => (Some(Scope::Admin), None),
+        Access::Triage | Access::SharedTriage => (Some(Scope::Admin), None),
         // The roles are checked by themselves.
         Access::Roles(s, _) => (Some(s), None),
     }
+}
+
+/// Routes that change or read what every commune shares: not for a
+/// commune's own token or account.
+fn shared(access: Access) -> bool {
+    matches!(access, Access::Deployment | Access::SharedTriage)
 }
 
 fn changes_state(m: &Method) -> bool {
@@ -85,7 +91,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
     let mut req = req;
     if req.headers().contains_key(header::AUTHORIZATION) {
         return match presented(req.headers()).and_then(|t| gate.tokens.check(&t)) {
-            Some(r) if access == Access::Deployment && r.tenant != "default" => error(
+            Some(r) if shared(access) && r.tenant != "default" => error(
                 StatusCode::FORBIDDEN,
                 "this token administers its commune, not the deployment",
             ),
@@ -127,14 +133,14 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         }
         return unauthorized();
     };
-    if access == Access::Deployment && session.tenant.is_some() {
+    if shared(access) && session.tenant.is_some() {
         return error(
             StatusCode::FORBIDDEN,
             "an account of one commune does not administer the deployment",
         );
     }
     let refused = match access {
-        Access::Triage => !crate::triage::may_triage(session.role),
+        Access::Triage | Access::SharedTriage => !crate::triage::may_triage(session.role),
         Access::Roles(_, roles) => !roles.contains(&session.role),
         _ => session_needs.is_some_and(|s| !role_grants(session.role, s)),
     };

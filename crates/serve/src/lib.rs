@@ -335,6 +335,11 @@ pub enum Access {
     /// bound to a commune. A commune's administrator administers its
     /// commune, not the region's.
     Deployment,
+    /// What every commune shares, changed by an analyst (indicators
+    /// uploaded: matched and retro-hunted for every commune): as
+    /// [`Access::Triage`], from a token of the tenant `default` or an
+    /// account not bound to a commune only.
+    SharedTriage,
     /// Triage (status, assignee, comment, false-positive filters): an
     /// `admin` token, or a session of role `admin` or `analyst`.
     Triage,
@@ -469,7 +474,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/indicators",
         Access::Needs(Scope::Read),
     ),
-    (Method::POST, "/api/v1/indicators", Access::Triage),
+    (Method::POST, "/api/v1/indicators", Access::SharedTriage),
     (
         Method::DELETE,
         "/api/v1/indicators/{source}",

@@ -201,6 +201,11 @@ fn security(access: Access) -> (Value, String) {
             "scope admin of the tenant default, or role admin not bound to a commune".into(),
         ),
         Access::Triage => (any, "scope admin, or role admin or analyst".into()),
+        Access::SharedTriage => (
+            any,
+            "scope admin of the tenant default, or role admin or analyst not bound to a commune"
+                .into(),
+        ),
         Access::Roles(s, roles) => {
             let scope = match s {
                 crate::tokens::Scope::Ingest => "ingest",
