@@ -108,9 +108,46 @@ pub async fn udp(
     Ok((local, task))
 }
 
-/// How long a TLS sender has to finish its handshake: a connection that
-/// says nothing must not hold one of the [`MAX_CONNECTIONS`] slots.
+/// How long a TLS sender has to finish its handshake.
 pub const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+/// TLS handshakes in progress at once, at most. A connection takes one of
+/// the [`MAX_CONNECTIONS`] slots only once its handshake succeeded (its
+/// certificate verified): strangers that connect and say nothing fill
+/// these, never the certified senders' slots.
+pub const HANDSHAKES: usize = 64;
+/// TLS handshakes in progress at once from one address, at most: one
+/// stranger cannot take the [`HANDSHAKES`] from the firewalls.
+pub const HANDSHAKES_PER_PEER: usize = 4;
+
+/// Handshakes under way per address (released when dropped).
+#[derive(Default)]
+struct Shaking(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+struct ShakeTurn(Arc<Shaking>, std::net::IpAddr);
+
+impl Shaking {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<ShakeTurn> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_default();
+        if *n >= HANDSHAKES_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(ShakeTurn(self.clone(), ip))
+    }
+}
+
+impl Drop for ShakeTurn {
+    fn drop(&mut self) {
+        let mut m = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
 
 /// Binds a TCP listener; returns its address and the task serving it.
 /// `source` names what it receives: `syslog-tcp`, or `ndjson-tcp` (JSON
@@ -131,26 +168,49 @@ pub async fn tcp(
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let shaking = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES));
+    let per_peer = Arc::new(Shaking::default());
     let task = async move {
+        let refuse = |stats: &SyslogStats, peer: SocketAddr, what: &str| {
+            stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+            eprintln!("vigie serve: {source}: {what}, {peer} refused");
+        };
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                stats.connections_refused.fetch_add(1, Ordering::Relaxed);
-                eprintln!(
-                    "vigie serve: {source}: {MAX_CONNECTIONS} connections open, {peer} refused"
-                );
-                drop(stream);
+            let Some(tls) = tls.clone() else {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    refuse(&stats, peer, &format!("{MAX_CONNECTIONS} connections open"));
+                    continue;
+                };
+                let (log, stats) = (log.clone(), stats.clone());
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    connection(stream, log, stats, max_message, source.to_string()).await
+                });
                 continue;
             };
-            let (log, stats, tls) = (log.clone(), stats.clone(), tls.clone());
+            let Some(turn) = per_peer.take(peer.ip()) else {
+                refuse(
+                    &stats,
+                    peer,
+                    &format!("{HANDSHAKES_PER_PEER} TLS handshakes under way from its address"),
+                );
+                continue;
+            };
+            let Ok(shake_slot) = shaking.clone().try_acquire_owned() else {
+                refuse(
+                    &stats,
+                    peer,
+                    &format!("{HANDSHAKES} TLS handshakes under way"),
+                );
+                continue;
+            };
+            let (log, stats, slots) = (log.clone(), stats.clone(), slots.clone());
             tokio::spawn(async move {
-                let _slot = slot;
-                let Some(tls) = tls else {
-                    return connection(stream, log, stats, max_message, source.to_string()).await;
-                };
                 let shake = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await;
+                drop((shake_slot, turn));
                 let stream = match shake {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
@@ -170,6 +230,13 @@ pub async fn tcp(
                 let name = match crate::tls::peer_name(stream.get_ref().1) {
                     Some(n) => format!("{source}/{n}"),
                     None => source.to_string(),
+                };
+                let Ok(_slot) = slots.try_acquire_owned() else {
+                    stats.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "vigie serve: {source}: {MAX_CONNECTIONS} connections open, {name} from {peer} refused"
+                    );
+                    return;
                 };
                 connection(stream, log, stats, max_message, name).await
             });
@@ -380,5 +447,89 @@ mod tests {
                 Err(()),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// Strangers that connect to the TLS listener and say nothing hold
+    /// at most [`HANDSHAKES_PER_PEER`] handshakes from their address: the
+    /// next is refused at once (counted), and a sender from another
+    /// address finishes its handshake and is stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn silent_strangers_do_not_take_the_senders_handshakes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = crate::tls::prepare(
+            &crate::tls::Tls::SelfSigned,
+            dir.path(),
+            vec!["localhost".into()],
+        )
+        .unwrap()
+        .unwrap();
+        let acceptor = crate::tls::acceptor(&ready, None).unwrap();
+        let (log, _) =
+            vigie_store::embedded::FileLog::open(dir.path(), vigie_store::embedded::SEGMENT_BYTES)
+                .unwrap();
+        let log: Arc<dyn EventLog> = Arc::new(log);
+        let stats = Arc::new(SyslogStats::default());
+        let (at, task) = tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            log.clone(),
+            stats.clone(),
+            1 << 20,
+            "syslog-tls",
+            Some(acceptor),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(task);
+        let mut strangers = Vec::new();
+        for _ in 0..HANDSHAKES_PER_PEER {
+            strangers.push(tokio::net::TcpStream::connect(at).await.unwrap());
+        }
+        let mut refused = tokio::net::TcpStream::connect(at).await.unwrap();
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), refused.read(&mut byte))
+            .await
+            .expect("closed at once")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "closed without a handshake");
+        assert_eq!(stats.connections_refused.load(Ordering::Relaxed), 1);
+
+        // A sender from another address of the machine.
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(&ready.cert).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let tcp = socket.connect(at).await.unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .expect("a handshake despite the strangers");
+        let m = b"<13>Dec  5 10:00:00 fw01 still heard";
+        tls.write_all(format!("{} ", m.len()).as_bytes())
+            .await
+            .unwrap();
+        tls.write_all(m).await.unwrap();
+        tls.shutdown().await.unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while log.records().await.unwrap() < 1 {
+            assert!(std::time::Instant::now() < until, "not stored");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(strangers);
     }
 }
