@@ -86,6 +86,8 @@ pub struct AlertStats {
 
 pub struct Alerting {
     sinks: Vec<Box<dyn Sink>>,
+    /// Per destination, same order.
+    state: Vec<Mutex<SinkState>>,
     log: PathBuf,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
@@ -121,6 +123,10 @@ impl Alerting {
             }
         }
         Alerting {
+            state: sinks
+                .iter()
+                .map(|_| Mutex::new(SinkState::default()))
+                .collect(),
             sinks,
             log,
             sent: Mutex::new(sent),
@@ -179,114 +185,184 @@ fn message(
 /// Looks at every tenant's live scope each [`LOOK_EVERY`] and sends what
 /// is new; runs for ever.
 pub async fn run(live: Arc<LiveScope>, health: Arc<Health>, alerting: Arc<Alerting>) {
-    loop {
-        tokio::time::sleep(LOOK_EVERY).await;
+    // One loop per destination: a relay that hangs (10 s per try) must
+    // not hold the webhook's or the SIEM's messages back.
+    let mut loops = Vec::new();
+    for i in 0..alerting.sinks.len() {
         let (live, health, alerting) = (live.clone(), health.clone(), alerting.clone());
-        let _ = tokio::task::spawn_blocking(move || {
-            // A scope and health being rebuilt after a restart are
-            // partial: nothing from them.
-            if live.rebuilt.load(Ordering::Acquire) {
-                look(&live, &alerting);
-                look_for_silence(&health, &alerting);
+        loops.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOOK_EVERY).await;
+                if !alerting.due(i) {
+                    continue;
+                }
+                let (live, health, alerting) = (live.clone(), health.clone(), alerting.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    // A scope and health being rebuilt after a restart
+                    // are partial: nothing from them.
+                    if live.rebuilt.load(Ordering::Acquire) {
+                        let sink = alerting.sinks[i].as_ref();
+                        if look(&live, &alerting, i, sink) {
+                            look_for_silence(&health, &alerting, i, sink);
+                        }
+                    }
+                })
+                .await;
             }
-        })
-        .await;
+        }));
+    }
+    for l in loops {
+        let _ = l.await;
+    }
+}
+
+/// How a destination is doing: after a failure it is left alone for a
+/// while (5 s, doubling up to [`BACKOFF_MAX`]), and only the first failure
+/// of a streak and the recovery are said — a relay down all night is one
+/// line, not one per incident every 5 s.
+#[derive(Debug, Default)]
+struct SinkState {
+    failures: u64,
+    retry_at: Option<Instant>,
+}
+
+/// The longest wait between two tries of a failing destination.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+impl Alerting {
+    /// Whether destination `i` may be tried now.
+    fn due(&self, i: usize) -> bool {
+        let st = self.state[i].lock().unwrap_or_else(|e| e.into_inner());
+        st.retry_at.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Notes a delivery's outcome; whether this one is to be said (the
+    /// first failure of a streak; the first success after one).
+    fn outcome(&self, i: usize, ok: bool, what: &str) -> bool {
+        let mut st = self.state[i].lock().unwrap_or_else(|e| e.into_inner());
+        let name = self.sinks[i].name();
+        if ok {
+            let was = st.failures;
+            *st = SinkState::default();
+            if was > 0 {
+                eprintln!(
+                    "vigie serve: alerts to {name} delivered again after {was} failed attempt(s)"
+                );
+            }
+            return was > 0;
+        }
+        st.failures += 1;
+        let wait = Duration::from_secs(5u64.saturating_mul(1 << (st.failures - 1).min(20)))
+            .min(BACKOFF_MAX);
+        st.retry_at = Some(Instant::now() + wait);
+        if st.failures == 1 {
+            eprintln!(
+                "vigie serve: {what} not delivered ({name}): tried again in {} s, then less often (counted in alerts_failed)",
+                wait.as_secs()
+            );
+        }
+        st.failures == 1
     }
 }
 
 /// Channels that fell silent: said once each (in one message per tenant,
 /// sink and look, however many), again only after they sent something
 /// and fell silent anew.
-fn look_for_silence(health: &Health, a: &Alerting) {
+fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
     let now = chrono::Utc::now().timestamp_micros();
     for tenant in health.tenants() {
         let h = health.of(&tenant, now);
-        for sink in &a.sinks {
-            let mut newly = Vec::new();
-            {
+        let mut newly = Vec::new();
+        {
+            let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
+            for c in &h.channels {
+                let key = format!(
+                    "{}\u{1f}{tenant}\u{1f}{}\u{1f}{}",
+                    sink.name(),
+                    c.host,
+                    c.channel
+                );
+                if !c.silent {
+                    silent.remove(&key);
+                } else if !silent.contains(&key) {
+                    newly.push((key, c));
+                }
+            }
+        }
+        if newly.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = newly
+            .iter()
+            .map(|(_, c)| format!("{} ({})", c.host, c.channel))
+            .collect();
+        let body = json!({
+            "source": "vigie",
+            "kind": "sources_silent",
+            "tenant": tenant,
+            "silence_threshold_secs": h.silence_threshold_secs,
+            "channels": newly.iter().map(|(_, c)| c).collect::<Vec<_>>(),
+            "text": format!(
+                "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
+                h.silence_threshold_secs / 60,
+                sinks::capped(&names, 20).join(", ")
+            ),
+        });
+        match sink.send(&body) {
+            Ok(()) => {
+                a.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                a.outcome(i, true, "");
                 let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
-                for c in &h.channels {
-                    let key = format!(
-                        "{}\u{1f}{tenant}\u{1f}{}\u{1f}{}",
-                        sink.name(),
-                        c.host,
-                        c.channel
-                    );
-                    if !c.silent {
-                        silent.remove(&key);
-                    } else if !silent.contains(&key) {
-                        newly.push((key, c));
-                    }
-                }
+                silent.extend(newly.into_iter().map(|(k, _)| k));
             }
-            if newly.is_empty() {
-                continue;
-            }
-            let names: Vec<String> = newly
-                .iter()
-                .map(|(_, c)| format!("{} ({})", c.host, c.channel))
-                .collect();
-            let body = json!({
-                "source": "vigie",
-                "kind": "sources_silent",
-                "tenant": tenant,
-                "silence_threshold_secs": h.silence_threshold_secs,
-                "channels": newly.iter().map(|(_, c)| c).collect::<Vec<_>>(),
-                "text": format!(
-                    "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
-                    h.silence_threshold_secs / 60,
-                    names.join(", ")
-                ),
-            });
-            match sink.send(&body) {
-                Ok(()) => {
-                    a.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
-                    silent.extend(newly.into_iter().map(|(k, _)| k));
-                }
-                Err(e) => {
-                    a.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "vigie serve: silence alert of {tenant} not delivered ({}): {e}",
-                        sink.name()
-                    );
-                }
+            Err(e) => {
+                a.stats.failed.fetch_add(1, Ordering::Relaxed);
+                a.outcome(i, false, &format!("silence alert of {tenant}: {e}"));
+                return;
             }
         }
     }
 }
 
-/// One look: the messages due, sent in order, to each sink.
-fn look(live: &LiveScope, a: &Alerting) {
+/// One look for destination `i`: the messages due, sent in order; stops
+/// at the first failure (the destination is then left alone for a
+/// while). Whether every delivery went through.
+fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) -> bool {
     for tenant in live.tenants() {
         let Some(answer) = live.answer(&tenant) else {
             continue;
         };
-        for sink in &a.sinks {
-            for (inc, live_id) in answer.scope.incidents.iter().zip(answer.live_ids.iter()) {
-                tell(
-                    a,
-                    sink.as_ref(),
-                    &tenant,
-                    live_id,
-                    inc,
-                    &answer.scope.answer.headline,
-                );
+        for (inc, live_id) in answer.scope.incidents.iter().zip(answer.live_ids.iter()) {
+            if !tell(
+                a,
+                i,
+                sink,
+                &tenant,
+                live_id,
+                inc,
+                &answer.scope.answer.headline,
+            ) {
+                return false;
             }
         }
     }
+    true
 }
 
 /// Tells `sink` of one incident if it is new to it or grew since, at
 /// most once per [`UPDATE_EVERY`] (the changes held back are counted).
+// Each argument names what the message says (the destination, the
+// commune, the incident and its headline).
+#[allow(clippy::too_many_arguments)]
 fn tell(
     a: &Alerting,
+    i: usize,
     sink: &dyn Sink,
     tenant: &str,
     live_id: &str,
     inc: &vigie_scope::model::Incident,
     headline: &str,
-) {
+) -> bool {
     let severity = serde_json::to_value(inc.severity)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -305,7 +381,7 @@ fn tell(
                     || inc.hosts.len() > s.hosts
                     || severity != s.severity;
                 if !grew {
-                    return;
+                    return true;
                 }
                 if s.at.is_some_and(|t| t.elapsed() < UPDATE_EVERY) {
                     // Said later, with its count.
@@ -315,7 +391,7 @@ fn tell(
                         s.last_seen = now;
                         a.stats.held.fetch_add(1, Ordering::Relaxed);
                     }
-                    return;
+                    return true;
                 }
                 ("incident_updated", s.held)
             }
@@ -335,6 +411,8 @@ fn tell(
         delivered: outcome.is_ok(),
         error: None,
     };
+    let delivered = outcome.is_ok();
+    let say = a.outcome(i, delivered, &format!("alert {tenant} {live_id}"));
     match outcome {
         Ok(()) => {
             a.stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -352,14 +430,20 @@ fn tell(
             );
         }
         Err(e) => {
-            // Tried again at the next look.
+            // Tried again once the destination is due again; said (and
+            // kept in alerts.jsonl) for the first failure of a streak.
             a.stats.failed.fetch_add(1, Ordering::Relaxed);
-            eprintln!(
-                "vigie serve: alert {tenant} {live_id} not delivered ({}): {e}",
-                sink.name()
-            );
+            if say {
+                eprintln!(
+                    "vigie serve: alert {tenant} {live_id} ({}): {e}",
+                    sink.name()
+                );
+            }
             record.error = Some(e);
         }
     }
-    a.record(&record);
+    if delivered || say {
+        a.record(&record);
+    }
+    delivered
 }

@@ -83,6 +83,18 @@ impl Email {
     /// (TLS from the start), credentials as `smtp://USER:PASSWORD@…`
     /// (from the configuration file or the environment only).
     pub fn new(relay: &str, from: &str, to: &[String], lang: Lang) -> Result<Email, String> {
+        // A password sent before TLS is read by anyone on the path.
+        let authority = relay
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.split(['/', '?']).next().unwrap_or(""));
+        if relay.starts_with("smtp://")
+            && authority.contains('@')
+            && !relay.contains("tls=required")
+        {
+            return Err(
+                "alert_smtp: credentials only over TLS: smtps://… or smtp://…?tls=required".into(),
+            );
+        }
         let transport = lettre::SmtpTransport::from_url(relay)
             // The URL may hold a password: not quoted.
             .map_err(|_| "alert_smtp: not an smtp:// or smtps:// URL lettre reads".to_string())?
@@ -341,6 +353,16 @@ impl Sink for Syslog {
     }
 }
 
+/// At most `n` names, then how many more: a message (a datagram, a
+/// subject) stays bounded whatever the incident's size.
+pub fn capped(names: &[String], n: usize) -> Vec<String> {
+    let mut out: Vec<String> = names.iter().take(n).cloned().collect();
+    if names.len() > n {
+        out.push(format!("+{}", names.len() - n));
+    }
+    out
+}
+
 /// CEF's severity (0–10) of a scope severity.
 fn cef_severity(s: &str) -> u8 {
     match s {
@@ -392,7 +414,7 @@ pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> Str
     let mut ext = vec![
         ("cs1Label", "tenant".to_string()),
         ("cs1", m["tenant"].as_str().unwrap_or("").to_string()),
-        ("msg", m["text"].as_str().unwrap_or("").to_string()),
+        ("msg", one_line(m["text"].as_str().unwrap_or(""))),
     ];
     if kind == "sources_silent" {
         let channels: Vec<String> = m["channels"]
@@ -408,17 +430,16 @@ pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> Str
             })
             .collect();
         ext.push(("cs3Label", "channels".into()));
-        ext.push(("cs3", channels.join(", ")));
+        ext.push(("cs3", capped(&channels, 50).join(", ")));
     } else {
         let names = |v: &Value| {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default()
+            let all: Vec<String> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
+            capped(&all, 50).join(",")
         };
         ext.push(("externalId", i["live_id"].as_str().unwrap_or("").into()));
         ext.push(("cs2Label", "nature".into()));
@@ -513,11 +534,13 @@ mod tests {
             line.contains("start=1768011067000 end=1768017600000 "),
             "{line}"
         );
-        // Extension: = escaped, the newline as \n.
+        // Extension: = escaped; the message on one line (at most 200
+        // characters), a line break in any other value as \n.
         assert!(
-            line.contains("msg=[Vigie] default INC-0001 (critical): Chiffrement | a\\=b\\nligne 2"),
+            line.contains("msg=[Vigie] default INC-0001 (critical): Chiffrement | a\\=b ligne 2 "),
             "{line}"
         );
+        assert_eq!(cef_value("a=b\\c\r\nd"), "a\\=b\\\\c\\nd");
         assert!(line.contains("dhost=SRV-FIC01,DC01 "), "{line}");
         assert!(line.contains("cnt=42 "), "{line}");
         assert!(line.contains("externalId=INC-0001 "), "{line}");
@@ -539,6 +562,49 @@ mod tests {
         assert_eq!(
             subject(&incident(), Lang::Fr),
             "[Vigie] Nouvel incident — default INC-0001 (critical): Chiffrement | a=b ligne 2"
+        );
+    }
+
+    #[test]
+    fn lists_are_capped_and_credentials_need_tls() {
+        let many: Vec<String> = (0..120).map(|i| format!("PC{i:03}")).collect();
+        let mut m = incident();
+        m["incident"]["hosts"] = serde_json::json!(many);
+        let line = rfc5424(&m, "vigie01", chrono::Utc::now());
+        assert!(line.contains("PC049,+70 "), "{line}");
+        assert!(!line.contains("PC050"), "{line}");
+        assert!(line.len() < 8_000, "{}", line.len());
+        let to = vec!["it@mairie.example".to_string()];
+        let e = Email::new(
+            "smtp://vigie:secret@relay:587",
+            "v@m.example",
+            &to,
+            Lang::Fr,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("TLS") && !e.contains("secret"), "{e}");
+        assert!(Email::new(
+            "smtp://vigie:secret@relay:587?tls=required",
+            "v@m.example",
+            &to,
+            Lang::Fr
+        )
+        .is_ok());
+        assert!(Email::new(
+            "smtps://vigie:secret@relay:465",
+            "v@m.example",
+            &to,
+            Lang::Fr
+        )
+        .is_ok());
+        assert!(Email::new("smtp://relay:25", "v@m.example", &to, Lang::Fr).is_ok());
+        assert_eq!(
+            subject(
+                &serde_json::json!({"kind": "incident_updated", "text": "[Vigie] default L1 (high): x"}),
+                Lang::En
+            ),
+            "[Vigie] Incident updated — default L1 (high): x"
         );
     }
 
