@@ -161,12 +161,30 @@ pub fn acceptor(
 }
 
 /// The name a verified sender's certificate gives: its subject's common
-/// name, else its first DNS name; only what a source name may hold
-/// (letters, digits, `.-_`), at most 64 characters, so a certificate
-/// cannot put odd text in the sources page or the logs.
+/// name, else its first DNS name; what a source name may not hold
+/// (anything but letters, digits, `.-_`) becomes `_`, at most 64
+/// characters, so a certificate cannot put odd text in the sources page
+/// or the logs. A certificate without a usable name is named by its
+/// SHA-256 (`cert-` and 16 hex digits): a verified sender is always told
+/// apart from an unauthenticated one.
 pub fn peer_name(conn: &rustls::ServerConnection) -> Option<String> {
     let der = conn.peer_certificates()?.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let by_digest = || {
+        let d = Sha256::digest(der.as_ref());
+        format!(
+            "cert-{}",
+            d.iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    };
+    Some(cert_name(der.as_ref()).unwrap_or_else(by_digest))
+}
+
+/// The name of [`peer_name`] read from a certificate (DER), if it has one.
+fn cert_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = cert
         .subject()
         .iter_common_name()
@@ -180,10 +198,19 @@ pub fn peer_name(conn: &rustls::ServerConnection) -> Option<String> {
     })?;
     let clean: String = name
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect();
-    (!clean.is_empty()).then_some(clean)
+    clean
+        .chars()
+        .any(|c| c.is_ascii_alphanumeric())
+        .then_some(clean)
 }
 
 /// Writes a private key readable by its owner only.
@@ -226,5 +253,25 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "{mode:o}");
         }
         assert_eq!(&colons("ABCD12")[..], "AB:CD:12");
+    }
+
+    #[test]
+    fn a_senders_name_is_kept_apart_and_never_odd_text() {
+        let named = |cn: &str| {
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.distinguished_name.push(rcgen::DnType::CommonName, cn);
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = p.self_signed(&key).unwrap();
+            cert_name(cert.der())
+        };
+        assert_eq!(named("fw-mairie").as_deref(), Some("fw-mairie"));
+        assert_eq!(named("fw mairie").as_deref(), Some("fw_mairie"));
+        assert_ne!(named("fw mairie"), named("fwmairie"));
+        assert_eq!(
+            named("pare\nfeu<script>").as_deref(),
+            Some("pare_feu_script_")
+        );
+        // Nothing usable: no name (peer_name then gives the digest).
+        assert_eq!(named("Ωμέγα"), None);
     }
 }
