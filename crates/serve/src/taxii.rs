@@ -40,7 +40,10 @@ pub const BASE: &str = "/taxii2/";
 /// first served. Only the objects of the collection as it stands are
 /// kept: its size is the collections' size, however long it is polled.
 #[derive(Default)]
-pub struct Added(Mutex<HashMap<String, HashMap<String, (String, DateTime<Utc>)>>>);
+pub struct Added(Mutex<HashMap<String, Versions>>);
+
+/// Of one collection: each object id's version served now, and since when.
+type Versions = HashMap<String, (String, DateTime<Utc>)>;
 
 impl Added {
     /// Stamps the objects of collection `key` with when their version was
