@@ -263,7 +263,7 @@ pub(crate) fn live_findings(
     };
     Some(vigie_intel::export::Findings::collect(
         &scope,
-        s.live.assets(),
+        s.live.assets_of(tenant),
         &vigie_intel::export::EvidenceEvents::new(),
         &opts,
     ))

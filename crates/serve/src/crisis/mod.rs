@@ -107,6 +107,8 @@ enum Record {
 /// What a tenant's records say: the overrides and the notices.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
+    /// Whose records these are (the board reads its assets file).
+    pub(crate) tenant: String,
     pub(crate) overrides: OverrideLog,
     pub(crate) notices: Notices,
 }
@@ -167,7 +169,9 @@ pub(crate) async fn kept(s: &Shared, tenant: &str) -> Result<Kept, Response> {
         .records(tenant)
         .await
         .map_err(|e| unavailable(&format!("the crisis journal cannot be read now: {e}")))?;
-    fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))
+    let mut k = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    k.tenant = tenant.to_string();
+    Ok(k)
 }
 
 /// The scope a board is derived from: the live scope's answer (`fresh`:
@@ -196,7 +200,7 @@ pub(crate) async fn scope_of(
     let (lang, zone) = (s.config.hunt.lang, s.config.hunt.zone);
     tokio::task::spawn_blocking(move || {
         live.scope(&t).unwrap_or_else(|| {
-            Arc::new(Observer::new(live.assets().clone()).finish_in(&[], lang, zone))
+            Arc::new(Observer::new(live.assets_of(&t).clone()).finish_in(&[], lang, zone))
         })
     })
     .await
@@ -228,7 +232,7 @@ pub(crate) fn board(s: &Shared, scope: &Scope, kept: &Kept, lang: Lang) -> Servi
         .unwrap_or(s.crisis.started);
     let mut b = ServiceBoard::derive(
         scope,
-        s.live.assets(),
+        s.live.assets_of(&kept.tenant),
         &BoardInput {
             as_of,
             isolated: Default::default(),
@@ -376,7 +380,7 @@ pub(crate) async fn set_status(
             &format!("the reason is longer than {MAX_REASON} characters"),
         );
     }
-    if !vigie_communicate::board::service_names(s.live.assets()).contains(&id) {
+    if !vigie_communicate::board::service_names(s.live.assets_of(&tenant)).contains(&id) {
         return error(
             StatusCode::NOT_FOUND,
             &format!("no service {id:?} in the assets file"),
