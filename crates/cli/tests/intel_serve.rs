@@ -277,6 +277,7 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         assert_eq!(by, want, "{a}");
         let id = a["retrohunt"]["id"].as_str().unwrap().to_string();
         let run = retro_done(&base, &read, &id);
+        eprintln!("retro-hunt of {name}: {run}");
         assert!(run["events_read"].as_u64().unwrap() > 1000, "{run}");
         assert!(run["detections"].as_u64().unwrap() > 0, "{run}");
         retro_ids.insert(id.clone());

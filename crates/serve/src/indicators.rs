@@ -223,10 +223,15 @@ impl Intel {
                 .unwrap_or(self.started);
             h.indicators.iter().map(move |i| (i, added))
         });
+        // One object per id: the same indicator from two sources is one
+        // STIX object (the first source's).
+        let mut ids = BTreeSet::new();
         for (i, added) in fixed.chain(uploaded) {
             if let Some(o) = vigie_intel::export::indicators::indicator_object(i, added) {
-                tlps.extend(i.tlp);
-                out.push(o);
+                if ids.insert(o["id"].as_str().unwrap_or_default().to_string()) {
+                    tlps.extend(i.tlp);
+                    out.push(o);
+                }
             }
         }
         out.extend(tlps.into_iter().map(vigie_intel::export::stix::tlp_marking));

@@ -36,31 +36,44 @@ use crate::{Caller, ReadTenant, Shared};
 /// Where discovery is.
 pub const BASE: &str = "/taxii2/";
 
-/// When each (tenant, object id, version) was first served.
+/// When the version served now of each (collection, object id) was
+/// first served. Only the objects of the collection as it stands are
+/// kept: its size is the collections' size, however long it is polled.
 #[derive(Default)]
-pub struct Added(Mutex<HashMap<(String, String, String), DateTime<Utc>>>);
+pub struct Added(Mutex<HashMap<String, Versions>>);
+
+/// Of one collection: each object id's version served now, and since when.
+type Versions = HashMap<String, (String, DateTime<Utc>)>;
 
 impl Added {
-    /// Stamps `objects` with when they were first served (now for those
-    /// never served).
-    fn stamp(&self, tenant: &str, objects: Vec<Json>) -> Vec<Stored> {
+    /// Stamps the objects of collection `key` with when their version was
+    /// first served (now for a version never served).
+    fn stamp(&self, key: &str, objects: Vec<Json>) -> Vec<Stored> {
         let now = Utc::now();
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        objects
+        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = all.entry(key.to_string()).or_default();
+        let mut kept = HashMap::with_capacity(objects.len());
+        let out = objects
             .into_iter()
             .map(|object| {
                 let probe = Stored {
                     date_added: now,
                     object,
                 };
-                let key = (tenant.to_string(), probe.id().to_string(), probe.version());
-                let date_added = *seen.entry(key).or_insert(now);
+                let (id, version) = (probe.id().to_string(), probe.version());
+                let date_added = match seen.get(&id) {
+                    Some((v, t)) if *v == version => *t,
+                    _ => now,
+                };
+                kept.insert(id, (version, date_added));
                 Stored {
                     date_added,
                     object: probe.object,
                 }
             })
-            .collect()
+            .collect();
+        *seen = kept;
+        out
     }
 }
 
@@ -80,8 +93,11 @@ fn incident_objects(s: &Shared, tenant: &str) -> Vec<Json> {
 
 /// An API root's collections for `tenant`. Blocking.
 fn root(s: &Shared, tenant: &str) -> ApiRoot {
-    let incident = s.intel.added.stamp(tenant, incident_objects(s, tenant));
-    let indicators = s.intel.added.stamp("", s.intel.stix_objects());
+    let incident = s
+        .intel
+        .added
+        .stamp(&format!("{tenant}/incident"), incident_objects(s, tenant));
+    let indicators = s.intel.added.stamp("indicators", s.intel.stix_objects());
     ApiRoot {
         name: tenant.to_string(),
         title: format!("Vigie — {tenant}"),
