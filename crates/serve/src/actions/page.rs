@@ -456,3 +456,38 @@ pub(crate) async fn page(
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forms_and_links_keep_the_tenant_shown_and_the_language() {
+        let who = vigie_respond::Actor::new("anne", Role::Admin);
+        let v = |lang, tenant| Viewer {
+            who: &who,
+            csrf: "c",
+            lang,
+            tenant,
+        };
+        assert_eq!(v(Lang::Fr, "default").query(true), "");
+        assert_eq!(v(Lang::En, "default").query(true), "?lang=en");
+        assert_eq!(v(Lang::En, "default").query(false), "");
+        assert_eq!(
+            v(Lang::En, "pont-l'abbé & co").query(true),
+            "?lang=en&tenant=pont-l%27abb%C3%A9+%26+co"
+        );
+        let mut h = String::new();
+        let b = Button {
+            kind: Kind::Approve,
+            label: "Approuver",
+            field: None,
+        };
+        form(&mut h, &v(Lang::Fr, "quimper"), "p-1", "/actions", &b);
+        assert!(
+            h.contains("action=\"/api/v1/actions/p-1/approve?tenant=quimper\""),
+            "{h}"
+        );
+        assert!(h.contains("name=\"csrf\" value=\"c\""));
+    }
+}
