@@ -412,6 +412,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/actions",
         Access::Roles(Scope::Read, actions::READERS),
     ),
+    (
+        Method::GET,
+        "/api/v1/crisis-log",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
     // The crisis cell (crisis/): the board, statuses set by hand, notices
     // for residents, the console's pages of it, and the public status
     // page — the one page open without login.
