@@ -26,6 +26,13 @@
 //!   waits for the server's answer, so the commit is known when it returns;
 //! * **`committed`** is the consumer's ack floor.
 //!
+//! The stream's limits are the configuration's retention
+//! (`--retention-days`, `--retention-gb`: [`Options::max_age`],
+//! [`Options::max_bytes`]), set when it is made and set again when a
+//! node finds them different. Unlike the embedded log's, they are the
+//! server's: JetStream removes the oldest events when a limit is reached,
+//! judged or not — a limit is sized for the region (docs/regional.md).
+//!
 //! Readers that belong to one process only (the live scope's replay, a
 //! retro-hunt: consumer names starting with one of [`Options::local`]) get
 //! a consumer of their own that the server forgets once unused, instead of
@@ -75,6 +82,11 @@ pub struct Options {
     /// ack), so a slow batch is not handed to another worker as well; past
     /// this, a worker that is stuck lets them go to the others.
     pub max_hold: Duration,
+    /// The stream's limits (`--retention-days`, `--retention-gb` when
+    /// given): set on the stream when it is made, and again when found
+    /// different. `None`: a new stream has none, an existing one keeps
+    /// what it has (an operator's `nats stream edit`).
+    pub retention: Option<vigie_store::embedded::Retention>,
 }
 
 impl Default for Options {
@@ -85,6 +97,7 @@ impl Default for Options {
             timeout: Duration::from_secs(5),
             local: Vec::new(),
             max_hold: Duration::from_secs(600),
+            retention: None,
         }
     }
 }
@@ -148,6 +161,37 @@ fn escape(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// What to do when the server refuses a size limit: its JetStream store
+/// (`max_file_store`, by default 75 % of the disk free when it started)
+/// is smaller than the limit asked for.
+fn storage_hint(error: &str) -> &'static str {
+    if error.contains("insufficient storage") {
+        " — the size limit (--retention-gb) is more than nats-server's JetStream store allows: lower it, or raise `jetstream { max_file_store }` in nats-server's configuration"
+    } else {
+        ""
+    }
+}
+
+/// JetStream's form of a size limit: -1 for none.
+fn limit_bytes(b: Option<u64>) -> i64 {
+    b.map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX))
+}
+
+/// A stream's limits as people read them.
+fn limits(c: &stream::Config) -> String {
+    let age = match c.max_age.as_secs() {
+        0 => "no limit by age".to_string(),
+        s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s => format!("{s} s"),
+    };
+    let size = match c.max_bytes {
+        b if b < 0 => "no limit by size".to_string(),
+        b if b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b => format!("{b} bytes"),
+    };
+    format!("{age}, {size}")
+}
+
 fn unescape(s: &str) -> String {
     s.replace("%0A", "\n")
         .replace("%0D", "\r")
@@ -184,6 +228,12 @@ impl JetStreamLog {
                     subjects: vec![format!("{SUBJECT_PREFIX}.>")],
                     retention: stream::RetentionPolicy::Limits,
                     storage: stream::StorageType::File,
+                    max_age: self
+                        .opts
+                        .retention
+                        .and_then(|r| r.max_age)
+                        .unwrap_or(Duration::ZERO),
+                    max_bytes: limit_bytes(self.opts.retention.and_then(|r| r.max_bytes)),
                     ..Default::default()
                 };
                 // A server that has just restarted answers before it has
@@ -191,9 +241,9 @@ impl JetStreamLog {
                 // found", then its creation "overlaps" the one recovered
                 // meanwhile. Asked again shortly, it is there.
                 let mut tries = 0;
-                loop {
+                let found = loop {
                     match js.get_or_create_stream(config.clone()).await {
-                        Ok(_) => break,
+                        Ok(s) => break s,
                         // Only when the server answered (not a timeout:
                         // a server that does not answer is said at once).
                         Err(e)
@@ -208,9 +258,43 @@ impl JetStreamLog {
                             tokio::time::sleep(Duration::from_millis(200)).await;
                         }
                         Err(e) => {
-                            return Err(failed(format!("JetStream stream {}", self.opts.stream), e))
+                            let hint = storage_hint(&e.to_string());
+                            return Err(failed(
+                                format!("JetStream stream {}{hint}", self.opts.stream),
+                                e,
+                            ));
                         }
                     }
+                };
+                // A stream made before (by another node, or an older
+                // configuration) keeps its limits until told: the
+                // configuration's retention is the one in force, as the
+                // embedded log's is. The rest of its settings (replicas,
+                // placement an operator chose) is kept.
+                let info = found.cached_info();
+                let differ = (info.config.max_age, info.config.max_bytes)
+                    != (config.max_age, config.max_bytes);
+                if self.opts.retention.is_some() && differ {
+                    let mut wanted = info.config.clone();
+                    wanted.max_age = config.max_age;
+                    wanted.max_bytes = config.max_bytes;
+                    let was = limits(&info.config);
+                    js.update_stream(wanted).await.map_err(|e| {
+                        failed(
+                            format!(
+                                "JetStream stream {} limits ({}){}",
+                                self.opts.stream,
+                                limits(&config),
+                                storage_hint(&e.to_string())
+                            ),
+                            e,
+                        )
+                    })?;
+                    eprintln!(
+                        "vigie: JetStream stream {}: retention now {} (was {was})",
+                        self.opts.stream,
+                        limits(&config)
+                    );
                 }
                 Ok(Conn { client, js })
             })

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use vigie_bus::{JetStreamLog, Options};
+use vigie_store::embedded::Retention;
 use vigie_store::{conformance, EventLog, IngestBatch, Position};
 use vigie_testkit::servers::Nats;
 
@@ -40,6 +41,75 @@ async fn jetstream_log_resumes_after_a_restart() {
     let Some(nats) = Nats::start() else { return };
     let url = nats.url();
     conformance::event_log_restart(|| JetStreamLog::new(&url, Options::default())).await;
+}
+
+/// The stream gets the configuration's retention when it is made, and
+/// again when a node with another configuration connects; the rest of
+/// the stream's settings stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streams_limits_are_the_configurations_retention() {
+    let Some(nats) = Nats::start() else { return };
+    let day = Duration::from_secs(86_400);
+    let first = Options {
+        retention: Some(Retention {
+            max_age: Some(90 * day),
+            max_bytes: Some(1 << 30),
+        }),
+        ..Options::default()
+    };
+    let log = JetStreamLog::new(&nats.url(), first);
+    log.append(batch("default", 0..3)).await.unwrap();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let info = |js: async_nats::jetstream::Context| async move {
+        js.get_stream("VIGIE_EVENTS")
+            .await
+            .unwrap()
+            .get_info()
+            .await
+            .unwrap()
+    };
+    let i = info(js.clone()).await;
+    assert_eq!(i.config.max_age, 90 * day);
+    assert_eq!(i.config.max_bytes, 1 << 30);
+    assert_eq!(
+        i.config.retention,
+        async_nats::jetstream::stream::RetentionPolicy::Limits
+    );
+    // Another node, told 30 days and no size limit: the stream follows,
+    // its events stay.
+    let other = JetStreamLog::new(
+        &nats.url(),
+        Options {
+            retention: Some(Retention {
+                max_age: Some(30 * day),
+                max_bytes: None,
+            }),
+            ..Options::default()
+        },
+    );
+    assert_eq!(other.records().await.unwrap(), 3);
+    let i = info(js.clone()).await;
+    assert_eq!((i.config.max_age, i.config.max_bytes), (30 * day, -1));
+    assert_eq!(i.state.messages, 3);
+    // A node told nothing leaves the stream's limits as they are (an
+    // operator's `nats stream edit`).
+    let silent = JetStreamLog::new(&nats.url(), Options::default());
+    assert_eq!(silent.records().await.unwrap(), 3);
+    assert_eq!(info(js.clone()).await.config.max_age, 30 * day);
+    // A size the server's store cannot hold: refused, and said why.
+    let huge = JetStreamLog::new(
+        &nats.url(),
+        Options {
+            retention: Some(Retention {
+                max_age: None,
+                max_bytes: Some(1 << 50),
+            }),
+            ..Options::default()
+        },
+    );
+    let e = huge.records().await.unwrap_err().to_string();
+    assert!(e.contains("max_file_store"), "{e}");
 }
 
 /// A request bigger than the client's in-flight publish limit (5,000)

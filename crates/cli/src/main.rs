@@ -90,7 +90,7 @@ enum Command {
     /// Share the incident: STIX 2.1, MISP event or feed, ATT&CK Navigator layer, firewall blocklists.
     Export(export::ExportArgs),
     /// Watch continuously: receive logs over HTTP, detect as they arrive, keep the evidence.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Access tokens of `vigie serve` (shippers, scripts).
     #[command(subcommand)]
     Token(serve::TokenCommand),
@@ -268,7 +268,7 @@ fn main() -> ExitCode {
         Command::Actions(args) => actions::run(args),
         Command::CrisisLog(cmd) => draft::run_log(cmd),
         Command::Export(args) => export::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Token(cmd) => serve::run_token(cmd),
         Command::User(cmd) => user::run(cmd),
         Command::Audit(cmd) => user::run_audit(cmd),

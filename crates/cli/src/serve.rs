@@ -52,10 +52,22 @@ pub struct ServeArgs {
     /// Also receive JSON Lines over TCP here (NXLog om_tcp with to_json(), OpenWEC's TCP output).
     #[arg(long, value_name = "ADDR")]
     pub ndjson_tcp: Option<SocketAddr>,
+    /// Also receive syslog over TLS here (RFC 5425; e.g. 0.0.0.0:6514), with
+    /// --tls-cert's certificate or the self-signed one of DATA/tls/.
+    #[arg(long, value_name = "ADDR")]
+    pub syslog_tls: Option<SocketAddr>,
+    /// Also receive JSON Lines over TLS here (NXLog om_ssl).
+    #[arg(long, value_name = "ADDR")]
+    pub ndjson_tls: Option<SocketAddr>,
+    /// Senders on --syslog-tls and --ndjson-tls must show a client
+    /// certificate signed by this CA (PEM); each is named by it.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
-    /// The organisation's assets file (hosts, zones, services, accounts), for the live scope.
-    #[arg(long, value_name = "FILE")]
+    /// The organisation's assets file (hosts, zones, services, accounts), for the live scope;
+    /// a directory: one file per commune, DIR/<tenant>.yml (default.yml for the others).
+    #[arg(long, value_name = "FILE|DIR")]
     pub assets: Option<PathBuf>,
     /// Indicators of compromise matched on every event beside the rules
     /// (repeatable), as `vigie hunt --ioc` takes them; read at start.
@@ -71,6 +83,17 @@ pub struct ServeArgs {
     /// alerted (default 60).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub silence_minutes: Option<u64>,
+    /// Alerts are also mailed to this address (repeatable), through the
+    /// relay of the --config file's `alert_smtp` (or VIGIE_ALERT_SMTP).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alert_email_to: Vec<String>,
+    /// The sender of alert mails (default vigie@localhost).
+    #[arg(long, value_name = "ADDRESS")]
+    pub alert_email_from: Option<String>,
+    /// Alerts are also forwarded as syslog (RFC 5424) with a CEF payload,
+    /// to a SIEM or collector: udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    pub alert_syslog: Option<String>,
     /// Events received longer ago are removed from the event log (default
     /// 90; 0: no limit by age). Detections stay.
     #[arg(long, value_name = "DAYS")]
@@ -153,6 +176,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         let cert = args.tls_cert.clone().or_else(|| file.tls_cert.clone());
         let key = args.tls_key.clone().or_else(|| file.tls_key.clone());
         let no_tls = args.no_tls || file.no_tls;
+        if let (Some(cert), Some(key)) = (&cert, &key) {
+            config.listener_tls = vigie_serve::tls::Tls::Given {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+        }
         match (cert, key) {
             (Some(cert), Some(key)) if !no_tls => vigie_serve::tls::Tls::Given { cert, key },
             (Some(_), None) | (None, Some(_)) => {
@@ -199,6 +228,18 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     config.syslog_udp = args.syslog_udp.or(file.syslog_udp);
     config.syslog_tcp = args.syslog_tcp.or(file.syslog_tcp);
     config.ndjson_tcp = args.ndjson_tcp.or(file.ndjson_tcp);
+    config.syslog_tls = args.syslog_tls.or(file.syslog_tls);
+    config.ndjson_tls = args.ndjson_tls.or(file.ndjson_tls);
+    config.tls_client_ca = args
+        .tls_client_ca
+        .clone()
+        .or_else(|| file.tls_client_ca.clone());
+    if config.tls_client_ca.is_some() && config.syslog_tls.is_none() && config.ndjson_tls.is_none()
+    {
+        return Err("tls_client_ca is for syslog_tls and ndjson_tls: give one of them".into());
+    }
+    config.stream_retention = args.retention_days.or(file.retention_days).is_some()
+        || args.retention_gb.or(file.retention_gb).is_some();
     if let Some(d) = args.retention_days.or(file.retention_days) {
         config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
     }
@@ -221,6 +262,24 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
             return Err("alert_webhook: an http:// or https:// URL".into());
         }
     }
+    config.alert_smtp = file
+        .alert_smtp
+        .clone()
+        .or_else(|| std::env::var("VIGIE_ALERT_SMTP").ok())
+        .filter(|u| !u.trim().is_empty());
+    config.alert_email_from = args
+        .alert_email_from
+        .clone()
+        .or_else(|| file.alert_email_from.clone());
+    config.alert_email_to = if args.alert_email_to.is_empty() {
+        file.alert_email_to.clone()
+    } else {
+        args.alert_email_to.clone()
+    };
+    config.alert_syslog = args
+        .alert_syslog
+        .clone()
+        .or_else(|| file.alert_syslog.clone());
     let mut rules = args.rules.clone();
     if rules.rules.is_empty() {
         rules.rules = file.rules.clone();

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use common::console::{add_user_with, code, http, signed_in, Person};
 use common::server::{
-    hunt_detections, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve, Server,
+    detection_keys, hunt_detections, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
+    Server,
 };
 use serde_json::Value;
 use vigie_testkit::servers::{Nats, Postgres};
@@ -100,18 +101,6 @@ fn stats(base: &str, admin: &str) -> Value {
     let (s, body) = get(base, "/api/v1/stats", admin);
     assert_eq!(s, 200, "{body}");
     serde_json::from_str(&body).unwrap()
-}
-
-fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
-    list.iter()
-        .map(|d| {
-            (
-                d["rule_id"].as_str().unwrap().to_string(),
-                d["record_id"].as_u64().unwrap_or(0),
-                d["computer"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
 }
 
 #[test]

@@ -21,8 +21,8 @@
 mod common;
 
 use common::server::{
-    hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
-    without_places, Server,
+    detection_keys, hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind, rule_and_time,
+    scope_claims, spawn_serve, without_places, Server,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -131,31 +131,6 @@ fn processed(base: &str, t: &str, n: u64) {
         assert!(Instant::now() < until, "worker stuck: {s}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn detection_keys(list: &[Value]) -> BTreeSet<(String, u64, String)> {
-    list.iter()
-        .map(|d| {
-            (
-                d["rule_id"].as_str().unwrap().to_string(),
-                d["record_id"].as_u64().unwrap_or(0),
-                d["computer"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-/// A detection's rule and time, whether from `hunt`'s timeline
-/// (`datetime`) or from serve (`time`).
-fn rule_and_time(d: &Value) -> (String, String) {
-    (
-        d["rule_id"].as_str().unwrap().to_string(),
-        d["datetime"]
-            .as_str()
-            .or(d["time"].as_str())
-            .unwrap()
-            .to_string(),
-    )
 }
 
 #[test]
@@ -752,6 +727,21 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         Some(&other),
     );
     assert_eq!(status, 403);
+    // Nor may another commune's admin token: admin of its own commune
+    // only (the deployment's admin tokens are those of `default`).
+    let their_admin = token_of(&data, "admin", "mairie-de-benodet");
+    let theirs = stats(&base, &their_admin);
+    assert_eq!(theirs["tenant"], "mairie-de-benodet");
+    assert!(theirs["events_stored"].is_null(), "{theirs}");
+    for path in [
+        "/api/v1/detections?tenant=mairie-de-fouesnant",
+        "/api/v1/stats?tenant=mairie-de-fouesnant",
+        "/api/v1/incidents?tenant=mairie-de-fouesnant",
+    ] {
+        assert_eq!(get(&base, path, Some(&their_admin)).0, 403, "{path}");
+    }
+    let (_, body) = get(&base, "/api/v1/detections", Some(&their_admin));
+    assert_eq!(body.trim(), "[]");
 }
 
 /// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587

@@ -91,8 +91,12 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                     scope,
                 });
                 req.extensions_mut().insert(Caller {
+                    // An admin token of one commune (`vigie token create
+                    // --scope admin --tenant NAME`) reads that commune's
+                    // only, as an account bound to it does; the
+                    // deployment's own (tenant `default`) reads every one.
+                    admin: r.scope == Scope::Admin && r.tenant == "default",
                     tenant: r.tenant,
-                    admin: r.scope == Scope::Admin,
                 });
                 next.run(req).await
             }

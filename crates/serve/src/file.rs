@@ -36,6 +36,12 @@ pub struct ServeFile {
     pub no_tls: bool,
     /// `--ndjson-tcp`.
     pub ndjson_tcp: Option<SocketAddr>,
+    /// `--syslog-tls`.
+    pub syslog_tls: Option<SocketAddr>,
+    /// `--ndjson-tls`.
+    pub ndjson_tls: Option<SocketAddr>,
+    /// `--tls-client-ca`.
+    pub tls_client_ca: Option<PathBuf>,
     /// `--rules` (a list).
     #[serde(default)]
     pub rules: Vec<PathBuf>,
@@ -76,6 +82,18 @@ pub struct ServeFile {
     /// this file readable by the service only). Only here or in
     /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
     pub alert_webhook: Option<String>,
+    /// The SMTP relay alert mails go through: `smtp://HOST:25`,
+    /// `smtp://HOST:587?tls=required`, `smtps://USER:PASSWORD@HOST:465`
+    /// (a password: keep this file readable by the service only). Only
+    /// here or in `VIGIE_ALERT_SMTP`, never on the command line.
+    pub alert_smtp: Option<String>,
+    /// `--alert-email-from`.
+    pub alert_email_from: Option<String>,
+    /// `--alert-email-to` (a list).
+    #[serde(default)]
+    pub alert_email_to: Vec<String>,
+    /// `--alert-syslog`: `udp://HOST:PORT` or `tcp://HOST:PORT`.
+    pub alert_syslog: Option<String>,
     /// `--bus`: the regional event log, `nats://HOST:PORT`.
     pub bus: Option<String>,
     /// `--bus-ack-wait`: seconds before a dead detection worker's events
@@ -124,6 +142,7 @@ impl ServeFile {
         file.assets.as_mut().map(resolve);
         file.tls_cert.as_mut().map(resolve);
         file.tls_key.as_mut().map(resolve);
+        file.tls_client_ca.as_mut().map(resolve);
         if let Some(d) = &mut file.respond.directory {
             d.ca_file.as_mut().map(resolve);
             d.password_file.as_mut().map(resolve);
@@ -205,6 +224,34 @@ mod tests {
         let f = ServeFile::load(&path).unwrap();
         assert_eq!(f.data, Some(PathBuf::from("/var/lib/vigie")));
         assert_eq!(f.lang.as_deref(), Some("fr"));
+    }
+
+    /// Every key the example shows commented out is one the file takes:
+    /// uncommented, they load, and say what they say.
+    #[test]
+    fn every_key_of_the_packaged_example_is_a_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/vigie.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let key = |l: &str| {
+            l.strip_prefix("# ").is_some_and(|r| {
+                r.split_once(" = ").is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+            })
+        };
+        let open: String = text
+            .lines()
+            .map(|l| if key(l) { &l[2..] } else { l })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(open.matches('\n').count() > 40);
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("vigie.toml");
+        std::fs::write(&copy, &open).unwrap();
+        let f = ServeFile::load(&copy).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.alert_email_to.len(), 1);
+        assert!(f.alert_smtp.is_some() && f.alert_syslog.is_some());
+        assert!(f.syslog_tls.is_some() && f.ndjson_tls.is_some() && f.tls_client_ca.is_some());
     }
 
     #[test]

@@ -84,13 +84,41 @@ pub struct Config {
     /// HTTPS for the HTTP listener (`--tls`, `--tls-cert`/`--tls-key`,
     /// `--no-tls`).
     pub tls: tls::Tls,
+    /// Syslog over TLS (`--syslog-tls`, RFC 5425), off unless given.
+    pub syslog_tls: Option<SocketAddr>,
+    /// JSON Lines over TLS (`--ndjson-tls`: NXLog `om_ssl`), off unless
+    /// given.
+    pub ndjson_tls: Option<SocketAddr>,
+    /// The certificate of the TLS listeners: `--tls-cert`/`--tls-key`
+    /// when given (even with `--no-tls`, which is about HTTP), else the
+    /// self-signed one under `data/tls/`.
+    pub listener_tls: tls::Tls,
+    /// Senders on the TLS listeners must show a certificate signed by
+    /// this CA (`--tls-client-ca`, PEM).
+    pub tls_client_ca: Option<PathBuf>,
     /// How long and how much of the event log is kept.
     pub retention: vigie_store::embedded::Retention,
+    /// Whether `retention` was given (`--retention-days`/`--retention-gb`
+    /// or their keys): only then is it set on a JetStream stream, whose
+    /// limits are otherwise the operator's (the embedded log's defaults
+    /// would not fit a region).
+    pub stream_retention: bool,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
+    /// The SMTP relay alerts are mailed through (`smtp://` or `smtps://`,
+    /// credentials in the URL: configuration file or `VIGIE_ALERT_SMTP`
+    /// only), off unless given.
+    pub alert_smtp: Option<String>,
+    /// The sender of alert mails (`--alert-email-from`).
+    pub alert_email_from: Option<String>,
+    /// Who receives alert mails (`--alert-email-to`, repeatable).
+    pub alert_email_to: Vec<String>,
+    /// Alerts forwarded as syslog with CEF (`--alert-syslog
+    /// udp://HOST:PORT` or `tcp://HOST:PORT`), off unless given.
+    pub alert_syslog: Option<String>,
     /// The regional event log: NATS JetStream at this URL (`--bus
     /// nats://HOST:PORT`) instead of the embedded one in `data`.
     pub bus: Option<String>,
@@ -170,9 +198,18 @@ impl Config {
             syslog_tcp: None,
             ndjson_tcp: None,
             alert_webhook: None,
+            alert_smtp: None,
+            alert_email_from: None,
+            alert_email_to: Vec::new(),
+            alert_syslog: None,
             silence_secs: health::SILENCE_SECS,
             tls: tls::Tls::Off,
+            syslog_tls: None,
+            ndjson_tls: None,
+            listener_tls: tls::Tls::SelfSigned,
+            tls_client_ca: None,
             retention: DEFAULT_RETENTION,
+            stream_retention: false,
             bus: None,
             bus_ack_wait: 60,
             db: None,
@@ -587,6 +624,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     retrohunt::CONSUMER_PREFIX.into(),
                 ],
                 ack_wait: std::time::Duration::from_secs(config.bus_ack_wait.max(1)),
+                retention: config.stream_retention.then_some(config.retention),
                 ..vigie_bus::Options::default()
             };
             (None, Arc::new(vigie_bus::JetStreamLog::new(url, opts)))
@@ -630,13 +668,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             })?,
         ))),
     };
-    let assets = match &config.hunt.assets {
-        Some(p) => Arc::new(vigie_scope::Assets::load(p).map_err(|e| ServeError::Io {
-            what: format!("--assets {}", p.display()),
-            source: std::io::Error::other(e.to_string()),
-        })?),
-        None => Arc::new(vigie_scope::Assets::default()),
-    };
+    let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
     let indicators = {
         let ioc = config.hunt.ioc.clone();
         tokio::task::spawn_blocking(move || vigie_hunt::indicators::load(&ioc))
@@ -658,17 +690,22 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         indicators,
         read: config.hunt.read.clone(),
     })));
-    let live = Arc::new(live::LiveScope::new(
-        assets,
-        engine.clone(),
-        config.hunt.lang,
-        config.hunt.zone,
-        Some(&config.data),
-    ));
+    let live = Arc::new(
+        live::LiveScope::new(
+            assets,
+            engine.clone(),
+            config.hunt.lang,
+            config.hunt.zone,
+            Some(&config.data),
+        )
+        .with_tenant_assets(tenant_assets),
+    );
     let health = Arc::new(health::Health::new(config.silence_secs));
-    let alerting = config.alert_webhook.clone().map(|url| {
-        eprintln!("vigie serve: alerts to the webhook of the configuration");
-        Arc::new(alerts::Alerting::new(url, &config.data))
+    let sinks = alert_sinks(&config)?;
+    let alerting = (!sinks.is_empty()).then(|| {
+        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        eprintln!("vigie serve: alerts to: {}", names.join(", "));
+        Arc::new(alerts::Alerting::new(sinks, &config.data))
     });
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
@@ -729,9 +766,26 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         eprintln!("vigie serve: syslog UDP on {at}");
         tokio::spawn(task);
     }
-    for (addr, source, said) in [
-        (config.syslog_tcp, "syslog-tcp", "syslog TCP"),
-        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP"),
+    let acceptor = match (config.syslog_tls, config.ndjson_tls) {
+        (None, None) => None,
+        _ if !config.role.ingests() => None,
+        _ => Some(listener_acceptor(&config)?),
+    };
+    for (addr, source, said, tls) in [
+        (config.syslog_tcp, "syslog-tcp", "syslog TCP", None),
+        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP", None),
+        (
+            config.syslog_tls,
+            "syslog-tls",
+            "syslog TLS",
+            acceptor.clone(),
+        ),
+        (
+            config.ndjson_tls,
+            "ndjson-tls",
+            "NDJSON TLS",
+            acceptor.clone(),
+        ),
     ] {
         let Some(addr) = addr.filter(|_| config.role.ingests()) else {
             continue;
@@ -742,6 +796,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             syslog_stats.clone(),
             config.max_line,
             source,
+            tls,
         )
         .await
         .map_err(|source| ServeError::Io {
@@ -854,6 +909,138 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 .map_err(io)
         }
     }
+}
+
+/// `--assets FILE`: every tenant's; `--assets DIR`: one file per commune,
+/// `DIR/<tenant>.yml` (or `.yaml`), `default.yml` for the tenant
+/// `default` and for a commune without a file of its own (none: an empty
+/// one). Every file is read at start: one that cannot be read stops
+/// `serve` with its name and the reason.
+#[allow(clippy::type_complexity)]
+fn load_assets(
+    path: Option<&std::path::Path>,
+) -> Result<
+    (
+        Arc<vigie_scope::Assets>,
+        std::collections::BTreeMap<String, Arc<vigie_scope::Assets>>,
+    ),
+    ServeError,
+> {
+    let load = |p: &std::path::Path| {
+        vigie_scope::Assets::load(p)
+            .map(Arc::new)
+            .map_err(|e| ServeError::Io {
+                what: format!("--assets {}", p.display()),
+                source: std::io::Error::other(e.to_string()),
+            })
+    };
+    let Some(path) = path else {
+        return Ok((Arc::new(vigie_scope::Assets::default()), Default::default()));
+    };
+    if !path.is_dir() {
+        return Ok((load(path)?, Default::default()));
+    }
+    let io = |source| ServeError::Io {
+        what: format!("--assets {}", path.display()),
+        source,
+    };
+    let mut by_tenant = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        let is_yaml = p
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"));
+        let Some(tenant) = p.file_stem().and_then(|s| s.to_str()).filter(|_| is_yaml) else {
+            continue;
+        };
+        if by_tenant.insert(tenant.to_string(), load(&p)?).is_some() {
+            return Err(ServeError::Config(format!(
+                "--assets {}: two files for the tenant {tenant:?} (.yml and .yaml)",
+                path.display()
+            )));
+        }
+    }
+    let default = by_tenant
+        .remove("default")
+        .unwrap_or_else(|| Arc::new(vigie_scope::Assets::default()));
+    eprintln!(
+        "vigie serve: assets per commune from {}: {}",
+        path.display(),
+        std::iter::once("default")
+            .chain(by_tenant.keys().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok((default, by_tenant))
+}
+
+/// Where alerts go, from the configuration (each checked at start: a
+/// mistyped address is an error now, not a silent 2 a.m.).
+fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>, ServeError> {
+    let mut sinks: Vec<Box<dyn alerts::Sink>> = Vec::new();
+    if let Some(url) = &config.alert_webhook {
+        sinks.push(Box::new(alerts::sinks::Webhook { url: url.clone() }));
+    }
+    if let Some(relay) = &config.alert_smtp {
+        let from = config
+            .alert_email_from
+            .as_deref()
+            .unwrap_or("vigie@localhost");
+        let mail = alerts::sinks::Email::new(relay, from, &config.alert_email_to, config.hunt.lang)
+            .map_err(ServeError::Config)?;
+        sinks.push(Box::new(mail));
+    } else if !config.alert_email_to.is_empty() {
+        return Err(ServeError::Config(
+            "alert_email_to without alert_smtp (in the --config file or VIGIE_ALERT_SMTP): no relay to send through".into(),
+        ));
+    }
+    if let Some(url) = &config.alert_syslog {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        sinks.push(Box::new(
+            alerts::sinks::Syslog::parse(url, host).map_err(ServeError::Config)?,
+        ));
+    }
+    Ok(sinks)
+}
+
+/// The TLS of the syslog and NDJSON listeners, said at start: the
+/// certificate's fingerprint (senders pin it), and whether senders must
+/// show a client certificate.
+fn listener_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    let mut names = vec!["localhost".to_string()];
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        names.push(h.trim().to_string());
+    }
+    for addr in [config.syslog_tls, config.ndjson_tls].into_iter().flatten() {
+        if !addr.ip().is_unspecified() {
+            names.push(addr.ip().to_string());
+        }
+    }
+    let io = |source| ServeError::Io {
+        what: "TLS of the TCP listeners".into(),
+        source,
+    };
+    let ready = tls::prepare(&config.listener_tls, &config.data, names)
+        .map_err(io)?
+        .ok_or_else(|| io(std::io::Error::other("no certificate")))?;
+    let acceptor = tls::acceptor(&ready, config.tls_client_ca.as_deref()).map_err(io)?;
+    eprintln!(
+        "vigie serve: TLS listeners' certificate {}, SHA-256 {}",
+        ready.cert.display(),
+        tls::colons(&ready.fingerprint)
+    );
+    match &config.tls_client_ca {
+        Some(ca) => eprintln!(
+            "vigie serve: TLS listeners: senders must show a certificate signed by {}",
+            ca.display()
+        ),
+        None => eprintln!(
+            "vigie serve: TLS listeners: no --tls-client-ca, any sender reaching them may send (encrypted, not authenticated)"
+        ),
+    }
+    Ok(acceptor)
 }
 
 fn router(state: Shared, gate: auth::Gate) -> Router {
@@ -1308,7 +1495,7 @@ async fn detections(
 async fn metrics(State(s): State<Shared>) -> Response {
     let stored = s.log.records().await.unwrap_or(0);
     let p = &s.progress;
-    let counters: [(&str, &str, u64); 11] = [
+    let counters: [(&str, &str, u64); 12] = [
         ("events_stored", "Events kept in the event log.", stored),
         (
             "events_processed",
@@ -1354,6 +1541,11 @@ async fn metrics(State(s): State<Shared>) -> Response {
             "syslog_connections_refused",
             "Syslog TCP connections refused (too many).",
             s.syslog.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tls_refused",
+            "TLS connections refused on the TCP listeners (no or unknown client certificate, failed handshake).",
+            s.syslog.tls_refused.load(Ordering::Relaxed),
         ),
         (
             "tenants",
@@ -1616,6 +1808,7 @@ async fn stats(
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
             "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
+            "tls_refused": s.syslog.tls_refused.load(Ordering::Relaxed),
             // Null when no webhook is configured.
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),

@@ -136,6 +136,9 @@ pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str
 /// The live scope of every tenant.
 pub struct LiveScope {
     assets: Arc<Assets>,
+    /// Communes with an assets file of their own (`--assets DIR`); the
+    /// others read `assets`.
+    tenant_assets: BTreeMap<String, Arc<Assets>>,
     lang: Lang,
     zone: Zone,
     engine: Arc<Option<Engine>>,
@@ -167,6 +170,7 @@ impl LiveScope {
             .is_some_and(|e| e.stats().correlation_rules > 0);
         LiveScope {
             assets,
+            tenant_assets: BTreeMap::new(),
             lang,
             zone,
             engine,
@@ -183,11 +187,24 @@ impl LiveScope {
         &self.assets
     }
 
+    /// Gives communes their own assets files (hosts, services, accounts
+    /// differ from one to the next); a tenant not named reads the one
+    /// given to [`LiveScope::new`].
+    pub fn with_tenant_assets(mut self, by_tenant: BTreeMap<String, Arc<Assets>>) -> Self {
+        self.tenant_assets = by_tenant;
+        self
+    }
+
+    /// The assets file of `tenant`.
+    pub fn assets_of(&self, tenant: &str) -> &Arc<Assets> {
+        self.tenant_assets.get(tenant).unwrap_or(&self.assets)
+    }
+
     /// Observes one judged event of `tenant` (the streaming half).
     pub fn observe(&self, tenant: &str, event: &Event, matches: &[Match]) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = tenants.entry(tenant.to_string()).or_insert_with(|| Tenant {
-            observer: Observer::new(self.assets.clone()),
+            observer: Observer::new(self.assets_of(tenant).clone()),
             for_correlation: Vec::new(),
             answered: None,
             known: self

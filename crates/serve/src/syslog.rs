@@ -42,6 +42,9 @@ pub struct SyslogStats {
     pub connections_refused: AtomicU64,
     /// TCP connections closed after [`IDLE`] without a byte.
     pub idle_closed: AtomicU64,
+    /// TLS connections refused: no client certificate, one not signed by
+    /// the client CA, a failed or unfinished handshake.
+    pub tls_refused: AtomicU64,
 }
 
 async fn store(log: &dyn EventLog, source: &str, events: Vec<Vec<u8>>, stats: &SyslogStats) {
@@ -105,16 +108,25 @@ pub async fn udp(
     Ok((local, task))
 }
 
+/// How long a TLS sender has to finish its handshake: a connection that
+/// says nothing must not hold one of the [`MAX_CONNECTIONS`] slots.
+pub const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Binds a TCP listener; returns its address and the task serving it.
 /// `source` names what it receives: `syslog-tcp`, or `ndjson-tcp` (JSON
 /// Lines as NXLog's `om_tcp` with `to_json()` and OpenWEC's TCP output
-/// send them: LF framing, which the same reader tells apart).
+/// send them: LF framing, which the same reader tells apart); with
+/// `tls`, `syslog-tls` (RFC 5425: octet counting inside TLS) or
+/// `ndjson-tls` (NXLog's `om_ssl`). A sender authenticated by its client
+/// certificate is named by it: `syslog-tls/fw-mairie`, so the sources
+/// page tells senders apart.
 pub async fn tcp(
     addr: SocketAddr,
     log: Arc<dyn EventLog>,
     stats: Arc<SyslogStats>,
     max_message: usize,
     source: &'static str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -127,63 +139,95 @@ pub async fn tcp(
             let Ok(slot) = slots.clone().try_acquire_owned() else {
                 stats.connections_refused.fetch_add(1, Ordering::Relaxed);
                 eprintln!(
-                    "vigie serve: syslog TCP: {MAX_CONNECTIONS} connections open, {peer} refused"
+                    "vigie serve: {source}: {MAX_CONNECTIONS} connections open, {peer} refused"
                 );
                 drop(stream);
                 continue;
             };
-            let (log, stats) = (log.clone(), stats.clone());
+            let (log, stats, tls) = (log.clone(), stats.clone(), tls.clone());
             tokio::spawn(async move {
                 let _slot = slot;
-                let mut r = BufReader::with_capacity(1 << 16, stream);
-                let mut events = Vec::new();
-                let mut bytes = 0usize;
-                let mut ended = false;
-                loop {
-                    let next = tokio::time::timeout(IDLE, next_message(&mut r, max_message));
-                    let Ok(next) = next.await else {
-                        // Silent for IDLE: the slot goes to others (what
-                        // was half sent is counted refused).
-                        stats.idle_closed.fetch_add(1, Ordering::Relaxed);
-                        if !r.buffer().is_empty() {
-                            stats.refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let batch = std::mem::take(&mut events);
-                        store(log.as_ref(), source, batch, &stats).await;
-                        return;
-                    };
-                    match next {
-                        Ok(Some(Ok(m))) => {
-                            if !m.is_empty() {
-                                bytes += m.len();
-                                events.push(m);
-                            }
-                        }
-                        Ok(Some(Err(()))) => {
-                            stats.refused.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(None) | Err(_) => ended = true,
-                    }
-                    // Store when no whole message more is waiting (so a
-                    // message is never held while the next one trickles
-                    // in), the batch is full, or the connection ended.
-                    if ended
-                        || events.len() >= BATCH
-                        || bytes >= BATCH_BYTES
-                        || !r.buffer().contains(&b'\n')
-                    {
-                        bytes = 0;
-                        let batch = std::mem::take(&mut events);
-                        store(log.as_ref(), source, batch, &stats).await;
-                    }
-                    if ended {
+                let Some(tls) = tls else {
+                    return connection(stream, log, stats, max_message, source.to_string()).await;
+                };
+                let shake = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await;
+                let stream = match shake {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("vigie serve: {source}: TLS with {peer} refused: {e}");
                         return;
                     }
-                }
+                    Err(_) => {
+                        stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+                        eprintln!(
+                            "vigie serve: {source}: {peer} did not finish its TLS handshake in {} s",
+                            HANDSHAKE.as_secs()
+                        );
+                        return;
+                    }
+                };
+                let name = match crate::tls::peer_name(stream.get_ref().1) {
+                    Some(n) => format!("{source}/{n}"),
+                    None => source.to_string(),
+                };
+                connection(stream, log, stats, max_message, name).await
             });
         }
     };
     Ok((local, task))
+}
+
+/// Reads one connection's messages and stores them in batches, until it
+/// ends or stays silent for [`IDLE`].
+async fn connection<S: tokio::io::AsyncRead + Unpin>(
+    stream: S,
+    log: Arc<dyn EventLog>,
+    stats: Arc<SyslogStats>,
+    max_message: usize,
+    source: String,
+) {
+    let mut r = BufReader::with_capacity(1 << 16, stream);
+    let mut events = Vec::new();
+    let mut bytes = 0usize;
+    let mut ended = false;
+    loop {
+        let next = tokio::time::timeout(IDLE, next_message(&mut r, max_message));
+        let Ok(next) = next.await else {
+            // Silent for IDLE: the slot goes to others (what was half
+            // sent is counted refused).
+            stats.idle_closed.fetch_add(1, Ordering::Relaxed);
+            if !r.buffer().is_empty() {
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            let batch = std::mem::take(&mut events);
+            store(log.as_ref(), &source, batch, &stats).await;
+            return;
+        };
+        match next {
+            Ok(Some(Ok(m))) => {
+                if !m.is_empty() {
+                    bytes += m.len();
+                    events.push(m);
+                }
+            }
+            Ok(Some(Err(()))) => {
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) | Err(_) => ended = true,
+        }
+        // Store when no whole message more is waiting (so a message is
+        // never held while the next one trickles in), the batch is full,
+        // or the connection ended.
+        if ended || events.len() >= BATCH || bytes >= BATCH_BYTES || !r.buffer().contains(&b'\n') {
+            bytes = 0;
+            let batch = std::mem::take(&mut events);
+            store(log.as_ref(), &source, batch, &stats).await;
+        }
+        if ended {
+            return;
+        }
+    }
 }
 
 /// The next message of a TCP stream: `None` at its end, `Some(Err(()))`

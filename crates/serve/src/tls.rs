@@ -108,6 +108,84 @@ pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Op
     }
 }
 
+/// TLS for the TCP listeners (syslog over TLS, RFC 5425; JSON Lines as
+/// NXLog's `om_ssl` sends them), with the HTTP listener's certificate.
+///
+/// With `client_ca`, a sender must show a certificate signed by it, or
+/// the handshake fails: syslog carries no credentials, so on a network
+/// a commune does not fully control, the certificate is how a source is
+/// authenticated (the "each source by … client certificate").
+/// Without it, anyone who reaches the port may send: said at start.
+pub fn acceptor(
+    ready: &Ready,
+    client_ca: Option<&Path>,
+) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &Path, e: &dyn std::fmt::Display| {
+        std::io::Error::other(format!("{}: {e}", what.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(&ready.cert)
+        .map_err(|e| bad(&ready.cert, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(&ready.cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(&ready.key).map_err(|e| bad(&ready.key, &e))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(ca, &e))? {
+                let cert = cert.map_err(|e| bad(ca, &e))?;
+                roots.add(cert).map_err(|e| bad(ca, &e))?;
+            }
+            if roots.is_empty() {
+                return Err(bad(ca, &"no certificate in the file"));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                std::sync::Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| bad(ca, &e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| bad(&ready.cert, &e))?;
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// The name a verified sender's certificate gives: its subject's common
+/// name, else its first DNS name; only what a source name may hold
+/// (letters, digits, `.-_`), at most 64 characters, so a certificate
+/// cannot put odd text in the sources page or the logs.
+pub fn peer_name(conn: &rustls::ServerConnection) -> Option<String> {
+    let der = conn.peer_certificates()?.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .find_map(|a| a.as_str().ok().map(str::to_string));
+    let name = cn.or_else(|| {
+        let san = cert.subject_alternative_name().ok()??;
+        san.value.general_names.iter().find_map(|g| match g {
+            x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+            _ => None,
+        })
+    })?;
+    let clean: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(64)
+        .collect();
+    (!clean.is_empty()).then_some(clean)
+}
+
 /// Writes a private key readable by its owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

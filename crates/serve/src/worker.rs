@@ -436,7 +436,12 @@ impl Progress {
 /// message: a message may hold a newline, and one UDP batch mixes
 /// senders of different formats.
 fn json_lines(source: &str) -> bool {
-    matches!(source, "http" | "elasticsearch-bulk" | "ndjson-tcp")
+    // A TLS sender is named after its certificate: `ndjson-tls/NAME`.
+    let kind = source.split_once('/').map_or(source, |(kind, _)| kind);
+    matches!(
+        kind,
+        "http" | "elasticsearch-bulk" | "ndjson-tcp" | "ndjson-tls"
+    )
 }
 
 /// The detections of delivered events.

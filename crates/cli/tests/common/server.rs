@@ -185,3 +185,29 @@ pub fn hunt_rows(path: &Path, work: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .collect()
 }
+
+/// A detection's rule, record and computer.
+pub fn detection_keys(list: &[Value]) -> std::collections::BTreeSet<(String, u64, String)> {
+    list.iter()
+        .map(|d| {
+            (
+                d["rule_id"].as_str().unwrap().to_string(),
+                d["record_id"].as_u64().unwrap_or(0),
+                d["computer"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A detection's rule and time, whether from `hunt`'s timeline
+/// (`datetime`) or from serve (`time`).
+pub fn rule_and_time(d: &Value) -> (String, String) {
+    (
+        d["rule_id"].as_str().unwrap().to_string(),
+        d["datetime"]
+            .as_str()
+            .or(d["time"].as_str())
+            .unwrap()
+            .to_string(),
+    )
+}

@@ -169,7 +169,7 @@ pub(crate) fn actor(p: &Principal) -> Actor {
 /// kept); the ids the plan holds now.
 pub(crate) async fn refresh(s: &Shared, tenant: &str) -> Result<BTreeSet<String>, Response> {
     let scope = crate::crisis::scope_of(s, tenant, true).await?;
-    let assets = s.live.assets().clone();
+    let assets = s.live.assets_of(tenant).clone();
     let lang = s.config.hunt.lang;
     let now = chrono::Utc::now();
     // The simulated statuses are those at the end of the events observed,

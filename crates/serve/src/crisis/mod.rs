@@ -111,6 +111,8 @@ enum Record {
 /// crisis log's entries.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
+    /// Whose records these are (the board reads its assets file).
+    pub(crate) tenant: String,
     pub(crate) overrides: OverrideLog,
     pub(crate) notices: Notices,
     pub(crate) log: Vec<vigie_communicate::LogEntry>,
@@ -173,7 +175,9 @@ pub(crate) async fn kept(s: &Shared, tenant: &str) -> Result<Kept, Response> {
         .records(tenant)
         .await
         .map_err(|e| unavailable(&format!("the crisis journal cannot be read now: {e}")))?;
-    fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))
+    let mut k = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    k.tenant = tenant.to_string();
+    Ok(k)
 }
 
 /// The scope a board is derived from: the live scope's answer (`fresh`:
@@ -202,7 +206,7 @@ pub(crate) async fn scope_of(
     let (lang, zone) = (s.config.hunt.lang, s.config.hunt.zone);
     tokio::task::spawn_blocking(move || {
         live.scope(&t).unwrap_or_else(|| {
-            Arc::new(Observer::new(live.assets().clone()).finish_in(&[], lang, zone))
+            Arc::new(Observer::new(live.assets_of(&t).clone()).finish_in(&[], lang, zone))
         })
     })
     .await
@@ -234,7 +238,7 @@ pub(crate) fn board(s: &Shared, scope: &Scope, kept: &Kept, lang: Lang) -> Servi
         .unwrap_or(s.crisis.started);
     let mut b = ServiceBoard::derive(
         scope,
-        s.live.assets(),
+        s.live.assets_of(&kept.tenant),
         &BoardInput {
             as_of,
             isolated: Default::default(),
@@ -382,7 +386,7 @@ pub(crate) async fn set_status(
             &format!("the reason is longer than {MAX_REASON} characters"),
         );
     }
-    if !vigie_communicate::board::service_names(s.live.assets()).contains(&id) {
+    if !vigie_communicate::board::service_names(s.live.assets_of(&tenant)).contains(&id) {
         return error(
             StatusCode::NOT_FOUND,
             &format!("no service {id:?} in the assets file"),
@@ -506,7 +510,9 @@ pub(crate) async fn post_notice(
         .records(tenant)
         .await
         .map_err(|e| unavailable(&format!("the crisis journal cannot be read now: {e}")))?;
-    let kept = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    let mut kept = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    // The board of the check below reads this tenant's assets file.
+    kept.tenant = tenant.to_string();
     let record = notice_record(m, &kept, who, chrono::Utc::now()).map_err(|(c, e)| error(c, &e))?;
     let Record::Notice { incident, .. } = &record else {
         unreachable!("a notice record")

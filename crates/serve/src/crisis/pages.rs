@@ -271,8 +271,22 @@ pub(crate) async fn notices_page(
             Some(t) => {
                 let en_board = board(&s, &scope, &kept, Lang::En);
                 (
-                    public::template_text(&scope, s.live.assets(), &fr_board, t, service, Lang::Fr),
-                    public::template_text(&scope, s.live.assets(), &en_board, t, service, Lang::En),
+                    public::template_text(
+                        &scope,
+                        s.live.assets_of(&kept.tenant),
+                        &fr_board,
+                        t,
+                        service,
+                        Lang::Fr,
+                    ),
+                    public::template_text(
+                        &scope,
+                        s.live.assets_of(&kept.tenant),
+                        &en_board,
+                        t,
+                        service,
+                        Lang::En,
+                    ),
                 )
             }
             None => (String::new(), String::new()),

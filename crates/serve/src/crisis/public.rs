@@ -127,7 +127,7 @@ pub(crate) fn page(
     };
     let (mut p, removed) = PublicPage::build(&PageInput {
         scope,
-        assets: s.live.assets(),
+        assets: s.live.assets_of(tenant),
         board,
         notices,
         lang,

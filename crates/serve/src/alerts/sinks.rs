@@ -1,0 +1,557 @@
+//! Where alerts go: each a [`Sink`] (Vector's word), one message at a
+//! time, with its own delivery and rate limit in [`super::Alerting`].
+//!
+//! - [`Webhook`]: the JSON message, as chat and paging tools take it.
+//! - [`Email`]: through the commune's SMTP relay (plain text, in the
+//!   server's language), for the technician who reads mail on a phone.
+//! - [`Syslog`]: RFC 5424 with a CEF payload (ArcSight Common Event
+//!   Format), which every SIEM and the provider's collector reads.
+//!
+//! Why the message is one JSON value for all: the policy (new, updated,
+//! held back, silent sources) is decided once; each sink only says it its
+//! way. Secrets (a webhook's URL, an SMTP password) never appear in an
+//! error: errors name the kind of failure only.
+
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::Duration;
+
+use serde_json::Value;
+use vigie_lang::{glossary, tr, Lang};
+
+/// How long one delivery may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One destination of alerts.
+pub trait Sink: Send + Sync {
+    /// Its name in `alerts.jsonl` and on stderr: `webhook`, `email`,
+    /// `syslog`.
+    fn name(&self) -> &'static str;
+    /// Delivers one message; `Err` with the reason (no secret in it).
+    fn send(&self, message: &Value) -> Result<(), String>;
+}
+
+/// The JSON message POSTed to a URL.
+pub struct Webhook {
+    pub url: String,
+}
+
+impl Sink for Webhook {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn send(&self, message: &Value) -> Result<(), String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        match agent.post(&self.url).send_json(message) {
+            Ok(resp) if resp.status().is_success() => Ok(()),
+            Ok(resp) => Err(format!("the webhook answered {}", resp.status())),
+            // The error may quote the URL, which may hold a secret.
+            Err(e) => Err(format!(
+                "the webhook could not be reached ({})",
+                error_kind(&e)
+            )),
+        }
+    }
+}
+
+fn error_kind(e: &ureq::Error) -> &'static str {
+    match e {
+        ureq::Error::Timeout(_) => "timeout",
+        ureq::Error::Io(_) => "connection",
+        ureq::Error::HostNotFound => "host not found",
+        ureq::Error::ConnectionFailed => "connection failed",
+        _ => "request failed",
+    }
+}
+
+/// Mail through an SMTP relay.
+pub struct Email {
+    transport: lettre::SmtpTransport,
+    from: lettre::message::Mailbox,
+    to: Vec<lettre::message::Mailbox>,
+    lang: Lang,
+}
+
+impl Email {
+    /// `relay`: `smtp://HOST[:PORT]` (STARTTLS when the relay offers it
+    /// is not assumed: add `?tls=required`), `smtps://HOST[:PORT]`
+    /// (TLS from the start), credentials as `smtp://USER:PASSWORD@…`
+    /// (from the configuration file or the environment only).
+    pub fn new(relay: &str, from: &str, to: &[String], lang: Lang) -> Result<Email, String> {
+        let transport = lettre::SmtpTransport::from_url(relay)
+            // The URL may hold a password: not quoted.
+            .map_err(|_| "alert_smtp: not an smtp:// or smtps:// URL lettre reads".to_string())?
+            .timeout(Some(TIMEOUT))
+            .build();
+        let from = from
+            .parse()
+            .map_err(|e| format!("alert_email_from {from:?}: {e}"))?;
+        let to = to
+            .iter()
+            .map(|t| t.parse().map_err(|e| format!("alert_email_to {t:?}: {e}")))
+            .collect::<Result<Vec<_>, String>>()?;
+        if to.is_empty() {
+            return Err("alert_smtp without alert_email_to: nobody to write to".into());
+        }
+        Ok(Email {
+            transport,
+            from,
+            to,
+            lang,
+        })
+    }
+}
+
+impl Sink for Email {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn send(&self, message: &Value) -> Result<(), String> {
+        use lettre::Transport;
+        let mut b = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(subject(message, self.lang))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            b = b.to(to.clone());
+        }
+        let mail = b
+            .body(mail_body(message, self.lang))
+            .map_err(|e| format!("the mail could not be built: {e}"))?;
+        self.transport.send(&mail).map(|_| ()).map_err(|e| {
+            // lettre's errors say the relay's answer, never the URL.
+            if e.is_permanent() || e.is_transient() {
+                format!("the SMTP relay refused the mail: {e}")
+            } else {
+                format!("the SMTP relay could not be reached ({e})")
+            }
+        })
+    }
+}
+
+/// The mail's subject: what happened first (new, updated, silent), then
+/// the message's line.
+fn subject(m: &Value, lang: Lang) -> String {
+    let what = match m["kind"].as_str() {
+        Some("incident_new") => tr!(lang, "Nouvel incident", "New incident"),
+        Some("incident_updated") => tr!(lang, "Incident mis à jour", "Incident updated"),
+        Some("sources_silent") => tr!(lang, "Sources muettes", "Sources silent"),
+        _ => tr!(lang, "Alerte", "Alert"),
+    };
+    let text = m["text"].as_str().unwrap_or_default();
+    let text = text.strip_prefix("[Vigie] ").unwrap_or(text);
+    one_line(&format!("[Vigie] {what} — {text}"))
+}
+
+/// A subject is one line: what a message carries of the scope (a host
+/// name, a summary) must not add headers.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// The mail's text: what the technician needs to decide at 2 a.m.
+pub fn mail_body(m: &Value, lang: Lang) -> String {
+    let mut out = String::new();
+    let text = m["text"].as_str().unwrap_or_default();
+    out.push_str(text);
+    out.push_str("\n\n");
+    let list = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
+    match m["kind"].as_str() {
+        Some("sources_silent") => {
+            out.push_str(&tr!(
+                lang,
+                "Plus rien reçu depuis {} min de :\n",
+                "Nothing received for {} min from:\n",
+                m["silence_threshold_secs"].as_u64().unwrap_or(0) / 60
+            ));
+            for c in m["channels"].as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "  - {} ({})\n",
+                    c["host"].as_str().unwrap_or("?"),
+                    c["channel"].as_str().unwrap_or("?")
+                ));
+            }
+            out.push_str(&tr!(
+                lang,
+                "\nUn journal qui se tait peut être un journal qu'un attaquant a arrêté : vérifiez ces machines.\n",
+                "\nA log that falls silent may be one an attacker stopped: check these machines.\n"
+            ));
+        }
+        _ => {
+            let i = &m["incident"];
+            let severity = i["severity"].as_str().unwrap_or_default();
+            let rows = [
+                (
+                    tr!(lang, "Incident", "Incident"),
+                    i["live_id"].as_str().unwrap_or_default().to_string(),
+                ),
+                (
+                    tr!(lang, "Gravité", "Severity"),
+                    glossary::term(lang, severity).to_string(),
+                ),
+                (
+                    tr!(lang, "Nature", "Nature"),
+                    i["nature"]
+                        .as_str()
+                        .map(|n| glossary::term(lang, n).to_string())
+                        .unwrap_or_else(|| list(&i["nature"])),
+                ),
+                (
+                    tr!(lang, "Première détection (UTC)", "First detection (UTC)"),
+                    i["first"].as_str().unwrap_or_default().to_string(),
+                ),
+                (
+                    tr!(lang, "Dernière détection (UTC)", "Last detection (UTC)"),
+                    i["last"].as_str().unwrap_or_default().to_string(),
+                ),
+                (
+                    tr!(lang, "Détections", "Detections"),
+                    i["detections"].to_string(),
+                ),
+                (tr!(lang, "Machines", "Hosts"), list(&i["hosts"])),
+                (tr!(lang, "Comptes", "Accounts"), list(&i["accounts"])),
+            ];
+            for (k, v) in rows {
+                if !v.is_empty() {
+                    out.push_str(&format!("{k} : {v}\n"));
+                }
+            }
+            if let Some(s) = i["summary"].as_str() {
+                out.push_str(&format!("\n{s}\n"));
+            }
+            if let Some(h) = m["headline"].as_str() {
+                out.push_str(&format!("\n{}\n{h}\n", tr!(lang, "Réponse :", "Answer:")));
+            }
+            let held = m["updates_held"].as_u64().unwrap_or(0);
+            if held > 0 {
+                out.push_str(&tr!(
+                    lang,
+                    "\n{held} mise(s) à jour retenue(s) depuis le message précédent (au plus une toutes les 5 minutes par incident).\n",
+                    "\n{held} update(s) held back since the previous message (at most one every 5 minutes per incident).\n"
+                ));
+            }
+        }
+    }
+    out.push_str(&tr!(
+        lang,
+        "\n-- \nVigie : le détail, les preuves et le périmètre sont dans la console.\n",
+        "\n-- \nVigie: details, evidence and scope are in the console.\n"
+    ));
+    out
+}
+
+/// Where a syslog forward goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// One datagram per message (RFC 5426).
+    Udp,
+    /// Octet counting (RFC 6587), one connection per message: a SIEM
+    /// restarting between two alerts costs nothing.
+    Tcp,
+}
+
+/// RFC 5424 messages with a CEF payload.
+pub struct Syslog {
+    pub transport: Transport,
+    pub addr: String,
+    /// The HOSTNAME field: this server's name.
+    pub host: String,
+}
+
+impl Syslog {
+    /// `udp://HOST:PORT` or `tcp://HOST:PORT`.
+    pub fn parse(url: &str, host: String) -> Result<Syslog, String> {
+        let (transport, addr) = if let Some(a) = url.strip_prefix("udp://") {
+            (Transport::Udp, a)
+        } else if let Some(a) = url.strip_prefix("tcp://") {
+            (Transport::Tcp, a)
+        } else {
+            return Err(format!(
+                "alert_syslog {url:?}: udp://HOST:PORT or tcp://HOST:PORT"
+            ));
+        };
+        if addr
+            .rsplit_once(':')
+            .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+        {
+            return Err(format!(
+                "alert_syslog {url:?}: a port is needed (HOST:PORT)"
+            ));
+        }
+        Ok(Syslog {
+            transport,
+            addr: addr.to_string(),
+            host,
+        })
+    }
+}
+
+impl Sink for Syslog {
+    fn name(&self) -> &'static str {
+        "syslog"
+    }
+
+    fn send(&self, message: &Value) -> Result<(), String> {
+        let line = rfc5424(message, &self.host, chrono::Utc::now());
+        let addr = self
+            .addr
+            .to_socket_addrs()
+            .map_err(|e| format!("syslog {}: {e}", self.addr))?
+            .next()
+            .ok_or_else(|| format!("syslog {}: no address", self.addr))?;
+        match self.transport {
+            Transport::Udp => {
+                let bind = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
+                let s = UdpSocket::bind(bind).map_err(|e| format!("syslog: {e}"))?;
+                s.send_to(line.as_bytes(), addr)
+                    .map(|_| ())
+                    .map_err(|e| format!("syslog {addr}: {e}"))
+            }
+            Transport::Tcp => {
+                let mut s = TcpStream::connect_timeout(&addr, TIMEOUT)
+                    .map_err(|e| format!("syslog {addr}: {e}"))?;
+                s.set_write_timeout(Some(TIMEOUT))
+                    .map_err(|e| format!("syslog {addr}: {e}"))?;
+                s.write_all(format!("{} {line}", line.len()).as_bytes())
+                    .map_err(|e| format!("syslog {addr}: {e}"))
+            }
+        }
+    }
+}
+
+/// CEF's severity (0–10) of a scope severity.
+fn cef_severity(s: &str) -> u8 {
+    match s {
+        "critical" => 10,
+        "high" => 8,
+        "medium" => 5,
+        "low" => 3,
+        _ => 1,
+    }
+}
+
+/// CEF header fields escape `\` and `|`; no line breaks.
+fn cef_header(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+}
+
+/// CEF extension values escape `\` and `=`, and line breaks as `\n`.
+fn cef_value(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('=', "\\=")
+        .replace("\r\n", "\\n")
+        .replace(['\n', '\r'], "\\n")
+}
+
+/// One message as a SIEM reads it: RFC 5424, facility 4
+/// ("security/authorization messages"), APP-NAME `vigie`, MSGID the
+/// message's kind, and its CEF payload (severity 0–10, the incident in
+/// standard keys: `externalId`, `cnt`, `dhost`, `duser`, `start`, `end`;
+/// the tenant and nature as labelled custom strings).
+pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let kind = m["kind"].as_str().unwrap_or("alert");
+    let i = &m["incident"];
+    let severity = i["severity"].as_str().unwrap_or("");
+    let cef_sev = if kind == "sources_silent" {
+        7
+    } else {
+        cef_severity(severity)
+    };
+    // RFC 5424 severity: 2 critical, 3 error, 4 warning, 5 notice.
+    let sys_sev = match cef_sev {
+        9.. => 2,
+        7..=8 => 3,
+        4..=6 => 4,
+        _ => 5,
+    };
+    let pri = 4 * 8 + sys_sev;
+    let mut ext = vec![
+        ("cs1Label", "tenant".to_string()),
+        ("cs1", m["tenant"].as_str().unwrap_or("").to_string()),
+        ("msg", m["text"].as_str().unwrap_or("").to_string()),
+    ];
+    if kind == "sources_silent" {
+        let channels: Vec<String> = m["channels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    c["host"].as_str().unwrap_or("?"),
+                    c["channel"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        ext.push(("cs3Label", "channels".into()));
+        ext.push(("cs3", channels.join(", ")));
+    } else {
+        let names = |v: &Value| {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        };
+        ext.push(("externalId", i["live_id"].as_str().unwrap_or("").into()));
+        ext.push(("cs2Label", "nature".into()));
+        ext.push((
+            "cs2",
+            i["nature"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| names(&i["nature"])),
+        ));
+        ext.push(("cnt", i["detections"].as_u64().unwrap_or(0).to_string()));
+        ext.push(("dhost", names(&i["hosts"])));
+        ext.push(("duser", names(&i["accounts"])));
+        // CEF's time form: milliseconds since the epoch.
+        let millis = |v: &Value| {
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis().to_string())
+                .unwrap_or_default()
+        };
+        ext.push(("start", millis(&i["first"])));
+        ext.push(("end", millis(&i["last"])));
+        ext.push(("cn1Label", "updatesHeld".into()));
+        ext.push(("cn1", m["updates_held"].as_u64().unwrap_or(0).to_string()));
+    }
+    let ext: Vec<String> = ext
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", cef_value(&v)))
+        .collect();
+    let name = m["text"].as_str().unwrap_or(kind);
+    let cef = format!(
+        "CEF:0|Vigie|Vigie|{}|{}|{}|{}|{}",
+        cef_header(env!("CARGO_PKG_VERSION")),
+        cef_header(kind),
+        cef_header(&one_line(name)),
+        cef_sev,
+        ext.join(" ")
+    );
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    format!(
+        "<{pri}>1 {} {} vigie - {kind} - {cef}",
+        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        if host.is_empty() { "-" } else { &host },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn incident() -> Value {
+        json!({
+            "source": "vigie", "kind": "incident_new", "tenant": "default",
+            "incident": {
+                "live_id": "INC-0001", "severity": "critical",
+                "nature": "ransomware",
+                "first": "2026-01-10T02:11:07Z", "last": "2026-01-10T04:00:00Z",
+                "detections": 42, "hosts": ["SRV-FIC01", "DC01"],
+                "accounts": ["svc_backup"], "summary": "Chiffrement | a=b\nligne 2",
+            },
+            "headline": "Attaque en cours", "updates_held": 2,
+            "text": "[Vigie] default INC-0001 (critical): Chiffrement | a=b\nligne 2",
+        })
+    }
+
+    #[test]
+    fn cef_escapes_its_separators_and_keeps_one_line() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-10T05:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let line = rfc5424(&incident(), "vigie01", t);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with(
+                "<34>1 2026-01-10T05:00:00.000Z vigie01 vigie - incident_new - CEF:0|Vigie|Vigie|"
+            ),
+            "{line}"
+        );
+        // Header: | escaped in the name; severity 10.
+        assert!(
+            line.contains("): Chiffrement \\| a=b ligne 2|10|"),
+            "{line}"
+        );
+        // CEF times: milliseconds since the epoch.
+        assert!(
+            line.contains("start=1768011067000 end=1768017600000 "),
+            "{line}"
+        );
+        // Extension: = escaped, the newline as \n.
+        assert!(
+            line.contains("msg=[Vigie] default INC-0001 (critical): Chiffrement | a\\=b\\nligne 2"),
+            "{line}"
+        );
+        assert!(line.contains("dhost=SRV-FIC01,DC01 "), "{line}");
+        assert!(line.contains("cnt=42 "), "{line}");
+        assert!(line.contains("externalId=INC-0001 "), "{line}");
+    }
+
+    #[test]
+    fn the_mail_says_the_incident_in_the_servers_language() {
+        let fr = mail_body(&incident(), Lang::Fr);
+        assert!(fr.contains("Gravité : critique"), "{fr}");
+        assert!(fr.contains("Machines : SRV-FIC01, DC01"), "{fr}");
+        assert!(fr.contains("2 mise(s) à jour retenue(s)"), "{fr}");
+        let en = mail_body(&incident(), Lang::En);
+        assert!(en.contains("Severity : critical"), "{en}");
+        assert_eq!(one_line("a\r\nBcc: x@y"), "a  Bcc: x@y");
+        assert_eq!(
+            subject(&incident(), Lang::Fr),
+            "[Vigie] Nouvel incident — default INC-0001 (critical): Chiffrement | a=b ligne 2"
+        );
+        assert_eq!(
+            subject(&incident(), Lang::Fr),
+            "[Vigie] Nouvel incident — default INC-0001 (critical): Chiffrement | a=b ligne 2"
+        );
+    }
+
+    #[test]
+    fn a_syslog_destination_needs_its_transport_and_port() {
+        assert!(Syslog::parse("udp://siem:514", "h".into()).is_ok());
+        assert_eq!(
+            Syslog::parse("tcp://[::1]:6514", "h".into())
+                .unwrap()
+                .transport,
+            Transport::Tcp
+        );
+        assert!(Syslog::parse("siem:514", "h".into()).is_err());
+        assert!(Syslog::parse("udp://siem", "h".into()).is_err());
+    }
+}
