@@ -8,12 +8,11 @@
 
 mod common;
 
-use common::console::{http, judged, send_logs};
+use common::console::{get_json as get, http, judged, send_logs};
 use common::server::{make_demo, spawn_serve};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn token(data: &Path, scope: &str, tenant: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -24,24 +23,6 @@ fn token(data: &Path, scope: &str, tenant: &str) -> String {
         .unwrap();
     assert!(out.status.success());
     format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// `GET path`, retried while the live scope is rebuilt (503).
-fn get(base: &str, path: &str, auth: &str) -> Value {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = http(base, "GET", path, &[("Authorization", auth)], None);
-        if r.status == 200 {
-            return r.json();
-        }
-        assert!(
-            r.status == 503 && Instant::now() < until,
-            "GET {path}: {} {}",
-            r.status,
-            r.body
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 fn services(board: &Value) -> Vec<String> {
