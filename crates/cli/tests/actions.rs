@@ -845,6 +845,47 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
             ("action", ALAN),
         ])
     );
+    // The same crisis log through the API, for people and for export.
+    let api = cell.get("/api/v1/crisis-log", &cell.read);
+    let entries = api["entries"].as_array().unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["refs"][0] == format!("action:{id}").as_str())
+            .count(),
+        5
+    );
+    let csv = http(
+        &base,
+        "GET",
+        "/api/v1/crisis-log?format=csv",
+        &[("Authorization", &cell.read)],
+        None,
+    );
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(
+        csv.body.contains(CLAIRE) && csv.body.contains(&id),
+        "{}",
+        csv.body
+    );
+    let md = http(
+        &base,
+        "GET",
+        "/api/v1/crisis-log?format=md",
+        &[("Cookie", &cell.claire.cookie)],
+        None,
+    );
+    assert_eq!(md.status, 200);
+    assert!(md.body.contains("faite à la main"), "{}", md.body);
+    // It names hosts and accounts: not the communication role's.
+    let refused = http(
+        &base,
+        "GET",
+        "/api/v1/crisis-log",
+        &[("Cookie", &cell.corentin.cookie)],
+        None,
+    );
+    assert_eq!(refused.status, 403);
     let audit = http(
         &base,
         "GET",

@@ -520,6 +520,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/taxii2/{root}/collections/{id}/manifest/",
         Access::Needs(Scope::Read),
     ),
+    (
+        Method::GET,
+        "/api/v1/crisis-log",
+        Access::Roles(Scope::Read, crisis::BOARD_READERS),
+    ),
     // The crisis cell (crisis/): the board, statuses set by hand, notices
     // for residents, the console's pages of it, and the public status
     // page — the one page open without login.

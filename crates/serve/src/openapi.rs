@@ -143,6 +143,9 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("POST", "/api/v1/actions/{id}/publish") => {
             "Publish the notice an executed action prepared for the public page (communication, admin); audited"
         }
+        ("GET", "/api/v1/crisis-log") => {
+            "The crisis log (main courante) kept by the server: each containment step with who and when; ?format=json|csv|md"
+        }
         ("GET", "/actions") => {
             "The console's containment page: proposals in sequence order, impact, trail, the steps the role may take, the commands (HTML)"
         }

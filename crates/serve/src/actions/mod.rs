@@ -133,7 +133,7 @@ impl Respond {
 /// Every route of this module: `ROUTES` lists them one by one (with who
 /// may reach each); the router asks here for their handlers.
 pub(crate) fn handles(path: &str) -> bool {
-    path == "/actions" || path.starts_with("/api/v1/actions")
+    path == "/actions" || path == "/api/v1/crisis-log" || path.starts_with("/api/v1/actions")
 }
 
 /// The handler of one of [`handles`]' paths.
@@ -141,6 +141,7 @@ pub(crate) fn route(path: &str) -> MethodRouter<Shared> {
     use axum::routing::{get, post};
     match path.rsplit('/').next().unwrap_or_default() {
         "actions" if path == "/actions" => get(page::page),
+        "crisis-log" => get(crisis_log),
         "actions" => get(list),
         step if Kind::from_path(step).is_some() => post(act),
         other => unreachable!("no containment route {other}"),
@@ -331,6 +332,58 @@ async fn list(
         "actions": actions,
     }))
     .into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LogQuery {
+    format: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /api/v1/crisis-log[?format=json|csv|md][&lang=en]`: the crisis
+/// log (main courante) `vigie serve` keeps — every containment step with
+/// who and when — as `vigie crisis-log export` writes it offline (CSV
+/// with the UTC time first; Markdown in the server's zone), or JSON.
+async fn crisis_log(
+    State(s): State<Shared>,
+    ReadTenant(tenant): ReadTenant,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> Response {
+    let kept = match crate::crisis::kept(&s, &tenant).await {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let mut log = vigie_communicate::CrisisLog::default();
+    for e in kept.log {
+        log.push(e);
+    }
+    let lang = match q.lang.as_deref() {
+        Some("en") => Lang::En,
+        Some("fr") => Lang::Fr,
+        _ => s.config.hunt.lang,
+    };
+    let (body, kind) = match q.format.as_deref() {
+        None | Some("json") => {
+            return Json(json!({ "tenant": tenant, "entries": log.in_order() })).into_response()
+        }
+        Some("csv") => (log.render_csv(), "text/csv; charset=utf-8"),
+        Some("md") => (
+            log.render_markdown(lang, s.config.hunt.zone),
+            "text/markdown; charset=utf-8",
+        ),
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("format {other:?}: json, csv or md"),
+            )
+        }
+    };
+    crate::crisis::with_headers(
+        body,
+        kind,
+        "default-src 'none'; frame-ancestors 'none'",
+        "no-store",
+    )
 }
 
 /// The step asked for.

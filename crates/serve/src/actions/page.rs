@@ -67,12 +67,42 @@ struct Button<'a> {
     field: Option<(&'a str, &'a str, bool)>,
 }
 
-fn form(h: &mut String, id: &str, csrf: &str, back: &str, b: &Button) {
+/// Who looks at the page, and at which tenant's actions.
+struct Viewer<'a> {
+    who: &'a vigie_respond::Actor,
+    csrf: &'a str,
+    lang: Lang,
+    /// The tenant asked for (an admin may look at another's).
+    tenant: &'a str,
+}
+
+impl Viewer<'_> {
+    /// `?tenant=…` when not the default one (so the forms act on the
+    /// tenant shown), with `extra` (`lang=en`).
+    fn query(&self, with_lang: bool) -> String {
+        let mut q = Vec::new();
+        if with_lang && self.lang == Lang::En {
+            q.push("lang=en".to_string());
+        }
+        if self.tenant != "default" {
+            let t: String = form_urlencoded::byte_serialize(self.tenant.as_bytes()).collect();
+            q.push(format!("tenant={t}"));
+        }
+        if q.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.join("&"))
+        }
+    }
+}
+
+fn form(h: &mut String, v: &Viewer, id: &str, back: &str, b: &Button) {
     h.push_str(&format!(
-        "<form method=\"post\" action=\"/api/v1/actions/{}/{}\" class=\"step\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"{}\">",
+        "<form method=\"post\" action=\"/api/v1/actions/{}/{}{}\" class=\"step\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"{}\">",
         esc(id),
         b.kind.path(),
-        esc(csrf),
+        esc(&v.query(false)),
+        esc(v.csrf),
         esc(back),
     ));
     if let Some((name, label, required)) = b.field {
@@ -164,15 +194,8 @@ fn buttons<'a>(s: &Shared, r: &Record, who: &vigie_respond::Actor, lang: Lang) -
     v
 }
 
-fn card(
-    h: &mut String,
-    s: &Shared,
-    r: &Record,
-    in_plan: bool,
-    who: &vigie_respond::Actor,
-    csrf: &str,
-    lang: Lang,
-) {
+fn card(h: &mut String, s: &Shared, r: &Record, in_plan: bool, v: &Viewer) {
+    let lang = v.lang;
     let p = &r.proposal;
     let plang = s.config.hunt.lang;
     let id = &p.id;
@@ -325,18 +348,12 @@ fn card(
             }
         ));
     }
-    let back = format!(
-        "/actions{}#a-{id}",
-        match lang {
-            Lang::Fr => "",
-            Lang::En => "?lang=en",
-        }
-    );
-    let bs = buttons(s, r, who, lang);
+    let back = format!("/actions{}#a-{id}", v.query(true));
+    let bs = buttons(s, r, v.who, lang);
     if !bs.is_empty() {
         h.push_str("<div class=\"steps\">\n");
         for b in &bs {
-            form(h, id, csrf, &back, b);
+            form(h, v, id, &back, b);
         }
         h.push_str("</div>\n");
     }
@@ -363,6 +380,12 @@ pub(crate) async fn page(
         Err(r) => return r,
     };
     let who = actor(&p);
+    let viewer = Viewer {
+        who: &who,
+        csrf: &session.csrf,
+        lang,
+        tenant: &tenant,
+    };
     let mut h = String::new();
     h.push_str(&format!(
         "<p class=\"small\">{}</p>\n",
@@ -391,7 +414,7 @@ pub(crate) async fn page(
                 )
             ));
         }
-        let back = format!("/actions{}", if lang == Lang::En { "?lang=en" } else { "" });
+        let back = format!("/actions{}", viewer.query(true));
         for r in drafts {
             h.push_str(&format!(
                 "<section class=\"card action\" id=\"a-{}\"><p>{}</p><p>{}</p>\n",
@@ -404,7 +427,7 @@ pub(crate) async fn page(
                 },
             ));
             for b in buttons(&s, r, &who, lang) {
-                form(&mut h, &r.proposal.id, &session.csrf, &back, &b);
+                form(&mut h, &viewer, &r.proposal.id, &back, &b);
             }
             h.push_str("</section>\n");
         }
@@ -418,21 +441,13 @@ pub(crate) async fn page(
         ));
     } else {
         for r in &list {
-            card(
-                &mut h,
-                &s,
-                r,
-                in_plan.contains(&r.proposal.id),
-                &who,
-                &session.csrf,
-                lang,
-            );
+            card(&mut h, &s, r, in_plan.contains(&r.proposal.id), &viewer);
         }
     }
     vigie_console::pages::frame(
         session,
         lang,
-        &format!("/actions{}", if lang == Lang::En { "?lang=en" } else { "" }),
+        &format!("/actions{}", viewer.query(true)),
         lang.pick(
             "Confinement : mesures proposées",
             "Containment: proposed actions",
@@ -440,4 +455,39 @@ pub(crate) async fn page(
         &h,
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forms_and_links_keep_the_tenant_shown_and_the_language() {
+        let who = vigie_respond::Actor::new("anne", Role::Admin);
+        let v = |lang, tenant| Viewer {
+            who: &who,
+            csrf: "c",
+            lang,
+            tenant,
+        };
+        assert_eq!(v(Lang::Fr, "default").query(true), "");
+        assert_eq!(v(Lang::En, "default").query(true), "?lang=en");
+        assert_eq!(v(Lang::En, "default").query(false), "");
+        assert_eq!(
+            v(Lang::En, "pont-l'abbé & co").query(true),
+            "?lang=en&tenant=pont-l%27abb%C3%A9+%26+co"
+        );
+        let mut h = String::new();
+        let b = Button {
+            kind: Kind::Approve,
+            label: "Approuver",
+            field: None,
+        };
+        form(&mut h, &v(Lang::Fr, "quimper"), "p-1", "/actions", &b);
+        assert!(
+            h.contains("action=\"/api/v1/actions/p-1/approve?tenant=quimper\""),
+            "{h}"
+        );
+        assert!(h.contains("name=\"csrf\" value=\"c\""));
+    }
 }

@@ -510,7 +510,9 @@ pub(crate) async fn post_notice(
         .records(tenant)
         .await
         .map_err(|e| unavailable(&format!("the crisis journal cannot be read now: {e}")))?;
-    let kept = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    let mut kept = fold(&records).map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
+    // The board of the check below reads this tenant's assets file.
+    kept.tenant = tenant.to_string();
     let record = notice_record(m, &kept, who, chrono::Utc::now()).map_err(|(c, e)| error(c, &e))?;
     let Record::Notice { incident, .. } = &record else {
         unreachable!("a notice record")
