@@ -286,7 +286,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
         // Store when no whole message more is waiting (so a message is
         // never held while the next one trickles in), the batch is full,
         // or the connection ended.
-        if ended || events.len() >= BATCH || bytes >= BATCH_BYTES || !r.buffer().contains(&b'\n') {
+        if ended || events.len() >= BATCH || bytes >= BATCH_BYTES || !whole_waiting(r.buffer()) {
             bytes = 0;
             let batch = std::mem::take(&mut events);
             store(log.as_ref(), &source, batch, &stats).await;
@@ -295,6 +295,28 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
             return;
         }
     }
+}
+
+/// Whether `buf` (what is read and not taken yet) holds a whole message:
+/// with octet counting (RFC 6587, how FortiGate and rsyslog send in
+/// reliable mode) its count and that many bytes; otherwise a line's end.
+/// Messages waiting join the batch being made, so a busy sender's
+/// messages share one append (and one `fsync`) instead of one each.
+fn whole_waiting(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|b| !matches!(b, b'\n' | b'\r' | b' '))
+        .unwrap_or(buf.len());
+    let buf = &buf[start..];
+    let digits = buf.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && digits <= COUNT_DIGITS as usize && buf.get(digits) == Some(&b' ') {
+        let len: usize = std::str::from_utf8(&buf[..digits])
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(usize::MAX);
+        return buf.len() - digits - 1 >= len;
+    }
+    buf.contains(&b'\n')
 }
 
 /// The next message of a TCP stream: `None` at its end, `Some(Err(()))`
@@ -402,6 +424,21 @@ mod tests {
             out.push(m.map(|m| String::from_utf8(m).unwrap()));
         }
         out
+    }
+
+    #[test]
+    fn a_whole_message_waiting_is_told_for_both_framings() {
+        assert!(whole_waiting(b"5 hello"));
+        assert!(whole_waiting(b"\n5 hello3 abc"));
+        assert!(!whole_waiting(b"5 hell"));
+        assert!(!whole_waiting(b"12"));
+        assert!(whole_waiting(b"<13>Jan 1 a b\n"));
+        assert!(!whole_waiting(b"<13>Jan 1 a b"));
+        assert!(!whole_waiting(b""));
+        // Digits without a space after them: a line, told by its end (as
+        // next_message reads it).
+        assert!(whole_waiting(b"2026\nnext"));
+        assert!(!whole_waiting(b"2026"));
     }
 
     #[tokio::test]
