@@ -429,6 +429,32 @@ fn serve_disables_the_attackers_account_in_a_samba_dc_after_four_eyes_and_rolls_
         .unwrap()
         .contains("Disable-ADAccount"));
 
+    // A commune of the deployment sends its domain controller's log:
+    // its Active Directory is not the configured one (the deployment's),
+    // so its account actions are carried out by hand, never there.
+    let theirs = {
+        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(["token", "create", "--data"])
+            .arg(&cell.data)
+            .args(["--scope", "ingest", "--tenant", "mairie-de-benodet"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
+    };
+    let n = send_files(&base, &theirs, &held_logs(&["DC01"]));
+    judged(&base, &cell.admin, cell.sent + n);
+    let commune = cell.get("/api/v1/actions?tenant=mairie-de-benodet", &cell.admin);
+    let list = commune["actions"].as_array().unwrap();
+    assert!(
+        list.iter().any(|a| a["kind"] == "disable_account"),
+        "{commune}"
+    );
+    assert!(
+        list.iter().all(|a| a["execution"] == "by_hand"),
+        "{commune}"
+    );
+
     // The directory as the attacker left it.
     dc.populate(&accounts);
     samba::wait_listening(&mut dc);

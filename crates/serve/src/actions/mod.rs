@@ -195,9 +195,14 @@ pub(crate) async fn refresh(s: &Shared, tenant: &str) -> Result<BTreeSet<String>
 
 /// How Vigie can carry a proposal out itself: `Some("ldap")` for an
 /// account's action when a directory is configured; `None`: by hand.
-pub(crate) fn executable(s: &Shared, r: &Record) -> Option<&'static str> {
+/// The directory of `[respond.directory]` is the deployment's own (the
+/// tenant `default`'s): a commune of a regional deployment has its own
+/// Active Directory, which Vigie does not know — its actions are carried
+/// out by hand, never in another organisation's directory.
+pub(crate) fn executable(s: &Shared, tenant: &str, r: &Record) -> Option<&'static str> {
     use vigie_scope::ActionKind::*;
     (s.actions.config.directory.is_some()
+        && tenant == "default"
         && matches!(r.proposal.kind, DisableAccount | DeleteAccount))
     .then_some("ldap")
 }
@@ -257,7 +262,7 @@ pub(crate) fn notice_draft(r: &Record, lang: Lang) -> Option<String> {
 /// One proposal as the API gives it: the proposal's fields, its state,
 /// trail, whether its notice was published, whether the plan still holds
 /// it, how it can be executed, the commands, the notice prepared.
-fn view(s: &Shared, r: &Record, in_plan: bool) -> Value {
+fn view(s: &Shared, tenant: &str, r: &Record, in_plan: bool) -> Value {
     let mut v = serde_json::to_value(&r.proposal).unwrap_or_default();
     if let Value::Object(o) = &mut v {
         o.insert("state".into(), json!(r.state));
@@ -266,7 +271,7 @@ fn view(s: &Shared, r: &Record, in_plan: bool) -> Value {
         o.insert("in_plan".into(), json!(in_plan));
         o.insert(
             "execution".into(),
-            json!(executable(s, r).unwrap_or("by_hand")),
+            json!(executable(s, tenant, r).unwrap_or("by_hand")),
         );
         o.insert("commands".into(), commands(s, r));
         o.insert(
@@ -322,7 +327,7 @@ async fn list(
         list.iter().filter_map(|r| public_view(&s, r)).collect()
     } else {
         list.iter()
-            .map(|r| view(&s, r, in_plan.contains(&r.proposal.id)))
+            .map(|r| view(&s, &tenant, r, in_plan.contains(&r.proposal.id)))
             .collect()
     };
     Json(json!({
@@ -578,7 +583,7 @@ async fn act(
             },
         },
         Kind::Execute => {
-            if executable(&s, &record).is_none() {
+            if executable(&s, &tenant, &record).is_none() {
                 audit(Outcome::Refused, " =no_executor");
                 return error(
                     StatusCode::CONFLICT,
@@ -660,7 +665,7 @@ async fn act(
                         StatusCode::BAD_GATEWAY,
                         Json(json!({
                             "error": tr!(lang, "l'annuaire a refusé ou n'a pas répondu : {}", "the directory refused or did not answer: {}", e),
-                            "action": r.ok().map(|r| view(&s, &r, true)),
+                            "action": r.ok().map(|r| view(&s, &tenant, &r, true)),
                         })),
                     )
                         .into_response();
@@ -702,7 +707,7 @@ async fn act(
     crate::triage::answer(
         &headers,
         text(&m, "back").as_deref(),
-        json!({ "tenant": tenant, "action": view(&s, &after, true) }),
+        json!({ "tenant": tenant, "action": view(&s, &tenant, &after, true) }),
     )
 }
 

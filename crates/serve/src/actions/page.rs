@@ -121,7 +121,13 @@ fn form(h: &mut String, v: &Viewer, id: &str, back: &str, b: &Button) {
 }
 
 /// The steps `who` may take on `r` now, as the state machine says.
-fn buttons<'a>(s: &Shared, r: &Record, who: &vigie_respond::Actor, lang: Lang) -> Vec<Button<'a>> {
+fn buttons<'a>(
+    s: &Shared,
+    tenant: &str,
+    r: &Record,
+    who: &vigie_respond::Actor,
+    lang: Lang,
+) -> Vec<Button<'a>> {
     let now = chrono::Utc::now();
     let ok = |step: Step| r.apply(&step, who, now).is_ok();
     let mut v = Vec::new();
@@ -153,7 +159,7 @@ fn buttons<'a>(s: &Shared, r: &Record, who: &vigie_respond::Actor, lang: Lang) -
         });
     }
     if ok(Step::Execute { how: String::new() }) {
-        if executable(s, r).is_some() {
+        if executable(s, tenant, r).is_some() {
             v.push(Button {
                 kind: Kind::Execute,
                 label: lang.pick(
@@ -349,7 +355,7 @@ fn card(h: &mut String, s: &Shared, r: &Record, in_plan: bool, v: &Viewer) {
         ));
     }
     let back = format!("/actions{}#a-{id}", v.query(true));
-    let bs = buttons(s, r, v.who, lang);
+    let bs = buttons(s, v.tenant, r, v.who, lang);
     if !bs.is_empty() {
         h.push_str("<div class=\"steps\">\n");
         for b in &bs {
@@ -426,7 +432,7 @@ pub(crate) async fn page(
                     lang.pick("Non publié.", "Not published.")
                 },
             ));
-            for b in buttons(&s, r, &who, lang) {
+            for b in buttons(&s, &tenant, r, &who, lang) {
                 form(&mut h, &viewer, &r.proposal.id, &back, &b);
             }
             h.push_str("</section>\n");
