@@ -314,7 +314,7 @@ fn whole_waiting(buf: &[u8]) -> bool {
             .ok()
             .and_then(|d| d.parse().ok())
             .unwrap_or(usize::MAX);
-        return buf.len() - digits - 1 >= len;
+        return buf.len() - digits > len;
     }
     buf.contains(&b'\n')
 }
