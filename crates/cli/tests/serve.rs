@@ -21,8 +21,8 @@
 mod common;
 
 use common::server::{
-    detection_keys, fortigate_abroad, hunt_detections, hunt_rows, jsonl_files, make_demo, of_kind,
-    rule_and_time, scope_claims, spawn_serve, without_places, Server,
+    dc01_alone, detection_keys, fortigate_abroad, hunt_detections, hunt_rows, jsonl_files,
+    make_demo, of_kind, rule_and_time, scope_claims, spawn_serve, without_places, Server,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -844,10 +844,7 @@ fn json_lines_over_tcp_detect_like_hunt() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let demo = make_demo(tmp.path());
-    let file = demo.join("scenario/logs/DC01/Security.jsonl");
-    let only = tmp.path().join("dc01");
-    std::fs::create_dir_all(&only).unwrap();
-    std::fs::copy(&file, only.join("Security.jsonl")).unwrap();
+    let (file, only) = dc01_alone(&demo, tmp.path());
     let hunted = hunt_detections(&only, tmp.path());
     assert!(!hunted.is_empty());
     let data = tmp.path().join("data");

@@ -15,8 +15,8 @@ mod common;
 
 use common::console::{http, judged, token};
 use common::server::{
-    detection_keys, fortigate_abroad, hunt_detections, make_demo, of_kind, rule_and_time,
-    spawn_serve, Server,
+    dc01_alone, detection_keys, fortigate_abroad, hunt_detections, make_demo, of_kind,
+    rule_and_time, spawn_serve, Server,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -232,10 +232,7 @@ fn syslog_over_tls_takes_certified_senders_only_and_detects_like_hunt() {
 fn json_lines_over_tls_as_nxlog_om_ssl_sends_them_detect_like_hunt() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = make_demo(tmp.path());
-    let file = demo.join("scenario/logs/DC01/Security.jsonl");
-    let only = tmp.path().join("dc01");
-    std::fs::create_dir_all(&only).unwrap();
-    std::fs::copy(&file, only.join("Security.jsonl")).unwrap();
+    let (file, only) = dc01_alone(&demo, tmp.path());
     let hunted = hunt_detections(&only, tmp.path());
     assert!(!hunted.is_empty());
 

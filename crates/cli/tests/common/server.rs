@@ -281,3 +281,13 @@ pub fn fortigate_abroad(demo: &Path, work: &Path) -> (Vec<String>, PathBuf) {
     std::fs::write(dir.join("fortigate.log"), lines.join("\n") + "\n").unwrap();
     (lines, dir)
 }
+
+/// The demo's domain controller's Security log copied alone under
+/// `work/dc01/`; its path in the demo and that directory.
+pub fn dc01_alone(demo: &Path, work: &Path) -> (PathBuf, PathBuf) {
+    let file = demo.join("scenario/logs/DC01/Security.jsonl");
+    let only = work.join("dc01");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::copy(&file, only.join("Security.jsonl")).unwrap();
+    (file, only)
+}
