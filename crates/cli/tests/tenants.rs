@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::console::{add_user_with, code, get_json as get, http, judged, send_logs, signed_in};
+use common::console::{
+    add_admin, add_user_with, code, form, get_json as get, http, judged, send_logs, signed_in,
+};
 use common::server::{make_demo, spawn_serve};
 use serde_json::Value;
 use std::path::Path;
@@ -115,6 +117,46 @@ fn each_commune_reads_its_own_assets_file() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("port-de-plaisance") || page.body.contains("Capitainerie"));
     assert!(!page.body.contains("social-action") && !page.body.contains("CIAS"));
+    // A deployment administrator looking at their page acts on their
+    // board (the form carries the commune), not on ours.
+    let totp = add_admin(&data, "Yves", PASSWORD);
+    let yves = signed_in(base, "Yves", PASSWORD, &code(&totp));
+    let page = http(
+        base,
+        "GET",
+        &format!("/crisis?tenant={OTHER}"),
+        &[("Cookie", &yves.cookie)],
+        None,
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let action = format!("/api/v1/services/port-de-plaisance/status?tenant={OTHER}");
+    assert!(page.body.contains(&action), "{}", page.body);
+    let back = format!("/crisis?tenant={OTHER}");
+    let body = form(&[
+        ("csrf", &yves.csrf),
+        ("status", "degraded"),
+        ("reason", "Capitainerie en mode dégradé"),
+        ("back", &back),
+    ]);
+    let r = http(
+        base,
+        "POST",
+        &action,
+        &[
+            ("Cookie", &yves.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some(back.as_str())),
+        "{}",
+        r.body
+    );
+    let board = get(base, &format!("/api/v1/services?tenant={OTHER}"), &admin);
+    let harbour = &board["services"][0];
+    assert_eq!(harbour["status"], "degraded", "{board}");
     // Their admin token reads their board, and not ours.
     assert_eq!(
         services(&get(base, "/api/v1/services", &their_admin)),

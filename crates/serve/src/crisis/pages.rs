@@ -129,7 +129,7 @@ pub(crate) async fn board_page(
         lang.pick("Historique", "History"),
     ));
     for (i, e) in b.services.iter().enumerate() {
-        row(&mut h, lang, i, e, may_set, &csrf);
+        row(&mut h, tenant, lang, i, e, may_set, &csrf);
     }
     h.push_str("</tbody></table>\n");
     framed(
@@ -151,18 +151,45 @@ fn service_name(lang: Lang, e: &vigie_communicate::BoardEntry) -> String {
         .unwrap_or_else(|| e.service.clone())
 }
 
+/// `?tenant=…` for a commune other than `default` (so a form acts on the
+/// commune shown: an administrator of the deployment may look at any),
+/// with `lang=en` when English; `""` when neither.
+fn tenant_query(tenant: &str, lang: Lang) -> String {
+    let mut q = Vec::new();
+    if tenant != "default" {
+        let t: String = form_urlencoded::byte_serialize(tenant.as_bytes()).collect();
+        q.push(format!("tenant={t}"));
+    }
+    if lang == Lang::En {
+        q.push("lang=en".into());
+    }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
+}
+
+/// The query a form's action carries: the tenant only (the language is
+/// the form's own `back`).
+fn tenant_action(tenant: &str) -> String {
+    tenant_query(tenant, Lang::Fr)
+}
+
+// Each argument is a piece of the row (the commune, the language, its
+// place, the entry, whether the reader may set it, the session's token).
+#[allow(clippy::too_many_arguments)]
 fn row(
     h: &mut String,
+    tenant: &str,
     lang: Lang,
     i: usize,
     e: &vigie_communicate::BoardEntry,
     may_set: bool,
     csrf: &str,
 ) {
-    let q = match lang {
-        Lang::Fr => "",
-        Lang::En => "?lang=en",
-    };
+    let q = tenant_query(tenant, lang);
+    let action = tenant_action(tenant);
     h.push_str(&format!(
         "<tr id=\"svc-{}\" data-service=\"{}\" data-status=\"{}\"><td><strong>{}</strong><br><code>{}</code>{}</td>",
         i + 1,
@@ -189,7 +216,7 @@ fn row(
     if may_set {
         let id = format!("svc-{}", i + 1);
         h.push_str(&format!(
-            "<form method=\"post\" action=\"/api/v1/services/{}/status\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"/crisis{q}\">\n<label for=\"{id}-status\">{}</label><select id=\"{id}-status\" name=\"status\">",
+            "<form method=\"post\" action=\"/api/v1/services/{}/status{action}\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"/crisis{q}\">\n<label for=\"{id}-status\">{}</label><select id=\"{id}-status\" name=\"status\">",
             esc(&form_urlencoded::byte_serialize(e.service.as_bytes()).collect::<String>()),
             esc(csrf),
             lang.pick("Nouvel état", "New status"),
@@ -261,10 +288,8 @@ pub(crate) async fn notices_page(
     let fr_board = board(&s, &scope, &kept, Lang::Fr);
     let public: Vec<&vigie_communicate::BoardEntry> =
         fr_board.services.iter().filter(|e| !e.internal).collect();
-    let qs = match lang {
-        Lang::Fr => "",
-        Lang::En => "?lang=en",
-    };
+    let qs = tenant_query(tenant, lang);
+    let action = tenant_action(tenant);
     let mut h = links(lang);
     if may_publish {
         let template = q.template.as_deref().and_then(Template::parse);
@@ -296,8 +321,14 @@ pub(crate) async fn notices_page(
         let incident = q.incident.as_deref().unwrap_or("");
         // Step 1: a template (and its service) fills the text.
         h.push_str(&format!(
-            "<section class=\"card\" aria-labelledby=\"prep-h\"><h2 id=\"prep-h\">{}</h2>\n<form method=\"get\" action=\"/crisis/notices\">\n<input type=\"hidden\" name=\"lang\" value=\"{}\">\n<input type=\"hidden\" name=\"incident\" value=\"{}\">\n<label for=\"template\">{}</label><select id=\"template\" name=\"template\">",
+            "<section class=\"card\" aria-labelledby=\"prep-h\"><h2 id=\"prep-h\">{}</h2>\n<form method=\"get\" action=\"/crisis/notices\">\n{}<input type=\"hidden\" name=\"lang\" value=\"{}\">\n<input type=\"hidden\" name=\"incident\" value=\"{}\">\n<label for=\"template\">{}</label><select id=\"template\" name=\"template\">",
             lang.pick("1. Partir d'un modèle", "1. Start from a template"),
+            // A GET form's action loses its query: the commune goes as a field.
+            if tenant == "default" {
+                String::new()
+            } else {
+                format!("<input type=\"hidden\" name=\"tenant\" value=\"{}\">\n", esc(tenant))
+            },
             lang.code(),
             esc(incident),
             lang.pick("Modèle", "Template"),
@@ -332,7 +363,7 @@ pub(crate) async fn notices_page(
         ));
         // Step 2: edit and publish.
         h.push_str(&format!(
-            "<section class=\"card\" aria-labelledby=\"pub-h\"><h2 id=\"pub-h\">{}</h2>\n<form method=\"post\" action=\"/api/v1/notices\" id=\"publish\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"/crisis/notices{qs}\">\n<input type=\"hidden\" name=\"service\" value=\"{}\">\n<label for=\"incident\">{}</label><select id=\"incident\" name=\"incident\"><option value=\"\">{}</option>",
+            "<section class=\"card\" aria-labelledby=\"pub-h\"><h2 id=\"pub-h\">{}</h2>\n<form method=\"post\" action=\"/api/v1/notices{action}\" id=\"publish\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"back\" value=\"/crisis/notices{qs}\">\n<input type=\"hidden\" name=\"service\" value=\"{}\">\n<label for=\"incident\">{}</label><select id=\"incident\" name=\"incident\"><option value=\"\">{}</option>",
             lang.pick("2. Relire et publier", "2. Review and publish"),
             esc(&csrf),
             esc(service.unwrap_or("")),
