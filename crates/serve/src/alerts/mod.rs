@@ -88,6 +88,8 @@ pub struct Alerting {
     sinks: Vec<Box<dyn Sink>>,
     /// Per destination, same order.
     state: Vec<Mutex<SinkState>>,
+    /// Held while a line of `alerts.jsonl` is written.
+    writing: Mutex<()>,
     log: PathBuf,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
@@ -127,6 +129,7 @@ impl Alerting {
                 .iter()
                 .map(|_| Mutex::new(SinkState::default()))
                 .collect(),
+            writing: Mutex::new(()),
             sinks,
             log,
             sent: Mutex::new(sent),
@@ -136,12 +139,16 @@ impl Alerting {
     }
 
     fn record(&self, r: &Record) {
-        let line = serde_json::to_string(r).unwrap_or_default();
+        let mut line = serde_json::to_string(r).unwrap_or_default();
+        line.push('\n');
+        // The destinations' loops record side by side: one line, one
+        // write, one at a time (two `writeln!`s interleaved their pieces).
+        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
-            .and_then(|mut f| writeln!(f, "{line}").and_then(|_| f.sync_data()));
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_data()));
         if let Err(e) = written {
             eprintln!("vigie serve: {}: {e}", self.log.display());
         }
@@ -446,4 +453,47 @@ fn tell(
         a.record(&record);
     }
     delivered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The destinations' loops record side by side: every line of
+    /// `alerts.jsonl` stays whole.
+    #[test]
+    fn records_written_side_by_side_stay_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(Alerting::new(Vec::new(), dir.path()));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100 {
+                        a.record(&Record {
+                            time: "2026-12-05T23:00:00Z".into(),
+                            sink: format!("sink-{t}"),
+                            tenant: "mairie-de-benodet".repeat(20),
+                            live_id: format!("L{i}"),
+                            kind: "incident_new".into(),
+                            severity: "high".into(),
+                            detections: i,
+                            hosts: 3,
+                            delivered: i % 2 == 0,
+                            error: (i % 2 == 1).then(|| "the SMTP relay refused".repeat(30)),
+                        });
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 800);
+        for l in lines {
+            serde_json::from_str::<Record>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        }
+    }
 }
