@@ -645,11 +645,12 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     }
     let s = &answer["summary"];
     eprintln!(
-        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read; {} detection(s) in {:.1} s; kept on the server in {}",
+        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read ({} skipped: received over a day before --from); {} detection(s) in {:.1} s; kept on the server in {}",
         s["rules_loaded"],
         s["rules_refused"].as_array().map_or(0, Vec::len),
         s["events_in_range"],
-        s["events_read"],
+        s["events_read"].as_u64().unwrap_or(0) - s["events_skipped"].as_u64().unwrap_or(0),
+        s["events_skipped"],
         s["detections"],
         s["seconds"].as_f64().unwrap_or_default(),
         s["kept_in"].as_str().unwrap_or("?"),
