@@ -79,8 +79,11 @@ pub struct ServeArgs {
     pub ioc: Vec<String>,
     /// An indicator feed polled on a schedule (repeatable): a STIX, MISP,
     /// CSV or list document over HTTP(S), fetched again when it changes
-    /// (ETag, Last-Modified). A URL holding a key is better given in the
-    /// --config file (`ioc_feeds`): it is never printed.
+    /// (ETag, Last-Modified); a MISP feed (`misp+https://HOST/PATH/` or
+    /// `https://…/manifest.json`: only the events changed are fetched); a
+    /// TAXII 2.1 collection (`taxii+https://HOST/ROOT/collections/ID/`:
+    /// only the objects added since). Credentials, and a URL holding a
+    /// key, only in the --config file (`ioc_feeds`): never printed.
     #[arg(long, value_name = "URL")]
     pub ioc_feed: Vec<String>,
     /// How often the feeds are polled: `90s`, `30m`, `1h` (default 1h).
@@ -364,19 +367,19 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     } else {
         args.ioc.clone()
     };
+    // Credentials only from the file (or the environment and files it
+    // names): the command line is readable by every user of the machine.
     config.ioc_feeds = if args.ioc_feed.is_empty() {
-        file.ioc_feeds.clone()
+        file.ioc_feeds
+            .iter()
+            .map(vigie_serve::indicators::feeds::Feed::from_entry)
+            .collect::<Result<_, _>>()?
     } else {
-        args.ioc_feed.clone()
+        args.ioc_feed
+            .iter()
+            .map(|u| vigie_serve::indicators::feeds::Feed::new(u, vigie_intel::Auth::None, None))
+            .collect::<Result<_, _>>()?
     };
-    for u in &config.ioc_feeds {
-        if !(u.starts_with("http://") || u.starts_with("https://")) {
-            return Err(format!(
-                "ioc feed {}: an http:// or https:// URL",
-                vigie_intel::http::redact_url(u)
-            ));
-        }
-    }
     if let Some(every) = args.ioc_poll {
         config.ioc_poll = every;
     } else if let Some(e) = &file.ioc_poll {

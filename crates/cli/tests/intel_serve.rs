@@ -493,6 +493,19 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         "{}",
         domains.body
     );
+    // The tools' digests: the live incident's (read back from the event
+    // log) are the batch export's (read from the evidence files).
+    let digests = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let batch = digests(&std::fs::read_to_string(blocklist.join("hashes.txt")).unwrap());
+    assert!(!batch.is_empty(), "the demo's export has tools' digests");
+    let live = get(&base, "/api/v1/blocklist/hash.txt", &read);
+    assert_eq!(live.status, 200, "{}", live.body);
+    assert_eq!(digests(&live.body), batch, "{}", live.body);
     assert_eq!(get(&base, "/api/v1/blocklist/url.txt", &read).status, 404);
     assert_eq!(
         http(&base, "GET", "/api/v1/blocklist/ip.txt", &[], None).status,
@@ -538,6 +551,21 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         let a = account.as_str().unwrap().to_lowercase();
         assert!(!text.contains(&a), "account {a} in the TAXII incident");
     }
+    // Its hash indicators are the batch bundle's.
+    let hash_patterns = |objects: &Value| -> BTreeSet<String> {
+        objects
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["pattern"].as_str())
+            .filter(|p| p.contains("file:hashes"))
+            .map(str::to_string)
+            .collect()
+    };
+    let batch_bundle: Value = serde_json::from_slice(&std::fs::read(&stix).unwrap()).unwrap();
+    let batch_hashes = hash_patterns(&batch_bundle["objects"]);
+    assert!(!batch_hashes.is_empty());
+    assert_eq!(hash_patterns(&objects.json()["objects"]), batch_hashes);
     if let Some(py) = vigie_testkit::python(&["taxii2client"]) {
         let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../intel/tests/python/taxii_walk.py");
@@ -600,221 +628,4 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
     assert_eq!(list["sources"].as_array().unwrap().len(), 3, "{list}");
     assert_eq!(expired_of(&list, "old"), None, "{list}");
     assert_eq!(retro_ids.len(), 3);
-}
-
-/// What the feed server holds and saw.
-#[derive(Default)]
-struct Feed {
-    body: String,
-    etag: String,
-    fail: bool,
-    requests: u32,
-    not_modified: u32,
-    /// Requests that carried the key of the URL.
-    with_key: u32,
-}
-
-/// A real HTTP server for the feed, honouring `If-None-Match` and
-/// `If-Modified-Since`, counting requests and 304s; its address.
-fn feed_server(feed: std::sync::Arc<std::sync::Mutex<Feed>>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut request = String::new();
-            let _ = reader.read_line(&mut request);
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                }
-            }
-            let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            let mut f = feed.lock().unwrap();
-            f.requests += 1;
-            if request.contains("key=SECRET123") {
-                f.with_key += 1;
-            }
-            let last_modified = format!("Mon, 12 Jan 2026 10:00:0{} GMT", f.etag.len() % 10);
-            let answer = if f.fail {
-                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    .to_string()
-            } else if header("if-none-match").as_deref() == Some(f.etag.as_str())
-                || (header("if-none-match").is_none()
-                    && header("if-modified-since").as_deref() == Some(last_modified.as_str()))
-            {
-                f.not_modified += 1;
-                format!(
-                    "HTTP/1.1 304 Not Modified\r\netag: {}\r\nconnection: close\r\n\r\n",
-                    f.etag
-                )
-            } else {
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\netag: {}\r\nlast-modified: {last_modified}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-                    f.etag,
-                    f.body.len(),
-                    f.body
-                )
-            };
-            drop(f);
-            let _ = conn.write_all(answer.as_bytes());
-        }
-    });
-    addr
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(90);
-    while !ok() {
-        assert!(Instant::now() < until, "never: {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-#[test]
-fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let (ingest, read, admin) = tokens(&data);
-    let feed = std::sync::Arc::new(std::sync::Mutex::new(Feed {
-        body: "# CSIRT list\n198.51.100.23\n".into(),
-        etag: "\"v1\"".into(),
-        ..Default::default()
-    }));
-    let at = feed_server(feed.clone());
-    let url = format!("http://{at}/feed.txt?key=SECRET123");
-    let stderr = tmp.path().join("serve.stderr");
-    let mut child = vigie()
-        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
-        .args(["--ioc-feed", &url, "--ioc-poll", "1s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut child);
-    let said = || std::fs::read_to_string(&stderr).unwrap_or_default();
-    let mut base = String::new();
-    wait_until("serve listens", || {
-        base = said()
-            .lines()
-            .find_map(|l| l.strip_prefix("vigie serve: listening on "))
-            .unwrap_or_default()
-            .to_string();
-        !base.is_empty()
-    });
-    let indicators = || get(&base, "/api/v1/indicators", &read).json();
-    wait_until("the feed read", || indicators()["indicators"] == 1);
-    // Unchanged: 304s, nothing changes.
-    wait_until("a 304", || feed.lock().unwrap().not_modified >= 2);
-    let list = indicators();
-    let source = &list["sources"][0];
-    assert!(
-        source["name"].as_str().unwrap().starts_with("feed-"),
-        "{list}"
-    );
-    assert_eq!(source["imported"], 1, "{list}");
-    assert!(
-        source["feed"].as_str().unwrap().contains("key=***"),
-        "{list}"
-    );
-
-    // Events: one to the address listed, one to an address listed later.
-    let lines = [
-        common::security(
-            "2026-01-12T10:00:00Z",
-            5156,
-            "SRV-FIC01.ccpab.local",
-            &[
-                ("DestAddress", "198.51.100.99"),
-                ("Application", "rclone.exe"),
-            ],
-        ),
-        common::security(
-            "2026-01-12T10:05:00Z",
-            5156,
-            "SRV-FIC01.ccpab.local",
-            &[
-                ("DestAddress", "198.51.100.23"),
-                ("Application", "rclone.exe"),
-            ],
-        ),
-    ]
-    .join("\n");
-    let r = http(
-        &base,
-        "POST",
-        "/api/v1/ingest",
-        &[("Authorization", &ingest)],
-        Some(lines.as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    judged(&base, &admin, 2);
-    let iocs = || -> Vec<Value> {
-        get(&base, "/api/v1/detections", &read)
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|d| d["kind"] == "ioc")
-            .cloned()
-            .collect()
-    };
-    let live = iocs();
-    assert_eq!(live.len(), 1, "{live:?}");
-    assert!(live[0]["event"].to_string().contains("198.51.100.23"));
-    assert!(live[0]["retrohunt"].is_null());
-
-    // The feed changes: fetched whole again, the new address retro-hunted
-    // over the event already stored, at its own time.
-    {
-        let mut f = feed.lock().unwrap();
-        f.body.push_str("198.51.100.99\n");
-        f.etag = "\"v2\"".into();
-    }
-    wait_until("the retro-hunt of the new address", || iocs().len() == 2);
-    let found = iocs();
-    let retro = found
-        .iter()
-        .find(|d| d["event"].to_string().contains("198.51.100.99"))
-        .unwrap();
-    assert!(retro["retrohunt"].is_string(), "{retro}");
-    assert_eq!(retro["time"], "2026-01-12T10:00:00.000000Z", "{retro}");
-
-    // Down: counted, tried again, the indicators held kept.
-    let failures = |s: &Value| s["ioc_feeds"]["failures"].as_u64().unwrap();
-    let stats = || get(&base, "/api/v1/stats", &admin).json();
-    assert_eq!(failures(&stats()), 0);
-    feed.lock().unwrap().fail = true;
-    wait_until("two failures", || failures(&stats()) >= 2);
-    let st = stats();
-    assert!(
-        st["ioc_feeds"]["not_modified"].as_u64().unwrap() >= 2,
-        "{st}"
-    );
-    assert_eq!(st["ioc_feeds"]["updated"], 2, "{st}");
-    assert_eq!(indicators()["indicators"], 2);
-    let f = feed.lock().unwrap();
-    assert_eq!(f.with_key, f.requests, "the key is sent");
-    assert!(f.not_modified >= 2);
-    drop(f);
-    // Its secret never printed nor served.
-    let text = said();
-    assert!(text.contains("feed http://"), "{text}");
-    assert!(text.contains("tried again"), "{text}");
-    assert!(!text.contains("SECRET123"), "{text}");
-    assert!(!indicators().to_string().contains("SECRET123"));
 }

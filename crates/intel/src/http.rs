@@ -18,6 +18,36 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// [`agent`] trusting only the certificates of `ca_pem` (PEM, one or
+/// more): a CSIRT's TAXII server or MISP instance behind its own
+/// certificate authority. `None`: the public roots, as [`agent`].
+pub fn agent_trusting(ca_pem: Option<&[u8]>) -> Result<ureq::Agent, String> {
+    let Some(pem) = ca_pem else {
+        return Ok(agent());
+    };
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.to_string())),
+        })
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() {
+        return Err("no certificate in the PEM file".into());
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .proxy(ureq::Proxy::try_from_env())
+        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .build()
+        .into())
+}
+
 /// A response: its body (`None` on `304 Not Modified`) and headers.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {

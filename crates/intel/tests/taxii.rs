@@ -217,6 +217,7 @@ fn vigie_client_polls_with_added_after_and_etag() {
         &PollState {
             added_after: None,
             etag: first.state.etag.clone(),
+            etag_after: None,
         },
     )
     .unwrap();

@@ -69,10 +69,11 @@ pub struct ServeFile {
     /// `--ioc` (a list of files, directories or URLs).
     #[serde(default)]
     pub ioc: Vec<String>,
-    /// `--ioc-feed` (a list of URLs polled; secrets in them belong here
-    /// rather than on the command line).
+    /// `--ioc-feed` (a list of URLs polled, or tables with their
+    /// credentials: secrets belong here, in the environment or in a file,
+    /// never on the command line).
     #[serde(default)]
-    pub ioc_feeds: Vec<String>,
+    pub ioc_feeds: Vec<crate::indicators::feeds::FeedEntry>,
     /// `--ioc-poll`: how often the feeds are polled (`90s`, `30m`, `1h`).
     pub ioc_poll: Option<String>,
     /// `--lang`: fr or en.
@@ -159,6 +160,11 @@ impl ServeFile {
         if let Some(d) = &mut file.respond.directory {
             d.ca_file.as_mut().map(resolve);
             d.password_file.as_mut().map(resolve);
+        }
+        for feed in &mut file.ioc_feeds {
+            if let crate::indicators::feeds::FeedEntry::With(t) = feed {
+                t.resolve(base);
+            }
         }
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
@@ -263,6 +269,7 @@ mod tests {
         std::fs::write(&copy, &open).unwrap();
         let f = ServeFile::load(&copy).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.alert_email_to.len(), 1);
+        assert_eq!(f.ioc_feeds.len(), 3, "{:?}", f.ioc_feeds);
         assert!(f.alert_smtp.is_some() && f.alert_syslog.is_some());
         assert!(f.syslog_tls.is_some() && f.ndjson_tls.is_some() && f.tls_client_ca.is_some());
         assert!(f.tls_client_crl.is_some());

@@ -141,8 +141,9 @@ pub struct Config {
     pub role: NodeRole,
     /// Containment (`[respond]`: the responders' addresses, the directory).
     pub respond: actions::RespondConfig,
-    /// Indicator feeds polled (`--ioc-feed`, `ioc_feeds`).
-    pub ioc_feeds: Vec<String>,
+    /// Indicator feeds polled (`--ioc-feed`, `ioc_feeds`), with their
+    /// credentials (never printed: see [`indicators::feeds::Feed`]).
+    pub ioc_feeds: Vec<indicators::feeds::Feed>,
     /// How often they are polled (`--ioc-poll`, default 1 h).
     pub ioc_poll: std::time::Duration,
 }
@@ -755,7 +756,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         let feeds: Vec<String> = config
             .ioc_feeds
             .iter()
-            .map(|u| indicators::feeds::source_name(u))
+            .map(indicators::feeds::Feed::name)
             .collect();
         tokio::task::spawn_blocking(move || {
             let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds)?;

@@ -40,7 +40,7 @@ pub const BASE: &str = "/taxii2/";
 /// first served. Only the objects of the collection as it stands are
 /// kept: its size is the collections' size, however long it is polled.
 #[derive(Default)]
-pub struct Added(Mutex<HashMap<String, Versions>>);
+pub struct Added(Mutex<(HashMap<String, Versions>, DateTime<Utc>)>);
 
 /// Of one collection: each object id's version served now, and since when.
 type Versions = HashMap<String, (String, DateTime<Utc>)>;
@@ -48,9 +48,20 @@ type Versions = HashMap<String, (String, DateTime<Utc>)>;
 impl Added {
     /// Stamps the objects of collection `key` with when their version was
     /// first served (now for a version never served).
+    ///
+    /// A new stamp is whole milliseconds, as the dates are served
+    /// (`X-TAXII-Date-Added-Last`, `date_added`), and strictly after every
+    /// stamp handed out before: a client polling with `added_after` = the
+    /// last date it was served gets exactly what was added since — not
+    /// again what it holds (a finer stamp is after its own millisecond),
+    /// nor never what was stamped in that same millisecond later.
     fn stamp(&self, key: &str, objects: Vec<Json>) -> Vec<Stored> {
-        let now = Utc::now();
-        let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (all, last) = &mut *guard;
+        let millis = Utc::now().timestamp_millis();
+        let now = DateTime::from_timestamp_millis(millis)
+            .unwrap_or_default()
+            .max(*last + chrono::TimeDelta::milliseconds(1));
         let seen = all.entry(key.to_string()).or_default();
         let mut kept = HashMap::with_capacity(objects.len());
         let out = objects
@@ -72,6 +83,9 @@ impl Added {
                 }
             })
             .collect();
+        if kept.values().any(|(_, t)| *t == now) {
+            *last = now;
+        }
         *seen = kept;
         out
     }

@@ -246,16 +246,9 @@ pub fn evidence_key(source: &str, l: &Locator) -> (String, (u8, u64)) {
 /// read from their files (each file read once; a file that is not there
 /// is named in the returned notes).
 pub fn read_evidence(scope: &Scope) -> (EvidenceEvents, Vec<String>) {
-    let mut wanted: BTreeMap<String, HashSet<(u8, u64)>> = BTreeMap::new();
-    for p in &scope.processes {
-        if is_user_writable(&p.image) {
-            let (source, at) = evidence_key(&p.evidence.source, &p.evidence.locator);
-            wanted.entry(source).or_default().insert(at);
-        }
-    }
     let mut out = EvidenceEvents::new();
     let mut notes = Vec::new();
-    for (source, locators) in wanted {
+    for (source, locators) in wanted_evidence(scope) {
         let path = PathBuf::from(&source);
         if !path.is_file() {
             notes.push(format!(
@@ -284,6 +277,23 @@ pub fn read_evidence(scope: &Scope) -> (EvidenceEvents, Vec<String>) {
         }
     }
     (out, notes)
+}
+
+/// The evidence events [`Findings::collect`] reads beyond the scope, by
+/// source: the process creations of the tools run from user-writable
+/// places (their `Hashes`). Why apart from [`read_evidence`]: a scope of
+/// files reads them from the files, `vigie serve`'s live scope from its
+/// event log by position; both give the same events to the same
+/// [`Findings::collect`], so the batch and live exports share digests.
+pub fn wanted_evidence(scope: &Scope) -> BTreeMap<String, HashSet<(u8, u64)>> {
+    let mut wanted: BTreeMap<String, HashSet<(u8, u64)>> = BTreeMap::new();
+    for p in &scope.processes {
+        if is_user_writable(&p.image) {
+            let (source, at) = evidence_key(&p.evidence.source, &p.evidence.locator);
+            wanted.entry(source).or_default().insert(at);
+        }
+    }
+    wanted
 }
 
 /// Whether a program runs from a place users can write to (downloads,

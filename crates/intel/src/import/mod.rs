@@ -228,8 +228,10 @@ fn walk(
     }
 }
 
-/// How to authenticate to a feed or TAXII server.
-#[derive(Debug, Clone, Default)]
+/// How to authenticate to a feed or TAXII server. Its `Debug` names the
+/// kind only: a configuration printed for a diagnosis must not carry the
+/// secret.
+#[derive(Clone, Default)]
 pub enum Auth {
     #[default]
     None,
@@ -242,7 +244,35 @@ pub enum Auth {
     Header { name: String, value: String },
 }
 
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
 impl Auth {
+    /// What kind of credentials, without them (`none`, `basic`, `bearer`,
+    /// `header`): what may be shown.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Basic { .. } => "basic",
+            Auth::Bearer(_) => "bearer",
+            Auth::Header { .. } => "header",
+        }
+    }
+
+    /// The secrets this carries, to hide from any message that could
+    /// hold them (an error echoing a request).
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Auth::None => Vec::new(),
+            Auth::Basic { password, .. } => vec![password.as_str()],
+            Auth::Bearer(t) => vec![t.as_str()],
+            Auth::Header { value, .. } => vec![value.as_str()],
+        }
+    }
+
     pub(crate) fn apply<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
         use base64::Engine;
         match self {

@@ -37,6 +37,11 @@ pub struct PollState {
     pub added_after: Option<String>,
     /// The `ETag` of the first page, when the server gives one.
     pub etag: Option<String>,
+    /// The `added_after` that first page was asked with: an ETag is the
+    /// validator of one query's answer, sent back only with the same
+    /// query (another `added_after` is another resource).
+    #[serde(default)]
+    pub etag_after: Option<String>,
 }
 
 /// The result of a poll.
@@ -52,6 +57,10 @@ pub struct Polled {
     pub not_modified: bool,
     /// More pages were left than [`MAX_PAGES`]: the next poll continues.
     pub truncated: bool,
+    /// The STIX objects received, as received: a poller that keeps the
+    /// collection (`vigie serve`) adds them to those it holds, since the
+    /// next poll brings only what was added after.
+    pub received: Vec<Json>,
 }
 
 /// A TAXII failure, with the URL.
@@ -142,7 +151,16 @@ pub fn discover(discovery_url: &str, auth: &Auth) -> Result<Vec<Found>, TaxiiErr
 
 /// Polls a collection for the objects added since `state`.
 pub fn poll(endpoint: &Endpoint, state: &PollState) -> Result<Polled, TaxiiError> {
-    let agent = crate::http::agent();
+    poll_with(&crate::http::agent(), endpoint, state)
+}
+
+/// [`poll`] with a given agent (one trusting a CSIRT's own certificate
+/// authority: [`crate::http::agent_trusting`]).
+pub fn poll_with(
+    agent: &ureq::Agent,
+    endpoint: &Endpoint,
+    state: &PollState,
+) -> Result<Polled, TaxiiError> {
     let mut base = endpoint.collection_url.clone();
     if !base.ends_with('/') {
         base.push('/');
@@ -171,11 +189,16 @@ pub fn poll(endpoint: &Endpoint, state: &PollState) -> Result<Polled, TaxiiError
             }
         }
         let first = out.pages == 0;
+        let same_query = first && state.etag_after == after;
         let (doc, f) = get_json(
-            &agent,
+            agent,
             u.as_str(),
             &endpoint.auth,
-            if first { state.etag.as_deref() } else { None },
+            if same_query {
+                state.etag.as_deref()
+            } else {
+                None
+            },
         )?;
         out.pages += 1;
         let Some(doc) = doc else {
@@ -184,6 +207,7 @@ pub fn poll(endpoint: &Endpoint, state: &PollState) -> Result<Polled, TaxiiError
         };
         if first {
             out.state.etag = f.etag.clone();
+            out.state.etag_after = after.clone();
         }
         let advanced = f.date_added_last.is_some() && f.date_added_last != after;
         if let Some(last) = f.date_added_last {
@@ -214,5 +238,6 @@ pub fn poll(endpoint: &Endpoint, state: &PollState) -> Result<Polled, TaxiiError
     let refs: Vec<&Json> = all.iter().collect();
     out.imported.files = 1;
     crate::import::stix::import_objects(&refs, &endpoint.collection_url, &mut out.imported);
+    out.received = all;
     Ok(out)
 }
