@@ -71,6 +71,54 @@ pub fn compile(pattern: &str) -> Result<Lowered, PatternError> {
             pattern.len()
         )));
     }
+    if let Some(l) = simple(pattern) {
+        return Ok(l);
+    }
+    general(pattern)
+}
+
+/// The common shape of shared indicators, `[OBJECT:PATH = 'VALUE']` (one
+/// address, domain, URL, digest or file name), lowered without the lexer
+/// and the parser: the same [`Lowered`] as [`general`] (a test keeps them
+/// equal), at a fraction of the cost — a feed of 100,000 indicators is
+/// mostly these. Any other shape, an escape in the value, or a value the
+/// general path would reject (it says why) returns `None`.
+fn simple(pattern: &str) -> Option<Lowered> {
+    let inner = pattern.strip_prefix('[')?.strip_suffix("']")?;
+    let (lhs, value) = inner.split_once(" = '")?;
+    if value.contains(['\'', '\\']) {
+        return None;
+    }
+    let (object, steps): (&str, &[&str]) = match lhs {
+        "ipv4-addr:value" => ("ipv4-addr", &["value"]),
+        "ipv6-addr:value" => ("ipv6-addr", &["value"]),
+        "domain-name:value" => ("domain-name", &["value"]),
+        "url:value" => ("url", &["value"]),
+        "file:name" => ("file", &["name"]),
+        "file:hashes.MD5" | "file:hashes.'MD5'" => ("file", &["hashes", "MD5"]),
+        "file:hashes.'SHA-1'" => ("file", &["hashes", "SHA-1"]),
+        "file:hashes.'SHA-256'" => ("file", &["hashes", "SHA-256"]),
+        "file:extensions.'windows-pebinary-ext'.imphash" => {
+            ("file", &["extensions", "windows-pebinary-ext", "imphash"])
+        }
+        "network-traffic:src_ref.value" => ("network-traffic", &["src_ref", "value"]),
+        "network-traffic:dst_ref.value" => ("network-traffic", &["dst_ref", "value"]),
+        _ => return None,
+    };
+    let path = Path {
+        object: object.to_string(),
+        steps: steps.iter().map(|s| s.to_string()).collect(),
+    };
+    let test = exact(target(&path).ok()?, &path, value).ok()?;
+    Some(Lowered {
+        condition: Condition::single(test),
+        start: None,
+        stop: None,
+    })
+}
+
+/// Parses and lowers any STIX pattern (the whole grammar).
+fn general(pattern: &str) -> Result<Lowered, PatternError> {
     let tokens = lex(pattern)?;
     let mut p = Parser {
         tokens,
@@ -1001,6 +1049,59 @@ pub fn like_regex(pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut gives what the general path gives, on every shape it
+    /// takes (the formats' samples: what `vigie export stix` and
+    /// `scripts/gen-iocs.py` write, and what feeds publish), on values the
+    /// general path refuses, and on shapes it must leave alone.
+    #[test]
+    fn the_simple_shape_is_lowered_as_the_general_path_lowers_it() {
+        let taken = [
+            "[ipv4-addr:value = '203.0.113.45']",
+            "[ipv4-addr:value = '198.51.100.0/24']",
+            "[ipv6-addr:value = '2001:db8:1:2::7']",
+            "[ipv6-addr:value = '2001:DB8::/32']",
+            "[domain-name:value = 'Relay.Example.ORG.']",
+            "[domain-name:value = 'mega.co.nz']",
+            "[url:value = 'HTTP://Evil.example/Gate.php?id=1']",
+            "[url:value = 'https://files.example.net/a%20b']",
+            "[file:name = 'RClone.EXE']",
+            "[file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']",
+            "[file:hashes.'MD5' = 'd41d8cd98f00b204e9800998ecf8427e']",
+            "[file:hashes.'SHA-1' = 'da39a3ee5e6b4b0d3255bfef95601890afd80709']",
+            "[file:hashes.'SHA-256' = 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855']",
+            "[file:extensions.'windows-pebinary-ext'.imphash = 'f34d5f2d4577ed6d9ceec516c1f5a744']",
+            "[network-traffic:dst_ref.value = '203.0.113.9']",
+            "[network-traffic:src_ref.value = 'c2.example.com']",
+        ];
+        for p in taken {
+            assert!(simple(p).is_some(), "{p}: not taken by the shortcut");
+            assert_eq!(compile(p), general(p), "{p}");
+        }
+        let left = [
+            // Values the general path refuses, with its reason.
+            "[ipv4-addr:value = '999.1.1.1']",
+            "[file:hashes.'SHA-256' = 'abc']",
+            "[domain-name:value = '']",
+            // Escapes, other operators and shapes, other paths.
+            "[file:name = 'o\\'brien.exe']",
+            "[file:name = 'C:\\\\x.exe']",
+            "[ipv4-addr:value='203.0.113.45']",
+            "[ ipv4-addr:value = '203.0.113.45' ]",
+            "[ipv4-addr:value = '203.0.113.45'] START t'2026-01-01T00:00:00Z' STOP t'2026-02-01T00:00:00Z'",
+            "[ipv4-addr:value = '203.0.113.45' OR ipv4-addr:value = '203.0.113.46']",
+            "[ipv4-addr:value = '203.0.113.45'] OR [domain-name:value = 'x.example']",
+            "[ipv4-addr:value != '203.0.113.45']",
+            "[domain-name:value LIKE '%.example.com']",
+            "[ipv4-addr:value ISSUBSET '198.51.100.0/24']",
+            "[email-addr:value = 'a@example.com']",
+            "[file:hashes.'SHA-512' = 'aa']",
+        ];
+        for p in left {
+            assert!(simple(p).is_none(), "{p}: taken by the shortcut");
+            assert_eq!(compile(p), general(p), "{p}");
+        }
+    }
 
     fn alts(p: &str) -> Vec<Vec<(bool, String)>> {
         compile(p)

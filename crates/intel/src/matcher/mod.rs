@@ -183,9 +183,15 @@ impl Matcher {
             has: Has::default(),
         };
         let mut report = CompileReport::default();
+        // Sized once for all (100,000 indicators: no rehash, no regrowth).
+        let n = indicators.len();
+        m.indicators.reserve_exact(n);
+        m.entries.reserve(n);
+        m.alts.reserve(n);
         // Entries by condition: the same condition from several sources is
         // matched once. Keyed by the condition's hash, compared in full.
         let mut by_condition: Map<u64, Vec<u32>> = Map::default();
+        by_condition.reserve(n);
         let hasher = foldhash::fast::FixedState::default();
         let mut scan_patterns: Map<Kind, Vec<(String, u32)>> = Map::default();
         for ind in indicators {
