@@ -736,3 +736,98 @@ fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
     assert!(!text.contains("SECRET123"), "{text}");
     assert!(!indicators().to_string().contains("SECRET123"));
 }
+
+/// A TAXII collection over HTTPS, behind a certificate of the CSIRT's own
+/// (a second `vigie serve --tls`, its self-signed certificate): polled
+/// when the feed trusts that certificate (`ca`), refused — said, counted,
+/// nothing held — when it does not.
+#[test]
+fn a_taxii_collection_over_https_is_polled_only_with_its_authority_trusted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csirt_data = tmp.path().join("csirt");
+    let (_, csirt_read, _) = tokens(&csirt_data);
+    let iocs = tmp.path().join("iocs.txt");
+    std::fs::write(&iocs, "203.0.113.45\n198.51.100.23\nrelay.example.net\n").unwrap();
+    let mut cmd = vigie();
+    cmd.args(["serve", "--data", s(&csirt_data)]).args([
+        "--listen",
+        "127.0.0.1:0",
+        "--tls",
+        "--ioc",
+        s(&iocs),
+    ]);
+    let csirt = common::server::spawn_serve(cmd);
+    assert!(
+        csirt.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        csirt.base
+    );
+    let ca = csirt_data.join("tls/cert.pem");
+    let trusting: ureq::Agent = {
+        let pem = std::fs::read(&ca).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(&pem).unwrap();
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
+            .build();
+        ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .build()
+            .into()
+    };
+    let until = Instant::now() + Duration::from_secs(60);
+    let cols: Value = loop {
+        let r = trusting
+            .get(format!("{}/taxii2/default/collections/", csirt.base))
+            .header("Authorization", csirt_read.as_str())
+            .header("Accept", "application/taxii+json;version=2.1")
+            .call();
+        if let Ok(mut r) = r {
+            if r.status() == 200 {
+                break serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "the CSIRT's TAXII server never answered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let id = cols["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["title"] == "indicators")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = csirt_read.strip_prefix("Bearer ").unwrap();
+    let collection = format!("taxii+{}/taxii2/default/collections/{id}/", csirt.base);
+    let data = tmp.path().join("data");
+    let (_, read, admin) = tokens(&data);
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "data = \"data\"\nlisten = \"127.0.0.1:0\"\nioc_poll = \"1s\"\nioc_feeds = [{{ url = \"{collection}\", auth = \"bearer\", secret = \"{token}\", ca = \"csirt/tls/cert.pem\" }}, {{ url = \"{}\", auth = \"bearer\", secret = \"{token}\" }}]\n",
+            collection.trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    let mut cmd = vigie();
+    cmd.args(["serve", "--config"]).arg(&conf);
+    let server = Logged::start(cmd, tmp.path().join("serve.stderr"));
+    let base = server.base.clone();
+    wait_until("the collection read over HTTPS", || {
+        feed_source(&base, &read)["imported"] == 3
+    });
+    wait_until("the untrusting feed refused", || {
+        feed_stats(&base, &admin)["failures"].as_u64().unwrap_or(0) >= 1
+    });
+    let list = get(&base, "/api/v1/indicators", &read).json();
+    assert_eq!(list["sources"].as_array().unwrap().len(), 1, "{list}");
+    let said = server.said();
+    assert!(said.to_lowercase().contains("certificate"), "{said}");
+    assert!(!said.contains(token), "{said}");
+}
