@@ -39,6 +39,12 @@ use crate::Shared;
 /// Largest feed document read (as `hunt --ioc` reads one).
 const MAX_FEED: u64 = vigie_intel::import::MAX_DOCUMENT;
 
+/// Most events a MISP feed may list, and most objects a TAXII collection
+/// may hold, for one source: beyond, the poll fails (said), the version
+/// held stays. A feed is a commune's CSIRT's, not a whole MISP community.
+const MAX_EVENTS: usize = 100_000;
+const MAX_OBJECTS: usize = 1_000_000;
+
 /// The first retry after a failure; doubled each time, up to the poll
 /// interval.
 const RETRY: Duration = Duration::from_secs(60);
@@ -614,6 +620,12 @@ fn fetch_misp(agent: &ureq::Agent, feed: &Feed, known: &Memory) -> Result<Fetche
                 .into(),
         );
     }
+    let listed = manifest.as_object().map_or(0, |o| o.len());
+    if listed > MAX_EVENTS {
+        return Err(format!(
+            "manifest.json lists {listed} events: more than the {MAX_EVENTS} a feed may hold"
+        ));
+    }
     let mut events = BTreeMap::new();
     let mut fetched = 0;
     for (uuid, entry) in manifest.as_object().into_iter().flatten() {
@@ -705,6 +717,12 @@ fn fetch_taxii(agent: &ureq::Agent, feed: &Feed, known: &Memory) -> Result<Fetch
         if newer {
             remember.objects.insert(id, o);
         }
+    }
+    if remember.objects.len() > MAX_OBJECTS {
+        return Err(format!(
+            "{} objects: more than the {MAX_OBJECTS} a collection may hold",
+            remember.objects.len()
+        ));
     }
     let bundle = serde_json::json!({
         "type": "bundle",
