@@ -108,9 +108,16 @@ fn from_passfile(config: &Config) -> Option<String> {
         Some(Host::Unix(_)) => "localhost".to_string(),
         None => "localhost".to_string(),
     };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let user = config.get_user().unwrap_or_default().to_string();
-    let db = config.get_dbname().map_or_else(|| user.clone(), str::to_string);
+    let db = config
+        .get_dbname()
+        .map_or_else(|| user.clone(), str::to_string);
     let text = std::fs::read_to_string(&path).ok()?;
     text.lines()
         .filter(|l| !l.starts_with('#'))
@@ -220,8 +227,14 @@ mod tests {
     #[test]
     fn a_password_file_line_matches_as_libpq_reads_it() {
         let w = ["db", "5432", "vigie", "csirt"];
-        assert_eq!(passfile_line("db:5432:vigie:csirt:s3cret", w).as_deref(), Some("s3cret"));
-        assert_eq!(passfile_line("*:*:*:csirt:a\\:b", w).as_deref(), Some("a:b"));
+        assert_eq!(
+            passfile_line("db:5432:vigie:csirt:s3cret", w).as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            passfile_line("*:*:*:csirt:a\\:b", w).as_deref(),
+            Some("a:b")
+        );
         assert_eq!(passfile_line("db:5433:vigie:csirt:x", w), None);
         assert_eq!(passfile_line("db:5432:vigie", w), None);
     }
@@ -240,7 +253,10 @@ mod tests {
             place("postgres://vigie@db/vigie?password=s3cret&sslmode=disable"),
             "PostgreSQL at postgres://vigie@db/vigie?sslmode=disable"
         );
-        assert_eq!(place("postgres://db/vigie"), "PostgreSQL at postgres://db/vigie");
+        assert_eq!(
+            place("postgres://db/vigie"),
+            "PostgreSQL at postgres://db/vigie"
+        );
         let kv = place("host=db user=vigie password=s3cret dbname=vigie");
         assert!(!kv.contains("s3cret"), "{kv}");
         assert!(kv.contains("host=db"), "{kv}");

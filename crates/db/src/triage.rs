@@ -254,8 +254,11 @@ impl TriageStore for PgTriage {
         let rows = self
             .pg
             .with("reading rule switches", async |c| {
-                Ok(c.query("SELECT seq, doc FROM triage_rule_switches ORDER BY seq", &[])
-                    .await?)
+                Ok(c.query(
+                    "SELECT seq, doc FROM triage_rule_switches ORDER BY seq",
+                    &[],
+                )
+                .await?)
             })
             .await?;
         rows.iter()

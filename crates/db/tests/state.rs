@@ -36,13 +36,7 @@ fn sample() -> Vec<Proposal> {
         let outcome = vigie_hunt::run(&hunt, &vigie_hunt::Quiet).unwrap();
         let assets = vigie_scope::Assets::load(&g.assets).unwrap();
         let noon = Utc.with_ymd_and_hms(2026, 1, 17, 11, 0, 0).unwrap();
-        vigie_respond::plan(
-            &outcome.scope.unwrap(),
-            &assets,
-            noon,
-            vigie_lang::Lang::Fr,
-        )
-        .proposals
+        vigie_respond::plan(&outcome.scope.unwrap(), &assets, noon, vigie_lang::Lang::Fr).proposals
     })
     .clone()
 }
@@ -153,5 +147,9 @@ async fn postgres_proposals_meet_the_contract_and_four_eyes_hold_across_nodes() 
     assert_eq!(r.state, State::Approved);
     assert_eq!(r.trail.len(), 2);
     assert_eq!(b.get("c", &guarded).await.unwrap().unwrap(), r);
-    assert!(b.get("a-tenant-never-used", &guarded).await.unwrap().is_none());
+    assert!(b
+        .get("a-tenant-never-used", &guarded)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -715,8 +715,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             (Some(log.clone()), Arc::new(log))
         }
     };
-    let triage: Arc<dyn vigie_store::triage::TriageStore> =
-        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
+    // The state people change (triage, crisis journal, proposals): in the
+    // data directory, or in PostgreSQL with `--db`, where every api node
+    // reads and writes the same.
+    let triage: Arc<dyn vigie_store::triage::TriageStore> = match &config.db {
+        Some(url) => {
+            let db = vigie_db::PgTriage::new(url);
+            eprintln!(
+                "vigie serve: triage, crisis journal and containment proposals in {}",
+                db.place()
+            );
+            Arc::new(db)
+        }
+        None => Arc::new(vigie_store::triage::FileTriage::open(&config.data)?),
+    };
     // With the console's false-positive filters applied and the rules
     // turned off left out.
     let (engine, loaded) = rules::compile(&config.data, config.hunt.clone(), &*triage)
@@ -892,14 +904,21 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     }
     let max_body = config.max_body;
     let console = Arc::new(vigie_console::Console::new(&config.data));
-    let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
-    if torn > 0 {
-        eprintln!(
-            "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
-        );
-    }
-    let respond = actions::Respond::open(&config.data, config.respond.clone())
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let journal: Arc<dyn vigie_store::crisis::CrisisJournal> = match &config.db {
+        Some(url) => Arc::new(vigie_db::PgCrisis::new(url)),
+        None => {
+            let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
+            if torn > 0 {
+                eprintln!(
+                    "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
+                );
+            }
+            Arc::new(journal)
+        }
+    };
+    let respond =
+        actions::Respond::open(&config.data, config.db.as_deref(), config.respond.clone())
+            .map_err(|e| ServeError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
         actions: respond,
         console: console.clone(),
@@ -909,7 +928,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         rules: std::sync::RwLock::new(Arc::new(loaded)),
         searching: tokio::sync::Mutex::new(()),
         index,
-        crisis: crisis::Cell::new(Arc::new(journal)),
+        crisis: crisis::Cell::new(journal),
         config,
         log,
         detections,

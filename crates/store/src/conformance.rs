@@ -178,7 +178,12 @@ pub async fn detection_store(store: &dyn DetectionStore) {
     assert_eq!(back, vec![odd.json]);
 }
 
-fn change(tenant: &str, id: &str, who: &str, change: crate::triage::Change) -> crate::triage::Entry {
+fn change(
+    tenant: &str,
+    id: &str,
+    who: &str,
+    change: crate::triage::Change,
+) -> crate::triage::Entry {
     use crate::triage::{Entry, Target, TargetKind};
     Entry {
         time: "2026-12-05T10:00:00Z".into(),
@@ -202,7 +207,10 @@ pub async fn triage_store(store: &dyn crate::triage::TriageStore) {
         disabled_rules, fold, Change, FilterVersion, Removal, RuleSwitch, SavedSearch,
         SearchRemoval, Status, TargetKind,
     };
-    assert!(store.entries("mairie-a").await.unwrap().is_empty(), "starts empty");
+    assert!(
+        store.entries("mairie-a").await.unwrap().is_empty(),
+        "starts empty"
+    );
     let assign = Change::Assign {
         assignee: Some("vera".into()),
     };
@@ -409,7 +417,9 @@ pub async fn crisis_journal(journal: &dyn crate::crisis::CrisisJournal) {
         .unwrap();
     assert!(journal.append(rec("default", "not json")).await.is_err());
     let text = |v: Vec<Vec<u8>>| -> Vec<String> {
-        v.into_iter().map(|b| String::from_utf8(b).unwrap()).collect()
+        v.into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect()
     };
     assert_eq!(
         text(journal.records("default").await.unwrap()),
