@@ -10,7 +10,8 @@
 //! set on A is on B's public status page; an action requested on A is
 //! approved on B by a second person (the requester's own approval refused
 //! on B: four eyes hold across nodes); A restarted with an empty data
-//! directory has it all; a commune's token reads none of it, on both.
+//! directory has it all; indicators uploaded on B are matched by the
+//! detect worker; a commune's token reads none of it, on both.
 
 mod common;
 
@@ -130,7 +131,7 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
         start("b", regional("api", Some(&assets))),
     );
     let ingest_node = ingest_node.join().unwrap();
-    let _worker = worker.join().unwrap();
+    let worker = worker.join().unwrap();
     let mut a = a.join().unwrap();
     let b = b.join().unwrap();
     assert!(
@@ -287,6 +288,68 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
     let on_a = get_json(&a.base, "/api/v1/actions", &alice);
     assert_eq!(action(&on_a, &guarded)["state"], "approved");
     assert_eq!(trail(action(&on_a, &guarded)).len(), 3);
+
+    // Indicators uploaded on B (an analyst's act, one set for the
+    // deployment): the detect worker matches them, once its poll of
+    // PostgreSQL read them (it lists them when it holds them).
+    let r = http(
+        &b.base,
+        "POST",
+        "/api/v1/indicators?name=csirt-list",
+        &[("Authorization", &bob)],
+        Some(b"198.51.100.77\n"),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let until = Instant::now() + Duration::from_secs(30);
+    for node in [&worker, &a] {
+        loop {
+            let held = get_json(&node.base, "/api/v1/indicators", &alice);
+            if held["sources"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["name"] == "csirt-list"))
+            {
+                break;
+            }
+            assert!(Instant::now() < until, "B's upload not held: {held}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    let event = json!({
+        "EventID": 3,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Computer": "PC-IOC.mairie.local",
+        "EventRecordID": 777_001,
+        "UtcTime": "2026-01-17 09:00:00.000",
+        "Image": "C:\\Users\\Public\\x.exe",
+        "DestinationIp": "198.51.100.77",
+        "DestinationPort": 443
+    });
+    let r = http(
+        &ingest_node.base,
+        "POST",
+        "/api/v1/ingest",
+        &[("Authorization", &ingest)],
+        Some(format!("{event}\n").as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        // Stored in PostgreSQL: by the worker (api nodes store nothing).
+        let all = get_json(&a.base, "/api/v1/detections?limit=10000", &alice);
+        if all
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "ioc" && d["record_id"] == 777_001)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the worker never matched B's upload"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
     // Another commune's token: none of it, on either node.
     for node in [&a, &b] {

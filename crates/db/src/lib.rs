@@ -1,8 +1,9 @@
 //! The regional deployment's shared state in PostgreSQL: the
 //! detections ([`PgDetections`]), the triage ([`PgTriage`]), the crisis
-//! cell's journal ([`PgCrisis`]) and the containment proposals
-//! ([`PgProposals`]), each behind the trait the embedded backend
-//! implements on local files.
+//! cell's journal ([`PgCrisis`]), the containment proposals
+//! ([`PgProposals`]) — each behind the trait the embedded backend
+//! implements on local files — and the uploaded indicator sources
+//! ([`PgIndicators`]).
 //!
 //! Why PostgreSQL: a CSIRT's detection workers write from several
 //! processes, its API answers from any node (two or more behind a load
@@ -23,12 +24,14 @@
 mod conn;
 mod crisis;
 mod detections;
+mod indicators;
 mod proposals;
 mod triage;
 
 pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
+pub use indicators::{PgIndicators, Source as IndicatorSource};
 pub use proposals::PgProposals;
 pub use triage::PgTriage;
 
@@ -40,6 +43,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_triage.sql")),
     (3, include_str!("../migrations/0003_crisis.sql")),
     (4, include_str!("../migrations/0004_proposals.sql")),
+    (5, include_str!("../migrations/0005_indicators.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -153,3 +153,33 @@ async fn postgres_proposals_meet_the_contract_and_four_eyes_hold_across_nodes() 
         .unwrap()
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicator_sources_are_shared_and_each_change_moves_the_version() {
+    use vigie_db::{IndicatorSource, PgIndicators};
+    let Some(pg) = Postgres::start() else { return };
+    let a = PgIndicators::new(&pg.url());
+    let b = PgIndicators::new(&pg.url());
+    assert_eq!(b.version().await.unwrap(), 0);
+    assert_eq!(b.all().await.unwrap(), (0, Vec::new()));
+    let src = |name: &str, bytes: &[u8]| IndicatorSource {
+        name: name.into(),
+        info: format!("{{\"name\":\"{name}\"}}"),
+        src: bytes.to_vec(),
+    };
+    // Bytes kept as received, whatever they are.
+    let odd = src("csirt", b"198.51.100.9\n\x00\xff");
+    assert_eq!(a.put(&odd).await.unwrap(), 1);
+    assert_eq!(a.put(&src("misp", b"{}")).await.unwrap(), 2);
+    assert_eq!(b.version().await.unwrap(), 2);
+    let (v, all) = b.all().await.unwrap();
+    assert_eq!(v, 2);
+    assert_eq!(all, vec![odd.clone(), src("misp", b"{}")]);
+    // Replaced by name; removed once; a removal of nothing moves nothing.
+    let newer = src("csirt", b"203.0.113.7\n");
+    assert_eq!(b.put(&newer).await.unwrap(), 3);
+    assert!(b.remove("misp").await.unwrap());
+    assert!(!a.remove("misp").await.unwrap());
+    assert_eq!(a.version().await.unwrap(), 4);
+    assert_eq!(a.all().await.unwrap(), (4, vec![newer]));
+}

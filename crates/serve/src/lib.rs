@@ -754,6 +754,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         ))),
     };
     let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
+    // With `--db`, the uploaded indicators are PostgreSQL's (every node
+    // matches the same), read before the first event is judged.
+    let shared_indicators = match &config.db {
+        Some(url) => {
+            let db = Arc::new(vigie_db::PgIndicators::new(url));
+            let (version, sources) = db.all().await?;
+            Some(indicators::SharedSources {
+                db,
+                version,
+                sources,
+            })
+        }
+        None => None,
+    };
     let (intel, retro_queue) = {
         let (data, ioc) = (config.data.clone(), config.hunt.ioc.clone());
         let feeds: Vec<String> = config
@@ -762,7 +776,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             .map(|u| indicators::feeds::source_name(u))
             .collect();
         tokio::task::spawn_blocking(move || {
-            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds)?;
+            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds, shared_indicators)?;
             let matcher = intel.compile_now();
             Ok::<_, String>((Arc::new(intel), queue, matcher))
         })
@@ -964,6 +978,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         );
     }
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
+    if state.intel.is_shared() {
+        tokio::spawn(indicators::follow_shared(state.clone()));
+    }
     if !state.config.ioc_feeds.is_empty() && state.config.role.detects() {
         tokio::spawn(indicators::feeds::run(
             state.clone(),
