@@ -79,18 +79,6 @@ pub(crate) async fn migrate(client: &mut Client) -> std::result::Result<(), toki
     tx.commit().await
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn migrations_are_in_order_each_once() {
-        let versions: Vec<i32> = super::MIGRATIONS.iter().map(|m| m.0).collect();
-        let mut sorted = versions.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(versions, sorted);
-    }
-}
-
 /// A value as the JSON text kept (documents are text, not jsonb: jsonb
 /// refuses the `\u0000` hostile event text may carry).
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, vigie_store::StoreError> {
@@ -109,4 +97,16 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
             "{table} row {row}: {e} (left as it is: repair it in the database)"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_in_order_each_once() {
+        let versions: Vec<i32> = super::MIGRATIONS.iter().map(|m| m.0).collect();
+        let mut sorted = versions.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(versions, sorted);
+    }
 }
