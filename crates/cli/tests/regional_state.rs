@@ -11,7 +11,8 @@
 //! approved on B by a second person (the requester's own approval refused
 //! on B: four eyes hold across nodes); A restarted with an empty data
 //! directory has it all; indicators uploaded on B are matched by the
-//! detect worker; a commune's token reads none of it, on both.
+//! detect worker; the audit lines of both nodes form one verified hash
+//! chain; a commune's token reads none of it, on both.
 
 mod common;
 
@@ -349,6 +350,46 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
             "the worker never matched B's upload"
         );
         std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // The audit log: one hash chain in the database, lines of both nodes
+    // (each export audited too, on the node that gave it).
+    let export = |node: &Server, who: &str| {
+        let r = http(
+            &node.base,
+            "GET",
+            "/api/v1/audit",
+            &[("Authorization", who)],
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    };
+    let from_a = export(&a, &alice);
+    let from_b = export(&b, &bob);
+    assert!(from_b.starts_with(&from_a), "one log, read on both nodes");
+    let n = vigie_console::audit::verify_bytes(from_b.as_bytes())
+        .unwrap_or_else(|e| panic!("the chain breaks: {e}"));
+    let lines: Vec<Value> = from_b
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(n, lines.len());
+    for (action, who) in [
+        ("triage_status", "token:alice"),
+        ("service_status", "token:alice"),
+        ("action_request", "token:alice"),
+        ("action_approve", "token:bob"),
+        ("indicators_add", "token:bob"),
+        ("audit_export", "token:alice"),
+        ("audit_export", "token:bob"),
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["action"] == action && l["who"] == who && l["outcome"] == "success"),
+            "{action} by {who} in the shared audit log: {from_b}"
+        );
     }
 
     // Another commune's token: none of it, on either node.

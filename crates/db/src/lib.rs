@@ -2,8 +2,9 @@
 //! detections ([`PgDetections`]), the triage ([`PgTriage`]), the crisis
 //! cell's journal ([`PgCrisis`]), the containment proposals
 //! ([`PgProposals`]) — each behind the trait the embedded backend
-//! implements on local files — and the uploaded indicator sources
-//! ([`PgIndicators`]).
+//! implements on local files — the uploaded indicator sources
+//! ([`PgIndicators`]) and the console's audit log ([`PgAudit`], one hash
+//! chain for every api node).
 //!
 //! Why PostgreSQL: a CSIRT's detection workers write from several
 //! processes, its API answers from any node (two or more behind a load
@@ -21,6 +22,7 @@
 //! `vigie_migrations`, under an advisory lock so that nodes starting
 //! together do not race).
 
+mod audit;
 mod conn;
 mod crisis;
 mod detections;
@@ -28,6 +30,7 @@ mod indicators;
 mod proposals;
 mod triage;
 
+pub use audit::PgAudit;
 pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
@@ -44,6 +47,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../migrations/0003_crisis.sql")),
     (4, include_str!("../migrations/0004_proposals.sql")),
     (5, include_str!("../migrations/0005_indicators.sql")),
+    (6, include_str!("../migrations/0006_audit.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -183,3 +183,41 @@ async fn indicator_sources_are_shared_and_each_change_moves_the_version() {
     assert_eq!(a.version().await.unwrap(), 4);
     assert_eq!(a.all().await.unwrap(), (4, vec![newer]));
 }
+
+/// Two api nodes auditing at once, from several threads each: one chain,
+/// every line in it, checked as the file's is.
+#[test]
+fn the_audit_log_is_one_chain_across_nodes() {
+    use vigie_console::audit::{verify_bytes, Action, AuditLog, Outcome};
+    use vigie_db::PgAudit;
+    let Some(pg) = Postgres::start() else { return };
+    let a = std::sync::Arc::new(PgAudit::new(&pg.url()).unwrap());
+    let b = std::sync::Arc::new(PgAudit::new(&pg.url()).unwrap());
+    assert!(a.read().unwrap().is_empty());
+    std::thread::scope(|s| {
+        for (node, log) in [("a", &a), ("b", &b), ("a", &a), ("b", &b)] {
+            s.spawn(move || {
+                for i in 0..10 {
+                    log.append(
+                        &format!("token:{node}"),
+                        "10.0.0.1",
+                        Action::Login,
+                        &format!("{node}-{i} é \u{0}"),
+                        Outcome::Success,
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let text = a.read().unwrap();
+    assert_eq!(verify_bytes(&text), Ok(40));
+    assert_eq!(b.read().unwrap(), text, "both nodes read the same log");
+    assert!(!a.place().contains("password"));
+    // A line changed in the database breaks the chain at the next one.
+    let lines: Vec<&[u8]> = text.split(|&c| c == b'\n').collect();
+    let mut edited = text.clone();
+    let at = lines[0].len() + 1 + 20;
+    edited[at] = if edited[at] == b'x' { b'y' } else { b'x' };
+    assert_eq!(verify_bytes(&edited).unwrap_err().line, 3);
+}

@@ -917,7 +917,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(task);
     }
     let max_body = config.max_body;
-    let console = Arc::new(vigie_console::Console::new(&config.data));
+    let console = vigie_console::Console::new(&config.data);
+    // With `--db`, the audit log is the database's: one chain for every
+    // api node.
+    let console = Arc::new(match &config.db {
+        Some(url) => {
+            console.with_audit_log(Arc::new(vigie_db::PgAudit::new(url).map_err(|source| {
+                ServeError::Io {
+                    what: "the audit log's database runtime".into(),
+                    source,
+                }
+            })?))
+        }
+        None => console,
+    });
     let journal: Arc<dyn vigie_store::crisis::CrisisJournal> = match &config.db {
         Some(url) => Arc::new(vigie_db::PgCrisis::new(url)),
         None => {
