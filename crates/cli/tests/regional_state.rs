@@ -11,7 +11,8 @@
 //! approved on B by a second person (the requester's own approval refused
 //! on B: four eyes hold across nodes); A restarted with an empty data
 //! directory has it all; indicators uploaded on B are matched by the
-//! detect worker; the audit lines of both nodes form one verified hash
+//! detect worker, and a rule turned off on A is off in the worker's
+//! engine; the audit lines of both nodes form one verified hash
 //! chain; a commune's token reads none of it, on both.
 
 mod common;
@@ -352,6 +353,86 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
         std::thread::sleep(Duration::from_millis(300));
     }
 
+    // A rule turned off on A: the detect worker's engine is rebuilt from
+    // PostgreSQL (its rules no longer hold it), and the rule's event sent
+    // again raises nothing of it there, while another rule's event does.
+    let stored = get_json(&a.base, "/api/v1/detections?limit=10000", &alice);
+    let replayable: Vec<&Value> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d["kind"] == "detection" && d["event"]["Event"]["System"]["EventRecordID"].is_number()
+        })
+        .collect();
+    let off = replayable[0].clone();
+    let rule = off["rule_id"].as_str().unwrap().to_string();
+    let control = replayable
+        .iter()
+        .find(|d| d["rule_id"] != rule.as_str())
+        .expect("a detection of another rule")
+        .to_owned()
+        .clone();
+    let r = post(
+        &a.base,
+        &format!("/api/v1/rules/{rule}/switch"),
+        &alice,
+        &json!({"enabled": false, "reason": "bruyant sur le serveur de sauvegarde (nœud A)"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rules = get_json(&worker.base, "/api/v1/rules", &alice);
+        if !rules["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == rule.as_str())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the worker still judges with {rule}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let replay = |d: &Value, record: u64| {
+        let mut ev = d["event"].clone();
+        ev["Event"]["System"]["EventRecordID"] = record.into();
+        ev.to_string()
+    };
+    let body = format!("{}\n{}\n", replay(&off, 888_001), replay(&control, 888_002));
+    let r = http(
+        &ingest_node.base,
+        "POST",
+        "/api/v1/ingest",
+        &[("Authorization", &ingest)],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let until = Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let all = get_json(&a.base, "/api/v1/detections?limit=10000", &alice);
+        if all
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["record_id"] == 888_002 && d["rule_id"] == control["rule_id"])
+        {
+            break all;
+        }
+        assert!(Instant::now() < until, "the control event was not judged");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        !after.as_array().unwrap().iter().any(|d| {
+            d["rule_id"] == rule.as_str()
+                && (d["record_id"] == 888_001 || d["record_id"] == 888_002)
+        }),
+        "{rule}, turned off on A, still raised by the worker"
+    );
+
     // The audit log: one hash chain in the database, lines of both nodes
     // (each export audited too, on the node that gave it).
     let export = |node: &Server, who: &str| {
@@ -381,6 +462,7 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
         ("action_request", "token:alice"),
         ("action_approve", "token:bob"),
         ("indicators_add", "token:bob"),
+        ("rule_disable", "token:alice"),
         ("audit_export", "token:alice"),
         ("audit_export", "token:bob"),
     ] {

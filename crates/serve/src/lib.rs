@@ -994,6 +994,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     if state.intel.is_shared() {
         tokio::spawn(indicators::follow_shared(state.clone()));
     }
+    if state.config.db.is_some() {
+        tokio::spawn(rules::follow_shared(state.clone()));
+    }
     if !state.config.ioc_feeds.is_empty() && state.config.role.detects() {
         tokio::spawn(indicators::feeds::run(
             state.clone(),
