@@ -1,19 +1,20 @@
 //! Two api nodes on one database, through the binary: the state people
 //! change lives in PostgreSQL, so a CSIRT can run its api nodes behind a
-//! load balancer without stickiness and restart one without losing
-//! anything. Real nats-server (JetStream) and PostgreSQL, private to the
-//! test (skipped without them outside CI).
+//! load balancer (stickiness still needed for console sessions, which are
+//! each node's) and restart one without losing anything. Real
+//! nats-server (JetStream) and PostgreSQL, private to the test (skipped
+//! without them outside CI).
 //!
 //! One `--role ingest`, one `--role detect` and two `--role api` nodes,
 //! each with its own data directory (only the deployment's tokens copied
 //! into it): a triage change made on A is read on B; a service's status
-//! set on A is on B's public status page; an action requested on A is
-//! approved on B by a second person (the requester's own approval refused
-//! on B: four eyes hold across nodes); A restarted with an empty data
-//! directory has it all; indicators uploaded on B are matched by the
-//! detect worker, and a rule turned off on A is off in the worker's
-//! engine; the audit lines of both nodes form one verified hash
-//! chain; a commune's token reads none of it, on both.
+//! set on A and a notice published on A are on B's public status page;
+//! an action requested on A is approved on B by a second person (the
+//! requester's own approval refused on B: four eyes hold across nodes);
+//! A restarted with an empty data directory has it all; indicators
+//! uploaded on B are matched by the detect worker, and a rule turned off
+//! on A is off in the worker's engine; the audit lines of both nodes form
+//! one verified hash chain; a commune's token reads none of it, on both.
 
 mod common;
 
@@ -219,6 +220,20 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
         public_service(&page.body, "Centre aquatique").contains("s-maintenance"),
         "{}",
         public_service(&page.body, "Centre aquatique")
+    );
+
+    // A notice published on A: on B's public page.
+    let r = post(
+        &a.base,
+        "/api/v1/notices",
+        &alice,
+        &json!({"title": "Centre aquatique fermé (nœud A)", "text": "Fermé par précaution ; réouverture annoncée ici.", "service": "pool"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = http(&b.base, "GET", "/status", &[], None).body;
+    assert!(
+        page.contains("Centre aquatique fermé (nœud A)"),
+        "A's notice on B's public page"
     );
 
     // An action requested on A, approved on B; the requester's own
@@ -459,6 +474,7 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
     for (action, who) in [
         ("triage_status", "token:alice"),
         ("service_status", "token:alice"),
+        ("notice_publish", "token:alice"),
         ("action_request", "token:alice"),
         ("action_approve", "token:bob"),
         ("indicators_add", "token:bob"),

@@ -21,6 +21,41 @@ impl PgCrisis {
     pub fn place(&self) -> String {
         self.pg.place()
     }
+
+    /// Appends under the tenant's advisory lock (every append takes it, so
+    /// a count checked under it stays true until the insert); with
+    /// `seen`, only if the tenant holds that many records.
+    async fn append_checked(&self, tenant: &str, doc: &str, seen: Option<usize>) -> Result<bool> {
+        self.pg
+            .with("keeping a crisis record", async |c| {
+                let tx = c.transaction().await?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('vigie.crisis:' || $1, 0))",
+                    &[&tenant],
+                )
+                .await?;
+                if let Some(seen) = seen {
+                    let n: i64 = tx
+                        .query_one(
+                            "SELECT count(*) FROM crisis_records WHERE tenant = $1",
+                            &[&tenant],
+                        )
+                        .await?
+                        .get(0);
+                    if n != seen as i64 {
+                        return Ok(false);
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO crisis_records (tenant, doc) VALUES ($1, $2)",
+                    &[&tenant, &doc],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -30,16 +65,16 @@ impl CrisisJournal for PgCrisis {
         let value: serde_json::Value = serde_json::from_slice(&record.json)
             .map_err(|e| StoreError::Invalid(format!("a crisis record is not JSON: {e}")))?;
         let doc = crate::json(&value)?;
-        self.pg
-            .with("keeping a crisis record", async |c| {
-                c.execute(
-                    "INSERT INTO crisis_records (tenant, doc) VALUES ($1, $2)",
-                    &[&record.tenant, &doc],
-                )
-                .await?;
-                Ok(())
-            })
+        self.append_checked(&record.tenant, &doc, None)
             .await
+            .map(|_| ())
+    }
+
+    async fn append_after(&self, record: Record, seen: usize) -> Result<bool> {
+        let value: serde_json::Value = serde_json::from_slice(&record.json)
+            .map_err(|e| StoreError::Invalid(format!("a crisis record is not JSON: {e}")))?;
+        let doc = crate::json(&value)?;
+        self.append_checked(&record.tenant, &doc, Some(seen)).await
     }
 
     async fn records(&self, tenant: &str) -> Result<Vec<Vec<u8>>> {

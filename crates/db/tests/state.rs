@@ -100,6 +100,17 @@ async fn postgres_crisis_journal_meets_the_contract_and_is_shared() {
     let all = a.records("default").await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[2], br#"{"n":4}"#);
+    // Two nodes read 3 records and each appends after them: one wins,
+    // the other is told and appends nothing.
+    let rec = |n: u32| Record {
+        tenant: "default".into(),
+        json: format!("{{\"n\":{n}}}").into_bytes(),
+    };
+    let (x, y) = tokio::join!(a.append_after(rec(5), 3), b.append_after(rec(6), 3));
+    assert!(x.unwrap() != y.unwrap(), "exactly one appended");
+    assert_eq!(a.records("default").await.unwrap().len(), 4);
+    assert!(!a.append_after(rec(7), 3).await.unwrap(), "stale");
+    assert!(a.append_after(rec(7), 4).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

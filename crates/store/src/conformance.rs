@@ -431,4 +431,10 @@ pub async fn crisis_journal(journal: &dyn crate::crisis::CrisisJournal) {
     );
     assert!(journal.records("brest").await.unwrap().is_empty());
     assert_eq!(journal.tenants().await.unwrap(), vec!["default", "quimper"]);
+    // Appended after what was read: kept.
+    assert!(journal
+        .append_after(rec("quimper", r#"{"n":4}"#), 1)
+        .await
+        .unwrap());
+    assert_eq!(journal.records("quimper").await.unwrap().len(), 2);
 }
