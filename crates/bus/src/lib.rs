@@ -131,6 +131,9 @@ pub struct JetStreamLog {
     keeper: std::sync::Once,
     /// One batch's events get consecutive sequences (from this process).
     appending: tokio::sync::Mutex<()>,
+    /// Where a one-off consumer moved by `seek` starts (a stream
+    /// sequence), until it is released.
+    starts: Mutex<HashMap<String, u64>>,
 }
 
 struct Conn {
@@ -221,6 +224,7 @@ impl JetStreamLog {
             conn: OnceCell::new(),
             consumers: Default::default(),
             held: Default::default(),
+            starts: Default::default(),
             keeper: std::sync::Once::new(),
             appending: Default::default(),
         }
@@ -330,7 +334,15 @@ impl JetStreamLog {
             } else {
                 format!("vigie {consumer}")
             }),
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy: match self
+                .starts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(consumer)
+            {
+                Some(&start_sequence) if local => DeliverPolicy::ByStartSequence { start_sequence },
+                _ => DeliverPolicy::All,
+            },
             ack_policy: AckPolicy::Explicit,
             ack_wait: self.opts.ack_wait,
             // Each worker holds at most one batch (8192) unacknowledged.
@@ -485,19 +497,23 @@ async fn nak_all(
     Ok(())
 }
 
-/// A stored message as a delivery, and its ack subject.
-fn delivery(m: &jetstream::Message) -> std::result::Result<(Delivery, Subject), async_nats::Error> {
-    let info = m.info()?;
-    let position = Position(info.stream_sequence.saturating_sub(1));
+/// A stored message as a delivery: its stream sequence, subject, headers,
+/// payload and time of storage.
+fn stored(
+    sequence: u64,
+    subject: &str,
+    headers: Option<&HeaderMap>,
+    payload: &[u8],
+    published_micros: i64,
+) -> Delivery {
     let header = |name: &str| {
-        m.headers
-            .as_ref()
+        headers
             .and_then(|h| h.get(name))
             .map(|v| unescape(v.as_str()))
     };
     // A message published by something else than Vigie: its subject's
     // tokens, its time of storage.
-    let mut tokens = m.subject.as_str().split('.').skip(2);
+    let mut tokens = subject.split('.').skip(2);
     let tenant = header(TENANT)
         .or_else(|| tokens.next().map(str::to_string))
         .unwrap_or_default();
@@ -506,21 +522,31 @@ fn delivery(m: &jetstream::Message) -> std::result::Result<(Delivery, Subject), 
         .unwrap_or_default();
     let received = header(RECEIVED)
         .and_then(|r| r.parse().ok())
-        .unwrap_or_else(|| (info.published.unix_timestamp_nanos() / 1000) as i64);
+        .unwrap_or(published_micros);
+    Delivery {
+        position: Position(sequence.saturating_sub(1)),
+        tenant,
+        source,
+        received,
+        event: payload.to_vec(),
+    }
+}
+
+/// A delivered message as a delivery, and its ack subject.
+fn delivery(m: &jetstream::Message) -> std::result::Result<(Delivery, Subject), async_nats::Error> {
+    let info = m.info()?;
     let reply = m
         .reply
         .clone()
         .ok_or("a delivered message without ack subject")?;
-    Ok((
-        Delivery {
-            position,
-            tenant,
-            source,
-            received,
-            event: m.payload.to_vec(),
-        },
-        reply,
-    ))
+    let d = stored(
+        info.stream_sequence,
+        m.subject.as_str(),
+        m.headers.as_ref(),
+        &m.payload,
+        (info.published.unix_timestamp_nanos() / 1000) as i64,
+    );
+    Ok((d, reply))
 }
 
 #[async_trait]
@@ -705,9 +731,55 @@ impl EventLog for JetStreamLog {
         Ok(self.stream_info().await?.state.last_sequence)
     }
 
+    /// By its stream sequence (the `STREAM.MSG.GET` API): the console's
+    /// raw event behind a detection, and a retro-hunt's start by time.
+    async fn read_at(&self, position: Position) -> Result<Option<Delivery>> {
+        use async_nats::jetstream::stream::RawMessageErrorKind;
+        let conn = self.conn().await?;
+        let what = || format!("JetStream stream {}", self.opts.stream);
+        let stream = conn
+            .js
+            .get_stream_no_info(&self.opts.stream)
+            .await
+            .map_err(|e| failed(what(), e))?;
+        let got = tokio::time::timeout(self.opts.timeout, stream.get_raw_message(position.0 + 1))
+            .await
+            .map_err(|e| failed(what(), e))?;
+        match got {
+            Ok(m) => Ok(Some(stored(
+                m.sequence,
+                m.subject.as_str(),
+                Some(&m.headers),
+                &m.payload,
+                (m.time.unix_timestamp_nanos() / 1000) as i64,
+            ))),
+            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(failed(what(), e)),
+        }
+    }
+
+    /// A one-off (local) consumer only: it is made again to start at
+    /// `to`'s sequence. A durable one (the workers') is never moved.
+    async fn seek(&self, consumer: &str, to: Position) -> Result<bool> {
+        vigie_store::check_consumer(consumer)?;
+        if !self.is_local(consumer) {
+            return Ok(false);
+        }
+        self.release(consumer).await?;
+        self.starts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(consumer.to_string(), to.0 + 1);
+        Ok(true)
+    }
+
     async fn release(&self, consumer: &str) -> Result<()> {
         vigie_store::check_consumer(consumer)?;
         if self.is_local(consumer) {
+            self.starts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(consumer);
             // Its own consumer is dropped: the next read starts again.
             self.held
                 .lock()

@@ -35,6 +35,19 @@ async fn jetstream_log_meets_the_contract() {
     conformance::event_log(&log).await;
 }
 
+/// A retro-hunt's start by time: read by sequence, a one-off consumer
+/// moved to where a period's events begin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_log_finds_where_a_time_begins_and_starts_a_reader_there() {
+    let Some(nats) = Nats::start() else { return };
+    let opts = Options {
+        local: vec!["retrohunt-".into()],
+        ..Options::default()
+    };
+    let log = JetStreamLog::new(&nats.url(), opts);
+    conformance::received_since(&log).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_log_resumes_after_a_restart() {
     let Some(nats) = Nats::start() else { return };

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// certificate signed by this CA (PEM); each is named by it.
     #[arg(long, value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Client certificates that CA revoked (PEM CRLs) are refused; read
+    /// again with the certificates on SIGHUP (`systemctl reload vigie`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_crl: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope;
@@ -246,6 +250,32 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     if config.tls_client_ca.is_some() && config.syslog_tls.is_none() && config.ndjson_tls.is_none()
     {
         return Err("tls_client_ca is for syslog_tls and ndjson_tls: give one of them".into());
+    }
+    config.tls_client_crl = args
+        .tls_client_crl
+        .clone()
+        .or_else(|| file.tls_client_crl.clone());
+    config.tls_senders = file.tls_senders.clone();
+    if config.tls_client_ca.is_none()
+        && (config.tls_client_crl.is_some() || !config.tls_senders.is_empty())
+    {
+        return Err(
+            "tls_client_crl and tls_senders are about client certificates: give tls_client_ca"
+                .into(),
+        );
+    }
+    for (name, tenant) in &config.tls_senders {
+        let fits = |t: &str| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        };
+        if !fits(name) || !fits(tenant) {
+            return Err(format!(
+                "tls_senders: {name:?} = {tenant:?}: a certificate name and a tenant are 1 to 64 letters, digits, '.', '-' or '_' (a certificate's name as the sources page shows it)"
+            ));
+        }
     }
     config.stream_limits = vigie_bus::StreamLimits {
         max_age_secs: args
@@ -615,11 +645,12 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     }
     let s = &answer["summary"];
     eprintln!(
-        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read; {} detection(s) in {:.1} s; kept on the server in {}",
+        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read ({} skipped: received over a day before --from); {} detection(s) in {:.1} s; kept on the server in {}",
         s["rules_loaded"],
         s["rules_refused"].as_array().map_or(0, Vec::len),
         s["events_in_range"],
-        s["events_read"],
+        s["events_read"].as_u64().unwrap_or(0) - s["events_skipped"].as_u64().unwrap_or(0),
+        s["events_skipped"],
         s["detections"],
         s["seconds"].as_f64().unwrap_or_default(),
         s["kept_in"].as_str().unwrap_or("?"),

@@ -224,6 +224,15 @@ fn two_detect_workers_one_killed_give_hunts_detections_once() {
     assert_eq!(served.len(), hunted.len(), "none doubled");
     let ids: BTreeSet<&str> = served.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), served.len());
+    // The evidence behind a detection is read back from the stream by
+    // its sequence, as the embedded log gives it: the event as received.
+    let first = ids.iter().next().unwrap();
+    let (s, body) = get(&api.base, &format!("/api/v1/detections/{first}"), &read);
+    assert_eq!(s, 200, "{body}");
+    let one: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["raw_event_from_log"], true, "{one}");
+    let raw: Value = serde_json::from_str(one["raw_event"].as_str().unwrap()).unwrap();
+    assert!(raw.is_object(), "{raw}");
     let whole = stats(&api.base, &admin);
     assert_eq!(whole["detections"], hunted.len() as u64, "{whole}");
     // The surviving worker judged what the killed one held.

@@ -36,24 +36,33 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+const EC: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
 /// A CA (`NAME-ca.pem`) and, signed by it, a client certificate for
 /// `client` (`client.pem`, `client.key`), as `openssl` makes them.
 fn ca_and_client(dir: &Path, ca: &str, client: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
     let (ca_key, ca_pem) = (format!("{ca}-ca.key"), format!("{ca}-ca.pem"));
     let subject = format!("/CN={ca} CA");
     let mut args = vec!["req", "-x509"];
-    args.extend(ec);
+    args.extend(EC);
     args.extend([
         "-keyout", &ca_key, "-out", &ca_pem, "-days", "2", "-subj", &subject,
     ]);
     openssl(dir, &args);
+    let (pem, key) = client_of(dir, ca, client);
+    (dir.join(ca_pem), pem, key)
+}
+
+/// A client certificate for `client` signed by the CA `ca` of
+/// [`ca_and_client`].
+fn client_of(dir: &Path, ca: &str, client: &str) -> (PathBuf, PathBuf) {
+    let (ca_key, ca_pem) = (format!("{ca}-ca.key"), format!("{ca}-ca.pem"));
     let (key, csr, pem) = (
         format!("{client}.key"),
         format!("{client}.csr"),
@@ -61,7 +70,7 @@ fn ca_and_client(dir: &Path, ca: &str, client: &str) -> (PathBuf, PathBuf, PathB
     );
     let subject = format!("/CN={client}");
     let mut args = vec!["req"];
-    args.extend(ec);
+    args.extend(EC);
     args.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
     openssl(dir, &args);
     std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
@@ -85,7 +94,63 @@ fn ca_and_client(dir: &Path, ca: &str, client: &str) -> (PathBuf, PathBuf, PathB
             "client.ext",
         ],
     );
-    (dir.join(ca_pem), dir.join(pem), dir.join(key))
+    (dir.join(pem), dir.join(key))
+}
+
+/// The CA `ca`'s revocation list (`NAME-ca.crl`), listing `revoked`
+/// (client certificates it signed), made by `openssl ca` as a small PKI
+/// makes it.
+fn crl(dir: &Path, ca: &str, revoked: &[&Path]) -> PathBuf {
+    let db = dir.join(format!("{ca}-db"));
+    let _ = std::fs::remove_dir_all(&db);
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(db.join("index.txt"), "").unwrap();
+    std::fs::write(db.join("crlnumber"), "1000\n").unwrap();
+    let conf = db.join("ca.cnf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[ca]\ndefault_ca = d\n[d]\ndatabase = {0}/index.txt\ncrlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let (key, pem) = (format!("{ca}-ca.key"), format!("{ca}-ca.pem"));
+    let conf = conf.to_str().unwrap();
+    for cert in revoked {
+        let cert = cert.to_str().unwrap();
+        let args = [
+            "ca", "-config", conf, "-keyfile", &key, "-cert", &pem, "-revoke", cert,
+        ];
+        openssl(dir, &args);
+    }
+    let out = format!("{ca}-ca.crl");
+    let args = [
+        "ca", "-config", conf, "-keyfile", &key, "-cert", &pem, "-gencrl", "-out", &out,
+    ];
+    openssl(dir, &args);
+    dir.join(out)
+}
+
+/// A self-signed server certificate for 127.0.0.1 (`NAME.pem`, `NAME.key`).
+fn server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let mut args = vec!["req", "-x509"];
+    args.extend(EC);
+    args.extend([
+        "-keyout",
+        &key,
+        "-out",
+        &pem,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vigie",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ]);
+    openssl(dir, &args);
+    (dir.join(pem), dir.join(key))
 }
 
 /// Sends `bytes` with `openssl s_client`, checking the server's
@@ -264,4 +329,162 @@ fn json_lines_over_tls_as_nxlog_om_ssl_sends_them_detect_like_hunt() {
     );
     assert_eq!(detection_keys(&served), detection_keys(&hunted));
     assert!(served.iter().all(|d| d["source"] == "ndjson-tls"));
+}
+
+/// Whether the TLS listener at `at` now serves the certificate `cert`
+/// (s_client verifies against it alone: a self-signed certificate is its
+/// own CA), polled for up to 20 s (the reload is asynchronous).
+fn serves(at: &str, cert: &Path, client: (&Path, &Path)) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if send_tls(at, cert, Some(client), b"").contains("verify return:1") {
+            return true;
+        }
+        if std::time::Instant::now() > until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn senders_of(base: &str, admin: &str, tenant: &str) -> Vec<String> {
+    let sources = get(base, &format!("/api/v1/sources?tenant={tenant}"), admin);
+    sources["senders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A region's firewalls on one port: each certified sender's events go
+/// to its commune (`[tls_senders]`), a certified sender the map does not
+/// name is refused; then SIGHUP (`systemctl reload`) takes a renewed
+/// server certificate and a new revocation list without a restart: the
+/// stolen firewall's certificate is refused from then on, the others go
+/// on, and the reload is in the audit log.
+#[test]
+fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revocation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let (ca, fw_f, fw_f_key) = ca_and_client(&pki, "Region", "fw-fouesnant");
+    let (fw_b, fw_b_key) = client_of(&pki, "Region", "fw-benodet");
+    let (fw_x, fw_x_key) = client_of(&pki, "Region", "fw-ailleurs");
+    let revocations = crl(&pki, "Region", &[]);
+    let (old_cert, old_key) = server_cert(&pki, "old");
+    let (new_cert, new_key) = server_cert(&pki, "new");
+    let (cert, key) = (pki.join("served.pem"), pki.join("served.key"));
+    std::fs::copy(&old_cert, &cert).unwrap();
+    std::fs::copy(&old_key, &key).unwrap();
+
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "no_tls = true\ntls_cert = {cert:?}\ntls_key = {key:?}\nsyslog_tls = \"127.0.0.1:0\"\n\
+             tls_client_ca = {ca:?}\ntls_client_crl = {revocations:?}\n\
+             [tls_senders]\n\"fw-fouesnant\" = \"fouesnant\"\n\"fw-benodet\" = \"benodet\"\n"
+        ),
+    )
+    .unwrap();
+    let admin = token(&data, "admin");
+    let (server, at) = start(&data, &["--config", config.to_str().unwrap()]);
+    assert!(
+        server
+            .said
+            .iter()
+            .any(|l| l.contains("2 sender(s) named in tls_senders")),
+        "{:?}",
+        server.said
+    );
+    let (f, b, x) = (
+        (fw_f.as_path(), fw_f_key.as_path()),
+        (fw_b.as_path(), fw_b_key.as_path()),
+        (fw_x.as_path(), fw_x_key.as_path()),
+    );
+    let line = |host: &str| {
+        format!("<134>Dec  6 01:00:00 {host} vigie-test: logid=0100032001 action=login\n")
+    };
+    send_tls(&at, &old_cert, Some(f), line("fw-fouesnant").as_bytes());
+    send_tls(&at, &old_cert, Some(b), line("fw-benodet").as_bytes());
+    send_tls(&at, &old_cert, Some(x), line("fw-ailleurs").as_bytes());
+    judged(&server.base, &admin, 2);
+    assert_eq!(
+        senders_of(&server.base, &admin, "fouesnant"),
+        ["syslog-tls/fw-fouesnant"]
+    );
+    assert_eq!(
+        senders_of(&server.base, &admin, "benodet"),
+        ["syslog-tls/fw-benodet"]
+    );
+    assert!(senders_of(&server.base, &admin, "default").is_empty());
+    let s = get(&server.base, "/api/v1/stats", &admin);
+    assert_eq!(s["events_stored"].as_u64(), Some(2), "{s}");
+    assert_eq!(
+        s["tls_refused"].as_u64(),
+        Some(1),
+        "the unnamed sender: {s}"
+    );
+
+    // Renewed: the files are replaced where they are, fw-benodet's
+    // certificate is revoked, and the service reloaded.
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, &key).unwrap();
+    crl(&pki, "Region", &[fw_b.as_path()]);
+    assert!(
+        serves(&at, &old_cert, f),
+        "before the reload, the old certificate"
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        serves(&at, &new_cert, f),
+        "after SIGHUP, the renewed certificate"
+    );
+    let refused = |base: &str| {
+        get(base, "/api/v1/stats", &admin)["tls_refused"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = refused(&server.base);
+    send_tls(&at, &new_cert, Some(b), line("fw-benodet").as_bytes());
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while refused(&server.base) == before {
+        assert!(
+            std::time::Instant::now() < until,
+            "the revoked certificate was not refused"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    send_tls(&at, &new_cert, Some(f), line("fw-fouesnant").as_bytes());
+    judged(&server.base, &admin, 3);
+    let s = get(&server.base, "/api/v1/stats", &admin);
+    assert_eq!(
+        s["events_stored"].as_u64(),
+        Some(3),
+        "the revoked sender's line not kept: {s}"
+    );
+    assert_eq!(s["tls_refused"].as_u64(), Some(before + 1), "{s}");
+    // The server did not restart: still the same process, still answering.
+    assert!(server.child.id().to_string() == pid);
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let reload = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["action"] == "certificates_reload")
+        .expect("the reload is audited");
+    assert_eq!(reload["outcome"], "success", "{reload}");
+    assert!(
+        reload["target"]
+            .as_str()
+            .unwrap()
+            .contains("revocation list"),
+        "{reload}"
+    );
 }

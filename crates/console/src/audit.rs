@@ -92,6 +92,9 @@ pub enum Action {
     /// `source-name: counts`).
     IndicatorsAdd,
     IndicatorsRemove,
+    /// The certificates (HTTPS, TLS listeners, client CA and CRL) read
+    /// again on SIGHUP (who: `system`; target: what changed or why not).
+    CertificatesReload,
 }
 
 impl Action {
@@ -128,6 +131,7 @@ impl Action {
             Action::ActionPublish => "action_publish",
             Action::IndicatorsAdd => "indicators_add",
             Action::IndicatorsRemove => "indicators_remove",
+            Action::CertificatesReload => "certificates_reload",
         }
     }
 }

@@ -42,6 +42,12 @@ pub struct ServeFile {
     pub ndjson_tls: Option<SocketAddr>,
     /// `--tls-client-ca`.
     pub tls_client_ca: Option<PathBuf>,
+    /// `--tls-client-crl`.
+    pub tls_client_crl: Option<PathBuf>,
+    /// `[tls_senders]`: the commune each certified sender sends for,
+    /// `"certificate name" = "tenant"` (the file only: a table).
+    #[serde(default)]
+    pub tls_senders: std::collections::BTreeMap<String, String>,
     /// `--rules` (a list).
     #[serde(default)]
     pub rules: Vec<PathBuf>,
@@ -149,6 +155,7 @@ impl ServeFile {
         file.tls_cert.as_mut().map(resolve);
         file.tls_key.as_mut().map(resolve);
         file.tls_client_ca.as_mut().map(resolve);
+        file.tls_client_crl.as_mut().map(resolve);
         if let Some(d) = &mut file.respond.directory {
             d.ca_file.as_mut().map(resolve);
             d.password_file.as_mut().map(resolve);
@@ -258,6 +265,8 @@ mod tests {
         assert_eq!(f.alert_email_to.len(), 1);
         assert!(f.alert_smtp.is_some() && f.alert_syslog.is_some());
         assert!(f.syslog_tls.is_some() && f.ndjson_tls.is_some() && f.tls_client_ca.is_some());
+        assert!(f.tls_client_crl.is_some());
+        assert_eq!(f.tls_senders["fw_fouesnant"], "fouesnant");
     }
 
     #[test]

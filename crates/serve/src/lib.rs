@@ -98,6 +98,12 @@ pub struct Config {
     /// Senders on the TLS listeners must show a certificate signed by
     /// this CA (`--tls-client-ca`, PEM).
     pub tls_client_ca: Option<PathBuf>,
+    /// Client certificates revoked by that CA (`--tls-client-crl`, PEM
+    /// CRLs): refused at the handshake. Read again on SIGHUP.
+    pub tls_client_crl: Option<PathBuf>,
+    /// Which commune each certified sender sends for (`[tls_senders]`:
+    /// certificate name = tenant); empty: all `default`'s.
+    pub tls_senders: std::collections::BTreeMap<String, String>,
     /// How long and how much of the event log is kept.
     pub retention: vigie_store::embedded::Retention,
     /// The JetStream stream's limits: only those given
@@ -214,6 +220,8 @@ impl Config {
             ndjson_tls: None,
             listener_tls: tls::Tls::SelfSigned,
             tls_client_ca: None,
+            tls_client_crl: None,
+            tls_senders: Default::default(),
             retention: DEFAULT_RETENTION,
             stream_limits: vigie_bus::StreamLimits {
                 max_age_secs: None,
@@ -879,7 +887,10 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let acceptor = match (config.syslog_tls, config.ndjson_tls) {
         (None, None) => None,
         _ if !config.role.ingests() => None,
-        _ => Some(listener_acceptor(&config)?),
+        _ => Some(Arc::new(tls::Senders::new(
+            listener_acceptor(&config, true)?.0,
+            config.tls_senders.clone(),
+        ))),
     };
     for (addr, source, said, tls) in [
         (config.syslog_tcp, "syslog-tcp", "syslog TCP", None),
@@ -969,7 +980,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         busy: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
-    let tls = {
+    let https_names = {
         let mut names = vec!["localhost".to_string()];
         if !addr.ip().is_unspecified() {
             names.push(addr.ip().to_string());
@@ -977,13 +988,14 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
             names.push(h.trim().to_string());
         }
-        tls::prepare(&state.config.tls, &state.config.data, names).map_err(|source| {
-            ServeError::Io {
-                what: "TLS certificate".into(),
-                source,
-            }
-        })?
+        names
     };
+    let tls = tls::prepare(&state.config.tls, &state.config.data, https_names.clone()).map_err(
+        |source| ServeError::Io {
+            what: "TLS certificate".into(),
+            source,
+        },
+    )?;
     if !console.has_users() {
         eprintln!(
             "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
@@ -1008,13 +1020,35 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokens: tokens::Live::new(&state.config.data, tokens),
         console,
     };
-    let app = router(state, gate).layer(DefaultBodyLimit::max(max_body));
+    let app = router(state.clone(), gate).layer(DefaultBodyLimit::max(max_body));
     let io = |source| ServeError::Io {
         what: "serve".into(),
         source,
     };
-    match tls {
-        None => {
+    let https = match &tls {
+        None => None,
+        Some(ready) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&ready.cert, &ready.key)
+                .await
+                .map_err(|source| ServeError::Io {
+                    what: format!(
+                        "TLS certificate {} or key {}",
+                        ready.cert.display(),
+                        ready.key.display()
+                    ),
+                    source,
+                })?,
+        ),
+    };
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(
+        state.clone(),
+        https.clone(),
+        https_names,
+        acceptor,
+    ));
+    match (tls, https) {
+        (None, _) | (_, None) => {
             on_ready(&format!("http://{addr}"));
             axum::serve(
                 listener,
@@ -1023,7 +1057,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             .await
             .map_err(io)
         }
-        Some(ready) => {
+        (Some(ready), Some(rustls)) => {
             eprintln!(
                 "vigie serve: TLS certificate {} ({}), SHA-256 {}",
                 ready.cert.display(),
@@ -1034,17 +1068,6 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 },
                 tls::colons(&ready.fingerprint)
             );
-            let rustls =
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&ready.cert, &ready.key)
-                    .await
-                    .map_err(|source| ServeError::Io {
-                        what: format!(
-                            "TLS certificate {} or key {}",
-                            ready.cert.display(),
-                            ready.key.display()
-                        ),
-                        source,
-                    })?;
             let std_listener = listener.into_std().map_err(io)?;
             let server = axum_server::from_tcp_rustls(std_listener, rustls).map_err(io)?;
             on_ready(&format!("https://{addr}"));
@@ -1153,7 +1176,10 @@ fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>, ServeError
 /// The TLS of the syslog and NDJSON listeners, said at start: the
 /// certificate's fingerprint (senders pin it), and whether senders must
 /// show a client certificate.
-fn listener_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+fn listener_acceptor(
+    config: &Config,
+    say: bool,
+) -> Result<(tokio_rustls::TlsAcceptor, String), ServeError> {
     let mut names = vec!["localhost".to_string()];
     if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         names.push(h.trim().to_string());
@@ -1170,7 +1196,15 @@ fn listener_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, Serve
     let ready = tls::prepare(&config.listener_tls, &config.data, names)
         .map_err(io)?
         .ok_or_else(|| io(std::io::Error::other("no certificate")))?;
-    let acceptor = tls::acceptor(&ready, config.tls_client_ca.as_deref()).map_err(io)?;
+    let acceptor = tls::acceptor(
+        &ready,
+        config.tls_client_ca.as_deref(),
+        config.tls_client_crl.as_deref(),
+    )
+    .map_err(io)?;
+    if !say {
+        return Ok((acceptor, ready.fingerprint));
+    }
     eprintln!(
         "vigie serve: TLS listeners' certificate {}, SHA-256 {}",
         ready.cert.display(),
@@ -1185,7 +1219,115 @@ fn listener_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, Serve
             "vigie serve: TLS listeners: no --tls-client-ca, any sender reaching them may send (encrypted, not authenticated)"
         ),
     }
-    Ok(acceptor)
+    if let Some(crl) = &config.tls_client_crl {
+        eprintln!(
+            "vigie serve: TLS listeners: certificates revoked by {} are refused",
+            crl.display()
+        );
+    }
+    if !config.tls_senders.is_empty() {
+        eprintln!(
+            "vigie serve: TLS listeners: {} sender(s) named in tls_senders, each filed under its commune; any other refused",
+            config.tls_senders.len()
+        );
+    }
+    Ok((acceptor, ready.fingerprint))
+}
+
+/// SIGHUP: the certificates are read again, as nginx and rsyslog do on
+/// it — a renewed certificate (certbot's deploy hook, the CSIRT's PKI),
+/// a new client CA, a new revocation list — without a restart that would
+/// drop the senders' connections. New connections get the new ones; open
+/// ones keep theirs. A file that cannot be read leaves the previous
+/// certificate in use, and says why; each reload is audited.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    state: Shared,
+    https: Option<axum_server::tls_rustls::RustlsConfig>,
+    https_names: Vec<String>,
+    senders: Option<Arc<tls::Senders>>,
+) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        eprintln!("vigie serve: SIGHUP cannot be listened to: certificates are read at start only");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let mut said = Vec::new();
+        let mut failed = false;
+        if let Some(https) = &https {
+            let ready = tls::prepare(&state.config.tls, &state.config.data, https_names.clone());
+            let done = match ready {
+                Ok(Some(r)) => https
+                    .reload_from_pem_file(&r.cert, &r.key)
+                    .await
+                    .map(|()| r.fingerprint)
+                    .map_err(|e| format!("{} or {}: {e}", r.cert.display(), r.key.display())),
+                Ok(None) => Err("no certificate".into()),
+                Err(e) => Err(e.to_string()),
+            };
+            match done {
+                Ok(fp) => said.push(format!("HTTPS certificate SHA-256 {}", tls::colons(&fp))),
+                Err(e) => {
+                    failed = true;
+                    said.push(format!(
+                        "HTTPS certificate not read again, the previous one stays: {e}"
+                    ))
+                }
+            }
+        }
+        if let Some(senders) = &senders {
+            match listener_acceptor(&state.config, false) {
+                Ok((acceptor, fp)) => {
+                    senders.replace(acceptor);
+                    said.push(format!(
+                        "TLS listeners' certificate SHA-256 {}{}{}",
+                        tls::colons(&fp),
+                        if state.config.tls_client_ca.is_some() {
+                            ", client CA"
+                        } else {
+                            ""
+                        },
+                        if state.config.tls_client_crl.is_some() {
+                            ", revocation list"
+                        } else {
+                            ""
+                        },
+                    ))
+                }
+                Err(e) => {
+                    failed = true;
+                    said.push(format!(
+                        "TLS listeners' certificates not read again, the previous ones stay: {e}"
+                    ))
+                }
+            }
+        }
+        if said.is_empty() {
+            said.push("no TLS in use, nothing to read again".into());
+        }
+        let said = said.join("; ");
+        eprintln!("vigie serve: SIGHUP: {said}");
+        let outcome = if failed {
+            vigie_console::audit::Outcome::Failure
+        } else {
+            vigie_console::audit::Outcome::Success
+        };
+        let data = state.console.data().to_path_buf();
+        let appended = tokio::task::spawn_blocking(move || {
+            vigie_console::audit::append(
+                &data,
+                "system",
+                "SIGHUP",
+                vigie_console::audit::Action::CertificatesReload,
+                &said,
+                outcome,
+            )
+        })
+        .await;
+        if !matches!(appended, Ok(Ok(()))) {
+            eprintln!("vigie serve: SIGHUP: the audit log could not be written");
+        }
+    }
 }
 
 fn router(state: Shared, gate: auth::Gate) -> Router {

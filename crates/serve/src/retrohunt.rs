@@ -52,7 +52,11 @@ pub struct Summary {
     pub rules_refused: Vec<Refused>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Log positions read: `[0, events_read)`.
+    /// Log positions not read: `[0, events_skipped)`, received more than
+    /// a day ([`RECEIPT_MARGIN_SECS`]) before `from` (so older than the
+    /// range; events without a time among them not judged).
+    pub events_skipped: u64,
+    /// Log positions read: `[events_skipped, events_read)`.
     pub events_read: u64,
     /// Of the tenant's events, those in the range judged.
     pub events_in_range: u64,
@@ -128,7 +132,8 @@ pub async fn run(
         read: read.clone(),
     });
     let scanned = scan(log, judging, Some(tenant), req.from, req.to, false).await?;
-    let (read_upto, in_range, untimed) = (scanned.read_upto, scanned.in_range, scanned.untimed);
+    let (skipped, read_upto) = (scanned.skipped, scanned.read_upto);
+    let (in_range, untimed) = (scanned.in_range, scanned.untimed);
     let found = scanned.found;
     let summary = Summary {
         id,
@@ -139,6 +144,7 @@ pub async fn run(
         rules_refused: refused,
         from: req.from,
         to: req.to,
+        events_skipped: skipped,
         events_read: read_upto,
         events_in_range: in_range,
         events_without_time: untimed,
@@ -160,7 +166,11 @@ pub async fn run(
 
 /// What a scan of the stored events read and found.
 pub struct Scanned {
-    /// Log positions read: `[0, read_upto)`.
+    /// Log positions not read: `[0, skipped)`, received more than
+    /// [`RECEIPT_MARGIN_SECS`] before the range's start (their events are
+    /// older than it; events without a time among them are not judged).
+    pub skipped: u64,
+    /// Log positions read: `[skipped, read_upto)`.
     pub read_upto: u64,
     /// Events of the tenant(s) scanned within the range.
     pub in_range: u64,
@@ -171,6 +181,15 @@ pub struct Scanned {
     /// `found`'s events (for the live scope).
     pub events: Vec<(String, vigie_event::Event, Vec<vigie_detect::Match>)>,
 }
+
+/// How long before a range's start a retro-hunt begins to read, by time
+/// of receipt: an event is received after it happens, so what was
+/// received earlier than this before the start holds only older events —
+/// unless a sender's clock is more than a day ahead. The margin absorbs
+/// clocks a few hours wrong (a time zone misread) and ingest nodes'
+/// clocks that differ. Why skip at all: a region's stream holds weeks,
+/// and a retro-hunt of the last two days should not read them all.
+pub const RECEIPT_MARGIN_SECS: i64 = 86_400;
 
 /// Reads the events stored now (what arrives meanwhile is the live
 /// worker's) with a one-off reader, as the worker reads them, and judges
@@ -188,6 +207,7 @@ pub async fn scan(
     let end = log.records().await?;
     let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
     let mut out = Scanned {
+        skipped: 0,
         read_upto: 0,
         in_range: 0,
         untimed: 0,
@@ -196,6 +216,15 @@ pub async fn scan(
     };
     let seen = Arc::new(Seen::default());
     let outcome: Result<(), RetroError> = async {
+        if let Some(f) = from {
+            let since = (f - chrono::Duration::seconds(RECEIPT_MARGIN_SECS)).timestamp_micros();
+            match log.received_since(since).await? {
+                Some(p) if p.0 >= end => out.skipped = end,
+                Some(p) if p.0 > 0 && log.seek(&consumer, p).await? => out.skipped = p.0,
+                _ => {}
+            }
+            out.read_upto = out.skipped;
+        }
         while out.read_upto < end {
             let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
             if batch.is_empty() {

@@ -47,13 +47,19 @@ pub struct SyslogStats {
     pub tls_refused: AtomicU64,
 }
 
-async fn store(log: &dyn EventLog, source: &str, events: Vec<Vec<u8>>, stats: &SyslogStats) {
+async fn store(
+    log: &dyn EventLog,
+    tenant: &str,
+    source: &str,
+    events: Vec<Vec<u8>>,
+    stats: &SyslogStats,
+) {
     if events.is_empty() {
         return;
     }
     let n = events.len() as u64;
     let batch = IngestBatch {
-        tenant: "default".into(),
+        tenant: tenant.into(),
         source: source.into(),
         received: chrono::Utc::now().timestamp_micros(),
         events,
@@ -102,7 +108,7 @@ pub async fn udp(
                 }
             }
             events.retain(|e| !e.is_empty());
-            store(log.as_ref(), "syslog-udp", events, &stats).await;
+            store(log.as_ref(), "default", "syslog-udp", events, &stats).await;
         }
     };
     Ok((local, task))
@@ -163,7 +169,7 @@ pub async fn tcp(
     stats: Arc<SyslogStats>,
     max_message: usize,
     source: &'static str,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<crate::tls::Senders>>,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -187,7 +193,8 @@ pub async fn tcp(
                 let (log, stats) = (log.clone(), stats.clone());
                 tokio::spawn(async move {
                     let _slot = slot;
-                    connection(stream, log, stats, max_message, source.to_string()).await
+                    let (tenant, source) = ("default".to_string(), source.to_string());
+                    connection(stream, log, stats, max_message, tenant, source).await
                 });
                 continue;
             };
@@ -209,7 +216,7 @@ pub async fn tcp(
             };
             let (log, stats, slots) = (log.clone(), stats.clone(), slots.clone());
             tokio::spawn(async move {
-                let shake = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await;
+                let shake = tokio::time::timeout(HANDSHAKE, tls.acceptor().accept(stream)).await;
                 drop((shake_slot, turn));
                 let stream = match shake {
                     Ok(Ok(s)) => s,
@@ -227,7 +234,16 @@ pub async fn tcp(
                         return;
                     }
                 };
-                let name = match crate::tls::peer_name(stream.get_ref().1) {
+                let peer_name = crate::tls::peer_name(stream.get_ref().1);
+                let tenant = match tls.tenant_of(peer_name.as_deref()) {
+                    Ok(t) => t,
+                    Err(why) => {
+                        stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("vigie serve: {source}: {peer} refused: {why}");
+                        return;
+                    }
+                };
+                let name = match peer_name {
                     Some(n) => format!("{source}/{n}"),
                     None => source.to_string(),
                 };
@@ -238,7 +254,7 @@ pub async fn tcp(
                     );
                     return;
                 };
-                connection(stream, log, stats, max_message, name).await
+                connection(stream, log, stats, max_message, tenant, name).await
             });
         }
     };
@@ -252,6 +268,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
     log: Arc<dyn EventLog>,
     stats: Arc<SyslogStats>,
     max_message: usize,
+    tenant: String,
     source: String,
 ) {
     let mut r = BufReader::with_capacity(1 << 16, stream);
@@ -268,7 +285,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
                 stats.refused.fetch_add(1, Ordering::Relaxed);
             }
             let batch = std::mem::take(&mut events);
-            store(log.as_ref(), &source, batch, &stats).await;
+            store(log.as_ref(), &tenant, &source, batch, &stats).await;
             return;
         };
         match next {
@@ -289,7 +306,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
         if ended || events.len() >= BATCH || bytes >= BATCH_BYTES || !whole_waiting(r.buffer()) {
             bytes = 0;
             let batch = std::mem::take(&mut events);
-            store(log.as_ref(), &source, batch, &stats).await;
+            store(log.as_ref(), &tenant, &source, batch, &stats).await;
         }
         if ended {
             return;
@@ -507,7 +524,8 @@ mod tls_tests {
         )
         .unwrap()
         .unwrap();
-        let acceptor = crate::tls::acceptor(&ready, None).unwrap();
+        let acceptor = crate::tls::acceptor(&ready, None, None).unwrap();
+        let senders = Arc::new(crate::tls::Senders::new(acceptor, Default::default()));
         let (log, _) =
             vigie_store::embedded::FileLog::open(dir.path(), vigie_store::embedded::SEGMENT_BYTES)
                 .unwrap();
@@ -519,7 +537,7 @@ mod tls_tests {
             stats.clone(),
             1 << 20,
             "syslog-tls",
-            Some(acceptor),
+            Some(senders),
         )
         .await
         .unwrap();

@@ -116,12 +116,19 @@ pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Op
 /// a commune does not fully control, the certificate is how a source is
 /// authenticated (the "each source by … client certificate").
 /// Without it, anyone who reaches the port may send: said at start.
+///
+/// With `client_crl` (PEM, one or more CRLs the CA issued), a certificate
+/// it lists as revoked is refused: the stolen firewall's certificate is
+/// refused without re-issuing every other sender's. A certificate whose
+/// issuer has no CRL in the file is refused too when a file is given
+/// (rustls' default: an unknown revocation status is not "good").
 pub fn acceptor(
     ready: &Ready,
     client_ca: Option<&Path>,
+    client_crl: Option<&Path>,
 ) -> std::io::Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
     let bad = |what: &Path, e: &dyn std::fmt::Display| {
         std::io::Error::other(format!("{}: {e}", what.display()))
     };
@@ -145,12 +152,21 @@ pub fn acceptor(
             if roots.is_empty() {
                 return Err(bad(ca, &"no certificate in the file"));
             }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            let mut verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 std::sync::Arc::new(roots),
                 provider,
-            )
-            .build()
-            .map_err(|e| bad(ca, &e))?;
+            );
+            if let Some(crl) = client_crl {
+                let crls = CertificateRevocationListDer::pem_file_iter(crl)
+                    .map_err(|e| bad(crl, &e))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad(crl, &e))?;
+                if crls.is_empty() {
+                    return Err(bad(crl, &"no X509 CRL in the file"));
+                }
+                verifier = verifier.with_crls(crls);
+            }
+            let verifier = verifier.build().map_err(|e| bad(ca, &e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -158,6 +174,62 @@ pub fn acceptor(
         .with_single_cert(chain, key)
         .map_err(|e| bad(&ready.cert, &e))?;
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// The TLS listeners' acceptor, replaced when the certificates are read
+/// again (SIGHUP), and the commune each certified sender sends for.
+///
+/// Why a map from certificate name to tenant: in a regional deployment
+/// every commune's firewall sends to the same port; the CA the CSIRT
+/// runs names each sender, and the map (`[tls_senders]` in the config
+/// file) says whose it is. Without a map every sender is `default`'s (a
+/// single commune); with one, a certified sender it does not name is
+/// refused rather than filed under some commune.
+pub struct Senders {
+    acceptor: std::sync::RwLock<tokio_rustls::TlsAcceptor>,
+    tenants: std::collections::BTreeMap<String, String>,
+}
+
+impl Senders {
+    pub fn new(
+        acceptor: tokio_rustls::TlsAcceptor,
+        tenants: std::collections::BTreeMap<String, String>,
+    ) -> Senders {
+        Senders {
+            acceptor: std::sync::RwLock::new(acceptor),
+            tenants,
+        }
+    }
+
+    /// The acceptor for the next connection.
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.acceptor
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// From now on, connections are accepted with `acceptor` (those open
+    /// keep the one they were accepted with).
+    pub fn replace(&self, acceptor: tokio_rustls::TlsAcceptor) {
+        *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
+    }
+
+    /// The tenant of a sender named `name` by its certificate ([`peer_name`]),
+    /// or why it is refused.
+    pub fn tenant_of(&self, name: Option<&str>) -> Result<String, String> {
+        if self.tenants.is_empty() {
+            return Ok("default".into());
+        }
+        match name {
+            None => Err("no client certificate, and tls_senders names each sender".into()),
+            Some(n) => self
+                .tenants
+                .get(n)
+                .cloned()
+                .ok_or_else(|| format!("certificate {n} is not in tls_senders")),
+        }
+    }
 }
 
 /// The name a verified sender's certificate gives: its subject's common
@@ -253,6 +325,23 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "{mode:o}");
         }
         assert_eq!(&colons("ABCD12")[..], "AB:CD:12");
+    }
+
+    #[test]
+    fn a_sender_is_filed_under_its_commune_or_refused_when_the_map_does_not_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = prepare(&Tls::SelfSigned, dir.path(), vec!["localhost".into()])
+            .unwrap()
+            .unwrap();
+        let one = Senders::new(acceptor(&ready, None, None).unwrap(), Default::default());
+        assert_eq!(one.tenant_of(Some("fw-mairie")).unwrap(), "default");
+        assert_eq!(one.tenant_of(None).unwrap(), "default");
+        let map = [("fw-fouesnant".to_string(), "fouesnant".to_string())].into();
+        let region = Senders::new(acceptor(&ready, None, None).unwrap(), map);
+        assert_eq!(region.tenant_of(Some("fw-fouesnant")).unwrap(), "fouesnant");
+        let refused = region.tenant_of(Some("fw-ailleurs")).unwrap_err();
+        assert!(refused.contains("fw-ailleurs"), "{refused}");
+        assert!(region.tenant_of(None).is_err());
     }
 
     #[test]

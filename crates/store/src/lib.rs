@@ -169,6 +169,34 @@ pub trait EventLog: Send + Sync {
         let _ = (consumer, to);
         Ok(false)
     }
+    /// The first position received at `at` (µs since the epoch) or later,
+    /// found by halving with [`EventLog::read_at`]: a retro-hunt over a
+    /// period starts there rather than at the start of the log (a
+    /// region's stream holds weeks). Positions follow receipt (each batch
+    /// is stamped as it is appended; several ingest nodes' clocks differ
+    /// by seconds, which callers' margins absorb). A position removed by
+    /// retention counts as before `at`. `None` when the log cannot read
+    /// by position: the caller reads from the start.
+    async fn received_since(&self, at: i64) -> Result<Option<Position>> {
+        let end = self.records().await?;
+        if end == 0 {
+            return Ok(Some(Position(0)));
+        }
+        if self.read_at(Position(end - 1)).await?.is_none() {
+            return Ok(None);
+        }
+        // The answer is in [lo, hi]: everything before lo is before `at`,
+        // hi is at or after it (or the end).
+        let (mut lo, mut hi) = (0u64, end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.read_at(Position(mid)).await? {
+                Some(d) if d.received >= at => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        Ok(Some(Position(lo)))
+    }
 }
 
 /// One detection as kept: its deterministic id ([`ids`]), its tenant, and

@@ -33,6 +33,15 @@ async fn conformance_with_one_segment_and_with_many() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_a_time_begins_across_frames_and_segments() {
+    for segment_bytes in [64 << 20, 60] {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = FileLog::open(dir.path(), segment_bytes).unwrap();
+        conformance::received_since(&log).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resumes_after_commits() {
     for segment_bytes in [64 << 20, 60] {
         let dir = tempfile::tempdir().unwrap();
