@@ -8,6 +8,10 @@
 //! verify` names. The chain detects tampering by someone who does not
 //! rewrite every later line; copy the log off the machine (syslog
 //! forward, backup) to also detect that.
+//!
+//! [`AuditLog`] is where the lines go: [`FileAudit`] (the file above) by
+//! default; in the regional deployment, PostgreSQL (`vigie_db::PgAudit`),
+//! where appends from every api node are serialized into one chain.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -158,8 +162,81 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn line_hash(line: &[u8]) -> String {
+/// The SHA-256 of a line (without its newline): the next line's `prev`.
+pub fn line_hash(line: &[u8]) -> String {
     hex(&Sha256::digest(line))
+}
+
+/// The line (without its newline) of an entry made now, chained to the
+/// line whose hash is `prev`.
+pub fn entry_line(
+    prev: String,
+    who: &str,
+    from: &str,
+    action: Action,
+    target: &str,
+    outcome: Outcome,
+) -> Vec<u8> {
+    let entry = Entry {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        who: who.to_string(),
+        from: from.to_string(),
+        action: action.key().to_string(),
+        target: target.to_string(),
+        outcome: outcome.key().to_string(),
+        prev,
+    };
+    serde_json::to_vec(&entry).expect("an entry serialises")
+}
+
+/// Where the audit log is kept. Blocking calls (a synced file write, a
+/// database round trip): the same cost the file always had.
+pub trait AuditLog: Send + Sync {
+    /// Appends one line chained to the last one; durable when this
+    /// returns.
+    fn append(
+        &self,
+        who: &str,
+        from: &str,
+        action: Action,
+        target: &str,
+        outcome: Outcome,
+    ) -> std::io::Result<()>;
+    /// The whole log as JSON Lines (each line ending with a newline),
+    /// in order: what [`verify_bytes`] checks and the export gives.
+    fn read(&self) -> std::io::Result<Vec<u8>>;
+    /// Where it is, for messages (never a password).
+    fn place(&self) -> String;
+}
+
+/// `audit.jsonl` under a data directory.
+pub struct FileAudit {
+    pub data: PathBuf,
+}
+
+impl AuditLog for FileAudit {
+    fn append(
+        &self,
+        who: &str,
+        from: &str,
+        action: Action,
+        target: &str,
+        outcome: Outcome,
+    ) -> std::io::Result<()> {
+        append(&self.data, who, from, action, target, outcome)
+    }
+
+    fn read(&self) -> std::io::Result<Vec<u8>> {
+        match std::fs::read(file(&self.data)) {
+            Ok(t) => Ok(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn place(&self) -> String {
+        file(&self.data).display().to_string()
+    }
 }
 
 /// Appends one line, chained to the last one, and syncs it. An
@@ -187,16 +264,7 @@ pub fn append(
         Some(l) => line_hash(&l),
         None => GENESIS.to_string(),
     };
-    let entry = Entry {
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        who: who.to_string(),
-        from: from.to_string(),
-        action: action.key().to_string(),
-        target: target.to_string(),
-        outcome: outcome.key().to_string(),
-        prev,
-    };
-    let mut line = serde_json::to_vec(&entry).expect("an entry serialises");
+    let mut line = entry_line(prev, who, from, action, target, outcome);
     line.push(b'\n');
     f.write_all(&line)?;
     f.sync_data()?;

@@ -70,6 +70,8 @@ pub struct Console {
     throttle: Throttle,
     /// Orders this process's read-modify-write of `users.json`.
     users_lock: Mutex<()>,
+    /// Where the audit log goes (`audit.jsonl`, or PostgreSQL).
+    audit_log: std::sync::Arc<dyn audit::AuditLog>,
     /// Accounts (name, role) as last read, with the file's mtime: a
     /// session of an account removed or changed on disk ends at its next
     /// request.
@@ -95,7 +97,22 @@ impl Console {
             throttle: Throttle::default(),
             users_lock: Mutex::new(()),
             accounts: Mutex::new((None, Vec::new())),
+            audit_log: std::sync::Arc::new(audit::FileAudit {
+                data: data.to_path_buf(),
+            }),
         }
+    }
+
+    /// The same, with the audit log kept in `log` (the regional
+    /// deployment's database: one chain for every api node).
+    pub fn with_audit_log(mut self, log: std::sync::Arc<dyn audit::AuditLog>) -> Console {
+        self.audit_log = log;
+        self
+    }
+
+    /// The whole audit log as JSON Lines (blocking).
+    pub fn audit_text(&self) -> std::io::Result<Vec<u8>> {
+        self.audit_log.read()
     }
 
     pub fn data(&self) -> &Path {
@@ -105,11 +122,8 @@ impl Console {
     /// Appends to the audit log; a failure to write is said on stderr
     /// (the action itself already happened or was refused).
     pub fn audit(&self, who: &str, from: &str, action: Action, target: &str, outcome: Outcome) {
-        if let Err(e) = audit::append(&self.data, who, from, action, target, outcome) {
-            eprintln!(
-                "vigie serve: audit log {}: {e}",
-                audit::file(&self.data).display()
-            );
+        if let Err(e) = self.audit_log.append(who, from, action, target, outcome) {
+            eprintln!("vigie serve: audit log {}: {e}", self.audit_log.place());
         }
     }
 

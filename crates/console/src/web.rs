@@ -398,8 +398,8 @@ pub fn me(principal: &Principal, lang: Lang) -> Response {
     .into_response()
 }
 
-/// `GET /api/v1/audit`: the log as it is on disk (JSON Lines), the
-/// export itself audited.
+/// `GET /api/v1/audit`: the log as it is kept (JSON Lines), the export
+/// itself audited.
 pub async fn audit_export(console: Arc<Console>, ip: IpAddr, principal: Principal) -> Response {
     let ip = ip.to_string();
     console.audit(
@@ -409,8 +409,10 @@ pub async fn audit_export(console: Arc<Console>, ip: IpAddr, principal: Principa
         "audit.jsonl",
         Outcome::Success,
     );
-    let path = crate::audit::file(console.data());
-    match tokio::fs::read(&path).await {
+    let read = tokio::task::spawn_blocking(move || console.audit_text())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match read {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/x-ndjson")], bytes).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -14,6 +14,11 @@
 //! what judges events is always what the files say. Indicators are one
 //! set for every tenant, as the rules are: an analyst's or an
 //! administrator's act, audited.
+//!
+//! With `--db` the sources are kept in PostgreSQL instead
+//! ([`vigie_db::PgIndicators`]), read at start and again by every node
+//! when their version moves ([`follow_shared`]): an upload on one api
+//! node is matched by every detect worker.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -125,6 +130,16 @@ pub struct Intel {
     pub(crate) added: crate::taxii::Added,
     /// The feeds' counters.
     pub(crate) feeds: feeds::FeedStats,
+    /// With `--db`: the sources in PostgreSQL, and the version held.
+    shared: Option<(Arc<vigie_db::PgIndicators>, std::sync::atomic::AtomicI64)>,
+}
+
+/// With `--db`: the sources in PostgreSQL and the version they are of,
+/// read before [`Intel::open`].
+pub struct SharedSources {
+    pub db: Arc<vigie_db::PgIndicators>,
+    pub version: i64,
+    pub sources: Vec<vigie_db::IndicatorSource>,
 }
 
 impl Intel {
@@ -135,6 +150,7 @@ impl Intel {
         data: &Path,
         ioc: &[String],
         feeds: &[String],
+        shared: Option<SharedSources>,
     ) -> Result<(Intel, tokio::sync::mpsc::UnboundedReceiver<Job>), String> {
         let (fixed, fixed_report) = match vigie_hunt::indicators::import(ioc) {
             Ok(Some((all, report))) => (all.indicators, Some(report)),
@@ -143,7 +159,15 @@ impl Intel {
         };
         let dir = data.join(DIR);
         let mut held = BTreeMap::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
+        let shared = shared.map(|sh| {
+            held = held_of_shared(&sh.sources);
+            (sh.db, std::sync::atomic::AtomicI64::new(sh.version))
+        });
+        let entries = match shared {
+            Some(_) => None,
+            None => std::fs::read_dir(&dir).ok(),
+        };
+        if let Some(entries) = entries {
             let mut names: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -183,6 +207,7 @@ impl Intel {
                 started: chrono::Utc::now(),
                 added: Default::default(),
                 feeds: Default::default(),
+                shared,
             },
             rx,
         ))
@@ -410,12 +435,35 @@ fn reload(meta: &Path) -> Result<Held, String> {
     let info: SourceInfo = serde_json::from_slice(&std::fs::read(meta).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let bytes = std::fs::read(meta.with_extension("src")).map_err(|e| e.to_string())?;
-    let mut imported = vigie_intel::import_bytes(&bytes, &location(&info.name));
+    Ok(held_of(info, &bytes))
+}
+
+/// The sources kept in PostgreSQL, read again from their bytes; one that
+/// does not read is said (it stays in the database), never dropped
+/// silently.
+fn held_of_shared(sources: &[vigie_db::IndicatorSource]) -> BTreeMap<String, Held> {
+    let mut held = BTreeMap::new();
+    for source in sources {
+        match serde_json::from_str::<SourceInfo>(&source.info) {
+            Ok(info) => {
+                held.insert(source.name.clone(), held_of(info, &source.src));
+            }
+            Err(e) => eprintln!(
+                "vigie serve: indicators: source {} in PostgreSQL: {e} (not applied; left as it is)",
+                source.name
+            ),
+        }
+    }
+    held
+}
+
+fn held_of(info: SourceInfo, bytes: &[u8]) -> Held {
+    let mut imported = vigie_intel::import_bytes(bytes, &location(&info.name));
     apply_tlp(&mut imported.indicators, info.tlp);
-    Ok(Held {
+    Held {
         info,
         indicators: imported.indicators,
-    })
+    }
 }
 
 fn location(name: &str) -> String {
@@ -722,7 +770,21 @@ pub(crate) async fn keep(
         feed,
     };
     let dir = s.intel.dir.clone();
-    let kept = {
+    let kept = if let Some((db, _)) = &s.intel.shared {
+        let source = serde_json::to_string(&info).map(|info| vigie_db::IndicatorSource {
+            name: name.clone(),
+            info,
+            src: body.to_vec(),
+        });
+        match source {
+            Ok(source) => Ok(db
+                .put(&source)
+                .await
+                .map(|_| ())
+                .map_err(std::io::Error::other)),
+            Err(e) => Ok(Err(std::io::Error::other(e))),
+        }
+    } else {
         let (info, body, name) = (info.clone(), body.clone(), name.clone());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::create_dir_all(&dir)?;
@@ -897,14 +959,24 @@ pub(crate) async fn remove(
     };
     let dir = s.intel.dir.clone();
     let n = name.clone();
-    let removed = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        // The description first: a crash in between leaves bytes without
-        // a description, which the next start does not read.
-        std::fs::remove_file(dir.join(format!("{n}.json")))?;
-        std::fs::remove_file(dir.join(format!("{n}.src")))?;
-        std::fs::File::open(&dir)?.sync_all()
-    })
-    .await;
+    let removed = if let Some((db, _)) = &s.intel.shared {
+        // Gone from another node since this one read them: removed all
+        // the same.
+        Ok(db
+            .remove(&name)
+            .await
+            .map(|_| ())
+            .map_err(std::io::Error::other))
+    } else {
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            // The description first: a crash in between leaves bytes without
+            // a description, which the next start does not read.
+            std::fs::remove_file(dir.join(format!("{n}.json")))?;
+            std::fs::remove_file(dir.join(format!("{n}.src")))?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+    };
     if let Err(e) = removed
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
@@ -927,6 +999,69 @@ pub(crate) async fn remove(
         Outcome::Success,
     );
     Json(json!({ "removed": name, "indicators": gone.indicators.len() })).into_response()
+}
+
+/// How often a node asks PostgreSQL whether the indicators changed.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Intel {
+    /// Whether the sources are PostgreSQL's (`--db`).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+}
+
+/// With `--db`, for as long as the server runs: when the indicators'
+/// version in PostgreSQL moved (an upload or a removal on any node), the
+/// sources are read again and the matcher swapped, as an upload here
+/// does. PostgreSQL unreachable is said once, and its return.
+pub(crate) async fn follow_shared(s: Shared) {
+    let Some((db, seen)) = &s.intel.shared else {
+        return;
+    };
+    let mut down = false;
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let moved = match db.version().await {
+            Ok(v) => v != seen.load(std::sync::atomic::Ordering::Acquire),
+            Err(e) => {
+                if !down {
+                    eprintln!("vigie serve: indicators: {e} (the matcher held goes on; asked again every {} s)", FOLLOW_EVERY.as_secs());
+                }
+                down = true;
+                continue;
+            }
+        };
+        if down {
+            eprintln!("vigie serve: indicators: {} answers again", db.place());
+            down = false;
+        }
+        if !moved {
+            continue;
+        }
+        // Under the sources' lock: an upload here waits, then sees them.
+        let mut held = s.intel.held.lock().await;
+        let (version, sources) = match db.all().await {
+            Ok(all) => all,
+            Err(e) => {
+                eprintln!("vigie serve: indicators: {e}");
+                continue;
+            }
+        };
+        *held = held_of_shared(&sources);
+        match swap(&s, &held).await {
+            Ok(()) => {
+                seen.store(version, std::sync::atomic::Ordering::Release);
+                eprintln!(
+                    "vigie serve: indicators: version {version} from {}: {} source(s), {} indicator(s) applied",
+                    db.place(),
+                    held.len(),
+                    held.values().map(|h| h.indicators.len()).sum::<usize>()
+                );
+            }
+            Err(e) => eprintln!("vigie serve: indicators: version {version} not applied: {e}"),
+        }
+    }
 }
 
 /// Runs the queued retro-hunts one at a time, for as long as the server

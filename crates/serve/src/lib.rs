@@ -724,8 +724,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             (Some(log.clone()), Arc::new(log))
         }
     };
-    let triage: Arc<dyn vigie_store::triage::TriageStore> =
-        Arc::new(vigie_store::triage::FileTriage::open(&config.data)?);
+    // The state people change (triage, crisis journal, proposals): in the
+    // data directory, or in PostgreSQL with `--db`, where every api node
+    // reads and writes the same.
+    let triage: Arc<dyn vigie_store::triage::TriageStore> = match &config.db {
+        Some(url) => {
+            let db = vigie_db::PgTriage::new(url);
+            eprintln!(
+                "vigie serve: triage, crisis journal and containment proposals in {}",
+                db.place()
+            );
+            Arc::new(db)
+        }
+        None => Arc::new(vigie_store::triage::FileTriage::open(&config.data)?),
+    };
     // With the console's false-positive filters applied and the rules
     // turned off left out.
     let (engine, loaded) = rules::compile(&config.data, config.hunt.clone(), &*triage)
@@ -751,6 +763,20 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         ))),
     };
     let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
+    // With `--db`, the uploaded indicators are PostgreSQL's (every node
+    // matches the same), read before the first event is judged.
+    let shared_indicators = match &config.db {
+        Some(url) => {
+            let db = Arc::new(vigie_db::PgIndicators::new(url));
+            let (version, sources) = db.all().await?;
+            Some(indicators::SharedSources {
+                db,
+                version,
+                sources,
+            })
+        }
+        None => None,
+    };
     let (intel, retro_queue) = {
         let (data, ioc) = (config.data.clone(), config.hunt.ioc.clone());
         let feeds: Vec<String> = config
@@ -759,7 +785,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             .map(indicators::feeds::Feed::name)
             .collect();
         tokio::task::spawn_blocking(move || {
-            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds)?;
+            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds, shared_indicators)?;
             let matcher = intel.compile_now();
             Ok::<_, String>((Arc::new(intel), queue, matcher))
         })
@@ -903,15 +929,35 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         tokio::spawn(task);
     }
     let max_body = config.max_body;
-    let console = Arc::new(vigie_console::Console::new(&config.data));
-    let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
-    if torn > 0 {
-        eprintln!(
-            "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
-        );
-    }
-    let respond = actions::Respond::open(&config.data, config.respond.clone())
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let console = vigie_console::Console::new(&config.data);
+    // With `--db`, the audit log is the database's: one chain for every
+    // api node.
+    let console = Arc::new(match &config.db {
+        Some(url) => {
+            console.with_audit_log(Arc::new(vigie_db::PgAudit::new(url).map_err(|source| {
+                ServeError::Io {
+                    what: "the audit log's database runtime".into(),
+                    source,
+                }
+            })?))
+        }
+        None => console,
+    });
+    let journal: Arc<dyn vigie_store::crisis::CrisisJournal> = match &config.db {
+        Some(url) => Arc::new(vigie_db::PgCrisis::new(url)),
+        None => {
+            let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
+            if torn > 0 {
+                eprintln!(
+                    "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
+                );
+            }
+            Arc::new(journal)
+        }
+    };
+    let respond =
+        actions::Respond::open(&config.data, config.db.as_deref(), config.respond.clone())
+            .map_err(|e| ServeError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
         actions: respond,
         console: console.clone(),
@@ -921,7 +967,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         rules: std::sync::RwLock::new(Arc::new(loaded)),
         searching: tokio::sync::Mutex::new(()),
         index,
-        crisis: crisis::Cell::new(Arc::new(journal)),
+        crisis: crisis::Cell::new(journal),
         config,
         log,
         detections,
@@ -958,6 +1004,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         );
     }
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
+    if state.intel.is_shared() {
+        tokio::spawn(indicators::follow_shared(state.clone()));
+    }
+    if state.config.db.is_some() {
+        tokio::spawn(rules::follow_shared(state.clone()));
+    }
     if !state.config.ioc_feeds.is_empty() && state.config.role.detects() {
         tokio::spawn(indicators::feeds::run(
             state.clone(),

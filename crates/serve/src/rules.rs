@@ -42,6 +42,77 @@ use crate::{error, Shared};
 pub(crate) struct Loaded {
     pub(crate) report: LoadReport,
     pub(crate) sigmahq: Option<SnapshotStatus>,
+    /// The false-positive filters and rule switches compiled in, as
+    /// counted by [`triage_version`]: with `--db`, another node's change
+    /// moves it ([`follow_shared`]).
+    pub(crate) triage_version: u64,
+}
+
+/// How many changes the filters and rule switches hold: every filter
+/// version, removal and switch is kept and never undone, so the count
+/// moves with each change, whichever node made it.
+fn triage_version(
+    filters: &[vigie_store::triage::Filter],
+    switches: &[vigie_store::triage::RuleSwitch],
+) -> u64 {
+    let f: usize = filters
+        .iter()
+        .map(|f| f.versions.len() + usize::from(f.removed.is_some()))
+        .sum();
+    (f + switches.len()) as u64
+}
+
+/// How often a node with `--db` asks whether another node changed the
+/// filters or the rules turned off.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// With `--db`, for as long as the server runs: a false-positive filter
+/// or a rule switch made on another node (in PostgreSQL) rebuilds this
+/// node's engine too, as the change does on the node that took it.
+pub(crate) async fn follow_shared(s: Shared) {
+    let mut said_down = false;
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let now = async {
+            let filters = s.triage.filters().await?;
+            let switches = s.triage.rule_switches().await?;
+            Ok::<_, vigie_store::StoreError>(triage_version(&filters, &switches))
+        }
+        .await;
+        let now = match now {
+            Ok(v) => {
+                said_down = false;
+                v
+            }
+            Err(e) => {
+                if !said_down {
+                    eprintln!("vigie serve: rules: filters and switches unreadable now: {e} (the engine held goes on)");
+                    said_down = true;
+                }
+                continue;
+            }
+        };
+        let held = || {
+            s.rules
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .triage_version
+        };
+        if held() == now {
+            continue;
+        }
+        let _rules = s.rules_change.lock().await;
+        // Applied here meanwhile (a change this node took): nothing to do.
+        if held() == now {
+            continue;
+        }
+        match apply(&s).await {
+            Ok(()) => eprintln!(
+                "vigie serve: rules: false-positive filters or rule switches changed on another node: engine rebuilt"
+            ),
+            Err(e) => eprintln!("vigie serve: rules: a change of another node not applied: {e}"),
+        }
+    }
 }
 
 /// The rules of `hunt` with the console's applied false-positive filters
@@ -54,6 +125,7 @@ pub(crate) async fn compile(
 ) -> Result<(Option<vigie_detect::Engine>, Loaded), String> {
     let filters = triage.filters().await.map_err(|e| e.to_string())?;
     let switches = triage.rule_switches().await.map_err(|e| e.to_string())?;
+    let version = triage_version(&filters, &switches);
     let data = data.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let mut hunt = crate::triage::with_filters(&data, hunt, &filters)?;
@@ -64,7 +136,14 @@ pub(crate) async fn compile(
         if let Some(f) = report.failures.iter().find(|f| f.path.starts_with(&dir)) {
             return Err(format!("{}: {}", f.path.display(), f.reason));
         }
-        Ok((engine, Loaded { report, sigmahq }))
+        Ok((
+            engine,
+            Loaded {
+                report,
+                sigmahq,
+                triage_version: version,
+            },
+        ))
     })
     .await
     .map_err(|e| e.to_string())?

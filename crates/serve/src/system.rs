@@ -154,10 +154,10 @@ pub(crate) async fn audit(
 ) -> Response {
     let path = ui::with_lang("/audit", lang);
     let title = tr!(lang, "Journal d'audit", "Audit log");
-    let file = vigie_console::audit::file(s.console.data());
-    let text = match tokio::fs::read(&file).await {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+    let console = s.console.clone();
+    let text = match tokio::task::spawn_blocking(move || console.audit_text()).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return crate::unavailable(&format!("audit log unreadable now: {e}")),
         Err(e) => return crate::unavailable(&format!("audit log unreadable now: {e}")),
     };
     let chain = match vigie_console::audit::verify_bytes(&text) {

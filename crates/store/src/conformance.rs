@@ -178,6 +178,267 @@ pub async fn detection_store(store: &dyn DetectionStore) {
     assert_eq!(back, vec![odd.json]);
 }
 
+fn change(
+    tenant: &str,
+    id: &str,
+    who: &str,
+    change: crate::triage::Change,
+) -> crate::triage::Entry {
+    use crate::triage::{Entry, Target, TargetKind};
+    Entry {
+        time: "2026-12-05T10:00:00Z".into(),
+        who: who.into(),
+        tenant: tenant.into(),
+        target: Target {
+            kind: TargetKind::Detection,
+            id: id.into(),
+        },
+        change,
+    }
+}
+
+/// Checks `store`, which must be empty: changes kept in order per tenant
+/// (another tenant's never read), filter versions numbered 1, 2, … and
+/// all kept, a removed filter kept and never given a new version, saved
+/// searches replaced by id and removed per tenant, rule switches in
+/// order.
+pub async fn triage_store(store: &dyn crate::triage::TriageStore) {
+    use crate::triage::{
+        disabled_rules, fold, Change, FilterVersion, Removal, RuleSwitch, SavedSearch,
+        SearchRemoval, Status, TargetKind,
+    };
+    assert!(
+        store.entries("mairie-a").await.unwrap().is_empty(),
+        "starts empty"
+    );
+    let assign = Change::Assign {
+        assignee: Some("vera".into()),
+    };
+    store
+        .record(change("mairie-a", "d1", "anne", assign))
+        .await
+        .unwrap();
+    store
+        .record(change(
+            "mairie-b",
+            "d1",
+            "bob",
+            Change::Status {
+                status: Status::Resolved,
+            },
+        ))
+        .await
+        .unwrap();
+    store
+        .record(change(
+            "mairie-a",
+            "d1",
+            "vera",
+            Change::Status {
+                status: Status::FalsePositive,
+            },
+        ))
+        .await
+        .unwrap();
+    store
+        .record(change(
+            "mairie-a",
+            "d1",
+            "vera",
+            Change::Comment {
+                text: "script d'administration \u{0} é".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let a = store.entries("mairie-a").await.unwrap();
+    assert_eq!(a.len(), 3, "{a:?}");
+    assert!(a.iter().all(|e| e.tenant == "mairie-a"));
+    let states = fold(&a);
+    let s = states.values().next().unwrap();
+    assert_eq!(s.target.kind, TargetKind::Detection);
+    assert_eq!(s.status, Status::FalsePositive);
+    assert_eq!(s.assignee.as_deref(), Some("vera"));
+    assert_eq!(
+        s.history[2].change,
+        Change::Comment {
+            text: "script d'administration \u{0} é".into()
+        },
+        "read back whole"
+    );
+    let b = fold(&store.entries("mairie-b").await.unwrap());
+    assert_eq!(b.values().next().unwrap().status, Status::Resolved);
+    assert!(store.entries("mairie-c").await.unwrap().is_empty());
+
+    // Filters: numbered by the store, every version kept.
+    let v = FilterVersion {
+        filter: "f1".into(),
+        version: 0,
+        time: "2026-12-05T10:00:00Z".into(),
+        who: "vera".into(),
+        tenant: "mairie-a".into(),
+        yaml: "title: a".into(),
+        from: None,
+    };
+    assert_eq!(store.put_filter(v.clone()).await.unwrap().version, 1);
+    let v2 = FilterVersion {
+        yaml: "title: b".into(),
+        version: 7,
+        ..v.clone()
+    };
+    assert_eq!(store.put_filter(v2).await.unwrap().version, 2);
+    let other = FilterVersion {
+        filter: "f0".into(),
+        tenant: "mairie-b".into(),
+        ..v.clone()
+    };
+    assert_eq!(store.put_filter(other).await.unwrap().version, 1);
+    let fs = store.filters().await.unwrap();
+    let ids: Vec<&str> = fs.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["f0", "f1"]);
+    assert_eq!(fs[1].tenant, "mairie-a");
+    assert_eq!(fs[1].versions.len(), 2);
+    assert_eq!(fs[1].active().unwrap().yaml, "title: b");
+    assert!(store
+        .remove_filter(Removal {
+            filter: "nope".into(),
+            time: "t".into(),
+            who: "anne".into(),
+        })
+        .await
+        .is_err());
+    let removal = Removal {
+        filter: "f1".into(),
+        time: "2026-12-05T11:00:00Z".into(),
+        who: "anne".into(),
+    };
+    store.remove_filter(removal.clone()).await.unwrap();
+    // Removed twice: the first removal is the one said.
+    store
+        .remove_filter(Removal {
+            who: "bob".into(),
+            ..removal.clone()
+        })
+        .await
+        .unwrap();
+    let fs = store.filters().await.unwrap();
+    assert!(fs[1].active().is_none());
+    assert_eq!(fs[1].removed.as_ref(), Some(&removal));
+    assert_eq!(fs[1].versions.len(), 2, "versions kept after removal");
+    assert!(fs[0].active().is_some());
+    assert!(
+        store.put_filter(v).await.is_err(),
+        "a removed filter stays removed"
+    );
+
+    // Saved searches: per tenant, replaced by id (moved last), removed.
+    let saved = |id: &str, tenant: &str, name: &str| SavedSearch {
+        id: id.into(),
+        tenant: tenant.into(),
+        name: name.into(),
+        query: "EventID:4625".into(),
+        from: None,
+        to: None,
+        host: Some("DC01".into()),
+        who: "anne".into(),
+        time: "t".into(),
+    };
+    store
+        .save_search(saved("s1", "mairie-a", "échecs"))
+        .await
+        .unwrap();
+    store
+        .save_search(saved("s2", "mairie-a", "RDP"))
+        .await
+        .unwrap();
+    store
+        .save_search(saved("s1", "mairie-b", "autre commune"))
+        .await
+        .unwrap();
+    store
+        .save_search(saved("s1", "mairie-a", "échecs de connexion"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.searches("mairie-a").await.unwrap(),
+        vec![
+            saved("s2", "mairie-a", "RDP"),
+            saved("s1", "mairie-a", "échecs de connexion")
+        ]
+    );
+    let gone = SearchRemoval {
+        id: "s1".into(),
+        tenant: "mairie-a".into(),
+        who: "anne".into(),
+        time: "t".into(),
+    };
+    assert!(store.remove_search(gone.clone()).await.unwrap());
+    assert!(!store.remove_search(gone).await.unwrap());
+    assert_eq!(store.searches("mairie-a").await.unwrap().len(), 1);
+    assert_eq!(
+        store.searches("mairie-b").await.unwrap(),
+        vec![saved("s1", "mairie-b", "autre commune")],
+        "another tenant's search of the same id stays"
+    );
+
+    // Rule switches: the deployment's, in order; the last one decides.
+    let s = |rule: &str, enabled: bool| RuleSwitch {
+        rule: rule.into(),
+        title: format!("title of {rule}"),
+        enabled,
+        reason: "noisy on the backup server".into(),
+        who: "anne".into(),
+        time: "2026-12-05T10:00:00Z".into(),
+    };
+    store.switch_rule(s("r1", false)).await.unwrap();
+    store.switch_rule(s("r2", false)).await.unwrap();
+    store.switch_rule(s("r1", true)).await.unwrap();
+    let all = store.rule_switches().await.unwrap();
+    assert_eq!(all, vec![s("r1", false), s("r2", false), s("r1", true)]);
+    let off = disabled_rules(&all);
+    assert_eq!(off.keys().collect::<Vec<_>>(), ["r2"]);
+}
+
+/// Checks `journal`, which must be empty: records read back whole, in
+/// the order appended, per tenant; what is not JSON refused; the tenants
+/// with records, sorted.
+pub async fn crisis_journal(journal: &dyn crate::crisis::CrisisJournal) {
+    use crate::crisis::Record;
+    let rec = |tenant: &str, json: &str| Record {
+        tenant: tenant.into(),
+        json: json.as_bytes().to_vec(),
+    };
+    assert!(journal.tenants().await.unwrap().is_empty(), "starts empty");
+    journal.append(rec("quimper", r#"{"n":1}"#)).await.unwrap();
+    journal.append(rec("default", r#"{"n":2}"#)).await.unwrap();
+    journal
+        .append(rec("default", r#"{"n": 3, "s": "é\n\u0000"}"#))
+        .await
+        .unwrap();
+    assert!(journal.append(rec("default", "not json")).await.is_err());
+    let text = |v: Vec<Vec<u8>>| -> Vec<String> {
+        v.into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        text(journal.records("default").await.unwrap()),
+        vec![r#"{"n":2}"#, r#"{"n":3,"s":"é\n\u0000"}"#]
+    );
+    assert_eq!(
+        text(journal.records("quimper").await.unwrap()),
+        vec![r#"{"n":1}"#]
+    );
+    assert!(journal.records("brest").await.unwrap().is_empty());
+    assert_eq!(journal.tenants().await.unwrap(), vec!["default", "quimper"]);
+    // Appended after what was read: kept.
+    assert!(journal
+        .append_after(rec("quimper", r#"{"n":4}"#), 1)
+        .await
+        .unwrap());
+    assert_eq!(journal.records("quimper").await.unwrap().len(), 2);
+}
+
 /// [`EventLog::received_since`] and [`EventLog::seek`]: three batches
 /// received at three times; the first position of each is found by its
 /// time, and a one-off reader moved there reads from it. Run on a fresh

@@ -40,6 +40,16 @@ pub trait CrisisJournal: Send + Sync {
     async fn records(&self, tenant: &str) -> Result<Vec<Vec<u8>>>;
     /// Every tenant with at least one record.
     async fn tenants(&self) -> Result<Vec<String>>;
+    /// Appends `record` only if its tenant still has `seen` records (what
+    /// the caller read and checked the record against); `false`, nothing
+    /// appended, when another writer appended meanwhile. Why: a notice's
+    /// new incident id is chosen from what was read, and two api nodes
+    /// publishing at once must not both take it. This default suits a
+    /// journal written by one process, whose writers the caller orders.
+    async fn append_after(&self, record: Record, seen: usize) -> Result<bool> {
+        let _ = seen;
+        self.append(record).await.map(|()| true)
+    }
 }
 
 /// The file name under the data directory.

@@ -1,7 +1,8 @@
 //! Containment inside `vigie serve` (issue 17's live part): each tenant's
 //! proposals come from its live scope's plan (`vigie_respond::plan`, the
 //! same as `vigie actions`), are kept with their trails in
-//! `proposals.jsonl` ([`vigie_respond::FileProposalStore`]), and move
+//! `proposals.jsonl` ([`vigie_respond::FileProposalStore`]; PostgreSQL
+//! with `--db`, `vigie_db::PgProposals`, shared by every api node), and move
 //! through the pure state machine (`vigie_respond::Record::apply`):
 //! requested by a person, approved by a second one (`admin` or `crisis`,
 //! never the requester), executed — through LDAP where a directory is
@@ -96,7 +97,9 @@ pub struct DirectoryConfig {
 
 /// The proposals' store, and what executes them.
 pub(crate) struct Respond {
-    pub(crate) store: FileProposalStore,
+    /// `proposals.jsonl` in the data directory, or PostgreSQL with
+    /// `--db` (every api node then sees and steps the same proposals).
+    pub(crate) store: std::sync::Arc<dyn ProposalStore>,
     pub(crate) config: RespondConfig,
     /// One execution or rollback at a time: the state is checked, the
     /// directory changed, the outcome recorded, without another step in
@@ -107,15 +110,22 @@ pub(crate) struct Respond {
 impl Respond {
     pub(crate) fn open(
         data: &std::path::Path,
+        db: Option<&str>,
         config: RespondConfig,
     ) -> Result<Respond, StoreError> {
-        let (store, opened) = FileProposalStore::open(data)?;
-        if opened.torn > 0 {
-            eprintln!(
-                "vigie serve: containment proposals: a torn last line ({} bytes, never acknowledged) was cut",
-                opened.torn
-            );
-        }
+        let store: std::sync::Arc<dyn ProposalStore> = match db {
+            Some(url) => std::sync::Arc::new(vigie_db::PgProposals::new(url)),
+            None => {
+                let (store, opened) = FileProposalStore::open(data)?;
+                if opened.torn > 0 {
+                    eprintln!(
+                        "vigie serve: containment proposals: a torn last line ({} bytes, never acknowledged) was cut",
+                        opened.torn
+                    );
+                }
+                std::sync::Arc::new(store)
+            }
+        };
         if let Some(d) = &config.directory {
             eprintln!(
                 "vigie serve: account actions executed in the directory {}",

@@ -449,6 +449,45 @@ async fn keep(
     kept.map_err(|e| unavailable(&format!("not kept, send again: {e}")))
 }
 
+/// [`keep`], only if the tenant's journal still holds `seen` records:
+/// 409 when another node appended meanwhile (the caller's checks were on
+/// what it read).
+async fn keep_after(
+    s: &Shared,
+    tenant: &str,
+    r: &Record,
+    seen: usize,
+    (who, from, action, target): (&str, &str, Action, &str),
+) -> Result<(), Response> {
+    let json = serde_json::to_vec(r)
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+    let kept = s
+        .crisis
+        .journal
+        .append_after(
+            Stored {
+                tenant: tenant.to_string(),
+                json,
+            },
+            seen,
+        )
+        .await;
+    let outcome = match kept {
+        Ok(true) => Outcome::Success,
+        Ok(false) => Outcome::Refused,
+        Err(_) => Outcome::Failure,
+    };
+    s.console.audit(who, from, action, target, outcome);
+    match kept {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(error(
+            StatusCode::CONFLICT,
+            "the notices changed meanwhile (another console): read them again and send again",
+        )),
+        Err(e) => Err(unavailable(&format!("not kept, send again: {e}"))),
+    }
+}
+
 /// `GET /api/v1/notices`: the notices of the tenant, each update with
 /// its time, phase, template or text, and author.
 pub(crate) async fn notices(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
@@ -529,10 +568,13 @@ pub(crate) async fn post_notice(
         return Err(error(StatusCode::BAD_REQUEST, pr));
     }
     let target = format!("{tenant}/notice:{incident}");
-    keep(
+    // After the records read, or not at all: another api node publishing
+    // at once may have taken the same new id.
+    keep_after(
         s,
         tenant,
         &record,
+        records.len() - 1,
         (who, from, Action::NoticePublish, &target),
     )
     .await?;

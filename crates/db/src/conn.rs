@@ -1,0 +1,264 @@
+//! One connection to the deployment's database, made at the first call
+//! and made again after it is lost, with the schema migrated at each
+//! connection: what every store of this crate holds.
+//!
+//! Why one connection per store and not a pool: an api node's state
+//! stores answer people (a few requests a second), and a store's calls
+//! in order on one connection keep each node's writes in the order they
+//! were made; the detection workers, the busy writers, have their own.
+
+use tokio::sync::Mutex;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config, NoTls};
+use vigie_store::StoreError;
+
+use crate::migrate;
+
+pub(crate) fn failed(what: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io {
+        what: what.to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The database at a URL, connected on demand.
+pub(crate) struct Pg {
+    url: String,
+    client: Mutex<Option<Client>>,
+}
+
+/// The database as said in messages: without its password (a URL's
+/// `user:password@` keeps `user@`; a `password=` of a key-value string
+/// is left out).
+pub fn place(url: &str) -> String {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (scheme, rest) = url.split_once("://").expect("checked above");
+        let (user, host) = match rest.rsplit_once('@') {
+            Some((user, host)) => (user.split(':').next().unwrap_or_default(), host),
+            None => ("", rest),
+        };
+        // `?password=…` is a URL's other way to carry it.
+        let host = match host.split_once('?') {
+            Some((host, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
+                    .collect();
+                if kept.is_empty() {
+                    host.to_string()
+                } else {
+                    format!("{host}?{}", kept.join("&"))
+                }
+            }
+            None => host.to_string(),
+        };
+        let at = if user.is_empty() { "" } else { "@" };
+        return format!("PostgreSQL at {scheme}://{user}{at}{host}");
+    }
+    let shown: Vec<&str> = url
+        .split_whitespace()
+        .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
+        .collect();
+    format!("PostgreSQL at {}", shown.join(" "))
+}
+
+/// The connection's settings from `url`, its password (when the URL
+/// gives none) from `PGPASSWORD` or the password file (`PGPASSFILE`, else
+/// `~/.pgpass`), as libpq takes them: the password need not be on a
+/// command line nor in a configuration file.
+pub fn config(url: &str) -> Result<Config, String> {
+    let mut config: Config = url
+        .parse()
+        .map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
+    if config.get_password().is_none() {
+        if let Some(p) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {
+            config.password(p.as_encoded_bytes());
+        } else if let Some(p) = from_passfile(&config) {
+            config.password(p);
+        }
+    }
+    Ok(config)
+}
+
+/// The password of the first line of the password file matching the
+/// connection (`host:port:database:user:password`, `*` for any, `\` to
+/// escape); a file readable by others is ignored, as libpq does.
+fn from_passfile(config: &Config) -> Option<String> {
+    let path = match std::env::var_os("PGPASSFILE") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".pgpass"),
+    };
+    let meta = std::fs::metadata(&path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            eprintln!(
+                "vigie: {}: readable by others than its owner: not used (chmod 0600 it)",
+                path.display()
+            );
+            return None;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(_)) => "localhost".to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = config.get_user().unwrap_or_default().to_string();
+    let db = config
+        .get_dbname()
+        .map_or_else(|| user.clone(), str::to_string);
+    let text = std::fs::read_to_string(&path).ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| passfile_line(l, [&host, &port, &db, &user]))
+}
+
+/// The password of one line of a password file if it matches `wanted`
+/// (host, port, database, user).
+fn passfile_line(line: &str, wanted: [&str; 4]) -> Option<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => fields.last_mut()?.extend(chars.next()),
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            c => fields.last_mut()?.push(c),
+        }
+    }
+    if fields.len() != 5 {
+        return None;
+    }
+    let matches = fields[..4]
+        .iter()
+        .zip(wanted)
+        .all(|(f, w)| f == "*" || f == w);
+    matches.then(|| fields.pop()).flatten()
+}
+
+impl Pg {
+    pub(crate) fn new(url: &str) -> Pg {
+        Pg {
+            url: url.to_string(),
+            client: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn place(&self) -> String {
+        place(&self.url)
+    }
+
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let config = config(&self.url).map_err(|e| failed(self.place(), e))?;
+        let (mut client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| failed(self.place(), e))?;
+        let place = self.place();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                eprintln!("vigie: {place}: connection lost: {e}");
+            }
+        });
+        migrate(&mut client)
+            .await
+            .map_err(|e| failed(format!("{}: migrations", self.place()), e))?;
+        Ok(client)
+    }
+
+    /// Runs `f` on the connection (made again if it was lost); `f` may
+    /// open a transaction on it. An error of `f` is said with `what` and
+    /// the place (never the password).
+    pub(crate) async fn with<T>(
+        &self,
+        what: &str,
+        f: impl AsyncFnOnce(&mut Client) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.client.lock().await;
+        if slot.as_ref().is_none_or(|c| c.is_closed()) {
+            *slot = None;
+            *slot = Some(self.connect().await?);
+        }
+        let client = slot.as_mut().expect("connected above");
+        let out = f(client).await;
+        if client.is_closed() {
+            *slot = None;
+        }
+        out.map_err(|e| match e {
+            Failure::Db(e) => failed(format!("{}: {what}", self.place()), e),
+            Failure::Store(e) => e,
+        })
+    }
+}
+
+/// What a call on the connection may end with: the database's error, or
+/// the store's own (a refusal, damaged stored JSON) to pass on as it is.
+pub(crate) enum Failure {
+    Db(tokio_postgres::Error),
+    Store(StoreError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{passfile_line, place};
+
+    #[test]
+    fn a_password_file_line_matches_as_libpq_reads_it() {
+        let w = ["db", "5432", "vigie", "csirt"];
+        assert_eq!(
+            passfile_line("db:5432:vigie:csirt:s3cret", w).as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            passfile_line("*:*:*:csirt:a\\:b", w).as_deref(),
+            Some("a:b")
+        );
+        assert_eq!(passfile_line("db:5433:vigie:csirt:x", w), None);
+        assert_eq!(passfile_line("db:5432:vigie", w), None);
+    }
+
+    #[test]
+    fn the_password_is_never_said() {
+        assert_eq!(
+            place("postgres://vigie:s3cret@db.example:5432/vigie"),
+            "PostgreSQL at postgres://vigie@db.example:5432/vigie"
+        );
+        assert_eq!(
+            place("postgresql://vigie@db:5432/vigie"),
+            "PostgreSQL at postgresql://vigie@db:5432/vigie"
+        );
+        assert_eq!(
+            place("postgres://vigie@db/vigie?password=s3cret&sslmode=disable"),
+            "PostgreSQL at postgres://vigie@db/vigie?sslmode=disable"
+        );
+        assert_eq!(
+            place("postgres://db/vigie"),
+            "PostgreSQL at postgres://db/vigie"
+        );
+        let kv = place("host=db user=vigie password=s3cret dbname=vigie");
+        assert!(!kv.contains("s3cret"), "{kv}");
+        assert!(kv.contains("host=db"), "{kv}");
+    }
+}
