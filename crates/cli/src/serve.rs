@@ -652,7 +652,10 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         s["rules_loaded"],
         s["rules_refused"].as_array().map_or(0, Vec::len),
         s["events_in_range"],
-        s["events_read"].as_u64().unwrap_or(0) - s["events_skipped"].as_u64().unwrap_or(0),
+        s["events_read"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_sub(s["events_skipped"].as_u64().unwrap_or(0)),
         s["events_skipped"],
         s["detections"],
         s["seconds"].as_f64().unwrap_or_default(),

@@ -672,6 +672,11 @@ pub enum ServeError {
 /// until the process ends. `on_ready` is told the URL listened on
 /// (`http://` or `https://`).
 pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), ServeError> {
+    // SIGHUP is taken first: its default would end the process, and a
+    // `systemctl reload` (a certificate renewed) may come while the rules
+    // compile; one that arrives before it is read waits for it.
+    #[cfg(unix)]
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
     eprintln!("vigie serve: data in {}", config.data.display());
     if tokens.is_empty() {
@@ -1043,6 +1048,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     };
     #[cfg(unix)]
     tokio::spawn(reload_on_hangup(
+        hangup,
         state.clone(),
         https.clone(),
         https_names,
@@ -1180,7 +1186,7 @@ fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>, ServeError
 fn listener_acceptor(
     config: &Config,
     say: bool,
-) -> Result<(tokio_rustls::TlsAcceptor, String), ServeError> {
+) -> Result<(tls::Listening, String), ServeError> {
     let mut names = vec!["localhost".to_string()];
     if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         names.push(h.trim().to_string());
@@ -1238,17 +1244,19 @@ fn listener_acceptor(
 /// SIGHUP: the certificates are read again, as nginx and rsyslog do on
 /// it — a renewed certificate (certbot's deploy hook, the CSIRT's PKI),
 /// a new client CA, a new revocation list — without a restart that would
-/// drop the senders' connections. New connections get the new ones; open
-/// ones keep theirs. A file that cannot be read leaves the previous
-/// certificate in use, and says why; each reload is audited.
+/// drop the senders' connections. New connections get the new ones; a
+/// connected sender whose certificate no longer passes (revoked) is cut
+/// before its next message. A file that cannot be read leaves the
+/// previous certificate in use, and says why; each reload is audited.
 #[cfg(unix)]
 async fn reload_on_hangup(
+    hangup: std::io::Result<tokio::signal::unix::Signal>,
     state: Shared,
     https: Option<axum_server::tls_rustls::RustlsConfig>,
     https_names: Vec<String>,
     senders: Option<Arc<tls::Senders>>,
 ) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+    let Ok(mut hup) = hangup else {
         eprintln!("vigie serve: SIGHUP cannot be listened to: certificates are read at start only");
         return;
     };
@@ -1278,8 +1286,8 @@ async fn reload_on_hangup(
         }
         if let Some(senders) = &senders {
             match listener_acceptor(&state.config, false) {
-                Ok((acceptor, fp)) => {
-                    senders.replace(acceptor);
+                Ok((listening, fp)) => {
+                    senders.replace(listening);
                     said.push(format!(
                         "TLS listeners' certificate SHA-256 {}{}{}",
                         tls::colons(&fp),

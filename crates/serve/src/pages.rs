@@ -696,7 +696,17 @@ pub(crate) async fn find_detection(
 pub(crate) async fn raw_event(s: &Shared, d: &Value) -> (String, bool) {
     if let Some(p) = d["position"].as_u64() {
         if let Ok(Some(delivery)) = s.log.read_at(vigie_store::Position(p)).await {
-            if delivery.tenant == d["tenant"].as_str().unwrap_or_default() {
+            // The same tenant, source and time of receipt: a log made
+            // again (a stream recreated, its sequences from 1) must not
+            // show another event as this detection's evidence.
+            let received = chrono::DateTime::from_timestamp_micros(delivery.received)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            let same = delivery.tenant == d["tenant"].as_str().unwrap_or_default()
+                && delivery.source == d["source"].as_str().unwrap_or_default()
+                && d["received"]
+                    .as_str()
+                    .is_none_or(|r| received.as_deref() == Some(r));
+            if same {
                 let text = match serde_json::from_slice::<Value>(&delivery.event) {
                     Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
                     Err(_) => String::from_utf8_lossy(&delivery.event).into_owned(),

@@ -194,7 +194,7 @@ pub async fn tcp(
                 tokio::spawn(async move {
                     let _slot = slot;
                     let (tenant, source) = ("default".to_string(), source.to_string());
-                    connection(stream, log, stats, max_message, tenant, source).await
+                    connection(stream, log, stats, max_message, tenant, source, None).await
                 });
                 continue;
             };
@@ -234,8 +234,8 @@ pub async fn tcp(
                         return;
                     }
                 };
-                let peer_name = crate::tls::peer_name(stream.get_ref().1);
-                let tenant = match tls.tenant_of(peer_name.as_deref()) {
+                let sender = crate::tls::peer(stream.get_ref().1);
+                let tenant = match tls.tenant_of(sender.as_ref()) {
                     Ok(t) => t,
                     Err(why) => {
                         stats.tls_refused.fetch_add(1, Ordering::Relaxed);
@@ -243,8 +243,8 @@ pub async fn tcp(
                         return;
                     }
                 };
-                let name = match peer_name {
-                    Some(n) => format!("{source}/{n}"),
+                let name = match &sender {
+                    Some(p) => format!("{source}/{}", p.name),
                     None => source.to_string(),
                 };
                 let Ok(_slot) = slots.try_acquire_owned() else {
@@ -254,15 +254,43 @@ pub async fn tcp(
                     );
                     return;
                 };
-                connection(stream, log, stats, max_message, tenant, name).await
+                let recheck = sender.map(|p| Recheck {
+                    senders: tls.clone(),
+                    generation: tls.generation(),
+                    peer: p,
+                });
+                connection(stream, log, stats, max_message, tenant, name, recheck).await
             });
         }
     };
     Ok((local, task))
 }
 
+/// A TLS sender's certificate, checked again when the certificates were
+/// read again since it connected.
+struct Recheck {
+    senders: Arc<crate::tls::Senders>,
+    generation: u64,
+    peer: crate::tls::Peer,
+}
+
+impl Recheck {
+    /// Why the sender is no longer trusted, if it is not (checked once
+    /// per reload).
+    fn revoked(&mut self) -> Option<String> {
+        let now = self.senders.generation();
+        if now == self.generation {
+            return None;
+        }
+        self.generation = now;
+        self.senders.still_trusted(&self.peer).err()
+    }
+}
+
 /// Reads one connection's messages and stores them in batches, until it
-/// ends or stays silent for [`IDLE`].
+/// ends or stays silent for [`IDLE`]. A TLS sender whose certificate a
+/// reload revoked is cut before its next message is kept (what it sent
+/// before the reload is kept: it was trusted then).
 async fn connection<S: tokio::io::AsyncRead + Unpin>(
     stream: S,
     log: Arc<dyn EventLog>,
@@ -270,6 +298,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
     max_message: usize,
     tenant: String,
     source: String,
+    mut recheck: Option<Recheck>,
 ) {
     let mut r = BufReader::with_capacity(1 << 16, stream);
     let mut events = Vec::new();
@@ -288,6 +317,16 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
             store(log.as_ref(), &tenant, &source, batch, &stats).await;
             return;
         };
+        if let Some(why) = recheck.as_mut().and_then(Recheck::revoked) {
+            stats.tls_refused.fetch_add(1, Ordering::Relaxed);
+            if matches!(next, Ok(Some(_))) {
+                stats.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            eprintln!("vigie serve: {source}: no longer trusted since the reload, cut: {why}");
+            let batch = std::mem::take(&mut events);
+            store(log.as_ref(), &tenant, &source, batch, &stats).await;
+            return;
+        }
         match next {
             Ok(Some(Ok(m))) => {
                 if !m.is_empty() {
@@ -524,8 +563,8 @@ mod tls_tests {
         )
         .unwrap()
         .unwrap();
-        let acceptor = crate::tls::acceptor(&ready, None, None).unwrap();
-        let senders = Arc::new(crate::tls::Senders::new(acceptor, Default::default()));
+        let listening = crate::tls::acceptor(&ready, None, None).unwrap();
+        let senders = Arc::new(crate::tls::Senders::new(listening, Default::default()));
         let (log, _) =
             vigie_store::embedded::FileLog::open(dir.path(), vigie_store::embedded::SEGMENT_BYTES)
                 .unwrap();

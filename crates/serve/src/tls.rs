@@ -126,7 +126,7 @@ pub fn acceptor(
     ready: &Ready,
     client_ca: Option<&Path>,
     client_crl: Option<&Path>,
-) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+) -> std::io::Result<Listening> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
     let bad = |what: &Path, e: &dyn std::fmt::Display| {
@@ -141,6 +141,7 @@ pub fn acceptor(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(std::io::Error::other)?;
+    let mut kept_verifier = None;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
@@ -164,16 +165,46 @@ pub fn acceptor(
                 if crls.is_empty() {
                     return Err(bad(crl, &"no X509 CRL in the file"));
                 }
-                verifier = verifier.with_crls(crls);
+                // The stolen sender's certificate is what a commune
+                // revokes; a CA's own revocation is its issuer's business
+                // (and an intermediate CA without a list in the file
+                // would make every sender "unknown": all refused).
+                verifier = verifier
+                    .with_crls(crls)
+                    .only_check_end_entity_revocation();
             }
-            let verifier = verifier.build().map_err(|e| bad(ca, &e))?;
+            let verifier = verifier
+                .build()
+                .map_err(|e| bad(client_crl.unwrap_or(ca), &e))?;
+            kept_verifier = Some(verifier.clone());
             builder.with_client_cert_verifier(verifier)
         }
     };
     let config = builder
         .with_single_cert(chain, key)
         .map_err(|e| bad(&ready.cert, &e))?;
-    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+    Ok(Listening {
+        acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+        verifier: kept_verifier,
+    })
+}
+
+/// What the TLS listeners accept with: the acceptor, and the client
+/// certificates' verifier (with a client CA) to check the senders already
+/// connected again after a reload.
+pub struct Listening {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub verifier: Option<std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+}
+
+/// A verified sender: its certificate chain as shown at the handshake (to
+/// be checked again after a reload), and its name ([`peer`]) with
+/// whether the certificate's name is exactly that (nothing replaced or
+/// cut).
+pub struct Peer {
+    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub name: String,
+    pub exact: bool,
 }
 
 /// The TLS listeners' acceptor, replaced when the certificates are read
@@ -186,76 +217,116 @@ pub fn acceptor(
 /// single commune); with one, a certified sender it does not name is
 /// refused rather than filed under some commune.
 pub struct Senders {
-    acceptor: std::sync::RwLock<tokio_rustls::TlsAcceptor>,
+    listening: std::sync::RwLock<Listening>,
+    /// Moves at each reload: a connection seeing it move checks its
+    /// sender's certificate again before keeping another message.
+    generation: std::sync::atomic::AtomicU64,
     tenants: std::collections::BTreeMap<String, String>,
 }
 
 impl Senders {
     pub fn new(
-        acceptor: tokio_rustls::TlsAcceptor,
+        listening: Listening,
         tenants: std::collections::BTreeMap<String, String>,
     ) -> Senders {
         Senders {
-            acceptor: std::sync::RwLock::new(acceptor),
+            listening: std::sync::RwLock::new(listening),
+            generation: Default::default(),
             tenants,
         }
     }
 
     /// The acceptor for the next connection.
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        self.acceptor
+        self.listening
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .acceptor
             .clone()
     }
 
-    /// From now on, connections are accepted with `acceptor` (those open
-    /// keep the one they were accepted with).
-    pub fn replace(&self, acceptor: tokio_rustls::TlsAcceptor) {
-        *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
+    /// From now on, connections are accepted with `listening`; those open
+    /// check their sender's certificate with it before their next message
+    /// ([`Senders::still_trusted`]): a revoked sender is cut, not only
+    /// refused when it connects again.
+    pub fn replace(&self, listening: Listening) {
+        *self.listening.write().unwrap_or_else(|p| p.into_inner()) = listening;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
-    /// The tenant of a sender named `name` by its certificate ([`peer_name`]),
-    /// or why it is refused.
-    pub fn tenant_of(&self, name: Option<&str>) -> Result<String, String> {
+    /// The reload count (see [`Senders::replace`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether a connected sender's certificate still passes the client
+    /// CA and revocation list now in use (why not, else).
+    pub fn still_trusted(&self, peer: &Peer) -> Result<(), String> {
+        let verifier = self
+            .listening
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verifier
+            .clone();
+        let (Some(verifier), Some((end, middle))) = (verifier, peer.chain.split_first()) else {
+            return Ok(());
+        };
+        verifier
+            .verify_client_cert(end, middle, rustls::pki_types::UnixTime::now())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The tenant of a sender by its certificate ([`peer`]), or why
+    /// it is refused. With `[tls_senders]`, a certificate whose name had
+    /// characters replaced or was cut is not matched: `fw fouesnant` and
+    /// `fw/fouesnant` must not pass for `fw_fouesnant`.
+    pub fn tenant_of(&self, peer: Option<&Peer>) -> Result<String, String> {
         if self.tenants.is_empty() {
             return Ok("default".into());
         }
-        match name {
+        match peer {
             None => Err("no client certificate, and tls_senders names each sender".into()),
-            Some(n) => self
+            Some(p) if !p.exact => Err(format!(
+                "certificate name {} is not exactly its certificate's (characters replaced or cut): not matched against tls_senders",
+                p.name
+            )),
+            Some(p) => self
                 .tenants
-                .get(n)
+                .get(&p.name)
                 .cloned()
-                .ok_or_else(|| format!("certificate {n} is not in tls_senders")),
+                .ok_or_else(|| format!("certificate {} is not in tls_senders", p.name)),
         }
     }
 }
 
-/// The name a verified sender's certificate gives: its subject's common
+/// The verified sender of a connection: the name its certificate gives: its subject's common
 /// name, else its first DNS name; what a source name may not hold
 /// (anything but letters, digits, `.-_`) becomes `_`, at most 64
 /// characters, so a certificate cannot put odd text in the sources page
 /// or the logs. A certificate without a usable name is named by its
 /// SHA-256 (`cert-` and 16 hex digits): a verified sender is always told
 /// apart from an unauthenticated one.
-pub fn peer_name(conn: &rustls::ServerConnection) -> Option<String> {
-    let der = conn.peer_certificates()?.first()?;
+pub fn peer(conn: &rustls::ServerConnection) -> Option<Peer> {
+    let chain: Vec<_> = conn
+        .peer_certificates()?
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .collect();
+    let der = chain.first()?;
     let by_digest = || {
         let d = Sha256::digest(der.as_ref());
-        format!(
-            "cert-{}",
-            d.iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        )
+        let hex: String = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        (format!("cert-{hex}"), false)
     };
-    Some(cert_name(der.as_ref()).unwrap_or_else(by_digest))
+    let (name, exact) = cert_name(der.as_ref()).unwrap_or_else(by_digest);
+    Some(Peer { chain, name, exact })
 }
 
-/// The name of [`peer_name`] read from a certificate (DER), if it has one.
-fn cert_name(der: &[u8]) -> Option<String> {
+/// The name of [`peer`] read from a certificate (DER), if it has one, and
+/// whether it is the certificate's own, unchanged.
+fn cert_name(der: &[u8]) -> Option<(String, bool)> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = cert
         .subject()
@@ -279,10 +350,11 @@ fn cert_name(der: &[u8]) -> Option<String> {
         })
         .take(64)
         .collect();
+    let exact = clean == name;
     clean
         .chars()
         .any(|c| c.is_ascii_alphanumeric())
-        .then_some(clean)
+        .then_some((clean, exact))
 }
 
 /// Writes a private key readable by its owner only.
@@ -333,14 +405,22 @@ mod tests {
         let ready = prepare(&Tls::SelfSigned, dir.path(), vec!["localhost".into()])
             .unwrap()
             .unwrap();
+        let named = |name: &str, exact| Peer {
+            chain: Vec::new(),
+            name: name.into(),
+            exact,
+        };
         let one = Senders::new(acceptor(&ready, None, None).unwrap(), Default::default());
-        assert_eq!(one.tenant_of(Some("fw-mairie")).unwrap(), "default");
+        assert_eq!(one.tenant_of(Some(&named("fw-mairie", true))).unwrap(), "default");
         assert_eq!(one.tenant_of(None).unwrap(), "default");
-        let map = [("fw-fouesnant".to_string(), "fouesnant".to_string())].into();
+        let map = [("fw_fouesnant".to_string(), "fouesnant".to_string())].into();
         let region = Senders::new(acceptor(&ready, None, None).unwrap(), map);
-        assert_eq!(region.tenant_of(Some("fw-fouesnant")).unwrap(), "fouesnant");
-        let refused = region.tenant_of(Some("fw-ailleurs")).unwrap_err();
+        let fouesnant = named("fw_fouesnant", true);
+        assert_eq!(region.tenant_of(Some(&fouesnant)).unwrap(), "fouesnant");
+        let refused = region.tenant_of(Some(&named("fw-ailleurs", true))).unwrap_err();
         assert!(refused.contains("fw-ailleurs"), "{refused}");
+        // "fw fouesnant" or "fw/fouesnant", cleaned into the same name: refused.
+        assert!(region.tenant_of(Some(&named("fw_fouesnant", false))).is_err());
         assert!(region.tenant_of(None).is_err());
     }
 
@@ -353,12 +433,12 @@ mod tests {
             let cert = p.self_signed(&key).unwrap();
             cert_name(cert.der())
         };
-        assert_eq!(named("fw-mairie").as_deref(), Some("fw-mairie"));
-        assert_eq!(named("fw mairie").as_deref(), Some("fw_mairie"));
+        assert_eq!(named("fw-mairie"), Some(("fw-mairie".into(), true)));
+        assert_eq!(named("fw mairie"), Some(("fw_mairie".into(), false)));
         assert_ne!(named("fw mairie"), named("fwmairie"));
         assert_eq!(
-            named("pare\nfeu<script>").as_deref(),
-            Some("pare_feu_script_")
+            named("pare\nfeu<script>"),
+            Some(("pare_feu_script_".into(), false))
         );
         // Nothing usable: no name (peer_name then gives the digest).
         assert_eq!(named("Ωμέγα"), None);
