@@ -142,7 +142,7 @@ impl ServeFile {
     pub fn load(path: &Path) -> Result<ServeFile, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut file: ServeFile =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -188,9 +188,71 @@ impl ServeFile {
     }
 }
 
+/// A parse error as `FILE: line L, column C: message`, without the offending
+/// source line that `toml`'s own Display quotes: that line may be
+/// `secret = "…"` of an `ioc_feeds` table, and errors reach the journal.
+/// Double-quoted text in the message (serde quotes a rejected string
+/// value there) is masked for the same reason; field and variant names
+/// are back-quoted and kept, they are what the reader must fix.
+fn syntax_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let mut message = String::new();
+    let mut quoted = false;
+    for c in e.message().trim().chars() {
+        if c == '"' {
+            if !quoted {
+                message.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            message.push(c);
+        }
+    }
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!(
+                "{}: line {line}, column {column}: {message}",
+                path.display()
+            )
+        }
+        None => format!("{}: {message}", path.display()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A misspelt key next to a secret: the error names the place, never
+    /// the secret (toml's Display would quote the line).
+    #[test]
+    fn an_error_names_its_line_but_not_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:8443\"\n\n[[ioc_feeds]]\nurl = \"https://misp.example.fr\"\nauth = \"misp\"\nsecret = \"S3CR3T\"\nsecrte_file = \"/etc/vigie/k\"\n",
+        )
+        .unwrap();
+        let e = ServeFile::load(&path).unwrap_err();
+        assert!(!e.contains("S3CR3T"), "{e}");
+        let place = format!("{}: line ", path.display());
+        assert!(e.starts_with(&place), "{e}");
+        let line: usize = e[place.len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{e}"));
+        assert!((3..=7).contains(&line), "{e}");
+        // A string value rejected by type is masked too.
+        std::fs::write(&path, "listen = \"S3CR3T\"\n").unwrap();
+        let e = ServeFile::load(&path).unwrap_err();
+        assert!(!e.contains("S3CR3T"), "{e}");
+        assert!(e.contains("line 1,"), "{e}");
+    }
 
     #[test]
     fn keys_are_the_options_and_paths_follow_the_file() {
