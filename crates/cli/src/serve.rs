@@ -377,7 +377,15 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     } else {
         args.ioc_feed
             .iter()
-            .map(|u| vigie_serve::indicators::feeds::Feed::new(u, vigie_intel::Auth::None, None))
+            .map(|u| {
+                if vigie_intel::http::has_credentials(u) {
+                    return Err(format!(
+                        "--ioc-feed {}: a URL holding a credential is not taken on the command line (every user of the machine reads it): give it in the --config file, `[[ioc_feeds]]` with `url` and `auth` + `secret_file` (or `secret_env`)",
+                        vigie_intel::http::redact_url(u)
+                    ));
+                }
+                vigie_serve::indicators::feeds::Feed::new(u, vigie_intel::Auth::None, None)
+            })
             .collect::<Result<_, _>>()?
     };
     if let Some(every) = args.ioc_poll {

@@ -608,10 +608,27 @@ fn feeds_are_polled_with_validators_and_a_failure_keeps_what_is_held() {
     }));
     let at = feed_server(feed.clone());
     let url = format!("http://{at}/feed.txt?key=SECRET123");
+    // A key in the URL: refused on the command line (exit 2, the key
+    // not repeated), taken from the configuration file.
+    let out = vigie()
+        .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
+        .args(["--ioc-feed", &url])
+        .output()
+        .unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{refused}");
+    assert!(refused.contains("ioc_feeds"), "{refused}");
+    assert!(!refused.contains("SECRET123"), "{refused}");
+    let config = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!("ioc_feeds = [\"{url}\"]\nioc_poll = \"1s\"\n"),
+    )
+    .unwrap();
     let stderr = tmp.path().join("serve.stderr");
     let mut child = vigie()
         .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
-        .args(["--ioc-feed", &url, "--ioc-poll", "1s"])
+        .args(["--config", s(&config)])
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()

@@ -173,16 +173,10 @@ pub fn redact_url(raw: &str) -> String {
         let _ = url.set_password(Some("***"));
     }
     if url.query().is_some() {
-        let secret = |k: &str| {
-            let k = k.to_ascii_lowercase();
-            ["key", "token", "auth", "pass", "secret", "sig", "session"]
-                .iter()
-                .any(|s| k.contains(s))
-        };
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if secret(&k) {
+                let v = if secret_parameter(&k) {
                     "***".into()
                 } else {
                     v.into_owned()
@@ -195,9 +189,44 @@ pub fn redact_url(raw: &str) -> String {
     url.to_string()
 }
 
+/// A query parameter whose value is a key (see [`redact_url`]).
+fn secret_parameter(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    ["key", "token", "auth", "pass", "secret", "sig", "session"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// Whether a URL carries a credential [`redact_url`] would hide: a user
+/// name, a password or a key parameter. The command line refuses such a
+/// URL (any user of the machine reads a process's arguments); the
+/// configuration file is where a credential goes.
+pub fn has_credentials(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    !url.username().is_empty()
+        || url.password().is_some()
+        || url.query_pairs().any(|(k, _)| secret_parameter(&k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn credentials_are_seen_in_user_password_and_key_parameters() {
+        use super::has_credentials;
+        assert!(has_credentials("https://u:p@misp.example.fr/feed/"));
+        assert!(has_credentials("https://u@misp.example.fr/feed/"));
+        assert!(has_credentials(
+            "taxii+https://u:p@t.example.fr/r/collections/c/"
+        ));
+        assert!(has_credentials("http://f.example.fr/l.txt?key=SECRET123"));
+        assert!(has_credentials("http://f.example.fr/l.txt?x=1&ApiKey=S"));
+        assert!(!has_credentials("https://f.example.fr/l.txt?format=csv"));
+        assert!(!has_credentials("misp+https://misp.example.fr/feed/"));
+    }
 
     #[test]
     fn secrets_in_urls_are_hidden() {
