@@ -231,3 +231,41 @@ fn vigie_client_polls_with_added_after_and_etag() {
     let e = poll(&bad, &PollState::default()).unwrap_err();
     assert!(e.to_string().contains("credentials"), "{e}");
 }
+
+/// The objects of one poll are counted page by page: past the limit the
+/// poll fails, said, before the rest is read; so does a poll past its
+/// byte budget.
+#[test]
+fn a_poll_stops_past_its_objects_or_bytes() {
+    use vigie_intel::taxii::client::{poll_within, Limits};
+    let objects = bundle_objects();
+    assert!(objects.len() > 3);
+    let (s, _) = server_of(&objects);
+    let tiny = common::serve(s);
+    let endpoint = Endpoint {
+        collection_url: format!("{}/taxii2/vigie/collections/{COLLECTION}/", tiny.url),
+        auth: Auth::Basic {
+            user: "reader".into(),
+            password: "secret".into(),
+        },
+    };
+    let agent = vigie_intel::http::agent();
+    let within = |objects, bytes| {
+        poll_within(
+            &agent,
+            &endpoint,
+            &PollState::default(),
+            Limits { objects, bytes },
+        )
+    };
+    let all = within(objects.len(), 64 * 1024 * 1024).unwrap();
+    assert_eq!(all.objects, objects.len());
+    let e = within(objects.len() - 1, 64 * 1024 * 1024).unwrap_err();
+    assert!(
+        e.reason
+            .contains(&format!("more than {} objects", objects.len() - 1)),
+        "{e}"
+    );
+    let e = within(objects.len(), 100).unwrap_err();
+    assert!(e.reason.contains("more than 100 bytes"), "{e}");
+}

@@ -21,6 +21,29 @@ const MAX_PAGE: u64 = 64 * 1024 * 1024;
 pub const MAX_PAGES: usize = 1000;
 /// Objects asked per page.
 pub const PAGE_SIZE: usize = 500;
+/// Most objects one poll may bring, counted while paging: a server that
+/// ignores `limit` or pages without end must not fill the memory before
+/// a count is made. Beyond, the poll fails (said); what is held stays.
+pub const MAX_OBJECTS: usize = 1_000_000;
+/// Most bytes of pages one poll may read in all.
+pub const MAX_POLL_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What one poll may bring; [`poll_with`] uses [`MAX_OBJECTS`] and
+/// [`MAX_POLL_BYTES`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub objects: usize,
+    pub bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            objects: MAX_OBJECTS,
+            bytes: MAX_POLL_BYTES,
+        }
+    }
+}
 
 /// Where to poll, and as whom.
 #[derive(Debug, Clone)]
@@ -77,12 +100,22 @@ fn get_json(
     auth: &Auth,
     etag: Option<&str>,
 ) -> Result<(Option<Json>, crate::http::Fetched), TaxiiError> {
+    get_json_within(agent, url, auth, etag, MAX_PAGE)
+}
+
+/// [`get_json`] reading at most `limit` bytes.
+fn get_json_within(
+    agent: &ureq::Agent,
+    url: &str,
+    auth: &Auth,
+    etag: Option<&str>,
+    limit: u64,
+) -> Result<(Option<Json>, crate::http::Fetched), TaxiiError> {
     let err = |reason: String| TaxiiError {
         url: url.to_string(),
         reason,
     };
-    let f =
-        crate::http::get(agent, url, auth, Some(TAXII_MEDIA_TYPE), etag, MAX_PAGE).map_err(err)?;
+    let f = crate::http::get(agent, url, auth, Some(TAXII_MEDIA_TYPE), etag, limit).map_err(err)?;
     let Some(body) = &f.body else {
         return Ok((None, f));
     };
@@ -161,6 +194,19 @@ pub fn poll_with(
     endpoint: &Endpoint,
     state: &PollState,
 ) -> Result<Polled, TaxiiError> {
+    poll_within(agent, endpoint, state, Limits::default())
+}
+
+/// [`poll_with`] within given [`Limits`]: objects counted and bytes
+/// summed page by page, the poll failing as soon as either is passed
+/// (the state given stays the caller's: nothing of this poll is kept).
+pub fn poll_within(
+    agent: &ureq::Agent,
+    endpoint: &Endpoint,
+    state: &PollState,
+    limits: Limits,
+) -> Result<Polled, TaxiiError> {
+    let mut read: u64 = 0;
     let mut base = endpoint.collection_url.clone();
     if !base.ends_with('/') {
         base.push('/');
@@ -190,7 +236,18 @@ pub fn poll_with(
         }
         let first = out.pages == 0;
         let same_query = first && state.etag_after == after;
-        let (doc, f) = get_json(
+        let left = limits.bytes.saturating_sub(read);
+        let over_budget = |url: &str| TaxiiError {
+            url: crate::http::redact_url(url),
+            reason: format!(
+                "more than {} bytes of pages in one poll: not taken (the objects held stay)",
+                limits.bytes
+            ),
+        };
+        if left == 0 {
+            return Err(over_budget(u.as_str()));
+        }
+        let (doc, f) = get_json_within(
             agent,
             u.as_str(),
             &endpoint.auth,
@@ -199,7 +256,16 @@ pub fn poll_with(
             } else {
                 None
             },
-        )?;
+            MAX_PAGE.min(left),
+        )
+        .map_err(|e| {
+            if left < MAX_PAGE && e.reason.contains(&left.to_string()) {
+                over_budget(u.as_str())
+            } else {
+                e
+            }
+        })?;
+        read += f.body.as_ref().map_or(0, |b| b.len() as u64);
         out.pages += 1;
         let Some(doc) = doc else {
             out.not_modified = true;
@@ -215,6 +281,15 @@ pub fn poll_with(
         }
         if let Some(objs) = doc["objects"].as_array() {
             out.objects += objs.len();
+            if out.objects > limits.objects {
+                return Err(TaxiiError {
+                    url: crate::http::redact_url(u.as_str()),
+                    reason: format!(
+                        "more than {} objects in one poll: not taken (the objects held stay)",
+                        limits.objects
+                    ),
+                });
+            }
             all.extend(objs.iter().cloned());
         }
         let more = doc["more"].as_bool().unwrap_or(false);

@@ -43,7 +43,12 @@ const MAX_FEED: u64 = vigie_intel::import::MAX_DOCUMENT;
 /// may hold, for one source: beyond, the poll fails (said), the version
 /// held stays. A feed is a commune's CSIRT's, not a whole MISP community.
 const MAX_EVENTS: usize = 100_000;
-const MAX_OBJECTS: usize = 1_000_000;
+const MAX_OBJECTS: usize = vigie_intel::taxii::client::MAX_OBJECTS;
+/// Most bytes of events one MISP poll reads in all (each event is also
+/// at most [`MAX_FEED`]): 100,000 events of 512 MiB each must not be
+/// fetched in one go. Beyond, the poll fails (said), the version held
+/// stays. TAXII pages have the same budget in the client.
+const MAX_POLL_BYTES: u64 = vigie_intel::taxii::client::MAX_POLL_BYTES;
 
 /// The first retry after a failure; doubled each time, up to the poll
 /// interval.
@@ -628,6 +633,7 @@ fn fetch_misp(agent: &ureq::Agent, feed: &Feed, known: &Memory) -> Result<Fetche
     }
     let mut events = BTreeMap::new();
     let mut fetched = 0;
+    let mut read: u64 = 0;
     for (uuid, entry) in manifest.as_object().into_iter().flatten() {
         if uuid.is_empty() || !uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             return Err(format!("manifest.json: '{uuid}' is not an event UUID"));
@@ -639,15 +645,29 @@ fn fetch_misp(agent: &ureq::Agent, feed: &Feed, known: &Memory) -> Result<Fetche
                 continue;
             }
         }
+        let left = MAX_POLL_BYTES.saturating_sub(read);
+        let over_budget =
+            || format!("more than {MAX_POLL_BYTES} bytes of events in one poll: not taken");
+        if left == 0 {
+            return Err(over_budget());
+        }
+        let limit = MAX_FEED.min(left);
         let got = vigie_intel::http::get(
             agent,
             &format!("{base}{uuid}.json"),
             &feed.auth,
             None,
             None,
-            MAX_FEED,
+            limit,
         )
-        .map_err(|e| format!("{uuid}.json: {e}"))?;
+        .map_err(|e| {
+            if limit < MAX_FEED && e.contains(&limit.to_string()) {
+                over_budget()
+            } else {
+                format!("{uuid}.json: {e}")
+            }
+        })?;
+        read += got.body.as_ref().map_or(0, |b| b.len() as u64);
         fetched += 1;
         let event: Json = serde_json::from_slice(&got.body.unwrap_or_default())
             .map_err(|e| format!("{uuid}.json: not JSON: {e}"))?;
