@@ -132,6 +132,30 @@ fn crl(dir: &Path, ca: &str, revoked: &[&Path]) -> PathBuf {
     dir.join(out)
 }
 
+/// A server certificate in use (`served.pem`, `served.key`: the old
+/// one's copy) and the one that renews it, written in its place by
+/// `renew` as certbot or a PKI script does.
+struct Renewal {
+    old: (PathBuf, PathBuf),
+    new: (PathBuf, PathBuf),
+    served: (PathBuf, PathBuf),
+}
+
+impl Renewal {
+    fn new(pki: &Path) -> Renewal {
+        let (old, new) = (server_cert(pki, "old"), server_cert(pki, "new"));
+        let served = (pki.join("served.pem"), pki.join("served.key"));
+        std::fs::copy(&old.0, &served.0).unwrap();
+        std::fs::copy(&old.1, &served.1).unwrap();
+        Renewal { old, new, served }
+    }
+
+    fn renew(&self) {
+        std::fs::copy(&self.new.0, &self.served.0).unwrap();
+        std::fs::copy(&self.new.1, &self.served.1).unwrap();
+    }
+}
+
 /// A self-signed server certificate for 127.0.0.1 (`NAME.pem`, `NAME.key`).
 fn server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
@@ -372,11 +396,8 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     let (fw_b, fw_b_key) = client_of(&pki, "Region", "fw-benodet");
     let (fw_x, fw_x_key) = client_of(&pki, "Region", "fw-ailleurs");
     let revocations = crl(&pki, "Region", &[]);
-    let (old_cert, old_key) = server_cert(&pki, "old");
-    let (new_cert, new_key) = server_cert(&pki, "new");
-    let (cert, key) = (pki.join("served.pem"), pki.join("served.key"));
-    std::fs::copy(&old_cert, &cert).unwrap();
-    std::fs::copy(&old_key, &key).unwrap();
+    let r = Renewal::new(&pki);
+    let (old_cert, new_cert, cert, key) = (&r.old.0, &r.new.0, &r.served.0, &r.served.1);
 
     let data = tmp.path().join("data");
     let config = tmp.path().join("vigie.toml");
@@ -455,8 +476,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
 
     // Renewed: the files are replaced where they are, fw-benodet's
     // certificate is revoked, and the service reloaded.
-    std::fs::copy(&new_cert, &cert).unwrap();
-    std::fs::copy(&new_key, &key).unwrap();
+    r.renew();
     crl(&pki, "Region", &[fw_b.as_path()]);
     assert!(
         serves(&at, &old_cert, Some(f)),
@@ -525,11 +545,8 @@ fn sighup_reads_the_https_certificate_again() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = tmp.path().join("pki");
     std::fs::create_dir_all(&pki).unwrap();
-    let (old_cert, old_key) = server_cert(&pki, "old");
-    let (new_cert, new_key) = server_cert(&pki, "new");
-    let (cert, key) = (pki.join("served.pem"), pki.join("served.key"));
-    std::fs::copy(&old_cert, &cert).unwrap();
-    std::fs::copy(&old_key, &key).unwrap();
+    let r = Renewal::new(&pki);
+    let (old_cert, new_cert, cert, key) = (&r.old.0, &r.new.0, &r.served.0, &r.served.1);
     let data = tmp.path().join("data");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
     cmd.args(["serve", "--data"])
@@ -545,8 +562,7 @@ fn sighup_reads_the_https_certificate_again() {
         .expect("HTTPS")
         .to_string();
     assert!(serves(&at, &old_cert, None), "the certificate given");
-    std::fs::copy(&new_cert, &cert).unwrap();
-    std::fs::copy(&new_key, &key).unwrap();
+    r.renew();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-HUP", &pid])
