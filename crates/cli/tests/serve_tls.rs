@@ -428,9 +428,9 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     let line = |host: &str| {
         format!("<134>Dec  6 01:00:00 {host} vigie-test: logid=0100032001 action=login\n")
     };
-    send_tls(&at, &old_cert, Some(f), line("fw-fouesnant").as_bytes());
-    send_tls(&at, &old_cert, Some(b), line("fw-benodet").as_bytes());
-    send_tls(&at, &old_cert, Some(x), line("fw-ailleurs").as_bytes());
+    send_tls(&at, old_cert, Some(f), line("fw-fouesnant").as_bytes());
+    send_tls(&at, old_cert, Some(b), line("fw-benodet").as_bytes());
+    send_tls(&at, old_cert, Some(x), line("fw-ailleurs").as_bytes());
     judged(&server.base, &admin, 2);
     assert_eq!(
         senders_of(&server.base, &admin, "fouesnant"),
@@ -460,7 +460,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
             "-nocommands",
         ])
         .args(["-verify_return_error", "-CAfile"])
-        .arg(&old_cert)
+        .arg(old_cert)
         .arg("-cert")
         .arg(&fw_b)
         .arg("-key")
@@ -479,7 +479,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     r.renew();
     crl(&pki, "Region", &[fw_b.as_path()]);
     assert!(
-        serves(&at, &old_cert, Some(f)),
+        serves(&at, old_cert, Some(f)),
         "before the reload, the old certificate"
     );
     let pid = server.child.id().to_string();
@@ -489,7 +489,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
         .unwrap()
         .success());
     assert!(
-        serves(&at, &new_cert, Some(f)),
+        serves(&at, new_cert, Some(f)),
         "after SIGHUP, the renewed certificate"
     );
     let refused = |base: &str| {
@@ -511,9 +511,9 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     wait_refused(before + 1, "the connected revoked sender was not cut");
     drop(open_in);
     let _ = open.wait();
-    send_tls(&at, &new_cert, Some(b), line("fw-benodet").as_bytes());
+    send_tls(&at, new_cert, Some(b), line("fw-benodet").as_bytes());
     wait_refused(before + 2, "the revoked certificate was not refused");
-    send_tls(&at, &new_cert, Some(f), line("fw-fouesnant").as_bytes());
+    send_tls(&at, new_cert, Some(f), line("fw-fouesnant").as_bytes());
     judged(&server.base, &admin, 4);
     let s = get(&server.base, "/api/v1/stats", &admin);
     assert_eq!(
@@ -561,7 +561,7 @@ fn sighup_reads_the_https_certificate_again() {
         .strip_prefix("https://")
         .expect("HTTPS")
         .to_string();
-    assert!(serves(&at, &old_cert, None), "the certificate given");
+    assert!(serves(&at, old_cert, None), "the certificate given");
     r.renew();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill")
@@ -570,7 +570,7 @@ fn sighup_reads_the_https_certificate_again() {
         .unwrap()
         .success());
     assert!(
-        serves(&at, &new_cert, None),
+        serves(&at, new_cert, None),
         "after SIGHUP, the renewed certificate"
     );
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
