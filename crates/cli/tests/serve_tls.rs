@@ -552,9 +552,9 @@ fn sighup_reads_the_https_certificate_again() {
     cmd.args(["serve", "--data"])
         .arg(&data)
         .args(["--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert)
+        .arg(cert)
         .arg("--tls-key")
-        .arg(&key);
+        .arg(key);
     let server = spawn_serve(cmd);
     let at = server
         .base
