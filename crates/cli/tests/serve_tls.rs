@@ -132,6 +132,30 @@ fn crl(dir: &Path, ca: &str, revoked: &[&Path]) -> PathBuf {
     dir.join(out)
 }
 
+/// A server certificate in use (`served.pem`, `served.key`: the old
+/// one's copy) and the one that renews it, written in its place by
+/// `renew` as certbot or a PKI script does.
+struct Renewal {
+    old: (PathBuf, PathBuf),
+    new: (PathBuf, PathBuf),
+    served: (PathBuf, PathBuf),
+}
+
+impl Renewal {
+    fn new(pki: &Path) -> Renewal {
+        let (old, new) = (server_cert(pki, "old"), server_cert(pki, "new"));
+        let served = (pki.join("served.pem"), pki.join("served.key"));
+        std::fs::copy(&old.0, &served.0).unwrap();
+        std::fs::copy(&old.1, &served.1).unwrap();
+        Renewal { old, new, served }
+    }
+
+    fn renew(&self) {
+        std::fs::copy(&self.new.0, &self.served.0).unwrap();
+        std::fs::copy(&self.new.1, &self.served.1).unwrap();
+    }
+}
+
 /// A self-signed server certificate for 127.0.0.1 (`NAME.pem`, `NAME.key`).
 fn server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
@@ -334,10 +358,10 @@ fn json_lines_over_tls_as_nxlog_om_ssl_sends_them_detect_like_hunt() {
 /// Whether the TLS listener at `at` now serves the certificate `cert`
 /// (s_client verifies against it alone: a self-signed certificate is its
 /// own CA), polled for up to 20 s (the reload is asynchronous).
-fn serves(at: &str, cert: &Path, client: (&Path, &Path)) -> bool {
+fn serves(at: &str, cert: &Path, client: Option<(&Path, &Path)>) -> bool {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        if send_tls(at, cert, Some(client), b"").contains("verify return:1") {
+        if send_tls(at, cert, client, b"").contains("verify return:1") {
             return true;
         }
         if std::time::Instant::now() > until {
@@ -372,11 +396,8 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     let (fw_b, fw_b_key) = client_of(&pki, "Region", "fw-benodet");
     let (fw_x, fw_x_key) = client_of(&pki, "Region", "fw-ailleurs");
     let revocations = crl(&pki, "Region", &[]);
-    let (old_cert, old_key) = server_cert(&pki, "old");
-    let (new_cert, new_key) = server_cert(&pki, "new");
-    let (cert, key) = (pki.join("served.pem"), pki.join("served.key"));
-    std::fs::copy(&old_cert, &cert).unwrap();
-    std::fs::copy(&old_key, &key).unwrap();
+    let r = Renewal::new(&pki);
+    let (old_cert, new_cert, cert, key) = (&r.old.0, &r.new.0, &r.served.0, &r.served.1);
 
     let data = tmp.path().join("data");
     let config = tmp.path().join("vigie.toml");
@@ -407,9 +428,9 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
     let line = |host: &str| {
         format!("<134>Dec  6 01:00:00 {host} vigie-test: logid=0100032001 action=login\n")
     };
-    send_tls(&at, &old_cert, Some(f), line("fw-fouesnant").as_bytes());
-    send_tls(&at, &old_cert, Some(b), line("fw-benodet").as_bytes());
-    send_tls(&at, &old_cert, Some(x), line("fw-ailleurs").as_bytes());
+    send_tls(&at, old_cert, Some(f), line("fw-fouesnant").as_bytes());
+    send_tls(&at, old_cert, Some(b), line("fw-benodet").as_bytes());
+    send_tls(&at, old_cert, Some(x), line("fw-ailleurs").as_bytes());
     judged(&server.base, &admin, 2);
     assert_eq!(
         senders_of(&server.base, &admin, "fouesnant"),
@@ -428,13 +449,37 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
         "the unnamed sender: {s}"
     );
 
+    // fw-benodet stays connected, as a firewall does.
+    let mut open = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &at,
+            "-quiet",
+            "-no_ign_eof",
+            "-nocommands",
+        ])
+        .args(["-verify_return_error", "-CAfile"])
+        .arg(old_cert)
+        .arg("-cert")
+        .arg(&fw_b)
+        .arg("-key")
+        .arg(&fw_b_key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut open_in = open.stdin.take().unwrap();
+    std::io::Write::write_all(&mut open_in, line("fw-benodet").as_bytes()).unwrap();
+    judged(&server.base, &admin, 3);
+
     // Renewed: the files are replaced where they are, fw-benodet's
     // certificate is revoked, and the service reloaded.
-    std::fs::copy(&new_cert, &cert).unwrap();
-    std::fs::copy(&new_key, &key).unwrap();
+    r.renew();
     crl(&pki, "Region", &[fw_b.as_path()]);
     assert!(
-        serves(&at, &old_cert, f),
+        serves(&at, old_cert, Some(f)),
         "before the reload, the old certificate"
     );
     let pid = server.child.id().to_string();
@@ -444,7 +489,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
         .unwrap()
         .success());
     assert!(
-        serves(&at, &new_cert, f),
+        serves(&at, new_cert, Some(f)),
         "after SIGHUP, the renewed certificate"
     );
     let refused = |base: &str| {
@@ -452,27 +497,31 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
             .as_u64()
             .unwrap()
     };
+    let wait_refused = |n: u64, what: &str| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while refused(&server.base) < n {
+            assert!(std::time::Instant::now() < until, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
     let before = refused(&server.base);
-    send_tls(&at, &new_cert, Some(b), line("fw-benodet").as_bytes());
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while refused(&server.base) == before {
-        assert!(
-            std::time::Instant::now() < until,
-            "the revoked certificate was not refused"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    send_tls(&at, &new_cert, Some(f), line("fw-fouesnant").as_bytes());
-    judged(&server.base, &admin, 3);
+    // Its connection, open since before the reload, is cut at its next
+    // message; so is a new one.
+    let _ = std::io::Write::write_all(&mut open_in, line("fw-benodet").as_bytes());
+    wait_refused(before + 1, "the connected revoked sender was not cut");
+    drop(open_in);
+    let _ = open.wait();
+    send_tls(&at, new_cert, Some(b), line("fw-benodet").as_bytes());
+    wait_refused(before + 2, "the revoked certificate was not refused");
+    send_tls(&at, new_cert, Some(f), line("fw-fouesnant").as_bytes());
+    judged(&server.base, &admin, 4);
     let s = get(&server.base, "/api/v1/stats", &admin);
     assert_eq!(
         s["events_stored"].as_u64(),
-        Some(3),
-        "the revoked sender's line not kept: {s}"
+        Some(4),
+        "the revoked sender's lines not kept: {s}"
     );
-    assert_eq!(s["tls_refused"].as_u64(), Some(before + 1), "{s}");
-    // The server did not restart: still the same process, still answering.
-    assert!(server.child.id().to_string() == pid);
+    assert_eq!(s["tls_refused"].as_u64(), Some(before + 2), "{s}");
     let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
     let reload = audit
         .lines()
@@ -486,5 +535,47 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
             .unwrap()
             .contains("revocation list"),
         "{reload}"
+    );
+}
+
+/// HTTPS too: the certificate of the API and the console, replaced in
+/// place and read again on SIGHUP by the same process.
+#[test]
+fn sighup_reads_the_https_certificate_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let r = Renewal::new(&pki);
+    let (old_cert, new_cert, cert, key) = (&r.old.0, &r.new.0, &r.served.0, &r.served.1);
+    let data = tmp.path().join("data");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    cmd.args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key);
+    let server = spawn_serve(cmd);
+    let at = server
+        .base
+        .strip_prefix("https://")
+        .expect("HTTPS")
+        .to_string();
+    assert!(serves(&at, old_cert, None), "the certificate given");
+    r.renew();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(
+        serves(&at, new_cert, None),
+        "after SIGHUP, the renewed certificate"
+    );
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("certificates_reload") && audit.contains("HTTPS certificate SHA-256"),
+        "{audit}"
     );
 }

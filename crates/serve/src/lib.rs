@@ -1183,10 +1183,7 @@ fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>, ServeError
 /// The TLS of the syslog and NDJSON listeners, said at start: the
 /// certificate's fingerprint (senders pin it), and whether senders must
 /// show a client certificate.
-fn listener_acceptor(
-    config: &Config,
-    say: bool,
-) -> Result<(tls::Listening, String), ServeError> {
+fn listener_acceptor(config: &Config, say: bool) -> Result<(tls::Listening, String), ServeError> {
     let mut names = vec!["localhost".to_string()];
     if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
         names.push(h.trim().to_string());

@@ -169,9 +169,7 @@ pub fn acceptor(
                 // revokes; a CA's own revocation is its issuer's business
                 // (and an intermediate CA without a list in the file
                 // would make every sender "unknown": all refused).
-                verifier = verifier
-                    .with_crls(crls)
-                    .only_check_end_entity_revocation();
+                verifier = verifier.with_crls(crls).only_check_end_entity_revocation();
             }
             let verifier = verifier
                 .build()
@@ -411,16 +409,23 @@ mod tests {
             exact,
         };
         let one = Senders::new(acceptor(&ready, None, None).unwrap(), Default::default());
-        assert_eq!(one.tenant_of(Some(&named("fw-mairie", true))).unwrap(), "default");
+        assert_eq!(
+            one.tenant_of(Some(&named("fw-mairie", true))).unwrap(),
+            "default"
+        );
         assert_eq!(one.tenant_of(None).unwrap(), "default");
         let map = [("fw_fouesnant".to_string(), "fouesnant".to_string())].into();
         let region = Senders::new(acceptor(&ready, None, None).unwrap(), map);
         let fouesnant = named("fw_fouesnant", true);
         assert_eq!(region.tenant_of(Some(&fouesnant)).unwrap(), "fouesnant");
-        let refused = region.tenant_of(Some(&named("fw-ailleurs", true))).unwrap_err();
+        let refused = region
+            .tenant_of(Some(&named("fw-ailleurs", true)))
+            .unwrap_err();
         assert!(refused.contains("fw-ailleurs"), "{refused}");
         // "fw fouesnant" or "fw/fouesnant", cleaned into the same name: refused.
-        assert!(region.tenant_of(Some(&named("fw_fouesnant", false))).is_err());
+        assert!(region
+            .tenant_of(Some(&named("fw_fouesnant", false)))
+            .is_err());
         assert!(region.tenant_of(None).is_err());
     }
 
