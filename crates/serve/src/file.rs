@@ -238,6 +238,7 @@ mod tests {
         .unwrap();
         let e = ServeFile::load(&path).unwrap_err();
         assert!(!e.contains("S3CR3T"), "{e}");
+        assert!(e.contains("secrte_file"), "{e}");
         let place = format!("{}: line ", path.display());
         assert!(e.starts_with(&place), "{e}");
         let line: usize = e[place.len()..]
@@ -246,7 +247,7 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap_or_else(|_| panic!("{e}"));
-        assert!((3..=7).contains(&line), "{e}");
+        assert_eq!(line, 7, "{e}");
         // A string value rejected by type is masked too.
         std::fs::write(&path, "listen = \"S3CR3T\"\n").unwrap();
         let e = ServeFile::load(&path).unwrap_err();

@@ -277,11 +277,36 @@ impl Feed {
 
 /// A feed in the configuration file's `ioc_feeds`: a URL, or a table
 /// with its credentials.
-#[derive(Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone)]
 pub enum FeedEntry {
     Url(String),
     With(FeedTable),
+}
+
+/// By hand rather than `untagged`: a table is read as a [`FeedTable`], so
+/// a misspelt key is said by name at its line (`untagged` would only say
+/// that nothing matched, at the table's header).
+impl<'de> Deserialize<'de> for FeedEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FeedEntry, D::Error> {
+        struct Entry;
+        impl<'de> serde::de::Visitor<'de> for Entry {
+            type Value = FeedEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a feed's URL or a table { url = …, auth = …, secret_file = … }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FeedEntry, E> {
+                Ok(FeedEntry::Url(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<FeedEntry, A::Error> {
+                FeedTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(FeedEntry::With)
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 impl std::fmt::Debug for FeedEntry {
