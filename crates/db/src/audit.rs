@@ -5,6 +5,11 @@
 //! order, the log is the same JSON Lines the file holds, checked by the
 //! same `verify_bytes`.
 //!
+//! The lock is taken for the one transaction of an append; each of the
+//! connection's waits is bounded (`conn::bounded`) and a transaction
+//! left open by a node cut from the database is ended by the server
+//! after `idle_in_transaction_session_timeout`, which releases it.
+//!
 //! [`AuditLog`] is blocking (the console audits from synchronous code,
 //! as the file's synced write always was): the calls run on a small
 //! runtime of this store's own, the caller waiting for the answer.
@@ -18,6 +23,11 @@ use crate::conn::Pg;
 
 /// A lock id of Vigie's own for the audit log's appends.
 const AUDIT_LOCK: i64 = 0x7669_6769_6501;
+
+/// The longest an audit call waits for the database: more than a lock
+/// wait ([`crate::conn::LOCK_TIMEOUT`]) after a connection
+/// (10 s at most), so that these fail first with their own reason.
+const WAIT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// The audit log in PostgreSQL (connected at the first call).
 pub struct PgAudit {
@@ -41,18 +51,44 @@ impl PgAudit {
         })
     }
 
-    /// Runs `f` on the store's runtime and waits for it.
+    /// Runs `f` on the store's runtime and waits for it, [`WAIT`] at
+    /// most: past it the call is abandoned (its transaction rolled back)
+    /// and said failed, so that a database out of reach fails the
+    /// audited action instead of freezing the api. Called from an async
+    /// handler of a multi-thread runtime, the wait moves that worker's
+    /// other tasks elsewhere first (`block_in_place`).
     fn run<T: Send + 'static>(
         &self,
         f: impl Future<Output = vigie_store::Result<T>> + Send + 'static,
     ) -> std::io::Result<T> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.rt.spawn(async move {
+        let task = self.rt.spawn(async move {
             let _ = tx.send(f.await);
         });
-        rx.recv()
-            .map_err(|_| std::io::Error::other("the audit log's database task stopped"))?
-            .map_err(std::io::Error::other)
+        let wait = || rx.recv_timeout(WAIT);
+        let got = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        match got {
+            Ok(out) => out.map_err(std::io::Error::other),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                task.abort();
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "{}: no answer within {} s: the audit log may not have been written",
+                        self.pg.place(),
+                        WAIT.as_secs()
+                    ),
+                ))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(std::io::Error::other(
+                "the audit log's database task stopped",
+            )),
+        }
     }
 }
 

@@ -55,11 +55,55 @@ pub fn place(url: &str) -> String {
         let at = if user.is_empty() { "" } else { "@" };
         return format!("PostgreSQL at {scheme}://{user}{at}{host}");
     }
-    let shown: Vec<&str> = url
-        .split_whitespace()
-        .filter(|kv| !kv.to_ascii_lowercase().starts_with("password"))
-        .collect();
-    format!("PostgreSQL at {}", shown.join(" "))
+    format!("PostgreSQL at {}", without_password(url))
+}
+
+/// A key-value connection string without its `password` pair, however
+/// it is written (`password=x`, `password = x`, `password='a b\' c'`):
+/// the string is read pair by pair as libpq reads it, not word by word.
+fn without_password(kv: &str) -> String {
+    let mut kept = Vec::new();
+    let mut rest = kv.trim_start();
+    while !rest.is_empty() {
+        let key_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let key = &rest[..key_end];
+        let after = rest[key_end..].trim_start();
+        let Some(after) = after.strip_prefix('=') else {
+            // Not a pair: kept as it is (the parser says what is wrong).
+            kept.push(key.to_string());
+            rest = after;
+            continue;
+        };
+        let after = after.trim_start();
+        // The value: quoted (with `\` escapes) or up to the next space.
+        let value_end = if let Some(q) = after.strip_prefix('\'') {
+            let mut end = q.len();
+            let mut chars = q.char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '\'' => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            1 + end.min(q.len())
+        } else {
+            after.find(char::is_whitespace).unwrap_or(after.len())
+        };
+        let value_end = value_end.min(after.len());
+        if !key.eq_ignore_ascii_case("password") {
+            kept.push(format!("{key}={}", &after[..value_end]));
+        }
+        rest = after[value_end..].trim_start();
+    }
+    kept.join(" ")
 }
 
 /// The connection's settings from `url`, its password (when the URL
@@ -77,7 +121,54 @@ pub fn config(url: &str) -> Result<Config, String> {
             config.password(p);
         }
     }
+    bounded(&mut config);
     Ok(config)
+}
+
+/// How long a lock (the audit log's, a tenant's crisis journal's) is
+/// waited for before the call fails.
+pub const LOCK_TIMEOUT: &str = "10s";
+/// How long one statement may run.
+pub const STATEMENT_TIMEOUT: &str = "60s";
+/// How long a session may hold a transaction open without a statement:
+/// the server then ends it, releasing its locks.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
+
+/// Every wait of a connection bounded, so that a node cut from the
+/// database (or the database cut from it) neither waits for hours nor
+/// holds a lock the other nodes wait for: libpq's defaults are no
+/// connect timeout and keepalives after 2 hours, and a transaction left
+/// open by a partitioned node would keep the deployment-wide audit lock
+/// until the server's own keepalives (2 hours too) gave up. What the URL
+/// says itself wins: its timeouts are kept, its `options` come after
+/// these (PostgreSQL keeps the last `-c` of a setting).
+fn bounded(config: &mut Config) {
+    use std::time::Duration;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        // Unacknowledged writes give up after this (Linux).
+        config.tcp_user_timeout(Duration::from_secs(30));
+    }
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(10));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    let ours = format!(
+        "-c lock_timeout={LOCK_TIMEOUT} -c statement_timeout={STATEMENT_TIMEOUT} \
+         -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}"
+    );
+    let options = match config.get_options() {
+        Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
+        _ => ours,
+    };
+    config.options(options);
 }
 
 /// The password of the first line of the password file matching the
@@ -258,7 +349,40 @@ mod tests {
             "PostgreSQL at postgres://db/vigie"
         );
         let kv = place("host=db user=vigie password=s3cret dbname=vigie");
-        assert!(!kv.contains("s3cret"), "{kv}");
-        assert!(kv.contains("host=db"), "{kv}");
+        assert_eq!(kv, "PostgreSQL at host=db user=vigie dbname=vigie");
+        // Spaces around `=`, quoted values (with an escaped quote, a
+        // space), any case of the key: never said.
+        for s in [
+            "host=db password = s3cret dbname=vigie",
+            "host=db password= s3cret dbname=vigie",
+            "host=db password =s3cret dbname=vigie",
+            "host=db PASSWORD='s3 cret' dbname=vigie",
+            "host=db password = 'a\\'s3cret b' dbname=vigie",
+        ] {
+            assert_eq!(place(s), "PostgreSQL at host=db dbname=vigie", "from {s:?}");
+        }
+        assert_eq!(
+            place("host=db application_name='a b' password='x'"),
+            "PostgreSQL at host=db application_name='a b'"
+        );
+    }
+
+    #[test]
+    fn every_wait_is_bounded_and_the_url_wins() {
+        use std::time::Duration;
+        let c = super::config("host=db user=vigie").unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(30));
+        let o = c.get_options().unwrap();
+        for s in [
+            "lock_timeout=",
+            "statement_timeout=",
+            "idle_in_transaction_session_timeout=",
+        ] {
+            assert!(o.contains(s), "{o}");
+        }
+        let c = super::config("host=db connect_timeout=3 options='-c search_path=x'").unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert!(c.get_options().unwrap().ends_with("-c search_path=x"));
     }
 }

@@ -56,23 +56,29 @@ impl PgIndicators {
             .await
     }
 
-    /// Removes source `name`; whether it was there.
-    pub async fn remove(&self, name: &str) -> Result<bool> {
+    /// Removes source `name`: the version it made, `None` when it was not
+    /// there (the version then stays).
+    pub async fn remove(&self, name: &str) -> Result<Option<i64>> {
         self.pg
             .with("removing an indicator source", async |c| {
                 let tx = c.transaction().await?;
-                tx.execute("UPDATE indicator_version SET version = version + 1", &[])
-                    .await?;
+                let version: i64 = tx
+                    .query_one(
+                        "UPDATE indicator_version SET version = version + 1 RETURNING version",
+                        &[],
+                    )
+                    .await?
+                    .get(0);
                 let n = tx
                     .execute("DELETE FROM indicator_sources WHERE name = $1", &[&name])
                     .await?;
                 if n == 0 {
                     // Nothing changed: the counter stays.
                     tx.rollback().await?;
-                    return Ok(false);
+                    return Ok(None);
                 }
                 tx.commit().await?;
-                Ok(true)
+                Ok(Some(version))
             })
             .await
     }

@@ -189,8 +189,8 @@ async fn indicator_sources_are_shared_and_each_change_moves_the_version() {
     // Replaced by name; removed once; a removal of nothing moves nothing.
     let newer = src("csirt", b"203.0.113.7\n");
     assert_eq!(b.put(&newer).await.unwrap(), 3);
-    assert!(b.remove("misp").await.unwrap());
-    assert!(!a.remove("misp").await.unwrap());
+    assert_eq!(b.remove("misp").await.unwrap(), Some(4));
+    assert_eq!(a.remove("misp").await.unwrap(), None);
     assert_eq!(a.version().await.unwrap(), 4);
     assert_eq!(a.all().await.unwrap(), (4, vec![newer]));
 }
@@ -231,4 +231,64 @@ fn the_audit_log_is_one_chain_across_nodes() {
     let at = lines[0].len() + 1 + 20;
     edited[at] = if edited[at] == b'x' { b'y' } else { b'x' };
     assert_eq!(verify_bytes(&edited).unwrap_err().line, 3);
+}
+
+/// A node holding the audit log's lock (one cut from the database in the
+/// middle of an append, say) does not freeze the others: their append
+/// fails after the bounded lock wait, with its reason, and the next one
+/// after the lock is free chains as ever. Every connection of the crate
+/// carries the session's bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_audit_lock_fails_an_append_in_bounded_time() {
+    use vigie_console::audit::{verify_bytes, Action, AuditLog, Outcome};
+    use vigie_db::PgAudit;
+    let Some(pg) = Postgres::start() else { return };
+    let audit = PgAudit::new(&pg.url()).unwrap();
+    let append =
+        |what: &str| audit.append("token:a", "10.0.0.1", Action::Login, what, Outcome::Success);
+    append("first").unwrap();
+
+    let (other, conn) = vigie_db::config(&pg.url())
+        .unwrap()
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    for (setting, bound) in [
+        ("lock_timeout", "10s"),
+        ("statement_timeout", "1min"),
+        ("idle_in_transaction_session_timeout", "30s"),
+    ] {
+        let shown: String = other
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(shown, bound, "{setting}");
+    }
+    // The audit log's lock, held as a stuck node would.
+    other
+        .execute("SELECT pg_advisory_lock($1)", &[&0x7669_6769_6501_i64])
+        .await
+        .unwrap();
+    let clock = std::time::Instant::now();
+    let e = append("while held").unwrap_err().to_string();
+    let waited = clock.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(9) && waited < std::time::Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert!(e.contains("appending to the audit log"), "{e}");
+    other
+        .execute("SELECT pg_advisory_unlock($1)", &[&0x7669_6769_6501_i64])
+        .await
+        .unwrap();
+    append("after").unwrap();
+    let text = audit.read().unwrap();
+    assert_eq!(
+        verify_bytes(&text),
+        Ok(2),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
 }

@@ -770,6 +770,8 @@ pub(crate) async fn keep(
         feed,
     };
     let dir = s.intel.dir.clone();
+    // The version PostgreSQL gave this write (with `--db`).
+    let mut written = None;
     let kept = if let Some((db, _)) = &s.intel.shared {
         let source = serde_json::to_string(&info).map(|info| vigie_db::IndicatorSource {
             name: name.clone(),
@@ -780,7 +782,7 @@ pub(crate) async fn keep(
             Ok(source) => Ok(db
                 .put(&source)
                 .await
-                .map(|_| ())
+                .map(|v| written = Some(v))
                 .map_err(std::io::Error::other)),
             Err(e) => Ok(Err(std::io::Error::other(e))),
         }
@@ -816,6 +818,7 @@ pub(crate) async fn keep(
             &format!("kept but not applied: {e}"),
         ));
     }
+    s.intel.own_write(written);
     drop(held);
     let left_out: usize = info.left_out.values().sum::<usize>() + info.rejected.len();
     s.console.audit(
@@ -959,13 +962,14 @@ pub(crate) async fn remove(
     };
     let dir = s.intel.dir.clone();
     let n = name.clone();
+    let mut written = None;
     let removed = if let Some((db, _)) = &s.intel.shared {
         // Gone from another node since this one read them: removed all
         // the same.
         Ok(db
             .remove(&name)
             .await
-            .map(|_| ())
+            .map(|v| written = v)
             .map_err(std::io::Error::other))
     } else {
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -990,6 +994,7 @@ pub(crate) async fn remove(
             &format!("removed but not applied: {e}"),
         );
     }
+    s.intel.own_write(written);
     drop(held);
     s.console.audit(
         &who,
@@ -1008,6 +1013,22 @@ impl Intel {
     /// Whether the sources are PostgreSQL's (`--db`).
     pub(crate) fn is_shared(&self) -> bool {
         self.shared.is_some()
+    }
+
+    /// After this node's own write of the sources (made `version`, held
+    /// and applied, under the sources' lock): when it is the one version
+    /// after the one followed, the follower has nothing to read again;
+    /// otherwise another node wrote in between and the follower reads
+    /// everything, as it must.
+    fn own_write(&self, version: Option<i64>) {
+        if let (Some((_, seen)), Some(v)) = (&self.shared, version) {
+            let _ = seen.compare_exchange(
+                v - 1,
+                v,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            );
+        }
     }
 }
 
@@ -1048,7 +1069,14 @@ pub(crate) async fn follow_shared(s: Shared) {
                 continue;
             }
         };
-        *held = held_of_shared(&sources);
+        // Every source imported again: CPU work, off the async threads.
+        *held = match tokio::task::spawn_blocking(move || held_of_shared(&sources)).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("vigie serve: indicators: version {version} not read: {e}");
+                continue;
+            }
+        };
         match swap(&s, &held).await {
             Ok(()) => {
                 seen.store(version, std::sync::atomic::Ordering::Release);

@@ -66,11 +66,23 @@ fn triage_version(
 /// filters or the rules turned off.
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// How often a change of another node that did not apply here is tried
+/// again while nothing moves.
+const RETRY_FAILED_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// With `--db`, for as long as the server runs: a false-positive filter
 /// or a rule switch made on another node (in PostgreSQL) rebuilds this
 /// node's engine too, as the change does on the node that took it.
+///
+/// A change that does not apply (a filter that does not compile here) is
+/// said once and tried again when the state moves, else only every
+/// [`RETRY_FAILED_EVERY`] (the failure may have been the database's, for
+/// a while): compiling the rules every few seconds for a state known to
+/// fail would only burn CPU and fill the log.
 pub(crate) async fn follow_shared(s: Shared) {
     let mut said_down = false;
+    // The state whose application failed, left alone until it moves.
+    let mut failed: Option<(u64, std::time::Instant)> = None;
     loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
         let now = async {
@@ -98,19 +110,34 @@ pub(crate) async fn follow_shared(s: Shared) {
                 .unwrap_or_else(|e| e.into_inner())
                 .triage_version
         };
-        if held() == now {
+        if held() == now
+            || failed.is_some_and(|(v, at)| v == now && at.elapsed() < RETRY_FAILED_EVERY)
+        {
             continue;
         }
         let _rules = s.rules_change.lock().await;
         // Applied here meanwhile (a change this node took): nothing to do.
         if held() == now {
+            failed = None;
             continue;
         }
         match apply(&s).await {
-            Ok(()) => eprintln!(
-                "vigie serve: rules: false-positive filters or rule switches changed on another node: engine rebuilt"
-            ),
-            Err(e) => eprintln!("vigie serve: rules: a change of another node not applied: {e}"),
+            Ok(()) => {
+                failed = None;
+                eprintln!(
+                    "vigie serve: rules: false-positive filters or rule switches changed on another node: engine rebuilt"
+                );
+            }
+            Err(e) => {
+                // Said once for a state (not at each retry of it).
+                if failed.is_none_or(|(v, _)| v != now) {
+                    eprintln!(
+                        "vigie serve: rules: a change of another node not applied: {e} (the engine held goes on; tried again at the next change, or in {} min)",
+                        RETRY_FAILED_EVERY.as_secs() / 60
+                    );
+                }
+                failed = Some((now, std::time::Instant::now()));
+            }
         }
     }
 }
