@@ -29,6 +29,7 @@ pub mod pages;
 pub mod retrohunt;
 mod rules;
 pub mod search;
+mod seen;
 pub mod syslog;
 mod system;
 mod taxii;

@@ -313,42 +313,7 @@ impl Judging {
     }
 }
 
-/// Events already judged, by (tenant, computer, channel, record id, bytes):
-/// at-least-once shippers (Winlogbeat after a restart, NXLog after a lost
-/// acknowledgement) send some again. The copy stays in the log, as sent;
-/// it is not judged nor observed a second time, so the scope does not
-/// count it twice. Kept as 64-bit hashes (about 30 bytes per event with
-/// a record id; rebuilt at start by the replay).
-#[derive(Debug, Default)]
-pub struct Seen {
-    hashes: Mutex<HashSet<u64>>,
-}
-
-impl Seen {
-    /// Whether this is the first time the event is seen (events without
-    /// a record id always are: nothing identifies a copy of them).
-    ///
-    /// A copy is the same record *and the same bytes*: an event that only
-    /// shares the record id (a forged one sent ahead, a log cleared and
-    /// refilled) is judged — dropping it would let anyone who can send
-    /// blind detection by pre-sending record ids.
-    fn first_time(&self, tenant: &str, event: &vigie_event::Event, raw: &[u8]) -> bool {
-        use std::hash::{Hash, Hasher};
-        let (Some(c), Some(ch), Some(r)) = (&event.computer, &event.channel, event.record_id)
-        else {
-            return true;
-        };
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tenant.hash(&mut h);
-        // Case folded as hashed: no allocation per event.
-        for b in c.bytes().chain([0]).chain(ch.bytes()) {
-            b.to_ascii_lowercase().hash(&mut h);
-        }
-        (r, raw).hash(&mut h);
-        let mut hashes = self.hashes.lock().unwrap_or_else(|e| e.into_inner());
-        hashes.insert(h.finish())
-    }
-}
+pub use crate::seen::Seen;
 
 /// What the worker has done, for `/api/v1/stats`.
 #[derive(Debug, Default)]
