@@ -144,6 +144,23 @@ impl std::fmt::Debug for Feed {
     }
 }
 
+/// Whether an `http://` URL's host is a loopback address (a MISP on the
+/// same machine, a test server): the only place credentials may go in
+/// clear.
+fn loopback(http_url: &str) -> bool {
+    let rest = http_url.strip_prefix("http://").unwrap_or(http_url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Feed {
     /// A feed at `url` (`http(s)://`, `misp+http(s)://`,
     /// `taxii+http(s)://`); the error hides the URL's secrets.
@@ -157,6 +174,17 @@ impl Feed {
                 "ioc feed {}: an http(s):// URL (a document or a MISP feed's manifest.json), misp+https://…/ (a MISP feed) or taxii+https://…/collections/ID/ (a TAXII 2.1 collection)",
                 redact_url(url)
             ));
+        }
+        if plain.starts_with("http://") && !matches!(auth, Auth::None) && !loopback(plain) {
+            return Err(format!(
+                "ioc feed {}: its credentials would cross the network in clear over http://: https:// (http:// is taken for a loopback address only)",
+                redact_url(url)
+            ));
+        }
+        if let Some(pem) = &ca {
+            // Said at start, not at the first poll an hour later.
+            vigie_intel::http::agent_trusting(Some(pem))
+                .map_err(|e| format!("ioc feed {}: ca: {e}", redact_url(url)))?;
         }
         Ok(Feed {
             url: url.to_string(),
@@ -846,6 +874,34 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("one of"), "{e}");
         assert!(Feed::new("ftp://x.example/a", Auth::None, None).is_err());
+        // Credentials in clear: refused, but for a loopback address.
+        let bearer = || Auth::Bearer("t".into());
+        for url in [
+            "http://misp.example/feed/manifest.json",
+            "misp+http://10.0.0.5/",
+            "taxii+http://127.0.0.1.example/collections/x/",
+            "http://user@localhost.example:8080/x",
+        ] {
+            let e = Feed::new(url, bearer(), None).unwrap_err();
+            assert!(e.contains("in clear"), "{url}: {e}");
+        }
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "misp+http://localhost/",
+            "taxii+http://[::1]:9/collections/x/",
+            "https://misp.example/feed/manifest.json",
+        ] {
+            assert!(Feed::new(url, bearer(), None).is_ok(), "{url}");
+        }
+        assert!(Feed::new("http://misp.example/x.txt", Auth::None, None).is_ok());
+        // A CA file without a certificate is said at start.
+        let e = Feed::new(
+            "https://x.example/a",
+            Auth::None,
+            Some(b"not a pem".to_vec()),
+        )
+        .unwrap_err();
+        assert!(e.contains("ca:"), "{e}");
         assert_eq!(
             Feed::new("https://x.example/feed/manifest.json", Auth::None, None)
                 .unwrap()
