@@ -338,7 +338,9 @@ pub async fn logout(
     let ip = ip.to_string();
     match principal {
         Principal::Person { id, session } => {
-            console.sessions.close(&id);
+            if let Err(e) = console.sessions.close(&id) {
+                eprintln!("vigie serve: sessions: {e}");
+            }
             console.audit(
                 &session.user,
                 &ip,

@@ -17,7 +17,7 @@ use vigie_lang::tr;
 use vigie_report::html::escape;
 
 use crate::pages::Reader;
-use crate::tokens::{self, TokenRecord, Tokens};
+use crate::tokens::{self, TokenRecord};
 use crate::{error, Shared};
 
 fn listed(r: &TokenRecord) -> Value {
@@ -31,15 +31,18 @@ fn listed(r: &TokenRecord) -> Value {
     })
 }
 
-fn load(s: &Shared) -> Result<Tokens, Box<Response>> {
-    Tokens::load(&s.config.data)
+async fn load(s: &Shared) -> Result<Vec<TokenRecord>, Box<Response>> {
+    let store = s.tokens.clone();
+    tokio::task::spawn_blocking(move || store.list())
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
         .map_err(|e| Box::new(crate::unavailable(&format!("tokens unreadable now: {e}"))))
 }
 
 /// `GET /api/v1/tokens` (admin).
 pub(crate) async fn list(State(s): State<Shared>) -> Response {
-    match load(&s) {
-        Ok(t) => Json(t.records().iter().map(listed).collect::<Vec<_>>()).into_response(),
+    match load(&s).await {
+        Ok(t) => Json(t.iter().map(listed).collect::<Vec<_>>()).into_response(),
         Err(r) => *r,
     }
 }
@@ -56,10 +59,10 @@ pub(crate) async fn revoke(
 ) -> Response {
     let back = vigie_console::web::form_fields(&body).remove("back");
     let who = p.who();
-    let data = s.config.data.clone();
+    let store = s.tokens.clone();
     let by = who.clone();
     let i = id.clone();
-    let done = tokio::task::spawn_blocking(move || tokens::revoke(&data, &i, &by)).await;
+    let done = tokio::task::spawn_blocking(move || store.revoke(&i, &by)).await;
     let from = crate::client(ci).to_string();
     match done {
         Ok(Ok(r)) => {
@@ -85,7 +88,7 @@ pub(crate) async fn page(
 ) -> Response {
     let path = ui::with_lang("/tokens", lang);
     let title = tr!(lang, "Jetons d'accès", "Access tokens");
-    let tokens = match load(&s) {
+    let tokens = match load(&s).await {
         Ok(t) => t,
         Err(r) => return *r,
     };
@@ -99,7 +102,7 @@ pub(crate) async fn page(
     ];
     let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
     let mut t = Table::new("tokens", &heads);
-    for r in tokens.records() {
+    for r in &tokens {
         let state = match &r.revoked {
             Some(x) => format!(
                 "<span class=\"pill tone-grey\">{}</span> {} — {}",
@@ -136,7 +139,7 @@ pub(crate) async fn page(
             "Les jetons eux-mêmes ne sont pas conservés (seule leur empreinte SHA-256 l'est) : on les crée avec <code>vigie token create</code>, qui les affiche une fois. Un jeton révoqué n'ouvre plus rien dès la requête suivante.",
             "The tokens themselves are not kept (only their SHA-256 is): create them with <code>vigie token create</code>, which shows them once. A revoked token opens nothing from the next request on."
         ),
-        if tokens.records().is_empty() {
+        if tokens.is_empty() {
             format!("<p class=\"empty\">{}</p>", tr!(lang, "Aucun jeton.", "No token."))
         } else {
             t.html()

@@ -1,0 +1,43 @@
+//! The API tokens in PostgreSQL against the same contract as
+//! `tokens.jsonl` (`vigie_serve::tokens::conformance`): two nodes on one
+//! database, a token made on one opening the other, a revocation on one
+//! refused on the other within the bound. Real PostgreSQL, private to
+//! the test (skipped without it outside CI).
+
+use std::time::{Duration, Instant};
+
+use vigie_serve::tokens::{conformance, DbTokens, Scope, TokenStore, REFRESH};
+use vigie_testkit::servers::Postgres;
+
+#[test]
+fn postgres_tokens_meet_the_contract_across_two_nodes() {
+    let Some(pg) = Postgres::start() else { return };
+    let a = DbTokens::open(&pg.url()).unwrap();
+    let b = DbTokens::open(&pg.url()).unwrap();
+    // The bound a revocation takes to reach the other node, and a margin
+    // for a loaded machine.
+    conformance::token_store(&a, &b, REFRESH + Duration::from_secs(2));
+}
+
+#[test]
+fn a_node_cut_from_the_database_keeps_answering_the_tokens_it_holds() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let a = DbTokens::open(&pg.url()).unwrap();
+    let t = a.create("shipper", Scope::Ingest, "default").unwrap();
+    assert!(a.check(&t).is_some());
+    pg.stop();
+    // Past the refresh: the database is asked, fails, the token held is
+    // still answered (ingest does not stop with the database).
+    std::thread::sleep(REFRESH + Duration::from_millis(100));
+    let started = Instant::now();
+    assert!(a.check(&t).is_some());
+    assert!(a.check("vgt_unknown").is_none());
+    assert!(started.elapsed() < Duration::from_secs(30), "bounded");
+    assert!(
+        a.create("other", Scope::Read, "default").is_err(),
+        "said, not pretended"
+    );
+    pg.resume();
+}
