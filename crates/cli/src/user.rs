@@ -147,10 +147,11 @@ pub enum UserCommand {
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum AuditCommand {
-    /// Check the audit log's chain: exit 0 intact, 1 broken (the line is named).
+    /// Check the audit log's chain: exit 0 intact, 1 broken (the line is
+    /// named). With --db: the regional deployment's log, in PostgreSQL.
     Verify {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
 }
 
@@ -293,15 +294,31 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
 
 pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { data } => {
-            let path = audit::file(&data);
-            match audit::verify(&data).map_err(|e| anyhow!("{}: {e}", path.display()))? {
+        AuditCommand::Verify { at } => {
+            let kept = match at.kept(None) {
+                Ok(k) => k,
+                Err(e) => return usage(e),
+            };
+            let (place, checked) = match &kept {
+                Kept::Data(data) => {
+                    let path = audit::file(data);
+                    let checked =
+                        audit::verify(data).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                    (path.display().to_string(), checked)
+                }
+                Kept::Db(_) => {
+                    let log = kept.audit()?;
+                    let text = log.read().map_err(|e| anyhow!("{}: {e}", log.place()))?;
+                    (log.place(), audit::verify_bytes(&text))
+                }
+            };
+            match checked {
                 Ok(n) => {
-                    eprintln!("vigie: {}: {n} line(s), chain intact", path.display());
+                    eprintln!("vigie: {place}: {n} line(s), chain intact");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(broken) => {
-                    eprintln!("vigie: {}: broken at {broken}", path.display());
+                    eprintln!("vigie: {place}: broken at {broken}");
                     Ok(ExitCode::from(1))
                 }
             }

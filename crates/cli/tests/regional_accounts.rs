@@ -347,6 +347,11 @@ fn accounts_sessions_and_tokens_are_the_deployments_on_every_api_node() {
         );
     }
 
+    // The same chain checked from the command line.
+    let out = vigie(&["audit", "verify", "--db", &db], None);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("chain intact"), "{}", said(&out));
+
     // A commune's rule switch: its events only. The whoami rule turned
     // off by mairie-b's administrator; the same event sent for both
     // tenants is detected for `default` only.
