@@ -7,11 +7,12 @@
 //!
 //! Kept behind [`TokenStore`]: `tokens.jsonl` ([`FileTokens`]), or
 //! PostgreSQL with `--db` ([`DbTokens`]: one set for every node, a
-//! revocation refused everywhere within [`REFRESH`]).
+//! revocation refused everywhere within [`POLL`]).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -324,31 +325,26 @@ impl TokenStore for FileTokens {
     }
 }
 
-/// How long a node with `--db` answers from the tokens it holds before
-/// asking whether they changed: the bound within which a revocation made
-/// on another node is refused here.
-pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a node with `--db` asks whether the tokens changed (one
+/// small query): a token made or revoked on another node opens, or is
+/// refused, here within this and the time of the query.
+pub const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// An unknown token asks again after this at most (a token just made on
-/// another node opens at once; a flood of wrong tokens costs the
-/// database one small query per this).
-const MISS_REFRESH: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// The tokens in PostgreSQL, held in memory and read again when the
-/// version counter moved (asked at most every [`REFRESH`], or
-/// [`MISS_REFRESH`] for a token not held). The database out of reach:
-/// the tokens held go on being answered (ingest does not stop with the
-/// database; said once on stderr), and a revocation made meanwhile
-/// applies once it is back.
+/// The tokens in PostgreSQL, held in memory: a request's token is
+/// checked there, never waiting for the database. A thread of the store's
+/// own asks the version counter every [`POLL`] and reads the tokens again
+/// when it moved; a creation or revocation made through this store is
+/// held at once. The database out of reach: the tokens held go on being
+/// answered (ingest does not stop with the database; said once on
+/// stderr), and a revocation made meanwhile applies once it is back.
 pub struct DbTokens {
-    db: vigie_db::PgTokens,
-    held: std::sync::Mutex<Held>,
+    db: Arc<vigie_db::PgTokens>,
+    held: Arc<std::sync::Mutex<Held>>,
 }
 
 struct Held {
     version: i64,
     tokens: Tokens,
-    asked: std::time::Instant,
     down: bool,
 }
 
@@ -376,67 +372,69 @@ fn records(rows: Vec<vigie_db::TokenRow>) -> Vec<TokenRecord> {
         .collect()
 }
 
-impl DbTokens {
-    /// The tokens at `url`, read now (a database out of reach is an
-    /// error: a node does not start answering with no tokens known).
-    pub fn open(url: &str) -> Result<DbTokens, String> {
-        let db = vigie_db::PgTokens::new(url).map_err(|e| e.to_string())?;
-        let (version, rows) = db.all().map_err(|e| e.to_string())?;
-        Ok(DbTokens {
-            db,
-            held: std::sync::Mutex::new(Held {
-                version,
-                tokens: Tokens {
+/// Asks the version and reads the tokens again if it moved (the lock of
+/// `held` is not kept while the database answers).
+fn refresh(db: &vigie_db::PgTokens, held: &std::sync::Mutex<Held>) {
+    let version = held.lock().unwrap_or_else(|e| e.into_inner()).version;
+    let got = db.version().and_then(|v| {
+        if v == version {
+            Ok(None)
+        } else {
+            db.all().map(Some)
+        }
+    });
+    let mut h = held.lock().unwrap_or_else(|e| e.into_inner());
+    match got {
+        Ok(None) => h.down = false,
+        Ok(Some((version, rows))) => {
+            h.down = false;
+            // Never back to an older state read meanwhile.
+            if version > h.version {
+                h.version = version;
+                h.tokens = Tokens {
                     records: records(rows),
-                },
-                asked: std::time::Instant::now(),
-                down: false,
-            }),
-        })
-    }
-
-    /// Whether the held tokens are empty (the start's advice).
-    pub fn is_empty(&self) -> bool {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .tokens
-            .is_empty()
-    }
-
-    /// Asks the version and reads the tokens again if it moved; the
-    /// database's lock is not held meanwhile.
-    fn refresh(&self) {
-        let held = self.held.lock().unwrap_or_else(|e| e.into_inner()).version;
-        let got = self.db.version().and_then(|v| {
-            if v == held {
-                Ok(None)
-            } else {
-                self.db.all().map(Some)
-            }
-        });
-        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        h.asked = std::time::Instant::now();
-        match got {
-            Ok(None) => h.down = false,
-            Ok(Some((version, rows))) => {
-                h.down = false;
-                if version > h.version {
-                    h.version = version;
-                    h.tokens = Tokens {
-                        records: records(rows),
-                    };
-                }
-            }
-            Err(e) => {
-                if !h.down {
-                    eprintln!(
-                        "vigie serve: tokens: {e} (the tokens held are answered until it is back)"
-                    );
-                    h.down = true;
-                }
+                };
             }
         }
+        Err(e) => {
+            if !h.down {
+                eprintln!(
+                    "vigie serve: tokens: {e} (the tokens held are answered until it is back)"
+                );
+                h.down = true;
+            }
+        }
+    }
+}
+
+impl DbTokens {
+    /// The tokens at `url`, read now (a database out of reach is an
+    /// error: a node does not start answering with no tokens known), then
+    /// followed every [`POLL`] for as long as the store lives.
+    pub fn open(url: &str) -> Result<DbTokens, String> {
+        let db = Arc::new(vigie_db::PgTokens::new(url).map_err(|e| e.to_string())?);
+        let (version, rows) = db.all().map_err(|e| e.to_string())?;
+        let held = Arc::new(std::sync::Mutex::new(Held {
+            version,
+            tokens: Tokens {
+                records: records(rows),
+            },
+            down: false,
+        }));
+        let (follower, weak) = (db.clone(), Arc::downgrade(&held));
+        std::thread::Builder::new()
+            .name("vigie-tokens".into())
+            .spawn(move || loop {
+                std::thread::sleep(POLL);
+                let Some(held) = weak.upgrade() else { return };
+                refresh(&follower, &held);
+            })
+            .map_err(|e| format!("the tokens' follower: {e}"))?;
+        Ok(DbTokens { db, held })
+    }
+
+    fn refresh(&self) {
+        refresh(&self.db, &self.held)
     }
 }
 
@@ -458,18 +456,6 @@ impl TokenStore for DbTokens {
     }
 
     fn check(&self, token: &str) -> Option<TokenRecord> {
-        let (found, age) = {
-            let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            (h.tokens.check(token).cloned(), h.asked.elapsed())
-        };
-        let stale = match found {
-            Some(_) => age >= REFRESH,
-            None => age >= MISS_REFRESH,
-        };
-        if !stale {
-            return found;
-        }
-        self.refresh();
         let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
         h.tokens.check(token).cloned()
     }
@@ -488,7 +474,7 @@ impl TokenStore for DbTokens {
             .revoke(id, by, &now())
             .map_err(|e| RevokeError::Store(e.to_string()))?
             .ok_or_else(|| RevokeError::Unknown(id.to_string()))?;
-        // This node refuses it at once (the others within REFRESH).
+        // This node refuses it at once (the others within POLL).
         self.refresh();
         record(r).map_err(RevokeError::Store)
     }
