@@ -137,6 +137,49 @@ impl PgTokens {
         })
     }
 
+    /// Keeps tokens made elsewhere (a node's `tokens.jsonl`, hashes
+    /// only), in one transaction: a token not kept yet is added as it is;
+    /// one kept already only takes a revocation it lacks (never undone,
+    /// never replaced). How many rows changed; the version moves if any.
+    pub fn import(&self, rows: &[TokenRow]) -> Result<u64> {
+        let pg = self.pg.clone();
+        let rows = rows.to_vec();
+        self.call(async move {
+            pg.with("importing tokens", async |c| {
+                let tx = c.transaction().await?;
+                let mut changed = 0;
+                for t in &rows {
+                    let (time, by) = match &t.revoked {
+                        Some((time, by)) => (Some(time.as_str()), Some(by.as_str())),
+                        None => (None, None),
+                    };
+                    changed += tx
+                        .execute(
+                            "INSERT INTO api_tokens
+                               (sha256, name, scope, tenant, created, revoked_time, revoked_by)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                             ON CONFLICT (sha256) DO UPDATE
+                             SET revoked_time = excluded.revoked_time,
+                                 revoked_by = excluded.revoked_by
+                             WHERE api_tokens.revoked_time IS NULL
+                               AND excluded.revoked_time IS NOT NULL",
+                            &[
+                                &t.sha256, &t.name, &t.scope, &t.tenant, &t.created, &time, &by,
+                            ],
+                        )
+                        .await?;
+                }
+                if changed > 0 {
+                    tx.execute("UPDATE api_token_version SET version = version + 1", &[])
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            })
+            .await
+        })
+    }
+
     /// The version now (0: nothing ever kept).
     pub fn version(&self) -> Result<i64> {
         let pg = self.pg.clone();

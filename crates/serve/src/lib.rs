@@ -681,9 +681,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    // With `--db`, the tokens are the database's: one set for every node.
+    // With `--db`, the tokens are the database's: one set for every node
+    // (a `tokens.jsonl` of the node imported into it, audited below).
+    let mut imported = 0;
     let tokens: Arc<dyn TokenStore> = match &config.db {
-        Some(url) => Arc::new(tokens::DbTokens::open(url).map_err(ServeError::Tokens)?),
+        Some(url) => {
+            let db = tokens::DbTokens::open(url).map_err(ServeError::Tokens)?;
+            imported = db.import(&config.data).map_err(ServeError::Tokens)?;
+            Arc::new(db)
+        }
         None => Arc::new(tokens::FileTokens::open(&config.data).map_err(ServeError::Tokens)?),
     };
     eprintln!("vigie serve: data in {}", config.data.display());
@@ -1016,10 +1022,45 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             source,
         },
     )?;
-    if !console.has_users() {
+    if imported > 0 {
+        let what = format!(
+            "{imported} token(s) of {}/tokens.jsonl imported into {}",
+            state.config.data.display(),
+            state.tokens.place()
+        );
         eprintln!(
-            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
+            "vigie serve: {what} (with --db the database's tokens are used: `vigie token … --db`)"
+        );
+        let c = console.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            c.audit(
+                "system",
+                "start",
+                vigie_console::audit::Action::TokenCreate,
+                &what,
+                vigie_console::audit::Outcome::Success,
+            )
+        })
+        .await;
+    }
+    if state.config.db.is_some() && state.config.data.join("users.json").exists() {
+        // Not imported: an account removed from the database would come
+        // back at each start of a node that still had it.
+        eprintln!(
+            "vigie serve: {}/users.json is not read with --db: the accounts are the database's (`vigie user add … --db`)",
             state.config.data.display()
+        );
+    }
+    if !console.has_users() {
+        let place = match &state.config.db {
+            Some(url) => format!(
+                "--db {}",
+                vigie_db::place(url).trim_start_matches("PostgreSQL at ")
+            ),
+            None => format!("--data {}", state.config.data.display()),
+        };
+        eprintln!(
+            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin {place}`"
         );
     }
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));

@@ -411,7 +411,8 @@ pub(crate) async fn page(
         let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
         let mut t = Table::new("rules-off", &heads);
         for sw in off.values() {
-            let action = if admin {
+            // Every tenant's switch: the deployment's administrators'.
+            let action = if admin && session.tenant.is_none() {
                 format!(
                     "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"true\"><input type=\"hidden\" name=\"reason\" value=\"{}\"><button type=\"submit\">{}</button></form>",
                     escape(&urlencoding(&sw.rule)),

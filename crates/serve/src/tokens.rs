@@ -436,6 +436,32 @@ impl DbTokens {
     fn refresh(&self) {
         refresh(&self.db, &self.held)
     }
+
+    /// Imports the tokens of `data`'s `tokens.jsonl` (a node moving to
+    /// `--db` keeps its shippers' tokens; hashes only, as the file holds
+    /// them; a revocation in either is kept). How many were added or
+    /// newly revoked (0 without a file).
+    pub fn import(&self, data: &Path) -> Result<u64, String> {
+        let file = Tokens::load(data)?;
+        if file.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<vigie_db::TokenRow> = file
+            .records
+            .into_iter()
+            .map(|r| vigie_db::TokenRow {
+                sha256: r.sha256,
+                name: r.name,
+                scope: format!("{:?}", r.scope).to_lowercase(),
+                tenant: r.tenant,
+                created: r.created,
+                revoked: r.revoked.map(|x| (x.time, x.by)),
+            })
+            .collect();
+        let n = self.db.import(&rows).map_err(|e| e.to_string())?;
+        self.refresh();
+        Ok(n)
+    }
 }
 
 impl TokenStore for DbTokens {

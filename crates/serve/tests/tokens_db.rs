@@ -45,3 +45,35 @@ fn a_node_cut_from_the_database_keeps_answering_the_tokens_it_holds() {
     );
     pg.resume();
 }
+
+#[test]
+fn a_nodes_tokens_file_is_imported_once_and_never_undoes_a_revocation() {
+    let Some(pg) = Postgres::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let kept =
+        vigie_serve::tokens::create(dir.path(), "winlogbeat", Scope::Ingest, "default").unwrap();
+    let gone = vigie_serve::tokens::create(dir.path(), "old", Scope::Read, "default").unwrap();
+    let file = vigie_serve::tokens::FileTokens::open(dir.path()).unwrap();
+    let gone_id = file.check(&gone).unwrap().id().to_string();
+    file.revoke(&gone_id, "anne").unwrap();
+
+    let a = DbTokens::open(&pg.url()).unwrap();
+    assert_eq!(a.import(dir.path()).unwrap(), 2);
+    assert!(a.check(&kept).is_some(), "the file's token opens");
+    assert!(
+        a.check(&gone).is_none(),
+        "revoked in the file, revoked here"
+    );
+    assert_eq!(a.import(dir.path()).unwrap(), 0, "once");
+    // Revoked in the database: importing the file again does not undo it.
+    let id = a.check(&kept).unwrap().id().to_string();
+    a.revoke(&id, "bob").unwrap();
+    let b = DbTokens::open(&pg.url()).unwrap();
+    assert_eq!(b.import(dir.path()).unwrap(), 0);
+    assert!(b.check(&kept).is_none());
+    assert!(a.list().unwrap().iter().all(|r| r.revoked.is_some()));
+    assert!(
+        a.import(&dir.path().join("none")).unwrap() == 0,
+        "no file: nothing"
+    );
+}
