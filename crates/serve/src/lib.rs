@@ -24,6 +24,7 @@ pub mod health;
 pub mod index;
 pub mod indicators;
 pub mod live;
+pub mod mask;
 mod openapi;
 pub mod pages;
 pub mod retrohunt;

@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::Serialize;
 use vigie_detect::Match;
 use vigie_hunt::Detectors;
+
+pub use crate::mask::{mask, TenantOff};
 use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, StoreError};
 
@@ -294,14 +296,6 @@ pub struct Current(
     std::sync::RwLock<Arc<TenantOff>>,
 );
 
-/// The rules turned off for one commune's events only, by tenant: the
-/// keys (id, else name) of rules whose matches are left out for that
-/// tenant's events. One engine judges every tenant (compiling one per
-/// commune would multiply the cost by 200 for a region); a match is
-/// looked up here only when the engine found one, so a mask costs nothing
-/// on the events no rule matches.
-pub type TenantOff = std::collections::HashMap<String, std::collections::HashSet<String>>;
-
 impl Current {
     pub fn new(judging: Arc<Judging>) -> Current {
         Current(
@@ -326,31 +320,6 @@ impl Current {
     pub fn set_off(&self, off: Arc<TenantOff>) {
         *self.1.write().unwrap_or_else(|e| e.into_inner()) = off;
     }
-}
-
-/// Leaves out the rule matches (`matches[..from_rules]`) of rules turned
-/// off for `tenant`; where the indicators' begin after.
-pub fn mask(off: &TenantOff, tenant: &str, matches: &mut Vec<Match>, from_rules: usize) -> usize {
-    let Some(keys) = off.get(tenant).filter(|k| !k.is_empty()) else {
-        return from_rules;
-    };
-    let mut i = 0;
-    let mut kept_rules = from_rules;
-    matches.retain(|m| {
-        let is_rule = i < from_rules;
-        i += 1;
-        let off = is_rule
-            && m.rule
-                .id
-                .as_deref()
-                .or(m.rule.name.as_deref())
-                .is_some_and(|k| keys.contains(k));
-        if off {
-            kept_rules -= 1;
-        }
-        !off
-    });
-    kept_rules
 }
 
 impl Judging {
