@@ -232,6 +232,16 @@ fn accounts_sessions_and_tokens_are_the_deployments_on_every_api_node() {
     );
     assert_eq!(me.status, 200, "A's session on B: {}", me.body);
     assert_eq!(me.json()["who"], "alan");
+    // What a session costs a request with --db (two statements: the
+    // session touched, its account checked), measured, not asserted
+    // beyond a loose bound.
+    let t = Instant::now();
+    for _ in 0..50 {
+        assert_eq!(me_status(&b.base, &alan), 200);
+    }
+    let per = t.elapsed() / 50;
+    eprintln!("GET /api/v1/me with a session, --db: {per:?} per request (50 in a row)");
+    assert!(per < Duration::from_secs(1), "{per:?}");
     // Signed out on B: refused on A.
     let (r, id2) = login(&b.base, "alan", PASSWORD, "");
     assert_eq!(r.status, 303);
@@ -252,6 +262,38 @@ fn accounts_sessions_and_tokens_are_the_deployments_on_every_api_node() {
         http(&a.base, "GET", "/api/v1/me", &[("Cookie", &second)], None).status,
         401
     );
+
+    // Failures counted on both nodes lock the account at 5 (3 on A, 2 on
+    // B); its session ends on both; `vigie user unlock --db` lifts it.
+    let (r, id3) = login(&a.base, "alan", PASSWORD, "");
+    assert_eq!(r.status, 303);
+    let third = Person {
+        cookie: format!("vigie_session={}", id3.unwrap()),
+        csrf: String::new(),
+    };
+    for (i, n) in [&a, &b, &a, &b, &a].iter().enumerate() {
+        let (r, _) = login(&n.base, "alan", "not the password at all", "");
+        assert_eq!(r.status, 401, "failure {}", i + 1);
+    }
+    let (r, _) = login(&b.base, "alan", PASSWORD, "");
+    assert_eq!(r.status, 401, "locked on B by failures on both");
+    assert!(
+        r.body.contains("verrouillé") || r.body.contains("locked"),
+        "{}",
+        r.body
+    );
+    assert_eq!(me_status(&a.base, &third), 401, "its sessions ended");
+    assert_eq!(me_status(&b.base, &third), 401);
+    let out = vigie(&["user", "unlock", "alan", "--db", &db], None);
+    assert!(out.status.success(), "{}", said(&out));
+    let (r, id4) = login(&b.base, "alan", PASSWORD, "");
+    assert_eq!(r.status, 303, "unlocked");
+    // A fresh session (the others ended with the lock), valid on A.
+    let alan = Person {
+        cookie: format!("vigie_session={}", id4.unwrap()),
+        csrf: String::new(),
+    };
+    assert_eq!(me_status(&a.base, &alan), 200);
 
     // Removed (in the database): the session refused on both nodes at
     // their next request.
@@ -333,6 +375,8 @@ fn accounts_sessions_and_tokens_are_the_deployments_on_every_api_node() {
         ("user_add", "cli:", "alan", "success"),
         ("user_add", "cli:", "alan", "failure"),
         ("user_remove", "cli:", "alan", "success"),
+        ("user_unlock", "cli:", "alan", "success"),
+        ("lockout", "alan", "alan", "success"),
         ("token_create", "cli:", "csirt (admin)", "success"),
         ("token_create", "cli:", "late (read)", "success"),
         ("token_revoke", "cli:", "late", "success"),
