@@ -1,7 +1,8 @@
 //! The administrators' view of the API tokens: listed (never the tokens
 //! themselves, which are not kept: their id, name, scope, tenant,
 //! creation, revocation) and revocable, from the console or the API;
-//! each revocation audited.
+//! each revocation audited. And what a node says at start of its tokens
+//! and accounts.
 
 use std::net::SocketAddr;
 
@@ -146,4 +147,50 @@ pub(crate) async fn page(
         }
     );
     ui::frame(session, lang, &path, &title, &body, None)
+}
+
+/// What a node says at start of its tokens and accounts: a
+/// `tokens.jsonl` imported into the database (`imported`, audited), a
+/// `users.json` not read with `--db`, how to make the first account.
+pub(crate) async fn said_at_start(s: &Shared, imported: Option<String>) {
+    if let Some(what) = imported {
+        eprintln!(
+            "vigie serve: {what} (with --db the database's tokens are used: `vigie token … --db`)"
+        );
+        let c = s.console.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            c.audit(
+                "system",
+                "start",
+                Action::TokenCreate,
+                &what,
+                Outcome::Success,
+            )
+        })
+        .await;
+    }
+    if s.config.db.is_some() && s.config.data.join("users.json").exists() {
+        // Not imported: an account removed from the database would come
+        // back at each start of a node that still had it.
+        eprintln!(
+            "vigie serve: {}/users.json is not read with --db: the accounts are the database's (`vigie user add … --db`)",
+            s.config.data.display()
+        );
+    }
+    let c = s.console.clone();
+    let has_users = tokio::task::spawn_blocking(move || c.has_users())
+        .await
+        .unwrap_or(true);
+    if !has_users {
+        let place = match &s.config.db {
+            Some(url) => format!(
+                "--db {}",
+                vigie_db::place(url).trim_start_matches("PostgreSQL at ")
+            ),
+            None => format!("--data {}", s.config.data.display()),
+        };
+        eprintln!(
+            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin {place}`"
+        );
+    }
 }

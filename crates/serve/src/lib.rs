@@ -682,24 +682,10 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    // With `--db`, the tokens are the database's: one set for every node
-    // (a `tokens.jsonl` of the node imported into it, audited below).
-    let mut imported = 0;
-    let tokens: Arc<dyn TokenStore> = match &config.db {
-        Some(url) => {
-            let db = tokens::DbTokens::open(url).map_err(ServeError::Tokens)?;
-            imported = db.import(&config.data).map_err(ServeError::Tokens)?;
-            Arc::new(db)
-        }
-        None => Arc::new(tokens::FileTokens::open(&config.data).map_err(ServeError::Tokens)?),
-    };
+    // With `--db`, the tokens are the database's: one set for every node.
+    let (tokens, imported) =
+        tokens::open_store(&config.data, config.db.as_deref()).map_err(ServeError::Tokens)?;
     eprintln!("vigie serve: data in {}", config.data.display());
-    if tokens.list().is_ok_and(|l| l.is_empty()) {
-        eprintln!(
-            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest` (and one of scope read or admin to read what it finds)",
-            config.data.display()
-        );
-    }
     if config.role == NodeRole::Api && config.db.is_none() {
         return Err(ServeError::Config(
             "--role api answers reads from PostgreSQL: give --db postgres://USER@HOST:PORT/DB"
@@ -1023,47 +1009,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             source,
         },
     )?;
-    if imported > 0 {
-        let what = format!(
-            "{imported} token(s) of {}/tokens.jsonl imported into {}",
-            state.config.data.display(),
-            state.tokens.place()
-        );
-        eprintln!(
-            "vigie serve: {what} (with --db the database's tokens are used: `vigie token … --db`)"
-        );
-        let c = console.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            c.audit(
-                "system",
-                "start",
-                vigie_console::audit::Action::TokenCreate,
-                &what,
-                vigie_console::audit::Outcome::Success,
-            )
-        })
-        .await;
-    }
-    if state.config.db.is_some() && state.config.data.join("users.json").exists() {
-        // Not imported: an account removed from the database would come
-        // back at each start of a node that still had it.
-        eprintln!(
-            "vigie serve: {}/users.json is not read with --db: the accounts are the database's (`vigie user add … --db`)",
-            state.config.data.display()
-        );
-    }
-    if !console.has_users() {
-        let place = match &state.config.db {
-            Some(url) => format!(
-                "--db {}",
-                vigie_db::place(url).trim_start_matches("PostgreSQL at ")
-            ),
-            None => format!("--data {}", state.config.data.display()),
-        };
-        eprintln!(
-            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin {place}`"
-        );
-    }
+    admin::said_at_start(&state, imported).await;
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
     if state.intel.is_shared() {
         tokio::spawn(indicators::follow_shared(state.clone()));

@@ -510,6 +510,43 @@ impl TokenStore for DbTokens {
     }
 }
 
+/// The token store of a node: the database's with `db` (the node's
+/// `tokens.jsonl` imported into it: what the import did, to audit), else
+/// `data`'s `tokens.jsonl`. Says on stderr when there is no token yet.
+pub fn open_store(
+    data: &Path,
+    db: Option<&str>,
+) -> Result<(Arc<dyn TokenStore>, Option<String>), String> {
+    let (store, imported): (Arc<dyn TokenStore>, _) = match db {
+        Some(url) => {
+            let store = DbTokens::open(url)?;
+            let n = store.import(data)?;
+            let what = (n > 0).then(|| {
+                format!(
+                    "{n} token(s) of {} imported into {}",
+                    file(data).display(),
+                    store.place()
+                )
+            });
+            (Arc::new(store), what)
+        }
+        None => (Arc::new(FileTokens::open(data)?), None),
+    };
+    if store.list().is_ok_and(|l| l.is_empty()) {
+        let place = match db {
+            Some(url) => format!(
+                "--db {}",
+                vigie_db::place(url).trim_start_matches("PostgreSQL at ")
+            ),
+            None => format!("--data {}", data.display()),
+        };
+        eprintln!(
+            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create {place} --scope ingest` (and one of scope read or admin to read what it finds)"
+        );
+    }
+    Ok((store, imported))
+}
+
 /// The contract every token store meets, written once and run on each:
 /// `store` and `other` are two views of the same tokens (two nodes on one
 /// database; the same store again for the embedded one), `bound` how
