@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use vigie_serve::file::ServeFile;
-use vigie_serve::tokens::{self, Scope};
+use vigie_serve::tokens::{self, Scope, TokenStore};
 
 use crate::RuleArgs;
 
@@ -197,6 +197,24 @@ fn default_data() -> Option<PathBuf> {
     vigie_rules::sigmahq::data_dir().map(|d| d.join("serve"))
 }
 
+/// A `--db` URL of the command line: refused with a password in it (every
+/// user of the machine reads a command line), whether as `user:password@`
+/// or `?password=`; the error does not repeat it.
+pub fn no_password_in_argv(url: &str) -> Result<(), String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let userinfo = rest.rsplit_once('@').map(|(u, _)| u);
+    let in_query = rest.split_once('?').is_some_and(|(_, q)| {
+        q.split('&')
+            .any(|kv| kv.to_ascii_lowercase().starts_with("password"))
+    });
+    if userinfo.is_some_and(|u| u.contains(':')) || in_query {
+        return Err(
+            "--db: no password on the command line (every user of the machine reads it): put the URL in the --config file's `db` key, or the password in PGPASSWORD or the password file".into(),
+        );
+    }
+    Ok(())
+}
+
 /// The options, the file's keys where an option is not given, the
 /// defaults where neither says.
 fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, String> {
@@ -239,16 +257,7 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         }
     }
     if let Some(url) = &args.db {
-        // A password in argv is readable by every user of the machine.
-        let userinfo = url
-            .split_once("://")
-            .and_then(|(_, rest)| rest.split_once('@'))
-            .map(|(u, _)| u);
-        if userinfo.is_some_and(|u| u.contains(':')) {
-            return Err(
-                "--db: no password on the command line (every user of the machine reads it): put the URL in the --config file's `db` key".into(),
-            );
-        }
+        no_password_in_argv(url)?;
     }
     config.bus = args.bus.clone().or_else(|| file.bus.clone());
     config.db = args.db.clone().or_else(|| file.db.clone());
@@ -470,9 +479,10 @@ fn parse_every(s: &str) -> Result<std::time::Duration, String> {
 pub enum TokenCommand {
     /// Create an access token and print it (only here, only once) on stdout.
     Create {
-        /// The server's data directory (default as for `vigie serve`).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
+        /// Where the tokens are: --data DIR (default as for `vigie
+        /// serve`), or the regional deployment's --db URL.
+        #[command(flatten)]
+        at: crate::user::StoreArgs,
         /// ingest (send events), read (detections, statistics) or admin.
         #[arg(long, value_name = "SCOPE")]
         scope: String,
@@ -486,50 +496,69 @@ pub enum TokenCommand {
     /// List the tokens (TSV: id, name, scope, tenant, created, revoked);
     /// the tokens themselves are not kept, only their hash.
     List {
-        /// The server's data directory (default as for `vigie serve`).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        at: crate::user::StoreArgs,
     },
     /// Revoke a token by its id (the first column of `vigie token list`):
-    /// it opens nothing from the server's next request on.
+    /// it opens nothing from the server's next request on (within a few
+    /// seconds on every node, with --db).
     Revoke {
         /// The token's id.
         id: String,
-        /// The server's data directory (default as for `vigie serve`).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        at: crate::user::StoreArgs,
     },
 }
 
+/// The token store `at` names.
+fn token_store(at: &crate::user::Kept) -> Result<Box<dyn TokenStore>> {
+    Ok(match at {
+        crate::user::Kept::Data(data) => {
+            Box::new(tokens::FileTokens::open(data).map_err(|e| anyhow!(e))?)
+        }
+        crate::user::Kept::Db(url) => {
+            Box::new(tokens::DbTokens::open(url).map_err(|e| anyhow!(e))?)
+        }
+    })
+}
+
 pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
+    let at = match &cmd {
+        TokenCommand::Create { at, .. }
+        | TokenCommand::List { at }
+        | TokenCommand::Revoke { at, .. } => at,
+    };
+    let kept = match at.kept(default_data()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("vigie: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     match cmd {
         TokenCommand::Create {
-            data,
             scope,
             name,
             tenant,
+            ..
         } => {
             let Some(scope) = Scope::parse(&scope) else {
                 eprintln!("vigie: error: --scope {scope:?}: ingest, read or admin");
                 return Ok(ExitCode::from(2));
             };
-            let Some(data) = data.or_else(default_data) else {
-                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
-                return Ok(ExitCode::from(2));
-            };
-            let token = tokens::create(&data, &name, scope, &tenant)?;
-            crate::user::token_created(&data, &name, &format!("{scope:?}").to_lowercase())?;
+            let token = token_store(&kept)?.create(&name, scope, &tenant)?;
+            kept.record(
+                vigie_console::audit::Action::TokenCreate,
+                &format!("{name} ({})", format!("{scope:?}").to_lowercase()),
+                vigie_console::audit::Outcome::Success,
+            )?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::List { data } => {
-            let Some(data) = data.or_else(default_data) else {
-                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
-                return Ok(ExitCode::from(2));
-            };
-            let all = tokens::Tokens::load(&data).map_err(|e| anyhow::anyhow!(e))?;
+        TokenCommand::List { .. } => {
+            let all = token_store(&kept)?.list().map_err(|e| anyhow!(e))?;
             println!("id\tname\tscope\ttenant\tcreated\trevoked");
-            for r in all.records() {
+            for r in &all {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     r.id(),
@@ -544,14 +573,14 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        TokenCommand::Revoke { id, data } => {
-            let Some(data) = data.or_else(default_data) else {
-                eprintln!("vigie: error: --data DIR is required: no home directory to keep it in");
-                return Ok(ExitCode::from(2));
-            };
-            match tokens::revoke(&data, &id, &crate::user::cli_who()) {
+        TokenCommand::Revoke { id, .. } => {
+            match token_store(&kept)?.revoke(&id, &crate::user::cli_who()) {
                 Ok(r) => {
-                    crate::user::token_revoked(&data, &format!("{} ({})", r.name, r.id()))?;
+                    kept.record(
+                        vigie_console::audit::Action::TokenRevoke,
+                        &format!("{} ({})", r.name, r.id()),
+                        vigie_console::audit::Outcome::Success,
+                    )?;
                     eprintln!("vigie: token {} ({}) revoked", r.id(), r.name);
                     Ok(ExitCode::SUCCESS)
                 }

@@ -1,15 +1,107 @@
 //! `vigie user` and `vigie audit`: the console's accounts and its audit
 //! log, from the server's shell (thin wrappers around `vigie-console`).
+//! With `--db` (or the `db` of a `--config` file) the accounts and the
+//! audit log are the regional deployment's, in PostgreSQL, as `vigie
+//! serve --db` keeps them: an account made once signs in on every api
+//! node.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
-use vigie_console::audit::{self, Action, Outcome};
+use vigie_console::accounts::{FileUsers, UserStore};
+use vigie_console::audit::{self, Action, AuditLog, Outcome};
 use vigie_console::users::{self, UserError};
 use vigie_console::Role;
+
+/// Where the accounts, the tokens and the audit log are: a server's data
+/// directory, or the regional deployment's database.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// The server's data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The regional deployment's PostgreSQL, as `vigie serve --db`
+    /// (postgres://USER@HOST:PORT/DB; the password from PGPASSWORD, the
+    /// password file, or the --config file's `db`, never the command line).
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    pub db: Option<String>,
+    /// A `vigie serve` configuration file: its `db` key is used (as `vigie
+    /// serve --config` does) when --db is not given.
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
+    pub config: Option<PathBuf>,
+}
+
+/// Where they are, once the options are read.
+pub enum Kept {
+    Data(PathBuf),
+    /// A PostgreSQL URL (said only through `vigie_db::place`).
+    Db(String),
+}
+
+impl StoreArgs {
+    /// `--db`, else the `--config` file's `db`, else `--data`, else
+    /// `default` (a usage error, said, when none gives a place).
+    pub fn kept(&self, default: Option<PathBuf>) -> std::result::Result<Kept, String> {
+        if let Some(url) = &self.db {
+            crate::serve::no_password_in_argv(url)?;
+            return db_url(url.clone());
+        }
+        if let Some(path) = &self.config {
+            let file =
+                vigie_serve::file::ServeFile::load(path).map_err(|e| format!("--config {e}"))?;
+            return match file.db {
+                Some(url) => db_url(url),
+                None => Err(format!("--config {}: no `db` key", path.display())),
+            };
+        }
+        self.data
+            .clone()
+            .or(default)
+            .map(Kept::Data)
+            .ok_or_else(|| "--data DIR or --db URL is required".to_string())
+    }
+}
+
+fn db_url(url: String) -> std::result::Result<Kept, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Kept::Db(url))
+    } else {
+        Err("db: a postgres://USER@HOST:PORT/DB URL".into())
+    }
+}
+
+impl Kept {
+    /// The audit log there.
+    pub fn audit(&self) -> Result<Box<dyn AuditLog>> {
+        Ok(match self {
+            Kept::Data(data) => Box::new(audit::FileAudit { data: data.clone() }),
+            Kept::Db(url) => Box::new(vigie_db::PgAudit::new(url)?),
+        })
+    }
+
+    fn users(&self) -> Result<Box<dyn UserStore>> {
+        Ok(match self {
+            Kept::Data(data) => Box::new(FileUsers::new(data)),
+            Kept::Db(url) => Box::new(vigie_db::PgUsers::new(url)?),
+        })
+    }
+
+    /// Appends one line to the audit log there, as the command line's user.
+    pub fn record(&self, action: Action, target: &str, outcome: Outcome) -> Result<()> {
+        let log = self.audit()?;
+        log.append(&who(), "local", action, target, outcome)
+            .map_err(|e| anyhow!("{}: {e}", log.place()))
+    }
+}
+
+/// A usage error said as such: exit 2.
+fn usage(e: String) -> Result<ExitCode> {
+    eprintln!("vigie: error: {e}");
+    Ok(ExitCode::from(2))
+}
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum UserCommand {
@@ -22,8 +114,8 @@ pub enum UserCommand {
         /// admin, analyst, crisis, communication or viewer.
         #[arg(long, value_name = "ROLE")]
         role: String,
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
         /// Also give a second factor to a role that does not require one.
         #[arg(long)]
         totp: bool,
@@ -35,29 +127,31 @@ pub enum UserCommand {
     },
     /// List the accounts (name, role, second factor, lock), as TSV.
     List {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
-    /// Remove an account (its sessions end at their next request).
+    /// Remove an account (its sessions end at their next request, on
+    /// every api node with --db).
     Remove {
         name: String,
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
     /// Lift the lock of an account after too many failures.
     Unlock {
         name: String,
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
 }
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum AuditCommand {
-    /// Check the audit log's chain: exit 0 intact, 1 broken (the line is named).
+    /// Check the audit log's chain: exit 0 intact, 1 broken (the line is
+    /// named). With --db: the regional deployment's log, in PostgreSQL.
     Verify {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[command(flatten)]
+        at: StoreArgs,
     },
 }
 
@@ -68,11 +162,6 @@ fn who() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
-}
-
-fn record(data: &Path, action: Action, target: &str, outcome: Outcome) -> Result<()> {
-    audit::append(data, &who(), "local", action, target, outcome)
-        .map_err(|e| anyhow!("{}: {e}", audit::file(data).display()))
 }
 
 /// The password: one line of stdin when it is not a terminal (only the
@@ -108,24 +197,36 @@ fn usage_or_fail(e: UserError) -> Result<ExitCode> {
 }
 
 pub fn run(cmd: UserCommand) -> Result<ExitCode> {
+    let at = match &cmd {
+        UserCommand::Add { at, .. }
+        | UserCommand::List { at }
+        | UserCommand::Remove { at, .. }
+        | UserCommand::Unlock { at, .. } => at,
+    };
+    let kept = match at.kept(None) {
+        Ok(k) => k,
+        Err(e) => return usage(e),
+    };
+    let store = kept.users()?;
     match cmd {
         UserCommand::Add {
             name,
             role,
-            data,
             totp,
             tenant,
+            ..
         } => {
             let Some(role) = Role::parse(&role) else {
-                eprintln!(
-                    "vigie: error: --role {role:?}: admin, analyst, crisis, communication or viewer"
-                );
-                return Ok(ExitCode::from(2));
+                return usage(format!(
+                    "--role {role:?}: admin, analyst, crisis, communication or viewer"
+                ));
             };
             let password = read_password()?;
-            match users::add(&data, &name, role, &password, totp, tenant.as_deref()) {
+            let made = users::new_user(&name, role, &password, totp, tenant.as_deref())
+                .and_then(|(user, added)| store.add(user).map(|()| added));
+            match made {
                 Ok(added) => {
-                    record(&data, Action::UserAdd, &name, Outcome::Success)?;
+                    kept.record(Action::UserAdd, &name, Outcome::Success)?;
                     if let Some(uri) = added.otpauth {
                         // Shown here only: the authenticator app scans or
                         // takes it now.
@@ -140,15 +241,16 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    record(&data, Action::UserAdd, &name, Outcome::Failure)?;
+                    kept.record(Action::UserAdd, &name, Outcome::Failure)?;
                     usage_or_fail(e)
                 }
             }
         }
-        UserCommand::List { data } => {
+        UserCommand::List { .. } => {
             let now = vigie_console::now();
+            let all = store.list().map_err(|e| anyhow!("{e}"))?;
             println!("name\trole\ttotp\tlocked_until\tcreated\ttenant");
-            for u in users::load(&data)? {
+            for u in all {
                 let locked = u
                     .locked_until
                     .filter(|t| *t > now)
@@ -167,23 +269,23 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        UserCommand::Remove { name, data } => match users::remove(&data, &name) {
+        UserCommand::Remove { name, .. } => match store.remove(&name) {
             Ok(()) => {
-                record(&data, Action::UserRemove, &name, Outcome::Success)?;
+                kept.record(Action::UserRemove, &name, Outcome::Success)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                record(&data, Action::UserRemove, &name, Outcome::Failure)?;
+                kept.record(Action::UserRemove, &name, Outcome::Failure)?;
                 usage_or_fail(e)
             }
         },
-        UserCommand::Unlock { name, data } => match users::unlock(&data, &name) {
+        UserCommand::Unlock { name, .. } => match store.unlock(&name) {
             Ok(()) => {
-                record(&data, Action::UserUnlock, &name, Outcome::Success)?;
+                kept.record(Action::UserUnlock, &name, Outcome::Success)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                record(&data, Action::UserUnlock, &name, Outcome::Failure)?;
+                kept.record(Action::UserUnlock, &name, Outcome::Failure)?;
                 usage_or_fail(e)
             }
         },
@@ -192,15 +294,31 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
 
 pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { data } => {
-            let path = audit::file(&data);
-            match audit::verify(&data).map_err(|e| anyhow!("{}: {e}", path.display()))? {
+        AuditCommand::Verify { at } => {
+            let kept = match at.kept(None) {
+                Ok(k) => k,
+                Err(e) => return usage(e),
+            };
+            let (place, checked) = match &kept {
+                Kept::Data(data) => {
+                    let path = audit::file(data);
+                    let checked =
+                        audit::verify(data).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                    (path.display().to_string(), checked)
+                }
+                Kept::Db(_) => {
+                    let log = kept.audit()?;
+                    let text = log.read().map_err(|e| anyhow!("{}: {e}", log.place()))?;
+                    (log.place(), audit::verify_bytes(&text))
+                }
+            };
+            match checked {
                 Ok(n) => {
-                    eprintln!("vigie: {}: {n} line(s), chain intact", path.display());
+                    eprintln!("vigie: {place}: {n} line(s), chain intact");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(broken) => {
-                    eprintln!("vigie: {}: broken at {broken}", path.display());
+                    eprintln!("vigie: {place}: broken at {broken}");
                     Ok(ExitCode::from(1))
                 }
             }
@@ -208,22 +326,7 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
     }
 }
 
-/// Records a token's revocation (called by `vigie token revoke`).
-pub fn token_revoked(data: &Path, target: &str) -> Result<()> {
-    record(data, Action::TokenRevoke, target, Outcome::Success)
-}
-
 /// Who runs the command, as the audit log names them (`cli:USER`).
 pub fn cli_who() -> String {
     who()
-}
-
-/// Records a token's creation (called by `vigie token create`).
-pub fn token_created(data: &Path, name: &str, scope: &str) -> Result<()> {
-    record(
-        data,
-        Action::TokenCreate,
-        &format!("{name} ({scope})"),
-        Outcome::Success,
-    )
 }

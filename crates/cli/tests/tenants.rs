@@ -213,7 +213,7 @@ fn a_communes_administrator_does_not_administer_the_deployment() {
             )
         })
         .collect();
-    assert!(deployment.len() >= 10, "{deployment:?}");
+    assert!(deployment.len() >= 9, "{deployment:?}");
     for (method, path, _) in deployment {
         let path = path
             .replace("{rule}", "no-such-rule")
@@ -254,6 +254,26 @@ fn a_communes_administrator_does_not_administer_the_deployment() {
                 r.body
             );
         }
+    }
+    // Rules: a commune's administrator switches its own commune's only
+    // (another's, or every tenant's, is 403; its own reaches the rule
+    // lookup: 404 for a rule that is not there).
+    for (body, status) in [
+        (r#"{"enabled":false,"reason":"x","tenant":"default"}"#, 403),
+        (r#"{"enabled":false,"reason":"x","tenant":"*"}"#, 403),
+        (r#"{"enabled":false,"reason":"x"}"#, 404),
+    ] {
+        let r = http(
+            base,
+            "POST",
+            "/api/v1/rules/no-such-rule/switch",
+            &[
+                ("Authorization", &their_admin),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, status, "{body}: {}", r.body);
     }
     // Their commune is still theirs to read.
     let r = http(

@@ -9,11 +9,14 @@
 //!
 //! - [`users`]: `users.json`, the accounts, hashes, second factor, lock.
 //! - [`sessions`]: sessions in memory, expiries, throttles.
+//! - [`accounts`]: the traits the accounts and sessions are kept behind
+//!   (these files and memory, or PostgreSQL with `--db`).
 //! - [`audit`]: the hash-chained `audit.jsonl`.
 //! - [`web`]: the login and console pages and their handlers.
 //! - [`pages`]: the frame and pieces of the incident, detection and
 //!   filter pages (the report's look).
 
+pub mod accounts;
 pub mod audit;
 pub mod pages;
 pub mod role;
@@ -23,7 +26,7 @@ pub mod web;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 pub use role::Role;
 pub use sessions::Session;
@@ -62,28 +65,20 @@ pub enum Refusal {
     Throttled,
 }
 
-/// The state behind the console: where the accounts and the audit log
-/// are, the sessions, the throttles.
+/// The state behind the console: where the accounts, the sessions and
+/// the audit log are, the throttles.
 pub struct Console {
     data: PathBuf,
-    pub sessions: Sessions,
+    /// `users.json`, or PostgreSQL (every api node the same accounts).
+    pub users: Arc<dyn accounts::UserStore>,
+    /// In memory, or PostgreSQL (a session valid on every api node).
+    pub sessions: Arc<dyn accounts::SessionStore>,
+    /// Per address and per unknown name: each node's own (a node counts
+    /// what it sees; the accounts' own failures and locks are shared).
     throttle: Throttle,
-    /// Orders this process's read-modify-write of `users.json`.
-    users_lock: Mutex<()>,
     /// Where the audit log goes (`audit.jsonl`, or PostgreSQL).
-    audit_log: std::sync::Arc<dyn audit::AuditLog>,
-    /// Accounts (name, role) as last read, with the file's mtime: a
-    /// session of an account removed or changed on disk ends at its next
-    /// request.
-    accounts: Mutex<Accounts>,
+    audit_log: Arc<dyn audit::AuditLog>,
 }
-
-/// The accounts' names, roles and tenants, with the mtime of the file
-/// read.
-type Accounts = (
-    Option<std::time::SystemTime>,
-    Vec<(String, Role, Option<String>)>,
-);
 
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -93,11 +88,10 @@ impl Console {
     pub fn new(data: &Path) -> Console {
         Console {
             data: data.to_path_buf(),
-            sessions: Sessions::default(),
+            users: Arc::new(accounts::FileUsers::new(data)),
+            sessions: Arc::new(Sessions::default()),
             throttle: Throttle::default(),
-            users_lock: Mutex::new(()),
-            accounts: Mutex::new((None, Vec::new())),
-            audit_log: std::sync::Arc::new(audit::FileAudit {
+            audit_log: Arc::new(audit::FileAudit {
                 data: data.to_path_buf(),
             }),
         }
@@ -105,8 +99,21 @@ impl Console {
 
     /// The same, with the audit log kept in `log` (the regional
     /// deployment's database: one chain for every api node).
-    pub fn with_audit_log(mut self, log: std::sync::Arc<dyn audit::AuditLog>) -> Console {
+    pub fn with_audit_log(mut self, log: Arc<dyn audit::AuditLog>) -> Console {
         self.audit_log = log;
+        self
+    }
+
+    /// The same, with the accounts and sessions kept in `users` and
+    /// `sessions` (the regional deployment's database: a login valid on
+    /// every api node, an account removed or locked refused on all).
+    pub fn with_accounts(
+        mut self,
+        users: Arc<dyn accounts::UserStore>,
+        sessions: Arc<dyn accounts::SessionStore>,
+    ) -> Console {
+        self.users = users;
+        self.sessions = sessions;
         self
     }
 
@@ -128,43 +135,41 @@ impl Console {
     }
 
     /// Whether any account exists (the login page says how to create the
-    /// first one when none does).
+    /// first one when none does). Accounts unreadable: said, and taken
+    /// as existing (the page must not invite to create a first admin).
     pub fn has_users(&self) -> bool {
-        !self.accounts().is_empty()
-    }
-
-    fn accounts(&self) -> Vec<(String, Role, Option<String>)> {
-        let mtime = std::fs::metadata(self.data.join("users.json"))
-            .and_then(|m| m.modified())
-            .ok();
-        let mut c = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
-        if c.0 != mtime || mtime.is_none() {
-            match users::load(&self.data) {
-                Ok(u) => {
-                    *c = (
-                        mtime,
-                        u.into_iter().map(|u| (u.name, u.role, u.tenant)).collect(),
-                    )
-                }
-                Err(e) => eprintln!("vigie serve: {e}"),
+        match self.users.list() {
+            Ok(u) => !u.is_empty(),
+            Err(e) => {
+                eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+                true
             }
         }
-        c.1.clone()
     }
 
     /// The live session of a cookie id, if its account still exists with
-    /// the same role and tenant.
+    /// the same role and tenant. A store that cannot answer refuses (said
+    /// on stderr): a session is never taken on trust.
     pub fn session(&self, id: &str, now: i64) -> Option<Session> {
-        let s = self.sessions.touch(id, now)?;
-        if self
-            .accounts()
-            .iter()
-            .any(|(n, r, t)| *n == s.user && *r == s.role && *t == s.tenant)
-        {
-            Some(s)
-        } else {
-            self.sessions.close_user(&s.user);
-            None
+        let s = match self.sessions.touch(id, now) {
+            Ok(s) => s?,
+            Err(e) => {
+                eprintln!("vigie serve: sessions: {e}");
+                return None;
+            }
+        };
+        match self.users.still(&s) {
+            Ok(true) => Some(s),
+            Ok(false) => {
+                if let Err(e) = self.sessions.close_user(&s.user) {
+                    eprintln!("vigie serve: sessions: {e}");
+                }
+                None
+            }
+            Err(e) => {
+                eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+                None
+            }
         }
     }
 
@@ -183,15 +188,14 @@ impl Console {
             self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
             return Err(Refusal::Throttled);
         }
-        let _guard = self.users_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let all = match users::load(&self.data) {
+        let found = match self.users.get(name) {
             Ok(u) => u,
             Err(e) => {
-                eprintln!("vigie serve: {e}");
+                eprintln!("vigie serve: accounts {}: {e}", self.users.place());
                 return Err(Refusal::Wrong);
             }
         };
-        let Some(user) = all.iter().find(|u| u.name == name) else {
+        let Some(user) = found else {
             // As long as a real check, and locking the same way.
             let _ = users::verify_password(users::decoy(), password);
             self.throttle.ip_failed(ip, now);
@@ -222,45 +226,48 @@ impl Console {
         };
         let role = user.role;
         let tenant = user.tenant.clone();
-        match (password_ok, step) {
-            (true, Some(step)) => {
-                let r = users::update(&self.data, name, |u| {
-                    u.failures = 0;
-                    if step.is_some() {
-                        u.totp_step = step;
-                    }
-                });
-                if let Err(e) = r {
-                    // A code that could not be marked used is not accepted.
-                    eprintln!("vigie serve: {e}");
-                    return Err(Refusal::Wrong);
+        let fresh = match (password_ok, step) {
+            // A code that could not be marked used (the store failed, or
+            // another node took it first) is not accepted.
+            (true, Some(step)) => match self.users.succeeded(name, step) {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+                    false
                 }
-                self.audit(name, &from, Action::Login, name, Outcome::Success);
-                Ok(self.sessions.open(name, role, tenant, now))
-            }
-            _ => {
-                self.throttle.ip_failed(ip, now);
-                self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
-                let mut locked = false;
-                let r = users::update(&self.data, name, |u| {
-                    u.failures += 1;
-                    if u.failures >= users::MAX_FAILURES {
-                        u.failures = 0;
-                        u.locked_until = Some(now + users::LOCK_SECONDS);
-                        locked = true;
-                    }
-                });
-                if let Err(e) = r {
-                    eprintln!("vigie serve: {e}");
+            },
+            _ => false,
+        };
+        if fresh {
+            return match self.sessions.open(name, role, tenant, now) {
+                Ok(opened) => {
+                    self.audit(name, &from, Action::Login, name, Outcome::Success);
+                    Ok(opened)
                 }
-                if locked {
-                    self.sessions.close_user(name);
-                    self.audit(name, &from, Action::Lockout, name, Outcome::Success);
-                    Err(Refusal::Locked)
-                } else {
+                Err(e) => {
+                    eprintln!("vigie serve: sessions: {e}");
+                    self.audit(name, &from, Action::Login, name, Outcome::Failure);
                     Err(Refusal::Wrong)
                 }
+            };
+        }
+        self.throttle.ip_failed(ip, now);
+        self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+        let locked = match self.users.failed(name, now) {
+            Ok(locked) => locked.is_some(),
+            Err(e) => {
+                eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+                false
             }
+        };
+        if locked {
+            if let Err(e) = self.sessions.close_user(name) {
+                eprintln!("vigie serve: sessions: {e}");
+            }
+            self.audit(name, &from, Action::Lockout, name, Outcome::Success);
+            Err(Refusal::Locked)
+        } else {
+            Err(Refusal::Wrong)
         }
     }
 }

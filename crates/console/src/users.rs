@@ -90,6 +90,10 @@ pub enum UserError {
     BadTenant(String),
     #[error("{0}")]
     Totp(String),
+    /// The accounts' database could not be read or written (its place is
+    /// in the message, never its password).
+    #[error("{0}")]
+    Store(String),
 }
 
 fn file(data: &Path) -> PathBuf {
@@ -213,17 +217,17 @@ pub struct Added {
     pub otpauth: Option<String>,
 }
 
-/// Creates an account, bound to `tenant` when given (it reads that
-/// commune's data only). A second factor is generated for `admin`
-/// (always) and for other roles when `totp` is asked.
-pub fn add(
-    data: &Path,
+/// A new account, checked and hashed, not kept yet: what every backend
+/// stores ([`crate::accounts::UserStore::add`]). A second factor is
+/// generated for `admin` (always) and for other roles when `totp` is
+/// asked.
+pub fn new_user(
     name: &str,
     role: Role,
     password: &str,
     totp_wanted: bool,
     tenant: Option<&str>,
-) -> Result<Added, UserError> {
+) -> Result<(User, Added), UserError> {
     if !valid_name(name) {
         return Err(UserError::BadName(name.to_string()));
     }
@@ -233,10 +237,6 @@ pub fn add(
     let n = password.chars().count();
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
         return Err(UserError::BadPassword);
-    }
-    let mut users = load(data)?;
-    if users.iter().any(|u| u.name == name) {
-        return Err(UserError::Exists(name.to_string()));
     }
     let (secret, otpauth) = if totp_wanted || role.needs_totp() {
         let mut raw = [0u8; 20];
@@ -249,19 +249,45 @@ pub fn add(
     } else {
         (None, None)
     };
-    users.push(User {
-        name: name.to_string(),
-        role,
-        password: hash_password(password),
-        totp: secret,
-        totp_step: None,
-        created: now_rfc3339(),
-        failures: 0,
-        locked_until: None,
-        tenant: tenant.map(str::to_string),
-    });
-    save(data, &users)?;
-    Ok(Added { otpauth })
+    Ok((
+        User {
+            name: name.to_string(),
+            role,
+            password: hash_password(password),
+            totp: secret,
+            totp_step: None,
+            created: now_rfc3339(),
+            failures: 0,
+            locked_until: None,
+            tenant: tenant.map(str::to_string),
+        },
+        Added { otpauth },
+    ))
+}
+
+/// Creates an account in `users.json`, bound to `tenant` when given (it
+/// reads that commune's data only); see [`new_user`].
+pub fn add(
+    data: &Path,
+    name: &str,
+    role: Role,
+    password: &str,
+    totp_wanted: bool,
+    tenant: Option<&str>,
+) -> Result<Added, UserError> {
+    let (user, added) = new_user(name, role, password, totp_wanted, tenant)?;
+    insert(data, user)?;
+    Ok(added)
+}
+
+/// Keeps a new account in `users.json`; a name taken is refused.
+pub(crate) fn insert(data: &Path, user: User) -> Result<(), UserError> {
+    let mut users = load(data)?;
+    if users.iter().any(|u| u.name == user.name) {
+        return Err(UserError::Exists(user.name));
+    }
+    users.push(user);
+    save(data, &users)
 }
 
 /// Removes an account.

@@ -164,8 +164,8 @@ pub fn login_page(
             "<p class=\"alert\" role=\"status\">{}</p>",
             tr!(
                 lang,
-                "Aucun compte n'existe encore. Sur le serveur, créez le premier administrateur : <code>vigie user add NOM --role admin --data DOSSIER</code> (le mot de passe est demandé, le code du second facteur est affiché une fois).",
-                "No account exists yet. On the server, create the first administrator: <code>vigie user add NAME --role admin --data DIR</code> (the password is asked for, the second factor's code is shown once)."
+                "Aucun compte n'existe encore. Sur le serveur, créez le premier administrateur : <code>vigie user add NOM --role admin --data DOSSIER</code> (<code>--db URL</code> pour un déploiement régional ; le mot de passe est demandé, le code du second facteur est affiché une fois).",
+                "No account exists yet. On the server, create the first administrator: <code>vigie user add NAME --role admin --data DIR</code> (<code>--db URL</code> for a regional deployment; the password is asked for, the second factor's code is shown once)."
             )
         )
     };
@@ -338,7 +338,9 @@ pub async fn logout(
     let ip = ip.to_string();
     match principal {
         Principal::Person { id, session } => {
-            console.sessions.close(&id);
+            if let Err(e) = console.sessions.close(&id) {
+                eprintln!("vigie serve: sessions: {e}");
+            }
             console.audit(
                 &session.user,
                 &ip,

@@ -11,10 +11,10 @@
 //! after `idle_in_transaction_session_timeout`, which releases it.
 //!
 //! [`AuditLog`] is blocking (the console audits from synchronous code,
-//! as the file's synced write always was): the calls run on a small
-//! runtime of this store's own, the caller waiting for the answer.
+//! as the file's synced write always was): the calls run on this
+//! crate's small runtime ([`crate::blocking`]), the caller waiting for
+//! the answer, 25 s at most.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use vigie_console::audit::{entry_line, line_hash, Action, AuditLog, Outcome, GENESIS};
@@ -24,71 +24,29 @@ use crate::conn::Pg;
 /// A lock id of Vigie's own for the audit log's appends.
 const AUDIT_LOCK: i64 = 0x7669_6769_6501;
 
-/// The longest an audit call waits for the database: more than a lock
-/// wait ([`crate::conn::LOCK_TIMEOUT`]) after a connection
-/// (10 s at most), so that these fail first with their own reason.
-const WAIT: std::time::Duration = std::time::Duration::from_secs(25);
-
 /// The audit log in PostgreSQL (connected at the first call).
 pub struct PgAudit {
     pg: Arc<Pg>,
-    /// Drives the connection and runs the calls. Leaked: a runtime may
-    /// not be dropped from async code, and the store lives as long as
-    /// the server.
     rt: &'static tokio::runtime::Runtime,
 }
 
 impl PgAudit {
     pub fn new(url: &str) -> std::io::Result<PgAudit> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("vigie-audit-db")
-            .enable_all()
-            .build()?;
         Ok(PgAudit {
             pg: Arc::new(Pg::new(url)),
-            rt: Box::leak(Box::new(rt)),
+            rt: crate::blocking::runtime()?,
         })
     }
 
-    /// Runs `f` on the store's runtime and waits for it, [`WAIT`] at
-    /// most: past it the call is abandoned (its transaction rolled back)
-    /// and said failed, so that a database out of reach fails the
-    /// audited action instead of freezing the api. Called from an async
-    /// handler of a multi-thread runtime, the wait moves that worker's
-    /// other tasks elsewhere first (`block_in_place`).
+    /// Runs `f` on the stores' runtime and waits for it (see
+    /// [`crate::blocking::run`]): a database out of reach fails the
+    /// audited action instead of freezing the api.
     fn run<T: Send + 'static>(
         &self,
-        f: impl Future<Output = vigie_store::Result<T>> + Send + 'static,
+        f: impl std::future::Future<Output = vigie_store::Result<T>> + Send + 'static,
     ) -> std::io::Result<T> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let task = self.rt.spawn(async move {
-            let _ = tx.send(f.await);
-        });
-        let wait = || rx.recv_timeout(WAIT);
-        let got = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        };
-        match got {
-            Ok(out) => out.map_err(std::io::Error::other),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                task.abort();
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "{}: no answer within {} s: the audit log may not have been written",
-                        self.pg.place(),
-                        WAIT.as_secs()
-                    ),
-                ))
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(std::io::Error::other(
-                "the audit log's database task stopped",
-            )),
-        }
+        crate::blocking::run(self.rt, &format!("{}: the audit log", self.pg.place()), f)
+            .map_err(crate::blocking::io)
     }
 }
 

@@ -3,8 +3,10 @@
 //! cell's journal ([`PgCrisis`]), the containment proposals
 //! ([`PgProposals`]) — each behind the trait the embedded backend
 //! implements on local files — the uploaded indicator sources
-//! ([`PgIndicators`]) and the console's audit log ([`PgAudit`], one hash
-//! chain for every api node).
+//! ([`PgIndicators`]), the console's audit log ([`PgAudit`], one hash
+//! chain for every api node), its accounts and sessions ([`PgUsers`],
+//! [`PgSessions`]: a login valid on every api node) and the API tokens
+//! ([`PgTokens`]).
 //!
 //! Why PostgreSQL: a CSIRT's detection workers write from several
 //! processes, its API answers from any node (two or more behind a load
@@ -22,20 +24,25 @@
 //! `vigie_migrations`, under an advisory lock so that nodes starting
 //! together do not race).
 
+mod accounts;
 mod audit;
+mod blocking;
 mod conn;
 mod crisis;
 mod detections;
 mod indicators;
 mod proposals;
+mod tokens;
 mod triage;
 
+pub use accounts::{PgSessions, PgUsers};
 pub use audit::PgAudit;
 pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
 pub use indicators::{PgIndicators, Source as IndicatorSource};
 pub use proposals::PgProposals;
+pub use tokens::{PgTokens, TokenRow};
 pub use triage::PgTriage;
 
 use tokio_postgres::Client;
@@ -48,6 +55,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../migrations/0004_proposals.sql")),
     (5, include_str!("../migrations/0005_indicators.sql")),
     (6, include_str!("../migrations/0006_audit.sql")),
+    (7, include_str!("../migrations/0007_accounts.sql")),
+    (8, include_str!("../migrations/0008_rule_switch_tenant.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -241,8 +241,8 @@ impl TriageStore for PgTriage {
         self.pg
             .with("keeping a rule switch", async |c| {
                 c.execute(
-                    "INSERT INTO triage_rule_switches (doc) VALUES ($1)",
-                    &[&doc],
+                    "INSERT INTO triage_rule_switches (tenant, doc) VALUES ($1, $2)",
+                    &[&switch.tenant, &doc],
                 )
                 .await?;
                 Ok(())

@@ -28,7 +28,7 @@ const FORM_MAX: usize = 64 << 10;
 
 /// What the check needs: the tokens and the console's sessions.
 pub(crate) struct Gate {
-    pub(crate) tokens: tokens::Live,
+    pub(crate) tokens: Arc<dyn tokens::TokenStore>,
     pub(crate) console: Arc<Console>,
 }
 

@@ -24,6 +24,7 @@ pub mod health;
 pub mod index;
 pub mod indicators;
 pub mod live;
+pub mod mask;
 mod openapi;
 pub mod pages;
 pub mod retrohunt;
@@ -59,7 +60,7 @@ use serde_json::json;
 use vigie_store::embedded::FileLog;
 use vigie_store::{DetectionStore, EventLog, IngestBatch};
 
-use tokens::{Scope, Tokens};
+use tokens::{Scope, TokenStore};
 use worker::Detections;
 
 /// Everything `vigie serve` is told.
@@ -395,10 +396,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/filters", Access::Page),
     (Method::GET, "/rules", Access::Page),
     (Method::GET, "/api/v1/rules", Access::Needs(Scope::Read)),
+    // Every tenant's rules for the deployment's administrators, its own
+    // for a commune's (rules::switch).
     (
         Method::POST,
         "/api/v1/rules/{rule}/switch",
-        Access::Deployment,
+        Access::Needs(Scope::Admin),
     ),
     (Method::POST, "/api/v1/rules/update", Access::Deployment),
     (Method::GET, "/sources", Access::Page),
@@ -606,6 +609,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) log: Arc<dyn EventLog>,
+    /// `tokens.jsonl`, or PostgreSQL with `--db` (every node the same).
+    pub(crate) tokens: Arc<dyn TokenStore>,
     detections: Arc<dyn DetectionStore>,
     progress: Arc<worker::Progress>,
     live: Arc<live::LiveScope>,
@@ -678,14 +683,10 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-    let tokens = Tokens::load(&config.data).map_err(ServeError::Tokens)?;
+    // With `--db`, the tokens are the database's: one set for every node.
+    let (tokens, imported) =
+        tokens::open_store(&config.data, config.db.as_deref()).map_err(ServeError::Tokens)?;
     eprintln!("vigie serve: data in {}", config.data.display());
-    if tokens.is_empty() {
-        eprintln!(
-            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create --data {} --scope ingest` (and one of scope read or admin to read what it finds)",
-            config.data.display()
-        );
-    }
     if config.role == NodeRole::Api && config.db.is_none() {
         return Err(ServeError::Config(
             "--role api answers reads from PostgreSQL: give --db postgres://USER@HOST:PORT/DB"
@@ -814,6 +815,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         indicators,
         read: config.hunt.read.clone(),
     })));
+    judging.set_off(loaded.tenant_off());
     let live = live::LiveScope::new(
         assets,
         engine.clone(),
@@ -940,12 +942,16 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // api node.
     let console = Arc::new(match &config.db {
         Some(url) => {
-            console.with_audit_log(Arc::new(vigie_db::PgAudit::new(url).map_err(|source| {
-                ServeError::Io {
-                    what: "the audit log's database runtime".into(),
-                    source,
-                }
-            })?))
+            let io = |source| ServeError::Io {
+                what: "the console's database runtime".into(),
+                source,
+            };
+            console
+                .with_audit_log(Arc::new(vigie_db::PgAudit::new(url).map_err(io)?))
+                .with_accounts(
+                    Arc::new(vigie_db::PgUsers::new(url).map_err(io)?),
+                    Arc::new(vigie_db::PgSessions::new(url).map_err(io)?),
+                )
         }
         None => console,
     });
@@ -976,6 +982,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         crisis: crisis::Cell::new(journal),
         config,
         log,
+        tokens: tokens.clone(),
         detections,
         progress,
         live,
@@ -1003,12 +1010,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             source,
         },
     )?;
-    if !console.has_users() {
-        eprintln!(
-            "vigie serve: no console account yet (no default one): create the first with `vigie user add NAME --role admin --data {}`",
-            state.config.data.display()
-        );
-    }
+    admin::said_at_start(&state, imported).await;
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
     if state.intel.is_shared() {
         tokio::spawn(indicators::follow_shared(state.clone()));
@@ -1023,10 +1025,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             state.config.ioc_poll,
         ));
     }
-    let gate = auth::Gate {
-        tokens: tokens::Live::new(&state.config.data, tokens),
-        console,
-    };
+    let gate = auth::Gate { tokens, console };
     let app = router(state.clone(), gate).layer(DefaultBodyLimit::max(max_body));
     let io = |source| ServeError::Io {
         what: "serve".into(),

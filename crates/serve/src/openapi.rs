@@ -91,10 +91,10 @@ fn summary(method: &str, path: &str) -> &'static str {
             "The rules in force (searchable), those not loaded with why, those turned off (HTML)"
         }
         ("GET", "/api/v1/rules") => {
-            "Every rule in force, the failures with their reason, the rules turned off, the SigmaHQ snapshot"
+            "Every rule in force, the failures with their reason, the rules turned off for every tenant and for the caller's (?tenant=), the SigmaHQ snapshot"
         }
         ("POST", "/api/v1/rules/{rule}/switch") => {
-            "Turn a rule off or on again for new events: enabled, reason (admin; audited)"
+            "Turn a rule off or on again for new events: enabled, reason, tenant (a commune's admin: its own events only; the deployment's: every tenant, or one named; audited)"
         }
         ("POST", "/api/v1/rules/update") => {
             "Update the installed SigmaHQ rules to the latest release and apply them (admin; audited)"

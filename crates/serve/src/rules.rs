@@ -8,9 +8,13 @@
 //! a rule that fires on every backup run buries the week of preparation
 //! under noise; left out at load (as `--min-level` leaves rules out), it
 //! costs nothing and every other rule, correlation included, judges as
-//! before. The engine is one for every tenant, so this is an
-//! administrator's act, kept with its reason in the triage store and the
-//! audit log; a false positive of one host is a filter instead (triage).
+//! before. That is the deployment's administrator's act for every tenant.
+//! A commune's administrator turns a rule off for its own events only:
+//! the engine stays one for every tenant, and the rule's matches on that
+//! commune's events are left out ([`crate::worker::TenantOff`]: looked up
+//! only when a rule matched). Each switch is kept with its reason in the
+//! triage store and the audit log; a false positive of one host is a
+//! filter instead (triage).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -30,11 +34,11 @@ use vigie_detect::{LoadReport, RuleMeta};
 use vigie_lang::{tr, Lang};
 use vigie_report::html::escape;
 use vigie_rules::sigmahq::SnapshotStatus;
-use vigie_store::triage::{disabled_rules, RuleSwitch, TriageStore};
+use vigie_store::triage::{disabled_by_tenant, disabled_rules, RuleSwitch, TriageStore};
 
 use crate::pages::Reader;
 use crate::triage::{answer, parse, who_and_from};
-use crate::{error, Shared};
+use crate::{error, Caller, Shared};
 
 /// What the last compilation of the rules said: kept for the page, swapped
 /// with the engine.
@@ -46,6 +50,22 @@ pub(crate) struct Loaded {
     /// counted by [`triage_version`]: with `--db`, another node's change
     /// moves it ([`follow_shared`]).
     pub(crate) triage_version: u64,
+    /// The rules each commune turned off for its own events, as compiled
+    /// in (the worker's mask is made from it).
+    pub(crate) by_tenant:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, RuleSwitch>>,
+}
+
+impl Loaded {
+    /// The mask the worker applies ([`crate::worker::TenantOff`]).
+    pub(crate) fn tenant_off(&self) -> Arc<crate::worker::TenantOff> {
+        Arc::new(
+            self.by_tenant
+                .iter()
+                .map(|(t, off)| (t.clone(), off.keys().cloned().collect()))
+                .collect(),
+        )
+    }
 }
 
 /// How many changes the filters and rule switches hold: every filter
@@ -153,6 +173,7 @@ pub(crate) async fn compile(
     let filters = triage.filters().await.map_err(|e| e.to_string())?;
     let switches = triage.rule_switches().await.map_err(|e| e.to_string())?;
     let version = triage_version(&filters, &switches);
+    let by_tenant = disabled_by_tenant(&switches);
     let data = data.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let mut hunt = crate::triage::with_filters(&data, hunt, &filters)?;
@@ -169,6 +190,7 @@ pub(crate) async fn compile(
                 report,
                 sigmahq,
                 triage_version: version,
+                by_tenant,
             },
         ))
     })
@@ -187,6 +209,7 @@ pub(crate) async fn apply(s: &Shared) -> Result<(), String> {
         indicators: current.indicators.clone(),
         read: current.read.clone(),
     }));
+    s.judging.set_off(loaded.tenant_off());
     *s.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
     Ok(())
 }
@@ -219,15 +242,36 @@ fn in_force(s: &Shared) -> Vec<Arc<RuleMeta>> {
         .unwrap_or_default()
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TenantQuery {
+    tenant: Option<String>,
+}
+
 /// `GET /api/v1/rules`: every rule in force, those that failed with their
-/// reason, those turned off, the load counts and the SigmaHQ snapshot.
-pub(crate) async fn api(State(s): State<Shared>) -> Response {
+/// reason, those turned off for every tenant (`disabled`) and for the
+/// caller's commune (`disabled_for_tenant`, as the engine applies them
+/// now; `?tenant=` for another's, a deployment's token or account only),
+/// the load counts and the SigmaHQ snapshot.
+pub(crate) async fn api(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(q): Query<TenantQuery>,
+) -> Response {
+    let tenant = match caller.reads(q.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
     let switches = match s.triage.rule_switches().await {
         Ok(v) => v,
         Err(e) => return crate::unavailable(&format!("rule switches unreadable now: {e}")),
     };
     let loaded = s.rules.read().unwrap_or_else(|e| e.into_inner()).clone();
     let rules: Vec<_> = in_force(&s).iter().map(|m| rule_json(m)).collect();
+    let own: Vec<&RuleSwitch> = loaded
+        .by_tenant
+        .get(&tenant)
+        .map(|off| off.values().collect())
+        .unwrap_or_default();
     Json(json!({
         "in_force": rules.len(),
         "counts": {
@@ -242,6 +286,8 @@ pub(crate) async fn api(State(s): State<Shared>) -> Response {
         "failures": loaded.report.failures,
         "warnings": loaded.report.warnings,
         "disabled": disabled_rules(&switches).into_values().collect::<Vec<_>>(),
+        "tenant": tenant,
+        "disabled_for_tenant": own,
         "rules": rules,
     }))
     .into_response()
@@ -353,7 +399,7 @@ pub(crate) async fn page(
     }
     body.push_str("</section>");
 
-    // Turned off, with why.
+    // Turned off for every tenant, with why.
     if !off.is_empty() {
         let heads = [
             tr!(lang, "Règle", "Rule"),
@@ -365,7 +411,8 @@ pub(crate) async fn page(
         let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
         let mut t = Table::new("rules-off", &heads);
         for sw in off.values() {
-            let action = if admin {
+            // Every tenant's switch: the deployment's administrators'.
+            let action = if admin && session.tenant.is_none() {
                 format!(
                     "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"true\"><input type=\"hidden\" name=\"reason\" value=\"{}\"><button type=\"submit\">{}</button></form>",
                     escape(&urlencoding(&sw.rule)),
@@ -391,6 +438,59 @@ pub(crate) async fn page(
             body,
             "<section class=\"card\" id=\"rules-off-section\"><h2>{}</h2>{}</section>",
             tr!(lang, "Désactivées", "Turned off"),
+            t.html()
+        );
+    }
+
+    // Turned off for communes' own events: a commune's account sees its
+    // own, the deployment's every commune's.
+    let by_tenant: Vec<(&String, &RuleSwitch)> = loaded
+        .by_tenant
+        .iter()
+        .filter(|(t, _)| session.tenant.as_ref().is_none_or(|own| own == *t))
+        .flat_map(|(t, off)| off.values().map(move |sw| (t, sw)))
+        .collect();
+    if !by_tenant.is_empty() {
+        let heads = [
+            tr!(lang, "Commune", "Tenant"),
+            tr!(lang, "Règle", "Rule"),
+            tr!(lang, "Désactivée par", "Turned off by"),
+            tr!(lang, "Quand", "When"),
+            tr!(lang, "Raison", "Reason"),
+            String::new(),
+        ];
+        let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
+        let mut t = Table::new("rules-off-tenant", &heads);
+        for (tenant, sw) in by_tenant {
+            let action = if admin {
+                format!(
+                    "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"true\"><input type=\"hidden\" name=\"tenant\" value=\"{}\"><input type=\"hidden\" name=\"reason\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+                    escape(&urlencoding(&sw.rule)),
+                    csrf_fields(&session.csrf, &path),
+                    escape(tenant),
+                    escape(&tr!(lang, "réactivée depuis la console", "turned on again from the console")),
+                    tr!(lang, "Réactiver", "Turn on"),
+                )
+            } else {
+                String::new()
+            };
+            t.row(
+                "rule-off-tenant",
+                &[
+                    escape(tenant),
+                    format!("{} <code>{}</code>", escape(&sw.title), escape(&sw.rule)),
+                    escape(&sw.who),
+                    ui::time(Some(&sw.time)),
+                    escape(&sw.reason),
+                    action,
+                ],
+            );
+        }
+        let _ = write!(
+            body,
+            "<section class=\"card\" id=\"rules-off-tenant-section\"><h2>{}</h2><p class=\"intro\">{}</p>{}</section>",
+            tr!(lang, "Désactivées pour une commune", "Turned off for one tenant"),
+            tr!(lang, "Ces règles ne donnent plus de détection sur les événements de cette commune seulement ; les autres communes restent surveillées par elles.", "These rules no longer raise detections on this tenant's events only; the other tenants are still watched by them."),
             t.html()
         );
     }
@@ -539,6 +639,11 @@ pub(crate) struct Switch {
     #[serde(deserialize_with = "bool_or_text")]
     enabled: bool,
     reason: String,
+    /// Whose events: a commune's name, or `*` for every tenant. Not
+    /// given: every tenant for the deployment's administrator (as before
+    /// communes had their own), the caller's own commune for a commune's.
+    #[serde(default)]
+    tenant: Option<String>,
     #[serde(default)]
     back: Option<String>,
 }
@@ -560,11 +665,29 @@ fn bool_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
     }
 }
 
-/// `POST /api/v1/rules/{rule}/switch` (`{"enabled": false, "reason": …}`):
-/// turns a rule off, or on again, for new events; audited.
+/// The tenant a switch is for (`None`: every tenant): a commune's token
+/// or account switches its own commune's only.
+fn switched_for(caller: &Caller, asked: Option<&str>) -> Result<Option<String>, Box<Response>> {
+    let asked = asked.map(str::trim).filter(|t| !t.is_empty());
+    match (caller.admin, asked) {
+        (true, None | Some("*")) => Ok(None),
+        (true, Some(t)) => Ok(Some(t.to_string())),
+        (false, None) => Ok(Some(caller.tenant.clone())),
+        (false, Some(t)) if t == caller.tenant => Ok(Some(t.to_string())),
+        (false, Some(_)) => Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "a commune's token or account switches the rules of its own commune only",
+        ))),
+    }
+}
+
+/// `POST /api/v1/rules/{rule}/switch` (`{"enabled": false, "reason": …,
+/// "tenant": …}`): turns a rule off, or on again, for new events of every
+/// tenant or of one commune ([`switched_for`]); audited.
 pub(crate) async fn switch(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
     Path(rule): Path<String>,
     headers: HeaderMap,
@@ -586,24 +709,42 @@ pub(crate) async fn switch(
             "a reason is required (at most 500 characters): it is what the next person reads",
         );
     }
+    let tenant = match switched_for(&caller, req.tenant.as_deref()) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    if let Some(t) = &tenant {
+        if !vigie_console::users::valid_name(t) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("tenant {t:?}: not a tenant's name"),
+            );
+        }
+    }
     let (who, from) = who_and_from(&p, ci);
     let _rules = s.rules_change.lock().await;
     let switches = match s.triage.rule_switches().await {
         Ok(v) => v,
         Err(e) => return crate::unavailable(&format!("rule switches unreadable now: {e}")),
     };
-    let off = disabled_rules(&switches);
+    let every = disabled_rules(&switches);
+    let off = match &tenant {
+        None => every.clone(),
+        Some(t) => disabled_by_tenant(&switches).remove(t).unwrap_or_default(),
+    };
     let title = match (req.enabled, off.get(&rule)) {
         (true, Some(sw)) => sw.title.clone(),
         (false, Some(_)) | (true, None) => {
             let state = if req.enabled { "on" } else { "off" };
             // Already so: nothing to change, said as it is.
-            if in_force(&s).iter().any(|m| key(m) == Some(rule.as_str())) || off.contains_key(&rule)
+            if in_force(&s).iter().any(|m| key(m) == Some(rule.as_str()))
+                || off.contains_key(&rule)
+                || every.contains_key(&rule)
             {
                 return answer(
                     &headers,
                     req.back.as_deref(),
-                    json!({ "rule": rule, "enabled": req.enabled, "changed": false, "note": format!("already {state}") }),
+                    json!({ "rule": rule, "enabled": req.enabled, "changed": false, "note": format!("already {state}"), "tenant": tenant }),
                 );
             }
             return error(
@@ -613,7 +754,12 @@ pub(crate) async fn switch(
         }
         (false, None) => match in_force(&s).iter().find(|m| key(m) == Some(rule.as_str())) {
             Some(m) => m.title.clone(),
-            None => return error(StatusCode::NOT_FOUND, &format!("no rule {rule} in force")),
+            // Off for every tenant already: a commune may still say it
+            // wants it off (kept if the deployment turns it on again).
+            None => match (&tenant, every.get(&rule)) {
+                (Some(_), Some(sw)) => sw.title.clone(),
+                _ => return error(StatusCode::NOT_FOUND, &format!("no rule {rule} in force")),
+            },
         },
     };
     let sw = RuleSwitch {
@@ -623,6 +769,7 @@ pub(crate) async fn switch(
         reason: reason.to_string(),
         who: who.clone(),
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        tenant: tenant.clone(),
     };
     if let Err(e) = s.triage.switch_rule(sw.clone()).await {
         return crate::unavailable(&format!("not kept, send again: {e}"));
@@ -635,7 +782,10 @@ pub(crate) async fn switch(
         } else {
             Action::RuleDisable
         },
-        &format!("{rule}: {reason}"),
+        &match &tenant {
+            Some(t) => format!("{t}/{rule}: {reason}"),
+            None => format!("{rule}: {reason}"),
+        },
         Outcome::Success,
     );
     if let Err(e) = apply(&s).await {

@@ -4,10 +4,15 @@
 //! SHA-256 is kept (`tokens.jsonl` under the data directory), so a copy of
 //! the data directory does not hold a usable token. A hash is enough:
 //! tokens are not passwords a person chose, there is nothing to guess.
+//!
+//! Kept behind [`TokenStore`]: `tokens.jsonl` ([`FileTokens`]), or
+//! PostgreSQL with `--db` ([`DbTokens`]: one set for every node, a
+//! revocation refused everywhere within [`POLL`]).
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -94,9 +99,8 @@ fn digest(token: &str) -> String {
         .collect()
 }
 
-/// Creates a token and returns it (the only time it is seen).
-pub fn create(data: &Path, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String> {
-    std::fs::create_dir_all(data)?;
+/// A new token and its record (the token itself is seen only here).
+pub fn new_token(name: &str, scope: Scope, tenant: &str) -> (String, TokenRecord) {
     let mut raw = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = format!(
@@ -108,9 +112,20 @@ pub fn create(data: &Path, name: &str, scope: Scope, tenant: &str) -> std::io::R
         scope,
         tenant: tenant.to_string(),
         sha256: digest(&token),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created: now(),
         revoked: None,
     };
+    (token, record)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Creates a token and returns it (the only time it is seen).
+pub fn create(data: &Path, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String> {
+    std::fs::create_dir_all(data)?;
+    let (token, record) = new_token(name, scope, tenant);
     let _lock = locked(data)?;
     let mut line = serde_json::to_string(&record).expect("a token record serialises");
     line.push('\n');
@@ -196,7 +211,7 @@ pub fn revoke(data: &Path, id: &str, by: &str) -> Result<TokenRecord, RevokeErro
     };
     if r.revoked.is_none() {
         r.revoked = Some(Revoked {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            time: now(),
             by: by.to_string(),
         });
     }
@@ -255,6 +270,359 @@ impl Live {
     }
 }
 
+/// Where the tokens are kept. Blocking: the authorisation check asks
+/// it at each request with a token, the command line has no runtime.
+pub trait TokenStore: Send + Sync {
+    /// Creates a token and returns it (the only time it is seen).
+    fn create(&self, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String>;
+    /// The record of `token`, if it is one of ours and not revoked.
+    fn check(&self, token: &str) -> Option<TokenRecord>;
+    /// Every token, revoked ones included, oldest first.
+    fn list(&self) -> Result<Vec<TokenRecord>, String>;
+    /// Revokes the token of `id` ([`TokenRecord::id`]); revoking a revoked
+    /// token changes nothing.
+    fn revoke(&self, id: &str, by: &str) -> Result<TokenRecord, RevokeError>;
+    /// Where they are, for messages (never a password).
+    fn place(&self) -> String;
+}
+
+/// `tokens.jsonl` under a data directory, read again when it changes.
+pub struct FileTokens {
+    data: PathBuf,
+    live: Live,
+}
+
+impl FileTokens {
+    /// The tokens of `data` (a damaged file is an error naming its line).
+    pub fn open(data: &Path) -> Result<FileTokens, String> {
+        let tokens = Tokens::load(data)?;
+        Ok(FileTokens {
+            data: data.to_path_buf(),
+            live: Live::new(data, tokens),
+        })
+    }
+}
+
+impl TokenStore for FileTokens {
+    fn create(&self, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String> {
+        create(&self.data, name, scope, tenant)
+    }
+
+    fn check(&self, token: &str) -> Option<TokenRecord> {
+        self.live.check(token)
+    }
+
+    fn list(&self) -> Result<Vec<TokenRecord>, String> {
+        Ok(Tokens::load(&self.data)?.records)
+    }
+
+    fn revoke(&self, id: &str, by: &str) -> Result<TokenRecord, RevokeError> {
+        revoke(&self.data, id, by)
+    }
+
+    fn place(&self) -> String {
+        file(&self.data).display().to_string()
+    }
+}
+
+/// How often a node with `--db` asks whether the tokens changed (one
+/// small query): a token made or revoked on another node opens, or is
+/// refused, here within this and the time of the query.
+pub const POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The tokens in PostgreSQL, held in memory: a request's token is
+/// checked there, never waiting for the database. A thread of the store's
+/// own asks the version counter every [`POLL`] and reads the tokens again
+/// when it moved; a creation or revocation made through this store is
+/// held at once. The database out of reach: the tokens held go on being
+/// answered (ingest does not stop with the database; said once on
+/// stderr), and a revocation made meanwhile applies once it is back.
+pub struct DbTokens {
+    db: Arc<vigie_db::PgTokens>,
+    held: Arc<std::sync::Mutex<Held>>,
+}
+
+struct Held {
+    version: i64,
+    tokens: Tokens,
+    down: bool,
+}
+
+fn record(r: vigie_db::TokenRow) -> Result<TokenRecord, String> {
+    let scope = Scope::parse(&r.scope).ok_or_else(|| {
+        format!(
+            "api_tokens row {}: scope {:?} is none of ingest, read, admin: it opens nothing (repair it in the database)",
+            r.sha256.get(..12).unwrap_or(&r.sha256),
+            r.scope
+        )
+    })?;
+    Ok(TokenRecord {
+        name: r.name,
+        scope,
+        tenant: r.tenant,
+        sha256: r.sha256,
+        created: r.created,
+        revoked: r.revoked.map(|(time, by)| Revoked { time, by }),
+    })
+}
+
+fn records(rows: Vec<vigie_db::TokenRow>) -> Vec<TokenRecord> {
+    rows.into_iter()
+        .filter_map(|r| record(r).map_err(|e| eprintln!("vigie: tokens: {e}")).ok())
+        .collect()
+}
+
+/// Asks the version and reads the tokens again if it moved (the lock of
+/// `held` is not kept while the database answers).
+fn refresh(db: &vigie_db::PgTokens, held: &std::sync::Mutex<Held>) {
+    let version = held.lock().unwrap_or_else(|e| e.into_inner()).version;
+    let got = db.version().and_then(|v| {
+        if v == version {
+            Ok(None)
+        } else {
+            db.all().map(Some)
+        }
+    });
+    let mut h = held.lock().unwrap_or_else(|e| e.into_inner());
+    match got {
+        Ok(None) => h.down = false,
+        Ok(Some((version, rows))) => {
+            h.down = false;
+            // Never back to an older state read meanwhile.
+            if version > h.version {
+                h.version = version;
+                h.tokens = Tokens {
+                    records: records(rows),
+                };
+            }
+        }
+        Err(e) => {
+            if !h.down {
+                eprintln!(
+                    "vigie serve: tokens: {e} (the tokens held are answered until it is back)"
+                );
+                h.down = true;
+            }
+        }
+    }
+}
+
+impl DbTokens {
+    /// The tokens at `url`, read now (a database out of reach is an
+    /// error: a node does not start answering with no tokens known), then
+    /// followed every [`POLL`] for as long as the store lives.
+    pub fn open(url: &str) -> Result<DbTokens, String> {
+        let db = Arc::new(vigie_db::PgTokens::new(url).map_err(|e| e.to_string())?);
+        let (version, rows) = db.all().map_err(|e| e.to_string())?;
+        let held = Arc::new(std::sync::Mutex::new(Held {
+            version,
+            tokens: Tokens {
+                records: records(rows),
+            },
+            down: false,
+        }));
+        let (follower, weak) = (db.clone(), Arc::downgrade(&held));
+        std::thread::Builder::new()
+            .name("vigie-tokens".into())
+            .spawn(move || loop {
+                std::thread::sleep(POLL);
+                let Some(held) = weak.upgrade() else { return };
+                refresh(&follower, &held);
+            })
+            .map_err(|e| format!("the tokens' follower: {e}"))?;
+        Ok(DbTokens { db, held })
+    }
+
+    fn refresh(&self) {
+        refresh(&self.db, &self.held)
+    }
+
+    /// Imports the tokens of `data`'s `tokens.jsonl` (a node moving to
+    /// `--db` keeps its shippers' tokens; hashes only, as the file holds
+    /// them; a revocation in either is kept). How many were added or
+    /// newly revoked (0 without a file).
+    pub fn import(&self, data: &Path) -> Result<u64, String> {
+        let file = Tokens::load(data)?;
+        if file.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<vigie_db::TokenRow> = file
+            .records
+            .into_iter()
+            .map(|r| vigie_db::TokenRow {
+                sha256: r.sha256,
+                name: r.name,
+                scope: format!("{:?}", r.scope).to_lowercase(),
+                tenant: r.tenant,
+                created: r.created,
+                revoked: r.revoked.map(|x| (x.time, x.by)),
+            })
+            .collect();
+        let n = self.db.import(&rows).map_err(|e| e.to_string())?;
+        self.refresh();
+        Ok(n)
+    }
+}
+
+impl TokenStore for DbTokens {
+    fn create(&self, name: &str, scope: Scope, tenant: &str) -> std::io::Result<String> {
+        let (token, r) = new_token(name, scope, tenant);
+        let row = vigie_db::TokenRow {
+            sha256: r.sha256,
+            name: r.name,
+            scope: format!("{:?}", r.scope).to_lowercase(),
+            tenant: r.tenant,
+            created: r.created,
+            revoked: None,
+        };
+        self.db.create(&row).map_err(std::io::Error::other)?;
+        // This node opens it at once (the others at their next look).
+        self.refresh();
+        Ok(token)
+    }
+
+    fn check(&self, token: &str) -> Option<TokenRecord> {
+        let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.tokens.check(token).cloned()
+    }
+
+    fn list(&self) -> Result<Vec<TokenRecord>, String> {
+        let (_, rows) = self.db.all().map_err(|e| e.to_string())?;
+        rows.into_iter().map(record).collect()
+    }
+
+    fn revoke(&self, id: &str, by: &str) -> Result<TokenRecord, RevokeError> {
+        if id.len() != 12 {
+            return Err(RevokeError::Unknown(id.to_string()));
+        }
+        let r = self
+            .db
+            .revoke(id, by, &now())
+            .map_err(|e| RevokeError::Store(e.to_string()))?
+            .ok_or_else(|| RevokeError::Unknown(id.to_string()))?;
+        // This node refuses it at once (the others within POLL).
+        self.refresh();
+        record(r).map_err(RevokeError::Store)
+    }
+
+    fn place(&self) -> String {
+        self.db.place()
+    }
+}
+
+/// The token store of a node: the database's with `db` (the node's
+/// `tokens.jsonl` imported into it: what the import did, to audit), else
+/// `data`'s `tokens.jsonl`. Says on stderr when there is no token yet.
+pub fn open_store(
+    data: &Path,
+    db: Option<&str>,
+) -> Result<(Arc<dyn TokenStore>, Option<String>), String> {
+    let (store, imported): (Arc<dyn TokenStore>, _) = match db {
+        Some(url) => {
+            let store = DbTokens::open(url)?;
+            let n = store.import(data)?;
+            let what = (n > 0).then(|| {
+                format!(
+                    "{n} token(s) of {} imported into {}",
+                    file(data).display(),
+                    store.place()
+                )
+            });
+            (Arc::new(store), what)
+        }
+        None => (Arc::new(FileTokens::open(data)?), None),
+    };
+    if store.list().is_ok_and(|l| l.is_empty()) {
+        let place = match db {
+            Some(url) => format!(
+                "--db {}",
+                vigie_db::place(url).trim_start_matches("PostgreSQL at ")
+            ),
+            None => format!("--data {}", data.display()),
+        };
+        eprintln!(
+            "vigie serve: no token yet: every route but /healthz will answer 401; create one with `vigie token create {place} --scope ingest` (and one of scope read or admin to read what it finds)"
+        );
+    }
+    Ok((store, imported))
+}
+
+/// The contract every token store meets, written once and run on each:
+/// `store` and `other` are two views of the same tokens (two nodes on one
+/// database; the same store again for the embedded one), `bound` how
+/// long a change may take to be seen by the other.
+pub mod conformance {
+    use super::*;
+
+    fn within(bound: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+        let until = std::time::Instant::now() + bound;
+        loop {
+            if f() {
+                return true;
+            }
+            if std::time::Instant::now() > until {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn token_store(store: &dyn TokenStore, other: &dyn TokenStore, bound: std::time::Duration) {
+        assert!(store.list().unwrap().is_empty());
+        let a = store
+            .create("winlogbeat", Scope::Ingest, "default")
+            .unwrap();
+        let b = store.create("lecteur", Scope::Read, "mairie-b").unwrap();
+        assert!(a.starts_with("vgt_") && a.len() == 68, "{a}");
+        let ra = store.check(&a).expect("opens where made");
+        assert_eq!(
+            (ra.name.as_str(), ra.scope, ra.tenant.as_str()),
+            ("winlogbeat", Scope::Ingest, "default")
+        );
+        assert!(
+            within(bound, || other.check(&b).is_some()),
+            "opens on the other"
+        );
+        let rb = other.check(&b).unwrap();
+        assert_eq!((rb.scope, rb.tenant.as_str()), (Scope::Read, "mairie-b"));
+        assert!(store.check("vgt_not-a-token").is_none());
+        assert!(store.check(&a.to_uppercase()).is_none());
+        let listed = other.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].name, "winlogbeat", "oldest first");
+        assert!(listed
+            .iter()
+            .all(|r| r.sha256.len() == 64 && !r.sha256.contains(&a[4..])));
+        assert!(matches!(
+            store.revoke("nope", "anne"),
+            Err(RevokeError::Unknown(_))
+        ));
+        assert!(matches!(
+            store.revoke("000000000000", "anne"),
+            Err(RevokeError::Unknown(_))
+        ));
+        let id = ra.id().to_string();
+        let r = other.revoke(&id, "anne").unwrap();
+        assert_eq!(r.revoked.as_ref().unwrap().by, "anne");
+        assert!(other.check(&a).is_none(), "refused at once where revoked");
+        assert!(
+            within(bound, || store.check(&a).is_none()),
+            "refused on the other within the bound"
+        );
+        assert!(store.check(&b).is_some(), "the other token still opens");
+        let again = store.revoke(&id, "bob").unwrap();
+        assert_eq!(
+            again.revoked.unwrap().by,
+            "anne",
+            "the first revocation stands"
+        );
+        let listed = store.list().unwrap();
+        assert_eq!(listed.len(), 2, "the record stays");
+        assert!(listed.iter().any(|r| r.id() == id && r.revoked.is_some()));
+        assert!(!store.place().is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +647,12 @@ mod tests {
         // Again: nothing changes, the first revocation stands.
         let again = revoke(dir.path(), &id, "bob").unwrap();
         assert_eq!(again.revoked.unwrap().by, "anne");
+    }
+
+    #[test]
+    fn the_embedded_store_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileTokens::open(dir.path()).unwrap();
+        conformance::token_store(&store, &store, std::time::Duration::ZERO);
     }
 }

@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::Serialize;
 use vigie_detect::Match;
 use vigie_hunt::Detectors;
+
+pub use crate::mask::{mask, TenantOff};
 use vigie_store::ids::{detection_id, EventIdentity};
 use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, StoreError};
 
@@ -287,12 +289,19 @@ pub struct Judging {
 /// The judging in force, replaced whole when the rules change (a
 /// false-positive filter made in the console): each batch is judged by
 /// one engine from start to end, and the next batch by the new one,
-/// without a restart.
-pub struct Current(std::sync::RwLock<Arc<Judging>>);
+/// without a restart. With it, the rules each commune turned off for its
+/// own events ([`TenantOff`]).
+pub struct Current(
+    std::sync::RwLock<Arc<Judging>>,
+    std::sync::RwLock<Arc<TenantOff>>,
+);
 
 impl Current {
     pub fn new(judging: Arc<Judging>) -> Current {
-        Current(std::sync::RwLock::new(judging))
+        Current(
+            std::sync::RwLock::new(judging),
+            std::sync::RwLock::new(Arc::default()),
+        )
     }
 
     pub fn get(&self) -> Arc<Judging> {
@@ -301,6 +310,15 @@ impl Current {
 
     pub fn set(&self, judging: Arc<Judging>) {
         *self.0.write().unwrap_or_else(|e| e.into_inner()) = judging;
+    }
+
+    /// The communes' own switches in force.
+    pub fn off(&self) -> Arc<TenantOff> {
+        self.1.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_off(&self, off: Arc<TenantOff>) {
+        *self.1.write().unwrap_or_else(|e| e.into_inner()) = off;
     }
 }
 
@@ -429,6 +447,27 @@ pub fn judge(
     progress: &Progress,
     observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
 ) -> Vec<StoredDetection> {
+    judge_masked(
+        judging,
+        &TenantOff::new(),
+        deliveries,
+        seen,
+        progress,
+        observe,
+    )
+}
+
+/// [`judge`], each event's rule matches without those its commune
+/// turned off ([`TenantOff`]): what the detection worker and the live
+/// scope do.
+pub fn judge_masked(
+    judging: &Judging,
+    off: &TenantOff,
+    deliveries: &[Delivery],
+    seen: &Seen,
+    progress: &Progress,
+    observe: &(dyn Fn(&Delivery, &vigie_event::Event, &[Match]) + Sync),
+) -> Vec<StoredDetection> {
     use rayon::prelude::*;
     let mut groups = Vec::new();
     let mut start = 0;
@@ -458,7 +497,7 @@ pub fn judge(
             let mut found = Vec::new();
             progress.count(&group[0].tenant, |c| c.processed += group.len() as u64);
             let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                judge_request(judging, group, seen, progress, observe, &mut found)
+                judge_request(judging, off, group, seen, progress, observe, &mut found)
             }));
             if judged.is_err() {
                 found.clear();
@@ -491,6 +530,7 @@ pub fn judge(
 /// `n - 1`; or one syslog message alone.
 fn judge_request(
     judging: &Judging,
+    off: &TenantOff,
     group: &[Delivery],
     seen: &Seen,
     progress: &Progress,
@@ -574,6 +614,11 @@ fn judge_request(
         }
         matches.clear();
         let from_rules = detectors.evaluate(event, &mut matches);
+        let from_rules = if matches.is_empty() {
+            from_rules
+        } else {
+            mask(off, &d.tenant, &mut matches, from_rules)
+        };
         observe(d, event, &matches);
         if !matches.iter().any(|m| m.generate) {
             continue;
@@ -630,6 +675,7 @@ pub const REPLAY: &str = "scope-replay";
 async fn replay(
     log: &dyn EventLog,
     judging: &Arc<Judging>,
+    off: &Arc<TenantOff>,
     seen: &Arc<Seen>,
     live: &Arc<LiveScope>,
     health: &Arc<Health>,
@@ -660,11 +706,11 @@ async fn replay(
         let done = batch.is_empty() || batch.last().is_some_and(|d| d.position.0 >= upto);
         if !batch.is_empty() {
             let (judging, seen, live) = (judging.clone(), seen.clone(), live.clone());
-            let (health, index) = (health.clone(), index.clone());
+            let (health, index, off) = (health.clone(), index.clone(), off.clone());
             let _ = tokio::task::spawn_blocking(move || {
                 // Problems were counted the first time; not twice.
                 let quiet = Progress::default();
-                judge(&judging, &batch, &seen, &quiet, &|d, e, m| {
+                judge_masked(&judging, &off, &batch, &seen, &quiet, &|d, e, m| {
                     observed(&live, &health, d, e, m);
                     if let Some(ix) = &index {
                         ix.saw(&d.tenant, d.position.0, e);
@@ -788,10 +834,11 @@ pub async fn observe_stream(
             .collect();
         let (judging2, live2, seen2, health2) =
             (judging.get(), live.clone(), seen.clone(), health.clone());
+        let off = judging.off();
         let _ = tokio::task::spawn_blocking(move || {
             // Problems are counted by the workers; not twice.
             let quiet = Progress::default();
-            judge(&judging2, &batch, &seen2, &quiet, &|d, e, m| {
+            judge_masked(&judging2, &off, &batch, &seen2, &quiet, &|d, e, m| {
                 observed(&live2, &health2, d, e, m)
             });
         })
@@ -829,7 +876,17 @@ pub async fn run(
     let seen = Arc::new(Seen::default());
     if !keeps_scope {
         // Its scope routes say where the scope is (see `rebuilding`).
-    } else if replay(log.as_ref(), &judging.get(), &seen, &live, &health, &index).await {
+    } else if replay(
+        log.as_ref(),
+        &judging.get(),
+        &judging.off(),
+        &seen,
+        &live,
+        &health,
+        &index,
+    )
+    .await
+    {
         live.rebuilt.store(true, Ordering::Release);
     } else {
         // Never an answer from part of the events: the scope stays
@@ -850,9 +907,10 @@ pub async fn run(
         };
         let (judging2, progress2, live2) = (judging.get(), progress.clone(), live.clone());
         let (seen2, health2, index2) = (seen.clone(), health.clone(), index.clone());
+        let off = judging.off();
         let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
-            let found = judge(&judging2, &batch, &seen2, &progress2, &|d, e, m| {
+            let found = judge_masked(&judging2, &off, &batch, &seen2, &progress2, &|d, e, m| {
                 if keeps_scope {
                     observed(&live2, &health2, d, e, m)
                 }

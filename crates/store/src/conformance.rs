@@ -381,7 +381,8 @@ pub async fn triage_store(store: &dyn crate::triage::TriageStore) {
         "another tenant's search of the same id stays"
     );
 
-    // Rule switches: the deployment's, in order; the last one decides.
+    // Rule switches: for every tenant or one commune's, in order; the
+    // last one of a rule (for its tenants) decides.
     let s = |rule: &str, enabled: bool| RuleSwitch {
         rule: rule.into(),
         title: format!("title of {rule}"),
@@ -389,14 +390,51 @@ pub async fn triage_store(store: &dyn crate::triage::TriageStore) {
         reason: "noisy on the backup server".into(),
         who: "anne".into(),
         time: "2026-12-05T10:00:00Z".into(),
+        tenant: None,
+    };
+    let of = |rule: &str, enabled: bool, tenant: &str| RuleSwitch {
+        tenant: Some(tenant.into()),
+        ..s(rule, enabled)
     };
     store.switch_rule(s("r1", false)).await.unwrap();
     store.switch_rule(s("r2", false)).await.unwrap();
+    store
+        .switch_rule(of("r3", false, "mairie-b"))
+        .await
+        .unwrap();
+    store
+        .switch_rule(of("r1", false, "mairie-a"))
+        .await
+        .unwrap();
     store.switch_rule(s("r1", true)).await.unwrap();
+    store
+        .switch_rule(of("r4", false, "mairie-b"))
+        .await
+        .unwrap();
+    store.switch_rule(of("r4", true, "mairie-b")).await.unwrap();
     let all = store.rule_switches().await.unwrap();
-    assert_eq!(all, vec![s("r1", false), s("r2", false), s("r1", true)]);
+    assert_eq!(
+        all,
+        vec![
+            s("r1", false),
+            s("r2", false),
+            of("r3", false, "mairie-b"),
+            of("r1", false, "mairie-a"),
+            s("r1", true),
+            of("r4", false, "mairie-b"),
+            of("r4", true, "mairie-b"),
+        ]
+    );
     let off = disabled_rules(&all);
-    assert_eq!(off.keys().collect::<Vec<_>>(), ["r2"]);
+    assert_eq!(off.keys().collect::<Vec<_>>(), ["r2"], "every tenant's");
+    let by = crate::triage::disabled_by_tenant(&all);
+    assert_eq!(by.keys().collect::<Vec<_>>(), ["mairie-a", "mairie-b"]);
+    assert_eq!(
+        by["mairie-a"].keys().collect::<Vec<_>>(),
+        ["r1"],
+        "turned on for every tenant, still off for the commune that chose so"
+    );
+    assert_eq!(by["mairie-b"].keys().collect::<Vec<_>>(), ["r3"]);
 }
 
 /// Checks `journal`, which must be empty: records read back whole, in

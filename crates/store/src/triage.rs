@@ -214,8 +214,10 @@ pub struct SearchRemoval {
     pub time: String,
 }
 
-/// A rule turned off or on again for the whole deployment (the engine is
-/// one for every tenant: an administrator's act), by whom, when and why.
+/// A rule turned off or on again, by whom, when and why: for every
+/// tenant (`tenant` none: the deployment's administrator's act, the rule
+/// left out of the engine) or for one commune's events only (its
+/// administrator's choice, or the deployment's for it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSwitch {
     /// The rule's `id` (its `name` when it has no id).
@@ -227,12 +229,17 @@ pub struct RuleSwitch {
     pub reason: String,
     pub who: String,
     pub time: String,
+    /// The commune it applies to; none: every tenant (the switches kept
+    /// before tenants had their own are such).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
-/// The rules turned off now: the last switch of each rule decides.
+/// The rules turned off for every tenant now: the last such switch of
+/// each rule decides (a commune's own switches are not these).
 pub fn disabled_rules(switches: &[RuleSwitch]) -> BTreeMap<String, RuleSwitch> {
     let mut off = BTreeMap::new();
-    for s in switches {
+    for s in switches.iter().filter(|s| s.tenant.is_none()) {
         if s.enabled {
             off.remove(&s.rule);
         } else {
@@ -240,6 +247,27 @@ pub fn disabled_rules(switches: &[RuleSwitch]) -> BTreeMap<String, RuleSwitch> {
         }
     }
     off
+}
+
+/// The rules each commune turned off for its own events, by tenant: the
+/// last switch of a rule for that tenant decides. A rule off for every
+/// tenant stays off whatever a commune says ([`disabled_rules`]: the
+/// deployment's choice is not undone by one commune).
+pub fn disabled_by_tenant(
+    switches: &[RuleSwitch],
+) -> BTreeMap<String, BTreeMap<String, RuleSwitch>> {
+    let mut by: BTreeMap<String, BTreeMap<String, RuleSwitch>> = BTreeMap::new();
+    for s in switches {
+        let Some(t) = &s.tenant else { continue };
+        let off = by.entry(t.clone()).or_default();
+        if s.enabled {
+            off.remove(&s.rule);
+        } else {
+            off.insert(s.rule.clone(), s.clone());
+        }
+    }
+    by.retain(|_, off| !off.is_empty());
+    by
 }
 
 /// Where triage is kept.
@@ -562,6 +590,7 @@ mod tests {
             reason: "noisy on the backup server".into(),
             who: "anne".into(),
             time: "2026-12-05T10:00:00Z".into(),
+            tenant: None,
         };
         t.switch_rule(s("r1", false)).await.unwrap();
         t.switch_rule(s("r2", false)).await.unwrap();

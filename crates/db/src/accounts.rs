@@ -1,0 +1,436 @@
+//! The console's accounts ([`PgUsers`]) and sessions ([`PgSessions`]) in
+//! PostgreSQL, shared by every api node: a session opened on one node is
+//! valid on the others, an account removed (its sessions go with it, `ON
+//! DELETE CASCADE`) or locked (its sessions deleted in the same
+//! transaction) is refused on all from their next request. A login's
+//! outcome is one atomic statement, whichever node took it: the failures
+//! counted across nodes lock the account at the same bound, and a TOTP
+//! step is taken once.
+//!
+//! The console's traits are blocking: the calls run on this crate's
+//! small runtime ([`crate::blocking`]).
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::Row;
+use vigie_console::accounts::{SessionStore, UserStore};
+use vigie_console::sessions::{random_token, ABSOLUTE_SECONDS, IDLE_SECONDS, MAX_SESSIONS};
+use vigie_console::users::{self, User, UserError};
+use vigie_console::{Role, Session};
+use vigie_store::StoreError;
+
+use crate::conn::{Failure, Pg};
+
+/// A connection and the runtime it is driven on.
+struct Db {
+    pg: Arc<Pg>,
+    rt: &'static tokio::runtime::Runtime,
+}
+
+impl Db {
+    fn new(url: &str) -> std::io::Result<Db> {
+        Ok(Db {
+            pg: Arc::new(Pg::new(url)),
+            rt: crate::blocking::runtime()?,
+        })
+    }
+
+    /// Runs a call of [`Pg::with`] and waits for it.
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = vigie_store::Result<T>> + Send + 'static,
+    ) -> vigie_store::Result<T> {
+        crate::blocking::run(self.rt, &self.pg.place(), f)
+    }
+}
+
+fn store(e: StoreError) -> UserError {
+    UserError::Store(e.to_string())
+}
+
+/// The SHA-256 of a session's id, hex: all that is kept of it.
+fn digest(id: &str) -> String {
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn role(table: &str, key: &str, text: &str) -> Result<Role, Failure> {
+    Role::parse(text).ok_or_else(|| {
+        Failure::Store(StoreError::Invalid(format!(
+            "{table} row {key}: role {text:?} is none of Vigie's (left as it is: repair it in the database)"
+        )))
+    })
+}
+
+const USER_COLUMNS: &str =
+    "name, role, password, totp, totp_step, created, failures, locked_until, tenant";
+
+fn user(r: &Row) -> Result<User, Failure> {
+    let name: String = r.get(0);
+    Ok(User {
+        role: role("console_users", &name, r.get(1))?,
+        password: r.get(2),
+        totp: r.get(3),
+        totp_step: r.get::<_, Option<i64>>(4).map(|s| s.max(0) as u64),
+        created: r.get(5),
+        failures: r.get::<_, i32>(6).max(0) as u32,
+        locked_until: r.get(7),
+        tenant: r.get(8),
+        name,
+    })
+}
+
+/// The console's accounts in PostgreSQL (connected at the first call).
+pub struct PgUsers {
+    db: Db,
+}
+
+impl PgUsers {
+    pub fn new(url: &str) -> std::io::Result<PgUsers> {
+        Ok(PgUsers { db: Db::new(url)? })
+    }
+}
+
+impl UserStore for PgUsers {
+    fn list(&self) -> Result<Vec<User>, UserError> {
+        let pg = self.db.pg.clone();
+        self.db
+            .call(async move {
+                pg.with("reading the accounts", async |c| {
+                    let rows = c
+                        .query(
+                            &format!("SELECT {USER_COLUMNS} FROM console_users ORDER BY seq"),
+                            &[],
+                        )
+                        .await?;
+                    rows.iter().map(user).collect::<Result<Vec<_>, _>>()
+                })
+                .await
+            })
+            .map_err(store)
+    }
+
+    fn get(&self, name: &str) -> Result<Option<User>, UserError> {
+        let pg = self.db.pg.clone();
+        let name = name.to_string();
+        self.db
+            .call(async move {
+                pg.with("reading an account", async |c| {
+                    let row = c
+                        .query_opt(
+                            &format!("SELECT {USER_COLUMNS} FROM console_users WHERE name = $1"),
+                            &[&name],
+                        )
+                        .await?;
+                    row.as_ref().map(user).transpose()
+                })
+                .await
+            })
+            .map_err(store)
+    }
+
+    fn add(&self, u: User) -> Result<(), UserError> {
+        let pg = self.db.pg.clone();
+        let name = u.name.clone();
+        let made = self
+            .db
+            .call(async move {
+                pg.with("adding an account", async |c| {
+                    let step = u.totp_step.map(|s| s.min(i64::MAX as u64) as i64);
+                    let failures = u.failures.min(i32::MAX as u32) as i32;
+                    let n = c
+                        .execute(
+                            "INSERT INTO console_users
+                             (name, role, password, totp, totp_step, created, failures, locked_until, tenant)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             ON CONFLICT (name) DO NOTHING",
+                            &[
+                                &u.name,
+                                &u.role.key(),
+                                &u.password,
+                                &u.totp,
+                                &step,
+                                &u.created,
+                                &failures,
+                                &u.locked_until,
+                                &u.tenant,
+                            ],
+                        )
+                        .await?;
+                    Ok(n == 1)
+                })
+                .await
+            })
+            .map_err(store)?;
+        if made {
+            Ok(())
+        } else {
+            Err(UserError::Exists(name))
+        }
+    }
+
+    fn remove(&self, name: &str) -> Result<(), UserError> {
+        let pg = self.db.pg.clone();
+        let who = name.to_string();
+        let n = self
+            .db
+            .call(async move {
+                pg.with("removing an account", async |c| {
+                    // Its sessions go with it (ON DELETE CASCADE).
+                    Ok(
+                        c.execute("DELETE FROM console_users WHERE name = $1", &[&who])
+                            .await?,
+                    )
+                })
+                .await
+            })
+            .map_err(store)?;
+        if n == 0 {
+            return Err(UserError::NoSuch(name.to_string()));
+        }
+        Ok(())
+    }
+
+    fn unlock(&self, name: &str) -> Result<(), UserError> {
+        let pg = self.db.pg.clone();
+        let who = name.to_string();
+        let n = self
+            .db
+            .call(async move {
+                pg.with("unlocking an account", async |c| {
+                    Ok(c.execute(
+                        "UPDATE console_users SET failures = 0, locked_until = NULL WHERE name = $1",
+                        &[&who],
+                    )
+                    .await?)
+                })
+                .await
+            })
+            .map_err(store)?;
+        if n == 0 {
+            return Err(UserError::NoSuch(name.to_string()));
+        }
+        Ok(())
+    }
+
+    fn succeeded(&self, name: &str, step: Option<u64>) -> Result<bool, UserError> {
+        let pg = self.db.pg.clone();
+        let who = name.to_string();
+        let step = step.map(|s| s.min(i64::MAX as u64) as i64);
+        let n = self
+            .db
+            .call(async move {
+                pg.with("keeping a login", async |c| {
+                    // The step is taken only if it is after the last one:
+                    // two nodes given the same code, one wins.
+                    Ok(c.execute(
+                        "UPDATE console_users
+                         SET failures = 0, totp_step = COALESCE($2, totp_step)
+                         WHERE name = $1
+                           AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)",
+                        &[&who, &step],
+                    )
+                    .await?)
+                })
+                .await
+            })
+            .map_err(store)?;
+        Ok(n == 1)
+    }
+
+    fn failed(&self, name: &str, now: i64) -> Result<Option<i64>, UserError> {
+        let pg = self.db.pg.clone();
+        let who = name.to_string();
+        let max = users::MAX_FAILURES as i32;
+        let until = now + users::LOCK_SECONDS;
+        self.db
+            .call(async move {
+                pg.with("keeping a failed login", async |c| {
+                    let tx = c.transaction().await?;
+                    // One statement: failures of every node counted in
+                    // order (the row is locked while it is updated).
+                    let row = tx
+                        .query_opt(
+                            "UPDATE console_users SET
+                               failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END,
+                               locked_until = CASE WHEN failures + 1 >= $2 THEN $3 ELSE locked_until END
+                             WHERE name = $1
+                             RETURNING failures = 0 AND locked_until = $3",
+                            &[&who, &max, &until],
+                        )
+                        .await?;
+                    let locked = row.is_some_and(|r| r.get::<_, bool>(0));
+                    if locked {
+                        // Locked: its sessions end on every node.
+                        tx.execute("DELETE FROM console_sessions WHERE username = $1", &[&who])
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(locked.then_some(until))
+                })
+                .await
+            })
+            .map_err(store)
+    }
+
+    fn still(&self, s: &Session) -> Result<bool, UserError> {
+        let pg = self.db.pg.clone();
+        let (who, role, tenant) = (s.user.clone(), s.role.key(), s.tenant.clone());
+        self.db
+            .call(async move {
+                pg.with("reading an account", async |c| {
+                    Ok(c.query_opt(
+                        "SELECT 1 FROM console_users
+                         WHERE name = $1 AND role = $2 AND tenant IS NOT DISTINCT FROM $3",
+                        &[&who, &role, &tenant],
+                    )
+                    .await?
+                    .is_some())
+                })
+                .await
+            })
+            .map_err(store)
+    }
+
+    fn place(&self) -> String {
+        self.db.pg.place()
+    }
+}
+
+/// The console's sessions in PostgreSQL (connected at the first call).
+pub struct PgSessions {
+    db: Db,
+}
+
+impl PgSessions {
+    pub fn new(url: &str) -> std::io::Result<PgSessions> {
+        Ok(PgSessions { db: Db::new(url)? })
+    }
+}
+
+impl SessionStore for PgSessions {
+    fn open(
+        &self,
+        user: &str,
+        role: Role,
+        tenant: Option<String>,
+        now: i64,
+    ) -> std::io::Result<(String, Session)> {
+        let id = random_token();
+        let s = Session {
+            user: user.to_string(),
+            role,
+            tenant,
+            csrf: random_token(),
+            created: now,
+            last: now,
+        };
+        let pg = self.db.pg.clone();
+        let (hash, kept) = (digest(&id), s.clone());
+        let max = MAX_SESSIONS as i64;
+        self.db
+            .call(async move {
+                pg.with("opening a session", async |c| {
+                    let tx = c.transaction().await?;
+                    // Ended ones go; past the bound, the least recently
+                    // used (nothing unbounded).
+                    tx.execute(
+                        "DELETE FROM console_sessions WHERE last <= $1 OR created <= $2",
+                        &[&(now - IDLE_SECONDS), &(now - ABSOLUTE_SECONDS)],
+                    )
+                    .await?;
+                    tx.execute(
+                        "DELETE FROM console_sessions WHERE hash IN (
+                           SELECT hash FROM console_sessions ORDER BY last DESC OFFSET $1)",
+                        &[&(max - 1)],
+                    )
+                    .await?;
+                    tx.execute(
+                        "INSERT INTO console_sessions (hash, username, tenant, role, csrf, created, last)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        &[
+                            &hash,
+                            &kept.user,
+                            &kept.tenant,
+                            &kept.role.key(),
+                            &kept.csrf,
+                            &now,
+                        ],
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+                .await
+            })
+            .map_err(crate::blocking::io)?;
+        Ok((id, s))
+    }
+
+    fn touch(&self, id: &str, now: i64) -> std::io::Result<Option<Session>> {
+        let pg = self.db.pg.clone();
+        let hash = digest(id);
+        self.db
+            .call(async move {
+                pg.with("reading a session", async |c| {
+                    let row = c
+                        .query_opt(
+                            "UPDATE console_sessions SET last = $2
+                             WHERE hash = $1 AND $2 - last < $3 AND $2 - created < $4
+                             RETURNING username, role, tenant, csrf, created, last",
+                            &[&hash, &now, &IDLE_SECONDS, &ABSOLUTE_SECONDS],
+                        )
+                        .await?;
+                    let Some(r) = row else {
+                        // Ended (or never was): gone if it is there.
+                        c.execute("DELETE FROM console_sessions WHERE hash = $1", &[&hash])
+                            .await?;
+                        return Ok(None);
+                    };
+                    Ok(Some(Session {
+                        role: role("console_sessions", &r.get::<_, String>(0), r.get(1))?,
+                        user: r.get(0),
+                        tenant: r.get(2),
+                        csrf: r.get(3),
+                        created: r.get(4),
+                        last: r.get(5),
+                    }))
+                })
+                .await
+            })
+            .map_err(crate::blocking::io)
+    }
+
+    fn close(&self, id: &str) -> std::io::Result<()> {
+        let pg = self.db.pg.clone();
+        let hash = digest(id);
+        self.db
+            .call(async move {
+                pg.with("ending a session", async |c| {
+                    c.execute("DELETE FROM console_sessions WHERE hash = $1", &[&hash])
+                        .await?;
+                    Ok(())
+                })
+                .await
+            })
+            .map_err(crate::blocking::io)
+    }
+
+    fn close_user(&self, user: &str) -> std::io::Result<()> {
+        let pg = self.db.pg.clone();
+        let who = user.to_string();
+        self.db
+            .call(async move {
+                pg.with("ending an account's sessions", async |c| {
+                    c.execute("DELETE FROM console_sessions WHERE username = $1", &[&who])
+                        .await?;
+                    Ok(())
+                })
+                .await
+            })
+            .map_err(crate::blocking::io)
+    }
+}
