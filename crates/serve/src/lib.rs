@@ -1318,10 +1318,11 @@ async fn reload_on_hangup(
         } else {
             vigie_console::audit::Outcome::Success
         };
-        let data = state.console.data().to_path_buf();
+        // Through the console's audit log: with --db, the deployment's
+        // one chain, not this node's file.
+        let console = state.console.clone();
         let appended = tokio::task::spawn_blocking(move || {
-            vigie_console::audit::append(
-                &data,
+            console.audit(
                 "system",
                 "SIGHUP",
                 vigie_console::audit::Action::CertificatesReload,
@@ -1330,7 +1331,7 @@ async fn reload_on_hangup(
             )
         })
         .await;
-        if !matches!(appended, Ok(Ok(()))) {
+        if appended.is_err() {
             eprintln!("vigie serve: SIGHUP: the audit log could not be written");
         }
     }
