@@ -34,7 +34,11 @@ pub trait UserStore: Send + Sync {
     /// time step accepted) kept. `false`, nothing changed: the step is not
     /// after the last one used, the code was already spent (on this node
     /// or another).
-    fn succeeded(&self, name: &str, step: Option<u64>) -> Result<bool, UserError>;
+    ///
+    /// Not taken (`false`) while the account is locked at `now`: a right
+    /// guess still being checked when other guesses locked the account
+    /// (concurrent logins, on this node or another) does not open it.
+    fn succeeded(&self, name: &str, step: Option<u64>, now: i64) -> Result<bool, UserError>;
     /// A failed login: one more failure; at [`users::MAX_FAILURES`] the
     /// account is locked for [`users::LOCK_SECONDS`] from `now` and the
     /// failures start again: `Some(until)` then.
@@ -132,9 +136,13 @@ impl UserStore for FileUsers {
         })
     }
 
-    fn succeeded(&self, name: &str, step: Option<u64>) -> Result<bool, UserError> {
+    fn succeeded(&self, name: &str, step: Option<u64>, now: i64) -> Result<bool, UserError> {
         let mut fresh = true;
         self.update(name, |u| {
+            if u.locked_at(now) {
+                fresh = false;
+                return;
+            }
             if let Some(step) = step {
                 if u.totp_step.is_some_and(|last| step <= last) {
                     fresh = false;
@@ -237,12 +245,12 @@ pub mod conformance {
         assert!(store.get("nobody").unwrap().is_none());
 
         // A code's step is accepted once, and only after the last one.
-        assert!(store.succeeded("anne", Some(100)).unwrap());
-        assert!(!store.succeeded("anne", Some(100)).unwrap(), "replayed");
-        assert!(!store.succeeded("anne", Some(99)).unwrap(), "older");
-        assert!(store.succeeded("anne", Some(101)).unwrap());
+        assert!(store.succeeded("anne", Some(100), 0).unwrap());
+        assert!(!store.succeeded("anne", Some(100), 0).unwrap(), "replayed");
+        assert!(!store.succeeded("anne", Some(99), 0).unwrap(), "older");
+        assert!(store.succeeded("anne", Some(101), 0).unwrap());
         assert_eq!(store.get("anne").unwrap().unwrap().totp_step, Some(101));
-        assert!(store.succeeded("bob", None).unwrap());
+        assert!(store.succeeded("bob", None, 0).unwrap());
 
         // Failures lock at the bound, the count starts again, a success
         // forgets them, an unlock lifts the lock.
@@ -259,10 +267,22 @@ pub mod conformance {
         let b = store.get("bob").unwrap().unwrap();
         assert!(b.locked_at(now + 1));
         assert_eq!(b.failures, 0);
+        // A right password checked while the lock was set is not taken;
+        // once the lock has run out it is.
+        assert!(!store.succeeded("bob", None, now + 1).unwrap(), "locked");
+        assert!(b.locked_at(now + users::LOCK_SECONDS - 1));
+        assert!(store
+            .succeeded("bob", None, now + users::LOCK_SECONDS)
+            .unwrap());
+        store.failed("bob", now).unwrap();
+        for _ in 1..users::MAX_FAILURES {
+            store.failed("bob", now).unwrap();
+        }
+        assert!(store.get("bob").unwrap().unwrap().locked_at(now + 1));
         store.unlock("bob").unwrap();
         assert!(!store.get("bob").unwrap().unwrap().locked_at(now + 1));
         store.failed("bob", now).unwrap();
-        store.succeeded("bob", None).unwrap();
+        store.succeeded("bob", None, 0).unwrap();
         assert_eq!(store.get("bob").unwrap().unwrap().failures, 0);
 
         // A session's account still there, with its role and tenant.

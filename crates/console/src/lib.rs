@@ -78,6 +78,9 @@ pub struct Console {
     throttle: Throttle,
     /// Where the audit log goes (`audit.jsonl`, or PostgreSQL).
     audit_log: Arc<dyn audit::AuditLog>,
+    /// Set once an account was seen: the login page, open to anyone, then
+    /// no longer asks the store (a read of every account per request).
+    users_seen: std::sync::atomic::AtomicBool,
 }
 
 pub fn now() -> i64 {
@@ -94,6 +97,7 @@ impl Console {
             audit_log: Arc::new(audit::FileAudit {
                 data: data.to_path_buf(),
             }),
+            users_seen: Default::default(),
         }
     }
 
@@ -138,8 +142,15 @@ impl Console {
     /// first one when none does). Accounts unreadable: said, and taken
     /// as existing (the page must not invite to create a first admin).
     pub fn has_users(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.users_seen.load(Ordering::Relaxed) {
+            return true;
+        }
         match self.users.list() {
-            Ok(u) => !u.is_empty(),
+            Ok(u) => {
+                self.users_seen.store(!u.is_empty(), Ordering::Relaxed);
+                !u.is_empty()
+            }
             Err(e) => {
                 eprintln!("vigie serve: accounts {}: {e}", self.users.place());
                 true
@@ -229,7 +240,7 @@ impl Console {
         let fresh = match (password_ok, step) {
             // A code that could not be marked used (the store failed, or
             // another node took it first) is not accepted.
-            (true, Some(step)) => match self.users.succeeded(name, step) {
+            (true, Some(step)) => match self.users.succeeded(name, step, now) {
                 Ok(fresh) => fresh,
                 Err(e) => {
                     eprintln!("vigie serve: accounts {}: {e}", self.users.place());
@@ -238,6 +249,20 @@ impl Console {
             },
             _ => false,
         };
+        if password_ok
+            && !fresh
+            && self
+                .users
+                .get(name)
+                .ok()
+                .flatten()
+                .is_some_and(|u| u.locked_at(now))
+        {
+            // Locked while this password was being checked.
+            self.throttle.ip_failed(ip, now);
+            self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
+            return Err(Refusal::Locked);
+        }
         if fresh {
             return match self.sessions.open(name, role, tenant, now) {
                 Ok(opened) => {

@@ -216,7 +216,7 @@ impl UserStore for PgUsers {
         Ok(())
     }
 
-    fn succeeded(&self, name: &str, step: Option<u64>) -> Result<bool, UserError> {
+    fn succeeded(&self, name: &str, step: Option<u64>, now: i64) -> Result<bool, UserError> {
         let pg = self.db.pg.clone();
         let who = name.to_string();
         let step = step.map(|s| s.min(i64::MAX as u64) as i64);
@@ -230,8 +230,9 @@ impl UserStore for PgUsers {
                         "UPDATE console_users
                          SET failures = 0, totp_step = COALESCE($2, totp_step)
                          WHERE name = $1
-                           AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)",
-                        &[&who, &step],
+                           AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)
+                           AND (locked_until IS NULL OR locked_until <= $3)",
+                        &[&who, &step, &now],
                     )
                     .await?)
                 })

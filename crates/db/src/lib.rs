@@ -57,6 +57,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../migrations/0006_audit.sql")),
     (7, include_str!("../migrations/0007_accounts.sql")),
     (8, include_str!("../migrations/0008_rule_switch_tenant.sql")),
+    (
+        9,
+        include_str!("../migrations/0009_token_version_trigger.sql"),
+    ),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -197,6 +197,21 @@ fn secret_parameter(k: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
+/// Whether a URL's host is a loopback address (`localhost`, 127.0.0.0/8,
+/// `::1`), read as the HTTP client reads it (`url`'s WHATWG parsing: a
+/// `\` is a `/`, so `http://a.example\@127.0.0.1/` goes to `a.example`).
+pub fn loopback(raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Whether a URL carries a credential [`redact_url`] would hide: a user
 /// name, a password or a key parameter. The command line refuses such a
 /// URL (any user of the machine reads a process's arguments); the

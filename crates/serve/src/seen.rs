@@ -14,14 +14,17 @@
 //! recognised when its original is among the last [`GENERATION`] to
 //! 2 × [`GENERATION`] events judged (1.8 to 3.7 million: 90 s at 20,000
 //! events/s, 15 min at 2,000/s); memory stays at most two tables of 2²¹
-//! buckets (about 37 MiB), whatever the run's length.
+//! buckets (about 37 MiB), whatever the run's length. The window is the
+//! server's, not each tenant's: on a node taking many communes, a fast
+//! sender shortens it for all (a copy sent later than the window is
+//! judged again; its detections are still stored once per id).
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
 
-/// Hashes per generation: a table of 2²¹ buckets filled to its load
-/// limit (7/8), so that it is never grown nor rehashed.
+/// Hashes per generation: what a table of 2²¹ buckets holds at its load
+/// limit (7/8), so that a generation never grows past 2²¹ buckets.
 pub const GENERATION: usize = (1 << 21) / 8 * 7;
 
 /// The keys are already keyed hashes: the table uses them as they are.

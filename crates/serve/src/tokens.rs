@@ -388,8 +388,11 @@ fn refresh(db: &vigie_db::PgTokens, held: &std::sync::Mutex<Held>) {
         Ok(None) => h.down = false,
         Ok(Some((version, rows))) => {
             h.down = false;
-            // Never back to an older state read meanwhile.
-            if version > h.version {
+            // Any other version is taken, a lower one too: a database
+            // restored from a backup goes back, and its state is the
+            // truth. (Two refreshes crossing may leave the older read
+            // held: the next poll, within `POLL`, corrects it.)
+            if version != h.version {
                 h.version = version;
                 h.tokens = Tokens {
                     records: records(rows),
@@ -439,15 +442,29 @@ impl DbTokens {
 
     /// Imports the tokens of `data`'s `tokens.jsonl` (a node moving to
     /// `--db` keeps its shippers' tokens; hashes only, as the file holds
-    /// them; a revocation in either is kept). How many were added or
-    /// newly revoked (0 without a file).
+    /// them; a revocation in either is kept), then renames the file
+    /// `tokens.jsonl.imported-SECONDS`: imported once, so that a token
+    /// deleted from the database does not come back at the node's next
+    /// start. How many were added or newly revoked (0 without a file).
     pub fn import(&self, data: &Path) -> Result<u64, String> {
         let file = Tokens::load(data)?;
         if file.is_empty() {
             return Ok(0);
         }
-        let rows: Vec<vigie_db::TokenRow> = file
-            .records
+        let n = self.import_records(file.records)?;
+        let from = self::file(data);
+        let to = from.with_extension(format!("jsonl.imported-{}", chrono::Utc::now().timestamp()));
+        if let Err(e) = std::fs::rename(&from, &to) {
+            eprintln!(
+                "vigie serve: {} imported but not renamed ({e}): it will be imported again at the next start",
+                from.display()
+            );
+        }
+        Ok(n)
+    }
+
+    fn import_records(&self, records: Vec<TokenRecord>) -> Result<u64, String> {
+        let rows: Vec<vigie_db::TokenRow> = records
             .into_iter()
             .map(|r| vigie_db::TokenRow {
                 sha256: r.sha256,

@@ -64,10 +64,26 @@ fn a_nodes_tokens_file_is_imported_once_and_never_undoes_a_revocation() {
         a.check(&gone).is_none(),
         "revoked in the file, revoked here"
     );
+    // Imported once: the file is renamed (a token deleted from the
+    // database must not come back at the next start).
+    assert!(!dir.path().join("tokens.jsonl").exists());
+    let renamed: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tokens.jsonl.imported-")
+        })
+        .collect();
+    assert_eq!(renamed.len(), 1, "{renamed:?}");
     assert_eq!(a.import(dir.path()).unwrap(), 0, "once");
-    // Revoked in the database: importing the file again does not undo it.
+    // Revoked in the database: the same file put back and imported again
+    // does not undo it.
     let id = a.check(&kept).unwrap().id().to_string();
     a.revoke(&id, "bob").unwrap();
+    std::fs::rename(&renamed[0], dir.path().join("tokens.jsonl")).unwrap();
     let b = DbTokens::open(&pg.url()).unwrap();
     assert_eq!(b.import(dir.path()).unwrap(), 0);
     assert!(b.check(&kept).is_none());
@@ -76,4 +92,49 @@ fn a_nodes_tokens_file_is_imported_once_and_never_undoes_a_revocation() {
         a.import(&dir.path().join("none")).unwrap() == 0,
         "no file: nothing"
     );
+}
+
+/// Whether `check` turns `None` within the bound (a node's follower sees
+/// the change).
+fn refused_within(node: &DbTokens, token: &str, bound: Duration) -> bool {
+    let until = Instant::now() + bound;
+    while Instant::now() < until {
+        if node.check(token).is_none() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn a_token_revoked_or_deleted_in_the_database_by_hand_is_refused_by_every_node() {
+    let Some(pg) = Postgres::start() else { return };
+    let a = DbTokens::open(&pg.url()).unwrap();
+    let revoked = a.create("firewall", Scope::Ingest, "default").unwrap();
+    let deleted = a.create("old-shipper", Scope::Ingest, "default").unwrap();
+    assert!(a.check(&revoked).is_some() && a.check(&deleted).is_some());
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([pg.url().as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
+            .output()
+            .expect("psql (PostgreSQL's client) runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // An operator repairing the table, not through Vigie: the trigger
+    // moves the version the nodes follow.
+    psql("UPDATE api_tokens SET revoked_time = '2026-12-06T04:00:00Z', revoked_by = 'dba' WHERE name = 'firewall'");
+    assert!(refused_within(&a, &revoked, POLL + Duration::from_secs(2)));
+    psql("DELETE FROM api_tokens WHERE name = 'old-shipper'");
+    assert!(refused_within(&a, &deleted, POLL + Duration::from_secs(2)));
+    // A version gone back (a database restored from a backup) is taken
+    // too: what it holds is the truth.
+    let kept = a.create("kept", Scope::Read, "default").unwrap();
+    // One transaction: the node never sees the trigger's own move.
+    psql("DELETE FROM api_tokens WHERE name = 'kept'; UPDATE api_token_version SET version = 0");
+    assert!(refused_within(&a, &kept, POLL + Duration::from_secs(2)));
 }

@@ -144,23 +144,6 @@ impl std::fmt::Debug for Feed {
     }
 }
 
-/// Whether an `http://` URL's host is a loopback address (a MISP on the
-/// same machine, a test server): the only place credentials may go in
-/// clear.
-fn loopback(http_url: &str) -> bool {
-    let rest = http_url.strip_prefix("http://").unwrap_or(http_url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 impl Feed {
     /// A feed at `url` (`http(s)://`, `misp+http(s)://`,
     /// `taxii+http(s)://`); the error hides the URL's secrets.
@@ -175,7 +158,8 @@ impl Feed {
                 redact_url(url)
             ));
         }
-        if plain.starts_with("http://") && !matches!(auth, Auth::None) && !loopback(plain) {
+        let credentials = !matches!(auth, Auth::None) || vigie_intel::http::has_credentials(plain);
+        if plain.starts_with("http://") && credentials && !vigie_intel::http::loopback(plain) {
             return Err(format!(
                 "ioc feed {}: its credentials would cross the network in clear over http://: https:// (http:// is taken for a loopback address only)",
                 redact_url(url)
@@ -881,10 +865,20 @@ mod tests {
             "misp+http://10.0.0.5/",
             "taxii+http://127.0.0.1.example/collections/x/",
             "http://user@localhost.example:8080/x",
+            "http://evil.example\\@127.0.0.1/x",
         ] {
             let e = Feed::new(url, bearer(), None).unwrap_err();
             assert!(e.contains("in clear"), "{url}: {e}");
         }
+        // A credential in the URL itself, without `auth`: the same.
+        for url in [
+            "http://misp.example/feed.txt?apikey=K",
+            "http://u:p@misp.example/feed.txt",
+        ] {
+            let e = Feed::new(url, Auth::None, None).unwrap_err();
+            assert!(e.contains("in clear"), "{url}: {e}");
+        }
+        assert!(Feed::new("http://127.0.0.1:9/feed.txt?key=K", Auth::None, None).is_ok());
         for url in [
             "http://127.0.0.1:8080/x",
             "misp+http://localhost/",
