@@ -192,6 +192,25 @@ impl Matcher {
         // matched once. Keyed by the condition's hash, compared in full.
         let mut by_condition: Map<u64, Vec<u32>> = Map::default();
         by_condition.reserve(n);
+        // Each table sized for the anchors it will hold (counted first: a
+        // few hundred thousand rehashes and copies avoided for 100,000).
+        let mut sizes = [0usize; 9];
+        for ind in &indicators {
+            for alt in &ind.condition.any {
+                if let Some(a) = pick_anchor(alt) {
+                    sizes[table_of(&alt[a].test)] += 1;
+                }
+            }
+        }
+        m.v4.reserve(sizes[0]);
+        m.v6.reserve(sizes[1]);
+        m.domains.reserve(sizes[2]);
+        m.urls.reserve(sizes[3]);
+        m.md5.reserve(sizes[4]);
+        m.sha1.reserve(sizes[5]);
+        m.sha256.reserve(sizes[6]);
+        m.imphash.reserve(sizes[7]);
+        m.names.reserve(sizes[8]);
         let hasher = foldhash::fast::FixedState::default();
         let mut scan_patterns: Map<Kind, Vec<(String, u32)>> = Map::default();
         for ind in indicators {
@@ -847,6 +866,22 @@ fn mask6(x: u128, len: u8) -> u128 {
 
 /// The anchor of an alternative: its most selective positive exact term,
 /// else a positive scan.
+/// Which table of the matcher a test is filed in (the index of its count
+/// in `Matcher::compile`); scans are counted with file names, harmlessly.
+fn table_of(t: &Test) -> usize {
+    match t {
+        Test::Ip(IpNet::V4(_)) => 0,
+        Test::Ip(IpNet::V6(_)) => 1,
+        Test::Domain(..) => 2,
+        Test::Url(_) => 3,
+        Test::Hash(HashAlgo::Md5, _) => 4,
+        Test::Hash(HashAlgo::Sha1, _) => 5,
+        Test::Hash(HashAlgo::Sha256, _) => 6,
+        Test::Hash(HashAlgo::Imphash, _) => 7,
+        Test::FileName(_) | Test::Like(..) | Test::Regex(..) => 8,
+    }
+}
+
 fn pick_anchor(alt: &[Term]) -> Option<usize> {
     let rank = |t: &Test| match t {
         Test::Hash(..) => 0,
