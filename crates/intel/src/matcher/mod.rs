@@ -78,7 +78,7 @@ pub struct CompileReport {
 /// One distinct condition and the indicators that have it.
 struct Entry {
     /// Indexes into `Matcher::indicators`, the first one named.
-    indicators: Vec<u32>,
+    indicators: Few<u32>,
     rule: OnceLock<Arc<RuleMeta>>,
 }
 
@@ -89,8 +89,43 @@ struct Alt {
 }
 
 /// Alternatives filed under one key: usually one.
-#[derive(Default, Clone)]
-struct Alts(Vec<u32>);
+type Alts = Few<u32>;
+
+/// One value (almost always: a key of a table, the indicators of one
+/// condition) or several. Why: a `Vec` each was two hundred thousand
+/// small allocations for 100,000 indicators, made at the start of a hunt
+/// and freed at its end.
+#[derive(Clone, Debug)]
+enum Few<T: Copy> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Copy> Few<T> {
+    fn push(&mut self, x: T) {
+        match self {
+            Few::One(a) => *self = Few::Many(vec![*a, x]),
+            Few::Many(v) => v.push(x),
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Few::One(a) => std::slice::from_ref(a),
+            Few::Many(v) => v,
+        }
+    }
+}
+
+/// Files `x` under `key`.
+fn add<K: std::hash::Hash + Eq, T: Copy>(map: &mut Map<K, Few<T>>, key: K, x: T) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(x),
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(Few::One(x));
+        }
+    }
+}
 
 #[derive(Default)]
 struct Scans {
@@ -111,7 +146,7 @@ pub struct Matcher {
     v4_lens: Vec<u8>,
     v6: Map<(u8, u128), Alts>,
     v6_lens: Vec<u8>,
-    domains: Map<Box<str>, Vec<(u32, Subdomains)>>,
+    domains: Map<Box<str>, Few<(u32, Subdomains)>>,
     urls: Map<Box<str>, Alts>,
     md5: Map<[u8; 16], Alts>,
     sha1: Map<[u8; 20], Alts>,
@@ -224,7 +259,7 @@ impl Matcher {
             let key = std::hash::BuildHasher::hash_one(&hasher, &ind.condition);
             let same = by_condition.get(&key).and_then(|entries| {
                 entries.iter().copied().find(|&e| {
-                    let first = m.entries[e as usize].indicators[0] as usize;
+                    let first = m.entries[e as usize].indicators.as_slice()[0] as usize;
                     m.indicators[first].condition == ind.condition
                 })
             });
@@ -250,7 +285,7 @@ impl Matcher {
                 m.file(&alt[anchor].test, a, &mut scan_patterns);
             }
             m.entries.push(Entry {
-                indicators: vec![idx],
+                indicators: Few::One(idx),
                 rule: OnceLock::new(),
             });
             m.indicators.push(ind);
@@ -276,7 +311,7 @@ impl Matcher {
                 Err(e) => {
                     for (p, a) in pats {
                         let entry = m.alts[a as usize].entry as usize;
-                        let ind = &m.indicators[m.entries[entry].indicators[0] as usize];
+                        let ind = &m.indicators[m.entries[entry].indicators.as_slice()[0] as usize];
                         report.rejected.push((
                             ind.id.to_string(),
                             format!(
@@ -301,50 +336,46 @@ impl Matcher {
         match test {
             Test::Ip(IpNet::V4(n)) => {
                 let len = n.prefix_len();
-                self.v4
-                    .entry((len, mask4(u32::from(n.network()), len)))
-                    .or_default()
-                    .0
-                    .push(a);
+                add(&mut self.v4, (len, mask4(u32::from(n.network()), len)), a);
                 self.v4_lens.push(len);
                 self.has.ip = true;
             }
             Test::Ip(IpNet::V6(n)) => {
                 let len = n.prefix_len();
-                self.v6
-                    .entry((len, mask6(u128::from(n.network()), len)))
-                    .or_default()
-                    .0
-                    .push(a);
+                add(&mut self.v6, (len, mask6(u128::from(n.network()), len)), a);
                 self.v6_lens.push(len);
                 self.has.ip = true;
             }
             Test::Domain(d, sub) => {
-                self.domains.entry(d.clone()).or_default().push((a, *sub));
+                add(&mut self.domains, d.clone(), (a, *sub));
                 self.has.domain = true;
             }
             Test::Url(u) => {
-                self.urls.entry(u.clone()).or_default().0.push(a);
+                add(&mut self.urls, u.clone(), a);
                 self.has.url = true;
             }
             Test::Hash(algo, hex) => {
                 let b = hex.as_bytes();
                 let ok = match algo {
-                    HashAlgo::Md5 => normalize::hex_bytes::<16>(b)
-                        .map(|k| self.md5.entry(k).or_default().0.push(a)),
-                    HashAlgo::Imphash => normalize::hex_bytes::<16>(b)
-                        .map(|k| self.imphash.entry(k).or_default().0.push(a)),
-                    HashAlgo::Sha1 => normalize::hex_bytes::<20>(b)
-                        .map(|k| self.sha1.entry(k).or_default().0.push(a)),
-                    HashAlgo::Sha256 => normalize::hex_bytes::<32>(b)
-                        .map(|k| self.sha256.entry(k).or_default().0.push(a)),
+                    HashAlgo::Md5 => {
+                        normalize::hex_bytes::<16>(b).map(|k| add(&mut self.md5, k, a))
+                    }
+                    HashAlgo::Imphash => {
+                        normalize::hex_bytes::<16>(b).map(|k| add(&mut self.imphash, k, a))
+                    }
+                    HashAlgo::Sha1 => {
+                        normalize::hex_bytes::<20>(b).map(|k| add(&mut self.sha1, k, a))
+                    }
+                    HashAlgo::Sha256 => {
+                        normalize::hex_bytes::<32>(b).map(|k| add(&mut self.sha256, k, a))
+                    }
                 };
                 if ok.is_some() {
                     self.has.hash = true;
                 }
             }
             Test::FileName(n) => {
-                self.names.entry(n.clone()).or_default().0.push(a);
+                add(&mut self.names, n.clone(), a);
                 self.has.name = true;
             }
             Test::Like(kind, p) => scans
@@ -450,7 +481,7 @@ impl Matcher {
                 };
                 let Some(u) = full else { return };
                 if let Some(list) = self.urls.get(u.as_str()) {
-                    for &a in &list.0 {
+                    for &a in list.as_slice() {
                         hit(a, s);
                     }
                 }
@@ -491,7 +522,7 @@ impl Matcher {
                 }
                 fields::with_lower(base, |lower| {
                     if let Some(list) = self.names.get(lower) {
-                        for &a in &list.0 {
+                        for &a in list.as_slice() {
                             hit(a, s);
                         }
                     }
@@ -507,7 +538,7 @@ impl Matcher {
                 let x = u32::from(v4);
                 for &len in &self.v4_lens {
                     if let Some(list) = self.v4.get(&(len, mask4(x, len))) {
-                        for &alt in &list.0 {
+                        for &alt in list.as_slice() {
                             hit(alt, raw);
                         }
                     }
@@ -517,7 +548,7 @@ impl Matcher {
                 let x = u128::from(v6);
                 for &len in &self.v6_lens {
                     if let Some(list) = self.v6.get(&(len, mask6(x, len))) {
-                        for &alt in &list.0 {
+                        for &alt in list.as_slice() {
                             hit(alt, raw);
                         }
                     }
@@ -546,7 +577,7 @@ impl Matcher {
         }
         fields::with_lower(t, |name| {
             if let Some(list) = self.domains.get(name) {
-                for &(a, sub) in list {
+                for &(a, sub) in list.as_slice() {
                     if sub != Subdomains::Only {
                         hit(a, s);
                     }
@@ -556,7 +587,7 @@ impl Matcher {
             let mut rest = name;
             while let Some((_, parent)) = rest.split_once('.') {
                 if let Some(list) = self.domains.get(parent) {
-                    for &(a, sub) in list {
+                    for &(a, sub) in list.as_slice() {
                         if sub != Subdomains::Excluded {
                             hit(a, s);
                         }
@@ -577,7 +608,7 @@ impl Matcher {
             HashAlgo::Sha256 => normalize::hex_bytes::<32>(b).and_then(|k| self.sha256.get(&k)),
         };
         if let Some(list) = list {
-            for &a in &list.0 {
+            for &a in list.as_slice() {
                 hit(a, hex);
             }
         }
@@ -623,7 +654,7 @@ impl Matcher {
         let entry = &self.entries[a.entry as usize];
         let mut named: Option<(usize, bool)> = None;
         let mut also = Vec::new();
-        for &i in &entry.indicators {
+        for &i in entry.indicators.as_slice() {
             let ind = &self.indicators[i as usize];
             match self.validity(ind, event.timestamp) {
                 Validity::Out => {}
@@ -690,7 +721,7 @@ impl Matcher {
     fn rule(&self, hit: &Hit) -> Arc<RuleMeta> {
         let ind = &self.indicators[hit.indicator];
         let entry = &self.entries[hit.entry as usize];
-        if entry.indicators[0] as usize == hit.indicator {
+        if entry.indicators.as_slice()[0] as usize == hit.indicator {
             entry.rule.get_or_init(|| Arc::new(rule_of(ind))).clone()
         } else {
             Arc::new(rule_of(ind))
