@@ -27,6 +27,7 @@
 //! takes a fraction of a second).
 
 pub mod fields;
+mod observables;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,6 +43,7 @@ use vigie_event::{Event, Timestamp, Value};
 use crate::model::{HashAlgo, Indicator, Kind, Subdomains, Term, Test};
 use crate::normalize;
 use fields::{Extract, FieldIndex};
+use observables::{collect, test_holds, Seen};
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -182,16 +184,6 @@ pub struct Hit {
     pub before_valid_from: bool,
     /// The compiled entry (indicators with the same condition).
     entry: u32,
-}
-
-/// An observable read from an event.
-#[derive(Debug, Clone)]
-enum Seen {
-    Ip(IpAddr),
-    Domain(String),
-    Url(String),
-    Hash(HashAlgo, String),
-    Name(String),
 }
 
 impl Matcher {
@@ -895,8 +887,6 @@ fn mask6(x: u128, len: u8) -> u128 {
     }
 }
 
-/// The anchor of an alternative: its most selective positive exact term,
-/// else a positive scan.
 /// Which table of the matcher a test is filed in (the index of its count
 /// in `Matcher::compile`); scans are counted with file names, harmlessly.
 fn table_of(t: &Test) -> usize {
@@ -913,6 +903,8 @@ fn table_of(t: &Test) -> usize {
     }
 }
 
+/// The anchor of an alternative: its most selective positive exact term,
+/// else a positive scan.
 fn pick_anchor(alt: &[Term]) -> Option<usize> {
     let rank = |t: &Test| match t {
         Test::Hash(..) => 0,
@@ -927,102 +919,6 @@ fn pick_anchor(alt: &[Term]) -> Option<usize> {
         .filter(|(_, t)| !t.negated)
         .min_by_key(|(_, t)| rank(&t.test))
         .map(|(i, _)| i)
-}
-
-fn collect(event: &Event, how: Extract, s: &str, seen: &mut Vec<Seen>) {
-    let host = |h: &str, seen: &mut Vec<Seen>| {
-        let t = h.trim().trim_end_matches('.');
-        if let Some(a) = normalize::ip(t) {
-            seen.push(Seen::Ip(a));
-        } else if !t.is_empty() && t != "-" {
-            seen.push(Seen::Domain(t.to_lowercase()));
-        }
-    };
-    match how {
-        Extract::Ip => seen.extend(normalize::ip(s).map(Seen::Ip)),
-        Extract::Host => host(s, seen),
-        Extract::DnsResults => {
-            for p in fields::dns_results(s) {
-                host(p, seen);
-            }
-        }
-        Extract::Url => {
-            let full = if s.trim_start().starts_with('/') {
-                event
-                    .get_str("hostname")
-                    .and_then(|h| normalize::url(&format!("{}{}", h.trim(), s.trim())))
-            } else {
-                normalize::url(s)
-            };
-            if let Some(u) = full {
-                if let Some(h) = normalize::url_host(&u) {
-                    host(&h, seen);
-                }
-                seen.push(Seen::Url(u));
-            }
-        }
-        Extract::Hashes => {
-            for (a, hex) in fields::sysmon_hashes(s) {
-                seen.push(Seen::Hash(a, hex.to_ascii_lowercase()));
-            }
-        }
-        Extract::Hash(algo) => {
-            let t = s.trim();
-            if let Some(a) = algo.or_else(|| normalize::hash(t).map(|h| h.0)) {
-                seen.push(Seen::Hash(a, t.to_ascii_lowercase()));
-            }
-        }
-        Extract::Path => seen.extend(normalize::file_name(s).map(Seen::Name)),
-        Extract::Command => {
-            seen.extend(normalize::file_name(fields::command_path(s)).map(Seen::Name))
-        }
-    }
-}
-
-fn test_holds(t: &Test, s: &Seen) -> bool {
-    match (t, s) {
-        (Test::Ip(n), Seen::Ip(a)) => n.contains(a),
-        (Test::Domain(d, sub), Seen::Domain(name)) => {
-            let exact = name == &**d;
-            let under = name.len() > d.len()
-                && name.ends_with(&**d)
-                && name.as_bytes()[name.len() - d.len() - 1] == b'.';
-            match sub {
-                Subdomains::Included => exact || under,
-                Subdomains::Excluded => exact,
-                Subdomains::Only => under,
-            }
-        }
-        (Test::Url(u), Seen::Url(v)) => u.as_ref() == v,
-        (Test::Hash(a, h), Seen::Hash(b, v)) => a == b && h.as_ref() == v,
-        (Test::FileName(n), Seen::Name(v)) => n.as_ref() == v,
-        (Test::Like(k, p), s) if seen_kind(s) == *k => {
-            regex::Regex::new(&crate::pattern::like_regex(p))
-                .map(|r| r.is_match(&seen_text(s)))
-                .unwrap_or(false)
-        }
-        (Test::Regex(k, p), s) if seen_kind(s) == *k => regex::Regex::new(p)
-            .map(|r| r.is_match(&seen_text(s)))
-            .unwrap_or(false),
-        _ => false,
-    }
-}
-
-fn seen_kind(s: &Seen) -> Kind {
-    match s {
-        Seen::Ip(_) => Kind::Ip,
-        Seen::Domain(_) => Kind::Domain,
-        Seen::Url(_) => Kind::Url,
-        Seen::Hash(a, _) => Kind::Hash(*a),
-        Seen::Name(_) => Kind::FileName,
-    }
-}
-
-fn seen_text(s: &Seen) -> String {
-    match s {
-        Seen::Ip(a) => a.to_string(),
-        Seen::Domain(d) | Seen::Url(d) | Seen::Hash(_, d) | Seen::Name(d) => d.clone(),
-    }
 }
 
 impl Has {
