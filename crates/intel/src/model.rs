@@ -427,6 +427,16 @@ impl Imported {
         }
     }
 
+    /// Adds the results of parts read side by side, in order (the room
+    /// for their indicators made once).
+    pub fn merge_all(&mut self, parts: Vec<Imported>) {
+        self.indicators
+            .reserve(parts.iter().map(|p| p.indicators.len()).sum());
+        for part in parts {
+            self.merge(part);
+        }
+    }
+
     /// Every problem counted.
     pub fn problem_count(&self) -> usize {
         self.problems_total.values().sum()
@@ -434,7 +444,12 @@ impl Imported {
 
     /// Adds another import's results.
     pub fn merge(&mut self, other: Imported) {
-        self.indicators.extend(other.indicators);
+        // 100,000 indicators are 16 MB: moved, not copied, into an empty set.
+        if self.indicators.is_empty() && self.indicators.capacity() < other.indicators.len() {
+            self.indicators = other.indicators;
+        } else {
+            self.indicators.extend(other.indicators);
+        }
         for p in other.problems {
             if self.problems.len() < PROBLEMS_KEPT {
                 self.problems.push(p);

@@ -284,3 +284,117 @@ fn directories_feeds_and_bad_files() {
     assert_eq!(values(&m), ["203.0.113.9"]);
     assert!(import_path(&dir.path().join("missing")).is_err());
 }
+
+/// The typed readers take a field of an unexpected type as absent (as
+/// the JSON tree did), read escaped strings, and make a malformed object
+/// of a bundle that object's problem, with its place, not the bundle's.
+#[test]
+fn stix_fields_of_odd_types_and_a_malformed_object_cost_only_themselves() {
+    let bundle = r#"{"type": "bundle", "id": "bundle--2", "objects": [
+      {"type": "identity", "id": "identity--q", "name": "CSIRT \"Sud\" \u00e9quipe"},
+      {"type": "indicator", "id": "indicator--a", "created_by_ref": "identity--q", "confidence": "90",
+       "revoked": "true", "object_marking_refs": "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+       "kill_chain_phases": [1, {"kill_chain_name": "mitre-attack", "phase_name": "Execution"}],
+       "pattern": "[domain-name:value = 'a.example']", "pattern_type": "stix", "valid_from": 12},
+      {"type": "indicator", "id": "indicator--b", "pattern": "[ipv4-addr:value = '198.51.100.7']",
+       "pattern_type": "stix", "pattern": "[ipv4-addr:value = '198.51.100.8']"},
+      "not an object",
+      {"type": "indicator", "id": "indicator--c", "pattern": "[url:value = 'http://b.example/\u0078']",
+       "pattern_type": "stix", "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]}
+    ]}"#;
+    let i = import_bytes(bundle.as_bytes(), "odd.json");
+    assert_eq!(values(&i), ["a.example", "http://b.example/x"]);
+    let a = &i.indicators[0];
+    assert_eq!(a.source.name, "CSIRT \"Sud\" équipe");
+    assert_eq!(a.confidence, None);
+    assert_eq!(a.tlp, None);
+    assert_eq!(a.valid_from, None);
+    assert_eq!(&*a.tags, ["attack.execution".into()] as [Box<str>; 1]);
+    assert_eq!(i.indicators[1].tlp, Some(Tlp::Amber));
+    // The object with a key given twice is reported with its place.
+    let places: Vec<(ProblemKind, &str)> = i
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.place.as_str()))
+        .collect();
+    assert_eq!(places, [(ProblemKind::Invalid, "odd.json object #3")]);
+    assert!(
+        i.problems[0].reason.contains("duplicate field"),
+        "{}",
+        i.problems[0].reason
+    );
+    assert_eq!(i.other_objects.get("(no type)"), Some(&1));
+    assert_eq!(i.other_objects.get("identity"), Some(&1));
+}
+
+/// A large MISP event (read by chunks side by side) gives its indicators
+/// and problems in the document's order, as one pass would; numbers as
+/// values, flags as strings and attribute tags read as MISP writes them.
+#[test]
+fn large_misp_event_in_order_with_every_problem_counted() {
+    let mut attrs = Vec::new();
+    for n in 0..10_000u32 {
+        let (a, b) = (n / 256, n % 256);
+        attrs.push(match n % 1000 {
+            7 => format!(r#"{{"uuid": "u{n}", "type": "ip-dst", "value": "10.{a}.{b}.1", "to_ids": "0"}}"#),
+            8 => format!(r#"{{"uuid": "u{n}", "type": "ip-dst", "value": "bad-{n}", "to_ids": 1}}"#),
+            9 => format!(r#"{{"uuid": "u{n}", "type": "ip-dst", "value": "10.{a}.{b}.1", "to_ids": true, "deleted": "1"}}"#),
+            10 => format!(r#"{{"uuid": "u{n}", "type": "ip-dst", "value": "10.{a}.{b}.1", "to_ids": true, "Tag": [{{"name": "TLP:RED"}}]}}"#),
+            _ => format!(r#"{{"uuid": "u{n}", "type": "ip-dst", "value": "10.{a}.{b}.1", "to_ids": "True"}}"#),
+        });
+    }
+    attrs.push(r#"{"uuid": "num", "type": "filename", "value": 12345, "to_ids": true}"#.into());
+    let doc = format!(
+        r#"{{"response": [{{"Event": {{"uuid": "e1", "info": "big", "Orgc": {{"name": "CERT-FR"}},
+            "Tag": [{{"name": "tlp:green"}}], "Attribute": [{}]}}}}]}}"#,
+        attrs.join(",")
+    );
+    let i = import_bytes(doc.as_bytes(), "big.json");
+    assert_eq!(i.indicators.len(), 10_001 - 30);
+    let ids: Vec<&str> = i.indicators.iter().map(|x| &*x.id).collect();
+    let mut expected: Vec<String> = (0..10_000u32)
+        .filter(|n| !matches!(n % 1000, 7..=9))
+        .map(|n| format!("u{n}"))
+        .collect();
+    expected.push("num".into());
+    assert_eq!(ids, expected);
+    assert_eq!(
+        i.indicators.last().unwrap().pattern.as_ref(),
+        "filename: 12345"
+    );
+    assert_eq!(i.indicators[0].tlp, Some(Tlp::Green));
+    assert_eq!(i.indicators[7].tlp, Some(Tlp::Red));
+    assert_eq!(&*i.indicators[0].source.name, "CERT-FR");
+    let places: Vec<&str> = i.problems.iter().map(|p| p.place.as_str()).collect();
+    assert_eq!(places.len(), 30);
+    assert_eq!(
+        &places[..3],
+        [
+            "big.json event e1 attribute u7",
+            "big.json event e1 attribute u8",
+            "big.json event e1 attribute u9"
+        ]
+    );
+    assert_eq!(
+        i.problems_total.get(&ProblemKind::NotForDetection),
+        Some(&10)
+    );
+    assert_eq!(i.problems_total.get(&ProblemKind::Invalid), Some(&10));
+    assert_eq!(i.problems_total.get(&ProblemKind::Revoked), Some(&10));
+}
+
+/// The sources named in a `value,type` file's `source` column are made
+/// once each and shared by their indicators; quoted fields with doubled
+/// quotes still read.
+#[test]
+fn csv_sources_shared_and_quoted_fields() {
+    let text = "value,type,source,comment\n198.51.100.1,ip,CSIRT A,\"say \"\"hi\"\"\"\n198.51.100.2,ip,CSIRT B,x\n198.51.100.3,ip,CSIRT A,\n";
+    let i = import_bytes(text.as_bytes(), "v.csv");
+    assert_eq!(i.indicators.len(), 3);
+    assert!(std::sync::Arc::ptr_eq(
+        &i.indicators[0].source,
+        &i.indicators[2].source
+    ));
+    assert_eq!(i.indicators[1].source.name, "CSIRT B");
+    assert_eq!(i.indicators[0].name.as_deref(), Some("say \"hi\""));
+}

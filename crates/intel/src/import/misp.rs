@@ -23,47 +23,120 @@
 
 use std::sync::Arc;
 
-use serde_json::Value as Json;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::lenient::{self, Flag, List, Obj, RawList, Str, Text};
 
 use crate::model::{
     Condition, Format, HashAlgo, Imported, Indicator, ProblemKind, Source, Subdomains, Test, Tlp,
 };
 use crate::normalize;
 
-/// Whether a JSON document is MISP: an `Event`, a list of them, or a
-/// search `response`.
-pub fn is_misp(doc: &Json) -> bool {
-    match doc {
-        Json::Object(o) => {
-            o.contains_key("Event") || o.get("response").is_some_and(|r| r.is_array())
+/// The fields of a MISP event that the reader uses, borrowed from the
+/// document (see [`super::lenient`]). Its attributes are kept as JSON
+/// text, read one by one (side by side for a large event).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Event<'a> {
+    #[serde(borrow, rename = "Orgc")]
+    orgc: Obj<Org<'a>>,
+    #[serde(borrow, rename = "Org")]
+    org: Obj<Org<'a>>,
+    #[serde(borrow, rename = "Tag")]
+    tags: List<Obj<Tag<'a>>>,
+    #[serde(borrow)]
+    info: Str<'a>,
+    #[serde(borrow)]
+    uuid: Str<'a>,
+    #[serde(borrow, rename = "Attribute")]
+    attributes: RawList<'a>,
+    #[serde(borrow, rename = "Object")]
+    objects: List<Obj<MispObject<'a>>>,
+    /// An element of a list or search result that wraps its event.
+    #[serde(borrow, rename = "Event", deserialize_with = "present")]
+    pub wrapped: Option<&'a RawValue>,
+}
+
+/// A field present, whatever its value (`null` included).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Org<'a> {
+    #[serde(borrow)]
+    name: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Tag<'a> {
+    #[serde(borrow)]
+    name: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct MispObject<'a> {
+    deleted: Flag,
+    #[serde(borrow, rename = "Attribute")]
+    attributes: RawList<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Attribute<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: Str<'a>,
+    #[serde(borrow)]
+    value: Text<'a>,
+    #[serde(borrow)]
+    uuid: Str<'a>,
+    deleted: Flag,
+    to_ids: Flag,
+    #[serde(borrow, rename = "Tag")]
+    tags: List<Obj<Tag<'a>>>,
+    #[serde(borrow)]
+    comment: Str<'a>,
+}
+
+/// Reads the events of a MISP document given as JSON text: `{"Event":
+/// …}` (its event's text), or the elements of a list or of a search
+/// `response` (each an event, or `{"Event": …}`).
+pub fn import_events(events: &[&RawValue], location: &str, out: &mut Imported) {
+    for (n, raw) in events.iter().enumerate() {
+        let e = lenient::parse::<Obj<Event>>(raw).and_then(|e| {
+            let e = e.0.unwrap_or_default();
+            match e.wrapped {
+                Some(inner) => lenient::parse::<Obj<Event>>(inner).map(|e| e.0.unwrap_or_default()),
+                None => Ok(e),
+            }
+        });
+        match e {
+            Ok(e) => event(&e, location, out),
+            Err(err) => out.problem(
+                format!("{location} event #{}", n + 1),
+                ProblemKind::Invalid,
+                format!("JSON: {err}"),
+            ),
         }
-        Json::Array(a) => a.first().is_some_and(|e| e.get("Event").is_some()),
-        _ => false,
     }
 }
 
-/// Reads every event of a MISP document.
-pub fn import(doc: &Json, location: &str, out: &mut Imported) {
-    let events: Vec<&Json> = match doc {
-        Json::Object(o) if o.contains_key("Event") => vec![&o["Event"]],
-        Json::Object(o) => o["response"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| e.get("Event").unwrap_or(e))
-            .collect(),
-        Json::Array(a) => a.iter().map(|e| e.get("Event").unwrap_or(e)).collect(),
-        _ => Vec::new(),
-    };
-    for e in events {
-        event(e, location, out);
-    }
-}
+/// Attributes from which an event's are read by chunks side by side.
+const PARALLEL_FROM: usize = 4096;
+/// Attributes per chunk.
+const CHUNK: usize = 2048;
 
-fn event(e: &Json, location: &str, out: &mut Imported) {
-    let org = e["Orgc"]["name"]
-        .as_str()
-        .or_else(|| e["Org"]["name"].as_str())
+fn event(e: &Event<'_>, location: &str, out: &mut Imported) {
+    let org = e
+        .orgc
+        .0
+        .as_ref()
+        .and_then(|o| o.name.get())
+        .or_else(|| e.org.0.as_ref().and_then(|o| o.name.get()))
         .map(str::to_string)
         .unwrap_or_else(|| super::stix::short_name(location));
     let source = Arc::new(Source {
@@ -71,45 +144,47 @@ fn event(e: &Json, location: &str, out: &mut Imported) {
         location: location.to_string(),
         format: Format::Misp,
     });
-    let event_tags = Tags::of(&e["Tag"]);
-    let info = e["info"].as_str().map(str::to_string);
-    let uuid = e["uuid"].as_str().unwrap_or("");
-    for a in e["Attribute"].as_array().into_iter().flatten() {
-        attribute(
-            a,
-            &source,
-            &event_tags,
-            info.as_deref(),
-            uuid,
-            location,
-            out,
-        );
+    let event_tags = Tags::of(&e.tags.0);
+    let cx = Cx {
+        source: &source,
+        event_tags: &event_tags,
+        info: e.info.get(),
+        event_uuid: e.uuid.get().unwrap_or(""),
+        location,
+    };
+    let mut lists: Vec<&[&RawValue]> = Vec::new();
+    if let Some(a) = &e.attributes.0 {
+        lists.push(a);
     }
-    for obj in e["Object"].as_array().into_iter().flatten() {
-        if flag(&obj["deleted"]) {
+    for obj in e.objects.0.iter().filter_map(|o| o.0.as_ref()) {
+        if obj.deleted.0 {
             continue;
         }
-        for a in obj["Attribute"].as_array().into_iter().flatten() {
-            attribute(
-                a,
-                &source,
-                &event_tags,
-                info.as_deref(),
-                uuid,
-                location,
-                out,
-            );
+        if let Some(a) = &obj.attributes.0 {
+            lists.push(a);
         }
     }
-}
-
-/// `true`, `1`, `"1"`, `"true"`.
-fn flag(v: &Json) -> bool {
-    match v {
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_i64() == Some(1),
-        Json::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
-        _ => false,
+    for list in lists {
+        // A large event's attributes are read side by side, by chunks
+        // merged in order: the same indicators and problems, in order.
+        if list.len() >= PARALLEL_FROM {
+            use rayon::prelude::*;
+            let parts: Vec<Imported> = list
+                .par_chunks(CHUNK)
+                .map(|chunk| {
+                    let mut part = Imported::default();
+                    for a in chunk {
+                        attribute(a, &cx, &mut part);
+                    }
+                    part
+                })
+                .collect();
+            out.merge_all(parts);
+        } else {
+            for a in list {
+                attribute(a, &cx, out);
+            }
+        }
     }
 }
 
@@ -121,16 +196,16 @@ struct Tags {
 }
 
 impl Tags {
-    fn of(list: &Json) -> Tags {
+    fn of(list: &[Obj<Tag<'_>>]) -> Tags {
         let mut t = Tags::default();
-        for tag in list.as_array().into_iter().flatten() {
-            let Some(name) = tag["name"].as_str() else {
+        for tag in list.iter().filter_map(|t| t.0.as_ref()) {
+            let Some(name) = tag.name.get() else {
                 continue;
             };
             if let Some(tlp) = name
-                .to_ascii_lowercase()
-                .strip_prefix("tlp:")
-                .and_then(Tlp::parse)
+                .get(..4)
+                .filter(|p| p.eq_ignore_ascii_case("tlp:"))
+                .and_then(|_| Tlp::parse(&name[4..]))
             {
                 t.tlp = t.tlp.max(Some(tlp));
             } else if let Some(v) =
@@ -155,12 +230,19 @@ impl Tags {
                 }
             }
         }
+        t.attack.sort();
+        t.attack.dedup();
         t
     }
 
-    fn over(&self, event: &Tags) -> Tags {
+    /// The attribute's tags over the event's. An attribute without tags
+    /// (most) takes the event's as they are.
+    fn over(self, event: &Tags) -> Tags {
+        if self.tlp.is_none() && self.confidence.is_none() && self.attack.is_empty() {
+            return event.clone();
+        }
         let mut attack = event.attack.clone();
-        attack.extend(self.attack.iter().cloned());
+        attack.extend(self.attack);
         attack.sort();
         attack.dedup();
         Tags {
@@ -171,50 +253,68 @@ impl Tags {
     }
 }
 
-fn attribute(
-    a: &Json,
-    source: &Arc<Source>,
-    event_tags: &Tags,
-    info: Option<&str>,
-    event_uuid: &str,
-    location: &str,
-    out: &mut Imported,
-) {
-    let ty = a["type"].as_str().unwrap_or("");
-    let value = match &a["value"] {
-        Json::String(s) => s.clone(),
-        Json::Number(n) => n.to_string(),
-        _ => String::new(),
+/// What the attributes of one event are read with.
+struct Cx<'a> {
+    source: &'a Arc<Source>,
+    event_tags: &'a Tags,
+    info: Option<&'a str>,
+    event_uuid: &'a str,
+    location: &'a str,
+}
+
+fn attribute(raw: &RawValue, cx: &Cx<'_>, out: &mut Imported) {
+    let Cx {
+        source,
+        event_tags,
+        info,
+        event_uuid,
+        location,
+    } = *cx;
+    let a = match lenient::parse::<Obj<Attribute>>(raw) {
+        Ok(a) => a.0.unwrap_or_default(),
+        Err(e) => {
+            out.problem(
+                format!("{location} event {event_uuid} attribute"),
+                ProblemKind::Invalid,
+                format!("JSON: {e}"),
+            );
+            return;
+        }
     };
-    let uuid = a["uuid"].as_str().unwrap_or("");
-    let place = format!(
-        "{location} event {event_uuid} attribute {}",
-        if uuid.is_empty() { ty } else { uuid }
-    );
-    if flag(&a["deleted"]) {
-        out.problem(place, ProblemKind::Revoked, "deleted attribute");
+    let ty = a.ty.get().unwrap_or("");
+    let value = a.value.0.as_deref().unwrap_or("");
+    let uuid = a.uuid.get().unwrap_or("");
+    // Made only for a problem: most attributes have none.
+    let place = || {
+        format!(
+            "{location} event {event_uuid} attribute {}",
+            if uuid.is_empty() { ty } else { uuid }
+        )
+    };
+    if a.deleted.0 {
+        out.problem(place(), ProblemKind::Revoked, "deleted attribute");
         return;
     }
-    if !flag(&a["to_ids"]) {
+    if !a.to_ids.0 {
         out.problem(
-            place,
+            place(),
             ProblemKind::NotForDetection,
             format!(
                 "{ty} {}: to_ids is off (not for detection)",
-                normalize::cut(&value, 80)
+                normalize::cut(value, 80)
             ),
         );
         return;
     }
-    let condition = match condition(ty, &value) {
+    let condition = match condition(ty, value) {
         Ok(c) => c,
         Err((kind, why)) => {
-            out.problem(place, kind, why);
+            out.problem(place(), kind, why);
             return;
         }
     };
-    let tags = Tags::of(&a["Tag"]).over(event_tags);
-    let comment = a["comment"].as_str().filter(|c| !c.is_empty());
+    let tags = Tags::of(&a.tags.0).over(event_tags);
+    let comment = a.comment.get().filter(|c| !c.is_empty());
     out.indicators.push(Indicator {
         id: if uuid.is_empty() {
             crate::ids::ioc_id(&source.name, &format!("{ty}:{value}")).into()
@@ -224,7 +324,7 @@ fn attribute(
         name: comment.map(Into::into),
         pattern: format!("{ty}: {value}").into(),
         condition,
-        source: source.clone(),
+        source: (*source).clone(),
         tlp: tags.tlp,
         valid_from: None,
         valid_until: None,

@@ -7,12 +7,15 @@
 //! with its place and reason.
 
 pub mod csv;
+pub mod lenient;
 pub mod misp;
 pub mod stix;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
 use crate::model::{Imported, ProblemKind};
@@ -52,17 +55,7 @@ pub fn import_bytes(bytes: &[u8], location: &str) -> Imported {
     };
     let start = text.trim_start();
     if start.starts_with('{') || start.starts_with('[') {
-        match serde_json::from_str::<Json>(start) {
-            Ok(doc) => {
-                json(&doc, location, &mut out);
-                // A large document's tree (a million small allocations
-                // for 10 MB) is freed beside what follows, not before it.
-                if start.len() >= 1 << 20 {
-                    rayon::spawn(move || drop(doc));
-                }
-            }
-            Err(e) => out.problem(location, ProblemKind::Invalid, format!("JSON: {e}")),
-        }
+        json(start, location, &mut out);
     } else if start.is_empty() {
         out.problem(location, ProblemKind::NotIndicators, "empty");
     } else {
@@ -71,12 +64,136 @@ pub fn import_bytes(bytes: &[u8], location: &str) -> Imported {
     out
 }
 
-fn json(doc: &Json, location: &str, out: &mut Imported) {
-    if misp::is_misp(doc) {
-        misp::import(doc, location, out);
-    } else if is_stix(doc) {
-        stix::import(doc, location, out);
-    } else if is_misp_manifest(doc) {
+/// The top of a JSON document: what tells its format, its parts kept as
+/// JSON text to be read as what they turn out to be.
+enum Doc<'a> {
+    Map(Top<'a>),
+    List(Vec<&'a RawValue>),
+    Other,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Top<'a> {
+    #[serde(borrow, rename = "type")]
+    ty: lenient::Str<'a>,
+    #[serde(borrow)]
+    id: lenient::Str<'a>,
+    /// A bundle's or a TAXII envelope's objects.
+    #[serde(borrow)]
+    objects: lenient::RawList<'a>,
+    /// A MISP event.
+    #[serde(borrow, rename = "Event", deserialize_with = "misp::present")]
+    event: Option<&'a RawValue>,
+    /// A MISP search result.
+    #[serde(borrow)]
+    response: lenient::RawList<'a>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Doc<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Doc<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object or array")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Doc<'a>, A::Error> {
+                Top::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Doc::Map)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Doc<'a>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = seq.next_element::<&'de RawValue>()? {
+                    out.push(x);
+                }
+                Ok(Doc::List(out))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Doc<'a>, E> {
+                Ok(Doc::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Reads a JSON document: MISP (an `Event`, a list of them, a search
+/// `response`), else STIX 2.1 (a bundle, a TAXII envelope, a list of
+/// objects, one object). Read into typed, borrowed structures (see
+/// [`lenient`]), never into a `serde_json::Value` tree: only the fields
+/// used are built.
+fn json(text: &str, location: &str, out: &mut Imported) {
+    let doc = match serde_json::from_str::<Doc>(text) {
+        Ok(d) => d,
+        Err(e) => {
+            out.problem(location, ProblemKind::Invalid, format!("JSON: {e}"));
+            return;
+        }
+    };
+    match doc {
+        Doc::Map(top) => {
+            if let Some(event) = top.event {
+                return misp::import_events(&[event], location, out);
+            }
+            if let Some(events) = &top.response.0 {
+                return misp::import_events(events, location, out);
+            }
+            if let Some(objects) = &top.objects.0 {
+                let (parsed, problems) = stix::parse_raw(objects, location);
+                if top.ty.get() == Some("bundle") || parsed.iter().all(stix::Object::is_typed) {
+                    out.merge(problems);
+                    return stix::import_typed(&parsed, location, out);
+                }
+            } else if top.ty.get() == Some("bundle") {
+                return stix::import_typed(&[], location, out);
+            }
+            if top.ty.0.is_some() && top.id.0.is_some() {
+                // One STIX object.
+                match serde_json::from_str::<lenient::Obj<stix::Object>>(text) {
+                    Ok(o) => stix::import_typed(&[o.0.unwrap_or_default()], location, out),
+                    Err(e) => out.problem(location, ProblemKind::Invalid, format!("JSON: {e}")),
+                }
+                return;
+            }
+        }
+        Doc::List(items) => {
+            let first_is_event = items.first().is_some_and(|f| {
+                lenient::parse::<lenient::Obj<misp::Event>>(f)
+                    .is_ok_and(|e| e.0.is_some_and(|e| e.wrapped.is_some()))
+            });
+            if first_is_event {
+                return misp::import_events(&items, location, out);
+            }
+            if !items.is_empty() {
+                let (parsed, problems) = stix::parse_raw(&items, location);
+                if problems.problems_total.is_empty() && parsed.iter().all(stix::Object::is_typed) {
+                    return stix::import_typed(&parsed, location, out);
+                }
+            }
+        }
+        Doc::Other => {}
+    }
+    // Neither: a feed's manifest (said as such), or something else. Rare:
+    // read as a tree.
+    let manifest = serde_json::from_str::<Json>(text).is_ok_and(|d| is_misp_manifest(&d));
+    if manifest {
         out.problem(
             location,
             ProblemKind::NotIndicators,
@@ -88,21 +205,6 @@ fn json(doc: &Json, location: &str, out: &mut Imported) {
             ProblemKind::NotIndicators,
             "JSON that is neither STIX 2.1 nor MISP",
         );
-    }
-}
-
-fn is_stix(doc: &Json) -> bool {
-    let typed = |o: &Json| o["type"].is_string() && o["id"].is_string();
-    match doc {
-        Json::Object(o) => {
-            o.get("type").and_then(Json::as_str) == Some("bundle")
-                || o.get("objects")
-                    .and_then(Json::as_array)
-                    .is_some_and(|a| a.iter().all(typed))
-                || typed(doc)
-        }
-        Json::Array(a) => !a.is_empty() && a.iter().all(typed),
-        _ => false,
     }
 }
 
@@ -181,6 +283,13 @@ fn import_dir(dir: &Path) -> Imported {
             (f, r)
         })
         .collect();
+    out.indicators.reserve(
+        results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .map(|i| i.indicators.len())
+            .sum(),
+    );
     for (f, r) in results {
         match r {
             Ok(i) => out.merge(i),

@@ -18,7 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
+
+use super::lenient::{self, Bool, List, Obj, Str, UInt, Values};
 
 use crate::model::{Format, Imported, Indicator, ProblemKind, Source, Tlp};
 use crate::pattern::{self, PatternError};
@@ -64,41 +68,162 @@ pub const TLP_MARKINGS: &[(&str, Tlp)] = &[
     ),
 ];
 
-/// Reads the STIX objects of a parsed JSON document: a bundle, a TAXII
-/// envelope (`objects`), a list, or one object.
-pub fn import(doc: &Json, location: &str, out: &mut Imported) {
-    let objects: Vec<&Json> = match doc {
-        Json::Object(o) if o.get("objects").is_some() => o["objects"]
-            .as_array()
-            .map(|a| a.iter().collect())
-            .unwrap_or_default(),
-        Json::Array(a) => a.iter().collect(),
-        one @ Json::Object(_) => vec![one],
-        _ => Vec::new(),
-    };
-    import_objects(&objects, location, out);
+/// The fields of a STIX object that the reader uses, borrowed from the
+/// document (see [`super::lenient`]): the rest is skipped unread.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Object<'a> {
+    #[serde(borrow, rename = "type")]
+    pub ty: Str<'a>,
+    #[serde(borrow)]
+    pub id: Str<'a>,
+    #[serde(borrow)]
+    name: Str<'a>,
+    revoked: Bool,
+    #[serde(borrow)]
+    pattern_type: Str<'a>,
+    #[serde(borrow)]
+    pattern: Str<'a>,
+    #[serde(borrow)]
+    created_by_ref: Str<'a>,
+    #[serde(borrow)]
+    object_marking_refs: List<Str<'a>>,
+    #[serde(borrow)]
+    valid_from: Str<'a>,
+    #[serde(borrow)]
+    valid_until: Str<'a>,
+    #[serde(borrow)]
+    kill_chain_phases: List<Obj<Phase<'a>>>,
+    #[serde(borrow)]
+    external_references: List<Obj<Reference<'a>>>,
+    confidence: UInt,
+    #[serde(borrow)]
+    description: Str<'a>,
+    #[serde(borrow)]
+    relationship_type: Str<'a>,
+    #[serde(borrow)]
+    source_ref: Str<'a>,
+    #[serde(borrow)]
+    target_ref: Str<'a>,
+    /// A marking's extensions, by extension id (the TLP 2.0 one).
+    #[serde(borrow)]
+    extensions: Values<Obj<Extension<'a>>>,
+    #[serde(borrow)]
+    definition_type: Str<'a>,
+    #[serde(borrow)]
+    definition: Obj<Definition<'a>>,
 }
 
-/// Reads a list of STIX objects (what a TAXII collection returns).
+impl Object<'_> {
+    /// Whether it has a `type` and an `id` (what tells STIX objects).
+    pub fn is_typed(&self) -> bool {
+        self.ty.0.is_some() && self.id.0.is_some()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Phase<'a> {
+    #[serde(borrow)]
+    kill_chain_name: Str<'a>,
+    #[serde(borrow)]
+    phase_name: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Reference<'a> {
+    #[serde(borrow)]
+    source_name: Str<'a>,
+    #[serde(borrow)]
+    external_id: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Extension<'a> {
+    #[serde(borrow)]
+    tlp_2_0: Str<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Definition<'a> {
+    #[serde(borrow)]
+    tlp: Str<'a>,
+}
+
+/// Reads STIX objects given as their JSON text (the elements of a
+/// bundle's `objects`): each on its own, side by side for a large bundle.
+/// An element that is not valid JSON for an object is a problem with its
+/// index (in the second value); the others are read.
+pub fn parse_raw<'a>(raw: &[&'a RawValue], location: &str) -> (Vec<Object<'a>>, Imported) {
+    let parse = |(i, r): (usize, &&'a RawValue)| {
+        lenient::parse::<Obj<Object<'a>>>(r)
+            .map(|o| o.0.unwrap_or_default())
+            .map_err(|e| (i, e))
+    };
+    let parsed: Vec<Result<Object<'a>, (usize, serde_json::Error)>> = if raw.len() >= PARALLEL_FROM
+    {
+        use rayon::prelude::*;
+        raw.par_iter()
+            .enumerate()
+            .with_min_len(CHUNK)
+            .map(parse)
+            .collect()
+    } else {
+        raw.iter().enumerate().map(parse).collect()
+    };
+    let mut objects = Vec::with_capacity(parsed.len());
+    let mut problems = Imported::default();
+    for p in parsed {
+        match p {
+            Ok(o) => objects.push(o),
+            Err((i, e)) => problems.problem(
+                format!("{location} object #{}", i + 1),
+                ProblemKind::Invalid,
+                format!("JSON: {e}"),
+            ),
+        }
+    }
+    (objects, problems)
+}
+
+/// Reads a list of STIX objects already parsed as JSON values (what a
+/// TAXII collection returns).
 pub fn import_objects(objects: &[&Json], location: &str, out: &mut Imported) {
+    let mut typed = Vec::with_capacity(objects.len());
+    for (i, o) in objects.iter().enumerate() {
+        match Obj::<Object>::deserialize(*o) {
+            Ok(o) => typed.push(o.0.unwrap_or_default()),
+            Err(e) => out.problem(
+                format!("{location} object #{}", i + 1),
+                ProblemKind::Invalid,
+                format!("JSON: {e}"),
+            ),
+        }
+    }
+    import_typed(&typed, location, out);
+}
+
+/// Reads typed STIX objects: their identities, markings, techniques and
+/// `indicates` relationships first, then the indicators.
+pub fn import_typed(objects: &[Object<'_>], location: &str, out: &mut Imported) {
     let fallback = Arc::new(Source {
         name: short_name(location),
         location: location.to_string(),
         format: Format::Stix,
     });
     let mut identities: HashMap<&str, Arc<Source>> = HashMap::new();
-    let mut tlp_ids: HashMap<String, Tlp> = TLP_MARKINGS
-        .iter()
-        .map(|(id, t)| (id.to_string(), *t))
-        .collect();
+    let mut tlp_ids: HashMap<&str, Tlp> = TLP_MARKINGS.iter().copied().collect();
     let mut techniques: HashMap<&str, Vec<String>> = HashMap::new();
     let mut indicates: HashMap<&str, Vec<&str>> = HashMap::new();
     for o in objects {
-        let ty = o["type"].as_str().unwrap_or("");
-        let id = o["id"].as_str().unwrap_or("");
+        let ty = o.ty.get().unwrap_or("");
+        let id = o.id.get().unwrap_or("");
         match ty {
             "identity" => {
-                if let Some(name) = o["name"].as_str() {
+                if let Some(name) = o.name.get() {
                     identities.insert(
                         id,
                         Arc::new(Source {
@@ -111,14 +236,14 @@ pub fn import_objects(objects: &[&Json], location: &str, out: &mut Imported) {
             }
             "marking-definition" => {
                 if let Some(t) = marking_tlp(o) {
-                    tlp_ids.insert(id.to_string(), t);
+                    tlp_ids.insert(id, t);
                 }
             }
             "attack-pattern" => {
                 techniques.insert(id, attack_ids(o));
             }
-            "relationship" if o["relationship_type"] == "indicates" => {
-                if let (Some(s), Some(t)) = (o["source_ref"].as_str(), o["target_ref"].as_str()) {
+            "relationship" if o.relationship_type.get() == Some("indicates") => {
+                if let (Some(s), Some(t)) = (o.source_ref.get(), o.target_ref.get()) {
                     indicates.entry(s).or_default().push(t);
                 }
             }
@@ -147,9 +272,7 @@ pub fn import_objects(objects: &[&Json], location: &str, out: &mut Imported) {
                 part
             })
             .collect();
-        for part in parts {
-            out.merge(part);
-        }
+        out.merge_all(parts);
     } else {
         indicators_of(objects, &context, out);
     }
@@ -166,13 +289,13 @@ struct Context<'a> {
     location: &'a str,
     fallback: &'a Arc<Source>,
     identities: &'a HashMap<&'a str, Arc<Source>>,
-    tlp_ids: &'a HashMap<String, Tlp>,
+    tlp_ids: &'a HashMap<&'a str, Tlp>,
     techniques: &'a HashMap<&'a str, Vec<String>>,
     indicates: &'a HashMap<&'a str, Vec<&'a str>>,
 }
 
 /// The `indicator` objects of `objects` (the others counted by type).
-fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
+fn indicators_of(objects: &[Object<'_>], cx: &Context<'_>, out: &mut Imported) {
     let Context {
         location,
         fallback,
@@ -182,7 +305,7 @@ fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
         indicates,
     } = *cx;
     for o in objects {
-        let ty = o["type"].as_str().unwrap_or("");
+        let ty = o.ty.get().unwrap_or("");
         if ty != "indicator" {
             *out.other_objects
                 .entry(if ty.is_empty() {
@@ -193,23 +316,24 @@ fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
                 .or_default() += 1;
             continue;
         }
-        let id = o["id"].as_str().unwrap_or("");
-        let place = format!("{location} {id}");
-        if o["revoked"].as_bool() == Some(true) {
-            out.problem(place, ProblemKind::Revoked, "revoked by its producer");
+        let id = o.id.get().unwrap_or("");
+        // Made only for a problem: most indicators have none.
+        let place = || format!("{location} {id}");
+        if o.revoked.0 == Some(true) {
+            out.problem(place(), ProblemKind::Revoked, "revoked by its producer");
             continue;
         }
-        let pattern_type = o["pattern_type"].as_str().unwrap_or("stix");
+        let pattern_type = o.pattern_type.get().unwrap_or("stix");
         if pattern_type != "stix" {
             out.problem(
-                place,
+                place(),
                 ProblemKind::Unsupported,
                 format!("pattern_type '{pattern_type}': Vigie reads STIX patterns only"),
             );
             continue;
         }
-        let Some(text) = o["pattern"].as_str() else {
-            out.problem(place, ProblemKind::Invalid, "indicator without pattern");
+        let Some(text) = o.pattern.get() else {
+            out.problem(place(), ProblemKind::Invalid, "indicator without pattern");
             continue;
         };
         let lowered = match pattern::compile(text) {
@@ -220,26 +344,27 @@ fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
                     _ => ProblemKind::Invalid,
                 };
                 out.problem(
-                    place,
+                    place(),
                     kind,
                     format!("pattern {}: {e}", crate::normalize::cut(text, 200)),
                 );
                 continue;
             }
         };
-        let source = o["created_by_ref"]
-            .as_str()
+        let source = o
+            .created_by_ref
+            .get()
             .and_then(|c| identities.get(c).cloned())
             .unwrap_or_else(|| fallback.clone());
-        let tlp = o["object_marking_refs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str().and_then(|m| tlp_ids.get(m)))
+        let tlp = o
+            .object_marking_refs
+            .0
+            .iter()
+            .filter_map(|m| m.get().and_then(|m| tlp_ids.get(m)))
             .max()
             .copied();
-        let mut valid_from = time(&o["valid_from"]);
-        let mut valid_until = time(&o["valid_until"]);
+        let mut valid_from = time(o.valid_from.get());
+        let mut valid_until = time(o.valid_until.get());
         if let Some(s) = lowered.start {
             valid_from = Some(valid_from.map_or(s, |v| v.max(s)));
         }
@@ -247,9 +372,9 @@ fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
             valid_until = Some(valid_until.map_or(s, |v| v.min(s)));
         }
         let mut tags: Vec<Box<str>> = Vec::new();
-        for k in o["kill_chain_phases"].as_array().into_iter().flatten() {
-            if k["kill_chain_name"] == "mitre-attack" {
-                if let Some(p) = k["phase_name"].as_str() {
+        for k in o.kill_chain_phases.0.iter().filter_map(|k| k.0.as_ref()) {
+            if k.kill_chain_name.get() == Some("mitre-attack") {
+                if let Some(p) = k.phase_name.get() {
                     tags.push(format!("attack.{}", p.to_ascii_lowercase()).into());
                 }
             }
@@ -270,52 +395,54 @@ fn indicators_of(objects: &[&Json], cx: &Context<'_>, out: &mut Imported) {
             } else {
                 id.into()
             },
-            name: o["name"].as_str().map(Into::into),
+            name: o.name.get().map(Into::into),
             pattern: text.into(),
             condition: lowered.condition,
             source,
             tlp,
             valid_from,
             valid_until,
-            confidence: o["confidence"].as_u64().map(|c| c.min(100) as u8),
+            confidence: o.confidence.0.map(|c| c.min(100) as u8),
             tags,
-            description: o["description"].as_str().map(Into::into),
+            description: o.description.get().map(Into::into),
         });
     }
 }
 
 /// The TLP of a `marking-definition`: TLP 2.0 extension, or TLP 1.0
 /// `definition_type: tlp`.
-fn marking_tlp(o: &Json) -> Option<Tlp> {
-    if let Some(ext) = o["extensions"].as_object() {
-        for v in ext.values() {
-            if let Some(t) = v["tlp_2_0"].as_str() {
-                return Tlp::parse(t);
-            }
+fn marking_tlp(o: &Object<'_>) -> Option<Tlp> {
+    for ext in o.extensions.0.iter().filter_map(|e| e.0.as_ref()) {
+        if let Some(t) = ext.tlp_2_0.get() {
+            return Tlp::parse(t);
         }
     }
-    if o["definition_type"] == "tlp" {
-        return o["definition"]["tlp"].as_str().and_then(Tlp::parse);
+    if o.definition_type.get() == Some("tlp") {
+        return o
+            .definition
+            .0
+            .as_ref()
+            .and_then(|d| d.tlp.get())
+            .and_then(Tlp::parse);
     }
-    o["name"].as_str().and_then(Tlp::parse)
+    o.name.get().and_then(Tlp::parse)
 }
 
 /// ATT&CK technique ids (`T1021.001`) of an object's external references.
-fn attack_ids(o: &Json) -> Vec<String> {
-    o["external_references"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["source_name"] == "mitre-attack")
-        .filter_map(|r| r["external_id"].as_str())
+fn attack_ids(o: &Object<'_>) -> Vec<String> {
+    o.external_references
+        .0
+        .iter()
+        .filter_map(|r| r.0.as_ref())
+        .filter(|r| r.source_name.get() == Some("mitre-attack"))
+        .filter_map(|r| r.external_id.get())
         .filter(|id| id.starts_with('T') || id.starts_with('t'))
         .map(str::to_string)
         .collect()
 }
 
-fn time(v: &Json) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+fn time(v: Option<&str>) -> Option<DateTime<Utc>> {
+    v.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
 }
 

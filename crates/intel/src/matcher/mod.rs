@@ -27,6 +27,7 @@
 //! takes a fraction of a second).
 
 pub mod fields;
+mod observables;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -42,6 +43,7 @@ use vigie_event::{Event, Timestamp, Value};
 use crate::model::{HashAlgo, Indicator, Kind, Subdomains, Term, Test};
 use crate::normalize;
 use fields::{Extract, FieldIndex};
+use observables::{collect, test_holds, Seen};
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -78,7 +80,7 @@ pub struct CompileReport {
 /// One distinct condition and the indicators that have it.
 struct Entry {
     /// Indexes into `Matcher::indicators`, the first one named.
-    indicators: Vec<u32>,
+    indicators: Few<u32>,
     rule: OnceLock<Arc<RuleMeta>>,
 }
 
@@ -89,8 +91,43 @@ struct Alt {
 }
 
 /// Alternatives filed under one key: usually one.
-#[derive(Default, Clone)]
-struct Alts(Vec<u32>);
+type Alts = Few<u32>;
+
+/// One value (almost always: a key of a table, the indicators of one
+/// condition) or several. Why: a `Vec` each was two hundred thousand
+/// small allocations for 100,000 indicators, made at the start of a hunt
+/// and freed at its end.
+#[derive(Clone, Debug)]
+enum Few<T: Copy> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: Copy> Few<T> {
+    fn push(&mut self, x: T) {
+        match self {
+            Few::One(a) => *self = Few::Many(vec![*a, x]),
+            Few::Many(v) => v.push(x),
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Few::One(a) => std::slice::from_ref(a),
+            Few::Many(v) => v,
+        }
+    }
+}
+
+/// Files `x` under `key`.
+fn add<K: std::hash::Hash + Eq, T: Copy>(map: &mut Map<K, Few<T>>, key: K, x: T) {
+    match map.entry(key) {
+        std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().push(x),
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(Few::One(x));
+        }
+    }
+}
 
 #[derive(Default)]
 struct Scans {
@@ -111,7 +148,7 @@ pub struct Matcher {
     v4_lens: Vec<u8>,
     v6: Map<(u8, u128), Alts>,
     v6_lens: Vec<u8>,
-    domains: Map<Box<str>, Vec<(u32, Subdomains)>>,
+    domains: Map<Box<str>, Few<(u32, Subdomains)>>,
     urls: Map<Box<str>, Alts>,
     md5: Map<[u8; 16], Alts>,
     sha1: Map<[u8; 20], Alts>,
@@ -149,16 +186,6 @@ pub struct Hit {
     entry: u32,
 }
 
-/// An observable read from an event.
-#[derive(Debug, Clone)]
-enum Seen {
-    Ip(IpAddr),
-    Domain(String),
-    Url(String),
-    Hash(HashAlgo, String),
-    Name(String),
-}
-
 impl Matcher {
     /// Compiles indicators into one set.
     pub fn compile(indicators: Vec<Indicator>, options: MatchOptions) -> (Matcher, CompileReport) {
@@ -192,6 +219,25 @@ impl Matcher {
         // matched once. Keyed by the condition's hash, compared in full.
         let mut by_condition: Map<u64, Vec<u32>> = Map::default();
         by_condition.reserve(n);
+        // Each table sized for the anchors it will hold (counted first: a
+        // few hundred thousand rehashes and copies avoided for 100,000).
+        let mut sizes = [0usize; 9];
+        for ind in &indicators {
+            for alt in &ind.condition.any {
+                if let Some(a) = pick_anchor(alt) {
+                    sizes[table_of(&alt[a].test)] += 1;
+                }
+            }
+        }
+        m.v4.reserve(sizes[0]);
+        m.v6.reserve(sizes[1]);
+        m.domains.reserve(sizes[2]);
+        m.urls.reserve(sizes[3]);
+        m.md5.reserve(sizes[4]);
+        m.sha1.reserve(sizes[5]);
+        m.sha256.reserve(sizes[6]);
+        m.imphash.reserve(sizes[7]);
+        m.names.reserve(sizes[8]);
         let hasher = foldhash::fast::FixedState::default();
         let mut scan_patterns: Map<Kind, Vec<(String, u32)>> = Map::default();
         for ind in indicators {
@@ -205,7 +251,7 @@ impl Matcher {
             let key = std::hash::BuildHasher::hash_one(&hasher, &ind.condition);
             let same = by_condition.get(&key).and_then(|entries| {
                 entries.iter().copied().find(|&e| {
-                    let first = m.entries[e as usize].indicators[0] as usize;
+                    let first = m.entries[e as usize].indicators.as_slice()[0] as usize;
                     m.indicators[first].condition == ind.condition
                 })
             });
@@ -231,7 +277,7 @@ impl Matcher {
                 m.file(&alt[anchor].test, a, &mut scan_patterns);
             }
             m.entries.push(Entry {
-                indicators: vec![idx],
+                indicators: Few::One(idx),
                 rule: OnceLock::new(),
             });
             m.indicators.push(ind);
@@ -257,7 +303,7 @@ impl Matcher {
                 Err(e) => {
                     for (p, a) in pats {
                         let entry = m.alts[a as usize].entry as usize;
-                        let ind = &m.indicators[m.entries[entry].indicators[0] as usize];
+                        let ind = &m.indicators[m.entries[entry].indicators.as_slice()[0] as usize];
                         report.rejected.push((
                             ind.id.to_string(),
                             format!(
@@ -282,50 +328,46 @@ impl Matcher {
         match test {
             Test::Ip(IpNet::V4(n)) => {
                 let len = n.prefix_len();
-                self.v4
-                    .entry((len, mask4(u32::from(n.network()), len)))
-                    .or_default()
-                    .0
-                    .push(a);
+                add(&mut self.v4, (len, mask4(u32::from(n.network()), len)), a);
                 self.v4_lens.push(len);
                 self.has.ip = true;
             }
             Test::Ip(IpNet::V6(n)) => {
                 let len = n.prefix_len();
-                self.v6
-                    .entry((len, mask6(u128::from(n.network()), len)))
-                    .or_default()
-                    .0
-                    .push(a);
+                add(&mut self.v6, (len, mask6(u128::from(n.network()), len)), a);
                 self.v6_lens.push(len);
                 self.has.ip = true;
             }
             Test::Domain(d, sub) => {
-                self.domains.entry(d.clone()).or_default().push((a, *sub));
+                add(&mut self.domains, d.clone(), (a, *sub));
                 self.has.domain = true;
             }
             Test::Url(u) => {
-                self.urls.entry(u.clone()).or_default().0.push(a);
+                add(&mut self.urls, u.clone(), a);
                 self.has.url = true;
             }
             Test::Hash(algo, hex) => {
                 let b = hex.as_bytes();
                 let ok = match algo {
-                    HashAlgo::Md5 => normalize::hex_bytes::<16>(b)
-                        .map(|k| self.md5.entry(k).or_default().0.push(a)),
-                    HashAlgo::Imphash => normalize::hex_bytes::<16>(b)
-                        .map(|k| self.imphash.entry(k).or_default().0.push(a)),
-                    HashAlgo::Sha1 => normalize::hex_bytes::<20>(b)
-                        .map(|k| self.sha1.entry(k).or_default().0.push(a)),
-                    HashAlgo::Sha256 => normalize::hex_bytes::<32>(b)
-                        .map(|k| self.sha256.entry(k).or_default().0.push(a)),
+                    HashAlgo::Md5 => {
+                        normalize::hex_bytes::<16>(b).map(|k| add(&mut self.md5, k, a))
+                    }
+                    HashAlgo::Imphash => {
+                        normalize::hex_bytes::<16>(b).map(|k| add(&mut self.imphash, k, a))
+                    }
+                    HashAlgo::Sha1 => {
+                        normalize::hex_bytes::<20>(b).map(|k| add(&mut self.sha1, k, a))
+                    }
+                    HashAlgo::Sha256 => {
+                        normalize::hex_bytes::<32>(b).map(|k| add(&mut self.sha256, k, a))
+                    }
                 };
                 if ok.is_some() {
                     self.has.hash = true;
                 }
             }
             Test::FileName(n) => {
-                self.names.entry(n.clone()).or_default().0.push(a);
+                add(&mut self.names, n.clone(), a);
                 self.has.name = true;
             }
             Test::Like(kind, p) => scans
@@ -431,7 +473,7 @@ impl Matcher {
                 };
                 let Some(u) = full else { return };
                 if let Some(list) = self.urls.get(u.as_str()) {
-                    for &a in &list.0 {
+                    for &a in list.as_slice() {
                         hit(a, s);
                     }
                 }
@@ -472,7 +514,7 @@ impl Matcher {
                 }
                 fields::with_lower(base, |lower| {
                     if let Some(list) = self.names.get(lower) {
-                        for &a in &list.0 {
+                        for &a in list.as_slice() {
                             hit(a, s);
                         }
                     }
@@ -488,7 +530,7 @@ impl Matcher {
                 let x = u32::from(v4);
                 for &len in &self.v4_lens {
                     if let Some(list) = self.v4.get(&(len, mask4(x, len))) {
-                        for &alt in &list.0 {
+                        for &alt in list.as_slice() {
                             hit(alt, raw);
                         }
                     }
@@ -498,7 +540,7 @@ impl Matcher {
                 let x = u128::from(v6);
                 for &len in &self.v6_lens {
                     if let Some(list) = self.v6.get(&(len, mask6(x, len))) {
-                        for &alt in &list.0 {
+                        for &alt in list.as_slice() {
                             hit(alt, raw);
                         }
                     }
@@ -527,7 +569,7 @@ impl Matcher {
         }
         fields::with_lower(t, |name| {
             if let Some(list) = self.domains.get(name) {
-                for &(a, sub) in list {
+                for &(a, sub) in list.as_slice() {
                     if sub != Subdomains::Only {
                         hit(a, s);
                     }
@@ -537,7 +579,7 @@ impl Matcher {
             let mut rest = name;
             while let Some((_, parent)) = rest.split_once('.') {
                 if let Some(list) = self.domains.get(parent) {
-                    for &(a, sub) in list {
+                    for &(a, sub) in list.as_slice() {
                         if sub != Subdomains::Excluded {
                             hit(a, s);
                         }
@@ -558,7 +600,7 @@ impl Matcher {
             HashAlgo::Sha256 => normalize::hex_bytes::<32>(b).and_then(|k| self.sha256.get(&k)),
         };
         if let Some(list) = list {
-            for &a in &list.0 {
+            for &a in list.as_slice() {
                 hit(a, hex);
             }
         }
@@ -604,7 +646,7 @@ impl Matcher {
         let entry = &self.entries[a.entry as usize];
         let mut named: Option<(usize, bool)> = None;
         let mut also = Vec::new();
-        for &i in &entry.indicators {
+        for &i in entry.indicators.as_slice() {
             let ind = &self.indicators[i as usize];
             match self.validity(ind, event.timestamp) {
                 Validity::Out => {}
@@ -671,7 +713,7 @@ impl Matcher {
     fn rule(&self, hit: &Hit) -> Arc<RuleMeta> {
         let ind = &self.indicators[hit.indicator];
         let entry = &self.entries[hit.entry as usize];
-        if entry.indicators[0] as usize == hit.indicator {
+        if entry.indicators.as_slice()[0] as usize == hit.indicator {
             entry.rule.get_or_init(|| Arc::new(rule_of(ind))).clone()
         } else {
             Arc::new(rule_of(ind))
@@ -845,6 +887,22 @@ fn mask6(x: u128, len: u8) -> u128 {
     }
 }
 
+/// Which table of the matcher a test is filed in (the index of its count
+/// in `Matcher::compile`); scans are counted with file names, harmlessly.
+fn table_of(t: &Test) -> usize {
+    match t {
+        Test::Ip(IpNet::V4(_)) => 0,
+        Test::Ip(IpNet::V6(_)) => 1,
+        Test::Domain(..) => 2,
+        Test::Url(_) => 3,
+        Test::Hash(HashAlgo::Md5, _) => 4,
+        Test::Hash(HashAlgo::Sha1, _) => 5,
+        Test::Hash(HashAlgo::Sha256, _) => 6,
+        Test::Hash(HashAlgo::Imphash, _) => 7,
+        Test::FileName(_) | Test::Like(..) | Test::Regex(..) => 8,
+    }
+}
+
 /// The anchor of an alternative: its most selective positive exact term,
 /// else a positive scan.
 fn pick_anchor(alt: &[Term]) -> Option<usize> {
@@ -861,102 +919,6 @@ fn pick_anchor(alt: &[Term]) -> Option<usize> {
         .filter(|(_, t)| !t.negated)
         .min_by_key(|(_, t)| rank(&t.test))
         .map(|(i, _)| i)
-}
-
-fn collect(event: &Event, how: Extract, s: &str, seen: &mut Vec<Seen>) {
-    let host = |h: &str, seen: &mut Vec<Seen>| {
-        let t = h.trim().trim_end_matches('.');
-        if let Some(a) = normalize::ip(t) {
-            seen.push(Seen::Ip(a));
-        } else if !t.is_empty() && t != "-" {
-            seen.push(Seen::Domain(t.to_lowercase()));
-        }
-    };
-    match how {
-        Extract::Ip => seen.extend(normalize::ip(s).map(Seen::Ip)),
-        Extract::Host => host(s, seen),
-        Extract::DnsResults => {
-            for p in fields::dns_results(s) {
-                host(p, seen);
-            }
-        }
-        Extract::Url => {
-            let full = if s.trim_start().starts_with('/') {
-                event
-                    .get_str("hostname")
-                    .and_then(|h| normalize::url(&format!("{}{}", h.trim(), s.trim())))
-            } else {
-                normalize::url(s)
-            };
-            if let Some(u) = full {
-                if let Some(h) = normalize::url_host(&u) {
-                    host(&h, seen);
-                }
-                seen.push(Seen::Url(u));
-            }
-        }
-        Extract::Hashes => {
-            for (a, hex) in fields::sysmon_hashes(s) {
-                seen.push(Seen::Hash(a, hex.to_ascii_lowercase()));
-            }
-        }
-        Extract::Hash(algo) => {
-            let t = s.trim();
-            if let Some(a) = algo.or_else(|| normalize::hash(t).map(|h| h.0)) {
-                seen.push(Seen::Hash(a, t.to_ascii_lowercase()));
-            }
-        }
-        Extract::Path => seen.extend(normalize::file_name(s).map(Seen::Name)),
-        Extract::Command => {
-            seen.extend(normalize::file_name(fields::command_path(s)).map(Seen::Name))
-        }
-    }
-}
-
-fn test_holds(t: &Test, s: &Seen) -> bool {
-    match (t, s) {
-        (Test::Ip(n), Seen::Ip(a)) => n.contains(a),
-        (Test::Domain(d, sub), Seen::Domain(name)) => {
-            let exact = name == &**d;
-            let under = name.len() > d.len()
-                && name.ends_with(&**d)
-                && name.as_bytes()[name.len() - d.len() - 1] == b'.';
-            match sub {
-                Subdomains::Included => exact || under,
-                Subdomains::Excluded => exact,
-                Subdomains::Only => under,
-            }
-        }
-        (Test::Url(u), Seen::Url(v)) => u.as_ref() == v,
-        (Test::Hash(a, h), Seen::Hash(b, v)) => a == b && h.as_ref() == v,
-        (Test::FileName(n), Seen::Name(v)) => n.as_ref() == v,
-        (Test::Like(k, p), s) if seen_kind(s) == *k => {
-            regex::Regex::new(&crate::pattern::like_regex(p))
-                .map(|r| r.is_match(&seen_text(s)))
-                .unwrap_or(false)
-        }
-        (Test::Regex(k, p), s) if seen_kind(s) == *k => regex::Regex::new(p)
-            .map(|r| r.is_match(&seen_text(s)))
-            .unwrap_or(false),
-        _ => false,
-    }
-}
-
-fn seen_kind(s: &Seen) -> Kind {
-    match s {
-        Seen::Ip(_) => Kind::Ip,
-        Seen::Domain(_) => Kind::Domain,
-        Seen::Url(_) => Kind::Url,
-        Seen::Hash(a, _) => Kind::Hash(*a),
-        Seen::Name(_) => Kind::FileName,
-    }
-}
-
-fn seen_text(s: &Seen) -> String {
-    match s {
-        Seen::Ip(a) => a.to_string(),
-        Seen::Domain(d) | Seen::Url(d) | Seen::Hash(_, d) | Seen::Name(d) => d.clone(),
-    }
 }
 
 impl Has {
