@@ -303,26 +303,20 @@ fn stix_fields_of_odd_types_and_a_malformed_object_cost_only_themselves() {
        "pattern_type": "stix", "object_marking_refs": ["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]}
     ]}"#;
     let i = import_bytes(bundle.as_bytes(), "odd.json");
-    assert_eq!(values(&i), ["a.example", "http://b.example/x"]);
+    // The object with a key given twice is read as a JSON tree reads it
+    // (the last one wins), as before the typed readers: not lost.
+    assert_eq!(
+        values(&i),
+        ["a.example", "198.51.100.8", "http://b.example/x"]
+    );
     let a = &i.indicators[0];
     assert_eq!(a.source.name, "CSIRT \"Sud\" équipe");
     assert_eq!(a.confidence, None);
     assert_eq!(a.tlp, None);
     assert_eq!(a.valid_from, None);
     assert_eq!(&*a.tags, ["attack.execution".into()] as [Box<str>; 1]);
-    assert_eq!(i.indicators[1].tlp, Some(Tlp::Amber));
-    // The object with a key given twice is reported with its place.
-    let places: Vec<(ProblemKind, &str)> = i
-        .problems
-        .iter()
-        .map(|p| (p.kind, p.place.as_str()))
-        .collect();
-    assert_eq!(places, [(ProblemKind::Invalid, "odd.json object #3")]);
-    assert!(
-        i.problems[0].reason.contains("duplicate field"),
-        "{}",
-        i.problems[0].reason
-    );
+    assert_eq!(i.indicators[2].tlp, Some(Tlp::Amber));
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
     assert_eq!(i.other_objects.get("(no type)"), Some(&1));
     assert_eq!(i.other_objects.get("identity"), Some(&1));
 }
@@ -397,4 +391,18 @@ fn csv_sources_shared_and_quoted_fields() {
     ));
     assert_eq!(i.indicators[1].source.name, "CSIRT B");
     assert_eq!(i.indicators[0].name.as_deref(), Some("say \"hi\""));
+}
+
+/// A MISP event or attribute with a key given twice loses nothing: read
+/// as MISP and a JSON tree read it, the last one wins.
+#[test]
+fn misp_keys_given_twice_lose_no_indicator() {
+    let event = r#"{"Event": {"uuid": "e1", "info": "first", "info": "phishing",
+      "Attribute": [
+        {"uuid": "a1", "type": "domain", "value": "old.example", "value": "evil.example", "to_ids": true},
+        {"uuid": "a2", "type": "ip-dst", "value": "203.0.113.9", "to_ids": true}
+      ]}}"#;
+    let i = import_bytes(event.as_bytes(), "dup.json");
+    assert_eq!(values(&i), ["evil.example", "203.0.113.9"]);
+    assert!(i.problems.is_empty(), "{:?}", i.problems);
 }

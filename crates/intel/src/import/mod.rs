@@ -56,6 +56,26 @@ pub fn import_bytes(bytes: &[u8], location: &str) -> Imported {
     let start = text.trim_start();
     if start.starts_with('{') || start.starts_with('[') {
         json(start, location, &mut out);
+        if out
+            .problems
+            .iter()
+            .any(|p| p.reason.contains("duplicate field"))
+        {
+            // A key given twice (in an object, an attribute, the document
+            // itself): the typed readers refuse it, where a JSON tree keeps
+            // the last one — as Vigie read such documents before, and as
+            // Python's json and MISP do. Rare: the document is read again
+            // with each object's keys made unique that way, so no
+            // indicator it holds is lost to it.
+            if let Ok(tree) = serde_json::from_str::<Json>(start) {
+                let unique = tree.to_string();
+                out = Imported {
+                    files: 1,
+                    ..Default::default()
+                };
+                json(&unique, location, &mut out);
+            }
+        }
     } else if start.is_empty() {
         out.problem(location, ProblemKind::NotIndicators, "empty");
     } else {
