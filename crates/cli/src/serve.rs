@@ -137,24 +137,27 @@ pub struct ServeArgs {
     pub role: Option<String>,
 }
 
-/// Caps glibc's malloc at two arenas for the long-running server, unless
-/// `MALLOC_ARENA_MAX` says otherwise.
+/// Caps glibc's malloc at [`ARENAS`] arenas for the long-running server,
+/// unless `MALLOC_ARENA_MAX` says otherwise.
 ///
 /// Why: glibc gives threads that allocate at the same time their own arena
 /// (up to eight per core), and memory freed in one is kept for that arena.
 /// The server's ingest, judging and answering threads each build and free
-/// large tables, so the process kept growing with freed memory: replaying
-/// the demo's week (docs/benchmarks.md), resident memory went from 190 to
-/// 362 MiB (first and last thirds, peak 437 MiB) with the default arenas,
-/// from 120 to 223 MiB (peak 295 MiB) with two. `hunt` is not changed: it
-/// lives seconds, and what it frees is returned when it ends.
+/// large tables, so the process kept growing with freed memory. Replaying
+/// the demo's week on a quiet machine (docs/benchmarks.md): peak 346–395
+/// MiB with the default arenas, 268–280 with four, 237–250 with two — but
+/// two cost judging about a tenth of its speed (threads waiting on an
+/// arena), four nothing measurable. `hunt` is not changed: it lives
+/// seconds, and what it frees is returned when it ends.
+const ARENAS: i32 = 4;
+
 fn fewer_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: `mallopt` only sets a parameter of the allocator; it is
         // called before the server starts its threads.
         unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_ARENA_MAX, ARENAS);
         }
     }
 }
