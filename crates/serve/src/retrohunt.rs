@@ -63,6 +63,10 @@ pub struct Summary {
     /// Events without a time: judged whatever the range (a range cannot
     /// leave them out without saying so; they are counted here).
     pub events_without_time: u64,
+    /// Positions in `[events_skipped, events_read)` that neither the log
+    /// nor its archive held any more (removed by retention before they
+    /// were read, or before an archive took them): not judged, said.
+    pub events_not_kept: u64,
     pub detections: usize,
     /// Where the run is kept.
     pub kept_in: PathBuf,
@@ -148,6 +152,7 @@ pub async fn run(
         events_read: read_upto,
         events_in_range: in_range,
         events_without_time: untimed,
+        events_not_kept: scanned.not_kept,
         detections: found.len(),
         kept_in: dir.clone(),
     };
@@ -176,6 +181,8 @@ pub struct Scanned {
     pub in_range: u64,
     /// Events without a time (judged whatever the range).
     pub untimed: u64,
+    /// Positions in `[skipped, read_upto)` not delivered: no longer kept.
+    pub not_kept: u64,
     pub found: Vec<StoredDetection>,
     /// The events found, with the matches they raised, in the order of
     /// `found`'s events (for the live scope).
@@ -211,6 +218,7 @@ pub async fn scan(
         read_upto: 0,
         in_range: 0,
         untimed: 0,
+        not_kept: 0,
         found: Vec::new(),
         events: Vec::new(),
     };
@@ -230,7 +238,12 @@ pub async fn scan(
             if batch.is_empty() {
                 break;
             }
-            out.read_upto = batch.last().map_or(out.read_upto, |d| d.position.0 + 1);
+            // Positions are delivered in order: one jumped over is held
+            // by neither the log nor its archive.
+            for d in &batch {
+                out.not_kept += d.position.0.saturating_sub(out.read_upto);
+                out.read_upto = out.read_upto.max(d.position.0 + 1);
+            }
             let mine: Vec<Delivery> = batch
                 .into_iter()
                 .filter(|d| tenant.is_none_or(|t| d.tenant == t) && d.position.0 < end)
