@@ -10,7 +10,8 @@
 //! `vigie retrohunt`), and one from a time, find the detections of both
 //! halves, each once; the event search finds the first half's events;
 //! the raw event behind a first-half detection is read back from the
-//! archive.
+//! archive. A rule the commune turned off for itself gives its
+//! retro-hunts nothing, unless the request includes the rules turned off.
 
 mod common;
 
@@ -313,6 +314,30 @@ fn a_retro_hunt_reads_the_archive_then_the_stream_each_event_once() {
     assert_eq!(page["raw_event_from_log"], true, "{page}");
     let raw: Value = serde_json::from_str(page["raw_event"].as_str().unwrap()).unwrap();
     assert_eq!(raw["Event"]["System"]["EventRecordID"], 3, "{raw}");
+
+    // The commune turns the whoami rule off for itself: its retro-hunts
+    // leave the rule's detections out, unless the request asks for them.
+    let rule = "5d2a9b8e-1111-4c3b-9a55-0a1b2c3d4e5f";
+    let r = http(
+        &api.base,
+        "POST",
+        &format!("/api/v1/rules/{rule}/switch"),
+        &[("Authorization", &admin), ("Content-Type", "application/json")],
+        Some(
+            json!({"enabled": false, "reason": "inventaire", "tenant": "default"})
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["switch"]["tenant"], "default", "{}", r.body);
+    let off = hunt(json!({ "rules": WHOAMI_RULE }));
+    assert_eq!(off["detections"], json!([]), "{}", off["summary"]);
+    assert_eq!(off["summary"]["rules_switched_off"], json!([rule]));
+    let asked = hunt(json!({ "rules": WHOAMI_RULE, "include_disabled": true }));
+    assert_eq!(records(asked["detections"].as_array().unwrap()), want);
+    assert_eq!(asked["summary"]["rules_switched_off"], json!([]));
+    assert_eq!(asked["summary"]["include_disabled"], true);
 
     // A second process on the same archive is refused, and says why.
     let out = Command::new(env!("CARGO_BIN_EXE_vigie"))

@@ -2110,12 +2110,18 @@ async fn retrohunt(
             .insert("Retry-After", "10".parse().expect("header"));
         return resp;
     };
+    // The rules turned off for every tenant and by this commune, as now.
+    let switched_off = match s.triage.rule_switches().await {
+        Ok(sw) => rules::switched_off(&sw, &tenant),
+        Err(e) => return unavailable(&format!("rule switches unreadable now: {e}")),
+    };
     match retrohunt::run(
         s.log.as_ref(),
         &s.config.data,
         &s.config.hunt.read,
         &tenant,
         req,
+        &switched_off,
     )
     .await
     {

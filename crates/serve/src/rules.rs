@@ -68,6 +68,18 @@ impl Loaded {
     }
 }
 
+/// The keys of the rules off for `tenant`'s events now: turned off for
+/// every tenant, or by the commune for itself (a retro-hunt leaves them
+/// out as the worker does).
+pub(crate) fn switched_off(switches: &[RuleSwitch], tenant: &str) -> std::collections::HashSet<String> {
+    let mut off: std::collections::HashSet<String> =
+        disabled_rules(switches).into_keys().collect();
+    if let Some(own) = disabled_by_tenant(switches).remove(tenant) {
+        off.extend(own.into_keys());
+    }
+    off
+}
+
 /// How many changes the filters and rule switches hold: every filter
 /// version, removal and switch is kept and never undone, so the count
 /// moves with each change, whichever node made it.
@@ -732,6 +744,18 @@ pub(crate) async fn switch(
         None => every.clone(),
         Some(t) => disabled_by_tenant(&switches).remove(t).unwrap_or_default(),
     };
+    // A commune cannot turn on for itself what the deployment turned off
+    // for everyone: "already on" would be false, and nothing it sends
+    // would bring the rule back.
+    if let (true, Some(_), None, Some(sw)) = (req.enabled, &tenant, off.get(&rule), every.get(&rule)) {
+        return error(
+            StatusCode::CONFLICT,
+            &format!(
+                "rule {rule} is turned off for every commune by the deployment's administrators ({}, {}: {}): a commune cannot turn it on for itself; ask them",
+                sw.who, sw.time, sw.reason
+            ),
+        );
+    }
     let title = match (req.enabled, off.get(&rule)) {
         (true, Some(sw)) => sw.title.clone(),
         (false, Some(_)) | (true, None) => {
