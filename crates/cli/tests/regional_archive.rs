@@ -322,7 +322,10 @@ fn a_retro_hunt_reads_the_archive_then_the_stream_each_event_once() {
         &api.base,
         "POST",
         &format!("/api/v1/rules/{rule}/switch"),
-        &[("Authorization", &admin), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &admin),
+            ("Content-Type", "application/json"),
+        ],
         Some(
             json!({"enabled": false, "reason": "inventaire", "tenant": "default"})
                 .to_string()

@@ -243,7 +243,16 @@ pub async fn scan(
     to: Option<DateTime<Utc>>,
     keep_events: bool,
 ) -> Result<Scanned, RetroError> {
-    scan_masked(log, judging, &TenantOff::new(), tenant, from, to, keep_events).await
+    scan_masked(
+        log,
+        judging,
+        &TenantOff::new(),
+        tenant,
+        from,
+        to,
+        keep_events,
+    )
+    .await
 }
 
 /// [`scan`], each tenant's events judged without the rules of `off` it
