@@ -32,6 +32,7 @@ mod crisis;
 mod detections;
 mod indicators;
 mod proposals;
+mod throttle;
 mod tokens;
 mod triage;
 
@@ -42,6 +43,7 @@ pub use crisis::PgCrisis;
 pub use detections::PgDetections;
 pub use indicators::{PgIndicators, Source as IndicatorSource};
 pub use proposals::PgProposals;
+pub use throttle::PgThrottle;
 pub use tokens::{PgTokens, TokenRow};
 pub use triage::PgTriage;
 
@@ -61,6 +63,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         9,
         include_str!("../migrations/0009_token_version_trigger.sql"),
     ),
+    (10, include_str!("../migrations/0010_login_throttle.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -1026,6 +1026,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     Arc::new(vigie_db::PgUsers::new(url).map_err(io)?),
                     Arc::new(vigie_db::PgSessions::new(url).map_err(io)?),
                 )
+                .with_throttle(Arc::new(vigie_db::PgThrottle::new(url).map_err(io)?))
         }
         None => console,
     });
