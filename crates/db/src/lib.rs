@@ -64,6 +64,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         include_str!("../migrations/0009_token_version_trigger.sql"),
     ),
     (10, include_str!("../migrations/0010_login_throttle.sql")),
+    (11, include_str!("../migrations/0011_proposal_claims.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.
