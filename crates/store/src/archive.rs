@@ -886,7 +886,7 @@ mod tests {
 
     fn batch(n: u64, received: i64) -> IngestBatch {
         IngestBatch {
-            tenant: if n % 2 == 0 { "default" } else { "mairie-b" }.into(),
+            tenant: if n.is_multiple_of(2) { "default" } else { "mairie-b" }.into(),
             source: "t".into(),
             received,
             events: (0..5)
