@@ -16,6 +16,7 @@
 pub mod actions;
 mod admin;
 pub mod alerts;
+mod archive;
 mod auth;
 pub mod crisis;
 pub mod elastic;
@@ -266,51 +267,6 @@ pub const DEFAULT_ARCHIVE: vigie_store::archive::ArchivePolicy =
         max_age: Some(std::time::Duration::from_secs(365 * 24 * 3600)),
         max_bytes: 500 << 30,
     };
-
-/// The stream with its archive in front (`--archive`), the archive kept
-/// by a task of its own: retro-hunts and searches (one-off readers) read
-/// the archive, then the stream.
-async fn archived(
-    config: &Config,
-    stream: Arc<dyn EventLog>,
-) -> Result<
-    (
-        Arc<dyn EventLog>,
-        Option<Arc<vigie_store::archive::Archive>>,
-    ),
-    ServeError,
-> {
-    let Some(dir) = &config.archive else {
-        return Ok((stream, None));
-    };
-    let archive = vigie_store::archive::Archive::open(
-        dir,
-        config.archive_policy,
-        vigie_store::embedded::SEGMENT_BYTES,
-    )
-    .await?;
-    eprintln!(
-        "vigie serve: archive of the stream in {} (consumer {}; {})",
-        dir.display(),
-        archive.consumer(),
-        match config.archive_policy.max_age {
-            Some(a) => format!(
-                "{} days, {} GiB",
-                a.as_secs() / 86_400,
-                config.archive_policy.max_bytes >> 30
-            ),
-            None => format!("{} GiB", config.archive_policy.max_bytes >> 30),
-        }
-    );
-    let archive = Arc::new(archive);
-    tokio::spawn(vigie_store::archive::run(stream.clone(), archive.clone()));
-    let log = vigie_store::archive::ArchivedLog::new(
-        stream,
-        archive.clone(),
-        vec![retrohunt::CONSUMER_PREFIX.into()],
-    );
-    Ok((Arc::new(log), Some(archive)))
-}
 
 /// Applies the retention policy at start and every ten minutes, never
 /// removing events the detection worker has not judged.
@@ -789,7 +745,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 ..vigie_bus::Options::default()
             };
             let stream: Arc<dyn EventLog> = Arc::new(vigie_bus::JetStreamLog::new(url, opts));
-            let (log, archive) = archived(&config, stream).await?;
+            let (log, archive) = archive::open(&config, stream).await?;
             (None, log, archive)
         }
         None => {
