@@ -122,6 +122,20 @@ pub struct ServeArgs {
     /// instead of the embedded one in --data (docs/regional.md).
     #[arg(long, value_name = "URL")]
     pub bus: Option<String>,
+    /// With --bus, on an api (or all) node: every event of the stream is
+    /// also kept in compressed day partitions in this directory, read by
+    /// retro-hunts, searches and detection pages once the stream no
+    /// longer holds it (docs/regional.md).
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+    /// With --archive: partitions whose newest event was received longer
+    /// ago are removed (default 365; 0: no limit by age).
+    #[arg(long, value_name = "DAYS")]
+    pub archive_days: Option<u64>,
+    /// With --archive: the archive is kept under this size, oldest day
+    /// removed first (default 500; never unbounded, 0 is refused).
+    #[arg(long, value_name = "GB")]
+    pub archive_gb: Option<u64>,
     /// With --bus: how long an event given to a detect worker stays its own
     /// before another gets it (default 60; longer than a batch takes).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -325,6 +339,24 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
             .or(file.retention_gb)
             .map(|g| g.saturating_mul(1 << 30)),
     };
+    let archive_days = args.archive_days.or(file.archive_days);
+    let archive_gb = args.archive_gb.or(file.archive_gb);
+    config.archive = args.archive.clone().or(file.archive.clone());
+    if config.archive.is_none() && (archive_days.is_some() || archive_gb.is_some()) {
+        return Err(
+            "archive_days and archive_gb are the archive's limits: give --archive DIR".into(),
+        );
+    }
+    if archive_gb == Some(0) {
+        return Err("archive_gb: at least 1 (the archive is never unbounded)".into());
+    }
+    if let Some(d) = archive_days {
+        config.archive_policy.max_age =
+            (d > 0).then(|| std::time::Duration::from_secs(d.saturating_mul(24 * 3600)));
+    }
+    if let Some(g) = archive_gb {
+        config.archive_policy.max_bytes = g.saturating_mul(1 << 30);
+    }
     if let Some(d) = args.retention_days.or(file.retention_days) {
         config.retention.max_age = (d > 0).then(|| std::time::Duration::from_secs(d * 24 * 3600));
     }
@@ -724,6 +756,11 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         s["seconds"].as_f64().unwrap_or_default(),
         s["kept_in"].as_str().unwrap_or("?"),
     );
+    if let Some(n) = s["events_not_kept"].as_u64().filter(|&n| n > 0) {
+        eprintln!(
+            "vigie retrohunt: {n} position(s) of the range no longer kept (removed by retention before they were read, or before an archive took them): not judged"
+        );
+    }
     for r in s["rules_refused"].as_array().into_iter().flatten() {
         eprintln!(
             "  refused: {}: {}",

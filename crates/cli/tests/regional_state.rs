@@ -11,7 +11,9 @@
 //! set on A and a notice published on A are on B's public status page;
 //! an action requested on A is approved on B by a second person (the
 //! requester's own approval refused on B: four eyes hold across nodes);
-//! A restarted with an empty data directory has it all; indicators
+//! A restarted with an empty data directory has it all; an account to
+//! disable, approved, executed on A and B at once reaches the directory
+//! once (A claims it, B is told 409); indicators
 //! uploaded on B are matched by the detect worker, and a rule turned off
 //! on A is off in the worker's engine; the audit lines of both nodes form
 //! one verified hash chain; a commune's token reads none of it, on both.
@@ -108,10 +110,43 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
     let alice = token(&tokens, "admin", "alice", "default");
     let bob = token(&tokens, "admin", "bob", "default");
     let other = token(&tokens, "read", "mairie-b", "mairie-b");
+    // A directory that takes a connection and answers nothing for three
+    // seconds (then the execution fails): how many executions reach it.
+    let directory = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir_addr = directory.local_addr().unwrap();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let reached = reached.clone();
+        std::thread::spawn(move || {
+            for conn in directory.incoming().flatten() {
+                reached.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(3));
+                    drop(conn);
+                });
+            }
+        });
+    }
+    let pass = tmp.path().join("dc.pass");
+    std::fs::write(&pass, "pas-le-vrai\n").unwrap();
+    let respond = tmp.path().join("respond.toml");
+    std::fs::write(
+        &respond,
+        format!(
+            "[respond.directory]\nurl = \"ldaps://{dir_addr}\"\nbind = \"vigie@ccpab.local\"\npassword_file = {pass:?}\n"
+        ),
+    )
+    .unwrap();
     let regional = |role: &str, assets: Option<&Path>| -> Vec<String> {
         let mut args = ["--bus", &nats.url(), "--db", &pg.url(), "--role", role]
             .map(str::to_string)
             .to_vec();
+        if role == "api" {
+            args.extend([
+                "--config".to_string(),
+                respond.to_str().unwrap().to_string(),
+            ]);
+        }
         if let Some(a) = assets {
             args.extend(["--assets".to_string(), a.to_str().unwrap().to_string()]);
         }
@@ -305,6 +340,75 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
     let on_a = get_json(&a.base, "/api/v1/actions", &alice);
     assert_eq!(action(&on_a, &guarded)["state"], "approved");
     assert_eq!(trail(action(&on_a, &guarded)).len(), 3);
+
+    // An account to disable, approved, executed on A and on B at once:
+    // one claims it and reaches the directory, the other is told (409)
+    // without reaching it.
+    let list = get_json(&a.base, "/api/v1/actions", &alice);
+    let account = list["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["kind"] == "disable_account" && x["state"] == "proposed")
+        .unwrap_or_else(|| panic!("an account to disable: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at = |base: &str, who: &str, what: &str| {
+        post(
+            base,
+            &format!("/api/v1/actions/{account}/{what}"),
+            who,
+            &json!({}),
+        )
+    };
+    assert_eq!(at(&a.base, &alice, "request").status, 200);
+    assert_eq!(at(&b.base, &bob, "approve").status, 200);
+    let first = {
+        let (base, who) = (a.base.clone(), alice.clone());
+        let account = account.clone();
+        std::thread::spawn(move || {
+            post(
+                &base,
+                &format!("/api/v1/actions/{account}/execute"),
+                &who,
+                &json!({}),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    let second = at(&b.base, &bob, "execute");
+    let first = first.join().unwrap();
+    assert_eq!(second.status, 409, "{}", second.body);
+    assert!(
+        second.body.contains("autre nœud") || second.body.contains("another node"),
+        "{}",
+        second.body
+    );
+    assert_eq!(
+        first.status, 502,
+        "the directory did not answer: {}",
+        first.body
+    );
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one execution reached the directory"
+    );
+    // Its failure is in the trail once; the claim is let go: asked
+    // again, the execution reaches the directory again.
+    let on_b = get_json(&b.base, "/api/v1/actions", &bob);
+    let steps: Vec<String> = trail(action(&on_b, &account))
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|w| w.contains("fail")).count(),
+        1,
+        "{steps:?}"
+    );
+    assert_eq!(at(&b.base, &bob, "execute").status, 502);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 2);
 
     // Indicators uploaded on B (an analyst's act, one set for the
     // deployment): the detect worker matches them, once its poll of

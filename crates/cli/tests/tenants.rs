@@ -286,3 +286,128 @@ fn a_communes_administrator_does_not_administer_the_deployment() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["tenant"], OTHER);
 }
+
+/// The CSIRT switches a rule for one named commune from the `/rules`
+/// page (a field the page gives the deployment's administrators only);
+/// a commune turning on a rule the deployment turned off for everyone is
+/// told 409, with who turned it off and why, never "already on".
+#[test]
+fn the_csirt_switches_a_rule_for_one_commune_from_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin", "default");
+    let their_admin = token(&data, "admin", OTHER);
+    let totp = add_admin(&data, "Yann", PASSWORD);
+    let out = add_user_with(&data, "Bea", "admin", PASSWORD, &["--tenant", OTHER]);
+    assert!(out.status.success());
+    let bea_totp = totp_rs::Totp::from_url(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
+    cmd.args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"]);
+    let server = spawn_serve(cmd);
+    let base = &server.base;
+    let rules = get(base, "/api/v1/rules", &admin);
+    let ids: Vec<String> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .take(2)
+        .collect();
+    let (one, two) = (&ids[0], &ids[1]);
+
+    // The page: a commune field for the CSIRT's administrator, none for
+    // a commune's.
+    let yann = signed_in(base, "Yann", PASSWORD, &code(&totp));
+    let page = http(base, "GET", "/rules", &[("Cookie", &yann.cookie)], None);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("id=\"for-{one}\"")),
+        "the field"
+    );
+    assert!(page.body.contains("toutes les communes"), "said in French");
+    let bea = signed_in(base, "Bea", PASSWORD, &code(&bea_totp));
+    let theirs = http(base, "GET", "/rules", &[("Cookie", &bea.cookie)], None);
+    assert_eq!(theirs.status, 200);
+    assert!(theirs.body.contains(&format!("id=\"why-{one}\"")));
+    assert!(!theirs.body.contains("id=\"for-"), "no commune field");
+
+    // Sent as the browser sends the form: for that commune only.
+    let r = http(
+        base,
+        "POST",
+        &format!("/api/v1/rules/{one}/switch"),
+        &[
+            ("Cookie", &yann.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&form(&[
+            ("csrf", &yann.csrf),
+            ("back", "/rules"),
+            ("enabled", "false"),
+            ("reason", "outil d'inventaire de Bénodet"),
+            ("tenant", OTHER),
+        ])),
+    );
+    assert!(
+        r.status == 303 || r.status == 200,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    let for_them = get(base, &format!("/api/v1/rules?tenant={OTHER}"), &admin);
+    let off: Vec<&str> = for_them["disabled_for_tenant"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(off, [one.as_str()], "{for_them}");
+    assert_eq!(
+        for_them["disabled"],
+        serde_json::json!([]),
+        "not everyone's"
+    );
+    // Left empty, the field means every commune.
+    let r = http(
+        base,
+        "POST",
+        &format!("/api/v1/rules/{two}/switch"),
+        &[
+            ("Cookie", &yann.cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&form(&[
+            ("csrf", &yann.csrf),
+            ("back", "/rules"),
+            ("enabled", "false"),
+            ("reason", "bruit partout"),
+            ("tenant", ""),
+        ])),
+    );
+    assert!(
+        r.status == 303 || r.status == 200,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    let all = get(base, "/api/v1/rules", &admin);
+    assert_eq!(all["disabled"][0]["rule"], two.as_str(), "{all}");
+
+    // The commune turning that one on for itself: 409, with the reason.
+    let r = http(
+        base,
+        "POST",
+        &format!("/api/v1/rules/{two}/switch"),
+        &[
+            ("Authorization", &their_admin),
+            ("Content-Type", "application/json"),
+        ],
+        Some(br#"{"enabled":true,"reason":"on en a besoin"}"#),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("every commune"), "{}", r.body);
+    assert!(r.body.contains("bruit partout"), "who and why: {}", r.body);
+    assert!(!r.body.contains("already"), "{}", r.body);
+}

@@ -32,7 +32,7 @@ pub use role::Role;
 pub use sessions::Session;
 
 use audit::{Action, Outcome};
-use sessions::{Sessions, Throttle};
+use sessions::{LoginThrottle, Sessions, Throttle};
 
 /// Who a request is from, once checked (put in the request's extensions
 /// by the server's authorisation check).
@@ -73,9 +73,9 @@ pub struct Console {
     pub users: Arc<dyn accounts::UserStore>,
     /// In memory, or PostgreSQL (a session valid on every api node).
     pub sessions: Arc<dyn accounts::SessionStore>,
-    /// Per address and per unknown name: each node's own (a node counts
-    /// what it sees; the accounts' own failures and locks are shared).
-    throttle: Throttle,
+    /// Per address and per unknown name: in memory, or PostgreSQL (every
+    /// api node counts the same failures).
+    throttle: Arc<dyn LoginThrottle>,
     /// Where the audit log goes (`audit.jsonl`, or PostgreSQL).
     audit_log: Arc<dyn audit::AuditLog>,
     /// Set once an account was seen: the login page, open to anyone, then
@@ -93,7 +93,7 @@ impl Console {
             data: data.to_path_buf(),
             users: Arc::new(accounts::FileUsers::new(data)),
             sessions: Arc::new(Sessions::default()),
-            throttle: Throttle::default(),
+            throttle: Arc::new(Throttle::default()),
             audit_log: Arc::new(audit::FileAudit {
                 data: data.to_path_buf(),
             }),
@@ -118,6 +118,13 @@ impl Console {
     ) -> Console {
         self.users = users;
         self.sessions = sessions;
+        self
+    }
+
+    /// The same, with login failures per address and per unknown name
+    /// counted in `throttle` (the regional deployment's database).
+    pub fn with_throttle(mut self, throttle: Arc<dyn LoginThrottle>) -> Console {
+        self.throttle = throttle;
         self
     }
 

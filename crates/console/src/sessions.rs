@@ -131,6 +131,41 @@ pub const IP_WINDOW: i64 = 15 * 60;
 /// flood from many addresses).
 pub const TRACKED: usize = 50_000;
 
+/// Where failed logins are counted, per address and per name that is no
+/// account: [`Throttle`] in memory (one node), or the regional
+/// deployment's database, so that guesses spread over several api nodes
+/// are counted together (a password spray over *n* nodes does not get
+/// *n* times the attempts). Blocking, as the account stores are. A store
+/// that cannot answer refuses: `ip_blocked` and `unknown_locked` say
+/// `true` (and the store says why on stderr) — a throttle that cannot be
+/// read is never taken as "not blocked".
+pub trait LoginThrottle: Send + Sync {
+    /// Whether `ip` has used up its failures ([`IP_FAILURES`] in
+    /// [`IP_WINDOW`]).
+    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool;
+    fn ip_failed(&self, ip: IpAddr, now: i64);
+    /// A failure for a name that is no account: `Some(until)` once it is
+    /// "locked", as a real account would be.
+    fn unknown_failed(&self, name: &str, now: i64) -> Option<i64>;
+    /// Whether an unknown name is "locked".
+    fn unknown_locked(&self, name: &str, now: i64) -> bool;
+}
+
+impl LoginThrottle for Throttle {
+    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool {
+        Throttle::ip_blocked(self, ip, now)
+    }
+    fn ip_failed(&self, ip: IpAddr, now: i64) {
+        Throttle::ip_failed(self, ip, now)
+    }
+    fn unknown_failed(&self, name: &str, now: i64) -> Option<i64> {
+        Throttle::unknown_failed(self, name, now)
+    }
+    fn unknown_locked(&self, name: &str, now: i64) -> bool {
+        Throttle::unknown_locked(self, name, now)
+    }
+}
+
 /// Failure counts kept in memory: per address, and per name that is no
 /// account (so an unknown name locks like a real one and the lock says
 /// nothing about which names exist).

@@ -23,13 +23,13 @@ use vigie_store::StoreError;
 use crate::conn::{Failure, Pg};
 
 /// A connection and the runtime it is driven on.
-struct Db {
-    pg: Arc<Pg>,
+pub(crate) struct Db {
+    pub(crate) pg: Arc<Pg>,
     rt: &'static tokio::runtime::Runtime,
 }
 
 impl Db {
-    fn new(url: &str) -> std::io::Result<Db> {
+    pub(crate) fn new(url: &str) -> std::io::Result<Db> {
         Ok(Db {
             pg: Arc::new(Pg::new(url)),
             rt: crate::blocking::runtime()?,
@@ -37,7 +37,7 @@ impl Db {
     }
 
     /// Runs a call of [`Pg::with`] and waits for it.
-    fn call<T: Send + 'static>(
+    pub(crate) fn call<T: Send + 'static>(
         &self,
         f: impl std::future::Future<Output = vigie_store::Result<T>> + Send + 'static,
     ) -> vigie_store::Result<T> {

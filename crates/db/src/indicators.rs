@@ -21,6 +21,24 @@ pub struct PgIndicators {
     pg: Pg,
 }
 
+/// What a node asking to poll a feed is told ([`PgIndicators::lease_feed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedLease {
+    /// It polls now, until the lease ends; what the last poll learnt.
+    Taken(FeedPolled),
+    /// Not now: due, or free, at this time (seconds since the epoch).
+    NotBefore(i64),
+}
+
+/// What a poll learnt, kept for the next (whichever node makes it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedPolled {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// A TAXII collection's resume point (JSON).
+    pub taxii: Option<String>,
+}
+
 impl PgIndicators {
     pub fn new(url: &str) -> PgIndicators {
         PgIndicators { pg: Pg::new(url) }
@@ -28,6 +46,96 @@ impl PgIndicators {
 
     pub fn place(&self) -> String {
         self.pg.place()
+    }
+
+    /// Takes the lease of feed `name` for `holder` during `lease` seconds
+    /// when its poll is due and no other node holds it (one statement:
+    /// two nodes asking at once, one gets it).
+    pub async fn lease_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        lease: i64,
+        now: i64,
+    ) -> Result<FeedLease> {
+        self.pg
+            .with("leasing an indicator feed", async |c| {
+                let took = c
+                    .query_opt(
+                        "INSERT INTO feed_polls (name, holder, until, next_at)
+                         VALUES ($1, $2, $3::bigint + $4::bigint, 0)
+                         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                         WHERE feed_polls.next_at <= $3::bigint
+                           AND (feed_polls.until < $3::bigint OR feed_polls.holder = EXCLUDED.holder)
+                         RETURNING etag, last_modified, taxii",
+                        &[&name, &holder, &now, &lease],
+                    )
+                    .await?;
+                if let Some(r) = took {
+                    return Ok(FeedLease::Taken(FeedPolled {
+                        etag: r.get(0),
+                        last_modified: r.get(1),
+                        taxii: r.get(2),
+                    }));
+                }
+                let r = c
+                    .query_one(
+                        "SELECT next_at, until FROM feed_polls WHERE name = $1",
+                        &[&name],
+                    )
+                    .await?;
+                let (next_at, until): (i64, i64) = (r.get(0), r.get(1));
+                Ok(FeedLease::NotBefore(next_at.max(until.min(now + lease))))
+            })
+            .await
+    }
+
+    /// Ends `holder`'s lease of feed `name`: what its poll learnt, and
+    /// when the next is due.
+    pub async fn polled_feed(
+        &self,
+        name: &str,
+        holder: &str,
+        polled: &FeedPolled,
+        now: i64,
+        next_at: i64,
+    ) -> Result<()> {
+        self.pg
+            .with("keeping an indicator feed's poll", async |c| {
+                c.execute(
+                    "UPDATE feed_polls SET holder = NULL, until = 0, next_at = $3, polled_at = $4,
+                       etag = $5, last_modified = $6, taxii = $7
+                     WHERE name = $1 AND holder = $2",
+                    &[
+                        &name,
+                        &holder,
+                        &next_at,
+                        &now,
+                        &polled.etag,
+                        &polled.last_modified,
+                        &polled.taxii,
+                    ],
+                )
+                .await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The bytes kept of source `name`, if any (a feed's last version,
+    /// read back by a node that starts polling it).
+    pub async fn src(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.pg
+            .with("reading an indicator source", async |c| {
+                let r = c
+                    .query_opt(
+                        "SELECT src FROM indicator_sources WHERE name = $1",
+                        &[&name],
+                    )
+                    .await?;
+                Ok(r.map(|r| r.get::<_, Vec<u8>>(0)))
+            })
+            .await
     }
 
     /// Keeps `source` (replacing one of the same name); the version after.

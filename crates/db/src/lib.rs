@@ -32,6 +32,7 @@ mod crisis;
 mod detections;
 mod indicators;
 mod proposals;
+mod throttle;
 mod tokens;
 mod triage;
 
@@ -40,8 +41,9 @@ pub use audit::PgAudit;
 pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
-pub use indicators::{PgIndicators, Source as IndicatorSource};
+pub use indicators::{FeedLease, FeedPolled, PgIndicators, Source as IndicatorSource};
 pub use proposals::PgProposals;
+pub use throttle::PgThrottle;
 pub use tokens::{PgTokens, TokenRow};
 pub use triage::PgTriage;
 
@@ -61,6 +63,9 @@ const MIGRATIONS: &[(i32, &str)] = &[
         9,
         include_str!("../migrations/0009_token_version_trigger.sql"),
     ),
+    (10, include_str!("../migrations/0010_login_throttle.sql")),
+    (11, include_str!("../migrations/0011_proposal_claims.sql")),
+    (12, include_str!("../migrations/0012_feed_polls.sql")),
 ];
 
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.

@@ -204,4 +204,65 @@ impl ProposalStore for PgProposals {
             .map_err(backend)?;
         out
     }
+
+    /// One statement: a claim is taken when there is none, or when the
+    /// one there has expired; else its holder is said.
+    async fn claim(
+        &self,
+        tenant: &str,
+        id: &str,
+        holder: &str,
+        secs: i64,
+    ) -> Result<Option<String>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        self.pg
+            .with("claiming a proposal", async |c| {
+                let took = c
+                    .query_opt(
+                        "INSERT INTO proposal_claims (tenant, id, holder, since, until)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (tenant, id) DO UPDATE SET
+                           holder = EXCLUDED.holder, since = EXCLUDED.since, until = EXCLUDED.until
+                         WHERE proposal_claims.until < EXCLUDED.since
+                         RETURNING holder",
+                        &[&tenant, &id, &holder, &now, &(now + secs)],
+                    )
+                    .await?;
+                if took.is_some() {
+                    return Ok(None);
+                }
+                let other = c
+                    .query_opt(
+                        "SELECT holder FROM proposal_claims WHERE tenant = $1 AND id = $2",
+                        &[&tenant, &id],
+                    )
+                    .await?;
+                Ok(Some(match other {
+                    // The holder says who, on which node, since when.
+                    Some(r) => r.get::<_, String>(0),
+                    // Let go between the two statements: taken by
+                    // someone a moment ago; asked again, it is free.
+                    None => "another api node, a moment ago".to_string(),
+                }))
+            })
+            .await
+            .map_err(backend)
+    }
+
+    async fn unclaim(&self, tenant: &str, id: &str, holder: &str) -> Result<()> {
+        self.pg
+            .with("letting go of a proposal's claim", async |c| {
+                c.execute(
+                    "DELETE FROM proposal_claims WHERE tenant = $1 AND id = $2 AND holder = $3",
+                    &[&tenant, &id, &holder],
+                )
+                .await?;
+                Ok(())
+            })
+            .await
+            .map_err(backend)
+    }
 }

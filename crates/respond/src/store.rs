@@ -58,6 +58,30 @@ pub trait ProposalStore: Send + Sync {
         by: &Actor,
         at: Timestamp,
     ) -> Result<Record>;
+    /// Claims proposal `id` for `holder` during `secs` seconds, before a
+    /// step that reaches outside Vigie (the directory) is carried out:
+    /// `None` when claimed, `Some(who and since)` when another holder
+    /// has it. Why: the state machine is checked under the row's lock,
+    /// but the directory is changed between that check and the outcome
+    /// kept; two api nodes executing the same approved action at once
+    /// would both reach it. A claim left by a node that died expires
+    /// after `secs`. One process (the embedded stores) serialises with
+    /// its own lock: nothing to claim.
+    async fn claim(
+        &self,
+        tenant: &str,
+        id: &str,
+        holder: &str,
+        secs: i64,
+    ) -> Result<Option<String>> {
+        let _ = (tenant, id, holder, secs);
+        Ok(None)
+    }
+    /// Lets go of a claim made by `holder` (its step is kept).
+    async fn unclaim(&self, tenant: &str, id: &str, holder: &str) -> Result<()> {
+        let _ = (tenant, id, holder);
+        Ok(())
+    }
 }
 
 /// Records by (tenant, id): what the in-process stores hold.

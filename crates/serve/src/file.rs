@@ -88,6 +88,14 @@ pub struct ServeFile {
     /// `--retention-gb`: the event log is kept under this size (0: no
     /// limit by size).
     pub retention_gb: Option<u64>,
+    /// `--archive`: the directory of the stream's archive (api or all
+    /// node with `bus`).
+    pub archive: Option<std::path::PathBuf>,
+    /// `--archive-days`: archive partitions older than this are removed
+    /// (0: no limit by age).
+    pub archive_days: Option<u64>,
+    /// `--archive-gb`: the archive is kept under this size (at least 1).
+    pub archive_gb: Option<u64>,
     /// `--silence-minutes`: a channel that sent nothing for this long is
     /// silent (and alerted).
     pub silence_minutes: Option<u64>,

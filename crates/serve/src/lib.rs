@@ -16,6 +16,7 @@
 pub mod actions;
 mod admin;
 pub mod alerts;
+mod archive;
 mod auth;
 pub mod crisis;
 pub mod elastic;
@@ -132,6 +133,12 @@ pub struct Config {
     /// The regional event log: NATS JetStream at this URL (`--bus
     /// nats://HOST:PORT`) instead of the embedded one in `data`.
     pub bus: Option<String>,
+    /// The stream's archive (`--archive DIR`, api or all node with
+    /// `bus`): events kept after the stream removed them.
+    pub archive: Option<PathBuf>,
+    /// How long and how much the archive keeps (`--archive-days`,
+    /// `--archive-gb`).
+    pub archive_policy: vigie_store::archive::ArchivePolicy,
     /// How long an event given to a detection worker of `bus` stays its
     /// own before another gets it (`--bus-ack-wait`, seconds): how long a
     /// dead worker's events wait.
@@ -231,6 +238,8 @@ impl Config {
                 max_bytes: None,
             },
             bus: None,
+            archive: None,
+            archive_policy: DEFAULT_ARCHIVE,
             bus_ack_wait: 60,
             db: None,
             role: NodeRole::All,
@@ -248,6 +257,16 @@ pub const DEFAULT_RETENTION: vigie_store::embedded::Retention = vigie_store::emb
     max_age: Some(std::time::Duration::from_secs(90 * 24 * 3600)),
     max_bytes: Some(20 << 30),
 };
+
+/// The archive keeps a year and at most 500 GiB by default (a region's
+/// year of events, compressed about tenfold, is a few TB at 100,000
+/// events/s: the operator sizes it, the default never fills a disk
+/// unseen).
+pub const DEFAULT_ARCHIVE: vigie_store::archive::ArchivePolicy =
+    vigie_store::archive::ArchivePolicy {
+        max_age: Some(std::time::Duration::from_secs(365 * 24 * 3600)),
+        max_bytes: 500 << 30,
+    };
 
 /// Applies the retention policy at start and every ten minutes, never
 /// removing events the detection worker has not judged.
@@ -616,6 +635,8 @@ pub(crate) struct AppState {
     live: Arc<live::LiveScope>,
     health: Arc<health::Health>,
     alerting: Option<Arc<alerts::Alerting>>,
+    /// The stream's archive (`--archive`), for its figures.
+    archive: Option<Arc<vigie_store::archive::Archive>>,
     /// Held while a retro-hunt runs (one at a time: it reads the whole log).
     retrohunting: tokio::sync::Mutex<()>,
     /// The indicators held: `--ioc` and the uploaded sources.
@@ -699,8 +720,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             config.role.key()
         )));
     }
+    if config.archive.is_some()
+        && (config.bus.is_none() || !matches!(config.role, NodeRole::Api | NodeRole::All))
+    {
+        return Err(ServeError::Config(
+            "--archive keeps the events of a regional stream for the retro-hunts, searches and detection pages of an api node: give it with --bus on --role api (or all); the embedded log keeps its own events".into(),
+        ));
+    }
     // The embedded log in `data`, or the regional one on NATS JetStream.
-    let (file_log, log): (Option<FileLog>, Arc<dyn EventLog>) = match &config.bus {
+    let (file_log, log, archive): (Option<FileLog>, Arc<dyn EventLog>, _) = match &config.bus {
         Some(url) => {
             eprintln!(
                 "vigie serve: event log on NATS JetStream at {url} (role {})",
@@ -716,7 +744,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 limits: config.stream_limits,
                 ..vigie_bus::Options::default()
             };
-            (None, Arc::new(vigie_bus::JetStreamLog::new(url, opts)))
+            let stream: Arc<dyn EventLog> = Arc::new(vigie_bus::JetStreamLog::new(url, opts));
+            let (log, archive) = archive::open(&config, stream).await?;
+            (None, log, archive)
         }
         None => {
             let (log, recovery) =
@@ -728,7 +758,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     recovery.truncated_at.unwrap_or_default()
                 );
             }
-            (Some(log.clone()), Arc::new(log))
+            (Some(log.clone()), Arc::new(log), None)
         }
     };
     // The state people change (triage, crisis journal, proposals): in the
@@ -952,6 +982,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     Arc::new(vigie_db::PgUsers::new(url).map_err(io)?),
                     Arc::new(vigie_db::PgSessions::new(url).map_err(io)?),
                 )
+                .with_throttle(Arc::new(vigie_db::PgThrottle::new(url).map_err(io)?))
         }
         None => console,
     });
@@ -989,6 +1020,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         health,
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
+        archive,
         intel,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
@@ -2035,12 +2067,18 @@ async fn retrohunt(
             .insert("Retry-After", "10".parse().expect("header"));
         return resp;
     };
+    // The rules turned off for every tenant and by this commune, as now.
+    let switched_off = match s.triage.rule_switches().await {
+        Ok(sw) => rules::switched_off(&sw, &tenant),
+        Err(e) => return unavailable(&format!("rule switches unreadable now: {e}")),
+    };
     match retrohunt::run(
         s.log.as_ref(),
         &s.config.data,
         &s.config.hunt.read,
         &tenant,
         req,
+        &switched_off,
     )
     .await
     {
@@ -2090,7 +2128,17 @@ async fn stats(
     let whole = caller.admin && !raw.0.as_deref().unwrap_or("").contains("tenant=");
     if whole {
         let stored = s.log.records().await.unwrap_or(0);
+        // What the archive holds: positions [from, to) at most (a day
+        // partition removed leaves a hole), null without one.
+        let archive = match &s.archive {
+            Some(a) => json!({
+                "positions_from": a.first(),
+                "positions_to": a.end().await.ok(),
+            }),
+            None => serde_json::Value::Null,
+        };
         let server = json!({
+            "archive": archive,
             "events_stored": stored,
             "events_processed": s.progress.processed.load(Ordering::Relaxed),
             "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vigie_store::{Delivery, EventLog};
 
-use crate::worker::{judge, Judging, Progress, Seen, StoredDetection};
+use crate::worker::{judge_masked, Judging, Progress, Seen, StoredDetection, TenantOff};
 
 /// What a retro-hunt is asked.
 /// The consumer names of retro-hunts (one process's own readers).
@@ -32,6 +32,14 @@ pub struct Request {
     pub from: Option<DateTime<Utc>>,
     /// Events up to this time, if given.
     pub to: Option<DateTime<Utc>>,
+    /// The rules turned off (for every tenant, or by the commune for
+    /// itself) judge too. By default they do not: a rule a commune turned
+    /// off gives it no retro-hunt detection, as it gives it no live one
+    /// — a retro-hunt asked with the rule set in force must not bring
+    /// back what the commune decided to silence. An analyst checking
+    /// what a switched-off rule would have found says so here.
+    #[serde(default)]
+    pub include_disabled: bool,
 }
 
 /// A rule that could not be loaded, with its reason.
@@ -50,6 +58,11 @@ pub struct Summary {
     pub seconds: f64,
     pub rules_loaded: usize,
     pub rules_refused: Vec<Refused>,
+    /// Of the rules given, those whose detections were left out: turned
+    /// off for every tenant or by this commune (empty with
+    /// `include_disabled`).
+    pub rules_switched_off: Vec<String>,
+    pub include_disabled: bool,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Log positions not read: `[0, events_skipped)`, received more than
@@ -63,6 +76,10 @@ pub struct Summary {
     /// Events without a time: judged whatever the range (a range cannot
     /// leave them out without saying so; they are counted here).
     pub events_without_time: u64,
+    /// Positions in `[events_skipped, events_read)` that neither the log
+    /// nor its archive held any more (removed by retention before they
+    /// were read, or before an archive took them): not judged, said.
+    pub events_not_kept: u64,
     pub detections: usize,
     /// Where the run is kept.
     pub kept_in: PathBuf,
@@ -87,6 +104,7 @@ pub async fn run(
     read: &vigie_source::ReadOptions,
     tenant: &str,
     req: Request,
+    switched_off: &std::collections::HashSet<String>,
 ) -> Result<(Summary, Vec<StoredDetection>), RetroError> {
     let started = Utc::now();
     let clock = Instant::now();
@@ -126,12 +144,28 @@ pub async fn run(
             None => "no rule given".into(),
         }));
     }
+    // The switches apply to this commune's events as the worker applies
+    // them: the rule's matches left out, the rest judged as before.
+    let mut off = TenantOff::new();
+    let mut left_out: Vec<String> = Vec::new();
+    if !req.include_disabled {
+        if let Some(e) = &engine {
+            left_out = e
+                .rules()
+                .iter()
+                .filter_map(|m| m.id.as_deref().or(m.name.as_deref()))
+                .filter(|k| switched_off.contains(*k))
+                .map(str::to_string)
+                .collect();
+        }
+        off.insert(tenant.to_string(), left_out.iter().cloned().collect());
+    }
     let judging = Arc::new(Judging {
         engine: Arc::new(engine),
         indicators: None,
         read: read.clone(),
     });
-    let scanned = scan(log, judging, Some(tenant), req.from, req.to, false).await?;
+    let scanned = scan_masked(log, judging, &off, Some(tenant), req.from, req.to, false).await?;
     let (skipped, read_upto) = (scanned.skipped, scanned.read_upto);
     let (in_range, untimed) = (scanned.in_range, scanned.untimed);
     let found = scanned.found;
@@ -142,12 +176,15 @@ pub async fn run(
         seconds: clock.elapsed().as_secs_f64(),
         rules_loaded: loaded,
         rules_refused: refused,
+        rules_switched_off: left_out,
+        include_disabled: req.include_disabled,
         from: req.from,
         to: req.to,
         events_skipped: skipped,
         events_read: read_upto,
         events_in_range: in_range,
         events_without_time: untimed,
+        events_not_kept: scanned.not_kept,
         detections: found.len(),
         kept_in: dir.clone(),
     };
@@ -176,6 +213,8 @@ pub struct Scanned {
     pub in_range: u64,
     /// Events without a time (judged whatever the range).
     pub untimed: u64,
+    /// Positions in `[skipped, read_upto)` not delivered: no longer kept.
+    pub not_kept: u64,
     pub found: Vec<StoredDetection>,
     /// The events found, with the matches they raised, in the order of
     /// `found`'s events (for the live scope).
@@ -204,6 +243,30 @@ pub async fn scan(
     to: Option<DateTime<Utc>>,
     keep_events: bool,
 ) -> Result<Scanned, RetroError> {
+    scan_masked(
+        log,
+        judging,
+        &TenantOff::new(),
+        tenant,
+        from,
+        to,
+        keep_events,
+    )
+    .await
+}
+
+/// [`scan`], each tenant's events judged without the rules of `off` it
+/// turned off (its own switches).
+pub async fn scan_masked(
+    log: &dyn EventLog,
+    judging: Arc<Judging>,
+    off: &TenantOff,
+    tenant: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    keep_events: bool,
+) -> Result<Scanned, RetroError> {
+    let off = Arc::new(off.clone());
     let end = log.records().await?;
     let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
     let mut out = Scanned {
@@ -211,6 +274,7 @@ pub async fn scan(
         read_upto: 0,
         in_range: 0,
         untimed: 0,
+        not_kept: 0,
         found: Vec::new(),
         events: Vec::new(),
     };
@@ -230,16 +294,21 @@ pub async fn scan(
             if batch.is_empty() {
                 break;
             }
-            out.read_upto = batch.last().map_or(out.read_upto, |d| d.position.0 + 1);
+            // Positions are delivered in order: one jumped over is held
+            // by neither the log nor its archive.
+            for d in &batch {
+                out.not_kept += d.position.0.saturating_sub(out.read_upto);
+                out.read_upto = out.read_upto.max(d.position.0 + 1);
+            }
             let mine: Vec<Delivery> = batch
                 .into_iter()
                 .filter(|d| tenant.is_none_or(|t| d.tenant == t) && d.position.0 < end)
                 .collect();
-            let (judging, seen) = (judging.clone(), seen.clone());
+            let (judging, seen, off) = (judging.clone(), seen.clone(), off.clone());
             let (got, n, u, events) = tokio::task::spawn_blocking(move || {
                 let quiet = Progress::default();
                 let counts = std::sync::Mutex::new((0u64, 0u64, Vec::new()));
-                let got = judge(&judging, &mine, &seen, &quiet, &|d, e, m| {
+                let got = judge_masked(&judging, &off, &mine, &seen, &quiet, &|d, e, m| {
                     let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
                     let inside = match e.timestamp {
                         Some(t) if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) => {

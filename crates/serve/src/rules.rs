@@ -68,6 +68,20 @@ impl Loaded {
     }
 }
 
+/// The keys of the rules off for `tenant`'s events now: turned off for
+/// every tenant, or by the commune for itself (a retro-hunt leaves them
+/// out as the worker does).
+pub(crate) fn switched_off(
+    switches: &[RuleSwitch],
+    tenant: &str,
+) -> std::collections::HashSet<String> {
+    let mut off: std::collections::HashSet<String> = disabled_rules(switches).into_keys().collect();
+    if let Some(own) = disabled_by_tenant(switches).remove(tenant) {
+        off.extend(own.into_keys());
+    }
+    off
+}
+
 /// How many changes the filters and rule switches hold: every filter
 /// version, removal and switch is kept and never undone, so the count
 /// moves with each change, whichever node made it.
@@ -568,12 +582,13 @@ pub(crate) async fn page(
         if admin {
             cells.push(match key(m) {
                 Some(k) => format!(
-                    "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"false\"><label class=\"visually-hidden\" for=\"why-{id}\">{why}</label><input id=\"why-{id}\" name=\"reason\" required maxlength=\"500\" placeholder=\"{why}\"><button type=\"submit\">{}</button></form>",
+                    "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"false\"><label class=\"visually-hidden\" for=\"why-{id}\">{why}</label><input id=\"why-{id}\" name=\"reason\" required maxlength=\"500\" placeholder=\"{why}\">{for_one}<button type=\"submit\">{}</button></form>",
                     escape(&urlencoding(k)),
                     csrf_fields(&session.csrf, &path),
                     tr!(lang, "Désactiver", "Turn off"),
                     id = escape(k),
                     why = tr!(lang, "raison", "reason"),
+                    for_one = commune_field(lang, k, session.tenant.is_none()),
                 ),
                 None => tr!(lang, "sans id : ne peut être désactivée", "no id: cannot be turned off"),
             });
@@ -583,6 +598,25 @@ pub(crate) async fn page(
     body.push_str(&t.html());
     body.push_str("</section>");
     ui::frame(session, lang, &path, &title, &body, None)
+}
+
+/// The CSIRT's own administrators (no commune) turn a rule off for every
+/// commune, or for the one they name here (empty: every commune); a
+/// commune's administrator switches its own only, so has no field.
+fn commune_field(lang: Lang, key: &str, deployment: bool) -> String {
+    if !deployment {
+        return String::new();
+    }
+    format!(
+        "<label class=\"visually-hidden\" for=\"for-{id}\">{label}</label><input id=\"for-{id}\" name=\"tenant\" maxlength=\"64\" placeholder=\"{all}\" title=\"{label}\">",
+        id = escape(key),
+        label = tr!(
+            lang,
+            "commune (vide : toutes les communes)",
+            "tenant (empty: every tenant)"
+        ),
+        all = tr!(lang, "toutes les communes", "every tenant"),
+    )
 }
 
 /// Where the rules come from, in words.
@@ -732,6 +766,20 @@ pub(crate) async fn switch(
         None => every.clone(),
         Some(t) => disabled_by_tenant(&switches).remove(t).unwrap_or_default(),
     };
+    // A commune cannot turn on for itself what the deployment turned off
+    // for everyone: "already on" would be false, and nothing it sends
+    // would bring the rule back.
+    if let (true, Some(_), None, Some(sw)) =
+        (req.enabled, &tenant, off.get(&rule), every.get(&rule))
+    {
+        return error(
+            StatusCode::CONFLICT,
+            &format!(
+                "rule {rule} is turned off for every commune by the deployment's administrators ({}, {}: {}): a commune cannot turn it on for itself; ask them",
+                sw.who, sw.time, sw.reason
+            ),
+        );
+    }
     let title = match (req.enabled, off.get(&rule)) {
         (true, Some(sw)) => sw.title.clone(),
         (false, Some(_)) | (true, None) => {

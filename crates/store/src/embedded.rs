@@ -395,6 +395,35 @@ impl FileLog {
 }
 
 impl FileLog {
+    /// Opens the log under `data`, made (when new) to start at position
+    /// `first` instead of 0: a regional archive keeps the stream's own
+    /// numbering, and a partition starts where the stream was. The mark
+    /// of the oldest position kept is written before the first segment,
+    /// so a creation cut short opens as a log starting at `first` (the
+    /// segment is made then), never as one with a hole.
+    pub fn create_at(data: &Path, segment_bytes: u64, first: u64) -> Result<(FileLog, Recovery)> {
+        let events = data.join("events");
+        fs::create_dir_all(&events).map_err(io(format!("create {}", events.display())))?;
+        if first > 0 && segments(&events)?.is_empty() {
+            match read_number(&events.join(OLDEST))? {
+                None => write_durably(&events, OLDEST, first)?,
+                Some(o) if o == first => {}
+                Some(o) => {
+                    return Err(StoreError::Invalid(format!(
+                        "{}: made to start at position {o}, not {first}; the log is left as it is",
+                        events.display()
+                    )))
+                }
+            }
+            File::create(events.join(segment_name(first)))
+                .map_err(io(format!("create {}", events.display())))?;
+            write_durably(&events, NEWEST, first)?;
+        }
+        FileLog::open(data, segment_bytes)
+    }
+}
+
+impl FileLog {
     /// Removes the oldest sealed segments that `policy` no longer keeps,
     /// never one holding a position at or after `keep_from` (events the
     /// detection worker has not judged yet) nor the segment being

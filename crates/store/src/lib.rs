@@ -25,6 +25,7 @@
 //! same traits on NATS JetStream and PostgreSQL, and runs the same
 //! [`conformance`] checks.
 
+pub mod archive;
 pub mod conformance;
 pub mod crisis;
 pub mod embedded;

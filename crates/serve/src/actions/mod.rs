@@ -140,6 +140,54 @@ impl Respond {
     }
 }
 
+/// How long a claim holds a proposal (the directory's time limit, and
+/// as long again to keep the outcome): a node that died holding one
+/// frees it then.
+const CLAIM_SECS: i64 = 120;
+
+/// This process, as a claim names it.
+fn node() -> &'static str {
+    static NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NODE.get_or_init(|| format!("{:08x} (pid {})", rand::random::<u32>(), std::process::id()))
+}
+
+/// A claim on a proposal, let go when dropped (whatever the way out of
+/// the step).
+struct Claim {
+    store: std::sync::Arc<dyn ProposalStore>,
+    tenant: String,
+    id: String,
+    holder: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let (store, tenant, id, holder) = (
+            self.store.clone(),
+            std::mem::take(&mut self.tenant),
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.holder),
+        );
+        let unclaim = async move {
+            if let Err(e) = store.unclaim(&tenant, &id, &holder).await {
+                eprintln!(
+                    "vigie serve: containment proposal {tenant}/{id}: its claim could not be let go ({e}); it expires in {CLAIM_SECS} s"
+                );
+            }
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            // Let go before the answer leaves: the next step asked (a
+            // rollback right after) finds the proposal free.
+            tokio::task::block_in_place(|| rt.block_on(unclaim));
+        } else {
+            rt.spawn(unclaim);
+        }
+    }
+}
+
 /// Every route of this module: `ROUTES` lists them one by one (with who
 /// may reach each); the router asks here for their handlers.
 pub(crate) fn handles(path: &str) -> bool {
@@ -543,6 +591,46 @@ async fn act(
     // execution waits, then sees the first one's outcome.
     let _acting = match kind {
         Kind::Execute | Kind::Done | Kind::RollBack => Some(s.actions.acting.lock().await),
+        _ => None,
+    };
+    // And across api nodes: claimed in the store before the record is
+    // read, let go once the outcome is kept (another node's step is then
+    // in the record read here).
+    let _claim = match kind {
+        Kind::Execute | Kind::Done | Kind::RollBack => {
+            let holder = format!(
+                "{who} on api node {} since {}",
+                node(),
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            match store.claim(&tenant, &id, &holder, CLAIM_SECS).await {
+                Ok(None) => Some(Claim {
+                    store: store.clone(),
+                    tenant: tenant.clone(),
+                    id: id.clone(),
+                    holder,
+                }),
+                Ok(Some(other)) => {
+                    s.console.audit(
+                        &who,
+                        &from,
+                        kind.audit(),
+                        &format!("{tenant}/action:{id} =claimed by {other}"),
+                        Outcome::Refused,
+                    );
+                    return error(
+                        StatusCode::CONFLICT,
+                        &tr!(
+                            s.config.hunt.lang,
+                            "Cette action est en cours sur un autre nœud ({}) : son résultat sera dans son historique ; relisez-la dans un instant.",
+                            "This action is being carried out on another node ({}): its outcome will be in its trail; read it again in a moment.",
+                            other
+                        ),
+                    );
+                }
+                Err(e) => return unavailable(&format!("the proposals cannot be claimed now: {e}")),
+            }
+        }
         _ => None,
     };
     // An id of a plan not asked for yet: the plan is made now.

@@ -54,6 +54,24 @@ const MAX_POLL_BYTES: u64 = vigie_intel::taxii::client::MAX_POLL_BYTES;
 /// interval.
 const RETRY: Duration = Duration::from_secs(60);
 
+/// With `--db`, how long one node's lease of a feed lasts: longer than a
+/// poll takes (a MISP feed's events, a TAXII collection's pages, within
+/// their bounds); a node that died polling frees the feed then.
+const LEASE_SECS: i64 = 15 * 60;
+
+fn epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
+/// This process, as a feed's lease names it.
+fn holder() -> &'static str {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER.get_or_init(|| format!("{:08x} (pid {})", rand::random::<u32>(), std::process::id()))
+}
+
 /// The feeds' counters (`/api/v1/stats`), and each feed's last poll.
 #[derive(Debug, Default)]
 pub struct FeedStats {
@@ -428,15 +446,55 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
     };
     // What the kept version holds (a MISP feed's events, a TAXII
     // collection's objects): a poll fetches only what changed since.
+    // With `--db`, the version kept is the database's (no file here).
+    let db = s.intel.shared.as_ref().map(|(db, _)| db.clone());
     let mut memory = {
-        let path = s.intel.dir.join(format!("{name}.src"));
+        let kept = match &db {
+            Some(db) => db.src(&name).await.ok().flatten(),
+            None => std::fs::read(s.intel.dir.join(format!("{name}.src"))).ok(),
+        };
         let kind = feed.kind();
-        tokio::task::spawn_blocking(move || remembered(kind, &path))
+        tokio::task::spawn_blocking(move || kept.map(|b| remembered(kind, &b)).unwrap_or_default())
             .await
             .unwrap_or_default()
     };
     let mut retry = RETRY;
+    let mut said_waiting = false;
     loop {
+        // With `--db`: one detect node polls a feed at a time, when it is
+        // due; the others read its version as they read uploads.
+        let leased = match &db {
+            None => false,
+            Some(db) => match db.lease_feed(&name, holder(), LEASE_SECS, epoch()).await {
+                Ok(vigie_db::FeedLease::Taken(polled)) => {
+                    // What the last poll learnt, whichever node made it:
+                    // an unchanged feed is a `304`, not a new download.
+                    memory.validators = Validators {
+                        etag: polled.etag,
+                        last_modified: polled.last_modified,
+                    };
+                    if let Some(t) = polled.taxii.and_then(|t| serde_json::from_str(&t).ok()) {
+                        memory.taxii = t;
+                    }
+                    said_waiting = false;
+                    true
+                }
+                Ok(vigie_db::FeedLease::NotBefore(at)) => {
+                    if !said_waiting {
+                        eprintln!("vigie serve: feed {shown}: polled by another node now (its version is read from PostgreSQL)");
+                        said_waiting = true;
+                    }
+                    let wait = (at - epoch()).clamp(1, every.as_secs().max(1) as i64);
+                    tokio::time::sleep(Duration::from_secs(wait as u64)).await;
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("vigie serve: feed {shown}: its lease in PostgreSQL: {e}; asked again in {} s", RETRY.min(every).as_secs());
+                    tokio::time::sleep(RETRY.min(every)).await;
+                    continue;
+                }
+            },
+        };
         s.intel.feeds.polls.fetch_add(1, Ordering::Relaxed);
         let fetched = {
             let (agent, feed, known) = (agent.clone(), feed.clone(), memory.snapshot());
@@ -525,6 +583,21 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
                 wait
             }
         };
+        if let (true, Some(db)) = (leased, &db) {
+            let polled = vigie_db::FeedPolled {
+                etag: memory.validators.etag.clone(),
+                last_modified: memory.validators.last_modified.clone(),
+                taxii: serde_json::to_string(&memory.taxii).ok(),
+            };
+            let now = epoch();
+            if let Err(e) = db
+                .polled_feed(&name, holder(), &polled, now, now + wait.as_secs() as i64)
+                .await
+            {
+                // Its lease ends by itself; the next poll starts afresh.
+                eprintln!("vigie serve: feed {shown}: its poll not kept in PostgreSQL: {e}");
+            }
+        }
         tokio::time::sleep(wait).await;
     }
 }
@@ -544,15 +617,12 @@ impl Memory {
 /// feed's events (the kept document is their list), a TAXII collection's
 /// objects (the kept document is their bundle). Nothing for a document,
 /// nor when nothing is kept: the first poll fetches everything.
-fn remembered(kind: FeedKind, src: &Path) -> Memory {
+fn remembered(kind: FeedKind, src: &[u8]) -> Memory {
     let mut m = Memory::default();
     if kind == FeedKind::Document {
         return m;
     }
-    let Some(doc) = std::fs::read(src)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Json>(&b).ok())
-    else {
+    let Ok(doc) = serde_json::from_slice::<Json>(src) else {
         return m;
     };
     match kind {

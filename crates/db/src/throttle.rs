@@ -1,0 +1,158 @@
+//! Failed logins per address and per name that is no account
+//! ([`PgThrottle`]), counted in PostgreSQL for every api node together.
+//!
+//! Why: each node counting what it sees gave a password spray spread
+//! over *n* api nodes *n* times the attempts before its address was
+//! stopped. Each failure is a row (address, time), and a node asks how
+//! many the window holds: the bound is the same whichever node took the
+//! guesses. Rows leave with the window (deleted as new ones come), so
+//! the table holds at most the window's failures.
+
+use std::net::IpAddr;
+
+use vigie_console::sessions::{LoginThrottle, IP_FAILURES, IP_WINDOW};
+use vigie_console::users::{LOCK_SECONDS, MAX_FAILURES};
+
+use crate::accounts::Db;
+
+/// Unknown names are forgotten a day after their last failure (when not
+/// locked): the table of names, chosen by whoever sends a login, stays
+/// bounded by a day of them.
+const UNKNOWN_KEPT: i64 = 86_400;
+
+// The first failure of a name inserts its row unlocked.
+const _: () = assert!(MAX_FAILURES > 1);
+
+/// The console's login throttles in PostgreSQL (connected at the first
+/// call).
+pub struct PgThrottle {
+    db: Db,
+}
+
+impl PgThrottle {
+    pub fn new(url: &str) -> std::io::Result<PgThrottle> {
+        Ok(PgThrottle { db: Db::new(url)? })
+    }
+
+    fn said(&self, what: &str, e: impl std::fmt::Display) {
+        eprintln!(
+            "vigie serve: login throttle in {}: {what}: {e}",
+            self.db.pg.place()
+        );
+    }
+}
+
+impl LoginThrottle for PgThrottle {
+    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool {
+        let pg = self.db.pg.clone();
+        let address = ip.to_string();
+        let got = self.db.call(async move {
+            pg.with("counting an address's failed logins", async |c| {
+                let row = c
+                    .query_one(
+                        "SELECT count(*) FROM login_failures WHERE address = $1 AND at > $2",
+                        &[&address, &(now - IP_WINDOW)],
+                    )
+                    .await?;
+                Ok(row.get::<_, i64>(0))
+            })
+            .await
+        });
+        match got {
+            Ok(n) => n >= IP_FAILURES as i64,
+            Err(e) => {
+                // Refused: a throttle that cannot be read is not "free".
+                self.said("reading", e);
+                true
+            }
+        }
+    }
+
+    fn ip_failed(&self, ip: IpAddr, now: i64) {
+        let pg = self.db.pg.clone();
+        let address = ip.to_string();
+        let done = self.db.call(async move {
+            pg.with("counting a failed login", async |c| {
+                c.execute(
+                    "INSERT INTO login_failures (address, at) VALUES ($1, $2)",
+                    &[&address, &now],
+                )
+                .await?;
+                c.execute(
+                    "DELETE FROM login_failures WHERE at <= $1",
+                    &[&(now - IP_WINDOW)],
+                )
+                .await?;
+                Ok(())
+            })
+            .await
+        });
+        if let Err(e) = done {
+            self.said("writing", e);
+        }
+    }
+
+    fn unknown_failed(&self, name: &str, now: i64) -> Option<i64> {
+        let pg = self.db.pg.clone();
+        let name = name.to_string();
+        // A first failure never locks (MAX_FAILURES > 1).
+        let max = MAX_FAILURES as i32;
+        let got = self.db.call(async move {
+            pg.with("counting a failed login of an unknown name", async |c| {
+                // One statement: two nodes counting at once both count.
+                let row = c
+                    .query_one(
+                        "INSERT INTO login_unknown_names AS u (name, failures, locked_until, last)
+                         VALUES ($1::text, 1, NULL, $2::bigint)
+                         ON CONFLICT (name) DO UPDATE SET
+                           failures = CASE WHEN u.failures + 1 >= $3::integer THEN 0 ELSE u.failures + 1 END,
+                           locked_until = CASE WHEN u.failures + 1 >= $3::integer
+                                               THEN $2::bigint + $4::bigint ELSE u.locked_until END,
+                           last = $2::bigint
+                         RETURNING locked_until",
+                        &[&name, &now, &max, &LOCK_SECONDS],
+                    )
+                    .await?;
+                c.execute(
+                    "DELETE FROM login_unknown_names
+                     WHERE last < $1 AND (locked_until IS NULL OR locked_until < $2)",
+                    &[&(now - UNKNOWN_KEPT), &now],
+                )
+                .await?;
+                Ok(row.get::<_, Option<i64>>(0))
+            })
+            .await
+        });
+        match got {
+            Ok(until) => until.filter(|u| *u > now),
+            Err(e) => {
+                self.said("writing", e);
+                None
+            }
+        }
+    }
+
+    fn unknown_locked(&self, name: &str, now: i64) -> bool {
+        let pg = self.db.pg.clone();
+        let name = name.to_string();
+        let got = self.db.call(async move {
+            pg.with("reading an unknown name's lock", async |c| {
+                let row = c
+                    .query_opt(
+                        "SELECT locked_until FROM login_unknown_names WHERE name = $1",
+                        &[&name],
+                    )
+                    .await?;
+                Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)))
+            })
+            .await
+        });
+        match got {
+            Ok(until) => until.is_some_and(|u| u > now),
+            Err(e) => {
+                self.said("reading", e);
+                true
+            }
+        }
+    }
+}
