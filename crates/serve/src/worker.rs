@@ -796,7 +796,7 @@ pub async fn observe_stream(
     live: Arc<LiveScope>,
     health: Arc<Health>,
 ) {
-    let seen = Arc::new(Seen::default());
+    let seen = Arc::new(Seen::reserved());
     let mut done = Positions::default();
     let stored = loop {
         match log.records().await {
@@ -873,7 +873,7 @@ pub async fn run(
     keeps_scope: bool,
     index: Option<Arc<EventIndex>>,
 ) {
-    let seen = Arc::new(Seen::default());
+    let seen = Arc::new(Seen::reserved());
     if !keeps_scope {
         // Its scope routes say where the scope is (see `rebuilding`).
     } else if replay(
