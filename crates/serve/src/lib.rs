@@ -870,6 +870,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         ));
     }
     let progress = Arc::new(worker::Progress::default());
+    // The duplicates' window, taken whole before the first event is judged
+    // and before the server answers ([`worker::Seen::reserved`]).
+    let seen = Arc::new(
+        tokio::task::spawn_blocking(worker::Seen::reserved)
+            .await
+            .unwrap_or_default(),
+    );
     if config.role.detects() {
         tokio::spawn(worker::run(
             log.clone(),
@@ -880,6 +887,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             health.clone(),
             config.role == NodeRole::All,
             index.clone(),
+            seen.clone(),
         ));
     }
     if config.role == NodeRole::Api {
@@ -888,6 +896,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             judging.clone(),
             live.clone(),
             health.clone(),
+            seen,
         ));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
