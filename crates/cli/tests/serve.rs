@@ -510,7 +510,17 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         assert!(Instant::now() < until, "scope not rebuilt");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, scope_after) = get(&server.base, "/api/v1/scope", Some(&read));
+    // Every event observed again; the scope answers once the replay is
+    // over (503 until then, a moment after the last event observed).
+    let scope_after = loop {
+        let (status, body) = get(&server.base, "/api/v1/scope", Some(&read));
+        if status != 503 {
+            assert_eq!(status, 200, "{body}");
+            break body;
+        }
+        assert!(Instant::now() < until, "scope not rebuilt: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let scope_after: Value = serde_json::from_str(&scope_after).unwrap();
     assert_eq!(scope_claims(&scope_after), scope_claims(&scope_before));
     let (_, body) = get(&server.base, "/api/v1/incidents", Some(&read));

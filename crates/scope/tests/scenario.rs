@@ -763,3 +763,69 @@ fn accounts_groups_and_duplicated_process_logs() {
         "C:\\PerfLogs\\ holds cias.rar"
     );
 }
+
+/// `vigie serve`'s live scope observes into a fresh observer between two
+/// answers and merges it into the settled one, the fresh one following
+/// the settled one's process creations (`Observer::follow`). That must
+/// give the scope one observer gives, also where an old 4688 layout
+/// (no ParentProcessName) names a parent created before the cut.
+#[test]
+fn a_live_scope_cut_between_answers_gives_one_observers_scope() {
+    let mut b = scenario(true);
+    let sec = "Security";
+    let rule = common::rule("Suspicious Tool", Level::High, &["attack.execution"]);
+    b.ev(
+        common::t(15, 21, 0),
+        "SRV-FIC01",
+        sec,
+        Some(4688),
+        &[
+            ("NewProcessName", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"),
+            ("NewProcessId", "0x2a0"),
+            ("ProcessId", "0x1"),
+            ("SubjectUserName", "presta.maint"),
+        ],
+    );
+    let cut = b.events.len();
+    b.ev(
+        common::t(15, 21, 5),
+        "SRV-FIC01",
+        sec,
+        Some(4688),
+        &[
+            ("NewProcessName", "C:\\Windows\\System32\\wsmprovhost.exe"),
+            ("CommandLine", "C:\\Windows\\system32\\wsmprovhost.exe -Embedding"),
+            ("NewProcessId", "0x2b0"),
+            ("ProcessId", "0x2a0"),
+            ("SubjectUserName", "presta.maint"),
+        ],
+    );
+    b.matched(rule);
+    let live = |every: &dyn Fn(usize) -> bool, follow: bool| {
+        let mut settled = Observer::new(assets());
+        let mut fresh = Observer::new(assets());
+        for (i, (e, m)) in b.events.iter().enumerate() {
+            if every(i) {
+                let mut f = std::mem::replace(&mut fresh, Observer::new(assets()));
+                f.unfollow();
+                settled.merge(f);
+                if follow {
+                    fresh.follow(&settled);
+                }
+            }
+            fresh.observe(e, m);
+        }
+        settled.merge(fresh);
+        settled.finish(&[], Lang::En).to_json()
+    };
+    let whole = run(&b).to_json();
+    // The remote session's host process is told with its parent's name.
+    assert!(
+        whole.to_ascii_lowercase().contains("wmiprvse.exe"),
+        "the parent is named"
+    );
+    for n in [1usize, 5, 64] {
+        assert_eq!(live(&|i| i % n == 0, true), whole, "cut every {n}");
+    }
+    assert_eq!(live(&|i| i == cut, true), whole, "cut before the child");
+}

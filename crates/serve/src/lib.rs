@@ -337,9 +337,27 @@ async fn keep_scope_current(live: Arc<live::LiveScope>) {
             for tenant in l.tenants() {
                 l.answer(&tenant);
             }
+            give_back_free_memory();
         })
         .await;
         wait = std::time::Duration::from_secs(5).max(started.elapsed() * 2);
+    }
+}
+
+/// Returns the allocator's free pages to the system.
+///
+/// Why: each answer copies the scope's facts and derives a scope from
+/// them, then frees it all; glibc keeps what was freed inside its arenas
+/// (only the top of a heap is given back by itself), so the resident size
+/// climbed with every answer's garbage to far above what was in use (at
+/// the end of a week replayed: 153 MiB free held for 104 MiB in use).
+/// `malloc_trim` walks the arenas and gives whole free pages back; after
+/// an answer, when most of the garbage was just freed.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of the allocator.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -882,6 +900,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         ));
     }
     let progress = Arc::new(worker::Progress::default());
+    // The duplicates' window, taken whole before the first event is judged
+    // and before the server answers ([`worker::Seen::reserved`]).
+    let seen = Arc::new(
+        tokio::task::spawn_blocking(worker::Seen::reserved)
+            .await
+            .unwrap_or_default(),
+    );
     if config.role.detects() {
         tokio::spawn(worker::run(
             log.clone(),
@@ -892,6 +917,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             health.clone(),
             config.role == NodeRole::All,
             index.clone(),
+            seen.clone(),
         ));
     }
     if config.role == NodeRole::Api {
@@ -900,6 +926,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             judging.clone(),
             live.clone(),
             health.clone(),
+            seen,
         ));
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -1894,6 +1921,31 @@ async fn metrics(State(s): State<Shared>) -> Response {
         text.push_str(&format!(
             "# HELP vigie_{name}{suffix} {help}\n# TYPE vigie_{name}{suffix} {kind}\nvigie_{name}{suffix} {value}\n"
         ));
+    }
+    // The allocator's heap: in use, and held free (fragmentation: what
+    // the resident size keeps beyond what is in use).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallinfo2` only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        let mapped = m.hblkhd;
+        for (name, help, value) in [
+            ("heap_in_use_bytes", "Bytes of the heap in use (malloc).", m.uordblks + mapped),
+            ("heap_free_bytes", "Bytes the heap holds free (malloc): fragmentation.", m.fordblks),
+        ] {
+            text.push_str(&format!(
+                "# HELP vigie_{name} {help}\n# TYPE vigie_{name} gauge\nvigie_{name} {value}\n"
+            ));
+        }
+    }
+    // What the live scope holds (every tenant's): the part of the memory
+    // that grows with what is observed.
+    let held = s.live.held();
+    if !held.is_empty() {
+        text.push_str("# HELP vigie_scope_facts Facts the live scope holds, by kind (every tenant's).\n# TYPE vigie_scope_facts gauge\n");
+        for (kind, n) in held {
+            text.push_str(&format!("vigie_scope_facts{{kind=\"{kind}\"}} {n}\n"));
+        }
     }
     (
         [(

@@ -24,11 +24,27 @@ use vigie_detect::{CorrelationMatch, Engine, Match};
 use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
 
-/// What one tenant's events have given so far.
+/// What one tenant's events have given since the last answer began, and
+/// what its answers keep.
+///
+/// Why two observers: the analysis consumes an observer, so an answer
+/// works on a copy of everything observed. Copying under the lock the
+/// detection worker takes for every event held the worker for as long as
+/// the copy took, on a large scope many times per minute. The worker now
+/// only ever writes `fresh`; an answer merges it into the tenant's
+/// [`Settled`] observer (seconds of events: a moment) and copies that
+/// outside the worker's lock — the process creations, most of it, shared
+/// and not copied. Observers merge in any order with the same result
+/// (`hunt` merges one per thread), and `fresh` names parents from the
+/// settled creations ([`Observer::follow`]), so the answer is the one a
+/// single observer would give.
 struct Tenant {
-    observer: Observer,
-    /// Slim matches of timed events, for the correlator.
-    for_correlation: Vec<(Timestamp, Vec<Match>)>,
+    fresh: Observer,
+    /// Slim matches of timed events, for the correlator (since the last
+    /// answer began, as `fresh`).
+    fresh_correlation: Vec<(Timestamp, Vec<Match>)>,
+    /// Events observed in all (settled and fresh).
+    observed: u64,
     /// The last answer and the number of events it covers.
     answered: Option<(u64, Answer)>,
     /// Every incident seen, by its live id.
@@ -36,6 +52,13 @@ struct Tenant {
     /// Detections came late (a retro-hunt) since the last answer: the
     /// next one is derived again, though no event was added.
     stale: bool,
+}
+
+/// What a tenant's answers have merged: every event observed before the
+/// last answer began.
+struct Settled {
+    observer: Observer,
+    for_correlation: Vec<(Timestamp, Vec<Match>)>,
 }
 
 /// The scope now, with the live id of each of its incidents (same order).
@@ -151,6 +174,8 @@ pub struct LiveScope {
     engine: Arc<Option<Engine>>,
     correlating: bool,
     tenants: Mutex<BTreeMap<String, Tenant>>,
+    /// Taken before `tenants` (never after it), by answers only.
+    settled: Mutex<BTreeMap<String, Settled>>,
     /// Known incidents of tenants not observed yet since the start.
     known: Mutex<BTreeMap<String, Vec<Known>>>,
     known_path: Option<std::path::PathBuf>,
@@ -184,6 +209,7 @@ impl LiveScope {
             engine,
             correlating,
             tenants: Mutex::new(BTreeMap::new()),
+            settled: Mutex::new(BTreeMap::new()),
             known: Mutex::new(known_path.as_deref().map(load_known).unwrap_or_default()),
             known_path,
             rebuilt: std::sync::atomic::AtomicBool::new(false),
@@ -219,21 +245,26 @@ impl LiveScope {
     /// Observes one judged event of `tenant` (the streaming half).
     pub fn observe(&self, tenant: &str, event: &Event, matches: &[Match]) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let t = tenants.entry(tenant.to_string()).or_insert_with(|| Tenant {
-            observer: Observer::new(self.assets_of(tenant).clone()),
-            for_correlation: Vec::new(),
-            answered: None,
-            stale: false,
-            known: self
-                .known
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(tenant)
-                .unwrap_or_default(),
-        });
-        t.observer.observe(event, matches);
+        let t = match tenants.get_mut(tenant) {
+            Some(t) => t,
+            None => tenants.entry(tenant.to_string()).or_insert_with(|| Tenant {
+                fresh: Observer::new(self.assets_of(tenant).clone()),
+                fresh_correlation: Vec::new(),
+                observed: 0,
+                answered: None,
+                stale: false,
+                known: self
+                    .known
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(tenant)
+                    .unwrap_or_default(),
+            }),
+        };
+        t.fresh.observe(event, matches);
+        t.observed += 1;
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
-            t.for_correlation
+            t.fresh_correlation
                 .push((time, vigie_hunt::pipeline::for_correlator(matches)));
         }
     }
@@ -244,9 +275,39 @@ impl LiveScope {
     pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tenants.get_mut(tenant) {
-            t.observer.observe_late(event, matches);
+            t.fresh.observe_late(event, matches);
             t.stale = true;
         }
+    }
+
+    /// What every tenant's live scope holds, by kind of fact (summed over
+    /// tenants): see [`Observer::held`]. `correlation_events` counts the
+    /// events kept for the correlator.
+    pub fn held(&self) -> Vec<(&'static str, usize)> {
+        let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let parts = settled
+            .values()
+            .map(|s| (&s.observer, s.for_correlation.len()))
+            .chain(
+                tenants
+                    .values()
+                    .map(|t| (&t.fresh, t.fresh_correlation.len())),
+            );
+        let mut sum: Vec<(&'static str, usize)> = Vec::new();
+        for (observer, correlation) in parts {
+            let held = observer
+                .held()
+                .into_iter()
+                .chain([("correlation_events", correlation)]);
+            for (i, (k, n)) in held.enumerate() {
+                match sum.get_mut(i) {
+                    Some(s) => s.1 += n,
+                    None => sum.push((k, n)),
+                }
+            }
+        }
+        sum
     }
 
     /// The tenants that sent events.
@@ -258,7 +319,7 @@ impl LiveScope {
     /// Events observed for `tenant`.
     pub fn events(&self, tenant: &str) -> u64 {
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        tenants.get(tenant).map_or(0, |t| t.observer.events())
+        tenants.get(tenant).map_or(0, |t| t.observed)
     }
 
     /// The scope of `tenant` now (the batch half, on a copy), or `None`
@@ -277,17 +338,38 @@ impl LiveScope {
 
     /// [`LiveScope::scope`] with its incidents' live ids.
     pub fn answer(&self, tenant: &str) -> Option<Answer> {
-        let (observer, mut items, events) = {
-            let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-            let t = tenants.get(tenant)?;
-            let events = t.observer.events();
+        // `settled` first, then `tenants` (the worker's lock) while the
+        // fresh observer is merged: a few seconds of events, not the copy
+        // of everything. Two answers at once merge in turn.
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let s = settled
+            .entry(tenant.to_string())
+            .or_insert_with(|| Settled {
+                observer: Observer::new(self.assets_of(tenant).clone()),
+                for_correlation: Vec::new(),
+            });
+        let events = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+            let t = tenants.get_mut(tenant)?;
             if let Some((n, a)) = &t.answered {
-                if *n == events && !t.stale {
+                if *n == t.observed && !t.stale {
                     return Some(a.clone());
                 }
             }
-            (t.observer.clone(), t.for_correlation.clone(), events)
+            let empty = Observer::new(self.assets_of(tenant).clone());
+            let mut fresh = std::mem::replace(&mut t.fresh, empty);
+            // Unfollowed first: the merge then adds to the settled
+            // process creations in place (nothing else holds them but an
+            // answer still being derived).
+            fresh.unfollow();
+            s.observer.merge(fresh);
+            s.for_correlation
+                .extend(std::mem::take(&mut t.fresh_correlation));
+            t.fresh.follow(&s.observer);
+            t.observed
         };
+        let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
+        drop(settled);
         let correlations = Arc::new(self.correlations(&mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());

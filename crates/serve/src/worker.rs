@@ -795,8 +795,8 @@ pub async fn observe_stream(
     judging: Arc<Current>,
     live: Arc<LiveScope>,
     health: Arc<Health>,
+    seen: Arc<Seen>,
 ) {
-    let seen = Arc::new(Seen::default());
     let mut done = Positions::default();
     let stored = loop {
         match log.records().await {
@@ -861,7 +861,8 @@ pub async fn observe_stream(
 /// not on a `detect` node of a regional deployment, which sees part of
 /// the events (the `api` node keeps the scope, [`observe_stream`]).
 // Each argument is one of the stages it feeds (log, judging, store,
-// progress, live scope, sources health, search index) or the node's role.
+// progress, live scope, sources health, search index, duplicates' window)
+// or the node's role.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     log: Arc<dyn EventLog>,
@@ -872,8 +873,8 @@ pub async fn run(
     health: Arc<Health>,
     keeps_scope: bool,
     index: Option<Arc<EventIndex>>,
+    seen: Arc<Seen>,
 ) {
-    let seen = Arc::new(Seen::default());
     if !keeps_scope {
         // Its scope routes say where the scope is (see `rebuilding`).
     } else if replay(

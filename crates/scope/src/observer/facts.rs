@@ -10,38 +10,103 @@ pub(crate) struct CovAcc {
     pub events: u64,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
-    /// Runs of consecutive record ids, in arrival order (merged at the end).
+    /// Runs of consecutive record ids, in arrival order, put in order and
+    /// joined whenever they double ([`CovAcc::add`]).
     pub runs: Vec<(u64, u64)>,
-    /// Minutes with at least one event (deduplicated at the end).
-    pub minutes: Vec<i64>,
+    /// Runs of minutes with events, joined when the gap between them is
+    /// not a silence (see [`CovAcc::add`]).
+    pub minutes: Vec<(i64, i64)>,
+    /// Lengths of `runs` and `minutes` when they were last put in order.
+    tidy: (usize, usize),
+}
+
+/// Longest gap, in whole minutes, that is not a silence for a threshold
+/// in seconds: a gap of `g` minutes is one when `g * 60 > threshold`.
+pub(crate) fn joined_minutes(threshold_secs: u64) -> i64 {
+    i64::try_from(threshold_secs / 60).unwrap_or(i64::MAX)
+}
+
+/// Sorts minute runs and joins those `join` minutes apart or closer.
+pub(crate) fn join_minute_runs(v: &mut Vec<(i64, i64)>, join: i64) {
+    v.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for &(s, e) in v.iter() {
+        match out.last_mut() {
+            Some((_, le)) if s <= le.saturating_add(join) => *le = (*le).max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    *v = out;
+}
+
+/// Sorts record-id runs and joins those that touch or overlap.
+pub(crate) fn join_record_runs(v: &mut Vec<(u64, u64)>) {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for &(s, e) in v.iter() {
+        match out.last_mut() {
+            Some((_, le)) if s <= le.saturating_add(1) => *le = (*le).max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    *v = out;
 }
 
 impl CovAcc {
-    pub(super) fn add(&mut self, t: Option<Timestamp>, rec: Option<u64>) {
+    /// Counts one event at `t` with record id `rec`; `join` is
+    /// [`joined_minutes`] of the observer's silence threshold.
+    ///
+    /// Why runs and not every minute: a channel that logs every minute of
+    /// a week has 10,080 of them, and `vigie serve` keeps every host's
+    /// channels for as long as it runs. Only silences are read from the
+    /// minutes, so minutes closer than a silence are one run: what is
+    /// kept grows with the silences and the record gaps, not with time.
+    /// Events arriving out of order add runs that are put in order and
+    /// joined whenever their number doubles, so that stays bounded too.
+    pub(crate) fn add(&mut self, t: Option<Timestamp>, rec: Option<u64>, join: i64) {
         self.events += 1;
         if let Some(t) = t {
             self.first = min_t(self.first, Some(t));
             self.last = max_t(self.last, Some(t));
             let m = minute(t);
-            if self.minutes.last() != Some(&m) {
-                self.minutes.push(m);
+            match self.minutes.last_mut() {
+                Some((s, e)) if m >= s.saturating_sub(join) && m <= e.saturating_add(join) => {
+                    *s = (*s).min(m);
+                    *e = (*e).max(m);
+                }
+                _ => {
+                    self.minutes.push((m, m));
+                    if self.minutes.len() > 2 * self.tidy.1 + 64 {
+                        join_minute_runs(&mut self.minutes, join);
+                        self.tidy.1 = self.minutes.len();
+                    }
+                }
             }
         }
         if let Some(r) = rec {
             match self.runs.last_mut() {
                 Some((_, end)) if end.checked_add(1) == Some(r) => *end = r,
                 Some((start, end)) if r >= *start && r <= *end => {}
-                _ => self.runs.push((r, r)),
+                _ => {
+                    self.runs.push((r, r));
+                    if self.runs.len() > 2 * self.tidy.0 + 64 {
+                        join_record_runs(&mut self.runs);
+                        self.tidy.0 = self.runs.len();
+                    }
+                }
             }
         }
     }
-    pub(super) fn merge(&mut self, o: CovAcc) {
+    pub(crate) fn merge(&mut self, o: CovAcc, join: i64) {
         self.fqdns.extend(o.fqdns);
         self.events += o.events;
         self.first = min_t(self.first, o.first);
         self.last = max_t(self.last, o.last);
         self.runs.extend(o.runs);
+        join_record_runs(&mut self.runs);
         self.minutes.extend(o.minutes);
+        join_minute_runs(&mut self.minutes, join);
+        self.tidy = (self.runs.len(), self.minutes.len());
     }
 }
 

@@ -200,7 +200,14 @@ pub struct Observer {
     /// (address, host) → times the address was seen as that host.
     /// address → host → times the address was seen as that host.
     pub(crate) addr_host: HashMap<String, HashMap<String, u64>>,
-    pub(crate) procs: ProcStore,
+    /// Shared so that a copy (a live scope's answer) does not copy every
+    /// process creation: written through `Arc::make_mut`, which copies
+    /// only while a copy of the observer still reads it.
+    pub(crate) procs: Arc<ProcStore>,
+    /// Process creations of an observer this one follows (a live scope's
+    /// earlier events), read only to name a parent this one did not see
+    /// (see [`Observer::follow`]); never merged, never analysed.
+    earlier: Option<Arc<ProcStore>>,
     pub(crate) interesting: Vec<ProcRaw>,
     pub(crate) services: Vec<SvcRaw>,
     pub(crate) tasks: Vec<TaskRaw>,
@@ -270,7 +277,8 @@ impl Observer {
             links: HashMap::new(),
             failed: HashMap::new(),
             addr_host: HashMap::new(),
-            procs: ProcStore::default(),
+            procs: Arc::default(),
+            earlier: None,
             interesting: Vec::new(),
             services: Vec::new(),
             tasks: Vec::new(),
@@ -336,9 +344,72 @@ impl Observer {
         }
     }
 
+    /// Reads `earlier`'s process creations (as they are now) to name the
+    /// parent of a process whose creation event does not (old 4688
+    /// layouts) when the parent was created before this observer started.
+    ///
+    /// Why: `vigie serve` observes into a fresh observer between two
+    /// answers and merges it into the one that holds everything before.
+    /// One observer seeing every event names those parents from its own
+    /// creations; the fresh one would not without this. Replaces what it
+    /// followed before; dropped by [`Observer::unfollow`].
+    pub fn follow(&mut self, earlier: &Observer) {
+        self.earlier = Some(earlier.procs.clone());
+    }
+
+    /// Stops reading another observer's process creations (before this
+    /// one is merged into it: the merge then writes without a copy).
+    pub fn unfollow(&mut self) {
+        self.earlier = None;
+    }
+
     /// Number of events observed.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// What the observer holds, by kind of fact: the items that grow as
+    /// events arrive. `vigie serve` keeps an observer per tenant for as
+    /// long as it runs and gives these in `/metrics`, so that what its
+    /// memory holds can be seen (and bounded) without a profiler.
+    pub fn held(&self) -> Vec<(&'static str, usize)> {
+        let (procs, names) = self.procs.held();
+        let cov = self.slots.iter().map(|s| &s.acc).chain(self.cov.values());
+        let (mut runs, mut minutes) = (0, 0);
+        for c in cov {
+            runs += c.runs.len();
+            minutes += c.minutes.len();
+        }
+        vec![
+            ("process_creations", procs),
+            ("names", names),
+            ("channels", self.slots.len() + self.cov.len()),
+            ("record_runs", runs),
+            ("minute_runs", minutes),
+            ("detections", self.dets.len()),
+            ("links", self.links.len()),
+            (
+                "link_minutes",
+                self.links.values().map(|l| l.minutes.len()).sum(),
+            ),
+            ("failed_logons", self.failed.len()),
+            ("addresses", self.addr_host.len()),
+            ("processes_of_interest", self.interesting.len()),
+            ("orphan_processes", self.orphans.len()),
+            ("behaviours", self.behaviours.len()),
+            ("services", self.services.len()),
+            ("tasks", self.tasks.len()),
+            ("files", self.files.len()),
+            ("domains", self.dns.len()),
+            ("accounts", self.accounts.len()),
+            ("connections", self.conns.len()),
+            ("authentications", self.auth_ok.len()),
+            ("service_tickets", self.tgs.len()),
+            ("shares", self.shares.len()),
+            ("transfers", self.transfers.len()),
+            ("remote_executions", self.remote_exec.len()),
+            ("vpn", self.vpn.len()),
+        ]
     }
 
     /// Observes one event and the detections it raised. Called for every
@@ -398,19 +469,21 @@ impl Observer {
                 i
             }
         };
+        let join = joined_minutes(self.silence_threshold_secs);
         let slot = &mut self.slots[idx];
-        slot.acc.add(e.timestamp, e.record_id);
+        slot.acc.add(e.timestamp, e.record_id, join);
         (slot.host.clone(), slot.named)
     }
 
     /// Folds the per-raw-name slots into `cov` (keyed by canonical host).
     pub(crate) fn settle(&mut self) {
         self.raw.clear();
+        let join = joined_minutes(self.silence_threshold_secs);
         for slot in self.slots.drain(..) {
             self.cov
                 .entry((slot.host.to_string(), slot.channel))
                 .or_default()
-                .merge(slot.acc);
+                .merge(slot.acc, join);
         }
     }
 }
@@ -436,8 +509,9 @@ impl Observer {
         self.last = max_t(self.last, o.last);
         o.settle();
         self.settle();
+        let join = joined_minutes(self.silence_threshold_secs);
         for (k, v) in o.cov {
-            self.cov.entry(k).or_default().merge(v);
+            self.cov.entry(k).or_default().merge(v, join);
         }
         self.dets.extend(o.dets);
         for (k, v) in o.links {
@@ -452,7 +526,8 @@ impl Observer {
                 *m.entry(h).or_default() += n;
             }
         }
-        self.procs.merge(o.procs);
+        let theirs = Arc::try_unwrap(o.procs).unwrap_or_else(|shared| (*shared).clone());
+        Arc::make_mut(&mut self.procs).merge(theirs);
         self.interesting.extend(o.interesting);
         self.services.extend(o.services);
         self.tasks.extend(o.tasks);

@@ -85,6 +85,11 @@ impl ProcStore {
     pub fn name(&self, i: u32) -> &str {
         self.names.get(i)
     }
+    /// Process creations kept and names interned.
+    pub fn held(&self) -> (usize, usize) {
+        let reused: usize = self.reused.values().map(Vec::len).sum();
+        (self.nodes.len() + reused, self.names.len())
+    }
     pub fn host_id(&self, host: &str) -> Option<u32> {
         self.names.id(host)
     }

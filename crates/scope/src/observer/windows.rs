@@ -232,21 +232,30 @@ impl Observer {
             return;
         };
         self.proc_events += 1;
-        let hid = self.procs.intern(host);
+        let procs = Arc::make_mut(&mut self.procs);
+        let hid = procs.intern(host);
         let parent_logged = parent_img.is_some();
         // Old 4688 layouts have no ParentProcessName: take it from the
-        // parent's own creation event when this observer saw it.
+        // parent's own creation event when this observer saw it (or the
+        // one it follows, [`Observer::follow`]).
         let parent_img: Option<std::borrow::Cow<str>> = match parent_img {
             Some(p) => Some(std::borrow::Cow::Borrowed(p)),
-            None => parent_key
-                .and_then(|pk| self.procs.lookup(hid, pk, e.timestamp))
-                .map(|n| std::borrow::Cow::Owned(self.procs.name(n.image).to_string())),
+            None => parent_key.and_then(|pk| {
+                let named = |p: &ProcStore, h: u32| {
+                    p.lookup(h, pk, e.timestamp)
+                        .map(|n| std::borrow::Cow::Owned(p.name(n.image).to_string()))
+                };
+                named(procs, hid).or_else(|| {
+                    let earlier = self.earlier.as_deref()?;
+                    named(earlier, earlier.host_id(host)?)
+                })
+            }),
         };
         let parent_img = parent_img.as_deref();
         if let Some(k) = key {
-            let image_id = self.procs.intern(image);
-            let parent_image = parent_img.map(|p| self.procs.intern(p));
-            self.procs.insert(
+            let image_id = procs.intern(image);
+            let parent_image = parent_img.map(|p| procs.intern(p));
+            procs.insert(
                 hid,
                 k,
                 ProcNode {
