@@ -191,3 +191,152 @@ fn a_state_db_of_a_newer_vigie_is_refused() {
 fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
+
+/// A data directory written by the former file stores (their own code
+/// paths), imported: every store answers as the files did, the audit
+/// chain verifies byte for byte, a damaged line is named and counted
+/// and the others kept, the files renamed and never imported twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
+    use vigie_respond::journal::FileProposalStore;
+    use vigie_store::crisis::FileJournal;
+    use vigie_store::triage::FileTriage;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // The former stores, filled by the same suites.
+    let triage = FileTriage::open(data).unwrap();
+    conformance::triage_store(&triage).await;
+    let (journal, _) = FileJournal::open(data).unwrap();
+    conformance::crisis_journal(&journal).await;
+    let (proposals, _) = FileProposalStore::open(data).unwrap();
+    proposals_conformance::proposal_store(&proposals, sample()).await;
+    for i in 0..5 {
+        vigie_console::audit::append(
+            data,
+            "cli:root",
+            "local",
+            Action::UserAdd,
+            &format!("agent-{i}"),
+            Outcome::Success,
+        )
+        .unwrap();
+    }
+    let audit_bytes = std::fs::read(data.join("audit.jsonl")).unwrap();
+    // Detections as the former worker wrote them, with a damaged line
+    // before others and a torn last line (never acknowledged).
+    std::fs::write(
+        data.join("detections.jsonl"),
+        concat!(
+            "{\"id\":\"d1\",\"tenant\":\"default\",\"rule_id\":\"r\"}\n",
+            "{\"id\":\"d2\",\"tenant\":\"mairie-a\"}\n",
+            "{\"id\":\"d3\",\"tenant\":\n",
+            "\n",
+            "{\"id\":\"d4\",\"tenant\":\"default\"}\n",
+            "{\"id\":\"d1\",\"tenant\":\"default\",\"rule_id\":\"r\"}\n",
+            "{\"id\":\"d5\",\"ten",
+        ),
+    )
+    .unwrap();
+    let imported = vigie_state::import(data).unwrap();
+    let said = imported.lines().join("\n");
+    let det = imported
+        .files
+        .iter()
+        .find(|f| f.name == "detections.jsonl")
+        .unwrap();
+    assert_eq!((det.lines, det.damaged), (4, 1), "{said}");
+    assert!(
+        det.said[0].contains("detections.jsonl line 3: not a detection"),
+        "{said}"
+    );
+    assert!(det.torn > 0, "{said}");
+    assert!(said.contains("torn last line"), "{said}");
+    for f in &imported.files {
+        assert!(!f.already);
+        if f.name != "detections.jsonl" {
+            assert_eq!(f.damaged, 0, "{said}");
+        }
+        let to = f.renamed.as_ref().unwrap();
+        assert!(to.is_file(), "{}", to.display());
+        assert!(!data.join(f.name).exists());
+    }
+    assert_eq!(imported.files.len(), 5);
+
+    // Every store answers as the file did.
+    let st = Db::open(data).unwrap();
+    let detections = SqliteDetections::new(st.clone());
+    assert_eq!(detections.count_all().await.unwrap(), 3, "d1 kept once");
+    assert_eq!(detections.count("default").await.unwrap(), 2);
+    assert!(detections.get("mairie-a", "d2").await.unwrap().is_some());
+    let sql_triage = SqliteTriage::new(st.clone());
+    for t in ["default", "mairie-a", "mairie-b", "mairie-c"] {
+        assert_eq!(
+            sql_triage.entries(t).await.unwrap(),
+            triage.entries(t).await.unwrap()
+        );
+        assert_eq!(
+            sql_triage.searches(t).await.unwrap(),
+            triage.searches(t).await.unwrap()
+        );
+    }
+    assert_eq!(
+        sql_triage.filters().await.unwrap(),
+        triage.filters().await.unwrap()
+    );
+    assert_eq!(
+        sql_triage.rule_switches().await.unwrap(),
+        triage.rule_switches().await.unwrap()
+    );
+    let sql_crisis = SqliteCrisis::new(st.clone());
+    assert_eq!(
+        sql_crisis.tenants().await.unwrap(),
+        journal.tenants().await.unwrap()
+    );
+    for t in journal.tenants().await.unwrap() {
+        assert_eq!(
+            sql_crisis.records(&t).await.unwrap(),
+            journal.records(&t).await.unwrap()
+        );
+    }
+    let sql_proposals = SqliteProposals::new(st.clone());
+    for t in ["a", "b"] {
+        let (file, sql) = (
+            proposals.list(t).await.unwrap(),
+            sql_proposals.list(t).await.unwrap(),
+        );
+        assert_eq!(file.len(), sql.len());
+        for (f, s) in file.iter().zip(&sql) {
+            // The trail and state as acknowledged (a refreshed content is
+            // the file store's memory only until the next step).
+            assert_eq!((&f.trail, &f.state), (&s.trail, &s.state));
+        }
+    }
+    let audit = SqliteAudit::new(st.clone());
+    assert_eq!(audit.read().unwrap(), audit_bytes);
+    assert_eq!(verify_bytes(&audit.read().unwrap()), Ok(5));
+    // The chain goes on from the imported lines.
+    audit
+        .append("admin", "local", Action::Login, "", Outcome::Success)
+        .unwrap();
+    assert_eq!(verify_bytes(&audit.read().unwrap()), Ok(6));
+
+    // A start stopped after the commit, before the renames: the file is
+    // still under its name; recognised, renamed, not imported twice.
+    let kept = imported
+        .files
+        .iter()
+        .find(|f| f.name == "crisis.jsonl")
+        .unwrap()
+        .renamed
+        .clone()
+        .unwrap();
+    std::fs::copy(&kept, data.join("crisis.jsonl")).unwrap();
+    let before = sql_crisis.records("default").await.unwrap();
+    let again = vigie_state::import(data).unwrap();
+    assert_eq!(again.files.len(), 1);
+    assert!(again.files[0].already, "{:?}", again.lines());
+    assert!(!data.join("crisis.jsonl").exists());
+    assert_eq!(sql_crisis.records("default").await.unwrap(), before);
+    // Nothing left to import: nothing done.
+    assert!(vigie_state::import(data).unwrap().files.is_empty());
+}
