@@ -1,7 +1,8 @@
 //! The import of a data directory of an earlier Vigie, whose state was
 //! JSON Lines files: at the first open, every former file found
 //! (`detections.jsonl`, `triage.jsonl`, `crisis.jsonl`,
-//! `proposals.jsonl`, `audit.jsonl`) is read line by line into
+//! `proposals.jsonl`, `audit.jsonl`; the accounts' `users.json`) is read
+//! line by line (the accounts: account by account) into
 //! `state.db` in one transaction, then renamed
 //! `NAME.imported-SECONDS` — never deleted: it stays the record of what
 //! was imported.
@@ -19,7 +20,13 @@
 //!   written when the process stopped (the writer synced the newline
 //!   with it: never acknowledged) and is said, not imported;
 //! - the audit log's lines are kept byte for byte, in order: the chain
-//!   verifies as it did in the file (`vigie audit verify --data`).
+//!   verifies as it did in the file (`vigie audit verify --data`);
+//! - `users.json` is one document, rewritten whole by its writer: if it
+//!   does not read, nothing of it is imported and it stays where it is,
+//!   said (repaired, it is imported at the next start).
+//!
+//! The API tokens' `tokens.jsonl` is imported by the server's token
+//! store, which reads that format (`vigie_serve::tokens`).
 
 use std::path::{Path, PathBuf};
 
@@ -30,12 +37,13 @@ use vigie_store::StoreError;
 use crate::db::{Db, Failure};
 
 /// The former files, in the order imported.
-pub const FILES: [&str; 5] = [
+pub const FILES: [&str; 6] = [
     "detections.jsonl",
     "triage.jsonl",
     "crisis.jsonl",
     "proposals.jsonl",
     "audit.jsonl",
+    "users.json",
 ];
 
 /// At most this many damaged lines are named per file (all are counted).
@@ -55,6 +63,9 @@ pub struct FileImport {
     pub torn: u64,
     /// Imported by an earlier start that stopped before renaming it.
     pub already: bool,
+    /// Not imported and left where it is (a `users.json` that does not
+    /// read: repaired, it is imported at the next start).
+    pub left: bool,
     /// Where the file is now (`None`: the rename failed, said in
     /// `rename_error`; the next start renames it).
     pub renamed: Option<PathBuf>,
@@ -77,6 +88,14 @@ impl Imported {
                 (None, Some(e)) => format!("not renamed ({e}): renamed at the next start"),
                 (None, None) => String::new(),
             };
+            if f.left {
+                out.push(format!(
+                    "{}: NOT imported, left as it is ({}): no account of it is known until it is repaired (then imported at the next start)",
+                    f.name,
+                    f.said.join("; ")
+                ));
+                continue;
+            }
             if f.already {
                 out.push(format!(
                     "{} was imported into state.db by an earlier start; {whence}",
@@ -167,6 +186,37 @@ pub fn import(data: &Path) -> Result<Imported, StoreError> {
                 files.push(f);
                 continue;
             }
+            if *name == "users.json" {
+                match serde_json::from_slice::<Vec<vigie_console::users::User>>(bytes) {
+                    Ok(users) => {
+                        for u in &users {
+                            if crate::accounts::insert_user(&tx, u)? {
+                                f.lines += 1;
+                            } else {
+                                f.damaged += 1;
+                                f.said.push(format!(
+                                    "{}: account {:?} already in state.db: that one kept",
+                                    path.display(),
+                                    u.name
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        f.left = true;
+                        f.damaged = 1;
+                        f.said.push(format!("{}: {e}", path.display()));
+                        files.push(f);
+                        continue;
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO imported_files (name, sha256, lines, damaged) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, sha, f.lines as i64, f.damaged as i64],
+                )?;
+                files.push(f);
+                continue;
+            }
             let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
             f.torn = (bytes.len() - whole) as u64;
             for (i, line) in bytes[..whole].split(|&b| b == b'\n').enumerate() {
@@ -195,6 +245,9 @@ pub fn import(data: &Path) -> Result<Imported, StoreError> {
     })?;
     let at = chrono::Utc::now().timestamp();
     for (f, (_, path, _, _)) in files.iter_mut().zip(&read) {
+        if f.left {
+            continue;
+        }
         let to = data.join(format!("{}.imported-{at}", f.name));
         match std::fs::rename(path, &to) {
             Ok(()) => f.renamed = Some(to),

@@ -1,7 +1,9 @@
 //! The embedded state of `vigie serve`, in SQLite: the detections
 //! ([`SqliteDetections`]), the triage ([`SqliteTriage`]), the crisis
 //! cell's journal ([`SqliteCrisis`]), the containment proposals
-//! ([`SqliteProposals`]) and the console's audit log ([`SqliteAudit`]) —
+//! ([`SqliteProposals`]), the console's audit log ([`SqliteAudit`]), its
+//! accounts and sessions ([`SqliteUsers`], [`SqliteSessions`]) and the
+//! API tokens ([`SqliteTokens`]) —
 //! each behind the trait the PostgreSQL backend (`vigie-db`) implements,
 //! and checked by the same conformance suites.
 //!
@@ -23,20 +25,24 @@
 //! rather than misread. A data directory of an earlier Vigie is imported
 //! at the first open ([`import`]).
 
+mod accounts;
 mod audit;
 mod crisis;
 mod db;
 mod detections;
 pub mod import;
 mod proposals;
+mod tokens;
 mod triage;
 
+pub use accounts::{SqliteSessions, SqliteUsers};
 pub use audit::SqliteAudit;
 pub use crisis::SqliteCrisis;
 pub use db::{Db, BUSY_TIMEOUT, FILE};
 pub use detections::SqliteDetections;
 pub use import::{import, Imported};
 pub use proposals::SqliteProposals;
+pub use tokens::{SqliteTokens, TokenRow};
 pub use triage::SqliteTriage;
 
 /// The schema, in order: (version, SQL). Append only, ordered by version.
@@ -47,6 +53,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_proposals.sql")),
     (5, include_str!("../migrations/0005_audit.sql")),
     (6, include_str!("../migrations/0006_imports.sql")),
+    (7, include_str!("../migrations/0007_accounts.sql")),
+    (8, include_str!("../migrations/0008_tokens.sql")),
 ];
 
 /// A value as the JSON text kept.

@@ -222,6 +222,21 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
         .unwrap();
     }
     let audit_bytes = std::fs::read(data.join("audit.jsonl")).unwrap();
+    // The accounts as the former version kept them (its own writer).
+    let (vera, _) = vigie_console::users::new_user(
+        "vera",
+        vigie_console::Role::Admin,
+        "correct horse battery",
+        false,
+        None,
+    )
+    .unwrap();
+    {
+        use vigie_console::accounts::UserStore;
+        vigie_console::accounts::FileUsers::new(data)
+            .add(vera.clone())
+            .unwrap();
+    }
     // Detections as the former worker wrote them, with a damaged line
     // before others and a torn last line (never acknowledged).
     std::fs::write(
@@ -260,7 +275,17 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
         assert!(to.is_file(), "{}", to.display());
         assert!(!data.join(f.name).exists());
     }
-    assert_eq!(imported.files.len(), 5);
+    assert_eq!(imported.files.len(), 6);
+    {
+        use vigie_console::accounts::UserStore;
+        let users = vigie_state::SqliteUsers::open(data).unwrap();
+        let got = users.list().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (&got[0].name, &got[0].password, &got[0].totp, got[0].role),
+            (&vera.name, &vera.password, &vera.totp, vera.role)
+        );
+    }
 
     // Every store answers as the file did.
     let st = Db::open(data).unwrap();
@@ -339,4 +364,77 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
     assert_eq!(sql_crisis.records("default").await.unwrap(), before);
     // Nothing left to import: nothing done.
     assert!(vigie_state::import(data).unwrap().files.is_empty());
+}
+
+/// The accounts and sessions meet the console's contract; a session
+/// opened by one connection (the server before a restart) is valid on
+/// another (after it), and an account removed takes its sessions.
+#[test]
+fn accounts_and_sessions_meet_the_contract_and_survive_a_restart() {
+    use vigie_console::accounts::{conformance as accounts, SessionStore, UserStore};
+    use vigie_state::{SqliteSessions, SqliteUsers};
+    let dir = tempfile::tempdir().unwrap();
+    let users = SqliteUsers::open(dir.path()).unwrap();
+    accounts::user_store(&users);
+    let a = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    let b = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    accounts::session_store(&users, &a, &b);
+    let (u, _) = vigie_console::users::new_user(
+        "eve",
+        vigie_console::Role::Analyst,
+        "a long password",
+        false,
+        None,
+    )
+    .unwrap();
+    users.add(u).unwrap();
+    let now = 2_000_000;
+    let (id, _) = a
+        .open("eve", vigie_console::Role::Analyst, None, now)
+        .unwrap();
+    drop(a);
+    let after = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    assert!(after.touch(&id, now + 1).unwrap().is_some());
+    users.remove("eve").unwrap();
+    assert!(after.touch(&id, now + 2).unwrap().is_none());
+}
+
+/// Tokens: created, read back with the version that moved, revoked once
+/// (the first revocation stands), imported without doubling, and a row
+/// changed by hand moves the version too (the server's poll sees it).
+#[test]
+fn tokens_are_kept_by_hash_and_every_change_moves_the_version() {
+    use vigie_state::{SqliteTokens, TokenRow};
+    let dir = tempfile::tempdir().unwrap();
+    let t = SqliteTokens::open(dir.path()).unwrap();
+    assert_eq!(t.all().unwrap(), (0, vec![]));
+    let row = |sha: &str| TokenRow {
+        sha256: sha.into(),
+        name: "winlogbeat".into(),
+        scope: "ingest".into(),
+        tenant: "default".into(),
+        created: "2026-12-05T10:00:00Z".into(),
+        revoked: None,
+    };
+    let v1 = t.create(&row("aaaaaaaaaaaa0001")).unwrap();
+    assert!(v1 > 0);
+    assert!(t.create(&row("aaaaaaaaaaaa0001")).is_err(), "one hash once");
+    let r = t.revoke("aaaaaaaaaaaa", "cli:root", "2026-12-05T11:00:00Z").unwrap();
+    assert_eq!(
+        r.unwrap().revoked,
+        Some(("2026-12-05T11:00:00Z".into(), "cli:root".into()))
+    );
+    let again = t.revoke("aaaaaaaaaaaa", "other", "2026-12-06T00:00:00Z").unwrap();
+    assert_eq!(again.unwrap().revoked.unwrap().1, "cli:root");
+    assert!(t.revoke("bbbbbbbbbbbb", "x", "y").unwrap().is_none());
+    let mut revoked = row("cccccccccccc0003");
+    revoked.revoked = Some(("t".into(), "by".into()));
+    assert_eq!(t.import(&[row("aaaaaaaaaaaa0001"), revoked.clone()]).unwrap(), 1);
+    assert_eq!(t.import(&[revoked]).unwrap(), 0);
+    let (v, all) = t.all().unwrap();
+    assert_eq!(all.len(), 2);
+    let c = rusqlite_connection(&dir.path().join("state.db"));
+    c.execute("DELETE FROM api_tokens WHERE sha256 = 'cccccccccccc0003'", [])
+        .unwrap();
+    assert!(t.version().unwrap() > v);
 }
