@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
-use vigie_console::accounts::{FileUsers, UserStore};
+use vigie_console::accounts::UserStore;
 use vigie_console::audit::{self, Action, AuditLog, Outcome};
 use vigie_console::users::{self, UserError};
 use vigie_console::Role;
@@ -84,7 +84,10 @@ impl Kept {
 
     fn users(&self) -> Result<Box<dyn UserStore>> {
         Ok(match self {
-            Kept::Data(data) => Box::new(FileUsers::new(data)),
+            Kept::Data(data) => {
+                import_former(data)?;
+                Box::new(vigie_state::SqliteUsers::open(data)?)
+            }
             Kept::Db(url) => Box::new(vigie_db::PgUsers::new(url)?),
         })
     }
@@ -101,11 +104,18 @@ impl Kept {
 /// imported into it first (so that a line appended now comes after
 /// them in the chain), what was imported said on stderr.
 fn open_audit(data: &std::path::Path) -> Result<vigie_state::SqliteAudit> {
+    import_former(data)?;
+    Ok(vigie_state::SqliteAudit::open(data)?)
+}
+
+/// The former files of `data` imported into its `state.db`, if any (what
+/// was imported said on stderr).
+fn import_former(data: &std::path::Path) -> Result<()> {
     let imported = vigie_state::import(data).map_err(|e| anyhow!("{e}"))?;
     for line in imported.lines() {
         eprintln!("vigie: {line}");
     }
-    Ok(vigie_state::SqliteAudit::open(data)?)
+    Ok(())
 }
 
 /// A usage error said as such: exit 2.

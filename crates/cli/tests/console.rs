@@ -106,7 +106,7 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("users.json"))
+        let mode = std::fs::metadata(data.join("state.db"))
             .unwrap()
             .permissions()
             .mode();

@@ -973,9 +973,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                     Arc::new(vigie_db::PgSessions::new(url).map_err(io)?),
                 )
         }
-        None => console.with_audit_log(Arc::new(vigie_state::SqliteAudit::new(
-            state.clone().expect("opened without --db"),
-        ))),
+        None => {
+            let state = state.clone().expect("opened without --db");
+            console
+                .with_audit_log(Arc::new(vigie_state::SqliteAudit::new(state.clone())))
+                .with_accounts(
+                    Arc::new(vigie_state::SqliteUsers::new(state.clone())),
+                    Arc::new(vigie_state::SqliteSessions::new(state)),
+                )
+        }
     });
     let journal: Arc<dyn vigie_store::crisis::CrisisJournal> = match &config.db {
         Some(url) => Arc::new(vigie_db::PgCrisis::new(url)),

@@ -136,6 +136,21 @@ impl SqliteTokens {
         })
     }
 
+    /// Deletes the tokens of `shas` (moved into PostgreSQL by a node
+    /// started with `--db`: they are that database's from then on); how
+    /// many were deleted.
+    pub fn remove(&self, shas: &[String]) -> Result<u64> {
+        self.db.call("moving tokens out", |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut n = 0;
+            for sha in shas {
+                n += tx.execute("DELETE FROM api_tokens WHERE sha256 = ?1", [sha])? as u64;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+    }
+
     /// The version now (0: nothing ever kept).
     pub fn version(&self) -> Result<i64> {
         self.db.call("reading the tokens' version", |c| {
