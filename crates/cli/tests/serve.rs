@@ -608,9 +608,15 @@ fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let d = |id: &str, tenant: &str| {
-        format!(r#"{{"id":"{id}","kind":"detection","tenant":"{tenant}","rule_id":"r-{id}","rule_title":"T","level":"high","tags":[],"time":null,"computer":"PC1","channel":null,"event_id":4625,"record_id":1,"source":"test","position":0,"received":null,"detected":"2026-12-05T10:00:00Z","event":{{"EventID":4625}}}}"#)
+        format!(
+            r#"{{"id":"{id}","kind":"detection","tenant":"{tenant}","rule_id":"r-{id}","rule_title":"T","level":"high","tags":[],"time":null,"computer":"PC1","channel":null,"event_id":4625,"record_id":1,"source":"test","position":0,"received":null,"detected":"2026-12-05T10:00:00Z","event":{{"EventID":4625}}}}"#
+        )
     };
-    let detections = format!("{}\n{{damaged\n{}\n", d("old-1", "default"), d("old-2", "default"));
+    let detections = format!(
+        "{}\n{{damaged\n{}\n",
+        d("old-1", "default"),
+        d("old-2", "default")
+    );
     std::fs::write(data.join("detections.jsonl"), detections).unwrap();
     std::fs::write(
         data.join("crisis.jsonl"),
@@ -635,17 +641,26 @@ fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
     let read = token(&data, "read");
     let said = server.said.join("\n");
     assert!(
-        said.contains("detections.jsonl: 2 line(s) imported into state.db, 1 damaged line(s) left out"),
+        said.contains(
+            "detections.jsonl: 2 line(s) imported into state.db, 1 damaged line(s) left out"
+        ),
         "{said}"
     );
-    assert!(said.contains("detections.jsonl line 2: not a detection"), "{said}");
+    assert!(
+        said.contains("detections.jsonl line 2: not a detection"),
+        "{said}"
+    );
     assert!(said.contains("audit.jsonl: 3 line(s) imported"), "{said}");
     for f in ["detections.jsonl", "crisis.jsonl", "audit.jsonl"] {
         assert!(!data.join(f).exists(), "{f} renamed");
         let kept = std::fs::read_dir(&data)
             .unwrap()
             .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().starts_with(&format!("{f}.imported-")));
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{f}.imported-"))
+            });
         assert!(kept, "{f} kept under another name");
     }
     let (s, body) = get(&server.base, "/api/v1/detections?limit=100", Some(&read));

@@ -989,8 +989,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             state.clone().expect("opened without --db"),
         )),
     };
-    let respond = actions::Respond::open(state.clone(), config.db.as_deref(), config.respond.clone())
-        .map_err(|e| ServeError::Config(e.to_string()))?;
+    let respond =
+        actions::Respond::open(state.clone(), config.db.as_deref(), config.respond.clone())
+            .map_err(|e| ServeError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
         actions: respond,
         console: console.clone(),

@@ -341,8 +341,7 @@ pub trait SharedTokens: Send + Sync + 'static {
     fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String>;
     /// Revokes the token of `id` (12 hex digits): its row after, `None`
     /// when there is none. The first revocation stands.
-    fn revoke(&self, id: &str, by: &str, time: &str)
-        -> Result<Option<vigie_db::TokenRow>, String>;
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String>;
     /// Keeps tokens of a `tokens.jsonl` (a token kept already only takes
     /// a revocation it lacks); how many rows changed.
     fn import(&self, rows: &[vigie_db::TokenRow]) -> Result<u64, String>;
@@ -357,12 +356,7 @@ impl SharedTokens for vigie_db::PgTokens {
     fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String> {
         vigie_db::PgTokens::create(self, t).map_err(|e| e.to_string())
     }
-    fn revoke(
-        &self,
-        id: &str,
-        by: &str,
-        time: &str,
-    ) -> Result<Option<vigie_db::TokenRow>, String> {
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String> {
         vigie_db::PgTokens::revoke(self, id, by, time).map_err(|e| e.to_string())
     }
     fn import(&self, rows: &[vigie_db::TokenRow]) -> Result<u64, String> {
@@ -405,12 +399,7 @@ impl SharedTokens for vigie_state::SqliteTokens {
     fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String> {
         vigie_state::SqliteTokens::create(self, &to_state(t)).map_err(|e| e.to_string())
     }
-    fn revoke(
-        &self,
-        id: &str,
-        by: &str,
-        time: &str,
-    ) -> Result<Option<vigie_db::TokenRow>, String> {
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String> {
         vigie_state::SqliteTokens::revoke(self, id, by, time)
             .map(|r| r.map(from_state))
             .map_err(|e| e.to_string())
@@ -880,7 +869,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = create(dir.path(), "winlogbeat", Scope::Ingest, "default").unwrap();
         let b = create(dir.path(), "lecteur", Scope::Read, "default").unwrap();
-        let id = Tokens::load(dir.path()).unwrap().check(&b).unwrap().id().to_string();
+        let id = Tokens::load(dir.path())
+            .unwrap()
+            .check(&b)
+            .unwrap()
+            .id()
+            .to_string();
         revoke(dir.path(), &id, "anne").unwrap();
         let (store, n) = DbTokens::embedded(dir.path()).unwrap();
         assert_eq!(n, 2);

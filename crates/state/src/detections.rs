@@ -100,10 +100,11 @@ impl DetectionStore for SqliteDetections {
     async fn count_all(&self) -> Result<u64> {
         self.db
             .run("counting detections", |c| {
-                let n: i64 =
-                    c.query_row("SELECT coalesce(sum(n), 0) FROM detection_counts", [], |r| {
-                        r.get(0)
-                    })?;
+                let n: i64 = c.query_row(
+                    "SELECT coalesce(sum(n), 0) FROM detection_counts",
+                    [],
+                    |r| r.get(0),
+                )?;
                 Ok(n as u64)
             })
             .await

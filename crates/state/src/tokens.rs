@@ -68,7 +68,8 @@ impl SqliteTokens {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![t.sha256, t.name, t.scope, t.tenant, t.created],
             )?;
-            let version = tx.query_row("SELECT version FROM api_token_version", [], |r| r.get(0))?;
+            let version =
+                tx.query_row("SELECT version FROM api_token_version", [], |r| r.get(0))?;
             tx.commit()?;
             Ok(version)
         })
@@ -163,9 +164,11 @@ impl SqliteTokens {
     pub fn all(&self) -> Result<(i64, Vec<TokenRow>)> {
         self.db.call("reading the tokens", |c| {
             let tx = c.transaction()?;
-            let version = tx.query_row("SELECT version FROM api_token_version", [], |r| r.get(0))?;
+            let version =
+                tx.query_row("SELECT version FROM api_token_version", [], |r| r.get(0))?;
             let rows = {
-                let mut st = tx.prepare(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY seq"))?;
+                let mut st =
+                    tx.prepare(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY seq"))?;
                 let rows = st.query_map([], row)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };

@@ -419,22 +419,33 @@ fn tokens_are_kept_by_hash_and_every_change_moves_the_version() {
     let v1 = t.create(&row("aaaaaaaaaaaa0001")).unwrap();
     assert!(v1 > 0);
     assert!(t.create(&row("aaaaaaaaaaaa0001")).is_err(), "one hash once");
-    let r = t.revoke("aaaaaaaaaaaa", "cli:root", "2026-12-05T11:00:00Z").unwrap();
+    let r = t
+        .revoke("aaaaaaaaaaaa", "cli:root", "2026-12-05T11:00:00Z")
+        .unwrap();
     assert_eq!(
         r.unwrap().revoked,
         Some(("2026-12-05T11:00:00Z".into(), "cli:root".into()))
     );
-    let again = t.revoke("aaaaaaaaaaaa", "other", "2026-12-06T00:00:00Z").unwrap();
+    let again = t
+        .revoke("aaaaaaaaaaaa", "other", "2026-12-06T00:00:00Z")
+        .unwrap();
     assert_eq!(again.unwrap().revoked.unwrap().1, "cli:root");
     assert!(t.revoke("bbbbbbbbbbbb", "x", "y").unwrap().is_none());
     let mut revoked = row("cccccccccccc0003");
     revoked.revoked = Some(("t".into(), "by".into()));
-    assert_eq!(t.import(&[row("aaaaaaaaaaaa0001"), revoked.clone()]).unwrap(), 1);
+    assert_eq!(
+        t.import(&[row("aaaaaaaaaaaa0001"), revoked.clone()])
+            .unwrap(),
+        1
+    );
     assert_eq!(t.import(&[revoked]).unwrap(), 0);
     let (v, all) = t.all().unwrap();
     assert_eq!(all.len(), 2);
     let c = rusqlite_connection(&dir.path().join("state.db"));
-    c.execute("DELETE FROM api_tokens WHERE sha256 = 'cccccccccccc0003'", [])
-        .unwrap();
+    c.execute(
+        "DELETE FROM api_tokens WHERE sha256 = 'cccccccccccc0003'",
+        [],
+    )
+    .unwrap();
     assert!(t.version().unwrap() > v);
 }
