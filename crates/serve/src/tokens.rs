@@ -432,19 +432,14 @@ impl SharedTokens for vigie_state::SqliteTokens {
 pub struct DbTokens {
     db: Arc<dyn SharedTokens>,
     held: Arc<std::sync::Mutex<Held>>,
-    /// `state.db` (local, answered in microseconds): a token not held is
-    /// looked for again (at most every [`MISS_LOOK`]) before it is
-    /// refused, so a token made by `vigie token create` while the server
-    /// runs opens at once, as the former file's did. Never with
-    /// PostgreSQL: a request never waits for the network.
-    look_on_miss: bool,
-    /// When a miss last made it look.
-    looked: std::sync::Mutex<Option<std::time::Instant>>,
+    /// `state.db` (local: its version is one row read in microseconds,
+    /// never waiting for a writer under WAL): the version is asked at each
+    /// check, so a token made or revoked by `vigie token …` while the
+    /// server runs opens, or is refused, from the next request on, as with
+    /// the former file. Never with PostgreSQL: a request never waits for
+    /// the network.
+    each_request: bool,
 }
-
-/// At most one look at `state.db` per this, for tokens not held: a flood
-/// of unknown tokens costs one small read per interval, not one each.
-pub const MISS_LOOK: std::time::Duration = std::time::Duration::from_millis(100);
 
 struct Held {
     version: i64,
@@ -530,7 +525,7 @@ impl DbTokens {
     pub fn embedded(data: &Path) -> Result<(DbTokens, u64), String> {
         let db = vigie_state::SqliteTokens::open(data).map_err(|e| e.to_string())?;
         let mut store = DbTokens::follow(Arc::new(db))?;
-        store.look_on_miss = true;
+        store.each_request = true;
         let n = store.import(data)?;
         Ok((store, n))
     }
@@ -559,8 +554,7 @@ impl DbTokens {
         Ok(DbTokens {
             db,
             held,
-            look_on_miss: false,
-            looked: std::sync::Mutex::new(None),
+            each_request: false,
         })
     }
 
@@ -651,21 +645,9 @@ impl TokenStore for DbTokens {
     }
 
     fn check(&self, token: &str) -> Option<TokenRecord> {
-        let held = {
-            let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            h.tokens.check(token).cloned()
-        };
-        if held.is_some() || !self.look_on_miss {
-            return held;
+        if self.each_request {
+            self.refresh();
         }
-        {
-            let mut looked = self.looked.lock().unwrap_or_else(|e| e.into_inner());
-            if looked.is_some_and(|t| t.elapsed() < MISS_LOOK) {
-                return None;
-            }
-            *looked = Some(std::time::Instant::now());
-        }
-        self.refresh();
         let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
         h.tokens.check(token).cloned()
     }

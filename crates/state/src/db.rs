@@ -106,8 +106,27 @@ impl Db {
     }
 
     /// Runs `f` on the connection, in the calling thread; its error said
-    /// with `what` and the file.
+    /// with `what` and the file. Called from an async task of a
+    /// multi-thread runtime (the console's session check, the audit of a
+    /// handler), the wait for the lock and the sync moves that worker's
+    /// other tasks elsewhere first (`block_in_place`), as the PostgreSQL
+    /// backend's calls do.
     pub(crate) fn call<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Connection) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.call_here(what, f))
+            }
+            _ => self.call_here(what, f),
+        }
+    }
+
+    /// [`Db::call`] in the calling thread whatever it is: for reads of a
+    /// row or two, which WAL never makes wait for a writer.
+    pub(crate) fn call_here<T>(
         &self,
         what: &str,
         f: impl FnOnce(&mut Connection) -> Result<T, Failure>,

@@ -152,9 +152,11 @@ impl SqliteTokens {
         })
     }
 
-    /// The version now (0: nothing ever kept).
+    /// The version now (0: nothing ever kept). Asked at each request by
+    /// the server: run where it is called (one row, read without waiting
+    /// for a writer under WAL), not moved off the async thread.
     pub fn version(&self) -> Result<i64> {
-        self.db.call("reading the tokens' version", |c| {
+        self.db.call_here("reading the tokens' version", |c| {
             Ok(c.query_row("SELECT version FROM api_token_version", [], |r| r.get(0))?)
         })
     }
