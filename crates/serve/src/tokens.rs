@@ -542,13 +542,17 @@ impl DbTokens {
             },
             down: false,
         }));
-        let (follower, weak) = (db.clone(), Arc::downgrade(&held));
+        // Both weak: the store dropped, its connection closes (a
+        // command's `state.db` is then checkpointed, its WAL folded in).
+        let (follower, weak) = (Arc::downgrade(&db), Arc::downgrade(&held));
         std::thread::Builder::new()
             .name("vigie-tokens".into())
             .spawn(move || loop {
                 std::thread::sleep(POLL);
-                let Some(held) = weak.upgrade() else { return };
-                refresh(&*follower, &held);
+                let (Some(held), Some(db)) = (weak.upgrade(), follower.upgrade()) else {
+                    return;
+                };
+                refresh(&*db, &held);
             })
             .map_err(|e| format!("the tokens' follower: {e}"))?;
         Ok(DbTokens {
