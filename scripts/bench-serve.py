@@ -6,7 +6,8 @@ events, seconds until every event was acknowledged (`ack_s`) and judged
 (`done_s`), events/s, 429s, detections, receipt-to-detection delay p50/p99
 (from each detection's `received` and `detected`), RSS in the first and
 last thirds of the run and the peak (VmHWM), disk of the event log per
-million events.
+million events, and the bytes of the state beside it (`state.db` and its
+WAL after the server stopped, or the former JSON Lines files).
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
     python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp]
@@ -113,7 +114,19 @@ t_done = time.time() - t0
 stop = True
 hwm = [l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmHWM")][0].split()[1]
 delays = []
-for l in open(os.path.join(DATA, "detections.jsonl")):
+def stored_detections():
+    # state.db (SQLite, read-only) since the embedded state moved there;
+    # detections.jsonl before.
+    db = os.path.join(DATA, "state.db")
+    if os.path.exists(db):
+        import sqlite3
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        for (doc,) in c.execute("SELECT doc FROM detections ORDER BY seq"):
+            yield doc
+        c.close()
+    else:
+        yield from open(os.path.join(DATA, "detections.jsonl"))
+for l in stored_detections():
     d = json.loads(l)
     if d.get("received") and d.get("detected"):
         from datetime import datetime
@@ -121,10 +134,14 @@ for l in open(os.path.join(DATA, "detections.jsonl")):
         delays.append((x - r).total_seconds())
 delays.sort()
 du = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(os.path.join(DATA, "events")) for f in fs)
-srv.terminate()
+srv.terminate(); srv.wait()
+# The state beside the log: state.db with its WAL, or the former files.
+state_bytes = sum(os.path.getsize(os.path.join(DATA, f)) for f in os.listdir(DATA)
+                  if f.startswith("state.db") or f.endswith(".jsonl"))
 third = max(1, len(rss)//3)
 print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
   "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
   "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
-  "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1)}, indent=1))
+  "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
+  "state_bytes": state_bytes}, indent=1))
