@@ -6,8 +6,9 @@ events, seconds until every event was acknowledged (`ack_s`) and judged
 (`done_s`), events/s, 429s, detections, receipt-to-detection delay p50/p99
 (from each detection's `received` and `detected`), RSS in the first and
 last thirds of the run and the peak (VmHWM), disk of the event log per
-million events, and what the live scope holds at the end
-(`vigie_scope_facts` of `/metrics`).
+million events, and the bytes of the state beside it (`state.db` and its
+WAL after the server stopped, or the former JSON Lines files). What the live scope holds at the end (`vigie_scope_facts` of `/metrics`)
+and the allocator's heap (`vigie_heap_*`).
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
     python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp]
@@ -114,7 +115,19 @@ t_done = time.time() - t0
 stop = True
 hwm = [l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmHWM")][0].split()[1]
 delays = []
-for l in open(os.path.join(DATA, "detections.jsonl")):
+def stored_detections():
+    # state.db (SQLite, read-only) since the embedded state moved there;
+    # detections.jsonl before.
+    db = os.path.join(DATA, "state.db")
+    if os.path.exists(db):
+        import sqlite3
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        for (doc,) in c.execute("SELECT doc FROM detections ORDER BY seq"):
+            yield doc
+        c.close()
+    else:
+        yield from open(os.path.join(DATA, "detections.jsonl"))
+for l in stored_detections():
     d = json.loads(l)
     if d.get("received") and d.get("detected"):
         from datetime import datetime
@@ -126,11 +139,14 @@ _, m, _ = req("GET", "/metrics")
 heap = {mm.group(1): round(int(mm.group(2))/2**20) for mm in re.finditer(r'vigie_heap_(in_use|free)_bytes (\d+)', m.decode())}
 rss_end = round(int([l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmRSS")][0].split()[1])/1024)
 facts = {mm.group(1): int(mm.group(2)) for mm in re.finditer(r'vigie_scope_facts\{kind="([a-z_]+)"\} (\d+)', m.decode())}
-srv.terminate()
+srv.terminate(); srv.wait()
+# The state beside the log: state.db with its WAL, or the former files.
+state_bytes = sum(os.path.getsize(os.path.join(DATA, f)) for f in os.listdir(DATA)
+                  if f.startswith("state.db") or f.endswith(".jsonl"))
 third = max(1, len(rss)//3)
 print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
   "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
   "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
-  "rss_end_mib": rss_end, "heap_mib": heap, "scope_facts": facts}, indent=1))
+  "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "scope_facts": facts}, indent=1))

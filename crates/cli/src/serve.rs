@@ -549,7 +549,15 @@ pub enum TokenCommand {
 fn token_store(at: &crate::user::Kept) -> Result<Box<dyn TokenStore>> {
     Ok(match at {
         crate::user::Kept::Data(data) => {
-            Box::new(tokens::FileTokens::open(data).map_err(|e| anyhow!(e))?)
+            let (store, n) = tokens::DbTokens::embedded(data).map_err(|e| anyhow!(e))?;
+            if n > 0 {
+                eprintln!(
+                    "vigie: {n} token(s) of {}/tokens.jsonl imported into {}",
+                    data.display(),
+                    store.place()
+                );
+            }
+            Box::new(store)
         }
         crate::user::Kept::Db(url) => {
             Box::new(tokens::DbTokens::open(url).map_err(|e| anyhow!(e))?)

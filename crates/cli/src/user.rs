@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Result};
 use clap::Subcommand;
-use vigie_console::accounts::{FileUsers, UserStore};
+use vigie_console::accounts::UserStore;
 use vigie_console::audit::{self, Action, AuditLog, Outcome};
 use vigie_console::users::{self, UserError};
 use vigie_console::Role;
@@ -77,14 +77,17 @@ impl Kept {
     /// The audit log there.
     pub fn audit(&self) -> Result<Box<dyn AuditLog>> {
         Ok(match self {
-            Kept::Data(data) => Box::new(audit::FileAudit { data: data.clone() }),
+            Kept::Data(data) => Box::new(open_audit(data)?),
             Kept::Db(url) => Box::new(vigie_db::PgAudit::new(url)?),
         })
     }
 
     fn users(&self) -> Result<Box<dyn UserStore>> {
         Ok(match self {
-            Kept::Data(data) => Box::new(FileUsers::new(data)),
+            Kept::Data(data) => {
+                import_former(data)?;
+                Box::new(vigie_state::SqliteUsers::open(data)?)
+            }
             Kept::Db(url) => Box::new(vigie_db::PgUsers::new(url)?),
         })
     }
@@ -95,6 +98,24 @@ impl Kept {
         log.append(&who(), "local", action, target, outcome)
             .map_err(|e| anyhow!("{}: {e}", log.place()))
     }
+}
+
+/// The audit log of a data directory: `state.db`, the former files
+/// imported into it first (so that a line appended now comes after
+/// them in the chain), what was imported said on stderr.
+fn open_audit(data: &std::path::Path) -> Result<vigie_state::SqliteAudit> {
+    import_former(data)?;
+    Ok(vigie_state::SqliteAudit::open(data)?)
+}
+
+/// The former files of `data` imported into its `state.db`, if any (what
+/// was imported said on stderr).
+fn import_former(data: &std::path::Path) -> Result<()> {
+    let imported = vigie_state::import(data).map_err(|e| anyhow!("{e}"))?;
+    for line in imported.lines() {
+        eprintln!("vigie: {line}");
+    }
+    Ok(())
 }
 
 /// A usage error said as such: exit 2.
@@ -300,11 +321,24 @@ pub fn run_audit(cmd: AuditCommand) -> Result<ExitCode> {
                 Err(e) => return usage(e),
             };
             let (place, checked) = match &kept {
-                Kept::Data(data) => {
+                // A directory not yet started by this version: its
+                // former file is checked where it is (a check changes
+                // nothing); else the log in state.db.
+                Kept::Data(data)
+                    if !data.join(vigie_state::FILE).exists() && audit::file(data).exists() =>
+                {
                     let path = audit::file(data);
                     let checked =
                         audit::verify(data).map_err(|e| anyhow!("{}: {e}", path.display()))?;
                     (path.display().to_string(), checked)
+                }
+                Kept::Data(data) if !data.join(vigie_state::FILE).exists() => {
+                    (data.join(vigie_state::FILE).display().to_string(), Ok(0))
+                }
+                Kept::Data(_) => {
+                    let log = kept.audit()?;
+                    let text = log.read().map_err(|e| anyhow!("{}: {e}", log.place()))?;
+                    (log.place(), audit::verify_bytes(&text))
                 }
                 Kept::Db(_) => {
                     let log = kept.audit()?;

@@ -299,10 +299,8 @@ impl Cell {
     /// The crisis log's entries (main courante) about action `id`:
     /// (kind, author), from the crisis journal as kept on disk.
     fn crisis_log(&self, id: &str) -> Vec<(String, String, String)> {
-        std::fs::read_to_string(self.data.join("crisis.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        common::crisis_lines(&self.data)
+            .into_iter()
             .filter(|l| l["record"]["kind"] == "log")
             .map(|l| l["record"]["entry"].clone())
             .filter(|e| e["refs"][0] == format!("action:{id}"))

@@ -106,7 +106,7 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("users.json"))
+        let mode = std::fs::metadata(data.join("state.db"))
             .unwrap()
             .permissions()
             .mode();
@@ -482,15 +482,22 @@ fn accounts_sessions_csrf_lockout_and_audit_through_the_binary() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let path = data.join("audit.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = common::audit_text(&data);
     let lines: Vec<&str> = text.lines().collect();
     let k = lines
         .iter()
         .position(|l| l.contains("\"lockout\""))
         .unwrap();
-    let edited = text.replacen(lines[k], &lines[k].replace("\"lockout\"", "\"logout\""), 1);
-    std::fs::write(&path, edited).unwrap();
+    // Edited where it is kept: in state.db.
+    let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE audit_log SET line = replace(line, '\"lockout\"', '\"logout\"') WHERE seq = (SELECT seq FROM audit_log ORDER BY seq LIMIT 1 OFFSET ?1)",
+            [k as i64],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
     let out = verify();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -553,7 +560,7 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         b.console
     );
     drop(b);
-    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let audit = common::audit_text(&data);
     assert!(audit.contains("\"action\":\"login\""));
     assert!(audit.contains("\"action\":\"logout\""));
 }
@@ -937,7 +944,7 @@ fn chromium_triages_a_false_positive_whose_filter_applies_to_new_events() {
     drop(b);
 
     // Each action in the audit log, with who and when.
-    let audit = std::fs::read_to_string(demo.data.join("audit.jsonl")).unwrap();
+    let audit = common::audit_text(&demo.data);
     let lines: Vec<Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -1105,7 +1112,7 @@ fn tokens_are_listed_and_revoked_through_the_api_and_the_cli() {
         "{tsv}"
     );
 
-    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let audit = common::audit_text(&data);
     let revokes: Vec<Value> = audit
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())

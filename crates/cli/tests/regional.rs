@@ -47,10 +47,10 @@ fn token(data: &Path, scope: &str, tenant: &str) -> String {
 }
 
 /// A node of the deployment: its own data directory, with the
-/// deployment's tokens (copied, as an operator copies `tokens.jsonl`).
+/// deployment's tokens (copied, as an operator copies `state.db`).
 fn node<S: AsRef<std::ffi::OsStr>>(tokens: &Path, dir: &Path, args: &[S]) -> Server {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(tokens.join("tokens.jsonl"), dir.join("tokens.jsonl")).unwrap();
+    std::fs::copy(tokens.join("state.db"), dir.join("state.db")).unwrap();
     let mut cmd = vigie();
     cmd.args(["serve", "--data"])
         .arg(dir)

@@ -41,10 +41,10 @@ fn token(data: &Path, scope: &str, name: &str, tenant: &str) -> String {
 }
 
 /// A node with its own data directory holding only the deployment's
-/// tokens (copied, as an operator copies `tokens.jsonl`).
+/// tokens (copied, as an operator copies `state.db`).
 fn node(tokens: &Path, dir: &Path, args: &[String]) -> Server {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(tokens.join("tokens.jsonl"), dir.join("tokens.jsonl")).unwrap();
+    std::fs::copy(tokens.join("state.db"), dir.join("state.db")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
     cmd.args(["serve", "--data"])
         .arg(dir)

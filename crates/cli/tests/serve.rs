@@ -541,6 +541,167 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     assert_eq!(of_kind(&again, "detection").len(), served.len());
 }
 
+/// `kill -9` while the worker writes detections to `state.db`: the
+/// demo's files sent in three parts, the server killed right after each
+/// part was acknowledged (the worker still judging it), started again.
+/// Then every acknowledged event is judged, and its detections are there
+/// once: the same as `vigie hunt` on the same files, no id twice.
+#[test]
+fn kill_9_while_detections_are_written_loses_none_and_doubles_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let read = token(&data, "read");
+    let ingest = token(&data, "ingest");
+    let demo = make_demo(tmp.path());
+    let logs = demo.join("scenario/logs");
+    let files = jsonl_files(&logs);
+    let mut server = start(&data);
+    let (mut sent, mut behind) = (0u64, 0);
+    for part in files.chunks(files.len().div_ceil(3)) {
+        for f in part {
+            let body = std::fs::read(f).unwrap();
+            let (s, r) = post(&server.base, "/api/v1/ingest", Some(&ingest), &body, false);
+            assert_eq!(s, 200, "{f:?}: {r}");
+            sent += r["accepted"].as_u64().unwrap();
+        }
+        let s = stats(&server.base, &admin);
+        if s["events_committed"].as_u64().unwrap_or(0) < sent {
+            behind += 1;
+        }
+        // Dropped: SIGKILL, waited for.
+        drop(server);
+        server = start(&data);
+    }
+    assert!(behind > 0, "no kill came while the worker was judging");
+    let until = Instant::now() + Duration::from_secs(180);
+    loop {
+        let s = stats(&server.base, &admin);
+        assert_eq!(s["events_stored"].as_u64(), Some(sent), "{s}");
+        if s["events_committed"].as_u64() == Some(sent) {
+            break;
+        }
+        assert!(Instant::now() < until, "worker stuck: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=100000", Some(&read));
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let ids: BTreeSet<&str> = served.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), served.len(), "no detection twice");
+    // Stored: all but the correlations (the live scope's, not stored).
+    let stored = served.iter().filter(|d| d["kind"] != "correlation").count();
+    assert_eq!(
+        stats(&server.base, &admin)["detections"].as_u64(),
+        Some(stored as u64)
+    );
+    let only = tmp.path().join("jsonl");
+    for f in &files {
+        let to = only.join(f.strip_prefix(&logs).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(f, &to).unwrap();
+    }
+    let hunted = of_kind(&hunt_rows(&only, tmp.path()), "detection");
+    let served = of_kind(&served, "detection");
+    assert!(hunted.len() > 100);
+    assert_eq!(detection_keys(&served), detection_keys(&hunted));
+    assert_eq!(served.len(), hunted.len());
+}
+
+/// A data directory of the former version (its state in JSON Lines
+/// files, written here as that version wrote them): the first start
+/// imports it into `state.db`, says so, renames the files, names the
+/// damaged line; the API serves what was imported, the audit chain still
+/// verifies and goes on, and a second start imports nothing again.
+#[test]
+fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let d = |id: &str, tenant: &str| {
+        format!(
+            r#"{{"id":"{id}","kind":"detection","tenant":"{tenant}","rule_id":"r-{id}","rule_title":"T","level":"high","tags":[],"time":null,"computer":"PC1","channel":null,"event_id":4625,"record_id":1,"source":"test","position":0,"received":null,"detected":"2026-12-05T10:00:00Z","event":{{"EventID":4625}}}}"#
+        )
+    };
+    let detections = format!(
+        "{}\n{{damaged\n{}\n",
+        d("old-1", "default"),
+        d("old-2", "default")
+    );
+    std::fs::write(data.join("detections.jsonl"), detections).unwrap();
+    std::fs::write(
+        data.join("crisis.jsonl"),
+        "{\"tenant\":\"default\",\"record\":{\"kind\":\"log\",\"n\":1}}\n",
+    )
+    .unwrap();
+    // The audit log as the former version chained it (the console's own
+    // function, which wrote audit.jsonl).
+    for i in 0..3 {
+        vigie_console::audit::append(
+            &data,
+            "cli:root",
+            "local",
+            vigie_console::audit::Action::UserAdd,
+            &format!("agent-{i}"),
+            vigie_console::audit::Outcome::Success,
+        )
+        .unwrap();
+    }
+    let server = start(&data);
+    // Made while it runs (it reads the tokens again when they change).
+    let read = token(&data, "read");
+    let said = server.said.join("\n");
+    assert!(
+        said.contains(
+            "detections.jsonl: 2 line(s) imported into state.db, 1 damaged line(s) left out"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("detections.jsonl line 2: not a detection"),
+        "{said}"
+    );
+    assert!(said.contains("audit.jsonl: 3 line(s) imported"), "{said}");
+    for f in ["detections.jsonl", "crisis.jsonl", "audit.jsonl"] {
+        assert!(!data.join(f).exists(), "{f} renamed");
+        let kept = std::fs::read_dir(&data)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{f}.imported-"))
+            });
+        assert!(kept, "{f} kept under another name");
+    }
+    let (s, body) = get(&server.base, "/api/v1/detections?limit=100", Some(&read));
+    assert_eq!(s, 200, "{body}");
+    let served: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = served.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["old-1", "old-2"]);
+    drop(server);
+    // The chain imported verifies, and goes on from it.
+    let verify = || {
+        vigie()
+            .args(["audit", "verify", "--data"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // 3 imported + the token made by `vigie token create`, which came
+    // after them.
+    assert!(err.contains("4 line(s), chain intact"), "{err}");
+    let server = start(&data);
+    assert!(
+        !server.said.iter().any(|l| l.contains("imported")),
+        "{:?}",
+        server.said
+    );
+    drop(server);
+}
+
 /// Senders that would take the server's memory get told to wait: four
 /// bodies being read at once hold every slot, the fifth request waits
 /// [`vigie_serve::SLOT_WAIT`] then gets 429 with `Retry-After` (what

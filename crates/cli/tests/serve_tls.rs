@@ -522,7 +522,7 @@ fn senders_go_to_their_commune_and_sighup_takes_a_renewed_certificate_and_a_revo
         "the revoked sender's lines not kept: {s}"
     );
     assert_eq!(s["tls_refused"].as_u64(), Some(before + 2), "{s}");
-    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let audit = common::audit_text(&data);
     let reload = audit
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -573,7 +573,7 @@ fn sighup_reads_the_https_certificate_again() {
         serves(&at, new_cert, None),
         "after SIGHUP, the renewed certificate"
     );
-    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let audit = common::audit_text(&data);
     assert!(
         audit.contains("certificates_reload") && audit.contains("HTTPS certificate SHA-256"),
         "{audit}"

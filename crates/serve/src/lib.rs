@@ -62,7 +62,6 @@ use vigie_store::embedded::FileLog;
 use vigie_store::{DetectionStore, EventLog, IngestBatch};
 
 use tokens::{Scope, TokenStore};
-use worker::Detections;
 
 /// Everything `vigie serve` is told.
 #[derive(Debug, Clone)]
@@ -713,6 +712,18 @@ pub enum ServeError {
     Config(String),
 }
 
+/// The embedded state of `data` (`state.db`), the former files imported
+/// into it first (what was imported, and any damaged line, said).
+fn open_state(data: &std::path::Path) -> Result<Arc<vigie_state::Db>, ServeError> {
+    let imported = vigie_state::import(data)?;
+    for line in imported.lines() {
+        eprintln!("vigie serve: {line}");
+    }
+    let db = vigie_state::Db::open(data)?;
+    eprintln!("vigie serve: state in {}", db.place());
+    Ok(db)
+}
+
 /// Opens the store, compiles the rules, starts the worker and serves
 /// until the process ends. `on_ready` is told the URL listened on
 /// (`http://` or `https://`).
@@ -722,6 +733,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    // Without `--db`, the state is `state.db` in `data`: a data
+    // directory of an earlier Vigie (JSON Lines files) is imported first,
+    // before anything reads or writes the state.
+    let state = match &config.db {
+        Some(_) => None,
+        None => Some(open_state(&config.data)?),
+    };
     // With `--db`, the tokens are the database's: one set for every node.
     let (tokens, imported) =
         tokens::open_store(&config.data, config.db.as_deref()).map_err(ServeError::Tokens)?;
@@ -791,7 +809,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             );
             Arc::new(db)
         }
-        None => Arc::new(vigie_store::triage::FileTriage::open(&config.data)?),
+        None => Arc::new(vigie_state::SqliteTriage::new(
+            state.clone().expect("opened without --db"),
+        )),
     };
     // With the console's false-positive filters applied and the rules
     // turned off left out.
@@ -810,12 +830,12 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             eprintln!("vigie serve: detections in {}", db.place());
             Arc::new(db)
         }
-        None => Arc::new(worker::FileDetections(Arc::new(
-            Detections::open(&config.data).map_err(|source| ServeError::Io {
-                what: format!("{}/detections.jsonl", config.data.display()),
-                source,
-            })?,
-        ))),
+        // A connection of their own: the worker's writes and the
+        // console's reads of the rest of the state do not wait for each
+        // other (WAL).
+        None => Arc::new(vigie_state::SqliteDetections::new(vigie_state::Db::open(
+            &config.data,
+        )?)),
     };
     let (assets, tenant_assets) = load_assets(config.hunt.assets.as_deref())?;
     // With `--db`, the uploaded indicators are PostgreSQL's (every node
@@ -1011,22 +1031,24 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 )
                 .with_throttle(Arc::new(vigie_db::PgThrottle::new(url).map_err(io)?))
         }
-        None => console,
+        None => {
+            let state = state.clone().expect("opened without --db");
+            console
+                .with_audit_log(Arc::new(vigie_state::SqliteAudit::new(state.clone())))
+                .with_accounts(
+                    Arc::new(vigie_state::SqliteUsers::new(state.clone())),
+                    Arc::new(vigie_state::SqliteSessions::new(state)),
+                )
+        }
     });
     let journal: Arc<dyn vigie_store::crisis::CrisisJournal> = match &config.db {
         Some(url) => Arc::new(vigie_db::PgCrisis::new(url)),
-        None => {
-            let (journal, torn) = vigie_store::crisis::FileJournal::open(&config.data)?;
-            if torn > 0 {
-                eprintln!(
-                    "vigie serve: crisis journal: a torn last line ({torn} bytes, never acknowledged) was cut"
-                );
-            }
-            Arc::new(journal)
-        }
+        None => Arc::new(vigie_state::SqliteCrisis::new(
+            state.clone().expect("opened without --db"),
+        )),
     };
     let respond =
-        actions::Respond::open(&config.data, config.db.as_deref(), config.respond.clone())
+        actions::Respond::open(state.clone(), config.db.as_deref(), config.respond.clone())
             .map_err(|e| ServeError::Config(e.to_string()))?;
     let state = Arc::new(AppState {
         actions: respond,

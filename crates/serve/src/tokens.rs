@@ -5,9 +5,13 @@
 //! the data directory does not hold a usable token. A hash is enough:
 //! tokens are not passwords a person chose, there is nothing to guess.
 //!
-//! Kept behind [`TokenStore`]: `tokens.jsonl` ([`FileTokens`]), or
-//! PostgreSQL with `--db` ([`DbTokens`]: one set for every node, a
-//! revocation refused everywhere within [`POLL`]).
+//! Kept behind [`TokenStore`]: `state.db` in the data directory
+//! ([`DbTokens::embedded`]: a token made or revoked by `vigie token …`
+//! while the server runs opens, or is refused, within [`POLL`]), or
+//! PostgreSQL with `--db` ([`DbTokens::open`]: one set for every node, a
+//! revocation refused everywhere within [`POLL`]). `tokens.jsonl`
+//! ([`FileTokens`]) was the embedded store before `state.db`: it is
+//! imported into either at the first start.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -330,16 +334,111 @@ impl TokenStore for FileTokens {
 /// refused, here within this and the time of the query.
 pub const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The tokens in PostgreSQL, held in memory: a request's token is
-/// checked there, never waiting for the database. A thread of the store's
-/// own asks the version counter every [`POLL`] and reads the tokens again
-/// when it moved; a creation or revocation made through this store is
-/// held at once. The database out of reach: the tokens held go on being
-/// answered (ingest does not stop with the database; said once on
-/// stderr), and a revocation made meanwhile applies once it is back.
+/// Where [`DbTokens`] keeps the tokens: PostgreSQL (`--db`) or the data
+/// directory's `state.db`, the same calls (the row is PostgreSQL's).
+pub trait SharedTokens: Send + Sync + 'static {
+    /// Keeps a new token; the version after.
+    fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String>;
+    /// Revokes the token of `id` (12 hex digits): its row after, `None`
+    /// when there is none. The first revocation stands.
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String>;
+    /// Keeps tokens of a `tokens.jsonl` (a token kept already only takes
+    /// a revocation it lacks); how many rows changed.
+    fn import(&self, rows: &[vigie_db::TokenRow]) -> Result<u64, String>;
+    /// The version now: moved by every change.
+    fn version(&self) -> Result<i64, String>;
+    /// Every token, oldest first, with the version they are of.
+    fn all(&self) -> Result<(i64, Vec<vigie_db::TokenRow>), String>;
+    fn place(&self) -> String;
+}
+
+impl SharedTokens for vigie_db::PgTokens {
+    fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String> {
+        vigie_db::PgTokens::create(self, t).map_err(|e| e.to_string())
+    }
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String> {
+        vigie_db::PgTokens::revoke(self, id, by, time).map_err(|e| e.to_string())
+    }
+    fn import(&self, rows: &[vigie_db::TokenRow]) -> Result<u64, String> {
+        vigie_db::PgTokens::import(self, rows).map_err(|e| e.to_string())
+    }
+    fn version(&self) -> Result<i64, String> {
+        vigie_db::PgTokens::version(self).map_err(|e| e.to_string())
+    }
+    fn all(&self) -> Result<(i64, Vec<vigie_db::TokenRow>), String> {
+        vigie_db::PgTokens::all(self).map_err(|e| e.to_string())
+    }
+    fn place(&self) -> String {
+        vigie_db::PgTokens::place(self)
+    }
+}
+
+fn to_state(r: &vigie_db::TokenRow) -> vigie_state::TokenRow {
+    vigie_state::TokenRow {
+        sha256: r.sha256.clone(),
+        name: r.name.clone(),
+        scope: r.scope.clone(),
+        tenant: r.tenant.clone(),
+        created: r.created.clone(),
+        revoked: r.revoked.clone(),
+    }
+}
+
+fn from_state(r: vigie_state::TokenRow) -> vigie_db::TokenRow {
+    vigie_db::TokenRow {
+        sha256: r.sha256,
+        name: r.name,
+        scope: r.scope,
+        tenant: r.tenant,
+        created: r.created,
+        revoked: r.revoked,
+    }
+}
+
+impl SharedTokens for vigie_state::SqliteTokens {
+    fn create(&self, t: &vigie_db::TokenRow) -> Result<i64, String> {
+        vigie_state::SqliteTokens::create(self, &to_state(t)).map_err(|e| e.to_string())
+    }
+    fn revoke(&self, id: &str, by: &str, time: &str) -> Result<Option<vigie_db::TokenRow>, String> {
+        vigie_state::SqliteTokens::revoke(self, id, by, time)
+            .map(|r| r.map(from_state))
+            .map_err(|e| e.to_string())
+    }
+    fn import(&self, rows: &[vigie_db::TokenRow]) -> Result<u64, String> {
+        let rows: Vec<_> = rows.iter().map(to_state).collect();
+        vigie_state::SqliteTokens::import(self, &rows).map_err(|e| e.to_string())
+    }
+    fn version(&self) -> Result<i64, String> {
+        vigie_state::SqliteTokens::version(self).map_err(|e| e.to_string())
+    }
+    fn all(&self) -> Result<(i64, Vec<vigie_db::TokenRow>), String> {
+        vigie_state::SqliteTokens::all(self)
+            .map(|(v, rows)| (v, rows.into_iter().map(from_state).collect()))
+            .map_err(|e| e.to_string())
+    }
+    fn place(&self) -> String {
+        vigie_state::SqliteTokens::place(self)
+    }
+}
+
+/// The tokens of a database (PostgreSQL or `state.db`), held in memory: a
+/// request's token is checked there, never waiting for the database. A
+/// thread of the store's own asks the version counter every [`POLL`] and
+/// reads the tokens again when it moved; a creation or revocation made
+/// through this store is held at once. The database out of reach: the
+/// tokens held go on being answered (ingest does not stop with the
+/// database; said once on stderr), and a revocation made meanwhile
+/// applies once it is back.
 pub struct DbTokens {
-    db: Arc<vigie_db::PgTokens>,
+    db: Arc<dyn SharedTokens>,
     held: Arc<std::sync::Mutex<Held>>,
+    /// `state.db` (local: its version is one row read in microseconds,
+    /// never waiting for a writer under WAL): the version is asked at each
+    /// check, so a token made or revoked by `vigie token …` while the
+    /// server runs opens, or is refused, from the next request on, as with
+    /// the former file. Never with PostgreSQL: a request never waits for
+    /// the network.
+    each_request: bool,
 }
 
 struct Held {
@@ -374,7 +473,7 @@ fn records(rows: Vec<vigie_db::TokenRow>) -> Vec<TokenRecord> {
 
 /// Asks the version and reads the tokens again if it moved (the lock of
 /// `held` is not kept while the database answers).
-fn refresh(db: &vigie_db::PgTokens, held: &std::sync::Mutex<Held>) {
+fn refresh(db: &dyn SharedTokens, held: &std::sync::Mutex<Held>) {
     let version = held.lock().unwrap_or_else(|e| e.into_inner()).version;
     let got = db.version().and_then(|v| {
         if v == version {
@@ -415,8 +514,27 @@ impl DbTokens {
     /// error: a node does not start answering with no tokens known), then
     /// followed every [`POLL`] for as long as the store lives.
     pub fn open(url: &str) -> Result<DbTokens, String> {
-        let db = Arc::new(vigie_db::PgTokens::new(url).map_err(|e| e.to_string())?);
-        let (version, rows) = db.all().map_err(|e| e.to_string())?;
+        DbTokens::follow(Arc::new(
+            vigie_db::PgTokens::new(url).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    /// The tokens of `data`'s `state.db`, its former `tokens.jsonl`
+    /// imported first (then renamed `tokens.jsonl.imported-SECONDS`); how
+    /// many the import added or newly revoked.
+    pub fn embedded(data: &Path) -> Result<(DbTokens, u64), String> {
+        let db = vigie_state::SqliteTokens::open(data).map_err(|e| e.to_string())?;
+        let mut store = DbTokens::follow(Arc::new(db))?;
+        store.each_request = true;
+        let n = store.import(data)?;
+        Ok((store, n))
+    }
+
+    /// The tokens of `db`, read now (out of reach: an error, a node does
+    /// not start answering with no tokens known), then followed every
+    /// [`POLL`] for as long as the store lives.
+    pub fn follow(db: Arc<dyn SharedTokens>) -> Result<DbTokens, String> {
+        let (version, rows) = db.all()?;
         let held = Arc::new(std::sync::Mutex::new(Held {
             version,
             tokens: Tokens {
@@ -424,20 +542,28 @@ impl DbTokens {
             },
             down: false,
         }));
-        let (follower, weak) = (db.clone(), Arc::downgrade(&held));
+        // Both weak: the store dropped, its connection closes (a
+        // command's `state.db` is then checkpointed, its WAL folded in).
+        let (follower, weak) = (Arc::downgrade(&db), Arc::downgrade(&held));
         std::thread::Builder::new()
             .name("vigie-tokens".into())
             .spawn(move || loop {
                 std::thread::sleep(POLL);
-                let Some(held) = weak.upgrade() else { return };
-                refresh(&follower, &held);
+                let (Some(held), Some(db)) = (weak.upgrade(), follower.upgrade()) else {
+                    return;
+                };
+                refresh(&*db, &held);
             })
             .map_err(|e| format!("the tokens' follower: {e}"))?;
-        Ok(DbTokens { db, held })
+        Ok(DbTokens {
+            db,
+            held,
+            each_request: false,
+        })
     }
 
     fn refresh(&self) {
-        refresh(&self.db, &self.held)
+        refresh(&*self.db, &self.held)
     }
 
     /// Imports the tokens of `data`'s `tokens.jsonl` (a node moving to
@@ -463,6 +589,30 @@ impl DbTokens {
         Ok(n)
     }
 
+    /// Moves the tokens of `data`'s `state.db` (a node of the embedded
+    /// deployment moving to `--db`, or a node given a copy of another's
+    /// `state.db`) into this store: imported as [`DbTokens::import`]
+    /// does, then deleted from `state.db` — moved once, so that a token
+    /// deleted from the database does not come back at the next start
+    /// (stopped in between: imported again, which changes nothing). How
+    /// many were added or newly revoked (0 without a `state.db`).
+    pub fn import_state(&self, data: &Path) -> Result<u64, String> {
+        if !data.join(vigie_state::FILE).is_file() {
+            return Ok(0);
+        }
+        let local = vigie_state::SqliteTokens::open(data).map_err(|e| e.to_string())?;
+        let (_, rows) = local.all().map_err(|e| e.to_string())?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let shas: Vec<String> = rows.iter().map(|r| r.sha256.clone()).collect();
+        let rows: Vec<vigie_db::TokenRow> = rows.into_iter().map(from_state).collect();
+        let n = self.db.import(&rows)?;
+        self.refresh();
+        local.remove(&shas).map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
     fn import_records(&self, records: Vec<TokenRecord>) -> Result<u64, String> {
         let rows: Vec<vigie_db::TokenRow> = records
             .into_iter()
@@ -475,7 +625,7 @@ impl DbTokens {
                 revoked: r.revoked.map(|x| (x.time, x.by)),
             })
             .collect();
-        let n = self.db.import(&rows).map_err(|e| e.to_string())?;
+        let n = self.db.import(&rows)?;
         self.refresh();
         Ok(n)
     }
@@ -499,12 +649,15 @@ impl TokenStore for DbTokens {
     }
 
     fn check(&self, token: &str) -> Option<TokenRecord> {
+        if self.each_request {
+            self.refresh();
+        }
         let h = self.held.lock().unwrap_or_else(|e| e.into_inner());
         h.tokens.check(token).cloned()
     }
 
     fn list(&self) -> Result<Vec<TokenRecord>, String> {
-        let (_, rows) = self.db.all().map_err(|e| e.to_string())?;
+        let (_, rows) = self.db.all()?;
         rows.into_iter().map(record).collect()
     }
 
@@ -515,7 +668,7 @@ impl TokenStore for DbTokens {
         let r = self
             .db
             .revoke(id, by, &now())
-            .map_err(|e| RevokeError::Store(e.to_string()))?
+            .map_err(RevokeError::Store)?
             .ok_or_else(|| RevokeError::Unknown(id.to_string()))?;
         // This node refuses it at once (the others within POLL).
         self.refresh();
@@ -527,9 +680,9 @@ impl TokenStore for DbTokens {
     }
 }
 
-/// The token store of a node: the database's with `db` (the node's
-/// `tokens.jsonl` imported into it: what the import did, to audit), else
-/// `data`'s `tokens.jsonl`. Says on stderr when there is no token yet.
+/// The token store of a node: the database's with `db`, else `data`'s
+/// `state.db` (the node's `tokens.jsonl` imported into either: what the
+/// import did, to audit). Says on stderr when there is no token yet.
 pub fn open_store(
     data: &Path,
     db: Option<&str>,
@@ -537,7 +690,18 @@ pub fn open_store(
     let (store, imported): (Arc<dyn TokenStore>, _) = match db {
         Some(url) => {
             let store = DbTokens::open(url)?;
-            let n = store.import(data)?;
+            let n = store.import(data)? + store.import_state(data)?;
+            let what = (n > 0).then(|| {
+                format!(
+                    "{n} token(s) of {} (tokens.jsonl, state.db) imported into {}",
+                    data.display(),
+                    store.place()
+                )
+            });
+            (Arc::new(store), what)
+        }
+        None => {
+            let (store, n) = DbTokens::embedded(data)?;
             let what = (n > 0).then(|| {
                 format!(
                     "{n} token(s) of {} imported into {}",
@@ -547,7 +711,6 @@ pub fn open_store(
             });
             (Arc::new(store), what)
         }
-        None => (Arc::new(FileTokens::open(data)?), None),
     };
     if store.list().is_ok_and(|l| l.is_empty()) {
         let place = match db {
@@ -667,9 +830,46 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_store_meets_the_contract() {
+    fn the_former_file_store_meets_the_contract() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileTokens::open(dir.path()).unwrap();
         conformance::token_store(&store, &store, std::time::Duration::ZERO);
+    }
+
+    /// `state.db`: the server's store and a `vigie token …` command's
+    /// (two processes, two stores on one file), the change seen by the
+    /// other within the poll.
+    #[test]
+    fn the_embedded_store_meets_the_contract_across_two_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _) = DbTokens::embedded(dir.path()).unwrap();
+        let (b, _) = DbTokens::embedded(dir.path()).unwrap();
+        conformance::token_store(&a, &b, POLL + std::time::Duration::from_secs(2));
+    }
+
+    /// A data directory's `tokens.jsonl` of the former version: imported
+    /// into `state.db` (a revoked token stays revoked), renamed, not
+    /// imported twice.
+    #[test]
+    fn the_former_tokens_file_is_imported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = create(dir.path(), "winlogbeat", Scope::Ingest, "default").unwrap();
+        let b = create(dir.path(), "lecteur", Scope::Read, "default").unwrap();
+        let id = Tokens::load(dir.path())
+            .unwrap()
+            .check(&b)
+            .unwrap()
+            .id()
+            .to_string();
+        revoke(dir.path(), &id, "anne").unwrap();
+        let (store, n) = DbTokens::embedded(dir.path()).unwrap();
+        assert_eq!(n, 2);
+        assert!(!file(dir.path()).exists());
+        assert!(store.check(&a).is_some());
+        assert!(store.check(&b).is_none(), "revoked stays revoked");
+        drop(store);
+        let (store, n) = DbTokens::embedded(dir.path()).unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(store.list().unwrap().len(), 2);
     }
 }

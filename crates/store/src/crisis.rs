@@ -131,8 +131,9 @@ struct Line {
     record: serde_json::Value,
 }
 
-/// `{"tenant": "…", "record": {…}}`.
-fn parse_line(line: &[u8]) -> Option<Record> {
+/// `{"tenant": "…", "record": {…}}` (public: the SQLite state imports a
+/// data directory of an earlier Vigie line by line).
+pub fn parse_line(line: &[u8]) -> Option<Record> {
     let l: Line = serde_json::from_slice(line).ok()?;
     Some(Record {
         tenant: l.tenant,

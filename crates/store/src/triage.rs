@@ -297,10 +297,11 @@ pub trait TriageStore: Send + Sync {
     async fn rule_switches(&self) -> Result<Vec<RuleSwitch>>;
 }
 
-/// One line of `triage.jsonl`.
+/// One line of `triage.jsonl` (public: the SQLite state imports a
+/// data directory of an earlier Vigie line by line).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Line {
+pub enum Line {
     Entry(Entry),
     FilterVersion(FilterVersion),
     FilterRemoved(Removal),

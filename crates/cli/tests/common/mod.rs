@@ -137,3 +137,28 @@ pub fn whoami_hunt(dir: &Path, path: &str, extra: &[&str]) -> Output {
     a.extend(extra);
     vigie(&a, dir)
 }
+
+/// The audit log of a data directory as JSON Lines (from its `state.db`,
+/// as `vigie audit verify` and the export read it).
+pub fn audit_text(data: &Path) -> String {
+    use vigie_console::audit::AuditLog;
+    let log = vigie_state::SqliteAudit::open(data).unwrap();
+    String::from_utf8(log.read().unwrap()).unwrap()
+}
+
+/// The crisis journal of a data directory, each record as the former
+/// `crisis.jsonl` line (`{"tenant": …, "record": …}`), in order.
+pub fn crisis_lines(data: &Path) -> Vec<serde_json::Value> {
+    let c = rusqlite::Connection::open(data.join("state.db")).unwrap();
+    let mut st = c
+        .prepare("SELECT tenant, doc FROM crisis_records ORDER BY seq")
+        .unwrap();
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap();
+    rows.map(|r| {
+        let (tenant, doc) = r.unwrap();
+        serde_json::json!({"tenant": tenant, "record": serde_json::from_str::<serde_json::Value>(&doc).unwrap()})
+    })
+    .collect()
+}

@@ -1,7 +1,7 @@
 //! Containment inside `vigie serve` (issue 17's live part): each tenant's
 //! proposals come from its live scope's plan (`vigie_respond::plan`, the
 //! same as `vigie actions`), are kept with their trails in
-//! `proposals.jsonl` ([`vigie_respond::FileProposalStore`]; PostgreSQL
+//! `state.db` (`vigie_state::SqliteProposals`; PostgreSQL
 //! with `--db`, `vigie_db::PgProposals`, shared by every api node), and move
 //! through the pure state machine (`vigie_respond::Record::apply`):
 //! requested by a person, approved by a second one (`admin` or `crisis`,
@@ -41,7 +41,7 @@ use vigie_console::{Principal, Role};
 use vigie_lang::{tr, Lang};
 use vigie_respond::commands::{fortigate, powershell};
 use vigie_respond::store::ProposalStore;
-use vigie_respond::{Actor, FileProposalStore, Record, Refusal, State as Stage, Step, StoreError};
+use vigie_respond::{Actor, Record, Refusal, State as Stage, Step, StoreError};
 
 use crate::{error, unavailable, ReadTenant, Shared};
 
@@ -97,7 +97,7 @@ pub struct DirectoryConfig {
 
 /// The proposals' store, and what executes them.
 pub(crate) struct Respond {
-    /// `proposals.jsonl` in the data directory, or PostgreSQL with
+    /// `state.db` in the data directory, or PostgreSQL with
     /// `--db` (every api node then sees and steps the same proposals).
     pub(crate) store: std::sync::Arc<dyn ProposalStore>,
     pub(crate) config: RespondConfig,
@@ -108,22 +108,19 @@ pub(crate) struct Respond {
 }
 
 impl Respond {
+    /// `state` is the embedded `state.db` (none with `--db`).
     pub(crate) fn open(
-        data: &std::path::Path,
+        state: Option<std::sync::Arc<vigie_state::Db>>,
         db: Option<&str>,
         config: RespondConfig,
     ) -> Result<Respond, StoreError> {
-        let store: std::sync::Arc<dyn ProposalStore> = match db {
-            Some(url) => std::sync::Arc::new(vigie_db::PgProposals::new(url)),
-            None => {
-                let (store, opened) = FileProposalStore::open(data)?;
-                if opened.torn > 0 {
-                    eprintln!(
-                        "vigie serve: containment proposals: a torn last line ({} bytes, never acknowledged) was cut",
-                        opened.torn
-                    );
-                }
-                std::sync::Arc::new(store)
+        let store: std::sync::Arc<dyn ProposalStore> = match (db, state) {
+            (Some(url), _) => std::sync::Arc::new(vigie_db::PgProposals::new(url)),
+            (None, Some(state)) => std::sync::Arc::new(vigie_state::SqliteProposals::new(state)),
+            (None, None) => {
+                return Err(StoreError::Backend(
+                    "no state to keep the proposals in (neither --db nor state.db)".into(),
+                ))
             }
         };
         if let Some(d) = &config.directory {

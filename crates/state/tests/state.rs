@@ -1,0 +1,451 @@
+//! The SQLite state against the same conformance checks as the former
+//! files and PostgreSQL, what survives a reopen, two writers on one
+//! `state.db` (the server and a command), and the import of a data
+//! directory written by the former file stores.
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::{TimeZone, Utc};
+use vigie_console::audit::{verify_bytes, Action, AuditLog, Outcome};
+use vigie_respond::store::{conformance as proposals_conformance, ProposalStore};
+use vigie_respond::Proposal;
+use vigie_state::{Db, SqliteAudit, SqliteCrisis, SqliteDetections, SqliteProposals, SqliteTriage};
+use vigie_store::conformance;
+use vigie_store::crisis::CrisisJournal;
+use vigie_store::triage::{Change, Entry, Status, Target, TargetKind, TriageStore};
+use vigie_store::{DetectionDoc, DetectionStore};
+
+/// The demo's plan: its proposals (some need four eyes), made once.
+fn sample() -> Vec<Proposal> {
+    static PLAN: OnceLock<Vec<Proposal>> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let g = vigie_scenario::generate(
+            &vigie_scenario::ScenarioConfig::default(),
+            &dir.path().join("scenario"),
+        )
+        .unwrap();
+        let hunt = vigie_hunt::HuntConfig {
+            inputs: vec![g.logs_dir.clone()],
+            rules: vec![vigie_hunt::RuleSource::Builtin],
+            scope: true,
+            assets: Some(g.assets.clone()),
+            lang: vigie_lang::Lang::Fr,
+            ..Default::default()
+        };
+        let outcome = vigie_hunt::run(&hunt, &vigie_hunt::Quiet).unwrap();
+        let assets = vigie_scope::Assets::load(&g.assets).unwrap();
+        let noon = Utc.with_ymd_and_hms(2026, 1, 17, 11, 0, 0).unwrap();
+        vigie_respond::plan(&outcome.scope.unwrap(), &assets, noon, vigie_lang::Lang::Fr).proposals
+    })
+    .clone()
+}
+
+fn doc(id: &str, tenant: &str) -> DetectionDoc {
+    DetectionDoc {
+        id: id.into(),
+        tenant: tenant.into(),
+        json: format!("{{\"id\":\"{id}\",\"tenant\":\"{tenant}\"}}").into_bytes(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detections_meet_the_contract_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteDetections::new(Db::open(dir.path()).unwrap());
+    conformance::detection_store(&store).await;
+    let (all, a) = (
+        store.count_all().await.unwrap(),
+        store.latest("mairie-a", 10).await.unwrap(),
+    );
+    drop(store);
+    let again = SqliteDetections::new(Db::open(dir.path()).unwrap());
+    assert_eq!(again.count_all().await.unwrap(), all);
+    assert_eq!(again.latest("mairie-a", 10).await.unwrap(), a);
+    // Kept once across the reopen too.
+    assert_eq!(again.put(vec![doc("a1", "mairie-a")]).await.unwrap(), 0);
+    assert_eq!(again.put(vec![doc("a9", "mairie-a")]).await.unwrap(), 1);
+    // Not UTF-8: refused, nothing of the batch kept.
+    let bad = DetectionDoc {
+        id: "bad".into(),
+        tenant: "mairie-a".into(),
+        json: vec![0xff, 0xfe],
+    };
+    assert!(again.put(vec![doc("a10", "mairie-a"), bad]).await.is_err());
+    assert!(again.get("mairie-a", "a10").await.unwrap().is_none());
+    // The file is the owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("state.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_meets_the_contract_and_two_connections_see_one_triage() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqliteTriage::new(Db::open(dir.path()).unwrap());
+    conformance::triage_store(&a).await;
+    let b = SqliteTriage::new(Db::open(dir.path()).unwrap());
+    assert_eq!(
+        b.entries("mairie-a").await.unwrap(),
+        a.entries("mairie-a").await.unwrap()
+    );
+    b.record(Entry {
+        time: "2026-12-05T12:00:00Z".into(),
+        who: "bob".into(),
+        tenant: "mairie-a".into(),
+        target: Target {
+            kind: TargetKind::Detection,
+            id: "d-9".into(),
+        },
+        change: Change::Status {
+            status: Status::Resolved,
+        },
+    })
+    .await
+    .unwrap();
+    let seen = a.entries("mairie-a").await.unwrap();
+    assert_eq!(seen.last().unwrap().who, "bob");
+    assert_eq!(a.filters().await.unwrap(), b.filters().await.unwrap());
+    assert_eq!(
+        a.rule_switches().await.unwrap(),
+        b.rule_switches().await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crisis_journal_meets_the_contract_and_a_stale_append_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqliteCrisis::new(Db::open(dir.path()).unwrap());
+    conformance::crisis_journal(&a).await;
+    let b = SqliteCrisis::new(Db::open(dir.path()).unwrap());
+    let rec = |n: u32| vigie_store::crisis::Record {
+        tenant: "quimper".into(),
+        json: format!("{{\"n\":{n}}}").into_bytes(),
+    };
+    // Both read 2 records; the first to append wins, the other is told.
+    assert!(a.append_after(rec(10), 2).await.unwrap());
+    assert!(!b.append_after(rec(11), 2).await.unwrap());
+    assert_eq!(b.records("quimper").await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_meet_the_contract_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqliteProposals::new(Db::open(dir.path()).unwrap());
+    proposals_conformance::proposal_store(&a, sample()).await;
+    let before = a.list("a").await.unwrap();
+    assert!(!before.is_empty());
+    drop(a);
+    let b = SqliteProposals::new(Db::open(dir.path()).unwrap());
+    assert_eq!(b.list("a").await.unwrap(), before);
+}
+
+/// Two connections (the server and `vigie user …`) auditing at once from
+/// several threads each: one chain, every line in it.
+#[test]
+fn the_audit_log_is_one_chain_across_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(SqliteAudit::open(dir.path()).unwrap());
+    let b = Arc::new(SqliteAudit::open(dir.path()).unwrap());
+    assert!(a.read().unwrap().is_empty());
+    std::thread::scope(|s| {
+        for (node, log) in [("a", &a), ("b", &b), ("a", &a), ("b", &b)] {
+            s.spawn(move || {
+                for i in 0..10 {
+                    log.append(
+                        &format!("token:{node}"),
+                        "10.0.0.1",
+                        Action::Login,
+                        &format!("{node}-{i} é \u{0}"),
+                        Outcome::Success,
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let text = a.read().unwrap();
+    assert_eq!(verify_bytes(&text), Ok(40));
+    assert_eq!(b.read().unwrap(), text);
+    assert!(a.place().ends_with("state.db (audit_log)"), "{}", a.place());
+}
+
+#[test]
+fn a_state_db_of_a_newer_vigie_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Db::open(dir.path()).unwrap());
+    let c = rusqlite_connection(&dir.path().join("state.db"));
+    c.execute("INSERT INTO vigie_migrations (version) VALUES (999)", [])
+        .unwrap();
+    drop(c);
+    let e = Db::open(dir.path()).err().unwrap().to_string();
+    assert!(e.contains("newer Vigie"), "{e}");
+}
+
+fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+/// A data directory written by the former file stores (their own code
+/// paths), imported: every store answers as the files did, the audit
+/// chain verifies byte for byte, a damaged line is named and counted
+/// and the others kept, the files renamed and never imported twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
+    use vigie_respond::journal::FileProposalStore;
+    use vigie_store::crisis::FileJournal;
+    use vigie_store::triage::FileTriage;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // The former stores, filled by the same suites.
+    let triage = FileTriage::open(data).unwrap();
+    conformance::triage_store(&triage).await;
+    let (journal, _) = FileJournal::open(data).unwrap();
+    conformance::crisis_journal(&journal).await;
+    let (proposals, _) = FileProposalStore::open(data).unwrap();
+    proposals_conformance::proposal_store(&proposals, sample()).await;
+    for i in 0..5 {
+        vigie_console::audit::append(
+            data,
+            "cli:root",
+            "local",
+            Action::UserAdd,
+            &format!("agent-{i}"),
+            Outcome::Success,
+        )
+        .unwrap();
+    }
+    let audit_bytes = std::fs::read(data.join("audit.jsonl")).unwrap();
+    // The accounts as the former version kept them (its own writer).
+    let (vera, _) = vigie_console::users::new_user(
+        "vera",
+        vigie_console::Role::Admin,
+        "correct horse battery",
+        false,
+        None,
+    )
+    .unwrap();
+    {
+        use vigie_console::accounts::UserStore;
+        vigie_console::accounts::FileUsers::new(data)
+            .add(vera.clone())
+            .unwrap();
+    }
+    // Detections as the former worker wrote them, with a damaged line
+    // before others and a torn last line (never acknowledged).
+    std::fs::write(
+        data.join("detections.jsonl"),
+        concat!(
+            "{\"id\":\"d1\",\"tenant\":\"default\",\"rule_id\":\"r\"}\n",
+            "{\"id\":\"d2\",\"tenant\":\"mairie-a\"}\n",
+            "{\"id\":\"d3\",\"tenant\":\n",
+            "\n",
+            "{\"id\":\"d4\",\"tenant\":\"default\"}\n",
+            "{\"id\":\"d1\",\"tenant\":\"default\",\"rule_id\":\"r\"}\n",
+            "{\"id\":\"d5\",\"ten",
+        ),
+    )
+    .unwrap();
+    let imported = vigie_state::import(data).unwrap();
+    let said = imported.lines().join("\n");
+    let det = imported
+        .files
+        .iter()
+        .find(|f| f.name == "detections.jsonl")
+        .unwrap();
+    assert_eq!((det.lines, det.damaged), (4, 1), "{said}");
+    assert!(
+        det.said[0].contains("detections.jsonl line 3: not a detection"),
+        "{said}"
+    );
+    assert!(det.torn > 0, "{said}");
+    assert!(said.contains("torn last line"), "{said}");
+    for f in &imported.files {
+        assert!(!f.already);
+        if f.name != "detections.jsonl" {
+            assert_eq!(f.damaged, 0, "{said}");
+        }
+        let to = f.renamed.as_ref().unwrap();
+        assert!(to.is_file(), "{}", to.display());
+        assert!(!data.join(f.name).exists());
+    }
+    assert_eq!(imported.files.len(), 6);
+    {
+        use vigie_console::accounts::UserStore;
+        let users = vigie_state::SqliteUsers::open(data).unwrap();
+        let got = users.list().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (&got[0].name, &got[0].password, &got[0].totp, got[0].role),
+            (&vera.name, &vera.password, &vera.totp, vera.role)
+        );
+    }
+
+    // Every store answers as the file did.
+    let st = Db::open(data).unwrap();
+    let detections = SqliteDetections::new(st.clone());
+    assert_eq!(detections.count_all().await.unwrap(), 3, "d1 kept once");
+    assert_eq!(detections.count("default").await.unwrap(), 2);
+    assert!(detections.get("mairie-a", "d2").await.unwrap().is_some());
+    let sql_triage = SqliteTriage::new(st.clone());
+    for t in ["default", "mairie-a", "mairie-b", "mairie-c"] {
+        assert_eq!(
+            sql_triage.entries(t).await.unwrap(),
+            triage.entries(t).await.unwrap()
+        );
+        assert_eq!(
+            sql_triage.searches(t).await.unwrap(),
+            triage.searches(t).await.unwrap()
+        );
+    }
+    assert_eq!(
+        sql_triage.filters().await.unwrap(),
+        triage.filters().await.unwrap()
+    );
+    assert_eq!(
+        sql_triage.rule_switches().await.unwrap(),
+        triage.rule_switches().await.unwrap()
+    );
+    let sql_crisis = SqliteCrisis::new(st.clone());
+    assert_eq!(
+        sql_crisis.tenants().await.unwrap(),
+        journal.tenants().await.unwrap()
+    );
+    for t in journal.tenants().await.unwrap() {
+        assert_eq!(
+            sql_crisis.records(&t).await.unwrap(),
+            journal.records(&t).await.unwrap()
+        );
+    }
+    let sql_proposals = SqliteProposals::new(st.clone());
+    for t in ["a", "b"] {
+        let (file, sql) = (
+            proposals.list(t).await.unwrap(),
+            sql_proposals.list(t).await.unwrap(),
+        );
+        assert_eq!(file.len(), sql.len());
+        for (f, s) in file.iter().zip(&sql) {
+            // The trail and state as acknowledged (a refreshed content is
+            // the file store's memory only until the next step).
+            assert_eq!((&f.trail, &f.state), (&s.trail, &s.state));
+        }
+    }
+    let audit = SqliteAudit::new(st.clone());
+    assert_eq!(audit.read().unwrap(), audit_bytes);
+    assert_eq!(verify_bytes(&audit.read().unwrap()), Ok(5));
+    // The chain goes on from the imported lines.
+    audit
+        .append("admin", "local", Action::Login, "", Outcome::Success)
+        .unwrap();
+    assert_eq!(verify_bytes(&audit.read().unwrap()), Ok(6));
+
+    // A start stopped after the commit, before the renames: the file is
+    // still under its name; recognised, renamed, not imported twice.
+    let kept = imported
+        .files
+        .iter()
+        .find(|f| f.name == "crisis.jsonl")
+        .unwrap()
+        .renamed
+        .clone()
+        .unwrap();
+    std::fs::copy(&kept, data.join("crisis.jsonl")).unwrap();
+    let before = sql_crisis.records("default").await.unwrap();
+    let again = vigie_state::import(data).unwrap();
+    assert_eq!(again.files.len(), 1);
+    assert!(again.files[0].already, "{:?}", again.lines());
+    assert!(!data.join("crisis.jsonl").exists());
+    assert_eq!(sql_crisis.records("default").await.unwrap(), before);
+    // Nothing left to import: nothing done.
+    assert!(vigie_state::import(data).unwrap().files.is_empty());
+}
+
+/// The accounts and sessions meet the console's contract; a session
+/// opened by one connection (the server before a restart) is valid on
+/// another (after it), and an account removed takes its sessions.
+#[test]
+fn accounts_and_sessions_meet_the_contract_and_survive_a_restart() {
+    use vigie_console::accounts::{conformance as accounts, SessionStore, UserStore};
+    use vigie_state::{SqliteSessions, SqliteUsers};
+    let dir = tempfile::tempdir().unwrap();
+    let users = SqliteUsers::open(dir.path()).unwrap();
+    accounts::user_store(&users);
+    let a = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    let b = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    accounts::session_store(&users, &a, &b);
+    let (u, _) = vigie_console::users::new_user(
+        "eve",
+        vigie_console::Role::Analyst,
+        "a long password",
+        false,
+        None,
+    )
+    .unwrap();
+    users.add(u).unwrap();
+    let now = 2_000_000;
+    let (id, _) = a
+        .open("eve", vigie_console::Role::Analyst, None, now)
+        .unwrap();
+    drop(a);
+    let after = SqliteSessions::new(Db::open(dir.path()).unwrap());
+    assert!(after.touch(&id, now + 1).unwrap().is_some());
+    users.remove("eve").unwrap();
+    assert!(after.touch(&id, now + 2).unwrap().is_none());
+}
+
+/// Tokens: created, read back with the version that moved, revoked once
+/// (the first revocation stands), imported without doubling, and a row
+/// changed by hand moves the version too (the server's poll sees it).
+#[test]
+fn tokens_are_kept_by_hash_and_every_change_moves_the_version() {
+    use vigie_state::{SqliteTokens, TokenRow};
+    let dir = tempfile::tempdir().unwrap();
+    let t = SqliteTokens::open(dir.path()).unwrap();
+    assert_eq!(t.all().unwrap(), (0, vec![]));
+    let row = |sha: &str| TokenRow {
+        sha256: sha.into(),
+        name: "winlogbeat".into(),
+        scope: "ingest".into(),
+        tenant: "default".into(),
+        created: "2026-12-05T10:00:00Z".into(),
+        revoked: None,
+    };
+    let v1 = t.create(&row("aaaaaaaaaaaa0001")).unwrap();
+    assert!(v1 > 0);
+    assert!(t.create(&row("aaaaaaaaaaaa0001")).is_err(), "one hash once");
+    let r = t
+        .revoke("aaaaaaaaaaaa", "cli:root", "2026-12-05T11:00:00Z")
+        .unwrap();
+    assert_eq!(
+        r.unwrap().revoked,
+        Some(("2026-12-05T11:00:00Z".into(), "cli:root".into()))
+    );
+    let again = t
+        .revoke("aaaaaaaaaaaa", "other", "2026-12-06T00:00:00Z")
+        .unwrap();
+    assert_eq!(again.unwrap().revoked.unwrap().1, "cli:root");
+    assert!(t.revoke("bbbbbbbbbbbb", "x", "y").unwrap().is_none());
+    let mut revoked = row("cccccccccccc0003");
+    revoked.revoked = Some(("t".into(), "by".into()));
+    assert_eq!(
+        t.import(&[row("aaaaaaaaaaaa0001"), revoked.clone()])
+            .unwrap(),
+        1
+    );
+    assert_eq!(t.import(&[revoked]).unwrap(), 0);
+    let (v, all) = t.all().unwrap();
+    assert_eq!(all.len(), 2);
+    let c = rusqlite_connection(&dir.path().join("state.db"));
+    c.execute(
+        "DELETE FROM api_tokens WHERE sha256 = 'cccccccccccc0003'",
+        [],
+    )
+    .unwrap();
+    assert!(t.version().unwrap() > v);
+}
