@@ -922,11 +922,14 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let progress = Arc::new(worker::Progress::default());
     // The duplicates' window, taken whole before the first event is judged
     // and before the server answers ([`worker::Seen::reserved`]).
-    let seen = Arc::new(
+    // Only where events are judged (an ingest node judges none).
+    let seen = Arc::new(if config.role.detects() || config.role == NodeRole::Api {
         tokio::task::spawn_blocking(worker::Seen::reserved)
             .await
-            .unwrap_or_default(),
-    );
+            .unwrap_or_default()
+    } else {
+        worker::Seen::default()
+    });
     if config.role.detects() {
         tokio::spawn(worker::run(
             log.clone(),
@@ -1952,8 +1955,16 @@ async fn metrics(State(s): State<Shared>) -> Response {
         let m = unsafe { libc::mallinfo2() };
         let mapped = m.hblkhd;
         for (name, help, value) in [
-            ("heap_in_use_bytes", "Bytes of the heap in use (malloc).", m.uordblks + mapped),
-            ("heap_free_bytes", "Bytes the heap holds free (malloc): fragmentation.", m.fordblks),
+            (
+                "heap_in_use_bytes",
+                "Bytes of the heap in use (malloc).",
+                m.uordblks + mapped,
+            ),
+            (
+                "heap_free_bytes",
+                "Bytes the heap holds free (malloc): fragmentation.",
+                m.fordblks,
+            ),
         ] {
             text.push_str(&format!(
                 "# HELP vigie_{name} {help}\n# TYPE vigie_{name} gauge\nvigie_{name} {value}\n"
@@ -1962,7 +1973,11 @@ async fn metrics(State(s): State<Shared>) -> Response {
     }
     // What the live scope holds (every tenant's): the part of the memory
     // that grows with what is observed.
-    let held = s.live.held();
+    // Off the async threads: it waits for an answer being merged.
+    let live = s.live.clone();
+    let held = tokio::task::spawn_blocking(move || live.held())
+        .await
+        .unwrap_or_default();
     if !held.is_empty() {
         text.push_str("# HELP vigie_scope_facts Facts the live scope holds, by kind (every tenant's).\n# TYPE vigie_scope_facts gauge\n");
         for (kind, n) in held {

@@ -341,6 +341,16 @@ impl LiveScope {
         // `settled` first, then `tenants` (the worker's lock) while the
         // fresh observer is merged: a few seconds of events, not the copy
         // of everything. Two answers at once merge in turn.
+        // A tenant that sent nothing has no scope (and gets no settled
+        // observer: an admin asking for any name must not leave one).
+        if !self
+            .tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(tenant)
+        {
+            return None;
+        }
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let s = settled
             .entry(tenant.to_string())

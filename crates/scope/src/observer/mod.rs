@@ -526,8 +526,12 @@ impl Observer {
                 *m.entry(h).or_default() += n;
             }
         }
-        let theirs = Arc::try_unwrap(o.procs).unwrap_or_else(|shared| (*shared).clone());
-        Arc::make_mut(&mut self.procs).merge(theirs);
+        // Nothing to add: no write, so no copy of creations an answer's
+        // copy still shares.
+        if !o.procs.is_empty() {
+            let theirs = Arc::try_unwrap(o.procs).unwrap_or_else(|shared| (*shared).clone());
+            Arc::make_mut(&mut self.procs).merge(theirs);
+        }
         self.interesting.extend(o.interesting);
         self.services.extend(o.services);
         self.tasks.extend(o.tasks);

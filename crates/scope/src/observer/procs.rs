@@ -85,6 +85,10 @@ impl ProcStore {
     pub fn name(&self, i: u32) -> &str {
         self.names.get(i)
     }
+    /// No process creation and no name kept.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.names.len() == 0
+    }
     /// Process creations kept and names interned.
     pub fn held(&self) -> (usize, usize) {
         let reused: usize = self.reused.values().map(Vec::len).sum();
