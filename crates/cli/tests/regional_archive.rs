@@ -39,7 +39,7 @@ fn token(data: &Path, scope: &str, tenant: &str) -> String {
 
 fn node(tokens: &Path, dir: &Path, args: &[String]) -> Server {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::copy(tokens.join("tokens.jsonl"), dir.join("tokens.jsonl")).unwrap();
+    std::fs::copy(tokens.join("state.db"), dir.join("state.db")).unwrap();
     std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigie"));
     cmd.args(["serve", "--data"])
