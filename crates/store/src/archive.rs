@@ -295,12 +295,30 @@ impl Archive {
         parts.keys().next_back().copied()
     }
 
-    pub(crate) fn open_part(&self, first: u64) -> Result<FileLog> {
+    /// The log of partition `first` when the archive still holds it;
+    /// `None` once retention removed it. Readers only ever look here:
+    /// a reader finishing on a removed partition must not make it again
+    /// (an empty unsealed partition would stop retention for good).
+    pub(crate) fn open_part(&self, first: u64) -> Result<Option<FileLog>> {
+        let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        match parts.get_mut(&first) {
+            Some(part) => self.part_log(first, part).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The log of partition `first`, made when new: only the writer
+    /// ([`Archive::start_part`]) makes partitions.
+    fn create_part(&self, first: u64) -> Result<FileLog> {
         let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         let part = parts.entry(first).or_insert(Part {
             span: None,
             log: None,
         });
+        self.part_log(first, part)
+    }
+
+    fn part_log(&self, first: u64, part: &mut Part) -> Result<FileLog> {
         if let Some(log) = &part.log {
             return Ok(log.clone());
         }
@@ -325,12 +343,17 @@ impl Archive {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
             parts.keys().next_back().copied()
         };
-        newest.map(|f| self.open_part(f)).transpose()
+        match newest {
+            Some(f) => self.open_part(f),
+            None => Ok(None),
+        }
     }
 
     /// Writes the span of partition `first`: it is sealed.
     async fn seal(&self, first: u64) -> Result<()> {
-        let log = self.open_part(first)?;
+        let Some(log) = self.open_part(first)? else {
+            return Ok(());
+        };
         let end = log.records().await?;
         let (first_received, last_received) = match (
             log.read_at(Position(first)).await?,
@@ -370,7 +393,8 @@ impl Archive {
         }
     }
 
-    /// Where a partition ends, sealed or not.
+    /// Where a partition ends, sealed or not (at its start, holding
+    /// nothing, once removed).
     async fn part_end(&self, first: u64) -> Result<u64> {
         let span = {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
@@ -378,7 +402,10 @@ impl Archive {
         };
         match span {
             Some(s) => Ok(s.end),
-            None => self.open_part(first)?.records().await,
+            None => match self.open_part(first)? {
+                Some(log) => log.records().await,
+                None => Ok(first),
+            },
         }
     }
 
@@ -391,7 +418,7 @@ impl Archive {
         if let Some(b) = before {
             self.seal(b).await?;
         }
-        let log = self.open_part(first)?;
+        let log = self.create_part(first)?;
         *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(received));
         Ok(log)
     }
@@ -543,7 +570,10 @@ impl Archive {
         if position.0 >= self.part_end(first).await? {
             return Ok(None);
         }
-        self.open_part(first)?.read_at(position).await
+        match self.open_part(first)? {
+            Some(log) => log.read_at(position).await,
+            None => Ok(None),
+        }
     }
 
     /// The first position received at `at` or later that the archive
@@ -562,7 +592,9 @@ impl Archive {
             if span.is_some_and(|s| s.last_received < at || s.end == s.first) {
                 continue;
             }
-            let log = self.open_part(first)?;
+            let Some(log) = self.open_part(first)? else {
+                continue;
+            };
             let end = log.records().await?;
             match log.received_since(at).await? {
                 Some(p) if p.0 < end => return Ok(Some(p.max(Position(first)))),
@@ -603,14 +635,17 @@ impl Archive {
             }
             let Some(f) = chosen else {
                 if let Some(p) = part.take() {
-                    self.open_part(p)?.release(consumer).await?;
+                    self.release_part(p, consumer).await;
                 }
                 return Ok(Vec::new());
             };
-            let log = self.open_part(f)?;
+            let Some(log) = self.open_part(f)? else {
+                // Removed by retention meanwhile: the next one.
+                continue;
+            };
             if *part != Some(f) {
                 if let Some(p) = part.take() {
-                    self.open_part(p)?.release(consumer).await?;
+                    self.release_part(p, consumer).await;
                 }
                 log.seek(consumer, Position(next.max(f))).await?;
                 *part = Some(f);
@@ -620,9 +655,18 @@ impl Archive {
                 return Ok(got);
             }
             // This partition is read to its end: on to the next one.
-            log.release(consumer).await?;
+            let _ = log.release(consumer).await;
             *part = None;
             next = next.max(self.part_end(f).await?);
+        }
+    }
+
+    /// Lets go of a one-off reader of partition `first`, if the archive
+    /// still holds it (a reader is only memory: nothing to keep when
+    /// retention removed its partition, nor when the release fails).
+    pub(crate) async fn release_part(&self, first: u64, consumer: &str) {
+        if let Ok(Some(log)) = self.open_part(first) {
+            let _ = log.release(consumer).await;
         }
     }
 
@@ -649,12 +693,27 @@ impl Archive {
             if k + 1 == list.len() {
                 break;
             }
-            let Some(span) = span else { break };
+            // One left unsealed (made by a reader before, or a stop
+            // between two partitions) is sealed now rather than stopping
+            // retention for good.
+            let span = match span {
+                Some(s) => *s,
+                None => {
+                    self.seal(*first).await?;
+                    let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+                    match parts.get(first).and_then(|p| p.span) {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                }
+            };
+            // An empty partition holds nothing to keep.
+            let empty = span.end <= span.first;
             let too_old = self.policy.max_age.is_some_and(|a| {
                 now - span.last_received > a.as_micros().min(i64::MAX as u128) as i64
             });
             let too_big = left > self.policy.max_bytes;
-            if !(too_old || too_big) {
+            if !(too_old || too_big || empty) {
                 break;
             }
             {
