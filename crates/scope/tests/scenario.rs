@@ -780,7 +780,10 @@ fn a_live_scope_cut_between_answers_gives_one_observers_scope() {
         sec,
         Some(4688),
         &[
-            ("NewProcessName", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe"),
+            (
+                "NewProcessName",
+                "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",
+            ),
             ("NewProcessId", "0x2a0"),
             ("ProcessId", "0x1"),
             ("SubjectUserName", "presta.maint"),
@@ -794,7 +797,10 @@ fn a_live_scope_cut_between_answers_gives_one_observers_scope() {
         Some(4688),
         &[
             ("NewProcessName", "C:\\Windows\\System32\\wsmprovhost.exe"),
-            ("CommandLine", "C:\\Windows\\system32\\wsmprovhost.exe -Embedding"),
+            (
+                "CommandLine",
+                "C:\\Windows\\system32\\wsmprovhost.exe -Embedding",
+            ),
             ("NewProcessId", "0x2b0"),
             ("ProcessId", "0x2a0"),
             ("SubjectUserName", "presta.maint"),

@@ -1930,8 +1930,16 @@ async fn metrics(State(s): State<Shared>) -> Response {
         let m = unsafe { libc::mallinfo2() };
         let mapped = m.hblkhd;
         for (name, help, value) in [
-            ("heap_in_use_bytes", "Bytes of the heap in use (malloc).", m.uordblks + mapped),
-            ("heap_free_bytes", "Bytes the heap holds free (malloc): fragmentation.", m.fordblks),
+            (
+                "heap_in_use_bytes",
+                "Bytes of the heap in use (malloc).",
+                m.uordblks + mapped,
+            ),
+            (
+                "heap_free_bytes",
+                "Bytes the heap holds free (malloc): fragmentation.",
+                m.fordblks,
+            ),
         ] {
             text.push_str(&format!(
                 "# HELP vigie_{name} {help}\n# TYPE vigie_{name} gauge\nvigie_{name} {value}\n"

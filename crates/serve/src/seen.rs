@@ -97,7 +97,11 @@ impl Seen {
                 // Every bucket written once (the pages taken now), then
                 // emptied: `clear` keeps the allocation. Not in debug
                 // builds, where 3.7 million inserts take seconds.
-                let touch = if cfg!(debug_assertions) { 0 } else { GENERATION as u64 };
+                let touch = if cfg!(debug_assertions) {
+                    0
+                } else {
+                    GENERATION as u64
+                };
                 for k in 0..touch {
                     table.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 }

@@ -429,6 +429,13 @@ impl Archive {
     /// (delivered out of order, or not at all); one the stream no longer
     /// holds is lost to the archive: a new partition starts after it, and
     /// it is counted.
+    ///
+    /// A batch whose positions the archive holds with other events is
+    /// refused, nothing written: the stream was deleted and made again
+    /// (its positions start over below the archive's end). Taken as
+    /// "held already", the new events would be acknowledged and never
+    /// archived; refused, they stay in the stream, unacknowledged, and
+    /// the error says so until an operator moves the archive aside.
     pub async fn take(&self, stream: &dyn EventLog, mut batch: Vec<Delivery>) -> Result<Taken> {
         batch.sort_by_key(|d| d.position);
         batch.dedup_by_key(|d| d.position);
@@ -438,6 +445,9 @@ impl Archive {
             Some(_) => Some(self.end().await?),
             None => None,
         };
+        if let Some(end) = next {
+            self.check_same_stream(&batch, end).await?;
+        }
         let mut run: Vec<Delivery> = Vec::new();
         for d in batch {
             if let Some(e) = next {
@@ -459,6 +469,37 @@ impl Archive {
         }
         taken.archived += self.write(run).await?;
         Ok(taken)
+    }
+
+    /// Refuses a batch delivered again whose newest position below the
+    /// archive's `end` the archive holds with another event, or no
+    /// longer holds (what a legitimate delivery again gives is the last
+    /// batch, in the partition being written): another stream.
+    async fn check_same_stream(&self, batch: &[Delivery], end: u64) -> Result<()> {
+        let below = batch.iter().filter(|d| d.position.0 < end).count();
+        let Some(d) = batch.iter().rev().find(|d| d.position.0 < end) else {
+            return Ok(());
+        };
+        let same = self.read_at(d.position).await?.is_some_and(|a| {
+            a.tenant == d.tenant
+                && a.source == d.source
+                && a.received == d.received
+                && a.event == d.event
+        });
+        if same {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(format!(
+            "archive {}: the stream's position {} holds another event than the archive's: \
+             the stream was deleted and made again (its positions start over below the \
+             archive's end, {end}); {below} of {} delivered events below that end were not \
+             archived and are not acknowledged. Move the archive directory aside (stop the \
+             node, rename it, start again) so a new archive starts with the new stream \
+             (docs/regional.md)",
+            self.dir.display(),
+            d.position.0,
+            batch.len()
+        )))
     }
 
     /// Positions `[from, to)`, read from the stream by position: how many
@@ -740,6 +781,17 @@ pub async fn run(stream: Arc<dyn EventLog>, archive: Arc<Archive>) {
     let consumer = archive.consumer().to_string();
     let mut said: Option<String> = None;
     let mut retained_at: Option<std::time::Instant> = None;
+    // A stream made again starts its positions over: said at start,
+    // and each batch of it is refused by `take`.
+    if let (Ok(s), Ok(a)) = (stream.records().await, archive.end().await) {
+        if s < a {
+            eprintln!(
+                "vigie serve: archive: the stream ends at position {s}, before the archive's end {a}: \
+                 was the stream deleted and made again? Its events are not archived until the \
+                 archive directory is moved aside (docs/regional.md)"
+            );
+        }
+    }
     loop {
         if retained_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(600)) {
             retained_at = Some(std::time::Instant::now());

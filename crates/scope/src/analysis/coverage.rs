@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use chrono::{TimeZone, Utc};
 
 use crate::model::*;
-use crate::observer::{
-    join_minute_runs, join_record_runs, joined_minutes, ClearedRaw, CovAcc,
-};
+use crate::observer::{join_minute_runs, join_record_runs, joined_minutes, ClearedRaw, CovAcc};
 
 /// Record gaps and silences listed per channel.
 const MAX_GAPS: usize = 200;

@@ -317,6 +317,43 @@ async fn a_reader_never_makes_a_removed_partition_again() {
     assert_eq!(archive.first(), Some(20));
 }
 
+/// A stream deleted and made again starts its positions over: its
+/// events are refused (nothing written, the error saying why and how
+/// many), never taken as held already; one delivered again is still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_made_again_is_refused_not_dropped() {
+    let (s, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (stream, _) = FileLog::open(s.path(), 1 << 20).unwrap();
+    let archive = Archive::open(a.path(), policy(), 4096).await.unwrap();
+    for n in 0..6 {
+        stream.append(batch(n, 1_000)).await.unwrap();
+    }
+    archive_all(&stream, &archive).await;
+    let again = vec![stream.read_at(Position(29)).await.unwrap().unwrap()];
+    assert_eq!(archive.take(&stream, again).await.unwrap().again, 1);
+    let s2 = tempfile::tempdir().unwrap();
+    let (made_again, _) = FileLog::open(s2.path(), 1 << 20).unwrap();
+    for n in 0..2 {
+        made_again.append(batch(n + 100, 2_000)).await.unwrap();
+    }
+    let got = made_again
+        .consume(archive.consumer(), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    let err = archive
+        .take(&made_again, got)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("made again"), "{err}");
+    assert!(err.contains("10 of 10 delivered events"), "{err}");
+    assert_eq!(archive.end().await.unwrap(), 30);
+    assert_eq!(
+        archive.read_at(Position(3)).await.unwrap().unwrap().event,
+        b"{\"n\":3}".to_vec()
+    );
+}
+
 trait AwaitSync {
     fn await_sync(self) -> crate::embedded::Retained;
 }
