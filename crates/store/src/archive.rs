@@ -127,6 +127,26 @@ fn day(received: i64) -> i64 {
     received.div_euclid(MICROS_PER_DAY)
 }
 
+/// How far ahead of this node's clock a time of receipt is believed.
+const FUTURE_MARGIN_MICROS: i64 = 3_600_000_000;
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as i64
+}
+
+/// A time of receipt as the archive's days and ages use it: no later
+/// than this node's clock plus an hour. Why: one event stamped in the
+/// future (an ingest node's clock wrong) would make its day the current
+/// one (the partition being written would not end until then) and a
+/// span's newest time (its retention would wait as long). The event
+/// itself keeps its time as it arrived.
+fn believed(received: i64) -> i64 {
+    received.min(now_micros().saturating_add(FUTURE_MARGIN_MICROS))
+}
+
 fn part_name(first: u64) -> String {
     format!("{first:020}")
 }
@@ -284,7 +304,8 @@ impl Archive {
         let newest = self.first().and(self.last_part());
         if let (Some(log), Some(first)) = (self.newest_log().await?, newest) {
             if let Some(d) = log.read_at(Position(first)).await? {
-                *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(d.received));
+                *self.day.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(day(believed(d.received)));
             }
         }
         Ok(())
@@ -359,7 +380,7 @@ impl Archive {
             log.read_at(Position(first)).await?,
             log.read_at(Position(end.saturating_sub(1))).await?,
         ) {
-            (Some(a), Some(b)) => (a.received, b.received),
+            (Some(a), Some(b)) => (believed(a.received), believed(b.received)),
             _ => (0, 0),
         };
         let span = Span {
@@ -419,7 +440,7 @@ impl Archive {
             self.seal(b).await?;
         }
         let log = self.create_part(first)?;
-        *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(received));
+        *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(believed(received)));
         Ok(log)
     }
 
@@ -570,7 +591,7 @@ impl Archive {
                 .day
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .is_some_and(|d| day(head.received) > d);
+                .is_some_and(|d| day(believed(head.received)) > d);
             let log = match (newest, current) {
                 (Some(log), Some(c)) if first == c && !new_day => log,
                 (Some(_), Some(c)) if first < c => {
@@ -714,10 +735,7 @@ impl Archive {
     /// Removes the partitions the policy no longer keeps (never the one
     /// being written).
     pub async fn retain(&self) -> Result<ArchiveRetained> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_micros() as i64;
+        let now = now_micros();
         let list: Vec<(u64, Option<Span>)> = {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
             parts.iter().map(|(f, p)| (*f, p.span)).collect()

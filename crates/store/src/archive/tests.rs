@@ -354,6 +354,41 @@ async fn a_stream_made_again_is_refused_not_dropped() {
     );
 }
 
+/// An event stamped in the future (an ingest node's clock wrong) does
+/// not make its day the current one (the partition would never end),
+/// and the span retention ages by is believed no later than the
+/// archive's clock (plus an hour); the event keeps its own time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_of_receipt_in_the_future_is_not_believed() {
+    let (s, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (stream, _) = FileLog::open(s.path(), 1 << 20).unwrap();
+    let archive = Archive::open(a.path(), policy(), 4096).await.unwrap();
+    let now = now_micros();
+    let future = now + 100 * DAY;
+    stream.append(batch(0, now - 40 * DAY)).await.unwrap();
+    stream.append(batch(1, future)).await.unwrap();
+    archive_all(&stream, &archive).await;
+    assert_eq!(
+        archive
+            .read_at(Position(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .received,
+        future
+    );
+    archive.seal(5).await.unwrap();
+    let span = read_span(&a.path().join("parts").join(part_name(5)).join("span"))
+        .unwrap()
+        .unwrap();
+    assert!(
+        span.last_received <= now_micros() + FUTURE_MARGIN_MICROS,
+        "{span:?}"
+    );
+    let today = day(now_micros() + FUTURE_MARGIN_MICROS);
+    assert!(archive.day.lock().unwrap().is_some_and(|d| d <= today));
+}
+
 trait AwaitSync {
     fn await_sync(self) -> crate::embedded::Retained;
 }
