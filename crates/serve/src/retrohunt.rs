@@ -269,11 +269,8 @@ async fn removed_before(
     if found.0 == 0 || log.read_at(Position(found.0 - 1)).await?.is_some() {
         return Ok(0);
     }
-    if !log
-        .read_at(found)
-        .await?
-        .is_some_and(|d| d.received >= since)
-    {
+    let found_received = log.read_at(found).await?.map(|d| d.received);
+    if found_received.is_none_or(|r| r < since) {
         return Ok(0);
     }
     // The first of the run [lo, found) not held.
