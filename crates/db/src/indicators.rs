@@ -138,6 +138,23 @@ impl PgIndicators {
             .await
     }
 
+    /// The version source `name` was last kept at, if kept: a node
+    /// taking a feed's lease reads the source again only when another
+    /// node wrote it since (the bytes can be large).
+    pub async fn src_version(&self, name: &str) -> Result<Option<i64>> {
+        self.pg
+            .with("reading an indicator source's version", async |c| {
+                let r = c
+                    .query_opt(
+                        "SELECT version FROM indicator_sources WHERE name = $1",
+                        &[&name],
+                    )
+                    .await?;
+                Ok(r.map(|r| r.get::<_, i64>(0)))
+            })
+            .await
+    }
+
     /// Keeps `source` (replacing one of the same name); the version after.
     pub async fn put(&self, source: &Source) -> Result<i64> {
         self.pg

@@ -189,7 +189,12 @@ async fn indicator_sources_are_shared_and_each_change_moves_the_version() {
     // Replaced by name; removed once; a removal of nothing moves nothing.
     let newer = src("csirt", b"203.0.113.7\n");
     assert_eq!(b.put(&newer).await.unwrap(), 3);
+    // The version each source was kept at (what a node taking a feed's
+    // lease compares with the one it holds).
+    assert_eq!(a.src_version("csirt").await.unwrap(), Some(3));
+    assert_eq!(a.src_version("misp").await.unwrap(), Some(2));
     assert_eq!(b.remove("misp").await.unwrap(), Some(4));
+    assert_eq!(a.src_version("misp").await.unwrap(), None);
     assert_eq!(a.remove("misp").await.unwrap(), None);
     assert_eq!(a.version().await.unwrap(), 4);
     assert_eq!(a.all().await.unwrap(), (4, vec![newer]));

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vigie_store::{Delivery, EventLog};
+use vigie_store::{Delivery, EventLog, Position};
 
 use crate::worker::{judge_masked, Judging, Progress, Seen, StoredDetection, TenantOff};
 
@@ -255,6 +255,37 @@ pub async fn scan(
     .await
 }
 
+/// How many positions just before `found` (the first received at
+/// `since` or later) the log no longer holds, when `found` itself was
+/// received at `since` or later: removed by retention, they may have
+/// been in the period (counted in `events_not_kept`, never as skipped).
+/// The run not held is found by halving (what retention removes is a
+/// prefix; a hole the archive could not fill ends where it is held).
+async fn removed_before(
+    log: &dyn EventLog,
+    found: Position,
+    since: i64,
+) -> Result<u64, RetroError> {
+    if found.0 == 0 || log.read_at(Position(found.0 - 1)).await?.is_some() {
+        return Ok(0);
+    }
+    let found_received = log.read_at(found).await?.map(|d| d.received);
+    if found_received.is_none_or(|r| r < since) {
+        return Ok(0);
+    }
+    // The first of the run [lo, found) not held.
+    let (mut lo, mut hi) = (0u64, found.0 - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if log.read_at(Position(mid)).await?.is_some() {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(found.0 - lo)
+}
+
 /// [`scan`], each tenant's events judged without the rules of `off` it
 /// turned off (its own switches).
 pub async fn scan_masked(
@@ -284,10 +315,18 @@ pub async fn scan_masked(
             let since = (f - chrono::Duration::seconds(RECEIPT_MARGIN_SECS)).timestamp_micros();
             match log.received_since(since).await? {
                 Some(p) if p.0 >= end => out.skipped = end,
-                Some(p) if p.0 > 0 && log.seek(&consumer, p).await? => out.skipped = p.0,
+                Some(p) if p.0 > 0 && log.seek(&consumer, p).await? => {
+                    out.skipped = p.0;
+                    // When what is found is the oldest kept and was
+                    // received after `since`, what came before it may
+                    // have been in range: removed, not skipped.
+                    let removed = removed_before(log, p, since).await?;
+                    out.skipped -= removed;
+                    out.not_kept += removed;
+                }
                 _ => {}
             }
-            out.read_upto = out.skipped;
+            out.read_upto = out.skipped + out.not_kept;
         }
         while out.read_upto < end {
             let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
@@ -357,4 +396,66 @@ fn in_window(d: &StoredDetection, from: Option<DateTime<Utc>>, to: Option<DateTi
     };
     let t = t.with_timezone(&Utc);
     !(from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_store::embedded::{FileLog, Retention};
+    use vigie_store::IngestBatch;
+
+    const DAY: i64 = 86_400_000_000;
+
+    /// A period starting before the oldest event kept: what retention
+    /// removed is counted as not kept (it may have been in the period),
+    /// never as skipped; one starting after kept events skips those.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_period_older_than_the_log_counts_what_was_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = FileLog::open(dir.path(), 300).unwrap();
+        let t0 = Utc::now().timestamp_micros() - 100 * DAY;
+        for n in 0..30i64 {
+            log.append(IngestBatch {
+                tenant: "default".into(),
+                source: "t".into(),
+                received: t0 + n * 2 * DAY,
+                events: (0..5)
+                    .map(|i| format!("{{\"n\":{}}}", n * 5 + i).into_bytes())
+                    .collect(),
+            })
+            .await
+            .unwrap();
+        }
+        let r = log
+            .retain(
+                &Retention {
+                    max_age: None,
+                    max_bytes: Some(600),
+                },
+                u64::MAX,
+            )
+            .unwrap();
+        assert!(r.oldest_kept > 0 && r.oldest_kept < 150, "{r:?}");
+        let judging = || {
+            Arc::new(Judging {
+                engine: Arc::new(None),
+                indicators: None,
+                read: Default::default(),
+            })
+        };
+        let at = |micros: i64| DateTime::<Utc>::from_timestamp_micros(micros).unwrap();
+        let early = scan(&log, judging(), None, Some(at(t0 - 5 * DAY)), None, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (early.skipped, early.not_kept, early.read_upto),
+            (0, r.oldest_kept, 150)
+        );
+        // From batch 25 on (the margin of a day before it): the kept
+        // events before are skipped, nothing is missing.
+        let late = scan(&log, judging(), None, Some(at(t0 + 51 * DAY)), None, false)
+            .await
+            .unwrap();
+        assert_eq!((late.skipped, late.not_kept, late.read_upto), (125, 0, 150));
+    }
 }

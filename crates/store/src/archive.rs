@@ -127,6 +127,26 @@ fn day(received: i64) -> i64 {
     received.div_euclid(MICROS_PER_DAY)
 }
 
+/// How far ahead of this node's clock a time of receipt is believed.
+const FUTURE_MARGIN_MICROS: i64 = 3_600_000_000;
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as i64
+}
+
+/// A time of receipt as the archive's days and ages use it: no later
+/// than this node's clock plus an hour. Why: one event stamped in the
+/// future (an ingest node's clock wrong) would make its day the current
+/// one (the partition being written would not end until then) and a
+/// span's newest time (its retention would wait as long). The event
+/// itself keeps its time as it arrived.
+fn believed(received: i64) -> i64 {
+    received.min(now_micros().saturating_add(FUTURE_MARGIN_MICROS))
+}
+
 fn part_name(first: u64) -> String {
     format!("{first:020}")
 }
@@ -284,7 +304,8 @@ impl Archive {
         let newest = self.first().and(self.last_part());
         if let (Some(log), Some(first)) = (self.newest_log().await?, newest) {
             if let Some(d) = log.read_at(Position(first)).await? {
-                *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(d.received));
+                *self.day.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(day(believed(d.received)));
             }
         }
         Ok(())
@@ -295,12 +316,30 @@ impl Archive {
         parts.keys().next_back().copied()
     }
 
-    pub(crate) fn open_part(&self, first: u64) -> Result<FileLog> {
+    /// The log of partition `first` when the archive still holds it;
+    /// `None` once retention removed it. Readers only ever look here:
+    /// a reader finishing on a removed partition must not make it again
+    /// (an empty unsealed partition would stop retention for good).
+    pub(crate) fn open_part(&self, first: u64) -> Result<Option<FileLog>> {
+        let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        match parts.get_mut(&first) {
+            Some(part) => self.part_log(first, part).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The log of partition `first`, made when new: only the writer
+    /// ([`Archive::start_part`]) makes partitions.
+    fn create_part(&self, first: u64) -> Result<FileLog> {
         let mut parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         let part = parts.entry(first).or_insert(Part {
             span: None,
             log: None,
         });
+        self.part_log(first, part)
+    }
+
+    fn part_log(&self, first: u64, part: &mut Part) -> Result<FileLog> {
         if let Some(log) = &part.log {
             return Ok(log.clone());
         }
@@ -325,18 +364,23 @@ impl Archive {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
             parts.keys().next_back().copied()
         };
-        newest.map(|f| self.open_part(f)).transpose()
+        match newest {
+            Some(f) => self.open_part(f),
+            None => Ok(None),
+        }
     }
 
     /// Writes the span of partition `first`: it is sealed.
     async fn seal(&self, first: u64) -> Result<()> {
-        let log = self.open_part(first)?;
+        let Some(log) = self.open_part(first)? else {
+            return Ok(());
+        };
         let end = log.records().await?;
         let (first_received, last_received) = match (
             log.read_at(Position(first)).await?,
             log.read_at(Position(end.saturating_sub(1))).await?,
         ) {
-            (Some(a), Some(b)) => (a.received, b.received),
+            (Some(a), Some(b)) => (believed(a.received), believed(b.received)),
             _ => (0, 0),
         };
         let span = Span {
@@ -370,7 +414,8 @@ impl Archive {
         }
     }
 
-    /// Where a partition ends, sealed or not.
+    /// Where a partition ends, sealed or not (at its start, holding
+    /// nothing, once removed).
     async fn part_end(&self, first: u64) -> Result<u64> {
         let span = {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
@@ -378,7 +423,10 @@ impl Archive {
         };
         match span {
             Some(s) => Ok(s.end),
-            None => self.open_part(first)?.records().await,
+            None => match self.open_part(first)? {
+                Some(log) => log.records().await,
+                None => Ok(first),
+            },
         }
     }
 
@@ -391,8 +439,8 @@ impl Archive {
         if let Some(b) = before {
             self.seal(b).await?;
         }
-        let log = self.open_part(first)?;
-        *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(received));
+        let log = self.create_part(first)?;
+        *self.day.lock().unwrap_or_else(|e| e.into_inner()) = Some(day(believed(received)));
         Ok(log)
     }
 
@@ -402,6 +450,13 @@ impl Archive {
     /// (delivered out of order, or not at all); one the stream no longer
     /// holds is lost to the archive: a new partition starts after it, and
     /// it is counted.
+    ///
+    /// A batch whose positions the archive holds with other events is
+    /// refused, nothing written: the stream was deleted and made again
+    /// (its positions start over below the archive's end). Taken as
+    /// "held already", the new events would be acknowledged and never
+    /// archived; refused, they stay in the stream, unacknowledged, and
+    /// the error says so until an operator moves the archive aside.
     pub async fn take(&self, stream: &dyn EventLog, mut batch: Vec<Delivery>) -> Result<Taken> {
         batch.sort_by_key(|d| d.position);
         batch.dedup_by_key(|d| d.position);
@@ -411,6 +466,9 @@ impl Archive {
             Some(_) => Some(self.end().await?),
             None => None,
         };
+        if let Some(end) = next {
+            self.check_same_stream(&batch, end).await?;
+        }
         let mut run: Vec<Delivery> = Vec::new();
         for d in batch {
             if let Some(e) = next {
@@ -432,6 +490,37 @@ impl Archive {
         }
         taken.archived += self.write(run).await?;
         Ok(taken)
+    }
+
+    /// Refuses a batch delivered again whose newest position below the
+    /// archive's `end` the archive holds with another event, or no
+    /// longer holds (what a legitimate delivery again gives is the last
+    /// batch, in the partition being written): another stream.
+    async fn check_same_stream(&self, batch: &[Delivery], end: u64) -> Result<()> {
+        let below = batch.iter().filter(|d| d.position.0 < end).count();
+        let Some(d) = batch.iter().rev().find(|d| d.position.0 < end) else {
+            return Ok(());
+        };
+        let same = self.read_at(d.position).await?.is_some_and(|a| {
+            a.tenant == d.tenant
+                && a.source == d.source
+                && a.received == d.received
+                && a.event == d.event
+        });
+        if same {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(format!(
+            "archive {}: the stream's position {} holds another event than the archive's: \
+             the stream was deleted and made again (its positions start over below the \
+             archive's end, {end}); {below} of {} delivered events below that end were not \
+             archived and are not acknowledged. Move the archive directory aside (stop the \
+             node, rename it, start again) so a new archive starts with the new stream \
+             (docs/regional.md)",
+            self.dir.display(),
+            d.position.0,
+            batch.len()
+        )))
     }
 
     /// Positions `[from, to)`, read from the stream by position: how many
@@ -502,7 +591,7 @@ impl Archive {
                 .day
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .is_some_and(|d| day(head.received) > d);
+                .is_some_and(|d| day(believed(head.received)) > d);
             let log = match (newest, current) {
                 (Some(log), Some(c)) if first == c && !new_day => log,
                 (Some(_), Some(c)) if first < c => {
@@ -543,7 +632,10 @@ impl Archive {
         if position.0 >= self.part_end(first).await? {
             return Ok(None);
         }
-        self.open_part(first)?.read_at(position).await
+        match self.open_part(first)? {
+            Some(log) => log.read_at(position).await,
+            None => Ok(None),
+        }
     }
 
     /// The first position received at `at` or later that the archive
@@ -562,7 +654,9 @@ impl Archive {
             if span.is_some_and(|s| s.last_received < at || s.end == s.first) {
                 continue;
             }
-            let log = self.open_part(first)?;
+            let Some(log) = self.open_part(first)? else {
+                continue;
+            };
             let end = log.records().await?;
             match log.received_since(at).await? {
                 Some(p) if p.0 < end => return Ok(Some(p.max(Position(first)))),
@@ -603,14 +697,17 @@ impl Archive {
             }
             let Some(f) = chosen else {
                 if let Some(p) = part.take() {
-                    self.open_part(p)?.release(consumer).await?;
+                    self.release_part(p, consumer).await;
                 }
                 return Ok(Vec::new());
             };
-            let log = self.open_part(f)?;
+            let Some(log) = self.open_part(f)? else {
+                // Removed by retention meanwhile: the next one.
+                continue;
+            };
             if *part != Some(f) {
                 if let Some(p) = part.take() {
-                    self.open_part(p)?.release(consumer).await?;
+                    self.release_part(p, consumer).await;
                 }
                 log.seek(consumer, Position(next.max(f))).await?;
                 *part = Some(f);
@@ -620,19 +717,25 @@ impl Archive {
                 return Ok(got);
             }
             // This partition is read to its end: on to the next one.
-            log.release(consumer).await?;
+            let _ = log.release(consumer).await;
             *part = None;
             next = next.max(self.part_end(f).await?);
+        }
+    }
+
+    /// Lets go of a one-off reader of partition `first`, if the archive
+    /// still holds it (a reader is only memory: nothing to keep when
+    /// retention removed its partition, nor when the release fails).
+    pub(crate) async fn release_part(&self, first: u64, consumer: &str) {
+        if let Ok(Some(log)) = self.open_part(first) {
+            let _ = log.release(consumer).await;
         }
     }
 
     /// Removes the partitions the policy no longer keeps (never the one
     /// being written).
     pub async fn retain(&self) -> Result<ArchiveRetained> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_micros() as i64;
+        let now = now_micros();
         let list: Vec<(u64, Option<Span>)> = {
             let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
             parts.iter().map(|(f, p)| (*f, p.span)).collect()
@@ -649,12 +752,27 @@ impl Archive {
             if k + 1 == list.len() {
                 break;
             }
-            let Some(span) = span else { break };
+            // One left unsealed (made by a reader before, or a stop
+            // between two partitions) is sealed now rather than stopping
+            // retention for good.
+            let span = match span {
+                Some(s) => *s,
+                None => {
+                    self.seal(*first).await?;
+                    let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+                    match parts.get(first).and_then(|p| p.span) {
+                        Some(s) => s,
+                        None => continue,
+                    }
+                }
+            };
+            // An empty partition holds nothing to keep.
+            let empty = span.end <= span.first;
             let too_old = self.policy.max_age.is_some_and(|a| {
                 now - span.last_received > a.as_micros().min(i64::MAX as u128) as i64
             });
             let too_big = left > self.policy.max_bytes;
-            if !(too_old || too_big) {
+            if !(too_old || too_big || empty) {
                 break;
             }
             {
@@ -681,6 +799,17 @@ pub async fn run(stream: Arc<dyn EventLog>, archive: Arc<Archive>) {
     let consumer = archive.consumer().to_string();
     let mut said: Option<String> = None;
     let mut retained_at: Option<std::time::Instant> = None;
+    // A stream made again starts its positions over: said at start,
+    // and each batch of it is refused by `take`.
+    if let (Ok(s), Ok(a)) = (stream.records().await, archive.end().await) {
+        if s < a {
+            eprintln!(
+                "vigie serve: archive: the stream ends at position {s}, before the archive's end {a}: \
+                 was the stream deleted and made again? Its events are not archived until the \
+                 archive directory is moved aside (docs/regional.md)"
+            );
+        }
+    }
     loop {
         if retained_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(600)) {
             retained_at = Some(std::time::Instant::now());

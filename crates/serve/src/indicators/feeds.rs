@@ -447,17 +447,26 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
     // What the kept version holds (a MISP feed's events, a TAXII
     // collection's objects): a poll fetches only what changed since.
     // With `--db`, the version kept is the database's (no file here).
+    // With `--db`, it is read when this node takes the lease, and again
+    // whenever another node kept a version since (else a node taking a
+    // feed over would resume from the other's `added_after` onto its own
+    // stale objects and write a version without what the other fetched).
     let db = s.intel.shared.as_ref().map(|(db, _)| db.clone());
-    let mut memory = {
-        let kept = match &db {
-            Some(db) => db.src(&name).await.ok().flatten(),
-            None => std::fs::read(s.intel.dir.join(format!("{name}.src"))).ok(),
-        };
-        let kind = feed.kind();
-        tokio::task::spawn_blocking(move || kept.map(|b| remembered(kind, &b)).unwrap_or_default())
+    let kind = feed.kind();
+    let mut memory = match &db {
+        Some(_) => Memory::default(),
+        None => {
+            let kept = std::fs::read(s.intel.dir.join(format!("{name}.src"))).ok();
+            tokio::task::spawn_blocking(move || {
+                kept.map(|b| remembered(kind, &b)).unwrap_or_default()
+            })
             .await
             .unwrap_or_default()
+        }
     };
+    // The version of the source `memory` holds (`Some(None)`: read, none
+    // kept); `None`: not read yet.
+    let mut held: Option<Option<i64>> = None;
     let mut retry = RETRY;
     let mut said_waiting = false;
     loop {
@@ -467,6 +476,36 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
             None => false,
             Some(db) => match db.lease_feed(&name, holder(), LEASE_SECS, epoch()).await {
                 Ok(vigie_db::FeedLease::Taken(polled)) => {
+                    // The source as kept now, when another node kept it
+                    // since this one read or wrote it. A database error
+                    // is a failed poll, never "nothing held".
+                    let reread = match db.src_version(&name).await {
+                        Ok(v) if held == Some(v) => Ok(None),
+                        Ok(v) => db.src(&name).await.map(|src| Some((v, src))),
+                        Err(e) => Err(e),
+                    };
+                    match reread {
+                        Ok(None) => {}
+                        Ok(Some((v, src))) => {
+                            memory = tokio::task::spawn_blocking(move || {
+                                src.map(|b| remembered(kind, &b)).unwrap_or_default()
+                            })
+                            .await
+                            .unwrap_or_default();
+                            held = Some(v);
+                        }
+                        Err(e) => {
+                            let e = format!("its version kept in PostgreSQL: {e}");
+                            s.intel.feeds.failures.fetch_add(1, Ordering::Relaxed);
+                            s.intel.feeds.last(&feed, "failed", 0, 0, Some(&e));
+                            eprintln!(
+                                "vigie serve: feed {shown}: {e}; polled again in {} s",
+                                RETRY.min(every).as_secs()
+                            );
+                            tokio::time::sleep(RETRY.min(every)).await;
+                            continue;
+                        }
+                    }
                     // What the last poll learnt, whichever node made it:
                     // an unchanged feed is a `304`, not a new download.
                     memory.validators = Validators {
@@ -547,6 +586,11 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
                 match keep(&s, incoming).await {
                     Ok((info, run)) => {
                         memory = *remember;
+                        // The version this node wrote (it holds the
+                        // lease); unknown after an error: read again.
+                        if let Some(db) = &db {
+                            held = db.src_version(&name).await.ok();
+                        }
                         s.intel.feeds.updated.fetch_add(1, Ordering::Relaxed);
                         s.intel.feeds.last(&feed, "updated", fetched, pages, None);
                         eprintln!(

@@ -109,7 +109,7 @@ impl EventLog for ArchivedLog {
                 part: Some(part), ..
             }) = cursor
             {
-                let _ = self.archive.open_part(part)?.release(consumer).await;
+                self.archive.release_part(part, consumer).await;
             }
         }
         self.stream.release(consumer).await
@@ -134,7 +134,7 @@ impl EventLog for ArchivedLog {
             part: Some(part), ..
         }) = cursors.remove(consumer)
         {
-            let _ = self.archive.open_part(part)?.release(consumer).await;
+            self.archive.release_part(part, consumer).await;
         }
         if to.0 < self.archive.end().await? {
             cursors.insert(

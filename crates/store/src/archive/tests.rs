@@ -241,6 +241,154 @@ async fn retention_removes_whole_days_oldest_first() {
     .is_err());
 }
 
+/// A reader in a partition retention removes finishes and lets go
+/// without making it again: retention goes on removing (an empty
+/// unsealed partition made by a reader stopped it for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_never_makes_a_removed_partition_again() {
+    let (s, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (stream, _) = FileLog::open(s.path(), 1 << 20).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    // Three days: 40, 30 and 0 days ago.
+    for (k, ago) in [40i64, 30, 0].into_iter().enumerate() {
+        let t = (now - ago * DAY).div_euclid(DAY) * DAY;
+        for b in 0..2 {
+            stream
+                .append(batch(k as u64 * 2 + b as u64, t + b as i64))
+                .await
+                .unwrap();
+        }
+    }
+    let archive = Arc::new(
+        Archive::open(
+            a.path(),
+            ArchivePolicy {
+                max_age: Some(Duration::from_secs(10 * 86_400)),
+                max_bytes: 1 << 30,
+            },
+            4096,
+        )
+        .await
+        .unwrap(),
+    );
+    archive_all(&stream, &archive).await;
+    let log = ArchivedLog::new(
+        Arc::new(stream.clone()),
+        archive.clone(),
+        vec!["retrohunt-".into()],
+    );
+    // One reader in the oldest partition, one moved there by a seek.
+    let got = log.consume("retrohunt-a", 3, Duration::ZERO).await.unwrap();
+    assert_eq!(got.first().map(|d| d.position.0), Some(0));
+    assert!(log.seek("retrohunt-b", Position(12)).await.unwrap());
+    assert_eq!(
+        log.consume("retrohunt-b", 1, Duration::ZERO)
+            .await
+            .unwrap()
+            .first()
+            .map(|d| d.position.0),
+        Some(12)
+    );
+    let r = archive.retain().await.unwrap();
+    assert_eq!(r.partitions, 2, "{r:?}");
+    assert_eq!(archive.first(), Some(20));
+    // They read on (past what was removed) and let go.
+    let rest = read_all(&log, "retrohunt-a").await;
+    assert!(rest.iter().all(|d| d.position.0 >= 20), "{rest:?}");
+    log.release("retrohunt-b").await.unwrap();
+    assert!(log.seek("retrohunt-c", Position(1)).await.unwrap());
+    assert!(log.seek("retrohunt-c", Position(25)).await.unwrap());
+    log.release("retrohunt-c").await.unwrap();
+    assert!(archive.read_at(Position(3)).await.unwrap().is_none());
+    assert_eq!(log.received_since(0).await.unwrap(), Some(Position(20)));
+    let parts = || fs::read_dir(a.path().join("parts")).unwrap().count();
+    assert_eq!(parts(), 1, "a removed partition made again");
+    assert_eq!(archive.first(), Some(20));
+    // An empty unsealed partition left before the newest (as readers
+    // made before) no longer stops retention: sealed, and removed.
+    archive.create_part(0).unwrap();
+    assert_eq!(parts(), 2);
+    let r = archive.retain().await.unwrap();
+    assert_eq!(r.partitions, 1, "{r:?}");
+    assert_eq!(parts(), 1);
+    assert_eq!(archive.first(), Some(20));
+}
+
+/// A stream deleted and made again starts its positions over: its
+/// events are refused (nothing written, the error saying why and how
+/// many), never taken as held already; one delivered again is still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_made_again_is_refused_not_dropped() {
+    let (s, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (stream, _) = FileLog::open(s.path(), 1 << 20).unwrap();
+    let archive = Archive::open(a.path(), policy(), 4096).await.unwrap();
+    for n in 0..6 {
+        stream.append(batch(n, 1_000)).await.unwrap();
+    }
+    archive_all(&stream, &archive).await;
+    let again = vec![stream.read_at(Position(29)).await.unwrap().unwrap()];
+    assert_eq!(archive.take(&stream, again).await.unwrap().again, 1);
+    let s2 = tempfile::tempdir().unwrap();
+    let (made_again, _) = FileLog::open(s2.path(), 1 << 20).unwrap();
+    for n in 0..2 {
+        made_again.append(batch(n + 100, 2_000)).await.unwrap();
+    }
+    let got = made_again
+        .consume(archive.consumer(), 100, Duration::ZERO)
+        .await
+        .unwrap();
+    let err = archive
+        .take(&made_again, got)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("made again"), "{err}");
+    assert!(err.contains("10 of 10 delivered events"), "{err}");
+    assert_eq!(archive.end().await.unwrap(), 30);
+    assert_eq!(
+        archive.read_at(Position(3)).await.unwrap().unwrap().event,
+        b"{\"n\":3}".to_vec()
+    );
+}
+
+/// An event stamped in the future (an ingest node's clock wrong) does
+/// not make its day the current one (the partition would never end),
+/// and the span retention ages by is believed no later than the
+/// archive's clock (plus an hour); the event keeps its own time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_of_receipt_in_the_future_is_not_believed() {
+    let (s, a) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (stream, _) = FileLog::open(s.path(), 1 << 20).unwrap();
+    let archive = Archive::open(a.path(), policy(), 4096).await.unwrap();
+    let now = now_micros();
+    let future = now + 100 * DAY;
+    stream.append(batch(0, now - 40 * DAY)).await.unwrap();
+    stream.append(batch(1, future)).await.unwrap();
+    archive_all(&stream, &archive).await;
+    assert_eq!(
+        archive
+            .read_at(Position(5))
+            .await
+            .unwrap()
+            .unwrap()
+            .received,
+        future
+    );
+    archive.seal(5).await.unwrap();
+    let span = read_span(&a.path().join("parts").join(part_name(5)).join("span"))
+        .unwrap()
+        .unwrap();
+    assert!(
+        span.last_received <= now_micros() + FUTURE_MARGIN_MICROS,
+        "{span:?}"
+    );
+    let today = day(now_micros() + FUTURE_MARGIN_MICROS);
+    assert!(archive.day.lock().unwrap().is_some_and(|d| d <= today));
+}
+
 trait AwaitSync {
     fn await_sync(self) -> crate::embedded::Retained;
 }
