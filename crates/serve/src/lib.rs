@@ -11,9 +11,9 @@
 //! [`vigie_hunt::Detectors`], compiled by [`vigie_hunt::compile_engine`]
 //! from the same rule sources.
 //!
-//! Where to look: [`config`] (what `serve` is told), [`start`] (stores,
-//! worker, listeners and background tasks started), [`routes`] (every
-//! route and who may reach it), [`http`] (what handlers share), [`api`]
+//! Where to look: `config.rs` (what `serve` is told), `start.rs` (stores,
+//! worker, listeners and background tasks started), `routes.rs` (every
+//! route and who may reach it), `http.rs` (what handlers share), `api.rs`
 //! (the REST API's own routes); the listeners ([`syslog`], [`elastic`]),
 //! the worker ([`worker`]), the live scope ([`live`]) and each console
 //! feature (triage, crisis, actions, indicators, …) in their own modules.
