@@ -130,6 +130,10 @@ pub struct ServeFile {
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,
+    /// `[retrohunt]`: a retro-hunt's time budget and the detections its
+    /// answer holds (`max_seconds`, `max_kept`).
+    #[serde(default)]
+    pub retrohunt: crate::retrohunt::Limits,
     /// `[respond]`: containment (responders, `[respond.directory]`).
     #[serde(default)]
     pub respond: crate::actions::RespondConfig,
@@ -174,6 +178,13 @@ impl ServeFile {
                 t.resolve(base);
             }
         }
+        let budget = file.retrohunt.max_seconds;
+        if !(budget.is_finite() && budget > 0.0) {
+            return Err(format!(
+                "{}: [retrohunt] max_seconds = {budget}: a number of seconds above 0",
+                path.display()
+            ));
+        }
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
                 *ioc = base.join(&*ioc).display().to_string();
@@ -193,6 +204,7 @@ impl ServeFile {
         if let Some(v) = self.limits.max_line {
             config.max_line = v;
         }
+        config.retrohunt = self.retrohunt;
     }
 }
 

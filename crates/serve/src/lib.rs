@@ -154,6 +154,8 @@ pub struct Config {
     pub ioc_feeds: Vec<indicators::feeds::Feed>,
     /// How often they are polled (`--ioc-poll`, default 1 h).
     pub ioc_poll: std::time::Duration,
+    /// What bounds a retro-hunt (`[retrohunt]` of the file).
+    pub retrohunt: retrohunt::Limits,
 }
 
 /// What one `vigie serve` process does in a deployment (`--role`). Not
@@ -245,6 +247,7 @@ impl Config {
             respond: actions::RespondConfig::default(),
             ioc_feeds: Vec::new(),
             ioc_poll: std::time::Duration::from_secs(3600),
+            retrohunt: retrohunt::Limits::default(),
         }
     }
 }
@@ -469,6 +472,12 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    (Method::GET, "/api/v1/retrohunts", Access::Needs(Scope::Read)),
+    (
+        Method::GET,
+        "/api/v1/retrohunts/{id}",
+        Access::Needs(Scope::Read),
+    ),
     // Containment (actions/): the live scope's plan, the four-eyes steps,
     // execution through the directory or by hand, the console's page.
     (
@@ -655,7 +664,9 @@ pub(crate) struct AppState {
     /// The stream's archive (`--archive`), for its figures.
     archive: Option<Arc<vigie_store::archive::Archive>>,
     /// Held while a retro-hunt runs (one at a time: it reads the whole log).
-    retrohunting: tokio::sync::Mutex<()>,
+    pub(crate) retrohunting: tokio::sync::Mutex<()>,
+    /// The retro-hunts running, for their progress.
+    pub(crate) retrohunts: Arc<retrohunt::runs::Runs>,
     /// The indicators held: `--ioc` and the uploaded sources.
     pub(crate) intel: Arc<indicators::Intel>,
     syslog: Arc<syslog::SyslogStats>,
@@ -1072,6 +1083,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         health,
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
+        retrohunts: Arc::default(),
         archive,
         intel,
         syslog: syslog_stats,
@@ -1516,7 +1528,9 @@ fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/api/v1/scope") => get(scope),
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
-            (_, "/api/v1/retrohunt") => post(retrohunt),
+            (_, "/api/v1/retrohunt") => post(retrohunt::http::post),
+            (_, "/api/v1/retrohunts") => get(retrohunt::runs::list),
+            (_, "/api/v1/retrohunts/{id}") => get(retrohunt::runs::get),
             (Method::GET, "/api/v1/indicators") => get(indicators::list),
             (Method::POST, "/api/v1/indicators") => post(indicators::upload),
             (_, "/api/v1/indicators/{source}") => axum::routing::delete(indicators::remove),
@@ -2130,53 +2144,6 @@ async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Res
         "coverage": coverage,
     }))
     .into_response()
-}
-
-/// Runs rules over the stored events (retrohunt.rs); one at a time.
-async fn retrohunt(
-    State(s): State<Shared>,
-    ReadTenant(tenant): ReadTenant,
-    body: Bytes,
-) -> Response {
-    let req: retrohunt::Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not a retro-hunt request ({{\"rules\": YAML, \"from\"?, \"to\"?}}): {e}"),
-            )
-        }
-    };
-    let Ok(_running) = s.retrohunting.try_lock() else {
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "a retro-hunt is running: send again when it is done",
-        );
-        resp.headers_mut()
-            .insert("Retry-After", "10".parse().expect("header"));
-        return resp;
-    };
-    // The rules turned off for every tenant and by this commune, as now.
-    let switched_off = match s.triage.rule_switches().await {
-        Ok(sw) => rules::switched_off(&sw, &tenant),
-        Err(e) => return unavailable(&format!("rule switches unreadable now: {e}")),
-    };
-    match retrohunt::run(
-        s.log.as_ref(),
-        &s.config.data,
-        &s.config.hunt.read,
-        &tenant,
-        req,
-        &switched_off,
-    )
-    .await
-    {
-        Ok((summary, found)) => {
-            Json(json!({ "summary": summary, "detections": found })).into_response()
-        }
-        Err(retrohunt::RetroError::Rules(e)) => error(StatusCode::BAD_REQUEST, &e),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
 }
 
 /// The figures of the caller's tenant; an admin token asking for no

@@ -1,0 +1,278 @@
+//! Retro-hunts bounded in time and memory, through the binary: a run
+//! that spends its time budget says it is not complete and where it
+//! stopped, every detection up to there in its file; a continued run
+//! reads the rest; the answer holds `[retrohunt] max_kept` detections
+//! and says how many more the file has; a client that goes away stops
+//! its run, which says so, and leaves no reader of the log behind.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::console::{get_json, http, start_with, token};
+use common::{sysmon1, WHOAMI_RULE};
+use serde_json::{json, Value};
+
+/// Events sent: one whoami run in [`EVERY`], the others notepad.
+const EVENTS: u64 = 20_000;
+const EVERY: u64 = 100;
+
+fn send_events(base: &str, ingest: &str) {
+    let mut lines = Vec::new();
+    for r in 1..=EVENTS {
+        let image = if r % EVERY == 0 {
+            r"C:\\Windows\\System32\\whoami.exe"
+        } else {
+            r"C:\\Windows\\System32\\notepad.exe"
+        };
+        lines.push(sysmon1(r, "2026-01-10T09:00:00.000Z", image));
+        if lines.len() == 5000 {
+            let body = lines.join("\n") + "\n";
+            let r = http(
+                base,
+                "POST",
+                "/api/v1/ingest",
+                &[("Authorization", ingest)],
+                Some(body.as_bytes()),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            lines.clear();
+        }
+    }
+}
+
+fn hunt(base: &str, admin: &str, body: Value) -> Value {
+    let r = http(
+        base,
+        "POST",
+        "/api/v1/retrohunt",
+        &[("Authorization", admin), ("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+/// The record ids of a run's `detections.jsonl`, each once.
+fn file_records(summary: &Value) -> BTreeSet<u64> {
+    let path = Path::new(summary["kept_in"].as_str().unwrap()).join("detections.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let records: Vec<u64> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["record_id"].as_u64().unwrap())
+        .collect();
+    let set: BTreeSet<u64> = records.iter().copied().collect();
+    assert_eq!(set.len(), records.len(), "each detection once");
+    set
+}
+
+fn server(tmp: &Path) -> (common::server::Server, String) {
+    let data = tmp.join("data");
+    let admin = token(&data, "admin");
+    let ingest = token(&data, "ingest");
+    std::fs::write(tmp.join("whoami.yml"), WHOAMI_RULE).unwrap();
+    // The answer holds three detections at most.
+    std::fs::write(tmp.join("vigie.toml"), "[retrohunt]\nmax_kept = 3\n").unwrap();
+    let s = start_with(
+        &data,
+        &[
+            "--config".as_ref(),
+            tmp.join("vigie.toml").as_os_str(),
+            "--no-builtin".as_ref(),
+            "--no-sigmahq".as_ref(),
+            "--rules".as_ref(),
+            tmp.join("whoami.yml").as_os_str(),
+        ],
+    );
+    send_events(&s.base, &ingest);
+    common::console::judged(&s.base, &admin, EVENTS);
+    (s, admin)
+}
+
+#[test]
+fn a_spent_budget_says_where_it_stopped_and_the_answer_says_what_it_left_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, admin) = server(tmp.path());
+    let all_whoami: BTreeSet<u64> = (1..=EVENTS).filter(|r| r % EVERY == 0).collect();
+
+    // The whole log: complete, every detection in the file, three in the
+    // answer, and the answer says so.
+    let full = hunt(&s.base, &admin, json!({ "rules": WHOAMI_RULE }));
+    let sum = &full["summary"];
+    assert_eq!(sum["complete"], true, "{sum}");
+    assert_eq!(sum["state"], "done", "{sum}");
+    assert_eq!(sum["stopped"], Value::Null, "{sum}");
+    assert_eq!(sum["events_read"], EVENTS, "{sum}");
+    assert_eq!(sum["detections"], all_whoami.len(), "{sum}");
+    assert_eq!(sum["detections_kept"], 3, "{sum}");
+    assert_eq!(sum["detections_truncated"], true, "{sum}");
+    assert_eq!(full["detections"].as_array().unwrap().len(), 3);
+    assert_eq!(file_records(sum), all_whoami);
+
+    // A budget spent at once: one batch read, then stopped, saying where.
+    let cut = hunt(
+        &s.base,
+        &admin,
+        json!({ "rules": WHOAMI_RULE, "max_seconds": 0.001 }),
+    );
+    let sum = &cut["summary"];
+    assert_eq!(sum["complete"], false, "{sum}");
+    assert_eq!(sum["state"], "stopped", "{sum}");
+    assert_eq!(sum["stopped"], "budget", "{sum}");
+    let reached = sum["reached_position"].as_u64().expect("reached_position");
+    assert!(reached > 0 && reached < EVENTS, "{sum}");
+    assert_eq!(sum["events_read"], reached, "{sum}");
+    assert_eq!(sum["events_in_log"], EVENTS, "{sum}");
+    assert!(sum["reached_received"].is_string(), "{sum}");
+    // Every detection of the positions read is in its file (the log's
+    // positions follow the records sent: position p holds record p + 1).
+    let before: BTreeSet<u64> = all_whoami
+        .iter()
+        .copied()
+        .filter(|r| r - 1 < reached)
+        .collect();
+    assert!(!before.is_empty());
+    assert_eq!(file_records(sum), before);
+
+    // Continued from there: the rest, complete, nothing twice.
+    let rest = hunt(
+        &s.base,
+        &admin,
+        json!({ "rules": WHOAMI_RULE, "from_position": reached }),
+    );
+    let rsum = &rest["summary"];
+    assert_eq!(rsum["complete"], true, "{rsum}");
+    assert_eq!(rsum["events_skipped"], reached, "{rsum}");
+    assert_eq!(rsum["from_position"], reached, "{rsum}");
+    let after = file_records(rsum);
+    assert!(after.is_disjoint(&before));
+    assert_eq!(
+        before.union(&after).copied().collect::<BTreeSet<u64>>(),
+        all_whoami
+    );
+
+    // The runs as kept, and the stopped one by its id.
+    let listed = get_json(&s.base, "/api/v1/retrohunts", &admin);
+    let runs = listed["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3, "{listed}");
+    assert_eq!(listed["running"], 0, "{listed}");
+    assert_eq!(listed["readers_open"], 0, "{listed}");
+    let id = sum["id"].as_str().unwrap();
+    let one = get_json(&s.base, &format!("/api/v1/retrohunts/{id}"), &admin);
+    assert_eq!(one["stopped"], "budget", "{one}");
+    assert_eq!(one["reached_position"], reached, "{one}");
+    assert_eq!(
+        http(
+            &s.base,
+            "GET",
+            "/api/v1/retrohunts/20260101T000000Z-00000000",
+            &[("Authorization", &admin)],
+            None
+        )
+        .status,
+        404
+    );
+    // A budget that is no number of seconds: refused, saying why.
+    let r = http(
+        &s.base,
+        "POST",
+        "/api/v1/retrohunt",
+        &[("Authorization", &admin)],
+        Some(json!({ "rules": WHOAMI_RULE, "max_seconds": -1 }).to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("max_seconds"), "{}", r.body);
+
+    // `vigie retrohunt`: the partial run said, with how to continue; it
+    // found something (exit 1) but never passes for complete.
+    let out = common::console::vigie()
+        .args(["retrohunt", "--server", &s.base, "--max-seconds", "0.001", "--rules"])
+        .arg(tmp.path().join("whoami.yml"))
+        .env("VIGIE_TOKEN", admin.trim_start_matches("Bearer "))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("NOT COMPLETE (budget)"), "{err}");
+    assert!(err.contains(&format!("--from-position {reached}")), "{err}");
+    assert!(err.contains("printed of"), "{err}");
+}
+
+/// Many costly rules, so that a run lasts long enough to be seen
+/// running and left.
+fn slow_rules(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "title: Slow {i}\nid: 00000000-0000-4000-8000-{i:012}\nstatus: test\nlevel: low\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n    selection:\n        CommandLine|re: '^(x|y)+[a-z]*{i}q$'\n        Image|re: '.*(notepad|calc){i}z.*'\n    condition: selection\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[test]
+fn a_client_gone_stops_its_run_and_leaves_no_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, admin) = server(tmp.path());
+    let rules = slow_rules(400);
+    let body = json!({ "rules": rules }).to_string();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /api/v1/retrohunt HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    conn.flush().unwrap();
+    // Seen running, with its progress.
+    let until = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        let listed = get_json(&s.base, "/api/v1/retrohunts", &admin);
+        if let Some(run) = listed["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["state"] == "running")
+        {
+            assert_eq!(listed["running"], 1, "{listed}");
+            assert!(listed["readers_open"].as_u64().unwrap() >= 1, "{listed}");
+            break run["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < until, "never seen running: {listed}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The client goes away.
+    drop(conn);
+    let until = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let run = get_json(&s.base, &format!("/api/v1/retrohunts/{id}"), &admin);
+        if run["state"] != "running" {
+            break run;
+        }
+        assert!(Instant::now() < until, "still running: {run}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(run["state"], "stopped", "{run}");
+    assert_eq!(run["stopped"], "cancelled", "{run}");
+    assert_eq!(run["complete"], false, "{run}");
+    let reached = run["reached_position"].as_u64().unwrap();
+    assert!(reached < EVENTS, "stopped before the end: {run}");
+    // Its reader released, nothing running.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = get_json(&s.base, "/api/v1/retrohunts", &admin);
+        if listed["readers_open"] == 0 && listed["running"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < until, "a reader left behind: {listed}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And the next retro-hunt runs at once (the lock went with the run).
+    let next = hunt(&s.base, &admin, json!({ "rules": WHOAMI_RULE }));
+    assert_eq!(next["summary"]["complete"], true);
+}
