@@ -815,7 +815,9 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     }
     // Nothing found in a run that did not read everything is no "nothing
     // found": 3, never the 0 a script takes for a clean range.
-    let none = s["detections"].as_u64().map_or(found.is_empty(), |n| n == 0);
+    let none = s["detections"]
+        .as_u64()
+        .map_or(found.is_empty(), |n| n == 0);
     Ok(ExitCode::from(match (none, complete) {
         (false, _) => 1,
         (true, true) => 0,

@@ -49,7 +49,10 @@ fn hunt(base: &str, admin: &str, body: Value) -> Value {
         base,
         "POST",
         "/api/v1/retrohunt",
-        &[("Authorization", admin), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", admin),
+            ("Content-Type", "application/json"),
+        ],
         Some(body.to_string().as_bytes()),
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -62,7 +65,11 @@ fn file_records(summary: &Value) -> BTreeSet<u64> {
     let text = std::fs::read_to_string(&path).unwrap();
     let records: Vec<u64> = text
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["record_id"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["record_id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     let set: BTreeSet<u64> = records.iter().copied().collect();
     assert_eq!(set.len(), records.len(), "each detection once");
@@ -181,7 +188,11 @@ fn a_spent_budget_says_where_it_stopped_and_the_answer_says_what_it_left_out() {
         "POST",
         "/api/v1/retrohunt",
         &[("Authorization", &admin)],
-        Some(json!({ "rules": WHOAMI_RULE, "max_seconds": -1 }).to_string().as_bytes()),
+        Some(
+            json!({ "rules": WHOAMI_RULE, "max_seconds": -1 })
+                .to_string()
+                .as_bytes(),
+        ),
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("max_seconds"), "{}", r.body);
@@ -189,7 +200,14 @@ fn a_spent_budget_says_where_it_stopped_and_the_answer_says_what_it_left_out() {
     // `vigie retrohunt`: the partial run said, with how to continue; it
     // found something (exit 1) but never passes for complete.
     let out = common::console::vigie()
-        .args(["retrohunt", "--server", &s.base, "--max-seconds", "0.001", "--rules"])
+        .args([
+            "retrohunt",
+            "--server",
+            &s.base,
+            "--max-seconds",
+            "0.001",
+            "--rules",
+        ])
         .arg(tmp.path().join("whoami.yml"))
         .env("VIGIE_TOKEN", admin.trim_start_matches("Bearer "))
         .output()

@@ -472,7 +472,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
-    (Method::GET, "/api/v1/retrohunts", Access::Needs(Scope::Read)),
+    (
+        Method::GET,
+        "/api/v1/retrohunts",
+        Access::Needs(Scope::Read),
+    ),
     (
         Method::GET,
         "/api/v1/retrohunts/{id}",

@@ -176,9 +176,16 @@ async fn retro_one(s: &Shared, job: Job) -> Result<Done, (String, u64)> {
         keep_events: true,
         ..scan::Scope::default()
     };
-    let scanned = scan::scan(&s.log, judging, &TenantOff::new(), &scope, &budget, &mut sink)
-        .await
-        .map_err(|e| (e.to_string(), budget.read.load(Ordering::Acquire)))?;
+    let scanned = scan::scan(
+        &s.log,
+        judging,
+        &TenantOff::new(),
+        &scope,
+        &budget,
+        &mut sink,
+    )
+    .await
+    .map_err(|e| (e.to_string(), budget.read.load(Ordering::Acquire)))?;
     Ok(Done {
         scanned,
         found: sink.file.count.load(Ordering::Acquire) as usize,
