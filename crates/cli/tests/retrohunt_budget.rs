@@ -93,13 +93,12 @@ fn file_records(summary: &Value) -> BTreeSet<u64> {
     set
 }
 
-fn server(tmp: &Path) -> (common::server::Server, String) {
+fn server(tmp: &Path, config: &str) -> (common::server::Server, String) {
     let data = tmp.join("data");
     let admin = token(&data, "admin");
     let ingest = token(&data, "ingest");
     std::fs::write(tmp.join("whoami.yml"), WHOAMI_RULE).unwrap();
-    // The answer holds three detections at most.
-    std::fs::write(tmp.join("vigie.toml"), "[retrohunt]\nmax_kept = 3\n").unwrap();
+    std::fs::write(tmp.join("vigie.toml"), config).unwrap();
     let s = start_with(
         &data,
         &[
@@ -119,7 +118,7 @@ fn server(tmp: &Path) -> (common::server::Server, String) {
 #[test]
 fn a_spent_budget_says_where_it_stopped_and_the_answer_says_what_it_left_out() {
     let tmp = tempfile::tempdir().unwrap();
-    let (s, admin) = server(tmp.path());
+    let (s, admin) = server(tmp.path(), "[retrohunt]\nmax_kept = 3\n");
     let all_whoami: BTreeSet<u64> = (1..=EVENTS).filter(|r| r % EVERY == 0).collect();
 
     // The whole log: complete, every detection in the file, three in the
@@ -256,7 +255,7 @@ fn slow_rules(n: usize) -> String {
 #[test]
 fn a_client_gone_stops_its_run_and_leaves_no_reader() {
     let tmp = tempfile::tempdir().unwrap();
-    let (s, admin) = server(tmp.path());
+    let (s, admin) = server(tmp.path(), "[retrohunt]\nmax_kept = 3\n");
     let rules = slow_rules(80);
     let body = json!({ "rules": rules }).to_string();
     let addr = s.base.trim_start_matches("http://").to_string();
@@ -314,4 +313,64 @@ fn a_client_gone_stops_its_run_and_leaves_no_reader() {
     // And the next retro-hunt runs at once (the lock went with the run).
     let next = hunt(&s.base, &admin, json!({ "rules": WHOAMI_RULE }));
     assert_eq!(next["summary"]["complete"], true);
+}
+
+/// The indicators' retro-hunt of an upload runs under the same budget,
+/// outside the retro-hunts' lock: with `[retrohunt] max_seconds` spent at
+/// once, its record says it stopped and where; a rules retro-hunt asked
+/// meanwhile is not told "busy".
+#[test]
+fn an_uploads_retro_hunt_has_the_same_budget_and_says_where_it_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, admin) = server(tmp.path(), "[retrohunt]\nmax_seconds = 0.001\n");
+    let r = http(
+        &s.base,
+        "POST",
+        "/api/v1/indicators?name=csirt",
+        &[("Authorization", &admin)],
+        Some(b"198.51.100.77\n"),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["retrohunt"]["id"].as_str().unwrap().to_string();
+    let rules = http(
+        &s.base,
+        "POST",
+        "/api/v1/retrohunt",
+        &[("Authorization", &admin)],
+        Some(json!({ "rules": WHOAMI_RULE }).to_string().as_bytes()),
+    );
+    assert_eq!(rules.status, 200, "{}", rules.body);
+    let until = Instant::now() + Duration::from_secs(60);
+    let run = loop {
+        let r = http(
+            &s.base,
+            "GET",
+            &format!("/api/v1/retrohunts/{id}"),
+            &[("Authorization", &admin)],
+            None,
+        );
+        if r.status == 200
+            && !["queued", "running"].contains(&r.json()["state"].as_str().unwrap_or(""))
+        {
+            break r.json();
+        }
+        assert!(Instant::now() < until, "{} {}", r.status, r.body);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(run["state"], "stopped", "{run}");
+    assert_eq!(run["complete"], false, "{run}");
+    assert_eq!(run["stopped"], "budget", "{run}");
+    assert_eq!(run["events_in_log"], EVENTS, "{run}");
+    let reached = run["reached_position"].as_u64().unwrap();
+    assert!(reached > 0 && reached < EVENTS, "{run}");
+    // Listed with the indicators too, as it stands.
+    let listed = get_json(&s.base, "/api/v1/indicators", &admin);
+    let mine = listed["retrohunts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["stopped"], "budget", "{mine}");
 }
