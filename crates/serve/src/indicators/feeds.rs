@@ -93,8 +93,21 @@ impl FeedStats {
     /// Records a feed's last poll: `outcome` (`updated`, `not_modified`,
     /// `failed`), what it fetched (documents, events or objects) and the
     /// pages read.
+    ///
+    /// The last poll that brought a new version is kept apart
+    /// (`last_updated`: when, what it fetched, its pages): the next poll,
+    /// a `304` a second later, replaces `last_outcome` but must not hide
+    /// from an administrator (or a test) what the feed last brought.
     fn last(&self, feed: &Feed, outcome: &str, fetched: usize, pages: usize, error: Option<&str>) {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut each = self.each.lock().unwrap_or_else(|e| e.into_inner());
+        let last_updated = if outcome == "updated" {
+            serde_json::json!({ "at": at, "fetched": fetched, "pages": pages })
+        } else {
+            each.get(&feed.name())
+                .map(|f| f["last_updated"].clone())
+                .unwrap_or(serde_json::Value::Null)
+        };
         each.insert(
             feed.name(),
             serde_json::json!({
@@ -102,11 +115,12 @@ impl FeedStats {
                 "url": feed.shown(),
                 "kind": feed.kind().key(),
                 "auth": feed.auth.kind(),
-                "last_poll": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "last_poll": at,
                 "last_outcome": outcome,
                 "fetched": fetched,
                 "pages": pages,
                 "error": error,
+                "last_updated": last_updated,
             }),
         );
     }
