@@ -228,7 +228,12 @@ impl Console {
             }
             return Err(Refusal::Wrong);
         };
-        if user.locked_at(now) {
+        // A lock that cannot be read refuses (said): never taken as "free".
+        let locked = self.users.locked(&user, now).unwrap_or_else(|e| {
+            eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+            true
+        });
+        if locked {
             self.throttle.ip_failed(ip, now);
             self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
             return Err(Refusal::Locked);
@@ -263,7 +268,7 @@ impl Console {
                 .get(name)
                 .ok()
                 .flatten()
-                .is_some_and(|u| u.locked_at(now))
+                .is_some_and(|u| self.users.locked(&u, now).unwrap_or(true))
         {
             // Locked while this password was being checked.
             self.throttle.ip_failed(ip, now);

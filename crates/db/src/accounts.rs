@@ -9,6 +9,13 @@
 //!
 //! The console's traits are blocking: the calls run on this crate's
 //! small runtime ([`crate::blocking`]).
+//!
+//! Locks and sessions end by the database's clock ([`crate::DB_NOW`]),
+//! not the node's: a node whose clock is off must neither lengthen nor
+//! cut a lock or a session another node keeps. The `now` the console
+//! passes is the node's; the times given back (a lock's end, a session's
+//! `created` and `last`) are in that frame (the database's time less its
+//! now, plus the node's), as the login throttle does.
 
 use std::sync::Arc;
 
@@ -220,21 +227,22 @@ impl UserStore for PgUsers {
         let pg = self.db.pg.clone();
         let who = name.to_string();
         let step = step.map(|s| s.min(i64::MAX as u64) as i64);
+        let _ = now; // The database's clock decides (module doc).
+        let sql = format!(
+            "UPDATE console_users
+             SET failures = 0, totp_step = COALESCE($2, totp_step)
+             WHERE name = $1
+               AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)
+               AND (locked_until IS NULL OR locked_until <= {})",
+            crate::DB_NOW
+        );
         let n = self
             .db
             .call(async move {
                 pg.with("keeping a login", async |c| {
                     // The step is taken only if it is after the last one:
                     // two nodes given the same code, one wins.
-                    Ok(c.execute(
-                        "UPDATE console_users
-                         SET failures = 0, totp_step = COALESCE($2, totp_step)
-                         WHERE name = $1
-                           AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)
-                           AND (locked_until IS NULL OR locked_until <= $3)",
-                        &[&who, &step, &now],
-                    )
-                    .await?)
+                    Ok(c.execute(sql.as_str(), &[&who, &step]).await?)
                 })
                 .await
             })
@@ -246,6 +254,16 @@ impl UserStore for PgUsers {
         let pg = self.db.pg.clone();
         let who = name.to_string();
         let max = users::MAX_FAILURES as i32;
+        // The lock ends LOCK_SECONDS from the database's now; given back
+        // in the node's frame.
+        let sql = format!(
+            "UPDATE console_users SET
+               failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END,
+               locked_until = CASE WHEN failures + 1 >= $2 THEN {now} + $3::bigint ELSE locked_until END
+             WHERE name = $1
+             RETURNING failures = 0 AND locked_until = {now} + $3::bigint",
+            now = crate::DB_NOW
+        );
         let until = now + users::LOCK_SECONDS;
         self.db
             .call(async move {
@@ -254,14 +272,7 @@ impl UserStore for PgUsers {
                     // One statement: failures of every node counted in
                     // order (the row is locked while it is updated).
                     let row = tx
-                        .query_opt(
-                            "UPDATE console_users SET
-                               failures = CASE WHEN failures + 1 >= $2 THEN 0 ELSE failures + 1 END,
-                               locked_until = CASE WHEN failures + 1 >= $2 THEN $3 ELSE locked_until END
-                             WHERE name = $1
-                             RETURNING failures = 0 AND locked_until = $3",
-                            &[&who, &max, &until],
-                        )
+                        .query_opt(sql.as_str(), &[&who, &max, &users::LOCK_SECONDS])
                         .await?;
                     let locked = row.is_some_and(|r| r.get::<_, bool>(0));
                     if locked {
@@ -271,6 +282,24 @@ impl UserStore for PgUsers {
                     }
                     tx.commit().await?;
                     Ok(locked.then_some(until))
+                })
+                .await
+            })
+            .map_err(store)
+    }
+
+    fn locked(&self, user: &User, _now: i64) -> Result<bool, UserError> {
+        let pg = self.db.pg.clone();
+        let who = user.name.clone();
+        let sql = format!(
+            "SELECT locked_until > {} FROM console_users WHERE name = $1",
+            crate::DB_NOW
+        );
+        self.db
+            .call(async move {
+                pg.with("reading an account's lock", async |c| {
+                    let row = c.query_opt(sql.as_str(), &[&who]).await?;
+                    Ok(row.and_then(|r| r.get::<_, Option<bool>>(0)) == Some(true))
                 })
                 .await
             })
@@ -332,17 +361,25 @@ impl SessionStore for PgSessions {
         let pg = self.db.pg.clone();
         let (hash, kept) = (digest(&id), s.clone());
         let max = MAX_SESSIONS as i64;
+        let db_now = crate::DB_NOW;
+        let (ended, insert) = (
+            format!(
+                "DELETE FROM console_sessions
+                 WHERE last <= {db_now} - $1::bigint OR created <= {db_now} - $2::bigint"
+            ),
+            format!(
+                "INSERT INTO console_sessions (hash, username, tenant, role, csrf, created, last)
+                 VALUES ($1, $2, $3, $4, $5, {db_now}, {db_now})"
+            ),
+        );
         self.db
             .call(async move {
                 pg.with("opening a session", async |c| {
                     let tx = c.transaction().await?;
                     // Ended ones go; past the bound, the least recently
                     // used (nothing unbounded).
-                    tx.execute(
-                        "DELETE FROM console_sessions WHERE last <= $1 OR created <= $2",
-                        &[&(now - IDLE_SECONDS), &(now - ABSOLUTE_SECONDS)],
-                    )
-                    .await?;
+                    tx.execute(ended.as_str(), &[&IDLE_SECONDS, &ABSOLUTE_SECONDS])
+                        .await?;
                     tx.execute(
                         "DELETE FROM console_sessions WHERE hash IN (
                            SELECT hash FROM console_sessions ORDER BY last DESC OFFSET $1)",
@@ -350,15 +387,13 @@ impl SessionStore for PgSessions {
                     )
                     .await?;
                     tx.execute(
-                        "INSERT INTO console_sessions (hash, username, tenant, role, csrf, created, last)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                        insert.as_str(),
                         &[
                             &hash,
                             &kept.user,
                             &kept.tenant,
                             &kept.role.key(),
                             &kept.csrf,
-                            &now,
                         ],
                     )
                     .await?;
@@ -374,16 +409,19 @@ impl SessionStore for PgSessions {
     fn touch(&self, id: &str, now: i64) -> std::io::Result<Option<Session>> {
         let pg = self.db.pg.clone();
         let hash = digest(id);
+        // Ended by the database's clock; `created` and `last` given back
+        // in the node's frame.
+        let sql = format!(
+            "UPDATE console_sessions SET last = {db_now}
+             WHERE hash = $1 AND {db_now} - last < $2 AND {db_now} - created < $3
+             RETURNING username, role, tenant, csrf, created - {db_now}, last - {db_now}",
+            db_now = crate::DB_NOW
+        );
         self.db
             .call(async move {
                 pg.with("reading a session", async |c| {
                     let row = c
-                        .query_opt(
-                            "UPDATE console_sessions SET last = $2
-                             WHERE hash = $1 AND $2 - last < $3 AND $2 - created < $4
-                             RETURNING username, role, tenant, csrf, created, last",
-                            &[&hash, &now, &IDLE_SECONDS, &ABSOLUTE_SECONDS],
-                        )
+                        .query_opt(sql.as_str(), &[&hash, &IDLE_SECONDS, &ABSOLUTE_SECONDS])
                         .await?;
                     let Some(r) = row else {
                         // Ended (or never was): gone if it is there.
@@ -396,8 +434,8 @@ impl SessionStore for PgSessions {
                         user: r.get(0),
                         tenant: r.get(2),
                         csrf: r.get(3),
-                        created: r.get(4),
-                        last: r.get(5),
+                        created: now + r.get::<_, i64>(4),
+                        last: now + r.get::<_, i64>(5),
                     }))
                 })
                 .await

@@ -15,11 +15,11 @@ use vigie_testkit::servers::Postgres;
 fn postgres_accounts_and_sessions_meet_the_contract() {
     let Some(pg) = Postgres::start() else { return };
     let users = PgUsers::new(&pg.url()).unwrap();
-    conformance::user_store(&users);
+    conformance::user_store(&users, false);
     // Two nodes' session stores on one database.
     let a = PgSessions::new(&pg.url()).unwrap();
     let b = PgSessions::new(&pg.url()).unwrap();
-    conformance::session_store(&users, &a, &b);
+    conformance::session_store(&users, &a, &b, false);
 }
 
 #[test]
@@ -69,7 +69,8 @@ fn an_account_removed_or_locked_on_one_node_ends_its_sessions_on_every_node() {
         users_b.failed("fred", now).unwrap().is_some(),
         "locked at the bound"
     );
-    assert!(users_a.get("fred").unwrap().unwrap().locked_at(now + 4));
+    let fred_now = users_a.get("fred").unwrap().unwrap();
+    assert!(users_a.locked(&fred_now, now + 4).unwrap());
     assert!(
         on_a.touch(&fred, now + 4).unwrap().is_none(),
         "its sessions ended"

@@ -1,4 +1,5 @@
-//! Claims, feed leases and the login throttle go by PostgreSQL's clock,
+//! Claims, feed leases, the login throttle, account locks and sessions
+//! go by PostgreSQL's clock,
 //! not the node's: nodes whose clocks differ agree on what has expired.
 //! Each check passes a node clock far from the database's (1970, or
 //! centuries ahead) and sees the database's decide (skipped without
@@ -6,9 +7,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use vigie_console::sessions::{LoginThrottle, IP_FAILURES};
-use vigie_console::users::{LOCK_SECONDS, MAX_FAILURES};
-use vigie_db::{FeedLease, FeedPolled, PgIndicators, PgThrottle};
+use vigie_console::accounts::{SessionStore, UserStore};
+use vigie_console::sessions::{LoginThrottle, ABSOLUTE_SECONDS, IDLE_SECONDS, IP_FAILURES};
+use vigie_console::users::{self, LOCK_SECONDS, MAX_FAILURES};
+use vigie_console::Role;
+use vigie_db::{FeedLease, FeedPolled, PgIndicators, PgSessions, PgThrottle, PgUsers};
 use vigie_testkit::servers::Postgres;
 
 /// A node clock four centuries ahead.
@@ -80,4 +83,94 @@ async fn feed_leases_are_timed_by_the_database() {
         b.lease_feed("misp", "b", 60).await.unwrap(),
         FeedLease::Taken(_)
     ));
+}
+
+/// Runs SQL on the test's database: to move a lock's or a session's
+/// times back by the database's own clock (what a node's `now` cannot
+/// do any more).
+fn sql(url: &str, statement: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        c.batch_execute(statement).await.unwrap();
+    });
+}
+
+#[test]
+fn account_locks_end_by_the_databases_clock() {
+    let Some(pg) = Postgres::start() else { return };
+    let (a, b) = (
+        PgUsers::new(&pg.url()).unwrap(),
+        PgUsers::new(&pg.url()).unwrap(),
+    );
+    let (fred, _) = users::new_user("fred", Role::Analyst, "a long password", false, None).unwrap();
+    a.add(fred).unwrap();
+    // Locked by node A, whose clock says 1970: the lock's end is given in
+    // A's frame.
+    let mut until = None;
+    for _ in 0..MAX_FAILURES {
+        until = a.failed("fred", 0).unwrap();
+    }
+    assert_eq!(until, Some(LOCK_SECONDS), "in the caller's frame");
+    // Node B, centuries ahead, does not see it ended: its clock does not
+    // cut the lock; a right password on B is not taken.
+    let fred = b.get("fred").unwrap().unwrap();
+    assert!(b.locked(&fred, AHEAD).unwrap());
+    assert!(!b.succeeded("fred", None, AHEAD).unwrap(), "locked");
+    assert!(a.locked(&fred, 0).unwrap());
+    // Ended by the database's clock (moved back there): A, in 1970, does
+    // not lengthen it.
+    sql(
+        &pg.url(),
+        "UPDATE console_users SET locked_until = floor(extract(epoch FROM now()))::bigint - 1",
+    );
+    let fred = a.get("fred").unwrap().unwrap();
+    assert!(!a.locked(&fred, 0).unwrap());
+    assert!(a.succeeded("fred", None, 0).unwrap(), "no longer locked");
+}
+
+#[test]
+fn sessions_end_by_the_databases_clock() {
+    let Some(pg) = Postgres::start() else { return };
+    let users = PgUsers::new(&pg.url()).unwrap();
+    let (eve, _) = users::new_user("eve", Role::Analyst, "a long password", false, None).unwrap();
+    users.add(eve).unwrap();
+    let (a, b) = (
+        PgSessions::new(&pg.url()).unwrap(),
+        PgSessions::new(&pg.url()).unwrap(),
+    );
+    // Opened on A (1970), used on B (centuries ahead): B's clock does not
+    // cut it; its times are given in B's frame.
+    let (id, _) = a.open("eve", Role::Analyst, None, 0).unwrap();
+    let s = b.touch(&id, AHEAD).unwrap().expect("alive on B");
+    assert!((AHEAD - 5..=AHEAD).contains(&s.last), "{}", s.last);
+    assert!((AHEAD - 5..=AHEAD).contains(&s.created), "{}", s.created);
+    // Idle too long by the database's clock: A, in 1970, does not
+    // lengthen it.
+    sql(
+        &pg.url(),
+        &format!("UPDATE console_sessions SET last = last - {IDLE_SECONDS}"),
+    );
+    assert!(a.touch(&id, 0).unwrap().is_none(), "idle too long");
+    assert!(b.touch(&id, AHEAD).unwrap().is_none(), "ended");
+    // The absolute end, the same: used a moment ago, opened too long ago.
+    let (id, _) = b.open("eve", Role::Analyst, None, AHEAD).unwrap();
+    assert!(a.touch(&id, 0).unwrap().is_some());
+    sql(
+        &pg.url(),
+        &format!("UPDATE console_sessions SET created = created - {ABSOLUTE_SECONDS}"),
+    );
+    assert!(a.touch(&id, 0).unwrap().is_none(), "past its absolute end");
+    // A session opened by a node far behind is not ended at once by the
+    // next opening on a node far ahead (ended ones are swept by the
+    // database's clock).
+    let (id, _) = a.open("eve", Role::Analyst, None, 0).unwrap();
+    b.open("eve", Role::Analyst, None, AHEAD).unwrap();
+    assert!(b.touch(&id, AHEAD).unwrap().is_some());
 }

@@ -375,10 +375,10 @@ fn accounts_and_sessions_meet_the_contract_and_survive_a_restart() {
     use vigie_state::{SqliteSessions, SqliteUsers};
     let dir = tempfile::tempdir().unwrap();
     let users = SqliteUsers::open(dir.path()).unwrap();
-    accounts::user_store(&users);
+    accounts::user_store(&users, true);
     let a = SqliteSessions::new(Db::open(dir.path()).unwrap());
     let b = SqliteSessions::new(Db::open(dir.path()).unwrap());
-    accounts::session_store(&users, &a, &b);
+    accounts::session_store(&users, &a, &b, true);
     let (u, _) = vigie_console::users::new_user(
         "eve",
         vigie_console::Role::Analyst,
