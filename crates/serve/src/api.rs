@@ -1,0 +1,371 @@
+//! The REST API's own routes: ingest (JSON Lines), detections, the live
+//! scope and its incidents, sources, retro-hunt, stats.
+
+use crate::{
+    body_bytes, error, json_object, not_ingesting, rebuilding, rules, unavailable, worker, Caller,
+    ReadTenant, Shared,
+};
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use vigie_store::IngestBatch;
+
+/// JSON Lines checked: the events kept, the count and first reasons of
+/// those refused.
+pub(crate) struct Checked {
+    events: Vec<Vec<u8>>,
+    rejected: Vec<serde_json::Value>,
+    rejected_count: usize,
+}
+
+pub(crate) fn check_lines(bytes: &[u8], max_line: usize) -> Checked {
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    let mut rejected_count = 0usize;
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let why = if line.len() > max_line {
+            Some(format!("line of {} bytes (at most {max_line})", line.len()))
+        } else {
+            json_object(line)
+        };
+        match why {
+            None => events.push(line.to_vec()),
+            Some(reason) => {
+                rejected_count += 1;
+                if rejected.len() < 100 {
+                    rejected.push(json!({ "line": i + 1, "reason": reason }));
+                }
+            }
+        }
+    }
+    Checked {
+        events,
+        rejected,
+        rejected_count,
+    }
+}
+
+pub(crate) async fn ingest(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = not_ingesting(&s) {
+        return refused;
+    }
+    // Inflating and parsing take CPU: off the threads serving requests.
+    let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
+    let checked = tokio::task::spawn_blocking(move || {
+        body_bytes(&headers, &body, max_inflated).map(|b| check_lines(&b, max_line))
+    })
+    .await;
+    let Checked {
+        events,
+        rejected,
+        rejected_count,
+    } = match checked {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
+        Err(_) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the body could not be checked",
+            )
+        }
+    };
+    let accepted = events.len();
+    if accepted > 0 {
+        let batch = IngestBatch {
+            tenant: caller.tenant,
+            source: "http".into(),
+            received: chrono::Utc::now().timestamp_micros(),
+            events,
+        };
+        if let Err(e) = s.log.append(batch).await {
+            return unavailable(&format!("not stored, send again: {e}"));
+        }
+    }
+    Json(json!({
+        "accepted": accepted,
+        "rejected": rejected_count,
+        "errors": rejected,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// The detections of the caller's tenant (`?tenant=` for an admin token).
+pub(crate) async fn detections(
+    State(s): State<Shared>,
+    ReadTenant(tenant): ReadTenant,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let limit = q.limit.unwrap_or(1000).min(10_000);
+    let (store, live, of) = (s.detections.clone(), s.live.clone(), tenant.clone());
+    let listed = tokio::task::spawn_blocking(move || {
+        let tenant = of;
+        // The correlations of the live scope's answer: computed over
+        // every match kept, in time order, as `hunt` computes them (kept
+        // as they stand now, not as they stood on partial data). Not
+        // while the live scope is rebuilt: they would be partial. They
+        // take their place within `limit`, the latest stored detections
+        // the rest.
+        let ready = live.rebuilt.load(Ordering::Acquire);
+        ready
+            .then(|| live.answer(&tenant))
+            .flatten()
+            .map(|a| {
+                a.correlations
+                    .iter()
+                    .rev()
+                    .take(limit)
+                    .map(|c| {
+                        serde_json::to_value(worker::correlation_detection(&tenant, c))
+                            .unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<serde_json::Value>>()
+            })
+            .unwrap_or_default()
+    })
+    .await;
+    let Ok(correlations) = listed else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable");
+    };
+    match store.latest(&tenant, limit - correlations.len()).await {
+        Ok(docs) => {
+            let mut list: Vec<serde_json::Value> = docs
+                .iter()
+                .filter_map(|d| serde_json::from_slice(d).ok())
+                .collect();
+            list.extend(correlations);
+            Json(list).into_response()
+        }
+        Err(e) => unavailable(&format!("detections unreadable now: {e}")),
+    }
+}
+
+/// The live scope of the caller's tenant (blocking analysis off the
+/// async threads); `None` when none of its events was observed.
+pub(crate) async fn live_scope(s: &Shared, tenant: String) -> Option<Arc<vigie_scope::Scope>> {
+    let live = s.live.clone();
+    tokio::task::spawn_blocking(move || live.scope(&tenant))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The scope now, as `vigie hunt --scope FILE` writes it (so what reads
+/// one reads the other: `vigie actions --scope`, the report).
+pub(crate) async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+    if let Some(r) = rebuilding(&s) {
+        return r;
+    }
+    match live_scope(&s, tenant.clone()).await {
+        Some(scope) => Json(scope.as_ref()).into_response(),
+        // Nothing received is not "no attack": said as such.
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("no event of tenant {tenant:?} received yet: no scope to give"),
+        ),
+    }
+}
+
+/// The incidents of the scope now.
+pub(crate) async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+    if let Some(r) = rebuilding(&s) {
+        return r;
+    }
+    let live = s.live.clone();
+    let t = tenant.clone();
+    let answer = tokio::task::spawn_blocking(move || live.answer(&t))
+        .await
+        .ok()
+        .flatten();
+    match answer {
+        // Each with its live id, which stays as the incident grows.
+        Some(a) => {
+            let list: Vec<serde_json::Value> = a
+                .scope
+                .incidents
+                .iter()
+                .zip(a.live_ids.iter())
+                .map(|(i, id)| {
+                    let mut v = serde_json::to_value(i).unwrap_or_default();
+                    v["live_id"] = json!(id);
+                    v
+                })
+                .collect();
+            Json(list).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("no event of tenant {tenant:?} received yet: no incident to give"),
+        ),
+    }
+}
+
+/// The sources' health: per sender and per host and channel, what
+/// arrived and when, which are silent; with the scope's event-time view
+/// of the same channels (gaps, record-id holes, cleared logs).
+pub(crate) async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
+    let health = s.health.of(&tenant, chrono::Utc::now().timestamp_micros());
+    let coverage = match rebuilding(&s) {
+        Some(_) => None,
+        None => live_scope(&s, tenant).await,
+    }
+    .map(|scope| scope.coverage.clone());
+    Json(json!({
+        "silence_threshold_secs": health.silence_threshold_secs,
+        "senders": health.senders,
+        "channels": health.channels,
+        "coverage": coverage,
+    }))
+    .into_response()
+}
+
+/// Runs rules over the stored events (retrohunt.rs); one at a time.
+pub(crate) async fn retrohunt(
+    State(s): State<Shared>,
+    ReadTenant(tenant): ReadTenant,
+    body: Bytes,
+) -> Response {
+    let req: crate::retrohunt::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the body is not a retro-hunt request ({{\"rules\": YAML, \"from\"?, \"to\"?}}): {e}"),
+            )
+        }
+    };
+    let Ok(_running) = s.retrohunting.try_lock() else {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "a retro-hunt is running: send again when it is done",
+        );
+        resp.headers_mut()
+            .insert("Retry-After", "10".parse().expect("header"));
+        return resp;
+    };
+    // The rules turned off for every tenant and by this commune, as now.
+    let switched_off = match s.triage.rule_switches().await {
+        Ok(sw) => rules::switched_off(&sw, &tenant),
+        Err(e) => return unavailable(&format!("rule switches unreadable now: {e}")),
+    };
+    match crate::retrohunt::run(
+        s.log.as_ref(),
+        &s.config.data,
+        &s.config.hunt.read,
+        &tenant,
+        req,
+        &switched_off,
+    )
+    .await
+    {
+        Ok((summary, found)) => {
+            Json(json!({ "summary": summary, "detections": found })).into_response()
+        }
+        Err(crate::retrohunt::RetroError::Rules(e)) => error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// The figures of the caller's tenant; an admin token asking for no
+/// tenant in particular gets the server's as well (a token of one
+/// commune never sees another's counts).
+pub(crate) async fn stats(
+    State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    ReadTenant(tenant): ReadTenant,
+    raw: axum::extract::RawQuery,
+) -> Response {
+    // The last answer of the live scope (stats are polled: they never
+    // start an analysis), with the events it covers; null before the
+    // first one — nothing analysed is no count.
+    let (incidents, incidents_as_of) = match s.live.last_answer(&tenant) {
+        Some((events, a)) => (Some(a.scope.incidents.len()), Some(events)),
+        None => (None, None),
+    };
+    let mine = s.progress.of(&tenant);
+    let mut out = json!({
+        "tenant": tenant,
+        "events_processed": mine.processed,
+        // Stored but not readable as an event (said, with their place in
+        // the log, in `unreadable_recent`), or whose judging failed.
+        "events_unreadable": mine.unreadable,
+        "events_failed": mine.failed,
+        "events_duplicate": mine.duplicate,
+        "unreadable_recent": s.progress.recent(Some(&tenant)),
+        // Null when the detection store cannot be read now: no count is
+        // not zero.
+        "detections": s.detections.count(&tenant).await.ok(),
+        "events_observed": s.live.events(&tenant),
+        "incidents": incidents,
+        "incidents_as_of_events": incidents_as_of,
+        // Of the whole server: an admin's only.
+        "events_stored": null,
+    });
+    let whole = caller.admin && !raw.0.as_deref().unwrap_or("").contains("tenant=");
+    if whole {
+        let stored = s.log.records().await.unwrap_or(0);
+        // What the archive holds: positions [from, to) at most (a day
+        // partition removed leaves a hole), null without one.
+        let archive = match &s.archive {
+            Some(a) => json!({
+                "positions_from": a.first(),
+                "positions_to": a.end().await.ok(),
+            }),
+            None => serde_json::Value::Null,
+        };
+        let server = json!({
+            "archive": archive,
+            "events_stored": stored,
+            "events_processed": s.progress.processed.load(Ordering::Relaxed),
+            "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
+            "events_failed": s.progress.failed.load(Ordering::Relaxed),
+            "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
+            "unreadable_recent": s.progress.recent(None),
+            "detections": s.detections.count_all().await.ok(),
+            // Events judged by every detection worker of the deployment
+            // (the log's committed position), beside this process's own
+            // `events_processed`.
+            "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
+            "requests_busy": s.busy.load(Ordering::Relaxed),
+            "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
+            "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
+            "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
+            "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
+            "tls_refused": s.syslog.tls_refused.load(Ordering::Relaxed),
+            // Null when no webhook is configured.
+            "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
+            "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
+            "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+            // The indicator feeds polled (--ioc-feed).
+            "ioc_feeds": s.intel.feeds.json(),
+        });
+        if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
+            o.extend(sv);
+        }
+    }
+    Json(out).into_response()
+}

@@ -1,0 +1,253 @@
+//! The plumbing every handler shares: who is calling ([`Caller`],
+//! [`ReadTenant`]), body slots (memory bounded whatever the number of
+//! senders), tokens as shippers present them, gzip bodies within limits,
+//! and the errors answered.
+
+use crate::{elastic, AppState, NodeRole, Shared};
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The client's address (unspecified when the server was not started
+/// with connection information, as in unit tests).
+pub(crate) fn client(
+    ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+) -> std::net::IpAddr {
+    ci.map(|e| e.0 .0.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
+/// `/`: the console's page for a person signed in, the Elasticsearch
+/// handshake for a shipper's token.
+pub(crate) async fn root(
+    principal: Option<axum::Extension<vigie_console::Principal>>,
+    headers: HeaderMap,
+    Query(q): Query<vigie_console::web::LangQuery>,
+) -> Response {
+    match principal {
+        Some(axum::Extension(vigie_console::Principal::Person { session, .. })) => {
+            vigie_console::web::console_page(
+                &session,
+                vigie_console::web::lang_of(q.lang.as_deref(), &headers),
+            )
+        }
+        _ => elastic::root().await,
+    }
+}
+
+/// Who sent a request, as its token says: its events are kept under
+/// the token's tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) tenant: String,
+    /// An admin token sees every tenant; others only their own.
+    pub(crate) admin: bool,
+}
+
+impl Caller {
+    /// The tenant a read asks for (`?tenant=`, else the token's own);
+    /// `Err` (403) when it is another's and the token is not an admin's.
+    pub(crate) fn reads(&self, asked: Option<&str>) -> Result<String, Box<Response>> {
+        match asked {
+            Some(t) if t != self.tenant && !self.admin => Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                "this token reads its own tenant only",
+            ))),
+            Some(t) => Ok(t.to_string()),
+            None => Ok(self.tenant.clone()),
+        }
+    }
+}
+
+/// How long a request waits for a body slot before being told to come
+/// back (429): shippers (Beats, Fluent Bit, Vector, Logstash) retry on
+/// 429 with backoff, keeping the events on their side meanwhile.
+pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Holds one of [`BODIES_AT_ONCE`] slots while the request's body is
+/// read, inflated and checked: the body is only read from the socket
+/// once a slot is held, so memory is bounded by the number of slots
+/// whatever the number of senders (the others wait in their TCP
+/// buffers, then get 429).
+pub(crate) async fn body_slot(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let slot = tokio::time::timeout(SLOT_WAIT, s.bodies.clone().acquire_owned()).await;
+    match slot {
+        Ok(Ok(slot)) => {
+            let resp = next.run(req).await;
+            drop(slot);
+            resp
+        }
+        Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+        Err(_) => {
+            s.busy.fetch_add(1, Ordering::Relaxed);
+            let mut resp = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy: send again in a few seconds",
+            );
+            resp.headers_mut()
+                .insert("Retry-After", "5".parse().expect("header"));
+            elastic::product(resp)
+        }
+    }
+}
+
+/// The token a request presents: `Bearer`, the password of basic auth, or
+/// an Elasticsearch `ApiKey` (base64 of `id:key`, the key being the token).
+pub(crate) fn presented(h: &HeaderMap) -> Option<String> {
+    let v = h.get("authorization")?.to_str().ok()?.trim();
+    let (kind, rest) = v.split_once(' ')?;
+    let rest = rest.trim();
+    match kind.to_ascii_lowercase().as_str() {
+        "bearer" => Some(rest.to_string()),
+        "basic" | "apikey" => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()?;
+            let s = String::from_utf8(decoded).ok()?;
+            Some(s.split_once(':').map_or(s.clone(), |(_, p)| p.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// 503 with `Retry-After`: the event log cannot take events now (a disk,
+/// NATS down); nothing was acknowledged, the shipper sends again.
+pub(crate) fn unavailable(message: &str) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    r
+}
+
+/// The ingestion routes of a process that does not take events (`--role
+/// detect` or `api`): 421, the shipper is pointed at the wrong node.
+pub(crate) fn not_ingesting(s: &AppState) -> Option<Response> {
+    (!s.config.role.ingests()).then(|| {
+        error(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this node does not take events (--role {}): send them to an ingest node",
+                s.config.role.key()
+            ),
+        )
+    })
+}
+
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Reads a body, inflating gzip within the limit.
+pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    let gzip = headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(body.to_vec());
+    }
+    let mut out = Vec::new();
+    let mut d = flate2::read::MultiGzDecoder::new(body).take(max as u64 + 1);
+    d.read_to_end(&mut out)
+        .map_err(|e| format!("the gzip body cannot be read: {e}"))?;
+    if out.len() > max {
+        return Err(format!("the body inflates past {max} bytes"));
+    }
+    Ok(out)
+}
+
+/// Why `bytes` is not one JSON object, if it is not. Checked without
+/// building the value (`IgnoredAny`): the worker reads it again anyway,
+/// and building every document twice halved what a 2-core machine takes.
+pub(crate) fn json_object(bytes: &[u8]) -> Option<String> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Some(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => "not a JSON object".to_string(),
+                Err(e) => format!("not JSON: {e}"),
+            },
+        );
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .err()
+        .map(|e| format!("not JSON: {e}"))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TenantQuery {
+    tenant: Option<String>,
+}
+
+/// The tenant a request reads: `?tenant=` (another's: an admin's only),
+/// else the caller's own; 403 otherwise.
+pub(crate) struct ReadTenant(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "a token or a session is needed",
+            ));
+        };
+        let asked = Query::<TenantQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.tenant);
+        caller
+            .reads(asked.as_deref())
+            .map(ReadTenant)
+            .map_err(|r| *r)
+    }
+}
+
+/// 503 while the live scope is rebuilt from the log after a start: an
+/// answer from part of the events would be wrong, and its incidents would
+/// get live ids that do not last.
+pub(crate) fn rebuilding(s: &Shared) -> Option<Response> {
+    if s.live.rebuilt.load(Ordering::Acquire) {
+        return None;
+    }
+    if matches!(s.config.role, NodeRole::Detect | NodeRole::Ingest) {
+        // A detect node sees part of each commune's events: no scope of
+        // its own (it would be wrong); the api node keeps it.
+        return Some(error(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!(
+                "this node (--role {}) keeps no live scope: ask an api node",
+                s.config.role.key()
+            ),
+        ));
+    }
+    let mut resp = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the live scope is being rebuilt from the stored events (after a start): ask again shortly",
+    );
+    resp.headers_mut()
+        .insert("Retry-After", "5".parse().expect("header"));
+    Some(resp)
+}

@@ -1,0 +1,130 @@
+//! `/metrics`: the counters in Prometheus' text format, the heap and
+//! what the live scope holds (what grows with what is observed).
+
+use crate::Shared;
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+
+/// The counters in Prometheus' text format (version 0.0.4), for a
+/// `scrape_config` with `authorization: { credentials: TOKEN }`.
+pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
+    let stored = s.log.records().await.unwrap_or(0);
+    let p = &s.progress;
+    let counters: [(&str, &str, u64); 12] = [
+        ("events_stored", "Events kept in the event log.", stored),
+        (
+            "events_processed",
+            "Events judged since start.",
+            p.processed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_unreadable",
+            "Events kept but in no format Vigie reads.",
+            p.unreadable.load(Ordering::Relaxed),
+        ),
+        (
+            "events_failed",
+            "Events whose judging failed (a defect).",
+            p.failed.load(Ordering::Relaxed),
+        ),
+        (
+            "events_duplicate",
+            "Events sent again, not judged twice.",
+            p.duplicates.load(Ordering::Relaxed),
+        ),
+        (
+            "detections",
+            "Detections stored.",
+            s.detections.count_all().await.unwrap_or(0),
+        ),
+        (
+            "requests_busy",
+            "Requests told 429 (no body slot).",
+            s.busy.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_refused",
+            "Syslog messages refused (too long).",
+            s.syslog.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_lost",
+            "Syslog messages not stored (log failure).",
+            s.syslog.lost.load(Ordering::Relaxed),
+        ),
+        (
+            "syslog_connections_refused",
+            "Syslog TCP connections refused (too many).",
+            s.syslog.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tls_refused",
+            "TLS connections refused on the TCP listeners (no or unknown client certificate, failed handshake).",
+            s.syslog.tls_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "tenants",
+            "Tenants whose events were received.",
+            s.live.tenants().len() as u64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        let (kind, suffix) = if name == "tenants" {
+            ("gauge", "")
+        } else {
+            ("counter", "_total")
+        };
+        text.push_str(&format!(
+            "# HELP vigie_{name}{suffix} {help}\n# TYPE vigie_{name}{suffix} {kind}\nvigie_{name}{suffix} {value}\n"
+        ));
+    }
+    // The allocator's heap: in use, and held free (fragmentation: what
+    // the resident size keeps beyond what is in use).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: `mallinfo2` only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        let mapped = m.hblkhd;
+        for (name, help, value) in [
+            (
+                "heap_in_use_bytes",
+                "Bytes of the heap in use (malloc).",
+                m.uordblks + mapped,
+            ),
+            (
+                "heap_free_bytes",
+                "Bytes the heap holds free (malloc): fragmentation.",
+                m.fordblks,
+            ),
+        ] {
+            text.push_str(&format!(
+                "# HELP vigie_{name} {help}\n# TYPE vigie_{name} gauge\nvigie_{name} {value}\n"
+            ));
+        }
+    }
+    // What the live scope holds (every tenant's): the part of the memory
+    // that grows with what is observed.
+    // Off the async threads: it waits for an answer being merged.
+    let live = s.live.clone();
+    let held = tokio::task::spawn_blocking(move || live.held())
+        .await
+        .unwrap_or_default();
+    if !held.is_empty() {
+        text.push_str("# HELP vigie_scope_facts Facts the live scope holds, by kind (every tenant's).\n# TYPE vigie_scope_facts gauge\n");
+        for (kind, n) in held {
+            text.push_str(&format!("vigie_scope_facts{{kind=\"{kind}\"}} {n}\n"));
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
