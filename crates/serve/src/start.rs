@@ -258,7 +258,8 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             .map(indicators::feeds::Feed::name)
             .collect();
         tokio::task::spawn_blocking(move || {
-            let (intel, queue) = indicators::Intel::open(embedded, &ioc, &feeds, shared_indicators)?;
+            let (intel, queue) =
+                indicators::Intel::open(embedded, &ioc, &feeds, shared_indicators)?;
             let matcher = intel.compile_now();
             Ok::<_, String>((Arc::new(intel), queue, matcher))
         })
