@@ -215,6 +215,31 @@ fn unescape(s: &str) -> String {
 }
 
 impl JetStreamLog {
+    /// Acknowledges `done` (reply subjects of events given to
+    /// `consumer`), in order: the last one waits for the server's answer,
+    /// and acks of one consumer are recorded in order.
+    async fn acknowledge(&self, consumer: &str, done: Vec<Subject>) -> Result<()> {
+        let Some((last, before)) = done.split_last() else {
+            return Ok(());
+        };
+        let conn = self.conn().await?;
+        let what = || format!("acknowledging to JetStream consumer {consumer}");
+        for r in before {
+            conn.client
+                .publish(r.clone(), "+ACK".into())
+                .await
+                .map_err(|e| failed(what(), e))?;
+        }
+        tokio::time::timeout(
+            self.opts.timeout,
+            conn.client.request(last.clone(), "+ACK".into()),
+        )
+        .await
+        .map_err(|e| failed(what(), e))?
+        .map_err(|e| failed(what(), e))?;
+        Ok(())
+    }
+
     /// The log on the server at `url` (`nats://HOST:PORT`); nothing is
     /// contacted yet.
     pub fn new(url: &str, opts: Options) -> JetStreamLog {
@@ -685,27 +710,24 @@ impl EventLog for JetStreamLog {
                 .map(|(r, _)| r)
                 .collect()
         };
-        let Some((last, before)) = done.split_last() else {
-            return Ok(());
+        self.acknowledge(consumer, done).await
+    }
+
+    async fn commit_batch(&self, consumer: &str, batch: &[Position]) -> Result<()> {
+        vigie_store::check_consumer(consumer)?;
+        // Exactly the batch's events: one given again since, below them
+        // (another worker's, redelivered), is not judged yet.
+        let done: Vec<Subject> = {
+            let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = h.entry(consumer.to_string()).or_default();
+            let mut positions: Vec<u64> = batch.iter().map(|p| p.0).collect();
+            positions.sort_unstable();
+            positions
+                .into_iter()
+                .filter_map(|p| mine.remove(&p).map(|(r, _)| r))
+                .collect()
         };
-        let conn = self.conn().await?;
-        let what = || format!("acknowledging to JetStream consumer {consumer}");
-        for r in before {
-            conn.client
-                .publish(r.clone(), "+ACK".into())
-                .await
-                .map_err(|e| failed(what(), e))?;
-        }
-        // The server answers the last once it is recorded; acks of one
-        // consumer are recorded in order.
-        tokio::time::timeout(
-            self.opts.timeout,
-            conn.client.request(last.clone(), "+ACK".into()),
-        )
-        .await
-        .map_err(|e| failed(what(), e))?
-        .map_err(|e| failed(what(), e))?;
-        Ok(())
+        self.acknowledge(consumer, done).await
     }
 
     async fn committed(&self, consumer: &str) -> Result<Option<Position>> {

@@ -230,6 +230,64 @@ async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
     assert_eq!(alive.committed("detect").await.unwrap(), Some(Position(9)));
 }
 
+/// The detection worker reads its next batch before the previous one is
+/// committed: committing a batch acknowledges exactly its events, not
+/// one given since that lies below them (a dead worker's, redelivered)
+/// and is not judged yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_committed_acknowledges_its_events_and_no_later_one_below_them() {
+    let Some(nats) = Nats::start() else { return };
+    let wait = Duration::from_secs(1);
+    let ingest = JetStreamLog::new(&nats.url(), short(wait));
+    ingest.append(batch("default", 0..10)).await.unwrap();
+    let url = nats.url();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dead = JetStreamLog::new(&url, short(wait));
+            let taken = dead.consume("detect", 4, Duration::ZERO).await.unwrap();
+            assert_eq!(taken.len(), 4);
+            std::mem::forget(dead);
+        });
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+    let alive = JetStreamLog::new(&nats.url(), short(wait));
+    let first = alive
+        .consume("detect", 100, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let first: Vec<Position> = first.iter().map(|d| d.position).collect();
+    assert_eq!(first, (4..10).map(Position).collect::<Vec<_>>());
+    // The dead worker's events, given again after the ack wait.
+    let started = Instant::now();
+    let mut again = Vec::new();
+    while again.len() < 4 && started.elapsed() < Duration::from_secs(10) {
+        again.extend(
+            alive
+                .consume("detect", 100, Duration::from_millis(200))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.position),
+        );
+    }
+    again.sort();
+    assert_eq!(again, (0..4).map(Position).collect::<Vec<_>>());
+    alive.commit_batch("detect", &first).await.unwrap();
+    assert_eq!(
+        alive.committed("detect").await.unwrap(),
+        None,
+        "the events given again are not acknowledged with the earlier batch"
+    );
+    alive.commit_batch("detect", &again).await.unwrap();
+    assert_eq!(alive.committed("detect").await.unwrap(), Some(Position(9)));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_refused_and_nothing_acknowledged_is_lost() {
     let Some(mut nats) = Nats::start() else {

@@ -655,6 +655,15 @@ pub struct RetrohuntArgs {
     /// Another tenant's events (an admin token's).
     #[arg(long, value_name = "NAME")]
     pub tenant: Option<String>,
+    /// The time budget (seconds; at most, and by default, the server's
+    /// `[retrohunt] max_seconds`, 600 unless set): a run that spends it
+    /// stops and says where.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_seconds: Option<f64>,
+    /// Continue a stopped run: read from this log position (the
+    /// position it printed) on.
+    #[arg(long, value_name = "POSITION")]
+    pub from_position: Option<u64>,
     /// A file holding the admin token (else the VIGIE_TOKEN environment
     /// variable: a token is never given on the command line).
     #[arg(long, value_name = "FILE")]
@@ -685,7 +694,9 @@ fn rule_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Prints the detections (JSON Lines, stdout) and the summary (stderr).
-/// Exit 1 when something was found, 0 when not, 2 when it could not run.
+/// Exit 1 when something was found, 0 when not, 2 when it could not run,
+/// 3 when nothing was found in a run stopped before the end (its time
+/// budget spent).
 pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     let token = match &args.token_file {
         Some(f) => std::fs::read_to_string(f)
@@ -715,6 +726,16 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
             }
             body[key] = serde_json::json!(v);
         }
+    }
+    if let Some(m) = args.max_seconds {
+        if !(m.is_finite() && m > 0.0) {
+            eprintln!("vigie: error: --max-seconds {m}: a number of seconds above 0");
+            return Ok(ExitCode::from(2));
+        }
+        body["max_seconds"] = serde_json::json!(m);
+    }
+    if let Some(p) = args.from_position {
+        body["from_position"] = serde_json::json!(p);
     }
     let mut url = format!("{}/api/v1/retrohunt", args.server.trim_end_matches('/'));
     if let Some(t) = &args.tenant {
@@ -769,6 +790,22 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
             "vigie retrohunt: {n} position(s) of the range no longer kept (removed by retention before they were read, or before an archive took them): not judged"
         );
     }
+    if s["detections_truncated"] == true {
+        eprintln!(
+            "vigie retrohunt: {} detection(s) printed of {} found: every one is in {}/detections.jsonl on the server (the answer holds the first [retrohunt] max_kept)",
+            s["detections_kept"], s["detections"], s["kept_in"].as_str().unwrap_or("?")
+        );
+    }
+    let complete = s["complete"].as_bool().unwrap_or(false);
+    if !complete {
+        eprintln!(
+            "vigie retrohunt: NOT COMPLETE ({}): {} of {} position(s) read; what comes after was not judged — continue with --from-position {}",
+            s["stopped"].as_str().unwrap_or("?"),
+            s["events_read"],
+            s["events_in_log"],
+            s["reached_position"]
+        );
+    }
     for r in s["rules_refused"].as_array().into_iter().flatten() {
         eprintln!(
             "  refused: {}: {}",
@@ -776,7 +813,16 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
             r["reason"].as_str().unwrap_or("?")
         );
     }
-    Ok(ExitCode::from(if found.is_empty() { 0 } else { 1 }))
+    // Nothing found in a run that did not read everything is no "nothing
+    // found": 3, never the 0 a script takes for a clean range.
+    let none = s["detections"]
+        .as_u64()
+        .map_or(found.is_empty(), |n| n == 0);
+    Ok(ExitCode::from(match (none, complete) {
+        (false, _) => 1,
+        (true, true) => 0,
+        (true, false) => 3,
+    }))
 }
 
 fn percent_encode(s: &str) -> String {

@@ -272,3 +272,83 @@ fn a_rule_turned_off_fires_no_more_and_again_once_turned_on() {
         "a viewer gets no form to turn a rule off"
     );
 }
+
+/// The edges of a switch: the last rule in force is not turned off for
+/// every tenant (409, said, nothing kept: the server would detect
+/// nothing); a commune does not turn on for itself a rule the deployment
+/// turned off, even by lifting its own switch of it (409, never
+/// `changed: true` while the rule stays off).
+#[test]
+fn the_last_rule_stays_and_a_commune_cannot_lift_the_deployments_switch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    std::fs::write(tmp.path().join("whoami.yml"), common::WHOAMI_RULE).unwrap();
+    let notepad = common::WHOAMI_RULE
+        .replace("5d2a9b8e-1111", "5d2a9b8e-2222")
+        .replace("Whoami", "Notepad")
+        .replace("whoami.exe", "notepad.exe");
+    std::fs::write(tmp.path().join("notepad.yml"), notepad).unwrap();
+    let server = start_with(
+        &data,
+        &[
+            "--no-builtin".as_ref(),
+            "--no-sigmahq".as_ref(),
+            "--rules".as_ref(),
+            tmp.path().join("whoami.yml").as_os_str(),
+            "--rules".as_ref(),
+            tmp.path().join("notepad.yml").as_os_str(),
+        ],
+    );
+    let base = &server.base;
+    let (whoami, notepad) = (
+        "5d2a9b8e-1111-4c3b-9a55-0a1b2c3d4e5f",
+        "5d2a9b8e-2222-4c3b-9a55-0a1b2c3d4e5f",
+    );
+    let r = switch(
+        base,
+        &admin,
+        notepad,
+        r#"{"enabled":false,"reason":"bruit"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The last one in force: refused, and still in force.
+    let r = switch(
+        base,
+        &admin,
+        whoami,
+        r#"{"enabled":false,"reason":"bruit"}"#,
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("only rule in force"), "{}", r.body);
+    let rules = get_json(base, "/api/v1/rules", &admin);
+    assert_eq!(rules["in_force"], 1, "{rules}");
+    assert_eq!(rules["disabled"].as_array().unwrap().len(), 1, "{rules}");
+    // For one commune it may be turned off (the others still judge).
+    let r = switch(
+        base,
+        &admin,
+        whoami,
+        r#"{"enabled":false,"reason":"inventaire","tenant":"mairie-b"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A commune's own switch of a rule off for everyone: kept; lifting it
+    // does not turn the rule on for the commune: 409, as turning it on.
+    let r = switch(
+        base,
+        &admin,
+        notepad,
+        r#"{"enabled":false,"reason":"aussi","tenant":"mairie-b"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    for tenant in ["mairie-b", "mairie-c"] {
+        let r = switch(
+            base,
+            &admin,
+            notepad,
+            &serde_json::json!({"enabled": true, "reason": "besoin", "tenant": tenant}).to_string(),
+        );
+        assert_eq!(r.status, 409, "{tenant}: {}", r.body);
+        assert!(r.body.contains("cannot turn it on"), "{}", r.body);
+    }
+}

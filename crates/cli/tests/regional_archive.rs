@@ -93,6 +93,28 @@ fn first_sequence(url: &str) -> u64 {
     })
 }
 
+/// The descriptions of the stream's consumers that are one-off readers
+/// of a retro-hunt or a search (`vigie retrohunt-… (one process)`).
+fn one_off_consumers(url: &str) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = async_nats::connect(url).await.unwrap();
+        let m = client
+            .request("$JS.API.CONSUMER.LIST.VIGIE_EVENTS", "{}".into())
+            .await
+            .unwrap();
+        let list: Value = serde_json::from_slice(&m.payload).unwrap();
+        list["consumers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}"))
+            .iter()
+            .filter_map(|c| c["config"]["description"].as_str())
+            .filter(|d| d.contains("retrohunt-"))
+            .map(str::to_string)
+            .collect()
+    })
+}
+
 fn send(base: &str, auth: &str, lines: &[String]) {
     let body = lines.join("\n") + "\n";
     let r = http(
@@ -297,6 +319,17 @@ fn a_retro_hunt_reads_the_archive_then_the_stream_each_event_once() {
         .map(|h| h["record_id"].as_u64().unwrap())
         .collect();
     assert_eq!(hits, want, "{found}");
+
+    // Every one-off reader of those retro-hunts and searches released: no
+    // `retrohunt-` consumer left on the stream, none reported open.
+    within(
+        Duration::from_secs(10),
+        "the one-off readers released",
+        || one_off_consumers(&nats.url()).is_empty(),
+    );
+    let runs = get_json(&api.base, "/api/v1/retrohunts", &admin);
+    assert_eq!(runs["readers_open"], 0, "{runs}");
+    assert_eq!(runs["running"], 0, "{runs}");
 
     // The raw event behind a first-half detection: from the archive.
     let stored = get_json(&api.base, "/api/v1/detections?limit=100", &admin);

@@ -410,6 +410,51 @@ fn two_api_nodes_share_triage_the_crisis_cell_and_four_eyes() {
     assert_eq!(at(&b.base, &bob, "execute").status, 502);
     assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 2);
 
+    // A client that goes away while the directory holds its execution:
+    // the claim stays with the work, not the request — B is told 409
+    // without reaching the directory — and the outcome is still kept
+    // once the directory lets go.
+    let fails = || {
+        trail(action(
+            &get_json(&b.base, "/api/v1/actions", &bob),
+            &account,
+        ))
+        .into_iter()
+        .filter(|(w, _)| w.contains("fail"))
+        .count()
+    };
+    let before = fails();
+    {
+        use std::io::Write;
+        let addr = a.base.trim_start_matches("http://").to_string();
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            conn,
+            "POST /api/v1/actions/{account}/execute HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {alice}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+        )
+        .unwrap();
+        conn.flush().unwrap();
+        let until = Instant::now() + Duration::from_secs(10);
+        while reached.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            assert!(
+                Instant::now() < until,
+                "the execution never reached the directory"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Gone while the directory holds it.
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let r = at(&b.base, &bob, "execute");
+    assert_eq!(r.status, 409, "the claim went with the client: {}", r.body);
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let until = Instant::now() + Duration::from_secs(20);
+    while fails() < before + 1 {
+        assert!(Instant::now() < until, "the outcome was never kept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(fails(), before + 1);
+
     // Indicators uploaded on B (an analyst's act, one set for the
     // deployment): the detect worker matches them, once its poll of
     // PostgreSQL read them (it lists them when it holds them).

@@ -26,7 +26,8 @@ pub struct PgIndicators {
 pub enum FeedLease {
     /// It polls now, until the lease ends; what the last poll learnt.
     Taken(FeedPolled),
-    /// Not now: due, or free, at this time (seconds since the epoch).
+    /// Not now: due, or free, in this many seconds (by the database's
+    /// clock: a node's own may differ).
     NotBefore(i64),
 }
 
@@ -50,26 +51,26 @@ impl PgIndicators {
 
     /// Takes the lease of feed `name` for `holder` during `lease` seconds
     /// when its poll is due and no other node holds it (one statement:
-    /// two nodes asking at once, one gets it).
-    pub async fn lease_feed(
-        &self,
-        name: &str,
-        holder: &str,
-        lease: i64,
-        now: i64,
-    ) -> Result<FeedLease> {
+    /// two nodes asking at once, one gets it). Times are the database's
+    /// ([`crate::DB_NOW`]): nodes with skewed clocks agree on them.
+    pub async fn lease_feed(&self, name: &str, holder: &str, lease: i64) -> Result<FeedLease> {
+        let now = crate::DB_NOW;
+        let take = format!(
+            "INSERT INTO feed_polls (name, holder, until, next_at)
+             VALUES ($1, $2, {now} + $3::bigint, 0)
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+             WHERE feed_polls.next_at <= {now}
+               AND (feed_polls.until < {now} OR feed_polls.holder = EXCLUDED.holder)
+             RETURNING etag, last_modified, taxii"
+        );
+        let wait = format!(
+            "SELECT GREATEST(next_at, LEAST(until, {now} + $2::bigint)) - {now}
+             FROM feed_polls WHERE name = $1"
+        );
         self.pg
             .with("leasing an indicator feed", async |c| {
                 let took = c
-                    .query_opt(
-                        "INSERT INTO feed_polls (name, holder, until, next_at)
-                         VALUES ($1, $2, $3::bigint + $4::bigint, 0)
-                         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
-                         WHERE feed_polls.next_at <= $3::bigint
-                           AND (feed_polls.until < $3::bigint OR feed_polls.holder = EXCLUDED.holder)
-                         RETURNING etag, last_modified, taxii",
-                        &[&name, &holder, &now, &lease],
-                    )
+                    .query_opt(take.as_str(), &[&name, &holder, &lease])
                     .await?;
                 if let Some(r) = took {
                     return Ok(FeedLease::Taken(FeedPolled {
@@ -78,39 +79,35 @@ impl PgIndicators {
                         taxii: r.get(2),
                     }));
                 }
-                let r = c
-                    .query_one(
-                        "SELECT next_at, until FROM feed_polls WHERE name = $1",
-                        &[&name],
-                    )
-                    .await?;
-                let (next_at, until): (i64, i64) = (r.get(0), r.get(1));
-                Ok(FeedLease::NotBefore(next_at.max(until.min(now + lease))))
+                let r = c.query_one(wait.as_str(), &[&name, &lease]).await?;
+                Ok(FeedLease::NotBefore(r.get::<_, i64>(0).max(0)))
             })
             .await
     }
 
     /// Ends `holder`'s lease of feed `name`: what its poll learnt, and
-    /// when the next is due.
+    /// that the next is due in `next_in` seconds (the database's clock).
     pub async fn polled_feed(
         &self,
         name: &str,
         holder: &str,
         polled: &FeedPolled,
-        now: i64,
-        next_at: i64,
+        next_in: i64,
     ) -> Result<()> {
+        let sql = format!(
+            "UPDATE feed_polls SET holder = NULL, until = 0, next_at = {now} + $3::bigint,
+               polled_at = {now}, etag = $4, last_modified = $5, taxii = $6
+             WHERE name = $1 AND holder = $2",
+            now = crate::DB_NOW
+        );
         self.pg
             .with("keeping an indicator feed's poll", async |c| {
                 c.execute(
-                    "UPDATE feed_polls SET holder = NULL, until = 0, next_at = $3, polled_at = $4,
-                       etag = $5, last_modified = $6, taxii = $7
-                     WHERE name = $1 AND holder = $2",
+                    sql.as_str(),
                     &[
                         &name,
                         &holder,
-                        &next_at,
-                        &now,
+                        &next_in,
                         &polled.etag,
                         &polled.last_modified,
                         &polled.taxii,

@@ -68,6 +68,14 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (12, include_str!("../migrations/0012_feed_polls.sql")),
 ];
 
+/// PostgreSQL's time, in whole seconds since the epoch, for SQL text.
+///
+/// Why the database's clock and not the node's: claims, leases and login
+/// throttles are shared by every api and detect node; a node whose clock
+/// is a minute off would take a claim another still holds, or see a lease
+/// expired that is not. One clock — the database's — decides for all.
+pub(crate) const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
+
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.
 const MIGRATION_LOCK: i64 = 0x7669_6769_6500;
 

@@ -214,22 +214,21 @@ impl ProposalStore for PgProposals {
         holder: &str,
         secs: i64,
     ) -> Result<Option<String>> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs() as i64;
+        // The database's clock (`since`, `until`): nodes whose clocks
+        // differ agree on whether a claim has expired.
+        let sql = format!(
+            "INSERT INTO proposal_claims (tenant, id, holder, since, until)
+             VALUES ($1, $2, $3, {now}, {now} + $4::bigint)
+             ON CONFLICT (tenant, id) DO UPDATE SET
+               holder = EXCLUDED.holder, since = EXCLUDED.since, until = EXCLUDED.until
+             WHERE proposal_claims.until < EXCLUDED.since
+             RETURNING holder",
+            now = crate::DB_NOW
+        );
         self.pg
             .with("claiming a proposal", async |c| {
                 let took = c
-                    .query_opt(
-                        "INSERT INTO proposal_claims (tenant, id, holder, since, until)
-                         VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (tenant, id) DO UPDATE SET
-                           holder = EXCLUDED.holder, since = EXCLUDED.since, until = EXCLUDED.until
-                         WHERE proposal_claims.until < EXCLUDED.since
-                         RETURNING holder",
-                        &[&tenant, &id, &holder, &now, &(now + secs)],
-                    )
+                    .query_opt(sql.as_str(), &[&tenant, &id, &holder, &secs])
                     .await?;
                 if took.is_some() {
                     return Ok(None);

@@ -7,6 +7,11 @@
 //! many the window holds: the bound is the same whichever node took the
 //! guesses. Rows leave with the window (deleted as new ones come), so
 //! the table holds at most the window's failures.
+//!
+//! Times are the database's ([`crate::DB_NOW`]), not the node's: nodes
+//! whose clocks differ count the same window and see the same lock. The
+//! `now` the console passes is the node's; a lock's end is given back in
+//! that frame (the database's end less its now, plus the node's).
 
 use std::net::IpAddr;
 
@@ -43,17 +48,16 @@ impl PgThrottle {
 }
 
 impl LoginThrottle for PgThrottle {
-    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool {
+    fn ip_blocked(&self, ip: IpAddr, _now: i64) -> bool {
         let pg = self.db.pg.clone();
         let address = ip.to_string();
+        let sql = format!(
+            "SELECT count(*) FROM login_failures WHERE address = $1 AND at > {} - $2::bigint",
+            crate::DB_NOW
+        );
         let got = self.db.call(async move {
             pg.with("counting an address's failed logins", async |c| {
-                let row = c
-                    .query_one(
-                        "SELECT count(*) FROM login_failures WHERE address = $1 AND at > $2",
-                        &[&address, &(now - IP_WINDOW)],
-                    )
-                    .await?;
+                let row = c.query_one(sql.as_str(), &[&address, &IP_WINDOW]).await?;
                 Ok(row.get::<_, i64>(0))
             })
             .await
@@ -68,21 +72,18 @@ impl LoginThrottle for PgThrottle {
         }
     }
 
-    fn ip_failed(&self, ip: IpAddr, now: i64) {
+    fn ip_failed(&self, ip: IpAddr, _now: i64) {
         let pg = self.db.pg.clone();
         let address = ip.to_string();
+        let now = crate::DB_NOW;
+        let (insert, delete) = (
+            format!("INSERT INTO login_failures (address, at) VALUES ($1, {now})"),
+            format!("DELETE FROM login_failures WHERE at <= {now} - $1::bigint"),
+        );
         let done = self.db.call(async move {
             pg.with("counting a failed login", async |c| {
-                c.execute(
-                    "INSERT INTO login_failures (address, at) VALUES ($1, $2)",
-                    &[&address, &now],
-                )
-                .await?;
-                c.execute(
-                    "DELETE FROM login_failures WHERE at <= $1",
-                    &[&(now - IP_WINDOW)],
-                )
-                .await?;
+                c.execute(insert.as_str(), &[&address]).await?;
+                c.execute(delete.as_str(), &[&IP_WINDOW]).await?;
                 Ok(())
             })
             .await
@@ -97,34 +98,36 @@ impl LoginThrottle for PgThrottle {
         let name = name.to_string();
         // A first failure never locks (MAX_FAILURES > 1).
         let max = MAX_FAILURES as i32;
+        let db_now = crate::DB_NOW;
+        // One statement: two nodes counting at once both count. What it
+        // gives back is how long the lock lasts from now.
+        let count = format!(
+            "INSERT INTO login_unknown_names AS u (name, failures, locked_until, last)
+             VALUES ($1::text, 1, NULL, {db_now})
+             ON CONFLICT (name) DO UPDATE SET
+               failures = CASE WHEN u.failures + 1 >= $2::integer THEN 0 ELSE u.failures + 1 END,
+               locked_until = CASE WHEN u.failures + 1 >= $2::integer
+                                   THEN {db_now} + $3::bigint ELSE u.locked_until END,
+               last = {db_now}
+             RETURNING locked_until - {db_now}"
+        );
+        let forget = format!(
+            "DELETE FROM login_unknown_names
+             WHERE last < {db_now} - $1::bigint AND (locked_until IS NULL OR locked_until < {db_now})"
+        );
         let got = self.db.call(async move {
             pg.with("counting a failed login of an unknown name", async |c| {
-                // One statement: two nodes counting at once both count.
                 let row = c
-                    .query_one(
-                        "INSERT INTO login_unknown_names AS u (name, failures, locked_until, last)
-                         VALUES ($1::text, 1, NULL, $2::bigint)
-                         ON CONFLICT (name) DO UPDATE SET
-                           failures = CASE WHEN u.failures + 1 >= $3::integer THEN 0 ELSE u.failures + 1 END,
-                           locked_until = CASE WHEN u.failures + 1 >= $3::integer
-                                               THEN $2::bigint + $4::bigint ELSE u.locked_until END,
-                           last = $2::bigint
-                         RETURNING locked_until",
-                        &[&name, &now, &max, &LOCK_SECONDS],
-                    )
+                    .query_one(count.as_str(), &[&name, &max, &LOCK_SECONDS])
                     .await?;
-                c.execute(
-                    "DELETE FROM login_unknown_names
-                     WHERE last < $1 AND (locked_until IS NULL OR locked_until < $2)",
-                    &[&(now - UNKNOWN_KEPT), &now],
-                )
-                .await?;
+                c.execute(forget.as_str(), &[&UNKNOWN_KEPT]).await?;
                 Ok(row.get::<_, Option<i64>>(0))
             })
             .await
         });
         match got {
-            Ok(until) => until.filter(|u| *u > now),
+            // The lock's end in the node's frame.
+            Ok(left) => left.filter(|l| *l > 0).map(|l| now + l),
             Err(e) => {
                 self.said("writing", e);
                 None
@@ -132,23 +135,22 @@ impl LoginThrottle for PgThrottle {
         }
     }
 
-    fn unknown_locked(&self, name: &str, now: i64) -> bool {
+    fn unknown_locked(&self, name: &str, _now: i64) -> bool {
         let pg = self.db.pg.clone();
         let name = name.to_string();
+        let sql = format!(
+            "SELECT locked_until - {} FROM login_unknown_names WHERE name = $1",
+            crate::DB_NOW
+        );
         let got = self.db.call(async move {
             pg.with("reading an unknown name's lock", async |c| {
-                let row = c
-                    .query_opt(
-                        "SELECT locked_until FROM login_unknown_names WHERE name = $1",
-                        &[&name],
-                    )
-                    .await?;
+                let row = c.query_opt(sql.as_str(), &[&name]).await?;
                 Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)))
             })
             .await
         });
         match got {
-            Ok(until) => until.is_some_and(|u| u > now),
+            Ok(left) => left.is_some_and(|l| l > 0),
             Err(e) => {
                 self.said("reading", e);
                 true

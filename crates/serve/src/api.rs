@@ -2,7 +2,7 @@
 //! scope and its incidents, sources, retro-hunt, stats.
 
 use crate::{
-    body_bytes, error, json_object, not_ingesting, rebuilding, rules, unavailable, worker, Caller,
+    body_bytes, error, json_object, not_ingesting, rebuilding, unavailable, worker, Caller,
     ReadTenant, Shared,
 };
 
@@ -241,53 +241,6 @@ pub(crate) async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTen
         "coverage": coverage,
     }))
     .into_response()
-}
-
-/// Runs rules over the stored events (retrohunt.rs); one at a time.
-pub(crate) async fn retrohunt(
-    State(s): State<Shared>,
-    ReadTenant(tenant): ReadTenant,
-    body: Bytes,
-) -> Response {
-    let req: crate::retrohunt::Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("the body is not a retro-hunt request ({{\"rules\": YAML, \"from\"?, \"to\"?}}): {e}"),
-            )
-        }
-    };
-    let Ok(_running) = s.retrohunting.try_lock() else {
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "a retro-hunt is running: send again when it is done",
-        );
-        resp.headers_mut()
-            .insert("Retry-After", "10".parse().expect("header"));
-        return resp;
-    };
-    // The rules turned off for every tenant and by this commune, as now.
-    let switched_off = match s.triage.rule_switches().await {
-        Ok(sw) => rules::switched_off(&sw, &tenant),
-        Err(e) => return unavailable(&format!("rule switches unreadable now: {e}")),
-    };
-    match crate::retrohunt::run(
-        s.log.as_ref(),
-        &s.config.data,
-        &s.config.hunt.read,
-        &tenant,
-        req,
-        &switched_off,
-    )
-    .await
-    {
-        Ok((summary, found)) => {
-            Json(json!({ "summary": summary, "detections": found })).into_response()
-        }
-        Err(crate::retrohunt::RetroError::Rules(e)) => error(StatusCode::BAD_REQUEST, &e),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
 }
 
 /// The figures of the caller's tenant; an admin token asking for no

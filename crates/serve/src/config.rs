@@ -98,6 +98,8 @@ pub struct Config {
     pub ioc_feeds: Vec<indicators::feeds::Feed>,
     /// How often they are polled (`--ioc-poll`, default 1 h).
     pub ioc_poll: std::time::Duration,
+    /// What bounds a retro-hunt (`[retrohunt]` of the file).
+    pub retrohunt: crate::retrohunt::Limits,
 }
 
 /// What one `vigie serve` process does in a deployment (`--role`). Not
@@ -189,6 +191,7 @@ impl Config {
             respond: actions::RespondConfig::default(),
             ioc_feeds: Vec::new(),
             ioc_poll: std::time::Duration::from_secs(3600),
+            retrohunt: crate::retrohunt::Limits::default(),
         }
     }
 }

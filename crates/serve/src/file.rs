@@ -130,6 +130,10 @@ pub struct ServeFile {
     /// The limits of [`crate::Config`] (bytes).
     #[serde(default)]
     pub limits: Limits,
+    /// `[retrohunt]`: a retro-hunt's time budget and the detections its
+    /// answer holds (`max_seconds`, `max_kept`).
+    #[serde(default)]
+    pub retrohunt: crate::retrohunt::Limits,
     /// `[respond]`: containment (responders, `[respond.directory]`).
     #[serde(default)]
     pub respond: crate::actions::RespondConfig,
@@ -174,6 +178,13 @@ impl ServeFile {
                 t.resolve(base);
             }
         }
+        let budget = file.retrohunt.max_seconds;
+        if !(budget.is_finite() && budget > 0.0) {
+            return Err(format!(
+                "{}: [retrohunt] max_seconds = {budget}: a number of seconds above 0",
+                path.display()
+            ));
+        }
         for ioc in &mut file.ioc {
             if !ioc.contains("://") && Path::new(ioc.as_str()).is_relative() {
                 *ioc = base.join(&*ioc).display().to_string();
@@ -193,6 +204,7 @@ impl ServeFile {
         if let Some(v) = self.limits.max_line {
             config.max_line = v;
         }
+        config.retrohunt = self.retrohunt;
     }
 }
 
@@ -308,6 +320,29 @@ mod tests {
     }
 
     /// The example shipped in packaging/ stays a valid file.
+    /// `[retrohunt]`: the budget and the answer's bound applied; a budget
+    /// that is no positive number of seconds refused, naming the key.
+    #[test]
+    fn the_retrohunt_bounds_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(&path, "[retrohunt]\nmax_seconds = 90.5\nmax_kept = 7\n").unwrap();
+        let mut c = crate::Config::new(PathBuf::from("/d"));
+        ServeFile::load(&path).unwrap().limit(&mut c);
+        assert_eq!((c.retrohunt.max_seconds, c.retrohunt.max_kept), (90.5, 7));
+        let mut c = crate::Config::new(PathBuf::from("/d"));
+        std::fs::write(&path, "[retrohunt]\nmax_kept = 7\n").unwrap();
+        ServeFile::load(&path).unwrap().limit(&mut c);
+        assert_eq!(c.retrohunt.max_seconds, 600.0, "the default kept");
+        for bad in ["0", "-5", "nan"] {
+            std::fs::write(&path, format!("[retrohunt]\nmax_seconds = {bad}\n")).unwrap();
+            let e = ServeFile::load(&path).unwrap_err();
+            assert!(e.contains("[retrohunt] max_seconds"), "{e}");
+        }
+        std::fs::write(&path, "[retrohunt]\nmax_secs = 5\n").unwrap();
+        assert!(ServeFile::load(&path).is_err(), "an unknown key");
+    }
+
     #[test]
     fn the_packaged_example_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/vigie.toml");

@@ -39,6 +39,9 @@ use vigie_console::Principal;
 use vigie_intel::{Indicator, MatchOptions, Matcher, Problem, ProblemKind, Tlp};
 
 pub mod feeds;
+mod retro;
+
+pub(crate) use retro::retro_hunts;
 
 use crate::triage::who_and_from;
 use crate::{error, ReadTenant, Shared};
@@ -86,12 +89,13 @@ struct Held {
 }
 
 /// One retro-hunt of indicators that arrived, and what it found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RetroRun {
     pub id: String,
     pub source: String,
     pub indicators: usize,
-    /// `queued`, `running`, `done`, `failed`.
+    /// `queued`, `running`, `done`, `stopped` (`stopped` says why),
+    /// `failed`.
     pub state: &'static str,
     pub started: Option<String>,
     pub seconds: Option<f64>,
@@ -100,6 +104,19 @@ pub struct RetroRun {
     /// Detections not stored before (the others were found live).
     pub new_detections: Option<usize>,
     pub error: Option<String>,
+    /// Whether every event stored when it began was read (`None` until
+    /// it ends).
+    #[serde(default)]
+    pub complete: Option<bool>,
+    /// Why it ended early: `budget` (`[retrohunt] max_seconds` spent).
+    #[serde(default)]
+    pub stopped: Option<crate::retrohunt::Stopped>,
+    /// When stopped: the first position not read.
+    #[serde(default)]
+    pub reached_position: Option<u64>,
+    /// The log's end when it began.
+    #[serde(default)]
+    pub events_in_log: Option<u64>,
 }
 
 /// A retro-hunt waiting its turn.
@@ -859,6 +876,7 @@ impl Intel {
             detections: None,
             new_detections: None,
             error: None,
+            ..RetroRun::default()
         };
         self.record(run.clone());
         if self
@@ -1077,113 +1095,4 @@ pub(crate) async fn follow_shared(s: Shared) {
             Err(e) => eprintln!("vigie serve: indicators: version {version} not applied: {e}"),
         }
     }
-}
-
-/// Runs the queued retro-hunts one at a time, for as long as the server
-/// runs.
-pub(crate) async fn retro_hunts(s: Shared, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = rx.recv().await {
-        // Not while the live scope is rebuilt: its findings would be
-        // added to part of the events.
-        while s.config.role == crate::NodeRole::All
-            && !s.live.rebuilt.load(std::sync::atomic::Ordering::Acquire)
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-        let _one = s.retrohunting.lock().await;
-        let (id, source, n) = (job.id.clone(), job.source.clone(), job.indicators.len());
-        let started = chrono::Utc::now();
-        let clock = std::time::Instant::now();
-        let mut run = RetroRun {
-            id: id.clone(),
-            source,
-            indicators: n,
-            state: "running",
-            started: Some(started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            seconds: None,
-            events_read: None,
-            detections: None,
-            new_detections: None,
-            error: None,
-        };
-        s.intel.record(run.clone());
-        match retro_one(&s, job).await {
-            Ok((read, found, new)) => {
-                run.state = "done";
-                run.events_read = Some(read);
-                run.detections = Some(found);
-                run.new_detections = Some(new);
-                eprintln!(
-                    "vigie serve: retro-hunt {id} of {n} new indicator(s): {read} event(s) read, {found} detection(s) ({new} new)"
-                );
-            }
-            Err(e) => {
-                run.state = "failed";
-                run.error = Some(e.clone());
-                eprintln!("vigie serve: retro-hunt {id}: {e}");
-            }
-        }
-        run.seconds = Some(clock.elapsed().as_secs_f64());
-        if let Ok(bytes) = serde_json::to_vec_pretty(&run) {
-            let dir = s.config.data.join("retrohunts").join(&run.id);
-            if let Err(e) = std::fs::create_dir_all(&dir)
-                .and_then(|()| std::fs::write(dir.join("summary.json"), bytes))
-            {
-                eprintln!("vigie serve: retro-hunt {}: {e}", run.id);
-            }
-        }
-        s.intel.record(run);
-    }
-}
-
-/// One retro-hunt: the stored events of every tenant judged with the
-/// new indicators only; what they raise stored as detections of kind
-/// `ioc` marked with the run (the event's own time kept) and given to
-/// the live scope. Events read, detections found, detections new.
-async fn retro_one(s: &Shared, job: Job) -> Result<(u64, usize, usize), String> {
-    let indicators = job.indicators;
-    let matcher = tokio::task::spawn_blocking(move || {
-        Matcher::compile(indicators, MatchOptions::default()).0
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let judging = Arc::new(crate::worker::Judging {
-        engine: Arc::new(None),
-        indicators: Some(Arc::new(matcher)),
-        read: s.config.hunt.read.clone(),
-    });
-    let scanned = crate::retrohunt::scan(&*s.log, judging, None, None, None, true)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut found = scanned.found;
-    for d in &mut found {
-        d.retrohunt = Some(job.id.clone());
-    }
-    let dir = s.config.data.join("retrohunts").join(&job.id);
-    let mut lines = Vec::new();
-    for d in &found {
-        serde_json::to_writer(&mut lines, d).map_err(|e| e.to_string())?;
-        lines.push(b'\n');
-    }
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("detections.jsonl"), lines))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let docs = found
-        .iter()
-        .map(crate::worker::document)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let n = docs.len();
-    let new = s.detections.put(docs).await.map_err(|e| e.to_string())?;
-    if new > 0 {
-        let live = s.live.clone();
-        let events = scanned.events;
-        let _ = tokio::task::spawn_blocking(move || {
-            for (tenant, event, matches) in &events {
-                live.observe_late(tenant, event, matches);
-            }
-        })
-        .await;
-    }
-    Ok((scanned.read_upto, n, new))
 }

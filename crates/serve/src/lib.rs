@@ -86,7 +86,9 @@ pub(crate) struct AppState {
     /// The stream's archive (`--archive`), for its figures.
     archive: Option<Arc<vigie_store::archive::Archive>>,
     /// Held while a retro-hunt runs (one at a time: it reads the whole log).
-    retrohunting: tokio::sync::Mutex<()>,
+    pub(crate) retrohunting: tokio::sync::Mutex<()>,
+    /// The retro-hunts running, for their progress.
+    pub(crate) retrohunts: Arc<retrohunt::runs::Runs>,
     /// The indicators held: `--ioc` and the uploaded sources.
     pub(crate) intel: Arc<indicators::Intel>,
     syslog: Arc<syslog::SyslogStats>,

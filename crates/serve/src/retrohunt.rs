@@ -8,21 +8,65 @@
 //! [`vigie_hunt::compile_engine`] from the rules given. Each run is kept
 //! under `retrohunts/<id>/` (the rules as given, the detections, a
 //! summary): what was searched, when, and what it found stays on record.
+//!
+//! Bounded in time and memory ([`Limits`]): a region's year of archive
+//! may hold millions of matches and take hours to read. The detections
+//! are written to `detections.jsonl` as they are found and only the first
+//! [`Limits::max_kept`] are held for the HTTP answer (the rest counted
+//! and said); a run stops at its time budget, or when its client goes
+//! away, and its summary says so with the position to continue from —
+//! a partial answer never passes for a whole one.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use vigie_store::{Delivery, EventLog, Position};
+use vigie_store::EventLog;
 
-use crate::worker::{judge_masked, Judging, Progress, Seen, StoredDetection, TenantOff};
+use crate::worker::{Judging, StoredDetection, TenantOff};
 
-/// What a retro-hunt is asked.
+pub mod http;
+pub mod reader;
+pub mod runs;
+pub mod scan;
+
+pub use scan::{Budget, Scanned, Stopped, RECEIPT_MARGIN_SECS};
+
 /// The consumer names of retro-hunts (one process's own readers).
 pub const CONSUMER_PREFIX: &str = "retrohunt-";
 
+/// `[retrohunt]` of the configuration file: what bounds a run.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A run's time budget when the request gives none, and the most a
+    /// request may ask (seconds; default 600). Why a default this short:
+    /// `POST /api/v1/retrohunt` answers when the run ends, and clients
+    /// and proxies give up long before an hour; a longer run is asked
+    /// with a larger `max_seconds` after raising this, or continued
+    /// with `from_position`.
+    pub max_seconds: f64,
+    /// Detections held for the answer of `POST /api/v1/retrohunt`
+    /// (default 10,000): every one is in the run's `detections.jsonl`,
+    /// the answer holds the first ones and says how many it left out.
+    pub max_kept: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_seconds: 600.0,
+            max_kept: 10_000,
+        }
+    }
+}
+
+/// What a retro-hunt is asked.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
@@ -40,6 +84,14 @@ pub struct Request {
     /// what a switched-off rule would have found says so here.
     #[serde(default)]
     pub include_disabled: bool,
+    /// The time budget (seconds, at most [`Limits::max_seconds`], which
+    /// is also the default).
+    #[serde(default)]
+    pub max_seconds: Option<f64>,
+    /// Read from this log position on: a stopped run's
+    /// `reached_position`, to continue it.
+    #[serde(default)]
+    pub from_position: Option<u64>,
 }
 
 /// A rule that could not be loaded, with its reason.
@@ -49,13 +101,27 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// What a retro-hunt did and found.
+/// What a retro-hunt did and found (its `summary.json`, written when it
+/// starts and again when it ends).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub id: String,
     pub tenant: String,
+    /// `running`, `done` (read to the end), `stopped` (`stopped` says
+    /// why) or `failed` (`error` says why).
+    pub state: &'static str,
+    /// Whether every position it was to read was read: `false` while it
+    /// runs and when it stopped early or failed.
+    pub complete: bool,
+    /// Why it ended early: `budget` (its `max_seconds` spent) or
+    /// `cancelled` (its client went away).
+    pub stopped: Option<Stopped>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub started: String,
     pub seconds: f64,
+    /// The time budget it ran under.
+    pub max_seconds: f64,
     pub rules_loaded: usize,
     pub rules_refused: Vec<Refused>,
     /// Of the rules given, those whose detections were left out: turned
@@ -65,12 +131,17 @@ pub struct Summary {
     pub include_disabled: bool,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The position it was asked to start from (a continued run).
+    pub from_position: Option<u64>,
     /// Log positions not read: `[0, events_skipped)`, received more than
     /// a day ([`RECEIPT_MARGIN_SECS`]) before `from` (so older than the
-    /// range; events without a time among them not judged).
+    /// range; events without a time among them not judged), or before
+    /// `from_position`.
     pub events_skipped: u64,
     /// Log positions read: `[events_skipped, events_read)`.
     pub events_read: u64,
+    /// The log's end when it began: what it was to read up to.
+    pub events_in_log: u64,
     /// Of the tenant's events, those in the range judged.
     pub events_in_range: u64,
     /// Events without a time: judged whatever the range (a range cannot
@@ -80,7 +151,18 @@ pub struct Summary {
     /// nor its archive held any more (removed by retention before they
     /// were read, or before an archive took them): not judged, said.
     pub events_not_kept: u64,
-    pub detections: usize,
+    /// When stopped: the position to continue from (`from_position` of
+    /// the next request; everything before it was read).
+    pub reached_position: Option<u64>,
+    /// When stopped: when the last event read was received (the log is
+    /// in order of receipt).
+    pub reached_received: Option<String>,
+    /// Detections found, all in `kept_in/detections.jsonl`.
+    pub detections: u64,
+    /// Of them, those in the answer (the first ones).
+    pub detections_kept: usize,
+    /// Whether the answer holds fewer than were found.
+    pub detections_truncated: bool,
     /// Where the run is kept.
     pub kept_in: PathBuf,
 }
@@ -96,24 +178,126 @@ pub enum RetroError {
     Io(#[from] std::io::Error),
 }
 
-/// Runs `req` over `tenant`'s stored events. Blocking parts run off the
-/// async threads.
-pub async fn run(
-    log: &dyn EventLog,
-    data: &std::path::Path,
-    read: &vigie_source::ReadOptions,
-    tenant: &str,
-    req: Request,
-    switched_off: &std::collections::HashSet<String>,
-) -> Result<(Summary, Vec<StoredDetection>), RetroError> {
-    let started = Utc::now();
-    let clock = Instant::now();
-    let id = format!(
+/// A run's id: its start, then a random part.
+pub fn new_id(started: DateTime<Utc>) -> String {
+    format!(
         "{}-{:08x}",
         started.format("%Y%m%dT%H%M%SZ"),
         rand::random::<u32>()
-    );
-    let dir = data.join("retrohunts").join(&id);
+    )
+}
+
+/// `detections.jsonl` written batch by batch (each batch whole before the
+/// next is judged), the first `max_kept` held for the answer.
+pub struct FileSink {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    max_kept: usize,
+    /// The first detections, for the answer.
+    pub kept: Vec<StoredDetection>,
+    /// Detections written (shown while the run goes on).
+    pub count: Arc<AtomicU64>,
+}
+
+impl FileSink {
+    pub fn create(dir: &Path, max_kept: usize) -> std::io::Result<FileSink> {
+        let path = dir.join("detections.jsonl");
+        Ok(FileSink {
+            file: Some(std::fs::File::create(&path)?),
+            path,
+            max_kept,
+            kept: Vec::new(),
+            count: Arc::default(),
+        })
+    }
+
+    /// Writes `found` (off the async threads), keeping the first ones.
+    pub async fn write(&mut self, found: &[StoredDetection]) -> Result<(), RetroError> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for d in found {
+            serde_json::to_writer(&mut lines, d).map_err(std::io::Error::other)?;
+            lines.push(b'\n');
+        }
+        let Some(mut file) = self.file.take() else {
+            return Err(std::io::Error::other(format!(
+                "{}: an earlier write failed",
+                self.path.display()
+            ))
+            .into());
+        };
+        let file = tokio::task::spawn_blocking(move || file.write_all(&lines).map(|()| file))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", self.path.display())))?;
+        self.file = Some(file);
+        self.count.fetch_add(found.len() as u64, Ordering::Release);
+        let room = self.max_kept.saturating_sub(self.kept.len());
+        self.kept.extend(found.iter().take(room).cloned());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl scan::Sink for FileSink {
+    async fn take(
+        &mut self,
+        found: Vec<StoredDetection>,
+        _: Vec<scan::FoundEvent>,
+    ) -> Result<(), RetroError> {
+        self.write(&found).await
+    }
+}
+
+/// Where a run reads and what bounds it.
+pub struct Setting<'a> {
+    pub log: &'a Arc<dyn EventLog>,
+    pub data: &'a Path,
+    pub read: &'a vigie_source::ReadOptions,
+    pub limits: Limits,
+    pub runs: &'a runs::Runs,
+}
+
+/// Writes a summary whole, then renames it (a reader of the run's state
+/// never sees half of one).
+pub fn keep_summary(dir: &Path, summary: &impl Serialize) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+    let tmp = dir.join("summary.json.tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, dir.join("summary.json"))
+}
+
+/// Runs `req` over `tenant`'s stored events within `budget` (its
+/// deadline is set here from the request; its cancel flag is the
+/// caller's). Blocking parts run off the async threads.
+pub async fn run(
+    at: Setting<'_>,
+    tenant: &str,
+    req: Request,
+    switched_off: &std::collections::HashSet<String>,
+    mut budget: Budget,
+) -> Result<(Summary, Vec<StoredDetection>), RetroError> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let max_seconds = match req.max_seconds {
+        Some(s) if !(s.is_finite() && s > 0.0) => {
+            return Err(RetroError::Rules(format!(
+                "max_seconds {s}: a number of seconds above 0 (at most {})",
+                at.limits.max_seconds
+            )))
+        }
+        Some(s) => s.min(at.limits.max_seconds),
+        None => at.limits.max_seconds,
+    };
+    // A budget past what a clock can count is no limit (a run of a
+    // century ends first).
+    budget.deadline = std::time::Duration::try_from_secs_f64(max_seconds)
+        .ok()
+        .and_then(|d| clock.checked_add(d));
+    let id = new_id(started);
+    let dir = at.data.join("retrohunts").join(&id);
     std::fs::create_dir_all(&dir)?;
     let rules = dir.join("rules.yml");
     std::fs::write(&rules, req.rules.as_bytes())?;
@@ -163,299 +347,96 @@ pub async fn run(
     let judging = Arc::new(Judging {
         engine: Arc::new(engine),
         indicators: None,
-        read: read.clone(),
+        read: at.read.clone(),
     });
-    let scanned = scan_masked(log, judging, &off, Some(tenant), req.from, req.to, false).await?;
-    let (skipped, read_upto) = (scanned.skipped, scanned.read_upto);
-    let (in_range, untimed) = (scanned.in_range, scanned.untimed);
-    let found = scanned.found;
-    let summary = Summary {
-        id,
+    let mut sink = FileSink::create(&dir, at.limits.max_kept)?;
+    let mut summary = Summary {
+        id: id.clone(),
         tenant: tenant.to_string(),
+        state: "running",
+        complete: false,
+        stopped: None,
+        error: None,
         started: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        seconds: clock.elapsed().as_secs_f64(),
+        seconds: 0.0,
+        max_seconds,
         rules_loaded: loaded,
         rules_refused: refused,
         rules_switched_off: left_out,
         include_disabled: req.include_disabled,
         from: req.from,
         to: req.to,
-        events_skipped: skipped,
-        events_read: read_upto,
-        events_in_range: in_range,
-        events_without_time: untimed,
-        events_not_kept: scanned.not_kept,
-        detections: found.len(),
+        from_position: req.from_position,
+        events_skipped: 0,
+        events_read: 0,
+        events_in_log: 0,
+        events_in_range: 0,
+        events_without_time: 0,
+        events_not_kept: 0,
+        reached_position: None,
+        reached_received: None,
+        detections: 0,
+        detections_kept: 0,
+        detections_truncated: false,
         kept_in: dir.clone(),
     };
-    let mut lines = Vec::new();
-    for d in &found {
-        serde_json::to_writer(&mut lines, d).map_err(std::io::Error::other)?;
-        lines.push(b'\n');
-    }
-    std::fs::write(dir.join("detections.jsonl"), lines)?;
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_vec_pretty(&summary).map_err(std::io::Error::other)?,
-    )?;
-    Ok((summary, found))
-}
-
-/// What a scan of the stored events read and found.
-pub struct Scanned {
-    /// Log positions not read: `[0, skipped)`, received more than
-    /// [`RECEIPT_MARGIN_SECS`] before the range's start (their events are
-    /// older than it; events without a time among them are not judged).
-    pub skipped: u64,
-    /// Log positions read: `[skipped, read_upto)`.
-    pub read_upto: u64,
-    /// Events of the tenant(s) scanned within the range.
-    pub in_range: u64,
-    /// Events without a time (judged whatever the range).
-    pub untimed: u64,
-    /// Positions in `[skipped, read_upto)` not delivered: no longer kept.
-    pub not_kept: u64,
-    pub found: Vec<StoredDetection>,
-    /// The events found, with the matches they raised, in the order of
-    /// `found`'s events (for the live scope).
-    pub events: Vec<(String, vigie_event::Event, Vec<vigie_detect::Match>)>,
-}
-
-/// How long before a range's start a retro-hunt begins to read, by time
-/// of receipt: an event is received after it happens, so what was
-/// received earlier than this before the start holds only older events —
-/// unless a sender's clock is more than a day ahead. The margin absorbs
-/// clocks a few hours wrong (a time zone misread) and ingest nodes'
-/// clocks that differ. Why skip at all: a region's stream holds weeks,
-/// and a retro-hunt of the last two days should not read them all.
-pub const RECEIPT_MARGIN_SECS: i64 = 86_400;
-
-/// Reads the events stored now (what arrives meanwhile is the live
-/// worker's) with a one-off reader, as the worker reads them, and judges
-/// those of `tenant` (every tenant when `None`) in the range with
-/// `judging`. One reader, released after, whatever the outcome. With
-/// `keep_events`, the events that raised something are kept too.
-pub async fn scan(
-    log: &dyn EventLog,
-    judging: Arc<Judging>,
-    tenant: Option<&str>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    keep_events: bool,
-) -> Result<Scanned, RetroError> {
-    scan_masked(
-        log,
-        judging,
-        &TenantOff::new(),
-        tenant,
-        from,
-        to,
-        keep_events,
-    )
-    .await
-}
-
-/// How many positions just before `found` (the first received at
-/// `since` or later) the log no longer holds, when `found` itself was
-/// received at `since` or later: removed by retention, they may have
-/// been in the period (counted in `events_not_kept`, never as skipped).
-/// The run not held is found by halving (what retention removes is a
-/// prefix; a hole the archive could not fill ends where it is held).
-async fn removed_before(
-    log: &dyn EventLog,
-    found: Position,
-    since: i64,
-) -> Result<u64, RetroError> {
-    if found.0 == 0 || log.read_at(Position(found.0 - 1)).await?.is_some() {
-        return Ok(0);
-    }
-    let found_received = log.read_at(found).await?.map(|d| d.received);
-    if found_received.is_none_or(|r| r < since) {
-        return Ok(0);
-    }
-    // The first of the run [lo, found) not held.
-    let (mut lo, mut hi) = (0u64, found.0 - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if log.read_at(Position(mid)).await?.is_some() {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(found.0 - lo)
-}
-
-/// [`scan`], each tenant's events judged without the rules of `off` it
-/// turned off (its own switches).
-pub async fn scan_masked(
-    log: &dyn EventLog,
-    judging: Arc<Judging>,
-    off: &TenantOff,
-    tenant: Option<&str>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    keep_events: bool,
-) -> Result<Scanned, RetroError> {
-    let off = Arc::new(off.clone());
-    let end = log.records().await?;
-    let consumer = format!("{CONSUMER_PREFIX}{:08x}", rand::random::<u32>());
-    let mut out = Scanned {
-        skipped: 0,
-        read_upto: 0,
-        in_range: 0,
-        untimed: 0,
-        not_kept: 0,
-        found: Vec::new(),
-        events: Vec::new(),
+    keep_summary(&dir, &summary)?;
+    let _live = at.runs.start(
+        &id,
+        Some(tenant),
+        runs::Live {
+            read: budget.read.clone(),
+            detections: sink.count.clone(),
+            cancel: budget.cancel.clone(),
+            started: clock,
+        },
+    );
+    let scope = scan::Scope {
+        tenant: Some(tenant),
+        from: req.from,
+        to: req.to,
+        from_position: req.from_position,
+        keep_events: false,
     };
-    let seen = Arc::new(Seen::default());
-    let outcome: Result<(), RetroError> = async {
-        if let Some(f) = from {
-            let since = (f - chrono::Duration::seconds(RECEIPT_MARGIN_SECS)).timestamp_micros();
-            match log.received_since(since).await? {
-                Some(p) if p.0 >= end => out.skipped = end,
-                Some(p) if p.0 > 0 && log.seek(&consumer, p).await? => {
-                    out.skipped = p.0;
-                    // When what is found is the oldest kept and was
-                    // received after `since`, what came before it may
-                    // have been in range: removed, not skipped.
-                    let removed = removed_before(log, p, since).await?;
-                    out.skipped -= removed;
-                    out.not_kept += removed;
-                }
-                _ => {}
-            }
-            out.read_upto = out.skipped + out.not_kept;
+    let scanned = scan::scan(at.log, judging, &off, &scope, &budget, &mut sink).await;
+    summary.seconds = clock.elapsed().as_secs_f64();
+    summary.detections = sink.count.load(Ordering::Acquire);
+    let scanned = match scanned {
+        Ok(s) => s,
+        Err(e) => {
+            // Said on record too: what was found up to the failure is in
+            // the file, and the summary says it is not the whole.
+            summary.state = "failed";
+            summary.error = Some(e.to_string());
+            summary.events_read = budget.read.load(Ordering::Acquire);
+            let _ = keep_summary(&dir, &summary);
+            return Err(e);
         }
-        while out.read_upto < end {
-            let batch = log.consume(&consumer, 8192, Duration::ZERO).await?;
-            if batch.is_empty() {
-                break;
-            }
-            // Positions are delivered in order: one jumped over is held
-            // by neither the log nor its archive.
-            for d in &batch {
-                out.not_kept += d.position.0.saturating_sub(out.read_upto);
-                out.read_upto = out.read_upto.max(d.position.0 + 1);
-            }
-            let mine: Vec<Delivery> = batch
-                .into_iter()
-                .filter(|d| tenant.is_none_or(|t| d.tenant == t) && d.position.0 < end)
-                .collect();
-            let (judging, seen, off) = (judging.clone(), seen.clone(), off.clone());
-            let (got, n, u, events) = tokio::task::spawn_blocking(move || {
-                let quiet = Progress::default();
-                let counts = std::sync::Mutex::new((0u64, 0u64, Vec::new()));
-                let got = judge_masked(&judging, &off, &mine, &seen, &quiet, &|d, e, m| {
-                    let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-                    let inside = match e.timestamp {
-                        Some(t) if from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x) => {
-                            false
-                        }
-                        Some(_) => {
-                            c.0 += 1;
-                            true
-                        }
-                        None => {
-                            c.1 += 1;
-                            true
-                        }
-                    };
-                    if keep_events && inside && m.iter().any(|m| m.generate) {
-                        c.2.push((d.tenant.clone(), e.clone(), m.to_vec()));
-                    }
-                });
-                let (n, u, events) = counts.into_inner().unwrap_or_else(|p| p.into_inner());
-                (got, n, u, events)
-            })
-            .await
-            .map_err(|e| RetroError::Rules(e.to_string()))?;
-            out.in_range += n;
-            out.untimed += u;
-            out.events.extend(events);
-            out.found
-                .extend(got.into_iter().filter(|d| in_window(d, from, to)));
-        }
-        Ok(())
-    }
-    .await;
-    let _ = log.release(&consumer).await;
-    outcome.map(|()| out)
-}
-
-/// Whether a detection's event lies in the range (an event without a time
-/// is kept: leaving it out would be a silent choice).
-fn in_window(d: &StoredDetection, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
-    let Some(t) = d
-        .time
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-    else {
-        return true;
     };
-    let t = t.with_timezone(&Utc);
-    !(from.is_some_and(|f| t < f) || to.is_some_and(|x| t > x))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vigie_store::embedded::{FileLog, Retention};
-    use vigie_store::IngestBatch;
-
-    const DAY: i64 = 86_400_000_000;
-
-    /// A period starting before the oldest event kept: what retention
-    /// removed is counted as not kept (it may have been in the period),
-    /// never as skipped; one starting after kept events skips those.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_period_older_than_the_log_counts_what_was_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let (log, _) = FileLog::open(dir.path(), 300).unwrap();
-        let t0 = Utc::now().timestamp_micros() - 100 * DAY;
-        for n in 0..30i64 {
-            log.append(IngestBatch {
-                tenant: "default".into(),
-                source: "t".into(),
-                received: t0 + n * 2 * DAY,
-                events: (0..5)
-                    .map(|i| format!("{{\"n\":{}}}", n * 5 + i).into_bytes())
-                    .collect(),
-            })
-            .await
-            .unwrap();
-        }
-        let r = log
-            .retain(
-                &Retention {
-                    max_age: None,
-                    max_bytes: Some(600),
-                },
-                u64::MAX,
-            )
-            .unwrap();
-        assert!(r.oldest_kept > 0 && r.oldest_kept < 150, "{r:?}");
-        let judging = || {
-            Arc::new(Judging {
-                engine: Arc::new(None),
-                indicators: None,
-                read: Default::default(),
-            })
-        };
-        let at = |micros: i64| DateTime::<Utc>::from_timestamp_micros(micros).unwrap();
-        let early = scan(&log, judging(), None, Some(at(t0 - 5 * DAY)), None, false)
-            .await
-            .unwrap();
-        assert_eq!(
-            (early.skipped, early.not_kept, early.read_upto),
-            (0, r.oldest_kept, 150)
-        );
-        // From batch 25 on (the margin of a day before it): the kept
-        // events before are skipped, nothing is missing.
-        let late = scan(&log, judging(), None, Some(at(t0 + 51 * DAY)), None, false)
-            .await
-            .unwrap();
-        assert_eq!((late.skipped, late.not_kept, late.read_upto), (125, 0, 150));
+    summary.state = if scanned.stopped.is_some() {
+        "stopped"
+    } else {
+        "done"
+    };
+    summary.complete = scanned.stopped.is_none();
+    summary.stopped = scanned.stopped;
+    summary.events_skipped = scanned.skipped;
+    summary.events_read = scanned.read_upto;
+    summary.events_in_log = scanned.end;
+    summary.events_in_range = scanned.in_range;
+    summary.events_without_time = scanned.untimed;
+    summary.events_not_kept = scanned.not_kept;
+    if scanned.stopped.is_some() {
+        summary.reached_position = Some(scanned.read_upto);
+        summary.reached_received = scanned
+            .last_received
+            .and_then(DateTime::<Utc>::from_timestamp_micros)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     }
+    let kept = std::mem::take(&mut sink.kept);
+    summary.detections_kept = kept.len();
+    summary.detections_truncated = (kept.len() as u64) < summary.detections;
+    drop(sink);
+    keep_summary(&dir, &summary)?;
+    Ok((summary, kept))
 }

@@ -126,6 +126,16 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
         "/api/v1/retrohunt",
         Access::Needs(Scope::Admin),
     ),
+    (
+        Method::GET,
+        "/api/v1/retrohunts",
+        Access::Needs(Scope::Read),
+    ),
+    (
+        Method::GET,
+        "/api/v1/retrohunts/{id}",
+        Access::Needs(Scope::Read),
+    ),
     // Containment (actions/): the live scope's plan, the four-eyes steps,
     // execution through the directory or by hand, the console's page.
     (
@@ -394,7 +404,9 @@ pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/api/v1/scope") => get(scope),
             (_, "/api/v1/incidents") => get(incidents),
             (_, "/api/v1/sources") => get(sources),
-            (_, "/api/v1/retrohunt") => post(crate::api::retrohunt),
+            (_, "/api/v1/retrohunt") => post(crate::retrohunt::http::post),
+            (_, "/api/v1/retrohunts") => get(crate::retrohunt::runs::list),
+            (_, "/api/v1/retrohunts/{id}") => get(crate::retrohunt::runs::get),
             (Method::GET, "/api/v1/indicators") => get(indicators::list),
             (Method::POST, "/api/v1/indicators") => post(indicators::upload),
             (_, "/api/v1/indicators/{source}") => axum::routing::delete(indicators::remove),

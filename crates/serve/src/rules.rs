@@ -768,10 +768,10 @@ pub(crate) async fn switch(
     };
     // A commune cannot turn on for itself what the deployment turned off
     // for everyone: "already on" would be false, and nothing it sends
-    // would bring the rule back.
-    if let (true, Some(_), None, Some(sw)) =
-        (req.enabled, &tenant, off.get(&rule), every.get(&rule))
-    {
+    // would bring the rule back. Nor can it by lifting its own switch of
+    // the rule: the answer would say `changed: true` while the rule
+    // stays off for it.
+    if let (true, Some(_), Some(sw)) = (req.enabled, &tenant, every.get(&rule)) {
         return error(
             StatusCode::CONFLICT,
             &format!(
@@ -810,6 +810,20 @@ pub(crate) async fn switch(
             },
         },
     };
+    // The last rule in force is not turned off for every tenant: the
+    // server would judge events with no rule at all — it would look
+    // watched and detect nothing. Said plainly, nothing kept.
+    if tenant.is_none() && !req.enabled {
+        let force = in_force(&s);
+        if force.len() == 1 && key(&force[0]) == Some(rule.as_str()) {
+            return error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "rule {rule} is the only rule in force: turned off, nothing would detect anything on new events; load other rules (--rules, the built-in set) or turn another on first"
+                ),
+            );
+        }
+    }
     let sw = RuleSwitch {
         rule: rule.clone(),
         title,

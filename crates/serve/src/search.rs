@@ -138,12 +138,13 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
     let config = Arc::new(config);
     let clock = Instant::now();
     let end = s.log.records().await.map_err(|e| e.to_string())?;
-    // A one-off reader of this process, released after (as a retro-hunt's).
-    let consumer = format!(
-        "{}search-{:08x}",
-        crate::retrohunt::CONSUMER_PREFIX,
-        rand::random::<u32>()
+    // A one-off reader of this process, released after (as a retro-hunt's),
+    // also when this future is dropped (the client went away).
+    let reader = crate::retrohunt::reader::Reader::new(
+        s.log.clone(),
+        &format!("{}search-", crate::retrohunt::CONSUMER_PREFIX),
     );
+    let consumer = reader.name().to_string();
     let seen = Arc::new(Seen::default());
     let mut hits: Vec<Hit> = Vec::new();
     let (mut read_upto, mut scanned, mut stopped) = (0u64, 0u64, None);
@@ -236,7 +237,7 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
         skipped += end - read_upto;
         read_upto = end;
     }
-    let _ = s.log.release(&consumer).await;
+    reader.release().await;
     outcome?;
     Ok(Found {
         hits,

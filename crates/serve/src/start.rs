@@ -482,6 +482,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         health,
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
+        retrohunts: Arc::default(),
         archive,
         intel,
         syslog: syslog_stats,

@@ -242,14 +242,24 @@ pub fn revoke(data: &Path, id: &str, by: &str) -> Result<TokenRecord, RevokeErro
 /// restart.
 pub struct Live {
     data: PathBuf,
-    cached: std::sync::Mutex<(Option<std::time::SystemTime>, Tokens)>,
+    cached: std::sync::Mutex<(Option<Stamp>, Tokens)>,
+}
+
+/// What says the file changed: its time of change alone missed a
+/// rewrite within the same tick of the file system's clock (a token
+/// revoked right after another change read as unchanged), so its length
+/// and inode (a rewrite replaces the file) are compared too.
+type Stamp = (std::time::SystemTime, u64, u64);
+
+fn stamp(data: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(file(data)).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
 }
 
 impl Live {
     pub fn new(data: &Path, tokens: Tokens) -> Live {
-        let mtime = std::fs::metadata(file(data))
-            .and_then(|m| m.modified())
-            .ok();
+        let mtime = stamp(data);
         Live {
             data: data.to_path_buf(),
             cached: std::sync::Mutex::new((mtime, tokens)),
@@ -258,9 +268,7 @@ impl Live {
 
     /// The record of `token`, if it is one of ours now.
     pub fn check(&self, token: &str) -> Option<TokenRecord> {
-        let mtime = std::fs::metadata(file(&self.data))
-            .and_then(|m| m.modified())
-            .ok();
+        let mtime = stamp(&self.data);
         let mut c = self.cached.lock().unwrap_or_else(|e| e.into_inner());
         if mtime != c.0 {
             match Tokens::load(&self.data) {

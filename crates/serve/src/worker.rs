@@ -20,7 +20,7 @@ use vigie_hunt::Detectors;
 
 pub use crate::mask::{mask, TenantOff};
 use vigie_store::ids::{detection_id, EventIdentity};
-use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, StoreError};
+use vigie_store::{Delivery, DetectionDoc, DetectionStore, EventLog, Position, StoreError};
 
 use crate::health::Health;
 use crate::index::EventIndex;
@@ -894,22 +894,61 @@ pub async fn run(
         // unavailable (503, said), detection goes on.
         eprintln!("vigie serve: the live scope is NOT available until the next start (see above)");
     }
-    loop {
-        let batch = match log.consume(CONSUMER, 8192, Duration::from_secs(1)).await {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("vigie serve: detection worker: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+    // Three stages at once, each batch through them in order: the next
+    // batch is read (and its segments inflated) while one is judged, and
+    // the one before is stored and committed meanwhile. Done one after
+    // the other, the reading and the two durable writes (detections, then
+    // the position) left a core idle for a third of the time; judging is
+    // the only stage that uses both.
+    let (to_judge, mut batches) = tokio::sync::mpsc::channel::<Vec<Delivery>>(1);
+    let (to_store, mut judged) = tokio::sync::mpsc::channel::<Judged>(1);
+    let reader = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            loop {
+                match log.consume(CONSUMER, BATCH, Duration::from_secs(1)).await {
+                    Ok(b) if b.is_empty() => {}
+                    Ok(b) => {
+                        if to_judge.send(b).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("vigie serve: detection worker: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
             }
-        };
-        let Some(last) = batch.last().map(|d| d.position) else {
-            continue;
-        };
+        })
+    };
+    let storer = {
+        let (log, progress) = (log.clone(), progress.clone());
+        tokio::spawn(async move {
+            while let Some(Judged { docs, positions }) = judged.recv().await {
+                // Stored before the position moves; retried until it is (a
+                // full disk or a database down is said every time, and
+                // nothing after it is committed first).
+                loop {
+                    match detections.put(docs.clone()).await {
+                        Ok(_) => break,
+                        Err(e) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                if let Err(e) = log.commit_batch(CONSUMER, &positions).await {
+                    eprintln!("vigie serve: commit: {e}");
+                }
+                progress
+                    .processed
+                    .fetch_add(positions.len() as u64, Ordering::Relaxed);
+            }
+        })
+    };
+    while let Some(batch) = batches.recv().await {
+        let positions: Vec<Position> = batch.iter().map(|d| d.position).collect();
         let (judging2, progress2, live2) = (judging.get(), progress.clone(), live.clone());
         let (seen2, health2, index2) = (seen.clone(), health.clone(), index.clone());
         let off = judging.off();
-        let n = batch.len();
         let found = tokio::task::spawn_blocking(move || {
             let found = judge_masked(&judging2, &off, &batch, &seen2, &progress2, &|d, e, m| {
                 if keeps_scope {
@@ -927,9 +966,6 @@ pub async fn run(
         .await
         // judge catches what fails per request; nothing else can.
         .unwrap_or_default();
-        // Stored before the position moves; retried until it is (a full
-        // disk or a database down is said every time, and nothing after
-        // it is judged first).
         let docs: Vec<DetectionDoc> = found
             .iter()
             .filter_map(|d| {
@@ -943,18 +979,24 @@ pub async fn run(
                     .ok()
             })
             .collect();
-        loop {
-            match detections.put(docs.clone()).await {
-                Ok(_) => break,
-                Err(e) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        if to_store.send(Judged { docs, positions }).await.is_err() {
+            break;
         }
-        if let Err(e) = log.commit(CONSUMER, last).await {
-            eprintln!("vigie serve: commit: {e}");
-        }
-        progress.processed.fetch_add(n as u64, Ordering::Relaxed);
     }
+    // Only if a stage ended, which none does but with the process.
+    reader.abort();
+    storer.abort();
+}
+
+/// Events read per batch by the detection worker: about five requests of
+/// Winlogbeat (1,600 events each) judged in parallel, and what a batch
+/// holds in memory bounded (three batches are in flight at most).
+const BATCH: usize = 8192;
+
+/// A batch judged, on its way to be stored and committed.
+struct Judged {
+    docs: Vec<DetectionDoc>,
+    positions: Vec<Position>,
 }
 
 /// A fired correlation as a detection: its time is the last event

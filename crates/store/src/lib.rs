@@ -146,6 +146,22 @@ pub trait EventLog: Send + Sync {
     /// Everything up to and including `upto` is done for `consumer`: after
     /// a restart, delivery resumes after it.
     async fn commit(&self, consumer: &str, upto: Position) -> Result<()>;
+    /// The events of one batch `consume` gave are done for `consumer`,
+    /// and every batch given before it too.
+    ///
+    /// Why beside [`EventLog::commit`]: the detection worker reads its
+    /// next batch while it judges one and stores another, so when a batch
+    /// is committed a later one is already given. A log that gives
+    /// positions in order (the embedded one) commits up to the largest;
+    /// one that gives an event again out of order (JetStream, after
+    /// another worker died) must commit exactly these, never an event
+    /// given since that lies below them and is not judged yet.
+    async fn commit_batch(&self, consumer: &str, batch: &[Position]) -> Result<()> {
+        match batch.iter().max() {
+            Some(&upto) => self.commit(consumer, upto).await,
+            None => Ok(()),
+        }
+    }
     /// The position `consumer` committed last, if any.
     async fn committed(&self, consumer: &str) -> Result<Option<Position>>;
     /// Records held (the next record's position).

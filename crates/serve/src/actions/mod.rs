@@ -537,9 +537,39 @@ fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 /// `POST /api/v1/actions/{id}/{step}`: `{"reason"?: "…", "note"?: "…"}`
 /// (JSON, or the console's form with `csrf` and `back`).
+///
+/// Why a task: the claim on the proposal, the directory's change and
+/// the outcome kept belong to the work, not to the request. Run in the
+/// request's future, a client gone while the directory answered dropped
+/// the claim (another api node could execute the action again) while
+/// the directory's task went on, and its outcome was never recorded. The
+/// step runs to its end on a task of its own, which holds the claim; the
+/// request only waits for its answer.
 // An axum handler: each argument is an extractor.
 #[allow(clippy::too_many_arguments)]
 async fn act(
+    State(s): State<Shared>,
+    principal: axum::Extension<Principal>,
+    ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,
+    tenant: ReadTenant,
+    id: Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = act_to_the_end(State(s), principal, ci, tenant, id, uri, headers, body);
+    match tokio::spawn(work).await {
+        Ok(r) => r,
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the step stopped without an answer: {e}"),
+        ),
+    }
+}
+
+/// The step itself, from the claim to the outcome kept ([`act`]).
+#[allow(clippy::too_many_arguments)]
+async fn act_to_the_end(
     State(s): State<Shared>,
     axum::Extension(p): axum::Extension<Principal>,
     ci: Option<axum::Extension<axum::extract::ConnectInfo<SocketAddr>>>,

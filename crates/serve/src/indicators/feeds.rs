@@ -59,13 +59,6 @@ const RETRY: Duration = Duration::from_secs(60);
 /// their bounds); a node that died polling frees the feed then.
 const LEASE_SECS: i64 = 15 * 60;
 
-fn epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64
-}
-
 /// This process, as a feed's lease names it.
 fn holder() -> &'static str {
     static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -482,7 +475,7 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
         // due; the others read its version as they read uploads.
         let leased = match &db {
             None => false,
-            Some(db) => match db.lease_feed(&name, holder(), LEASE_SECS, epoch()).await {
+            Some(db) => match db.lease_feed(&name, holder(), LEASE_SECS).await {
                 Ok(vigie_db::FeedLease::Taken(polled)) => {
                     // The source as kept now, when another node kept it
                     // since this one read or wrote it. A database error
@@ -526,12 +519,12 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
                     said_waiting = false;
                     true
                 }
-                Ok(vigie_db::FeedLease::NotBefore(at)) => {
+                Ok(vigie_db::FeedLease::NotBefore(wait)) => {
                     if !said_waiting {
                         eprintln!("vigie serve: feed {shown}: polled by another node now (its version is read from PostgreSQL)");
                         said_waiting = true;
                     }
-                    let wait = (at - epoch()).clamp(1, every.as_secs().max(1) as i64);
+                    let wait = wait.clamp(1, every.as_secs().max(1) as i64);
                     tokio::time::sleep(Duration::from_secs(wait as u64)).await;
                     continue;
                 }
@@ -641,9 +634,8 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
                 last_modified: memory.validators.last_modified.clone(),
                 taxii: serde_json::to_string(&memory.taxii).ok(),
             };
-            let now = epoch();
             if let Err(e) = db
-                .polled_feed(&name, holder(), &polled, now, now + wait.as_secs() as i64)
+                .polled_feed(&name, holder(), &polled, wait.as_secs() as i64)
                 .await
             {
                 // Its lease ends by itself; the next poll starts afresh.
