@@ -236,7 +236,19 @@ async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
 /// and is not judged yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_committed_acknowledges_its_events_and_no_later_one_below_them() {
+    batch_commit(false).await;
+}
+
+/// The same through the archive's wrapper (`--archive` on a node that
+/// detects): it must commit as the stream does, not up to the largest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_committed_through_the_archive_acknowledges_its_events_only() {
+    batch_commit(true).await;
+}
+
+async fn batch_commit(archived: bool) {
     let Some(nats) = Nats::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
     let wait = Duration::from_secs(1);
     let ingest = JetStreamLog::new(&nats.url(), short(wait));
     ingest.append(batch("default", 0..10)).await.unwrap();
@@ -256,7 +268,23 @@ async fn a_batch_committed_acknowledges_its_events_and_no_later_one_below_them()
     })
     .join()
     .unwrap();
-    let alive = JetStreamLog::new(&nats.url(), short(wait));
+    let stream = JetStreamLog::new(&nats.url(), short(wait));
+    let alive: std::sync::Arc<dyn EventLog> = if archived {
+        let policy = vigie_store::archive::ArchivePolicy {
+            max_age: None,
+            max_bytes: 1 << 30,
+        };
+        let archive = vigie_store::archive::Archive::open(dir.path(), policy, 4096)
+            .await
+            .unwrap();
+        std::sync::Arc::new(vigie_store::archive::ArchivedLog::new(
+            std::sync::Arc::new(stream),
+            std::sync::Arc::new(archive),
+            vec!["retrohunt-".into()],
+        ))
+    } else {
+        std::sync::Arc::new(stream)
+    };
     let first = alive
         .consume("detect", 100, Duration::from_millis(200))
         .await

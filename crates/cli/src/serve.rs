@@ -151,6 +151,9 @@ pub struct ServeArgs {
     pub role: Option<String>,
 }
 
+/// The largest retro-hunt answer `vigie retrohunt` reads (bytes).
+const RETROHUNT_ANSWER_MAX: u64 = 1 << 30;
+
 /// Caps glibc's malloc at [`ARENAS`] arenas for the long-running server,
 /// unless `MALLOC_ARENA_MAX` says otherwise.
 ///
@@ -757,8 +760,30 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         }
     };
     let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    // ureq reads 10 MiB at most by default; the answer holds up to the
+    // server's `[retrohunt] max_kept` detections (10,000 by default, about
+    // 12 MB): read within a bound of its own, and an answer that cannot be
+    // read is an error, never an empty result.
+    let text = match resp
+        .body_mut()
+        .with_config()
+        .limit(RETROHUNT_ANSWER_MAX)
+        .read_to_string()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vigie: error: the server's answer ({status}) could not be read: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let answer: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(a) => a,
+        Err(_) if status != 200 => serde_json::Value::Null,
+        Err(e) => {
+            eprintln!("vigie: error: the server's answer is not JSON: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if status != 200 {
         let why = answer["error"].as_str().unwrap_or(text.as_str());
         eprintln!("vigie: error: the server answered {status}: {why}");
@@ -796,7 +821,9 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
             s["detections_kept"], s["detections"], s["kept_in"].as_str().unwrap_or("?")
         );
     }
-    let complete = s["complete"].as_bool().unwrap_or(false);
+    // A server from before the budgets says nothing of it: its runs read
+    // everything.
+    let complete = s["complete"].as_bool().unwrap_or(true);
     if !complete {
         eprintln!(
             "vigie retrohunt: NOT COMPLETE ({}): {} of {} position(s) read; what comes after was not judged — continue with --from-position {}",

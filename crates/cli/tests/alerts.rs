@@ -218,17 +218,31 @@ fn each_incident_is_mailed_and_forwarded_once_and_a_relay_down_is_caught_up() {
     }
     let s = get(&server.base, "/api/v1/stats", &admin);
     assert!(s["alerts_failed"].as_u64().unwrap() >= 1, "{s}");
-    let tried: Vec<Value> = std::fs::read_to_string(data.join("alerts.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert!(
-        tried
+    // The alerting's journal, in state.db (read beside the running
+    // server, as an operator would with sqlite3): the failure is kept
+    // just after it is counted.
+    let journal = || -> Vec<Value> {
+        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+        let mut st = db
+            .prepare("SELECT doc FROM alert_records ORDER BY seq")
+            .unwrap();
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+            .collect()
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tried = journal();
+        if tried
             .iter()
-            .any(|r| r["sink"] == "email" && r["delivered"] == false && r["error"].is_string()),
-        "{tried:?}"
-    );
+            .any(|r| r["sink"] == "email" && r["delivered"] == false && r["error"].is_string())
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "{tried:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // The relay comes up: the mails the incidents owe are sent, once.
     let relay = relay(&python, port, &maildir);

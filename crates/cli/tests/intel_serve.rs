@@ -621,11 +621,25 @@ fn indicators_uploaded_are_matched_live_and_retro_hunted_over_the_stored_events(
         );
     }
 
-    // Kept across a restart: the sources read again from their files.
+    // Kept across a `kill -9` and a restart: the sources read again from
+    // their bytes in state.db (no file of them any more).
     drop(server);
     let server = start(&data);
     let list = get(&server.base, "/api/v1/indicators", &read).json();
     assert_eq!(list["sources"].as_array().unwrap().len(), 3, "{list}");
+    assert!(!data.join("indicators").exists());
+    {
+        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+        let mut st = db
+            .prepare("SELECT name FROM indicator_sources ORDER BY name")
+            .unwrap();
+        let kept: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kept, ["csirt-blocklist", "csirt-misp", "csirt-stix"]);
+    }
     assert_eq!(expired_of(&list, "old"), None, "{list}");
     assert_eq!(retro_ids.len(), 3);
 }

@@ -646,6 +646,32 @@ fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
         )
         .unwrap();
     }
+    // The live ids and the alerting's journal as the former server wrote
+    // them.
+    std::fs::write(
+        data.join("incidents.json"),
+        r#"{"default":[{"id":"L1","entities":["host:dc01"]},{"id":"L2","entities":["account:bob","host:pc7"]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("alerts.jsonl"),
+        concat!(
+            r#"{"time":"2026-12-01T10:00:00Z","tenant":"default","live_id":"L1","kind":"incident_new","severity":"high","detections":3,"hosts":1,"delivered":true,"error":null}"#,
+            "\n",
+            r#"{"time":"2026-12-01T10:05:00Z","sink":"email","tenant":"default","live_id":"L1","kind":"incident_new","severity":"high","detections":3,"hosts":1,"delivered":false,"error":"relay down"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    // An uploaded indicator source as the former server kept it.
+    let ind = data.join("indicators");
+    std::fs::create_dir_all(&ind).unwrap();
+    std::fs::write(ind.join("csirt.src"), "203.0.113.7\n").unwrap();
+    std::fs::write(
+        ind.join("csirt.json"),
+        r#"{"name":"csirt","formats":["list"],"tlp":null,"added_by":"admin","added_from":"127.0.0.1","added_at":"2026-12-01T10:00:00Z","bytes":12,"sha256":"x","imported":1,"rejected":[],"left_out":{},"problems":[]}"#,
+    )
+    .unwrap();
     let server = start(&data);
     // Made while it runs (it reads the tokens again when they change).
     let read = token(&data, "read");
@@ -661,7 +687,30 @@ fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
         "{said}"
     );
     assert!(said.contains("audit.jsonl: 3 line(s) imported"), "{said}");
-    for f in ["detections.jsonl", "crisis.jsonl", "audit.jsonl"] {
+    assert!(
+        said.contains("incidents.json: 2 line(s) imported"),
+        "{said}"
+    );
+    assert!(said.contains("alerts.jsonl: 2 line(s) imported"), "{said}");
+    assert!(said.contains("indicators: 1 source(s) imported"), "{said}");
+    assert!(!ind.exists(), "indicators/ renamed");
+    let (s, body) = get(&server.base, "/api/v1/indicators", Some(&read));
+    assert_eq!(s, 200, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    let names: Vec<&str> = list["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["csirt"], "{list}");
+    for f in [
+        "detections.jsonl",
+        "crisis.jsonl",
+        "audit.jsonl",
+        "incidents.json",
+        "alerts.jsonl",
+    ] {
         assert!(!data.join(f).exists(), "{f} renamed");
         let kept = std::fs::read_dir(&data)
             .unwrap()
@@ -693,6 +742,27 @@ fn a_data_directory_of_the_former_version_is_imported_at_the_first_start() {
     // 3 imported + the token made by `vigie token create`, which came
     // after them.
     assert!(err.contains("4 line(s), chain intact"), "{err}");
+    // The ids and the journal, each once.
+    {
+        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+        let rows = |sql: &str| -> Vec<String> {
+            let mut st = db.prepare(sql).unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(
+            rows("SELECT id || ' ' || entities FROM live_incidents ORDER BY pos"),
+            [r#"L1 ["host:dc01"]"#, r#"L2 ["account:bob","host:pc7"]"#]
+        );
+        assert_eq!(
+            rows(
+                "SELECT sink || ' ' || live_id || ' ' || delivered FROM alert_records ORDER BY seq"
+            ),
+            ["webhook L1 1", "email L1 0"]
+        );
+    }
     let server = start(&data);
     assert!(
         !server.said.iter().any(|l| l.contains("imported")),
@@ -1308,11 +1378,118 @@ fn each_incident_is_sent_once_to_the_webhook() {
         .map(|i| i["live_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(again_ids, ids);
+    // Kept in state.db, not in the former files.
+    assert!(!data.join("incidents.json").exists());
+    assert!(!data.join("alerts.jsonl").exists());
+    {
+        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+        let mut st = db
+            .prepare("SELECT id FROM live_incidents WHERE tenant = 'default'")
+            .unwrap();
+        let kept: BTreeSet<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(ids.is_subset(&kept), "{ids:?} kept: {kept:?}");
+    }
     // Two looks of the alerter.
     std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
     while let Ok(m) = received.try_recv() {
         assert_ne!(m["kind"], "incident_new", "sent again after a restart: {m}");
     }
+}
+
+/// Sources health across restarts: a host that sent a few events and
+/// then nothing, the server killed (`kill -9`) before it fell silent and
+/// started again: its silence is still alerted (the health is rebuilt
+/// from the stored events' receipt times); killed and started again
+/// once said, the silence is not said a second time (kept in
+/// `state.db`), and the incident ids and alerts are there, not in the
+/// former files.
+#[test]
+fn a_host_silent_across_a_restart_is_alerted_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (url, received) = webhook();
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    let conf = conf.to_str().unwrap().to_string();
+    let args = ["--config", conf.as_str(), "--silence-minutes", "1"];
+    let (server, _) = start_with(&data, &args);
+    let sent_at = Instant::now();
+    let body = (1..=3)
+        .map(|i| format!("{{\"EventID\":4624,\"Channel\":\"Security\",\"Computer\":\"PC-MUET\",\"EventRecordID\":{i}}}\n"))
+        .collect::<String>();
+    let (status, r) = post(
+        &server.base,
+        "/api/v1/ingest",
+        Some(&admin),
+        body.as_bytes(),
+        false,
+    );
+    assert_eq!((status, r["accepted"].as_u64()), (200, Some(3)), "{r}");
+    processed(&server.base, &admin, 3);
+    // Killed well before the minute of silence.
+    drop(server);
+    assert!(sent_at.elapsed() < Duration::from_secs(30));
+    let silent = |m: &Value| {
+        m["kind"] == "sources_silent"
+            && m["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["host"] == "pc-muet")
+    };
+    let (server, _) = start_with(&data, &args);
+    let until = Instant::now() + Duration::from_secs(150);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let m = received
+            .recv_timeout(left)
+            .expect("the silence of PC-MUET alerted after the restart");
+        if silent(&m) {
+            assert!(m["text"].as_str().unwrap().contains("pc-muet"), "{m}");
+            break;
+        }
+    }
+    // Kept once delivered (a kill in between would say it again: at
+    // least once, never lost): killed once it is in state.db.
+    let said = || -> i64 {
+        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
+        db.query_row(
+            "SELECT count(*) FROM alert_silences WHERE host = 'pc-muet'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while said() != 1 {
+        assert!(Instant::now() < until, "the silence said not kept");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(server);
+    let (server, _) = start_with(&data, &args);
+    let until = Instant::now() + Duration::from_secs(60);
+    while stats(&server.base, &admin)["events_observed"].as_u64() != Some(3) {
+        assert!(Instant::now() < until, "scope not rebuilt");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Two looks of the alerter after the rebuild.
+    std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
+    while let Ok(m) = received.try_recv() {
+        assert!(
+            !silent(&m),
+            "the same silence said again after a restart: {m}"
+        );
+    }
+    drop(server);
+    for former in ["incidents.json", "alerts.jsonl"] {
+        assert!(!data.join(former).exists(), "{former} written");
+    }
+    assert_eq!(said(), 1);
 }
 
 /// HTTPS: `--tls` makes a self-signed certificate at the first run (its

@@ -7,11 +7,13 @@
 //! attacker used it; the commune's logs of last week already hold the
 //! connection. Matching new events only would say nothing about it.
 //!
-//! Each upload is a *source*: its bytes as received (`indicators/NAME.src`)
-//! and what was made of them (`indicators/NAME.json`: format, TLP, who,
-//! when, counts, what was left out with its place), each written whole
-//! then renamed. At start every source is read again from its bytes, so
-//! what judges events is always what the files say. Indicators are one
+//! Each upload is a *source*: its bytes as received and what was made of
+//! them (format, TLP, who, when, counts, what was left out with its
+//! place), kept in `state.db` ([`vigie_state::SqliteIndicators`], one
+//! transaction synced before the upload is answered; formerly
+//! `indicators/NAME.src` and `NAME.json`, imported at the first start).
+//! At start every source is read again from its bytes, so what judges
+//! events is always what was uploaded. Indicators are one
 //! set for every tenant, as the rules are: an analyst's or an
 //! administrator's act, audited.
 //!
@@ -22,7 +24,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -44,9 +45,6 @@ pub(crate) use retro::retro_hunts;
 
 use crate::triage::who_and_from;
 use crate::{error, ReadTenant, Shared};
-
-/// Where the sources are kept, under the data directory.
-pub const DIR: &str = "indicators";
 
 /// Problems kept with their place per source (the others are counted).
 const PROBLEMS_SHOWN: usize = 100;
@@ -130,7 +128,10 @@ pub struct Job {
 
 /// The indicators the server holds.
 pub struct Intel {
-    dir: PathBuf,
+    /// Where the sources are kept, for messages.
+    place: String,
+    /// Without `--db`: the sources in `state.db`.
+    embedded: Option<Arc<vigie_state::SqliteIndicators>>,
     /// `--ioc` (and `ioc` in the configuration file), read at start.
     fixed: Vec<Indicator>,
     fixed_report: Option<vigie_hunt::indicators::IndicatorsReport>,
@@ -163,8 +164,10 @@ impl Intel {
     /// Reads `--ioc` and every kept source again; the retro-hunts' queue
     /// is to be given to [`retro_hunts`]. Blocking: call it off the async
     /// threads.
+    /// `embedded`: `state.db`, where the sources are kept without
+    /// `--db` (`shared`).
     pub fn open(
-        data: &Path,
+        embedded: Option<Arc<vigie_state::Db>>,
         ioc: &[String],
         feeds: &[String],
         shared: Option<SharedSources>,
@@ -174,47 +177,63 @@ impl Intel {
             Ok(None) => (Vec::new(), None),
             Err(e) => return Err(e.to_string()),
         };
-        let dir = data.join(DIR);
         let mut held = BTreeMap::new();
+        let place = match &shared {
+            Some(sh) => sh.db.place(),
+            None => embedded
+                .as_ref()
+                .map(|db| db.place())
+                .unwrap_or_else(|| "memory".into()),
+        };
+        let embedded = match shared {
+            Some(_) => None,
+            None => embedded.map(|db| Arc::new(vigie_state::SqliteIndicators::new(db))),
+        };
         let shared = shared.map(|sh| {
             held = held_of_shared(&sh.sources);
             (sh.db, std::sync::atomic::AtomicI64::new(sh.version))
         });
-        let entries = match shared {
-            Some(_) => None,
-            None => std::fs::read_dir(&dir).ok(),
-        };
-        if let Some(entries) = entries {
-            let mut names: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            names.sort();
-            for meta in names {
-                match reload(&meta) {
-                    // A feed no longer configured: its last version goes
-                    // (said), as the configuration says.
-                    Ok(h) if h.info.feed.is_some() && !feeds.contains(&h.info.name) => {
+        if let Some(store) = &embedded {
+            let (_, sources) = store.all().map_err(|e| e.to_string())?;
+            for source in sources {
+                let info = match serde_json::from_str::<SourceInfo>(&source.info) {
+                    Ok(info) => info,
+                    // Said, never dropped silently; the row stays.
+                    Err(e) => {
                         eprintln!(
-                            "vigie serve: indicators: feed {} is no longer configured: its {} indicator(s) removed",
-                            h.info.feed.as_deref().unwrap_or_default(),
-                            h.indicators.len()
+                            "vigie serve: indicators: source {} in {}: {e} (not applied; left as it is)",
+                            source.name,
+                            store.place()
                         );
-                        let _ = std::fs::remove_file(&meta);
-                        let _ = std::fs::remove_file(meta.with_extension("src"));
+                        continue;
                     }
-                    Ok(h) => {
-                        held.insert(h.info.name.clone(), h);
+                };
+                // A feed no longer configured: its last version goes
+                // (said), as the configuration says.
+                if info.feed.is_some() && !feeds.contains(&info.name) {
+                    let h = held_of(info, &source.src);
+                    eprintln!(
+                        "vigie serve: indicators: feed {} is no longer configured: its {} indicator(s) removed",
+                        h.info.feed.as_deref().unwrap_or_default(),
+                        h.indicators.len()
+                    );
+                    if let Err(e) = store.remove_now(&h.info.name) {
+                        eprintln!(
+                            "vigie serve: indicators: feed {}: not removed from {} ({e}): not applied, removed at a later start",
+                            h.info.name,
+                            store.place()
+                        );
                     }
-                    // Said, never dropped silently; the files stay.
-                    Err(e) => eprintln!("vigie serve: indicators: {}: {e}", meta.display()),
+                    continue;
                 }
+                held.insert(source.name.clone(), held_of(info, &source.src));
             }
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         Ok((
             Intel {
-                dir,
+                place,
+                embedded,
                 fixed,
                 fixed_report,
                 held: tokio::sync::Mutex::new(held),
@@ -245,7 +264,7 @@ impl Intel {
                 "vigie serve: {} indicator(s) of {} uploaded source(s) kept in {}",
                 uploaded,
                 held.len(),
-                self.dir.display()
+                self.place
             );
         }
         out
@@ -447,14 +466,6 @@ pub(crate) async fn blocklist(
         .into_response()
 }
 
-/// Reads a kept source again from its bytes.
-fn reload(meta: &Path) -> Result<Held, String> {
-    let info: SourceInfo = serde_json::from_slice(&std::fs::read(meta).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(meta.with_extension("src")).map_err(|e| e.to_string())?;
-    Ok(held_of(info, &bytes))
-}
-
 /// The sources kept in PostgreSQL, read again from their bytes; one that
 /// does not read is said (it stays in the database), never dropped
 /// silently.
@@ -543,21 +554,6 @@ async fn swap(s: &Shared, held: &BTreeMap<String, Held>) -> Result<(), String> {
         indicators: compiled.map(|(m, _)| Arc::new(m)),
         read: current.read.clone(),
     }));
-    Ok(())
-}
-
-/// Writes `bytes` to `path` whole: a temporary file synced, then renamed.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
     Ok(())
 }
 
@@ -786,37 +782,36 @@ pub(crate) async fn keep(
         replaced: held.contains_key(&name),
         feed,
     };
-    let dir = s.intel.dir.clone();
     // The version PostgreSQL gave this write (with `--db`).
     let mut written = None;
-    let kept = if let Some((db, _)) = &s.intel.shared {
-        let source = serde_json::to_string(&info).map(|info| vigie_db::IndicatorSource {
-            name: name.clone(),
-            info,
-            src: body.to_vec(),
-        });
-        match source {
-            Ok(source) => Ok(db
-                .put(&source)
+    let kept: Result<(), String> = match (&s.intel.shared, &s.intel.embedded) {
+        (Some((db, _)), _) => match serde_json::to_string(&info) {
+            Ok(i) => db
+                .put(&vigie_db::IndicatorSource {
+                    name: name.clone(),
+                    info: i,
+                    src: body.to_vec(),
+                })
                 .await
                 .map(|v| written = Some(v))
-                .map_err(std::io::Error::other)),
-            Err(e) => Ok(Err(std::io::Error::other(e))),
-        }
-    } else {
-        let (info, body, name) = (info.clone(), body.clone(), name.clone());
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            write_whole(&dir.join(format!("{name}.src")), &body)?;
-            let meta = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
-            write_whole(&dir.join(format!("{name}.json")), &meta)
-        })
-        .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        (None, Some(store)) => match serde_json::to_string_pretty(&info) {
+            Ok(i) => store
+                .put(vigie_state::IndicatorSource {
+                    name: name.clone(),
+                    info: i,
+                    src: body.to_vec(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        (None, None) => Err("no store for the indicators".into()),
     };
-    if let Err(e) = kept
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    if let Err(e) = kept {
         return Err(Refused::new(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("not kept, send again: {e}"),
@@ -978,31 +973,23 @@ pub(crate) async fn remove(
     let Some(gone) = held.remove(&name) else {
         return error(StatusCode::NOT_FOUND, &format!("no source {name}"));
     };
-    let dir = s.intel.dir.clone();
-    let n = name.clone();
     let mut written = None;
-    let removed = if let Some((db, _)) = &s.intel.shared {
-        // Gone from another node since this one read them: removed all
-        // the same.
-        Ok(db
+    // Gone from another node since this one read them: removed all the
+    // same.
+    let removed: Result<(), String> = match (&s.intel.shared, &s.intel.embedded) {
+        (Some((db, _)), _) => db
             .remove(&name)
             .await
             .map(|v| written = v)
-            .map_err(std::io::Error::other))
-    } else {
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            // The description first: a crash in between leaves bytes without
-            // a description, which the next start does not read.
-            std::fs::remove_file(dir.join(format!("{n}.json")))?;
-            std::fs::remove_file(dir.join(format!("{n}.src")))?;
-            std::fs::File::open(&dir)?.sync_all()
-        })
-        .await
+            .map_err(|e| e.to_string()),
+        (None, Some(store)) => store
+            .remove(&name)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        (None, None) => Err("no store for the indicators".into()),
     };
-    if let Err(e) = removed
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    if let Err(e) = removed {
         held.insert(name.clone(), gone);
         return crate::unavailable(&format!("not removed: {e}"));
     }

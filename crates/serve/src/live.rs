@@ -83,32 +83,6 @@ pub struct Known {
     pub entities: std::collections::BTreeSet<String>,
 }
 
-/// `incidents.json` under the data directory: every tenant's known
-/// incidents, so that live ids survive a restart.
-fn load_known(path: &std::path::Path) -> BTreeMap<String, Vec<Known>> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
-            eprintln!(
-                "vigie serve: {}: {e}; incidents get new live ids",
-                path.display()
-            );
-            BTreeMap::new()
-        }),
-        Err(_) => BTreeMap::new(),
-    }
-}
-
-fn save_known(path: &std::path::Path, all: &BTreeMap<String, Vec<Known>>) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(all).map_err(std::io::Error::other)?;
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, &bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
 /// Names each incident of `scope` with a live id: the known incident
 /// sharing most of its hosts and accounts (the oldest on a tie), each
 /// known id used once; otherwise a new one. Pure: `known` is updated.
@@ -178,7 +152,9 @@ pub struct LiveScope {
     settled: Mutex<BTreeMap<String, Settled>>,
     /// Known incidents of tenants not observed yet since the start.
     known: Mutex<BTreeMap<String, Vec<Known>>>,
-    known_path: Option<std::path::PathBuf>,
+    /// Where the live ids are kept (`state.db`), so that they survive a
+    /// restart; `None`: in memory only.
+    ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -186,21 +162,34 @@ pub struct LiveScope {
 }
 
 impl LiveScope {
-    /// `data`: where live ids are kept (`incidents.json`); `None` keeps
-    /// them in memory only.
+    /// `ids`: where live ids are kept (`state.db`), read here; `None`
+    /// keeps them in memory only. Blocking.
     pub fn new(
         assets: Arc<Assets>,
         engine: Arc<Option<Engine>>,
         lang: Lang,
         zone: Zone,
-        data: Option<&std::path::Path>,
-    ) -> Self {
-        let known_path = data.map(|d| d.join("incidents.json"));
+        ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
+    ) -> Result<Self, vigie_store::StoreError> {
+        let known = match &ids {
+            Some(store) => store
+                .all()?
+                .into_iter()
+                .map(|(tenant, known)| {
+                    let known = known
+                        .into_iter()
+                        .map(|(id, entities)| Known { id, entities })
+                        .collect();
+                    (tenant, known)
+                })
+                .collect(),
+            None => BTreeMap::new(),
+        };
         let correlating = engine
             .as_ref()
             .as_ref()
             .is_some_and(|e| e.stats().correlation_rules > 0);
-        LiveScope {
+        Ok(LiveScope {
             assets,
             tenant_assets: BTreeMap::new(),
             others: None,
@@ -210,10 +199,10 @@ impl LiveScope {
             correlating,
             tenants: Mutex::new(BTreeMap::new()),
             settled: Mutex::new(BTreeMap::new()),
-            known: Mutex::new(known_path.as_deref().map(load_known).unwrap_or_default()),
-            known_path,
+            known: Mutex::new(known),
+            ids,
             rebuilt: std::sync::atomic::AtomicBool::new(false),
-        }
+        })
     }
 
     /// The assets file the scope reads (the crisis cell's board too).
@@ -406,14 +395,21 @@ impl LiveScope {
         };
         t.answered = Some((events, answer.clone()));
         t.stale = false;
+        // Kept (synced) before the answer is given: an id served is an
+        // id that survives a `kill -9`. Only this tenant's, in one
+        // transaction, under the worker's lock as the naming was (two
+        // answers never keep an older naming over a newer one).
         if before != after {
-            if let Some(path) = &self.known_path {
-                let mut all = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                for (name, tenant) in tenants.iter() {
-                    all.insert(name.clone(), tenant.known.clone());
-                }
-                if let Err(e) = save_known(path, &all) {
-                    eprintln!("vigie serve: {}: {e}", path.display());
+            if let Some(ids) = &self.ids {
+                let rows: Vec<vigie_state::KnownIncident> = t
+                    .known
+                    .iter()
+                    .map(|k| (k.id.clone(), k.entities.clone()))
+                    .collect();
+                if let Err(e) = ids.keep(tenant, &rows) {
+                    eprintln!(
+                        "vigie serve: the live ids of {tenant} not kept ({e}): they may change at the next start"
+                    );
                 }
             }
         }
@@ -438,4 +434,24 @@ impl LiveScope {
         fired.extend(correlator.finish());
         fired
     }
+}
+
+/// The `state.db` where a node keeps its live ids and its alerting's
+/// journal: the embedded state's (`embedded`, opened without `--db`), or
+/// with `--db` the node's own, opened here — the former
+/// `incidents.json` and `alerts.jsonl` of `data` imported into it first
+/// (the other former files are PostgreSQL's business and stay as they
+/// are). Blocking.
+pub fn node_state(
+    data: &std::path::Path,
+    embedded: Option<&Arc<vigie_state::Db>>,
+) -> Result<Arc<vigie_state::Db>, vigie_store::StoreError> {
+    if let Some(db) = embedded {
+        return Ok(db.clone());
+    }
+    let imported = vigie_state::import_only(data, &vigie_state::import::NODE_FILES)?;
+    for line in imported.lines() {
+        eprintln!("vigie serve: {line}");
+    }
+    vigie_state::Db::open(data)
 }

@@ -33,7 +33,7 @@ fn summary(method: &str, path: &str) -> &'static str {
             "Sources health: per source and host, last event, rate, silences"
         }
         ("POST", "/api/v1/retrohunt") => {
-            "Run rules over the stored events of a time range (admin): rules, from, to, include_disabled, max_seconds (time budget), from_position (continue a stopped run); the summary says complete, stopped (budget, cancelled), reached_position, detections_truncated"
+            "Run rules over the stored events of a time range (admin): rules, from, to, include_disabled, max_seconds (time budget), from_position (continue a stopped run); the summary says complete, stopped (budget, cancelled, short), reached_position, detections_truncated"
         }
         ("GET", "/api/v1/retrohunts") => {
             "The tenant's retro-hunts, newest first (100), each with state (running, done, stopped, failed, interrupted), events read and detections so far; running, readers_open"

@@ -251,14 +251,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         None => None,
     };
     let (intel, retro_queue) = {
-        let (data, ioc) = (config.data.clone(), config.hunt.ioc.clone());
+        let (embedded, ioc) = (state.clone(), config.hunt.ioc.clone());
         let feeds: Vec<String> = config
             .ioc_feeds
             .iter()
             .map(indicators::feeds::Feed::name)
             .collect();
         tokio::task::spawn_blocking(move || {
-            let (intel, queue) = indicators::Intel::open(&data, &ioc, &feeds, shared_indicators)?;
+            let (intel, queue) =
+                indicators::Intel::open(embedded, &ioc, &feeds, shared_indicators)?;
             let matcher = intel.compile_now();
             Ok::<_, String>((Arc::new(intel), queue, matcher))
         })
@@ -282,24 +283,35 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         read: config.hunt.read.clone(),
     })));
     judging.set_off(loaded.tenant_off());
+    let sinks = alert_sinks(&config)?;
+    // The live ids and the alerting's journal, kept across a restart (an
+    // ingest node derives no incident and alerts from nothing).
+    let node_state = (config.role != NodeRole::Ingest || !sinks.is_empty())
+        .then(|| live::node_state(&config.data, state.as_ref()))
+        .transpose()?;
     let live = live::LiveScope::new(
         assets,
         engine.clone(),
         config.hunt.lang,
         config.hunt.zone,
-        Some(&config.data),
-    );
+        node_state
+            .clone()
+            .map(|db| Arc::new(vigie_state::SqliteIncidentIds::new(db))),
+    )?;
     let live = Arc::new(match tenant_assets {
         Some(by_tenant) => live.with_tenant_assets(by_tenant),
         None => live,
     });
     let health = Arc::new(health::Health::new(config.silence_secs));
-    let sinks = alert_sinks(&config)?;
-    let alerting = (!sinks.is_empty()).then(|| {
-        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
-        eprintln!("vigie serve: alerts to: {}", names.join(", "));
-        Arc::new(alerts::Alerting::new(sinks, &config.data))
-    });
+    let alerting = match node_state.filter(|_| !sinks.is_empty()) {
+        Some(db) => {
+            let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+            eprintln!("vigie serve: alerts to: {}", names.join(", "));
+            let kept = Arc::new(vigie_state::SqliteAlerts::new(db));
+            Some(Arc::new(alerts::Alerting::new(sinks, kept)?))
+        }
+        None => None,
+    };
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }

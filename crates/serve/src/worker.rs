@@ -906,13 +906,14 @@ pub async fn run(
         let log = log.clone();
         tokio::spawn(async move {
             loop {
+                // A place in the queue first, then the batch: no batch is
+                // held (given by the log, not acknowledged) while waiting.
+                let Ok(place) = to_judge.reserve().await else {
+                    return;
+                };
                 match log.consume(CONSUMER, BATCH, Duration::from_secs(1)).await {
                     Ok(b) if b.is_empty() => {}
-                    Ok(b) => {
-                        if to_judge.send(b).await.is_err() {
-                            return;
-                        }
-                    }
+                    Ok(b) => place.send(b),
                     Err(e) => {
                         eprintln!("vigie serve: detection worker: {e}");
                         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -944,6 +945,9 @@ pub async fn run(
             }
         })
     };
+    let (reader_ends, storer_ends) = (reader.abort_handle(), storer.abort_handle());
+    watch_stage("reader", reader);
+    watch_stage("storer", storer);
     while let Some(batch) = batches.recv().await {
         let positions: Vec<Position> = batch.iter().map(|d| d.position).collect();
         let (judging2, progress2, live2) = (judging.get(), progress.clone(), live.clone());
@@ -984,13 +988,33 @@ pub async fn run(
         }
     }
     // Only if a stage ended, which none does but with the process.
-    reader.abort();
-    storer.abort();
+    reader_ends.abort();
+    storer_ends.abort();
+}
+
+/// Ends the process when a stage of the worker ends (a defect: none
+/// returns while the process lives): a server that goes on taking events
+/// while judging none would look watched and be blind. Nothing is lost —
+/// what was not committed is given again after the restart its
+/// supervisor (systemd `Restart=on-failure`, the container's policy) makes.
+fn watch_stage(name: &'static str, stage: tokio::task::JoinHandle<()>) {
+    tokio::spawn(async move {
+        let why = match stage.await {
+            Ok(()) => "it ended".to_string(),
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => format!("it failed: {e}"),
+        };
+        eprintln!(
+            "vigie serve: the detection worker's {name} stopped ({why}): stopping the server so that it is restarted (nothing acknowledged is lost)"
+        );
+        std::process::exit(70);
+    });
 }
 
 /// Events read per batch by the detection worker: about five requests of
 /// Winlogbeat (1,600 events each) judged in parallel, and what a batch
-/// holds in memory bounded (three batches are in flight at most).
+/// holds in memory bounded (four batches are in flight at most: queued,
+/// judged, queued to be stored, stored).
 const BATCH: usize = 8192;
 
 /// A batch judged, on its way to be stored and committed.

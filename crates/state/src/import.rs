@@ -1,8 +1,10 @@
 //! The import of a data directory of an earlier Vigie, whose state was
 //! JSON Lines files: at the first open, every former file found
 //! (`detections.jsonl`, `triage.jsonl`, `crisis.jsonl`,
-//! `proposals.jsonl`, `audit.jsonl`; the accounts' `users.json`) is read
-//! line by line (the accounts: account by account) into
+//! `proposals.jsonl`, `audit.jsonl`, `alerts.jsonl`; the accounts'
+//! `users.json` and the live incidents' `incidents.json`) is read
+//! line by line (the accounts: account by account; the incidents: tenant
+//! by tenant) into
 //! `state.db` in one transaction, then renamed
 //! `NAME.imported-SECONDS` — never deleted: it stays the record of what
 //! was imported.
@@ -21,9 +23,11 @@
 //!   with it: never acknowledged) and is said, not imported;
 //! - the audit log's lines are kept byte for byte, in order: the chain
 //!   verifies as it did in the file (`vigie audit verify --data`);
-//! - `users.json` is one document, rewritten whole by its writer: if it
-//!   does not read, nothing of it is imported and it stays where it is,
-//!   said (repaired, it is imported at the next start).
+//! - `users.json` and `incidents.json` are one document each, rewritten
+//!   whole by their writer: if one does not read, nothing of it is
+//!   imported and it stays where it is, said (repaired, it is imported
+//!   at the next start; a tenant whose incidents `state.db` already
+//!   names keeps those).
 //!
 //! The API tokens' `tokens.jsonl` is imported by the server's token
 //! store, which reads that format (`vigie_serve::tokens`).
@@ -37,14 +41,41 @@ use vigie_store::StoreError;
 use crate::db::{Db, Failure};
 
 /// The former files, in the order imported.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 8] = [
     "detections.jsonl",
     "triage.jsonl",
     "crisis.jsonl",
     "proposals.jsonl",
     "audit.jsonl",
     "users.json",
+    "incidents.json",
+    "alerts.jsonl",
 ];
+
+/// [`FILES`] and the indicators' directory: everything [`import`] takes.
+pub const ALL: [&str; 9] = [
+    "detections.jsonl",
+    "triage.jsonl",
+    "crisis.jsonl",
+    "proposals.jsonl",
+    "audit.jsonl",
+    "users.json",
+    "incidents.json",
+    "alerts.jsonl",
+    INDICATORS,
+];
+
+/// The former directory of the uploaded indicator sources
+/// (`NAME.src` as received, `NAME.json` what was made of it): imported
+/// source by source, then renamed as a whole (`indicators.imported-…`),
+/// a source that does not read left in it, said.
+pub const INDICATORS: &str = "indicators";
+
+/// The former files of what a node keeps for itself whatever the
+/// backend (the live ids, the alerting's journal): what a node started
+/// with `--db` imports into its own `state.db` (the others are
+/// PostgreSQL's, and stay where they are).
+pub const NODE_FILES: [&str; 2] = ["incidents.json", "alerts.jsonl"];
 
 /// At most this many damaged lines are named per file (all are counted).
 pub const NAMED: usize = 20;
@@ -89,8 +120,13 @@ impl Imported {
                 (None, None) => String::new(),
             };
             if f.left {
+                let meanwhile = if f.name == "incidents.json" {
+                    "its incidents get new live ids"
+                } else {
+                    "no account of it is known"
+                };
                 out.push(format!(
-                    "{}: NOT imported, left as it is ({}): no account of it is known until it is repaired (then imported at the next start)",
+                    "{}: NOT imported, left as it is ({}): {meanwhile} until it is repaired (then imported at the next start)",
                     f.name,
                     f.said.join("; ")
                 ));
@@ -103,8 +139,12 @@ impl Imported {
                 ));
                 continue;
             }
+            let unit = match f.name {
+                INDICATORS => "source",
+                _ => "line",
+            };
             out.push(format!(
-                "{}: {} line(s) imported into state.db, {} damaged line(s) left out; {whence}",
+                "{}: {} {unit}(s) imported into state.db, {} damaged {unit}(s) left out; {whence}",
                 f.name, f.lines, f.damaged
             ));
             out.extend(f.said.iter().cloned());
@@ -144,16 +184,49 @@ struct DetectionKey {
     tenant: String,
 }
 
+/// One incident of the former `incidents.json`.
+#[derive(serde::Deserialize)]
+struct KnownLine {
+    id: String,
+    entities: std::collections::BTreeSet<String>,
+}
+
+/// The key of a former `alerts.jsonl` line (lines written before there
+/// were several destinations are the webhook's).
+#[derive(serde::Deserialize)]
+struct AlertKey {
+    #[serde(default = "webhook")]
+    sink: String,
+    tenant: String,
+    live_id: String,
+    delivered: bool,
+}
+
+fn webhook() -> String {
+    "webhook".into()
+}
+
 /// Imports the former files of `data` into its `state.db` (see the
 /// module's documentation). An error (a file unreadable, SQLite failing)
 /// leaves `state.db` and the files as they were.
 pub fn import(data: &Path) -> Result<Imported, StoreError> {
-    let present: Vec<(&'static str, PathBuf)> = FILES
+    import_only(data, &ALL)
+}
+
+/// [`import`] of the files named only (of [`ALL`]; [`NODE_FILES`] for a
+/// node started with `--db`, whose indicators are PostgreSQL's).
+pub fn import_only(data: &Path, names: &[&'static str]) -> Result<Imported, StoreError> {
+    let present: Vec<(&'static str, PathBuf)> = names
         .iter()
         .map(|n| (*n, data.join(n)))
         .filter(|(_, p)| p.is_file())
         .collect();
-    if present.is_empty() {
+    let sources = if names.contains(&INDICATORS) {
+        read_indicators(&data.join(INDICATORS))?
+    } else {
+        None
+    };
+    if present.is_empty() && sources.is_none() {
         return Ok(Imported::default());
     }
     let mut read = Vec::new();
@@ -217,6 +290,49 @@ pub fn import(data: &Path) -> Result<Imported, StoreError> {
                 files.push(f);
                 continue;
             }
+            if *name == "incidents.json" {
+                type All = std::collections::BTreeMap<String, Vec<KnownLine>>;
+                match serde_json::from_slice::<All>(bytes) {
+                    Ok(all) => {
+                        for (tenant, known) in &all {
+                            let named = tx
+                                .query_row(
+                                    "SELECT 1 FROM live_incidents WHERE tenant = ?1 LIMIT 1",
+                                    [tenant],
+                                    |_| Ok(()),
+                                )
+                                .optional()?;
+                            if named.is_some() {
+                                f.damaged += known.len() as u64;
+                                f.said.push(format!(
+                                    "{}: the incidents of {tenant:?} are already named in state.db: those kept",
+                                    path.display()
+                                ));
+                                continue;
+                            }
+                            let rows = known
+                                .iter()
+                                .map(|k| Ok((k.id.clone(), crate::json(&k.entities)?)))
+                                .collect::<Result<Vec<_>, StoreError>>()?;
+                            crate::live::keep(&tx, tenant, &rows)?;
+                            f.lines += rows.len() as u64;
+                        }
+                    }
+                    Err(e) => {
+                        f.left = true;
+                        f.damaged = 1;
+                        f.said.push(format!("{}: {e}", path.display()));
+                        files.push(f);
+                        continue;
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO imported_files (name, sha256, lines, damaged) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, sha, f.lines as i64, f.damaged as i64],
+                )?;
+                files.push(f);
+                continue;
+            }
             let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
             f.torn = (bytes.len() - whole) as u64;
             for (i, line) in bytes[..whole].split(|&b| b == b'\n').enumerate() {
@@ -240,16 +356,23 @@ pub fn import(data: &Path) -> Result<Imported, StoreError> {
             )?;
             files.push(f);
         }
+        if let Some(sources) = &sources {
+            files.push(import_indicators(&tx, sources)?);
+        }
         tx.commit()?;
         Ok(files)
     })?;
     let at = chrono::Utc::now().timestamp();
-    for (f, (_, path, _, _)) in files.iter_mut().zip(&read) {
+    let paths = read
+        .iter()
+        .map(|r| r.1.clone())
+        .chain(sources.is_some().then(|| data.join(INDICATORS)));
+    for (f, path) in files.iter_mut().zip(paths) {
         if f.left {
             continue;
         }
         let to = data.join(format!("{}.imported-{at}", f.name));
-        match std::fs::rename(path, &to) {
+        match std::fs::rename(&path, &to) {
             Ok(()) => f.renamed = Some(to),
             Err(e) => f.rename_error = Some(e.to_string()),
         }
@@ -305,6 +428,127 @@ fn import_line(
                 "not UTF-8 (left out: `vigie audit verify` will name the break)".into(),
             )),
         },
+        "alerts.jsonl" => {
+            let Ok(text) = std::str::from_utf8(line) else {
+                return Ok(Err("not UTF-8".into()));
+            };
+            match serde_json::from_str::<AlertKey>(text) {
+                Ok(k) => {
+                    let row = crate::live::AlertRow {
+                        sink: k.sink,
+                        tenant: k.tenant,
+                        live_id: k.live_id,
+                        delivered: k.delivered,
+                        doc: text.to_string(),
+                    };
+                    crate::live::append(c, &row).map(Ok)
+                }
+                Err(e) => Ok(Err(format!("not an alert record ({e})"))),
+            }
+        }
         other => Ok(Err(format!("{other}: not a file of the former state"))),
     }
+}
+
+/// One former source: its name, description and bytes, and the SHA-256
+/// of both (what `imported_files` records); or why it does not read.
+type FormerSource = (
+    String,
+    std::result::Result<(String, Vec<u8>, String), String>,
+);
+
+/// The former sources of `dir` (`None`: no such directory), by name.
+fn read_indicators(dir: &Path) -> Result<Option<Vec<FormerSource>>, StoreError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                what: format!("read {}", dir.display()),
+                source,
+            })
+        }
+    };
+    let mut metas: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    metas.sort();
+    let mut out = Vec::new();
+    for meta in metas {
+        let name = meta
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let read = (|| {
+            let info = std::fs::read(&meta).map_err(|e| format!("{}: {e}", meta.display()))?;
+            let src_path = meta.with_extension("src");
+            let src =
+                std::fs::read(&src_path).map_err(|e| format!("{}: {e}", src_path.display()))?;
+            let info =
+                String::from_utf8(info).map_err(|_| format!("{}: not UTF-8", meta.display()))?;
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&info)
+                .map_err(|e| format!("{}: not a source's description ({e})", meta.display()))?;
+            let mut h = Sha256::new();
+            h.update(info.as_bytes());
+            h.update(&src);
+            Ok((info, src, hex(&h.finalize())))
+        })();
+        out.push((name, read));
+    }
+    Ok(Some(out))
+}
+
+/// The former sources into `indicator_sources`, each once (by name and
+/// SHA-256 in `imported_files`).
+fn import_indicators(
+    tx: &rusqlite::Connection,
+    sources: &[FormerSource],
+) -> Result<FileImport, Failure> {
+    let mut f = FileImport {
+        name: INDICATORS,
+        ..Default::default()
+    };
+    let mut already = 0;
+    for (name, read) in sources {
+        let (info, src, sha) = match read {
+            Ok(r) => r,
+            Err(why) => {
+                f.damaged += 1;
+                if f.said.len() < NAMED {
+                    f.said.push(format!(
+                        "{why} (not imported: kept in the renamed directory)"
+                    ));
+                }
+                continue;
+            }
+        };
+        let key = format!("{INDICATORS}/{name}");
+        let done = tx
+            .query_row(
+                "SELECT 1 FROM imported_files WHERE name = ?1 AND sha256 = ?2",
+                params![key, sha],
+                |_| Ok(()),
+            )
+            .optional()?;
+        if done.is_some() {
+            already += 1;
+            continue;
+        }
+        crate::indicators::put(
+            tx,
+            &crate::IndicatorSource {
+                name: name.clone(),
+                info: info.clone(),
+                src: src.clone(),
+            },
+        )?;
+        tx.execute(
+            "INSERT INTO imported_files (name, sha256, lines, damaged) VALUES (?1, ?2, 1, 0)",
+            params![key, sha],
+        )?;
+        f.lines += 1;
+    }
+    f.already = already > 0 && f.lines == 0 && f.damaged == 0;
+    Ok(f)
 }

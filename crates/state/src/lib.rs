@@ -3,7 +3,10 @@
 //! cell's journal ([`SqliteCrisis`]), the containment proposals
 //! ([`SqliteProposals`]), the console's audit log ([`SqliteAudit`]), its
 //! accounts and sessions ([`SqliteUsers`], [`SqliteSessions`]) and the
-//! API tokens ([`SqliteTokens`]) —
+//! API tokens ([`SqliteTokens`]), and what the live half must not
+//! forget across a restart: the incidents' live ids
+//! ([`SqliteIncidentIds`]) and the alerting's journal ([`SqliteAlerts`]);
+//! and the uploaded indicator sources ([`SqliteIndicators`]) —
 //! each behind the trait the PostgreSQL backend (`vigie-db`) implements,
 //! and checked by the same conformance suites.
 //!
@@ -31,6 +34,8 @@ mod crisis;
 mod db;
 mod detections;
 pub mod import;
+mod indicators;
+mod live;
 mod proposals;
 mod tokens;
 mod triage;
@@ -40,7 +45,9 @@ pub use audit::SqliteAudit;
 pub use crisis::SqliteCrisis;
 pub use db::{Db, BUSY_TIMEOUT, FILE};
 pub use detections::SqliteDetections;
-pub use import::{import, Imported};
+pub use import::{import, import_only, Imported};
+pub use indicators::{IndicatorSource, SqliteIndicators};
+pub use live::{AlertRow, KnownIncident, SqliteAlerts, SqliteIncidentIds};
 pub use proposals::SqliteProposals;
 pub use tokens::{SqliteTokens, TokenRow};
 pub use triage::SqliteTriage;
@@ -55,6 +62,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_imports.sql")),
     (7, include_str!("../migrations/0007_accounts.sql")),
     (8, include_str!("../migrations/0008_tokens.sql")),
+    (9, include_str!("../migrations/0009_live.sql")),
+    (10, include_str!("../migrations/0010_indicators.sql")),
 ];
 
 /// A value as the JSON text kept.

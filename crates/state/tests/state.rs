@@ -252,6 +252,42 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
         ),
     )
     .unwrap();
+    // The live ids and the alerting's journal as the former server
+    // wrote them (`incidents.json` whole; `alerts.jsonl` a line per
+    // message, the first before there were several destinations, and a
+    // damaged one).
+    std::fs::write(
+        data.join("incidents.json"),
+        r#"{"default":[{"id":"L1","entities":["account:alice","host:pc1"]},{"id":"L2","entities":["host:dc01"]}],"mairie-a":[{"id":"L1","entities":["host:srv"]}]}"#,
+    )
+    .unwrap();
+    let alert = |sink: &str, id: &str, delivered: bool| {
+        format!(
+            r#"{{"time":"2026-12-01T10:00:00Z",{sink}"tenant":"default","live_id":"{id}","kind":"incident_new","severity":"high","detections":3,"hosts":1,"delivered":{delivered},"error":null}}"#
+        )
+    };
+    std::fs::write(
+        data.join("alerts.jsonl"),
+        format!(
+            "{}\n{}\n{{broken\n{}\n",
+            alert("", "L1", true),
+            alert(r#""sink":"email","#, "L1", false),
+            alert(r#""sink":"email","#, "L2", true),
+        ),
+    )
+    .unwrap();
+    // Uploaded indicator sources as the former server kept them (bytes
+    // and description), one without its bytes, a leftover temporary file.
+    let ind = data.join("indicators");
+    std::fs::create_dir_all(&ind).unwrap();
+    std::fs::write(ind.join("cert-fr.src"), b"203.0.113.7\n").unwrap();
+    std::fs::write(
+        ind.join("cert-fr.json"),
+        r#"{"name":"cert-fr","imported":1}"#,
+    )
+    .unwrap();
+    std::fs::write(ind.join("orphan.json"), r#"{"name":"orphan"}"#).unwrap();
+    std::fs::write(ind.join("cert-fr.tmp"), b"half").unwrap();
     let imported = vigie_state::import(data).unwrap();
     let said = imported.lines().join("\n");
     let det = imported
@@ -268,14 +304,45 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
     assert!(said.contains("torn last line"), "{said}");
     for f in &imported.files {
         assert!(!f.already);
-        if f.name != "detections.jsonl" {
+        if !["detections.jsonl", "alerts.jsonl", "indicators"].contains(&f.name) {
             assert_eq!(f.damaged, 0, "{said}");
         }
         let to = f.renamed.as_ref().unwrap();
-        assert!(to.is_file(), "{}", to.display());
+        assert!(to.exists(), "{}", to.display());
         assert!(!data.join(f.name).exists());
     }
-    assert_eq!(imported.files.len(), 6);
+    assert_eq!(imported.files.len(), 9);
+    assert!(
+        said.contains(
+            "indicators: 1 source(s) imported into state.db, 1 damaged source(s) left out"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("orphan.src"), "{said}");
+    // The directory renamed whole: the source that did not read is in it.
+    let moved = imported
+        .files
+        .iter()
+        .find(|f| f.name == "indicators")
+        .unwrap();
+    assert!(moved
+        .renamed
+        .as_ref()
+        .unwrap()
+        .join("orphan.json")
+        .is_file());
+    assert!(
+        said.contains("alerts.jsonl: 3 line(s) imported into state.db, 1 damaged line(s) left out"),
+        "{said}"
+    );
+    assert!(
+        said.contains("alerts.jsonl line 3: not an alert record"),
+        "{said}"
+    );
+    assert!(
+        said.contains("incidents.json: 3 line(s) imported"),
+        "{said}"
+    );
     {
         use vigie_console::accounts::UserStore;
         let users = vigie_state::SqliteUsers::open(data).unwrap();
@@ -336,6 +403,52 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
             assert_eq!((&f.trail, &f.state), (&s.trail, &s.state));
         }
     }
+    let ids = vigie_state::SqliteIncidentIds::new(st.clone())
+        .all()
+        .unwrap();
+    let set = |e: &[&str]| {
+        e.iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(
+        ids["default"],
+        vec![
+            ("L1".to_string(), set(&["account:alice", "host:pc1"])),
+            ("L2".to_string(), set(&["host:dc01"]))
+        ]
+    );
+    assert_eq!(
+        ids["mairie-a"],
+        vec![("L1".to_string(), set(&["host:srv"]))]
+    );
+    let alerts = vigie_state::SqliteAlerts::new(st.clone());
+    assert_eq!(alerts.journal().unwrap().len(), 3);
+    let delivered: Vec<(String, String)> = alerts
+        .last_delivered()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.sink, r.live_id))
+        .collect();
+    assert_eq!(
+        delivered,
+        [
+            ("webhook".into(), "L1".into()),
+            ("email".into(), "L2".into())
+        ]
+    );
+    let (version, sources) = vigie_state::SqliteIndicators::new(st.clone())
+        .all()
+        .unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(
+        sources,
+        [vigie_state::IndicatorSource {
+            name: "cert-fr".into(),
+            info: r#"{"name":"cert-fr","imported":1}"#.into(),
+            src: b"203.0.113.7\n".to_vec(),
+        }]
+    );
     let audit = SqliteAudit::new(st.clone());
     assert_eq!(audit.read().unwrap(), audit_bytes);
     assert_eq!(verify_bytes(&audit.read().unwrap()), Ok(5));
@@ -448,4 +561,156 @@ fn tokens_are_kept_by_hash_and_every_change_moves_the_version() {
     )
     .unwrap();
     assert!(t.version().unwrap() > v);
+}
+
+/// The live ids and the alerting's journal: kept at each call (another
+/// connection, as the next start, reads them at once), a tenant's ids
+/// replaced whole, the last delivery per incident and sink read back,
+/// silences said and ended; a node with `--db` imports only its own
+/// former files, and a damaged `incidents.json` is left where it is.
+#[test]
+fn live_ids_and_alerts_are_kept_at_each_call() {
+    use std::collections::BTreeSet;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let ids = vigie_state::SqliteIncidentIds::new(Db::open(data).unwrap());
+    let e = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    ids.keep("default", &[("L1".into(), e(&["host:pc1"]))])
+        .unwrap();
+    ids.keep(
+        "default",
+        &[
+            ("L1".into(), e(&["host:pc1", "account:bob"])),
+            ("L2".into(), e(&["host:dc01"])),
+        ],
+    )
+    .unwrap();
+    ids.keep("mairie-b", &[("L1".into(), e(&["host:x"]))])
+        .unwrap();
+    // Read by another connection, without closing the first (a kill -9
+    // closes nothing).
+    let other = vigie_state::SqliteIncidentIds::new(Db::open(data).unwrap());
+    let all = other.all().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all["default"],
+        vec![
+            ("L1".to_string(), e(&["account:bob", "host:pc1"])),
+            ("L2".to_string(), e(&["host:dc01"]))
+        ]
+    );
+    let alerts = vigie_state::SqliteAlerts::new(Db::open(data).unwrap());
+    let row = |sink: &str, id: &str, delivered: bool, n: u32| vigie_state::AlertRow {
+        sink: sink.into(),
+        tenant: "default".into(),
+        live_id: id.into(),
+        delivered,
+        doc: format!("{{\"n\":{n}}}"),
+    };
+    alerts.append(&row("webhook", "L1", true, 1)).unwrap();
+    alerts.append(&row("webhook", "L1", true, 2)).unwrap();
+    alerts.append(&row("webhook", "L1", false, 3)).unwrap();
+    alerts.append(&row("email", "L1", false, 4)).unwrap();
+    let k = |s: &str| [s, "default", "dc01", "Security"].map(str::to_string);
+    alerts
+        .silences_changed(&[k("webhook"), k("email")], &[])
+        .unwrap();
+    alerts
+        .silences_changed(&[k("webhook")], &[k("email")])
+        .unwrap();
+    let again = vigie_state::SqliteAlerts::new(Db::open(data).unwrap());
+    let last = again.last_delivered().unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0].doc, "{\"n\":2}");
+    assert_eq!(again.journal().unwrap().len(), 4);
+    assert_eq!(again.silences().unwrap(), vec![k("webhook")]);
+
+    // A node with --db: its own former files only.
+    let node = tempfile::tempdir().unwrap();
+    let n = node.path();
+    std::fs::write(
+        n.join("detections.jsonl"),
+        "{\"id\":\"d1\",\"tenant\":\"default\"}\n",
+    )
+    .unwrap();
+    std::fs::write(n.join("incidents.json"), "{\"default\":[{\"id\":\"L1\",").unwrap();
+    std::fs::write(
+        n.join("alerts.jsonl"),
+        format!(
+            "{}\n",
+            r#"{"tenant":"default","live_id":"L1","delivered":true}"#
+        ),
+    )
+    .unwrap();
+    let imported = vigie_state::import_only(n, &vigie_state::import::NODE_FILES).unwrap();
+    let said = imported.lines().join("\n");
+    assert!(n.join("detections.jsonl").is_file(), "not the node's: left");
+    assert!(n.join("incidents.json").is_file(), "damaged: left");
+    assert!(!n.join("alerts.jsonl").exists());
+    assert!(
+        said.contains("incidents.json: NOT imported, left as it is"),
+        "{said}"
+    );
+    assert!(said.contains("its incidents get new live ids"), "{said}");
+    let st = Db::open(n).unwrap();
+    assert_eq!(
+        vigie_state::SqliteAlerts::new(st.clone())
+            .last_delivered()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Repaired, imported at the next start; a tenant already named in
+    // state.db keeps its ids.
+    vigie_state::SqliteIncidentIds::new(st.clone())
+        .keep("mairie-a", &[("L1".into(), e(&["host:new"]))])
+        .unwrap();
+    std::fs::write(
+        n.join("incidents.json"),
+        r#"{"default":[{"id":"L7","entities":["host:a"]}],"mairie-a":[{"id":"L1","entities":["host:old"]}]}"#,
+    )
+    .unwrap();
+    let imported = vigie_state::import_only(n, &vigie_state::import::NODE_FILES).unwrap();
+    let said = imported.lines().join("\n");
+    assert!(
+        said.contains("incidents.json: 1 line(s) imported"),
+        "{said}"
+    );
+    assert!(
+        said.contains("\"mairie-a\" are already named in state.db"),
+        "{said}"
+    );
+    let all = vigie_state::SqliteIncidentIds::new(st).all().unwrap();
+    assert_eq!(all["default"], vec![("L7".to_string(), e(&["host:a"]))]);
+    assert_eq!(all["mairie-a"], vec![("L1".to_string(), e(&["host:new"]))]);
+}
+
+/// Indicator sources: replaced by name, each change moving the version,
+/// a removal of what is not there changing nothing; kept across a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicator_sources_are_kept_and_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(vigie_state::SqliteIndicators::new(
+        Db::open(dir.path()).unwrap(),
+    ));
+    let src = |name: &str, bytes: &[u8]| vigie_state::IndicatorSource {
+        name: name.into(),
+        info: format!("{{\"name\":\"{name}\"}}"),
+        src: bytes.to_vec(),
+    };
+    assert_eq!(store.put(src("a", b"1.2.3.4\n")).await.unwrap(), 1);
+    assert_eq!(store.put(src("b", &[0, 159, 146, 150])).await.unwrap(), 2);
+    assert_eq!(store.put(src("a", b"5.6.7.8\n")).await.unwrap(), 3);
+    assert_eq!(store.remove("zz").await.unwrap(), None);
+    assert_eq!(store.remove("b").await.unwrap(), Some(4));
+    assert_eq!(
+        store.src("a").await.unwrap().as_deref(),
+        Some(&b"5.6.7.8\n"[..])
+    );
+    assert_eq!(store.src("b").await.unwrap(), None);
+    drop(store);
+    let again = vigie_state::SqliteIndicators::new(Db::open(dir.path()).unwrap());
+    let (version, all) = again.all().unwrap();
+    assert_eq!(version, 4);
+    assert_eq!(all, [src("a", b"5.6.7.8\n")]);
 }

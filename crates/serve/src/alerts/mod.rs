@@ -6,8 +6,14 @@
 //! of detections; one message per incident, then one per change at most
 //! every [`UPDATE_EVERY`], tells what matters without drowning it.
 //! Nothing is silently capped: updates held back are counted and the
-//! count goes in the next message; a failed delivery is retried, logged
-//! in `alerts.jsonl` and counted in the stats.
+//! count goes in the next message; a failed delivery is retried, kept
+//! in the alerting's journal (`alert_records` of `state.db`) and counted
+//! in the stats.
+//!
+//! What was delivered, and which silences were said, is kept in
+//! `state.db` ([`vigie_state::SqliteAlerts`]) as soon as it is: a
+//! restart (or a `kill -9`) does not page the technician again for what
+//! was already said.
 //!
 //! The webhook's URL often holds a secret (Mattermost, Teams), as does
 //! an SMTP relay's: they are read from the configuration file or the
@@ -18,8 +24,6 @@
 //! webhook say an incident twice, and it is told when it is back.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,8 +43,9 @@ pub const LOOK_EVERY: Duration = Duration::from_secs(5);
 /// always sent at once).
 pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
 
-/// One line of `alerts.jsonl`: what was sent (or tried), when, to say
-/// it again after a restart only if it changed.
+/// One message of the alerting's journal (`alert_records` of
+/// `state.db`; formerly a line of `alerts.jsonl`): what was sent (or
+/// tried), when, to say it again after a restart only if it changed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub time: String,
@@ -88,9 +93,8 @@ pub struct Alerting {
     sinks: Vec<Box<dyn Sink>>,
     /// Per destination, same order.
     state: Vec<Mutex<SinkState>>,
-    /// Held while a line of `alerts.jsonl` is written.
-    writing: Mutex<()>,
-    log: PathBuf,
+    /// The journal and the silences said, in `state.db`.
+    kept: Arc<vigie_state::SqliteAlerts>,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
     /// Channels already said silent (sink, tenant, host, channel).
@@ -99,60 +103,100 @@ pub struct Alerting {
 }
 
 impl Alerting {
-    /// `sinks`: where alerts go; `data`: where `alerts.jsonl` is kept
-    /// (read back so that a restart does not send again what was
-    /// delivered).
-    pub fn new(sinks: Vec<Box<dyn Sink>>, data: &std::path::Path) -> Alerting {
-        let log = data.join("alerts.jsonl");
+    /// `sinks`: where alerts go; `kept`: the journal, read back so that a
+    /// restart does not send again what was delivered nor say again a
+    /// silence already said. Blocking.
+    pub fn new(
+        sinks: Vec<Box<dyn Sink>>,
+        kept: Arc<vigie_state::SqliteAlerts>,
+    ) -> Result<Alerting, vigie_store::StoreError> {
         let mut sent = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(&log) {
-            for r in text
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-                .filter(|r| r.delivered)
-            {
-                sent.insert(
-                    (r.sink, r.tenant, r.live_id),
-                    Sent {
-                        severity: r.severity,
-                        detections: r.detections,
-                        hosts: r.hosts,
-                        at: None,
-                        held: 0,
-                        last_seen: Default::default(),
-                    },
-                );
-            }
+        for row in kept.last_delivered()? {
+            // A record this version cannot read (written by a later one,
+            // or edited by hand) is said and not taken: its incident is
+            // then said again, never silenced.
+            let r: Record = match serde_json::from_str(&row.doc) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!(
+                        "vigie serve: {}: alert record of {} {} ({}) not read: {e}",
+                        kept.place(),
+                        row.tenant,
+                        row.live_id,
+                        row.sink
+                    );
+                    continue;
+                }
+            };
+            sent.insert(
+                (row.sink, row.tenant, row.live_id),
+                Sent {
+                    severity: r.severity,
+                    detections: r.detections,
+                    hosts: r.hosts,
+                    at: None,
+                    held: 0,
+                    last_seen: Default::default(),
+                },
+            );
         }
-        Alerting {
+        let silent = kept
+            .silences()?
+            .into_iter()
+            .map(|[sink, tenant, host, channel]| silence_key(&sink, &tenant, &host, &channel))
+            .collect();
+        Ok(Alerting {
             state: sinks
                 .iter()
                 .map(|_| Mutex::new(SinkState::default()))
                 .collect(),
-            writing: Mutex::new(()),
             sinks,
-            log,
+            kept,
             sent: Mutex::new(sent),
-            silent: Mutex::new(Default::default()),
+            silent: Mutex::new(silent),
             stats: AlertStats::default(),
+        })
+    }
+
+    /// Keeps `r` in the journal (synced); a failure is said, the
+    /// delivery stands.
+    fn record(&self, r: &Record) {
+        let row = vigie_state::AlertRow {
+            sink: r.sink.clone(),
+            tenant: r.tenant.clone(),
+            live_id: r.live_id.clone(),
+            delivered: r.delivered,
+            doc: serde_json::to_string(r).unwrap_or_default(),
+        };
+        if let Err(e) = self.kept.append(&row) {
+            eprintln!(
+                "vigie serve: alert {} {} ({}) not kept: {e} (it may be sent again after a restart)",
+                r.tenant, r.live_id, r.sink
+            );
         }
     }
 
-    fn record(&self, r: &Record) {
-        let mut line = serde_json::to_string(r).unwrap_or_default();
-        line.push('\n');
-        // The destinations' loops record side by side: one line, one
-        // write, one at a time (two `writeln!`s interleaved their pieces).
-        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_data()));
-        if let Err(e) = written {
-            eprintln!("vigie serve: {}: {e}", self.log.display());
+    /// Keeps the silences said and those ended; a failure is said.
+    fn silences_changed(&self, said: &[String], ended: &[String]) {
+        let split = |keys: &[String]| -> Vec<[String; 4]> {
+            keys.iter()
+                .filter_map(|k| {
+                    let mut p = k.split('\u{1f}').map(str::to_string);
+                    Some([p.next()?, p.next()?, p.next()?, p.next()?])
+                })
+                .collect()
+        };
+        if let Err(e) = self.kept.silences_changed(&split(said), &split(ended)) {
+            eprintln!(
+                "vigie serve: silences said not kept: {e} (they may be said again after a restart)"
+            );
         }
     }
+}
+
+/// A silence's key: (sink, tenant, host, channel).
+fn silence_key(sink: &str, tenant: &str, host: &str, channel: &str) -> String {
+    format!("{sink}\u{1f}{tenant}\u{1f}{host}\u{1f}{channel}")
 }
 
 /// The message for one incident.
@@ -280,22 +324,21 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
     for tenant in health.tenants() {
         let h = health.of(&tenant, now);
         let mut newly = Vec::new();
+        let mut ended = Vec::new();
         {
             let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
             for c in &h.channels {
-                let key = format!(
-                    "{}\u{1f}{tenant}\u{1f}{}\u{1f}{}",
-                    sink.name(),
-                    c.host,
-                    c.channel
-                );
+                let key = silence_key(sink.name(), &tenant, &c.host, &c.channel);
                 if !c.silent {
-                    silent.remove(&key);
+                    if silent.remove(&key) {
+                        ended.push(key);
+                    }
                 } else if !silent.contains(&key) {
                     newly.push((key, c));
                 }
             }
         }
+        a.silences_changed(&[], &ended);
         if newly.is_empty() {
             continue;
         }
@@ -319,8 +362,10 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
             Ok(()) => {
                 a.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 a.outcome(i, true, "");
+                let said: Vec<String> = newly.into_iter().map(|(k, _)| k).collect();
+                a.silences_changed(&said, &[]);
                 let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
-                silent.extend(newly.into_iter().map(|(k, _)| k));
+                silent.extend(said);
             }
             Err(e) => {
                 a.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -438,7 +483,7 @@ fn tell(
         }
         Err(e) => {
             // Tried again once the destination is due again; said (and
-            // kept in alerts.jsonl) for the first failure of a streak.
+            // kept in the journal) for the first failure of a streak.
             a.stats.failed.fetch_add(1, Ordering::Relaxed);
             if say {
                 eprintln!(
@@ -459,12 +504,17 @@ fn tell(
 mod tests {
     use super::*;
 
-    /// The destinations' loops record side by side: every line of
-    /// `alerts.jsonl` stays whole.
+    /// The destinations' loops record side by side: every record kept
+    /// whole, and what was delivered read back by the next start.
     #[test]
-    fn records_written_side_by_side_stay_whole_lines() {
+    fn records_written_side_by_side_are_kept_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Arc::new(Alerting::new(Vec::new(), dir.path()));
+        let kept = || {
+            Arc::new(vigie_state::SqliteAlerts::new(
+                vigie_state::Db::open(dir.path()).unwrap(),
+            ))
+        };
+        let a = Arc::new(Alerting::new(Vec::new(), kept()).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let a = a.clone();
@@ -489,11 +539,38 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let text = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 800);
-        for l in lines {
-            serde_json::from_str::<Record>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        a.silences_changed(
+            &[silence_key("webhook", "default", "dc01", "Security")],
+            &[],
+        );
+        let journal = kept().journal().unwrap();
+        assert_eq!(journal.len(), 800);
+        for r in &journal {
+            serde_json::from_str::<Record>(&r.doc).unwrap_or_else(|e| panic!("{e}: {}", r.doc));
         }
+        drop(a);
+        let again = Alerting::new(Vec::new(), kept()).unwrap();
+        let sent = again.sent.lock().unwrap();
+        // The delivered ones (even i), per sink and incident.
+        assert_eq!(sent.len(), 8 * 50);
+        assert_eq!(
+            sent[&(
+                "sink-3".to_string(),
+                "mairie-de-benodet".repeat(20),
+                "L42".to_string()
+            )]
+                .detections,
+            42
+        );
+        assert!(!sent.contains_key(&(
+            "sink-3".to_string(),
+            "mairie-de-benodet".repeat(20),
+            "L43".to_string()
+        )));
+        assert!(again
+            .silent
+            .lock()
+            .unwrap()
+            .contains(&silence_key("webhook", "default", "dc01", "Security")));
     }
 }

@@ -24,7 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One destination of alerts.
 pub trait Sink: Send + Sync {
-    /// Its name in `alerts.jsonl` and on stderr: `webhook`, `email`,
+    /// Its name in the alerting's journal and on stderr: `webhook`, `email`,
     /// `syslog`.
     fn name(&self) -> &'static str;
     /// Delivers one message; `Err` with the reason (no secret in it).

@@ -453,7 +453,7 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
     };
     // What the kept version holds (a MISP feed's events, a TAXII
     // collection's objects): a poll fetches only what changed since.
-    // With `--db`, the version kept is the database's (no file here).
+    // Without `--db`, the version kept in `state.db`.
     // With `--db`, it is read when this node takes the lease, and again
     // whenever another node kept a version since (else a node taking a
     // feed over would resume from the other's `added_after` onto its own
@@ -463,7 +463,15 @@ async fn poll_one(s: Shared, feed: Feed, every: Duration) {
     let mut memory = match &db {
         Some(_) => Memory::default(),
         None => {
-            let kept = std::fs::read(s.intel.dir.join(format!("{name}.src"))).ok();
+            let kept = match &s.intel.embedded {
+                Some(store) => store.src(&name).await.unwrap_or_else(|e| {
+                    eprintln!(
+                        "vigie serve: feed {shown}: the version kept not read ({e}): fetched whole"
+                    );
+                    None
+                }),
+                None => None,
+            };
             tokio::task::spawn_blocking(move || {
                 kept.map(|b| remembered(kind, &b)).unwrap_or_default()
             })

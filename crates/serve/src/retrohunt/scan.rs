@@ -40,6 +40,11 @@ pub enum Stopped {
     Budget,
     /// The client went away (or the run was stopped).
     Cancelled,
+    /// The log gave nothing more before the end it had when the run
+    /// began (its reader moved past what was removed meanwhile, or an
+    /// archive and its stream disagree): what lies between was not read,
+    /// and the run does not say it was.
+    Short,
 }
 
 /// What bounds a run, and what it shows while it runs.
@@ -308,6 +313,9 @@ async fn read(
                 break;
             }
         }
+    }
+    if out.stopped.is_none() && out.read_upto < end {
+        out.stopped = Some(Stopped::Short);
     }
     Ok(out)
 }

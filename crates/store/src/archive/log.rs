@@ -94,6 +94,13 @@ impl EventLog for ArchivedLog {
         self.stream.commit(consumer, upto).await
     }
 
+    /// The stream's own: JetStream commits exactly the batch's events
+    /// (the default, up to the largest, would acknowledge a dead worker's
+    /// events given again below them before they are judged).
+    async fn commit_batch(&self, consumer: &str, batch: &[Position]) -> Result<()> {
+        self.stream.commit_batch(consumer, batch).await
+    }
+
     async fn committed(&self, consumer: &str) -> Result<Option<Position>> {
         self.stream.committed(consumer).await
     }
