@@ -50,6 +50,24 @@ fn wait_listening(port: u16, child: &mut Child, what: &str) {
     panic!("{what} not listening on 127.0.0.1:{port} after 20 s");
 }
 
+/// Whether `child` listens on `port` itself: something answers there and
+/// the child still runs a moment after (a server that could not bind the
+/// port exits at once, while another's answered).
+fn listens_itself(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            std::thread::sleep(Duration::from_millis(150));
+            return matches!(child.try_wait(), Ok(None));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nats-server not listening on 127.0.0.1:{port} after 20 s");
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -75,14 +93,33 @@ impl Nats {
             unreachable!()
         };
         let dir = tempfile::tempdir().expect("a temp dir for nats-server");
-        let mut nats = Nats {
-            child: None,
-            port: free_port(),
-            binary,
-            dir,
-        };
-        nats.resume();
-        Some(nats)
+        // A port found free may be taken by another test's server before
+        // this one binds it: this one then exits, and what answered on
+        // the port was the other's (gone when that test ends). Tried
+        // again on another port until the server is its own.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(&binary)
+                .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+                .arg("-sd")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("nats-server starts");
+            if !listens_itself(port, &mut child) {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            return Some(Nats {
+                child: Some(child),
+                port,
+                binary,
+                dir,
+            });
+        }
+        panic!("nats-server could not listen on a port of its own after 5 tries");
     }
 
     /// `nats://127.0.0.1:PORT`.
