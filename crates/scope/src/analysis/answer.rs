@@ -418,7 +418,7 @@ impl Scope {
                     .take(5)
                     .map(|c| format!("{} {}", verb(lang, c.kind), c.target))
                     .collect();
-                out.push_str(&acts.join("; "));
+                out.push_str(&acts.join(lang.pick(" ; ", "; ")));
                 out.push('\n');
             }
         } else if !self.zones.is_empty() {
@@ -428,7 +428,7 @@ impl Scope {
         }
         if !self.assessment.not_analysed.is_empty() {
             out.push_str(lang.pick("  Non analysé : ", "  Not analysed: "));
-            out.push_str(&self.assessment.not_analysed.join("; "));
+            out.push_str(&self.assessment.not_analysed.join(lang.pick(" ; ", "; ")));
             out.push('\n');
         }
         let cleared: usize = self.coverage.channels.iter().map(|c| c.cleared.len()).sum();
