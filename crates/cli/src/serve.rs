@@ -326,15 +326,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
                 && t.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         };
-        if !fits(name) {
+        // The former rule for both (a stricter one for tenants would
+        // stop a configuration that started before); new tenants are
+        // checked where their tokens and accounts are made.
+        if !fits(name) || !fits(tenant) {
             return Err(format!(
-                "tls_senders: {name:?} = {tenant:?}: a certificate name is 1 to 64 letters, digits, '.', '-' or '_' (as the sources page shows it)"
-            ));
-        }
-        if !vigie_console::users::valid_tenant(tenant) {
-            return Err(format!(
-                "tls_senders: {name:?} = {tenant:?}: a tenant is {}",
-                vigie_console::users::TENANT_RULE
+                "tls_senders: {name:?} = {tenant:?}: a certificate name and a tenant are 1 to 64 letters, digits, '.', '-' or '_' (a certificate's name as the sources page shows it)"
             ));
         }
     }

@@ -551,6 +551,25 @@ fn a_communes_account_reads_its_own_tenant_only() {
         assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
         assert_eq!(list[0]["tenant"], tenant);
     }
+    // … but changes none of them: that is the deployment's administrators'.
+    let save = |tenant: &str| {
+        http(
+            &base,
+            "POST",
+            &format!("/api/v1/searches?tenant={tenant}"),
+            &[
+                ("Cookie", &yann.cookie),
+                ("X-CSRF-Token", &yann.csrf),
+                ("Content-Type", "application/json"),
+            ],
+            Some(br#"{"name":"whoami","query":"whoami"}"#.as_slice()),
+        )
+    };
+    let r = save("mairie-b");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("administrators"), "{}", r.body);
+    let r = save("default");
+    assert!(r.status < 300, "its own tenant's: {} {}", r.status, r.body);
     let whole = as_person(&yann, "/api/v1/stats").json();
     assert!(whole["tenant"].is_null(), "{whole}");
     assert_eq!(whole["tenants"].as_array().unwrap().len(), 2, "{whole}");

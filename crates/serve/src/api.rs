@@ -333,8 +333,9 @@ pub(crate) async fn stats(
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
             "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
-            // The indicator feeds polled (--ioc-feed).
-            "ioc_feeds": s.intel.feeds.json(),
+            // The indicator feeds polled (--ioc-feed): their addresses and
+            // errors are an administrator's.
+            "ioc_feeds": if caller.admin { s.intel.feeds.json() } else { serde_json::Value::Null },
         });
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);
@@ -384,6 +385,16 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
     }
     if !role.ingests() {
         unknown(&INGEST);
+    }
+    // The live scope is the api node's (and an `all` node's): an ingest
+    // node keeps none, a detect worker only its share of the stream.
+    if matches!(role, crate::NodeRole::Ingest | crate::NodeRole::Detect) {
+        unknown(&[
+            "events_observed",
+            "incidents",
+            "incidents_as_of_events",
+            "tenants",
+        ]);
     }
     if !judges {
         if let Some(serde_json::Value::Array(lines)) = o.get_mut("tenants") {

@@ -8,9 +8,10 @@ use crate::{elastic, AppState, NodeRole, Shared};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
@@ -139,14 +140,26 @@ pub(crate) async fn body_slot(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let tenant = req
-        .extensions()
-        .get::<Caller>()
-        .map_or_else(String::new, |c| c.tenant.clone());
-    let Some(_tenant_slot) = TenantSlot::take(&s, &tenant) else {
+    // The tenant's share first (requests without a caller — `/login` —
+    // share one slot), then one of the slots, both within SLOT_WAIT.
+    let share = {
+        let caller = req.extensions().get::<Caller>();
+        let (key, permits) = match caller {
+            Some(c) => (c.tenant.clone(), crate::TENANT_BODIES),
+            None => (String::new(), 1),
+        };
+        let mut shares = s.bodies_by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        shares
+            .entry(key)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits)))
+            .clone()
+    };
+    let waited = tokio::time::Instant::now();
+    let Ok(Ok(_share)) = tokio::time::timeout(SLOT_WAIT, share.acquire_owned()).await else {
         return busy(&s);
     };
-    let slot = tokio::time::timeout(SLOT_WAIT, s.bodies.clone().acquire_owned()).await;
+    let left = SLOT_WAIT.saturating_sub(waited.elapsed());
+    let slot = tokio::time::timeout(left, s.bodies.clone().acquire_owned()).await;
     match slot {
         Ok(Ok(slot)) => {
             let (parts, body) = req.into_parts();
@@ -156,19 +169,24 @@ pub(crate) async fn body_slot(
             let bytes = match read {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => {
-                    return elastic::product(error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        &format!("the body could not be read whole: {e}"),
-                    ))
+                    // axum's error names the limit it met ("length limit
+                    // exceeded"); any other is the sender's body (reset,
+                    // bad chunking).
+                    let too_large = e.to_string().contains("length limit");
+                    let status = if too_large {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    };
+                    return error(status, &format!("the body could not be read whole: {e}"));
                 }
                 Err(_) => {
+                    // 503 with Retry-After: what every shipper retries
+                    // (Logstash drops a request answered 408).
                     s.slow_bodies.fetch_add(1, Ordering::Relaxed);
-                    return elastic::product(error(
-                        StatusCode::REQUEST_TIMEOUT,
-                        &format!(
-                            "the body did not arrive within {} s: nothing was kept, send it again",
-                            BODY_READ.as_secs()
-                        ),
+                    return unavailable(&format!(
+                        "the body did not arrive within {} s: nothing was kept, send it again",
+                        BODY_READ.as_secs()
                     ));
                 }
             };
@@ -197,44 +215,6 @@ fn busy(s: &AppState) -> Response {
     resp.headers_mut()
         .insert("Retry-After", "5".parse().expect("header"));
     elastic::product(resp)
-}
-
-/// One of a tenant's [`crate::TENANT_BODIES`], given back when dropped
-/// (also when the request is cut short).
-struct TenantSlot<'a> {
-    s: &'a AppState,
-    tenant: String,
-}
-
-impl<'a> TenantSlot<'a> {
-    fn take(s: &'a AppState, tenant: &str) -> Option<Self> {
-        let mut held = s.bodies_by_tenant.lock().unwrap_or_else(|e| e.into_inner());
-        let n = held.entry(tenant.to_string()).or_insert(0);
-        if *n >= crate::TENANT_BODIES {
-            return None;
-        }
-        *n += 1;
-        Some(TenantSlot {
-            s,
-            tenant: tenant.to_string(),
-        })
-    }
-}
-
-impl Drop for TenantSlot<'_> {
-    fn drop(&mut self) {
-        let mut held = self
-            .s
-            .bodies_by_tenant
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = held.get_mut(&self.tenant) {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.tenant);
-            }
-        }
-    }
 }
 
 /// The token a request presents: `Bearer`, the password of basic auth, or
@@ -386,6 +366,18 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
         let asked = axum::extract::Query::<TenantQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.tenant);
+        // Reading every commune is not changing it: a request that changes
+        // another commune's data (containment, notices, triage, services'
+        // statuses, searches saved, retro-hunts) is the deployment's
+        // administrators' only — a CSIRT analyst reads every commune, acts
+        // on none but through them.
+        let changes = !matches!(parts.method, Method::GET | Method::HEAD);
+        if changes && !caller.admin && asked.as_deref().is_some_and(|t| t != caller.tenant) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "changing another commune's data is for the deployment's administrators only",
+            ));
+        }
         caller
             .reads(asked.as_deref())
             .map(ReadTenant)

@@ -108,7 +108,10 @@ pub(crate) struct AppState {
     /// Body slots held per tenant: one commune takes at most
     /// [`TENANT_BODIES`] of the [`BODIES_AT_ONCE`], so a slow or hostile
     /// shipper of one commune cannot stop every other's ingest.
-    pub(crate) bodies_by_tenant: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// (One semaphore per tenant that sent a body: as many as the
+    /// tenants of the tokens and accounts, bounded by them.)
+    pub(crate) bodies_by_tenant:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Bodies that did not arrive within [`http::BODY_READ`] (cut, 408).
     slow_bodies: AtomicU64,
     /// The console (accounts, sessions, audit log).

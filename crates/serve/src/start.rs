@@ -636,6 +636,13 @@ pub(crate) fn load_assets(
         let Some(tenant) = p.file_stem().and_then(|s| s.to_str()).filter(|_| is_yaml) else {
             continue;
         };
+        if !vigie_console::users::valid_tenant(tenant) {
+            eprintln!(
+                "vigie serve: --assets {}: no tenant can be named {tenant:?} ({}): its file is read but no commune gets it",
+                p.display(),
+                vigie_console::users::TENANT_RULE
+            );
+        }
         if by_tenant.insert(tenant.to_string(), load(&p)?).is_some() {
             return Err(ServeError::Config(format!(
                 "--assets {}: two files for the tenant {tenant:?} (.yml and .yaml)",
