@@ -297,3 +297,58 @@ async fn a_held_audit_lock_fails_an_append_in_bounded_time() {
         String::from_utf8_lossy(&text)
     );
 }
+
+/// The live incidents' ids and the alerting's journal against the
+/// contract `state.db` meets too, two nodes on one PostgreSQL: what one
+/// names the other reads before naming, two naming at once agree, one
+/// claim of a message wins, a dead node's claim is taken over.
+#[test]
+fn postgres_live_ids_and_alert_journal_meet_the_contract() {
+    let Some(pg) = Postgres::start() else { return };
+    let (a, b) = (
+        vigie_db::PgIncidentIds::new(&pg.url()).unwrap(),
+        vigie_db::PgIncidentIds::new(&pg.url()).unwrap(),
+    );
+    conformance::incident_ids(&a, &b);
+    let (a, b) = (
+        vigie_db::PgAlerts::new(&pg.url()).unwrap(),
+        vigie_db::PgAlerts::new(&pg.url()).unwrap(),
+    );
+    conformance::alert_journal(&a, &b);
+}
+
+/// A node's `state.db` journal and silences brought into PostgreSQL: its
+/// deliveries counted there (a node starting with `--db` sends nothing
+/// again), a silence already there kept once.
+#[test]
+fn a_nodes_alerts_are_imported_with_their_counts() {
+    use vigie_store::live::{AlertJournal, AlertRow};
+    let Some(pg) = Postgres::start() else { return };
+    let alerts = vigie_db::PgAlerts::new(&pg.url()).unwrap();
+    let row = |id: &str, delivered: bool, n: u32| AlertRow {
+        sink: "webhook".into(),
+        tenant: "default".into(),
+        live_id: id.into(),
+        delivered,
+        doc: format!("{{\"n\":{n}}}"),
+    };
+    let silence = ["webhook", "default", "dc01", "Security"].map(str::to_string);
+    alerts
+        .silences_changed(std::slice::from_ref(&silence), &[])
+        .unwrap();
+    alerts
+        .import(
+            &[row("L1", true, 1), row("L1", false, 2), row("L1", true, 3), row("L2", true, 4)],
+            &[silence.clone()],
+        )
+        .unwrap();
+    let mut last = alerts.last_delivered().unwrap();
+    last.sort_by(|x, y| x.key.cmp(&y.key));
+    let got: Vec<(&str, u64, &str)> = last
+        .iter()
+        .map(|d| (d.key.live_id.as_str(), d.count, d.doc.as_str()))
+        .collect();
+    assert_eq!(got, [("L1", 2, "{\"n\":3}"), ("L2", 1, "{\"n\":4}")]);
+    assert_eq!(alerts.journal().unwrap().len(), 4);
+    assert_eq!(alerts.silences().unwrap(), vec![silence]);
+}
