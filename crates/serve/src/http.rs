@@ -230,7 +230,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
 /// get live ids that do not last.
 pub(crate) fn rebuilding(s: &Shared) -> Option<Response> {
     if s.live.rebuilt.load(Ordering::Acquire) {
-        return None;
+        // The incidents' ids out of reach (PostgreSQL down): no answer
+        // rather than ids another node may give to other incidents.
+        return s.live.naming_failed().map(|why| {
+            let mut resp = error(StatusCode::SERVICE_UNAVAILABLE, &why);
+            resp.headers_mut()
+                .insert("Retry-After", "5".parse().expect("header"));
+            resp
+        });
     }
     if matches!(s.config.role, NodeRole::Detect | NodeRole::Ingest) {
         // A detect node sees part of each commune's events: no scope of

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use vigie_detect::{CorrelationMatch, Engine, Match};
 use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
+use vigie_store::live::IncidentIds;
 
 /// What one tenant's events have given since the last answer began, and
 /// what its answers keep.
@@ -87,6 +88,26 @@ pub struct Known {
 /// sharing most of its hosts and accounts (the oldest on a tie), each
 /// known id used once; otherwise a new one. Pure: `known` is updated.
 pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str) -> Vec<String> {
+    let mut kept: Vec<vigie_state::KnownIncident> = std::mem::take(known)
+        .into_iter()
+        .map(|k| (k.id, k.entities))
+        .collect();
+    let named = name_kept(scope, &mut kept, tenant_prefix);
+    *known = kept
+        .into_iter()
+        .map(|(id, entities)| Known { id, entities })
+        .collect();
+    named
+}
+
+/// [`name_incidents`] on the incidents as a store keeps them (what
+/// [`vigie_store::live::IncidentIds::name`] hands over under the tenant's
+/// lock).
+pub fn name_kept(
+    scope: &Scope,
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
     let entities = |i: &vigie_scope::model::Incident| -> std::collections::BTreeSet<String> {
         i.hosts
             .iter()
@@ -110,21 +131,18 @@ pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str
             .iter()
             .enumerate()
             .filter(|(k, _)| !used[*k])
-            .map(|(k, kn)| (kn.entities.intersection(&e).count(), k))
+            .map(|(k, kn)| (kn.1.intersection(&e).count(), k))
             .filter(|(shared, _)| *shared > 0)
             .max_by_key(|(shared, k)| (*shared, std::cmp::Reverse(*k)));
         match best {
             Some((_, k)) => {
                 used[k] = true;
-                known[k].entities.extend(e);
-                named[i] = known[k].id.clone();
+                known[k].1.extend(e);
+                named[i] = known[k].0.clone();
             }
             None => {
                 let id = format!("{tenant_prefix}{}", known.len() + 1);
-                known.push(Known {
-                    id: id.clone(),
-                    entities: e,
-                });
+                known.push((id.clone(), e));
                 used.push(true);
                 named[i] = id;
             }
@@ -150,11 +168,19 @@ pub struct LiveScope {
     tenants: Mutex<BTreeMap<String, Tenant>>,
     /// Taken before `tenants` (never after it), by answers only.
     settled: Mutex<BTreeMap<String, Settled>>,
-    /// Known incidents of tenants not observed yet since the start.
-    known: Mutex<BTreeMap<String, Vec<Known>>>,
-    /// Where the live ids are kept (`state.db`), so that they survive a
-    /// restart; `None`: in memory only.
-    ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
+    /// Where the live ids are kept (`state.db`, or PostgreSQL with
+    /// `--db`, shared by the api nodes), so that they survive a restart
+    /// and every node gives an incident the same one; `None`: in memory
+    /// only (each tenant's `Tenant::known`).
+    ids: Option<Arc<dyn IncidentIds>>,
+    /// Taken while a tenant's incidents are named and the answer kept:
+    /// two answers name in turn (never an older naming kept over a newer
+    /// one), without holding the worker's lock during the store's call.
+    naming: Mutex<()>,
+    /// Why the last naming failed (the store out of reach), until one
+    /// succeeds: the scope's routes say it (503) rather than answer with
+    /// ids another node may give to other incidents.
+    naming_failed: Mutex<Option<String>>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -162,29 +188,15 @@ pub struct LiveScope {
 }
 
 impl LiveScope {
-    /// `ids`: where live ids are kept (`state.db`), read here; `None`
-    /// keeps them in memory only. Blocking.
+    /// `ids`: where live ids are kept, read again at each naming; `None`
+    /// keeps them in memory only.
     pub fn new(
         assets: Arc<Assets>,
         engine: Arc<Option<Engine>>,
         lang: Lang,
         zone: Zone,
-        ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
+        ids: Option<Arc<dyn IncidentIds>>,
     ) -> Result<Self, vigie_store::StoreError> {
-        let known = match &ids {
-            Some(store) => store
-                .all()?
-                .into_iter()
-                .map(|(tenant, known)| {
-                    let known = known
-                        .into_iter()
-                        .map(|(id, entities)| Known { id, entities })
-                        .collect();
-                    (tenant, known)
-                })
-                .collect(),
-            None => BTreeMap::new(),
-        };
         let correlating = engine
             .as_ref()
             .as_ref()
@@ -199,8 +211,9 @@ impl LiveScope {
             correlating,
             tenants: Mutex::new(BTreeMap::new()),
             settled: Mutex::new(BTreeMap::new()),
-            known: Mutex::new(known),
             ids,
+            naming: Mutex::new(()),
+            naming_failed: Mutex::new(None),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -242,12 +255,7 @@ impl LiveScope {
                 observed: 0,
                 answered: None,
                 stale: false,
-                known: self
-                    .known
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(tenant)
-                    .unwrap_or_default(),
+                known: Vec::new(),
             }),
         };
         t.fresh.observe(event, matches);
@@ -371,49 +379,76 @@ impl LiveScope {
         drop(settled);
         let correlations = Arc::new(self.correlations(&mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
-        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let t = tenants.get_mut(tenant)?;
-        if let Some((n, a)) = &t.answered {
+        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+        let newer = |t: &Tenant| match &t.answered {
             // A newer answer was stored meanwhile: it stands.
-            if *n > events || (*n == events && !t.stale) {
-                return Some(a.clone());
-            }
-        }
-        let before = (
-            t.known.len(),
-            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
-        );
-        let live_ids = Arc::new(name_incidents(&scope, &mut t.known, "L"));
-        let after = (
-            t.known.len(),
-            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
-        );
-        let answer = Answer {
-            scope,
-            live_ids,
-            correlations,
+            Some((n, a)) if *n > events || (*n == events && !t.stale) => Some(a.clone()),
+            _ => None,
         };
-        t.answered = Some((events, answer.clone()));
-        t.stale = false;
-        // Kept (synced) before the answer is given: an id served is an
-        // id that survives a `kill -9`. Only this tenant's, in one
-        // transaction, under the worker's lock as the naming was (two
-        // answers never keep an older naming over a newer one).
-        if before != after {
-            if let Some(ids) = &self.ids {
-                let rows: Vec<vigie_state::KnownIncident> = t
-                    .known
-                    .iter()
-                    .map(|k| (k.id.clone(), k.entities.clone()))
-                    .collect();
-                if let Err(e) = ids.keep(tenant, &rows) {
-                    eprintln!(
-                        "vigie serve: the live ids of {tenant} not kept ({e}): they may change at the next start"
-                    );
+        let live_ids = match &self.ids {
+            None => {
+                let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                let t = tenants.get_mut(tenant)?;
+                if let Some(a) = newer(t) {
+                    return Some(a);
+                }
+                name_incidents(&scope, &mut t.known, "L")
+            }
+            Some(store) => {
+                {
+                    let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(a) = newer(tenants.get(tenant)?) {
+                        return Some(a);
+                    }
+                }
+                // Named in the store under the tenant's lock, on the ids
+                // as kept now (another api node's included), and kept
+                // (synced) before the answer is given: an id served is an
+                // id that survives a `kill -9`, and the one every node
+                // serves. Outside the worker's lock: the store's call
+                // never holds the observing of events.
+                let named = scope.clone();
+                match store.name(
+                    tenant,
+                    Box::new(move |known| name_kept(&named, known, "L")),
+                ) {
+                    Ok(ids) => {
+                        self.naming_failed
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take();
+                        ids
+                    }
+                    Err(e) => {
+                        let why = format!(
+                            "the live ids of {tenant} could not be read or kept ({e}): no incident is named until they can"
+                        );
+                        eprintln!("vigie serve: {why}");
+                        *self.naming_failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                        return None;
+                    }
                 }
             }
-        }
+        };
+        let answer = Answer {
+            scope,
+            live_ids: Arc::new(live_ids),
+            correlations,
+        };
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tenants.get_mut(tenant)?;
+        t.answered = Some((events, answer.clone()));
+        t.stale = false;
         Some(answer)
+    }
+
+    /// Why incidents cannot be named now (their store out of reach), until
+    /// a naming succeeds again.
+    pub fn naming_failed(&self) -> Option<String> {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The correlator run over the kept matches in time order (stable
@@ -436,22 +471,102 @@ impl LiveScope {
     }
 }
 
-/// The `state.db` where a node keeps its live ids and its alerting's
-/// journal: the embedded state's (`embedded`, opened without `--db`), or
-/// with `--db` the node's own, opened here — the former
-/// `incidents.json` and `alerts.jsonl` of `data` imported into it first
-/// (the other former files are PostgreSQL's business and stay as they
-/// are). Blocking.
-pub fn node_state(
+/// Where a node keeps its live ids and its alerting's journal.
+pub struct LiveStores {
+    pub ids: Arc<dyn IncidentIds>,
+    pub alerts: Arc<dyn vigie_store::live::AlertJournal>,
+}
+
+/// The stores of the live ids and of the alerting's journal: the embedded
+/// state's (`embedded`, opened without `--db`), or with `--db` (`db`)
+/// PostgreSQL's, shared by every api node — what the node's own
+/// `state.db` held of them (and its former `incidents.json` and
+/// `alerts.jsonl`) moved there first, once. Blocking.
+pub fn live_stores(
     data: &std::path::Path,
     embedded: Option<&Arc<vigie_state::Db>>,
-) -> Result<Arc<vigie_state::Db>, vigie_store::StoreError> {
-    if let Some(db) = embedded {
-        return Ok(db.clone());
+    db: Option<&str>,
+) -> Result<LiveStores, vigie_store::StoreError> {
+    let url = match (embedded, db) {
+        (Some(st), _) => {
+            return Ok(LiveStores {
+                ids: Arc::new(vigie_state::SqliteIncidentIds::new(st.clone())),
+                alerts: Arc::new(vigie_state::SqliteAlerts::new(st.clone())),
+            })
+        }
+        (None, Some(url)) => url,
+        (None, None) => {
+            // Never: without --db the embedded state is open. A node's
+            // own state.db then.
+            let st = vigie_state::Db::open(data)?;
+            return Ok(LiveStores {
+                ids: Arc::new(vigie_state::SqliteIncidentIds::new(st.clone())),
+                alerts: Arc::new(vigie_state::SqliteAlerts::new(st)),
+            });
+        }
+    };
+    let io = |what: &str, e: std::io::Error| vigie_store::StoreError::Io {
+        what: what.into(),
+        source: e,
+    };
+    let ids = Arc::new(
+        vigie_db::PgIncidentIds::new(url).map_err(|e| io("the live ids' store", e))?,
+    );
+    let alerts =
+        Arc::new(vigie_db::PgAlerts::new(url).map_err(|e| io("the alerts' store", e))?);
+    import_node(data, &*ids, &alerts)?;
+    Ok(LiveStores { ids, alerts })
+}
+
+/// Moves what a node kept of the live half in its own `state.db` (an
+/// embedded node moving to `--db`, or a node of the version that kept
+/// them per node) into PostgreSQL, once: the ids of a tenant PostgreSQL
+/// does not name yet (a tenant already named there keeps its ids: said),
+/// the journal (its deliveries counted: nothing said again) and the
+/// silences said; then deleted from `state.db`. Nothing to do (and no
+/// `state.db` made) when the node has neither `state.db` nor a former
+/// file.
+fn import_node(
+    data: &std::path::Path,
+    ids: &dyn IncidentIds,
+    alerts: &vigie_db::PgAlerts,
+) -> Result<(), vigie_store::StoreError> {
+    let former = vigie_state::import::NODE_FILES
+        .iter()
+        .any(|f| data.join(f).is_file());
+    if !former && !data.join(vigie_state::FILE).is_file() {
+        return Ok(());
     }
     let imported = vigie_state::import_only(data, &vigie_state::import::NODE_FILES)?;
     for line in imported.lines() {
         eprintln!("vigie serve: {line}");
     }
-    vigie_state::Db::open(data)
+    let st = vigie_state::Db::open(data)?;
+    let rows = vigie_state::take_for_import(&st)?;
+    if rows.incidents.is_empty() && rows.journal.is_empty() && rows.silences.is_empty() {
+        return Ok(());
+    }
+    let mut taken = 0;
+    for (tenant, known) in &rows.incidents {
+        if ids.import(tenant, known)? {
+            taken += 1;
+        } else {
+            eprintln!(
+                "vigie serve: {}: the live ids of {tenant:?} not imported: {} already names its incidents (those stand; this node's {} id(s) of it are dropped)",
+                st.place(),
+                ids.place(),
+                known.len()
+            );
+        }
+    }
+    alerts.import(&rows.journal, &rows.silences)?;
+    vigie_state::forget_live(&st)?;
+    eprintln!(
+        "vigie serve: {}: the live ids of {taken} tenant(s), {} alert record(s) and {} silence(s) said moved into {}",
+        st.place(),
+        rows.journal.len(),
+        rows.silences.len(),
+        ids.place()
+    );
+    Ok(())
 }
