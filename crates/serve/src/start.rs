@@ -324,11 +324,13 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let alerting = match stores.filter(|_| !sinks.is_empty()) {
         Some(stores) => {
             let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
-            eprintln!(
-                "vigie serve: alerts to: {} (journal in {})",
-                names.join(", "),
-                stores.alerts.place()
-            );
+            eprintln!("vigie serve: alerts to: {}", names.join(", "));
+            if config.db.is_some() {
+                eprintln!(
+                    "vigie serve: alerts claimed and kept in {}: one api node sends each message",
+                    stores.alerts.place()
+                );
+            }
             let kept = stores.alerts.clone();
             let node = node_name(&config);
             Some(Arc::new(
