@@ -117,7 +117,9 @@ fn incidents(base: &str, auth: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 /// Every message received until none came for two looks of the alerters.
 fn drain(received: &Receiver<Value>, into: &mut Vec<Value>) {
-    while let Ok(m) = received.recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(2)) {
+    while let Ok(m) =
+        received.recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(2))
+    {
         into.push(m);
     }
 }
@@ -229,7 +231,10 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
     let on_b = incidents(&b.base, &admin);
     assert!(!on_a.is_empty(), "the demo's incidents: {on_a:?}");
     assert_eq!(on_a, on_b, "one name per incident on both nodes");
-    assert!(!on_a.contains_key("L1"), "L1 is the imported incident's: {on_a:?}");
+    assert!(
+        !on_a.contains_key("L1"),
+        "L1 is the imported incident's: {on_a:?}"
+    );
     assert_eq!(incidents(&b.base, &admin), incidents(&a.base, &admin));
 
     // One incident_new per incident at the webhook, whichever node sent
@@ -262,7 +267,10 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
     for (id, n) in &news {
         assert_eq!(*n, 1, "{id} paged {n} times: {messages:?}");
     }
-    assert!(!news.contains_key("L1"), "delivered before the move: not again");
+    assert!(
+        !news.contains_key("L1"),
+        "delivered before the move: not again"
+    );
     // An update of an incident is said at most once per 5 min, whichever
     // node: the demo's arrive within one.
     let mut updates: BTreeMap<String, usize> = BTreeMap::new();
@@ -283,8 +291,7 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
         "every message received was delivered once: {sa} {sb}"
     );
     assert!(
-        stat(&sa, "alerts_sent_elsewhere") + stat(&sb, "alerts_sent_elsewhere")
-            >= ids.len() as u64,
+        stat(&sa, "alerts_sent_elsewhere") + stat(&sb, "alerts_sent_elsewhere") >= ids.len() as u64,
         "each incident's first message claimed by both, left by one: {sa} {sb}"
     );
     assert_eq!(stat(&sa, "alerts_failed") + stat(&sb, "alerts_failed"), 0);

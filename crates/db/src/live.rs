@@ -73,7 +73,11 @@ async fn known_of(
     let mut known = Vec::with_capacity(rows.len());
     for r in rows {
         let (pos, id, entities): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-        let e = crate::parse("live_incidents", format_args!("({tenant}, {pos})"), &entities)?;
+        let e = crate::parse(
+            "live_incidents",
+            format_args!("({tenant}, {pos})"),
+            &entities,
+        )?;
         known.push((id, e));
     }
     Ok(known)
@@ -338,7 +342,14 @@ impl AlertJournal for PgAlerts {
                 let won = c
                     .query_opt(
                         take.as_str(),
-                        &[&key.tenant, &key.sink, &key.live_id, &node, &lease_secs, &after],
+                        &[
+                            &key.tenant,
+                            &key.sink,
+                            &key.live_id,
+                            &node,
+                            &lease_secs,
+                            &after,
+                        ],
                     )
                     .await?;
                 if won.is_some() {

@@ -338,7 +338,12 @@ fn a_nodes_alerts_are_imported_with_their_counts() {
         .unwrap();
     alerts
         .import(
-            &[row("L1", true, 1), row("L1", false, 2), row("L1", true, 3), row("L2", true, 4)],
+            &[
+                row("L1", true, 1),
+                row("L1", false, 2),
+                row("L1", true, 3),
+                row("L2", true, 4),
+            ],
             &[silence.clone()],
         )
         .unwrap();

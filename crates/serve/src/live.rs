@@ -408,10 +408,7 @@ impl LiveScope {
                 // serves. Outside the worker's lock: the store's call
                 // never holds the observing of events.
                 let named = scope.clone();
-                match store.name(
-                    tenant,
-                    Box::new(move |known| name_kept(&named, known, "L")),
-                ) {
+                match store.name(tenant, Box::new(move |known| name_kept(&named, known, "L"))) {
                     Ok(ids) => {
                         self.naming_failed
                             .lock()
@@ -509,11 +506,9 @@ pub fn live_stores(
         what: what.into(),
         source: e,
     };
-    let ids = Arc::new(
-        vigie_db::PgIncidentIds::new(url).map_err(|e| io("the live ids' store", e))?,
-    );
-    let alerts =
-        Arc::new(vigie_db::PgAlerts::new(url).map_err(|e| io("the alerts' store", e))?);
+    let ids =
+        Arc::new(vigie_db::PgIncidentIds::new(url).map_err(|e| io("the live ids' store", e))?);
+    let alerts = Arc::new(vigie_db::PgAlerts::new(url).map_err(|e| io("the alerts' store", e))?);
     import_node(data, &*ids, &alerts)?;
     Ok(LiveStores { ids, alerts })
 }

@@ -48,10 +48,10 @@ pub use detections::SqliteDetections;
 pub use import::{import, import_only, Imported};
 pub use indicators::{IndicatorSource, SqliteIndicators};
 pub use live::{forget_live, take_for_import, LiveRows, SqliteAlerts, SqliteIncidentIds};
-pub use vigie_store::live::{AlertRow, KnownIncident};
 pub use proposals::SqliteProposals;
 pub use tokens::{SqliteTokens, TokenRow};
 pub use triage::SqliteTriage;
+pub use vigie_store::live::{AlertRow, KnownIncident};
 
 /// The schema, in order: (version, SQL). Append only, ordered by version.
 const MIGRATIONS: &[(i64, &str)] = &[

@@ -63,10 +63,15 @@ impl SqliteIncidentIds {
 
 /// `tenant`'s incidents as kept in `c`.
 fn known_of(c: &Connection, tenant: &str) -> std::result::Result<Vec<KnownIncident>, Failure> {
-    let mut st =
-        c.prepare_cached("SELECT pos, id, entities FROM live_incidents WHERE tenant = ?1 ORDER BY pos")?;
+    let mut st = c.prepare_cached(
+        "SELECT pos, id, entities FROM live_incidents WHERE tenant = ?1 ORDER BY pos",
+    )?;
     let rows = st.query_map([tenant], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut known = Vec::new();
     for row in rows {
@@ -244,7 +249,14 @@ impl AlertJournal for SqliteAlerts {
             let won = tx
                 .prepare_cached(&take)?
                 .query_row(
-                    params![key.tenant, key.sink, key.live_id, node, lease_secs, after as i64],
+                    params![
+                        key.tenant,
+                        key.sink,
+                        key.live_id,
+                        node,
+                        lease_secs,
+                        after as i64
+                    ],
                     |_| Ok(()),
                 )
                 .optional()?
@@ -283,7 +295,9 @@ impl AlertJournal for SqliteAlerts {
                      WHERE tenant = ?1 AND sink = ?2 AND live_id = ?3
                      RETURNING delivered",
                 )?
-                .query_row(params![row.tenant, row.sink, row.live_id, node], |r| r.get(0))?;
+                .query_row(params![row.tenant, row.sink, row.live_id, node], |r| {
+                    r.get(0)
+                })?;
             tx.commit()?;
             Ok(n as u64)
         })

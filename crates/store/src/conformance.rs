@@ -694,7 +694,11 @@ pub fn alert_journal(a: &dyn crate::live::AlertJournal, b: &dyn crate::live::Ale
         .collect();
     assert_eq!(
         docs,
-        [("{\"n\":1}", true), ("{\"n\":2}", false), ("{\"n\":3}", true)]
+        [
+            ("{\"n\":1}", true),
+            ("{\"n\":2}", false),
+            ("{\"n\":3}", true)
+        ]
     );
     // Keys are apart: another tenant's L1 is its own.
     assert_eq!(
@@ -756,8 +760,11 @@ pub fn alert_journal(a: &dyn crate::live::AlertJournal, b: &dyn crate::live::Ale
         [true],
         "an expired claim is taken over"
     );
-    b.silences_changed(&[s2.clone(), s3.clone(), s4.clone()], std::slice::from_ref(&s1))
-        .unwrap();
+    b.silences_changed(
+        &[s2.clone(), s3.clone(), s4.clone()],
+        std::slice::from_ref(&s1),
+    )
+    .unwrap();
     let mut said = a.silences().unwrap();
     said.sort();
     let mut want = vec![s2, s3, s4];

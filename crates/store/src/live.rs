@@ -141,8 +141,12 @@ pub trait AlertJournal: Send + Sync {
     /// Takes the right to say each silence for `lease_secs` (one node says
     /// a channel silent): per key, whether this node won. A silence
     /// already said, or claimed by a live claim, is not won.
-    fn claim_silences(&self, keys: &[[String; 4]], node: &str, lease_secs: i64)
-        -> Result<Vec<bool>>;
+    fn claim_silences(
+        &self,
+        keys: &[[String; 4]],
+        node: &str,
+        lease_secs: i64,
+    ) -> Result<Vec<bool>>;
 
     /// Silences said (`said`, their claims ended) and channels that sent
     /// again (`ended`), in one transaction.

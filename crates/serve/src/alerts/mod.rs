@@ -203,7 +203,9 @@ impl Alerting {
     /// end): nothing is sent meanwhile (two nodes could send it), and the
     /// message is tried again at the next look.
     fn claims_failed(&self, failed: Option<&str>) {
-        let was = self.claims_failing.swap(failed.is_some(), Ordering::Relaxed);
+        let was = self
+            .claims_failing
+            .swap(failed.is_some(), Ordering::Relaxed);
         match failed {
             Some(e) if !was => eprintln!(
                 "vigie serve: alerts not sent: their claims could not be taken ({e}); tried again every {} s (counted in alerts_failed)",
@@ -414,11 +416,10 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
         // node said are taken as said here too; those another node is
         // saying now are looked at again at the next look.
         let keys: Vec<String> = newly.iter().map(|(k, _)| k.clone()).collect();
-        let won = match a.kept.claim_silences(
-            &split(&keys),
-            &a.node,
-            CLAIM_LEASE.as_secs() as i64,
-        ) {
+        let won = match a
+            .kept
+            .claim_silences(&split(&keys), &a.node, CLAIM_LEASE.as_secs() as i64)
+        {
             Ok(won) => {
                 a.claims_failed(None);
                 won
@@ -578,17 +579,26 @@ fn tell(
         .claim(&claim_key, after, &a.node, CLAIM_LEASE.as_secs() as i64)
     {
         Ok(Claim::Won) => a.claims_failed(None),
-        Ok(Claim::Lost { last, .. }) => {
+        Ok(Claim::Lost { last, holder }) => {
             a.claims_failed(None);
-            a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
-            // What the other node delivered becomes this node's account
-            // of the incident: the next message is the one after it.
-            if let Some(s) = last
-                .filter(|d| d.count > after)
-                .and_then(|d| Sent::from_delivered(&d, &a.kept.place()))
-            {
-                let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
-                sent.insert(key, s);
+            let kept = last.as_ref().map_or(0, |d| d.count);
+            if kept > after || holder.is_some() {
+                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if kept > after {
+                // What the other node delivered becomes this node's
+                // account of the incident: the next message is the one
+                // after it.
+                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
+                    sent.insert(key, s);
+                }
+            } else if kept < after && holder.is_none() {
+                // This node counted a delivery the journal could not
+                // keep: the journal's count is the one claims go by.
+                if let Some(s) = sent.get_mut(&key) {
+                    s.count = kept;
+                }
             }
             return true;
         }

@@ -72,9 +72,15 @@ impl Runs {
         }
     }
 
-    /// How many run now.
-    pub fn running(&self) -> usize {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+    /// How many run now for `tenant`: its own runs and those of every
+    /// tenant's events.
+    pub fn running(&self, tenant: &str) -> usize {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|(t, _)| t.as_deref().is_none_or(|t| t == tenant))
+            .count()
     }
 
     /// A kept summary with what its run shows now, if it runs.
@@ -126,7 +132,9 @@ fn visible(summary: &Value, tenant: &str) -> bool {
 pub(crate) async fn list(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     let dir = s.config.data.join("retrohunts");
     let runs = s.retrohunts.clone();
+    let of = tenant.clone();
     let listed = tokio::task::spawn_blocking(move || {
+        let tenant = of;
         let mut ids: Vec<String> = std::fs::read_dir(&dir)
             .map(|d| {
                 d.filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -150,8 +158,10 @@ pub(crate) async fn list(State(s): State<Shared>, ReadTenant(tenant): ReadTenant
     .unwrap_or_default();
     Json(json!({
         "runs": listed,
-        "running": s.retrohunts.running(),
-        "readers_open": super::reader::open(),
+        // The caller's commune's, and the deployment's (the indicators'
+        // runs): never another commune's.
+        "running": s.retrohunts.running(&tenant),
+        "readers_open": super::reader::open(&tenant),
     }))
     .into_response()
 }
