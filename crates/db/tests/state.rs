@@ -344,7 +344,7 @@ fn a_nodes_alerts_are_imported_with_their_counts() {
                 row("L1", true, 3),
                 row("L2", true, 4),
             ],
-            &[silence.clone()],
+            std::slice::from_ref(&silence),
         )
         .unwrap();
     let mut last = alerts.last_delivered().unwrap();

@@ -407,12 +407,12 @@ impl AlertJournal for SqliteAlerts {
     }
 }
 
-/// A claim not won, from the key's row (delivered, doc, age, node, claim
-/// live).
-fn lost(
-    key: &AlertKey,
-    row: Option<(i64, Option<String>, i64, Option<String>, Option<bool>)>,
-) -> Claim {
+/// A key's row as a lost claim reads it: delivered, doc, age, node,
+/// whether its claim is live.
+type ClaimRow = (i64, Option<String>, i64, Option<String>, Option<bool>);
+
+/// A claim not won, from the key's row.
+fn lost(key: &AlertKey, row: Option<ClaimRow>) -> Claim {
     match row {
         // Gone between the two statements (never deleted: cannot be), or
         // taken and let go a moment ago: asked again, it answers.

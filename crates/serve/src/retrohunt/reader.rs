@@ -28,14 +28,6 @@ pub fn open(tenant: &str) -> usize {
     map.get(&Some(tenant.to_string())).copied().unwrap_or(0) + map.get(&None).copied().unwrap_or(0)
 }
 
-/// Readers of exactly `tenant` (`None`: of every tenant's events).
-fn open_of(tenant: Option<&str>) -> usize {
-    let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-    open.as_ref()
-        .and_then(|m| m.get(&tenant.map(str::to_string)).copied())
-        .unwrap_or(0)
-}
-
 /// One count of [`OPEN`], given back when dropped: on every path —
 /// released, dropped unreleased, or its release's future dropped while
 /// the log deletes the consumer (a count taken back only after an
@@ -124,6 +116,14 @@ impl Drop for Reader {
 mod tests {
     use super::*;
     use std::future::Future;
+
+    /// Readers of exactly `tenant` (`None`: of every tenant's events).
+    fn open_of(tenant: Option<&str>) -> usize {
+        let open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.as_ref()
+            .and_then(|m| m.get(&tenant.map(str::to_string)).copied())
+            .unwrap_or(0)
+    }
 
     /// A log whose consumer's deletion never ends (a JetStream server
     /// that does not answer): the release's future is dropped midway.
