@@ -143,7 +143,6 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
     let reader = crate::retrohunt::reader::Reader::new(
         s.log.clone(),
         &format!("{}search-", crate::retrohunt::CONSUMER_PREFIX),
-        Some(tenant),
     );
     let consumer = reader.name().to_string();
     let seen = Arc::new(Seen::default());

@@ -183,7 +183,7 @@ pub async fn scan(
     budget: &Budget,
     sink: &mut dyn Sink,
 ) -> Result<Scanned, RetroError> {
-    let reader = Reader::new(log.clone(), CONSUMER_PREFIX, scope.tenant);
+    let reader = Reader::new(log.clone(), CONSUMER_PREFIX);
     let outcome = read(
         log.as_ref(),
         reader.name(),
