@@ -845,12 +845,15 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
                 .starts_with("DC0")
             && d["tenant"] == "mairie-de-fouesnant"));
     assert!(said.contains("refused: "), "{said}");
+    // A range after the demo's last event (17 January): no event in it,
+    // so nothing was searched — exit 2 and said, never the 0 of a clean
+    // range.
     let out = retro(&["--from", "2026-01-18T00:00:00Z"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("NO EVENT of tenant mairie-de-fouesnant in the range"),
+        "{said}"
     );
     assert!(out.stdout.is_empty());
     // A range that starts two days from now: every event stored was
@@ -859,10 +862,38 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
     let out = retro(&["--from", &later]);
     let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
     let stored = stats(&base, &admin)["events_stored"].as_u64().unwrap();
     assert!(
         said.contains(&format!("of 0 read ({stored} skipped")),
+        "{said}"
+    );
+    // Events in the range and nothing matching: the 0 of a clean range.
+    let quiet = tmp.path().join("retro-quiet");
+    std::fs::create_dir_all(&quiet).unwrap();
+    std::fs::write(
+        quiet.join("never.yml"),
+        "title: A ticket type no DC issues\nid: 5f0c9d7e-1d1a-4a4e-9b1e-6a2f1f3b0002\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4769\n    TicketEncryptionType: '0x7f'\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let out = vigie()
+        .args([
+            "retrohunt",
+            "--server",
+            &base,
+            "--tenant",
+            "mairie-de-fouesnant",
+            "--rules",
+        ])
+        .arg(&quiet)
+        .env("VIGIE_TOKEN", &admin)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(out.stdout.is_empty(), "{said}");
+    assert!(
+        said.contains("tenant mairie-de-fouesnant: 1 rule(s), 0 refused"),
         "{said}"
     );
     // Only an admin token may run one.
