@@ -447,6 +447,24 @@ fn a_communes_account_reads_its_own_tenant_only() {
         let list: Vec<Value> = serde_json::from_str(&body).unwrap();
         assert_eq!((s, list.len()), (200, 1), "{tenant}: {body}");
     }
+    // Its stats without `?tenant=`: the whole deployment's, each commune
+    // on its own line, not its own tenant's alone.
+    let whole = loop {
+        let whole = stats(&base, &admin);
+        if whole["events_observed"] == 2 {
+            break whole;
+        }
+        assert!(Instant::now() < until, "not observed: {whole}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(whole["tenant"].is_null(), "{whole}");
+    let lines = whole["tenants"].as_array().unwrap();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "mairie-b"], "{whole}");
+    assert!(lines.iter().all(|l| l["events_observed"] == 1), "{whole}");
 
     let bea = signed_in(&base, "bea", bea_pw, "");
     let chef = signed_in(&base, "chef", chef_pw, &code(&chef_totp));

@@ -95,6 +95,12 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         403
     );
     assert_eq!(get(&base, "/api/v1/stats", Some(&ingest)).0, 403);
+    // A query string that does not read is refused in JSON like the rest,
+    // naming what was wrong (axum's own refusal is plain text).
+    let (s, bad) = get(&base, "/api/v1/detections?limit=abc", Some(&read));
+    assert_eq!(s, 400, "{bad}");
+    let bad: Value = serde_json::from_str(&bad).expect("a JSON error");
+    assert!(bad["error"].as_str().unwrap().contains("limit"), "{bad}");
 
     // The demo's JSON Lines logs, sent host by host, file by file.
     let demo = make_demo(tmp.path());
@@ -329,6 +335,18 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
+    // A wrong token is told apart from a missing one (the header arrived,
+    // the token is what to fix), in the header as RFC 6750 says it.
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let why = resp.into_body().read_to_string().unwrap();
+    assert!(why.contains("not recognised"), "{why}");
+    let (s, missing) = get(&base, "/_license", None);
+    assert_eq!(s, 401);
+    assert!(
+        missing.contains("is needed") && !missing.contains("not recognised"),
+        "{missing}"
+    );
     assert!(root["version"]["number"]
         .as_str()
         .unwrap()
@@ -398,6 +416,9 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     processed(&base, &admin, sent);
     let before = stats(&base, &admin);
     assert_eq!(before["events_stored"].as_u64(), Some(sent));
+    // What was refused (three lines of the ingest, two `_bulk` items) is
+    // the server's figure too, not only in the answers.
+    assert_eq!(before["events_refused"], 5, "{before}");
 
     let (_, scope_before) = get(&base, "/api/v1/scope", Some(&read));
     let scope_before: Value = serde_json::from_str(&scope_before).unwrap();

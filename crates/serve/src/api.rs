@@ -9,8 +9,9 @@ use crate::{
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -89,7 +90,7 @@ pub(crate) async fn ingest(
     let accepted = events.len();
     if accepted > 0 {
         let batch = IngestBatch {
-            tenant: caller.tenant,
+            tenant: caller.tenant.clone(),
             source: "http".into(),
             received: chrono::Utc::now().timestamp_micros(),
             events,
@@ -97,6 +98,20 @@ pub(crate) async fn ingest(
         if let Err(e) = s.log.append(batch).await {
             return unavailable(&format!("not stored, send again: {e}"));
         }
+    }
+    if let Some(first) = rejected.first() {
+        let first = format!(
+            "line {}: {}",
+            first["line"],
+            first["reason"].as_str().unwrap_or("")
+        );
+        crate::note_refused(
+            &s,
+            &caller.tenant,
+            "POST /api/v1/ingest",
+            rejected_count,
+            &first,
+        );
     }
     Json(json!({
         "accepted": accepted,
@@ -307,6 +322,7 @@ pub(crate) async fn stats(
             // `events_processed`.
             "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
             "requests_busy": s.busy.load(Ordering::Relaxed),
+            "events_refused": s.refused.load(Ordering::Relaxed),
             "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
@@ -323,7 +339,45 @@ pub(crate) async fn stats(
         });
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);
+            o.extend(deployment_scope(&s));
         }
     }
     Json(out).into_response()
+}
+
+/// The whole deployment's live scope for an admin's `/api/v1/stats`
+/// without `?tenant=`: the sums over every commune that sent events and
+/// each commune's own line — not the admin's own tenant's (on a regional
+/// node that one sends nothing, and its `null` incidents read as "none
+/// anywhere"). A commune not yet analysed keeps `null` incidents, and the
+/// sum stays `null` until one was: no count is not zero.
+fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
+    let mut names = s.live.tenants();
+    names.sort();
+    let (mut observed, mut incidents, mut as_of) = (0u64, None::<usize>, None::<u64>);
+    let tenants: Vec<serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            let answered = s.live.last_answer(name);
+            let events = s.live.events(name);
+            observed += events;
+            if let Some((at, a)) = &answered {
+                *incidents.get_or_insert(0) += a.scope.incidents.len();
+                *as_of.get_or_insert(0) += at;
+            }
+            json!({
+                "tenant": name,
+                "events_observed": events,
+                "events_processed": s.progress.of(name).processed,
+                "incidents": answered.as_ref().map(|(_, a)| a.scope.incidents.len()),
+            })
+        })
+        .collect();
+    let mut o = serde_json::Map::new();
+    o.insert("tenant".into(), serde_json::Value::Null);
+    o.insert("events_observed".into(), observed.into());
+    o.insert("incidents".into(), json!(incidents));
+    o.insert("incidents_as_of_events".into(), json!(as_of));
+    o.insert("tenants".into(), tenants.into());
+    o
 }

@@ -9,13 +9,57 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
+
+/// A query string read as `T`, or 400 with the error as JSON like every
+/// other refusal of the API (axum's own rejection is plain text, which a
+/// script parsing `{"error": …}` cannot read): `?limit=abc` names the
+/// parameter and what was wrong with it.
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Query(q.0))
+            .map_err(|e| error(StatusCode::BAD_REQUEST, &e.body_text()))
+    }
+}
+
+/// Counts lines or documents refused from a request whose good ones were
+/// stored, and says it on stderr (tenant, route, the first reason), at
+/// most once a minute with the total so far.
+pub(crate) fn note_refused(s: &AppState, tenant: &str, route: &str, n: usize, first: &str) {
+    if n == 0 {
+        return;
+    }
+    let total = s.refused.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+    let now = chrono::Utc::now().timestamp();
+    let said = s.refused_said.load(Ordering::Relaxed);
+    if now - said >= 60
+        && s.refused_said
+            .compare_exchange(said, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        eprintln!(
+            "vigie serve: {route} of tenant {tenant}: {n} refused in one request, not stored (first: {first}); {total} refused since start (events_refused)"
+        );
+    }
+}
 
 /// The client's address (unspecified when the server was not started
 /// with connection information, as in unit tests).
@@ -170,10 +214,12 @@ pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result
     // buffer by doubling copied it several times per request. A hint
     // only, written by the sender: capped by `max` and by 64 times the
     // body (events inflate 10 to 30 times), so a forged trailer on a
-    // small body reserves little.
+    // small body reserves little, and a body without gzip's magic bytes
+    // reserves nothing ahead.
     let hint = body
         .len()
         .checked_sub(4)
+        .filter(|_| body.starts_with(&[0x1f, 0x8b]))
         .map(|at| u32::from_le_bytes(body[at..].try_into().expect("4 bytes")) as usize)
         .unwrap_or(0);
     let mut out = Vec::with_capacity(hint.min(max).min(body.len().saturating_mul(64)) + 1);
@@ -226,7 +272,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
                 "a token or a session is needed",
             ));
         };
-        let asked = Query::<TenantQuery>::try_from_uri(&parts.uri)
+        let asked = axum::extract::Query::<TenantQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.tenant);
         caller

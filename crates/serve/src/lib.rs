@@ -94,6 +94,14 @@ pub(crate) struct AppState {
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
+    /// Lines of `/api/v1/ingest` and documents of `_bulk` refused (not
+    /// JSON, too long, an unsupported action): each told to its sender in
+    /// the answer, counted here so that the server's own figures show it
+    /// too — a Beat drops an item answered 400 and only logs it on its side.
+    refused: AtomicU64,
+    /// When a refusal was last said on stderr (seconds), so that a sender
+    /// refused at every request fills no disk: one line a minute at most.
+    refused_said: std::sync::atomic::AtomicI64,
     /// The console (accounts, sessions, audit log).
     pub(crate) console: Arc<vigie_console::Console>,
     /// The judging in force (swapped when a false-positive filter

@@ -516,6 +516,8 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         intel,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        refused_said: std::sync::atomic::AtomicI64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
     let https_names = {
