@@ -12,8 +12,9 @@
 //! /api/v1/incidents` on A and on B give the same ids for the same
 //! incidents; one `incident_new` message per incident reaches the
 //! webhook, not one per node (the node that lost a claim counts it); B
-//! restarted on an empty data directory keeps the ids and sends nothing
-//! again.
+//! restarted with a former `state.db` naming the commune otherwise takes
+//! none of it (PostgreSQL names the commune already), keeps the ids and
+//! sends nothing again.
 
 mod common;
 
@@ -54,14 +55,24 @@ fn node(state: &Path, dir: &Path, args: &[String]) -> Server {
     spawn_serve(cmd)
 }
 
-/// A webhook receiver as chat tools run one: every POST body, in order,
-/// whichever node sent it.
+/// A webhook receiver as chat tools run one: every POST body answered
+/// (200), in order, whichever node sent it.
 fn webhook() -> (String, Receiver<Value>) {
+    let (url, answered, _) = webhook_hanging(0);
+    (url, answered)
+}
+
+/// [`webhook`] that leaves the first `hang` incidents' messages
+/// unanswered (their connection held open: a sender waiting for the
+/// reply) and passes them on the second receiver: not delivered.
+fn webhook_hanging(hang: usize) -> (String, Receiver<Value>, Receiver<Value>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks/vigie", listener.local_addr().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
+    let (hung_tx, hung_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut held = Vec::new();
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
             let mut buf = Vec::new();
@@ -85,16 +96,21 @@ fn webhook() -> (String, Receiver<Value>) {
                     break Some(buf[end + 4..end + 4 + len].to_vec());
                 }
             };
+            let Some(b) = body else { continue };
+            let message: Value = serde_json::from_slice(&b).unwrap();
+            if held.len() < hang && message["kind"] == "incident_new" {
+                held.push(conn);
+                let _ = hung_tx.send(message);
+                continue;
+            }
             let _ = conn
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if let Some(b) = body {
-                if tx.send(serde_json::from_slice(&b).unwrap()).is_err() {
-                    return;
-                }
+            if tx.send(message).is_err() {
+                return;
             }
         }
     });
-    (url, rx)
+    (url, rx, hung_rx)
 }
 
 /// The incidents a node gives: live id → its hosts (sorted).
@@ -296,14 +312,50 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
     );
     assert_eq!(stat(&sa, "alerts_failed") + stat(&sb, "alerts_failed"), 0);
 
-    // B restarted on an empty data directory (the tokens only): the same
-    // ids, and nothing paged again.
+    // B restarted on a data directory whose state.db, of the version that
+    // kept them per node, names the commune's incidents its own way (L1
+    // another host, a message of L2 delivered): PostgreSQL already names
+    // the commune, so none of it is taken (said) — the same ids, and
+    // nothing paged again.
     let b_dir = tmp.path().join("b");
     b.child.kill().unwrap();
     b.child.wait().unwrap();
     drop(b);
     std::fs::remove_dir_all(&b_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    std::fs::copy(&state, b_dir.join("state.db")).unwrap();
+    {
+        let db = rusqlite::Connection::open(b_dir.join("state.db")).unwrap();
+        db.execute_batch(
+            r#"INSERT INTO live_incidents (tenant, pos, id, entities)
+                 VALUES ('default', 0, 'L1', '["host:autre-poste"]');
+               INSERT INTO alert_records (sink, tenant, live_id, delivered, doc)
+                 VALUES ('webhook', 'default', 'L2', 1,
+                   '{"time":"2026-12-01T03:00:00Z","sink":"webhook","tenant":"default","live_id":"L2","kind":"incident_new","severity":"high","detections":1,"hosts":1,"delivered":true}');"#,
+        )
+        .unwrap();
+    }
     let b = node(&state, &b_dir, &regional("api"));
+    assert!(
+        b.said.iter().any(|l| l
+            .contains("the live ids and alerts of \"default\" not imported: PostgreSQL at")
+            && l.contains(
+                "1 id(s), 1 alert record(s) and 0 silence(s) of it would stand for other incidents"
+            )),
+        "{:?}",
+        b.said
+    );
+    {
+        let db = rusqlite::Connection::open(b_dir.join("state.db")).unwrap();
+        let n: i64 = db
+            .query_row(
+                "SELECT (SELECT count(*) FROM live_incidents) + (SELECT count(*) FROM alert_records)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0, "said and dropped, not tried at every start");
+    }
     let until = Instant::now() + Duration::from_secs(120);
     while get_json(&b.base, "/api/v1/stats", &admin)["events_observed"].as_u64() != Some(sent) {
         assert!(Instant::now() < until, "B's scope not rebuilt");
@@ -315,5 +367,116 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
     assert!(
         after.iter().all(|m| m["kind"] != "incident_new"),
         "paged again after B's restart: {after:?}"
+    );
+}
+
+/// A node killed (`kill -9`) while it holds the claim on a message — its
+/// delivery begun, never answered — leaves the message to the other api
+/// node once the claim's lease has run out: the technician is paged by
+/// the other node, after the lease and not before, and once. The lease is
+/// the configuration's (`alert_claim_lease_secs`), short for the test.
+#[test]
+fn a_node_killed_holding_a_claim_leaves_the_message_to_the_other_after_the_lease() {
+    let (Some(nats), Some(pg)) = (Nats::start(), Postgres::start()) else {
+        return;
+    };
+    const LEASE: u64 = 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = tmp.path().join("tokens");
+    let ingest = token(&tokens, "ingest", "shipper");
+    let admin = token(&tokens, "admin", "alice");
+    let state = tokens.join("state.db");
+    let (url, answered, hung) = webhook_hanging(1);
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(
+        &conf,
+        format!("alert_webhook = \"{url}\"\nalert_claim_lease_secs = {LEASE}\n"),
+    )
+    .unwrap();
+    let regional = |role: &str| -> Vec<String> {
+        let mut args = ["--bus", &nats.url(), "--db", &pg.url(), "--role", role]
+            .map(str::to_string)
+            .to_vec();
+        if role == "api" {
+            args.extend(["--config".to_string(), conf.to_str().unwrap().to_string()]);
+        }
+        args
+    };
+    let _worker = node(&state, &tmp.path().join("w"), &regional("detect"));
+    let mut a = node(&state, &tmp.path().join("a"), &regional("api"));
+    assert!(
+        a.said
+            .iter()
+            .any(|l| l.contains(&format!("(a claim lasts {LEASE} s"))),
+        "{:?}",
+        a.said
+    );
+    let demo = make_demo(tmp.path());
+    let ingest_node = node(&state, &tmp.path().join("ingest"), &regional("ingest"));
+    for f in jsonl_files(&demo.join("scenario/logs")) {
+        let r = http(
+            &ingest_node.base,
+            "POST",
+            "/api/v1/ingest",
+            &[("Authorization", &ingest)],
+            Some(&std::fs::read(&f).unwrap()),
+        );
+        assert_eq!(r.status, 200, "{f:?}: {}", r.body);
+    }
+
+    // A claims its first message and sends it; the receiver holds the
+    // request unanswered: A is killed in the middle of its delivery.
+    let first = hung
+        .recv_timeout(Duration::from_secs(240))
+        .expect("A sends a first message");
+    let killed = Instant::now();
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let id = first["incident"]["live_id"].as_str().unwrap().to_string();
+    assert_eq!(first["kind"], "incident_new", "{first}");
+
+    let b = node(&state, &tmp.path().join("b"), &regional("api"));
+    let b_ready = killed.elapsed();
+    assert!(
+        b_ready < Duration::from_secs(LEASE - 10),
+        "B up in {b_ready:?}: too late to see A's claim live"
+    );
+    let mut messages: Vec<(Duration, Value)> = Vec::new();
+    let until = Instant::now() + Duration::from_secs(LEASE + 120);
+    while !messages
+        .iter()
+        .any(|(_, m)| m["kind"] == "incident_new" && m["incident"]["live_id"] == id.as_str())
+    {
+        let left = until.saturating_duration_since(Instant::now());
+        let m = answered
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("{id} never paged after A died: {messages:?}"));
+        messages.push((killed.elapsed(), m));
+    }
+    let (at, _) = messages
+        .iter()
+        .find(|(_, m)| m["incident"]["live_id"] == id.as_str())
+        .unwrap();
+    // A's claim was taken just before its send (before `killed`): B waits
+    // for it to run out (a second of slack for the two clocks' reading).
+    assert!(
+        *at >= Duration::from_secs(LEASE - 1),
+        "{id} paged by B {at:?} after A died: before A's claim ran out ({LEASE} s)"
+    );
+    let mut rest = Vec::new();
+    drain(&answered, &mut rest);
+    let mut news: BTreeMap<String, usize> = BTreeMap::new();
+    for m in messages.iter().map(|(_, m)| m).chain(&rest) {
+        if m["kind"] == "incident_new" {
+            *news
+                .entry(m["incident"]["live_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    assert!(news.values().all(|n| *n == 1), "paged once each: {news:?}");
+    let s = get_json(&b.base, "/api/v1/stats", &admin);
+    assert!(
+        s["alerts_sent_elsewhere"].as_u64().unwrap() >= 1,
+        "B was refused A's claim while it lived: {s}"
     );
 }

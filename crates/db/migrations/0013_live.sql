@@ -51,3 +51,12 @@ CREATE TABLE alert_silences (
     until    bigint,
     PRIMARY KEY (tenant, sink, host, channel)
 );
+-- What was moved from a node's state.db (its live ids, journal and
+-- silences, at its first start with --db): one row per content moved,
+-- written in the import's transaction, so that a start interrupted after
+-- it (before state.db was emptied) does not bring the same rows in twice.
+CREATE TABLE live_imports (
+    digest   text   PRIMARY KEY,
+    source   text   NOT NULL,
+    at       bigint NOT NULL
+);

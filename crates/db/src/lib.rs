@@ -45,7 +45,7 @@ pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
 pub use indicators::{FeedLease, FeedPolled, PgIndicators, Source as IndicatorSource};
-pub use live::{PgAlerts, PgIncidentIds};
+pub use live::{NodeImport, PgAlerts, PgIncidentIds, TenantImport};
 pub use proposals::PgProposals;
 pub use throttle::PgThrottle;
 pub use tokens::{PgTokens, TokenRow};

@@ -138,8 +138,22 @@ impl IncidentIds for PgIncidentIds {
                 let mut known = known_of(&tx, &tenant).await?;
                 let before = known.clone();
                 let ids = name(&mut known);
-                if known != before {
-                    keep(&tx, &tenant, &known).await?;
+                match vigie_store::live::grown(&before, &known) {
+                    // Only what grew or was added is written.
+                    Some(changed) => {
+                        for pos in changed {
+                            let (id, e) = &known[pos];
+                            let (p, e) = (pos as i64, crate::json(e)?);
+                            tx.execute(
+                                "INSERT INTO live_incidents (tenant, pos, id, entities)
+                                 VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (tenant, pos) DO UPDATE SET entities = EXCLUDED.entities",
+                                &[&tenant, &p, id, &e],
+                            )
+                            .await?;
+                        }
+                    }
+                    None => keep(&tx, &tenant, &known).await?,
                 }
                 tx.commit().await?;
                 Ok(ids)
@@ -195,19 +209,91 @@ impl PgAlerts {
         crate::blocking::run(self.rt, &self.pg.place(), f)
     }
 
-    /// Brings in a node's journal (in order) and silences said, kept in
-    /// its `state.db` before its first start with `--db`: the journal
-    /// appended (its deliveries counted), the silences added unless
-    /// there. One transaction.
-    pub fn import(&self, journal: &[AlertRow], silences: &[[String; 4]]) -> Result<()> {
-        let (pg, journal, silences) = (self.pg.clone(), journal.to_vec(), silences.to_vec());
+    /// Moves what a node kept of the live half in its `state.db` (its
+    /// ids, its journal in order, its silences said) into PostgreSQL, in
+    /// one transaction, tenant by tenant: a tenant is taken only when
+    /// PostgreSQL holds nothing of it yet (no id, no message, no claim,
+    /// no silence). A tenant another node already named here keeps what
+    /// is here: this node's ids of it would name other incidents, and its
+    /// journal's records would then stand for incidents they never were
+    /// (a real one not paged), so none of them is taken.
+    ///
+    /// Why a marker: the caller empties `state.db` after this commits; a
+    /// start interrupted in between brings the same rows again, and the
+    /// marker of their content (written in the same transaction) says
+    /// they were moved — nothing is taken twice.
+    pub fn import_node(
+        &self,
+        source: &str,
+        incidents: &BTreeMap<String, Vec<KnownIncident>>,
+        journal: &[AlertRow],
+        silences: &[[String; 4]],
+    ) -> Result<NodeImport> {
+        let digest = digest_of(incidents, journal, silences);
+        let (pg, source) = (self.pg.clone(), source.to_string());
+        let (incidents, journal, silences) =
+            (incidents.clone(), journal.to_vec(), silences.to_vec());
         self.call(async move {
-            pg.with("importing a node's alerts", async |c| {
+            pg.with("importing a node's live ids and alerts", async |c| {
                 let tx = c.transaction().await?;
-                for row in &journal {
+                let first = tx
+                    .query_opt(
+                        format!(
+                            "INSERT INTO live_imports (digest, source, at) VALUES ($1, $2, {DB_NOW})
+                             ON CONFLICT (digest) DO NOTHING RETURNING 1"
+                        )
+                        .as_str(),
+                        &[&digest, &source],
+                    )
+                    .await?;
+                if first.is_none() {
+                    return Ok(NodeImport {
+                        already: true,
+                        ..NodeImport::default()
+                    });
+                }
+                let tenants: std::collections::BTreeSet<&String> = incidents
+                    .keys()
+                    .chain(journal.iter().map(|r| &r.tenant))
+                    .chain(silences.iter().map(|s| &s[1]))
+                    .collect();
+                let mut out = NodeImport::default();
+                let mut taken = std::collections::BTreeSet::new();
+                // In the order of their names: a naming takes one tenant's
+                // lock, this takes them in one order (no deadlock).
+                for tenant in tenants {
+                    tx.execute(TENANT_LOCK, &[tenant]).await?;
+                    let held: bool = tx
+                        .query_one(
+                            "SELECT EXISTS (SELECT 1 FROM live_incidents WHERE tenant = $1)
+                                 OR EXISTS (SELECT 1 FROM alert_claims WHERE tenant = $1)
+                                 OR EXISTS (SELECT 1 FROM alert_records WHERE tenant = $1)
+                                 OR EXISTS (SELECT 1 FROM alert_silences WHERE tenant = $1)",
+                            &[tenant],
+                        )
+                        .await?
+                        .get(0);
+                    let count = TenantImport {
+                        tenant: tenant.clone(),
+                        ids: incidents.get(tenant).map_or(0, Vec::len),
+                        records: journal.iter().filter(|r| &r.tenant == tenant).count(),
+                        silences: silences.iter().filter(|s| &s[1] == tenant).count(),
+                    };
+                    if held {
+                        out.skipped.push(count);
+                        continue;
+                    }
+                    if let Some(known) = incidents.get(tenant) {
+                        keep(&tx, tenant, known).await?;
+                    }
+                    taken.insert(tenant.clone());
+                    out.taken.push(count);
+                }
+                // The journal in its order (each key's messages in turn).
+                for row in journal.iter().filter(|r| taken.contains(&r.tenant)) {
                     append(&tx, row).await?;
                 }
-                for [s, t, h, ch] in &silences {
+                for [s, t, h, ch] in silences.iter().filter(|s| taken.contains(&s[1])) {
                     tx.execute(
                         "INSERT INTO alert_silences (tenant, sink, host, channel)
                          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -216,11 +302,76 @@ impl PgAlerts {
                     .await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(out)
             })
             .await
         })
     }
+}
+
+/// What one tenant of a node's `state.db` held of the live half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantImport {
+    pub tenant: String,
+    pub ids: usize,
+    pub records: usize,
+    pub silences: usize,
+}
+
+/// What [`PgAlerts::import_node`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NodeImport {
+    /// The same rows were moved by an earlier start (interrupted before
+    /// `state.db` was emptied): nothing taken again.
+    pub already: bool,
+    /// Tenants moved (PostgreSQL held nothing of them).
+    pub taken: Vec<TenantImport>,
+    /// Tenants left out: PostgreSQL already names them (another node
+    /// moved or named them first).
+    pub skipped: Vec<TenantImport>,
+}
+
+/// The content's fingerprint (SHA-256, hex), the marker of its move.
+fn digest_of(
+    incidents: &BTreeMap<String, Vec<KnownIncident>>,
+    journal: &[AlertRow],
+    silences: &[[String; 4]],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // Each field ended by a byte no text holds: no two contents alike.
+    let mut put = |s: &str| {
+        h.update(s.as_bytes());
+        h.update([0u8]);
+    };
+    for (tenant, known) in incidents {
+        put("incidents");
+        put(tenant);
+        for (id, entities) in known {
+            put(id);
+            for e in entities {
+                put(e);
+            }
+            put("");
+        }
+    }
+    for r in journal {
+        put("record");
+        for f in [&r.sink, &r.tenant, &r.live_id, &r.doc] {
+            put(f);
+        }
+        put(if r.delivered { "1" } else { "0" });
+    }
+    for s in silences {
+        put("silence");
+        for f in s {
+            put(f);
+        }
+    }
+    h.finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
 }
 
 /// One message appended in `c`'s transaction: a delivered one moves its

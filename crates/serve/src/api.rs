@@ -198,7 +198,7 @@ pub(crate) async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenan
     match live_scope(&s, tenant.clone()).await {
         Some(scope) => Json(scope.as_ref()).into_response(),
         // The naming failed just now: said (503), not taken for nothing.
-        None if s.live.naming_failed().is_some() => rebuilding(&s).unwrap_or_default(),
+        None if s.live.naming_failed_for(&tenant) => unavailable(crate::http::NAMING_UNAVAILABLE),
         // Nothing received is not "no attack": said as such.
         None => error(
             StatusCode::NOT_FOUND,
@@ -234,7 +234,7 @@ pub(crate) async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadT
                 .collect();
             Json(list).into_response()
         }
-        None if s.live.naming_failed().is_some() => rebuilding(&s).unwrap_or_default(),
+        None if s.live.naming_failed_for(&tenant) => unavailable(crate::http::NAMING_UNAVAILABLE),
         None => error(
             StatusCode::NOT_FOUND,
             &format!("no event of tenant {tenant:?} received yet: no incident to give"),

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use vigie_detect::{CorrelationMatch, Engine, Match};
 use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
-use vigie_store::live::IncidentIds;
+use vigie_store::live::{AlertJournal, IncidentIds};
 
 /// What one tenant's events have given since the last answer began, and
 /// what its answers keep.
@@ -119,37 +119,80 @@ pub fn name_kept(
             )
             .collect()
     };
+    let incidents: Vec<_> = scope
+        .incidents
+        .iter()
+        .map(|i| (entities(i), i.detections as u64))
+        .collect();
+    name_sets(&incidents, known, tenant_prefix)
+}
+
+/// [`name_kept`] on each incident's entities and detections.
+///
+/// A reading older than the naming kept (an api node behind the other on
+/// the stream) may hold as two incidents what the other already merged:
+/// the part whose hosts and accounts all belong to an incident already
+/// named this time is given that incident's id — adopted, never split off
+/// under a new id (and paged for). A part with a host or account the kept
+/// naming never saw with the others is named anew, as before.
+pub fn name_sets(
+    incidents: &[(std::collections::BTreeSet<String>, u64)],
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
     let mut used = vec![false; known.len()];
     // The largest incidents choose first: a merge keeps the older id for
     // the whole, not for a fragment.
-    let mut order: Vec<usize> = (0..scope.incidents.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(scope.incidents[i].detections));
-    let mut named = vec![String::new(); scope.incidents.len()];
+    let mut order: Vec<usize> = (0..incidents.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(incidents[i].1));
+    let mut named = vec![String::new(); incidents.len()];
     for i in order {
-        let e = entities(&scope.incidents[i]);
+        let e = &incidents[i].0;
         let best = known
             .iter()
             .enumerate()
             .filter(|(k, _)| !used[*k])
-            .map(|(k, kn)| (kn.1.intersection(&e).count(), k))
+            .map(|(k, kn)| (kn.1.intersection(e).count(), k))
             .filter(|(shared, _)| *shared > 0)
             .max_by_key(|(shared, k)| (*shared, std::cmp::Reverse(*k)));
-        match best {
-            Some((_, k)) => {
-                used[k] = true;
-                known[k].1.extend(e);
-                named[i] = known[k].0.clone();
-            }
-            None => {
-                let id = format!("{tenant_prefix}{}", known.len() + 1);
-                known.push((id.clone(), e));
-                used.push(true);
-                named[i] = id;
-            }
+        if let Some((_, k)) = best {
+            used[k] = true;
+            known[k].1.extend(e.iter().cloned());
+            named[i] = known[k].0.clone();
+            continue;
         }
+        // A part of an incident the kept naming already holds whole (a
+        // reader behind the one that merged it): its id, nothing kept.
+        let whole = known
+            .iter()
+            .enumerate()
+            .filter(|(_, kn)| !e.is_empty() && e.is_subset(&kn.1))
+            .max_by_key(|(k, kn)| (kn.1.len(), std::cmp::Reverse(*k)));
+        if let Some((_, kn)) = whole {
+            named[i] = kn.0.clone();
+            continue;
+        }
+        let id = format!("{tenant_prefix}{}", known.len() + 1);
+        known.push((id.clone(), e.clone()));
+        used.push(true);
+        named[i] = id;
     }
     named
 }
+
+/// The store of the live ids out of reach.
+struct Outage {
+    since: std::time::Instant,
+    /// Namings that failed (or were not tried) since.
+    failed: u64,
+    /// No naming is tried before this (one is, then, for every tenant).
+    next_try: std::time::Instant,
+    /// The wait after the next failure.
+    backoff: std::time::Duration,
+}
+
+/// The longest wait between two tries of the ids' store out of reach.
+const NAMING_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The live scope of every tenant.
 pub struct LiveScope {
@@ -173,14 +216,20 @@ pub struct LiveScope {
     /// and every node gives an incident the same one; `None`: in memory
     /// only (each tenant's `Tenant::known`).
     ids: Option<Arc<dyn IncidentIds>>,
-    /// Taken while a tenant's incidents are named and the answer kept:
-    /// two answers name in turn (never an older naming kept over a newer
-    /// one), without holding the worker's lock during the store's call.
-    naming: Mutex<()>,
-    /// Why the last naming failed (the store out of reach), until one
-    /// succeeds: the scope's routes say it (503) rather than answer with
-    /// ids another node may give to other incidents.
-    naming_failed: Mutex<Option<String>>,
+    /// Per tenant, taken while its incidents are named and the answer
+    /// kept: two answers of a tenant name in turn (never an older naming
+    /// kept over a newer one), without holding the worker's lock during
+    /// the store's call — and without one tenant waiting for another's.
+    naming: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
+    /// The tenants whose last naming failed (the store out of reach),
+    /// until one of theirs succeeds: their scope's routes say so (503)
+    /// rather than answer with ids another node may give to other
+    /// incidents. Per tenant: one commune's failure is never another's.
+    naming_failed: Mutex<std::collections::BTreeSet<String>>,
+    /// The store of the ids out of reach, since when: said once (and its
+    /// end), and tried again after a backoff only — not every request of
+    /// every tenant paying the connection's timeout meanwhile.
+    outage: Mutex<Option<Outage>>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -212,8 +261,9 @@ impl LiveScope {
             tenants: Mutex::new(BTreeMap::new()),
             settled: Mutex::new(BTreeMap::new()),
             ids,
-            naming: Mutex::new(()),
-            naming_failed: Mutex::new(None),
+            naming: Mutex::new(BTreeMap::new()),
+            naming_failed: Mutex::new(Default::default()),
+            outage: Mutex::new(None),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -379,7 +429,14 @@ impl LiveScope {
         drop(settled);
         let correlations = Arc::new(self.correlations(&mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
-        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = self
+            .naming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant.to_string())
+            .or_default()
+            .clone();
+        let _naming = lock.lock().unwrap_or_else(|e| e.into_inner());
         let newer = |t: &Tenant| match &t.answered {
             // A newer answer was stored meanwhile: it stands.
             Some((n, a)) if *n > events || (*n == events && !t.stale) => Some(a.clone()),
@@ -401,6 +458,10 @@ impl LiveScope {
                         return Some(a);
                     }
                 }
+                if !self.may_try_naming() {
+                    self.naming_failed(tenant, None);
+                    return None;
+                }
                 // Named in the store under the tenant's lock, on the ids
                 // as kept now (another api node's included), and kept
                 // (synced) before the answer is given: an id served is an
@@ -410,18 +471,11 @@ impl LiveScope {
                 let named = scope.clone();
                 match store.name(tenant, Box::new(move |known| name_kept(&named, known, "L"))) {
                     Ok(ids) => {
-                        self.naming_failed
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .take();
+                        self.named(tenant, store.place());
                         ids
                     }
                     Err(e) => {
-                        let why = format!(
-                            "the live ids of {tenant} could not be read or kept ({e}): no incident is named until they can"
-                        );
-                        eprintln!("vigie serve: {why}");
-                        *self.naming_failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                        self.naming_failed(tenant, Some(&e.to_string()));
                         return None;
                     }
                 }
@@ -439,13 +493,86 @@ impl LiveScope {
         Some(answer)
     }
 
-    /// Why incidents cannot be named now (their store out of reach), until
-    /// a naming succeeds again.
-    pub fn naming_failed(&self) -> Option<String> {
+    /// Whether `tenant`'s incidents could not be named at its last try
+    /// (their store out of reach), until one of its namings succeeds.
+    /// What the client is told is generic: the store's error (its place,
+    /// its text) is the server's log's only.
+    pub fn naming_failed_for(&self, tenant: &str) -> bool {
         self.naming_failed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .contains(tenant)
+    }
+
+    /// Whether a naming may call the store now: always when it answers;
+    /// during an outage, once its backoff has run (that try then holds
+    /// the others back for as long as it may take).
+    fn may_try_naming(&self) -> bool {
+        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(o) = outage.as_mut() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        if now < o.next_try {
+            return false;
+        }
+        // This one tries; the others wait for its outcome (the
+        // connection's timeout at most, 10 s).
+        o.next_try = now + std::time::Duration::from_secs(15);
+        true
+    }
+
+    /// `tenant`'s naming failed (`why`: the store's error), or was not
+    /// tried (`None`: the store is out of reach, tried again later). The
+    /// first failure of an outage is said with its error; the next ones
+    /// are counted, and said when it ends.
+    fn naming_failed(&self, tenant: &str, why: Option<&str>) {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string());
+        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match (outage.as_mut(), why) {
+            (None, Some(why)) => {
+                eprintln!(
+                    "vigie serve: the live ids could not be read or kept (first for {tenant}): {why}; no incident is named, and the scope's routes answer 503, until they can (tried again every {} s at most)",
+                    NAMING_BACKOFF_MAX.as_secs()
+                );
+                let backoff = std::time::Duration::from_secs(1);
+                *outage = Some(Outage {
+                    since: now,
+                    failed: 1,
+                    next_try: now + backoff,
+                    backoff: (backoff * 2).min(NAMING_BACKOFF_MAX),
+                });
+            }
+            (Some(o), Some(_)) => {
+                o.failed += 1;
+                o.next_try = now + o.backoff;
+                o.backoff = (o.backoff * 2).min(NAMING_BACKOFF_MAX);
+            }
+            (Some(o), None) => o.failed += 1,
+            // Not tried, and no outage: never (tries are skipped only
+            // during one).
+            (None, None) => {}
+        }
+    }
+
+    /// `tenant`'s naming succeeded: its routes answer again, and an
+    /// outage of the store ends (said).
+    fn named(&self, tenant: &str, place: String) {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
+        if let Some(o) = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            eprintln!(
+                "vigie serve: the live ids are read and kept again in {place} after {} s ({} naming(s) failed or not tried meanwhile)",
+                o.since.elapsed().as_secs(),
+                o.failed
+            );
+        }
     }
 
     /// The correlator run over the kept matches in time order (stable
@@ -509,21 +636,23 @@ pub fn live_stores(
     let ids =
         Arc::new(vigie_db::PgIncidentIds::new(url).map_err(|e| io("the live ids' store", e))?);
     let alerts = Arc::new(vigie_db::PgAlerts::new(url).map_err(|e| io("the alerts' store", e))?);
-    import_node(data, &*ids, &alerts)?;
+    import_node(data, &alerts)?;
     Ok(LiveStores { ids, alerts })
 }
 
 /// Moves what a node kept of the live half in its own `state.db` (an
 /// embedded node moving to `--db`, or a node of the version that kept
-/// them per node) into PostgreSQL, once: the ids of a tenant PostgreSQL
-/// does not name yet (a tenant already named there keeps its ids: said),
-/// the journal (its deliveries counted: nothing said again) and the
-/// silences said; then deleted from `state.db`. Nothing to do (and no
+/// them per node) into PostgreSQL, once: per tenant, its ids, journal
+/// and silences said when PostgreSQL holds nothing of the tenant; a
+/// tenant already named there keeps what it has (this node's ids of it
+/// would name other incidents, its records would stand for them) — each
+/// said. One transaction in PostgreSQL with the marker of what was moved;
+/// `state.db` emptied after it commits (a start interrupted in between
+/// finds the marker: nothing taken twice). Nothing to do (and no
 /// `state.db` made) when the node has neither `state.db` nor a former
 /// file.
 fn import_node(
     data: &std::path::Path,
-    ids: &dyn IncidentIds,
     alerts: &vigie_db::PgAlerts,
 ) -> Result<(), vigie_store::StoreError> {
     let former = vigie_state::import::NODE_FILES
@@ -541,27 +670,73 @@ fn import_node(
     if rows.incidents.is_empty() && rows.journal.is_empty() && rows.silences.is_empty() {
         return Ok(());
     }
-    let mut taken = 0;
-    for (tenant, known) in &rows.incidents {
-        if ids.import(tenant, known)? {
-            taken += 1;
-        } else {
-            eprintln!(
-                "vigie serve: {}: the live ids of {tenant:?} not imported: {} already names its incidents (those stand; this node's {} id(s) of it are dropped)",
-                st.place(),
-                ids.place(),
-                known.len()
-            );
-        }
+    let (from, to) = (st.place(), AlertJournal::place(alerts));
+    let done = alerts.import_node(&from, &rows.incidents, &rows.journal, &rows.silences)?;
+    if done.already {
+        eprintln!(
+            "vigie serve: {from}: its live ids and alerts were already moved into {to} by an earlier start (stopped before they were deleted here): not taken again"
+        );
     }
-    alerts.import(&rows.journal, &rows.silences)?;
+    for t in &done.skipped {
+        eprintln!(
+            "vigie serve: {from}: the live ids and alerts of {:?} not imported: {to} already holds that tenant's (another node named its incidents first); this node's {} id(s), {} alert record(s) and {} silence(s) of it would stand for other incidents, and are dropped",
+            t.tenant, t.ids, t.records, t.silences
+        );
+    }
+    for t in &done.taken {
+        eprintln!(
+            "vigie serve: {from}: {:?}: {} live id(s), {} alert record(s) and {} silence(s) said moved into {to}",
+            t.tenant, t.ids, t.records, t.silences
+        );
+    }
     vigie_state::forget_live(&st)?;
-    eprintln!(
-        "vigie serve: {}: the live ids of {taken} tenant(s), {} alert record(s) and {} silence(s) said moved into {}",
-        st.place(),
-        rows.journal.len(),
-        rows.silences.len(),
-        ids.place()
-    );
+    if !done.already {
+        let sum = |f: fn(&vigie_db::TenantImport) -> usize| done.taken.iter().map(f).sum::<usize>();
+        eprintln!(
+            "vigie serve: {from}: the live ids of {} tenant(s), {} alert record(s) and {} silence(s) said moved into {to} ({} tenant(s) left out)",
+            done.taken.len(),
+            sum(|t| t.records),
+            sum(|t| t.silences),
+            done.skipped.len()
+        );
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_sets;
+    use std::collections::BTreeSet;
+
+    fn set(e: &[&str]) -> BTreeSet<String> {
+        e.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A node behind the other on the stream sees as two incidents what
+    /// the other merged into L1: both parts are L1 there, no L2 given
+    /// (nor kept); a part with an entity never named is a new incident.
+    #[test]
+    fn a_reader_behind_adopts_a_merged_incidents_id_and_never_splits_it() {
+        // The node ahead merged pc-1 and srv-2 (one account links them).
+        let mut known = vec![(
+            "L1".to_string(),
+            set(&["host:pc-1", "host:srv-2", "account:a.martin"]),
+        )];
+        let kept = known.clone();
+        let behind = [
+            (set(&["host:pc-1", "account:a.martin"]), 5),
+            (set(&["host:srv-2"]), 2),
+        ];
+        assert_eq!(name_sets(&behind, &mut known, "L"), ["L1", "L1"]);
+        assert_eq!(known, kept, "nothing new kept");
+        let other = [
+            (set(&["host:pc-1", "account:a.martin"]), 5),
+            (set(&["host:srv-2", "host:pc-9"]), 2),
+        ];
+        assert_eq!(name_sets(&other, &mut known, "L"), ["L1", "L2"]);
+        assert_eq!(
+            known[1],
+            ("L2".to_string(), set(&["host:srv-2", "host:pc-9"]))
+        );
+    }
 }

@@ -325,18 +325,22 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         Some(stores) => {
             let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
             eprintln!("vigie serve: alerts to: {}", names.join(", "));
+            let lease = alerts::claim_lease(&sinks, config.alert_claim_lease_secs);
             if config.db.is_some() {
                 eprintln!(
-                    "vigie serve: alerts claimed and kept in {}: one api node sends each message",
-                    stores.alerts.place()
+                    "vigie serve: alerts claimed and kept in {}: one api node sends each message (a claim lasts {} s, longer than the slowest delivery)",
+                    stores.alerts.place(),
+                    lease.as_secs()
                 );
             }
             let kept = stores.alerts.clone();
             let node = node_name(&config);
             Some(Arc::new(
-                tokio::task::spawn_blocking(move || alerts::Alerting::new(sinks, kept, node))
-                    .await
-                    .map_err(|e| ServeError::Config(format!("the alerts' journal: {e}")))??,
+                tokio::task::spawn_blocking(move || {
+                    alerts::Alerting::new(sinks, kept, node, lease)
+                })
+                .await
+                .map_err(|e| ServeError::Config(format!("the alerts' journal: {e}")))??,
             ))
         }
         None => None,

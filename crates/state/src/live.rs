@@ -114,12 +114,25 @@ impl IncidentIds for SqliteIncidentIds {
             let mut known = known_of(&tx, tenant)?;
             let before = known.clone();
             let ids = name(&mut known);
-            if known != before {
-                let rows = known
-                    .iter()
-                    .map(|(id, e)| Ok((id.clone(), crate::json(e)?)))
-                    .collect::<Result<Vec<_>>>()?;
-                keep(&tx, tenant, &rows)?;
+            match vigie_store::live::grown(&before, &known) {
+                // Only what grew or was added is written.
+                Some(changed) => {
+                    let mut st = tx.prepare_cached(
+                        "INSERT INTO live_incidents (tenant, pos, id, entities) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (tenant, pos) DO UPDATE SET entities = excluded.entities",
+                    )?;
+                    for pos in changed {
+                        let (id, e) = &known[pos];
+                        st.execute(params![tenant, pos as i64, id, crate::json(e)?])?;
+                    }
+                }
+                None => {
+                    let rows = known
+                        .iter()
+                        .map(|(id, e)| Ok((id.clone(), crate::json(e)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    keep(&tx, tenant, &rows)?;
+                }
             }
             tx.commit()?;
             Ok(ids)

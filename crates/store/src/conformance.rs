@@ -672,7 +672,23 @@ pub fn alert_journal(a: &dyn crate::live::AlertJournal, b: &dyn crate::live::Ale
         Claim::Lost { .. }
     ));
     b.append(&row(&k, false, 2)).unwrap();
+    // Another node's release takes nothing from the holder.
+    a.release(&k, "node-a").unwrap();
+    match a.claim(&k, 1, "node-a", 60).unwrap() {
+        Claim::Lost { holder, .. } => assert_eq!(holder.as_deref(), Some("node-b")),
+        other => panic!("still node-b's: {other:?}"),
+    }
     b.release(&k, "node-b").unwrap();
+    assert_eq!(
+        a.claim(&k, 1, "node-a", 60).unwrap(),
+        Claim::Won,
+        "let go: the next claimer wins at once, not after the lease"
+    );
+    match b.claim(&k, 1, "node-b", 60).unwrap() {
+        Claim::Lost { holder, .. } => assert_eq!(holder.as_deref(), Some("node-a")),
+        other => panic!("node-a's now: {other:?}"),
+    }
+    a.release(&k, "node-a").unwrap();
     // A node dying with its claim (a lease already over, as if it died a
     // while ago): the other takes it over and delivers.
     assert_eq!(a.claim(&k, 1, "node-a", -1).unwrap(), Claim::Won);

@@ -26,7 +26,34 @@ pub type KnownIncident = (String, BTreeSet<String>);
 /// where its transaction is (it is pure and quick).
 pub type Naming = Box<dyn FnOnce(&mut Vec<KnownIncident>) -> Vec<String> + Send>;
 
+/// What a naming changed of a tenant's incidents (`before` → `after`):
+/// the positions whose entities grew or that were added — what a store
+/// writes, rather than the whole list at each change. `None` when
+/// `after` is not `before` grown (an id taken back or moved: never by
+/// [`IncidentIds::name`]'s contract; a store then writes the list whole).
+pub fn grown(before: &[KnownIncident], after: &[KnownIncident]) -> Option<Vec<usize>> {
+    if after.len() < before.len() {
+        return None;
+    }
+    let mut changed = Vec::new();
+    for (pos, (b, a)) in before.iter().zip(after).enumerate() {
+        if b.0 != a.0 || !b.1.is_subset(&a.1) {
+            return None;
+        }
+        if b.1 != a.1 {
+            changed.push(pos);
+        }
+    }
+    changed.extend(before.len()..after.len());
+    Some(changed)
+}
+
 /// The live incidents' ids, per tenant, in the order first seen.
+///
+/// What a tenant keeps grows by one row per incident the deployment ever
+/// named for it (a live id is never given again, so a row is not pruned
+/// when its incident leaves the live scope with its events): a commune's
+/// few incidents a month, each row its hosts and accounts.
 pub trait IncidentIds: Send + Sync {
     /// Where they are kept (for messages).
     fn place(&self) -> String;
@@ -154,4 +181,33 @@ pub trait AlertJournal: Send + Sync {
 
     /// Lets go of `node`'s claims on silences not said.
     fn release_silences(&self, keys: &[[String; 4]], node: &str) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{grown, KnownIncident};
+
+    fn k(id: &str, e: &[&str]) -> KnownIncident {
+        (id.into(), e.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Only what grew or was added is written; anything else (an id
+    /// moved, an entity taken back) is written whole.
+    #[test]
+    fn a_naming_writes_what_grew_only() {
+        let before = [k("L1", &["host:a"]), k("L2", &["host:b"])];
+        assert_eq!(grown(&before, &before), Some(vec![]));
+        let after = [
+            k("L1", &["host:a"]),
+            k("L2", &["host:b", "account:c"]),
+            k("L3", &["host:d"]),
+        ];
+        assert_eq!(grown(&before, &after), Some(vec![1, 2]));
+        assert_eq!(grown(&before, &[k("L1", &["host:a"])]), None);
+        assert_eq!(
+            grown(&before, &[k("L2", &["host:b"]), k("L1", &["host:a"])]),
+            None
+        );
+        assert_eq!(grown(&before, &[k("L1", &[]), k("L2", &["host:b"])]), None);
+    }
 }

@@ -20,7 +20,8 @@
 //! the node claims it in the journal ([`AlertJournal::claim`]: the next
 //! message of that incident and destination): one node wins and sends,
 //! the others do not and count it (`alerts_sent_elsewhere`), learning
-//! what was delivered. A claim lasts [`CLAIM_LEASE`]: a node that dies
+//! what was delivered. A claim lasts [`claim_lease`] (longer than the
+//! slowest delivery, at least [`CLAIM_LEASE`]): a node that dies
 //! holding one leaves the message to another node once it has expired —
 //! never lost; said twice only if the node died between the delivery and
 //! keeping it. Silences are claimed the same way.
@@ -54,10 +55,35 @@ pub const LOOK_EVERY: Duration = Duration::from_secs(5);
 /// At most one update per incident in this time (a new incident is
 /// always sent at once).
 pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
-/// How long a claim on a message (or a silence) is a node's: longer than
-/// a delivery may take (10 s per try), short enough that a node dying
-/// with one delays its message by a minute at most.
+/// Deliveries waiting to be kept in the journal, at most.
+const UNKEPT_MAX: usize = 10_000;
+
+/// The shortest a claim on a message (or a silence) is a node's (see
+/// [`claim_lease`]): a node dying with one delays its message by about
+/// this much.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a claim lasts with `sinks`: longer than the slowest delivery
+/// may take (its exchanges' timeouts summed: an SMTP relay's many
+/// commands), with the journal's calls around it, and never under
+/// [`CLAIM_LEASE`] — or `asked` (`alert_claim_lease_secs`), though never
+/// under the slowest delivery plus 5 s. A claim outlived by its own
+/// delivery would let a second node send the same message while the
+/// first still is.
+pub fn claim_lease(sinks: &[Box<dyn Sink>], asked: Option<u64>) -> Duration {
+    let worst = sinks
+        .iter()
+        .map(|s| s.worst_send())
+        .max()
+        .unwrap_or_default();
+    match asked {
+        Some(secs) => Duration::from_secs(secs).max(worst + Duration::from_secs(5)),
+        // The claim is taken before the send and ended by the delivery's
+        // record: each of those calls may wait for the database (its
+        // connect timeout, 10 s) too.
+        None => (worst + Duration::from_secs(30)).max(CLAIM_LEASE),
+    }
+}
 
 /// One message of the alerting's journal (`alert_records` of
 /// `state.db`; formerly a line of `alerts.jsonl`): what was sent (or
@@ -152,11 +178,16 @@ pub struct Alerting {
     kept: Arc<dyn AlertJournal>,
     /// This node, as its claims name it.
     node: String,
+    /// How long its claims last ([`claim_lease`] of its sinks).
+    lease: Duration,
     /// Whether the journal failed at the last claim (said once per
     /// streak).
     claims_failing: std::sync::atomic::AtomicBool,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
+    /// Deliveries whose record failed (the journal away), kept at the
+    /// next looks; at most [`UNKEPT_MAX`].
+    unkept: Mutex<Vec<vigie_store::live::AlertRow>>,
     /// Channels already said silent (sink, tenant, host, channel).
     silent: Mutex<std::collections::HashSet<String>>,
     pub stats: AlertStats,
@@ -171,6 +202,7 @@ impl Alerting {
         sinks: Vec<Box<dyn Sink>>,
         kept: Arc<dyn AlertJournal>,
         node: String,
+        lease: Duration,
     ) -> Result<Alerting, vigie_store::StoreError> {
         let mut sent = HashMap::new();
         let place = kept.place();
@@ -189,11 +221,13 @@ impl Alerting {
                 .iter()
                 .map(|_| Mutex::new(SinkState::default()))
                 .collect(),
+            lease,
             sinks,
             kept,
             node,
             claims_failing: Default::default(),
             sent: Mutex::new(sent),
+            unkept: Mutex::new(Vec::new()),
             silent: Mutex::new(silent),
             stats: AlertStats::default(),
         })
@@ -234,14 +268,79 @@ impl Alerting {
         };
         match kept {
             Ok(n) => n,
+            Err(e) if r.delivered => {
+                // Kept later, at each look: until then this node holds
+                // the claim, and claims nothing more for the key — the
+                // message is not sent again by it, nor by another node
+                // unless the journal stays away past the claim's lease.
+                let mut unkept = self.unkept.lock().unwrap_or_else(|e| e.into_inner());
+                if unkept.len() < UNKEPT_MAX {
+                    eprintln!(
+                        "vigie serve: delivery of alert {} {} ({}) not kept: {e}; kept at the next looks (until then, the incident's next message waits)",
+                        r.tenant, r.live_id, r.sink
+                    );
+                    unkept.push(row);
+                } else {
+                    eprintln!(
+                        "vigie serve: delivery of alert {} {} ({}) not kept: {e}; {UNKEPT_MAX} deliveries already wait to be kept: this one is not (another node may send it again once its claim expires)",
+                        r.tenant, r.live_id, r.sink
+                    );
+                }
+                None
+            }
             Err(e) => {
                 eprintln!(
-                    "vigie serve: alert {} {} ({}) not kept: {e} (it may be sent again after a restart, or by another node once its claim expires)",
+                    "vigie serve: alert {} {} ({}) not kept: {e} (a failure: nothing is sent again for it)",
                     r.tenant, r.live_id, r.sink
                 );
                 None
             }
         }
+    }
+
+    /// Keeps the deliveries whose record failed, in order, until one
+    /// fails again (the journal still away). Each kept ends this node's
+    /// claim on its key and moves the key's count.
+    fn keep_unkept(&self) {
+        let rows = std::mem::take(&mut *self.unkept.lock().unwrap_or_else(|e| e.into_inner()));
+        if rows.is_empty() {
+            return;
+        }
+        let mut left = Vec::new();
+        let mut kept = 0;
+        for row in rows {
+            if !left.is_empty() {
+                left.push(row);
+                continue;
+            }
+            match self.kept.delivered(&row, &self.node) {
+                Ok(count) => {
+                    kept += 1;
+                    let key = (row.sink.clone(), row.tenant.clone(), row.live_id.clone());
+                    let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(s) = sent.get_mut(&key) {
+                        s.count = count;
+                    }
+                }
+                Err(_) => left.push(row),
+            }
+        }
+        if kept > 0 {
+            eprintln!("vigie serve: {kept} alert deliveries kept in the journal after all");
+        }
+        let mut unkept = self.unkept.lock().unwrap_or_else(|e| e.into_inner());
+        // Those recorded meanwhile come after.
+        left.append(&mut unkept);
+        *unkept = left;
+    }
+
+    /// Whether a delivery of `key` waits to be kept.
+    fn waits_to_be_kept(&self, key: &(String, String, String)) -> bool {
+        self.unkept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|r| r.sink == key.0 && r.tenant == key.1 && r.live_id == key.2)
     }
 
     /// Keeps the silences said and those ended; a failure is said.
@@ -322,6 +421,7 @@ pub async fn run(live: Arc<LiveScope>, health: Arc<Health>, alerting: Arc<Alerti
                     // A scope and health being rebuilt after a restart
                     // are partial: nothing from them.
                     if live.rebuilt.load(Ordering::Acquire) {
+                        alerting.keep_unkept();
                         let sink = alerting.sinks[i].as_ref();
                         if look(&live, &alerting, i, sink) {
                             look_for_silence(&health, &alerting, i, sink);
@@ -418,7 +518,7 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
         let keys: Vec<String> = newly.iter().map(|(k, _)| k.clone()).collect();
         let won = match a
             .kept
-            .claim_silences(&split(&keys), &a.node, CLAIM_LEASE.as_secs() as i64)
+            .claim_silences(&split(&keys), &a.node, a.lease.as_secs() as i64)
         {
             Ok(won) => {
                 a.claims_failed(None);
@@ -502,7 +602,14 @@ fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) -> bool {
         let Some(answer) = live.answer(&tenant) else {
             continue;
         };
+        // Two parts of one incident (a reading behind the naming kept:
+        // see `live::name_sets`) share its id: the first, the more
+        // severe, speaks for it.
+        let mut told = std::collections::HashSet::new();
         for (inc, live_id) in answer.scope.incidents.iter().zip(answer.live_ids.iter()) {
+            if !told.insert(live_id.as_str()) {
+                continue;
+            }
             if !tell(
                 a,
                 i,
@@ -567,6 +674,11 @@ fn tell(
             }
         }
     };
+    // A delivery of it not kept yet: its claim is still this node's,
+    // and the journal's count behind; the next message waits for it.
+    if a.waits_to_be_kept(&key) {
+        return true;
+    }
     // Claimed before it is sent: of the nodes deriving this incident,
     // one sends this message.
     let claim_key = AlertKey {
@@ -576,7 +688,7 @@ fn tell(
     };
     match a
         .kept
-        .claim(&claim_key, after, &a.node, CLAIM_LEASE.as_secs() as i64)
+        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
     {
         Ok(Claim::Won) => a.claims_failed(None),
         Ok(Claim::Lost { last, holder }) => {
@@ -683,7 +795,7 @@ mod tests {
                 vigie_state::Db::open(dir.path()).unwrap(),
             ))
         };
-        let a = Arc::new(Alerting::new(Vec::new(), kept(), "test".into()).unwrap());
+        let a = Arc::new(Alerting::new(Vec::new(), kept(), "test".into(), CLAIM_LEASE).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let a = a.clone();
@@ -718,7 +830,7 @@ mod tests {
             serde_json::from_str::<Record>(&r.doc).unwrap_or_else(|e| panic!("{e}: {}", r.doc));
         }
         drop(a);
-        let again = Alerting::new(Vec::new(), kept(), "test".into()).unwrap();
+        let again = Alerting::new(Vec::new(), kept(), "test".into(), CLAIM_LEASE).unwrap();
         let sent = again.sent.lock().unwrap();
         // The delivered ones (even i), per sink and incident.
         assert_eq!(sent.len(), 8 * 50);
