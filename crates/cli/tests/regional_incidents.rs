@@ -480,3 +480,129 @@ fn a_node_killed_holding_a_claim_leaves_the_message_to_the_other_after_the_lease
         "B was refused A's claim while it lived: {s}"
     );
 }
+
+/// A token of `tenant` made in `data`'s `state.db` (brought into
+/// PostgreSQL at the node's start).
+fn token_for(data: &Path, scope: &str, tenant: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--scope", scope, "--name", tenant, "--tenant", tenant])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// PostgreSQL stopped while an api node has two communes' events it has
+/// not named yet: each commune's incidents answer 503 with a message that
+/// names neither the other commune nor the database (its error is the
+/// server's log's, once), the second commune at once (not after the
+/// connection's timeout); PostgreSQL back, both are named again.
+#[test]
+fn the_ids_out_of_reach_are_a_503_per_commune_that_says_nothing_of_the_database() {
+    let (Some(nats), Some(mut pg)) = (Nats::start(), Postgres::start()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = tmp.path().join("tokens");
+    let (a, b) = ("mairie-a", "mairie-b");
+    let ingest = [a, b].map(|t| token_for(&tokens, "ingest", t));
+    let read = [a, b].map(|t| token_for(&tokens, "read", t));
+    let state = tokens.join("state.db");
+    let regional = |role: &str| -> Vec<String> {
+        ["--bus", &nats.url(), "--db", &pg.url(), "--role", role]
+            .map(str::to_string)
+            .to_vec()
+    };
+    // No alert destination: nothing names a commune's incidents before
+    // the test asks for them.
+    let ingest_node = node(&state, &tmp.path().join("ingest"), &regional("ingest"));
+    let _worker = node(&state, &tmp.path().join("w"), &regional("detect"));
+    let api = node(&state, &tmp.path().join("api"), &regional("api"));
+    let demo = make_demo(tmp.path());
+    let files = jsonl_files(&demo.join("scenario/logs"));
+    let mut sent = [0u64; 2];
+    for (n, f) in files.iter().enumerate() {
+        // Every file to a, one in three to b.
+        for t in [0, 1].into_iter().filter(|t| *t == 0 || n % 3 == 0) {
+            let r = http(
+                &ingest_node.base,
+                "POST",
+                "/api/v1/ingest",
+                &[("Authorization", &ingest[t])],
+                Some(&std::fs::read(f).unwrap()),
+            );
+            assert_eq!(r.status, 200, "{f:?}: {}", r.body);
+            sent[t] += r.json()["accepted"].as_u64().unwrap();
+        }
+    }
+    let until = Instant::now() + Duration::from_secs(240);
+    for t in [0, 1] {
+        while get_json(&api.base, "/api/v1/stats", &read[t])["events_observed"].as_u64()
+            != Some(sent[t])
+        {
+            assert!(Instant::now() < until, "{} not all observed", [a, b][t]);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pg.stop();
+    let generic = |r: &common::console::Resp, t: usize| {
+        assert_eq!(r.status, 503, "{}", r.body);
+        let body = r.body.to_ascii_lowercase();
+        for never in [[a, b][1 - t], "postgres", "127.0.0.1", "vigie@"] {
+            assert!(!body.contains(never), "{never:?} said: {}", r.body);
+        }
+        assert!(body.contains("live ids cannot be read now"), "{}", r.body);
+    };
+    let r = http(
+        &api.base,
+        "GET",
+        "/api/v1/incidents",
+        &[("Authorization", &read[0])],
+        None,
+    );
+    generic(&r, 0);
+    let asked = Instant::now();
+    let r = http(
+        &api.base,
+        "GET",
+        "/api/v1/scope",
+        &[("Authorization", &read[1])],
+        None,
+    );
+    generic(&r, 1);
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{b} waited {:?}: not tried again within the backoff",
+        asked.elapsed()
+    );
+
+    pg.resume();
+    let until = Instant::now() + Duration::from_secs(90);
+    for t in [0, 1] {
+        loop {
+            let r = http(
+                &api.base,
+                "GET",
+                "/api/v1/incidents",
+                &[("Authorization", &read[t])],
+                None,
+            );
+            if r.status == 200 {
+                // a had the whole attack: incidents, named again.
+                assert!(
+                    t == 1 || !r.json().as_array().unwrap().is_empty(),
+                    "{}",
+                    r.body
+                );
+                break;
+            }
+            generic(&r, t);
+            assert!(Instant::now() < until, "{} never named again", [a, b][t]);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+    drop(api);
+}
