@@ -122,7 +122,7 @@ pub fn name_kept(
     let incidents: Vec<_> = scope
         .incidents
         .iter()
-        .map(|i| (entities(i), i.detections as u64))
+        .map(|i| (entities(i), i.detections))
         .collect();
     name_sets(&incidents, known, tenant_prefix)
 }
