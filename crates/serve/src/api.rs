@@ -95,8 +95,10 @@ pub(crate) async fn ingest(
             received: chrono::Utc::now().timestamp_micros(),
             events,
         };
-        if let Err(e) = s.log.append(batch).await {
-            return unavailable(&format!("not stored, send again: {e}"));
+        let appended = s.log.append(batch).await;
+        crate::append_outcome(&s, &appended);
+        if let Err(e) = appended {
+            return unavailable(&format!("{}: {e}", crate::NOT_ACKNOWLEDGED));
         }
     }
     if let Some(first) = rejected.first() {
@@ -296,9 +298,10 @@ pub(crate) async fn stats(
         // Of the whole server: an admin's only.
         "events_stored": null,
     });
-    let whole = caller.admin && !raw.0.as_deref().unwrap_or("").contains("tenant=");
+    let whole = caller.reads_all && !raw.0.as_deref().unwrap_or("").contains("tenant=");
     if whole {
-        let stored = s.log.records().await.unwrap_or(0);
+        // Null when the log cannot be read now (NATS away): not 0.
+        let stored = s.log.records().await.ok();
         // What the archive holds: positions [from, to) at most (a day
         // partition removed leaves a hole), null without one.
         let archive = match &s.archive {
@@ -323,6 +326,7 @@ pub(crate) async fn stats(
             "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
             "requests_busy": s.busy.load(Ordering::Relaxed),
             "events_refused": s.refused.load(Ordering::Relaxed),
+            "requests_too_slow": s.slow_bodies.load(Ordering::Relaxed),
             "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
@@ -342,7 +346,59 @@ pub(crate) async fn stats(
             o.extend(deployment_scope(&s));
         }
     }
+    not_measured_here(&mut out, s.config.role);
     Json(out).into_response()
+}
+
+/// Figures a node of this role does not measure, `null` rather than its
+/// own 0: an api node judges nothing and takes no event, a detect node
+/// takes none, an ingest node judges none — each node's `/metrics` has
+/// its own, and `events_committed` (the stream's position judged by
+/// every worker) says whether the workers keep up. A 0 there would say
+/// "nothing judged, nothing refused" for the whole deployment.
+fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
+    const JUDGING: [&str; 4] = [
+        "events_processed",
+        "events_unreadable",
+        "events_failed",
+        "events_duplicate",
+    ];
+    const INGEST: [&str; 8] = [
+        "requests_busy",
+        "requests_too_slow",
+        "events_refused",
+        "syslog_refused",
+        "syslog_lost",
+        "syslog_connections_refused",
+        "tcp_idle_closed",
+        "tls_refused",
+    ];
+    let judges = matches!(role, crate::NodeRole::All | crate::NodeRole::Detect);
+    let Some(o) = out.as_object_mut() else {
+        return;
+    };
+    let mut unknown = |keys: &[&str]| {
+        for k in keys {
+            if let Some(v) = o.get_mut(*k) {
+                *v = serde_json::Value::Null;
+            }
+        }
+    };
+    if !judges {
+        unknown(&JUDGING);
+    }
+    if !role.ingests() {
+        unknown(&INGEST);
+    }
+    if !judges {
+        if let Some(serde_json::Value::Array(lines)) = o.get_mut("tenants") {
+            for line in lines {
+                if let Some(v) = line.get_mut("events_processed") {
+                    *v = serde_json::Value::Null;
+                }
+            }
+        }
+    }
 }
 
 /// The whole deployment's live scope for an admin's `/api/v1/stats`

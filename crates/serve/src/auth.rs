@@ -123,6 +123,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                     // only, as an account bound to it does; the
                     // deployment's own (tenant `default`) reads every one.
                     admin: r.scope == Scope::Admin && r.tenant == "default",
+                    reads_all: r.scope == Scope::Admin && r.tenant == "default",
                     tenant: r.tenant,
                 });
                 next.run(req).await
@@ -199,6 +200,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
             .clone()
             .unwrap_or_else(|| "default".to_string()),
         admin: session.role == Role::Admin && session.tenant.is_none(),
+        reads_all: session.role.reads() && session.tenant.is_none(),
     });
     req.extensions_mut()
         .insert(Principal::Person { id, session });

@@ -350,10 +350,17 @@ pub(crate) async fn bulk(
             received: chrono::Utc::now().timestamp_micros(),
             events: docs,
         };
-        match s.log.append(batch).await {
+        let appended = s.log.append(batch).await;
+        crate::append_outcome(&s, &appended);
+        match appended {
             Ok(a) => a.first.0,
             // Nothing acknowledged: shippers retry on 429/503.
-            Err(e) => return product(crate::unavailable(&format!("not stored, send again: {e}"))),
+            Err(e) => {
+                return product(crate::unavailable(&format!(
+                    "{}: {e}",
+                    crate::NOT_ACKNOWLEDGED
+                )))
+            }
         }
     };
     let mut refused = items.iter().enumerate().filter_map(|(i, item)| match item {
