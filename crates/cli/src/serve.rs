@@ -375,6 +375,7 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         }
         config.silence_secs = m * 60;
     }
+    config.alert_claim_lease_secs = file.alert_claim_lease_secs;
     config.alert_webhook = file
         .alert_webhook
         .clone()

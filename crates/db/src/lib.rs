@@ -6,7 +6,9 @@
 //! ([`PgIndicators`]), the console's audit log ([`PgAudit`], one hash
 //! chain for every api node), its accounts and sessions ([`PgUsers`],
 //! [`PgSessions`]: a login valid on every api node) and the API tokens
-//! ([`PgTokens`]).
+//! ([`PgTokens`]), the live incidents' ids ([`PgIncidentIds`]) and the
+//! alerting's journal and claims ([`PgAlerts`]): one name per incident and
+//! one message per incident group for every api node.
 //!
 //! Why PostgreSQL: a CSIRT's detection workers write from several
 //! processes, its API answers from any node (two or more behind a load
@@ -31,6 +33,7 @@ mod conn;
 mod crisis;
 mod detections;
 mod indicators;
+mod live;
 mod proposals;
 mod throttle;
 mod tokens;
@@ -42,6 +45,7 @@ pub use conn::{config, place};
 pub use crisis::PgCrisis;
 pub use detections::PgDetections;
 pub use indicators::{FeedLease, FeedPolled, PgIndicators, Source as IndicatorSource};
+pub use live::{NodeImport, PgAlerts, PgIncidentIds, TenantImport};
 pub use proposals::PgProposals;
 pub use throttle::PgThrottle;
 pub use tokens::{PgTokens, TokenRow};
@@ -66,6 +70,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("../migrations/0010_login_throttle.sql")),
     (11, include_str!("../migrations/0011_proposal_claims.sql")),
     (12, include_str!("../migrations/0012_feed_polls.sql")),
+    (13, include_str!("../migrations/0013_live.sql")),
 ];
 
 /// PostgreSQL's time, in whole seconds since the epoch, for SQL text.

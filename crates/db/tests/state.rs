@@ -297,3 +297,129 @@ async fn a_held_audit_lock_fails_an_append_in_bounded_time() {
         String::from_utf8_lossy(&text)
     );
 }
+
+/// The live incidents' ids and the alerting's journal against the
+/// contract `state.db` meets too, two nodes on one PostgreSQL: what one
+/// names the other reads before naming, two naming at once agree, one
+/// claim of a message wins, a dead node's claim is taken over.
+#[test]
+fn postgres_live_ids_and_alert_journal_meet_the_contract() {
+    let Some(pg) = Postgres::start() else { return };
+    let (a, b) = (
+        vigie_db::PgIncidentIds::new(&pg.url()).unwrap(),
+        vigie_db::PgIncidentIds::new(&pg.url()).unwrap(),
+    );
+    conformance::incident_ids(&a, &b);
+    let (a, b) = (
+        vigie_db::PgAlerts::new(&pg.url()).unwrap(),
+        vigie_db::PgAlerts::new(&pg.url()).unwrap(),
+    );
+    conformance::alert_journal(&a, &b);
+}
+
+/// A node's `state.db` ids, journal and silences brought into
+/// PostgreSQL, tenant by tenant: a tenant PostgreSQL holds nothing of is
+/// taken whole (its deliveries counted there: a node starting with `--db`
+/// sends nothing again); a tenant another node already named keeps what
+/// PostgreSQL has — none of this node's ids nor records of it (they would
+/// stand for other incidents). The same rows brought again (a start
+/// interrupted before `state.db` was emptied) take nothing twice.
+#[test]
+fn a_nodes_live_half_is_imported_once_and_only_into_unnamed_tenants() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use vigie_store::live::{AlertJournal, AlertRow, IncidentIds};
+    let Some(pg) = Postgres::start() else { return };
+    let alerts = vigie_db::PgAlerts::new(&pg.url()).unwrap();
+    let ids = vigie_db::PgIncidentIds::new(&pg.url()).unwrap();
+    let set = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    // `default` already named here by another node: its L1 is dc01.
+    ids.name(
+        "default",
+        Box::new(move |known| {
+            known.push(("L1".into(), ["host:dc01".to_string()].into()));
+            vec!["L1".into()]
+        }),
+    )
+    .unwrap();
+    let row = |tenant: &str, id: &str, delivered: bool, n: u32| AlertRow {
+        sink: "webhook".into(),
+        tenant: tenant.into(),
+        live_id: id.into(),
+        delivered,
+        doc: format!("{{\"n\":{n}}}"),
+    };
+    let mut incidents = BTreeMap::new();
+    incidents.insert(
+        "default".to_string(),
+        vec![("L1".to_string(), set(&["host:ancien-poste"]))],
+    );
+    incidents.insert(
+        "mairie-b".to_string(),
+        vec![
+            ("L1".to_string(), set(&["host:pc-b1"])),
+            ("L2".to_string(), set(&["account:b.martin"])),
+        ],
+    );
+    let journal = [
+        row("mairie-b", "L1", true, 1),
+        row("default", "L1", true, 2),
+        row("mairie-b", "L1", false, 3),
+        row("mairie-b", "L1", true, 4),
+        row("mairie-b", "L2", true, 5),
+    ];
+    let silences = [
+        ["webhook", "mairie-b", "pc-b1", "Security"].map(str::to_string),
+        ["webhook", "default", "dc01", "Security"].map(str::to_string),
+    ];
+    let done = alerts
+        .import_node("node a", &incidents, &journal, &silences)
+        .unwrap();
+    assert!(!done.already);
+    let count = |tenant: &str, ids, records, silences| vigie_db::TenantImport {
+        tenant: tenant.into(),
+        ids,
+        records,
+        silences,
+    };
+    assert_eq!(done.taken, [count("mairie-b", 2, 4, 1)]);
+    assert_eq!(done.skipped, [count("default", 1, 1, 1)]);
+    let all = ids.all().unwrap();
+    assert_eq!(
+        all["default"],
+        [("L1".to_string(), set(&["host:dc01"]))],
+        "the tenant named here keeps its ids"
+    );
+    assert_eq!(all["mairie-b"], incidents["mairie-b"]);
+    let mut last = alerts.last_delivered().unwrap();
+    last.sort_by(|x, y| x.key.cmp(&y.key));
+    let got: Vec<(&str, &str, u64, &str)> = last
+        .iter()
+        .map(|d| {
+            (
+                d.key.tenant.as_str(),
+                d.key.live_id.as_str(),
+                d.count,
+                d.doc.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mairie-b", "L1", 2, "{\"n\":4}"),
+            ("mairie-b", "L2", 1, "{\"n\":5}")
+        ],
+        "default's L1 record not taken: it was another incident's"
+    );
+    assert_eq!(alerts.journal().unwrap().len(), 4);
+    assert_eq!(alerts.silences().unwrap(), vec![silences[0].clone()]);
+
+    // Brought again (state.db not emptied after the commit): nothing.
+    let again = alerts
+        .import_node("node a", &incidents, &journal, &silences)
+        .unwrap();
+    assert!(again.already, "{again:?}");
+    assert!(again.taken.is_empty() && again.skipped.is_empty());
+    assert_eq!(alerts.journal().unwrap().len(), 4, "not appended twice");
+    assert_eq!(ids.all().unwrap(), all);
+}

@@ -199,6 +199,8 @@ pub(crate) async fn scope(State(s): State<Shared>, ReadTenant(tenant): ReadTenan
     }
     match live_scope(&s, tenant.clone()).await {
         Some(scope) => Json(scope.as_ref()).into_response(),
+        // The naming failed just now: said (503), not taken for nothing.
+        None if s.live.naming_failed_for(&tenant) => unavailable(crate::http::NAMING_UNAVAILABLE),
         // Nothing received is not "no attack": said as such.
         None => error(
             StatusCode::NOT_FOUND,
@@ -234,6 +236,7 @@ pub(crate) async fn incidents(State(s): State<Shared>, ReadTenant(tenant): ReadT
                 .collect();
             Json(list).into_response()
         }
+        None if s.live.naming_failed_for(&tenant) => unavailable(crate::http::NAMING_UNAVAILABLE),
         None => error(
             StatusCode::NOT_FOUND,
             &format!("no event of tenant {tenant:?} received yet: no incident to give"),
@@ -333,6 +336,8 @@ pub(crate) async fn stats(
             "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
             "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
             "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+            // Messages left to another api node, which claimed them (--db).
+            "alerts_sent_elsewhere": s.alerting.as_ref().map(|a| a.stats.sent_elsewhere.load(Ordering::Relaxed)),
             // The indicator feeds polled (--ioc-feed): their addresses and
             // errors are an administrator's.
             "ioc_feeds": if caller.admin { s.intel.feeds.json() } else { serde_json::Value::Null },

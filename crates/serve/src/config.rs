@@ -62,6 +62,11 @@ pub struct Config {
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
+    /// How long an api node's claim on an alert message lasts (seconds,
+    /// `alert_claim_lease_secs`): `None`, derived from the destinations'
+    /// timeouts (see `alerts::claim_lease`); never shorter than the
+    /// slowest delivery.
+    pub alert_claim_lease_secs: Option<u64>,
     /// The SMTP relay alerts are mailed through (`smtp://` or `smtps://`,
     /// credentials in the URL: configuration file or `VIGIE_ALERT_SMTP`
     /// only), off unless given.
@@ -165,6 +170,7 @@ impl Config {
             syslog_tcp: None,
             ndjson_tcp: None,
             alert_webhook: None,
+            alert_claim_lease_secs: None,
             alert_smtp: None,
             alert_email_from: None,
             alert_email_to: Vec::new(),

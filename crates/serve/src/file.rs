@@ -103,6 +103,12 @@ pub struct ServeFile {
     /// this file readable by the service only). Only here or in
     /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
     pub alert_webhook: Option<String>,
+    /// How long an api node's claim on an alert message lasts, in seconds
+    /// (`--db`: the node that claimed a message sends it; another takes
+    /// it over once the claim has run out). Derived from the
+    /// destinations' timeouts when not given, and never shorter than the
+    /// slowest delivery plus 5 s.
+    pub alert_claim_lease_secs: Option<u64>,
     /// The SMTP relay alert mails go through: `smtp://HOST:25`,
     /// `smtp://HOST:587?tls=required`, `smtps://USER:PASSWORD@HOST:465`
     /// (a password: keep this file readable by the service only). Only

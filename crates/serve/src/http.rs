@@ -269,6 +269,19 @@ pub(crate) fn unavailable(message: &str) -> Response {
     r
 }
 
+/// What a client is told when `tenant`'s incidents could not be named
+/// (the ids' store out of reach): 503, and nothing of the store's error —
+/// its place and text are the server's log's (said once per outage).
+pub(crate) const NAMING_UNAVAILABLE: &str =
+    "the incidents' live ids cannot be read now: no incident is named until they can; try again in a moment";
+
+/// [`NAMING_UNAVAILABLE`] when `tenant`'s last naming failed.
+pub(crate) fn naming_unavailable(s: &AppState, tenant: &str) -> Option<Response> {
+    s.live
+        .naming_failed_for(tenant)
+        .then(|| unavailable(NAMING_UNAVAILABLE))
+}
+
 /// The ingestion routes of a process that does not take events (`--role
 /// detect` or `api`): 421, the shipper is pointed at the wrong node.
 pub(crate) fn not_ingesting(s: &AppState) -> Option<Response> {

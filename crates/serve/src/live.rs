@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use vigie_detect::{CorrelationMatch, Engine, Match};
 use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
+use vigie_store::live::{AlertJournal, IncidentIds};
 
 /// What one tenant's events have given since the last answer began, and
 /// what its answers keep.
@@ -87,6 +88,26 @@ pub struct Known {
 /// sharing most of its hosts and accounts (the oldest on a tie), each
 /// known id used once; otherwise a new one. Pure: `known` is updated.
 pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str) -> Vec<String> {
+    let mut kept: Vec<vigie_state::KnownIncident> = std::mem::take(known)
+        .into_iter()
+        .map(|k| (k.id, k.entities))
+        .collect();
+    let named = name_kept(scope, &mut kept, tenant_prefix);
+    *known = kept
+        .into_iter()
+        .map(|(id, entities)| Known { id, entities })
+        .collect();
+    named
+}
+
+/// [`name_incidents`] on the incidents as a store keeps them (what
+/// [`vigie_store::live::IncidentIds::name`] hands over under the tenant's
+/// lock).
+pub fn name_kept(
+    scope: &Scope,
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
     let entities = |i: &vigie_scope::model::Incident| -> std::collections::BTreeSet<String> {
         i.hosts
             .iter()
@@ -98,40 +119,80 @@ pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str
             )
             .collect()
     };
+    let incidents: Vec<_> = scope
+        .incidents
+        .iter()
+        .map(|i| (entities(i), i.detections))
+        .collect();
+    name_sets(&incidents, known, tenant_prefix)
+}
+
+/// [`name_kept`] on each incident's entities and detections.
+///
+/// A reading older than the naming kept (an api node behind the other on
+/// the stream) may hold as two incidents what the other already merged:
+/// the part whose hosts and accounts all belong to an incident already
+/// named this time is given that incident's id — adopted, never split off
+/// under a new id (and paged for). A part with a host or account the kept
+/// naming never saw with the others is named anew, as before.
+pub fn name_sets(
+    incidents: &[(std::collections::BTreeSet<String>, u64)],
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
     let mut used = vec![false; known.len()];
     // The largest incidents choose first: a merge keeps the older id for
     // the whole, not for a fragment.
-    let mut order: Vec<usize> = (0..scope.incidents.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(scope.incidents[i].detections));
-    let mut named = vec![String::new(); scope.incidents.len()];
+    let mut order: Vec<usize> = (0..incidents.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(incidents[i].1));
+    let mut named = vec![String::new(); incidents.len()];
     for i in order {
-        let e = entities(&scope.incidents[i]);
+        let e = &incidents[i].0;
         let best = known
             .iter()
             .enumerate()
             .filter(|(k, _)| !used[*k])
-            .map(|(k, kn)| (kn.entities.intersection(&e).count(), k))
+            .map(|(k, kn)| (kn.1.intersection(e).count(), k))
             .filter(|(shared, _)| *shared > 0)
             .max_by_key(|(shared, k)| (*shared, std::cmp::Reverse(*k)));
-        match best {
-            Some((_, k)) => {
-                used[k] = true;
-                known[k].entities.extend(e);
-                named[i] = known[k].id.clone();
-            }
-            None => {
-                let id = format!("{tenant_prefix}{}", known.len() + 1);
-                known.push(Known {
-                    id: id.clone(),
-                    entities: e,
-                });
-                used.push(true);
-                named[i] = id;
-            }
+        if let Some((_, k)) = best {
+            used[k] = true;
+            known[k].1.extend(e.iter().cloned());
+            named[i] = known[k].0.clone();
+            continue;
         }
+        // A part of an incident the kept naming already holds whole (a
+        // reader behind the one that merged it): its id, nothing kept.
+        let whole = known
+            .iter()
+            .enumerate()
+            .filter(|(_, kn)| !e.is_empty() && e.is_subset(&kn.1))
+            .max_by_key(|(k, kn)| (kn.1.len(), std::cmp::Reverse(*k)));
+        if let Some((_, kn)) = whole {
+            named[i] = kn.0.clone();
+            continue;
+        }
+        let id = format!("{tenant_prefix}{}", known.len() + 1);
+        known.push((id.clone(), e.clone()));
+        used.push(true);
+        named[i] = id;
     }
     named
 }
+
+/// The store of the live ids out of reach.
+struct Outage {
+    since: std::time::Instant,
+    /// Namings that failed (or were not tried) since.
+    failed: u64,
+    /// No naming is tried before this (one is, then, for every tenant).
+    next_try: std::time::Instant,
+    /// The wait after the next failure.
+    backoff: std::time::Duration,
+}
+
+/// The longest wait between two tries of the ids' store out of reach.
+const NAMING_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The live scope of every tenant.
 pub struct LiveScope {
@@ -150,11 +211,25 @@ pub struct LiveScope {
     tenants: Mutex<BTreeMap<String, Tenant>>,
     /// Taken before `tenants` (never after it), by answers only.
     settled: Mutex<BTreeMap<String, Settled>>,
-    /// Known incidents of tenants not observed yet since the start.
-    known: Mutex<BTreeMap<String, Vec<Known>>>,
-    /// Where the live ids are kept (`state.db`), so that they survive a
-    /// restart; `None`: in memory only.
-    ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
+    /// Where the live ids are kept (`state.db`, or PostgreSQL with
+    /// `--db`, shared by the api nodes), so that they survive a restart
+    /// and every node gives an incident the same one; `None`: in memory
+    /// only (each tenant's `Tenant::known`).
+    ids: Option<Arc<dyn IncidentIds>>,
+    /// Per tenant, taken while its incidents are named and the answer
+    /// kept: two answers of a tenant name in turn (never an older naming
+    /// kept over a newer one), without holding the worker's lock during
+    /// the store's call — and without one tenant waiting for another's.
+    naming: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
+    /// The tenants whose last naming failed (the store out of reach),
+    /// until one of theirs succeeds: their scope's routes say so (503)
+    /// rather than answer with ids another node may give to other
+    /// incidents. Per tenant: one commune's failure is never another's.
+    naming_failed: Mutex<std::collections::BTreeSet<String>>,
+    /// The store of the ids out of reach, since when: said once (and its
+    /// end), and tried again after a backoff only — not every request of
+    /// every tenant paying the connection's timeout meanwhile.
+    outage: Mutex<Option<Outage>>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -162,29 +237,15 @@ pub struct LiveScope {
 }
 
 impl LiveScope {
-    /// `ids`: where live ids are kept (`state.db`), read here; `None`
-    /// keeps them in memory only. Blocking.
+    /// `ids`: where live ids are kept, read again at each naming; `None`
+    /// keeps them in memory only.
     pub fn new(
         assets: Arc<Assets>,
         engine: Arc<Option<Engine>>,
         lang: Lang,
         zone: Zone,
-        ids: Option<Arc<vigie_state::SqliteIncidentIds>>,
+        ids: Option<Arc<dyn IncidentIds>>,
     ) -> Result<Self, vigie_store::StoreError> {
-        let known = match &ids {
-            Some(store) => store
-                .all()?
-                .into_iter()
-                .map(|(tenant, known)| {
-                    let known = known
-                        .into_iter()
-                        .map(|(id, entities)| Known { id, entities })
-                        .collect();
-                    (tenant, known)
-                })
-                .collect(),
-            None => BTreeMap::new(),
-        };
         let correlating = engine
             .as_ref()
             .as_ref()
@@ -199,8 +260,10 @@ impl LiveScope {
             correlating,
             tenants: Mutex::new(BTreeMap::new()),
             settled: Mutex::new(BTreeMap::new()),
-            known: Mutex::new(known),
             ids,
+            naming: Mutex::new(BTreeMap::new()),
+            naming_failed: Mutex::new(Default::default()),
+            outage: Mutex::new(None),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -242,12 +305,7 @@ impl LiveScope {
                 observed: 0,
                 answered: None,
                 stale: false,
-                known: self
-                    .known
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(tenant)
-                    .unwrap_or_default(),
+                known: Vec::new(),
             }),
         };
         t.fresh.observe(event, matches);
@@ -371,49 +429,150 @@ impl LiveScope {
         drop(settled);
         let correlations = Arc::new(self.correlations(&mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
-        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let t = tenants.get_mut(tenant)?;
-        if let Some((n, a)) = &t.answered {
+        let lock = self
+            .naming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant.to_string())
+            .or_default()
+            .clone();
+        let _naming = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let newer = |t: &Tenant| match &t.answered {
             // A newer answer was stored meanwhile: it stands.
-            if *n > events || (*n == events && !t.stale) {
-                return Some(a.clone());
-            }
-        }
-        let before = (
-            t.known.len(),
-            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
-        );
-        let live_ids = Arc::new(name_incidents(&scope, &mut t.known, "L"));
-        let after = (
-            t.known.len(),
-            t.known.iter().map(|k| k.entities.len()).sum::<usize>(),
-        );
-        let answer = Answer {
-            scope,
-            live_ids,
-            correlations,
+            Some((n, a)) if *n > events || (*n == events && !t.stale) => Some(a.clone()),
+            _ => None,
         };
-        t.answered = Some((events, answer.clone()));
-        t.stale = false;
-        // Kept (synced) before the answer is given: an id served is an
-        // id that survives a `kill -9`. Only this tenant's, in one
-        // transaction, under the worker's lock as the naming was (two
-        // answers never keep an older naming over a newer one).
-        if before != after {
-            if let Some(ids) = &self.ids {
-                let rows: Vec<vigie_state::KnownIncident> = t
-                    .known
-                    .iter()
-                    .map(|k| (k.id.clone(), k.entities.clone()))
-                    .collect();
-                if let Err(e) = ids.keep(tenant, &rows) {
-                    eprintln!(
-                        "vigie serve: the live ids of {tenant} not kept ({e}): they may change at the next start"
-                    );
+        let live_ids = match &self.ids {
+            None => {
+                let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                let t = tenants.get_mut(tenant)?;
+                if let Some(a) = newer(t) {
+                    return Some(a);
+                }
+                name_incidents(&scope, &mut t.known, "L")
+            }
+            Some(store) => {
+                {
+                    let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(a) = newer(tenants.get(tenant)?) {
+                        return Some(a);
+                    }
+                }
+                if !self.may_try_naming() {
+                    self.naming_failed(tenant, None);
+                    return None;
+                }
+                // Named in the store under the tenant's lock, on the ids
+                // as kept now (another api node's included), and kept
+                // (synced) before the answer is given: an id served is an
+                // id that survives a `kill -9`, and the one every node
+                // serves. Outside the worker's lock: the store's call
+                // never holds the observing of events.
+                let named = scope.clone();
+                match store.name(tenant, Box::new(move |known| name_kept(&named, known, "L"))) {
+                    Ok(ids) => {
+                        self.named(tenant, store.place());
+                        ids
+                    }
+                    Err(e) => {
+                        self.naming_failed(tenant, Some(&e.to_string()));
+                        return None;
+                    }
                 }
             }
-        }
+        };
+        let answer = Answer {
+            scope,
+            live_ids: Arc::new(live_ids),
+            correlations,
+        };
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let t = tenants.get_mut(tenant)?;
+        t.answered = Some((events, answer.clone()));
+        t.stale = false;
         Some(answer)
+    }
+
+    /// Whether `tenant`'s incidents could not be named at its last try
+    /// (their store out of reach), until one of its namings succeeds.
+    /// What the client is told is generic: the store's error (its place,
+    /// its text) is the server's log's only.
+    pub fn naming_failed_for(&self, tenant: &str) -> bool {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(tenant)
+    }
+
+    /// Whether a naming may call the store now: always when it answers;
+    /// during an outage, once its backoff has run (that try then holds
+    /// the others back for as long as it may take).
+    fn may_try_naming(&self) -> bool {
+        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(o) = outage.as_mut() else {
+            return true;
+        };
+        let now = std::time::Instant::now();
+        if now < o.next_try {
+            return false;
+        }
+        // This one tries; the others wait for its outcome (the
+        // connection's timeout at most, 10 s).
+        o.next_try = now + std::time::Duration::from_secs(15);
+        true
+    }
+
+    /// `tenant`'s naming failed (`why`: the store's error), or was not
+    /// tried (`None`: the store is out of reach, tried again later). The
+    /// first failure of an outage is said with its error; the next ones
+    /// are counted, and said when it ends.
+    fn naming_failed(&self, tenant: &str, why: Option<&str>) {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string());
+        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match (outage.as_mut(), why) {
+            (None, Some(why)) => {
+                eprintln!(
+                    "vigie serve: the live ids could not be read or kept (first for {tenant}): {why}; no incident is named, and the scope's routes answer 503, until they can (tried again every {} s at most)",
+                    NAMING_BACKOFF_MAX.as_secs()
+                );
+                let backoff = std::time::Duration::from_secs(1);
+                *outage = Some(Outage {
+                    since: now,
+                    failed: 1,
+                    next_try: now + backoff,
+                    backoff: (backoff * 2).min(NAMING_BACKOFF_MAX),
+                });
+            }
+            (Some(o), Some(_)) => {
+                o.failed += 1;
+                o.next_try = now + o.backoff;
+                o.backoff = (o.backoff * 2).min(NAMING_BACKOFF_MAX);
+            }
+            (Some(o), None) => o.failed += 1,
+            // Not tried, and no outage: never (tries are skipped only
+            // during one).
+            (None, None) => {}
+        }
+    }
+
+    /// `tenant`'s naming succeeded: its routes answer again, and an
+    /// outage of the store ends (said).
+    fn named(&self, tenant: &str, place: String) {
+        self.naming_failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
+        if let Some(o) = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            eprintln!(
+                "vigie serve: the live ids are read and kept again in {place} after {} s ({} naming(s) failed or not tried meanwhile)",
+                o.since.elapsed().as_secs(),
+                o.failed
+            );
+        }
     }
 
     /// The correlator run over the kept matches in time order (stable
@@ -436,22 +595,148 @@ impl LiveScope {
     }
 }
 
-/// The `state.db` where a node keeps its live ids and its alerting's
-/// journal: the embedded state's (`embedded`, opened without `--db`), or
-/// with `--db` the node's own, opened here — the former
-/// `incidents.json` and `alerts.jsonl` of `data` imported into it first
-/// (the other former files are PostgreSQL's business and stay as they
-/// are). Blocking.
-pub fn node_state(
+/// Where a node keeps its live ids and its alerting's journal.
+pub struct LiveStores {
+    pub ids: Arc<dyn IncidentIds>,
+    pub alerts: Arc<dyn vigie_store::live::AlertJournal>,
+}
+
+/// The stores of the live ids and of the alerting's journal: the embedded
+/// state's (`embedded`, opened without `--db`), or with `--db` (`db`)
+/// PostgreSQL's, shared by every api node — what the node's own
+/// `state.db` held of them (and its former `incidents.json` and
+/// `alerts.jsonl`) moved there first, once. Blocking.
+pub fn live_stores(
     data: &std::path::Path,
     embedded: Option<&Arc<vigie_state::Db>>,
-) -> Result<Arc<vigie_state::Db>, vigie_store::StoreError> {
-    if let Some(db) = embedded {
-        return Ok(db.clone());
+    db: Option<&str>,
+) -> Result<LiveStores, vigie_store::StoreError> {
+    let url = match (embedded, db) {
+        (Some(st), _) => {
+            return Ok(LiveStores {
+                ids: Arc::new(vigie_state::SqliteIncidentIds::new(st.clone())),
+                alerts: Arc::new(vigie_state::SqliteAlerts::new(st.clone())),
+            })
+        }
+        (None, Some(url)) => url,
+        (None, None) => {
+            // Never: without --db the embedded state is open. A node's
+            // own state.db then.
+            let st = vigie_state::Db::open(data)?;
+            return Ok(LiveStores {
+                ids: Arc::new(vigie_state::SqliteIncidentIds::new(st.clone())),
+                alerts: Arc::new(vigie_state::SqliteAlerts::new(st)),
+            });
+        }
+    };
+    let io = |what: &str, e: std::io::Error| vigie_store::StoreError::Io {
+        what: what.into(),
+        source: e,
+    };
+    let ids =
+        Arc::new(vigie_db::PgIncidentIds::new(url).map_err(|e| io("the live ids' store", e))?);
+    let alerts = Arc::new(vigie_db::PgAlerts::new(url).map_err(|e| io("the alerts' store", e))?);
+    import_node(data, &alerts)?;
+    Ok(LiveStores { ids, alerts })
+}
+
+/// Moves what a node kept of the live half in its own `state.db` (an
+/// embedded node moving to `--db`, or a node of the version that kept
+/// them per node) into PostgreSQL, once: per tenant, its ids, journal
+/// and silences said when PostgreSQL holds nothing of the tenant; a
+/// tenant already named there keeps what it has (this node's ids of it
+/// would name other incidents, its records would stand for them) — each
+/// said. One transaction in PostgreSQL with the marker of what was moved;
+/// `state.db` emptied after it commits (a start interrupted in between
+/// finds the marker: nothing taken twice). Nothing to do (and no
+/// `state.db` made) when the node has neither `state.db` nor a former
+/// file.
+fn import_node(
+    data: &std::path::Path,
+    alerts: &vigie_db::PgAlerts,
+) -> Result<(), vigie_store::StoreError> {
+    let former = vigie_state::import::NODE_FILES
+        .iter()
+        .any(|f| data.join(f).is_file());
+    if !former && !data.join(vigie_state::FILE).is_file() {
+        return Ok(());
     }
     let imported = vigie_state::import_only(data, &vigie_state::import::NODE_FILES)?;
     for line in imported.lines() {
         eprintln!("vigie serve: {line}");
     }
-    vigie_state::Db::open(data)
+    let st = vigie_state::Db::open(data)?;
+    let rows = vigie_state::take_for_import(&st)?;
+    if rows.incidents.is_empty() && rows.journal.is_empty() && rows.silences.is_empty() {
+        return Ok(());
+    }
+    let (from, to) = (st.place(), AlertJournal::place(alerts));
+    let done = alerts.import_node(&from, &rows.incidents, &rows.journal, &rows.silences)?;
+    if done.already {
+        eprintln!(
+            "vigie serve: {from}: its live ids and alerts were already moved into {to} by an earlier start (stopped before they were deleted here): not taken again"
+        );
+    }
+    for t in &done.skipped {
+        eprintln!(
+            "vigie serve: {from}: the live ids and alerts of {:?} not imported: {to} already holds that tenant's (another node named its incidents first); this node's {} id(s), {} alert record(s) and {} silence(s) of it would stand for other incidents, and are dropped",
+            t.tenant, t.ids, t.records, t.silences
+        );
+    }
+    for t in &done.taken {
+        eprintln!(
+            "vigie serve: {from}: {:?}: {} live id(s), {} alert record(s) and {} silence(s) said moved into {to}",
+            t.tenant, t.ids, t.records, t.silences
+        );
+    }
+    vigie_state::forget_live(&st)?;
+    if !done.already {
+        let sum = |f: fn(&vigie_db::TenantImport) -> usize| done.taken.iter().map(f).sum::<usize>();
+        eprintln!(
+            "vigie serve: {from}: the live ids of {} tenant(s), {} alert record(s) and {} silence(s) said moved into {to} ({} tenant(s) left out)",
+            done.taken.len(),
+            sum(|t| t.records),
+            sum(|t| t.silences),
+            done.skipped.len()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_sets;
+    use std::collections::BTreeSet;
+
+    fn set(e: &[&str]) -> BTreeSet<String> {
+        e.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A node behind the other on the stream sees as two incidents what
+    /// the other merged into L1: both parts are L1 there, no L2 given
+    /// (nor kept); a part with an entity never named is a new incident.
+    #[test]
+    fn a_reader_behind_adopts_a_merged_incidents_id_and_never_splits_it() {
+        // The node ahead merged pc-1 and srv-2 (one account links them).
+        let mut known = vec![(
+            "L1".to_string(),
+            set(&["host:pc-1", "host:srv-2", "account:a.martin"]),
+        )];
+        let kept = known.clone();
+        let behind = [
+            (set(&["host:pc-1", "account:a.martin"]), 5),
+            (set(&["host:srv-2"]), 2),
+        ];
+        assert_eq!(name_sets(&behind, &mut known, "L"), ["L1", "L1"]);
+        assert_eq!(known, kept, "nothing new kept");
+        let other = [
+            (set(&["host:pc-1", "account:a.martin"]), 5),
+            (set(&["host:srv-2", "host:pc-9"]), 2),
+        ];
+        assert_eq!(name_sets(&other, &mut known, "L"), ["L1", "L2"]);
+        assert_eq!(
+            known[1],
+            ("L2".to_string(), set(&["host:srv-2", "host:pc-9"]))
+        );
+    }
 }

@@ -150,6 +150,28 @@ async fn answer_or_page(
             .flatten();
         match a {
             Some(a) => return Ok(a),
+            // The ids' store out of reach: said, never "nothing received"
+            // (the store's error is the server's log's, not the page's).
+            None if s.live.naming_failed_for(tenant) => {
+                let why = tr!(
+                    lang,
+                    "Les identifiants des incidents ne peuvent pas être lus pour l'instant : aucun incident n'est nommé tant qu'ils ne le peuvent pas. Rechargez dans un instant.",
+                    "The incidents' live ids cannot be read now: no incident is named until they can. Reload in a moment."
+                );
+                let mut page = ui::frame(
+                    session,
+                    lang,
+                    path,
+                    title,
+                    &format!(
+                        "<p class=\"note\" role=\"status\" id=\"no-scope\">{}</p>",
+                        escape(&why)
+                    ),
+                    None,
+                );
+                *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                return Err(page);
+            }
             None => tr!(
                 lang,
                 "Aucun événement reçu pour l'instant : rien n'a pu être analysé (ce n'est pas une absence d'attaque). Vérifiez que les sources envoient leurs journaux.",
@@ -319,6 +341,9 @@ pub(crate) async fn incidents_fragment(
         .ok()
         .flatten()
     else {
+        if let Some(r) = crate::naming_unavailable(&s, &tenant) {
+            return r;
+        }
         return error(StatusCode::NOT_FOUND, "no event received yet");
     };
     let states = triage_states(&s, &tenant).await;

@@ -110,6 +110,15 @@ pub(crate) fn give_back_free_memory() {
     }
 }
 
+/// This node as its claims on alert messages name it: its host name,
+/// process and address (said to an operator reading the journal's claims).
+fn node_name(config: &Config) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    format!("{host} pid {} ({})", std::process::id(), config.listen)
+}
+
 /// The embedded state of `data` (`state.db`), the former files imported
 /// into it first (what was imported, and any damaged line, said).
 pub(crate) fn open_state(data: &std::path::Path) -> Result<Arc<vigie_state::Db>, ServeError> {
@@ -285,30 +294,54 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     judging.set_off(loaded.tenant_off());
     let sinks = alert_sinks(&config)?;
     // The live ids and the alerting's journal, kept across a restart (an
-    // ingest node derives no incident and alerts from nothing).
-    let node_state = (config.role != NodeRole::Ingest || !sinks.is_empty())
-        .then(|| live::node_state(&config.data, state.as_ref()))
-        .transpose()?;
+    // ingest node derives no incident and alerts from nothing): in
+    // `state.db`, or with `--db` in PostgreSQL, where every api node names
+    // an incident alike and one of them sends each message.
+    let stores = if config.role != NodeRole::Ingest || !sinks.is_empty() {
+        let (data, embedded, db) = (config.data.clone(), state.clone(), config.db.clone());
+        Some(
+            tokio::task::spawn_blocking(move || {
+                live::live_stores(&data, embedded.as_ref(), db.as_deref())
+            })
+            .await
+            .map_err(|e| ServeError::Config(format!("the live ids' store: {e}")))??,
+        )
+    } else {
+        None
+    };
     let live = live::LiveScope::new(
         assets,
         engine.clone(),
         config.hunt.lang,
         config.hunt.zone,
-        node_state
-            .clone()
-            .map(|db| Arc::new(vigie_state::SqliteIncidentIds::new(db))),
+        stores.as_ref().map(|s| s.ids.clone()),
     )?;
     let live = Arc::new(match tenant_assets {
         Some(by_tenant) => live.with_tenant_assets(by_tenant),
         None => live,
     });
     let health = Arc::new(health::Health::new(config.silence_secs));
-    let alerting = match node_state.filter(|_| !sinks.is_empty()) {
-        Some(db) => {
+    let alerting = match stores.filter(|_| !sinks.is_empty()) {
+        Some(stores) => {
             let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
             eprintln!("vigie serve: alerts to: {}", names.join(", "));
-            let kept = Arc::new(vigie_state::SqliteAlerts::new(db));
-            Some(Arc::new(alerts::Alerting::new(sinks, kept)?))
+            let lease = alerts::claim_lease(&sinks, config.alert_claim_lease_secs);
+            if config.db.is_some() {
+                eprintln!(
+                    "vigie serve: alerts claimed and kept in {}: one api node sends each message (a claim lasts {} s, longer than the slowest delivery)",
+                    stores.alerts.place(),
+                    lease.as_secs()
+                );
+            }
+            let kept = stores.alerts.clone();
+            let node = node_name(&config);
+            Some(Arc::new(
+                tokio::task::spawn_blocking(move || {
+                    alerts::Alerting::new(sinks, kept, node, lease)
+                })
+                .await
+                .map_err(|e| ServeError::Config(format!("the alerts' journal: {e}")))??,
+            ))
         }
         None => None,
     };

@@ -434,7 +434,7 @@ fn import_line(
             };
             match serde_json::from_str::<AlertKey>(text) {
                 Ok(k) => {
-                    let row = crate::live::AlertRow {
+                    let row = vigie_store::live::AlertRow {
                         sink: k.sink,
                         tenant: k.tenant,
                         live_id: k.live_id,

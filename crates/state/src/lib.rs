@@ -47,10 +47,11 @@ pub use db::{Db, BUSY_TIMEOUT, FILE};
 pub use detections::SqliteDetections;
 pub use import::{import, import_only, Imported};
 pub use indicators::{IndicatorSource, SqliteIndicators};
-pub use live::{AlertRow, KnownIncident, SqliteAlerts, SqliteIncidentIds};
+pub use live::{forget_live, take_for_import, LiveRows, SqliteAlerts, SqliteIncidentIds};
 pub use proposals::SqliteProposals;
 pub use tokens::{SqliteTokens, TokenRow};
 pub use triage::SqliteTriage;
+pub use vigie_store::live::{AlertRow, KnownIncident};
 
 /// The schema, in order: (version, SQL). Append only, ordered by version.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -64,6 +65,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_tokens.sql")),
     (9, include_str!("../migrations/0009_live.sql")),
     (10, include_str!("../migrations/0010_indicators.sql")),
+    (11, include_str!("../migrations/0011_live_claims.sql")),
 ];
 
 /// A value as the JSON text kept.

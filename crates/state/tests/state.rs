@@ -12,6 +12,7 @@ use vigie_respond::Proposal;
 use vigie_state::{Db, SqliteAudit, SqliteCrisis, SqliteDetections, SqliteProposals, SqliteTriage};
 use vigie_store::conformance;
 use vigie_store::crisis::CrisisJournal;
+use vigie_store::live::{AlertJournal, IncidentIds};
 use vigie_store::triage::{Change, Entry, Status, Target, TargetKind, TriageStore};
 use vigie_store::{DetectionDoc, DetectionStore};
 
@@ -424,17 +425,18 @@ async fn a_data_directory_of_the_former_files_is_imported_losing_nothing() {
     );
     let alerts = vigie_state::SqliteAlerts::new(st.clone());
     assert_eq!(alerts.journal().unwrap().len(), 3);
-    let delivered: Vec<(String, String)> = alerts
+    let mut delivered: Vec<(String, String)> = alerts
         .last_delivered()
         .unwrap()
         .into_iter()
-        .map(|r| (r.sink, r.live_id))
+        .map(|r| (r.key.sink, r.key.live_id))
         .collect();
+    delivered.sort();
     assert_eq!(
         delivered,
         [
-            ("webhook".into(), "L1".into()),
-            ("email".into(), "L2".into())
+            ("email".into(), "L2".into()),
+            ("webhook".into(), "L1".into())
         ]
     );
     let (version, sources) = vigie_state::SqliteIndicators::new(st.clone())
@@ -621,7 +623,7 @@ fn live_ids_and_alerts_are_kept_at_each_call() {
     let again = vigie_state::SqliteAlerts::new(Db::open(data).unwrap());
     let last = again.last_delivered().unwrap();
     assert_eq!(last.len(), 1, "{last:?}");
-    assert_eq!(last[0].doc, "{\"n\":2}");
+    assert_eq!((last[0].count, last[0].doc.as_str()), (2, "{\"n\":2}"));
     assert_eq!(again.journal().unwrap().len(), 4);
     assert_eq!(again.silences().unwrap(), vec![k("webhook")]);
 
@@ -713,4 +715,56 @@ async fn indicator_sources_are_kept_and_versioned() {
     let (version, all) = again.all().unwrap();
     assert_eq!(version, 4);
     assert_eq!(all, [src("a", b"5.6.7.8\n")]);
+}
+
+/// The live ids and the alerting's journal against the contract
+/// PostgreSQL's meet too: two connections to one `state.db` as the two
+/// nodes (SQLite orders the writers).
+#[test]
+fn live_ids_and_alert_journal_meet_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        vigie_state::SqliteIncidentIds::new(Db::open(dir.path()).unwrap()),
+        vigie_state::SqliteIncidentIds::new(Db::open(dir.path()).unwrap()),
+    );
+    conformance::incident_ids(&a, &b);
+    let (a, b) = (
+        vigie_state::SqliteAlerts::new(Db::open(dir.path()).unwrap()),
+        vigie_state::SqliteAlerts::new(Db::open(dir.path()).unwrap()),
+    );
+    conformance::alert_journal(&a, &b);
+}
+
+/// A `state.db` of the version before the claims: its journal's
+/// deliveries are counted into `alert_claims` by the migration, so that a
+/// start after the upgrade sends nothing again.
+#[test]
+fn the_journal_of_an_earlier_state_db_is_counted_at_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(vigie_state::FILE);
+    // A state.db of today, its rows written, then brought back to the
+    // former version's schema (0011 undone): the next open applies 0011.
+    drop(Db::open(dir.path()).unwrap());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DELETE FROM alert_claims;
+             INSERT INTO alert_records (sink, tenant, live_id, delivered, doc) VALUES
+               ('webhook', 'default', 'L1', 1, '{\"n\":1}'),
+               ('webhook', 'default', 'L1', 0, '{\"n\":2}'),
+               ('webhook', 'default', 'L1', 1, '{\"n\":3}'),
+               ('email', 'default', 'L1', 0, '{\"n\":4}');",
+        )
+        .unwrap();
+        c.execute_batch(
+            "ALTER TABLE alert_silences DROP COLUMN node; ALTER TABLE alert_silences DROP COLUMN until;
+             DROP TABLE alert_claims; DELETE FROM vigie_migrations WHERE version = 11;",
+        )
+        .unwrap();
+    }
+    let alerts = vigie_state::SqliteAlerts::new(Db::open(dir.path()).unwrap());
+    let last = alerts.last_delivered().unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!((last[0].count, last[0].doc.as_str()), (2, "{\"n\":3}"));
+    assert_eq!(last[0].key.sink, "webhook");
 }

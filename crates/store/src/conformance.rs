@@ -517,3 +517,279 @@ pub async fn received_since(log: &dyn EventLog) {
     assert_eq!(got[0].received, base + 60_000_000);
     log.release(consumer).await.unwrap();
 }
+
+/// The incidents' live ids ([`crate::live::IncidentIds`]): `a` and `b`
+/// are two views of one empty store (two nodes on one database; two
+/// connections to one `state.db`). What one names the other reads before
+/// naming; two naming one tenant at once agree on every id; tenants stay
+/// apart; an import never replaces a tenant's ids.
+pub fn incident_ids(a: &dyn crate::live::IncidentIds, b: &dyn crate::live::IncidentIds) {
+    use crate::live::KnownIncident;
+    use std::collections::BTreeSet;
+    let set = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    // Names `entity`: the incident holding it, or a new one numbered after
+    // those kept (as the live scope numbers them).
+    fn find_or_add(known: &mut Vec<KnownIncident>, entity: &str) -> Vec<String> {
+        if let Some((id, _)) = known.iter().find(|(_, e)| e.contains(entity)) {
+            return vec![id.clone()];
+        }
+        let id = format!("L{}", known.len() + 1);
+        known.push((id.clone(), [entity.to_string()].into()));
+        vec![id]
+    }
+    assert!(a.all().unwrap().is_empty(), "starts empty");
+    let got = a
+        .name("default", Box::new(|k| find_or_add(k, "host:pc1")))
+        .unwrap();
+    assert_eq!(got, ["L1"]);
+    // The other node reads it before naming: its new incident is L2, and
+    // the one already named keeps L1.
+    let got = b
+        .name(
+            "default",
+            Box::new(|k| {
+                let mut ids = find_or_add(k, "host:pc1");
+                ids.extend(find_or_add(k, "host:dc01"));
+                k[0].1.insert("account:alice".into());
+                ids
+            }),
+        )
+        .unwrap();
+    assert_eq!(got, ["L1", "L2"]);
+    assert_eq!(
+        a.all().unwrap()["default"],
+        vec![
+            ("L1".to_string(), set(&["account:alice", "host:pc1"])),
+            ("L2".to_string(), set(&["host:dc01"]))
+        ]
+    );
+    // A naming that changes nothing keeps what was there.
+    let got = a
+        .name("default", Box::new(|k| find_or_add(k, "host:dc01")))
+        .unwrap();
+    assert_eq!(got, ["L2"]);
+    assert_eq!(b.all().unwrap()["default"].len(), 2);
+    // Another tenant starts from nothing.
+    let got = b
+        .name("mairie-b", Box::new(|k| find_or_add(k, "host:dc01")))
+        .unwrap();
+    assert_eq!(got, ["L1"]);
+
+    // Two nodes naming one tenant's incidents at once, 20 each, the same
+    // entities in opposite orders: every entity gets one id, both nodes
+    // were given the same one, the ids are L1..L20 without a gap.
+    let entities: Vec<String> = (0..20).map(|i| format!("host:pc{i:02}")).collect();
+    let run = |store: &dyn crate::live::IncidentIds, reversed: bool| {
+        let mut order = entities.clone();
+        if reversed {
+            order.reverse();
+        }
+        order
+            .into_iter()
+            .map(|e| {
+                let ent = e.clone();
+                let id = store
+                    .name("race", Box::new(move |k| find_or_add(k, &ent)))
+                    .unwrap();
+                (e, id[0].clone())
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (on_a, on_b) = std::thread::scope(|s| {
+        let ta = s.spawn(|| run(a, false));
+        let tb = s.spawn(|| run(b, true));
+        (ta.join().unwrap(), tb.join().unwrap())
+    });
+    assert_eq!(on_a, on_b, "both nodes gave each incident the same id");
+    let kept = a.all().unwrap().remove("race").unwrap();
+    assert_eq!(kept.len(), 20);
+    for (i, (id, e)) in kept.iter().enumerate() {
+        assert_eq!(id, &format!("L{}", i + 1));
+        assert_eq!(e.len(), 1);
+        assert_eq!(&on_a[e.iter().next().unwrap()], id);
+    }
+
+    // An import: a tenant already named keeps its ids; another is taken.
+    assert!(!a
+        .import("default", &[("L9".into(), set(&["host:x"]))])
+        .unwrap());
+    assert!(a
+        .import("mairie-c", &[("L7".into(), set(&["host:a"]))])
+        .unwrap());
+    let all = b.all().unwrap();
+    assert_eq!(all["default"].len(), 2);
+    assert_eq!(all["mairie-c"], vec![("L7".to_string(), set(&["host:a"]))]);
+    // Named after an import: numbered after what was imported.
+    let got = b
+        .name("mairie-c", Box::new(|k| find_or_add(k, "host:b")))
+        .unwrap();
+    assert_eq!(got, ["L2"]);
+}
+
+/// The alerting's journal and claims ([`crate::live::AlertJournal`]): `a`
+/// and `b` are two views of one empty store. One node wins a message's
+/// claim, the other is told who holds it or what was delivered; a claim
+/// let go or expired (its node died) is taken by the other; of many
+/// claiming at once, one wins; silences are said once.
+pub fn alert_journal(a: &dyn crate::live::AlertJournal, b: &dyn crate::live::AlertJournal) {
+    use crate::live::{AlertKey, AlertRow, Claim};
+    let key = |tenant: &str, id: &str| AlertKey {
+        sink: "webhook".into(),
+        tenant: tenant.into(),
+        live_id: id.into(),
+    };
+    let row = |k: &AlertKey, delivered: bool, n: u32| AlertRow {
+        sink: k.sink.clone(),
+        tenant: k.tenant.clone(),
+        live_id: k.live_id.clone(),
+        delivered,
+        doc: format!("{{\"n\":{n}}}"),
+    };
+    assert!(a.last_delivered().unwrap().is_empty(), "starts empty");
+    let k = key("default", "L1");
+    assert_eq!(a.claim(&k, 0, "node-a", 60).unwrap(), Claim::Won);
+    match b.claim(&k, 0, "node-b", 60).unwrap() {
+        Claim::Lost { last: None, holder } => assert_eq!(holder.as_deref(), Some("node-a")),
+        other => panic!("held by node-a: {other:?}"),
+    }
+    assert_eq!(a.delivered(&row(&k, true, 1), "node-a").unwrap(), 1);
+    // The other node, knowing of no delivery, is told of this one.
+    match b.claim(&k, 0, "node-b", 60).unwrap() {
+        Claim::Lost {
+            last: Some(d),
+            holder: None,
+        } => {
+            assert_eq!((d.count, d.doc.as_str()), (1, "{\"n\":1}"));
+            assert!((0..=5).contains(&d.age_secs), "{}", d.age_secs);
+        }
+        other => panic!("delivered once: {other:?}"),
+    }
+    // Knowing it, it wins the next message; let go (not delivered), the
+    // first node takes it.
+    assert_eq!(b.claim(&k, 1, "node-b", 60).unwrap(), Claim::Won);
+    assert!(matches!(
+        a.claim(&k, 1, "node-a", 60).unwrap(),
+        Claim::Lost { .. }
+    ));
+    b.append(&row(&k, false, 2)).unwrap();
+    // Another node's release takes nothing from the holder.
+    a.release(&k, "node-a").unwrap();
+    match a.claim(&k, 1, "node-a", 60).unwrap() {
+        Claim::Lost { holder, .. } => assert_eq!(holder.as_deref(), Some("node-b")),
+        other => panic!("still node-b's: {other:?}"),
+    }
+    b.release(&k, "node-b").unwrap();
+    assert_eq!(
+        a.claim(&k, 1, "node-a", 60).unwrap(),
+        Claim::Won,
+        "let go: the next claimer wins at once, not after the lease"
+    );
+    match b.claim(&k, 1, "node-b", 60).unwrap() {
+        Claim::Lost { holder, .. } => assert_eq!(holder.as_deref(), Some("node-a")),
+        other => panic!("node-a's now: {other:?}"),
+    }
+    a.release(&k, "node-a").unwrap();
+    // A node dying with its claim (a lease already over, as if it died a
+    // while ago): the other takes it over and delivers.
+    assert_eq!(a.claim(&k, 1, "node-a", -1).unwrap(), Claim::Won);
+    assert_eq!(b.claim(&k, 1, "node-b", 60).unwrap(), Claim::Won);
+    assert_eq!(b.delivered(&row(&k, true, 3), "node-b").unwrap(), 2);
+    // The dead node's late release takes nothing from anyone.
+    a.release(&k, "node-a").unwrap();
+    let last = a.last_delivered().unwrap();
+    assert_eq!(last.len(), 1);
+    assert_eq!(
+        (&last[0].key, last[0].count, last[0].doc.as_str()),
+        (&k, 2, "{\"n\":3}")
+    );
+    // The journal: every message, failures too, in order.
+    let journal = b.journal().unwrap();
+    let docs: Vec<(&str, bool)> = journal
+        .iter()
+        .map(|r| (r.doc.as_str(), r.delivered))
+        .collect();
+    assert_eq!(
+        docs,
+        [
+            ("{\"n\":1}", true),
+            ("{\"n\":2}", false),
+            ("{\"n\":3}", true)
+        ]
+    );
+    // Keys are apart: another tenant's L1 is its own.
+    assert_eq!(
+        a.claim(&key("mairie-b", "L1"), 0, "node-a", 60).unwrap(),
+        Claim::Won
+    );
+    // Many claiming one message at once: one wins.
+    let race = key("default", "L2");
+    let won = std::thread::scope(|s| {
+        let ts: Vec<_> = (0..8)
+            .map(|i| {
+                let (store, race) = (if i % 2 == 0 { a } else { b }, &race);
+                s.spawn(move || store.claim(race, 0, &format!("node-{i}"), 60).unwrap())
+            })
+            .collect();
+        ts.into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|c| *c == Claim::Won)
+            .count()
+    });
+    assert_eq!(won, 1, "one claim of eight won");
+
+    // Silences: claimed by one node, said once; one let go is the other's.
+    let s = |sink: &str, host: &str| [sink, "default", host, "Security"].map(str::to_string);
+    let (s1, s2, s3, s4) = (
+        s("webhook", "dc01"),
+        s("webhook", "pc1"),
+        s("email", "dc01"),
+        s("webhook", "srv"),
+    );
+    assert_eq!(
+        a.claim_silences(&[s1.clone(), s2.clone()], "node-a", 60)
+            .unwrap(),
+        [true, true]
+    );
+    assert_eq!(
+        b.claim_silences(&[s1.clone(), s2.clone(), s3.clone()], "node-b", 60)
+            .unwrap(),
+        [false, false, true]
+    );
+    a.silences_changed(std::slice::from_ref(&s1), &[]).unwrap();
+    a.release_silences(std::slice::from_ref(&s2), "node-a")
+        .unwrap();
+    // Only those said are silences (a claim is not).
+    assert_eq!(b.silences().unwrap(), vec![s1.clone()]);
+    assert_eq!(
+        b.claim_silences(&[s1.clone(), s2.clone()], "node-b", 60)
+            .unwrap(),
+        [false, true]
+    );
+    assert_eq!(
+        a.claim_silences(std::slice::from_ref(&s4), "node-a", -1)
+            .unwrap(),
+        [true]
+    );
+    assert_eq!(
+        b.claim_silences(std::slice::from_ref(&s4), "node-b", 60)
+            .unwrap(),
+        [true],
+        "an expired claim is taken over"
+    );
+    b.silences_changed(
+        &[s2.clone(), s3.clone(), s4.clone()],
+        std::slice::from_ref(&s1),
+    )
+    .unwrap();
+    let mut said = a.silences().unwrap();
+    said.sort();
+    let mut want = vec![s2, s3, s4];
+    want.sort();
+    assert_eq!(said, want);
+    // Ended, a channel falling silent again is said again.
+    assert_eq!(
+        a.claim_silences(std::slice::from_ref(&s1), "node-a", 60)
+            .unwrap(),
+        [true]
+    );
+}

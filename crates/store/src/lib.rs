@@ -30,6 +30,7 @@ pub mod conformance;
 pub mod crisis;
 pub mod embedded;
 pub mod ids;
+pub mod live;
 pub mod triage;
 
 use std::time::Duration;

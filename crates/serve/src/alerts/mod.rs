@@ -10,10 +10,21 @@
 //! in the alerting's journal (`alert_records` of `state.db`) and counted
 //! in the stats.
 //!
-//! What was delivered, and which silences were said, is kept in
-//! `state.db` ([`vigie_state::SqliteAlerts`]) as soon as it is: a
-//! restart (or a `kill -9`) does not page the technician again for what
-//! was already said.
+//! What was delivered, and which silences were said, is kept
+//! ([`vigie_store::live::AlertJournal`]: `state.db`, or PostgreSQL with
+//! `--db`) as soon as it is: a restart (or a `kill -9`) does not page the
+//! technician again for what was already said.
+//!
+//! Several api nodes (`--db`) each derive the same incidents from the
+//! same stream, and each would page for them. Before a message is sent,
+//! the node claims it in the journal ([`AlertJournal::claim`]: the next
+//! message of that incident and destination): one node wins and sends,
+//! the others do not and count it (`alerts_sent_elsewhere`), learning
+//! what was delivered. A claim lasts [`claim_lease`] (longer than the
+//! slowest delivery, at least [`CLAIM_LEASE`]): a node that dies
+//! holding one leaves the message to another node once it has expired —
+//! never lost; said twice only if the node died between the delivery and
+//! keeping it. Silences are claimed the same way.
 //!
 //! The webhook's URL often holds a secret (Mattermost, Teams), as does
 //! an SMTP relay's: they are read from the configuration file or the
@@ -31,6 +42,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use vigie_store::live::{AlertJournal, AlertKey, Claim, Delivered};
+
 use crate::health::Health;
 use crate::live::LiveScope;
 
@@ -42,6 +55,35 @@ pub const LOOK_EVERY: Duration = Duration::from_secs(5);
 /// At most one update per incident in this time (a new incident is
 /// always sent at once).
 pub const UPDATE_EVERY: Duration = Duration::from_secs(300);
+/// Deliveries waiting to be kept in the journal, at most.
+const UNKEPT_MAX: usize = 10_000;
+
+/// The shortest a claim on a message (or a silence) is a node's (see
+/// [`claim_lease`]): a node dying with one delays its message by about
+/// this much.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// How long a claim lasts with `sinks`: longer than the slowest delivery
+/// may take (its exchanges' timeouts summed: an SMTP relay's many
+/// commands), with the journal's calls around it, and never under
+/// [`CLAIM_LEASE`] — or `asked` (`alert_claim_lease_secs`), though never
+/// under the slowest delivery plus 5 s. A claim outlived by its own
+/// delivery would let a second node send the same message while the
+/// first still is.
+pub fn claim_lease(sinks: &[Box<dyn Sink>], asked: Option<u64>) -> Duration {
+    let worst = sinks
+        .iter()
+        .map(|s| s.worst_send())
+        .max()
+        .unwrap_or_default();
+    match asked {
+        Some(secs) => Duration::from_secs(secs).max(worst + Duration::from_secs(5)),
+        // The claim is taken before the send and ended by the delivery's
+        // record: each of those calls may wait for the database (its
+        // connect timeout, 10 s) too.
+        None => (worst + Duration::from_secs(30)).max(CLAIM_LEASE),
+    }
+}
 
 /// One message of the alerting's journal (`alert_records` of
 /// `state.db`; formerly a line of `alerts.jsonl`): what was sent (or
@@ -79,6 +121,41 @@ struct Sent {
     /// one seen (so that one change is counted once).
     held: u64,
     last_seen: (u64, usize, String),
+    /// Messages delivered for the key (by every node): the claim of the
+    /// next one names it.
+    count: u64,
+}
+
+impl Sent {
+    /// What was delivered, from its journal's record (`None`: a record
+    /// this version cannot read, said; its incident is then said again,
+    /// never silenced).
+    fn from_delivered(d: &Delivered, place: &str) -> Option<Sent> {
+        let r: Record = match serde_json::from_str(&d.doc) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!(
+                    "vigie serve: {place}: alert record of {} {} ({}) not read: {e}",
+                    d.key.tenant, d.key.live_id, d.key.sink
+                );
+                return None;
+            }
+        };
+        // When, by the journal's clock: an update waits UPDATE_EVERY
+        // after the last message, whichever node sent it.
+        let age = Duration::from_secs(d.age_secs.max(0) as u64);
+        Some(Sent {
+            severity: r.severity,
+            detections: r.detections,
+            hosts: r.hosts,
+            at: (age < UPDATE_EVERY)
+                .then(|| Instant::now().checked_sub(age))
+                .flatten(),
+            held: 0,
+            last_seen: Default::default(),
+            count: d.count,
+        })
+    }
 }
 
 /// Counts for `/api/v1/stats`.
@@ -87,16 +164,30 @@ pub struct AlertStats {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub held: AtomicU64,
+    /// Messages this node did not send because another node claimed them
+    /// (it sends them, or sent them).
+    pub sent_elsewhere: AtomicU64,
 }
 
 pub struct Alerting {
     sinks: Vec<Box<dyn Sink>>,
     /// Per destination, same order.
     state: Vec<Mutex<SinkState>>,
-    /// The journal and the silences said, in `state.db`.
-    kept: Arc<vigie_state::SqliteAlerts>,
+    /// The journal, the claims and the silences said (`state.db`, or
+    /// PostgreSQL shared by the api nodes).
+    kept: Arc<dyn AlertJournal>,
+    /// This node, as its claims name it.
+    node: String,
+    /// How long its claims last ([`claim_lease`] of its sinks).
+    lease: Duration,
+    /// Whether the journal failed at the last claim (said once per
+    /// streak).
+    claims_failing: std::sync::atomic::AtomicBool,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
+    /// Deliveries whose record failed (the journal away), kept at the
+    /// next looks; at most [`UNKEPT_MAX`].
+    unkept: Mutex<Vec<vigie_store::live::AlertRow>>,
     /// Channels already said silent (sink, tenant, host, channel).
     silent: Mutex<std::collections::HashSet<String>>,
     pub stats: AlertStats,
@@ -105,40 +196,20 @@ pub struct Alerting {
 impl Alerting {
     /// `sinks`: where alerts go; `kept`: the journal, read back so that a
     /// restart does not send again what was delivered nor say again a
-    /// silence already said. Blocking.
+    /// silence already said; `node`: this node, as its claims name it.
+    /// Blocking.
     pub fn new(
         sinks: Vec<Box<dyn Sink>>,
-        kept: Arc<vigie_state::SqliteAlerts>,
+        kept: Arc<dyn AlertJournal>,
+        node: String,
+        lease: Duration,
     ) -> Result<Alerting, vigie_store::StoreError> {
         let mut sent = HashMap::new();
-        for row in kept.last_delivered()? {
-            // A record this version cannot read (written by a later one,
-            // or edited by hand) is said and not taken: its incident is
-            // then said again, never silenced.
-            let r: Record = match serde_json::from_str(&row.doc) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!(
-                        "vigie serve: {}: alert record of {} {} ({}) not read: {e}",
-                        kept.place(),
-                        row.tenant,
-                        row.live_id,
-                        row.sink
-                    );
-                    continue;
-                }
-            };
-            sent.insert(
-                (row.sink, row.tenant, row.live_id),
-                Sent {
-                    severity: r.severity,
-                    detections: r.detections,
-                    hosts: r.hosts,
-                    at: None,
-                    held: 0,
-                    last_seen: Default::default(),
-                },
-            );
+        let place = kept.place();
+        for d in kept.last_delivered()? {
+            if let Some(s) = Sent::from_delivered(&d, &place) {
+                sent.insert((d.key.sink, d.key.tenant, d.key.live_id), s);
+            }
         }
         let silent = kept
             .silences()?
@@ -150,48 +221,146 @@ impl Alerting {
                 .iter()
                 .map(|_| Mutex::new(SinkState::default()))
                 .collect(),
+            lease,
             sinks,
             kept,
+            node,
+            claims_failing: Default::default(),
             sent: Mutex::new(sent),
+            unkept: Mutex::new(Vec::new()),
             silent: Mutex::new(silent),
             stats: AlertStats::default(),
         })
     }
 
+    /// A failure of the journal's claims said once per streak (and its
+    /// end): nothing is sent meanwhile (two nodes could send it), and the
+    /// message is tried again at the next look.
+    fn claims_failed(&self, failed: Option<&str>) {
+        let was = self
+            .claims_failing
+            .swap(failed.is_some(), Ordering::Relaxed);
+        match failed {
+            Some(e) if !was => eprintln!(
+                "vigie serve: alerts not sent: their claims could not be taken ({e}); tried again every {} s (counted in alerts_failed)",
+                LOOK_EVERY.as_secs()
+            ),
+            None if was => eprintln!("vigie serve: alerts' claims taken again"),
+            _ => {}
+        }
+    }
+
     /// Keeps `r` in the journal (synced); a failure is said, the
-    /// delivery stands.
-    fn record(&self, r: &Record) {
-        let row = vigie_state::AlertRow {
+    /// delivery stands. A delivery ends this node's claim on its key: the
+    /// key's count after (`None`: not a delivery, or not kept).
+    fn record(&self, r: &Record) -> Option<u64> {
+        let row = vigie_store::live::AlertRow {
             sink: r.sink.clone(),
             tenant: r.tenant.clone(),
             live_id: r.live_id.clone(),
             delivered: r.delivered,
             doc: serde_json::to_string(r).unwrap_or_default(),
         };
-        if let Err(e) = self.kept.append(&row) {
-            eprintln!(
-                "vigie serve: alert {} {} ({}) not kept: {e} (it may be sent again after a restart)",
-                r.tenant, r.live_id, r.sink
-            );
+        let kept = if r.delivered {
+            self.kept.delivered(&row, &self.node).map(Some)
+        } else {
+            self.kept.append(&row).map(|()| None)
+        };
+        match kept {
+            Ok(n) => n,
+            Err(e) if r.delivered => {
+                // Kept later, at each look: until then this node holds
+                // the claim, and claims nothing more for the key — the
+                // message is not sent again by it, nor by another node
+                // unless the journal stays away past the claim's lease.
+                let mut unkept = self.unkept.lock().unwrap_or_else(|e| e.into_inner());
+                if unkept.len() < UNKEPT_MAX {
+                    eprintln!(
+                        "vigie serve: delivery of alert {} {} ({}) not kept: {e}; kept at the next looks (until then, the incident's next message waits)",
+                        r.tenant, r.live_id, r.sink
+                    );
+                    unkept.push(row);
+                } else {
+                    eprintln!(
+                        "vigie serve: delivery of alert {} {} ({}) not kept: {e}; {UNKEPT_MAX} deliveries already wait to be kept: this one is not (another node may send it again once its claim expires)",
+                        r.tenant, r.live_id, r.sink
+                    );
+                }
+                None
+            }
+            Err(e) => {
+                eprintln!(
+                    "vigie serve: alert {} {} ({}) not kept: {e} (a failure: nothing is sent again for it)",
+                    r.tenant, r.live_id, r.sink
+                );
+                None
+            }
         }
+    }
+
+    /// Keeps the deliveries whose record failed, in order, until one
+    /// fails again (the journal still away). Each kept ends this node's
+    /// claim on its key and moves the key's count.
+    fn keep_unkept(&self) {
+        let rows = std::mem::take(&mut *self.unkept.lock().unwrap_or_else(|e| e.into_inner()));
+        if rows.is_empty() {
+            return;
+        }
+        let mut left = Vec::new();
+        let mut kept = 0;
+        for row in rows {
+            if !left.is_empty() {
+                left.push(row);
+                continue;
+            }
+            match self.kept.delivered(&row, &self.node) {
+                Ok(count) => {
+                    kept += 1;
+                    let key = (row.sink.clone(), row.tenant.clone(), row.live_id.clone());
+                    let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(s) = sent.get_mut(&key) {
+                        s.count = count;
+                    }
+                }
+                Err(_) => left.push(row),
+            }
+        }
+        if kept > 0 {
+            eprintln!("vigie serve: {kept} alert deliveries kept in the journal after all");
+        }
+        let mut unkept = self.unkept.lock().unwrap_or_else(|e| e.into_inner());
+        // Those recorded meanwhile come after.
+        left.append(&mut unkept);
+        *unkept = left;
+    }
+
+    /// Whether a delivery of `key` waits to be kept.
+    fn waits_to_be_kept(&self, key: &(String, String, String)) -> bool {
+        self.unkept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|r| r.sink == key.0 && r.tenant == key.1 && r.live_id == key.2)
     }
 
     /// Keeps the silences said and those ended; a failure is said.
     fn silences_changed(&self, said: &[String], ended: &[String]) {
-        let split = |keys: &[String]| -> Vec<[String; 4]> {
-            keys.iter()
-                .filter_map(|k| {
-                    let mut p = k.split('\u{1f}').map(str::to_string);
-                    Some([p.next()?, p.next()?, p.next()?, p.next()?])
-                })
-                .collect()
-        };
         if let Err(e) = self.kept.silences_changed(&split(said), &split(ended)) {
             eprintln!(
                 "vigie serve: silences said not kept: {e} (they may be said again after a restart)"
             );
         }
     }
+}
+
+/// Silences' keys as the journal takes them.
+fn split(keys: &[String]) -> Vec<[String; 4]> {
+    keys.iter()
+        .filter_map(|k| {
+            let mut p = k.split('\u{1f}').map(str::to_string);
+            Some([p.next()?, p.next()?, p.next()?, p.next()?])
+        })
+        .collect()
 }
 
 /// A silence's key: (sink, tenant, host, channel).
@@ -252,6 +421,7 @@ pub async fn run(live: Arc<LiveScope>, health: Arc<Health>, alerting: Arc<Alerti
                     // A scope and health being rebuilt after a restart
                     // are partial: nothing from them.
                     if live.rebuilt.load(Ordering::Acquire) {
+                        alerting.keep_unkept();
                         let sink = alerting.sinks[i].as_ref();
                         if look(&live, &alerting, i, sink) {
                             look_for_silence(&health, &alerting, i, sink);
@@ -342,6 +512,47 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
         if newly.is_empty() {
             continue;
         }
+        // Claimed first: one node says a channel silent. Those another
+        // node said are taken as said here too; those another node is
+        // saying now are looked at again at the next look.
+        let keys: Vec<String> = newly.iter().map(|(k, _)| k.clone()).collect();
+        let won = match a
+            .kept
+            .claim_silences(&split(&keys), &a.node, a.lease.as_secs() as i64)
+        {
+            Ok(won) => {
+                a.claims_failed(None);
+                won
+            }
+            Err(e) => {
+                a.stats.failed.fetch_add(1, Ordering::Relaxed);
+                a.claims_failed(Some(&e.to_string()));
+                return;
+            }
+        };
+        if won.iter().any(|w| !w) {
+            let lost = newly.len() - won.iter().filter(|w| **w).count();
+            a.stats
+                .sent_elsewhere
+                .fetch_add(lost as u64, Ordering::Relaxed);
+            if let Ok(said) = a.kept.silences() {
+                let mut silent = a.silent.lock().unwrap_or_else(|e| e.into_inner());
+                for [s, t, h, ch] in said {
+                    let k = silence_key(&s, &t, &h, &ch);
+                    if keys.contains(&k) {
+                        silent.insert(k);
+                    }
+                }
+            }
+        }
+        let newly: Vec<_> = newly
+            .into_iter()
+            .zip(won)
+            .filter_map(|(n, w)| w.then_some(n))
+            .collect();
+        if newly.is_empty() {
+            continue;
+        }
         let names: Vec<String> = newly
             .iter()
             .map(|(_, c)| format!("{} ({})", c.host, c.channel))
@@ -370,6 +581,13 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
             Err(e) => {
                 a.stats.failed.fetch_add(1, Ordering::Relaxed);
                 a.outcome(i, false, &format!("silence alert of {tenant}: {e}"));
+                // Any node may say them now.
+                let keys: Vec<String> = newly.into_iter().map(|(k, _)| k).collect();
+                if let Err(e) = a.kept.release_silences(&split(&keys), &a.node) {
+                    eprintln!(
+                        "vigie serve: claims on silences not let go ({e}): another node says them once they expire"
+                    );
+                }
                 return;
             }
         }
@@ -384,7 +602,14 @@ fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) -> bool {
         let Some(answer) = live.answer(&tenant) else {
             continue;
         };
+        // Two parts of one incident (a reading behind the naming kept:
+        // see `live::name_sets`) share its id: the first, the more
+        // severe, speaks for it.
+        let mut told = std::collections::HashSet::new();
         for (inc, live_id) in answer.scope.incidents.iter().zip(answer.live_ids.iter()) {
+            if !told.insert(live_id.as_str()) {
+                continue;
+            }
             if !tell(
                 a,
                 i,
@@ -424,10 +649,10 @@ fn tell(
         tenant.to_string(),
         live_id.to_string(),
     );
-    let (kind, held) = {
+    let (kind, held, after) = {
         let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
         match sent.get_mut(&key) {
-            None => ("incident_new", 0),
+            None => ("incident_new", 0, 0),
             Some(s) => {
                 let grew = inc.detections > s.detections
                     || inc.hosts.len() > s.hosts
@@ -445,10 +670,56 @@ fn tell(
                     }
                     return true;
                 }
-                ("incident_updated", s.held)
+                ("incident_updated", s.held, s.count)
             }
         }
     };
+    // A delivery of it not kept yet: its claim is still this node's,
+    // and the journal's count behind; the next message waits for it.
+    if a.waits_to_be_kept(&key) {
+        return true;
+    }
+    // Claimed before it is sent: of the nodes deriving this incident,
+    // one sends this message.
+    let claim_key = AlertKey {
+        sink: key.0.clone(),
+        tenant: key.1.clone(),
+        live_id: key.2.clone(),
+    };
+    match a
+        .kept
+        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
+    {
+        Ok(Claim::Won) => a.claims_failed(None),
+        Ok(Claim::Lost { last, holder }) => {
+            a.claims_failed(None);
+            let kept = last.as_ref().map_or(0, |d| d.count);
+            if kept > after || holder.is_some() {
+                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if kept > after {
+                // What the other node delivered becomes this node's
+                // account of the incident: the next message is the one
+                // after it.
+                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
+                    sent.insert(key, s);
+                }
+            } else if kept < after && holder.is_none() {
+                // This node counted a delivery the journal could not
+                // keep: the journal's count is the one claims go by.
+                if let Some(s) = sent.get_mut(&key) {
+                    s.count = kept;
+                }
+            }
+            return true;
+        }
+        Err(e) => {
+            a.stats.failed.fetch_add(1, Ordering::Relaxed);
+            a.claims_failed(Some(&e.to_string()));
+            return false;
+        }
+    }
     let body = message(kind, tenant, live_id, inc, headline, held);
     let outcome = sink.send(&body);
     let mut record = Record {
@@ -463,11 +734,13 @@ fn tell(
         delivered: outcome.is_ok(),
         error: None,
     };
-    let delivered = outcome.is_ok();
-    let say = a.outcome(i, delivered, &format!("alert {tenant} {live_id}"));
+    let say = a.outcome(i, outcome.is_ok(), &format!("alert {tenant} {live_id}"));
     match outcome {
         Ok(()) => {
             a.stats.delivered.fetch_add(1, Ordering::Relaxed);
+            // Kept at once (the claim ended with it): the count is the
+            // journal's, or one more than known when it could not be kept.
+            let count = a.record(&record).unwrap_or(after + 1);
             let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
             sent.insert(
                 key,
@@ -478,8 +751,10 @@ fn tell(
                     at: Some(Instant::now()),
                     held: 0,
                     last_seen: (inc.detections, inc.hosts.len(), severity),
+                    count,
                 },
             );
+            return true;
         }
         Err(e) => {
             // Tried again once the destination is due again; said (and
@@ -494,10 +769,16 @@ fn tell(
             record.error = Some(e);
         }
     }
-    if delivered || say {
+    if say {
         a.record(&record);
     }
-    delivered
+    // Not delivered: any node may try it again.
+    if let Err(e) = a.kept.release(&claim_key, &a.node) {
+        eprintln!(
+            "vigie serve: claim on alert {tenant} {live_id} not let go ({e}): another node sends it once it expires"
+        );
+    }
+    false
 }
 
 #[cfg(test)]
@@ -509,12 +790,12 @@ mod tests {
     #[test]
     fn records_written_side_by_side_are_kept_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let kept = || {
+        let kept = || -> Arc<dyn AlertJournal> {
             Arc::new(vigie_state::SqliteAlerts::new(
                 vigie_state::Db::open(dir.path()).unwrap(),
             ))
         };
-        let a = Arc::new(Alerting::new(Vec::new(), kept()).unwrap());
+        let a = Arc::new(Alerting::new(Vec::new(), kept(), "test".into(), CLAIM_LEASE).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let a = a.clone();
@@ -549,7 +830,7 @@ mod tests {
             serde_json::from_str::<Record>(&r.doc).unwrap_or_else(|e| panic!("{e}: {}", r.doc));
         }
         drop(a);
-        let again = Alerting::new(Vec::new(), kept()).unwrap();
+        let again = Alerting::new(Vec::new(), kept(), "test".into(), CLAIM_LEASE).unwrap();
         let sent = again.sent.lock().unwrap();
         // The delivered ones (even i), per sink and incident.
         assert_eq!(sent.len(), 8 * 50);

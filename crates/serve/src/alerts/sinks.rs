@@ -19,7 +19,8 @@ use std::time::Duration;
 use serde_json::Value;
 use vigie_lang::{glossary, tr, Lang};
 
-/// How long one delivery may take.
+/// How long one exchange of a delivery may take (a request, an SMTP
+/// command).
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One destination of alerts.
@@ -29,6 +30,12 @@ pub trait Sink: Send + Sync {
     fn name(&self) -> &'static str;
     /// Delivers one message; `Err` with the reason (no secret in it).
     fn send(&self, message: &Value) -> Result<(), String>;
+    /// The longest one delivery may take, from its exchanges' timeouts:
+    /// a claim on a message lasts longer (see `alerts::claim_lease`), so
+    /// that a slow delivery is never taken over by another node.
+    fn worst_send(&self) -> Duration {
+        TIMEOUT
+    }
 }
 
 /// The JSON message POSTed to a URL.
@@ -120,6 +127,13 @@ impl Email {
 }
 
 impl Sink for Email {
+    /// Each SMTP command waits up to its timeout: the connection and
+    /// greeting, EHLO, STARTTLS and EHLO again, AUTH (two exchanges),
+    /// MAIL FROM, one RCPT TO per recipient, DATA, the message, QUIT.
+    fn worst_send(&self) -> Duration {
+        TIMEOUT * (10 + self.to.len() as u32)
+    }
+
     fn name(&self) -> &'static str {
         "email"
     }
@@ -317,6 +331,11 @@ impl Syslog {
 }
 
 impl Sink for Syslog {
+    /// TCP: the connection, then the write, each with its timeout.
+    fn worst_send(&self) -> Duration {
+        TIMEOUT * 2
+    }
+
     fn name(&self) -> &'static str {
         "syslog"
     }
