@@ -298,6 +298,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             .clone()
             .map(|db| Arc::new(vigie_state::SqliteIncidentIds::new(db))),
     )?;
+    let live = live.with_horizon(config.scope_horizon);
     let live = Arc::new(match tenant_assets {
         Some(by_tenant) => live.with_tenant_assets(by_tenant),
         None => live,

@@ -318,6 +318,9 @@ pub(crate) struct ProcRaw {
     pub original: Option<String>,
     pub cmdline: Option<String>,
     pub user: Option<String>,
+    /// Its own process key: the live scope's horizon keeps its creation
+    /// and its ancestors' (its chain is shown).
+    pub key: Option<u64>,
     pub parent_key: Option<u64>,
     pub parent_image: Option<String>,
     pub parent_cmdline: Option<String>,

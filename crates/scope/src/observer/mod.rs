@@ -11,7 +11,7 @@
 //! operations (counts, min/max, sets) or a list sorted at the end, so the
 //! merged result never depends on thread scheduling.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use vigie_detect::{Match, RuleMeta};
@@ -168,12 +168,15 @@ fn user_with_domain(e: &Event, name: &str, domain: &str) -> Option<(String, Opti
 mod behaviour;
 mod detections;
 mod facts;
+mod horizon;
 mod logons;
 mod procs;
 mod windows;
 
 pub(crate) use behaviour::*;
 pub(crate) use facts::*;
+pub(crate) use horizon::orphan_remote;
+pub use horizon::Forgotten;
 pub(crate) use procs::*;
 
 /// Streaming collector of scope facts; one per worker thread.
@@ -245,6 +248,9 @@ pub struct Observer {
     /// Process creations seen (Sysmon 1, 4688): without any, the logs
     /// cannot show what ran.
     pub(crate) proc_events: u64,
+    /// Process creations (and creations without a logged parent image)
+    /// held after the last pass of the horizon ([`Observer::horizon_due`]).
+    held_after_pass: usize,
 }
 
 /// Files with ransom-note names written by one program on one host.
@@ -300,6 +306,7 @@ impl Observer {
             notes: HashMap::new(),
             run: RunInfo::default(),
             proc_events: 0,
+            held_after_pass: 0,
         }
     }
 

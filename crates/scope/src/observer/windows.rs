@@ -341,6 +341,7 @@ impl Observer {
                 original,
                 cmdline: cmd.map(str::to_string),
                 user: acct.map(|a| a.0),
+                key,
                 parent_key,
                 parent_image: parent_img.map(str::to_string),
                 parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
