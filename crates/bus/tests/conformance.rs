@@ -188,15 +188,11 @@ async fn two_workers_share_one_consumer_each_event_to_one() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
-    let Some(nats) = Nats::start() else { return };
-    let wait = Duration::from_secs(1);
-    let ingest = JetStreamLog::new(&nats.url(), short(wait));
-    ingest.append(batch("default", 0..10)).await.unwrap();
-    // Killed: its runtime (its connection, its tasks) ends at once; it
-    // never acknowledges nor lets go (no clean stop).
-    let url = nats.url();
+/// A worker that takes `n` events of the `detect` consumer and is killed:
+/// its runtime (its connection, its tasks) ends at once; it never
+/// acknowledges nor lets go (no clean stop).
+fn a_worker_takes_and_dies(url: &str, wait: Duration, n: usize) {
+    let url = url.to_string();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -204,14 +200,23 @@ async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
             .unwrap();
         rt.block_on(async {
             let dead = JetStreamLog::new(&url, short(wait));
-            let taken = dead.consume("detect", 4, Duration::ZERO).await.unwrap();
-            assert_eq!(taken.len(), 4);
+            let taken = dead.consume("detect", n, Duration::ZERO).await.unwrap();
+            assert_eq!(taken.len(), n);
             std::mem::forget(dead);
         });
         drop(rt);
     })
     .join()
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_workers_events_go_to_another_after_the_ack_wait() {
+    let Some(nats) = Nats::start() else { return };
+    let wait = Duration::from_secs(1);
+    let ingest = JetStreamLog::new(&nats.url(), short(wait));
+    ingest.append(batch("default", 0..10)).await.unwrap();
+    a_worker_takes_and_dies(&nats.url(), wait, 4);
     let alive = JetStreamLog::new(&nats.url(), short(wait));
     let started = Instant::now();
     let mut got = BTreeSet::new();
@@ -252,22 +257,7 @@ async fn batch_commit(archived: bool) {
     let wait = Duration::from_secs(1);
     let ingest = JetStreamLog::new(&nats.url(), short(wait));
     ingest.append(batch("default", 0..10)).await.unwrap();
-    let url = nats.url();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let dead = JetStreamLog::new(&url, short(wait));
-            let taken = dead.consume("detect", 4, Duration::ZERO).await.unwrap();
-            assert_eq!(taken.len(), 4);
-            std::mem::forget(dead);
-        });
-        drop(rt);
-    })
-    .join()
-    .unwrap();
+    a_worker_takes_and_dies(&nats.url(), wait, 4);
     let stream = JetStreamLog::new(&nats.url(), short(wait));
     let alive: std::sync::Arc<dyn EventLog> = if archived {
         let policy = vigie_store::archive::ArchivePolicy {

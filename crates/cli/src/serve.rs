@@ -719,9 +719,9 @@ fn rule_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Prints the detections (JSON Lines, stdout) and the summary (stderr).
-/// Exit 1 when something was found, 0 when not, 2 when it could not run,
-/// 3 when nothing was found in a run stopped before the end (its time
-/// budget spent).
+/// Exit 1 when something was found, 0 when not, 2 when it could not run
+/// or the range held no event of the tenant, 3 when nothing was found in
+/// a run stopped before the end (its time budget spent).
 pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     let token = match &args.token_file {
         Some(f) => std::fs::read_to_string(f)
@@ -818,19 +818,28 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         writeln!(out, "{d}")?;
     }
     let s = &answer["summary"];
+    let skipped = s["events_skipped"].as_u64().unwrap_or(0);
+    let why_skipped = if s["from_position"].is_u64() {
+        "before --from-position, or received over a day before --from"
+    } else {
+        "received over a day before --from"
+    };
     eprintln!(
-        "vigie retrohunt: {} rule(s), {} refused; {} event(s) in range of {} read ({} skipped: received over a day before --from); {} detection(s) in {:.1} s; kept on the server in {}",
+        "vigie retrohunt: tenant {}: {} rule(s), {} refused; {} event(s) in range of {} read{}; {} detection(s) in {:.1} s; run {} (GET /api/v1/retrohunts/{})",
+        s["tenant"].as_str().unwrap_or("?"),
         s["rules_loaded"],
         s["rules_refused"].as_array().map_or(0, Vec::len),
         s["events_in_range"],
-        s["events_read"]
-            .as_u64()
-            .unwrap_or(0)
-            .saturating_sub(s["events_skipped"].as_u64().unwrap_or(0)),
-        s["events_skipped"],
+        s["events_read"].as_u64().unwrap_or(0).saturating_sub(skipped),
+        if skipped > 0 {
+            format!(" ({skipped} skipped: {why_skipped})")
+        } else {
+            String::new()
+        },
         s["detections"],
         s["seconds"].as_f64().unwrap_or_default(),
-        s["kept_in"].as_str().unwrap_or("?"),
+        s["id"].as_str().unwrap_or("?"),
+        s["id"].as_str().unwrap_or("?"),
     );
     if let Some(n) = s["events_not_kept"].as_u64().filter(|&n| n > 0) {
         eprintln!(
@@ -867,6 +876,16 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     let none = s["detections"]
         .as_u64()
         .map_or(found.is_empty(), |n| n == 0);
+    // Nor is nothing found among no events at all (another tenant's
+    // events, a range the log does not hold): 2, as `hunt` exits when it
+    // read nothing — a range with nothing in it was not searched.
+    if none && s["events_in_range"].as_u64() == Some(0) {
+        eprintln!(
+            "vigie retrohunt: NO EVENT of tenant {} in the range: nothing was judged, this is not a clean range (check --tenant, --from, --to)",
+            s["tenant"].as_str().unwrap_or("?")
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::from(match (none, complete) {
         (false, _) => 1,
         (true, true) => 0,

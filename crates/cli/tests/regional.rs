@@ -24,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::console::{add_user_with, code, http, signed_in, Person};
+use common::serve::token_of as token;
 use common::server::{
     detection_keys, hunt_detections, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
     Server,
@@ -33,17 +34,6 @@ use vigie_testkit::servers::{Nats, Postgres};
 
 fn vigie() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vigie"))
-}
-
-fn token(data: &Path, scope: &str, tenant: &str) -> String {
-    let out = vigie()
-        .args(["token", "create", "--data"])
-        .arg(data)
-        .args(["--scope", scope, "--tenant", tenant])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A node of the deployment: its own data directory, with the

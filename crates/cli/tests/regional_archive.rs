@@ -21,21 +21,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::console::{get_json, http};
+use common::serve::token_of as token;
 use common::server::{spawn_serve, Server};
 use common::{sysmon1, WHOAMI_RULE};
 use serde_json::{json, Value};
 use vigie_testkit::servers::{Nats, Postgres};
-
-fn token(data: &Path, scope: &str, tenant: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["token", "create", "--data"])
-        .arg(data)
-        .args(["--scope", scope, "--tenant", tenant])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn node(tokens: &Path, dir: &Path, args: &[String]) -> Server {
     std::fs::create_dir_all(dir).unwrap();

@@ -17,121 +17,25 @@
 //!   too many items 413; events kept under their token's tenant;
 //!   `--ioc` indicators matched beside the rules; a retro-hunt over what
 //!   was stored.
+//! - The former data directory imported at the first start; the config
+//!   file's options.
+//!
+//! The other listeners (syslog, JSON Lines over TCP, TLS) are in
+//! `serve_protocols.rs`, the alerting in `serve_alerts.rs`.
 
 mod common;
 
+use common::serve::{
+    agent, get, post, processed, start, start_with, stats, token, token_of, vigie,
+};
 use common::server::{
-    dc01_alone, detection_keys, fortigate_abroad, hunt_detections, hunt_rows, jsonl_files,
-    make_demo, of_kind, rule_and_time, scope_claims, spawn_serve, without_places, Server,
+    detection_keys, hunt_rows, jsonl_files, make_demo, of_kind, rule_and_time, scope_claims,
+    spawn_serve, without_places,
 };
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn vigie() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vigie"))
-}
-
-fn token(data: &Path, scope: &str) -> String {
-    token_of(data, scope, "default")
-}
-
-fn token_of(data: &Path, scope: &str, tenant: &str) -> String {
-    let out = vigie()
-        .args(["token", "create", "--data"])
-        .arg(data)
-        .args(["--scope", scope, "--tenant", tenant])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let t = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(t.lines().count(), 1, "one token, nothing else: {t:?}");
-    assert!(t.starts_with("vgt_") && t.trim().len() == 68, "{t:?}");
-    t.trim().to_string()
-}
-
-fn start(data: &Path) -> Server {
-    start_with(data, &[]).0
-}
-
-/// Starts serve with `extra` options; also returns the other listeners'
-/// addresses it announced (`syslog UDP on …`), by kind.
-fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>) {
-    let mut cmd = vigie();
-    cmd.args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra);
-    let server = spawn_serve(cmd);
-    let others = server
-        .said
-        .iter()
-        .filter_map(|line| {
-            let rest = line
-                .strip_prefix("vigie serve: syslog ")
-                .or_else(|| line.strip_prefix("vigie serve: NDJSON "))?;
-            let (kind, at) = rest.split_once(" on ").unwrap();
-            Some((kind.to_string(), at.to_string()))
-        })
-        .collect();
-    (server, others)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn get(base: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut req = agent().get(format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let mut resp = req.call().unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap())
-}
-
-fn post(base: &str, path: &str, token: Option<&str>, body: &[u8], gzip: bool) -> (u16, Value) {
-    let mut req = agent().post(format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    if gzip {
-        req = req.header("Content-Encoding", "gzip");
-    }
-    let mut resp = req.send(body).unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-fn stats(base: &str, t: &str) -> Value {
-    let (s, body) = get(base, "/api/v1/stats", Some(t));
-    assert_eq!(s, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-/// Waits until the worker has judged `n` events since its start.
-fn processed(base: &str, t: &str, n: u64) {
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = stats(base, t);
-        if s["events_processed"].as_u64().unwrap() >= n {
-            return;
-        }
-        assert!(Instant::now() < until, "worker stuck: {s}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[test]
 fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
@@ -941,12 +845,15 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
                 .starts_with("DC0")
             && d["tenant"] == "mairie-de-fouesnant"));
     assert!(said.contains("refused: "), "{said}");
+    // A range after the demo's last event (17 January): no event in it,
+    // so nothing was searched — exit 2 and said, never the 0 of a clean
+    // range.
     let out = retro(&["--from", "2026-01-18T00:00:00Z"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("NO EVENT of tenant mairie-de-fouesnant in the range"),
+        "{said}"
     );
     assert!(out.stdout.is_empty());
     // A range that starts two days from now: every event stored was
@@ -955,10 +862,38 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
     let out = retro(&["--from", &later]);
     let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
     let stored = stats(&base, &admin)["events_stored"].as_u64().unwrap();
     assert!(
         said.contains(&format!("of 0 read ({stored} skipped")),
+        "{said}"
+    );
+    // Events in the range and nothing matching: the 0 of a clean range.
+    let quiet = tmp.path().join("retro-quiet");
+    std::fs::create_dir_all(&quiet).unwrap();
+    std::fs::write(
+        quiet.join("never.yml"),
+        "title: A ticket type no DC issues\nid: 5f0c9d7e-1d1a-4a4e-9b1e-6a2f1f3b0002\nstatus: test\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4769\n    TicketEncryptionType: '0x7f'\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let out = vigie()
+        .args([
+            "retrohunt",
+            "--server",
+            &base,
+            "--tenant",
+            "mairie-de-fouesnant",
+            "--rules",
+        ])
+        .arg(&quiet)
+        .env("VIGIE_TOKEN", &admin)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(out.stdout.is_empty(), "{said}");
+    assert!(
+        said.contains("tenant mairie-de-fouesnant: 1 rule(s), 0 refused"),
         "{said}"
     );
     // Only an admin token may run one.
@@ -1002,183 +937,6 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     }
     let (_, body) = get(&base, "/api/v1/detections", Some(&their_admin));
     assert_eq!(body.trim(), "[]");
-}
-
-/// Syslog as a FortiGate sends it, over TCP (LF framing, then RFC 6587
-/// octet counting on the same connection) and UDP: every message kept,
-/// a message past the limit refused and counted, the same detections as
-/// `vigie hunt` on the same lines, and a message received twice (UDP
-/// after TCP) detected once.
-#[test]
-fn syslog_over_tcp_and_udp_detects_like_hunt() {
-    use std::io::Write;
-    let tmp = tempfile::tempdir().unwrap();
-    let demo = make_demo(tmp.path());
-    let (lines, fw) = fortigate_abroad(&demo, tmp.path());
-    let abroad: Vec<&String> = lines.iter().filter(|l| l.contains("Netherlands")).collect();
-    assert!(abroad.len() >= 2);
-    let hunted = hunt_detections(&fw, tmp.path());
-    assert_eq!(hunted.len(), abroad.len(), "one per tunnel from abroad");
-
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let (server, others) = start_with(
-        &data,
-        &["--syslog-tcp", "127.0.0.1:0", "--syslog-udp", "127.0.0.1:0"],
-    );
-    let at = |kind: &str| others.iter().find(|(k, _)| k == kind).unwrap().1.clone();
-    let mut tcp = std::net::TcpStream::connect(at("TCP")).unwrap();
-    let half = lines.len() / 2;
-    for l in &lines[..half] {
-        tcp.write_all(format!("{l}\n").as_bytes()).unwrap();
-    }
-    // A line past the 1 MiB limit, then a message past it with its
-    // count: each skipped whole, the stream stays in step.
-    let huge = "x".repeat((1 << 20) + 10);
-    tcp.write_all(format!("{huge}\n").as_bytes()).unwrap();
-    tcp.write_all(format!("{} {huge}", huge.len()).as_bytes())
-        .unwrap();
-    // A counted message holding a newline: the messages after it are
-    // still matched to their own events.
-    let two = "<13>Dec  5 10:00:00 fw01 first half\nsecond half";
-    tcp.write_all(format!("{} {two}", two.len()).as_bytes())
-        .unwrap();
-    for l in &lines[half..] {
-        tcp.write_all(format!("{} {l}", l.len()).as_bytes())
-            .unwrap();
-    }
-    drop(tcp);
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    for l in &abroad {
-        udp.send_to(l.as_bytes(), at("UDP")).unwrap();
-    }
-    // Bytes that are no log: kept (evidence), counted as unreadable with
-    // their place in the log and the reason.
-    udp.send_to(b"\x01\x02\x03\xff\xfe", at("UDP")).unwrap();
-    let expected = (lines.len() + abroad.len() + 2) as u64;
-    processed(&server.base, &admin, expected);
-    let s = stats(&server.base, &admin);
-    assert_eq!(s["events_stored"].as_u64(), Some(expected), "{s}");
-    assert_eq!(s["syslog_refused"].as_u64(), Some(2), "{s}");
-    assert_eq!(s["events_unreadable"].as_u64(), Some(1), "{s}");
-    let problem = &s["unreadable_recent"][0];
-    assert_eq!(problem["source"], "syslog-udp", "{s}");
-    assert!(problem["position"].as_u64().unwrap() < expected, "{s}");
-    assert!(
-        problem["reason"]
-            .as_str()
-            .unwrap()
-            .contains("starts with 01 02 03"),
-        "{s}"
-    );
-    let (_, body) = get(&server.base, "/api/v1/detections", Some(&admin));
-    let served: Vec<Value> = of_kind(
-        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
-        "detection",
-    );
-    let a: BTreeSet<_> = served.iter().map(rule_and_time).collect();
-    let b: BTreeSet<_> = hunted.iter().map(rule_and_time).collect();
-    assert_eq!(a, b, "serve and hunt agree");
-    assert_eq!(
-        served.len(),
-        hunted.len(),
-        "a message received twice is detected once"
-    );
-    assert!(served
-        .iter()
-        .all(|d| d["event"].as_str().is_some_and(|e| e.contains("tunnel-up"))));
-}
-
-/// JSON Lines over TCP, as NXLog's `om_tcp` (with `to_json()`) and
-/// OpenWEC send them: a domain controller's Security log gives the
-/// detections `vigie hunt` gives on the same file.
-#[test]
-fn json_lines_over_tcp_detect_like_hunt() {
-    use std::io::Write;
-    let tmp = tempfile::tempdir().unwrap();
-    let demo = make_demo(tmp.path());
-    let (file, only) = dc01_alone(&demo, tmp.path());
-    let hunted = hunt_detections(&only, tmp.path());
-    assert!(!hunted.is_empty());
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let (server, others) = start_with(&data, &["--ndjson-tcp", "127.0.0.1:0"]);
-    let at = &others.iter().find(|(k, _)| k == "TCP").unwrap().1;
-    let text = std::fs::read(&file).unwrap();
-    let lines = text
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count() as u64;
-    let mut tcp = std::net::TcpStream::connect(at).unwrap();
-    tcp.write_all(&text).unwrap();
-    drop(tcp);
-    processed(&server.base, &admin, lines);
-    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
-    let served: Vec<Value> = of_kind(
-        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
-        "detection",
-    );
-    assert_eq!(detection_keys(&served), detection_keys(&hunted));
-    assert!(served.iter().all(|d| d["source"] == "ndjson-tcp"));
-}
-
-/// A real lab recording nobody here wrote (OTRF, NXLog → Logstash JSON,
-/// `EventTime` in the collector's local time without a zone), sent over
-/// HTTP as a shipper would: the same detections at the same times as
-/// `vigie hunt` on the zip as shipped — the per-file clock inference
-/// works on each request, so no time is hours off.
-#[test]
-fn a_real_recording_over_http_gives_hunts_detections_at_hunts_times() {
-    let Some(corpus) = vigie_testkit::corpus(&["security-datasets"]) else {
-        return;
-    };
-    let zip_path = corpus.join("security-datasets/windows/other/aptsimulator_cobaltstrike.zip");
-    let tmp = tempfile::tempdir().unwrap();
-    let key = |d: &Value| {
-        (
-            d["rule_id"].as_str().unwrap().to_string(),
-            d["datetime"]
-                .as_str()
-                .or(d["time"].as_str())
-                .unwrap()
-                .to_string(),
-            d["computer"].as_str().unwrap_or("").to_ascii_lowercase(),
-        )
-    };
-    let mut hunted: Vec<_> = hunt_detections(&zip_path, tmp.path())
-        .iter()
-        .map(key)
-        .collect();
-    hunted.sort();
-    assert!(!hunted.is_empty());
-
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let server = start(&data);
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
-    let mut sent = 0;
-    for i in 0..archive.len() {
-        let mut member = archive.by_index(i).unwrap();
-        if !member.name().unwrap().ends_with(".json") {
-            continue;
-        }
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut member, &mut body).unwrap();
-        let (s, r) = post(&server.base, "/api/v1/ingest", Some(&admin), &body, false);
-        assert_eq!(s, 200, "{r}");
-        sent += r["accepted"].as_u64().unwrap();
-    }
-    processed(&server.base, &admin, sent);
-    let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
-    let mut served: Vec<_> = of_kind(
-        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
-        "detection",
-    )
-    .iter()
-    .map(key)
-    .collect();
-    served.sort();
-    assert_eq!(served, hunted, "same detections, same times");
 }
 
 /// `--config FILE`: the options as TOML keys (paths relative to the
@@ -1247,321 +1005,4 @@ fn the_config_file_holds_the_options() {
         stats(&server.base, &first)["events_stored"].as_u64(),
         Some(0)
     );
-}
-
-/// A webhook receiver as chat tools run one: every POST body, in order.
-fn webhook() -> (String, std::sync::mpsc::Receiver<Value>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/vigie", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let body = loop {
-                let n = conn.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break Some(buf[end + 4..end + 4 + len].to_vec());
-                }
-            };
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if let Some(b) = body {
-                if tx.send(serde_json::from_slice(&b).unwrap()).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    (url, rx)
-}
-
-/// Alerts: the demo's intrusion sent over HTTP gives one message per
-/// incident at the webhook of the configuration file, named by its live
-/// id (the one `/api/v1/incidents` gives); after a restart, nothing is
-/// sent again, and the live ids stay.
-#[test]
-fn each_incident_is_sent_once_to_the_webhook() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let (url, received) = webhook();
-    let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
-    let conf = conf.to_str().unwrap().to_string();
-    let (server, _) = start_with(&data, &["--config", &conf]);
-    let demo = make_demo(tmp.path());
-    let mut sent = 0;
-    for file in jsonl_files(&demo.join("scenario/logs")) {
-        let text = std::fs::read(&file).unwrap();
-        let (status, body) = post(&server.base, "/api/v1/ingest", Some(&admin), &text, false);
-        assert_eq!(status, 200, "{body}");
-        sent += body["accepted"].as_u64().unwrap();
-    }
-    processed(&server.base, &admin, sent);
-    let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
-    let incidents: Vec<Value> = serde_json::from_str(&body).unwrap();
-    assert!(!incidents.is_empty());
-    let ids: BTreeSet<String> = incidents
-        .iter()
-        .map(|i| i["live_id"].as_str().unwrap().to_string())
-        .collect();
-    // One message per incident (updates may follow while the last
-    // events are judged; never a second "new").
-    let mut new = BTreeSet::new();
-    let until = Instant::now() + Duration::from_secs(180);
-    while new != ids {
-        let left = until.saturating_duration_since(Instant::now());
-        let m = received.recv_timeout(left).expect("an alert per incident");
-        assert_eq!(m["source"], "vigie");
-        assert_eq!(m["tenant"], "default");
-        let id = m["incident"]["live_id"].as_str().unwrap().to_string();
-        assert!(m["text"].as_str().unwrap().contains(&id), "{m}");
-        assert!(
-            !m["incident"]["hosts"].as_array().unwrap().is_empty(),
-            "{m}"
-        );
-        if m["kind"] == "incident_new" {
-            assert!(new.insert(id.clone()), "{id} new twice");
-        }
-    }
-    // Until the alerter has nothing more to say (incidents seen while the
-    // events were arriving may have grown or merged since).
-    while received
-        .recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1))
-        .is_ok()
-    {}
-    let s = stats(&server.base, &admin);
-    assert!(
-        s["alerts_delivered"].as_u64().unwrap() >= ids.len() as u64,
-        "{s}"
-    );
-    assert_eq!(s["alerts_failed"].as_u64(), Some(0), "{s}");
-
-    // Restart: the same incidents under the same live ids, not sent again.
-    drop(server);
-    let (server, _) = start_with(&data, &["--config", &conf]);
-    let until = Instant::now() + Duration::from_secs(120);
-    while stats(&server.base, &admin)["events_observed"].as_u64() != Some(sent) {
-        assert!(Instant::now() < until, "scope not rebuilt");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // Every event observed again, then the rebuild said done (503 until
-    // then): the incidents are those of every stored event.
-    let body = loop {
-        let (status, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
-        if status != 503 {
-            assert_eq!(status, 200, "{body}");
-            break body;
-        }
-        assert!(Instant::now() < until, "scope never said rebuilt: {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let again: Vec<Value> = serde_json::from_str(&body).unwrap();
-    let again_ids: BTreeSet<String> = again
-        .iter()
-        .map(|i| i["live_id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(again_ids, ids);
-    // Kept in state.db, not in the former files.
-    assert!(!data.join("incidents.json").exists());
-    assert!(!data.join("alerts.jsonl").exists());
-    {
-        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-        let mut st = db
-            .prepare("SELECT id FROM live_incidents WHERE tenant = 'default'")
-            .unwrap();
-        let kept: BTreeSet<String> = st
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert!(ids.is_subset(&kept), "{ids:?} kept: {kept:?}");
-    }
-    // Two looks of the alerter.
-    std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
-    while let Ok(m) = received.try_recv() {
-        assert_ne!(m["kind"], "incident_new", "sent again after a restart: {m}");
-    }
-}
-
-/// Sources health across restarts: a host that sent a few events and
-/// then nothing, the server killed (`kill -9`) before it fell silent and
-/// started again: its silence is still alerted (the health is rebuilt
-/// from the stored events' receipt times); killed and started again
-/// once said, the silence is not said a second time (kept in
-/// `state.db`), and the incident ids and alerts are there, not in the
-/// former files.
-#[test]
-fn a_host_silent_across_a_restart_is_alerted_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let (url, received) = webhook();
-    let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
-    let conf = conf.to_str().unwrap().to_string();
-    let args = ["--config", conf.as_str(), "--silence-minutes", "1"];
-    let (server, _) = start_with(&data, &args);
-    let sent_at = Instant::now();
-    let body = (1..=3)
-        .map(|i| format!("{{\"EventID\":4624,\"Channel\":\"Security\",\"Computer\":\"PC-MUET\",\"EventRecordID\":{i}}}\n"))
-        .collect::<String>();
-    let (status, r) = post(
-        &server.base,
-        "/api/v1/ingest",
-        Some(&admin),
-        body.as_bytes(),
-        false,
-    );
-    assert_eq!((status, r["accepted"].as_u64()), (200, Some(3)), "{r}");
-    processed(&server.base, &admin, 3);
-    // Killed well before the minute of silence.
-    drop(server);
-    assert!(sent_at.elapsed() < Duration::from_secs(30));
-    let silent = |m: &Value| {
-        m["kind"] == "sources_silent"
-            && m["channels"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c["host"] == "pc-muet")
-    };
-    let (server, _) = start_with(&data, &args);
-    let until = Instant::now() + Duration::from_secs(150);
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        let m = received
-            .recv_timeout(left)
-            .expect("the silence of PC-MUET alerted after the restart");
-        if silent(&m) {
-            assert!(m["text"].as_str().unwrap().contains("pc-muet"), "{m}");
-            break;
-        }
-    }
-    // Kept once delivered (a kill in between would say it again: at
-    // least once, never lost): killed once it is in state.db.
-    let said = || -> i64 {
-        let db = rusqlite::Connection::open(data.join("state.db")).unwrap();
-        db.query_row(
-            "SELECT count(*) FROM alert_silences WHERE host = 'pc-muet'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
-    };
-    let until = Instant::now() + Duration::from_secs(10);
-    while said() != 1 {
-        assert!(Instant::now() < until, "the silence said not kept");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    drop(server);
-    let (server, _) = start_with(&data, &args);
-    let until = Instant::now() + Duration::from_secs(60);
-    while stats(&server.base, &admin)["events_observed"].as_u64() != Some(3) {
-        assert!(Instant::now() < until, "scope not rebuilt");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // Two looks of the alerter after the rebuild.
-    std::thread::sleep(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(1));
-    while let Ok(m) = received.try_recv() {
-        assert!(
-            !silent(&m),
-            "the same silence said again after a restart: {m}"
-        );
-    }
-    drop(server);
-    for former in ["incidents.json", "alerts.jsonl"] {
-        assert!(!data.join(former).exists(), "{former} written");
-    }
-    assert_eq!(said(), 1);
-}
-
-/// HTTPS: `--tls` makes a self-signed certificate at the first run (its
-/// key readable by the owner only) and prints its SHA-256 fingerprint,
-/// which matches the certificate a client receives; the same certificate
-/// is used at the next start; plain HTTP is not answered.
-#[test]
-fn tls_with_a_certificate_made_at_the_first_run() {
-    use sha2::Digest;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let admin = token(&data, "admin");
-    let start_tls = || {
-        let mut cmd = vigie();
-        cmd.args(["serve", "--data"])
-            .arg(&data)
-            .args(["--listen", "127.0.0.1:0", "--tls"]);
-        let server = spawn_serve(cmd);
-        let said = server.said.clone();
-        let fingerprint = said
-            .iter()
-            .find_map(|l| l.strip_prefix("vigie serve: TLS certificate "))
-            .map(|rest| rest.rsplit_once("SHA-256 ").unwrap().1.replace(':', ""))
-            .expect("the fingerprint said");
-        (server, fingerprint)
-    };
-    let (server, fingerprint) = start_tls();
-    assert!(
-        server.base.starts_with("https://127.0.0.1:"),
-        "{}",
-        server.base
-    );
-    let pem = std::fs::read_to_string(data.join("tls/cert.pem")).unwrap();
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap();
-    let hex: String = sha2::Sha256::digest(&der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    assert_eq!(fingerprint, hex);
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(data.join("tls/key.pem"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o077, 0);
-    // A client that trusts this certificate only.
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
-            ureq::tls::Certificate::from_der(&der).to_owned(),
-        ])))
-        .build();
-    let client: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut resp = client
-        .get(format!("{}/api/v1/stats", server.base))
-        .header("Authorization", format!("Bearer {admin}"))
-        .call()
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let s: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    assert_eq!(s["events_stored"].as_u64(), Some(0));
-    // Plain HTTP on the same port gets no answer of Vigie's.
-    let plain = server.base.replace("https://", "http://");
-    assert!(agent().get(format!("{plain}/healthz")).call().is_err());
-    drop(server);
-    let (_server, again) = start_tls();
-    assert_eq!(again, fingerprint, "the same certificate at the next start");
 }

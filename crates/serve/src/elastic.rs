@@ -10,6 +10,8 @@
 //! Each document is kept as it arrived; the detection worker reads it with
 //! `vigie-source` (the Beats layout is one of its layouts).
 
+use std::io::Write;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -173,10 +175,24 @@ fn action_of(line: &[u8]) -> Option<(String, Option<String>)> {
 fn parse(bytes: &[u8], default_index: &str, max_line: usize) -> Result<Parsed, usize> {
     let mut items = Vec::new();
     let mut docs = Vec::new();
-    let mut lines = bytes
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    // Lines found with `memchr` (vectorised): a byte-by-byte split was
+    // most of this function's own time on Winlogbeat's requests.
+    let mut rest = Some(bytes);
+    let mut lines = std::iter::from_fn(move || {
+        let r = rest?;
+        Some(match memchr::memchr(b'\n', r) {
+            Some(n) => {
+                rest = Some(&r[n + 1..]);
+                &r[..n]
+            }
+            None => {
+                rest = None;
+                r
+            }
+        })
+    })
+    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+    .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     while let Some(action_line) = lines.next() {
         if items.len() == MAX_BULK_ITEMS {
             return Err(items.len() + 1);
@@ -262,10 +278,11 @@ fn answer(items: &[Item], first: u64) -> Vec<u8> {
                 text(&mut out, action);
                 out.extend_from_slice(b":{\"_index\":");
                 text(&mut out, index);
-                out.extend_from_slice(
-                    format!(",\"_id\":\"{next}\",\"status\":201,\"result\":\"created\"}}")
-                        .as_bytes(),
-                );
+                // Written in place: a `format!` here was one allocation
+                // per event acknowledged.
+                out.extend_from_slice(b",\"_id\":\"");
+                write!(out, "{next}").expect("a number writes to memory");
+                out.extend_from_slice(b"\",\"status\":201,\"result\":\"created\"}");
                 next += 1;
             }
             Item::Refused {
@@ -475,6 +492,38 @@ mod tests {
                 })
             });
             assert_eq!(got, tree, "{line}");
+        }
+    }
+
+    #[test]
+    fn lines_are_cut_as_a_byte_split_cut_them() {
+        // CRLF, blank and whitespace-only lines, no final newline, an
+        // empty body, a lone newline: the documents kept are those the
+        // former `split(b'\n')` reading kept, in order.
+        let bodies: &[&str] = &[
+            "",
+            "\n",
+            "{\"create\":{}}\r\n{\"a\":1}\r\n",
+            "\n\n{\"create\":{}}\n \t \n{\"a\":1}\n\n{\"index\":{}}\n{\"b\":2}",
+            "{\"create\":{}}\n{\"a\":\"x\\ny\"}\r\n{\"create\":{}}\r\n",
+        ];
+        for body in bodies {
+            let Parsed { docs, items } = parse(body.as_bytes(), "logs", 1 << 20).expect("parsed");
+            let mut lines = body
+                .as_bytes()
+                .split(|&b| b == b'\n')
+                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+            let mut want = Vec::new();
+            let mut actions = 0;
+            while lines.next().is_some() {
+                actions += 1;
+                if let Some(doc) = lines.next() {
+                    want.push(doc.to_vec());
+                }
+            }
+            assert_eq!(docs, want, "{body:?}");
+            assert_eq!(items.len(), actions, "{body:?}");
         }
     }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod serve;
 pub mod server;
 
 use std::path::Path;

@@ -269,22 +269,9 @@ fn headline(
     let lang = s.lang;
     let a = &s.assessment;
     let others = s.incidents.len().saturating_sub(1);
-    let others_sentence = if others > 0 {
-        let other_hosts: std::collections::BTreeSet<&str> = s
-            .incidents
-            .iter()
-            .skip(1)
-            .flat_map(|i| i.hosts.iter().map(|h| h.name.as_str()))
-            .collect();
-        tr!(
-            lang,
-            " {} sans lien avec lui (ni entités ni période communes) concerne(nt) {} : voir INC-2 et suivants.",
-            " {} unrelated to it (no shared entity or period) involve(s) {}: see INC-2 onwards.",
-            text::count(lang, others, ("autre incident", "autres incidents"), ("other incident", "other incidents")),
-            text::count(lang, other_hosts.len(), ("poste ou serveur", "postes ou serveurs"), ("host", "hosts"))
-        )
-    } else {
-        String::new()
+    let others_sentence = match s.incidents.first() {
+        Some(main) if others > 0 => others_sentence(lang, main, &s.incidents[1..]),
+        _ => String::new(),
     };
     match a.verdict {
         Verdict::Attack | Verdict::Suspicious => {
@@ -460,5 +447,174 @@ impl Scope {
             cleared
         ));
         out
+    }
+}
+
+/// What the headline says of the incidents beside the main one.
+///
+/// Why it is computed, not assumed: incidents are the parts of the link
+/// graph, and logs that are missing (a domain controller not collected)
+/// can cut one intrusion into parts that share hosts, accounts and days.
+/// "Unrelated" is said only when nothing is shared; otherwise what is
+/// shared, and any nature the main incident does not have (a ransomware
+/// seen in its own part must reach the headline, not hide in INC-2).
+fn others_sentence(lang: vigie_lang::Lang, main: &Incident, others: &[Incident]) -> String {
+    let key = |n: &str| n.to_ascii_lowercase();
+    let main_names: std::collections::BTreeSet<String> = main
+        .hosts
+        .iter()
+        .chain(&main.accounts)
+        .map(|e| key(&e.name))
+        .collect();
+    let mut other_hosts = std::collections::BTreeSet::new();
+    let mut shared: Vec<String> = Vec::new();
+    let mut overlap = false;
+    let mut natures: Vec<String> = Vec::new();
+    for i in others {
+        other_hosts.extend(i.hosts.iter().map(|h| key(&h.name)));
+        for e in i.hosts.iter().chain(&i.accounts) {
+            if main_names.contains(&key(&e.name)) && !shared.iter().any(|s| key(s) == key(&e.name))
+            {
+                shared.push(e.name.clone());
+            }
+        }
+        overlap |= i.first <= main.last && main.first <= i.last;
+        for n in &i.nature_detail {
+            let said = format!("{} ({})", n.label, text::confidence(lang, n.confidence));
+            if !main.nature.contains(&n.kind) && !natures.contains(&said) {
+                natures.push(said);
+            }
+        }
+    }
+    let count = text::count(
+        lang,
+        others.len(),
+        ("autre incident", "autres incidents"),
+        ("other incident", "other incidents"),
+    );
+    let hosts = text::count(
+        lang,
+        other_hosts.len(),
+        ("poste ou serveur", "postes ou serveurs"),
+        ("host", "hosts"),
+    );
+    if shared.is_empty() && !overlap && natures.is_empty() {
+        return tr!(
+            lang,
+            " {count} sans lien avec lui (ni entités ni période communes) concerne(nt) {hosts} : voir INC-2 et suivants.",
+            " {count} unrelated to it (no shared entity or period) involve(s) {hosts}: see INC-2 onwards."
+        );
+    }
+    let natures = if natures.is_empty() {
+        String::new()
+    } else {
+        format!(" — {} —", text::list(lang, &natures, 3))
+    };
+    let relation = match (shared.is_empty(), overlap) {
+        (false, true) => tr!(
+            lang,
+            " ; en commun avec lui : {} et sa période — peut-être la même intrusion, vue en morceaux (journaux manquants ?)",
+            "; shared with it: {} and its period — possibly the same intrusion seen in parts (missing logs?)",
+            text::list(lang, &shared, 6)
+        ),
+        (false, false) => tr!(
+            lang,
+            " ; en commun avec lui : {}",
+            "; shared with it: {}",
+            text::list(lang, &shared, 6)
+        ),
+        (true, true) => lang
+            .pick(
+                " ; aucune entité commune, mais la même période",
+                "; no shared entity, but the same period",
+            )
+            .to_string(),
+        (true, false) => lang
+            .pick(
+                " ; ni entités ni période communes",
+                "; no shared entity or period",
+            )
+            .to_string(),
+    };
+    tr!(
+        lang,
+        " {count}{natures} concerne(nt) {hosts}{relation} : voir INC-2 et suivants.",
+        " {count}{natures} involve(s) {hosts}{relation}: see INC-2 onwards."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_lang::Lang;
+
+    fn incident(
+        hosts: &[&str],
+        accounts: &[&str],
+        first: &str,
+        last: &str,
+        nature: &str,
+    ) -> Incident {
+        let entity = |n: &&str| serde_json::json!({ "name": n, "first": first, "last": last, "detections": 1 });
+        serde_json::from_value(serde_json::json!({
+            "id": "INC-0", "severity": "critical", "nature": [nature], "first": first, "last": last,
+            "hosts": hosts.iter().map(entity).collect::<Vec<_>>(),
+            "accounts": accounts.iter().map(entity).collect::<Vec<_>>(),
+            "addresses": [], "detections": 10, "progression": [], "tactics": [], "entry_point": null,
+            "links": [], "services_affected": [],
+            "nature_detail": [{ "kind": nature, "label": nature.replace('_', " "), "confidence": "high",
+                                "reasons": [], "evidence": [] }],
+        }))
+        .expect("an incident")
+    }
+
+    #[test]
+    fn an_incident_sharing_hosts_and_days_is_never_called_unrelated() {
+        // One intrusion cut in two by missing logs: the ransomware part
+        // shares the servers, an account and the days of the main part.
+        let main = incident(
+            &["SRV-RDS01", "DC01", "SRV-FIC01"],
+            &["presta.maint"],
+            "2026-01-10T01:11:00Z",
+            "2026-01-16T22:32:00Z",
+            "data_theft",
+        );
+        let part = incident(
+            &["srv-rds01", "SRV-FIC01"],
+            &["presta.maint"],
+            "2026-01-10T01:14:00Z",
+            "2026-01-17T00:04:00Z",
+            "ransomware",
+        );
+        for lang in [Lang::En, Lang::Fr] {
+            let said = others_sentence(lang, &main, std::slice::from_ref(&part));
+            assert!(
+                !said.contains("unrelated") && !said.contains("sans lien"),
+                "{said}"
+            );
+            assert!(
+                said.contains("ransomware"),
+                "the other part's nature reaches the headline: {said}"
+            );
+            assert!(
+                said.contains("srv-rds01") && said.contains("presta.maint"),
+                "{said}"
+            );
+        }
+        let en = others_sentence(Lang::En, &main, std::slice::from_ref(&part));
+        assert!(en.contains("its period"), "{en}");
+        // Another place, another week, the same nature: unrelated, said so.
+        let apart = incident(
+            &["WORKSTATION5"],
+            &["wardog"],
+            "2020-09-20T10:00:00Z",
+            "2020-09-20T11:00:00Z",
+            "data_theft",
+        );
+        let said = others_sentence(Lang::En, &main, &[apart]);
+        assert!(
+            said.contains("1 other incident unrelated to it (no shared entity or period)"),
+            "{said}"
+        );
     }
 }

@@ -51,8 +51,17 @@ impl Reader {
     /// our side, and a JetStream consumer left behind expires by itself).
     pub async fn release(mut self) {
         self.held = false;
+        // Counted out when this future ends, or is dropped while the log
+        // releases (a client gone, a task stopped): `held` is already
+        // false then, so `Drop` would not count it out.
+        struct CountedOut;
+        impl Drop for CountedOut {
+            fn drop(&mut self) {
+                OPEN.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _out = CountedOut;
         let _ = self.log.release(&self.name).await;
-        OPEN.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -72,9 +72,16 @@ impl Runs {
         }
     }
 
-    /// How many run now.
-    pub fn running(&self) -> usize {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
+    /// How many run now that `tenant` may see: its own and the
+    /// indicators' (as [`visible`] lists them) — a commune is not told
+    /// how busy the other communes' retro-hunts are.
+    pub fn running_for(&self, tenant: &str) -> usize {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|(t, _)| t.as_deref().is_none_or(|t| t == tenant))
+            .count()
     }
 
     /// A kept summary with what its run shows now, if it runs.
@@ -122,10 +129,12 @@ fn visible(summary: &Value, tenant: &str) -> bool {
 }
 
 /// `GET /api/v1/retrohunts`: the caller's tenant's runs, newest first,
-/// with the state of those running; the readers held now.
+/// with the state of those running; how many of them run; the one-off
+/// readers this node holds now (a count only: a leak shows there).
 pub(crate) async fn list(State(s): State<Shared>, ReadTenant(tenant): ReadTenant) -> Response {
     let dir = s.config.data.join("retrohunts");
     let runs = s.retrohunts.clone();
+    let tenant2 = tenant.clone();
     let listed = tokio::task::spawn_blocking(move || {
         let mut ids: Vec<String> = std::fs::read_dir(&dir)
             .map(|d| {
@@ -150,7 +159,7 @@ pub(crate) async fn list(State(s): State<Shared>, ReadTenant(tenant): ReadTenant
     .unwrap_or_default();
     Json(json!({
         "runs": listed,
-        "running": s.retrohunts.running(),
+        "running": s.retrohunts.running_for(&tenant2),
         "readers_open": super::reader::open(),
     }))
     .into_response()
@@ -178,4 +187,31 @@ pub(crate) async fn get(
         return not_found();
     }
     Json(s.retrohunts.overlay(&id, summary)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Live {
+        Live {
+            read: Arc::default(),
+            detections: Arc::default(),
+            cancel: Arc::default(),
+            started: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_tenant_is_told_of_its_own_runs_and_the_indicators_only() {
+        let runs = Runs::default();
+        let a = runs.start("r1", Some("mairie-a"), live());
+        let _b = runs.start("r2", Some("mairie-b"), live());
+        let _ioc = runs.start("r3", None, live());
+        assert_eq!(runs.running_for("mairie-a"), 2);
+        assert_eq!(runs.running_for("mairie-b"), 2);
+        assert_eq!(runs.running_for("mairie-c"), 1);
+        drop(a);
+        assert_eq!(runs.running_for("mairie-a"), 1);
+    }
 }
