@@ -825,7 +825,7 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         "received over a day before --from"
     };
     eprintln!(
-        "vigie retrohunt: tenant {}: {} rule(s), {} refused; {} event(s) in range of {} read{}; {} detection(s) in {:.1} s; run {} (GET /api/v1/retrohunts/{})",
+        "vigie retrohunt: tenant {}: {} rule(s), {} refused; {} event(s) in range of {} read{}; {} detection(s) in {:.1} s; run {} (GET /api/v1/retrohunts/{}{})",
         s["tenant"].as_str().unwrap_or("?"),
         s["rules_loaded"],
         s["rules_refused"].as_array().map_or(0, Vec::len),
@@ -840,6 +840,10 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         s["seconds"].as_f64().unwrap_or_default(),
         s["id"].as_str().unwrap_or("?"),
         s["id"].as_str().unwrap_or("?"),
+        args.tenant
+            .as_deref()
+            .map(|t| format!("?tenant={}", percent_encode(t)))
+            .unwrap_or_default(),
     );
     if let Some(n) = s["events_not_kept"].as_u64().filter(|&n| n > 0) {
         eprintln!(
@@ -879,7 +883,9 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
     // Nor is nothing found among no events at all (another tenant's
     // events, a range the log does not hold): 2, as `hunt` exits when it
     // read nothing — a range with nothing in it was not searched.
-    if none && s["events_in_range"].as_u64() == Some(0) {
+    // Only for a run that read everything: one stopped early (its budget
+    // spent before the range) is the 3 below, with its way to continue.
+    if none && complete && s["events_in_range"].as_u64() == Some(0) {
         eprintln!(
             "vigie retrohunt: NO EVENT of tenant {} in the range: nothing was judged, this is not a clean range (check --tenant, --from, --to)",
             s["tenant"].as_str().unwrap_or("?")

@@ -170,10 +170,12 @@ pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result
     // buffer by doubling copied it several times per request. A hint
     // only, written by the sender: capped by `max` and by 64 times the
     // body (events inflate 10 to 30 times), so a forged trailer on a
-    // small body reserves little.
+    // small body reserves little, and a body without gzip's magic bytes
+    // reserves nothing ahead.
     let hint = body
         .len()
         .checked_sub(4)
+        .filter(|_| body.starts_with(&[0x1f, 0x8b]))
         .map(|at| u32::from_le_bytes(body[at..].try_into().expect("4 bytes")) as usize)
         .unwrap_or(0);
     let mut out = Vec::with_capacity(hint.min(max).min(body.len().saturating_mul(64)) + 1);

@@ -63,11 +63,14 @@ pub fn flatten_json_bytes(
         ev: std::mem::replace(ev, Event::new(ev.origin.clone())),
         names: std::mem::take(names),
     };
-    cx.names.pos = 0;
     // Records mostly share their layout: room for as many fields as the
-    // longest record seen so far, reserved once rather than grown by
-    // doubling for every record (a visible share of reading an event).
-    cx.ev.fields.reserve(cx.names.slots.len());
+    // previous record had (`pos` is still its count), reserved once rather
+    // than grown by doubling for every record (a visible share of reading
+    // an event). Capped: one hostile record of 50,000 keys must not make
+    // every later event reserve as much.
+    let hint = cx.names.pos.min(FIELDS_RESERVED_MAX);
+    cx.names.pos = 0;
+    cx.ev.fields.reserve(hint);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let res = Root(&mut cx).deserialize(&mut de).and_then(|()| de.end());
     *ev = cx.ev;
@@ -76,6 +79,10 @@ pub fn flatten_json_bytes(
     crate::flatten::envelope_from_fields(ev);
     Ok(())
 }
+
+/// Fields reserved ahead for an event, at most (Windows events have tens;
+/// a larger one grows as it is read).
+const FIELDS_RESERVED_MAX: usize = 256;
 
 /// Field names by position in the previous record (see
 /// [`flatten_json_bytes`]).

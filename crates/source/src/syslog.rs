@@ -157,8 +157,9 @@ pub fn parse_kv(s: &str) -> Option<Vec<(&str, std::borrow::Cow<'_, str>)>> {
     let b = s.as_bytes();
     // At most one pair per `=`: sized once (a firewall's line has 20 to 40
     // pairs, and growing the vector from empty was a visible share of
-    // reading FortiGate logs).
-    let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', b).count());
+    // reading FortiGate logs); capped, so a line of `=` padding does not
+    // reserve forty bytes per byte.
+    let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', b).count().min(128));
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && b[i] == b' ' {

@@ -424,7 +424,10 @@ pub(crate) fn plan(inp: &Input, ctx: &Ctx) -> (Vec<Action>, Vec<String>) {
                 "contacted from {} ({}): {}",
                 text::list(lang, &hosts, 6),
                 text::list(lang, &names, 4),
-                reasons.into_iter().collect::<Vec<_>>().join("; ")
+                reasons
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(lang.pick(" ; ", "; "))
             ),
             evidence,
         );

@@ -418,7 +418,7 @@ impl Scope {
                     .take(5)
                     .map(|c| format!("{} {}", verb(lang, c.kind), c.target))
                     .collect();
-                out.push_str(&acts.join("; "));
+                out.push_str(&acts.join(lang.pick(" ; ", "; ")));
                 out.push('\n');
             }
         } else if !self.zones.is_empty() {
@@ -428,7 +428,7 @@ impl Scope {
         }
         if !self.assessment.not_analysed.is_empty() {
             out.push_str(lang.pick("  Non analysé : ", "  Not analysed: "));
-            out.push_str(&self.assessment.not_analysed.join("; "));
+            out.push_str(&self.assessment.not_analysed.join(lang.pick(" ; ", "; ")));
             out.push('\n');
         }
         let cleared: usize = self.coverage.channels.iter().map(|c| c.cleared.len()).sum();
@@ -455,30 +455,53 @@ impl Scope {
 /// Why it is computed, not assumed: incidents are the parts of the link
 /// graph, and logs that are missing (a domain controller not collected)
 /// can cut one intrusion into parts that share hosts, accounts and days.
-/// "Unrelated" is said only when nothing is shared; otherwise what is
-/// shared, and any nature the main incident does not have (a ransomware
-/// seen in its own part must reach the headline, not hide in INC-2).
+/// Each other incident is judged on its own — what it shares with the
+/// main one (hosts, accounts, outside addresses) and whether its period
+/// overlaps — so no claim pools one incident's evidence with another's;
+/// "unrelated" is said only of those that share nothing. Any nature the
+/// main incident lacks is named (a ransomware seen in a part of its own
+/// must reach the headline, not hide in INC-2).
 fn others_sentence(lang: vigie_lang::Lang, main: &Incident, others: &[Incident]) -> String {
     let key = |n: &str| n.to_ascii_lowercase();
-    let main_names: std::collections::BTreeSet<String> = main
+    // The main incident's entities, by key, with its spelling.
+    let main_names: std::collections::BTreeMap<String, String> = main
         .hosts
         .iter()
         .chain(&main.accounts)
-        .map(|e| key(&e.name))
+        .map(|e| e.name.as_str())
+        .chain(main.addresses.iter().map(String::as_str))
+        .map(|n| (key(n), n.to_string()))
         .collect();
     let mut other_hosts = std::collections::BTreeSet::new();
-    let mut shared: Vec<String> = Vec::new();
-    let mut overlap = false;
     let mut natures: Vec<String> = Vec::new();
+    // Sharing entities and overlapping in time: their ids and what they share.
+    let mut same: Vec<&str> = Vec::new();
+    let mut same_shared: Vec<String> = Vec::new();
+    let (mut shared_only, mut overlap_only, mut unrelated) = (0usize, 0usize, 0usize);
     for i in others {
         other_hosts.extend(i.hosts.iter().map(|h| key(&h.name)));
-        for e in i.hosts.iter().chain(&i.accounts) {
-            if main_names.contains(&key(&e.name)) && !shared.iter().any(|s| key(s) == key(&e.name))
-            {
-                shared.push(e.name.clone());
+        let shared: Vec<&String> = i
+            .hosts
+            .iter()
+            .chain(&i.accounts)
+            .map(|e| e.name.as_str())
+            .chain(i.addresses.iter().map(String::as_str))
+            .filter_map(|n| main_names.get(&key(n)))
+            .collect();
+        let overlap = i.first <= main.last && main.first <= i.last;
+        match (shared.is_empty(), overlap) {
+            (false, true) => {
+                same.push(&i.id);
+                for n in shared {
+                    if !same_shared.contains(n) {
+                        same_shared.push(n.clone());
+                    }
+                }
             }
+            (false, false) => shared_only += 1,
+            (true, true) => overlap_only += 1,
+            (true, false) => unrelated += 1,
         }
-        overlap |= i.first <= main.last && main.first <= i.last;
         for n in &i.nature_detail {
             let said = format!("{} ({})", n.label, text::confidence(lang, n.confidence));
             if !main.nature.contains(&n.kind) && !natures.contains(&said) {
@@ -498,7 +521,7 @@ fn others_sentence(lang: vigie_lang::Lang, main: &Incident, others: &[Incident])
         ("poste ou serveur", "postes ou serveurs"),
         ("host", "hosts"),
     );
-    if shared.is_empty() && !overlap && natures.is_empty() {
+    if unrelated == others.len() && natures.is_empty() {
         return tr!(
             lang,
             " {count} sans lien avec lui (ni entités ni période communes) concerne(nt) {hosts} : voir INC-2 et suivants.",
@@ -510,36 +533,43 @@ fn others_sentence(lang: vigie_lang::Lang, main: &Incident, others: &[Incident])
     } else {
         format!(" — {} —", text::list(lang, &natures, 3))
     };
-    let relation = match (shared.is_empty(), overlap) {
-        (false, true) => tr!(
+    let mut parts: Vec<String> = Vec::new();
+    if !same.is_empty() {
+        let ids: Vec<String> = same.iter().map(|s| s.to_string()).collect();
+        parts.push(tr!(
             lang,
-            " ; en commun avec lui : {} et sa période — peut-être la même intrusion, vue en morceaux (journaux manquants ?)",
-            "; shared with it: {} and its period — possibly the same intrusion seen in parts (missing logs?)",
-            text::list(lang, &shared, 6)
-        ),
-        (false, false) => tr!(
+            "{} partage(nt) avec lui {} en même temps que lui — peut-être la même intrusion, vue en morceaux (journaux manquants ?)",
+            "{} share(s) {} with it at the same time — possibly the same intrusion seen in parts (missing logs?)",
+            text::list(lang, &ids, 4),
+            text::list(lang, &same_shared, 6)
+        ));
+    }
+    if shared_only > 0 {
+        parts.push(tr!(
             lang,
-            " ; en commun avec lui : {}",
-            "; shared with it: {}",
-            text::list(lang, &shared, 6)
-        ),
-        (true, true) => lang
-            .pick(
-                " ; aucune entité commune, mais la même période",
-                "; no shared entity, but the same period",
-            )
-            .to_string(),
-        (true, false) => lang
-            .pick(
-                " ; ni entités ni période communes",
-                "; no shared entity or period",
-            )
-            .to_string(),
-    };
+            "{shared_only} partage(nt) des postes, comptes ou adresses avec lui à d'autres moments",
+            "{shared_only} share(s) hosts, accounts or addresses with it at other times"
+        ));
+    }
+    if overlap_only > 0 {
+        parts.push(tr!(
+            lang,
+            "{overlap_only} a (ont) lieu en même temps, sans entité commune",
+            "{overlap_only} happen(s) at the same time, with no shared entity"
+        ));
+    }
+    if unrelated > 0 {
+        parts.push(tr!(
+            lang,
+            "{unrelated} sans lien avec lui (ni entités ni période communes)",
+            "{unrelated} unrelated to it (no shared entity or period)"
+        ));
+    }
     tr!(
         lang,
-        " {count}{natures} concerne(nt) {hosts}{relation} : voir INC-2 et suivants.",
-        " {count}{natures} involve(s) {hosts}{relation}: see INC-2 onwards."
+        " {count}{natures} concerne(nt) {hosts} : {} ; voir INC-2 et suivants.",
+        " {count}{natures} involve(s) {hosts}: {}; see INC-2 onwards.",
+        parts.join(lang.pick(" ; ", "; "))
     )
 }
 
@@ -596,13 +626,57 @@ mod tests {
                 said.contains("ransomware"),
                 "the other part's nature reaches the headline: {said}"
             );
+            // Named as the main incident names them, the part by its id.
             assert!(
-                said.contains("srv-rds01") && said.contains("presta.maint"),
+                said.contains("SRV-RDS01") && said.contains("presta.maint"),
                 "{said}"
             );
+            assert!(said.contains("INC-0"), "{said}");
         }
         let en = others_sentence(Lang::En, &main, std::slice::from_ref(&part));
-        assert!(en.contains("its period"), "{en}");
+        assert!(
+            en.contains("at the same time — possibly the same intrusion"),
+            "{en}"
+        );
+        // One part shares an account years before, another only overlaps:
+        // neither is called the same intrusion (claims are per incident).
+        let before = incident(
+            &["PC-OLD"],
+            &["presta.maint"],
+            "2023-01-01T00:00:00Z",
+            "2023-01-02T00:00:00Z",
+            "data_theft",
+        );
+        let during = incident(
+            &["PC-OTHER"],
+            &["someone"],
+            "2026-01-12T00:00:00Z",
+            "2026-01-12T01:00:00Z",
+            "data_theft",
+        );
+        let en = others_sentence(Lang::En, &main, &[before, during]);
+        assert!(!en.contains("same intrusion"), "{en}");
+        assert!(
+            en.contains("1 share(s) hosts, accounts or addresses with it at other times"),
+            "{en}"
+        );
+        assert!(
+            en.contains("1 happen(s) at the same time, with no shared entity"),
+            "{en}"
+        );
+        // The attacker's outside address alone relates two incidents.
+        let mut by_address = incident(
+            &["PC-X"],
+            &["x"],
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T01:00:00Z",
+            "data_theft",
+        );
+        by_address.addresses = vec!["203.0.113.45".into()];
+        let mut main_vpn = main.clone();
+        main_vpn.addresses = vec!["203.0.113.45".into()];
+        let en = others_sentence(Lang::En, &main_vpn, &[by_address]);
+        assert!(!en.contains("unrelated"), "{en}");
         // Another place, another week, the same nature: unrelated, said so.
         let apart = incident(
             &["WORKSTATION5"],

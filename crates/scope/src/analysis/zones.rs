@@ -227,7 +227,7 @@ pub(crate) fn zone_statuses(
                             lang,
                             "les journaux de {h} ne couvrent pas entièrement {pdesc} ({})",
                             "logs of {h} do not cover {pdesc} completely ({})",
-                            parts.join("; ")
+                            parts.join(lang.pick(" ; ", "; "))
                         )
                     };
                     missing.push(why);
@@ -255,7 +255,12 @@ pub(crate) fn zone_statuses(
         } else {
             (
                 ZoneReach::Unknown,
-                tr!(lang, "Inconnu : {}.", "Unknown: {}.", missing.join("; ")),
+                tr!(
+                    lang,
+                    "Inconnu : {}.",
+                    "Unknown: {}.",
+                    missing.join(lang.pick(" ; ", "; "))
+                ),
             )
         };
         out.push(ZoneStatus {
