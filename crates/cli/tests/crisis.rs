@@ -278,6 +278,25 @@ fn status_of(board: &serde_json::Value, id: &str) -> String {
 
 /// Every internal name of the scope a public page must not show: hosts
 /// (their FQDNs and addresses), accounts, addresses, domains, rules.
+/// `text` without the Atom entries' `urn:uuid:` ids: hashes of each
+/// update's time and text, whose hex digits spell a host like `dc01` now
+/// and then (the test then failed by chance, not for a name shown).
+fn without_atom_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("urn:uuid:") {
+        out.push_str(&rest[..at]);
+        let id = &rest[at + "urn:uuid:".len()..];
+        let len = id
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+            .unwrap_or(id.len());
+        out.push_str("urn:uuid:…");
+        rest = &id[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn internal_names(scope: &serde_json::Value) -> Vec<String> {
     let mut v = Vec::new();
     let strings = |x: &serde_json::Value| -> Vec<String> {
@@ -669,7 +688,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         "/status/history",
         "/status/history?lang=en",
     ] {
-        let text = http(&base, "GET", path, &[], None).body.to_lowercase();
+        let text = without_atom_ids(&http(&base, "GET", path, &[], None).body.to_lowercase());
         for n in &names {
             assert!(
                 !text.contains(&n.to_lowercase()),
