@@ -8,7 +8,8 @@ events, seconds until every event was acknowledged (`ack_s`) and judged
 last thirds of the run and the peak (VmHWM), disk of the event log per
 million events, and the bytes of the state beside it (`state.db` and its
 WAL after the server stopped, or the former JSON Lines files). What the live scope holds at the end (`vigie_scope_facts` of `/metrics`)
-and the allocator's heap (`vigie_heap_*`).
+and the allocator's heap (`vigie_heap_*`), and what its horizon forgot
+(`vigie_scope_evicted_total`).
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
     python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp] [--order file|time]
@@ -187,4 +188,5 @@ print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": s
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
   "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "order": args.order,
   "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
-  "correlation_events_first_last_third": thirds(2), "scope_facts": facts}, indent=1))
+  "correlation_events_first_last_third": thirds(2), "scope_facts": facts,
+  "scope_evicted": {mm.group(1): int(mm.group(2)) for mm in re.finditer(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m.decode())}}, indent=1))

@@ -300,3 +300,71 @@ fn each_log_runs_on_its_own_clock() {
     assert_eq!(o.forget_older_than(H48).process_creations, 1);
     assert_eq!(held(&o, "process_creations"), 3);
 }
+
+/// An outbound connection (Sysmon 3) from PC-01.
+fn conn(b: &mut B, time: chrono::DateTime<chrono::Utc>, dst: &str, port: &str) {
+    b.ev(
+        time,
+        "PC-01",
+        SYSMON,
+        Some(3),
+        &[
+            ("Image", "C:\\Windows\\System32\\svchost.exe"),
+            ("SourceIp", "10.0.0.21"),
+            ("DestinationIp", dst),
+            ("DestinationPort", port),
+            ("Initiated", "true"),
+        ],
+    );
+}
+
+#[test]
+fn what_two_observers_hold_is_counted_once_as_merged() {
+    // `vigie serve` holds a tenant as a settled observer and a fresh one:
+    // a channel, a connection or a name both saw is one fact, not two.
+    let mut b = B::new();
+    let t0 = t(2, 8, 0);
+    conn(&mut b, t0, "10.0.0.5", "445");
+    conn(&mut b, t0 + TimeDelta::minutes(1), "10.0.0.6", "445");
+    proc(&mut b, t0, "{a}", EXPLORER, WINLOGON);
+    let split = b.events.len();
+    // The fresh one: the same host and channel, one connection again, one new.
+    conn(&mut b, t0 + TimeDelta::minutes(2), "10.0.0.5", "445");
+    conn(&mut b, t0 + TimeDelta::minutes(3), "10.0.0.7", "443");
+    proc(
+        &mut b,
+        t0 + TimeDelta::minutes(3),
+        "{b}",
+        CMD,
+        ("{a}", EXPLORER),
+    );
+    let settled = {
+        let mut o = Observer::new(assets());
+        for (e, m) in &b.events[..split] {
+            o.observe(e, m);
+        }
+        o
+    };
+    let fresh = observe(&b, split);
+    let beside = settled.held_beside(&fresh);
+    let of = |kind: &str| beside.iter().find(|(k, _)| *k == kind).unwrap().1;
+    assert_eq!(
+        held(&settled, "connections") + held(&fresh, "connections"),
+        4
+    );
+    assert_eq!(of("connections"), 3, "10.0.0.5:445 once");
+    assert_eq!(of("channels"), 1, "PC-01's Sysmon log once");
+    assert_eq!(of("process_creations"), 2);
+    // As one observer holding everything: the same counts.
+    let mut merged = settled.clone();
+    merged.merge(fresh.clone());
+    for kind in [
+        "connections",
+        "channels",
+        "process_creations",
+        "names",
+        "accounts",
+    ] {
+        assert_eq!(of(kind), held(&merged, kind), "{kind}");
+    }
+}

@@ -452,23 +452,26 @@ impl LiveScope {
     }
 
     /// What every tenant's live scope holds, by kind of fact (summed over
-    /// tenants): see [`Observer::held`]. `correlation_events` counts the
-    /// events kept for the correlator.
+    /// tenants; a tenant's settled and fresh observers counted as merged,
+    /// a key in both once): see [`Observer::held_beside`].
+    /// `correlation_events` counts the events kept for the correlator.
     pub fn held(&self) -> Vec<(&'static str, usize)> {
         let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let parts = settled
-            .values()
-            .map(|s| (&s.observer, s.for_correlation.len()))
-            .chain(
-                tenants
-                    .values()
-                    .map(|t| (&t.fresh, t.fresh_correlation.len())),
-            );
+        let names: std::collections::BTreeSet<&String> =
+            settled.keys().chain(tenants.keys()).collect();
         let mut sum: Vec<(&'static str, usize)> = Vec::new();
-        for (observer, correlation) in parts {
-            let held = observer
-                .held()
+        for name in names {
+            let (s, t) = (settled.get(name), tenants.get(name));
+            let held = match (s, t) {
+                (Some(s), Some(t)) => s.observer.held_beside(&t.fresh),
+                (Some(s), None) => s.observer.held(),
+                (None, Some(t)) => t.fresh.held(),
+                (None, None) => continue,
+            };
+            let correlation = s.map_or(0, |s| s.for_correlation.len())
+                + t.map_or(0, |t| t.fresh_correlation.len());
+            let held = held
                 .into_iter()
                 .chain([("correlation_events", correlation)]);
             for (i, (k, n)) in held.enumerate() {

@@ -109,6 +109,12 @@ impl ProcStore {
         let reused: usize = self.reused.values().map(Vec::len).sum();
         (self.nodes.len() + reused, self.names.len())
     }
+    /// Names interned by `other` that this store interned too.
+    pub fn shared_names(&self, other: &ProcStore) -> usize {
+        (0..other.names.len() as u32)
+            .filter(|&i| self.names.id(other.names.get(i)).is_some())
+            .count()
+    }
     pub fn host_id(&self, host: &str) -> Option<u32> {
         self.names.id(host)
     }
