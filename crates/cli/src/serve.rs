@@ -331,9 +331,15 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
                 && t.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         };
-        if !fits(name) || !fits(tenant) {
+        if !fits(name) {
             return Err(format!(
-                "tls_senders: {name:?} = {tenant:?}: a certificate name and a tenant are 1 to 64 letters, digits, '.', '-' or '_' (a certificate's name as the sources page shows it)"
+                "tls_senders: {name:?} = {tenant:?}: a certificate name is 1 to 64 letters, digits, '.', '-' or '_' (as the sources page shows it)"
+            ));
+        }
+        if !vigie_console::users::valid_tenant(tenant) {
+            return Err(format!(
+                "tls_senders: {name:?} = {tenant:?}: a tenant is {}",
+                vigie_console::users::TENANT_RULE
             ));
         }
     }
@@ -614,6 +620,13 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
                 eprintln!("vigie: error: --scope {scope:?}: ingest, read or admin");
                 return Ok(ExitCode::from(2));
             };
+            if !vigie_console::users::valid_tenant(&tenant) {
+                eprintln!(
+                    "vigie: error: --tenant {tenant:?}: {}",
+                    vigie_console::users::TENANT_RULE
+                );
+                return Ok(ExitCode::from(2));
+            }
             let token = token_store(&kept)?.create(&name, scope, &tenant)?;
             kept.record(
                 vigie_console::audit::Action::TokenCreate,

@@ -301,6 +301,19 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
     let (s, retry, r) = post(&ingest.base, "/api/v1/ingest", &ingest_token, &line(2));
     assert_eq!(s, 503, "{r}");
     assert!(retry.is_some(), "503 says when to retry");
+    assert!(
+        r["error"].as_str().unwrap().contains("not acknowledged"),
+        "a publish that timed out may be stored: never \"not stored\": {r}"
+    );
+    // Unknown, not 0: an ingest node judges nothing, and the stream it
+    // would count cannot be read.
+    let s = stats(&ingest.base, &admin);
+    assert!(s["events_processed"].is_null(), "{s}");
+    assert!(s["events_stored"].is_null(), "{s}");
+    // A search while the stream is away: 503, send it again — not a 400
+    // that says the request was wrong.
+    let (s, body) = get(&all.base, "/api/v1/search?q=event", &admin);
+    assert_eq!(s, 503, "{body}");
 
     nats.resume();
     let until = Instant::now() + Duration::from_secs(30);
@@ -375,6 +388,14 @@ fn a_communes_account_reads_its_own_tenant_only() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The CSIRT's own analyst: no commune, reads every one.
+    let yann_pw = "analyste du CSIRT régional";
+    let out = add_user_with(&data, "yann", "analyst", yann_pw, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // An admin of the commune: a second factor, and still its tenant only.
     let chef_pw = "le maire adjoint, admin";
     let out = add_user_of(&data, "chef", "admin", "mairie-b", chef_pw);
@@ -390,6 +411,27 @@ fn a_communes_account_reads_its_own_tenant_only() {
         Some(2),
         "a tenant name with a space at an end"
     );
+    // A tenant is one spelling everywhere (a NATS subject, a file, a URL):
+    // what would be a wildcard, a subject's dot, another case or a typo's
+    // space is refused, for a token as for an account.
+    for bad in ["*", ">", "mairie-a.http", "Mairie-B", "mairie b", ""] {
+        let out = vigie()
+            .args([
+                "token", "create", "--scope", "ingest", "--tenant", bad, "--data",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "token of tenant {bad:?}");
+        assert!(out.stdout.is_empty(), "no token printed for {bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("lower-case letters"),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = add_user_of(&data, "x", "viewer", bad, "long enough password");
+        assert_eq!(out.status.code(), Some(2), "account of tenant {bad:?}");
+    }
     let list = vigie()
         .args(["user", "list", "--data"])
         .arg(&data)
@@ -447,6 +489,24 @@ fn a_communes_account_reads_its_own_tenant_only() {
         let list: Vec<Value> = serde_json::from_str(&body).unwrap();
         assert_eq!((s, list.len()), (200, 1), "{tenant}: {body}");
     }
+    // Its stats without `?tenant=`: the whole deployment's, each commune
+    // on its own line, not its own tenant's alone.
+    let whole = loop {
+        let whole = stats(&base, &admin);
+        if whole["events_observed"] == 2 {
+            break whole;
+        }
+        assert!(Instant::now() < until, "not observed: {whole}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(whole["tenant"].is_null(), "{whole}");
+    let lines = whole["tenants"].as_array().unwrap();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|l| l["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "mairie-b"], "{whole}");
+    assert!(lines.iter().all(|l| l["events_observed"] == 1), "{whole}");
 
     let bea = signed_in(&base, "bea", bea_pw, "");
     let chef = signed_in(&base, "chef", chef_pw, &code(&chef_totp));
@@ -481,6 +541,23 @@ fn a_communes_account_reads_its_own_tenant_only() {
             .collect();
         assert!(open.is_empty(), "{who} read another commune's on {open:?}");
     }
+    // The CSIRT's analyst reads each commune when it asks, and its
+    // statistics are the whole deployment's (docs/regional.md).
+    let yann = signed_in(&base, "yann", yann_pw, "");
+    for tenant in ["default", "mairie-b"] {
+        let r = as_person(&yann, &format!("/api/v1/detections?tenant={tenant}"));
+        assert_eq!(r.status, 200, "yann {tenant}: {}", r.body);
+        let list = r.json();
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list[0]["tenant"], tenant);
+    }
+    let whole = as_person(&yann, "/api/v1/stats").json();
+    assert!(whole["tenant"].is_null(), "{whole}");
+    assert_eq!(whole["tenants"].as_array().unwrap().len(), 2, "{whole}");
+    // A read token of the deployment stays its own tenant's.
+    let read = token(&data, "read", "default");
+    let (s, _) = get(&base, "/api/v1/detections?tenant=mairie-b", &read);
+    assert_eq!(s, 403);
 }
 
 #[test]

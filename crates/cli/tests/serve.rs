@@ -95,6 +95,12 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         403
     );
     assert_eq!(get(&base, "/api/v1/stats", Some(&ingest)).0, 403);
+    // A query string that does not read is refused in JSON like the rest,
+    // naming what was wrong (axum's own refusal is plain text).
+    let (s, bad) = get(&base, "/api/v1/detections?limit=abc", Some(&read));
+    assert_eq!(s, 400, "{bad}");
+    let bad: Value = serde_json::from_str(&bad).expect("a JSON error");
+    assert!(bad["error"].as_str().unwrap().contains("limit"), "{bad}");
 
     // The demo's JSON Lines logs, sent host by host, file by file.
     let demo = make_demo(tmp.path());
@@ -329,6 +335,18 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
+    // A wrong token is told apart from a missing one (the header arrived,
+    // the token is what to fix), in the header as RFC 6750 says it.
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let why = resp.into_body().read_to_string().unwrap();
+    assert!(why.contains("not recognised"), "{why}");
+    let (s, missing) = get(&base, "/_license", None);
+    assert_eq!(s, 401);
+    assert!(
+        missing.contains("is needed") && !missing.contains("not recognised"),
+        "{missing}"
+    );
     assert!(root["version"]["number"]
         .as_str()
         .unwrap()
@@ -398,6 +416,9 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     processed(&base, &admin, sent);
     let before = stats(&base, &admin);
     assert_eq!(before["events_stored"].as_u64(), Some(sent));
+    // What was refused (three lines of the ingest, two `_bulk` items) is
+    // the server's figure too, not only in the answers.
+    assert_eq!(before["events_refused"], 5, "{before}");
 
     let (_, scope_before) = get(&base, "/api/v1/scope", Some(&read));
     let scope_before: Value = serde_json::from_str(&scope_before).unwrap();
@@ -690,6 +711,7 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let data = tmp.path().join("data");
     let admin = token(&data, "admin");
     let commune = token_of(&data, "ingest", "mairie-de-fouesnant");
+    let neighbour = token_of(&data, "ingest", "mairie-de-concarneau");
     // The demo, and the domain its data left for (ground truth) as an
     // indicator matched beside the rules (`--ioc`, as `hunt` takes it).
     let demo = make_demo(tmp.path());
@@ -708,17 +730,22 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     let base = server.base.clone();
     let addr = base.strip_prefix("http://").unwrap();
 
-    let mut slow = Vec::new();
-    for _ in 0..vigie_serve::BODIES_AT_ONCE {
+    // A body that trickles in holds a slot: one commune holds at most
+    // TENANT_BODIES of them, so its slow (or hostile) shipper never stops
+    // another commune's ingest.
+    let slow_body = |token: &str| {
         let mut c = std::net::TcpStream::connect(addr).unwrap();
         write!(
             c,
-            "POST /api/v1/ingest HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {commune}\r\n\
+            "POST /api/v1/ingest HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {token}\r\n\
              Content-Length: 100000\r\n\r\n{{\"a\":"
         )
         .unwrap();
-        slow.push(c);
-    }
+        c
+    };
+    let mut slow: Vec<_> = (0..vigie_serve::TENANT_BODIES)
+        .map(|_| slow_body(&commune))
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let asked = Instant::now();
     let (status, body) = post(
@@ -729,14 +756,42 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         false,
     );
     assert_eq!(status, 429, "{body}");
+    assert!(
+        asked.elapsed() < vigie_serve::SLOT_WAIT,
+        "its own share is full: at once"
+    );
+    let (status, body) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&neighbour),
+        b"{\"x\":1}\n",
+        false,
+    );
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    // Every slot held (the neighbour's slow body too): 429 after the wait.
+    slow.push(slow_body(&neighbour));
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let (status, body) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&neighbour),
+        b"{\"x\":1}\n",
+        false,
+    );
+    assert_eq!(status, 429, "{body}");
     assert!(asked.elapsed() >= vigie_serve::SLOT_WAIT - Duration::from_millis(200));
-    assert_eq!(stats(&base, &admin)["requests_busy"].as_u64(), Some(1));
+    assert_eq!(stats(&base, &admin)["requests_busy"].as_u64(), Some(2));
     drop(slow);
 
     let too_many = "{\"create\":{}}\n{\"a\":1}\n".repeat(vigie_serve::elastic::MAX_BULK_ITEMS + 1);
     let (status, body) = post(&base, "/_bulk", Some(&commune), too_many.as_bytes(), false);
     assert_eq!(status, 413, "{body}");
-    assert_eq!(stats(&base, &admin)["events_stored"].as_u64(), Some(0));
+    assert_eq!(stats(&base, &admin)["events_stored"].as_u64(), Some(1));
 
     // The demo's logs, sent with the commune's token.
     let mut sent = 0;
@@ -746,7 +801,8 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         assert_eq!(status, 200, "{body}");
         sent += body["accepted"].as_u64().unwrap();
     }
-    processed(&base, &admin, sent);
+    // And the neighbour's one event.
+    processed(&base, &admin, sent + 1);
     // The same counters for Prometheus.
     let (status, metrics) = get(&base, "/metrics", Some(&admin));
     assert_eq!(status, 200);
@@ -756,7 +812,7 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("# TYPE vigie_requests_busy_total counter\nvigie_requests_busy_total 1\n")
+        metrics.contains("# TYPE vigie_requests_busy_total counter\nvigie_requests_busy_total 2\n")
     );
     let (_, body) = get(
         &base,

@@ -84,9 +84,7 @@ pub enum UserError {
     BadName(String),
     #[error("the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long")]
     BadPassword,
-    #[error(
-        "tenant {0:?}: 1 to 64 characters, no colon, no control character, no space at either end"
-    )]
+    #[error("tenant {0:?}: {TENANT_RULE}")]
     BadTenant(String),
     #[error("{0}")]
     Totp(String),
@@ -103,6 +101,23 @@ fn file(data: &Path) -> PathBuf {
 /// Whether a name can be an account's: kept exactly as given, so it must
 /// be printable, and without `:` (it would break basic auth and the
 /// otpauth label).
+/// What a tenant's name may be, said where one is refused.
+pub const TENANT_RULE: &str = "1 to 63 lower-case letters (a-z), digits or '-', beginning with a letter or a digit (e.g. mairie-fouesnant)";
+
+/// A commune's name as a tenant: the same spelling everywhere it is
+/// written — a NATS subject (`vigie.events.<tenant>.…`, where `.`, `*`
+/// and `>` mean something), a file name (`<tenant>.yml` of `--assets`), a
+/// URL (`/status/<tenant>`), a PostgreSQL key. Lower case only: `Mairie-A`
+/// beside `mairie-a` would be two communes, and a typo a commune whose
+/// events nobody reads.
+pub fn valid_tenant(t: &str) -> bool {
+    let b = t.as_bytes();
+    (1..=63).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
 pub fn valid_name(name: &str) -> bool {
     let n = name.chars().count();
     (1..=64).contains(&n)
@@ -231,7 +246,7 @@ pub fn new_user(
     if !valid_name(name) {
         return Err(UserError::BadName(name.to_string()));
     }
-    if let Some(t) = tenant.filter(|t| !valid_name(t)) {
+    if let Some(t) = tenant.filter(|t| !valid_tenant(t)) {
         return Err(UserError::BadTenant(t.to_string()));
     }
     let n = password.chars().count();

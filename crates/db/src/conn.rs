@@ -21,6 +21,26 @@ pub(crate) fn failed(what: impl std::fmt::Display, e: impl std::fmt::Display) ->
     }
 }
 
+/// A PostgreSQL client error with its causes: tokio-postgres' own text
+/// is only its kind ("db error", "error connecting to server", "invalid
+/// configuration"); the server's message ("password authentication
+/// failed for user …", "connection refused") is in its source, and it is
+/// what tells a technician what to fix. The server never sends a
+/// password back, so nothing secret is added.
+pub(crate) fn why(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// The database at a URL, connected on demand.
 pub(crate) struct Pg {
     url: String,
@@ -254,11 +274,11 @@ impl Pg {
         let (mut client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| failed(self.place(), e))?;
+            .map_err(|e| failed(self.place(), why(&e)))?;
         let place = self.place();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                eprintln!("vigie: {place}: connection lost: {e}");
+                eprintln!("vigie: {place}: connection lost: {}", why(&e));
             }
         });
         migrate(&mut client)
@@ -286,7 +306,7 @@ impl Pg {
             *slot = None;
         }
         out.map_err(|e| match e {
-            Failure::Db(e) => failed(format!("{}: {what}", self.place()), e),
+            Failure::Db(e) => failed(format!("{}: {what}", self.place()), why(&e)),
             Failure::Store(e) => e,
         })
     }

@@ -9,8 +9,9 @@ use crate::{
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -89,14 +90,30 @@ pub(crate) async fn ingest(
     let accepted = events.len();
     if accepted > 0 {
         let batch = IngestBatch {
-            tenant: caller.tenant,
+            tenant: caller.tenant.clone(),
             source: "http".into(),
             received: chrono::Utc::now().timestamp_micros(),
             events,
         };
-        if let Err(e) = s.log.append(batch).await {
-            return unavailable(&format!("not stored, send again: {e}"));
+        let appended = s.log.append(batch).await;
+        crate::append_outcome(&s, &appended);
+        if let Err(e) = appended {
+            return unavailable(&format!("{}: {e}", crate::NOT_ACKNOWLEDGED));
         }
+    }
+    if let Some(first) = rejected.first() {
+        let first = format!(
+            "line {}: {}",
+            first["line"],
+            first["reason"].as_str().unwrap_or("")
+        );
+        crate::note_refused(
+            &s,
+            &caller.tenant,
+            "POST /api/v1/ingest",
+            rejected_count,
+            &first,
+        );
     }
     Json(json!({
         "accepted": accepted,
@@ -278,9 +295,10 @@ pub(crate) async fn stats(
         // Of the whole server: an admin's only.
         "events_stored": null,
     });
-    let whole = caller.admin && !raw.0.as_deref().unwrap_or("").contains("tenant=");
+    let whole = caller.reads_all && !raw.0.as_deref().unwrap_or("").contains("tenant=");
     if whole {
-        let stored = s.log.records().await.unwrap_or(0);
+        // Null when the log cannot be read now (NATS away): not 0.
+        let stored = s.log.records().await.ok();
         // What the archive holds: positions [from, to) at most (a day
         // partition removed leaves a hole), null without one.
         let archive = match &s.archive {
@@ -304,6 +322,8 @@ pub(crate) async fn stats(
             // `events_processed`.
             "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
             "requests_busy": s.busy.load(Ordering::Relaxed),
+            "events_refused": s.refused.load(Ordering::Relaxed),
+            "requests_too_slow": s.slow_bodies.load(Ordering::Relaxed),
             "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
@@ -318,7 +338,97 @@ pub(crate) async fn stats(
         });
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);
+            o.extend(deployment_scope(&s));
         }
     }
+    not_measured_here(&mut out, s.config.role);
     Json(out).into_response()
+}
+
+/// Figures a node of this role does not measure, `null` rather than its
+/// own 0: an api node judges nothing and takes no event, a detect node
+/// takes none, an ingest node judges none — each node's `/metrics` has
+/// its own, and `events_committed` (the stream's position judged by
+/// every worker) says whether the workers keep up. A 0 there would say
+/// "nothing judged, nothing refused" for the whole deployment.
+fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
+    const JUDGING: [&str; 4] = [
+        "events_processed",
+        "events_unreadable",
+        "events_failed",
+        "events_duplicate",
+    ];
+    const INGEST: [&str; 8] = [
+        "requests_busy",
+        "requests_too_slow",
+        "events_refused",
+        "syslog_refused",
+        "syslog_lost",
+        "syslog_connections_refused",
+        "tcp_idle_closed",
+        "tls_refused",
+    ];
+    let judges = matches!(role, crate::NodeRole::All | crate::NodeRole::Detect);
+    let Some(o) = out.as_object_mut() else {
+        return;
+    };
+    let mut unknown = |keys: &[&str]| {
+        for k in keys {
+            if let Some(v) = o.get_mut(*k) {
+                *v = serde_json::Value::Null;
+            }
+        }
+    };
+    if !judges {
+        unknown(&JUDGING);
+    }
+    if !role.ingests() {
+        unknown(&INGEST);
+    }
+    if !judges {
+        if let Some(serde_json::Value::Array(lines)) = o.get_mut("tenants") {
+            for line in lines {
+                if let Some(v) = line.get_mut("events_processed") {
+                    *v = serde_json::Value::Null;
+                }
+            }
+        }
+    }
+}
+
+/// The whole deployment's live scope for an admin's `/api/v1/stats`
+/// without `?tenant=`: the sums over every commune that sent events and
+/// each commune's own line — not the admin's own tenant's (on a regional
+/// node that one sends nothing, and its `null` incidents read as "none
+/// anywhere"). A commune not yet analysed keeps `null` incidents, and the
+/// sum stays `null` until one was: no count is not zero.
+fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
+    let mut names = s.live.tenants();
+    names.sort();
+    let (mut observed, mut incidents, mut as_of) = (0u64, None::<usize>, None::<u64>);
+    let tenants: Vec<serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            let answered = s.live.last_answer(name);
+            let events = s.live.events(name);
+            observed += events;
+            if let Some((at, a)) = &answered {
+                *incidents.get_or_insert(0) += a.scope.incidents.len();
+                *as_of.get_or_insert(0) += at;
+            }
+            json!({
+                "tenant": name,
+                "events_observed": events,
+                "events_processed": s.progress.of(name).processed,
+                "incidents": answered.as_ref().map(|(_, a)| a.scope.incidents.len()),
+            })
+        })
+        .collect();
+    let mut o = serde_json::Map::new();
+    o.insert("tenant".into(), serde_json::Value::Null);
+    o.insert("events_observed".into(), observed.into());
+    o.insert("incidents".into(), json!(incidents));
+    o.insert("incidents_as_of_events".into(), json!(as_of));
+    o.insert("tenants".into(), tenants.into());
+    o
 }

@@ -71,13 +71,29 @@ fn changes_state(m: &Method) -> bool {
 }
 
 fn unauthorized() -> Response {
-    let mut resp = error(
-        StatusCode::UNAUTHORIZED,
+    challenge(
         "a token (Authorization: Bearer <token>) or a session (/login) is needed",
-    );
+        "Bearer realm=\"vigie\"",
+    )
+}
+
+/// An `Authorization` header that names no token of this deployment: a
+/// different answer from a missing one, so that whoever configures a
+/// shipper knows the header arrived and the token itself is wrong (the
+/// `error="invalid_token"` of RFC 6750 says the same to a client).
+/// Nothing tells whether the token ever existed.
+fn invalid_token() -> Response {
+    challenge(
+        "this token is not recognised (mistyped, revoked, or of another deployment: `vigie token list` shows the deployment's); an Authorization header of the kind Bearer, Basic or ApiKey is read",
+        "Bearer realm=\"vigie\", error=\"invalid_token\"",
+    )
+}
+
+fn challenge(message: &str, www: &'static str) -> Response {
+    let mut resp = error(StatusCode::UNAUTHORIZED, message);
     resp.headers_mut().insert(
         "WWW-Authenticate",
-        "Bearer realm=\"vigie\"".parse().expect("header"),
+        axum::http::HeaderValue::from_static(www),
     );
     resp
 }
@@ -107,6 +123,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                     // only, as an account bound to it does; the
                     // deployment's own (tenant `default`) reads every one.
                     admin: r.scope == Scope::Admin && r.tenant == "default",
+                    reads_all: r.scope == Scope::Admin && r.tenant == "default",
                     tenant: r.tenant,
                 });
                 next.run(req).await
@@ -115,7 +132,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                 StatusCode::FORBIDDEN,
                 "this token's scope does not allow it",
             ),
-            None => unauthorized(),
+            None => invalid_token(),
         };
     }
     let now = vigie_console::now();
@@ -183,6 +200,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
             .clone()
             .unwrap_or_else(|| "default".to_string()),
         admin: session.role == Role::Admin && session.tenant.is_none(),
+        reads_all: session.role.reads() && session.tenant.is_none(),
     });
     req.extensions_mut()
         .insert(Principal::Person { id, session });

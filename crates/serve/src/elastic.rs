@@ -345,17 +345,33 @@ pub(crate) async fn bulk(
         0
     } else {
         let batch = IngestBatch {
-            tenant: caller.tenant,
+            tenant: caller.tenant.clone(),
             source: "elasticsearch-bulk".into(),
             received: chrono::Utc::now().timestamp_micros(),
             events: docs,
         };
-        match s.log.append(batch).await {
+        let appended = s.log.append(batch).await;
+        crate::append_outcome(&s, &appended);
+        match appended {
             Ok(a) => a.first.0,
             // Nothing acknowledged: shippers retry on 429/503.
-            Err(e) => return product(crate::unavailable(&format!("not stored, send again: {e}"))),
+            Err(e) => {
+                return product(crate::unavailable(&format!(
+                    "{}: {e}",
+                    crate::NOT_ACKNOWLEDGED
+                )))
+            }
         }
     };
+    let mut refused = items.iter().enumerate().filter_map(|(i, item)| match item {
+        Item::Refused { reason, .. } => Some((i, reason)),
+        Item::Doc { .. } => None,
+    });
+    if let Some((i, reason)) = refused.next() {
+        let n = 1 + refused.count();
+        let first = format!("item {}: {reason}", i + 1);
+        crate::note_refused(&s, &caller.tenant, "POST _bulk", n, &first);
+    }
     product(
         (
             [(

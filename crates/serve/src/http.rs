@@ -9,13 +9,57 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
+
+/// A query string read as `T`, or 400 with the error as JSON like every
+/// other refusal of the API (axum's own rejection is plain text, which a
+/// script parsing `{"error": …}` cannot read): `?limit=abc` names the
+/// parameter and what was wrong with it.
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Response> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Query(q.0))
+            .map_err(|e| error(StatusCode::BAD_REQUEST, &e.body_text()))
+    }
+}
+
+/// Counts lines or documents refused from a request whose good ones were
+/// stored, and says it on stderr (tenant, route, the first reason), at
+/// most once a minute with the total so far.
+pub(crate) fn note_refused(s: &AppState, tenant: &str, route: &str, n: usize, first: &str) {
+    if n == 0 {
+        return;
+    }
+    let total = s.refused.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+    let now = chrono::Utc::now().timestamp();
+    let said = s.refused_said.load(Ordering::Relaxed);
+    if now - said >= 60
+        && s.refused_said
+            .compare_exchange(said, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        eprintln!(
+            "vigie serve: {route} of tenant {tenant}: {n} refused in one request, not stored (first: {first}); {total} refused since start (events_refused)"
+        );
+    }
+}
 
 /// The client's address (unspecified when the server was not started
 /// with connection information, as in unit tests).
@@ -49,8 +93,15 @@ pub(crate) async fn root(
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) tenant: String,
-    /// An admin token sees every tenant; others only their own.
+    /// The deployment's administrator (an `admin` token or account of no
+    /// commune): changes what every commune shares (rules for all).
     pub(crate) admin: bool,
+    /// Reads every commune (`?tenant=`) and the whole deployment's
+    /// figures: the deployment's `admin` tokens, and the CSIRT's own
+    /// accounts (no `--tenant`) whatever their reading role — a CSIRT
+    /// analyst follows every commune it serves. Tokens of `read` scope
+    /// stay bound to their tenant (a script reads one commune).
+    pub(crate) reads_all: bool,
 }
 
 impl Caller {
@@ -58,7 +109,7 @@ impl Caller {
     /// `Err` (403) when it is another's and the token is not an admin's.
     pub(crate) fn reads(&self, asked: Option<&str>) -> Result<String, Box<Response>> {
         match asked {
-            Some(t) if t != self.tenant && !self.admin => Err(Box::new(error(
+            Some(t) if t != self.tenant && !self.reads_all => Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 "this token reads its own tenant only",
             ))),
@@ -78,28 +129,110 @@ pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// once a slot is held, so memory is bounded by the number of slots
 /// whatever the number of senders (the others wait in their TCP
 /// buffers, then get 429).
+///
+/// A slot is held for [`BODY_READ`] at most while the body arrives (a
+/// sender trickling bytes would hold it for ever), and one tenant holds
+/// [`crate::TENANT_BODIES`] at most: a slow or hostile shipper of one
+/// commune can slow its own commune's ingest, never stop every other's.
 pub(crate) async fn body_slot(
     State(s): State<Shared>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let tenant = req
+        .extensions()
+        .get::<Caller>()
+        .map_or_else(String::new, |c| c.tenant.clone());
+    let Some(_tenant_slot) = TenantSlot::take(&s, &tenant) else {
+        return busy(&s);
+    };
     let slot = tokio::time::timeout(SLOT_WAIT, s.bodies.clone().acquire_owned()).await;
     match slot {
         Ok(Ok(slot)) => {
+            let (parts, body) = req.into_parts();
+            let read =
+                tokio::time::timeout(BODY_READ, axum::body::to_bytes(body, s.config.max_body))
+                    .await;
+            let bytes = match read {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    return elastic::product(error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("the body could not be read whole: {e}"),
+                    ))
+                }
+                Err(_) => {
+                    s.slow_bodies.fetch_add(1, Ordering::Relaxed);
+                    return elastic::product(error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        &format!(
+                            "the body did not arrive within {} s: nothing was kept, send it again",
+                            BODY_READ.as_secs()
+                        ),
+                    ));
+                }
+            };
+            let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
             let resp = next.run(req).await;
             drop(slot);
             resp
         }
         Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
-        Err(_) => {
-            s.busy.fetch_add(1, Ordering::Relaxed);
-            let mut resp = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "busy: send again in a few seconds",
-            );
-            resp.headers_mut()
-                .insert("Retry-After", "5".parse().expect("header"));
-            elastic::product(resp)
+        Err(_) => busy(&s),
+    }
+}
+
+/// How long a body may take to arrive once it holds a slot: a Beat's
+/// gzip request of 1,600 events (a few hundred KB) takes seconds on a
+/// commune's slowest uplink; the largest body allowed (32 MiB) about
+/// four minutes at 1 Mbit/s — such a sender should send smaller bodies.
+pub const BODY_READ: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn busy(s: &AppState) -> Response {
+    s.busy.fetch_add(1, Ordering::Relaxed);
+    let mut resp = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "busy: send again in a few seconds",
+    );
+    resp.headers_mut()
+        .insert("Retry-After", "5".parse().expect("header"));
+    elastic::product(resp)
+}
+
+/// One of a tenant's [`crate::TENANT_BODIES`], given back when dropped
+/// (also when the request is cut short).
+struct TenantSlot<'a> {
+    s: &'a AppState,
+    tenant: String,
+}
+
+impl<'a> TenantSlot<'a> {
+    fn take(s: &'a AppState, tenant: &str) -> Option<Self> {
+        let mut held = s.bodies_by_tenant.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(tenant.to_string()).or_insert(0);
+        if *n >= crate::TENANT_BODIES {
+            return None;
+        }
+        *n += 1;
+        Some(TenantSlot {
+            s,
+            tenant: tenant.to_string(),
+        })
+    }
+}
+
+impl Drop for TenantSlot<'_> {
+    fn drop(&mut self) {
+        let mut held = self
+            .s
+            .bodies_by_tenant
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.tenant) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.tenant);
+            }
         }
     }
 }
@@ -120,6 +253,28 @@ pub(crate) fn presented(h: &HeaderMap) -> Option<String> {
             Some(s.split_once(':').map_or(s.clone(), |(_, p)| p.to_string()))
         }
         _ => None,
+    }
+}
+
+/// What a 503 of the ingest says: the append failed or timed out, so the
+/// events are not acknowledged — but a timed-out publish to JetStream may
+/// still have been stored ("not stored" would be wrong then). Sending
+/// again is right either way: a copy of an event with a record id is not
+/// judged twice (`events_duplicate`), though `events_stored` counts it.
+pub(crate) const NOT_ACKNOWLEDGED: &str = "not acknowledged (perhaps stored, perhaps not): send again — a copy of an event with a record id is recognised and not judged twice";
+
+/// Says on stderr when appends to the event log start failing (NATS
+/// away, a full disk) and when they succeed again: an ingest node
+/// answering 503 to every shipper must say why in its own log.
+pub(crate) fn append_outcome<T, E: std::fmt::Display>(s: &AppState, r: &Result<T, E>) {
+    match r {
+        Err(e) if !s.log_down.swap(true, Ordering::Relaxed) => eprintln!(
+            "vigie serve: the event log refuses events: {e}; ingest answers 503 (shippers keep them and send again) until it takes them"
+        ),
+        Ok(_) if s.log_down.swap(false, Ordering::Relaxed) => {
+            eprintln!("vigie serve: the event log takes events again")
+        }
+        _ => {}
     }
 }
 
@@ -228,7 +383,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
                 "a token or a session is needed",
             ));
         };
-        let asked = Query::<TenantQuery>::try_from_uri(&parts.uri)
+        let asked = axum::extract::Query::<TenantQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.tenant);
         caller

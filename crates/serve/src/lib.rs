@@ -94,6 +94,23 @@ pub(crate) struct AppState {
     syslog: Arc<syslog::SyslogStats>,
     /// Requests told 429 because every body slot stayed taken.
     busy: AtomicU64,
+    /// Lines of `/api/v1/ingest` and documents of `_bulk` refused (not
+    /// JSON, too long, an unsupported action): each told to its sender in
+    /// the answer, counted here so that the server's own figures show it
+    /// too — a Beat drops an item answered 400 and only logs it on its side.
+    refused: AtomicU64,
+    /// When a refusal was last said on stderr (seconds), so that a sender
+    /// refused at every request fills no disk: one line a minute at most.
+    refused_said: std::sync::atomic::AtomicI64,
+    /// The last append to the event log failed: said once when it starts
+    /// failing and once when it takes events again, not at every request.
+    log_down: std::sync::atomic::AtomicBool,
+    /// Body slots held per tenant: one commune takes at most
+    /// [`TENANT_BODIES`] of the [`BODIES_AT_ONCE`], so a slow or hostile
+    /// shipper of one commune cannot stop every other's ingest.
+    pub(crate) bodies_by_tenant: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// Bodies that did not arrive within [`http::BODY_READ`] (cut, 408).
+    slow_bodies: AtomicU64,
     /// The console (accounts, sessions, audit log).
     pub(crate) console: Arc<vigie_console::Console>,
     /// The judging in force (swapped when a false-positive filter
@@ -122,6 +139,9 @@ pub(crate) struct AppState {
 
 /// Request bodies inflated and checked at the same time, at most.
 pub const BODIES_AT_ONCE: usize = 4;
+/// Of which one tenant holds at most this many (one always left for the
+/// others).
+pub const TENANT_BODIES: usize = BODIES_AT_ONCE - 1;
 
 pub(crate) type Shared = Arc<AppState>;
 

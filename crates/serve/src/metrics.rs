@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
     let stored = s.log.records().await.unwrap_or(0);
     let p = &s.progress;
-    let counters: [(&str, &str, u64); 12] = [
+    let counters: [(&str, &str, u64); 14] = [
         ("events_stored", "Events kept in the event log.", stored),
         (
             "events_processed",
@@ -44,6 +44,16 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             "requests_busy",
             "Requests told 429 (no body slot).",
             s.busy.load(Ordering::Relaxed),
+        ),
+        (
+            "requests_too_slow",
+            "Request bodies that did not arrive within 60 s (cut, 408).",
+            s.slow_bodies.load(Ordering::Relaxed),
+        ),
+        (
+            "events_refused",
+            "Lines of /api/v1/ingest and _bulk documents refused (not JSON, too long, unsupported action); not stored.",
+            s.refused.load(Ordering::Relaxed),
         ),
         (
             "syslog_refused",

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
-use axum::extract::{Path, Query, State};
+use crate::http::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -58,7 +59,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Reader {
             }
             None => return Err(error(StatusCode::UNAUTHORIZED, "a session is needed")),
         };
-        let asked = Query::<PageQuery>::try_from_uri(&parts.uri)
+        let asked = axum::extract::Query::<PageQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.lang);
         Ok(Reader {

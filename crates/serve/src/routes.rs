@@ -12,7 +12,7 @@ pub use axum::http::Method;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::Query;
+use crate::http::Query;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};

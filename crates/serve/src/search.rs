@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -102,17 +103,35 @@ pub struct Found {
     pub seconds: f64,
 }
 
+/// Why a search gave no answer: the request (its query or its period),
+/// answered 400, or the event log (NATS away, a segment unreadable),
+/// answered 503 with `Retry-After` — the request was right, send it again.
+#[derive(Debug)]
+pub(crate) enum Failed {
+    Request(String),
+    Store(String),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Request(e) => f.write_str(e),
+            Failed::Store(e) => write!(f, "the event log cannot be read now: {e}"),
+        }
+    }
+}
+
 /// Runs a search over the tenant's stored events.
-pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, String> {
+pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, Failed> {
     let query = some(&p.q)
         .map(vigie_hunt::search::Query::parse)
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failed::Request(e.to_string()))?;
     let engine = query
         .as_ref()
         .map(|q| q.compile())
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failed::Request(e.to_string()))?;
     let inverted = query.as_ref().is_some_and(|q| q.inverted());
     let zone = ui::zone();
     let bound = |v: &Option<String>, end: bool| {
@@ -121,8 +140,8 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
             .transpose()
     };
     let config = vigie_hunt::search::SearchConfig {
-        from: bound(&p.from, false)?,
-        to: bound(&p.to, true)?,
+        from: bound(&p.from, false).map_err(Failed::Request)?,
+        to: bound(&p.to, true).map_err(Failed::Request)?,
         hosts: some(&p.host)
             .map(|h| vec![h.to_string()])
             .unwrap_or_default(),
@@ -137,7 +156,11 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
     });
     let config = Arc::new(config);
     let clock = Instant::now();
-    let end = s.log.records().await.map_err(|e| e.to_string())?;
+    let end = s
+        .log
+        .records()
+        .await
+        .map_err(|e| Failed::Store(e.to_string()))?;
     // A one-off reader of this process, released after (as a retro-hunt's),
     // also when this future is dropped (the client went away).
     let reader = crate::retrohunt::reader::Reader::new(
@@ -238,7 +261,7 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, S
         read_upto = end;
     }
     reader.release().await;
-    outcome?;
+    outcome.map_err(Failed::Store)?;
     Ok(Found {
         hits,
         events_scanned: scanned,
@@ -302,7 +325,8 @@ pub(crate) async fn api(
     };
     match run(&s, &tenant, &p).await {
         Ok(found) => Json(found).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, &e),
+        Err(e @ Failed::Request(_)) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ Failed::Store(_)) => crate::unavailable(&e.to_string()),
     }
 }
 
@@ -330,7 +354,17 @@ pub(crate) async fn page(
     let mut body = form(lang, &p);
     if p.asked() {
         let result = match one_at_a_time(&s).await {
-            Ok(_one) => run(&s, &tenant, &p).await,
+            Ok(_one) => run(&s, &tenant, &p).await.map_err(|e| match e {
+                Failed::Request(e) => e,
+                Failed::Store(e) => format!(
+                    "{} {e}",
+                    tr!(
+                        lang,
+                        "Le journal des événements ne peut pas être lu maintenant, réessayez :",
+                        "The event log cannot be read now, try again:"
+                    )
+                ),
+            }),
             Err(_) => Err(tr!(
                 lang,
                 "Une recherche est déjà en cours : réessayez dans quelques secondes.",

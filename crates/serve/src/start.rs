@@ -488,6 +488,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         intel,
         syslog: syslog_stats,
         busy: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        refused_said: std::sync::atomic::AtomicI64::new(0),
+        log_down: std::sync::atomic::AtomicBool::new(false),
+        bodies_by_tenant: Default::default(),
+        slow_bodies: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
     });
     let https_names = {
@@ -609,7 +614,15 @@ pub(crate) fn load_assets(
         return Ok((Arc::new(vigie_scope::Assets::default()), None));
     };
     if !path.is_dir() {
-        return Ok((load(path)?, None));
+        // One file is the tenant `default`'s (a commune's own server):
+        // never every commune's — another commune's hosts and services
+        // shown as its own on its board and public page.
+        let one = load(path)?;
+        eprintln!(
+            "vigie serve: assets from {}: the tenant default's only (other communes: none; give a directory of <tenant>.yml files for each commune's own)",
+            path.display()
+        );
+        return Ok((one, Some(std::collections::BTreeMap::new())));
     }
     let io = |source| ServeError::Io {
         what: format!("--assets {}", path.display()),

@@ -181,7 +181,7 @@ pub(crate) async fn get(
             None => {
                 let mut tenants: BTreeSet<String> = BTreeSet::new();
                 tenants.insert(caller.tenant.clone());
-                if caller.admin {
+                if caller.reads_all {
                     tenants.extend(s.live.tenants());
                 }
                 tenants

@@ -392,7 +392,11 @@ pub(crate) fn build(
     for (i, dr) in drafts.iter_mut().enumerate() {
         let inc = &mut dr.d.incident;
         inc.id = format!("INC-{}", i + 1);
-        inc.links = dr.d.links.iter().map(|i| format!("L{}", i + 1)).collect();
+        inc.links =
+            dr.d.links
+                .iter()
+                .map(|i| format!("LNK-{}", i + 1))
+                .collect();
         inc.summary = incident_summary(inc, &dr.natures, lang, zone);
         inc.nature_detail = dr.natures.clone();
     }
@@ -578,7 +582,7 @@ pub(crate) fn build(
         .enumerate()
         .filter(|(i, _)| keep.contains(i))
         .map(|(i, l)| Link {
-            id: format!("L{}", i + 1),
+            id: format!("LNK-{}", i + 1),
             from: l.from.clone(),
             from_address: l.from_address.clone(),
             from_kind: l.from_kind,

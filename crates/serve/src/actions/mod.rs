@@ -407,7 +407,7 @@ pub(crate) struct LogQuery {
 async fn crisis_log(
     State(s): State<Shared>,
     ReadTenant(tenant): ReadTenant,
-    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+    crate::http::Query(q): crate::http::Query<LogQuery>,
 ) -> Response {
     let kept = match crate::crisis::kept(&s, &tenant).await {
         Ok(k) => k,

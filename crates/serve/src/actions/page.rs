@@ -6,7 +6,8 @@
 //! itself decides which (a dry run of `Record::apply`), so the page never
 //! offers what the API would refuse.
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;

@@ -10,7 +10,8 @@
 //! time), else from the scope's first malicious signal, marked "to be
 //! confirmed" in the drafts as offline.
 
-use axum::extract::{Path, Query, State};
+use crate::http::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -30,8 +30,9 @@ pub(crate) mod public;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::http::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

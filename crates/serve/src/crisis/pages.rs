@@ -5,7 +5,8 @@
 //! to publish one from a template whose text is filled in to be edited.
 //! French by default, English with `?lang=en`.
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;

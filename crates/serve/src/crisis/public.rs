@@ -11,7 +11,8 @@
 //! live scope's last answer, which the server keeps current every few
 //! seconds.
 
-use axum::extract::{Path, Query, State};
+use crate::http::Query;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use vigie_communicate::public::{PageInput, PageLinks, Served};
