@@ -8,15 +8,19 @@ events, seconds until every event was acknowledged (`ack_s`) and judged
 last thirds of the run and the peak (VmHWM), disk of the event log per
 million events, and the bytes of the state beside it (`state.db` and its
 WAL after the server stopped, or the former JSON Lines files). What the live scope holds at the end (`vigie_scope_facts` of `/metrics`)
-and the allocator's heap (`vigie_heap_*`).
+and the allocator's heap (`vigie_heap_*`), and what its horizon forgot
+(`vigie_scope_evicted_total`).
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
-    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp]
+    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp] [--order file|time]
 
 --rate holds the senders to that many events per second in all (the
 issue's p99 target is at 20,000 events/s); --via sends over `_bulk`
 (default), over the JSON Lines TCP listener (NXLog om_tcp), or over the
 syslog TCP listener (RFC 6587 octet counting, each event one message).
+--order: each file whole, one after another (default: a host's week, then
+the next), or every file's lines interleaved by event time (`time`: as a
+live week arrives, what the live scope's horizon is measured on).
 Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
 
 Python 3 standard library only. The data directory is emptied first.
@@ -28,6 +32,7 @@ ap.add_argument("vigie"); ap.add_argument("logs"); ap.add_argument("data")
 ap.add_argument("senders", nargs="?", type=int, default=2)
 ap.add_argument("--rate", type=float, default=0)
 ap.add_argument("--via", choices=["bulk", "ndjson-tcp", "syslog-tcp"], default="bulk")
+ap.add_argument("--order", choices=["file", "time"], default="file")
 args = ap.parse_args()
 VIGIE, LOGS, DATA, SENDERS, RATE, VIA = args.vigie, args.logs, args.data, args.senders, args.rate, args.via
 shutil.rmtree(DATA, ignore_errors=True)
@@ -51,9 +56,24 @@ def req(method, path, body=None, headers={}):
     return r.status, d, r.getheader("Retry-After")
 files = sorted(glob.glob(os.path.join(LOGS, "**", "*.jsonl"), recursive=True))
 chunks = []
-for f in files:
-    with open(f, "rb") as fh:
-        lines = [l for l in fh.read().split(b"\n") if l.strip()]
+def by_file():
+    for f in files:
+        with open(f, "rb") as fh:
+            yield [l for l in fh.read().split(b"\n") if l.strip()]
+def by_time():
+    # Every host's channels interleaved by event time, as a live week
+    # arrives (a line without `SystemTime` keeps its file's place).
+    stamp = re.compile(rb'"SystemTime":"([^"]+)"')
+    keyed = []
+    for n, lines in enumerate(by_file()):
+        last = b""
+        for l in lines:
+            m = stamp.search(l)
+            if m: last = m.group(1)
+            keyed.append((last, n, l))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    yield [l for _, _, l in keyed]
+for lines in (by_time() if args.order == "time" else by_file()):
     for i in range(0, len(lines), 1600):
         chunks.append(lines[i:i+1600])
 total = sum(len(c) for c in chunks)
@@ -66,12 +86,25 @@ else:
 counts = [len(c) for c in chunks]
 sent = [0]
 rss = []; stop = False
+# (heap in use MiB, process creations held, correlation events held) from
+# /metrics every few seconds: what grows, and whether the live scope does.
+held_samples = []
 def sample():
+    n = 0
     while not stop:
         try:
             for l in open(f"/proc/{srv.pid}/status"):
                 if l.startswith("VmRSS"): rss.append(int(l.split()[1]))
         except Exception: pass
+        n += 1
+        if n % 3 == 0:
+            try:
+                _, m, _ = req("GET", "/metrics"); m = m.decode()
+                g = lambda pat: int(re.search(pat, m).group(1)) if re.search(pat, m) else 0
+                held_samples.append((g(r'vigie_heap_in_use_bytes (\d+)') / 2**20,
+                    g(r'vigie_scope_facts\{kind="process_creations"\} (\d+)'),
+                    g(r'vigie_scope_facts\{kind="correlation_events"\} (\d+)')))
+            except Exception: pass
         time.sleep(1)
 threading.Thread(target=sample, daemon=True).start()
 lock = threading.Lock(); idx = [0]; busy = [0]
@@ -144,9 +177,16 @@ srv.terminate(); srv.wait()
 state_bytes = sum(os.path.getsize(os.path.join(DATA, f)) for f in os.listdir(DATA)
                   if f.startswith("state.db") or f.endswith(".jsonl"))
 third = max(1, len(rss)//3)
+h3 = max(1, len(held_samples)//3)
+def thirds(i):
+    v = [h[i] for h in held_samples]
+    return [round(statistics.mean(v[:h3])), round(statistics.mean(v[-h3:]))] if v else None
 print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
   "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
   "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
-  "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "scope_facts": facts}, indent=1))
+  "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "order": args.order,
+  "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
+  "correlation_events_first_last_third": thirds(2), "scope_facts": facts,
+  "scope_evicted": {mm.group(1): int(mm.group(2)) for mm in re.finditer(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m.decode())}}, indent=1))

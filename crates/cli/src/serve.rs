@@ -99,6 +99,11 @@ pub struct ServeArgs {
     /// alerted (default 60).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub silence_minutes: Option<u64>,
+    /// How far back in event time the live scope keeps process creations
+    /// (those of a detected process's lineage stay) and correlation
+    /// inputs: `48h`, `7d` (default 48h; docs/serve.md, "The live scope").
+    #[arg(long, value_name = "DURATION", value_parser = parse_horizon)]
+    pub scope_horizon: Option<std::time::Duration>,
     /// Alerts are also mailed to this address (repeatable), through the
     /// relay of the --config file's `alert_smtp` (or VIGIE_ALERT_SMTP).
     #[arg(long, value_name = "ADDRESS")]
@@ -376,6 +381,12 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         config.silence_secs = m * 60;
     }
     config.alert_claim_lease_secs = file.alert_claim_lease_secs;
+    if let Some(h) = args.scope_horizon {
+        config.scope_horizon = h;
+    } else if let Some(h) = &file.scope_horizon {
+        config.scope_horizon =
+            parse_horizon(h).map_err(|e| format!("scope_horizon in the --config file: {e}"))?;
+    }
     config.alert_webhook = file
         .alert_webhook
         .clone()
@@ -515,6 +526,17 @@ fn parse_every(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{s:?}: at least 1 second"));
     }
     Ok(std::time::Duration::from_secs(secs))
+}
+
+/// The live scope's horizon: a duration as [`parse_every`] reads it, at
+/// least an hour (shorter, a parent that started a program an hour ago
+/// would already be forgotten, and late logs not correlated).
+fn parse_horizon(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_every(s)?;
+    if d < std::time::Duration::from_secs(3600) {
+        return Err(format!("{s:?}: at least 1h"));
+    }
+    Ok(d)
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -659,7 +659,10 @@ impl Engine {
 }
 
 /// Stateful evaluation of correlation rules over matches in time order
-/// (events may arrive out of order within a bounded lateness).
+/// (events may arrive out of order within a bounded lateness). `Clone`:
+/// finishing a copy gives what the inputs so far give, and the original
+/// goes on.
+#[derive(Clone)]
 pub struct Correlator {
     state: correlation::CorrelationState,
 }
@@ -683,6 +686,11 @@ impl Correlator {
     /// Counters (late inputs dropped, missing fields, ...).
     pub fn stats(&self) -> correlation::CorrelationStats {
         self.state.stats()
+    }
+    /// The longest timespan of its correlations (see
+    /// [`correlation::CorrelationState::longest_timespan`]).
+    pub fn longest_timespan(&self) -> std::time::Duration {
+        self.state.longest_timespan()
     }
     /// Changes how late an input may arrive (see
     /// [`correlation::CorrelationConfig`]).

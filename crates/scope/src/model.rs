@@ -956,6 +956,13 @@ pub struct Process {
     /// Parent images, nearest first (`cmd.exe`, `explorer.exe`...), as far
     /// as the logs allow.
     pub parent_chain: Vec<String>,
+    /// The chain stops at a parent not held, in a log whose creations
+    /// older than `vigie serve`'s horizon were forgotten: the parent may be
+    /// one of them (its creation event is then in the store: search,
+    /// retro-hunt), so the chain is not said to be all the logs show.
+    /// Never set by `hunt`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parent_beyond_horizon: bool,
     pub parent_command_line: Option<String>,
     pub rules: Vec<String>,
     pub evidence: Evidence,

@@ -59,6 +59,10 @@ pub struct Config {
     pub stream_limits: vigie_bus::StreamLimits,
     /// A channel that sent nothing for this long is silent (seconds).
     pub silence_secs: u64,
+    /// How far back in event time the live scope keeps process creations
+    /// and correlation inputs (`--scope-horizon`, default
+    /// [`DEFAULT_SCOPE_HORIZON`]): see [`crate::live`].
+    pub scope_horizon: std::time::Duration,
     /// Where alerts are sent (a webhook URL: from the configuration file
     /// or `VIGIE_ALERT_WEBHOOK`, never the command line), off unless given.
     pub alert_webhook: Option<String>,
@@ -176,6 +180,7 @@ impl Config {
             alert_email_to: Vec::new(),
             alert_syslog: None,
             silence_secs: health::SILENCE_SECS,
+            scope_horizon: DEFAULT_SCOPE_HORIZON,
             tls: tls::Tls::Off,
             syslog_tls: None,
             ndjson_tls: None,
@@ -201,6 +206,21 @@ impl Config {
         }
     }
 }
+
+/// The live scope keeps 48 hours of event time of process creations
+/// (and 48 hours past the longest correlation window of correlation
+/// inputs) by default.
+///
+/// Why 48 hours: what reads process creations is the parent chain of a
+/// process of interest (kept whatever its age, see
+/// [`vigie_scope::Observer::forget_older_than`]) and the parent of a new
+/// process, looked up when it starts. A parent that started nothing for
+/// two days is a rare one to start an attacker's process (a workstation's
+/// session, its explorer.exe, starts programs every day and stays), a
+/// weekend included; and a log arriving two days late still correlates
+/// as `hunt` would. A commune's week then holds about two sevenths of its
+/// process creations, and a year the same.
+pub const DEFAULT_SCOPE_HORIZON: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
 
 /// The event log keeps 90 days and at most 20 GiB by default: a week of
 /// a commune of 20,000 residents (the demo's week scale) is about 1.5 GB,

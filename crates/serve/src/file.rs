@@ -99,6 +99,9 @@ pub struct ServeFile {
     /// `--silence-minutes`: a channel that sent nothing for this long is
     /// silent (and alerted).
     pub silence_minutes: Option<u64>,
+    /// `--scope-horizon`: how far back in event time the live scope keeps
+    /// process creations and correlation inputs (`48h`, `7d`).
+    pub scope_horizon: Option<String>,
     /// Where alerts are sent: a webhook URL (it may hold a secret: keep
     /// this file readable by the service only). Only here or in
     /// `VIGIE_ALERT_WEBHOOK`, never on the command line.

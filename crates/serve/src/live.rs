@@ -16,11 +16,29 @@
 //! After a restart the observer is rebuilt by reading the log again from
 //! its start (see [`crate::worker::run`]): the scope covers every stored
 //! event, not only those since the start.
+//!
+//! The horizon: what grows with every event — the process creations kept
+//! for parent chains, the matches kept for the correlator — is forgotten
+//! once older than the horizon (`--scope-horizon`, 48 h of event time by
+//! default), so that memory follows the activity of a span of time, not
+//! how long the server has run. Process creations: see
+//! [`vigie_scope::Observer::forget_older_than`] (each log on its own
+//! clock; a detected process's lineage stays). Correlation inputs: those
+//! older than the newest one less the longest correlation timespan and
+//! the horizon are fed, in time order, to a correlator kept per tenant,
+//! whose firings are kept; each answer finishes a copy of it over the
+//! newer inputs. The sequence of inputs is the one a single run over all
+//! of them sorted would see, so the correlations are `hunt`'s — unless an
+//! input arrives more than the horizon after newer ones: it is then
+//! counted, said, and correlated only if the correlator can still place
+//! it. What was forgotten is counted (`vigie_scope_evicted_total`); the
+//! events stay in the store (search, retro-hunt).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use vigie_detect::{CorrelationMatch, Engine, Match};
+use vigie_detect::{CorrelationMatch, Correlator, Engine, Match};
 use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
 use vigie_store::live::{AlertJournal, IncidentIds};
@@ -59,8 +77,46 @@ struct Tenant {
 /// last answer began.
 struct Settled {
     observer: Observer,
+    /// Correlation inputs not yet given to `correlator`.
     for_correlation: Vec<(Timestamp, Vec<Match>)>,
+    /// The correlator fed, in time order, every input older than
+    /// `settled_before` (with a horizon).
+    correlator: Option<Correlator>,
+    /// What it fired.
+    fired: Vec<CorrelationMatch>,
+    settled_before: Option<Timestamp>,
+    /// The newest correlation input's time.
+    newest: Option<Timestamp>,
 }
+
+impl Settled {
+    fn new(assets: Arc<Assets>) -> Settled {
+        Settled {
+            observer: Observer::new(assets),
+            for_correlation: Vec::new(),
+            correlator: None,
+            fired: Vec::new(),
+            settled_before: None,
+            newest: None,
+        }
+    }
+}
+
+/// Counts of what the horizon forgot (every tenant's), by kind.
+#[derive(Default)]
+struct Evicted {
+    process_creations: AtomicU64,
+    orphan_processes: AtomicU64,
+    correlation_events: AtomicU64,
+    /// Correlation inputs that came later than the horizon after newer
+    /// ones and could not be placed: not correlated.
+    correlation_late: AtomicU64,
+}
+
+/// A fresh observer holding this many events is merged and passed
+/// through the horizon without waiting for an answer (a restart's
+/// rebuild observes every stored event before the first answer).
+const SETTLE_EVERY: u64 = 1 << 18;
 
 /// The scope now, with the live id of each of its incidents (same order).
 #[derive(Clone)]
@@ -234,6 +290,10 @@ pub struct LiveScope {
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
     pub rebuilt: std::sync::atomic::AtomicBool,
+    /// How far back in event time process creations and correlation
+    /// inputs are kept; `None`: everything (as `hunt`).
+    horizon: Option<chrono::TimeDelta>,
+    evicted: Evicted,
 }
 
 impl LiveScope {
@@ -265,7 +325,39 @@ impl LiveScope {
             naming_failed: Mutex::new(Default::default()),
             outage: Mutex::new(None),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
+            horizon: None,
+            evicted: Evicted::default(),
         })
+    }
+
+    /// Keeps process creations and correlation inputs for `horizon` of
+    /// event time (see the module's documentation).
+    pub fn with_horizon(mut self, horizon: std::time::Duration) -> Self {
+        self.horizon = chrono::TimeDelta::from_std(horizon).ok();
+        self
+    }
+
+    /// What the horizon forgot since the start, by kind (every tenant's).
+    pub fn evicted(&self) -> Vec<(&'static str, u64)> {
+        let e = &self.evicted;
+        vec![
+            (
+                "process_creations",
+                e.process_creations.load(Ordering::Relaxed),
+            ),
+            (
+                "orphan_processes",
+                e.orphan_processes.load(Ordering::Relaxed),
+            ),
+            (
+                "correlation_events",
+                e.correlation_events.load(Ordering::Relaxed),
+            ),
+            (
+                "correlation_late",
+                e.correlation_late.load(Ordering::Relaxed),
+            ),
+        ]
     }
 
     /// The assets file the scope reads (the crisis cell's board too).
@@ -314,6 +406,96 @@ impl LiveScope {
             t.fresh_correlation
                 .push((time, vigie_hunt::pipeline::for_correlator(matches)));
         }
+        if self.horizon.is_some() && t.fresh.events() >= SETTLE_EVERY {
+            drop(tenants);
+            self.settle(tenant);
+        }
+    }
+
+    /// Merges the fresh observer of `tenant` into its settled one and
+    /// passes it through the horizon, without an answer.
+    fn settle(&self, tenant: &str) {
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let s = settled
+            .entry(tenant.to_string())
+            .or_insert_with(|| Settled::new(self.assets_of(tenant).clone()));
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tenants.get_mut(tenant) {
+            self.merge_fresh(tenant, s, t);
+        }
+    }
+
+    /// Moves what `t` observed since into `s`, passes it through the
+    /// horizon, and has the next fresh observer follow it. Under both
+    /// locks: the worker waits (seconds of events merged; a pass of the
+    /// horizon only when the creations held grew by a quarter).
+    fn merge_fresh(&self, tenant: &str, s: &mut Settled, t: &mut Tenant) {
+        let empty = Observer::new(self.assets_of(tenant).clone());
+        let mut fresh = std::mem::replace(&mut t.fresh, empty);
+        // Unfollowed first: the merge then adds to the settled process
+        // creations in place (nothing else holds them but an answer still
+        // being derived).
+        fresh.unfollow();
+        s.observer.merge(fresh);
+        s.for_correlation
+            .extend(std::mem::take(&mut t.fresh_correlation));
+        if let Some(horizon) = self.horizon {
+            if s.observer.horizon_due() {
+                let f = s.observer.forget_older_than(horizon);
+                let e = &self.evicted;
+                e.process_creations
+                    .fetch_add(f.process_creations, Ordering::Relaxed);
+                e.orphan_processes
+                    .fetch_add(f.orphan_processes, Ordering::Relaxed);
+            }
+            self.settle_correlations(s, horizon);
+        }
+        t.fresh.follow(&s.observer);
+    }
+
+    /// Feeds the correlation inputs older than the newest one less the
+    /// longest correlation timespan and the horizon, in time order, to
+    /// the tenant's kept correlator, and keeps what it fires.
+    fn settle_correlations(&self, s: &mut Settled, horizon: chrono::TimeDelta) {
+        let Some(engine) = self.engine.as_ref().as_ref().filter(|_| self.correlating) else {
+            return;
+        };
+        s.newest = s
+            .for_correlation
+            .iter()
+            .map(|(t, _)| *t)
+            .chain(s.newest)
+            .max();
+        let correlator = s.correlator.get_or_insert_with(|| engine.correlator());
+        let span = chrono::TimeDelta::from_std(correlator.longest_timespan())
+            .unwrap_or(chrono::TimeDelta::MAX);
+        let Some(line) = s
+            .newest
+            .and_then(|n| n.checked_sub_signed(span))
+            .and_then(|n| n.checked_sub_signed(horizon))
+        else {
+            return;
+        };
+        if !s.for_correlation.iter().any(|(t, _)| *t < line) {
+            return;
+        }
+        s.for_correlation.sort_by_key(|(t, _)| *t);
+        let older = s.for_correlation.partition_point(|(t, _)| *t < line);
+        let late_before = correlator.stats().dropped_late;
+        for (t, m) in s.for_correlation.drain(..older) {
+            s.fired.extend(correlator.observe(t, &m));
+        }
+        let late = correlator.stats().dropped_late - late_before;
+        s.settled_before = Some(line);
+        let e = &self.evicted;
+        e.correlation_events
+            .fetch_add(older as u64, Ordering::Relaxed);
+        if late > 0 {
+            e.correlation_late.fetch_add(late, Ordering::Relaxed);
+            eprintln!(
+                "vigie serve: {late} event(s) with correlation inputs came more than the scope's horizon after newer ones: not correlated (the events and their detections are kept)"
+            );
+        }
     }
 
     /// Takes detections raised later on an event already observed (a
@@ -328,23 +510,26 @@ impl LiveScope {
     }
 
     /// What every tenant's live scope holds, by kind of fact (summed over
-    /// tenants): see [`Observer::held`]. `correlation_events` counts the
-    /// events kept for the correlator.
+    /// tenants; a tenant's settled and fresh observers counted as merged,
+    /// a key in both once): see [`Observer::held_beside`].
+    /// `correlation_events` counts the events kept for the correlator.
     pub fn held(&self) -> Vec<(&'static str, usize)> {
         let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let parts = settled
-            .values()
-            .map(|s| (&s.observer, s.for_correlation.len()))
-            .chain(
-                tenants
-                    .values()
-                    .map(|t| (&t.fresh, t.fresh_correlation.len())),
-            );
+        let names: std::collections::BTreeSet<&String> =
+            settled.keys().chain(tenants.keys()).collect();
         let mut sum: Vec<(&'static str, usize)> = Vec::new();
-        for (observer, correlation) in parts {
-            let held = observer
-                .held()
+        for name in names {
+            let (s, t) = (settled.get(name), tenants.get(name));
+            let held = match (s, t) {
+                (Some(s), Some(t)) => s.observer.held_beside(&t.fresh),
+                (Some(s), None) => s.observer.held(),
+                (None, Some(t)) => t.fresh.held(),
+                (None, None) => continue,
+            };
+            let correlation = s.map_or(0, |s| s.for_correlation.len())
+                + t.map_or(0, |t| t.fresh_correlation.len());
+            let held = held
                 .into_iter()
                 .chain([("correlation_events", correlation)]);
             for (i, (k, n)) in held.enumerate() {
@@ -401,10 +586,7 @@ impl LiveScope {
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let s = settled
             .entry(tenant.to_string())
-            .or_insert_with(|| Settled {
-                observer: Observer::new(self.assets_of(tenant).clone()),
-                for_correlation: Vec::new(),
-            });
+            .or_insert_with(|| Settled::new(self.assets_of(tenant).clone()));
         let events = {
             let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
             let t = tenants.get_mut(tenant)?;
@@ -413,21 +595,13 @@ impl LiveScope {
                     return Some(a.clone());
                 }
             }
-            let empty = Observer::new(self.assets_of(tenant).clone());
-            let mut fresh = std::mem::replace(&mut t.fresh, empty);
-            // Unfollowed first: the merge then adds to the settled
-            // process creations in place (nothing else holds them but an
-            // answer still being derived).
-            fresh.unfollow();
-            s.observer.merge(fresh);
-            s.for_correlation
-                .extend(std::mem::take(&mut t.fresh_correlation));
-            t.fresh.follow(&s.observer);
+            self.merge_fresh(tenant, s, t);
             t.observed
         };
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
+        let (kept, fired) = (s.correlator.clone(), s.fired.clone());
         drop(settled);
-        let correlations = Arc::new(self.correlations(&mut items));
+        let correlations = Arc::new(self.correlations(kept, fired, &mut items));
         let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
         let lock = self
             .naming
@@ -576,8 +750,14 @@ impl LiveScope {
     }
 
     /// The correlator run over the kept matches in time order (stable
-    /// for equal times: arrival order), as `hunt` runs it.
-    fn correlations(&self, items: &mut [(Timestamp, Vec<Match>)]) -> Vec<CorrelationMatch> {
+    /// for equal times: arrival order), as `hunt` runs it: `kept` (what
+    /// fed it before, with what it `fired`) goes on over the newer ones.
+    fn correlations(
+        &self,
+        kept: Option<Correlator>,
+        mut fired: Vec<CorrelationMatch>,
+        items: &mut [(Timestamp, Vec<Match>)],
+    ) -> Vec<CorrelationMatch> {
         let Some(engine) = self.engine.as_ref().as_ref() else {
             return Vec::new();
         };
@@ -585,8 +765,7 @@ impl LiveScope {
             return Vec::new();
         }
         items.sort_by_key(|(t, _)| *t);
-        let mut correlator = engine.correlator();
-        let mut fired = Vec::new();
+        let mut correlator = kept.unwrap_or_else(|| engine.correlator());
         for (t, m) in items.iter() {
             fired.extend(correlator.observe(*t, m));
         }
@@ -738,5 +917,159 @@ mod tests {
             known[1],
             ("L2".to_string(), set(&["host:srv-2", "host:pc-9"]))
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The horizon of correlation inputs: settled into a kept correlator
+    //! only once older than the newest less the longest timespan and the
+    //! horizon; the correlations are then those of one run over every
+    //! input (as `hunt` gives them), a burst across the line included.
+    use super::*;
+    use chrono::TimeZone;
+
+    const RULES: &str = "title: Failed logon
+id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
+status: test
+logsource:
+  product: windows
+  service: security
+detection:
+  sel:
+    EventID: 4625
+  condition: sel
+level: low
+---
+title: Failed logons of one account
+id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0002
+status: test
+correlation:
+  type: event_count
+  rules:
+    - 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
+  group-by:
+    - TargetUserName
+  timespan: 10m
+  condition:
+    gte: 3
+level: high
+";
+
+    fn engine() -> Arc<Option<Engine>> {
+        let (set, report) = vigie_detect::load_str(
+            RULES,
+            std::path::Path::new("test.yml"),
+            &vigie_detect::LoadOptions::default(),
+        );
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let (engine, failures) = Engine::compile(set);
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(engine.stats().correlation_rules, 1);
+        Arc::new(Some(engine))
+    }
+
+    fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
+        let live = LiveScope::new(
+            Arc::new(Assets::default()),
+            engine.clone(),
+            Lang::En,
+            Zone::Utc,
+            None,
+        )
+        .unwrap();
+        match horizon {
+            Some(h) => live.with_horizon(std::time::Duration::from_secs(h * 3600)),
+            None => live,
+        }
+    }
+
+    fn at(minutes: i64) -> Timestamp {
+        chrono::Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
+            + chrono::TimeDelta::minutes(minutes)
+    }
+
+    /// A failed logon of `user` at `at(minutes)`, judged by the engine and
+    /// observed by every scope.
+    fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
+        let mut e = Event::new(vigie_event::Origin {
+            source: Arc::from("test"),
+            locator: vigie_event::Locator::Record(n),
+        });
+        e.timestamp = Some(at(minutes));
+        e.computer = Some("DC01.ccpab.local".into());
+        e.channel = Some("Security".into());
+        e.event_id = Some(4625);
+        e.record_id = Some(n);
+        e.push("EventID", 4625i64);
+        e.push("Channel", "Security");
+        e.push("TargetUserName", user);
+        let mut m = Vec::new();
+        engine.evaluate(&e, &mut m);
+        assert!(!m.is_empty(), "the failed logon matches");
+        for s in scopes {
+            s.observe("default", &e, &m);
+        }
+    }
+
+    fn fired(a: &Answer) -> Vec<String> {
+        a.correlations
+            .iter()
+            .map(|c| format!("{} {:?} {} {}", c.rule.title, c.group, c.first, c.last))
+            .collect()
+    }
+
+    fn count(live: &LiveScope, kind: &str) -> u64 {
+        live.evicted()
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn correlation_inputs_go_once_final_and_a_burst_across_the_line_still_fires() {
+        let engine = engine();
+        let e = engine.as_ref().as_ref().unwrap();
+        let (bounded, whole) = (scope(&engine, Some(48)), scope(&engine, None));
+        let both = [&bounded, &whole];
+        // bob fails three times in 8 minutes: one correlation, fired at
+        // the third.
+        failed(&both, e, 1, 0, "bob");
+        failed(&both, e, 2, 4, "bob");
+        failed(&both, e, 3, 8, "bob");
+        let first = bounded.answer("default").unwrap();
+        assert_eq!(fired(&first).len(), 1);
+        // Nothing is old enough yet: every input is held.
+        assert_eq!(count(&bounded, "correlation_events"), 0);
+        // Two days, 10 minutes and 6 more later, carol: the line (newest
+        // less the 10-minute timespan and the 48-hour horizon) falls
+        // between bob's second and third failures.
+        failed(&both, e, 4, 48 * 60 + 16, "carol");
+        let a = bounded.answer("default").unwrap();
+        assert_eq!(count(&bounded, "correlation_events"), 2);
+        let held: usize = bounded
+            .held()
+            .into_iter()
+            .find(|(k, _)| *k == "correlation_events")
+            .unwrap()
+            .1;
+        assert_eq!(held, 2, "bob's third and carol's");
+        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
+        assert_eq!(fired(&a), fired(&first));
+        // carol fails twice more: a second correlation, as without the
+        // horizon; the first stays.
+        failed(&both, e, 5, 48 * 60 + 17, "carol");
+        failed(&both, e, 6, 48 * 60 + 18, "carol");
+        let a = bounded.answer("default").unwrap();
+        assert_eq!(fired(&a).len(), 2, "{:?}", fired(&a));
+        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
+        assert_eq!(count(&bounded, "correlation_late"), 0);
+        // An input two days late (before what was settled): counted, not
+        // correlated, nothing else changed.
+        failed(&both, e, 7, 1, "dave");
+        let a = bounded.answer("default").unwrap();
+        assert_eq!(count(&bounded, "correlation_late"), 1);
+        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
     }
 }

@@ -129,6 +129,13 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             text.push_str(&format!("vigie_scope_facts{{kind=\"{kind}\"}} {n}\n"));
         }
     }
+    // What the live scope's horizon forgot (the events stay in the store).
+    text.push_str("# HELP vigie_scope_evicted_total Facts the live scope forgot past its horizon, by kind (the events stay in the store; correlation_late: correlation inputs that came too late to be correlated).\n# TYPE vigie_scope_evicted_total counter\n");
+    for (kind, n) in s.live.evicted() {
+        text.push_str(&format!(
+            "vigie_scope_evicted_total{{kind=\"{kind}\"}} {n}\n"
+        ));
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -316,6 +316,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         config.hunt.zone,
         stores.as_ref().map(|s| s.ids.clone()),
     )?;
+    let live = live.with_horizon(config.scope_horizon);
     let live = Arc::new(match tenant_assets {
         Some(by_tenant) => live.with_tenant_assets(by_tenant),
         None => live,

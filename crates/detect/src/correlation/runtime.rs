@@ -104,7 +104,7 @@ struct Entry {
     num: f64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Group {
     entries: VecDeque<Entry>,
     /// Distinct value texts in the window, with multiplicity.
@@ -205,6 +205,7 @@ struct RefFields {
     value: Vec<String>,
 }
 
+#[derive(Clone)]
 struct Compiled {
     meta: Meta,
     rule: CorrelationRule,
@@ -454,6 +455,10 @@ type BufferKey = (Timestamp, String, u64);
 
 /// Evaluates correlation rules over a stream of matches. See the module
 /// documentation for the semantics.
+///
+/// `Clone`: a live scope keeps the state of the inputs it settled and
+/// finishes a copy of it over the newer ones at each answer.
+#[derive(Clone)]
 pub struct CorrelationState {
     /// In topological order: every correlation after those it references.
     corrs: Vec<Compiled>,
@@ -697,6 +702,17 @@ impl CorrelationState {
     /// for a fresh state, before the first `observe`.
     pub fn set_lateness(&mut self, lateness: std::time::Duration) {
         self.lateness = TimeDelta::from_std(lateness).unwrap_or(TimeDelta::MAX);
+    }
+
+    /// The longest timespan of the correlations evaluated (zero without
+    /// any): an input older than that before the latest one can no longer
+    /// share a window with a new input.
+    pub fn longest_timespan(&self) -> std::time::Duration {
+        self.corrs
+            .iter()
+            .filter_map(|c| c.span.to_std().ok())
+            .max()
+            .unwrap_or_default()
     }
 
     /// Number of correlations being evaluated.

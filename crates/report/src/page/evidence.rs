@@ -364,10 +364,18 @@ pub(super) fn artifacts_section(out: &mut String, scope: &Scope, t: &Voice, max:
                 },
                 ct(p.user.as_deref().unwrap_or("—")),
                 wide(c(format!("<code>{}</code>", escape_truncated(cmd, 400)))),
-                c(format!(
-                    "<code>{}</code>",
-                    escape_truncated(&p.parent_chain.join(" ← "), 200)
-                )),
+                c(if p.parent_beyond_horizon {
+                    format!(
+                        "<code>{}</code> ← … <em>({})</em>",
+                        escape_truncated(&p.parent_chain.join(" ← "), 200),
+                        escape(t.parent_beyond_horizon)
+                    )
+                } else {
+                    format!(
+                        "<code>{}</code>",
+                        escape_truncated(&p.parent_chain.join(" ← "), 200)
+                    )
+                }),
                 c(list(&p.rules, 3)),
             ]);
         }

@@ -99,6 +99,13 @@ pub(crate) fn processes(
             let mut rules = p.rules.clone();
             rules.sort();
             rules.dedup();
+            let (parent_chain, parent_beyond_horizon) = parent_chain(
+                procs,
+                &p.host,
+                p.parent_key,
+                p.parent_image.as_deref(),
+                p.time,
+            );
             Process {
                 host: p.host.clone(),
                 time: p.time,
@@ -106,13 +113,8 @@ pub(crate) fn processes(
                 command_line: p.cmdline.clone(),
                 user: p.user.clone(),
                 process_id: p.pid.clone(),
-                parent_chain: parent_chain(
-                    procs,
-                    &p.host,
-                    p.parent_key,
-                    p.parent_image.as_deref(),
-                    p.time,
-                ),
+                parent_chain,
+                parent_beyond_horizon,
                 parent_command_line: p.parent_cmdline.clone(),
                 rules,
                 evidence: p.evidence.clone(),
@@ -246,17 +248,21 @@ pub(crate) fn domains(dns: HashMap<String, DnsAcc>) -> Vec<Domain> {
     domains
 }
 
+/// The parent images of a process, nearest first, and whether the chain
+/// stops at a parent the live scope may have forgotten (its log's
+/// creations older than the horizon were, [`ProcStore::forgot_in`]): then
+/// it is not "the first logged", and the scope says so.
 pub(crate) fn parent_chain(
     procs: &ProcStore,
     host: &str,
     key: Option<u64>,
     parent_image: Option<&str>,
     mut t: Option<Timestamp>,
-) -> Vec<String> {
+) -> (Vec<String>, bool) {
     let mut chain = Vec::new();
     let Some(hid) = procs.host_id(host) else {
         chain.extend(parent_image.map(str::to_string));
-        return chain;
+        return (chain, false);
     };
     let mut key = key;
     let mut fallback = parent_image.map(str::to_string);
@@ -272,9 +278,9 @@ pub(crate) fn parent_chain(
                 if let Some(f) = fallback.take() {
                     chain.push(f);
                 }
-                break;
+                return (chain, key.is_some_and(|k| procs.forgot_in(hid, k)));
             }
         }
     }
-    chain
+    (chain, false)
 }

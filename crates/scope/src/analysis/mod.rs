@@ -176,24 +176,7 @@ pub(crate) fn build(
     // so that the answer does not depend on how events were split between
     // observers (see `Orphan`).
     for p in o.orphans {
-        let Some(hid) = o.procs.host_id(&p.host) else {
-            continue;
-        };
-        let Some(parent) = o.procs.lookup(hid, p.parent_key, p.evidence.time) else {
-            continue;
-        };
-        let pb = crate::names::basename(o.procs.name(parent.image));
-        if let Some(m) = crate::observer::remote_method(&pb) {
-            let mut evidence = p.evidence;
-            evidence.summary = crate::observer::remote_summary(&p.image, &pb, m, &p.host);
-            remote_exec.push(crate::observer::RemoteExec {
-                host: p.host,
-                time: evidence.time,
-                user: p.user,
-                method: m,
-                evidence,
-            });
-        }
+        remote_exec.extend(crate::observer::orphan_remote(&o.procs, p));
     }
     remote_exec.sort_by(|a, b| ev_key(&a.evidence).cmp(&ev_key(&b.evidence)));
     let vpn_tunnels: BTreeSet<String> = o
@@ -275,6 +258,7 @@ pub(crate) fn build(
             p.parent_image.as_deref(),
             p.time,
         )
+        .0
     };
     let mut vpn = o.vpn;
     signals::sort_raw(&mut vpn, |v| &v.evidence);

@@ -114,7 +114,7 @@ pub(crate) fn zone_statuses(
                     && comp_hosts.contains(&**h)
                     && agg.first.zip(agg.last).is_some_and(|(f, l)| in_p(f, l))
                 {
-                    for e in agg.evidence.iter().take(3) {
+                    for e in agg.evidence.iter().take(crate::observer::CONN_EVIDENCE) {
                         push_top_ref(&mut evidence, e);
                     }
                 }

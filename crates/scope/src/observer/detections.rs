@@ -164,9 +164,10 @@ impl Observer {
                 return;
             }
         }
-        let (image, parent_key, parent_img, user_f) = if sysmon {
+        let (image, key, parent_key, parent_img, user_f) = if sysmon {
             (
                 s(e, "Image"),
+                s(e, "ProcessGuid").map(guid_key),
                 s(e, "ParentProcessGuid").map(guid_key),
                 s(e, "ParentImage"),
                 s(e, "User").map(str::to_string),
@@ -174,6 +175,7 @@ impl Observer {
         } else {
             (
                 s(e, "NewProcessName"),
+                e.get("NewProcessId").and_then(Value::as_i64).map(pid_key),
                 e.get("ProcessId").and_then(Value::as_i64).map(pid_key),
                 s(e, "ParentProcessName"),
                 s(e, "SubjectUserName").map(str::to_string),
@@ -195,6 +197,7 @@ impl Observer {
             original: s(e, "OriginalFileName").map(|o| o.to_ascii_lowercase()),
             cmdline: cmd.map(str::to_string),
             user: user(user_f.as_deref()).map(|u| u.0),
+            key,
             parent_key,
             parent_image: parent_img.map(str::to_string),
             parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),

@@ -154,20 +154,28 @@ pub(crate) struct Agg {
 
 impl Agg {
     pub(super) fn add(&mut self, t: Option<Timestamp>, ev: Option<Evidence>) {
+        self.add_n(t, ev, TOP_EVIDENCE);
+    }
+    /// [`Agg::add`] keeping the `n` earliest evidence items.
+    pub(super) fn add_n(&mut self, t: Option<Timestamp>, ev: Option<Evidence>, n: usize) {
         self.count += 1;
         self.first = min_t(self.first, t);
         self.last = max_t(self.last, t);
         if let Some(ev) = ev {
-            push_top(&mut self.evidence, ev);
+            push_top_n(&mut self.evidence, ev, n);
         }
     }
     pub(crate) fn merge(&mut self, o: Agg) {
+        self.merge_n(o, TOP_EVIDENCE);
+    }
+    /// [`Agg::merge`] keeping the `n` earliest evidence items.
+    pub(crate) fn merge_n(&mut self, o: Agg, n: usize) {
         self.count += o.count;
         self.first = min_t(self.first, o.first);
         self.last = max_t(self.last, o.last);
         self.sum += o.sum;
         self.tags.extend(o.tags);
-        merge_top(&mut self.evidence, o.evidence);
+        merge_top_n(&mut self.evidence, o.evidence, n);
     }
 }
 
@@ -318,6 +326,9 @@ pub(crate) struct ProcRaw {
     pub original: Option<String>,
     pub cmdline: Option<String>,
     pub user: Option<String>,
+    /// Its own process key: the live scope's horizon keeps its creation
+    /// and its ancestors' (its chain is shown).
+    pub key: Option<u64>,
     pub parent_key: Option<u64>,
     pub parent_image: Option<String>,
     pub parent_cmdline: Option<String>,

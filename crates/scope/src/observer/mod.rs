@@ -11,7 +11,7 @@
 //! operations (counts, min/max, sets) or a list sorted at the end, so the
 //! merged result never depends on thread scheduling.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use vigie_detect::{Match, RuleMeta};
@@ -24,6 +24,13 @@ use crate::say::enc;
 /// How many evidence items an aggregate keeps (the earliest ones).
 pub(crate) const TOP_EVIDENCE: usize = 10;
 
+/// How many evidence items an outbound connection aggregate keeps (the
+/// earliest): what the zones' reach shows of each (`analysis::zones`),
+/// the one reader of connections. `vigie serve` holds one aggregate per
+/// host, destination and port for as long as it runs (6,520 in the
+/// demo's week): ten items each were most of its live scope.
+pub(crate) const CONN_EVIDENCE: usize = 3;
+
 /// Total order on evidence (time, source, locator, summary) so that
 /// "the K earliest" is the same whatever the order events arrived in.
 pub(crate) fn ev_key(e: &Evidence) -> (Option<Timestamp>, &str, u8, u64, &str) {
@@ -33,13 +40,35 @@ pub(crate) fn ev_key(e: &Evidence) -> (Option<Timestamp>, &str, u8, u64, &str) {
 
 /// Inserts `e` keeping the `TOP_EVIDENCE` earliest, sorted, no duplicates.
 pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
+    push_top_n(v, e, TOP_EVIDENCE);
+}
+
+/// [`push_top`] keeping the `n` earliest.
+pub(crate) fn push_top_n(v: &mut Vec<Evidence>, e: Evidence, n: usize) {
     let pos = v.binary_search_by(|x| ev_key(x).cmp(&ev_key(&e)));
     if let Err(p) = pos {
-        if p < TOP_EVIDENCE {
-            v.insert(p, e);
-            v.truncate(TOP_EVIDENCE);
+        if p < n {
+            insert_top(v, p, e, n);
         }
     }
+}
+
+/// Inserts at `p` (< `n`) in a list of at most `n`, the last dropped
+/// when full, growing the list by one place at a time.
+///
+/// Why not `Vec::insert`'s doubling: the list is at most `n` long and
+/// most aggregates keep one or two items, but doubling gives four places
+/// to the first and sixteen to the tenth; `vigie serve` holds thousands
+/// of aggregates (one per host, destination and port) for as long as it
+/// runs, and their unused places were most of the live scope's memory.
+fn insert_top(v: &mut Vec<Evidence>, p: usize, e: Evidence, n: usize) {
+    if v.len() >= n {
+        v.truncate(n.saturating_sub(1));
+    }
+    if v.len() == v.capacity() {
+        v.reserve_exact(1);
+    }
+    v.insert(p.min(v.len()), e);
 }
 
 /// Could the evidence of `e` be among the `TOP_EVIDENCE` earliest of `v`
@@ -52,7 +81,12 @@ pub(crate) fn push_top(v: &mut Vec<Evidence>, e: Evidence) {
 /// on thread scheduling. On an equal prefix the summary decides, in
 /// [`push_top`].
 pub(crate) fn may_be_top(v: &[Evidence], e: &Event) -> bool {
-    v.len() < TOP_EVIDENCE
+    may_be_top_n(v, e, TOP_EVIDENCE)
+}
+
+/// [`may_be_top`] among the `n` earliest.
+pub(crate) fn may_be_top_n(v: &[Evidence], e: &Event, n: usize) -> bool {
+    v.len() < n
         || v.last().is_some_and(|l| {
             (e.timestamp, &*e.origin.source, loc_key(&e.origin.locator))
                 <= (l.time, l.source.as_str(), loc_key(&l.locator))
@@ -68,15 +102,19 @@ pub(crate) fn push_top_ref(v: &mut Vec<Evidence>, e: &Evidence) {
     let pos = v.binary_search_by(|x| ev_key(x).cmp(&ev_key(e)));
     if let Err(p) = pos {
         if p < TOP_EVIDENCE {
-            v.insert(p, e.clone());
-            v.truncate(TOP_EVIDENCE);
+            insert_top(v, p, e.clone(), TOP_EVIDENCE);
         }
     }
 }
 
 pub(crate) fn merge_top(a: &mut Vec<Evidence>, b: Vec<Evidence>) {
+    merge_top_n(a, b, TOP_EVIDENCE);
+}
+
+/// [`merge_top`] keeping the `n` earliest.
+pub(crate) fn merge_top_n(a: &mut Vec<Evidence>, b: Vec<Evidence>, n: usize) {
     for e in b {
-        push_top(a, e);
+        push_top_n(a, e, n);
     }
 }
 
@@ -168,12 +206,15 @@ fn user_with_domain(e: &Event, name: &str, domain: &str) -> Option<(String, Opti
 mod behaviour;
 mod detections;
 mod facts;
+mod horizon;
 mod logons;
 mod procs;
 mod windows;
 
 pub(crate) use behaviour::*;
 pub(crate) use facts::*;
+pub(crate) use horizon::orphan_remote;
+pub use horizon::Forgotten;
 pub(crate) use procs::*;
 
 /// Streaming collector of scope facts; one per worker thread.
@@ -245,6 +286,9 @@ pub struct Observer {
     /// Process creations seen (Sysmon 1, 4688): without any, the logs
     /// cannot show what ran.
     pub(crate) proc_events: u64,
+    /// Process creations (and creations without a logged parent image)
+    /// held after the last pass of the horizon ([`Observer::horizon_due`]).
+    held_after_pass: usize,
 }
 
 /// Files with ransom-note names written by one program on one host.
@@ -300,6 +344,7 @@ impl Observer {
             notes: HashMap::new(),
             run: RunInfo::default(),
             proc_events: 0,
+            held_after_pass: 0,
         }
     }
 
@@ -410,6 +455,60 @@ impl Observer {
             ("remote_executions", self.remote_exec.len()),
             ("vpn", self.vpn.len()),
         ]
+    }
+
+    /// [`Observer::held`] of this observer and `other` together, as
+    /// merged: a key held by both (a host's channel, a connection, an
+    /// account...) is counted once. `vigie serve` holds each tenant in a
+    /// settled observer and a fresh one; summed, whatever the fresh one
+    /// saw again was counted twice.
+    pub fn held_beside(&self, other: &Observer) -> Vec<(&'static str, usize)> {
+        fn shared<K: Eq + std::hash::Hash, V, W>(a: &HashMap<K, V>, b: &HashMap<K, W>) -> usize {
+            b.keys().filter(|k| a.contains_key(*k)).count()
+        }
+        let channels: HashSet<(&str, &str)> = [self, other]
+            .into_iter()
+            .flat_map(|o| {
+                o.slots
+                    .iter()
+                    .map(|s| (&*s.host, s.channel.as_str()))
+                    .chain(o.cov.keys().map(|(h, c)| (h.as_str(), c.as_str())))
+            })
+            .collect();
+        let link_minutes: usize = other
+            .links
+            .iter()
+            .filter_map(|(k, theirs)| {
+                let mine: HashSet<i64> = self.links.get(k)?.minutes.iter().copied().collect();
+                Some(theirs.minutes.iter().filter(|m| mine.contains(m)).count())
+            })
+            .sum();
+        let counted_twice = [
+            ("names", self.procs.shared_names(&other.procs)),
+            ("links", shared(&self.links, &other.links)),
+            ("link_minutes", link_minutes),
+            ("failed_logons", shared(&self.failed, &other.failed)),
+            ("addresses", shared(&self.addr_host, &other.addr_host)),
+            ("domains", shared(&self.dns, &other.dns)),
+            ("accounts", shared(&self.accounts, &other.accounts)),
+            ("connections", shared(&self.conns, &other.conns)),
+            ("authentications", shared(&self.auth_ok, &other.auth_ok)),
+            ("service_tickets", shared(&self.tgs, &other.tgs)),
+            ("shares", shared(&self.shares, &other.shares)),
+            ("transfers", shared(&self.transfers, &other.transfers)),
+        ];
+        let mut held = self.held();
+        for (h, (_, n)) in held.iter_mut().zip(other.held()) {
+            h.1 += n;
+        }
+        for h in held.iter_mut() {
+            if h.0 == "channels" {
+                h.1 = channels.len();
+            } else if let Some((_, n)) = counted_twice.iter().find(|(k, _)| *k == h.0) {
+                h.1 = h.1.saturating_sub(*n);
+            }
+        }
+        held
     }
 
     /// Observes one event and the detections it raised. Called for every
@@ -564,7 +663,7 @@ impl Observer {
         self.orphans.extend(o.orphans);
         self.behaviours.extend(o.behaviours);
         for (k, v) in o.conns {
-            self.conns.entry(k).or_default().merge(v);
+            self.conns.entry(k).or_default().merge_n(v, CONN_EVIDENCE);
         }
         for (k, v) in o.auth_ok {
             self.auth_ok.entry(k).or_default().merge(v);

@@ -1,5 +1,6 @@
 //! Process creations kept compact for parent chains (interned names,
-//! hashed keys): every process creation of a run is kept.
+//! hashed keys): every process creation of a run is kept — by `hunt`;
+//! `vigie serve` forgets those older than its horizon ([`ProcStore::forget`]).
 use super::*;
 
 /// One process creation (Sysmon 1 / 4688) for parent chains, compact:
@@ -21,6 +22,20 @@ pub(crate) struct ProcStore {
     nodes: HashMap<(u32, u64), ProcNode>,
     /// Further creations under an already used key (4688 pid reuse).
     reused: HashMap<(u32, u64), Vec<ProcNode>>,
+    /// Per (host, log): the first and the newest creation time seen. The
+    /// horizon is measured on each log's own clock (see
+    /// [`ProcStore::forget`]).
+    clocks: HashMap<(u32, bool), (Timestamp, Timestamp)>,
+    /// Per (host, log): the latest horizon line below which creations
+    /// were forgotten. A parent not found there may be one of them.
+    forgotten: HashMap<(u32, bool), Timestamp>,
+}
+
+/// Which log a process key comes from: `true` for 4688 process ids (top
+/// bit set, [`pid_key`]), `false` for Sysmon GUIDs. A parent is always
+/// looked up in its child's log (the keys never meet).
+pub(crate) fn log_of(key: u64) -> bool {
+    key >> 63 == 1
 }
 
 /// String interner without an allocation per name: names are stored back
@@ -94,10 +109,25 @@ impl ProcStore {
         let reused: usize = self.reused.values().map(Vec::len).sum();
         (self.nodes.len() + reused, self.names.len())
     }
+    /// Names interned by `other` that this store interned too.
+    pub fn shared_names(&self, other: &ProcStore) -> usize {
+        (0..other.names.len() as u32)
+            .filter(|&i| self.names.id(other.names.get(i)).is_some())
+            .count()
+    }
     pub fn host_id(&self, host: &str) -> Option<u32> {
         self.names.id(host)
     }
     pub(super) fn insert(&mut self, host: u32, key: u64, n: ProcNode) {
+        if let Some(t) = n.time {
+            self.clocks
+                .entry((host, log_of(key)))
+                .and_modify(|(first, last)| {
+                    *first = (*first).min(t);
+                    *last = (*last).max(t);
+                })
+                .or_insert((t, t));
+        }
         match self.nodes.entry((host, key)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(n);
@@ -151,7 +181,125 @@ impl ProcStore {
                 self.insert(remap[h as usize], k, fix(n));
             }
         }
+        for ((h, log), (first, last)) in o.clocks {
+            self.clocks
+                .entry((remap[h as usize], log))
+                .and_modify(|(f, l)| {
+                    *f = (*f).min(first);
+                    *l = (*l).max(last);
+                })
+                .or_insert((first, last));
+        }
+        for ((h, log), t) in o.forgotten {
+            let e = self.forgotten.entry((remap[h as usize], log)).or_insert(t);
+            *e = (*e).max(t);
+        }
     }
+
+    /// The horizon's line in the log of `key` on `host` (its newest
+    /// creation less `horizon`), and whether the log has run longer than
+    /// the horizon; `None` before its first timed creation.
+    pub fn line(
+        &self,
+        host: u32,
+        key: u64,
+        horizon: chrono::TimeDelta,
+    ) -> Option<(Timestamp, bool)> {
+        line_of(&self.clocks, host, key, horizon)
+    }
+
+    /// Whether creations were forgotten in the log of `key` on `host`: a
+    /// parent not found there may be one of them (older than the horizon),
+    /// not a process whose creation was never logged.
+    pub fn forgot_in(&self, host: u32, key: u64) -> bool {
+        self.forgotten.contains_key(&(host, log_of(key)))
+    }
+
+    /// Forgets the process creations older than `horizon` on their own
+    /// log's clock (its newest creation), and returns how many.
+    ///
+    /// A creation is kept while it, or one of its children, was created
+    /// within the horizon (explorer.exe starting programs all week stays),
+    /// and when `pinned` names it (the ancestors of a detected process:
+    /// incidents show its chain). The creations under a reused key (4688
+    /// process ids) go together or not at all: forgetting the newest of
+    /// them would make a lookup find an older one, a wrong parent.
+    /// Untimed creations go once their log has run longer than the
+    /// horizon (they cannot be placed on it).
+    ///
+    /// Why each log's own clock, not the newest event of the commune: a
+    /// log arrives in its own order — a laptop back after a week sends its
+    /// backlog, Winlogbeat keeps a bookmark per channel, a host's clock may
+    /// be wrong — and measured against the newest event anywhere, a late
+    /// log's creations would be forgotten as they arrive, before their
+    /// children name them.
+    pub fn forget(&mut self, horizon: chrono::TimeDelta, pinned: &HashSet<(u32, u64)>) -> u64 {
+        let line = |clocks: &HashMap<(u32, bool), (Timestamp, Timestamp)>, h: u32, key: u64| {
+            line_of(clocks, h, key, horizon)
+        };
+        // The newest child of each (host, parent key) older than its line
+        // would not keep it: only children within the horizon are counted.
+        let mut recent_parent: HashSet<(u32, u64)> = HashSet::new();
+        let all = self.nodes.iter().chain(
+            self.reused
+                .iter()
+                .flat_map(|(k, v)| v.iter().map(move |n| (k, n))),
+        );
+        for (&(h, k), n) in all {
+            if let (Some(p), Some(t)) = (n.parent, n.time) {
+                if line(&self.clocks, h, k).is_some_and(|(l, _)| t >= l) {
+                    recent_parent.insert((h, p));
+                }
+            }
+        }
+        let old = |n: &ProcNode, line: Option<(Timestamp, bool)>| match (n.time, line) {
+            (Some(t), Some((l, _))) => t < l,
+            (None, Some((_, ran))) => ran,
+            (_, None) => false,
+        };
+        let mut gone: Vec<(u32, u64)> = Vec::new();
+        for (&(h, k), n) in &self.nodes {
+            if pinned.contains(&(h, k)) || recent_parent.contains(&(h, k)) {
+                continue;
+            }
+            let l = line(&self.clocks, h, k);
+            let more = self.reused.get(&(h, k)).into_iter().flatten();
+            if old(n, l) && more.clone().all(|m| old(m, l)) {
+                gone.push((h, k));
+            }
+        }
+        let mut count = 0u64;
+        for key in gone {
+            if self.nodes.remove(&key).is_some() {
+                count += 1;
+            }
+            count += self.reused.remove(&key).map_or(0, |v| v.len() as u64);
+            if let Some((l, _)) = line(&self.clocks, key.0, key.1) {
+                let e = self.forgotten.entry((key.0, log_of(key.1))).or_insert(l);
+                *e = (*e).max(l);
+            }
+        }
+        // Given back once the table is mostly empty (after the first pass
+        // of a long rebuild); in a steady state the same room is used again.
+        if self.nodes.capacity() > 4 * self.nodes.len() + 1024 {
+            self.nodes.shrink_to(2 * self.nodes.len());
+        }
+        if self.reused.capacity() > 4 * self.reused.len() + 1024 {
+            self.reused.shrink_to(2 * self.reused.len());
+        }
+        count
+    }
+}
+
+fn line_of(
+    clocks: &HashMap<(u32, bool), (Timestamp, Timestamp)>,
+    host: u32,
+    key: u64,
+    horizon: chrono::TimeDelta,
+) -> Option<(Timestamp, bool)> {
+    let (first, last) = clocks.get(&(host, log_of(key)))?;
+    let line = last.checked_sub_signed(horizon)?;
+    Some((line, line > *first))
 }
 
 /// Process key of a Sysmon ProcessGuid (case-insensitive hash, top bit 0).

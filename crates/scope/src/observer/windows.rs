@@ -341,6 +341,7 @@ impl Observer {
                 original,
                 cmdline: cmd.map(str::to_string),
                 user: acct.map(|a| a.0),
+                key,
                 parent_key,
                 parent_image: parent_img.map(str::to_string),
                 parent_cmdline: s(e, "ParentCommandLine").map(str::to_string),
@@ -407,16 +408,16 @@ impl Observer {
             .get("DestinationPort")
             .and_then(Value::as_i64)
             .unwrap_or(0) as u16;
+        // Only the earliest evidence and the span are read (the zones'
+        // reach), so only those are kept: no destination name, no more
+        // evidence than is shown (see [`CONN_EVIDENCE`]).
         let agg = self.conns.entry((host.clone(), dst, port)).or_default();
-        if may_be_top(&agg.evidence, e) {
+        if may_be_top_n(&agg.evidence, e, CONN_EVIDENCE) {
             let img = s(e, "Image").map(basename).unwrap_or_default();
             let summary = enc("conn", &[&img, host, &dst.to_string(), &port.to_string()]);
-            agg.add(e.timestamp, Some(evidence(e, summary)));
+            agg.add_n(e.timestamp, Some(evidence(e, summary)), CONN_EVIDENCE);
         } else {
-            agg.add(e.timestamp, None);
-        }
-        if let Some(h) = s(e, "DestinationHostname") {
-            agg.tags.insert(h.to_ascii_lowercase());
+            agg.add_n(e.timestamp, None, CONN_EVIDENCE);
         }
     }
 

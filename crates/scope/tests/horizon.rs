@@ -1,0 +1,370 @@
+//! The live scope's horizon (`Observer::forget_older_than`): process
+//! creations older than the horizon on their log's clock are forgotten and
+//! counted, unless a detected process's lineage or a recent child keeps
+//! them; a chain cut at the horizon says so; what `hunt` derives from the
+//! rest does not change.
+
+mod common;
+
+use chrono::TimeDelta;
+use common::*;
+use vigie_detect::Level;
+use vigie_scope::*;
+
+const H48: TimeDelta = TimeDelta::hours(48);
+
+/// A Sysmon process creation on PC-01.
+fn proc(
+    b: &mut B,
+    time: chrono::DateTime<chrono::Utc>,
+    guid: &str,
+    image: &str,
+    parent: (&str, &str),
+) {
+    b.ev(
+        time,
+        "PC-01",
+        SYSMON,
+        Some(1),
+        &[
+            ("ProcessGuid", guid),
+            ("ProcessId", "1000"),
+            ("Image", image),
+            ("CommandLine", image),
+            ("ParentProcessGuid", parent.0),
+            ("ParentImage", parent.1),
+            ("User", "CCPAB\\agent.a"),
+        ],
+    );
+}
+
+const WINLOGON: (&str, &str) = ("{w}", "C:\\Windows\\System32\\winlogon.exe");
+const USERINIT: &str = "C:\\Windows\\System32\\userinit.exe";
+const EXPLORER: &str = "C:\\Windows\\explorer.exe";
+const CMD: &str = "C:\\Windows\\System32\\cmd.exe";
+
+fn observe(b: &B, from: usize) -> Observer {
+    let mut o = Observer::new(assets());
+    for (e, m) in &b.events[from..] {
+        o.observe(e, m);
+    }
+    o
+}
+
+/// The scope's JSON with the horizon's flags cleared.
+fn without_flags(s: Scope) -> String {
+    let mut s = s;
+    for p in &mut s.processes {
+        p.parent_beyond_horizon = false;
+    }
+    s.to_json()
+}
+
+fn held(o: &Observer, kind: &str) -> usize {
+    o.held().into_iter().find(|(k, _)| *k == kind).unwrap().1
+}
+
+#[test]
+fn an_old_tree_is_forgotten_and_counted_a_recent_one_kept() {
+    let mut b = B::new();
+    // Monday morning: a session and what it started, nothing after.
+    proc(&mut b, t(2, 8, 0), "{u1}", USERINIT, WINLOGON);
+    proc(&mut b, t(2, 8, 1), "{e1}", EXPLORER, ("{u1}", USERINIT));
+    for (i, m) in (10..15).enumerate() {
+        let g = format!("{{n{i}}}");
+        proc(
+            &mut b,
+            t(2, 9, m),
+            &g,
+            "C:\\Windows\\notepad.exe",
+            ("{e1}", EXPLORER),
+        );
+    }
+    // Thursday: another session.
+    proc(&mut b, t(5, 8, 0), "{u2}", USERINIT, WINLOGON);
+    proc(&mut b, t(5, 8, 1), "{e2}", EXPLORER, ("{u2}", USERINIT));
+    proc(&mut b, t(5, 9, 0), "{c2}", CMD, ("{e2}", EXPLORER));
+    let mut o = observe(&b, 0);
+    assert_eq!(held(&o, "process_creations"), 10);
+    let f = o.forget_older_than(H48);
+    // Monday's seven creations are more than 48 h before Thursday 9:00.
+    assert_eq!(f.process_creations, 7);
+    assert_eq!(f.orphan_processes, 0);
+    assert_eq!(held(&o, "process_creations"), 3);
+    // A second pass forgets nothing more.
+    assert_eq!(o.forget_older_than(H48).process_creations, 0);
+    // Nothing was detected: the scope is the one without a horizon.
+    assert_eq!(
+        o.finish(&[], Lang::En).to_json(),
+        observe(&b, 0).finish(&[], Lang::En).to_json()
+    );
+}
+
+#[test]
+fn a_detected_process_keeps_its_ancestors() {
+    let mut b = B::new();
+    proc(&mut b, t(2, 8, 0), "{u1}", USERINIT, WINLOGON);
+    proc(&mut b, t(2, 8, 1), "{e1}", EXPLORER, ("{u1}", USERINIT));
+    proc(&mut b, t(2, 9, 0), "{c1}", CMD, ("{e1}", EXPLORER));
+    b.ev(
+        t(2, 9, 1),
+        "PC-01",
+        SYSMON,
+        Some(1),
+        &[
+            ("ProcessGuid", "{r1}"),
+            ("Image", "C:\\Windows\\System32\\rundll32.exe"),
+            (
+                "CommandLine",
+                "rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\Temp\\l.dmp full",
+            ),
+            ("ParentProcessGuid", "{c1}"),
+            ("ParentImage", CMD),
+            ("User", "CCPAB\\presta.maint"),
+        ],
+    );
+    b.matched(rule(
+        "Process Memory Dump Via Comsvcs.DLL",
+        Level::High,
+        &["attack.credential_access", "attack.t1003.001"],
+    ));
+    // Days of other activity on the same log move its clock on.
+    for d in 3..7 {
+        let g = format!("{{x{d}}}");
+        proc(
+            &mut b,
+            t(d, 10, 0),
+            &g,
+            "C:\\Windows\\notepad.exe",
+            WINLOGON,
+        );
+    }
+    let mut o = observe(&b, 0);
+    let f = o.forget_older_than(H48);
+    // Clock: day 6 10:00. The dump's own creation, cmd, explorer and
+    // userinit (day 2) stay; day 3's notepad goes.
+    assert_eq!(f.process_creations, 1, "{f:?}");
+    assert_eq!(held(&o, "process_creations"), 7);
+    let s = o.finish(&[], Lang::En);
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.image.ends_with("rundll32.exe"))
+        .expect("rundll32");
+    assert_eq!(p.parent_chain, vec![CMD, EXPLORER, USERINIT, WINLOGON.1]);
+    // winlogon's creation was never logged, but this log's older ones were
+    // forgotten: the chain does not claim to be all the logs show.
+    assert!(p.parent_beyond_horizon);
+    assert_eq!(
+        without_flags(s),
+        observe(&b, 0).finish(&[], Lang::En).to_json()
+    );
+}
+
+#[test]
+fn a_long_lived_parent_stays_and_a_chain_cut_at_the_horizon_says_so() {
+    let mut b = B::new();
+    proc(&mut b, t(2, 8, 0), "{u1}", USERINIT, WINLOGON);
+    proc(&mut b, t(2, 8, 1), "{e1}", EXPLORER, ("{u1}", USERINIT));
+    // explorer.exe starts a program every day of the week.
+    for d in 2..9 {
+        let g = format!("{{n{d}}}");
+        proc(
+            &mut b,
+            t(d, 9, 0),
+            &g,
+            "C:\\Windows\\notepad.exe",
+            ("{e1}", EXPLORER),
+        );
+    }
+    let mut o = observe(&b, 0);
+    let f = o.forget_older_than(H48);
+    // Clock: day 8 9:00. userinit (its only child started on day 2) and
+    // the notepads of days 2 to 5 go; explorer stays (a child on day 8).
+    assert_eq!(f.process_creations, 5, "{f:?}");
+    assert_eq!(held(&o, "process_creations"), 4);
+    // Then explorer starts what a rule flags: its chain reaches explorer,
+    // whose own parent is no longer held — said, not "not logged".
+    let from = b.events.len();
+    proc(&mut b, t(8, 9, 30), "{c8}", CMD, ("{e1}", EXPLORER));
+    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
+    for (e, m) in &b.events[from..] {
+        o.observe(e, m);
+    }
+    let s = o.finish(&[], Lang::En);
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.image == CMD)
+        .expect("cmd.exe detected");
+    // explorer (held), then userinit from explorer's own event.
+    assert_eq!(p.parent_chain, vec![EXPLORER, USERINIT]);
+    assert!(p.parent_beyond_horizon, "{p:?}");
+    let json = s.to_json();
+    assert!(json.contains("\"parent_beyond_horizon\": true"), "{json}");
+    // Without a horizon the chain goes on to winlogon, and no flag is
+    // written (`hunt`'s output is unchanged).
+    let whole = observe(&b, 0).finish(&[], Lang::En);
+    let p = whole.processes.iter().find(|p| p.image == CMD).unwrap();
+    assert_eq!(p.parent_chain, vec![EXPLORER, USERINIT, WINLOGON.1]);
+    assert!(!whole.to_json().contains("parent_beyond_horizon"));
+}
+
+#[test]
+fn a_process_without_a_logged_parent_image_is_decided_at_the_horizon() {
+    let mut b = B::new();
+    let ev = |b: &mut B, time, pid: &str, ppid: &str, image: &str| {
+        b.ev(
+            time,
+            "SRV-FIC01",
+            SEC,
+            Some(4688),
+            &[
+                ("NewProcessId", pid),
+                ("ProcessId", ppid),
+                ("NewProcessName", image),
+                ("SubjectUserName", "presta.maint"),
+                ("SubjectDomainName", "CCPAB"),
+            ],
+        );
+    };
+    // Old 4688 layout: no ParentProcessName. A WinRM host process starts
+    // whoami; days later the log goes on.
+    ev(
+        &mut b,
+        t(2, 10, 0),
+        "100",
+        "4",
+        "C:\\Windows\\System32\\wsmprovhost.exe",
+    );
+    ev(
+        &mut b,
+        t(2, 10, 1),
+        "200",
+        "100",
+        "C:\\Windows\\System32\\whoami.exe",
+    );
+    for d in 3..7 {
+        let pid = format!("{}", 300 + d);
+        ev(
+            &mut b,
+            t(d, 12, 0),
+            &pid,
+            "4",
+            "C:\\Windows\\System32\\svchost.exe",
+        );
+    }
+    let mut o = observe(&b, 0);
+    assert_eq!(held(&o, "orphan_processes"), 6);
+    let f = o.forget_older_than(H48);
+    // Clock: day 6 12:00. Those before day 4 12:00 are decided (whoami: a
+    // WinRM execution, kept as one) and their creations forgotten.
+    assert_eq!(f.orphan_processes, 3, "{f:?}");
+    assert_eq!(f.process_creations, 3, "{f:?}");
+    assert_eq!(held(&o, "orphan_processes"), 3);
+    // wsmprovhost's own start (its event says WinRM), and whoami, decided
+    // now from its parent's creation.
+    assert_eq!(held(&o, "remote_executions"), 2);
+    let s = o.finish(&[], Lang::En);
+    assert_eq!(
+        without_flags(s),
+        observe(&b, 0).finish(&[], Lang::En).to_json()
+    );
+}
+
+#[test]
+fn each_log_runs_on_its_own_clock() {
+    // PC-01's Sysmon log reaches day 8; PC-02's arrives afterwards, from
+    // day 2 (a backlog): its creations are measured on its own clock.
+    let mut b = B::new();
+    proc(&mut b, t(2, 8, 0), "{u1}", USERINIT, WINLOGON);
+    proc(&mut b, t(8, 8, 0), "{u8}", USERINIT, WINLOGON);
+    let late = |b: &mut B, time, guid: &str, parent: &str| {
+        b.ev(
+            time,
+            "PC-02",
+            SYSMON,
+            Some(1),
+            &[
+                ("ProcessGuid", guid),
+                ("Image", EXPLORER),
+                ("ParentProcessGuid", parent),
+                ("ParentImage", USERINIT),
+            ],
+        );
+    };
+    late(&mut b, t(2, 8, 0), "{p1}", "{q}");
+    late(&mut b, t(2, 9, 0), "{p2}", "{q}");
+    let mut o = observe(&b, 0);
+    // Only PC-01's day 2 goes: PC-02's log is at day 2.
+    assert_eq!(o.forget_older_than(H48).process_creations, 1);
+    assert_eq!(held(&o, "process_creations"), 3);
+}
+
+/// An outbound connection (Sysmon 3) from PC-01.
+fn conn(b: &mut B, time: chrono::DateTime<chrono::Utc>, dst: &str, port: &str) {
+    b.ev(
+        time,
+        "PC-01",
+        SYSMON,
+        Some(3),
+        &[
+            ("Image", "C:\\Windows\\System32\\svchost.exe"),
+            ("SourceIp", "10.0.0.21"),
+            ("DestinationIp", dst),
+            ("DestinationPort", port),
+            ("Initiated", "true"),
+        ],
+    );
+}
+
+#[test]
+fn what_two_observers_hold_is_counted_once_as_merged() {
+    // `vigie serve` holds a tenant as a settled observer and a fresh one:
+    // a channel, a connection or a name both saw is one fact, not two.
+    let mut b = B::new();
+    let t0 = t(2, 8, 0);
+    conn(&mut b, t0, "10.0.0.5", "445");
+    conn(&mut b, t0 + TimeDelta::minutes(1), "10.0.0.6", "445");
+    proc(&mut b, t0, "{a}", EXPLORER, WINLOGON);
+    let split = b.events.len();
+    // The fresh one: the same host and channel, one connection again, one new.
+    conn(&mut b, t0 + TimeDelta::minutes(2), "10.0.0.5", "445");
+    conn(&mut b, t0 + TimeDelta::minutes(3), "10.0.0.7", "443");
+    proc(
+        &mut b,
+        t0 + TimeDelta::minutes(3),
+        "{b}",
+        CMD,
+        ("{a}", EXPLORER),
+    );
+    let settled = {
+        let mut o = Observer::new(assets());
+        for (e, m) in &b.events[..split] {
+            o.observe(e, m);
+        }
+        o
+    };
+    let fresh = observe(&b, split);
+    let beside = settled.held_beside(&fresh);
+    let of = |kind: &str| beside.iter().find(|(k, _)| *k == kind).unwrap().1;
+    assert_eq!(
+        held(&settled, "connections") + held(&fresh, "connections"),
+        4
+    );
+    assert_eq!(of("connections"), 3, "10.0.0.5:445 once");
+    assert_eq!(of("channels"), 1, "PC-01's Sysmon log once");
+    assert_eq!(of("process_creations"), 2);
+    // As one observer holding everything: the same counts.
+    let mut merged = settled.clone();
+    merged.merge(fresh.clone());
+    for kind in [
+        "connections",
+        "channels",
+        "process_creations",
+        "names",
+        "accounts",
+    ] {
+        assert_eq!(of(kind), held(&merged, kind), "{kind}");
+    }
+}
