@@ -883,7 +883,7 @@ fn import_node(
 }
 
 #[cfg(test)]
-mod tests {
+mod naming_tests {
     use super::name_sets;
     use std::collections::BTreeSet;
 
