@@ -19,6 +19,15 @@ pub(crate) const WAIT: std::time::Duration = std::time::Duration::from_secs(25);
 /// long as the process).
 pub(crate) fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    // Made under a lock, never twice: a second runtime built by a racing
+    // first call would be dropped by the loser, and dropping a runtime
+    // from async code (a store opened in a handler or an async test)
+    // panics.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(rt) = RT.get() {
         return Ok(rt);
     }
@@ -27,8 +36,6 @@ pub(crate) fn runtime() -> std::io::Result<&'static tokio::runtime::Runtime> {
         .thread_name("vigie-db-blocking")
         .enable_all()
         .build()?;
-    // Two first calls at once: one runtime is kept, the other dropped
-    // here (outside any runtime: it was never entered).
     Ok(RT.get_or_init(|| rt))
 }
 
@@ -83,5 +90,35 @@ pub(crate) fn io(e: StoreError) -> std::io::Error {
             std::io::Error::new(source.kind(), format!("{what}: {source}"))
         }
         other => std::io::Error::other(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// First calls racing from async code (stores opened at once in
+    /// handlers or tests) share one runtime and none panics dropping a
+    /// second one. The only test of this crate's unit tests that makes the
+    /// runtime, so the race is a first one.
+    #[test]
+    fn first_calls_from_async_code_share_one_runtime() {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let made: Vec<usize> = (0..8)
+            .map(|_| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        start.wait();
+                        super::runtime().unwrap() as *const _ as usize
+                    })
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("no first call panics"))
+            .collect();
+        assert!(made.windows(2).all(|w| w[0] == w[1]), "{made:?}");
     }
 }
