@@ -1127,3 +1127,38 @@ fn a_body_too_slow_is_cut_at_the_configured_deadline() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("body_read_secs"), "{err}");
 }
+
+/// One server per data directory: a second `vigie serve` on the same one
+/// is refused at start, naming the first's process, and the first goes
+/// on; once the first is gone (even by `kill -9`), a server starts there.
+#[test]
+fn a_second_server_on_the_same_data_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let mut first = start(&data);
+    let out = vigie()
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another vigie serve uses this data directory")
+            && err.contains(&format!("process {}", first.child.id())),
+        "{err}"
+    );
+    assert_eq!(
+        stats(&first.base, &admin)["events_stored"].as_u64(),
+        Some(0)
+    );
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let again = start(&data);
+    assert_eq!(
+        stats(&again.base, &admin)["events_stored"].as_u64(),
+        Some(0)
+    );
+}
