@@ -22,6 +22,9 @@ pub struct Config {
     pub max_inflated: usize,
     /// Largest line of JSON Lines, or syslog message (bytes).
     pub max_line: usize,
+    /// How long a request body may take to arrive once it holds a slot
+    /// (`[limits] body_read_secs`).
+    pub body_read: std::time::Duration,
     /// Syslog over UDP (`--syslog-udp`), off unless given.
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
@@ -41,6 +44,9 @@ pub struct Config {
     /// when given (even with `--no-tls`, which is about HTTP), else the
     /// self-signed one under `data/tls/`.
     pub listener_tls: tls::Tls,
+    /// Names the self-signed certificate is also made for (`--tls-name`,
+    /// `tls_names`): the DNS names shippers are given.
+    pub tls_names: Vec<String>,
     /// Senders on the TLS listeners must show a certificate signed by
     /// this CA (`--tls-client-ca`, PEM).
     pub tls_client_ca: Option<PathBuf>,
@@ -170,6 +176,7 @@ impl Config {
             max_body: 32 << 20,
             max_inflated: 256 << 20,
             max_line: 1 << 20,
+            body_read: crate::http::BODY_READ,
             syslog_udp: None,
             syslog_tcp: None,
             ndjson_tcp: None,
@@ -185,6 +192,7 @@ impl Config {
             syslog_tls: None,
             ndjson_tls: None,
             listener_tls: tls::Tls::SelfSigned,
+            tls_names: Vec::new(),
             tls_client_ca: None,
             tls_client_crl: None,
             tls_senders: Default::default(),
