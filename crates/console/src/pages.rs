@@ -59,25 +59,7 @@ fn picker_form(p: &Picker, lang: Lang, path: &str) -> String {
             },
         );
     }
-    // Back to this page without its own `?tenant=` (it would win over
-    // the choice just made); from one incident or detection, to the
-    // incidents (that one is the other commune's: a 404 in this one).
-    let (here, query) = path.split_once('?').unwrap_or((path, ""));
-    let here = match here.trim_start_matches('/').split_once('/') {
-        Some(("detections", _)) => "/incidents",
-        Some(("incidents", "table")) => here,
-        Some(("incidents", _)) => "/incidents",
-        _ => here,
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|kv| !kv.is_empty() && !kv.starts_with("tenant="))
-        .collect();
-    let next = if kept.is_empty() {
-        here.to_string()
-    } else {
-        format!("{here}?{}", kept.join("&"))
-    };
+    let next = back_to(path);
     format!(
         "<form method=\"get\" action=\"{CHOOSE_PATH}\" id=\"commune-picker\" class=\"picker\"><label for=\"commune\">{label}</label> <select name=\"tenant\" id=\"commune\">{options}</select><input type=\"hidden\" name=\"next\" value=\"{next}\">{lang_field}<button type=\"submit\" id=\"commune-choose\">{go}</button></form>",
         label = tr!(lang, "Commune", "Commune"),
@@ -88,6 +70,39 @@ fn picker_form(p: &Picker, lang: Lang, path: &str) -> String {
         },
         go = tr!(lang, "Afficher", "Show"),
     )
+}
+
+/// Where the selector comes back to from the page at `path`: the same
+/// page without its own `?tenant=` (it would win over the choice just
+/// made); from one incident or detection, the incidents (that one is the
+/// other commune's: a 404 in this one); from the landing page, the page
+/// it was come to from (its `next`), else the incidents.
+fn back_to(path: &str) -> String {
+    let (here, query) = path.split_once('?').unwrap_or((path, ""));
+    if here == LANDING_PATH {
+        let next = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+            .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+            .filter(|n| !n.starts_with(LANDING_PATH))
+            .unwrap_or_else(|| "/incidents".to_string());
+        return back_to(&next);
+    }
+    let here = match here.trim_start_matches('/').split_once('/') {
+        Some(("detections", _)) => "/incidents",
+        Some(("incidents", "table")) => here,
+        Some(("incidents", _)) => "/incidents",
+        _ => here,
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("tenant="))
+        .collect();
+    if kept.is_empty() {
+        here.to_string()
+    } else {
+        format!("{here}?{}", kept.join("&"))
+    }
 }
 
 /// The zone people read times in (the console's default, as decided for
@@ -409,6 +424,20 @@ pub fn triage_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_selector_comes_back_to_a_page_of_the_commune_chosen() {
+        assert_eq!(back_to("/incidents?tenant=a&lang=en"), "/incidents?lang=en");
+        assert_eq!(back_to("/incidents/L12?tenant=a"), "/incidents");
+        assert_eq!(back_to("/detections/abc"), "/incidents");
+        assert_eq!(back_to("/search?q=x"), "/search?q=x");
+        assert_eq!(back_to("/communes?next=%2Fsearch%3Fq%3Dx"), "/search?q=x");
+        assert_eq!(back_to("/communes?next=%2Fdetections%2Fabc"), "/incidents");
+        for bad in ["//evil.example", "%2F%2Fevil.example", "%2Fcommunes", ""] {
+            assert_eq!(back_to(&format!("/communes?next={bad}")), "/incidents");
+        }
+        assert_eq!(back_to("/communes"), "/incidents");
+    }
 
     #[test]
     fn times_are_paris_with_utc_on_hover() {

@@ -195,7 +195,9 @@ pub(crate) async fn landing(
     } else {
         body.push_str(&t.html());
     }
-    let path = ui::with_lang(LANDING_PATH, lang);
+    // The selector of this page goes back to `next` once a commune is
+    // chosen.
+    let path = ui::with_lang(&format!("{LANDING_PATH}?next={}", enc(&next)), lang);
     let title = tr!(lang, "Communes", "Communes");
     ui::frame(&session, lang, &path, &title, &body, None)
 }
