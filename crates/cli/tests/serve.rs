@@ -1060,3 +1060,70 @@ fn the_config_file_holds_the_options() {
         Some(0)
     );
 }
+
+/// A body that trickles in holds its slot `[limits] body_read_secs` at
+/// most: then 503 with `Retry-After` (what every shipper retries),
+/// nothing kept, counted in `requests_too_slow`, and the slot is free
+/// for the next request. 0 seconds is refused at start (exit 2).
+#[test]
+fn a_body_too_slow_is_cut_at_the_configured_deadline() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let conf = tmp.path().join("vigie.toml");
+    std::fs::write(&conf, "data = \"data\"\n[limits]\nbody_read_secs = 2\n").unwrap();
+    let mut cmd = vigie();
+    cmd.args(["serve", "--config"])
+        .arg(&conf)
+        .args(["--listen", "127.0.0.1:0"]);
+    let server = spawn_serve(cmd);
+    let base = server.base.clone();
+    let addr = base.strip_prefix("http://").unwrap();
+
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let sent = Instant::now();
+    write!(
+        c,
+        "POST /api/v1/ingest HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Length: 100000\r\n\r\n{{\"a\":"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("send it again") {
+        let n = c.read(&mut buf).expect("an answer before the read timeout");
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let waited = sent.elapsed();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after:"), "{answer}");
+    assert!(answer.contains("within 2 s"), "{answer}");
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    let s = stats(&base, &admin);
+    assert_eq!(s["requests_too_slow"].as_u64(), Some(1), "{s}");
+    assert_eq!(s["events_stored"].as_u64(), Some(0), "{s}");
+    let (status, body) = post(&base, "/api/v1/ingest", Some(&admin), b"{\"x\":1}\n", false);
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    drop(server);
+
+    std::fs::write(&conf, "data = \"data\"\n[limits]\nbody_read_secs = 0\n").unwrap();
+    let out = vigie()
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("body_read_secs"), "{err}");
+}

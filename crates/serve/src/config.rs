@@ -22,6 +22,9 @@ pub struct Config {
     pub max_inflated: usize,
     /// Largest line of JSON Lines, or syslog message (bytes).
     pub max_line: usize,
+    /// How long a request body may take to arrive once it holds a slot
+    /// (`[limits] body_read_secs`).
+    pub body_read: std::time::Duration,
     /// Syslog over UDP (`--syslog-udp`), off unless given.
     pub syslog_udp: Option<SocketAddr>,
     /// Syslog over TCP (`--syslog-tcp`), off unless given.
@@ -170,6 +173,7 @@ impl Config {
             max_body: 32 << 20,
             max_inflated: 256 << 20,
             max_line: 1 << 20,
+            body_read: crate::http::BODY_READ,
             syslog_udp: None,
             syslog_tcp: None,
             ndjson_tcp: None,

@@ -155,6 +155,8 @@ pub struct Limits {
     pub max_body: Option<usize>,
     pub max_inflated: Option<usize>,
     pub max_line: Option<usize>,
+    /// Seconds a body may take to arrive once it holds a slot.
+    pub body_read_secs: Option<u64>,
 }
 
 impl ServeFile {
@@ -187,6 +189,12 @@ impl ServeFile {
                 t.resolve(base);
             }
         }
+        if file.limits.body_read_secs == Some(0) {
+            return Err(format!(
+                "{}: [limits] body_read_secs = 0: a number of seconds above 0",
+                path.display()
+            ));
+        }
         let budget = file.retrohunt.max_seconds;
         if !(budget.is_finite() && budget > 0.0) {
             return Err(format!(
@@ -212,6 +220,9 @@ impl ServeFile {
         }
         if let Some(v) = self.limits.max_line {
             config.max_line = v;
+        }
+        if let Some(v) = self.limits.body_read_secs {
+            config.body_read = std::time::Duration::from_secs(v);
         }
         config.retrohunt = self.retrohunt;
     }

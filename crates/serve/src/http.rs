@@ -181,7 +181,7 @@ pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// whatever the number of senders (the others wait in their TCP
 /// buffers, then get 429).
 ///
-/// A slot is held for [`BODY_READ`] at most while the body arrives (a
+/// A slot is held for `body_read` ([`BODY_READ`] by default) at most while the body arrives (a
 /// sender trickling bytes would hold it for ever), and one tenant holds
 /// [`crate::TENANT_BODIES`] at most: a slow or hostile shipper of one
 /// commune can slow its own commune's ingest, never stop every other's.
@@ -213,9 +213,11 @@ pub(crate) async fn body_slot(
     match slot {
         Ok(Ok(slot)) => {
             let (parts, body) = req.into_parts();
-            let read =
-                tokio::time::timeout(BODY_READ, axum::body::to_bytes(body, s.config.max_body))
-                    .await;
+            let read = tokio::time::timeout(
+                s.config.body_read,
+                axum::body::to_bytes(body, s.config.max_body),
+            )
+            .await;
             let bytes = match read {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => {
@@ -236,7 +238,7 @@ pub(crate) async fn body_slot(
                     s.slow_bodies.fetch_add(1, Ordering::Relaxed);
                     return unavailable(&format!(
                         "the body did not arrive within {} s: nothing was kept, send it again",
-                        BODY_READ.as_secs()
+                        s.config.body_read.as_secs()
                     ));
                 }
             };
@@ -253,7 +255,8 @@ pub(crate) async fn body_slot(
 /// How long a body may take to arrive once it holds a slot: a Beat's
 /// gzip request of 1,600 events (a few hundred KB) takes seconds on a
 /// commune's slowest uplink; the largest body allowed (32 MiB) about
-/// four minutes at 1 Mbit/s — such a sender should send smaller bodies.
+/// four minutes at 1 Mbit/s — such a sender should send smaller bodies
+/// (or the operator raise `[limits] body_read_secs`).
 pub const BODY_READ: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn busy(s: &AppState) -> Response {

@@ -113,7 +113,7 @@ pub(crate) struct AppState {
     /// tenants of the tokens and accounts, bounded by them.)
     pub(crate) bodies_by_tenant:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
-    /// Bodies that did not arrive within [`http::BODY_READ`] (cut, 408).
+    /// Bodies that did not arrive within `body_read` (cut, 503).
     slow_bodies: AtomicU64,
     /// The console (accounts, sessions, audit log).
     pub(crate) console: Arc<vigie_console::Console>,

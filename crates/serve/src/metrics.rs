@@ -47,7 +47,7 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         ),
         (
             "requests_too_slow",
-            "Request bodies that did not arrive within 60 s (cut, 408).",
+            "Request bodies that did not arrive within [limits] body_read_secs (cut, 503 with Retry-After).",
             s.slow_bodies.load(Ordering::Relaxed),
         ),
         (
