@@ -491,6 +491,10 @@ fn chromium_chooses_a_commune_and_its_incident_and_detection_open() {
     assert_eq!(b.eval("document.documentElement.lang"), "fr");
     // The selector, in the header of every page: Fouesnant.
     b.eval("document.querySelector('#commune').value = 'fouesnant'; document.querySelector('#commune-choose').click(); true");
+    // Back to the page first asked for after the login (`/`), then the
+    // incidents: the choice kept, no `?tenant=` anywhere.
+    b.wait_for("location.pathname === '/' && !!document.querySelector('#logout')");
+    b.open_url(&format!("{base}/incidents"));
     b.wait_for(
         "location.pathname === '/incidents' && document.querySelectorAll('tr.incident').length > 0",
     );
