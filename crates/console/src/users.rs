@@ -547,7 +547,7 @@ mod tests {
         assert_eq!(u.assigned, ["concarneau", "quimper"]);
         assert_eq!(u.communes_text(), "concarneau,quimper");
         assign(&mut u, &[]).unwrap();
-        assert_eq!((u.tenant, u.assigned.len()), (None, 0));
+        assert_eq!((u.tenant.as_deref(), u.assigned.len()), (None, 0));
         assert!(matches!(
             assign(&mut u, &names(&["quimper", "Concarneau"])),
             Err(UserError::BadTenant(t)) if t == "Concarneau"
