@@ -142,11 +142,14 @@ pub enum UserCommand {
         totp: bool,
         /// The commune (tenant) the account belongs to: it reads that
         /// tenant's data only, whatever its role (a CSIRT serving several
-        /// communes). Without it: the deployment's own account.
+        /// communes). Given more than once: a CSIRT's analyst assigned
+        /// those communes, reading them only (not for `--role admin`).
+        /// Without it: the deployment's own account (every commune).
         #[arg(long, value_name = "NAME")]
-        tenant: Option<String>,
+        tenant: Vec<String>,
     },
-    /// List the accounts (name, role, second factor, lock), as TSV.
+    /// List the accounts (name, role, second factor, lock, created, and
+    /// the commune or communes read: comma-separated), as TSV.
     List {
         #[command(flatten)]
         at: StoreArgs,
@@ -209,6 +212,7 @@ fn usage_or_fail(e: UserError) -> Result<ExitCode> {
         | UserError::NoSuch(_)
         | UserError::BadName(_)
         | UserError::BadTenant(_)
+        | UserError::AdminOfSome(_)
         | UserError::BadPassword => {
             eprintln!("vigie: error: {e}");
             Ok(ExitCode::from(2))
@@ -243,21 +247,37 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                 ));
             };
             let password = read_password()?;
-            let made = users::new_user(&name, role, &password, totp, tenant.as_deref())
-                .and_then(|(user, added)| store.add(user).map(|()| added));
+            let made = users::new_user(&name, role, &password, totp, None).and_then(
+                |(mut user, added)| {
+                    users::assign(&mut user, &tenant)?;
+                    let said = user.communes_text();
+                    store.add(user).map(|()| (added, said))
+                },
+            );
             match made {
-                Ok(added) => {
-                    kept.record(Action::UserAdd, &name, Outcome::Success)?;
+                Ok((added, communes)) => {
+                    // The audit line names what the account reads.
+                    let target = if communes.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{name} (tenant {communes})")
+                    };
+                    kept.record(Action::UserAdd, &target, Outcome::Success)?;
                     if let Some(uri) = added.otpauth {
                         // Shown here only: the authenticator app scans or
                         // takes it now.
                         println!("{uri}");
                     }
-                    match &tenant {
-                        Some(t) => eprintln!(
-                            "vigie: account {name:?} created ({role}, reads tenant {t:?} only)"
-                        ),
-                        None => eprintln!("vigie: account {name:?} created ({role})"),
+                    if communes.is_empty() {
+                        eprintln!("vigie: account {name:?} created ({role})");
+                    } else if communes.contains(',') {
+                        eprintln!(
+                            "vigie: account {name:?} created ({role}, reads the communes {communes} only)"
+                        );
+                    } else {
+                        eprintln!(
+                            "vigie: account {name:?} created ({role}, reads tenant {communes:?} only)"
+                        );
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -285,7 +305,7 @@ pub fn run(cmd: UserCommand) -> Result<ExitCode> {
                     if u.totp.is_some() { "yes" } else { "no" },
                     locked,
                     u.created,
-                    u.tenant.as_deref().unwrap_or("")
+                    u.communes_text()
                 );
             }
             Ok(ExitCode::SUCCESS)

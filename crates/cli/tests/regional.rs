@@ -24,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::console::{add_user_with, code, http, signed_in, Person};
+use common::serve::tenant_read_routes;
 use common::serve::token_of as token;
 use common::server::{
     detection_keys, hunt_detections, jsonl_files, make_demo, of_kind, scope_claims, spawn_serve,
@@ -345,32 +346,6 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
         assert!(Instant::now() < until, "not judged: {s}");
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// Routes a reader may GET that hold no tenant's data: the rules in
-/// force are the deployment's (one engine judges every commune).
-const DEPLOYMENT_WIDE: &[&str] = &["/rules", "/api/v1/rules"];
-
-/// Every route that reads a tenant's data with a GET — the API's, and
-/// with `pages` the console's pages too (people's only: a token is sent
-/// to the API) — `{…}` filled with a placeholder: asked for another
-/// tenant, each must answer 403 before looking anything up.
-fn tenant_read_routes(pages: bool) -> Vec<String> {
-    use vigie_serve::{tokens::Scope, Access};
-    vigie_serve::ROUTES
-        .iter()
-        .filter(|(m, p, a)| {
-            *m == vigie_serve::Method::GET
-                && (*a == Access::Needs(Scope::Read) || (pages && *a == Access::Page))
-                && !DEPLOYMENT_WIDE.contains(p)
-        })
-        .map(|(_, p, _)| {
-            p.split('/')
-                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .collect()
 }
 
 /// `vigie user add NAME --role ROLE --tenant T` (password on stdin).

@@ -53,12 +53,15 @@ pub trait UserStore: Send + Sync {
         Ok(user.locked_at(now))
     }
     /// Whether the account of a session still exists with its role and
-    /// tenant (a session of an account removed or changed ends).
-    fn still(&self, s: &Session) -> Result<bool, UserError> {
+    /// tenant (a session of an account removed or changed ends): its
+    /// assigned communes when it does (read at every request: a change
+    /// of the set holds from the next one), `None` when it does not.
+    fn still(&self, s: &Session) -> Result<Option<Vec<String>>, UserError> {
         Ok(self
             .list()?
-            .iter()
-            .any(|u| u.name == s.user && u.role == s.role && u.tenant == s.tenant))
+            .into_iter()
+            .find(|u| u.name == s.user && u.role == s.role && u.tenant == s.tenant)
+            .map(|u| u.assigned))
     }
     /// Where they are, for messages (never a password).
     fn place(&self) -> String;
@@ -241,12 +244,41 @@ pub mod conformance {
             store.add(bob.clone()),
             Err(UserError::Exists(n)) if n == "bob"
         ));
+        // A CSIRT's analyst assigned two communes: the set kept as it is.
+        let (mut cyril, _) =
+            users::new_user("cyril", Role::Analyst, "a third long one", false, None).unwrap();
+        users::assign(
+            &mut cyril,
+            &["quimper".into(), "concarneau".into(), "quimper".into()],
+        )
+        .unwrap();
+        assert_eq!(cyril.assigned, ["concarneau", "quimper"]);
+        store.add(cyril.clone()).unwrap();
         let all = store.list().unwrap();
         assert_eq!(
             all.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
-            ["anne", "bob"],
+            ["anne", "bob", "cyril"],
             "in the order made"
         );
+        let got = store.get("cyril").unwrap().unwrap();
+        assert_eq!((got.tenant, got.assigned), (None, cyril.assigned.clone()));
+        assert_eq!(all[1].assigned, Vec::<String>::new());
+        let cyril_session = Session {
+            user: "cyril".into(),
+            role: Role::Analyst,
+            tenant: None,
+            assigned: Vec::new(),
+            picker: None,
+            csrf: String::new(),
+            created: 0,
+            last: 0,
+        };
+        assert_eq!(
+            store.still(&cyril_session).unwrap(),
+            Some(cyril.assigned.clone()),
+            "the set read with the account"
+        );
+        store.remove("cyril").unwrap();
         let got = store.get("anne").unwrap().unwrap();
         assert_eq!(got.password, anne.password);
         assert_eq!(got.totp, anne.totp);
@@ -311,24 +343,34 @@ pub mod conformance {
             user: user.into(),
             role,
             tenant: tenant.map(str::to_string),
+            assigned: Vec::new(),
+            picker: None,
             csrf: String::new(),
             created: 0,
             last: 0,
         };
+        assert_eq!(
+            store
+                .still(&s("bob", Role::Viewer, Some("mairie-b")))
+                .unwrap(),
+            Some(Vec::new())
+        );
         assert!(store
-            .still(&s("bob", Role::Viewer, Some("mairie-b")))
-            .unwrap());
-        assert!(!store
             .still(&s("bob", Role::Admin, Some("mairie-b")))
-            .unwrap());
-        assert!(!store.still(&s("bob", Role::Viewer, None)).unwrap());
+            .unwrap()
+            .is_none());
+        assert!(store
+            .still(&s("bob", Role::Viewer, None))
+            .unwrap()
+            .is_none());
 
         store.remove("bob").unwrap();
         assert!(matches!(store.remove("bob"), Err(UserError::NoSuch(_))));
         assert!(matches!(store.unlock("bob"), Err(UserError::NoSuch(_))));
-        assert!(!store
+        assert!(store
             .still(&s("bob", Role::Viewer, Some("mairie-b")))
-            .unwrap());
+            .unwrap()
+            .is_none());
         assert_eq!(store.list().unwrap().len(), 1);
         assert!(!store.place().is_empty());
     }

@@ -63,6 +63,11 @@ pub enum Refusal {
     Locked,
     /// Too many failures from this address.
     Throttled,
+    /// The accounts' store (or the login throttle's, or the sessions')
+    /// cannot answer now: neither "wrong" nor "too many attempts" — a
+    /// person told either would retype a right password or wait for
+    /// nothing, and an outage would read as an attack. Nobody is let in.
+    Unavailable,
 }
 
 /// The state behind the console: where the accounts, the sessions and
@@ -177,8 +182,8 @@ impl Console {
             }
         };
         match self.users.still(&s) {
-            Ok(true) => Some(s),
-            Ok(false) => {
+            Ok(Some(assigned)) => Some(Session { assigned, ..s }),
+            Ok(None) => {
                 if let Err(e) = self.sessions.close_user(&s.user) {
                     eprintln!("vigie serve: sessions: {e}");
                 }
@@ -202,24 +207,40 @@ impl Console {
         now: i64,
     ) -> Result<(String, Session), Refusal> {
         let from = ip.to_string();
-        if self.throttle.ip_blocked(ip, now) {
-            self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
-            return Err(Refusal::Throttled);
+        match self.throttle.ip_blocked(ip, now) {
+            Ok(false) => {}
+            Ok(true) => {
+                self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
+                return Err(Refusal::Throttled);
+            }
+            // The store said why on stderr.
+            Err(_) => {
+                self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+                return Err(Refusal::Unavailable);
+            }
         }
         let found = match self.users.get(name) {
             Ok(u) => u,
             Err(e) => {
                 eprintln!("vigie serve: accounts {}: {e}", self.users.place());
-                return Err(Refusal::Wrong);
+                self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+                return Err(Refusal::Unavailable);
             }
         };
         let Some(user) = found else {
             // As long as a real check, and locking the same way.
             let _ = users::verify_password(users::decoy(), password);
             self.throttle.ip_failed(ip, now);
-            if self.throttle.unknown_locked(name, now) {
-                self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
-                return Err(Refusal::Locked);
+            match self.throttle.unknown_locked(name, now) {
+                Ok(false) => {}
+                Ok(true) => {
+                    self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
+                    return Err(Refusal::Locked);
+                }
+                Err(_) => {
+                    self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+                    return Err(Refusal::Unavailable);
+                }
             }
             self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
             if self.throttle.unknown_failed(name, now).is_some() {
@@ -229,10 +250,14 @@ impl Console {
             return Err(Refusal::Wrong);
         };
         // A lock that cannot be read refuses (said): never taken as "free".
-        let locked = self.users.locked(&user, now).unwrap_or_else(|e| {
-            eprintln!("vigie serve: accounts {}: {e}", self.users.place());
-            true
-        });
+        let locked = match self.users.locked(&user, now) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("vigie serve: accounts {}: {e}", self.users.place());
+                self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+                return Err(Refusal::Unavailable);
+            }
+        };
         if locked {
             self.throttle.ip_failed(ip, now);
             self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
@@ -255,8 +280,10 @@ impl Console {
             (true, Some(step)) => match self.users.succeeded(name, step, now) {
                 Ok(fresh) => fresh,
                 Err(e) => {
+                    // Not a failure of the person's: not counted as one.
                     eprintln!("vigie serve: accounts {}: {e}", self.users.place());
-                    false
+                    self.audit(name, &from, Action::LoginFailed, name, Outcome::Failure);
+                    return Err(Refusal::Unavailable);
                 }
             },
             _ => false,
@@ -284,7 +311,7 @@ impl Console {
                 Err(e) => {
                     eprintln!("vigie serve: sessions: {e}");
                     self.audit(name, &from, Action::Login, name, Outcome::Failure);
-                    Err(Refusal::Wrong)
+                    Err(Refusal::Unavailable)
                 }
             };
         }

@@ -19,6 +19,92 @@ use crate::sessions::random_token;
 use crate::web::{page, CSRF_FIELD};
 use crate::Session;
 
+/// The commune selector of a session that reads several communes (a
+/// CSIRT's analyst: every commune, or those assigned): what Wazuh,
+/// Security Onion or DFIR-IRIS users expect at the top of every page.
+/// Filled per request by the server's authorisation check; a commune's
+/// own account never has one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Picker {
+    /// The communes the session may choose, sorted.
+    pub communes: Vec<String>,
+    /// The commune this page is of (`?tenant=`, else the choice kept),
+    /// if any.
+    pub chosen: Option<String>,
+}
+
+/// Where the selector sends its choice (kept in [`crate::web::COMMUNE_COOKIE`]).
+pub const CHOOSE_PATH: &str = "/communes/choose";
+/// The deployment's landing page: every commune and its figures.
+pub const LANDING_PATH: &str = "/communes";
+
+/// The selector's form: a `<select>` of the communes (and "every
+/// commune", the landing page), sent to [`CHOOSE_PATH`] with the page to
+/// come back to. Plain HTML: it works without script.
+fn picker_form(p: &Picker, lang: Lang, path: &str) -> String {
+    let mut options = format!(
+        "<option value=\"\"{}>{}</option>",
+        if p.chosen.is_none() { " selected" } else { "" },
+        tr!(lang, "Toutes les communes", "Every commune"),
+    );
+    for c in &p.communes {
+        let _ = write!(
+            options,
+            "<option value=\"{v}\"{sel}>{v}</option>",
+            v = escape(c),
+            sel = if p.chosen.as_deref() == Some(c.as_str()) {
+                " selected"
+            } else {
+                ""
+            },
+        );
+    }
+    let next = back_to(path);
+    format!(
+        "<form method=\"get\" action=\"{CHOOSE_PATH}\" id=\"commune-picker\" class=\"picker\"><label for=\"commune\">{label}</label> <select name=\"tenant\" id=\"commune\">{options}</select><input type=\"hidden\" name=\"next\" value=\"{next}\">{lang_field}<button type=\"submit\" id=\"commune-choose\">{go}</button></form>",
+        label = tr!(lang, "Commune", "Commune"),
+        next = escape(&next),
+        lang_field = match lang {
+            Lang::Fr => String::new(),
+            Lang::En => "<input type=\"hidden\" name=\"lang\" value=\"en\">".to_string(),
+        },
+        go = tr!(lang, "Afficher", "Show"),
+    )
+}
+
+/// Where the selector comes back to from the page at `path`: the same
+/// page without its own `?tenant=` (it would win over the choice just
+/// made); from one incident or detection, the incidents (that one is the
+/// other commune's: a 404 in this one); from the landing page, the page
+/// it was come to from (its `next`), else the incidents.
+fn back_to(path: &str) -> String {
+    let (here, query) = path.split_once('?').unwrap_or((path, ""));
+    if here == LANDING_PATH {
+        let next = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+            .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+            .filter(|n| !n.starts_with(LANDING_PATH))
+            .unwrap_or_else(|| "/incidents".to_string());
+        return back_to(&next);
+    }
+    let here = match here.trim_start_matches('/').split_once('/') {
+        Some(("detections", _)) => "/incidents",
+        Some(("incidents", "table")) => here,
+        Some(("incidents", _)) => "/incidents",
+        _ => here,
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("tenant="))
+        .collect();
+    if kept.is_empty() {
+        here.to_string()
+    } else {
+        format!("{here}?{}", kept.join("&"))
+    }
+}
+
 /// The zone people read times in (the console's default, as decided for
 /// the console and the status page).
 pub fn zone() -> Zone {
@@ -34,6 +120,9 @@ header.top a[aria-current=page]{border-bottom:3px solid #fff}
 header.top nav ul{display:flex;flex-wrap:wrap;gap:4px 16px;list-style:none;margin:0;padding:0}
 header.top .who{color:var(--on-navy);font-size:13.5px}
 header.top form{display:inline;margin:0}
+header.top form.picker{display:inline-flex;gap:6px;align-items:center}
+header.top form.picker label{display:inline;margin:0;color:#fff}
+header.top form.picker select{width:auto;min-height:34px}
 button,select,input,textarea{font:inherit}
 button{min-height:40px;padding:6px 14px;border-radius:6px;border:1px solid var(--navy);background:var(--navy);color:#fff;font-weight:650;cursor:pointer}
 button.secondary{background:#fff;color:var(--navy)}
@@ -134,8 +223,13 @@ pub fn frame(
     let (other, other_name) = lang.pick(("en", "English"), ("fr", "Français"));
     let _ = write!(
         out,
-        "<li><a href=\"{}\" lang=\"{other}\">{other_name}</a></li></ul></nav><span class=\"who\" id=\"who\">{} — {}</span><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{}\"><button type=\"submit\" id=\"logout\">{}</button></form></div></header>",
+        "<li><a href=\"{}\" lang=\"{other}\">{other_name}</a></li></ul></nav>{}<span class=\"who\" id=\"who\">{} — {}</span><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{}\"><button type=\"submit\" id=\"logout\">{}</button></form></div></header>",
         escape(&switch_lang(path, other)),
+        session
+            .picker
+            .as_ref()
+            .map(|p| picker_form(p, lang, path))
+            .unwrap_or_default(),
         escape(&session.user),
         escape(session.role.name(lang)),
         session.csrf,
@@ -330,6 +424,20 @@ pub fn triage_form(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_selector_comes_back_to_a_page_of_the_commune_chosen() {
+        assert_eq!(back_to("/incidents?tenant=a&lang=en"), "/incidents?lang=en");
+        assert_eq!(back_to("/incidents/L12?tenant=a"), "/incidents");
+        assert_eq!(back_to("/detections/abc"), "/incidents");
+        assert_eq!(back_to("/search?q=x"), "/search?q=x");
+        assert_eq!(back_to("/communes?next=%2Fsearch%3Fq%3Dx"), "/search?q=x");
+        assert_eq!(back_to("/communes?next=%2Fdetections%2Fabc"), "/incidents");
+        for bad in ["//evil.example", "%2F%2Fevil.example", "%2Fcommunes", ""] {
+            assert_eq!(back_to(&format!("/communes?next={bad}")), "/incidents");
+        }
+        assert_eq!(back_to("/communes"), "/incidents");
+    }
 
     #[test]
     fn times_are_paris_with_utc_on_hover() {

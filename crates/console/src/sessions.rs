@@ -29,10 +29,40 @@ pub struct Session {
     /// The account's tenant, when it is bound to one
     /// ([`crate::users::User::tenant`]).
     pub tenant: Option<String>,
+    /// The communes a CSIRT's account is assigned
+    /// ([`crate::users::User::assigned`]), as the account says at this
+    /// request: not kept with the session but read with the account at
+    /// every request ([`crate::accounts::UserStore::still`]), so that a
+    /// change of the set holds from the next request on every node.
+    pub assigned: Vec<String>,
+    /// The commune selector of this request's pages, filled by the
+    /// server's authorisation check for a session that reads several
+    /// communes (never kept): every page's frame draws it from here
+    /// rather than each page passing it along.
+    pub picker: Option<crate::pages::Picker>,
     /// Sent back with every state-changing request.
     pub csrf: String,
     pub created: i64,
     pub last: i64,
+}
+
+impl Session {
+    /// The deployment's own account: bound to no commune, assigned none
+    /// (it reads every commune; an administrator's administers the
+    /// deployment).
+    pub fn deployment_wide(&self) -> bool {
+        self.tenant.is_none() && self.assigned.is_empty()
+    }
+
+    /// Whether the session may read `tenant`'s data: its own commune's,
+    /// its assigned communes', or any for the deployment's own account.
+    pub fn reads_commune(&self, tenant: &str) -> bool {
+        match &self.tenant {
+            Some(own) => own == tenant,
+            None if self.assigned.is_empty() => true,
+            None => self.assigned.iter().any(|t| t == tenant),
+        }
+    }
 }
 
 /// 256 random bits, hex.
@@ -74,6 +104,8 @@ impl Sessions {
             user: user.to_string(),
             role,
             tenant,
+            assigned: Vec::new(),
+            picker: None,
             csrf: random_token(),
             created: now,
             last: now,
@@ -136,24 +168,27 @@ pub const TRACKED: usize = 50_000;
 /// deployment's database, so that guesses spread over several api nodes
 /// are counted together (a password spray over *n* nodes does not get
 /// *n* times the attempts). Blocking, as the account stores are. A store
-/// that cannot answer refuses: `ip_blocked` and `unknown_locked` say
-/// `true` (and the store says why on stderr) — a throttle that cannot be
-/// read is never taken as "not blocked".
+/// that cannot answer says so (`Err`, its reason, never a password):
+/// the login is then refused as "the account database cannot be
+/// reached" (503) — never taken as "not blocked", and never told as
+/// "too many attempts", which would send a person to wait 15 minutes
+/// for nothing (and hide the outage from whoever reads the answer).
 pub trait LoginThrottle: Send + Sync {
     /// Whether `ip` has used up its failures ([`IP_FAILURES`] in
-    /// [`IP_WINDOW`]).
-    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool;
+    /// [`IP_WINDOW`]); `Err` when the store cannot answer.
+    fn ip_blocked(&self, ip: IpAddr, now: i64) -> Result<bool, String>;
     fn ip_failed(&self, ip: IpAddr, now: i64);
     /// A failure for a name that is no account: `Some(until)` once it is
     /// "locked", as a real account would be.
     fn unknown_failed(&self, name: &str, now: i64) -> Option<i64>;
-    /// Whether an unknown name is "locked".
-    fn unknown_locked(&self, name: &str, now: i64) -> bool;
+    /// Whether an unknown name is "locked"; `Err` when the store cannot
+    /// answer.
+    fn unknown_locked(&self, name: &str, now: i64) -> Result<bool, String>;
 }
 
 impl LoginThrottle for Throttle {
-    fn ip_blocked(&self, ip: IpAddr, now: i64) -> bool {
-        Throttle::ip_blocked(self, ip, now)
+    fn ip_blocked(&self, ip: IpAddr, now: i64) -> Result<bool, String> {
+        Ok(Throttle::ip_blocked(self, ip, now))
     }
     fn ip_failed(&self, ip: IpAddr, now: i64) {
         Throttle::ip_failed(self, ip, now)
@@ -161,8 +196,8 @@ impl LoginThrottle for Throttle {
     fn unknown_failed(&self, name: &str, now: i64) -> Option<i64> {
         Throttle::unknown_failed(self, name, now)
     }
-    fn unknown_locked(&self, name: &str, now: i64) -> bool {
-        Throttle::unknown_locked(self, name, now)
+    fn unknown_locked(&self, name: &str, now: i64) -> Result<bool, String> {
+        Ok(Throttle::unknown_locked(self, name, now))
     }
 }
 

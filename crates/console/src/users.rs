@@ -56,11 +56,79 @@ pub struct User {
     /// admin token does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The communes a CSIRT's account is assigned (`vigie user add
+    /// --tenant A --tenant B`): it reads those only, and changes none.
+    /// Empty: no restriction (with no `tenant`, every commune). Never
+    /// one name: an account of one commune is that commune's
+    /// ([`User::tenant`]), as it always was. Sorted, without repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assigned: Vec<String>,
 }
 
 impl User {
     pub fn locked_at(&self, now: i64) -> bool {
         self.locked_until.is_some_and(|t| t > now)
+    }
+
+    /// What `vigie user list` and the console show of what the account
+    /// reads: its commune, its communes (comma-separated), or nothing
+    /// (every commune, or the one deployment's).
+    pub fn communes_text(&self) -> String {
+        match &self.tenant {
+            Some(t) => t.clone(),
+            None => self.assigned.join(","),
+        }
+    }
+}
+
+/// The communes `--tenant` named (given once or more) as an account keeps
+/// them: none, the deployment's own account; one, that commune's account
+/// (exactly as before `--tenant` could be repeated); two or more, a
+/// CSIRT's account assigned those communes. Each name is checked; a
+/// name repeated counts once.
+///
+/// An administrator is of one commune or of the deployment: an
+/// administrator of "some communes" would change what the others share
+/// (rules, indicators) or act on communes through a reading right, so
+/// it is refused rather than given a meaning nobody asked for.
+pub fn assign(user: &mut User, tenants: &[String]) -> Result<(), UserError> {
+    if let Some(bad) = tenants.iter().find(|t| !valid_tenant(t)) {
+        return Err(UserError::BadTenant(bad.clone()));
+    }
+    let mut set: Vec<String> = tenants.to_vec();
+    set.sort();
+    set.dedup();
+    match set.len() {
+        0 => (user.tenant, user.assigned) = (None, Vec::new()),
+        1 => (user.tenant, user.assigned) = (set.pop(), Vec::new()),
+        _ if user.role == Role::Admin => {
+            return Err(UserError::AdminOfSome(set.join(", ")));
+        }
+        _ => (user.tenant, user.assigned) = (None, set),
+    }
+    Ok(())
+}
+
+/// The assigned communes as a database keeps them (one text column,
+/// comma-separated: a tenant's name has no comma), `None` when there are
+/// none.
+pub fn assigned_column(assigned: &[String]) -> Option<String> {
+    (!assigned.is_empty()).then(|| assigned.join(","))
+}
+
+/// The assigned communes read back from [`assigned_column`]'s text; a
+/// name that is no tenant's is an error naming the account (a damaged
+/// row is never read as "every commune").
+pub fn assigned_from(account: &str, column: Option<&str>) -> Result<Vec<String>, UserError> {
+    let Some(text) = column.filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let set: Vec<String> = text.split(',').map(str::to_string).collect();
+    match set.iter().find(|t| !valid_tenant(t)) {
+        Some(bad) => Err(UserError::Store(format!(
+            "console_users row {account}: assigned commune {bad:?} is no tenant's name ({TENANT_RULE}); repair it in the database"
+        ))),
+        None => Ok(set),
     }
 }
 
@@ -86,6 +154,8 @@ pub enum UserError {
     BadPassword,
     #[error("tenant {0:?}: {TENANT_RULE}")]
     BadTenant(String),
+    #[error("an administrator is of one commune (--tenant once) or of the deployment (no --tenant), not of several ({0}): give the CSIRT's analysts several communes")]
+    AdminOfSome(String),
     #[error("{0}")]
     Totp(String),
     /// The accounts' database could not be read or written (its place is
@@ -275,6 +345,7 @@ pub fn new_user(
             failures: 0,
             locked_until: None,
             tenant: tenant.map(str::to_string),
+            assigned: Vec::new(),
         },
         Added { otpauth },
     ))
@@ -455,6 +526,48 @@ mod tests {
             .into_iter()
             .find(|u| u.name == "b");
         assert_eq!(b.unwrap().tenant.as_deref(), Some("mairie-b"));
+    }
+
+    #[test]
+    fn tenant_given_once_is_one_commune_twice_a_set_and_never_an_admins() {
+        let (mut u, _) = new_user("ana", Role::Analyst, "long enough pass", false, None).unwrap();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assign(&mut u, &names(&["quimper"])).unwrap();
+        assert_eq!(
+            (u.tenant.as_deref(), u.assigned.len()),
+            (Some("quimper"), 0)
+        );
+        assign(&mut u, &names(&["quimper", "quimper"])).unwrap();
+        assert_eq!(
+            (u.tenant.as_deref(), u.assigned.len()),
+            (Some("quimper"), 0)
+        );
+        assign(&mut u, &names(&["quimper", "concarneau"])).unwrap();
+        assert_eq!(u.tenant, None);
+        assert_eq!(u.assigned, ["concarneau", "quimper"]);
+        assert_eq!(u.communes_text(), "concarneau,quimper");
+        assign(&mut u, &[]).unwrap();
+        assert_eq!((u.tenant.as_deref(), u.assigned.len()), (None, 0));
+        assert!(matches!(
+            assign(&mut u, &names(&["quimper", "Concarneau"])),
+            Err(UserError::BadTenant(t)) if t == "Concarneau"
+        ));
+        let (mut admin, _) =
+            new_user("chef", Role::Admin, "long enough pass", false, None).unwrap();
+        assert!(matches!(
+            assign(&mut admin, &names(&["quimper", "concarneau"])),
+            Err(UserError::AdminOfSome(_))
+        ));
+        assign(&mut admin, &names(&["quimper"])).unwrap();
+        // Kept as the database keeps it, and read back; a damaged row is
+        // an error, never "every commune".
+        assert_eq!(assigned_column(&[]), None);
+        let col = assigned_column(&names(&["concarneau", "quimper"]));
+        assert_eq!(
+            assigned_from("ana", col.as_deref()).unwrap(),
+            ["concarneau", "quimper"]
+        );
+        assert!(assigned_from("ana", Some("quimper,Bad Name")).is_err());
     }
 
     #[test]

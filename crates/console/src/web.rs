@@ -25,6 +25,10 @@ use crate::{Console, Principal, Refusal};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "vigie_session";
+/// The commune a CSIRT's analyst chose in the console's selector (a
+/// choice of view, not a right: what may be read is decided from the
+/// account at every request, and `?tenant=` wins over it).
+pub const COMMUNE_COOKIE: &str = "vigie_commune";
 /// The login form's own anti-forgery cookie (double submit: a page of
 /// another site cannot read it to put it in the form).
 pub const LOGIN_COOKIE: &str = "vigie_login";
@@ -321,8 +325,21 @@ pub async fn login_post(
                         "Too many failures from this address: try again in 15 minutes."
                     ),
                 ),
+                Refusal::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    tr!(
+                        lang,
+                        "La base des comptes ne peut pas être jointe : réessayez dans un instant.",
+                        "The account database cannot be reached: try again in a moment."
+                    ),
+                ),
             };
-            login_page(&console, lang, Some(text), status)
+            let mut page = login_page(&console, lang, Some(text), status);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                page.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            page
         }
         Err(_) => login_page(&console, lang, None, StatusCode::INTERNAL_SERVER_ERROR),
     }
@@ -390,6 +407,14 @@ pub fn me(principal: &Principal, lang: Lang) -> Response {
             "role_name": session.role.name(lang),
             "csrf": session.csrf,
             "expires_idle_seconds": crate::sessions::IDLE_SECONDS,
+            // What it reads: its commune; the communes it is assigned; or
+            // (both null/empty) every commune, the deployment's account.
+            "tenant": session.tenant,
+            "assigned": session.assigned,
+            // The commune selector's list and choice (a session reading
+            // several communes), null otherwise.
+            "communes": session.picker.as_ref().map(|p| &p.communes),
+            "commune_chosen": session.picker.as_ref().and_then(|p| p.chosen.as_deref()),
         })),
         Principal::Token { name, scope } => Json(json!({
             "kind": "token",

@@ -73,7 +73,7 @@ fn role(table: &str, key: &str, text: &str) -> Result<Role, Failure> {
 }
 
 const USER_COLUMNS: &str =
-    "name, role, password, totp, totp_step, created, failures, locked_until, tenant";
+    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned";
 
 fn user(r: &Row) -> Result<User, Failure> {
     let name: String = r.get(0);
@@ -86,6 +86,8 @@ fn user(r: &Row) -> Result<User, Failure> {
         failures: r.get::<_, i32>(6).max(0) as u32,
         locked_until: r.get(7),
         tenant: r.get(8),
+        assigned: users::assigned_from(&name, r.get::<_, Option<String>>(9).as_deref())
+            .map_err(|e| Failure::Store(StoreError::Invalid(e.to_string())))?,
         name,
     })
 }
@@ -151,8 +153,8 @@ impl UserStore for PgUsers {
                     let n = c
                         .execute(
                             "INSERT INTO console_users
-                             (name, role, password, totp, totp_step, created, failures, locked_until, tenant)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                              ON CONFLICT (name) DO NOTHING",
                             &[
                                 &u.name,
@@ -164,6 +166,7 @@ impl UserStore for PgUsers {
                                 &failures,
                                 &u.locked_until,
                                 &u.tenant,
+                                &users::assigned_column(&u.assigned),
                             ],
                         )
                         .await?;
@@ -306,23 +309,27 @@ impl UserStore for PgUsers {
             .map_err(store)
     }
 
-    fn still(&self, s: &Session) -> Result<bool, UserError> {
+    fn still(&self, s: &Session) -> Result<Option<Vec<String>>, UserError> {
         let pg = self.db.pg.clone();
         let (who, role, tenant) = (s.user.clone(), s.role.key(), s.tenant.clone());
-        self.db
+        let column = self
+            .db
             .call(async move {
                 pg.with("reading an account", async |c| {
                     Ok(c.query_opt(
-                        "SELECT 1 FROM console_users
+                        "SELECT assigned FROM console_users
                          WHERE name = $1 AND role = $2 AND tenant IS NOT DISTINCT FROM $3",
                         &[&who, &role, &tenant],
                     )
                     .await?
-                    .is_some())
+                    .map(|r| r.get::<_, Option<String>>(0)))
                 })
                 .await
             })
-            .map_err(store)
+            .map_err(store)?;
+        column
+            .map(|c| users::assigned_from(&s.user, c.as_deref()))
+            .transpose()
     }
 
     fn place(&self) -> String {
@@ -354,6 +361,8 @@ impl SessionStore for PgSessions {
             user: user.to_string(),
             role,
             tenant,
+            assigned: Vec::new(),
+            picker: None,
             csrf: random_token(),
             created: now,
             last: now,
@@ -433,6 +442,9 @@ impl SessionStore for PgSessions {
                         role: role("console_sessions", &r.get::<_, String>(0), r.get(1))?,
                         user: r.get(0),
                         tenant: r.get(2),
+                        // Read with the account at each request.
+                        assigned: Vec::new(),
+                        picker: None,
                         csrf: r.get(3),
                         created: now + r.get::<_, i64>(4),
                         last: now + r.get::<_, i64>(5),

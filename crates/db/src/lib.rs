@@ -71,6 +71,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (11, include_str!("../migrations/0011_proposal_claims.sql")),
     (12, include_str!("../migrations/0012_feed_polls.sql")),
     (13, include_str!("../migrations/0013_live.sql")),
+    (14, include_str!("../migrations/0014_account_communes.sql")),
 ];
 
 /// PostgreSQL's time, in whole seconds since the epoch, for SQL text.

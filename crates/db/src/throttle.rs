@@ -48,7 +48,7 @@ impl PgThrottle {
 }
 
 impl LoginThrottle for PgThrottle {
-    fn ip_blocked(&self, ip: IpAddr, _now: i64) -> bool {
+    fn ip_blocked(&self, ip: IpAddr, _now: i64) -> Result<bool, String> {
         let pg = self.db.pg.clone();
         let address = ip.to_string();
         let sql = format!(
@@ -63,11 +63,12 @@ impl LoginThrottle for PgThrottle {
             .await
         });
         match got {
-            Ok(n) => n >= IP_FAILURES as i64,
+            Ok(n) => Ok(n >= IP_FAILURES as i64),
             Err(e) => {
-                // Refused: a throttle that cannot be read is not "free".
-                self.said("reading", e);
-                true
+                // Said to the console, which refuses the login as "the
+                // database cannot be reached": not "free", not "blocked".
+                self.said("reading", &e);
+                Err(e.to_string())
             }
         }
     }
@@ -135,7 +136,7 @@ impl LoginThrottle for PgThrottle {
         }
     }
 
-    fn unknown_locked(&self, name: &str, _now: i64) -> bool {
+    fn unknown_locked(&self, name: &str, _now: i64) -> Result<bool, String> {
         let pg = self.db.pg.clone();
         let name = name.to_string();
         let sql = format!(
@@ -150,10 +151,10 @@ impl LoginThrottle for PgThrottle {
             .await
         });
         match got {
-            Ok(left) => left.is_some_and(|l| l > 0),
+            Ok(left) => Ok(left.is_some_and(|l| l > 0)),
             Err(e) => {
-                self.said("reading", e);
-                true
+                self.said("reading", &e);
+                Err(e.to_string())
             }
         }
     }

@@ -30,6 +30,9 @@ const FORM_MAX: usize = 64 << 10;
 pub(crate) struct Gate {
     pub(crate) tokens: Arc<dyn tokens::TokenStore>,
     pub(crate) console: Arc<Console>,
+    /// The communes known (events received, assets given): the commune
+    /// selector of a session reading every one lists them.
+    pub(crate) live: Arc<crate::live::LiveScope>,
 }
 
 /// Whether a person of `role` may do what a token of scope `needed` may.
@@ -125,6 +128,11 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                     admin: r.scope == Scope::Admin && r.tenant == "default",
                     reads_all: r.scope == Scope::Admin && r.tenant == "default",
                     tenant: r.tenant,
+                    // Tokens of several communes are not made (docs/regional.md).
+                    assigned: Vec::new(),
+                    // A script names the commune it reads: a cookie sent
+                    // along with a token changes nothing.
+                    chosen: None,
                 });
                 next.run(req).await
             }
@@ -150,7 +158,7 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         }
         return unauthorized();
     };
-    if shared(access) && session.tenant.is_some() {
+    if shared(access) && !session.deployment_wide() {
         return error(
             StatusCode::FORBIDDEN,
             "an account of one commune does not administer the deployment",
@@ -190,18 +198,53 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         }
         req = Request::from_parts(parts, body);
     }
-    req.extensions_mut().insert(Caller {
+    let mut caller = Caller {
         // An account bound to a commune (`vigie user add --tenant`) reads
         // that commune's only, whatever its role; the deployment's own
         // accounts are of the `default` tenant, and its admins read every
-        // tenant as an admin token does.
+        // tenant as an admin token does. An account assigned several
+        // communes reads those only ([`Caller::may_read`]) and
+        // administers nothing.
         tenant: session
             .tenant
             .clone()
             .unwrap_or_else(|| "default".to_string()),
-        admin: session.role == Role::Admin && session.tenant.is_none(),
-        reads_all: session.role.reads() && session.tenant.is_none(),
-    });
+        admin: session.role == Role::Admin && session.deployment_wide(),
+        reads_all: session.role.reads() && session.deployment_wide(),
+        assigned: session.assigned.clone(),
+        chosen: None,
+    };
+    let mut session = session;
+    if caller.several() {
+        let communes = if caller.assigned.is_empty() {
+            gate.live.communes()
+        } else {
+            caller.assigned.clone()
+        };
+        // A choice kept in the cookie that the account may no longer read
+        // (its set changed) is no choice.
+        caller.chosen = web::cookie(req.headers(), web::COMMUNE_COOKIE)
+            .filter(|t| vigie_console::users::valid_tenant(t) && caller.may_read(t))
+            .map(str::to_string);
+        // One deployment of one commune (`default` alone) keeps its pages
+        // as they were: no selector, no landing page.
+        if communes.iter().any(|t| t != "default") || !caller.assigned.is_empty() {
+            let asked = req
+                .uri()
+                .query()
+                .and_then(|q| {
+                    form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "tenant")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .filter(|t| caller.may_read(t));
+            session.picker = Some(vigie_console::pages::Picker {
+                communes,
+                chosen: asked.or_else(|| caller.chosen.clone()),
+            });
+        }
+    }
+    req.extensions_mut().insert(caller);
     req.extensions_mut()
         .insert(Principal::Person { id, session });
     next.run(req).await

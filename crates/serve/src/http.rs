@@ -79,6 +79,13 @@ pub(crate) async fn root(
     Query(q): Query<vigie_console::web::LangQuery>,
 ) -> Response {
     match principal {
+        // A session reading several communes that chose none: the
+        // deployment's landing page (see [`ReadTenant`]).
+        Some(axum::Extension(vigie_console::Principal::Person { session, .. }))
+            if session.picker.as_ref().is_some_and(|p| p.chosen.is_none()) =>
+        {
+            crate::communes::to_landing("/")
+        }
         Some(axum::Extension(vigie_console::Principal::Person { session, .. })) => {
             vigie_console::web::console_page(
                 &session,
@@ -103,18 +110,61 @@ pub(crate) struct Caller {
     /// analyst follows every commune it serves. Tokens of `read` scope
     /// stay bound to their tenant (a script reads one commune).
     pub(crate) reads_all: bool,
+    /// The communes a CSIRT's account is assigned (`vigie user add
+    /// --tenant A --tenant B`): it reads those and no other — not its own
+    /// `default` tenant's, not the deployment's figures. Empty: no such
+    /// restriction (the caller reads its own tenant, or every one with
+    /// `reads_all`).
+    pub(crate) assigned: Vec<String>,
+    /// The commune chosen in the console's selector (its cookie), for a
+    /// session that reads several; checked when the caller was made (a
+    /// choice it may not read is no choice). `?tenant=` wins over it.
+    /// Never a token's: a script names the commune it reads.
+    pub(crate) chosen: Option<String>,
 }
 
 impl Caller {
-    /// The tenant a read asks for (`?tenant=`, else the token's own);
-    /// `Err` (403) when it is another's and the token is not an admin's.
+    /// Whether the caller may read `tenant`'s data. This, and
+    /// [`Caller::reads`] built on it, is where a commune is refused
+    /// (every read route goes through [`ReadTenant`]), never a template.
+    pub(crate) fn may_read(&self, tenant: &str) -> bool {
+        if !self.assigned.is_empty() {
+            return self.assigned.iter().any(|t| t == tenant);
+        }
+        self.reads_all || tenant == self.tenant
+    }
+
+    /// Whether the caller reads more than one commune (the console then
+    /// shows the commune selector).
+    pub(crate) fn several(&self) -> bool {
+        self.reads_all || !self.assigned.is_empty()
+    }
+
+    /// The tenant a read asks for (`?tenant=`, else the commune chosen in
+    /// the console, else the caller's own); `Err` (403) when the caller
+    /// may not read it, or (an account assigned several communes) when
+    /// none was named: its own `default` tenant is none of its communes.
     pub(crate) fn reads(&self, asked: Option<&str>) -> Result<String, Box<Response>> {
-        match asked {
-            Some(t) if t != self.tenant && !self.reads_all => Err(Box::new(error(
+        match asked.or(self.chosen.as_deref()) {
+            Some(t) if !self.may_read(t) && !self.assigned.is_empty() => Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "this account reads the communes {} only",
+                    self.assigned.join(", ")
+                ),
+            ))),
+            Some(t) if !self.may_read(t) => Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 "this token reads its own tenant only",
             ))),
             Some(t) => Ok(t.to_string()),
+            None if !self.assigned.is_empty() => Err(Box::new(error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "this account reads the communes {}: name one with ?tenant= (or choose it in the console)",
+                    self.assigned.join(", ")
+                ),
+            ))),
             None => Ok(self.tenant.clone()),
         }
     }
@@ -437,9 +487,34 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
                 "a token or a session is needed",
             ));
         };
-        let asked = axum::extract::Query::<TenantQuery>::try_from_uri(&parts.uri)
+        let named = axum::extract::Query::<TenantQuery>::try_from_uri(&parts.uri)
             .ok()
             .and_then(|q| q.0.tenant);
+        // A session reading several communes that has chosen none, on a
+        // page: the deployment's landing page (each commune and its
+        // figures), not the `default` tenant's page — on a regional node
+        // that one receives nothing, and "no event received" would read
+        // as "all quiet everywhere".
+        if named.is_none()
+            && caller.chosen.is_none()
+            && caller.several()
+            && parts.method == Method::GET
+            && !parts.uri.path().starts_with("/api/")
+            && parts
+                .extensions
+                .get::<vigie_console::Principal>()
+                .is_some_and(|p| {
+                    matches!(p, vigie_console::Principal::Person { session, .. } if session.picker.is_some())
+                })
+        {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            return Err(crate::communes::to_landing(&next));
+        }
+        let asked = named.or_else(|| caller.chosen.clone());
         // Reading every commune is not changing it: a request that changes
         // another commune's data (containment, notices, triage, services'
         // statuses, searches saved, retro-hunts) is the deployment's

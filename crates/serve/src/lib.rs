@@ -25,6 +25,7 @@ pub mod alerts;
 mod api;
 mod archive;
 mod auth;
+mod communes;
 mod config;
 pub mod crisis;
 pub mod elastic;

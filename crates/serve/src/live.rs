@@ -605,6 +605,15 @@ impl LiveScope {
         sum
     }
 
+    /// The communes a CSIRT's analyst may pick in the console: those that
+    /// sent events and those given an assets file (a commune set up that
+    /// sends nothing yet is one to look at, not one to forget), sorted.
+    pub fn communes(&self) -> Vec<String> {
+        let mut all: std::collections::BTreeSet<String> = self.tenants().into_iter().collect();
+        all.extend(self.tenant_assets.keys().cloned());
+        all.into_iter().collect()
+    }
+
     /// The tenants that sent events.
     pub fn tenants(&self) -> Vec<String> {
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());

@@ -100,7 +100,11 @@ fn target(kind: TargetKind, id: &str) -> Target {
     }
 }
 
-fn status_of(states: &BTreeMap<Target, TriageState>, kind: TargetKind, id: &str) -> &'static str {
+pub(crate) fn status_of(
+    states: &BTreeMap<Target, TriageState>,
+    kind: TargetKind,
+    id: &str,
+) -> &'static str {
     states
         .get(&target(kind, id))
         .map_or("new", |s| s.status.key())

@@ -3,9 +3,9 @@
 //! that is not in it, nothing is open that the table does not say.
 
 use crate::{
-    actions, admin, auth, body_slot, client, crisis, detections, elastic, healthz, incidents,
-    indicators, ingest, metrics, openapi, pages, root, rules, scope, search, sources, stats,
-    system, taxii, triage, Shared,
+    actions, admin, auth, body_slot, client, communes, crisis, detections, elastic, healthz,
+    incidents, indicators, ingest, metrics, openapi, pages, root, rules, scope, search, sources,
+    stats, system, taxii, triage, Shared,
 };
 pub use axum::http::Method;
 
@@ -82,6 +82,8 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
     // The console's pages of the incident and its triage (pages.rs,
     // triage.rs).
+    (Method::GET, "/communes", Access::Page),
+    (Method::GET, "/communes/choose", Access::Page),
     (Method::GET, "/incidents", Access::Page),
     (Method::GET, "/incidents/table", Access::Page),
     (Method::GET, "/incidents/{id}", Access::Page),
@@ -349,6 +351,8 @@ pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
                 },
             ),
             (_, "/api/v1/openapi.json") => get(|| async { Json(openapi::document()) }),
+            (_, "/communes") => get(communes::landing),
+            (_, "/communes/choose") => get(communes::choose),
             (_, "/incidents") => get(pages::incidents),
             (_, "/incidents/table") => get(pages::incidents_fragment),
             (_, "/incidents/{id}") => get(pages::incident),

@@ -427,7 +427,7 @@ pub(crate) async fn page(
         let mut t = Table::new("rules-off", &heads);
         for sw in off.values() {
             // Every tenant's switch: the deployment's administrators'.
-            let action = if admin && session.tenant.is_none() {
+            let action = if admin && session.deployment_wide() {
                 format!(
                     "<form method=\"post\" action=\"/api/v1/rules/{}/switch\">{}<input type=\"hidden\" name=\"enabled\" value=\"true\"><input type=\"hidden\" name=\"reason\" value=\"{}\"><button type=\"submit\">{}</button></form>",
                     escape(&urlencoding(&sw.rule)),
@@ -462,7 +462,7 @@ pub(crate) async fn page(
     let by_tenant: Vec<(&String, &RuleSwitch)> = loaded
         .by_tenant
         .iter()
-        .filter(|(t, _)| session.tenant.as_ref().is_none_or(|own| own == *t))
+        .filter(|(t, _)| session.reads_commune(t))
         .flat_map(|(t, off)| off.values().map(move |sw| (t, sw)))
         .collect();
     if !by_tenant.is_empty() {
@@ -589,7 +589,7 @@ pub(crate) async fn page(
                     tr!(lang, "Désactiver", "Turn off"),
                     id = escape(k),
                     why = tr!(lang, "raison", "reason"),
-                    for_one = commune_field(lang, k, session.tenant.is_none()),
+                    for_one = commune_field(lang, k, session.deployment_wide()),
                 ),
                 None => tr!(lang, "sans id : ne peut être désactivée", "no id: cannot be turned off"),
             });
@@ -704,6 +704,14 @@ fn bool_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
 /// or account switches its own commune's only.
 fn switched_for(caller: &Caller, asked: Option<&str>) -> Result<Option<String>, Box<Response>> {
     let asked = asked.map(str::trim).filter(|t| !t.is_empty());
+    if !caller.assigned.is_empty() {
+        // A CSIRT's account assigned communes reads them; switching their
+        // rules is their own administrators' or the deployment's.
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "an account assigned several communes reads them and switches no rule",
+        )));
+    }
     match (caller.admin, asked) {
         (true, None | Some("*")) => Ok(None),
         (true, Some(t)) => Ok(Some(t.to_string())),

@@ -605,7 +605,11 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             state.config.ioc_poll,
         ));
     }
-    let gate = auth::Gate { tokens, console };
+    let gate = auth::Gate {
+        tokens,
+        console,
+        live: state.live.clone(),
+    };
     let app = router(state.clone(), gate).layer(DefaultBodyLimit::max(max_body));
     let io = |source| ServeError::Io {
         what: "serve".into(),

@@ -180,10 +180,15 @@ pub(crate) async fn get(
             Some(t) => vec![root(&s, t)],
             None => {
                 let mut tenants: BTreeSet<String> = BTreeSet::new();
-                tenants.insert(caller.tenant.clone());
+                if caller.assigned.is_empty() {
+                    tenants.insert(caller.tenant.clone());
+                }
                 if caller.reads_all {
                     tenants.extend(s.live.tenants());
                 }
+                // A CSIRT's account assigned communes: those, not its own
+                // `default` tenant's.
+                tenants.extend(caller.assigned.iter().cloned());
                 tenants
                     .into_iter()
                     .map(|t| ApiRoot {

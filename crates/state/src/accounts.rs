@@ -58,7 +58,7 @@ fn role(table: &str, key: &str, text: &str) -> rusqlite::Result<Role> {
 }
 
 const USER_COLUMNS: &str =
-    "name, role, password, totp, totp_step, created, failures, locked_until, tenant";
+    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned";
 
 fn user(r: &Row) -> rusqlite::Result<User> {
     let name: String = r.get(0)?;
@@ -71,6 +71,15 @@ fn user(r: &Row) -> rusqlite::Result<User> {
         failures: r.get::<_, i64>(6)?.clamp(0, u32::MAX as i64) as u32,
         locked_until: r.get(7)?,
         tenant: r.get(8)?,
+        assigned: users::assigned_from(&name, r.get::<_, Option<String>>(9)?.as_deref()).map_err(
+            |e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Text,
+                    e.to_string().into(),
+                )
+            },
+        )?,
         name,
     })
 }
@@ -81,8 +90,8 @@ pub(crate) fn insert_user(c: &rusqlite::Connection, u: &User) -> Result<bool, Fa
     let step = u.totp_step.map(|s| s.min(i64::MAX as u64) as i64);
     let n = c.execute(
         "INSERT INTO console_users
-         (name, role, password, totp, totp_step, created, failures, locked_until, tenant)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (name) DO NOTHING",
         params![
             u.name,
@@ -93,7 +102,8 @@ pub(crate) fn insert_user(c: &rusqlite::Connection, u: &User) -> Result<bool, Fa
             u.created,
             u.failures,
             u.locked_until,
-            u.tenant
+            u.tenant,
+            users::assigned_column(&u.assigned)
         ],
     )?;
     Ok(n == 1)
@@ -231,18 +241,21 @@ impl UserStore for SqliteUsers {
             .map_err(store)
     }
 
-    fn still(&self, s: &Session) -> Result<bool, UserError> {
-        self.db
+    fn still(&self, s: &Session) -> Result<Option<Vec<String>>, UserError> {
+        let column = self
+            .db
             .call("reading an account", |c| {
                 Ok(c.query_row(
-                    "SELECT 1 FROM console_users WHERE name = ?1 AND role = ?2 AND tenant IS ?3",
+                    "SELECT assigned FROM console_users WHERE name = ?1 AND role = ?2 AND tenant IS ?3",
                     params![s.user, s.role.key(), s.tenant],
-                    |_| Ok(()),
+                    |r| r.get::<_, Option<String>>(0),
                 )
-                .optional()?
-                .is_some())
+                .optional()?)
             })
-            .map_err(store)
+            .map_err(store)?;
+        column
+            .map(|c| users::assigned_from(&s.user, c.as_deref()))
+            .transpose()
     }
 
     fn place(&self) -> String {
@@ -274,6 +287,8 @@ impl SessionStore for SqliteSessions {
             user: user.to_string(),
             role,
             tenant,
+            assigned: Vec::new(),
+            picker: None,
             csrf: random_token(),
             created: now,
             last: now,
@@ -322,6 +337,9 @@ impl SessionStore for SqliteSessions {
                                 role: role("console_sessions", &user, &r.get::<_, String>(1)?)?,
                                 user,
                                 tenant: r.get(2)?,
+                                // Read with the account at each request.
+                                assigned: Vec::new(),
+                                picker: None,
                                 csrf: r.get(3)?,
                                 created: r.get(4)?,
                                 last: r.get(5)?,

@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_live.sql")),
     (10, include_str!("../migrations/0010_indicators.sql")),
     (11, include_str!("../migrations/0011_live_claims.sql")),
+    (12, include_str!("../migrations/0012_account_communes.sql")),
 ];
 
 /// A value as the JSON text kept.

@@ -111,3 +111,29 @@ pub fn processed(base: &str, t: &str, n: u64) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Routes a reader may GET that hold no tenant's data: the rules in
+/// force are the deployment's (one engine judges every commune).
+const DEPLOYMENT_WIDE: &[&str] = &["/rules", "/api/v1/rules"];
+
+/// Every route that reads a tenant's data with a GET — the API's, and
+/// with `pages` the console's pages too (people's only: a token is sent
+/// to the API) — `{…}` filled with a placeholder: asked for another
+/// tenant, each must answer 403 before looking anything up.
+pub fn tenant_read_routes(pages: bool) -> Vec<String> {
+    use vigie_serve::{tokens::Scope, Access};
+    vigie_serve::ROUTES
+        .iter()
+        .filter(|(m, p, a)| {
+            *m == vigie_serve::Method::GET
+                && (*a == Access::Needs(Scope::Read) || (pages && *a == Access::Page))
+                && !DEPLOYMENT_WIDE.contains(p)
+        })
+        .map(|(_, p, _)| {
+            p.split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
