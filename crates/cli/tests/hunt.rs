@@ -345,7 +345,7 @@ fn linux_syslog_without_linux_rules_is_said_not_watched() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(
-        said.contains("syslog of srv-lin01: Vigie's default rules watch Windows logs"),
+        said.contains("syslog of SRV-LIN01: Vigie's default rules watch Windows logs"),
         "{said}"
     );
     assert!(

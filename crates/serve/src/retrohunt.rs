@@ -334,9 +334,11 @@ pub async fn run(
         for (i, f) in req.rule_files.iter().enumerate() {
             let path = kept.join(format!("{i:04}.yml"));
             std::fs::write(&path, f.text.as_bytes())?;
-            names.insert(path.clone(), f.name.clone());
-            sources.push(vigie_hunt::pipeline::RuleSource::Path(path));
+            names.insert(path, f.name.clone());
         }
+        // One directory, as `--rules DIR` reads it: a file without a
+        // loadable rule is refused beside the others, not fatal.
+        sources.push(vigie_hunt::pipeline::RuleSource::Path(kept));
     }
     let hunt = vigie_hunt::HuntConfig {
         rules: sources,
