@@ -755,15 +755,14 @@ pub fn run_retrohunt(args: RetrohuntArgs) -> Result<ExitCode> {
         eprintln!("vigie: error: a token is needed: --token-file FILE or VIGIE_TOKEN");
         return Ok(ExitCode::from(2));
     }
-    let mut rules = String::new();
+    // Each file with its name, so that a refused rule is named
+    // `FILE#DOCUMENT` as `vigie rules check` names it.
+    let mut files = Vec::new();
     for f in rule_files(&args.rules).map_err(|e| anyhow!("--rules: {e}"))? {
         let text = std::fs::read_to_string(&f).map_err(|e| anyhow!("{}: {e}", f.display()))?;
-        if !rules.is_empty() {
-            rules.push_str("\n---\n");
-        }
-        rules.push_str(&text);
+        files.push(serde_json::json!({ "name": f.display().to_string(), "text": text }));
     }
-    let mut body = serde_json::json!({ "rules": rules });
+    let mut body = serde_json::json!({ "rule_files": files });
     for (key, value) in [("from", &args.from), ("to", &args.to)] {
         if let Some(v) = value {
             if chrono::DateTime::parse_from_rfc3339(v).is_err() {

@@ -316,3 +316,59 @@ fn the_manifest_carries_what_was_assumed_about_an_input() {
         "{notes:?}"
     );
 }
+
+/// A Linux server over rsyslog, attacked in plain sight (an sshd brute
+/// force, a root logon, a UID 0 account, auditd stopped, `base64 -d | sh`
+/// under sudo): with the default rules, nothing fires, and the verdict
+/// says that Linux syslog is not what they watch — "0 detections" is
+/// never an all-clear there. With SigmaHQ's Linux rules given, they fire.
+#[test]
+fn linux_syslog_without_linux_rules_is_said_not_watched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut log = String::new();
+    for i in 0..30 {
+        log.push_str(&format!(
+            "<38>Dec  6 17:{:02}:{:02} srv-lin01 sshd[{}]: Failed password for root from 198.51.100.9 port {} ssh2\n",
+            47 + i * 5 / 60,
+            (i * 5) % 60,
+            1000 + i,
+            40000 + i
+        ));
+    }
+    log.push_str("<38>Dec  6 17:50:47 srv-lin01 sshd[2000]: Accepted password for root from 198.51.100.9 port 41000 ssh2\n");
+    log.push_str("<86>Dec  6 17:50:47 srv-lin01 sudo:     root : TTY=pts/0 ; PWD=/root ; USER=root ; COMMAND=/usr/bin/base64 -d /tmp/x | sh\n");
+    log.push_str("<30>Dec  6 17:50:47 srv-lin01 systemd[1]: Stopped auditd.service - Security Auditing Service.\n");
+    log.push_str("<85>Dec  6 17:50:47 srv-lin01 useradd[3000]: new user: name=backdoor, UID=0, GID=0, home=/root, shell=/bin/bash\n");
+    std::fs::write(dir.join("auth.log"), log).unwrap();
+    let out = vigie(&["hunt", "auth.log", "-o", "t.jsonl"], dir);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("syslog of SRV-LIN01: Vigie's default rules watch Windows logs"),
+        "{said}"
+    );
+    assert!(
+        said.contains("0 detections there is no all-clear"),
+        "{said}"
+    );
+
+    let Some(corpus) = std::env::var_os("VIGIE_CORPUS") else {
+        return;
+    };
+    let linux = Path::new(&corpus).join("sigma/rules/linux/builtin");
+    let out = vigie(
+        &[
+            "hunt",
+            "auth.log",
+            "-o",
+            "t2.jsonl",
+            "--rules",
+            linux.to_str().unwrap(),
+        ],
+        dir,
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("Privileged User Has Been Created"), "{said}");
+}

@@ -374,3 +374,71 @@ fn an_uploads_retro_hunt_has_the_same_budget_and_says_where_it_stopped() {
         .unwrap();
     assert_eq!(mine["stopped"], "budget", "{mine}");
 }
+
+/// `vigie retrohunt --rules DIR` with a broken file beside a good one:
+/// the good rule runs, and the refusal names the broken file and its
+/// document exactly as `vigie rules check` names them (not "document 1"
+/// of a concatenation the user never wrote).
+#[test]
+fn a_refused_rule_is_named_by_its_file_as_rules_check_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let ingest = token(&data, "ingest");
+    std::fs::write(tmp.path().join("live.yml"), WHOAMI_RULE).unwrap();
+    let s = start_with(
+        &data,
+        &[
+            "--no-builtin".as_ref(),
+            "--no-sigmahq".as_ref(),
+            "--rules".as_ref(),
+            tmp.path().join("live.yml").as_os_str(),
+        ],
+    );
+    let event = sysmon1(
+        1,
+        "2026-01-10T09:00:00.000Z",
+        r"C:\\Windows\\System32\\whoami.exe",
+    );
+    let r = http(
+        &s.base,
+        "POST",
+        "/api/v1/ingest",
+        &[("Authorization", &ingest)],
+        Some(format!("{event}\n").as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    common::console::judged(&s.base, &admin, 1);
+    let dir = tmp.path().join("newrules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broken.yml"),
+        "title: broken\ndetection:\n  sel: [\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("whoami.yml"), WHOAMI_RULE).unwrap();
+    let name = format!("{}#0", dir.join("broken.yml").display());
+
+    let check = common::console::vigie()
+        .args(["rules", "check", "--no-builtin", "--no-sigmahq", "--rules"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(said.contains(&format!("not loaded: {name}: ")), "{said}");
+
+    let out = common::console::vigie()
+        .args(["retrohunt", "--server", &s.base, "--rules"])
+        .arg(&dir)
+        .env("VIGIE_TOKEN", admin.trim_start_matches("Bearer "))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the good rule found it: {err}");
+    assert!(err.contains("1 rule(s), 1 refused"), "{err}");
+    assert!(
+        err.contains(&format!("refused: {name}: YAML error")),
+        "{err}"
+    );
+    assert!(!err.contains("document 1"), "{err}");
+}

@@ -298,3 +298,140 @@ fn tls_with_a_certificate_made_at_the_first_run() {
         server.said
     );
 }
+
+/// One NXLog Sysmon/Security event as `om_tcp` sends it (flat JSON,
+/// `EventTime` the collector's local time without a zone; Sysmon's own
+/// `UtcTime` when `utc` is given).
+fn nxlog_whoami(host: &str, record: u64, local: &str, utc: Option<&str>) -> String {
+    let mut e = serde_json::json!({
+        "EventTime": local,
+        "EventReceivedTime": local,
+        "Hostname": host,
+        "RecordNumber": record,
+        "CommandLine": "whoami /all",
+        "User": "CCPAB\\adm.tech01",
+    });
+    let o = e.as_object_mut().unwrap();
+    match utc {
+        Some(u) => {
+            o.insert("SourceName".into(), "Microsoft-Windows-Sysmon".into());
+            o.insert("EventID".into(), 1.into());
+            o.insert(
+                "Channel".into(),
+                "Microsoft-Windows-Sysmon/Operational".into(),
+            );
+            o.insert("UtcTime".into(), u.into());
+            o.insert("Image".into(), "C:\\Windows\\System32\\whoami.exe".into());
+            o.insert(
+                "ParentImage".into(),
+                "C:\\Windows\\System32\\cmd.exe".into(),
+            );
+        }
+        None => {
+            o.insert(
+                "SourceName".into(),
+                "Microsoft-Windows-Security-Auditing".into(),
+            );
+            o.insert("EventID".into(), 4688.into());
+            o.insert("Channel".into(), "Security".into());
+            o.insert(
+                "NewProcessName".into(),
+                "C:\\Windows\\System32\\whoami.exe".into(),
+            );
+            o.insert(
+                "ParentProcessName".into(),
+                "C:\\Windows\\System32\\cmd.exe".into(),
+            );
+        }
+    }
+    format!("{e}\n")
+}
+
+/// NXLog events trickled over `--ndjson-tcp` one at a time (as a quiet
+/// workstation sends them), `EventTime` in local time (UTC+1, no zone):
+/// each Sysmon event is placed by its own `UtcTime`; a later Security
+/// event of the same computer, with no UTC reading of its own, takes the
+/// offset learned from them; an event of a computer nothing is known of
+/// is kept at its local time read as UTC but said uncertain (on its
+/// detection, and counted in the stats) — never silently shifted.
+#[test]
+fn nxlog_events_trickled_over_tcp_keep_their_computers_offset() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    // `whoami /all` is a medium SigmaHQ rule, not in the default set: a
+    // rule of our own on whoami.exe (Sysmon 1 and Security 4688 alike).
+    let rule = tmp.path().join("whoami.yml");
+    std::fs::write(&rule, common::WHOAMI_RULE).unwrap();
+    let (server, others) = start_with(
+        &data,
+        &[
+            "--ndjson-tcp",
+            "127.0.0.1:0",
+            "--rules",
+            rule.to_str().unwrap(),
+        ],
+    );
+    let at = &others.iter().find(|(k, _)| k == "TCP").unwrap().1;
+    let host = "PC-NXLOG-01.ccpab.local";
+    let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    for i in 0..3u64 {
+        let local = format!("2026-01-20 10:0{i}:00");
+        let utc = format!("2026-01-20 09:0{i}:00.123");
+        tcp.write_all(nxlog_whoami(host, 5000 + i, &local, Some(&utc)).as_bytes())
+            .unwrap();
+        tcp.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // Each event judged alone, before the next comes.
+    processed(&server.base, &admin, 3);
+    tcp.write_all(nxlog_whoami(host, 900, "2026-01-20 10:05:00", None).as_bytes())
+        .unwrap();
+    drop(tcp);
+    processed(&server.base, &admin, 4);
+    // Another connection, another computer, nothing known of its clock.
+    let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    tcp.write_all(nxlog_whoami("PC-NEUF-02", 901, "2026-01-20 10:06:00", None).as_bytes())
+        .unwrap();
+    drop(tcp);
+    processed(&server.base, &admin, 5);
+
+    let (_, body) = get(&server.base, "/api/v1/detections?limit=1000", Some(&admin));
+    let served: Vec<Value> = of_kind(
+        &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
+        "detection",
+    );
+    let times = |record: u64| -> BTreeSet<(String, bool)> {
+        served
+            .iter()
+            .filter(|d| d["record_id"].as_u64() == Some(record))
+            .map(|d| {
+                (
+                    d["time"].as_str().unwrap().to_string(),
+                    d["time_uncertain"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    };
+    for i in 0..3u64 {
+        let t = times(5000 + i);
+        assert_eq!(
+            t,
+            BTreeSet::from([(format!("2026-01-20T09:0{i}:00.000000Z"), false)]),
+            "Sysmon event {i} at its UtcTime: {body}"
+        );
+    }
+    assert_eq!(
+        times(900),
+        BTreeSet::from([("2026-01-20T09:05:00.000000Z".to_string(), false)]),
+        "the Security event takes its computer's learned offset: {body}"
+    );
+    assert_eq!(
+        times(901),
+        BTreeSet::from([("2026-01-20T10:06:00.000000Z".to_string(), true)]),
+        "an unknown computer's local time is kept, said uncertain: {body}"
+    );
+    let s = stats(&server.base, &admin);
+    assert_eq!(s["events_time_uncertain"].as_u64(), Some(1), "{s}");
+}

@@ -237,6 +237,13 @@ pub struct Event {
     pub origin: Origin,
     /// All fields, flattened, under Sigma names. Order is the source order.
     pub fields: Vec<(FieldName, Value)>,
+    /// [`Event::timestamp`] is a local time written without its zone and
+    /// read as UTC for want of anything better (no zone given, no
+    /// reference time in the event nor learned from its computer's earlier
+    /// events): it may be hours off. Said beside the event rather than
+    /// silently shifted or dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub time_uncertain: bool,
 }
 
 impl Event {
@@ -251,6 +258,7 @@ impl Event {
             record_id: None,
             origin,
             fields: Vec::new(),
+            time_uncertain: false,
         }
     }
 

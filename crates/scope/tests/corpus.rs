@@ -470,3 +470,63 @@ fn whole_sample_set_is_deterministic_across_threads() {
     assert!(s.links.iter().any(|l| l.method == LinkMethod::Psexec));
     assert!(s.links.iter().any(|l| l.method == LinkMethod::Rdp));
 }
+
+/// The cleared-log samples say which log was cleared and by whom: 104
+/// names the log of its UserData (`System` here, the envelope's own
+/// channel, once said "unknown log"); 1102 names its account. A 1102 by a
+/// machine account (a script running as SYSTEM) says that account, never
+/// "by ?".
+#[test]
+fn cleared_logs_say_which_log_and_by_whom() {
+    let Some(c) = corpus() else { return };
+    let dir = c.join("evtx-attack-samples/Defense Evasion");
+    let cleared = |events: Vec<vigie_event::Event>| -> Vec<(String, String, String)> {
+        let mut o = Observer::new(Arc::new(Assets::default()));
+        for e in &events {
+            o.observe(e, &[]);
+        }
+        let s = o.finish(&[], Lang::En);
+        s.coverage
+            .channels
+            .iter()
+            .flat_map(|ch| ch.cleared.iter())
+            .map(|l| {
+                (
+                    l.cleared_channel.clone(),
+                    l.account.clone().unwrap_or_default(),
+                    l.evidence.summary.clone(),
+                )
+            })
+            .collect()
+    };
+    let c104 = cleared(read(&dir.join("DE_104_system_log_cleared.evtx")));
+    assert!(!c104.is_empty());
+    for (channel, _, summary) in &c104 {
+        assert_eq!(channel, "System", "{c104:?}");
+        assert!(summary.contains("log System cleared on"), "{c104:?}");
+        assert!(
+            !summary.contains("unknown log") && !summary.ends_with(" by ?"),
+            "{c104:?}"
+        );
+    }
+    let c1102 = cleared(read(&dir.join("DE_1102_security_log_cleared.evtx")));
+    assert!(!c1102.is_empty());
+    for (channel, _, summary) in &c1102 {
+        assert_eq!(channel, "Security", "{c1102:?}");
+        assert!(!summary.ends_with(" by ?"), "{c1102:?}");
+    }
+
+    // A 1102 as evtx_dump renders it, cleared by the DC's machine account.
+    let dc = r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Eventlog"}},"EventID":1102,"TimeCreated":{"#attributes":{"SystemTime":"2026-01-17T08:00:00.000000Z"}},"EventRecordID":99,"Channel":"Security","Computer":"DC01.ccpab.local"},"UserData":{"LogFileCleared":{"SubjectUserSid":"S-1-5-18","SubjectUserName":"DC01$","SubjectDomainName":"CCPAB","SubjectLogonId":"0x3e7"}}}}"##;
+    let (events, _) = vigie_source::read_bytes(
+        "clear.json",
+        format!("{dc}\n").as_bytes(),
+        &vigie_source::ReadOptions::default(),
+    );
+    let by_dc = cleared(events);
+    assert_eq!(by_dc.len(), 1, "{by_dc:?}");
+    let (channel, account, summary) = &by_dc[0];
+    assert_eq!(channel, "Security");
+    assert_eq!(account, "", "a machine account is no account of interest");
+    assert!(summary.ends_with(" by DC01$ (SYSTEM)"), "{summary}");
+}

@@ -288,6 +288,10 @@ pub(crate) async fn stats(
         "events_unreadable": mine.unreadable,
         "events_failed": mine.failed,
         "events_duplicate": mine.duplicate,
+        // Local times without a zone read as UTC (no zone given, nothing
+        // in the event nor its computer's earlier events gave the offset):
+        // their detections say `time_uncertain`.
+        "events_time_uncertain": mine.time_uncertain,
         "unreadable_recent": s.progress.recent(Some(&tenant)),
         // Null when the detection store cannot be read now: no count is
         // not zero.
@@ -318,6 +322,7 @@ pub(crate) async fn stats(
             "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
             "events_failed": s.progress.failed.load(Ordering::Relaxed),
             "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
+            "events_time_uncertain": s.progress.time_uncertain.load(Ordering::Relaxed),
             "unreadable_recent": s.progress.recent(None),
             "detections": s.detections.count_all().await.ok(),
             // Events judged by every detection worker of the deployment
@@ -358,11 +363,12 @@ pub(crate) async fn stats(
 /// every worker) says whether the workers keep up. A 0 there would say
 /// "nothing judged, nothing refused" for the whole deployment.
 fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
-    const JUDGING: [&str; 4] = [
+    const JUDGING: [&str; 5] = [
         "events_processed",
         "events_unreadable",
         "events_failed",
         "events_duplicate",
+        "events_time_uncertain",
     ];
     const INGEST: [&str; 8] = [
         "requests_busy",

@@ -71,7 +71,14 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// One or more Sigma rules (YAML documents).
+    #[serde(default)]
     pub rules: String,
+    /// Or the rule files as the user has them, each with its name (`vigie
+    /// retrohunt --rules DIR` sends them so): a refused rule is then named
+    /// `FILE#DOCUMENT` as `vigie rules check` names it, not by its place
+    /// in a concatenation. Not with `rules`.
+    #[serde(default)]
+    pub rule_files: Vec<RuleFile>,
     /// Events from this time on (their own time, UTC), if given.
     pub from: Option<DateTime<Utc>>,
     /// Events up to this time, if given.
@@ -92,6 +99,14 @@ pub struct Request {
     /// `reached_position`, to continue it.
     #[serde(default)]
     pub from_position: Option<u64>,
+}
+
+/// One rule file of a [`Request`]: the name the user knows it by (not a
+/// path on the server: it only names refusals) and its text.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuleFile {
+    pub name: String,
+    pub text: String,
 }
 
 /// A rule that could not be loaded, with its reason.
@@ -281,6 +296,11 @@ pub async fn run(
 ) -> Result<(Summary, Vec<StoredDetection>), RetroError> {
     let started = Utc::now();
     let clock = Instant::now();
+    if !req.rule_files.is_empty() && !req.rules.trim().is_empty() {
+        return Err(RetroError::Rules(
+            "rules and rule_files: give one of them, not both".into(),
+        ));
+    }
     let max_seconds = match req.max_seconds {
         Some(s) if !(s.is_finite() && s > 0.0) => {
             return Err(RetroError::Rules(format!(
@@ -299,10 +319,29 @@ pub async fn run(
     let id = new_id(started);
     let dir = at.data.join("retrohunts").join(&id);
     std::fs::create_dir_all(&dir)?;
-    let rules = dir.join("rules.yml");
-    std::fs::write(&rules, req.rules.as_bytes())?;
+    // Each rule file kept apart (`rules/NNNN.yml`), so that a refusal
+    // names the user's file; plain `rules` text as `rules.yml`.
+    let mut names: std::collections::HashMap<std::path::PathBuf, String> =
+        std::collections::HashMap::new();
+    let mut sources = Vec::new();
+    if req.rule_files.is_empty() {
+        let rules = dir.join("rules.yml");
+        std::fs::write(&rules, req.rules.as_bytes())?;
+        sources.push(vigie_hunt::pipeline::RuleSource::Path(rules));
+    } else {
+        let kept = dir.join("rules");
+        std::fs::create_dir_all(&kept)?;
+        for (i, f) in req.rule_files.iter().enumerate() {
+            let path = kept.join(format!("{i:04}.yml"));
+            std::fs::write(&path, f.text.as_bytes())?;
+            names.insert(path, f.name.clone());
+        }
+        // One directory, as `--rules DIR` reads it: a file without a
+        // loadable rule is refused beside the others, not fatal.
+        sources.push(vigie_hunt::pipeline::RuleSource::Path(kept));
+    }
     let hunt = vigie_hunt::HuntConfig {
-        rules: vec![vigie_hunt::pipeline::RuleSource::Path(rules)],
+        rules: sources,
         ..Default::default()
     };
     let (engine, report) = tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
@@ -312,13 +351,19 @@ pub async fn run(
     let refused: Vec<Refused> = report
         .failures
         .iter()
-        .map(|f| Refused {
-            rule: f
-                .title
-                .clone()
-                .or_else(|| f.id.clone())
-                .unwrap_or_else(|| format!("document {}", f.document + 1)),
-            reason: f.reason.clone(),
+        .map(|f| {
+            let what = f.title.clone().or_else(|| f.id.clone());
+            // `FILE#DOCUMENT (title)`, as `vigie rules check` says it.
+            let rule = match (names.get(&f.path), what) {
+                (Some(name), Some(t)) => format!("{name}#{} ({t})", f.document),
+                (Some(name), None) => format!("{name}#{}", f.document),
+                (None, Some(t)) => t,
+                (None, None) => format!("rules#{}", f.document),
+            };
+            Refused {
+                rule,
+                reason: f.reason.clone(),
+            }
         })
         .collect();
     let loaded = engine.as_ref().map_or(0, |e| e.stats().detection_rules);
@@ -347,7 +392,7 @@ pub async fn run(
     let judging = Arc::new(Judging {
         engine: Arc::new(engine),
         indicators: None,
-        read: at.read.clone(),
+        read: crate::start::with_memory(at.read),
     });
     let mut sink = FileSink::create(&dir, at.limits.max_kept)?;
     let mut summary = Summary {

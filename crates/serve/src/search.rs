@@ -152,7 +152,7 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, F
     let judging = Arc::new(Judging {
         engine: Arc::new(engine),
         indicators: None,
-        read: s.config.hunt.read.clone(),
+        read: crate::start::with_memory(&s.config.hunt.read),
     });
     let config = Arc::new(config);
     let clock = Instant::now();

@@ -335,7 +335,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let judging = Arc::new(worker::Current::new(Arc::new(worker::Judging {
         engine: engine.clone(),
         indicators,
-        read: config.hunt.read.clone(),
+        read: with_memory(&config.hunt.read),
     })));
     judging.set_off(loaded.tenant_off());
     let sinks = alert_sinks(&config)?;
@@ -943,5 +943,16 @@ pub(crate) async fn reload_on_hangup(
         if appended.is_err() {
             eprintln!("vigie serve: SIGHUP: the audit log could not be written");
         }
+    }
+}
+
+/// `read` with a fresh [`vigie_source::clock::ClockMemory`]: live events
+/// come one request at a time, often one event each, and a computer's
+/// clock offset learned from its earlier events (Sysmon's `UtcTime`
+/// beside NXLog's local `EventTime`) must hold for its later ones.
+pub(crate) fn with_memory(read: &vigie_source::ReadOptions) -> vigie_source::ReadOptions {
+    vigie_source::ReadOptions {
+        clock_memory: Some(vigie_source::clock::ClockMemory::new()),
+        ..read.clone()
     }
 }

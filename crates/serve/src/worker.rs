@@ -61,6 +61,11 @@ pub struct StoredDetection {
     /// (the console shows them beside the raw event).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched: Vec<vigie_detect::MatchedField>,
+    /// `time` is a local time without its zone read as UTC (nothing gave
+    /// its offset: see [`vigie_event::Event::time_uncertain`]); it may be
+    /// hours off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub time_uncertain: bool,
     /// Found by a retro-hunt (its id) over events stored before the
     /// indicators arrived, not as the event came in: `time` is still the
     /// event's own.
@@ -346,6 +351,9 @@ pub struct Progress {
     /// Events whose judging failed (a defect of Vigie: said, counted,
     /// the others carry on).
     pub failed: AtomicU64,
+    /// Events whose time is a local time read as UTC for want of its
+    /// zone (see [`vigie_event::Event::time_uncertain`]).
+    pub time_uncertain: AtomicU64,
     recent: Mutex<std::collections::VecDeque<Problem>>,
     /// The same counts per tenant (a token sees its own tenant's only).
     by_tenant: Mutex<std::collections::HashMap<String, TenantCounts>>,
@@ -358,6 +366,7 @@ pub struct TenantCounts {
     pub unreadable: u64,
     pub failed: u64,
     pub duplicate: u64,
+    pub time_uncertain: u64,
 }
 
 /// One event that could not be read or judged, with its place in the log.
@@ -542,6 +551,13 @@ fn judge_request(
         // Year-less syslog times lie before their receipt.
         reference_time: received,
         sha256: false,
+        // Offsets learned per computer of this commune (a live stream is
+        // read a request at a time).
+        clock_memory: judging
+            .read
+            .clock_memory
+            .as_ref()
+            .map(|m| m.scoped(&group[0].tenant)),
         ..judging.read.clone()
     };
     let detectors = judging.detectors();
@@ -612,6 +628,10 @@ fn judge_request(
             progress.count(&d.tenant, |c| c.duplicate += 1);
             continue;
         }
+        if event.time_uncertain {
+            progress.time_uncertain.fetch_add(1, Ordering::Relaxed);
+            progress.count(&d.tenant, |c| c.time_uncertain += 1);
+        }
         matches.clear();
         let from_rules = detectors.evaluate(event, &mut matches);
         let from_rules = if matches.is_empty() {
@@ -658,6 +678,7 @@ fn judge_request(
                 detected: detected_at.clone(),
                 event: raw.clone(),
                 matched: m.matched.clone(),
+                time_uncertain: event.time_uncertain,
                 retrohunt: None,
             });
         }
@@ -1064,6 +1085,7 @@ pub fn correlation_detection(tenant: &str, c: &vigie_detect::CorrelationMatch) -
             "last": stamp(c.last),
         }),
         matched: Vec::new(),
+        time_uncertain: false,
         retrohunt: None,
     }
 }

@@ -47,9 +47,21 @@
 //! bounded; the note says so). Records that need no correction and come
 //! before the first doubtful one are not held.
 //!
-//! Offset-less times without any reference are read in the zone the user
-//! gave (`ReadOptions::input_zone`), else as UTC, and a note states the
-//! assumption. Every correction and every disagreement between a trusted
+//! A record whose computer has too few checks for an offset of its own
+//! but which carries its own tight exact check (a lone Sysmon event with
+//! its `UtcTime`) is placed by that check: it is the record's own instant.
+//!
+//! Events that arrive one by one (a live stream: NXLog `om_tcp` sends one
+//! line at a time) are read as many tiny "files", each with too little
+//! evidence. A [`ClockMemory`] (`ReadOptions::clock_memory`, kept by
+//! `vigie serve` per commune) carries the offset learned for a computer
+//! from one read to the next: a later record of that computer without a
+//! reference takes it, and the note says so.
+//!
+//! Offset-less times without any reference nor learned offset are read in
+//! the zone the user gave (`ReadOptions::input_zone`), else as UTC, and a
+//! note states the assumption; read as UTC, such an event is marked
+//! [`Event::time_uncertain`] (never silently shifted, never dropped). Every correction and every disagreement between a trusted
 //! time and its reference is stated in the file's notes.
 
 use std::collections::{BTreeMap, HashMap};
@@ -101,6 +113,9 @@ pub(crate) struct Check {
     /// else an ingestion time, later by a few seconds or minutes.
     pub exact: bool,
 }
+
+mod memory;
+pub use memory::{ClockMemory, MEMORY_HOSTS};
 
 /// Records held at most before offsets are decided (see the module doc).
 /// Held records cost about as much memory as their JSON text, twice at
@@ -181,6 +196,11 @@ struct Host {
     truths: Vec<i64>,
     corrected: u64,
     by_consensus: bool,
+    /// Records placed by their own check alone (too few for an offset),
+    /// and by the offset remembered from earlier reads, with that offset.
+    by_own: u64,
+    by_memory: u64,
+    remembered: Option<i32>,
     doubtful_fields: Vec<&'static str>,
     naive: bool,
 }
@@ -217,6 +237,7 @@ pub(crate) struct Clock {
     unchecked: BTreeMap<&'static str, u64>,
     /// Records that took their fallback, by (field, fallback field).
     fell_back: BTreeMap<(&'static str, &'static str), u64>,
+    memory: Option<ClockMemory>,
 }
 
 impl Clock {
@@ -234,7 +255,15 @@ impl Clock {
             naive_read: BTreeMap::new(),
             unchecked: BTreeMap::new(),
             fell_back: BTreeMap::new(),
+            memory: None,
         }
+    }
+
+    /// Carries offsets learned per computer across reads (see
+    /// [`ClockMemory`]).
+    pub fn with_memory(mut self, memory: Option<ClockMemory>) -> Clock {
+        self.memory = memory;
+        self
     }
 
     fn host(&mut self, computer: Option<&str>) -> usize {
@@ -324,7 +353,9 @@ impl Clock {
         };
         if self.frozen {
             let bin = own_bin.or(self.hosts[h].last_bin);
-            ev.timestamp = Some(self.place(&doubt, bin));
+            let (t, uncertain) = self.place(&doubt, bin);
+            ev.timestamp = Some(t);
+            ev.time_uncertain = uncertain;
             return Some(ev);
         }
         self.holding = true;
@@ -383,7 +414,9 @@ impl Clock {
                     (Some((a, ba)), Some((b, bb))) => Some(if i - a <= b - i { ba } else { bb }),
                     (p, q) => p.or(q).map(|x| x.1),
                 };
-                ev.timestamp = Some(self.place(&d, d.own_bin.or(near)));
+                let (t, uncertain) = self.place(&d, d.own_bin.or(near));
+                ev.timestamp = Some(t);
+                ev.time_uncertain = uncertain;
             }
             out.push(ev);
         }
@@ -402,6 +435,17 @@ impl Clock {
                 truth_field: f.unwrap_or("a reference time"),
             });
         }
+        if let Some(mem) = &self.memory {
+            for host in &self.hosts {
+                match &host.decision {
+                    // One offset: the computer's clock now. Several (a
+                    // 12-hour clock, a daylight-saving change): none is
+                    // safe to carry over.
+                    Some(o) if o.modes.len() == 1 => mem.set(&host.name, o.modes[0]),
+                    _ => {}
+                }
+            }
+        }
         let mut decided = self.hosts.iter().filter_map(|h| h.decision.as_ref());
         if let Some(first) = decided.next() {
             if decided.all(|d| d.modes == first.modes) {
@@ -410,40 +454,67 @@ impl Clock {
         }
     }
 
-    /// The final time of a doubtful record. `near`: the offset bin of the
-    /// nearest checked record of its computer, for computers with several
-    /// offsets.
-    fn place(&mut self, d: &Doubt, near: Option<i32>) -> Timestamp {
+    /// The final time of a doubtful record, and whether it is uncertain
+    /// (an offset-less time read as UTC for want of anything better).
+    /// `near`: the offset bin of the nearest checked record of its
+    /// computer, for computers with several offsets.
+    ///
+    /// In order: its computer's offsets in this read; its own check alone;
+    /// the offset remembered for its computer from earlier reads; the
+    /// offset all other computers of this read agree on; its fallback;
+    /// the input zone, else UTC.
+    fn place(&mut self, d: &Doubt, near: Option<i32>) -> (Timestamp, bool) {
+        let shift = |m: i32| d.t0 - chrono::Duration::milliseconds(m as i64 * QUARTER_MS);
         let host = &self.hosts[d.host];
-        let offsets = match &host.decision {
-            Some(o) => Some((o, false)),
-            None => self.consensus.as_ref().map(|o| (o, true)),
-        };
-        let chosen = offsets.map(|(o, borrowed)| (choose(o, &host.truths, d, near), borrowed));
-        match chosen {
-            Some((m, borrowed)) => {
-                if m != 0 {
-                    let host = &mut self.hosts[d.host];
-                    host.corrected += 1;
-                    host.by_consensus |= borrowed;
-                }
-                d.t0 - chrono::Duration::milliseconds(m as i64 * QUARTER_MS)
+        if let Some(o) = &host.decision {
+            let m = choose(o, &host.truths, d, near);
+            if m != 0 {
+                self.hosts[d.host].corrected += 1;
             }
-            None => match d.fallback {
-                Some((t, f)) if d.naive && self.zone.is_none() => {
-                    *self.fell_back.entry((d.field, f)).or_default() += 1;
-                    t
-                }
-                _ => {
-                    let counter = if d.naive {
-                        &mut self.naive_read
-                    } else {
-                        &mut self.unchecked
-                    };
-                    *counter.entry(d.field).or_default() += 1;
-                    d.t0
-                }
-            },
+            return (shift(m), false);
+        }
+        if let Some(m) = d.own_bin {
+            if let Some(mem) = &self.memory {
+                mem.set(&host.name, m);
+            }
+            if m != 0 {
+                let host = &mut self.hosts[d.host];
+                host.by_own += 1;
+                host.remembered = Some(m);
+            }
+            return (shift(m), false);
+        }
+        if let Some(m) = self.memory.as_ref().and_then(|mem| mem.get(&host.name)) {
+            if m != 0 {
+                let host = &mut self.hosts[d.host];
+                host.by_memory += 1;
+                host.remembered = Some(m);
+            }
+            return (shift(m), false);
+        }
+        if let Some(o) = &self.consensus {
+            let m = choose(o, &host.truths, d, near);
+            if m != 0 {
+                let host = &mut self.hosts[d.host];
+                host.corrected += 1;
+                host.by_consensus = true;
+            }
+            return (shift(m), false);
+        }
+        match d.fallback {
+            Some((t, f)) if d.naive && self.zone.is_none() => {
+                *self.fell_back.entry((d.field, f)).or_default() += 1;
+                (t, false)
+            }
+            _ => {
+                let counter = if d.naive {
+                    &mut self.naive_read
+                } else {
+                    &mut self.unchecked
+                };
+                *counter.entry(d.field).or_default() += 1;
+                (d.t0, d.naive && self.zone.is_none())
+            }
         }
     }
 
@@ -503,6 +574,27 @@ impl Clock {
                 }
                 _ => {}
             }
+            if let (Some(m), true) = (host.remembered, host.by_own + host.by_memory > 0) {
+                let mut how = Vec::new();
+                if host.by_own > 0 {
+                    how.push(format!(
+                        "{} by its own reference time ({})",
+                        host.by_own,
+                        host.exact_field.unwrap_or("a reference time")
+                    ));
+                }
+                if host.by_memory > 0 {
+                    how.push(format!(
+                        "{} by the offset learned from earlier events of this computer",
+                        host.by_memory
+                    ));
+                }
+                notes.push(format!(
+                    "times of {name} ({fields} is {what}) were {}: too few records here to find the offset; corrected {}",
+                    relative(m),
+                    how.join(", ")
+                ));
+            }
             if let (Some((main, support, total)), Some((seen, truth))) = (
                 host.conflict.decide().map(|(m, s, t)| (m[0], s, t)),
                 host.conflict_fields,
@@ -517,7 +609,12 @@ impl Clock {
         }
         for (field, n) in &self.naive_read {
             notes.push(format!(
-                "{n} offset-less time(s) ({field}) read as {zone_name}; nothing in the file gave their zone"
+                "{n} offset-less time(s) ({field}) read as {zone_name}; nothing in the file gave their zone{}",
+                if self.zone.is_none() {
+                    " (marked uncertain: give the zone with --input-timezone)"
+                } else {
+                    ""
+                }
             ));
         }
         for ((field, fallback), n) in &self.fell_back {
@@ -865,5 +962,49 @@ mod tests {
         assert!(notes
             .iter()
             .any(|x| x.contains("decided on the first 100000 records")));
+    }
+
+    /// Too few records for an offset: each Sysmon record is placed by its
+    /// own `UtcTime`; a memory carries the offset to a later read of the
+    /// same computer (a live stream, one event per read); a computer
+    /// nothing is known of is read as UTC and marked uncertain.
+    #[test]
+    fn lone_records_use_their_own_check_and_the_memory_carries_it() {
+        let memory = ClockMemory::new().scoped("commune");
+        let t = utc("2026-01-20 09:00:00");
+        for i in 0..3 {
+            let at = t + Duration::minutes(i);
+            let (events, notes) = run(
+                &mut Clock::new(None).with_memory(Some(memory.clone())),
+                vec![(ev("WS"), nxlog(at, true))],
+            );
+            assert_eq!(events[0].timestamp, Some(at), "{notes:?}");
+            assert!(!events[0].time_uncertain);
+            assert!(
+                notes[0].contains("were 4 h behind UTC: too few records here to find the offset; corrected 1 by its own reference time (Sysmon UtcTime)"),
+                "{notes:?}"
+            );
+        }
+        let later = t + Duration::minutes(10);
+        let (events, notes) = run(
+            &mut Clock::new(None).with_memory(Some(memory.clone())),
+            vec![(ev("ws"), nxlog(later, false))],
+        );
+        assert_eq!(events[0].timestamp, Some(later), "{notes:?}");
+        assert!(!events[0].time_uncertain);
+        assert!(
+            notes[0]
+                .contains("corrected 1 by the offset learned from earlier events of this computer"),
+            "{notes:?}"
+        );
+        // Another commune's computer of the same name learned nothing.
+        let (events, notes) = run(
+            &mut Clock::new(None).with_memory(Some(memory.scoped("autre"))),
+            vec![(ev("WS"), nxlog(later, false))],
+        );
+        assert_eq!(events[0].timestamp, Some(later - Duration::hours(4)));
+        assert!(events[0].time_uncertain);
+        assert!(notes[0].contains("marked uncertain"), "{notes:?}");
+        assert_eq!(memory.len(), 1);
     }
 }

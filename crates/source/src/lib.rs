@@ -236,6 +236,12 @@ pub struct ReadOptions {
     /// also carry a trustworthy UTC reading has its actual offset detected
     /// and corrected (see [`clock`]). The CLI's `--input-timezone`.
     pub input_zone: Option<Zone>,
+    /// Offsets learned per computer carried from one read to the next
+    /// ([`clock::ClockMemory`]): `vigie serve` reads a live stream request
+    /// by request, often one event each, too little for an offset; its
+    /// computers keep the offset their earlier events showed. `None` (the
+    /// default): each file on its own.
+    pub clock_memory: Option<clock::ClockMemory>,
     /// Events per [`Batch`] for line-based formats. EVTX gives one batch
     /// per chunk whatever this says.
     pub batch_size: usize,
@@ -263,6 +269,7 @@ impl Default for ReadOptions {
             syslog_year: None,
             reference_time: None,
             input_zone: None,
+            clock_memory: None,
             batch_size: 1024,
             recover_records: false,
             allow_special: false,
@@ -435,8 +442,12 @@ impl<'a> Sink<'a> {
 
     /// Puts records with doubtful times through a [`clock::Clock`] reading
     /// offset-less times in `zone`.
-    pub(crate) fn with_clock(mut self, zone: Option<Zone>) -> Self {
-        self.clock = Some(clock::Clock::new(zone));
+    pub(crate) fn with_clock(
+        mut self,
+        zone: Option<Zone>,
+        memory: Option<clock::ClockMemory>,
+    ) -> Self {
+        self.clock = Some(clock::Clock::new(zone).with_memory(memory));
         self
     }
 
@@ -1101,7 +1112,8 @@ fn read_content(
     match format {
         Format::Evtx => evtx::read_evtx(src, bytes, opts, on_batch, report),
         Format::JsonLines | Format::Json | Format::Syslog | Format::Xml => {
-            let mut sink = Sink::new(on_batch, 0, opts.batch_size).with_clock(opts.input_zone);
+            let mut sink = Sink::new(on_batch, 0, opts.batch_size)
+                .with_clock(opts.input_zone, opts.clock_memory.clone());
             let mut errors = Vec::new();
             match format {
                 Format::JsonLines => json::read_lines(bytes, src, &mut sink, &mut errors),

@@ -193,6 +193,33 @@ pub(crate) fn assess(inp: &Input, ctx: &Ctx) -> Assessment {
             .to_string(),
         );
     }
+    // Syslog of hosts other than firewalls (Linux servers over rsyslog):
+    // the default rules are for Windows logs and FortiGate; a brute force
+    // over sshd, a new root account or a stopped auditd raise nothing
+    // unless Linux rules were given. Said, so that "0 detections" there is
+    // never read as an all-clear.
+    let syslog_hosts: Vec<String> = inp
+        .coverage
+        .channels
+        .iter()
+        .filter(|c| c.channel.eq_ignore_ascii_case("syslog"))
+        .filter(|c| {
+            !inp.hosts
+                .iter()
+                .any(|h| h.name == c.host && h.role.as_deref() == Some("firewall"))
+        })
+        .map(|c| c.host.clone())
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    if !syslog_hosts.is_empty() {
+        gaps.push(tr!(
+            lang,
+            "syslog de {} : les règles par défaut de Vigie visent les journaux Windows et les pare-feu FortiGate ; sur un syslog Linux ne s'appliquent que les règles données par --rules (SigmaHQ rules/linux/builtin : sshd, useradd, sudo, auditd…) — 0 détection n'y est pas un feu vert",
+            "syslog of {}: Vigie's default rules watch Windows logs and FortiGate firewalls; on Linux syslog only rules given with --rules apply (SigmaHQ rules/linux/builtin: sshd, useradd, sudo, auditd…) — 0 detections there is no all-clear",
+            text::list(lang, &syslog_hosts, 6)
+        ));
+    }
     let cleared: Vec<String> = inp
         .coverage
         .channels

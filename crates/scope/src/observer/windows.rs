@@ -82,12 +82,10 @@ impl Observer {
                     // Some collectors keep only the rendered message of
                     // 1102 (its UserData is not flattened): the account is
                     // then read from "Account Name:" there.
-                    let acc = user(s(e, "SubjectUserName"))
-                        .or_else(|| {
-                            user(s(e, "Message").and_then(|m| message_field(m, "Account Name:")))
-                        })
-                        .map(|u| u.0);
-                    self.cleared_log(e, host, "Security".into(), acc);
+                    let raw = s(e, "SubjectUserName").or_else(|| {
+                        s(e, "Message").and_then(|m| message_field(m, "Account Name:"))
+                    });
+                    self.cleared_log(e, host, "Security".into(), raw);
                 }
                 _ => {}
             }
@@ -141,19 +139,24 @@ impl Observer {
                     s(e, "AccountName"),
                 ),
                 104 => {
-                    // The cleared channel is a `Channel` field in UserData,
-                    // distinct from the envelope's `Channel` (= System).
+                    // The cleared channel is the `Channel` field of UserData,
+                    // pushed after the envelope's `Channel` (= System): the
+                    // last one when there are two — `System` itself when
+                    // the System log was cleared, as it most often is.
                     let env = e.channel.as_deref();
-                    let cleared = e
+                    let channels: Vec<&str> = e
                         .fields
                         .iter()
                         .filter(|(k, _)| &**k == "Channel")
                         .filter_map(|(_, v)| v.as_str())
-                        .find(|v| Some(*v) != env)
-                        .unwrap_or("unknown log")
-                        .to_string();
-                    let acc = user(s(e, "SubjectUserName")).map(|u| u.0);
-                    self.cleared_log(e, host, cleared, acc);
+                        .collect();
+                    let cleared = match channels.as_slice() {
+                        [.., _, last] => last,
+                        [only] if Some(*only) != env => only,
+                        _ => "unknown log",
+                    }
+                    .to_string();
+                    self.cleared_log(e, host, cleared, s(e, "SubjectUserName"));
                 }
                 _ => {}
             }
@@ -177,16 +180,24 @@ impl Observer {
         e: &Event,
         host: &str,
         cleared: String,
-        account: Option<String>,
+        raw_account: Option<&str>,
     ) {
+        // An account of interest is kept as such; a machine account or a
+        // built-in identity is none, but it is who cleared the log (a
+        // service or a script running as SYSTEM): said as written, never
+        // "?".
+        let account = user(raw_account).map(|u| u.0);
+        let by = match (&account, raw_account.and_then(account_key)) {
+            (Some(a), _) => a.clone(),
+            (None, Some((n, _))) if n.ends_with('$') => {
+                format!("{} (SYSTEM)", raw_account.unwrap_or_default().trim())
+            }
+            (None, Some(_)) => raw_account.unwrap_or_default().trim().to_string(),
+            (None, None) => "?".to_string(),
+        };
         let summary = enc(
             "cleared",
-            &[
-                &e.event_id.unwrap_or(0).to_string(),
-                &cleared,
-                host,
-                account.as_deref().unwrap_or("?"),
-            ],
+            &[&e.event_id.unwrap_or(0).to_string(), &cleared, host, &by],
         );
         self.cleared.push(ClearedRaw {
             host: host.to_string(),
