@@ -71,6 +71,9 @@ struct Tenant {
     /// Detections came late (a retro-hunt) since the last answer: the
     /// next one is derived again, though no event was added.
     stale: bool,
+    /// Events observed dated more than [`FUTURE_TOLERANCE`] after their
+    /// receipt (see [`LiveScope::observe`]).
+    future: u64,
 }
 
 /// What a tenant's answers have merged: every event observed before the
@@ -111,7 +114,25 @@ struct Evicted {
     /// Correlation inputs that came later than the horizon after newer
     /// ones and could not be placed: not correlated.
     correlation_late: AtomicU64,
+    /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt
+    /// (not forgotten: they only do not move the horizon).
+    future: AtomicU64,
 }
+
+/// How far ahead of the server's clock an event's time may be and still
+/// move the horizon's clocks (hosts' clocks drift; shippers batch).
+///
+/// Why a ceiling at all: the horizon's lines are measured from the newest
+/// event time seen (each log's for process creations, the commune's for
+/// correlation inputs), and that only grows. One event dated in the
+/// future — a host with a wrong clock, RFC 3164 syslog's guessed year at
+/// New Year, any holder of an ingest token — would put every real event
+/// below the line until real time caught up: process chains forgotten,
+/// correlation inputs settled at once and those arriving a minute behind
+/// others dropped as late. Such an event is kept, judged and shown with
+/// its own time; it only does not move the clocks (and is counted).
+/// `hunt` has no "now" (it reads old files) and sets no ceiling.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// A fresh observer holding this many events is merged and passed
 /// through the horizon without waiting for an answer (a restart's
@@ -236,15 +257,59 @@ pub fn name_sets(
     named
 }
 
-/// The store of the live ids out of reach.
+/// Namings failing, since when: the store of the live ids out of reach,
+/// or one tenant's naming.
 struct Outage {
     since: std::time::Instant,
     /// Namings that failed (or were not tried) since.
     failed: u64,
-    /// No naming is tried before this (one is, then, for every tenant).
+    /// No naming is tried before this (one is, then).
     next_try: std::time::Instant,
     /// The wait after the next failure.
     backoff: std::time::Duration,
+}
+
+impl Outage {
+    fn new(now: std::time::Instant) -> Outage {
+        let backoff = std::time::Duration::from_secs(1);
+        Outage {
+            since: now,
+            failed: 1,
+            next_try: now + backoff,
+            backoff: (backoff * 2).min(NAMING_BACKOFF_MAX),
+        }
+    }
+
+    fn failed_again(&mut self, now: std::time::Instant) {
+        self.failed += 1;
+        self.next_try = now + self.backoff;
+        self.backoff = (self.backoff * 2).min(NAMING_BACKOFF_MAX);
+    }
+}
+
+/// What holds namings back.
+///
+/// Why two kinds: a store that cannot be reached (no connection) fails
+/// every tenant's naming alike, and each trying would pay the
+/// connection's timeout — so one tenant tries after the backoff and the
+/// others wait for it. Any other failure may be the tenant's own (its
+/// row in `live_incidents` damaged, its advisory lock not granted): it
+/// holds back that tenant only, on a backoff of its own — one commune's
+/// failure never shuts the others' answers (and alerts) off.
+#[derive(Default)]
+struct Outages {
+    /// The store out of reach (its connection refused or timed out).
+    store: Option<Outage>,
+    /// Tenants whose naming failed otherwise.
+    tenants: BTreeMap<String, Outage>,
+}
+
+/// Whether `e` says the store of the live ids could not be reached at
+/// all (every tenant's naming would fail alike), rather than a failure
+/// that may be one tenant's (see [`Outages`]).
+fn unreachable(e: &vigie_store::StoreError) -> bool {
+    matches!(e, vigie_store::StoreError::Io { source, .. }
+        if source.kind() == std::io::ErrorKind::NotConnected)
 }
 
 /// The longest wait between two tries of the ids' store out of reach.
@@ -282,10 +347,11 @@ pub struct LiveScope {
     /// rather than answer with ids another node may give to other
     /// incidents. Per tenant: one commune's failure is never another's.
     naming_failed: Mutex<std::collections::BTreeSet<String>>,
-    /// The store of the ids out of reach, since when: said once (and its
-    /// end), and tried again after a backoff only — not every request of
-    /// every tenant paying the connection's timeout meanwhile.
-    outage: Mutex<Option<Outage>>,
+    /// The store of the ids out of reach, or a tenant's namings failing,
+    /// since when: said once (and its end), and tried again after a
+    /// backoff only — not every request paying the connection's timeout
+    /// meanwhile (see [`Outages`]).
+    outage: Mutex<Outages>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -323,7 +389,7 @@ impl LiveScope {
             ids,
             naming: Mutex::new(BTreeMap::new()),
             naming_failed: Mutex::new(Default::default()),
-            outage: Mutex::new(None),
+            outage: Mutex::new(Outages::default()),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
             horizon: None,
             evicted: Evicted::default(),
@@ -398,8 +464,27 @@ impl LiveScope {
                 answered: None,
                 stale: false,
                 known: Vec::new(),
+                future: 0,
             }),
         };
+        // Received now: an event dated past now and the tolerance keeps
+        // its time but does not move the horizon (see FUTURE_TOLERANCE).
+        let now = chrono::Utc::now();
+        let ceiling = now + FUTURE_TOLERANCE;
+        if let Some(time) = event.timestamp.filter(|t| *t > ceiling) {
+            t.future += 1;
+            self.evicted.future.fetch_add(1, Ordering::Relaxed);
+            if t.future == 1 {
+                eprintln!(
+                    "vigie serve: {tenant}: an event of {:?} dated {time} was received at {now}, more than {} min ahead of this server's clock (the host's clock is wrong, or the event is forged): kept and judged with its own time, it does not move the live scope's horizon; such events are counted (vigie_events_future_total, events_future in /api/v1/stats), this is said once per commune",
+                    event.computer.as_deref().unwrap_or("?"),
+                    FUTURE_TOLERANCE.num_minutes()
+                );
+            }
+        }
+        if self.horizon.is_some() {
+            t.fresh.set_clock_ceiling(Some(ceiling));
+        }
         t.fresh.observe(event, matches);
         t.observed += 1;
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
@@ -460,10 +545,15 @@ impl LiveScope {
         let Some(engine) = self.engine.as_ref().as_ref().filter(|_| self.correlating) else {
             return;
         };
+        // Inputs dated past now and the tolerance do not move the line
+        // (see FUTURE_TOLERANCE): they wait, held, for real time to reach
+        // them, and each answer correlates them with their own time.
+        let ceiling = chrono::Utc::now() + FUTURE_TOLERANCE;
         s.newest = s
             .for_correlation
             .iter()
             .map(|(t, _)| *t)
+            .filter(|t| *t <= ceiling)
             .chain(s.newest)
             .max();
         let correlator = s.correlator.get_or_insert_with(|| engine.correlator());
@@ -540,6 +630,18 @@ impl LiveScope {
             }
         }
         sum
+    }
+
+    /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt:
+    /// every tenant's (`None`), or `tenant`'s.
+    pub fn future_events(&self, tenant: Option<&str>) -> u64 {
+        match tenant {
+            None => self.evicted.future.load(Ordering::Relaxed),
+            Some(t) => {
+                let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                tenants.get(t).map_or(0, |t| t.future)
+            }
+        }
     }
 
     /// The tenants that sent events.
@@ -632,7 +734,7 @@ impl LiveScope {
                         return Some(a);
                     }
                 }
-                if !self.may_try_naming() {
+                if !self.may_try_naming(tenant) {
                     self.naming_failed(tenant, None);
                     return None;
                 }
@@ -649,7 +751,7 @@ impl LiveScope {
                         ids
                     }
                     Err(e) => {
-                        self.naming_failed(tenant, Some(&e.to_string()));
+                        self.naming_failed(tenant, Some(&e));
                         return None;
                     }
                 }
@@ -678,73 +780,94 @@ impl LiveScope {
             .contains(tenant)
     }
 
-    /// Whether a naming may call the store now: always when it answers;
-    /// during an outage, once its backoff has run (that try then holds
-    /// the others back for as long as it may take).
-    fn may_try_naming(&self) -> bool {
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(o) = outage.as_mut() else {
-            return true;
-        };
+    /// Whether a naming of `tenant` may call the store now: always when
+    /// nothing failed; otherwise once the backoff of what failed (the
+    /// store's, the tenant's own) has run — that try then holds the
+    /// others back for as long as it may take.
+    fn may_try_naming(&self, tenant: &str) -> bool {
+        let mut o = self.outage.lock().unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
-        if now < o.next_try {
+        let waiting = |g: Option<&Outage>| g.is_some_and(|g| now < g.next_try);
+        if waiting(o.tenants.get(tenant)) || waiting(o.store.as_ref()) {
             return false;
         }
         // This one tries; the others wait for its outcome (the
         // connection's timeout at most, 10 s).
-        o.next_try = now + std::time::Duration::from_secs(15);
+        let held = now + std::time::Duration::from_secs(15);
+        if let Some(g) = o.store.as_mut() {
+            g.next_try = held;
+        }
+        if let Some(g) = o.tenants.get_mut(tenant) {
+            g.next_try = held;
+        }
         true
     }
 
     /// `tenant`'s naming failed (`why`: the store's error), or was not
-    /// tried (`None`: the store is out of reach, tried again later). The
-    /// first failure of an outage is said with its error; the next ones
-    /// are counted, and said when it ends.
-    fn naming_failed(&self, tenant: &str, why: Option<&str>) {
+    /// tried (`None`: held back by a backoff). The first failure of an
+    /// outage is said with its error; the next ones are counted, and
+    /// said when it ends. The store out of reach holds every tenant
+    /// back; any other failure, `tenant` only (see [`Outages`]).
+    fn naming_failed(&self, tenant: &str, why: Option<&vigie_store::StoreError>) {
         self.naming_failed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(tenant.to_string());
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut o = self.outage.lock().unwrap_or_else(|e| e.into_inner());
         let now = std::time::Instant::now();
-        match (outage.as_mut(), why) {
-            (None, Some(why)) => {
+        let Some(why) = why else {
+            // Not tried: counted on what held it back.
+            if let Some(g) = o.tenants.get_mut(tenant) {
+                g.failed += 1;
+            } else if let Some(g) = o.store.as_mut() {
+                g.failed += 1;
+            }
+            return;
+        };
+        let max = NAMING_BACKOFF_MAX.as_secs();
+        if unreachable(why) {
+            match o.store.as_mut() {
+                Some(g) => g.failed_again(now),
+                None => {
+                    eprintln!(
+                        "vigie serve: the live ids' store cannot be reached (first for {tenant}): {why}; no incident of any commune is named, and the scope's routes answer 503, until it can (tried again every {max} s at most)"
+                    );
+                    o.store = Some(Outage::new(now));
+                }
+            }
+            return;
+        }
+        match o.tenants.get_mut(tenant) {
+            Some(g) => g.failed_again(now),
+            None => {
                 eprintln!(
-                    "vigie serve: the live ids could not be read or kept (first for {tenant}): {why}; no incident is named, and the scope's routes answer 503, until they can (tried again every {} s at most)",
-                    NAMING_BACKOFF_MAX.as_secs()
+                    "vigie serve: the live ids of {tenant} could not be read or kept: {why}; its incidents are not named, and its scope's routes answer 503, until they can (tried again every {max} s at most; other communes are named as before)"
                 );
-                let backoff = std::time::Duration::from_secs(1);
-                *outage = Some(Outage {
-                    since: now,
-                    failed: 1,
-                    next_try: now + backoff,
-                    backoff: (backoff * 2).min(NAMING_BACKOFF_MAX),
-                });
+                o.tenants.insert(tenant.to_string(), Outage::new(now));
             }
-            (Some(o), Some(_)) => {
-                o.failed += 1;
-                o.next_try = now + o.backoff;
-                o.backoff = (o.backoff * 2).min(NAMING_BACKOFF_MAX);
-            }
-            (Some(o), None) => o.failed += 1,
-            // Not tried, and no outage: never (tries are skipped only
-            // during one).
-            (None, None) => {}
         }
     }
 
     /// `tenant`'s naming succeeded: its routes answer again, and an
-    /// outage of the store ends (said).
+    /// outage of the store, or of the tenant's naming, ends (said).
     fn named(&self, tenant: &str, place: String) {
         self.naming_failed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(tenant);
-        if let Some(o) = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let mut o = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = o.store.take() {
             eprintln!(
                 "vigie serve: the live ids are read and kept again in {place} after {} s ({} naming(s) failed or not tried meanwhile)",
-                o.since.elapsed().as_secs(),
-                o.failed
+                g.since.elapsed().as_secs(),
+                g.failed
+            );
+        }
+        if let Some(g) = o.tenants.remove(tenant) {
+            eprintln!(
+                "vigie serve: the live ids of {tenant} are read and kept again in {place} after {} s ({} naming(s) failed or not tried meanwhile)",
+                g.since.elapsed().as_secs(),
+                g.failed
             );
         }
     }
@@ -1071,5 +1194,82 @@ level: high
         let a = bounded.answer("default").unwrap();
         assert_eq!(count(&bounded, "correlation_late"), 1);
         assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
+    }
+
+    /// A failed logon of `user` on `host` at `time` (near now: the live
+    /// scope compares event times with its receipt).
+    fn failed_on(
+        live: &LiveScope,
+        engine: &Engine,
+        n: u64,
+        time: Timestamp,
+        host: &str,
+        user: &str,
+    ) {
+        let mut e = Event::new(vigie_event::Origin {
+            source: Arc::from("test"),
+            locator: vigie_event::Locator::Record(n),
+        });
+        e.timestamp = Some(time);
+        e.computer = Some(host.into());
+        e.channel = Some("Security".into());
+        e.event_id = Some(4625);
+        e.record_id = Some(n);
+        e.push("EventID", 4625i64);
+        e.push("Channel", "Security");
+        e.push("TargetUserName", user);
+        let mut m = Vec::new();
+        engine.evaluate(&e, &mut m);
+        live.observe("default", &e, &m);
+    }
+
+    /// One event dated a year ahead must not move the horizon's line: the
+    /// failed logons of a host two minutes behind another still correlate
+    /// (none dropped as late), as in the same run without that event.
+    #[test]
+    fn an_event_dated_in_the_future_does_not_collapse_the_horizon() {
+        let engine = engine();
+        let e = engine.as_ref().as_ref().unwrap();
+        let now = chrono::Utc::now();
+        let run = |future: bool| {
+            let live = scope(&engine, Some(48));
+            failed_on(
+                &live,
+                e,
+                1,
+                now - chrono::TimeDelta::minutes(1),
+                "DC01",
+                "carol",
+            );
+            if future {
+                let ahead = now + chrono::TimeDelta::days(365);
+                failed_on(&live, e, 2, ahead, "PC-HORLOGE", "mallory");
+            }
+            // An answer settles what is below the line.
+            live.answer("default").unwrap();
+            // Another host's failures, two minutes behind DC01's.
+            let behind = now - chrono::TimeDelta::minutes(3);
+            failed_on(&live, e, 3, behind, "SRV-FICHIERS", "carol");
+            failed_on(
+                &live,
+                e,
+                4,
+                behind + chrono::TimeDelta::seconds(30),
+                "SRV-FICHIERS",
+                "carol",
+            );
+            let a = live.answer("default").unwrap();
+            (live, a)
+        };
+        let (live, a) = run(true);
+        assert_eq!(count(&live, "correlation_late"), 0);
+        assert_eq!(count(&live, "correlation_events"), 0);
+        assert_eq!(live.future_events(None), 1);
+        assert_eq!(live.future_events(Some("default")), 1);
+        assert_eq!(fired(&a).len(), 1, "{:?}", fired(&a));
+        assert!(fired(&a)[0].contains("carol"), "{:?}", fired(&a));
+        let (without, b) = run(false);
+        assert_eq!(fired(&a), fired(&b));
+        assert_eq!(without.future_events(None), 0);
     }
 }

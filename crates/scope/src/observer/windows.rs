@@ -264,6 +264,7 @@ impl Observer {
                     parent: parent_key,
                     parent_image,
                 },
+                self.clock_ceiling,
             );
         }
         let b = basename(image);
