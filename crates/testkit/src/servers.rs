@@ -285,6 +285,21 @@ impl Postgres {
         format!("postgres://vigie@127.0.0.1:{}/vigie", self.port)
     }
 
+    /// One query's rows as `psql -At` prints them (`|` between columns):
+    /// what a test reads of the state a node keeps there.
+    pub fn query(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([&self.url(), "-X", "-At", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// Stops the cluster at once (`-m immediate`: an outage, not a
     /// shutdown); [`Postgres::resume`] starts it again.
     pub fn stop(&mut self) {
