@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// again with the certificates on SIGHUP (`systemctl reload vigie`).
     #[arg(long, value_name = "FILE")]
     pub tls_client_crl: Option<PathBuf>,
+    /// A name the self-signed certificate is also made for (repeat it):
+    /// the DNS name shippers are given, e.g. vigie.mairie.local (the
+    /// machine's name and addresses are in it already).
+    #[arg(long = "tls-name", value_name = "NAME")]
+    pub tls_names: Vec<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// The organisation's assets file (hosts, zones, services, accounts), for the live scope;
@@ -316,6 +321,11 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
         .clone()
         .or_else(|| file.tls_client_crl.clone());
     config.tls_senders = file.tls_senders.clone();
+    config.tls_names = if args.tls_names.is_empty() {
+        file.tls_names.clone()
+    } else {
+        args.tls_names.clone()
+    };
     if config.tls_client_ca.is_none()
         && (config.tls_client_crl.is_some() || !config.tls_senders.is_empty())
     {

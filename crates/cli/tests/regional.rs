@@ -310,6 +310,13 @@ fn nats_down_means_503_and_nothing_acknowledged_lost() {
     let s = stats(&ingest.base, &admin);
     assert!(s["events_processed"].is_null(), "{s}");
     assert!(s["events_stored"].is_null(), "{s}");
+    // Prometheus the same: no sample rather than a 0.
+    let (_, metrics) = get(&ingest.base, "/metrics", &admin);
+    assert!(
+        metrics.contains("\nvigie_store_readable 0\n")
+            && !metrics.contains("\nvigie_events_stored_total "),
+        "{metrics}"
+    );
     // A search while the stream is away: 503, send it again — not a 400
     // that says the request was wrong.
     let (s, body) = get(&all.base, "/api/v1/search?q=event", &admin);

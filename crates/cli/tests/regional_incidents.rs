@@ -613,12 +613,7 @@ fn the_ids_out_of_reach_are_a_503_per_commune_that_says_nothing_of_the_database(
             None,
         );
         generic(&r, 0);
-        assert_eq!(
-            r.header("retry-after"),
-            Some("5"),
-            "{path}: {}",
-            r.body
-        );
+        assert_eq!(r.header("retry-after"), Some("5"), "{path}: {}", r.body);
     }
 
     pg.resume();

@@ -806,7 +806,8 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     assert_eq!(status, 200);
     let stored = stats(&base, &admin)["events_stored"].as_u64().unwrap();
     assert!(
-        metrics.contains(&format!("\nvigie_events_stored_total {stored}\n")),
+        metrics.contains(&format!("\nvigie_events_stored_total {stored}\n"))
+            && metrics.contains("\nvigie_store_readable 1\n"),
         "{metrics}"
     );
     assert!(
@@ -1126,4 +1127,90 @@ fn a_body_too_slow_is_cut_at_the_configured_deadline() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("body_read_secs"), "{err}");
+}
+
+/// One server per data directory: a second `vigie serve` on the same one
+/// is refused at start, naming the first's process, and the first goes
+/// on; once the first is gone (even by `kill -9`), a server starts there.
+#[test]
+fn a_second_server_on_the_same_data_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let mut first = start(&data);
+    let out = vigie()
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another vigie serve uses this data directory")
+            && err.contains(&format!("process {}", first.child.id())),
+        "{err}"
+    );
+    assert_eq!(
+        stats(&first.base, &admin)["events_stored"].as_u64(),
+        Some(0)
+    );
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let again = start(&data);
+    assert_eq!(
+        stats(&again.base, &admin)["events_stored"].as_u64(),
+        Some(0)
+    );
+}
+
+/// Logins trickled byte by byte (the only open route with a body) take
+/// slots of their own: other people's logins are answered at once (here
+/// 403: a form not from the login page), and no commune's ingest waits.
+#[test]
+fn a_trickled_login_locks_nobody_out() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let ingest = token(&data, "ingest");
+    let server = start(&data);
+    let base = server.base.clone();
+    let addr = base.strip_prefix("http://").unwrap();
+    let trickle = || {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "POST /login HTTP/1.1\r\nHost: vigie\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 1000\r\n\r\nname=a"
+        )
+        .unwrap();
+        c
+    };
+    let _held: Vec<_> = (0..3).map(|_| trickle()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let r = agent()
+        .post(format!("{base}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("csrf=x&name=a&password=b")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        asked.elapsed() < vigie_serve::SLOT_WAIT,
+        "{:?}",
+        asked.elapsed()
+    );
+    let (status, body) = post(
+        &base,
+        "/api/v1/ingest",
+        Some(&ingest),
+        b"{\"x\":1}\n",
+        false,
+    );
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
 }

@@ -201,11 +201,15 @@ fn tls_with_a_certificate_made_at_the_first_run() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let admin = token(&data, "admin");
-    let start_tls = || {
+    let start_tls = |name: &str| {
         let mut cmd = vigie();
-        cmd.args(["serve", "--data"])
-            .arg(&data)
-            .args(["--listen", "127.0.0.1:0", "--tls"]);
+        cmd.args(["serve", "--data"]).arg(&data).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "--tls-name",
+            name,
+        ]);
         let server = spawn_serve(cmd);
         let said = server.said.clone();
         let fingerprint = said
@@ -215,7 +219,16 @@ fn tls_with_a_certificate_made_at_the_first_run() {
             .expect("the fingerprint said");
         (server, fingerprint)
     };
-    let (server, fingerprint) = start_tls();
+    let (server, fingerprint) = start_tls("vigie.mairie.local");
+    // Made for the name shippers are given, beside the machine's.
+    assert!(
+        server.said.iter().any(
+            |l| l.contains("made now, self-signed, for localhost, 127.0.0.1")
+                && l.contains("vigie.mairie.local")
+        ),
+        "{:?}",
+        server.said
+    );
     assert!(
         server.base.starts_with("https://127.0.0.1:"),
         "{}",
@@ -261,6 +274,27 @@ fn tls_with_a_certificate_made_at_the_first_run() {
     let plain = server.base.replace("https://", "http://");
     assert!(agent().get(format!("{plain}/healthz")).call().is_err());
     drop(server);
-    let (_server, again) = start_tls();
+    let (server, again) = start_tls("vigie.mairie.local");
     assert_eq!(again, fingerprint, "the same certificate at the next start");
+    assert!(
+        !server
+            .said
+            .iter()
+            .any(|l| l.contains("made for other names")),
+        "{:?}",
+        server.said
+    );
+    drop(server);
+    // A name added later: the certificate kept (shippers pinned it) and
+    // its lack said, with what to remove.
+    let (server, again) = start_tls("siem.mairie.local");
+    assert_eq!(again, fingerprint);
+    assert!(
+        server.said.iter().any(
+            |l| l.contains("made for other names than siem.mairie.local")
+                && l.contains("tls/cert.pem")
+        ),
+        "{:?}",
+        server.said
+    );
 }

@@ -44,6 +44,9 @@ pub struct Config {
     /// when given (even with `--no-tls`, which is about HTTP), else the
     /// self-signed one under `data/tls/`.
     pub listener_tls: tls::Tls,
+    /// Names the self-signed certificate is also made for (`--tls-name`,
+    /// `tls_names`): the DNS names shippers are given.
+    pub tls_names: Vec<String>,
     /// Senders on the TLS listeners must show a certificate signed by
     /// this CA (`--tls-client-ca`, PEM).
     pub tls_client_ca: Option<PathBuf>,
@@ -189,6 +192,7 @@ impl Config {
             syslog_tls: None,
             ndjson_tls: None,
             listener_tls: tls::Tls::SelfSigned,
+            tls_names: Vec::new(),
             tls_client_ca: None,
             tls_client_crl: None,
             tls_senders: Default::default(),

@@ -40,6 +40,9 @@ pub struct ServeFile {
     pub syslog_tls: Option<SocketAddr>,
     /// `--ndjson-tls`.
     pub ndjson_tls: Option<SocketAddr>,
+    /// `--tls-name`.
+    #[serde(default)]
+    pub tls_names: Vec<String>,
     /// `--tls-client-ca`.
     pub tls_client_ca: Option<PathBuf>,
     /// `--tls-client-crl`.

@@ -140,8 +140,15 @@ pub(crate) async fn body_slot(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // The tenant's share first (requests without a caller — `/login` —
-    // share one slot), then one of the slots, both within SLOT_WAIT.
+    // Requests without a caller (`POST /login`, the only open one with
+    // a body) never take an ingest slot: small bodies, their own slots
+    // and a short deadline, so a login trickled byte by byte neither
+    // locks every login out nor stops any commune's ingest.
+    if req.extensions().get::<Caller>().is_none() {
+        return anonymous_body(&s, req, next).await;
+    }
+    // The tenant's share first, then one of the slots, both within
+    // SLOT_WAIT.
     let share = {
         let caller = req.extensions().get::<Caller>();
         let (key, permits) = match caller {
@@ -200,6 +207,57 @@ pub(crate) async fn body_slot(
         Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(_) => busy(&s),
     }
+}
+
+/// Bodies of requests without a caller read at once, each within
+/// [`ANONYMOUS_BODY_READ`] and [`ANONYMOUS_MAX_BODY`].
+pub const ANONYMOUS_BODIES: usize = 16;
+/// A login form is a few hundred bytes.
+pub const ANONYMOUS_MAX_BODY: usize = 64 << 10;
+/// A login form arrives in one packet.
+pub const ANONYMOUS_BODY_READ: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`body_slot`] for requests without a caller: one of
+/// [`ANONYMOUS_BODIES`] slots of their own.
+async fn anonymous_body(
+    s: &Shared,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Ok(Ok(_slot)) =
+        tokio::time::timeout(SLOT_WAIT, s.anonymous_bodies.clone().acquire_owned()).await
+    else {
+        return busy(s);
+    };
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(
+        ANONYMOUS_BODY_READ,
+        axum::body::to_bytes(body, ANONYMOUS_MAX_BODY),
+    )
+    .await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let status = if e.to_string().contains("length limit") {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return error(status, &format!("the body could not be read whole: {e}"));
+        }
+        Err(_) => {
+            s.slow_bodies.fetch_add(1, Ordering::Relaxed);
+            return unavailable(&format!(
+                "the body did not arrive within {} s: nothing was kept, send it again",
+                ANONYMOUS_BODY_READ.as_secs()
+            ));
+        }
+    };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// How long a body may take to arrive once it holds a slot: a Beat's

@@ -138,6 +138,9 @@ pub(crate) struct AppState {
     /// Bodies being inflated and checked at once: each may take
     /// `max_inflated` bytes, so their number is what bounds memory.
     pub(crate) bodies: Arc<tokio::sync::Semaphore>,
+    /// Bodies of requests without a caller (`POST /login`), apart from
+    /// `bodies` ([`http::ANONYMOUS_BODIES`]).
+    pub(crate) anonymous_bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// Request bodies inflated and checked at the same time, at most.

@@ -11,10 +11,17 @@ use axum::response::{IntoResponse, Response};
 /// The counters in Prometheus' text format (version 0.0.4), for a
 /// `scrape_config` with `authorization: { credentials: TOKEN }`.
 pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
-    let stored = s.log.records().await.unwrap_or(0);
+    // What cannot be read now has no sample (Prometheus' "unknown"),
+    // never a 0 that reads as "nothing": `vigie_store_readable` says it.
+    let stored = s.log.records().await.ok();
+    let detections = s.detections.count_all().await.ok();
+    let readable = stored.is_some() && detections.is_some();
     let p = &s.progress;
-    let counters: [(&str, &str, u64); 14] = [
+    let known: [(&str, &str, Option<u64>); 2] = [
         ("events_stored", "Events kept in the event log.", stored),
+        ("detections", "Detections stored.", detections),
+    ];
+    let counters: [(&str, &str, u64); 12] = [
         (
             "events_processed",
             "Events judged since start.",
@@ -34,11 +41,6 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             "events_duplicate",
             "Events sent again, not judged twice.",
             p.duplicates.load(Ordering::Relaxed),
-        ),
-        (
-            "detections",
-            "Detections stored.",
-            s.detections.count_all().await.unwrap_or(0),
         ),
         (
             "requests_busy",
@@ -82,6 +84,18 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         ),
     ];
     let mut text = String::new();
+    for (name, help, value) in known {
+        text.push_str(&format!(
+            "# HELP vigie_{name}_total {help} No sample: the store cannot be read now.\n# TYPE vigie_{name}_total counter\n"
+        ));
+        if let Some(v) = value {
+            text.push_str(&format!("vigie_{name}_total {v}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "# HELP vigie_store_readable 1 when the event log and the detections could be read for this scrape.\n# TYPE vigie_store_readable gauge\nvigie_store_readable {}\n",
+        u8::from(readable)
+    ));
     for (name, help, value) in counters {
         let (kind, suffix) = if name == "tenants" {
             ("gauge", "")

@@ -131,6 +131,49 @@ pub(crate) fn open_state(data: &std::path::Path) -> Result<Arc<vigie_state::Db>,
     Ok(db)
 }
 
+/// Takes `data/serve.lock` for as long as the file is held (the process
+/// ends: the system lets go of it, even after `kill -9`), with this
+/// process's id in it for the one refused.
+fn hold_data(data: &std::path::Path) -> Result<std::fs::File, ServeError> {
+    use std::io::{Read, Seek, Write};
+    let io = |what: String| move |source| ServeError::Io { what, source };
+    std::fs::create_dir_all(data).map_err(io(format!("create {}", data.display())))?;
+    let path = data.join("serve.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io(format!("open {}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let by = if holder.is_empty() {
+                String::new()
+            } else {
+                format!(" (process {holder})")
+            };
+            return Err(ServeError::Config(format!(
+                "{}: another vigie serve uses this data directory{by}: one server per data directory (two would write the same event log and page twice)",
+                data.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(io(format!("lock {}", path.display()))(e))
+        }
+    }
+    let pid = std::process::id().to_string();
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(pid.as_bytes()));
+    Ok(file)
+}
+
 /// Opens the store, compiles the rules, starts the worker and serves
 /// until the process ends. `on_ready` is told the URL listened on
 /// (`http://` or `https://`).
@@ -140,6 +183,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    // One server per data directory: a second one would append to the
+    // same segments, move the same consumer positions and page twice.
+    let _held = hold_data(&config.data)?;
     // Without `--db`, the state is `state.db` in `data`: a data
     // directory of an earlier Vigie (JSON Lines files) is imported first,
     // before anything reads or writes the state.
@@ -336,15 +382,23 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             }
             let kept = stores.alerts.clone();
             let node = node_name(&config);
+            let lang = config.hunt.lang;
             Some(Arc::new(
                 tokio::task::spawn_blocking(move || {
-                    alerts::Alerting::new(sinks, kept, node, lease)
+                    alerts::Alerting::new(sinks, kept, node, lease).map(|a| a.speaking(lang))
                 })
                 .await
                 .map_err(|e| ServeError::Config(format!("the alerts' journal: {e}")))??,
             ))
         }
-        None => None,
+        None => {
+            if sinks.is_empty() && matches!(config.role, NodeRole::All | NodeRole::Api) {
+                eprintln!(
+                    "vigie serve: no alert destination (alert_webhook, alert_smtp with alert_email_to, alert_syslog): nobody is paged; incidents are only on the console and the API"
+                );
+            }
+            None
+        }
     };
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
@@ -527,17 +581,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         bodies_by_tenant: Default::default(),
         slow_bodies: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
+        anonymous_bodies: Arc::new(tokio::sync::Semaphore::new(crate::http::ANONYMOUS_BODIES)),
     });
-    let https_names = {
-        let mut names = vec!["localhost".to_string()];
-        if !addr.ip().is_unspecified() {
-            names.push(addr.ip().to_string());
-        }
-        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-            names.push(h.trim().to_string());
-        }
-        names
-    };
+    let https_names = cert_names(&state.config);
     let tls = tls::prepare(&state.config.tls, &state.config.data, https_names.clone()).map_err(
         |source| ServeError::Io {
             what: "TLS certificate".into(),
@@ -585,7 +631,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         hangup,
         state.clone(),
         https.clone(),
-        https_names,
+        https_names.clone(),
         acceptor,
     ));
     match (tls, https) {
@@ -603,11 +649,15 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 "vigie serve: TLS certificate {} ({}), SHA-256 {}",
                 ready.cert.display(),
                 if ready.made {
-                    "made now, self-signed"
+                    format!("made now, self-signed, for {}", https_names.join(", "))
                 } else {
-                    "in use"
+                    "in use".to_string()
                 },
                 tls::colons(&ready.fingerprint)
+            );
+            eprintln!(
+                "vigie serve: the same without colons (Winlogbeat's ssl.ca_trusted_fingerprint): {}",
+                ready.fingerprint
             );
             let std_listener = listener.into_std().map_err(io)?;
             let server = axum_server::from_tcp_rustls(std_listener, rustls).map_err(io)?;
@@ -729,6 +779,17 @@ pub(crate) fn alert_sinks(config: &Config) -> Result<Vec<Box<dyn alerts::Sink>>,
     Ok(sinks)
 }
 
+/// The names of the self-signed certificate, one for the HTTP and the
+/// TLS listeners (whichever makes it first makes it for every one).
+fn cert_names(config: &Config) -> Vec<String> {
+    let listening: Vec<std::net::SocketAddr> =
+        [Some(config.listen), config.syslog_tls, config.ndjson_tls]
+            .into_iter()
+            .flatten()
+            .collect();
+    tls::cert_names(&listening, &config.tls_names)
+}
+
 /// The TLS of the syslog and NDJSON listeners, said at start: the
 /// certificate's fingerprint (senders pin it), and whether senders must
 /// show a client certificate.
@@ -736,15 +797,7 @@ pub(crate) fn listener_acceptor(
     config: &Config,
     say: bool,
 ) -> Result<(tls::Listening, String), ServeError> {
-    let mut names = vec!["localhost".to_string()];
-    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        names.push(h.trim().to_string());
-    }
-    for addr in [config.syslog_tls, config.ndjson_tls].into_iter().flatten() {
-        if !addr.ip().is_unspecified() {
-            names.push(addr.ip().to_string());
-        }
-    }
+    let names = cert_names(config);
     let io = |source| ServeError::Io {
         what: "TLS of the TCP listeners".into(),
         source,

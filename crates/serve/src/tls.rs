@@ -43,6 +43,14 @@ pub fn colons(hex: &str) -> String {
 }
 
 fn fingerprint(cert_pem: &[u8]) -> std::io::Result<String> {
+    Ok(Sha256::digest(first_der(cert_pem)?)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect())
+}
+
+/// The first certificate of a PEM file, in DER.
+fn first_der(cert_pem: &[u8]) -> std::io::Result<Vec<u8>> {
     let text = std::str::from_utf8(cert_pem).map_err(std::io::Error::other)?;
     let b64: String = text
         .lines()
@@ -51,13 +59,116 @@ fn fingerprint(cert_pem: &[u8]) -> std::io::Result<String> {
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD
+    base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
-        .map_err(|_| std::io::Error::other("no PEM certificate in the file"))?;
-    Ok(Sha256::digest(&der)
+        .map_err(|_| std::io::Error::other("no PEM certificate in the file"))
+}
+
+/// The names a self-signed certificate of this machine is made for:
+/// `localhost`, the loopback, each listen address (every address of the
+/// machine's interfaces for one listening on all: a shipper reaching it
+/// at `https://192.0.2.10` checks that address), the machine's name and
+/// the operator's own (`tls_names`: the DNS name shippers are given,
+/// such as `vigie.mairie.local`).
+pub fn cert_names(listening: &[std::net::SocketAddr], given: &[String]) -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    for addr in listening {
+        if addr.ip().is_unspecified() {
+            names.extend(interface_addresses().iter().map(|ip| ip.to_string()));
+        } else {
+            names.push(addr.ip().to_string());
+        }
+    }
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        names.push(h.trim().to_string());
+    }
+    names.extend(given.iter().cloned());
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|n| !n.is_empty() && seen.insert(n.to_ascii_lowercase()));
+    names
+}
+
+/// The addresses of the machine's interfaces (none if they cannot be
+/// read: the certificate is then for the names only).
+fn interface_addresses() -> Vec<std::net::IpAddr> {
+    let mut found = Vec::new();
+    #[cfg(unix)]
+    {
+        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+        // SAFETY: getifaddrs fills `head` with a list freed below by
+        // freeifaddrs; each entry's `ifa_addr` is null or points to a
+        // sockaddr of the family it says, valid until then.
+        unsafe {
+            if libc::getifaddrs(&mut head) != 0 {
+                return found;
+            }
+            let mut at = head;
+            while !at.is_null() {
+                let a = (*at).ifa_addr;
+                if !a.is_null() {
+                    match i32::from((*a).sa_family) {
+                        libc::AF_INET => {
+                            let v4 = &*(a as *const libc::sockaddr_in);
+                            found.push(std::net::IpAddr::from(
+                                u32::from_be(v4.sin_addr.s_addr).to_be_bytes(),
+                            ));
+                        }
+                        libc::AF_INET6 => {
+                            let v6 = &*(a as *const libc::sockaddr_in6);
+                            let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
+                            // Link-local addresses need a zone a URL
+                            // cannot carry well: left out.
+                            if ip.segments()[0] & 0xffc0 != 0xfe80 {
+                                found.push(std::net::IpAddr::V6(ip));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                at = (*at).ifa_next;
+            }
+            libc::freeifaddrs(head);
+        }
+    }
+    found
+}
+
+/// The `names` a certificate (PEM) is not for: a certificate made at an
+/// earlier start, before a name or an address was added.
+pub fn names_missing(pem: &[u8], names: &[String]) -> Vec<String> {
+    let Ok(der) = first_der(pem) else {
+        return Vec::new();
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return names.to_vec();
+    };
+    let mut has = std::collections::BTreeSet::new();
+    for g in &san.value.general_names {
+        match g {
+            x509_parser::extensions::GeneralName::DNSName(d) => {
+                has.insert(d.to_ascii_lowercase());
+            }
+            x509_parser::extensions::GeneralName::IPAddress(b) => {
+                let ip = match b.len() {
+                    4 => <[u8; 4]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                    16 => <[u8; 16]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                    _ => None,
+                };
+                if let Some(ip) = ip {
+                    has.insert(ip.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
         .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect())
+        .filter(|n| !has.contains(&n.to_ascii_lowercase()))
+        .cloned()
+        .collect()
 }
 
 /// Makes (first run) or finds the certificate. `names`: the host names
@@ -85,7 +196,7 @@ pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Op
             let made = !cert.exists();
             if made {
                 std::fs::create_dir_all(&dir)?;
-                let made = rcgen::generate_simple_self_signed(names)
+                let made = rcgen::generate_simple_self_signed(names.clone())
                     .map_err(|e| std::io::Error::other(format!("certificate: {e}")))?;
                 let (key_tmp, cert_tmp) = (dir.join("key.pem.tmp"), dir.join("cert.pem.tmp"));
                 let _ = std::fs::remove_file(&key_tmp);
@@ -98,6 +209,16 @@ pub fn prepare(tls: &Tls, data: &Path, names: Vec<String>) -> std::io::Result<Op
                 std::fs::File::open(&dir)?.sync_all()?;
             }
             let pem = std::fs::read(&cert)?;
+            let missing = names_missing(&pem, &names);
+            if !made && !missing.is_empty() {
+                eprintln!(
+                    "vigie serve: the certificate {} was made for other names than {}: a shipper reaching this server by one of them refuses it; remove {} and {} to make one for every name (its fingerprint changes: give the new one to the shippers)",
+                    cert.display(),
+                    missing.join(", "),
+                    cert.display(),
+                    key.display()
+                );
+            }
             Ok(Some(Ready {
                 fingerprint: fingerprint(&pem)?,
                 cert,

@@ -190,6 +190,8 @@ pub struct Alerting {
     unkept: Mutex<Vec<vigie_store::live::AlertRow>>,
     /// Channels already said silent (sink, tenant, host, channel).
     silent: Mutex<std::collections::HashSet<String>>,
+    /// The language of the messages' `text` (the server's `--lang`).
+    lang: vigie_lang::Lang,
     pub stats: AlertStats,
 }
 
@@ -229,8 +231,15 @@ impl Alerting {
             sent: Mutex::new(sent),
             unkept: Mutex::new(Vec::new()),
             silent: Mutex::new(silent),
+            lang: vigie_lang::Lang::default(),
             stats: AlertStats::default(),
         })
+    }
+
+    /// The messages' `text` in `lang` (French by default).
+    pub fn speaking(mut self, lang: vigie_lang::Lang) -> Alerting {
+        self.lang = lang;
+        self
     }
 
     /// A failure of the journal's claims said once per streak (and its
@@ -370,6 +379,7 @@ fn silence_key(sink: &str, tenant: &str, host: &str, channel: &str) -> String {
 
 /// The message for one incident.
 fn message(
+    lang: vigie_lang::Lang,
     kind: &str,
     tenant: &str,
     live_id: &str,
@@ -398,7 +408,17 @@ fn message(
         "updates_held": held,
         // Chat tools (Mattermost, Rocket.Chat, Slack-compatible) show
         // `text`.
-        "text": format!("[Vigie] {tenant} {live_id} ({}): {}", serde_json::to_value(inc.severity).unwrap_or_default().as_str().unwrap_or(""), inc.summary),
+        "text": format!(
+            "[Vigie] {tenant} {live_id} ({}): {}",
+            vigie_lang::glossary::term(
+                lang,
+                serde_json::to_value(inc.severity)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("")
+            ),
+            inc.summary
+        ),
     })
 }
 
@@ -563,10 +583,17 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
             "tenant": tenant,
             "silence_threshold_secs": h.silence_threshold_secs,
             "channels": newly.iter().map(|(_, c)| c).collect::<Vec<_>>(),
-            "text": format!(
-                "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
-                h.silence_threshold_secs / 60,
-                sinks::capped(&names, 20).join(", ")
+            "text": a.lang.pick(
+                format!(
+                    "[Vigie] {tenant} : rien reçu depuis {} min de {} — journalisation arrêtée ?",
+                    h.silence_threshold_secs / 60,
+                    sinks::capped(&names, 20).join(", ")
+                ),
+                format!(
+                    "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
+                    h.silence_threshold_secs / 60,
+                    sinks::capped(&names, 20).join(", ")
+                ),
             ),
         });
         match sink.send(&body) {
@@ -720,7 +747,7 @@ fn tell(
             return false;
         }
     }
-    let body = message(kind, tenant, live_id, inc, headline, held);
+    let body = message(a.lang, kind, tenant, live_id, inc, headline, held);
     let outcome = sink.send(&body);
     let mut record = Record {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

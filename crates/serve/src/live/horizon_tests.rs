@@ -53,7 +53,8 @@ fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
         Zone::Utc,
         None,
     )
-    .unwrap();
+    .unwrap()
+    .with_correlation_held(0);
     match horizon {
         Some(h) => live.with_horizon(std::time::Duration::from_secs(h * 3600)),
         None => live,
@@ -147,6 +148,39 @@ fn correlation_inputs_go_once_final_and_a_burst_across_the_line_still_fires() {
     let a = bounded.answer("default").unwrap();
     assert_eq!(count(&bounded, "correlation_late"), 1);
     assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
+}
+
+/// A backlog sent host by host (the day shippers are installed): an
+/// account's failures of three days before come after the newest
+/// events; with the inputs of a commune all held (the default), they
+/// are correlated as `hunt` correlates them, none counted late.
+#[test]
+fn a_backlog_days_behind_is_correlated_like_hunt() {
+    let engine = engine();
+    let e = engine.as_ref().as_ref().unwrap();
+    let held = LiveScope::new(
+        Arc::new(Assets::default()),
+        engine.clone(),
+        Lang::En,
+        Zone::Utc,
+        None,
+    )
+    .unwrap()
+    .with_horizon(std::time::Duration::from_secs(48 * 3600));
+    let whole = scope(&engine, None);
+    let both = [&held, &whole];
+    // The newest hosts first: carol's failures of days 3 and 6 (with
+    // a horizon at work, day 3's would be settled past it).
+    failed(&both, e, 1, 72 * 60, "carol");
+    failed(&both, e, 5, 144 * 60, "carol");
+    let _ = held.answer("default").unwrap();
+    for (n, minutes) in [(2, 0), (3, 3), (4, 6)] {
+        failed(&both, e, n, minutes, "bob");
+    }
+    let a = held.answer("default").unwrap();
+    assert_eq!(fired(&a).len(), 1, "{:?}", fired(&a));
+    assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
+    assert_eq!(count(&held, "correlation_late"), 0);
 }
 
 /// A failed logon of `user` on `host` at `time` (near now: the live
