@@ -12,7 +12,7 @@ and the allocator's heap (`vigie_heap_*`), and what its horizon forgot
 (`vigie_scope_evicted_total`).
 
     target/release/vigie demo --scale week --quiet --dir /tmp/week
-    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp] [--order file|time]
+    python3 scripts/bench-serve.py target/release/vigie /tmp/week/scenario/logs /tmp/bench-serve-data [SENDERS] [--rate EVENTS_PER_S] [--via bulk|ndjson-tcp|syslog-tcp] [--order file|time] [--weeks N]
 
 --rate holds the senders to that many events per second in all (the
 issue's p99 target is at 20,000 events/s); --via sends over `_bulk`
@@ -22,6 +22,13 @@ syslog TCP listener (RFC 6587 octet counting, each event one message).
 the next), or every file's lines interleaved by event time (`time`: as a
 live week arrives, what the live scope's horizon is measured on).
 Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
+--weeks N replays the logs N times, the k-th copy 7×k days later (every
+`YYYY-MM-DD` followed by a time, in any field, moved by whole days) with
+its `EventRecordID`s moved past the first copy's (+100,000,000 × k): a run
+longer than the live scope's horizon, to see whether memory levels off
+once the horizon is reached (the same hosts, accounts and rules each
+week; what still grows then grows with events). Heap in use is then
+also printed per tenth of the run (`heap_in_use_by_tenth_mib`).
 
 Python 3 standard library only. The data directory is emptied first.
 """
@@ -33,6 +40,7 @@ ap.add_argument("senders", nargs="?", type=int, default=2)
 ap.add_argument("--rate", type=float, default=0)
 ap.add_argument("--via", choices=["bulk", "ndjson-tcp", "syslog-tcp"], default="bulk")
 ap.add_argument("--order", choices=["file", "time"], default="file")
+ap.add_argument("--weeks", type=int, default=1)
 args = ap.parse_args()
 VIGIE, LOGS, DATA, SENDERS, RATE, VIA = args.vigie, args.logs, args.data, args.senders, args.rate, args.via
 shutil.rmtree(DATA, ignore_errors=True)
@@ -56,10 +64,26 @@ def req(method, path, body=None, headers={}):
     return r.status, d, r.getheader("Retry-After")
 files = sorted(glob.glob(os.path.join(LOGS, "**", "*.jsonl"), recursive=True))
 chunks = []
+import datetime as _dt
+DATE = re.compile(rb'(\d{4}-\d\d-\d\d)(?=[T ]\d\d:\d\d)')
+RECORD = re.compile(rb'"EventRecordID":(\d+)')
+def shifted(lines, k):
+    """The k-th week's copy of `lines` (see --weeks)."""
+    if k == 0:
+        return lines
+    days = {}
+    def day(m):
+        d = m.group(1)
+        if d not in days:
+            days[d] = (_dt.date.fromisoformat(d.decode()) + _dt.timedelta(days=7 * k)).isoformat().encode()
+        return days[d]
+    rec = lambda m: b'"EventRecordID":' + str(int(m.group(1)) + 100_000_000 * k).encode()
+    return [RECORD.sub(rec, DATE.sub(day, l)) for l in lines]
 def by_file():
-    for f in files:
-        with open(f, "rb") as fh:
-            yield [l for l in fh.read().split(b"\n") if l.strip()]
+    for k in range(args.weeks):
+        for f in files:
+            with open(f, "rb") as fh:
+                yield shifted([l for l in fh.read().split(b"\n") if l.strip()], k)
 def by_time():
     # Every host's channels interleaved by event time, as a live week
     # arrives (a line without `SystemTime` keeps its file's place).
@@ -188,5 +212,6 @@ print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": s
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
   "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "order": args.order,
   "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
-  "correlation_events_first_last_third": thirds(2), "scope_facts": facts,
+  "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks,
+  "heap_in_use_by_tenth_mib": [round(statistics.mean(c)) for c in (lambda v: [v[i*len(v)//10:(i+1)*len(v)//10] for i in range(10)])([h[0] for h in held_samples]) if c] if len(held_samples) >= 10 else None,
   "scope_evicted": {mm.group(1): int(mm.group(2)) for mm in re.finditer(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m.decode())}}, indent=1))

@@ -415,3 +415,25 @@ fn what_two_observers_hold_is_counted_once_as_merged() {
         assert_eq!(of(kind), held(&merged, kind), "{kind}");
     }
 }
+
+#[test]
+fn connections_are_kept_only_where_a_zones_reach_reads_them() {
+    // Only the reach of a critical or isolated zone reads connections:
+    // without such a zone they are not kept (what grew with every new
+    // address a workstation reached, for as long as `serve` runs).
+    let mut b = B::new();
+    let t0 = t(2, 8, 0);
+    for (i, dst) in ["10.0.0.5", "10.0.0.6", "192.0.2.7"].iter().enumerate() {
+        conn(&mut b, t0 + TimeDelta::minutes(i as i64), dst, "445");
+    }
+    let with_zones = assets();
+    assert!(with_zones.zones.iter().any(|z| z.critical || z.isolated));
+    assert_eq!(held(&observe(&b, 0), "connections"), 3);
+    let mut plain = Observer::new(std::sync::Arc::new(Assets::default()));
+    for (e, m) in &b.events {
+        plain.observe(e, m);
+    }
+    assert_eq!(held(&plain, "connections"), 0);
+    // What else the events tell is still kept (the host's channel).
+    assert_eq!(held(&plain, "channels"), 1);
+}

@@ -10,8 +10,18 @@
 //! judged twice, as in a replay, counts once), so what the index does not
 //! know is always read — it speeds a search up, it never changes what a
 //! search finds.
+//!
+//! Why host names are numbered once for the whole index: a block kept
+//! each host's three names as strings, so the index grew by about 2 MiB
+//! per million events (every block of a week names the same hundred
+//! hosts). A block now keeps the numbers of the names it saw, and a name
+//! is stored once, so what grows with events is a few bytes per block
+//! and a host's number in each block it appears in. The table of names
+//! is bounded ([`MAX_NAMES`]): past it, a block that sees a name not
+//! numbered is marked as holding any host (read by every host search),
+//! never as holding none. A block wholly judged drops its bitmap.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Mutex;
 
@@ -21,20 +31,30 @@ use vigie_event::{Event, Timestamp};
 pub const BLOCK: u64 = 1 << 14;
 const WORDS: usize = (BLOCK / 64) as usize;
 
+/// Most host names the index numbers (lower-cased full and short names,
+/// and the names as written, counted apart): a commune has hundreds;
+/// what sends more (one name per event, by mistake or on purpose) gets
+/// blocks read by every host search, not an unbounded table.
+pub const MAX_NAMES: usize = 1 << 16;
+
 /// One tenant's events of a block.
 #[derive(Debug, Default)]
 struct Span {
     /// The earliest and latest event times (events without one are in
     /// no time range: not counted).
     times: Option<(Timestamp, Timestamp)>,
-    /// Computer names lower-cased and their short names (what a search
-    /// asks, lower-cased), and as written.
-    hosts: HashSet<String>,
+    /// The numbers of the host names seen (lower-cased, full and short:
+    /// what a search asks), sorted.
+    hosts: Vec<u32>,
+    /// A name was seen that the full table could not number: the block
+    /// may hold any host.
+    any_host: bool,
 }
 
 #[derive(Debug)]
 struct Block {
-    judged: Box<[u64; WORDS]>,
+    /// A bit per position judged; `None` once all are (most blocks).
+    judged: Option<Box<[u64; WORDS]>>,
     judged_count: u64,
     tenants: HashMap<String, Span>,
 }
@@ -42,7 +62,7 @@ struct Block {
 impl Default for Block {
     fn default() -> Self {
         Block {
-            judged: Box::new([0; WORDS]),
+            judged: Some(Box::new([0; WORDS])),
             judged_count: 0,
             tenants: HashMap::new(),
         }
@@ -53,12 +73,15 @@ impl Block {
     /// Whether its first `n` positions were all judged (the last block of
     /// the log is read up to where the search ends).
     fn all_judged(&self, n: u64) -> bool {
+        let Some(judged) = &self.judged else {
+            return true;
+        };
         if n == BLOCK {
             return self.judged_count == BLOCK;
         }
         let (full, rest) = ((n / 64) as usize, n % 64);
-        self.judged[..full].iter().all(|w| *w == u64::MAX)
-            && (rest == 0 || self.judged[full] & ((1u64 << rest) - 1) == (1u64 << rest) - 1)
+        judged[..full].iter().all(|w| *w == u64::MAX)
+            && (rest == 0 || judged[full] & ((1u64 << rest) - 1) == (1u64 << rest) - 1)
     }
 }
 
@@ -72,30 +95,83 @@ pub struct Wanted<'a> {
     pub hosts: &'a [String],
 }
 
+/// Host names numbered once for every block.
+#[derive(Debug, Default)]
+struct Names {
+    /// Lower-cased full or short name → its number.
+    lower: HashMap<Box<str>, u32>,
+    /// A computer name as written → the numbers of its lower-cased full
+    /// and short names, so that an event of a host already seen (the
+    /// common case) is placed without allocating.
+    written: HashMap<Box<str>, [u32; 2]>,
+}
+
+impl Names {
+    /// The numbers of `computer`'s full and short names; `None` when the
+    /// table is full and one of them is new.
+    fn of(&mut self, computer: &str) -> Option<[u32; 2]> {
+        if let Some(ids) = self.written.get(computer) {
+            return Some(*ids);
+        }
+        let full = computer.to_ascii_lowercase();
+        let short = full.split('.').next().unwrap_or(&full).to_string();
+        let ids = [self.number(full)?, self.number(short)?];
+        if self.written.len() < MAX_NAMES {
+            self.written.insert(computer.into(), ids);
+        }
+        Some(ids)
+    }
+
+    fn number(&mut self, name: String) -> Option<u32> {
+        if let Some(n) = self.lower.get(name.as_str()) {
+            return Some(*n);
+        }
+        if self.lower.len() >= MAX_NAMES {
+            return None;
+        }
+        let n = self.lower.len() as u32;
+        self.lower.insert(name.into_boxed_str(), n);
+        Some(n)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    blocks: BTreeMap<u64, Block>,
+    names: Names,
+}
+
 #[derive(Debug, Default)]
 pub struct EventIndex {
-    blocks: Mutex<BTreeMap<u64, Block>>,
+    inner: Mutex<Inner>,
 }
 
 impl EventIndex {
     /// Position `position` was judged (whatever it held: an event, an
     /// unreadable line, a duplicate).
     pub fn judged(&self, positions: impl IntoIterator<Item = u64>) {
-        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         for p in positions {
-            let b = blocks.entry(p / BLOCK).or_default();
+            let b = inner.blocks.entry(p / BLOCK).or_default();
+            let Some(judged) = &mut b.judged else {
+                continue;
+            };
             let i = (p % BLOCK) as usize;
             let (word, bit) = (i / 64, 1u64 << (i % 64));
-            if b.judged[word] & bit == 0 {
-                b.judged[word] |= bit;
+            if judged[word] & bit == 0 {
+                judged[word] |= bit;
                 b.judged_count += 1;
+                if b.judged_count == BLOCK {
+                    b.judged = None;
+                }
             }
         }
     }
 
     /// The event at `position` of `tenant`, judged.
     pub fn saw(&self, tenant: &str, position: u64, e: &Event) {
-        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Inner { blocks, names } = &mut *inner;
         let b = blocks.entry(position / BLOCK).or_default();
         let span = match b.tenants.get_mut(tenant) {
             Some(s) => s,
@@ -108,14 +184,21 @@ impl EventIndex {
             });
         }
         if let Some(c) = e.computer.as_deref() {
-            // The name as written is kept too, so that the next event of
-            // the host (the common case) is found without allocating.
-            if !span.hosts.contains(c) {
-                let full = c.to_ascii_lowercase();
-                let short = full.split('.').next().unwrap_or(&full).to_string();
-                span.hosts.insert(short);
-                span.hosts.insert(full);
-                span.hosts.insert(c.to_string());
+            if span.any_host {
+                return;
+            }
+            match names.of(c) {
+                Some(ids) => {
+                    for id in ids {
+                        if let Err(at) = span.hosts.binary_search(&id) {
+                            span.hosts.insert(at, id);
+                        }
+                    }
+                }
+                None => {
+                    span.any_host = true;
+                    span.hosts = Vec::new();
+                }
             }
         }
     }
@@ -123,8 +206,8 @@ impl EventIndex {
     /// Forgets the blocks wholly below `position` (removed from the log by
     /// retention): the index is bounded by the log it describes.
     pub fn forget_below(&self, position: u64) {
-        let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        *blocks = blocks.split_off(&(position / BLOCK));
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.blocks = inner.blocks.split_off(&(position / BLOCK));
     }
 
     /// The ranges of positions below `end` a search for `w` must read,
@@ -134,8 +217,20 @@ impl EventIndex {
         if w.from.is_none() && w.to.is_none() && w.hosts.is_empty() {
             return std::iter::once(0..end).collect();
         }
-        let hosts: Vec<String> = w.hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-        let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // A name never numbered is in no block (but those holding any).
+        let hosts: Vec<Option<u32>> = w
+            .hosts
+            .iter()
+            .map(|h| {
+                inner
+                    .names
+                    .lower
+                    .get(h.to_ascii_lowercase().as_str())
+                    .copied()
+            })
+            .collect();
+        let blocks = &inner.blocks;
         let mut out: Vec<Range<u64>> = Vec::new();
         let last = end.div_ceil(BLOCK);
         for k in 0..last {
@@ -150,7 +245,12 @@ impl EventIndex {
                                 w.from.is_none_or(|f| hi >= f) && w.to.is_none_or(|t| lo <= t)
                             }
                         };
-                        in_time && (hosts.is_empty() || hosts.iter().any(|h| s.hosts.contains(h)))
+                        in_time
+                            && (hosts.is_empty()
+                                || s.any_host
+                                || hosts
+                                    .iter()
+                                    .any(|h| h.is_some_and(|h| s.hosts.binary_search(&h).is_ok())))
                     })
                 }
                 _ => true,
@@ -266,12 +366,69 @@ mod tests {
         // as unknown, should a search ever ask for them).
         ix.forget_below(BLOCK + 5);
         assert_eq!(
-            ix.blocks.lock().unwrap().keys().collect::<Vec<_>>(),
+            ix.inner.lock().unwrap().blocks.keys().collect::<Vec<_>>(),
             [&1, &2]
         );
         ix.judged(0..BLOCK);
         // A position judged twice counts once.
         ix.judged(0..10);
         assert_eq!(ask(Some(500), None, &[], "default"), one(BLOCK..end));
+    }
+
+    #[test]
+    fn names_are_numbered_once_and_a_full_table_reads_rather_than_skips() {
+        let ix = EventIndex::default();
+        // Blocks 0..50 of DC01 (written two ways), block 50 of SRV-WEB01:
+        // two names per host, once for all blocks.
+        for k in 0..50 {
+            ix.saw("default", k * BLOCK, &event(100, "DC01.ccpab.local"));
+            ix.saw("default", k * BLOCK + 1, &event(100, "dc01.CCPAB.local"));
+        }
+        ix.saw("default", 50 * BLOCK, &event(100, "SRV-WEB01"));
+        ix.judged(0..51 * BLOCK);
+        {
+            let inner = ix.inner.lock().unwrap();
+            assert_eq!(
+                inner.names.lower.len(),
+                3,
+                "dc01.ccpab.local, dc01, srv-web01"
+            );
+            let b = &inner.blocks[&7];
+            assert!(b.judged.is_none(), "a block wholly judged keeps no bitmap");
+            assert_eq!(b.tenants["default"].hosts.len(), 2);
+        }
+        let ask = |host: &str, end: u64| {
+            ix.to_read(
+                &Wanted {
+                    tenant: "default",
+                    from: None,
+                    to: None,
+                    hosts: &[host.to_string()],
+                },
+                end,
+            )
+        };
+        assert_eq!(ask("srv-web01", 52 * BLOCK), one(50 * BLOCK..52 * BLOCK));
+        assert_eq!(ask("DC01", 51 * BLOCK), one(0..50 * BLOCK));
+        assert_eq!(ask("PC-42", 52 * BLOCK), one(51 * BLOCK..52 * BLOCK));
+        // The table full: a block that sees a new name may hold any host.
+        {
+            let mut inner = ix.inner.lock().unwrap();
+            for n in inner.names.lower.len()..MAX_NAMES {
+                inner
+                    .names
+                    .lower
+                    .insert(format!("filler-{n}").into(), n as u32);
+            }
+        }
+        ix.saw("default", 51 * BLOCK, &event(100, "PC-42"));
+        ix.judged(51 * BLOCK..52 * BLOCK);
+        assert_eq!(ask("PC-42", 52 * BLOCK), one(51 * BLOCK..52 * BLOCK));
+        assert_eq!(ask("nowhere", 52 * BLOCK), one(51 * BLOCK..52 * BLOCK));
+        assert_eq!(ix.inner.lock().unwrap().names.lower.len(), MAX_NAMES);
+        // Known names are still placed in blocks where no new one came.
+        ix.saw("default", 52 * BLOCK, &event(100, "DC01.ccpab.local"));
+        ix.judged(52 * BLOCK..53 * BLOCK);
+        assert_eq!(ask("srv-web01", 53 * BLOCK), vec![50 * BLOCK..52 * BLOCK]);
     }
 }

@@ -273,6 +273,13 @@ pub struct Observer {
     pub(crate) behaviours: Vec<Behaviour>,
     /// (host, destination address, port) → outbound connections (Sysmon 3).
     pub(crate) conns: HashMap<(Arc<str>, std::net::IpAddr, u16), Agg>,
+    /// Whether connections are kept: only the reach of a critical or
+    /// isolated zone reads them, so without such a zone in the assets
+    /// they are not. Why: one aggregate per host, destination and port
+    /// is what grows with a commune's traffic for as long as `vigie
+    /// serve` runs (every new address a workstation reaches), and it
+    /// would be kept for nothing.
+    keeps_conns: bool,
     /// (source address or host, account) → successful authentications
     /// (4624, 4768, 4776): did a spray or brute force succeed?
     pub(crate) auth_ok: HashMap<(String, String), Agg>,
@@ -311,6 +318,7 @@ const SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
 impl Observer {
     /// A new observer. `assets` may be `Assets::default()` (none given).
     pub fn new(assets: Arc<Assets>) -> Self {
+        let keeps_conns = assets.zones.iter().any(|z| z.critical || z.isolated);
         Observer {
             assets,
             silence_threshold_secs: 6 * 3600,
@@ -342,6 +350,7 @@ impl Observer {
             orphans: Vec::new(),
             behaviours: Vec::new(),
             conns: HashMap::new(),
+            keeps_conns,
             auth_ok: HashMap::new(),
             tgs: HashMap::new(),
             notes: HashMap::new(),

@@ -402,7 +402,7 @@ impl Observer {
                 self.addr_is_host(&src, host);
             }
         }
-        if !initiated || dst.is_loopback() || dst.is_unspecified() {
+        if !initiated || dst.is_loopback() || dst.is_unspecified() || !self.keeps_conns {
             return;
         }
         let port = e
