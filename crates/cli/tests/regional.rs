@@ -489,6 +489,60 @@ fn a_communes_account_reads_its_own_tenant_only() {
         .collect();
     assert_eq!(names, ["default", "mairie-b"], "{whole}");
     assert!(lines.iter().all(|l| l["events_observed"] == 1), "{whole}");
+    // The sum of incidents counts the communes analysed and says how
+    // many it leaves out: never a total that reads as complete.
+    let not_analysed = |whole: &Value| -> u64 {
+        let lines = whole["tenants"].as_array().unwrap();
+        lines.iter().filter(|l| l["incidents"].is_null()).count() as u64
+    };
+    assert_eq!(
+        whole["incidents_not_counted"].as_u64(),
+        Some(not_analysed(&whole)),
+        "{whole}"
+    );
+    // Stats never start an analysis: the incidents of default asked for
+    // (an analysis), mairie-b's not.
+    let (s, body) = get(&base, "/api/v1/incidents?tenant=default", &admin);
+    assert_eq!(s, 200, "{body}");
+    let listed = serde_json::from_str::<Value>(&body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    let whole = stats(&base, &admin);
+    let line = |whole: &Value, t: &str| {
+        whole["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["tenant"] == t)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        line(&whole, "default")["incidents"].as_u64(),
+        Some(listed),
+        "{whole}"
+    );
+    if line(&whole, "mairie-b")["incidents"].is_null() {
+        assert_eq!(whole["incidents"].as_u64(), Some(listed), "{whole}");
+        assert_eq!(whole["incidents_not_counted"], 1, "{whole}");
+    }
+    let (s, body) = get(&base, "/api/v1/incidents?tenant=mairie-b", &admin);
+    assert_eq!(s, 200, "{body}");
+    let listed_b = serde_json::from_str::<Value>(&body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    let whole = stats(&base, &admin);
+    assert_eq!(
+        whole["incidents"].as_u64(),
+        Some(listed + listed_b),
+        "{whole}"
+    );
+    assert_eq!(whole["incidents_not_counted"], 0, "{whole}");
+    assert_eq!(whole["events_future"], 0, "{whole}");
 
     let bea = signed_in(&base, "bea", bea_pw, "");
     let chef = signed_in(&base, "chef", chef_pw, &code(&chef_totp));

@@ -597,6 +597,24 @@ fn the_ids_out_of_reach_are_a_503_per_commune_that_says_nothing_of_the_database(
         "{b} waited {:?}: not tried again within the backoff",
         asked.elapsed()
     );
+    // What else reads a's scope says it cannot answer now — not an empty
+    // board (every service "unknown"), an empty TAXII collection or "no
+    // event received".
+    for (path, accept) in [
+        ("/api/v1/services", "application/json"),
+        ("/api/v1/blocklist/ip.txt", "text/plain"),
+        ("/taxii2/mairie-a/", "application/taxii+json;version=2.1"),
+    ] {
+        let r = http(
+            &api.base,
+            "GET",
+            path,
+            &[("Authorization", &read[0]), ("Accept", accept)],
+            None,
+        );
+        generic(&r, 0);
+        assert_eq!(r.header("retry-after"), Some("5"), "{path}: {}", r.body);
+    }
 
     pg.resume();
     let until = Instant::now() + Duration::from_secs(90);

@@ -282,10 +282,13 @@ impl Pg {
 
     async fn connect(&self) -> Result<Client, StoreError> {
         let config = config(&self.url).map_err(|e| failed(self.place(), e))?;
-        let (mut client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| failed(self.place(), why(&e)))?;
+        // `NotConnected`: the database could not be reached at all, what
+        // fails every caller alike (the live scope holds every tenant's
+        // naming back on it, not one tenant's: see `vigie_serve::live`).
+        let (mut client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Io {
+            what: self.place(),
+            source: std::io::Error::new(std::io::ErrorKind::NotConnected, why(&e)),
+        })?;
         let place = self.place();
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -301,6 +301,53 @@ fn each_log_runs_on_its_own_clock() {
     assert_eq!(held(&o, "process_creations"), 3);
 }
 
+#[test]
+fn a_creation_dated_in_the_future_keeps_its_time_but_not_the_logs_clock() {
+    // Thursday's session on PC-01, received Thursday 9:30; then one
+    // creation of the same log dated a year later (a wrong clock, or a
+    // forged event). With the receipt's ceiling (`vigie serve`), nothing
+    // of Thursday is older than the horizon: as without that creation.
+    let received = t(5, 9, 30);
+    let mut b = B::new();
+    proc(&mut b, t(5, 8, 0), "{u2}", USERINIT, WINLOGON);
+    proc(&mut b, t(5, 8, 1), "{e2}", EXPLORER, ("{u2}", USERINIT));
+    proc(&mut b, t(5, 9, 0), "{c2}", CMD, ("{e2}", EXPLORER));
+    let real = b.events.len();
+    proc(
+        &mut b,
+        t(5, 9, 5) + TimeDelta::days(365),
+        "{f}",
+        CMD,
+        ("{e2}", EXPLORER),
+    );
+    let observed = |with_ceiling: bool| {
+        let mut o = Observer::new(assets());
+        if with_ceiling {
+            o.set_clock_ceiling(Some(received + TimeDelta::minutes(5)));
+        }
+        for (e, m) in &b.events {
+            o.observe(e, m);
+        }
+        o
+    };
+    let mut o = observed(true);
+    assert_eq!(o.forget_older_than(H48).process_creations, 0);
+    // The future creation is kept (with its own time), not forgotten.
+    assert_eq!(held(&o, "process_creations"), 4);
+    // Merged into an observer of earlier events (the live scope's settled
+    // one), its clock is not moved either.
+    let mut earlier = Observer::new(assets());
+    for (e, m) in &b.events[..real] {
+        earlier.observe(e, m);
+    }
+    earlier.merge(observed(true));
+    assert_eq!(earlier.forget_older_than(H48).process_creations, 0);
+    // Without a ceiling (`hunt`, reading files of any age) the year-late
+    // creation is the log's clock: Thursday is a year old, and all of it
+    // but the future creation's parent is forgotten.
+    assert_eq!(observed(false).forget_older_than(H48).process_creations, 2);
+}
+
 /// An outbound connection (Sysmon 3) from PC-01.
 fn conn(b: &mut B, time: chrono::DateTime<chrono::Utc>, dst: &str, port: &str) {
     b.ev(

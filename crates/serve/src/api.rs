@@ -297,6 +297,9 @@ pub(crate) async fn stats(
         // not zero.
         "detections": s.detections.count(&tenant).await.ok(),
         "events_observed": s.live.events(&tenant),
+        // Dated more than 5 min after their receipt: kept, but kept from
+        // moving the live scope's horizon (a host's clock to check).
+        "events_future": s.live.future_events(Some(&tenant)),
         "incidents": incidents,
         "incidents_as_of_events": incidents_as_of,
         // Of the whole server: an admin's only.
@@ -402,7 +405,9 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
     if matches!(role, crate::NodeRole::Ingest | crate::NodeRole::Detect) {
         unknown(&[
             "events_observed",
+            "events_future",
             "incidents",
+            "incidents_not_counted",
             "incidents_as_of_events",
             "tenants",
         ]);
@@ -424,23 +429,34 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
 /// node that one sends nothing, and its `null` incidents read as "none
 /// anywhere"). A commune not yet analysed keeps `null` incidents, and the
 /// sum stays `null` until one was: no count is not zero.
+///
+/// `incidents` sums the communes analysed; `incidents_not_counted` says
+/// how many that sent events it leaves out (not analysed yet): a
+/// dashboard shows the sum with "N communes not counted" rather than a
+/// total that reads as complete — nor a `null` that hides every count
+/// while one commune of fifty waits for its first analysis.
 fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
     let mut names = s.live.tenants();
     names.sort();
     let (mut observed, mut incidents, mut as_of) = (0u64, None::<usize>, None::<u64>);
+    let mut not_counted = 0u64;
     let tenants: Vec<serde_json::Value> = names
         .iter()
         .map(|name| {
             let answered = s.live.last_answer(name);
             let events = s.live.events(name);
             observed += events;
-            if let Some((at, a)) = &answered {
-                *incidents.get_or_insert(0) += a.scope.incidents.len();
-                *as_of.get_or_insert(0) += at;
+            match &answered {
+                Some((at, a)) => {
+                    *incidents.get_or_insert(0) += a.scope.incidents.len();
+                    *as_of.get_or_insert(0) += at;
+                }
+                None => not_counted += 1,
             }
             json!({
                 "tenant": name,
                 "events_observed": events,
+                "events_future": s.live.future_events(Some(name)),
                 "events_processed": s.progress.of(name).processed,
                 "incidents": answered.as_ref().map(|(_, a)| a.scope.incidents.len()),
             })
@@ -449,7 +465,9 @@ fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
     let mut o = serde_json::Map::new();
     o.insert("tenant".into(), serde_json::Value::Null);
     o.insert("events_observed".into(), observed.into());
+    o.insert("events_future".into(), s.live.future_events(None).into());
     o.insert("incidents".into(), json!(incidents));
+    o.insert("incidents_not_counted".into(), not_counted.into());
     o.insert("incidents_as_of_events".into(), json!(as_of));
     o.insert("tenants".into(), tenants.into());
     o

@@ -43,6 +43,9 @@ use vigie_event::{Event, Timestamp};
 use vigie_scope::{Assets, Lang, Observer, Scope, Zone};
 use vigie_store::live::{AlertJournal, IncidentIds};
 
+mod outage;
+use outage::Outages;
+
 /// What one tenant's events have given since the last answer began, and
 /// what its answers keep.
 ///
@@ -71,6 +74,9 @@ struct Tenant {
     /// Detections came late (a retro-hunt) since the last answer: the
     /// next one is derived again, though no event was added.
     stale: bool,
+    /// Events observed dated more than [`FUTURE_TOLERANCE`] after their
+    /// receipt (see [`LiveScope::observe`]).
+    future: u64,
 }
 
 /// What a tenant's answers have merged: every event observed before the
@@ -111,7 +117,25 @@ struct Evicted {
     /// Correlation inputs that came later than the horizon after newer
     /// ones and could not be placed: not correlated.
     correlation_late: AtomicU64,
+    /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt
+    /// (not forgotten: they only do not move the horizon).
+    future: AtomicU64,
 }
+
+/// How far ahead of the server's clock an event's time may be and still
+/// move the horizon's clocks (hosts' clocks drift; shippers batch).
+///
+/// Why a ceiling at all: the horizon's lines are measured from the newest
+/// event time seen (each log's for process creations, the commune's for
+/// correlation inputs), and that only grows. One event dated in the
+/// future — a host with a wrong clock, RFC 3164 syslog's guessed year at
+/// New Year, any holder of an ingest token — would put every real event
+/// below the line until real time caught up: process chains forgotten,
+/// correlation inputs settled at once and those arriving a minute behind
+/// others dropped as late. Such an event is kept, judged and shown with
+/// its own time; it only does not move the clocks (and is counted).
+/// `hunt` has no "now" (it reads old files) and sets no ceiling.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// A fresh observer holding this many events is merged and passed
 /// through the horizon without waiting for an answer (a restart's
@@ -274,20 +298,6 @@ fn retired(entities: &std::collections::BTreeSet<String>) -> bool {
     entities.iter().any(|e| e.starts_with(MERGED_INTO))
 }
 
-/// The store of the live ids out of reach.
-struct Outage {
-    since: std::time::Instant,
-    /// Namings that failed (or were not tried) since.
-    failed: u64,
-    /// No naming is tried before this (one is, then, for every tenant).
-    next_try: std::time::Instant,
-    /// The wait after the next failure.
-    backoff: std::time::Duration,
-}
-
-/// The longest wait between two tries of the ids' store out of reach.
-const NAMING_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The live scope of every tenant.
 pub struct LiveScope {
     assets: Arc<Assets>,
@@ -320,10 +330,11 @@ pub struct LiveScope {
     /// rather than answer with ids another node may give to other
     /// incidents. Per tenant: one commune's failure is never another's.
     naming_failed: Mutex<std::collections::BTreeSet<String>>,
-    /// The store of the ids out of reach, since when: said once (and its
-    /// end), and tried again after a backoff only — not every request of
-    /// every tenant paying the connection's timeout meanwhile.
-    outage: Mutex<Option<Outage>>,
+    /// The store of the ids out of reach, or a tenant's namings failing,
+    /// since when: said once (and its end), and tried again after a
+    /// backoff only — not every request paying the connection's timeout
+    /// meanwhile (see [`Outages`]).
+    outage: Mutex<Outages>,
     /// Set once the events stored before this start are observed again
     /// (see [`crate::worker::run`]): until then the scope is partial, and
     /// nothing is alerted from it.
@@ -372,7 +383,7 @@ impl LiveScope {
             ids,
             naming: Mutex::new(BTreeMap::new()),
             naming_failed: Mutex::new(Default::default()),
-            outage: Mutex::new(None),
+            outage: Mutex::new(Outages::default()),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
             horizon: None,
             correlation_held: CORRELATION_HELD,
@@ -455,8 +466,27 @@ impl LiveScope {
                 answered: None,
                 stale: false,
                 known: Vec::new(),
+                future: 0,
             }),
         };
+        // Received now: an event dated past now and the tolerance keeps
+        // its time but does not move the horizon (see FUTURE_TOLERANCE).
+        let now = chrono::Utc::now();
+        let ceiling = now + FUTURE_TOLERANCE;
+        if let Some(time) = event.timestamp.filter(|t| *t > ceiling) {
+            t.future += 1;
+            self.evicted.future.fetch_add(1, Ordering::Relaxed);
+            if t.future == 1 {
+                eprintln!(
+                    "vigie serve: {tenant}: an event of {:?} dated {time} was received at {now}, more than {} min ahead of this server's clock (the host's clock is wrong, or the event is forged): kept and judged with its own time, it does not move the live scope's horizon; such events are counted (vigie_events_future_total, events_future in /api/v1/stats), this is said once per commune",
+                    event.computer.as_deref().unwrap_or("?"),
+                    FUTURE_TOLERANCE.num_minutes()
+                );
+            }
+        }
+        if self.horizon.is_some() {
+            t.fresh.set_clock_ceiling(Some(ceiling));
+        }
         t.fresh.observe(event, matches);
         t.observed += 1;
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
@@ -523,10 +553,15 @@ impl LiveScope {
         if s.for_correlation.len() <= self.correlation_held {
             return;
         }
+        // Inputs dated past now and the tolerance do not move the line
+        // (see FUTURE_TOLERANCE): they wait, held, for real time to reach
+        // them, and each answer correlates them with their own time.
+        let ceiling = chrono::Utc::now() + FUTURE_TOLERANCE;
         s.newest = s
             .for_correlation
             .iter()
             .map(|(t, _)| *t)
+            .filter(|t| *t <= ceiling)
             .chain(s.newest)
             .max();
         let correlator = s.correlator.get_or_insert_with(|| engine.correlator());
@@ -612,6 +647,18 @@ impl LiveScope {
         let mut all: std::collections::BTreeSet<String> = self.tenants().into_iter().collect();
         all.extend(self.tenant_assets.keys().cloned());
         all.into_iter().collect()
+    }
+
+    /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt:
+    /// every tenant's (`None`), or `tenant`'s.
+    pub fn future_events(&self, tenant: Option<&str>) -> u64 {
+        match tenant {
+            None => self.evicted.future.load(Ordering::Relaxed),
+            Some(t) => {
+                let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+                tenants.get(t).map_or(0, |t| t.future)
+            }
+        }
     }
 
     /// The tenants that sent events.
@@ -704,7 +751,7 @@ impl LiveScope {
                         return Some(a);
                     }
                 }
-                if !self.may_try_naming() {
+                if !self.may_try_naming(tenant) {
                     self.naming_failed(tenant, None);
                     return None;
                 }
@@ -721,7 +768,7 @@ impl LiveScope {
                         ids
                     }
                     Err(e) => {
-                        self.naming_failed(tenant, Some(&e.to_string()));
+                        self.naming_failed(tenant, Some(&e));
                         return None;
                     }
                 }
@@ -748,77 +795,6 @@ impl LiveScope {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(tenant)
-    }
-
-    /// Whether a naming may call the store now: always when it answers;
-    /// during an outage, once its backoff has run (that try then holds
-    /// the others back for as long as it may take).
-    fn may_try_naming(&self) -> bool {
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(o) = outage.as_mut() else {
-            return true;
-        };
-        let now = std::time::Instant::now();
-        if now < o.next_try {
-            return false;
-        }
-        // This one tries; the others wait for its outcome (the
-        // connection's timeout at most, 10 s).
-        o.next_try = now + std::time::Duration::from_secs(15);
-        true
-    }
-
-    /// `tenant`'s naming failed (`why`: the store's error), or was not
-    /// tried (`None`: the store is out of reach, tried again later). The
-    /// first failure of an outage is said with its error; the next ones
-    /// are counted, and said when it ends.
-    fn naming_failed(&self, tenant: &str, why: Option<&str>) {
-        self.naming_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.to_string());
-        let mut outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
-        let now = std::time::Instant::now();
-        match (outage.as_mut(), why) {
-            (None, Some(why)) => {
-                eprintln!(
-                    "vigie serve: the live ids could not be read or kept (first for {tenant}): {why}; no incident is named, and the scope's routes answer 503, until they can (tried again every {} s at most)",
-                    NAMING_BACKOFF_MAX.as_secs()
-                );
-                let backoff = std::time::Duration::from_secs(1);
-                *outage = Some(Outage {
-                    since: now,
-                    failed: 1,
-                    next_try: now + backoff,
-                    backoff: (backoff * 2).min(NAMING_BACKOFF_MAX),
-                });
-            }
-            (Some(o), Some(_)) => {
-                o.failed += 1;
-                o.next_try = now + o.backoff;
-                o.backoff = (o.backoff * 2).min(NAMING_BACKOFF_MAX);
-            }
-            (Some(o), None) => o.failed += 1,
-            // Not tried, and no outage: never (tries are skipped only
-            // during one).
-            (None, None) => {}
-        }
-    }
-
-    /// `tenant`'s naming succeeded: its routes answer again, and an
-    /// outage of the store ends (said).
-    fn named(&self, tenant: &str, place: String) {
-        self.naming_failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(tenant);
-        if let Some(o) = self.outage.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            eprintln!(
-                "vigie serve: the live ids are read and kept again in {place} after {} s ({} naming(s) failed or not tried meanwhile)",
-                o.since.elapsed().as_secs(),
-                o.failed
-            );
-        }
     }
 
     /// The correlator run over the kept matches in time order (stable
@@ -1042,189 +1018,4 @@ mod naming_tests {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The horizon of correlation inputs: settled into a kept correlator
-    //! only once older than the newest less the longest timespan and the
-    //! horizon; the correlations are then those of one run over every
-    //! input (as `hunt` gives them), a burst across the line included.
-    use super::*;
-    use chrono::TimeZone;
-
-    const RULES: &str = "title: Failed logon
-id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
-status: test
-logsource:
-  product: windows
-  service: security
-detection:
-  sel:
-    EventID: 4625
-  condition: sel
-level: low
----
-title: Failed logons of one account
-id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0002
-status: test
-correlation:
-  type: event_count
-  rules:
-    - 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
-  group-by:
-    - TargetUserName
-  timespan: 10m
-  condition:
-    gte: 3
-level: high
-";
-
-    fn engine() -> Arc<Option<Engine>> {
-        let (set, report) = vigie_detect::load_str(
-            RULES,
-            std::path::Path::new("test.yml"),
-            &vigie_detect::LoadOptions::default(),
-        );
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
-        let (engine, failures) = Engine::compile(set);
-        assert!(failures.is_empty(), "{failures:?}");
-        assert_eq!(engine.stats().correlation_rules, 1);
-        Arc::new(Some(engine))
-    }
-
-    fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
-        let live = LiveScope::new(
-            Arc::new(Assets::default()),
-            engine.clone(),
-            Lang::En,
-            Zone::Utc,
-            None,
-        )
-        .unwrap()
-        .with_correlation_held(0);
-        match horizon {
-            Some(h) => live.with_horizon(std::time::Duration::from_secs(h * 3600)),
-            None => live,
-        }
-    }
-
-    fn at(minutes: i64) -> Timestamp {
-        chrono::Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
-            + chrono::TimeDelta::minutes(minutes)
-    }
-
-    /// A failed logon of `user` at `at(minutes)`, judged by the engine and
-    /// observed by every scope.
-    fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
-        let mut e = Event::new(vigie_event::Origin {
-            source: Arc::from("test"),
-            locator: vigie_event::Locator::Record(n),
-        });
-        e.timestamp = Some(at(minutes));
-        e.computer = Some("DC01.ccpab.local".into());
-        e.channel = Some("Security".into());
-        e.event_id = Some(4625);
-        e.record_id = Some(n);
-        e.push("EventID", 4625i64);
-        e.push("Channel", "Security");
-        e.push("TargetUserName", user);
-        let mut m = Vec::new();
-        engine.evaluate(&e, &mut m);
-        assert!(!m.is_empty(), "the failed logon matches");
-        for s in scopes {
-            s.observe("default", &e, &m);
-        }
-    }
-
-    fn fired(a: &Answer) -> Vec<String> {
-        a.correlations
-            .iter()
-            .map(|c| format!("{} {:?} {} {}", c.rule.title, c.group, c.first, c.last))
-            .collect()
-    }
-
-    fn count(live: &LiveScope, kind: &str) -> u64 {
-        live.evicted()
-            .into_iter()
-            .find(|(k, _)| *k == kind)
-            .unwrap()
-            .1
-    }
-
-    #[test]
-    fn correlation_inputs_go_once_final_and_a_burst_across_the_line_still_fires() {
-        let engine = engine();
-        let e = engine.as_ref().as_ref().unwrap();
-        let (bounded, whole) = (scope(&engine, Some(48)), scope(&engine, None));
-        let both = [&bounded, &whole];
-        // bob fails three times in 8 minutes: one correlation, fired at
-        // the third.
-        failed(&both, e, 1, 0, "bob");
-        failed(&both, e, 2, 4, "bob");
-        failed(&both, e, 3, 8, "bob");
-        let first = bounded.answer("default").unwrap();
-        assert_eq!(fired(&first).len(), 1);
-        // Nothing is old enough yet: every input is held.
-        assert_eq!(count(&bounded, "correlation_events"), 0);
-        // Two days, 10 minutes and 6 more later, carol: the line (newest
-        // less the 10-minute timespan and the 48-hour horizon) falls
-        // between bob's second and third failures.
-        failed(&both, e, 4, 48 * 60 + 16, "carol");
-        let a = bounded.answer("default").unwrap();
-        assert_eq!(count(&bounded, "correlation_events"), 2);
-        let held: usize = bounded
-            .held()
-            .into_iter()
-            .find(|(k, _)| *k == "correlation_events")
-            .unwrap()
-            .1;
-        assert_eq!(held, 2, "bob's third and carol's");
-        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
-        assert_eq!(fired(&a), fired(&first));
-        // carol fails twice more: a second correlation, as without the
-        // horizon; the first stays.
-        failed(&both, e, 5, 48 * 60 + 17, "carol");
-        failed(&both, e, 6, 48 * 60 + 18, "carol");
-        let a = bounded.answer("default").unwrap();
-        assert_eq!(fired(&a).len(), 2, "{:?}", fired(&a));
-        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
-        assert_eq!(count(&bounded, "correlation_late"), 0);
-        // An input two days late (before what was settled): counted, not
-        // correlated, nothing else changed.
-        failed(&both, e, 7, 1, "dave");
-        let a = bounded.answer("default").unwrap();
-        assert_eq!(count(&bounded, "correlation_late"), 1);
-        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
-    }
-
-    /// A backlog sent host by host (the day shippers are installed): an
-    /// account's failures of three days before come after the newest
-    /// events; with the inputs of a commune all held (the default), they
-    /// are correlated as `hunt` correlates them, none counted late.
-    #[test]
-    fn a_backlog_days_behind_is_correlated_like_hunt() {
-        let engine = engine();
-        let e = engine.as_ref().as_ref().unwrap();
-        let held = LiveScope::new(
-            Arc::new(Assets::default()),
-            engine.clone(),
-            Lang::En,
-            Zone::Utc,
-            None,
-        )
-        .unwrap()
-        .with_horizon(std::time::Duration::from_secs(48 * 3600));
-        let whole = scope(&engine, None);
-        let both = [&held, &whole];
-        // The newest hosts first: carol's failures of days 3 and 6 (with
-        // a horizon at work, day 3's would be settled past it).
-        failed(&both, e, 1, 72 * 60, "carol");
-        failed(&both, e, 5, 144 * 60, "carol");
-        let _ = held.answer("default").unwrap();
-        for (n, minutes) in [(2, 0), (3, 3), (4, 6)] {
-            failed(&both, e, n, minutes, "bob");
-        }
-        let a = held.answer("default").unwrap();
-        assert_eq!(fired(&a).len(), 1, "{:?}", fired(&a));
-        assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
-        assert_eq!(count(&held, "correlation_late"), 0);
-    }
-}
+mod horizon_tests;

@@ -150,6 +150,13 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             "vigie_scope_evicted_total{{kind=\"{kind}\"}} {n}\n"
         ));
     }
+    // Dated ahead of the server's clock: kept, but kept from moving the
+    // horizon (see vigie_serve::live::FUTURE_TOLERANCE).
+    text.push_str(&format!(
+        "# HELP vigie_events_future_total Events observed by the live scope dated more than {} min after their receipt (a host's clock wrong, or forged): kept and judged with their own time; they do not move the horizon.\n# TYPE vigie_events_future_total counter\nvigie_events_future_total {}\n",
+        crate::live::FUTURE_TOLERANCE.num_minutes(),
+        s.live.future_events(None)
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,

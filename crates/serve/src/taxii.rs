@@ -96,23 +96,32 @@ fn collection_id(tenant: &str, what: &str) -> String {
 }
 
 /// The tenant's incident as STIX objects, from the live scope (none
-/// while nothing of the tenant was received). Blocking.
-fn incident_objects(s: &Shared, tenant: &str) -> Vec<Json> {
+/// while nothing of the tenant was received); `Err` when its scope
+/// cannot be answered now (its incidents' naming failed): an empty
+/// collection would read as "no incident". Blocking.
+fn incident_objects(s: &Shared, tenant: &str) -> Result<Vec<Json>, Unanswered> {
     let Some(findings) = crate::indicators::live_findings(s, tenant, Tlp::Amber) else {
-        return Vec::new();
+        if s.live.naming_failed_for(tenant) {
+            return Err(Unanswered);
+        }
+        return Ok(Vec::new());
     };
     let bundle = stix::bundle(&findings, Tlp::Amber, s.config.hunt.lang);
-    bundle["objects"].as_array().cloned().unwrap_or_default()
+    Ok(bundle["objects"].as_array().cloned().unwrap_or_default())
 }
 
+/// The tenant's live scope cannot be answered now (see
+/// [`crate::http::NAMING_UNAVAILABLE`]).
+struct Unanswered;
+
 /// An API root's collections for `tenant`. Blocking.
-fn root(s: &Shared, tenant: &str) -> ApiRoot {
+fn root(s: &Shared, tenant: &str) -> Result<ApiRoot, Unanswered> {
     let incident = s
         .intel
         .added
-        .stamp(&format!("{tenant}/incident"), incident_objects(s, tenant));
+        .stamp(&format!("{tenant}/incident"), incident_objects(s, tenant)?);
     let indicators = s.intel.added.stamp("indicators", s.intel.stix_objects());
-    ApiRoot {
+    Ok(ApiRoot {
         name: tenant.to_string(),
         title: format!("Vigie — {tenant}"),
         description: Some(
@@ -139,7 +148,7 @@ fn root(s: &Shared, tenant: &str) -> ApiRoot {
                 objects: indicators,
             },
         ],
-    }
+    })
 }
 
 /// `GET /taxii2/…`: every TAXII resource, read-only.
@@ -177,7 +186,7 @@ pub(crate) async fn get(
     let (accept, if_none_match) = (header("accept"), header("if-none-match"));
     let answered = tokio::task::spawn_blocking(move || {
         let roots = match &asked {
-            Some(t) => vec![root(&s, t)],
+            Some(t) => vec![root(&s, t)?],
             None => {
                 let mut tenants: BTreeSet<String> = BTreeSet::new();
                 if caller.assigned.is_empty() {
@@ -209,17 +218,31 @@ pub(crate) async fn get(
             contact: None,
             roots,
         };
-        taxii::handle(
+        Ok(taxii::handle(
             &server,
             &path,
             &query,
             accept.as_deref(),
             if_none_match.as_deref(),
-        )
+        ))
     })
     .await;
     match answered {
-        Ok(r) => send(r),
+        Ok(Ok(r)) => send(r),
+        // Cannot be answered now: said (503, as the scope's routes), not
+        // given as an empty collection.
+        Ok(Err(Unanswered)) => {
+            let mut r = send(taxii::error(
+                503,
+                "Service Unavailable",
+                crate::http::NAMING_UNAVAILABLE,
+            ));
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+            r
+        }
         Err(e) => send(taxii::error(500, "Internal error", &e.to_string())),
     }
 }

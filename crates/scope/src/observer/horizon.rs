@@ -30,6 +30,22 @@ pub struct Forgotten {
 const PASS_MIN_GROWTH: usize = 4096;
 
 impl Observer {
+    /// Process creations dated after `ceiling` are kept with their own
+    /// time but do not move their log's clock, the one the horizon is
+    /// measured on; `None` (the default): every creation does.
+    ///
+    /// Why: `vigie serve` receives events as they happen, and a creation
+    /// dated in the future (a host's clock wrong, a forged event) would
+    /// set the clock there: every real creation of that log would then
+    /// be older than the horizon and forgotten at each pass (parent
+    /// chains cut, creations without a logged parent image decided before
+    /// their parent arrives), until real time caught up. `serve` sets
+    /// the receipt time plus a tolerance here before each event; `hunt`
+    /// reads files of any age, has no "now", and sets nothing.
+    pub fn set_clock_ceiling(&mut self, ceiling: Option<Timestamp>) {
+        self.clock_ceiling = ceiling;
+    }
+
     /// Whether enough process creations came since the last pass of the
     /// horizon for another to be worth its walk.
     pub fn horizon_due(&self) -> bool {

@@ -296,6 +296,9 @@ pub struct Observer {
     /// Process creations (and creations without a logged parent image)
     /// held after the last pass of the horizon ([`Observer::horizon_due`]).
     held_after_pass: usize,
+    /// The latest time that moves a log's clock (the horizon's), if any:
+    /// see [`Observer::set_clock_ceiling`].
+    clock_ceiling: Option<Timestamp>,
 }
 
 /// Files with ransom-note names written by one program on one host.
@@ -354,6 +357,7 @@ impl Observer {
             run: RunInfo::default(),
             proc_events: 0,
             held_after_pass: 0,
+            clock_ceiling: None,
         }
     }
 

@@ -118,8 +118,11 @@ impl ProcStore {
     pub fn host_id(&self, host: &str) -> Option<u32> {
         self.names.id(host)
     }
-    pub(super) fn insert(&mut self, host: u32, key: u64, n: ProcNode) {
-        if let Some(t) = n.time {
+    /// Keeps a creation; its time moves its log's clock unless it is
+    /// after `ceiling` (see [`Observer::set_clock_ceiling`]): the creation
+    /// is kept with its own time all the same.
+    pub(super) fn insert(&mut self, host: u32, key: u64, n: ProcNode, ceiling: Option<Timestamp>) {
+        if let Some(t) = n.time.filter(|t| ceiling.is_none_or(|c| *t <= c)) {
             self.clocks
                 .entry((host, log_of(key)))
                 .and_modify(|(first, last)| {
@@ -128,6 +131,11 @@ impl ProcStore {
                 })
                 .or_insert((t, t));
         }
+        self.put(host, key, n);
+    }
+
+    /// Keeps a creation without moving its log's clock.
+    fn put(&mut self, host: u32, key: u64, n: ProcNode) {
         match self.nodes.entry((host, key)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(n);
@@ -173,12 +181,14 @@ impl ProcStore {
             parent: n.parent,
             parent_image: n.parent_image.map(|p| remap[p as usize]),
         };
+        // The clocks are `o`'s own (below), not its creations' times: a
+        // creation that did not move `o`'s clock must not move this one's.
         for ((h, k), n) in o.nodes {
-            self.insert(remap[h as usize], k, fix(n));
+            self.put(remap[h as usize], k, fix(n));
         }
         for ((h, k), v) in o.reused {
             for n in v {
-                self.insert(remap[h as usize], k, fix(n));
+                self.put(remap[h as usize], k, fix(n));
             }
         }
         for ((h, log), (first, last)) in o.clocks {

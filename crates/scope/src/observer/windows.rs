@@ -275,6 +275,7 @@ impl Observer {
                     parent: parent_key,
                     parent_image,
                 },
+                self.clock_ceiling,
             );
         }
         let b = basename(image);

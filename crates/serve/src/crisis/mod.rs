@@ -185,7 +185,8 @@ pub(crate) async fn kept(s: &Shared, tenant: &str) -> Result<Kept, Response> {
 /// computed now if events arrived since; otherwise the last one kept, so
 /// that the open page never starts an analysis), or, before any event of
 /// the tenant, the scope of nothing observed — every service *unknown*,
-/// never *operational*.
+/// never *operational*. A scope that cannot be answered now (its
+/// incidents' naming failed) is a 503, not the scope of nothing observed.
 pub(crate) async fn scope_of(
     s: &Shared,
     tenant: &str,
@@ -205,10 +206,12 @@ pub(crate) async fn scope_of(
     }
     let (live, t) = (s.live.clone(), tenant.to_string());
     let (lang, zone) = (s.config.hunt.lang, s.config.hunt.zone);
-    tokio::task::spawn_blocking(move || {
-        live.scope(&t).unwrap_or_else(|| {
-            Arc::new(Observer::new(live.assets_of(&t).clone()).finish_in(&[], lang, zone))
-        })
+    tokio::task::spawn_blocking(move || match live.scope(&t) {
+        Some(scope) => Some(scope),
+        None if live.naming_failed_for(&t) => None,
+        None => Some(Arc::new(
+            Observer::new(live.assets_of(&t).clone()).finish_in(&[], lang, zone),
+        )),
     })
     .await
     .map_err(|_| {
@@ -216,7 +219,8 @@ pub(crate) async fn scope_of(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the scope could not be derived",
         )
-    })
+    })?
+    .ok_or_else(|| unavailable(crate::http::NAMING_UNAVAILABLE))
 }
 
 /// The scope ([`scope_of`]) and the records ([`kept`]) of `tenant`.

@@ -140,14 +140,20 @@ pub(crate) async fn blocklist(
         return r;
     }
     let lang = s.config.hunt.lang;
+    let (s2, t2) = (s.clone(), tenant.clone());
     let made = tokio::task::spawn_blocking(move || {
-        live_findings(&s, &tenant, Tlp::Amber)
+        live_findings(&s2, &t2, Tlp::Amber)
             .map(|f| vigie_intel::export::blocklist::files(&f, Tlp::Amber, lang))
     })
     .await
     .ok()
     .flatten();
     let Some(files) = made else {
+        // Its incidents could not be named: cannot be answered now, not
+        // "nothing received".
+        if let Some(r) = crate::http::naming_unavailable(&s, &tenant) {
+            return r;
+        }
         // Nothing received is not "nothing to block".
         return error(
             StatusCode::NOT_FOUND,
