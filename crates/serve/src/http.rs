@@ -219,38 +219,10 @@ pub(crate) async fn body_slot(
     let slot = tokio::time::timeout(left, s.bodies.clone().acquire_owned()).await;
     match slot {
         Ok(Ok(slot)) => {
-            let (parts, body) = req.into_parts();
-            let read = tokio::time::timeout(
-                s.config.body_read,
-                axum::body::to_bytes(body, s.config.max_body),
-            )
-            .await;
-            let bytes = match read {
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) => {
-                    // axum's error names the limit it met ("length limit
-                    // exceeded"); any other is the sender's body (reset,
-                    // bad chunking).
-                    let too_large = e.to_string().contains("length limit");
-                    let status = if too_large {
-                        StatusCode::PAYLOAD_TOO_LARGE
-                    } else {
-                        StatusCode::BAD_REQUEST
-                    };
-                    return error(status, &format!("the body could not be read whole: {e}"));
-                }
-                Err(_) => {
-                    // 503 with Retry-After: what every shipper retries
-                    // (Logstash drops a request answered 408).
-                    s.slow_bodies.fetch_add(1, Ordering::Relaxed);
-                    return unavailable(&format!(
-                        "the body did not arrive within {} s: nothing was kept, send it again",
-                        s.config.body_read.as_secs()
-                    ));
-                }
+            let resp = match read_body(&s, req, s.config.max_body, s.config.body_read).await {
+                Ok(req) => next.run(req).await,
+                Err(refused) => refused,
             };
-            let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-            let resp = next.run(req).await;
             drop(slot);
             resp
         }
@@ -279,35 +251,51 @@ async fn anonymous_body(
     else {
         return busy(s);
     };
+    match read_body(s, req, ANONYMOUS_MAX_BODY, ANONYMOUS_BODY_READ).await {
+        Ok(req) => next.run(req).await,
+        Err(refused) => refused,
+    }
+}
+
+/// The request with its body read whole, `limit` bytes and `deadline`
+/// at most; or the answer: 413 past the limit, 400 for a broken body,
+/// 503 with Retry-After past the deadline (what every shipper retries —
+/// Logstash drops a request answered 408), counted in
+/// `requests_too_slow`.
+async fn read_body(
+    s: &AppState,
+    req: axum::extract::Request,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<axum::extract::Request, Response> {
     let (parts, body) = req.into_parts();
-    let read = tokio::time::timeout(
-        ANONYMOUS_BODY_READ,
-        axum::body::to_bytes(body, ANONYMOUS_MAX_BODY),
-    )
-    .await;
-    let bytes = match read {
-        Ok(Ok(b)) => b,
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        )),
         Ok(Err(e)) => {
+            // axum's error names the limit it met ("length limit
+            // exceeded"); any other is the sender's body (reset, bad
+            // chunking).
             let status = if e.to_string().contains("length limit") {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
                 StatusCode::BAD_REQUEST
             };
-            return error(status, &format!("the body could not be read whole: {e}"));
+            Err(error(
+                status,
+                &format!("the body could not be read whole: {e}"),
+            ))
         }
         Err(_) => {
             s.slow_bodies.fetch_add(1, Ordering::Relaxed);
-            return unavailable(&format!(
+            Err(unavailable(&format!(
                 "the body did not arrive within {} s: nothing was kept, send it again",
-                ANONYMOUS_BODY_READ.as_secs()
-            ));
+                deadline.as_secs()
+            )))
         }
-    };
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
+    }
 }
 
 /// How long a body may take to arrive once it holds a slot: a Beat's
