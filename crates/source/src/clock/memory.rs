@@ -53,17 +53,20 @@ impl ClockMemory {
     }
 
     /// Learns `bin` for `computer`; the latest evidence wins (a
-    /// daylight-saving change moves it).
-    pub(super) fn set(&self, computer: &str, bin: i32) {
+    /// daylight-saving change moves it). Whether it is remembered (not
+    /// when full, nor for a record without a computer name).
+    pub(super) fn set(&self, computer: &str, bin: i32) -> bool {
         // Records without a computer name are no one sender.
         if computer.is_empty() {
-            return;
+            return false;
         }
         let key = self.key(computer);
         let mut m = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() < MEMORY_HOSTS || m.contains_key(&key) {
             m.insert(key, bin);
+            return true;
         }
+        false
     }
 
     /// Computers remembered (all scopes).
