@@ -17,6 +17,10 @@ pub const MEMORY_HOSTS: usize = 65_536;
 pub struct ClockMemory {
     learned: std::sync::Arc<std::sync::Mutex<HashMap<String, i32>>>,
     scope: String,
+    /// Times the shared memory was taken (read or written), counted for
+    /// the test that a read takes it per computer, not per record.
+    #[cfg(test)]
+    pub(super) taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PartialEq for ClockMemory {
@@ -36,6 +40,8 @@ impl ClockMemory {
         ClockMemory {
             learned: self.learned.clone(),
             scope: scope.to_string(),
+            #[cfg(test)]
+            taken: self.taken.clone(),
         }
     }
 
@@ -48,6 +54,9 @@ impl ClockMemory {
         if computer.is_empty() {
             return None;
         }
+        #[cfg(test)]
+        self.taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let m = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         m.get(&self.key(computer)).copied()
     }
@@ -60,6 +69,9 @@ impl ClockMemory {
         if computer.is_empty() {
             return false;
         }
+        #[cfg(test)]
+        self.taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = self.key(computer);
         let mut m = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         if m.len() < MEMORY_HOSTS || m.contains_key(&key) {
