@@ -443,16 +443,15 @@ impl Clock {
         }
         if let Some(mem) = &self.memory {
             for host in &mut self.hosts {
-                match &host.decision {
-                    // One offset: the computer's clock now. Several (a
-                    // 12-hour clock, a daylight-saving change): none is
-                    // safe to carry over.
-                    Some(o) if o.modes.len() == 1 => {
-                        if mem.set(&host.name, o.modes[0]) {
-                            host.in_memory = Some(Some(o.modes[0]));
-                        }
-                    }
-                    _ => {}
+                // One offset: the computer's clock now. Several (a
+                // 12-hour clock, a daylight-saving change): none is safe
+                // to carry over.
+                let one = match &host.decision {
+                    Some(o) if o.modes.len() == 1 => Some(o.modes[0]),
+                    _ => None,
+                };
+                if let Some(m) = one.filter(|&m| mem.set(&host.name, m)) {
+                    host.in_memory = Some(Some(m));
                 }
             }
         }
