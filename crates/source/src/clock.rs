@@ -201,6 +201,12 @@ struct Host {
     by_own: u64,
     by_memory: u64,
     remembered: Option<i32>,
+    /// What this read knows the [`ClockMemory`] holds for the computer
+    /// (`Some(None)`: nothing): read or written once per computer and
+    /// offset, not per record. Why: the memory is shared by every
+    /// request (a mutex and a key built per look-up), and in a live
+    /// stream most records are doubtful and placed one by one.
+    in_memory: Option<Option<i32>>,
     doubtful_fields: Vec<&'static str>,
     naive: bool,
 }
@@ -436,13 +442,16 @@ impl Clock {
             });
         }
         if let Some(mem) = &self.memory {
-            for host in &self.hosts {
-                match &host.decision {
-                    // One offset: the computer's clock now. Several (a
-                    // 12-hour clock, a daylight-saving change): none is
-                    // safe to carry over.
-                    Some(o) if o.modes.len() == 1 => mem.set(&host.name, o.modes[0]),
-                    _ => {}
+            for host in &mut self.hosts {
+                // One offset: the computer's clock now. Several (a
+                // 12-hour clock, a daylight-saving change): none is safe
+                // to carry over.
+                let one = match &host.decision {
+                    Some(o) if o.modes.len() == 1 => Some(o.modes[0]),
+                    _ => None,
+                };
+                if let Some(m) = one.filter(|&m| mem.set(&host.name, m)) {
+                    host.in_memory = Some(Some(m));
                 }
             }
         }
@@ -475,7 +484,9 @@ impl Clock {
         }
         if let Some(m) = d.own_bin {
             if let Some(mem) = &self.memory {
-                mem.set(&host.name, m);
+                if host.in_memory != Some(Some(m)) && mem.set(&host.name, m) {
+                    self.hosts[d.host].in_memory = Some(Some(m));
+                }
             }
             if m != 0 {
                 let host = &mut self.hosts[d.host];
@@ -484,7 +495,17 @@ impl Clock {
             }
             return (shift(m), false);
         }
-        if let Some(m) = self.memory.as_ref().and_then(|mem| mem.get(&host.name)) {
+        let remembered = match (&self.memory, host.in_memory) {
+            (None, _) => None,
+            (Some(_), Some(known)) => known,
+            (Some(mem), None) => {
+                let known = mem.get(&host.name);
+                self.hosts[d.host].in_memory = Some(known);
+                known
+            }
+        };
+        let host = &self.hosts[d.host];
+        if let Some(m) = remembered {
             if m != 0 {
                 let host = &mut self.hosts[d.host];
                 host.by_memory += 1;

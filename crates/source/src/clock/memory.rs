@@ -23,6 +23,10 @@ const NAME_BYTES: usize = 255;
 pub struct ClockMemory {
     learned: std::sync::Arc<std::sync::Mutex<HashMap<String, HashMap<String, i32>>>>,
     scope: String,
+    /// Times the shared memory was taken (read or written), counted for
+    /// the test that a read takes it per computer, not per record.
+    #[cfg(test)]
+    pub(super) taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PartialEq for ClockMemory {
@@ -42,6 +46,8 @@ impl ClockMemory {
         ClockMemory {
             learned: self.learned.clone(),
             scope: scope.to_string(),
+            #[cfg(test)]
+            taken: self.taken.clone(),
         }
     }
 
@@ -58,24 +64,33 @@ impl ClockMemory {
         if computer.is_empty() {
             return None;
         }
+        #[cfg(test)]
+        self.taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = Self::key(computer);
         let m = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         m.get(&self.scope)?.get(&key).copied()
     }
 
     /// Learns `bin` for `computer`; the latest evidence wins (a
-    /// daylight-saving change moves it).
-    pub(super) fn set(&self, computer: &str, bin: i32) {
+    /// daylight-saving change moves it). Whether it is remembered (not
+    /// when full, nor for a record without a computer name).
+    pub(super) fn set(&self, computer: &str, bin: i32) -> bool {
         // Records without a computer name are no one sender.
         if computer.is_empty() {
-            return;
+            return false;
         }
+        #[cfg(test)]
+        self.taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = Self::key(computer);
         let mut m = self.learned.lock().unwrap_or_else(|e| e.into_inner());
         let scope = m.entry(self.scope.clone()).or_default();
         if scope.len() < MEMORY_HOSTS || scope.contains_key(&key) {
             scope.insert(key, bin);
+            return true;
         }
+        false
     }
 
     /// Computers remembered (all scopes).

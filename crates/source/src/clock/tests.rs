@@ -295,3 +295,65 @@ fn lone_records_use_their_own_check_and_the_memory_carries_it() {
     assert!(notes[0].contains("marked uncertain"), "{notes:?}");
     assert_eq!(memory.len(), 1);
 }
+
+/// The memory is shared by every request behind a lock: a read takes it
+/// once per computer, not once per record — a request of a thousand
+/// lone records of one workstation (its Security log, no reference time
+/// of their own) each placed by the offset remembered, the memory taken
+/// once; and a request of records that each carry the same offset of
+/// their own writes it once.
+#[test]
+fn a_read_takes_the_shared_memory_once_per_computer_not_per_record() {
+    use std::sync::atomic::Ordering;
+    let memory = ClockMemory::new().scoped("commune");
+    let t = utc("2026-01-20 09:00:00");
+    let lone = |n: usize, sysmon: bool, from: Timestamp| -> Vec<(Event, Stamp)> {
+        (0..n)
+            .map(|i| {
+                (
+                    ev("WS"),
+                    nxlog(from + Duration::seconds(i as i64 * 7), sysmon),
+                )
+            })
+            .collect()
+    };
+    // Three records with their own check: too few for an offset (5).
+    let (events, notes) = run(
+        &mut Clock::new(None).with_memory(Some(memory.clone())),
+        lone(3, true, t),
+    );
+    assert_eq!(
+        events[2].timestamp,
+        Some(t + Duration::seconds(14)),
+        "{notes:?}"
+    );
+    assert_eq!(
+        memory.taken.load(Ordering::Relaxed),
+        1,
+        "written once, not per record"
+    );
+    let later = t + Duration::hours(1);
+    let (events, notes) = run(
+        &mut Clock::new(None).with_memory(Some(memory.clone())),
+        lone(1000, false, later),
+    );
+    assert_eq!(events.len(), 1000);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(
+            e.timestamp,
+            Some(later + Duration::seconds(i as i64 * 7)),
+            "{notes:?}"
+        );
+        assert!(!e.time_uncertain);
+    }
+    assert!(
+        notes[0]
+            .contains("corrected 1000 by the offset learned from earlier events of this computer"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        memory.taken.load(Ordering::Relaxed),
+        2,
+        "read once for 1,000 records"
+    );
+}

@@ -1,0 +1,325 @@
+//! Live ids of incidents: which incident of a new answer is which one already
+//! seen (and paged for), so that a console, an alert and a ticket keep one name
+//! as an incident grows, merges or a reader behind the stream catches up.
+
+use vigie_scope::Scope;
+
+/// An incident already seen: its live id and the entities it had.
+///
+/// Why live ids: the scope numbers its incidents by severity (`INC-1` is
+/// the main one), so a number changes when another incident grows. A
+/// console, an alert and a ticket need a name that stays: an incident
+/// keeps its live id as it grows (it shares a host or an account with
+/// what it was); when two merge, the merged one keeps the older id.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Known {
+    pub id: String,
+    pub entities: std::collections::BTreeSet<String>,
+}
+
+/// Names each incident of `scope` with a live id: the known incident
+/// sharing most of its hosts and accounts (the oldest on a tie), each
+/// known id used once; otherwise a new one. Pure: `known` is updated.
+pub fn name_incidents(scope: &Scope, known: &mut Vec<Known>, tenant_prefix: &str) -> Vec<String> {
+    let mut kept: Vec<vigie_state::KnownIncident> = std::mem::take(known)
+        .into_iter()
+        .map(|k| (k.id, k.entities))
+        .collect();
+    let named = name_kept(scope, &mut kept, tenant_prefix);
+    *known = kept
+        .into_iter()
+        .map(|(id, entities)| Known { id, entities })
+        .collect();
+    named
+}
+
+/// [`name_incidents`] on the incidents as a store keeps them (what
+/// [`vigie_store::live::IncidentIds::name`] hands over under the tenant's
+/// lock).
+pub fn name_kept(
+    scope: &Scope,
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
+    let entities = |i: &vigie_scope::model::Incident| -> std::collections::BTreeSet<String> {
+        i.hosts
+            .iter()
+            .map(|h| format!("host:{}", h.name.to_ascii_lowercase()))
+            .chain(
+                i.accounts
+                    .iter()
+                    .map(|a| format!("account:{}", a.name.to_ascii_lowercase())),
+            )
+            .collect()
+    };
+    let incidents: Vec<_> = scope
+        .incidents
+        .iter()
+        .map(|i| (entities(i), i.first.timestamp_millis()))
+        .collect();
+    name_sets(&incidents, known, tenant_prefix)
+}
+
+/// [`name_kept`] on each incident's entities and first time (ms).
+///
+/// The oldest incidents choose first: a host's incident of Monday keeps
+/// its id when the one of Thursday on the same host grows larger (by
+/// detections the larger chose first, and took the older's id).
+///
+/// A reading older than the naming kept (an api node behind the other on
+/// the stream) may hold as two incidents what the other already merged:
+/// a part whose hosts and accounts all belong to an incident already
+/// named this time, and that shares none with the parts already given
+/// its id, is given that id — adopted, never split off under a new id
+/// (and paged for). Two incidents of the scope that share a host or an
+/// account were kept apart by the scope itself (by time: the same host
+/// attacked again days later): never one id. A part with a host or
+/// account the kept naming never saw with the others is named anew.
+pub fn name_sets(
+    incidents: &[(std::collections::BTreeSet<String>, i64)],
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
+    let mut used = vec![false; known.len()];
+    // Per known incident, the entities of the incidents given its id in
+    // this naming.
+    let mut given: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); known.len()];
+    // Per known incident, what it held before this naming.
+    let mut before: Vec<std::collections::BTreeSet<String>> =
+        known.iter().map(|k| k.1.clone()).collect();
+    let mut order: Vec<usize> = (0..incidents.len()).collect();
+    order.sort_by_key(|&i| (incidents[i].1, i));
+    let mut named = vec![String::new(); incidents.len()];
+    for i in order {
+        let (e, first) = (&incidents[i].0, incidents[i].1);
+        let first_mark = format!("{FIRST_AT}{first}");
+        // The id first given to an incident of this first time, before
+        // the one sharing most: two incidents of one host kept apart by
+        // time that grow over each other's hosts keep their ids.
+        let best = known
+            .iter()
+            .enumerate()
+            .filter(|(k, kn)| !used[*k] && !retired(&kn.1))
+            .map(|(k, kn)| {
+                let shared = kn.1.intersection(e).count();
+                (kn.1.contains(&first_mark) && shared > 0, shared, k)
+            })
+            .filter(|(_, shared, _)| *shared > 0)
+            .max_by_key(|(same_first, shared, k)| (*same_first, *shared, std::cmp::Reverse(*k)));
+        if let Some((_, _, k)) = best {
+            used[k] = true;
+            given[k].extend(e.iter().cloned());
+            known[k].1.extend(e.iter().cloned());
+            named[i] = known[k].0.clone();
+            continue;
+        }
+        // A part of an incident the kept naming already holds whole (a
+        // reader behind the one that merged it): its id, nothing kept.
+        let whole = known
+            .iter()
+            .enumerate()
+            .filter(|(k, kn)| {
+                !e.is_empty() && !retired(&kn.1) && e.is_subset(&kn.1) && given[*k].is_disjoint(e)
+            })
+            .max_by_key(|(k, kn)| (kn.1.len(), std::cmp::Reverse(*k)))
+            .map(|(k, _)| k);
+        if let Some(k) = whole {
+            given[k].extend(e.iter().cloned());
+            named[i] = known[k].0.clone();
+            continue;
+        }
+        let id = format!("{tenant_prefix}{}", known.len() + 1);
+        let mut kept = e.clone();
+        kept.insert(first_mark);
+        known.push((id.clone(), kept));
+        used.push(true);
+        before.push(Default::default());
+        given.push(e.clone());
+        named[i] = id;
+    }
+    // A known incident no incident took, whose hosts and accounts one
+    // incident now holds under another id — and holds only since this
+    // naming (some of them are new to that id) — was merged into it:
+    // retired, so that a later incident sharing an account with it is not
+    // given its id (that incident would be compared with the merged one's
+    // last page, and never paged as new). Without anything new to the
+    // taker, this reading is only behind the one that named `k` (an api
+    // node that has not yet seen `k`'s incident): `k` is kept.
+    for k in 0..known.len() {
+        let own: std::collections::BTreeSet<&String> =
+            known[k].1.iter().filter(|e| !is_mark(e)).collect();
+        if used[k] || retired(&known[k].1) || own.is_empty() {
+            continue;
+        }
+        let into = (0..known.len()).find(|&j| {
+            j != k
+                && !given[j].is_empty()
+                && own.iter().all(|e| given[j].contains(*e))
+                && own.iter().any(|e| !before[j].contains(*e))
+        });
+        if let Some(j) = into {
+            let mark = format!("{MERGED_INTO}{}", known[j].0);
+            known[k].1.insert(mark);
+        }
+    }
+    named
+}
+
+/// The mark of a live id retired by a merge, among its entities (never
+/// an incident's own: theirs are `host:` and `account:`).
+const MERGED_INTO: &str = "merged-into:";
+
+fn retired(entities: &std::collections::BTreeSet<String>) -> bool {
+    entities.iter().any(|e| e.starts_with(MERGED_INTO))
+}
+
+/// The mark of the first time (ms) of the incident a live id was made
+/// for, among its entities: kept when the id is made, never changed (an
+/// id kept before it has none, and is matched by what it shares only).
+const FIRST_AT: &str = "first-at:";
+
+/// A mark kept among a live id's entities, not a host or an account.
+fn is_mark(e: &str) -> bool {
+    e.starts_with(MERGED_INTO) || e.starts_with(FIRST_AT)
+}
+
+#[cfg(test)]
+mod naming_tests {
+    use super::name_sets;
+    use std::collections::BTreeSet;
+
+    fn set(e: &[&str]) -> BTreeSet<String> {
+        e.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A node behind the other on the stream sees as two incidents what
+    /// the other merged into L1: both parts are L1 there, no L2 given
+    /// (nor kept); a part with an entity never named is a new incident.
+    #[test]
+    fn a_reader_behind_adopts_a_merged_incidents_id_and_never_splits_it() {
+        // The node ahead merged pc-1 and srv-2 (one account links them).
+        let mut known = vec![(
+            "L1".to_string(),
+            set(&["host:pc-1", "host:srv-2", "account:a.martin"]),
+        )];
+        let kept = known.clone();
+        let behind = [
+            (set(&["host:pc-1", "account:a.martin"]), 100),
+            (set(&["host:srv-2"]), 200),
+        ];
+        assert_eq!(name_sets(&behind, &mut known, "L"), ["L1", "L1"]);
+        assert_eq!(known, kept, "nothing new kept");
+        let other = [
+            (set(&["host:pc-1", "account:a.martin"]), 100),
+            (set(&["host:srv-2", "host:pc-9"]), 200),
+        ];
+        assert_eq!(name_sets(&other, &mut known, "L"), ["L1", "L2"]);
+        assert_eq!(
+            known[1],
+            (
+                "L2".to_string(),
+                set(&["host:srv-2", "host:pc-9", "first-at:200"])
+            )
+        );
+    }
+
+    /// A node behind the one that named Thursday's incident (it has not
+    /// consumed it yet) sees Monday's alone: Thursday's id is unused there
+    /// but nothing was merged — it stays, and the node ahead gives it to
+    /// Thursday's incident again (not retired, not paged anew as L3).
+    #[test]
+    fn a_node_behind_never_retires_an_id_it_has_not_seen_yet() {
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000);
+        let thursday = (set(&["host:pc-1"]), 300_000);
+        let ahead = [monday.clone(), thursday.clone()];
+        assert_eq!(name_sets(&ahead, &mut known, "L"), ["L1", "L2"]);
+        let behind = [monday.clone()];
+        assert_eq!(name_sets(&behind, &mut known, "L"), ["L1"]);
+        assert!(
+            !known[1].1.iter().any(|e| e.starts_with("merged-into:")),
+            "{known:?}"
+        );
+        assert_eq!(name_sets(&ahead, &mut known, "L"), ["L1", "L2"]);
+        assert_eq!(known.len(), 2);
+    }
+
+    /// Monday's and Thursday's incidents of one host, kept apart by time,
+    /// each grow over the other's hosts and accounts: Monday's now shares
+    /// more with Thursday's id than with its own — ids kept all the same
+    /// (each id knows the first time of the incident it was given to).
+    #[test]
+    fn incidents_growing_over_each_other_keep_their_ids() {
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000);
+        let thursday = (set(&["host:pc-1", "host:srv-2", "account:bob"]), 300_000);
+        assert_eq!(
+            name_sets(&[monday, thursday.clone()], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        let monday_grown = (
+            set(&["host:pc-1", "account:alice", "host:srv-2", "account:bob"]),
+            1_000,
+        );
+        assert_eq!(
+            name_sets(&[monday_grown.clone(), thursday.clone()], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        // Listed the other way round too, and again once the sets kept are
+        // the same.
+        assert_eq!(
+            name_sets(&[thursday, monday_grown], &mut known, "L"),
+            ["L2", "L1"]
+        );
+        assert_eq!(known.len(), 2);
+    }
+
+    /// The same host attacked again days later: the scope keeps two
+    /// incidents (split by time), so two ids — the new one never takes
+    /// the old one's (it would not be paged, and would show the old one's
+    /// triage); and each keeps its id when the newer grows larger.
+    #[test]
+    fn a_host_attacked_again_is_a_new_incident_and_ids_never_swap() {
+        let mut known = vec![("L1".to_string(), set(&["host:pc-1", "account:alice"]))];
+        let monday = set(&["host:pc-1", "account:alice"]);
+        let thursday = set(&["host:pc-1"]);
+        let both = [(monday.clone(), 1_000), (thursday.clone(), 300_000)];
+        assert_eq!(name_sets(&both, &mut known, "L"), ["L1", "L2"]);
+        // Listed the other way round (as by severity), the same ids.
+        let swapped = [(thursday.clone(), 300_000), (monday.clone(), 1_000)];
+        assert_eq!(name_sets(&swapped, &mut known, "L"), ["L2", "L1"]);
+        // Thursday's grows over Monday's hosts and more: ids kept.
+        let grown = set(&["host:pc-1", "account:alice", "host:srv-2"]);
+        let later = [(grown, 300_000), (monday, 1_000)];
+        assert_eq!(name_sets(&later, &mut known, "L"), ["L2", "L1"]);
+        assert_eq!(known.len(), 2);
+    }
+
+    /// Two incidents merged into one: the id left over is retired, and a
+    /// new incident of an account they shared (on a host never seen) is a
+    /// new one — paged as new, not as an update of the merged one.
+    #[test]
+    fn a_merged_id_is_retired_never_given_to_a_new_incident() {
+        let mut known = Vec::new();
+        let apart = [
+            (set(&["host:dc01", "account:adm.tech01"]), 1_000),
+            (set(&["host:srv-bkp01", "account:adm.tech01"]), 2_000),
+        ];
+        // Apart by time at first (the scope split them), then merged.
+        assert_eq!(name_sets(&apart, &mut known, "L"), ["L1", "L2"]);
+        let merged = [(
+            set(&["host:dc01", "host:srv-bkp01", "account:adm.tech01"]),
+            1_000,
+        )];
+        assert_eq!(name_sets(&merged, &mut known, "L"), ["L1"]);
+        assert!(known[1].1.contains("merged-into:L1"), "{known:?}");
+        let new = [
+            (
+                set(&["host:dc01", "host:srv-bkp01", "account:adm.tech01"]),
+                1_000,
+            ),
+            (set(&["host:pc-urba-01", "account:adm.tech01"]), 9_000),
+        ];
+        assert_eq!(name_sets(&new, &mut known, "L"), ["L1", "L3"]);
+    }
+}
