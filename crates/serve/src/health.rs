@@ -31,7 +31,8 @@ use serde::Serialize;
 pub const SILENCE_SECS: u64 = 3600;
 
 /// Gaps between arrivals kept per channel: the rhythm is the recent
-/// one (an outage long past ages out after this many arrivals).
+/// one (an outage long past ages out after this many arrivals). Kept as
+/// the arrivals' times (a few hundred bytes per channel).
 pub const GAPS_KEPT: usize = 32;
 /// Gaps known before a channel's silence is judged.
 pub const GAPS_TO_JUDGE: usize = 5;
@@ -46,15 +47,26 @@ struct Seen {
     events: u64,
     /// Time of receipt of the last event (UTC, µs).
     last_received: i64,
-    /// The last gaps between arrivals (µs), oldest first; at most
-    /// [`GAPS_KEPT`].
-    gaps: std::collections::VecDeque<i64>,
+    /// The times of its last arrivals (µs), at most [`GAPS_KEPT`] + 1:
+    /// kept sorted, so that events observed out of their order of
+    /// receipt (a rebuild after a crash hands some out again) give the
+    /// same gaps.
+    arrivals: std::collections::BTreeSet<i64>,
 }
 
 impl Seen {
-    /// The longest gap of those kept, if enough are known to judge.
+    /// The longest gap between its kept arrivals, if enough are known to
+    /// judge.
     fn usual_gap(&self) -> Option<i64> {
-        (self.gaps.len() >= GAPS_TO_JUDGE).then(|| self.gaps.iter().copied().max().unwrap_or(0))
+        let gaps = self.arrivals.len().saturating_sub(1);
+        (gaps >= GAPS_TO_JUDGE).then(|| {
+            self.arrivals
+                .iter()
+                .zip(self.arrivals.iter().skip(1))
+                .map(|(a, b)| b - a)
+                .max()
+                .unwrap_or(0)
+        })
     }
 }
 
@@ -72,15 +84,19 @@ struct Tenant {
 
 fn bump(s: &mut Seen, received: i64) {
     s.events += 1;
-    // A receipt older than the last (events replayed out of order at a
-    // rebuild) moves nothing: the gaps are between arrivals in time.
-    if s.events > 1 && received - s.last_received >= ARRIVAL_US {
-        if s.gaps.len() == GAPS_KEPT {
-            s.gaps.pop_front();
-        }
-        s.gaps.push_back(received - s.last_received);
-    }
     s.last_received = s.last_received.max(received);
+    // A receipt within a second of a kept one is that arrival.
+    let near = s
+        .arrivals
+        .range(received.saturating_sub(ARRIVAL_US - 1)..received.saturating_add(ARRIVAL_US))
+        .next()
+        .is_some();
+    if !near {
+        s.arrivals.insert(received);
+        if s.arrivals.len() > GAPS_KEPT + 1 {
+            s.arrivals.pop_first();
+        }
+    }
 }
 
 /// A host's one name wherever Vigie shows it (sources, alerts,
@@ -346,5 +362,23 @@ mod tests {
         // Past 24 h: silent too.
         let at = h.of("c", (last + 24 * 3600 + 1) * S);
         assert!(at.channels.iter().all(|c| c.silent), "{:?}", at.channels);
+    }
+
+    /// Events observed out of their order of receipt (a rebuild after a
+    /// crash) give the same rhythm as in order.
+    #[test]
+    fn the_rhythm_does_not_depend_on_the_order_seen() {
+        let (a, b) = (Health::new(60), Health::new(60));
+        let times = [0, 10, 20, 30, 40, 50, 50, 120];
+        for t in times {
+            a.saw("c", "http", t * S, Some("PC-1"), Some("Security"));
+        }
+        for t in times.iter().rev() {
+            b.saw("c", "http", t * S, Some("PC-1"), Some("Security"));
+        }
+        let (a, b) = (a.of("c", 200 * S), b.of("c", 200 * S));
+        assert_eq!(a.channels[0].usual_gap_secs, Some(70));
+        assert_eq!(b.channels[0].usual_gap_secs, Some(70));
+        assert_eq!(a.channels[0].events, 8);
     }
 }
