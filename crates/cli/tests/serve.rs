@@ -849,7 +849,10 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     assert!(
         channels.iter().any(|c| c["host"] == "DC01"
             && c["channel"] == "Security"
-            && c["aliases"].to_string().contains("dc01.ccpab.local")),
+            && c["aliases"]
+                .to_string()
+                .to_lowercase()
+                .contains("dc01.ccpab.local")),
         "{sources}"
     );
     assert!(sources["coverage"]["channels"].as_array().unwrap().len() > 20);

@@ -544,7 +544,13 @@ fn a_large_incident_is_capped_and_cut_at_a_field_boundary_said() {
             )
         })
         .collect();
-    let (status, r) = post(&server.base, "/api/v1/ingest", Some(&admin), body.as_bytes(), false);
+    let (status, r) = post(
+        &server.base,
+        "/api/v1/ingest",
+        Some(&admin),
+        body.as_bytes(),
+        false,
+    );
     assert_eq!((status, r["accepted"].as_u64()), (200, Some(60)), "{r}");
     processed(&server.base, &admin, 60);
     let until = Instant::now() + Duration::from_secs(60);
@@ -573,7 +579,10 @@ fn a_large_incident_is_capped_and_cut_at_a_field_boundary_said() {
         .split(' ')
         .find_map(|kv| kv.strip_prefix("dhost="))
         .expect("dhost");
-    assert!(dhost.starts_with("PC-ACCUEIL-URBANISME-ETAT-CIVIL-"), "{line}");
+    assert!(
+        dhost.starts_with("PC-ACCUEIL-URBANISME-ETAT-CIVIL-"),
+        "{line}"
+    );
     assert!(!dhost.contains(','), "one host in dhost: {line}");
     assert!(line.contains(" msg=[Vigie] default "), "{line}");
     let s = stats(&server.base, &admin);
