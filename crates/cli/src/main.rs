@@ -259,6 +259,14 @@ pub fn parse_zone(s: &str) -> Result<vigie_lang::Zone, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // What the server's commands write (the data directory: tokens,
+    // accounts, audit, events) is the server's user's alone.
+    if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Token(_) | Command::User(_) | Command::Audit(_)
+    ) {
+        vigie_serve::private::umask();
+    }
     let result: Result<ExitCode, anyhow::Error> = match cli.command {
         Command::Hunt(args) => hunt::run(args),
         Command::Search(args) => search::run(args),

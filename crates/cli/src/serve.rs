@@ -635,12 +635,20 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let token = token_store(&kept)?.create(&name, scope, &tenant)?;
+            let store = token_store(&kept)?;
+            let token = store.create(&name, scope, &tenant)?;
             kept.record(
                 vigie_console::audit::Action::TokenCreate,
                 &format!("{name} ({})", format!("{scope:?}").to_lowercase()),
                 vigie_console::audit::Outcome::Success,
             )?;
+            // Where it was kept, on stderr: stdout is the token alone
+            // (scripts take it as is).
+            eprintln!(
+                "vigie: token {name:?} ({}, tenant {tenant}) kept in {}",
+                format!("{scope:?}").to_lowercase(),
+                store.place()
+            );
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }

@@ -29,7 +29,7 @@ pub struct StoreArgs {
     #[arg(long, value_name = "URL", conflicts_with = "data")]
     pub db: Option<String>,
     /// A `vigie serve` configuration file: its `db` key is used (as `vigie
-    /// serve --config` does) when --db is not given.
+    /// serve --config` does) when --db is not given, else its `data`.
     #[arg(long, value_name = "FILE", conflicts_with = "data")]
     pub config: Option<PathBuf>,
 }
@@ -52,9 +52,14 @@ impl StoreArgs {
         if let Some(path) = &self.config {
             let file =
                 vigie_serve::file::ServeFile::load(path).map_err(|e| format!("--config {e}"))?;
-            return match file.db {
-                Some(url) => db_url(url),
-                None => Err(format!("--config {}: no `db` key", path.display())),
+            // As `vigie serve --config` reads it: its `db`, else its `data`.
+            return match (file.db, file.data) {
+                (Some(url), _) => db_url(url),
+                (None, Some(data)) => Ok(Kept::Data(data)),
+                (None, None) => Err(format!(
+                    "--config {}: neither a `db` nor a `data` key",
+                    path.display()
+                )),
             };
         }
         self.data
@@ -184,8 +189,33 @@ fn who() -> String {
     let user = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(uid_name);
     format!("cli:{user}")
+}
+
+/// The name of the process's user in the password database (a service,
+/// a cron job or `env -i` has no `$USER`), else `uid:N`: the audit log
+/// names who did it, never "unknown".
+fn uid_name() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into `pwd` and
+    // `buf` (whose length it is given) and sets `found` to null or to
+    // `&pwd`, whose `pw_name` then points into `buf`, alive here.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc == 0 && !found.is_null() && !pwd.pw_name.is_null() {
+            let name = std::ffi::CStr::from_ptr(pwd.pw_name).to_string_lossy();
+            if !name.is_empty() {
+                return name.into_owned();
+            }
+        }
+        format!("uid:{uid}")
+    }
 }
 
 /// The password: one line of stdin when it is not a terminal (only the

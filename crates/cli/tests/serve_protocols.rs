@@ -120,9 +120,32 @@ fn json_lines_over_tcp_detect_like_hunt() {
         .filter(|l| !l.is_empty())
         .count() as u64;
     let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    // A line past the 1 MiB limit first: skipped whole, counted as the
+    // NDJSON line it is (not as syslog).
+    let huge = format!("{{\"x\":\"{}\"}}\n", "x".repeat((1 << 20) + 10));
+    tcp.write_all(huge.as_bytes()).unwrap();
     tcp.write_all(&text).unwrap();
     drop(tcp);
     processed(&server.base, &admin, lines);
+    let s = stats(&server.base, &admin);
+    assert_eq!(
+        (s["ndjson_refused"].as_u64(), s["syslog_refused"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    let (_, metrics) = get(&server.base, "/metrics", Some(&admin));
+    assert!(
+        metrics.contains("vigie_ndjson_refused_total 1"),
+        "{metrics}"
+    );
+    // Since start, and said so.
+    assert!(
+        metrics.contains("in no format Vigie reads, since this start"),
+        "{metrics}"
+    );
+    // The commune's evidence is the server's user's alone: every file
+    // serve wrote 0600, every directory 0700.
+    assert_private(&data);
     let (_, body) = get(&server.base, "/api/v1/detections?limit=10000", Some(&admin));
     let served: Vec<Value> = of_kind(
         &serde_json::from_str::<Vec<Value>>(&body).unwrap(),
@@ -434,4 +457,21 @@ fn nxlog_events_trickled_over_tcp_keep_their_computers_offset() {
     );
     let s = stats(&server.base, &admin);
     assert_eq!(s["events_time_uncertain"].as_u64(), Some(1), "{s}");
+}
+
+/// Every file under `dir` is 0600 and every directory 0700 (itself too).
+fn assert_private(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let path = e.path();
+        if e.file_type().unwrap().is_dir() {
+            assert_private(&path);
+        } else {
+            let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+        }
+    }
 }

@@ -336,6 +336,7 @@ pub(crate) async fn stats(
             "events_refused": s.refused.load(Ordering::Relaxed),
             "requests_too_slow": s.slow_bodies.load(Ordering::Relaxed),
             "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
+            "ndjson_refused": s.syslog.ndjson_refused.load(Ordering::Relaxed),
             "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
             "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
             "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
@@ -346,6 +347,9 @@ pub(crate) async fn stats(
             "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
             // Messages left to another api node, which claimed them (--db).
             "alerts_sent_elsewhere": s.alerting.as_ref().map(|a| a.stats.sent_elsewhere.load(Ordering::Relaxed)),
+            // Syslog messages sent with fields left out to fit a datagram
+            // (said in their cs6): since start.
+            "alerts_truncated": s.alerting.as_ref().map(|a| a.truncated()),
             // The indicator feeds polled (--ioc-feed): their addresses and
             // errors are an administrator's.
             "ioc_feeds": if caller.admin { s.intel.feeds.json() } else { serde_json::Value::Null },
@@ -373,11 +377,12 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
         "events_duplicate",
         "events_time_uncertain",
     ];
-    const INGEST: [&str; 8] = [
+    const INGEST: [&str; 9] = [
         "requests_busy",
         "requests_too_slow",
         "events_refused",
         "syslog_refused",
+        "ndjson_refused",
         "syslog_lost",
         "syslog_connections_refused",
         "tcp_idle_closed",

@@ -136,9 +136,17 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                 });
                 next.run(req).await
             }
-            Some(_) => error(
+            // Said with what it needs: a technician with the wrong token
+            // knows which one to make.
+            Some(r) => error(
                 StatusCode::FORBIDDEN,
-                "this token's scope does not allow it",
+                &format!(
+                    "this token's scope ({}) does not allow it: needs scope {}",
+                    format!("{:?}", r.scope).to_lowercase(),
+                    token_needs
+                        .map(|s| format!("{s:?}").to_lowercase())
+                        .unwrap_or_default()
+                ),
             ),
             None => invalid_token(),
         };

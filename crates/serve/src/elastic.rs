@@ -459,6 +459,58 @@ pub(crate) async fn ilm_policy(axum::extract::Path(name): axum::extract::Path<St
     )
 }
 
+/// The ingest processors Filebeat's modules require (`geoip`,
+/// `user_agent`) and those their pipelines use most: said available, so
+/// that a module starts.
+const PROCESSORS: [&str; 12] = [
+    "append",
+    "convert",
+    "date",
+    "dissect",
+    "geoip",
+    "grok",
+    "json",
+    "remove",
+    "rename",
+    "script",
+    "set",
+    "user_agent",
+];
+
+/// `GET /_nodes/ingest`: one ingest node with its processors (Filebeat
+/// checks that its modules' required ones are there before loading
+/// their pipelines).
+pub(crate) async fn ingest_nodes() -> Response {
+    let processors: Vec<serde_json::Value> =
+        PROCESSORS.iter().map(|p| json!({ "type": p })).collect();
+    product(
+        Json(json!({
+            "_nodes": { "total": 1, "successful": 1, "failed": 0 },
+            "cluster_name": "vigie",
+            "nodes": { "vigie": { "name": "vigie", "version": VERSION, "roles": ["data", "ingest"],
+                "ingest": { "processors": processors } } }
+        }))
+        .into_response(),
+    )
+}
+
+/// `GET`/`HEAD /_ingest/pipeline/{id}`: said to exist, so that Filebeat's
+/// modules go on to send (as templates are: [`index_template`]). Vigie
+/// runs no pipeline: it reads each event as it was sent (the raw line
+/// its own parsers understand), and keeps it as it was — what a pipeline
+/// would have rewritten stays evidence, unrewritten.
+pub(crate) async fn ingest_pipeline(
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    product(
+        Json(json!({ id: {
+            "description": "Vigie: events are kept as sent; no pipeline is run",
+            "processors": []
+        } }))
+        .into_response(),
+    )
+}
+
 /// `PUT` of a template or policy: acknowledged, nothing kept (see
 /// [`index_template`]).
 pub(crate) async fn acknowledged() -> Response {

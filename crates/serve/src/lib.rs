@@ -39,6 +39,7 @@ pub mod mask;
 mod metrics;
 mod openapi;
 pub mod pages;
+pub mod private;
 pub mod retrohunt;
 mod routes;
 mod rules;

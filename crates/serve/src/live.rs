@@ -153,6 +153,21 @@ pub struct Answer {
     pub live_ids: Arc<Vec<String>>,
     /// The correlations the scope was derived with.
     pub correlations: Arc<Vec<CorrelationMatch>>,
+    /// Live ids retired by a merge, each with the id it went into: the
+    /// alerts say so rather than let an incident vanish unsaid.
+    pub merged: Arc<Vec<(String, String)>>,
+}
+
+/// The retired ids of `known` and where each went (its `merged-into:`
+/// mark).
+fn merges(known: &[vigie_state::KnownIncident]) -> Vec<(String, String)> {
+    known
+        .iter()
+        .filter_map(|(id, entities)| {
+            let into = entities.iter().find_map(|e| e.strip_prefix(MERGED_INTO))?;
+            Some((id.clone(), into.to_string()))
+        })
+        .collect()
 }
 
 /// The live scope of every tenant.
@@ -592,6 +607,7 @@ impl LiveScope {
             Some((n, a)) if *n > events || (*n == events && !t.stale) => Some(a.clone()),
             _ => None,
         };
+        let merged: Arc<Mutex<Vec<(String, String)>>> = Default::default();
         let live_ids = match &self.ids {
             None => {
                 let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
@@ -599,7 +615,14 @@ impl LiveScope {
                 if let Some(a) = newer(t) {
                     return Some(a);
                 }
-                name_incidents(&scope, &mut t.known, "L")
+                let named = name_incidents(&scope, &mut t.known, "L");
+                let known: Vec<vigie_state::KnownIncident> = t
+                    .known
+                    .iter()
+                    .map(|k| (k.id.clone(), k.entities.clone()))
+                    .collect();
+                *merged.lock().unwrap_or_else(|e| e.into_inner()) = merges(&known);
+                named
             }
             Some(store) => {
                 {
@@ -619,7 +642,15 @@ impl LiveScope {
                 // serves. Outside the worker's lock: the store's call
                 // never holds the observing of events.
                 let named = scope.clone();
-                match store.name(tenant, Box::new(move |known| name_kept(&named, known, "L"))) {
+                let seen = merged.clone();
+                match store.name(
+                    tenant,
+                    Box::new(move |known| {
+                        let ids = name_kept(&named, known, "L");
+                        *seen.lock().unwrap_or_else(|e| e.into_inner()) = merges(known);
+                        ids
+                    }),
+                ) {
                     Ok(ids) => {
                         self.named(tenant, store.place());
                         ids
@@ -631,10 +662,12 @@ impl LiveScope {
                 }
             }
         };
+        let merged = std::mem::take(&mut *merged.lock().unwrap_or_else(|e| e.into_inner()));
         let answer = Answer {
             scope,
             live_ids: Arc::new(live_ids),
             correlations,
+            merged: Arc::new(merged),
         };
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = tenants.get_mut(tenant)?;

@@ -21,7 +21,7 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         ("events_stored", "Events kept in the event log.", stored),
         ("detections", "Detections stored.", detections),
     ];
-    let counters: [(&str, &str, u64); 12] = [
+    let counters: [(&str, &str, u64); 13] = [
         (
             "events_processed",
             "Events judged since start.",
@@ -29,7 +29,7 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         ),
         (
             "events_unreadable",
-            "Events kept but in no format Vigie reads.",
+            "Events kept but in no format Vigie reads, since this start (not kept across restarts; the events themselves are).",
             p.unreadable.load(Ordering::Relaxed),
         ),
         (
@@ -61,6 +61,11 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             "syslog_refused",
             "Syslog messages refused (too long).",
             s.syslog.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "ndjson_refused",
+            "NDJSON lines refused on the NDJSON TCP/TLS listeners (too long, or cut by a closed connection).",
+            s.syslog.ndjson_refused.load(Ordering::Relaxed),
         ),
         (
             "syslog_lost",

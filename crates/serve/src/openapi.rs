@@ -76,6 +76,15 @@ fn summary(method: &str, path: &str) -> &'static str {
         }
         ("GET", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, for shippers",
         ("PUT", "/_ilm/policy/{name}") => "Elasticsearch ILM policy, acknowledged",
+        ("GET", "/_nodes/ingest") => {
+            "Elasticsearch ingest node and its processors, for Filebeat's modules"
+        }
+        ("GET", "/_ingest/pipeline/{id}") => {
+            "Elasticsearch ingest pipeline, for Filebeat's modules (none kept, none run)"
+        }
+        ("PUT", "/_ingest/pipeline/{id}") => {
+            "Elasticsearch ingest pipeline, acknowledged (Filebeat's modules install theirs; none run)"
+        }
         ("GET", "/communes") => "The console's landing page of a CSIRT's analyst reading several communes: each commune with its events, open incidents and last event (HTML)",
         ("GET", "/communes/choose") => "Chooses the commune the console's pages show (tenant, next): kept in the vigie_commune cookie for the session; ?tenant= still wins",
         ("GET", "/incidents") => "The console's incidents page, the answer at the top (HTML)",

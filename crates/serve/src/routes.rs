@@ -309,6 +309,11 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::PUT, "/_template/{name}", INGEST),
     (Method::GET, "/_ilm/policy/{name}", INGEST),
     (Method::PUT, "/_ilm/policy/{name}", INGEST),
+    // Filebeat's modules: the processors they need, then their ingest
+    // pipelines (looked for, else installed) at start-up.
+    (Method::GET, "/_nodes/ingest", INGEST),
+    (Method::GET, "/_ingest/pipeline/{id}", INGEST),
+    (Method::PUT, "/_ingest/pipeline/{id}", INGEST),
 ];
 
 pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
@@ -400,6 +405,8 @@ pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/_index_template/{name}") => get(elastic::index_template),
             (_, "/_template/{name}") => get(elastic::legacy_template),
             (_, "/_ilm/policy/{name}") => get(elastic::ilm_policy),
+            (_, "/_nodes/ingest") => get(elastic::ingest_nodes),
+            (_, "/_ingest/pipeline/{id}") => get(elastic::ingest_pipeline),
             (_, "/healthz") => get(healthz),
             (_, "/api/v1/ingest") => post(ingest),
             (_, "/api/v1/detections") => get(detections),

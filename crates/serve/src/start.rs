@@ -183,9 +183,22 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     // compile; one that arrives before it is read waits for it.
     #[cfg(unix)]
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    // The data directory is the server's user's alone (see `private`).
+    crate::private::umask();
     // One server per data directory: a second one would append to the
     // same segments, move the same consumer positions and page twice.
     let _held = hold_data(&config.data)?;
+    match crate::private::tighten(&config.data) {
+        Ok(0) => {}
+        Ok(n) => eprintln!(
+            "vigie serve: {n} file(s) and directories of {} were readable by other users: now the server's user's alone (0600 files, 0700 directories)",
+            config.data.display()
+        ),
+        Err(e) => eprintln!(
+            "vigie serve: {}: access not restricted to the server's user: {e}",
+            config.data.display()
+        ),
+    }
     // Without `--db`, the state is `state.db` in `data`: a data
     // directory of an earlier Vigie (JSON Lines files) is imported first,
     // before anything reads or writes the state.
@@ -400,6 +413,64 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             None
         }
     };
+    // Every port is taken before anything runs: a port in use stops the
+    // start with its name alone, not after the rebuild has begun (and
+    // said it could not go on once the start was abandoned).
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| bind_failed(format!("listen on {}", config.listen), source))?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        what: "listener address".into(),
+        source,
+    })?;
+    let syslog_stats = Arc::new(syslog::SyslogStats::default());
+    if let Some(addr) = config.syslog_udp.filter(|_| config.role.ingests()) {
+        let (at, task) = syslog::udp(addr, log.clone(), syslog_stats.clone())
+            .await
+            .map_err(|source| bind_failed(format!("syslog UDP on {addr}"), source))?;
+        eprintln!("vigie serve: syslog UDP on {at}");
+        tokio::spawn(task);
+    }
+    let acceptor = match (config.syslog_tls, config.ndjson_tls) {
+        (None, None) => None,
+        _ if !config.role.ingests() => None,
+        _ => Some(Arc::new(tls::Senders::new(
+            listener_acceptor(&config, true)?.0,
+            config.tls_senders.clone(),
+        ))),
+    };
+    for (addr, source, said, tls) in [
+        (config.syslog_tcp, "syslog-tcp", "syslog TCP", None),
+        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP", None),
+        (
+            config.syslog_tls,
+            "syslog-tls",
+            "syslog TLS",
+            acceptor.clone(),
+        ),
+        (
+            config.ndjson_tls,
+            "ndjson-tls",
+            "NDJSON TLS",
+            acceptor.clone(),
+        ),
+    ] {
+        let Some(addr) = addr.filter(|_| config.role.ingests()) else {
+            continue;
+        };
+        let (at, task) = syslog::tcp(
+            addr,
+            log.clone(),
+            syslog_stats.clone(),
+            config.max_line,
+            source,
+            tls,
+        )
+        .await
+        .map_err(|source| bind_failed(format!("{said} on {addr}"), source))?;
+        eprintln!("vigie serve: {said} on {at}");
+        tokio::spawn(task);
+    }
     if let Some(a) = &alerting {
         tokio::spawn(alerts::run(live.clone(), health.clone(), a.clone()));
     }
@@ -449,70 +520,6 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             health.clone(),
             seen,
         ));
-    }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Io {
-            what: format!("listen on {}", config.listen),
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Io {
-        what: "listener address".into(),
-        source,
-    })?;
-    let syslog_stats = Arc::new(syslog::SyslogStats::default());
-    if let Some(addr) = config.syslog_udp.filter(|_| config.role.ingests()) {
-        let (at, task) = syslog::udp(addr, log.clone(), syslog_stats.clone())
-            .await
-            .map_err(|source| ServeError::Io {
-                what: format!("syslog UDP on {addr}"),
-                source,
-            })?;
-        eprintln!("vigie serve: syslog UDP on {at}");
-        tokio::spawn(task);
-    }
-    let acceptor = match (config.syslog_tls, config.ndjson_tls) {
-        (None, None) => None,
-        _ if !config.role.ingests() => None,
-        _ => Some(Arc::new(tls::Senders::new(
-            listener_acceptor(&config, true)?.0,
-            config.tls_senders.clone(),
-        ))),
-    };
-    for (addr, source, said, tls) in [
-        (config.syslog_tcp, "syslog-tcp", "syslog TCP", None),
-        (config.ndjson_tcp, "ndjson-tcp", "NDJSON TCP", None),
-        (
-            config.syslog_tls,
-            "syslog-tls",
-            "syslog TLS",
-            acceptor.clone(),
-        ),
-        (
-            config.ndjson_tls,
-            "ndjson-tls",
-            "NDJSON TLS",
-            acceptor.clone(),
-        ),
-    ] {
-        let Some(addr) = addr.filter(|_| config.role.ingests()) else {
-            continue;
-        };
-        let (at, task) = syslog::tcp(
-            addr,
-            log.clone(),
-            syslog_stats.clone(),
-            config.max_line,
-            source,
-            tls,
-        )
-        .await
-        .map_err(|source| ServeError::Io {
-            what: format!("{said} on {addr}"),
-            source,
-        })?;
-        eprintln!("vigie serve: {said} on {at}");
-        tokio::spawn(task);
     }
     let max_body = config.max_body;
     let console = vigie_console::Console::new(&config.data);
@@ -956,4 +963,15 @@ pub(crate) fn with_memory(read: &vigie_source::ReadOptions) -> vigie_source::Rea
         clock_memory: Some(vigie_source::clock::ClockMemory::new()),
         ..read.clone()
     }
+}
+
+/// A listener that could not be opened; a port in use said first, as
+/// such (the usual cause: another server already on it).
+fn bind_failed(what: String, source: std::io::Error) -> ServeError {
+    let what = if source.kind() == std::io::ErrorKind::AddrInUse {
+        format!("port already in use — {what} (another server listening there? stop it, or choose another port)")
+    } else {
+        what
+    };
+    ServeError::Io { what, source }
 }

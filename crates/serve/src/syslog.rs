@@ -34,8 +34,13 @@ const COUNT_DIGITS: u64 = 10;
 /// Counts of what the listeners could not keep.
 #[derive(Debug, Default)]
 pub struct SyslogStats {
-    /// Messages longer than the limit, or cut by a closed connection.
+    /// Syslog messages longer than the limit, or cut by a closed
+    /// connection.
     pub refused: AtomicU64,
+    /// NDJSON lines (the NDJSON TCP and TLS listeners) longer than the
+    /// limit, or cut by a closed connection: their own count (they are
+    /// not syslog).
+    pub ndjson_refused: AtomicU64,
     /// Messages not stored because the log failed.
     pub lost: AtomicU64,
     /// TCP connections closed at once: [`MAX_CONNECTIONS`] were open.
@@ -301,6 +306,11 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
     mut recheck: Option<Recheck>,
 ) {
     let mut r = BufReader::with_capacity(1 << 16, stream);
+    let refused = if source.starts_with("ndjson") {
+        &stats.ndjson_refused
+    } else {
+        &stats.refused
+    };
     let mut events = Vec::new();
     let mut bytes = 0usize;
     let mut ended = false;
@@ -311,7 +321,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
             // sent is counted refused).
             stats.idle_closed.fetch_add(1, Ordering::Relaxed);
             if !r.buffer().is_empty() {
-                stats.refused.fetch_add(1, Ordering::Relaxed);
+                refused.fetch_add(1, Ordering::Relaxed);
             }
             let batch = std::mem::take(&mut events);
             store(log.as_ref(), &tenant, &source, batch, &stats).await;
@@ -320,7 +330,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
         if let Some(why) = recheck.as_mut().and_then(Recheck::revoked) {
             stats.tls_refused.fetch_add(1, Ordering::Relaxed);
             if matches!(next, Ok(Some(_))) {
-                stats.refused.fetch_add(1, Ordering::Relaxed);
+                refused.fetch_add(1, Ordering::Relaxed);
             }
             eprintln!("vigie serve: {source}: no longer trusted since the reload, cut: {why}");
             let batch = std::mem::take(&mut events);
@@ -335,7 +345,7 @@ async fn connection<S: tokio::io::AsyncRead + Unpin>(
                 }
             }
             Ok(Some(Err(()))) => {
-                stats.refused.fetch_add(1, Ordering::Relaxed);
+                refused.fetch_add(1, Ordering::Relaxed);
             }
             Ok(None) | Err(_) => ended = true,
         }

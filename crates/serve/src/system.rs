@@ -29,12 +29,14 @@ pub(crate) async fn sources(
         "<p class=\"intro\" id=\"sources-summary\">{}</p>",
         escape(&tr!(
             lang,
-            "{} réception(s), {} canal(aux) de machines ; {} silencieux depuis plus de {} min (une source qui se tait peut être un attaquant qui coupe la journalisation).",
-            "{} listener(s), {} host channel(s); {} silent for more than {} min (a source that goes quiet may be an attacker stopping the logging).",
+            "{} réception(s), {} canal(aux) de machines ; {} silencieux (rien reçu depuis {} fois leur plus long écart habituel, au moins {} min : une source qui se tait peut être un attaquant qui coupe la journalisation) ; {} trop rares pour être jugés.",
+            "{} listener(s), {} host channel(s); {} silent (nothing received for {} times their longest usual gap, at least {} min: a source that goes quiet may be an attacker stopping the logging); {} too rare to be judged.",
             health.senders.len(),
             health.channels.len(),
             silent,
-            health.silence_threshold_secs / 60
+            crate::health::SILENCE_FACTOR,
+            health.silence_threshold_secs / 60,
+            health.channels.iter().filter(|c| c.state == "rare").count()
         ))
     );
     if health.senders.is_empty() {
@@ -79,8 +81,8 @@ pub(crate) async fn sources(
     let mut channels: Vec<_> = health.channels.iter().collect();
     channels.sort_by_key(|c| !c.silent);
     for c in channels {
-        let state = if c.silent {
-            format!(
+        let state = match c.state {
+            "silent" => format!(
                 "<span class=\"pill tone-red\">{}</span>",
                 escape(&tr!(
                     lang,
@@ -88,12 +90,17 @@ pub(crate) async fn sources(
                     "silent for {} min",
                     c.silent_for_secs / 60
                 ))
-            )
-        } else {
-            format!(
+            ),
+            // Too rarely seen to know what its silence means: said, not
+            // shown as receiving.
+            "rare" => format!(
+                "<span class=\"pill tone-amber\">{}</span>",
+                tr!(lang, "rare, non jugé", "rare, not judged")
+            ),
+            _ => format!(
                 "<span class=\"pill tone-green\">{}</span>",
                 tr!(lang, "reçoit", "receiving")
-            )
+            ),
         };
         t.row(
             if c.silent {
@@ -102,7 +109,25 @@ pub(crate) async fn sources(
                 "channel"
             },
             &[
-                escape(&c.host),
+                // The host's one name, with the other forms its events
+                // wrote (an FQDN, another case).
+                {
+                    let others: Vec<&str> = c
+                        .aliases
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|a| *a != c.host)
+                        .collect();
+                    if others.is_empty() {
+                        escape(&c.host)
+                    } else {
+                        format!(
+                            "{} <span class=\"small\">({})</span>",
+                            escape(&c.host),
+                            escape(&others.join(", "))
+                        )
+                    }
+                },
                 escape(&c.channel),
                 c.events.to_string(),
                 ui::time(Some(&c.last_received)),

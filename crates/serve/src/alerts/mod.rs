@@ -47,8 +47,15 @@ use vigie_store::live::{AlertJournal, AlertKey, Claim, Delivered};
 use crate::health::Health;
 use crate::live::LiveScope;
 
+mod merged;
 pub mod sinks;
+pub use merged::live_named;
+use merged::tell_merged;
 pub use sinks::Sink;
+
+/// Channels (hosts, accounts) listed in one message, at most (the rest
+/// counted in `channels_left_out`, `hosts_left_out`…).
+pub const CHANNELS_MAX: usize = 50;
 
 /// How often the live scope is looked at for new or grown incidents.
 pub const LOOK_EVERY: Duration = Duration::from_secs(5);
@@ -124,6 +131,8 @@ struct Sent {
     /// Messages delivered for the key (by every node): the claim of the
     /// next one names it.
     count: u64,
+    /// Its merge into another incident was said (the last message).
+    merged: bool,
 }
 
 impl Sent {
@@ -154,6 +163,7 @@ impl Sent {
             held: 0,
             last_seen: Default::default(),
             count: d.count,
+            merged: r.kind == "incident_merged",
         })
     }
 }
@@ -234,6 +244,12 @@ impl Alerting {
             lang: vigie_lang::Lang::default(),
             stats: AlertStats::default(),
         })
+    }
+
+    /// Messages sent with fields left out to fit their destination
+    /// (a syslog datagram), every destination's.
+    pub fn truncated(&self) -> u64 {
+        self.sinks.iter().map(|s| s.cut()).sum()
     }
 
     /// The messages' `text` in `lang` (French by default).
@@ -398,8 +414,12 @@ fn message(
             "first": inc.first,
             "last": inc.last,
             "detections": inc.detections,
-            "hosts": inc.hosts.iter().map(|h| &h.name).collect::<Vec<_>>(),
-            "accounts": inc.accounts.iter().map(|a| &a.name).collect::<Vec<_>>(),
+            // At most 50 each, with how many were left out (the docs'
+            // promise: a message stays bounded, never cut unsaid).
+            "hosts": inc.hosts.iter().take(CHANNELS_MAX).map(|h| &h.name).collect::<Vec<_>>(),
+            "hosts_left_out": inc.hosts.len().saturating_sub(CHANNELS_MAX),
+            "accounts": inc.accounts.iter().take(CHANNELS_MAX).map(|a| &a.name).collect::<Vec<_>>(),
+            "accounts_left_out": inc.accounts.len().saturating_sub(CHANNELS_MAX),
             "summary": inc.summary,
         },
         "headline": headline,
@@ -573,25 +593,28 @@ fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &dyn Sink) {
         if newly.is_empty() {
             continue;
         }
+        // Each with how long it has been quiet: thresholds are per
+        // channel (its own rhythm), not one for all.
         let names: Vec<String> = newly
             .iter()
-            .map(|(_, c)| format!("{} ({})", c.host, c.channel))
+            .map(|(_, c)| format!("{} ({}, {} min)", c.host, c.channel, c.silent_for_secs / 60))
             .collect();
         let body = json!({
             "source": "vigie",
             "kind": "sources_silent",
             "tenant": tenant,
             "silence_threshold_secs": h.silence_threshold_secs,
-            "channels": newly.iter().map(|(_, c)| c).collect::<Vec<_>>(),
+            // At most 50 (a chat tool or a datagram takes a bounded
+            // message), with how many were left out: never cut unsaid.
+            "channels": newly.iter().take(CHANNELS_MAX).map(|(_, c)| c).collect::<Vec<_>>(),
+            "channels_left_out": newly.len().saturating_sub(CHANNELS_MAX),
             "text": a.lang.pick(
                 format!(
-                    "[Vigie] {tenant} : rien reçu depuis {} min de {} — journalisation arrêtée ?",
-                    h.silence_threshold_secs / 60,
+                    "[Vigie] {tenant} : plus rien reçu, bien au-delà de leur rythme habituel, de {} — journalisation arrêtée ?",
                     sinks::capped(&names, 20).join(", ")
                 ),
                 format!(
-                    "[Vigie] {tenant}: nothing received for {} min from {} — logging stopped?",
-                    h.silence_threshold_secs / 60,
+                    "[Vigie] {tenant}: nothing received, well past their usual rhythm, from {} — logging stopped?",
                     sinks::capped(&names, 20).join(", ")
                 ),
             ),
@@ -633,19 +656,25 @@ fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) -> bool {
         // see `live::name_sets`) share its id: the first, the more
         // severe, speaks for it.
         let mut told = std::collections::HashSet::new();
+        // One name per incident wherever an alert speaks: the live id
+        // (the scope's `INC-n` changes as incidents grow).
+        let headline = live_named(
+            &answer.scope.answer.headline,
+            &answer.scope.incidents,
+            &answer.live_ids,
+        );
         for (inc, live_id) in answer.scope.incidents.iter().zip(answer.live_ids.iter()) {
             if !told.insert(live_id.as_str()) {
                 continue;
             }
-            if !tell(
-                a,
-                i,
-                sink,
-                &tenant,
-                live_id,
-                inc,
-                &answer.scope.answer.headline,
-            ) {
+            let mut inc = inc.clone();
+            inc.summary = live_named(&inc.summary, &answer.scope.incidents, &answer.live_ids);
+            if !tell(a, i, sink, &tenant, live_id, &inc, &headline) {
+                return false;
+            }
+        }
+        for (from, into) in answer.merged.iter() {
+            if !tell_merged(a, i, sink, &tenant, from, into) {
                 return false;
             }
         }
@@ -779,6 +808,7 @@ fn tell(
                     held: 0,
                     last_seen: (inc.detections, inc.hosts.len(), severity),
                     count,
+                    merged: false,
                 },
             );
             return true;

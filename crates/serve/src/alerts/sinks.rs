@@ -36,6 +36,11 @@ pub trait Sink: Send + Sync {
     fn worst_send(&self) -> Duration {
         TIMEOUT
     }
+    /// Messages sent with fields left out to fit the transport (counted
+    /// in `alerts_truncated`).
+    fn cut(&self) -> u64 {
+        0
+    }
 }
 
 /// The JSON message POSTed to a URL.
@@ -168,6 +173,7 @@ fn subject(m: &Value, lang: Lang) -> String {
         Some("incident_new") => tr!(lang, "Nouvel incident", "New incident"),
         Some("incident_updated") => tr!(lang, "Incident mis à jour", "Incident updated"),
         Some("sources_silent") => tr!(lang, "Sources muettes", "Sources silent"),
+        Some("incident_merged") => tr!(lang, "Incident fusionné", "Incident merged"),
         _ => tr!(lang, "Alerte", "Alert"),
     };
     let text = m["text"].as_str().unwrap_or_default();
@@ -178,10 +184,33 @@ fn subject(m: &Value, lang: Lang) -> String {
 /// A subject is one line: what a message carries of the scope (a host
 /// name, a summary) must not add headers.
 fn one_line(s: &str) -> String {
-    s.chars()
+    let line: String = s
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
+        .collect();
+    cut_at_word(&line, 200)
+}
+
+/// `s` within `n` characters: cut after a whole word and marked `…`
+/// (never mid-word, never silently).
+fn cut_at_word(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(n - 1).collect();
+    let head = match head.rfind(' ') {
+        Some(at) if at > 0 => head[..at].trim_end().to_string(),
+        _ => head,
+    };
+    format!("{head}…")
+}
+
+/// A list of names, and how many more the message left out (`+70`).
+fn more(list: String, left_out: &Value) -> String {
+    match left_out.as_u64() {
+        Some(n) if n > 0 => format!("{list}, +{n}"),
+        _ => list,
+    }
 }
 
 /// The mail's text: what the technician needs to decide at 2 a.m.
@@ -204,21 +233,43 @@ pub fn mail_body(m: &Value, lang: Lang) -> String {
         Some("sources_silent") => {
             out.push_str(&tr!(
                 lang,
-                "Plus rien reçu depuis {} min de :\n",
-                "Nothing received for {} min from:\n",
+                "Plus rien reçu, au-delà de {} fois leur plus long écart habituel (au moins {} min), de :\n",
+                "Nothing received, past {} times their longest usual gap (at least {} min), from:\n",
+                crate::health::SILENCE_FACTOR,
                 m["silence_threshold_secs"].as_u64().unwrap_or(0) / 60
             ));
             for c in m["channels"].as_array().into_iter().flatten() {
-                out.push_str(&format!(
-                    "  - {} ({})\n",
+                out.push_str(&tr!(
+                    lang,
+                    "  - {} ({}) : rien depuis {} min\n",
+                    "  - {} ({}): nothing for {} min\n",
                     c["host"].as_str().unwrap_or("?"),
-                    c["channel"].as_str().unwrap_or("?")
+                    c["channel"].as_str().unwrap_or("?"),
+                    c["silent_for_secs"].as_u64().unwrap_or(0) / 60
+                ));
+            }
+            let left_out = m["channels_left_out"].as_u64().unwrap_or(0);
+            if left_out > 0 {
+                out.push_str(&tr!(
+                    lang,
+                    "  - et {left_out} autre(s) (voir la page Sources)\n",
+                    "  - and {left_out} more (see the Sources page)\n"
                 ));
             }
             out.push_str(&tr!(
                 lang,
                 "\nUn journal qui se tait peut être un journal qu'un attaquant a arrêté : vérifiez ces machines.\n",
                 "\nA log that falls silent may be one an attacker stopped: check these machines.\n"
+            ));
+        }
+        Some("incident_merged") => {
+            out.push_str(&tr!(
+                lang,
+                "L'incident {} fait désormais partie de l'incident {} : suivez {}.\n",
+                "Incident {} is now part of incident {}: follow {}.\n",
+                m["incident"]["live_id"].as_str().unwrap_or("?"),
+                m["incident"]["merged_into"].as_str().unwrap_or("?"),
+                m["incident"]["merged_into"].as_str().unwrap_or("?")
             ));
         }
         _ => {
@@ -252,8 +303,14 @@ pub fn mail_body(m: &Value, lang: Lang) -> String {
                     tr!(lang, "Détections", "Detections"),
                     i["detections"].to_string(),
                 ),
-                (tr!(lang, "Machines", "Hosts"), list(&i["hosts"])),
-                (tr!(lang, "Comptes", "Accounts"), list(&i["accounts"])),
+                (
+                    tr!(lang, "Machines", "Hosts"),
+                    more(list(&i["hosts"]), &i["hosts_left_out"]),
+                ),
+                (
+                    tr!(lang, "Comptes", "Accounts"),
+                    more(list(&i["accounts"]), &i["accounts_left_out"]),
+                ),
             ];
             for (k, v) in rows {
                 if !v.is_empty() {
@@ -300,6 +357,8 @@ pub struct Syslog {
     pub addr: String,
     /// The HOSTNAME field: this server's name.
     pub host: String,
+    /// Messages sent with fields left out to fit a datagram.
+    pub cut: std::sync::atomic::AtomicU64,
 }
 
 impl Syslog {
@@ -326,6 +385,7 @@ impl Syslog {
             transport,
             addr: addr.to_string(),
             host,
+            cut: Default::default(),
         })
     }
 }
@@ -340,8 +400,19 @@ impl Sink for Syslog {
         "syslog"
     }
 
+    fn cut(&self) -> u64 {
+        self.cut.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn send(&self, message: &Value) -> Result<(), String> {
-        let line = rfc5424(message, &self.host, chrono::Utc::now());
+        let max = match self.transport {
+            Transport::Udp => UDP_MAX,
+            Transport::Tcp => usize::MAX,
+        };
+        let (line, cut) = rfc5424_within(message, &self.host, chrono::Utc::now(), max);
+        if cut {
+            self.cut.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let addr = self
             .addr
             .to_socket_addrs()
@@ -414,6 +485,24 @@ fn cef_value(s: &str) -> String {
 /// standard keys: `externalId`, `cnt`, `dhost`, `duser`, `start`, `end`;
 /// the tenant and nature as labelled custom strings).
 pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    rfc5424_within(m, host, now, usize::MAX).0
+}
+
+/// The largest datagram a syslog receiver is asked to take (RFC 5426:
+/// receivers "SHOULD" take 2048 octets): a larger one may be cut by the
+/// network or the receiver anywhere, mid-word and unsaid.
+pub const UDP_MAX: usize = 2048;
+
+/// [`rfc5424`] within `max` bytes: past it, whole extension fields are
+/// left out, the least needed first (the lists of accounts, of hosts,
+/// the message's text), and said in `cs6` (`cs6Label=truncated`, the
+/// keys left out); whether any was.
+pub fn rfc5424_within(
+    m: &Value,
+    host: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    max: usize,
+) -> (String, bool) {
     let kind = m["kind"].as_str().unwrap_or("alert");
     let i = &m["incident"];
     let severity = i["severity"].as_str().unwrap_or("");
@@ -430,11 +519,23 @@ pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> Str
         _ => 5,
     };
     let pri = 4 * 8 + sys_sev;
-    let mut ext = vec![
-        ("cs1Label", "tenant".to_string()),
-        ("cs1", m["tenant"].as_str().unwrap_or("").to_string()),
-        ("msg", one_line(m["text"].as_str().unwrap_or(""))),
-    ];
+    // Fields in the order they are given up last: each group whole (a
+    // custom string with its label).
+    let mut groups: Vec<(&'static str, Vec<(&'static str, String)>)> = vec![(
+        "cs1",
+        vec![
+            ("cs1Label", "tenant".to_string()),
+            ("cs1", m["tenant"].as_str().unwrap_or("").to_string()),
+        ],
+    )];
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut lists = Vec::new();
     if kind == "sources_silent" {
         let channels: Vec<String> = m["channels"]
             .as_array()
@@ -448,30 +549,41 @@ pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> Str
                 )
             })
             .collect();
-        ext.push(("cs3Label", "channels".into()));
-        ext.push(("cs3", capped(&channels, 50).join(", ")));
+        lists.push((
+            "cs3",
+            vec![
+                ("cs3Label", "channels".into()),
+                (
+                    "cs3",
+                    more(capped(&channels, 50).join(", "), &m["channels_left_out"]),
+                ),
+            ],
+        ));
     } else {
-        let names = |v: &Value| {
-            let all: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect();
-            capped(&all, 50).join(",")
-        };
-        ext.push(("externalId", i["live_id"].as_str().unwrap_or("").into()));
-        ext.push(("cs2Label", "nature".into()));
-        ext.push((
+        let mut essential = vec![("externalId", i["live_id"].as_str().unwrap_or("").into())];
+        if let Some(into) = i["merged_into"].as_str() {
+            // `incident_merged`: the id it went into.
+            essential.push(("cs4Label", "mergedInto".into()));
+            essential.push(("cs4", into.into()));
+        }
+        essential.push(("cs2Label", "nature".into()));
+        essential.push((
             "cs2",
             i["nature"]
                 .as_str()
                 .map(str::to_string)
-                .unwrap_or_else(|| names(&i["nature"])),
+                .unwrap_or_else(|| capped(&names(&i["nature"]), 50).join(",")),
         ));
-        ext.push(("cnt", i["detections"].as_u64().unwrap_or(0).to_string()));
-        ext.push(("dhost", names(&i["hosts"])));
-        ext.push(("duser", names(&i["accounts"])));
+        if i["detections"].is_u64() {
+            essential.push(("cnt", i["detections"].as_u64().unwrap_or(0).to_string()));
+        }
+        // CEF's dhost and duser name one host, one account (ArcSight's
+        // fields are single-valued): the incident's first (its main one);
+        // every one in the labelled lists below.
+        let hosts = names(&i["hosts"]);
+        let accounts = names(&i["accounts"]);
+        essential.push(("dhost", hosts.first().cloned().unwrap_or_default()));
+        essential.push(("duser", accounts.first().cloned().unwrap_or_default()));
         // CEF's time form: milliseconds since the epoch.
         let millis = |v: &Value| {
             v.as_str()
@@ -479,35 +591,99 @@ pub fn rfc5424(m: &Value, host: &str, now: chrono::DateTime<chrono::Utc>) -> Str
                 .map(|t| t.timestamp_millis().to_string())
                 .unwrap_or_default()
         };
-        ext.push(("start", millis(&i["first"])));
-        ext.push(("end", millis(&i["last"])));
-        ext.push(("cn1Label", "updatesHeld".into()));
-        ext.push(("cn1", m["updates_held"].as_u64().unwrap_or(0).to_string()));
+        essential.push(("start", millis(&i["first"])));
+        essential.push(("end", millis(&i["last"])));
+        if m.get("updates_held").is_some() {
+            essential.push(("cn1Label", "updatesHeld".into()));
+            essential.push(("cn1", m["updates_held"].as_u64().unwrap_or(0).to_string()));
+        }
+        groups.push(("externalId", essential));
+        if hosts.len() > 1 {
+            lists.push((
+                "cs4",
+                vec![
+                    ("cs4Label", "hosts".into()),
+                    (
+                        "cs4",
+                        more(capped(&hosts, 50).join(","), &i["hosts_left_out"])
+                            .replace(", +", ",+"),
+                    ),
+                ],
+            ));
+        }
+        if accounts.len() > 1 {
+            lists.push((
+                "cs5",
+                vec![
+                    ("cs5Label", "accounts".into()),
+                    (
+                        "cs5",
+                        more(capped(&accounts, 50).join(","), &i["accounts_left_out"])
+                            .replace(", +", ",+"),
+                    ),
+                ],
+            ));
+        }
     }
-    let ext: Vec<String> = ext
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", cef_value(&v)))
-        .collect();
+    let text = m["text"].as_str().unwrap_or("");
+    groups.push((
+        "msg",
+        vec![(
+            "msg",
+            text.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        )],
+    ));
+    groups.extend(lists);
+    let field = |g: &(&str, Vec<(&str, String)>)| -> String {
+        g.1.iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", cef_value(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let name = m["text"].as_str().unwrap_or(kind);
-    let cef = format!(
-        "CEF:0|Vigie|Vigie|{}|{}|{}|{}|{}",
-        cef_header(env!("CARGO_PKG_VERSION")),
-        cef_header(kind),
-        cef_header(&one_line(name)),
-        cef_sev,
-        ext.join(" ")
-    );
     let host: String = host
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .take(255)
         .collect();
-    format!(
-        "<{pri}>1 {} {} vigie - {kind} - {cef}",
+    let head = format!(
+        "<{pri}>1 {} {} vigie - {kind} - CEF:0|Vigie|Vigie|{}|{}|{}|{}|",
         now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         if host.is_empty() { "-" } else { &host },
-    )
+        cef_header(env!("CARGO_PKG_VERSION")),
+        cef_header(kind),
+        cef_header(&one_line(name)),
+        cef_sev,
+    );
+    let mut fields: Vec<(&str, String)> = groups
+        .iter()
+        .map(|g| (g.0, field(g)))
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    let mut left_out: Vec<&str> = Vec::new();
+    let size = |fields: &[(&str, String)], left_out: &[&str]| {
+        head.len()
+            + fields.iter().map(|(_, f)| f.len() + 1).sum::<usize>()
+            + if left_out.is_empty() {
+                0
+            } else {
+                " cs6Label=truncated cs6=".len() + left_out.join(",").len()
+            }
+    };
+    // The first group (the tenant) and the incident's own fields stay.
+    while fields.len() > 2 && size(&fields, &left_out) > max {
+        if let Some((k, _)) = fields.pop() {
+            left_out.insert(0, k);
+        }
+    }
+    let mut ext: Vec<String> = fields.into_iter().map(|(_, f)| f).collect();
+    if !left_out.is_empty() {
+        ext.push(format!("cs6Label=truncated cs6={}", left_out.join(",")));
+    }
+    (format!("{head}{}", ext.join(" ")), !left_out.is_empty())
 }
 
 #[cfg(test)]
@@ -560,7 +736,9 @@ mod tests {
             "{line}"
         );
         assert_eq!(cef_value("a=b\\c\r\nd"), "a\\=b\\\\c\\nd");
-        assert!(line.contains("dhost=SRV-FIC01,DC01 "), "{line}");
+        // One host in dhost (CEF's is single-valued), all in cs4.
+        assert!(line.contains("dhost=SRV-FIC01 "), "{line}");
+        assert!(line.contains("cs4Label=hosts cs4=SRV-FIC01,DC01"), "{line}");
         assert!(line.contains("cnt=42 "), "{line}");
         assert!(line.contains("externalId=INC-0001 "), "{line}");
     }
@@ -590,9 +768,19 @@ mod tests {
         let mut m = incident();
         m["incident"]["hosts"] = serde_json::json!(many);
         let line = rfc5424(&m, "vigie01", chrono::Utc::now());
-        assert!(line.contains("PC049,+70 "), "{line}");
+        assert!(line.contains("PC049,+70"), "{line}");
         assert!(!line.contains("PC050"), "{line}");
         assert!(line.len() < 8_000, "{}", line.len());
+        // Within a datagram: the lists left out whole, and said.
+        let (cut, was) = rfc5424_within(&m, "vigie01", chrono::Utc::now(), 400);
+        assert!(was && cut.len() <= 400, "{cut}");
+        assert!(cut.ends_with(" cs6Label=truncated cs6=msg,cs4"), "{cut}");
+        assert!(cut.contains("externalId=INC-0001 "), "{cut}");
+        assert!(!cut.contains("cs4="), "{cut}");
+        // A long text cut after a word, marked.
+        let long = format!("{} suite", "mot ".repeat(60));
+        let one = one_line(&long);
+        assert!(one.ends_with("mot…") && one.chars().count() <= 200, "{one}");
         let to = vec!["it@mairie.example".to_string()];
         let e = Email::new(
             "smtp://vigie:secret@relay:587",

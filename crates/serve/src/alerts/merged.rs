@@ -1,0 +1,171 @@
+//! One name per incident wherever an alert speaks, and merges said.
+//!
+//! Why: the scope numbers its incidents by severity (`INC-2` today may
+//! be `INC-3` tomorrow) while the alerts name them by their live id
+//! (`L7`, stable as the incident grows): a headline saying `INC-2` beside
+//! a message saying `L7` is two names for one thing at 2 a.m. And when
+//! two incidents turn out to be one (the naming marks the retired id
+//! `merged-into:Lk`), the retired one must not vanish from the alerts
+//! unsaid: whoever was told of it is told where it went.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+use vigie_store::live::{AlertKey, Claim};
+
+use super::{Alerting, Record, Sent, Sink};
+
+/// `text` with each of the scope's incident numbers (`INC-3`) replaced
+/// by that incident's live id (`L7`), the one name alerts use.
+pub fn live_named(
+    text: &str,
+    incidents: &[vigie_scope::model::Incident],
+    live_ids: &[String],
+) -> String {
+    if !text.contains("INC-") {
+        return text.to_string();
+    }
+    let ids: HashMap<&str, &str> = incidents
+        .iter()
+        .zip(live_ids)
+        .map(|(i, l)| (i.id.as_str(), l.as_str()))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("INC-") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 4..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let name = &rest[at..at + 4 + digits];
+        // Whole words only (`XINC-1` is not an incident's number).
+        let word = !out.chars().last().is_some_and(|c| c.is_alphanumeric());
+        match ids.get(name) {
+            Some(l) if digits > 0 && word => out.push_str(l),
+            _ => out.push_str(name),
+        }
+        rest = &rest[at + 4 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Tells `sink` once that incident `from`, which it was told of, was
+/// merged into `into` (a message of its own, `incident_merged`): an
+/// incident never vanishes from the alerts unsaid.
+pub(super) fn tell_merged(
+    a: &Alerting,
+    i: usize,
+    sink: &dyn Sink,
+    tenant: &str,
+    from: &str,
+    into: &str,
+) -> bool {
+    let key = (
+        sink.name().to_string(),
+        tenant.to_string(),
+        from.to_string(),
+    );
+    let after = {
+        let sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+        match sent.get(&key) {
+            // Never told of it, or told of the merge already.
+            None => return true,
+            Some(s) if s.merged => return true,
+            Some(s) => s.count,
+        }
+    };
+    if a.waits_to_be_kept(&key) {
+        return true;
+    }
+    let claim_key = AlertKey {
+        sink: key.0.clone(),
+        tenant: key.1.clone(),
+        live_id: key.2.clone(),
+    };
+    match a
+        .kept
+        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
+    {
+        Ok(Claim::Won) => a.claims_failed(None),
+        Ok(Claim::Lost { last, holder }) => {
+            a.claims_failed(None);
+            let kept = last.as_ref().map_or(0, |d| d.count);
+            if kept > after || holder.is_some() {
+                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+            if kept > after {
+                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
+                    a.sent
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, s);
+                }
+            }
+            return true;
+        }
+        Err(e) => {
+            a.stats.failed.fetch_add(1, Ordering::Relaxed);
+            a.claims_failed(Some(&e.to_string()));
+            return false;
+        }
+    }
+    let (severity, detections, hosts) = {
+        let sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.get(&key)
+            .map(|s| (s.severity.clone(), s.detections, s.hosts))
+            .unwrap_or_default()
+    };
+    let body = json!({
+        "source": "vigie",
+        "kind": "incident_merged",
+        "tenant": tenant,
+        "incident": { "live_id": from, "merged_into": into, "severity": severity },
+        "text": a.lang.pick(
+            format!("[Vigie] {tenant} {from} : incident fusionné dans {into} (suivre {into})"),
+            format!("[Vigie] {tenant} {from}: incident merged into {into} (follow {into})"),
+        ),
+    });
+    let outcome = sink.send(&body);
+    let mut record = Record {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sink: sink.name().into(),
+        tenant: tenant.into(),
+        live_id: from.into(),
+        kind: "incident_merged".into(),
+        severity,
+        detections,
+        hosts,
+        delivered: outcome.is_ok(),
+        error: None,
+    };
+    let say = a.outcome(i, outcome.is_ok(), &format!("alert {tenant} {from}"));
+    match outcome {
+        Ok(()) => {
+            a.stats.delivered.fetch_add(1, Ordering::Relaxed);
+            let count = a.record(&record).unwrap_or(after + 1);
+            let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = sent.get_mut(&key) {
+                s.merged = true;
+                s.count = count;
+            }
+            return true;
+        }
+        Err(e) => {
+            a.stats.failed.fetch_add(1, Ordering::Relaxed);
+            if say {
+                eprintln!("vigie serve: alert {tenant} {from} ({}): {e}", sink.name());
+            }
+            record.error = Some(e);
+        }
+    }
+    if say {
+        a.record(&record);
+    }
+    if let Err(e) = a.kept.release(&claim_key, &a.node) {
+        eprintln!(
+            "vigie serve: claim on alert {tenant} {from} not let go ({e}): another node sends it once it expires"
+        );
+    }
+    false
+}
