@@ -46,6 +46,7 @@ use vigie_store::live::IncidentIds;
 mod naming;
 mod outage;
 mod stores;
+use naming::merges;
 pub use naming::{name_incidents, name_kept, name_sets, Known};
 use outage::Outages;
 pub use stores::{live_stores, LiveStores};
@@ -156,18 +157,6 @@ pub struct Answer {
     /// Live ids retired by a merge, each with the id it went into: the
     /// alerts say so rather than let an incident vanish unsaid.
     pub merged: Arc<Vec<(String, String)>>,
-}
-
-/// The retired ids of `known` and where each went (its `merged-into:`
-/// mark).
-fn merges(known: &[vigie_state::KnownIncident]) -> Vec<(String, String)> {
-    known
-        .iter()
-        .filter_map(|(id, entities)| {
-            let into = entities.iter().find_map(|e| e.strip_prefix(MERGED_INTO))?;
-            Some((id.clone(), into.to_string()))
-        })
-        .collect()
 }
 
 /// The live scope of every tenant.

@@ -169,6 +169,18 @@ pub fn name_sets(
 /// an incident's own: theirs are `host:` and `account:`).
 const MERGED_INTO: &str = "merged-into:";
 
+/// The retired ids of `known` and where each went (its `merged-into:`
+/// mark).
+pub(super) fn merges(known: &[vigie_state::KnownIncident]) -> Vec<(String, String)> {
+    known
+        .iter()
+        .filter_map(|(id, entities)| {
+            let into = entities.iter().find_map(|e| e.strip_prefix(MERGED_INTO))?;
+            Some((id.clone(), into.to_string()))
+        })
+        .collect()
+}
+
 fn retired(entities: &std::collections::BTreeSet<String>) -> bool {
     entities.iter().any(|e| e.starts_with(MERGED_INTO))
 }
