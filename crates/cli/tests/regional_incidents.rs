@@ -21,9 +21,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use common::alerts::{drain, webhook, webhook_hanging};
 use common::console::{get_json, http};
 use common::server::{jsonl_files, make_demo, spawn_serve, Server};
 use serde_json::Value;
@@ -55,64 +55,6 @@ fn node(state: &Path, dir: &Path, args: &[String]) -> Server {
     spawn_serve(cmd)
 }
 
-/// A webhook receiver as chat tools run one: every POST body answered
-/// (200), in order, whichever node sent it.
-fn webhook() -> (String, Receiver<Value>) {
-    let (url, answered, _) = webhook_hanging(0);
-    (url, answered)
-}
-
-/// [`webhook`] that leaves the first `hang` incidents' messages
-/// unanswered (their connection held open: a sender waiting for the
-/// reply) and passes them on the second receiver: not delivered.
-fn webhook_hanging(hang: usize) -> (String, Receiver<Value>, Receiver<Value>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/vigie", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (hung_tx, hung_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let body = loop {
-                let n = conn.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    continue;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break Some(buf[end + 4..end + 4 + len].to_vec());
-                }
-            };
-            let Some(b) = body else { continue };
-            let message: Value = serde_json::from_slice(&b).unwrap();
-            if held.len() < hang && message["kind"] == "incident_new" {
-                held.push(conn);
-                let _ = hung_tx.send(message);
-                continue;
-            }
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            if tx.send(message).is_err() {
-                return;
-            }
-        }
-    });
-    (url, rx, hung_rx)
-}
-
 /// The incidents a node gives: live id → its hosts (sorted). Two
 /// incidents share an id only as parts of one a node behind has not
 /// merged yet: then their hosts are apart (two incidents of one host
@@ -138,15 +80,6 @@ fn incidents(base: &str, auth: &str) -> BTreeMap<String, BTreeSet<String>> {
         held.extend(hosts);
     }
     by_id
-}
-
-/// Every message received until none came for two looks of the alerters.
-fn drain(received: &Receiver<Value>, into: &mut Vec<Value>) {
-    while let Ok(m) =
-        received.recv_timeout(vigie_serve::alerts::LOOK_EVERY * 2 + Duration::from_secs(2))
-    {
-        into.push(m);
-    }
 }
 
 #[test]

@@ -114,6 +114,16 @@ impl DetectionStore for PgDetections {
             .collect())
     }
 
+    /// One statement that reads no table: the server answers, on the
+    /// connection the detections use (made again if it was lost).
+    async fn reachable(&self) -> Result<()> {
+        self.pg
+            .with("answering", async |c| {
+                Ok(c.simple_query("SELECT 1").await.map(|_| ())?)
+            })
+            .await
+    }
+
     /// By the primary key (tenant, id): one row read, whatever the count.
     async fn get(&self, tenant: &str, id: &str) -> Result<Option<Vec<u8>>> {
         let row = self

@@ -480,7 +480,8 @@ impl AlertJournal for PgAlerts {
              ON CONFLICT (tenant, sink, live_id) DO UPDATE SET
                node = EXCLUDED.node, until = EXCLUDED.until
              WHERE alert_claims.delivered = $6
-               AND (alert_claims.until IS NULL OR alert_claims.until < {DB_NOW})
+               AND (alert_claims.until IS NULL OR alert_claims.until < {DB_NOW}
+                    OR alert_claims.node = EXCLUDED.node)
              RETURNING delivered"
         );
         let look = format!(
@@ -613,7 +614,8 @@ impl AlertJournal for PgAlerts {
              VALUES ($1, $2, $3, $4, $5, {DB_NOW} + $6::bigint)
              ON CONFLICT (tenant, sink, host, channel) DO UPDATE SET
                node = EXCLUDED.node, until = EXCLUDED.until
-             WHERE alert_silences.until IS NOT NULL AND alert_silences.until < {DB_NOW}
+             WHERE alert_silences.until IS NOT NULL
+               AND (alert_silences.until < {DB_NOW} OR alert_silences.node = EXCLUDED.node)
              RETURNING 1"
         );
         let (pg, keys, node) = (self.pg.clone(), keys.to_vec(), node.to_string());

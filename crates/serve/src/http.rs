@@ -451,8 +451,85 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-pub(crate) async fn healthz() -> &'static str {
-    "ok\n"
+/// How long `/healthz` waits for the bus or the database: a load
+/// balancer's check gives up after a few seconds, and one that does not
+/// answer in time is down for what it checks.
+pub const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether the bus, then the database, failed at the last `/healthz`:
+/// the reason said on stderr once per streak (and its end), not at every
+/// check of the load balancer. One server per process.
+static HEALTH_DOWN: [std::sync::atomic::AtomicBool; 2] = [
+    std::sync::atomic::AtomicBool::new(false),
+    std::sync::atomic::AtomicBool::new(false),
+];
+
+/// One component of `/healthz`: `None` when it answered within
+/// [`HEALTH_WAIT`] (or is not `needed`), else its name; a failure's
+/// reason said on stderr at the start of a streak.
+async fn probe(
+    needed: bool,
+    which: usize,
+    what: &str,
+    check: impl std::future::Future<Output = vigie_store::Result<()>>,
+) -> Option<String> {
+    if !needed {
+        return None;
+    }
+    let failed = match tokio::time::timeout(HEALTH_WAIT, check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {} s", HEALTH_WAIT.as_secs())),
+    };
+    let was = HEALTH_DOWN[which].swap(failed.is_some(), Ordering::Relaxed);
+    match &failed {
+        Some(e) if !was => eprintln!("vigie serve: /healthz answers 503: {what} down: {e}"),
+        None if was => eprintln!("vigie serve: /healthz: {what} answers again"),
+        _ => {}
+    }
+    failed.map(|_| what.to_string())
+}
+
+/// `/healthz`: 200 `ok` once serving and what this node's role needs
+/// answers — ingest: the bus (an event it takes is acknowledged only once
+/// JetStream stored it); detect: the bus and the database; api: the
+/// database; all: both. Else 503 (`Retry-After: 5`) naming what is down,
+/// so that a load balancer stops sending events to an ingest node that
+/// could only refuse them. The route is open (no token): the answer
+/// names the component, never its address nor its error (those are on
+/// the server's stderr). The embedded default needs neither: 200 once
+/// serving, as before.
+pub(crate) async fn healthz(State(s): State<Shared>) -> Response {
+    use NodeRole::{All, Api, Detect, Ingest};
+    let role = s.config.role;
+    let bus = s.config.bus.is_some() && matches!(role, All | Ingest | Detect);
+    let db = s.config.db.is_some() && matches!(role, All | Detect | Api);
+    let log = s.log.clone();
+    let store = s.detections.clone();
+    let (bus_down, db_down) = tokio::join!(
+        probe(bus, 0, "the event stream (NATS JetStream)", async move {
+            log.records().await.map(|_| ())
+        }),
+        probe(db, 1, "the database (PostgreSQL)", async move {
+            store.reachable().await
+        }),
+    );
+    let down: Vec<String> = bus_down.into_iter().chain(db_down).collect();
+    if down.is_empty() {
+        return "ok\n".into_response();
+    }
+    let mut r = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "unavailable: {} cannot be reached; this node (--role {}) needs it\n",
+            down.join(" and "),
+            role.key()
+        ),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+    r
 }
 
 /// Reads a body, inflating gzip within the limit.

@@ -9,7 +9,7 @@ use crate::{Access, ROUTES};
 /// route table; a route without a line here is a test failure).
 fn summary(method: &str, path: &str) -> &'static str {
     match (method, path) {
-        ("GET", "/healthz") => "Liveness: 200 once serving (open: it holds no data)",
+        ("GET", "/healthz") => "200 once serving and what its role needs answers (ingest: the bus; detect: the bus and the database; api: the database); else 503 naming what is down (open: it holds no data)",
         ("GET", "/login") => "The login page (HTML; open: it is the way in)",
         ("POST", "/login") => "Sign in: name, password, TOTP code (form; open)",
         ("POST", "/logout") => "Sign out: ends the session (CSRF token required)",

@@ -112,11 +112,44 @@ pub(crate) fn give_back_free_memory() {
 
 /// This node as its claims on alert messages name it: its host name,
 /// process and address (said to an operator reading the journal's claims).
-fn node_name(config: &Config) -> String {
+/// This node as its alert claims name it: the machine's name and an id
+/// made at its first start and kept in `DATA/node-id`.
+///
+/// Why kept, and not the process id as before: a node restarted after a
+/// `kill -9` in the middle of a delivery found its own claim held by a
+/// name that was no longer its own, counted it in `alerts_sent_elsewhere`
+/// and left the message waiting for the lease. With the same name it
+/// knows the claim as its own and sends at once. Two processes never
+/// share a data directory (`serve.lock`); a directory copied to make
+/// another node must leave `node-id` out (docs/regional.md).
+fn node_name(config: &Config) -> Result<String, ServeError> {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
-    format!("{host} pid {} ({})", std::process::id(), config.listen)
+    let file = config.data.join("node-id");
+    let io = |what: String| move |source| ServeError::Io { what, source };
+    let kept = match std::fs::read_to_string(&file) {
+        Ok(id) => id.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io(format!("read {}", file.display()))(e)),
+    };
+    let id = if kept.len() == 16 && kept.bytes().all(|b| b.is_ascii_hexdigit()) {
+        kept
+    } else {
+        if !kept.is_empty() {
+            eprintln!(
+                "vigie serve: {} does not hold a node id (16 hexadecimal digits): a new one is made",
+                file.display()
+            );
+        }
+        let id = format!("{:016x}", rand::random::<u64>());
+        let part = config.data.join("node-id.part");
+        std::fs::write(&part, format!("{id}\n"))
+            .and_then(|_| std::fs::rename(&part, &file))
+            .map_err(io(format!("write {}", file.display())))?;
+        id
+    };
+    Ok(format!("{host} node {id}"))
 }
 
 /// The embedded state of `data` (`state.db`), the former files imported
@@ -386,6 +419,9 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
             eprintln!("vigie serve: alerts to: {}", names.join(", "));
             let lease = alerts::claim_lease(&sinks, config.alert_claim_lease_secs);
+            if let Some(note) = alerts::lease_note(&sinks, config.alert_claim_lease_secs) {
+                eprintln!("vigie serve: {note}");
+            }
             if config.db.is_some() {
                 eprintln!(
                     "vigie serve: alerts claimed and kept in {}: one api node sends each message (a claim lasts {} s, longer than the slowest delivery)",
@@ -394,7 +430,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 );
             }
             let kept = stores.alerts.clone();
-            let node = node_name(&config);
+            let node = node_name(&config)?;
             let lang = config.hunt.lang;
             Some(Arc::new(
                 tokio::task::spawn_blocking(move || {

@@ -250,7 +250,8 @@ impl AlertJournal for SqliteAlerts {
              ON CONFLICT (tenant, sink, live_id) DO UPDATE SET
                node = excluded.node, until = excluded.until
              WHERE alert_claims.delivered = ?6
-               AND (alert_claims.until IS NULL OR alert_claims.until < {NOW})
+               AND (alert_claims.until IS NULL OR alert_claims.until < {NOW}
+                    OR alert_claims.node = excluded.node)
              RETURNING delivered"
         );
         let look = format!(
@@ -352,7 +353,8 @@ impl AlertJournal for SqliteAlerts {
              VALUES (?1, ?2, ?3, ?4, ?5, {NOW} + ?6)
              ON CONFLICT (sink, tenant, host, channel) DO UPDATE SET
                node = excluded.node, until = excluded.until
-             WHERE alert_silences.until IS NOT NULL AND alert_silences.until < {NOW}
+             WHERE alert_silences.until IS NOT NULL
+               AND (alert_silences.until < {NOW} OR alert_silences.node = excluded.node)
              RETURNING 1"
         );
         self.db.call("claiming silences", |c| {

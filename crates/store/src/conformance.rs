@@ -721,6 +721,21 @@ pub fn alert_journal(a: &dyn crate::live::AlertJournal, b: &dyn crate::live::Ale
         a.claim(&key("mairie-b", "L1"), 0, "node-a", 60).unwrap(),
         Claim::Won
     );
+    // A node restarted after a `kill -9` in its delivery finds its own
+    // claim live: its own (one process per data directory), taken again at
+    // once; another node is still refused it.
+    let mine = key("default", "L3");
+    assert_eq!(a.claim(&mine, 0, "node-a", 60).unwrap(), Claim::Won);
+    assert_eq!(
+        b.claim(&mine, 0, "node-a", 60).unwrap(),
+        Claim::Won,
+        "a node's own live claim is taken again by it"
+    );
+    match b.claim(&mine, 0, "node-b", 60).unwrap() {
+        Claim::Lost { holder, .. } => assert_eq!(holder.as_deref(), Some("node-a")),
+        other => panic!("node-a's: {other:?}"),
+    }
+    a.release(&mine, "node-a").unwrap();
     // Many claiming one message at once: one wins.
     let race = key("default", "L2");
     let won = std::thread::scope(|s| {

@@ -240,6 +240,12 @@ pub trait DetectionStore: Send + Sync {
     async fn count_all(&self) -> Result<u64>;
     /// The latest `limit` documents of `tenant`, oldest first.
     async fn latest(&self, tenant: &str, limit: usize) -> Result<Vec<Vec<u8>>>;
+    /// Whether the store answers now (`/healthz` of a node that needs
+    /// it). A store on this node's own disk answers whenever the process
+    /// does; a database server is asked.
+    async fn reachable(&self) -> Result<()> {
+        Ok(())
+    }
     /// The document of detection `id` of `tenant`, if kept (the console's
     /// page of one detection). A backend with an index by id answers
     /// directly; this default looks among the latest 100,000.

@@ -151,7 +151,11 @@ pub trait AlertJournal: Send + Sync {
 
     /// Takes the right to send the next message of `key` — the one after
     /// `after` delivered — for `lease_secs`: won when no node holds a
-    /// live claim and exactly `after` messages were delivered.
+    /// live claim and exactly `after` messages were delivered. A live
+    /// claim of `node` itself is taken again: a node's name is kept in its
+    /// data directory and one process holds that directory, so such a
+    /// claim is a former process's (killed in its delivery), and its
+    /// message is sent now rather than after the lease.
     fn claim(&self, key: &AlertKey, after: u64, node: &str, lease_secs: i64) -> Result<Claim>;
 
     /// `row` (delivered) kept, and `node`'s claim on its key ended, in one
@@ -167,7 +171,7 @@ pub trait AlertJournal: Send + Sync {
 
     /// Takes the right to say each silence for `lease_secs` (one node says
     /// a channel silent): per key, whether this node won. A silence
-    /// already said, or claimed by a live claim, is not won.
+    /// already said, or claimed by another node's live claim, is not won.
     fn claim_silences(
         &self,
         keys: &[[String; 4]],

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod alerts;
 pub mod console;
 pub mod serve;
 pub mod server;

@@ -92,6 +92,50 @@ pub fn claim_lease(sinks: &[Box<dyn Sink>], asked: Option<u64>) -> Duration {
     }
 }
 
+/// What start says when `alert_claim_lease_secs` asked for less than
+/// the floor [`claim_lease`] keeps (the slowest delivery plus 5 s): the
+/// value taken and why, never a lease shorter than a delivery in silence.
+pub fn lease_note(sinks: &[Box<dyn Sink>], asked: Option<u64>) -> Option<String> {
+    let asked = asked?;
+    let lease = claim_lease(sinks, Some(asked));
+    (lease.as_secs() > asked).then(|| {
+        format!(
+            "alert_claim_lease_secs = {asked} is shorter than the slowest delivery ({} s) plus 5 s: a claim lasts {} s (a shorter one could end while its message is being sent, and another node send it again)",
+            lease.as_secs() - 5,
+            lease.as_secs()
+        )
+    })
+}
+
+/// Whether a claim just won still covers its message: the lease began
+/// when the database ran the claim's statement, at the latest when the
+/// call returned (`took` after it was made), so `lease - took` is the
+/// least that is left; the delivery (`worst_send`) and the call that
+/// keeps it (as long as the last one `record_took`) must fit in it, else
+/// the claim could end while the message is sent and another node send
+/// it too. `Err` says why (the claim is then let go, the message tried
+/// again at the next look).
+pub fn claim_covers(
+    lease: Duration,
+    took: Duration,
+    worst_send: Duration,
+    record_took: Duration,
+) -> Result<(), String> {
+    let left = lease.saturating_sub(took);
+    let needed = worst_send + record_took;
+    if left >= needed {
+        return Ok(());
+    }
+    Err(format!(
+        "the claim's call took {:.1} s: of its lease of {} s, {:.1} s are left, less than the delivery ({} s at most) and the call keeping it ({:.1} s last time) may take; raise alert_claim_lease_secs if the database is this slow",
+        took.as_secs_f64(),
+        lease.as_secs(),
+        left.as_secs_f64(),
+        worst_send.as_secs(),
+        record_took.as_secs_f64()
+    ))
+}
+
 /// One message of the alerting's journal (`alert_records` of
 /// `state.db`; formerly a line of `alerts.jsonl`): what was sent (or
 /// tried), when, to say it again after a restart only if it changed.
@@ -193,6 +237,12 @@ pub struct Alerting {
     /// Whether the journal failed at the last claim (said once per
     /// streak).
     claims_failing: std::sync::atomic::AtomicBool,
+    /// How long the last call keeping a delivery took (ms): what the
+    /// next claim must leave room for ([`claim_covers`]).
+    record_took_ms: AtomicU64,
+    /// Whether the last claim won left too little of its lease (said
+    /// once per streak).
+    lease_short: std::sync::atomic::AtomicBool,
     /// Per (sink, tenant, live id).
     sent: Mutex<HashMap<(String, String, String), Sent>>,
     /// Deliveries whose record failed (the journal away), kept at the
@@ -238,6 +288,8 @@ impl Alerting {
             kept,
             node,
             claims_failing: Default::default(),
+            record_took_ms: AtomicU64::new(0),
+            lease_short: Default::default(),
             sent: Mutex::new(sent),
             unkept: Mutex::new(Vec::new()),
             silent: Mutex::new(silent),
@@ -286,11 +338,14 @@ impl Alerting {
             delivered: r.delivered,
             doc: serde_json::to_string(r).unwrap_or_default(),
         };
+        let began = Instant::now();
         let kept = if r.delivered {
             self.kept.delivered(&row, &self.node).map(Some)
         } else {
             self.kept.append(&row).map(|()| None)
         };
+        self.record_took_ms
+            .store(began.elapsed().as_millis() as u64, Ordering::Relaxed);
         match kept {
             Ok(n) => n,
             Err(e) if r.delivered => {
@@ -742,15 +797,39 @@ fn tell(
         tenant: key.1.clone(),
         live_id: key.2.clone(),
     };
+    let asked = Instant::now();
     match a
         .kept
         .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
     {
-        Ok(Claim::Won) => a.claims_failed(None),
+        Ok(Claim::Won) => {
+            a.claims_failed(None);
+            let record_took = Duration::from_millis(a.record_took_ms.load(Ordering::Relaxed));
+            let covered = claim_covers(a.lease, asked.elapsed(), sink.worst_send(), record_took);
+            let was = a.lease_short.swap(covered.is_err(), Ordering::Relaxed);
+            if let Err(why) = covered {
+                a.stats.failed.fetch_add(1, Ordering::Relaxed);
+                if !was {
+                    eprintln!(
+                        "vigie serve: alert {tenant} {live_id} ({}) not sent now: {why}; tried again at the next look (counted in alerts_failed)",
+                        sink.name()
+                    );
+                }
+                if let Err(e) = a.kept.release(&claim_key, &a.node) {
+                    eprintln!(
+                        "vigie serve: claim on alert {tenant} {live_id} not let go ({e}): another node sends it once it expires"
+                    );
+                }
+                return false;
+            }
+        }
         Ok(Claim::Lost { last, holder }) => {
             a.claims_failed(None);
             let kept = last.as_ref().map_or(0, |d| d.count);
-            if kept > after || holder.is_some() {
+            // A live claim of this node's own name is taken again by the
+            // journal, never lost to it: one of another node only counts.
+            let elsewhere = holder.as_deref().is_some_and(|h| h != a.node);
+            if kept > after || elsewhere {
                 a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
             }
             let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
@@ -841,6 +920,31 @@ fn tell(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A claim whose call took most of its lease is not used: the
+    /// delivery and its record would outlast it.
+    #[test]
+    fn a_claim_is_used_only_if_its_lease_covers_the_delivery_and_its_record() {
+        let s = Duration::from_secs;
+        assert!(claim_covers(s(60), s(1), s(10), s(1)).is_ok());
+        let why = claim_covers(s(30), s(18), s(10), s(3)).unwrap_err();
+        assert!(
+            why.contains("took 18.0 s") && why.contains("12.0 s are left"),
+            "{why}"
+        );
+        assert!(why.contains("alert_claim_lease_secs"), "{why}");
+        // A call that returned after the whole lease: nothing is left.
+        assert!(claim_covers(s(30), s(45), s(10), s(0)).is_err());
+        // The floor asked in the configuration is said when raised.
+        let sinks: Vec<Box<dyn Sink>> = vec![Box::new(sinks::Webhook {
+            url: "http://127.0.0.1:9/".into(),
+        })];
+        assert_eq!(claim_lease(&sinks, Some(5)), s(15));
+        let note = lease_note(&sinks, Some(5)).unwrap();
+        assert!(note.contains("a claim lasts 15 s"), "{note}");
+        assert!(lease_note(&sinks, Some(120)).is_none());
+        assert!(lease_note(&sinks, None).is_none());
+    }
 
     /// The destinations' loops record side by side: every record kept
     /// whole, and what was delivered read back by the next start.

@@ -96,7 +96,13 @@ pub(crate) async fn post(
             Json(json!({ "summary": summary, "detections": found })).into_response()
         }
         Ok(Some(Err(RetroError::Rules(e)))) => error(StatusCode::BAD_REQUEST, &e),
-        Ok(Some(Err(e))) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        // The stream (or its archive) cannot be read: 503 and send again,
+        // never an answer of what was read before it failed, which would
+        // read as "nothing found" (the run's record says how far it got).
+        Ok(Some(Err(RetroError::Store(e)))) => unavailable(&format!(
+            "the stored events cannot be read now ({e}): the retro-hunt did not run to its end, and no partial answer is given; send it again in a moment"
+        )),
+        Ok(Some(Err(e))) => unavailable(&e.to_string()),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the retro-hunt ended without an answer (said in the server's log)",
