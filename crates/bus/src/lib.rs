@@ -87,6 +87,133 @@ pub struct Options {
     /// when found different; a limit not given is left as it is (an
     /// operator's `nats stream edit`), none on a new stream.
     pub limits: StreamLimits,
+    /// The user and password to connect with (`--bus-credentials FILE`),
+    /// when the server asks for them: never in the URL of a command line.
+    pub credentials: Option<Credentials>,
+}
+
+/// A NATS user and its password, read from a file only its owner reads
+/// ([`read_credentials`]). Its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ user: {:?}, password: \"***\" }}",
+            self.user
+        )
+    }
+}
+
+/// The credentials of a file holding one line `USER:PASSWORD` (blank
+/// lines and `#` comments aside). Why a file and these checks: a password
+/// on a command line is read by every user of the machine (`ps`), so it
+/// is only taken from a file, and — as libpq does with PGPASSFILE — a
+/// file that others than its owner may read is refused, not used. The
+/// error never holds the password.
+pub fn read_credentials(path: &std::path::Path) -> std::result::Result<Credentials, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("--bus-credentials {shown}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(format!(
+                "--bus-credentials {shown}: readable by others than its owner: not used (chmod 0600 it)"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--bus-credentials {shown}: {e}"))?;
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let (Some(line), None) = (lines.next(), lines.next()) else {
+        return Err(format!(
+            "--bus-credentials {shown}: one line USER:PASSWORD expected"
+        ));
+    };
+    match line.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+        }),
+        _ => Err(format!(
+            "--bus-credentials {shown}: one line USER:PASSWORD expected"
+        )),
+    }
+}
+
+/// A URL without its user part, and that part (user and password, or a
+/// token alone), percent-decoded.
+fn split_user_part(url: &str) -> (String, Option<(String, Option<String>)>) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host_part = rest.split_once('/').map_or(rest, |(h, _)| h);
+    let Some((user_part, host)) = host_part.rsplit_once('@') else {
+        return (url.to_string(), None);
+    };
+    let after = &rest[host_part.len()..];
+    let address = if scheme.is_empty() {
+        format!("{host}{after}")
+    } else {
+        format!("{scheme}://{host}{after}")
+    };
+    let part = match user_part.split_once(':') {
+        Some((u, p)) => (decode(u), Some(decode(p))),
+        None => (decode(user_part), None),
+    };
+    (address, Some(part))
+}
+
+/// `%XX` decoded (a URL's user part); anything else kept as it is.
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h * 16 + l);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A NATS URL as it may be shown: its user part (a user and password, or
+/// a token) replaced by `***`. Every message naming the server says it so.
+pub fn masked(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (host_part, _) = rest.split_once('/').unwrap_or((rest, ""));
+    match host_part.rsplit_once('@') {
+        Some((_, host)) => {
+            let after = &rest[host_part.len()..];
+            if scheme.is_empty() {
+                format!("***@{host}{after}")
+            } else {
+                format!("{scheme}://***@{host}{after}")
+            }
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Limits of the stream, each `None` when not given (left as it is) and
@@ -108,6 +235,7 @@ impl Default for Options {
             local: Vec::new(),
             max_hold: Duration::from_secs(600),
             limits: StreamLimits::default(),
+            credentials: None,
         }
     }
 }
@@ -258,11 +386,26 @@ impl JetStreamLog {
     async fn conn(&self) -> Result<&Conn> {
         self.conn
             .get_or_try_init(|| async {
-                let client = async_nats::ConnectOptions::new()
-                    .connection_timeout(self.opts.timeout)
-                    .connect(self.url.as_str())
+                let mut options =
+                    async_nats::ConnectOptions::new().connection_timeout(self.opts.timeout);
+                // The client does not read a URL's user part: taken from
+                // it here (a URL of the configuration file), the
+                // credentials file winning.
+                let (address, user_part) = split_user_part(&self.url);
+                match (&self.opts.credentials, user_part) {
+                    (Some(c), _) => {
+                        options = options.user_and_password(c.user.clone(), c.password.clone());
+                    }
+                    (None, Some((user, Some(password)))) => {
+                        options = options.user_and_password(user, password);
+                    }
+                    (None, Some((token, None))) => options = options.token(token),
+                    (None, None) => {}
+                }
+                let client = options
+                    .connect(address.as_str())
                     .await
-                    .map_err(|e| failed(format!("NATS at {}", self.url), e))?;
+                    .map_err(|e| failed(format!("NATS at {}", masked(&self.url)), e))?;
                 let mut js = jetstream::new(client.clone());
                 js.set_timeout(self.opts.timeout);
                 let config = stream::Config {
@@ -368,10 +511,21 @@ impl JetStreamLog {
                 Some(&start_sequence) if local => DeliverPolicy::ByStartSequence { start_sequence },
                 _ => DeliverPolicy::All,
             },
-            ack_policy: AckPolicy::Explicit,
+            // A one-off reader (a retro-hunt, a search) reads the log once
+            // and never acknowledges: with explicit acks the server stopped
+            // handing it anything once 65,536 events were pending (its
+            // `max_ack_pending`), and a search past that point waited for
+            // ever. Without acks nothing is pending; what it reads is not
+            // handed to anyone else anyway.
+            ack_policy: if local {
+                AckPolicy::None
+            } else {
+                AckPolicy::Explicit
+            },
             ack_wait: self.opts.ack_wait,
-            // Each worker holds at most one batch (8192) unacknowledged.
-            max_ack_pending: 65_536,
+            // Each worker holds at most one batch (8192) unacknowledged (0,
+            // the server's own, where nothing is acknowledged).
+            max_ack_pending: if local { 0 } else { 65_536 },
             inactive_threshold: if local {
                 Duration::from_secs(300)
             } else {
@@ -680,6 +834,11 @@ impl EventLog for JetStreamLog {
                 ));
             });
         }
+        if self.is_local(consumer) {
+            // Nothing to acknowledge (no acks asked of a one-off reader),
+            // nothing to keep working on.
+            return Ok(got.into_iter().map(|(d, _)| d).collect());
+        }
         let now = Instant::now();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let mine = held.entry(consumer.to_string()).or_default();
@@ -857,6 +1016,30 @@ impl Drop for JetStreamLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_user_part() {
+        assert_eq!(masked("nats://u:secret@h:4222"), "nats://***@h:4222");
+        assert_eq!(masked("nats://tok@h:4222/x"), "nats://***@h:4222/x");
+        assert_eq!(masked("nats://h:4222"), "nats://h:4222");
+        assert_eq!(
+            split_user_part("nats://u:p%40ss@h:4222"),
+            (
+                "nats://h:4222".to_string(),
+                Some(("u".to_string(), Some("p@ss".to_string())))
+            )
+        );
+        assert_eq!(
+            split_user_part("nats://tok@h:4222"),
+            ("nats://h:4222".to_string(), Some(("tok".to_string(), None)))
+        );
+        assert_eq!(split_user_part("nats://h:4222").1, None);
+        let c = Credentials {
+            user: "u".into(),
+            password: "secret".into(),
+        };
+        assert!(!format!("{c:?}").contains("secret"));
+    }
 
     #[test]
     fn tokens_and_headers_keep_what_they_carry() {

@@ -132,6 +132,11 @@ pub struct ServeArgs {
     /// instead of the embedded one in --data (docs/regional.md).
     #[arg(long, value_name = "URL")]
     pub bus: Option<String>,
+    /// With --bus: the file holding the NATS user and password (one line
+    /// USER:PASSWORD, readable by its owner only); never in the URL of
+    /// the command line.
+    #[arg(long, value_name = "FILE")]
+    pub bus_credentials: Option<PathBuf>,
     /// With --bus, on an api (or all) node: every event of the stream is
     /// also kept in compressed day partitions in this directory, read by
     /// retro-hunts, searches and detection pages once the stream no
@@ -245,6 +250,20 @@ pub fn no_password_in_argv(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `--bus` URL of the command line: refused with a user part (a user
+/// and password, or a token: a secret either way, and every user of the
+/// machine reads a command line); the error does not repeat it.
+pub fn no_secret_in_bus_url(url: &str) -> Result<(), String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_part = rest.split_once('/').map_or(rest, |(h, _)| h);
+    if host_part.contains('@') {
+        return Err(
+            "--bus: no user, password or token in the URL on the command line (every user of the machine reads it): give --bus-credentials FILE (one line USER:PASSWORD, chmod 0600), or the URL in the --config file's `bus` key".into(),
+        );
+    }
+    Ok(())
+}
+
 /// The options, the file's keys where an option is not given, the
 /// defaults where neither says.
 fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, String> {
@@ -283,13 +302,21 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     };
     if let Some(url) = &args.bus {
         if !url.starts_with("nats://") {
-            return Err(format!("--bus {url:?}: a nats://HOST:PORT URL"));
+            return Err(format!(
+                "--bus {:?}: a nats://HOST:PORT URL",
+                vigie_bus::masked(url)
+            ));
         }
+        no_secret_in_bus_url(url)?;
     }
     if let Some(url) = &args.db {
         no_password_in_argv(url)?;
     }
     config.bus = args.bus.clone().or_else(|| file.bus.clone());
+    config.bus_credentials = args
+        .bus_credentials
+        .clone()
+        .or_else(|| file.bus_credentials.clone());
     config.db = args.db.clone().or_else(|| file.db.clone());
     if let Some(w) = args.bus_ack_wait.or(file.bus_ack_wait) {
         config.bus_ack_wait = w.max(1);

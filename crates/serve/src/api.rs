@@ -141,9 +141,10 @@ pub(crate) async fn detections(
         // The correlations of the live scope's answer: computed over
         // every match kept, in time order, as `hunt` computes them (kept
         // as they stand now, not as they stood on partial data). Not
-        // while the live scope is rebuilt: they would be partial. They
-        // take their place within `limit`, the latest stored detections
-        // the rest.
+        // while the live scope is rebuilt: they would be partial. Apart
+        // from `limit`'s stored detections (at most `limit` of them, the
+        // latest): counted within it, a small `limit` gave correlations
+        // only and no detection (issue 16).
         let ready = live.rebuilt.load(Ordering::Acquire);
         ready
             .then(|| live.answer(&tenant))
@@ -168,7 +169,7 @@ pub(crate) async fn detections(
     let Ok(correlations) = listed else {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "detections unreadable");
     };
-    match store.latest(&tenant, limit - correlations.len()).await {
+    match store.latest(&tenant, limit).await {
         Ok(docs) => {
             let mut list: Vec<serde_json::Value> = docs
                 .iter()
@@ -179,6 +180,31 @@ pub(crate) async fn detections(
         }
         Err(e) => unavailable(&format!("detections unreadable now: {e}")),
     }
+}
+
+/// The correlation of the live scope's answer with this id, as
+/// `GET /api/v1/detections` lists it: its id is one a client follows
+/// (`/api/v1/detections/{id}`, `/detections/{id}`), though it is
+/// computed, not stored. `None` while the live scope is rebuilt.
+pub(crate) async fn live_correlation(
+    s: &Shared,
+    tenant: &str,
+    id: &str,
+) -> Option<serde_json::Value> {
+    let (live, tenant, id) = (s.live.clone(), tenant.to_string(), id.to_string());
+    tokio::task::spawn_blocking(move || {
+        if !live.rebuilt.load(Ordering::Acquire) {
+            return None;
+        }
+        let answer = live.answer(&tenant)?;
+        answer.correlations.iter().find_map(|c| {
+            let d = worker::correlation_detection(&tenant, c);
+            (d.id == id).then(|| serde_json::to_value(d).unwrap_or_default())
+        })
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// The live scope of the caller's tenant (blocking analysis off the

@@ -91,6 +91,9 @@ pub struct Config {
     /// The regional event log: NATS JetStream at this URL (`--bus
     /// nats://HOST:PORT`) instead of the embedded one in `data`.
     pub bus: Option<String>,
+    /// The file holding the user and password for `bus`
+    /// (`--bus-credentials FILE`, one line `USER:PASSWORD`, mode 0600).
+    pub bus_credentials: Option<PathBuf>,
     /// The stream's archive (`--archive DIR`, api or all node with
     /// `bus`): events kept after the stream removed them.
     pub archive: Option<PathBuf>,
@@ -202,6 +205,7 @@ impl Config {
                 max_bytes: None,
             },
             bus: None,
+            bus_credentials: None,
             archive: None,
             archive_policy: DEFAULT_ARCHIVE,
             bus_ack_wait: 60,

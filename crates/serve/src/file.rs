@@ -129,6 +129,9 @@ pub struct ServeFile {
     pub alert_syslog: Option<String>,
     /// `--bus`: the regional event log, `nats://HOST:PORT`.
     pub bus: Option<String>,
+    /// `--bus-credentials`: a file of one line `USER:PASSWORD` for NATS,
+    /// readable by its owner only (refused otherwise).
+    pub bus_credentials: Option<PathBuf>,
     /// `--bus-ack-wait`: seconds before a dead detection worker's events
     /// go to another.
     pub bus_ack_wait: Option<u64>,
@@ -162,7 +165,71 @@ pub struct Limits {
     pub body_read_secs: Option<u64>,
 }
 
+/// Whether a URL holds a secret in its user part (`user:password@`, or a
+/// token `token@` for NATS) or its query (`password=`).
+fn url_holds_secret(url: &str, token_too: bool) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_part = rest.split_once('/').map_or(rest, |(h, _)| h);
+    let userinfo = host_part.rsplit_once('@').map(|(u, _)| u);
+    let in_query = rest.split_once('?').is_some_and(|(_, q)| {
+        q.split('&')
+            .any(|kv| kv.to_ascii_lowercase().starts_with("password"))
+    });
+    in_query || userinfo.is_some_and(|u| token_too || u.contains(':'))
+}
+
+/// A configuration file holding a secret is refused when others than its
+/// owner may read it, as libpq refuses such a PGPASSFILE: the database's
+/// password in a 0644 file is every local user's (issue 16: it was used
+/// silently). The error names the key, never its value.
+fn refuse_if_others_read(path: &Path, key: &str) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{}: holds a password (`{key}`) and is readable by others than its owner (mode {:04o}): not used (chmod 0600 it)",
+                path.display(),
+                mode & 0o7777
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, key);
+    Ok(())
+}
+
 impl ServeFile {
+    /// The first key holding a secret in its value, if any: `db` with a
+    /// password, `bus` with a user part, `alert_smtp` with a password.
+    fn secret_key(&self) -> Option<&'static str> {
+        if self
+            .db
+            .as_deref()
+            .is_some_and(|u| url_holds_secret(u, false))
+        {
+            Some("db")
+        } else if self
+            .bus
+            .as_deref()
+            .is_some_and(|u| url_holds_secret(u, true))
+        {
+            Some("bus")
+        } else if self
+            .alert_smtp
+            .as_deref()
+            .is_some_and(|u| url_holds_secret(u, false))
+        {
+            Some("alert_smtp")
+        } else {
+            None
+        }
+    }
+
     /// Reads `path`; the error names the file, and the line and key for
     /// a bad one.
     pub fn load(path: &Path) -> Result<ServeFile, String> {
@@ -179,6 +246,7 @@ impl ServeFile {
         file.rules.iter_mut().for_each(resolve);
         file.placeholders.as_mut().map(resolve);
         file.assets.as_mut().map(resolve);
+        file.bus_credentials.as_mut().map(resolve);
         file.tls_cert.as_mut().map(resolve);
         file.tls_key.as_mut().map(resolve);
         file.tls_client_ca.as_mut().map(resolve);
@@ -191,6 +259,9 @@ impl ServeFile {
             if let crate::indicators::feeds::FeedEntry::With(t) = feed {
                 t.resolve(base);
             }
+        }
+        if let Some(key) = file.secret_key() {
+            refuse_if_others_read(path, key)?;
         }
         if file.limits.body_read_secs == Some(0) {
             return Err(format!(

@@ -717,7 +717,9 @@ pub(crate) async fn find_detection(
     id: &str,
 ) -> Result<Option<Value>, Response> {
     match s.detections.get(tenant, id).await {
-        Ok(d) => Ok(d.and_then(|d| serde_json::from_slice(&d).ok())),
+        Ok(Some(d)) => Ok(serde_json::from_slice(&d).ok()),
+        // A correlation is computed by the live scope, not stored.
+        Ok(None) => Ok(crate::api::live_correlation(s, tenant, id).await),
         Err(e) => Err(crate::unavailable(&format!(
             "detections unreadable now: {e}"
         ))),

@@ -266,9 +266,14 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let (file_log, log, archive): (Option<FileLog>, Arc<dyn EventLog>, _) = match &config.bus {
         Some(url) => {
             eprintln!(
-                "vigie serve: event log on NATS JetStream at {url} (role {})",
+                "vigie serve: event log on NATS JetStream at {} (role {})",
+                vigie_bus::masked(url),
                 config.role.key()
             );
+            let credentials = match &config.bus_credentials {
+                Some(path) => Some(vigie_bus::read_credentials(path).map_err(ServeError::Config)?),
+                None => None,
+            };
             let opts = vigie_bus::Options {
                 local: vec![
                     worker::REPLAY.into(),
@@ -277,6 +282,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
                 ],
                 ack_wait: std::time::Duration::from_secs(config.bus_ack_wait.max(1)),
                 limits: config.stream_limits,
+                credentials,
                 ..vigie_bus::Options::default()
             };
             let stream: Arc<dyn EventLog> = Arc::new(vigie_bus::JetStreamLog::new(url, opts));

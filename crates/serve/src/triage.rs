@@ -37,8 +37,11 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// A change asked for (JSON, or the console's form).
+/// A change asked for (JSON, or the console's form). An unknown key is
+/// refused, not ignored: a client's `"tenant": "quimper"` in a body must
+/// not pass for a change of that commune (issue 16).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Request {
     kind: String,
     id: String,
@@ -48,6 +51,34 @@ pub(crate) struct Request {
     comment: Option<String>,
     /// Where a form goes back to (a path of this server).
     back: Option<String>,
+    /// The console form's CSRF token (checked before the body is read)
+    /// and its language (the page's): the form's own fields.
+    #[serde(default)]
+    #[allow(dead_code)]
+    csrf: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    lang: Option<String>,
+}
+
+/// The fields of a state-changing body, each one `allowed` or the
+/// console form's own (`csrf`, `back`, `lang`): an unknown key is a 400 naming
+/// it. Why: a body's `"tenant": "quimper"` was ignored, and the change
+/// went to the caller's own commune without a word (issue 16).
+pub(crate) fn only_keys(
+    m: &serde_json::Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), String> {
+    match m
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()) && !matches!(k.as_str(), "csrf" | "back" | "lang"))
+    {
+        Some(k) => Err(format!(
+            "unknown field `{k}` (expected {})",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Whether the body is a form (the console's pages) rather than JSON.

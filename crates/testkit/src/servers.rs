@@ -82,12 +82,24 @@ pub struct Nats {
     port: u16,
     binary: PathBuf,
     dir: tempfile::TempDir,
+    /// Further arguments (a user and password the server asks for).
+    extra: Vec<String>,
 }
 
 impl Nats {
     /// Starts one; `None` (after "skipped") when `nats-server` is not
     /// installed, outside CI.
     pub fn start() -> Option<Nats> {
+        Nats::start_with(&[])
+    }
+
+    /// One that accepts only this user and password (`--user`, `--pass`).
+    pub fn start_with_user(user: &str, password: &str) -> Option<Nats> {
+        Nats::start_with(&["--user", user, "--pass", password])
+    }
+
+    fn start_with(extra: &[&str]) -> Option<Nats> {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let Some(binary) = on_path("nats-server") else {
             missing("nats-server not installed (apt-get install nats-server)")?;
             unreachable!()
@@ -103,6 +115,7 @@ impl Nats {
                 .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
                 .arg("-sd")
                 .arg(dir.path())
+                .args(&extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -117,6 +130,7 @@ impl Nats {
                 port,
                 binary,
                 dir,
+                extra,
             });
         }
         panic!("nats-server could not listen on a port of its own after 5 tries");
@@ -150,6 +164,7 @@ impl Nats {
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
             .arg("-sd")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -363,7 +363,9 @@ pub(crate) async fn set_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let m = match fields(&headers, &body) {
+    let m = match fields(&headers, &body)
+        .and_then(|m| crate::triage::only_keys(&m, &["status", "reason"]).map(|()| m))
+    {
         Ok(m) => m,
         Err(e) => {
             return error(
