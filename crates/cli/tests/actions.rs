@@ -738,13 +738,13 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     assert!(page.body.contains("<html lang=\"fr\">") && page.body.contains("Confinement"));
     assert!(!page.body.contains("<script"));
     assert!(page.body.contains("New-NetFirewallRule"));
-    assert!(page
-        .body
-        .contains(&format!("action=\"/api/v1/actions/{id}/done\"")));
+    assert!(page.body.contains(&format!(
+        "action=\"/api/v1/actions/{id}/done?tenant=default\""
+    )));
     assert!(
         !page
             .body
-            .contains(&format!("action=\"/api/v1/actions/{id}/approve\"")),
+            .contains(&format!("action=\"/api/v1/actions/{id}/approve")),
         "an analyst does not approve"
     );
     let en = http(
@@ -960,7 +960,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     };
     let has_form = |b: &mut vigie_testkit::cdp::Browser, step: &str| {
         b.eval(&format!(
-            "!!{card}.querySelector('form[action$=\"/{step}\"]')"
+            "!!{card}.querySelector('form[action*=\"/{step}?tenant=\"]')"
         )) == json!(true)
     };
     sign_in_as(&mut b, ALAN, ALAN_PW);
@@ -968,7 +968,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     assert_eq!(state(&mut b), "proposed");
     assert!(has_form(&mut b, "request") && !has_form(&mut b, "approve"));
     b.eval(&format!(
-        "const f = {card}.querySelector('form[action$=\"/request\"]'); f.querySelector('input[name=reason]').value = 'compte utilisé par l\\'attaquant'; f.submit(); true"
+        "const f = {card}.querySelector('form[action*=\"/request?tenant=\"]'); f.querySelector('input[name=reason]').value = 'compte utilisé par l\\'attaquant'; f.submit(); true"
     ));
     b.wait_for(&format!(
         "location.pathname === '/actions' && {card}.dataset.state === 'requested'"
@@ -981,7 +981,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     sign_in_as(&mut b, CLAIRE, CLAIRE_PW);
     assert!(has_form(&mut b, "approve") && !has_form(&mut b, "done"));
     b.eval(&format!(
-        "{card}.querySelector('form[action$=\"/approve\"]').submit(); true"
+        "{card}.querySelector('form[action*=\"/approve?tenant=\"]').submit(); true"
     ));
     b.wait_for(&format!(
         "location.pathname === '/actions' && {card}.dataset.state === 'approved'"
@@ -989,7 +989,7 @@ fn serve_where_vigie_cannot_act_gives_the_commands_takes_done_by_hand_updates_th
     sign_out(&mut b);
     sign_in_as(&mut b, ALAN, ALAN_PW);
     b.eval(&format!(
-        "{card}.querySelector('form[action$=\"/done\"]').submit(); true"
+        "{card}.querySelector('form[action*=\"/done?tenant=\"]').submit(); true"
     ));
     b.wait_for(&format!(
         "location.pathname === '/actions' && {card}.dataset.state === 'executed'"

@@ -317,6 +317,31 @@ fn an_analyst_reads_the_communes_assigned_and_a_communes_user_its_own_only() {
     };
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("<option value=\"fouesnant\" selected>"));
+    // Its triage form names the commune it was drawn for: posted after
+    // another commune was chosen (another tab), it still goes there.
+    assert!(
+        page.body
+            .contains("action=\"/api/v1/triage?tenant=fouesnant\""),
+        "{}",
+        page.body
+    );
+    // A change that names no commune while another is chosen is refused,
+    // never applied to the commune of the cookie (a triage of another
+    // commune's incident of the same live id).
+    let at_quimper = with_choice(&yann, "quimper");
+    let r = http(
+        &base,
+        "POST",
+        "/api/v1/triage",
+        &[
+            ("Cookie", &at_quimper.cookie),
+            ("Content-Type", "application/json"),
+            ("X-CSRF-Token", &at_quimper.csrf),
+        ],
+        Some(format!(r#"{{"kind":"detection","id":"{id}","status":"acknowledged"}}"#).as_bytes()),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("does not name its commune"), "{}", r.body);
 
     // --- A commune's own user: no selector, no other commune ever.
     let bea = signed_in(&base, "bea", bea_pw, "");

@@ -1166,7 +1166,8 @@ fn a_second_server_on_the_same_data_is_refused() {
 
 /// Logins trickled byte by byte (the only open route with a body) take
 /// slots of their own: other people's logins are answered at once (here
-/// 403: a form not from the login page), and no commune's ingest waits.
+/// 403: a form not from the login page), and no commune's ingest waits;
+/// one address holds 4 of those slots at most.
 #[test]
 fn a_trickled_login_locks_nobody_out() {
     use std::io::Write;
@@ -1213,4 +1214,29 @@ fn a_trickled_login_locks_nobody_out() {
         (200, Some(1)),
         "{body}"
     );
+    // One address holds at most 4 of the logins' slots: its fifth at once
+    // is told busy (429) without waiting, and one given back is taken again.
+    let mut held = _held;
+    held.push(trickle());
+    std::thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    let r = agent()
+        .post(format!("{base}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("csrf=x&name=a&password=b")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    let r = agent()
+        .post(format!("{base}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("csrf=x&name=a&password=b")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
 }

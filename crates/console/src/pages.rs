@@ -370,10 +370,14 @@ impl Table {
 }
 
 /// The triage form of a detection or incident: status, assignee,
-/// comment; posted with the session's CSRF token, back to `back`.
+/// comment; posted with the session's CSRF token, back to `back`, for
+/// `tenant` (the commune the page was drawn for: never the one chosen
+/// since in another tab — live ids are per commune).
+#[allow(clippy::too_many_arguments)]
 pub fn triage_form(
     lang: Lang,
     session: &Session,
+    tenant: &str,
     kind: &str,
     id: &str,
     current: &str,
@@ -390,7 +394,7 @@ pub fn triage_form(
         );
     }
     format!(
-        "<form method=\"post\" action=\"/api/v1/triage\" id=\"triage\">
+        "<form method=\"post\" action=\"/api/v1/triage?tenant={tenant_q}\" id=\"triage\">
 <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\">
 <input type=\"hidden\" name=\"kind\" value=\"{kind}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">
 <input type=\"hidden\" name=\"back\" value=\"{back}\"><input type=\"hidden\" name=\"lang\" value=\"{code}\">
@@ -401,6 +405,7 @@ pub fn triage_form(
 <button type=\"submit\" id=\"triage-submit\">{save}</button>
 </form>",
         csrf = session.csrf,
+        tenant_q = escape(&form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>()),
         kind = escape(kind),
         id = escape(id),
         back = escape(back),

@@ -295,9 +295,10 @@ impl Pg {
                 eprintln!("vigie: {place}: connection lost: {}", why(&e));
             }
         });
-        migrate(&mut client)
-            .await
-            .map_err(|e| failed(format!("{}: migrations", self.place()), e))?;
+        migrate(&mut client).await.map_err(|e| match e {
+            Failure::Db(e) => failed(format!("{}: migrations", self.place()), e),
+            Failure::Store(e) => e,
+        })?;
         Ok(client)
     }
 

@@ -86,7 +86,12 @@ pub(crate) const DB_NOW: &str = "floor(extract(epoch FROM now()))::bigint";
 /// A lock id of Vigie's own for `pg_advisory_xact_lock`.
 const MIGRATION_LOCK: i64 = 0x7669_6769_6500;
 
-pub(crate) async fn migrate(client: &mut Client) -> std::result::Result<(), tokio_postgres::Error> {
+/// Applies the migrations this Vigie knows, once each, under a lock every
+/// node takes. A database a newer Vigie migrated is refused, not used:
+/// an older node reads its rows without the newer columns (an account
+/// assigned several communes, kept with no tenant of its own and the
+/// communes apart, would read as the deployment's own — every commune).
+pub(crate) async fn migrate(client: &mut Client) -> std::result::Result<(), conn::Failure> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -102,6 +107,12 @@ pub(crate) async fn migrate(client: &mut Client) -> std::result::Result<(), toki
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if let Some(newer) = done.iter().copied().filter(|v| *v > known).max() {
+        return Err(conn::Failure::Store(vigie_store::StoreError::Invalid(format!(
+            "the database has schema version {newer}, this Vigie knows up to {known}: it was migrated by a newer Vigie (refused, left as it is: run that version on every node)"
+        ))));
+    }
     for (version, sql) in MIGRATIONS {
         if done.contains(version) {
             continue;
@@ -113,7 +124,7 @@ pub(crate) async fn migrate(client: &mut Client) -> std::result::Result<(), toki
         )
         .await?;
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 /// A value as the JSON text kept (documents are text, not jsonb: jsonb

@@ -99,3 +99,35 @@ fn an_account_removed_or_locked_on_one_node_ends_its_sessions_on_every_node() {
         "the id itself is never kept"
     );
 }
+
+/// A node older than the database (a rolling upgrade, one api node rolled
+/// back) refuses it rather than read rows whose newer columns it ignores:
+/// an account assigned several communes has no tenant of its own there,
+/// and an older reader would take it for the deployment's (every commune).
+#[test]
+fn a_database_migrated_by_a_newer_vigie_is_refused_not_read() {
+    let Some(pg) = Postgres::start() else { return };
+    let users = PgUsers::new(&pg.url()).unwrap();
+    let (u, _) = users::new_user(
+        "ana",
+        Role::Analyst,
+        "a long password",
+        false,
+        Some("quimper"),
+    )
+    .unwrap();
+    users.add(u).unwrap();
+    pg.query("INSERT INTO vigie_migrations (version) VALUES (9999)");
+    let later = PgUsers::new(&pg.url()).unwrap();
+    let err = later.list().unwrap_err().to_string();
+    assert!(
+        err.contains("schema version 9999") && err.contains("newer Vigie"),
+        "{err}"
+    );
+    // Left as it is: the newer version's row is still there.
+    assert!(
+        pg.query("SELECT count(*) FROM vigie_migrations WHERE version = 9999")
+            .contains('1'),
+        "the database was changed"
+    );
+}

@@ -239,13 +239,65 @@ pub const ANONYMOUS_MAX_BODY: usize = 64 << 10;
 /// A login form arrives in one packet.
 pub const ANONYMOUS_BODY_READ: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// Of the [`ANONYMOUS_BODIES`], those one remote address may hold at
+/// once: a login form is one request; more at once from one address is
+/// a trickle meant to hold the others out (said busy at once, 429).
+pub const ANONYMOUS_PER_ADDRESS: usize = 4;
+
+/// One address's hold on an anonymous body slot, given back when dropped
+/// (the count removed at zero: the map holds only addresses with a body
+/// being read, never every address seen).
+struct AddressHold {
+    by: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+}
+
+impl AddressHold {
+    fn take(
+        by: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+        ip: std::net::IpAddr,
+    ) -> Option<AddressHold> {
+        let mut m = by.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= ANONYMOUS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(AddressHold { by: by.clone(), ip })
+    }
+}
+
+impl Drop for AddressHold {
+    fn drop(&mut self) {
+        let mut m = self.by.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// [`body_slot`] for requests without a caller: one of
-/// [`ANONYMOUS_BODIES`] slots of their own.
+/// [`ANONYMOUS_BODIES`] slots of their own, [`ANONYMOUS_PER_ADDRESS`] at
+/// most per remote address.
 async fn anonymous_body(
     s: &Shared,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _hold = match ip {
+        Some(ip) => match AddressHold::take(&s.anonymous_by_address, ip) {
+            Some(h) => Some(h),
+            None => return busy(s),
+        },
+        None => None,
+    };
     let Ok(Ok(_slot)) =
         tokio::time::timeout(SLOT_WAIT, s.anonymous_bodies.clone().acquire_owned()).await
     else {
@@ -502,13 +554,34 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ReadTenant {
                 .to_string();
             return Err(crate::communes::to_landing(&next));
         }
-        let asked = named.or_else(|| caller.chosen.clone());
+        let changes = !matches!(parts.method, Method::GET | Method::HEAD);
+        // The commune chosen (a cookie) is where pages are read, never
+        // where a change goes: chosen in another tab after this page was
+        // drawn, it would move a triage or an approval to another
+        // commune's incident of the same id. A change names its commune
+        // (every console form carries the one it was drawn for); one that
+        // does not while another commune is chosen is refused, not
+        // applied to the caller's own.
+        if changes && named.is_none() {
+            if let Some(chosen) = caller.chosen.as_deref().filter(|c| *c != caller.tenant) {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "this change does not name its commune (?tenant=) while {chosen} is chosen: nothing changed"
+                    ),
+                ));
+            }
+        }
+        let asked = if changes {
+            named
+        } else {
+            named.or_else(|| caller.chosen.clone())
+        };
         // Reading every commune is not changing it: a request that changes
         // another commune's data (containment, notices, triage, services'
         // statuses, searches saved, retro-hunts) is the deployment's
         // administrators' only — a CSIRT analyst reads every commune, acts
         // on none but through them.
-        let changes = !matches!(parts.method, Method::GET | Method::HEAD);
         if changes && !caller.admin && asked.as_deref().is_some_and(|t| t != caller.tenant) {
             return Err(error(
                 StatusCode::FORBIDDEN,

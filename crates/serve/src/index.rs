@@ -37,6 +37,9 @@ const WORDS: usize = (BLOCK / 64) as usize;
 /// blocks read by every host search, not an unbounded table.
 pub const MAX_NAMES: usize = 1 << 16;
 
+/// The longest computer name numbered (see [`Names::of`]).
+const NAME_BYTES: usize = 255;
+
 /// One tenant's events of a block.
 #[derive(Debug, Default)]
 struct Span {
@@ -112,6 +115,13 @@ impl Names {
     fn of(&mut self, computer: &str) -> Option<[u32; 2]> {
         if let Some(ids) = self.written.get(computer) {
             return Some(*ids);
+        }
+        // A name longer than any DNS name (253 bytes) is hostile or
+        // damaged: never numbered (the table would keep it whole, up to
+        // a line's size, 65,536 times); its block is read by every host
+        // search, as for a full table.
+        if computer.len() > NAME_BYTES {
+            return None;
         }
         let full = computer.to_ascii_lowercase();
         let short = full.split('.').next().unwrap_or(&full).to_string();
@@ -268,6 +278,18 @@ impl EventIndex {
 
 #[cfg(test)]
 mod tests {
+    /// A computer name past a DNS name's length (hostile, or a damaged
+    /// field) is never kept in the table: its block is read by every
+    /// host search instead.
+    #[test]
+    fn a_name_longer_than_a_dns_name_is_never_numbered() {
+        let mut names = super::Names::default();
+        assert!(names.of(&"a".repeat(300)).is_none());
+        assert!(names.lower.is_empty() && names.written.is_empty());
+        assert!(names.of("DC01.ccpab.local").is_some());
+        assert_eq!(names.lower.len(), 2);
+    }
+
     use super::*;
 
     fn one(r: Range<u64>) -> Vec<Range<u64>> {

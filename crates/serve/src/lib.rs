@@ -143,6 +143,11 @@ pub(crate) struct AppState {
     /// Bodies of requests without a caller (`POST /login`), apart from
     /// `bodies` ([`http::ANONYMOUS_BODIES`]).
     pub(crate) anonymous_bodies: Arc<tokio::sync::Semaphore>,
+    /// Bodies without a caller being read, per remote address (at most
+    /// [`http::ANONYMOUS_PER_ADDRESS`] each): one address trickling
+    /// logins cannot take all of [`http::ANONYMOUS_BODIES`].
+    pub(crate) anonymous_by_address:
+        Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
 }
 
 /// Request bodies inflated and checked at the same time, at most.

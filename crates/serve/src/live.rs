@@ -231,19 +231,29 @@ pub fn name_sets(
     // Per known incident, the entities of the incidents given its id in
     // this naming.
     let mut given: Vec<std::collections::BTreeSet<String>> = vec![Default::default(); known.len()];
+    // Per known incident, what it held before this naming.
+    let mut before: Vec<std::collections::BTreeSet<String>> =
+        known.iter().map(|k| k.1.clone()).collect();
     let mut order: Vec<usize> = (0..incidents.len()).collect();
     order.sort_by_key(|&i| (incidents[i].1, i));
     let mut named = vec![String::new(); incidents.len()];
     for i in order {
-        let e = &incidents[i].0;
+        let (e, first) = (&incidents[i].0, incidents[i].1);
+        let first_mark = format!("{FIRST_AT}{first}");
+        // The id first given to an incident of this first time, before
+        // the one sharing most: two incidents of one host kept apart by
+        // time that grow over each other's hosts keep their ids.
         let best = known
             .iter()
             .enumerate()
             .filter(|(k, kn)| !used[*k] && !retired(&kn.1))
-            .map(|(k, kn)| (kn.1.intersection(e).count(), k))
-            .filter(|(shared, _)| *shared > 0)
-            .max_by_key(|(shared, k)| (*shared, std::cmp::Reverse(*k)));
-        if let Some((_, k)) = best {
+            .map(|(k, kn)| {
+                let shared = kn.1.intersection(e).count();
+                (kn.1.contains(&first_mark) && shared > 0, shared, k)
+            })
+            .filter(|(_, shared, _)| *shared > 0)
+            .max_by_key(|(same_first, shared, k)| (*same_first, *shared, std::cmp::Reverse(*k)));
+        if let Some((_, _, k)) = best {
             used[k] = true;
             given[k].extend(e.iter().cloned());
             known[k].1.extend(e.iter().cloned());
@@ -266,22 +276,34 @@ pub fn name_sets(
             continue;
         }
         let id = format!("{tenant_prefix}{}", known.len() + 1);
-        known.push((id.clone(), e.clone()));
+        let mut kept = e.clone();
+        kept.insert(first_mark);
+        known.push((id.clone(), kept));
         used.push(true);
+        before.push(Default::default());
         given.push(e.clone());
         named[i] = id;
     }
     // A known incident no incident took, whose hosts and accounts one
-    // incident now holds under another id, was merged into it: retired,
-    // so that a later incident sharing an account with it is not given
-    // its id (that incident would be compared with the merged one's last
-    // page, and never paged as new).
+    // incident now holds under another id — and holds only since this
+    // naming (some of them are new to that id) — was merged into it:
+    // retired, so that a later incident sharing an account with it is not
+    // given its id (that incident would be compared with the merged one's
+    // last page, and never paged as new). Without anything new to the
+    // taker, this reading is only behind the one that named `k` (an api
+    // node that has not yet seen `k`'s incident): `k` is kept.
     for k in 0..known.len() {
-        if used[k] || retired(&known[k].1) || known[k].1.is_empty() {
+        let own: std::collections::BTreeSet<&String> =
+            known[k].1.iter().filter(|e| !is_mark(e)).collect();
+        if used[k] || retired(&known[k].1) || own.is_empty() {
             continue;
         }
-        let into = (0..known.len())
-            .find(|&j| j != k && !given[j].is_empty() && known[k].1.is_subset(&given[j]));
+        let into = (0..known.len()).find(|&j| {
+            j != k
+                && !given[j].is_empty()
+                && own.iter().all(|e| given[j].contains(*e))
+                && own.iter().any(|e| !before[j].contains(*e))
+        });
         if let Some(j) = into {
             let mark = format!("{MERGED_INTO}{}", known[j].0);
             known[k].1.insert(mark);
@@ -296,6 +318,16 @@ const MERGED_INTO: &str = "merged-into:";
 
 fn retired(entities: &std::collections::BTreeSet<String>) -> bool {
     entities.iter().any(|e| e.starts_with(MERGED_INTO))
+}
+
+/// The mark of the first time (ms) of the incident a live id was made
+/// for, among its entities: kept when the id is made, never changed (an
+/// id kept before it has none, and is matched by what it shares only).
+const FIRST_AT: &str = "first-at:";
+
+/// A mark kept among a live id's entities, not a host or an account.
+fn is_mark(e: &str) -> bool {
+    e.starts_with(MERGED_INTO) || e.starts_with(FIRST_AT)
 }
 
 /// The live scope of every tenant.
@@ -963,8 +995,62 @@ mod naming_tests {
         assert_eq!(name_sets(&other, &mut known, "L"), ["L1", "L2"]);
         assert_eq!(
             known[1],
-            ("L2".to_string(), set(&["host:srv-2", "host:pc-9"]))
+            (
+                "L2".to_string(),
+                set(&["host:srv-2", "host:pc-9", "first-at:200"])
+            )
         );
+    }
+
+    /// A node behind the one that named Thursday's incident (it has not
+    /// consumed it yet) sees Monday's alone: Thursday's id is unused there
+    /// but nothing was merged — it stays, and the node ahead gives it to
+    /// Thursday's incident again (not retired, not paged anew as L3).
+    #[test]
+    fn a_node_behind_never_retires_an_id_it_has_not_seen_yet() {
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000);
+        let thursday = (set(&["host:pc-1"]), 300_000);
+        let ahead = [monday.clone(), thursday.clone()];
+        assert_eq!(name_sets(&ahead, &mut known, "L"), ["L1", "L2"]);
+        let behind = [monday.clone()];
+        assert_eq!(name_sets(&behind, &mut known, "L"), ["L1"]);
+        assert!(
+            !known[1].1.iter().any(|e| e.starts_with("merged-into:")),
+            "{known:?}"
+        );
+        assert_eq!(name_sets(&ahead, &mut known, "L"), ["L1", "L2"]);
+        assert_eq!(known.len(), 2);
+    }
+
+    /// Monday's and Thursday's incidents of one host, kept apart by time,
+    /// each grow over the other's hosts and accounts: Monday's now shares
+    /// more with Thursday's id than with its own — ids kept all the same
+    /// (each id knows the first time of the incident it was given to).
+    #[test]
+    fn incidents_growing_over_each_other_keep_their_ids() {
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000);
+        let thursday = (set(&["host:pc-1", "host:srv-2", "account:bob"]), 300_000);
+        assert_eq!(
+            name_sets(&[monday, thursday.clone()], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        let monday_grown = (
+            set(&["host:pc-1", "account:alice", "host:srv-2", "account:bob"]),
+            1_000,
+        );
+        assert_eq!(
+            name_sets(&[monday_grown.clone(), thursday.clone()], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        // Listed the other way round too, and again once the sets kept are
+        // the same.
+        assert_eq!(
+            name_sets(&[thursday, monday_grown], &mut known, "L"),
+            ["L2", "L1"]
+        );
+        assert_eq!(known.len(), 2);
     }
 
     /// The same host attacked again days later: the scope keeps two

@@ -641,7 +641,9 @@ pub(crate) async fn incident(
         escape(&shown_note(lang, shown.len(), mine.len())),
         detections_table(&shown, &states, lang)
     );
-    body.push_str(&triage_card(lang, session, "incident", &id, state, &path));
+    body.push_str(&triage_card(
+        lang, session, &tenant, "incident", &id, state, &path,
+    ));
     ui::frame(session, lang, &path, &title, &body, None)
 }
 
@@ -650,6 +652,7 @@ pub(crate) async fn incident(
 fn triage_card(
     lang: Lang,
     session: &Session,
+    tenant: &str,
     kind: &str,
     id: &str,
     state: Option<&TriageState>,
@@ -662,6 +665,7 @@ fn triage_card(
         ui::triage_form(
             lang,
             session,
+            tenant,
             kind,
             id,
             state.map_or("new", |s| s.status.key()),
@@ -920,7 +924,15 @@ pub(crate) async fn detection(
         },
         escape(&raw)
     );
-    body.push_str(&triage_card(lang, session, "detection", &id, state, &path));
+    body.push_str(&triage_card(
+        lang,
+        session,
+        &tenant,
+        "detection",
+        &id,
+        state,
+        &path,
+    ));
     ui::frame(session, lang, &path, &title, &body, None)
 }
 
@@ -1008,8 +1020,13 @@ pub(crate) async fn filters(
         if let (Some(v), true) = (active, can_edit) {
             let _ = write!(
                 body,
-                "<form method=\"post\" action=\"/api/v1/filters/{id}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><label for=\"yaml-{id}\">{edit}</label><textarea class=\"yaml\" id=\"yaml-{id}\" name=\"yaml\" spellcheck=\"false\">{yaml}</textarea><div class=\"actions\"><button type=\"submit\">{save}</button></div></form><form method=\"post\" action=\"/api/v1/filters/{id}/remove\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><div class=\"actions\"><button type=\"submit\" class=\"danger\">{remove}</button></div></form>",
+                "<form method=\"post\" action=\"/api/v1/filters/{id}{of}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><label for=\"yaml-{id}\">{edit}</label><textarea class=\"yaml\" id=\"yaml-{id}\" name=\"yaml\" spellcheck=\"false\">{yaml}</textarea><div class=\"actions\"><button type=\"submit\">{save}</button></div></form><form method=\"post\" action=\"/api/v1/filters/{id}/remove{of}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{back}\"><div class=\"actions\"><button type=\"submit\" class=\"danger\">{remove}</button></div></form>",
                 id = escape(&f.id),
+                // The commune drawn for, never one chosen since.
+                of = escape(&format!(
+                    "?tenant={}",
+                    form_urlencoded::byte_serialize(tenant.as_bytes()).collect::<String>()
+                )),
                 csrf = session.csrf,
                 back = escape(&path),
                 edit = tr!(lang, "Modifier (nouvelle version)", "Edit (new version)"),

@@ -379,12 +379,13 @@ pub(crate) async fn page(
             )),
         }
         if crate::triage::may_triage(session.role) {
-            body.push_str(&save_form(lang, &session.csrf, &p, &path));
+            body.push_str(&save_form(lang, &session.csrf, &tenant, &p, &path));
         }
     }
     let saved = s.triage.searches(&tenant).await.unwrap_or_default();
     body.push_str(&saved_list(
         lang,
+        &tenant,
         &saved,
         crate::triage::may_triage(session.role).then_some(session.csrf.as_str()),
         &path,
@@ -487,7 +488,14 @@ fn results(lang: Lang, f: &Found) -> String {
     )
 }
 
-fn save_form(lang: Lang, csrf: &str, p: &Params, back: &str) -> String {
+/// `?tenant=…` of a form's action: the commune the page was drawn for,
+/// never the one chosen since in another tab.
+fn for_tenant(tenant: &str) -> String {
+    let t: String = form_urlencoded::byte_serialize(tenant.as_bytes()).collect();
+    format!("?tenant={t}")
+}
+
+fn save_form(lang: Lang, csrf: &str, tenant: &str, p: &Params, back: &str) -> String {
     let hidden = |k: &str, v: &Option<String>| {
         format!(
             "<input type=\"hidden\" name=\"{k}\" value=\"{}\">",
@@ -495,7 +503,8 @@ fn save_form(lang: Lang, csrf: &str, p: &Params, back: &str) -> String {
         )
     };
     format!(
-        "<section class=\"card\"><form method=\"post\" action=\"/api/v1/searches\" id=\"save-search\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{}\">{}{}{}{}<label for=\"name\">{}</label><input type=\"text\" id=\"name\" name=\"name\" required><div class=\"actions\"><button type=\"submit\">{}</button></div></form></section>",
+        "<section class=\"card\"><form method=\"post\" action=\"/api/v1/searches{}\" id=\"save-search\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{}\">{}{}{}{}<label for=\"name\">{}</label><input type=\"text\" id=\"name\" name=\"name\" required><div class=\"actions\"><button type=\"submit\">{}</button></div></form></section>",
+        escape(&for_tenant(tenant)),
         escape(back),
         hidden("query", &p.q),
         hidden("from", &p.from),
@@ -539,7 +548,13 @@ fn percent(v: &str) -> String {
         .collect()
 }
 
-fn saved_list(lang: Lang, saved: &[SavedSearch], csrf: Option<&str>, back: &str) -> String {
+fn saved_list(
+    lang: Lang,
+    tenant: &str,
+    saved: &[SavedSearch],
+    csrf: Option<&str>,
+    back: &str,
+) -> String {
     let mut out = format!(
         "<section class=\"card\" id=\"saved-searches\"><h2>{}</h2>",
         tr!(lang, "Recherches enregistrées", "Saved searches")
@@ -562,8 +577,9 @@ fn saved_list(lang: Lang, saved: &[SavedSearch], csrf: Option<&str>, back: &str)
             ));
             if let Some(csrf) = csrf {
                 out.push_str(&format!(
-                    " <form method=\"post\" action=\"/api/v1/searches/{}/remove\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>",
+                    " <form method=\"post\" action=\"/api/v1/searches/{}/remove{}\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"back\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>",
                     escape(&s.id),
+                    escape(&for_tenant(tenant)),
                     escape(back),
                     tr!(lang, "Retirer", "Remove")
                 ));

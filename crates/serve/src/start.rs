@@ -582,6 +582,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         slow_bodies: AtomicU64::new(0),
         bodies: Arc::new(tokio::sync::Semaphore::new(BODIES_AT_ONCE)),
         anonymous_bodies: Arc::new(tokio::sync::Semaphore::new(crate::http::ANONYMOUS_BODIES)),
+        anonymous_by_address: Default::default(),
     });
     let https_names = cert_names(&state.config);
     let tls = tls::prepare(&state.config.tls, &state.config.data, https_names.clone()).map_err(

@@ -78,22 +78,16 @@ struct Viewer<'a> {
 }
 
 impl Viewer<'_> {
-    /// `?tenant=…` when not the default one (so the forms act on the
-    /// tenant shown), with `extra` (`lang=en`).
+    /// `?tenant=…` (so the forms act on the tenant shown, never on one
+    /// chosen since in another tab), with `lang=en` when asked.
     fn query(&self, with_lang: bool) -> String {
         let mut q = Vec::new();
         if with_lang && self.lang == Lang::En {
             q.push("lang=en".to_string());
         }
-        if self.tenant != "default" {
-            let t: String = form_urlencoded::byte_serialize(self.tenant.as_bytes()).collect();
-            q.push(format!("tenant={t}"));
-        }
-        if q.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", q.join("&"))
-        }
+        let t: String = form_urlencoded::byte_serialize(self.tenant.as_bytes()).collect();
+        q.push(format!("tenant={t}"));
+        format!("?{}", q.join("&"))
     }
 }
 
@@ -477,9 +471,14 @@ mod tests {
             lang,
             tenant,
         };
-        assert_eq!(v(Lang::Fr, "default").query(true), "");
-        assert_eq!(v(Lang::En, "default").query(true), "?lang=en");
-        assert_eq!(v(Lang::En, "default").query(false), "");
+        // `default` named too: a form never falls back to the commune
+        // chosen (in another tab) since the page was drawn.
+        assert_eq!(v(Lang::Fr, "default").query(true), "?tenant=default");
+        assert_eq!(
+            v(Lang::En, "default").query(true),
+            "?lang=en&tenant=default"
+        );
+        assert_eq!(v(Lang::En, "default").query(false), "?tenant=default");
         assert_eq!(
             v(Lang::En, "pont-l'abbé & co").query(true),
             "?lang=en&tenant=pont-l%27abb%C3%A9+%26+co"

@@ -152,23 +152,16 @@ fn service_name(lang: Lang, e: &vigie_communicate::BoardEntry) -> String {
         .unwrap_or_else(|| e.service.clone())
 }
 
-/// `?tenant=…` for a commune other than `default` (so a form acts on the
-/// commune shown: an administrator of the deployment may look at any),
-/// with `lang=en` when English; `""` when neither.
+/// `?tenant=…` (so a form acts on the commune shown — an administrator
+/// of the deployment may look at any — never on one chosen since in
+/// another tab), with `lang=en` when English.
 fn tenant_query(tenant: &str, lang: Lang) -> String {
-    let mut q = Vec::new();
-    if tenant != "default" {
-        let t: String = form_urlencoded::byte_serialize(tenant.as_bytes()).collect();
-        q.push(format!("tenant={t}"));
-    }
+    let t: String = form_urlencoded::byte_serialize(tenant.as_bytes()).collect();
+    let mut q = vec![format!("tenant={t}")];
     if lang == Lang::En {
         q.push("lang=en".into());
     }
-    if q.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", q.join("&"))
-    }
+    format!("?{}", q.join("&"))
 }
 
 /// The query a form's action carries: the tenant only (the language is
