@@ -590,11 +590,15 @@ pub enum TokenCommand {
         /// A name to tell tokens apart (a shipper, a person).
         #[arg(long, default_value = "token")]
         name: String,
-        /// The commune it belongs to.
-        #[arg(long, default_value = "default")]
-        tenant: String,
+        /// The commune it belongs to (default: the deployment's own,
+        /// `default`). Given more than once, with `--scope read`: a
+        /// token reading those communes and no other (a CSIRT's script);
+        /// an ingest or admin token is of one commune.
+        #[arg(long, value_name = "NAME")]
+        tenant: Vec<String>,
     },
-    /// List the tokens (TSV: id, name, scope, tenant, created, revoked);
+    /// List the tokens (TSV: id, name, scope, tenant — the communes of a
+    /// token of several, comma-separated —, created, revoked);
     /// the tokens themselves are not kept, only their hash.
     List {
         #[command(flatten)]
@@ -655,25 +659,32 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
                 eprintln!("vigie: error: --scope {scope:?}: ingest, read or admin");
                 return Ok(ExitCode::from(2));
             };
-            if !vigie_console::users::valid_tenant(&tenant) {
-                eprintln!(
-                    "vigie: error: --tenant {tenant:?}: {}",
-                    vigie_console::users::TENANT_RULE
-                );
-                return Ok(ExitCode::from(2));
-            }
+            let tenant = match tokens::tenant_of(&tenant, scope) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("vigie: error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let store = token_store(&kept)?;
             let token = store.create(&name, scope, &tenant)?;
+            // The audit line names the communes of a token not the
+            // deployment's own.
+            let scope = format!("{scope:?}").to_lowercase();
+            let target = if tenant == "default" {
+                format!("{name} ({scope})")
+            } else {
+                format!("{name} ({scope}, tenant {tenant})")
+            };
             kept.record(
                 vigie_console::audit::Action::TokenCreate,
-                &format!("{name} ({})", format!("{scope:?}").to_lowercase()),
+                &target,
                 vigie_console::audit::Outcome::Success,
             )?;
             // Where it was kept, on stderr: stdout is the token alone
             // (scripts take it as is).
             eprintln!(
-                "vigie: token {name:?} ({}, tenant {tenant}) kept in {}",
-                format!("{scope:?}").to_lowercase(),
+                "vigie: token {name:?} ({scope}, tenant {tenant}) kept in {}",
                 store.place()
             );
             println!("{token}");

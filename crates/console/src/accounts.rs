@@ -60,9 +60,14 @@ pub trait UserStore: Send + Sync {
         Ok(self
             .list()?
             .into_iter()
-            .find(|u| u.name == s.user && u.role == s.role && u.tenant == s.tenant)
+            .find(|u| u.name == s.user && u.role == s.role && u.tenant == s.tenant && !u.disabled)
             .map(|u| u.assigned))
     }
+    /// Changes an account as the accounts page does: its role, commune
+    /// or communes, password (hash), disabled or not — the rest (second
+    /// factor, failures, lock) as it is. [`UserError::NoSuch`] when
+    /// there is none.
+    fn amend(&self, user: &User) -> Result<(), UserError>;
     /// Where they are, for messages (never a password).
     fn place(&self) -> String;
 }
@@ -163,8 +168,19 @@ impl UserStore for FileUsers {
                 u.totp_step = Some(step);
             }
             u.failures = 0;
+            u.last_login = Some(now);
         })?;
         Ok(fresh)
+    }
+
+    fn amend(&self, user: &User) -> Result<(), UserError> {
+        self.update(&user.name, |u| {
+            u.role = user.role;
+            u.password = user.password.clone();
+            u.tenant = user.tenant.clone();
+            u.assigned = user.assigned.clone();
+            u.disabled = user.disabled;
+        })
     }
 
     fn failed(&self, name: &str, now: i64) -> Result<Option<i64>, UserError> {

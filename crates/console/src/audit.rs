@@ -52,6 +52,13 @@ pub enum Action {
     UserAdd,
     UserRemove,
     UserUnlock,
+    /// An account changed from the accounts page (target `name: what
+    /// before → after`): its role or communes, disabled, enabled, its
+    /// password reset (never the password).
+    UserChange,
+    UserDisable,
+    UserEnable,
+    UserPassword,
     TokenCreate,
     /// An API token revoked (console, API or `vigie token revoke`).
     TokenRevoke,
@@ -107,6 +114,10 @@ impl Action {
             Action::UserAdd => "user_add",
             Action::UserRemove => "user_remove",
             Action::UserUnlock => "user_unlock",
+            Action::UserChange => "user_change",
+            Action::UserDisable => "user_disable",
+            Action::UserEnable => "user_enable",
+            Action::UserPassword => "user_password",
             Action::TokenCreate => "token_create",
             Action::TokenRevoke => "token_revoke",
             Action::AuditExport => "audit_export",

@@ -68,6 +68,9 @@ pub enum Refusal {
     /// person told either would retype a right password or wait for
     /// nothing, and an outage would read as an attack. Nobody is let in.
     Unavailable,
+    /// Disabled by an administrator (said only to whoever gave its right
+    /// password and code: to anyone else it is a wrong login).
+    Disabled,
 }
 
 /// The state behind the console: where the accounts, the sessions and
@@ -274,6 +277,11 @@ impl Console {
         };
         let role = user.role;
         let tenant = user.tenant.clone();
+        if user.disabled && password_ok && step.is_some() {
+            // Before the code is marked used and the login kept.
+            self.audit(name, &from, Action::LoginFailed, name, Outcome::Refused);
+            return Err(Refusal::Disabled);
+        }
         let fresh = match (password_ok, step) {
             // A code that could not be marked used (the store failed, or
             // another node took it first) is not accepted.
@@ -304,9 +312,12 @@ impl Console {
         }
         if fresh {
             return match self.sessions.open(name, role, tenant, now) {
-                Ok(opened) => {
+                Ok((id, mut session)) => {
                     self.audit(name, &from, Action::Login, name, Outcome::Success);
-                    Ok(opened)
+                    // Not kept with the session (read with the account at
+                    // each request): given here for where the login goes.
+                    session.assigned = user.assigned.clone();
+                    Ok((id, session))
                 }
                 Err(e) => {
                     eprintln!("vigie serve: sessions: {e}");

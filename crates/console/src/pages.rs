@@ -170,6 +170,7 @@ const NAV: &[(&str, &str, &str)] = &[
 
 /// What only administrators see in the navigation.
 const ADMIN_NAV: &[(&str, &str, &str)] = &[
+    ("/accounts", "Comptes", "Accounts"),
     ("/tokens", "Jetons", "Tokens"),
     ("/audit", "Audit", "Audit"),
 ];

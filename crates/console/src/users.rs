@@ -63,6 +63,15 @@ pub struct User {
     /// ([`User::tenant`]), as it always was. Sorted, without repeats.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assigned: Vec<String>,
+    /// Disabled by an administrator (the accounts page): no login, and
+    /// its sessions end. Kept rather than removed: its name stays in the
+    /// audit log's sense, and it can be enabled again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// When it last signed in (Unix seconds), for the accounts page: an
+    /// account nobody uses is one to disable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<i64>,
 }
 
 impl User {
@@ -346,6 +355,8 @@ pub fn new_user(
             locked_until: None,
             tenant: tenant.map(str::to_string),
             assigned: Vec::new(),
+            disabled: false,
+            last_login: None,
         },
         Added { otpauth },
     ))

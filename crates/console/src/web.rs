@@ -275,13 +275,29 @@ pub async fn login_post(
     })
     .await;
     match result {
-        Ok(Ok((id, _session))) => {
-            let mut r = (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, lang.pick("/", "/?lang=en"))],
-            )
-                .into_response();
+        Ok(Ok((id, session))) => {
+            // An account assigned several communes lands on their picker
+            // (the deployment's landing page); any other on `/`, which
+            // sends a session reading every commune of a regional
+            // deployment there too, and one commune's account to its
+            // own pages.
+            let to = if session.assigned.is_empty() {
+                lang.pick("/", "/?lang=en")
+            } else {
+                lang.pick(crate::pages::LANDING_PATH, "/communes?lang=en")
+            };
+            let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
             let h = r.headers_mut();
+            // A new session starts with no commune chosen: the choice of
+            // an earlier one (its cookie outlives it) is not carried
+            // into this one.
+            h.append(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&format!(
+                    "{COMMUNE_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"
+                ))
+                .expect("cookie"),
+            );
             h.append(
                 header::SET_COOKIE,
                 HeaderValue::from_str(&format!(
@@ -315,6 +331,14 @@ pub async fn login_post(
                         lang,
                         "Trop d'échecs : ce compte est verrouillé pendant 15 minutes. Un administrateur peut le déverrouiller (vigie user unlock).",
                         "Too many failures: this account is locked for 15 minutes. An administrator can unlock it (vigie user unlock)."
+                    ),
+                ),
+                Refusal::Disabled => (
+                    StatusCode::FORBIDDEN,
+                    tr!(
+                        lang,
+                        "Ce compte est désactivé : un administrateur peut le réactiver (page Comptes).",
+                        "This account is disabled: an administrator can enable it again (Accounts page)."
                     ),
                 ),
                 Refusal::Throttled => (
@@ -375,6 +399,14 @@ pub async fn logout(
                 header::SET_COOKIE,
                 HeaderValue::from_str(&format!(
                     "{SESSION_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"
+                ))
+                .expect("cookie"),
+            );
+            // The commune chosen goes with the session.
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&format!(
+                    "{COMMUNE_COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0"
                 ))
                 .expect("cookie"),
             );

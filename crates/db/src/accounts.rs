@@ -73,7 +73,7 @@ fn role(table: &str, key: &str, text: &str) -> Result<Role, Failure> {
 }
 
 const USER_COLUMNS: &str =
-    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned";
+    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned, disabled, last_login";
 
 fn user(r: &Row) -> Result<User, Failure> {
     let name: String = r.get(0);
@@ -88,6 +88,8 @@ fn user(r: &Row) -> Result<User, Failure> {
         tenant: r.get(8),
         assigned: users::assigned_from(&name, r.get::<_, Option<String>>(9).as_deref())
             .map_err(|e| Failure::Store(StoreError::Invalid(e.to_string())))?,
+        disabled: r.get(10),
+        last_login: r.get(11),
         name,
     })
 }
@@ -153,8 +155,8 @@ impl UserStore for PgUsers {
                     let n = c
                         .execute(
                             "INSERT INTO console_users
-                             (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned, disabled, last_login)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                              ON CONFLICT (name) DO NOTHING",
                             &[
                                 &u.name,
@@ -167,6 +169,8 @@ impl UserStore for PgUsers {
                                 &u.locked_until,
                                 &u.tenant,
                                 &users::assigned_column(&u.assigned),
+                                &u.disabled,
+                                &u.last_login,
                             ],
                         )
                         .await?;
@@ -233,11 +237,11 @@ impl UserStore for PgUsers {
         let _ = now; // The database's clock decides (module doc).
         let sql = format!(
             "UPDATE console_users
-             SET failures = 0, totp_step = COALESCE($2, totp_step)
+             SET failures = 0, totp_step = COALESCE($2, totp_step), last_login = {now}
              WHERE name = $1
                AND ($2::bigint IS NULL OR totp_step IS NULL OR totp_step < $2)
-               AND (locked_until IS NULL OR locked_until <= {})",
-            crate::DB_NOW
+               AND (locked_until IS NULL OR locked_until <= {now})",
+            now = crate::DB_NOW
         );
         let n = self
             .db
@@ -251,6 +255,50 @@ impl UserStore for PgUsers {
             })
             .map_err(store)?;
         Ok(n == 1)
+    }
+
+    fn amend(&self, u: &User) -> Result<(), UserError> {
+        let pg = self.db.pg.clone();
+        let u = u.clone();
+        let name = u.name.clone();
+        let n = self
+            .db
+            .call(async move {
+                pg.with("changing an account", async |c| {
+                    let tx = c.transaction().await?;
+                    let n = tx
+                        .execute(
+                            "UPDATE console_users
+                             SET role = $2, password = $3, tenant = $4, assigned = $5, disabled = $6
+                             WHERE name = $1",
+                            &[
+                                &u.name,
+                                &u.role.key(),
+                                &u.password,
+                                &u.tenant,
+                                &users::assigned_column(&u.assigned),
+                                &u.disabled,
+                            ],
+                        )
+                        .await?;
+                    if u.disabled {
+                        // Disabled: its sessions end on every node now.
+                        tx.execute(
+                            "DELETE FROM console_sessions WHERE username = $1",
+                            &[&u.name],
+                        )
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                })
+                .await
+            })
+            .map_err(store)?;
+        if n == 0 {
+            return Err(UserError::NoSuch(name));
+        }
+        Ok(())
     }
 
     fn failed(&self, name: &str, now: i64) -> Result<Option<i64>, UserError> {
@@ -318,7 +366,8 @@ impl UserStore for PgUsers {
                 pg.with("reading an account", async |c| {
                     Ok(c.query_opt(
                         "SELECT assigned FROM console_users
-                         WHERE name = $1 AND role = $2 AND tenant IS NOT DISTINCT FROM $3",
+                         WHERE name = $1 AND role = $2 AND tenant IS NOT DISTINCT FROM $3
+                           AND NOT disabled",
                         &[&who, &role, &tenant],
                     )
                     .await?

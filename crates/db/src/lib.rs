@@ -72,6 +72,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (12, include_str!("../migrations/0012_feed_polls.sql")),
     (13, include_str!("../migrations/0013_live.sql")),
     (14, include_str!("../migrations/0014_account_communes.sql")),
+    (15, include_str!("../migrations/0015_account_states.sql")),
 ];
 
 /// PostgreSQL's time, in whole seconds since the epoch, for SQL text.

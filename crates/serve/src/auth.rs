@@ -114,6 +114,13 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                 StatusCode::FORBIDDEN,
                 "this token administers its commune, not the deployment",
             ),
+            // A token of several communes only reads (`tokens::tenant_of`
+            // makes no other); one found otherwise (a row written by
+            // hand) opens nothing rather than send events "to several".
+            Some(r) if !r.communes().is_empty() && r.scope != Scope::Read => error(
+                StatusCode::FORBIDDEN,
+                "a token of several communes only reads (its row is not one `vigie token create` makes: revoke it)",
+            ),
             Some(r) if token_needs.is_none_or(|s| r.scope.allows(s)) => {
                 let scope = format!("{:?}", r.scope).to_lowercase();
                 req.extensions_mut().insert(Principal::Token {
@@ -127,9 +134,11 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
                     // deployment's own (tenant `default`) reads every one.
                     admin: r.scope == Scope::Admin && r.tenant == "default",
                     reads_all: r.scope == Scope::Admin && r.tenant == "default",
+                    // A read token of several communes (`--tenant A
+                    // --tenant B`) reads those and no other, as an
+                    // account assigned them does ([`Caller::may_read`]).
+                    assigned: r.communes(),
                     tenant: r.tenant,
-                    // Tokens of several communes are not made (docs/regional.md).
-                    assigned: Vec::new(),
                     // A script names the commune it reads: a cookie sent
                     // along with a token changes nothing.
                     chosen: None,

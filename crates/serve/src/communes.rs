@@ -134,9 +134,9 @@ pub(crate) async fn landing(
     let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
     let mut t = Table::new("communes", &heads);
     let now = chrono::Utc::now().timestamp_micros();
-    for name in &picker.communes {
+    let opens = open_counts(&s, &picker.communes).await;
+    for (name, open) in picker.communes.iter().zip(opens) {
         let events = s.live.events(name);
-        let open = open_incidents(&s, name).await;
         let last = s
             .health
             .of(name, now)
@@ -163,10 +163,16 @@ pub(crate) async fn landing(
                     events.to_string()
                 },
                 match open {
-                    Some(n) => n.to_string(),
+                    Open::Count(n) => n.to_string(),
                     // Not analysed yet (nothing received, or the scope
                     // being rebuilt): no count is not zero.
-                    None => "—".to_string(),
+                    Open::NotYet => "—".to_string(),
+                    // Its triage could not be read: said for this
+                    // commune, the others' counts still shown.
+                    Open::Unavailable => format!(
+                        "<span class=\"unavailable\">{}</span>",
+                        tr!(lang, "indisponible", "unavailable")
+                    ),
                 },
                 ui::time(last.as_deref()),
             ],
@@ -178,8 +184,8 @@ pub(crate) async fn landing(
         "<p class=\"intro\">{}</p>",
         escape(&tr!(
             lang,
-            "Choisissez une commune : les pages de la console montrent ensuite la sienne, jusqu'à un autre choix. « — » : rien d'analysé pour l'instant (ce n'est pas une absence d'incident).",
-            "Choose a commune: the console's pages then show its own, until another choice. “—”: nothing analysed yet (which is not the absence of incidents)."
+            "Choisissez une commune : les pages de la console montrent ensuite la sienne, jusqu'à un autre choix. « — » : rien d'analysé pour l'instant (ce n'est pas une absence d'incident). « indisponible » : ses incidents n'ont pas pu être lus à l'instant (la base ne répond pas) ; rechargez la page.",
+            "Choose a commune: the console's pages then show its own, until another choice. “—”: nothing analysed yet (which is not the absence of incidents). “unavailable”: its incidents could not be read just now (the database does not answer); reload the page."
         ))
     );
     if picker.communes.is_empty() {
@@ -202,12 +208,78 @@ pub(crate) async fn landing(
     ui::frame(&session, lang, &path, &title, &body, None)
 }
 
+/// How many communes' triage the landing page reads at once. One after
+/// another, 50 communes were 50 round trips to PostgreSQL in a row; all
+/// at once, a CSIRT of 200 would take 200 of the pool's connections for
+/// one page. Eight keeps the page's time near that of the slowest few
+/// without starving the other requests of connections.
+const READS_AT_ONCE: usize = 8;
+
+/// How long one commune's triage may take before it is said
+/// unavailable: a commune whose read hangs does not hold the page.
+const READ_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A commune's open incidents, as the landing page says them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// Not resolved nor false positives, as of its last analysis.
+    Count(usize),
+    /// Not analysed yet: no count, which is not zero.
+    NotYet,
+    /// Its triage could not be read (the store failed or was too slow).
+    Unavailable,
+}
+
+/// The open incidents of each of `communes`, in their order, read
+/// [`READS_AT_ONCE`] at a time; one that fails is [`Open::Unavailable`]
+/// for that commune only.
+async fn open_counts(s: &Shared, communes: &[String]) -> Vec<Open> {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(READS_AT_ONCE));
+    let mut reads = tokio::task::JoinSet::new();
+    for (i, name) in communes.iter().enumerate() {
+        let (s, gate, name) = (s.clone(), gate.clone(), name.clone());
+        reads.spawn(async move {
+            let Ok(_turn) = gate.acquire_owned().await else {
+                return (i, Open::Unavailable);
+            };
+            let open = match tokio::time::timeout(READ_BOUND, open_incidents(&s, &name)).await {
+                Ok(open) => open,
+                Err(_) => {
+                    eprintln!(
+                        "vigie serve: landing page: the triage of {name} not read within {}s: said unavailable",
+                        READ_BOUND.as_secs()
+                    );
+                    Open::Unavailable
+                }
+            };
+            (i, open)
+        });
+    }
+    // A read that never answers (its task failed) stays unavailable.
+    let mut out = vec![Open::Unavailable; communes.len()];
+    while let Some(done) = reads.join_next().await {
+        match done {
+            Ok((i, open)) => out[i] = open,
+            Err(e) => eprintln!("vigie serve: landing page: a commune's read failed: {e}"),
+        }
+    }
+    out
+}
+
 /// The incidents of `tenant` not resolved nor false positives, as of its
-/// last analysis; `None` before its first one.
-async fn open_incidents(s: &Shared, tenant: &str) -> Option<usize> {
-    let (_, a) = s.live.last_answer(tenant)?;
-    let states = crate::pages::triage_states(s, tenant).await;
-    Some(
+/// last analysis.
+async fn open_incidents(s: &Shared, tenant: &str) -> Open {
+    let Some((_, a)) = s.live.last_answer(tenant) else {
+        return Open::NotYet;
+    };
+    let states = match s.triage.entries(tenant).await {
+        Ok(entries) => vigie_store::triage::fold(&entries),
+        Err(e) => {
+            eprintln!("vigie serve: landing page: the triage of {tenant} unreadable: {e}");
+            return Open::Unavailable;
+        }
+    };
+    Open::Count(
         a.live_ids
             .iter()
             .filter(|id| {

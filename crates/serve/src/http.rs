@@ -149,7 +149,7 @@ impl Caller {
             Some(t) if !self.may_read(t) && !self.assigned.is_empty() => Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 &format!(
-                    "this account reads the communes {} only",
+                    "this account or token reads the communes {} only",
                     self.assigned.join(", ")
                 ),
             ))),
@@ -161,7 +161,7 @@ impl Caller {
             None if !self.assigned.is_empty() => Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 &format!(
-                    "this account reads the communes {}: name one with ?tenant= (or choose it in the console)",
+                    "this account or token reads the communes {}: name one with ?tenant= (or choose it in the console)",
                     self.assigned.join(", ")
                 ),
             ))),

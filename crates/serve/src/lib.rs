@@ -19,6 +19,7 @@
 //! feature (triage, crisis, actions, indicators, …) in their own modules.
 //! docs/serve.md is the user's side of it.
 
+mod accounts;
 pub mod actions;
 mod admin;
 pub mod alerts;

@@ -131,6 +131,15 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v1/searches") => "Saved searches of the tenant",
         ("POST", "/api/v1/searches") => "Save a search: name, query, from, to, host",
         ("POST", "/api/v1/searches/{id}/remove") => "Remove a saved search",
+        ("GET", "/accounts") => {
+            "The console accounts, each editable: role, communes, disabled or not, password reset, deletion (HTML, admin)"
+        }
+        ("GET", "/api/v1/accounts") => {
+            "The console accounts: name, role, tenant, assigned communes, state (active, disabled, locked), second factor, created, last login (never a password; admin)"
+        }
+        ("POST", "/api/v1/accounts/{name}") => {
+            "Change an account (form or JSON of strings): change = role (role), communes (communes: comma-separated, empty = every one), disable, enable, password (password and password2, the same; its sessions end) or delete; the last enabled administrator and one's own role, communes and state are refused; audited with before and after (admin)"
+        }
         ("GET", "/tokens") => "The API tokens, each revocable (HTML, admin)",
         ("GET", "/api/v1/tokens") => {
             "The API tokens: id, name, scope, tenant, created, revoked (never the token; admin)"

@@ -3,9 +3,9 @@
 //! that is not in it, nothing is open that the table does not say.
 
 use crate::{
-    actions, admin, auth, body_slot, client, communes, crisis, detections, elastic, healthz,
-    incidents, indicators, ingest, metrics, openapi, pages, root, rules, scope, search, sources,
-    stats, system, taxii, triage, Shared,
+    accounts, actions, admin, auth, body_slot, client, communes, crisis, detections, elastic,
+    healthz, incidents, indicators, ingest, metrics, openapi, pages, root, rules, scope, search,
+    sources, stats, system, taxii, triage, Shared,
 };
 pub use axum::http::Method;
 
@@ -116,6 +116,9 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/searches", Access::Needs(Scope::Read)),
     (Method::POST, "/api/v1/searches", Access::Triage),
     (Method::POST, "/api/v1/searches/{id}/remove", Access::Triage),
+    (Method::GET, "/accounts", Access::Deployment),
+    (Method::GET, "/api/v1/accounts", Access::Deployment),
+    (Method::POST, "/api/v1/accounts/{name}", Access::Deployment),
     (Method::GET, "/tokens", Access::Deployment),
     (Method::GET, "/api/v1/tokens", Access::Deployment),
     (
@@ -380,6 +383,9 @@ pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
             (Method::GET, "/api/v1/searches") => get(search::saved),
             (Method::POST, "/api/v1/searches") => post(search::save),
             (_, "/api/v1/searches/{id}/remove") => post(search::remove),
+            (_, "/accounts") => get(accounts::page),
+            (_, "/api/v1/accounts") => get(accounts::list),
+            (_, "/api/v1/accounts/{name}") => post(accounts::change),
             (_, "/tokens") => get(admin::page),
             (_, "/api/v1/tokens") => get(admin::list),
             (_, "/api/v1/tokens/{id}/revoke") => post(admin::revoke),

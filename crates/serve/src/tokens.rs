@@ -55,6 +55,13 @@ impl Scope {
 pub struct TokenRecord {
     pub name: String,
     pub scope: Scope,
+    /// The commune it belongs to; for a reading token of several
+    /// communes (`--tenant A --tenant B`), their names, sorted and
+    /// comma-separated ([`TokenRecord::communes`]). Kept in the same
+    /// column rather than a new one: a tenant's name has no comma, so a
+    /// node of an older version sharing the database reads such a token
+    /// as the token of a commune nobody has — it opens nothing there,
+    /// rather than its `default` tenant's.
     pub tenant: String,
     pub sha256: String,
     pub created: String,
@@ -70,6 +77,17 @@ pub struct Revoked {
 }
 
 impl TokenRecord {
+    /// The communes of a token of several (`vigie token create --tenant A
+    /// --tenant B`), which it reads and no other; empty for the token of
+    /// one commune (its `tenant`).
+    pub fn communes(&self) -> Vec<String> {
+        if self.tenant.contains(',') {
+            self.tenant.split(',').map(str::to_string).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// How a token is named in listings and revoked: the first 12 hex
     /// digits of its hash (names need not be unique; the hash of a token
     /// gives nothing of the token).
@@ -101,6 +119,43 @@ fn digest(token: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The `tenant` a token of `scope` keeps for the communes `--tenant`
+/// named (once or more; a name repeated counts once): one name as it is;
+/// several, sorted and comma-separated — for a `read` token only. An
+/// ingest token sends one commune's events (its subject, its assets, its
+/// detections are that commune's: events of "several communes" would be
+/// filed under none), and an admin token is of one commune or of the
+/// deployment, as an account is. `Err` says why, naming the option.
+pub fn tenant_of(tenants: &[String], scope: Scope) -> Result<String, String> {
+    if let Some(bad) = tenants
+        .iter()
+        .find(|t| !vigie_console::users::valid_tenant(t))
+    {
+        return Err(format!(
+            "--tenant {bad:?}: {}",
+            vigie_console::users::TENANT_RULE
+        ));
+    }
+    let mut set = tenants.to_vec();
+    set.sort();
+    set.dedup();
+    match (set.len(), scope) {
+        (0, _) => Ok("default".to_string()),
+        (1, _) => Ok(set.remove(0)),
+        (_, Scope::Read) => Ok(set.join(",")),
+        (_, Scope::Ingest) => Err(format!(
+            "--tenant given {} times ({}): an ingest token sends the events of one commune — make one token per commune",
+            set.len(),
+            set.join(", ")
+        )),
+        (_, Scope::Admin) => Err(format!(
+            "--tenant given {} times ({}): an admin token is of one commune or of the deployment (no --tenant); a token of several communes is a read token (--scope read)",
+            set.len(),
+            set.join(", ")
+        )),
+    }
 }
 
 /// A new token and its record (the token itself is seen only here).

@@ -58,7 +58,7 @@ fn role(table: &str, key: &str, text: &str) -> rusqlite::Result<Role> {
 }
 
 const USER_COLUMNS: &str =
-    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned";
+    "name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned, disabled, last_login";
 
 fn user(r: &Row) -> rusqlite::Result<User> {
     let name: String = r.get(0)?;
@@ -80,6 +80,8 @@ fn user(r: &Row) -> rusqlite::Result<User> {
                 )
             },
         )?,
+        disabled: r.get::<_, i64>(10)? != 0,
+        last_login: r.get(11)?,
         name,
     })
 }
@@ -90,8 +92,8 @@ pub(crate) fn insert_user(c: &rusqlite::Connection, u: &User) -> Result<bool, Fa
     let step = u.totp_step.map(|s| s.min(i64::MAX as u64) as i64);
     let n = c.execute(
         "INSERT INTO console_users
-         (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         (name, role, password, totp, totp_step, created, failures, locked_until, tenant, assigned, disabled, last_login)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (name) DO NOTHING",
         params![
             u.name,
@@ -103,7 +105,9 @@ pub(crate) fn insert_user(c: &rusqlite::Connection, u: &User) -> Result<bool, Fa
             u.failures,
             u.locked_until,
             u.tenant,
-            users::assigned_column(&u.assigned)
+            users::assigned_column(&u.assigned),
+            u.disabled as i64,
+            u.last_login
         ],
     )?;
     Ok(n == 1)
@@ -202,7 +206,7 @@ impl UserStore for SqliteUsers {
                 // logins given the same code, one wins.
                 Ok(c.execute(
                     "UPDATE console_users
-                     SET failures = 0, totp_step = coalesce(?2, totp_step)
+                     SET failures = 0, totp_step = coalesce(?2, totp_step), last_login = ?3
                      WHERE name = ?1
                        AND (?2 IS NULL OR totp_step IS NULL OR totp_step < ?2)
                        AND (locked_until IS NULL OR locked_until <= ?3)",
@@ -211,6 +215,42 @@ impl UserStore for SqliteUsers {
             })
             .map_err(store)?;
         Ok(n == 1)
+    }
+
+    fn amend(&self, u: &User) -> Result<(), UserError> {
+        let n = self
+            .db
+            .call("changing an account", |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let n = tx.execute(
+                    "UPDATE console_users
+                     SET role = ?2, password = ?3, tenant = ?4, assigned = ?5, disabled = ?6
+                     WHERE name = ?1",
+                    params![
+                        u.name,
+                        u.role.key(),
+                        u.password,
+                        u.tenant,
+                        users::assigned_column(&u.assigned),
+                        u.disabled as i64
+                    ],
+                )?;
+                if u.disabled {
+                    // Disabled: its sessions end now, not at their next
+                    // request's check only.
+                    tx.execute(
+                        "DELETE FROM console_sessions WHERE username = ?1",
+                        [&u.name],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(n)
+            })
+            .map_err(store)?;
+        if n == 0 {
+            return Err(UserError::NoSuch(u.name.clone()));
+        }
+        Ok(())
     }
 
     fn failed(&self, name: &str, now: i64) -> Result<Option<i64>, UserError> {
@@ -246,7 +286,8 @@ impl UserStore for SqliteUsers {
             .db
             .call("reading an account", |c| {
                 Ok(c.query_row(
-                    "SELECT assigned FROM console_users WHERE name = ?1 AND role = ?2 AND tenant IS ?3",
+                    "SELECT assigned FROM console_users
+                     WHERE name = ?1 AND role = ?2 AND tenant IS ?3 AND disabled = 0",
                     params![s.user, s.role.key(), s.tenant],
                     |r| r.get::<_, Option<String>>(0),
                 )

@@ -67,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_indicators.sql")),
     (11, include_str!("../migrations/0011_live_claims.sql")),
     (12, include_str!("../migrations/0012_account_communes.sql")),
+    (13, include_str!("../migrations/0013_account_states.sql")),
 ];
 
 /// A value as the JSON text kept.
