@@ -515,9 +515,25 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         data,
         anne,
         detections,
+        admin,
         ..
     } = demo_server(tmp.path());
     let base = server.base.clone();
+    // The page lists the latest 500 stored detections and, apart, the
+    // live scope's correlations (`/api/v1/detections?limit=500`).
+    let correlations = http(
+        &base,
+        "GET",
+        "/api/v1/detections?limit=500",
+        &[("Authorization", &admin)],
+        None,
+    )
+    .json()
+    .as_array()
+    .unwrap()
+    .iter()
+    .filter(|d| d["kind"] == "correlation")
+    .count() as u64;
 
     let profile = tmp.path().join("chromium");
     let mut b = vigie_testkit::cdp::Browser::start(&bin, &profile);
@@ -536,8 +552,8 @@ fn chromium_signs_in_with_a_totp_code_sees_the_demo_detections_and_signs_out() {
         .unwrap();
     assert_eq!(
         shown,
-        detections.min(500),
-        "every detection listed (up to the page's 500)"
+        detections.min(500) + correlations,
+        "every detection listed (up to the page's 500), then the correlations"
     );
     let who = b.eval("document.querySelector('#who').textContent");
     assert_eq!(who, format!("{ANNE} — administrateur").as_str());

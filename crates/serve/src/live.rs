@@ -47,7 +47,7 @@ mod naming;
 mod outage;
 mod stores;
 use naming::merges;
-pub use naming::{name_incidents, name_kept, name_sets, Known};
+pub use naming::{name_incidents, name_kept, name_sets, name_spans, Known};
 use outage::Outages;
 pub use stores::{live_stores, LiveStores};
 

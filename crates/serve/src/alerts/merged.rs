@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use serde_json::json;
-use vigie_store::live::{AlertKey, Claim};
 
-use super::{Alerting, Record, Sent, Sink};
+use super::{Alerting, Record, Sink};
 
 /// `text` with each of the scope's incident numbers (`INC-3`) replaced
 /// by that incident's live id (`L7`), the one name alerts use.
@@ -78,38 +77,12 @@ pub(super) fn tell_merged(
     if a.waits_to_be_kept(&key) {
         return true;
     }
-    let claim_key = AlertKey {
-        sink: key.0.clone(),
-        tenant: key.1.clone(),
-        live_id: key.2.clone(),
+    // Claimed as every message is (its own claim told from another
+    // node's, room left in the lease for the delivery).
+    let claim_key = match super::claim_to_send(a, sink, &key, after) {
+        Ok(k) => k,
+        Err(done) => return done,
     };
-    match a
-        .kept
-        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
-    {
-        Ok(Claim::Won) => a.claims_failed(None),
-        Ok(Claim::Lost { last, holder }) => {
-            a.claims_failed(None);
-            let kept = last.as_ref().map_or(0, |d| d.count);
-            if kept > after || holder.is_some() {
-                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
-            }
-            if kept > after {
-                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
-                    a.sent
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key, s);
-                }
-            }
-            return true;
-        }
-        Err(e) => {
-            a.stats.failed.fetch_add(1, Ordering::Relaxed);
-            a.claims_failed(Some(&e.to_string()));
-            return false;
-        }
-    }
     let (severity, detections, hosts) = {
         let sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.get(&key)
@@ -127,7 +100,7 @@ pub(super) fn tell_merged(
         ),
     });
     let outcome = sink.send(&body);
-    let mut record = Record {
+    let record = Record {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         sink: sink.name().into(),
         tenant: tenant.into(),
@@ -149,23 +122,8 @@ pub(super) fn tell_merged(
                 s.merged = true;
                 s.count = count;
             }
-            return true;
+            true
         }
-        Err(e) => {
-            a.stats.failed.fetch_add(1, Ordering::Relaxed);
-            if say {
-                eprintln!("vigie serve: alert {tenant} {from} ({}): {e}", sink.name());
-            }
-            record.error = Some(e);
-        }
+        Err(e) => super::not_delivered(a, sink, &claim_key, record, e, say),
     }
-    if say {
-        a.record(&record);
-    }
-    if let Err(e) = a.kept.release(&claim_key, &a.node) {
-        eprintln!(
-            "vigie serve: claim on alert {tenant} {from} not let go ({e}): another node sends it once it expires"
-        );
-    }
-    false
 }

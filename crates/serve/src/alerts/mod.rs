@@ -792,72 +792,13 @@ fn tell(
     }
     // Claimed before it is sent: of the nodes deriving this incident,
     // one sends this message.
-    let claim_key = AlertKey {
-        sink: key.0.clone(),
-        tenant: key.1.clone(),
-        live_id: key.2.clone(),
+    let claim_key = match claim_to_send(a, sink, &key, after) {
+        Ok(k) => k,
+        Err(done) => return done,
     };
-    let asked = Instant::now();
-    match a
-        .kept
-        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
-    {
-        Ok(Claim::Won) => {
-            a.claims_failed(None);
-            let record_took = Duration::from_millis(a.record_took_ms.load(Ordering::Relaxed));
-            let covered = claim_covers(a.lease, asked.elapsed(), sink.worst_send(), record_took);
-            let was = a.lease_short.swap(covered.is_err(), Ordering::Relaxed);
-            if let Err(why) = covered {
-                a.stats.failed.fetch_add(1, Ordering::Relaxed);
-                if !was {
-                    eprintln!(
-                        "vigie serve: alert {tenant} {live_id} ({}) not sent now: {why}; tried again at the next look (counted in alerts_failed)",
-                        sink.name()
-                    );
-                }
-                if let Err(e) = a.kept.release(&claim_key, &a.node) {
-                    eprintln!(
-                        "vigie serve: claim on alert {tenant} {live_id} not let go ({e}): another node sends it once it expires"
-                    );
-                }
-                return false;
-            }
-        }
-        Ok(Claim::Lost { last, holder }) => {
-            a.claims_failed(None);
-            let kept = last.as_ref().map_or(0, |d| d.count);
-            // A live claim of this node's own name is taken again by the
-            // journal, never lost to it: one of another node only counts.
-            let elsewhere = holder.as_deref().is_some_and(|h| h != a.node);
-            if kept > after || elsewhere {
-                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
-            if kept > after {
-                // What the other node delivered becomes this node's
-                // account of the incident: the next message is the one
-                // after it.
-                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
-                    sent.insert(key, s);
-                }
-            } else if kept < after && holder.is_none() {
-                // This node counted a delivery the journal could not
-                // keep: the journal's count is the one claims go by.
-                if let Some(s) = sent.get_mut(&key) {
-                    s.count = kept;
-                }
-            }
-            return true;
-        }
-        Err(e) => {
-            a.stats.failed.fetch_add(1, Ordering::Relaxed);
-            a.claims_failed(Some(&e.to_string()));
-            return false;
-        }
-    }
     let body = message(a.lang, kind, tenant, live_id, inc, headline, held);
     let outcome = sink.send(&body);
-    let mut record = Record {
+    let record = Record {
         time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         sink: sink.name().into(),
         tenant: tenant.into(),
@@ -890,31 +831,124 @@ fn tell(
                     merged: false,
                 },
             );
-            return true;
+            true
+        }
+        Err(e) => not_delivered(a, sink, &claim_key, record, e, say),
+    }
+}
+
+/// Claims the message after `after` of `key` (destination, commune, live
+/// id) for this node, with room left in its lease for the delivery and
+/// its record ([`claim_covers`]): the claim to send under, or what the
+/// look answers (`true`: another node sent it or holds it — its account
+/// taken as this node's; `false`: not now, tried at the next look). One
+/// place for every kind of message (new, updated, merged), so that each
+/// tells its own claim from another node's alike.
+pub(super) fn claim_to_send(
+    a: &Alerting,
+    sink: &dyn Sink,
+    key: &(String, String, String),
+    after: u64,
+) -> Result<AlertKey, bool> {
+    let (tenant, live_id) = (&key.1, &key.2);
+    let claim_key = AlertKey {
+        sink: key.0.clone(),
+        tenant: key.1.clone(),
+        live_id: key.2.clone(),
+    };
+    let asked = Instant::now();
+    match a
+        .kept
+        .claim(&claim_key, after, &a.node, a.lease.as_secs() as i64)
+    {
+        Ok(Claim::Won) => {
+            a.claims_failed(None);
+            let record_took = Duration::from_millis(a.record_took_ms.load(Ordering::Relaxed));
+            let covered = claim_covers(a.lease, asked.elapsed(), sink.worst_send(), record_took);
+            let was = a.lease_short.swap(covered.is_err(), Ordering::Relaxed);
+            if let Err(why) = covered {
+                a.stats.failed.fetch_add(1, Ordering::Relaxed);
+                if !was {
+                    eprintln!(
+                        "vigie serve: alert {tenant} {live_id} ({}) not sent now: {why}; tried again at the next look (counted in alerts_failed)",
+                        sink.name()
+                    );
+                }
+                release(a, &claim_key);
+                return Err(false);
+            }
+            Ok(claim_key)
+        }
+        Ok(Claim::Lost { last, holder }) => {
+            a.claims_failed(None);
+            let kept = last.as_ref().map_or(0, |d| d.count);
+            // A live claim of this node's own name is taken again by the
+            // journal, never lost to it: one of another node only counts.
+            let elsewhere = holder.as_deref().is_some_and(|h| h != a.node);
+            if kept > after || elsewhere {
+                a.stats.sent_elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+            let mut sent = a.sent.lock().unwrap_or_else(|e| e.into_inner());
+            if kept > after {
+                // What the other node delivered becomes this node's
+                // account of the incident: the next message is the one
+                // after it.
+                if let Some(s) = last.and_then(|d| Sent::from_delivered(&d, &a.kept.place())) {
+                    sent.insert(key.clone(), s);
+                }
+            } else if kept < after && holder.is_none() {
+                // This node counted a delivery the journal could not
+                // keep: the journal's count is the one claims go by.
+                if let Some(s) = sent.get_mut(key) {
+                    s.count = kept;
+                }
+            }
+            Err(true)
         }
         Err(e) => {
-            // Tried again once the destination is due again; said (and
-            // kept in the journal) for the first failure of a streak.
             a.stats.failed.fetch_add(1, Ordering::Relaxed);
-            if say {
-                eprintln!(
-                    "vigie serve: alert {tenant} {live_id} ({}): {e}",
-                    sink.name()
-                );
-            }
-            record.error = Some(e);
+            a.claims_failed(Some(&e.to_string()));
+            Err(false)
         }
     }
+}
+
+/// A message not delivered: counted; said (and kept in the journal) for
+/// the first failure of a streak; its claim let go, so that any node may
+/// try it again once the destination is due again. Always `false`.
+pub(super) fn not_delivered(
+    a: &Alerting,
+    sink: &dyn Sink,
+    claim_key: &AlertKey,
+    mut record: Record,
+    e: String,
+    say: bool,
+) -> bool {
+    a.stats.failed.fetch_add(1, Ordering::Relaxed);
+    if say {
+        eprintln!(
+            "vigie serve: alert {} {} ({}): {e}",
+            claim_key.tenant,
+            claim_key.live_id,
+            sink.name()
+        );
+    }
+    record.error = Some(e);
     if say {
         a.record(&record);
     }
-    // Not delivered: any node may try it again.
-    if let Err(e) = a.kept.release(&claim_key, &a.node) {
+    release(a, claim_key);
+    false
+}
+
+/// Lets this node's claim go (it did not deliver).
+fn release(a: &Alerting, claim_key: &AlertKey) {
+    if let Err(e) = a.kept.release(claim_key, &a.node) {
         eprintln!(
-            "vigie serve: claim on alert {tenant} {live_id} not let go ({e}): another node sends it once it expires"
+            "vigie serve: claim on alert {} {} not let go ({e}): another node sends it once it expires",
+            claim_key.tenant, claim_key.live_id
         );
     }
-    false
 }
 
 #[cfg(test)]

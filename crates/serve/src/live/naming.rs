@@ -55,9 +55,15 @@ pub fn name_kept(
     let incidents: Vec<_> = scope
         .incidents
         .iter()
-        .map(|i| (entities(i), i.first.timestamp_millis()))
+        .map(|i| {
+            (
+                entities(i),
+                i.first.timestamp_millis(),
+                i.last.timestamp_millis(),
+            )
+        })
         .collect();
-    name_sets(&incidents, known, tenant_prefix)
+    name_spans(&incidents, known, tenant_prefix)
 }
 
 /// [`name_kept`] on each incident's entities and first time (ms).
@@ -80,6 +86,24 @@ pub fn name_sets(
     known: &mut Vec<vigie_state::KnownIncident>,
     tenant_prefix: &str,
 ) -> Vec<String> {
+    let spans: Vec<_> = incidents
+        .iter()
+        .map(|(e, first)| (e.clone(), *first, *first))
+        .collect();
+    name_spans(&spans, known, tenant_prefix)
+}
+
+/// [`name_sets`] on each incident's entities, first and last times (ms):
+/// the span tells a merge from a reading behind (see the retirement
+/// below).
+pub fn name_spans(
+    incidents: &[(std::collections::BTreeSet<String>, i64, i64)],
+    known: &mut Vec<vigie_state::KnownIncident>,
+    tenant_prefix: &str,
+) -> Vec<String> {
+    // Per known incident, the times spanned by the incidents given its id
+    // in this naming.
+    let mut span: Vec<Option<(i64, i64)>> = vec![None; known.len()];
     let mut used = vec![false; known.len()];
     // Per known incident, the entities of the incidents given its id in
     // this naming.
@@ -91,7 +115,10 @@ pub fn name_sets(
     order.sort_by_key(|&i| (incidents[i].1, i));
     let mut named = vec![String::new(); incidents.len()];
     for i in order {
-        let (e, first) = (&incidents[i].0, incidents[i].1);
+        let (e, first, last) = (&incidents[i].0, incidents[i].1, incidents[i].2);
+        let spanned = |s: Option<(i64, i64)>| {
+            Some(s.map_or((first, last), |(a, b)| (a.min(first), b.max(last))))
+        };
         let first_mark = format!("{FIRST_AT}{first}");
         // The id first given to an incident of this first time, before
         // the one sharing most: two incidents of one host kept apart by
@@ -109,6 +136,7 @@ pub fn name_sets(
         if let Some((_, _, k)) = best {
             used[k] = true;
             given[k].extend(e.iter().cloned());
+            span[k] = spanned(span[k]);
             known[k].1.extend(e.iter().cloned());
             named[i] = known[k].0.clone();
             continue;
@@ -125,6 +153,7 @@ pub fn name_sets(
             .map(|(k, _)| k);
         if let Some(k) = whole {
             given[k].extend(e.iter().cloned());
+            span[k] = spanned(span[k]);
             named[i] = known[k].0.clone();
             continue;
         }
@@ -134,28 +163,38 @@ pub fn name_sets(
         known.push((id.clone(), kept));
         used.push(true);
         before.push(Default::default());
+        span.push(Some((first, last)));
         given.push(e.clone());
         named[i] = id;
     }
     // A known incident no incident took, whose hosts and accounts one
-    // incident now holds under another id — and holds only since this
-    // naming (some of them are new to that id) — was merged into it:
-    // retired, so that a later incident sharing an account with it is not
-    // given its id (that incident would be compared with the merged one's
-    // last page, and never paged as new). Without anything new to the
-    // taker, this reading is only behind the one that named `k` (an api
-    // node that has not yet seen `k`'s incident): `k` is kept.
+    // incident now holds under another id, was merged into it — when
+    // this naming shows it: the taker holds some of them only since now,
+    // or spans the time `k` was made for (its detections are the
+    // taker's). Retired then, so that a later incident sharing an account
+    // with it is not given its id (that incident would be compared with
+    // the merged one's last page, and never paged as new). Otherwise this
+    // reading is only behind the one that named `k` (an api node that has
+    // not yet seen `k`'s incident: Monday's alone, Thursday's id unused):
+    // `k` is kept.
     for k in 0..known.len() {
         let own: std::collections::BTreeSet<&String> =
             known[k].1.iter().filter(|e| !is_mark(e)).collect();
         if used[k] || retired(&known[k].1) || own.is_empty() {
             continue;
         }
+        let made_at = known[k]
+            .1
+            .iter()
+            .find_map(|e| e.strip_prefix(FIRST_AT)?.parse::<i64>().ok());
         let into = (0..known.len()).find(|&j| {
             j != k
                 && !given[j].is_empty()
                 && own.iter().all(|e| given[j].contains(*e))
-                && own.iter().any(|e| !before[j].contains(*e))
+                && (own.iter().any(|e| !before[j].contains(*e))
+                    || made_at
+                        .zip(span[j])
+                        .is_some_and(|(t, (a, b))| a <= t && t <= b))
         });
         if let Some(j) = into {
             let mark = format!("{MERGED_INTO}{}", known[j].0);
@@ -254,6 +293,31 @@ mod naming_tests {
         );
         assert_eq!(name_sets(&ahead, &mut known, "L"), ["L1", "L2"]);
         assert_eq!(known.len(), 2);
+    }
+
+    /// Monday's and Thursday's incidents of one host, named apart, then
+    /// one incident spanning both (an event between them): Thursday's id
+    /// is retired into Monday's — a merge, though it brings no host or
+    /// account new to Monday's id; a reading of Monday alone retires
+    /// nothing (above).
+    #[test]
+    fn an_incident_spanning_an_ids_time_retires_it() {
+        use super::name_spans;
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000, 2_000);
+        let thursday = (set(&["host:pc-1", "account:alice"]), 300_000, 301_000);
+        assert_eq!(
+            name_spans(&[monday.clone(), thursday], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        assert_eq!(
+            name_spans(std::slice::from_ref(&monday), &mut known, "L"),
+            ["L1"]
+        );
+        assert!(!known[1].1.iter().any(|e| e.starts_with("merged-into:")));
+        let both = (set(&["host:pc-1", "account:alice"]), 1_000, 301_000);
+        assert_eq!(name_spans(&[both], &mut known, "L"), ["L1"]);
+        assert!(known[1].1.contains("merged-into:L1"), "{known:?}");
     }
 
     /// Monday's and Thursday's incidents of one host, kept apart by time,
