@@ -28,7 +28,10 @@ its `EventRecordID`s moved past the first copy's (+100,000,000 × k): a run
 longer than the live scope's horizon, to see whether memory levels off
 once the horizon is reached (the same hosts, accounts and rules each
 week; what still grows then grows with events). Heap in use is then
-also printed per tenth of the run (`heap_in_use_by_tenth_mib`).
+also printed per tenth of the run (`heap_in_use_by_tenth_mib`), with the
+resident size averaged over each tenth (`rss_by_tenth_mib`) and what the live
+scope holds and has forgotten at the end of each (`scope_facts_by_tenth`,
+`scope_evicted_by_tenth`).
 
 Python 3 standard library only. The data directory is emptied first.
 """
@@ -127,7 +130,10 @@ def sample():
                 g = lambda pat: int(re.search(pat, m).group(1)) if re.search(pat, m) else 0
                 held_samples.append((g(r'vigie_heap_in_use_bytes (\d+)') / 2**20,
                     g(r'vigie_scope_facts\{kind="process_creations"\} (\d+)'),
-                    g(r'vigie_scope_facts\{kind="correlation_events"\} (\d+)')))
+                    g(r'vigie_scope_facts\{kind="correlation_events"\} (\d+)'),
+                    rss[-1] / 1024 if rss else 0,
+                    {k: int(v) for k, v in re.findall(r'vigie_scope_facts\{kind="([a-z_]+)"\} (\d+)', m)},
+                    {k: int(v) for k, v in re.findall(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m)}))
             except Exception: pass
         time.sleep(1)
 threading.Thread(target=sample, daemon=True).start()
@@ -205,6 +211,11 @@ h3 = max(1, len(held_samples)//3)
 def thirds(i):
     v = [h[i] for h in held_samples]
     return [round(statistics.mean(v[:h3])), round(statistics.mean(v[-h3:]))] if v else None
+def tenths(f):
+    # What each tenth of the run ends with (or averages): what grows.
+    if len(held_samples) < 10: return None
+    v = held_samples
+    return [f(v[i*len(v)//10:(i+1)*len(v)//10]) for i in range(10)]
 print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
   "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
@@ -214,4 +225,6 @@ print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": s
   "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
   "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks,
   "heap_in_use_by_tenth_mib": [round(statistics.mean(c)) for c in (lambda v: [v[i*len(v)//10:(i+1)*len(v)//10] for i in range(10)])([h[0] for h in held_samples]) if c] if len(held_samples) >= 10 else None,
+  "rss_by_tenth_mib": tenths(lambda c: round(statistics.mean(h[3] for h in c))),
+  "scope_facts_by_tenth": tenths(lambda c: c[-1][4]), "scope_evicted_by_tenth": tenths(lambda c: c[-1][5]),
   "scope_evicted": {mm.group(1): int(mm.group(2)) for mm in re.finditer(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m.decode())}}, indent=1))

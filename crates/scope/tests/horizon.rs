@@ -437,3 +437,57 @@ fn connections_are_kept_only_where_a_zones_reach_reads_them() {
     // What else the events tell is still kept (the host's channel).
     assert_eq!(held(&plain, "channels"), 1);
 }
+
+/// A creation dated in the future (past the clock's ceiling, as `serve`
+/// sets it from the receipt) never falls below its log's line; it is
+/// forgotten by receipt age instead, counted, and only it.
+#[test]
+fn a_creation_dated_in_the_future_goes_by_receipt_age_not_by_the_line() {
+    let mut b = B::new();
+    // The host's clock a year ahead for one creation; the rest on time.
+    proc(&mut b, t(5, 8, 0), "{u2}", USERINIT, WINLOGON);
+    proc(&mut b, t(5, 8, 1), "{e2}", EXPLORER, ("{u2}", USERINIT));
+    let ahead = t(5, 8, 2) + TimeDelta::days(365);
+    proc(&mut b, ahead, "{f1}", CMD, ("{e2}", EXPLORER));
+    proc(&mut b, t(5, 9, 0), "{c2}", CMD, ("{e2}", EXPLORER));
+    // Received at day 5, 9:05: the ceiling is the receipt plus 5 minutes.
+    let ceiling = t(5, 9, 10);
+    let mut o = Observer::new(assets());
+    o.set_clock_ceiling(Some(ceiling));
+    for (e, m) in &b.events {
+        o.observe(e, m);
+    }
+    assert_eq!(held(&o, "process_creations"), 4);
+    // The line never reaches it: the log's clock stayed at 9:00.
+    assert_eq!(o.forget_older_than(H48).process_creations, 0);
+    assert_eq!(held(&o, "process_creations"), 4);
+    // Not yet received long enough ago: kept.
+    assert_eq!(o.forget_future_received_before(ceiling), 0);
+    assert_eq!(held(&o, "process_creations"), 4);
+    // Once the hold after its receipt has passed: that one only.
+    let later = ceiling + H48;
+    assert_eq!(o.forget_future_received_before(later), 1);
+    assert_eq!(held(&o, "process_creations"), 3);
+    assert_eq!(o.forget_future_received_before(later), 0);
+    // Through a merge (the live scope's fresh observer into its settled
+    // one), the receipt goes with the creation.
+    let mut fresh = Observer::new(assets());
+    fresh.set_clock_ceiling(Some(ceiling));
+    for (e, m) in &b.events[2..3] {
+        fresh.observe(e, m);
+    }
+    let mut settled = Observer::new(assets());
+    for i in [0, 1, 3] {
+        let (e, m) = &b.events[i];
+        settled.observe(e, m);
+    }
+    settled.merge(fresh);
+    assert_eq!(held(&settled, "process_creations"), 4);
+    assert_eq!(settled.forget_future_received_before(ceiling), 0);
+    assert_eq!(settled.forget_future_received_before(later), 1);
+    assert_eq!(held(&settled, "process_creations"), 3);
+    // `hunt` sets no ceiling: nothing is ever in the future for it.
+    let mut hunt = observe(&b, 0);
+    assert_eq!(hunt.forget_future_received_before(later), 0);
+    assert_eq!(held(&hunt, "process_creations"), 4);
+}

@@ -25,14 +25,21 @@
 //! [`vigie_scope::Observer::forget_older_than`] (each log on its own
 //! clock; a detected process's lineage stays). Correlation inputs: those
 //! older than the newest one less the longest correlation timespan and
-//! the horizon are fed, in time order, to a correlator kept per tenant,
-//! whose firings are kept; each answer finishes a copy of it over the
-//! newer inputs. The sequence of inputs is the one a single run over all
-//! of them sorted would see, so the correlations are `hunt`'s — unless an
-//! input arrives more than the horizon after newer ones: it is then
-//! counted, said, and correlated only if the correlator can still place
-//! it. What was forgotten is counted (`vigie_scope_evicted_total`); the
-//! events stay in the store (search, retro-hunt).
+//! the horizon, *and* received more than the horizon ago, are fed, in
+//! time order, to a correlator kept per tenant, whose firings are kept;
+//! each answer finishes a copy of it over the newer inputs. The sequence
+//! of inputs is the one a single run over all of them sorted would see,
+//! so the correlations are `hunt`'s — unless an input arrives more than
+//! the horizon after newer ones were received: it is then counted, said,
+//! and correlated only if the correlator can still place it. Why the
+//! receipt too: a backlog sent host by host on the day the shippers are
+//! installed spans days of event time in minutes of receipt; measured on
+//! event time alone, the second host's inputs would all be late. Inputs
+//! dated in the future (past [`FUTURE_TOLERANCE`]) never reach the line:
+//! they are held the horizon after their receipt, then forgotten and
+//! counted. What was forgotten is counted (`vigie_scope_evicted_total`)
+//! and said in the scope's caveats; the events stay in the store (search,
+//! retro-hunt).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,7 +76,7 @@ struct Tenant {
     fresh: Observer,
     /// Slim matches of timed events, for the correlator (since the last
     /// answer began, as `fresh`).
-    fresh_correlation: Vec<(Timestamp, Vec<Match>)>,
+    fresh_correlation: Vec<Input>,
     /// Events observed in all (settled and fresh).
     observed: u64,
     /// The last answer and the number of events it covers.
@@ -89,7 +96,7 @@ struct Tenant {
 struct Settled {
     observer: Observer,
     /// Correlation inputs not yet given to `correlator`.
-    for_correlation: Vec<(Timestamp, Vec<Match>)>,
+    for_correlation: Vec<Input>,
     /// The correlator fed, in time order, every input older than
     /// `settled_before` (with a horizon).
     correlator: Option<Correlator>,
@@ -98,6 +105,66 @@ struct Settled {
     settled_before: Option<Timestamp>,
     /// The newest correlation input's time.
     newest: Option<Timestamp>,
+    /// What the horizon forgot of this tenant: said in its scope.
+    forgot: Forgot,
+}
+
+/// What the horizon forgot of one tenant, said in the caveats of its
+/// scope (see [`Forgot::caveat`]): what is forgotten must never read as
+/// "absent".
+#[derive(Default, Clone, Copy)]
+struct Forgot {
+    process_creations: u64,
+    correlation_late: u64,
+    correlation_future: u64,
+    future_process_creations: u64,
+}
+
+impl Forgot {
+    /// The sentence a scope gives of what its horizon forgot, or `None`
+    /// when nothing was. The correlation inputs settled in time are not
+    /// in it: they were correlated, as `hunt` would, before they went.
+    fn caveat(&self, lang: Lang, horizon: chrono::TimeDelta) -> Option<String> {
+        let h = horizon.num_hours();
+        let mut parts: Vec<String> = Vec::new();
+        if self.process_creations > 0 {
+            parts.push(vigie_lang::tr!(
+                lang,
+                "{} créations de processus plus anciennes que l'horizon de {} h (une chaîne de parents qui s'y arrête le dit : parent_beyond_horizon)",
+                "{} process creations older than the {} h horizon (a parent chain stopping there says so: parent_beyond_horizon)",
+                self.process_creations,
+                h
+            ));
+        }
+        if self.correlation_late > 0 {
+            parts.push(vigie_lang::tr!(
+                lang,
+                "{} événements arrivés plus de {} h après de plus récents, non corrélés",
+                "{} events received more than {} h after newer ones, not correlated",
+                self.correlation_late,
+                h
+            ));
+        }
+        let future = self.correlation_future + self.future_process_creations;
+        if future > 0 {
+            parts.push(vigie_lang::tr!(
+                lang,
+                "{} faits datés dans le futur, gardés {} h après leur réception",
+                "{} facts dated in the future, kept {} h after their receipt",
+                future,
+                h
+            ));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(vigie_lang::tr!(
+            lang,
+            "Périmètre en direct : oubliés par l'horizon — {}. Les événements restent dans le journal (recherche, rétro-chasse) ; ce qui est oublié n'est pas « absent ».",
+            "Live scope: forgotten by the horizon — {}. The events stay in the log (search, retro-hunt); what was forgotten is not \"absent\".",
+            parts.join(lang.pick(" ; ", "; "))
+        ))
+    }
 }
 
 impl Settled {
@@ -109,8 +176,20 @@ impl Settled {
             fired: Vec::new(),
             settled_before: None,
             newest: None,
+            forgot: Forgot::default(),
         }
     }
+}
+
+/// One correlation input held: an event's time, when it was received,
+/// and its slim matches.
+#[derive(Clone)]
+struct Input {
+    time: Timestamp,
+    /// The server's clock when it was observed: an input is held at least
+    /// the horizon after it (see [`LiveScope::settle_correlations`]).
+    received: Timestamp,
+    matches: Vec<Match>,
 }
 
 /// Counts of what the horizon forgot (every tenant's), by kind.
@@ -122,6 +201,12 @@ struct Evicted {
     /// Correlation inputs that came later than the horizon after newer
     /// ones and could not be placed: not correlated.
     correlation_late: AtomicU64,
+    /// Correlation inputs dated in the future, held the horizon after
+    /// their receipt and then forgotten without being correlated.
+    correlation_future: AtomicU64,
+    /// Process creations dated in the future, forgotten the horizon after
+    /// their receipt.
+    future_process_creations: AtomicU64,
     /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt
     /// (not forgotten: they only do not move the horizon).
     future: AtomicU64,
@@ -203,19 +288,11 @@ pub struct LiveScope {
     /// How far back in event time process creations and correlation
     /// inputs are kept; `None`: everything (as `hunt`).
     horizon: Option<chrono::TimeDelta>,
-    /// Correlation inputs held before any is settled past the horizon
-    /// ([`CORRELATION_HELD`]).
-    correlation_held: usize,
+    /// How long after its receipt a correlation input is held whatever
+    /// its time (the horizon; tests shorten it).
+    held_after_receipt: Option<chrono::TimeDelta>,
     evicted: Evicted,
 }
-
-/// Correlation inputs a tenant's live scope holds before the horizon
-/// settles the oldest: a commune's week of the demo holds about 2,600
-/// (a few hundred bytes each), so a commune's are all held and
-/// correlated whatever their order; past it (a very large tenant),
-/// inputs older than the horizon are settled and a later one that old is
-/// counted in `correlation_late`, not correlated.
-pub const CORRELATION_HELD: usize = 50_000;
 
 impl LiveScope {
     /// `ids`: where live ids are kept, read again at each naming; `None`
@@ -247,7 +324,7 @@ impl LiveScope {
             outage: Mutex::new(Outages::default()),
             rebuilt: std::sync::atomic::AtomicBool::new(false),
             horizon: None,
-            correlation_held: CORRELATION_HELD,
+            held_after_receipt: None,
             evicted: Evicted::default(),
         })
     }
@@ -259,10 +336,11 @@ impl LiveScope {
         self
     }
 
-    /// Settles correlation inputs past the horizon once more than `n`
-    /// are held (tests: 0, to see the horizon at work on a few).
-    pub fn with_correlation_held(mut self, n: usize) -> Self {
-        self.correlation_held = n;
+    /// Holds a correlation input `d` after its receipt whatever its time
+    /// (the horizon by default; tests: zero, to see the horizon at work
+    /// on events observed a moment ago).
+    pub fn with_held_after_receipt(mut self, d: chrono::TimeDelta) -> Self {
+        self.held_after_receipt = Some(d);
         self
     }
 
@@ -285,6 +363,14 @@ impl LiveScope {
             (
                 "correlation_late",
                 e.correlation_late.load(Ordering::Relaxed),
+            ),
+            (
+                "correlation_future",
+                e.correlation_future.load(Ordering::Relaxed),
+            ),
+            (
+                "future_process_creations",
+                e.future_process_creations.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -351,8 +437,11 @@ impl LiveScope {
         t.fresh.observe(event, matches);
         t.observed += 1;
         if let (true, Some(time), false) = (self.correlating, event.timestamp, matches.is_empty()) {
-            t.fresh_correlation
-                .push((time, vigie_hunt::pipeline::for_correlator(matches)));
+            t.fresh_correlation.push(Input {
+                time,
+                received: now,
+                matches: vigie_hunt::pipeline::for_correlator(matches),
+            });
         }
         if self.horizon.is_some() && t.fresh.events() >= SETTLE_EVERY {
             drop(tenants);
@@ -388,13 +477,22 @@ impl LiveScope {
         s.for_correlation
             .extend(std::mem::take(&mut t.fresh_correlation));
         if let Some(horizon) = self.horizon {
+            let e = &self.evicted;
             if s.observer.horizon_due() {
                 let f = s.observer.forget_older_than(horizon);
-                let e = &self.evicted;
                 e.process_creations
                     .fetch_add(f.process_creations, Ordering::Relaxed);
                 e.orphan_processes
                     .fetch_add(f.orphan_processes, Ordering::Relaxed);
+                s.forgot.process_creations += f.process_creations;
+            }
+            // Creations dated in the future never fall below their log's
+            // line: they go the horizon after their receipt.
+            let hold = self.held_after_receipt.unwrap_or(horizon);
+            if let Some(before) = chrono::Utc::now().checked_sub_signed(hold) {
+                let n = s.observer.forget_future_received_before(before);
+                e.future_process_creations.fetch_add(n, Ordering::Relaxed);
+                s.forgot.future_process_creations += n;
             }
             self.settle_correlations(s, horizon);
         }
@@ -402,55 +500,94 @@ impl LiveScope {
     }
 
     /// Feeds the correlation inputs older than the newest one less the
-    /// longest correlation timespan and the horizon, in time order, to
-    /// the tenant's kept correlator, and keeps what it fires.
+    /// longest correlation timespan and the horizon, and received more
+    /// than the horizon ago, in time order, to the tenant's kept
+    /// correlator, and keeps what it fires; forgets (counts) the inputs
+    /// dated in the future once received more than the horizon ago.
+    ///
+    /// Why the receipt as well as the event time: inputs must reach the
+    /// correlator in time order, and what arrives out of order arrives
+    /// soon after the rest in *receipt* time (a backlog sent host by host
+    /// spans days of events in minutes), not in event time. So the line
+    /// stops below the oldest input received within the horizon: nothing
+    /// is fed past an input that may still have company coming. Memory:
+    /// what a horizon of receipt brings, plus a horizon of event time.
     fn settle_correlations(&self, s: &mut Settled, horizon: chrono::TimeDelta) {
         let Some(engine) = self.engine.as_ref().as_ref().filter(|_| self.correlating) else {
             return;
         };
-        // Held whole while few: every input correlated as `hunt` does,
-        // whatever order they came in (a backlog sent host by host on the
-        // day the shippers are installed spans days).
-        if s.for_correlation.len() <= self.correlation_held {
+        let now = chrono::Utc::now();
+        let hold = self.held_after_receipt.unwrap_or(horizon);
+        let Some(received_line) = now.checked_sub_signed(hold) else {
             return;
-        }
+        };
         // Inputs dated past now and the tolerance do not move the line
         // (see FUTURE_TOLERANCE): they wait, held, for real time to reach
-        // them, and each answer correlates them with their own time.
-        let ceiling = chrono::Utc::now() + FUTURE_TOLERANCE;
+        // them — the hold after their receipt at most, then they are
+        // forgotten (fed, they would put every real input behind them).
+        let ceiling = now + FUTURE_TOLERANCE;
+        let before = s.for_correlation.len();
+        s.for_correlation
+            .retain(|i| i.time <= ceiling || i.received >= received_line);
+        let future = before - s.for_correlation.len();
+        if future > 0 {
+            self.evicted
+                .correlation_future
+                .fetch_add(future as u64, Ordering::Relaxed);
+            s.forgot.correlation_future += future as u64;
+            eprintln!(
+                "vigie serve: {future} correlation input(s) dated more than {} min ahead of their receipt were held {} h after it and are forgotten, not correlated (the events and their detections are kept; vigie_scope_evicted_total{{kind=\"correlation_future\"}})",
+                FUTURE_TOLERANCE.num_minutes(),
+                hold.num_hours()
+            );
+        }
         s.newest = s
             .for_correlation
             .iter()
-            .map(|(t, _)| *t)
+            .map(|i| i.time)
             .filter(|t| *t <= ceiling)
             .chain(s.newest)
             .max();
         let correlator = s.correlator.get_or_insert_with(|| engine.correlator());
         let span = chrono::TimeDelta::from_std(correlator.longest_timespan())
             .unwrap_or(chrono::TimeDelta::MAX);
-        let Some(line) = s
+        let Some(by_time) = s
             .newest
             .and_then(|n| n.checked_sub_signed(span))
             .and_then(|n| n.checked_sub_signed(horizon))
         else {
             return;
         };
-        if !s.for_correlation.iter().any(|(t, _)| *t < line) {
+        // Below the oldest input received within the hold, whatever its
+        // time: it may be the start of a backlog.
+        let young = s
+            .for_correlation
+            .iter()
+            .filter(|i| i.received >= received_line)
+            .map(|i| i.time)
+            .min();
+        let line = young.map_or(by_time, |y| y.min(by_time));
+        if !s.for_correlation.iter().any(|i| i.time < line) {
             return;
         }
-        s.for_correlation.sort_by_key(|(t, _)| *t);
-        let older = s.for_correlation.partition_point(|(t, _)| *t < line);
+        s.for_correlation.sort_by_key(|i| i.time);
+        let older = s.for_correlation.partition_point(|i| i.time < line);
         let late_before = correlator.stats().dropped_late;
-        for (t, m) in s.for_correlation.drain(..older) {
-            s.fired.extend(correlator.observe(t, &m));
+        for i in s.for_correlation.drain(..older) {
+            s.fired.extend(correlator.observe(i.time, &i.matches));
+        }
+        // Given back once mostly drained (a rebuild's first pass).
+        if s.for_correlation.capacity() > 4 * s.for_correlation.len() + 1024 {
+            s.for_correlation.shrink_to(2 * s.for_correlation.len());
         }
         let late = correlator.stats().dropped_late - late_before;
-        s.settled_before = Some(line);
+        s.settled_before = Some(s.settled_before.map_or(line, |b| b.max(line)));
         let e = &self.evicted;
         e.correlation_events
             .fetch_add(older as u64, Ordering::Relaxed);
         if late > 0 {
             e.correlation_late.fetch_add(late, Ordering::Relaxed);
+            s.forgot.correlation_late += late;
             eprintln!(
                 "vigie serve: {late} event(s) with correlation inputs came more than the scope's horizon after newer ones: not correlated (the events and their detections are kept)"
             );
@@ -580,9 +717,14 @@ impl LiveScope {
         };
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
         let (kept, fired) = (s.correlator.clone(), s.fired.clone());
+        let forgot = s.forgot;
         drop(settled);
         let correlations = Arc::new(self.correlations(kept, fired, &mut items));
-        let scope = Arc::new(observer.finish_in(&correlations, self.lang, self.zone));
+        let mut scope = observer.finish_in(&correlations, self.lang, self.zone);
+        if let Some(c) = self.horizon.and_then(|h| forgot.caveat(self.lang, h)) {
+            scope.caveats.push(c);
+        }
+        let scope = Arc::new(scope);
         let lock = self
             .naming
             .lock()
@@ -683,7 +825,7 @@ impl LiveScope {
         &self,
         kept: Option<Correlator>,
         mut fired: Vec<CorrelationMatch>,
-        items: &mut [(Timestamp, Vec<Match>)],
+        items: &mut [Input],
     ) -> Vec<CorrelationMatch> {
         let Some(engine) = self.engine.as_ref().as_ref() else {
             return Vec::new();
@@ -691,10 +833,10 @@ impl LiveScope {
         if !self.correlating {
             return Vec::new();
         }
-        items.sort_by_key(|(t, _)| *t);
+        items.sort_by_key(|i| i.time);
         let mut correlator = kept.unwrap_or_else(|| engine.correlator());
-        for (t, m) in items.iter() {
-            fired.extend(correlator.observe(*t, m));
+        for i in items.iter() {
+            fired.extend(correlator.observe(i.time, &i.matches));
         }
         fired.extend(correlator.finish());
         fired

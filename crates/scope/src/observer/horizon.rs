@@ -113,6 +113,31 @@ impl Observer {
     }
 }
 
+impl Observer {
+    /// Forgets the process creations dated in the future (past the clock
+    /// ceiling when observed, [`Observer::set_clock_ceiling`]) observed
+    /// with a ceiling before `before` — received more than the horizon
+    /// ago, for `vigie serve` — except a process of interest's own, and
+    /// returns how many.
+    ///
+    /// Why: the horizon's line never reaches them (they do not move their
+    /// log's clock), so a host sending a year ahead would otherwise have
+    /// every creation kept for as long as the server runs. `hunt` never
+    /// calls this (it sets no ceiling: nothing is in the future).
+    pub fn forget_future_received_before(&mut self, before: Timestamp) -> u64 {
+        if self.procs.future_is_empty() {
+            return 0;
+        }
+        let mut pinned: HashSet<(u32, u64)> = HashSet::new();
+        for p in &self.interesting {
+            if let (Some(hid), Some(k)) = (self.procs.host_id(&p.host), p.key) {
+                pinned.insert((hid, k));
+            }
+        }
+        Arc::make_mut(&mut self.procs).forget_future(before, &pinned)
+    }
+}
+
 /// The remote execution a process whose parent image was not logged was,
 /// when its parent (looked up among the creations held) is the host
 /// process of one.

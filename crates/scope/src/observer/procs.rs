@@ -29,6 +29,11 @@ pub(crate) struct ProcStore {
     /// Per (host, log): the latest horizon line below which creations
     /// were forgotten. A parent not found there may be one of them.
     forgotten: HashMap<(u32, bool), Timestamp>,
+    /// Creations dated after the clock's ceiling (the future, for the
+    /// server that received them), with that ceiling: never below their
+    /// log's line, they are forgotten by receipt age instead
+    /// ([`ProcStore::forget_future`]).
+    future: Vec<(u32, u64, Timestamp)>,
 }
 
 /// Which log a process key comes from: `true` for 4688 process ids (top
@@ -100,6 +105,10 @@ impl ProcStore {
     pub fn name(&self, i: u32) -> &str {
         self.names.get(i)
     }
+    /// No creation dated in the future held.
+    pub fn future_is_empty(&self) -> bool {
+        self.future.is_empty()
+    }
     /// No process creation and no name kept.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty() && self.names.len() == 0
@@ -122,6 +131,11 @@ impl ProcStore {
     /// after `ceiling` (see [`Observer::set_clock_ceiling`]): the creation
     /// is kept with its own time all the same.
     pub(super) fn insert(&mut self, host: u32, key: u64, n: ProcNode, ceiling: Option<Timestamp>) {
+        if let (Some(t), Some(c)) = (n.time, ceiling) {
+            if t > c {
+                self.future.push((host, key, c));
+            }
+        }
         if let Some(t) = n.time.filter(|t| ceiling.is_none_or(|c| *t <= c)) {
             self.clocks
                 .entry((host, log_of(key)))
@@ -204,6 +218,48 @@ impl ProcStore {
             let e = self.forgotten.entry((remap[h as usize], log)).or_insert(t);
             *e = (*e).max(t);
         }
+        self.future.extend(
+            o.future
+                .into_iter()
+                .map(|(h, k, c)| (remap[h as usize], k, c)),
+        );
+    }
+
+    /// Forgets the creations dated in the future whose ceiling (their
+    /// receipt plus the tolerance) is before `before`, unless `pinned`
+    /// names them, and returns how many. Why by receipt: such a creation
+    /// is never older than its log's line (it does not move the clock it
+    /// would be measured on), so without this it would be kept forever.
+    pub fn forget_future(&mut self, before: Timestamp, pinned: &HashSet<(u32, u64)>) -> u64 {
+        if self.future.is_empty() {
+            return 0;
+        }
+        let (old, young): (Vec<_>, Vec<_>) = std::mem::take(&mut self.future)
+            .into_iter()
+            .partition(|(h, k, c)| *c < before && !pinned.contains(&(*h, *k)));
+        self.future = young;
+        let mut count = 0u64;
+        for (h, k, c) in old {
+            // Only the creations under the key dated past that ceiling
+            // (a reused 4688 id may hold real ones beside them).
+            let future = |n: &ProcNode| n.time.is_some_and(|t| t > c);
+            let mut more = self.reused.remove(&(h, k)).unwrap_or_default();
+            let before_len = more.len();
+            more.retain(|n| !future(n));
+            count += (before_len - more.len()) as u64;
+            if self.nodes.get(&(h, k)).is_some_and(future) {
+                self.nodes.remove(&(h, k));
+                count += 1;
+                if !more.is_empty() {
+                    let first = more.remove(0);
+                    self.nodes.insert((h, k), first);
+                }
+            }
+            if !more.is_empty() {
+                self.reused.insert((h, k), more);
+            }
+        }
+        count
     }
 
     /// The horizon's line in the log of `key` on `host` (its newest

@@ -54,7 +54,9 @@ fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
         None,
     )
     .unwrap()
-    .with_correlation_held(0);
+    // Held by age only: no receipt hold (the events are observed a
+    // moment before they are settled).
+    .with_held_after_receipt(chrono::TimeDelta::zero());
     match horizon {
         Some(h) => live.with_horizon(std::time::Duration::from_secs(h * 3600)),
         None => live,
@@ -181,6 +183,106 @@ fn a_backlog_days_behind_is_correlated_like_hunt() {
     assert_eq!(fired(&a).len(), 1, "{:?}", fired(&a));
     assert_eq!(fired(&a), fired(&whole.answer("default").unwrap()));
     assert_eq!(count(&held, "correlation_late"), 0);
+    // Held by their receipt (a moment ago), not by a count: none settled
+    // though days apart in event time, and nothing said forgotten.
+    assert_eq!(count(&held, "correlation_events"), 0);
+    assert!(a.scope.caveats.iter().all(|c| !c.contains("horizon")));
+}
+
+/// The same backlog with no receipt hold: days behind in event time, the
+/// second host's inputs come after the line has passed them. They are
+/// counted late, and the scope says so (never a quiet "no correlation").
+#[test]
+fn inputs_past_the_line_by_age_are_late_and_the_scope_says_it() {
+    let engine = engine();
+    let e = engine.as_ref().as_ref().unwrap();
+    let live = scope(&engine, Some(48));
+    failed(&[&live], e, 1, 72 * 60, "carol");
+    failed(&[&live], e, 5, 144 * 60, "carol");
+    let _ = live.answer("default").unwrap();
+    for (n, minutes) in [(2, 0), (3, 3), (4, 6)] {
+        failed(&[&live], e, n, minutes, "bob");
+    }
+    let a = live.answer("default").unwrap();
+    // Day 3's input went by age (the line is day 6 less 48 h and 10 min).
+    assert_eq!(count(&live, "correlation_events"), 4, "{:?}", live.evicted());
+    assert_eq!(count(&live, "correlation_late"), 3);
+    assert!(fired(&a).is_empty(), "{:?}", fired(&a));
+    let said: Vec<&String> = a
+        .scope
+        .caveats
+        .iter()
+        .filter(|c| c.contains("forgotten by the horizon"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", a.scope.caveats);
+    assert!(
+        said[0].contains("3 events received more than 48 h after newer ones, not correlated"),
+        "{}",
+        said[0]
+    );
+}
+
+/// Failed logons dated a year ahead (a host's clock, a forged event) are
+/// held the hold after their receipt, then forgotten — counted, said in
+/// the scope — rather than held for ever; within the hold they are
+/// correlated with their own time.
+#[test]
+fn inputs_dated_in_the_future_go_their_hold_after_receipt() {
+    let engine = engine();
+    let e = engine.as_ref().as_ref().unwrap();
+    let ahead = chrono::Utc::now() + chrono::TimeDelta::days(365);
+    let run = |live: LiveScope| {
+        for n in 0..3 {
+            let t = ahead + chrono::TimeDelta::minutes(n);
+            failed_on(&live, e, n as u64 + 1, t, "PC-HORLOGE", "mallory");
+        }
+        let a = live.answer("default").unwrap();
+        (live, a)
+    };
+    // Received a moment ago, held 48 h: correlated, nothing forgotten.
+    let held = LiveScope::new(
+        Arc::new(Assets::default()),
+        engine.clone(),
+        Lang::Fr,
+        Zone::Utc,
+        None,
+    )
+    .unwrap()
+    .with_horizon(std::time::Duration::from_secs(48 * 3600));
+    let (held, a) = run(held);
+    assert_eq!(fired(&a).len(), 1, "{:?}", fired(&a));
+    assert_eq!(count(&held, "correlation_future"), 0);
+    assert!(a.scope.caveats.iter().all(|c| !c.contains("horizon")));
+    // The hold passed (zero here): forgotten, not correlated, counted,
+    // and said in the scope's language.
+    let (gone, a) = run(scope(&engine, Some(48)));
+    assert!(fired(&a).is_empty(), "{:?}", fired(&a));
+    assert_eq!(count(&gone, "correlation_future"), 3);
+    assert_eq!(count(&gone, "correlation_events"), 0);
+    let held_now: usize = gone
+        .held()
+        .into_iter()
+        .find(|(k, _)| *k == "correlation_events")
+        .unwrap()
+        .1;
+    assert_eq!(held_now, 0);
+    assert!(
+        a.scope
+            .caveats
+            .iter()
+            .any(|c| c.contains("3 facts dated in the future, kept 48 h after their receipt")),
+        "{:?}",
+        a.scope.caveats
+    );
+    let fr = Forgot {
+        process_creations: 12,
+        correlation_future: 3,
+        ..Forgot::default()
+    };
+    let said = fr.caveat(Lang::Fr, chrono::TimeDelta::hours(48)).unwrap();
+    assert!(said.starts_with("Périmètre en direct : oubliés par l'horizon — 12 créations de processus plus anciennes que l'horizon de 48 h"), "{said}");
+    assert!(said.contains("3 faits datés dans le futur, gardés 48 h après leur réception"), "{said}");
+    assert_eq!(Forgot::default().caveat(Lang::Fr, chrono::TimeDelta::hours(48)), None);
 }
 
 /// A failed logon of `user` on `host` at `time` (near now: the live
