@@ -123,7 +123,14 @@ fn changed(
     // something else than asked — the account reading every commune:
     // refused, naming it.
     const KEYS: [&str; 8] = [
-        "change", "role", "communes", "password", "password2", "csrf", "back", "lang",
+        "change",
+        "role",
+        "communes",
+        "password",
+        "password2",
+        "csrf",
+        "back",
+        "lang",
     ];
     if let Some(k) = f.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(bad(format!(

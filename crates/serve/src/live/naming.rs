@@ -127,9 +127,10 @@ pub fn name_spans(
         .iter()
         .map(|kn| {
             let at = made_at(&kn.1)?;
-            order.iter().copied().find(|&i| {
-                incidents[i].1 == at && kn.1.iter().any(|x| incidents[i].0.contains(x))
-            })
+            order
+                .iter()
+                .copied()
+                .find(|&i| incidents[i].1 == at && kn.1.iter().any(|x| incidents[i].0.contains(x)))
         })
         .collect();
     let mut named = vec![String::new(); incidents.len()];
@@ -389,7 +390,11 @@ mod naming_tests {
     fn an_older_incident_arriving_late_never_takes_a_later_ones_id() {
         use super::name_spans;
         let mut known = Vec::new();
-        let monday = (set(&["host:pc-1", "account:alice"]), 300_000_000, 300_100_000);
+        let monday = (
+            set(&["host:pc-1", "account:alice"]),
+            300_000_000,
+            300_100_000,
+        );
         assert_eq!(
             name_spans(std::slice::from_ref(&monday), &mut known, "L"),
             ["L1"]
