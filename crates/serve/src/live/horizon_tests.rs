@@ -205,7 +205,12 @@ fn inputs_past_the_line_by_age_are_late_and_the_scope_says_it() {
     }
     let a = live.answer("default").unwrap();
     // Day 3's input went by age (the line is day 6 less 48 h and 10 min).
-    assert_eq!(count(&live, "correlation_events"), 4, "{:?}", live.evicted());
+    assert_eq!(
+        count(&live, "correlation_events"),
+        4,
+        "{:?}",
+        live.evicted()
+    );
     assert_eq!(count(&live, "correlation_late"), 3);
     assert!(fired(&a).is_empty(), "{:?}", fired(&a));
     let said: Vec<&String> = a
@@ -281,8 +286,14 @@ fn inputs_dated_in_the_future_go_their_hold_after_receipt() {
     };
     let said = fr.caveat(Lang::Fr, chrono::TimeDelta::hours(48)).unwrap();
     assert!(said.starts_with("Périmètre en direct : oubliés par l'horizon — 12 créations de processus plus anciennes que l'horizon de 48 h"), "{said}");
-    assert!(said.contains("3 faits datés dans le futur, gardés 48 h après leur réception"), "{said}");
-    assert_eq!(Forgot::default().caveat(Lang::Fr, chrono::TimeDelta::hours(48)), None);
+    assert!(
+        said.contains("3 faits datés dans le futur, gardés 48 h après leur réception"),
+        "{said}"
+    );
+    assert_eq!(
+        Forgot::default().caveat(Lang::Fr, chrono::TimeDelta::hours(48)),
+        None
+    );
 }
 
 /// A failed logon of `user` on `host` at `time` (near now: the live
