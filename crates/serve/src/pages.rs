@@ -83,12 +83,20 @@ pub(crate) async fn stored(s: &Shared, tenant: &str) -> Result<Vec<Value>, Respo
 }
 
 /// Where each detection and incident of `tenant` stands now.
-pub(crate) async fn triage_states(s: &Shared, tenant: &str) -> BTreeMap<Target, TriageState> {
+///
+/// Unreadable: 503, never every target shown "new" (a technician would
+/// take an incident someone is handling for one nobody looked at).
+pub(crate) async fn triage_states(
+    s: &Shared,
+    tenant: &str,
+) -> Result<BTreeMap<Target, TriageState>, Response> {
     match s.triage.entries(tenant).await {
-        Ok(entries) => fold(&entries),
+        Ok(entries) => Ok(fold(&entries)),
         Err(e) => {
             eprintln!("vigie serve: triage unreadable: {e}");
-            BTreeMap::new()
+            Err(crate::unavailable(
+                "the triage cannot be read now: retry in a moment",
+            ))
         }
     }
 }
@@ -208,7 +216,10 @@ pub(crate) async fn incidents(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let mut body = vigie_report::render_sections(&a.scope, &[], &report_options(lang), &["answer"]);
     body.push_str(&incidents_table(&a, &states, lang));
     ui::frame(
@@ -350,7 +361,10 @@ pub(crate) async fn incidents_fragment(
         }
         return error(StatusCode::NOT_FOUND, "no event received yet");
     };
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let html = incidents_table(&a, &states, lang);
     let etag = {
         use sha2::Digest;
@@ -543,11 +557,23 @@ pub(crate) async fn incident(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(i) = a.live_ids.iter().position(|l| *l == id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no incident {id} in the live scope"),
-        );
+    let i = match crate::merged::where_is(&a, &id) {
+        crate::merged::Where::Live(i) => i,
+        // Merged: what it became, its own triage kept readable.
+        merged @ crate::merged::Where::Merged { .. } => {
+            let states = match triage_states(&s, &tenant).await {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            let state = states.get(&crate::merged::target(&id));
+            return crate::merged::page(session, lang, &path, &id, &merged, state);
+        }
+        crate::merged::Where::Unknown => {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("no incident {id} in the live scope"),
+            )
+        }
     };
     let inc = &a.scope.incidents[i];
     let all = match stored(&s, &tenant).await {
@@ -556,7 +582,10 @@ pub(crate) async fn incident(
     };
     let mine: Vec<&Value> = all.iter().filter(|d| in_incident(d, inc)).collect();
     let rows: Vec<vigie_report::DetectionRow> = mine.iter().map(|d| detection_row(d)).collect();
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let state = states.get(&target(TargetKind::Incident, &id));
     let sub = incident_scope(&a.scope, i);
     let shown = most_severe(&mine, TABLE_ROWS);
@@ -675,7 +704,7 @@ fn triage_card(
     )
 }
 
-fn history_html(state: Option<&TriageState>, lang: Lang) -> String {
+pub(crate) fn history_html(state: Option<&TriageState>, lang: Lang) -> String {
     let Some(state) = state else {
         return format!(
             "<p class=\"empty\">{}</p>",
@@ -771,7 +800,10 @@ pub(crate) async fn detection(
         Err(r) => return r,
     };
     let (raw, from_log) = raw_event(&s, &d).await;
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let state = states.get(&target(TargetKind::Detection, &id));
     let title = d["rule_title"].as_str().unwrap_or("—").to_string();
     let mut body = String::new();
@@ -953,7 +985,10 @@ pub(crate) async fn detection_json(
     let (raw, from_log) = raw_event(&s, &d).await;
     d["raw_event"] = Value::String(raw);
     d["raw_event_from_log"] = Value::Bool(from_log);
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     d["triage"] =
         serde_json::to_value(states.get(&target(TargetKind::Detection, &id))).unwrap_or_default();
     axum::Json(d).into_response()
