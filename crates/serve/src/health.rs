@@ -163,11 +163,12 @@ impl Seen {
     }
 
     /// The time (µs) of its silence from its last receipt to `now` spent
-    /// in hours it usually sends in; counting stops past `enough`.
-    fn silence_in_its_hours(&self, now: i64, enough: i64) -> i64 {
+    /// in hours it usually sends in. Bounded: past a week of silence no
+    /// hour counts any more, and the walk stops there.
+    fn silence_in_its_hours(&self, now: i64) -> i64 {
         let mut counted = 0;
         let mut at = self.last_received;
-        while at < now && counted <= enough {
+        while at < now {
             let h = at.div_euclid(HOUR_US);
             let end = ((h + 1) * HOUR_US).min(now);
             if self.usually_sends_in(h) {
@@ -444,8 +445,7 @@ impl Health {
                         // hours they usually send in.
                         let in_hours = match (gap, threshold) {
                             (Some(g), Some(t)) if g < HOURLY_GAP_US && quiet(s) > t => Some(
-                                (s.silence_in_its_hours(now, t as i64 * 1_000_000) / 1_000_000)
-                                    as u64,
+(s.silence_in_its_hours(now) / 1_000_000) as u64,
                             ),
                             (Some(g), Some(_)) if g < HOURLY_GAP_US => Some(quiet(s)),
                             _ => None,
