@@ -444,9 +444,9 @@ impl Health {
                         // Busy channels: their silence counted in the
                         // hours they usually send in.
                         let in_hours = match (gap, threshold) {
-                            (Some(g), Some(t)) if g < HOURLY_GAP_US && quiet(s) > t => Some(
-(s.silence_in_its_hours(now) / 1_000_000) as u64,
-                            ),
+                            (Some(g), Some(t)) if g < HOURLY_GAP_US && quiet(s) > t => {
+                                Some((s.silence_in_its_hours(now) / 1_000_000) as u64)
+                            }
                             (Some(g), Some(_)) if g < HOURLY_GAP_US => Some(quiet(s)),
                             _ => None,
                         };
