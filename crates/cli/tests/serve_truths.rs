@@ -123,7 +123,7 @@ fn a_merged_incidents_id_says_what_it_became() {
     assert_eq!(status, 200, "{r}");
     send(cleared("PC-FUSION", "2026-11-21T22:00:00Z", 3));
     processed(&base, &admin, 3);
-    assert_eq!(incidents(&base, &admin, 1), [first.clone()]);
+    assert_eq!(incidents(&base, &admin, 1), std::slice::from_ref(&first));
 
     // The API: what it became, the incident it is part of.
     let (status, body) = get(&base, &format!("/api/v1/incidents/{second}"), Some(&admin));
