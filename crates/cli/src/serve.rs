@@ -530,8 +530,11 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
             );
         }
     }
+    // French when no locale is set (a service's usual case), not the
+    // command line's English (vigie_lang::Lang::for_service).
+    let lang = vigie_lang::Lang::for_service(speech.lang);
     let speech = speech.speech();
-    config.hunt.lang = speech.lang;
+    config.hunt.lang = lang;
     config.hunt.zone = speech.zone;
     config.hunt.read.input_zone = match (args.input_timezone, &file.input_timezone) {
         (Some(z), _) => Some(z),
@@ -635,6 +638,38 @@ fn token_store(at: &crate::user::Kept) -> Result<Box<dyn TokenStore>> {
     })
 }
 
+/// Says on stderr a commune no token names yet, with the communes the
+/// tokens name: a typo (`fousnant` for `fouesnant`) would otherwise file
+/// a shipper's events under a commune nobody reads, silently. Not
+/// refused: the first token of a new commune is how a commune is made.
+fn new_commune_said(store: &dyn TokenStore, tenant: &str) {
+    let Ok(all) = store.list() else {
+        return;
+    };
+    let known: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter(|r| r.revoked.is_none())
+        .flat_map(|r| r.tenant.split(','))
+        .filter(|t| *t != "default")
+        .collect();
+    let new: Vec<&str> = tenant
+        .split(',')
+        .filter(|t| *t != "default" && !known.contains(t))
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let listed: Vec<&str> = known.iter().take(50).copied().collect();
+    eprintln!(
+        "vigie: warning: no token names the commune{} {} yet: a new commune{}. The communes the tokens name: {}{}. If it is a typo, revoke this token (vigie token list, vigie token revoke ID).",
+        if new.len() > 1 { "s" } else { "" },
+        new.join(", "),
+        if new.len() > 1 { "s" } else { "" },
+        if listed.is_empty() { "none but default".to_string() } else { listed.join(", ") },
+        if known.len() > 50 { format!(" (+{})", known.len() - 50) } else { String::new() },
+    );
+}
+
 pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
     let at = match &cmd {
         TokenCommand::Create { at, .. }
@@ -667,6 +702,7 @@ pub fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
                 }
             };
             let store = token_store(&kept)?;
+            new_commune_said(store.as_ref(), &tenant);
             let token = store.create(&name, scope, &tenant)?;
             // The audit line names the communes of a token not the
             // deployment's own.

@@ -485,7 +485,8 @@ fn an_incident_merged_into_another_is_said_once() {
         first.as_str(),
         "{merged}"
     );
-    // The server's language (English unless --lang fr).
+    // The server's language: its locale's (the helper gives an English
+    // one; without any it would be French).
     assert!(
         merged["text"]
             .as_str()

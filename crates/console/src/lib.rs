@@ -177,24 +177,35 @@ impl Console {
     /// the same role and tenant. A store that cannot answer refuses (said
     /// on stderr): a session is never taken on trust.
     pub fn session(&self, id: &str, now: i64) -> Option<Session> {
+        self.session_checked(id, now).unwrap_or(None)
+    }
+
+    /// [`Console::session`], telling a store that cannot answer (`Err`,
+    /// said on stderr) from a session that is not there (`Ok(None)`).
+    /// Why: during a PostgreSQL outage the console must say the store is
+    /// unavailable (503), not send a signed-in technician to `/login` as
+    /// if the session had ended — it has not, and signing in cannot work
+    /// either until the store is back.
+    pub fn session_checked(&self, id: &str, now: i64) -> Result<Option<Session>, String> {
         let s = match self.sessions.touch(id, now) {
-            Ok(s) => s?,
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(None),
             Err(e) => {
                 eprintln!("vigie serve: sessions: {e}");
-                return None;
+                return Err(format!("sessions: {e}"));
             }
         };
         match self.users.still(&s) {
-            Ok(Some(assigned)) => Some(Session { assigned, ..s }),
+            Ok(Some(assigned)) => Ok(Some(Session { assigned, ..s })),
             Ok(None) => {
                 if let Err(e) = self.sessions.close_user(&s.user) {
                     eprintln!("vigie serve: sessions: {e}");
                 }
-                None
+                Ok(None)
             }
             Err(e) => {
                 eprintln!("vigie serve: accounts {}: {e}", self.users.place());
-                None
+                Err(format!("accounts: {e}"))
             }
         }
     }

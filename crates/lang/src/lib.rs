@@ -64,6 +64,29 @@ impl Lang {
         explicit.unwrap_or_else(Lang::from_env)
     }
 
+    /// A service's language (`vigie serve`: its alerts, crisis board,
+    /// notices): the explicit choice (`--lang`, `lang` in its file), else
+    /// the locale as [`Lang::from_env`] reads it — but French when none is
+    /// set. Why French there: a service started by systemd or in a
+    /// container often has no locale at all, and its readers are a
+    /// commune's technicians; a command-line tool's user without a locale
+    /// is more often a script or a foreign analyst.
+    pub fn for_service(explicit: Option<Lang>) -> Lang {
+        explicit.unwrap_or_else(|| Self::service_from_locale_vars(|k| std::env::var(k).ok()))
+    }
+
+    /// [`Lang::for_service`]'s default over a given environment (tests).
+    pub fn service_from_locale_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
+        let set = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .any(|k| get(k).is_some_and(|v| !v.is_empty()));
+        if set {
+            Self::from_locale_vars(get)
+        } else {
+            Lang::Fr
+        }
+    }
+
     /// ISO 639-1 code (`fr`, `en`), as in `<html lang="…">`.
     pub fn code(self) -> &'static str {
         match self {
@@ -405,6 +428,21 @@ mod tests {
             Lang::Fr
         );
         assert_eq!(Lang::resolve(Some(Lang::Fr)), Lang::Fr);
+        // A service: French with no locale at all, else the locale's.
+        assert_eq!(Lang::service_from_locale_vars(env(&[])), Lang::Fr);
+        assert_eq!(
+            Lang::service_from_locale_vars(env(&[("LANG", ""), ("LC_ALL", "")])),
+            Lang::Fr
+        );
+        assert_eq!(
+            Lang::service_from_locale_vars(env(&[("LANG", "en_GB.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::service_from_locale_vars(env(&[("LC_ALL", "fr_FR.UTF-8"), ("LANG", "C")])),
+            Lang::Fr
+        );
+        assert_eq!(Lang::for_service(Some(Lang::En)), Lang::En);
     }
 
     #[test]

@@ -306,6 +306,7 @@ pub(crate) async fn stats(
         None => (None, None),
     };
     let mine = s.progress.of(&tenant);
+    let future_hosts = s.health.future_hosts(Some(&tenant), FUTURE_HOSTS_LISTED);
     let mut out = json!({
         "tenant": tenant,
         "events_processed": mine.processed,
@@ -326,6 +327,10 @@ pub(crate) async fn stats(
         // Dated more than 5 min after their receipt: kept, but kept from
         // moving the live scope's horizon (a host's clock to check).
         "events_future": s.live.future_events(Some(&tenant)),
+        // The hosts that send them (the latest first, at most 50): the
+        // clocks to fix, rather than a count nobody can act on.
+        "events_future_hosts": future_hosts.0,
+        "events_future_hosts_left_out": future_hosts.1,
         "incidents": incidents,
         "incidents_as_of_events": incidents_as_of,
         // Of the whole server: an admin's only.
@@ -389,6 +394,10 @@ pub(crate) async fn stats(
     Json(out).into_response()
 }
 
+/// Hosts sending events dated ahead of their receipt listed in
+/// `/api/v1/stats` (and `/metrics`); the others counted.
+pub(crate) const FUTURE_HOSTS_LISTED: usize = 50;
+
 /// Figures a node of this role does not measure, `null` rather than its
 /// own 0: an api node judges nothing and takes no event, a detect node
 /// takes none, an ingest node judges none — each node's `/metrics` has
@@ -437,6 +446,8 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
         unknown(&[
             "events_observed",
             "events_future",
+            "events_future_hosts",
+            "events_future_hosts_left_out",
             "incidents",
             "incidents_not_counted",
             "incidents_as_of_events",
@@ -497,6 +508,10 @@ fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
     o.insert("tenant".into(), serde_json::Value::Null);
     o.insert("events_observed".into(), observed.into());
     o.insert("events_future".into(), s.live.future_events(None).into());
+    // Every commune's hosts, each line naming its tenant.
+    let (hosts, left_out) = s.health.future_hosts(None, FUTURE_HOSTS_LISTED);
+    o.insert("events_future_hosts".into(), json!(hosts));
+    o.insert("events_future_hosts_left_out".into(), left_out.into());
     o.insert("incidents".into(), json!(incidents));
     o.insert("incidents_not_counted".into(), not_counted.into());
     o.insert("incidents_as_of_events".into(), json!(as_of));

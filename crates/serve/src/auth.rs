@@ -161,9 +161,19 @@ pub(crate) async fn check(gate: Arc<Gate>, access: Access, req: Request, next: N
         };
     }
     let now = vigie_console::now();
-    let session = web::cookie(req.headers(), SESSION_COOKIE)
-        .map(str::to_string)
-        .and_then(|id| gate.console.session(&id, now).map(|s| (id, s)));
+    let session = match web::cookie(req.headers(), SESSION_COOKIE) {
+        // The store out of reach (PostgreSQL away): said, the session
+        // kept — never a way to /login as if it had ended.
+        Some(id) => match gate.console.session_checked(id, now) {
+            Ok(s) => s.map(|s| (id.to_string(), s)),
+            Err(_) => {
+                return crate::unavailable(
+                    "the accounts' store cannot be read now (the database is unavailable): your session is kept, retry in a moment",
+                )
+            }
+        },
+        None => None,
+    };
     let Some((id, session)) = session else {
         let page = match access {
             Access::Root | Access::Page => true,

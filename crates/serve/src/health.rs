@@ -21,6 +21,30 @@
 //! not judged") rather than shown as receiving. A cleared log (1102,
 //! 104) is a detection of its own, paged as an incident at once
 //! whatever the channel's rhythm.
+//!
+//! Why the hours a channel usually sends in: a busy channel's recent gaps
+//! are seconds, so its threshold is the floor — and a town-hall
+//! workstation's Security log, busy from 07:00 to 20:00 and quiet at
+//! night, would be paged every evening an hour after the last clerk left
+//! (the night's gap ages out of the last arrivals by mid-morning). A
+//! channel that usually sends every hour (its usual gap under an hour)
+//! keeps which hours of the last [`HOURS_KEPT`] it sent in; its silence
+//! is counted only over the hours it sent in a week before (or, while
+//! less than a week is known, a day before) — and sent in the hour after
+//! too, so that a day ending an hour earlier than last week's is not a
+//! silence. Past its threshold in those hours it is silent (a log
+//! stopped at 10:00 on a working day is paged at the floor, as before);
+//! past it only in hours it usually does not send in, it is `quiet` (its
+//! night, its weekend): shown, not paged. Nothing known of an hour (a
+//! channel first seen today) counts it: the first night of a new channel
+//! is still paged once.
+//!
+//! Why events dated ahead of their receipt are counted here too: an event
+//! more than [`crate::live::FUTURE_TOLERANCE`] after the time it was
+//! received says the sending host's clock is wrong (or the event is
+//! forged). The live scope keeps them from moving its horizon and counts
+//! them per commune; the technician also needs *which host* to fix, so
+//! each channel counts its own, with the lead of the latest.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -41,6 +65,14 @@ pub const SILENCE_FACTOR: u64 = 3;
 /// Receipts closer than this are one arrival (one shipper's flush sent
 /// as several requests).
 const ARRIVAL_US: i64 = 1_000_000;
+/// Hours whose arrivals a channel keeps (a week and a day: each hour is
+/// compared with the same hour a week before, and the hour after it).
+pub const HOURS_KEPT: i64 = 192;
+const HOUR_US: i64 = 3_600_000_000;
+/// A channel whose usual gap is under this is judged on the hours it
+/// usually sends in (see the module's doc); sparser ones on the clock
+/// alone (their usual gap already spans their quiet hours).
+const HOURLY_GAP_US: i64 = HOUR_US;
 
 #[derive(Debug, Clone, Default)]
 struct Seen {
@@ -52,9 +84,105 @@ struct Seen {
     /// receipt (a rebuild after a crash hands some out again) give the
     /// same gaps.
     arrivals: std::collections::BTreeSet<i64>,
+    /// The hours (since the epoch, UTC) it received in, over the last
+    /// [`HOURS_KEPT`] up to `newest_hour`: a ring of bits.
+    hours: [u64; 3],
+    /// The newest hour it received in (`None`: nothing yet).
+    newest_hour: Option<i64>,
+    /// The oldest hour it received in: nothing is known of its rhythm
+    /// before.
+    first_hour: i64,
+    /// Events dated more than the tolerance after their receipt.
+    future: u64,
+    /// The latest of them (by receipt): its lead over its receipt (µs)
+    /// and its receipt time.
+    future_last: Option<(i64, i64)>,
 }
 
 impl Seen {
+    fn mark_hour(&mut self, h: i64) {
+        let bit = |h: i64| {
+            (
+                h.rem_euclid(HOURS_KEPT) as usize / 64,
+                h.rem_euclid(64) as u32,
+            )
+        };
+        match self.newest_hour {
+            None => {
+                self.newest_hour = Some(h);
+                self.first_hour = h;
+            }
+            Some(n) if h > n => {
+                if h - n >= HOURS_KEPT {
+                    self.hours = [0; 3];
+                } else {
+                    for x in n + 1..=h {
+                        let (w, b) = bit(x);
+                        self.hours[w] &= !(1u64 << b);
+                    }
+                }
+                self.newest_hour = Some(h);
+            }
+            // Older than the ring: nothing to keep.
+            Some(n) if h <= n - HOURS_KEPT => return,
+            Some(_) => {}
+        }
+        self.first_hour = self.first_hour.min(h);
+        let (w, b) = bit(h);
+        self.hours[w] |= 1u64 << b;
+    }
+
+    /// Whether it received in hour `h`: `None` when nothing is known of
+    /// it (before the first arrival, or out of the ring).
+    fn received_in(&self, h: i64) -> Option<bool> {
+        let n = self.newest_hour?;
+        if h > n {
+            return Some(false);
+        }
+        if h < self.first_hour || h <= n - HOURS_KEPT {
+            return None;
+        }
+        let (w, b) = (
+            h.rem_euclid(HOURS_KEPT) as usize / 64,
+            h.rem_euclid(64) as u32,
+        );
+        Some(self.hours[w] & (1u64 << b) != 0)
+    }
+
+    /// Whether hour `h` is one it usually sends in: it sent in that hour
+    /// and the next a week before (a day before while the week is not
+    /// known); nothing known: it is (judged, as a new channel is).
+    fn usually_sends_in(&self, h: i64) -> bool {
+        for back in [168, 24] {
+            if let (Some(a), Some(b)) = (self.received_in(h - back), self.received_in(h - back + 1))
+            {
+                return a && b;
+            }
+        }
+        true
+    }
+
+    /// The time (µs) of its silence from its last receipt to `now` spent
+    /// in hours it usually sends in. Bounded: past a week of silence no
+    /// hour counts any more, and the walk stops there.
+    fn silence_in_its_hours(&self, now: i64) -> i64 {
+        let mut counted = 0;
+        let mut at = self.last_received;
+        while at < now {
+            let h = at.div_euclid(HOUR_US);
+            let end = ((h + 1) * HOUR_US).min(now);
+            if self.usually_sends_in(h) {
+                counted += end - at;
+            } else if h - 168 > self.newest_hour.unwrap_or(h) {
+                // Past a week of silence every hour compares with a
+                // silent one: nothing more will count.
+                break;
+            }
+            at = end;
+        }
+        counted
+    }
+
     /// The longest gap between its kept arrivals, if enough are known to
     /// judge.
     fn usual_gap(&self) -> Option<i64> {
@@ -84,6 +212,7 @@ struct Tenant {
 
 fn bump(s: &mut Seen, received: i64) {
     s.events += 1;
+    s.mark_hour(received.div_euclid(HOUR_US));
     s.last_received = s.last_received.max(received);
     // A receipt within a second of a kept one is that arrival.
     let near = s
@@ -139,6 +268,30 @@ pub struct ChannelHealth {
     /// Silent past this: [`SILENCE_FACTOR`] times `usual_gap_secs`, never
     /// under the threshold set (null: `rare`, not judged).
     pub threshold_secs: Option<u64>,
+    /// For a channel judged on the hours it usually sends in (usual gap
+    /// under an hour): the part of `silent_for_secs` spent in those hours
+    /// — what is compared with `threshold_secs`. Null for the others
+    /// (judged on `silent_for_secs`).
+    pub silent_in_its_hours_secs: Option<u64>,
+    /// Its events dated more than 5 minutes after their receipt: the
+    /// host's clock is ahead (or the events forged).
+    pub events_future: u64,
+    /// The latest such event's lead over its receipt (null: none).
+    pub future_ahead_secs: Option<u64>,
+    /// When the latest such event was received (null: none).
+    pub future_last_received: Option<String>,
+}
+
+/// A host sending events dated ahead of their receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct FutureHost {
+    pub tenant: String,
+    /// The host's one name.
+    pub host: String,
+    pub events_future: u64,
+    /// The latest such event's lead over its receipt.
+    pub ahead_secs: u64,
+    pub last_received: String,
 }
 
 /// One sender (a listener: `http`, `elasticsearch-bulk`, `syslog-udp`…).
@@ -178,12 +331,14 @@ impl Health {
         }
     }
 
-    /// One event of `tenant` received from `source` at `received` (µs).
+    /// One event of `tenant` received from `source` at `received` (µs),
+    /// dated `time` (µs) if it says.
     pub fn saw(
         &self,
         tenant: &str,
         source: &str,
         received: i64,
+        time: Option<i64>,
         host: Option<&str>,
         channel: Option<&str>,
     ) {
@@ -202,7 +357,58 @@ impl Health {
             t.channels.insert(folded.clone(), BTreeMap::new());
         }
         let channels = t.channels.get_mut(folded).expect("inserted");
-        bump(entry(channels, channel.unwrap_or("?")), received);
+        let seen = entry(channels, channel.unwrap_or("?"));
+        bump(seen, received);
+        let tolerance = crate::live::FUTURE_TOLERANCE
+            .num_microseconds()
+            .unwrap_or(i64::MAX);
+        if let Some(ahead) = time
+            .map(|t| t.saturating_sub(received))
+            .filter(|a| *a > tolerance)
+        {
+            seen.future += 1;
+            if seen.future_last.is_none_or(|(_, at)| received >= at) {
+                seen.future_last = Some((ahead, received));
+            }
+        }
+    }
+
+    /// The hosts of `tenant` (every tenant's: `None`) sending events dated
+    /// ahead of their receipt, the latest first: at most `max`, and the
+    /// count of the others.
+    pub fn future_hosts(&self, tenant: Option<&str>, max: usize) -> (Vec<FutureHost>, usize) {
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<FutureHost> = Vec::new();
+        for (name, t) in tenants
+            .iter()
+            .filter(|(n, _)| tenant.is_none_or(|x| x == n.as_str()))
+        {
+            for (host, channels) in &t.channels {
+                let mut events = 0;
+                let mut last: Option<(i64, i64)> = None;
+                for s in channels.values() {
+                    events += s.future;
+                    if let Some((ahead, at)) = s.future_last {
+                        if last.is_none_or(|(_, l)| at > l) {
+                            last = Some((ahead, at));
+                        }
+                    }
+                }
+                if let Some((ahead, at)) = last {
+                    out.push(FutureHost {
+                        tenant: name.clone(),
+                        host: host.clone(),
+                        events_future: events,
+                        ahead_secs: (ahead / 1_000_000) as u64,
+                        last_received: stamp(at),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| b.last_received.cmp(&a.last_received));
+        let left_out = out.len().saturating_sub(max);
+        out.truncate(max);
+        (out, left_out)
     }
 
     /// The health of `tenant`'s sources at `now` (µs).
@@ -232,9 +438,20 @@ impl Health {
                 .flat_map(|(host, channels)| {
                     let aliases = aliases.get(host.as_str()).cloned().unwrap_or_default();
                     channels.iter().map(move |(channel, s)| {
-                        let usual = s.usual_gap().map(|g| (g / 1_000_000) as u64);
+                        let gap = s.usual_gap();
+                        let usual = gap.map(|g| (g / 1_000_000) as u64);
                         let threshold = usual.map(|g| (g * SILENCE_FACTOR).max(self.silence_secs));
-                        let silent = threshold.is_some_and(|t| quiet(s) > t);
+                        // Busy channels: their silence counted in the
+                        // hours they usually send in.
+                        let in_hours = match (gap, threshold) {
+                            (Some(g), Some(t)) if g < HOURLY_GAP_US && quiet(s) > t => {
+                                Some((s.silence_in_its_hours(now) / 1_000_000) as u64)
+                            }
+                            (Some(g), Some(_)) if g < HOURLY_GAP_US => Some(quiet(s)),
+                            _ => None,
+                        };
+                        let silent = threshold.is_some_and(|t| in_hours.unwrap_or(quiet(s)) > t);
+                        let quiet_as_usual = !silent && threshold.is_some_and(|t| quiet(s) > t);
                         ChannelHealth {
                             host: host.clone(),
                             aliases: aliases.clone(),
@@ -245,11 +462,16 @@ impl Health {
                             silent_for_secs: quiet(s),
                             state: match (silent, threshold) {
                                 (true, _) => "silent",
+                                (false, Some(_)) if quiet_as_usual => "quiet",
                                 (false, Some(_)) => "receiving",
                                 (false, None) => "rare",
                             },
                             usual_gap_secs: usual,
                             threshold_secs: threshold,
+                            silent_in_its_hours_secs: in_hours,
+                            events_future: s.future,
+                            future_ahead_secs: s.future_last.map(|(a, _)| (a / 1_000_000) as u64),
+                            future_last_received: s.future_last.map(|(_, at)| stamp(at)),
                         }
                     })
                 })
@@ -274,6 +496,7 @@ mod tests {
                 "c",
                 "http",
                 (from + i * every) * S,
+                None,
                 Some(host),
                 Some(channel),
             );
@@ -287,7 +510,7 @@ mod tests {
         let h = Health::new(60);
         arrivals(&h, "DC01", "Security", 0, 2, 6);
         arrivals(&h, "DC01", "System", 90, 2, 6);
-        h.saw("c", "syslog-udp", 100 * S, Some("FW01"), None);
+        h.saw("c", "syslog-udp", 100 * S, None, Some("FW01"), None);
         let now = h.of("c", 140 * S);
         let silent: Vec<_> = now.channels.iter().filter(|c| c.silent).collect();
         assert_eq!(silent.len(), 1);
@@ -332,6 +555,7 @@ mod tests {
                 "c",
                 "http",
                 i * 8 * 3600 * S,
+                None,
                 Some(host),
                 Some("PowerShell/Operational"),
             );
@@ -371,14 +595,135 @@ mod tests {
         let (a, b) = (Health::new(60), Health::new(60));
         let times = [0, 10, 20, 30, 40, 50, 50, 120];
         for t in times {
-            a.saw("c", "http", t * S, Some("PC-1"), Some("Security"));
+            a.saw("c", "http", t * S, None, Some("PC-1"), Some("Security"));
         }
         for t in times.iter().rev() {
-            b.saw("c", "http", t * S, Some("PC-1"), Some("Security"));
+            b.saw("c", "http", t * S, None, Some("PC-1"), Some("Security"));
         }
         let (a, b) = (a.of("c", 200 * S), b.of("c", 200 * S));
         assert_eq!(a.channels[0].usual_gap_secs, Some(70));
         assert_eq!(b.channels[0].usual_gap_secs, Some(70));
         assert_eq!(a.channels[0].events, 8);
+    }
+
+    /// A town-hall workstation's Security log: an event a minute from
+    /// 07:00 to 20:00 on working days, nothing at night nor at weekends.
+    /// Its first night it is paged (nothing known of its hours yet); then
+    /// its nights and weekends are `quiet`, never silent — and stopped at
+    /// 10:00 on a working day it is silent past the floor, as before.
+    #[test]
+    fn a_busy_daytime_channel_is_quiet_at_night_and_silent_by_day() {
+        const H: i64 = 3600;
+        let day = 86_400;
+        // 2026-11-30 is a Monday (00:00 UTC).
+        let monday = 1_764_460_800;
+        let work = |h: &Health, d: i64, until_h: i64| {
+            for m in 0..(until_h - 7) * 60 {
+                h.saw(
+                    "c",
+                    "http",
+                    (monday + d * day + 7 * H + m * 60) * S,
+                    None,
+                    Some("PC-ACCUEIL"),
+                    Some("Security"),
+                );
+            }
+        };
+        let state = |h: &Health, at: i64| {
+            let c = h.of("c", at * S).channels[0].clone();
+            (c.state, c.silent)
+        };
+        let h = Health::new(3600);
+        work(&h, 0, 20);
+        // Monday 21:30, its first night: nothing known, paged once.
+        assert_eq!(state(&h, monday + 21 * H + 1800), ("silent", true));
+        for d in 1..5 {
+            work(&h, d, 20);
+        }
+        // Friday 23:00: a night it is quiet in, as the night before.
+        let c = h.of("c", (monday + 4 * day + 23 * H) * S).channels[0].clone();
+        assert_eq!((c.state, c.silent), ("quiet", false), "{c:?}");
+        assert_eq!(c.silent_for_secs, 3 * H as u64 + 60);
+        assert!(c.silent_in_its_hours_secs.unwrap() < 3600, "{c:?}");
+        // Its first Saturday noon compares with Friday (the week is not
+        // known yet): paged; the next weekend is known.
+        assert_eq!(state(&h, monday + 5 * day + 12 * H), ("silent", true));
+        for d in 7..12 {
+            work(&h, d, 20);
+        }
+        for at in [
+            monday + 11 * day + 22 * H,       // Friday night
+            monday + 12 * day + 12 * H,       // Saturday noon
+            monday + 13 * day + 23 * H,       // Sunday night
+            monday + 14 * day + 7 * H + 1800, // Monday 07:30, a slow start
+        ] {
+            assert_eq!(state(&h, at), ("quiet", false), "at {at}");
+        }
+        // A Monday stopped at 10:00 (the logging cut): silent past the
+        // floor in its hours.
+        work(&h, 14, 10);
+        assert_eq!(
+            state(&h, monday + 14 * day + 10 * H + 1800),
+            ("receiving", false)
+        );
+        assert_eq!(state(&h, monday + 14 * day + 11 * H + 60), ("silent", true));
+        // A day that ends an hour earlier than last week's is no silence.
+        work(&h, 15, 19);
+        assert_eq!(state(&h, monday + 15 * day + 21 * H), ("quiet", false));
+    }
+
+    /// Events dated ahead of their receipt: counted on their channel and
+    /// host, with the lead of the latest; on time ones (within 5 min) not.
+    #[test]
+    fn events_dated_ahead_are_counted_with_their_host() {
+        let h = Health::new(60);
+        let at = 1_764_460_800 * S;
+        h.saw(
+            "c",
+            "http",
+            at,
+            Some(at + 240 * S),
+            Some("PC-1"),
+            Some("Security"),
+        );
+        h.saw(
+            "c",
+            "http",
+            at,
+            Some(at + 7200 * S),
+            Some("pc-2.ccpab.local"),
+            Some("Security"),
+        );
+        h.saw(
+            "c",
+            "http",
+            at + S,
+            Some(at + 3 * 3600 * S),
+            Some("PC-2"),
+            Some("System"),
+        );
+        h.saw(
+            "d",
+            "http",
+            at,
+            Some(at + 7200 * S),
+            Some("PC-9"),
+            Some("Security"),
+        );
+        let (hosts, left) = h.future_hosts(Some("c"), 10);
+        assert_eq!(left, 0);
+        assert_eq!(hosts.len(), 1, "{hosts:?}");
+        assert_eq!(
+            (hosts[0].host.as_str(), hosts[0].events_future),
+            ("PC-2", 2)
+        );
+        assert_eq!(hosts[0].ahead_secs, 3 * 3600 - 1);
+        let c = h.of("c", at);
+        let pc1 = c.channels.iter().find(|c| c.host == "PC-1").unwrap();
+        assert_eq!((pc1.events_future, pc1.future_ahead_secs), (0, None));
+        let (all, _) = h.future_hosts(None, 10);
+        assert_eq!(all.len(), 2);
+        let (one, left) = h.future_hosts(None, 1);
+        assert_eq!((one.len(), left), (1, 1));
     }
 }

@@ -37,6 +37,7 @@ pub mod index;
 pub mod indicators;
 pub mod live;
 pub mod mask;
+mod merged;
 mod metrics;
 mod openapi;
 pub mod pages;

@@ -162,6 +162,29 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         crate::live::FUTURE_TOLERANCE.num_minutes(),
         s.live.future_events(None)
     ));
+    // And the hosts that send them (the latest 50): the clocks to fix.
+    let (hosts, left_out) = s.health.future_hosts(None, crate::api::FUTURE_HOSTS_LISTED);
+    text.push_str("# HELP vigie_host_events_future Events of a host dated more than 5 min after their receipt, among the events kept (its clock is ahead by about ahead_secs of the latest); the latest 50 hosts.\n# TYPE vigie_host_events_future gauge\n");
+    for h in &hosts {
+        text.push_str(&format!(
+            "vigie_host_events_future{{tenant=\"{}\",host=\"{}\"}} {}\n",
+            label(&h.tenant),
+            label(&h.host),
+            h.events_future
+        ));
+    }
+    text.push_str("# HELP vigie_host_ahead_seconds How far ahead of its receipt the latest such event of the host was dated.\n# TYPE vigie_host_ahead_seconds gauge\n");
+    for h in &hosts {
+        text.push_str(&format!(
+            "vigie_host_ahead_seconds{{tenant=\"{}\",host=\"{}\"}} {}\n",
+            label(&h.tenant),
+            label(&h.host),
+            h.ahead_secs
+        ));
+    }
+    text.push_str(&format!(
+        "# HELP vigie_hosts_future_left_out Hosts sending events dated ahead not listed above (past 50).\n# TYPE vigie_hosts_future_left_out gauge\nvigie_hosts_future_left_out {left_out}\n"
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -170,4 +193,14 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// A Prometheus label value: `\`, `"` and line breaks escaped (host
+/// names come from the events: anyone holding an ingest token writes
+/// them).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+        .replace('\r', "")
 }

@@ -23,6 +23,9 @@ fn summary(method: &str, path: &str) -> &'static str {
         ("GET", "/api/v1/stats") => "Counts: events stored, detections, incidents",
         ("GET", "/api/v1/scope") => "The live scope of the incident (the JSON of hunt --scope)",
         ("GET", "/api/v1/incidents") => "The incidents of the live scope",
+        ("GET", "/api/v1/incidents/{id}") => {
+            "One incident by its live id (with merged_from); an id merged into another answers 200 with live_id, merged_into (the id it is part of now), merged_through and that incident — never a redirect a client would follow silently; 404 for an id the scope does not know"
+        }
         ("GET", "/") => {
             "Elasticsearch handshake for shippers (token); the console for a signed-in browser"
         }
@@ -252,6 +255,39 @@ fn security(access: Access) -> (Value, String) {
     }
 }
 
+/// What `GET /api/v1/incidents/{id}` answers: a script reads
+/// `merged_into` to know that the id it holds (an alert's, a ticket's)
+/// was merged, and follows it (see merged.rs for why not a redirect).
+fn incident_responses(responses: &mut Map<String, Value>) {
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": "the incident (merged_into null), or, for an id merged into another, what it became",
+            "content": {"application/json": {"schema": {"oneOf": [
+                {"type": "object", "description": "the incident, as in GET /api/v1/incidents",
+                 "required": ["live_id", "merged_into", "merged_from"],
+                 "properties": {
+                    "live_id": {"type": "string"},
+                    "merged_into": {"type": "null"},
+                    "merged_from": {"type": "array", "items": {"type": "string"}, "description": "ids merged into this one"}
+                 }},
+                {"type": "object", "description": "an id merged into another",
+                 "required": ["live_id", "merged_into", "merged_through", "incident"],
+                 "properties": {
+                    "live_id": {"type": "string", "description": "the id asked for"},
+                    "merged_into": {"type": "string", "description": "the live id it is part of now (merges followed)"},
+                    "merged_through": {"type": "array", "items": {"type": "string"}, "description": "the ids it went through on the way"},
+                    "incident": {"type": ["object", "null"], "description": "the incident merged_into names; null when the scope no longer holds it"}
+                 }}
+            ]}}}
+        }),
+    );
+    responses.insert(
+        "404".into(),
+        json!({"description": "no incident of this id in the live scope (never given, or its events removed), or no event of the tenant received yet"}),
+    );
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -265,6 +301,9 @@ pub fn document() -> Value {
                 json!({"description": "no valid token or session"}),
             );
             responses.insert("403".into(), json!({"description": "the token's scope or the session's role does not allow it, or a state-changing request without the session's CSRF token"}));
+        }
+        if (method.as_str(), *path) == ("GET", "/api/v1/incidents/{id}") {
+            incident_responses(&mut responses);
         }
         let op = json!({
             "summary": summary(method.as_str(), path),

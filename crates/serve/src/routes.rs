@@ -79,6 +79,13 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/metrics", Access::Deployment),
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
+    // One incident by its live id; a merged id says what it became
+    // (merged.rs).
+    (
+        Method::GET,
+        "/api/v1/incidents/{id}",
+        Access::Needs(Scope::Read),
+    ),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
     // The console's pages of the incident and its triage (pages/,
     // triage.rs).
@@ -420,6 +427,7 @@ pub(crate) fn router(state: Shared, gate: auth::Gate) -> Router {
             (_, "/metrics") => get(metrics),
             (_, "/api/v1/scope") => get(scope),
             (_, "/api/v1/incidents") => get(incidents),
+            (_, "/api/v1/incidents/{id}") => get(crate::merged::api),
             (_, "/api/v1/sources") => get(sources),
             (_, "/api/v1/retrohunt") => post(crate::retrohunt::http::post),
             (_, "/api/v1/retrohunts") => get(crate::retrohunt::runs::list),

@@ -39,6 +39,48 @@ pub(crate) async fn sources(
             health.channels.iter().filter(|c| c.state == "rare").count()
         ))
     );
+    // Hosts whose events are dated ahead of their receipt: their clock
+    // is wrong (or the events forged); their events are kept with their
+    // own time, which a technician reading a timeline must know.
+    let (ahead, left_out) = s
+        .health
+        .future_hosts(Some(&tenant), crate::api::FUTURE_HOSTS_LISTED);
+    if !ahead.is_empty() {
+        let _ = write!(
+            body,
+            "<section class=\"card\" id=\"clocks-ahead\"><h2>{}</h2><p class=\"intro\">{}</p><ul>",
+            tr!(lang, "Horloges en avance", "Clocks ahead"),
+            escape(&tr!(
+                lang,
+                "Ces machines envoient des événements datés de plus de {} min après leur réception : leur horloge est à corriger (ou les événements sont forgés). Ils sont conservés et analysés avec leur propre date ; ils ne déplacent pas la fenêtre de la portée.",
+                "These hosts send events dated more than {} min after their receipt: their clock needs fixing (or the events are forged). They are kept and judged with their own time; they do not move the scope's window.",
+                crate::live::FUTURE_TOLERANCE.num_minutes()
+            ))
+        );
+        for h in &ahead {
+            let _ = write!(
+                body,
+                "<li class=\"clock-ahead\"><strong>{}</strong> — {}</li>",
+                escape(&h.host),
+                escape(&tr!(
+                    lang,
+                    "{} événement(s), le dernier daté {} min après sa réception ({})",
+                    "{} event(s), the latest dated {} min after its receipt ({})",
+                    h.events_future,
+                    h.ahead_secs.div_ceil(60),
+                    h.last_received
+                ))
+            );
+        }
+        if left_out > 0 {
+            let _ = write!(
+                body,
+                "<li>{}</li>",
+                escape(&tr!(lang, "et {} autre(s)", "and {} more", left_out))
+            );
+        }
+        body.push_str("</ul></section>");
+    }
     if health.senders.is_empty() {
         let _ = write!(
             body,
@@ -97,6 +139,17 @@ pub(crate) async fn sources(
                 "<span class=\"pill tone-amber\">{}</span>",
                 tr!(lang, "rare, non jugé", "rare, not judged")
             ),
+            // Past its threshold only in hours it usually does not send
+            // in (its night, its weekend): said, not paged.
+            "quiet" => format!(
+                "<span class=\"pill\">{}</span>",
+                escape(&tr!(
+                    lang,
+                    "calme comme d'habitude à ces heures (rien depuis {} min)",
+                    "quiet as usual at these hours (nothing for {} min)",
+                    c.silent_for_secs / 60
+                ))
+            ),
             _ => format!(
                 "<span class=\"pill tone-green\">{}</span>",
                 tr!(lang, "reçoit", "receiving")
@@ -131,7 +184,20 @@ pub(crate) async fn sources(
                 escape(&c.channel),
                 c.events.to_string(),
                 ui::time(Some(&c.last_received)),
-                state,
+                match c.future_ahead_secs {
+                    // Its clock is ahead: said on its line.
+                    Some(ahead) => format!(
+                        "{state} <span class=\"pill tone-amber\">{}</span>",
+                        escape(&tr!(
+                            lang,
+                            "horloge en avance : {} événement(s) datés jusqu'à {} min après leur réception",
+                            "clock ahead: {} event(s) dated up to {} min after their receipt",
+                            c.events_future,
+                            ahead.div_ceil(60)
+                        ))
+                    ),
+                    None => state,
+                },
             ],
         );
     }

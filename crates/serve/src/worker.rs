@@ -763,6 +763,7 @@ fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Ev
         &d.tenant,
         &d.source,
         d.received,
+        e.timestamp.map(|t| t.timestamp_micros()),
         e.computer.as_deref(),
         e.channel.as_deref(),
     );
@@ -926,6 +927,8 @@ pub async fn run(
     let reader = {
         let log = log.clone();
         tokio::spawn(async move {
+            // Since when the log cannot be read (its end is said).
+            let mut unreadable_since: Option<std::time::Instant> = None;
             loop {
                 // A place in the queue first, then the batch: no batch is
                 // held (given by the log, not acknowledged) while waiting.
@@ -933,9 +936,19 @@ pub async fn run(
                     return;
                 };
                 match log.consume(CONSUMER, BATCH, Duration::from_secs(1)).await {
-                    Ok(b) if b.is_empty() => {}
-                    Ok(b) => place.send(b),
+                    Ok(b) => {
+                        if let Some(since) = unreadable_since.take() {
+                            eprintln!(
+                                "vigie serve: detection worker: the event log is read again after {} s",
+                                since.elapsed().as_secs()
+                            );
+                        }
+                        if !b.is_empty() {
+                            place.send(b);
+                        }
+                    }
                     Err(e) => {
+                        unreadable_since.get_or_insert_with(std::time::Instant::now);
                         eprintln!("vigie serve: detection worker: {e}");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
@@ -950,12 +963,25 @@ pub async fn run(
                 // Stored before the position moves; retried until it is (a
                 // full disk or a database down is said every time, and
                 // nothing after it is committed first).
+                let mut failed = 0u64;
+                let since = std::time::Instant::now();
                 loop {
                     match detections.put(docs.clone()).await {
                         Ok(_) => break,
-                        Err(e) => eprintln!("vigie serve: detections not stored, retrying: {e}"),
+                        Err(e) => {
+                            failed += 1;
+                            eprintln!("vigie serve: detections not stored, retrying: {e}")
+                        }
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                // The end of an outage said too: whoever read "not
+                // stored" must be able to tell it is over.
+                if failed > 0 {
+                    eprintln!(
+                        "vigie serve: detections stored again after {} s ({failed} failed tries); the worker goes on",
+                        since.elapsed().as_secs()
+                    );
                 }
                 if let Err(e) = log.commit_batch(CONSUMER, &positions).await {
                     eprintln!("vigie serve: commit: {e}");

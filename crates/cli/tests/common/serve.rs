@@ -44,6 +44,12 @@ pub fn start_with(data: &Path, extra: &[&str]) -> (Server, Vec<(String, String)>
         .arg(data)
         .args(["--listen", "127.0.0.1:0"])
         .args(extra);
+    // An English locale, whatever the machine's: a service without one
+    // speaks French (tests that check French say so).
+    for k in ["LC_ALL", "LC_MESSAGES"] {
+        cmd.env_remove(k);
+    }
+    cmd.env("LANG", "C.UTF-8");
     let server = spawn_serve(cmd);
     let others = server
         .said

@@ -118,6 +118,13 @@ pub(super) fn claim_to_send(
                     );
                 }
                 release(a, &claim_key);
+                // The journal call measured last is only ever measured
+                // again after a send: a slow one (a network blip) kept as
+                // is would refuse every claim from now on — no alert
+                // again until a restart. What the database takes now is
+                // this claim's own call: the next look judges by it.
+                a.record_took_ms
+                    .store(asked.elapsed().as_millis() as u64, Ordering::Relaxed);
                 return Err(false);
             }
             Ok(claim_key)

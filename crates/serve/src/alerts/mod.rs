@@ -414,6 +414,32 @@ mod tests {
         assert!(lease_note(&sinks, None).is_none());
     }
 
+    /// One slow journal call (a network blip) refuses the next claim —
+    /// and only that one: the claim's own call is what the next look
+    /// judges by, so the node alerts again (it never waits for a send
+    /// that cannot happen to measure the journal again).
+    #[test]
+    fn one_slow_record_refuses_one_claim_not_every_one_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept: Arc<dyn AlertJournal> = Arc::new(vigie_state::SqliteAlerts::new(
+            vigie_state::Db::open(dir.path()).unwrap(),
+        ));
+        let sink = sinks::Webhook {
+            url: "http://127.0.0.1:9/".into(),
+        };
+        let a = Alerting::new(Vec::new(), kept, "test".into(), CLAIM_LEASE).unwrap();
+        let key = (
+            "webhook".to_string(),
+            "default".to_string(),
+            "L1".to_string(),
+        );
+        a.record_took_ms.store(3_600_000, Ordering::Relaxed);
+        assert!(matches!(claim_to_send(&a, &sink, &key, 0), Err(false)));
+        assert_eq!(a.stats.failed.load(Ordering::Relaxed), 1);
+        let claim = claim_to_send(&a, &sink, &key, 0);
+        assert!(claim.is_ok(), "still refused after one slow record");
+    }
+
     /// The destinations' loops record side by side: every record kept
     /// whole, and what was delivered read back by the next start.
     #[test]

@@ -125,11 +125,13 @@ impl LiveScope {
             }
             return;
         }
-        // The store answered (with this tenant's failure): it is reached
-        // again, and the other tenants are no longer held back by it.
+        // The store answered, but with this tenant's failure: it is no
+        // longer out of reach (the other tenants are no longer held back
+        // by it) — which is not "working again": said as such, with the
+        // failure that goes on.
         if let Some(g) = o.store.take() {
             eprintln!(
-                "vigie serve: the live ids' store is reached again after {} s ({} naming(s) failed or not tried meanwhile)",
+                "vigie serve: the live ids' store answers again after {} s out of reach ({} naming(s) failed or not tried meanwhile), but the naming of {tenant} failed: {why}; the other communes are no longer held back",
                 g.since.elapsed().as_secs(),
                 g.failed
             );

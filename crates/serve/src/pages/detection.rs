@@ -68,7 +68,10 @@ pub(crate) async fn detection(
         Err(r) => return r,
     };
     let (raw, from_log) = raw_event(&s, &d).await;
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let state = states.get(&target(TargetKind::Detection, &id));
     let title = d["rule_title"].as_str().unwrap_or("—").to_string();
     let mut body = String::new();
@@ -250,7 +253,10 @@ pub(crate) async fn detection_json(
     let (raw, from_log) = raw_event(&s, &d).await;
     d["raw_event"] = Value::String(raw);
     d["raw_event_from_log"] = Value::Bool(from_log);
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     d["triage"] =
         serde_json::to_value(states.get(&target(TargetKind::Detection, &id))).unwrap_or_default();
     axum::Json(d).into_response()

@@ -167,11 +167,23 @@ pub(crate) async fn incident(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(i) = a.live_ids.iter().position(|l| *l == id) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("no incident {id} in the live scope"),
-        );
+    let i = match crate::merged::where_is(&a, &id) {
+        crate::merged::Where::Live(i) => i,
+        // Merged: what it became, its own triage kept readable.
+        merged @ crate::merged::Where::Merged { .. } => {
+            let states = match triage_states(&s, &tenant).await {
+                Ok(t) => t,
+                Err(r) => return r,
+            };
+            let state = states.get(&crate::merged::target(&id));
+            return crate::merged::page(session, lang, &path, &id, &merged, state);
+        }
+        crate::merged::Where::Unknown => {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("no incident {id} in the live scope"),
+            )
+        }
     };
     let inc = &a.scope.incidents[i];
     let all = match stored(&s, &tenant).await {
@@ -180,7 +192,10 @@ pub(crate) async fn incident(
     };
     let mine: Vec<&Value> = all.iter().filter(|d| in_incident(d, inc)).collect();
     let rows: Vec<vigie_report::DetectionRow> = mine.iter().map(|d| detection_row(d)).collect();
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let state = states.get(&target(TargetKind::Incident, &id));
     let sub = incident_scope(&a.scope, i);
     let shown = most_severe(&mine, TABLE_ROWS);
@@ -299,7 +314,7 @@ pub(super) fn triage_card(
     )
 }
 
-fn history_html(state: Option<&TriageState>, lang: Lang) -> String {
+pub(crate) fn history_html(state: Option<&TriageState>, lang: Lang) -> String {
     let Some(state) = state else {
         return format!(
             "<p class=\"empty\">{}</p>",

@@ -20,7 +20,10 @@ pub(crate) async fn incidents(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let mut body = vigie_report::render_sections(&a.scope, &[], &report_options(lang), &["answer"]);
     body.push_str(&incidents_table(&a, &states, lang));
     ui::frame(
@@ -162,7 +165,10 @@ pub(crate) async fn incidents_fragment(
         }
         return error(StatusCode::NOT_FOUND, "no event received yet");
     };
-    let states = triage_states(&s, &tenant).await;
+    let states = match triage_states(&s, &tenant).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let html = incidents_table(&a, &states, lang);
     let etag = {
         use sha2::Digest;

@@ -40,6 +40,7 @@ pub(crate) use detection::detection;
 pub(crate) use detection::detection_json;
 pub(crate) use detection::find_detection;
 pub(crate) use filters::filters;
+pub(crate) use incident::history_html;
 pub(crate) use incident::incident;
 #[cfg(test)]
 use incident::most_severe;
@@ -103,12 +104,20 @@ pub(crate) async fn stored(s: &Shared, tenant: &str) -> Result<Vec<Value>, Respo
 }
 
 /// Where each detection and incident of `tenant` stands now.
-pub(crate) async fn triage_states(s: &Shared, tenant: &str) -> BTreeMap<Target, TriageState> {
+///
+/// Unreadable: 503, never every target shown "new" (a technician would
+/// take an incident someone is handling for one nobody looked at).
+pub(crate) async fn triage_states(
+    s: &Shared,
+    tenant: &str,
+) -> Result<BTreeMap<Target, TriageState>, Response> {
     match s.triage.entries(tenant).await {
-        Ok(entries) => fold(&entries),
+        Ok(entries) => Ok(fold(&entries)),
         Err(e) => {
             eprintln!("vigie serve: triage unreadable: {e}");
-            BTreeMap::new()
+            Err(crate::unavailable(
+                "the triage cannot be read now: retry in a moment",
+            ))
         }
     }
 }
