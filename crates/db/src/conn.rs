@@ -302,6 +302,34 @@ impl Pg {
         Ok(client)
     }
 
+    /// Whether the server answers `SELECT 1`: on the store's connection
+    /// when it is free, else on a connection of its own made for this and
+    /// dropped (no migration: the store's connection did them) — a health
+    /// check never waits behind a batch being stored, so a node busy
+    /// storing is not said down (and dropped by its load balancer).
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let busy = self.client.try_lock().is_err();
+        if !busy {
+            return self
+                .with("answering", async |c| {
+                    Ok(c.simple_query("SELECT 1").await.map(|_| ())?)
+                })
+                .await;
+        }
+        let config = config(&self.url).map_err(|e| failed(self.place(), e))?;
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| StoreError::Io {
+            what: self.place(),
+            source: std::io::Error::new(std::io::ErrorKind::NotConnected, why(&e)),
+        })?;
+        let running = tokio::spawn(connection);
+        let answer = client.simple_query("SELECT 1").await;
+        drop(client);
+        let _ = running.await;
+        answer
+            .map(|_| ())
+            .map_err(|e| failed(format!("{}: answering", self.place()), why(&e)))
+    }
+
     /// Runs `f` on the connection (made again if it was lost); `f` may
     /// open a transaction on it. An error of `f` is said with `what` and
     /// the place (never the password).

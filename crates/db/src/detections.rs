@@ -114,14 +114,10 @@ impl DetectionStore for PgDetections {
             .collect())
     }
 
-    /// One statement that reads no table: the server answers, on the
-    /// connection the detections use (made again if it was lost).
+    /// One statement that reads no table: the server answers (see
+    /// [`crate::conn::Pg::ping`]: never behind a batch being stored).
     async fn reachable(&self) -> Result<()> {
-        self.pg
-            .with("answering", async |c| {
-                Ok(c.simple_query("SELECT 1").await.map(|_| ())?)
-            })
-            .await
+        self.pg.ping().await
     }
 
     /// By the primary key (tenant, id): one row read, whatever the count.

@@ -119,6 +119,25 @@ fn changed(
     f: &HashMap<String, String>,
 ) -> Result<Option<User>, Refused> {
     let bad = |m: String| Refused(StatusCode::BAD_REQUEST, m);
+    // A key misspelt by a script (`tenants` for `communes`) would change
+    // something else than asked — the account reading every commune:
+    // refused, naming it.
+    const KEYS: [&str; 8] = [
+        "change",
+        "role",
+        "communes",
+        "password",
+        "password2",
+        "csrf",
+        "back",
+        "lang",
+    ];
+    if let Some(k) = f.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "unknown field `{k}` (expected {}): nothing was changed",
+            KEYS[..5].join(", ")
+        )));
+    }
     let mut after = before.clone();
     match change {
         "role" => {
@@ -145,7 +164,11 @@ fn changed(
             users::assign(&mut after, &communes).map_err(|e| bad(e.to_string()))?;
         }
         "communes" => {
-            let text = f.get("communes").map(String::as_str).unwrap_or("");
+            // Given, always: empty means every commune (a deployment's
+            // administrator), never what a missing key gives.
+            let text = f.get("communes").map(String::as_str).ok_or_else(|| {
+                bad("the change `communes` names them in `communes` (empty: every commune): nothing was changed".to_string())
+            })?;
             let names: Vec<String> = text
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|t| !t.is_empty())
@@ -263,7 +286,7 @@ pub(crate) async fn change(
                 format!("{target} is the deployment's last enabled administrator: make or enable another first (`vigie user add NAME --role admin`)"),
             ));
         }
-        let (action, text) = said(&before, after.as_ref());
+        let (action, mut text) = said(&before, after.as_ref());
         match &after {
             None => store.remove(&target),
             Some(a) => store.amend(a),
@@ -276,8 +299,13 @@ pub(crate) async fn change(
         // end now (a role or commune changed ends them at their next
         // request: the session no longer matches the account).
         if matches!(action, Action::UserPassword | Action::UserDisable | Action::UserRemove) {
+            // Said in the answer and the audit, never "ended" when not.
             if let Err(e) = sessions.close_user(&target) {
                 eprintln!("vigie serve: sessions of {target} not ended: {e}");
+                text = format!(
+                    "{}; its open sessions could NOT be ended ({e}): retry the change",
+                    text.replace(", its sessions ended", "")
+                );
             }
         }
         Ok((action, text))
@@ -600,6 +628,15 @@ mod tests {
         assert_eq!(action, Action::UserPassword);
         assert!(!text.contains("un mot de passe long"));
         assert!(changed(&ana, "rename", &f(&[])).is_err());
+        // A key missing or misspelt never makes the account read every
+        // commune.
+        assert!(changed(&ana, "communes", &f(&[])).is_err());
+        assert!(changed(&ana, "communes", &f(&[("tenants", "quimper")])).is_err());
+        let every = changed(&ana, "communes", &f(&[("communes", "")]))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert!(every.assigned.is_empty() && every.tenant.is_none());
         assert!(matches!(changed(&ana, "delete", &f(&[])), Ok(None)));
         assert_eq!(segment("Anne Le Goff/é"), "Anne%20Le%20Goff%2F%C3%A9");
     }

@@ -459,6 +459,16 @@ pub const HEALTH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Whether the bus, then the database, failed at the last `/healthz`:
 /// the reason said on stderr once per streak (and its end), not at every
 /// check of the load balancer. One server per process.
+/// How long a component's health answer is reused (see [`probe`]).
+const HEALTH_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Per component (bus, database), its last health answer and when.
+#[allow(clippy::type_complexity)]
+static HEALTH_LAST: [tokio::sync::Mutex<Option<(std::time::Instant, Option<String>)>>; 2] = [
+    tokio::sync::Mutex::const_new(None),
+    tokio::sync::Mutex::const_new(None),
+];
+
 static HEALTH_DOWN: [std::sync::atomic::AtomicBool; 2] = [
     std::sync::atomic::AtomicBool::new(false),
     std::sync::atomic::AtomicBool::new(false),
@@ -476,11 +486,24 @@ async fn probe(
     if !needed {
         return None;
     }
-    let failed = match tokio::time::timeout(HEALTH_WAIT, check).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e.to_string()),
-        Err(_) => Some(format!("no answer within {} s", HEALTH_WAIT.as_secs())),
+    // One check per component a second, whatever the number of callers
+    // (the route is open: a flood of health checks must not become a
+    // flood of round trips to NATS and PostgreSQL); the callers meanwhile
+    // wait for the one in flight and share its answer.
+    let mut last = HEALTH_LAST[which].lock().await;
+    let failed = match &*last {
+        Some((at, failed)) if at.elapsed() < HEALTH_FRESH => failed.clone(),
+        _ => {
+            let failed = match tokio::time::timeout(HEALTH_WAIT, check).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {} s", HEALTH_WAIT.as_secs())),
+            };
+            *last = Some((std::time::Instant::now(), failed.clone()));
+            failed
+        }
     };
+    drop(last);
     let was = HEALTH_DOWN[which].swap(failed.is_some(), Ordering::Relaxed);
     match &failed {
         Some(e) if !was => eprintln!("vigie serve: /healthz answers 503: {what} down: {e}"),

@@ -11,7 +11,7 @@
 //! [`vigie_hunt::Detectors`], compiled by [`vigie_hunt::compile_engine`]
 //! from the same rule sources.
 //!
-//! Where to look: `config.rs` (what `serve` is told), `start.rs` (stores,
+//! Where to look: `config.rs` (what `serve` is told), `start/` (stores,
 //! worker, listeners and background tasks started), `routes.rs` (every
 //! route and who may reach it), `http.rs` (what handlers share), `api.rs`
 //! (the REST API's own routes); the listeners ([`syslog`], [`elastic`]),

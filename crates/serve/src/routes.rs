@@ -80,7 +80,7 @@ pub const ROUTES: &[(Method, &str, Access)] = &[
     (Method::GET, "/api/v1/scope", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/incidents", Access::Needs(Scope::Read)),
     (Method::GET, "/api/v1/sources", Access::Needs(Scope::Read)),
-    // The console's pages of the incident and its triage (pages.rs,
+    // The console's pages of the incident and its triage (pages/,
     // triage.rs).
     (Method::GET, "/communes", Access::Page),
     (Method::GET, "/communes/choose", Access::Page),

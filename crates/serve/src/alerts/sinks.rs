@@ -655,7 +655,7 @@ pub fn rfc5424_within(
         if host.is_empty() { "-" } else { &host },
         cef_header(env!("CARGO_PKG_VERSION")),
         cef_header(kind),
-        cef_header(&one_line(name)),
+        cef_header(&cut_at(&one_line(name), 512)),
         cef_sev,
     );
     let mut fields: Vec<(&str, String)> = groups
@@ -679,11 +679,44 @@ pub fn rfc5424_within(
             left_out.insert(0, k);
         }
     }
+    // What is left may still be too long: a message without an incident
+    // (a silence naming many channels) is its text alone — cut, and said.
+    let over = size(&fields, &left_out).saturating_sub(max);
+    if over > 0 {
+        if let Some(f) = fields.iter_mut().find(|(k, _)| *k == "msg") {
+            let keep = f.1.len().saturating_sub(over + "…,msg".len() + 32);
+            f.1 = cut_at(&f.1, keep);
+            left_out.push("msg");
+        }
+    }
     let mut ext: Vec<String> = fields.into_iter().map(|(_, f)| f).collect();
     if !left_out.is_empty() {
         ext.push(format!("cs6Label=truncated cs6={}", left_out.join(",")));
     }
-    (format!("{head}{}", ext.join(" ")), !left_out.is_empty())
+    let line = format!("{head}{}", ext.join(" "));
+    // Never past `max`, whatever the groups held: the datagram would be
+    // cut by the network without a word.
+    let cut = line.len() > max;
+    let line = if cut { cut_at(&line, max) } else { line };
+    (line, cut || !left_out.is_empty())
+}
+
+/// `s` within `max` bytes, cut at a character and never after a lone
+/// escaping backslash, "…" said when cut.
+fn cut_at(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub("…".len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut kept = &s[..end];
+    let escapes = kept.len() - kept.trim_end_matches('\\').len();
+    if escapes % 2 == 1 {
+        kept = &kept[..kept.len() - 1];
+    }
+    format!("{kept}…")
 }
 
 #[cfg(test)]
@@ -760,6 +793,29 @@ mod tests {
             subject(&incident(), Lang::Fr),
             "[Vigie] Nouvel incident — default INC-0001 (critical): Chiffrement | a=b ligne 2"
         );
+    }
+
+    /// A silence naming many channels is its text alone: cut to fit a
+    /// datagram, and said cut — never a line the network cuts silently.
+    #[test]
+    fn a_long_message_without_an_incident_fits_a_datagram() {
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("PC-MAIRIE-{i:02}: Microsoft-Windows-Sysmon/Operational, 95 min"))
+            .collect();
+        let m = json!({
+            "source": "vigie", "kind": "sources_silent", "tenant": "default",
+            "text": format!("[Vigie] default: {} sources silencieuses: {}", names.len(), names.join("; ")),
+        });
+        let t = chrono::Utc::now();
+        let (line, cut) = rfc5424_within(&m, "vigie01", t, UDP_MAX);
+        assert!(line.len() <= UDP_MAX, "{} bytes", line.len());
+        assert!(
+            cut && line.contains("cs6Label=truncated cs6=") && line.ends_with("msg"),
+            "{line}"
+        );
+        assert!(line.contains("PC-MAIRIE-00"), "{line}");
+        let (short, cut) = rfc5424_within(&m, "vigie01", t, 64 * 1024);
+        assert!(!cut && short.contains("PC-MAIRIE-39"), "{short}");
     }
 
     #[test]

@@ -81,6 +81,13 @@ pub fn name_kept(
 /// account were kept apart by the scope itself (by time: the same host
 /// attacked again days later): never one id. A part with a host or
 /// account the kept naming never saw with the others is named anew.
+///
+/// An id made for an incident keeps that incident's first time: it is
+/// never given to an incident that ended before it (an older incident
+/// arriving late, e.g. a laptop shipping days of buffered logs), nor to
+/// another while the incident it was made for is in this reading; and
+/// the incident an id retired into another was made for, seen apart by a
+/// reader behind the merge, is named with the id it went into.
 pub fn name_sets(
     incidents: &[(std::collections::BTreeSet<String>, i64)],
     known: &mut Vec<vigie_state::KnownIncident>,
@@ -113,6 +120,19 @@ pub fn name_spans(
         known.iter().map(|k| k.1.clone()).collect();
     let mut order: Vec<usize> = (0..incidents.len()).collect();
     order.sort_by_key(|&i| (incidents[i].1, i));
+    // Per known incident, the incident of this naming it was made for (the
+    // oldest of those starting at its first time and sharing one of its
+    // hosts or accounts): no other takes it, even one named before.
+    let reserved: Vec<Option<usize>> = known
+        .iter()
+        .map(|kn| {
+            let at = made_at(&kn.1)?;
+            order
+                .iter()
+                .copied()
+                .find(|&i| incidents[i].1 == at && kn.1.iter().any(|x| incidents[i].0.contains(x)))
+        })
+        .collect();
     let mut named = vec![String::new(); incidents.len()];
     for i in order {
         let (e, first, last) = (&incidents[i].0, incidents[i].1, incidents[i].2);
@@ -123,10 +143,19 @@ pub fn name_spans(
         // The id first given to an incident of this first time, before
         // the one sharing most: two incidents of one host kept apart by
         // time that grow over each other's hosts keep their ids.
+        // Never an id made for a later incident to one that ended before
+        // it began (an older incident arriving late — a laptop shipping
+        // days of logs — kept apart by time: it would take the id already
+        // paged, and the later incident be paged again as new).
         let best = known
             .iter()
             .enumerate()
-            .filter(|(k, kn)| !used[*k] && !retired(&kn.1))
+            .filter(|(k, kn)| {
+                !used[*k]
+                    && !retired(&kn.1)
+                    && reserved[*k].is_none_or(|r| r == i)
+                    && made_at(&kn.1).is_none_or(|at| last >= at)
+            })
             .map(|(k, kn)| {
                 let shared = kn.1.intersection(e).count();
                 (kn.1.contains(&first_mark) && shared > 0, shared, k)
@@ -147,10 +176,26 @@ pub fn name_spans(
             .iter()
             .enumerate()
             .filter(|(k, kn)| {
-                !e.is_empty() && !retired(&kn.1) && e.is_subset(&kn.1) && given[*k].is_disjoint(e)
+                !e.is_empty()
+                    && !retired(&kn.1)
+                    && e.is_subset(&kn.1)
+                    && given[*k].is_disjoint(e)
+                    && reserved[*k].is_none_or(|r| r == i || incidents[r].0.is_disjoint(e))
             })
             .max_by_key(|(k, kn)| (kn.1.len(), std::cmp::Reverse(*k)))
             .map(|(k, _)| k);
+        // Or the incident an id retired into another was made for, seen
+        // apart by a reader behind the one that saw them merge: the id it
+        // was merged into (a new one would be paged, then said merged).
+        let whole = whole.or_else(|| {
+            let r = known.iter().position(|kn| {
+                retired(&kn.1)
+                    && made_at(&kn.1).is_some_and(|at| first <= at && at <= last)
+                    && kn.1.iter().any(|x| e.contains(x))
+            })?;
+            let k = merged_end(known, r)?;
+            (!e.is_empty() && e.is_subset(&known[k].1)).then_some(k)
+        });
         if let Some(k) = whole {
             given[k].extend(e.iter().cloned());
             span[k] = spanned(span[k]);
@@ -183,10 +228,7 @@ pub fn name_spans(
         if used[k] || retired(&known[k].1) || own.is_empty() {
             continue;
         }
-        let made_at = known[k]
-            .1
-            .iter()
-            .find_map(|e| e.strip_prefix(FIRST_AT)?.parse::<i64>().ok());
+        let made_at = made_at(&known[k].1);
         let into = (0..known.len()).find(|&j| {
             j != k
                 && !given[j].is_empty()
@@ -222,6 +264,26 @@ pub(super) fn merges(known: &[vigie_state::KnownIncident]) -> Vec<(String, Strin
 
 fn retired(entities: &std::collections::BTreeSet<String>) -> bool {
     entities.iter().any(|e| e.starts_with(MERGED_INTO))
+}
+
+/// The known incident a retired id ended in, following merges of merges
+/// (none if the chain leaves what is known or loops).
+fn merged_end(known: &[vigie_state::KnownIncident], mut k: usize) -> Option<usize> {
+    for _ in 0..=known.len() {
+        let Some(into) = known[k].1.iter().find_map(|e| e.strip_prefix(MERGED_INTO)) else {
+            return Some(k);
+        };
+        k = known.iter().position(|kn| kn.0 == into)?;
+    }
+    None
+}
+
+/// The first time (ms) of the incident a live id was made for (its
+/// `first-at:` mark), if it has one.
+fn made_at(entities: &std::collections::BTreeSet<String>) -> Option<i64> {
+    entities
+        .iter()
+        .find_map(|e| e.strip_prefix(FIRST_AT)?.parse::<i64>().ok())
 }
 
 /// The mark of the first time (ms) of the incident a live id was made
@@ -318,6 +380,66 @@ mod naming_tests {
         let both = (set(&["host:pc-1", "account:alice"]), 1_000, 301_000);
         assert_eq!(name_spans(&[both], &mut known, "L"), ["L1"]);
         assert!(known[1].1.contains("merged-into:L1"), "{known:?}");
+    }
+
+    /// An incident older than one already named arrives late (a laptop
+    /// shipping days of buffered logs), on the same host and kept apart by
+    /// time: it is a new id; the later incident keeps its own (not paged
+    /// again, its triage not given to the other).
+    #[test]
+    fn an_older_incident_arriving_late_never_takes_a_later_ones_id() {
+        use super::name_spans;
+        let mut known = Vec::new();
+        let monday = (
+            set(&["host:pc-1", "account:alice"]),
+            300_000_000,
+            300_100_000,
+        );
+        assert_eq!(
+            name_spans(std::slice::from_ref(&monday), &mut known, "L"),
+            ["L1"]
+        );
+        let earlier = (set(&["host:pc-1"]), 1_000, 2_000);
+        assert_eq!(
+            name_spans(&[earlier.clone(), monday.clone()], &mut known, "L"),
+            ["L2", "L1"]
+        );
+        // Two ids of one host: a late incident between them takes neither.
+        let sunday = (set(&["host:pc-1", "account:bob"]), 900_000_000, 900_100_000);
+        let wednesday = (set(&["host:pc-1", "account:bob"]), 500_000_000, 500_100_000);
+        let mut known = Vec::new();
+        assert_eq!(
+            name_spans(&[monday.clone(), sunday.clone()], &mut known, "L"),
+            ["L1", "L2"]
+        );
+        assert_eq!(
+            name_spans(&[monday, wednesday, sunday], &mut known, "L"),
+            ["L1", "L3", "L2"]
+        );
+    }
+
+    /// The node ahead saw Monday's and Thursday's incidents merge (L2
+    /// retired into L1); a node behind still sees them apart: Thursday's
+    /// part is L1 there too — never a new id paged, then said merged.
+    #[test]
+    fn a_reader_behind_a_merge_names_the_later_part_with_the_merged_id() {
+        use super::name_spans;
+        let mut known = Vec::new();
+        let monday = (set(&["host:pc-1", "account:alice"]), 1_000, 2_000);
+        let thursday = (set(&["host:pc-1", "account:alice"]), 300_000, 301_000);
+        let apart = [monday.clone(), thursday.clone()];
+        assert_eq!(name_spans(&apart, &mut known, "L"), ["L1", "L2"]);
+        let both = (set(&["host:pc-1", "account:alice"]), 1_000, 301_000);
+        assert_eq!(name_spans(&[both], &mut known, "L"), ["L1"]);
+        assert!(known[1].1.contains("merged-into:L1"), "{known:?}");
+        assert_eq!(name_spans(&apart, &mut known, "L"), ["L1", "L1"]);
+        assert_eq!(known.len(), 2);
+        // A new attack on the host weeks later is still a new incident.
+        let later = (set(&["host:pc-1", "account:alice"]), 9_000_000, 9_001_000);
+        assert_eq!(
+            name_spans(&[monday, thursday, later], &mut known, "L"),
+            ["L1", "L1", "L3"]
+        );
     }
 
     /// Monday's and Thursday's incidents of one host, kept apart by time,
