@@ -287,6 +287,7 @@ mod tests {
         for depth in [1, 2, 126, 127, 128, 129, 500, 100_000] {
             let mut doc = b"{\"a\":".to_vec();
             doc.extend(std::iter::repeat_n(b'[', depth - 1));
+            doc.push(b'0');
             doc.extend(std::iter::repeat_n(b']', depth - 1));
             doc.push(b'}');
             if depth <= DEPTH {
