@@ -58,6 +58,10 @@ while base is None:
     m = re.match(r"vigie serve: listening on http://(.*)", line)
     if m: base = m.group(1)
 threading.Thread(target=lambda: [None for _ in srv.stderr], daemon=True).start()
+if os.environ.get("BENCH_PERF"):
+    # A profile of the server while the week is replayed (perf record -g).
+    subprocess.Popen(["perf", "record", *os.environ.get("BENCH_PERF_ARGS", "-g").split(), "-o", os.environ["BENCH_PERF"], "-p", str(srv.pid)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 host, port = base.split(":")
 def req(method, path, body=None, headers={}):
     c = http.client.HTTPConnection(host, int(port), timeout=600)
@@ -175,6 +179,12 @@ while True:
     if st["events_stored"] >= total and st["events_processed"] >= st["events_stored"]: break
     time.sleep(0.5)
 t_done = time.time() - t0
+# The server's CPU time (user + system) once every event is judged: unlike
+# wall time, robust to other work sharing the cores.
+def cpu_s(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+cpu_done = cpu_s(srv.pid)
 stop = True
 hwm = [l for l in open(f"/proc/{srv.pid}/status") if l.startswith("VmHWM")][0].split()[1]
 delays = []
@@ -217,7 +227,8 @@ def tenths(f):
     v = held_samples
     return [f(v[i*len(v)//10:(i+1)*len(v)//10]) for i in range(10)]
 print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": st["events_stored"], "ack_s": round(t_ack,1), "done_s": round(t_done,1),
-  "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done), "busy_429": busy[0],
+  "events_per_s_ack": round(total/t_ack), "events_per_s_judged": round(total/t_done),
+  "cpu_s": round(cpu_done, 1), "cpu_s_per_million": round(cpu_done/(total/1e6), 2), "busy_429": busy[0],
   "detections": st["detections"], "p50_s": delays[len(delays)//2] if delays else None, "p99_s": delays[int(len(delays)*0.99)] if delays else None,
   "rss_first_third_mib": round(statistics.mean(rss[:third])/1024), "rss_last_third_mib": round(statistics.mean(rss[-third:])/1024),
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),

@@ -35,6 +35,7 @@ pub mod health;
 mod http;
 pub mod index;
 pub mod indicators;
+mod jsoncheck;
 pub mod live;
 pub mod mask;
 mod merged;

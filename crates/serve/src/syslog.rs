@@ -442,7 +442,10 @@ async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
         }
         let mut m = vec![0u8; len];
         r.read_exact(&mut m).await?;
-        return Ok(Some(Ok(trim(&m).to_vec())));
+        // Trimmed in place: a copy per message was one more allocation
+        // per event taken.
+        m.truncate(trim(&m).len());
+        return Ok(Some(Ok(m)));
     }
     // A line (which may start with digits).
     let mut m = digits;
@@ -453,7 +456,8 @@ async fn next_message<R: tokio::io::AsyncBufRead + Unpin>(
         skip_line(r).await?;
         return Ok(Some(Err(())));
     }
-    Ok(Some(Ok(trim(&m).to_vec())))
+    m.truncate(trim(&m).len());
+    Ok(Some(Ok(m)))
 }
 
 /// Drops the rest of a line without keeping it: a line without end
