@@ -242,6 +242,7 @@ fn a_rule_turned_off_fires_no_more_and_again_once_turned_on() {
     assert!(r.body.contains("id=\"rules-summary\""));
     // The count in force is the sum of its parts.
     let summary = &r.body[r.body.find("id=\"rules-summary\"").unwrap()..];
+    let summary = &summary[summary.find("<p>").unwrap()..];
     let numbers: Vec<u64> = summary
         .split(|c: char| !c.is_ascii_digit())
         .filter(|n| !n.is_empty())
