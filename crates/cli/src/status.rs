@@ -220,6 +220,7 @@ fn export(a: ExportArgs) -> Result<ExitCode> {
             assets: &x.assets,
             board: &board,
             notices: &notices,
+            published: None,
             lang,
             zone: x.zone,
             now: x.now,

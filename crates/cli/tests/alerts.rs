@@ -306,6 +306,7 @@ fn each_incident_is_mailed_and_forwarded_once_and_a_relay_down_is_caught_up() {
     }
     let distinct: BTreeSet<&String> = news.iter().collect();
     assert_eq!(distinct.len(), news.len(), "none said new twice: {news:?}");
+    let mut natures = 0;
     for m in &got {
         assert_eq!(m["type"], "text/plain", "{m}");
         assert_eq!(m["from"], "vigie@mairie.example", "{m}");
@@ -320,7 +321,20 @@ fn each_incident_is_mailed_and_forwarded_once_and_a_relay_down_is_caught_up() {
         assert!(body.contains("Gravité : "), "{body}");
         assert!(body.contains("Machines : "), "{body}");
         assert!(body.contains("Première détection (UTC) : "), "{body}");
+        // The nature in French words, as the report says it, never its
+        // codes; the single commune's `default` named nowhere.
+        if let Some(nature) = body.lines().find_map(|l| l.strip_prefix("Nature : ")) {
+            assert!(
+                !nature.contains('_') && !nature.contains("ransomware"),
+                "{nature}"
+            );
+            natures += 1;
+        }
+        let subject = m["subject"].as_str().unwrap();
+        assert!(!subject.contains("default"), "{subject}");
+        assert!(!body.contains("[Vigie] default"), "{body}");
     }
+    assert!(natures > 0, "{got:?}");
     let s = get(&server.base, "/api/v1/stats", &admin);
     assert!(
         s["alerts_delivered"].as_u64().unwrap() >= 2 * ids.len() as u64,

@@ -240,6 +240,21 @@ fn a_rule_turned_off_fires_no_more_and_again_once_turned_on() {
     let r = page(&anne, "/rules?q=ransom");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("id=\"rules-summary\""));
+    // The count in force is the sum of its parts.
+    let summary = &r.body[r.body.find("id=\"rules-summary\"").unwrap()..];
+    let summary = &summary[summary.find("<p>").unwrap()..];
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .take(3)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(
+        numbers[0],
+        numbers[1] + numbers[2],
+        "{}",
+        &summary[..300.min(summary.len())]
+    );
     assert!(
         r.body.contains("Ransom Note With a French Name Created"),
         "the search finds the demo's rule"

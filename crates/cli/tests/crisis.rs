@@ -332,6 +332,41 @@ fn internal_names(scope: &serde_json::Value) -> Vec<String> {
     v
 }
 
+/// The public page when no person published anything: no attack, no
+/// status, no alternative, not the static page's "hosted outside our
+/// network"; every service listed, each "no information published".
+fn nothing_published(page: &str, when: &str) {
+    for word in [
+        "yberattaque",
+        "hors de notre réseau",
+        "En attendant",
+        "nterruption",
+        "interrompu",
+    ] {
+        assert!(!page.contains(word), "{when}: {word:?} on {page}");
+    }
+    assert!(
+        page.contains("Aucune information n'a été publiée sur l'état des services."),
+        "{when}: {page}"
+    );
+    for name in [
+        "Action sociale (CIAS)",
+        "Centre aquatique",
+        "Passeports et cartes d'identité",
+    ] {
+        let li = public_service(page, name);
+        assert!(
+            li.contains("class=\"status s-none\"") && li.contains("Aucune information publiée"),
+            "{when}: {li}"
+        );
+    }
+    assert_eq!(
+        page.matches("class=\"status s-").count(),
+        page.matches("class=\"status s-none\"").count(),
+        "{when}: a status nobody published"
+    );
+}
+
 /// The `<li>` of a service on the public page, by its public name.
 fn public_service<'a>(page: &'a str, name: &str) -> &'a str {
     let at = page
@@ -369,8 +404,8 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     let server = serve(&data, &assets);
     let base = server.base.clone();
 
-    // Before any event: the page is open, French, and says nothing is
-    // known — never "operational" on nothing read.
+    // Before any event: the page is open, French, and says nothing was
+    // published — never "operational" on nothing read, never an attack.
     let r = http(&base, "GET", "/status", &[], None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
@@ -379,11 +414,7 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
         .unwrap()
         .starts_with("default-src 'none'"));
     assert!(r.body.contains("<html lang=\"fr\">") && !r.body.contains("<script"));
-    assert!(public_service(&r.body, "Action sociale (CIAS)").contains("s-unknown"));
-    assert!(
-        !r.body.contains("class=\"status s-operational\""),
-        "nothing read is not operational"
-    );
+    nothing_published(&r.body, "before any event");
     assert_eq!(
         http(&base, "GET", "/status/nulle-part", &[], None).status,
         404,
@@ -393,6 +424,40 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     // The demo's events, as a shipper sends them.
     let sent = send_logs(&base, &ingest, &demo.join("scenario/logs"));
     judged(&base, &admin, sent);
+
+    // What detections derive stays the cell's: with the demo's attack
+    // detected and nothing published, the public page (and its feed and
+    // history) still says nothing of an attack, nor any status.
+    assert_eq!(
+        get_json(&base, "/api/v1/notices", &read),
+        serde_json::json!({"incidents": []})
+    );
+    nothing_published(
+        &http(&base, "GET", "/status", &[], None).body,
+        "after the attack's events",
+    );
+    for path in ["/status/feed.atom", "/status/history"] {
+        let body = http(&base, "GET", path, &[], None).body;
+        for word in ["yberattaque", "nterruption", "hors de notre réseau"] {
+            assert!(!body.contains(word), "{path}: {word:?} unpublished");
+        }
+    }
+    // The cell's board carries the derived status as a proposal.
+    let claire = signed_in(&base, CLAIRE, CLAIRE_PW, "");
+    let cell = http(&base, "GET", "/crisis", &[("Cookie", &claire.cookie)], None).body;
+    assert!(cell.contains("Non publié : la page publique n'affiche pas d'état"));
+    // The incidents page names each incident by its live id only, in
+    // the answer's text too (it said « voir INC-2 » beside L2, L3).
+    let alan = signed_in(&base, ALAN, ALAN_PW, "");
+    let page = http(
+        &base,
+        "GET",
+        "/incidents",
+        &[("Cookie", &alan.cookie)],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("INC-"), "{}", page.body);
 
     // The board, live: the domain controllers are compromised, so the
     // CIAS and the aquatic centre are in major outage; the State's
@@ -638,7 +703,10 @@ fn the_crisis_cell_live_board_notices_and_public_page_through_the_binary() {
     // The public page and its feed show both, with their times.
     let page = http(&base, "GET", "/status", &[], None).body;
     assert!(public_service(&page, "Centre aquatique").contains("s-degraded"));
-    assert!(public_service(&page, "Action sociale (CIAS)").contains("s-major_outage"));
+    // The CIAS's major outage was derived, never set: not on the page
+    // (the notice the communication user published speaks of it).
+    assert!(public_service(&page, "Action sociale (CIAS)").contains("s-none"));
+    assert!(!page.contains("class=\"status s-major_outage\""));
     assert!(page.contains("Cyberattaque : services perturbés"));
     assert!(page.contains(extra), "the published text");
     assert!(page.contains("Merci de reporter vos démarches non urgentes"));

@@ -212,6 +212,28 @@ fn a_spent_budget_says_where_it_stopped_and_the_answer_says_what_it_left_out() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("max_seconds"), "{}", r.body);
+    // A rule that does not load: said to the API caller in its words —
+    // its `rules`, no command-line flag, no path of the server.
+    let r = http(
+        &s.base,
+        "POST",
+        "/api/v1/retrohunt",
+        &[("Authorization", &admin)],
+        Some(
+            json!({ "rules": "title: broken\ndetection:\n  sel: [\n" })
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("no rule could be loaded"), "{}", r.body);
+    assert!(
+        !r.body.contains("--rules")
+            && !r.body.contains("retrohunts/")
+            && !r.body.contains(&*tmp.path().to_string_lossy()),
+        "{}",
+        r.body
+    );
 
     // `vigie retrohunt`: the partial run said, with how to continue; it
     // found something (exit 1) but never passes for complete.

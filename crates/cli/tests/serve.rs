@@ -102,6 +102,34 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     let bad: Value = serde_json::from_str(&bad).expect("a JSON error");
     assert!(bad["error"].as_str().unwrap().contains("limit"), "{bad}");
 
+    // Nothing received yet: the empty list keeps its shape for scripts
+    // and says it (`X-Vigie-Received: nothing`), the stats too; a commune
+    // that does not exist is a 404 naming it, not an empty commune.
+    let received = |path: &str, token: &str| {
+        let r = agent()
+            .get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let said = r
+            .headers()
+            .get("x-vigie-received")
+            .map(|v| v.to_str().unwrap().to_string());
+        (r.into_body().read_to_string().unwrap(), said)
+    };
+    let (body, said) = received("/api/v1/detections", &read);
+    assert_eq!((body.as_str(), said.as_deref()), ("[]", Some("nothing")));
+    let (body, said) = received("/api/v1/stats", &admin);
+    assert_eq!(said.as_deref(), Some("nothing"), "{body}");
+    for path in [
+        "/api/v1/detections?tenant=nexistepas",
+        "/api/v1/stats?tenant=nexistepas",
+    ] {
+        let (status, body) = get(&base, path, Some(&admin));
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body.contains("nexistepas"), "{path}: {body}");
+    }
+
     // The demo's JSON Lines logs, sent host by host, file by file.
     let demo = make_demo(tmp.path());
     let logs = demo.join("scenario/logs");
@@ -813,6 +841,55 @@ fn senders_are_bounded_and_kept_under_their_tenant() {
     assert!(
         metrics.contains("# TYPE vigie_requests_busy_total counter\nvigie_requests_busy_total 2\n")
     );
+    // Every figure of stats is a metric: a number has its sample, a null
+    // (no webhook here: alerts_*) its TYPE without one — never a 0.
+    let whole = stats(&base, &admin);
+    let mut figures = Vec::new();
+    for (k, v) in whole.as_object().unwrap() {
+        // Whose figures they are, and the feeds' list: no figure.
+        if k == "tenant" || k == "ioc_feeds" {
+            continue;
+        }
+        match v {
+            Value::Object(inner) => {
+                figures.extend(inner.iter().map(|(s, v)| (format!("{k}_{s}"), v.clone())))
+            }
+            v => figures.push((k.clone(), v.clone())),
+        }
+    }
+    let sample = |name: &str| {
+        metrics.lines().find_map(|l| {
+            l.strip_prefix(&format!("vigie_{name}_total "))
+                .or_else(|| l.strip_prefix(&format!("vigie_{name} ")))
+                .map(str::to_string)
+        })
+    };
+    let mut checked = 0;
+    for (k, v) in &figures {
+        if let Some(n) = v.as_u64() {
+            let got: u64 = sample(k)
+                .unwrap_or_else(|| panic!("{k} of stats has no metric: {metrics}"))
+                .parse()
+                .unwrap();
+            // The live scope may answer again between the two reads; the
+            // counters of what was received do not move (nothing is sent).
+            if !k.starts_with("incidents") && !k.starts_with("events_") {
+                assert_eq!(got, n, "{k}");
+            }
+            checked += 1;
+        } else if v.is_null() {
+            assert!(sample(k).is_none(), "{k} is null in stats");
+            assert!(
+                metrics.contains(&format!("# TYPE vigie_{k}_total counter\n"))
+                    || metrics.contains(&format!("# TYPE vigie_{k} gauge\n")),
+                "{k}: {metrics}"
+            );
+        }
+    }
+    assert!(checked >= 20, "{figures:?}");
+    for k in ["tcp_idle_closed", "incidents", "alerts_failed"] {
+        assert!(figures.iter().any(|(f, _)| f == k), "{k} in stats");
+    }
     let (_, body) = get(
         &base,
         "/api/v1/detections?limit=10000&tenant=mairie-de-fouesnant",
@@ -1242,4 +1319,43 @@ fn a_trickled_login_locks_nobody_out() {
         .send("csrf=x&name=a&password=b")
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+}
+
+/// Retention bounds the disk: with no age and no size (`--retention-days
+/// 0 --retention-gb 0`) serve says at start that nothing bounds it; with
+/// the defaults it says nothing of it, and counts what its retention by
+/// age removed besides the event log (stats and metrics).
+#[test]
+fn an_unbounded_disk_is_said_at_start_and_retention_is_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let admin = token(&data, "admin");
+    let (server, _) = start_with(&data, &["--retention-days", "0", "--retention-gb", "0"]);
+    assert!(
+        server
+            .said
+            .iter()
+            .any(|l| l.contains("kept without limit") && l.contains("will fill")),
+        "{:?}",
+        server.said
+    );
+    drop(server);
+    let server = start(&data);
+    assert!(
+        !server.said.iter().any(|l| l.contains("kept without limit")),
+        "{:?}",
+        server.said
+    );
+    let whole = stats(&server.base, &admin);
+    for k in [
+        "retention_detections_removed",
+        "retention_retrohunts_removed",
+    ] {
+        assert_eq!(whole[k].as_u64(), Some(0), "{k}: {whole}");
+    }
+    let (_, metrics) = get(&server.base, "/metrics", Some(&admin));
+    assert!(
+        metrics.contains("\nvigie_retention_detections_removed_total 0\n"),
+        "{metrics}"
+    );
 }

@@ -18,6 +18,7 @@ use vigie_scope::{AlternativeAsset, Assets, DataCategory, LocalText, Scope};
 
 use crate::board::{Origin, ServiceBoard, Status};
 use crate::notices::{Notices, Phase, Template, Update};
+use crate::overrides::OverrideLog;
 
 /// Links of a page to its feed and its other language.
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +44,9 @@ pub struct PublicPage {
     /// General phone number for residents.
     pub phone: Option<String>,
     pub generated_at: Timestamp,
-    /// The worst status among the services shown.
-    pub overall: Status,
+    /// The worst status among the services shown (`None`: no status
+    /// published, on a page that shows only what people published).
+    pub overall: Option<Status>,
     pub groups: Vec<PublicGroup>,
     /// Incidents not resolved, latest update first.
     pub incidents: Vec<PublicIncident>,
@@ -81,7 +83,9 @@ pub struct PublicService {
     pub anchor: String,
     pub name: String,
     pub description: Option<String>,
-    pub status: Status,
+    /// `None`: no person has published a status for it (the page served
+    /// live shows only what people published, see [`PageInput::published`]).
+    pub status: Option<Status>,
     pub since: Option<Timestamp>,
     pub alternative: Option<PublicAlternative>,
 }
@@ -140,10 +144,37 @@ pub struct PageInput<'a> {
     /// With the crisis cell's overrides applied.
     pub board: &'a ServiceBoard,
     pub notices: &'a Notices,
+    /// `Some`: the page shows only what people published — each service's
+    /// status as the crisis cell last set it in this log (none until set),
+    /// its history, and no text of the assets file's `intro` (written for
+    /// the static page published outside the network). `vigie serve`'s
+    /// live page: a status derived from detections must never reach the
+    /// residents by itself (a false positive would announce an attack).
+    /// `None`: the static export, where publishing the files is the
+    /// person's act, shows the board as derived.
+    pub published: Option<&'a OverrideLog>,
     pub lang: Lang,
     pub zone: Zone,
     pub now: Timestamp,
     pub links: PageLinks,
+}
+
+/// A service's status as people published it in `log`: the last override
+/// with a status (an override returning to the derived status withdraws
+/// it), its time, and every status published, oldest first.
+fn published_status(
+    log: &OverrideLog,
+    service: &str,
+) -> (Option<(Status, Timestamp)>, Vec<(Status, Timestamp)>) {
+    let mut current = None;
+    let mut all = Vec::new();
+    for o in log.in_order().into_iter().filter(|o| o.service == service) {
+        current = o.status.map(|s| (s, o.at));
+        if let Some(s) = o.status {
+            all.push((s, o.at));
+        }
+    }
+    (current, all)
 }
 
 impl PublicPage {
@@ -171,7 +202,10 @@ impl PublicPage {
             None => glossary::term(lang, "status_page").to_string(),
         });
         let title = clean("status_page.title", &title);
-        let intro = text(&assets.status_page.intro).map(|s| clean("status_page.intro", &s));
+        let intro = match input.published {
+            Some(_) => None,
+            None => text(&assets.status_page.intro).map(|s| clean("status_page.intro", &s)),
+        };
         let organisation = organisation.map(|s| clean("organisation", &s));
         let phone = assets
             .status_page
@@ -182,6 +216,7 @@ impl PublicPage {
         // Services, grouped in the order groups first appear.
         let mut groups: Vec<PublicGroup> = Vec::new();
         let mut names: Vec<(String, String)> = Vec::new();
+        let mut statuses: Vec<(String, Option<Status>)> = Vec::new();
         let mut history = Vec::new();
         for (i, e) in input.board.services.iter().enumerate() {
             if e.internal {
@@ -200,20 +235,38 @@ impl PublicPage {
                 .alternative
                 .as_ref()
                 .map(|a| public_alternative(a, fr, &mut |s| clean(&what, s)));
-            for c in &e.history {
-                history.push(PublicChange {
-                    at: c.at,
-                    service: name.clone(),
-                    status: c.status,
-                    by_person: matches!(c.origin, Origin::Person { .. }),
-                });
-            }
+            let (status, since) = match input.published {
+                Some(log) => {
+                    let (current, all) = published_status(log, &e.service);
+                    for (status, at) in all {
+                        history.push(PublicChange {
+                            at,
+                            service: name.clone(),
+                            status,
+                            by_person: true,
+                        });
+                    }
+                    (current.map(|c| c.0), current.map(|c| c.1))
+                }
+                None => {
+                    for c in &e.history {
+                        history.push(PublicChange {
+                            at: c.at,
+                            service: name.clone(),
+                            status: c.status,
+                            by_person: matches!(c.origin, Origin::Person { .. }),
+                        });
+                    }
+                    (Some(e.status), e.since())
+                }
+            };
+            statuses.push((e.service.clone(), status));
             let svc = PublicService {
                 anchor: format!("service-{}", i + 1),
                 name,
                 description: text(&e.public_description).map(|s| clean(&what, &s)),
-                status: e.status,
-                since: e.since(),
+                status,
+                since,
                 alternative,
             };
             match groups.iter_mut().find(|g| g.name == group) {
@@ -225,16 +278,24 @@ impl PublicPage {
             }
         }
         history.sort_by_key(|c| std::cmp::Reverse(c.at));
-        let overall = groups
+        let shown = groups
             .iter()
-            .flat_map(|g| g.services.iter().map(|s| s.status))
-            .max_by_key(|s| s.severity())
-            .unwrap_or(Status::Unknown);
+            .flat_map(|g| g.services.iter().map(|s| s.status));
+        let overall = match input.published {
+            Some(_) => shown.flatten().max_by_key(|s| s.severity()),
+            None => Some(
+                shown
+                    .flatten()
+                    .max_by_key(|s| s.severity())
+                    .unwrap_or(Status::Unknown),
+            ),
+        };
 
         let facts = PersonalDataFacts::from(input.scope, assets);
         let ctx = TemplateContext {
             lang,
             board: input.board,
+            statuses: Some(statuses.as_slice()),
             names: &names,
             phone: phone.as_deref(),
             facts: &facts,
@@ -358,6 +419,7 @@ pub fn template_text(
     let ctx = TemplateContext {
         lang,
         board,
+        statuses: None,
         names: &names,
         phone: phone.as_deref(),
         facts: &facts,
@@ -430,6 +492,9 @@ impl PersonalDataFacts {
 struct TemplateContext<'a> {
     lang: Lang,
     board: &'a ServiceBoard,
+    /// (service id, status shown on the page): what a template says of a
+    /// service on the page (`None`: the board's status in force).
+    statuses: Option<&'a [(String, Option<Status>)]>,
     /// (service id, public name).
     names: &'a [(String, String)],
     phone: Option<&'a str>,
@@ -473,10 +538,19 @@ fn render_update(u: &Update, ctx: &TemplateContext) -> String {
             let id = u.service.as_deref().unwrap_or_default();
             let name = service_name(id);
             let entry = ctx.board.get(id);
-            let status = entry
-                .map(|e| e.status.label(lang))
-                .unwrap_or(Status::Unknown.label(lang));
-            let mut s = tr!(lang, "{name} : {status}.", "{name}: {status}.");
+            let status = match ctx.statuses {
+                // On a page of what people published, a service whose
+                // status nobody set gets no status in the text either.
+                Some(st) => st.iter().find(|(s, _)| s == id).and_then(|(_, s)| *s),
+                None => Some(entry.map(|e| e.status).unwrap_or(Status::Unknown)),
+            };
+            let mut s = match status {
+                Some(status) => {
+                    let status = status.label(lang);
+                    tr!(lang, "{name} : {status}.", "{name}: {status}.")
+                }
+                None => format!("{name}."),
+            };
             match entry.and_then(|e| e.alternative.as_ref()) {
                 Some(a) => {
                     if let Some(d) = &a.description {

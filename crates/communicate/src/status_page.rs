@@ -284,12 +284,23 @@ fn other_lang(l: Lang) -> Lang {
     l.pick(Lang::En, Lang::Fr)
 }
 
-fn status_badge(l: Lang, s: Status) -> String {
-    format!(
-        "<span class=\"status s-{}\">{}</span>",
-        s.key(),
-        esc(&capitalise(s.label(l)))
-    )
+/// The class of a service whose status nobody published.
+const NONE: &str = "none";
+
+/// A status in words (`None`: nobody published one — said so, never a
+/// status guessed for the residents).
+fn status_badge(l: Lang, s: Option<Status>) -> String {
+    match s {
+        Some(s) => format!(
+            "<span class=\"status s-{}\">{}</span>",
+            s.key(),
+            esc(&capitalise(s.label(l)))
+        ),
+        None => format!(
+            "<span class=\"status s-{NONE}\">{}</span>",
+            l.pick("Aucune information publiée", "No information published")
+        ),
+    }
 }
 
 fn capitalise(s: &str) -> String {
@@ -303,20 +314,25 @@ fn capitalise(s: &str) -> String {
 fn overall(h: &mut String, p: &PublicPage) {
     let l = p.lang;
     let services: Vec<&PublicService> = p.services().collect();
-    let down = services.iter().filter(|s| s.status.is_down()).count();
-    let unknown = services
+    let stated: Vec<Status> = services.iter().filter_map(|s| s.status).collect();
+    let down = stated.iter().filter(|s| s.is_down()).count();
+    let unknown = stated.iter().filter(|s| **s == Status::Unknown).count();
+    let degraded = stated
         .iter()
-        .filter(|s| s.status == Status::Unknown)
+        .filter(|s| matches!(s, Status::Degraded | Status::Maintenance))
         .count();
-    let degraded = services
-        .iter()
-        .filter(|s| matches!(s.status, Status::Degraded | Status::Maintenance))
-        .count();
+    let unstated = services.len() - stated.len();
     let total = services.len();
     let summary = if total == 0 {
         l.pick("Aucun service décrit.", "No service described.")
             .to_string()
-    } else if down == 0 && unknown == 0 && degraded == 0 {
+    } else if stated.is_empty() {
+        l.pick(
+            "Aucune information n'a été publiée sur l'état des services.",
+            "No information has been published on the state of the services.",
+        )
+        .to_string()
+    } else if down == 0 && unknown == 0 && degraded == 0 && unstated == 0 {
         l.pick(
             "Tous les services fonctionnent normalement.",
             "All services work normally.",
@@ -345,22 +361,37 @@ fn overall(h: &mut String, p: &PublicPage) {
                 "{unknown} whose state is not known yet"
             ));
         }
+        if down + degraded + unknown == 0 {
+            parts.push(tr!(
+                l,
+                "{} service(s) sur {total} fonctionne(nt) normalement",
+                "{} of {total} service(s) work normally",
+                stated.len()
+            ));
+        }
+        if unstated > 0 {
+            parts.push(tr!(
+                l,
+                "{unstated} sans information publiée",
+                "{unstated} with no information published"
+            ));
+        }
         format!("{}.", capitalise(&parts.join(", ")))
     };
     h.push_str(&format!(
         "<section class=\"card overall s-{}\" aria-labelledby=\"overall-h\">\n",
-        p.overall.key()
+        p.overall.map(Status::key).unwrap_or(NONE)
     ));
     h.push_str(&format!(
         "<h2 id=\"overall-h\">{} {}</h2>\n",
         l.pick("Situation au", "Situation on"),
         time_tag(l, p.zone, p.updated())
     ));
-    h.push_str(&format!(
-        "<p>{}</p>\n<p class=\"summary\">{}</p>\n",
-        status_badge(l, p.overall),
-        esc(&summary)
-    ));
+    // No badge when nothing is published: the summary says so.
+    if p.overall.is_some() {
+        h.push_str(&format!("<p>{}</p>\n", status_badge(l, p.overall)));
+    }
+    h.push_str(&format!("<p class=\"summary\">{}</p>\n", esc(&summary)));
     if let Some(i) = &p.intro {
         h.push_str(&format!("<p>{}</p>\n", esc(i)));
     }
@@ -403,8 +434,9 @@ fn service(h: &mut String, p: &PublicPage, s: &PublicService) {
         h.push_str(&format!("<p class=\"desc\">{}</p>\n", esc(d)));
     }
     if let Some(a) = &s.alternative {
-        // The alternative matters while the service is not fully working.
-        if s.status != Status::Operational {
+        // The alternative matters while the service is not fully working
+        // (as published: nothing is said of a service nobody set).
+        if s.status.is_some_and(|st| st != Status::Operational) {
             h.push_str("<div class=\"alt\">\n");
             h.push_str(&format!(
                 "<p><strong>{}</strong>{}</p>\n",

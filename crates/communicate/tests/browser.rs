@@ -49,6 +49,7 @@ fn export_pages(dir: &Path) {
             assets: &d.assets,
             board: &board,
             notices: &notices,
+            published: None,
             lang,
             zone: Zone::paris(),
             now: noon(),

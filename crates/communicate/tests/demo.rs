@@ -270,6 +270,7 @@ fn page(lang: Lang, b: &ServiceBoard, notices: &Notices) -> (PublicPage, Vec<Str
         assets: &d.assets,
         board: b,
         notices,
+        published: None,
         lang,
         zone: Zone::paris(),
         now: noon(),
@@ -313,7 +314,7 @@ fn the_public_page_and_feed_show_no_internal_name() {
                 .find(|s| s.name.starts_with(lang.pick("Passeports", "Passports")))
                 .unwrap()
                 .status,
-            Status::Operational
+            Some(Status::Operational)
         );
     }
 }
@@ -336,6 +337,7 @@ fn internal_names_written_by_people_are_removed_from_the_page() {
         assets: &assets,
         board: &b,
         notices: &Notices::default(),
+        published: None,
         lang: Lang::Fr,
         zone: Zone::paris(),
         now: noon(),

@@ -128,12 +128,63 @@ pub(crate) struct ListQuery {
     limit: Option<usize>,
 }
 
+/// What this server received of `tenant`: `Some(true)` some event (or
+/// a detection kept), `Some(false)` nothing, `None` not known now (the
+/// live scope is being rebuilt, or the store cannot be read).
+async fn received(s: &Shared, tenant: &str) -> Option<bool> {
+    if s.live.tenants().iter().any(|t| t == tenant) || s.progress.of(tenant).processed > 0 {
+        return Some(true);
+    }
+    let stored = s.detections.count(tenant).await.ok()?;
+    if stored > 0 {
+        return Some(true);
+    }
+    s.live.rebuilt.load(Ordering::Acquire).then_some(false)
+}
+
+/// The header an answer about a tenant that sent nothing carries (its
+/// body keeps its shape for scripts: `[]`, zeros): `X-Vigie-Received:
+/// nothing` — an empty list is then "nothing received", not "no attack".
+pub(crate) const RECEIVED_HEADER: &str = "x-vigie-received";
+
+/// For another commune asked by name (`?tenant=`) that never sent
+/// anything: 404 naming it, as `/api/v1/incidents` answers — a misspelt
+/// commune is not a quiet one. For the caller's own commune that sent
+/// nothing: `Ok(true)`, said by [`RECEIVED_HEADER`].
+async fn nothing_received(s: &Shared, caller: &Caller, tenant: &str) -> Result<bool, Response> {
+    match received(s, tenant).await {
+        Some(false) if tenant != caller.tenant => Err(error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "no event of tenant {tenant:?} received: no such commune on this server (check its name)"
+            ),
+        )),
+        Some(false) => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+fn mark_nothing_received(mut r: Response, nothing: bool) -> Response {
+    if nothing {
+        r.headers_mut().insert(
+            RECEIVED_HEADER,
+            axum::http::HeaderValue::from_static("nothing"),
+        );
+    }
+    r
+}
+
 /// The detections of the caller's tenant (`?tenant=` for an admin token).
 pub(crate) async fn detections(
     State(s): State<Shared>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ReadTenant(tenant): ReadTenant,
     Query(q): Query<ListQuery>,
 ) -> Response {
+    let nothing = match nothing_received(&s, &caller, &tenant).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     let limit = q.limit.unwrap_or(1000).min(10_000);
     let (store, live, of) = (s.detections.clone(), s.live.clone(), tenant.clone());
     let listed = tokio::task::spawn_blocking(move || {
@@ -176,7 +227,8 @@ pub(crate) async fn detections(
                 .filter_map(|d| serde_json::from_slice(d).ok())
                 .collect();
             list.extend(correlations);
-            Json(list).into_response()
+            let empty = list.is_empty();
+            mark_nothing_received(Json(list).into_response(), nothing && empty)
         }
         Err(e) => unavailable(&format!("detections unreadable now: {e}")),
     }
@@ -298,6 +350,10 @@ pub(crate) async fn stats(
     ReadTenant(tenant): ReadTenant,
     raw: axum::extract::RawQuery,
 ) -> Response {
+    let nothing = match nothing_received(&s, &caller, &tenant).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     // The last answer of the live scope (stats are polled: they never
     // start an analysis), with the events it covers; null before the
     // first one — nothing analysed is no count.
@@ -338,60 +394,76 @@ pub(crate) async fn stats(
     });
     let whole = caller.reads_all && !raw.0.as_deref().unwrap_or("").contains("tenant=");
     if whole {
-        // Null when the log cannot be read now (NATS away): not 0.
-        let stored = s.log.records().await.ok();
-        // What the archive holds: positions [from, to) at most (a day
-        // partition removed leaves a hole), null without one.
-        let archive = match &s.archive {
-            Some(a) => json!({
-                "positions_from": a.first(),
-                "positions_to": a.end().await.ok(),
-            }),
-            None => serde_json::Value::Null,
-        };
-        let server = json!({
-            "archive": archive,
-            "events_stored": stored,
-            "events_processed": s.progress.processed.load(Ordering::Relaxed),
-            "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
-            "events_failed": s.progress.failed.load(Ordering::Relaxed),
-            "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
-            "events_time_uncertain": s.progress.time_uncertain.load(Ordering::Relaxed),
-            "unreadable_recent": s.progress.recent(None),
-            "detections": s.detections.count_all().await.ok(),
-            // Events judged by every detection worker of the deployment
-            // (the log's committed position), beside this process's own
-            // `events_processed`.
-            "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
-            "requests_busy": s.busy.load(Ordering::Relaxed),
-            "events_refused": s.refused.load(Ordering::Relaxed),
-            "requests_too_slow": s.slow_bodies.load(Ordering::Relaxed),
-            "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
-            "ndjson_refused": s.syslog.ndjson_refused.load(Ordering::Relaxed),
-            "syslog_lost": s.syslog.lost.load(Ordering::Relaxed),
-            "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
-            "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
-            "tls_refused": s.syslog.tls_refused.load(Ordering::Relaxed),
-            // Null when no webhook is configured.
-            "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
-            "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
-            "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
-            // Messages left to another api node, which claimed them (--db).
-            "alerts_sent_elsewhere": s.alerting.as_ref().map(|a| a.stats.sent_elsewhere.load(Ordering::Relaxed)),
-            // Syslog messages sent with fields left out to fit a datagram
-            // (said in their cs6): since start.
-            "alerts_truncated": s.alerting.as_ref().map(|a| a.truncated()),
-            // The indicator feeds polled (--ioc-feed): their addresses and
-            // errors are an administrator's.
-            "ioc_feeds": if caller.admin { s.intel.feeds.json() } else { serde_json::Value::Null },
-        });
+        let server = server_stats(&s, caller.admin).await;
         if let (Some(o), serde_json::Value::Object(sv)) = (out.as_object_mut(), server) {
             o.extend(sv);
             o.extend(deployment_scope(&s));
         }
     }
     not_measured_here(&mut out, s.config.role);
-    Json(out).into_response()
+    // The whole server's: nothing received when its log holds nothing.
+    let nothing = if whole {
+        out["events_stored"].as_u64() == Some(0)
+    } else {
+        nothing
+    };
+    mark_nothing_received(Json(out).into_response(), nothing)
+}
+
+/// The whole server's figures of an admin's `/api/v1/stats` (without
+/// `?tenant=`), which `/metrics` also carries, each numeric one as a
+/// metric: one list, so a counter added here reaches both.
+pub(crate) async fn server_stats(s: &Shared, admin: bool) -> serde_json::Value {
+    // Null when the log cannot be read now (NATS away): not 0.
+    let stored = s.log.records().await.ok();
+    // What the archive holds: positions [from, to) at most (a day
+    // partition removed leaves a hole), null without one.
+    let archive = match &s.archive {
+        Some(a) => json!({
+            "positions_from": a.first(),
+            "positions_to": a.end().await.ok(),
+        }),
+        None => serde_json::Value::Null,
+    };
+    json!({
+        "archive": archive,
+        "events_stored": stored,
+        "events_processed": s.progress.processed.load(Ordering::Relaxed),
+        "events_unreadable": s.progress.unreadable.load(Ordering::Relaxed),
+        "events_failed": s.progress.failed.load(Ordering::Relaxed),
+        "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
+        "events_time_uncertain": s.progress.time_uncertain.load(Ordering::Relaxed),
+        "unreadable_recent": s.progress.recent(None),
+        "detections": s.detections.count_all().await.ok(),
+        // Events judged by every detection worker of the deployment
+        // (the log's committed position), beside this process's own
+        // `events_processed`.
+        "events_committed": s.log.committed(worker::CONSUMER).await.ok().map(|p| p.map_or(0, |p| p.0 + 1)),
+        "requests_busy": s.busy.load(Ordering::Relaxed),
+        "events_refused": s.refused.load(Ordering::Relaxed),
+        "requests_too_slow": s.slow_bodies.load(Ordering::Relaxed),
+        "syslog_refused": s.syslog.refused.load(Ordering::Relaxed),
+        "ndjson_refused": s.syslog.ndjson_refused.load(Ordering::Relaxed),
+        "syslog_lost": s.syslog.lost_now(),
+        "syslog_connections_refused": s.syslog.connections_refused.load(Ordering::Relaxed),
+        "tcp_idle_closed": s.syslog.idle_closed.load(Ordering::Relaxed),
+        "tls_refused": s.syslog.tls_refused.load(Ordering::Relaxed),
+        // Removed by retention by age since start, besides the event log.
+        "retention_detections_removed": s.removed.detections.load(Ordering::Relaxed),
+        "retention_retrohunts_removed": s.removed.retrohunts.load(Ordering::Relaxed),
+        // Null when no webhook is configured.
+        "alerts_delivered": s.alerting.as_ref().map(|a| a.stats.delivered.load(Ordering::Relaxed)),
+        "alerts_failed": s.alerting.as_ref().map(|a| a.stats.failed.load(Ordering::Relaxed)),
+        "alerts_held": s.alerting.as_ref().map(|a| a.stats.held.load(Ordering::Relaxed)),
+        // Messages left to another api node, which claimed them (--db).
+        "alerts_sent_elsewhere": s.alerting.as_ref().map(|a| a.stats.sent_elsewhere.load(Ordering::Relaxed)),
+        // Syslog messages sent with fields left out to fit a datagram
+        // (said in their cs6): since start.
+        "alerts_truncated": s.alerting.as_ref().map(|a| a.truncated()),
+        // The indicator feeds polled (--ioc-feed): their addresses and
+        // errors are an administrator's.
+        "ioc_feeds": if admin { s.intel.feeds.json() } else { serde_json::Value::Null },
+    })
 }
 
 /// Hosts sending events dated ahead of their receipt listed in
@@ -404,7 +476,7 @@ pub(crate) const FUTURE_HOSTS_LISTED: usize = 50;
 /// its own, and `events_committed` (the stream's position judged by
 /// every worker) says whether the workers keep up. A 0 there would say
 /// "nothing judged, nothing refused" for the whole deployment.
-fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
+pub(crate) fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
     const JUDGING: [&str; 5] = [
         "events_processed",
         "events_unreadable",
@@ -477,7 +549,7 @@ fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
 /// dashboard shows the sum with "N communes not counted" rather than a
 /// total that reads as complete — nor a `null` that hides every count
 /// while one commune of fifty waits for its first analysis.
-fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn deployment_scope(s: &Shared) -> serde_json::Map<String, serde_json::Value> {
     let mut names = s.live.tenants();
     names.sort();
     let (mut observed, mut incidents, mut as_of) = (0u64, None::<usize>, None::<u64>);

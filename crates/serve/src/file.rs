@@ -105,9 +105,10 @@ pub struct ServeFile {
     /// `--scope-horizon`: how far back in event time the live scope keeps
     /// process creations and correlation inputs (`48h`, `7d`).
     pub scope_horizon: Option<String>,
-    /// Where alerts are sent: a webhook URL (it may hold a secret: keep
-    /// this file readable by the service only). Only here or in
-    /// `VIGIE_ALERT_WEBHOOK`, never on the command line.
+    /// Where alerts are sent: a webhook URL (a secret: whoever holds it
+    /// may post; a file holding it and readable by others than its owner
+    /// is refused). Only here or in `VIGIE_ALERT_WEBHOOK`, never on the
+    /// command line.
     pub alert_webhook: Option<String>,
     /// How long an api node's claim on an alert message lasts, in seconds
     /// (`--db`: the node that claimed a message sends it; another takes
@@ -192,7 +193,7 @@ fn refuse_if_others_read(path: &Path, key: &str) -> Result<(), String> {
             .mode();
         if mode & 0o077 != 0 {
             return Err(format!(
-                "{}: holds a password (`{key}`) and is readable by others than its owner (mode {:04o}): not used (chmod 0600 it)",
+                "{}: holds a password or secret URL (`{key}`) and is readable by others than its owner (mode {:04o}): not used (chmod 0600 it, owned by the user the service runs as)",
                 path.display(),
                 mode & 0o7777
             ));
@@ -205,7 +206,8 @@ fn refuse_if_others_read(path: &Path, key: &str) -> Result<(), String> {
 
 impl ServeFile {
     /// The first key holding a secret in its value, if any: `db` with a
-    /// password, `bus` with a user part, `alert_smtp` with a password.
+    /// password, `bus` with a user part, `alert_smtp` with a password,
+    /// `alert_webhook` (any).
     fn secret_key(&self) -> Option<&'static str> {
         if self
             .db
@@ -225,6 +227,10 @@ impl ServeFile {
             .is_some_and(|u| url_holds_secret(u, false))
         {
             Some("alert_smtp")
+        } else if self.alert_webhook.is_some() {
+            // A webhook's URL is its credential (a chat's incoming hook
+            // posts for whoever holds it), whatever its form.
+            Some("alert_webhook")
         } else {
             None
         }
@@ -467,6 +473,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("vigie.toml");
         std::fs::write(&copy, &open).unwrap();
+        // Its webhook is a secret: readable by its owner only, as the
+        // packaging's instructions install it; refused otherwise.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = ServeFile::load(&copy).unwrap_err();
+        assert!(
+            err.contains("`alert_webhook`") && err.contains("chmod 0600"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("https://"),
+            "the secret URL never said: {err}"
+        );
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
         let f = ServeFile::load(&copy).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.alert_email_to.len(), 1);
         assert_eq!(f.ioc_feeds.len(), 3, "{:?}", f.ioc_feeds);

@@ -43,6 +43,7 @@ mod metrics;
 mod openapi;
 pub mod pages;
 pub mod private;
+mod retention;
 pub mod retrohunt;
 mod routes;
 mod rules;
@@ -94,6 +95,8 @@ pub(crate) struct AppState {
     pub(crate) retrohunting: tokio::sync::Mutex<()>,
     /// The retro-hunts running, for their progress.
     pub(crate) retrohunts: Arc<retrohunt::runs::Runs>,
+    /// What retention removed besides the event log.
+    pub(crate) removed: retention::Removed,
     /// The indicators held: `--ioc` and the uploaded sources.
     pub(crate) intel: Arc<indicators::Intel>,
     syslog: Arc<syslog::SyslogStats>,

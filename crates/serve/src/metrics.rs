@@ -69,8 +69,8 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         ),
         (
             "syslog_lost",
-            "Syslog messages not stored (log failure).",
-            s.syslog.lost.load(Ordering::Relaxed),
+            "Syslog messages lost: not stored (log failure), or UDP datagrams the kernel dropped on a listener's socket (receive buffer full).",
+            s.syslog.lost_now(),
         ),
         (
             "syslog_connections_refused",
@@ -110,6 +110,39 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         text.push_str(&format!(
             "# HELP vigie_{name}{suffix} {help}\n# TYPE vigie_{name}{suffix} {kind}\nvigie_{name}{suffix} {value}\n"
         ));
+    }
+    // Every other figure of an admin's /api/v1/stats (alerting, incidents,
+    // idle connections closed, retention, …): the same list, so none is
+    // on one and missing from the other. A null there (not measured by
+    // this node, no webhook configured, store unreadable) is a metric
+    // without a sample here, never a 0.
+    let mut all = crate::api::server_stats(&s, false).await;
+    if let serde_json::Value::Object(o) = &mut all {
+        o.extend(crate::api::deployment_scope(&s));
+    }
+    crate::api::not_measured_here(&mut all, s.config.role);
+    let done: Vec<&str> = known
+        .iter()
+        .map(|k| k.0)
+        .chain(counters.iter().map(|c| c.0))
+        .chain(["events_future"])
+        .collect();
+    if let serde_json::Value::Object(o) = &all {
+        for (key, value) in o {
+            // Not figures: whose figures they are, and the feeds' list
+            // (an administrator's, with addresses).
+            if done.contains(&key.as_str()) || ["tenant", "ioc_feeds"].contains(&key.as_str()) {
+                continue;
+            }
+            match value {
+                serde_json::Value::Object(inner) => {
+                    for (sub, v) in inner {
+                        sample(&mut text, &format!("{key}_{sub}"), v);
+                    }
+                }
+                v => sample(&mut text, key, v),
+            }
+        }
     }
     // The allocator's heap: in use, and held free (fragmentation: what
     // the resident size keeps beyond what is in use).
@@ -203,4 +236,38 @@ fn label(v: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
         .replace('\r', "")
+}
+
+/// Figures of /api/v1/stats that are states, not counts since start:
+/// gauges (no `_total`).
+const GAUGES: [&str; 6] = [
+    "incidents",
+    "incidents_not_counted",
+    "incidents_as_of_events",
+    "events_observed",
+    "archive_positions_from",
+    "archive_positions_to",
+];
+
+/// One figure of /api/v1/stats as a metric: `vigie_{key}_total` (a
+/// counter) or `vigie_{key}` (a gauge, [`GAUGES`]); a null has its HELP
+/// and TYPE but no sample (unknown, not 0); what is not a number (lists,
+/// texts) is not a metric.
+fn sample(text: &mut String, key: &str, v: &serde_json::Value) {
+    if !(v.is_number() || v.is_null()) {
+        return;
+    }
+    let (kind, name) = if GAUGES.contains(&key) {
+        ("gauge", format!("vigie_{key}"))
+    } else {
+        ("counter", format!("vigie_{key}_total"))
+    };
+    text.push_str(&format!(
+        "# HELP {name} The figure `{key}` of /api/v1/stats (docs/serve.md); no sample: not known on this node now.\n# TYPE {name} {kind}\n"
+    ));
+    if let Some(n) = v.as_u64() {
+        text.push_str(&format!("{name} {n}\n"));
+    } else if let Some(n) = v.as_f64() {
+        text.push_str(&format!("{name} {n}\n"));
+    }
 }

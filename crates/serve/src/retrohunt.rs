@@ -193,6 +193,24 @@ pub enum RetroError {
     Io(#[from] std::io::Error),
 }
 
+/// A rule loader's message in the words of an API caller: the loader
+/// speaks to the command line (`--rules PATH`) and names the files the
+/// server wrote the request's rules to; the caller sent `rules` or
+/// `rule_files` and knows no path of the server.
+fn for_the_caller(
+    msg: &str,
+    dir: &Path,
+    names: &std::collections::HashMap<PathBuf, String>,
+) -> String {
+    let mut m = msg.strip_prefix("--rules ").unwrap_or(msg).to_string();
+    for (path, name) in names {
+        m = m.replace(&path.display().to_string(), name);
+    }
+    m = m.replace(&dir.join("rules.yml").display().to_string(), "rules");
+    m = m.replace(&dir.join("rules").display().to_string(), "rule_files");
+    m.replace(&dir.display().to_string(), "the request")
+}
+
 /// A run's id: its start, then a random part.
 pub fn new_id(started: DateTime<Utc>) -> String {
     format!(
@@ -347,7 +365,7 @@ pub async fn run(
     let (engine, report) = tokio::task::spawn_blocking(move || vigie_hunt::compile_engine(&hunt))
         .await
         .map_err(|e| RetroError::Rules(e.to_string()))?
-        .map_err(|e| RetroError::Rules(e.to_string()))?;
+        .map_err(|e| RetroError::Rules(for_the_caller(&e.to_string(), &dir, &names)))?;
     let refused: Vec<Refused> = report
         .failures
         .iter()
@@ -362,7 +380,7 @@ pub async fn run(
             };
             Refused {
                 rule,
-                reason: f.reason.clone(),
+                reason: for_the_caller(&f.reason, &dir, &names),
             }
         })
         .collect();

@@ -392,9 +392,12 @@ pub(crate) async fn page(
         tr!(lang, "En vigueur", "In force"),
         escape(&tr!(
             lang,
-            "{} règle(s) jugent chaque nouvel événement ({} de détection, {} de corrélation, {} filtre(s)) ; {} écartée(s) par la sélection ou désactivée(s) ; {} n'ont pas pu être chargée(s).",
-            "{} rule(s) judge every new event ({} detection, {} correlation, {} filter(s)); {} left out by the selection or turned off; {} could not be loaded.",
-            rules.len(),
+            "{} règle(s) jugent chaque nouvel événement ({} de détection, {} de corrélation ; et {} filtre(s)) ; {} écartée(s) par la sélection ou désactivée(s) ; {} n'ont pas pu être chargée(s).",
+            "{} rule(s) judge every new event ({} detection, {} correlation; and {} filter(s)); {} left out by the selection or turned off; {} could not be loaded.",
+            // The sum of its parts (the list below holds the detection
+            // rules only: « 1491 (1491 de détection, 18 de corrélation) »
+            // did not add up).
+            r.detection + r.correlation,
             r.detection,
             r.correlation,
             r.filter,

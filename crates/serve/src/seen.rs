@@ -119,9 +119,14 @@ impl Seen {
         }
     }
 
-    /// Whether this is the first time the event is seen in the window
-    /// (events without a record id always are: nothing identifies a copy
-    /// of them).
+    /// Whether this is the first time the event is seen in the window.
+    /// Events without a record id always are — nothing identifies a copy
+    /// of them — but for a syslog line carrying a sub-second timestamp
+    /// ([`precisely_stamped`]): the same bytes again are a shipper's copy
+    /// (a restarted forwarder sending its FortiGate lines again counted
+    /// « 3 tentatives » as 6). Two real identical messages within one
+    /// second exist; within one nanosecond, one microsecond or one
+    /// millisecond of the same device's clock they are the same message.
     ///
     /// A copy is the same record *and the same bytes*: an event that only
     /// shares the record id (a forged one sent ahead, a log cleared and
@@ -130,6 +135,11 @@ impl Seen {
     pub fn first_time(&self, tenant: &str, event: &vigie_event::Event, raw: &[u8]) -> bool {
         let (Some(c), Some(ch), Some(r)) = (&event.computer, &event.channel, event.record_id)
         else {
+            if event.record_id.is_none() && precisely_stamped(raw) {
+                let mut h = self.keys.build_hasher();
+                (tenant, u8::MAX, raw).hash(&mut h);
+                return self.first_hash(h.finish());
+            }
             return true;
         };
         let mut h = self.keys.build_hasher();
@@ -176,6 +186,47 @@ impl Seen {
     }
 }
 
+/// Whether a syslog line carries a timestamp finer than the second, which
+/// makes it its own identity: FortiGate's `eventtime=` (milli-, micro- or
+/// nanoseconds since 1970: 13 digits or more), or an RFC 5424 header whose
+/// TIMESTAMP has a fraction (`<PRI>1 2026-01-17T08:30:00.123456+01:00`).
+pub fn precisely_stamped(raw: &[u8]) -> bool {
+    // RFC 5424: `<PRI>1 ` then the timestamp; its seconds at 17..19, then
+    // a `.` and a digit.
+    if raw.first() == Some(&b'<') {
+        if let Some(end) = raw.iter().take(5).position(|&b| b == b'>') {
+            let rest = &raw[end + 1..];
+            if let Some(ts) = rest.strip_prefix(b"1 ") {
+                let stamp_end = ts.iter().position(|&b| b == b' ').unwrap_or(ts.len());
+                let stamp = &ts[..stamp_end];
+                if stamp.len() > 21
+                    && stamp[10] == b'T'
+                    && stamp[19] == b'.'
+                    && stamp[20].is_ascii_digit()
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    const KEY: &[u8] = b"eventtime=";
+    let mut from = 0;
+    while let Some(at) = raw[from..].windows(KEY.len()).position(|w| w == KEY) {
+        let start = from + at;
+        // A key of its own, not the end of another (`xeventtime=`).
+        let own = start == 0 || matches!(raw[start - 1], b' ' | b',' | b';' | b'\t');
+        let digits = raw[start + KEY.len()..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if own && digits >= 13 {
+            return true;
+        }
+        from = start + KEY.len();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +240,32 @@ mod tests {
         e.channel = Some("Security".into());
         e.record_id = Some(record);
         e
+    }
+
+    #[test]
+    fn a_syslog_line_with_a_sub_second_time_is_its_own_identity() {
+        let forti = b"<189>date=2026-01-17 time=08:30:00 devname=\"FW01\" eventtime=1768635000123456789 tz=\"+0100\" action=\"tunnel-up\"";
+        let rfc5424 = b"<134>1 2026-01-17T08:30:00.123456+01:00 FW01 - - - - msg";
+        let plain = b"<13>Jan 17 08:30:00 fw01 sshd: Failed password";
+        let seconds = b"<134>1 2026-01-17T08:30:00+01:00 FW01 - - - - msg";
+        assert!(precisely_stamped(forti) && precisely_stamped(rfc5424));
+        assert!(!precisely_stamped(plain) && !precisely_stamped(seconds));
+        assert!(!precisely_stamped(b"xeventtime=1768635000123456789"));
+        assert!(!precisely_stamped(b"eventtime=1768635000"), "seconds only");
+        let seen = Seen::with_generation(100);
+        let none = vigie_event::Event::new(vigie_event::Origin {
+            source: "syslog".into(),
+            locator: vigie_event::Locator::Position(0),
+        });
+        // Sent again: a copy. Another tenant's: its own.
+        assert!(seen.first_time("t", &none, forti));
+        assert!(!seen.first_time("t", &none, forti));
+        assert!(seen.first_time("u", &none, forti));
+        assert!(seen.first_time("t", &none, rfc5424));
+        assert!(!seen.first_time("t", &none, rfc5424));
+        // Two identical lines within the same second: both kept.
+        assert!(seen.first_time("t", &none, plain));
+        assert!(seen.first_time("t", &none, plain));
     }
 
     #[test]

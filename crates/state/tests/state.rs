@@ -86,6 +86,39 @@ async fn detections_meet_the_contract_and_survive_a_reopen() {
     }
 }
 
+/// Retention by age: the detections judged before the cut go, with
+/// their counts; the others and the other tenants' stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detections_judged_before_a_time_are_removed_with_their_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteDetections::new(Db::open(dir.path()).unwrap());
+    let judged = |id: &str, tenant: &str, at: &str| DetectionDoc {
+        id: id.into(),
+        tenant: tenant.into(),
+        json: format!("{{\"id\":\"{id}\",\"tenant\":\"{tenant}\",\"detected\":\"{at}\"}}")
+            .into_bytes(),
+    };
+    store
+        .put(vec![
+            judged("o1", "a", "2026-01-01T00:00:00.000000Z"),
+            judged("o2", "a", "2026-01-02T00:00:00.000000Z"),
+            judged("n1", "a", "2026-03-01T00:00:00.000000Z"),
+            judged("o3", "b", "2026-01-03T00:00:00.000000Z"),
+            judged("n2", "b", "2026-03-02T00:00:00.000000Z"),
+        ])
+        .await
+        .unwrap();
+    let cut = "2026-02-01T00:00:00.000000Z";
+    assert_eq!(store.remove_detected_before(cut).await.unwrap(), Some(3));
+    assert_eq!(store.count("a").await.unwrap(), 1);
+    assert_eq!(store.count("b").await.unwrap(), 1);
+    assert_eq!(store.count_all().await.unwrap(), 2);
+    assert!(store.get("a", "o1").await.unwrap().is_none());
+    assert!(store.get("a", "n1").await.unwrap().is_some());
+    // Again: nothing more.
+    assert_eq!(store.remove_detected_before(cut).await.unwrap(), Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triage_meets_the_contract_and_two_connections_see_one_triage() {
     let dir = tempfile::tempdir().unwrap();

@@ -246,6 +246,14 @@ pub trait DetectionStore: Send + Sync {
     async fn reachable(&self) -> Result<()> {
         Ok(())
     }
+    /// Removes the detections judged before `before` (RFC 3339 UTC, as
+    /// their `detected`): retention by age bounds the detections as it
+    /// bounds the event log. How many were removed; `None` for a backend
+    /// that does not remove (said by the caller, never taken for 0).
+    async fn remove_detected_before(&self, before: &str) -> Result<Option<u64>> {
+        let _ = before;
+        Ok(None)
+    }
     /// The document of detection `id` of `tenant`, if kept (the console's
     /// page of one detection). A backend with an index by id answers
     /// directly; this default looks among the latest 100,000.

@@ -41,7 +41,8 @@ pub(super) fn message(
         // Chat tools (Mattermost, Rocket.Chat, Slack-compatible) show
         // `text`.
         "text": format!(
-            "[Vigie] {tenant} {live_id} ({}): {}",
+            "[Vigie] {}{live_id} ({}): {}",
+            super::commune(tenant),
             vigie_lang::glossary::term(
                 lang,
                 serde_json::to_value(inc.severity)

@@ -95,8 +95,14 @@ pub(super) fn tell_merged(
         "tenant": tenant,
         "incident": { "live_id": from, "merged_into": into, "severity": severity },
         "text": a.lang.pick(
-            format!("[Vigie] {tenant} {from} : incident fusionné dans {into} (suivre {into})"),
-            format!("[Vigie] {tenant} {from}: incident merged into {into} (follow {into})"),
+            format!(
+                "[Vigie] {}{from} : incident fusionné dans {into} (suivre {into})",
+                super::commune(tenant)
+            ),
+            format!(
+                "[Vigie] {}{from}: incident merged into {into} (follow {into})",
+                super::commune(tenant)
+            ),
         ),
     });
     let outcome = sink.send(&body);

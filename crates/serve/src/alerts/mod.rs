@@ -385,6 +385,22 @@ impl Alerting {
     }
 }
 
+/// The commune a message's text names, then a space: none for the
+/// single-commune server's `default` (« [Vigie] default L3 » told the
+/// technician of a code, not of a commune).
+pub(crate) fn commune(tenant: &str) -> String {
+    commune_then(tenant, " ")
+}
+
+/// The commune then `sep`, or nothing for `default`.
+pub(crate) fn commune_then(tenant: &str, sep: &str) -> String {
+    if tenant == "default" {
+        String::new()
+    } else {
+        format!("{tenant}{sep}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,11 +106,13 @@ pub(super) fn look_for_silence(health: &Health, a: &Alerting, i: usize, sink: &d
             "channels_left_out": newly.len().saturating_sub(CHANNELS_MAX),
             "text": a.lang.pick(
                 format!(
-                    "[Vigie] {tenant} : plus rien reçu, bien au-delà de leur rythme habituel, de {} — journalisation arrêtée ?",
+                    "[Vigie] {}plus rien reçu, bien au-delà de leur rythme habituel, de {} — journalisation arrêtée ?",
+                    super::commune_then(&tenant, " : "),
                     sinks::capped(&names, 20).join(", ")
                 ),
                 format!(
-                    "[Vigie] {tenant}: nothing received, well past their usual rhythm, from {} — logging stopped?",
+                    "[Vigie] {}nothing received, well past their usual rhythm, from {} — logging stopped?",
+                    super::commune_then(&tenant, ": "),
                     sinks::capped(&names, 20).join(", ")
                 ),
             ),

@@ -286,10 +286,24 @@ pub fn mail_body(m: &Value, lang: Lang) -> String {
                 ),
                 (
                     tr!(lang, "Nature", "Nature"),
+                    // Each kind in words, as the report and the console
+                    // say it (`rançongiciel, vol d'identifiants`), never
+                    // its code.
                     i["nature"]
                         .as_str()
                         .map(|n| glossary::term(lang, n).to_string())
-                        .unwrap_or_else(|| list(&i["nature"])),
+                        .unwrap_or_else(|| {
+                            i["nature"]
+                                .as_array()
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|x| x.as_str())
+                                        .map(|n| glossary::term(lang, n))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
+                                .unwrap_or_default()
+                        }),
                 ),
                 (
                     tr!(lang, "Première détection (UTC)", "First detection (UTC)"),

@@ -199,13 +199,23 @@ fn row(
     ));
     // In force, with who set it and why.
     h.push_str(&format!("<td>{}", badge(lang, e.status)));
-    if let Some(o) = &e.overridden {
-        h.push_str(&format!(
+    match &e.overridden {
+        Some(o) => h.push_str(&format!(
             "<br><span class=\"small\">{} {} — {}</span>",
             esc(&o.author),
             when(o.at),
             esc(&o.reason)
-        ));
+        )),
+        // The derived status is a proposal: the public page says nothing
+        // of the service until a person sets its status.
+        None if !e.internal => h.push_str(&format!(
+            "<br><span class=\"small\" data-unpublished=\"1\">{}</span>",
+            lang.pick(
+                "Non publié : la page publique n'affiche pas d'état pour ce service tant que la cellule n'en fixe pas un (l'état déduit est proposé ci-dessous).",
+                "Not published: the public page shows no status for this service until the cell sets one (the derived status is offered below)."
+            )
+        )),
+        None => {}
     }
     if may_set {
         let id = format!("svc-{}", i + 1);

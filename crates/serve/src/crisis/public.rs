@@ -7,6 +7,12 @@
 //! account or an address, and people's texts passed through the
 //! redactor. French by default, English with `?lang=en`; no JavaScript.
 //!
+//! It shows only what people published: the statuses the crisis cell
+//! set and the notices it published. A status derived from detections
+//! never reaches it by itself (a false positive would tell residents of
+//! an attack nobody confirmed); it stays on the board (`/crisis`), offered
+//! to the cell.
+//!
 //! It never starts an analysis (anyone may ask for it): it reads the
 //! live scope's last answer, which the server keeps current every few
 //! seconds.
@@ -16,7 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use vigie_communicate::public::{PageInput, PageLinks, Served};
-use vigie_communicate::{status_page, Notices, PublicPage};
+use vigie_communicate::{status_page, PublicPage};
 use vigie_lang::Lang;
 
 use super::{board, kept, known_tenant, scope_of, LangQuery};
@@ -89,7 +95,7 @@ async fn render(s: Shared, tenant: String, q: LangQuery, doc: Doc) -> Response {
         );
     };
     let b = board(&s, &scope, &kept, lang);
-    let page = page(&s, &tenant, &scope, &b, &kept.notices, lang);
+    let page = page(&s, &tenant, &scope, &b, &kept, lang);
     let (body, kind) = match doc {
         Doc::Page => (status_page::render_html(&page), "text/html; charset=utf-8"),
         Doc::History => (
@@ -114,7 +120,7 @@ pub(crate) fn page(
     tenant: &str,
     scope: &vigie_scope::Scope,
     board: &vigie_communicate::ServiceBoard,
-    notices: &Notices,
+    kept: &super::Kept,
     lang: Lang,
 ) -> PublicPage {
     let at = base(tenant);
@@ -130,7 +136,10 @@ pub(crate) fn page(
         scope,
         assets: s.live.assets_of(tenant),
         board,
-        notices,
+        notices: &kept.notices,
+        // Only what people published: a status derived from detections
+        // stays on the crisis board, a proposal for the cell.
+        published: Some(&kept.overrides),
         lang,
         zone: vigie_lang::Zone::paris(),
         now: chrono::Utc::now(),

@@ -24,7 +24,10 @@ pub(crate) async fn incidents(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let mut body = vigie_report::render_sections(&a.scope, &[], &report_options(lang), &["answer"]);
+    let answer = vigie_report::render_sections(&a.scope, &[], &report_options(lang), &["answer"]);
+    // One name per incident: the live id its link and its alerts carry
+    // (« voir INC-2 » beside a table of L2, L3 named another).
+    let mut body = crate::alerts::live_named(&answer, &a.scope.incidents, &a.live_ids);
     body.push_str(&incidents_table(&a, &states, lang));
     ui::frame(
         session,

@@ -84,6 +84,15 @@ impl Runs {
             .count()
     }
 
+    /// Whether run `id` is in progress in this process (retention leaves
+    /// it).
+    pub fn is_running(&self, id: &str) -> bool {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(id)
+    }
+
     /// A kept summary with what its run shows now, if it runs.
     fn overlay(&self, id: &str, mut summary: Value) -> Value {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());

@@ -453,6 +453,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         alerting,
         retrohunting: tokio::sync::Mutex::new(()),
         retrohunts: Arc::default(),
+        removed: Default::default(),
         archive,
         intel,
         syslog: syslog_stats,
@@ -474,6 +475,8 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
         },
     )?;
     admin::said_at_start(&state, imported).await;
+    crate::retention::warn_if_unbounded(&state.config);
+    tokio::spawn(crate::retention::keep_bounded(state.clone()));
     tokio::spawn(indicators::retro_hunts(state.clone(), retro_queue));
     if state.intel.is_shared() {
         tokio::spawn(indicators::follow_shared(state.clone()));
