@@ -159,13 +159,13 @@ pub struct PageInput<'a> {
     pub links: PageLinks,
 }
 
+/// A status and when it was published.
+type Stamped = (Status, Timestamp);
+
 /// A service's status as people published it in `log`: the last override
 /// with a status (an override returning to the derived status withdraws
 /// it), its time, and every status published, oldest first.
-fn published_status(
-    log: &OverrideLog,
-    service: &str,
-) -> (Option<(Status, Timestamp)>, Vec<(Status, Timestamp)>) {
+fn published_status(log: &OverrideLog, service: &str) -> (Option<Stamped>, Vec<Stamped>) {
     let mut current = None;
     let mut all = Vec::new();
     for o in log.in_order().into_iter().filter(|o| o.service == service) {

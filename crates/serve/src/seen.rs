@@ -136,9 +136,7 @@ impl Seen {
         let (Some(c), Some(ch), Some(r)) = (&event.computer, &event.channel, event.record_id)
         else {
             if event.record_id.is_none() && precisely_stamped(raw) {
-                let mut h = self.keys.build_hasher();
-                (tenant, u8::MAX, raw).hash(&mut h);
-                return self.first_hash(h.finish());
+                return self.first_hash(self.keys.hash_one((tenant, u8::MAX, raw)));
             }
             return true;
         };
