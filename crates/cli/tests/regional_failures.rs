@@ -276,11 +276,10 @@ fn a_node_killed_in_its_delivery_knows_its_own_claim_when_started_again() {
     let state = tokens.join("state.db");
     let (url, answered, hung) = webhook_hanging(1);
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(
+    common::write_private(
         &conf,
         format!("alert_webhook = \"{url}\"\nalert_claim_lease_secs = {LEASE}\n"),
-    )
-    .unwrap();
+    );
     let _worker = node(
         &state,
         &tmp.path().join("w"),
@@ -369,7 +368,7 @@ fn a_commune_whose_naming_fails_leaves_the_other_paged() {
     let state = tokens.join("state.db");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let ingest_node = node(
         &state,
         &tmp.path().join("ingest"),

@@ -112,7 +112,7 @@ fn two_api_nodes_name_each_incident_alike_and_page_once() {
 
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let regional = |role: &str| -> Vec<String> {
         let mut args = ["--bus", &nats.url(), "--db", &pg.url(), "--role", role]
             .map(str::to_string)
@@ -330,11 +330,10 @@ fn a_node_killed_holding_a_claim_leaves_the_message_to_the_other_after_the_lease
     let state = tokens.join("state.db");
     let (url, answered, hung) = webhook_hanging(1);
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(
+    common::write_private(
         &conf,
         format!("alert_webhook = \"{url}\"\nalert_claim_lease_secs = {LEASE}\n"),
-    )
-    .unwrap();
+    );
     let regional = |role: &str| -> Vec<String> {
         let mut args = ["--bus", &nats.url(), "--db", &pg.url(), "--role", role]
             .map(str::to_string)

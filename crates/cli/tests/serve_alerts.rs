@@ -64,7 +64,7 @@ fn each_incident_is_sent_once_to_the_webhook() {
     let admin = token(&data, "admin");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let (server, _) = start_with(&data, &["--config", &conf]);
     let demo = make_demo(tmp.path());
@@ -198,7 +198,7 @@ fn a_host_silent_across_a_restart_is_alerted_once() {
     let admin = token(&data, "admin");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let args = ["--config", conf.as_str(), "--silence-minutes", "1"];
     let (server, _) = start_with(&data, &args);
@@ -315,7 +315,7 @@ fn a_quiet_channel_is_not_paged_a_busy_one_is() {
     let admin = token(&data, "admin");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let args = ["--config", conf.as_str(), "--silence-minutes", "1"];
     let (server, _) = start_with(&data, &args);
@@ -438,7 +438,7 @@ fn an_incident_merged_into_another_is_said_once() {
     let admin = token(&data, "admin");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let (server, _) = start_with(&data, &["--config", &conf]);
     let send = |base: &str, body: String| {
@@ -536,7 +536,7 @@ fn a_large_incident_is_capped_and_cut_at_a_field_boundary_said() {
         .unwrap();
     let siem_at = format!("udp://{}", siem.local_addr().unwrap());
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let (server, _) = start_with(&data, &["--config", &conf, "--alert-syslog", &siem_at]);
     let body: String = (0..60)

@@ -380,7 +380,7 @@ fn a_busy_daytime_channel_is_not_paged_at_night_but_is_when_cut_by_day() {
     let admin = token(&data, "admin");
     let (url, received) = webhook();
     let conf = tmp.path().join("vigie.toml");
-    std::fs::write(&conf, format!("alert_webhook = \"{url}\"\n")).unwrap();
+    common::write_private(&conf, format!("alert_webhook = \"{url}\"\n"));
     let conf = conf.to_str().unwrap().to_string();
     let server = serve(&data, &["--config", &conf], &[]);
     processed(&server.base, &admin, arrivals.len() as u64);

@@ -12,6 +12,15 @@ pub mod server;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Writes a configuration file holding a secret (an alert webhook's URL,
+/// a password) as an administrator must: mode 0600 — `vigie serve`
+/// refuses it readable by others.
+pub fn write_private(path: &Path, text: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// Runs `vigie` in `dir`, in an English locale (tests that check French
 /// say so).
 pub fn vigie(args: &[&str], dir: &Path) -> Output {

@@ -32,7 +32,10 @@ pub fn spawn_serve(mut cmd: Command) -> Server {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut said = Vec::new();
     let base = loop {
-        let line = lines.next().expect("serve said where it listens").unwrap();
+        let Some(line) = lines.next() else {
+            panic!("serve ended before saying where it listens: {said:#?}")
+        };
+        let line = line.unwrap();
         if let Some(at) = line.strip_prefix("vigie serve: listening on ") {
             break at.to_string();
         }
