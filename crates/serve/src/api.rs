@@ -150,10 +150,12 @@ pub(crate) const RECEIVED_HEADER: &str = "x-vigie-received";
 /// For another commune asked by name (`?tenant=`) that never sent
 /// anything: 404 naming it, as `/api/v1/incidents` answers — a misspelt
 /// commune is not a quiet one. For the caller's own commune that sent
-/// nothing: `Ok(true)`, said by [`RECEIVED_HEADER`].
+/// nothing (or one it is assigned): `Ok(true)`, said by
+/// [`RECEIVED_HEADER`].
 async fn nothing_received(s: &Shared, caller: &Caller, tenant: &str) -> Result<bool, Response> {
     match received(s, tenant).await {
-        Some(false) if tenant != caller.tenant => Err(error(
+        // A commune the caller is assigned is its own: known, quiet.
+        Some(false) if tenant != caller.tenant && !caller.assigned.iter().any(|a| a == tenant) => Err(error(
             StatusCode::NOT_FOUND,
             &format!(
                 "no event of tenant {tenant:?} received: no such commune on this server (check its name)"
