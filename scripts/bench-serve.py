@@ -27,8 +27,8 @@ Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
 its `EventRecordID`s moved past the first copy's (+100,000,000 × k): a run
 longer than the live scope's horizon, to see whether memory levels off
 once the horizon is reached (the same hosts, accounts and rules each
-week; what still grows then grows with events). Heap in use is then
-also printed per tenth of the run (`heap_in_use_by_tenth_mib`), with the
+week; what still grows then grows with events). Heap in use is
+printed per tenth of the run (any run of 10 s or more: sampled each second) (`heap_in_use_by_tenth_mib`), with the
 resident size averaged over each tenth (`rss_by_tenth_mib`) and what the live
 scope holds and has forgotten at the end of each (`scope_facts_by_tenth`,
 `scope_evicted_by_tenth`).
@@ -118,27 +118,24 @@ counts = [len(c) for c in chunks]
 sent = [0]
 rss = []; stop = False
 # (heap in use MiB, process creations held, correlation events held) from
-# /metrics every few seconds: what grows, and whether the live scope does.
+# /metrics every second: what grows, and whether the live scope does.
 held_samples = []
 def sample():
-    n = 0
     while not stop:
         try:
             for l in open(f"/proc/{srv.pid}/status"):
                 if l.startswith("VmRSS"): rss.append(int(l.split()[1]))
         except Exception: pass
-        n += 1
-        if n % 3 == 0:
-            try:
-                _, m, _ = req("GET", "/metrics"); m = m.decode()
-                g = lambda pat: int(re.search(pat, m).group(1)) if re.search(pat, m) else 0
-                held_samples.append((g(r'vigie_heap_in_use_bytes (\d+)') / 2**20,
-                    g(r'vigie_scope_facts\{kind="process_creations"\} (\d+)'),
-                    g(r'vigie_scope_facts\{kind="correlation_events"\} (\d+)'),
-                    rss[-1] / 1024 if rss else 0,
-                    {k: int(v) for k, v in re.findall(r'vigie_scope_facts\{kind="([a-z_]+)"\} (\d+)', m)},
-                    {k: int(v) for k, v in re.findall(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m)}))
-            except Exception: pass
+        try:
+            _, m, _ = req("GET", "/metrics"); m = m.decode()
+            g = lambda pat: int(re.search(pat, m).group(1)) if re.search(pat, m) else 0
+            held_samples.append((g(r'vigie_heap_in_use_bytes (\d+)') / 2**20,
+                g(r'vigie_scope_facts\{kind="process_creations"\} (\d+)'),
+                g(r'vigie_scope_facts\{kind="correlation_events"\} (\d+)'),
+                rss[-1] / 1024 if rss else 0,
+                {k: int(v) for k, v in re.findall(r'vigie_scope_facts\{kind="([a-z_]+)"\} (\d+)', m)},
+                {k: int(v) for k, v in re.findall(r'vigie_scope_evicted_total\{kind="([a-z_]+)"\} (\d+)', m)}))
+        except Exception: pass
         time.sleep(1)
 threading.Thread(target=sample, daemon=True).start()
 lock = threading.Lock(); idx = [0]; busy = [0]

@@ -491,3 +491,95 @@ fn a_creation_dated_in_the_future_goes_by_receipt_age_not_by_the_line() {
     assert_eq!(hunt.forget_future_received_before(later), 0);
     assert_eq!(held(&hunt, "process_creations"), 4);
 }
+
+#[test]
+fn a_process_id_given_out_again_holds_the_horizon_not_every_creation() {
+    // Windows gives process ids out again: on a host logging 4688, id
+    // 0x1a4 is a new process every 6 hours for ten days (each its own
+    // image, to tell them apart), then a child of the last one.
+    let mut b = B::new();
+    let create = |b: &mut B, time, pid: &str, image: &str, parent: &str| {
+        b.ev(
+            time,
+            "PC-01",
+            SEC,
+            Some(4688),
+            &[
+                ("NewProcessId", pid),
+                ("NewProcessName", image),
+                ("ProcessId", parent),
+                ("ParentProcessName", EXPLORER),
+                ("SubjectUserName", "agent.a"),
+            ],
+        );
+    };
+    for d in 2..12 {
+        for h in [0, 6, 12, 18] {
+            let image = format!("C:\\Tools\\p{d}_{h}.exe");
+            create(&mut b, t(d, h, 0), "0x1a4", &image, "0x10");
+        }
+    }
+    // A child of day 9 18:00's, after the line (day 9 18:30) and before
+    // the id's next creation: it names that one.
+    create(
+        &mut b,
+        t(9, 23, 0),
+        "0x3c0",
+        "C:\\Windows\\notepad.exe",
+        "0x1a4",
+    );
+    create(&mut b, t(11, 18, 30), "0x2b8", CMD, "0x1a4");
+    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
+    let mut o = observe(&b, 0);
+    assert_eq!(held(&o, "process_creations"), 42);
+    let f = o.forget_older_than(H48);
+    // The 8 creations of days 10 and 11 stay, with day 9 18:00's (the
+    // newest below the line, named by a child within the horizon); the
+    // 31 before it go although the id is in use (they were all kept
+    // while its newest was recent).
+    assert_eq!(f.process_creations, 31, "{f:?}");
+    assert_eq!(held(&o, "process_creations"), 11);
+    assert_eq!(o.forget_older_than(H48).process_creations, 0);
+    // The child's parent is still the right creation under the id.
+    let s = o.finish(&[], Lang::En);
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.image == CMD)
+        .expect("cmd.exe detected");
+    assert_eq!(
+        p.parent_chain.first().map(String::as_str),
+        Some("C:\\Tools\\p11_18.exe"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_creation_below_the_line_no_child_names_goes_under_a_reused_id() {
+    // The same id, created on day 2 and again on day 9; a child of the
+    // second on day 9 (a replayed week, or an id given out again): the
+    // first is below the line and before the id's next creation, which
+    // every child within the horizon names.
+    let mut b = B::new();
+    let create = |b: &mut B, time, pid: &str, image: &str, parent: &str| {
+        b.ev(
+            time,
+            "PC-01",
+            SEC,
+            Some(4688),
+            &[
+                ("NewProcessId", pid),
+                ("NewProcessName", image),
+                ("ProcessId", parent),
+                ("ParentProcessName", EXPLORER),
+            ],
+        );
+    };
+    create(&mut b, t(2, 9, 0), "0x1a4", "C:\\Tools\\a.exe", "0x10");
+    create(&mut b, t(9, 9, 0), "0x1a4", "C:\\Tools\\b.exe", "0x10");
+    create(&mut b, t(9, 9, 5), "0x2b8", CMD, "0x1a4");
+    let mut o = observe(&b, 0);
+    assert_eq!(held(&o, "process_creations"), 3);
+    assert_eq!(o.forget_older_than(H48).process_creations, 1);
+    assert_eq!(held(&o, "process_creations"), 2);
+}

@@ -209,7 +209,7 @@ pub fn precisely_stamped(raw: &[u8]) -> bool {
     }
     const KEY: &[u8] = b"eventtime=";
     let mut from = 0;
-    while let Some(at) = raw[from..].windows(KEY.len()).position(|w| w == KEY) {
+    while let Some(at) = memchr::memmem::find(&raw[from..], KEY) {
         let start = from + at;
         // A key of its own, not the end of another (`xeventtime=`).
         let own = start == 0 || matches!(raw[start - 1], b' ' | b',' | b';' | b'\t');

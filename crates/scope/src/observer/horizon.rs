@@ -82,13 +82,18 @@ impl Observer {
                 self.remote_exec.push(r);
             }
         }
-        let mut pinned: HashSet<(u32, u64)> = HashSet::new();
+        // The keys kept whole, and under a reused key the very creations
+        // a lookup finds (see `ProcStore::forget`).
+        let mut pinned = Pinned::default();
         for p in &self.interesting {
             let Some(hid) = self.procs.host_id(&p.host) else {
                 continue;
             };
             if let Some(k) = p.key {
-                pinned.insert((hid, k));
+                pinned.keys.insert((hid, k));
+                if let Some(n) = self.procs.lookup(hid, k, p.time) {
+                    pinned.creations.insert((hid, k, n.time));
+                }
             }
             // The walk of `parent_chain`: what it will find stays.
             let (mut key, mut t) = (p.parent_key, p.time);
@@ -97,14 +102,18 @@ impl Observer {
                 let Some(n) = self.procs.lookup(hid, k, t) else {
                     break;
                 };
-                pinned.insert((hid, k));
+                pinned.keys.insert((hid, k));
+                pinned.creations.insert((hid, k, n.time));
                 key = n.parent;
                 t = n.time;
             }
         }
         for o in &self.orphans {
             if let Some(hid) = self.procs.host_id(&o.host) {
-                pinned.insert((hid, o.parent_key));
+                pinned.keys.insert((hid, o.parent_key));
+                if let Some(n) = self.procs.lookup(hid, o.parent_key, o.evidence.time) {
+                    pinned.creations.insert((hid, o.parent_key, n.time));
+                }
             }
         }
         forgotten.process_creations = Arc::make_mut(&mut self.procs).forget(horizon, &pinned);

@@ -36,6 +36,16 @@ pub(crate) struct ProcStore {
     future: Vec<(u32, u64, Timestamp)>,
 }
 
+/// What a horizon pass keeps whatever its age: keys whose creations all
+/// stay (a detected process's own and its lineage's, an undecided orphan's
+/// parent), and under those keys the creations their lookups find (by
+/// host, key and time), which stay when a reused key's older creations go.
+#[derive(Debug, Default)]
+pub(crate) struct Pinned {
+    pub keys: HashSet<(u32, u64)>,
+    pub creations: HashSet<(u32, u64, Option<Timestamp>)>,
+}
+
 /// Which log a process key comes from: `true` for 4688 process ids (top
 /// bit set, [`pid_key`]), `false` for Sysmon GUIDs. A parent is always
 /// looked up in its child's log (the keys never meet).
@@ -286,10 +296,12 @@ impl ProcStore {
     ///
     /// A creation is kept while it, or one of its children, was created
     /// within the horizon (explorer.exe starting programs all week stays),
-    /// and when `pinned` names it (the ancestors of a detected process:
+    /// and when `pinned` names its key (the ancestors of a detected process:
     /// incidents show its chain). The creations under a reused key (4688
     /// process ids) go together or not at all: forgetting the newest of
-    /// them would make a lookup find an older one, a wrong parent.
+    /// them would make a lookup find an older one, a wrong parent — but
+    /// under a key still held, those older than the newest below the line
+    /// go ([`ProcStore::forget_reused_below_line`]).
     /// Untimed creations go once their log has run longer than the
     /// horizon (they cannot be placed on it).
     ///
@@ -299,13 +311,15 @@ impl ProcStore {
     /// be wrong — and measured against the newest event anywhere, a late
     /// log's creations would be forgotten as they arrive, before their
     /// children name them.
-    pub fn forget(&mut self, horizon: chrono::TimeDelta, pinned: &HashSet<(u32, u64)>) -> u64 {
+    pub fn forget(&mut self, horizon: chrono::TimeDelta, pinned: &Pinned) -> u64 {
+        let (whole, creations) = (&pinned.keys, &pinned.creations);
         let line = |clocks: &HashMap<(u32, bool), (Timestamp, Timestamp)>, h: u32, key: u64| {
             line_of(clocks, h, key, horizon)
         };
         // The newest child of each (host, parent key) older than its line
-        // would not keep it: only children within the horizon are counted.
-        let mut recent_parent: HashSet<(u32, u64)> = HashSet::new();
+        // would not keep it: only children within the horizon are counted,
+        // each parent key with its earliest such child.
+        let mut recent_parent: HashMap<(u32, u64), Timestamp> = HashMap::new();
         let all = self.nodes.iter().chain(
             self.reused
                 .iter()
@@ -314,7 +328,8 @@ impl ProcStore {
         for (&(h, k), n) in all {
             if let (Some(p), Some(t)) = (n.parent, n.time) {
                 if line(&self.clocks, h, k).is_some_and(|(l, _)| t >= l) {
-                    recent_parent.insert((h, p));
+                    let e = recent_parent.entry((h, p)).or_insert(t);
+                    *e = (*e).min(t);
                 }
             }
         }
@@ -325,7 +340,7 @@ impl ProcStore {
         };
         let mut gone: Vec<(u32, u64)> = Vec::new();
         for (&(h, k), n) in &self.nodes {
-            if pinned.contains(&(h, k)) || recent_parent.contains(&(h, k)) {
+            if whole.contains(&(h, k)) || recent_parent.contains_key(&(h, k)) {
                 continue;
             }
             let l = line(&self.clocks, h, k);
@@ -345,6 +360,7 @@ impl ProcStore {
                 *e = (*e).max(l);
             }
         }
+        count += self.forget_reused_below_line(horizon, creations, &recent_parent);
         // Given back once the table is mostly empty (after the first pass
         // of a long rebuild); in a steady state the same room is used again.
         if self.nodes.capacity() > 4 * self.nodes.len() + 1024 {
@@ -352,6 +368,93 @@ impl ProcStore {
         }
         if self.reused.capacity() > 4 * self.reused.len() + 1024 {
             self.reused.shrink_to(2 * self.reused.len());
+        }
+        count
+    }
+
+    /// Under a key still held (a recent creation or child keeps it), forgets
+    /// its creations below the line but the newest of them — that one too
+    /// when no child within the horizon comes before the key's first
+    /// creation after the line — and returns how many.
+    ///
+    /// Why: Windows gives process ids out again all the time, so on a host
+    /// logging 4688 a key is reused every few hours; kept whole while its
+    /// newest creation is recent, it held every creation ever made under
+    /// that id for as long as the server ran (memory growing with events,
+    /// not with the horizon). Only the newest creation below the line can
+    /// still be the parent of a creation within the horizon — a lookup takes
+    /// the latest creation not after the child — so the older ones are
+    /// nobody's parent there; and that one only for a child dated before
+    /// the key's next creation. Under a pinned key, the creations a detected
+    /// process's lineage (or an undecided orphan) finds are kept as well.
+    fn forget_reused_below_line(
+        &mut self,
+        horizon: chrono::TimeDelta,
+        pinned: &HashSet<(u32, u64, Option<Timestamp>)>,
+        recent_parent: &HashMap<(u32, u64), Timestamp>,
+    ) -> u64 {
+        let mut count = 0u64;
+        let mut emptied: Vec<(u32, u64)> = Vec::new();
+        let ProcStore {
+            nodes,
+            reused,
+            clocks,
+            forgotten,
+            ..
+        } = self;
+        for (&(h, k), more) in reused.iter_mut() {
+            let Some((l, _)) = line_of(clocks, h, k, horizon) else {
+                continue;
+            };
+            let first = nodes.get(&(h, k)).copied();
+            let Some(keep_from) = first
+                .iter()
+                .chain(more.iter())
+                .filter_map(|n| n.time)
+                .filter(|t| *t < l)
+                .max()
+            else {
+                continue;
+            };
+            // The first creation after the line; a child within the
+            // horizon dated before it names the newest below the line.
+            let next = first
+                .iter()
+                .chain(more.iter())
+                .filter_map(|n| n.time)
+                .filter(|t| *t >= l)
+                .min();
+            let named = match (next, recent_parent.get(&(h, k))) {
+                (None, _) => true,
+                (Some(n), Some(child)) => *child < n,
+                (Some(_), None) => false,
+            };
+            let older = |n: &ProcNode| {
+                n.time
+                    .is_some_and(|t| t < keep_from || (t == keep_from && !named))
+                    && !pinned.contains(&(h, k, n.time))
+            };
+            let before = more.len();
+            more.retain(|n| !older(n));
+            let mut removed = (before - more.len()) as u64;
+            if first.as_ref().is_some_and(older) {
+                nodes.remove(&(h, k));
+                removed += 1;
+                if !more.is_empty() {
+                    nodes.insert((h, k), more.remove(0));
+                }
+            }
+            if more.is_empty() {
+                emptied.push((h, k));
+            }
+            if removed > 0 {
+                let e = forgotten.entry((h, log_of(k))).or_insert(l);
+                *e = (*e).max(l);
+            }
+            count += removed;
+        }
+        for key in emptied {
+            reused.remove(&key);
         }
         count
     }
