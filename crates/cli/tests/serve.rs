@@ -298,6 +298,23 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
     );
     assert_eq!(s, 400, "{r}");
     assert!(r["error"].as_str().unwrap().contains("gzip"), "{r}");
+    // A body compressed otherwise than gzip is refused whole (415, the
+    // encoding named), over both ingest routes.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut z, b"{\"EventID\":1}\n").unwrap();
+    let deflated = z.finish().unwrap();
+    for path in ["/api/v1/ingest", "/_bulk"] {
+        let mut resp = common::serve::agent()
+            .post(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {ingest}"))
+            .header("Content-Encoding", "deflate")
+            .send(&deflated[..])
+            .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        assert_eq!(status, 415, "{path}: {text}");
+        assert!(text.contains("deflate"), "{path}: {text}");
+    }
     let mixed = format!(
         "{{\"EventID\":1,\"Computer\":\"X\"}}\nnot json\n\n[1,2]\n{{\"big\":\"{}\"}}\n{{\"EventID\":2}}\n",
         "a".repeat(2 << 20)

@@ -67,6 +67,9 @@ pub(crate) async fn ingest(
     if let Some(refused) = not_ingesting(&s) {
         return refused;
     }
+    if let Some(why) = crate::http::encoding_refused(&headers) {
+        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &why);
+    }
     // Inflating and parsing take CPU: off the threads serving requests.
     let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);
     let checked = tokio::task::spawn_blocking(move || {

@@ -316,6 +316,9 @@ pub(crate) async fn bulk(
     if let Some(refused) = crate::not_ingesting(&s) {
         return product(refused);
     }
+    if let Some(why) = crate::http::encoding_refused(&headers) {
+        return product(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &why));
+    }
     let default_index = path.map(|p| p.0).unwrap_or_else(|| "logs".into());
     // Inflating and parsing take CPU: off the threads serving requests.
     let (max_inflated, max_line) = (s.config.max_inflated, s.config.max_line);

@@ -555,12 +555,38 @@ pub(crate) async fn healthz(State(s): State<Shared>) -> Response {
     r
 }
 
+/// Why a body's `Content-Encoding` cannot be read, if it cannot: gzip
+/// (or `x-gzip`) and none (`identity`) are; anything else (`deflate`,
+/// `br`, `zstd`, a list) is answered 415 naming it. Read as it is, a
+/// compressed body was refused line by line as "not JSON" (or, worse,
+/// taken for a few odd lines): the sender's mistake must read as one.
+pub(crate) fn encoding_refused(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("content-encoding")?;
+    let text = v.to_str().unwrap_or("").trim();
+    if ["gzip", "x-gzip", "identity", ""]
+        .iter()
+        .any(|ok| text.eq_ignore_ascii_case(ok))
+    {
+        return None;
+    }
+    let shown: String = String::from_utf8_lossy(v.as_bytes())
+        .chars()
+        .take(64)
+        .collect();
+    Some(format!(
+        "Content-Encoding {shown:?} is not read here: send the body as it is or with gzip"
+    ))
+}
+
 /// Reads a body, inflating gzip within the limit.
 pub(crate) fn body_bytes(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<u8>, String> {
     let gzip = headers
         .get("content-encoding")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip")
+        });
     if !gzip {
         return Ok(body.to_vec());
     }
