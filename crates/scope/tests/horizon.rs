@@ -492,43 +492,45 @@ fn a_creation_dated_in_the_future_goes_by_receipt_age_not_by_the_line() {
     assert_eq!(held(&hunt, "process_creations"), 4);
 }
 
+/// A 4688 process creation on PC-01 under `pid`, started by `parent`.
+fn created(b: &mut B, time: chrono::DateTime<chrono::Utc>, pid: &str, image: &str, parent: &str) {
+    b.ev(
+        time,
+        "PC-01",
+        SEC,
+        Some(4688),
+        &[
+            ("NewProcessId", pid),
+            ("NewProcessName", image),
+            ("ProcessId", parent),
+            ("ParentProcessName", EXPLORER),
+            ("SubjectUserName", "agent.a"),
+        ],
+    );
+}
+
 #[test]
 fn a_process_id_given_out_again_holds_the_horizon_not_every_creation() {
     // Windows gives process ids out again: on a host logging 4688, id
     // 0x1a4 is a new process every 6 hours for ten days (each its own
     // image, to tell them apart), then a child of the last one.
     let mut b = B::new();
-    let create = |b: &mut B, time, pid: &str, image: &str, parent: &str| {
-        b.ev(
-            time,
-            "PC-01",
-            SEC,
-            Some(4688),
-            &[
-                ("NewProcessId", pid),
-                ("NewProcessName", image),
-                ("ProcessId", parent),
-                ("ParentProcessName", EXPLORER),
-                ("SubjectUserName", "agent.a"),
-            ],
-        );
-    };
     for d in 2..12 {
         for h in [0, 6, 12, 18] {
             let image = format!("C:\\Tools\\p{d}_{h}.exe");
-            create(&mut b, t(d, h, 0), "0x1a4", &image, "0x10");
+            created(&mut b, t(d, h, 0), "0x1a4", &image, "0x10");
         }
     }
     // A child of day 9 18:00's, after the line (day 9 18:30) and before
     // the id's next creation: it names that one.
-    create(
+    created(
         &mut b,
         t(9, 23, 0),
         "0x3c0",
         "C:\\Windows\\notepad.exe",
         "0x1a4",
     );
-    create(&mut b, t(11, 18, 30), "0x2b8", CMD, "0x1a4");
+    created(&mut b, t(11, 18, 30), "0x2b8", CMD, "0x1a4");
     b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
     let mut o = observe(&b, 0);
     assert_eq!(held(&o, "process_creations"), 42);
@@ -561,25 +563,66 @@ fn a_creation_below_the_line_no_child_names_goes_under_a_reused_id() {
     // first is below the line and before the id's next creation, which
     // every child within the horizon names.
     let mut b = B::new();
-    let create = |b: &mut B, time, pid: &str, image: &str, parent: &str| {
-        b.ev(
-            time,
-            "PC-01",
-            SEC,
-            Some(4688),
-            &[
-                ("NewProcessId", pid),
-                ("NewProcessName", image),
-                ("ProcessId", parent),
-                ("ParentProcessName", EXPLORER),
-            ],
-        );
-    };
-    create(&mut b, t(2, 9, 0), "0x1a4", "C:\\Tools\\a.exe", "0x10");
-    create(&mut b, t(9, 9, 0), "0x1a4", "C:\\Tools\\b.exe", "0x10");
-    create(&mut b, t(9, 9, 5), "0x2b8", CMD, "0x1a4");
+    created(&mut b, t(2, 9, 0), "0x1a4", "C:\\Tools\\a.exe", "0x10");
+    created(&mut b, t(9, 9, 0), "0x1a4", "C:\\Tools\\b.exe", "0x10");
+    created(&mut b, t(9, 9, 5), "0x2b8", CMD, "0x1a4");
     let mut o = observe(&b, 0);
     assert_eq!(held(&o, "process_creations"), 3);
     assert_eq!(o.forget_older_than(H48).process_creations, 1);
     assert_eq!(held(&o, "process_creations"), 2);
+}
+
+#[test]
+fn a_reused_id_never_leaves_an_older_creation_to_be_found_in_place_of_a_forgotten_one() {
+    // Under id 0x1a4: a detected process on day 2 (its creation pinned for
+    // as long as it is shown), userinit on day 8, which starts explorer
+    // (0x200, kept by its children), then the id again on day 10.
+    let mut b = B::new();
+    created(
+        &mut b,
+        t(2, 9, 0),
+        "0x1a4",
+        "C:\\Users\\Public\\evil.exe",
+        "0x10",
+    );
+    b.matched(rule("Dropped Binary", Level::High, &["attack.execution"]));
+    created(&mut b, t(8, 8, 0), "0x1a4", USERINIT, "0x10");
+    created(&mut b, t(8, 8, 1), "0x200", EXPLORER, "0x1a4");
+    created(
+        &mut b,
+        t(10, 12, 0),
+        "0x1a4",
+        "C:\\Windows\\System32\\svchost.exe",
+        "0x10",
+    );
+    created(
+        &mut b,
+        t(10, 13, 0),
+        "0x300",
+        "C:\\Windows\\notepad.exe",
+        "0x200",
+    );
+    let mut o = observe(&b, 0);
+    // The line is day 8 13:00; userinit is below it and no child within
+    // the horizon names it, but dropping it would leave day 2's creation
+    // as what a lookup under 0x1a4 before day 10 finds: it stays.
+    o.forget_older_than(H48);
+    let from = b.events.len();
+    created(&mut b, t(10, 14, 0), "0x400", CMD, "0x200");
+    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
+    for (e, m) in &b.events[from..] {
+        o.observe(e, m);
+    }
+    let s = o.finish(&[], Lang::En);
+    let p = s
+        .processes
+        .iter()
+        .find(|p| p.image == CMD)
+        .expect("cmd.exe detected");
+    assert_eq!(p.parent_chain.first().map(String::as_str), Some(EXPLORER));
+    assert_eq!(
+        p.parent_chain.get(1).map(String::as_str),
+        Some(USERINIT),
+        "explorer's parent is userinit, never the older process under its id: {p:?}"
+    );
 }

@@ -82,8 +82,8 @@ impl Observer {
                 self.remote_exec.push(r);
             }
         }
-        // The keys kept whole, and under a reused key the very creations
-        // a lookup finds (see `ProcStore::forget`).
+        // The keys never forgotten whole, and under them the very
+        // creations a lookup finds (see `ProcStore::forget`).
         let mut pinned = Pinned::default();
         for p in &self.interesting {
             let Some(hid) = self.procs.host_id(&p.host) else {

@@ -36,10 +36,11 @@ pub(crate) struct ProcStore {
     future: Vec<(u32, u64, Timestamp)>,
 }
 
-/// What a horizon pass keeps whatever its age: keys whose creations all
-/// stay (a detected process's own and its lineage's, an undecided orphan's
+/// What a horizon pass keeps whatever its age: keys the pass never forgets
+/// whole (a detected process's own and its lineage's, an undecided orphan's
 /// parent), and under those keys the creations their lookups find (by
-/// host, key and time), which stay when a reused key's older creations go.
+/// host, key and time): a reused key's oldest creations go, never these
+/// nor any creation after them ([`ProcStore::forget_reused_below_line`]).
 #[derive(Debug, Default)]
 pub(crate) struct Pinned {
     pub keys: HashSet<(u32, u64)>,
@@ -300,8 +301,8 @@ impl ProcStore {
     /// incidents show its chain). The creations under a reused key (4688
     /// process ids) go together or not at all: forgetting the newest of
     /// them would make a lookup find an older one, a wrong parent — but
-    /// under a key still held, those older than the newest below the line
-    /// go ([`ProcStore::forget_reused_below_line`]).
+    /// under a key still held, the oldest ones no lookup within the horizon
+    /// finds go ([`ProcStore::forget_reused_below_line`]).
     /// Untimed creations go once their log has run longer than the
     /// horizon (they cannot be placed on it).
     ///
@@ -373,20 +374,26 @@ impl ProcStore {
     }
 
     /// Under a key still held (a recent creation or child keeps it), forgets
-    /// its creations below the line but the newest of them — that one too
-    /// when no child within the horizon comes before the key's first
-    /// creation after the line — and returns how many.
+    /// the creations older than every one that must stay, and returns how
+    /// many.
     ///
     /// Why: Windows gives process ids out again all the time, so on a host
     /// logging 4688 a key is reused every few hours; kept whole while its
     /// newest creation is recent, it held every creation ever made under
     /// that id for as long as the server ran (memory growing with events,
-    /// not with the horizon). Only the newest creation below the line can
-    /// still be the parent of a creation within the horizon — a lookup takes
-    /// the latest creation not after the child — so the older ones are
-    /// nobody's parent there; and that one only for a child dated before
-    /// the key's next creation. Under a pinned key, the creations a detected
-    /// process's lineage (or an undecided orphan) finds are kept as well.
+    /// not with the horizon). A lookup takes the latest creation not after
+    /// the child, so a child within the horizon names a creation within it
+    /// or the newest one below the line — and that one only when the child
+    /// is dated before the key's next creation. What stays: the creations
+    /// from that one (or from the next creation, when no child within the
+    /// horizon names it) on. Only the *oldest* creations ever go, never one
+    /// between two kept ones, so a lookup finds the creation it found
+    /// before or none (said `parent_beyond_horizon`), never an older, wrong
+    /// one: a key stops here at its oldest pinned creation (a detected
+    /// process's lineage, an undecided orphan's parent), and a key with an
+    /// untimed creation (which every lookup can find) is left whole. The
+    /// next creation is taken among those that moved the log's clock: one
+    /// dated in the future is no sign the holder below the line has ended.
     fn forget_reused_below_line(
         &mut self,
         horizon: chrono::TimeDelta,
@@ -403,37 +410,39 @@ impl ProcStore {
             ..
         } = self;
         for (&(h, k), more) in reused.iter_mut() {
+            let Some(&(_, last)) = clocks.get(&(h, log_of(k))) else {
+                continue;
+            };
             let Some((l, _)) = line_of(clocks, h, k, horizon) else {
                 continue;
             };
             let first = nodes.get(&(h, k)).copied();
-            let Some(keep_from) = first
-                .iter()
-                .chain(more.iter())
-                .filter_map(|n| n.time)
-                .filter(|t| *t < l)
-                .max()
-            else {
+            let all = || first.iter().chain(more.iter());
+            if all().any(|n| n.time.is_none()) {
+                continue;
+            }
+            let times = || all().filter_map(|n| n.time);
+            let Some(below) = times().filter(|t| *t < l).max() else {
                 continue;
             };
-            // The first creation after the line; a child within the
-            // horizon dated before it names the newest below the line.
-            let next = first
-                .iter()
-                .chain(more.iter())
-                .filter_map(|n| n.time)
-                .filter(|t| *t >= l)
-                .min();
+            let next = times().filter(|t| *t >= l && *t <= last).min();
             let named = match (next, recent_parent.get(&(h, k))) {
                 (None, _) => true,
                 (Some(n), Some(child)) => *child < n,
                 (Some(_), None) => false,
             };
-            let older = |n: &ProcNode| {
-                n.time
-                    .is_some_and(|t| t < keep_from || (t == keep_from && !named))
-                    && !pinned.contains(&(h, k, n.time))
+            let mut cut = match next {
+                Some(n) if !named => n,
+                _ => below,
             };
+            if let Some(p) = all()
+                .filter(|n| pinned.contains(&(h, k, n.time)))
+                .filter_map(|n| n.time)
+                .min()
+            {
+                cut = cut.min(p);
+            }
+            let older = |n: &ProcNode| n.time.is_some_and(|t| t < cut);
             let before = more.len();
             more.retain(|n| !older(n));
             let mut removed = (before - more.len()) as u64;

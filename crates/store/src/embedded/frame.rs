@@ -66,11 +66,12 @@ pub(super) const PLAIN_MAGIC: &[u8; 4] = b"VGF2";
 /// The records of one frame, at most (bytes before compression), unless
 /// one event alone is larger.
 pub const FRAME_RECORDS: usize = 1 << 20;
-/// Zstandard's level: its fastest regular one. On the demo's week, level
-/// 1 wrote 37.9 MB per million events where level 3 wrote 37.7 (JSON
-/// events repeat whole field names, which every level finds), and its
-/// context's tables are a fraction of level 3's (one per thread, below):
-/// higher levels cost ingest time for nothing measurable
+/// Zstandard's level: its fastest regular one. On the demo's week over
+/// `_bulk`, level 1 wrote 37.9 MB per million events where level 3 wrote
+/// 37.7 (JSON events repeat whole field names, which every level finds);
+/// the worst case measured, syslog TCP with every host's events
+/// interleaved, 102.1 against 100.1 — small frames, which no level fixes.
+/// Level 1: the server's CPU per event went from ~1.75× to ~1.65× hunt's
 /// (docs/benchmarks.md).
 const LEVEL: i32 = 1;
 /// The first development format (one checksummed record per event, no
