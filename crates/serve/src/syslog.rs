@@ -24,8 +24,9 @@ const BATCH_BYTES: usize = 4 << 20;
 /// whole share one append (one frame, one `fsync`): with 64 KiB a busy
 /// sender's messages were appended some sixty at a time, frames too small
 /// for Zstandard to find what events repeat (syslog TCP in event-time
-/// order wrote 102 MB per million events). The pages are only touched as
-/// a sender fills them: an idle or slow connection costs little.
+/// order wrote 102 MB per million events). The buffer is allocated
+/// zeroed at the connection's start (tokio's `BufReader`), so the
+/// [`MAX_CONNECTIONS`] connections hold at most 64 MiB of it.
 const READ_BUFFER: usize = 1 << 18;
 /// TCP connections served at once, at most: each holds a read buffer
 /// and a batch. Firewalls and relays keep one or a few; past this, a new
