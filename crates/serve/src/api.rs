@@ -341,6 +341,7 @@ pub(crate) async fn sources(State(s): State<Shared>, ReadTenant(tenant): ReadTen
         "silence_threshold_secs": health.silence_threshold_secs,
         "senders": health.senders,
         "channels": health.channels,
+        "untracked_events": health.untracked_events,
         "coverage": coverage,
     }))
     .into_response()

@@ -198,6 +198,13 @@ impl Seen {
     }
 }
 
+/// Host-channel pairs (and names as written) tracked per commune: a
+/// commune has hundreds of hosts with a few channels each. Past it, a
+/// new host or channel is counted in [`SourcesHealth::untracked_events`]
+/// rather than given its own entry: a sender writing a new host name in
+/// every event must not grow the server's memory without bound.
+pub const MAX_CHANNELS: usize = 1 << 16;
+
 #[derive(Debug, Default)]
 struct Tenant {
     senders: BTreeMap<String, Seen>,
@@ -208,6 +215,11 @@ struct Tenant {
     hosts: BTreeMap<String, String>,
     /// The host's name → channel → seen.
     channels: BTreeMap<String, BTreeMap<String, Seen>>,
+    /// Channels in `channels`, over every host.
+    tracked: usize,
+    /// Events of a host or channel first seen once [`MAX_CHANNELS`] were
+    /// tracked (or `hosts` held as many names).
+    untracked: u64,
 }
 
 fn bump(s: &mut Seen, received: i64) {
@@ -226,6 +238,17 @@ fn bump(s: &mut Seen, received: i64) {
             s.arrivals.pop_first();
         }
     }
+}
+
+/// Counts an event of a host or channel past [`MAX_CHANNELS`]; said on
+/// stderr the first time for the commune.
+fn untracked(tenant: &str, t: &mut Tenant) {
+    if t.untracked == 0 {
+        eprintln!(
+            "vigie serve: commune {tenant:?}: {MAX_CHANNELS} host channels tracked; the events of new hosts or channels are counted together from now on (untracked_events in /api/v1/sources): a sender may be writing a new host name in every event"
+        );
+    }
+    t.untracked += 1;
 }
 
 /// A host's one name wherever Vigie shows it (sources, alerts,
@@ -308,6 +331,9 @@ pub struct SourcesHealth {
     pub silence_threshold_secs: u64,
     pub senders: Vec<SenderHealth>,
     pub channels: Vec<ChannelHealth>,
+    /// Events of hosts or channels first seen once [`MAX_CHANNELS`] were
+    /// tracked: counted here, not judged per channel (0 normally).
+    pub untracked_events: u64,
 }
 
 /// What arrived, per tenant.
@@ -349,15 +375,32 @@ impl Health {
         let t = tenants.get_mut(tenant).expect("inserted");
         bump(entry(&mut t.senders, source), received);
         let host = host.unwrap_or("?");
+        let channel = channel.unwrap_or("?");
+        let full = t.tracked >= MAX_CHANNELS;
         if !t.hosts.contains_key(host) {
+            if full || t.hosts.len() >= MAX_CHANNELS {
+                untracked(tenant, t);
+                return;
+            }
             t.hosts.insert(host.to_string(), host_name(host));
         }
         let folded = &t.hosts[host];
         if !t.channels.contains_key(folded) {
+            if full {
+                untracked(tenant, t);
+                return;
+            }
             t.channels.insert(folded.clone(), BTreeMap::new());
         }
         let channels = t.channels.get_mut(folded).expect("inserted");
-        let seen = entry(channels, channel.unwrap_or("?"));
+        if !channels.contains_key(channel) {
+            if full {
+                untracked(tenant, t);
+                return;
+            }
+            t.tracked += 1;
+        }
+        let seen = entry(channels, channel);
         bump(seen, received);
         let tolerance = crate::live::FUTURE_TOLERANCE
             .num_microseconds()
@@ -476,6 +519,7 @@ impl Health {
                     })
                 })
                 .collect(),
+            untracked_events: t.untracked,
         }
     }
 
@@ -504,6 +548,34 @@ mod tests {
     }
 
     const S: i64 = 1_000_000;
+
+    /// A sender writing a new host name in every event: past the cap the
+    /// events are counted together, the channels known stay judged, and
+    /// what is held stops growing.
+    #[test]
+    fn new_host_names_past_the_cap_are_counted_not_kept() {
+        let h = Health::new(60);
+        arrivals(&h, "DC01", "Security", 0, 2, 6);
+        // DC01's Security is tracked already: 10 names past the cap.
+        for i in 0..MAX_CHANNELS - 1 + 10 {
+            h.saw("c", "http", 20 * S, None, Some(&format!("h{i}")), Some("x"));
+        }
+        arrivals(&h, "DC01", "Security", 20, 2, 3);
+        h.saw("c", "http", 30 * S, None, Some("DC01"), Some("System"));
+        let now = h.of("c", 31 * S);
+        assert_eq!(now.channels.len(), MAX_CHANNELS);
+        // 11: the ten names past the cap and DC01's new channel.
+        assert_eq!(now.untracked_events, 11);
+        let dc = now
+            .channels
+            .iter()
+            .find(|c| c.host == "DC01" && c.channel == "Security")
+            .unwrap();
+        assert_eq!(dc.events, 9);
+        // Another commune has its own room.
+        h.saw("d", "http", 30 * S, None, Some("DC01"), Some("Security"));
+        assert_eq!(h.of("d", 31 * S).untracked_events, 0);
+    }
 
     #[test]
     fn a_channel_that_stops_sending_is_silent() {
