@@ -497,6 +497,19 @@ fn an_incident_merged_into_another_is_said_once() {
             .contains(&format!("{second}: incident merged into {first}")),
         "{merged}"
     );
+    // With what the incident it is part of now holds: the cleared logs of
+    // both.
+    let now = &merged["merged_into"];
+    assert_eq!(now["live_id"], first.as_str(), "{merged}");
+    assert!(now["detections"].as_u64().unwrap() >= 2, "{merged}");
+    assert!(now["hosts"].as_u64().unwrap() >= 1, "{merged}");
+    assert!(
+        merged["text"].as_str().unwrap().contains(&format!(
+            "; {first}: severity {}",
+            now["severity"].as_str().unwrap()
+        )),
+        "{merged}"
+    );
     let (_, body) = get(&server.base, "/api/v1/incidents", Some(&admin));
     let incidents: Vec<Value> = serde_json::from_str(&body).unwrap();
     let ids: Vec<&str> = incidents

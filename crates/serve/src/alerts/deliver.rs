@@ -169,7 +169,14 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
             }
         }
         for (from, into) in answer.merged.iter() {
-            if !tell_merged(a, i, sink, &tenant, from, into) {
+            // What the incident it is part of now holds, said with the
+            // merge: whoever follows it knows at once how large it is.
+            let now = answer
+                .live_ids
+                .iter()
+                .position(|l| l == into)
+                .and_then(|k| answer.scope.incidents.get(k));
+            if !tell_merged(a, i, sink, &tenant, from, into, now) {
                 return false;
             }
         }

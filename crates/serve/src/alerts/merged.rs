@@ -51,7 +51,12 @@ pub fn live_named(
 
 /// Tells `sink` once that incident `from`, which it was told of, was
 /// merged into `into` (a message of its own, `incident_merged`): an
-/// incident never vanishes from the alerts unsaid.
+/// incident never vanishes from the alerts unsaid. `now`: the incident
+/// `into` as the scope holds it (its severity, detections and hosts are
+/// said with the merge).
+// Each argument names what the message says (the destination, the
+// commune, the two incidents).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn tell_merged(
     a: &Alerting,
     i: usize,
@@ -59,6 +64,7 @@ pub(super) fn tell_merged(
     tenant: &str,
     from: &str,
     into: &str,
+    now: Option<&vigie_scope::model::Incident>,
 ) -> bool {
     let key = (
         sink.name().to_string(),
@@ -89,18 +95,49 @@ pub(super) fn tell_merged(
             .map(|s| (s.severity.clone(), s.detections, s.hosts))
             .unwrap_or_default()
     };
+    let into_severity = now.and_then(|inc| {
+        serde_json::to_value(inc.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+    });
+    let state = now.map(|inc| {
+        json!({
+            "live_id": into,
+            "severity": into_severity,
+            "detections": inc.detections,
+            "hosts": inc.hosts.len(),
+        })
+    });
+    let (fr, en) = match now {
+        Some(inc) => (
+            format!(
+                " ; {into} : sévérité {}, {} détection(s), {} machine(s)",
+                into_severity.as_deref().unwrap_or("?"),
+                inc.detections,
+                inc.hosts.len()
+            ),
+            format!(
+                "; {into}: severity {}, {} detection(s), {} host(s)",
+                into_severity.as_deref().unwrap_or("?"),
+                inc.detections,
+                inc.hosts.len()
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let body = json!({
         "source": "vigie",
         "kind": "incident_merged",
         "tenant": tenant,
         "incident": { "live_id": from, "merged_into": into, "severity": severity },
+        "merged_into": state,
         "text": a.lang.pick(
             format!(
-                "[Vigie] {}{from} : incident fusionné dans {into} (suivre {into})",
+                "[Vigie] {}{from} : incident fusionné dans {into} (suivre {into}){fr}",
                 super::commune(tenant)
             ),
             format!(
-                "[Vigie] {}{from}: incident merged into {into} (follow {into})",
+                "[Vigie] {}{from}: incident merged into {into} (follow {into}){en}",
                 super::commune(tenant)
             ),
         ),

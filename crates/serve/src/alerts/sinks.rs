@@ -271,6 +271,18 @@ pub fn mail_body(m: &Value, lang: Lang) -> String {
                 m["incident"]["merged_into"].as_str().unwrap_or("?"),
                 m["incident"]["merged_into"].as_str().unwrap_or("?")
             ));
+            let now = &m["merged_into"];
+            if now.is_object() {
+                out.push_str(&tr!(
+                    lang,
+                    "{} compte maintenant : gravité {}, {} détection(s), {} machine(s).\n",
+                    "{} now holds: severity {}, {} detection(s), {} host(s).\n",
+                    now["live_id"].as_str().unwrap_or("?"),
+                    glossary::term(lang, now["severity"].as_str().unwrap_or_default()),
+                    now["detections"].as_u64().unwrap_or(0),
+                    now["hosts"].as_u64().unwrap_or(0)
+                ));
+            }
         }
         _ => {
             let i = &m["incident"];
