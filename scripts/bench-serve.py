@@ -22,6 +22,12 @@ syslog TCP listener (RFC 6587 octet counting, each event one message).
 the next), or every file's lines interleaved by event time (`time`: as a
 live week arrives, what the live scope's horizon is measured on).
 Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
+--quiet-after-first TIMELINE (with --weeks): the copies after the first
+leave out every event `hunt` detected (the `source_file` and
+`source_locator` of TIMELINE, from `vigie hunt LOGS -o TIMELINE`): the
+same hosts' traffic without the attack, to tell what the live scope holds
+for the events (flat once its horizon is reached) from what it holds for
+detections (kept for their incidents).
 --weeks N replays the logs N times, the k-th copy 7×k days later (every
 `YYYY-MM-DD` followed by a time, in any field, moved by whole days) with
 its `EventRecordID`s moved past the first copy's (+100,000,000 × k): a run
@@ -44,6 +50,7 @@ ap.add_argument("--rate", type=float, default=0)
 ap.add_argument("--via", choices=["bulk", "ndjson-tcp", "syslog-tcp"], default="bulk")
 ap.add_argument("--order", choices=["file", "time"], default="file")
 ap.add_argument("--weeks", type=int, default=1)
+ap.add_argument("--quiet-after-first", metavar="TIMELINE")
 args = ap.parse_args()
 VIGIE, LOGS, DATA, SENDERS, RATE, VIA = args.vigie, args.logs, args.data, args.senders, args.rate, args.via
 shutil.rmtree(DATA, ignore_errors=True)
@@ -86,11 +93,23 @@ def shifted(lines, k):
         return days[d]
     rec = lambda m: b'"EventRecordID":' + str(int(m.group(1)) + 100_000_000 * k).encode()
     return [RECORD.sub(rec, DATE.sub(day, l)) for l in lines]
+# --quiet-after-first: the (file, line) of every event `hunt` detected.
+detected = set()
+if args.quiet_after_first:
+    for l in open(args.quiet_after_first):
+        d = json.loads(l)
+        m = re.match(r"line=(\d+)", d.get("source_locator") or "")
+        if m:
+            detected.add((os.path.realpath(d["source_file"]), int(m.group(1))))
 def by_file():
     for k in range(args.weeks):
         for f in files:
             with open(f, "rb") as fh:
-                yield shifted([l for l in fh.read().split(b"\n") if l.strip()], k)
+                lines = fh.read().split(b"\n")
+            if k and detected:
+                real = os.path.realpath(f)
+                lines = [l for n, l in enumerate(lines, 1) if (real, n) not in detected]
+            yield shifted([l for l in lines if l.strip()], k)
 def by_time():
     # Every host's channels interleaved by event time, as a live week
     # arrives (a line without `SystemTime` keeps its file's place).
@@ -231,7 +250,7 @@ print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": s
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
   "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "order": args.order,
   "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
-  "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks,
+  "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks, "quiet_after_first": bool(detected),
   "heap_in_use_by_tenth_mib": [round(statistics.mean(c)) for c in (lambda v: [v[i*len(v)//10:(i+1)*len(v)//10] for i in range(10)])([h[0] for h in held_samples]) if c] if len(held_samples) >= 10 else None,
   "rss_by_tenth_mib": tenths(lambda c: round(statistics.mean(h[3] for h in c))),
   "scope_facts_by_tenth": tenths(lambda c: c[-1][4]), "scope_evicted_by_tenth": tenths(lambda c: c[-1][5]),
