@@ -10,8 +10,8 @@
 //! [`DEPTH`] deep like serde's own limit); whatever it refuses is then
 //! given to serde for the error message, so the answer a shipper gets for
 //! a bad document is serde's, as before. Like `IgnoredAny`, it does not
-//! check that string bytes are UTF-8 (the worker reads and counts such a
-//! document as unreadable, with its place).
+//! check that string bytes are UTF-8 (the worker reads such a document
+//! with its bytes outside UTF-8 taken as Windows-1252, as `hunt` does).
 
 /// Nesting allowed (objects and arrays open at once): `serde_json` refuses
 /// a document at its 128th level; deeper than this, the answer is serde's.

@@ -325,6 +325,24 @@ pub(crate) fn read_lines(
         match serde_json::from_slice::<J>(&line[start..]) {
             Ok(v) => emit(v, src, Locator::Line(line_no), sink, errors),
             Err(e) => {
+                // Not all UTF-8: read again with the odd bytes as
+                // Windows-1252 rather than lose the event (a French
+                // NXLog set to Latin-1 sends every accent so; an
+                // attacker's command line with one stray byte would
+                // otherwise escape every rule). Said in the notes.
+                if let Some(fixed) = odd_bytes_as_cp1252(&line[start..]) {
+                    let locator = Locator::Line(line_no);
+                    if let Some(ev) = fast_event(&fixed, src, &locator, &mut names) {
+                        sink.not_utf8(line_no);
+                        sink.push(ev);
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_slice::<J>(&fixed) {
+                        sink.not_utf8(line_no);
+                        emit(v, src, locator, sink, errors);
+                        continue;
+                    }
+                }
                 sink.skipped += 1;
                 errors.push(SourceError::new(
                     Place::Line(line_no),
@@ -333,6 +351,29 @@ pub(crate) fn read_lines(
             }
         }
     }
+}
+
+/// `b` with every byte that is not part of a UTF-8 sequence read as
+/// Windows-1252 (the valid sequences kept as they are); `None` when `b`
+/// is UTF-8 already.
+///
+/// Why per byte and not the whole line: a line is mostly UTF-8 (field
+/// names, ASCII values) with a few bytes of another character set; read
+/// whole as Windows-1252, its real UTF-8 accents would turn to `Ã©`.
+pub(crate) fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
+    if std::str::from_utf8(b).is_ok() {
+        return None;
+    }
+    let mut out = String::with_capacity(b.len() + 16);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let (c, _) =
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(std::slice::from_ref(byte));
+            out.push_str(&c);
+        }
+    }
+    Some(out.into_bytes())
 }
 
 /// A JSON array of objects, or one or more concatenated JSON documents.

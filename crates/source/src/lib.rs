@@ -421,6 +421,9 @@ pub(crate) struct Sink<'a> {
     out_of_range: (u64, Option<vigie_event::Locator>),
     /// [`time::rejected`] when this sink was made.
     rejected_before: u64,
+    /// Lines read with bytes outside UTF-8 taken as Windows-1252, and the
+    /// first of them (said in the file's notes).
+    not_utf8: (u64, u64),
 }
 
 impl<'a> Sink<'a> {
@@ -437,6 +440,7 @@ impl<'a> Sink<'a> {
             clock: None,
             out_of_range: (0, None),
             rejected_before: time::rejected(),
+            not_utf8: (0, 0),
         }
     }
 
@@ -474,11 +478,26 @@ impl<'a> Sink<'a> {
 
     /// Releases held events, states the clock's findings in `notes`, and
     /// flushes.
+    /// Counts line `line` as read with its bytes outside UTF-8 taken as
+    /// Windows-1252.
+    pub(crate) fn not_utf8(&mut self, line: u64) {
+        if self.not_utf8.0 == 0 {
+            self.not_utf8.1 = line;
+        }
+        self.not_utf8.0 += 1;
+    }
+
     pub(crate) fn finish(&mut self, notes: &mut Vec<String>, errors: &mut Vec<SourceError>) {
         if let Some(mut c) = self.clock.take() {
             for ev in c.finish(notes) {
                 self.push(ev);
             }
+        }
+        if self.not_utf8.0 > 0 {
+            let (n, first) = std::mem::take(&mut self.not_utf8);
+            notes.push(format!(
+                "{n} line(s) not in UTF-8 (the first: line {first}): their bytes outside UTF-8 read as Windows-1252 — the sender's character set; set it to UTF-8 (NXLog: xm_charconv's convert_fields)"
+            ));
         }
         self.flush();
         if let Some(e) = self.time_errors() {

@@ -301,3 +301,36 @@ fn a_string_cut_in_pretty_json_does_not_swallow_the_next_objects() {
     );
     assert_eq!(report.errors[0].place, Place::Line(1));
 }
+
+/// A JSON line with bytes of another character set (NXLog set to
+/// Latin-1 writes `é` as one byte 0xE9; a stray 0x80 is `€` in
+/// Windows-1252) is read, those bytes as Windows-1252 and the UTF-8 ones
+/// as they are, and said in the notes — not lost with its command line.
+#[test]
+fn a_line_not_in_utf8_is_read_with_its_odd_bytes_as_windows_1252() {
+    let mut text = Vec::new();
+    text.extend_from_slice(b"{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"PC-MAIRIE\",\"CommandLine\":\"cmd /c copy r\xe9sum\xe9.doc \\\\\\\\srv\\\\d\xc3\xa9p\xf4t \x80\",\"TimeCreated\":\"2026-12-01T10:00:00Z\"}\n");
+    text.extend_from_slice(b"{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"PC-MAIRIE\",\"CommandLine\":\"whoami\",\"TimeCreated\":\"2026-12-01T10:00:01Z\"}\n");
+    text.extend_from_slice(
+        b"{\"EventID\":4688,\"Computer\":\"PC-MAIRIE\",\"CommandLine\":\"\xff\xfe\" broken\n",
+    );
+    let (events, report) = read_bytes("nxlog.jsonl", &text, &ReadOptions::default());
+    assert_eq!(events.len(), 2, "{:?}", report.errors);
+    assert_eq!(
+        events[0].get("CommandLine"),
+        Some(&s("cmd /c copy résumé.doc \\\\srv\\dépôt €"))
+    );
+    assert_eq!(events[0].origin.locator, Locator::Line(1));
+    // The third line is no JSON whatever its bytes: an error, as before.
+    assert_eq!(report.records_skipped, 1);
+    assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+    assert_eq!(report.errors[0].place, Place::Line(3));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1 line(s) not in UTF-8 (the first: line 1)")),
+        "{:?}",
+        report.notes
+    );
+}
