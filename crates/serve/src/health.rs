@@ -205,6 +205,13 @@ impl Seen {
 /// every event must not grow the server's memory without bound.
 pub const MAX_CHANNELS: usize = 1 << 16;
 
+/// Longest host or channel name tracked, in bytes (DNS names stop at
+/// 253): what the table holds is bounded in size, not only in count.
+pub const MAX_NAME: usize = 255;
+
+/// Names as written shown per host (the others counted).
+pub const ALIASES_SHOWN: usize = 50;
+
 #[derive(Debug, Default)]
 struct Tenant {
     senders: BTreeMap<String, Seen>,
@@ -240,15 +247,33 @@ fn bump(s: &mut Seen, received: i64) {
     }
 }
 
-/// Counts an event of a host or channel past [`MAX_CHANNELS`]; said on
-/// stderr the first time for the commune.
-fn untracked(tenant: &str, t: &mut Tenant) {
+/// Counts an event of a channel that is not tracked (`why`: past
+/// [`MAX_CHANNELS`], or a name past [`MAX_NAME`]); said on stderr the
+/// first time for the commune.
+fn untracked(tenant: &str, t: &mut Tenant, why: &str) {
     if t.untracked == 0 {
         eprintln!(
-            "vigie serve: commune {tenant:?}: {MAX_CHANNELS} host channels tracked; the events of new hosts or channels are counted together from now on (untracked_events in /api/v1/sources): a sender may be writing a new host name in every event"
+            "vigie serve: commune {tenant:?}: an event counted without its channel ({why}; at most {MAX_CHANNELS} host channels and names are tracked): such events are counted together (untracked_events in /api/v1/sources) — a sender may be writing a new host name in every event"
         );
     }
     t.untracked += 1;
+}
+
+/// One event received at `received` (µs), dated `time`, on channel `seen`.
+fn count(seen: &mut Seen, received: i64, time: Option<i64>) {
+    bump(seen, received);
+    let tolerance = crate::live::FUTURE_TOLERANCE
+        .num_microseconds()
+        .unwrap_or(i64::MAX);
+    if let Some(ahead) = time
+        .map(|t| t.saturating_sub(received))
+        .filter(|a| *a > tolerance)
+    {
+        seen.future += 1;
+        if seen.future_last.is_none_or(|(_, at)| received >= at) {
+            seen.future_last = Some((ahead, received));
+        }
+    }
 }
 
 /// A host's one name wherever Vigie shows it (sources, alerts,
@@ -274,8 +299,11 @@ fn entry<'a>(map: &'a mut BTreeMap<String, Seen>, key: &str) -> &'a mut Seen {
 pub struct ChannelHealth {
     /// The host's one name (as the incidents name it).
     pub host: String,
-    /// Its names as the events wrote them (`dc01.ccpab.local`, `DC01`).
+    /// Its names as the events wrote them (`dc01.ccpab.local`, `DC01`),
+    /// at most [`ALIASES_SHOWN`].
     pub aliases: Vec<String>,
+    /// Its names as written beyond those shown.
+    pub aliases_left_out: usize,
     pub channel: String,
     pub events: u64,
     pub last_received: String,
@@ -376,18 +404,30 @@ impl Health {
         bump(entry(&mut t.senders, source), received);
         let host = host.unwrap_or("?");
         let channel = channel.unwrap_or("?");
+        // Bounded by size as well as by count: no host or channel name
+        // is longer (DNS names stop at 253 bytes).
+        if host.len() > MAX_NAME || channel.len() > MAX_NAME {
+            untracked(tenant, t, "a host or channel name longer than 255 bytes");
+            return;
+        }
         let full = t.tracked >= MAX_CHANNELS;
         if !t.hosts.contains_key(host) {
+            let folded = host_name(host);
             if full || t.hosts.len() >= MAX_CHANNELS {
-                untracked(tenant, t);
+                // A host tracked under another of its names still counts
+                // there (not paged silent while it sends).
+                match t.channels.get_mut(&folded).and_then(|c| c.get_mut(channel)) {
+                    Some(seen) => count(seen, received, time),
+                    None => untracked(tenant, t, "the host channels' or host names' cap"),
+                }
                 return;
             }
-            t.hosts.insert(host.to_string(), host_name(host));
+            t.hosts.insert(host.to_string(), folded);
         }
         let folded = &t.hosts[host];
         if !t.channels.contains_key(folded) {
             if full {
-                untracked(tenant, t);
+                untracked(tenant, t, "the host channels' cap");
                 return;
             }
             t.channels.insert(folded.clone(), BTreeMap::new());
@@ -395,25 +435,12 @@ impl Health {
         let channels = t.channels.get_mut(folded).expect("inserted");
         if !channels.contains_key(channel) {
             if full {
-                untracked(tenant, t);
+                untracked(tenant, t, "the host channels' cap");
                 return;
             }
             t.tracked += 1;
         }
-        let seen = entry(channels, channel);
-        bump(seen, received);
-        let tolerance = crate::live::FUTURE_TOLERANCE
-            .num_microseconds()
-            .unwrap_or(i64::MAX);
-        if let Some(ahead) = time
-            .map(|t| t.saturating_sub(received))
-            .filter(|a| *a > tolerance)
-        {
-            seen.future += 1;
-            if seen.future_last.is_none_or(|(_, at)| received >= at) {
-                seen.future_last = Some((ahead, received));
-            }
-        }
+        count(entry(channels, channel), received, time);
     }
 
     /// The hosts of `tenant` (every tenant's: `None`) sending events dated
@@ -479,7 +506,9 @@ impl Health {
                 .channels
                 .iter()
                 .flat_map(|(host, channels)| {
-                    let aliases = aliases.get(host.as_str()).cloned().unwrap_or_default();
+                    let mut aliases = aliases.get(host.as_str()).cloned().unwrap_or_default();
+                    let aliases_left_out = aliases.len().saturating_sub(ALIASES_SHOWN);
+                    aliases.truncate(ALIASES_SHOWN);
                     channels.iter().map(move |(channel, s)| {
                         let gap = s.usual_gap();
                         let usual = gap.map(|g| (g / 1_000_000) as u64);
@@ -498,6 +527,7 @@ impl Health {
                         ChannelHealth {
                             host: host.clone(),
                             aliases: aliases.clone(),
+                            aliases_left_out,
                             channel: channel.clone(),
                             events: s.events,
                             last_received: stamp(s.last_received),
@@ -572,9 +602,38 @@ mod tests {
             .find(|c| c.host == "DC01" && c.channel == "Security")
             .unwrap();
         assert_eq!(dc.events, 9);
+        // Past the cap, a host tracked under another of its names still
+        // counts where it is tracked (not paged silent while it sends).
+        h.saw(
+            "c",
+            "http",
+            30 * S,
+            None,
+            Some("dc01.ccpab.local"),
+            Some("Security"),
+        );
+        let now = h.of("c", 31 * S);
+        let dc = now
+            .channels
+            .iter()
+            .find(|c| c.host == "DC01" && c.channel == "Security")
+            .unwrap();
+        assert_eq!((dc.events, now.untracked_events), (10, 11));
         // Another commune has its own room.
         h.saw("d", "http", 30 * S, None, Some("DC01"), Some("Security"));
         assert_eq!(h.of("d", 31 * S).untracked_events, 0);
+        // Names longer than any host's are not kept, whatever the room.
+        h.saw("d", "http", 30 * S, None, Some(&"x".repeat(300)), None);
+        h.saw(
+            "d",
+            "http",
+            30 * S,
+            None,
+            Some("DC01"),
+            Some(&"y".repeat(256)),
+        );
+        let d = h.of("d", 31 * S);
+        assert_eq!((d.channels.len(), d.untracked_events), (1, 2));
     }
 
     #[test]
