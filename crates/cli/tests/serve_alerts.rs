@@ -499,7 +499,7 @@ fn an_incident_merged_into_another_is_said_once() {
     );
     // With what the incident it is part of now holds: the cleared logs of
     // both.
-    let now = &merged["merged_into"];
+    let now = &merged["into_now"];
     assert_eq!(now["live_id"], first.as_str(), "{merged}");
     assert!(now["detections"].as_u64().unwrap() >= 2, "{merged}");
     assert!(now["hosts"].as_u64().unwrap() >= 1, "{merged}");

@@ -170,13 +170,18 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
         }
         for (from, into) in answer.merged.iter() {
             // What the incident it is part of now holds, said with the
-            // merge: whoever follows it knows at once how large it is.
-            let now = answer
-                .live_ids
+            // merge: whoever follows it knows at once how large it is
+            // (over every part sharing its id; the first, the more
+            // severe, gives the severity).
+            let parts: Vec<&vigie_scope::model::Incident> = answer
+                .scope
+                .incidents
                 .iter()
-                .position(|l| l == into)
-                .and_then(|k| answer.scope.incidents.get(k));
-            if !tell_merged(a, i, sink, &tenant, from, into, now) {
+                .zip(answer.live_ids.iter())
+                .filter(|(_, l)| *l == into)
+                .map(|(inc, _)| inc)
+                .collect();
+            if !tell_merged(a, i, sink, &tenant, from, into, &parts) {
                 return false;
             }
         }

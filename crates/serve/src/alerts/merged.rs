@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use serde_json::json;
+use vigie_lang::{glossary, Lang};
 
 use super::{Alerting, Record, Sink};
 
@@ -51,9 +52,10 @@ pub fn live_named(
 
 /// Tells `sink` once that incident `from`, which it was told of, was
 /// merged into `into` (a message of its own, `incident_merged`): an
-/// incident never vanishes from the alerts unsaid. `now`: the incident
-/// `into` as the scope holds it (its severity, detections and hosts are
-/// said with the merge).
+/// incident never vanishes from the alerts unsaid. `now`: the parts of
+/// incident `into` as the scope holds it, the more severe first (its
+/// severity, detections and hosts are said with the merge; nothing when
+/// the scope no longer holds it).
 // Each argument names what the message says (the destination, the
 // commune, the two incidents).
 #[allow(clippy::too_many_arguments)]
@@ -64,7 +66,7 @@ pub(super) fn tell_merged(
     tenant: &str,
     from: &str,
     into: &str,
-    now: Option<&vigie_scope::model::Incident>,
+    now: &[&vigie_scope::model::Incident],
 ) -> bool {
     let key = (
         sink.name().to_string(),
@@ -95,42 +97,44 @@ pub(super) fn tell_merged(
             .map(|s| (s.severity.clone(), s.detections, s.hosts))
             .unwrap_or_default()
     };
-    let into_severity = now.and_then(|inc| {
+    let into_severity = now.first().and_then(|inc| {
         serde_json::to_value(inc.severity)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
     });
-    let state = now.map(|inc| {
+    let into_detections: u64 = now.iter().map(|inc| inc.detections).sum();
+    let into_hosts = now
+        .iter()
+        .flat_map(|inc| inc.hosts.iter().map(|h| h.name.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let state = (!now.is_empty()).then(|| {
         json!({
             "live_id": into,
             "severity": into_severity,
-            "detections": inc.detections,
-            "hosts": inc.hosts.len(),
+            "detections": into_detections,
+            "hosts": into_hosts,
         })
     });
-    let (fr, en) = match now {
-        Some(inc) => (
+    let (fr, en) = match &into_severity {
+        Some(sev) if !now.is_empty() => (
             format!(
-                " ; {into} : sévérité {}, {} détection(s), {} machine(s)",
-                into_severity.as_deref().unwrap_or("?"),
-                inc.detections,
-                inc.hosts.len()
+                " ; {into} — gravité : {}, {into_detections} détection(s), {into_hosts} machine(s)",
+                glossary::term(Lang::Fr, sev)
             ),
             format!(
-                "; {into}: severity {}, {} detection(s), {} host(s)",
-                into_severity.as_deref().unwrap_or("?"),
-                inc.detections,
-                inc.hosts.len()
+                "; {into}: severity {}, {into_detections} detection(s), {into_hosts} host(s)",
+                glossary::term(Lang::En, sev)
             ),
         ),
-        None => (String::new(), String::new()),
+        _ => (String::new(), String::new()),
     };
     let body = json!({
         "source": "vigie",
         "kind": "incident_merged",
         "tenant": tenant,
         "incident": { "live_id": from, "merged_into": into, "severity": severity },
-        "merged_into": state,
+        "into_now": state,
         "text": a.lang.pick(
             format!(
                 "[Vigie] {}{from} : incident fusionné dans {into} (suivre {into}){fr}",

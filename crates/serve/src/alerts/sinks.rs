@@ -271,11 +271,11 @@ pub fn mail_body(m: &Value, lang: Lang) -> String {
                 m["incident"]["merged_into"].as_str().unwrap_or("?"),
                 m["incident"]["merged_into"].as_str().unwrap_or("?")
             ));
-            let now = &m["merged_into"];
+            let now = &m["into_now"];
             if now.is_object() {
                 out.push_str(&tr!(
                     lang,
-                    "{} compte maintenant : gravité {}, {} détection(s), {} machine(s).\n",
+                    "{} maintenant — gravité : {}, {} détection(s), {} machine(s).\n",
                     "{} now holds: severity {}, {} detection(s), {} host(s).\n",
                     now["live_id"].as_str().unwrap_or("?"),
                     glossary::term(lang, now["severity"].as_str().unwrap_or_default()),
