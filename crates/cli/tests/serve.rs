@@ -308,6 +308,7 @@ fn serve_ingests_detects_like_hunt_and_keeps_what_it_acknowledged() {
         ("/api/v1/ingest", "deflate"),
         ("/_bulk", "deflate"),
         ("/api/v1/ingest", "gz\u{ef}p"),
+        ("/_bulk", "gz\u{ef}p"),
     ] {
         let mut resp = common::serve::agent()
             .post(format!("{base}{path}"))
