@@ -24,7 +24,8 @@ live week arrives, what the live scope's horizon is measured on).
 Over TCP nothing is acknowledged: `ack_s` is when the last byte was sent.
 --quiet-after-first TIMELINE (with --weeks): the copies after the first
 leave out every event `hunt` detected (the `source_file` and
-`source_locator` of TIMELINE, from `vigie hunt LOGS -o TIMELINE`): the
+`source_locator` of TIMELINE, from `vigie hunt LOGS -o TIMELINE`; how many
+lines were left out is printed, `quiet_after_first_left_out`): the
 same hosts' traffic without the attack, to tell what the live scope holds
 for the events (flat once its horizon is reached) from what it holds for
 detections (kept for their incidents).
@@ -101,6 +102,7 @@ if args.quiet_after_first:
         m = re.match(r"line=(\d+)", d.get("source_locator") or "")
         if m:
             detected.add((os.path.realpath(d["source_file"]), int(m.group(1))))
+left_out = [0]
 def by_file():
     for k in range(args.weeks):
         for f in files:
@@ -108,7 +110,9 @@ def by_file():
                 lines = fh.read().split(b"\n")
             if k and detected:
                 real = os.path.realpath(f)
-                lines = [l for n, l in enumerate(lines, 1) if (real, n) not in detected]
+                kept = [l for n, l in enumerate(lines, 1) if (real, n) not in detected]
+                left_out[0] += len(lines) - len(kept)
+                lines = kept
             yield shifted([l for l in lines if l.strip()], k)
 def by_time():
     # Every host's channels interleaved by event time, as a live week
@@ -127,6 +131,8 @@ for lines in (by_time() if args.order == "time" else by_file()):
     for i in range(0, len(lines), 1600):
         chunks.append(lines[i:i+1600])
 total = sum(len(c) for c in chunks)
+if detected and args.weeks > 1 and left_out[0] == 0:
+    raise SystemExit("--quiet-after-first: no line of the logs is one the timeline names (its source_file paths must be these files)")
 if VIA == "bulk":
     bodies = [gzip.compress(b"".join(b'{"create":{}}\n' + l + b"\n" for l in c), 1) for c in chunks]
 elif VIA == "ndjson-tcp":
@@ -250,7 +256,7 @@ print(json.dumps({"via": VIA, "rate": RATE or None, "events": total, "stored": s
   "vmhwm_mib": round(int(hwm)/1024), "disk_bytes": du, "disk_mb_per_million": round(du/1e6/(total/1e6),1),
   "state_bytes": state_bytes, "rss_end_mib": rss_end, "heap_mib": heap, "order": args.order,
   "heap_in_use_first_last_third_mib": thirds(0), "process_creations_first_last_third": thirds(1),
-  "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks, "quiet_after_first": bool(detected),
+  "correlation_events_first_last_third": thirds(2), "scope_facts": facts, "weeks": args.weeks, "quiet_after_first_left_out": left_out[0],
   "heap_in_use_by_tenth_mib": [round(statistics.mean(c)) for c in (lambda v: [v[i*len(v)//10:(i+1)*len(v)//10] for i in range(10)])([h[0] for h in held_samples]) if c] if len(held_samples) >= 10 else None,
   "rss_by_tenth_mib": tenths(lambda c: round(statistics.mean(h[3] for h in c))),
   "scope_facts_by_tenth": tenths(lambda c: c[-1][4]), "scope_evicted_by_tenth": tenths(lambda c: c[-1][5]),
