@@ -432,7 +432,20 @@ fn nxlog_events_trickled_over_tcp_keep_their_computers_offset() {
     tcp.write_all(nxlog_whoami("PC-NEUF-02", 901, "2026-01-20 10:06:00", None).as_bytes())
         .unwrap();
     drop(tcp);
-    processed(&server.base, &admin, 5);
+    // An NXLog set to Latin-1: the account's `é` one byte, not UTF-8.
+    let text = nxlog_whoami("PC-NEUF-03", 902, "2026-01-20 10:07:00", None)
+        .replace("adm.tech01", "adm.t\u{e9}ch01");
+    let mut latin1 = Vec::new();
+    for c in text.chars() {
+        match c {
+            '\u{e9}' => latin1.push(0xE9),
+            c => latin1.extend_from_slice(c.to_string().as_bytes()),
+        }
+    }
+    let mut tcp = std::net::TcpStream::connect(at).unwrap();
+    tcp.write_all(&latin1).unwrap();
+    drop(tcp);
+    processed(&server.base, &admin, 6);
 
     let (_, body) = get(&server.base, "/api/v1/detections?limit=1000", Some(&admin));
     let served: Vec<Value> = of_kind(
@@ -469,8 +482,17 @@ fn nxlog_events_trickled_over_tcp_keep_their_computers_offset() {
         BTreeSet::from([("2026-01-20T10:06:00.000000Z".to_string(), true)]),
         "an unknown computer's local time is kept, said uncertain: {body}"
     );
+    // Read, its bytes outside UTF-8 as Windows-1252, counted; its
+    // detection's event the object so read.
+    let latin = served
+        .iter()
+        .find(|d| d["record_id"].as_u64() == Some(902))
+        .unwrap_or_else(|| panic!("the Latin-1 event judged: {body}"));
+    assert_eq!(latin["event"]["User"], "CCPAB\\adm.t\u{e9}ch01", "{latin}");
     let s = stats(&server.base, &admin);
-    assert_eq!(s["events_time_uncertain"].as_u64(), Some(1), "{s}");
+    assert_eq!(s["events_time_uncertain"].as_u64(), Some(2), "{s}");
+    assert_eq!(s["events_not_utf8"].as_u64(), Some(1), "{s}");
+    assert_eq!(s["events_unreadable"].as_u64(), Some(0), "{s}");
 }
 
 /// Every file under `dir` is 0600 and every directory 0700 (itself too).

@@ -87,6 +87,32 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             secs(lang, o.read_time)
         )
     );
+    // Lines of another character set, read as Windows-1252: read, but
+    // the sender's setting is worth fixing (and the reading is a guess).
+    let charset: Vec<_> = logs
+        .iter()
+        .filter(|f| {
+            f.records_not_utf8 > 0 || f.notes.iter().any(|n| n.starts_with("not all in UTF-8"))
+        })
+        .collect();
+    if let Some(first) = charset.first() {
+        let lines: u64 = charset.iter().map(|f| f.records_not_utf8).sum();
+        let _ = writeln!(
+            s,
+            "{}",
+            tr!(
+                lang,
+                "{} pas entièrement en UTF-8 ({} ligne(s)) : octets hors UTF-8 lus en Windows-1252 (le premier : {} ; voir le manifeste)",
+                "{} not all in UTF-8 ({} line(s)): bytes outside UTF-8 read as Windows-1252 (the first: {}; see the manifest)",
+                lang.pick(
+                    lang.count(charset.len() as u64, "fichier", "fichiers"),
+                    lang.count(charset.len() as u64, "file", "files")
+                ),
+                n(lines),
+                escape(&first.path.display().to_string())
+            )
+        );
+    }
     if !not_logs.is_empty() {
         let names: Vec<String> = not_logs
             .iter()

@@ -381,6 +381,9 @@ pub(crate) async fn stats(
         // in the event nor its computer's earlier events gave the offset):
         // their detections say `time_uncertain`.
         "events_time_uncertain": mine.time_uncertain,
+        // JSON events not all in UTF-8: read with those bytes as
+        // Windows-1252 (a sender's character set to set to UTF-8).
+        "events_not_utf8": mine.not_utf8,
         "unreadable_recent": s.progress.recent(Some(&tenant)),
         // Null when the detection store cannot be read now: no count is
         // not zero.
@@ -439,6 +442,7 @@ pub(crate) async fn server_stats(s: &Shared, admin: bool) -> serde_json::Value {
         "events_failed": s.progress.failed.load(Ordering::Relaxed),
         "events_duplicate": s.progress.duplicates.load(Ordering::Relaxed),
         "events_time_uncertain": s.progress.time_uncertain.load(Ordering::Relaxed),
+        "events_not_utf8": s.progress.not_utf8.load(Ordering::Relaxed),
         "unreadable_recent": s.progress.recent(None),
         "detections": s.detections.count_all().await.ok(),
         // Events judged by every detection worker of the deployment
@@ -483,12 +487,13 @@ pub(crate) const FUTURE_HOSTS_LISTED: usize = 50;
 /// every worker) says whether the workers keep up. A 0 there would say
 /// "nothing judged, nothing refused" for the whole deployment.
 pub(crate) fn not_measured_here(out: &mut serde_json::Value, role: crate::NodeRole) {
-    const JUDGING: [&str; 5] = [
+    const JUDGING: [&str; 6] = [
         "events_processed",
         "events_unreadable",
         "events_failed",
         "events_duplicate",
         "events_time_uncertain",
+        "events_not_utf8",
     ];
     const INGEST: [&str; 9] = [
         "requests_busy",

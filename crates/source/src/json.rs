@@ -338,7 +338,11 @@ pub(crate) fn read_lines(
                         continue;
                     }
                     if let Ok(v) = serde_json::from_slice::<J>(&fixed) {
-                        sink.not_utf8(line_no);
+                        // Counted when it gives events (emit refuses
+                        // other values, as before).
+                        if matches!(v, J::Object(_) | J::Array(_)) {
+                            sink.not_utf8(line_no);
+                        }
                         emit(v, src, locator, sink, errors);
                         continue;
                     }
@@ -360,17 +364,25 @@ pub(crate) fn read_lines(
 /// Why per byte and not the whole line: a line is mostly UTF-8 (field
 /// names, ASCII values) with a few bytes of another character set; read
 /// whole as Windows-1252, its real UTF-8 accents would turn to `Ã©`.
-pub(crate) fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
+pub fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
     if std::str::from_utf8(b).is_ok() {
         return None;
     }
+    // Bytes 0x80–0xFF as Windows-1252, decoded once by encoding_rs (an
+    // invalid byte is never ASCII: 0x00–0x7F are valid UTF-8).
+    static HIGH: std::sync::OnceLock<[char; 128]> = std::sync::OnceLock::new();
+    let high = HIGH.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let byte = [0x80 + i as u8];
+            let (c, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&byte);
+            c.chars().next().unwrap_or('\u{FFFD}')
+        })
+    });
     let mut out = String::with_capacity(b.len() + 16);
     for chunk in b.utf8_chunks() {
         out.push_str(chunk.valid());
-        for byte in chunk.invalid() {
-            let (c, _) =
-                encoding_rs::WINDOWS_1252.decode_without_bom_handling(std::slice::from_ref(byte));
-            out.push_str(&c);
+        for &byte in chunk.invalid() {
+            out.push(high[usize::from(byte.wrapping_sub(0x80) & 0x7F)]);
         }
     }
     Some(out.into_bytes())
@@ -383,6 +395,18 @@ pub(crate) fn read_documents(
     sink: &mut Sink<'_>,
     errors: &mut Vec<SourceError>,
 ) {
+    // Not all UTF-8 (Windows PowerShell 5.1's `Set-Content` writes
+    // Windows-1252): read with those bytes as Windows-1252, said in the
+    // notes. Newlines are untouched, so line numbers hold.
+    let fixed;
+    let b = match odd_bytes_as_cp1252(b) {
+        Some(f) => {
+            sink.not_utf8_file();
+            fixed = f;
+            &fixed[..]
+        }
+        None => b,
+    };
     let mut line = 1u64;
     let mut counted = 0usize; // bytes up to which `line` is counted
     let line_at = |pos: usize, line: &mut u64, counted: &mut usize| {

@@ -88,6 +88,7 @@ pub mod evtx;
 pub mod flatten;
 pub mod gzip;
 mod json;
+pub use json::odd_bytes_as_cp1252;
 pub mod layout;
 mod stream;
 pub mod syslog;
@@ -310,6 +311,10 @@ pub struct FileReport {
     /// Facts worth knowing that are not errors (an EVTX file marked
     /// dirty, the year assumed for year-less syslog timestamps).
     pub notes: Vec<String>,
+    /// JSON lines read with their bytes outside UTF-8 taken as
+    /// Windows-1252 (also said in `notes`).
+    #[serde(default)]
+    pub records_not_utf8: u64,
 }
 
 /// What became of one input file: the one word a person and a script
@@ -378,6 +383,7 @@ impl FileReport {
             last: None,
             errors: Vec::new(),
             notes: Vec::new(),
+            records_not_utf8: 0,
         }
     }
 
@@ -385,6 +391,7 @@ impl FileReport {
     fn absorb(&mut self, s: &Sink<'_>) {
         self.records_read += s.read;
         self.records_skipped += s.skipped;
+        self.records_not_utf8 += s.not_utf8_lines;
         self.first = min_opt(self.first, s.first);
         self.last = max_opt(self.last, s.last);
     }
@@ -424,6 +431,10 @@ pub(crate) struct Sink<'a> {
     /// Lines read with bytes outside UTF-8 taken as Windows-1252, and the
     /// first of them (said in the file's notes).
     not_utf8: (u64, u64),
+    /// A JSON document file read so as a whole.
+    not_utf8_file: bool,
+    /// Lines counted in `not_utf8` once said (for the file's report).
+    pub not_utf8_lines: u64,
 }
 
 impl<'a> Sink<'a> {
@@ -441,6 +452,8 @@ impl<'a> Sink<'a> {
             out_of_range: (0, None),
             rejected_before: time::rejected(),
             not_utf8: (0, 0),
+            not_utf8_file: false,
+            not_utf8_lines: 0,
         }
     }
 
@@ -476,8 +489,6 @@ impl<'a> Sink<'a> {
         }
     }
 
-    /// Releases held events, states the clock's findings in `notes`, and
-    /// flushes.
     /// Counts line `line` as read with its bytes outside UTF-8 taken as
     /// Windows-1252.
     pub(crate) fn not_utf8(&mut self, line: u64) {
@@ -487,14 +498,26 @@ impl<'a> Sink<'a> {
         self.not_utf8.0 += 1;
     }
 
+    /// The whole file (JSON documents) read with its bytes outside UTF-8
+    /// taken as Windows-1252.
+    pub(crate) fn not_utf8_file(&mut self) {
+        self.not_utf8_file = true;
+    }
+
+    /// Releases held events, states the clock's and the character set's
+    /// findings in `notes`, and flushes.
     pub(crate) fn finish(&mut self, notes: &mut Vec<String>, errors: &mut Vec<SourceError>) {
         if let Some(mut c) = self.clock.take() {
             for ev in c.finish(notes) {
                 self.push(ev);
             }
         }
+        if std::mem::take(&mut self.not_utf8_file) {
+            notes.push("not all in UTF-8: its bytes outside UTF-8 read as Windows-1252 — the writer's character set; write UTF-8 (Windows PowerShell 5.1: Set-Content -Encoding UTF8)".to_string());
+        }
         if self.not_utf8.0 > 0 {
             let (n, first) = std::mem::take(&mut self.not_utf8);
+            self.not_utf8_lines += n;
             notes.push(format!(
                 "{n} line(s) not in UTF-8 (the first: line {first}): their bytes outside UTF-8 read as Windows-1252 — the sender's character set; set it to UTF-8 (NXLog: xm_charconv's convert_fields)"
             ));

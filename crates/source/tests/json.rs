@@ -333,4 +333,23 @@ fn a_line_not_in_utf8_is_read_with_its_odd_bytes_as_windows_1252() {
         "{:?}",
         report.notes
     );
+    assert_eq!(report.records_not_utf8, 1);
+    // A JSON array written in Windows-1252 (Windows PowerShell 5.1's
+    // `ConvertTo-Json | Set-Content`): read whole, said.
+    let array = b"[\n {\"EventID\": 4688, \"Computer\": \"PC-MAIRIE\", \"CommandLine\": \"net use Z: compta \xe9t\xe9\"},\n {\"EventID\": 4624, \"Computer\": \"PC-MAIRIE\"}\n]\n";
+    let (events, report) = read_bytes("ps.json", array, &ReadOptions::default());
+    assert_eq!(events.len(), 2, "{:?}", report.errors);
+    assert_eq!(
+        events[0].get("CommandLine"),
+        Some(&s("net use Z: compta été"))
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("not all in UTF-8")),
+        "{:?}",
+        report.notes
+    );
 }

@@ -85,6 +85,9 @@ pub struct Progress {
     /// Events whose time is a local time read as UTC for want of its
     /// zone (see [`vigie_event::Event::time_uncertain`]).
     pub time_uncertain: AtomicU64,
+    /// JSON events not all in UTF-8, read with those bytes as
+    /// Windows-1252 (the sender's character set to fix).
+    pub not_utf8: AtomicU64,
     recent: Mutex<std::collections::VecDeque<Problem>>,
     /// The same counts per tenant (a token sees its own tenant's only).
     by_tenant: Mutex<std::collections::HashMap<String, TenantCounts>>,
@@ -98,6 +101,7 @@ pub struct TenantCounts {
     pub failed: u64,
     pub duplicate: u64,
     pub time_uncertain: u64,
+    pub not_utf8: u64,
 }
 
 /// One event that could not be read or judged, with its place in the log.
@@ -301,6 +305,11 @@ fn judge_request(
         text.push(b'\n');
     }
     let (mut events, report) = vigie_source::read_bytes(&name, &text, &opts);
+    if report.records_not_utf8 > 0 {
+        let n = report.records_not_utf8;
+        progress.not_utf8.fetch_add(n, Ordering::Relaxed);
+        progress.count(&group[0].tenant, |c| c.not_utf8 += n);
+    }
     let unread = |d: &Delivery, reason: String| {
         progress.problem(
             Problem {
@@ -374,10 +383,18 @@ fn judge_request(
         if !matches.iter().any(|m| m.generate) {
             continue;
         }
-        // JSON as an object; anything else (a syslog message) as its text.
-        let raw: serde_json::Value = serde_json::from_slice(&d.event).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
-        });
+        // JSON as an object (its bytes outside UTF-8 as Windows-1252, as
+        // the event was read); anything else (a syslog message) as its
+        // text.
+        let raw: serde_json::Value = serde_json::from_slice(&d.event)
+            .ok()
+            .or_else(|| {
+                vigie_source::odd_bytes_as_cp1252(&d.event)
+                    .and_then(|fixed| serde_json::from_slice(&fixed).ok())
+            })
+            .unwrap_or_else(|| {
+                serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
+            });
         for (i, m) in matches.iter().enumerate().filter(|(_, m)| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
             let identity = match (&event.computer, &event.channel, event.record_id) {
