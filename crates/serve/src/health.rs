@@ -415,10 +415,20 @@ impl Health {
             let folded = host_name(host);
             if full || t.hosts.len() >= MAX_CHANNELS {
                 // A host tracked under another of its names still counts
-                // there (not paged silent while it sends).
-                match t.channels.get_mut(&folded).and_then(|c| c.get_mut(channel)) {
-                    Some(seen) => count(seen, received, time),
-                    None => untracked(tenant, t, "the host channels' or host names' cap"),
+                // there (not paged silent while it sends); with room for
+                // a channel but none for one more name as written, the
+                // host's one name holds it.
+                if let Some(seen) = t.channels.get_mut(&folded).and_then(|c| c.get_mut(channel)) {
+                    count(seen, received, time);
+                } else if !full {
+                    t.tracked += 1;
+                    count(
+                        entry(t.channels.entry(folded).or_default(), channel),
+                        received,
+                        time,
+                    );
+                } else {
+                    untracked(tenant, t, "the host channels' cap");
                 }
                 return;
             }
@@ -622,6 +632,22 @@ mod tests {
         // Another commune has its own room.
         h.saw("d", "http", 30 * S, None, Some("DC01"), Some("Security"));
         assert_eq!(h.of("d", 31 * S).untracked_events, 0);
+        // Room for channels but none for one more name as written: the
+        // host's one name holds the new channel.
+        for i in 0..MAX_CHANNELS {
+            h.saw(
+                "e",
+                "http",
+                30 * S,
+                None,
+                Some(&format!("srv.d{i}")),
+                Some("x"),
+            );
+        }
+        h.saw("e", "http", 30 * S, None, Some("srv.other"), Some("y"));
+        let e = h.of("e", 31 * S);
+        assert_eq!((e.channels.len(), e.untracked_events), (2, 0));
+        assert_eq!(e.channels[0].aliases_left_out, MAX_CHANNELS - ALIASES_SHOWN);
         // Names longer than any host's are not kept, whatever the room.
         h.saw("d", "http", 30 * S, None, Some(&"x".repeat(300)), None);
         h.saw(

@@ -171,8 +171,7 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
         for (from, into) in answer.merged.iter() {
             // What the incident it is part of now holds, said with the
             // merge: whoever follows it knows at once how large it is
-            // (over every part sharing its id; the first, the more
-            // severe, gives the severity).
+            // (over every part sharing its id).
             let parts: Vec<&vigie_scope::model::Incident> = answer
                 .scope
                 .incidents

@@ -53,9 +53,9 @@ pub fn live_named(
 /// Tells `sink` once that incident `from`, which it was told of, was
 /// merged into `into` (a message of its own, `incident_merged`): an
 /// incident never vanishes from the alerts unsaid. `now`: the parts of
-/// incident `into` as the scope holds it, the more severe first (its
-/// severity, detections and hosts are said with the merge; nothing when
-/// the scope no longer holds it).
+/// incident `into` as the scope holds it (its severity — the most
+/// severe part's —, detections and hosts are said with the merge;
+/// nothing when the scope no longer holds it).
 // Each argument names what the message says (the destination, the
 // commune, the two incidents).
 #[allow(clippy::too_many_arguments)]
@@ -97,8 +97,10 @@ pub(super) fn tell_merged(
             .map(|s| (s.severity.clone(), s.detections, s.hosts))
             .unwrap_or_default()
     };
-    let into_severity = now.first().and_then(|inc| {
-        serde_json::to_value(inc.severity)
+    // The most severe part's (parts are ordered by how established their
+    // nature is, not by severity).
+    let into_severity = now.iter().map(|inc| inc.severity).max().and_then(|sev| {
+        serde_json::to_value(sev)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
     });
