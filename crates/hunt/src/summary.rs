@@ -51,6 +51,14 @@ pub fn no_host(lang: Lang) -> &'static str {
     )
 }
 
+/// "3 files" / "3 fichiers".
+fn files(lang: Lang, n: usize) -> String {
+    lang.pick(
+        lang.count(n as u64, "fichier", "fichiers"),
+        lang.count(n as u64, "file", "files"),
+    )
+}
+
 /// Renders the summary as plain text (no colours: it is also logged).
 pub fn render(o: &HuntOutcome, speech: Speech) -> String {
     let Speech { lang, zone } = speech;
@@ -72,10 +80,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
                 lang.count(o.events, "événement lu", "événements lus"),
                 lang.count(o.events, "event", "events")
             ),
-            lang.pick(
-                lang.count(logs.len() as u64, "fichier", "fichiers"),
-                lang.count(logs.len() as u64, "file", "files")
-            ),
+            files(lang, logs.len()),
             lang.pick(
                 lang.count(skipped, "enregistrement ignoré", "enregistrements ignorés"),
                 lang.count(skipped, "record skipped", "records skipped")
@@ -96,19 +101,23 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
         })
         .collect();
     if let Some(first) = charset.first() {
+        // Lines are counted in JSON Lines files; a JSON document file is
+        // read whole (its notes say so).
         let lines: u64 = charset.iter().map(|f| f.records_not_utf8).sum();
+        let lines = if lines > 0 {
+            tr!(lang, " ({} ligne(s))", " ({} line(s))", n(lines))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
             "{}",
             tr!(
                 lang,
-                "{} pas entièrement en UTF-8 ({} ligne(s)) : octets hors UTF-8 lus en Windows-1252 (le premier : {} ; voir le manifeste)",
-                "{} not all in UTF-8 ({} line(s)): bytes outside UTF-8 read as Windows-1252 (the first: {}; see the manifest)",
-                lang.pick(
-                    lang.count(charset.len() as u64, "fichier", "fichiers"),
-                    lang.count(charset.len() as u64, "file", "files")
-                ),
-                n(lines),
+                "{}{} pas entièrement en UTF-8 : octets hors UTF-8 lus en Windows-1252 (le premier : {} ; voir le manifeste)",
+                "{}{} not all in UTF-8: bytes outside UTF-8 read as Windows-1252 (the first: {}; see the manifest)",
+                files(lang, charset.len()),
+                lines,
                 escape(&first.path.display().to_string())
             )
         );
@@ -127,10 +136,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
                 lang,
                 "{} dans aucun format de journal, non lu(s) : {}{}",
                 "{} in no log format, not read: {}{}",
-                lang.pick(
-                    lang.count(not_logs.len() as u64, "fichier", "fichiers"),
-                    lang.count(not_logs.len() as u64, "file", "files")
-                ),
+                files(lang, not_logs.len()),
                 names.join(", "),
                 more
             )
