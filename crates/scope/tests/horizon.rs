@@ -51,6 +51,26 @@ fn observe(b: &B, from: usize) -> Observer {
     o
 }
 
+/// `o` (its horizon passed) observes what `add` logs, flagged by a rule:
+/// the scope then.
+fn flag_later(b: &mut B, mut o: Observer, add: impl FnOnce(&mut B)) -> Scope {
+    let from = b.events.len();
+    add(b);
+    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
+    for (e, m) in &b.events[from..] {
+        o.observe(e, m);
+    }
+    o.finish(&[], Lang::En)
+}
+
+/// The detected cmd.exe of a scope.
+fn cmd(s: &Scope) -> &vigie_scope::model::Process {
+    s.processes
+        .iter()
+        .find(|p| p.image == CMD)
+        .expect("cmd.exe detected")
+}
+
 /// The scope's JSON with the horizon's flags cleared.
 fn without_flags(s: Scope) -> String {
     let mut s = s;
@@ -185,18 +205,10 @@ fn a_long_lived_parent_stays_and_a_chain_cut_at_the_horizon_says_so() {
     assert_eq!(held(&o, "process_creations"), 4);
     // Then explorer starts what a rule flags: its chain reaches explorer,
     // whose own parent is no longer held — said, not "not logged".
-    let from = b.events.len();
-    proc(&mut b, t(8, 9, 30), "{c8}", CMD, ("{e1}", EXPLORER));
-    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
-    for (e, m) in &b.events[from..] {
-        o.observe(e, m);
-    }
-    let s = o.finish(&[], Lang::En);
-    let p = s
-        .processes
-        .iter()
-        .find(|p| p.image == CMD)
-        .expect("cmd.exe detected");
+    let s = flag_later(&mut b, o, |b| {
+        proc(b, t(8, 9, 30), "{c8}", CMD, ("{e1}", EXPLORER))
+    });
+    let p = cmd(&s);
     // explorer (held), then userinit from explorer's own event.
     assert_eq!(p.parent_chain, vec![EXPLORER, USERINIT]);
     assert!(p.parent_beyond_horizon, "{p:?}");
@@ -544,11 +556,7 @@ fn a_process_id_given_out_again_holds_the_horizon_not_every_creation() {
     assert_eq!(o.forget_older_than(H48).process_creations, 0);
     // The child's parent is still the right creation under the id.
     let s = o.finish(&[], Lang::En);
-    let p = s
-        .processes
-        .iter()
-        .find(|p| p.image == CMD)
-        .expect("cmd.exe detected");
+    let p = cmd(&s);
     assert_eq!(
         p.parent_chain.first().map(String::as_str),
         Some("C:\\Tools\\p11_18.exe"),
@@ -607,18 +615,10 @@ fn a_reused_id_never_leaves_an_older_creation_to_be_found_in_place_of_a_forgotte
     // the horizon names it, but dropping it would leave day 2's creation
     // as what a lookup under 0x1a4 before day 10 finds: it stays.
     o.forget_older_than(H48);
-    let from = b.events.len();
-    created(&mut b, t(10, 14, 0), "0x400", CMD, "0x200");
-    b.matched(rule("Suspicious Shell", Level::High, &["attack.execution"]));
-    for (e, m) in &b.events[from..] {
-        o.observe(e, m);
-    }
-    let s = o.finish(&[], Lang::En);
-    let p = s
-        .processes
-        .iter()
-        .find(|p| p.image == CMD)
-        .expect("cmd.exe detected");
+    let s = flag_later(&mut b, o, |b| {
+        created(b, t(10, 14, 0), "0x400", CMD, "0x200")
+    });
+    let p = cmd(&s);
     assert_eq!(p.parent_chain.first().map(String::as_str), Some(EXPLORER));
     assert_eq!(
         p.parent_chain.get(1).map(String::as_str),
