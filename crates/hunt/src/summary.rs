@@ -114,8 +114,8 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
             "{}",
             tr!(
                 lang,
-                "{}{} pas entièrement en UTF-8 : octets hors UTF-8 lus en Windows-1252 (le premier : {} ; voir le manifeste)",
-                "{}{} not all in UTF-8: bytes outside UTF-8 read as Windows-1252 (the first: {}; see the manifest)",
+                "{}{} pas entièrement en UTF-8 : octets hors UTF-8 lus en Windows-1252 (le premier : {} ; chaque fichier dans le manifeste de -o)",
+                "{}{} not all in UTF-8: bytes outside UTF-8 read as Windows-1252 (the first: {}; each file in the manifest -o writes)",
                 files(lang, charset.len()),
                 lines,
                 escape(&first.path.display().to_string())
