@@ -27,7 +27,7 @@ mod text;
 
 pub use assets::AssetsError;
 pub use model::*;
-pub use observer::{Forgotten, Observer};
+pub use observer::{Forgotten, Observer, RemovedFacts};
 
 use vigie_detect::CorrelationMatch;
 pub use vigie_lang::{Lang, Zone};

@@ -626,3 +626,63 @@ fn a_reused_id_never_leaves_an_older_creation_to_be_found_in_place_of_a_forgotte
         "explorer's parent is userinit, never the older process under its id: {p:?}"
     );
 }
+
+/// Retention removed Monday's events from the log
+/// (`Observer::forget_removed`): their detections, detected processes and
+/// service installs are forgotten and counted; what is derived from the
+/// rest is what an observer of the rest alone derives.
+#[test]
+fn what_retention_removed_is_forgotten_as_if_never_observed() {
+    let mut b = B::new();
+    let shell = rule("Suspicious Shell", Level::High, &["attack.execution"]);
+    // Monday: a shell flagged, a service installed.
+    proc(&mut b, t(2, 9, 0), "{c1}", CMD, ("{e1}", EXPLORER));
+    b.matched(shell.clone());
+    b.ev(
+        t(2, 9, 5),
+        "PC-01",
+        SYS,
+        Some(7045),
+        &[("ServiceName", "PSEXESVC"), ("ImagePath", "x.exe")],
+    );
+    let monday = b.events.len();
+    // Thursday: another shell flagged.
+    proc(&mut b, t(5, 9, 0), "{c2}", CMD, ("{e2}", EXPLORER));
+    b.matched(shell);
+    let mut o = observe(&b, 0);
+    let gone: std::collections::HashSet<(String, (u8, u64))> = b.events[..monday]
+        .iter()
+        .map(|(e, _)| (e.origin.source.to_string(), e.origin.locator.key()))
+        .collect();
+    let removed = |s: &str, l: &vigie_event::Locator| gone.contains(&(s.to_string(), l.key()));
+    let before = o.clone().finish(&[], Lang::En);
+    assert_eq!(before.processes.len(), 2);
+    assert_eq!(before.services_installed.len(), 1);
+    let f = o.forget_removed(&removed);
+    assert_eq!(
+        f,
+        RemovedFacts {
+            detections: 1,
+            facts: 2
+        },
+        "Monday's detection; its process of interest and the service"
+    );
+    assert_eq!(held(&o, "detections"), 1);
+    assert_eq!(held(&o, "services"), 0);
+    // Once only.
+    assert!(o.forget_removed(&removed).is_empty());
+    let after = o.finish(&[], Lang::En);
+    let rest = observe(&b, monday).finish(&[], Lang::En);
+    let json = |s: &Scope| {
+        serde_json::to_value((
+            &s.detections,
+            &s.incidents,
+            &s.processes,
+            &s.services_installed,
+        ))
+        .unwrap()
+    };
+    assert_eq!(json(&after), json(&rest));
+    assert_eq!(after.processes.len(), 1);
+    assert!(after.services_installed.is_empty());
+}

@@ -52,6 +52,7 @@ use vigie_store::live::IncidentIds;
 
 mod naming;
 mod outage;
+mod removed;
 mod stores;
 use naming::merges;
 pub use naming::{name_incidents, name_kept, name_sets, name_spans, Known};
@@ -100,8 +101,12 @@ struct Settled {
     /// The correlator fed, in time order, every input older than
     /// `settled_before` (with a horizon).
     correlator: Option<Correlator>,
-    /// What it fired.
-    fired: Vec<CorrelationMatch>,
+    /// What it fired, each with the newest log position of the inputs
+    /// in its span (retention forgets it with them: see [`removed`]).
+    fired: Vec<(Option<u64>, CorrelationMatch)>,
+    /// The time and log position of the inputs fed to `correlator`
+    /// lately, in time order: what a firing's position is read from.
+    fed: removed::Fed,
     settled_before: Option<Timestamp>,
     /// The newest correlation input's time.
     newest: Option<Timestamp>,
@@ -118,6 +123,11 @@ struct Forgot {
     correlation_late: u64,
     correlation_future: u64,
     future_process_creations: u64,
+    /// Forgotten with their events, which retention removed from the
+    /// log: said in a caveat of its own (those events are gone).
+    removed: vigie_scope::RemovedFacts,
+    /// Correlation inputs forgotten so.
+    removed_correlation: u64,
 }
 
 impl Forgot {
@@ -174,6 +184,7 @@ impl Settled {
             for_correlation: Vec::new(),
             correlator: None,
             fired: Vec::new(),
+            fed: removed::Fed::default(),
             settled_before: None,
             newest: None,
             forgot: Forgot::default(),
@@ -189,6 +200,9 @@ struct Input {
     /// The server's clock when it was observed: an input is held at least
     /// the horizon after it (see [`LiveScope::settle_correlations`]).
     received: Timestamp,
+    /// Where the event is in the log (retention forgets the input with
+    /// it); `None` for an event not read from the log.
+    position: Option<u64>,
     matches: Vec<Match>,
 }
 
@@ -210,6 +224,12 @@ struct Evicted {
     /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt
     /// (not forgotten: they only do not move the horizon).
     future: AtomicU64,
+    /// Forgotten with their events, removed from the log by retention
+    /// (see [`removed`]): detections (fired correlations among them),
+    /// the other facts kept one per event, correlation inputs.
+    removed_detections: AtomicU64,
+    removed_facts: AtomicU64,
+    removed_correlation: AtomicU64,
 }
 
 /// How far ahead of the server's clock an event's time may be and still
@@ -292,6 +312,9 @@ pub struct LiveScope {
     /// its time (the horizon; tests shorten it).
     held_after_receipt: Option<chrono::TimeDelta>,
     evicted: Evicted,
+    /// Positions of the log below this were removed by retention: what
+    /// came from them is forgotten (see [`removed`]); 0: none.
+    removed_below: AtomicU64,
 }
 
 impl LiveScope {
@@ -326,6 +349,7 @@ impl LiveScope {
             horizon: None,
             held_after_receipt: None,
             evicted: Evicted::default(),
+            removed_below: AtomicU64::new(0),
         })
     }
 
@@ -344,7 +368,8 @@ impl LiveScope {
         self
     }
 
-    /// What the horizon forgot since the start, by kind (every tenant's).
+    /// What the horizon, and retention with the events it removed, forgot
+    /// since the start, by kind (every tenant's).
     pub fn evicted(&self) -> Vec<(&'static str, u64)> {
         let e = &self.evicted;
         vec![
@@ -371,6 +396,15 @@ impl LiveScope {
             (
                 "future_process_creations",
                 e.future_process_creations.load(Ordering::Relaxed),
+            ),
+            (
+                "removed_detections",
+                e.removed_detections.load(Ordering::Relaxed),
+            ),
+            ("removed_facts", e.removed_facts.load(Ordering::Relaxed)),
+            (
+                "removed_correlation",
+                e.removed_correlation.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -440,6 +474,7 @@ impl LiveScope {
             t.fresh_correlation.push(Input {
                 time,
                 received: now,
+                position: removed::position(event),
                 matches: vigie_hunt::pipeline::for_correlator(matches),
             });
         }
@@ -573,9 +608,22 @@ impl LiveScope {
         s.for_correlation.sort_by_key(|i| i.time);
         let older = s.for_correlation.partition_point(|i| i.time < line);
         let late_before = correlator.stats().dropped_late;
+        let removed_below = self.removed_below.load(Ordering::Relaxed);
         for i in s.for_correlation.drain(..older) {
-            s.fired.extend(correlator.observe(i.time, &i.matches));
+            s.fed.push(i.time, i.position);
+            for m in correlator.observe(i.time, &i.matches) {
+                match s.fed.position(&m) {
+                    Some(p) if p < removed_below => {
+                        s.forgot.removed.detections += 1;
+                        self.evicted
+                            .removed_detections
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    at => s.fired.push((at, m)),
+                }
+            }
         }
+        s.fed.keep_recent(span);
         // Given back once mostly drained (a rebuild's first pass).
         if s.for_correlation.capacity() > 4 * s.for_correlation.len() + 1024 {
             s.for_correlation.shrink_to(2 * s.for_correlation.len());
@@ -716,12 +764,17 @@ impl LiveScope {
             t.observed
         };
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
-        let (kept, fired) = (s.correlator.clone(), s.fired.clone());
+        let kept = s.correlator.clone();
+        let fired = s.fired.iter().map(|(_, m)| m.clone()).collect();
+        let fed = s.fed.clone();
         let forgot = s.forgot;
         drop(settled);
-        let correlations = Arc::new(self.correlations(kept, fired, &mut items));
+        let correlations = Arc::new(self.correlations(kept, fired, fed, &mut items));
         let mut scope = observer.finish_in(&correlations, self.lang, self.zone);
         if let Some(c) = self.horizon.and_then(|h| forgot.caveat(self.lang, h)) {
+            scope.caveats.push(c);
+        }
+        if let Some(c) = forgot.removed_caveat(self.lang) {
             scope.caveats.push(c);
         }
         let scope = Arc::new(scope);
@@ -825,6 +878,7 @@ impl LiveScope {
         &self,
         kept: Option<Correlator>,
         mut fired: Vec<CorrelationMatch>,
+        mut fed: removed::Fed,
         items: &mut [Input],
     ) -> Vec<CorrelationMatch> {
         let Some(engine) = self.engine.as_ref().as_ref() else {
@@ -835,13 +889,28 @@ impl LiveScope {
         }
         items.sort_by_key(|i| i.time);
         let mut correlator = kept.unwrap_or_else(|| engine.correlator());
+        // Firings of inputs retention removed are not given (they are
+        // counted once settled).
+        let removed_below = self.removed_below.load(Ordering::Relaxed);
+        let mut given = |fed: &removed::Fed, m: CorrelationMatch| {
+            if !fed.position(&m).is_some_and(|p| p < removed_below) {
+                fired.push(m);
+            }
+        };
         for i in items.iter() {
-            fired.extend(correlator.observe(i.time, &i.matches));
+            fed.push(i.time, i.position);
+            for m in correlator.observe(i.time, &i.matches) {
+                given(&fed, m);
+            }
         }
-        fired.extend(correlator.finish());
+        for m in correlator.finish() {
+            given(&fed, m);
+        }
         fired
     }
 }
 
 #[cfg(test)]
 mod horizon_tests;
+#[cfg(test)]
+mod removed_tests;

@@ -209,6 +209,7 @@ mod facts;
 mod horizon;
 mod logons;
 mod procs;
+mod removed;
 mod windows;
 
 pub(crate) use behaviour::*;
@@ -216,6 +217,7 @@ pub(crate) use facts::*;
 pub(crate) use horizon::orphan_remote;
 pub use horizon::Forgotten;
 pub(crate) use procs::*;
+pub use removed::RemovedFacts;
 
 /// Streaming collector of scope facts; one per worker thread.
 ///

@@ -5,7 +5,7 @@
 use super::*;
 use chrono::TimeZone;
 
-const RULES: &str = "title: Failed logon
+pub(super) const RULES: &str = "title: Failed logon
 id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
 status: test
 logsource:
@@ -32,9 +32,14 @@ correlation:
 level: high
 ";
 
-fn engine() -> Arc<Option<Engine>> {
+pub(super) fn engine() -> Arc<Option<Engine>> {
+    engine_of(RULES)
+}
+
+/// The engine of `rules`: [`RULES`] or a variant of it.
+pub(super) fn engine_of(rules: &str) -> Arc<Option<Engine>> {
     let (set, report) = vigie_detect::load_str(
-        RULES,
+        rules,
         std::path::Path::new("test.yml"),
         &vigie_detect::LoadOptions::default(),
     );
@@ -45,7 +50,7 @@ fn engine() -> Arc<Option<Engine>> {
     Arc::new(Some(engine))
 }
 
-fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
+pub(super) fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
     let live = LiveScope::new(
         Arc::new(Assets::default()),
         engine.clone(),
@@ -63,17 +68,17 @@ fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
     }
 }
 
-fn at(minutes: i64) -> Timestamp {
+pub(super) fn at(minutes: i64) -> Timestamp {
     chrono::Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
         + chrono::TimeDelta::minutes(minutes)
 }
 
 /// A failed logon of `user` at `at(minutes)`, judged by the engine and
-/// observed by every scope.
-fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
+/// observed by every scope, read at position `n` of the log.
+pub(super) fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
     let mut e = Event::new(vigie_event::Origin {
         source: Arc::from("test"),
-        locator: vigie_event::Locator::Record(n),
+        locator: vigie_event::Locator::Position(n),
     });
     e.timestamp = Some(at(minutes));
     e.computer = Some("DC01.ccpab.local".into());
@@ -91,14 +96,14 @@ fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &s
     }
 }
 
-fn fired(a: &Answer) -> Vec<String> {
+pub(super) fn fired(a: &Answer) -> Vec<String> {
     a.correlations
         .iter()
         .map(|c| format!("{} {:?} {} {}", c.rule.title, c.group, c.first, c.last))
         .collect()
 }
 
-fn count(live: &LiveScope, kind: &str) -> u64 {
+pub(super) fn count(live: &LiveScope, kind: &str) -> u64 {
     live.evicted()
         .into_iter()
         .find(|(k, _)| *k == kind)

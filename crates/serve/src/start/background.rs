@@ -8,7 +8,8 @@
 use super::*;
 
 /// Applies the retention policy at start and every ten minutes, never
-/// removing events the detection worker has not judged.
+/// removing events the detection worker has not judged; the live scope
+/// forgets what came from the events removed.
 pub(crate) async fn retain(
     log: FileLog,
     policy: vigie_store::embedded::Retention,
@@ -41,6 +42,17 @@ pub(crate) async fn retain(
                         "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
                         r.segments, r.bytes, r.oldest_kept
                     );
+                    // Nor the live scope (what a restart would rebuild).
+                    let (l, oldest) = (live.clone(), r.oldest_kept);
+                    let f = tokio::task::spawn_blocking(move || l.forget_removed(oldest))
+                        .await
+                        .unwrap_or_default();
+                    if !f.is_empty() {
+                        eprintln!(
+                            "vigie serve: retention: the live scope forgot {} detection(s), {} other fact(s) and {} correlation input(s) of the events removed",
+                            f.facts.detections, f.facts.facts, f.correlation_inputs
+                        );
+                    }
                 }
                 if r.over_limit {
                     eprintln!(

@@ -1,0 +1,171 @@
+//! What the live scope forgets when retention removes events from the
+//! log: the facts of those events, as a restart would not find them.
+//!
+//! Why: the horizon bounds what old *activity* leaves (process creations,
+//! correlation inputs), but a detection and the other facts kept one per
+//! event stayed for as long as the server ran — 3 to 6 KiB of the scope
+//! per detection, measured — while retention had removed their events
+//! from the log and their detections from `state.db`. The memory then
+//! grew with what was found since the start, whatever `--retention-days`
+//! said, and the scope showed incidents whose evidence no longer existed
+//! (only a restart, which rebuilds the scope from the log as it is, let
+//! them go). Now each pass of retention that removes segments has every
+//! commune's scope forget what came from below the oldest position kept,
+//! counted (`vigie_scope_evicted_total{kind="removed_…"}`) and said in
+//! the scope's caveats. By position, that is by receipt, as the log
+//! removes them: a backlog of old logs imported today stays as long as
+//! its events do.
+
+use super::*;
+use vigie_event::Locator;
+use vigie_scope::RemovedFacts;
+
+/// The log position an event was read at, if it was read from the log.
+pub(super) fn position(event: &Event) -> Option<u64> {
+    match event.origin.locator {
+        Locator::Position(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// The time and log position of the inputs fed to a correlator lately
+/// (settled ones in time order): a firing's position is the newest of
+/// those in its span (`first` to `last`).
+///
+/// Why the span's and not the input that made it fire: a window is
+/// judged when a later input moves the correlator's clock past it (with
+/// its lateness), so what fires it is often an input of another group,
+/// received later — kept while the firing's own events are removed. The
+/// newest position of the span leans the other way: an input of another
+/// group in the span keeps the firing, never forgets one whose events
+/// are still there.
+#[derive(Clone, Default)]
+pub(super) struct Fed(std::collections::VecDeque<(Timestamp, Option<u64>)>);
+
+impl Fed {
+    pub(super) fn push(&mut self, time: Timestamp, position: Option<u64>) {
+        self.0.push_back((time, position));
+    }
+
+    /// The newest position of the inputs in `m`'s span; `None` when none
+    /// is held (or none was read from the log): never forgotten.
+    ///
+    /// A walk, not a search: an answer appends the inputs it has not
+    /// settled after the settled ones, and a late one among them may be
+    /// older than the last settled. A few firings per answer.
+    pub(super) fn position(&self, m: &CorrelationMatch) -> Option<u64> {
+        self.0
+            .iter()
+            .filter(|(t, _)| *t >= m.first && *t <= m.last)
+            .filter_map(|(_, p)| *p)
+            .max()
+    }
+
+    /// Drops the inputs older than the newest less twice `span` and ten
+    /// minutes: a window still to fire spans at most `span`, judged at
+    /// most the correlator's lateness (a minute) after it closes.
+    pub(super) fn keep_recent(&mut self, span: chrono::TimeDelta) {
+        let Some(&(newest, _)) = self.0.back() else {
+            return;
+        };
+        let keep = span
+            .checked_mul(2)
+            .and_then(|s| s.checked_add(&chrono::TimeDelta::minutes(10)))
+            .and_then(|s| newest.checked_sub_signed(s));
+        let Some(line) = keep else {
+            return;
+        };
+        while self.0.front().is_some_and(|(t, _)| *t < line) {
+            self.0.pop_front();
+        }
+    }
+}
+
+/// What one pass forgot, every commune's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Detections (fired correlations among them) and other facts.
+    pub facts: RemovedFacts,
+    /// Correlation inputs not yet settled.
+    pub correlation_inputs: u64,
+}
+
+impl Forgotten {
+    /// Whether nothing was forgotten.
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty() && self.correlation_inputs == 0
+    }
+}
+
+impl LiveScope {
+    /// Forgets, in every commune's live scope, what came from the events
+    /// the log no longer holds: those before `oldest_kept` (retention
+    /// removed them). The next answer is derived again without them.
+    ///
+    /// Under the worker's lock while each commune's facts are walked
+    /// (milliseconds for tens of thousands; once per retention pass that
+    /// removed something).
+    pub fn forget_removed(&self, oldest_kept: u64) -> Forgotten {
+        let gone = |p: Option<u64>| p.is_some_and(|p| p < oldest_kept);
+        let removed = |_: &str, l: &Locator| matches!(*l, Locator::Position(p) if p < oldest_kept);
+        let mut all = Forgotten::default();
+        self.removed_below.fetch_max(oldest_kept, Ordering::Relaxed);
+        // `settled` first, then `tenants` (the order answers take them).
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, t) in tenants.iter_mut() {
+            let mut facts = t.fresh.forget_removed(&removed);
+            let before = t.fresh_correlation.len();
+            t.fresh_correlation.retain(|i| !gone(i.position));
+            let mut inputs = (before - t.fresh_correlation.len()) as u64;
+            let s = settled
+                .entry(name.clone())
+                .or_insert_with(|| Settled::new(self.assets_of(name).clone()));
+            facts += s.observer.forget_removed(&removed);
+            let before = s.for_correlation.len();
+            s.for_correlation.retain(|i| !gone(i.position));
+            inputs += (before - s.for_correlation.len()) as u64;
+            let before = s.fired.len();
+            s.fired.retain(|(p, _)| !gone(*p));
+            facts.detections += (before - s.fired.len()) as u64;
+            let one = Forgotten {
+                facts,
+                correlation_inputs: inputs,
+            };
+            if one.is_empty() {
+                continue;
+            }
+            s.forgot.removed += facts;
+            s.forgot.removed_correlation += inputs;
+            t.stale = true;
+            all.facts += facts;
+            all.correlation_inputs += inputs;
+        }
+        let e = &self.evicted;
+        e.removed_detections
+            .fetch_add(all.facts.detections, Ordering::Relaxed);
+        e.removed_facts
+            .fetch_add(all.facts.facts, Ordering::Relaxed);
+        e.removed_correlation
+            .fetch_add(all.correlation_inputs, Ordering::Relaxed);
+        all
+    }
+}
+
+impl Forgot {
+    /// The sentence a scope gives of what it forgot with the events
+    /// retention removed, or `None` when nothing was.
+    pub(super) fn removed_caveat(&self, lang: Lang) -> Option<String> {
+        let r = self.removed;
+        if r.is_empty() && self.removed_correlation == 0 {
+            return None;
+        }
+        Some(vigie_lang::tr!(
+            lang,
+            "Périmètre en direct : {} détection(s) et {} autre(s) fait(s) (processus, services, tâches, sessions VPN…) oubliés avec leurs événements, que la rétention a retirés du journal ; les décomptes agrégés (connexions, liens, comptes) les comptent encore. Ce qui est oublié n'est pas « absent ».",
+            "Live scope: {} detection(s) and {} other fact(s) (processes, services, tasks, VPN sessions…) forgotten with their events, which retention removed from the log; aggregated counts (logons, links, accounts) still count them. What was forgotten is not \"absent\".",
+            r.detections,
+            r.facts
+        ))
+    }
+}

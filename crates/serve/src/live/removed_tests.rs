@@ -1,0 +1,117 @@
+//! What retention removed from the log, the live scope forgets: its
+//! detections, the correlations they fired and the inputs still held —
+//! and the scope is then the one a restart (which reads the log as it
+//! is) gives, said in a caveat.
+use super::horizon_tests::{count, engine_of, failed, fired, scope, RULES};
+use super::*;
+
+fn held(live: &LiveScope, kind: &str) -> usize {
+    live.held().into_iter().find(|(k, _)| *k == kind).unwrap().1
+}
+
+#[test]
+fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
+    // The failed logons are detections of their own too (`generate`).
+    let engine =
+        engine_of(&RULES.replace("  timespan: 10m\n", "  timespan: 10m\n  generate: true\n"));
+    let e = engine.as_ref().as_ref().unwrap();
+    let (running, restarted) = (scope(&engine, Some(48)), scope(&engine, Some(48)));
+    // Positions 1 to 5, removed later: bob's three failures (a
+    // correlation), dave's two.
+    for (n, minutes, user) in [
+        (1, 0, "bob"),
+        (2, 4, "bob"),
+        (3, 8, "bob"),
+        (4, 60, "dave"),
+        (5, 61, "dave"),
+    ] {
+        failed(&[&running], e, n, minutes, user);
+    }
+    running.answer("default").unwrap();
+    // Two days later, carol's three (kept): bob's inputs are settled
+    // into the correlator past the line, dave's still held.
+    for (n, minutes) in [(10, 48 * 60 + 20), (11, 48 * 60 + 21), (12, 48 * 60 + 22)] {
+        failed(&[&running, &restarted], e, n, minutes, "carol");
+    }
+    let before = running.answer("default").unwrap();
+    assert_eq!(fired(&before).len(), 2, "{:?}", fired(&before));
+    assert_eq!(held(&running, "detections"), 8);
+    assert_eq!(
+        held(&running, "correlation_events"),
+        5,
+        "dave's and carol's"
+    );
+
+    // Retention removed the segments holding positions 0 to 9.
+    let f = running.forget_removed(10);
+    // Bob's correlation is not judged yet (its window closes when a
+    // later input moves the correlator's clock): not counted here.
+    assert_eq!(f.facts.detections, 5, "bob's three, dave's two");
+    assert_eq!(f.facts.facts, 0);
+    assert_eq!(f.correlation_inputs, 2, "dave's, not settled yet");
+    assert_eq!(count(&running, "removed_detections"), 5);
+    assert_eq!(count(&running, "removed_correlation"), 2);
+    assert_eq!(held(&running, "detections"), 3);
+    assert_eq!(held(&running, "correlation_events"), 3);
+
+    // Derived again though no event came, and as a restart gives it.
+    let after = running.answer("default").unwrap();
+    let again = restarted.answer("default").unwrap();
+    assert_eq!(fired(&after), fired(&again));
+    assert_eq!(fired(&after).len(), 1);
+    assert!(fired(&after)[0].contains("carol"), "{:?}", fired(&after));
+    let json = |a: &Answer| {
+        serde_json::to_value((&a.scope.detections, &a.scope.incidents, &a.scope.processes)).unwrap()
+    };
+    assert_eq!(json(&after), json(&again));
+    assert_ne!(json(&after), json(&before));
+    let said: Vec<&String> = after
+        .scope
+        .caveats
+        .iter()
+        .filter(|c| c.contains("retention removed"))
+        .collect();
+    assert_eq!(said.len(), 1, "{:?}", after.scope.caveats);
+    assert!(
+        said[0].starts_with("Live scope: 5 detection(s) and 0 other fact(s)"),
+        "{}",
+        said[0]
+    );
+    assert!(again.scope.caveats.iter().all(|c| !c.contains("retention")));
+
+    // Nothing more below the same line: nothing more forgotten.
+    assert!(running.forget_removed(10).is_empty());
+    // Two days on, bob's window is judged as the line passes it: not
+    // fired, counted then.
+    failed(&[&running, &restarted], e, 20, 97 * 60, "erin");
+    let later = running.answer("default").unwrap();
+    assert_eq!(count(&running, "removed_detections"), 6);
+    assert_eq!(fired(&later), fired(&restarted.answer("default").unwrap()));
+    assert!(
+        later
+            .scope
+            .caveats
+            .iter()
+            .any(|c| c.starts_with("Live scope: 6 detection(s) and 0 other fact(s)")),
+        "{:?}",
+        later.scope.caveats
+    );
+
+    let fr = Forgot {
+        removed: vigie_scope::RemovedFacts {
+            detections: 6,
+            facts: 2,
+        },
+        ..Forgot::default()
+    };
+    let said = fr.removed_caveat(Lang::Fr).unwrap();
+    assert!(
+        said.starts_with("Périmètre en direct : 6 détection(s) et 2 autre(s) fait(s)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("que la rétention a retirés du journal"),
+        "{said}"
+    );
+    assert_eq!(Forgot::default().removed_caveat(Lang::Fr), None);
+}
