@@ -557,8 +557,9 @@ fn what_retention_removed_the_live_scope_forgets() {
     );
     let caveats = scope["caveats"].to_string();
     assert!(
-        caveats.contains("Périmètre en direct : 2 détection(s) et 1 autre(s) fait(s)")
-            && caveats.contains("que la rétention a retirés du journal"),
+        caveats.contains(
+            "Périmètre en direct : 2 détection(s) (corrélations comprises), 1 autre(s) fait(s)"
+        ) && caveats.contains("que la rétention a retirés du journal"),
         "{caveats}"
     );
     let (_, metrics) = get(&server.base, "/metrics", Some(&admin));
@@ -566,8 +567,13 @@ fn what_retention_removed_the_live_scope_forgets() {
         metrics.contains("vigie_scope_evicted_total{kind=\"removed_detections\"} 2\n"),
         "{metrics}"
     );
-    // A restart reads the log as it is: the same single incident.
+    // A restart reads the log as it is: the same incident and detections.
     drop(server);
     let server = serve(&data, &[], &[]);
     assert_eq!(incidents(&server.base, &admin, 1).len(), 1);
+    let (_, body) = get(&server.base, "/api/v1/scope", Some(&admin));
+    let restarted: Value = serde_json::from_str(&body).unwrap();
+    for k in ["incidents", "detections"] {
+        assert_eq!(scope[k], restarted[k], "{k}");
+    }
 }

@@ -629,10 +629,12 @@ fn a_reused_id_never_leaves_an_older_creation_to_be_found_in_place_of_a_forgotte
 
 /// Retention removed Monday's events from the log
 /// (`Observer::forget_removed`): their detections, detected processes and
-/// service installs are forgotten and counted; what is derived from the
-/// rest is what an observer of the rest alone derives.
+/// service installs are forgotten and counted; the detections, incidents,
+/// processes and services derived from the rest are what an observer of
+/// the rest alone derives (the aggregates — coverage, the period
+/// observed — still count Monday: not compared).
 #[test]
-fn what_retention_removed_is_forgotten_as_if_never_observed() {
+fn what_retention_removed_its_detections_and_facts_are_forgotten() {
     let mut b = B::new();
     let shell = rule("Suspicious Shell", Level::High, &["attack.execution"]);
     // Monday: a shell flagged, a service installed.

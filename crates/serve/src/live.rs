@@ -84,9 +84,14 @@ struct Tenant {
     answered: Option<(u64, Answer)>,
     /// Every incident seen, by its live id.
     known: Vec<Known>,
-    /// Detections came late (a retro-hunt) since the last answer: the
-    /// next one is derived again, though no event was added.
-    stale: bool,
+    /// Changes without a new event (detections came late from a
+    /// retro-hunt, facts forgotten with the events retention removed):
+    /// an answer is derived again when this moved past the changes its
+    /// predecessor covered, though no event was added.
+    changes: u64,
+    /// The changes the last answer covers (counted when it began: one
+    /// made while it was derived is not covered).
+    answered_changes: u64,
     /// Events observed dated more than [`FUTURE_TOLERANCE`] after their
     /// receipt (see [`LiveScope::observe`]).
     future: u64,
@@ -170,8 +175,8 @@ impl Forgot {
         }
         Some(vigie_lang::tr!(
             lang,
-            "Périmètre en direct : oubliés par l'horizon — {}. Les événements restent dans le journal (recherche, rétro-chasse) ; ce qui est oublié n'est pas « absent ».",
-            "Live scope: forgotten by the horizon — {}. The events stay in the log (search, retro-hunt); what was forgotten is not \"absent\".",
+            "Périmètre en direct : oubliés par l'horizon — {}. Les événements restent dans le journal tant que la rétention les garde (recherche, rétro-chasse) ; ce qui est oublié n'est pas « absent ».",
+            "Live scope: forgotten by the horizon — {}. The events stay in the log as long as retention keeps them (search, retro-hunt); what was forgotten is not \"absent\".",
             parts.join(lang.pick(" ; ", "; "))
         ))
     }
@@ -445,7 +450,8 @@ impl LiveScope {
                 fresh_correlation: Vec::new(),
                 observed: 0,
                 answered: None,
-                stale: false,
+                changes: 0,
+                answered_changes: 0,
                 known: Vec::new(),
                 future: 0,
             }),
@@ -646,10 +652,20 @@ impl LiveScope {
     /// retro-hunt's): the scope's signals grow, the event is not counted
     /// twice, and the next answer is derived again.
     pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
+        // Read by a retro-hunt before retention removed it: not kept
+        // (it would stay until the next pass that removes something).
+        if removed::position(event).is_some_and(|p| p < self.removed_below.load(Ordering::Relaxed))
+        {
+            let n = matches.iter().filter(|m| m.generate).count() as u64;
+            self.evicted
+                .removed_detections
+                .fetch_add(n, Ordering::Relaxed);
+            return;
+        }
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tenants.get_mut(tenant) {
             t.fresh.observe_late(event, matches);
-            t.stale = true;
+            t.changes += 1;
         }
     }
 
@@ -752,16 +768,16 @@ impl LiveScope {
         let s = settled
             .entry(tenant.to_string())
             .or_insert_with(|| Settled::new(self.assets_of(tenant).clone()));
-        let events = {
+        let (events, changes) = {
             let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
             let t = tenants.get_mut(tenant)?;
             if let Some((n, a)) = &t.answered {
-                if *n == t.observed && !t.stale {
+                if *n == t.observed && t.answered_changes == t.changes {
                     return Some(a.clone());
                 }
             }
             self.merge_fresh(tenant, s, t);
-            t.observed
+            (t.observed, t.changes)
         };
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
         let kept = s.correlator.clone();
@@ -788,7 +804,9 @@ impl LiveScope {
         let _naming = lock.lock().unwrap_or_else(|e| e.into_inner());
         let newer = |t: &Tenant| match &t.answered {
             // A newer answer was stored meanwhile: it stands.
-            Some((n, a)) if *n > events || (*n == events && !t.stale) => Some(a.clone()),
+            Some((n, a)) if *n > events || (*n == events && t.answered_changes >= changes) => {
+                Some(a.clone())
+            }
             _ => None,
         };
         let merged: Arc<Mutex<Vec<(String, String)>>> = Default::default();
@@ -856,7 +874,7 @@ impl LiveScope {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = tenants.get_mut(tenant)?;
         t.answered = Some((events, answer.clone()));
-        t.stale = false;
+        t.answered_changes = changes;
         Some(answer)
     }
 
@@ -890,15 +908,18 @@ impl LiveScope {
         items.sort_by_key(|i| i.time);
         let mut correlator = kept.unwrap_or_else(|| engine.correlator());
         // Firings of inputs retention removed are not given (they are
-        // counted once settled).
+        // counted once settled). Nothing to look up until it removed some.
         let removed_below = self.removed_below.load(Ordering::Relaxed);
+        let tagged = removed_below > 0;
         let mut given = |fed: &removed::Fed, m: CorrelationMatch| {
-            if !fed.position(&m).is_some_and(|p| p < removed_below) {
+            if !(tagged && fed.position(&m).is_some_and(|p| p < removed_below)) {
                 fired.push(m);
             }
         };
         for i in items.iter() {
-            fed.push(i.time, i.position);
+            if tagged {
+                fed.push(i.time, i.position);
+            }
             for m in correlator.observe(i.time, &i.matches) {
                 given(&fed, m);
             }

@@ -5,18 +5,16 @@
 //! runs. Its horizon forgets the process creations of old activity, but
 //! a detection, a process of interest, a service installed, a VPN session
 //! are each kept with their event, and their number grows with what the
-//! commune's logs hold (a detection is 3 to 6 KiB of the scope). Retention
-//! removes old events from the log (`--retention-days`, `--retention-gb`);
-//! a restart rebuilds the scope from the log as it is then, without them.
-//! Forgetting the same facts while running gives the scope a restart
-//! would give — and a memory bounded by the retention, not by how long
-//! the server has run. `hunt` never calls this.
+//! commune's logs hold. Retention removes old events from the log
+//! (`--retention-days`, `--retention-gb`); these facts go with them, so
+//! that what they hold follows the retention, not how long the server
+//! has run. `hunt` never calls this.
 //!
 //! What is not forgotten: the aggregates keyed by an entity (logons and
 //! links between hosts, accounts, addresses, domains, coverage) keep
-//! their counts since the start — they are bounded by the commune's
-//! hosts, accounts and addresses, not by its events — and their earliest
-//! evidence may point at a removed event (its raw event then says so).
+//! their counts, first and last times and earliest evidence — which may
+//! be of removed events — until a restart rebuilds the scope from the log
+//! as it is: an event cannot be taken out of a count without the event.
 use super::*;
 
 /// What a pass forgot, by kind of fact.

@@ -1,20 +1,30 @@
 //! What the live scope forgets when retention removes events from the
-//! log: the facts of those events, as a restart would not find them.
+//! log: what it kept one per event of those events.
 //!
 //! Why: the horizon bounds what old *activity* leaves (process creations,
 //! correlation inputs), but a detection and the other facts kept one per
-//! event stayed for as long as the server ran — 3 to 6 KiB of the scope
-//! per detection, measured — while retention had removed their events
-//! from the log and their detections from `state.db`. The memory then
-//! grew with what was found since the start, whatever `--retention-days`
-//! said, and the scope showed incidents whose evidence no longer existed
-//! (only a restart, which rebuilds the scope from the log as it is, let
-//! them go). Now each pass of retention that removes segments has every
-//! commune's scope forget what came from below the oldest position kept,
-//! counted (`vigie_scope_evicted_total{kind="removed_…"}`) and said in
-//! the scope's caveats. By position, that is by receipt, as the log
-//! removes them: a backlog of old logs imported today stays as long as
-//! its events do.
+//! event stayed for as long as the server ran — measured, 1,331
+//! detections with their facts were 2 to 4 MiB of heap — while retention
+//! had removed their events from the log and their detections from
+//! `state.db`: the memory grew with what was found since the start,
+//! whatever `--retention-days` said, and incidents stayed whose evidence
+//! no longer existed. Now each pass of retention that removes segments
+//! has every commune's scope forget, of the events below the oldest
+//! position kept, their detections, the correlations they fired, their
+//! correlation inputs and their other per-event facts (processes of
+//! interest, services, tasks, files, cleared logs, VPN sessions, remote
+//! executions, behaviours), counted (`vigie_scope_evicted_total{kind=
+//! "removed_…"}`) and said in the scope's caveats. By position, that is
+//! by receipt, as the log removes them: a backlog of old logs imported
+//! today stays as long as its events do.
+//!
+//! What is not forgotten: the aggregates keyed by an entity (logons and
+//! links between hosts, accounts, addresses, domains, coverage) keep
+//! their counts, first times and earliest evidence, which may be of
+//! removed events, until a restart (which rebuilds the scope from the
+//! log as it is). The scope can then show activity older than the log
+//! holds, and group it otherwise than a restart would; the caveat says
+//! so. Subtracting an event from an aggregate needs the event.
 
 use super::*;
 use vigie_event::Locator;
@@ -28,9 +38,9 @@ pub(super) fn position(event: &Event) -> Option<u64> {
     }
 }
 
-/// The time and log position of the inputs fed to a correlator lately
-/// (settled ones in time order): a firing's position is the newest of
-/// those in its span (`first` to `last`).
+/// The time and log position of the inputs fed to a correlator lately,
+/// in time order: a firing's position is the newest of those in its
+/// span (`first` to `last`).
 ///
 /// Why the span's and not the input that made it fire: a window is
 /// judged when a later input moves the correlator's clock past it (with
@@ -43,27 +53,31 @@ pub(super) fn position(event: &Event) -> Option<u64> {
 pub(super) struct Fed(std::collections::VecDeque<(Timestamp, Option<u64>)>);
 
 impl Fed {
+    /// Adds an input in its place: at the end but for a late one.
     pub(super) fn push(&mut self, time: Timestamp, position: Option<u64>) {
-        self.0.push_back((time, position));
+        if self.0.back().is_none_or(|(t, _)| *t <= time) {
+            self.0.push_back((time, position));
+        } else {
+            let at = self.0.partition_point(|(t, _)| *t <= time);
+            self.0.insert(at, (time, position));
+        }
     }
 
     /// The newest position of the inputs in `m`'s span; `None` when none
     /// is held (or none was read from the log): never forgotten.
-    ///
-    /// A walk, not a search: an answer appends the inputs it has not
-    /// settled after the settled ones, and a late one among them may be
-    /// older than the last settled. A few firings per answer.
     pub(super) fn position(&self, m: &CorrelationMatch) -> Option<u64> {
+        let from = self.0.partition_point(|(t, _)| *t < m.first);
         self.0
-            .iter()
-            .filter(|(t, _)| *t >= m.first && *t <= m.last)
+            .range(from..)
+            .take_while(|(t, _)| *t <= m.last)
             .filter_map(|(_, p)| *p)
             .max()
     }
 
     /// Drops the inputs older than the newest less twice `span` and ten
-    /// minutes: a window still to fire spans at most `span`, judged at
-    /// most the correlator's lateness (a minute) after it closes.
+    /// minutes: a window still to fire spans at most `span` and is judged
+    /// at most the correlator's lateness (a minute) after it closes; a
+    /// correlation of correlations spans its own and its parts'.
     pub(super) fn keep_recent(&mut self, span: chrono::TimeDelta) {
         let Some(&(newest, _)) = self.0.back() else {
             return;
@@ -109,7 +123,7 @@ impl LiveScope {
         let gone = |p: Option<u64>| p.is_some_and(|p| p < oldest_kept);
         let removed = |_: &str, l: &Locator| matches!(*l, Locator::Position(p) if p < oldest_kept);
         let mut all = Forgotten::default();
-        self.removed_below.fetch_max(oldest_kept, Ordering::Relaxed);
+        let rose = self.removed_below.fetch_max(oldest_kept, Ordering::Relaxed) < oldest_kept;
         // `settled` first, then `tenants` (the order answers take them).
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,16 +142,28 @@ impl LiveScope {
             let before = s.fired.len();
             s.fired.retain(|(p, _)| !gone(*p));
             facts.detections += (before - s.fired.len()) as u64;
-            let one = Forgotten {
-                facts,
-                correlation_inputs: inputs,
-            };
-            if one.is_empty() {
-                continue;
+            // Derived again even when nothing here went: a correlation
+            // the kept correlator still holds may now be of removed
+            // events only (it is no longer given).
+            if rose {
+                t.changes += 1;
+            }
+            if facts.facts > 0 {
+                // Creations a forgotten process of interest kept against
+                // the horizon go now, not at a pass that may be days off.
+                if let Some(h) = self.horizon {
+                    let f = s.observer.forget_older_than(h);
+                    self.evicted
+                        .process_creations
+                        .fetch_add(f.process_creations, Ordering::Relaxed);
+                    self.evicted
+                        .orphan_processes
+                        .fetch_add(f.orphan_processes, Ordering::Relaxed);
+                    s.forgot.process_creations += f.process_creations;
+                }
             }
             s.forgot.removed += facts;
             s.forgot.removed_correlation += inputs;
-            t.stale = true;
             all.facts += facts;
             all.correlation_inputs += inputs;
         }
@@ -162,10 +188,11 @@ impl Forgot {
         }
         Some(vigie_lang::tr!(
             lang,
-            "Périmètre en direct : {} détection(s) et {} autre(s) fait(s) (processus, services, tâches, sessions VPN…) oubliés avec leurs événements, que la rétention a retirés du journal ; les décomptes agrégés (connexions, liens, comptes) les comptent encore. Ce qui est oublié n'est pas « absent ».",
-            "Live scope: {} detection(s) and {} other fact(s) (processes, services, tasks, VPN sessions…) forgotten with their events, which retention removed from the log; aggregated counts (logons, links, accounts) still count them. What was forgotten is not \"absent\".",
+            "Périmètre en direct : {} détection(s) (corrélations comprises), {} autre(s) fait(s) (processus, services, tâches, sessions VPN…) et {} événement(s) en attente de corrélation oubliés avec leurs événements, que la rétention a retirés du journal. Les agrégats (connexions, liens entre postes, comptes, couverture) gardent leurs décomptes, leurs premières dates et leurs premières preuves jusqu'au prochain redémarrage : le périmètre peut montrer une activité plus ancienne que le journal. Ce qui est oublié a bien eu lieu : son absence ici ne veut pas dire qu'il ne s'est rien passé.",
+            "Live scope: {} detection(s) (correlations included), {} other fact(s) (processes, services, tasks, VPN sessions…) and {} event(s) awaiting correlation forgotten with their events, which retention removed from the log. The aggregates (logons, links between hosts, accounts, coverage) keep their counts, first times and earliest evidence until the next restart: the scope may show activity older than the log. What was forgotten did happen: its absence here does not mean nothing happened.",
             r.detections,
-            r.facts
+            r.facts,
+            self.removed_correlation
         ))
     }
 }

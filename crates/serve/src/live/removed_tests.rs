@@ -73,11 +73,10 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
         .collect();
     assert_eq!(said.len(), 1, "{:?}", after.scope.caveats);
     assert!(
-        said[0].starts_with("Live scope: 5 detection(s) and 0 other fact(s)"),
+        said[0].starts_with("Live scope: 5 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s) awaiting correlation forgotten"),
         "{}",
         said[0]
     );
-    assert!(again.scope.caveats.iter().all(|c| !c.contains("retention")));
 
     // Nothing more below the same line: nothing more forgotten.
     assert!(running.forget_removed(10).is_empty());
@@ -92,7 +91,7 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
             .scope
             .caveats
             .iter()
-            .any(|c| c.starts_with("Live scope: 6 detection(s) and 0 other fact(s)")),
+            .any(|c| c.starts_with("Live scope: 6 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s)")),
         "{:?}",
         later.scope.caveats
     );
@@ -106,7 +105,7 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
     };
     let said = fr.removed_caveat(Lang::Fr).unwrap();
     assert!(
-        said.starts_with("Périmètre en direct : 6 détection(s) et 2 autre(s) fait(s)"),
+        said.starts_with("Périmètre en direct : 6 détection(s) (corrélations comprises), 2 autre(s) fait(s) (processus, services, tâches, sessions VPN…) et 0 événement(s) en attente de corrélation oubliés"),
         "{said}"
     );
     assert!(
@@ -114,4 +113,34 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
         "{said}"
     );
     assert_eq!(Forgot::default().removed_caveat(Lang::Fr), None);
+}
+
+/// A correlation already fired and settled when retention removes its
+/// events goes with them at once (counted then), and one whose events are
+/// kept stays.
+#[test]
+fn a_settled_correlation_goes_with_its_removed_events() {
+    let engine = engine_of(RULES);
+    let e = engine.as_ref().as_ref().unwrap();
+    let (running, restarted) = (scope(&engine, Some(48)), scope(&engine, Some(48)));
+    // Bob's three failures (positions 1 to 3), then zoe's three an hour
+    // later (kept): zoe's move the correlator's clock past bob's window.
+    for (n, minutes, user) in [(1, 0, "bob"), (2, 4, "bob"), (3, 8, "bob")] {
+        failed(&[&running], e, n, minutes, user);
+    }
+    for (n, minutes) in [(10, 60), (11, 61), (12, 62)] {
+        failed(&[&running, &restarted], e, n, minutes, "zoe");
+    }
+    // Two days later: everything above is settled, bob's firing kept.
+    failed(&[&running, &restarted], e, 20, 48 * 60 + 90, "erin");
+    let before = running.answer("default").unwrap();
+    assert_eq!(fired(&before).len(), 2, "{:?}", fired(&before));
+    assert_eq!(count(&running, "correlation_events"), 6);
+    let f = running.forget_removed(10);
+    assert_eq!(f.facts.detections, 1, "bob's correlation, settled");
+    assert_eq!(f.correlation_inputs, 0);
+    let after = running.answer("default").unwrap();
+    assert_eq!(fired(&after), fired(&restarted.answer("default").unwrap()));
+    assert_eq!(fired(&after).len(), 1);
+    assert!(fired(&after)[0].contains("zoe"), "{:?}", fired(&after));
 }

@@ -42,11 +42,17 @@ pub(crate) async fn retain(
                         "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
                         r.segments, r.bytes, r.oldest_kept
                     );
-                    // Nor the live scope (what a restart would rebuild).
+                    // The live scope forgets what it kept of them.
                     let (l, oldest) = (live.clone(), r.oldest_kept);
-                    let f = tokio::task::spawn_blocking(move || l.forget_removed(oldest))
+                    let f = match tokio::task::spawn_blocking(move || l.forget_removed(oldest))
                         .await
-                        .unwrap_or_default();
+                    {
+                        Ok(f) => f,
+                        Err(e) => {
+                            eprintln!("vigie serve: retention: the live scope could not forget what was removed: {e}");
+                            Default::default()
+                        }
+                    };
                     if !f.is_empty() {
                         eprintln!(
                             "vigie serve: retention: the live scope forgot {} detection(s), {} other fact(s) and {} correlation input(s) of the events removed",
