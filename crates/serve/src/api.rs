@@ -381,7 +381,7 @@ pub(crate) async fn stats(
         // in the event nor its computer's earlier events gave the offset):
         // their detections say `time_uncertain`.
         "events_time_uncertain": mine.time_uncertain,
-        // JSON events not all in UTF-8: read with those bytes as
+        // JSON events and syslog lines not all in UTF-8: read with those bytes as
         // Windows-1252 (a sender's character set to set to UTF-8).
         "events_not_utf8": mine.not_utf8,
         "unreadable_recent": s.progress.recent(Some(&tenant)),

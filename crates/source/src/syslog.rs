@@ -337,7 +337,17 @@ pub(crate) fn read_syslog(
             ));
             continue;
         }
-        let text = String::from_utf8_lossy(raw);
+        // Not all UTF-8: the odd bytes read as Windows-1252, as JSON lines
+        // are (a sender set to Latin-1 — every accent of a French name one
+        // byte — would otherwise lose them to U+FFFD), counted and said.
+        let text = match std::str::from_utf8(raw) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => {
+                sink.not_utf8(line_no);
+                let fixed = crate::json::odd_bytes_as_cp1252(raw).unwrap_or_default();
+                std::borrow::Cow::Owned(String::from_utf8_lossy(&fixed).into_owned())
+            }
+        };
         let mut ev = Event::new(Origin {
             source: src.clone(),
             locator: Locator::Line(line_no),

@@ -175,3 +175,38 @@ fn binary_lines_are_reported() {
     assert_eq!(report.records_skipped, 1);
     assert_eq!(report.errors[0].place, vigie_source::Place::Line(2));
 }
+
+/// A syslog line from a sender set to Latin-1 (every accent one byte):
+/// its bytes outside UTF-8 read as Windows-1252, as JSON lines are, not
+/// lost to U+FFFD; counted in the report and said in its notes.
+#[test]
+fn a_line_not_in_utf8_keeps_its_accents() {
+    let mut text = Vec::new();
+    text.extend_from_slice(b"<86>Jan 17 08:30:00 srv-web sshd[412]: Failed password for r\xe9mi from 203.0.113.9 port 52144 ssh2\n");
+    text.extend_from_slice(b"<86>Jan 17 08:30:05 srv-web sshd[412]: Accepted password for st\xc3\xa9phane from 10.0.0.5 port 52150 ssh2\n");
+    let (events, report) = read_bytes("auth.log", &text, &year(2026));
+    assert_eq!(events.len(), 2, "{:?}", report.errors);
+    let message = |e: &vigie_event::Event| e.get("message").cloned();
+    assert_eq!(
+        message(&events[0]),
+        Some(s(
+            "Failed password for rémi from 203.0.113.9 port 52144 ssh2"
+        ))
+    );
+    // Valid UTF-8 stays as it is.
+    assert_eq!(
+        message(&events[1]),
+        Some(s(
+            "Accepted password for stéphane from 10.0.0.5 port 52150 ssh2"
+        ))
+    );
+    assert_eq!(report.records_not_utf8, 1);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1 line(s) not in UTF-8 (the first: line 1)")),
+        "{:?}",
+        report.notes
+    );
+}

@@ -383,9 +383,9 @@ fn judge_request(
         if !matches.iter().any(|m| m.generate) {
             continue;
         }
-        // JSON as an object (its bytes outside UTF-8 as Windows-1252, as
-        // the event was read); anything else (a syslog message) as its
-        // text.
+        // JSON as an object, anything else (a syslog message) as its
+        // text; its bytes outside UTF-8 as Windows-1252, as the event was
+        // read.
         let raw: serde_json::Value = serde_json::from_slice(&d.event)
             .ok()
             .or_else(|| {
@@ -393,7 +393,11 @@ fn judge_request(
                     .and_then(|fixed| serde_json::from_slice(&fixed).ok())
             })
             .unwrap_or_else(|| {
-                serde_json::Value::String(String::from_utf8_lossy(&d.event).into_owned())
+                let text = match vigie_source::odd_bytes_as_cp1252(&d.event) {
+                    Some(fixed) => String::from_utf8_lossy(&fixed).into_owned(),
+                    None => String::from_utf8_lossy(&d.event).into_owned(),
+                };
+                serde_json::Value::String(text)
             });
         for (i, m) in matches.iter().enumerate().filter(|(_, m)| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
