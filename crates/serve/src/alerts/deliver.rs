@@ -148,9 +148,18 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
             continue;
         };
         // Two parts of one incident (a reading behind the naming kept:
-        // see `live::name_sets`) share its id: the first, the more
-        // severe, speaks for it.
+        // see `live::name_sets`) share its id: told once, as a whole.
         let mut told = std::collections::HashSet::new();
+        let parts_of = |id: &str| -> Vec<&vigie_scope::model::Incident> {
+            answer
+                .scope
+                .incidents
+                .iter()
+                .zip(answer.live_ids.iter())
+                .filter(|(_, l)| *l == id)
+                .map(|(inc, _)| inc)
+                .collect()
+        };
         // One name per incident wherever an alert speaks: the live id
         // (the scope's `INC-n` changes as incidents grow).
         let headline = live_named(
@@ -162,7 +171,7 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
             if !told.insert(live_id.as_str()) {
                 continue;
             }
-            let mut inc = inc.clone();
+            let mut inc = merged::whole(&parts_of(live_id)).unwrap_or_else(|| inc.clone());
             inc.summary = live_named(&inc.summary, &answer.scope.incidents, &answer.live_ids);
             if !tell(a, i, sink, &tenant, live_id, &inc, &headline) {
                 return false;
@@ -172,15 +181,7 @@ pub(super) fn look(live: &LiveScope, a: &Alerting, i: usize, sink: &dyn Sink) ->
             // What the incident it is part of now holds, said with the
             // merge: whoever follows it knows at once how large it is
             // (over every part sharing its id).
-            let parts: Vec<&vigie_scope::model::Incident> = answer
-                .scope
-                .incidents
-                .iter()
-                .zip(answer.live_ids.iter())
-                .filter(|(_, l)| *l == into)
-                .map(|(inc, _)| inc)
-                .collect();
-            if !tell_merged(a, i, sink, &tenant, from, into, &parts) {
+            if !tell_merged(a, i, sink, &tenant, from, into, &parts_of(into)) {
                 return false;
             }
         }

@@ -50,6 +50,30 @@ pub fn live_named(
     out
 }
 
+/// One incident as a whole from its parts (those sharing a live id: see
+/// `live::name_sets`), the first speaking for it: the most severe part's
+/// severity, the detections of all, every host once (its summary stays
+/// the first part's). `None` without any.
+///
+/// Why: a message of the incident and the merge message naming it must
+/// give the same counts; the first part alone said less than the merge.
+pub(super) fn whole(
+    parts: &[&vigie_scope::model::Incident],
+) -> Option<vigie_scope::model::Incident> {
+    let (first, rest) = parts.split_first()?;
+    let mut inc = (*first).clone();
+    for part in rest {
+        inc.severity = inc.severity.max(part.severity);
+        inc.detections += part.detections;
+        for h in &part.hosts {
+            if !inc.hosts.iter().any(|k| k.name == h.name) {
+                inc.hosts.push(h.clone());
+            }
+        }
+    }
+    Some(inc)
+}
+
 /// Tells `sink` once that incident `from`, which it was told of, was
 /// merged into `into` (a message of its own, `incident_merged`): an
 /// incident never vanishes from the alerts unsaid. `now`: the parts of
@@ -99,17 +123,14 @@ pub(super) fn tell_merged(
     };
     // The most severe part's (parts are ordered by how established their
     // nature is, not by severity).
-    let into_severity = now.iter().map(|inc| inc.severity).max().and_then(|sev| {
-        serde_json::to_value(sev)
+    let whole = whole(now);
+    let into_severity = whole.as_ref().and_then(|inc| {
+        serde_json::to_value(inc.severity)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
     });
-    let into_detections: u64 = now.iter().map(|inc| inc.detections).sum();
-    let into_hosts = now
-        .iter()
-        .flat_map(|inc| inc.hosts.iter().map(|h| h.name.as_str()))
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
+    let into_detections = whole.as_ref().map_or(0, |inc| inc.detections);
+    let into_hosts = whole.as_ref().map_or(0, |inc| inc.hosts.len());
     let state = (!now.is_empty()).then(|| {
         json!({
             "live_id": into,
