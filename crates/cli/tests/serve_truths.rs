@@ -558,8 +558,8 @@ fn what_retention_removed_the_live_scope_forgets() {
     let caveats = scope["caveats"].to_string();
     assert!(
         caveats.contains(
-            "Périmètre en direct : 2 détection(s) (corrélations comprises), 1 autre(s) fait(s)"
-        ) && caveats.contains("que la rétention a retirés du journal"),
+            "la rétention a retiré du journal des événements anciens, et ce qui en venait est oublié : 2 détection(s) (corrélations comprises), 1 autre(s) fait(s)"
+        ),
         "{caveats}"
     );
     let (_, metrics) = get(&server.base, "/metrics", Some(&admin));

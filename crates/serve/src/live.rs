@@ -652,8 +652,10 @@ impl LiveScope {
     /// retro-hunt's): the scope's signals grow, the event is not counted
     /// twice, and the next answer is derived again.
     pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
-        // Read by a retro-hunt before retention removed it: not kept
-        // (it would stay until the next pass that removes something).
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        // Read by a retro-hunt before retention removed it: not kept (it
+        // would stay until the next pass that removes something). Under
+        // the lock a pass moves the line in: none comes between.
         if removed::position(event).is_some_and(|p| p < self.removed_below.load(Ordering::Relaxed))
         {
             let n = matches.iter().filter(|m| m.generate).count() as u64;
@@ -662,7 +664,6 @@ impl LiveScope {
                 .fetch_add(n, Ordering::Relaxed);
             return;
         }
-        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tenants.get_mut(tenant) {
             t.fresh.observe_late(event, matches);
             t.changes += 1;
@@ -782,7 +783,12 @@ impl LiveScope {
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
         let kept = s.correlator.clone();
         let fired = s.fired.iter().map(|(_, m)| m.clone()).collect();
-        let fed = s.fed.clone();
+        // Only once retention removed something (see `correlations`).
+        let fed = if self.removed_below.load(Ordering::Relaxed) > 0 {
+            s.fed.clone()
+        } else {
+            removed::Fed::default()
+        };
         let forgot = s.forgot;
         drop(settled);
         let correlations = Arc::new(self.correlations(kept, fired, fed, &mut items));

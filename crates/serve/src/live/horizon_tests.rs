@@ -76,6 +76,19 @@ pub(super) fn at(minutes: i64) -> Timestamp {
 /// A failed logon of `user` at `at(minutes)`, judged by the engine and
 /// observed by every scope, read at position `n` of the log.
 pub(super) fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
+    let (e, m) = failed_event(engine, n, minutes, user);
+    for s in scopes {
+        s.observe("default", &e, &m);
+    }
+}
+
+/// The failed logon of [`failed`] and its matches, observed by none.
+pub(super) fn failed_event(
+    engine: &Engine,
+    n: u64,
+    minutes: i64,
+    user: &str,
+) -> (Event, Vec<Match>) {
     let mut e = Event::new(vigie_event::Origin {
         source: Arc::from("test"),
         locator: vigie_event::Locator::Position(n),
@@ -91,9 +104,7 @@ pub(super) fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i6
     let mut m = Vec::new();
     engine.evaluate(&e, &mut m);
     assert!(!m.is_empty(), "the failed logon matches");
-    for s in scopes {
-        s.observe("default", &e, &m);
-    }
+    (e, m)
 }
 
 pub(super) fn fired(a: &Answer) -> Vec<String> {

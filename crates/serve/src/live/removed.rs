@@ -53,8 +53,17 @@ pub(super) fn position(event: &Event) -> Option<u64> {
 pub(super) struct Fed(std::collections::VecDeque<(Timestamp, Option<u64>)>);
 
 impl Fed {
-    /// Adds an input in its place: at the end but for a late one.
+    /// Adds an input in its place: at the end but for a late one; one
+    /// later than any window still open (the correlator drops it) is not
+    /// kept.
     pub(super) fn push(&mut self, time: Timestamp, position: Option<u64>) {
+        if self
+            .0
+            .back()
+            .is_some_and(|(t, _)| time < *t - chrono::TimeDelta::minutes(10))
+        {
+            return;
+        }
         if self.0.back().is_none_or(|(t, _)| *t <= time) {
             self.0.push_back((time, position));
         } else {
@@ -123,10 +132,11 @@ impl LiveScope {
         let gone = |p: Option<u64>| p.is_some_and(|p| p < oldest_kept);
         let removed = |_: &str, l: &Locator| matches!(*l, Locator::Position(p) if p < oldest_kept);
         let mut all = Forgotten::default();
-        let rose = self.removed_below.fetch_max(oldest_kept, Ordering::Relaxed) < oldest_kept;
         // `settled` first, then `tenants` (the order answers take them).
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        // Moved under the worker's lock: `observe_late` reads it there.
+        let rose = self.removed_below.fetch_max(oldest_kept, Ordering::Relaxed) < oldest_kept;
         for (name, t) in tenants.iter_mut() {
             let mut facts = t.fresh.forget_removed(&removed);
             let before = t.fresh_correlation.len();
@@ -152,7 +162,11 @@ impl LiveScope {
                 // Creations a forgotten process of interest kept against
                 // the horizon go now, not at a pass that may be days off.
                 if let Some(h) = self.horizon {
+                    // Unfollowed meanwhile: the pass then edits the
+                    // creations in place rather than copy them all.
+                    t.fresh.unfollow();
                     let f = s.observer.forget_older_than(h);
+                    t.fresh.follow(&s.observer);
                     self.evicted
                         .process_creations
                         .fetch_add(f.process_creations, Ordering::Relaxed);
@@ -188,8 +202,8 @@ impl Forgot {
         }
         Some(vigie_lang::tr!(
             lang,
-            "Périmètre en direct : {} détection(s) (corrélations comprises), {} autre(s) fait(s) (processus, services, tâches, sessions VPN…) et {} événement(s) en attente de corrélation oubliés avec leurs événements, que la rétention a retirés du journal. Les agrégats (connexions, liens entre postes, comptes, couverture) gardent leurs décomptes, leurs premières dates et leurs premières preuves jusqu'au prochain redémarrage : le périmètre peut montrer une activité plus ancienne que le journal. Ce qui est oublié a bien eu lieu : son absence ici ne veut pas dire qu'il ne s'est rien passé.",
-            "Live scope: {} detection(s) (correlations included), {} other fact(s) (processes, services, tasks, VPN sessions…) and {} event(s) awaiting correlation forgotten with their events, which retention removed from the log. The aggregates (logons, links between hosts, accounts, coverage) keep their counts, first times and earliest evidence until the next restart: the scope may show activity older than the log. What was forgotten did happen: its absence here does not mean nothing happened.",
+            "Périmètre en direct : la rétention a retiré du journal des événements anciens, et ce qui en venait est oublié : {} détection(s) (corrélations comprises), {} autre(s) fait(s) (processus, services, tâches, sessions VPN…) et {} événement(s) qui attendaient d'être corrélés. Les agrégats (ouvertures de session, liens entre postes, comptes, couverture) gardent leurs décomptes, leurs dates de première apparition et leurs premières preuves jusqu'au prochain redémarrage : le périmètre peut encore montrer une activité que le journal ne contient plus, et des incidents qu'un redémarrage ne montrerait pas. Ce qui est oublié a bien eu lieu : son absence ici ne veut pas dire qu'il ne s'est rien passé.",
+            "Live scope: retention removed old events from the log, and what came from them is forgotten: {} detection(s) (correlations included), {} other fact(s) (processes, services, tasks, VPN sessions…) and {} event(s) that awaited correlation. The aggregates (logons, links between hosts, accounts, coverage) keep their counts, first-seen times and earliest evidence until the next restart: the scope may still show activity the log no longer holds, and incidents a restart would not show. What was forgotten did happen: its absence here does not mean nothing happened.",
             r.detections,
             r.facts,
             self.removed_correlation

@@ -2,7 +2,7 @@
 //! detections, the correlations they fired and the inputs still held —
 //! and the scope is then the one a restart (which reads the log as it
 //! is) gives, said in a caveat.
-use super::horizon_tests::{count, engine_of, failed, fired, scope, RULES};
+use super::horizon_tests::{count, engine_of, failed, failed_event, fired, scope, RULES};
 use super::*;
 
 fn held(live: &LiveScope, kind: &str) -> usize {
@@ -73,25 +73,35 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
         .collect();
     assert_eq!(said.len(), 1, "{:?}", after.scope.caveats);
     assert!(
-        said[0].starts_with("Live scope: 5 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s) awaiting correlation forgotten"),
+        said[0].contains("forgotten: 5 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s) that awaited correlation."),
         "{}",
         said[0]
     );
 
     // Nothing more below the same line: nothing more forgotten.
     assert!(running.forget_removed(10).is_empty());
+    // A retro-hunt's late detection on an event removed meanwhile is not
+    // kept (counted); one on a kept event is.
+    let (gone, m) = failed_event(e, 4, 60, "dave");
+    running.observe_late("default", &gone, &m);
+    assert_eq!(count(&running, "removed_detections"), 6);
+    assert_eq!(held(&running, "detections"), 3);
+    let (kept, m) = failed_event(e, 11, 48 * 60 + 21, "carol");
+    running.observe_late("default", &kept, &m);
+    assert_eq!(held(&running, "detections"), 4);
     // Two days on, bob's window is judged as the line passes it: not
     // fired, counted then.
     failed(&[&running, &restarted], e, 20, 97 * 60, "erin");
+    restarted.observe_late("default", &kept, &m);
     let later = running.answer("default").unwrap();
-    assert_eq!(count(&running, "removed_detections"), 6);
+    assert_eq!(count(&running, "removed_detections"), 7);
     assert_eq!(fired(&later), fired(&restarted.answer("default").unwrap()));
     assert!(
         later
             .scope
             .caveats
             .iter()
-            .any(|c| c.starts_with("Live scope: 6 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s)")),
+            .any(|c| c.contains("forgotten: 6 detection(s) (correlations included), 0 other fact(s) (processes, services, tasks, VPN sessions…) and 2 event(s)")),
         "{:?}",
         later.scope.caveats
     );
@@ -105,11 +115,11 @@ fn what_retention_removed_the_live_scope_forgets_as_a_restart_would() {
     };
     let said = fr.removed_caveat(Lang::Fr).unwrap();
     assert!(
-        said.starts_with("Périmètre en direct : 6 détection(s) (corrélations comprises), 2 autre(s) fait(s) (processus, services, tâches, sessions VPN…) et 0 événement(s) en attente de corrélation oubliés"),
+        said.starts_with("Périmètre en direct : la rétention a retiré du journal des événements anciens, et ce qui en venait est oublié : 6 détection(s) (corrélations comprises), 2 autre(s) fait(s) (processus, services, tâches, sessions VPN…) et 0 événement(s) qui attendaient d'être corrélés."),
         "{said}"
     );
     assert!(
-        said.contains("que la rétention a retirés du journal"),
+        said.contains("des incidents qu'un redémarrage ne montrerait pas"),
         "{said}"
     );
     assert_eq!(Forgot::default().removed_caveat(Lang::Fr), None);

@@ -42,8 +42,18 @@ pub(crate) async fn retain(
                         "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
                         r.segments, r.bytes, r.oldest_kept
                     );
-                    // The live scope forgets what it kept of them.
-                    let (l, oldest) = (live.clone(), r.oldest_kept);
+                    // The live scope forgets what it kept of those removed
+                    // for their age — not of young ones removed for the size
+                    // (a log filled fast, perhaps on purpose: the incident
+                    // under way stays on the console).
+                    if r.oldest_kept > r.aged_out {
+                        eprintln!(
+                            "vigie serve: retention: the event log reached its size limit (--retention-gb): positions {} to {} removed though younger than --retention-days (a flood of events?); the live scope keeps what came from them",
+                            r.aged_out,
+                            r.oldest_kept - 1
+                        );
+                    }
+                    let (l, oldest) = (live.clone(), r.aged_out);
                     let f = match tokio::task::spawn_blocking(move || l.forget_removed(oldest))
                         .await
                     {
