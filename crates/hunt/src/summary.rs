@@ -101,7 +101,7 @@ pub fn render(o: &HuntOutcome, speech: Speech) -> String {
         })
         .collect();
     if let Some(first) = charset.first() {
-        // Lines are counted in JSON Lines files; a JSON document file is
+        // Lines are counted in JSON Lines and syslog files; a JSON document file is
         // read whole (its notes say so).
         let lines: u64 = charset.iter().map(|f| f.records_not_utf8).sum();
         let lines = if lines > 0 {

@@ -208,7 +208,7 @@ pub(crate) fn page(
             "<p class=\"note\">{}</p>",
             escape(&tr!(
                 lang,
-                "L'incident {} n'est plus dans la portée en cours (ses événements ont pu être retirés par la rétention).",
+                "L'incident {} n'est plus dans le périmètre en direct (ses événements ont pu être retirés par la rétention).",
                 "Incident {} is no longer in the live scope (its events may have been removed by retention).",
                 into
             ))

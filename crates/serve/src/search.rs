@@ -277,7 +277,8 @@ fn hit(d: &Delivery, e: &vigie_event::Event) -> Hit {
     let event = match serde_json::from_slice::<Value>(&d.event) {
         Ok(v) if d.event.len() <= EVENT_BYTES => v,
         _ => {
-            let text = String::from_utf8_lossy(&d.event);
+            // Bytes outside UTF-8 as Windows-1252, as the event was read.
+            let text = vigie_source::text_as_read(&d.event);
             let cut: String = text.chars().take(EVENT_BYTES).collect();
             Value::String(if cut.len() < text.len() {
                 format!("{cut}… [+{} bytes]", text.len() - cut.len())

@@ -368,6 +368,21 @@ pub fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
     if std::str::from_utf8(b).is_ok() {
         return None;
     }
+    Some(cp1252_text(b).into_bytes())
+}
+
+/// `b` as text, read as Vigie reads it: UTF-8 as it is, else with its
+/// bytes outside UTF-8 as Windows-1252 ([`odd_bytes_as_cp1252`]) — what
+/// a page or an answer shows of a stored line, as its event was read.
+pub fn text_as_read(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(cp1252_text(b)),
+    }
+}
+
+/// The valid UTF-8 of `b` kept, every other byte as Windows-1252.
+fn cp1252_text(b: &[u8]) -> String {
     // Bytes 0x80–0xFF as Windows-1252, decoded once by encoding_rs (an
     // invalid byte is never ASCII: 0x00–0x7F are valid UTF-8).
     static HIGH: std::sync::OnceLock<[char; 128]> = std::sync::OnceLock::new();
@@ -385,7 +400,7 @@ pub fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
             out.push(high[usize::from(byte.wrapping_sub(0x80) & 0x7F)]);
         }
     }
-    Some(out.into_bytes())
+    out
 }
 
 /// A JSON array of objects, or one or more concatenated JSON documents.

@@ -4,13 +4,14 @@
 //! Why: the horizon bounds what old *activity* leaves (process creations,
 //! correlation inputs), but a detection and the other facts kept one per
 //! event stayed for as long as the server ran — measured, 1,331
-//! detections with their facts were 2 to 4 MiB of heap — while retention
+//! detections with their facts were 4 MiB of heap — while retention
 //! had removed their events from the log and their detections from
 //! `state.db`: the memory grew with what was found since the start,
 //! whatever `--retention-days` said, and incidents stayed whose evidence
 //! no longer existed. Now each pass of retention that removes segments
-//! has every commune's scope forget, of the events below the oldest
-//! position kept, their detections, the correlations they fired, their
+//! for their age has every commune's scope forget, of the events below
+//! them (not of young ones removed to meet the size limit: a flood must
+//! not take the incident under way off the console), their detections, the correlations they fired, their
 //! correlation inputs and their other per-event facts (processes of
 //! interest, services, tasks, files, cleared logs, VPN sessions, remote
 //! executions, behaviours), counted (`vigie_scope_evicted_total{kind=

@@ -42,7 +42,8 @@ pub(crate) async fn raw_event(s: &Shared, d: &Value) -> (String, bool) {
             if same {
                 let text = match serde_json::from_slice::<Value>(&delivery.event) {
                     Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-                    Err(_) => String::from_utf8_lossy(&delivery.event).into_owned(),
+                    // Bytes outside UTF-8 as Windows-1252, as it was read.
+                    Err(_) => vigie_source::text_as_read(&delivery.event).into_owned(),
                 };
                 return (text, true);
             }

@@ -181,7 +181,12 @@ pub(crate) async fn incident(
         crate::merged::Where::Unknown => {
             return error(
                 StatusCode::NOT_FOUND,
-                &format!("no incident {id} in the live scope"),
+                &vigie_lang::tr!(
+                    lang,
+                    "Aucun incident {} dans le périmètre en direct : jamais donné, ou ses événements retirés du journal par la rétention.",
+                    "No incident {} in the live scope: never given, or its events removed from the log by retention.",
+                    id
+                ),
             )
         }
     };

@@ -393,11 +393,7 @@ fn judge_request(
                     .and_then(|fixed| serde_json::from_slice(&fixed).ok())
             })
             .unwrap_or_else(|| {
-                let text = match vigie_source::odd_bytes_as_cp1252(&d.event) {
-                    Some(fixed) => String::from_utf8_lossy(&fixed).into_owned(),
-                    None => String::from_utf8_lossy(&d.event).into_owned(),
-                };
-                serde_json::Value::String(text)
+                serde_json::Value::String(vigie_source::text_as_read(&d.event).into_owned())
             });
         for (i, m) in matches.iter().enumerate().filter(|(_, m)| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
