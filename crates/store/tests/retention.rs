@@ -136,32 +136,41 @@ async fn by_age_the_segment_being_written_stays() {
     assert_eq!(log.records().await.unwrap(), 4);
 }
 
-/// A pass removing old segments for their age and young ones for the
-/// size says where the old ones end (`aged_out`): the live scope forgets
-/// only what came from those (a flood must not erase a current attack).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_went_for_its_age_is_told_apart_from_what_went_for_the_size() {
-    let dir = tempfile::tempdir().unwrap();
-    let (log, _) = FileLog::open(dir.path(), 300).unwrap();
+/// Ten segments of one event each, the first three last written ten
+/// days ago.
+async fn three_old_of_ten(dir: &std::path::Path) -> FileLog {
+    let (log, _) = FileLog::open(dir, 300).unwrap();
     for n in 0..10 {
         log.append(one(n)).await.unwrap();
     }
-    let files = segment_files(dir.path());
+    let files = segment_files(dir);
     assert_eq!(files.len(), 10);
     let ten_days = std::time::SystemTime::now() - Duration::from_secs(10 * 86_400);
     for f in &files[..3] {
         std::fs::File::options()
             .write(true)
-            .open(dir.path().join("events").join(f))
+            .open(dir.join("events").join(f))
             .unwrap()
             .set_modified(ten_days)
             .unwrap();
     }
-    let one_segment = std::fs::metadata(dir.path().join("events").join(&files[9]))
+    log
+}
+
+/// A pass removing old segments for their age and young ones for the
+/// size says where the old ones end (`aged_out`): the live scope forgets
+/// only what came from those (a flood must not erase a current attack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_went_for_its_age_is_told_apart_from_what_went_for_the_size() {
+    let week = Some(Duration::from_secs(7 * 86_400));
+    let dir = tempfile::tempdir().unwrap();
+    let log = three_old_of_ten(dir.path()).await;
+    let last = segment_files(dir.path()).pop().unwrap();
+    let one_segment = std::fs::metadata(dir.path().join("events").join(last))
         .unwrap()
         .len();
     let limit = Retention {
-        max_age: Some(Duration::from_secs(7 * 86_400)),
+        max_age: week,
         // Room for about four segments: three old ones go for their age,
         // then young ones for the size.
         max_bytes: Some(4 * one_segment + one_segment / 2),
@@ -170,27 +179,12 @@ async fn what_went_for_its_age_is_told_apart_from_what_went_for_the_size() {
     assert_eq!(r.aged_out, 3, "{r:?}");
     assert!(r.oldest_kept > 3, "{r:?}");
     // Age alone: the three old ones.
-    let dir2 = tempfile::tempdir().unwrap();
-    let (log2, _) = FileLog::open(dir2.path(), 300).unwrap();
-    for n in 0..10 {
-        log2.append(one(n)).await.unwrap();
-    }
-    for f in &segment_files(dir2.path())[..3] {
-        std::fs::File::options()
-            .write(true)
-            .open(dir2.path().join("events").join(f))
-            .unwrap()
-            .set_modified(ten_days)
-            .unwrap();
-    }
-    let r = log2
-        .retain(
-            &Retention {
-                max_age: Some(Duration::from_secs(7 * 86_400)),
-                max_bytes: None,
-            },
-            10,
-        )
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = three_old_of_ten(dir.path()).await;
+    let age = Retention {
+        max_age: week,
+        max_bytes: None,
+    };
+    let r = log.retain(&age, 10).unwrap();
     assert_eq!((r.aged_out, r.oldest_kept), (3, 3), "{r:?}");
 }
