@@ -2,8 +2,7 @@
 //! incident's id says what it became (API and console), events dated
 //! ahead of their receipt are shown with the host that sends them, a busy
 //! daytime channel is not paged every night while one cut by day is,
-//! a service without a locale speaks French, and what retention removed
-//! from the log the live scope no longer shows.
+//! and a service without a locale speaks French.
 
 mod common;
 
@@ -479,101 +478,4 @@ fn a_token_of_a_commune_never_named_is_said() {
             && said.contains("The communes the tokens name: benodet, fouesnant."),
         "{said}"
     );
-}
-
-/// Retention removed an old segment of the log: the live scope forgets
-/// the incident that came from it (the cleared log: its rule's detection
-/// and the scope's own, the cleared log kept as a fact) — the scope a restart gives — and
-/// says so (a caveat, `vigie_scope_evicted_total`), instead of keeping
-/// it, and its memory, until a restart.
-#[test]
-fn what_retention_removed_the_live_scope_forgets() {
-    use vigie_store::EventLog;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let now = chrono::Utc::now();
-    let at = |d: chrono::TimeDelta| (now - d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let old = chrono::TimeDelta::days(10);
-    let recent = chrono::TimeDelta::hours(1);
-    {
-        // Small segments: the old batch fills one, the recent one starts
-        // the next.
-        let (log, _) = vigie_store::embedded::FileLog::open(&data, 256).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap();
-        let mut first = vec![cleared("PC-ANCIEN.mairie.local", &at(old), 1)];
-        first.extend((2..400).map(|rid| logon("PC-ANCIEN.mairie.local", &at(old), rid)));
-        let second = vec![cleared("PC-RECENT.mairie.local", &at(recent), 1)];
-        rt.block_on(async {
-            for (lines, ago) in [(first, old), (second, recent)] {
-                log.append(vigie_store::IngestBatch {
-                    tenant: "default".into(),
-                    source: "winlogbeat".into(),
-                    received: (now - ago).timestamp_micros(),
-                    events: lines
-                        .iter()
-                        .map(|l| l.trim_end().as_bytes().to_vec())
-                        .collect(),
-                })
-                .await
-                .unwrap();
-            }
-        });
-    }
-    let mut segments: Vec<_> = std::fs::read_dir(data.join("events"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segments.sort();
-    assert_eq!(segments.len(), 2, "{segments:?}");
-    // Judged (and committed) by a first run within the default
-    // retention: both incidents.
-    let admin = token(&data, "admin");
-    let server = serve(&data, &[], &[]);
-    processed(&server.base, &admin, 400);
-    assert_eq!(incidents(&server.base, &admin, 2).len(), 2);
-    drop(server);
-    // Last written ten days ago, as its events were received.
-    std::fs::File::options()
-        .write(true)
-        .open(&segments[0])
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() - Duration::from_secs(10 * 86_400))
-        .unwrap();
-    let server = serve(&data, &["--retention-days", "7"], &[]);
-    // The old incident is forgotten as its events go: one left.
-    let ids = incidents(&server.base, &admin, 1);
-    assert_eq!(ids.len(), 1);
-    let (_, body) = get(&server.base, "/api/v1/scope", Some(&admin));
-    let scope: Value = serde_json::from_str(&body).unwrap();
-    let incident = scope["incidents"].to_string();
-    assert!(
-        incident.contains("PC-RECENT") && !incident.contains("PC-ANCIEN"),
-        "{incident}"
-    );
-    let caveats = scope["caveats"].to_string();
-    assert!(
-        caveats.contains(
-            "la rétention a retiré du journal des événements anciens, et ce qui en venait est oublié : 2 détection(s) (corrélations comprises), 1 autre(s) fait(s)"
-        ),
-        "{caveats}"
-    );
-    let (_, metrics) = get(&server.base, "/metrics", Some(&admin));
-    assert!(
-        metrics.contains("vigie_scope_evicted_total{kind=\"removed_detections\"} 2\n"),
-        "{metrics}"
-    );
-    // A restart reads the log as it is: the same incident and detections.
-    drop(server);
-    let server = serve(&data, &[], &[]);
-    assert_eq!(incidents(&server.base, &admin, 1).len(), 1);
-    let (_, body) = get(&server.base, "/api/v1/scope", Some(&admin));
-    let restarted: Value = serde_json::from_str(&body).unwrap();
-    for k in ["incidents", "detections"] {
-        assert_eq!(scope[k], restarted[k], "{k}");
-    }
 }

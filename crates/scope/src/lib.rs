@@ -27,7 +27,7 @@ mod text;
 
 pub use assets::AssetsError;
 pub use model::*;
-pub use observer::{Forgotten, Observer, RemovedFacts};
+pub use observer::{Forgotten, Observer};
 
 use vigie_detect::CorrelationMatch;
 pub use vigie_lang::{Lang, Zone};

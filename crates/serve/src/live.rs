@@ -52,7 +52,6 @@ use vigie_store::live::IncidentIds;
 
 mod naming;
 mod outage;
-mod removed;
 mod stores;
 use naming::merges;
 pub use naming::{name_incidents, name_kept, name_sets, name_spans, Known};
@@ -84,13 +83,17 @@ struct Tenant {
     answered: Option<(u64, Answer)>,
     /// Every incident seen, by its live id.
     known: Vec<Known>,
-    /// Changes without a new event (detections came late from a
-    /// retro-hunt, facts forgotten with the events retention removed):
-    /// an answer is derived again when this moved past the changes its
-    /// predecessor covered, though no event was added.
+    /// Detections that came late (a retro-hunt), counted: an answer is
+    /// derived again when this moved past what its predecessor covered,
+    /// though no event was added.
     changes: u64,
-    /// The changes the last answer covers (counted when it began: one
-    /// made while it was derived is not covered).
+    /// The changes the last answer covers (counted when it began: late
+    /// detections observed while it was derived are not covered).
+    ///
+    /// Why not a flag cleared by the answer: an answer takes seconds on a
+    /// large scope, and a flag set meanwhile was cleared when it was
+    /// stored — the late detections then shown by no answer until the
+    /// next event.
     answered_changes: u64,
     /// Events observed dated more than [`FUTURE_TOLERANCE`] after their
     /// receipt (see [`LiveScope::observe`]).
@@ -106,12 +109,8 @@ struct Settled {
     /// The correlator fed, in time order, every input older than
     /// `settled_before` (with a horizon).
     correlator: Option<Correlator>,
-    /// What it fired, each with the newest log position of the inputs
-    /// in its span (retention forgets it with them: see [`removed`]).
-    fired: Vec<(Option<u64>, CorrelationMatch)>,
-    /// The time and log position of the inputs fed to `correlator`
-    /// lately, in time order: what a firing's position is read from.
-    fed: removed::Fed,
+    /// What it fired.
+    fired: Vec<CorrelationMatch>,
     settled_before: Option<Timestamp>,
     /// The newest correlation input's time.
     newest: Option<Timestamp>,
@@ -128,11 +127,6 @@ struct Forgot {
     correlation_late: u64,
     correlation_future: u64,
     future_process_creations: u64,
-    /// Forgotten with their events, which retention removed from the
-    /// log: said in a caveat of its own (those events are gone).
-    removed: vigie_scope::RemovedFacts,
-    /// Correlation inputs forgotten so.
-    removed_correlation: u64,
 }
 
 impl Forgot {
@@ -189,7 +183,6 @@ impl Settled {
             for_correlation: Vec::new(),
             correlator: None,
             fired: Vec::new(),
-            fed: removed::Fed::default(),
             settled_before: None,
             newest: None,
             forgot: Forgot::default(),
@@ -205,9 +198,6 @@ struct Input {
     /// The server's clock when it was observed: an input is held at least
     /// the horizon after it (see [`LiveScope::settle_correlations`]).
     received: Timestamp,
-    /// Where the event is in the log (retention forgets the input with
-    /// it); `None` for an event not read from the log.
-    position: Option<u64>,
     matches: Vec<Match>,
 }
 
@@ -229,12 +219,6 @@ struct Evicted {
     /// Events dated more than [`FUTURE_TOLERANCE`] after their receipt
     /// (not forgotten: they only do not move the horizon).
     future: AtomicU64,
-    /// Forgotten with their events, removed from the log by retention
-    /// (see [`removed`]): detections (fired correlations among them),
-    /// the other facts kept one per event, correlation inputs.
-    removed_detections: AtomicU64,
-    removed_facts: AtomicU64,
-    removed_correlation: AtomicU64,
 }
 
 /// How far ahead of the server's clock an event's time may be and still
@@ -317,9 +301,6 @@ pub struct LiveScope {
     /// its time (the horizon; tests shorten it).
     held_after_receipt: Option<chrono::TimeDelta>,
     evicted: Evicted,
-    /// Positions of the log below this were removed by retention: what
-    /// came from them is forgotten (see [`removed`]); 0: none.
-    removed_below: AtomicU64,
 }
 
 impl LiveScope {
@@ -354,7 +335,6 @@ impl LiveScope {
             horizon: None,
             held_after_receipt: None,
             evicted: Evicted::default(),
-            removed_below: AtomicU64::new(0),
         })
     }
 
@@ -373,8 +353,7 @@ impl LiveScope {
         self
     }
 
-    /// What the horizon, and retention with the events it removed, forgot
-    /// since the start, by kind (every tenant's).
+    /// What the horizon forgot since the start, by kind (every tenant's).
     pub fn evicted(&self) -> Vec<(&'static str, u64)> {
         let e = &self.evicted;
         vec![
@@ -401,15 +380,6 @@ impl LiveScope {
             (
                 "future_process_creations",
                 e.future_process_creations.load(Ordering::Relaxed),
-            ),
-            (
-                "removed_detections",
-                e.removed_detections.load(Ordering::Relaxed),
-            ),
-            ("removed_facts", e.removed_facts.load(Ordering::Relaxed)),
-            (
-                "removed_correlation",
-                e.removed_correlation.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -480,7 +450,6 @@ impl LiveScope {
             t.fresh_correlation.push(Input {
                 time,
                 received: now,
-                position: removed::position(event),
                 matches: vigie_hunt::pipeline::for_correlator(matches),
             });
         }
@@ -614,22 +583,9 @@ impl LiveScope {
         s.for_correlation.sort_by_key(|i| i.time);
         let older = s.for_correlation.partition_point(|i| i.time < line);
         let late_before = correlator.stats().dropped_late;
-        let removed_below = self.removed_below.load(Ordering::Relaxed);
         for i in s.for_correlation.drain(..older) {
-            s.fed.push(i.time, i.position);
-            for m in correlator.observe(i.time, &i.matches) {
-                match s.fed.position(&m) {
-                    Some(p) if p < removed_below => {
-                        s.forgot.removed.detections += 1;
-                        self.evicted
-                            .removed_detections
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                    at => s.fired.push((at, m)),
-                }
-            }
+            s.fired.extend(correlator.observe(i.time, &i.matches));
         }
-        s.fed.keep_recent(span);
         // Given back once mostly drained (a rebuild's first pass).
         if s.for_correlation.capacity() > 4 * s.for_correlation.len() + 1024 {
             s.for_correlation.shrink_to(2 * s.for_correlation.len());
@@ -653,17 +609,6 @@ impl LiveScope {
     /// twice, and the next answer is derived again.
     pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        // Read by a retro-hunt before retention removed it: not kept (it
-        // would stay until the next pass that removes something). Under
-        // the lock a pass moves the line in: none comes between.
-        if removed::position(event).is_some_and(|p| p < self.removed_below.load(Ordering::Relaxed))
-        {
-            let n = matches.iter().filter(|m| m.generate).count() as u64;
-            self.evicted
-                .removed_detections
-                .fetch_add(n, Ordering::Relaxed);
-            return;
-        }
         if let Some(t) = tenants.get_mut(tenant) {
             t.fresh.observe_late(event, matches);
             t.changes += 1;
@@ -781,22 +726,12 @@ impl LiveScope {
             (t.observed, t.changes)
         };
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
-        let kept = s.correlator.clone();
-        let fired = s.fired.iter().map(|(_, m)| m.clone()).collect();
-        // Only once retention removed something (see `correlations`).
-        let fed = if self.removed_below.load(Ordering::Relaxed) > 0 {
-            s.fed.clone()
-        } else {
-            removed::Fed::default()
-        };
+        let (kept, fired) = (s.correlator.clone(), s.fired.clone());
         let forgot = s.forgot;
         drop(settled);
-        let correlations = Arc::new(self.correlations(kept, fired, fed, &mut items));
+        let correlations = Arc::new(self.correlations(kept, fired, &mut items));
         let mut scope = observer.finish_in(&correlations, self.lang, self.zone);
         if let Some(c) = self.horizon.and_then(|h| forgot.caveat(self.lang, h)) {
-            scope.caveats.push(c);
-        }
-        if let Some(c) = forgot.removed_caveat(self.lang) {
             scope.caveats.push(c);
         }
         let scope = Arc::new(scope);
@@ -902,7 +837,6 @@ impl LiveScope {
         &self,
         kept: Option<Correlator>,
         mut fired: Vec<CorrelationMatch>,
-        mut fed: removed::Fed,
         items: &mut [Input],
     ) -> Vec<CorrelationMatch> {
         let Some(engine) = self.engine.as_ref().as_ref() else {
@@ -913,31 +847,13 @@ impl LiveScope {
         }
         items.sort_by_key(|i| i.time);
         let mut correlator = kept.unwrap_or_else(|| engine.correlator());
-        // Firings of inputs retention removed are not given (they are
-        // counted once settled). Nothing to look up until it removed some.
-        let removed_below = self.removed_below.load(Ordering::Relaxed);
-        let tagged = removed_below > 0;
-        let mut given = |fed: &removed::Fed, m: CorrelationMatch| {
-            if !(tagged && fed.position(&m).is_some_and(|p| p < removed_below)) {
-                fired.push(m);
-            }
-        };
         for i in items.iter() {
-            if tagged {
-                fed.push(i.time, i.position);
-            }
-            for m in correlator.observe(i.time, &i.matches) {
-                given(&fed, m);
-            }
+            fired.extend(correlator.observe(i.time, &i.matches));
         }
-        for m in correlator.finish() {
-            given(&fed, m);
-        }
+        fired.extend(correlator.finish());
         fired
     }
 }
 
 #[cfg(test)]
 mod horizon_tests;
-#[cfg(test)]
-mod removed_tests;

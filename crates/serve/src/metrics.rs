@@ -182,7 +182,7 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
         }
     }
     // What the live scope's horizon forgot (the events stay in the store).
-    text.push_str("# HELP vigie_scope_evicted_total Facts the live scope forgot, by kind. By its horizon (the events stay in the store): process_creations and orphan_processes older than the horizon; correlation_events: inputs settled into the correlator (not lost); correlation_late: inputs that came too late to be correlated; correlation_future and future_process_creations: dated in the future, forgotten the horizon after their receipt. With their events, which retention removed from the log: removed_detections (fired correlations included), removed_facts (processes of interest, services, tasks, files, cleared logs, VPN sessions, remote executions, behaviours, creations without a logged parent image), removed_correlation (correlation inputs not yet settled).\n# TYPE vigie_scope_evicted_total counter\n");
+    text.push_str("# HELP vigie_scope_evicted_total Facts the live scope forgot, by kind (the events stay in the store): process_creations and orphan_processes older than its horizon; correlation_events: inputs settled into the correlator (not lost); correlation_late: inputs that came too late to be correlated; correlation_future and future_process_creations: dated in the future, forgotten the horizon after their receipt.\n# TYPE vigie_scope_evicted_total counter\n");
     for (kind, n) in s.live.evicted() {
         text.push_str(&format!(
             "vigie_scope_evicted_total{{kind=\"{kind}\"}} {n}\n"

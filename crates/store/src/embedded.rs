@@ -227,11 +227,6 @@ pub struct Retained {
     pub bytes: u64,
     /// The first position still kept.
     pub oldest_kept: u64,
-    /// The first position not removed for its age: below it, every
-    /// segment removed was older than the age limit; from it to
-    /// `oldest_kept`, segments removed only to meet the size limit —
-    /// young ones, when the log filled fast (a flood).
-    pub aged_out: u64,
     /// Bytes of the log after it.
     pub bytes_kept: u64,
     /// The size limit could not be met without removing events not yet
@@ -446,7 +441,7 @@ impl FileLog {
         }
         let total: u64 = info.iter().map(|i| i.1).sum();
         let (mut remove, mut left) = (0usize, total);
-        let (mut aged, mut over_limit) = (0usize, false);
+        let mut over_limit = false;
         for k in 0..info.len().saturating_sub(1) {
             let (_, len, modified) = info[k];
             let too_old = match (policy.max_age, modified) {
@@ -463,13 +458,9 @@ impl FileLog {
                 break;
             }
             remove = k + 1;
-            if too_old && aged == k {
-                aged = k + 1;
-            }
             left -= len;
         }
         let oldest_kept = info.get(remove).map_or(0, |i| i.0);
-        let aged_out = info.get(aged).map_or(0, |i| i.0);
         if remove > 0 {
             write_durably(dir, OLDEST, oldest_kept)?;
             for &(f, _, _) in &info[..remove] {
@@ -482,7 +473,6 @@ impl FileLog {
             segments: remove as u64,
             bytes: total - left,
             oldest_kept,
-            aged_out,
             bytes_kept: left,
             over_limit: over_limit || policy.max_bytes.is_some_and(|m| left > m),
         })

@@ -66,8 +66,6 @@ async fn the_oldest_judged_segments_go_first_and_readers_start_after_them() {
     assert!(!r.over_limit, "{r:?}");
     assert!(size(dir.path()) <= total / 2);
     assert_eq!(r.oldest_kept, r.segments);
-    // Removed for the size only: none for its age.
-    assert_eq!(r.aged_out, 0, "{r:?}");
 
     // A new reader starts at the oldest kept; appends go on.
     let got = log.consume("new", 100, Duration::ZERO).await.unwrap();
@@ -134,57 +132,4 @@ async fn by_age_the_segment_being_written_stays() {
     assert_eq!(r.segments, 3);
     assert_eq!(segment_files(dir.path()).len(), 1);
     assert_eq!(log.records().await.unwrap(), 4);
-}
-
-/// Ten segments of one event each, the first three last written ten
-/// days ago.
-async fn three_old_of_ten(dir: &std::path::Path) -> FileLog {
-    let (log, _) = FileLog::open(dir, 300).unwrap();
-    for n in 0..10 {
-        log.append(one(n)).await.unwrap();
-    }
-    let files = segment_files(dir);
-    assert_eq!(files.len(), 10);
-    let ten_days = std::time::SystemTime::now() - Duration::from_secs(10 * 86_400);
-    for f in &files[..3] {
-        std::fs::File::options()
-            .write(true)
-            .open(dir.join("events").join(f))
-            .unwrap()
-            .set_modified(ten_days)
-            .unwrap();
-    }
-    log
-}
-
-/// A pass removing old segments for their age and young ones for the
-/// size says where the old ones end (`aged_out`): the live scope forgets
-/// only what came from those (a flood must not erase a current attack).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_went_for_its_age_is_told_apart_from_what_went_for_the_size() {
-    let week = Some(Duration::from_secs(7 * 86_400));
-    let dir = tempfile::tempdir().unwrap();
-    let log = three_old_of_ten(dir.path()).await;
-    let last = segment_files(dir.path()).pop().unwrap();
-    let one_segment = std::fs::metadata(dir.path().join("events").join(last))
-        .unwrap()
-        .len();
-    let limit = Retention {
-        max_age: week,
-        // Room for about four segments: three old ones go for their age,
-        // then young ones for the size.
-        max_bytes: Some(4 * one_segment + one_segment / 2),
-    };
-    let r = log.retain(&limit, 10).unwrap();
-    assert_eq!(r.aged_out, 3, "{r:?}");
-    assert!(r.oldest_kept > 3, "{r:?}");
-    // Age alone: the three old ones.
-    let dir = tempfile::tempdir().unwrap();
-    let log = three_old_of_ten(dir.path()).await;
-    let age = Retention {
-        max_age: week,
-        max_bytes: None,
-    };
-    let r = log.retain(&age, 10).unwrap();
-    assert_eq!((r.aged_out, r.oldest_kept), (3, 3), "{r:?}");
 }

@@ -209,7 +209,6 @@ mod facts;
 mod horizon;
 mod logons;
 mod procs;
-mod removed;
 mod windows;
 
 pub(crate) use behaviour::*;
@@ -217,7 +216,6 @@ pub(crate) use facts::*;
 pub(crate) use horizon::orphan_remote;
 pub use horizon::Forgotten;
 pub(crate) use procs::*;
-pub use removed::RemovedFacts;
 
 /// Streaming collector of scope facts; one per worker thread.
 ///

@@ -5,7 +5,7 @@
 use super::*;
 use chrono::TimeZone;
 
-pub(super) const RULES: &str = "title: Failed logon
+const RULES: &str = "title: Failed logon
 id: 0b6f4c1e-7d5a-4b7e-9a51-2f4c8e1d0001
 status: test
 logsource:
@@ -32,14 +32,9 @@ correlation:
 level: high
 ";
 
-pub(super) fn engine() -> Arc<Option<Engine>> {
-    engine_of(RULES)
-}
-
-/// The engine of `rules`: [`RULES`] or a variant of it.
-pub(super) fn engine_of(rules: &str) -> Arc<Option<Engine>> {
+fn engine() -> Arc<Option<Engine>> {
     let (set, report) = vigie_detect::load_str(
-        rules,
+        RULES,
         std::path::Path::new("test.yml"),
         &vigie_detect::LoadOptions::default(),
     );
@@ -50,7 +45,7 @@ pub(super) fn engine_of(rules: &str) -> Arc<Option<Engine>> {
     Arc::new(Some(engine))
 }
 
-pub(super) fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
+fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
     let live = LiveScope::new(
         Arc::new(Assets::default()),
         engine.clone(),
@@ -68,30 +63,17 @@ pub(super) fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveS
     }
 }
 
-pub(super) fn at(minutes: i64) -> Timestamp {
+fn at(minutes: i64) -> Timestamp {
     chrono::Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
         + chrono::TimeDelta::minutes(minutes)
 }
 
 /// A failed logon of `user` at `at(minutes)`, judged by the engine and
-/// observed by every scope, read at position `n` of the log.
-pub(super) fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
-    let (e, m) = failed_event(engine, n, minutes, user);
-    for s in scopes {
-        s.observe("default", &e, &m);
-    }
-}
-
-/// The failed logon of [`failed`] and its matches, observed by none.
-pub(super) fn failed_event(
-    engine: &Engine,
-    n: u64,
-    minutes: i64,
-    user: &str,
-) -> (Event, Vec<Match>) {
+/// observed by every scope.
+fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
     let mut e = Event::new(vigie_event::Origin {
         source: Arc::from("test"),
-        locator: vigie_event::Locator::Position(n),
+        locator: vigie_event::Locator::Record(n),
     });
     e.timestamp = Some(at(minutes));
     e.computer = Some("DC01.ccpab.local".into());
@@ -104,17 +86,19 @@ pub(super) fn failed_event(
     let mut m = Vec::new();
     engine.evaluate(&e, &mut m);
     assert!(!m.is_empty(), "the failed logon matches");
-    (e, m)
+    for s in scopes {
+        s.observe("default", &e, &m);
+    }
 }
 
-pub(super) fn fired(a: &Answer) -> Vec<String> {
+fn fired(a: &Answer) -> Vec<String> {
     a.correlations
         .iter()
         .map(|c| format!("{} {:?} {} {}", c.rule.title, c.group, c.first, c.last))
         .collect()
 }
 
-pub(super) fn count(live: &LiveScope, kind: &str) -> u64 {
+fn count(live: &LiveScope, kind: &str) -> u64 {
     live.evicted()
         .into_iter()
         .find(|(k, _)| *k == kind)

@@ -8,8 +8,7 @@
 use super::*;
 
 /// Applies the retention policy at start and every ten minutes, never
-/// removing events the detection worker has not judged; the live scope
-/// forgets what came from the events removed.
+/// removing events the detection worker has not judged.
 pub(crate) async fn retain(
     log: FileLog,
     policy: vigie_store::embedded::Retention,
@@ -42,33 +41,6 @@ pub(crate) async fn retain(
                         "vigie serve: retention: {} segment(s), {} bytes removed; events kept from position {}",
                         r.segments, r.bytes, r.oldest_kept
                     );
-                    // The live scope forgets what it kept of those removed
-                    // for their age — not of young ones removed for the size
-                    // (a log filled fast, perhaps on purpose: the incident
-                    // under way stays on the console).
-                    if r.oldest_kept > r.aged_out {
-                        eprintln!(
-                            "vigie serve: retention: the event log reached its size limit (--retention-gb): positions {} to {} removed though younger than --retention-days (a flood of events?); the live scope keeps what came from them",
-                            r.aged_out,
-                            r.oldest_kept - 1
-                        );
-                    }
-                    let (l, oldest) = (live.clone(), r.aged_out);
-                    let f = match tokio::task::spawn_blocking(move || l.forget_removed(oldest))
-                        .await
-                    {
-                        Ok(f) => f,
-                        Err(e) => {
-                            eprintln!("vigie serve: retention: the live scope could not forget what was removed: {e}");
-                            Default::default()
-                        }
-                    };
-                    if !f.is_empty() {
-                        eprintln!(
-                            "vigie serve: retention: the live scope forgot {} detection(s), {} other fact(s) and {} correlation input(s) of the events removed",
-                            f.facts.detections, f.facts.facts, f.correlation_inputs
-                        );
-                    }
                 }
                 if r.over_limit {
                     eprintln!(
