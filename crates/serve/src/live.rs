@@ -169,8 +169,8 @@ impl Forgot {
         }
         Some(vigie_lang::tr!(
             lang,
-            "Périmètre en direct : oubliés par l'horizon — {}. Les événements restent dans le journal tant que la rétention les garde (recherche, rétro-chasse) ; ce qui est oublié n'est pas « absent ».",
-            "Live scope: forgotten by the horizon — {}. The events stay in the log as long as retention keeps them (search, retro-hunt); what was forgotten is not \"absent\".",
+            "Périmètre en direct : oubliés par l'horizon — {}. Les événements restent dans le journal (recherche, rétro-chasse) tant que la rétention les garde ; ce qui est oublié n'est pas « absent ».",
+            "Live scope: forgotten by the horizon — {}. The events stay in the log (search, retro-hunt) as long as retention keeps them; what was forgotten is not \"absent\".",
             parts.join(lang.pick(" ; ", "; "))
         ))
     }

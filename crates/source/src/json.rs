@@ -371,13 +371,29 @@ pub fn odd_bytes_as_cp1252(b: &[u8]) -> Option<Vec<u8>> {
     Some(cp1252_text(b).into_bytes())
 }
 
-/// `b` as text, read as Vigie reads it: UTF-8 as it is, else with its
-/// bytes outside UTF-8 as Windows-1252 ([`odd_bytes_as_cp1252`]) — what
-/// a page or an answer shows of a stored line, as its event was read.
+/// `b` as text, read as Vigie reads it (see [`read_text`]) — what a
+/// page or an answer shows of a stored line, as its event was read.
 pub fn text_as_read(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    read_text(b).0
+}
+
+/// `b` as text, and whether bytes outside UTF-8 were read as
+/// Windows-1252: UTF-8 as it is; UTF-8 cut inside its last character (a
+/// datagram's or a relay's size limit: what comes before already holds
+/// UTF-8 beyond ASCII) with that character lost (U+FFFD); anything else
+/// with its bytes outside UTF-8 as Windows-1252.
+///
+/// Why the cut needs UTF-8 before it: `é`, `è`, `à`, `ô` in Windows-1252
+/// are all bytes that begin a UTF-8 sequence, so a Latin-1 line ending in
+/// "refusé" looks like UTF-8 cut short; only a line that already showed
+/// UTF-8 is taken as cut.
+pub(crate) fn read_text(b: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
     match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(cp1252_text(b)),
+        Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+        Err(e) if e.error_len().is_none() && b[..e.valid_up_to()].iter().any(|c| !c.is_ascii()) => {
+            (String::from_utf8_lossy(b), false)
+        }
+        Err(_) => (std::borrow::Cow::Owned(cp1252_text(b)), true),
     }
 }
 

@@ -340,17 +340,12 @@ pub(crate) fn read_syslog(
         // Not all UTF-8: the odd bytes read as Windows-1252, as JSON lines
         // are (a sender set to Latin-1 — every accent of a French name one
         // byte — would otherwise lose them to U+FFFD), counted and said.
-        // A line cut inside its last character (a datagram or a relay's
-        // size limit) is UTF-8 cut short, not another character set:
-        // that character is lost (U+FFFD), nothing is counted.
-        let text = match std::str::from_utf8(raw) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(e) if e.error_len().is_none() => String::from_utf8_lossy(raw),
-            Err(_) => {
-                sink.not_utf8(line_no);
-                crate::json::text_as_read(raw)
-            }
-        };
+        // UTF-8 cut inside its last character keeps U+FFFD there, not
+        // counted (see `read_text`).
+        let (text, cp1252) = crate::json::read_text(raw);
+        if cp1252 {
+            sink.not_utf8(line_no);
+        }
         let mut ev = Event::new(Origin {
             source: src.clone(),
             locator: Locator::Line(line_no),

@@ -186,13 +186,30 @@ fn a_line_not_in_utf8_keeps_its_accents() {
     text.extend_from_slice(b"<86>Jan 17 08:30:05 srv-web sshd[412]: Accepted password for st\xc3\xa9phane from 10.0.0.5 port 52150 ssh2\n");
     // UTF-8 cut inside its last character (a datagram's size): that
     // character lost, not read as another character set nor counted.
-    text.extend_from_slice(b"<86>Jan 17 08:30:09 srv-web sshd[412]: session opened for st\xc3\n");
+    text.extend_from_slice(
+        b"<86>Jan 17 08:30:09 srv-web sshd[412]: session opened for st\xc3\xa9phane, r\xc3\n",
+    );
+    // Latin-1 ending in an accent (a byte that begins UTF-8 sequences):
+    // Latin-1, counted.
+    text.extend_from_slice(
+        b"<86>Jan 17 08:30:12 srv-web sshd[412]: password changed for andr\xe9\n",
+    );
     let (events, report) = read_bytes("auth.log", &text, &year(2026));
-    assert_eq!(events.len(), 3, "{:?}", report.errors);
+    assert_eq!(events.len(), 4, "{:?}", report.errors);
     assert_eq!(
         events[2].get("message").cloned(),
-        Some(s("session opened for st\u{FFFD}"))
+        Some(s("session opened for stéphane, r\u{FFFD}"))
     );
+    assert_eq!(
+        events[3].get("message").cloned(),
+        Some(s("password changed for andré"))
+    );
+    // What a page shows of the stored lines is what was read.
+    assert_eq!(
+        vigie_source::text_as_read(b"cut st\xc3\xa9phane, r\xc3"),
+        "cut stéphane, r\u{FFFD}"
+    );
+    assert_eq!(vigie_source::text_as_read(b"andr\xe9"), "andré");
     let message = |e: &vigie_event::Event| e.get("message").cloned();
     assert_eq!(
         message(&events[0]),
@@ -207,7 +224,7 @@ fn a_line_not_in_utf8_keeps_its_accents() {
             "Accepted password for stéphane from 10.0.0.5 port 52150 ssh2"
         ))
     );
-    assert_eq!(report.records_not_utf8, 1);
+    assert_eq!(report.records_not_utf8, 2);
     // Said once, whole: the line counted, what was done, what to change.
     let said: Vec<&String> = report
         .notes
@@ -216,6 +233,6 @@ fn a_line_not_in_utf8_keeps_its_accents() {
         .collect();
     assert_eq!(
         said,
-        ["1 line(s) not in UTF-8 (the first: line 1): their bytes outside UTF-8 read as Windows-1252 — the sender's character set; set it to UTF-8 (NXLog: xm_charconv's convert_fields)"]
+        ["2 line(s) not in UTF-8 (the first: line 1): their bytes outside UTF-8 read as Windows-1252 — the sender's character set; set it to UTF-8 (NXLog: xm_charconv's convert_fields)"]
     );
 }

@@ -52,8 +52,9 @@ pub fn live_named(
 
 /// One incident as a whole from its parts (those sharing a live id: see
 /// `live::name_sets`), the first speaking for it: the most severe part's
-/// severity, the detections of all, every host once (its summary stays
-/// the first part's). `None` without any.
+/// severity, the detections of all, its span from the first start to the
+/// last end, every host, account, address and nature once (its summary
+/// stays the first part's). `None` without any.
 ///
 /// Why: a message of the incident and the merge message naming it must
 /// give the same counts; the first part alone said less than the merge.
@@ -65,9 +66,26 @@ pub(super) fn whole(
     for part in rest {
         inc.severity = inc.severity.max(part.severity);
         inc.detections += part.detections;
-        for h in &part.hosts {
-            if !inc.hosts.iter().any(|k| k.name == h.name) {
-                inc.hosts.push(h.clone());
+        inc.first = inc.first.min(part.first);
+        inc.last = inc.last.max(part.last);
+        for (mine, theirs) in [
+            (&mut inc.hosts, &part.hosts),
+            (&mut inc.accounts, &part.accounts),
+        ] {
+            for e in theirs {
+                if !mine.iter().any(|k| k.name == e.name) {
+                    mine.push(e.clone());
+                }
+            }
+        }
+        for a in &part.addresses {
+            if !inc.addresses.contains(a) {
+                inc.addresses.push(a.clone());
+            }
+        }
+        for n in &part.nature {
+            if !inc.nature.contains(n) {
+                inc.nature.push(*n);
             }
         }
     }

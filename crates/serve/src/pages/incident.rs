@@ -183,8 +183,8 @@ pub(crate) async fn incident(
                 StatusCode::NOT_FOUND,
                 &vigie_lang::tr!(
                     lang,
-                    "Aucun incident {} dans le périmètre en direct : jamais donné, ou ses événements retirés du journal par la rétention.",
-                    "No incident {} in the live scope: never given, or its events removed from the log by retention.",
+                    "Aucun incident {} dans le périmètre en direct : cet identifiant n'a jamais été attribué, ou ses événements ont pu être retirés du journal par la rétention (pris en compte au redémarrage).",
+                    "No incident {} in the live scope: this id was never assigned, or its events may have been removed from the log by retention (taken into account at a restart).",
                     id
                 ),
             )
