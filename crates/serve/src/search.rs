@@ -274,10 +274,14 @@ pub(crate) async fn run(s: &Shared, tenant: &str, p: &Params) -> Result<Found, F
 }
 
 fn hit(d: &Delivery, e: &vigie_event::Event) -> Hit {
-    let event = match serde_json::from_slice::<Value>(&d.event) {
-        Ok(v) if d.event.len() <= EVENT_BYTES => v,
-        _ => {
-            // Bytes outside UTF-8 as Windows-1252, as the event was read.
+    // JSON as its value, else its text cut; bytes outside UTF-8 as
+    // Windows-1252, as the event was read.
+    let json = (d.event.len() <= EVENT_BYTES)
+        .then(|| vigie_source::value_as_read(&d.event))
+        .filter(|v| !v.is_string());
+    let event = match json {
+        Some(v) => v,
+        None => {
             let text = vigie_source::text_as_read(&d.event);
             let cut: String = text.chars().take(EVENT_BYTES).collect();
             Value::String(if cut.len() < text.len() {

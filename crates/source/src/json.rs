@@ -377,6 +377,16 @@ pub fn text_as_read(b: &[u8]) -> std::borrow::Cow<'_, str> {
     read_text(b).0
 }
 
+/// A stored line as JSON, read as Vigie reads it: the value when it is
+/// JSON (its bytes outside UTF-8 as Windows-1252), else its text
+/// ([`text_as_read`]) — what a detection, a page or a search hit shows.
+pub fn value_as_read(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b)
+        .ok()
+        .or_else(|| odd_bytes_as_cp1252(b).and_then(|fixed| serde_json::from_slice(&fixed).ok()))
+        .unwrap_or_else(|| serde_json::Value::String(text_as_read(b).into_owned()))
+}
+
 /// `b` as text, and whether bytes outside UTF-8 were read as
 /// Windows-1252: UTF-8 as it is; UTF-8 cut inside its last character (a
 /// datagram's or a relay's size limit: what comes before already holds

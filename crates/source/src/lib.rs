@@ -88,7 +88,7 @@ pub mod evtx;
 pub mod flatten;
 pub mod gzip;
 mod json;
-pub use json::{odd_bytes_as_cp1252, text_as_read};
+pub use json::{odd_bytes_as_cp1252, text_as_read, value_as_read};
 pub mod layout;
 mod stream;
 pub mod syslog;

@@ -353,3 +353,21 @@ fn a_line_not_in_utf8_is_read_with_its_odd_bytes_as_windows_1252() {
         report.notes
     );
 }
+
+/// What a detection, the console's page and a search hit show of a stored
+/// line is what was read: a JSON line in Windows-1252 as its object with
+/// its accents, a syslog line as its text.
+#[test]
+fn a_stored_line_is_shown_as_it_was_read() {
+    let v = vigie_source::value_as_read(b"{\"User\":\"CCPAB\\\\adm.t\xe9ch01\",\"EventID\":4624}");
+    assert_eq!(v["User"], "CCPAB\\adm.téch01");
+    assert_eq!(v["EventID"], 4624);
+    let t =
+        vigie_source::value_as_read(b"<86>Jan 17 08:30:12 srv sshd: password changed for andr\xe9");
+    assert_eq!(
+        t,
+        serde_json::Value::String(
+            "<86>Jan 17 08:30:12 srv sshd: password changed for andré".into()
+        )
+    );
+}

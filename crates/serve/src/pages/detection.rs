@@ -40,10 +40,10 @@ pub(crate) async fn raw_event(s: &Shared, d: &Value) -> (String, bool) {
                     .as_str()
                     .is_none_or(|r| received.as_deref() == Some(r));
             if same {
-                let text = match serde_json::from_slice::<Value>(&delivery.event) {
-                    Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-                    // Bytes outside UTF-8 as Windows-1252, as it was read.
-                    Err(_) => vigie_source::text_as_read(&delivery.event).into_owned(),
+                // Bytes outside UTF-8 as Windows-1252, as it was read.
+                let text = match vigie_source::value_as_read(&delivery.event) {
+                    Value::String(s) => s,
+                    v => serde_json::to_string_pretty(&v).unwrap_or_default(),
                 };
                 return (text, true);
             }

@@ -386,15 +386,7 @@ fn judge_request(
         // JSON as an object, anything else (a syslog message) as its
         // text; its bytes outside UTF-8 as Windows-1252, as the event was
         // read.
-        let raw: serde_json::Value = serde_json::from_slice(&d.event)
-            .ok()
-            .or_else(|| {
-                vigie_source::odd_bytes_as_cp1252(&d.event)
-                    .and_then(|fixed| serde_json::from_slice(&fixed).ok())
-            })
-            .unwrap_or_else(|| {
-                serde_json::Value::String(vigie_source::text_as_read(&d.event).into_owned())
-            });
+        let raw = vigie_source::value_as_read(&d.event);
         for (i, m) in matches.iter().enumerate().filter(|(_, m)| m.generate) {
             let rule_id = m.rule.id.clone().unwrap_or_else(|| m.rule.title.clone());
             let identity = match (&event.computer, &event.channel, event.record_id) {
