@@ -411,6 +411,21 @@ fn merge(args: &ServeArgs, file: &ServeFile) -> Result<vigie_serve::Config, Stri
     if let Some(g) = args.retention_gb.or(file.retention_gb) {
         config.retention.max_bytes = (g > 0).then_some(g << 30);
     }
+    if let Some(m) = file.segment_mb {
+        if !(1..=1024).contains(&m) {
+            return Err(format!("segment_mb: {m}: from 1 to 1024 (MB)"));
+        }
+        config.segment_bytes = m << 20;
+    }
+    if let Some(e) = &file.retention_every {
+        config.retention_every = parse_every(e)
+            .and_then(|d| {
+                (d <= std::time::Duration::from_secs(86_400))
+                    .then_some(d)
+                    .ok_or_else(|| format!("{e:?}: at most 1d"))
+            })
+            .map_err(|e| format!("retention_every in the --config file: {e}"))?;
+    }
     if let Some(m) = args.silence_minutes.or(file.silence_minutes) {
         if m == 0 {
             return Err("silence_minutes: at least 1".into());

@@ -58,6 +58,15 @@ pub struct Config {
     pub tls_senders: std::collections::BTreeMap<String, String>,
     /// How long and how much of the event log is kept.
     pub retention: vigie_store::embedded::Retention,
+    /// The size past which the embedded event log starts a new segment
+    /// (`segment_mb` in the configuration file; default
+    /// [`vigie_store::embedded::SEGMENT_BYTES`]). Retention removes whole
+    /// segments: smaller ones follow the age more closely (a week's events
+    /// of a small commune fit in one 64 MB segment).
+    pub segment_bytes: u64,
+    /// How often retention is applied (`retention_every` in the
+    /// configuration file; 10 minutes by default).
+    pub retention_every: std::time::Duration,
     /// The JetStream stream's limits: only those given
     /// (`--retention-days`/`--retention-gb` or their keys); a limit not
     /// given stays the operator's (the embedded log's defaults would not
@@ -200,6 +209,8 @@ impl Config {
             tls_client_crl: None,
             tls_senders: Default::default(),
             retention: DEFAULT_RETENTION,
+            segment_bytes: vigie_store::embedded::SEGMENT_BYTES,
+            retention_every: std::time::Duration::from_secs(600),
             stream_limits: vigie_bus::StreamLimits {
                 max_age_secs: None,
                 max_bytes: None,

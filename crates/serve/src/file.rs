@@ -91,6 +91,12 @@ pub struct ServeFile {
     /// `--retention-gb`: the event log is kept under this size (0: no
     /// limit by size).
     pub retention_gb: Option<u64>,
+    /// The size of the embedded event log's segments in MB (1 to 1024,
+    /// default 64): retention removes whole segments.
+    pub segment_mb: Option<u64>,
+    /// How often retention is applied (`30s`, `10m`, `1h`; default 10m,
+    /// at most 1d).
+    pub retention_every: Option<String>,
     /// `--archive`: the directory of the stream's archive (api or all
     /// node with `bus`).
     pub archive: Option<std::path::PathBuf>,

@@ -52,10 +52,12 @@ use vigie_store::live::IncidentIds;
 
 mod naming;
 mod outage;
+mod rebuild;
 mod stores;
 use naming::merges;
 pub use naming::{name_incidents, name_kept, name_sets, name_spans, Known};
 use outage::Outages;
+pub use rebuild::{received_at, Abandon, Rebuilt};
 pub use stores::{live_stores, LiveStores};
 
 /// What one tenant's events have given since the last answer began, and
@@ -95,6 +97,10 @@ struct Tenant {
     /// stored — the late detections then shown by no answer until the
     /// next event.
     answered_changes: u64,
+    /// The rebuild generation the last answer was derived in (see
+    /// [`LiveScope::generation`]): one of an older generation is given
+    /// until the next is derived, never taken as current.
+    answered_in: u64,
     /// Events observed dated more than [`FUTURE_TOLERANCE`] after their
     /// receipt (see [`LiveScope::observe`]).
     future: u64,
@@ -301,6 +307,22 @@ pub struct LiveScope {
     /// its time (the horizon; tests shorten it).
     held_after_receipt: Option<chrono::TimeDelta>,
     evicted: Evicted,
+    /// A rebuild under way (see [`rebuild`]): the scope it is made into,
+    /// fed by the worker too. Taken (read) around every event observed,
+    /// so that the swap (write) falls between two events.
+    shadow: std::sync::RwLock<Option<rebuild::Shadow>>,
+    /// Moved by each rebuild's swap: an answer derived from the scope
+    /// before it is given, not kept.
+    generation: AtomicU64,
+    /// Held by whatever adds late detections (an indicators' retro-hunt)
+    /// and by a rebuild: a late detection never falls between the
+    /// rebuild's reading of its event and the swap.
+    pub late: tokio::sync::Mutex<()>,
+    /// Rebuilds done since the start (`vigie_scope_rebuilds_total`).
+    pub rebuilds: AtomicU64,
+    /// A rebuild's scope: says nothing on stderr (what it meets again was
+    /// said when first met).
+    quiet: bool,
 }
 
 impl LiveScope {
@@ -335,6 +357,11 @@ impl LiveScope {
             horizon: None,
             held_after_receipt: None,
             evicted: Evicted::default(),
+            shadow: std::sync::RwLock::new(None),
+            generation: AtomicU64::new(0),
+            late: tokio::sync::Mutex::new(()),
+            rebuilds: AtomicU64::new(0),
+            quiet: false,
         })
     }
 
@@ -410,8 +437,17 @@ impl LiveScope {
         }
     }
 
-    /// Observes one judged event of `tenant` (the streaming half).
+    /// Observes one judged event of `tenant` (the streaming half),
+    /// received now.
     pub fn observe(&self, tenant: &str, event: &Event, matches: &[Match]) {
+        self.observe_received(tenant, event, matches, chrono::Utc::now());
+    }
+
+    /// [`LiveScope::observe`] of an event received at `now` (the log's
+    /// stamp): an event read again from the log (a restart's replay, a
+    /// rebuild) keeps its own receipt, so that what is held for the
+    /// horizon after its receipt is not held again from the replay on.
+    pub fn observe_received(&self, tenant: &str, event: &Event, matches: &[Match], now: Timestamp) {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = match tenants.get_mut(tenant) {
             Some(t) => t,
@@ -422,18 +458,18 @@ impl LiveScope {
                 answered: None,
                 changes: 0,
                 answered_changes: 0,
+                answered_in: self.generation.load(Ordering::Acquire),
                 known: Vec::new(),
                 future: 0,
             }),
         };
-        // Received now: an event dated past now and the tolerance keeps
-        // its time but does not move the horizon (see FUTURE_TOLERANCE).
-        let now = chrono::Utc::now();
+        // An event dated past its receipt and the tolerance keeps its
+        // time but does not move the horizon (see FUTURE_TOLERANCE).
         let ceiling = now + FUTURE_TOLERANCE;
         if let Some(time) = event.timestamp.filter(|t| *t > ceiling) {
             t.future += 1;
             self.evicted.future.fetch_add(1, Ordering::Relaxed);
-            if t.future == 1 {
+            if t.future == 1 && !self.quiet {
                 eprintln!(
                     "vigie serve: {tenant}: an event of {:?} dated {time} was received at {now}, more than {} min ahead of this server's clock (the host's clock is wrong, or the event is forged): kept and judged with its own time, it does not move the live scope's horizon; such events are counted (vigie_events_future_total, events_future in /api/v1/stats), this is said once per commune",
                     event.computer.as_deref().unwrap_or("?"),
@@ -545,6 +581,8 @@ impl LiveScope {
                 .correlation_future
                 .fetch_add(future as u64, Ordering::Relaxed);
             s.forgot.correlation_future += future as u64;
+        }
+        if future > 0 && !self.quiet {
             eprintln!(
                 "vigie serve: {future} correlation input(s) dated more than {} min ahead of their receipt were held {} h after it and are forgotten, not correlated (the events and their detections are kept; vigie_scope_evicted_total{{kind=\"correlation_future\"}})",
                 FUTURE_TOLERANCE.num_minutes(),
@@ -598,6 +636,8 @@ impl LiveScope {
         if late > 0 {
             e.correlation_late.fetch_add(late, Ordering::Relaxed);
             s.forgot.correlation_late += late;
+        }
+        if late > 0 && !self.quiet {
             eprintln!(
                 "vigie serve: {late} event(s) with correlation inputs came more than the scope's horizon after newer ones: not correlated (the events and their detections are kept)"
             );
@@ -607,11 +647,24 @@ impl LiveScope {
     /// Takes detections raised later on an event already observed (a
     /// retro-hunt's): the scope's signals grow, the event is not counted
     /// twice, and the next answer is derived again.
+    ///
+    /// A detection the scope already holds is not taken again: a rebuild
+    /// judges the stored events with the indicators in force, which a
+    /// retro-hunt queued before it then reports as new.
     pub fn observe_late(&self, tenant: &str, event: &Event, matches: &[Match]) {
+        let settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tenants.get_mut(tenant) {
-            t.fresh.observe_late(event, matches);
-            t.changes += 1;
+            let held = settled.get(tenant).map(|s| &s.observer);
+            let new: Vec<Match> = matches
+                .iter()
+                .filter(|m| !t.fresh.holds(event, m) && !held.is_some_and(|o| o.holds(event, m)))
+                .cloned()
+                .collect();
+            if new.iter().any(|m| m.generate) {
+                t.fresh.observe_late(event, &new);
+                t.changes += 1;
+            }
         }
     }
 
@@ -717,7 +770,8 @@ impl LiveScope {
         let (events, changes) = {
             let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
             let t = tenants.get_mut(tenant)?;
-            if let Some((n, a)) = &t.answered {
+            let current = t.answered_in == self.generation.load(Ordering::Acquire);
+            if let Some((n, a)) = t.answered.as_ref().filter(|_| current) {
                 if *n == t.observed && t.answered_changes == t.changes {
                     return Some(a.clone());
                 }
@@ -725,6 +779,8 @@ impl LiveScope {
             self.merge_fresh(tenant, s, t);
             (t.observed, t.changes)
         };
+        // Read under `settled`, which a rebuild's swap takes too.
+        let generation = self.generation.load(Ordering::Acquire);
         let (observer, mut items) = (s.observer.clone(), s.for_correlation.clone());
         let (kept, fired) = (s.correlator.clone(), s.fired.clone());
         let forgot = s.forgot;
@@ -743,9 +799,19 @@ impl LiveScope {
             .or_default()
             .clone();
         let _naming = lock.lock().unwrap_or_else(|e| e.into_inner());
+        // A rebuild replaced the scope this answer was derived from: named
+        // now, it would name the whole scope of before after the parts
+        // of the new one (an id retired, another made) — derived again.
+        if self.generation.load(Ordering::Acquire) != generation {
+            drop(_naming);
+            return self.answer(tenant);
+        }
         let newer = |t: &Tenant| match &t.answered {
             // A newer answer was stored meanwhile: it stands.
-            Some((n, a)) if *n > events || (*n == events && t.answered_changes >= changes) => {
+            Some((n, a))
+                if t.answered_in == generation
+                    && (*n > events || (*n == events && t.answered_changes >= changes)) =>
+            {
                 Some(a.clone())
             }
             _ => None,
@@ -813,9 +879,15 @@ impl LiveScope {
             merged: Arc::new(merged),
         };
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            // Derived from the scope a rebuild replaced: given, not kept
+            // (its count of events is not the new scope's).
+            return Some(answer);
+        }
         let t = tenants.get_mut(tenant)?;
         t.answered = Some((events, answer.clone()));
         t.answered_changes = changes;
+        t.answered_in = generation;
         Some(answer)
     }
 

@@ -188,6 +188,10 @@ pub(crate) async fn metrics(State(s): State<Shared>) -> Response {
             "vigie_scope_evicted_total{{kind=\"{kind}\"}} {n}\n"
         ));
     }
+    text.push_str(&format!(
+        "# HELP vigie_scope_rebuilds_total Times the live scope was made again from the events the log keeps, after retention removed segments for their age (what the removed events gave forgotten, as after a restart).\n# TYPE vigie_scope_rebuilds_total counter\nvigie_scope_rebuilds_total {}\n",
+        s.live.rebuilds.load(std::sync::atomic::Ordering::Relaxed)
+    ));
     // Dated ahead of the server's clock: kept, but kept from moving the
     // horizon (see vigie_serve::live::FUTURE_TOLERANCE).
     text.push_str(&format!(

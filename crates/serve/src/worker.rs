@@ -18,7 +18,7 @@ pub use crate::mask::{mask, TenantOff};
 
 use crate::health::Health;
 use crate::index::EventIndex;
-use crate::live::LiveScope;
+use crate::live::{received_at, LiveScope};
 
 mod detections;
 mod judge;
@@ -57,8 +57,7 @@ async fn replay(
         }
     };
     eprintln!(
-        "vigie serve: rebuilding the live scope from the {} events already judged",
-        upto + 1
+        "vigie serve: rebuilding the live scope from the events already judged (the log's kept events up to position {upto})"
     );
     let started = std::time::Instant::now();
     loop {
@@ -101,10 +100,100 @@ async fn replay(
     true
 }
 
+/// The consumer that reads the log again when the live scope is rebuilt
+/// after retention; it never commits (released once done).
+pub const REBUILD: &str = "scope-rebuild";
+
+/// Rebuilds the live scope from the events the log holds now (see
+/// [`crate::live`]'s `rebuild`): read, judged again, observed into a new
+/// scope while the worker goes on, which then takes the live one's place.
+/// Late detections wait meanwhile (`live.late`). Said on stderr with its
+/// size and what it changed; on a read error the live scope stays as it
+/// was (said).
+///
+/// `reading`: the position the reader reached, below which retention may
+/// remove segments meanwhile (`u64::MAX` once done). For the embedded log
+/// only, whose `end` (its durable end) no event past has been given
+/// before, and which never gives an event twice (see
+/// [`LiveScope::begin_rebuild`]).
+pub async fn rebuild(
+    log: &vigie_store::embedded::FileLog,
+    end: impl FnOnce() -> u64,
+    judging: &Current,
+    live: &Arc<LiveScope>,
+    reading: &std::sync::atomic::AtomicU64,
+) -> bool {
+    let _late = live.late.lock().await;
+    reading.store(0, Ordering::Release);
+    let Some((shadow, from)) = live.begin_rebuild(end) else {
+        reading.store(u64::MAX, Ordering::Release);
+        return false;
+    };
+    // Dropped without an end (a panic): the shadow goes, the live scope
+    // stays, and retention goes on.
+    let guard = crate::live::Abandon::new(live, reading);
+    let started = std::time::Instant::now();
+    let seen = Arc::new(Seen::default());
+    let mut read = 0u64;
+    let done = loop {
+        let batch = match log.consume(REBUILD, 8192, Duration::ZERO).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("vigie serve: the live scope cannot be rebuilt after retention (it stays as it was until the next try): {e}");
+                break false;
+            }
+        };
+        let Some(last) = batch.last().map(|d| d.position.0) else {
+            break true;
+        };
+        let batch: Vec<Delivery> = batch.into_iter().filter(|d| d.position.0 < from).collect();
+        read += batch.len() as u64;
+        if !batch.is_empty() {
+            let (judging, off, seen, shadow) =
+                (judging.get(), judging.off(), seen.clone(), shadow.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                // Problems were counted the first time; not twice.
+                let quiet = Progress::default();
+                judge_masked(&judging, &off, &batch, &seen, &quiet, &|d, e, m| {
+                    shadow.observe_received(&d.tenant, e, m, received_at(d.received))
+                });
+            })
+            .await;
+        }
+        reading.store(last + 1, Ordering::Release);
+        if last + 1 >= from {
+            break true;
+        }
+    };
+    if let Err(e) = log.release(REBUILD).await {
+        eprintln!("vigie serve: live scope rebuild: {e}");
+    }
+    if !done {
+        return false;
+    }
+    let Some(r) = tokio::task::spawn_blocking({
+        let live = live.clone();
+        move || live.finish_rebuild()
+    })
+    .await
+    .ok()
+    .flatten() else {
+        return false;
+    };
+    guard.done();
+    eprintln!(
+        "vigie serve: retention: live scope rebuilt from the {read} events the log keeps below position {from} (and those received since) in {:.1} s: {} detections held, {} before — what the removed events gave is forgotten, as after a restart",
+        started.elapsed().as_secs_f64(),
+        r.detections_after,
+        r.detections_before
+    );
+    true
+}
+
 /// What follows the judging of one event: the live scope observes it,
 /// the sources' health counts it.
 fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Event, m: &[Match]) {
-    live.observe(&d.tenant, e, m);
+    live.observe_at(d.position.0, d.received, &d.tenant, e, m);
     health.saw(
         &d.tenant,
         &d.source,
@@ -242,7 +331,13 @@ pub async fn run(
     keeps_scope: bool,
     index: Option<Arc<EventIndex>>,
     seen: Arc<Seen>,
+    retained: Option<tokio::sync::oneshot::Receiver<()>>,
 ) {
+    // Retention's first pass before the replay: what it removes is not
+    // read (and then forgotten by a rebuild) at every start.
+    if let Some(first) = retained {
+        let _ = first.await;
+    }
     if !keeps_scope {
         // Its scope routes say where the scope is (see `rebuilding`).
     } else if replay(

@@ -224,6 +224,9 @@ pub struct Retention {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retained {
     pub segments: u64,
+    /// Of `segments`, those removed for their age (the oldest: a segment
+    /// removed for the log's size is younger than any removed for age).
+    pub by_age: u64,
     pub bytes: u64,
     /// The first position still kept.
     pub oldest_kept: u64,
@@ -424,6 +427,14 @@ impl FileLog {
 }
 
 impl FileLog {
+    /// The position the next durable event will take: every event below
+    /// it is durable and readable. Not async (unlike
+    /// [`EventLog::records`]): read under a caller's lock, it marks a line
+    /// no event past it has crossed yet.
+    pub fn durable(&self) -> u64 {
+        self.inner.durable.load(Ordering::Acquire)
+    }
+
     /// Removes the oldest sealed segments that `policy` no longer keeps,
     /// never one holding a position at or after `keep_from` (events the
     /// detection worker has not judged yet) nor the segment being
@@ -440,7 +451,7 @@ impl FileLog {
             info.push((f, meta.len(), meta.modified().ok()));
         }
         let total: u64 = info.iter().map(|i| i.1).sum();
-        let (mut remove, mut left) = (0usize, total);
+        let (mut remove, mut left, mut by_age) = (0usize, total, 0u64);
         let mut over_limit = false;
         for k in 0..info.len().saturating_sub(1) {
             let (_, len, modified) = info[k];
@@ -459,6 +470,7 @@ impl FileLog {
             }
             remove = k + 1;
             left -= len;
+            by_age += u64::from(too_old);
         }
         let oldest_kept = info.get(remove).map_or(0, |i| i.0);
         if remove > 0 {
@@ -471,6 +483,7 @@ impl FileLog {
         }
         Ok(Retained {
             segments: remove as u64,
+            by_age,
             bytes: total - left,
             oldest_kept,
             bytes_kept: left,

@@ -553,6 +553,19 @@ impl Observer {
         self.detections(e, matches, &host, named.is_some());
     }
 
+    /// Whether this observer holds the detection `m` raised on `e` (the
+    /// same rule on the event read at the same place): a late detection
+    /// the scope already has is not taken twice — the live scope rebuilt
+    /// with indicators that a retro-hunt then reports as new.
+    pub fn holds(&self, e: &Event, m: &Match) -> bool {
+        self.dets.iter().any(|d| {
+            d.locator == e.origin.locator
+                && *d.source == *e.origin.source
+                && (Arc::ptr_eq(&d.rule, &m.rule)
+                    || (d.rule.id == m.rule.id && d.rule.title == m.rule.title))
+        })
+    }
+
     /// Updates coverage; returns the host key of the event.
     fn touch_coverage(&mut self, e: &Event) -> (Arc<str>, bool) {
         let comp = e.computer.as_deref().unwrap_or("");

@@ -31,6 +31,10 @@ pub(crate) async fn retro_hunts(s: Shared, mut rx: tokio::sync::mpsc::UnboundedR
         {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+        // Not while the live scope is rebuilt after retention either: its
+        // late detections would miss the scope that replaces it. Taken
+        // before the run is recorded: a run waiting is not said running.
+        let late = s.live.late.lock().await;
         let (id, source, n) = (job.id.clone(), job.source.clone(), job.indicators.len());
         let started = chrono::Utc::now();
         let clock = std::time::Instant::now();
@@ -47,7 +51,9 @@ pub(crate) async fn retro_hunts(s: Shared, mut rx: tokio::sync::mpsc::UnboundedR
         if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| keep_summary(&dir, &run)) {
             eprintln!("vigie serve: retro-hunt {id}: {e}");
         }
-        match retro_one(&s, job).await {
+        let outcome = retro_one(&s, job).await;
+        drop(late);
+        match outcome {
             Ok(done) => {
                 run.state = if done.scanned.stopped.is_some() {
                     "stopped"

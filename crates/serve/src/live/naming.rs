@@ -120,19 +120,63 @@ pub fn name_spans(
         known.iter().map(|k| k.1.clone()).collect();
     let mut order: Vec<usize> = (0..incidents.len()).collect();
     order.sort_by_key(|&i| (incidents[i].1, i));
-    // Per known incident, the incident of this naming it was made for (the
-    // oldest of those starting at its first time and sharing one of its
-    // hosts or accounts): no other takes it, even one named before.
-    let reserved: Vec<Option<usize>> = known
-        .iter()
-        .map(|kn| {
-            let at = made_at(&kn.1)?;
-            order
+    // Per known incident, the incident of this naming it was made for:
+    // one starting at its first time and sharing one of its hosts or
+    // accounts; no other takes it, even one named before. Ids made for
+    // the same first time each reserve their own while there are enough,
+    // the closest pairs first (most entities shared for the entities of
+    // both; then the oldest incident, the older id): an incident seen
+    // whole, then as two parts starting together (retention removed the
+    // events that linked them), names its parts the same way at every
+    // reading, whichever part is listed first — neither both ids reserved
+    // for one part (the other's id retired, a new one paged) nor ids
+    // swapped when the parts' severities change. An id left without one
+    // of its own reserves the oldest it shares with (a merge of two ids
+    // made at the same time: the merged incident, for both).
+    let position: Vec<usize> = {
+        let mut p = vec![0; incidents.len()];
+        for (n, &i) in order.iter().enumerate() {
+            p[i] = n;
+        }
+        p
+    };
+    let mut pairs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (k, kn) in known.iter().enumerate() {
+        let Some(at) = made_at(&kn.1) else {
+            continue;
+        };
+        let own = kn.1.iter().filter(|e| !is_mark(e)).count();
+        for (i, (e, first, _)) in incidents.iter().enumerate() {
+            let shared = kn.1.iter().filter(|x| e.contains(*x)).count();
+            if *first == at && shared > 0 {
+                pairs.push((k, i, shared, own + e.len() - shared));
+            }
+        }
+    }
+    // Closest first: shared/union compared without division.
+    pairs.sort_by(|a, b| {
+        (b.2 * a.3)
+            .cmp(&(a.2 * b.3))
+            .then(position[a.1].cmp(&position[b.1]))
+            .then(a.0.cmp(&b.0))
+    });
+    let mut reserved: Vec<Option<usize>> = vec![None; known.len()];
+    let mut taken = vec![false; incidents.len()];
+    for &(k, i, _, _) in &pairs {
+        if reserved[k].is_none() && !taken[i] {
+            reserved[k] = Some(i);
+            taken[i] = true;
+        }
+    }
+    for k in 0..known.len() {
+        if reserved[k].is_none() {
+            reserved[k] = pairs
                 .iter()
-                .copied()
-                .find(|&i| incidents[i].1 == at && kn.1.iter().any(|x| incidents[i].0.contains(x)))
-        })
-        .collect();
+                .filter(|p| p.0 == k)
+                .map(|p| p.1)
+                .min_by_key(|&j| position[j]);
+        }
+    }
     let mut named = vec![String::new(); incidents.len()];
     for i in order {
         let (e, first, last) = (&incidents[i].0, incidents[i].1, incidents[i].2);
@@ -380,6 +424,48 @@ mod naming_tests {
         let both = (set(&["host:pc-1", "account:alice"]), 1_000, 301_000);
         assert_eq!(name_spans(&[both], &mut known, "L"), ["L1"]);
         assert!(known[1].1.contains("merged-into:L1"), "{known:?}");
+    }
+
+    /// An incident seen whole, then as two parts starting at the same time
+    /// (retention removed the events that linked them): the second part
+    /// is a new id once, and every later reading of the same parts gives
+    /// the same ids — the second's is neither retired nor made again.
+    #[test]
+    fn parts_starting_together_keep_their_ids_at_every_reading() {
+        use super::name_spans;
+        let mut known = Vec::new();
+        let whole = (
+            set(&["host:pc-1", "host:srv-1", "host:dc-1", "account:alice"]),
+            1_000,
+            9_000,
+        );
+        assert_eq!(name_spans(&[whole], &mut known, "L"), ["L1"]);
+        let parts = [
+            (
+                set(&["host:pc-1", "host:srv-1", "account:alice"]),
+                1_000,
+                9_000,
+            ),
+            (
+                set(&["host:pc-1", "host:dc-1", "account:alice"]),
+                1_000,
+                8_000,
+            ),
+        ];
+        assert_eq!(name_spans(&parts, &mut known, "L"), ["L1", "L2"]);
+        for _ in 0..2 {
+            assert_eq!(name_spans(&parts, &mut known, "L"), ["L1", "L2"]);
+        }
+        // Listed the other way round (their severities changed): no swap.
+        let reversed = [parts[1].clone(), parts[0].clone()];
+        assert_eq!(name_spans(&reversed, &mut known, "L"), ["L2", "L1"]);
+        assert_eq!(known.len(), 2);
+        assert!(
+            !known
+                .iter()
+                .any(|k| k.1.iter().any(|e| e.starts_with("merged-into:"))),
+            "{known:?}"
+        );
     }
 
     /// An incident older than one already named arrives late (a laptop

@@ -123,8 +123,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             (None, log, archive)
         }
         None => {
-            let (log, recovery) =
-                FileLog::open(&config.data, vigie_store::embedded::SEGMENT_BYTES)?;
+            let (log, recovery) = FileLog::open(&config.data, config.segment_bytes)?;
             if recovery.truncated_bytes > 0 {
                 eprintln!(
                     "vigie serve: event log: a torn last batch ({} bytes at offset {} of the last segment, never acknowledged) was cut",
@@ -355,13 +354,17 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
     let index = file_log
         .is_some()
         .then(|| Arc::new(index::EventIndex::default()));
+    let mut retained = None;
     if let Some(file_log) = file_log {
-        tokio::spawn(retain(
-            file_log,
-            config.retention,
-            live.clone(),
-            index.clone(),
-        ));
+        let (first_pass, done) = tokio::sync::oneshot::channel();
+        retained = Some(done);
+        let retaining = background::Retaining {
+            policy: config.retention,
+            every: config.retention_every,
+            judging: (config.role == NodeRole::All).then(|| judging.clone()),
+            first_pass: Some(first_pass),
+        };
+        tokio::spawn(retain(file_log, live.clone(), index.clone(), retaining));
     }
     let progress = Arc::new(worker::Progress::default());
     // The duplicates' window, taken whole before the first event is judged
@@ -385,6 +388,7 @@ pub async fn serve(config: Config, on_ready: impl FnOnce(&str)) -> Result<(), Se
             config.role == NodeRole::All,
             index.clone(),
             seen.clone(),
+            retained,
         ));
     }
     if config.role == NodeRole::Api {
