@@ -168,14 +168,12 @@ pub fn name_spans(
             taken[i] = true;
         }
     }
-    for k in 0..known.len() {
-        if reserved[k].is_none() {
-            reserved[k] = pairs
-                .iter()
-                .filter(|p| p.0 == k)
-                .map(|p| p.1)
-                .min_by_key(|&j| position[j]);
-        }
+    for (k, r) in reserved.iter_mut().enumerate().filter(|(_, r)| r.is_none()) {
+        *r = pairs
+            .iter()
+            .filter(|p| p.0 == k)
+            .map(|p| p.1)
+            .min_by_key(|&j| position[j]);
     }
     let mut named = vec![String::new(); incidents.len()];
     for i in order {
