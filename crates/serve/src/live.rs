@@ -323,6 +323,12 @@ pub struct LiveScope {
     /// A rebuild's scope: says nothing on stderr (what it meets again was
     /// said when first met).
     quiet: bool,
+    /// A rebuild's tail (the events received while the log is read
+    /// again): holds them in its fresh observers, never settled — passed
+    /// through the horizon with the rebuilt scope, once its reading is
+    /// done, not before (live events would move the clocks the reading's
+    /// old events are measured by).
+    tail: bool,
 }
 
 impl LiveScope {
@@ -362,6 +368,7 @@ impl LiveScope {
             late: tokio::sync::Mutex::new(()),
             rebuilds: AtomicU64::new(0),
             quiet: false,
+            tail: false,
         })
     }
 
@@ -451,17 +458,9 @@ impl LiveScope {
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let t = match tenants.get_mut(tenant) {
             Some(t) => t,
-            None => tenants.entry(tenant.to_string()).or_insert_with(|| Tenant {
-                fresh: Observer::new(self.assets_of(tenant).clone()),
-                fresh_correlation: Vec::new(),
-                observed: 0,
-                answered: None,
-                changes: 0,
-                answered_changes: 0,
-                answered_in: self.generation.load(Ordering::Acquire),
-                known: Vec::new(),
-                future: 0,
-            }),
+            None => tenants
+                .entry(tenant.to_string())
+                .or_insert_with(|| self.new_tenant(tenant)),
         };
         // An event dated past its receipt and the tolerance keeps its
         // time but does not move the horizon (see FUTURE_TOLERANCE).
@@ -489,22 +488,42 @@ impl LiveScope {
                 matches: vigie_hunt::pipeline::for_correlator(matches),
             });
         }
-        if self.horizon.is_some() && t.fresh.events() >= SETTLE_EVERY {
+        if self.horizon.is_some() && !self.tail && t.fresh.events() >= SETTLE_EVERY {
             drop(tenants);
-            self.settle(tenant);
+            self.settle(tenant, now);
+        }
+    }
+
+    /// A tenant that has observed nothing yet.
+    fn new_tenant(&self, tenant: &str) -> Tenant {
+        Tenant {
+            fresh: Observer::new(self.assets_of(tenant).clone()),
+            fresh_correlation: Vec::new(),
+            observed: 0,
+            answered: None,
+            changes: 0,
+            answered_changes: 0,
+            answered_in: self.generation.load(Ordering::Acquire),
+            known: Vec::new(),
+            future: 0,
         }
     }
 
     /// Merges the fresh observer of `tenant` into its settled one and
     /// passes it through the horizon, without an answer.
-    fn settle(&self, tenant: &str) {
+    ///
+    /// `now`: the receipt of the event that made it due — the wall clock
+    /// live, the log's stamp when the log is read again (a replay, a
+    /// rebuild), so that inputs received together (a backlog sent host by
+    /// host) are held together as they were live.
+    fn settle(&self, tenant: &str, now: Timestamp) {
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         let s = settled
             .entry(tenant.to_string())
             .or_insert_with(|| Settled::new(self.assets_of(tenant).clone()));
         let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = tenants.get_mut(tenant) {
-            self.merge_fresh(tenant, s, t);
+            self.merge_fresh(tenant, s, t, now);
         }
     }
 
@@ -512,7 +531,7 @@ impl LiveScope {
     /// horizon, and has the next fresh observer follow it. Under both
     /// locks: the worker waits (seconds of events merged; a pass of the
     /// horizon only when the creations held grew by a quarter).
-    fn merge_fresh(&self, tenant: &str, s: &mut Settled, t: &mut Tenant) {
+    fn merge_fresh(&self, tenant: &str, s: &mut Settled, t: &mut Tenant, now: Timestamp) {
         let empty = Observer::new(self.assets_of(tenant).clone());
         let mut fresh = std::mem::replace(&mut t.fresh, empty);
         // Unfollowed first: the merge then adds to the settled process
@@ -535,12 +554,12 @@ impl LiveScope {
             // Creations dated in the future never fall below their log's
             // line: they go the horizon after their receipt.
             let hold = self.held_after_receipt.unwrap_or(horizon);
-            if let Some(before) = chrono::Utc::now().checked_sub_signed(hold) {
+            if let Some(before) = now.checked_sub_signed(hold) {
                 let n = s.observer.forget_future_received_before(before);
                 e.future_process_creations.fetch_add(n, Ordering::Relaxed);
                 s.forgot.future_process_creations += n;
             }
-            self.settle_correlations(s, horizon);
+            self.settle_correlations(s, horizon, now);
         }
         t.fresh.follow(&s.observer);
     }
@@ -558,11 +577,10 @@ impl LiveScope {
     /// stops below the oldest input received within the horizon: nothing
     /// is fed past an input that may still have company coming. Memory:
     /// what a horizon of receipt brings, plus a horizon of event time.
-    fn settle_correlations(&self, s: &mut Settled, horizon: chrono::TimeDelta) {
+    fn settle_correlations(&self, s: &mut Settled, horizon: chrono::TimeDelta, now: Timestamp) {
         let Some(engine) = self.engine.as_ref().as_ref().filter(|_| self.correlating) else {
             return;
         };
-        let now = chrono::Utc::now();
         let hold = self.held_after_receipt.unwrap_or(horizon);
         let Some(received_line) = now.checked_sub_signed(hold) else {
             return;
@@ -776,7 +794,7 @@ impl LiveScope {
                     return Some(a.clone());
                 }
             }
-            self.merge_fresh(tenant, s, t);
+            self.merge_fresh(tenant, s, t, chrono::Utc::now());
             (t.observed, t.changes)
         };
         // Read under `settled`, which a rebuild's swap takes too.
@@ -803,7 +821,7 @@ impl LiveScope {
         // now, it would name the whole scope of before after the parts
         // of the new one (an id retired, another made) — derived again.
         if self.generation.load(Ordering::Acquire) != generation {
-            drop(_naming);
+            drop((_naming, scope, correlations));
             return self.answer(tenant);
         }
         let newer = |t: &Tenant| match &t.answered {

@@ -132,6 +132,10 @@ pub async fn rebuild(
     // Dropped without an end (a panic): the shadow goes, the live scope
     // stays, and retention goes on.
     let guard = crate::live::Abandon::new(live, reading);
+    // From the log's start, whatever a rebuild that ended early left.
+    if let Err(e) = log.release(REBUILD).await {
+        eprintln!("vigie serve: live scope rebuild: {e}");
+    }
     let started = std::time::Instant::now();
     let seen = Arc::new(Seen::default());
     let mut read = 0u64;
@@ -170,6 +174,25 @@ pub async fn rebuild(
     }
     if !done {
         return false;
+    }
+    // Every position below the line observed by the worker too (judged,
+    // then committed once its detections are stored): one it was still
+    // judging would otherwise reach the rebuilt scope after the swap, a
+    // second time.
+    let mut said = false;
+    let mut observed = from == 0;
+    while !observed {
+        match log.committed(CONSUMER).await {
+            Ok(Some(p)) => observed = p.0 + 1 >= from,
+            Err(e) if !said => {
+                said = true;
+                eprintln!("vigie serve: live scope rebuild: waits for the detection worker: {e}");
+            }
+            _ => {}
+        }
+        if !observed {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     let Some(r) = tokio::task::spawn_blocking({
         let live = live.clone();

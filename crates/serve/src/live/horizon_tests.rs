@@ -32,7 +32,7 @@ correlation:
 level: high
 ";
 
-fn engine() -> Arc<Option<Engine>> {
+pub(super) fn engine() -> Arc<Option<Engine>> {
     let (set, report) = vigie_detect::load_str(
         RULES,
         std::path::Path::new("test.yml"),
@@ -63,7 +63,7 @@ fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
     }
 }
 
-fn at(minutes: i64) -> Timestamp {
+pub(super) fn at(minutes: i64) -> Timestamp {
     chrono::Utc.with_ymd_and_hms(2026, 11, 2, 10, 0, 0).unwrap()
         + chrono::TimeDelta::minutes(minutes)
 }
@@ -91,7 +91,7 @@ fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &s
     }
 }
 
-fn fired(a: &Answer) -> Vec<String> {
+pub(super) fn fired(a: &Answer) -> Vec<String> {
     a.correlations
         .iter()
         .map(|c| format!("{} {:?} {} {}", c.rule.title, c.group, c.first, c.last))

@@ -142,13 +142,18 @@ pub fn name_spans(
     };
     let mut pairs: Vec<(usize, usize, usize, usize)> = Vec::new();
     for (k, kn) in known.iter().enumerate() {
-        let Some(at) = made_at(&kn.1) else {
+        // A retired id reserves nothing: it is named through the one it
+        // went into.
+        let Some(at) = made_at(&kn.1).filter(|_| !retired(&kn.1)) else {
             continue;
         };
         let own = kn.1.iter().filter(|e| !is_mark(e)).count();
         for (i, (e, first, _)) in incidents.iter().enumerate() {
+            if *first != at {
+                continue;
+            }
             let shared = kn.1.iter().filter(|x| e.contains(*x)).count();
-            if *first == at && shared > 0 {
+            if shared > 0 {
                 pairs.push((k, i, shared, own + e.len() - shared));
             }
         }

@@ -36,6 +36,9 @@ use super::LiveScope;
 pub(super) struct Shadow {
     from: u64,
     scope: Arc<LiveScope>,
+    /// What the worker observes meanwhile (positions at or past `from`),
+    /// merged into `scope` once the reader is done.
+    tail: Arc<LiveScope>,
 }
 
 /// Ends a rebuild that did not finish (an error, a panic) when dropped:
@@ -116,6 +119,7 @@ impl LiveScope {
             late: tokio::sync::Mutex::new(()),
             rebuilds: Default::default(),
             quiet: true,
+            tail: false,
         }
     }
 
@@ -135,7 +139,7 @@ impl LiveScope {
         let shadow = self.shadow.read().unwrap_or_else(|e| e.into_inner());
         self.observe_received(tenant, event, matches, received);
         if let Some(s) = shadow.as_ref().filter(|s| position >= s.from) {
-            s.scope.observe_received(tenant, event, matches, received);
+            s.tail.observe_received(tenant, event, matches, received);
         }
     }
 
@@ -150,9 +154,14 @@ impl LiveScope {
         }
         let from = end();
         let scope = Arc::new(self.blank());
+        let tail = Arc::new(LiveScope {
+            tail: true,
+            ..self.blank()
+        });
         *shadow = Some(Shadow {
             from,
             scope: scope.clone(),
+            tail,
         });
         Some((scope, from))
     }
@@ -165,7 +174,10 @@ impl LiveScope {
     pub fn finish_rebuild(&self) -> Option<Rebuilt> {
         let before = self.held_detections();
         let mut shadow = self.shadow.write().unwrap_or_else(|e| e.into_inner());
-        let made = shadow.take()?.scope;
+        let Shadow {
+            scope: made, tail, ..
+        } = shadow.take()?;
+        made.take_tail(&tail);
         // The same order as every other taker: `settled`, then `tenants`.
         let (old_settled, old_tenants) = {
             let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
@@ -201,6 +213,35 @@ impl LiveScope {
         })
     }
 
+    /// Adds to this scope (a rebuild's, read to its line) what `tail`
+    /// observed meanwhile: this scope's fresh observers merged and passed
+    /// through the horizon first, with the clocks of the reading alone,
+    /// then the tail's become the fresh ones (merged at the next answer,
+    /// as events observed since the last).
+    fn take_tail(&self, tail: &LiveScope) {
+        let taken = std::mem::take(&mut *tail.tenants.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let now = chrono::Utc::now();
+        for (name, mut late) in taken {
+            let s = settled
+                .entry(name.clone())
+                .or_insert_with(|| super::Settled::new(self.assets_of(&name).clone()));
+            let t = tenants
+                .entry(name.clone())
+                .or_insert_with(|| self.new_tenant(&name));
+            self.merge_fresh(&name, s, t, now);
+            t.fresh = std::mem::replace(
+                &mut late.fresh,
+                vigie_scope::Observer::new(self.assets_of(&name).clone()),
+            );
+            t.fresh.follow(&s.observer);
+            t.fresh_correlation = std::mem::take(&mut late.fresh_correlation);
+            t.observed += late.observed;
+            t.future += late.future;
+        }
+    }
+
     /// Drops a rebuild that could not read the log to its line: the live
     /// scope stays as it was.
     pub fn abandon_rebuild(&self) {
@@ -216,5 +257,117 @@ impl LiveScope {
             .into_iter()
             .find(|(k, _)| *k == "detections")
             .map_or(0, |(_, n)| n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::horizon_tests::{at, engine, fired};
+    use super::*;
+    use vigie_scope::{Assets, Lang, Zone};
+
+    /// A failed logon of `user` at `at(minutes)`, and its matches.
+    fn failed(
+        engine: &vigie_detect::Engine,
+        n: u64,
+        minutes: i64,
+        user: &str,
+    ) -> (Event, Vec<Match>) {
+        let mut e = Event::new(vigie_event::Origin {
+            source: Arc::from("test"),
+            locator: vigie_event::Locator::Record(n),
+        });
+        e.timestamp = Some(at(minutes));
+        e.computer = Some("DC01.ccpab.local".into());
+        e.channel = Some("Security".into());
+        e.event_id = Some(4625);
+        e.record_id = Some(n);
+        e.push("EventID", 4625i64);
+        e.push("Channel", "Security");
+        e.push("TargetUserName", user);
+        let mut m = Vec::new();
+        engine.evaluate(&e, &mut m);
+        assert!(!m.is_empty());
+        (e, m)
+    }
+
+    fn live(engine: &Arc<Option<vigie_detect::Engine>>) -> LiveScope {
+        LiveScope::new(
+            Arc::new(Assets::default()),
+            engine.clone(),
+            Lang::En,
+            Zone::Utc,
+            None,
+        )
+        .unwrap()
+        .with_horizon(std::time::Duration::from_secs(48 * 3600))
+    }
+
+    /// The log read again while events arrive: the old ones read by the
+    /// rebuild (received ten days ago), the new ones observed by the
+    /// worker meanwhile, before the reading is done. The scope swapped in
+    /// is the one a single reading of the log gives — every event once,
+    /// the correlations of both accounts, none late — and keeps the ids.
+    #[test]
+    fn a_rebuild_while_events_arrive_is_one_reading_of_the_log() {
+        let engine = engine();
+        let e = engine.as_ref().as_ref().unwrap();
+        let long_ago = (chrono::Utc::now() - chrono::TimeDelta::days(10)).timestamp_micros();
+        let now = chrono::Utc::now().timestamp_micros();
+        let old: Vec<_> = [0, 3, 6]
+            .iter()
+            .enumerate()
+            .map(|(n, m)| failed(e, n as u64, *m, "bob"))
+            .collect();
+        let new: Vec<_> = [(3, 20), (4, 23), (5, 26)]
+            .iter()
+            .map(|(n, m)| failed(e, *n, 10 * 24 * 60 + m, "carol"))
+            .collect();
+        let scope = live(&engine);
+        for (p, (ev, m)) in old.iter().enumerate() {
+            scope.observe_at(p as u64, long_ago, "default", ev, m);
+        }
+        let before = scope.answer("default").unwrap();
+        assert_eq!(fired(&before).len(), 1);
+        // The rebuild's line is the log's end: 3.
+        let (shadow, from) = scope.begin_rebuild(|| 3).unwrap();
+        assert_eq!(from, 3);
+        assert!(scope.begin_rebuild(|| 3).is_none(), "one at a time");
+        // The worker first (live events, their clocks now), the reader
+        // after.
+        for (p, (ev, m)) in new.iter().enumerate() {
+            scope.observe_at(3 + p as u64, now, "default", ev, m);
+        }
+        for (ev, m) in &old {
+            shadow.observe_received("default", ev, m, received_at(long_ago));
+        }
+        scope.finish_rebuild().unwrap();
+        assert_eq!(scope.events("default"), 6, "every event once");
+        let a = scope.answer("default").unwrap();
+        // One reading of the same log, in its order.
+        let once = live(&engine);
+        for (p, (ev, m)) in old.iter().chain(&new).enumerate() {
+            let r = if p < 3 { long_ago } else { now };
+            once.observe_at(p as u64, r, "default", ev, m);
+        }
+        let b = once.answer("default").unwrap();
+        assert_eq!(fired(&a), fired(&b));
+        assert_eq!(fired(&a).len(), 2, "{:?}", fired(&a));
+        assert_eq!(scope.held(), once.held());
+        assert_eq!(
+            a.live_ids,
+            before
+                .live_ids
+                .iter()
+                .take(1)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into()
+        );
+        assert_eq!(scope.rebuilds.load(Ordering::Relaxed), 1);
+        assert!(scope
+            .evicted()
+            .iter()
+            .all(|(k, n)| *k != "correlation_late" || *n == 0));
     }
 }

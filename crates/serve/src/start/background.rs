@@ -65,8 +65,13 @@ pub(crate) async fn retain(
                     );
                 }
                 if kept.over_limit {
+                    let why = if keep_from < judged {
+                        "events the live scope's rebuild has not read yet"
+                    } else {
+                        "events not judged yet"
+                    };
                     eprintln!(
-                        "vigie serve: retention: the event log ({} bytes) is over its limit with events not judged yet: kept",
+                        "vigie serve: retention: the event log ({} bytes) is over its limit with {why}: kept",
                         kept.bytes_kept
                     );
                 }
@@ -94,6 +99,10 @@ pub(crate) async fn retain(
         let rested = last_rebuild.is_none_or(|t| t.elapsed() >= REBUILD_EVERY);
         if let (true, true, None, Some(judging)) = (due, rested, &rebuilding, &r.judging) {
             due = false;
+            // Nothing removed from here on until the reader says where it
+            // is (set before the task starts: a pass meanwhile must not
+            // take the segment it is about to read).
+            reading.store(0, Ordering::Release);
             let (log, judging, live, reading) =
                 (log.clone(), judging.clone(), live.clone(), reading.clone());
             rebuilding = Some(tokio::spawn(async move {
