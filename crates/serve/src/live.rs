@@ -308,8 +308,8 @@ pub struct LiveScope {
     held_after_receipt: Option<chrono::TimeDelta>,
     evicted: Evicted,
     /// A rebuild under way (see [`rebuild`]): the scope it is made into,
-    /// fed by the worker too. Taken (read) around every event observed,
-    /// so that the swap (write) falls between two events.
+    /// and the tail the worker feeds meanwhile. Taken (read) around every
+    /// event observed, so that the swap (write) falls between two events.
     shadow: std::sync::RwLock<Option<rebuild::Shadow>>,
     /// Moved by each rebuild's swap: an answer derived from the scope
     /// before it is given, not kept.

@@ -77,7 +77,7 @@ async fn replay(
                 // Problems were counted the first time; not twice.
                 let quiet = Progress::default();
                 judge_masked(&judging, &off, &batch, &seen, &quiet, &|d, e, m| {
-                    observed(&live, &health, d, e, m);
+                    observed(&live, &health, d, e, m, Received::Stamped);
                     if let Some(ix) = &index {
                         ix.saw(&d.tenant, d.position.0, e);
                     }
@@ -179,16 +179,20 @@ pub async fn rebuild(
     // then committed once its detections are stored): one it was still
     // judging would otherwise reach the rebuilt scope after the swap, a
     // second time.
-    let mut said = false;
+    let (mut said, waiting) = (false, std::time::Instant::now());
     let mut observed = from == 0;
     while !observed {
-        match log.committed(CONSUMER).await {
-            Ok(Some(p)) => observed = p.0 + 1 >= from,
-            Err(e) if !said => {
-                said = true;
-                eprintln!("vigie serve: live scope rebuild: waits for the detection worker: {e}");
-            }
-            _ => {}
+        let committed = log.committed(CONSUMER).await;
+        observed = matches!(committed, Ok(Some(p)) if p.0 + 1 >= from);
+        if !observed && !said && waiting.elapsed() > Duration::from_secs(30) {
+            said = true;
+            let at = match committed {
+                Ok(p) => format!("at position {}", p.map_or(0, |p| p.0 + 1)),
+                Err(e) => e.to_string(),
+            };
+            eprintln!(
+                "vigie serve: live scope rebuild: read to position {from}, waits for the detection worker to store the detections below it ({at}); the scope stays the one before meanwhile"
+            );
         }
         if !observed {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -213,10 +217,33 @@ pub async fn rebuild(
     true
 }
 
+/// When the live scope takes an event as received.
+#[derive(Clone, Copy)]
+enum Received {
+    /// Now: an event judged as it comes (the worker, an api node reading
+    /// the stream) — the clock the answers measure the horizon's holds by.
+    Now,
+    /// At the log's stamp: an event read again (a restart's replay), so
+    /// that what is held the horizon after its receipt is not held again
+    /// from the restart on.
+    Stamped,
+}
+
 /// What follows the judging of one event: the live scope observes it,
 /// the sources' health counts it.
-fn observed(live: &LiveScope, health: &Health, d: &Delivery, e: &vigie_event::Event, m: &[Match]) {
-    live.observe_at(d.position.0, d.received, &d.tenant, e, m);
+fn observed(
+    live: &LiveScope,
+    health: &Health,
+    d: &Delivery,
+    e: &vigie_event::Event,
+    m: &[Match],
+    received: Received,
+) {
+    let at = match received {
+        Received::Now => chrono::Utc::now(),
+        Received::Stamped => received_at(d.received),
+    };
+    live.observe_at(d.position.0, at, &d.tenant, e, m);
     health.saw(
         &d.tenant,
         &d.source,
@@ -319,7 +346,7 @@ pub async fn observe_stream(
             // Problems are counted by the workers; not twice.
             let quiet = Progress::default();
             judge_masked(&judging2, &off, &batch, &seen2, &quiet, &|d, e, m| {
-                observed(&live2, &health2, d, e, m)
+                observed(&live2, &health2, d, e, m, Received::Now)
             });
         })
         .await;
@@ -482,7 +509,7 @@ pub async fn run(
         let docs = tokio::task::spawn_blocking(move || {
             let found = judge_masked(&judging2, &off, &batch, &seen2, &progress2, &|d, e, m| {
                 if keeps_scope {
-                    observed(&live2, &health2, d, e, m)
+                    observed(&live2, &health2, d, e, m, Received::Now)
                 }
                 if let Some(ix) = &index2 {
                     ix.saw(&d.tenant, d.position.0, e);
