@@ -45,8 +45,15 @@ pub(super) fn engine() -> Arc<Option<Engine>> {
     Arc::new(Some(engine))
 }
 
-fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
-    let live = LiveScope::new(
+/// A scope with the default horizon (48 h) and its receipt hold, as
+/// `serve` runs it.
+pub(super) fn as_served(engine: &Arc<Option<Engine>>) -> LiveScope {
+    unbounded(engine).with_horizon(std::time::Duration::from_secs(48 * 3600))
+}
+
+/// A scope without a horizon (everything kept, as `hunt`).
+fn unbounded(engine: &Arc<Option<Engine>>) -> LiveScope {
+    LiveScope::new(
         Arc::new(Assets::default()),
         engine.clone(),
         Lang::En,
@@ -54,9 +61,13 @@ fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
         None,
     )
     .unwrap()
-    // Held by age only: no receipt hold (the events are observed a
-    // moment before they are settled).
-    .with_held_after_receipt(chrono::TimeDelta::zero());
+}
+
+fn scope(engine: &Arc<Option<Engine>>, horizon: Option<u64>) -> LiveScope {
+    let live = unbounded(engine)
+        // Held by age only: no receipt hold (the events are observed a
+        // moment before they are settled).
+        .with_held_after_receipt(chrono::TimeDelta::zero());
     match horizon {
         Some(h) => live.with_horizon(std::time::Duration::from_secs(h * 3600)),
         None => live,
@@ -71,6 +82,20 @@ pub(super) fn at(minutes: i64) -> Timestamp {
 /// A failed logon of `user` at `at(minutes)`, judged by the engine and
 /// observed by every scope.
 fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &str) {
+    let (e, m) = failed_logon(engine, n, minutes, user);
+    for s in scopes {
+        s.observe("default", &e, &m);
+    }
+}
+
+/// A failed logon of `user` at `at(minutes)` (record `n`), and its
+/// matches.
+pub(super) fn failed_logon(
+    engine: &Engine,
+    n: u64,
+    minutes: i64,
+    user: &str,
+) -> (Event, Vec<Match>) {
     let mut e = Event::new(vigie_event::Origin {
         source: Arc::from("test"),
         locator: vigie_event::Locator::Record(n),
@@ -86,9 +111,7 @@ fn failed(scopes: &[&LiveScope], engine: &Engine, n: u64, minutes: i64, user: &s
     let mut m = Vec::new();
     engine.evaluate(&e, &mut m);
     assert!(!m.is_empty(), "the failed logon matches");
-    for s in scopes {
-        s.observe("default", &e, &m);
-    }
+    (e, m)
 }
 
 pub(super) fn fired(a: &Answer) -> Vec<String> {
@@ -160,15 +183,7 @@ fn correlation_inputs_go_once_final_and_a_burst_across_the_line_still_fires() {
 fn a_backlog_days_behind_is_correlated_like_hunt() {
     let engine = engine();
     let e = engine.as_ref().as_ref().unwrap();
-    let held = LiveScope::new(
-        Arc::new(Assets::default()),
-        engine.clone(),
-        Lang::En,
-        Zone::Utc,
-        None,
-    )
-    .unwrap()
-    .with_horizon(std::time::Duration::from_secs(48 * 3600));
+    let held = as_served(&engine);
     let whole = scope(&engine, None);
     let both = [&held, &whole];
     // The newest hosts first: carol's failures of days 3 and 6 (with

@@ -293,46 +293,8 @@ impl LiveScope {
 
 #[cfg(test)]
 mod tests {
-    use super::super::horizon_tests::{at, engine, fired};
+    use super::super::horizon_tests::{as_served as live, engine, failed_logon as failed, fired};
     use super::*;
-    use vigie_scope::{Assets, Lang, Zone};
-
-    /// A failed logon of `user` at `at(minutes)`, and its matches.
-    fn failed(
-        engine: &vigie_detect::Engine,
-        n: u64,
-        minutes: i64,
-        user: &str,
-    ) -> (Event, Vec<Match>) {
-        let mut e = Event::new(vigie_event::Origin {
-            source: Arc::from("test"),
-            locator: vigie_event::Locator::Record(n),
-        });
-        e.timestamp = Some(at(minutes));
-        e.computer = Some("DC01.ccpab.local".into());
-        e.channel = Some("Security".into());
-        e.event_id = Some(4625);
-        e.record_id = Some(n);
-        e.push("EventID", 4625i64);
-        e.push("Channel", "Security");
-        e.push("TargetUserName", user);
-        let mut m = Vec::new();
-        engine.evaluate(&e, &mut m);
-        assert!(!m.is_empty());
-        (e, m)
-    }
-
-    fn live(engine: &Arc<Option<vigie_detect::Engine>>) -> LiveScope {
-        LiveScope::new(
-            Arc::new(Assets::default()),
-            engine.clone(),
-            Lang::En,
-            Zone::Utc,
-            None,
-        )
-        .unwrap()
-        .with_horizon(std::time::Duration::from_secs(48 * 3600))
-    }
 
     /// The log read again while events arrive: the events retention kept
     /// read by the rebuild (received ten days ago, not in time order), the
